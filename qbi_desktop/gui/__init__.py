@@ -1,0 +1,1 @@
+"""The Qt front end: a thin layer of widgets over qbi_desktop.core."""

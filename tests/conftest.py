@@ -1,0 +1,44 @@
+"""Shared test set-up: offscreen Qt, no pyqtgraph mouse rate limit, the shared real data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Must happen before any Qt import: GUI tests run without a display.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+RADIOGRAPHS = SHARED_DATA / "radiographs"
+MNIST = SHARED_DATA / "mnist"
+
+
+def need(path: Path) -> Path:
+    """Skip (with the reason) when the shared real data is not beside the checkout."""
+    if not path.exists():
+        pytest.skip(f"shared data not present: {path}")
+    return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_synthetic_mouse():
+    try:
+        import pyqtgraph as pg
+    except ImportError:  # core-only environment
+        yield
+        return
+    # pyqtgraph drops mouse moves faster than 100 Hz; tests send them in a tight loop.
+    pg.setConfigOption("mouseRateLimit", -1)
+    yield
+
+
+@pytest.fixture
+def settings_dir(tmp_path, monkeypatch):
+    """Every GUI test gets its own QSettings / user folders, so tests never see each other's state."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("QBI_DESKTOP_HOME", str(home))
+    return home
