@@ -18,11 +18,12 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Progress:
-    """How far a job has got: ``done`` of ``total`` units (total 0 = unknown), and what it is doing."""
+    """How far a job has got: ``done`` of ``total`` units (0 = unknown), and what it is doing."""
 
     done: int
     total: int = 0
     message: str = ""
+    detail: Any = None  # optional machine-readable payload, e.g. the region just decoded
 
     @property
     def fraction(self) -> float | None:

@@ -1,0 +1,579 @@
+"""Reading images lazily: what is on disk stays on disk until a region of it is asked for.
+
+An :class:`ImageSource` is an opened file: its shape, dtype, axes, metadata and a :class:`Plane`
+per slice. A plane answers region reads at any stride, so the viewer asks only for what is
+visible at the resolution the screen needs:
+
+* uncompressed, untiled data (TIFF strips, ImageJ hyperstacks, raw stacks of several GB) is
+  memory-mapped read-only (``mode='r'``: we never write to a file the user only opened);
+* compressed or tiled TIFF is decoded tile by tile by :func:`decode_plane_job`, a job that fills
+  a plane progressively (into a file-backed scratch array when it is large), so the first tiles
+  show at once and the rest fill in;
+* PNG, JPEG and BMP are small enough to decode whole with Pillow.
+
+Every failure is an :class:`~qbi_desktop.core.errors.ImageReadError` naming the file and the
+problem.
+"""
+
+from __future__ import annotations
+
+import math
+import mmap
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.errors import ImageReadError
+from qbi_desktop.core.jobs import Job, Progress
+
+TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8", ".ome.tif"}
+PILLOW_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp"}
+SUPPORTED_SUFFIXES = TIFF_SUFFIXES | PILLOW_SUFFIXES
+
+# Integer and float kinds we can display and compute on; bool, complex, object are refused.
+SUPPORTED_KINDS = {"u", "i", "f"}
+# Decoded planes larger than this go to a file-backed scratch array instead of RAM.
+SCRATCH_THRESHOLD_BYTES = 256 * 1024**2
+
+
+def _available_memory() -> int:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 1024**3
+
+
+class Plane:
+    """One 2-D image (optionally with colour samples as a last axis) that can be read by region."""
+
+    def __init__(self, array: np.ndarray, *, complete: bool = True):
+        # ``array`` may be a read-only memmap, an in-memory array, or a scratch memmap being filled.
+        self.array = array
+        self.complete = complete
+        self._mmap: mmap.mmap | None = getattr(array, "_mmap", None)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.array.shape
+
+    @property
+    def height(self) -> int:
+        return self.array.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.array.shape[1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.array.shape, dtype=np.int64)) * self.array.dtype.itemsize
+
+    def read(self, y0: int, y1: int, x0: int, x1: int, step: int = 1) -> np.ndarray:
+        """Rows y0:y1 and columns x0:x1 every ``step`` pixels, as a new C-contiguous array."""
+        y0, y1 = max(0, y0), min(self.height, y1)
+        x0, x1 = max(0, x0), min(self.width, x1)
+        return np.ascontiguousarray(self.array[y0:y1:step, x0:x1:step])
+
+    def value_at(self, y: int, x: int) -> Any:
+        """The raw value (a scalar, or a tuple for colour) at integer pixel (y, x); None outside."""
+        if not (0 <= y < self.height and 0 <= x < self.width):
+            return None
+        value = self.array[y, x]
+        return tuple(value.tolist()) if np.ndim(value) else value.item()
+
+    def release_pages(self) -> None:
+        """Drop the pages of a memory-mapped file from our mapping (they stay in the page cache)."""
+        if self._mmap is not None and hasattr(mmap, "MADV_DONTNEED"):
+            try:
+                self._mmap.madvise(mmap.MADV_DONTNEED)
+            except (OSError, ValueError):
+                pass
+
+
+@dataclass
+class ImageSource:
+    """An opened image file: ``n_slices`` planes of ``height`` x ``width`` [x ``channels``]."""
+
+    path: Path
+    dtype: np.dtype
+    slice_shape: tuple[int, ...]
+    n_slices: int
+    axes: str
+    stack_shape: tuple[int, ...]
+    metadata: dict[str, Any] = field(default_factory=dict)
+    lazy: bool = True  # True when planes are memory-mapped or decoded on demand
+    _planes: dict[int, Plane] = field(default_factory=dict, repr=False)
+    _loader: Any = field(default=None, repr=False)
+
+    @property
+    def height(self) -> int:
+        return self.slice_shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.slice_shape[1]
+
+    @property
+    def channels(self) -> int:
+        return self.slice_shape[2] if len(self.slice_shape) == 3 else 1
+
+    @property
+    def needs_decoding(self) -> bool:
+        """True for compressed/tiled data whose planes are filled by :func:`decode_plane_job`."""
+        return self._loader is not None and self._loader.compressed
+
+    def plane(self, index: int = 0) -> Plane:
+        """The plane of slice ``index``: memory-mapped, decoded, or an empty one being filled."""
+        if not 0 <= index < self.n_slices:
+            raise IndexError(f"{self.path}: slice {index} out of range 0..{self.n_slices - 1}")
+        plane = self._planes.get(index)
+        if plane is None:
+            plane = self._loader.plane(index)
+            # Keep a few decoded planes; memory-mapped ones are free to keep.
+            if len(self._planes) > 8:
+                self._planes.pop(next(iter(self._planes)))
+            self._planes[index] = plane
+        return plane
+
+    def slice_label(self, index: int) -> str:
+        """E.g. ``"t=2 z=14"`` for the flattened slice ``index`` of a hyperstack."""
+        if self.n_slices == 1:
+            return ""
+        outer = self.axes[: len(self.stack_shape)]
+        coords = np.unravel_index(index, self.stack_shape)
+        return " ".join(f"{a.lower()}={int(c)}" for a, c in zip(outer, coords, strict=True))
+
+    def close(self) -> None:
+        self._planes.clear()
+        if self._loader is not None:
+            self._loader.close()
+
+
+def open_image(path: str | Path) -> ImageSource:
+    """Open ``path`` lazily. Raises ImageReadError naming the file and the problem."""
+    path = Path(path)
+    _check_file(path)
+    suffix = "".join(path.suffixes[-2:]).lower() if path.name.lower().endswith(".ome.tif") else ""
+    suffix = suffix or path.suffix.lower()
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return _open_tiff(path)
+    if suffix in TIFF_SUFFIXES:
+        raise ImageReadError(path, "not a TIFF file (the file header is not a TIFF header)")
+    return _open_pillow(path)
+
+
+def read_image(path: str | Path, index: int = 0) -> np.ndarray:
+    """Read one slice fully into memory (for small images and batch jobs)."""
+    source = open_image(path)
+    try:
+        plane = source.plane(index)
+        if not plane.complete:
+            from qbi_desktop.core.jobs import run_job
+
+            run_job(decode_plane_job(source, index))
+        return np.array(plane.array)
+    finally:
+        source.close()
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise ImageReadError(path, "file not found")
+    if path.is_dir():
+        raise ImageReadError(path, "is a folder, not an image file")
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(path, "permission denied (the file is not readable)")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ImageReadError(path, f"cannot access the file ({exc.strerror})") from exc
+    if size == 0:
+        raise ImageReadError(path, "the file is empty (0 bytes)")
+
+
+def _check_dtype(path: Path, dtype: np.dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype.kind not in SUPPORTED_KINDS or dtype.itemsize > 8:
+        raise ImageReadError(path, f"unsupported pixel type {dtype} (supported: integers, float)")
+    return dtype
+
+
+# ---------------------------------------------------------------------------------------------
+# TIFF
+
+
+class _TiffLoader:
+    """Gives planes of one TIFF series: memory-mapped when possible, else to be decoded."""
+
+    def __init__(self, path: Path, tif: Any, series: Any, slice_ndim: int):
+        self.path = path
+        self.tif = tif
+        self.series = series
+        self.slice_ndim = slice_ndim
+        self.slice_shape = tuple(series.shape[-slice_ndim:])
+        self.dtype = np.dtype(series.dtype)
+        self.n_slices = int(np.prod(series.shape[:-slice_ndim], dtype=np.int64))
+        byteorder = tif.byteorder  # '<' or '>'
+        self.file_dtype = (
+            self.dtype.newbyteorder(byteorder) if self.dtype.itemsize > 1 else self.dtype
+        )
+        self.contiguous_offset = series.dataoffset  # whole series contiguous and uncompressed
+        keyframe = series.keyframe
+        self.compressed = self.contiguous_offset is None and (
+            keyframe.compression != 1 or keyframe.is_tiled or not keyframe.is_contiguous
+        )
+        self._stack: np.memmap | None = None
+        self._scratch: list[Path] = []
+
+    def _pages(self) -> list[Any]:
+        return self.series.pages
+
+    def plane(self, index: int) -> Plane:
+        plane_bytes = int(np.prod(self.slice_shape, dtype=np.int64)) * self.dtype.itemsize
+        if self.contiguous_offset is not None:
+            if self._stack is None:
+                self._stack = np.memmap(
+                    self.path,
+                    dtype=self.file_dtype,
+                    mode="r",
+                    offset=self.contiguous_offset,
+                    shape=(self.n_slices, *self.slice_shape),
+                )
+            return Plane(self._stack[index])
+        page = self._pages()[index]
+        if page is None:
+            raise ImageReadError(self.path, f"slice {index} is missing from the file")
+        page = page.aspage() if hasattr(page, "aspage") else page
+        if page.compression == 1 and page.is_contiguous and not page.is_tiled:
+            offset, _ = (
+                page.is_contiguous
+                if isinstance(page.is_contiguous, tuple)
+                else (
+                    page.dataoffsets[0],
+                    None,
+                )
+            )
+            array = np.memmap(
+                self.path, dtype=self.file_dtype, mode="r", offset=offset, shape=self.slice_shape
+            )
+            return Plane(array)
+        # Compressed or tiled: an empty plane that decode_plane_job fills.
+        if plane_bytes > _available_memory() * 0.8 or plane_bytes > SCRATCH_THRESHOLD_BYTES:
+            array = self._scratch_array(plane_bytes)
+        else:
+            array = np.zeros(self.slice_shape, self.dtype)
+        return Plane(array, complete=False)
+
+    def _scratch_array(self, nbytes: int) -> np.ndarray:
+        from qbi_desktop.core.paths import user_dir
+
+        folder = user_dir("cache")
+        free = _disk_free(folder)
+        if free is not None and nbytes > free * 0.9:
+            raise ImageReadError(
+                self.path,
+                f"too large to decode: a slice needs {nbytes / 1e9:.1f} GB, more than the free "
+                f"memory and the free disk space in {folder}",
+            )
+        handle, name = tempfile.mkstemp(prefix="decoded-", suffix=".raw", dir=folder)
+        os.close(handle)
+        self._scratch.append(Path(name))
+        return np.memmap(name, dtype=self.dtype, mode="w+", shape=self.slice_shape)
+
+    def close(self) -> None:
+        self._stack = None
+        try:
+            self.tif.close()
+        except Exception:  # noqa: BLE001 - closing must never raise
+            pass
+        for name in self._scratch:
+            try:
+                name.unlink()
+            except OSError:
+                pass
+        self._scratch.clear()
+
+
+def _disk_free(folder: Path) -> int | None:
+    try:
+        stat = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+def _open_tiff(path: Path) -> ImageSource:
+    import tifffile
+
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as exc:  # tifffile raises many kinds for broken files
+        raise ImageReadError(path, f"not a readable TIFF ({_reason(exc)})") from exc
+    try:
+        if not tif.series:
+            raise ImageReadError(path, "the TIFF contains no images")
+        series = tif.series[0]
+        axes = series.axes
+        dtype = _check_dtype(path, series.dtype)
+        shape = tuple(int(n) for n in series.shape)
+        if len(shape) < 2:
+            raise ImageReadError(path, f"not a 2-D image (shape {shape})")
+        # A trailing S (samples) axis is colour; everything before Y X is flattened into slices.
+        slice_ndim = 3 if axes.endswith("S") and shape[-1] in (3, 4) else 2
+        if len(shape) < slice_ndim:
+            slice_ndim = 2
+        stack_shape = shape[:-slice_ndim]
+        loader = _TiffLoader(path, tif, series, slice_ndim)
+        _check_truncated(path, tif, series, loader)
+        metadata = _tiff_metadata(tif, series)
+    except ImageReadError:
+        tif.close()
+        raise
+    except Exception as exc:
+        tif.close()
+        raise ImageReadError(path, f"not a readable TIFF ({_reason(exc)})") from exc
+    return ImageSource(
+        path=path,
+        dtype=dtype,
+        slice_shape=loader.slice_shape,
+        n_slices=loader.n_slices,
+        axes=axes,
+        stack_shape=stack_shape or (1,),
+        metadata=metadata,
+        lazy=True,
+        _loader=loader,
+    )
+
+
+def _check_truncated(path: Path, tif: Any, series: Any, loader: _TiffLoader) -> None:
+    """Refuse files whose pixel data runs past the end of the file."""
+    size = path.stat().st_size
+    if loader.contiguous_offset is not None:
+        needed = (
+            loader.contiguous_offset
+            + int(np.prod(series.shape, dtype=np.int64)) * loader.dtype.itemsize
+        )
+        if needed > size:
+            raise ImageReadError(
+                path,
+                f"the file is truncated: the image needs {needed} bytes, the file has {size}",
+            )
+        return
+    page = series.keyframe
+    ends = [o + c for o, c in zip(page.dataoffsets, page.databytecounts, strict=False) if c]
+    last_page = series.pages[-1] if len(series.pages) else None
+    if last_page is not None and hasattr(last_page, "dataoffsets"):
+        ends += [
+            o + c
+            for o, c in zip(last_page.dataoffsets, last_page.databytecounts, strict=False)
+            if c
+        ]
+    if ends and max(ends) > size:
+        raise ImageReadError(
+            path, f"the file is truncated: pixel data runs to byte {max(ends)}, the file has {size}"
+        )
+
+
+def _tiff_metadata(tif: Any, series: Any) -> dict[str, Any]:
+    page = series.keyframe
+    meta: dict[str, Any] = {
+        "format": "TIFF",
+        "axes": series.axes,
+        "compression": _compression_name(page.compression),
+        "tiled": bool(page.is_tiled),
+    }
+    if page.is_tiled:
+        meta["tile"] = f"{page.tilelength}x{page.tilewidth}"
+    tags = page.tags
+    for name, key in (("XResolution", "x_resolution"), ("YResolution", "y_resolution")):
+        tag = tags.get(name)
+        if tag is not None:
+            value = tag.value
+            if isinstance(value, tuple) and len(value) == 2 and value[1]:
+                value = value[0] / value[1]
+            meta[key] = value
+    unit = tags.get("ResolutionUnit")
+    if unit is not None:
+        meta["resolution_unit"] = getattr(unit.value, "name", str(unit.value))
+    for name in ("Software", "DateTime", "Make", "Model", "ImageDescription"):
+        tag = tags.get(name)
+        if tag is not None and name != "ImageDescription":
+            meta[name.lower()] = str(tag.value)[:200]
+    if tif.is_imagej and tif.imagej_metadata:
+        ij = {k: v for k, v in tif.imagej_metadata.items() if isinstance(v, str | int | float)}
+        meta["imagej"] = ij
+    return meta
+
+
+def _compression_name(code: Any) -> str:
+    import tifffile
+
+    try:
+        return tifffile.COMPRESSION(int(code)).name
+    except (ValueError, TypeError):
+        return str(code)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if len(text) < 200 else text[:200] + "..."
+
+
+def decode_plane_job(source: ImageSource, index: int = 0) -> Job[Plane]:
+    """Decode a compressed or tiled TIFF plane tile by tile, yielding after each batch of tiles.
+
+    The plane's array is filled in place, so a viewer showing it sees tiles appear. Each
+    Progress carries in ``detail`` the bounding box ``(y0, y1, x0, x1)`` of the tiles decoded
+    since the previous one, letting the viewer refresh only that part.
+    """
+    plane = source.plane(index)
+    if plane.complete:
+        return plane
+    loader: _TiffLoader = source._loader
+    page = loader._pages()[index]
+    page = page.aspage() if hasattr(page, "aspage") else page
+    total = int(np.prod(page.chunked, dtype=np.int64))
+    out = plane.array
+    colour = out.ndim == 3
+    done = 0
+    batch = max(1, total // 64)
+    box = [math.inf, -math.inf, math.inf, -math.inf]
+    try:
+        segments = page.segments(maxworkers=min(4, os.cpu_count() or 1))
+        for segment, indices, shape in segments:
+            done += 1
+            if segment is not None:
+                y0, x0 = indices[2], indices[3]
+                h = min(shape[1], out.shape[0] - y0)
+                w = min(shape[2], out.shape[1] - x0)
+                if h > 0 and w > 0:
+                    tile = segment[0, :h, :w] if segment.ndim == 4 else segment[:h, :w]
+                    out[y0 : y0 + h, x0 : x0 + w] = tile if colour else tile[..., 0]
+                    box = [
+                        min(box[0], y0),
+                        max(box[1], y0 + h),
+                        min(box[2], x0),
+                        max(box[3], x0 + w),
+                    ]
+            if done % batch == 0 or done == total:
+                region = tuple(int(v) for v in box) if box[0] != math.inf else None
+                yield Progress(done, total, f"decoding {source.path.name}", region)
+                box = [math.inf, -math.inf, math.inf, -math.inf]
+    except Exception as exc:  # a broken tile: say which file, keep what was decoded
+        raise ImageReadError(source.path, f"cannot decode the image data ({_reason(exc)})") from exc
+    plane.complete = True
+    return plane
+
+
+# ---------------------------------------------------------------------------------------------
+# PNG / JPEG / BMP
+
+
+def _open_pillow(path: Path) -> ImageSource:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            array = _pillow_array(image)
+    except UnidentifiedImageError as exc:
+        raise ImageReadError(path, "not an image file (unrecognised format)") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageReadError(path, f"image is too large to decode ({_reason(exc)})") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(
+            path, f"the image data is broken or truncated ({_reason(exc)})"
+        ) from exc
+    dtype = _check_dtype(path, array.dtype)
+    loader = _ArrayLoader(array)
+    return ImageSource(
+        path=path,
+        dtype=dtype,
+        slice_shape=array.shape,
+        n_slices=1,
+        axes="YXS" if array.ndim == 3 else "YX",
+        stack_shape=(1,),
+        metadata={"format": path.suffix.lstrip(".").upper() or "image"},
+        lazy=False,
+        _loader=loader,
+    )
+
+
+def _pillow_array(image: Any) -> np.ndarray:
+    if image.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(image, dtype=np.uint16)
+    if image.mode == "I":
+        array = np.asarray(image)
+        return array.astype(np.uint16) if array.min() >= 0 and array.max() < 65536 else array
+    if image.mode == "F":
+        return np.asarray(image, dtype=np.float32)
+    if image.mode in ("1", "L", "P", "LA", "PA"):
+        image = (
+            image.convert("L")
+            if image.mode != "P" or "transparency" not in image.info
+            else image.convert("RGBA")
+        )
+    elif image.mode not in ("RGB", "RGBA"):
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+class _ArrayLoader:
+    compressed = False
+
+    def __init__(self, array: np.ndarray):
+        self.array = array
+
+    def plane(self, index: int) -> Plane:
+        return Plane(self.array)
+
+    def close(self) -> None:
+        pass
+
+
+def source_from_array(
+    array: np.ndarray, name: str = "array", metadata: dict | None = None
+) -> ImageSource:
+    """Wrap an in-memory (N, H, W[, C]) or (H, W[, C]) array, e.g. simulated demo images."""
+    array = np.asarray(array)
+    stack = (
+        array
+        if array.ndim >= 3 and not (array.ndim == 3 and array.shape[-1] in (3, 4))
+        else array[None]
+    )
+    _check_dtype(Path(name), stack.dtype)
+
+    class _StackLoader:
+        compressed = False
+
+        def plane(self, index: int) -> Plane:
+            return Plane(stack[index])
+
+        def close(self) -> None:
+            pass
+
+    return ImageSource(
+        path=Path(name),
+        dtype=stack.dtype,
+        slice_shape=stack.shape[1:],
+        n_slices=stack.shape[0],
+        axes="I" + ("YXS" if stack.ndim == 4 else "YX"),
+        stack_shape=(stack.shape[0],),
+        metadata={"format": "in memory", **(metadata or {})},
+        lazy=False,
+        _loader=_StackLoader(),
+    )

@@ -1,0 +1,104 @@
+"""Tasks / Log dock: every background job with its progress and a cancel button, and the log."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QHeaderView,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.gui.workers import Task, TaskManager
+
+
+class _LogBridge(QObject):
+    line = Signal(str)
+
+
+class QtLogHandler(logging.Handler):
+    """A logging handler that forwards records (from any thread) to the GUI thread."""
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.bridge = _LogBridge()
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.bridge.line.emit(self.format(record))
+        except RuntimeError:  # the GUI is gone (shutdown)
+            pass
+
+
+class TasksPanel(QWidget):
+    def __init__(self, manager: TaskManager, parent=None):
+        super().__init__(parent)
+        self.manager = manager
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["Task", "State", "Progress", ""])
+        self.table.verticalHeader().hide()
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
+        self.log_view = QPlainTextEdit(readOnly=True)
+        self.log_view.setMaximumBlockCount(5000)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.log_view)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter)
+        self._rows: dict[int, Task] = {}
+        manager.task_added.connect(self._add_task)
+
+    def append_log(self, line: str) -> None:
+        self.log_view.appendPlainText(line)
+
+    def _add_task(self, task: Task) -> None:
+        if self.table.rowCount() >= 200:
+            self.table.removeRow(self.table.rowCount() - 1)
+        self.table.insertRow(0)
+        self.table.setItem(0, 0, QTableWidgetItem(task.title))
+        self.table.setItem(0, 1, QTableWidgetItem(task.state))
+        bar = QProgressBar()
+        bar.setRange(0, 0)
+        bar.setTextVisible(True)
+        self.table.setCellWidget(0, 2, bar)
+        cancel = QPushButton("Cancel")
+        cancel.clicked.connect(task.cancel)
+        self.table.setCellWidget(0, 3, cancel)
+        state_item = self.table.item(0, 1)
+
+        def on_progress(progress) -> None:
+            if progress.total > 0:
+                bar.setRange(0, progress.total)
+                bar.setValue(progress.done)
+            bar.setFormat(f"%p% {progress.message}" if progress.total else progress.message)
+
+        def on_state(state: str) -> None:
+            state_item.setText(state)
+            if task.finished:
+                cancel.setEnabled(False)
+                if state == "done":
+                    bar.setRange(0, 1)
+                    bar.setValue(1)
+                    duration = task.duration or 0.0
+                    bar.setFormat(f"done in {duration:.2f} s")
+                else:
+                    bar.setRange(0, 1)
+                    bar.setValue(0)
+                    bar.setFormat(state if state == "cancelled" else (task.error or state)[:120])
+
+        task.progress.connect(on_progress)
+        task.state_changed.connect(on_state)
+        on_state(task.state)

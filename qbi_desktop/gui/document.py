@@ -1,0 +1,108 @@
+"""An open image as the viewer sees it: the lazy source plus the display state chosen for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core import levels as core_levels
+from qbi_desktop.core.io import ImageSource, Plane, open_image
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.pyramid import Pyramid
+
+
+@dataclass
+class ImageDocument:
+    source: ImageSource
+    index: int = 0
+    levels: tuple[float, float] = (0.0, 1.0)
+    levels_manual: bool = (
+        False  # the user chose levels: keep them when tiles arrive or slices change
+    )
+    sample: np.ndarray | None = None  # strided sample of the current plane, for stats and histogram
+    pyramids: dict[int, Pyramid] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def title(self) -> str:
+        return self.source.path.name
+
+    def plane(self) -> Plane:
+        return self.source.plane(self.index)
+
+    def pyramid(self) -> Pyramid | None:
+        """The pyramid of the current plane, created (empty) on first use; None if not needed."""
+        pyramid = self.pyramids.get(self.index)
+        if pyramid is None:
+            pyramid = Pyramid(self.plane())
+            if not pyramid.factors:
+                return None
+            self.pyramids[self.index] = pyramid
+        return pyramid if pyramid.factors else None
+
+    def refresh_sample(self) -> np.ndarray:
+        self.sample = core_levels.sample(self.plane().array)
+        return self.sample
+
+    def auto_levels(self, low: float, high: float) -> tuple[float, float]:
+        sample = self.sample if self.sample is not None else self.refresh_sample()
+        if sample.ndim == 3:  # colour: one window for all channels
+            sample = sample[..., :3]
+        self.levels = core_levels.percentile_levels(sample, low, high)
+        return self.levels
+
+    def info_rows(self) -> list[tuple[str, Any]]:
+        src = self.source
+        rows: list[tuple[str, Any]] = [
+            ("File", str(src.path)),
+            (
+                "Shape",
+                " x ".join(str(n) for n in (*src.stack_shape, *src.slice_shape))
+                if src.n_slices > 1
+                else " x ".join(str(n) for n in src.slice_shape),
+            ),
+            ("Axes", src.axes),
+            ("Pixel type", str(src.dtype)),
+            ("Slices", src.n_slices),
+        ]
+        try:
+            size = src.path.stat().st_size
+            rows.append(("Size on disk", _human_bytes(size)))
+        except OSError:
+            pass
+        if self.sample is not None:
+            lo, hi = core_levels.value_range(self.sample)
+            exact = self.sample.shape[:2] == self.plane().shape[:2]
+            rows.append(("Min / max" + ("" if exact else " (sampled)"), f"{lo:g} / {hi:g}"))
+        for key, value in src.metadata.items():
+            if isinstance(value, dict):
+                for sub, subvalue in value.items():
+                    rows.append((f"{key}.{sub}", subvalue))
+            else:
+                rows.append((key.replace("_", " ").capitalize(), value))
+        return rows
+
+
+def _human_bytes(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def open_document_job(path: str | Path, percentiles: tuple[float, float]) -> Job[ImageDocument]:
+    """Open a file lazily and compute the statistics the first frame needs (worker thread)."""
+    yield Progress(0, 2, f"opening {Path(path).name}")
+    source = open_image(path)
+    document = ImageDocument(source)
+    yield Progress(1, 2, "levels")
+    document.refresh_sample()
+    document.auto_levels(*percentiles)
+    return document

@@ -1,0 +1,541 @@
+"""The main window: the image canvas in the centre, one dock per job around it."""
+
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.demo import demo_job
+from qbi_desktop.core.io import decode_plane_job
+from qbi_desktop.gui.canvas import ImageCanvas
+from qbi_desktop.gui.docks.info import InfoPanel
+from qbi_desktop.gui.docks.levels import LevelsPanel, colormap_lut
+from qbi_desktop.gui.docks.tasks import QtLogHandler, TasksPanel
+from qbi_desktop.gui.document import ImageDocument, open_document_job
+from qbi_desktop.gui.settings import add_recent_file, open_settings, recent_files
+from qbi_desktop.gui.workers import Task, TaskManager
+
+log = logging.getLogger("qbi_desktop")
+
+FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
+LAYOUT_VERSION = 1
+
+
+class SliceBar(QWidget):
+    """Slider + spin box under the canvas for stacks; hidden for single images."""
+
+    index_changed = Signal(int)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.spin = QSpinBox()
+        self.label = QLabel()
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 0, 6, 2)
+        layout.addWidget(QLabel("Slice"))
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin)
+        layout.addWidget(self.label)
+        self.slider.valueChanged.connect(self.spin.setValue)
+        self.spin.valueChanged.connect(self.slider.setValue)
+        self.slider.valueChanged.connect(self.index_changed)
+        for widget in (self.slider, self.spin):
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+
+    def configure(self, count: int, index: int) -> None:
+        for widget in (self.slider, self.spin):
+            widget.blockSignals(True)
+            widget.setRange(0, max(0, count - 1))
+            widget.setValue(index)
+            widget.blockSignals(False)
+        self.setVisible(count > 1)
+
+
+class MainWindow(QMainWindow):
+    document_shown = Signal(object)  # ImageDocument, after its first frame is set
+    error_reported = Signal(str)
+
+    def __init__(self, settings=None):
+        super().__init__()
+        self.setWindowTitle("QBI Desktop")
+        self.setAcceptDrops(True)
+        self.settings = settings or open_settings()
+        self.tasks = TaskManager(self)
+        self.documents: list[ImageDocument] = []
+        self.current: ImageDocument | None = None
+        self.last_error: str | None = None
+        self._decode_task: Task | None = None
+        self._pyramid_task: Task | None = None
+
+        self.canvas = ImageCanvas()
+        self.slice_bar = SliceBar()
+        self.slice_bar.hide()
+        centre = QWidget()
+        column = QVBoxLayout(centre)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.canvas, 1)
+        column.addWidget(self.slice_bar)
+        self.setCentralWidget(centre)
+
+        self._build_docks()
+        self._build_status_bar()
+        self._build_menus()
+        self._connect()
+        self._default_state = self.saveState(LAYOUT_VERSION)
+        self._restore_layout()
+
+    # -- construction --------------------------------------------------------------------------
+    def _build_docks(self) -> None:
+        self.files_list = QListWidget()
+        self.files_list.setToolTip("Open images: click to show, Delete to close")
+        self.levels_panel = LevelsPanel()
+        self.info_panel = InfoPanel()
+        self.tasks_panel = TasksPanel(self.tasks)
+        self.docks: dict[str, QDockWidget] = {}
+        for name, title, widget, area in (
+            ("files", "Files", self.files_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            (
+                "levels",
+                "Levels / Histogram",
+                self.levels_panel,
+                Qt.DockWidgetArea.RightDockWidgetArea,
+            ),
+            ("info", "Info", self.info_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("tasks", "Tasks / Log", self.tasks_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+        ):
+            self.add_dock(name, title, widget, area)
+        self.resizeDocks([self.docks["files"]], [220], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["levels"]], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["tasks"]], [150], Qt.Orientation.Vertical)
+        self.log_handler = QtLogHandler()
+        self.log_handler.bridge.line.connect(self.tasks_panel.append_log)
+        logging.getLogger("qbi_desktop").addHandler(self.log_handler)
+        logging.getLogger("qbi_desktop").setLevel(logging.INFO)
+
+    def add_dock(self, name: str, title: str, widget: QWidget, area) -> QDockWidget:
+        """Add a dock panel: it gets a toggle in View > Panels and joins the saved layout."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        if hasattr(self, "panels_menu"):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.readout = QLabel("")
+        self.readout.setMinimumWidth(260)
+        self.zoom_label = QLabel("")
+        self.task_bar = QProgressBar()
+        self.task_bar.setMaximumWidth(220)
+        self.task_bar.setTextVisible(True)
+        self.task_bar.hide()
+        self.task_cancel = QPushButton("Cancel")
+        self.task_cancel.setFlat(True)
+        self.task_cancel.hide()
+        self.task_cancel.clicked.connect(self.tasks.cancel_all)
+        bar.addPermanentWidget(self.readout)
+        bar.addPermanentWidget(self.zoom_label)
+        bar.addPermanentWidget(self.task_bar)
+        bar.addPermanentWidget(self.task_cancel)
+
+    def _action(self, text, slot, shortcut=None, menu=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, file_menu)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._action(
+            "Open &Demo", self.open_demo, None, file_menu, "Simulated radiographs with spots"
+        )
+        file_menu.addSeparator()
+        self._action("&Close Image", self.close_current, QKeySequence.StandardKey.Close, file_menu)
+        file_menu.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+
+        view = menu.addMenu("&View")
+        self._action("&Fit to Window", self.canvas.fit, "Ctrl+0", view)
+        self._action("Actual Size (&1:1)", lambda: self.canvas.zoom_to(1.0), "Ctrl+1", view)
+        self._action("Zoom &In", lambda: self.canvas.zoom_by(1.25), ["Ctrl++", "Ctrl+="], view)
+        self._action("Zoom &Out", lambda: self.canvas.zoom_by(0.8), "Ctrl+-", view)
+        view.addSeparator()
+        self.panels_menu = view.addMenu("&Panels")
+        for dock in self.docks.values():
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self._action("&Reset Layout", self.reset_layout, None, view)
+
+        image = menu.addMenu("&Image")
+        self._action("&Auto Levels", self.auto_levels, "Ctrl+Shift+A", image)
+        self._action("&Next Slice", lambda: self.step_slice(1), [".", "PgDown"], image)
+        self._action("&Previous Slice", lambda: self.step_slice(-1), [",", "PgUp"], image)
+        self._action("First Slice", lambda: self.go_to_slice(0), "Home", image)
+        self._action("Last Slice", lambda: self.go_to_slice(10**9), "End", image)
+
+        help_menu = menu.addMenu("&Help")
+        self._action("&About QBI Desktop", self.show_about, None, help_menu)
+        self._refresh_recent_menu()
+
+    def _connect(self) -> None:
+        self.canvas.pixel_hovered.connect(self._show_readout)
+        self.canvas.view_changed.connect(self._show_zoom)
+        self.levels_panel.levels_changed.connect(self._levels_from_panel)
+        self.levels_panel.auto_requested.connect(self.auto_levels)
+        self.levels_panel.colormap_changed.connect(self._colormap_changed)
+        self.slice_bar.index_changed.connect(self.go_to_slice)
+        self.files_list.currentRowChanged.connect(self._file_selected)
+        self.tasks.active_changed.connect(self._update_task_bar)
+        self._task_timer = QTimer(self)
+        self._task_timer.setInterval(100)
+        self._task_timer.timeout.connect(self._update_task_bar)
+
+    # -- layout persistence --------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        state = self.settings.value("window/state")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, LAYOUT_VERSION)
+        cmap = self.settings.value("view/colormap", "Grey")
+        self.levels_panel.set_colormap_name(str(cmap))
+        low = self.settings.value("view/percentile_low", 0.5, type=float)
+        high = self.settings.value("view/percentile_high", 99.5, type=float)
+        self.levels_panel.low_pct.setValue(low)
+        self.levels_panel.high_pct.setValue(high)
+
+    def save_layout(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        self.settings.setValue("view/colormap", self.levels_panel.cmap.currentText())
+        low, high = self.levels_panel.percentiles
+        self.settings.setValue("view/percentile_low", low)
+        self.settings.setValue("view/percentile_high", high)
+        self.settings.sync()
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            dock.show()
+
+    # -- opening -------------------------------------------------------------------------------
+    def open_dialog(self) -> None:
+        start = self.settings.value("paths/last_open_dir", str(Path.home()))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", start, FILE_FILTER)
+        if paths:
+            self.settings.setValue("paths/last_open_dir", str(Path(paths[0]).parent))
+            self.open_files(paths)
+
+    def open_files(self, paths) -> list[Task]:
+        return [self.open_file(p) for p in paths]
+
+    def open_file(self, path) -> Task:
+        path = str(Path(path).expanduser().absolute())
+        low_high = self.levels_panel.percentiles
+        return self.tasks.submit(
+            f"Open {Path(path).name}",
+            lambda: open_document_job(path, low_high),
+            on_result=self._document_opened,
+            on_error=self.report_error,
+        )
+
+    def open_demo(self) -> Task:
+        return self.tasks.submit(
+            "Make demo radiographs",
+            demo_job,
+            on_result=lambda path: self.open_file(path),
+            on_error=self.report_error,
+        )
+
+    def _document_opened(self, document: ImageDocument) -> None:
+        self.documents.append(document)
+        item = QListWidgetItem(document.title)
+        item.setToolTip(str(document.path))
+        self.files_list.addItem(item)
+        if document.path.exists():
+            add_recent_file(self.settings, str(document.path.resolve()))
+            self._refresh_recent_menu()
+        log.info(
+            "opened %s (%s, %s)",
+            document.path,
+            " x ".join(map(str, document.source.slice_shape)),
+            document.source.dtype,
+        )
+        self.files_list.blockSignals(True)
+        self.files_list.setCurrentRow(len(self.documents) - 1)
+        self.files_list.blockSignals(False)
+        self.show_document(document)
+
+    def show_document(self, document: ImageDocument, keep_view: bool = False) -> None:
+        self.current = document
+        self.setWindowTitle(f"{document.title} — QBI Desktop")
+        self.slice_bar.configure(document.source.n_slices, document.index)
+        self._show_plane(keep_view=keep_view)
+        self.document_shown.emit(document)
+
+    def _show_plane(self, keep_view: bool) -> None:
+        document = self.current
+        if document is None:
+            return
+        plane = document.plane()
+        pyramid = document.pyramid()
+        self.canvas.set_levels(*document.levels)
+        self.canvas.set_plane(plane, pyramid, keep_view=keep_view)
+        self.levels_panel.set_data(
+            document.sample if document.sample is not None else document.refresh_sample()
+        )
+        self.levels_panel.set_levels(*document.levels)
+        self.info_panel.show_info(document.info_rows())
+        label = document.source.slice_label(document.index)
+        self.slice_bar.label.setText(label)
+        self._start_background_for_plane(document)
+
+    def _start_background_for_plane(self, document: ImageDocument) -> None:
+        """Decode tiles of a compressed plane, or build the overview pyramid of a large one."""
+        for task in (self._decode_task, self._pyramid_task):
+            if task is not None and not task.finished:
+                task.cancel()
+        self._decode_task = self._pyramid_task = None
+        plane = document.plane()
+        pyramid = document.pyramid()
+        index = document.index
+        if not plane.complete:
+
+            def on_tiles(progress) -> None:
+                if self.current is document and document.index == index and progress.detail:
+                    if pyramid is not None:
+                        pyramid.update_region(*progress.detail)
+                    self.canvas.refresh_region(*progress.detail)
+
+            def on_decoded(_plane) -> None:
+                if pyramid is not None:
+                    pyramid.complete = True
+                if self.current is document and document.index == index:
+                    document.refresh_sample()
+                    if not document.levels_manual:
+                        document.auto_levels(*self.levels_panel.percentiles)
+                    self._show_plane(keep_view=True)
+
+            self._decode_task = self.tasks.submit(
+                f"Decode {document.title}"
+                + (f" slice {index}" if document.source.n_slices > 1 else ""),
+                lambda: decode_plane_job(document.source, index),
+                on_progress=on_tiles,
+                on_result=on_decoded,
+                on_error=self.report_error,
+            )
+        elif pyramid is not None and not pyramid.complete:
+
+            def on_built(_pyramid) -> None:
+                if self.current is document and document.index == index:
+                    self.canvas.refresh_base()
+
+            self._pyramid_task = self.tasks.submit(
+                f"Overview of {document.title}",
+                pyramid.build_job,
+                on_result=on_built,
+                on_error=self.report_error,
+            )
+
+    def close_current(self) -> None:
+        document = self.current
+        if document is None:
+            return
+        row = self.documents.index(document)
+        self.documents.pop(row)
+        self.files_list.blockSignals(True)
+        self.files_list.takeItem(row)
+        self.files_list.blockSignals(False)
+        document.source.close()
+        if self.documents:
+            row = min(row, len(self.documents) - 1)
+            self.files_list.setCurrentRow(row)
+            self.show_document(self.documents[row])
+        else:
+            self.current = None
+            self.canvas.set_plane(None)
+            self.slice_bar.hide()
+            self.info_panel.show_info([])
+            self.setWindowTitle("QBI Desktop")
+
+    def _file_selected(self, row: int) -> None:
+        if 0 <= row < len(self.documents) and self.documents[row] is not self.current:
+            self.show_document(self.documents[row])
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = recent_files(self.settings)
+        for path in files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    # -- slices ---------------------------------------------------------------------------------
+    def go_to_slice(self, index: int) -> None:
+        document = self.current
+        if document is None:
+            return
+        index = max(0, min(int(index), document.source.n_slices - 1))
+        if index == document.index:
+            return
+        document.index = index
+        document.refresh_sample()
+        if not document.levels_manual and document.source.n_slices == 1:
+            document.auto_levels(*self.levels_panel.percentiles)
+        self.slice_bar.configure(document.source.n_slices, index)
+        self._show_plane(keep_view=True)
+
+    def step_slice(self, delta: int) -> None:
+        if self.current is not None:
+            self.go_to_slice(self.current.index + delta)
+
+    # -- levels ----------------------------------------------------------------------------------
+    def auto_levels(self) -> None:
+        document = self.current
+        if document is None:
+            return
+        document.levels_manual = False
+        vmin, vmax = document.auto_levels(*self.levels_panel.percentiles)
+        self.canvas.set_levels(vmin, vmax)
+        self.levels_panel.set_levels(vmin, vmax)
+
+    def set_levels(self, vmin: float, vmax: float) -> None:
+        """Levels chosen by the user (dock, or code acting for the user)."""
+        document = self.current
+        if document is None or vmax <= vmin:
+            return
+        document.levels = (vmin, vmax)
+        document.levels_manual = True
+        self.canvas.set_levels(vmin, vmax)
+        self.levels_panel.set_levels(vmin, vmax)
+
+    def _levels_from_panel(self, vmin: float, vmax: float) -> None:
+        self.set_levels(vmin, vmax)
+
+    def _colormap_changed(self, name: str) -> None:
+        self.canvas.set_lut(colormap_lut(name))
+
+    # -- status ----------------------------------------------------------------------------------
+    def _show_readout(self, hit) -> None:
+        if hit is None:
+            self.readout.setText("")
+            return
+        x, y, value = hit
+        if isinstance(value, float):
+            text = f"{value:.6g}"
+        elif isinstance(value, tuple):
+            text = (
+                "(" + ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in value) + ")"
+            )
+        else:
+            text = str(value)
+        self.readout.setText(f"x {x}  y {y}   value {text}")
+
+    def _show_zoom(self) -> None:
+        scale = self.canvas.screen_scale()
+        self.zoom_label.setText(f"{scale * 100:.0f} %" if math.isfinite(scale) else "")
+
+    def _update_task_bar(self) -> None:
+        active = self.tasks.active()
+        if not active:
+            self.task_bar.hide()
+            self.task_cancel.hide()
+            self._task_timer.stop()
+            return
+        task = active[0]
+        progress = task.last_progress
+        if progress.total > 0:
+            self.task_bar.setRange(0, progress.total)
+            self.task_bar.setValue(progress.done)
+        else:
+            self.task_bar.setRange(0, 0)
+        more = f" (+{len(active) - 1})" if len(active) > 1 else ""
+        self.task_bar.setFormat(f"{task.title}{more}")
+        self.task_bar.show()
+        self.task_cancel.show()
+        if not self._task_timer.isActive():
+            self._task_timer.start()
+
+    def report_error(self, message: str) -> None:
+        """Tell the user what went wrong (status bar, a dialog, the log); the app carries on."""
+        self.last_error = message
+        log.error(message)
+        self.statusBar().showMessage(message, 15000)
+        self.error_reported.emit(message)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "QBI Desktop", message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+
+    def show_about(self) -> None:
+        from qbi_desktop.gui.about import about_text
+
+        QMessageBox.about(self, "About QBI Desktop", about_text())
+
+    # -- drag and drop ---------------------------------------------------------------------------
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_files(paths)
+
+    # -- shutdown --------------------------------------------------------------------------------
+    def closeEvent(self, event):  # noqa: N802
+        self.save_layout()
+        self.tasks.cancel_all()
+        self.tasks.wait(3000)
+        logging.getLogger("qbi_desktop").removeHandler(self.log_handler)
+        for document in self.documents:
+            document.source.close()
+        super().closeEvent(event)
