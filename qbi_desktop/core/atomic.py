@@ -18,8 +18,10 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     """Open a binary stream whose content replaces ``path`` only if the block completes."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as stream:
+        # Opened by name (not fdopen) so writers that look at ``stream.name`` (tifffile) work.
+        with open(tmp, "wb") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
