@@ -1,0 +1,105 @@
+"""``qbi-desktop import|export|info``: build, write out and summarise a project catalog from the
+command line, with the same core jobs as the Browser dock."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Progress, run_job
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from qbi_desktop.core.formats import EXPORTERS, IMPORTERS
+
+    p = subparsers.add_parser("import", help="import a dataset into a project (created if needed)")
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--kind", required=True, choices=sorted(IMPORTERS))
+    p.add_argument("--images", help="images folder (sheet, masks, coco)")
+    p.add_argument("--annotator", help="name stored with every label/mask/box imported")
+    p.add_argument("sources", nargs="+", metavar="SOURCE")
+    p.set_defaults(func=run_import)
+
+    p = subparsers.add_parser("export", help="export a project to a dataset convention")
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--kind", required=True, choices=sorted(EXPORTERS))
+    p.add_argument("--out", required=True, help="output folder (must be new or empty)")
+    p.add_argument("--split", action="append", help="only these splits (repeatable)")
+    p.add_argument(
+        "--datapackage", action="store_true", help="also write a checksummed datapackage.json"
+    )
+    p.set_defaults(func=run_export)
+
+    p = subparsers.add_parser("info", help="item counts per class and split of a project")
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--min-count", type=int, default=10, help="warn below this many per class")
+    p.set_defaults(func=run_info)
+
+
+def _progress(progress: Progress) -> None:
+    if sys.stderr.isatty() and progress.total:
+        print(f"\r{progress.message}: {progress.done}/{progress.total}", end="", file=sys.stderr)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.formats import import_job
+
+    try:
+        with open_project(args.project, create=True) as project:
+            options = {"annotator": args.annotator}
+            if args.images:
+                options["images_dir"] = args.images
+            report = run_job(import_job(project, args.kind, args.sources, **options), _progress)
+    except UserFacingError as exc:
+        print(f"qbi-desktop import: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.formats import export_job
+
+    try:
+        with open_project(args.project) as project:
+            filters = {"split": args.split} if args.split else None
+            job = export_job(
+                project, args.kind, args.out, filters=filters, datapackage=args.datapackage
+            )
+            report = run_job(job, _progress)
+    except UserFacingError as exc:
+        print(f"qbi-desktop export: {exc}", file=sys.stderr)
+        return 2
+    print(report)
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import open_project, stats
+
+    try:
+        with open_project(args.project) as project:
+            report = stats.balance_report(project.db, args.min_count)
+            meta = project.metadata()
+            n = len(project)
+    except UserFacingError as exc:
+        print(f"qbi-desktop info: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.project}: {n} item(s)" + (f" - {meta['title']}" if meta.get("title") else ""))
+    counts = report["counts"]
+    splits = [s for s in counts if s != "all"]
+    labels = sorted({label for s in splits for label in counts[s]})
+    width = max([len("class"), *(len(x) for x in labels)])
+    print("class".ljust(width) + "".join(f"{s:>12}" for s in [*splits, "all"]))
+    for label in labels:
+        cells = [counts[s].get(label, 0) for s in [*splits, "all"]]
+        print(label.ljust(width) + "".join(f"{c:>12}" for c in cells))
+    for split, ratio in report["imbalance"].items():
+        if ratio is not None:
+            print(f"imbalance {split}: {ratio:.2f}")
+    for warning in report["warnings"]:
+        print(f"warning: {warning['message']}")
+    return 0

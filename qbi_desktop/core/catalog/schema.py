@@ -1,0 +1,140 @@
+"""The catalog's SQLite schema, its version number and the migrations that reach it.
+
+``PRAGMA user_version`` holds the schema version. Opening a catalog applies every migration above
+its version in one transaction; a catalog written by a newer QBI Desktop (a version above
+:data:`SCHEMA_VERSION`) is refused instead of guessed at, so an old app never damages new data.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+SPLITS = ("train", "val", "test")
+REVIEW_STATES = ("unreviewed", "accepted", "rejected", "needs_edit")
+PROVENANCE_KINDS = ("acquired", "simulated", "augmented")
+CONTAINER_KINDS = ("idx", "npz", "tiff")
+
+_V1 = f"""
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL                      -- JSON
+);
+CREATE TABLE containers (
+    id    INTEGER PRIMARY KEY,
+    path  TEXT NOT NULL,                     -- relative to the project when inside it
+    kind  TEXT NOT NULL CHECK (kind IN {CONTAINER_KINDS}),
+    key   TEXT NOT NULL DEFAULT '',          -- array name inside an NPZ
+    hash  TEXT NOT NULL,                     -- blake2b of the whole file
+    size  INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    UNIQUE (path, key)
+);
+CREATE TABLE items (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL,
+    path            TEXT,                    -- an image file ...
+    container_id    INTEGER REFERENCES containers(id) ON DELETE RESTRICT,
+    idx             INTEGER,                 -- ... or row/page idx of a container
+    hash            TEXT NOT NULL,           -- blake2b of the file, or of the item's pixels
+    size            INTEGER,                 -- file size in bytes (quick change check)
+    width           INTEGER,
+    height          INTEGER,
+    label           TEXT,
+    label_by        TEXT,
+    split           TEXT CHECK (split IN {SPLITS}),
+    review          TEXT NOT NULL DEFAULT 'unreviewed' CHECK (review IN {REVIEW_STATES}),
+    reviewed_by     TEXT,
+    notes           TEXT NOT NULL DEFAULT '',
+    provenance_kind TEXT NOT NULL DEFAULT 'acquired' CHECK (provenance_kind IN {PROVENANCE_KINDS}),
+    provenance      TEXT NOT NULL DEFAULT '{{}}',   -- JSON: parameters, seed, ...
+    parent_id       INTEGER REFERENCES items(id) ON DELETE SET NULL,
+    metadata        TEXT NOT NULL DEFAULT '{{}}',   -- JSON: specimen, session, ...
+    added           TEXT NOT NULL,
+    CHECK ((path IS NULL) <> (container_id IS NULL)),
+    CHECK (container_id IS NULL OR idx IS NOT NULL)
+);
+CREATE UNIQUE INDEX items_path ON items(path) WHERE path IS NOT NULL;
+CREATE UNIQUE INDEX items_container ON items(container_id, idx) WHERE container_id IS NOT NULL;
+CREATE INDEX items_name ON items(name);
+CREATE INDEX items_label ON items(label);
+CREATE INDEX items_split ON items(split);
+CREATE INDEX items_review ON items(review);
+CREATE INDEX items_provenance ON items(provenance_kind);
+CREATE INDEX items_hash ON items(hash);
+CREATE INDEX items_parent ON items(parent_id);
+CREATE INDEX items_label_by ON items(label_by);
+CREATE TABLE targets (
+    item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    name      TEXT NOT NULL,
+    value     REAL NOT NULL,
+    annotator TEXT,
+    PRIMARY KEY (item_id, name)
+) WITHOUT ROWID;
+CREATE INDEX targets_name_value ON targets(name, value);
+CREATE TABLE masks (
+    item_id   INTEGER PRIMARY KEY REFERENCES items(id) ON DELETE CASCADE,
+    path      TEXT NOT NULL,                 -- relative to the project: masks/<file>.tif
+    annotator TEXT,
+    updated   TEXT NOT NULL
+);
+CREATE TABLE boxes (
+    id        INTEGER PRIMARY KEY,
+    item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    label     TEXT NOT NULL,
+    x         REAL NOT NULL,
+    y         REAL NOT NULL,
+    w         REAL NOT NULL CHECK (w >= 0),
+    h         REAL NOT NULL CHECK (h >= 0),
+    annotator TEXT
+);
+CREATE INDEX boxes_item ON boxes(item_id);
+CREATE TABLE annotation_log (                -- who set what when: several annotators per item
+    id        INTEGER PRIMARY KEY,
+    item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    what      TEXT NOT NULL,                 -- label, target:<name>, mask, boxes, review
+    value     TEXT,
+    annotator TEXT,
+    at        TEXT NOT NULL
+);
+CREATE INDEX annotation_log_item ON annotation_log(item_id);
+"""
+
+#: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``.
+MIGRATIONS: list[str] = [_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def schema_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def migrate(db: sqlite3.Connection) -> int:
+    """Bring ``db`` to :data:`SCHEMA_VERSION` in one transaction; return the version it had.
+
+    The caller has checked that the version is not newer than ours.
+    """
+    start = schema_version(db)
+    if start >= SCHEMA_VERSION:
+        return start
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for version in range(start, SCHEMA_VERSION):
+            for statement in _statements(MIGRATIONS[version]):
+                db.execute(statement)
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return start
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would commit our transaction, so split the script ourselves.
+    out, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    return [s for s in out if s]

@@ -1,0 +1,339 @@
+"""Array containers: MNIST IDX files and Keras-style NPZ. Items are (container, index) rows,
+so 70 000 digits are one import and no image file is written.
+
+IDX: ``<prefix>-images-idx3-ubyte[.gz]`` with ``<prefix>-labels-idx1-ubyte[.gz]``; the prefix
+names the split (train, t10k = test, val). NPZ: ``x_train``/``y_train``, ``x_test``/``y_test``,
+``x_val``/``y_val`` (or ``x``/``y``); integer ``y`` are class labels (``class_names`` maps them
+to names), float ``y`` regression targets (``target_names``). NPZ files are always loaded with
+``allow_pickle=False``: an object array is refused, never unpickled.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.catalog.images import hash_array, load_npz_array
+from qbi_desktop.core.catalog.project import NewItem, Project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.common import (
+    ExportFolder,
+    ExportReport,
+    ImportReport,
+    export_rows,
+    reject_if,
+    split_from_name,
+)
+from qbi_desktop.core.idx import read_idx
+from qbi_desktop.core.jobs import Job, Progress
+
+_IMAGES = re.compile(r"^(?P<prefix>.*?)[-_.]?images[-_.]idx3[-_.]ubyte(\.gz)?$", re.IGNORECASE)
+MNIST_PREFIX = {"train": "train", "test": "t10k", "val": "val", None: "unassigned"}
+
+
+def _idx_pairs(sources: Sequence[str | Path]) -> list[tuple[Path, Path | None]]:
+    files: list[Path] = []
+    for s in sources:
+        s = Path(s)
+        files += sorted(s.iterdir()) if s.is_dir() else [s]
+    pairs = []
+    for f in files:
+        if not _IMAGES.match(f.name):
+            continue
+        label_name = re.sub(r"images([-_.])idx3", r"labels\1idx1", f.name, flags=re.IGNORECASE)
+        candidates = [f.with_name(label_name)]
+        if label_name.endswith(".gz"):
+            candidates.append(f.with_name(label_name[:-3]))
+        else:
+            candidates.append(f.with_name(label_name + ".gz"))
+        pairs.append((f, next((c for c in candidates if c.is_file()), None)))
+    return pairs
+
+
+def _add_rows(
+    project: Project,
+    db: Any,
+    container: Path,
+    kind: str,
+    key: str,
+    images: np.ndarray,
+    labels: list[str | None] | None,
+    targets: list[dict[str, float]] | None,
+    split: str | None,
+    annotator: str | None,
+    tx: Any,
+) -> list[int]:
+    cid = tx.add_container(container, kind, key, len(images))
+    existing = {r[0] for r in db.execute("SELECT idx FROM items WHERE container_id = ?", (cid,))}
+    h, w = images.shape[1:3]
+    stem = container.name.split(".")[0] + (f"-{key}" if key else "")
+    digits = len(str(max(len(images) - 1, 0)))
+    items = [
+        NewItem(
+            name=f"{stem}-{i:0{digits}d}",
+            hash=hash_array(images[i]),
+            container=cid,
+            index=i,
+            width=int(w),
+            height=int(h),
+            label=None if labels is None else labels[i],
+            targets={} if targets is None else targets[i],
+            split=split,
+            annotator=annotator,
+            provenance={"source": kind, "imported_from": str(container), "index": i},
+        )
+        for i in range(len(images))
+        if i not in existing
+    ]
+    return tx.add_items(items)
+
+
+def import_mnist_job(
+    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+) -> Job[ImportReport]:
+    """MNIST-style IDX image files (with their label files) or a folder of them."""
+    pairs = _idx_pairs(sources)
+    if not pairs:
+        raise UserFacingError(
+            f"{', '.join(map(str, sources))}: no '*-images-idx3-ubyte[.gz]' file found"
+        )
+    report = ImportReport("mnist", ", ".join(str(s) for s in sources))
+    problems: list[Problem] = []
+    loaded = []
+    for n, (image_file, label_file) in enumerate(pairs):
+        yield Progress(n, len(pairs) + 1, f"reading {image_file.name}")
+        try:
+            images = read_idx(image_file)
+            labels = None if label_file is None else read_idx(label_file)
+        except UserFacingError as exc:
+            problems.append(Problem(str(image_file), str(exc)))
+            continue
+        if images.ndim != 3:
+            problems.append(
+                Problem(str(image_file), f"expected N x H x W images, got {images.shape}")
+            )
+            continue
+        if labels is not None and labels.shape != (len(images),):
+            problems.append(
+                Problem(str(label_file), f"{labels.shape} labels for {len(images)} images")
+            )
+            continue
+        if label_file is None:
+            report.warnings.append(f"{image_file.name}: no label file found, items unlabelled")
+        prefix = _IMAGES.match(image_file.name).group("prefix")
+        loaded.append((image_file, images, labels, split_from_name(prefix)))
+    reject_if(report.source, problems)
+    db = project.connect()
+    try:
+        yield Progress(len(pairs), len(pairs) + 1, "writing catalog")
+        with project.transaction(db) as tx:
+            for image_file, images, labels, split in loaded:
+                text = None if labels is None else [str(int(v)) for v in labels.tolist()]
+                report.ids += _add_rows(
+                    project, db, image_file, "idx", "", images, text, None, split, annotator, tx
+                )
+        report.added = len(report.ids)
+        return report
+    finally:
+        db.close()
+
+
+def import_npz_job(
+    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+) -> Job[ImportReport]:
+    report = ImportReport("npz", ", ".join(str(s) for s in sources))
+    problems: list[Problem] = []
+    plans = []
+    for source in map(Path, sources):
+        yield Progress(0, 0, f"reading {source.name}")
+        try:
+            with np.load(source, allow_pickle=False) as npz:
+                keys = list(npz.files)
+        except Exception as exc:
+            problems.append(Problem(str(source), f"not a readable NPZ file ({exc})"))
+            continue
+        x_keys = [k for k in keys if k == "x" or k.startswith("x_")]
+        if not x_keys:
+            problems.append(Problem(str(source), f"no 'x' or 'x_<split>' array (has {keys})"))
+            continue
+        try:
+            class_names = (
+                [str(c) for c in load_npz_array(source, "class_names").tolist()]
+                if "class_names" in keys
+                else None
+            )
+            target_names = (
+                [str(c) for c in load_npz_array(source, "target_names").tolist()]
+                if "target_names" in keys
+                else None
+            )
+            for key in x_keys:
+                suffix = key[1:]
+                images = load_npz_array(source, key)
+                y = load_npz_array(source, "y" + suffix) if "y" + suffix in keys else None
+                plans.append(_npz_plan(source, key, images, y, class_names, target_names, problems))
+        except UserFacingError as exc:
+            problems.append(Problem(str(source), str(exc)))
+    reject_if(report.source, problems)
+    db = project.connect()
+    try:
+        with project.transaction(db) as tx:
+            for source, key, images, labels, targets in (p for p in plans if p):
+                split = split_from_name(key[2:]) if key != "x" else None
+                report.ids += _add_rows(
+                    project, db, source, "npz", key, images, labels, targets, split, annotator, tx
+                )
+        report.added = len(report.ids)
+        return report
+    finally:
+        db.close()
+
+
+def _npz_plan(source, key, images, y, class_names, target_names, problems):
+    where = f"{source} [{key}]"
+    if images.ndim not in (3, 4):
+        problems.append(Problem(where, f"expected N x H x W (x C) images, got {images.shape}"))
+        return None
+    labels = targets = None
+    if y is not None:
+        if len(y) != len(images):
+            problems.append(Problem(where, f"{len(y)} targets for {len(images)} images"))
+            return None
+        if y.dtype.kind in "iub" and y.ndim == 1:
+            if class_names is not None and (y.min() < 0 or y.max() >= len(class_names)):
+                problems.append(Problem(where, "class index outside class_names"))
+                return None
+            labels = [class_names[v] if class_names else str(v) for v in y.tolist()]
+        elif y.dtype.kind == "f" and y.ndim in (1, 2):
+            values = y.reshape(len(y), -1)
+            names = target_names or (
+                ["y"] if values.shape[1] == 1 else [f"y{j}" for j in range(values.shape[1])]
+            )
+            if len(names) != values.shape[1]:
+                problems.append(Problem(where, "target_names do not match the target columns"))
+                return None
+            targets = [
+                {n: float(v) for n, v in zip(names, row, strict=True) if np.isfinite(v)}
+                for row in values
+            ]
+        elif y.dtype.kind in "US" and y.ndim == 1:
+            labels = [str(v) for v in y.tolist()]
+        else:
+            problems.append(Problem(where, f"cannot use y of dtype {y.dtype}, shape {y.shape}"))
+            return None
+    return (source, key, images, labels, targets)
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _stack(project: Project, db: Any, rows: list[dict], what: str) -> np.ndarray:
+    arrays = [project._pixels(db, r["path"], r["container"], r["index"]) for r in rows]
+    shapes = {(a.shape, a.dtype.str) for a in arrays}
+    if len(shapes) > 1:
+        raise UserFacingError(
+            f"{what} export needs images of one size and type; found {sorted(shapes)[:3]}"
+        )
+    return np.stack(arrays)
+
+
+def _groups(rows: list[dict]) -> dict[str | None, list[dict]]:
+    groups: dict[str | None, list[dict]] = {}
+    for r in rows:
+        groups.setdefault(r["split"], []).append(r)
+    return groups
+
+
+def export_mnist_job(
+    project: Project, out: str | Path, *, filters: Any = None, datapackage: bool = False, **_: Any
+) -> Job[ExportReport]:
+    """``<prefix>-images-idx3-ubyte.gz`` + labels per split (train, t10k, val)."""
+    db = project.connect()
+    try:
+        rows = export_rows(project, db, filters)
+        folder = ExportFolder(out)
+        report = ExportReport("mnist", str(folder.out), items=len(rows))
+        with folder.guarded():
+            for n, (split, group) in enumerate(_groups(rows).items()):
+                yield Progress(n, len(_groups(rows)), f"writing {split or 'unassigned'}")
+                images = _stack(project, db, group, "MNIST")
+                try:
+                    labels = np.asarray([int(r["label"]) for r in group])
+                except (TypeError, ValueError) as exc:
+                    raise UserFacingError(
+                        "MNIST export needs integer class labels 0-255 on every item"
+                    ) from exc
+                if labels.min() < 0 or labels.max() > 255 or images.dtype != np.uint8:
+                    raise UserFacingError("MNIST export needs uint8 images and labels 0-255")
+                prefix = MNIST_PREFIX[split]
+                folder.write_bytes(f"{prefix}-images-idx3-ubyte.gz", _idx_bytes(images))
+                folder.write_bytes(
+                    f"{prefix}-labels-idx1-ubyte.gz", _idx_bytes(labels.astype(np.uint8))
+                )
+            _maybe_package(folder, db, datapackage)
+        report.files = len(folder.files)
+        return report
+    finally:
+        db.close()
+
+
+def _idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+    return gzip.compress(header + np.ascontiguousarray(array).tobytes(), compresslevel=6)
+
+
+def export_npz_job(
+    project: Project, out: str | Path, *, filters: Any = None, datapackage: bool = False, **_: Any
+) -> Job[ExportReport]:
+    """``dataset.npz`` with ``x_<split>``/``y_<split>`` (+ ``class_names`` or ``target_names``)."""
+    db = project.connect()
+    try:
+        rows = export_rows(project, db, filters)
+        folder = ExportFolder(out)
+        report = ExportReport("npz", str(folder.out), items=len(rows))
+        labels = sorted({r["label"] for r in rows if r["label"] is not None})
+        target_names = sorted({t for r in rows for t in r["targets"]})
+        arrays: dict[str, np.ndarray] = {}
+        with folder.guarded():
+            groups = _groups(rows)
+            for n, (split, group) in enumerate(groups.items()):
+                yield Progress(n, len(groups), f"stacking {split or 'all'}")
+                suffix = f"_{split}" if split else ""
+                arrays["x" + suffix] = _stack(project, db, group, "NPZ")
+                if labels:
+                    lookup = {c: i for i, c in enumerate(labels)}
+                    arrays["y" + suffix] = np.asarray(
+                        [lookup.get(r["label"], -1) for r in group], dtype=np.int64
+                    )
+                elif target_names:
+                    values = np.asarray(
+                        [[r["targets"].get(t, np.nan) for t in target_names] for r in group]
+                    )
+                    arrays["y" + suffix] = values[:, 0] if len(target_names) == 1 else values
+            if labels:
+                arrays["class_names"] = np.asarray(labels, dtype=str)
+            elif target_names:
+                arrays["target_names"] = np.asarray(target_names, dtype=str)
+            buffer = io.BytesIO()
+            np.savez_compressed(buffer, **arrays)
+            folder.write_bytes("dataset.npz", buffer.getvalue())
+            _maybe_package(folder, db, datapackage)
+        report.files = len(folder.files)
+        return report
+    finally:
+        db.close()
+
+
+def _maybe_package(folder: ExportFolder, db: Any, datapackage: bool) -> None:
+    if datapackage:
+        from qbi_desktop.core.formats.datapackage import write_datapackage
+        from qbi_desktop.core.formats.imagefolder import _metadata
+
+        write_datapackage(folder, _metadata(db))

@@ -1,0 +1,423 @@
+"""COCO object-detection JSON: ``images``, ``categories``, ``annotations``.
+
+Import: each annotation with ``iscrowd`` 0 becomes a box (category name + ``bbox``); its polygon
+or RLE segmentation is painted into the item's label mask with the category id as value.
+Crowd annotations (``iscrowd`` 1) only paint the mask (COCO itself ignores crowd boxes). Image
+files resolve against ``images_dir`` (default: the JSON's folder, then its ``images/``).
+Export: ``out/<split>/images/`` + ``out/<split>/annotations.json``; boxes as plain annotations,
+masks as crowd annotations with uncompressed RLE, which is exact, so a round trip loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.catalog.project import Box, NewItem, Project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.common import (
+    ExportFolder,
+    ExportReport,
+    ImportReport,
+    existing_paths,
+    export_rows,
+    put_image,
+    reject_if,
+    scan_image,
+    split_dir,
+    split_from_name,
+)
+from qbi_desktop.core.jobs import Job, Progress
+
+TOLERANCE = 0.5  # px a box may stick out (rounding in other tools)
+
+
+# -- RLE ----------------------------------------------------------------------------------------
+
+
+def rle_decode(counts: list[int], height: int, width: int) -> np.ndarray:
+    """Uncompressed COCO RLE (column-major runs, starting with background) -> bool mask."""
+    flat = np.zeros(height * width, dtype=bool)
+    pos, value = 0, False
+    for run in counts:
+        if value:
+            flat[pos : pos + run] = True
+        pos += run
+        value = not value
+    if pos != height * width:
+        raise ValueError(f"RLE covers {pos} pixels, image has {height * width}")
+    return flat.reshape((width, height)).T
+
+
+def rle_encode(mask: np.ndarray) -> list[int]:
+    flat = np.asarray(mask, dtype=bool).T.ravel()
+    change = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
+    edges = np.concatenate([[0], change, [flat.size]])
+    runs = np.diff(edges).tolist()
+    if flat.size and flat[0]:
+        runs = [0, *runs]
+    return [int(r) for r in runs]
+
+
+def rle_string_to_counts(text: str) -> list[int]:
+    """COCO's compressed RLE string (pycocotools' 6-bit variable-length, delta-coded) -> runs."""
+    counts: list[int] = []
+    pos = 0
+    while pos < len(text):
+        value, shift, more = 0, 0, True
+        while more:
+            c = ord(text[pos]) - 48
+            value |= (c & 0x1F) << (5 * shift)
+            more = bool(c & 0x20)
+            pos += 1
+            shift += 1
+            if not more and c & 0x10:
+                value |= -1 << (5 * shift)
+        if len(counts) > 2:
+            value += counts[-2]
+        counts.append(value)
+    return counts
+
+
+def counts_to_rle_string(counts: list[int]) -> str:
+    out = []
+    for i, run in enumerate(counts):
+        value = run - counts[i - 2] if i > 2 else run
+        more = True
+        while more:
+            c = value & 0x1F
+            value >>= 5
+            more = (value != -1) if c & 0x10 else (value != 0)
+            if more:
+                c |= 0x20
+            out.append(chr(c + 48))
+    return "".join(out)
+
+
+def _paint(mask: np.ndarray, segmentation: Any, value: int) -> str | None:
+    """Paint one segmentation into ``mask``; a reason if it cannot be used."""
+    from skimage.draw import polygon as draw_polygon
+
+    h, w = mask.shape
+    if isinstance(segmentation, list):
+        for poly in segmentation:
+            if not isinstance(poly, list) or len(poly) < 6 or len(poly) % 2:
+                return "polygon needs at least 3 (x, y) points"
+            try:
+                xy = np.asarray(poly, dtype=float).reshape(-1, 2)
+            except (TypeError, ValueError):
+                return "polygon has non-numeric points"
+            rr, cc = draw_polygon(xy[:, 1], xy[:, 0], shape=(h, w))
+            mask[rr, cc] = value
+        return None
+    if isinstance(segmentation, dict):
+        size = segmentation.get("size")
+        counts = segmentation.get("counts")
+        if size != [h, w]:
+            return f"RLE size {size} differs from image size [{h}, {w}]"
+        try:
+            if isinstance(counts, str):
+                counts = rle_string_to_counts(counts)
+            region = rle_decode([int(c) for c in counts], h, w)
+        except (TypeError, ValueError, IndexError) as exc:
+            return f"bad RLE ({exc})"
+        mask[region] = value
+        return None
+    return "segmentation is neither polygons nor RLE"
+
+
+# -- import ------------------------------------------------------------------------------------
+
+
+def import_job(
+    project: Project,
+    sources: Sequence[str | Path],
+    *,
+    images_dir: str | Path | None = None,
+    annotator: str | None = None,
+    **_: Any,
+) -> Job[ImportReport]:
+    """Import one or more COCO JSON files (e.g. one per split) in one transaction."""
+    if not sources:
+        raise UserFacingError("coco import needs at least one JSON file")
+    report = ImportReport("coco", ", ".join(str(s) for s in sources))
+    problems: list[Problem] = []
+    planned: list[dict[str, Any]] = []
+    mask_classes: dict[str, str] = {}
+    for source in sources:
+        yield Progress(0, 0, f"reading {Path(source).name}")
+        planned += _plan(Path(source), images_dir, problems, mask_classes)
+    reject_if(report.source, problems)
+    db = project.connect()
+    try:
+        known = existing_paths(project, db)
+        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
+        old_classes = json.loads(meta[0]) if meta else {}
+        for key, name in mask_classes.items():
+            if old_classes.get(key, name) != name:
+                problems.append(
+                    Problem(
+                        report.source,
+                        f"category id {key} is {name!r} here but "
+                        f"{old_classes[key]!r} in the project's mask classes",
+                    )
+                )
+        reject_if(report.source, problems)
+        new: list[NewItem] = []
+        updates = []
+        for n, plan in enumerate(planned):
+            stored = project.store_path(plan["path"])
+            if stored in known:
+                updates.append((known[stored], plan))
+                continue
+            new.append(
+                NewItem(
+                    name=plan["path"].name,
+                    hash=plan["info"].hash,
+                    path=plan["path"],
+                    size=plan["info"].size,
+                    width=plan["info"].width,
+                    height=plan["info"].height,
+                    split=plan["split"],
+                    annotator=annotator,
+                    mask=plan["mask"],
+                    boxes=plan["boxes"],
+                    provenance={"source": "coco", "imported_from": plan["source"]},
+                )
+            )
+            if n % 100 == 0:
+                yield Progress(n, len(planned), "preparing items")
+        with project.transaction(db) as tx:
+            report.ids = tx.add_items(new)
+            for item_id, plan in updates:
+                tx.set_boxes(item_id, plan["boxes"], annotator)
+                if plan["mask"] is not None:
+                    tx.set_mask(item_id, plan["mask"], annotator)
+            if mask_classes:
+                tx.set_metadata(mask_classes={**old_classes, **mask_classes})
+        report.added, report.updated = len(new), len(updates)
+        return report
+    finally:
+        db.close()
+
+
+def _plan(
+    source: Path,
+    images_dir: str | Path | None,
+    problems: list[Problem],
+    mask_classes: dict[str, str],
+) -> list[dict[str, Any]]:
+    where = str(source)
+    try:
+        data = json.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(Problem(where, f"cannot read ({exc.strerror})"))
+        return []
+    except ValueError as exc:
+        problems.append(Problem(where, f"not valid JSON ({exc})"))
+        return []
+    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
+        problems.append(Problem(where, "not a COCO file (no 'images' list)"))
+        return []
+    categories: dict[Any, str] = {}
+    for n, cat in enumerate(data.get("categories") or []):
+        if not isinstance(cat, dict) or not isinstance(cat.get("id"), int) or "name" not in cat:
+            problems.append(Problem(where, f"category {n}: needs an integer 'id' and a 'name'"))
+            continue
+        categories[cat["id"]] = str(cat["name"])
+    bases = [Path(images_dir)] if images_dir else [source.parent, source.parent / "images"]
+    split = split_from_name(source.parent.name) or split_from_name(source.stem)
+    images: dict[Any, dict[str, Any]] = {}
+    for n, img in enumerate(data["images"]):
+        if not isinstance(img, dict) or "id" not in img or not img.get("file_name"):
+            problems.append(Problem(where, f"images[{n}]: needs 'id' and 'file_name'"))
+            continue
+        name = str(img["file_name"])
+        path = next((b / name for b in bases if (b / name).is_file()), None)
+        if path is None:
+            problems.append(Problem(where, f"images[{n}]: file {name!r} not found"))
+            continue
+        info = scan_image(path)
+        if isinstance(info, str):
+            problems.append(Problem(str(path), info))
+            continue
+        width, height = img.get("width", info.width), img.get("height", info.height)
+        if (width, height) != (info.width, info.height):
+            problems.append(
+                Problem(
+                    where,
+                    f"images[{n}] ({name}): JSON says {width}x{height}, the file is "
+                    f"{info.width}x{info.height}",
+                )
+            )
+            continue
+        images[img["id"]] = {
+            "path": path,
+            "info": info,
+            "split": split,
+            "boxes": [],
+            "mask": None,
+            "source": where,
+        }
+    for n, ann in enumerate(data.get("annotations") or []):
+        label = f"annotations[{n}]"
+        if not isinstance(ann, dict):
+            problems.append(Problem(where, f"{label}: not an object"))
+            continue
+        if ann.get("category_id") not in categories:
+            problems.append(Problem(where, f"{label}: unknown category {ann.get('category_id')!r}"))
+            continue
+        if ann.get("image_id") not in images:
+            problems.append(
+                Problem(where, f"{label}: unknown or unusable image {ann.get('image_id')!r}")
+            )
+            continue
+        target = images[ann["image_id"]]
+        w_img, h_img = target["info"].width, target["info"].height
+        crowd = bool(ann.get("iscrowd", 0))
+        category = categories[ann["category_id"]]
+        if not crowd:
+            bbox = ann.get("bbox")
+            try:
+                x, y, w, h = (float(v) for v in bbox)
+            except (TypeError, ValueError):
+                problems.append(Problem(where, f"{label}: bbox {bbox!r} is not [x, y, w, h]"))
+                continue
+            if w < 0 or h < 0:
+                problems.append(Problem(where, f"{label}: bbox {bbox} has a negative size"))
+                continue
+            if (
+                x < -TOLERANCE
+                or y < -TOLERANCE
+                or x + w > w_img + TOLERANCE
+                or y + h > h_img + TOLERANCE
+            ):
+                problems.append(
+                    Problem(
+                        where,
+                        f"{label}: bbox {bbox} lies outside the {w_img}x{h_img} image "
+                        f"{target['path'].name}",
+                    )
+                )
+                continue
+            target["boxes"].append(Box(category, x, y, w, h))
+        segmentation = ann.get("segmentation")
+        if segmentation:
+            if target["mask"] is None:
+                top = max(categories) if categories else 0
+                dtype = np.uint8 if top < 256 else np.uint16
+                target["mask"] = np.zeros((h_img, w_img), dtype=dtype)
+            reason = _paint(target["mask"], segmentation, int(ann["category_id"]))
+            if reason:
+                problems.append(Problem(where, f"{label}: {reason}"))
+                continue
+            mask_classes[str(ann["category_id"])] = category
+    return list(images.values())
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def export_job(
+    project: Project,
+    out: str | Path,
+    *,
+    filters: Any = None,
+    datapackage: bool = False,
+    **_: Any,
+) -> Job[ExportReport]:
+    import tifffile
+
+    db = project.connect()
+    try:
+        rows = export_rows(project, db, filters)
+        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
+        mask_classes = {int(k): v for k, v in (json.loads(meta[0]) if meta else {}).items()}
+        masks = {
+            r["id"]: np.asarray(tifffile.imread(project.resolve(r["mask"])))
+            for r in rows
+            if r["mask"]
+        }
+        values = sorted({int(v) for m in masks.values() for v in np.unique(m) if v != 0})
+        categories = {v: mask_classes.get(v, str(v)) for v in values}
+        by_name = {name: cid for cid, name in categories.items()}
+        next_id = max(categories, default=0) + 1
+        for r in rows:
+            for box in r["boxes"]:
+                if box[0] not in by_name:
+                    by_name[box[0]] = next_id
+                    categories[next_id] = box[0]
+                    next_id += 1
+        folder = ExportFolder(out)
+        report = ExportReport("coco", str(folder.out), items=len(rows))
+        splits = sorted({split_dir(r["split"]) for r in rows})
+        with folder.guarded():
+            for split in splits:
+                doc: dict[str, Any] = {
+                    "info": {"description": "exported by QBI Desktop"},
+                    "images": [],
+                    "annotations": [],
+                    "categories": [
+                        {"id": cid, "name": name, "supercategory": ""}
+                        for cid, name in sorted(categories.items())
+                    ],
+                }
+                for n, row in enumerate(r for r in rows if split_dir(r["split"]) == split):
+                    rel = put_image(folder, project, db, row, f"{split}/images")
+                    h, w = project._pixels(db, row["path"], row["container"], row["index"]).shape[
+                        :2
+                    ]
+                    doc["images"].append(
+                        {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
+                    )
+                    for label, x, y, bw, bh, _who in row["boxes"]:
+                        doc["annotations"].append(
+                            {
+                                "id": len(doc["annotations"]) + 1,
+                                "image_id": row["id"],
+                                "category_id": by_name[label],
+                                "bbox": [x, y, bw, bh],
+                                "area": bw * bh,
+                                "iscrowd": 0,
+                                "segmentation": [],
+                            }
+                        )
+                    mask = masks.get(row["id"])
+                    for value in [] if mask is None else np.unique(mask):
+                        if value == 0:
+                            continue
+                        region = mask == value
+                        ys, xs = np.nonzero(region)
+                        doc["annotations"].append(
+                            {
+                                "id": len(doc["annotations"]) + 1,
+                                "image_id": row["id"],
+                                "category_id": int(value),
+                                "bbox": [
+                                    int(xs.min()),
+                                    int(ys.min()),
+                                    int(xs.max() - xs.min() + 1),
+                                    int(ys.max() - ys.min() + 1),
+                                ],
+                                "area": int(region.sum()),
+                                "iscrowd": 1,
+                                "segmentation": {"size": [h, w], "counts": rle_encode(region)},
+                            }
+                        )
+                    if n % 100 == 0:
+                        yield Progress(n, len(rows), f"writing {split}")
+                folder.write_json(f"{split}/annotations.json", doc)
+            if datapackage:
+                from qbi_desktop.core.formats.datapackage import write_datapackage
+                from qbi_desktop.core.formats.imagefolder import _metadata
+
+                write_datapackage(folder, _metadata(db))
+        report.files = len(folder.files)
+        return report
+    finally:
+        db.close()

@@ -1,0 +1,283 @@
+"""labelme JSON: one JSON per image with ``shapes`` and ``imagePath``.
+
+Supported shapes: ``rectangle`` -> box; ``polygon``, ``circle`` and ``mask`` (labelme 5: a
+base64 PNG of the region) -> painted into the item's label mask, one value per shape label
+(the project's ``mask_classes`` keeps value -> name). ``flags`` with exactly one true flag give
+the image's class label. Lines, line strips and points cannot be a box or a region: they are
+reported, and the import is refused, rather than dropped silently.
+Export: ``out/<split>/<image>`` + ``<stem>.json``; masks as ``mask`` shapes (exact).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.catalog.project import Box, NewItem, Project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.common import (
+    ExportFolder,
+    ExportReport,
+    ImportReport,
+    existing_paths,
+    export_rows,
+    put_image,
+    reject_if,
+    scan_image,
+    split_dir,
+    split_from_name,
+)
+from qbi_desktop.core.jobs import Job, Progress
+
+SUPPORTED = ("rectangle", "polygon", "circle", "mask")
+VERSION = "5.5.0"
+
+
+def _png_to_bool(text: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(io.BytesIO(base64.b64decode(text, validate=True))) as img:
+        return np.asarray(img.convert("L")) > 0
+
+
+def _bool_to_png(region: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(region.astype(np.uint8) * 255).convert("1").save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def import_job(
+    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+) -> Job[ImportReport]:
+    """``sources``: labelme JSON files and/or folders holding them."""
+    files: list[Path] = []
+    for s in sources:
+        s = Path(s)
+        found = sorted(s.rglob("*.json")) if s.is_dir() else [s]
+        files += [p for p in found if p.name != "datapackage.json"]
+    if not files:
+        raise UserFacingError("labelme import: no JSON files given or found")
+    report = ImportReport("labelme", ", ".join(str(s) for s in sources))
+    problems: list[Problem] = []
+    db = project.connect()
+    try:
+        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
+        classes = {name: int(v) for v, name in (json.loads(meta[0]) if meta else {}).items()}
+        plans = []
+        for n, f in enumerate(files):
+            plan = _plan(f, classes, problems)
+            if plan is not None:
+                plans.append(plan)
+            if n % 100 == 0:
+                yield Progress(n, len(files), "reading labelme files")
+        reject_if(report.source, problems)
+        known = existing_paths(project, db)
+        new, updates = [], []
+        for plan in plans:
+            stored = project.store_path(plan["path"])
+            if stored in known:
+                updates.append((known[stored], plan))
+                continue
+            info = plan["info"]
+            new.append(
+                NewItem(
+                    name=plan["path"].name,
+                    hash=info.hash,
+                    path=plan["path"],
+                    size=info.size,
+                    width=info.width,
+                    height=info.height,
+                    label=plan["label"],
+                    split=plan["split"],
+                    annotator=annotator,
+                    mask=plan["mask"],
+                    boxes=plan["boxes"],
+                    provenance={"source": "labelme", "imported_from": plan["json"]},
+                )
+            )
+        with project.transaction(db) as tx:
+            report.ids = tx.add_items(new)
+            for item_id, plan in updates:
+                tx.set_boxes(item_id, plan["boxes"], annotator)
+                if plan["mask"] is not None:
+                    tx.set_mask(item_id, plan["mask"], annotator)
+                if plan["label"] is not None:
+                    tx.set_label([item_id], plan["label"], annotator)
+            if classes:
+                tx.set_metadata(mask_classes={str(v): k for k, v in classes.items()})
+        report.added, report.updated = len(new), len(updates)
+        return report
+    finally:
+        db.close()
+
+
+def _plan(f: Path, classes: dict[str, int], problems: list[Problem]) -> dict | None:
+    from skimage.draw import disk, polygon
+
+    where = str(f)
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        problems.append(Problem(where, f"not a readable JSON file ({exc})"))
+        return None
+    if not isinstance(data, dict) or "shapes" not in data or not data.get("imagePath"):
+        problems.append(Problem(where, "not a labelme file (needs 'shapes' and 'imagePath')"))
+        return None
+    path = f.parent / str(data["imagePath"])
+    info = scan_image(path)
+    if isinstance(info, str):
+        problems.append(Problem(where, f"image {data['imagePath']!r}: {info}"))
+        return None
+    h, w = info.height, info.width
+    boxes: list[Box] = []
+    mask = None
+    for n, shape in enumerate(data.get("shapes") or []):
+        what = f"shape {n}"
+        kind = shape.get("shape_type") or "polygon"
+        label = str(shape.get("label", ""))
+        if kind not in SUPPORTED:
+            problems.append(
+                Problem(
+                    where,
+                    f"{what} ({label!r}): unsupported shape type {kind!r}; "
+                    f"supported: {', '.join(SUPPORTED)}",
+                )
+            )
+            continue
+        try:
+            points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
+        except (TypeError, ValueError):
+            problems.append(Problem(where, f"{what}: points are not (x, y) numbers"))
+            continue
+        if kind == "rectangle":
+            if len(points) != 2:
+                problems.append(Problem(where, f"{what}: a rectangle needs 2 points"))
+                continue
+            (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
+            boxes.append(Box(label, float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
+            continue
+        if mask is None:
+            mask = np.zeros((h, w), dtype=np.uint16)
+        value = classes.setdefault(label, max(classes.values(), default=0) + 1)
+        if kind == "polygon":
+            if len(points) < 3:
+                problems.append(Problem(where, f"{what}: a polygon needs at least 3 points"))
+                continue
+            rr, cc = polygon(points[:, 1], points[:, 0], shape=(h, w))
+            mask[rr, cc] = value
+        elif kind == "circle":
+            if len(points) != 2:
+                problems.append(Problem(where, f"{what}: a circle needs centre and rim point"))
+                continue
+            radius = float(np.hypot(*(points[1] - points[0])))
+            rr, cc = disk((points[0][1], points[0][0]), radius, shape=(h, w))
+            mask[rr, cc] = value
+        else:  # mask: a PNG of the region whose top-left is the first point
+            try:
+                region = _png_to_bool(shape.get("mask") or "")
+            except Exception as exc:
+                problems.append(Problem(where, f"{what}: mask is not a base64 PNG ({exc})"))
+                continue
+            x0, y0 = (int(round(v)) for v in points.min(axis=0))
+            rh, rw = region.shape
+            if x0 < 0 or y0 < 0 or x0 + rw > w or y0 + rh > h:
+                problems.append(Problem(where, f"{what}: mask region lies outside the image"))
+                continue
+            mask[y0 : y0 + rh, x0 : x0 + rw][region] = value
+    if mask is not None and mask.max() < 256:
+        mask = mask.astype(np.uint8)
+    flags = [k for k, v in (data.get("flags") or {}).items() if v is True]
+    return {
+        "path": path,
+        "info": info,
+        "boxes": boxes,
+        "mask": mask,
+        "label": flags[0] if len(flags) == 1 else None,
+        "split": split_from_name(f.parent.name),
+        "json": where,
+    }
+
+
+def export_job(
+    project: Project,
+    out: str | Path,
+    *,
+    filters: Any = None,
+    datapackage: bool = False,
+    **_: Any,
+) -> Job[ExportReport]:
+    import tifffile
+
+    db = project.connect()
+    try:
+        rows = export_rows(project, db, filters)
+        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
+        names = {int(k): v for k, v in (json.loads(meta[0]) if meta else {}).items()}
+        folder = ExportFolder(out)
+        report = ExportReport("labelme", str(folder.out), items=len(rows))
+        with_splits = any(r["split"] for r in rows)
+        with folder.guarded():
+            for n, row in enumerate(rows):
+                rel_dir = split_dir(row["split"]) if with_splits else ""
+                rel = put_image(folder, project, db, row, rel_dir)
+                h, w = project._pixels(db, row["path"], row["container"], row["index"]).shape[:2]
+                shapes = []
+                for label, x, y, bw, bh, _who in row["boxes"]:
+                    shapes.append(_shape(label, [[x, y], [x + bw, y + bh]], "rectangle"))
+                if row["mask"]:
+                    mask = np.asarray(tifffile.imread(project.resolve(row["mask"])))
+                    for value in np.unique(mask):
+                        if value == 0:
+                            continue
+                        region = mask == value
+                        ys, xs = np.nonzero(region)
+                        y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
+                        shape = _shape(
+                            names.get(int(value), str(int(value))),
+                            [[int(x0), int(y0)], [int(x1), int(y1)]],
+                            "mask",
+                        )
+                        shape["mask"] = _bool_to_png(region[y0 : y1 + 1, x0 : x1 + 1])
+                        shapes.append(shape)
+                doc = {
+                    "version": VERSION,
+                    "flags": {row["label"]: True} if row["label"] is not None else {},
+                    "shapes": shapes,
+                    "imagePath": Path(rel).name,
+                    "imageData": None,
+                    "imageHeight": int(h),
+                    "imageWidth": int(w),
+                }
+                folder.write_json(str(Path(rel).with_suffix(".json")), doc)
+                if n % 100 == 0:
+                    yield Progress(n, len(rows), "writing labelme files")
+            if datapackage:
+                from qbi_desktop.core.formats.datapackage import write_datapackage
+                from qbi_desktop.core.formats.imagefolder import _metadata
+
+                write_datapackage(folder, _metadata(db))
+        report.files = len(folder.files)
+        return report
+    finally:
+        db.close()
+
+
+def _shape(label: str, points: list, kind: str) -> dict[str, Any]:
+    return {
+        "label": label,
+        "points": points,
+        "group_id": None,
+        "description": "",
+        "shape_type": kind,
+        "flags": {},
+        "mask": None,
+    }

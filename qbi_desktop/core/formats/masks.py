@@ -1,0 +1,216 @@
+"""A folder of masks matched to images by name: ``cell_01.png`` <- ``cell_01.png``,
+``cell_01_mask.png``, ``cell_01-label.tif``, ...
+
+Import with ``images_dir``: the images of that folder are imported with their masks. Without it,
+the masks are attached to items already in the project with the same name stem. Each mask must
+be a single-channel integer label image of the image's height and width.
+Export: ``out/<split>/images/<name>`` and ``out/<split>/masks/<stem>.png`` (TIFF when labels
+exceed 255).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.catalog.project import NewItem, Project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.common import (
+    ExportFolder,
+    ExportReport,
+    ImportReport,
+    existing_paths,
+    export_rows,
+    is_image,
+    mask_bytes,
+    put_image,
+    read_mask_file,
+    reject_if,
+    scan_image,
+    split_dir,
+)
+from qbi_desktop.core.jobs import Job, Progress
+
+_SUFFIX = re.compile(r"[_-](mask|masks|label|labels|seg|segmentation|gt)$", re.IGNORECASE)
+
+
+def mask_key(stem: str) -> str:
+    """The image stem a mask file name refers to."""
+    return _SUFFIX.sub("", stem)
+
+
+def import_job(
+    project: Project,
+    sources: Sequence[str | Path],
+    *,
+    images_dir: str | Path | None = None,
+    annotator: str | None = None,
+    **_: Any,
+) -> Job[ImportReport]:
+    """``sources``: the masks folder (and optionally the images folder as second source)."""
+    if not sources or len(sources) > 2:
+        raise UserFacingError("masks import takes the masks folder (and the images folder)")
+    masks_dir = Path(sources[0])
+    if len(sources) == 2:
+        images_dir = sources[1]
+    if not masks_dir.is_dir():
+        raise UserFacingError(f"{masks_dir}: not a folder")
+    mask_files = sorted(p for p in masks_dir.iterdir() if is_image(p))
+    if not mask_files:
+        raise UserFacingError(f"{masks_dir}: no mask images found")
+    report = ImportReport("masks", str(masks_dir))
+    problems: list[Problem] = []
+    by_key: dict[str, Path] = {}
+    for m in mask_files:
+        key = mask_key(m.stem)
+        if key in by_key:
+            problems.append(Problem(str(m), f"second mask for {key!r} (also {by_key[key].name})"))
+        by_key[key] = m
+    db = project.connect()
+    try:
+        targets: dict[str, tuple[int | None, Path | None, tuple[int, int] | None]] = {}
+        if images_dir is not None:
+            images_dir = Path(images_dir)
+            if not images_dir.is_dir():
+                raise UserFacingError(f"{images_dir}: not a folder")
+            known = existing_paths(project, db)
+            for image in sorted(p for p in images_dir.iterdir() if is_image(p)):
+                item_id = known.get(project.store_path(image))
+                targets[image.stem] = (item_id, image, None)
+        else:
+            for item_id, name, w, h in db.execute("SELECT id, name, width, height FROM items"):
+                stem = Path(name).stem
+                if stem in targets:
+                    problems.append(
+                        Problem(name, f"two project items are named {stem!r}: mask is ambiguous")
+                    )
+                targets[stem] = (item_id, None, (h, w) if w else None)
+        plan: list[tuple[int | None, Path | None, np.ndarray, Any]] = []
+        for n, (key, mfile) in enumerate(sorted(by_key.items())):
+            if key not in targets:
+                problems.append(Problem(str(mfile), f"no image named {key!r} to match"))
+                continue
+            item_id, image, shape = targets[key]
+            mask = read_mask_file(mfile)
+            if isinstance(mask, str):
+                problems.append(Problem(str(mfile), mask))
+                continue
+            info = None
+            if image is not None and item_id is None:
+                info = scan_image(image)
+                if isinstance(info, str):
+                    problems.append(Problem(str(image), info))
+                    continue
+                shape = (info.height, info.width)
+            elif shape is None and item_id is not None:
+                shape = project._pixels(db, *_where(db, item_id)).shape[:2]
+            if shape is not None and tuple(mask.shape) != tuple(shape):
+                problems.append(
+                    Problem(
+                        str(mfile),
+                        f"mask is {mask.shape[1]}x{mask.shape[0]}, image is {shape[1]}x{shape[0]}",
+                    )
+                )
+                continue
+            plan.append((item_id, image, mask, info))
+            if n % 100 == 0:
+                yield Progress(n, len(by_key), "reading masks")
+        reject_if(masks_dir, problems)
+        unmatched = len(targets) - len(plan)
+        if images_dir is not None and unmatched:
+            report.warnings.append(f"{unmatched} image(s) have no mask")
+        with project.transaction(db) as tx:
+            new = [
+                NewItem(
+                    name=image.name,
+                    hash=info.hash,
+                    path=image,
+                    size=info.size,
+                    width=info.width,
+                    height=info.height,
+                    annotator=annotator,
+                    mask=mask,
+                    provenance={"source": "masks", "imported_from": str(masks_dir)},
+                )
+                for item_id, image, mask, info in plan
+                if item_id is None
+            ]
+            report.ids = tx.add_items(new)
+            for item_id, _image, mask, _info in plan:
+                if item_id is not None:
+                    tx.set_mask(item_id, mask, annotator)
+                    report.updated += 1
+            if images_dir is not None:
+                # Images without masks are part of the set too.
+                have = {image for _i, image, _m, _f in plan}
+                rest = []
+                for item_id, image, _shape in targets.values():
+                    if item_id is None and image not in have:
+                        info = scan_image(image)
+                        if isinstance(info, str):
+                            raise UserFacingError(f"{image}: {info}")
+                        rest.append(
+                            NewItem(
+                                name=image.name,
+                                hash=info.hash,
+                                path=image,
+                                size=info.size,
+                                width=info.width,
+                                height=info.height,
+                                annotator=annotator,
+                                provenance={"source": "masks", "imported_from": str(masks_dir)},
+                            )
+                        )
+                report.ids += tx.add_items(rest)
+                new += rest
+        report.added = len(new)
+        return report
+    finally:
+        db.close()
+
+
+def _where(db: Any, item_id: int) -> tuple:
+    return db.execute(
+        "SELECT path, container_id, idx FROM items WHERE id = ?", (item_id,)
+    ).fetchone()
+
+
+def export_job(
+    project: Project,
+    out: str | Path,
+    *,
+    filters: Any = None,
+    datapackage: bool = False,
+    **_: Any,
+) -> Job[ExportReport]:
+    import tifffile
+
+    db = project.connect()
+    try:
+        rows = export_rows(project, db, filters)
+        folder = ExportFolder(out)
+        report = ExportReport("masks", str(folder.out), items=len(rows))
+        with_splits = any(r["split"] for r in rows)
+        with folder.guarded():
+            for n, row in enumerate(rows):
+                base = f"{split_dir(row['split'])}/" if with_splits else ""
+                rel = put_image(folder, project, db, row, base + "images")
+                if row["mask"]:
+                    data, ext = mask_bytes(tifffile.imread(project.resolve(row["mask"])))
+                    folder.write_bytes(f"{base}masks/{Path(rel).stem}{ext}", data)
+                if n % 200 == 0:
+                    yield Progress(n, len(rows), "writing images and masks")
+            if datapackage:
+                from qbi_desktop.core.formats.datapackage import write_datapackage
+                from qbi_desktop.core.formats.imagefolder import _metadata
+
+                write_datapackage(folder, _metadata(db))
+        report.files = len(folder.files)
+        return report
+    finally:
+        db.close()
