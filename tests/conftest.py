@@ -42,3 +42,29 @@ def settings_dir(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("QBI_DESKTOP_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def main_window(qtbot, settings_dir):
+    """The real main window, shown offscreen, with its own settings; closed after the test."""
+    from qbi_desktop.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(1400, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.tasks.cancel_all()
+    window.tasks.wait(5000)
+    window.close()
+
+
+def open_and_wait(qtbot, window, path, timeout=10000):
+    """Open ``path`` in ``window`` through the real open path and wait until it is shown."""
+    before = len(window.documents)
+    task = window.open_file(path)
+    qtbot.waitUntil(lambda: task.finished, timeout=timeout)
+    assert task.state == "done", f"opening {path} failed: {task.error}"
+    qtbot.waitUntil(lambda: len(window.documents) > before, timeout=timeout)
+    return window.current

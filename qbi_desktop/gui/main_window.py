@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import math
 from pathlib import Path
@@ -36,6 +37,11 @@ from qbi_desktop.gui.settings import add_recent_file, open_settings, recent_file
 from qbi_desktop.gui.workers import Task, TaskManager
 
 log = logging.getLogger("qbi_desktop")
+
+# Dock panels of the later jobs (annotate, datasets, augment, baselines): each module in
+# qbi_desktop.gui.docks exposes ``install(window)``, which builds its dock with
+# ``window.add_dock`` and connects to the window's signals and canvas.
+PANEL_MODULES: tuple[str, ...] = ()
 
 FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
 LAYOUT_VERSION = 1
@@ -103,6 +109,10 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
+        self.panels = {
+            name: importlib.import_module(f"qbi_desktop.gui.docks.{name}").install(self)
+            for name in PANEL_MODULES
+        }
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
 
@@ -214,9 +224,22 @@ class MainWindow(QMainWindow):
         self._action("First Slice", lambda: self.go_to_slice(0), "Home", image)
         self._action("Last Slice", lambda: self.go_to_slice(10**9), "End", image)
 
-        help_menu = menu.addMenu("&Help")
+        self.help_menu = help_menu = menu.addMenu("&Help")
+        self.menus = {"file": file_menu, "view": view, "image": image, "help": help_menu}
         self._action("&About QBI Desktop", self.show_about, None, help_menu)
         self._refresh_recent_menu()
+
+    def add_menu(self, key: str, title: str):
+        """A top-level menu for a panel (placed before Help); the same menu for the same key."""
+        if key not in self.menus:
+            menu = self.menuBar().addMenu(title)
+            self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+            self.menus[key] = menu
+        return self.menus[key]
+
+    def add_action(self, text, slot, shortcut=None, menu=None, tip=None) -> QAction:
+        """A menu action with shortcut(s) that work anywhere in the window."""
+        return self._action(text, slot, shortcut, menu, tip)
 
     def _connect(self) -> None:
         self.canvas.pixel_hovered.connect(self._show_readout)
