@@ -24,7 +24,9 @@ def _random(shape, dtype):
     return RNG.integers(info.min, info.max, shape, endpoint=True, dtype=dtype)
 
 
-@pytest.mark.parametrize("dtype", ["uint8", "uint16", "uint32", "int16", "int32", "float32", "float64"])
+@pytest.mark.parametrize(
+    "dtype", ["uint8", "uint16", "uint32", "int16", "int32", "float32", "float64"]
+)
 def test_tiff_dtypes_read_back_exactly(tmp_path, dtype):
     data = _random((37, 53), dtype)
     path = tmp_path / f"img_{dtype}.tif"
@@ -88,7 +90,12 @@ def test_rgb_tiff_is_one_colour_plane(tmp_path):
 
 @pytest.mark.parametrize(
     "suffix,mode,dtype",
-    [(".png", "L", "uint8"), (".png", "I;16", "uint16"), (".png", "RGB", "uint8"), (".bmp", "L", "uint8")],
+    [
+        (".png", "L", "uint8"),
+        (".png", "I;16", "uint16"),
+        (".png", "RGB", "uint8"),
+        (".bmp", "L", "uint8"),
+    ],
 )
 def test_pillow_formats_lossless(tmp_path, suffix, mode, dtype):
     shape = (15, 17, 3) if mode == "RGB" else (15, 17)

@@ -191,16 +191,20 @@ def read_image(path: str | Path, index: int = 0) -> np.ndarray:
 
 
 def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise ImageReadError(path, "file not found")
-    if path.is_dir():
-        raise ImageReadError(path, "is a folder, not an image file")
-    if not os.access(path, os.R_OK):
-        raise ImageReadError(path, "permission denied (the file is not readable)")
     try:
+        if not path.exists():
+            raise ImageReadError(path, "file not found")
+        if path.is_dir():
+            raise ImageReadError(path, "is a folder, not an image file")
         size = path.stat().st_size
+    except PermissionError as exc:
+        raise ImageReadError(
+            path, "permission denied (the file or its folder is not readable)"
+        ) from exc
     except OSError as exc:
         raise ImageReadError(path, f"cannot access the file ({exc.strerror})") from exc
+    if not os.access(path, os.R_OK):
+        raise ImageReadError(path, "permission denied (the file is not readable)")
     if size == 0:
         raise ImageReadError(path, "the file is empty (0 bytes)")
 
