@@ -13,7 +13,7 @@ import sys
 from qbi_desktop import __version__
 
 # Each module registers its sub-command(s) with ``register(subparsers)``.
-COMMAND_MODULES = ("simulate", "project", "detect_spots")
+COMMAND_MODULES = ("simulate", "project", "detect_spots", "augment")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,265 @@
+"""Batch writing: provenance, resume after interruption or a failed write, processes, dask, CLI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from qbi_desktop.commands import augment as augment_cmd
+from qbi_desktop.core.augment import Pipeline
+from qbi_desktop.core.augment.batch import (
+    ArraySource,
+    augment_dataset,
+    open_source,
+    read_manifest,
+)
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import run_job
+
+PIPE = Pipeline.from_options(
+    seed=5,
+    rotation_range=20,
+    width_shift_range=0.1,
+    horizontal_flip=True,
+    zoom_range=0.1,
+    gaussian_noise={"std_range": [0, 50]},
+)
+
+
+def _make_folder(root: Path, n: int = 5, sizes=None) -> tuple[Path, Path]:
+    rng = np.random.default_rng(0)
+    images, masks = root / "images", root / "masks"
+    images.mkdir(parents=True)
+    masks.mkdir()
+    for i in range(n):
+        side = sizes[i] if sizes else 48
+        img = (rng.random((side, side + 8)) * 60000).astype(np.uint16)
+        mask = np.zeros(img.shape, np.uint8)
+        mask[5:15, 10:20] = 1 + i % 3
+        tifffile.imwrite(images / f"r{i:02d}.tif", img)
+        tifffile.imwrite(masks / f"r{i:02d}.tif", mask)
+    return images, masks
+
+
+def _outputs(folder: Path) -> dict[str, np.ndarray]:
+    return {str(p.relative_to(folder)): tifffile.imread(p) for p in sorted(folder.rglob("*.tif"))}
+
+
+def _assert_same_outputs(a: Path, b: Path) -> None:
+    oa, ob = _outputs(a), _outputs(b)
+    assert oa.keys() == ob.keys() and oa
+    for k in oa:
+        np.testing.assert_array_equal(oa[k], ob[k])
+    ra, rb = read_manifest(a)[1], read_manifest(b)[1]
+    assert ra == rb
+
+
+def test_batch_writes_copies_with_masks_and_provenance(tmp_path):
+    images, masks = _make_folder(tmp_path / "in", n=3)
+    result = run_job(augment_dataset(open_source(images, masks), PIPE, tmp_path / "out", 2))
+    assert result.written == 6 and result.total == 6
+    header, records = read_manifest(tmp_path / "out")
+    assert header["pipeline"] == PIPE.to_json() and header["copies"] == 2
+    assert [(r["item"], r["copy"]) for r in records] == [(i, k) for i in range(3) for k in range(2)]
+    for rec in records:
+        img = tifffile.imread(tmp_path / "out" / rec["image"])
+        mask = tifffile.imread(tmp_path / "out" / rec["mask"])
+        parent = Path(rec["parent"])
+        assert parent.parent == images and img.dtype == np.uint16
+        assert set(np.unique(mask)) <= {0, 1 + rec["item"] % 3}
+        assert rec["seed"] == [5, rec["item"], rec["copy"]]
+        # the record alone reproduces the output
+        src = tifffile.imread(parent)
+        again = PIPE.apply(src, rec["params"]).image
+        np.testing.assert_array_equal(again, img)
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path):
+    images, masks = _make_folder(tmp_path / "in", n=5)
+    src = open_source(images, masks)
+    run_job(augment_dataset(src, PIPE, tmp_path / "clean", 3))
+    job = augment_dataset(src, PIPE, tmp_path / "resumed", 3)
+    next(job), next(job), next(job)  # start + two items, then the user cancels
+    job.close()
+    header, partial = read_manifest(tmp_path / "resumed")
+    assert 0 < len(partial) < 15
+    # a torn manifest line (crash mid-append) must not break the resume
+    with open(tmp_path / "resumed" / "manifest.jsonl", "a") as f:
+        f.write('{"type": "output", "item": 4, "co')
+    result = run_job(augment_dataset(src, PIPE, tmp_path / "resumed", 3))
+    assert result.skipped == len(partial) and result.written == 15 - len(partial)
+    _assert_same_outputs(tmp_path / "clean", tmp_path / "resumed")
+
+
+def test_a_different_run_in_the_same_folder_is_refused(tmp_path):
+    images, _ = _make_folder(tmp_path / "in", n=2)
+    run_job(augment_dataset(open_source(images), PIPE, tmp_path / "out", 1))
+    with pytest.raises(UserFacingError, match="different augmentation run"):
+        run_job(augment_dataset(open_source(images), PIPE, tmp_path / "out", 1, seed=99))
+
+
+def test_one_and_two_processes_give_identical_files(tmp_path):
+    images, masks = _make_folder(tmp_path / "in", n=4)
+    src = open_source(images, masks)
+    run_job(augment_dataset(src, PIPE, tmp_path / "one", 2, workers=1))
+    run_job(augment_dataset(src, PIPE, tmp_path / "two", 2, workers=2))
+    _assert_same_outputs(tmp_path / "one", tmp_path / "two")
+
+
+def test_dask_local_cluster_gives_the_local_result(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    images, masks = _make_folder(tmp_path / "in", n=4)
+    src = open_source(images, masks)
+    run_job(augment_dataset(src, PIPE, tmp_path / "local", 2))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        run_job(
+            augment_dataset(src, PIPE, tmp_path / "dask", 2, scheduler=cluster.scheduler_address)
+        )
+    _assert_same_outputs(tmp_path / "local", tmp_path / "dask")
+
+
+def test_npz_input_with_masks_and_boxes(tmp_path):
+    rng = np.random.default_rng(1)
+    images = (rng.random((3, 32, 40)) * 255).astype(np.uint8)
+    masks = np.zeros((3, 32, 40), np.uint8)
+    masks[:, 4:10, 4:12] = 2
+    boxes = np.full((3, 2, 5), np.nan)
+    boxes[:, 0] = [4, 4, 12, 10, 2]
+    np.savez(tmp_path / "data.npz", images=images, masks=masks, boxes=boxes)
+    src = ArraySource(tmp_path / "data.npz")
+    flip = Pipeline.from_options(horizontal_flip=True, seed=1)
+    run_job(augment_dataset(src, flip, tmp_path / "out", 2))
+    for rec in read_manifest(tmp_path / "out")[1]:
+        assert len(rec["boxes"]) == 1
+        expected = [28, 4, 36, 10, 2] if rec["params"]["flip_horizontal"] else [4, 4, 12, 10, 2]
+        np.testing.assert_allclose(rec["boxes"][0], expected, atol=1e-9)
+        mask = tifffile.imread(tmp_path / "out" / rec["mask"])
+        rows, cols = np.nonzero(mask)
+        assert [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1] == expected[:4]
+
+
+def test_bad_inputs_get_clear_messages(tmp_path):
+    with pytest.raises(UserFacingError, match="not found"):
+        open_source(tmp_path / "nothing")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserFacingError, match="no images"):
+        open_source(tmp_path / "empty")
+    np.savez(tmp_path / "bad.npz", images=np.zeros((2, 8, 8)), masks=np.zeros((2, 9, 8), np.uint8))
+    with pytest.raises(UserFacingError, match="do not match"):
+        open_source(tmp_path / "bad.npz")
+    images, _ = _make_folder(tmp_path / "in", n=1)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(UserFacingError, match=str(blocker)):
+        run_job(augment_dataset(open_source(images), PIPE, blocker / "out", 1))
+    (images / "broken.tif").write_bytes(b"II*\x00garbage")
+    with pytest.raises(UserFacingError, match="broken.tif"):
+        run_job(augment_dataset(open_source(images), PIPE, tmp_path / "out2", 1))
+
+
+def test_a_write_failure_part_way_leaves_complete_outputs_and_resumes(tmp_path):
+    # Growing images: the later ones exceed a file-size limit, as if the disk filled up.
+    images, masks = _make_folder(tmp_path / "in", n=4, sizes=[16, 24, 32, 160])
+    pipe_path = tmp_path / "p.json"
+    PIPE.save(pipe_path)
+    args = [
+        "--pipeline",
+        str(pipe_path),
+        "--input",
+        str(images),
+        "--masks",
+        str(masks),
+        "--output",
+        str(tmp_path / "out"),
+        "--copies",
+        "2",
+    ]
+    script = textwrap.dedent(
+        f"""
+        import argparse, resource, signal, sys
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40000, 40000))
+        from qbi_desktop.commands import augment
+        parser = argparse.ArgumentParser(); sub = parser.add_subparsers()
+        augment.register(sub)
+        a = parser.parse_args(["augment", *{args!r}])
+        sys.exit(a.func(a))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert (
+        "6 of 8 outputs are complete" in proc.stderr and "run the same command again" in proc.stderr
+    )
+    _, records = read_manifest(tmp_path / "out")
+    assert len(records) == 6
+    leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+    for rec in records:  # everything recorded is complete and readable
+        assert tifffile.imread(tmp_path / "out" / rec["image"]).shape[0] in (16, 24, 32)
+    # resume without the limit: same as a clean run
+    assert _cli(args) == 0
+    assert _cli([*args[:-3], str(tmp_path / "clean"), "--copies", "2"]) == 0
+    _assert_same_outputs(tmp_path / "out", tmp_path / "clean")
+
+
+def _cli(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser()
+    augment_cmd.register(parser.add_subparsers())
+    args = parser.parse_args(["augment", *argv])
+    return args.func(args)
+
+
+def test_cli_runs_and_reports_bad_pipelines(tmp_path, capsys):
+    images, _ = _make_folder(tmp_path / "in", n=2)
+    good = tmp_path / "p.json"
+    PIPE.save(good)
+    assert (
+        _cli(
+            [
+                "--pipeline",
+                str(good),
+                "--input",
+                str(images),
+                "--output",
+                str(tmp_path / "o"),
+                "--copies",
+                "2",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    header, records = read_manifest(tmp_path / "o")
+    assert header["pipeline"]["seed"] == 3 and len(records) == 4
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"format": "qbi-augment", "version": 1, "options": {"spin": 3}}))
+    assert (
+        _cli(
+            [
+                "--pipeline",
+                str(bad),
+                "--input",
+                str(images),
+                "--output",
+                str(tmp_path / "o2"),
+                "--copies",
+                "1",
+            ]
+        )
+        == 2
+    )
+    assert "options.spin" in capsys.readouterr().err
