@@ -133,12 +133,14 @@ def test_layout_and_recent_files_persist_across_restart(qtbot, settings_dir):
     first.docks["info"].hide()
     first.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, first.docks["levels"])
     first.resize(731, 611)  # within the offscreen screen (800x800)
+    saved_size = (first.size().width(), first.size().height())
+    assert saved_size != (1200, 800)
     first.close()
 
     second = MainWindow()
     qtbot.addWidget(second)
     second.show()
-    assert (second.size().width(), second.size().height()) == (731, 611)
+    assert (second.size().width(), second.size().height()) == saved_size
     assert not second.docks["info"].isVisible()
     assert second.dockWidgetArea(second.docks["levels"]) == Qt.DockWidgetArea.LeftDockWidgetArea
     recent = [a.text() for a in second.recent_menu.actions()]

@@ -38,6 +38,8 @@ SUPPORTED_SUFFIXES = TIFF_SUFFIXES | PILLOW_SUFFIXES
 SUPPORTED_KINDS = {"u", "i", "f"}
 # Decoded planes larger than this go to a file-backed scratch array instead of RAM.
 SCRATCH_THRESHOLD_BYTES = 256 * 1024**2
+# Region reads up to this many bytes of whole rows are done as one read, then strided in memory.
+BLOCK_READ_BYTES = 16 * 1024**2
 
 
 def _available_memory() -> int:
@@ -52,13 +54,27 @@ def _available_memory() -> int:
 
 
 class Plane:
-    """One 2-D image (optionally with colour samples as a last axis) that can be read by region."""
+    """One 2-D image (optionally with colour samples as a last axis) that can be read by region.
 
-    def __init__(self, array: np.ndarray, *, complete: bool = True):
+    Planes stored uncompressed in a file keep a read-only memory map (for single values and
+    whole-plane access) and also read regions with ``os.preadv`` straight into new arrays: a
+    strided overview read then costs only the rows it needs and adds nothing to the process's
+    resident memory, where touching a memory map would pull the neighbouring pages in too.
+    """
+
+    def __init__(
+        self,
+        array: np.ndarray,
+        *,
+        complete: bool = True,
+        file: tuple[int, int, np.dtype] | None = None,
+    ):
         # ``array`` may be a read-only memmap, an in-memory array, or a scratch memmap being filled.
         self.array = array
         self.complete = complete
         self._mmap: mmap.mmap | None = getattr(array, "_mmap", None)
+        # (file descriptor, byte offset of the plane, dtype as stored in the file)
+        self._file = file
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -84,7 +100,30 @@ class Plane:
         """Rows y0:y1 and columns x0:x1 every ``step`` pixels, as a new C-contiguous array."""
         y0, y1 = max(0, y0), min(self.height, y1)
         x0, x1 = max(0, x0), min(self.width, x1)
+        if self._file is not None and y1 > y0 and x1 > x0:
+            return self._pread(y0, y1, x0, x1, step)
         return np.ascontiguousarray(self.array[y0:y1:step, x0:x1:step])
+
+    def _pread(self, y0: int, y1: int, x0: int, x1: int, step: int) -> np.ndarray:
+        fd, offset, file_dtype = self._file
+        samples = int(np.prod(self.shape[2:], dtype=np.int64))
+        item = file_dtype.itemsize * samples
+        row_bytes = self.width * item
+        rows = range(y0, y1, step)
+        block_bytes = (y1 - y0) * row_bytes
+        if (step == 1 and x0 == 0 and x1 == self.width) or block_bytes <= BLOCK_READ_BYTES:
+            # One read of the whole row block beats many small ones when it is small enough.
+            block = np.empty((y1 - y0, self.width, *self.shape[2:]), file_dtype)
+            _pread_into(fd, block, offset + y0 * row_bytes)
+            if step > 1 or x0 > 0 or x1 < self.width:
+                block = np.ascontiguousarray(block[::step, x0:x1:step])
+            return block.astype(file_dtype.newbyteorder("="), copy=False)
+        span = np.empty((x1 - x0, *self.shape[2:]), file_dtype)
+        out = np.empty((len(rows), len(range(x0, x1, step)), *self.shape[2:]), file_dtype)
+        for i, y in enumerate(rows):
+            _pread_into(fd, span, offset + y * row_bytes + x0 * item)
+            out[i] = span[::step]
+        return out.astype(file_dtype.newbyteorder("="), copy=False)
 
     def value_at(self, y: int, x: int) -> Any:
         """The raw value (a scalar, or a tuple for colour) at integer pixel (y, x); None outside."""
@@ -100,6 +139,16 @@ class Plane:
                 self._mmap.madvise(mmap.MADV_DONTNEED)
             except (OSError, ValueError):
                 pass
+
+
+def _pread_into(fd: int, array: np.ndarray, offset: int) -> None:
+    view = memoryview(array).cast("B")
+    done = 0
+    while done < len(view):
+        n = os.preadv(fd, [view[done:]], offset + done)
+        if n <= 0:
+            raise OSError(f"unexpected end of file at byte {offset + done}")
+        done += n
 
 
 @dataclass
@@ -242,9 +291,17 @@ class _TiffLoader:
         )
         self._stack: np.memmap | None = None
         self._scratch: list[Path] = []
+        self._fd: int | None = None
 
     def _pages(self) -> list[Any]:
         return self.series.pages
+
+    def _file_info(self, offset: int) -> tuple[int, int, np.dtype] | None:
+        if not hasattr(os, "preadv"):
+            return None
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        return self._fd, offset, self.file_dtype
 
     def plane(self, index: int) -> Plane:
         plane_bytes = int(np.prod(self.slice_shape, dtype=np.int64)) * self.dtype.itemsize
@@ -257,7 +314,8 @@ class _TiffLoader:
                     offset=self.contiguous_offset,
                     shape=(self.n_slices, *self.slice_shape),
                 )
-            return Plane(self._stack[index])
+            offset = self.contiguous_offset + index * plane_bytes
+            return Plane(self._stack[index], file=self._file_info(offset))
         page = self._pages()[index]
         if page is None:
             raise ImageReadError(self.path, f"slice {index} is missing from the file")
@@ -274,7 +332,7 @@ class _TiffLoader:
             array = np.memmap(
                 self.path, dtype=self.file_dtype, mode="r", offset=offset, shape=self.slice_shape
             )
-            return Plane(array)
+            return Plane(array, file=self._file_info(offset))
         # Compressed or tiled: an empty plane that decode_plane_job fills.
         if plane_bytes > _available_memory() * 0.8 or plane_bytes > SCRATCH_THRESHOLD_BYTES:
             array = self._scratch_array(plane_bytes)
@@ -300,6 +358,9 @@ class _TiffLoader:
 
     def close(self) -> None:
         self._stack = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         try:
             self.tif.close()
         except Exception:  # noqa: BLE001 - closing must never raise
@@ -437,12 +498,14 @@ def _reason(exc: BaseException) -> str:
     return text if len(text) < 200 else text[:200] + "..."
 
 
-def decode_plane_job(source: ImageSource, index: int = 0) -> Job[Plane]:
+def decode_plane_job(source: ImageSource, index: int = 0, pyramid: Any = None) -> Job[Plane]:
     """Decode a compressed or tiled TIFF plane tile by tile, yielding after each batch of tiles.
 
     The plane's array is filled in place, so a viewer showing it sees tiles appear. Each
     Progress carries in ``detail`` the bounding box ``(y0, y1, x0, x1)`` of the tiles decoded
-    since the previous one, letting the viewer refresh only that part.
+    since the previous one, letting the viewer refresh only that part. A ``pyramid``
+    (:class:`~qbi_desktop.core.pyramid.Pyramid` of this plane) is updated here, on the worker,
+    so the overview fills in without costing the GUI thread anything.
     """
     plane = source.plane(index)
     if plane.complete:
@@ -475,11 +538,15 @@ def decode_plane_job(source: ImageSource, index: int = 0) -> Job[Plane]:
                     ]
             if done % batch == 0 or done == total:
                 region = tuple(int(v) for v in box) if box[0] != math.inf else None
+                if region is not None and pyramid is not None:
+                    pyramid.update_region(*region)
                 yield Progress(done, total, f"decoding {source.path.name}", region)
                 box = [math.inf, -math.inf, math.inf, -math.inf]
     except Exception as exc:  # a broken tile: say which file, keep what was decoded
         raise ImageReadError(source.path, f"cannot decode the image data ({_reason(exc)})") from exc
     plane.complete = True
+    if pyramid is not None:
+        pyramid.complete = True
     return plane
 
 

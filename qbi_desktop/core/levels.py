@@ -70,11 +70,23 @@ def value_range(values: np.ndarray) -> tuple[float, float]:
 
 
 def histogram(values: np.ndarray, bins: int = 256, value_range: tuple[float, float] | None = None):
-    """Counts and bin edges of the finite values, over ``value_range`` (default: their min..max)."""
+    """Counts and bin edges of the finite values, over ``value_range`` (default: their min..max).
+
+    8/16-bit integers are counted exactly with one bincount, then grouped into ``bins`` bins of
+    whole values; integers spanning fewer values than ``bins`` get one bin per value.
+    """
     flat = finite(values)
     if flat.size == 0:
         return np.zeros(bins, np.int64), np.linspace(0, 1, bins + 1)
     lo, hi = value_range if value_range is not None else (float(flat.min()), float(flat.max()))
+    if flat.dtype in (np.uint8, np.uint16):
+        lo, hi = int(np.floor(lo)), int(np.ceil(hi))
+        counts = np.bincount(flat, minlength=hi + 1)[lo : hi + 1]
+        if hi - lo + 1 <= bins:
+            return counts, np.arange(lo, hi + 2, dtype=np.float64)
+        edges = np.linspace(lo, hi + 1, bins + 1)
+        starts = np.unique(np.ceil(edges[:-1] - lo).astype(np.int64))
+        return np.add.reduceat(counts, starts), np.append(starts + lo, hi + 1).astype(np.float64)
     if hi <= lo:
         hi = lo + 1
     counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))

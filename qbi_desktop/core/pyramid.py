@@ -10,6 +10,8 @@ decoded. Until a level is built the viewer reads the plane with a stride instead
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from qbi_desktop.core.io import Plane
@@ -30,6 +32,24 @@ def pyramid_factors(height: int, width: int, overview_size: int = OVERVIEW_SIZE)
             break
         factor *= 2
     return factors
+
+
+def overview_step(height: int, width: int, view_width: float, view_height: float) -> int:
+    """Stride of the overview a view of this size needs: a power of two, >= 1.
+
+    No more pixels than the screen shows when the whole image fits (finer views come from a
+    detail read), and never more than :data:`OVERVIEW_SIZE` along the longest side.
+    """
+    fit = min(max(1.0, view_width) / width, max(1.0, view_height) / height)
+    step = 1 if fit >= 0.5 else 2 ** int(math.floor(math.log2(1.0 / fit)))
+    longest = max(height, width)
+    if longest > overview_size_limit():
+        step = max(step, 1 << math.ceil(math.log2(longest / overview_size_limit())))
+    return step
+
+
+def overview_size_limit() -> int:
+    return OVERVIEW_SIZE
 
 
 def block_mean(block: np.ndarray, factor: int) -> np.ndarray:

@@ -41,6 +41,20 @@ def display_problem() -> str | None:
     return None
 
 
+def _report_when_ready(window) -> None:
+    """For start-up measurements: print the wall-clock time when the first image is drawn, quit."""
+    import time
+
+    from PySide6.QtCore import QTimer
+
+    def drawn(_document) -> None:
+        window.canvas.viewport().repaint()
+        print(f"ready {time.time():.4f}", flush=True)
+        QTimer.singleShot(0, window.close)
+
+    window.document_shown.connect(drawn)
+
+
 def run_gui(files: list[str], demo: bool = False) -> int:
     problem = display_problem()
     if problem:
@@ -65,6 +79,8 @@ def run_gui(files: list[str], demo: bool = False) -> int:
     first_start = not window.settings.value("meta/started_before", False, type=bool)
     window.settings.setValue("meta/started_before", True)
     window.show()
+    if os.environ.get("QBI_DESKTOP_REPORT_READY"):
+        _report_when_ready(window)
     if files:
         window.open_files(files)
     elif demo or first_start:

@@ -21,7 +21,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from qbi_desktop.core.io import Plane
-from qbi_desktop.core.pyramid import OVERVIEW_SIZE, Pyramid
+from qbi_desktop.core.pyramid import Pyramid, overview_step
 
 DETAIL_MARGIN = 0.15  # read this much beyond the visible rect, so small pans need no new read
 
@@ -35,6 +35,9 @@ class ImageCanvas(pg.GraphicsView):
 
     pixel_hovered = Signal(object)  # (x, y, raw value) or None when outside the image
     view_changed = Signal()
+    # Annotation hook: emitted after every set_plane (new image, other slice, plane re-set after
+    # decoding), so the mask overlay can follow the plane shown.
+    plane_changed = Signal(object)  # the Plane or None
 
     def __init__(self, parent=None):
         super().__init__(parent, background=pg.mkColor(30, 30, 30))
@@ -63,10 +66,25 @@ class ImageCanvas(pg.GraphicsView):
         self._detail_timer.timeout.connect(self.update_detail)
         self.view.sigRangeChanged.connect(self._on_range_changed)
         self.scene().sigMouseMoved.connect(self._on_mouse_moved)
+        # Annotation hook: True while a paint tool owns the left button (gui/annotate/tools.py
+        # takes those events in an event filter on the viewport, so the view box does not pan).
+        self.tool_active = False
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Space (pan) and tool keys reach us
 
     # -- content -------------------------------------------------------------------------------
-    def set_plane(self, plane: Plane | None, pyramid: Pyramid | None = None, *, keep_view=False):
-        """Show ``plane``; ``pyramid`` (if given) supplies smooth overview levels once built."""
+    def set_plane(
+        self,
+        plane: Plane | None,
+        pyramid: Pyramid | None = None,
+        *,
+        keep_view: bool = False,
+        overview: tuple[np.ndarray, int] | None = None,
+    ):
+        """Show ``plane``; ``pyramid`` (if given) supplies smooth overview levels once built.
+
+        ``overview`` is an (array, step) already read off the GUI thread, used when its step is
+        the one this view needs.
+        """
         self.plane = plane
         self.pyramid = pyramid
         self._detail_key = None
@@ -74,44 +92,42 @@ class ImageCanvas(pg.GraphicsView):
         if plane is None:
             self.base_item.clear()
             self.base_array = None
+            self.plane_changed.emit(None)
             return
-        self.refresh_base()
+        self.refresh_base(overview)
         if not keep_view:
             self.fit()
         self.update_detail()
+        self.plane_changed.emit(plane)
 
-    def refresh_base(self) -> None:
+    def overview_step(self, plane: Plane) -> int:
+        return overview_step(plane.height, plane.width, self.view.width(), self.view.height())
+
+    def refresh_base(self, overview: tuple[np.ndarray, int] | None = None) -> None:
         """Re-read the overview (after the pyramid finished, or tiles were decoded)."""
         plane = self.plane
         if plane is None:
             return
-        longest = max(plane.height, plane.width)
-        if longest <= OVERVIEW_SIZE:
-            step = 1
-            base = (
-                plane.array
-                if plane.array.flags.c_contiguous
-                else plane.read(0, plane.height, 0, plane.width)
-            )
+        step = self.overview_step(plane)
+        if overview is not None and overview[1] == step:
+            base = overview[0]
+        elif step == 1:
+            contiguous = plane.array.flags.c_contiguous
+            base = plane.array if contiguous else plane.read(0, plane.height, 0, plane.width)
+        elif self.pyramid is not None:
+            base, step = self.pyramid.read(0, plane.height, 0, plane.width, step)
         else:
-            step = 1 << math.ceil(math.log2(longest / OVERVIEW_SIZE))
-            if self.pyramid is not None:
-                base, step = self.pyramid.read(0, plane.height, 0, plane.width, step)
-            else:
-                base = plane.read(0, plane.height, 0, plane.width, step)
+            base = plane.read(0, plane.height, 0, plane.width, step)
         self.base_step = step
         self.base_array = base
         self.base_item.setImage(base, autoLevels=False, levels=self.levels, lut=self.lut)
         self.base_item.setRect(QRectF(0, 0, base.shape[1] * step, base.shape[0] * step))
 
-    def refresh_region(self, y0: int, y1: int, x0: int, x1: int) -> None:
-        """Tiles in this plane region changed (progressive decoding): redraw what shows them."""
+    def refresh_all(self) -> None:
+        """The plane's pixels changed (tiles decoded): redraw the overview and the detail."""
         self.refresh_base()
-        if self._detail_key is not None:
-            dy0, dy1, dx0, dx1, _ = self._detail_key
-            if y0 < dy1 and dy0 < y1 and x0 < dx1 and dx0 < x1:
-                self._detail_key = None
-                self.update_detail()
+        self._detail_key = None
+        self.update_detail()
 
     def set_levels(self, vmin: float, vmax: float) -> None:
         self.levels = (float(vmin), float(vmax))
@@ -124,6 +140,10 @@ class ImageCanvas(pg.GraphicsView):
         for item in (self.base_item, self.detail_item):
             if item.image is not None:
                 item.setLookupTable(lut)
+
+    def set_tool_active(self, active: bool) -> None:
+        """Annotation hook: a paint tool takes the left button (Space-drag still pans)."""
+        self.tool_active = bool(active)
 
     # -- view ----------------------------------------------------------------------------------
     def fit(self) -> None:

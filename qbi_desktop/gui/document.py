@@ -11,7 +11,7 @@ import numpy as np
 from qbi_desktop.core import levels as core_levels
 from qbi_desktop.core.io import ImageSource, Plane, open_image
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.pyramid import Pyramid
+from qbi_desktop.core.pyramid import Pyramid, overview_step
 
 
 @dataclass
@@ -23,6 +23,8 @@ class ImageDocument:
         False  # the user chose levels: keep them when tiles arrive or slices change
     )
     sample: np.ndarray | None = None  # strided sample of the current plane, for stats and histogram
+    histogram: tuple[np.ndarray, np.ndarray] | None = None  # counts, edges of the sample
+    overview: tuple[np.ndarray, int] | None = None  # (array, step) read by the opening worker
     pyramids: dict[int, Pyramid] = field(default_factory=dict)
 
     @property
@@ -46,8 +48,19 @@ class ImageDocument:
             self.pyramids[self.index] = pyramid
         return pyramid if pyramid.factors else None
 
-    def refresh_sample(self) -> np.ndarray:
-        self.sample = core_levels.sample(self.plane().array)
+    def refresh_sample(self, overview: np.ndarray | None = None) -> np.ndarray:
+        """Re-sample the current plane and its histogram (cheap: at most ~1 M pixels).
+
+        An ``overview`` already read (a strided copy of the plane) is sub-sampled instead of
+        reading the plane again.
+        """
+        if overview is not None:
+            self.sample = core_levels.sample(overview)
+        else:
+            plane = self.plane()
+            step = core_levels.stride_for(plane.shape)
+            self.sample = plane.read(0, plane.height, 0, plane.width, step)
+        self.histogram = core_levels.histogram(self.sample, bins=256)
         return self.sample
 
     def auto_levels(self, low: float, high: float) -> tuple[float, float]:
@@ -97,12 +110,23 @@ def _human_bytes(n: int) -> str:
     return f"{n} B"
 
 
-def open_document_job(path: str | Path, percentiles: tuple[float, float]) -> Job[ImageDocument]:
-    """Open a file lazily and compute the statistics the first frame needs (worker thread)."""
+def open_document_job(
+    path: str | Path,
+    percentiles: tuple[float, float],
+    view_size: tuple[float, float] = (1024, 1024),
+) -> Job[ImageDocument]:
+    """Open a file lazily and read what the first frame needs (on a worker thread): the overview
+    at the stride a view of ``view_size`` needs, and the statistics for auto-levels."""
     yield Progress(0, 2, f"opening {Path(path).name}")
     source = open_image(path)
     document = ImageDocument(source)
-    yield Progress(1, 2, "levels")
-    document.refresh_sample()
+    yield Progress(1, 2, "reading overview")
+    plane = document.plane()
+    step = overview_step(plane.height, plane.width, *view_size)
+    if plane.complete:
+        document.overview = (plane.read(0, plane.height, 0, plane.width, step), step)
+        document.refresh_sample(document.overview[0])
+    else:
+        document.refresh_sample()
     document.auto_levels(*percentiles)
     return document

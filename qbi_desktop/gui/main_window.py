@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, Qt, QTimer, Signal
@@ -105,6 +106,9 @@ class MainWindow(QMainWindow):
         column.addWidget(self.slice_bar)
         self.setCentralWidget(centre)
 
+        # Asked before closing: guard(document) for one image, guard(None) for the window; a guard
+        # returning False (the user chose Cancel) stops the close. Panels append to it.
+        self.close_guards: list = []
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
@@ -300,9 +304,10 @@ class MainWindow(QMainWindow):
     def open_file(self, path) -> Task:
         path = str(Path(path).expanduser().absolute())
         low_high = self.levels_panel.percentiles
+        view_size = (self.canvas.view.width(), self.canvas.view.height())
         return self.tasks.submit(
             f"Open {Path(path).name}",
-            lambda: open_document_job(path, low_high),
+            lambda: open_document_job(path, low_high, view_size),
             on_result=self._document_opened,
             on_error=self.report_error,
         )
@@ -348,10 +353,11 @@ class MainWindow(QMainWindow):
         plane = document.plane()
         pyramid = document.pyramid()
         self.canvas.set_levels(*document.levels)
-        self.canvas.set_plane(plane, pyramid, keep_view=keep_view)
-        self.levels_panel.set_data(
-            document.sample if document.sample is not None else document.refresh_sample()
-        )
+        overview, document.overview = document.overview, None  # used once, for the first frame
+        self.canvas.set_plane(plane, pyramid, keep_view=keep_view, overview=overview)
+        if document.histogram is None:
+            document.refresh_sample()
+        self.levels_panel.set_histogram(*document.histogram)
         self.levels_panel.set_levels(*document.levels)
         self.info_panel.show_info(document.info_rows())
         label = document.source.slice_label(document.index)
@@ -368,16 +374,18 @@ class MainWindow(QMainWindow):
         pyramid = document.pyramid()
         index = document.index
         if not plane.complete:
+            last_refresh = [0.0]
 
-            def on_tiles(progress) -> None:
-                if self.current is document and document.index == index and progress.detail:
-                    if pyramid is not None:
-                        pyramid.update_region(*progress.detail)
-                    self.canvas.refresh_region(*progress.detail)
+            def on_tiles(_progress) -> None:
+                # The worker already put the tiles into the plane and the pyramid: redraw a few
+                # times a second, not per tile.
+                now = time.perf_counter()
+                showing = self.current is document and document.index == index
+                if showing and now - last_refresh[0] > 0.12:
+                    last_refresh[0] = now
+                    self.canvas.refresh_all()
 
             def on_decoded(_plane) -> None:
-                if pyramid is not None:
-                    pyramid.complete = True
                 if self.current is document and document.index == index:
                     document.refresh_sample()
                     if not document.levels_manual:
@@ -387,7 +395,7 @@ class MainWindow(QMainWindow):
             self._decode_task = self.tasks.submit(
                 f"Decode {document.title}"
                 + (f" slice {index}" if document.source.n_slices > 1 else ""),
-                lambda: decode_plane_job(document.source, index),
+                lambda: decode_plane_job(document.source, index, pyramid),
                 on_progress=on_tiles,
                 on_result=on_decoded,
                 on_error=self.report_error,
@@ -409,12 +417,16 @@ class MainWindow(QMainWindow):
         document = self.current
         if document is None:
             return
+        if not all(guard(document) for guard in list(self.close_guards)):
+            return
         row = self.documents.index(document)
         self.documents.pop(row)
         self.files_list.blockSignals(True)
         self.files_list.takeItem(row)
         self.files_list.blockSignals(False)
-        document.source.close()
+        for task in (self._decode_task, self._pyramid_task):
+            if task is not None and not task.finished:
+                task.cancel()
         if self.documents:
             row = min(row, len(self.documents) - 1)
             self.files_list.setCurrentRow(row)
@@ -425,6 +437,7 @@ class MainWindow(QMainWindow):
             self.slice_bar.hide()
             self.info_panel.show_info([])
             self.setWindowTitle("QBI Desktop")
+        document.source.close()
 
     def _file_selected(self, row: int) -> None:
         if 0 <= row < len(self.documents) and self.documents[row] is not self.current:
@@ -555,10 +568,14 @@ class MainWindow(QMainWindow):
 
     # -- shutdown --------------------------------------------------------------------------------
     def closeEvent(self, event):  # noqa: N802
+        if not all(guard(None) for guard in list(self.close_guards)):
+            event.ignore()
+            return
         self.save_layout()
         self.tasks.cancel_all()
         self.tasks.wait(3000)
         logging.getLogger("qbi_desktop").removeHandler(self.log_handler)
+        self.canvas.set_plane(None)
         for document in self.documents:
             document.source.close()
         super().closeEvent(event)

@@ -123,7 +123,7 @@ class _Runner(QRunnable):
                     report("done", stop.value)
                     return
                 now = time.perf_counter()
-                if now - last_emit >= PROGRESS_INTERVAL_S or progress.detail is not None:
+                if now - last_emit >= PROGRESS_INTERVAL_S:
                     task._w_progress.emit(progress)
                     last_emit = now
                 if task.cancel_requested:

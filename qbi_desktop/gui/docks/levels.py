@@ -16,8 +16,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core import levels as core_levels
-
 COLORMAPS = {
     "Grey": None,
     "Inverted grey": "inverted",
@@ -114,15 +112,11 @@ class LevelsPanel(QWidget):
     def percentiles(self) -> tuple[float, float]:
         return self.low_pct.value(), self.high_pct.value()
 
-    def set_data(self, sample: np.ndarray) -> None:
-        """Histogram of a sample of the raw values (the overview), over their full range."""
-        lo, hi = core_levels.value_range(sample)
-        bins = 256
-        if sample.dtype.kind in "ui" and hi - lo < 256:
-            bins = max(1, int(hi - lo) + 1)
-            hi = lo + bins
-        self._counts, self._edges = core_levels.histogram(sample, bins=bins, value_range=(lo, hi))
-        self.region.setBounds((min(lo, hi) - (hi - lo), hi + (hi - lo)))
+    def set_histogram(self, counts: np.ndarray, edges: np.ndarray) -> None:
+        """Show the histogram of the raw values (computed off the GUI thread)."""
+        self._counts, self._edges = counts, edges
+        lo, hi = float(edges[0]), float(edges[-1])
+        self.region.setBounds((lo - (hi - lo), hi + (hi - lo)))
         self._draw_histogram()
         self.plot.setXRange(lo, hi, padding=0.02)
 

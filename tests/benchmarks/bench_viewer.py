@@ -1,0 +1,371 @@
+"""Viewer figures of the foundation issue, with napari and a plain pyqtgraph ImageView side by side.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_viewer.py [--quick] [--no-napari] [--no-big]``.
+It re-runs itself under Xvfb when there is no display (napari needs an OpenGL context, so all
+three viewers are measured on the same X server). Files are written to a scratch folder and read
+once before timing, so every "open" is from the page cache, as the issue specifies.
+
+Figures printed (medians):
+  * open-to-first-frame, 2048^2 uint16 TIFF: ours, pyqtgraph ImageView, napari (+ ratios)
+  * 16384^2 uint16 uncompressed: first frame, resident memory growth
+  * 16384^2 uint16 LZW tiled: first tiles shown, overview complete, vs tifffile.imread alone
+  * 4 GB uint16 stack: first frame, slice step
+  * pan/zoom re-render at several zoom levels on 16384^2
+  * cold start to a usable window with the demo loaded
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _ensure_display() -> None:
+    if os.environ.get("DISPLAY") or os.environ.get("QBI_BENCH_UNDER_XVFB"):
+        return
+    if shutil.which("xvfb-run") is None:
+        sys.exit("bench_viewer needs a display or xvfb-run (apt-get install xvfb)")
+    env = dict(os.environ, QBI_BENCH_UNDER_XVFB="1", QT_QPA_PLATFORM="xcb")
+    command = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, *sys.argv]
+    sys.exit(subprocess.call(command, env=env))
+
+
+def median_ms(values) -> str:
+    return f"{statistics.median(values) * 1000:8.1f} ms"
+
+
+def rss_bytes() -> dict[str, int]:
+    fields = {}
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(("VmRSS", "RssAnon", "RssFile")):
+                key, value = line.split(":")
+                fields[key] = int(value.split()[0]) * 1024
+    return fields
+
+
+def warm(path: Path) -> None:
+    with open(path, "rb") as stream:
+        while stream.read(64 * 1024**2):
+            pass
+
+
+def make_radiograph(size: int, seed: int = 0) -> np.ndarray:
+    from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
+
+    return simulate_radiograph(SimulationParams(height=size, width=size), seed=seed).image
+
+
+def big_image(size: int) -> np.ndarray:
+    """A 16384^2 radiograph-like image built by tiling a simulated 2048^2 one (fast to make)."""
+    tile = make_radiograph(2048, seed=1)
+    reps = -(-size // 2048)
+    return np.tile(tile, (reps, reps))[:size, :size]
+
+
+class Harness:
+    def __init__(self):
+        import pyqtgraph as pg
+        from PySide6.QtWidgets import QApplication
+
+        os.environ.setdefault("QBI_DESKTOP_HOME", tempfile.mkdtemp(prefix="qbi-bench-home-"))
+        self.app = QApplication.instance() or QApplication([])
+        pg.setConfigOptions(imageAxisOrder="row-major")
+        from qbi_desktop.gui.main_window import MainWindow
+
+        self.window = MainWindow()
+        self.window.resize(1400, 900)
+        self.window.show()
+        self.process(0.3)
+
+    def process(self, seconds: float = 0.0) -> None:
+        end = time.perf_counter() + seconds
+        self.app.processEvents()
+        while time.perf_counter() < end:
+            self.app.processEvents()
+
+    def open_until_drawn(self, path: Path) -> float:
+        """Time from File > Open to the first frame drawn, waiting in a real event loop.
+
+        (A busy processEvents() loop would hold the GIL and slow the worker thread down.)
+        """
+        from PySide6.QtCore import QEventLoop
+
+        window = self.window
+        loop = QEventLoop()
+        window.document_shown.connect(loop.quit)
+        start = time.perf_counter()
+        window.open_file(path)
+        loop.exec()
+        window.canvas.viewport().repaint()  # the first frame, drawn
+        elapsed = time.perf_counter() - start
+        window.document_shown.disconnect(loop.quit)
+        return elapsed
+
+    def wait_task(self, task) -> None:
+        from PySide6.QtCore import QEventLoop
+
+        if task is None or task.finished:
+            return
+        loop = QEventLoop()
+        task.ended.connect(loop.quit)
+        if not task.finished:
+            loop.exec()
+
+    def close_all(self) -> None:
+        while self.window.documents:
+            self.window.close_current()
+        self.window.tasks.cancel_all()
+        self.window.tasks.wait(10000)
+        self.process(0.05)
+
+
+def bench_open_2048(h: Harness, folder: Path, runs: int, with_napari: bool) -> None:
+    import pyqtgraph as pg
+    import tifffile
+
+    path = folder / "radiograph_2048.tif"
+    tifffile.imwrite(path, make_radiograph(2048))
+    warm(path)
+    ours = []
+    for _ in range(runs):
+        ours.append(h.open_until_drawn(path))
+        h.close_all()
+
+    plain = []
+    view = pg.ImageView()
+    view.resize(1100, 800)
+    view.show()
+    h.process(0.2)
+    for _ in range(runs):
+        start = time.perf_counter()
+        view.setImage(tifffile.imread(path))
+        view.getView().scene().views()[0].viewport().repaint()
+        plain.append(time.perf_counter() - start)
+        view.clear()
+        h.process(0.02)
+    view.close()
+
+    print("\nOpen 2048x2048 uint16 TIFF to first drawn frame (page cache warm, app running)")
+    print(f"  QBI Desktop             {median_ms(ours)}   (n={runs})")
+    print(
+        f"  pyqtgraph ImageView     {median_ms(plain)}   ratio {statistics.median(plain) / statistics.median(ours):5.2f}x"
+    )
+    if with_napari:
+        napari_times = bench_napari_open(h, path, runs)
+        if napari_times:
+            ratio = statistics.median(napari_times) / statistics.median(ours)
+            print(f"  napari viewer.open      {median_ms(napari_times)}   ratio {ratio:5.2f}x")
+
+
+def bench_napari_open(h: Harness, path: Path, runs: int) -> list[float] | None:
+    try:
+        import napari
+    except ImportError as exc:
+        print(f"  napari not installed ({exc}); skipped")
+        return None
+    viewer = napari.Viewer(show=False)
+    canvas = viewer.window._qt_viewer.canvas
+    native = canvas.native
+    viewer.window._qt_window.resize(1400, 900)
+    times = []
+    # First open warms napari's readers and shaders; not counted.
+    for attempt in range(runs + 1):
+        start = time.perf_counter()
+        layers = viewer.open(str(path), plugin="napari")
+        h.app.processEvents()
+        native.repaint() if hasattr(native, "repaint") else None
+        canvas._scene_canvas.render() if hasattr(canvas, "_scene_canvas") else None
+        elapsed = time.perf_counter() - start
+        if attempt:
+            times.append(elapsed)
+        for layer in layers:
+            viewer.layers.remove(layer)
+        h.process(0.02)
+    viewer.close()
+    return times
+
+
+def bench_big(h: Harness, folder: Path, size: int) -> None:
+    import tifffile
+
+    from qbi_desktop.gui.canvas import ImageCanvas  # noqa: F401 - import cost not in the timing
+
+    image = big_image(size)
+    path = folder / f"big_{size}.tif"
+    tifffile.imwrite(path, image)
+    lzw_path = folder / f"big_{size}_lzw_tiled.tif"
+    tifffile.imwrite(lzw_path, image, compression="lzw", tile=(512, 512), maxworkers=2)
+    del image
+    warm(path)
+    warm(lzw_path)
+
+    print(f"\n{size}x{size} uint16, uncompressed ({path.stat().st_size / 1e6:.0f} MB)")
+    before = rss_bytes()
+    first = h.open_until_drawn(path)
+    after = rss_bytes()
+    print(f"  first frame             {first * 1000:8.1f} ms")
+    print(
+        f"  resident growth         {(after['VmRSS'] - before['VmRSS']) / 1e6:8.1f} MB "
+        f"(anonymous {(after['RssAnon'] - before['RssAnon']) / 1e6:.1f} MB, "
+        f"file pages {(after['RssFile'] - before['RssFile']) / 1e6:.1f} MB)"
+    )
+    task = h.window._pyramid_task
+    start = time.perf_counter()
+    h.wait_task(task)
+    if task is not None:
+        print(
+            f"  overview pyramid built  {(time.perf_counter() - start) * 1000:8.1f} ms later (background)"
+        )
+    settled = rss_bytes()
+    print(f"  resident growth after pyramid {(settled['VmRSS'] - before['VmRSS']) / 1e6:.1f} MB")
+    bench_pan_zoom(h)
+    h.close_all()
+
+    print(
+        f"\n{size}x{size} uint16, LZW, 512x512 tiles, no pyramid in file ({lzw_path.stat().st_size / 1e6:.0f} MB)"
+    )
+    reference = []
+    for _ in range(2):
+        start = time.perf_counter()
+        tifffile.imread(lzw_path)
+        reference.append(time.perf_counter() - start)
+    first_tiles = []
+    window = h.window
+
+    def first_region(progress) -> None:
+        if progress.detail and not first_tiles:
+            window.canvas.viewport().repaint()
+            first_tiles.append(time.perf_counter())
+
+    start = time.perf_counter()
+    opened = h.open_until_drawn(lzw_path)
+    task = window._decode_task
+    task.progress.connect(first_region)
+    h.wait_task(task)
+    window.canvas.viewport().repaint()
+    complete = time.perf_counter() - start
+    print(f"  window shows the image  {opened * 1000:8.1f} ms (tiles fill in as decoded)")
+    if first_tiles:
+        print(f"  first tiles drawn       {(first_tiles[0] - start) * 1000:8.1f} ms")
+    print(f"  overview complete       {complete * 1000:8.1f} ms")
+    print(
+        f"  tifffile.imread alone   {median_ms(reference)}   ratio {complete / statistics.median(reference):5.2f}x"
+    )
+    h.close_all()
+
+
+def bench_pan_zoom(h: Harness) -> None:
+    from PySide6.QtCore import QRectF
+
+    canvas = h.window.canvas
+    plane = canvas.plane
+    results = []
+    width_px = canvas.view.width()
+    height_px = canvas.view.height()
+    for scale in (0.0625, 0.125, 0.25, 0.5, 1.0, 4.0):
+        w, h_ = width_px / scale, height_px / scale
+        times = []
+        for i in range(12):
+            cx = plane.width * (0.3 + 0.03 * i)
+            cy = plane.height * (0.35 + 0.025 * i)
+            start = time.perf_counter()
+            canvas.view.setRange(QRectF(cx - w / 2, cy - h_ / 2, w, h_), padding=0)
+            canvas.update_detail()
+            canvas.viewport().repaint()
+            times.append(time.perf_counter() - start)
+        results.append((scale, times))
+    print("  pan/zoom re-render (set view, read what is visible, draw):")
+    for scale, times in results:
+        print(
+            f"    zoom {scale * 100:6.1f} %      {median_ms(times)}   max {max(times) * 1000:.1f} ms"
+        )
+
+
+def bench_stack(h: Harness, folder: Path, gigabytes: float) -> None:
+    import tifffile
+
+    slice_image = make_radiograph(2048, seed=3)
+    count = int(gigabytes * 1024**3 // slice_image.nbytes)
+    path = folder / "stack.tif"
+    with tifffile.TiffWriter(path, bigtiff=True) as writer:
+        for index in range(count):
+            writer.write(np.roll(slice_image, index * 7, axis=1), contiguous=True, metadata=None)
+    print(
+        f"\nStack {count} x 2048 x 2048 uint16 ({path.stat().st_size / 1e9:.2f} GB), page cache warm"
+    )
+    warm(path)
+    first = h.open_until_drawn(path)
+    print(f"  first frame             {first * 1000:8.1f} ms")
+    steps = []
+    window = h.window
+    for index in range(1, min(count, 40)):
+        start = time.perf_counter()
+        window.go_to_slice(index * (count // 40 or 1))
+        window.canvas.viewport().repaint()
+        steps.append(time.perf_counter() - start)
+    print(f"  slice step              {median_ms(steps)}   max {max(steps) * 1000:.1f} ms")
+    h.close_all()
+    path.unlink()
+
+
+def bench_cold_start(runs: int) -> None:
+    home = tempfile.mkdtemp(prefix="qbi-bench-cold-")
+    env = dict(os.environ, QBI_DESKTOP_HOME=home, QBI_DESKTOP_REPORT_READY="1")
+    times = []
+    for attempt in range(runs + 1):
+        start = time.time()
+        out = subprocess.run(
+            [sys.executable, "-m", "qbi_desktop", "--demo"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        ).stdout
+        ready = [float(line.split()[1]) for line in out.splitlines() if line.startswith("ready ")]
+        if not ready:
+            print("  cold start: the app did not report ready")
+            return
+        if attempt == 0:
+            first_ever = ready[0] - start
+        else:
+            times.append(ready[0] - start)
+    print("\nCold start to a usable window with the demo drawn (new process)")
+    print(f"  very first start (simulates and caches the demo) {first_ever * 1000:8.1f} ms")
+    print(f"  later starts            {median_ms(times)}   (n={runs})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer runs, 8192^2 instead of 16384^2, 1 GB stack"
+    )
+    parser.add_argument("--no-napari", action="store_true")
+    parser.add_argument("--no-big", action="store_true")
+    args = parser.parse_args()
+    _ensure_display()
+    runs = 3 if args.quick else 7
+    folder = Path(tempfile.mkdtemp(prefix="qbi-bench-viewer-"))
+    try:
+        h = Harness()
+        bench_open_2048(h, folder, runs, with_napari=not args.no_napari)
+        if not args.no_big:
+            bench_big(h, folder, 8192 if args.quick else 16384)
+            bench_stack(h, folder, 1.0 if args.quick else 4.0)
+        h.window.close()
+        bench_cold_start(2 if args.quick else 5)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
