@@ -11,6 +11,13 @@ from pathlib import Path
 from qbi_desktop.core.paths import user_dir
 
 
+def resource_path(name: str) -> Path:
+    """A file of the top-level resources/ folder, shipped as the package qbi_desktop.resources."""
+    from importlib.resources import files
+
+    return Path(str(files("qbi_desktop.resources") / name))
+
+
 def _setup_file_log() -> None:
     logger = logging.getLogger("qbi_desktop")
     if any(isinstance(h, RotatingFileHandler) for h in logger.handlers):
@@ -72,9 +79,7 @@ def run_gui(files: list[str], demo: bool = False) -> int:
     app.setApplicationName("QBI Desktop")
     app.setOrganizationName("QBI")
     app.setDesktopFileName("qbi-desktop")
-    icon = Path(__file__).resolve().parents[1] / "resources" / "qbi-desktop.svg"
-    if icon.exists():
-        app.setWindowIcon(QIcon(str(icon)))
+    app.setWindowIcon(QIcon(str(resource_path("qbi-desktop.svg"))))
     window = MainWindow()
     first_start = not window.settings.value("meta/started_before", False, type=bool)
     window.settings.setValue("meta/started_before", True)
