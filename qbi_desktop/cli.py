@@ -13,15 +13,20 @@ import sys
 from qbi_desktop import __version__
 
 # Each module registers its sub-command(s) with ``register(subparsers)``.
-COMMAND_MODULES = ("simulate", "project", "detect_spots", "augment")
+COMMAND_MODULES = ("simulate", "project", "detect_spots", "augment", "baseline")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="qbi-desktop",
+        usage="qbi-desktop [FILE ...] [--demo]\n       qbi-desktop COMMAND [options]",
         description="QBI Desktop: browse 16-bit radiographs, paint masks, build datasets, augment, "
-        "and run honest baselines. Without a sub-command, opens the application window.",
+        "and run honest baselines. Without a command, opens the application window with the "
+        "given image files (TIFF, PNG, JPEG, BMP), or with --demo the embedded simulated "
+        "radiographs.",
+        epilog="Run 'qbi-desktop COMMAND --help' for the options of a command.",
     )
+    parser.add_argument("--demo", action="store_true", help="open the embedded demo radiographs")
     parser.add_argument("--version", action="version", version=f"qbi-desktop {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
