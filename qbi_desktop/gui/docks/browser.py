@@ -1,0 +1,959 @@
+"""The Dataset Browser dock and the Dataset menu.
+
+A project's items in a fast table (filter, sort, thumbnails), labelled and reviewed from the
+keyboard: 0-9 give the class at that position of the class list, A accepts, R rejects, F flags
+for editing, and the selection moves to the next item, so a folder is labelled without the
+mouse. Double-click (or Enter) opens the item in the viewer with its mask. The Montage tab shows
+the selection as a grid; the Balance tab shows the class distribution per split, imbalance
+ratios, warnings, regression target histograms and duplicate images.
+
+Everything slow runs through ``window.tasks`` on a worker with its own catalog connection
+(imports, exports, splits, statistics, thumbnails, montages); the GUI thread only reads pages of
+the catalog, which take milliseconds.
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QTableView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.catalog import (
+    NONE,
+    PROVENANCE_KINDS,
+    REVIEW_STATES,
+    SPLITS,
+    Filters,
+    ImportRejected,
+    Project,
+    open_project,
+    stats,
+)
+from qbi_desktop.core.catalog.splits import group_split, stratified_split
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.gui.docks.browser_dialogs import (
+    ExportDialog,
+    ImportDialog,
+    MetadataDialog,
+    ProblemsDialog,
+    SplitDialog,
+)
+from qbi_desktop.gui.docks.browser_model import (
+    COL_NAME,
+    COL_THUMB,
+    ICON_SIZE,
+    THUMB_SIZE,
+    ItemTableModel,
+)
+from qbi_desktop.gui.docks.browser_views import MONTAGE_LIMIT, BalanceView, MontageView
+
+log = logging.getLogger("qbi_desktop")
+
+RECENT_KEY = "browser/recent_projects"
+REVIEW_KEYS = {"A": "accepted", "R": "rejected", "F": "needs_edit"}
+ALL = "\x00all"  # "no filter" marker in the filter combos
+
+
+def install(window) -> BrowserPanel:
+    panel = BrowserPanel(window)
+    window.add_dock("browser", "Dataset Browser", panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+    panel.build_menu()
+    return panel
+
+
+def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]:
+    """Run a project job on a worker with the worker's own Project (its own connection)."""
+    project = open_project(root)
+    try:
+        return (yield from make(project))
+    finally:
+        project.close()
+
+
+def sorted_classes(labels: list[str]) -> list[str]:
+    """Class names in key order: numbers numerically ("2" before "10"), then text."""
+
+    def key(s: str):
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(labels, key=key)
+
+
+class MaskOverlay:
+    """An item's mask drawn over the canvas, for the documents the browser opened."""
+
+    def __init__(self, window):
+        self.window = window
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item.setZValue(5)
+        self.item.setOpacity(0.55)
+        self.item.hide()
+        window.canvas.view.addItem(self.item)
+        lut = np.zeros((256, 4), np.uint8)
+        colours = [(255, 60, 60), (60, 200, 255), (255, 210, 0), (120, 255, 120), (220, 90, 255)]
+        for v in range(1, 256):
+            lut[v, :3] = colours[(v - 1) % len(colours)]
+            lut[v, 3] = 255
+        self.lut = lut
+        self.masks: dict[int, tuple[object, np.ndarray]] = {}  # id(document) -> (doc, mask)
+        window.document_shown.connect(self.document_shown)
+
+    def attach(self, document, mask: np.ndarray) -> None:
+        self.masks[id(document)] = (document, mask)
+        if self.window.current is document:
+            self.document_shown(document)
+
+    def document_shown(self, document) -> None:
+        entry = self.masks.get(id(document))
+        if entry is None or entry[0] is not document:
+            self.item.hide()
+            return
+        mask = entry[1]
+        shown = np.where(mask > 0, (mask.astype(np.int64) - 1) % 255 + 1, 0).astype(np.uint8)
+        self.item.setImage(shown, autoLevels=False, levels=(0, 255), lut=self.lut)
+        self.item.show()
+
+    @property
+    def visible(self) -> bool:
+        return self.item.isVisible()
+
+
+class BrowserPanel(QWidget):
+    """The Browser dock's widget; see the module docstring."""
+
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.project: Project | None = None
+        self.balance_dirty = True
+        self.annotator = str(window.settings.value("browser/annotator", "") or _user())
+        self.model = ItemTableModel(self)
+        self.model.run_task = self._submit_thumbnails
+        self.overlay = MaskOverlay(window)
+        self._montage_task = None
+        self._stats_task = None
+
+        # -- project line and filters
+        self.project_label = QLabel("No project open: Dataset > Open Project…")
+        self.project_label.setWordWrap(True)
+        self.label_filter = QComboBox()
+        self.split_filter = QComboBox()
+        self.review_filter = QComboBox()
+        self.provenance_filter = QComboBox()
+        self.name_filter = QLineEdit()
+        self.name_filter.setPlaceholderText("name contains…")
+        self.name_filter.setClearButtonEnabled(True)
+        self.duplicates_only = QCheckBox("Duplicates")
+        self.duplicates_only.setToolTip("Only items whose image occurs more than once")
+        self.count_label = QLabel("")
+        self._ids_filter: list[int] | None = None  # set by "show these items" (duplicates)
+        for combo in (
+            self.label_filter,
+            self.split_filter,
+            self.review_filter,
+            self.provenance_filter,
+        ):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.currentIndexChanged.connect(self._filters_changed)
+        self._name_timer = QTimer(self)
+        self._name_timer.setSingleShot(True)
+        self._name_timer.setInterval(200)
+        self._name_timer.timeout.connect(self._filters_changed)
+        self.name_filter.textChanged.connect(lambda _t: self._name_timer.start())
+        self.duplicates_only.toggled.connect(self._filters_changed)
+        self._fill_filter_combos()
+
+        self.classes_edit = QLineEdit()
+        self.classes_edit.setPlaceholderText("class names, comma-separated: key 0 = first")
+        self.classes_edit.setToolTip(
+            "Keys 0-9 in the table give the class at that position; A accept, R reject, "
+            "F flag for editing; Enter opens the item"
+        )
+        self.classes_edit.editingFinished.connect(self._classes_edited)
+
+        # -- the table
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
+        self.table.setIconSize(pg.QtCore.QSize(ICON_SIZE, ICON_SIZE))
+        self.table.setWordWrap(False)
+        self.table.setAlternatingRowColors(True)
+        vh = self.table.verticalHeader()
+        vh.setVisible(False)
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)  # no per-row measuring
+        vh.setDefaultSectionSize(ICON_SIZE + 4)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.resizeSection(COL_THUMB, ICON_SIZE + 10)
+        hh.resizeSection(1, 60)
+        hh.resizeSection(COL_NAME, 150)
+        for col, width in ((3, 60), (4, 50), (5, 80), (6, 80), (7, 45), (8, 45), (9, 70)):
+            hh.resizeSection(col, width)
+        hh.setStretchLastSection(True)
+        self.table.doubleClicked.connect(lambda index: self.open_item(index.row()))
+        selection = self.table.selectionModel()
+        selection.currentRowChanged.connect(self._current_changed)
+        selection.selectionChanged.connect(self._selection_changed)
+        self.model.reloaded.connect(self._reloaded)
+        self._install_keys()
+
+        self.detail = QLabel("")
+        self.detail.setWordWrap(True)
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        items_tab = QWidget()
+        items_layout = QVBoxLayout(items_tab)
+        items_layout.setContentsMargins(0, 0, 0, 0)
+        items_layout.addWidget(self.table, 1)
+        items_layout.addWidget(self.detail)
+
+        self.montage = MontageView()
+        self.montage.open_in_viewer.connect(self.open_montage_in_viewer)
+        self.balance = BalanceView()
+        self.balance.refresh_requested.connect(self.refresh_balance)
+        self.balance.show_ids.connect(self.show_ids)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(items_tab, "Items")
+        self.tabs.addTab(self.montage, "Montage")
+        self.tabs.addTab(self.balance, "Balance")
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        filters = QHBoxLayout()
+        for w in (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter):
+            filters.addWidget(w)
+        filters.addWidget(self.name_filter, 1)
+        filters.addWidget(self.duplicates_only)
+        classes = QHBoxLayout()
+        classes.addWidget(QLabel("Classes"))
+        classes.addWidget(self.classes_edit, 1)
+        classes.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.project_label)
+        layout.addLayout(filters)
+        layout.addLayout(classes)
+        layout.addWidget(self.tabs, 1)
+        self.setMinimumWidth(420)
+
+    # -- menu ---------------------------------------------------------------------------------
+    def build_menu(self) -> None:
+        w = self.window
+        menu = w.add_menu("dataset", "&Dataset")
+        self.menu = menu
+        w.add_action(
+            "&New Project…",
+            self.new_project_dialog,
+            None,
+            menu,
+            "Create a project folder with a catalog",
+        )
+        w.add_action("&Open Project…", self.open_project_dialog, "Ctrl+Shift+O", menu)
+        self.recent_menu = menu.addMenu("Recent &Projects")
+        self.close_action = w.add_action("&Close Project", self.close_project, None, menu)
+        menu.addSeparator()
+        self.import_action = w.add_action(
+            "&Import…",
+            self.import_dialog,
+            "Ctrl+Shift+I",
+            menu,
+            "Import images, labels, masks, boxes",
+        )
+        self.export_action = w.add_action("&Export…", self.export_dialog, None, menu)
+        menu.addSeparator()
+        self.metadata_action = w.add_action(
+            "Project &Metadata…",
+            self.metadata_dialog,
+            None,
+            menu,
+            "Title, creators, license, instrument …",
+        )
+        self.split_action = w.add_action(
+            "&Split…",
+            self.split_dialog,
+            None,
+            menu,
+            "Stratified or group-aware train/val/test split",
+        )
+        self.verify_action = w.add_action(
+            "&Verify Files", self.verify_files, None, menu, "Find moved or changed image files"
+        )
+        self._refresh_recent_menu()
+        self._enable_actions()
+
+    def _enable_actions(self) -> None:
+        on = self.project is not None
+        for action in (
+            self.close_action,
+            self.import_action,
+            self.export_action,
+            self.metadata_action,
+            self.split_action,
+            self.verify_action,
+        ):
+            action.setEnabled(on)
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self._recent()
+        for path in paths:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _c=False, p=path: self.open_project(p))
+        self.recent_menu.setEnabled(bool(paths))
+
+    def _recent(self) -> list[str]:
+        value = self.window.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def _remember_recent(self, path: Path) -> None:
+        paths = [str(path)] + [p for p in self._recent() if p != str(path)]
+        self.window.settings.setValue(RECENT_KEY, paths[:10])
+        self._refresh_recent_menu()
+
+    # -- project ------------------------------------------------------------------------------
+    def _start_dir(self) -> str:
+        return str(self.window.settings.value("browser/last_dir", str(Path.home())))
+
+    def new_project_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "New project: choose or create an empty folder", self._start_dir()
+        )
+        if path:
+            self.open_project(path, create=True)
+
+    def open_project_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open project folder", self._start_dir())
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | Path, create: bool = False) -> bool:
+        """Open (or create) the project in ``path`` and show its items; False on error."""
+        try:
+            project = open_project(path, create=create)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return False
+        self.close_project()
+        self.project = project
+        self.window.settings.setValue("browser/last_dir", str(project.root.parent))
+        self._remember_recent(project.root)
+        self._ids_filter = None
+        self._fill_filter_combos()
+        self.model.set_project(project)
+        self._load_classes()
+        self._update_title()
+        self.balance_dirty = True
+        self._enable_actions()
+        self.window.docks["browser"].raise_()
+        if self.model.rowCount():
+            self.table.setCurrentIndex(self.model.index(0, 1))
+        self._tab_changed(self.tabs.currentIndex())
+        log.info("opened project %s (%d items)", project.root, len(project))
+        return True
+
+    def close_project(self) -> None:
+        if self.project is None:
+            return
+        self.model.set_project(None)
+        self.project.close()
+        self.project = None
+        self.balance.set_report(None)
+        self.montage.set_tiles([], "")
+        self._fill_filter_combos()
+        self._update_title()
+        self._enable_actions()
+
+    def _update_title(self) -> None:
+        p = self.project
+        if p is None:
+            self.project_label.setText("No project open: Dataset > Open Project…")
+            return
+        title = p.metadata().get("title")
+        self.project_label.setText(
+            f"<b>{title or p.root.name}</b> &nbsp; <span style='color:gray'>{p.root}</span>"
+        )
+        self.project_label.setToolTip(str(p.root))
+
+    def _data_changed(self) -> None:
+        """After an import, split or generation: new values for filters, counts, charts."""
+        self._fill_filter_combos()
+        self.model.reload()
+        self._load_classes()
+        self._update_title()
+        self.balance_dirty = True
+        self._tab_changed(self.tabs.currentIndex())
+
+    # -- filters ------------------------------------------------------------------------------
+    def _fill_filter_combos(self) -> None:
+        p = self.project
+        labels = sorted_classes(p.distinct("label")) if p else []
+        specs = (
+            (self.label_filter, "All labels", [("(unlabelled)", NONE)] + [(v, v) for v in labels]),
+            (self.split_filter, "All splits", [(s, s) for s in SPLITS] + [("(unassigned)", NONE)]),
+            (self.review_filter, "All reviews", [(s.replace("_", " "), s) for s in REVIEW_STATES]),
+            (self.provenance_filter, "All origins", [(s, s) for s in PROVENANCE_KINDS]),
+        )
+        for combo, all_text, entries in specs:
+            current = combo.currentData()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(all_text, ALL)
+            for text, value in entries:
+                combo.addItem(text, value)
+            index = combo.findData(current) if current is not None else 0
+            combo.setCurrentIndex(max(0, index))
+            combo.blockSignals(False)
+
+    def current_filters(self) -> Filters:
+        def value(combo: QComboBox):
+            data = combo.currentData()
+            return None if data is None or data == ALL else data
+
+        return Filters(
+            label=value(self.label_filter),
+            split=value(self.split_filter),
+            review=value(self.review_filter),
+            provenance=value(self.provenance_filter),
+            name=self.name_filter.text().strip() or None,
+            duplicates=True if self.duplicates_only.isChecked() else None,
+            ids=self._ids_filter,
+        )
+
+    def _filters_changed(self, *_args) -> None:
+        if self.sender() is not None and self.sender() is not self._name_timer:
+            self._ids_filter = None  # a filter choice replaces "show these items"
+        self._name_timer.stop()
+        if self.project is not None:
+            self.model.set_filters(self.current_filters())
+
+    def set_filter(self, **values: Any) -> None:
+        """Choose filter values through the widgets (label=, split=, review=, provenance=,
+        name=, duplicates=), as a user would."""
+        combos = {
+            "label": self.label_filter,
+            "split": self.split_filter,
+            "review": self.review_filter,
+            "provenance": self.provenance_filter,
+        }
+        for key, v in values.items():
+            if key in combos:
+                combo = combos[key]
+                combo.setCurrentIndex(0 if v is None else max(0, combo.findData(v)))
+            elif key == "name":
+                self.name_filter.setText(v or "")
+                self._filters_changed()
+            elif key == "duplicates":
+                self.duplicates_only.setChecked(bool(v))
+
+    def show_ids(self, ids: list[int]) -> None:
+        """Show exactly these items (e.g. a group of duplicates) in the table."""
+        self._ids_filter = list(ids)
+        self.tabs.setCurrentIndex(0)
+        if self.project is not None:
+            self.model.set_filters(self.current_filters())
+
+    def _reloaded(self) -> None:
+        total = len(self.project) if self.project else 0
+        shown = self.model.rowCount()
+        self.count_label.setText(f"{shown:,} of {total:,} items" if self.project else "")
+        if shown and not self.table.currentIndex().isValid():
+            self.table.setCurrentIndex(self.model.index(0, 1))
+
+    # -- classes and keys ---------------------------------------------------------------------
+    def _classes_key(self) -> str:
+        return "browser/classes/" + str(self.project.root).replace("/", "|") if self.project else ""
+
+    def _load_classes(self) -> None:
+        saved = self.window.settings.value(self._classes_key(), "") if self.project else ""
+        labels = sorted_classes(self.project.distinct("label")) if self.project else []
+        classes = [c for c in str(saved or "").split(",") if c.strip()]
+        classes = [c.strip() for c in classes] + [c for c in labels if c not in classes]
+        self.classes_edit.setText(", ".join(classes))
+
+    def _classes_edited(self) -> None:
+        if self.project is not None:
+            self.window.settings.setValue(self._classes_key(), ", ".join(self.classes()))
+
+    def classes(self) -> list[str]:
+        return [c.strip() for c in self.classes_edit.text().split(",") if c.strip()]
+
+    def _install_keys(self) -> None:
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self.shortcuts: list[QShortcut] = []
+        for k in range(10):
+            sc = QShortcut(QKeySequence(str(k)), self.table, context=ctx)
+            sc.activated.connect(lambda k=k: self.label_key(k))
+            self.shortcuts.append(sc)
+        for key, state in REVIEW_KEYS.items():
+            sc = QShortcut(QKeySequence(key), self.table, context=ctx)
+            sc.activated.connect(lambda s=state: self.review_current(s))
+            self.shortcuts.append(sc)
+        for key in ("Return", "Enter"):
+            sc = QShortcut(QKeySequence(key), self.table, context=ctx)
+            sc.activated.connect(lambda: self.open_item(self.table.currentIndex().row()))
+            self.shortcuts.append(sc)
+
+    def _target_rows(self) -> list[int]:
+        """The rows a key acts on: the selected rows, or the current row."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        current = self.table.currentIndex().row()
+        if len(rows) <= 1:
+            rows = [current] if current >= 0 else []
+        return rows
+
+    def label_key(self, k: int) -> None:
+        classes = self.classes()
+        if k >= len(classes):
+            self.window.statusBar().showMessage(
+                f"key {k}: no class at position {k} (classes: {', '.join(classes) or 'none'}); "
+                "type the class names in the Classes box",
+                5000,
+            )
+            return
+        self._edit(
+            lambda p, ids: p.set_label(ids, classes[k], self.annotator), f"label {classes[k]!r}"
+        )
+
+    def review_current(self, state: str) -> None:
+        self._edit(lambda p, ids: p.set_review(ids, state, self.annotator), state)
+
+    def _edit(self, change: Callable[[Project, list[int]], None], what: str) -> None:
+        if self.project is None:
+            return
+        rows = self._target_rows()
+        if not rows:
+            return
+        ids = [self.model.item_id(r) for r in rows]
+        try:
+            change(self.project, ids)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return
+        self.model.refresh_items(ids)
+        self.balance_dirty = True
+        if what.startswith("label") and self.label_filter.count() - 2 != len(
+            self.project.distinct("label")
+        ):
+            self._fill_filter_combos()
+        self.window.statusBar().showMessage(f"{len(ids)} item(s): {what}", 3000)
+        self._advance(rows[-1])
+
+    def _advance(self, last_row: int) -> None:
+        nxt = min(last_row + 1, self.model.rowCount() - 1)
+        index = self.model.index(nxt, max(1, self.table.currentIndex().column()))
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.item_id(r) for r in rows]
+
+    def _current_changed(self, current, _previous) -> None:
+        if not current.isValid() or self.project is None:
+            self.detail.setText("")
+            return
+        item = self.model.item(current.row())
+        parts = [f"<b>{item['name']}</b> (id {item['id']})"]
+        if item["label"] is not None:
+            parts.append(
+                f"label <b>{item['label']}</b>"
+                + (f" by {item['annotator']}" if item["annotator"] else "")
+            )
+        parts.append(f"split {item['split'] or 'unassigned'}")
+        parts.append(item["review"].replace("_", " "))
+        if item["targets"]:
+            parts.append(", ".join(f"{k} = {v:.4g}" for k, v in item["targets"].items()))
+        parts.append(item["provenance"])
+        self.detail.setText(" · ".join(parts))
+
+    def _selection_changed(self, *_args) -> None:
+        if self.tabs.currentWidget() is self.montage:
+            self._montage_timer_start()
+
+    # -- opening items --------------------------------------------------------------------------
+    def open_item(self, row: int):
+        """Show the item at ``row`` in the viewer, with its mask over it."""
+        if self.project is None or not 0 <= row < self.model.rowCount():
+            return None
+        item = self.model.item(row)
+        try:
+            mask = self.project.mask(item["id"]) if item["has_mask"] else None
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            mask = None
+        if item["index"] is None:  # an image file: the viewer's own lazy path
+            path = self.project.resolve(item["source"])
+            task = self.window.open_file(path)
+            if mask is not None:
+                task.succeeded.connect(lambda document: self.overlay.attach(document, mask))
+            return task
+        return self._open_array(item, mask)
+
+    def _open_array(self, item: dict[str, Any], mask: np.ndarray | None):
+        from qbi_desktop.core.io import source_from_array
+        from qbi_desktop.gui.document import ImageDocument
+
+        try:
+            array = np.asarray(self.project.image(item["id"]))
+            source = source_from_array(
+                array,
+                name=f"{item['name']} (item {item['id']})",
+                metadata={
+                    "project item": item["id"],
+                    "label": item["label"],
+                    "container": f"{item['source']} [{item['index']}]",
+                },
+            )
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        document = ImageDocument(source)
+        document.refresh_sample()
+        document.auto_levels(*self.window.levels_panel.percentiles)
+        self.window._document_opened(document)
+        if mask is not None:
+            self.overlay.attach(document, mask)
+        return document
+
+    # -- workers ------------------------------------------------------------------------------
+    def _submit_thumbnails(self, title, factory, on_result, on_error):
+        return self.window.tasks.submit(title, factory, on_result=on_result, on_error=on_error)
+
+    def _run(
+        self,
+        title: str,
+        make: Callable[[Project], Job[Any]],
+        on_result: Callable,
+        on_error: Callable[[str], Any] | None = None,
+    ):
+        """Run ``make(project)`` on a worker with its own connection to this project."""
+        root = self.project.root
+        return self.window.tasks.submit(
+            title,
+            lambda: own_project_job(root, make),
+            on_result=on_result,
+            on_error=on_error or self.window.report_error,
+        )
+
+    # -- import / export ----------------------------------------------------------------------
+    def import_dialog(self) -> None:
+        if self.project is None:
+            return
+        dialog = ImportDialog(self, self._start_dir())
+        if dialog.exec():
+            kind, sources, options = dialog.values()
+            if not sources:
+                self.window.report_error("Import: choose at least one file or folder")
+                return
+            self.run_import(kind, sources, **options)
+
+    def run_import(self, kind: str, sources: list[str | Path], **options: Any):
+        from qbi_desktop.core.formats import import_job
+
+        def make(project: Project) -> Job[Any]:
+            try:
+                return (yield from import_job(project, kind, sources, **options))
+            except ImportRejected as exc:  # the whole list of problems, not just its text
+                return exc
+
+        def done(result: Any) -> None:
+            if isinstance(result, ImportRejected):
+                self.last_problems = ProblemsDialog(
+                    "Import refused",
+                    f"Nothing was imported from {result.source}: "
+                    f"{len(result.problems)} problem(s). Fix them and import again.",
+                    result.problems,
+                    self.window,
+                )
+                self.last_problems.show()
+                self.window.statusBar().showMessage("Import refused: see the problem list", 8000)
+                return
+            log.info("%s", result)
+            self.window.statusBar().showMessage(str(result).splitlines()[0], 8000)
+            self._data_changed()
+
+        return self._run(f"Import {kind}", make, done)
+
+    def export_dialog(self) -> None:
+        if self.project is None:
+            return
+        filtered = self.model.rowCount() if self.model.rowCount() < len(self.project) else 0
+        dialog = ExportDialog(self, self._start_dir(), filtered)
+        if dialog.exec():
+            kind, out, datapackage, only_shown = dialog.values()
+            if not out:
+                self.window.report_error("Export: choose a folder")
+                return
+            self.run_export(kind, out, datapackage, only_shown)
+
+    def run_export(
+        self, kind: str, out: str | Path, datapackage: bool = True, only_shown: bool = False
+    ):
+        from qbi_desktop.core.formats import export_job
+
+        filters = self.current_filters() if only_shown else None
+
+        def done(report) -> None:
+            log.info("%s", report)
+            self.window.statusBar().showMessage(str(report).splitlines()[0], 8000)
+
+        return self._run(
+            f"Export {kind}",
+            lambda p: export_job(p, kind, out, filters=filters, datapackage=datapackage),
+            done,
+        )
+
+    def verify_files(self):
+        if self.project is None:
+            return None
+
+        def done(problems) -> None:
+            if not problems:
+                self.window.statusBar().showMessage("All image and mask files are in place", 5000)
+                return
+            self.last_problems = ProblemsDialog(
+                "Project files", f"{len(problems)} file problem(s) found", problems, self.window
+            )
+            self.last_problems.show()
+
+        return self._run("Verify project files", lambda p: p.verify_job(True), done)
+
+    # -- metadata and split -------------------------------------------------------------------
+    def metadata_dialog(self) -> None:
+        if self.project is None:
+            return
+        dialog = MetadataDialog(self.project.metadata(), self)
+        if dialog.exec():
+            self.save_metadata(dialog.values())
+
+    def save_metadata(self, values: dict[str, Any]) -> bool:
+        try:
+            self.project.set_metadata(**values)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return False
+        self._update_title()
+        return True
+
+    def _group_keys(self) -> list[str]:
+        rows = self.project.db.execute(
+            "SELECT DISTINCT j.key FROM (SELECT metadata FROM items LIMIT 5000) AS m, "
+            "json_each(m.metadata) AS j ORDER BY j.key"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def split_dialog(self) -> None:
+        if self.project is None:
+            return
+        dialog = SplitDialog(self._group_keys(), self.model.rowCount(), len(self.project), self)
+        if dialog.exec():
+            self.run_split(**dialog.values())
+
+    def run_split(
+        self,
+        mode: str = "stratified",
+        fractions: dict[str, float] | None = None,
+        seed: int = 0,
+        group_key: str = "",
+        only_shown: bool = False,
+    ):
+        fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
+        filters = self.current_filters() if only_shown else None
+        if mode == "group" and not group_key:
+            self.window.report_error("Group split: choose the metadata key that names the group")
+            return None
+
+        def make(project: Project) -> Job[dict[str, int]]:
+            yield Progress(0, 1, "assigning splits")
+            if mode == "group":
+                return group_split(project, group_key, fractions, seed, filters)
+            return stratified_split(project, fractions, seed, filters)
+
+        def done(counts: dict[str, int]) -> None:
+            text = ", ".join(f"{k} {v}" for k, v in counts.items())
+            self.window.statusBar().showMessage(f"Split written: {text}", 8000)
+            self._data_changed()
+
+        return self._run("Split", make, done)
+
+    # -- tabs: montage and balance ----------------------------------------------------------
+    def _tab_changed(self, index: int) -> None:
+        widget = self.tabs.widget(index)
+        if widget is self.balance and self.balance_dirty:
+            self.refresh_balance()
+        elif widget is self.montage:
+            self._montage_timer_start()
+
+    def refresh_balance(self):
+        if self.project is None:
+            return None
+        min_count = self.balance.min_count.value()
+        project = self.project
+
+        def job() -> Iterator[Progress]:
+            db = project.connect()
+            try:
+                yield Progress(0, 1, "bias and balance statistics")
+                return stats.summary(db, min_count=min_count)
+            finally:
+                db.close()
+
+        def done(report) -> None:
+            if self.project is project:
+                self.balance_dirty = False
+                self.balance.set_report(report)
+
+        self.balance_dirty = False
+        self._stats_task = self.window.tasks.submit(
+            "Balance statistics", job, on_result=done, on_error=self.window.report_error
+        )
+        return self._stats_task
+
+    def _montage_timer_start(self) -> None:
+        if not hasattr(self, "_montage_timer"):
+            self._montage_timer = QTimer(self)
+            self._montage_timer.setSingleShot(True)
+            self._montage_timer.setInterval(80)
+            self._montage_timer.timeout.connect(self.update_montage)
+        self._montage_timer.start()
+
+    def montage_ids(self) -> tuple[list[int], list[int], str]:
+        """(ids, rows, note): the selection, or the first items shown when nothing is."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        if len(rows) > 1:
+            note = f"{len(rows)} selected item(s)"
+        else:
+            rows = list(range(min(100, self.model.rowCount())))
+            note = f"first {len(rows)} of {self.model.rowCount()} item(s) shown (select to choose)"
+        if len(rows) > MONTAGE_LIMIT:
+            note += f"; the first {MONTAGE_LIMIT} drawn"
+            rows = rows[:MONTAGE_LIMIT]
+        return [self.model.item_id(r) for r in rows], rows, note
+
+    def update_montage(self):
+        """Draw the montage of the selection; render missing thumbnails first (worker)."""
+        if self.project is None:
+            return None
+        ids, rows, note = self.montage_ids()
+        project = self.project
+        found = project.thumbnails(ids, THUMB_SIZE)
+        missing = [i for i in ids if i not in found]
+
+        def draw(_result=None) -> None:
+            if self.project is not project:
+                return
+            pngs = project.thumbnails(ids, THUMB_SIZE)
+            tiles = []
+            for item_id, row in zip(ids, rows, strict=True):
+                pixmap = None
+                if item_id in pngs:
+                    pixmap = QPixmap()
+                    pixmap.loadFromData(pngs[item_id], "PNG")
+                item = self.model.item(row)
+                caption = item["label"] if item["label"] is not None else item["name"]
+                tiles.append((pixmap, str(caption), item["review"]))
+            self.montage.set_tiles(tiles, note)
+
+        if missing:
+            from qbi_desktop.core.catalog.thumbnails import thumbnail_job
+
+            draw()
+            self._montage_task = self.window.tasks.submit(
+                "Montage thumbnails",
+                lambda: thumbnail_job(project, missing, THUMB_SIZE),
+                on_result=draw,
+                on_error=self.window.report_error,
+            )
+            return self._montage_task
+        draw()
+        return None
+
+    def open_montage_in_viewer(self):
+        """The full-resolution images of the montage as one image (skimage ``montage``)."""
+        if self.project is None:
+            return None
+        ids, _rows, _note = self.montage_ids()
+
+        def make(project: Project) -> Job[np.ndarray]:
+            yield Progress(0, len(ids), "reading images")
+            arrays = []
+            for n, item_id in enumerate(ids):
+                arrays.append(np.asarray(project.image(item_id)))
+                if n % 32 == 31:
+                    yield Progress(n + 1, len(ids), "reading images")
+            return montage_array(arrays)
+
+        def done(array: np.ndarray) -> None:
+            from qbi_desktop.core.io import source_from_array
+            from qbi_desktop.gui.document import ImageDocument
+
+            document = ImageDocument(source_from_array(array, name=f"montage of {len(ids)}"))
+            document.refresh_sample()
+            document.auto_levels(*self.window.levels_panel.percentiles)
+            self.window._document_opened(document)
+
+        return self._run("Montage", make, done)
+
+
+def montage_array(arrays: list[np.ndarray]) -> np.ndarray:
+    """One image of the given images in a near-square grid (``skimage.util.montage``); images
+    of different sizes are padded to the largest."""
+    from skimage.util import montage
+
+    if not arrays:
+        raise UserFacingError("montage: no images")
+    colour = all(a.ndim == 3 and a.shape[-1] in (3, 4) for a in arrays)
+    if not colour:
+        arrays = [
+            a if a.ndim == 2 else a[..., 0] if a.ndim == 3 and a.shape[-1] in (3, 4) else a[0]
+            for a in arrays
+        ]
+    h = max(a.shape[0] for a in arrays)
+    w = max(a.shape[1] for a in arrays)
+    dtype = np.result_type(*[a.dtype for a in arrays])
+    shape = (len(arrays), h, w) + ((arrays[0].shape[-1],) if colour else ())
+    stack = np.zeros(shape, dtype)
+    for n, a in enumerate(arrays):
+        stack[n, : a.shape[0], : a.shape[1]] = a[..., : shape[-1]] if colour else a
+    return montage(stack, fill=0, channel_axis=-1 if colour else None, padding_width=1)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some sandboxes
+        return "annotator"

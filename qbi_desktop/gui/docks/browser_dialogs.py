@@ -1,0 +1,375 @@
+"""Dialogs of the Dataset menu: import, export, FAIR metadata, split, and a problems report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.catalog import Problem
+
+#: kind -> (menu text, what to pick, needs an images folder option)
+IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
+    "imagefolder": ("Folder per class (ImageFolder)", "folder", False),
+    "mnist": ("MNIST IDX files (gz or plain)", "files", False),
+    "npz": ("Keras-style NPZ", "files", False),
+    "sheet": ("Regression sheet (CSV / XLSX)", "files", True),
+    "masks": ("Folder of masks matched by name", "folder", True),
+    "coco": ("COCO JSON (boxes, polygons)", "files", True),
+    "labelme": ("labelme JSON", "files", False),
+}
+EXPORT_KINDS: dict[str, str] = {
+    "imagefolder": "Folder per class, split subfolders",
+    "datapackage": "Data Package (images, masks, items.csv, datapackage.json)",
+    "sheet": "Regression sheet (CSV)",
+    "masks": "Images + masks folders",
+    "coco": "COCO JSON",
+    "labelme": "labelme JSON",
+    "mnist": "MNIST IDX",
+    "npz": "Keras-style NPZ",
+}
+LICENSES = ["", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "CC-BY-NC-4.0", "ODbL-1.0", "MIT"]
+
+
+def _buttons(dialog: QDialog, ok_text: str = "OK") -> QDialogButtonBox:
+    box = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    box.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    box.accepted.connect(dialog.accept)
+    box.rejected.connect(dialog.reject)
+    return box
+
+
+class ImportDialog(QDialog):
+    """Kind, sources (files or a folder), optional images folder and annotator."""
+
+    def __init__(self, parent: QWidget | None = None, start_dir: str = ""):
+        super().__init__(parent)
+        self.setWindowTitle("Import into project")
+        self.start_dir = start_dir
+        self.kind = QComboBox()
+        for key, (text, _pick, _img) in IMPORT_KINDS.items():
+            self.kind.addItem(text, key)
+        self.sources = QListWidget()
+        self.sources.setMinimumHeight(90)
+        add_files = QPushButton("Add files…")
+        add_folder = QPushButton("Add folder…")
+        clear = QPushButton("Clear")
+        add_files.clicked.connect(self._add_files)
+        add_folder.clicked.connect(self._add_folder)
+        clear.clicked.connect(self.sources.clear)
+        self.images_dir = QLineEdit()
+        self.images_dir.setPlaceholderText("default: beside the sheet / JSON")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._pick_images_dir)
+        self.annotator = QLineEdit()
+        self.annotator.setPlaceholderText("stored with every label, mask and box")
+        self.hint = QLabel()
+        self.hint.setWordWrap(True)
+        self.hint.setStyleSheet("color: palette(mid)")
+
+        buttons_row = QHBoxLayout()
+        for b in (add_files, add_folder, clear):
+            buttons_row.addWidget(b)
+        buttons_row.addStretch(1)
+        images_row = QHBoxLayout()
+        images_row.addWidget(self.images_dir, 1)
+        images_row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Kind", self.kind)
+        form.addRow("Sources", self.sources)
+        form.addRow("", buttons_row)
+        self.images_label = QLabel("Images folder")
+        form.addRow(self.images_label, images_row)
+        self.images_widgets = (self.images_label, self.images_dir, browse)
+        form.addRow("Annotator", self.annotator)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.hint)
+        layout.addWidget(_buttons(self, "Import"))
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
+        self.resize(560, 360)
+
+    def _kind_changed(self) -> None:
+        key = self.kind.currentData()
+        _text, pick, images = IMPORT_KINDS[key]
+        for w in self.images_widgets:
+            w.setVisible(images)
+        self.hint.setText(
+            f"Pick the {'folder' if pick == 'folder' else 'file(s)'} to import. Nothing is "
+            "written unless the whole input is valid; problems are listed per row and file."
+        )
+
+    def _add_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Files to import", self.start_dir)
+        for p in paths:
+            self.sources.addItem(p)
+
+    def _add_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder to import", self.start_dir)
+        if path:
+            self.sources.addItem(path)
+
+    def _pick_images_dir(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Images folder", self.start_dir)
+        if path:
+            self.images_dir.setText(path)
+
+    def values(self) -> tuple[str, list[str], dict[str, Any]]:
+        kind = self.kind.currentData()
+        sources = [self.sources.item(i).text() for i in range(self.sources.count())]
+        options: dict[str, Any] = {"annotator": self.annotator.text().strip() or None}
+        if IMPORT_KINDS[kind][2] and self.images_dir.text().strip():
+            options["images_dir"] = self.images_dir.text().strip()
+        return kind, sources, options
+
+
+class ExportDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None, start_dir: str = "", filtered: int = 0):
+        super().__init__(parent)
+        self.setWindowTitle("Export project")
+        self.kind = QComboBox()
+        for key, text in EXPORT_KINDS.items():
+            self.kind.addItem(text, key)
+        self.out = QLineEdit()
+        self.out.setPlaceholderText("a new or empty folder")
+        browse = QPushButton("…")
+        self.start_dir = start_dir
+        browse.clicked.connect(self._pick)
+        self.datapackage = QCheckBox("Also write a checksummed datapackage.json")
+        self.datapackage.setChecked(True)
+        self.only_shown = QCheckBox(f"Only the {filtered} item(s) the browser shows")
+        self.only_shown.setEnabled(filtered > 0)
+        row = QHBoxLayout()
+        row.addWidget(self.out, 1)
+        row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Kind", self.kind)
+        form.addRow("Folder", row)
+        form.addRow("", self.datapackage)
+        form.addRow("", self.only_shown)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(_buttons(self, "Export"))
+        self.resize(520, 200)
+
+    def _pick(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Export folder", self.start_dir)
+        if path:
+            self.out.setText(path)
+
+    def values(self) -> tuple[str, str, bool, bool]:
+        return (
+            self.kind.currentData(),
+            self.out.text().strip(),
+            self.datapackage.isChecked(),
+            self.only_shown.isChecked(),
+        )
+
+
+def _split_list(text: str, sep: str = ",") -> list[str]:
+    return [part.strip() for part in text.split(sep) if part.strip()]
+
+
+class MetadataDialog(QDialog):
+    """The dataset-level FAIR fields of the project."""
+
+    def __init__(self, metadata: dict[str, Any], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Project metadata (FAIR)")
+        m = metadata
+        self.title = QLineEdit(m.get("title", ""))
+        self.description = QPlainTextEdit(m.get("description", ""))
+        self.description.setMaximumHeight(90)
+        creators = [c if isinstance(c, str) else c.get("name", "") for c in m.get("creators", [])]
+        self.creators = QLineEdit("; ".join(creators))
+        self.creators.setPlaceholderText("Name; Name; ...")
+        self.license = QComboBox()
+        self.license.setEditable(True)
+        self.license.addItems(LICENSES)
+        self.license.setCurrentText(m.get("license", ""))
+        self.keywords = QLineEdit(", ".join(m.get("keywords", [])))
+        self.keywords.setPlaceholderText("neutron imaging, spots, ...")
+        self.instrument = QLineEdit(m.get("instrument", ""))
+        self.modality = QLineEdit(m.get("modality", ""))
+        self.modality.setPlaceholderText("e.g. neutron radiography")
+        self.pixel_size = QDoubleSpinBox(decimals=4, minimum=0.0, maximum=1e6)
+        self.pixel_size.setSpecialValueText("not set")
+        self.pixel_size.setValue(float(m.get("pixel_size", 0.0) or 0.0))
+        self.pixel_unit = QComboBox()
+        self.pixel_unit.setEditable(True)
+        self.pixel_unit.addItems(["um", "mm", "nm"])
+        self.pixel_unit.setCurrentText(m.get("pixel_unit", "um"))
+        dates = m.get("acquisition_dates", [])
+        self.dates = QLineEdit(", ".join(d if isinstance(d, str) else str(d) for d in dates))
+        self.dates.setPlaceholderText("2024-05-01, 2024-05-02")
+        self.version = QLineEdit(m.get("version", ""))
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.pixel_size, 1)
+        size_row.addWidget(self.pixel_unit)
+        form = QFormLayout()
+        form.addRow("Title", self.title)
+        form.addRow("Description", self.description)
+        form.addRow("Creators", self.creators)
+        form.addRow("License (SPDX)", self.license)
+        form.addRow("Keywords", self.keywords)
+        form.addRow("Instrument", self.instrument)
+        form.addRow("Modality", self.modality)
+        form.addRow("Pixel size", size_row)
+        form.addRow("Acquisition dates", self.dates)
+        form.addRow("Version", self.version)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(_buttons(self, "Save"))
+        self.resize(520, 440)
+
+    def values(self) -> dict[str, Any]:
+        """Fields for Project.set_metadata; empty ones are None (removed)."""
+
+        def text(v: str) -> str | None:
+            return v.strip() or None
+
+        return {
+            "title": text(self.title.text()),
+            "description": text(self.description.toPlainText()),
+            "creators": _split_list(self.creators.text(), ";") or None,
+            "license": text(self.license.currentText()),
+            "keywords": _split_list(self.keywords.text()) or None,
+            "instrument": text(self.instrument.text()),
+            "modality": text(self.modality.text()),
+            "pixel_size": self.pixel_size.value() or None,
+            "pixel_unit": text(self.pixel_unit.currentText()) if self.pixel_size.value() else None,
+            "acquisition_dates": _split_list(self.dates.text()) or None,
+            "version": text(self.version.text()),
+        }
+
+
+class SplitDialog(QDialog):
+    """Stratified split by fractions and seed, or group-aware by a metadata key."""
+
+    def __init__(self, group_keys: list[str], filtered: int, total: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Split into train / val / test")
+        self.stratified = QRadioButton("Stratified by class (each class split by the fractions)")
+        self.grouped = QRadioButton("By group: items sharing this metadata value stay together")
+        self.stratified.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.stratified)
+        group.addButton(self.grouped)
+        self.group_key = QComboBox()
+        self.group_key.setEditable(True)
+        self.group_key.addItems(group_keys)
+        self.group_key.setToolTip("e.g. specimen or session: never in train and test at once")
+        self.fractions = {}
+        frac_row = QHBoxLayout()
+        for name, value in (("train", 0.7), ("val", 0.15), ("test", 0.15)):
+            box = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=1.0, singleStep=0.05)
+            box.setValue(value)
+            self.fractions[name] = box
+            frac_row.addWidget(QLabel(name))
+            frac_row.addWidget(box)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.only_shown = QCheckBox(f"Only the {filtered} item(s) the browser shows (of {total})")
+        self.only_shown.setEnabled(filtered < total)
+        self.sum_label = QLabel()
+        for box in self.fractions.values():
+            box.valueChanged.connect(self._check_sum)
+        group_row = QHBoxLayout()
+        group_row.addSpacing(24)
+        group_row.addWidget(QLabel("Group key"))
+        group_row.addWidget(self.group_key, 1)
+        form = QFormLayout()
+        form.addRow("Fractions", frac_row)
+        form.addRow("", self.sum_label)
+        form.addRow("Seed", self.seed)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.stratified)
+        layout.addWidget(self.grouped)
+        layout.addLayout(group_row)
+        layout.addLayout(form)
+        layout.addWidget(self.only_shown)
+        self.button_box = _buttons(self, "Split")
+        layout.addWidget(self.button_box)
+        self._check_sum()
+        self.resize(520, 260)
+
+    def _check_sum(self) -> None:
+        total = sum(b.value() for b in self.fractions.values())
+        ok = abs(total - 1.0) < 1e-6
+        self.sum_label.setText("" if ok else f"fractions add up to {total:.2f}, not 1")
+        self.sum_label.setStyleSheet("" if ok else "color: #c04040")
+        self.button_box.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "mode": "group" if self.grouped.isChecked() else "stratified",
+            "group_key": self.group_key.currentText().strip(),
+            "fractions": {k: b.value() for k, b in self.fractions.items()},
+            "seed": self.seed.value(),
+            "only_shown": self.only_shown.isChecked(),
+        }
+
+
+class ProblemsDialog(QDialog):
+    """A readable report of problems: one table row per problem (row, file, reason)."""
+
+    def __init__(self, title: str, summary: str, problems: list[Problem], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        head = QLabel(summary)
+        head.setWordWrap(True)
+        self.table = QTableWidget(len(problems), 4)
+        self.table.setHorizontalHeaderLabels(["File", "Row", "Item", "Reason"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        for n, p in enumerate(problems):
+            cells = [
+                Path(p.file).name if p.file else "",
+                "" if p.row is None else str(p.row),
+                "" if p.item_id is None else str(p.item_id),
+                p.reason,
+            ]
+            for c, text in enumerate(cells):
+                cell = QTableWidgetItem(text)
+                cell.setToolTip(p.file if c == 0 else text)
+                self.table.setItem(n, c, cell)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+        close = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        close.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(head)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(close)
+        self.resize(760, 420)

@@ -1,0 +1,340 @@
+"""Pictures of the Browser: the montage of a selection and the bias / balance view."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRect, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.gui.docks.browser_model import REVIEW_COLOURS
+
+SPLIT_COLOURS = {
+    "train": (70, 130, 200),
+    "val": (240, 160, 40),
+    "test": (90, 170, 90),
+    "unassigned": (150, 150, 150),
+}
+SPLIT_ORDER = ("train", "val", "test", "unassigned")
+MONTAGE_LIMIT = 400
+
+
+class MontageView(QWidget):
+    """A grid of thumbnails with their labels (the lecture's ``montage``), review state as a
+    coloured frame. Tiles come as (pixmap or None, caption, review state)."""
+
+    open_in_viewer = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.info = QLabel("Select items in the table (or none: the first ones shown)")
+        self.info.setWordWrap(True)
+        self.viewer_button = QPushButton("Open as image")
+        self.viewer_button.setToolTip("The montage of the full-resolution images in the viewer")
+        self.viewer_button.clicked.connect(self.open_in_viewer)
+        self.picture = QLabel()
+        self.picture.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(self.picture)
+        self.scroll.setWidgetResizable(True)
+        top = QHBoxLayout()
+        top.addWidget(self.info, 1)
+        top.addWidget(self.viewer_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(self.scroll, 1)
+        self.tiles: list[tuple[QPixmap | None, str, str]] = []
+        self.tile = 96
+
+    def set_tiles(self, tiles: list[tuple[QPixmap | None, str, str]], note: str = "") -> None:
+        self.tiles = tiles
+        self.info.setText(note or f"{len(tiles)} item(s)")
+        self._draw()
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        if self.tiles:
+            self._draw()
+
+    def columns(self) -> int:
+        width = max(self.scroll.viewport().width(), self.tile + 8)
+        return max(1, width // (self.tile + 8))
+
+    def _draw(self) -> None:
+        tile, pad, caption = self.tile, 8, 16
+        cols = self.columns()
+        rows = max(1, math.ceil(len(self.tiles) / cols))
+        pixmap = QPixmap(cols * (tile + pad), rows * (tile + pad + caption))
+        pixmap.fill(QColor(30, 30, 30))
+        painter = QPainter(pixmap)
+        font = QFont(painter.font())
+        font.setPointSizeF(8.5)
+        painter.setFont(font)
+        for n, (thumb, text, review) in enumerate(self.tiles):
+            r, c = divmod(n, cols)
+            x, y = c * (tile + pad) + pad // 2, r * (tile + pad + caption) + pad // 2
+            if thumb is not None:
+                scaled = thumb.scaled(
+                    tile,
+                    tile,
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.FastTransformation,
+                )
+                painter.drawPixmap(
+                    x + (tile - scaled.width()) // 2, y + (tile - scaled.height()) // 2, scaled
+                )
+            else:
+                painter.fillRect(x, y, tile, tile, QColor(55, 55, 55))
+            colour = REVIEW_COLOURS.get(review)
+            if colour is not None:
+                painter.setPen(QPen(colour, 3))
+                painter.drawRect(x + 1, y + 1, tile - 2, tile - 2)
+            painter.setPen(QColor(230, 230, 230))
+            painter.drawText(
+                QRect(x, y + tile, tile, caption),
+                Qt.AlignmentFlag.AlignCenter,
+                painter.fontMetrics().elidedText(text, Qt.TextElideMode.ElideMiddle, tile),
+            )
+        painter.end()
+        self.picture.setPixmap(pixmap)
+        self.picture.setMinimumSize(pixmap.size())
+
+
+class _ClassAxis(pg.AxisItem):
+    """Bottom axis that names the classes at integer positions."""
+
+    def __init__(self):
+        super().__init__("bottom")
+        self.names: list[str] = []
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802
+        out = []
+        for v in values:
+            i = int(round(v))
+            out.append(self.names[i] if abs(v - i) < 1e-6 and 0 <= i < len(self.names) else "")
+        return out
+
+    def set_names(self, names: list[str]) -> None:
+        self.names = names
+        self.setTicks([[(i, n) for i, n in enumerate(names)]])
+
+
+class BalanceView(QWidget):
+    """Class counts per split as grouped bars, imbalance ratios, warnings, target histograms,
+    and duplicate images by content hash."""
+
+    refresh_requested = Signal()
+    show_ids = Signal(list)  # item ids to show in the table (a duplicate group)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.min_count = QSpinBox(minimum=1, maximum=1_000_000, value=10)
+        self.min_count.setToolTip("Warn about classes with fewer items than this in a split")
+        self.min_count.valueChanged.connect(lambda _v: self.refresh_requested.emit())
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh_requested)
+        self.summary = QLabel("Open a project to see its balance")
+        self.summary.setWordWrap(True)
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Min per class"))
+        top.addWidget(self.min_count)
+        top.addWidget(refresh)
+        top.addWidget(self.summary, 1)
+
+        self.axis = _ClassAxis()
+        self.bar_plot = pg.PlotWidget(axisItems={"bottom": self.axis}, background=None)
+        self.bar_plot.setMenuEnabled(False)
+        self.bar_plot.setMouseEnabled(x=False, y=False)
+        self.bar_plot.setLabel("left", "items")
+        self.bar_plot.setTitle("Items per class and split")
+        self.bar_plot.setMinimumHeight(160)
+        self.legend = self.bar_plot.addLegend(offset=(10, 5), colCount=4)
+        self.bars: dict[str, pg.BarGraphItem] = {}
+
+        self.warnings = QListWidget()
+        self.warnings.setMinimumHeight(50)
+
+        self.target = QComboBox()
+        self.target.currentTextChanged.connect(lambda _t: self._draw_histogram())
+        self.hist_plot = pg.PlotWidget(background=None)
+        self.hist_plot.setMenuEnabled(False)
+        self.hist_plot.setMinimumHeight(120)
+        self.hist_plot.setLabel("left", "items")
+        self.hist_legend = self.hist_plot.addLegend(offset=(-10, 10))
+        self.hist_curves: dict[str, pg.PlotDataItem] = {}
+        hist_box = QWidget()
+        hist_layout = QVBoxLayout(hist_box)
+        hist_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Regression target"))
+        row.addWidget(self.target, 1)
+        hist_layout.addLayout(row)
+        hist_layout.addWidget(self.hist_plot, 1)
+
+        self.duplicates = QTreeWidget()
+        self.duplicates.setHeaderLabels(["Duplicates (same content hash)", "Labels", "Splits"])
+        self.duplicates.setRootIsDecorated(False)
+        self.duplicates.itemDoubleClicked.connect(self._duplicate_clicked)
+        self.duplicates.setToolTip("Double-click a group to show its items in the table")
+        self.duplicates.header().setStretchLastSection(False)
+        self.duplicates.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.bar_plot)
+        splitter.addWidget(self.warnings)
+        splitter.addWidget(hist_box)
+        splitter.addWidget(self.duplicates)
+        splitter.setSizes([260, 90, 180, 90])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+        self.report: dict[str, Any] | None = None
+
+    # -- content -----------------------------------------------------------------------------
+    def set_report(self, report: dict[str, Any] | None) -> None:
+        """Show a ``stats.summary`` result (None: clear)."""
+        self.report = report
+        self._draw_bars()
+        self._draw_warnings()
+        names = sorted((report or {}).get("targets", {}))
+        current = self.target.currentText()
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.addItems(names)
+        if current in names:
+            self.target.setCurrentText(current)
+        self.target.blockSignals(False)
+        self._draw_histogram()
+        self._draw_duplicates()
+
+    def _draw_bars(self) -> None:
+        for item in self.bars.values():
+            self.bar_plot.removeItem(item)
+        self.bars.clear()
+        self.legend.clear()
+        report = self.report
+        if not report:
+            self.summary.setText("Open a project to see its balance")
+            self.axis.set_names([])
+            return
+        counts = report["counts"]
+        classes = list(report["classes"])
+        if any("unlabelled" in per for s, per in counts.items() if s != "all"):
+            classes.append("unlabelled")
+        splits = [s for s in SPLIT_ORDER if s in counts]
+        width = 0.8 / max(1, len(splits))
+        x = np.arange(len(classes), dtype=float)
+        for k, split in enumerate(splits):
+            heights = np.asarray([counts[split].get(c, 0) for c in classes], dtype=float)
+            item = pg.BarGraphItem(
+                x=x - 0.4 + width * (k + 0.5),
+                height=heights,
+                width=width * 0.95,
+                brush=pg.mkBrush(*SPLIT_COLOURS[split]),
+                pen=pg.mkPen(None),
+            )
+            self.bar_plot.addItem(item)
+            self.legend.addItem(item, split)
+            self.bars[split] = item
+        self.axis.set_names(classes)
+        self.bar_plot.setXRange(-0.6, max(0.6, len(classes) - 0.4), padding=0)
+        top = max([counts[s].get(c, 0) for s in splits for c in classes] or [1])
+        self.bar_plot.setYRange(0, top * 1.3, padding=0)  # room for the legend
+        ratios = report["imbalance"]
+        parts = [f"{report.get('n_items', 0)} items, {len(report['classes'])} classes"]
+        for split in ("all", *splits):
+            r = ratios.get(split)
+            if r is not None:
+                parts.append(f"imbalance {split}: {'∞' if math.isinf(r) else f'{r:.2f}'}")
+        self.summary.setText(" · ".join(parts))
+
+    def _draw_warnings(self) -> None:
+        self.warnings.clear()
+        warnings = (self.report or {}).get("warnings", [])
+        if not warnings and self.report:
+            item = QListWidgetItem("No warnings: every class has enough items in every split")
+            item.setForeground(QColor(60, 150, 70))
+            self.warnings.addItem(item)
+        for w in warnings:
+            item = QListWidgetItem("⚠ " + w["message"])
+            item.setForeground(QColor(200, 110, 20))
+            self.warnings.addItem(item)
+
+    def _draw_histogram(self) -> None:
+        for curve in self.hist_curves.values():
+            self.hist_plot.removeItem(curve)
+        self.hist_curves.clear()
+        self.hist_legend.clear()
+        entry = (self.report or {}).get("targets", {}).get(self.target.currentText())
+        if not entry:
+            self.hist_plot.setTitle("No regression targets" if self.report else "")
+            return
+        edges = np.asarray(entry["edges"])
+        per_split = entry.get("splits") or {"all": entry["counts"]}
+        for split in [s for s in SPLIT_ORDER if s in per_split] or list(per_split):
+            colour = SPLIT_COLOURS.get(split, (120, 120, 200))
+            curve = self.hist_plot.plot(
+                edges,
+                np.asarray(per_split[split], dtype=float),
+                stepMode="center",
+                fillLevel=0,
+                brush=(*colour, 70),
+                pen=pg.mkPen(colour, width=2),
+                name=split,
+            )
+            self.hist_curves[split] = curve
+        self.hist_plot.setTitle(
+            f"{self.target.currentText()}: n={entry['n']}, mean {entry['mean']:.4g}, "
+            f"std {entry['std']:.4g}, range {entry['min']:.4g} … {entry['max']:.4g}"
+        )
+
+    def _draw_duplicates(self) -> None:
+        self.duplicates.clear()
+        for group in (self.report or {}).get("duplicates", [])[:500]:
+            names = ", ".join(group["names"][:4]) + (" …" if len(group["names"]) > 4 else "")
+            labels = sorted({str(v) for v in group["labels"]})
+            splits = sorted({str(v) for v in group["splits"] if v})
+            item = QTreeWidgetItem(
+                [f"{len(group['ids'])}x  {names}", ", ".join(labels), ", ".join(splits)]
+            )
+            item.setData(0, Qt.ItemDataRole.UserRole, list(group["ids"]))
+            if group["conflicting_labels"] or group["across_splits"]:
+                for c in range(3):
+                    item.setForeground(c, QColor(200, 60, 60))
+                item.setToolTip(
+                    0,
+                    "identical images with different labels"
+                    if group["conflicting_labels"]
+                    else "identical images in different splits (leakage)",
+                )
+            self.duplicates.addTopLevelItem(item)
+        n = len((self.report or {}).get("duplicates", []))
+        self.duplicates.setHeaderLabels(
+            [f"Duplicates (same content hash): {n} group(s)", "Labels", "Splits"]
+        )
+
+    def _duplicate_clicked(self, item: QTreeWidgetItem, _column: int) -> None:
+        ids = item.data(0, Qt.ItemDataRole.UserRole)
+        if ids:
+            self.show_ids.emit(list(ids))

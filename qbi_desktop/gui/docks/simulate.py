@@ -1,0 +1,445 @@
+"""The Simulate dock: simulated radiographs with exact ground truth, previewed and generated.
+
+Phantoms are geometric shapes (plates, cylinders, spheres) or *template* objects cut from the
+image shown in the viewer (its dark regions, see core.simulate_template). The physical knobs
+are the simulator's: open-beam counts, attenuation range, detector gain (Poisson noise), read
+noise, blur, gamma-spot rate and size, image size. "Preview" simulates one image on a worker;
+"Generate into project" adds N items with their ground-truth masks, targets and provenance to
+the project open in the Dataset Browser (one transaction per item: a cancel keeps the finished
+ones, each complete); with no project open, "Generate to folder" writes a simulated set.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.catalog.simulated import MASK_KINDS, simulate_into_project_job
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.simulate import (
+    SimulationParams,
+    derive_image_seed,
+    simulate_radiograph,
+    write_simulated_set,
+)
+
+GEOMETRIC, TEMPLATE = "geometric", "template"
+KIND_NAMES = {"plate": "Plates", "cylinder": "Cylinders", "sphere": "Spheres"}
+
+
+def install(window) -> SimulatePanel:
+    panel = SimulatePanel(window)
+    dock = window.add_dock("simulate", "Simulate", panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    # A tab beside another right-hand panel: its form needs the column's full height.
+    for name in ("annotate", "info"):
+        other = window.docks.get(name)
+        if other is not None and window.dockWidgetArea(other) == window.dockWidgetArea(dock):
+            window.tabifyDockWidget(other, dock)
+            other.raise_()
+            break
+    return panel
+
+
+def _spin(lo: float, hi: float, value: float, step: float = 1.0, decimals: int = 0, tip=""):
+    box = QDoubleSpinBox(decimals=decimals, minimum=lo, maximum=hi, singleStep=step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+class SimulatePanel(QWidget):
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.task = None
+        self.preview_task = None
+        self.template = None  # TemplateObjects cut from the viewer's image
+        self.preview_result = None
+
+        self.phantom = QComboBox()
+        self.phantom.addItem("Geometric shapes", GEOMETRIC)
+        self.phantom.addItem("Template: objects cut from the current image", TEMPLATE)
+        self.phantom.currentIndexChanged.connect(self._phantom_changed)
+        self.kinds = {k: QCheckBox(text) for k, text in KIND_NAMES.items()}
+        for box in self.kinds.values():
+            box.setChecked(True)
+        kinds_row = QHBoxLayout()
+        for box in self.kinds.values():
+            kinds_row.addWidget(box)
+        self.template_button = QPushButton("Cut objects from current image")
+        self.template_button.clicked.connect(self.take_template)
+        self.template_label = QLabel("no template yet")
+        self.object_count = QSpinBox(minimum=0, maximum=64, value=6)
+        self.size_min = _spin(0.005, 1.0, 0.03, 0.01, 3, "smallest object half-size / image side")
+        self.size_max = _spin(0.005, 1.0, 0.12, 0.01, 3, "largest object half-size / image side")
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.size_min)
+        size_row.addWidget(QLabel("to"))
+        size_row.addWidget(self.size_max)
+
+        self.width_box = QSpinBox(minimum=16, maximum=8192, value=512, singleStep=64)
+        self.height_box = QSpinBox(minimum=16, maximum=8192, value=512, singleStep=64)
+        dims = QHBoxLayout()
+        dims.addWidget(self.width_box)
+        dims.addWidget(QLabel("x"))
+        dims.addWidget(self.height_box)
+        self.counts = _spin(1, 65535, 20000, 1000, 0, "mean open-beam counts at the beam centre")
+        self.mu_min = _spin(1e-4, 100, 0.01, 0.01, 4, "attenuation coefficient, per mm")
+        self.mu_max = _spin(1e-4, 100, 0.1, 0.01, 4, "attenuation coefficient, per mm")
+        mu_row = QHBoxLayout()
+        mu_row.addWidget(self.mu_min)
+        mu_row.addWidget(QLabel("to"))
+        mu_row.addWidget(self.mu_max)
+        self.gain = _spin(0.01, 1000, 5.0, 0.5, 2, "counts per detected neutron: Poisson noise")
+        self.read_noise = _spin(0, 65535, 5.0, 1.0, 1, "Gaussian read noise, counts")
+        self.blur = _spin(0, 50, 1.0, 0.25, 2, "detector blur (Gaussian sigma, px)")
+        self.spot_rate = _spin(0, 1e5, 400, 50, 0, "gamma spots per megapixel")
+        self.spot_size_max = QSpinBox(minimum=1, maximum=64, value=20)
+        self.spot_size_max.setToolTip("largest spot, pixels")
+
+        self.count = QSpinBox(minimum=1, maximum=100000, value=10)
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.mask_kind = QComboBox()
+        for kind, text in zip(
+            MASK_KINDS,
+            ("Spots (1 = spot)", "Objects (one id each)", "Both (1 object, 2 spot)"),
+            strict=True,
+        ):
+            self.mask_kind.addItem(text, kind)
+
+        self.preview_button = QPushButton("Preview")
+        self.preview_button.clicked.connect(self.preview)
+        self.generate_button = QPushButton("Generate into project")
+        self.generate_button.clicked.connect(self.generate)
+        self.folder_button = QPushButton("Generate to folder…")
+        self.folder_button.clicked.connect(self.generate_to_folder_dialog)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        self.view = pg.GraphicsLayoutWidget()
+        self.view_box = self.view.addViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.preview_item = pg.ImageItem(axisOrder="row-major")
+        self.spot_item = pg.ImageItem(axisOrder="row-major")
+        self.spot_item.setZValue(1)
+        self.view_box.addItem(self.preview_item)
+        self.view_box.addItem(self.spot_item)
+        self.show_truth = QCheckBox("Show ground truth")
+        self.show_truth.setChecked(True)
+        self.show_truth.toggled.connect(self.spot_item.setVisible)
+
+        phantom = QGroupBox("Phantom")
+        pf = QFormLayout(phantom)
+        pf.addRow("Type", self.phantom)
+        pf.addRow("Shapes", kinds_row)
+        pf.addRow(self.template_button, self.template_label)
+        pf.addRow("Objects per image", self.object_count)
+        pf.addRow("Object size", size_row)
+        physics = QGroupBox("Physics")
+        ff = QFormLayout(physics)
+        ff.addRow("Size (w x h)", dims)
+        ff.addRow("Open beam counts", self.counts)
+        ff.addRow("Attenuation /mm", mu_row)
+        ff.addRow("Gain (noise)", self.gain)
+        ff.addRow("Read noise", self.read_noise)
+        ff.addRow("Blur sigma px", self.blur)
+        ff.addRow("Spots / Mpx", self.spot_rate)
+        ff.addRow("Max spot size px", self.spot_size_max)
+        output = QGroupBox("Output")
+        of = QFormLayout(output)
+        of.addRow("Number of images", self.count)
+        of.addRow("Seed", self.seed)
+        of.addRow("Mask", self.mask_kind)
+        for form in (pf, ff, of):
+            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.preview_button)
+        buttons.addWidget(self.generate_button)
+        buttons.addWidget(self.folder_button)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.progress, 1)
+        run_row.addWidget(self.cancel_button)
+
+        inner = QWidget()
+        column = QVBoxLayout(inner)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addWidget(phantom)
+        column.addWidget(physics)
+        column.addWidget(output)
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(inner)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumHeight(220)
+        preview_box = QWidget()
+        preview_layout = QVBoxLayout(preview_box)
+        preview_layout.setContentsMargins(0, 0, 0, 0)
+        preview_layout.addWidget(self.view, 1)
+        preview_layout.addWidget(self.show_truth)
+        self.view.setMinimumHeight(120)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(scroll)
+        splitter.addWidget(preview_box)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        controls = QWidget()
+        cl = QVBoxLayout(controls)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addLayout(buttons)
+        cl.addLayout(run_row)
+        cl.addWidget(self.status)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(splitter, 1)
+        layout.addWidget(controls)
+        self._phantom_changed()
+
+    # -- parameters ---------------------------------------------------------------------------
+    def _phantom_changed(self) -> None:
+        template = self.phantom.currentData() == TEMPLATE
+        for box in self.kinds.values():
+            box.setEnabled(not template)
+        self.template_button.setEnabled(template)
+        self.size_min.setEnabled(not template)
+        self.size_max.setEnabled(not template)
+
+    def params(self) -> SimulationParams:
+        """The knobs as simulator parameters (raises UserFacingError naming a bad field)."""
+        kinds = tuple(k for k, box in self.kinds.items() if box.isChecked())
+        if not kinds and self.phantom.currentData() == GEOMETRIC:
+            raise UserFacingError("Simulate: tick at least one shape (plates, cylinders, spheres)")
+        return SimulationParams(
+            height=self.height_box.value(),
+            width=self.width_box.value(),
+            open_beam_counts=self.counts.value(),
+            attenuation_per_mm=(self.mu_min.value(), max(self.mu_min.value(), self.mu_max.value())),
+            counts_per_neutron=self.gain.value(),
+            read_noise_counts=self.read_noise.value(),
+            blur_sigma_px=self.blur.value(),
+            spot_rate_per_mpx=self.spot_rate.value(),
+            spot_size_px=(1, self.spot_size_max.value()),
+            object_count=self.object_count.value(),
+            object_kinds=kinds or ("plate",),
+            object_size_fraction=(
+                self.size_min.value(),
+                max(self.size_min.value(), self.size_max.value()),
+            ),
+        )
+
+    def _simulator(self, params: SimulationParams):
+        """(image seed -> SimulatedRadiograph, phantom name, provenance extras)."""
+        if self.phantom.currentData() == TEMPLATE:
+            from qbi_desktop.core.simulate_template import simulate_template_radiograph
+
+            if self.template is None:
+                raise UserFacingError(
+                    "Simulate: template phantoms need a template: open a radiograph and press "
+                    "'Cut objects from current image'"
+                )
+            template = self.template
+            extra = {"template": template.source, "template_objects": len(template.patches)}
+            return (lambda s: simulate_template_radiograph(template, params, s)), TEMPLATE, extra
+        return (lambda s: simulate_radiograph(params, s)), GEOMETRIC, {}
+
+    def take_template(self) -> bool:
+        """Cut the objects out of the image shown in the viewer."""
+        from qbi_desktop.core.simulate_template import cut_objects
+
+        document = self.window.current
+        if document is None:
+            self.window.report_error("Template: open a radiograph in the viewer first")
+            return False
+        try:
+            plane = np.asarray(document.plane().array)
+            self.template = cut_objects(plane, source=str(document.path))
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return False
+        self.template_label.setText(f"{len(self.template.patches)} object(s) from {document.title}")
+        return True
+
+    # -- preview ------------------------------------------------------------------------------
+    def preview(self):
+        try:
+            params = self.params()
+            make, _phantom, _extra = self._simulator(params)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        seed = derive_image_seed(self.seed.value(), 0)
+
+        def job() -> Job[Any]:
+            yield Progress(0, 1, "simulating preview")
+            start = time.perf_counter()
+            result = make(seed)
+            return result, time.perf_counter() - start
+
+        self.preview_task = self.window.tasks.submit(
+            "Simulate preview", job, on_result=self._show_preview, on_error=self.window.report_error
+        )
+        return self.preview_task
+
+    def _show_preview(self, result) -> None:
+        sim, seconds = result
+        self.preview_result = sim
+        image = sim.image
+        lo, hi = np.percentile(image[:: max(1, image.shape[0] // 256)], (0.5, 99.5))
+        self.preview_item.setImage(image, autoLevels=False, levels=(lo, max(hi, lo + 1)))
+        truth = np.zeros((*image.shape, 4), np.uint8)
+        truth[sim.object_labels > 0] = (60, 200, 255, 50)
+        truth[sim.spot_mask] = (255, 40, 40, 255)
+        self.spot_item.setImage(truth, autoLevels=False)
+        self.view_box.autoRange(padding=0.01)
+        self.status.setText(
+            f"Preview {image.shape[1]} x {image.shape[0]}: {len(sim.spots)} spots, "
+            f"{len(sim.objects)} objects ({seconds * 1000:.0f} ms). Red: spot truth; blue: objects."
+        )
+
+    # -- generation ---------------------------------------------------------------------------
+    def _browser(self):
+        return getattr(self.window, "panels", {}).get("browser")
+
+    def _project_root(self) -> Path | None:
+        browser = self._browser()
+        project = getattr(browser, "project", None)
+        return None if project is None else project.root
+
+    def generate(self):
+        """Add N simulated items to the project open in the Browser (worker, cancellable)."""
+        root = self._project_root()
+        if root is None:
+            self.window.report_error(
+                "Generate: no project is open (Dataset > New/Open Project), or use "
+                "'Generate to folder…'"
+            )
+            return None
+        try:
+            params = self.params()
+            make, phantom, extra = self._simulator(params)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        count, seed, mask = self.count.value(), self.seed.value(), self.mask_kind.currentData()
+
+        from qbi_desktop.gui.docks.browser import own_project_job
+
+        def job() -> Job[list[int]]:
+            return own_project_job(
+                root,
+                lambda project: simulate_into_project_job(
+                    project,
+                    count,
+                    seed,
+                    params,
+                    mask=mask,
+                    simulate=make,
+                    phantom=phantom,
+                    extra_provenance=extra,
+                ),
+            )
+
+        return self._start(f"Simulate {count} into project", job, self._generated)
+
+    def generate_to_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the simulated set")
+        if folder:
+            self.generate_to_folder(folder)
+
+    def generate_to_folder(self, folder: str | Path):
+        if self.phantom.currentData() == TEMPLATE:
+            self.window.report_error(
+                "Generate to folder makes geometric phantoms only; template phantoms go into a "
+                "project"
+            )
+            return None
+        try:
+            params = self.params()
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        count, seed = self.count.value(), self.seed.value()
+        return self._start(
+            f"Simulate {count} to folder",
+            lambda: write_simulated_set(folder, count, seed, params),
+            lambda paths: self.status.setText(f"Wrote {len(paths)} image(s) to {folder}"),
+        )
+
+    def _start(self, title: str, factory, on_result):
+        if self.task is not None and not self.task.finished:
+            self.window.report_error("Simulate: a generation is already running")
+            return None
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.setEnabled(True)
+        self.generate_button.setEnabled(False)
+        self.folder_button.setEnabled(False)
+        task = self.window.tasks.submit(
+            title,
+            factory,
+            on_result=on_result,
+            on_error=self.window.report_error,
+            on_progress=self._progress,
+        )
+        task.ended.connect(self._ended)
+        task.cancelled.connect(self._cancelled)
+        self.task = task
+        return task
+
+    def _progress(self, progress: Progress) -> None:
+        if progress.total:
+            self.progress.setRange(0, progress.total)
+            self.progress.setValue(progress.done)
+        self.progress.setFormat(f"%v / %m  {progress.message}")
+
+    def _generated(self, ids: list[int]) -> None:
+        self.status.setText(f"Added {len(ids)} simulated item(s) with ground-truth masks")
+        self._refresh_browser()
+
+    def _cancelled(self) -> None:
+        self.status.setText("Cancelled: the items finished before are kept, each complete")
+        self._refresh_browser()
+
+    def _refresh_browser(self) -> None:
+        browser = self._browser()
+        if browser is not None and browser.project is not None:
+            browser._data_changed()
+
+    def _ended(self) -> None:
+        self.progress.hide()
+        self.cancel_button.setEnabled(False)
+        self.generate_button.setEnabled(True)
+        self.folder_button.setEnabled(True)
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
