@@ -38,11 +38,18 @@ def build_gui_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qbi-desktop", add_help=False)
     parser.add_argument("files", nargs="*")
     parser.add_argument("--demo", action="store_true", help="open the embedded demo radiographs")
+    parser.add_argument("--self-test", action="store_true", help="check this installation, exit")
+    parser.add_argument(
+        "--new-instance", action="store_true", help="do not hand files to a running window"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    from qbi_desktop.selftest import attach_parent_console
+
+    attach_parent_console()  # frozen windowed app on Windows: print to the calling console
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
     if argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version")):
@@ -53,6 +60,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"qbi-desktop: unknown option(s): {' '.join(unknown)}", file=sys.stderr)
         return 2
+    if gui_args.self_test:
+        from qbi_desktop.selftest import main as self_test
+
+        return self_test()
     from qbi_desktop.gui.app import run_gui
 
-    return run_gui(gui_args.files, demo=gui_args.demo)
+    return run_gui(gui_args.files, demo=gui_args.demo, new_instance=gui_args.new_instance)

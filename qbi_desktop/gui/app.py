@@ -34,18 +34,61 @@ def _setup_file_log() -> None:
 
 
 def display_problem() -> str | None:
-    """A reason the GUI cannot start on this machine, or None when it can."""
+    """A reason the GUI cannot start on this machine, or None when it can.
+
+    Checked before Qt starts: Qt aborts the process (a core dump) when it cannot reach a
+    display, so a missing or dead X server is caught here and reported in words instead.
+    """
     platform_name = os.environ.get("QT_QPA_PLATFORM", "")
     if platform_name.startswith(("offscreen", "minimal", "vnc")):
         return None
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
+    if not sys.platform.startswith("linux"):
+        return None
+    display = os.environ.get("DISPLAY", "")
+    wayland = os.environ.get("WAYLAND_DISPLAY", "")
+    if not (display or wayland):
         return (
             "no display found: DISPLAY and WAYLAND_DISPLAY are not set. Start QBI Desktop from a "
             "desktop session, or use QT_QPA_PLATFORM=offscreen for headless use."
         )
+    uses_x = platform_name.startswith("xcb") or (not platform_name and not wayland)
+    if uses_x and not _x_server_reachable(display):
+        return (
+            f"cannot connect to the X display {display!r}: no X server answers there. Start QBI "
+            "Desktop from a desktop session (or check DISPLAY, e.g. after ssh use ssh -X)."
+        )
     return None
+
+
+def _x_server_reachable(display: str, timeout: float = 2.0) -> bool:
+    """Whether an X server listens for ``display`` (``[host]:N[.S]``): local socket or TCP."""
+    import re
+    import socket
+
+    match = re.fullmatch(r"(?P<host>.*):(?P<number>\d+)(?:\.\d+)?", display)
+    if match is None:
+        return False
+    host, number = match["host"], int(match["number"])
+    if host.startswith("/"):  # a socket path (XQuartz-style launchd displays)
+        candidates = [f"{host}:{number}"]
+    elif host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        candidates = ["\0" + path, path]  # Linux abstract socket first, then the file
+    else:
+        try:
+            with socket.create_connection((host, 6000 + number), timeout=timeout):
+                return True
+        except OSError:
+            return False
+    for address in candidates:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            try:
+                sock.connect(address)
+                return True
+            except OSError:
+                continue
+    return False
 
 
 def _report_when_ready(window) -> None:
@@ -62,17 +105,11 @@ def _report_when_ready(window) -> None:
     window.document_shown.connect(drawn)
 
 
-def run_gui(files: list[str], demo: bool = False) -> int:
-    problem = display_problem()
-    if problem:
-        print(f"qbi-desktop: {problem}", file=sys.stderr)
-        return 3
-    _setup_file_log()
+def create_application():
+    """The QApplication with the app's names, icon and pyqtgraph options (made once)."""
     import pyqtgraph as pg
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
-
-    from qbi_desktop.gui.main_window import MainWindow
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -80,14 +117,79 @@ def run_gui(files: list[str], demo: bool = False) -> int:
     app.setOrganizationName("QBI")
     app.setDesktopFileName("qbi-desktop")
     app.setWindowIcon(QIcon(str(resource_path("qbi-desktop.svg"))))
+    return app
+
+
+def _raise_window(window) -> None:
+    if window.isMinimized():
+        window.showNormal()
+    window.show()
+    window.raise_()
+    window.activateWindow()
+
+
+def _tell_about_settings_reset(window) -> None:
+    """A settings file that could not be read was reset: say so once, where the user looks."""
+    from qbi_desktop.gui.settings import RESET_KEY
+
+    backup = window.settings.value(RESET_KEY)
+    if backup:
+        window.settings.remove(RESET_KEY)
+        window.report_error(
+            "The settings file could not be read and was reset to defaults (window layout, "
+            f"recent files and preferences). The old file is kept as {backup}."
+        )
+
+
+def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) -> int:
+    """Open the main window (or hand ``files`` to the one already running); the exit code."""
+    problem = display_problem()
+    if problem:
+        print(f"qbi-desktop: {problem}", file=sys.stderr)
+        return 3
+    _setup_file_log()
+    from PySide6.QtCore import QEvent, QObject
+
+    from qbi_desktop.gui.main_window import MainWindow
+
+    app = create_application()
+    server = None
+    # Start-up measurements want their own process; so does an explicit --new-instance.
+    if not (new_instance or os.environ.get("QBI_DESKTOP_REPORT_READY")):
+        from qbi_desktop.gui.single_instance import claim
+
+        server = claim(files, lambda line: print(line, file=sys.stderr))
+        if server is None:
+            return 0  # the running instance took the files
     window = MainWindow()
     first_start = not window.settings.value("meta/started_before", False, type=bool)
     window.settings.setValue("meta/started_before", True)
     window.show()
+    _tell_about_settings_reset(window)
+    if server is not None:
+        server.files_received.connect(
+            lambda paths: (window.open_files(paths), _raise_window(window))
+        )
+
+    class FileOpenFilter(QObject):
+        """macOS sends files opened from Finder as events, not as arguments."""
+
+        def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt naming
+            if event.type() == QEvent.Type.FileOpen and event.file():
+                window.open_file(event.file())
+                return True
+            return False
+
+    file_open_filter = FileOpenFilter(app)
+    app.installEventFilter(file_open_filter)
     if os.environ.get("QBI_DESKTOP_REPORT_READY"):
         _report_when_ready(window)
     if files:
         window.open_files(files)
     elif demo or first_start:
         window.open_demo()
-    return app.exec()
+    try:
+        return app.exec()
+    finally:
+        if server is not None:
+            server.close()

@@ -1,13 +1,16 @@
 """Persistent settings (QSettings, INI format, in the platform's config folder).
 
-A settings file that cannot be parsed is moved aside as a ``.bak`` and the app starts with
-defaults, saying so in the log: a broken file must never stop the app from starting.
+A settings file that cannot be read is moved aside as ``qbi-desktop.ini.bak`` (an older backup
+is kept as ``.bak.1`` ...) and the app starts with defaults; ``RESET_KEY`` then holds the
+backup's path so the window can tell the user once. A broken file must never stop the app.
+QSettings itself accepts almost anything (binary junk reads as "no keys"), so the file is
+checked line by line for what Qt writes: ``[section]``, ``key=value``, comments.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
+import os
 
 from PySide6.QtCore import QSettings
 
@@ -16,22 +19,77 @@ from qbi_desktop.core.paths import user_dir
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 12
+RESET_KEY = "meta/reset_from_corrupt"
 
 
 def settings_path():
     return user_dir("config") / "qbi-desktop.ini"
 
 
+def settings_problem(path) -> str | None:
+    """Why the INI file at ``path`` cannot be trusted, or None when it looks like Qt wrote it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if b"\x00" in data:
+        return "contains binary data"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    logical: list[str] = []
+    for raw in text.splitlines():
+        if logical and logical[-1].endswith(
+            "\\"
+        ):  # Qt reads a trailing backslash as a continuation
+            logical[-1] = logical[-1][:-1] + raw.strip()
+        else:
+            logical.append(raw.strip())
+    for number, line in enumerate(logical, 1):
+        if not line or line.startswith((";", "#")):
+            continue
+        if line.startswith("["):
+            if not line.endswith("]"):
+                return f"line {number}: unfinished section header"
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            return f"line {number}: not a key=value line"
+        value = value.strip()
+        if value.startswith(("@ByteArray(", "@Variant(")) and not value.endswith(")"):
+            return f"line {number}: truncated value"
+    return None
+
+
+def _backup_path(path):
+    backup = path.with_suffix(".ini.bak")
+    n = 1
+    while backup.exists():
+        backup = path.with_suffix(f".ini.bak.{n}")
+        n += 1
+    return backup
+
+
 def open_settings() -> QSettings:
+    """The app's settings; a corrupt file is moved aside (kept) and replaced by defaults."""
     path = settings_path()
+    problem = settings_problem(path)
     settings = QSettings(str(path), QSettings.Format.IniFormat)
-    if settings.status() == QSettings.Status.FormatError:
-        backup = path.with_suffix(".ini.bak")
-        shutil.copyfile(path, backup)
-        path.unlink()
-        log.warning("settings file %s was corrupt; reset to defaults (backup in %s)", path, backup)
+    if problem is None and settings.status() == QSettings.Status.FormatError:
+        problem = "has a format error"
+    if problem is not None:
+        backup = _backup_path(path)
+        del settings  # release the file before moving it
+        os.replace(path, backup)
+        log.warning(
+            "settings file %s %s; reset to defaults (old file kept as %s)", path, problem, backup
+        )
         settings = QSettings(str(path), QSettings.Format.IniFormat)
-        settings.setValue("meta/reset_from_corrupt", str(backup))
+        settings.setValue(RESET_KEY, str(backup))
+        settings.sync()
     return settings
 
 

@@ -1,0 +1,155 @@
+"""Build the frozen one-folder app (all platforms): clean venv, icons, PyInstaller.
+
+    python3 packaging/build_bundle.py [--reuse-venv]
+
+1. ``build/venv``: a fresh virtual environment with only the app's runtime dependencies
+   (``pip install .`` — one Qt binding, no test packages) and PyInstaller (REQUIREMENT below).
+   ``--reuse-venv`` keeps an existing one and reinstalls just the app (for quick rebuilds).
+2. ``build/icons``: the icon rendered at the hicolor sizes by Qt's SVG renderer.
+3. ``dist/qbi-desktop/`` (and ``dist/QBI Desktop.app`` on macOS) from packaging/qbi-desktop.spec.
+
+Prints the version and the bundle size; the platform scripts (build_linux.sh, the GitHub
+workflow) package the result. Runs with any Python >= 3.11 (the venv is made from it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+VENV = BUILD / "venv"
+DIST = ROOT / "dist"
+REQUIREMENT = "pyinstaller>=6.10,<7"
+# Packages that must not end up in the installer's environment.
+FORBIDDEN = ("pytest", "pytest-qt", "PyQt5", "PyQt6", "PySide2", "torch", "keras", "IPython")
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*cmd: str | Path, **kw) -> subprocess.CompletedProcess:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    return subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def clean_setuptools_leftovers() -> None:
+    """pip builds the wheel in the source tree; a stale build/lib would leak deleted modules."""
+    for stale in [BUILD / "lib", *BUILD.glob("bdist.*")]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def make_venv(reuse: bool) -> None:
+    py = venv_python()
+    if reuse and py.exists():
+        clean_setuptools_leftovers()
+        run(py, "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT))
+        return
+    shutil.rmtree(VENV, ignore_errors=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    run(py, "-m", "pip", "install", "-q", "--upgrade", "pip")
+    clean_setuptools_leftovers()
+    run(py, "-m", "pip", "install", "-q", str(ROOT), REQUIREMENT)
+    clean_setuptools_leftovers()
+
+
+def check_venv() -> None:
+    out = subprocess.run(
+        [str(venv_python()), "-m", "pip", "list", "--format=freeze"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    names = {line.split("==")[0].lower() for line in out.splitlines() if "==" in line}
+    bad = sorted(n for n in names if n in {f.lower() for f in FORBIDDEN})
+    if bad:
+        raise SystemExit(f"build venv holds packages that must not be shipped: {', '.join(bad)}")
+    qt = sorted(n for n in names if n.startswith(("pyside", "pyqt")))
+    print(f"build venv: {len(names)} packages; Qt binding: {', '.join(qt)}")
+
+
+def app_version() -> str:
+    return subprocess.run(
+        [
+            str(venv_python()),
+            "-c",
+            "from importlib.metadata import version as v; print(v('qbi-desktop'))",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+
+
+def strip_debug_symbols(bundle: Path) -> None:
+    """Linux: strip the shared libraries, except those in ``*.libs`` folders (grafted by
+    auditwheel with patchelf; strip would leave them unloadable: "ELF load command
+    address/offset not page-aligned") and the executable (its archive is appended)."""
+    if not sys.platform.startswith("linux") or shutil.which("strip") is None:
+        return
+    files = [
+        f
+        for f in bundle.rglob("*.so*")
+        if f.is_file() and not f.is_symlink() and not any(p.endswith(".libs") for p in f.parts)
+    ]
+    before = sum(f.stat().st_size for f in files)
+    for start in range(0, len(files), 200):
+        subprocess.run(
+            ["strip", "--strip-unneeded", *map(str, files[start : start + 200])], check=True
+        )
+    after = sum(f.stat().st_size for f in files)
+    print(f"stripped {len(files)} libraries: {(before - after) / 1e6:.0f} MB less")
+
+
+def folder_mb(path: Path) -> float:
+    return (
+        sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reuse-venv", action="store_true", help="keep build/venv if present")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    BUILD.mkdir(exist_ok=True)
+    make_venv(args.reuse_venv)
+    check_venv()
+    icons = BUILD / "icons"
+    shutil.rmtree(icons, ignore_errors=True)
+    run(venv_python(), ROOT / "packaging" / "render_icons.py", icons, stdout=subprocess.DEVNULL)
+    env = dict(os.environ, QBI_ICON_DIR=str(icons))
+    env.pop("QT_QPA_PLATFORM", None)
+    run(
+        venv_python(),
+        "-m",
+        "PyInstaller",
+        "--noconfirm",
+        "--clean",
+        "--log-level=WARN",
+        "--distpath",
+        DIST,
+        "--workpath",
+        BUILD / "pyinstaller",
+        ROOT / "packaging" / "qbi-desktop.spec",
+        env=env,
+        cwd=BUILD,  # not the source tree: modules and metadata must come from the venv
+    )
+    bundle = DIST / "qbi-desktop"
+    strip_debug_symbols(bundle)
+    print(f"version {app_version()}")
+    print(f"bundle {bundle}: {folder_mb(bundle):.1f} MB unpacked")
+    print(f"build took {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
