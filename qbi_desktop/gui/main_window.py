@@ -42,7 +42,7 @@ log = logging.getLogger("qbi_desktop")
 # Dock panels of the later jobs (annotate, datasets, augment, baselines): each module in
 # qbi_desktop.gui.docks exposes ``install(window)``, which builds its dock with
 # ``window.add_dock`` and connects to the window's signals and canvas.
-PANEL_MODULES: tuple[str, ...] = ("browser", "simulate")
+PANEL_MODULES: tuple[str, ...] = ("annotate", "spots", "browser", "simulate")
 
 FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
 LAYOUT_VERSION = 1

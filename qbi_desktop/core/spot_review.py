@@ -1,0 +1,282 @@
+"""The review of proposed spots: each candidate's decision and provenance, saved beside the mask.
+
+A detector (:mod:`qbi_desktop.core.spots`) proposes candidates; a person accepts, rejects or
+edits them by hand. :class:`SpotReview` keeps, for every spot, its pixels, score and *state*:
+
+``proposed``  found by the detector, not decided yet
+``accepted``  its pixels were added to the mask as proposed
+``rejected``  not a spot; nothing was painted
+``edited``    the person went there and painted by hand (the mask, not the proposal, is right)
+
+Saved as JSON next to the mask (``<mask>.spots.json``) with the detector and its parameters, so
+a dataset can say how every labelled pixel came to be (:meth:`SpotReview.pixel_provenance`).
+Re-running the detector with other parameters (:meth:`SpotReview.merge`) keeps every decision
+made and replaces only the undecided proposals.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.atomic import atomic_write_text
+from qbi_desktop.core.errors import UserFacingError
+
+STATES = ("proposed", "accepted", "rejected", "edited")
+DECIDED = ("accepted", "rejected", "edited")
+SUFFIX = ".spots.json"
+
+#: values of :meth:`SpotReview.pixel_provenance`
+PIXEL_UNLABELLED = 0
+PIXEL_ACCEPTED = 1  # labelled because a proposal was accepted as it was
+PIXEL_EDITED = 2  # labelled inside a proposal the person edited by hand
+PIXEL_BY_HAND = 3  # labelled by hand, no proposal involved
+
+
+class SpotReviewError(UserFacingError):
+    """A review file or a review action is not valid; the message names the file or spot."""
+
+
+@dataclass
+class ReviewedSpot:
+    """One spot under review: where it is, how sure the detector was, and what was decided."""
+
+    id: int
+    bbox: tuple[int, int, int, int]  # (y0, y1, x0, x1)
+    centroid: tuple[float, float]  # (y, x)
+    area: int
+    peak: float
+    score: float
+    ys: np.ndarray
+    xs: np.ndarray
+    state: str = "proposed"
+    label: int | None = None  # the mask label it was accepted as
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "bbox": list(self.bbox),
+            "centroid": [round(self.centroid[0], 3), round(self.centroid[1], 3)],
+            "area": self.area,
+            "peak": self.peak,
+            "score": self.score,
+            "state": self.state,
+            "label": self.label,
+            "ys": self.ys.tolist(),
+            "xs": self.xs.tolist(),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], where: str) -> ReviewedSpot:
+        try:
+            ys = np.asarray(d["ys"], dtype=np.int32)
+            xs = np.asarray(d["xs"], dtype=np.int32)
+            spot = cls(
+                int(d["id"]),
+                tuple(int(v) for v in d["bbox"]),  # type: ignore[arg-type]
+                (float(d["centroid"][0]), float(d["centroid"][1])),
+                int(d["area"]),
+                float(d["peak"]),
+                float(d["score"]),
+                ys,
+                xs,
+                str(d.get("state", "proposed")),
+                None if d.get("label") is None else int(d["label"]),
+            )
+        except (KeyError, TypeError, ValueError, IndexError) as e:
+            raise SpotReviewError(f"{where}: malformed spot entry ({e})") from None
+        if spot.state not in STATES:
+            raise SpotReviewError(f"{where}: spot {spot.id} has unknown state {spot.state!r}")
+        if ys.shape != xs.shape or ys.ndim != 1:
+            raise SpotReviewError(f"{where}: spot {spot.id} has mismatched pixel lists")
+        return spot
+
+
+class SpotReview:
+    """All spots of one image plane under review, with the detector that proposed them."""
+
+    def __init__(self, shape: tuple[int, int], method: str = "", params: dict | None = None):
+        self.shape = (int(shape[0]), int(shape[1]))
+        self.method = method
+        self.params = dict(params or {})
+        self.spots: dict[int, ReviewedSpot] = {}
+        self._next_id = 1
+
+    # -- building --------------------------------------------------------------------------------
+    @classmethod
+    def from_candidates(
+        cls, shape: tuple[int, int], candidates: Iterable[Any], method: str = "", params=None
+    ) -> SpotReview:
+        review = cls(shape, method, params)
+        review._add(candidates)
+        return review
+
+    def _add(self, candidates: Iterable[Any]) -> list[int]:
+        added = []
+        for c in candidates:
+            spot = ReviewedSpot(
+                self._next_id,
+                tuple(int(v) for v in c.bbox),  # type: ignore[arg-type]
+                (float(c.centroid[0]), float(c.centroid[1])),
+                int(c.area),
+                float(c.peak),
+                float(c.score),
+                np.asarray(c.ys, dtype=np.int32),
+                np.asarray(c.xs, dtype=np.int32),
+            )
+            self.spots[spot.id] = spot
+            added.append(spot.id)
+            self._next_id += 1
+        return added
+
+    def merge(self, candidates: Iterable[Any], method: str, params: dict | None = None) -> None:
+        """New detector output: drop undecided proposals, keep decisions, add new candidates
+        that do not overlap a decided spot."""
+        for sid in [s.id for s in self.spots.values() if s.state == "proposed"]:
+            del self.spots[sid]
+        taken = np.zeros(self.shape, dtype=bool)
+        for s in self.spots.values():
+            taken[s.ys, s.xs] = True
+        fresh = [c for c in candidates if not taken[c.ys, c.xs].any()]
+        self._add(fresh)
+        self.method, self.params = method, dict(params or {})
+
+    # -- queries ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.spots)
+
+    def __getitem__(self, sid: int) -> ReviewedSpot:
+        try:
+            return self.spots[sid]
+        except KeyError:
+            raise SpotReviewError(f"spot {sid}: no such spot in the review") from None
+
+    def ranked(self) -> list[int]:
+        """Spot ids by decreasing score (the review queue order)."""
+        return [s.id for s in sorted(self.spots.values(), key=lambda s: (-s.score, s.id))]
+
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for s in self.spots.values():
+            out[s.state] += 1
+        return out
+
+    def undecided_above(self, score: float) -> list[int]:
+        return [
+            sid
+            for sid in self.ranked()
+            if self.spots[sid].state == "proposed" and self.spots[sid].score >= score
+        ]
+
+    # -- decisions -------------------------------------------------------------------------------
+    def set_state(self, sid: int, state: str, label: int | None = None) -> ReviewedSpot:
+        if state not in STATES:
+            raise SpotReviewError(f"spot {sid}: unknown state {state!r}")
+        spot = self[sid]
+        spot.state = state
+        spot.label = label if state in ("accepted", "edited") else None
+        return spot
+
+    def reconcile(self, mask: np.ndarray) -> list[int]:
+        """After undo or hand edits: an accepted spot none of whose pixels is labelled any more
+        goes back to "proposed"; one only partly labelled becomes "edited". Returns changed ids."""
+        changed = []
+        for s in self.spots.values():
+            if s.state != "accepted" or s.ys.size == 0:
+                continue
+            hit = mask[s.ys, s.xs] != 0
+            if not hit.any():
+                s.state, s.label = "proposed", None
+                changed.append(s.id)
+            elif not hit.all():
+                s.state = "edited"
+                changed.append(s.id)
+        return changed
+
+    def pixel_provenance(self, mask: np.ndarray) -> np.ndarray:
+        """uint8 map: how each labelled pixel of ``mask`` came to be (PIXEL_* constants)."""
+        if mask.shape != self.shape:
+            raise SpotReviewError(
+                f"provenance: mask shape {mask.shape} does not match the review {self.shape}"
+            )
+        out = np.where(mask != 0, PIXEL_BY_HAND, PIXEL_UNLABELLED).astype(np.uint8)
+        for s in self.spots.values():
+            if s.state in ("accepted", "edited"):
+                on = mask[s.ys, s.xs] != 0
+                out[s.ys[on], s.xs[on]] = PIXEL_ACCEPTED if s.state == "accepted" else PIXEL_EDITED
+        return out
+
+    # -- files -----------------------------------------------------------------------------------
+    @staticmethod
+    def path_for(mask_path: str | Path) -> Path:
+        mask_path = Path(mask_path)
+        return mask_path.with_name(mask_path.name + SUFFIX)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "qbi-desktop spot review",
+            "version": 1,
+            "shape": list(self.shape),
+            "detector": {"method": self.method, "params": self.params},
+            "counts": self.counts(),
+            "spots": [self.spots[sid].to_dict() for sid in sorted(self.spots)],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the review as JSON, atomically."""
+        path = Path(path)
+        try:
+            atomic_write_text(path, json.dumps(self.to_dict(), default=_jsonable))
+        except OSError as e:
+            raise SpotReviewError(
+                f"{path}: could not save the spot review ({e.strerror or e})"
+            ) from None
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path, shape: tuple[int, int] | None = None) -> SpotReview:
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpotReviewError(f"{path}: file not found") from None
+        except (OSError, ValueError) as e:
+            raise SpotReviewError(f"{path}: not a readable spot review ({e})") from None
+        if not isinstance(data, dict) or data.get("format") != "qbi-desktop spot review":
+            raise SpotReviewError(f"{path}: not a QBI Desktop spot review")
+        try:
+            file_shape = (int(data["shape"][0]), int(data["shape"][1]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise SpotReviewError(f"{path}: the review has no valid 'shape'") from None
+        if shape is not None and tuple(shape[:2]) != file_shape:
+            raise SpotReviewError(
+                f"{path}: the review is for a {file_shape[0]}x{file_shape[1]} image, "
+                f"not {shape[0]}x{shape[1]}"
+            )
+        det = data.get("detector") or {}
+        review = cls(file_shape, str(det.get("method", "")), det.get("params") or {})
+        for i, d in enumerate(data.get("spots") or []):
+            spot = ReviewedSpot.from_dict(d, f"{path}: spot entry {i}")
+            if spot.ys.size and (
+                spot.ys.min() < 0
+                or spot.xs.min() < 0
+                or spot.ys.max() >= file_shape[0]
+                or spot.xs.max() >= file_shape[1]
+            ):
+                raise SpotReviewError(f"{path}: spot {spot.id} has pixels outside the image")
+            review.spots[spot.id] = spot
+        review._next_id = max(review.spots, default=0) + 1
+        return review
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, np.ndarray):
+        return v.tolist()
+    return str(v)

@@ -1,0 +1,911 @@
+"""Annotate dock: paint label masks with mouse or pen; labels, overlay, files, undo, recovery.
+
+Keys (active while the canvas or this dock has focus): B brush, E eraser, F fill, L lasso,
+C constrained brush (each toggles back to navigating when pressed again), Esc navigate / cancel
+the lasso, [ and ] brush size, 1-9 active label, V show/hide the mask. Window-wide: Ctrl+S save,
+Ctrl+Shift+S save as, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo. Space-drag pans while a tool is
+active; Alt+wheel changes the brush size.
+
+Crash safety: every completed stroke is appended to the plane's journal (flushed) before the next
+one starts. When a plane is opened for which a journal with strokes exists, the panel offers to
+recover it (non-modal box; :meth:`AnnotatePanel.recover` / :meth:`discard_recovery` do the work).
+The setting ``annotate/auto_recover`` or the environment variable ``QBI_ANNOTATE_AUTO_RECOVER``
+(``recover`` or ``discard``) answers without asking (used by the kill -9 test).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.labels import LabelTable
+from qbi_desktop.core.maskio import TooManyLabelsError, import_mask
+from qbi_desktop.core.masks import ConstraintRule
+from qbi_desktop.gui.annotate.overlay import MaskOverlay
+from qbi_desktop.gui.annotate.session import MaskSession, prepare_job
+from qbi_desktop.gui.annotate.tools import PaintController
+
+log = logging.getLogger("qbi_desktop")
+
+MASK_FILTER = "Masks (*.tif *.tiff *.png);;All files (*)"
+IMPORT_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
+TOOL_KEYS = {"brush": "B", "eraser": "E", "fill": "F", "lasso": "L", "constrained": "C"}
+TOOL_TITLES = {
+    "brush": "Brush",
+    "eraser": "Eraser",
+    "fill": "Fill",
+    "lasso": "Lasso",
+    "constrained": "Constrained",
+}
+AUTO_RECOVER_ENV = "QBI_ANNOTATE_AUTO_RECOVER"
+
+
+def _swatch(colour) -> QIcon:
+    pix = QPixmap(14, 14)
+    pix.fill(QColor(*colour))
+    return QIcon(pix)
+
+
+class AnnotatePanel(QWidget):
+    """The dock's widget, and the owner of the mask sessions, overlay and paint controller."""
+
+    session_changed = Signal(object)  # the MaskSession shown (or None)
+    mask_changed = Signal(object)  # rect changed (y0, y1, x0, x1) or None for "everything"
+
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.canvas = window.canvas
+        self.settings = window.settings
+        self.sessions: dict[tuple[int, int], MaskSession] = {}
+        self.session: MaskSession | None = None
+        self._key: tuple[int, int] | None = None
+        self._prepare_tasks: dict[tuple[int, int], object] = {}
+        self.recovery_box: QMessageBox | None = None
+        self.unsaved_answer: str | None = None  # see _preset_answer
+        self.labels_template = LabelTable()
+
+        self.overlay = MaskOverlay()
+        self.canvas.view.addItem(self.overlay, ignoreBounds=True)
+        self.controller = PaintController(self.canvas, self.overlay, lambda: self.session)
+        self._build()
+        self._load_settings()
+        self.controller.tool_changed.connect(self._tool_changed)
+        self.controller.size_changed.connect(self._size_changed)
+        self.controller.mask_changed.connect(self._on_mask_changed)
+        self.controller.stroke_finished.connect(self._update_status)
+        self.controller.message.connect(lambda m: self.window.statusBar().showMessage(m, 5000))
+        self.canvas.plane_changed.connect(self._plane_changed)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        c = self.controller
+        tools = QGridLayout()
+        self.tool_group = QButtonGroup(self)
+        self.tool_group.setExclusive(False)
+        self.tool_buttons: dict[str | None, QToolButton] = {}
+        entries = [(None, "Navigate", "Esc")] + [
+            (t, TOOL_TITLES[t], TOOL_KEYS[t]) for t in TOOL_KEYS
+        ]
+        for i, (tool, title, key) in enumerate(entries):
+            b = QToolButton()
+            b.setText(f"{title} ({key})")
+            b.setCheckable(True)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setSizePolicy(b.sizePolicy().horizontalPolicy(), b.sizePolicy().verticalPolicy())
+            b.clicked.connect(lambda _c=False, t=tool: self.set_tool(t))
+            tools.addWidget(b, i // 3, i % 3)
+            self.tool_buttons[tool] = b
+        self.tool_buttons[None].setChecked(True)
+
+        self.size_slider = QSlider(Qt.Orientation.Horizontal)
+        self.size_slider.setRange(1, 200)
+        self.size_spin = QSpinBox()
+        self.size_spin.setRange(1, 500)
+        self.size_spin.setSuffix(" px")
+        self.size_slider.valueChanged.connect(lambda v: c.set_size(v))
+        self.size_spin.valueChanged.connect(lambda v: c.set_size(v))
+        size_row = QHBoxLayout()
+        size_row.addWidget(self.size_slider, 1)
+        size_row.addWidget(self.size_spin)
+
+        self.min_size = QDoubleSpinBox(minimum=1, maximum=500, decimals=1, suffix=" px")
+        self.max_size = QDoubleSpinBox(minimum=1, maximum=500, decimals=1, suffix=" px")
+        self.gamma = QDoubleSpinBox(minimum=0.1, maximum=5.0, decimals=2, singleStep=0.1)
+        self.gamma.setToolTip("Pressure curve: size = min + (max - min) x pressure ^ gamma")
+        self.min_size.valueChanged.connect(lambda v: setattr(c, "min_size", v))
+        self.max_size.valueChanged.connect(lambda v: setattr(c, "max_size", v))
+        self.gamma.valueChanged.connect(lambda v: setattr(c, "gamma", v))
+        pen_row = QHBoxLayout()
+        for w, tip in ((self.min_size, "min"), (self.max_size, "max"), (self.gamma, "γ")):
+            pen_row.addWidget(QLabel(tip))
+            pen_row.addWidget(w)
+        self.protect = QCheckBox("Paint over background only")
+        self.protect.toggled.connect(lambda on: setattr(c, "protect", on))
+
+        brush_box = QGroupBox("Brush")
+        bf = QFormLayout(brush_box)
+        bf.addRow("Size", size_row)
+        bf.addRow("Pen", pen_row)
+        bf.addRow(self.protect)
+
+        self.fill_mode = QComboBox()
+        self.fill_mode.addItems(["Same label", "Image intensity"])
+        self.fill_mode.currentIndexChanged.connect(
+            lambda i: setattr(c, "fill_mode", "intensity" if i == 1 else "label")
+        )
+        self.tolerance = QDoubleSpinBox(minimum=0, maximum=1e9, decimals=2)
+        self.tolerance.setToolTip("Fill on intensity: take 4-connected pixels within ± this")
+        self.tolerance.valueChanged.connect(lambda v: setattr(c, "tolerance", v))
+        fill_row = QHBoxLayout()
+        fill_row.addWidget(self.fill_mode, 1)
+        fill_row.addWidget(QLabel("±"))
+        fill_row.addWidget(self.tolerance)
+        bf.addRow("Fill", fill_row)
+
+        cbox = QGroupBox("Constrained brush (C)")
+        cf = QFormLayout(cbox)
+        self.rule_kind = QComboBox()
+        self.rule_kind.addItems(["Residual > k·σ (spots)", "Raw value ≥ threshold"])
+        self.rule_k = QDoubleSpinBox(minimum=0.1, maximum=1000, decimals=1, singleStep=0.5)
+        self.rule_threshold = QDoubleSpinBox(minimum=-1e12, maximum=1e12, decimals=1)
+        self.rule_median = QSpinBox(minimum=3, maximum=51, singleStep=2)
+        self.rule_below = QCheckBox("Take dark pixels instead")
+        for w in (self.rule_k, self.rule_threshold, self.rule_median):
+            w.valueChanged.connect(self._rule_changed)
+        self.rule_kind.currentIndexChanged.connect(self._rule_changed)
+        self.rule_below.toggled.connect(self._rule_changed)
+        cf.addRow("Rule", self.rule_kind)
+        cf.addRow("k (σ)", self.rule_k)
+        cf.addRow("Threshold", self.rule_threshold)
+        cf.addRow("Median size", self.rule_median)
+        cf.addRow(self.rule_below)
+        self.preview_label = QLabel("Preview: hover the image with the constrained brush")
+        self.preview_label.setWordWrap(True)
+        cf.addRow(self.preview_label)
+
+        lbox = QGroupBox("Labels (1–9)")
+        lv = QVBoxLayout(lbox)
+        self.label_list = QListWidget()
+        self.label_list.setMaximumHeight(120)
+        self.label_list.currentRowChanged.connect(self._label_row_changed)
+        self.label_list.itemChanged.connect(self._label_item_edited)
+        lv.addWidget(self.label_list)
+        row = QHBoxLayout()
+        for text, slot in (
+            ("Add…", self._add_label_dialog),
+            ("Rename…", self._rename_label_dialog),
+            ("Colour…", self._recolour_dialog),
+        ):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            row.addWidget(b)
+        lv.addLayout(row)
+
+        obox = QGroupBox("Overlay")
+        of = QFormLayout(obox)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.valueChanged.connect(lambda v: self.overlay.setOpacity(v / 100.0))
+        self.outlines = QCheckBox("Outlines only")
+        self.outlines.toggled.connect(self.overlay.set_outline)
+        self.visible = QCheckBox("Show mask (V)")
+        self.visible.setChecked(True)
+        self.visible.toggled.connect(self.overlay.setVisible)
+        of.addRow("Opacity", self.opacity)
+        row = QHBoxLayout()
+        row.addWidget(self.visible)
+        row.addWidget(self.outlines)
+        of.addRow(row)
+
+        self.status = QLabel("No image")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        col.setContentsMargins(4, 4, 4, 4)
+        col.addLayout(tools)
+        col.addWidget(brush_box)
+        col.addWidget(cbox)
+        col.addWidget(lbox)
+        col.addWidget(obox)
+        col.addWidget(self.status)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumSize(120, 80)  # the dock may share its side with many others
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self._refresh_labels()
+
+    def install_shortcuts(self) -> None:
+        """Single keys, on this dock and on the canvas only (other panels use single keys too)."""
+        self.shortcuts: list[QShortcut] = []
+        bindings = [(TOOL_KEYS[t], lambda t=t: self.toggle_tool(t)) for t in TOOL_KEYS]
+        bindings += [
+            ("Esc", self._escape),
+            ("[", lambda: self.controller.grow(-1)),
+            ("]", lambda: self.controller.grow(1)),
+            ("V", lambda: self.visible.toggle()),
+        ]
+        bindings += [(str(n), lambda n=n: self.select_label_index(n - 1)) for n in range(1, 10)]
+        for owner in (self, self.canvas):
+            for key, slot in bindings:
+                sc = QShortcut(QKeySequence(key), owner)
+                sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.activated.connect(slot)
+                self.shortcuts.append(sc)
+
+    def install_menu(self) -> None:
+        w = self.window
+        menu = w.add_menu("annotate", "&Annotate")
+        self.actions = {
+            "new": w.add_action("&New Mask", self.new_mask, None, menu, "Clear the mask"),
+            "load": w.add_action("&Load Mask…", self.load_dialog, None, menu),
+            "import": w.add_action(
+                "&Import Mask…", self.import_dialog, None, menu, "Binary, label or colour"
+            ),
+            "save": w.add_action("&Save Mask", self.save, "Ctrl+S", menu),
+            "save_as": w.add_action("Save Mask &As…", self.save_as_dialog, "Ctrl+Shift+S", menu),
+        }
+        menu.addSeparator()
+        self.actions["undo"] = w.add_action("&Undo Stroke", self.undo, "Ctrl+Z", menu)
+        self.actions["redo"] = w.add_action(
+            "&Redo Stroke", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], menu
+        )
+        menu.addSeparator()
+        for tool in TOOL_KEYS:
+            w.add_action(
+                f"{TOOL_TITLES[tool]} tool ({TOOL_KEYS[tool]})",
+                lambda _c=False, t=tool: self.set_tool(t),
+                None,
+                menu,
+            )
+
+    # -- settings ---------------------------------------------------------------------------------
+    def _load_settings(self) -> None:
+        s = self.settings
+
+        def val(key, default, typ=float):
+            return s.value(f"annotate/{key}", default, type=typ)
+
+        c = self.controller
+        self.size_spin.setValue(int(val("size", 9, int)))
+        self.size_slider.setValue(int(val("size", 9, int)))
+        c.set_size(self.size_spin.value())
+        self.min_size.setValue(val("min_size", 2.0))
+        self.max_size.setValue(val("max_size", 24.0))
+        self.gamma.setValue(val("gamma", 1.0))
+        self.opacity.setValue(int(val("opacity", 55, int)))
+        self.overlay.setOpacity(self.opacity.value() / 100)
+        self.rule_k.setValue(val("rule_k", 5.0))
+        self.rule_median.setValue(int(val("rule_median", 5, int)))
+        self.rule_threshold.setValue(val("rule_threshold", 0.0))
+        c.min_size, c.max_size, c.gamma = (
+            self.min_size.value(),
+            self.max_size.value(),
+            self.gamma.value(),
+        )
+        self._rule_changed()
+
+    def save_settings(self) -> None:
+        s = self.settings
+        for key, value in (
+            ("size", self.size_spin.value()),
+            ("min_size", self.min_size.value()),
+            ("max_size", self.max_size.value()),
+            ("gamma", self.gamma.value()),
+            ("opacity", self.opacity.value()),
+            ("rule_k", self.rule_k.value()),
+            ("rule_median", self.rule_median.value()),
+            ("rule_threshold", self.rule_threshold.value()),
+        ):
+            s.setValue(f"annotate/{key}", value)
+
+    # -- tools ------------------------------------------------------------------------------------
+    def set_tool(self, tool: str | None) -> None:
+        self.controller.set_tool(tool)
+        if tool is not None:
+            self.canvas.setFocus()
+
+    def toggle_tool(self, tool: str) -> None:
+        self.set_tool(None if self.controller.tool == tool else tool)
+
+    def _escape(self) -> None:
+        if self.controller._stroke is not None:
+            self.controller.cancel()
+        else:
+            self.set_tool(None)
+
+    def _tool_changed(self, tool) -> None:
+        for t, b in self.tool_buttons.items():
+            b.setChecked(t == tool)
+
+    def _size_changed(self, size: float) -> None:
+        for w in (self.size_spin, self.size_slider):
+            w.blockSignals(True)
+            w.setValue(int(round(size)))
+            w.blockSignals(False)
+
+    def _rule_changed(self, *_args) -> None:
+        kind = "raw" if self.rule_kind.currentIndex() == 1 else "residual"
+        median = self.rule_median.value() | 1
+        try:
+            self.controller.rule = ConstraintRule(
+                kind=kind,
+                threshold=self.rule_threshold.value(),
+                k=self.rule_k.value(),
+                median_size=max(3, median),
+                above=not self.rule_below.isChecked(),
+            )
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+        self.rule_k.setEnabled(kind == "residual")
+        self.rule_median.setEnabled(kind == "residual")
+        self.rule_threshold.setEnabled(kind == "raw")
+        c = self.controller
+        if c.tool == "constrained" and c.cursor.centre is not None:
+            cy, cx = c.cursor.centre
+            c.update_preview(cy, cx, c.radius)
+
+    # -- labels -----------------------------------------------------------------------------------
+    @property
+    def labels(self) -> LabelTable:
+        return self.session.labels if self.session is not None else self.labels_template
+
+    def _refresh_labels(self) -> None:
+        lst = self.label_list
+        lst.blockSignals(True)
+        lst.clear()
+        active_row = 0
+        for row, label in enumerate(self.labels):
+            item = QListWidgetItem(_swatch(label.colour), f"{row + 1}  {label.name}")
+            item.setData(Qt.ItemDataRole.UserRole, label.value)
+            lst.addItem(item)
+            if label.value == self.controller.label:
+                active_row = row
+        if lst.count():
+            lst.setCurrentRow(active_row)
+            self.controller.label = int(lst.item(active_row).data(Qt.ItemDataRole.UserRole))
+        lst.blockSignals(False)
+
+    def _label_row_changed(self, row: int) -> None:
+        item = self.label_list.item(row)
+        if item is not None:
+            self.controller.label = int(item.data(Qt.ItemDataRole.UserRole))
+
+    def select_label_index(self, index: int) -> None:
+        """Number keys: the n-th label in the list becomes the active one."""
+        if 0 <= index < self.label_list.count():
+            self.label_list.setCurrentRow(index)
+
+    def _label_item_edited(self, item) -> None:
+        pass
+
+    def add_label(self, name: str, colour=None) -> int:
+        label = self.labels.add(name, colour)
+        self._labels_changed()
+        self.controller.label = label.value
+        self._refresh_labels()
+        return label.value
+
+    def rename_label(self, value: int, name: str) -> None:
+        self.labels.rename(value, name)
+        self._labels_changed()
+
+    def recolour_label(self, value: int, colour) -> None:
+        self.labels.recolour(value, colour)
+        self._labels_changed()
+
+    def _labels_changed(self) -> None:
+        if self.session is not None:
+            self.session.labels_changed()
+            self.labels_template = copy.deepcopy(self.session.labels)
+        self.overlay.set_labels(self.labels)
+        self._refresh_labels()
+
+    def _add_label_dialog(self) -> None:
+        name, ok = QInputDialog.getText(self, "Add label", "Name of the new label:")
+        if ok and name.strip():
+            try:
+                self.add_label(name)
+            except UserFacingError as e:
+                self.window.report_error(str(e))
+
+    def _rename_label_dialog(self) -> None:
+        value = self.controller.label
+        if value not in self.labels:
+            return
+        name, ok = QInputDialog.getText(
+            self, "Rename label", "New name:", text=self.labels[value].name
+        )
+        if ok:
+            try:
+                self.rename_label(value, name)
+            except UserFacingError as e:
+                self.window.report_error(str(e))
+
+    def _recolour_dialog(self) -> None:
+        value = self.controller.label
+        if value not in self.labels:
+            return
+        colour = QColorDialog.getColor(QColor(*self.labels[value].colour), self, "Label colour")
+        if colour.isValid():
+            self.recolour_label(value, (colour.red(), colour.green(), colour.blue()))
+
+    # -- planes and sessions ----------------------------------------------------------------------
+    def _plane_changed(self, plane) -> None:
+        document = self.window.current
+        if plane is None or document is None:
+            self._show_session(None, None)
+            return
+        key = (id(document), int(document.index))
+        session = self.sessions.get(key)
+        if session is None:
+            session = MaskSession(
+                plane.array,
+                Path(document.path),
+                int(document.index),
+                int(document.source.n_slices),
+                copy.deepcopy(self.labels_template),
+                on_journal_error=self._journal_error,
+            )
+            self.sessions[key] = session
+        self._show_session(key, session)
+        if session.identity is None and key not in self._prepare_tasks and plane.complete:
+            self._prepare(key, session)
+
+    def _prepare(self, key, session: MaskSession) -> None:
+        def done(prepared) -> None:
+            self._prepare_tasks.pop(key, None)
+            for problem in prepared.problems:
+                self.window.report_error(problem)
+            session.apply_prepared(prepared)
+            if self.session is session:
+                self._show_session(key, session)
+            if session.recovery is not None:
+                self._offer_recovery(session)
+            self._update_status()
+
+        def failed(message: str) -> None:
+            self._prepare_tasks.pop(key, None)
+            self.window.report_error(message)
+
+        self._prepare_tasks[key] = self.window.tasks.submit(
+            "Prepare mask",
+            lambda: prepare_job(session.image, session.image_path, key[1], session.n_slices),
+            on_result=done,
+            on_error=failed,
+        )
+
+    def _show_session(self, key, session: MaskSession | None) -> None:
+        if self.controller._stroke is not None:
+            self.controller.end_stroke()
+        self._key, self.session = key, session
+        if session is None:
+            self.overlay.set_mask(None)
+        else:
+            self.overlay.set_mask(session.editor.mask, session.labels)
+        self._refresh_labels()
+        self._update_status()
+        self.session_changed.emit(session)
+
+    def session_for(self, document, index: int | None = None) -> MaskSession | None:
+        idx = document.index if index is None else index
+        return self.sessions.get((id(document), int(idx)))
+
+    # -- recovery ---------------------------------------------------------------------------------
+    def _auto_recover(self) -> str:
+        answer = os.environ.get(AUTO_RECOVER_ENV) or self.settings.value(
+            "annotate/auto_recover", ""
+        )
+        return str(answer or "").strip().lower()
+
+    def _offer_recovery(self, session: MaskSession) -> None:
+        info = session.recovery
+        answer = self._auto_recover()
+        if answer == "recover":
+            self.recover(session)
+            return
+        if answer == "discard":
+            self.discard_recovery(session)
+            return
+        name = session.image_path.name if session.image_path else "this image"
+        text = (
+            f"Unsaved strokes were found for {name}"
+            f": {info.n_strokes} stroke(s) from {info.created}, kept in {info.path}.\n\n"
+            "Recover them (the mask as after the last completed stroke) or discard them?"
+        )
+        if info.problems:
+            text += "\n\nNote: " + "\n".join(info.problems)
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Recover unsaved mask", text, parent=self.window
+        )
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(recover)
+        box.setModal(False)
+        recover.clicked.connect(lambda: self.recover(session))
+        discard.clicked.connect(lambda: self.discard_recovery(session))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.recovery_box = box
+        box.show()
+
+    def recover(self, session: MaskSession | None = None) -> list[str]:
+        """Replay the session's pending journal into its mask; returns what could not be."""
+        session = session or self.session
+        if session is None or session.recovery is None:
+            return []
+        try:
+            problems = session.recover()
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+            return [str(e)]
+        for p in problems:
+            self.window.report_error(p)
+        self.window.statusBar().showMessage("Recovered the unsaved strokes", 8000)
+        if session is self.session:
+            self._show_session(self._key, session)
+        return problems
+
+    def discard_recovery(self, session: MaskSession | None = None) -> None:
+        session = session or self.session
+        if session is None:
+            return
+        session.discard_recovery()
+        self._update_status()
+
+    def _journal_error(self, message: str) -> None:
+        self.window.report_error(message)
+
+    # -- undo -------------------------------------------------------------------------------------
+    def undo(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        if self.controller._stroke is not None:
+            self.controller.end_stroke()
+        self._apply(s.editor.undo())
+
+    def redo(self) -> None:
+        s = self.session
+        if s is None:
+            return
+        self._apply(s.editor.redo())
+
+    def _apply(self, rect) -> None:
+        """Show a change the editor made outside the paint controller (undo, accept, import)."""
+        s = self.session
+        if rect is None or s is None:
+            self._update_status()
+            return
+        if self.overlay.mask is not s.editor.mask:
+            self.overlay.set_mask(s.editor.mask, s.labels)
+        else:
+            self.overlay.update_rect(rect)
+        self._on_mask_changed(rect)
+
+    def apply_change(self, rect) -> None:
+        """For other panels (Spots): the session's editor changed ``rect``; show it."""
+        self._apply(rect)
+
+    def _on_mask_changed(self, rect) -> None:
+        self.mask_changed.emit(rect)
+        self._update_status()
+
+    # -- files ------------------------------------------------------------------------------------
+    def _need_session(self) -> MaskSession | None:
+        if self.session is None:
+            self.window.report_error("Open an image first: a mask belongs to an image")
+            return None
+        if not self.session.ready:
+            self.window.report_error("The mask is not ready yet (recovery pending or preparing)")
+            return None
+        return self.session
+
+    def new_mask(self) -> None:
+        s = self._need_session()
+        if s is not None:
+            self._apply(s.replace(np.zeros(s.editor.shape, dtype=s.editor.mask.dtype)))
+
+    def save(self) -> bool:
+        s = self._need_session()
+        if s is None:
+            return False
+        if s.mask_path is None:
+            return self.save_as_dialog()
+        return self.save_to(s.mask_path)
+
+    def save_to(self, path) -> bool:
+        """Save the mask atomically; a failure is reported and nothing painted is lost."""
+        s = self._need_session()
+        if s is None:
+            return False
+        try:
+            saved = s.save(Path(path))
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+            return False
+        self.window.statusBar().showMessage(f"Mask saved to {saved}", 5000)
+        self._update_status()
+        self.session_saved(s, saved)
+        return True
+
+    def session_saved(self, session: MaskSession, path: Path) -> None:
+        """Hook for other panels (the Spots dock writes its review beside the mask)."""
+        for callback in list(getattr(self, "save_hooks", [])):
+            try:
+                callback(session, path)
+            except UserFacingError as e:
+                self.window.report_error(str(e))
+
+    def save_as_dialog(self) -> bool:
+        s = self._need_session()
+        if s is None:
+            return False
+        path, _ = QFileDialog.getSaveFileName(
+            self.window, "Save mask", str(s.suggested_path()), MASK_FILTER
+        )
+        return bool(path) and self.save_to(path)
+
+    def load_dialog(self) -> None:
+        s = self._need_session()
+        if s is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Load mask", str(s.suggested_path().parent), MASK_FILTER
+        )
+        if path:
+            self.load_from(path)
+
+    def load_from(self, path) -> bool:
+        s = self._need_session()
+        if s is None:
+            return False
+        try:
+            rect = s.load(Path(path))
+        except TooManyLabelsError as e:
+            if not self.ask_yes_no(
+                "Mask has more labels",
+                f"{e}\n\nAdd placeholder labels for them and load the mask?",
+            ):
+                return False
+            s.labels.ensure(e.extra_labels)
+            self._labels_changed()
+            return self.load_from(path)
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+            return False
+        self.overlay.set_mask(s.editor.mask, s.labels)
+        self._refresh_labels()
+        self._apply(rect)
+        return True
+
+    def import_from(self, path, **options) -> bool:
+        """Import a mask painted elsewhere (see :func:`qbi_desktop.core.maskio.import_mask`)."""
+        s = self._need_session()
+        if s is None:
+            return False
+        options.setdefault("label", self.controller.label)
+        try:
+            mask = import_mask(Path(path), s.image.shape[:2], labels=s.labels, **options)
+            rect = s.replace(mask)
+        except TooManyLabelsError as e:
+            if not self.ask_yes_no(
+                "Mask has more labels", f"{e}\n\nAdd placeholder labels for them and import?"
+            ):
+                return False
+            s.labels.ensure(e.extra_labels)
+            self._labels_changed()
+            return self.import_from(path, **options)
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+            return False
+        self._apply(rect)
+        return True
+
+    def import_dialog(self) -> None:
+        s = self._need_session()
+        if s is None:
+            return
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Import mask", str(s.suggested_path().parent), IMPORT_FILTER
+        )
+        if not path:
+            return
+        dialog = ImportDialog(self.window, self.controller.label)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.import_from(path, **dialog.options())
+
+    def ask_yes_no(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self.window, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- closing ----------------------------------------------------------------------------------
+    def close_guard(self, document) -> bool:
+        """Asked before an image (or, with None, the window) closes: Save / Discard / Cancel."""
+        if document is None:
+            keys = list(self.sessions)
+        else:
+            keys = [k for k in self.sessions if k[0] == id(document)]
+        if self.controller._stroke is not None:
+            self.controller.end_stroke()
+        modified = [self.sessions[k] for k in keys if self.sessions[k].modified]
+        if modified:
+            names = ", ".join(sorted({s.suggested_path().name for s in modified})[:5])
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Unsaved mask",
+                f"The mask ({names}) has unsaved changes. Save before closing?",
+                QMessageBox.StandardButton.Save
+                | QMessageBox.StandardButton.Discard
+                | QMessageBox.StandardButton.Cancel,
+                self.window,
+            )
+            box.setDefaultButton(QMessageBox.StandardButton.Save)
+            answer = self._preset_answer(box)
+            if answer == QMessageBox.StandardButton.Cancel:
+                return False
+            if answer == QMessageBox.StandardButton.Save:
+                for s in modified:
+                    try:
+                        s.save(s.suggested_path())
+                    except UserFacingError as e:
+                        self.window.report_error(str(e))
+                        return False  # keep the window open: nothing is lost
+        for k in keys:
+            self.sessions.pop(k).close()
+            task = self._prepare_tasks.pop(k, None)
+            if task is not None:
+                task.cancel()
+        if document is None:
+            self.save_settings()
+        return True
+
+    def _preset_answer(self, box: QMessageBox):
+        """``unsaved_answer`` ("save" / "discard" / "cancel") answers without asking (scripts,
+        tests: a modal question during an automated close would wait forever)."""
+        preset = (self.unsaved_answer or "").lower()
+        buttons = {
+            "save": QMessageBox.StandardButton.Save,
+            "discard": QMessageBox.StandardButton.Discard,
+            "cancel": QMessageBox.StandardButton.Cancel,
+        }
+        if preset in buttons:
+            box.deleteLater()
+            return buttons[preset]
+        return box.exec()
+
+    def discard_all(self) -> None:
+        """Drop every mask's unsaved changes and journals without asking (scripts and tests)."""
+        if self.controller._stroke is not None:
+            self.controller.cancel()
+        for key in list(self.sessions):
+            self.sessions.pop(key).close()
+        self._show_session(None, None)
+
+    # -- status -----------------------------------------------------------------------------------
+    def _update_status(self) -> None:
+        s = self.session
+        if s is None:
+            self.status.setText("No image")
+            return
+        parts = []
+        if s.identity is None:
+            parts.append("preparing…")
+        elif s.recovery is not None:
+            parts.append(f"{s.recovery.n_strokes} unsaved stroke(s) found: recover or discard")
+        parts.append(f"Mask: {s.mask_path.name if s.mask_path else '(not saved yet)'}")
+        parts.append("modified" if s.modified else "saved")
+        parts.append(f"undo {s.editor.undo_depth} / redo {s.editor.redo_depth}")
+        if s.journal is not None:
+            parts.append(f"journal: {s.journal.n_strokes} stroke(s) safe on disk")
+        elif s.journal_problem:
+            parts.append("journal: NOT WRITING (see log)")
+        self.status.setText(" · ".join(parts))
+        if self.controller.tool == "constrained":
+            self.preview_label.setText(
+                f"Preview: {self.controller.preview.count} pixel(s) would be taken"
+            )
+
+
+class ImportDialog(QDialog):
+    """How to read a mask painted elsewhere: label image, binary, a colour, or a channel."""
+
+    MODES = [
+        ("auto", "Automatic (binary or label image)"),
+        ("binary", "Binary: every non-zero pixel"),
+        ("labels", "Label image: values kept"),
+        ("colour", "Colour: pixels of one colour"),
+        ("channel", "Channel above a threshold"),
+    ]
+
+    def __init__(self, parent, label: int):
+        super().__init__(parent)
+        self.setWindowTitle("Import mask")
+        self.mode = QComboBox()
+        for _key, text in self.MODES:
+            self.mode.addItem(text)
+        self.label = QSpinBox(minimum=1, maximum=65535, value=label)
+        self.colour = [QSpinBox(minimum=0, maximum=255) for _ in range(3)]
+        self.colour[0].setValue(255)
+        self.tolerance = QSpinBox(minimum=0, maximum=255)
+        self.channel = QComboBox()
+        self.channel.addItems(["Red", "Green", "Blue", "Alpha"])
+        self.threshold = QDoubleSpinBox(minimum=-1e9, maximum=1e9, value=0)
+        form = QFormLayout(self)
+        form.addRow("Read as", self.mode)
+        form.addRow("Label for marked pixels", self.label)
+        row = QHBoxLayout()
+        for w in self.colour:
+            row.addWidget(w)
+        form.addRow("Colour (R G B)", row)
+        form.addRow("Colour tolerance", self.tolerance)
+        form.addRow("Channel", self.channel)
+        form.addRow("Channel threshold", self.threshold)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form.addRow(buttons)
+
+    def options(self) -> dict:
+        mode = self.MODES[self.mode.currentIndex()][0]
+        opts: dict = {"mode": mode, "label": self.label.value()}
+        if mode == "colour":
+            opts["colour"] = tuple(w.value() for w in self.colour)
+            opts["tolerance"] = self.tolerance.value()
+        if mode == "channel":
+            opts["channel"] = self.channel.currentIndex()
+            opts["threshold"] = self.threshold.value()
+        return opts
+
+
+def install(window) -> AnnotatePanel:
+    """Build the Annotate dock, its menu and keys, and hook it into the window."""
+    panel = AnnotatePanel(window)
+    panel.save_hooks = []
+    window.add_dock("annotate", "Annotate", panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    panel.install_menu()
+    panel.install_shortcuts()
+    window.close_guards.append(panel.close_guard)
+    window.annotate_panel = panel  # the Spots dock finds the mask here
+    return panel

@@ -1,0 +1,541 @@
+"""Spots dock: automatic spot proposals drawn live on the canvas, and a queue to review them.
+
+The detector (:func:`qbi_desktop.core.spots.detect_spots_job`) runs in a worker whenever a
+parameter changes (debounced), and the candidates are outlined on the canvas: yellow proposed,
+green accepted, red rejected, blue edited by hand, the current one in cyan. The queue lists them
+by decreasing score with a zoomed thumbnail whose contrast comes from the raw 16-bit values of
+its own neighbourhood, so faint and saturated spots both show.
+
+Keys while this dock has focus: A accept (its pixels are added to the mask with the active
+label: one undo step), R reject, E edit (the canvas jumps there zoomed in, with the brush),
+N / P next / previous. Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.
+SpotReview`, saved beside the mask as ``<mask>.spots.json`` each time the mask is saved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QIcon,
+    QImage,
+    QKeySequence,
+    QPainterPath,
+    QPen,
+    QPixmap,
+    QShortcut,
+)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGraphicsPathItem,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.masks import union_rect
+from qbi_desktop.core.spot_review import SpotReview
+from qbi_desktop.core.spots import DEFAULTS, detect_spots_job
+
+STATE_COLOURS = {
+    "proposed": QColor(255, 220, 0),
+    "accepted": QColor(60, 220, 90),
+    "rejected": QColor(240, 60, 60),
+    "edited": QColor(80, 150, 255),
+}
+THUMB = 64  # thumbnail size in screen pixels
+DEBOUNCE_MS = 300
+
+
+def thumbnail(image: np.ndarray, spot, half: int = 6) -> QImage:
+    """A patch around the spot, enlarged without smoothing, windowed on the raw values of the
+    patch itself (5th percentile .. maximum), with the spot's box framed in yellow."""
+    cy, cx = (int(round(v)) for v in spot.centroid)
+    y0, y1, x0, x1 = spot.bbox
+    half = max(half, (y1 - y0 + 1) // 2 + 2, (x1 - x0 + 1) // 2 + 2)
+    h, w = image.shape[:2]
+    py0, py1 = max(0, cy - half), min(h, cy + half + 1)
+    px0, px1 = max(0, cx - half), min(w, cx + half + 1)
+    patch = np.asarray(image[py0:py1, px0:px1], dtype=np.float64)
+    lo, hi = float(np.percentile(patch, 5)), float(patch.max())
+    grey = np.zeros(patch.shape, dtype=np.uint8)
+    if hi > lo:
+        grey = (np.clip((patch - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
+    scale = max(1, THUMB // max(patch.shape))
+    big = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    rgb = np.repeat(big[..., None], 3, axis=2)
+    # frame the spot's bounding box, one screen pixel outside its pixels
+    fy0, fy1 = (max(y0, py0) - py0) * scale, (min(y1, py1) - py0) * scale
+    fx0, fx1 = (max(x0, px0) - px0) * scale, (min(x1, px1) - px0) * scale
+    fy0, fx0 = max(0, fy0 - 1), max(0, fx0 - 1)
+    fy1, fx1 = min(rgb.shape[0] - 1, fy1), min(rgb.shape[1] - 1, fx1)
+    yellow = (255, 210, 0)
+    rgb[fy0, fx0 : fx1 + 1] = yellow
+    rgb[fy1, fx0 : fx1 + 1] = yellow
+    rgb[fy0 : fy1 + 1, fx0] = yellow
+    rgb[fy0 : fy1 + 1, fx1] = yellow
+    rgb = np.ascontiguousarray(rgb)
+    qimg = QImage(
+        rgb.data, rgb.shape[1], rgb.shape[0], rgb.shape[1] * 3, QImage.Format.Format_RGB888
+    )
+    return qimg.copy()
+
+
+class SpotsPanel(QWidget):
+    detection_done = Signal(int)  # number of candidates
+
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.canvas = window.canvas
+        self.reviews: dict[int, SpotReview] = {}  # by id(MaskSession)
+        self.review: SpotReview | None = None
+        self.order: list[int] = []
+        self.current: int | None = None
+        self.task = None
+        self._image = None
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self.detect)
+        self._build()
+        self._reconcile_timer = QTimer(self)
+        self._reconcile_timer.setSingleShot(True)
+        self._reconcile_timer.setInterval(200)
+        self._reconcile_timer.timeout.connect(self._reconcile)
+        self.paths = {}
+        for state, colour in STATE_COLOURS.items():
+            item = QGraphicsPathItem()
+            pen = QPen(colour, 1.2)
+            pen.setCosmetic(True)
+            item.setPen(pen)
+            item.setZValue(30)
+            self.canvas.view.addItem(item, ignoreBounds=True)
+            self.paths[state] = item
+        self.highlight = QGraphicsPathItem()
+        pen = QPen(QColor(0, 255, 255), 2.5)
+        pen.setCosmetic(True)
+        self.highlight.setPen(pen)
+        self.highlight.setZValue(31)
+        self.canvas.view.addItem(self.highlight, ignoreBounds=True)
+
+    # -- construction ----------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.method = QComboBox()
+        self.method.addItems(["median", "morph"])
+        d = DEFAULTS["median"]
+        self.k = QDoubleSpinBox(minimum=0.5, maximum=100, decimals=1, singleStep=0.5, value=d["k"])
+        self.k_low = QDoubleSpinBox(minimum=0.5, maximum=100, decimals=1, singleStep=0.5)
+        self.k_low.setValue(d["k_low"])
+        self.size = QSpinBox(minimum=3, maximum=99, singleStep=2, value=d["size"])
+        self.min_area = QSpinBox(minimum=1, maximum=100000, value=d["min_area"])
+        self.max_area = QSpinBox(minimum=1, maximum=100000, value=d["max_area"])
+        self.quantile = QDoubleSpinBox(minimum=0.5, maximum=0.99999, decimals=4, singleStep=0.001)
+        self.quantile.setValue(DEFAULTS["morph"]["quantile"])
+        self.live = QCheckBox("Live")
+        self.live.setChecked(True)
+        self.live.setToolTip("Detect again whenever a parameter changes")
+        self.show_boxes = QCheckBox("Show on image")
+        self.show_boxes.setChecked(True)
+        self.show_boxes.toggled.connect(self._boxes_visible)
+        self.detect_button = QPushButton("Detect")
+        self.detect_button.clicked.connect(self.detect)
+        for w in (self.k, self.k_low, self.quantile):
+            w.valueChanged.connect(self._params_changed)
+        for w in (self.size, self.min_area, self.max_area):
+            w.valueChanged.connect(self._params_changed)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        form = QFormLayout()
+        form.addRow("Method", self.method)
+        form.addRow("k (σ)", self.k)
+        form.addRow("k low (σ)", self.k_low)
+        form.addRow("Median size", self.size)
+        form.addRow("Quantile", self.quantile)
+        areas = QHBoxLayout()
+        areas.addWidget(self.min_area)
+        areas.addWidget(QLabel("to"))
+        areas.addWidget(self.max_area)
+        form.addRow("Area (px)", areas)
+        row = QHBoxLayout()
+        row.addWidget(self.live)
+        row.addWidget(self.show_boxes)
+        row.addWidget(self.detect_button)
+        form.addRow(row)
+
+        self.queue = QListWidget()
+        self.queue.setIconSize(QSize(THUMB, THUMB))
+        self.queue.setUniformItemSizes(True)
+        self.queue.currentRowChanged.connect(self._row_changed)
+        self.queue.itemDoubleClicked.connect(lambda _i: self.edit())
+        buttons = QGridLayout()
+        self.buttons = {}
+        for i, (key, text, slot) in enumerate(
+            (
+                ("A", "Accept (A)", self.accept),
+                ("R", "Reject (R)", self.reject),
+                ("E", "Edit (E)", self.edit),
+                ("P", "Previous (P)", lambda: self.step(-1)),
+                ("N", "Next (N)", lambda: self.step(1)),
+            )
+        ):
+            b = QPushButton(text)
+            b.clicked.connect(slot)
+            buttons.addWidget(b, i // 3, i % 3)
+            self.buttons[key] = b
+        self.accept_score = QDoubleSpinBox(minimum=0, maximum=1e6, decimals=1, value=20.0)
+        self.accept_all_button = QPushButton("Accept all above score")
+        self.accept_all_button.clicked.connect(self.accept_all_above)
+        above = QHBoxLayout()
+        above.addWidget(self.accept_score)
+        above.addWidget(self.accept_all_button, 1)
+        self.summary = QLabel("No detection yet")
+        self.summary.setWordWrap(True)
+
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        col.setContentsMargins(4, 4, 4, 4)
+        col.addLayout(form)
+        col.addWidget(self.summary)
+        col.addWidget(self.queue, 1)
+        col.addLayout(buttons)
+        col.addLayout(above)
+        self.queue.setMinimumHeight(3 * (THUMB + 4))
+        # a scroll area: the dock may be made small (or share the side with many others)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(inner)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setMinimumSize(120, 80)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self._method_changed()
+
+        self.shortcuts = []
+        for key, slot in (
+            ("A", self.accept),
+            ("R", self.reject),
+            ("E", self.edit),
+            ("N", lambda: self.step(1)),
+            ("P", lambda: self.step(-1)),
+        ):
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            sc.activated.connect(slot)
+            self.shortcuts.append(sc)
+
+    def _boxes_visible(self, on: bool) -> None:
+        for item in (*self.paths.values(), self.highlight):
+            item.setVisible(on)
+
+    def _method_changed(self, *_a) -> None:
+        median = self.method.currentText() == "median"
+        for w in (self.k_low, self.size):
+            w.setEnabled(median)
+        self.quantile.setEnabled(not median)
+        self._params_changed()
+
+    def params(self) -> dict:
+        p = {
+            "k": self.k.value(),
+            "min_area": self.min_area.value(),
+            "max_area": max(self.min_area.value(), self.max_area.value()),
+        }
+        if self.method.currentText() == "median":
+            p["k_low"] = self.k_low.value()
+            p["size"] = self.size.value() | 1
+        else:
+            p["quantile"] = self.quantile.value()
+        return p
+
+    # -- annotate link ---------------------------------------------------------------------------
+    @property
+    def annotate(self):
+        return getattr(self.window, "annotate_panel", None)
+
+    def _session(self):
+        a = self.annotate
+        return None if a is None else a.session
+
+    def _session_changed(self, session) -> None:
+        self.review = None if session is None else self.reviews.get(id(session))
+        self.current = None
+        self._image = None
+        # no detection on its own when an image opens (the user asks with Detect; after that,
+        # "Live" re-detects as parameters change)
+        self._refresh()
+
+    # -- detection -------------------------------------------------------------------------------
+    def _params_changed(self, *_a) -> None:
+        if self.live.isChecked() and self.review is not None:
+            self._timer.start()
+
+    def detect(self):
+        """Run the detector on the current plane in a worker (cancels a run in progress)."""
+        self._timer.stop()
+        session = self._session()
+        if session is None:
+            if self.canvas.plane is None:
+                return None
+            image = np.asarray(self.canvas.plane.array)
+            if not image.dtype.isnative:
+                image = image.astype(image.dtype.newbyteorder("="))
+        else:
+            image = session.native_image()
+        if image.ndim != 2:
+            self.summary.setText("Spot detection needs a greyscale image")
+            return None
+        if self.task is not None and not self.task.finished:
+            self.task.cancel()
+        method, params = self.method.currentText(), self.params()
+        self.summary.setText("Detecting…")
+
+        def done(detection, session=session, image=image) -> None:
+            if self._session() is not session:
+                return
+            self._image = image
+            shape = image.shape[:2]
+            key = id(session) if session is not None else 0
+            review = self.reviews.get(key)
+            if review is None:
+                review = SpotReview.from_candidates(shape, detection.candidates, method, params)
+                self.reviews[key] = review
+            else:
+                review.merge(detection.candidates, method, params)
+            self.review = review
+            self.current = None
+            self._refresh()
+            self.detection_done.emit(len(detection.candidates))
+
+        self.task = self.window.tasks.submit(
+            "Detect spots",
+            lambda: detect_spots_job(image, method, **params),
+            on_result=done,
+            on_error=self.window.report_error,
+        )
+        return self.task
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _refresh(self) -> None:
+        self._draw()
+        self._fill_queue()
+        self._update_summary()
+
+    def _draw(self) -> None:
+        paths = {state: QPainterPath() for state in STATE_COLOURS}
+        if self.review is not None:
+            for s in self.review.spots.values():
+                y0, y1, x0, x1 = s.bbox
+                paths[s.state].addRect(QRectF(x0 - 1, y0 - 1, x1 - x0 + 2, y1 - y0 + 2))
+        for state, item in self.paths.items():
+            item.setPath(paths[state])
+        self._draw_highlight()
+
+    def _draw_highlight(self) -> None:
+        path = QPainterPath()
+        if self.review is not None and self.current in self.review.spots:
+            y0, y1, x0, x1 = self.review.spots[self.current].bbox
+            path.addRect(QRectF(x0 - 3, y0 - 3, x1 - x0 + 6, y1 - y0 + 6))
+        self.highlight.setPath(path)
+
+    def _fill_queue(self) -> None:
+        q = self.queue
+        q.blockSignals(True)
+        q.clear()
+        self.order = [] if self.review is None else self.review.ranked()
+        image = self._image
+        for sid in self.order:
+            s = self.review.spots[sid]
+            item = QListWidgetItem(self._item_text(s))
+            if image is not None:
+                item.setIcon(QIcon(QPixmap.fromImage(thumbnail(image, s))))
+            item.setData(Qt.ItemDataRole.UserRole, sid)
+            item.setForeground(STATE_COLOURS[s.state].darker(130))
+            q.addItem(item)
+        if self.order:
+            if self.current not in self.order:
+                self.current = next(
+                    (i for i in self.order if self.review.spots[i].state == "proposed"),
+                    self.order[0],
+                )
+            q.setCurrentRow(self.order.index(self.current))
+        q.blockSignals(False)
+        self._draw_highlight()
+
+    @staticmethod
+    def _item_text(s) -> str:
+        return f"#{s.id}  score {s.score:.1f}  area {s.area}  peak {s.peak:.0f}\n{s.state}"
+
+    def _update_item(self, sid: int) -> None:
+        if sid not in self.order:
+            return
+        s = self.review.spots[sid]
+        item = self.queue.item(self.order.index(sid))
+        item.setText(self._item_text(s))
+        item.setForeground(STATE_COLOURS[s.state].darker(130))
+
+    def _update_summary(self) -> None:
+        if self.review is None:
+            self.summary.setText("No detection yet")
+            return
+        c = self.review.counts()
+        self.summary.setText(
+            f"{len(self.review)} spots: {c['proposed']} to review, {c['accepted']} accepted, "
+            f"{c['rejected']} rejected, {c['edited']} edited"
+        )
+
+    def _row_changed(self, row: int) -> None:
+        if 0 <= row < len(self.order):
+            self.current = self.order[row]
+            self._draw_highlight()
+
+    # -- review ----------------------------------------------------------------------------------
+    def step(self, delta: int) -> None:
+        if not self.order:
+            return
+        row = self.order.index(self.current) if self.current in self.order else -1
+        row = max(0, min(len(self.order) - 1, row + delta))
+        self.queue.setCurrentRow(row)
+
+    def _next_undecided(self) -> None:
+        if not self.order:
+            return
+        start = self.order.index(self.current) if self.current in self.order else -1
+        for row in list(range(start + 1, len(self.order))) + list(range(0, start + 1)):
+            if self.review.spots[self.order[row]].state == "proposed":
+                self.queue.setCurrentRow(row)
+                return
+
+    def _ready_session(self):
+        session = self._session()
+        if session is None or not session.ready:
+            self.window.report_error("The mask is not ready: open an image and wait for it")
+            return None
+        return session
+
+    def accept(self) -> None:
+        """A: add the current spot's pixels to the mask (one undo step), then the next one."""
+        if self.review is None or self.current is None:
+            return
+        session = self._ready_session()
+        if session is None:
+            return
+        s = self.review.spots[self.current]
+        label = self.annotate.controller.label
+        try:
+            rect = session.editor.paint_pixels(s.ys, s.xs, label)
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+            return
+        self.review.set_state(s.id, "accepted", label)
+        self.annotate.apply_change(rect)
+        self._after_decision(s.id)
+
+    def reject(self) -> None:
+        if self.review is None or self.current is None:
+            return
+        self.review.set_state(self.current, "rejected")
+        self._after_decision(self.current)
+
+    def edit(self) -> None:
+        """E: jump the canvas to the spot, zoomed in, with the brush ready."""
+        if self.review is None or self.current is None:
+            return
+        s = self.review.spots[self.current]
+        cy, cx = s.centroid
+        self.canvas.zoom_to(8.0, QPointF(cx + 0.5, cy + 0.5))
+        label = self.annotate.controller.label if self.annotate else None
+        self.review.set_state(s.id, "edited", label)
+        self._update_item(s.id)
+        self._draw()
+        self._update_summary()
+        if self.annotate is not None:
+            self.annotate.set_tool("brush")
+
+    def _after_decision(self, sid: int) -> None:
+        self._update_item(sid)
+        self._draw()
+        self._update_summary()
+        self._next_undecided()
+
+    def accept_all_above(self) -> int:
+        """Accept every undecided spot scoring at least the threshold: one undo step."""
+        if self.review is None:
+            return 0
+        session = self._ready_session()
+        if session is None:
+            return 0
+        ids = self.review.undecided_above(self.accept_score.value())
+        if not ids:
+            return 0
+        label = self.annotate.controller.label
+        editor = session.editor
+        rect = None
+        try:
+            editor.begin_stroke(label)
+            for sid in ids:
+                s = self.review.spots[sid]
+                rect = union_rect(rect, editor.paint_pixels(s.ys, s.xs))
+            editor.end_stroke()
+        except UserFacingError as e:
+            if editor.in_stroke:
+                editor.cancel_stroke()
+            self.window.report_error(str(e))
+            return 0
+        for sid in ids:
+            self.review.set_state(sid, "accepted", label)
+            self._update_item(sid)
+        self.annotate.apply_change(rect)
+        self._draw()
+        self._update_summary()
+        self._next_undecided()
+        return len(ids)
+
+    # -- mask changes and saving -----------------------------------------------------------------
+    def _mask_changed(self, _rect) -> None:
+        if self.review is not None:
+            self._reconcile_timer.start()
+
+    def _reconcile(self) -> None:
+        session = self._session()
+        if self.review is None or session is None:
+            return
+        changed = self.review.reconcile(session.editor.mask)
+        for sid in changed:
+            self._update_item(sid)
+        if changed:
+            self._draw()
+            self._update_summary()
+
+    def _mask_saved(self, session, path) -> None:
+        review = self.reviews.get(id(session))
+        if review is None:
+            return
+        review.reconcile(session.editor.mask)
+        review.save(SpotReview.path_for(path))
+
+
+def install(window) -> SpotsPanel:
+    panel = SpotsPanel(window)
+    dock = window.add_dock("spots", "Spots", panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    if "annotate" in window.docks:  # one place on the right for the two annotation docks
+        window.tabifyDockWidget(window.docks["annotate"], dock)
+        window.docks["annotate"].raise_()
+    annotate = getattr(window, "annotate_panel", None)
+    if annotate is not None:
+        annotate.session_changed.connect(panel._session_changed)
+        annotate.mask_changed.connect(panel._mask_changed)
+        annotate.save_hooks.append(panel._mask_saved)
+    return panel
