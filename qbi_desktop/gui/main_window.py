@@ -13,6 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSlider,
     QSpinBox,
     QVBoxLayout,
@@ -43,6 +45,14 @@ log = logging.getLogger("qbi_desktop")
 # qbi_desktop.gui.docks exposes ``install(window)``, which builds its dock with
 # ``window.add_dock`` and connects to the window's signals and canvas.
 PANEL_MODULES: tuple[str, ...] = ("annotate", "spots", "browser", "simulate")
+
+# The default arrangement: docks of one group share a place as tabs (the first one in front).
+DEFAULT_TABS = {
+    "left": ("files", "browser"),
+    "right_top": ("levels", "info"),
+    "right_bottom": ("annotate", "spots", "augment", "simulate", "baselines"),
+    "bottom": ("tasks",),
+}
 
 FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
 LAYOUT_VERSION = 1
@@ -117,6 +127,7 @@ class MainWindow(QMainWindow):
             name: importlib.import_module(f"qbi_desktop.gui.docks.{name}").install(self)
             for name in PANEL_MODULES
         }
+        self._arrange_default_layout()
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
 
@@ -152,7 +163,13 @@ class MainWindow(QMainWindow):
         """Add a dock panel: it gets a toggle in View > Panels and joins the saved layout."""
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{name}")
-        dock.setWidget(widget)
+        # A scroll area lets a dock shrink below its content's minimum size, so many panels fit
+        # on a laptop screen; the content scrolls instead of forcing the window to grow.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(widget)
+        dock.setWidget(scroll)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
@@ -163,6 +180,28 @@ class MainWindow(QMainWindow):
         if hasattr(self, "panels_menu"):
             self.panels_menu.addAction(dock.toggleViewAction())
         return dock
+
+    def _arrange_default_layout(self) -> None:
+        """Group the docks as tabs: browsing on the left, display and the jobs on the right."""
+        groups = (
+            (Qt.DockWidgetArea.LeftDockWidgetArea, DEFAULT_TABS["left"]),
+            (Qt.DockWidgetArea.RightDockWidgetArea, DEFAULT_TABS["right_top"]),
+            (Qt.DockWidgetArea.RightDockWidgetArea, DEFAULT_TABS["right_bottom"]),
+            (Qt.DockWidgetArea.BottomDockWidgetArea, DEFAULT_TABS["bottom"]),
+        )
+        for area, names in groups:
+            docks = [self.docks[n] for n in names if n in self.docks]
+            if not docks:
+                continue
+            self.addDockWidget(area, docks[0])
+            for dock in docks[1:]:
+                self.tabifyDockWidget(docks[0], dock)
+            docks[0].raise_()
+        self.resizeDocks(
+            [d for d in (self.docks.get("files"), self.docks.get("levels")) if d is not None],
+            [300, 430],
+            Qt.Orientation.Horizontal,
+        )
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
