@@ -1,0 +1,778 @@
+"""The Augment dock: configure augmentation with a live preview, write augmented datasets.
+
+Layout, top to bottom: the modality profile (what it switches off and why), Keras mode, seed and
+re-roll, pipeline load/save; every engine option grouped by kind (see augment_controls); the
+batch button; then the preview — the current image and N samples with its mask overlaid, drawn
+with the viewer's levels and colour map, and the difference view of the selected sample.
+
+Any change re-draws the preview after a 30 ms pause, on a preview-sized copy, in a latest-only
+worker (augment_preview): the GUI never waits, and a result that a newer change has made stale
+is never shown. The samples use the same parameters a batch run with the same seed writes for
+copies 0..N-1 of this image, so what the user sees (and hovers) is what gets written.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.augment import SPECS, Pipeline, Profile, available_profiles, save_profile
+from qbi_desktop.core.augment.profiles import user_profile_dir
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.docks.augment_batch import BatchDialog, BatchRequest, batch_job
+from qbi_desktop.gui.docks.augment_controls import OptionsForm, pretty
+from qbi_desktop.gui.docks.augment_preview import (
+    DifferenceView,
+    LatestOnlyRunner,
+    PreviewBase,
+    PreviewResult,
+    SampleGrid,
+    compute_preview,
+    make_base,
+)
+from qbi_desktop.gui.docks.levels import colormap_lut
+
+PROFILE_TITLES = {
+    "ct": "CT",
+    "radiograph": "Radiograph (neutron / X-ray)",
+    "microscopy": "Microscopy",
+    "natural": "Natural images",
+}
+KERAS_NOTE = (
+    "Keras mode reproduces ImageDataGenerator exactly, defects included: "
+    "height_shift_range moves horizontally and width_shift_range vertically, the pivot is "
+    "off-centre on non-square images, 'wrap' is scipy's legacy (non-periodic) wrap, 'constant' "
+    "does not interpolate across the edge, brightness goes through 8-bit PIL, and brightness / "
+    "channel shift return float images."
+)
+DEBOUNCE_MS = 30
+PREVIEW_MIN_SIDE = 128
+PREVIEW_MAX_SIDE = 256
+SETTINGS_GROUP = "augment"
+
+
+class AugmentPanel(QWidget):
+    """The dock's widget. Public for tests and other panels: ``form``, ``grid``, ``difference``,
+    ``pipeline()``, ``refresh()``, ``load_pipeline()``, ``save_pipeline()``, ``start_batch()``."""
+
+    preview_shown = Signal(object)  # PreviewResult, after the grid's images were set
+    items_added = Signal(list)  # new project item ids from a batch written into a project
+
+    def __init__(self, window):
+        super().__init__()
+        self.window = window
+        self.runner = LatestOnlyRunner(self)
+        self.runner.done.connect(self._show_result)
+        self.runner.failed.connect(self._show_failure)
+        self.result: PreviewResult | None = None
+        self.batch_task = None
+        self._base: PreviewBase | None = None
+        self._dirty = True
+        self._profiles: dict[str, Profile] = {}
+        self._last_request = 0.0
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce.timeout.connect(self.refresh)
+        self._build()
+        self._reload_profiles()
+        self._restore()
+
+    # -- construction ------------------------------------------------------------------------
+    def _build(self) -> None:
+        self.profile = QComboBox()
+        self.profile.setToolTip(
+            "Modality profile: switches off augmentations this kind of data does not allow"
+        )
+        self.save_profile_button = QPushButton("Save profile…")
+        self.save_profile_button.setToolTip(
+            "Make your own profile from the options allowed now (untick the ones to forbid)"
+        )
+        self.profile_note = QLabel("")
+        self.profile_note.setWordWrap(True)
+        self.profile_note.setStyleSheet("color: #b36b00;")
+        self.keras = QCheckBox("Keras compatible")
+        self.keras.setToolTip(KERAS_NOTE)
+        self.keras_note = QLabel("")
+        self.keras_note.setWordWrap(True)
+        self.keras_note.setStyleSheet("color: gray;")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
+        self.seed.setKeyboardTracking(False)
+        self.seed.setToolTip("Same seed, same samples (and the same batch output)")
+        self.reroll = QPushButton("Re-roll")
+        self.reroll.setToolTip("Draw new samples: a new random seed (R when this panel has focus)")
+        self.n_samples = QSpinBox(minimum=1, maximum=16, value=8)
+        self.n_samples.setToolTip("Number of samples in the preview")
+        self.load_button = QPushButton("Load…")
+        self.save_button = QPushButton("Save…")
+        self.load_button.setToolTip("Load a pipeline JSON")
+        self.save_button.setToolTip("Save this pipeline as JSON (for the batch command)")
+        self.batch_button = QPushButton("Write augmented dataset…")
+        self.batch_progress = QProgressBar()
+        self.batch_progress.setTextVisible(True)
+        self.batch_cancel = QPushButton("Cancel")
+        self.batch_progress.hide()
+        self.batch_cancel.hide()
+        self.form = OptionsForm()
+
+        head = QFormLayout()
+        head.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(self.profile, 1)
+        row.addWidget(self.save_profile_button)
+        head.addRow("Profile", row)
+        head.addRow(self.profile_note)
+        head.addRow(self.keras)
+        head.addRow(self.keras_note)
+        row = QHBoxLayout()
+        row.addWidget(self.seed, 1)
+        row.addWidget(self.reroll)
+        row.addWidget(QLabel("Samples"))
+        row.addWidget(self.n_samples)
+        head.addRow("Seed", row)
+        row = QHBoxLayout()
+        row.addWidget(self.load_button)
+        row.addWidget(self.save_button)
+        row.addStretch(1)
+        head.addRow("Pipeline", row)
+
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.addLayout(head)
+        column.addWidget(self.form)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(controls)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.scroll = scroll
+        scroll.setMinimumWidth(260)  # narrow docks scroll sideways rather than squeeze
+
+        batch_row = QHBoxLayout()
+        batch_row.addWidget(self.batch_button)
+        batch_row.addWidget(self.batch_progress, 1)
+        batch_row.addWidget(self.batch_cancel)
+
+        self.grid = SampleGrid(self.n_samples.value())
+        self.difference = DifferenceView()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.grid, "Samples")
+        self.tabs.addTab(self.difference, "Difference")
+        self.status = QLabel("Open an image to see the preview")
+        self.status.setWordWrap(True)
+        preview = QWidget()
+        pcol = QVBoxLayout(preview)
+        pcol.setContentsMargins(0, 0, 0, 0)
+        pcol.addWidget(self.tabs, 1)
+        pcol.addWidget(self.status)
+
+        top = QWidget()
+        tcol = QVBoxLayout(top)
+        tcol.setContentsMargins(0, 0, 0, 0)
+        tcol.addWidget(scroll, 1)
+        tcol.addLayout(batch_row)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(preview)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.splitter)
+
+        self.form.changed.connect(self.schedule)
+        self.keras.toggled.connect(self._keras_toggled)
+        self.seed.valueChanged.connect(self.schedule)
+        self.reroll.clicked.connect(self.reroll_seed)
+        self.n_samples.valueChanged.connect(self._count_changed)
+        self.profile.currentIndexChanged.connect(self._profile_changed)
+        self.save_profile_button.clicked.connect(self.save_profile_dialog)
+        self.load_button.clicked.connect(self.load_pipeline_dialog)
+        self.save_button.clicked.connect(self.save_pipeline_dialog)
+        self.batch_button.clicked.connect(self.open_batch_dialog)
+        self.batch_cancel.clicked.connect(self.cancel_batch)
+        self.grid.selected.connect(self._sample_selected)
+        for tile in self.grid.tiles:
+            tile.double_clicked.connect(self._open_difference)
+        reroll = QShortcut(QKeySequence("R"), self)
+        reroll.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        reroll.activated.connect(self.reroll_seed)
+        self._keras_toggled(False)
+
+    # -- profiles ----------------------------------------------------------------------------
+    def _reload_profiles(self, select: str | None = None) -> None:
+        current = select if select is not None else self.profile.currentData()
+        self._profiles = available_profiles()
+        self.profile.blockSignals(True)
+        self.profile.clear()
+        self.profile.addItem("(no profile: everything allowed)", None)
+        for name, prof in self._profiles.items():
+            title = PROFILE_TITLES.get(name, name) + ("" if prof.builtin else " (user)")
+            self.profile.addItem(title, name)
+            self.profile.setItemData(
+                self.profile.count() - 1, prof.description, Qt.ItemDataRole.ToolTipRole
+            )
+        idx = self.profile.findData(current)
+        self.profile.setCurrentIndex(max(0, idx))
+        self.profile.blockSignals(False)
+        self._apply_profile()
+
+    def set_profile(self, name: str | None) -> None:
+        """Choose a profile by name (``None``: no profile)."""
+        idx = self.profile.findData(name)
+        if idx < 0:
+            raise UserFacingError(
+                f"profile: {name!r} is not known (known: {', '.join(sorted(self._profiles))})"
+            )
+        self.profile.setCurrentIndex(idx)
+
+    def current_profile(self) -> Profile | None:
+        name = self.profile.currentData()
+        return self._profiles.get(name) if name else None
+
+    def _profile_changed(self, _index: int) -> None:
+        self._apply_profile()
+        self.schedule()
+
+    def _apply_profile(self) -> None:
+        prof = self.current_profile()
+        disabled = prof.disabled if prof else {}
+        reset = self.form.apply_profile(disabled, prof.name if prof else None)
+        if not disabled:
+            self.profile_note.setText("")
+            self.profile_note.hide()
+            return
+        # Group options by the gist of their reason (the text before ';'): the full reason is
+        # each control's tooltip, the note stays short enough to leave room for the controls.
+        by_reason: dict[str, list[str]] = {}
+        for option, why in disabled.items():
+            by_reason.setdefault(why.split(";")[0].strip(), []).append(pretty(option))
+        lines = [
+            f"Off under '{PROFILE_TITLES.get(prof.name, prof.name)}' (hover an option for the "
+            "full reason):"
+        ]
+        lines += [f"• {', '.join(opts)}: {why}" for why, opts in by_reason.items()]
+        if reset:
+            lines.append("Switched off now: " + ", ".join(pretty(o) for o in reset))
+        self.profile_note.setText("\n".join(lines))
+        self.profile_note.show()
+
+    def save_profile_as(self, name: str, description: str, disabled: dict[str, str]) -> Path:
+        """Write a user profile and select it; returns its file."""
+        name = name.strip()
+        if not name:
+            raise UserFacingError("profile name: give the profile a name")
+        if name in PROFILE_TITLES or name in {p for p, v in self._profiles.items() if v.builtin}:
+            raise UserFacingError(f"profile name: {name!r} is a built-in profile; choose another")
+        from qbi_desktop.core.augment.profiles import profile_from_json
+
+        prof = profile_from_json(
+            Profile(name, description, dict(disabled)).to_json(), f"profile {name!r}"
+        )
+        folder = user_profile_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        path = folder / f"{stem}.json"
+        save_profile(prof, path)
+        self._reload_profiles(select=name)
+        self.schedule()
+        return path
+
+    def save_profile_dialog(self) -> None:
+        dialog = ProfileDialog(self, self.current_profile())
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        try:
+            self.save_profile_as(*dialog.result_profile())
+        except (UserFacingError, OSError) as exc:
+            self.window.report_error(str(exc))
+
+    # -- pipeline ----------------------------------------------------------------------------
+    def pipeline(self) -> Pipeline:
+        """The pipeline the controls describe (raises UserFacingError naming a bad field)."""
+        return Pipeline(
+            options=self.form.options(),
+            keras_compat=self.keras.isChecked(),
+            seed=int(self.seed.value()),
+            profile=self.profile.currentData(),
+        )
+
+    def set_pipeline(self, pipeline: Pipeline) -> None:
+        """Show a pipeline in the controls (its profile, mode, seed and options)."""
+        if pipeline.profile is not None and pipeline.profile not in self._profiles:
+            self._reload_profiles()
+        for w in (self.profile, self.keras, self.seed):
+            w.blockSignals(True)
+        try:
+            if pipeline.profile is not None:
+                self.set_profile(pipeline.profile)
+            else:
+                self.profile.setCurrentIndex(0)
+            self.keras.setChecked(pipeline.keras_compat)
+            self.seed.setValue(min(pipeline.seed, self.seed.maximum()))
+        finally:
+            for w in (self.profile, self.keras, self.seed):
+                w.blockSignals(False)
+        self.form.set_options(pipeline.options)
+        self._apply_profile()
+        self._keras_toggled(pipeline.keras_compat, schedule=False)
+        self.schedule()
+
+    def load_pipeline(self, path: str | Path) -> Pipeline | None:
+        """Load a pipeline JSON into the controls; problems go to ``window.report_error``."""
+        try:
+            pipeline = Pipeline.load(path)
+            pipeline.check()
+            self.set_pipeline(pipeline)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        self.window.settings.setValue(f"{SETTINGS_GROUP}/last_dir", str(Path(path).parent))
+        return pipeline
+
+    def save_pipeline(self, path: str | Path) -> bool:
+        try:
+            self.pipeline().save(path)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return False
+        except OSError as exc:
+            self.window.report_error(f"{path}: cannot save the pipeline ({exc.strerror or exc})")
+            return False
+        self.window.settings.setValue(f"{SETTINGS_GROUP}/last_dir", str(Path(path).parent))
+        return True
+
+    def _last_dir(self) -> str:
+        return str(self.window.settings.value(f"{SETTINGS_GROUP}/last_dir", str(Path.home())))
+
+    def load_pipeline_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Load pipeline", self._last_dir(), "Pipelines (*.json);;All files (*)"
+        )
+        if path:
+            self.load_pipeline(path)
+
+    def save_pipeline_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save pipeline",
+            str(Path(self._last_dir()) / "pipeline.json"),
+            "Pipelines (*.json)",
+        )
+        if path:
+            self.save_pipeline(path)
+
+    def _keras_toggled(self, on: bool, schedule: bool = True) -> None:
+        self.keras_note.setText(
+            KERAS_NOTE
+            if on
+            else "Corrected mode: shifts along the right axes, true centre, periodic wrap, "
+            "full-precision brightness, dtype kept. Tick to reproduce Keras exactly."
+        )
+        if schedule:
+            self.schedule()
+
+    def reroll_seed(self) -> None:
+        """New samples: a fresh random seed (type the old one back to see the old samples)."""
+        new = secrets.randbelow(2**31 - 1)
+        while new == self.seed.value():
+            new = secrets.randbelow(2**31 - 1)
+        self.seed.setValue(new)
+
+    def _count_changed(self, n: int) -> None:
+        self.grid.set_count(n)
+        for tile in self.grid.tiles:
+            tile.double_clicked.connect(self._open_difference)
+        self.schedule()
+
+    # -- preview -----------------------------------------------------------------------------
+    def schedule(self, *_args) -> None:
+        """Something changed: refresh the preview.
+
+        Debounced with a leading edge: a change after a quiet spell (worker idle, no request in
+        the last 30 ms) is drawn at once; changes that follow quickly (a slider drag) collapse
+        into one request 30 ms after the last of them.
+        """
+        self._dirty = True
+        now = time.perf_counter()
+        quiet = now - self._last_request > DEBOUNCE_MS / 1000 and not self.runner.busy
+        if quiet and not self._debounce.isActive():
+            self._last_request = now
+            self.refresh()
+        else:
+            self._last_request = now
+            self._debounce.start()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """Controls beside the preview in a wide dock, above it in a tall one."""
+        super().resizeEvent(event)
+        wide = self.width() > 1.15 * self.height() and self.width() > 640
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation:
+            self.splitter.setOrientation(orientation)
+            if wide:
+                side = max(self.scroll.widget().sizeHint().width() + 20, 430)
+                self.splitter.setSizes([side, max(1, self.width() - side)])
+            else:
+                self.splitter.setSizes([self.height() * 2 // 5, self.height() * 3 // 5])
+
+    def _dock_visible(self) -> bool:
+        dock = self.window.docks.get("augment")
+        return dock is None or dock.isVisible()
+
+    def current_mask(self) -> tuple[np.ndarray | None, dict[int, tuple[int, int, int]] | None]:
+        """The Annotate panel's mask of the current plane (and its label colours), if any."""
+        panel = getattr(self.window, "panels", {}).get("annotate")
+        if panel is None:
+            return None, None
+        mask = None
+        try:
+            for attr in ("mask_for_current", "current_mask"):
+                fn = getattr(panel, attr, None)
+                if callable(fn):
+                    mask = fn()
+                    break
+            else:
+                session = getattr(panel, "session", None)
+                mask = getattr(session, "mask", None) if session is not None else None
+        except Exception:  # noqa: BLE001 - the other panel's state must not break the preview
+            mask = None
+        doc = self.window.current
+        if mask is None or doc is None or tuple(np.shape(mask)) != tuple(doc.plane().shape[:2]):
+            return None, None
+        colours = None
+        labels = getattr(panel, "labels", None) or getattr(
+            getattr(panel, "session", None), "labels", None
+        )
+        try:
+            colours = {int(lab.value): tuple(lab.colour) for lab in labels} if labels else None
+        except Exception:  # noqa: BLE001
+            colours = None
+        return np.asarray(mask), colours
+
+    def preview_side(self) -> int:
+        """The preview copy's longest side: what a grid tile shows in device pixels (no point
+        computing more), between 128 and 256 px, in steps of 64 so a resize rarely recomputes
+        the copy."""
+        tile = max(self.grid.tile_side(), 1) * self.devicePixelRatioF()
+        return int(min(PREVIEW_MAX_SIDE, max(PREVIEW_MIN_SIDE, 64 * -(-tile // 64))))
+
+    def connect_annotate(self) -> None:
+        """Re-draw the preview when the Annotate panel's mask changes (if that panel exists)."""
+        panel = getattr(self.window, "panels", {}).get("annotate")
+        if panel is None or getattr(self, "_annotate_connected", False):
+            return
+        for name in ("mask_changed", "session_changed"):
+            signal = getattr(panel, name, None)
+            if signal is not None and hasattr(signal, "connect"):
+                signal.connect(self.schedule)
+        self._annotate_connected = True
+
+    def refresh(self) -> None:
+        """Ask the worker for a new preview now (the newest request wins)."""
+        self._debounce.stop()
+        if not self._dock_visible():
+            self._dirty = True
+            return
+        self._dirty = False
+        doc = self.window.current
+        if doc is None:
+            self.grid.clear("Open an image to see the preview")
+            self.status.setText("Open an image to see the preview")
+            return
+        try:
+            pipeline = self.pipeline()
+            pipeline.check()
+        except UserFacingError as exc:
+            self.status.setText(f"<span style='color:#d04040'>{exc}</span>")
+            return
+        self._remember(pipeline)
+        plane = doc.plane()
+        side = self.preview_side()
+        key = (id(doc), doc.index, plane.shape, plane.complete, side)
+        base = self._base if self._base is not None and self._base.key == key else None
+        array = plane.array
+        mask, colours = self.current_mask()
+        levels = tuple(float(v) for v in doc.levels)
+        lut = colormap_lut(self.window.levels_panel.cmap.currentText())
+        n = self.n_samples.value()
+
+        def work() -> PreviewResult:
+            b = base if base is not None else make_base(key, array, side)
+            self._base = b  # a plain attribute swap: the GUI thread only reads it
+            return compute_preview(b, mask, pipeline, n, levels, lut, colours)
+
+        self.runner.submit(work)
+
+    def _show_result(self, _generation: int, result: PreviewResult) -> None:
+        self.result = result
+        self.grid.show_result(result)
+        self.difference.show_sample(result, self.grid.selected_index)
+        h, w = result.original.shape[:2]
+        mask = "with its mask" if result.has_mask else "no mask"
+        self.status.setText(
+            f"{len(result.samples)} samples, seed {result.seed}, {mask}; preview {w} x {h} of "
+            f"{result.full_shape[1]} x {result.full_shape[0]} px, computed in "
+            f"{result.seconds * 1000:.0f} ms. Hover a sample for its parameters; double-click "
+            "for the difference view."
+        )
+        self.preview_shown.emit(result)
+
+    def _show_failure(self, _generation: int, message: str) -> None:
+        self.status.setText(f"<span style='color:#d04040'>{message}</span>")
+
+    def _sample_selected(self, index: int) -> None:
+        if self.result is not None:
+            self.difference.show_sample(self.result, index)
+
+    def _open_difference(self, index: int) -> None:
+        self.grid.select(index)
+        self.tabs.setCurrentWidget(self.difference)
+
+    def _document_changed(self, *_args) -> None:
+        self._base = None
+        self.schedule()
+
+    def _visibility_changed(self, visible: bool) -> None:
+        if visible and self._dirty:
+            self.schedule()
+
+    # -- settings ----------------------------------------------------------------------------
+    def _remember(self, pipeline: Pipeline) -> None:
+        s = self.window.settings
+        s.setValue(f"{SETTINGS_GROUP}/pipeline", json.dumps(pipeline.to_json()))
+        s.setValue(f"{SETTINGS_GROUP}/samples", self.n_samples.value())
+
+    def _restore(self) -> None:
+        s = self.window.settings
+        n = s.value(f"{SETTINGS_GROUP}/samples", 8, type=int)
+        self.n_samples.blockSignals(True)
+        self.n_samples.setValue(max(1, min(16, n)))
+        self.n_samples.blockSignals(False)
+        self.grid.set_count(self.n_samples.value())
+        for tile in self.grid.tiles:
+            tile.double_clicked.connect(self._open_difference)
+        text = s.value(f"{SETTINGS_GROUP}/pipeline", "")
+        if text:
+            try:
+                self.set_pipeline(Pipeline.from_json(json.loads(text), "saved pipeline"))
+            except (UserFacingError, ValueError):
+                pass  # a stale setting from another version: start from the defaults
+
+    # -- batch -------------------------------------------------------------------------------
+    def project_root(self) -> str | None:
+        """The folder of the project open in the window (datasets panel), if any."""
+        candidates = [getattr(self.window, "project", None)]
+        for panel in getattr(self.window, "panels", {}).values():
+            candidates.append(getattr(panel, "project", None))
+            candidates.append(getattr(getattr(panel, "model", None), "project", None))
+        for obj in candidates:
+            root = getattr(obj, "root", None)
+            if root is not None:
+                return str(root)
+        return None
+
+    def open_batch_dialog(self) -> None:
+        s = self.window.settings
+        last = s.value(f"{SETTINGS_GROUP}/batch", "")
+        try:
+            last = json.loads(last) if last else {}
+        except ValueError:
+            last = {}
+        dialog = BatchDialog(self, self.project_root(), last)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        request = dialog.request()
+        s.setValue(f"{SETTINGS_GROUP}/batch", json.dumps(request.__dict__))
+        self.start_batch(request)
+
+    def start_batch(self, request: BatchRequest):
+        """Start writing; returns the Task (None when the request or pipeline is refused)."""
+        try:
+            request.check()
+            pipeline = self.pipeline()
+            pipeline.check()
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        if self.batch_task is not None and not self.batch_task.finished:
+            self.window.report_error("A batch is already being written; cancel it or wait")
+            return None
+        task = self.window.tasks.submit(
+            request.title,
+            lambda: batch_job(request, pipeline),
+            on_result=lambda result: self._batch_done(request, result),
+            on_error=self.window.report_error,
+            on_progress=self._batch_progress,
+        )
+        task.ended.connect(self._batch_ended)
+        self.batch_task = task
+        self.batch_progress.setRange(0, 0)
+        self.batch_progress.setFormat("starting")
+        self.batch_progress.show()
+        self.batch_cancel.show()
+        self.batch_button.setEnabled(False)
+        return task
+
+    def cancel_batch(self) -> None:
+        if self.batch_task is not None:
+            self.batch_task.cancel()
+
+    def _batch_progress(self, progress) -> None:
+        if progress.total > 0:
+            self.batch_progress.setRange(0, progress.total)
+            self.batch_progress.setValue(progress.done)
+        self.batch_progress.setFormat(progress.message or "%v / %m")
+
+    def _batch_ended(self) -> None:
+        self.batch_progress.hide()
+        self.batch_cancel.hide()
+        self.batch_button.setEnabled(True)
+        task = self.batch_task
+        if task is not None and task.state == "cancelled":
+            self.window.statusBar().showMessage(
+                "Augmentation cancelled; the copies written so far are complete. Run it again "
+                "to resume.",
+                10000,
+            )
+
+    def _batch_done(self, request: BatchRequest, result: Any) -> None:
+        new_ids = getattr(result, "new_ids", None)
+        batch = getattr(result, "batch", result)
+        text = (
+            f"Augmented: {batch.written} written, {batch.skipped} already there, {batch.total} "
+            f"in total → {batch.output}"
+        )
+        if new_ids is not None:
+            text += f"; {len(new_ids)} items added to the project"
+            self.items_added.emit(list(new_ids))
+            self._reload_project_views()
+        self.window.statusBar().showMessage(text, 15000)
+
+    def _reload_project_views(self) -> None:
+        """Let a project browser show the new items (if one is open and can reload)."""
+        for panel in getattr(self.window, "panels", {}).values():
+            model = getattr(panel, "model", None)
+            for obj in (panel, model):
+                fn = getattr(obj, "reload", None)
+                if callable(fn) and getattr(obj, "project", None) is not None:
+                    try:
+                        fn()
+                    except Exception:  # noqa: BLE001 - another panel's refresh must not break ours
+                        pass
+                    break
+
+
+class ProfileDialog(QDialog):
+    """Make a user profile: name, description, and which options it allows (ticked) or forbids
+    (unticked, with the reason shown in the dock)."""
+
+    def __init__(self, parent: QWidget | None, base: Profile | None):
+        super().__init__(parent)
+        self.setWindowTitle("Save modality profile")
+        self.name = QLineEdit()
+        self.name.setPlaceholderText("e.g. my-beamline")
+        self.description = QLineEdit(base.description if base else "")
+        self.reason = QLineEdit()
+        self.reason.setPlaceholderText("why the unticked options are off (shown in the dock)")
+        self.options = QListWidget()
+        disabled = dict(base.disabled) if base else {}
+        self._reasons = disabled
+        for spec in SPECS:
+            item = QListWidgetItem(pretty(spec.name))
+            item.setData(Qt.ItemDataRole.UserRole, spec.name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(
+                Qt.CheckState.Unchecked if spec.name in disabled else Qt.CheckState.Checked
+            )
+            item.setToolTip(disabled.get(spec.name, spec.help))
+            self.options.addItem(item)
+        form = QFormLayout()
+        form.addRow("Name", self.name)
+        form.addRow("Description", self.description)
+        form.addRow(QLabel("Allowed options (untick to forbid):"))
+        form.addRow(self.options)
+        form.addRow("Reason", self.reason)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+
+    def result_profile(self) -> tuple[str, str, dict[str, str]]:
+        reason = self.reason.text().strip() or "not allowed for this data"
+        disabled = {}
+        for row in range(self.options.count()):
+            item = self.options.item(row)
+            name = item.data(Qt.ItemDataRole.UserRole)
+            if item.checkState() != Qt.CheckState.Checked:
+                disabled[name] = self._reasons.get(name, reason)
+        return self.name.text(), self.description.text(), disabled
+
+
+def install(window) -> AugmentPanel:
+    """Build the Augment dock, its menu and connections."""
+    panel = AugmentPanel(window)
+    dock = window.add_dock("augment", "Augment", panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    levels = window.docks.get("levels")
+    if levels is not None:
+        window.tabifyDockWidget(levels, dock)
+        levels.raise_()
+    dock.visibilityChanged.connect(panel._visibility_changed)
+    menu = window.add_menu("augment", "&Augment")
+    window.add_action(
+        "Show Augment Panel",
+        lambda: (dock.show(), dock.raise_()),
+        None,
+        menu,
+        "Configure augmentation with a live preview",
+    )
+    window.add_action("&Load Pipeline…", panel.load_pipeline_dialog, None, menu)
+    window.add_action("&Save Pipeline…", panel.save_pipeline_dialog, None, menu)
+    window.add_action(
+        "&Write Augmented Dataset…",
+        panel.open_batch_dialog,
+        None,
+        menu,
+        "K augmented copies of every item, with provenance; resumable",
+    )
+    window.add_action("&Re-roll Preview", panel.reroll_seed, "Ctrl+Alt+R", menu)
+    window.document_shown.connect(panel._document_changed)
+    window.slice_bar.index_changed.connect(panel._document_changed)
+    window.levels_panel.levels_changed.connect(panel.schedule)
+    window.levels_panel.colormap_changed.connect(panel.schedule)
+    window.levels_panel.auto_requested.connect(panel.schedule)
+    # The Annotate panel may be installed after this one: connect once all panels exist.
+    QTimer.singleShot(0, panel.connect_annotate)
+    return panel

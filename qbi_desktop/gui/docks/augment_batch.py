@@ -1,0 +1,245 @@
+"""The "Write augmented dataset…" dialog and the job it starts.
+
+Inputs: the open project (or any project folder), a folder of images (with an optional folder of
+masks matched by file name), or an .npz/.npy array file. Destination: an output folder, or — for
+a project — the project itself (copies become items of provenance ``augmented``). The job runs
+through ``window.tasks`` (progress in the Tasks dock, cancel), and re-running the same request
+resumes: outputs already recorded in the folder's manifest are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.augment import Pipeline
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job
+
+INPUT_KINDS = ("project", "folder", "array")
+INPUT_TITLES = {
+    "project": "Project",
+    "folder": "Folder of images",
+    "array": "Array file (.npz / .npy)",
+}
+
+
+@dataclass
+class BatchRequest:
+    """What the user asked for in the dialog."""
+
+    kind: str  # project | folder | array
+    input: str
+    output: str = ""
+    masks: str = ""
+    into_project: bool = False
+    copies: int = 4
+    workers: int = 1
+    scheduler: str = ""
+
+    def check(self) -> None:
+        """Refuse incomplete requests with a message naming the field."""
+        if self.kind not in INPUT_KINDS:
+            raise UserFacingError(f"input kind {self.kind!r}: use one of {', '.join(INPUT_KINDS)}")
+        if not self.input.strip():
+            raise UserFacingError("input: choose what to augment")
+        if not (self.into_project and self.kind == "project") and not self.output.strip():
+            raise UserFacingError("output folder: choose where to write the copies")
+        if self.scheduler.strip() and "://" not in self.scheduler:
+            raise UserFacingError(
+                f"scheduler: {self.scheduler!r} is not an address like tcp://host:8786"
+            )
+
+    @property
+    def title(self) -> str:
+        where = "project" if self.into_project else Path(self.output).name
+        return f"Augment {Path(self.input).name} x{self.copies} → {where}"
+
+
+def batch_job(request: BatchRequest, pipeline: Pipeline) -> Job[Any]:
+    """The job for a request (opens its inputs on the worker thread)."""
+    from qbi_desktop.core.augment.batch import augment_dataset, open_source
+    from qbi_desktop.core.augment.catalog_source import (
+        ProjectSource,
+        augment_into_project_job,
+    )
+
+    scheduler = request.scheduler.strip() or None
+    if request.kind == "project" and request.into_project:
+        return (
+            yield from augment_into_project_job(
+                request.input,
+                pipeline,
+                request.copies,
+                workers=request.workers,
+                scheduler=scheduler,
+            )
+        )
+    source = None
+    project = None
+    try:
+        if request.kind == "project":
+            from qbi_desktop.core.catalog import open_project
+
+            project = open_project(request.input)
+            source = ProjectSource.from_project(project)
+        else:
+            source = open_source(request.input, request.masks.strip() or None)
+        return (
+            yield from augment_dataset(
+                source,
+                pipeline,
+                request.output,
+                request.copies,
+                workers=request.workers,
+                scheduler=scheduler,
+            )
+        )
+    finally:
+        if isinstance(source, ProjectSource):
+            source.close()
+        if project is not None:
+            project.close()
+
+
+class BatchDialog(QDialog):
+    """Collects a :class:`BatchRequest`; ``project_root`` prefills the project input."""
+
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        project_root: str | None = None,
+        last: dict[str, Any] | None = None,
+    ):
+        super().__init__(parent)
+        self.setWindowTitle("Write augmented dataset")
+        last = last or {}
+        self.project_root = project_root
+        self.kind = QComboBox()
+        for kind in INPUT_KINDS:
+            self.kind.addItem(INPUT_TITLES[kind], kind)
+        self.input = QLineEdit(str(last.get("input", "")))
+        self.input_browse = QPushButton("Browse…")
+        self.masks = QLineEdit(str(last.get("masks", "")))
+        self.masks.setPlaceholderText("optional: masks with the same file names")
+        self.masks_browse = QPushButton("Browse…")
+        self.output = QLineEdit(str(last.get("output", "")))
+        self.output_browse = QPushButton("Browse…")
+        self.into_project = QCheckBox("Add the copies to the project as new items")
+        self.into_project.setToolTip(
+            "Written under <project>/augmented/<run>/ and added with provenance 'augmented', "
+            "their parent item, the drawn parameters and the seed; label and split follow the "
+            "parent"
+        )
+        self.copies = QSpinBox(minimum=1, maximum=10000, value=int(last.get("copies", 4)))
+        self.workers = QSpinBox(
+            minimum=1, maximum=max(1, os.cpu_count() or 1), value=int(last.get("workers", 1))
+        )
+        self.workers.setToolTip("Worker processes on this machine (the result is the same)")
+        self.scheduler = QLineEdit(str(last.get("scheduler", "")))
+        self.scheduler.setPlaceholderText("optional dask scheduler, e.g. tcp://host:8786")
+        self.note = QLabel(
+            "Re-running the same request into the same folder resumes where it stopped."
+        )
+        self.note.setWordWrap(True)
+
+        def row(*widgets):
+            w = QWidget()
+            h = QHBoxLayout(w)
+            h.setContentsMargins(0, 0, 0, 0)
+            for x in widgets:
+                h.addWidget(x)
+            return w
+
+        form = QFormLayout()
+        form.addRow("Input", self.kind)
+        form.addRow("", row(self.input, self.input_browse))
+        self.masks_row = row(self.masks, self.masks_browse)
+        form.addRow("Masks", self.masks_row)
+        form.addRow("", self.into_project)
+        form.addRow("Output folder", row(self.output, self.output_browse))
+        form.addRow("Copies per item", self.copies)
+        form.addRow("Workers", self.workers)
+        form.addRow("Dask scheduler", self.scheduler)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Write")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addWidget(buttons)
+
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self.into_project.toggled.connect(self._kind_changed)
+        self.input_browse.clicked.connect(self._browse_input)
+        self.masks_browse.clicked.connect(lambda: self._browse_dir(self.masks, "Masks folder"))
+        self.output_browse.clicked.connect(lambda: self._browse_dir(self.output, "Output folder"))
+        kind = last.get("kind", "project" if project_root else "folder")
+        self.set_kind(kind)
+        if project_root and kind == "project":
+            self.input.setText(project_root)
+            self.into_project.setChecked(bool(last.get("into_project", True)))
+
+    def set_kind(self, kind: str) -> None:
+        self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
+        if kind == "project" and self.project_root and not self.input.text():
+            self.input.setText(self.project_root)
+        self._kind_changed()
+
+    def _kind_changed(self, *_args) -> None:
+        kind = self.kind.currentData()
+        self.masks_row.setEnabled(kind == "folder")
+        self.into_project.setEnabled(kind == "project")
+        into = kind == "project" and self.into_project.isChecked()
+        self.output.setEnabled(not into)
+        self.output_browse.setEnabled(not into)
+
+    def _browse_input(self) -> None:
+        kind = self.kind.currentData()
+        if kind == "array":
+            path, _ = QFileDialog.getOpenFileName(
+                self, "Array file", self.input.text(), "Arrays (*.npz *.npy)"
+            )
+            if path:
+                self.input.setText(path)
+        else:
+            self._browse_dir(self.input, "Project folder" if kind == "project" else "Images")
+
+    def _browse_dir(self, edit: QLineEdit, title: str) -> None:
+        path = QFileDialog.getExistingDirectory(self, title, edit.text())
+        if path:
+            edit.setText(path)
+
+    def request(self) -> BatchRequest:
+        kind = self.kind.currentData()
+        return BatchRequest(
+            kind=kind,
+            input=self.input.text().strip(),
+            output=self.output.text().strip(),
+            masks=self.masks.text().strip() if kind == "folder" else "",
+            into_project=kind == "project" and self.into_project.isChecked(),
+            copies=self.copies.value(),
+            workers=self.workers.value(),
+            scheduler=self.scheduler.text().strip(),
+        )

@@ -1,0 +1,487 @@
+"""The Augment dock's option controls, generated from the engine's option table (``SPECS``).
+
+Every option in :data:`qbi_desktop.core.augment.SPECS` gets an editor, grouped by its kind
+(geometry, intensity, noise, standardize, fill) with the option's help text as tooltip. How an
+option is edited (spin box, range slider, check box, combo, an "on" switch for optional ones)
+comes from :data:`EDITOR_HINTS`; an option the table does not know yet still gets a JSON text
+field, so a new engine option is never invisible.
+
+An editor keeps the exact value it was given (a Keras shift given as an int or a list, say) until
+the user edits it, so loading and saving a pipeline round-trips unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QDoubleValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QLabeledDoubleRangeSlider
+
+from qbi_desktop.core.augment import DEFAULTS, SPECS
+from qbi_desktop.core.augment.options import FILL_MODES
+
+KIND_TITLES = {
+    "geometry": "Geometry",
+    "intensity": "Intensity",
+    "noise": "Noise",
+    "fill": "Resampling and fill",
+    "standardize": "Standardize (model input; not in the preview or written files)",
+}
+KIND_ORDER = ("geometry", "intensity", "noise", "fill", "standardize")
+
+# How each option is edited. number: (min, max, step, decimals); pair: slider (min, max, default
+# when switched on, decimals); optional: an "on" switch around another hint; record: fields.
+EDITOR_HINTS: dict[str, tuple] = {
+    "rotation_range": ("number", 0, 180, 1, 1),
+    "width_shift_range": ("number", 0, 100000, 0.01, 3),
+    "height_shift_range": ("number", 0, 100000, 0.01, 3),
+    "shear_range": ("number", 0, 89.9, 1, 1),
+    "zoom_range": ("zoom", 0.2, 3.0, 2),
+    "horizontal_flip": ("bool",),
+    "vertical_flip": ("bool",),
+    "fill_mode": ("choice", FILL_MODES),
+    "cval": ("number", -1e12, 1e12, 1, 3),
+    "interpolation_order": ("choice", (0, 1, 2, 3, 4, 5)),
+    "channel_shift_range": ("number", 0, 1e12, 10, 3),
+    "brightness_range": ("optional", ("pair", 0.0, 3.0, (0.8, 1.2), 2)),
+    "rescale": ("optional", ("number", -1e12, 1e12, 0.001, 6), 1 / 255),
+    "featurewise_center": ("bool",),
+    "samplewise_center": ("bool",),
+    "featurewise_std_normalization": ("bool",),
+    "samplewise_std_normalization": ("bool",),
+    "zca_whitening": ("bool",),
+    "zca_epsilon": ("float_text",),
+    "gaussian_noise": (
+        "optional",
+        ("record", {"std_range": ("pair_spins", 0, 1e12, (0.0, 100.0), 3)}),
+    ),
+    "poisson_noise": (
+        "optional",
+        (
+            "record",
+            {
+                "dose_range": ("pair", 0.01, 1.0, (0.3, 1.0), 2),
+                "counts_per_unit": ("number", 1e-4, 1e9, 0.1, 4, 1.0),
+            },
+        ),
+    ),
+    "gaussian_blur": ("optional", ("record", {"sigma_range": ("pair", 0.0, 10.0, (0.5, 1.5), 2)})),
+    "gamma_range": ("optional", ("pair", 0.1, 3.0, (0.8, 1.25), 2)),
+    "contrast_range": ("optional", ("pair", 0.0, 3.0, (0.8, 1.2), 2)),
+    "random_crop": (
+        "optional",
+        (
+            "record",
+            {
+                "scale_range": ("pair", 0.05, 1.0, (0.6, 1.0), 2),
+                "ratio_range": ("pair", 0.25, 4.0, (0.75, 1.33), 2),
+            },
+        ),
+    ),
+    "elastic": (
+        "optional",
+        (
+            "record",
+            {
+                "alpha": ("number", 0, 10000, 1, 2, 10.0),
+                "sigma": ("number", 0.01, 1000, 1, 2, 8.0),
+            },
+        ),
+    ),
+}
+
+
+def pretty(name: str) -> str:
+    """``width_shift_range`` -> ``Width shift range``."""
+    return name.replace("_", " ").capitalize()
+
+
+class Editor(QObject):
+    """One option's control: ``widget`` to place, ``value()``/``set_value()``, ``changed``."""
+
+    changed = Signal()
+
+    def __init__(self):
+        super().__init__()
+        self.widget: QWidget = QWidget()
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def _quiet(self, widgets: list[QWidget], fn: Callable[[], None]) -> None:
+        for w in widgets:
+            w.blockSignals(True)
+        try:
+            fn()
+        finally:
+            for w in widgets:
+                w.blockSignals(False)
+
+
+class NumberEditor(Editor):
+    def __init__(self, lo, hi, step, decimals, default=None):
+        super().__init__()
+        self.spin = QDoubleSpinBox()
+        self.spin.setRange(lo, hi)
+        self.spin.setSingleStep(step)
+        self.spin.setDecimals(decimals)
+        self.spin.setKeyboardTracking(False)
+        self.widget = self.spin
+        self._raw: Any = None  # a value the spin box cannot show exactly (int/list shifts)
+        self._default = default
+        if default is not None:
+            self.spin.setValue(default)
+        self.spin.valueChanged.connect(self._edited)
+
+    def _edited(self, _v) -> None:
+        self._raw = None
+        self.changed.emit()
+
+    def value(self) -> Any:
+        if self._raw is not None:
+            return self._raw
+        v = self.spin.value()
+        return int(v) if self.spin.decimals() == 0 else float(v)
+
+    def set_value(self, value: Any) -> None:
+        if value is None:
+            value = self._default if self._default is not None else self.spin.minimum()
+        shown = value
+        if isinstance(value, list):
+            shown = max(value) if value else 0
+        self._quiet([self.spin], lambda: self.spin.setValue(float(shown)))
+        exact = isinstance(value, float) and abs(self.spin.value() - value) < 1e-12
+        self._raw = None if exact else value
+        if isinstance(value, list):
+            self.spin.setToolTip(f"loaded as the list {value}: one of these is drawn")
+
+
+class FloatTextEditor(Editor):
+    """A float typed as text (tiny values such as ZCA's epsilon read better as 1e-06)."""
+
+    def __init__(self):
+        super().__init__()
+        self.edit = QLineEdit()
+        self.edit.setValidator(QDoubleValidator(1e-300, 1e300, 20))
+        self.edit.editingFinished.connect(self.changed)
+        self.widget = self.edit
+
+    def value(self) -> Any:
+        try:
+            return float(self.edit.text())
+        except ValueError:
+            return self.edit.text()  # the pipeline's validation names the field
+
+    def set_value(self, value: Any) -> None:
+        self._quiet([self.edit], lambda: self.edit.setText(f"{value:g}"))
+
+
+class BoolEditor(Editor):
+    def __init__(self, text: str = ""):
+        super().__init__()
+        self.box = QCheckBox(text)
+        self.box.toggled.connect(lambda _on: self.changed.emit())
+        self.widget = self.box
+
+    def value(self) -> bool:
+        return self.box.isChecked()
+
+    def set_value(self, value: Any) -> None:
+        self._quiet([self.box], lambda: self.box.setChecked(bool(value)))
+
+
+class ChoiceEditor(Editor):
+    def __init__(self, choices):
+        super().__init__()
+        self.choices = list(choices)
+        self.combo = QComboBox()
+        self.combo.addItems([str(c) for c in self.choices])
+        self.combo.currentIndexChanged.connect(lambda _i: self.changed.emit())
+        self.widget = self.combo
+
+    def value(self) -> Any:
+        return self.choices[self.combo.currentIndex()]
+
+    def set_value(self, value: Any) -> None:
+        if value in self.choices:
+            idx = self.choices.index(value)
+            self._quiet([self.combo], lambda: self.combo.setCurrentIndex(idx))
+
+
+class PairEditor(Editor):
+    """[low, high] on a labelled two-handle slider."""
+
+    def __init__(self, lo, hi, default, decimals):
+        super().__init__()
+        self.slider = QLabeledDoubleRangeSlider(Qt.Orientation.Horizontal)
+        self.slider.setDecimals(decimals)
+        self.slider.setRange(lo, hi)
+        self.slider.setSingleStep(10**-decimals)
+        self.slider.setValue(tuple(default))
+        self.default = list(default)
+        self.slider.valueChanged.connect(lambda _v: self.changed.emit())
+        self.widget = self.slider
+
+    def value(self) -> list[float]:
+        lo, hi = self.slider.value()
+        return [round(float(lo), 6), round(float(hi), 6)]
+
+    def set_value(self, value: Any) -> None:
+        pair = self.default if value is None else list(value)
+        lo, hi = self.slider.minimum(), self.slider.maximum()
+        if pair[0] < lo or pair[1] > hi:  # a loaded value outside the slider: widen it
+            self.slider.setRange(min(lo, pair[0]), max(hi, pair[1]))
+        self._quiet([self.slider], lambda: self.slider.setValue((pair[0], pair[1])))
+
+
+class PairSpinsEditor(Editor):
+    """[low, high] in the image's own units (no natural slider range): two spin boxes."""
+
+    def __init__(self, lo, hi, default, decimals):
+        super().__init__()
+        self.low = QDoubleSpinBox()
+        self.high = QDoubleSpinBox()
+        for spin, v in ((self.low, default[0]), (self.high, default[1])):
+            spin.setRange(lo, hi)
+            spin.setDecimals(decimals)
+            spin.setKeyboardTracking(False)
+            spin.setValue(v)
+            spin.valueChanged.connect(self._edited)
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.low)
+        row.addWidget(QLabel("to"))
+        row.addWidget(self.high)
+
+    def _edited(self, _v) -> None:
+        if self.high.value() < self.low.value():
+            self._quiet([self.high], lambda: self.high.setValue(self.low.value()))
+        self.changed.emit()
+
+    def value(self) -> list[float]:
+        return [self.low.value(), self.high.value()]
+
+    def set_value(self, value: Any) -> None:
+        if value is None:
+            return
+        self._quiet(
+            [self.low, self.high],
+            lambda: (self.low.setValue(float(value[0])), self.high.setValue(float(value[1]))),
+        )
+
+
+class ZoomEditor(PairEditor):
+    """Keras' zoom: a scalar z means [1-z, 1+z]; [1, 1] (no zoom) is saved as 0."""
+
+    def __init__(self, lo, hi, decimals):
+        super().__init__(lo, hi, (1.0, 1.0), decimals)
+
+    def value(self) -> Any:
+        lo, hi = super().value()
+        if lo == 1.0 and hi == 1.0:
+            return 0.0
+        if abs((1 - lo) - (hi - 1)) < 1e-9 and lo < 1:
+            return round(1 - lo, 6)  # symmetric: the Keras scalar form
+        return [lo, hi]
+
+    def set_value(self, value: Any) -> None:
+        if isinstance(value, list):
+            super().set_value(value)
+        else:
+            z = float(value or 0.0)
+            super().set_value([1 - z, 1 + z])
+
+
+class RecordEditor(Editor):
+    def __init__(self, fields: dict[str, Editor]):
+        super().__init__()
+        self.fields = fields
+        self.widget = QWidget()
+        form = QFormLayout(self.widget)
+        form.setContentsMargins(0, 0, 0, 0)
+        for name, editor in fields.items():
+            form.addRow(pretty(name), editor.widget)
+            editor.changed.connect(self.changed)
+
+    def value(self) -> dict[str, Any]:
+        return {name: e.value() for name, e in self.fields.items()}
+
+    def set_value(self, value: Any) -> None:
+        for name, e in self.fields.items():
+            if isinstance(value, dict) and name in value:
+                e.set_value(value[name])
+
+
+class OptionalEditor(Editor):
+    """An option that is off (``None``) until switched on; then its inner editor's value."""
+
+    def __init__(self, inner: Editor, default: Any = None):
+        super().__init__()
+        self.inner = inner
+        self.on = QCheckBox("on")
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.on, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(inner.widget, 1)
+        if default is not None:
+            inner.set_value(default)
+        inner.widget.setEnabled(False)
+        self.on.toggled.connect(self._toggled)
+        inner.changed.connect(self._inner_changed)
+
+    def _toggled(self, on: bool) -> None:
+        self.inner.widget.setEnabled(on)
+        self.changed.emit()
+
+    def _inner_changed(self) -> None:
+        if self.on.isChecked():
+            self.changed.emit()
+
+    def value(self) -> Any:
+        return self.inner.value() if self.on.isChecked() else None
+
+    def set_value(self, value: Any) -> None:
+        if value is not None:
+            self.inner.set_value(value)
+        self._quiet([self.on], lambda: self.on.setChecked(value is not None))
+        self.inner.widget.setEnabled(value is not None)
+
+
+class JsonEditor(Editor):
+    """Fallback for an option without a hint: its JSON value as text."""
+
+    def __init__(self):
+        super().__init__()
+        self.edit = QLineEdit()
+        self.edit.editingFinished.connect(self.changed)
+        self.widget = self.edit
+
+    def value(self) -> Any:
+        try:
+            return json.loads(self.edit.text())
+        except json.JSONDecodeError:
+            return self.edit.text()
+
+    def set_value(self, value: Any) -> None:
+        self._quiet([self.edit], lambda: self.edit.setText(json.dumps(value)))
+
+
+def make_editor(hint: tuple | None, default: Any = None) -> Editor:
+    if hint is None:
+        return JsonEditor()
+    kind = hint[0]
+    if kind == "number":
+        return NumberEditor(*hint[1:5], default=hint[5] if len(hint) > 5 else None)
+    if kind == "float_text":
+        return FloatTextEditor()
+    if kind == "bool":
+        return BoolEditor()
+    if kind == "choice":
+        return ChoiceEditor(hint[1])
+    if kind == "pair":
+        return PairEditor(*hint[1:5])
+    if kind == "pair_spins":
+        return PairSpinsEditor(*hint[1:5])
+    if kind == "zoom":
+        return ZoomEditor(*hint[1:4])
+    if kind == "record":
+        return RecordEditor({name: make_editor(h) for name, h in hint[1].items()})
+    if kind == "optional":
+        return OptionalEditor(make_editor(hint[1]), hint[2] if len(hint) > 2 else None)
+    return JsonEditor()
+
+
+class OptionsForm(QWidget):
+    """All options, grouped by kind; ``changed`` fires on any edit by the user."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.editors: dict[str, Editor] = {}
+        self.labels: dict[str, QLabel] = {}
+        self.help: dict[str, str] = {}
+        self.groups: dict[str, QGroupBox] = {}
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        forms: dict[str, QFormLayout] = {}
+        kinds = [k for k in KIND_ORDER if any(s.kind == k for s in SPECS)]
+        kinds += sorted({s.kind for s in SPECS} - set(kinds))
+        for kind in kinds:
+            box = QGroupBox(KIND_TITLES.get(kind, pretty(kind)))
+            form = QFormLayout(box)
+            form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            form.setContentsMargins(6, 4, 6, 4)
+            layout.addWidget(box)
+            self.groups[kind] = box
+            forms[kind] = form
+        for spec in SPECS:
+            editor = make_editor(EDITOR_HINTS.get(spec.name), spec.default)
+            editor.set_value(spec.default)
+            label = QLabel(pretty(spec.name) + ("" if spec.keras else " *"))
+            tip = spec.help + ("" if spec.keras else "  (* beyond Keras)")
+            label.setToolTip(tip)
+            editor.widget.setToolTip(tip)
+            forms[spec.kind].addRow(label, editor.widget)
+            editor.changed.connect(self.changed)
+            self.editors[spec.name] = editor
+            self.labels[spec.name] = label
+            self.help[spec.name] = tip
+        layout.addStretch(1)
+
+    def options(self) -> dict[str, Any]:
+        return {name: e.value() for name, e in self.editors.items()}
+
+    def set_options(self, options: dict[str, Any]) -> None:
+        """Show ``options`` (missing ones take their defaults) without emitting ``changed``."""
+        for name, editor in self.editors.items():
+            editor.set_value(options.get(name, DEFAULTS[name]))
+
+    def apply_profile(self, disabled: dict[str, str], profile_name: str | None) -> list[str]:
+        """Grey out (and reset to their defaults) the options a profile disables, with the reason
+        as tooltip; re-enable the others. Returns the options whose value had to be reset."""
+        reset = []
+        for name, editor in self.editors.items():
+            why = disabled.get(name)
+            label = self.labels[name]
+            if why is None:
+                editor.widget.setEnabled(True)
+                label.setEnabled(True)
+                editor.widget.setToolTip(self.help[name])
+                label.setToolTip(self.help[name])
+                font = label.font()
+                font.setStrikeOut(False)
+                label.setFont(font)
+                continue
+            if editor.value() != DEFAULTS[name]:
+                reset.append(name)
+            editor.set_value(DEFAULTS[name])
+            editor.widget.setEnabled(False)
+            label.setEnabled(False)
+            tip = f"Disabled by the '{profile_name}' profile: {why}"
+            editor.widget.setToolTip(tip)
+            label.setToolTip(tip)
+            font = label.font()
+            font.setStrikeOut(True)
+            label.setFont(font)
+        return reset

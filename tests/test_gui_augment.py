@@ -1,0 +1,343 @@
+"""The Augment dock, driven through its real widgets in the real main window."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from qbi_desktop.core.augment import Pipeline, sample_seed
+from qbi_desktop.core.augment.batch import read_manifest
+
+try:
+    from tests.conftest import RADIOGRAPHS, need, open_and_wait
+except ImportError:  # tests/ as rootdir
+    from conftest import RADIOGRAPHS, need, open_and_wait
+
+RADIOGRAPH = RADIOGRAPHS / "edge20mm_0000.tif"
+
+
+def _panel(window):
+    from qbi_desktop.gui.docks import augment
+
+    panel = window.panels.get("augment")
+    if panel is None:
+        panel = augment.install(window)
+        window.panels["augment"] = panel
+    dock = window.docks["augment"]
+    dock.show()
+    dock.raise_()
+    return panel
+
+
+def _fresh_preview(qtbot, panel, change, timeout=3000):
+    """Apply ``change`` (a widget edit) and return the preview it produced."""
+    with qtbot.waitSignal(panel.preview_shown, timeout=timeout) as blocker:
+        change()
+    # a newer preview may follow if the change fired more than one signal: take the last one
+    qtbot.wait(60)
+    return panel.result if panel.result is not None else blocker.args[0]
+
+
+@pytest.fixture
+def radiograph_panel(qtbot, main_window):
+    need(RADIOGRAPH)
+    panel = _panel(main_window)
+    open_and_wait(qtbot, main_window, RADIOGRAPH)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.runner.busy, timeout=5000)
+    return panel
+
+
+def test_rotation_control_redraws_the_grid(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    before = [rgb.copy() for rgb in panel.result.sample_rgb]
+    assert len(before) == 8
+    start = time.perf_counter()
+    result = _fresh_preview(
+        qtbot, panel, lambda: panel.form.editors["rotation_range"].spin.setValue(40)
+    )
+    assert time.perf_counter() - start < 2.0
+    assert [p["theta"] for p in result.params] != [0.0] * 8
+    assert all(abs(p["theta"]) <= 40 for p in result.params)
+    changed = [not np.array_equal(a, b) for a, b in zip(before, result.sample_rgb, strict=True)]
+    assert sum(changed) >= 7  # a random rotation of every sample (one may draw ~0 degrees)
+    # the tiles show the new images (what the user sees, not just the data)
+    shown = panel.grid.tiles[0].image
+    assert (shown.width(), shown.height()) == result.sample_rgb[0].shape[1::-1]
+    # the preview is drawn with the viewer's levels: same mapping as the canvas's levels
+    doc = panel.window.current
+    assert result.levels == tuple(float(v) for v in doc.levels)
+
+
+def test_ct_profile_disables_flips_and_says_why(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    flip = panel.form.editors["horizontal_flip"]
+    flip.box.click()
+    assert panel.pipeline().options["horizontal_flip"] is True
+    panel.profile.setCurrentIndex(panel.profile.findData("ct"))
+    for name in ("horizontal_flip", "vertical_flip"):
+        editor = panel.form.editors[name]
+        assert not editor.widget.isEnabled()
+        assert "anatomy has a side" in editor.widget.toolTip()
+        assert "'ct'" in panel.form.labels[name].toolTip()
+    assert panel.pipeline().options["horizontal_flip"] is False  # switched off, not hidden
+    note = panel.profile_note.text()
+    assert panel.profile_note.isVisible()
+    assert "Horizontal flip" in note and "anatomy has a side" in note
+    assert "Hounsfield" in note and "Switched off now: Horizontal flip" in note
+    # allowed options stay usable
+    assert panel.form.editors["rotation_range"].widget.isEnabled()
+    # back to no profile: everything enabled again
+    panel.profile.setCurrentIndex(panel.profile.findData(None))
+    assert flip.widget.isEnabled() and not panel.profile_note.isVisible()
+
+
+def test_sample_tooltip_shows_the_parameters_drawn_for_it(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    panel.form.editors["zoom_range"].set_value(0.2)
+    result = _fresh_preview(
+        qtbot, panel, lambda: panel.form.editors["rotation_range"].spin.setValue(30)
+    )
+    pipeline = panel.pipeline()
+    shape = tifffile.imread(RADIOGRAPH).shape
+    for k in (0, 5):
+        # the same parameters a batch run draws for copy k of this image
+        expected = pipeline.sample_params(shape, sample_seed(pipeline.seed, 0, k))
+        assert result.params[k] == expected
+        tip = panel.grid.tiles[k].toolTip()
+        assert f"Sample {k + 1}" in tip
+        assert f"rotation: {expected['theta']:.4g}°" in tip
+        assert f"zoom x: {expected['zx']:.4g}" in tip
+
+
+def test_seed_and_reroll_are_deterministic(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    panel.form.editors["rotation_range"].spin.setValue(25)
+    first = _fresh_preview(qtbot, panel, lambda: panel.seed.setValue(5))
+    pixels = [s.copy() for s in first.samples]
+    rerolled = _fresh_preview(qtbot, panel, panel.reroll.click)
+    assert panel.seed.value() != 5
+    assert not np.array_equal(rerolled.samples[0], pixels[0])
+    again = _fresh_preview(qtbot, panel, lambda: panel.seed.setValue(5))
+    for a, b in zip(pixels, again.samples, strict=True):
+        np.testing.assert_array_equal(a, b)  # same seed, same pixels
+
+
+def test_difference_view_shows_the_selected_sample(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    result = _fresh_preview(
+        qtbot, panel, lambda: panel.form.editors["rotation_range"].spin.setValue(20)
+    )
+    qtbot.mouseDClick(panel.grid.tiles[3], __import__("PySide6.QtCore").QtCore.Qt.LeftButton)
+    assert panel.tabs.currentWidget() is panel.difference
+    assert panel.grid.selected_index == 3
+    expected = np.abs(result.samples[3].astype(np.float32) - result.original.astype(np.float32))
+    np.testing.assert_allclose(panel.difference.difference, expected)
+    assert "Sample #4" in panel.difference.summary.text()
+
+
+def test_invalid_pipeline_file_names_the_field(qtbot, radiograph_panel, tmp_path):
+    panel = radiograph_panel
+    panel.form.editors["rotation_range"].spin.setValue(15)
+    bad = Pipeline.from_options(rotation_range=10).to_json()
+    bad["options"]["rotation_range"] = 500
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(bad))
+    assert panel.load_pipeline(path) is None
+    assert "options.rotation_range" in panel.window.last_error
+    assert "out of range" in panel.window.last_error
+    assert panel.form.editors["rotation_range"].value() == 15  # the controls are kept
+    bad["options"] = {"rotation": 5}
+    path.write_text(json.dumps(bad))
+    panel.load_pipeline(path)
+    assert "options.rotation" in panel.window.last_error
+    assert "unknown option" in panel.window.last_error
+
+
+def test_pipeline_saves_and_loads_through_the_controls(qtbot, radiograph_panel, tmp_path):
+    panel = radiograph_panel
+    ed = panel.form.editors
+    ed["width_shift_range"].spin.setValue(0.1)
+    ed["poisson_noise"].on.setChecked(True)
+    panel.keras.setChecked(True)
+    panel.seed.setValue(77)
+    path = tmp_path / "p.json"
+    assert panel.save_pipeline(path)
+    saved = Pipeline.load(path)
+    assert saved.options["width_shift_range"] == pytest.approx(0.1)
+    assert saved.options["poisson_noise"]["dose_range"] == [0.3, 1.0]
+    assert saved.keras_compat and saved.seed == 77
+    # a pipeline written by hand (Keras int shift form) round-trips unchanged
+    manual = Pipeline.from_options(seed=3, width_shift_range=4, profile="radiograph")
+    manual.save(path)
+    panel.load_pipeline(path)
+    assert panel.pipeline().to_json() == manual.to_json()
+    assert panel.profile.currentData() == "radiograph"
+
+
+def test_user_profile_from_the_allowed_options(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    path = panel.save_profile_as(
+        "beamline-7", "our cell", {"vertical_flip": "gravity points down in our cell"}
+    )
+    assert path.exists()
+    assert panel.profile.currentData() == "beamline-7"
+    editor = panel.form.editors["vertical_flip"]
+    assert not editor.widget.isEnabled()
+    assert "gravity points down" in editor.widget.toolTip()
+    assert "gravity points down" in panel.profile_note.text()
+    assert "(user)" in panel.profile.currentText()
+
+
+def test_preview_shows_the_annotate_mask_following_the_geometry(qtbot, radiograph_panel):
+    panel = radiograph_panel
+    annotate = panel.window.panels.get("annotate")
+    if annotate is None:
+        pytest.skip("no Annotate panel installed")
+    annotate.unsaved_answer = "discard"  # no modal save question when the window closes
+    qtbot.waitUntil(
+        lambda: getattr(annotate, "session", None) is not None and annotate.session.ready,
+        timeout=5000,
+    )
+    mask = np.zeros((600, 600), np.uint8)
+    mask[:, :150] = 1  # the left quarter
+    annotate.session.replace(mask)
+    ed = panel.form.editors
+    ed["horizontal_flip"].box.setChecked(True)
+    result = _fresh_preview(qtbot, panel, lambda: annotate.mask_changed.emit(None))
+    assert result.has_mask
+    for k, params in enumerate(result.params):
+        rgb = result.sample_rgb[k].astype(int)
+        left = rgb[:, :20].mean(axis=(0, 1))
+        right = rgb[:, -20:].mean(axis=(0, 1))
+        tinted, plain = (right, left) if params["flip_horizontal"] else (left, right)
+        # the overlay colour (red-dominant label 1) sits on the side the mask moved to
+        assert tinted[0] - tinted[2] > plain[0] - plain[2] + 20
+
+
+def test_latest_only_runner_drops_stale_requests(qtbot):
+    from qbi_desktop.gui.docks.augment_preview import LatestOnlyRunner
+
+    runner = LatestOnlyRunner()
+    ran: list[int] = []
+    shown: list[int] = []
+    runner.done.connect(lambda _gen, value: shown.append(value))
+
+    def job(n, delay=0.0):
+        def run():
+            time.sleep(delay)
+            ran.append(n)
+            return n
+
+        return run
+
+    runner.submit(job(1, 0.3))
+    for n in (2, 3, 4):
+        runner.submit(job(n))
+    qtbot.waitUntil(lambda: not runner.busy, timeout=3000)
+    assert ran == [1, 4]  # 2 and 3 were superseded before they started
+    assert shown == [4]  # 1 finished after newer requests: never shown
+    runner.wait()
+
+
+def _image_folder(root, n, size=64):
+    rng = np.random.default_rng(2)
+    root.mkdir()
+    for i in range(n):
+        tifffile.imwrite(root / f"im{i:03d}.tif", rng.integers(0, 4000, (size, size), np.uint16))
+    return root
+
+
+def _fill_dialog_and_accept(**fields):
+    def fill():
+        dialog = QApplication.activeModalWidget()
+        dialog.set_kind(fields["kind"])
+        dialog.input.setText(str(fields["input"]))
+        if "output" in fields:
+            dialog.output.setText(str(fields["output"]))
+        dialog.into_project.setChecked(fields.get("into_project", False))
+        dialog.copies.setValue(fields["copies"])
+        dialog.accept()
+
+    QTimer.singleShot(50, fill)
+
+
+def test_batch_dialog_writes_k_copies_with_a_manifest(qtbot, main_window, tmp_path):
+    panel = _panel(main_window)
+    panel.form.editors["rotation_range"].spin.setValue(10)
+    src = _image_folder(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    _fill_dialog_and_accept(kind="folder", input=src, output=out, copies=3)
+    panel.batch_button.click()  # opens the real dialog; the timer fills and accepts it
+    task = panel.batch_task
+    assert task is not None
+    qtbot.waitUntil(lambda: task.finished, timeout=20000)
+    assert task.state == "done", task.error
+    header, records = read_manifest(out)
+    assert header["copies"] == 3 and header["pipeline"]["options"]["rotation_range"] == 10
+    assert len(records) == 12 and len(list((out / "images").glob("*.tif"))) == 12
+    assert {r["parent"] for r in records} == {str(p) for p in sorted(src.glob("*.tif"))}
+    assert "12 written" in main_window.statusBar().currentMessage()
+    assert panel.batch_button.isEnabled() and not panel.batch_progress.isVisible()
+
+
+def test_batch_cancel_keeps_complete_outputs_and_rerun_resumes(qtbot, main_window, tmp_path):
+    panel = _panel(main_window)
+    panel.form.editors["rotation_range"].spin.setValue(10)
+    panel.form.editors["elastic"].on.setChecked(True)  # slow enough to cancel part way
+    src = _image_folder(tmp_path / "in", 40, size=256)
+    out = tmp_path / "out"
+    from qbi_desktop.gui.docks.augment_batch import BatchRequest
+
+    request = BatchRequest("folder", str(src), str(out), copies=2)
+    task = panel.start_batch(request)
+    task.progress.connect(lambda p: panel.batch_cancel.click() if p.done >= 2 else None)
+    qtbot.waitUntil(lambda: task.finished, timeout=30000)
+    assert task.state == "cancelled"
+    _header, records = read_manifest(out)
+    assert 2 <= len(records) < 80
+    for rec in records:  # every recorded output is complete
+        assert tifffile.imread(out / rec["image"]).shape == (256, 256)
+    again = panel.start_batch(request)
+    qtbot.waitUntil(lambda: again.finished, timeout=60000)
+    assert again.state == "done", again.error
+    assert again.result.skipped == len(records)
+    assert again.result.skipped + again.result.written == 80
+
+
+def test_batch_into_the_project_adds_augmented_items(qtbot, main_window, tmp_path):
+    from qbi_desktop.core.catalog import NewItem, open_project
+    from qbi_desktop.core.catalog.images import hash_file
+
+    panel = _panel(main_window)
+    panel.form.editors["horizontal_flip"].box.setChecked(True)
+    src = _image_folder(tmp_path / "in", 2)
+    project = open_project(tmp_path / "proj", create=True)
+    with project.transaction() as tx:
+        ids = tx.add_items(
+            [
+                NewItem(name=p.stem, hash=hash_file(p), path=p, label="a", split="train")
+                for p in sorted(src.glob("*.tif"))
+            ]
+        )
+    _fill_dialog_and_accept(kind="project", input=project.root, into_project=True, copies=2)
+    added: list[list[int]] = []
+    panel.items_added.connect(added.append)
+    panel.batch_button.click()
+    task = panel.batch_task
+    qtbot.waitUntil(lambda: task.finished, timeout=20000)
+    assert task.state == "done", task.error
+    assert len(added) == 1 and len(added[0]) == 4
+    for new in added[0]:
+        row = project.get(new)
+        assert row["provenance"] == "augmented"
+        assert row["parent"] in ids
+        assert row["label"] == "a" and row["split"] == "train"
+        assert "flip_horizontal" in row["provenance_params"]["params"]
+    assert "4 items added to the project" in main_window.statusBar().currentMessage()
+    project.close()
