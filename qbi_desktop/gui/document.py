@@ -25,6 +25,7 @@ class ImageDocument:
     sample: np.ndarray | None = None  # strided sample of the current plane, for stats and histogram
     histogram: tuple[np.ndarray, np.ndarray] | None = None  # counts, edges of the sample
     overview: tuple[np.ndarray, int] | None = None  # (array, step) read by the opening worker
+    file_size: int | None = None  # bytes on disk, looked up by the opening worker
     pyramids: dict[int, Pyramid] = field(default_factory=dict)
 
     @property
@@ -84,11 +85,8 @@ class ImageDocument:
             ("Pixel type", str(src.dtype)),
             ("Slices", src.n_slices),
         ]
-        try:
-            size = src.path.stat().st_size
-            rows.append(("Size on disk", _human_bytes(size)))
-        except OSError:
-            pass
+        if self.file_size is not None:
+            rows.append(("Size on disk", _human_bytes(self.file_size)))
         if self.sample is not None:
             lo, hi = core_levels.value_range(self.sample)
             exact = self.sample.shape[:2] == self.plane().shape[:2]
@@ -120,6 +118,10 @@ def open_document_job(
     yield Progress(0, 2, f"opening {Path(path).name}")
     source = open_image(path)
     document = ImageDocument(source)
+    try:
+        document.file_size = source.path.stat().st_size
+    except OSError:
+        pass
     yield Progress(1, 2, "reading overview")
     plane = document.plane()
     step = overview_step(plane.height, plane.width, *view_size)

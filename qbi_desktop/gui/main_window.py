@@ -364,8 +364,8 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(document.title)
         item.setToolTip(str(document.path))
         self.files_list.addItem(item)
-        if document.path.exists():
-            add_recent_file(self.settings, str(document.path.resolve()))
+        if document.file_size is not None:  # a file on disk (not an in-memory array)
+            add_recent_file(self.settings, str(document.path))
             self._refresh_recent_menu()
         log.info(
             "opened %s (%s, %s)",
