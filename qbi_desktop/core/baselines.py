@@ -58,6 +58,10 @@ KNN_METRICS: dict[str, tuple[str, int | None]] = {
     "cosine": ("cosine", None),
 }
 SPLITS = ("auto", "dataset", "random", "kfold")
+# Big copies, casts and gathers are done this many bytes at a time: numpy holds the GIL during
+# them (unlike BLAS), so one 200 MB gather would freeze a GUI thread for ~80 ms; 8 MB blocks
+# keep every single call to a few ms.
+GIL_BLOCK_BYTES = 8 << 20
 SCHEDULER_TIMEOUT_S = 10  # how long to try to reach a dask scheduler given by address
 
 TRAIN_EVAL_WARNING = (
@@ -280,8 +284,28 @@ class _Plan:
     resolved: dict[str, Any] = field(default_factory=dict)
 
     def feature_rows(self, indices: np.ndarray) -> np.ndarray:
+        """Feature rows of dataset ``indices`` (read-only use): a view when they are a run of
+        consecutive rows (a dataset's train or test split usually is), else a blockwise copy."""
         assert self.X is not None and self.rows is not None
-        return self.X[np.searchsorted(self.rows, indices)]
+        return take_rows(self.X, np.searchsorted(self.rows, indices))
+
+
+def _block_rows(row_bytes: int) -> int:
+    return max(1, GIL_BLOCK_BYTES // max(1, row_bytes))
+
+
+def take_rows(array: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """``array[positions]`` along the first axis without holding the GIL for long: a view for
+    consecutive positions, otherwise a copy gathered block by block."""
+    positions = np.asarray(positions, dtype=np.int64)
+    n = positions.size
+    if n and positions[-1] - positions[0] == n - 1 and np.all(np.diff(positions) == 1):
+        return array[positions[0] : positions[0] + n]
+    out = np.empty((n, *array.shape[1:]), dtype=array.dtype)
+    step = _block_rows(int(np.prod(array.shape[1:], dtype=np.int64)) * array.itemsize)
+    for s in range(0, n, step):
+        np.take(array, positions[s : s + step], axis=0, out=out[s : s + step])
+    return out
 
 
 def run_baseline(config: BaselineConfig, dataset: Any) -> Job[BaselineResult]:
@@ -555,10 +579,13 @@ def _folds(
     test_pool: np.ndarray | None,
     how: str,
 ) -> tuple[list[_Fold], str]:
-    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-
+    # Imported only where needed: importing scikit-learn's model_selection (scipy.stats & co)
+    # holds the GIL for ~80 ms, a visible stall of the GUI thread while a run starts; a run on
+    # the dataset's own splits (MNIST) needs none of it.
     classification = plan.task == "classification"
     if how == "kfold":
+        from sklearn.model_selection import KFold, StratifiedKFold
+
         pool = train_pool[: config.train_size] if config.train_size else train_pool
         if pool.size < config.folds:
             raise UserFacingError(
@@ -578,6 +605,8 @@ def _folds(
         return folds, f"{config.folds}-fold cross-validation (seed {config.seed})"
 
     if test_pool is None:
+        from sklearn.model_selection import train_test_split
+
         # A random split of everything, stratified by class where possible.
         pool = train_pool
         strat = None
@@ -724,7 +753,7 @@ def _images(config: BaselineConfig, dataset: Any, rows: np.ndarray) -> np.ndarra
             raise UserFacingError(
                 f"{_name(dataset)}: images have different sizes; choose a size to resize to"
             )
-        return images[rows]
+        return take_rows(images, rows)
     from skimage.transform import resize
 
     h, w = config.resize_to
@@ -753,8 +782,11 @@ def image_features(images: np.ndarray, downsample: int = 1) -> tuple[np.ndarray,
     """
     images = np.asarray(images)
     note = ""
+    n = len(images)
+    if images.ndim < 2:
+        raise UserFacingError(f"features: expected images (N, H, W), got shape {images.shape}")
+    h, w = images.shape[1], images.shape[2] if images.ndim >= 3 else 1
     if downsample > 1:
-        n, h, w = images.shape[:3]
         hh, ww = h // downsample, w // downsample
         if hh == 0 or ww == 0:
             raise UserFacingError(
@@ -765,10 +797,21 @@ def image_features(images: np.ndarray, downsample: int = 1) -> tuple[np.ndarray,
                 f"downsampling {h}x{w} images by {downsample} drops the last "
                 f"{h - hh * downsample} rows and {w - ww * downsample} columns"
             )
-        cropped = images[:, : hh * downsample, : ww * downsample].astype(np.float32)
-        shape = (n, hh, downsample, ww, downsample, *images.shape[3:])
-        images = cropped.reshape(shape).mean(axis=(2, 4))
-    return np.ascontiguousarray(images.reshape(len(images), -1), dtype=np.float32), note
+    else:
+        hh, ww = h, w
+    channels = int(np.prod(images.shape[3:], dtype=np.int64))
+    out = np.empty((n, hh * ww * channels), dtype=np.float32)
+    # Block by block (see GIL_BLOCK_BYTES): the cast to float32 of a whole dataset at once
+    # would hold the GIL for tens of milliseconds.
+    step = _block_rows(h * w * channels * 4)
+    for s in range(0, n, step):
+        block = images[s : s + step]
+        if downsample > 1:
+            cropped = block[:, : hh * downsample, : ww * downsample].astype(np.float32)
+            shape = (len(block), hh, downsample, ww, downsample, *images.shape[3:])
+            block = cropped.reshape(shape).mean(axis=(2, 4))
+        out[s : s + step] = block.reshape(len(block), -1)
+    return out, note
 
 
 # -- models -----------------------------------------------------------------------------------
@@ -791,9 +834,10 @@ class L2Neighbors:
         self.Y = np.ascontiguousarray(Y, dtype=np.float32)
         # Exact float64 squared norms, a block at a time (no float64 copy of the whole set).
         self.norms = np.empty(len(self.Y))
-        for s in range(0, len(self.Y), 8192):
-            block = self.Y[s : s + 8192]
-            self.norms[s : s + 8192] = np.einsum("ij,ij->i", block, block, dtype=np.float64)
+        step = _block_rows(4 * self.Y.shape[1] if self.Y.ndim == 2 else 4)
+        for s in range(0, len(self.Y), step):
+            block = self.Y[s : s + step]
+            self.norms[s : s + step] = np.einsum("ij,ij->i", block, block, dtype=np.float64)
         self.norms32 = self.norms.astype(np.float32)
         self.max_norm = float(np.sqrt(self.norms.max())) if len(Y) else 0.0
 

@@ -44,7 +44,14 @@ log = logging.getLogger("qbi_desktop")
 # Dock panels of the later jobs (annotate, datasets, augment, baselines): each module in
 # qbi_desktop.gui.docks exposes ``install(window)``, which builds its dock with
 # ``window.add_dock`` and connects to the window's signals and canvas.
-PANEL_MODULES: tuple[str, ...] = ("annotate", "spots", "browser", "simulate", "augment")
+PANEL_MODULES: tuple[str, ...] = (
+    "annotate",
+    "spots",
+    "browser",
+    "simulate",
+    "baselines",
+    "augment",
+)
 
 # The default arrangement: docks of one group share a place as tabs (the first one in front).
 DEFAULT_TABS = {
