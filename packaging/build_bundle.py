@@ -7,6 +7,9 @@
    ``--reuse-venv`` keeps an existing one and reinstalls just the app (for quick rebuilds).
 2. ``build/icons``: the icon rendered at the hicolor sizes by Qt's SVG renderer.
 3. ``dist/qbi-desktop/`` (and ``dist/QBI Desktop.app`` on macOS) from packaging/qbi-desktop.spec.
+4. Linux, to keep the unpacked bundle under 250 MB: Qt's ICU data trimmed to what Qt uses
+   (packaging/icu_trim.py, 32 -> 6 MB), libraries that two wheels both carry kept once
+   (symlinks), debug symbols stripped.
 
 Prints the version and the bundle size; the platform scripts (build_linux.sh, the GitHub
 workflow) package the result. Runs with any Python >= 3.11 (the venv is made from it).
@@ -15,6 +18,7 @@ workflow) package the result. Runs with any Python >= 3.11 (the venv is made fro
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import subprocess
@@ -109,6 +113,57 @@ def strip_debug_symbols(bundle: Path) -> None:
     print(f"stripped {len(files)} libraries: {(before - after) / 1e6:.0f} MB less")
 
 
+def trim_icu_data(bundle: Path) -> None:
+    """Linux: Qt's ICU data library (32 MB) keeps only what Qt's ICU calls can reach
+    (packaging/icu_trim.py says what and why); the build stops if Qt starts calling ICU
+    functions that data was not kept for."""
+    if not sys.platform.startswith("linux"):
+        return
+    sys.path.insert(0, str(ROOT / "packaging"))
+    import icu_trim
+
+    libraries = [f for f in bundle.rglob("*.so*") if f.is_file() and not f.is_symlink()]
+    unexpected = sorted(
+        name
+        for name in icu_trim.imported_icu_functions(libraries)
+        if not icu_trim.ALLOWED_ICU_FUNCTIONS.match(name)
+    )
+    if unexpected:
+        raise SystemExit(
+            "the bundle calls ICU functions whose data icu_trim.py drops: "
+            + ", ".join(unexpected)
+            + "; update icu_trim.py (what to keep) before building"
+        )
+    for library in bundle.rglob("libicudata.so.*"):
+        if library.is_file() and not library.is_symlink():
+            before, after = icu_trim.trim_library(library)
+            print(f"ICU data {library.name}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
+
+
+def link_duplicate_libraries(bundle: Path) -> None:
+    """Linux: a library that two wheels both carry (numpy's and SciPy's OpenBLAS both link the
+    same libgfortran build, and PyInstaller copies it next to each) is kept once; the other
+    copy becomes a relative symlink to it (dpkg and tar keep symlinks)."""
+    if not sys.platform.startswith("linux"):
+        return
+    first: dict[tuple[str, int, str], Path] = {}
+    saved = 0
+    for library in sorted(bundle.rglob("*.so*")):
+        if not library.is_file() or library.is_symlink():
+            continue
+        digest = hashlib.sha256(library.read_bytes()).hexdigest()
+        key = (library.name, library.stat().st_size, digest)
+        if key not in first:
+            first[key] = library
+            continue
+        saved += library.stat().st_size
+        target = os.path.relpath(first[key], library.parent)
+        library.unlink()
+        library.symlink_to(target)
+    if saved:
+        print(f"duplicate libraries linked: {saved / 1e6:.1f} MB less")
+
+
 def folder_mb(path: Path) -> float:
     return (
         sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 1e6
@@ -144,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         cwd=BUILD,  # not the source tree: modules and metadata must come from the venv
     )
     bundle = DIST / "qbi-desktop"
+    trim_icu_data(bundle)
+    link_duplicate_libraries(bundle)
     strip_debug_symbols(bundle)
     print(f"version {app_version()}")
     print(f"bundle {bundle}: {folder_mb(bundle):.1f} MB unpacked")

@@ -9,7 +9,7 @@
 #    /usr/bin/qbi-desktop (a symlink), the menu entry with its MIME types, hicolor icons;
 #    Depends computed from the libraries the bundle links but does not ship.
 # 3. dist/qbi-desktop-<version>-linux-<arch>.tar.gz: the same app, unpack and run anywhere.
-# Needs: python3 (>= 3.11, with venv), dpkg-deb, binutils (strip, readelf); installs binutils
+# Needs: python3 (>= 3.11, with venv), dpkg-deb, binutils (strip, readelf, as, ld); installs binutils
 # when missing and it is root (or has sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,7 @@ ROOT=$PWD
 
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-if ! command -v readelf >/dev/null || ! command -v strip >/dev/null; then
+if ! command -v readelf >/dev/null || ! command -v strip >/dev/null || ! command -v ld >/dev/null; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends binutils
 fi
@@ -99,8 +99,10 @@ QBI Desktop $VERSION (portable build for Linux $ARCH)
 Run:      ./qbi-desktop [FILE...]      (./qbi-desktop --self-test checks this copy)
 Menu:     cp -r share/. ~/.local/share/ and put this folder's qbi-desktop on your PATH
           (e.g. ln -s "\$PWD/qbi-desktop" ~/.local/bin/qbi-desktop)
-Needs:    a desktop session and the usual X11/OpenGL libraries (libegl1 libgl1
-          libfontconfig1 libxkbcommon-x11-0 libxcb-cursor0 on Debian/Ubuntu).
+Needs:    a desktop session and the usual desktop libraries, which it takes from the
+          system (on Debian/Ubuntu: libegl1 libgl1 libfontconfig1 libfreetype6 libx11-6
+          libxkbcommon-x11-0 libxcb-cursor0 libdbus-1-3 libstdc++6; the .deb's Depends
+          lists them all).
 Settings, logs and recovery journals live in your user folders (Help > About shows
 where), so replacing this folder with a newer version keeps them.
 EOF

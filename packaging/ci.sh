@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # CI for the packaged app (run after the test suite): build the bundle and the .deb, install the
-# .deb, check the INSTALLED app (version, --self-test, missing display, a real window under Xvfb
-# with a screenshot that must not be blank, cold start), uninstall it and check nothing is left.
+# .deb, check the INSTALLED app (version, --self-test, every CLI sub-command on tiny inputs,
+# missing display, a real window under Xvfb with a screenshot that must not be blank, cold
+# start), uninstall it and check nothing is left.
 #
 #   bash packaging/ci.sh            (root, or a user with sudo; Debian/Ubuntu)
 #
@@ -40,6 +41,7 @@ DEB=$(ls -t dist/qbi-desktop_*.deb | head -1)
 TARBALL=$(ls -t dist/qbi-desktop-*-linux-*.tar.gz | head -1)
 VERSION=$(dpkg-deb -f "$DEB" Version)
 BUNDLE_MB=$(du -sm dist/qbi-desktop | cut -f1)
+BUNDLE_BYTES=$(du -sb dist/qbi-desktop | cut -f1) # apparent size, what a file manager shows
 DEB_MB=$(du -m "$DEB" | cut -f1)
 TAR_MB=$(du -m "$TARBALL" | cut -f1)
 
@@ -65,6 +67,15 @@ step "installed self-test"
 t0=$(date +%s.%N)
 env -u QT_QPA_PLATFORM qbi-desktop --self-test | tee "$OUT/self-test.txt" || fail "self-test"
 SELFTEST_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.1f", a - b}')
+
+step "installed command-line jobs: every sub-command once on tiny inputs"
+# packaging/smoke_frozen.py: simulate, detect-spots, import/info/export, the baselines, augment
+# (with spawned worker processes); what the self-test does not reach, so that a module or
+# library left out of the bundle cannot break a command unnoticed.
+t0=$(date +%s.%N)
+"${PYTHON:-python3}" packaging/smoke_frozen.py --app qbi-desktop | tee "$OUT/smoke.txt" ||
+  fail "command-line smoke runs"
+SMOKE_S=$(awk -v a="$(date +%s.%N)" -v b="$t0" 'BEGIN {printf "%.1f", a - b}')
 
 step "missing display: a message and a non-zero exit, no crash"
 set +e
@@ -151,11 +162,12 @@ $SUDO dpkg --purge qbi-desktop >/dev/null # forget it in dpkg's status too
 rm -rf "$HOME_DIR"
 
 step "figures"
-echo "unpacked bundle:       $BUNDLE_MB MB (target <= 250)"
+echo "unpacked bundle:       $BUNDLE_MB MiB on disk, $((BUNDLE_BYTES / 1000000)) MB of files (target <= 250)"
 echo ".deb:                  $DEB_MB MB (target <= 120)"
 echo "portable .tar.gz:      $TAR_MB MB"
 echo "cold start (median 3): $COLD_MEDIAN s (target <= 3)"
 echo "installed self-test:   $SELFTEST_S s (target <= 30)"
+echo "command smoke runs:    $SMOKE_S s ($(tail -1 "$OUT/smoke.txt"))"
 echo "screenshot check:      $SCREENSHOT ($OUT/screenshot.png)"
 echo "ci.sh took $(($(date +%s) - STARTED)) s"
 [ "$SCREENSHOT" = passed ] || fail "the screenshot of the window is blank"

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import ast
 import configparser
+import importlib.util
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -150,3 +154,208 @@ def test_built_deb_has_the_layout_the_desktop_expects():
     assert {"16", "32", "48", "128", "256"} <= sizes
     assert "hicolor/scalable/apps/qbi-desktop.svg" in listing
     assert " root/root " in listing  # files owned by root, not by the builder
+
+
+# --- bundle size: what leaves the bundle, and that the app still has what it uses --------------
+
+
+def _packaging_module(name: str):
+    spec = importlib.util.spec_from_file_location(name, PACKAGING / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _spec_excludes() -> set[str]:
+    """The module names the spec lists in ``excludes = [...]`` / ``excludes += [...]``."""
+    tree = ast.parse((PACKAGING / "qbi-desktop.spec").read_text())
+    names = set()
+    for node in ast.walk(tree):
+        target = getattr(node, "target", None) or (getattr(node, "targets", None) or [None])[0]
+        if isinstance(target, ast.Name) and target.id == "excludes":
+            if isinstance(node.value, ast.List):
+                names |= {e.value for e in node.value.elts if isinstance(e, ast.Constant)}
+    return names
+
+
+def _modules_the_app_imports() -> set[str]:
+    """Every absolute module an import statement anywhere in qbi_desktop names, including
+    ``from package import submodule`` candidates."""
+    found = set()
+    for source in (REPO / "qbi_desktop").rglob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                found |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                found.add(node.module)
+                found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_spec_excludes_no_module_the_app_imports():
+    excludes = _spec_excludes()
+    assert {"skimage.filters.rank", "scipy.signal", "sklearn.tree", "_ssl"} <= excludes
+    imported = _modules_the_app_imports()
+    assert {"skimage.segmentation", "sklearn.neighbors", "scipy.ndimage"} <= imported
+    # Optional integrations the installer leaves out on purpose (the spec says so; the app
+    # reports them missing when asked for remote workers or XLSX sheets).
+    optional = {"dask", "distributed", "openpyxl"}
+    broken = sorted(
+        f"{module} (excluded: {excluded})"
+        for module in imported
+        for excluded in excludes - optional
+        if module == excluded or module.startswith(excluded + ".")
+    )
+    assert not broken, "the spec leaves out modules the app imports: " + ", ".join(broken)
+
+
+def test_spec_drops_test_data_and_file_lists_but_keeps_metadata_and_digits():
+    namespace: dict = {}
+    source = (PACKAGING / "qbi-desktop.spec").read_text()
+    exec(
+        "import re\n" + source[source.index("KEEP_PLUGIN_DIRS") : source.index("a = Analysis(")],
+        namespace,
+    )
+    keep = namespace["_keep"]
+    assert not keep("sklearn/datasets/tests/data/openml/id_3/data-v1-dl-3.arff.gz")
+    assert not keep("numpy-2.4.6.dist-info/RECORD")
+    assert not keep("platformdirs-4.14.8.dist-info/sboms/platformdirs.cdx.json")
+    assert keep("numpy-2.4.6.dist-info/METADATA")  # importlib.metadata.version()
+    assert keep("numpy-2.4.6.dist-info/licenses/LICENSE.txt")
+    assert keep("sklearn/datasets/data/digits.csv.gz")
+    assert not keep("PySide6/Qt/lib/libQt6EglFSDeviceIntegration.so.6")
+    assert not keep("PySide6/Qt/lib/libQt6EglFsKmsSupport.so.6")
+    # the desktop's own libraries come from the system (they become .deb Depends)
+    system = namespace["SYSTEM_LIBS"]
+    assert {"libstdc++.so.6", "libfontconfig.so.1", "libdbus-1.so.3"} <= set(system)
+    assert "libpython3.11.so.1.0" not in system and "libQt6Core.so.6" not in system
+
+
+def test_duplicate_libraries_become_relative_symlinks(tmp_path):
+    build_bundle = _packaging_module("build_bundle")
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    (tmp_path / "numpy.libs").mkdir()
+    (tmp_path / "scipy.libs").mkdir()
+    blob = os.urandom(4096)
+    (tmp_path / "numpy.libs" / "libgfortran-0400.so.5").write_bytes(blob)
+    (tmp_path / "scipy.libs" / "libgfortran-0400.so.5").write_bytes(blob)
+    (tmp_path / "scipy.libs" / "libquadmath-82.so.0").write_bytes(blob[:100])
+    (tmp_path / "numpy.libs" / "libquadmath-82.so.0").write_bytes(blob[100:200])  # differs
+    build_bundle.link_duplicate_libraries(tmp_path)
+    copy = tmp_path / "scipy.libs" / "libgfortran-0400.so.5"
+    assert copy.is_symlink() and os.readlink(copy) == "../numpy.libs/libgfortran-0400.so.5"
+    assert copy.read_bytes() == blob
+    assert not (tmp_path / "numpy.libs" / "libgfortran-0400.so.5").is_symlink()
+    assert not any(p.is_symlink() for p in tmp_path.rglob("libquadmath*"))
+
+
+def _venv_icu_data() -> Path:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    for tool in ("readelf", "as", "ld"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} (binutils) not installed")
+    import PySide6
+
+    found = sorted((Path(PySide6.__file__).parent / "Qt" / "lib").glob("libicudata.so.*"))
+    if not found:
+        pytest.skip("this PySide6 wheel carries no ICU")
+    return found[0]
+
+
+def test_icu_package_rewrite_keeps_every_item_byte_for_byte():
+    icu_trim = _packaging_module("icu_trim")
+    _soname, _symbol, package = icu_trim.extract_package(_venv_icu_data())
+    header, items = icu_trim.read_package(package)
+    again = icu_trim.read_package(icu_trim.write_package(header, items))
+    assert again[0] == header
+    # (item data is padded to 16 bytes; ICU items carry their own lengths)
+    assert [(n, d.rstrip(b"\0")) for n, d in again[1]] == [(n, d.rstrip(b"\0")) for n, d in items]
+    assert len(items) > 1000 and any(n.endswith("coll/root.res") for n, _ in items)
+
+
+_ICU_PROBE = r"""
+import json, sys
+from PySide6.QtCore import QCollator, QLocale, QStringDecoder
+words = ["Äpfel", "apple", "Zebra", "zoo", "Ångström", "ørn", "ch", "cz", "İstanbul", "ı",
+         "école", "file10", "file2", "中文", "日本", "한국", "ß", "ss", "Ç"]
+out = {}
+for name in ["en_US", "de_DE", "sv_SE", "cs_CZ", "tr_TR", "zh_CN", "ja_JP", "da_DK", "fr_FR"]:
+    collator = QCollator(QLocale(name))
+    collator.setNumericMode(True)
+    out["sort " + name] = sorted(words, key=collator.sortKey)
+    out["upper " + name] = QLocale(name).toUpper("istanbul ıi ß")
+for codec in ["windows-1252", "ISO-8859-2", "KOI8-R", "Shift_JIS"]:
+    out["codec " + codec] = QStringDecoder(codec).isValid()
+out["icu"] = sorted({l.split()[-1] for l in open("/proc/self/maps") if "libicudata" in l})
+json.dump(out, sys.stdout)
+"""
+
+
+def _icu_probe(library_dir: Path) -> dict:
+    env = dict(os.environ, LD_LIBRARY_PATH=str(library_dir), QT_QPA_PLATFORM="offscreen")
+    done = subprocess.run(
+        [sys.executable, "-c", _ICU_PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    return json.loads(done.stdout)
+
+
+def test_trimmed_icu_sorts_and_maps_case_exactly_like_the_full_data(tmp_path):
+    icu_trim = _packaging_module("icu_trim")
+    original = _venv_icu_data()
+    trimmed_dir = tmp_path / "trimmed"
+    trimmed_dir.mkdir()
+    before, after = icu_trim.trim_library(original, trimmed_dir / original.name)
+    assert after < before / 4  # 32 MB -> about 6 MB
+    full = _icu_probe(original.parent)
+    trimmed = _icu_probe(trimmed_dir)
+    assert trimmed["icu"] == [str(trimmed_dir / original.name)]  # the probe used the trimmed one
+    for key in full:
+        if key.startswith(("sort ", "upper ")):
+            assert trimmed[key] == full[key], key
+    assert full["sort de_DE"] != full["sort sv_SE"]  # locale tailorings really are in play
+    # single-byte legacy code pages stay; the multi-byte (CJK) tables are what is dropped
+    for codec in ("windows-1252", "ISO-8859-2", "KOI8-R"):
+        assert trimmed[f"codec {codec}"] and full[f"codec {codec}"]
+    assert full["codec Shift_JIS"] and not trimmed["codec Shift_JIS"]
+
+
+def test_qt_calls_only_the_icu_functions_whose_data_the_trim_keeps():
+    icu_trim = _packaging_module("icu_trim")
+    qt_libs = _venv_icu_data().parent
+    libraries = [p for p in qt_libs.glob("libQt6*.so.6") if not p.is_symlink()]
+    used = icu_trim.imported_icu_functions(libraries)
+    assert any(name.startswith("ucol_open") for name in used)  # QCollator
+    assert sorted(n for n in used if not icu_trim.ALLOWED_ICU_FUNCTIONS.match(n)) == []
+
+
+def test_smoke_inputs_are_what_they_claim(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    smoke = _packaging_module("smoke_frozen")
+    from qbi_desktop.core.idx import read_idx
+
+    smoke.tiny_mnist(tmp_path / "mnist")
+    train = read_idx(tmp_path / "mnist" / "train-images-idx3-ubyte.gz")
+    labels = read_idx(tmp_path / "mnist" / "train-labels-idx1-ubyte.gz")
+    test = read_idx(tmp_path / "mnist" / "t10k-images-idx3-ubyte")
+    assert train.shape == (40, 28, 28) and test.shape == (12, 28, 28)
+    assert sorted(set(labels.tolist())) == [0, 1, 2, 3]
+    smoke.deflate_tiff(tmp_path / "d.tif")
+    with tifffile.TiffFile(tmp_path / "d.tif") as tif:
+        page = tif.pages[0]
+        assert page.compression == 8 and page.predictor == 2  # Deflate, horizontal differencing
+        image = page.asarray()
+    assert image.dtype.name == "uint16" and image.shape == (64, 96)
+    assert int((image == 60000).sum()) == 5
+    assert image[0, 0] == 1000 and image[1, 2] == 1000 + 3 * 2 + 2
+
+
+def test_built_bundle_and_deb_fit_the_size_budget():
+    bundle = REPO / "dist" / "qbi-desktop"
+    if not (bundle / "_internal").is_dir():
+        pytest.skip("no bundle built (bash packaging/build_linux.sh)")
+    size = sum(f.stat().st_size for f in bundle.rglob("*") if f.is_file() and not f.is_symlink())
+    assert size <= 250e6, f"unpacked bundle {size / 1e6:.1f} MB > 250 MB"
+    for deb in (REPO / "dist").glob("qbi-desktop_*.deb"):
+        assert deb.stat().st_size <= 120e6, f"{deb.name} {deb.stat().st_size / 1e6:.1f} MB"
