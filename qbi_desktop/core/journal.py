@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
+import mmap
 import json
 import os
 import struct
@@ -87,10 +88,21 @@ class ImageIdentity:
     @classmethod
     def of(cls, image: np.ndarray, path: str | Path | None = None) -> ImageIdentity:
         """Identify ``image``: blake2b-128 over shape, dtype and every byte (see module doc)."""
-        arr = np.ascontiguousarray(image)
+        arr = np.asarray(image)
         h = hashlib.blake2b(digest_size=16)
         h.update(repr((arr.shape, arr.dtype.str)).encode())
-        h.update(memoryview(arr).cast("B"))
+        # Block by block: a memory-mapped image is hashed without keeping the whole file in
+        # our resident memory (its pages are dropped from the mapping after each block).
+        mapping = getattr(image, "_mmap", None)
+        row_bytes = max(1, arr[:1].nbytes)
+        rows = max(1, (16 * 1024**2) // row_bytes)
+        for y in range(0, max(1, arr.shape[0]), rows):
+            h.update(memoryview(np.ascontiguousarray(arr[y : y + rows])).cast("B"))
+            if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+                try:
+                    mapping.madvise(mmap.MADV_DONTNEED)
+                except (OSError, ValueError):
+                    pass
         return cls(
             None if path is None else str(Path(path).resolve()),
             tuple(int(s) for s in arr.shape),

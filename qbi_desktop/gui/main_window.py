@@ -390,7 +390,14 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{document.title} — QBI Desktop")
         self.slice_bar.configure(document.source.n_slices, document.index)
         self._show_plane(keep_view=keep_view)
-        self.document_shown.emit(document)
+        # Draw the new image now, and let the panels hear of it afterwards (next event-loop
+        # pass): their work never delays the first frame the user sees.
+        self.canvas.viewport().repaint()
+        QTimer.singleShot(0, lambda: self._announce(document))
+
+    def _announce(self, document: ImageDocument) -> None:
+        if self.current is document:
+            self.document_shown.emit(document)
 
     def _show_plane(self, keep_view: bool) -> None:
         document = self.current
