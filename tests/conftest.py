@@ -37,7 +37,7 @@ def _fast_synthetic_mouse():
 
 @pytest.fixture
 def settings_dir(tmp_path, monkeypatch):
-    """Every GUI test gets its own QSettings / user folders, so tests never see each other's state."""
+    """Each GUI test gets its own QSettings and user folders: tests never see each other's state."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("QBI_DESKTOP_HOME", str(home))

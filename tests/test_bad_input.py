@@ -174,7 +174,8 @@ def test_permission_denied(tmp_path):
     path.chmod(0)
     code = (
         "import sys; from qbi_desktop.core.io import open_image\n"
-        "try:\n    open_image(sys.argv[1])\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+        "try:\n    open_image(sys.argv[1])\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n"
     )
     # Root reads everything: check as an unprivileged user, the way a real user meets it.
     command = [sys.executable, "-c", code, str(path)]

@@ -9,7 +9,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_every_package_is_listed_in_pyproject():
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
     found = {
         ".".join(init.parent.relative_to(REPO).parts)
         for init in (REPO / "qbi_desktop").rglob("__init__.py")

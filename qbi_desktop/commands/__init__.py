@@ -1,1 +1,1 @@
-"""Sub-commands of the one `qbi-desktop` entry point; each calls the same core functions as a dock."""
+"""Sub-commands of the one `qbi-desktop` entry point, on the same core functions as the docks."""

@@ -29,8 +29,8 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import hashlib
-import mmap
 import json
+import mmap
 import os
 import struct
 import zlib

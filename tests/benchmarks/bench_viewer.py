@@ -163,12 +163,16 @@ def bench_open_2048(h: Harness, folder: Path, runs: int, with_napari: bool) -> N
         loop = QEventLoop()
 
         class FirstPaint(QObject):
+            def __init__(self, loop):
+                super().__init__()
+                self.loop = loop
+
             def eventFilter(self, _obj, event):  # noqa: N802 - Qt naming
                 if event.type() == QEvent.Type.Paint:
-                    loop.quit()
+                    self.loop.quit()
                 return False
 
-        watch = FirstPaint()
+        watch = FirstPaint(loop)
         view.ui.graphicsView.viewport().installEventFilter(watch)
         start = time.perf_counter()
         # The same as ours: read the file and show it, then the first paint of the viewport.
@@ -183,7 +187,8 @@ def bench_open_2048(h: Harness, folder: Path, runs: int, with_napari: bool) -> N
     print("\nOpen 2048x2048 uint16 TIFF to first drawn frame (page cache warm, app running)")
     print(f"  QBI Desktop             {median_ms(ours)}   (n={runs})")
     print(
-        f"  pyqtgraph ImageView     {median_ms(plain)}   ratio {statistics.median(plain) / statistics.median(ours):5.2f}x"
+        f"  pyqtgraph ImageView     {median_ms(plain)}   "
+        f"ratio {statistics.median(plain) / statistics.median(ours):5.2f}x"
     )
     if with_napari:
         napari_times = bench_napari_open(h, path, runs)
@@ -249,7 +254,8 @@ def bench_big(h: Harness, folder: Path, size: int) -> None:
     h.wait_task(task)
     if task is not None:
         print(
-            f"  overview pyramid built  {(time.perf_counter() - start) * 1000:8.1f} ms later (background)"
+            f"  overview pyramid built  {(time.perf_counter() - start) * 1000:8.1f} ms later "
+            "(background)"
         )
     settled = rss_bytes()
     print(f"  resident growth after pyramid {(settled['VmRSS'] - before['VmRSS']) / 1e6:.1f} MB")
@@ -257,7 +263,8 @@ def bench_big(h: Harness, folder: Path, size: int) -> None:
     h.close_all()
 
     print(
-        f"\n{size}x{size} uint16, LZW, 512x512 tiles, no pyramid in file ({lzw_path.stat().st_size / 1e6:.0f} MB)"
+        f"\n{size}x{size} uint16, LZW, 512x512 tiles, no pyramid in file "
+        f"({lzw_path.stat().st_size / 1e6:.0f} MB)"
     )
     reference = []
     for _ in range(2):
@@ -284,7 +291,8 @@ def bench_big(h: Harness, folder: Path, size: int) -> None:
         print(f"  first tiles drawn       {(first_tiles[0] - start) * 1000:8.1f} ms")
     print(f"  overview complete       {complete * 1000:8.1f} ms")
     print(
-        f"  tifffile.imread alone   {median_ms(reference)}   ratio {complete / statistics.median(reference):5.2f}x"
+        f"  tifffile.imread alone   {median_ms(reference)}   "
+        f"ratio {complete / statistics.median(reference):5.2f}x"
     )
     h.close_all()
 
@@ -312,7 +320,8 @@ def bench_pan_zoom(h: Harness) -> None:
     print("  pan/zoom re-render (set view, read what is visible, draw):")
     for scale, times in results:
         print(
-            f"    zoom {scale * 100:6.1f} %      {median_ms(times)}   max {max(times) * 1000:.1f} ms"
+            f"    zoom {scale * 100:6.1f} %      {median_ms(times)}   "
+            f"max {max(times) * 1000:.1f} ms"
         )
 
 
@@ -326,7 +335,8 @@ def bench_stack(h: Harness, folder: Path, gigabytes: float) -> None:
         for index in range(count):
             writer.write(np.roll(slice_image, index * 7, axis=1), contiguous=True, metadata=None)
     print(
-        f"\nStack {count} x 2048 x 2048 uint16 ({path.stat().st_size / 1e9:.2f} GB), page cache warm"
+        f"\nStack {count} x 2048 x 2048 uint16 ({path.stat().st_size / 1e9:.2f} GB), "
+        "page cache warm"
     )
     warm(path)
     first = h.open_until_drawn(path)
