@@ -144,10 +144,10 @@ def test_layout_and_recent_files_persist_across_restart(qtbot, settings_dir):
     assert not second.docks["info"].isVisible()
     assert second.dockWidgetArea(second.docks["levels"]) == Qt.DockWidgetArea.LeftDockWidgetArea
     recent = [a.text() for a in second.recent_menu.actions()]
-    assert recent[0] == str(path.resolve())
+    assert recent[0] == str(path.absolute())
     second.recent_menu.actions()[0].trigger()  # reopen from the menu
     qtbot.waitUntil(lambda: second.current is not None, timeout=5000)
-    assert second.current.path == path.resolve()
+    assert second.current.path == path.absolute()
     # Reset layout brings every dock back.
     second.reset_layout()
     assert second.docks["info"].isVisible()
@@ -216,7 +216,7 @@ def test_drag_and_drop_opens_files(qtbot, main_window):
     )
     main_window.dropEvent(event)
     qtbot.waitUntil(lambda: main_window.current is not None, timeout=5000)
-    assert main_window.current.path == path.resolve()
+    assert main_window.current.path == path.absolute()
 
 
 def test_demo_opens_simulated_stack(qtbot, main_window):
