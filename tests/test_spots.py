@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 import pytest
 import tifffile
+from scipy import ndimage
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Cancelled, run_job
@@ -15,9 +16,11 @@ from qbi_desktop.core.spots import (
     detect_spots,
     detect_spots_job,
     evaluate_spots,
-    noise_sigma,
-    pixel_agreement,
+    evaluate_temporal,
+    hot_pixel_map,
+    robust_sigma,
     separable_median,
+    temporal_spot_truth,
     true_spot_snr,
 )
 
@@ -157,16 +160,23 @@ def test_agreement_with_the_reference_cleaner_on_the_real_projection():
     raw = tifffile.imread(need(RADIOGRAPHS / "spotprojection_0001.tif"))
     ref = tifffile.imread(need(RADIOGRAPHS / "spotcleaned_0001.tif"))
     lowered = raw.astype(np.float64) - ref  # how much the reference took off each pixel
-    sigma = noise_sigma(raw)
+    # The yardstick is the spread of the residual against a median background: this
+    # projection's noise is correlated (neighbours ~0.6), so neighbour differences understate it
+    sigma = robust_sigma(raw - separable_median(raw, 13))
     det = detect_spots(raw)
-    # nearly every pixel the reference lowered by > 10 sigma (the clear spots) is detected
-    recall_strong, _ = pixel_agreement(det.mask, lowered > 10 * sigma)
-    assert recall_strong >= 0.95
-    recall_5, _ = pixel_agreement(det.mask, lowered > 5 * sigma)
-    assert recall_5 >= 0.7
-    # and most detected pixels are ones the reference lowered too (by more than 1 sigma)
-    _, precision = pixel_agreement(det.mask, lowered > sigma)
-    assert precision >= 0.6
+    eight = np.ones((3, 3), bool)
+
+    def found(level):
+        ref_lab, n = ndimage.label(lowered > level * sigma, eight)
+        return len(np.unique(ref_lab[(ref_lab > 0) & det.mask])), n
+
+    hit10, n10 = found(10)
+    hit5, n5 = found(5)
+    assert n10 >= 20 and hit10 == n10  # every spot the reference lowered by > 10 sigma
+    assert hit5 >= 0.6 * n5
+    # and most proposals are spots the reference lowered too
+    agreed = [bool((lowered[c.ys, c.xs] > 3 * sigma).any()) for c in det.candidates]
+    assert len(agreed) >= 30 and np.mean(agreed) >= 0.75
 
 
 def _cli(argv):
@@ -223,3 +233,106 @@ def test_cli_reports_bad_files_and_continues(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bad.tif" in err
     assert (tmp_path / "o" / "good_spots.tif").exists()
+
+
+# -- real radiographs: four frames of one scene, scored against their temporal pseudo truth -----
+@pytest.fixture(scope="module")
+def edge_frames():
+    paths = [need(RADIOGRAPHS / f"edge20mm_{i:04d}.tif") for i in range(4)]
+    return np.stack([tifffile.imread(p) for p in paths])
+
+
+def _static_stack(seed=0, n=4, shape=(160, 200), n_spots=25):
+    """Frames of one scene (an edge, a gradient) with fresh noise and spots in each frame."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    scene = 2000.0 + 20.0 * xx + np.where(xx > shape[1] // 2, 6000.0, 0.0)
+    frames, truths = [], []
+    for _ in range(n):
+        img = rng.normal(scene, np.sqrt(5 * scene))
+        truth = np.zeros(shape, np.int32)
+        for k in range(1, n_spots + 1):
+            y, x = rng.integers(5, shape[0] - 6), rng.integers(5, shape[1] - 6)
+            if abs(x - shape[1] // 2) < 8 or truth[y - 3 : y + 4, x - 3 : x + 4].any():
+                continue  # away from the edge and from other spots
+            truth[y : y + 2, x : x + 2] = k
+            img[y : y + 2, x : x + 2] += 3000
+        frames.append(np.clip(img, 0, 65535).astype(np.uint16))
+        truths.append(truth)
+    return np.stack(frames), truths
+
+
+def test_temporal_truth_recovers_the_spots_of_each_frame():
+    frames, truths = _static_stack()
+    for i in range(len(frames)):
+        tr = temporal_spot_truth(frames, i)
+        ev = evaluate_spots(tr.labels, truths[i])
+        # every spot; a noise pixel may pass the 4 sigma seed threshold (~1 expected in 32k)
+        assert ev.recall == 1.0 and ev.fp <= 2, ev.summary()
+        matched = [t for t, _, _, _ in ev.matches]
+        assert all(tr.peak_snr[matched] > 10)  # 3000 counts on a sigma of ~130-220
+    with pytest.raises(UserFacingError, match="3 frames"):
+        temporal_spot_truth(frames[:2], 0)
+
+
+def test_detector_f1_on_real_frames_against_temporal_pseudo_truth(edge_frames):
+    """Default parameters, every frame: the gamma spots of >= 5 sigma, scored object by object.
+
+    Hot pixels (bright in every frame) are not judged here: one frame cannot tell them from a
+    gamma spot (see the next test). Before the residual-based noise and the window maximum
+    the detector's precision here was 0.82-0.86 (false proposals in the striped open beam and
+    along the plate edges) and its F1 0.87-0.90; now precision >= 0.93, F1 0.90-0.92.
+    """
+    f1s = []
+    for i in range(len(edge_frames)):
+        truth = temporal_spot_truth(edge_frames, i)
+        assert 600 <= len(truth.evaluated_ids()) <= 1000  # the frames' gamma spots
+        det = detect_spots(edge_frames[i])
+        ev = evaluate_temporal(det.labels, truth)
+        assert ev.precision >= 0.9 and ev.recall >= 0.85, f"frame {i}: {ev.summary()}"
+        f1s.append(ev.f1)
+    assert min(f1s) >= 0.88 and np.mean(f1s) >= 0.9, f1s
+
+
+def test_hot_pixel_map_removes_the_fixed_outliers(edge_frames):
+    # synthetic: hot pixels in every frame, a spot in one
+    frames, truths = _static_stack(1)
+    hot = np.zeros(frames.shape[1:], bool)
+    hot[20, 20:60:7] = True
+    frames[:, hot] += 2500
+    found = detect_spots(frames[0])
+    assert hot[found.mask].sum() == hot.sum()  # without the map they are proposed
+    clean = detect_spots(frames[0], exclude=hot_pixel_map(frames[1:]))
+    assert not clean.mask[hot].any()
+    assert evaluate_spots(clean.labels, truths[0]).f1 == 1.0
+    with pytest.raises(UserFacingError, match="exclude"):
+        detect_spots(frames[0], exclude=hot[:10])
+    # real: with the hot pixels of the three other frames excluded, the proposals on frame 0
+    # come down from ~7500 to the number of its gamma spots, and hot pixels count as errors
+    truth = temporal_spot_truth(edge_frames, 0)
+    plain = detect_spots(edge_frames[0])
+    det = detect_spots(edge_frames[0], exclude=hot_pixel_map(edge_frames[1:]))
+    assert len(plain.candidates) > 5 * len(truth.evaluated_ids())
+    assert len(det.candidates) < 1.5 * len(truth.evaluated_ids())
+    strict = evaluate_temporal(det.labels, truth, ignore_fixed=False)
+    assert strict.f1 >= 0.7, strict.summary()
+
+
+def test_morph_windows_agree_with_the_whole_image_reconstruction_on_the_spots():
+    """The reconstruction now runs only in windows around candidate peaks (for speed).
+
+    Against the whole-image reconstruction (``margin`` larger than the image: one window, the
+    former algorithm on an image of one tile) it finds the same spot pixels, and fewer false
+    ones: the whole image also "fills" broad bright plateaus (the beam's dome), whose height
+    above the border's saddle passes the threshold.
+    """
+    sim = simulate_radiograph(SimulationParams(height=512, width=512), 5)
+    whole = detect_spots(sim.image, "morph", margin=600)
+    fast = detect_spots(sim.image, "morph")
+    near = ndimage.binary_dilation(sim.spot_labels > 0, iterations=2)
+    iou = (whole.mask & fast.mask & near).sum() / ((whole.mask | fast.mask) & near).sum()
+    assert iou >= 0.95, iou
+    ev_whole = evaluate_spots(whole.labels, sim.spot_labels)
+    ev_fast = evaluate_spots(fast.labels, sim.spot_labels)
+    assert ev_fast.tp >= ev_whole.tp - 1 and ev_whole.tp >= 100
+    assert ev_fast.fp <= ev_whole.fp and ev_fast.f1 >= 0.95, ev_fast.summary()
