@@ -109,3 +109,94 @@ def test_accept_all_above_score_is_one_step_and_saved_with_mask(tmp_path, spots_
     assert np.array_equal(load_mask(out, mask.shape) > 0, want)
     annotate.undo()
     assert not annotate.session.editor.mask.any()
+
+
+# -- hot pixels (real radiographs) ---------------------------------------------------------------
+def _radiographs():
+    try:
+        from tests.conftest import RADIOGRAPHS, need
+    except ImportError:  # pragma: no cover
+        from conftest import RADIOGRAPHS, need
+    return [need(RADIOGRAPHS / f"edge20mm_000{i}.tif") for i in range(4)]
+
+
+def _open_for_spots(qtbot, window, path):
+    open_and_wait(qtbot, window, path)
+    annotate = window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    qtbot.waitUntil(lambda: annotate.session is not None and annotate.session.ready, timeout=10000)
+    return window.panels["spots"]
+
+
+def test_hot_pixel_frames_cut_the_real_candidates(qtbot, main_window, monkeypatch):
+    import json
+
+    from PySide6.QtWidgets import QFileDialog
+
+    from qbi_desktop.gui.docks.spots import HOT_FRAMES_KEY
+
+    first, *others = _radiographs()
+    window = main_window
+    panel = _open_for_spots(qtbot, window, first)
+    task = panel.detect()
+    qtbot.waitUntil(lambda: task.finished and panel.review is not None, timeout=20000)
+    before = len(panel.review)
+    assert before > 5000, before  # the detector alone: mostly hot pixels
+    # the button: a multi-select file dialog (Qt's dialog answered here), then a worker
+    chosen = [str(p) for p in others]
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", lambda *a, **k: (chosen, ""))
+    qtbot.mouseClick(panel.hot_button, Qt.MouseButton.LeftButton)
+    hot_task = panel.hot_task
+    assert hot_task is not None
+    qtbot.waitUntil(lambda: hot_task.finished, timeout=20000)
+    assert hot_task.state == "done", hot_task.error
+    n = int(panel.hot_map.sum())
+    assert n > 1000
+    assert panel.hot_label.text() == f"{n} hot pixels excluded (from 3 frames)"
+    assert json.loads(window.settings.value(HOT_FRAMES_KEY)) == chosen
+    # detections were shown, so they are redone with the hot pixels excluded
+    qtbot.waitUntil(lambda: panel.task.finished and len(panel.review) < before, timeout=20000)
+    after = len(panel.review)
+    assert after < 2000, after
+    assert panel.review.params["hot_pixel_frames"] == chosen  # provenance in the review
+    # a new window remembers the frames and excludes them again
+    from qbi_desktop.gui.main_window import MainWindow
+
+    second = MainWindow()
+    qtbot.addWidget(second)
+    try:
+        restored = second.panels["spots"]
+        assert restored.hot_task is not None
+        qtbot.waitUntil(lambda: restored.hot_task.finished, timeout=20000)
+        assert restored.hot_paths == chosen and int(restored.hot_map.sum()) == n
+    finally:
+        second.tasks.cancel_all()
+        second.tasks.wait(5000)
+        second.close()
+    # Clear: back to everything, and forgotten
+    panel.hot_clear.click()
+    assert panel.hot_map is None and panel.hot_label.text() == "No hot pixels excluded"
+    assert window.settings.value(HOT_FRAMES_KEY, None) is None
+    qtbot.waitUntil(lambda: panel.task.finished and len(panel.review) == before, timeout=20000)
+
+
+def test_hot_pixel_frames_of_another_shape_are_reported(qtbot, main_window, tmp_path):
+    first, second, third, _ = _radiographs()
+    small = tmp_path / "small.tif"
+    tifffile.imwrite(small, tifffile.imread(first)[:300, :400])
+    window = main_window
+    panel = _open_for_spots(qtbot, window, small)
+    hot_task = panel.set_hot_pixel_frames([second, third])
+    qtbot.waitUntil(lambda: hot_task.finished, timeout=20000)
+    task = panel.detect()
+    # detection still runs (without the exclusion) and the user is told why, with both shapes
+    qtbot.waitUntil(lambda: task.finished and panel.review is not None, timeout=20000)
+    assert task.state == "done"
+    error = window.last_error or ""
+    assert str(small) in error and "(300, 400)" in error and "(600, 600)" in error
+    # frames that do not match each other: the error names the file and both shapes
+    bad = panel.set_hot_pixel_frames([second, small])
+    qtbot.waitUntil(lambda: bad.finished, timeout=20000)
+    assert bad.state == "failed"
+    assert str(small) in window.last_error and "(300, 400)" in window.last_error
+    assert panel.hot_map is not None  # the earlier map is kept until a good one replaces it

@@ -10,9 +10,17 @@ Keys while this dock has focus: A accept (its pixels are added to the mask with 
 label: one undo step), R reject, E edit (the canvas jumps there zoomed in, with the brush),
 N / P next / previous. Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.
 SpotReview`, saved beside the mask as ``<mask>.spots.json`` each time the mask is saved.
+
+"Hot pixels…" takes other frames of the same detector: their hot-pixel map
+(:func:`qbi_desktop.core.spots.hot_pixel_map`, computed in a worker) is passed to the detector
+as ``exclude=``, so the camera's hot pixels, which in one frame look exactly like one-pixel gamma
+spots, stop flooding the queue. The chosen frames are remembered in the settings (``spots/``).
 """
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
@@ -30,6 +38,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGraphicsPathItem,
     QGridLayout,
@@ -44,10 +53,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.jobs import Progress
 from qbi_desktop.core.masks import union_rect
 from qbi_desktop.core.spot_review import SpotReview
-from qbi_desktop.core.spots import DEFAULTS, detect_spots_job
+from qbi_desktop.core.spots import DEFAULTS, detect_spots_job, hot_pixel_map
 
 STATE_COLOURS = {
     "proposed": QColor(255, 220, 0),
@@ -57,6 +67,38 @@ STATE_COLOURS = {
 }
 THUMB = 64  # thumbnail size in screen pixels
 DEBOUNCE_MS = 300
+SETTINGS_GROUP = "spots"
+HOT_FRAMES_KEY = f"{SETTINGS_GROUP}/hot_pixel_frames"
+
+
+def hot_pixel_job(paths: list[str]):
+    """Job: read the frames ``paths`` (2-D, all one shape) and return their hot-pixel map.
+
+    Two or more frames are needed: with one, its own gamma spots would count as hot pixels.
+    """
+    from qbi_desktop.core.io import read_image
+
+    if len(paths) < 2:
+        raise UserFacingError(
+            f"Hot pixels: choose at least 2 other frames of the same detector "
+            f"(got {len(paths)}: {', '.join(paths) or 'none'})"
+        )
+    frames: list[np.ndarray] = []
+    for i, name in enumerate(paths):
+        yield Progress(i, len(paths) + 1, f"reading {Path(name).name}")
+        frame = np.asarray(read_image(name))
+        if frame.ndim != 2:
+            raise ImageReadError(
+                Path(name), f"has shape {frame.shape}; hot pixels need 2-D greyscale frames"
+            )
+        if frames and frame.shape != frames[0].shape:
+            raise UserFacingError(
+                f"Hot pixels: {name}: has shape {frame.shape}, but {paths[0]} has "
+                f"{frames[0].shape}; the frames must come from the same detector"
+            )
+        frames.append(frame)
+    yield Progress(len(paths), len(paths) + 1, "hot-pixel map")
+    return hot_pixel_map(np.stack(frames))
 
 
 def thumbnail(image: np.ndarray, spot, half: int = 6) -> QImage:
@@ -106,6 +148,10 @@ class SpotsPanel(QWidget):
         self.current: int | None = None
         self.task = None
         self._image = None
+        self.hot_paths: list[str] = []  # frames the hot-pixel map comes from
+        self.hot_map: np.ndarray | None = None
+        self.hot_task = None
+        self._hot_warned = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -130,6 +176,7 @@ class SpotsPanel(QWidget):
         self.highlight.setPen(pen)
         self.highlight.setZValue(31)
         self.canvas.view.addItem(self.highlight, ignoreBounds=True)
+        self._restore_hot_pixels()
 
     # -- construction ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -173,6 +220,23 @@ class SpotsPanel(QWidget):
         row.addWidget(self.show_boxes)
         row.addWidget(self.detect_button)
         form.addRow(row)
+        self.hot_button = QPushButton("Hot pixels…")
+        self.hot_button.setToolTip(
+            "Choose 2 or more other frames of the same detector: pixels bright in them (hot "
+            "pixels) cannot start a spot"
+        )
+        self.hot_button.clicked.connect(self.choose_hot_pixel_frames)
+        self.hot_clear = QPushButton("Clear")
+        self.hot_clear.setToolTip("Stop excluding hot pixels")
+        self.hot_clear.clicked.connect(self.clear_hot_pixels)
+        self.hot_clear.setEnabled(False)
+        hot_row = QHBoxLayout()
+        hot_row.addWidget(self.hot_button, 1)
+        hot_row.addWidget(self.hot_clear)
+        form.addRow(hot_row)
+        self.hot_label = QLabel("No hot pixels excluded")
+        self.hot_label.setWordWrap(True)
+        form.addRow(self.hot_label)
 
         self.queue = QListWidget()
         self.queue.setIconSize(QSize(THUMB, THUMB))
@@ -260,6 +324,111 @@ class SpotsPanel(QWidget):
             p["quantile"] = self.quantile.value()
         return p
 
+    # -- hot pixels ------------------------------------------------------------------------------
+    def choose_hot_pixel_frames(self) -> None:
+        """Ask for the other frames (multi-select) and compute their hot-pixel map."""
+        start = str(Path(self.hot_paths[0]).parent) if self.hot_paths else ""
+        if not start and self.window.current is not None:
+            start = str(Path(self.window.current.path).parent)
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Other frames of the same detector (2 or more)",
+            start,
+            "Images (*.tif *.tiff *.png);;All files (*)",
+        )
+        if paths:
+            self.set_hot_pixel_frames(paths)
+
+    def set_hot_pixel_frames(self, paths, *, remember: bool = True):
+        """Compute the hot-pixel map of ``paths`` in a worker; returns the Task (None when
+        ``paths`` is empty: that clears the exclusion). Re-detects when detections are shown."""
+        paths = [str(p) for p in paths]
+        if not paths:
+            self.clear_hot_pixels()
+            return None
+        if self.hot_task is not None and not self.hot_task.finished:
+            self.hot_task.cancel()
+        if remember:
+            self.window.settings.setValue(HOT_FRAMES_KEY, json.dumps(paths))
+        self.hot_label.setText(f"Computing hot pixels from {len(paths)} frames…")
+
+        def done(hot, paths=paths) -> None:
+            if task is not self.hot_task:  # a newer choice superseded this one
+                return
+            self.hot_paths, self.hot_map = paths, np.asarray(hot, dtype=bool)
+            self._hot_warned = None
+            self.hot_clear.setEnabled(True)
+            self._update_hot_label()
+            if self.review is not None:  # the candidates shown are stale: detect again
+                self.detect()
+
+        def failed(message: str) -> None:
+            if task is self.hot_task:
+                self._update_hot_label()
+            self.window.report_error(message)
+
+        task = self.window.tasks.submit(
+            "Hot-pixel map", lambda: hot_pixel_job(paths), on_result=done, on_error=failed
+        )
+        self.hot_task = task
+        return task
+
+    def clear_hot_pixels(self) -> None:
+        """Stop excluding hot pixels (and forget the frames in the settings)."""
+        if self.hot_task is not None and not self.hot_task.finished:
+            self.hot_task.cancel()
+        self.hot_task = None
+        had = self.hot_map is not None
+        self.hot_paths, self.hot_map = [], None
+        self.window.settings.remove(HOT_FRAMES_KEY)
+        self.hot_clear.setEnabled(False)
+        self._update_hot_label()
+        if had and self.review is not None:
+            self.detect()
+
+    def _update_hot_label(self) -> None:
+        if self.hot_map is None:
+            self.hot_label.setText("No hot pixels excluded")
+            self.hot_label.setToolTip("")
+            return
+        n, k = int(self.hot_map.sum()), len(self.hot_paths)
+        self.hot_label.setText(f"{n} hot pixels excluded (from {k} frames)")
+        self.hot_label.setToolTip("\n".join(self.hot_paths))
+
+    def _restore_hot_pixels(self) -> None:
+        text = self.window.settings.value(HOT_FRAMES_KEY, "")
+        try:
+            paths = json.loads(text) if text else []
+        except (TypeError, ValueError):
+            paths = []  # a stale setting from another version
+        if not isinstance(paths, list) or not paths:
+            return
+        paths = [str(p) for p in paths]
+        if all(Path(p).is_file() for p in paths):
+            self.set_hot_pixel_frames(paths, remember=False)
+        else:
+            missing = next(p for p in paths if not Path(p).is_file())
+            self.hot_label.setText(f"Hot-pixel frame not found: {missing}; choose them again")
+
+    def _exclude_for(self, image: np.ndarray) -> np.ndarray | None:
+        """The hot-pixel map when it fits ``image``; otherwise None (and the user is told)."""
+        hot = self.hot_map
+        if hot is None:
+            return None
+        if hot.shape != image.shape[:2]:
+            doc = self.window.current
+            name = str(doc.path) if doc is not None else "the current image"
+            warned = (name, image.shape[:2], hot.shape)
+            if warned == self._hot_warned:  # say it once, not at every live re-detection
+                return None
+            self._hot_warned = warned
+            self.window.report_error(
+                f"Hot pixels not excluded: {name} has shape {image.shape[:2]}, but the "
+                f"hot-pixel frames ({self.hot_paths[0]}, …) have {hot.shape}"
+            )
+            return None
+        return hot
+
     # -- annotate link ---------------------------------------------------------------------------
     @property
     def annotate(self):
@@ -300,6 +469,12 @@ class SpotsPanel(QWidget):
         if self.task is not None and not self.task.finished:
             self.task.cancel()
         method, params = self.method.currentText(), self.params()
+        exclude = self._exclude_for(image)
+        # provenance for the review: which frames the excluded hot pixels came from
+        recorded = dict(params)
+        if exclude is not None:
+            recorded["hot_pixel_frames"] = list(self.hot_paths)
+            recorded["hot_pixels_excluded"] = int(exclude.sum())
         self.summary.setText("Detecting…")
 
         def done(detection, session=session, image=image) -> None:
@@ -310,10 +485,10 @@ class SpotsPanel(QWidget):
             key = id(session) if session is not None else 0
             review = self.reviews.get(key)
             if review is None:
-                review = SpotReview.from_candidates(shape, detection.candidates, method, params)
+                review = SpotReview.from_candidates(shape, detection.candidates, method, recorded)
                 self.reviews[key] = review
             else:
-                review.merge(detection.candidates, method, params)
+                review.merge(detection.candidates, method, recorded)
             self.review = review
             self.current = None
             self._refresh()
@@ -321,7 +496,7 @@ class SpotsPanel(QWidget):
 
         self.task = self.window.tasks.submit(
             "Detect spots",
-            lambda: detect_spots_job(image, method, **params),
+            lambda: detect_spots_job(image, method, exclude=exclude, **params),
             on_result=done,
             on_error=self.window.report_error,
         )
