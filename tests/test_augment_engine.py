@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from qbi_desktop.core.augment import Pipeline, apply_transform, preview
+from qbi_desktop.core.augment import Pipeline, apply_transform, intensity, preview
 from qbi_desktop.core.augment import geometry as G
 from qbi_desktop.core.errors import UserFacingError
 
@@ -266,3 +266,129 @@ def test_preview_gives_parameters_the_batch_would_draw_on_a_small_copy():
     assert got[0][2] != got[1][2]
     # one-pixel spots survive the downscale of the mask
     assert got[0][1].any()
+
+
+# ---------------------------------------------------------------------------------------------
+# The fast resampler (core/augment/fastwarp.py) against the reference sampler and scipy
+
+
+def _random_matrix(rng, h, w):
+    theta, shear = rng.uniform(-40, 40), rng.uniform(-15, 15)
+    tx, ty = rng.uniform(-0.2, 0.2, 2) * (w, h)
+    zx, zy = rng.uniform(0.7, 1.4, 2)
+    m = G.about_center(G.keras_like_matrix(theta, tx, ty, shear, zx, zy), h, w)
+    return m @ G.flip_matrix(h, w, bool(rng.random() < 0.5), bool(rng.random() < 0.5))
+
+
+@pytest.mark.parametrize("mode", list(SCIPY_MODE))
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int16, np.float32, np.float64])
+def test_fast_bilinear_path_equals_the_reference_sampler(mode, dtype):
+    """What a user gets from a pipeline (fast path, then the one rounding) is the reference
+    sampler's result within interpolation rounding: <= 1 grey level for integer images, float
+    rounding of the coordinates for float images; with and without an elastic field, and with a
+    strong zoom-out (most positions outside the image)."""
+    rng = np.random.default_rng(11)
+    top = {np.uint8: 255, np.uint16: 65535, np.int16: 30000}.get(dtype, 1.0)
+    wd = np.float64 if dtype == np.float64 else np.float32
+    for trial in range(6):
+        h, w = (int(v) for v in rng.integers(20, 90, 2))
+        shape = (h, w, 3) if trial == 4 else (h, w)  # channels share the sampling positions
+        x = (rng.random(shape) * top).astype(dtype)
+        m = _random_matrix(rng, h, w)
+        if trial == 5:
+            m = m @ G.about_center(G.keras_like_matrix(0, 0, 0, 0, 3.0, 3.0), h, w)
+        disp = G.elastic_field((h, w), 4.0, 5.0, trial) if trial == 3 else None
+        fast = G.warp(x, m, order=1, mode=mode, cval=top / 3, work_dtype=wd, displacement=disp)
+        ref = G.warp_reference(
+            x, m, order=1, mode=mode, cval=top / 3, work_dtype=wd, displacement=disp
+        )
+        assert fast.dtype == ref.dtype == wd and fast.shape == shape
+        if np.dtype(dtype).kind in "ui":
+            a = intensity.finalize(fast, dtype).astype(np.int64)
+            b = intensity.finalize(ref, dtype).astype(np.int64)
+            assert np.abs(a - b).max() <= 1
+        else:
+            tol = 1e-9 if dtype == np.float64 else 1e-4
+            assert np.abs(fast - ref).max() <= tol * top
+
+
+@pytest.mark.parametrize("mode", list(SCIPY_MODE))
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.bool_])
+def test_fast_nearest_path_keeps_mask_labels_exact(mode, dtype):
+    """Masks (order 0) come out of the fast path with exactly the input's label values, equal to
+    the reference sampler (a position within float rounding of a pixel boundary may pick the
+    other pixel: allowed for at most a few pixels)."""
+    rng = np.random.default_rng(12)
+    h, w = 64, 96
+    if dtype == np.bool_:
+        mask = rng.random((h, w)) > 0.7
+        labels = {False, True}
+    else:
+        labels = [0, 1, 7, int(np.iinfo(dtype).max)]
+        mask = rng.choice(labels, size=(h, w)).astype(dtype)
+        labels = set(labels)
+    src = mask.view(np.uint8) if dtype == np.bool_ else mask
+    for _ in range(3):
+        m = _random_matrix(rng, h, w)
+        fast = G.warp(src, m, order=0, mode=mode, cval=0)
+        ref = G.warp_reference(src, m, order=0, mode=mode, cval=0)
+        assert fast.dtype == src.dtype
+        got = fast.view(np.bool_) if dtype == np.bool_ else fast
+        assert set(np.unique(got).tolist()) <= labels
+        assert np.count_nonzero(fast != ref) <= 3
+
+
+@pytest.mark.parametrize("mode", list(SCIPY_MODE))
+def test_fast_path_matches_scipy_far_outside_the_image(mode):
+    """Zooming far out and shifting far: reflect and wrap pad the source by the reach of the
+    transform (or fall back beyond 16x the image area), still equal to scipy's fill modes, and
+    nearest/constant clip exactly."""
+    rng = np.random.default_rng(13)
+    x = rng.random((31, 45))
+    for zoom in (2.0, 4.5):
+        m = G.about_center(G.keras_like_matrix(30, 50, -80, 5, zoom * 1.1, zoom), 31, 45)
+        for order in (0, 1):
+            ours = G.warp(x, m, order=order, mode=mode, cval=0.25, work_dtype=np.float64)
+            ref = ndimage.affine_transform(
+                x, m[:2, :2], m[:2, 2], order=order, mode=SCIPY_MODE[mode], cval=0.25
+            )
+            assert np.abs(ours - ref).max() <= 1e-9
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_pipeline_geometry_equals_scipy_after_the_one_rounding(dtype):
+    """The corrected (true-centre) affine + flip of a pipeline equals scipy.ndimage's order-1
+    affine_transform of the same matrix, rounded once: within one grey level."""
+    rng = np.random.default_rng(14)
+    top = np.iinfo(dtype).max
+    x = (rng.random((70, 110)) * top).astype(dtype)
+    p = Pipeline.from_options(
+        rotation_range=25,
+        width_shift_range=0.1,
+        height_shift_range=0.1,
+        zoom_range=0.15,
+        shear_range=8,
+        horizontal_flip=True,
+        fill_mode="nearest",
+    )
+    for copy in range(4):
+        s = p.augment(x, copy_index=copy)
+        params = s.params
+        m = G.about_center(
+            G.keras_like_matrix(
+                params["theta"],
+                params["tx"],
+                params["ty"],
+                params["shear"],
+                params["zx"],
+                params["zy"],
+            ),
+            70,
+            110,
+        ) @ G.flip_matrix(70, 110, params["flip_horizontal"], params["flip_vertical"])
+        ref = ndimage.affine_transform(
+            x.astype(np.float64), m[:2, :2], m[:2, 2], order=1, mode="nearest"
+        )
+        ref = np.clip(np.rint(ref), 0, top)
+        assert s.image.dtype == dtype
+        assert np.abs(s.image.astype(np.float64) - ref).max() <= 1

