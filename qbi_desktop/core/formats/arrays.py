@@ -27,8 +27,9 @@ from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
     ImportReport,
-    export_rows,
+    item_pixels,
     reject_if,
+    run_export,
     split_from_name,
 )
 from qbi_desktop.core.idx import read_idx
@@ -235,7 +236,7 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems):
 
 
 def _stack(project: Project, db: Any, rows: list[dict], what: str) -> np.ndarray:
-    arrays = [project._pixels(db, r["path"], r["container"], r["index"]) for r in rows]
+    arrays = [item_pixels(project, db, r) for r in rows]
     shapes = {(a.shape, a.dtype.str) for a in arrays}
     if len(shapes) > 1:
         raise UserFacingError(
@@ -255,33 +256,26 @@ def export_mnist_job(
     project: Project, out: str | Path, *, filters: Any = None, datapackage: bool = False, **_: Any
 ) -> Job[ExportReport]:
     """``<prefix>-images-idx3-ubyte.gz`` + labels per split (train, t10k, val)."""
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        folder = ExportFolder(out)
-        report = ExportReport("mnist", str(folder.out), items=len(rows))
-        with folder.guarded():
-            for n, (split, group) in enumerate(_groups(rows).items()):
-                yield Progress(n, len(_groups(rows)), f"writing {split or 'unassigned'}")
-                images = _stack(project, db, group, "MNIST")
-                try:
-                    labels = np.asarray([int(r["label"]) for r in group])
-                except (TypeError, ValueError) as exc:
-                    raise UserFacingError(
-                        "MNIST export needs integer class labels 0-255 on every item"
-                    ) from exc
-                if labels.min() < 0 or labels.max() > 255 or images.dtype != np.uint8:
-                    raise UserFacingError("MNIST export needs uint8 images and labels 0-255")
-                prefix = MNIST_PREFIX[split]
-                folder.write_bytes(f"{prefix}-images-idx3-ubyte.gz", _idx_bytes(images))
-                folder.write_bytes(
-                    f"{prefix}-labels-idx1-ubyte.gz", _idx_bytes(labels.astype(np.uint8))
-                )
-            _maybe_package(folder, db, datapackage)
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+        for n, (split, group) in enumerate(_groups(rows).items()):
+            yield Progress(n, len(_groups(rows)), f"writing {split or 'unassigned'}")
+            images = _stack(project, db, group, "MNIST")
+            try:
+                labels = np.asarray([int(r["label"]) for r in group])
+            except (TypeError, ValueError) as exc:
+                raise UserFacingError(
+                    "MNIST export needs integer class labels 0-255 on every item"
+                ) from exc
+            if labels.min() < 0 or labels.max() > 255 or images.dtype != np.uint8:
+                raise UserFacingError("MNIST export needs uint8 images and labels 0-255")
+            prefix = MNIST_PREFIX[split]
+            folder.write_bytes(f"{prefix}-images-idx3-ubyte.gz", _idx_bytes(images))
+            folder.write_bytes(
+                f"{prefix}-labels-idx1-ubyte.gz", _idx_bytes(labels.astype(np.uint8))
+            )
+
+    return run_export(project, "mnist", out, write, filters=filters, datapackage=datapackage)
 
 
 def _idx_bytes(array: np.ndarray) -> bytes:
@@ -293,47 +287,32 @@ def export_npz_job(
     project: Project, out: str | Path, *, filters: Any = None, datapackage: bool = False, **_: Any
 ) -> Job[ExportReport]:
     """``dataset.npz`` with ``x_<split>``/``y_<split>`` (+ ``class_names`` or ``target_names``)."""
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        folder = ExportFolder(out)
-        report = ExportReport("npz", str(folder.out), items=len(rows))
+
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         labels = sorted({r["label"] for r in rows if r["label"] is not None})
         target_names = sorted({t for r in rows for t in r["targets"]})
         arrays: dict[str, np.ndarray] = {}
-        with folder.guarded():
-            groups = _groups(rows)
-            for n, (split, group) in enumerate(groups.items()):
-                yield Progress(n, len(groups), f"stacking {split or 'all'}")
-                suffix = f"_{split}" if split else ""
-                arrays["x" + suffix] = _stack(project, db, group, "NPZ")
-                if labels:
-                    lookup = {c: i for i, c in enumerate(labels)}
-                    arrays["y" + suffix] = np.asarray(
-                        [lookup.get(r["label"], -1) for r in group], dtype=np.int64
-                    )
-                elif target_names:
-                    values = np.asarray(
-                        [[r["targets"].get(t, np.nan) for t in target_names] for r in group]
-                    )
-                    arrays["y" + suffix] = values[:, 0] if len(target_names) == 1 else values
+        groups = _groups(rows)
+        for n, (split, group) in enumerate(groups.items()):
+            yield Progress(n, len(groups), f"stacking {split or 'all'}")
+            suffix = f"_{split}" if split else ""
+            arrays["x" + suffix] = _stack(project, db, group, "NPZ")
             if labels:
-                arrays["class_names"] = np.asarray(labels, dtype=str)
+                lookup = {c: i for i, c in enumerate(labels)}
+                arrays["y" + suffix] = np.asarray(
+                    [lookup.get(r["label"], -1) for r in group], dtype=np.int64
+                )
             elif target_names:
-                arrays["target_names"] = np.asarray(target_names, dtype=str)
-            buffer = io.BytesIO()
-            np.savez_compressed(buffer, **arrays)
-            folder.write_bytes("dataset.npz", buffer.getvalue())
-            _maybe_package(folder, db, datapackage)
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+                values = np.asarray(
+                    [[r["targets"].get(t, np.nan) for t in target_names] for r in group]
+                )
+                arrays["y" + suffix] = values[:, 0] if len(target_names) == 1 else values
+        if labels:
+            arrays["class_names"] = np.asarray(labels, dtype=str)
+        elif target_names:
+            arrays["target_names"] = np.asarray(target_names, dtype=str)
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **arrays)
+        folder.write_bytes("dataset.npz", buffer.getvalue())
 
-
-def _maybe_package(folder: ExportFolder, db: Any, datapackage: bool) -> None:
-    if datapackage:
-        from qbi_desktop.core.formats.datapackage import write_datapackage
-        from qbi_desktop.core.formats.imagefolder import _metadata
-
-        write_datapackage(folder, _metadata(db))
+    return run_export(project, "npz", out, write, filters=filters, datapackage=datapackage)

@@ -25,9 +25,15 @@ from qbi_desktop.core.formats.common import (
     ExportReport,
     ImportReport,
     existing_paths,
-    export_rows,
+    file_item,
+    item_pixels,
+    mask_class_names,
+    mask_classes,
+    mask_regions,
     put_image,
+    read_item_mask,
     reject_if,
+    run_export,
     scan_image,
     split_dir,
     split_from_name,
@@ -148,17 +154,16 @@ def import_job(
     report = ImportReport("coco", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     planned: list[dict[str, Any]] = []
-    mask_classes: dict[str, str] = {}
+    new_classes: dict[str, str] = {}
     for source in sources:
         yield Progress(0, 0, f"reading {Path(source).name}")
-        planned += _plan(Path(source), images_dir, problems, mask_classes)
+        planned += _plan(Path(source), images_dir, problems, new_classes)
     reject_if(report.source, problems)
     db = project.connect()
     try:
         known = existing_paths(project, db)
-        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
-        old_classes = json.loads(meta[0]) if meta else {}
-        for key, name in mask_classes.items():
+        old_classes = mask_classes(db)
+        for key, name in new_classes.items():
             if old_classes.get(key, name) != name:
                 problems.append(
                     Problem(
@@ -176,13 +181,9 @@ def import_job(
                 updates.append((known[stored], plan))
                 continue
             new.append(
-                NewItem(
-                    name=plan["path"].name,
-                    hash=plan["info"].hash,
-                    path=plan["path"],
-                    size=plan["info"].size,
-                    width=plan["info"].width,
-                    height=plan["info"].height,
+                file_item(
+                    plan["path"],
+                    plan["info"],
                     split=plan["split"],
                     annotator=annotator,
                     mask=plan["mask"],
@@ -198,8 +199,8 @@ def import_job(
                 tx.set_boxes(item_id, plan["boxes"], annotator)
                 if plan["mask"] is not None:
                     tx.set_mask(item_id, plan["mask"], annotator)
-            if mask_classes:
-                tx.set_metadata(mask_classes={**old_classes, **mask_classes})
+            if new_classes:
+                tx.set_metadata(mask_classes={**old_classes, **new_classes})
         report.added, report.updated = len(new), len(updates)
         return report
     finally:
@@ -210,7 +211,7 @@ def _plan(
     source: Path,
     images_dir: str | Path | None,
     problems: list[Problem],
-    mask_classes: dict[str, str],
+    new_classes: dict[str, str],
 ) -> list[dict[str, Any]]:
     where = str(source)
     try:
@@ -316,7 +317,7 @@ def _plan(
             if reason:
                 problems.append(Problem(where, f"{label}: {reason}"))
                 continue
-            mask_classes[str(ann["category_id"])] = category
+            new_classes[str(ann["category_id"])] = category
     return list(images.values())
 
 
@@ -331,20 +332,11 @@ def export_job(
     datapackage: bool = False,
     **_: Any,
 ) -> Job[ExportReport]:
-    import tifffile
-
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
-        mask_classes = {int(k): v for k, v in (json.loads(meta[0]) if meta else {}).items()}
-        masks = {
-            r["id"]: np.asarray(tifffile.imread(project.resolve(r["mask"])))
-            for r in rows
-            if r["mask"]
-        }
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+        masks = {r["id"]: read_item_mask(project, r) for r in rows if r["mask"]}
         values = sorted({int(v) for m in masks.values() for v in np.unique(m) if v != 0})
-        categories = {v: mask_classes.get(v, str(v)) for v in values}
+        names = mask_class_names(db)
+        categories = {v: names.get(v, str(v)) for v in values}
         by_name = {name: cid for cid, name in categories.items()}
         next_id = max(categories, default=0) + 1
         for r in rows:
@@ -353,71 +345,49 @@ def export_job(
                     by_name[box[0]] = next_id
                     categories[next_id] = box[0]
                     next_id += 1
-        folder = ExportFolder(out)
-        report = ExportReport("coco", str(folder.out), items=len(rows))
-        splits = sorted({split_dir(r["split"]) for r in rows})
-        with folder.guarded():
-            for split in splits:
-                doc: dict[str, Any] = {
-                    "info": {"description": "exported by QBI Desktop"},
-                    "images": [],
-                    "annotations": [],
-                    "categories": [
-                        {"id": cid, "name": name, "supercategory": ""}
-                        for cid, name in sorted(categories.items())
-                    ],
-                }
-                for n, row in enumerate(r for r in rows if split_dir(r["split"]) == split):
-                    rel = put_image(folder, project, db, row, f"{split}/images")
-                    h, w = project._pixels(db, row["path"], row["container"], row["index"]).shape[
-                        :2
-                    ]
-                    doc["images"].append(
-                        {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
+        for split in sorted({split_dir(r["split"]) for r in rows}):
+            doc: dict[str, Any] = {
+                "info": {"description": "exported by QBI Desktop"},
+                "images": [],
+                "annotations": [],
+                "categories": [
+                    {"id": cid, "name": name, "supercategory": ""}
+                    for cid, name in sorted(categories.items())
+                ],
+            }
+            for n, row in enumerate(r for r in rows if split_dir(r["split"]) == split):
+                rel = put_image(folder, project, db, row, f"{split}/images")
+                h, w = item_pixels(project, db, row).shape[:2]
+                doc["images"].append(
+                    {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
+                )
+                for label, x, y, bw, bh, _who in row["boxes"]:
+                    doc["annotations"].append(
+                        {
+                            "id": len(doc["annotations"]) + 1,
+                            "image_id": row["id"],
+                            "category_id": by_name[label],
+                            "bbox": [x, y, bw, bh],
+                            "area": bw * bh,
+                            "iscrowd": 0,
+                            "segmentation": [],
+                        }
                     )
-                    for label, x, y, bw, bh, _who in row["boxes"]:
-                        doc["annotations"].append(
-                            {
-                                "id": len(doc["annotations"]) + 1,
-                                "image_id": row["id"],
-                                "category_id": by_name[label],
-                                "bbox": [x, y, bw, bh],
-                                "area": bw * bh,
-                                "iscrowd": 0,
-                                "segmentation": [],
-                            }
-                        )
-                    mask = masks.get(row["id"])
-                    for value in [] if mask is None else np.unique(mask):
-                        if value == 0:
-                            continue
-                        region = mask == value
-                        ys, xs = np.nonzero(region)
-                        doc["annotations"].append(
-                            {
-                                "id": len(doc["annotations"]) + 1,
-                                "image_id": row["id"],
-                                "category_id": int(value),
-                                "bbox": [
-                                    int(xs.min()),
-                                    int(ys.min()),
-                                    int(xs.max() - xs.min() + 1),
-                                    int(ys.max() - ys.min() + 1),
-                                ],
-                                "area": int(region.sum()),
-                                "iscrowd": 1,
-                                "segmentation": {"size": [h, w], "counts": rle_encode(region)},
-                            }
-                        )
-                    if n % 100 == 0:
-                        yield Progress(n, len(rows), f"writing {split}")
-                folder.write_json(f"{split}/annotations.json", doc)
-            if datapackage:
-                from qbi_desktop.core.formats.datapackage import write_datapackage
-                from qbi_desktop.core.formats.imagefolder import _metadata
+                mask = masks.get(row["id"])
+                for value, region, (x0, y0, x1, y1) in [] if mask is None else mask_regions(mask):
+                    doc["annotations"].append(
+                        {
+                            "id": len(doc["annotations"]) + 1,
+                            "image_id": row["id"],
+                            "category_id": value,
+                            "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
+                            "area": int(region.sum()),
+                            "iscrowd": 1,
+                            "segmentation": {"size": [h, w], "counts": rle_encode(region)},
+                        }
+                    )
+                if n % 100 == 0:
+                    yield Progress(n, len(rows), f"writing {split}")
+            folder.write_json(f"{split}/annotations.json", doc)
 
-                write_datapackage(folder, _metadata(db))
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+    return run_export(project, "coco", out, write, filters=filters, datapackage=datapackage)

@@ -20,7 +20,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +36,10 @@ from qbi_desktop.core.catalog.images import (
     read_image_file,
     tiff_bytes,
 )
-from qbi_desktop.core.catalog.project import Project
+from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job
 
 SPLIT_DIRS = ("train", "val", "test")
 UNASSIGNED_DIR = "unassigned"
@@ -97,6 +98,20 @@ def scan_image(path: Path) -> FileInfo | str:
     return FileInfo(hash_file(path), size, width, height)
 
 
+def file_item(path: Path, info: FileInfo, **fields: Any) -> NewItem:
+    """A new item for the image file ``path`` as :func:`scan_image` found it; ``fields`` are the
+    format's own (label, split, annotator, mask, boxes, targets, provenance, ...)."""
+    return NewItem(
+        name=path.name,
+        hash=info.hash,
+        path=path,
+        size=info.size,
+        width=info.width,
+        height=info.height,
+        **fields,
+    )
+
+
 def is_image(path: Path) -> bool:
     return (
         path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
@@ -106,6 +121,22 @@ def is_image(path: Path) -> bool:
 def existing_paths(project: Project, db: sqlite3.Connection) -> dict[str, int]:
     """Stored path -> item id of the file items already in the project."""
     return dict(db.execute("SELECT path, id FROM items WHERE path IS NOT NULL"))
+
+
+def mask_classes(db: sqlite3.Connection) -> dict[str, str]:
+    """The project's mask classes as stored: label value (as text) -> class name."""
+    meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
+    return json.loads(meta[0]) if meta else {}
+
+
+def mask_class_names(db: sqlite3.Connection) -> dict[int, str]:
+    """The project's mask classes by label value, as exporters name a mask's regions."""
+    return {int(k): v for k, v in mask_classes(db).items()}
+
+
+def project_metadata(db: sqlite3.Connection) -> dict[str, Any]:
+    """The project's metadata fields (title, licence, mask classes, ...) by name."""
+    return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
 
 def split_from_name(text: str) -> str | None:
@@ -282,6 +313,61 @@ class ExportFolder:
         self.commit()
 
 
+ExportWriter = Callable[[sqlite3.Connection, list[dict[str, Any]], ExportFolder], Job[Any]]
+
+
+def run_export(
+    project: Project,
+    kind: str,
+    out: str | Path,
+    write: ExportWriter,
+    *,
+    filters: Any = None,
+    datapackage: bool = False,
+) -> Job[ExportReport]:
+    """The frame of every export: the filtered rows, an :class:`ExportFolder` that appears only
+    when complete, ``write(db, rows, folder)`` for the format's files (a Job: its progress is
+    passed on), then ``datapackage.json`` when asked for."""
+    db = project.connect()
+    try:
+        rows = export_rows(project, db, filters)
+        folder = ExportFolder(out)
+        report = ExportReport(kind, str(folder.out), items=len(rows))
+        with folder.guarded():
+            yield from write(db, rows, folder)
+            if datapackage:
+                from qbi_desktop.core.formats.datapackage import write_datapackage
+
+                write_datapackage(folder, project_metadata(db))
+        report.files = len(folder.files)
+        return report
+    finally:
+        db.close()
+
+
+def item_pixels(project: Project, db: sqlite3.Connection, row: dict[str, Any]) -> np.ndarray:
+    """An export row's pixels, from its file or its container."""
+    return project._pixels(db, row["path"], row["container"], row["index"])
+
+
+def read_item_mask(project: Project, row: dict[str, Any]) -> np.ndarray:
+    """The label mask stored for an export row (rows without one have ``row["mask"]`` None)."""
+    import tifffile
+
+    return np.asarray(tifffile.imread(project.resolve(row["mask"])))
+
+
+def mask_regions(mask: np.ndarray) -> Iterator[tuple[int, np.ndarray, tuple[int, int, int, int]]]:
+    """Each label of a label mask but the background 0: its value, its pixels (bool) and its
+    bounding box ``(x0, y0, x1, y1)`` with both ends inclusive."""
+    for value in np.unique(mask):
+        if value == 0:
+            continue
+        region = mask == value
+        ys, xs = np.nonzero(region)
+        yield int(value), region, (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
+
+
 def item_image(
     project: Project, db: sqlite3.Connection, row: dict[str, Any]
 ) -> tuple[bytes | Path, str]:
@@ -291,7 +377,7 @@ def item_image(
         if not path.is_file():
             raise UserFacingError(f"{path}: image of item {row['id']} not found (run verify)")
         return path, path.suffix.lower()
-    return encode_image(project._pixels(db, None, row["container"], row["index"]))
+    return encode_image(item_pixels(project, db, row))
 
 
 def item_stem(row: dict[str, Any]) -> str:

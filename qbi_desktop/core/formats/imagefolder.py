@@ -22,11 +22,14 @@ from qbi_desktop.core.formats.common import (
     ExportReport,
     ImportReport,
     existing_paths,
-    export_rows,
+    file_item,
     is_image,
     mask_bytes,
+    project_metadata,
     put_image,
+    read_item_mask,
     reject_if,
+    run_export,
     safe_component,
     scan_image,
     split_dir,
@@ -79,13 +82,9 @@ def import_job(
                 problems.append(Problem(str(path), info))
                 continue
             items.append(
-                NewItem(
-                    name=path.name,
-                    hash=info.hash,
-                    path=path,
-                    size=info.size,
-                    width=info.width,
-                    height=info.height,
+                file_item(
+                    path,
+                    info,
                     label=label,
                     split=split,
                     annotator=annotator,
@@ -116,21 +115,11 @@ def export_job(
     **_: Any,
 ) -> Job[ExportReport]:
     """Write ``out/<split>/<class>/<image>`` (no split level when no item has a split)."""
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        folder = ExportFolder(out)
-        report = ExportReport("imagefolder", str(folder.out), items=len(rows))
-        with folder.guarded():
-            yield from write_tree(project, db, folder, rows, "")
-            if datapackage:
-                from qbi_desktop.core.formats.datapackage import write_datapackage
 
-                write_datapackage(folder, _metadata(db))
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+        yield from write_tree(project, db, folder, rows, "")
+
+    return run_export(project, "imagefolder", out, write, filters=filters, datapackage=datapackage)
 
 
 def write_tree(
@@ -157,79 +146,69 @@ def export_package_job(
     import csv
     import io
 
-    import tifffile
-
     from qbi_desktop.core.formats.datapackage import write_datapackage
 
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        folder = ExportFolder(out)
-        report = ExportReport("datapackage", str(folder.out), items=len(rows))
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         target_names = sorted({t for r in rows for t in r["targets"]})
-        with folder.guarded():
-            paths = yield from write_tree(project, db, folder, rows, "data/")
-            masks: dict[int, str] = {}
-            for row in rows:
-                if row["mask"]:
-                    data, ext = mask_bytes(tifffile.imread(project.resolve(row["mask"])))
-                    rel = f"masks/{split_dir(row['split'])}/{Path(paths[row['id']]).stem}{ext}"
-                    masks[row["id"]] = folder.write_bytes(rel, data)
-            fields = [
-                ("id", "integer"),
-                ("name", "string"),
-                ("path", "string"),
-                ("label", "string"),
-                ("split", "string"),
-                ("mask", "string"),
-                ("boxes", "array"),
-                ("review", "string"),
-                ("notes", "string"),
-                ("annotator", "string"),
-                ("provenance_kind", "string"),
-                ("provenance", "object"),
-                ("metadata", "object"),
-                ("content_hash", "string"),
-            ] + [(f"target:{t}", "number") for t in target_names]
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow([f for f, _ in fields])
-            for row in rows:
-                boxes = [
-                    {"label": b[0], "x": b[1], "y": b[2], "w": b[3], "h": b[4], "annotator": b[5]}
-                    for b in row["boxes"]
+        paths = yield from write_tree(project, db, folder, rows, "data/")
+        masks: dict[int, str] = {}
+        for row in rows:
+            if row["mask"]:
+                data, ext = mask_bytes(read_item_mask(project, row))
+                rel = f"masks/{split_dir(row['split'])}/{Path(paths[row['id']]).stem}{ext}"
+                masks[row["id"]] = folder.write_bytes(rel, data)
+        fields = [
+            ("id", "integer"),
+            ("name", "string"),
+            ("path", "string"),
+            ("label", "string"),
+            ("split", "string"),
+            ("mask", "string"),
+            ("boxes", "array"),
+            ("review", "string"),
+            ("notes", "string"),
+            ("annotator", "string"),
+            ("provenance_kind", "string"),
+            ("provenance", "object"),
+            ("metadata", "object"),
+            ("content_hash", "string"),
+        ] + [(f"target:{t}", "number") for t in target_names]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow([f for f, _ in fields])
+        for row in rows:
+            boxes = [
+                {"label": b[0], "x": b[1], "y": b[2], "w": b[3], "h": b[4], "annotator": b[5]}
+                for b in row["boxes"]
+            ]
+            writer.writerow(
+                [
+                    row["id"],
+                    row["name"],
+                    paths[row["id"]],
+                    row["label"] or "",
+                    row["split"] or "",
+                    masks.get(row["id"], ""),
+                    json.dumps(boxes),
+                    row["review"],
+                    row["notes"],
+                    row["annotator"] or "",
+                    row["provenance_kind"],
+                    row["provenance"],
+                    row["metadata"],
+                    row["hash"],
                 ]
-                writer.writerow(
-                    [
-                        row["id"],
-                        row["name"],
-                        paths[row["id"]],
-                        row["label"] or "",
-                        row["split"] or "",
-                        masks.get(row["id"], ""),
-                        json.dumps(boxes),
-                        row["review"],
-                        row["notes"],
-                        row["annotator"] or "",
-                        row["provenance_kind"],
-                        row["provenance"],
-                        row["metadata"],
-                        row["hash"],
-                    ]
-                    + [_num(row["targets"].get(t)) for t in target_names]
-                )
-            folder.write_bytes("items.csv", buffer.getvalue().encode("utf-8"))
-            schema = [{"name": f, "type": t} for f, t in fields]
-            write_datapackage(folder, _metadata(db), {"items.csv": schema})
-        report.files = len(folder.files) + 1
-        return report
-    finally:
-        db.close()
+                + [_num(row["targets"].get(t)) for t in target_names]
+            )
+        folder.write_bytes("items.csv", buffer.getvalue().encode("utf-8"))
+        schema = [{"name": f, "type": t} for f, t in fields]
+        write_datapackage(folder, project_metadata(db), {"items.csv": schema})
+
+    # write_datapackage is not an ExportFolder file: count datapackage.json here.
+    report = yield from run_export(project, "datapackage", out, write, filters=filters)
+    report.files += 1
+    return report
 
 
 def _num(value: float | None) -> str:
     return "" if value is None else repr(float(value))
-
-
-def _metadata(db: Any) -> dict[str, Any]:
-    return {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}

@@ -20,16 +20,22 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.catalog.errors import Problem
-from qbi_desktop.core.catalog.project import Box, NewItem, Project
+from qbi_desktop.core.catalog.project import Box, Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
     ImportReport,
     existing_paths,
-    export_rows,
+    file_item,
+    item_pixels,
+    mask_class_names,
+    mask_classes,
+    mask_regions,
     put_image,
+    read_item_mask,
     reject_if,
+    run_export,
     scan_image,
     split_dir,
     split_from_name,
@@ -70,8 +76,7 @@ def import_job(
     problems: list[Problem] = []
     db = project.connect()
     try:
-        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
-        classes = {name: int(v) for v, name in (json.loads(meta[0]) if meta else {}).items()}
+        classes = {name: int(v) for v, name in mask_classes(db).items()}
         plans = []
         for n, f in enumerate(files):
             plan = _plan(f, classes, problems)
@@ -87,15 +92,10 @@ def import_job(
             if stored in known:
                 updates.append((known[stored], plan))
                 continue
-            info = plan["info"]
             new.append(
-                NewItem(
-                    name=plan["path"].name,
-                    hash=info.hash,
-                    path=plan["path"],
-                    size=info.size,
-                    width=info.width,
-                    height=info.height,
+                file_item(
+                    plan["path"],
+                    plan["info"],
                     label=plan["label"],
                     split=plan["split"],
                     annotator=annotator,
@@ -215,60 +215,35 @@ def export_job(
     datapackage: bool = False,
     **_: Any,
 ) -> Job[ExportReport]:
-    import tifffile
-
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
-        names = {int(k): v for k, v in (json.loads(meta[0]) if meta else {}).items()}
-        folder = ExportFolder(out)
-        report = ExportReport("labelme", str(folder.out), items=len(rows))
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+        names = mask_class_names(db)
         with_splits = any(r["split"] for r in rows)
-        with folder.guarded():
-            for n, row in enumerate(rows):
-                rel_dir = split_dir(row["split"]) if with_splits else ""
-                rel = put_image(folder, project, db, row, rel_dir)
-                h, w = project._pixels(db, row["path"], row["container"], row["index"]).shape[:2]
-                shapes = []
-                for label, x, y, bw, bh, _who in row["boxes"]:
-                    shapes.append(_shape(label, [[x, y], [x + bw, y + bh]], "rectangle"))
-                if row["mask"]:
-                    mask = np.asarray(tifffile.imread(project.resolve(row["mask"])))
-                    for value in np.unique(mask):
-                        if value == 0:
-                            continue
-                        region = mask == value
-                        ys, xs = np.nonzero(region)
-                        y0, y1, x0, x1 = ys.min(), ys.max(), xs.min(), xs.max()
-                        shape = _shape(
-                            names.get(int(value), str(int(value))),
-                            [[int(x0), int(y0)], [int(x1), int(y1)]],
-                            "mask",
-                        )
-                        shape["mask"] = _bool_to_png(region[y0 : y1 + 1, x0 : x1 + 1])
-                        shapes.append(shape)
-                doc = {
-                    "version": VERSION,
-                    "flags": {row["label"]: True} if row["label"] is not None else {},
-                    "shapes": shapes,
-                    "imagePath": Path(rel).name,
-                    "imageData": None,
-                    "imageHeight": int(h),
-                    "imageWidth": int(w),
-                }
-                folder.write_json(str(Path(rel).with_suffix(".json")), doc)
-                if n % 100 == 0:
-                    yield Progress(n, len(rows), "writing labelme files")
-            if datapackage:
-                from qbi_desktop.core.formats.datapackage import write_datapackage
-                from qbi_desktop.core.formats.imagefolder import _metadata
+        for n, row in enumerate(rows):
+            rel_dir = split_dir(row["split"]) if with_splits else ""
+            rel = put_image(folder, project, db, row, rel_dir)
+            h, w = item_pixels(project, db, row).shape[:2]
+            shapes = []
+            for label, x, y, bw, bh, _who in row["boxes"]:
+                shapes.append(_shape(label, [[x, y], [x + bw, y + bh]], "rectangle"))
+            if row["mask"]:
+                for value, region, (x0, y0, x1, y1) in mask_regions(read_item_mask(project, row)):
+                    shape = _shape(names.get(value, str(value)), [[x0, y0], [x1, y1]], "mask")
+                    shape["mask"] = _bool_to_png(region[y0 : y1 + 1, x0 : x1 + 1])
+                    shapes.append(shape)
+            doc = {
+                "version": VERSION,
+                "flags": {row["label"]: True} if row["label"] is not None else {},
+                "shapes": shapes,
+                "imagePath": Path(rel).name,
+                "imageData": None,
+                "imageHeight": int(h),
+                "imageWidth": int(w),
+            }
+            folder.write_json(str(Path(rel).with_suffix(".json")), doc)
+            if n % 100 == 0:
+                yield Progress(n, len(rows), "writing labelme files")
 
-                write_datapackage(folder, _metadata(db))
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+    return run_export(project, "labelme", out, write, filters=filters, datapackage=datapackage)
 
 
 def _shape(label: str, points: list, kind: str) -> dict[str, Any]:

@@ -18,19 +18,21 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.catalog.errors import Problem
-from qbi_desktop.core.catalog.project import NewItem, Project
+from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
     ImportReport,
     existing_paths,
-    export_rows,
+    file_item,
     is_image,
     mask_bytes,
     put_image,
+    read_item_mask,
     read_mask_file,
     reject_if,
+    run_export,
     scan_image,
     split_dir,
 )
@@ -125,18 +127,9 @@ def import_job(
         if images_dir is not None and unmatched:
             report.warnings.append(f"{unmatched} image(s) have no mask")
         with project.transaction(db) as tx:
+            provenance = {"source": "masks", "imported_from": str(masks_dir)}
             new = [
-                NewItem(
-                    name=image.name,
-                    hash=info.hash,
-                    path=image,
-                    size=info.size,
-                    width=info.width,
-                    height=info.height,
-                    annotator=annotator,
-                    mask=mask,
-                    provenance={"source": "masks", "imported_from": str(masks_dir)},
-                )
+                file_item(image, info, annotator=annotator, mask=mask, provenance=provenance)
                 for item_id, image, mask, info in plan
                 if item_id is None
             ]
@@ -155,16 +148,7 @@ def import_job(
                         if isinstance(info, str):
                             raise UserFacingError(f"{image}: {info}")
                         rest.append(
-                            NewItem(
-                                name=image.name,
-                                hash=info.hash,
-                                path=image,
-                                size=info.size,
-                                width=info.width,
-                                height=info.height,
-                                annotator=annotator,
-                                provenance={"source": "masks", "imported_from": str(masks_dir)},
-                            )
+                            file_item(image, info, annotator=annotator, provenance=provenance)
                         )
                 report.ids += tx.add_items(rest)
                 new += rest
@@ -188,29 +172,15 @@ def export_job(
     datapackage: bool = False,
     **_: Any,
 ) -> Job[ExportReport]:
-    import tifffile
-
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
-        folder = ExportFolder(out)
-        report = ExportReport("masks", str(folder.out), items=len(rows))
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         with_splits = any(r["split"] for r in rows)
-        with folder.guarded():
-            for n, row in enumerate(rows):
-                base = f"{split_dir(row['split'])}/" if with_splits else ""
-                rel = put_image(folder, project, db, row, base + "images")
-                if row["mask"]:
-                    data, ext = mask_bytes(tifffile.imread(project.resolve(row["mask"])))
-                    folder.write_bytes(f"{base}masks/{Path(rel).stem}{ext}", data)
-                if n % 200 == 0:
-                    yield Progress(n, len(rows), "writing images and masks")
-            if datapackage:
-                from qbi_desktop.core.formats.datapackage import write_datapackage
-                from qbi_desktop.core.formats.imagefolder import _metadata
+        for n, row in enumerate(rows):
+            base = f"{split_dir(row['split'])}/" if with_splits else ""
+            rel = put_image(folder, project, db, row, base + "images")
+            if row["mask"]:
+                data, ext = mask_bytes(read_item_mask(project, row))
+                folder.write_bytes(f"{base}masks/{Path(rel).stem}{ext}", data)
+            if n % 200 == 0:
+                yield Progress(n, len(rows), "writing images and masks")
 
-                write_datapackage(folder, _metadata(db))
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+    return run_export(project, "masks", out, write, filters=filters, datapackage=datapackage)

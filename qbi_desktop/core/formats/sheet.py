@@ -24,9 +24,10 @@ from qbi_desktop.core.formats.common import (
     ExportReport,
     ImportReport,
     existing_paths,
-    export_rows,
+    file_item,
     put_image,
     reject_if,
+    run_export,
     scan_image,
     split_dir,
 )
@@ -160,13 +161,9 @@ def import_job(
                 problems.append(Problem(str(path), f"{image}: {info}", row=r))
                 continue
             new.append(
-                NewItem(
-                    name=image.name,
-                    hash=info.hash,
-                    path=image,
-                    size=info.size,
-                    width=info.width,
-                    height=info.height,
+                file_item(
+                    image,
+                    info,
                     label=label,
                     split=split,
                     targets=targets,
@@ -202,47 +199,36 @@ def export_job(
 ) -> Job[ExportReport]:
     """Images in ``out/<split>/`` and ``out/targets.csv`` (or .xlsx): image path, targets,
     label, split."""
-    db = project.connect()
-    try:
-        rows = export_rows(project, db, filters)
+
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         names = sorted({t for r in rows for t in r["targets"]})
-        folder = ExportFolder(out)
-        report = ExportReport("sheet", str(folder.out), items=len(rows))
         with_splits = any(r["split"] for r in rows)
         with_labels = any(r["label"] is not None for r in rows)
         table = [["image", *names] + (["label"] if with_labels else []) + ["split"]]
-        with folder.guarded():
-            for n, row in enumerate(rows):
-                rel = put_image(
-                    folder, project, db, row, split_dir(row["split"]) if with_splits else "images"
+        for n, row in enumerate(rows):
+            rel = put_image(
+                folder, project, db, row, split_dir(row["split"]) if with_splits else "images"
+            )
+            values = [row["targets"].get(t) for t in names]
+            table.append(
+                [rel, *values]
+                + ([row["label"] or ""] if with_labels else [])
+                + [row["split"] or ""]
+            )
+            if n % 200 == 0:
+                yield Progress(n, len(rows), "writing images")
+        if xlsx:
+            folder.write_bytes("targets.xlsx", _xlsx_bytes(table))
+        else:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            for line in table:
+                writer.writerow(
+                    ["" if v is None else repr(v) if isinstance(v, float) else v for v in line]
                 )
-                values = [row["targets"].get(t) for t in names]
-                table.append(
-                    [rel, *values]
-                    + ([row["label"] or ""] if with_labels else [])
-                    + [row["split"] or ""]
-                )
-                if n % 200 == 0:
-                    yield Progress(n, len(rows), "writing images")
-            if xlsx:
-                folder.write_bytes("targets.xlsx", _xlsx_bytes(table))
-            else:
-                buffer = io.StringIO()
-                writer = csv.writer(buffer, lineterminator="\n")
-                for line in table:
-                    writer.writerow(
-                        ["" if v is None else repr(v) if isinstance(v, float) else v for v in line]
-                    )
-                folder.write_bytes("targets.csv", buffer.getvalue().encode("utf-8"))
-            if datapackage:
-                from qbi_desktop.core.formats.datapackage import write_datapackage
-                from qbi_desktop.core.formats.imagefolder import _metadata
+            folder.write_bytes("targets.csv", buffer.getvalue().encode("utf-8"))
 
-                write_datapackage(folder, _metadata(db))
-        report.files = len(folder.files)
-        return report
-    finally:
-        db.close()
+    return run_export(project, "sheet", out, write, filters=filters, datapackage=datapackage)
 
 
 def _xlsx_bytes(table: list[list[Any]]) -> bytes:
