@@ -441,6 +441,19 @@ def simulate_radiograph(
     transmission = np.exp(-attenuation, out=attenuation)
     del attenuation
 
+    return expose(transmission, object_labels, objects, p, seed)
+
+
+def expose(
+    transmission: np.ndarray,
+    object_labels: np.ndarray,
+    objects: list[dict],
+    p: SimulationParams,
+    seed: int,
+) -> SimulatedRadiograph:
+    """The detector stages after the sample: blur, open beam, counting noise, dark current,
+    16-bit quantisation and gamma spots. Any phantom (geometric or pasted templates) goes
+    through this one path, so they differ only in what attenuates the beam."""
     signal = _blurred(transmission, object_labels, p.blur_sigma_px)
     signal *= _open_beam(p)
     counts = _add_noise(signal, p, _stream(seed, _STREAM_NOISE))

@@ -122,24 +122,4 @@ def simulate_template_radiograph(
         labels[y0 : y0 + ph, x0 : x0 + pw][wins] = k + 1
         records.append({"id": k + 1, "kind": "template", "template_object": n, "origin": [y0, x0]})
     transmission = np.exp(-attenuation, out=attenuation)
-    signal = sim._blurred(transmission, labels, p.blur_sigma_px)
-    signal *= sim._open_beam(p)
-    counts = sim._add_noise(signal, p, sim._stream(seed, sim._STREAM_NOISE))
-    counts += sim._dark(p)
-    np.rint(counts, out=counts)
-    np.clip(counts, 0, sim.SATURATION, out=counts)
-    image = counts.astype(np.uint16)
-    spot_labels, spots = sim._add_spots(image, p, sim._stream(seed, sim._STREAM_SPOTS))
-    areas = np.bincount(labels.ravel(), minlength=len(records) + 1)
-    for rec in records:
-        rec["area_px"] = int(areas[rec["id"]])
-    return sim.SimulatedRadiograph(
-        image=image,
-        spot_labels=spot_labels,
-        object_labels=labels,
-        spots=spots,
-        params=p,
-        seed=seed,
-        objects=records,
-        transmission=transmission,
-    )
+    return sim.expose(transmission, labels, records, p, seed)
