@@ -18,7 +18,6 @@ problem.
 from __future__ import annotations
 
 import math
-import mmap
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -72,7 +71,6 @@ class Plane:
         # ``array`` may be a read-only memmap, an in-memory array, or a scratch memmap being filled.
         self.array = array
         self.complete = complete
-        self._mmap: mmap.mmap | None = getattr(array, "_mmap", None)
         # (file descriptor, byte offset of the plane, dtype as stored in the file)
         self._file = file
 
@@ -132,14 +130,6 @@ class Plane:
         value = self.array[y, x]
         return tuple(value.tolist()) if np.ndim(value) else value.item()
 
-    def release_pages(self) -> None:
-        """Drop the pages of a memory-mapped file from our mapping (they stay in the page cache)."""
-        if self._mmap is not None and hasattr(mmap, "MADV_DONTNEED"):
-            try:
-                self._mmap.madvise(mmap.MADV_DONTNEED)
-            except (OSError, ValueError):
-                pass
-
 
 def _pread_into(fd: int, array: np.ndarray, offset: int) -> None:
     view = memoryview(array).cast("B")
@@ -162,7 +152,6 @@ class ImageSource:
     axes: str
     stack_shape: tuple[int, ...]
     metadata: dict[str, Any] = field(default_factory=dict)
-    lazy: bool = True  # True when planes are memory-mapped or decoded on demand
     _planes: dict[int, Plane] = field(default_factory=dict, repr=False)
     _loader: Any = field(default=None, repr=False)
 
@@ -419,7 +408,6 @@ def _open_tiff(path: Path) -> ImageSource:
         axes=axes,
         stack_shape=stack_shape or (1,),
         metadata=metadata,
-        lazy=True,
         _loader=loader,
     )
 
@@ -570,7 +558,7 @@ def _open_pillow(path: Path) -> ImageSource:
             path, f"the image data is broken or truncated ({_reason(exc)})"
         ) from exc
     dtype = _check_dtype(path, array.dtype)
-    loader = _ArrayLoader(array)
+    loader = _ArrayLoader(array[None])
     return ImageSource(
         path=path,
         dtype=dtype,
@@ -579,7 +567,6 @@ def _open_pillow(path: Path) -> ImageSource:
         axes="YXS" if array.ndim == 3 else "YX",
         stack_shape=(1,),
         metadata={"format": path.suffix.lstrip(".").upper() or "image"},
-        lazy=False,
         _loader=loader,
     )
 
@@ -604,13 +591,15 @@ def _pillow_array(image: Any) -> np.ndarray:
 
 
 class _ArrayLoader:
+    """Planes of an in-memory (N, H, W[, C]) stack."""
+
     compressed = False
 
-    def __init__(self, array: np.ndarray):
-        self.array = array
+    def __init__(self, stack: np.ndarray):
+        self.stack = stack
 
     def plane(self, index: int) -> Plane:
-        return Plane(self.array)
+        return Plane(self.stack[index])
 
     def close(self) -> None:
         pass
@@ -628,15 +617,6 @@ def source_from_array(
     )
     _check_dtype(Path(name), stack.dtype)
 
-    class _StackLoader:
-        compressed = False
-
-        def plane(self, index: int) -> Plane:
-            return Plane(stack[index])
-
-        def close(self) -> None:
-            pass
-
     return ImageSource(
         path=Path(name),
         dtype=stack.dtype,
@@ -645,6 +625,5 @@ def source_from_array(
         axes="I" + ("YXS" if stack.ndim == 4 else "YX"),
         stack_shape=(stack.shape[0],),
         metadata={"format": "in memory", **(metadata or {})},
-        lazy=False,
-        _loader=_StackLoader(),
+        _loader=_ArrayLoader(stack),
     )

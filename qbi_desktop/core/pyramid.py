@@ -126,8 +126,6 @@ class Pyramid:
         height = (self.plane.height // top) * top
         for y in range(0, height, rows):
             self.update_region(y, min(height, y + rows), 0, self.plane.width)
-            # Pages of a memory-mapped file we read once should not stay in our resident set.
-            self.plane.release_pages()
             yield Progress(min(height, y + rows), height, "building overview")
         self.complete = True
         return self

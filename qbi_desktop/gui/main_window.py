@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.canvas.pixel_hovered.connect(self._show_readout)
         self.canvas.view_changed.connect(self._show_zoom)
-        self.levels_panel.levels_changed.connect(self._levels_from_panel)
+        self.levels_panel.levels_changed.connect(self.set_levels)
         self.levels_panel.auto_requested.connect(self.auto_levels)
         self.levels_panel.colormap_changed.connect(self._colormap_changed)
         self.slice_bar.index_changed.connect(self.go_to_slice)
@@ -549,9 +549,6 @@ class MainWindow(QMainWindow):
         document.levels_manual = True
         self.canvas.set_levels(vmin, vmax)
         self.levels_panel.set_levels(vmin, vmax)
-
-    def _levels_from_panel(self, vmin: float, vmax: float) -> None:
-        self.set_levels(vmin, vmax)
 
     def _colormap_changed(self, name: str) -> None:
         self.canvas.set_lut(colormap_lut(name))
