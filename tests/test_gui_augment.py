@@ -262,6 +262,7 @@ def _fill_dialog_and_accept(**fields):
             dialog.output.setText(str(fields["output"]))
         dialog.into_project.setChecked(fields.get("into_project", False))
         dialog.copies.setValue(fields["copies"])
+        dialog.scheduler.setText(fields.get("scheduler", ""))
         dialog.accept()
 
     QTimer.singleShot(50, fill)
@@ -284,6 +285,43 @@ def test_batch_dialog_writes_k_copies_with_a_manifest(qtbot, main_window, tmp_pa
     assert {r["parent"] for r in records} == {str(p) for p in sorted(src.glob("*.tif"))}
     assert "12 written" in main_window.statusBar().currentMessage()
     assert panel.batch_button.isEnabled() and not panel.batch_progress.isVisible()
+
+
+def test_batch_on_a_dask_cluster_writes_what_a_local_run_writes(qtbot, main_window, tmp_path):
+    """The scheduler address typed into the dialog sends the work to that cluster, and the files
+    are the ones a local run of the same pipeline and seed writes."""
+    distributed = pytest.importorskip("distributed")
+    panel = _panel(main_window)
+    panel.form.editors["rotation_range"].spin.setValue(15)
+    panel.form.editors["horizontal_flip"].box.setChecked(True)
+    src = _image_folder(tmp_path / "in", 3)
+    outputs = {}
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
+        transitions = {}
+        for name, scheduler in (("local", ""), ("dask", cluster.scheduler_address)):
+            outputs[name] = tmp_path / name
+            _fill_dialog_and_accept(
+                kind="folder", input=src, output=outputs[name], copies=2, scheduler=scheduler
+            )
+            panel.batch_button.click()
+            task = panel.batch_task
+            qtbot.waitUntil(lambda task=task: task.finished, timeout=30000)
+            assert task.state == "done", task.error
+            transitions[name] = cluster.scheduler.transition_counter
+        assert transitions["local"] == 0 < transitions["dask"]  # only the second ran there
+        # the dialog remembers the address for the next run
+        last = json.loads(main_window.settings.value("augment/batch"))
+        assert last["scheduler"] == cluster.scheduler_address
+    local, remote = (read_manifest(outputs[k])[1] for k in ("local", "dask"))
+    assert len(local) == len(remote) == 6
+    for a, b in zip(local, remote, strict=True):
+        assert a["params"] == b["params"]
+        left = tifffile.imread(outputs["local"] / a["image"])
+        right = tifffile.imread(outputs["dask"] / b["image"])
+        assert left.dtype == right.dtype == np.uint16
+        np.testing.assert_array_equal(left, right)
 
 
 def test_batch_cancel_keeps_complete_outputs_and_rerun_resumes(qtbot, main_window, tmp_path):
