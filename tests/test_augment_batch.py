@@ -125,7 +125,15 @@ def test_dask_local_cluster_gives_the_local_result(tmp_path):
         run_job(
             augment_dataset(src, PIPE, tmp_path / "dask", 2, scheduler=cluster.scheduler_address)
         )
+        # the command line's --scheduler reaches the same path
+        PIPE.save(tmp_path / "p.json")
+        before = cluster.scheduler.transition_counter
+        argv = ["--pipeline", str(tmp_path / "p.json"), "--input", str(images)]
+        argv += ["--masks", str(masks), "--output", str(tmp_path / "cli"), "--copies", "2"]
+        assert _cli([*argv, "--scheduler", cluster.scheduler_address]) == 0
+        assert cluster.scheduler.transition_counter > before
     _assert_same_outputs(tmp_path / "local", tmp_path / "dask")
+    _assert_same_outputs(tmp_path / "local", tmp_path / "cli")
 
 
 def test_npz_input_with_masks_and_boxes(tmp_path):
