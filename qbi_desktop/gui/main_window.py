@@ -210,6 +210,11 @@ class MainWindow(QMainWindow):
             [300, 430],
             Qt.Orientation.Horizontal,
         )
+        # The working panels (annotate, augment, ...) hold the most controls: two thirds of the
+        # right column, the levels/histogram the rest.
+        right = [self.docks.get(n) for n in ("levels", DEFAULT_TABS["right_bottom"][0])]
+        if all(d is not None for d in right):
+            self.resizeDocks(right, [1, 2], Qt.Orientation.Vertical)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()

@@ -202,8 +202,10 @@ class AugmentPanel(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(preview)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 1)
+        self._split_by_user = False  # until the user drags the handle, resizing re-proportions
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_split_by_user", True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.splitter)
@@ -436,13 +438,16 @@ class AugmentPanel(QWidget):
         super().resizeEvent(event)
         wide = self.width() > 1.15 * self.height() and self.width() > 640
         orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
-        if self.splitter.orientation() != orientation:
+        turned = self.splitter.orientation() != orientation
+        if turned or not self._split_by_user:
             self.splitter.setOrientation(orientation)
             if wide:
                 side = max(self.scroll.widget().sizeHint().width() + 20, 430)
                 self.splitter.setSizes([side, max(1, self.width() - side)])
             else:
-                self.splitter.setSizes([self.height() * 2 // 5, self.height() * 3 // 5])
+                # the controls get nearly half: a docked panel is short, and a preview that
+                # leaves two rows of controls visible cannot be steered
+                self.splitter.setSizes([self.height() * 9 // 20, self.height() * 11 // 20])
 
     def _dock_visible(self) -> bool:
         dock = self.window.docks.get("augment")
