@@ -234,16 +234,27 @@ def test_open_file_item_shows_its_mask_and_thumbnails_arrive(qtbot, main_window,
         lambda: all(panel.model.thumbnail(panel.model.item_id(r)) is not None for r in range(5)),
         timeout=10000,
     )
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+
+    def shown_item(item_id):
+        s = annotate.session
+        return s is not None and s.ready and s.store is not None and s.store.item_id == item_id
+
     row = panel.model.row_of(1)
     task = panel.open_item(row)
     _wait(qtbot, task)
-    qtbot.waitUntil(lambda: panel.overlay.visible, timeout=5000)
+    # The item's mask is the Annotate session's mask (one display: Annotate's overlay).
+    qtbot.waitUntil(lambda: shown_item(1), timeout=5000)
     assert main_window.current.path.name == "a0.png"
-    assert np.array_equal(panel.overlay.item.image > 0, mask > 0)
-    # Another document hides it.
+    assert np.array_equal(annotate.session.mask, mask)
+    assert np.array_equal(annotate.overlay.drawn() != 0, mask > 0)
+    # Another item without a mask: nothing drawn over it.
     panel.open_item(panel.model.row_of(2))
-    qtbot.waitUntil(lambda: main_window.current.path.name == "a1.png", timeout=5000)
-    assert not panel.overlay.visible
+    qtbot.waitUntil(lambda: shown_item(2), timeout=5000)
+    assert main_window.current.path.name == "a1.png"
+    assert not annotate.session.mask.any()
+    assert not annotate.overlay.drawn().any()
 
 
 def test_metadata_dialog_saves_fair_fields(qtbot, main_window, tmp_path, monkeypatch):

@@ -8,6 +8,10 @@ Where the journal lives: in the user recovery folder until the mask has a file (
 plane's content hash, so it is found again whatever the image is called), then next to the mask
 file (``<mask>.journal``). On opening a plane both places are checked.
 
+A session may instead belong to a project item (``store``, a
+:class:`~qbi_desktop.gui.annotate.store.ProjectItemStore`): its mask is read from and saved into
+the project's catalog, and its journal is keyed by the project and item (see the store).
+
 No Qt here: the panel drives this, tests can too.
 """
 
@@ -32,6 +36,7 @@ from qbi_desktop.core.journal import (
 from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.maskio import load_mask, read_mask_file, save_mask
 from qbi_desktop.core.masks import MaskEditor, StrokeDelta
+from qbi_desktop.gui.annotate.store import ProjectItemStore
 
 
 def default_mask_path(image_path: Path, index: int = 0, n_slices: int = 1) -> Path:
@@ -87,6 +92,21 @@ def prepare_job(
     return Prepared(identity, mask, mask_path, labels, recovery, problems)
 
 
+def prepare_item_job(
+    image: np.ndarray, store: ProjectItemStore, fallback: LabelTable
+) -> Job[Prepared]:
+    """Like :func:`prepare_job` for a project item: its mask and labels come from the catalog,
+    its pending journal from the item's own place. A mask that cannot be read raises (the
+    session then stays not ready: painting over it and saving would replace the stored mask)."""
+    yield Progress(0, 3, "identifying the image")
+    identity = ImageIdentity.of(np.asarray(image), store.image_file)
+    yield Progress(1, 3, f"reading the mask of {store.describe()}")
+    mask, labels = store.load(image.shape[:2], fallback)
+    yield Progress(2, 3, "looking for unsaved strokes")
+    recovery = Journal.pending(identity, store.journal_place())
+    return Prepared(identity, mask, None, labels, recovery, [])
+
+
 class MaskSession:
     """The mask of one plane: a :class:`MaskEditor` whose strokes go to a :class:`Journal`."""
 
@@ -98,8 +118,10 @@ class MaskSession:
         n_slices: int = 1,
         labels: LabelTable | None = None,
         on_journal_error: Callable[[str], None] | None = None,
+        store: ProjectItemStore | None = None,
     ):
         self.image = image
+        self.store = store  # None: the mask lives in a file
         self.image_path = image_path
         self.index = index
         self.n_slices = n_slices
@@ -113,6 +135,7 @@ class MaskSession:
         self.on_journal_error = on_journal_error
         self.journal_problem: str | None = None
         self._native: np.ndarray | None = None
+        self.save_task = None  # a save into the project under way (set by the panel)
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -136,7 +159,17 @@ class MaskSession:
             self._native = img if img.dtype.isnative else img.astype(img.dtype.newbyteorder("="))
         return self._native
 
+    @property
+    def title(self) -> str:
+        """What the mask is called in messages: its file name or its project item."""
+        if self.store is not None:
+            return self.store.describe()
+        return self.suggested_path().name
+
     def suggested_path(self) -> Path:
+        """Where the mask is saved (file-backed) or a copy is proposed (project item)."""
+        if self.store is not None:
+            return self.store.suggested_file()
         if self.mask_path is not None:
             return self.mask_path
         if self.image_path is not None:
@@ -147,9 +180,10 @@ class MaskSession:
     def apply_prepared(self, prepared: Prepared) -> None:
         """Take what :func:`prepare_job` found; if a journal is pending, wait for the user."""
         self.identity = prepared.identity
+        # a mask file's labels; a project item's classes even when it has no mask yet
+        if prepared.labels is not None and (prepared.mask is not None or self.store is not None):
+            self.labels = prepared.labels
         if prepared.mask is not None:
-            if prepared.labels is not None:
-                self.labels = prepared.labels
             self._new_editor(prepared.mask)
             self.mask_path = prepared.mask_path
         self.recovery = prepared.recovery
@@ -165,7 +199,7 @@ class MaskSession:
         if result.labels is not None:
             self.labels = result.labels
         mask_path = result.header.get("mask_path")
-        if mask_path:
+        if mask_path and self.store is None:  # a store's journal place is no mask file
             self.mask_path = Path(mask_path)
         self._new_editor(result.mask)
         self.unsaved_base = True
@@ -184,6 +218,8 @@ class MaskSession:
         self.editor = MaskEditor(mask, on_commit=self._commit)
 
     def _journal_place(self) -> Path | None:
+        if self.store is not None:
+            return self.store.journal_place()
         return self.mask_path
 
     def _open_journal(self, overwrite: bool) -> None:
@@ -198,8 +234,9 @@ class MaskSession:
                 labels=self.labels,
                 overwrite=overwrite,
             )
-        except JournalError:
-            if self.mask_path is not None:
+        except JournalError as e1:
+            e = e1
+            if self.mask_path is not None and self.store is None:
                 # the mask's folder is not writable: fall back to the user recovery folder
                 try:
                     self.journal = Journal.open_for(
@@ -233,6 +270,39 @@ class MaskSession:
             except JournalError as e:
                 self.journal = None
                 self._journal_failed(str(e))
+
+    # -- the project item ------------------------------------------------------------------------
+    def snapshot(self) -> tuple[np.ndarray, int]:
+        """The mask to save into the project (a copy: painting may go on while a worker writes
+        it) and the editor state it is, for :meth:`stored`."""
+        if self.editor.in_stroke:
+            self.editor.end_stroke()
+        return self.editor.mask.copy(), self.editor.state_id
+
+    def stored(self, state_id: int) -> None:
+        """The snapshot of ``state_id`` is now the item's mask in the project.
+
+        Only when nothing was painted meanwhile is the mask clean and the journal restarted
+        from it; otherwise the journal keeps every stroke since the last save, so a crash still
+        recovers the newer strokes (and the close guard still asks)."""
+        if self.editor.state_id != state_id or self.editor.in_stroke:
+            return
+        self.editor.mark_saved()
+        self.unsaved_base = False
+        if self.identity is not None and self.journal is not None:
+            try:
+                self.journal.rotate(self.editor.mask, self.labels, self._journal_place())
+            except JournalError as e:
+                self.journal = None
+                self._journal_failed(str(e))
+
+    def export(self, path: Path) -> Path:
+        """Write a copy of the mask to a file; the session stays the project item's, and its
+        saved / modified state is the project's."""
+        if self.editor.in_stroke:
+            self.editor.end_stroke()
+        save_mask(Path(path), self.editor.mask, self.labels)
+        return Path(path)
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, path: Path | None = None) -> Path:
@@ -269,6 +339,8 @@ class MaskSession:
         rect = self.editor.replace_mask(mask)
         self.labels = labels
         self.labels_changed()
+        if self.store is not None:  # a file put into the item's mask: unsaved until Ctrl+S
+            return rect
         self.editor.mark_saved()
         self.unsaved_base = False
         if self.mask_path != path:

@@ -6,6 +6,13 @@ the lasso, [ and ] brush size, 1-9 active label, V show/hide the mask. Window-wi
 Ctrl+Shift+S save as, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo. Space-drag pans while a tool is
 active; Alt+wheel changes the brush size.
 
+Masks of project items: the Dataset Browser opens an item with :meth:`AnnotatePanel.attach_store`
+(a :class:`~qbi_desktop.gui.annotate.store.ProjectItemStore`) before the image is shown; that
+image's session reads the item's mask and the project's class names from the catalog, Save
+(Ctrl+S) writes the mask back into the project on a worker (``Project.set_mask``, with the
+annotator), and Save As writes a copy to a file. Dirty state, undo, the close guard and the
+crash journal work as for a mask file (the journal is keyed by project and item).
+
 Crash safety: every completed stroke is appended to the plane's journal (flushed) before the next
 one starts. When a plane is opened for which a journal with strokes exists, the panel offers to
 recover it (non-modal box; :meth:`AnnotatePanel.recover` / :meth:`discard_recovery` do the work).
@@ -51,11 +58,13 @@ from PySide6.QtWidgets import (
 )
 
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.maskio import TooManyLabelsError, import_mask
 from qbi_desktop.core.masks import ConstraintRule
 from qbi_desktop.gui.annotate.overlay import MaskOverlay
-from qbi_desktop.gui.annotate.session import MaskSession, prepare_job
+from qbi_desktop.gui.annotate.session import MaskSession, prepare_item_job, prepare_job
+from qbi_desktop.gui.annotate.store import ProjectItemStore
 from qbi_desktop.gui.annotate.tools import PaintController
 
 log = logging.getLogger("qbi_desktop")
@@ -84,6 +93,7 @@ class AnnotatePanel(QWidget):
 
     session_changed = Signal(object)  # the MaskSession shown (or None)
     mask_changed = Signal(object)  # rect changed (y0, y1, x0, x1) or None for "everything"
+    item_mask_saved = Signal(object)  # the ProjectItemStore whose mask is now in the project
 
     def __init__(self, window):
         super().__init__()
@@ -94,6 +104,9 @@ class AnnotatePanel(QWidget):
         self.session: MaskSession | None = None
         self._key: tuple[int, int] | None = None
         self._prepare_tasks: dict[tuple[int, int], object] = {}
+        # id(document) -> (document, store): documents whose mask belongs to a project item
+        self.stores: dict[int, tuple[object, ProjectItemStore]] = {}
+        self.last_save_task = None
         self.recovery_box: QMessageBox | None = None
         self.unsaved_answer: str | None = None  # see _preset_answer
         self.labels_template = LabelTable()
@@ -479,6 +492,9 @@ class AnnotatePanel(QWidget):
         key = (id(document), int(document.index))
         session = self.sessions.get(key)
         if session is None:
+            store = self.store_of(document)
+            if store is not None and document.source.n_slices > 1 and document.index != 0:
+                store = None  # a project item has one 2-D mask: the first plane's
             session = MaskSession(
                 plane.array,
                 Path(document.path),
@@ -486,6 +502,7 @@ class AnnotatePanel(QWidget):
                 int(document.source.n_slices),
                 copy.deepcopy(self.labels_template),
                 on_journal_error=self._journal_error,
+                store=store,
             )
             self.sessions[key] = session
         self._show_session(key, session)
@@ -508,11 +525,18 @@ class AnnotatePanel(QWidget):
             self._prepare_tasks.pop(key, None)
             self.window.report_error(message)
 
+        if session.store is not None:
+            fallback = copy.deepcopy(session.labels)
+
+            def job():
+                return prepare_item_job(session.image, session.store, fallback)
+        else:
+
+            def job():
+                return prepare_job(session.image, session.image_path, key[1], session.n_slices)
+
         self._prepare_tasks[key] = self.window.tasks.submit(
-            "Prepare mask",
-            lambda: prepare_job(session.image, session.image_path, key[1], session.n_slices),
-            on_result=done,
-            on_error=failed,
+            "Prepare mask", job, on_result=done, on_error=failed
         )
 
     def _show_session(self, key, session: MaskSession | None) -> None:
@@ -531,6 +555,67 @@ class AnnotatePanel(QWidget):
         idx = document.index if index is None else index
         return self.sessions.get((id(document), int(idx)))
 
+    # -- project items ----------------------------------------------------------------------------
+    def attach_store(self, document, store: ProjectItemStore) -> None:
+        """``document`` shows a project item: its mask is loaded from and saved to ``store``.
+        Call before the document is shown (its session is made when its plane appears)."""
+        self.stores[id(document)] = (document, store)
+
+    def store_of(self, document) -> ProjectItemStore | None:
+        entry = self.stores.get(id(document))
+        return entry[1] if entry is not None and entry[0] is document else None
+
+    def document_for(self, store: ProjectItemStore):
+        """The open document showing the same project item, if any (opening it twice would
+        give two sessions writing one mask)."""
+        open_documents = {id(d) for d in self.window.documents}
+        for document, other in self.stores.values():
+            if id(document) in open_documents and other.same_item(store):
+                return document
+        return None
+
+    def save_to_project(self, session: MaskSession):
+        """Write the session's mask into its project item on a worker; the Task (or None).
+
+        Painting may go on meanwhile: the snapshot taken now is what is written, and the
+        session counts as saved only if nothing changed since. A failure is reported and the
+        mask stays in the session, unsaved."""
+        store = session.store
+        if store is None:
+            return None
+        running = session.save_task
+        if running is not None and not running.finished:
+            self.window.statusBar().showMessage(f"Still saving the mask of {store.describe()}…")
+            return running
+        mask, state = session.snapshot()
+
+        def done(_result) -> None:
+            session.save_task = None
+            session.stored(state)
+            self.window.statusBar().showMessage(
+                f"Mask saved into {store.describe()} as {store.annotator}", 5000
+            )
+            self._update_status()
+            self.item_mask_saved.emit(store)
+
+        def failed(message: str) -> None:
+            session.save_task = None
+            self._update_status()
+            self.window.report_error(
+                f"{message}.\n\nNothing is lost: the mask stays in Annotate, unsaved. Save "
+                "again once this is fixed, or write a copy with Save Mask As…"
+            )
+
+        task = self.window.tasks.submit(
+            f"Save mask of item {store.item_id}",
+            lambda: store.save_job(mask),
+            on_result=done,
+            on_error=failed,
+        )
+        session.save_task = self.last_save_task = task
+        self._update_status()
+        return task
+
     # -- recovery ---------------------------------------------------------------------------------
     def _auto_recover(self) -> str:
         answer = os.environ.get(AUTO_RECOVER_ENV) or self.settings.value(
@@ -547,7 +632,10 @@ class AnnotatePanel(QWidget):
         if answer == "discard":
             self.discard_recovery(session)
             return
-        name = session.image_path.name if session.image_path else "this image"
+        if session.store is not None:
+            name = session.store.describe()
+        else:
+            name = session.image_path.name if session.image_path else "this image"
         text = (
             f"Unsaved strokes were found for {name}"
             f": {info.n_strokes} stroke(s) from {info.created}, kept in {info.path}.\n\n"
@@ -646,18 +734,33 @@ class AnnotatePanel(QWidget):
             self._apply(s.replace(np.zeros(s.editor.shape, dtype=s.editor.mask.dtype)))
 
     def save(self) -> bool:
+        """Ctrl+S: into the project item (on a worker), the mask's file, or ask for a file."""
         s = self._need_session()
         if s is None:
             return False
+        if s.store is not None:
+            return self.save_to_project(s) is not None
         if s.mask_path is None:
             return self.save_as_dialog()
         return self.save_to(s.mask_path)
 
     def save_to(self, path) -> bool:
-        """Save the mask atomically; a failure is reported and nothing painted is lost."""
+        """Save the mask atomically; a failure is reported and nothing painted is lost.
+
+        For a project item's mask this writes a copy; the item is saved with :meth:`save`."""
         s = self._need_session()
         if s is None:
             return False
+        if s.store is not None:
+            try:
+                written = s.export(Path(path))
+            except UserFacingError as e:
+                self.window.report_error(str(e))
+                return False
+            self.window.statusBar().showMessage(
+                f"Copy of the mask written to {written}; Ctrl+S saves it into the project", 8000
+            )
+            return True
         try:
             saved = s.save(Path(path))
         except UserFacingError as e:
@@ -680,8 +783,9 @@ class AnnotatePanel(QWidget):
         s = self._need_session()
         if s is None:
             return False
+        title = "Save a copy of the mask" if s.store is not None else "Save mask"
         path, _ = QFileDialog.getSaveFileName(
-            self.window, "Save mask", str(s.suggested_path()), MASK_FILTER
+            self.window, title, str(s.suggested_path()), MASK_FILTER
         )
         return bool(path) and self.save_to(path)
 
@@ -769,7 +873,7 @@ class AnnotatePanel(QWidget):
             self.controller.end_stroke()
         modified = [self.sessions[k] for k in keys if self.sessions[k].modified]
         if modified:
-            names = ", ".join(sorted({s.suggested_path().name for s in modified})[:5])
+            names = ", ".join(sorted({s.title for s in modified})[:5])
             box = QMessageBox(
                 QMessageBox.Icon.Warning,
                 "Unsaved mask",
@@ -786,7 +890,13 @@ class AnnotatePanel(QWidget):
             if answer == QMessageBox.StandardButton.Save:
                 for s in modified:
                     try:
-                        s.save(s.suggested_path())
+                        if s.store is not None:  # closing: wait for it, then carry on
+                            mask, state = s.snapshot()
+                            run_job(s.store.save_job(mask))
+                            s.stored(state)
+                            self.item_mask_saved.emit(s.store)
+                        else:
+                            s.save(s.suggested_path())
                     except UserFacingError as e:
                         self.window.report_error(str(e))
                         return False  # keep the window open: nothing is lost
@@ -795,6 +905,8 @@ class AnnotatePanel(QWidget):
             task = self._prepare_tasks.pop(k, None)
             if task is not None:
                 task.cancel()
+        if document is not None:
+            self.stores.pop(id(document), None)
         if document is None:
             self.save_settings()
         return True
@@ -832,7 +944,12 @@ class AnnotatePanel(QWidget):
             parts.append("preparing…")
         elif s.recovery is not None:
             parts.append(f"{s.recovery.n_strokes} unsaved stroke(s) found: recover or discard")
-        parts.append(f"Mask: {s.mask_path.name if s.mask_path else '(not saved yet)'}")
+        if s.store is not None:
+            parts.append(f"Mask of {s.store.describe()}")
+        else:
+            parts.append(f"Mask: {s.mask_path.name if s.mask_path else '(not saved yet)'}")
+        if s.save_task is not None and not s.save_task.finished:
+            parts.append("saving…")
         parts.append("modified" if s.modified else "saved")
         parts.append(f"undo {s.editor.undo_depth} / redo {s.editor.redo_depth}")
         if s.journal is not None:

@@ -3,7 +3,9 @@
 A project's items in a fast table (filter, sort, thumbnails), labelled and reviewed from the
 keyboard: 0-9 give the class at that position of the class list, A accepts, R rejects, F flags
 for editing, and the selection moves to the next item, so a folder is labelled without the
-mouse. Double-click (or Enter) opens the item in the viewer with its mask. The Montage tab shows
+mouse. Double-click (or Enter) opens the item in the viewer with its mask in the Annotate dock,
+where it is corrected with the brush and saved back into the project (Ctrl+S) under the
+browser's annotator name; the item's row follows. The Montage tab shows
 the selection as a grid; the Balance tab shows the class distribution per split, imbalance
 ratios, warnings, regression target histograms and duplicate images.
 
@@ -53,6 +55,7 @@ from qbi_desktop.core.catalog import (
 from qbi_desktop.core.catalog.splits import group_split, stratified_split
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.gui.annotate.store import ProjectItemStore
 from qbi_desktop.gui.docks.browser_dialogs import (
     ExportDialog,
     ImportDialog,
@@ -80,6 +83,7 @@ def install(window) -> BrowserPanel:
     panel = BrowserPanel(window)
     window.add_dock("browser", "Dataset Browser", panel, Qt.DockWidgetArea.LeftDockWidgetArea)
     panel.build_menu()
+    panel.connect_annotate()
     return panel
 
 
@@ -104,45 +108,6 @@ def sorted_classes(labels: list[str]) -> list[str]:
     return sorted(labels, key=key)
 
 
-class MaskOverlay:
-    """An item's mask drawn over the canvas, for the documents the browser opened."""
-
-    def __init__(self, window):
-        self.window = window
-        self.item = pg.ImageItem(axisOrder="row-major")
-        self.item.setZValue(5)
-        self.item.setOpacity(0.55)
-        self.item.hide()
-        window.canvas.view.addItem(self.item)
-        lut = np.zeros((256, 4), np.uint8)
-        colours = [(255, 60, 60), (60, 200, 255), (255, 210, 0), (120, 255, 120), (220, 90, 255)]
-        for v in range(1, 256):
-            lut[v, :3] = colours[(v - 1) % len(colours)]
-            lut[v, 3] = 255
-        self.lut = lut
-        self.masks: dict[int, tuple[object, np.ndarray]] = {}  # id(document) -> (doc, mask)
-        window.document_shown.connect(self.document_shown)
-
-    def attach(self, document, mask: np.ndarray) -> None:
-        self.masks[id(document)] = (document, mask)
-        if self.window.current is document:
-            self.document_shown(document)
-
-    def document_shown(self, document) -> None:
-        entry = self.masks.get(id(document))
-        if entry is None or entry[0] is not document:
-            self.item.hide()
-            return
-        mask = entry[1]
-        shown = np.where(mask > 0, (mask.astype(np.int64) - 1) % 255 + 1, 0).astype(np.uint8)
-        self.item.setImage(shown, autoLevels=False, levels=(0, 255), lut=self.lut)
-        self.item.show()
-
-    @property
-    def visible(self) -> bool:
-        return self.item.isVisible()
-
-
 class BrowserPanel(QWidget):
     """The Browser dock's widget; see the module docstring."""
 
@@ -154,8 +119,8 @@ class BrowserPanel(QWidget):
         self.annotator = str(window.settings.value("browser/annotator", "") or _user())
         self.model = ItemTableModel(self)
         self.model.run_task = self._submit_thumbnails
-        self.overlay = MaskOverlay(window)
         self._montage_task = None
+        self._annotate_connected = False
         self._stats_task = None
 
         # -- project line and filters
@@ -605,25 +570,74 @@ class BrowserPanel(QWidget):
             self._montage_timer_start()
 
     # -- opening items --------------------------------------------------------------------------
+    @property
+    def annotate(self):
+        """The Annotate panel, which shows, edits and saves the masks of opened items."""
+        return getattr(self.window, "panels", {}).get("annotate") or getattr(
+            self.window, "annotate_panel", None
+        )
+
+    def connect_annotate(self) -> None:
+        """Hear of saved item masks (once; Annotate may be installed after the Browser)."""
+        annotate = self.annotate
+        if annotate is not None and not self._annotate_connected:
+            annotate.item_mask_saved.connect(self.item_mask_saved)
+            self._annotate_connected = True
+
+    def mask_store(self, item: dict[str, Any]) -> ProjectItemStore:
+        """Where the mask of ``item`` (a table row) is read from and saved to."""
+        assert self.project is not None
+        image_file = None if item["index"] is not None else self.project.resolve(item["source"])
+        return ProjectItemStore(
+            root=self.project.root,
+            item_id=int(item["id"]),
+            name=str(item["name"]),
+            annotator=self.annotator,
+            image_hash=item.get("hash"),
+            image_file=image_file,
+        )
+
     def open_item(self, row: int):
-        """Show the item at ``row`` in the viewer, with its mask over it."""
+        """Show the item at ``row`` in the viewer, its mask in the Annotate dock.
+
+        Returns the opening Task for an image file, the document for a container row/page,
+        the document already open for this item, or None."""
         if self.project is None or not 0 <= row < self.model.rowCount():
             return None
         item = self.model.item(row)
-        try:
-            mask = self.project.mask(item["id"]) if item["has_mask"] else None
-        except UserFacingError as exc:
-            self.window.report_error(str(exc))
-            mask = None
+        store = self.mask_store(item)
+        annotate = self.annotate
+        if annotate is not None:
+            document = annotate.document_for(store)
+            if document is not None:  # already open: one session per item, not two
+                self.window.files_list.setCurrentRow(self.window.documents.index(document))
+                return document
         if item["index"] is None:  # an image file: the viewer's own lazy path
-            path = self.project.resolve(item["source"])
-            task = self.window.open_file(path)
-            if mask is not None:
-                task.succeeded.connect(lambda document: self.overlay.attach(document, mask))
-            return task
-        return self._open_array(item, mask)
+            return self._open_file(store)
+        return self._open_array(item, store)
 
-    def _open_array(self, item: dict[str, Any], mask: np.ndarray | None):
+    def _open_file(self, store: ProjectItemStore):
+        from qbi_desktop.gui.document import open_document_job
+
+        path = str(store.image_file)
+        low_high = self.window.levels_panel.percentiles
+        view = self.window.canvas.view
+        view_size = (view.width(), view.height())
+        return self.window.tasks.submit(
+            f"Open {store.image_file.name}",
+            lambda: open_document_job(path, low_high, view_size),
+            on_result=lambda document: self._show(document, store),
+            on_error=self.window.report_error,
+        )
+
+    def _show(self, document, store: ProjectItemStore) -> None:
+        # the store first: Annotate makes the document's mask session when it is shown
+        self.connect_annotate()
+        if self.annotate is not None:
+            self.annotate.attach_store(document, store)
+        self.window._document_opened(document)
+
+    def _open_array(self, item: dict[str, Any], store: ProjectItemStore):
         from qbi_desktop.core.io import source_from_array
         from qbi_desktop.gui.document import ImageDocument
 
@@ -644,10 +658,15 @@ class BrowserPanel(QWidget):
         document = ImageDocument(source)
         document.refresh_sample()
         document.auto_levels(*self.window.levels_panel.percentiles)
-        self.window._document_opened(document)
-        if mask is not None:
-            self.overlay.attach(document, mask)
+        self._show(document, store)
         return document
+
+    def item_mask_saved(self, store: ProjectItemStore) -> None:
+        """Annotate saved an item's mask: its row (mask column) and the statistics follow."""
+        if self.project is None or self.project.root != store.root:
+            return
+        self.model.refresh_items([store.item_id])
+        self.balance_dirty = True
 
     # -- workers ------------------------------------------------------------------------------
     def _submit_thumbnails(self, title, factory, on_result, on_error):

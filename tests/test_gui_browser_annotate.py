@@ -1,0 +1,456 @@
+"""Browser -> Annotate: open a project item, correct its mask with the brush, save it back.
+
+Real projects made with the core import functions, the real window, real key presses on the
+Browser's table, real mouse strokes on the canvas, Ctrl+S through the window's shortcut; the
+results are read back with ``open_project`` from core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication
+
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.jobs import run_job
+
+try:
+    from tests.conftest import REPO
+except ImportError:  # pragma: no cover
+    from conftest import REPO
+
+SHAPE = (40, 48)
+
+
+def _folder_project(base: Path, duplicate: bool = False) -> Path:
+    """Folder-per-class PNGs (a: 2, b: 1; with ``duplicate`` a1 is a copy of a0), imported into
+    a project whose mask classes name values 1 and 2; item 1 (a0) has a mask."""
+    rng = np.random.default_rng(7)
+    folder = base / "images"
+    for label in ("a", "b"):
+        (folder / label).mkdir(parents=True)
+    a0 = rng.integers(0, 255, SHAPE, dtype=np.uint8)
+    Image.fromarray(a0).save(folder / "a" / "a0.png")
+    a1 = a0 if duplicate else rng.integers(0, 255, SHAPE, dtype=np.uint8)
+    Image.fromarray(a1).save(folder / "a" / "a1.png")
+    Image.fromarray(rng.integers(0, 255, SHAPE, dtype=np.uint8)).save(folder / "b" / "b0.png")
+    root = base / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "imagefolder", [folder]))
+        project.set_metadata(mask_classes={"1": "spot", "2": "crack"})
+        project.set_mask(_id_of(project, "a0"), _old_mask(), "importer")
+    return root
+
+
+def _old_mask() -> np.ndarray:
+    mask = np.zeros(SHAPE, np.uint8)
+    mask[4:10, 5:12] = 1
+    mask[30:34, 36:44] = 2
+    return mask
+
+
+def _id_of(project, stem: str) -> int:
+    rows = [r for r in project.query(limit=None) if Path(r["name"]).stem == stem]
+    assert len(rows) == 1, rows
+    return int(rows[0]["id"])
+
+
+def _viewport_pos(canvas, x: float, y: float):
+    scene = canvas.view.mapViewToScene(QPointF(x, y))
+    return canvas.viewportTransform().map(scene).toPoint()
+
+
+def _mouse_stroke(qtbot, window, points) -> None:
+    """A brush stroke with real mouse events through image points (x, y)."""
+    canvas = window.canvas
+    canvas.view.setRange(xRange=(0, SHAPE[1]), yRange=(0, SHAPE[0]), padding=0)
+    QApplication.processEvents()
+    vp = canvas.viewport()
+    pos = [_viewport_pos(canvas, x, y) for x, y in points]
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=pos[0])
+    for p in pos[1:]:
+        qtbot.mouseMove(vp, p)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=pos[-1])
+
+
+def _ctrl(qtbot, window, key) -> None:
+    """A window-wide shortcut as the user types it (focus on the canvas)."""
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, key, Qt.KeyboardModifier.ControlModifier)
+
+
+def _open_row_with_enter(qtbot, browser, item_id: int) -> None:
+    row = browser.model.row_of(item_id)
+    browser.table.setFocus()
+    browser.table.selectRow(row)
+    QApplication.processEvents()  # as between a user's actions (the dock was just raised)
+    qtbot.keyClick(browser.table, Qt.Key.Key_Return)
+
+
+def _wait_item(qtbot, annotate, item_id: int) -> None:
+    def shown() -> bool:
+        s = annotate.session
+        return s is not None and s.ready and s.store is not None and s.store.item_id == item_id
+
+    qtbot.waitUntil(shown, timeout=10000)
+
+
+def _wait_saved(qtbot, annotate) -> None:
+    task = annotate.last_save_task
+    assert task is not None
+    qtbot.waitUntil(lambda: task.finished, timeout=10000)
+    assert task.state == "done", task.error
+
+
+@pytest.fixture
+def opened(qtbot, main_window, tmp_path):
+    """The window with a project open in the Browser and its item a0 (with a mask) opened."""
+    root = _folder_project(tmp_path)
+    browser = main_window.panels["browser"]
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"  # pytest-qt closes the window: never ask at teardown
+    assert browser.open_project(root)
+    with open_project(root) as project:
+        item_id = _id_of(project, "a0")
+    _open_row_with_enter(qtbot, browser, item_id)
+    _wait_item(qtbot, annotate, item_id)
+    annotate.set_tool("brush")
+    annotate.controller.set_size(3)
+    return main_window, browser, annotate, root, item_id
+
+
+def test_enter_opens_item_mask_in_annotate_and_ctrl_s_saves_into_project(qtbot, opened):
+    window, browser, annotate, root, item_id = opened
+    session = annotate.session
+    # The stored mask and the project's class names are Annotate's mask and labels.
+    assert np.array_equal(session.mask, _old_mask())
+    assert [(lab.value, lab.name) for lab in session.labels] == [(1, "spot"), (2, "crack")]
+    assert annotate.label_list.item(1).text().endswith("crack")
+    assert np.array_equal(annotate.overlay.drawn() != 0, _old_mask() > 0)
+    assert not hasattr(browser, "overlay")  # one mask display, Annotate's
+    assert session.store.journal_place() != session.store.suggested_file()
+
+    qtbot.keyClick(window.canvas, Qt.Key.Key_2)  # paint "crack"
+    _mouse_stroke(qtbot, window, [(20, 20), (30, 20)])
+    painted = session.mask.copy()
+    assert painted[20, 25] == 2 and session.modified
+    assert session.journal.n_strokes == 1
+    assert session.journal.path == Path(str(session.store.journal_place()) + ".journal")
+
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    assert not session.modified
+    assert session.journal.n_strokes == 0  # restarted from the saved mask
+    with open_project(root) as project:
+        stored = project.mask(item_id)
+        info = project.get(item_id)
+        history = project.history(item_id)
+    assert np.array_equal(stored, painted)
+    assert stored[20, 25] == 2 and stored[5, 6] == 1  # new pixels and the old ones
+    assert info["mask"]["annotator"] == browser.annotator
+    assert history[-1]["what"] == "mask" and history[-1]["annotator"] == browser.annotator
+    assert "as " + browser.annotator in window.statusBar().currentMessage()
+
+    # Opening the same item again shows the open document, not a second session.
+    before = len(window.documents)
+    _open_row_with_enter(qtbot, browser, item_id)
+    assert len(window.documents) == before and annotate.session is session
+
+
+def test_undo_before_save_restores_the_stored_mask(qtbot, opened):
+    window, _browser, annotate, root, item_id = opened
+    session = annotate.session
+    _mouse_stroke(qtbot, window, [(15, 25), (35, 25)])
+    assert not np.array_equal(session.mask, _old_mask())
+    _ctrl(qtbot, window, Qt.Key.Key_Z)
+    assert np.array_equal(session.mask, _old_mask())
+    assert not session.modified
+    assert np.array_equal(annotate.overlay.drawn() != 0, _old_mask() > 0)
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(item_id), _old_mask())
+
+
+def test_close_with_unsaved_item_mask_asks_and_save_answer_stores_it(qtbot, opened):
+    window, _browser, annotate, root, item_id = opened
+    session = annotate.session
+    _mouse_stroke(qtbot, window, [(24, 12), (24, 30)])
+    painted = session.mask.copy()
+    document = window.current
+
+    annotate.unsaved_answer = "cancel"  # the prompt is answered "Cancel": nothing closes
+    window.close_current()
+    assert window.current is document and session.modified
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(item_id), _old_mask())
+
+    annotate.unsaved_answer = "save"
+    window.close_current()
+    assert document not in window.documents
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(item_id), painted)
+        assert project.history(item_id)[-1]["what"] == "mask"
+
+
+def test_item_deleted_meanwhile_reports_and_keeps_the_painted_mask(qtbot, opened):
+    window, browser, annotate, root, item_id = opened
+    session = annotate.session
+    _mouse_stroke(qtbot, window, [(10, 30), (20, 30)])
+    painted = session.mask.copy()
+    with open_project(root) as project:
+        project.remove_items([item_id])
+    annotate.save()
+    task = annotate.last_save_task
+    qtbot.waitUntil(lambda: task.finished, timeout=10000)
+    assert task.state == "failed"
+    assert "no longer in the project" in window.last_error
+    assert f"item {item_id}" in window.last_error
+    assert session.modified and np.array_equal(session.mask, painted)
+    assert session.journal is not None and session.journal.n_strokes == 1
+    # "Save As" still writes a file: the painted mask can be kept
+    out = root.parent / "copy.mask.tif"
+    assert annotate.save_to(out)
+    from qbi_desktop.core.maskio import load_mask
+
+    assert np.array_equal(load_mask(out, SHAPE), painted)
+    assert session.modified  # a copy on disk is not the project item
+
+
+def test_unreadable_item_mask_is_reported_and_never_painted_over(qtbot, main_window, tmp_path):
+    root = _folder_project(tmp_path)
+    with open_project(root) as project:
+        item_id = _id_of(project, "a0")
+        mask_file = project.resolve(project.get(item_id)["mask"]["path"])
+    mask_file.write_bytes(b"not a tiff" * 10)
+    browser = main_window.panels["browser"]
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    assert browser.open_project(root)
+    _open_row_with_enter(qtbot, browser, item_id)
+    qtbot.waitUntil(lambda: "cannot read mask" in (main_window.last_error or ""), timeout=10000)
+    assert str(mask_file) in main_window.last_error
+    session = annotate.session
+    assert session is not None and session.store.item_id == item_id and not session.ready
+    # painting over an empty stand-in and saving would destroy the stored mask: refused
+    assert not annotate.save()
+    assert mask_file.read_bytes() == b"not a tiff" * 10
+
+
+def test_array_container_item_round_trip_and_has_mask_column(qtbot, main_window, tmp_path):
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 255, (6, 28, 28), dtype=np.uint8)
+    y = np.array([0, 1, 2, 0, 1, 2], np.int64)
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=x, y_train=y)
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "npz", [npz]))
+        item = next(r for r in project.query(limit=None) if r["index"] == 4)
+    item_id = int(item["id"])
+
+    browser = main_window.panels["browser"]
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    assert browser.open_project(root)
+    row = browser.model.row_of(item_id)
+    assert not browser.model.item(row)["has_mask"]
+    index = browser.model.index(row, 2)
+    browser.table.scrollTo(index)
+    rect = browser.table.visualRect(index)
+    QApplication.processEvents()
+    qtbot.mouseClick(browser.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.mouseDClick(browser.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    _wait_item(qtbot, annotate, item_id)
+    assert np.array_equal(main_window.current.plane().array, x[4])
+    assert not annotate.session.mask.any()  # no mask yet: an empty one to paint on
+
+    annotate.set_tool("brush")
+    annotate.controller.set_size(3)
+    window = main_window
+    window.canvas.view.setRange(xRange=(0, 28), yRange=(0, 28), padding=0)
+    QApplication.processEvents()
+    vp = window.canvas.viewport()
+    a, b = _viewport_pos(window.canvas, 8, 14), _viewport_pos(window.canvas, 20, 14)
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=a)
+    qtbot.mouseMove(vp, b)
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=b)
+    painted = annotate.session.mask.copy()
+    assert painted[14, 8:21].all()
+
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(item_id), painted)
+        assert project.get(item_id)["mask"]["annotator"] == browser.annotator
+        assert not any(project.get(i)["mask"] for i in project.ids() if i != item_id)
+    # the table's Mask column says so, without reopening the project
+    assert browser.model.item(browser.model.row_of(item_id))["has_mask"]
+    col = next(
+        c
+        for c in range(browser.model.columnCount())
+        if browser.model.headerData(c, Qt.Orientation.Horizontal) == "Mask"
+    )
+    assert browser.model.data(browser.model.index(browser.model.row_of(item_id), col)) == "yes"
+
+
+def test_journal_is_per_item_and_recovers_after_a_crash(qtbot, main_window, tmp_path):
+    """Two items with identical pixels: strokes left by a killed process on one are offered
+    for that item only."""
+    root = _folder_project(tmp_path, duplicate=True)
+    browser = main_window.panels["browser"]
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    main_window.settings.setValue("annotate/auto_recover", "recover")
+    assert browser.open_project(root)
+    with open_project(root) as project:
+        first, twin = _id_of(project, "a0"), _id_of(project, "a1")
+    _open_row_with_enter(qtbot, browser, twin)
+    _wait_item(qtbot, annotate, twin)
+    annotate.set_tool("brush")
+    annotate.controller.set_size(3)
+    _mouse_stroke(qtbot, main_window, [(6, 36), (40, 36)])
+    painted = annotate.session.mask.copy()
+    journal = annotate.session.journal.path
+    left_behind = journal.read_bytes()  # what a kill -9 leaves on disk
+    main_window.close_current()  # "discard": the journal is deleted...
+    assert not journal.exists()
+    journal.write_bytes(left_behind)  # ...and is back as after the crash
+
+    # The duplicate with the same pixels is not offered the strokes: its own mask, clean.
+    _open_row_with_enter(qtbot, browser, first)
+    _wait_item(qtbot, annotate, first)
+    assert np.array_equal(annotate.session.mask, _old_mask())
+    assert not annotate.session.unsaved_base
+    # The item they belong to gets them back, unsaved.
+    _open_row_with_enter(qtbot, browser, twin)
+    _wait_item(qtbot, annotate, twin)
+    assert np.array_equal(annotate.session.mask, painted)
+    assert annotate.session.modified
+    _ctrl(qtbot, main_window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(twin), painted)
+        assert np.array_equal(project.mask(first), _old_mask())
+
+
+# -- a read-only project ------------------------------------------------------------------------
+READ_ONLY_SCRIPT = r"""
+import json, os, sys, time
+import numpy as np
+import pyqtgraph as pg
+pg.setConfigOption("mouseRateLimit", -1)
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+root, item_id = sys.argv[1], int(sys.argv[2])
+app = QApplication([])
+from qbi_desktop.gui.main_window import MainWindow
+
+window = MainWindow()
+window.resize(1200, 900)
+window.show()
+QTest.qWaitForWindowExposed(window)
+browser, annotate = window.panels["browser"], window.panels["annotate"]
+annotate.unsaved_answer = "discard"
+
+
+def wait(cond, timeout=30):
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout:
+            print(json.dumps({"timeout": True}), flush=True)
+            sys.exit(3)
+        app.processEvents()
+        time.sleep(0.005)
+
+
+assert browser.open_project(root), window.last_error
+browser.table.setFocus()
+browser.table.selectRow(browser.model.row_of(item_id))
+app.processEvents()
+QTest.keyClick(browser.table, Qt.Key.Key_Return)
+wait(lambda: annotate.session is not None and annotate.session.ready
+     and annotate.session.store is not None)
+canvas = window.canvas
+canvas.view.setRange(xRange=(0, 48), yRange=(0, 40), padding=0)
+app.processEvents()
+annotate.set_tool("brush")
+annotate.controller.set_size(3)
+vp = canvas.viewport()
+pts = [canvas.viewportTransform().map(canvas.view.mapViewToScene(QPointF(x, 20))).toPoint()
+       for x in (10, 30)]
+QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[0])
+QTest.mouseMove(vp, pts[1])
+QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, pts[1])
+painted = annotate.session.mask.copy()
+os.chmod(root, 0o555)  # the project becomes read-only while the mask is being corrected
+try:
+    canvas.setFocus()
+    QTest.keyClick(canvas, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    task = annotate.last_save_task
+    wait(lambda: task is not None and task.finished)
+finally:
+    os.chmod(root, 0o755)
+s = annotate.session
+print(json.dumps({
+    "state": task.state,
+    "error": getattr(window, "last_error", ""),
+    "modified": s.modified,
+    "kept": bool(np.array_equal(s.mask, painted)),
+    "painted": int((painted > 0).sum()),
+    "journal_strokes": s.journal.n_strokes if s.journal else -1,
+}), flush=True)
+window.close()
+"""
+
+
+def test_saving_into_read_only_project_reports_and_keeps_the_mask(tmp_path):
+    base = Path(tempfile.mkdtemp(prefix="qbi-ro-item-"))  # in /tmp: reachable by any user
+    try:
+        base.chmod(0o755)
+        root = _folder_project(base)
+        with open_project(root) as project:
+            item_id = _id_of(project, "a0")
+        home = base / "home"
+        home.mkdir()
+        command = [sys.executable, "-c", READ_ONLY_SCRIPT, str(root), str(item_id)]
+        if os.geteuid() == 0:  # root writes anywhere: run the app as an unprivileged user
+            if shutil.which("setpriv") is None:
+                pytest.skip("setpriv not available to drop root")
+            for path in [base, *base.rglob("*")]:
+                os.chown(path, 65534, 65534)
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        env = dict(os.environ)
+        env.update(
+            QT_QPA_PLATFORM="offscreen",
+            QBI_DESKTOP_HOME=str(home),
+            PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+        )
+        out = subprocess.run(
+            command, capture_output=True, text=True, timeout=120, env=env, cwd=base
+        )
+        lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+        assert lines, out.stderr[-2000:]
+        result = json.loads(lines[-1])
+        assert result["state"] == "failed", result
+        assert "not writable" in result["error"] or "read-only" in result["error"], result
+        assert f"item {item_id}" in result["error"] and "Nothing is lost" in result["error"]
+        assert result["modified"] and result["kept"] and result["painted"] > 0
+        assert result["journal_strokes"] == 1  # the stroke is still safe on disk
+        with open_project(root) as project:  # the project is unchanged
+            assert np.array_equal(project.mask(item_id), _old_mask())
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
