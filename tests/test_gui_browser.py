@@ -301,3 +301,34 @@ def test_montage_array_pads_different_sizes():
     out = montage_array([np.ones((4, 6), np.uint16), np.full((5, 3), 2, np.uint16)])
     assert out.dtype == np.uint16
     assert (out == 1).sum() == 24 and (out == 2).sum() == 15
+
+
+def test_opening_a_project_widens_a_narrow_browser_so_its_columns_show(
+    qtbot, main_window, tmp_path
+):
+    root, _labels = _mnist_subset(tmp_path, n=20)
+    dock = main_window.docks["browser"]
+    dock.show()
+    dock.raise_()
+    main_window.resizeDocks([dock], [260], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: dock.width() < 300)
+    assert main_window.zoom_label.text() == ""  # no image shown: no zoom figure
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    qtbot.waitUntil(lambda: dock.width() >= 500)
+    table = panel.table
+    header = table.horizontalHeader()
+    review = next(
+        c
+        for c in range(panel.model.columnCount())
+        if panel.model.headerData(c, Qt.Orientation.Horizontal) == "Review"
+    )
+    # the review column (right of name, label and split) is inside the visible table
+    right = header.sectionViewportPosition(review) + header.sectionSize(review)
+    assert right <= table.viewport().width()
+    # a width the user chose beyond the default is kept when another project opens
+    main_window.resizeDocks([dock], [700], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: dock.width() >= 690)
+    assert panel.open_project(root)
+    qtbot.wait(50)
+    assert dock.width() >= 690

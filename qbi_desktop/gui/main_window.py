@@ -576,7 +576,8 @@ class MainWindow(QMainWindow):
 
     def _show_zoom(self) -> None:
         scale = self.canvas.screen_scale()
-        self.zoom_label.setText(f"{scale * 100:.0f} %" if math.isfinite(scale) else "")
+        shown = self.current is not None and math.isfinite(scale)
+        self.zoom_label.setText(f"{scale * 100:.0f} %" if shown else "")
 
     def _update_task_bar(self) -> None:
         active = self.tasks.active()

@@ -77,6 +77,9 @@ log = logging.getLogger("qbi_desktop")
 RECENT_KEY = "browser/recent_projects"
 REVIEW_KEYS = {"A": "accepted", "R": "rejected", "F": "needs_edit"}
 ALL = "\x00all"  # "no filter" marker in the filter combos
+# Width a docked browser gets when a project opens in a narrower one: four filters and the
+# thumbnail, id, name, label, split and review columns side by side.
+ROOMY_WIDTH = 600
 
 
 def install(window) -> BrowserPanel:
@@ -163,6 +166,7 @@ class BrowserPanel(QWidget):
 
         # -- the table
         self.table = QTableView()
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at their ends
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
@@ -340,11 +344,22 @@ class BrowserPanel(QWidget):
         self.balance_dirty = True
         self._enable_actions()
         self.window.docks["browser"].raise_()
+        self._make_room()
         if self.model.rowCount():
             self.table.setCurrentIndex(self.model.index(0, 1))
         self._tab_changed(self.tabs.currentIndex())
         log.info("opened project %s (%d items)", project.root, len(project))
         return True
+
+    def _make_room(self) -> None:
+        """Widen a docked browser that is too narrow to show its filters and columns (the default
+        left column is sized for the file list); a width the user chose above that is kept."""
+        dock = self.window.docks["browser"]
+        if dock.isFloating() or dock.width() >= ROOMY_WIDTH:
+            return
+        width = min(ROOMY_WIDTH, self.window.width() * 2 // 5)
+        if width > dock.width():
+            self.window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     def close_project(self) -> None:
         if self.project is None:
