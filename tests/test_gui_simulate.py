@@ -91,6 +91,14 @@ def test_preview_then_generate_into_project_with_masks(qtbot, main_window, tmp_p
     qtbot.waitUntil(lambda: task.finished, timeout=10000)
     assert panel.preview_item.image.shape == (96, 128)
     assert "spots" in panel.status.text()
+    # "Open in viewer" shows the very image previewed, full size, in the main viewer
+    qtbot.mouseClick(panel.open_button, Qt.MouseButton.LeftButton)
+    shown = main_window.current
+    assert shown is not None and "Simulated preview" in shown.title
+    plane = shown.plane()
+    np.testing.assert_array_equal(
+        plane.read(0, plane.height, 0, plane.width), panel.preview_result.image
+    )
 
     panel.mask_kind.setCurrentIndex(panel.mask_kind.findData("spots"))
     qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)

@@ -378,6 +378,20 @@ class MainWindow(QMainWindow):
             on_error=self.report_error,
         )
 
+    def open_array(self, array, name: str, metadata: dict | None = None, prepare=None):
+        """Show an in-memory image (a project item of an array container, a simulated preview)
+        as a document, with auto-levels; ``prepare(document)`` runs before it is shown (e.g. to
+        hand Annotate where its mask lives). Raises UserFacingError for an unusable array."""
+        from qbi_desktop.core.io import source_from_array
+
+        document = ImageDocument(source_from_array(array, name=name, metadata=metadata or {}))
+        document.refresh_sample()
+        document.auto_levels(*self.levels_panel.percentiles)
+        if prepare is not None:
+            prepare(document)
+        self._document_opened(document)
+        return document
+
     def _document_opened(self, document: ImageDocument) -> None:
         self.documents.append(document)
         item = QListWidgetItem(document.title)

@@ -653,28 +653,26 @@ class BrowserPanel(QWidget):
         self.window._document_opened(document)
 
     def _open_array(self, item: dict[str, Any], store: ProjectItemStore):
-        from qbi_desktop.core.io import source_from_array
-        from qbi_desktop.gui.document import ImageDocument
+        def prepare(document) -> None:
+            # the store first: Annotate makes the document's mask session when it is shown
+            self.connect_annotate()
+            if self.annotate is not None:
+                self.annotate.attach_store(document, store)
 
         try:
-            array = np.asarray(self.project.image(item["id"]))
-            source = source_from_array(
-                array,
+            return self.window.open_array(
+                np.asarray(self.project.image(item["id"])),
                 name=f"{item['name']} (item {item['id']})",
                 metadata={
                     "project item": item["id"],
                     "label": item["label"],
                     "container": f"{item['source']} [{item['index']}]",
                 },
+                prepare=prepare,
             )
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return None
-        document = ImageDocument(source)
-        document.refresh_sample()
-        document.auto_levels(*self.window.levels_panel.percentiles)
-        self._show(document, store)
-        return document
 
     def item_mask_saved(self, store: ProjectItemStore) -> None:
         """Annotate saved an item's mask: its row (mask column) and the statistics follow."""

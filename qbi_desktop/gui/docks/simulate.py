@@ -155,6 +155,12 @@ class SimulatePanel(QWidget):
         self.show_truth = QCheckBox("Show ground truth")
         self.show_truth.setChecked(True)
         self.show_truth.toggled.connect(self.spot_item.setVisible)
+        self.open_button = QPushButton("Open in viewer")
+        self.open_button.setToolTip(
+            "Show the preview image full size in the main viewer (levels, zoom, read-out)"
+        )
+        self.open_button.setEnabled(False)
+        self.open_button.clicked.connect(self.open_preview)
 
         phantom = QGroupBox("Phantom")
         pf = QFormLayout(phantom)
@@ -200,18 +206,22 @@ class SimulatePanel(QWidget):
         scroll.setWidget(inner)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumHeight(220)
+        scroll.setMinimumHeight(150)
         preview_box = QWidget()
         preview_layout = QVBoxLayout(preview_box)
         preview_layout.setContentsMargins(0, 0, 0, 0)
         preview_layout.addWidget(self.view, 1)
-        preview_layout.addWidget(self.show_truth)
-        self.view.setMinimumHeight(120)
+        truth_row = QHBoxLayout()
+        truth_row.addWidget(self.show_truth)
+        truth_row.addStretch(1)
+        truth_row.addWidget(self.open_button)
+        preview_layout.addLayout(truth_row)
+        self.view.setMinimumHeight(150)
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(scroll)
         splitter.addWidget(preview_box)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
         controls = QWidget()
         cl = QVBoxLayout(controls)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -312,6 +322,7 @@ class SimulatePanel(QWidget):
     def _show_preview(self, result) -> None:
         sim, seconds = result
         self.preview_result = sim
+        self.open_button.setEnabled(True)
         image = sim.image
         lo, hi = np.percentile(image[:: max(1, image.shape[0] // 256)], (0.5, 99.5))
         self.preview_item.setImage(image, autoLevels=False, levels=(lo, max(hi, lo + 1)))
@@ -324,6 +335,21 @@ class SimulatePanel(QWidget):
             f"Preview {image.shape[1]} x {image.shape[0]}: {len(sim.spots)} spots, "
             f"{len(sim.objects)} objects ({seconds * 1000:.0f} ms). Red: spot truth; blue: objects."
         )
+
+    def open_preview(self):
+        """Show the last preview in the main viewer; returns its document (None if none)."""
+        sim = self.preview_result
+        if sim is None:
+            return None
+        try:
+            return self.window.open_array(
+                sim.image,
+                name=f"Simulated preview (seed {self.seed.value()})",
+                metadata={"spots": len(sim.spots), "objects": len(sim.objects)},
+            )
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
 
     # -- generation ---------------------------------------------------------------------------
     def _browser(self):
