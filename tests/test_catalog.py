@@ -268,6 +268,135 @@ def test_query_filters_sorts_and_pages_like_python_would(tmp_path):
         project.query({"lable": "a"})
 
 
+def _varied_project(tmp_path, n=90):
+    """Items whose every sortable column has ties, gaps (NULL) and distinct values."""
+    project = open_project(tmp_path / "varied", create=True)
+    rng = np.random.default_rng(4)
+    with project.transaction() as tx:
+        cid = _fake_container(tx, tmp_path, n)
+        ids = tx.add_items(
+            [
+                NewItem(
+                    name=f"n{int(rng.integers(0, 40)):02d}",  # repeated names
+                    hash=f"h{i % 30}",
+                    container=cid,
+                    index=i,
+                    width=None if i % 11 == 0 else int(rng.integers(4, 9)),
+                    height=int(rng.integers(4, 9)),
+                    size=int(rng.integers(0, 5)),
+                    label=None if i % 7 == 0 else str(rng.choice(["a", "b", "c"])),
+                    split=None if i % 5 == 0 else str(rng.choice(["train", "val", "test"])),
+                    annotator=None if i % 4 == 0 else str(rng.choice(["ana", "bo"])),
+                    provenance_kind=str(rng.choice(["acquired", "simulated"])),
+                    # Every third item lacks target t; values repeat (ties broken by id).
+                    targets={} if i % 3 == 0 else {"t": float(rng.integers(0, 6))},
+                    boxes=[Box("s", 0, 0, 1, 1)] * int(rng.integers(0, 3)),
+                    mask=np.ones((4, 4), np.uint8) if i % 6 == 1 else None,
+                )
+                for i in range(n)
+            ]
+        )
+        for k, item_id in enumerate(ids):
+            if k % 4 == 1:
+                tx.set_review([item_id], ["accepted", "rejected"][k % 2], f"r{k % 3}", None)
+            if k % 5 == 2:
+                tx.set_notes(item_id, f"note {k % 4}")
+        tx.db.execute("UPDATE items SET parent_id = id - 1 WHERE id % 8 = 3")
+    return project
+
+
+def _python_order(project, key, descending, filters):
+    """What sorting the rows in Python gives: NULLs first ascending and last descending, as
+    SQL sorts them; equal values in ascending id order."""
+    rows = project.query(filters, limit=None)
+    extra = {
+        i: (size, added)
+        for i, size, added in project.db.execute("SELECT id, size, added FROM items")
+    }
+
+    def value(row):
+        if key.startswith("target:"):
+            return row["targets"].get(key[len("target:") :])
+        if key in ("size", "added"):
+            return extra[row["id"]][0 if key == "size" else 1]
+        if key == "provenance":
+            return row["provenance"]
+        if key == "parent":
+            return row["parent"]
+        return row[key]
+
+    rows.sort(key=lambda r: r["id"])
+    present = [r for r in rows if value(r) is not None]
+    absent = [r for r in rows if value(r) is None]
+    present.sort(key=value, reverse=descending)  # stable: ties keep ascending ids
+    ordered = present + absent if descending else absent + present
+    return [r["id"] for r in ordered]
+
+
+def test_every_sort_gives_the_order_python_gives(tmp_path):
+    """Every sortable column and a regression target, both directions, with and without
+    filters: the id list the Browser holds, the pages and the Python order agree."""
+    from qbi_desktop.core.catalog import SORT_COLUMNS
+
+    project = _varied_project(tmp_path)
+    keys = [k for k in SORT_COLUMNS if k != "id"] + ["id", "target:t", "target:absent"]
+    for filters in (None, {"label": ["a", ""]}, {"split": "train", "has_mask": False}):
+        for key in keys:
+            for descending in (False, True):
+                sort = ("-" if descending else "") + key
+                expected = _python_order(project, key, descending, filters)
+                got = project.id_array(filters, sort)
+                assert got.dtype == np.int64
+                assert got.tolist() == expected, (sort, filters)
+                assert project.ids(filters, sort) == expected
+                page = project.query(filters, sort, offset=7, limit=11)
+                assert [r["id"] for r in page] == expected[7:18], (sort, filters)
+    assert project.id_array({"label": "nothing"}, "-target:t").size == 0
+
+
+def test_version_1_catalog_is_migrated_and_sorts_by_target_from_the_index(tmp_path):
+    """A catalog written by the first schema opens: the migration adds the descending target
+    index in place, the data stays, and a target sort walks an index instead of sorting."""
+    from qbi_desktop.core.catalog import SCHEMA_VERSION, schema
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    db = sqlite3.connect(folder / "catalog.sqlite", isolation_level=None)
+    for statement in schema._statements(schema.MIGRATIONS[0]):
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    for i in range(1, 9):
+        db.execute(
+            "INSERT INTO items (id, name, path, hash, label, added) VALUES (?, ?, ?, ?, ?, ?)",
+            (i, f"img{i}.png", f"images/img{i}.png", f"h{i}", "ab"[i % 2], "2025-01-01"),
+        )
+        if i != 4:  # item 4 has no target: last in a descending sort
+            db.execute(
+                "INSERT INTO targets (item_id, name, value) VALUES (?, 'depth', ?)", (i, i % 3)
+            )
+    db.close()
+
+    project = open_project(folder)
+    assert schema.schema_version(project.db) == SCHEMA_VERSION == 2
+    names = {r[0] for r in project.db.execute("SELECT name FROM sqlite_master")}
+    assert "targets_name_value_desc" in names
+    assert project.ids(sort="-target:depth") == [2, 5, 8, 1, 7, 3, 6, 4]
+    assert project.ids({"label": "a"}, "target:depth") == [4, 6, 2, 8]
+    assert project.targets(5) == {"depth": 2.0} and len(project) == 8
+    for direction in ("ASC", "DESC"):
+        plan = " ".join(
+            row[3]
+            for row in project.db.execute(
+                "EXPLAIN QUERY PLAN SELECT item_id FROM targets WHERE name = ? "
+                f"ORDER BY value {direction}, item_id",
+                ("depth",),
+            )
+        )
+        assert "COVERING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+    project.close()
+    assert schema.schema_version(open_project(folder).db) == 2  # migrated once, stays
+
+
 def test_container_items_read_their_own_row(tmp_path):
     project, _ = _big_project(tmp_path, n=50)
     expected = (np.arange(50 * 16).reshape(50, 4, 4) % 251).astype(np.uint8)

@@ -88,6 +88,8 @@ def main() -> int:
             "sort by name desc": (None, "-name"),
             "sort by label, name": (None, ["label", "name"]),
             "sort by target:size": (None, "target:size"),
+            "sort by target:size desc": (None, "-target:size"),
+            "filter split=train, sort by target:size": ({"split": "train"}, "target:size"),
             "sort by split, page 500": (None, "split"),
         }
         for name, (filters, sort) in cases.items():

@@ -1,17 +1,26 @@
 """Filtered, sorted, paged item queries, done in SQL on indexed columns.
 
-The browser asks for ``count(filters)`` once and then pages of ``query(filters, sort, offset,
-limit)`` as the user scrolls; both use the indexes of schema.py, so on 100 000 items a filter or
-a sort takes milliseconds. Every value goes in as an SQL parameter; column names come only from
-the fixed tables below, never from the caller's text.
+The browser asks for all matching ids in order once (:func:`id_array`) and then rows by id as
+the view paints them; other callers use pages of ``query(filters, sort, offset, limit)`` and
+``count(filters)``. All use the indexes of schema.py, so on 100 000 items a filter or a sort takes
+tens of milliseconds. Every value goes in as an SQL parameter; column names come only from the
+fixed tables below, never from the caller's text.
+
+Sorting by one regression target does not join the targets table per item (a temp B-tree over
+every item): the ``targets(name, value, item_id)`` indexes already hold the order, ascending and
+descending with the ascending-id tie-break, so it is one index walk plus, in numpy, the items
+without that target (they sort first ascending and last descending, as SQL's NULLs do).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
+
+import numpy as np
 
 #: Sort keys and the SQL they sort by. Also ``"target:<name>"``; prefix ``-`` for descending.
 SORT_COLUMNS = {
@@ -182,7 +191,7 @@ def order_clause(sort: str | Sequence[str] | None) -> tuple[str, str, list[Any]]
     """(extra joins, ORDER BY clause, parameters) for a sort spec such as ``["label", "-name"]``."""
     from qbi_desktop.core.errors import UserFacingError
 
-    keys = [sort] if isinstance(sort, str) else list(sort or [])
+    keys = _sort_keys(sort)
     joins, terms, params = [], [], []
     for n, key in enumerate(keys):
         descending = key.startswith("-")
@@ -205,6 +214,22 @@ def order_clause(sort: str | Sequence[str] | None) -> tuple[str, str, list[Any]]
     return "".join(joins), "ORDER BY " + ", ".join(terms) + " ", params
 
 
+def _sort_keys(sort: str | Sequence[str] | None) -> list[str]:
+    return [sort] if isinstance(sort, str) else list(sort or [])
+
+
+def _single_target(sort: str | Sequence[str] | None) -> tuple[str, bool] | None:
+    """(target name, descending) when the sort is exactly one ``target:<name>`` key."""
+    keys = _sort_keys(sort)
+    if len(keys) != 1:
+        return None
+    key = keys[0]
+    bare = key.lstrip("-+")
+    if not bare.startswith("target:"):
+        return None
+    return bare[len("target:") :], key.startswith("-")
+
+
 def query(
     db: sqlite3.Connection,
     filters: Filters | Mapping[str, Any] | None = None,
@@ -213,14 +238,40 @@ def query(
     limit: int | None = 100,
 ) -> list[dict[str, Any]]:
     """Item rows (dicts with the keys of ``_ROW_COLUMNS`` plus ``targets``), one page."""
+    by_target = _single_target(sort)
+    if by_target is not None:
+        # The order comes from the target index (see the module docstring); rows by id.
+        order = _ids_by_target(db, filters, *by_target)
+        stop = None if limit is None else int(offset) + int(limit)
+        page = order[int(offset) : stop].tolist()
+        return _rows_in_order(db, page)
     where, wparams = where_clause(filters)
-    joins, order, oparams = order_clause(sort)
-    sql = _SELECT + _FROM + joins + where + order + "LIMIT ? OFFSET ?"
+    joins, order_sql, oparams = order_clause(sort)
+    sql = _SELECT + _FROM + joins + where + order_sql + "LIMIT ? OFFSET ?"
     params = oparams + wparams + [-1 if limit is None else int(limit), int(offset)]
-    rows = [dict(zip(_ROW_COLUMNS, r, strict=True)) for r in db.execute(sql, params)]
-    for row in rows:
-        row["has_mask"] = bool(row["has_mask"])
-        row["targets"] = {}
+    return _with_targets(db, [_row(r) for r in db.execute(sql, params)])
+
+
+def _row(values: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip(_ROW_COLUMNS, values, strict=True))
+    row["has_mask"] = bool(row["has_mask"])
+    row["targets"] = {}
+    return row
+
+
+def _rows_in_order(db: sqlite3.Connection, page: list[int]) -> list[dict[str, Any]]:
+    """The rows of the items ``page``, in that order."""
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(page), 900):  # stay below SQLite's parameter limit
+        chunk = page[start : start + 900]
+        sql = _SELECT + _FROM + f"WHERE items.id IN ({','.join('?' * len(chunk))})"
+        for values in db.execute(sql, chunk):
+            found[values[0]] = _row(values)
+    return _with_targets(db, [found[i] for i in page if i in found])
+
+
+def _with_targets(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fill each row's ``targets`` dict (one query per 900 rows)."""
     if rows:
         by_id = {row["id"]: row for row in rows}
         for start in range(0, len(rows), 900):  # stay below SQLite's parameter limit
@@ -245,13 +296,90 @@ def ids(
     sort: str | Sequence[str] | None = None,
 ) -> list[int]:
     """All matching item ids in sort order (for selections, montages, datasets)."""
+    return id_array(db, filters, sort).tolist()
+
+
+def id_array(
+    db: sqlite3.Connection,
+    filters: Filters | Mapping[str, Any] | None = None,
+    sort: str | Sequence[str] | None = None,
+) -> np.ndarray:
+    """All matching item ids in sort order as an int64 array: what the Browser's model holds.
+
+    Same order as :func:`query` pages (ties broken by ascending id), about three times faster
+    than fetching the ids row by row.
+    """
+    by_target = _single_target(sort)
+    if by_target is not None:
+        return _ids_by_target(db, filters, *by_target)
     where, wparams = where_clause(filters)
     joins, order, oparams = order_clause(sort)
-    keys = [sort] if isinstance(sort, str) else list(sort or [])
+    keys = _sort_keys(sort)
     needs_join = any(k.lstrip("-+") in ("source", "has_mask") for k in keys)
     base = _FROM if needs_join else "FROM items "
-    sql = "SELECT items.id " + base + joins + where + order
-    return [r[0] for r in db.execute(sql, oparams + wparams)]
+    return _id_column(db, "SELECT items.id " + base + joins + where + order, oparams + wparams)
+
+
+def _id_column(db: sqlite3.Connection, sql: str, params: Sequence[Any]) -> np.ndarray:
+    """The first column of ``sql`` (integer ids, in its order) as an int64 array.
+
+    Fetching 100 000 one-value rows builds 100 000 Python tuples (~20 ms); SQLite joins them
+    into one string that numpy parses in a third of the time. group_concat takes the rows in
+    the order the subquery delivers them; SQLite keeps a FROM-subquery's ORDER BY when the
+    outer aggregate depends on order (it drops it only under count/min/max), and the tests
+    compare the result with the row-by-row order for every sort. (A ``LIMIT -1`` to pin the
+    order would switch SQLite to its slower bounded sorter: twice the time.)
+    """
+    text = db.execute(f"SELECT group_concat(id, ' ') FROM ({sql})", params).fetchone()[0]
+    if not text:
+        return np.zeros(0, dtype=np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=" ")
+
+
+def _ids_by_target(
+    db: sqlite3.Connection,
+    filters: Filters | Mapping[str, Any] | None,
+    name: str,
+    descending: bool,
+) -> np.ndarray:
+    """Matching ids sorted by target ``name`` (ties: ascending id), without a temp B-tree.
+
+    One walk of the target index gives every item that has the target in order (the
+    descending index keeps ascending ids within equal values); the matching items are the
+    filter's ids; the items without the target go first ascending, last descending (NULL).
+    """
+    where, wparams = where_clause(filters)
+    direction = "DESC" if descending else "ASC"
+    with _snapshot(db):  # the two lists must describe the same catalog state
+        ranked = _id_column(
+            db,
+            f"SELECT item_id AS id FROM targets WHERE name = ? ORDER BY value {direction}, item_id",
+            [name],
+        )
+        if not where and ranked.size == count(db):
+            return ranked  # every item has the target (the usual case for a regression sheet)
+        matching = _id_column(
+            db, "SELECT items.id FROM items " + where + "ORDER BY items.id", wparams
+        )
+    if where:
+        ranked = ranked[np.isin(ranked, matching)]
+    without = matching[~np.isin(matching, ranked)]
+    return np.concatenate([ranked, without] if descending else [without, ranked])
+
+
+@contextlib.contextmanager
+def _snapshot(db: sqlite3.Connection) -> Iterator[None]:
+    """Run several reads on one snapshot of the catalog (a read transaction in WAL mode), so a
+    writer on another connection cannot change it between them; inside the caller's own
+    transaction, that transaction already is one."""
+    if db.in_transaction:
+        yield
+        return
+    db.execute("BEGIN")
+    try:
+        yield
+    finally:
+        db.execute("COMMIT")
 
 
 def distinct(db: sqlite3.Connection, column: str) -> list[Any]:

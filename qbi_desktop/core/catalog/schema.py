@@ -99,8 +99,28 @@ CREATE TABLE annotation_log (                -- who set what when: several annot
 CREATE INDEX annotation_log_item ON annotation_log(item_id);
 """
 
+# Version 2:
+# - Sorting by a regression target walks an index instead of sorting every item. A WITHOUT
+#   ROWID table's index ends with its primary key, so targets_name_value is already (name,
+#   value, item_id): ascending order with the ascending-id tie-break. Descending needs its own
+#   index, because walking that one backwards would also reverse the tie-break.
+# - Instance masks get their own metadata field: simulated "objects" projects stored
+#   mask_classes {"1..m": ...}, a key that names no label value (exporters failed on it).
+#   It becomes mask_instances "object" (each non-zero value one object), as simulated.py
+#   writes it now; other keys of mask_classes stay.
+_V2 = """
+CREATE INDEX targets_name_value_desc ON targets(name, value DESC, item_id);
+INSERT INTO meta(key, value)
+    SELECT 'mask_instances', '"object"' FROM meta
+    WHERE key = 'mask_classes' AND json_type(value, '$."1..m"') IS NOT NULL
+    ON CONFLICT(key) DO NOTHING;
+UPDATE meta SET value = json_remove(value, '$."1..m"')
+    WHERE key = 'mask_classes' AND json_type(value, '$."1..m"') IS NOT NULL;
+DELETE FROM meta WHERE key = 'mask_classes' AND value = '{}';
+"""
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

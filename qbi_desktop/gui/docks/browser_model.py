@@ -2,8 +2,9 @@
 
 How it stays fast:
 
-* a filter or sort asks the catalog for the matching item ids in order, once (one indexed
-  SQL query, tens of milliseconds for 100 000 items); the row count is their number;
+* a filter or sort asks the catalog for the matching item ids in order, once, as one int64
+  array (``Project.id_array``: indexed SQL, 10-45 ms for 100 000 items, a regression target
+  sort included); the row count is their number;
 * row contents are fetched a page at a time, by id, only when the view paints them, and kept in
   a bounded cache, so scrolling to row 90 000 costs one page query, not an OFFSET scan;
 * thumbnails are read from the project's thumbnail cache for the visible rows only, batched on
@@ -112,7 +113,7 @@ class ItemTableModel(QAbstractTableModel):
         if self.project is None:
             self._ids = np.zeros(0, dtype=np.int64)
         else:
-            self._ids = np.asarray(self.project.ids(self.filters, self.sort_key), dtype=np.int64)
+            self._ids = self.project.id_array(self.filters, self.sort_key)
         self._rows.clear()
         self._wanted.clear()
         self.endResetModel()
