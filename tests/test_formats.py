@@ -6,7 +6,9 @@ import argparse
 import base64
 import io
 import json
+import sqlite3
 
+import frictionless
 import numpy as np
 import pytest
 from PIL import Image
@@ -15,7 +17,6 @@ from qbi_desktop.core.catalog import Box, ImportRejected, open_project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats import export_job, import_job
 from qbi_desktop.core.formats.coco import counts_to_rle_string, rle_encode, rle_string_to_counts
-from qbi_desktop.core.formats.datapackage import DATAPACKAGE_SCHEMA, check_datapackage
 from qbi_desktop.core.jobs import run_job
 
 try:
@@ -281,6 +282,115 @@ def test_labelme_unsupported_shapes_refused(tmp_path):
     assert len(p) == 0
 
 
+def _objects_project(tmp_path, name="sim", count=3):
+    """A simulated project whose masks are instance masks: one value per phantom object."""
+    from qbi_desktop.core.catalog.simulated import simulate_into_project_job
+    from qbi_desktop.core.simulate import SimulationParams
+
+    p = _project(tmp_path, name)
+    params = SimulationParams(height=64, width=80, object_count=4, spot_rate_per_mpx=2000)
+    run_job(simulate_into_project_job(p, count, seed=5, params=params, mask="objects"))
+    return p
+
+
+def _masks_by_stem(project):
+    from pathlib import Path
+
+    return {Path(r["name"]).stem: project.mask(r["id"]) for r in project.query(limit=None)}
+
+
+def test_simulated_objects_export_to_coco_and_labelme_and_come_back_the_same(tmp_path):
+    """Each phantom object is one COCO annotation / one labelme shape of class "object" with
+    its own id, and the re-imported masks hold the same objects under the same ids."""
+    p = _objects_project(tmp_path)
+    assert p.metadata().get("mask_instances") == "object"
+    assert "mask_classes" not in p.metadata()
+    original = _masks_by_stem(p)
+    objects = {stem: sorted(set(np.unique(m).tolist()) - {0}) for stem, m in original.items()}
+    assert all(len(ids) >= 2 for ids in objects.values())  # several objects per image
+
+    run_job(export_job(p, "coco", tmp_path / "coco"))
+    doc = json.loads((tmp_path / "coco" / "unassigned" / "annotations.json").read_text())
+    assert doc["categories"] == [{"id": 1, "name": "object", "supercategory": ""}]
+    assert len(doc["annotations"]) == sum(len(ids) for ids in objects.values())
+    assert all(a["iscrowd"] == 0 and a["category_id"] == 1 for a in doc["annotations"])
+    run_job(export_job(p, "labelme", tmp_path / "labelme"))
+    shapes = [
+        shape
+        for f in (tmp_path / "labelme").glob("*.json")
+        for shape in json.loads(f.read_text())["shapes"]
+    ]
+    assert {s["label"] for s in shapes} == {"object"}
+    assert len(shapes) == len(doc["annotations"])
+
+    for kind, source in (
+        ("coco", tmp_path / "coco" / "unassigned" / "annotations.json"),
+        ("labelme", tmp_path / "labelme"),
+    ):
+        q = _project(tmp_path, f"back-{kind}")
+        run_job(import_job(q, kind, [source]))
+        assert q.metadata().get("mask_instances") == "object", kind
+        back = _masks_by_stem(q)
+        assert back.keys() == original.keys()
+        for stem, mask in original.items():
+            np.testing.assert_array_equal(back[stem], mask, err_msg=f"{kind} {stem}")
+        assert all(q.boxes(r["id"]) == [] for r in q.query(limit=None)), kind
+
+
+def test_catalog_with_old_objects_mask_classes_is_migrated_and_exports(tmp_path):
+    """Catalogs written before the fix say {"1..m": ...} in mask_classes; they open (migrated
+    to mask_instances) and export to COCO and labelme instead of failing."""
+    from qbi_desktop.core.formats.common import mask_class_names
+
+    p = _objects_project(tmp_path, count=2)
+    root = p.root
+    p.close()
+    db = sqlite3.connect(root / "catalog.sqlite", isolation_level=None)
+    db.execute("DELETE FROM meta WHERE key = 'mask_instances'")
+    db.execute(
+        "INSERT INTO meta (key, value) VALUES ('mask_classes', ?)",
+        (json.dumps({"1..m": "phantom object (one id each)"}),),
+    )
+    db.execute("DROP INDEX targets_name_value_desc")
+    db.execute("PRAGMA user_version = 1")
+    assert mask_class_names(db) == {}  # the reader no longer fails on a range key
+    db.close()
+
+    p = open_project(root)
+    assert p.metadata().get("mask_instances") == "object"
+    assert "mask_classes" not in p.metadata()
+    run_job(export_job(p, "coco", tmp_path / "coco"))
+    run_job(export_job(p, "labelme", tmp_path / "labelme"))
+    doc = json.loads((tmp_path / "coco" / "unassigned" / "annotations.json").read_text())
+    assert {c["name"] for c in doc["categories"]} == {"object"}
+    q = _project(tmp_path, "q")
+    run_job(import_job(q, "labelme", [tmp_path / "labelme"]))
+    back, original = _masks_by_stem(q), _masks_by_stem(p)
+    assert all(np.array_equal(back[k], original[k]) for k in original)
+
+
+def test_instance_and_class_masks_are_not_mixed_in_one_project(tmp_path):
+    """Simulating object masks into a spots project, or importing an instance COCO file into
+    a project with class masks, is refused with the reason; nothing is written."""
+    from qbi_desktop.core.catalog.simulated import simulate_into_project_job
+    from qbi_desktop.core.simulate import SimulationParams
+
+    p = _objects_project(tmp_path, count=1)
+    run_job(export_job(p, "coco", tmp_path / "coco"))
+    spots = _project(tmp_path, "spots")
+    small = SimulationParams(height=32, width=40)
+    run_job(simulate_into_project_job(spots, 1, params=small, mask="spots"))
+    assert spots.metadata()["mask_classes"] == {"1": "spot"}
+    with pytest.raises(UserFacingError, match="class masks 1 = spot"):
+        run_job(simulate_into_project_job(spots, 1, params=small, mask="objects"))
+    with pytest.raises(ImportRejected, match="instance masks"):
+        run_job(import_job(spots, "coco", [tmp_path / "coco" / "unassigned" / "annotations.json"]))
+    assert len(spots) == 1 and "mask_instances" not in spots.metadata()
+    # The same kind again is fine: more objects in the objects project.
+    run_job(simulate_into_project_job(p, 1, seed=9, params=small, mask="objects"))
+    assert len(p) == 2
+
+
 def test_mnist_idx_round_trip(tmp_path):
     from qbi_desktop.core.idx import write_idx
 
@@ -332,8 +442,18 @@ def test_npz_round_trip_labels_and_targets_and_pickle_refused(tmp_path):
         run_job(import_job(r, "npz", [tmp_path / "evil.npz"]))
 
 
-def test_datapackage_is_valid_and_checksums_every_file(tmp_path):
-    jsonschema = pytest.importorskip("jsonschema")
+def _frictionless_errors(report):
+    return [(e["type"], e.get("note", "")) for e in report.to_dict()["errors"]] + [
+        (e["type"], e.get("note", ""))
+        for task in report.to_dict()["tasks"]
+        for e in task.get("errors", [])
+    ]
+
+
+def test_datapackage_is_valid_for_frictionless_with_every_checksum_verified(tmp_path):
+    """The official implementation (frictionless v5) accepts our datapackage.json against the
+    Data Package profile and recomputes every file's SHA-256 and size; one changed byte in
+    one image is reported as a hash error of that file."""
     p = _project(tmp_path)
     run_job(import_job(p, "imagefolder", [_imagefolder(tmp_path / "src")]))
     p.set_mask(1, np.ones((20, 24), np.uint8), "ana")
@@ -348,29 +468,63 @@ def test_datapackage_is_valid_and_checksums_every_file(tmp_path):
         instrument="camera",
         modality="photography",
         pixel_size=0.1,
+        mask_classes={"1": "cat body"},
     )
     run_job(export_job(p, "datapackage", tmp_path / "out"))
-    descriptor = json.loads((tmp_path / "out" / "datapackage.json").read_text())
-    jsonschema.validate(descriptor, DATAPACKAGE_SCHEMA)
+    out = tmp_path / "out"
+    descriptor = json.loads((out / "datapackage.json").read_text())
+    report = frictionless.validate(out / "datapackage.json")
+    assert report.valid, _frictionless_errors(report)
     files = {
-        f.relative_to(tmp_path / "out").as_posix()
-        for f in (tmp_path / "out").rglob("*")
+        f.relative_to(out).as_posix()
+        for f in out.rglob("*")
         if f.is_file() and f.name != "datapackage.json"
     }
     assert {r["path"] for r in descriptor["resources"]} == files
     assert len(files) == 6 + 1 + 1  # images, one mask, items.csv
-    assert check_datapackage(tmp_path / "out") == []
+    # Every file was read and its checksum and size recomputed and matched.
+    declared = {r["path"]: (r["hash"], r["bytes"]) for r in descriptor["resources"]}
+    checked = {task.name: task for task in report.tasks}
+    assert len(report.tasks) == len(files)
+    for resource in descriptor["resources"]:
+        stats = checked[resource["name"]].stats
+        assert declared[resource["path"]] == (f"sha256:{stats['sha256']}", stats["bytes"])
     table = next(r for r in descriptor["resources"] if r["path"] == "items.csv")
     assert "target:size" in [f["name"] for f in table["schema"]["fields"]]
+    assert checked["items.csv"].stats["rows"] == 6  # the table was read against its schema
     assert descriptor["licenses"][0]["name"] == "CC-BY-4.0"
+    assert descriptor["mask_classes"] == {"1": "cat body"}
     # The images part re-imports as an image folder with the same labels and splits.
     q = _project(tmp_path, "q")
-    run_job(import_job(q, "imagefolder", [tmp_path / "out" / "data"]))
+    run_job(import_job(q, "imagefolder", [out / "data"]))
     assert q.count({"label": "dog", "split": "train"}) == 2
-    # A changed file is caught.
+    # One changed byte in one image: frictionless names that file's hash.
     image = next(f for f in sorted(files) if f.endswith(".png"))
-    (tmp_path / "out" / image).write_bytes(b"changed")
-    assert [pr.file.endswith(image) for pr in check_datapackage(tmp_path / "out")] == [True]
+    data = bytearray((out / image).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (out / image).write_bytes(bytes(data))
+    report = frictionless.validate(out / "datapackage.json")
+    assert not report.valid
+    bad = [task for task in report.tasks if not task.valid]
+    assert [task.place for task in bad] == [image]
+    assert [e.type for e in bad[0].errors] == ["hash-count"]
+
+
+def test_folder_export_with_datapackage_is_valid_and_empty_selection_refused(tmp_path):
+    """Images only (no table): still a valid package; nothing to export: a clear message."""
+    p = _project(tmp_path)
+    run_job(import_job(p, "imagefolder", [_imagefolder(tmp_path / "src")]))
+    run_job(export_job(p, "imagefolder", tmp_path / "out", datapackage=True))
+    report = frictionless.validate(tmp_path / "out" / "datapackage.json")
+    assert report.valid, _frictionless_errors(report)
+    assert len(report.tasks) == 6
+    with pytest.raises(UserFacingError, match="no items match"):
+        run_job(
+            export_job(
+                p, "imagefolder", tmp_path / "none", filters={"label": "bird"}, datapackage=True
+            )
+        )
+    assert not (tmp_path / "none").exists()
 
 
 def test_cancelled_export_leaves_no_folder_and_refuses_non_empty_target(tmp_path):

@@ -5,8 +5,8 @@ Why in the catalog: a simulated image is only useful for training and scoring wh
 seed) travel with it. Each generated item gets
 
 * its image in the project's ``images/`` folder (uint16 TIFF, content hash like any file item),
-* its mask (``mask="spots"``: 1 = gamma spot; ``"objects"``: 1..m one id per phantom;
-  ``"both"``: 1 = object, 2 = spot, spots on top),
+* its mask (``mask="spots"``: 1 = gamma spot; ``"objects"``: an instance mask, 1..m one id
+  per phantom, all of class "object"; ``"both"``: 1 = object, 2 = spot, spots on top),
 * regression targets ``spot_count`` and ``object_count`` (what a counting model would learn),
 * provenance ``simulated`` with the simulator's parameters, the image's own seed, the set seed
   and the index, so :func:`qbi_desktop.core.simulate.simulate_radiograph` remakes it bit for bit.
@@ -38,12 +38,13 @@ if TYPE_CHECKING:
     from qbi_desktop.core.catalog.project import Project
 
 MASK_KINDS = ("spots", "objects", "both")
-#: What the mask values mean, per mask kind (stored as the project's ``mask_classes`` when the
-#: project has none yet).
-MASK_CLASSES = {
-    "spots": {"1": "spot"},
-    "objects": {"1..m": "phantom object (one id each)"},
-    "both": {"1": "object", "2": "spot"},
+#: What the mask values mean, per mask kind, as the project metadata that says it: class masks
+#: (``mask_classes``, value -> class) or instance masks (``mask_instances``: each non-zero
+#: value one object of that class, which COCO and labelme export as one annotation each).
+MASK_MEANING: dict[str, dict[str, Any]] = {
+    "spots": {"mask_classes": {"1": "spot"}},
+    "objects": {"mask_instances": "object"},
+    "both": {"mask_classes": {"1": "object", "2": "spot"}},
 }
 
 
@@ -118,9 +119,10 @@ def _job(
     db = project.connect()
     ids: list[int] = []
     try:
-        if "mask_classes" not in dict(db.execute("SELECT key, 1 FROM meta").fetchall()):
+        meaning = _mask_meaning_update(project, db, mask)
+        if meaning:
             with project.transaction(db) as tx:
-                tx.set_metadata(mask_classes=MASK_CLASSES[mask])
+                tx.set_metadata(**meaning)
         params_dict = p.to_dict()
         yield Progress(0, count, "simulating image 1")
         for index in range(count):
@@ -168,3 +170,31 @@ def _job(
     finally:
         with contextlib.suppress(Exception):
             db.close()
+
+
+def _mask_meaning_update(project: Project, db: Any, kind: str) -> dict[str, Any]:
+    """The metadata to set so the project says what ``kind`` masks mean ({} if it already
+    does); refuses a project whose masks mean something else, before anything is made."""
+    import json
+
+    meta = {k: json.loads(v) for k, v in db.execute("SELECT key, value FROM meta")}
+    have_classes = meta.get("mask_classes") or {}
+    have_instances = meta.get("mask_instances")
+    wanted = MASK_MEANING[kind]
+    if "mask_instances" in wanted:
+        if not have_classes and have_instances in (None, wanted["mask_instances"]):
+            return {} if have_instances else dict(wanted)
+    elif have_instances is None:
+        classes = wanted["mask_classes"]
+        if all(have_classes.get(k, name) == name for k, name in classes.items()):
+            merged = {**have_classes, **classes}
+            return {} if merged == have_classes else {"mask_classes": merged}
+    have = (
+        f"instance masks of {have_instances!r} objects"
+        if have_instances
+        else "class masks " + ", ".join(f"{k} = {v}" for k, v in sorted(have_classes.items()))
+    )
+    raise UserFacingError(
+        f"{project.root}: the project's masks are {have}; simulated {kind!r} masks would mean "
+        "something else in the same project. Choose the matching mask kind or a new project."
+    )

@@ -6,6 +6,16 @@ Crowd annotations (``iscrowd`` 1) only paint the mask (COCO itself ignores crowd
 files resolve against ``images_dir`` (default: the JSON's folder, then its ``images/``).
 Export: ``out/<split>/images/`` + ``out/<split>/annotations.json``; boxes as plain annotations,
 masks as crowd annotations with uncompressed RLE, which is exact, so a round trip loses nothing.
+
+Instance masks (a project with ``mask_instances``, e.g. simulated "objects": each value one
+object) export the way COCO describes instance segmentation: one ordinary (``iscrowd`` 0)
+annotation per object, category = the objects' class, with its bounding box and exact RLE,
+plus ``instance_id`` (the mask value; other tools ignore the extra key). Import into a project
+with instance masks, or of a file whose annotations carry ``instance_id``, paints each object
+with its id (the next free one when it has none) and makes no box from an object with an id
+(its box is the object's extent, derived again on export), so the round trip gives back the
+same objects. Other files read regions by category into class masks, as before; a file that
+would mix the two kinds in one project is refused.
 """
 
 from __future__ import annotations
@@ -29,6 +39,8 @@ from qbi_desktop.core.formats.common import (
     item_pixels,
     mask_class_names,
     mask_classes,
+    mask_instances,
+    mask_kind_conflict,
     mask_regions,
     put_image,
     read_item_mask,
@@ -155,14 +167,27 @@ def import_job(
     problems: list[Problem] = []
     planned: list[dict[str, Any]] = []
     new_classes: dict[str, str] = {}
-    for source in sources:
-        yield Progress(0, 0, f"reading {Path(source).name}")
-        planned += _plan(Path(source), images_dir, problems, new_classes)
-    reject_if(report.source, problems)
+    new_instances: set[str] = set()  # class names of instance-mask objects
     db = project.connect()
     try:
-        known = existing_paths(project, db)
+        # Regions are objects when the project has instance masks or the file marks them.
         old_classes = mask_classes(db)
+        mode = "instances" if mask_instances(db) else "classes" if old_classes else None
+        for source in sources:
+            yield Progress(0, 0, f"reading {Path(source).name}")
+            planned += _plan(Path(source), images_dir, problems, new_classes, new_instances, mode)
+        if len(new_instances) > 1 or (new_instances and new_classes):
+            problems.append(
+                Problem(
+                    report.source,
+                    "the files mix instance masks of "
+                    f"{', '.join(repr(n) for n in sorted(new_instances))} objects"
+                    + (" with class masks" if new_classes else " (one class per project)")
+                    + "; import them into separate projects",
+                )
+            )
+        instances = next(iter(new_instances)) if len(new_instances) == 1 else None
+        known = existing_paths(project, db)
         for key, name in new_classes.items():
             if old_classes.get(key, name) != name:
                 problems.append(
@@ -172,6 +197,9 @@ def import_job(
                         f"{old_classes[key]!r} in the project's mask classes",
                     )
                 )
+        conflict = mask_kind_conflict(db, instances, new_classes)
+        if conflict:
+            problems.append(Problem(report.source, conflict))
         reject_if(report.source, problems)
         new: list[NewItem] = []
         updates = []
@@ -201,6 +229,8 @@ def import_job(
                     tx.set_mask(item_id, plan["mask"], annotator)
             if new_classes:
                 tx.set_metadata(mask_classes={**old_classes, **new_classes})
+            if instances is not None:
+                tx.set_metadata(mask_instances=instances)
         report.added, report.updated = len(new), len(updates)
         return report
     finally:
@@ -212,7 +242,11 @@ def _plan(
     images_dir: str | Path | None,
     problems: list[Problem],
     new_classes: dict[str, str],
+    new_instances: set[str],
+    mode: str | None,
 ) -> list[dict[str, Any]]:
+    """Check one COCO file and plan its items; ``mode`` is how the project reads masks
+    ("instances", "classes", or None for a project without masks yet)."""
     where = str(source)
     try:
         data = json.loads(source.read_text(encoding="utf-8"))
@@ -265,7 +299,11 @@ def _plan(
             "mask": None,
             "source": where,
         }
-    for n, ann in enumerate(data.get("annotations") or []):
+    annotations = data.get("annotations") or []
+    # Our instance export marks each object with its mask value; such a file is instance masks.
+    marked = any(isinstance(a, dict) and "instance_id" in a for a in annotations)
+    as_instances = mode == "instances" or marked  # marked + class masks: refused later
+    for n, ann in enumerate(annotations):
         label = f"annotations[{n}]"
         if not isinstance(ann, dict):
             problems.append(Problem(where, f"{label}: not an object"))
@@ -282,7 +320,13 @@ def _plan(
         w_img, h_img = target["info"].width, target["info"].height
         crowd = bool(ann.get("iscrowd", 0))
         category = categories[ann["category_id"]]
-        if not crowd:
+        instance = ann.get("instance_id") if as_instances else None
+        if instance is not None and (
+            not isinstance(instance, int) or isinstance(instance, bool) or not 1 <= instance < 65536
+        ):
+            problems.append(Problem(where, f"{label}: instance_id {instance!r} is not 1..65535"))
+            continue
+        if not crowd and instance is None:
             bbox = ann.get("bbox")
             try:
                 x, y, w, h = (float(v) for v in bbox)
@@ -310,14 +354,25 @@ def _plan(
         segmentation = ann.get("segmentation")
         if segmentation:
             if target["mask"] is None:
-                top = max(categories) if categories else 0
+                top = 65535 if as_instances else max(categories) if categories else 0
                 dtype = np.uint8 if top < 256 else np.uint16
                 target["mask"] = np.zeros((h_img, w_img), dtype=dtype)
-            reason = _paint(target["mask"], segmentation, int(ann["category_id"]))
+            if as_instances:
+                # An object without an id (edited by hand in another tool) gets the next one.
+                value = instance if instance is not None else int(target["mask"].max()) + 1
+            else:
+                value = int(ann["category_id"])
+            reason = _paint(target["mask"], segmentation, value)
             if reason:
                 problems.append(Problem(where, f"{label}: {reason}"))
                 continue
-            new_classes[str(ann["category_id"])] = category
+            if as_instances:
+                new_instances.add(category)
+            else:
+                new_classes[str(ann["category_id"])] = category
+    for target in images.values():
+        if target["mask"] is not None and target["mask"].max() < 256:
+            target["mask"] = target["mask"].astype(np.uint8)
     return list(images.values())
 
 
@@ -334,9 +389,14 @@ def export_job(
 ) -> Job[ExportReport]:
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         masks = {r["id"]: read_item_mask(project, r) for r in rows if r["mask"]}
-        values = sorted({int(v) for m in masks.values() for v in np.unique(m) if v != 0})
-        names = mask_class_names(db)
-        categories = {v: names.get(v, str(v)) for v in values}
+        instances = mask_instances(db)
+        if instances is not None:
+            # Instance masks: every value is one object of one class (see the module docstring).
+            categories = {1: instances} if masks else {}
+        else:
+            values = sorted({int(v) for m in masks.values() for v in np.unique(m) if v != 0})
+            names = mask_class_names(db)
+            categories = {v: names.get(v, str(v)) for v in values}
         by_name = {name: cid for cid, name in categories.items()}
         next_id = max(categories, default=0) + 1
         for r in rows:
@@ -375,17 +435,18 @@ def export_job(
                     )
                 mask = masks.get(row["id"])
                 for value, region, (x0, y0, x1, y1) in [] if mask is None else mask_regions(mask):
-                    doc["annotations"].append(
-                        {
-                            "id": len(doc["annotations"]) + 1,
-                            "image_id": row["id"],
-                            "category_id": value,
-                            "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
-                            "area": int(region.sum()),
-                            "iscrowd": 1,
-                            "segmentation": {"size": [h, w], "counts": rle_encode(region)},
-                        }
-                    )
+                    annotation = {
+                        "id": len(doc["annotations"]) + 1,
+                        "image_id": row["id"],
+                        "category_id": value if instances is None else by_name[instances],
+                        "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
+                        "area": int(region.sum()),
+                        "iscrowd": 1 if instances is None else 0,
+                        "segmentation": {"size": [h, w], "counts": rle_encode(region)},
+                    }
+                    if instances is not None:
+                        annotation["instance_id"] = value
+                    doc["annotations"].append(annotation)
                 if n % 100 == 0:
                     yield Progress(n, len(rows), f"writing {split}")
             folder.write_json(f"{split}/annotations.json", doc)

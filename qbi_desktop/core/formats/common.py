@@ -124,14 +124,74 @@ def existing_paths(project: Project, db: sqlite3.Connection) -> dict[str, int]:
 
 
 def mask_classes(db: sqlite3.Connection) -> dict[str, str]:
-    """The project's mask classes as stored: label value (as text) -> class name."""
+    """The project's mask classes: label value (as text) -> class name.
+
+    Only keys that are one label value: a range such as ``"1..m"`` (how catalogs before schema
+    version 2 described instance masks; the migration turns it into ``mask_instances``) names
+    no single value and is left out rather than breaking a reader.
+    """
     meta = db.execute("SELECT value FROM meta WHERE key = 'mask_classes'").fetchone()
-    return json.loads(meta[0]) if meta else {}
+    stored = json.loads(meta[0]) if meta else {}
+    if not isinstance(stored, dict):
+        return {}
+    return {str(k): str(v) for k, v in stored.items() if _label_value(k) is not None}
+
+
+def _label_value(key: object) -> int | None:
+    try:
+        value = int(str(key).strip())
+    except ValueError:
+        return None
+    return value if value >= 0 else None
 
 
 def mask_class_names(db: sqlite3.Connection) -> dict[int, str]:
     """The project's mask classes by label value, as exporters name a mask's regions."""
     return {int(k): v for k, v in mask_classes(db).items()}
+
+
+def mask_instances(db: sqlite3.Connection) -> str | None:
+    """The class of every object when the project's masks are instance masks, else None.
+
+    Two ways a label mask can mean something, and a project uses one of them:
+    class masks (``mask_classes``: value -> class, e.g. 1 = spot, 2 = crack; two touching
+    spots are one region) and instance masks (``mask_instances``: each non-zero value is one
+    object, all of that class; what a simulated "objects" mask is, and what COCO and labelme
+    need to write one annotation per object).
+    """
+    meta = db.execute("SELECT value FROM meta WHERE key = 'mask_instances'").fetchone()
+    value = json.loads(meta[0]) if meta else None
+    return str(value) if isinstance(value, str) and value.strip() else None
+
+
+def mask_kind_conflict(
+    db: sqlite3.Connection, instances: str | None, classes: dict[str, str]
+) -> str | None:
+    """Why masks meaning ``instances`` (class of every object) or ``classes`` (value -> class)
+    cannot join the project's masks, or None when they fit (or the project has no masks yet)."""
+    have_instances, have_classes = mask_instances(db), mask_classes(db)
+    if instances is not None:
+        if have_classes:
+            return (
+                f"the file holds instance masks (one value per {instances!r} object) but the "
+                f"project's masks are class masks ({_describe(have_classes)})"
+            )
+        if have_instances is not None and have_instances != instances:
+            return (
+                f"the file's objects are {instances!r}, the project's instance masks hold "
+                f"{have_instances!r} objects"
+            )
+    elif classes and have_instances is not None:
+        return (
+            f"the file holds class masks ({_describe(classes)}) but the project's masks are "
+            f"instance masks (one value per {have_instances!r} object)"
+        )
+    return None
+
+
+def _describe(classes: dict[str, str]) -> str:
+    ordered = sorted(classes.items(), key=lambda kv: _label_value(kv[0]) or 0)
+    return ", ".join(f"{k} = {v}" for k, v in ordered)
 
 
 def project_metadata(db: sqlite3.Connection) -> dict[str, Any]:

@@ -1,19 +1,22 @@
 """A Frictionless Data Package (v1 spec) ``datapackage.json`` describing an export.
 
 Every exported file is a resource with its size (``bytes``) and checksum (``hash``, SHA-256 in
-the spec's ``sha256:<hex>`` form); ``items.csv`` (when present) is a tabular resource with a
-Table Schema. The project's FAIR metadata maps to the spec's fields: title, description,
-licenses, contributors (creators, role "author"), keywords, version, created; instrument,
-modality, pixel size and acquisition dates go in as extra properties, which the spec allows.
+the spec's ``sha256:<hex>`` form; a bare hex string would mean MD5); ``items.csv`` (when
+present) is a tabular resource with a Table Schema. The project's FAIR metadata maps to the
+spec's fields: title, description, licenses, contributors (creators, role "author"), keywords,
+version, created; instrument, modality, pixel size, acquisition dates and what mask values
+mean go in as extra properties, which the spec allows.
 
-:data:`DATAPACKAGE_SCHEMA` is a JSON Schema (draft-07) written by us from the Data Package and
-Data Resource specifications (https://specs.frictionlessdata.io/data-package/), used by the tests
-to validate what we write; :func:`check_datapackage` verifies the checksums on disk.
+We target Data Package v1, the version the ``profile`` key names (v2 uses ``$schema``): what
+frictionless v5 and most catalogues read. The package profile is ``data-package``, never
+``tabular-data-package``: that one requires every resource to be tabular, and images are not.
+The tests validate what we write with the official implementation (``frictionless.validate``:
+the descriptor against the official profile, and every file's size and checksum); a schema of
+our own would only be a second, less exact copy of that profile, so there is none here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mimetypes
 import re
@@ -21,127 +24,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.errors import UserFacingError
 
-_NAME = r"^([-a-z0-9._/])+$"
-# A POSIX relative path: not absolute, no leading "./" or "~", no "..".
-_HASH = r"^([^:]+:[a-fA-F0-9]+|[a-fA-F0-9]{32}|)$"
-_PATH = r"^(?=^[^./~])(^((?!\.{2}).)*$).*$"
-
-DATAPACKAGE_SCHEMA: dict[str, Any] = {
-    "$schema": "http://json-schema.org/draft-07/schema#",
-    "title": "Data Package (v1), as written by QBI Desktop",
-    "type": "object",
-    "required": ["resources"],
-    "properties": {
-        "profile": {"type": "string"},
-        "name": {"type": "string", "pattern": _NAME},
-        "id": {"type": "string"},
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-        "homepage": {"type": "string"},
-        "version": {"type": "string"},
-        "created": {"type": "string", "format": "date-time"},
-        "keywords": {"type": "array", "minItems": 1, "items": {"type": "string"}},
-        "image": {"type": "string"},
-        "licenses": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "anyOf": [{"required": ["name"]}, {"required": ["path"]}],
-                "properties": {
-                    "name": {"type": "string", "pattern": r"^([-a-zA-Z0-9._])+$"},
-                    "path": {"type": "string"},
-                    "title": {"type": "string"},
-                },
-            },
-        },
-        "contributors": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["title"],
-                "properties": {
-                    "title": {"type": "string"},
-                    "path": {"type": "string"},
-                    "email": {"type": "string", "format": "email"},
-                    "organization": {"type": "string"},
-                    "role": {"type": "string"},
-                },
-            },
-        },
-        "sources": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["title"],
-                "properties": {"title": {"type": "string"}, "path": {"type": "string"}},
-            },
-        },
-        "resources": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["name", "path"],
-                "properties": {
-                    "profile": {"type": "string"},
-                    "name": {"type": "string", "pattern": _NAME},
-                    "path": {
-                        "oneOf": [
-                            {"type": "string", "pattern": _PATH},
-                            {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {"type": "string", "pattern": _PATH},
-                            },
-                        ]
-                    },
-                    "title": {"type": "string"},
-                    "description": {"type": "string"},
-                    "format": {"type": "string"},
-                    "mediatype": {"type": "string", "pattern": r"^(.+)/(.+)$"},
-                    "encoding": {"type": "string"},
-                    "bytes": {"type": "integer"},
-                    "hash": {
-                        "type": "string",
-                        "pattern": _HASH,
-                    },
-                    "schema": {
-                        "type": "object",
-                        "required": ["fields"],
-                        "properties": {
-                            "fields": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {
-                                    "type": "object",
-                                    "required": ["name"],
-                                    "properties": {
-                                        "name": {"type": "string"},
-                                        "type": {
-                                            "enum": [
-                                                "string",
-                                                "number",
-                                                "integer",
-                                                "boolean",
-                                                "object",
-                                                "array",
-                                            ]
-                                        },
-                                    },
-                                },
-                            },
-                            "primaryKey": {"type": ["string", "array"]},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
+#: Data Package v1 profiles (the ``profile`` key) of the package and of its resources.
+PACKAGE_PROFILE = "data-package"
+RESOURCE_PROFILE = "data-resource"
+TABLE_PROFILE = "tabular-data-resource"
 
 
 def resource_name(rel: str, taken: set[str]) -> str:
@@ -169,8 +57,14 @@ def build_descriptor(
     """The descriptor dict: ``files`` maps relative path -> (bytes, sha256 hex); ``tables`` maps
     a CSV's relative path -> its Table Schema fields."""
     tables = tables or {}
+    if not files:
+        # The spec wants at least one resource; an empty selection is the user's to fix.
+        raise UserFacingError(
+            "nothing to describe in datapackage.json: the export holds no files "
+            "(no items match the filters)"
+        )
     descriptor: dict[str, Any] = {
-        "profile": "tabular-data-package" if tables else "data-package",
+        "profile": PACKAGE_PROFILE,
         "name": package_name(metadata.get("title"), fallback_name),
         "created": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
     }
@@ -199,8 +93,9 @@ def build_descriptor(
     for key in ("instrument", "modality", "pixel_size", "pixel_unit", "acquisition_dates"):
         if metadata.get(key) is not None:
             descriptor[key] = metadata[key]
-    if metadata.get("mask_classes"):
-        descriptor["mask_classes"] = metadata["mask_classes"]
+    for key in ("mask_classes", "mask_instances"):
+        if metadata.get(key):
+            descriptor[key] = metadata[key]
     taken: set[str] = set()
     resources = []
     for rel in sorted(files):
@@ -214,37 +109,12 @@ def build_descriptor(
             "hash": f"sha256:{sha}",
         }
         if rel in tables:
-            resource.update(
-                profile="tabular-data-resource", encoding="utf-8", schema={"fields": tables[rel]}
-            )
+            resource.update(profile=TABLE_PROFILE, encoding="utf-8", schema={"fields": tables[rel]})
         else:
-            resource["profile"] = "data-resource"
+            resource["profile"] = RESOURCE_PROFILE
         resources.append(resource)
     descriptor["resources"] = resources
     return descriptor
-
-
-def check_datapackage(folder: str | Path) -> list[Problem]:
-    """Check every resource's size and checksum against the files in ``folder``."""
-    folder = Path(folder)
-    descriptor_path = folder / "datapackage.json"
-    try:
-        descriptor = json.loads(descriptor_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return [Problem(str(descriptor_path), f"cannot read ({exc})")]
-    problems = []
-    for resource in descriptor.get("resources", []):
-        path = folder / resource["path"]
-        if ".." in Path(resource["path"]).parts or not path.is_file():
-            problems.append(Problem(str(path), "file listed in datapackage.json is missing"))
-            continue
-        algorithm, _, expected = resource.get("hash", "").rpartition(":")
-        digest = hashlib.new(algorithm or "md5", path.read_bytes()).hexdigest()
-        if digest != expected:
-            problems.append(Problem(str(path), f"{algorithm or 'md5'} checksum differs"))
-        elif resource.get("bytes") not in (None, path.stat().st_size):
-            problems.append(Problem(str(path), "size differs"))
-    return problems
 
 
 def write_datapackage(

@@ -6,6 +6,13 @@ base64 PNG of the region) -> painted into the item's label mask, one value per s
 the image's class label. Lines, line strips and points cannot be a box or a region: they are
 reported, and the import is refused, rather than dropped silently.
 Export: ``out/<split>/<image>`` + ``<stem>.json``; masks as ``mask`` shapes (exact).
+
+Instance masks (a project with ``mask_instances``: each value one object) use labelme's own
+instance mechanism, ``group_id``: one ``mask`` shape per object, labelled with the objects'
+class, ``group_id`` = its mask value. Import paints shapes by ``group_id`` (shapes sharing one
+are one object; a shape without one is a new object) when the project has instance masks, or
+when it has no masks yet and every region shape has a ``group_id`` and all share one label.
+A project with class masks reads regions by label as before (``group_id`` ignored).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from qbi_desktop.core.formats.common import (
     item_pixels,
     mask_class_names,
     mask_classes,
+    mask_instances,
     mask_regions,
     put_image,
     read_item_mask,
@@ -77,13 +85,21 @@ def import_job(
     db = project.connect()
     try:
         classes = {name: int(v) for v, name in mask_classes(db).items()}
-        plans = []
+        instances = mask_instances(db)
+        docs = []
         for n, f in enumerate(files):
-            plan = _plan(f, classes, problems)
-            if plan is not None:
-                plans.append(plan)
+            doc = _read(f, problems)
+            if doc is not None:
+                docs.append((f, doc))
             if n % 100 == 0:
                 yield Progress(n, len(files), "reading labelme files")
+        if instances is None and not classes:
+            instances = _instance_class(doc for _f, doc in docs)
+        plans = []
+        for f, doc in docs:
+            plan = _plan(f, doc, classes, instances, problems)
+            if plan is not None:
+                plans.append(plan)
         reject_if(report.source, problems)
         known = existing_paths(project, db)
         new, updates = [], []
@@ -112,7 +128,10 @@ def import_job(
                     tx.set_mask(item_id, plan["mask"], annotator)
                 if plan["label"] is not None:
                     tx.set_label([item_id], plan["label"], annotator)
-            if classes:
+            if instances is not None:
+                if any(plan["mask"] is not None for plan in plans):
+                    tx.set_metadata(mask_instances=instances)
+            elif classes:
                 tx.set_metadata(mask_classes={str(v): k for k, v in classes.items()})
         report.added, report.updated = len(new), len(updates)
         return report
@@ -120,9 +139,7 @@ def import_job(
         db.close()
 
 
-def _plan(f: Path, classes: dict[str, int], problems: list[Problem]) -> dict | None:
-    from skimage.draw import disk, polygon
-
+def _read(f: Path, problems: list[Problem]) -> dict | None:
     where = str(f)
     try:
         data = json.loads(f.read_text(encoding="utf-8"))
@@ -132,6 +149,40 @@ def _plan(f: Path, classes: dict[str, int], problems: list[Problem]) -> dict | N
     if not isinstance(data, dict) or "shapes" not in data or not data.get("imagePath"):
         problems.append(Problem(where, "not a labelme file (needs 'shapes' and 'imagePath')"))
         return None
+    return data
+
+
+def _instance_class(docs: Any) -> str | None:
+    """The one label of the region shapes when every one has an integer ``group_id``: the
+    files are instance masks of that class (see the module docstring); else None."""
+    labels = set()
+    for data in docs:
+        for shape in data.get("shapes") or []:
+            if not isinstance(shape, dict) or shape.get("shape_type") == "rectangle":
+                continue
+            if not _is_group_id(shape.get("group_id")):
+                return None
+            labels.add(str(shape.get("label", "")))
+    return labels.pop() if len(labels) == 1 else None
+
+
+def _is_group_id(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value < 65536
+
+
+def _plan(
+    f: Path,
+    data: dict,
+    classes: dict[str, int],
+    instances: str | None,
+    problems: list[Problem],
+) -> dict | None:
+    """Plan one labelme file's item. Regions are painted with their class value from
+    ``classes`` (growing it for new labels), or, when ``instances`` names the objects' class,
+    with their ``group_id`` (one object each)."""
+    from skimage.draw import disk, polygon
+
+    where = str(f)
     path = f.parent / str(data["imagePath"])
     info = scan_image(path)
     if isinstance(info, str):
@@ -140,8 +191,17 @@ def _plan(f: Path, classes: dict[str, int], problems: list[Problem]) -> dict | N
     h, w = info.height, info.width
     boxes: list[Box] = []
     mask = None
-    for n, shape in enumerate(data.get("shapes") or []):
+    shapes = data.get("shapes") or []
+    # Objects without a group_id get ids after every id the file uses.
+    next_id = max(
+        (s["group_id"] for s in shapes if isinstance(s, dict) and _is_group_id(s.get("group_id"))),
+        default=0,
+    )
+    for n, shape in enumerate(shapes):
         what = f"shape {n}"
+        if not isinstance(shape, dict):
+            problems.append(Problem(where, f"{what}: not an object"))
+            continue
         kind = shape.get("shape_type") or "polygon"
         label = str(shape.get("label", ""))
         if kind not in SUPPORTED:
@@ -167,7 +227,25 @@ def _plan(f: Path, classes: dict[str, int], problems: list[Problem]) -> dict | N
             continue
         if mask is None:
             mask = np.zeros((h, w), dtype=np.uint16)
-        value = classes.setdefault(label, max(classes.values(), default=0) + 1)
+        if instances is None:
+            value = classes.setdefault(label, max(classes.values(), default=0) + 1)
+        elif label != instances:
+            problems.append(
+                Problem(
+                    where,
+                    f"{what}: labelled {label!r}, but the masks are instance masks of "
+                    f"{instances!r} objects (one class per project)",
+                )
+            )
+            continue
+        elif _is_group_id(shape.get("group_id")):
+            value = shape["group_id"]
+        else:
+            next_id += 1
+            value = next_id
+            if value >= 65536:
+                problems.append(Problem(where, f"{what}: more than 65535 objects in one image"))
+                continue
         if kind == "polygon":
             if len(points) < 3:
                 problems.append(Problem(where, f"{what}: a polygon needs at least 3 points"))
@@ -217,6 +295,7 @@ def export_job(
 ) -> Job[ExportReport]:
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         names = mask_class_names(db)
+        instances = mask_instances(db)
         with_splits = any(r["split"] for r in rows)
         for n, row in enumerate(rows):
             rel_dir = split_dir(row["split"]) if with_splits else ""
@@ -227,7 +306,10 @@ def export_job(
                 shapes.append(_shape(label, [[x, y], [x + bw, y + bh]], "rectangle"))
             if row["mask"]:
                 for value, region, (x0, y0, x1, y1) in mask_regions(read_item_mask(project, row)):
-                    shape = _shape(names.get(value, str(value)), [[x0, y0], [x1, y1]], "mask")
+                    if instances is None:
+                        shape = _shape(names.get(value, str(value)), [[x0, y0], [x1, y1]], "mask")
+                    else:  # one object: its class, and its id as labelme's instance group
+                        shape = _shape(instances, [[x0, y0], [x1, y1]], "mask", group_id=value)
                     shape["mask"] = _bool_to_png(region[y0 : y1 + 1, x0 : x1 + 1])
                     shapes.append(shape)
             doc = {
@@ -246,11 +328,11 @@ def export_job(
     return run_export(project, "labelme", out, write, filters=filters, datapackage=datapackage)
 
 
-def _shape(label: str, points: list, kind: str) -> dict[str, Any]:
+def _shape(label: str, points: list, kind: str, group_id: int | None = None) -> dict[str, Any]:
     return {
         "label": label,
         "points": points,
-        "group_id": None,
+        "group_id": group_id,
         "description": "",
         "shape_type": kind,
         "flags": {},
