@@ -89,6 +89,8 @@ def bench_throughput(reps: int) -> None:
             translate_percent=(-0.1, 0.1),
             scale=(0.9, 1.1),
             shear=(-10, 10),
+            # the same fill as ours and Keras' default ('nearest' = replicate the edge)
+            border_mode=cv2.BORDER_REPLICATE,
             p=1,
         )
         t = A.Compose([affine, A.HorizontalFlip(p=0.5), A.GaussNoise(p=1)])
