@@ -1,5 +1,8 @@
 """Browser -> Annotate: open a project item, correct its mask with the brush, save it back.
 
+Also: label names added or renamed in Annotate reach the project's ``mask_classes`` (and so
+exports), and an emptied mask saved into the project removes the item's mask.
+
 Real projects made with the core import functions, the real window, real key presses on the
 Browser's table, real mouse strokes on the canvas, Ctrl+S through the window's shortcut; the
 results are read back with ``open_project`` from core.
@@ -18,12 +21,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from PySide6.QtCore import QPointF, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QPointF, Qt, QTimer
+from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QPushButton
 
 from qbi_desktop.core.catalog import open_project
-from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.formats import export_job, import_job
 from qbi_desktop.core.jobs import run_job
+from qbi_desktop.gui.annotate.store import merge_class_names
 
 try:
     from tests.conftest import REPO
@@ -343,6 +347,230 @@ def test_journal_is_per_item_and_recovers_after_a_crash(qtbot, main_window, tmp_
     with open_project(root) as project:
         assert np.array_equal(project.mask(twin), painted)
         assert np.array_equal(project.mask(first), _old_mask())
+
+
+# -- label names and empty masks reach the project ---------------------------------------------
+def _answer_text_dialog(qtbot, text: str) -> None:
+    """When the next text dialog (Add… / Rename…) opens, type ``text`` into it as a user does
+    (select what is there, type, Enter). Queued before the click that opens the modal dialog."""
+
+    def answer() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QInputDialog):
+            QTimer.singleShot(20, answer)
+            return
+        field = dialog.findChild(QLineEdit)
+        field.setFocus()
+        qtbot.keyClick(field, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClicks(field, text)
+        qtbot.keyClick(field, Qt.Key.Key_Return)
+
+    QTimer.singleShot(0, answer)
+
+
+def _click_label_button(qtbot, annotate, title: str, text: str) -> None:
+    button = next(b for b in annotate.findChildren(QPushButton) if b.text() == title)
+    _answer_text_dialog(qtbot, text)
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    # the window manager gives the main window back its focus when the dialog closes; the
+    # offscreen platform has none, so do what it does (Ctrl+S needs an active window)
+    annotate.window.activateWindow()
+    qtbot.waitUntil(annotate.window.isActiveWindow, timeout=5000)
+
+
+def _coco_categories(root: Path, out: Path) -> dict[int, str]:
+    """Export the project to COCO with core and return the categories it wrote."""
+    with open_project(root) as project:
+        run_job(export_job(project, "coco", out))
+    categories: dict[int, str] = {}
+    for written in out.rglob("annotations.json"):
+        for c in json.loads(written.read_text())["categories"]:
+            categories[c["id"]] = c["name"]
+    return categories
+
+
+def test_label_added_in_annotate_and_painted_is_named_in_project_and_export(
+    qtbot, opened, tmp_path
+):
+    window, _browser, annotate, root, item_id = opened
+    with open_project(root) as project:  # a key that names no value, e.g. another helper's
+        project.set_metadata(mask_classes={"1": "spot", "2": "crack", "objects": "kept"})
+    _click_label_button(qtbot, annotate, "Add…", "pore")
+    session = annotate.session
+    assert session.labels.by_name("pore").value == 3 and annotate.controller.label == 3
+    _mouse_stroke(qtbot, window, [(24, 16), (24, 26)])
+    assert (session.mask == 3).any()
+
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    assert "label 3 'pore' added to project" in window.statusBar().currentMessage()
+    with open_project(root) as project:
+        classes = project.metadata()["mask_classes"]
+        assert np.array_equal(project.mask(item_id), session.mask)
+    assert classes == {"1": "spot", "2": "crack", "objects": "kept", "3": "pore"}
+    # what the user wanted: an export names the new category
+    assert _coco_categories(root, tmp_path / "coco") == {1: "spot", 2: "crack", 3: "pore"}
+
+
+def test_label_renamed_in_annotate_is_renamed_in_project(qtbot, opened):
+    window, _browser, annotate, root, _item_id = opened
+    session = annotate.session
+    window.canvas.setFocus()
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)  # "spot" is the active label
+    _click_label_button(qtbot, annotate, "Rename…", "hot spot")
+    assert session.labels[1].name == "hot spot"
+    assert session.modified  # the project's name would change: closing asks
+    assert "modified" in annotate.status.text()
+
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    assert "label 1 renamed 'spot' -> 'hot spot' in project" in (
+        window.statusBar().currentMessage()
+    )
+    assert not session.modified
+    with open_project(root) as project:
+        assert project.metadata()["mask_classes"] == {"1": "hot spot", "2": "crack"}
+
+    # Renaming it back is a change again, and is saved the same way.
+    _click_label_button(qtbot, annotate, "Rename…", "spot")
+    assert session.modified
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    with open_project(root) as project:
+        assert project.metadata()["mask_classes"] == {"1": "spot", "2": "crack"}
+
+
+def test_rename_made_from_another_item_is_not_undone_by_a_later_save(qtbot, main_window, tmp_path):
+    """Two items of one project open: a rename saved from one is the project's name; saving
+    the other (which still showed the old name and left it alone) keeps it, and shows it."""
+    root = _folder_project(tmp_path)
+    browser = main_window.panels["browser"]
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    assert browser.open_project(root)
+    with open_project(root) as project:
+        first, other = _id_of(project, "a0"), _id_of(project, "b0")
+    _open_row_with_enter(qtbot, browser, other)
+    _wait_item(qtbot, annotate, other)
+    stale = annotate.session
+    annotate.set_tool("brush")
+    annotate.controller.set_size(3)
+    _mouse_stroke(qtbot, main_window, [(10, 10), (20, 10)])  # paints "spot" (value 1)
+
+    _open_row_with_enter(qtbot, browser, first)
+    _wait_item(qtbot, annotate, first)
+    main_window.canvas.setFocus()
+    qtbot.keyClick(main_window.canvas, Qt.Key.Key_1)
+    _click_label_button(qtbot, annotate, "Rename…", "hot spot")
+    _ctrl(qtbot, main_window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+
+    _open_row_with_enter(qtbot, browser, other)  # back to the first document, still "spot"
+    qtbot.waitUntil(lambda: annotate.session is stale)
+    assert stale.labels[1].name == "spot"
+    _ctrl(qtbot, main_window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    with open_project(root) as project:
+        assert project.metadata()["mask_classes"]["1"] == "hot spot"
+        assert project.mask(other)[10, 15] == 1
+    assert "stays 'hot spot' in project" in main_window.statusBar().currentMessage()
+    assert stale.labels[1].name == "hot spot" and not stale.modified
+    assert annotate.label_list.item(0).text().endswith("hot spot")
+
+
+def test_new_mask_then_save_removes_the_item_mask_and_undo_brings_it_back(qtbot, opened):
+    window, browser, annotate, root, item_id = opened
+    session = annotate.session
+    with open_project(root) as project:
+        old_file = project.resolve(project.get(item_id)["mask"]["path"])
+    assert old_file.exists()
+
+    annotate.actions["new"].trigger()  # Annotate > New Mask
+    assert not session.mask.any() and session.modified
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    assert not session.modified
+    assert "removed" in window.statusBar().currentMessage()
+    with open_project(root) as project:
+        assert project.mask(item_id) is None
+        assert not project.get(item_id)["mask"]
+        last = project.history(item_id)[-1]
+    assert (last["what"], last["value"], last["annotator"]) == ("mask", None, browser.annotator)
+    assert not old_file.exists()  # no empty mask file either
+    # the Browser's row: no mask
+    row = browser.model.row_of(item_id)
+    assert not browser.model.item(row)["has_mask"]
+    col = next(
+        c
+        for c in range(browser.model.columnCount())
+        if browser.model.headerData(c, Qt.Orientation.Horizontal) == "Mask"
+    )
+    assert browser.model.data(browser.model.index(row, col)) != "yes"
+
+    # Undo: the old mask, unsaved; saving puts it back into the project.
+    _ctrl(qtbot, window, Qt.Key.Key_Z)
+    assert np.array_equal(session.mask, _old_mask()) and session.modified
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    assert not session.modified
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(item_id), _old_mask())
+        assert project.history(item_id)[-1]["value"] == "set"
+    assert browser.model.item(browser.model.row_of(item_id))["has_mask"]
+
+    # Redo: empty again, unsaved until saved; then the item has no mask again.
+    _ctrl(qtbot, window, Qt.Key.Key_Y)
+    assert not session.mask.any() and session.modified
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    with open_project(root) as project:
+        assert project.mask(item_id) is None
+        assert [h["value"] for h in project.history(item_id) if h["what"] == "mask"][-3:] == [
+            None,
+            "set",
+            None,
+        ]
+    assert not session.modified
+
+
+def test_empty_mask_saved_for_an_item_without_mask_writes_nothing(qtbot, main_window, tmp_path):
+    root = _folder_project(tmp_path)
+    browser = main_window.panels["browser"]
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    assert browser.open_project(root)
+    with open_project(root) as project:
+        item_id = _id_of(project, "b0")
+        before = project.history(item_id)
+    _open_row_with_enter(qtbot, browser, item_id)
+    _wait_item(qtbot, annotate, item_id)
+    _ctrl(qtbot, main_window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+    assert "still has no mask" in main_window.statusBar().currentMessage()
+    with open_project(root) as project:
+        assert project.mask(item_id) is None
+        assert project.history(item_id) == before  # no removal of a mask that never was
+
+
+def test_merge_keeps_other_keys_and_refuses_a_name_another_value_has():
+    stored = {"1": "spot", "2": "crack", "1..m": "object", "02x": 5, "5": "pore"}
+    names = {1: "spot", 2: "spot 2", 3: "crack", 4: "pore"}
+    merge = merge_class_names(stored, [1, 2, 3, 4], names)
+    # 4 "pore" would give two values one name (one category on export): not written;
+    # 3 may take "crack", which 2 gives up in the same save
+    assert merge.classes == {
+        "1": "spot",
+        "2": "spot 2",
+        "1..m": "object",
+        "02x": 5,
+        "5": "pore",
+        "3": "crack",
+    }
+    assert merge.renamed == {2: ("crack", "spot 2")} and merge.added == {3: "crack"}
+    assert any("label 4" in note for note in merge.skipped)
+    # Annotate's made-up names for unnamed values are not written; nor for instance masks
+    assert merge_class_names({}, [5], {5: "label 5"}).classes is None
+    assert merge_class_names(None, [1], {1: "spot"}, instances="object").classes is None
 
 
 # -- a read-only project ------------------------------------------------------------------------

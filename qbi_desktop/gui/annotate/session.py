@@ -10,7 +10,9 @@ file (``<mask>.journal``). On opening a plane both places are checked.
 
 A session may instead belong to a project item (``store``, a
 :class:`~qbi_desktop.gui.annotate.store.ProjectItemStore`): its mask is read from and saved into
-the project's catalog, and its journal is keyed by the project and item (see the store).
+the project's catalog, and its journal is keyed by the project and item (see the store). Its
+label names go into the project too, so renaming a label the project knew makes the session
+unsaved until the next save (:attr:`MaskSession.names_modified`).
 
 No Qt here: the panel drives this, tests can too.
 """
@@ -135,6 +137,8 @@ class MaskSession:
         self.on_journal_error = on_journal_error
         self.journal_problem: str | None = None
         self._native: np.ndarray | None = None
+        # a project item's label names as last read from / saved into the project
+        self.saved_names: dict[int, str] = {}
         self.save_task = None  # a save into the project under way (set by the panel)
 
     # -- state -----------------------------------------------------------------------------------
@@ -145,7 +149,21 @@ class MaskSession:
 
     @property
     def modified(self) -> bool:
-        return self.editor.is_modified or self.unsaved_base
+        return self.editor.is_modified or self.unsaved_base or self.names_modified
+
+    @property
+    def names_modified(self) -> bool:
+        """A project item's label that the project knew under a name was renamed (or removed)
+        since the mask was loaded or saved: the project's class names would change on save.
+        New labels do not count (they reach the project once painted, with the mask)."""
+        if self.store is None:
+            return False
+        names = self.label_names()
+        return any(names.get(v) != name for v, name in self.saved_names.items())
+
+    def label_names(self) -> dict[int, str]:
+        """Label value -> name, as shown (what a save into the project merges)."""
+        return {label.value: label.name for label in self.labels}
 
     @property
     def mask(self) -> np.ndarray:
@@ -183,6 +201,8 @@ class MaskSession:
         # a mask file's labels; a project item's classes even when it has no mask yet
         if prepared.labels is not None and (prepared.mask is not None or self.store is not None):
             self.labels = prepared.labels
+        if self.store is not None:
+            self.saved_names = self.label_names()
         if prepared.mask is not None:
             self._new_editor(prepared.mask)
             self.mask_path = prepared.mask_path
@@ -279,12 +299,15 @@ class MaskSession:
             self.editor.end_stroke()
         return self.editor.mask.copy(), self.editor.state_id
 
-    def stored(self, state_id: int) -> None:
-        """The snapshot of ``state_id`` is now the item's mask in the project.
+    def stored(self, state_id: int, names: dict[int, str] | None = None) -> None:
+        """The snapshot of ``state_id`` is now the item's mask in the project, saved with the
+        label ``names`` taken with it (:meth:`label_names`).
 
         Only when nothing was painted meanwhile is the mask clean and the journal restarted
         from it; otherwise the journal keeps every stroke since the last save, so a crash still
         recovers the newer strokes (and the close guard still asks)."""
+        if names is not None:
+            self.saved_names = dict(names)
         if self.editor.state_id != state_id or self.editor.in_stroke:
             return
         self.editor.mark_saved()

@@ -10,8 +10,11 @@ Masks of project items: the Dataset Browser opens an item with :meth:`AnnotatePa
 (a :class:`~qbi_desktop.gui.annotate.store.ProjectItemStore`) before the image is shown; that
 image's session reads the item's mask and the project's class names from the catalog, Save
 (Ctrl+S) writes the mask back into the project on a worker (``Project.set_mask``, with the
-annotator), and Save As writes a copy to a file. Dirty state, undo, the close guard and the
-crash journal work as for a mask file (the journal is keyed by project and item).
+annotator) together with the names of its labels (the project's ``mask_classes``: a label added
+or renamed here is named so in exports; the status bar says what changed), and Save As writes
+a copy to a file. An empty mask (after New Mask) saved into a project removes the item's mask.
+Dirty state, undo, the close guard and the crash journal work as for a mask file (the journal
+is keyed by project and item); renaming a label the project knew counts as an unsaved change.
 
 Crash safety: every completed stroke is appended to the plane's journal (flushed) before the next
 one starts. When a plane is opened for which a journal with strokes exists, the panel offers to
@@ -59,12 +62,12 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import run_job
-from qbi_desktop.core.labels import LabelTable
+from qbi_desktop.core.labels import LabelTable, LabelTableError
 from qbi_desktop.core.maskio import TooManyLabelsError, import_mask
 from qbi_desktop.core.masks import ConstraintRule
 from qbi_desktop.gui.annotate.overlay import MaskOverlay
 from qbi_desktop.gui.annotate.session import MaskSession, prepare_item_job, prepare_job
-from qbi_desktop.gui.annotate.store import ProjectItemStore
+from qbi_desktop.gui.annotate.store import ItemMaskSaved, ProjectItemStore
 from qbi_desktop.gui.annotate.tools import PaintController
 
 log = logging.getLogger("qbi_desktop")
@@ -107,6 +110,7 @@ class AnnotatePanel(QWidget):
         # id(document) -> (document, store): documents whose mask belongs to a project item
         self.stores: dict[int, tuple[object, ProjectItemStore]] = {}
         self.last_save_task = None
+        self.last_save_outcome: ItemMaskSaved | None = None  # what the last item save did
         self.recovery_box: QMessageBox | None = None
         self.unsaved_answer: str | None = None  # see _preset_answer
         self.labels_template = LabelTable()
@@ -442,6 +446,7 @@ class AnnotatePanel(QWidget):
     def rename_label(self, value: int, name: str) -> None:
         self.labels.rename(value, name)
         self._labels_changed()
+        self._update_status()  # a project item's renamed label is an unsaved change
 
     def recolour_label(self, value: int, colour) -> None:
         self.labels.recolour(value, colour)
@@ -588,15 +593,12 @@ class AnnotatePanel(QWidget):
             self.window.statusBar().showMessage(f"Still saving the mask of {store.describe()}…")
             return running
         mask, state = session.snapshot()
+        names, baseline = session.label_names(), dict(session.saved_names)
 
-        def done(_result) -> None:
+        def done(outcome: ItemMaskSaved) -> None:
             session.save_task = None
-            session.stored(state)
-            self.window.statusBar().showMessage(
-                f"Mask saved into {store.describe()} as {store.annotator}", 5000
-            )
-            self._update_status()
-            self.item_mask_saved.emit(store)
+            self._item_stored(session, state, names, outcome)
+            self.window.statusBar().showMessage(outcome.message(), 8000)
 
         def failed(message: str) -> None:
             session.save_task = None
@@ -608,13 +610,37 @@ class AnnotatePanel(QWidget):
 
         task = self.window.tasks.submit(
             f"Save mask of item {store.item_id}",
-            lambda: store.save_job(mask),
+            lambda: store.save_job(mask, names, baseline),
             on_result=done,
             on_error=failed,
         )
         session.save_task = self.last_save_task = task
         self._update_status()
         return task
+
+    def _item_stored(
+        self, session: MaskSession, state: int, names: dict[int, str], outcome: ItemMaskSaved
+    ) -> None:
+        """A save into the project is done: the session's saved state and names follow, and
+        the Browser hears of it (its Mask column, statistics)."""
+        session.stored(state, names)
+        relabelled = False
+        for value, name in outcome.names.kept.items():  # renamed in the project meanwhile
+            session.saved_names[value] = name
+            if value in session.labels and session.labels[value].name != name:
+                try:
+                    session.labels.rename(value, name)
+                    relabelled = True
+                except LabelTableError:  # the name is taken here: keep ours, the note says so
+                    pass
+        if relabelled:
+            if session is self.session:
+                self._labels_changed()  # journal, overlay and list
+            else:
+                session.labels_changed()
+        self.last_save_outcome = outcome
+        self._update_status()
+        self.item_mask_saved.emit(session.store)
 
     # -- recovery ---------------------------------------------------------------------------------
     def _auto_recover(self) -> str:
@@ -892,9 +918,10 @@ class AnnotatePanel(QWidget):
                     try:
                         if s.store is not None:  # closing: wait for it, then carry on
                             mask, state = s.snapshot()
-                            run_job(s.store.save_job(mask))
-                            s.stored(state)
-                            self.item_mask_saved.emit(s.store)
+                            names = s.label_names()
+                            outcome = run_job(s.store.save_job(mask, names, s.saved_names))
+                            self._item_stored(s, state, names, outcome)
+                            self.window.statusBar().showMessage(outcome.message(), 8000)
                         else:
                             s.save(s.suggested_path())
                     except UserFacingError as e:
