@@ -682,3 +682,25 @@ def test_saving_into_read_only_project_reports_and_keeps_the_mask(tmp_path):
             assert np.array_equal(project.mask(item_id), _old_mask())
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def test_simulated_object_masks_open_with_one_named_label_per_object(tmp_path):
+    """An instance-mask project (simulated objects): Annotate names each object id after the
+    project's instance class instead of the default "spot" label."""
+    from qbi_desktop.core.catalog.simulated import simulate_into_project_job
+    from qbi_desktop.core.labels import LabelTable
+    from qbi_desktop.core.simulate import SimulationParams
+    from qbi_desktop.gui.annotate.store import ProjectItemStore
+
+    project = open_project(tmp_path / "objects", create=True)
+    params = SimulationParams(height=96, width=128, spot_rate_per_mpx=0)
+    (item,) = run_job(simulate_into_project_job(project, 1, seed=4, params=params, mask="objects"))
+    stored = project.mask(item)
+    project.close()
+    store = ProjectItemStore(tmp_path / "objects", item, "sim", "tester")
+    mask, labels = store.load(stored.shape, LabelTable())  # the default table: 1 = "spot"
+    np.testing.assert_array_equal(mask, stored)
+    objects = [int(v) for v in np.unique(stored) if v > 0]
+    assert len(objects) >= 2
+    assert [labels[v].name for v in objects] == [f"object {v}" for v in objects]
+    assert "spot" not in {label.name for label in labels}

@@ -115,7 +115,9 @@ class ProjectItemStore:
         try:
             self._check_item(project.db, "not loaded")
             mask = project.mask(self.item_id)
-            classes = project.metadata().get("mask_classes")
+            meta = project.metadata()
+            classes = meta.get("mask_classes")
+            instances = meta.get("mask_instances")
         finally:
             project.close()
         if mask is not None:
@@ -130,9 +132,16 @@ class ProjectItemStore:
                     f"mask of {self.describe()}: values must be labels 0..65535, "
                     f"the file holds {mask.dtype}; not loaded"
                 )
-        labels = labels_from_classes(classes, fallback)
+        instance_class = instances.strip() if isinstance(instances, str) else ""
+        # an instance mask's values are object ids: the default labels ("1 spot") would misname them
+        labels = labels_from_classes(classes, LabelTable([]) if instance_class else fallback)
         if mask is not None and mask.any():
-            labels.ensure(np.unique(mask))
+            values = np.unique(mask)
+            if instance_class:  # each value is one object of that class: "object 3"
+                for value in (int(v) for v in values if v > 0):
+                    if value not in labels:
+                        labels.add(f"{instance_class} {value}", value=value)
+            labels.ensure(values)
         return mask, labels
 
     # -- writing (worker) ------------------------------------------------------------------------
