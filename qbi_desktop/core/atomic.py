@@ -21,7 +21,7 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     os.close(fd)
     # mkstemp makes 0600 files; give the result the mode a plain open() would (or the old file's).
     try:
-        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~_UMASK)
+        os.chmod(tmp, path.stat().st_mode & 0o7777 if path.exists() else 0o666 & ~UMASK)
     except OSError:
         pass
     try:
@@ -45,7 +45,8 @@ def _read_umask() -> int:
     return mask
 
 
-_UMASK = _read_umask()
+#: The process umask, read once at import (files we create get 0o666 & ~UMASK).
+UMASK = _read_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -5,6 +5,16 @@
 labelme, mnist, npz. Export kinds: the same plus ``datapackage`` (images + masks + items.csv +
 datapackage.json). Every export takes ``filters`` (see catalog.queries.Filters) and
 ``datapackage=True`` to add a checksummed ``datapackage.json``.
+
+A source whose name ends in an archive suffix (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2,
+.tar.xz, .txz; see :mod:`qbi_desktop.core.archives`) is first extracted safely into
+``<project>/sources/<archive stem>/`` and the importer then runs on that folder (on its single
+top-level folder when it holds only one), so the items reference files inside the project with
+relative paths and the project is self-contained. The suffix decides, on purpose: ``.npz`` and
+``.xlsx`` are zips inside but stay an NPZ import and a sheet. If the import then fails or is
+cancelled, the extracted folder is removed again: nothing half-imported remains. Importing the
+same archive again finds its earlier extraction (same files, byte for byte) and imports from
+it, so, as for a folder, the items already there are not added twice.
 """
 
 from __future__ import annotations
@@ -13,11 +23,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from qbi_desktop.core.archives import Extracted, extract_job, is_archive, remove_extracted
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats import arrays, coco, imagefolder, labelme, masks, sheet
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
 from qbi_desktop.core.jobs import Job
+
+#: Folder of the project that extracted archives go to.
+SOURCES_DIR = "sources"
 
 IMPORTERS: dict[str, Callable[..., Job[ImportReport]]] = {
     "imagefolder": imagefolder.import_job,
@@ -46,7 +60,48 @@ def import_job(
 ) -> Job[ImportReport]:
     if kind not in IMPORTERS:
         raise UserFacingError(f"unknown import kind {kind!r}; use one of {', '.join(IMPORTERS)}")
-    return IMPORTERS[kind](project, [Path(s) for s in sources], **options)
+    paths = [Path(s) for s in sources]
+    if any(is_archive(p) for p in paths):
+        return _import_archives(project, kind, paths, options)
+    return IMPORTERS[kind](project, paths, **options)
+
+
+def _import_archives(
+    project: Project, kind: str, paths: list[Path], options: dict[str, Any]
+) -> Job[ImportReport]:
+    """Extract the archive sources, import from the extracted folders, and remove those folders
+    again if the import fails or is cancelled (or nothing from them became an item)."""
+    extracted: list[Extracted] = []
+    try:
+        resolved: list[Path] = []
+        for path in paths:
+            if not is_archive(path):
+                resolved.append(path)
+                continue
+            done = yield from extract_job(path, project.root / SOURCES_DIR)
+            extracted.append(done)
+            resolved.append(done.root)
+        report = yield from IMPORTERS[kind](project, resolved, **options)
+    except BaseException:
+        for done in extracted:
+            remove_extracted(done)
+        raise
+    for done in extracted:
+        where = project.store_path(done.folder)
+        if done.reused:
+            report.warnings.append(
+                f"{done.archive.name}: same content as {where}, already extracted: used that"
+            )
+        elif report.added:
+            report.warnings.append(
+                f"{done.archive.name}: {done.files} file(s) extracted into {where}"
+            )
+        else:  # no new item references the extracted files: do not keep a copy nobody uses
+            remove_extracted(done)
+            report.warnings.append(
+                f"{done.archive.name}: no new items, the extracted copy was removed again"
+            )
+    return report
 
 
 def export_job(project: Project, kind: str, out: str | Path, **options: Any) -> Job[ExportReport]:
@@ -55,4 +110,12 @@ def export_job(project: Project, kind: str, out: str | Path, **options: Any) -> 
     return EXPORTERS[kind](project, Path(out), **options)
 
 
-__all__ = ["EXPORTERS", "IMPORTERS", "ExportReport", "ImportReport", "export_job", "import_job"]
+__all__ = [
+    "EXPORTERS",
+    "IMPORTERS",
+    "SOURCES_DIR",
+    "ExportReport",
+    "ImportReport",
+    "export_job",
+    "import_job",
+]

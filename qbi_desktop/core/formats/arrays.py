@@ -152,7 +152,12 @@ def import_npz_job(
     report = ImportReport("npz", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     plans = []
-    for source in map(Path, sources):
+    files: list[Path] = []
+    for source in map(Path, sources):  # a folder (e.g. an extracted archive): its NPZ files
+        files += sorted(source.glob("*.npz")) if source.is_dir() else [source]
+    if not files:
+        raise UserFacingError(f"{', '.join(map(str, sources))}: no NPZ file found")
+    for source in files:
         yield Progress(0, 0, f"reading {source.name}")
         try:
             with np.load(source, allow_pickle=False) as npz:

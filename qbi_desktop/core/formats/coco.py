@@ -163,6 +163,7 @@ def import_job(
     """Import one or more COCO JSON files (e.g. one per split) in one transaction."""
     if not sources:
         raise UserFacingError("coco import needs at least one JSON file")
+    sources = _json_files(sources)
     report = ImportReport("coco", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     planned: list[dict[str, Any]] = []
@@ -235,6 +236,25 @@ def import_job(
         return report
     finally:
         db.close()
+
+
+def _json_files(sources: Sequence[str | Path]) -> list[Path]:
+    """The sources with each folder (e.g. an extracted archive) replaced by the COCO JSON files
+    below it (a Data Package's ``datapackage.json`` is not one)."""
+    files: list[Path] = []
+    for source in map(Path, sources):
+        if not source.is_dir():
+            files.append(source)
+            continue
+        found = sorted(
+            p
+            for p in source.rglob("*.json")
+            if p.is_file() and p.name != "datapackage.json" and not p.name.startswith(".")
+        )
+        if not found:
+            raise UserFacingError(f"{source}: no COCO JSON file found in the folder")
+        files += found
+    return files
 
 
 def _plan(

@@ -63,6 +63,13 @@ def import_job(
     if not masks_dir.is_dir():
         raise UserFacingError(f"{masks_dir}: not a folder")
     mask_files = sorted(p for p in masks_dir.iterdir() if is_image(p))
+    if not mask_files and (masks_dir / "masks").is_dir():
+        # A folder holding masks/ (and images/), as the masks export writes and an archive of
+        # it extracts: use those two.
+        if images_dir is None and (masks_dir / "images").is_dir():
+            images_dir = masks_dir / "images"
+        masks_dir = masks_dir / "masks"
+        mask_files = sorted(p for p in masks_dir.iterdir() if is_image(p))
     if not mask_files:
         raise UserFacingError(f"{masks_dir}: no mask images found")
     report = ImportReport("masks", str(masks_dir))

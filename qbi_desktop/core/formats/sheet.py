@@ -69,6 +69,25 @@ def read_sheet(path: Path) -> list[list[Any]]:
     return [row for row in csv.reader(io.StringIO(text), dialect)]
 
 
+SHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm")
+
+
+def find_sheet(folder: Path) -> Path:
+    """The one CSV/XLSX sheet in ``folder`` (or, when it has none, below it)."""
+    for found in (folder.glob("*"), folder.rglob("*")):
+        sheets = sorted(
+            p
+            for p in found
+            if p.suffix.lower() in SHEET_SUFFIXES and p.is_file() and not p.name.startswith(".")
+        )
+        if len(sheets) == 1:
+            return sheets[0]
+        if sheets:
+            names = ", ".join(str(p.relative_to(folder)) for p in sheets[:5])
+            raise UserFacingError(f"{folder}: holds several sheets ({names}); pick one")
+    raise UserFacingError(f"{folder}: no CSV or XLSX sheet found")
+
+
 def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -84,6 +103,8 @@ def import_job(
     if len(sources) != 1:
         raise UserFacingError("sheet import takes one CSV or XLSX file")
     path = Path(sources[0])
+    if path.is_dir():  # e.g. an extracted archive: the one sheet inside, images beside it
+        path = find_sheet(path)
     if not path.is_file():
         raise UserFacingError(f"{path}: file not found")
     base = Path(images_dir) if images_dir else path.parent

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.core.archives import ARCHIVE_SUFFIXES
 from qbi_desktop.core.catalog import Problem
 
 #: kind -> (menu text, what to pick, needs an images folder option)
@@ -43,6 +44,18 @@ IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
     "coco": ("COCO JSON (boxes, polygons)", "files", True),
     "labelme": ("labelme JSON", "files", False),
 }
+#: kind -> (what its files are, their name patterns) for the file dialog; archives of any kind
+#: (extracted into the project first) are offered with them.
+IMPORT_FILES: dict[str, tuple[str, str]] = {
+    "imagefolder": ("Archives of a class-folder tree", ""),
+    "masks": ("Archives of a masks folder", ""),
+    "mnist": ("IDX files", "*-ubyte *-ubyte.gz"),
+    "npz": ("NPZ arrays", "*.npz"),
+    "sheet": ("Sheets", "*.csv *.xlsx *.xlsm"),
+    "coco": ("COCO JSON", "*.json"),
+    "labelme": ("labelme JSON", "*.json"),
+}
+ARCHIVE_PATTERNS = " ".join(f"*{s}" for s in ARCHIVE_SUFFIXES)
 EXPORT_KINDS: dict[str, str] = {
     "imagefolder": "Folder per class, split subfolders",
     "datapackage": "Data Package (images, masks, items.csv, datapackage.json)",
@@ -123,12 +136,25 @@ class ImportDialog(QDialog):
         for w in self.images_widgets:
             w.setVisible(images)
         self.hint.setText(
-            f"Pick the {'folder' if pick == 'folder' else 'file(s)'} to import. Nothing is "
-            "written unless the whole input is valid; problems are listed per row and file."
+            f"Pick the {'folder' if pick == 'folder' else 'file(s)'} to import, or an archive "
+            "of it (.zip, .tar.gz, ...; extracted into the project's sources folder). Nothing "
+            "is written unless the whole input is valid; problems are listed per row and file."
         )
 
+    def file_filter(self) -> str:
+        """The file dialog's name filters for the chosen kind: its files or archives first."""
+        what, patterns = IMPORT_FILES[self.kind.currentData()]
+        first = (
+            f"{what} or archives ({patterns} {ARCHIVE_PATTERNS})"
+            if patterns
+            else f"{what} ({ARCHIVE_PATTERNS})"
+        )
+        return ";;".join([first, f"Archives ({ARCHIVE_PATTERNS})", "All files (*)"])
+
     def _add_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Files to import", self.start_dir)
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Files to import", self.start_dir, self.file_filter()
+        )
         for p in paths:
             self.sources.addItem(p)
 
