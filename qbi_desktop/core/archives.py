@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, human_size
 from qbi_desktop.core.jobs import Job, Progress
 
 #: Archive name endings, longest first so ``.tar.gz`` wins over ``.gz``-less ``.tar``.
@@ -290,7 +290,7 @@ def _check_sizes(archive: Path, entries: list[_Entry], parent: Path, limits: Lim
     if total > limits.ratio_floor and total / packed > limits.max_ratio:
         raise UserFacingError(
             f"{archive}: archive refused, nothing was extracted; it would expand "
-            f"{total / packed:.0f}x to {_size(total)} (a compression bomb?)"
+            f"{total / packed:.0f}x to {human_size(total)} (a compression bomb?)"
         )
     for e in entries:
         if isinstance(e.ref, zipfile.ZipInfo) and e.size > limits.ratio_floor:
@@ -298,13 +298,14 @@ def _check_sizes(archive: Path, entries: list[_Entry], parent: Path, limits: Lim
             if ratio > limits.max_ratio:
                 raise UserFacingError(
                     f"{archive}: archive refused, nothing was extracted; entry {e.name!r} "
-                    f"would expand {ratio:.0f}x to {_size(e.size)} (a compression bomb?)"
+                    f"would expand {ratio:.0f}x to {human_size(e.size)} (a compression bomb?)"
                 )
     free = shutil.disk_usage(_existing(parent)).free
     if total + limits.reserve > free:
         raise UserFacingError(
-            f"{archive}: archive refused, nothing was extracted; it needs {_size(total)} but "
-            f"{_existing(parent)} has {_size(free)} free (keeping {_size(limits.reserve)} spare)"
+            f"{archive}: archive refused, nothing was extracted; it needs {human_size(total)} "
+            f"but {_existing(parent)} has {human_size(free)} free (keeping "
+            f"{human_size(limits.reserve)} spare)"
         )
     return total
 
@@ -313,14 +314,6 @@ def _existing(path: Path) -> Path:
     while not path.exists() and path.parent != path:
         path = path.parent
     return path
-
-
-def _size(n: float) -> str:
-    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
-        if n < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} bytes"  # pragma: no cover
 
 
 # -- extraction ------------------------------------------------------------------------------

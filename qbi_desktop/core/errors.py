@@ -16,3 +16,12 @@ class ImageReadError(UserFacingError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+def human_size(n: float) -> str:
+    """A byte count as people read it in a message: "812 bytes", "3.4 MiB", "1.2 TiB"."""
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import levels as core_levels
+from qbi_desktop.core.errors import human_size
 from qbi_desktop.core.io import ImageSource, Plane, open_image
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.pyramid import Pyramid, overview_step
@@ -86,7 +87,7 @@ class ImageDocument:
             ("Slices", src.n_slices),
         ]
         if self.file_size is not None:
-            rows.append(("Size on disk", _human_bytes(self.file_size)))
+            rows.append(("Size on disk", human_size(self.file_size)))
         if self.sample is not None:
             lo, hi = core_levels.value_range(self.sample)
             exact = self.sample.shape[:2] == self.plane().shape[:2]
@@ -98,14 +99,6 @@ class ImageDocument:
             else:
                 rows.append((key.replace("_", " ").capitalize(), value))
         return rows
-
-
-def _human_bytes(n: int) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n} B"
 
 
 def open_document_job(
