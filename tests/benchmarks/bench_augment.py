@@ -3,6 +3,9 @@ and scaling with worker processes.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_augment.py [--quick] [--only throughput ...]``
 
+Throughput is measured for both of our resamplers: the exact one (the default) and the opt-in
+OpenCV one (``resampler="opencv"``, when OpenCV is installed).
+
 Peers are measured side by side in the same run, interleaved sample by sample so that load from
 other processes hits both alike; the figures are medians (and the ratio of medians).
 """
@@ -35,8 +38,10 @@ OPTS = dict(
 )
 
 
-def ours_pipeline(noise_std: float) -> Pipeline:
-    return Pipeline.from_options(seed=1, gaussian_noise={"std_range": [0.0, noise_std]}, **OPTS)
+def ours_pipeline(noise_std: float, resampler: str = "exact") -> Pipeline:
+    return Pipeline.from_options(
+        seed=1, gaussian_noise={"std_range": [0.0, noise_std]}, resampler=resampler, **OPTS
+    )
 
 
 def median_ms(ts: list[float]) -> float:
@@ -78,6 +83,15 @@ def bench_throughput(reps: int) -> None:
     runners["ours uint8"] = lambda: p8.augment(u8, copy_index=next(counter))
     runners["ours uint16"] = lambda: p16.augment(u16, copy_index=next(counter))
     runners["ours uint16 geometry only"] = lambda: g16.augment(u16, copy_index=next(counter))
+    try:  # the opt-in OpenCV resampler (pipeline option resampler="opencv")
+        import cv2
+
+        cv2.setNumThreads(1)  # per-core comparison
+        c8, c16 = ours_pipeline(10.0, "opencv"), ours_pipeline(600.0, "opencv")
+        runners["ours uint8 opencv"] = lambda: c8.augment(u8, copy_index=next(counter))
+        runners["ours uint16 opencv"] = lambda: c16.augment(u16, copy_index=next(counter))
+    except ImportError:
+        pass
     try:
         import cv2
 
@@ -155,6 +169,16 @@ def bench_throughput(reps: int) -> None:
     ratio("ours uint8", "albumentations uint8", "ours/albumentations uint8 (>= 1 is faster)")
     ratio("ours uint16", "albumentations float32", "ours uint16 / albumentations float32")
     ratio(
+        "ours uint8 opencv",
+        "albumentations uint8",
+        "ours opencv/albumentations uint8 (>= 1 is faster)",
+    )
+    ratio(
+        "ours uint16 opencv",
+        "albumentations float32",
+        "ours opencv uint16 / albumentations float32",
+    )
+    ratio(
         "ours uint16 geometry only",
         "albumentations f32 affine only",
         "geometry alone, ours uint16 / albumentations (OpenCV) float32",
@@ -162,6 +186,11 @@ def bench_throughput(reps: int) -> None:
     ratio("ours uint8", "keras uint8", "ours/Keras uint8 (Keras without noise)")
     ratio("ours uint16", "keras uint16", "ours/Keras uint16 (Keras without noise)")
     ratio("ours uint16", "keras uint16 + noise", "ours/Keras uint16, both with noise")
+    ratio("ours uint8 opencv", "keras uint8", "ours opencv/Keras uint8 (Keras without noise)")
+    ratio("ours uint16 opencv", "keras uint16", "ours opencv/Keras uint16 (Keras without noise)")
+    ratio("ours uint16 opencv", "keras uint16 + noise", "ours opencv/Keras uint16, both with noise")
+    ratio("ours uint8 opencv", "ours uint8", "opencv / exact resampler, uint8 (speed-up)")
+    ratio("ours uint16 opencv", "ours uint16", "opencv / exact resampler, uint16 (speed-up)")
 
 
 def _work(n: int) -> float:

@@ -18,7 +18,8 @@ one used; 3-4x faster than ``scipy.ndimage`` here) and the reference sampler bel
 (:func:`warp_reference`, one gather of the four neighbours packed into one machine word, then a
 float32 blend), kept as the yardstick the fast one is tested against and as the fallback for
 reflect/wrap transforms whose reach exceeds the image many times over. Order >= 2 goes to scipy
-with the matching mode.
+with the matching mode. A pipeline may opt in to OpenCV's ``warpAffine`` for the image (never the
+mask) with ``resampler="opencv"``: :mod:`.cvwarp` says what it changes.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy import ndimage
 
-from qbi_desktop.core.augment import fastwarp
+from qbi_desktop.core.augment import cvwarp, fastwarp
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 _SCIPY_MODE = {
@@ -340,15 +341,31 @@ def warp(
     displacement: tuple[np.ndarray, np.ndarray] | None = None,
     post: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
     out_dtype=None,
+    resampler: str = "exact",
 ) -> np.ndarray:
     """Resample ``image`` through the output->input matrix ``m`` (and an optional elastic field
     given in output pixels, applied before ``m``).
 
-    ``post(values, r0, r1)`` (2-D images, order <= 1) is applied to each band of output rows
+    ``post(values, r0, r1)`` (2-D images, order 1) is applied to each band of output rows
     ``r0:r1`` while it is still in cache, e.g. noise and the final cast; its result is stored in
-    an output of ``out_dtype``.
+    an output of ``out_dtype``. ``resampler="opencv"`` uses :mod:`.cvwarp` where it applies
+    (images only: callers warp masks with the exact resampler) and the exact one elsewhere.
     """
     out_shape = tuple(out_shape or image.shape[:2])
+    if resampler == "opencv" and displacement is None and order <= 1:
+        out = cvwarp.warp(
+            image,
+            m,
+            out_shape,
+            order,
+            mode,
+            _cval_for(image.dtype, cval),
+            work_dtype,
+            post if image.ndim == 2 and order == 1 else None,
+            out_dtype,
+        )
+        if out is not None:
+            return out
     if order <= 1:
         out = fastwarp.warp(
             image,

@@ -58,6 +58,10 @@ class Sample:
 class Pipeline:
     """Options (Keras names + extras, see :mod:`.options`), mode, seed and modality profile.
 
+    ``options["resampler"]`` picks how the image is resampled: ``"exact"`` (default, our own
+    resampler) or ``"opencv"`` (opt-in, faster, positions rounded to at most 1/32 pixel; masks
+    stay exact; refused with ``keras_compat``): see :mod:`.cvwarp`.
+
     Treat as immutable: derive variants with :meth:`with_options`.
     """
 
@@ -72,6 +76,12 @@ class Pipeline:
         if not isinstance(self.keras_compat, bool):
             raise UserFacingError(
                 f"keras_compat: expected true or false, got {self.keras_compat!r}"
+            )
+        if self.keras_compat and self.options["resampler"] != "exact":
+            raise UserFacingError(
+                f"options.resampler: {self.options['resampler']!r} cannot be combined with "
+                "keras_compat (the Keras contract is exact pixels); choose 'exact' or turn "
+                "Keras-compatible mode off"
             )
         if (
             isinstance(self.seed, bool)
@@ -437,7 +447,9 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
         out = image.astype(wd)
         new_mask = None if mask is None else mask.copy()
     else:
-        post = _fused_post(params, image) if image.ndim == 2 and order <= 1 else None
+        # (order 1 only: an order-0 resample copies values in the image's dtype, so its
+        # intensity steps run afterwards on a float copy)
+        post = _fused_post(params, image) if image.ndim == 2 and order == 1 else None
         if post is not None:  # geometry, point-wise steps and the cast in one banded pass
             new_image = geometry.warp(
                 image,
@@ -449,6 +461,7 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
                 displacement=disp,
                 post=post,
                 out_dtype=image.dtype,
+                resampler=o["resampler"],
             )
             new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp)
             return Sample(new_image, new_mask, _move_boxes(boxes, m, image.shape, disp), params)
@@ -460,6 +473,7 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
             cval=o["cval"],
             work_dtype=wd,
             displacement=disp,
+            resampler=o["resampler"],
         )
         out = out.astype(wd, copy=False)
         new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp)

@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
 )
 from superqt import QLabeledDoubleRangeSlider
 
-from qbi_desktop.core.augment import DEFAULTS, SPECS
-from qbi_desktop.core.augment.options import FILL_MODES
+from qbi_desktop.core.augment import DEFAULTS, SPECS, cvwarp
+from qbi_desktop.core.augment.options import FILL_MODES, RESAMPLERS
 
 KIND_TITLES = {
     "geometry": "Geometry",
@@ -57,6 +57,7 @@ EDITOR_HINTS: dict[str, tuple] = {
     "fill_mode": ("choice", FILL_MODES),
     "cval": ("number", -1e12, 1e12, 1, 3),
     "interpolation_order": ("choice", (0, 1, 2, 3, 4, 5)),
+    "resampler": ("choice", RESAMPLERS),
     "channel_shift_range": ("number", 0, 1e12, 10, 3),
     "brightness_range": ("optional", ("pair", 0.0, 3.0, (0.8, 1.2), 2)),
     "rescale": ("optional", ("number", -1e12, 1e12, 0.001, 6), 1 / 255),
@@ -224,6 +225,12 @@ class ChoiceEditor(Editor):
         if value in self.choices:
             idx = self.choices.index(value)
             self._quiet([self.combo], lambda: self.combo.setCurrentIndex(idx))
+
+    def disable_choice(self, value: Any, why: str) -> None:
+        """Grey out one choice (it stays listed, with ``why`` as its tooltip)."""
+        idx = self.choices.index(value)
+        self.combo.model().item(idx).setEnabled(False)
+        self.combo.setItemData(idx, why, Qt.ItemDataRole.ToolTipRole)
 
 
 class PairEditor(Editor):
@@ -447,6 +454,11 @@ class OptionsForm(QWidget):
             self.editors[spec.name] = editor
             self.labels[spec.name] = label
             self.help[spec.name] = tip
+        resampler = self.editors.get("resampler")
+        if isinstance(resampler, ChoiceEditor) and not cvwarp.available():
+            resampler.disable_choice(
+                "opencv", f"OpenCV is not installed; install it with: {cvwarp.INSTALL_HINT}"
+            )
         layout.addStretch(1)
 
     def options(self) -> dict[str, Any]:

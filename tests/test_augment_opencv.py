@@ -1,0 +1,350 @@
+"""The opt-in OpenCV resampler (pipeline option ``resampler="opencv"``) against the exact one.
+
+The bound: OpenCV may round a sample position to 1/32 pixel per axis. A bilinear interpolant
+changes along an axis by at most the largest difference between neighbouring pixels on that axis
+(including the fill beyond the edge), so moving a position by <= 1/32 px per axis changes a value
+by at most (Gr + Gc) / 32; integer outputs add one level of rounding, float32 outputs a little
+float rounding. Point-wise steps (noise, brightness, gamma) see the same warped values, so where
+positions are exact (integer shifts, flips) the outputs must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import tifffile
+
+from qbi_desktop.core.augment import Pipeline, cvwarp
+from qbi_desktop.core.augment.batch import augment_dataset, open_source
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import run_job
+
+try:
+    from tests.conftest import REPO, open_and_wait
+except ImportError:  # tests/ as rootdir
+    from conftest import REPO, open_and_wait
+
+MODES = ("nearest", "constant", "reflect", "wrap")
+GEOMETRY = dict(
+    rotation_range=30,
+    width_shift_range=0.3,
+    height_shift_range=0.3,
+    shear_range=10,
+    zoom_range=0.3,
+    horizontal_flip=True,
+    vertical_flip=True,
+)
+_NP_PAD = {"nearest": "edge", "constant": "constant", "reflect": "symmetric", "wrap": "wrap"}
+
+
+def smooth_image(dtype, channels: int = 0, shape=(56, 70)) -> np.ndarray:
+    """A smooth image spanning most of the dtype's range (float32: [0, 1])."""
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float64)
+    planes = [
+        0.5 + 0.45 * np.sin(yy / (6.0 + k) + k) * np.cos(xx / (5.0 + k))
+        for k in range(channels or 1)
+    ]
+    unit = np.stack(planes, axis=-1) if channels else planes[0]
+    if np.dtype(dtype).kind == "f":
+        return unit.astype(dtype)
+    return np.rint(unit * np.iinfo(dtype).max).astype(dtype)
+
+
+def rounding_bound(image: np.ndarray, mode: str, cval: float) -> float:
+    """(Gr + Gc) / 32 + the output's rounding, with the fill included in the differences."""
+    x = image.astype(np.float64)
+    if x.ndim == 2:
+        x = x[..., None]
+    pad = ((2, 2), (2, 2), (0, 0))
+    kw = {"constant_values": cval} if mode == "constant" else {}
+    p = np.pad(x, pad, mode=_NP_PAD[mode], **kw)
+    grad = np.abs(np.diff(p, axis=0)).max() + np.abs(np.diff(p, axis=1)).max()
+    rounding = 1.0 if image.dtype.kind in "ui" else 1e-5 * max(1.0, np.abs(x).max())
+    return grad / 32 + rounding
+
+
+def both(options: dict) -> tuple[Pipeline, Pipeline]:
+    return Pipeline.from_options(**options), Pipeline.from_options(resampler="opencv", **options)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [0, 3])
+def test_opencv_equals_exact_within_the_position_rounding_bound(mode, dtype, channels):
+    image = smooth_image(dtype, channels)
+    cval = 0.3 * (1.0 if np.dtype(dtype).kind == "f" else np.iinfo(dtype).max)
+    cval = cval if np.dtype(dtype).kind == "f" else float(round(cval))
+    exact, fast = both(dict(GEOMETRY, fill_mode=mode, cval=cval))
+    bound = rounding_bound(image, mode, cval)
+    span = float(image.max()) - float(image.min())
+    assert bound < 0.05 * span  # the comparison says something
+    for k in range(4):
+        a = exact.augment(image, copy_index=k).image
+        b = fast.augment(image, copy_index=k).image
+        assert b.dtype == image.dtype and b.shape == image.shape
+        assert not np.array_equal(a, image)  # the geometry did move the image
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).max()
+        assert diff <= bound, f"copy {k}: {diff} > {bound}"
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [0, 3])
+@pytest.mark.parametrize("order", [0, 1])
+def test_integer_shifts_and_flips_are_identical_point_wise_steps_included(
+    mode, dtype, channels, order
+):
+    image = smooth_image(dtype, channels, shape=(40, 52))
+    options = dict(fill_mode=mode, cval=3.0, interpolation_order=order)
+    exact, fast = both(options)
+    params = {
+        "tx": 9.0,  # beyond the edge: the fill mode shows
+        "ty": -6.0,
+        "flip_horizontal": True,
+        "flip_vertical": order == 1,
+        "brightness": 1.07,
+        "noise_std": 0.02 if dtype == np.float32 else 40.0,
+        "noise_seed": 12345,
+    }
+    if dtype != np.float32:
+        params["gamma"] = 0.8
+    a = exact.apply(image, params).image
+    b = fast.apply(image, params).image
+    assert b.dtype == image.dtype
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(b, image)
+
+
+@pytest.mark.parametrize("resampler", ["exact", "opencv"])
+def test_order_0_keeps_noise_and_brightness(resampler):
+    # (an order-0 resample once dropped the fused point-wise steps: noise and brightness vanished)
+    image = smooth_image(np.uint16)
+    base = dict(rotation_range=20, interpolation_order=0, resampler=resampler)
+    plain = Pipeline.from_options(**base).augment(image).image
+    bright = Pipeline.from_options(brightness_range=[0.5, 0.5], **base).augment(image).image
+    noisy = Pipeline.from_options(gaussian_noise={"std_range": [500, 500]}, **base)
+    diff = noisy.augment(image).image.astype(np.float64) - plain
+    np.testing.assert_allclose(bright, np.rint(plain * 0.5), atol=1)
+    assert 300 < diff.std() < 700
+
+
+def test_uint16_keeps_16_bit_levels():
+    ramp = np.tile(np.linspace(0, 65535, 300), (64, 1)).astype(np.uint16)
+    fast = Pipeline.from_options(resampler="opencv", rotation_range=15, seed=3)
+    out = fast.augment(ramp).image
+    assert out.dtype == np.uint16
+    assert len(np.unique(out)) > 256  # no 8-bit step anywhere
+    assert out.max() > 60000
+
+
+def test_masks_and_boxes_are_the_exact_resamplers():
+    image = smooth_image(np.uint16, shape=(80, 96))
+    mask = np.zeros(image.shape, np.uint8)
+    mask[10:30, 20:50] = 1
+    mask[50:70, 60:90] = 7
+    mask[40, 40] = 3  # a one-pixel spot
+    boxes = np.array([[20, 10, 50, 30, 1], [60, 50, 90, 70, 7]], dtype=np.float64)
+    for mode in MODES:
+        exact, fast = both(dict(GEOMETRY, fill_mode=mode, interpolation_order=1))
+        for k in range(3):
+            a = exact.augment(image, mask, boxes, copy_index=k)
+            b = fast.augment(image, mask, boxes, copy_index=k)
+            np.testing.assert_array_equal(a.mask, b.mask)
+            np.testing.assert_array_equal(a.boxes, b.boxes)
+            assert set(np.unique(b.mask)) <= {0, 1, 3, 7}
+    bool_mask = mask > 0
+    exact, fast = both(GEOMETRY)
+    a, b = exact.augment(image, bool_mask), fast.augment(image, bool_mask)
+    assert b.mask.dtype == np.bool_
+    np.testing.assert_array_equal(a.mask, b.mask)
+
+
+def test_unsupported_cases_fall_back_to_the_exact_resampler():
+    m = np.array([[0.9, 0.2, 3.3], [-0.2, 0.9, 5.1], [0, 0, 1]])
+    ok = cvwarp.warp(smooth_image(np.uint16), m, (56, 70), 1, "wrap", 0, np.float32)
+    assert ok is not None and ok.dtype == np.float32
+    assert cvwarp.warp(smooth_image(np.int8), m, (56, 70), 1, "wrap", 0, np.float32) is None
+    five = np.zeros((20, 20, 5), np.uint8)
+    assert cvwarp.warp(five, m, (20, 20), 1, "nearest", 0, np.float32) is None
+    assert cvwarp.warp(smooth_image(np.uint16), m, (56, 70), 3, "wrap", 0, np.float32) is None
+    # through a pipeline the fallback gives the exact result: elastic, order 3, int32 pixels
+    image = smooth_image(np.uint16).astype(np.int32)
+    for extra in ({"elastic": {"alpha": 4, "sigma": 6}}, {"interpolation_order": 3}, {}):
+        exact, fast = both(dict(rotation_range=20, **extra))
+        np.testing.assert_array_equal(exact.augment(image).image, fast.augment(image).image)
+
+
+def test_results_do_not_depend_on_opencv_threads():
+    image = smooth_image(np.uint16, shape=(512, 512))
+    fast = Pipeline.from_options(
+        resampler="opencv", gaussian_noise={"std_range": [0, 300]}, **GEOMETRY
+    )
+    before = cv2.getNumThreads()
+    try:
+        cv2.setNumThreads(1)
+        one = [fast.augment(image, copy_index=k).image for k in range(2)]
+        cv2.setNumThreads(4)
+        four = [fast.augment(image, copy_index=k).image for k in range(2)]
+    finally:
+        cv2.setNumThreads(before)
+    for a, b in zip(one, four, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_same_output_with_one_and_two_processes(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        tifffile.imwrite(src / f"i{i}.tif", np.roll(smooth_image(np.uint16, shape=(64, 80)), 7 * i))
+    pipeline = Pipeline.from_options(
+        resampler="opencv", seed=11, gaussian_noise={"std_range": [0, 200]}, **GEOMETRY
+    )
+    outs = {}
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        result = run_job(augment_dataset(open_source(src), pipeline, out, 2, workers=workers))
+        assert result.written == 6
+        outs[workers] = out
+    files = sorted(p.name for p in (outs[1] / "images").iterdir())
+    assert len(files) == 6
+    for name in files:
+        a = tifffile.imread(outs[1] / "images" / name)
+        b = tifffile.imread(outs[2] / "images" / name)
+        assert a.dtype == np.uint16
+        np.testing.assert_array_equal(a, b)
+    # and the same as augmenting in this process
+    first = tifffile.imread(outs[2] / "images" / files[0])
+    expected = pipeline.augment(tifffile.imread(src / "i0.tif"), item_index=0, copy_index=0)
+    np.testing.assert_array_equal(first, expected.image)
+
+
+def test_pipeline_json_round_trip(tmp_path):
+    p = Pipeline.from_options(resampler="opencv", rotation_range=12, seed=5, name="fast")
+    path = tmp_path / "p.json"
+    p.save(path)
+    assert json.loads(path.read_text())["options"]["resampler"] == "opencv"
+    q = Pipeline.load(path)
+    assert q.options["resampler"] == "opencv"
+    assert q.to_json() == p.to_json()
+    image = smooth_image(np.uint16)
+    np.testing.assert_array_equal(p.augment(image).image, q.augment(image).image)
+    # a pipeline saved before the option existed still loads, with the exact resampler
+    doc = p.to_json()
+    del doc["options"]["resampler"]
+    assert Pipeline.from_json(doc).options["resampler"] == "exact"
+
+
+def test_unknown_resampler_and_keras_mode_are_refused_naming_the_field(tmp_path):
+    doc = Pipeline().to_json()
+    doc["options"]["resampler"] = "cuda"
+    with pytest.raises(UserFacingError, match=r"p\.json: options\.resampler: 'cuda' is not one of"):
+        Pipeline.from_json(doc, "p.json")
+    with pytest.raises(UserFacingError, match=r"options\.resampler"):
+        Pipeline.from_options(resampler=1)
+    with pytest.raises(UserFacingError, match=r"options\.resampler: 'opencv'.*keras_compat"):
+        Pipeline.from_options(keras_compat=True, resampler="opencv")
+    doc = Pipeline.from_options(resampler="opencv").to_json()
+    doc["keras_compat"] = True
+    path = tmp_path / "keras.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UserFacingError, match=r"keras\.json: options\.resampler.*exact"):
+        Pipeline.load(path)
+    # the exact resampler is fine in Keras mode
+    assert Pipeline.from_options(keras_compat=True, resampler="exact").keras_compat
+
+
+_NO_CV2 = textwrap.dedent(
+    """
+    import json, sys
+    sys.modules["cv2"] = None  # as if OpenCV were not installed
+    import numpy as np
+    from qbi_desktop.core.augment import Pipeline, cvwarp
+    from qbi_desktop.core.errors import UserFacingError
+    out = {"available": cvwarp.available()}
+    img = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    out["exact_ok"] = Pipeline.from_options(rotation_range=10).augment(img).image.dtype.name
+    for label, make in (
+        ("option", lambda: Pipeline.from_options(resampler="opencv")),
+        ("load", lambda: Pipeline.load(sys.argv[1])),
+    ):
+        try:
+            make()
+            out[label] = None
+        except UserFacingError as exc:
+            out[label] = str(exc)
+    print(json.dumps(out))
+    """
+)
+
+
+def test_missing_opencv_is_a_clear_error(tmp_path):
+    path = tmp_path / "fast.json"
+    Pipeline.from_options(resampler="opencv").save(path)
+    run = subprocess.run(
+        [sys.executable, "-c", _NO_CV2, str(path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["available"] is False
+    assert out["exact_ok"] == "uint16"  # the default pipeline needs no OpenCV
+    hint = 'pip install "qbi-desktop[opencv]"'
+    assert out["option"].startswith("options.resampler: 'opencv' needs OpenCV")
+    assert hint in out["option"]
+    assert out["load"].startswith(f"{path}: options.resampler") and hint in out["load"]
+
+
+def test_opencv_is_imported_only_when_used():
+    code = (
+        "import sys, numpy as np\n"
+        "from qbi_desktop.core.augment import Pipeline\n"
+        "Pipeline.from_options(rotation_range=9).augment(np.zeros((32, 32), np.uint8))\n"
+        "print('cv2' in sys.modules)\n"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "False"
+
+
+def test_dock_choosing_opencv_changes_the_pipeline_and_the_preview(qtbot, main_window, tmp_path):
+    from qbi_desktop.gui.docks import augment
+
+    path = tmp_path / "smooth.tif"
+    tifffile.imwrite(path, smooth_image(np.uint16, shape=(200, 240)))
+    panel = augment.install(main_window)
+    main_window.panels["augment"] = panel
+    main_window.docks["augment"].show()
+    open_and_wait(qtbot, main_window, path)
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.runner.busy, timeout=5000)
+    panel.form.editors["rotation_range"].spin.setValue(25)
+    qtbot.waitUntil(lambda: not panel.runner.busy, timeout=5000)
+
+    editor = panel.form.editors["resampler"]
+    assert (
+        "1/32 pixel" in editor.widget.toolTip() and "masks always exact" in editor.widget.toolTip()
+    )
+    with qtbot.waitSignal(panel.preview_shown, timeout=5000):
+        editor.combo.setCurrentIndex(editor.choices.index("opencv"))
+    qtbot.waitUntil(lambda: not panel.runner.busy, timeout=5000)
+    qtbot.wait(60)
+    pipeline = panel.pipeline()
+    assert pipeline.options["resampler"] == "opencv"
+    result = panel.result
+    assert len(result.samples) == 8 and panel.grid.tiles[0].image is not None
+    for k in (0, 3):  # the preview shows what the OpenCV pipeline makes of the preview copy
+        expected = pipeline.apply(result.original, result.params[k], scale=result.scale)
+        np.testing.assert_array_equal(result.samples[k], expected.image)
+    # Keras-compatible mode with OpenCV: refused, and the message names the field
+    panel.keras.setChecked(True)
+    qtbot.waitUntil(lambda: "options.resampler" in panel.status.text(), timeout=3000)
