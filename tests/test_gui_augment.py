@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 import tifffile
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
 from qbi_desktop.core.augment import Pipeline, sample_seed
@@ -379,3 +379,56 @@ def test_batch_into_the_project_adds_augmented_items(qtbot, main_window, tmp_pat
         assert "flip_horizontal" in row["provenance_params"]["params"]
     assert "4 items added to the project" in main_window.statusBar().currentMessage()
     project.close()
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1280, 800)])
+def test_controls_fit_the_docked_width_without_sideways_scrolling(qtbot, main_window, size):
+    """At the default layout the right column is ~430 px: every option's control (and the
+    settings of optional steps, under their switch) is visible without a horizontal scrollbar."""
+    from qbi_desktop.core.augment import SPECS
+
+    main_window.resize(*size)
+    panel = _panel(main_window)
+    dock = main_window.docks["augment"]
+    qtbot.waitUntil(lambda: panel.scroll.viewport().width() > 0 and dock.width() < 600)
+    qtbot.wait(50)  # let the layouts settle
+    assert 380 <= dock.width() <= 480  # the docked column, not a floating or stretched panel
+    scroll = panel.scroll
+    viewport = scroll.viewport().width()
+    assert scroll.widget().minimumSizeHint().width() <= viewport
+    assert not scroll.horizontalScrollBar().isVisible()
+    assert panel.splitter.orientation() == Qt.Orientation.Vertical  # preview under the controls
+    controls = scroll.widget()
+    for spec in SPECS:
+        editor = panel.form.editors[spec.name]
+        widgets = [panel.form.labels[spec.name], editor.widget]
+        widgets += [w for pair in editor.sub_rows() for w in pair]
+        for w in widgets:
+            assert w.isVisibleTo(controls), spec.name
+            right = w.mapTo(controls, w.rect().topRight()).x()
+            assert 0 <= w.mapTo(controls, w.rect().topLeft()).x() and right < viewport, (
+                f"{spec.name}: {type(w).__name__} reaches x={right} in a {viewport} px view"
+            )
+    # Random crop's ranges sit on their own rows under its switch, and follow it
+    crop = panel.form.editors["random_crop"]
+    labels = [label.text() for label, _ in crop.sub_rows()]
+    assert labels == ["Scale range", "Ratio range"]
+    switch_y = crop.on.mapTo(controls, crop.on.rect().topLeft()).y()
+    assert all(w.mapTo(controls, w.rect().topLeft()).y() > switch_y for _, w in crop.sub_rows())
+    assert not any(w.isEnabled() for _, w in crop.sub_rows())
+    crop.on.click()
+    assert all(w.isEnabled() for _, w in crop.sub_rows())
+    assert panel.pipeline().options["random_crop"]["scale_range"] == [0.6, 1.0]
+    # the option's help is still the tooltip of every part of it
+    assert all(w.toolTip() == panel.form.help["random_crop"] for w, _ in crop.sub_rows())
+
+
+def test_a_wide_floating_panel_puts_the_controls_beside_the_preview(qtbot, main_window):
+    panel = _panel(main_window)
+    dock = main_window.docks["augment"]
+    dock.setFloating(True)
+    dock.resize(1300, 600)
+    qtbot.waitUntil(lambda: panel.splitter.orientation() == Qt.Orientation.Horizontal)
+    controls, preview = panel.splitter.sizes()
+    assert controls >= panel.scroll.widget().minimumSizeHint().width() and preview > controls
+    assert not panel.scroll.horizontalScrollBar().isVisible()

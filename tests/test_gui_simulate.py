@@ -7,8 +7,9 @@ import json
 import sqlite3
 
 import numpy as np
+import pytest
 import tifffile
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, Qt
 
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.catalog.simulated import simulate_into_project_job
@@ -173,3 +174,51 @@ def test_template_from_the_viewer_image_into_project(qtbot, main_window, tmp_pat
     provs = [json.loads(r[0]) for r in _rows(tmp_path / "proj", "SELECT provenance FROM items")]
     assert [p["phantom"] for p in provs] == ["template", "template"]
     assert provs[0]["template"].endswith("edge20mm_0000.tif")
+
+
+@pytest.mark.parametrize("size", [(1600, 1000), (1280, 800)])
+def test_preview_gets_a_useful_share_of_the_docked_panel(qtbot, main_window, size):
+    """In the default layout the preview image (what people look at) takes at least 35 % of the
+    dock's height, the whole panel fits (no scrolling it), and every knob is on a tab."""
+    main_window.resize(*size)
+    panel = main_window.panels["simulate"]
+    dock = main_window.docks["simulate"]
+    dock.show()
+    dock.raise_()
+    qtbot.waitUntil(lambda: panel.isVisible() and dock.height() > 0)
+    _set_small(panel, 1)
+    task = panel.preview()
+    qtbot.waitUntil(lambda: task.finished, timeout=10000)
+    qtbot.wait(50)  # the status line grew: let the layouts settle
+    assert not dock.isFloating() and dock.width() < 600
+    # the part of the image view on screen: the scroll area every dock sits in could hide some
+    outer = dock.widget()
+    viewport = outer.viewport()
+    top_left = panel.view.mapTo(viewport, QPoint(0, 0))
+    shown = QRect(top_left, panel.view.size()).intersected(viewport.rect()).height()
+    assert shown == panel.view.height() >= 0.35 * dock.height(), (shown, dock.height())
+    assert not outer.verticalScrollBar().isVisible()
+    assert not outer.horizontalScrollBar().isVisible()
+    for w in (panel.open_button, panel.show_truth, panel.preview_button, panel.generate_button):
+        assert w.isVisible() and w.visibleRegion().boundingRect().size() == w.size()
+    # each parameter is reachable: on one of the tabs, shown when its tab is chosen
+    knobs = [panel.phantom, *panel.kinds.values(), panel.template_button, panel.object_count]
+    knobs += [panel.size_min, panel.size_max, panel.width_box, panel.height_box, panel.mu_min]
+    knobs += [panel.mu_max, panel.counts, panel.gain, panel.read_noise, panel.blur]
+    knobs += [panel.spot_rate, panel.spot_size_max, panel.count, panel.seed, panel.mask_kind]
+    for knob in knobs:
+        page = next(
+            i
+            for i in range(panel.param_tabs.count())
+            if panel.param_tabs.widget(i).isAncestorOf(knob)
+        )
+        panel.param_tabs.setCurrentIndex(page)
+        assert knob.isVisible()
+    # keyboard: Tab walks the knobs in reading order, then on to the run buttons
+    panel.param_tabs.setCurrentIndex(2)
+    panel.mask_kind.setFocus()
+    qtbot.keyClick(panel.mask_kind, Qt.Key.Key_Tab)
+    assert panel.preview_button.hasFocus()
+    # the parameters take no more height than they need; the rest goes to the preview
+    top, bottom = panel.splitter.sizes()
+    assert top <= panel.splitter.widget(0).sizeHint().height() and bottom > 0

@@ -48,7 +48,7 @@ from qbi_desktop.core.augment import SPECS, Pipeline, Profile, available_profile
 from qbi_desktop.core.augment.profiles import user_profile_dir
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.docks.augment_batch import BatchDialog, BatchRequest, batch_job
-from qbi_desktop.gui.docks.augment_controls import OptionsForm, pretty
+from qbi_desktop.gui.docks.augment_controls import OptionsForm, pretty, shrinkable
 from qbi_desktop.gui.docks.augment_preview import (
     DifferenceView,
     LatestOnlyRunner,
@@ -109,6 +109,11 @@ class AugmentPanel(QWidget):
     # -- construction ------------------------------------------------------------------------
     def _build(self) -> None:
         self.profile = QComboBox()
+        # sized for a docked panel, not for the longest profile title (the popup shows it all)
+        self.profile.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.profile.setMinimumContentsLength(14)
         self.profile.setToolTip(
             "Modality profile: switches off augmentations this kind of data does not allow"
         )
@@ -126,6 +131,7 @@ class AugmentPanel(QWidget):
         self.keras_note.setStyleSheet("color: gray;")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.seed.setKeyboardTracking(False)
+        shrinkable(self.seed, 90)
         self.seed.setToolTip("Same seed, same samples (and the same batch output)")
         self.reroll = QPushButton("Re-roll")
         self.reroll.setToolTip("Draw new samples: a new random seed (R when this panel has focus)")

@@ -6,6 +6,11 @@ option is edited (spin box, range slider, check box, combo, an "on" switch for o
 comes from :data:`EDITOR_HINTS`; an option the table does not know yet still gets a JSON text
 field, so a new engine option is never invisible.
 
+The form is laid out for a docked panel about 410 px wide: spin boxes with huge ranges may
+shrink below the width of their largest value, range sliders shrink, and the settings of an
+optional step (random crop's scale and ratio, say) sit on their own indented rows under its
+"on" switch instead of beside it.
+
 An editor keeps the exact value it was given (a Keras shift given as an int or a list, say) until
 the user edits it, so loading and saving a pipeline round-trips unchanged.
 """
@@ -19,6 +24,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QDoubleValidator
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -40,8 +46,16 @@ KIND_TITLES = {
     "intensity": "Intensity",
     "noise": "Noise",
     "fill": "Resampling and fill",
-    "standardize": "Standardize (model input; not in the preview or written files)",
+    "standardize": "Standardize (model input only)",
 }
+# A line under a group's title, for what the title cannot say in a docked panel's width.
+KIND_NOTES = {
+    "standardize": "Applied to the model's input: not in the preview or the written files.",
+}
+# Spin boxes size themselves for their largest value (1e12 is 17 characters): in a docked panel
+# they may shrink to this width; the values people type are short.
+SPIN_MIN_WIDTH = 80
+SUB_INDENT = 14  # px: the settings of an optional step, indented under its switch
 KIND_ORDER = ("geometry", "intensity", "noise", "fill", "standardize")
 
 # How each option is edited. number: (min, max, step, decimals); pair: slider (min, max, default
@@ -107,25 +121,52 @@ EDITOR_HINTS: dict[str, tuple] = {
 }
 
 
+# Names whose plain spelling is too long for a docked panel's label column, or mis-cased.
+SHORT_NAMES = {
+    "featurewise_std_normalization": "Featurewise std norm.",
+    "samplewise_std_normalization": "Samplewise std norm.",
+    "zca_whitening": "ZCA whitening",
+    "zca_epsilon": "ZCA epsilon",
+}
+
+
 def pretty(name: str) -> str:
-    """``width_shift_range`` -> ``Width shift range``."""
-    return name.replace("_", " ").capitalize()
+    """``width_shift_range`` -> ``Width shift range`` (or the short name from ``SHORT_NAMES``)."""
+    return SHORT_NAMES.get(name) or name.replace("_", " ").capitalize()
+
+
+def shrinkable(spin: QAbstractSpinBox, width: int = SPIN_MIN_WIDTH) -> QAbstractSpinBox:
+    """Let a spin box shrink to ``width`` (its size hint stays that of its largest value)."""
+    spin.setMinimumWidth(min(width, spin.minimumSizeHint().width()))
+    return spin
 
 
 class Editor(QObject):
-    """One option's control: ``widget`` to place, ``value()``/``set_value()``, ``changed``."""
+    """One option's control: ``widget`` to place, ``value()``/``set_value()``, ``changed``.
+
+    ``sub_rows()`` are extra (label, field) rows the form places, indented, under the editor's
+    own row; ``set_enabled``/``set_tooltip`` reach all of the editor's widgets."""
 
     changed = Signal()
-
-    def __init__(self):
-        super().__init__()
-        self.widget: QWidget = QWidget()
+    widget: QWidget
 
     def value(self) -> Any:
         raise NotImplementedError
 
     def set_value(self, value: Any) -> None:
         raise NotImplementedError
+
+    def sub_rows(self) -> list[tuple[QLabel, QWidget]]:
+        return []
+
+    def set_enabled(self, enabled: bool) -> None:
+        self.widget.setEnabled(enabled)
+
+    def set_tooltip(self, tip: str) -> None:
+        self.widget.setToolTip(tip)
+        for label, field in self.sub_rows():
+            label.setToolTip(tip)
+            field.setToolTip(tip)
 
     def _quiet(self, widgets: list[QWidget], fn: Callable[[], None]) -> None:
         for w in widgets:
@@ -145,6 +186,7 @@ class NumberEditor(Editor):
         self.spin.setSingleStep(step)
         self.spin.setDecimals(decimals)
         self.spin.setKeyboardTracking(False)
+        shrinkable(self.spin)
         self.widget = self.spin
         self._raw: Any = None  # a value the spin box cannot show exactly (int/list shifts)
         self._default = default
@@ -270,6 +312,7 @@ class PairSpinsEditor(Editor):
             spin.setRange(lo, hi)
             spin.setDecimals(decimals)
             spin.setKeyboardTracking(False)
+            shrinkable(spin)
             spin.setValue(v)
             spin.valueChanged.connect(self._edited)
         self.widget = QWidget()
@@ -319,15 +362,25 @@ class ZoomEditor(PairEditor):
 
 
 class RecordEditor(Editor):
+    """Named fields. Inside an optional step its fields become rows of the step (``fields``);
+    on its own it is a small form (``widget``, built when first asked for)."""
+
     def __init__(self, fields: dict[str, Editor]):
         super().__init__()
         self.fields = fields
-        self.widget = QWidget()
-        form = QFormLayout(self.widget)
-        form.setContentsMargins(0, 0, 0, 0)
-        for name, editor in fields.items():
-            form.addRow(pretty(name), editor.widget)
+        self._widget: QWidget | None = None
+        for editor in fields.values():
             editor.changed.connect(self.changed)
+
+    @property
+    def widget(self) -> QWidget:  # type: ignore[override]
+        if self._widget is None:
+            self._widget = QWidget()
+            form = QFormLayout(self._widget)
+            form.setContentsMargins(0, 0, 0, 0)
+            for name, editor in self.fields.items():
+                form.addRow(pretty(name), editor.widget)
+        return self._widget
 
     def value(self) -> dict[str, Any]:
         return {name: e.value() for name, e in self.fields.items()}
@@ -339,25 +392,54 @@ class RecordEditor(Editor):
 
 
 class OptionalEditor(Editor):
-    """An option that is off (``None``) until switched on; then its inner editor's value."""
+    """An option that is off (``None``) until switched on; then its inner editor's value.
+
+    A single inner control (a range, a number) sits beside the "on" switch; the fields of a
+    record (random crop's scale and ratio ranges, say) get rows of their own under it, so the
+    step fits a docked panel's width."""
 
     def __init__(self, inner: Editor, default: Any = None):
         super().__init__()
         self.inner = inner
         self.on = QCheckBox("on")
-        self.widget = QWidget()
-        row = QHBoxLayout(self.widget)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.on, 0, Qt.AlignmentFlag.AlignTop)
-        row.addWidget(inner.widget, 1)
+        self._allowed = True  # False while a modality profile forbids the option
+        self._sub: list[tuple[QLabel, QWidget]] = []
+        if isinstance(inner, RecordEditor):
+            self.widget = self.on
+            for name, field in inner.fields.items():
+                label = QLabel(pretty(name))
+                label.setContentsMargins(SUB_INDENT, 0, 0, 0)
+                label.setBuddy(field.widget)
+                self._sub.append((label, field.widget))
+            self._inner_widgets = [w for pair in self._sub for w in pair]
+        else:
+            self.widget = QWidget()
+            row = QHBoxLayout(self.widget)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(self.on, 0, Qt.AlignmentFlag.AlignTop)
+            row.addWidget(inner.widget, 1)
+            self._inner_widgets = [inner.widget]
         if default is not None:
             inner.set_value(default)
-        inner.widget.setEnabled(False)
+        self._sync_enabled()
         self.on.toggled.connect(self._toggled)
         inner.changed.connect(self._inner_changed)
 
-    def _toggled(self, on: bool) -> None:
-        self.inner.widget.setEnabled(on)
+    def sub_rows(self) -> list[tuple[QLabel, QWidget]]:
+        return list(self._sub)
+
+    def set_enabled(self, enabled: bool) -> None:
+        self._allowed = enabled
+        self.widget.setEnabled(enabled)
+        self._sync_enabled()
+
+    def _sync_enabled(self) -> None:
+        inner_on = self._allowed and self.on.isChecked()
+        for w in self._inner_widgets:
+            w.setEnabled(inner_on)
+
+    def _toggled(self, _on: bool) -> None:
+        self._sync_enabled()
         self.changed.emit()
 
     def _inner_changed(self) -> None:
@@ -371,7 +453,7 @@ class OptionalEditor(Editor):
         if value is not None:
             self.inner.set_value(value)
         self._quiet([self.on], lambda: self.on.setChecked(value is not None))
-        self.inner.widget.setEnabled(value is not None)
+        self._sync_enabled()
 
 
 class JsonEditor(Editor):
@@ -439,6 +521,11 @@ class OptionsForm(QWidget):
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             form.setContentsMargins(6, 4, 6, 4)
+            if kind in KIND_NOTES:
+                note = QLabel(KIND_NOTES[kind])
+                note.setWordWrap(True)
+                note.setStyleSheet("color: gray;")
+                form.addRow(note)
             layout.addWidget(box)
             self.groups[kind] = box
             forms[kind] = form
@@ -448,8 +535,11 @@ class OptionsForm(QWidget):
             label = QLabel(pretty(spec.name) + ("" if spec.keras else " *"))
             tip = spec.help + ("" if spec.keras else "  (* beyond Keras)")
             label.setToolTip(tip)
-            editor.widget.setToolTip(tip)
+            label.setBuddy(editor.widget)
             forms[spec.kind].addRow(label, editor.widget)
+            for sub_label, field in editor.sub_rows():
+                forms[spec.kind].addRow(sub_label, field)
+            editor.set_tooltip(tip)
             editor.changed.connect(self.changed)
             self.editors[spec.name] = editor
             self.labels[spec.name] = label
@@ -477,9 +567,9 @@ class OptionsForm(QWidget):
             why = disabled.get(name)
             label = self.labels[name]
             if why is None:
-                editor.widget.setEnabled(True)
+                editor.set_enabled(True)
                 label.setEnabled(True)
-                editor.widget.setToolTip(self.help[name])
+                editor.set_tooltip(self.help[name])
                 label.setToolTip(self.help[name])
                 font = label.font()
                 font.setStrikeOut(False)
@@ -488,10 +578,10 @@ class OptionsForm(QWidget):
             if editor.value() != DEFAULTS[name]:
                 reset.append(name)
             editor.set_value(DEFAULTS[name])
-            editor.widget.setEnabled(False)
+            editor.set_enabled(False)
             label.setEnabled(False)
             tip = f"Disabled by the '{profile_name}' profile: {why}"
-            editor.widget.setToolTip(tip)
+            editor.set_tooltip(tip)
             label.setToolTip(tip)
             font = label.font()
             font.setStrikeOut(True)

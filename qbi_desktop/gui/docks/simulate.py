@@ -7,6 +7,8 @@ noise, blur, gamma-spot rate and size, image size. "Preview" simulates one image
 "Generate into project" adds N items with their ground-truth masks, targets and provenance to
 the project open in the Dataset Browser (one transaction per item: a cancel keeps the finished
 ones, each complete); with no project open, "Generate to folder" writes a simulated set.
+The knobs sit on three tabs (Phantom / Physics / Output) so that in a docked panel the preview
+image keeps at least 45 % of the height.
 """
 
 from __future__ import annotations
@@ -24,14 +26,17 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QGroupBox,
+    QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -47,6 +52,7 @@ from qbi_desktop.core.simulate import (
 )
 
 GEOMETRIC, TEMPLATE = "geometric", "template"
+PREVIEW_SHARE = 0.45  # of the panel's height, for the preview image (see _share_height)
 KIND_NAMES = {"plate": "Plates", "cylinder": "Cylinders", "sphere": "Spheres"}
 
 
@@ -61,6 +67,36 @@ def install(window) -> SimulatePanel:
             other.raise_()
             break
     return panel
+
+
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" to the width it gets (the full text is
+    its tooltip), so a long file name never widens the docked panel."""
+
+    def __init__(self, text: str = ""):
+        super().__init__()
+        self._full = ""
+        self.setMinimumWidth(40)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def text(self) -> str:
+        return self._full
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(
+            self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 40)
+        )
+        super().setText(shown)
 
 
 def _spin(lo: float, hi: float, value: float, step: float = 1.0, decimals: int = 0, tip=""):
@@ -82,37 +118,34 @@ class SimulatePanel(QWidget):
         self.phantom = QComboBox()
         self.phantom.addItem("Geometric shapes", GEOMETRIC)
         self.phantom.addItem("Template: objects cut from the current image", TEMPLATE)
+        # sized for a docked panel rather than for the longest entry (the popup shows it all)
+        self.phantom.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.phantom.setMinimumContentsLength(16)
         self.phantom.currentIndexChanged.connect(self._phantom_changed)
         self.kinds = {k: QCheckBox(text) for k, text in KIND_NAMES.items()}
         for box in self.kinds.values():
             box.setChecked(True)
-        kinds_row = QHBoxLayout()
+        self._kinds_row = QHBoxLayout()
         for box in self.kinds.values():
-            kinds_row.addWidget(box)
+            self._kinds_row.addWidget(box)
         self.template_button = QPushButton("Cut objects from current image")
         self.template_button.clicked.connect(self.take_template)
-        self.template_label = QLabel("no template yet")
+        self.template_label = ElidedLabel("no template yet")
         self.object_count = QSpinBox(minimum=0, maximum=64, value=6)
         self.size_min = _spin(0.005, 1.0, 0.03, 0.01, 3, "smallest object half-size / image side")
         self.size_max = _spin(0.005, 1.0, 0.12, 0.01, 3, "largest object half-size / image side")
-        size_row = QHBoxLayout()
-        size_row.addWidget(self.size_min)
-        size_row.addWidget(QLabel("to"))
-        size_row.addWidget(self.size_max)
+        self._size_row = QHBoxLayout()
+        self._size_row.addWidget(self.size_min)
+        self._size_row.addWidget(QLabel("to"))
+        self._size_row.addWidget(self.size_max)
 
         self.width_box = QSpinBox(minimum=16, maximum=8192, value=512, singleStep=64)
         self.height_box = QSpinBox(minimum=16, maximum=8192, value=512, singleStep=64)
-        dims = QHBoxLayout()
-        dims.addWidget(self.width_box)
-        dims.addWidget(QLabel("x"))
-        dims.addWidget(self.height_box)
         self.counts = _spin(1, 65535, 20000, 1000, 0, "mean open-beam counts at the beam centre")
         self.mu_min = _spin(1e-4, 100, 0.01, 0.01, 4, "attenuation coefficient, per mm")
         self.mu_max = _spin(1e-4, 100, 0.1, 0.01, 4, "attenuation coefficient, per mm")
-        mu_row = QHBoxLayout()
-        mu_row.addWidget(self.mu_min)
-        mu_row.addWidget(QLabel("to"))
-        mu_row.addWidget(self.mu_max)
         self.gain = _spin(0.01, 1000, 5.0, 0.5, 2, "counts per detected neutron: Poisson noise")
         self.read_noise = _spin(0, 65535, 5.0, 1.0, 1, "Gaussian read noise, counts")
         self.blur = _spin(0, 50, 1.0, 0.25, 2, "detector blur (Gaussian sigma, px)")
@@ -139,6 +172,7 @@ class SimulatePanel(QWidget):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
+        self.cancel_button.hide()  # shown with the progress bar while a generation runs
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
@@ -162,30 +196,63 @@ class SimulatePanel(QWidget):
         self.open_button.setEnabled(False)
         self.open_button.clicked.connect(self.open_preview)
 
-        phantom = QGroupBox("Phantom")
+        self._build_layout()
+        self._phantom_changed()
+
+    # -- layout -------------------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        """Parameters in tabs (Phantom / Physics / Output) above the run buttons, the preview
+        below them; a splitter between the two gives the preview image at least 45 % of the
+        panel until the user drags it (see _share_height)."""
+        phantom = QWidget()
         pf = QFormLayout(phantom)
         pf.addRow("Type", self.phantom)
-        pf.addRow("Shapes", kinds_row)
-        pf.addRow(self.template_button, self.template_label)
+        pf.addRow("Shapes", self._kinds_row)
+        template_row = QHBoxLayout()
+        template_row.addWidget(self.template_button)
+        template_row.addWidget(self.template_label, 1)
+        pf.addRow(template_row)
         pf.addRow("Objects per image", self.object_count)
-        pf.addRow("Object size", size_row)
-        physics = QGroupBox("Physics")
-        ff = QFormLayout(physics)
-        ff.addRow("Size (w x h)", dims)
-        ff.addRow("Open beam counts", self.counts)
-        ff.addRow("Attenuation /mm", mu_row)
-        ff.addRow("Gain (noise)", self.gain)
-        ff.addRow("Read noise", self.read_noise)
-        ff.addRow("Blur sigma px", self.blur)
-        ff.addRow("Spots / Mpx", self.spot_rate)
-        ff.addRow("Max spot size px", self.spot_size_max)
-        output = QGroupBox("Output")
+        pf.addRow("Object size", self._size_row)
+
+        # Physics: two knobs per row (the ranges' ends in the same columns), so the tab is five
+        # rows high rather than eight.
+        physics = QWidget()
+        grid = QGridLayout(physics)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        rows = (
+            (("Size (w x h)", self.width_box), ("x", self.height_box)),
+            (("Attenuation /mm", self.mu_min), ("to", self.mu_max)),
+            (("Open beam counts", self.counts), ("Gain (noise)", self.gain)),
+            (("Read noise", self.read_noise), ("Blur σ px", self.blur)),
+            (("Spots / Mpx", self.spot_rate), ("Max spot px", self.spot_size_max)),
+        )
+        for row, pairs in enumerate(rows):
+            for col, (text, box) in enumerate(pairs):
+                grid.addWidget(self._buddy(text, box), row, 2 * col)
+                grid.addWidget(box, row, 2 * col + 1)
+        grid.setRowStretch(len(rows), 1)
+
+        output = QWidget()
         of = QFormLayout(output)
         of.addRow("Number of images", self.count)
         of.addRow("Seed", self.seed)
         of.addRow("Mask", self.mask_kind)
-        for form in (pf, ff, of):
-            form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+
+        self.param_tabs = QTabWidget()
+        self.param_tabs.setDocumentMode(True)
+        for page, title, tip in (
+            (phantom, "Phantom", "What is imaged: geometric shapes or objects cut from an image"),
+            (physics, "Physics", "Beam, attenuation, detector noise and blur, gamma spots"),
+            (output, "Output", "How many images, the seed and which ground-truth mask"),
+        ):
+            scroll = QScrollArea()  # a short dock scrolls one tab, never the whole panel
+            scroll.setWidget(page)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            self.param_tabs.addTab(scroll, title)
+            self.param_tabs.setTabToolTip(self.param_tabs.count() - 1, tip)
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.preview_button)
@@ -194,45 +261,99 @@ class SimulatePanel(QWidget):
         run_row = QHBoxLayout()
         run_row.addWidget(self.progress, 1)
         run_row.addWidget(self.cancel_button)
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.param_tabs, 1)
+        tl.addLayout(buttons)
+        tl.addLayout(run_row)
 
-        inner = QWidget()
-        column = QVBoxLayout(inner)
-        column.setContentsMargins(4, 4, 4, 4)
-        column.addWidget(phantom)
-        column.addWidget(physics)
-        column.addWidget(output)
-        column.addStretch(1)
-        scroll = QScrollArea()
-        scroll.setWidget(inner)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumHeight(150)
         preview_box = QWidget()
         preview_layout = QVBoxLayout(preview_box)
         preview_layout.setContentsMargins(0, 0, 0, 0)
         preview_layout.addWidget(self.view, 1)
-        truth_row = QHBoxLayout()
-        truth_row.addWidget(self.show_truth)
-        truth_row.addStretch(1)
-        truth_row.addWidget(self.open_button)
-        preview_layout.addLayout(truth_row)
-        self.view.setMinimumHeight(150)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(scroll)
-        splitter.addWidget(preview_box)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 1)
-        controls = QWidget()
-        cl = QVBoxLayout(controls)
-        cl.setContentsMargins(0, 0, 0, 0)
-        cl.addLayout(buttons)
-        cl.addLayout(run_row)
-        cl.addWidget(self.status)
+        self._truth_row = QHBoxLayout()
+        self._truth_row.addWidget(self.show_truth)
+        self._truth_row.addStretch(1)
+        self._truth_row.addWidget(self.open_button)
+        preview_layout.addLayout(self._truth_row)
+        preview_layout.addWidget(self.status)
+        self.view.setMinimumHeight(100)
+
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(top)
+        self.splitter.addWidget(preview_box)
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self._split_by_user = False  # until the user drags the handle, resizing re-proportions
+        self.splitter.splitterMoved.connect(lambda *_: setattr(self, "_split_by_user", True))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
-        layout.addWidget(splitter, 1)
-        layout.addWidget(controls)
-        self._phantom_changed()
+        layout.addWidget(self.splitter, 1)
+
+        # Tab order follows the reading order: the parameters (tabs skip hidden pages), the
+        # run buttons, then the preview's own controls.
+        chain = [
+            self.param_tabs.tabBar(),
+            self.phantom,
+            *self.kinds.values(),
+            self.template_button,
+            self.object_count,
+            self.size_min,
+            self.size_max,
+            self.width_box,
+            self.height_box,
+            self.mu_min,
+            self.mu_max,
+            self.counts,
+            self.gain,
+            self.read_noise,
+            self.blur,
+            self.spot_rate,
+            self.spot_size_max,
+            self.count,
+            self.seed,
+            self.mask_kind,
+            self.preview_button,
+            self.generate_button,
+            self.folder_button,
+            self.cancel_button,
+            self.show_truth,
+            self.open_button,
+        ]
+        for a, b in zip(chain, chain[1:], strict=False):
+            QWidget.setTabOrder(a, b)
+
+    @staticmethod
+    def _buddy(text: str, field: QWidget) -> QLabel:
+        label = QLabel(text)
+        label.setBuddy(field)
+        label.setToolTip(field.toolTip())
+        return label
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        self._share_height()
+
+    def _share_height(self) -> None:
+        """The preview image is what people look at: it gets at least PREVIEW_SHARE of the
+        panel's height (more when the parameters need less), the parameters the rest (the
+        tab scrolls when that is short), until the user moves the splitter."""
+        if self._split_by_user:
+            return
+        total = self.splitter.height()
+        if total <= 0:
+            return
+        top_widget = self.splitter.widget(0)
+        below_view = (  # the preview's own rows: show-truth / open, the status line
+            self._truth_row.sizeHint().height()
+            + max(self.status.heightForWidth(self.splitter.width()), 0)
+            + 2 * self.splitter.widget(1).layout().spacing()
+        )
+        room = total - self.splitter.handleWidth() - below_view - int(PREVIEW_SHARE * total)
+        top = max(min(top_widget.sizeHint().height(), room), top_widget.minimumSizeHint().height())
+        self.splitter.setSizes([top, max(1, total - top)])
 
     # -- parameters ---------------------------------------------------------------------------
     def _phantom_changed(self) -> None:
@@ -335,6 +456,7 @@ class SimulatePanel(QWidget):
             f"Preview {image.shape[1]} x {image.shape[0]}: {len(sim.spots)} spots, "
             f"{len(sim.objects)} objects ({seconds * 1000:.0f} ms). Red: spot truth; blue: objects."
         )
+        self._share_height()  # the status may have grown a line: keep the image's share
 
     def open_preview(self):
         """Show the last preview in the main viewer; returns its document (None if none)."""
@@ -426,6 +548,7 @@ class SimulatePanel(QWidget):
             return None
         self.progress.setRange(0, 0)
         self.progress.show()
+        self.cancel_button.show()
         self.cancel_button.setEnabled(True)
         self.generate_button.setEnabled(False)
         self.folder_button.setEnabled(False)
@@ -463,6 +586,7 @@ class SimulatePanel(QWidget):
     def _ended(self) -> None:
         self.progress.hide()
         self.cancel_button.setEnabled(False)
+        self.cancel_button.hide()
         self.generate_button.setEnabled(True)
         self.folder_button.setEnabled(True)
 
