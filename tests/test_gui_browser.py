@@ -332,3 +332,28 @@ def test_opening_a_project_widens_a_narrow_browser_so_its_columns_show(
     assert panel.open_project(root)
     qtbot.wait(50)
     assert dock.width() >= 690
+
+
+def test_class_names_typed_in_survive_a_reload_without_duplicates(qtbot, main_window, tmp_path):
+    root, _labels = _mnist_subset(tmp_path, n=20)
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    present = panel.classes()
+    typed = list(reversed(present))  # the user's own order for the number keys
+    panel.classes_edit.setText(", ".join(typed))
+    panel.classes_edit.editingFinished.emit()
+    assert panel.open_project(root)  # reloading (also after a split or an import)
+    assert panel.classes() == typed
+    assert panel.open_project(root)
+    assert panel.classes() == typed
+
+
+def test_opening_an_item_brings_the_annotate_dock_forward(qtbot, main_window, tmp_path):
+    root, _labels = _mnist_subset(tmp_path, n=5)
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    main_window.docks["simulate"].raise_()
+    qtbot.waitUntil(lambda: main_window.docks["annotate"].visibleRegion().isEmpty())
+    panel.open_item(0)
+    annotate = main_window.docks["annotate"]
+    qtbot.waitUntil(lambda: not annotate.visibleRegion().isEmpty())

@@ -476,8 +476,8 @@ class BrowserPanel(QWidget):
     def _load_classes(self) -> None:
         saved = self.window.settings.value(self._classes_key(), "") if self.project else ""
         labels = sorted_classes(self.project.distinct("label")) if self.project else []
-        classes = [c for c in str(saved or "").split(",") if c.strip()]
-        classes = [c.strip() for c in classes] + [c for c in labels if c not in classes]
+        classes = list(dict.fromkeys(c.strip() for c in str(saved or "").split(",") if c.strip()))
+        classes += [c for c in labels if c not in classes]  # labels not typed in yet, in order
         self.classes_edit.setText(", ".join(classes))
 
     def _classes_edited(self) -> None:
@@ -621,6 +621,7 @@ class BrowserPanel(QWidget):
             return None
         item = self.model.item(row)
         store = self.mask_store(item)
+        self._bring_annotation_forward()
         annotate = self.annotate
         if annotate is not None:
             document = annotate.document_for(store)
@@ -630,6 +631,17 @@ class BrowserPanel(QWidget):
         if item["index"] is None:  # an image file: the viewer's own lazy path
             return self._open_file(store)
         return self._open_array(item, store)
+
+    def _bring_annotation_forward(self) -> None:
+        """An opened item is there to be corrected: show the Annotate dock unless an annotation
+        dock (Annotate or Spots) is already in front."""
+        docks = self.window.docks
+        in_front = [n for n in ("annotate", "spots") if n in docks]
+        if any(not docks[n].visibleRegion().isEmpty() for n in in_front):
+            return
+        if "annotate" in docks:
+            docks["annotate"].show()
+            docks["annotate"].raise_()
 
     def _open_file(self, store: ProjectItemStore):
         from qbi_desktop.gui.document import open_document_job
