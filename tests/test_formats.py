@@ -586,3 +586,21 @@ def test_mnist_real_files_import(tmp_path):
     first_train = p.query({"split": "train"}, sort="id", limit=1)[0]
     assert first_train["label"] == "5" and first_train["index"] == 0  # MNIST's first is a 5
     assert p.image(first_train["id"]).shape == (28, 28)
+
+
+def test_coco_export_says_which_class_labels_it_cannot_hold(tmp_path):
+    """COCO has no per-image class: a classification project's labels cannot go into it, and the
+    report says so instead of silently writing empty categories."""
+    source = _imagefolder(tmp_path / "src")
+    project = open_project(tmp_path / "p", create=True)
+    run_job(import_job(project, "imagefolder", [source]))
+    report = run_job(export_job(project, "coco", tmp_path / "out"))
+    labelled = len(project.ids())
+    assert any(
+        f"{labelled} item class label(s) are not in the COCO files" in w for w in report.warnings
+    )
+    assert "imagefolder" in str(report)
+    # a detection project (boxes, no class labels) exports without that note
+    detection = open_project(tmp_path / "d", create=True)
+    run_job(import_job(detection, "coco", [_coco_source(tmp_path / "c")]))
+    assert not run_job(export_job(detection, "coco", tmp_path / "out2")).warnings

@@ -407,7 +407,7 @@ def export_job(
     datapackage: bool = False,
     **_: Any,
 ) -> Job[ExportReport]:
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         masks = {r["id"]: read_item_mask(project, r) for r in rows if r["mask"]}
         instances = mask_instances(db)
         if instances is not None:
@@ -470,5 +470,14 @@ def export_job(
                 if n % 100 == 0:
                     yield Progress(n, len(rows), f"writing {split}")
             folder.write_json(f"{split}/annotations.json", doc)
+        # COCO annotates objects, not images: an image's class label has no place in it
+        labelled = sum(1 for r in rows if r["label"] is not None)
+        if labelled:
+            return [
+                f"{labelled} item class label(s) are not in the COCO files (COCO has no per-image "
+                "class; only boxes and masks become annotations): export 'imagefolder' or "
+                "'sheet' to keep them"
+            ]
+        return []
 
     return run_export(project, "coco", out, write, filters=filters, datapackage=datapackage)

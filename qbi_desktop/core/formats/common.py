@@ -387,14 +387,15 @@ def run_export(
 ) -> Job[ExportReport]:
     """The frame of every export: the filtered rows, an :class:`ExportFolder` that appears only
     when complete, ``write(db, rows, folder)`` for the format's files (a Job: its progress is
-    passed on), then ``datapackage.json`` when asked for."""
+    passed on; it may return notes for the report, e.g. what the format cannot hold), then
+    ``datapackage.json`` when asked for."""
     db = project.connect()
     try:
         rows = export_rows(project, db, filters)
         folder = ExportFolder(out)
         report = ExportReport(kind, str(folder.out), items=len(rows))
         with folder.guarded():
-            yield from write(db, rows, folder)
+            report.warnings += (yield from write(db, rows, folder)) or []
             if datapackage:
                 from qbi_desktop.core.formats.datapackage import write_datapackage
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -774,6 +775,18 @@ class BrowserPanel(QWidget):
         def done(report) -> None:
             log.info("%s", report)
             self.window.statusBar().showMessage(str(report).splitlines()[0], 8000)
+            if report.warnings:  # what the format could not hold: say it, not only in the log
+                box = QMessageBox(
+                    QMessageBox.Icon.Information,
+                    f"Export {kind}",
+                    str(report),
+                    QMessageBox.StandardButton.Ok,
+                    self.window,
+                )
+                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+                box.setModal(False)
+                box.show()
+                self.last_export_note = box
 
         return self._run(
             f"Export {kind}",
