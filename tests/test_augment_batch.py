@@ -271,3 +271,31 @@ def test_cli_runs_and_reports_bad_pipelines(tmp_path, capsys):
         == 2
     )
     assert "options.spin" in capsys.readouterr().err
+
+
+def test_cli_augments_a_project_into_a_folder_or_back_into_the_project(tmp_path):
+    from qbi_desktop.core.catalog import NewItem, open_project
+    from qbi_desktop.core.catalog.images import hash_file
+
+    images, _ = _make_folder(tmp_path / "in", n=2)
+    project = open_project(tmp_path / "proj", create=True)
+    with project.transaction() as tx:
+        ids = tx.add_items(
+            [
+                NewItem(name=p.stem, hash=hash_file(p), path=p, label="a", split="train")
+                for p in sorted(images.glob("*.tif"))
+            ]
+        )
+    PIPE.save(tmp_path / "p.json")
+    base = ["--pipeline", str(tmp_path / "p.json"), "--input", str(project.root), "--copies", "2"]
+    assert _cli([*base, "--output", str(tmp_path / "out")]) == 0
+    _header, records = read_manifest(tmp_path / "out")
+    assert len(records) == 4 and {r["parent"] for r in records} == {f"item:{i}" for i in ids}
+    assert len(project) == 2  # a folder run adds nothing to the project
+    assert _cli([*base, "--into-project"]) == 0
+    added = project.ids({"provenance": "augmented"})
+    assert len(added) == 4
+    assert {project.get(i)["parent"] for i in added} == set(ids)
+    assert {project.get(i)["label"] for i in added} == {"a"}
+    # without a place to write: refused, naming the option
+    assert _cli(base) == 2

@@ -2,6 +2,11 @@
 
     qbi-desktop augment --pipeline p.json --input PATH --output DIR --copies K
                         [--seed S] [--workers N] [--scheduler tcp://host:8786] [--masks DIR]
+    qbi-desktop augment --pipeline p.json --input PROJECT --into-project --copies K
+
+PATH is a folder of images or an .npz/.npy file; a project folder augments its items (augmented
+ones left out) into --output, or with --into-project adds the copies to the project as items with
+their provenance (parent, parameters, seed).
 
 Running the same command again after an interruption resumes where it stopped.
 """
@@ -10,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from qbi_desktop.core.errors import UserFacingError
 
@@ -22,9 +28,20 @@ def register(subparsers) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--pipeline", required=True, help="pipeline JSON (saved from the Augment dock)")
-    p.add_argument("--input", required=True, help="folder of images, or an .npz/.npy array file")
     p.add_argument(
-        "--output", required=True, help="output folder (created; resumed if it holds this run)"
+        "--input",
+        required=True,
+        help="folder of images, an .npz/.npy array file, or a project folder (its items)",
+    )
+    p.add_argument(
+        "--output",
+        default=None,
+        help="output folder (created; resumed if it holds this run); optional with --into-project",
+    )
+    p.add_argument(
+        "--into-project",
+        action="store_true",
+        help="(project input) add the copies to the project as augmented items with provenance",
     )
     p.add_argument("--copies", required=True, type=int, help="augmented copies per item")
     p.add_argument("--seed", type=int, default=None, help="override the pipeline's seed")
@@ -43,11 +60,16 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from qbi_desktop.core.augment import Pipeline
     from qbi_desktop.core.augment.batch import augment_dataset, open_source
+    from qbi_desktop.core.catalog.project import CATALOG
     from qbi_desktop.core.jobs import run_job
 
     try:
         pipeline = Pipeline.load(args.pipeline)
-        source = open_source(args.input, args.masks)
+        is_project = (Path(args.input) / CATALOG).is_file()
+        if args.into_project and not is_project:
+            raise UserFacingError(f"--into-project: {args.input} is not a project folder")
+        if args.output is None and not args.into_project:
+            raise UserFacingError("--output: say where to write the copies (or --into-project)")
         last = [-1]
 
         def show(progress) -> None:
@@ -57,18 +79,21 @@ def run(args) -> int:
                 last[0] = progress.done // step
                 print(f"augment: {progress.message}", file=sys.stderr)
 
-        result = run_job(
-            augment_dataset(
-                source,
-                pipeline,
-                args.output,
-                args.copies,
-                seed=args.seed,
-                workers=args.workers,
-                scheduler=args.scheduler,
-            ),
-            on_progress=show,
-        )
+        if is_project:
+            result = _augment_project(args, pipeline, show)
+        else:
+            result = run_job(
+                augment_dataset(
+                    open_source(args.input, args.masks),
+                    pipeline,
+                    args.output,
+                    args.copies,
+                    seed=args.seed,
+                    workers=args.workers,
+                    scheduler=args.scheduler,
+                ),
+                on_progress=show,
+            )
     except UserFacingError as exc:
         print(f"qbi-desktop augment: {exc}", file=sys.stderr)
         return 2
@@ -78,8 +103,33 @@ def run(args) -> int:
             file=sys.stderr,
         )
         return 130
+    batch = getattr(result, "batch", result)
+    added = getattr(result, "new_ids", None)
     print(
-        f"{result.written} written, {result.skipped} already there, {result.total} in total -> "
-        f"{result.output}"
+        f"{batch.written} written, {batch.skipped} already there, {batch.total} in total -> "
+        f"{batch.output}" + ("" if added is None else f"; {len(added)} items added to the project")
     )
     return 0
+
+
+def _augment_project(args, pipeline, show):
+    """A project's items (augmented ones left out), into a folder or back into the project."""
+    from qbi_desktop.core.augment.batch import augment_dataset
+    from qbi_desktop.core.augment.catalog_source import ProjectSource, augment_into_project_job
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.jobs import run_job
+
+    options = dict(seed=args.seed, workers=args.workers, scheduler=args.scheduler)
+    if args.into_project:
+        job = augment_into_project_job(
+            args.input, pipeline, args.copies, output=args.output, **options
+        )
+        return run_job(job, on_progress=show)
+    project = open_project(args.input)
+    source = ProjectSource.from_project(project)
+    try:
+        job = augment_dataset(source, pipeline, args.output, args.copies, **options)
+        return run_job(job, on_progress=show)
+    finally:
+        source.close()
+        project.close()
