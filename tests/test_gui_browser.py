@@ -357,3 +357,39 @@ def test_opening_an_item_brings_the_annotate_dock_forward(qtbot, main_window, tm
     panel.open_item(0)
     annotate = main_window.docks["annotate"]
     qtbot.waitUntil(lambda: not annotate.visibleRegion().isEmpty())
+
+
+def test_detail_line_says_where_an_augmented_item_comes_from(qtbot, main_window, tmp_path):
+    from qbi_desktop.core.catalog import NewItem
+    from qbi_desktop.core.catalog.images import hash_file
+
+    root = _imagefolder_project(tmp_path)
+    with open_project(root) as project:
+        parent = project.ids()[0]
+        source = project.resolve(project.get(parent)["source"])
+        copy = tmp_path / "a0_aug.png"
+        copy.write_bytes(source.read_bytes())
+        with project.transaction() as tx:
+            (child,) = tx.add_items(
+                [
+                    NewItem(
+                        name="a0_aug",
+                        hash=hash_file(copy),
+                        path=copy,
+                        provenance_kind="augmented",
+                        provenance={
+                            "params": {"theta": 12.5, "flip_horizontal": True, "zx": 1.0},
+                            "seed": [1, 0, 2],
+                            "copy": 2,
+                            "parent": parent,
+                        },
+                        parent_id=parent,
+                    )
+                ]
+            )
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    panel.table.setCurrentIndex(panel.model.index(panel.model.row_of(child), 1))
+    text = panel.detail.text()
+    assert f"augmented from item {parent} (copy 2: theta 12.5, flip_horizontal True)" in text
+    assert '"seed"' in panel.detail.toolTip()  # everything, in full, on hover

@@ -17,6 +17,7 @@ the catalog, which take milliseconds.
 from __future__ import annotations
 
 import getpass
+import json
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,6 +82,8 @@ ALL = "\x00all"  # "no filter" marker in the filter combos
 # Width a docked browser gets when a project opens in a narrower one: four filters and the
 # thumbnail, id, name, label, split and review columns side by side.
 ROOMY_WIDTH = 600
+# Drawn augmentation parameters that leave the image as it is: not worth naming in the detail line.
+NO_CHANGE = {"theta": 0, "tx": 0, "ty": 0, "shear": 0, "zx": 1, "zy": 1, "brightness": 1}
 
 
 def install(window) -> BrowserPanel:
@@ -578,8 +581,38 @@ class BrowserPanel(QWidget):
         parts.append(item["review"].replace("_", " "))
         if item["targets"]:
             parts.append(", ".join(f"{k} = {v:.4g}" for k, v in item["targets"].items()))
-        parts.append(item["provenance"])
+        origin, details = self._origin(item)
+        parts.append(origin)
         self.detail.setText(" · ".join(parts))
+        self.detail.setToolTip(details)
+
+    def _origin(self, item: dict[str, Any]) -> tuple[str, str]:
+        """An item's provenance in a few words, and in full (tooltip): made from which item,
+        with which drawn parameters and seed; or simulated with which phantom and seed."""
+        kind = item["provenance"]
+        if kind == "acquired" or self.project is None:
+            return kind, ""
+        try:
+            prov = self.project.get(item["id"])["provenance_params"]
+        except UserFacingError:
+            return kind, ""
+        full = json.dumps(prov, indent=1, default=str)
+        if kind == "augmented":
+            params = prov.get("params") or {}
+            drawn = ", ".join(
+                f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}"
+                for k, v in params.items()
+                if v is not None
+                and v is not False
+                and k != "noise_seed"
+                and not (k in NO_CHANGE and v == NO_CHANGE[k])
+            )
+            text = f"augmented from item {prov.get('parent')} (copy {prov.get('copy')}"
+            return text + (f": {drawn})" if drawn else ")"), full
+        if kind == "simulated":
+            text = f"simulated ({prov.get('phantom', 'phantom')}, seed {prov.get('seed')})"
+            return text, full
+        return kind, full
 
     def _selection_changed(self, *_args) -> None:
         if self.tabs.currentWidget() is self.montage:
