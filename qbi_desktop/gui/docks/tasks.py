@@ -49,6 +49,8 @@ class TasksPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        # the progress message ("5% sim_0003: 103 spots") gets as much room as the title
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(5000)
@@ -84,6 +86,7 @@ class TasksPanel(QWidget):
                 bar.setRange(0, progress.total)
                 bar.setValue(progress.done)
             bar.setFormat(f"%p% {progress.message}" if progress.total else progress.message)
+            bar.setToolTip(progress.message)  # in full, should the cell cut it
 
         def on_state(state: str) -> None:
             state_item.setText(state)
@@ -98,6 +101,7 @@ class TasksPanel(QWidget):
                     bar.setRange(0, 1)
                     bar.setValue(0)
                     bar.setFormat(state if state == "cancelled" else (task.error or state)[:120])
+                    bar.setToolTip(task.error or state)
 
         task.progress.connect(on_progress)
         task.state_changed.connect(on_state)
