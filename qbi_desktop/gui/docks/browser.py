@@ -189,8 +189,11 @@ class BrowserPanel(QWidget):
         hh.resizeSection(COL_THUMB, ICON_SIZE + 10)
         hh.resizeSection(1, 60)
         hh.resizeSection(COL_NAME, 150)
+        titles = hh.fontMetrics()
         for col, width in ((3, 60), (4, 50), (5, 80), (6, 80), (7, 45), (8, 45), (9, 70)):
-            hh.resizeSection(col, width)
+            title = str(self.model.headerData(col, Qt.Orientation.Horizontal) or "")
+            # never narrower than its title and the sort arrow
+            hh.resizeSection(col, max(width, titles.horizontalAdvance(title) + 26))
         hh.setStretchLastSection(True)
         self.table.doubleClicked.connect(lambda index: self.open_item(index.row()))
         selection = self.table.selectionModel()
@@ -223,6 +226,13 @@ class BrowserPanel(QWidget):
         filters = QHBoxLayout()
         for w in (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter):
             filters.addWidget(w)
+        for combo in (self.label_filter, self.split_filter, self.review_filter):
+            # narrow docks: the combos give way before the name field does
+            combo.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            combo.setMinimumContentsLength(7)
+        self.name_filter.setMinimumWidth(110)
         filters.addWidget(self.name_filter, 1)
         filters.addWidget(self.duplicates_only)
         classes = QHBoxLayout()
