@@ -4,7 +4,11 @@ command line, with the same core jobs as the Browser dock."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import shutil
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Progress, run_job
@@ -46,17 +50,103 @@ def run_import(args: argparse.Namespace) -> int:
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.formats import import_job
 
+    root = Path(args.project).absolute()
+    before = _before_creation(root)
+    added = 0
     try:
-        with open_project(args.project, create=True) as project:
+        with open_project(root, create=True) as project:
             options = {"annotator": args.annotator}
             if args.images:
                 options["images_dir"] = args.images
-            report = run_job(import_job(project, args.kind, args.sources, **options), _progress)
-    except UserFacingError as exc:
-        print(f"qbi-desktop import: {exc}", file=sys.stderr)
-        return 2
+            try:
+                report = run_job(import_job(project, args.kind, args.sources, **options), _progress)
+            except BaseException:
+                try:
+                    added = len(project)
+                except Exception:  # cannot tell: keep the project
+                    added = -1
+                raise
+    except BaseException as exc:
+        refused = isinstance(exc, UserFacingError)
+        if refused:
+            print(f"qbi-desktop import: {exc}", file=sys.stderr)
+        # A project this command created for an import that did not happen is not left behind.
+        undone = _undo_creation(root, before) if added == 0 else None
+        if undone:
+            print(f"qbi-desktop import: {undone}", file=sys.stderr)
+        if refused:
+            return 2
+        raise
     print(report)
     return 0
+
+
+#: What opening a project with ``create=True`` and importing into it may make in its folder.
+_PROJECT_PARTS = (
+    "catalog.sqlite",
+    "catalog.sqlite-wal",
+    "catalog.sqlite-shm",
+    "catalog.sqlite-journal",
+    "masks",
+    "images",
+    "cache",
+    "sources",
+)
+
+
+@dataclass
+class _Before:
+    """What a project folder held before an import that creates the project there."""
+
+    names: set[str]  # entries of the folder (empty when the folder is new)
+    missing: list[Path]  # folders that did not exist: the project folder, then its parents
+
+
+def _before_creation(root: Path) -> _Before | None:
+    """The state of ``root`` before the command creates a project there; None when a project
+    is already there (an existing project is never removed)."""
+    from qbi_desktop.core.catalog.project import CATALOG
+
+    if (root / CATALOG).exists():
+        return None
+    missing = []
+    folder = root
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    names = {p.name for p in root.iterdir()} if root.is_dir() else set()
+    return _Before(names, missing)
+
+
+def _undo_creation(root: Path, before: _Before | None) -> str | None:
+    """Remove what a failed import made to create its project, and nothing else (nothing that
+    was there before, nothing that is not a project part, no folder that is not empty then);
+    a note of what was removed, or None when nothing was."""
+    if before is None:
+        return None
+    removed = False
+    for name in _PROJECT_PARTS:
+        path = root / name
+        if name in before.names or not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        removed = True
+    gone = []
+    for folder in before.missing:
+        try:
+            folder.rmdir()  # only when empty: anything else that appeared there stays
+        except OSError:
+            break
+        gone.append(folder)
+    if root in gone:
+        return f"nothing was imported; removed the project folder {root} this command created"
+    if removed:
+        return f"nothing was imported; removed the project files this command created in {root}"
+    return None
 
 
 def run_export(args: argparse.Namespace) -> int:

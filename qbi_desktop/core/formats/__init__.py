@@ -1,10 +1,11 @@
 """Import and export of the dataset conventions people use, as Jobs with progress.
 
 ``import_job(project, kind, sources, **options)`` and ``export_job(project, kind, out,
-**options)`` dispatch to the format modules. Import kinds: imagefolder, sheet, masks, coco,
-labelme, mnist, npz. Export kinds: the same plus ``datapackage`` (images + masks + items.csv +
-datapackage.json). Every export takes ``filters`` (see catalog.queries.Filters) and
-``datapackage=True`` to add a checksummed ``datapackage.json``.
+**options)`` dispatch to the format modules. Import and export kinds: imagefolder, sheet, masks,
+coco, labelme, mnist, npz and ``datapackage`` (images + masks + items.csv + datapackage.json;
+its import checks every file's checksum first and gives back labels, splits, review states,
+provenance, targets, masks and boxes). Every export takes ``filters`` (see
+catalog.queries.Filters) and ``datapackage=True`` to add a checksummed ``datapackage.json``.
 
 A source whose name ends in an archive suffix (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2,
 .tar.xz, .txz; see :mod:`qbi_desktop.core.archives`) is first extracted safely into
@@ -26,7 +27,7 @@ from typing import Any
 from qbi_desktop.core.archives import Extracted, extract_job, is_archive, remove_extracted
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats import arrays, coco, imagefolder, labelme, masks, sheet
+from qbi_desktop.core.formats import arrays, coco, datapackage, imagefolder, labelme, masks, sheet
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
 from qbi_desktop.core.jobs import Job
 
@@ -41,6 +42,7 @@ IMPORTERS: dict[str, Callable[..., Job[ImportReport]]] = {
     "labelme": labelme.import_job,
     "mnist": arrays.import_mnist_job,
     "npz": arrays.import_npz_job,
+    "datapackage": datapackage.import_job,
 }
 
 EXPORTERS: dict[str, Callable[..., Job[ExportReport]]] = {

@@ -43,6 +43,7 @@ IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
     "masks": ("Folder of masks matched by name", "folder", True),
     "coco": ("COCO JSON (boxes, polygons)", "files", True),
     "labelme": ("labelme JSON", "files", False),
+    "datapackage": ("Data Package export (datapackage.json + items.csv)", "folder", False),
 }
 #: kind -> (what its files are, their name patterns) for the file dialog; archives of any kind
 #: (extracted into the project first) are offered with them.
@@ -54,6 +55,7 @@ IMPORT_FILES: dict[str, tuple[str, str]] = {
     "sheet": ("Sheets", "*.csv *.xlsx *.xlsm"),
     "coco": ("COCO JSON", "*.json"),
     "labelme": ("labelme JSON", "*.json"),
+    "datapackage": ("Data Package descriptors", "datapackage.json"),
 }
 ARCHIVE_PATTERNS = " ".join(f"*{s}" for s in ARCHIVE_SUFFIXES)
 EXPORT_KINDS: dict[str, str] = {
