@@ -604,3 +604,27 @@ def test_coco_export_says_which_class_labels_it_cannot_hold(tmp_path):
     detection = open_project(tmp_path / "d", create=True)
     run_job(import_job(detection, "coco", [_coco_source(tmp_path / "c")]))
     assert not run_job(export_job(detection, "coco", tmp_path / "out2")).warnings
+
+
+def test_cli_export_counts_rejected_items_and_leaves_them_out_when_asked(tmp_path, capsys):
+    from qbi_desktop.commands.project import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+
+    def run(*argv):
+        args = parser.parse_args(list(argv))
+        return args.func(args)
+
+    p = _project(tmp_path)
+    run_job(import_job(p, "imagefolder", [_imagefolder(tmp_path / "src")]))
+    p.set_review(p.ids({"label": "cat"}), "rejected")
+    p.close()
+    base = ["export", "--project", str(tmp_path / "p"), "--kind", "imagefolder", "--out"]
+    assert run(*base, str(tmp_path / "all")) == 0
+    assert "3 item(s) reviewed as rejected are in the export too" in capsys.readouterr().out
+    assert len(list((tmp_path / "all").rglob("*.png"))) == 6
+    assert run(*base, str(tmp_path / "kept"), "--leave-out-rejected") == 0
+    assert "3 item(s) reviewed as rejected left out" in capsys.readouterr().out
+    kept = list((tmp_path / "kept").rglob("*.png"))
+    assert len(kept) == 3 and all("cat" not in path.parts for path in kept)

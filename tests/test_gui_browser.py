@@ -393,3 +393,36 @@ def test_detail_line_says_where_an_augmented_item_comes_from(qtbot, main_window,
     text = panel.detail.text()
     assert f"augmented from item {parent} (copy 2: theta 12.5, flip_horizontal True)" in text
     assert '"seed"' in panel.detail.toolTip()  # everything, in full, on hover
+
+
+def test_export_dialog_leaves_out_rejected_items_by_default(qtbot, main_window, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    root = _imagefolder_project(tmp_path)
+    with open_project(root) as project:
+        rejected = project.ids({"label": "a"})[0]
+        project.set_review([rejected], "rejected")
+        name = project.get(rejected)["name"]
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    out = tmp_path / "out"
+    seen = {}
+
+    def fill():
+        dialog = QApplication.activeModalWidget()
+        seen["checked"] = dialog.leave_out_rejected.isChecked()
+        seen["text"] = dialog.leave_out_rejected.text()
+        dialog.kind.setCurrentIndex(dialog.kind.findData("imagefolder"))
+        dialog.out.setText(str(out))
+        dialog.accept()
+
+    QTimer.singleShot(50, fill)
+    panel.export_dialog()
+    qtbot.waitUntil(lambda: (out / "unassigned").is_dir() or any(out.glob("*/*")), timeout=10000)
+    qtbot.waitUntil(lambda: not main_window.tasks.active(), timeout=10000)
+    assert seen == {"checked": True, "text": "Leave out the 1 rejected item(s)"}
+    exported = {p.stem for p in out.rglob("*.png")}
+    assert name not in exported and len(exported) == 4
+    # the export's note says so, in a box as well as in the log
+    assert "1 item(s) reviewed as rejected left out" in panel.last_export_note.text()

@@ -33,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--datapackage", action="store_true", help="also write a checksummed datapackage.json"
     )
+    p.add_argument(
+        "--leave-out-rejected",
+        action="store_true",
+        help="leave out the items reviewed as rejected (the report counts them either way)",
+    )
     p.set_defaults(func=run_export)
 
     p = subparsers.add_parser("info", help="item counts per class and split of a project")
@@ -157,7 +162,12 @@ def run_export(args: argparse.Namespace) -> int:
         with open_project(args.project) as project:
             filters = {"split": args.split} if args.split else None
             job = export_job(
-                project, args.kind, args.out, filters=filters, datapackage=args.datapackage
+                project,
+                args.kind,
+                args.out,
+                filters=filters,
+                datapackage=args.datapackage,
+                leave_out_rejected=args.leave_out_rejected,
             )
             report = run_job(job, _progress)
     except UserFacingError as exc:

@@ -114,7 +114,7 @@ class Filters:
     metadata: Mapping[str, Any] | None = None
 
 
-def _as_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
+def as_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
     if filters is None:
         return Filters()
     if isinstance(filters, Filters):
@@ -141,7 +141,7 @@ def _in(column: str, value: str | Sequence[str], where: list[str], params: list[
 
 def where_clause(filters: Filters | Mapping[str, Any] | None) -> tuple[str, list[Any]]:
     """The WHERE clause (with leading ``WHERE`` or empty) and its parameters."""
-    f = _as_filters(filters)
+    f = as_filters(filters)
     where: list[str] = []
     params: list[Any] = []
     for value, column in (

@@ -21,11 +21,14 @@ it, so, as for a folder, the items already there are not added twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from qbi_desktop.core.archives import Extracted, extract_job, is_archive, remove_extracted
 from qbi_desktop.core.catalog.project import Project
+from qbi_desktop.core.catalog.queries import as_filters
+from qbi_desktop.core.catalog.schema import REVIEW_STATES
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats import arrays, coco, datapackage, imagefolder, labelme, masks, sheet
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
@@ -106,10 +109,33 @@ def _import_archives(
     return report
 
 
-def export_job(project: Project, kind: str, out: str | Path, **options: Any) -> Job[ExportReport]:
+def export_job(
+    project: Project,
+    kind: str,
+    out: str | Path,
+    *,
+    leave_out_rejected: bool = False,
+    **options: Any,
+) -> Job[ExportReport]:
+    """Export with the format's exporter. Items reviewed as rejected go with the others unless
+    ``leave_out_rejected``; the report says how many were left out or went along."""
     if kind not in EXPORTERS:
         raise UserFacingError(f"unknown export kind {kind!r}; use one of {', '.join(EXPORTERS)}")
-    return EXPORTERS[kind](project, Path(out), **options)
+    selection = as_filters(options.get("filters"))
+    reviews = [selection.review] if isinstance(selection.review, str) else selection.review
+    states = list(REVIEW_STATES if reviews is None else reviews)
+    rejected = project.count(replace(selection, review="rejected")) if "rejected" in states else 0
+    if leave_out_rejected and rejected:
+        options["filters"] = replace(selection, review=[s for s in states if s != "rejected"])
+    report = yield from EXPORTERS[kind](project, Path(out), **options)
+    if rejected:
+        report.warnings.append(
+            f"{rejected} item(s) reviewed as rejected left out"
+            if leave_out_rejected
+            else f"{rejected} item(s) reviewed as rejected are in the export too "
+            "(leave them out with --leave-out-rejected, or the export dialog's check box)"
+        )
+    return report
 
 
 __all__ = [

@@ -800,16 +800,22 @@ class BrowserPanel(QWidget):
         if self.project is None:
             return
         filtered = self.model.rowCount() if self.model.rowCount() < len(self.project) else 0
-        dialog = ExportDialog(self, self._start_dir(), filtered)
+        rejected = self.project.count({"review": "rejected"})
+        dialog = ExportDialog(self, self._start_dir(), filtered, rejected)
         if dialog.exec():
-            kind, out, datapackage, only_shown = dialog.values()
+            kind, out, datapackage, only_shown, leave_out_rejected = dialog.values()
             if not out:
                 self.window.report_error("Export: choose a folder")
                 return
-            self.run_export(kind, out, datapackage, only_shown)
+            self.run_export(kind, out, datapackage, only_shown, leave_out_rejected)
 
     def run_export(
-        self, kind: str, out: str | Path, datapackage: bool = True, only_shown: bool = False
+        self,
+        kind: str,
+        out: str | Path,
+        datapackage: bool = True,
+        only_shown: bool = False,
+        leave_out_rejected: bool = False,
     ):
         from qbi_desktop.core.formats import export_job
 
@@ -833,7 +839,14 @@ class BrowserPanel(QWidget):
 
         return self._run(
             f"Export {kind}",
-            lambda p: export_job(p, kind, out, filters=filters, datapackage=datapackage),
+            lambda p: export_job(
+                p,
+                kind,
+                out,
+                filters=filters,
+                datapackage=datapackage,
+                leave_out_rejected=leave_out_rejected,
+            ),
             done,
         )
 

@@ -180,7 +180,13 @@ class ImportDialog(QDialog):
 
 
 class ExportDialog(QDialog):
-    def __init__(self, parent: QWidget | None = None, start_dir: str = "", filtered: int = 0):
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        start_dir: str = "",
+        filtered: int = 0,
+        rejected: int = 0,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export project")
         self.kind = QComboBox()
@@ -195,6 +201,9 @@ class ExportDialog(QDialog):
         self.datapackage.setChecked(True)
         self.only_shown = QCheckBox(f"Only the {filtered} item(s) the browser shows")
         self.only_shown.setEnabled(filtered > 0)
+        self.leave_out_rejected = QCheckBox(f"Leave out the {rejected} rejected item(s)")
+        self.leave_out_rejected.setChecked(rejected > 0)
+        self.leave_out_rejected.setEnabled(rejected > 0)
         row = QHBoxLayout()
         row.addWidget(self.out, 1)
         row.addWidget(browse)
@@ -203,6 +212,7 @@ class ExportDialog(QDialog):
         form.addRow("Folder", row)
         form.addRow("", self.datapackage)
         form.addRow("", self.only_shown)
+        form.addRow("", self.leave_out_rejected)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(_buttons(self, "Export"))
@@ -213,12 +223,13 @@ class ExportDialog(QDialog):
         if path:
             self.out.setText(path)
 
-    def values(self) -> tuple[str, str, bool, bool]:
+    def values(self) -> tuple[str, str, bool, bool, bool]:
         return (
             self.kind.currentData(),
             self.out.text().strip(),
             self.datapackage.isChecked(),
             self.only_shown.isChecked(),
+            self.leave_out_rejected.isChecked(),
         )
 
 
