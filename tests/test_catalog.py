@@ -423,6 +423,16 @@ def test_balance_report_counts_ratios_warnings_and_duplicates(tmp_path):
     assert all(len(d["ids"]) == 2 for d in report["duplicates"])
 
 
+def test_balance_warnings_are_not_repeated_for_a_project_without_splits(tmp_path):
+    project, labels = _big_project(tmp_path)  # no split assigned yet: one split, "unassigned"
+    report = stats.balance_report(project.db, min_count=40)
+    values, counts = np.unique(labels, return_counts=True)
+    rare = {str(label) for label, n in zip(values, counts, strict=True) if n < 40}
+    assert rare
+    warned = [w["class"] for w in report["warnings"] if "class" in w]
+    assert sorted(warned) == sorted(rare)  # each rare class said once, not per split and "all"
+
+
 def test_stratified_split_keeps_class_proportions_and_is_reproducible(tmp_path):
     project, labels = _big_project(tmp_path)
     result = splits.stratified_split(project, {"train": 0.7, "val": 0.1, "test": 0.2}, seed=5)

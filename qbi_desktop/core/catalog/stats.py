@@ -54,6 +54,8 @@ def balance_report(
     classes = sorted(label for label in counts["all"] if label != UNLABELLED)
     warnings: list[dict[str, Any]] = []
     ratios: dict[str, float | None] = {}
+    # with one split only, "all" holds the same counts: its warnings would say everything twice
+    warn_all = sum(1 for split in counts if split != "all") > 1
     for split, per_class in counts.items():
         full = {c: per_class.get(c, 0) for c in classes}
         if split != "all":
@@ -62,7 +64,7 @@ def balance_report(
                 full[UNLABELLED] = per_class[UNLABELLED]
             counts[split] = full
         ratios[split] = imbalance(full)
-        for label in classes:
+        for label in classes if split != "all" or warn_all else ():
             n = full.get(label, 0)
             if n < min_count:
                 warnings.append(
