@@ -86,15 +86,67 @@ def test_ct_profile_disables_flips_and_says_why(qtbot, radiograph_panel):
         assert "anatomy has a side" in editor.widget.toolTip()
         assert "'ct'" in panel.form.labels[name].toolTip()
     assert panel.pipeline().options["horizontal_flip"] is False  # switched off, not hidden
+    # the note is short (a count, and what was switched off now); the reasons are its tooltip
     note = panel.profile_note.text()
     assert panel.profile_note.isVisible()
-    assert "Horizontal flip" in note and "anatomy has a side" in note
-    assert "Hounsfield" in note and "Switched off now: Horizontal flip" in note
+    n_off = len(panel.current_profile().disabled)
+    assert note.splitlines()[0] == f"CT: {n_off} options off — hover for why"
+    assert "Switched off now: Horizontal flip" in note
+    why = panel.profile_note.toolTip()
+    assert "Horizontal flip" in why and "anatomy has a side" in why and "Hounsfield" in why
     # allowed options stay usable
     assert panel.form.editors["rotation_range"].widget.isEnabled()
-    # back to no profile: everything enabled again
+    # back to no profile: everything enabled again, and the flip the profile took comes back
     panel.profile.setCurrentIndex(panel.profile.findData(None))
-    assert flip.widget.isEnabled() and not panel.profile_note.isVisible()
+    assert flip.widget.isEnabled() and flip.box.isChecked()
+    assert panel.profile_note.text() == "Restored: Horizontal flip"
+
+
+def test_profile_switches_give_back_what_an_earlier_profile_switched_off(
+    qtbot, radiograph_panel, tmp_path
+):
+    """No profile: flip and Poisson noise (with its own dose range). CT switches both off;
+    Radiograph allows them again, so both come back with their values, and the note says so.
+    A value set by hand in between (rotation under CT) is kept."""
+    panel = radiograph_panel
+    ed = panel.form.editors
+    ed["horizontal_flip"].box.click()
+    ed["poisson_noise"].on.click()
+    ed["poisson_noise"].inner.fields["dose_range"].slider.setValue((0.5, 0.9))
+    ed["poisson_noise"].inner.fields["counts_per_unit"].spin.setValue(2.5)
+    poisson = panel.pipeline().options["poisson_noise"]
+    assert poisson == {"dose_range": [0.5, 0.9], "counts_per_unit": 2.5}
+
+    panel.profile.setCurrentIndex(panel.profile.findData("ct"))
+    assert "Switched off now: Horizontal flip, Poisson noise" in panel.profile_note.text()
+    off = panel.pipeline().options
+    assert off["horizontal_flip"] is False and off["poisson_noise"] is None
+    ed["rotation_range"].spin.setValue(12)  # by hand, under CT
+
+    panel.profile.setCurrentIndex(panel.profile.findData("radiograph"))
+    note = panel.profile_note.text()
+    assert "Restored: Horizontal flip, Poisson noise" in note
+    assert ed["horizontal_flip"].widget.isEnabled() and ed["poisson_noise"].on.isEnabled()
+    path = tmp_path / "p.json"
+    assert panel.save_pipeline(path)
+    saved = Pipeline.load(path)
+    assert saved.profile == "radiograph"
+    assert saved.options["horizontal_flip"] is True
+    assert saved.options["poisson_noise"] == poisson  # its previous values, not the defaults
+    assert saved.options["rotation_range"] == 12  # the hand-set value is not touched
+    # the preview follows: flips are drawn again
+    result = _fresh_preview(qtbot, panel, lambda: panel.seed.setValue(3))
+    assert any(p["flip_horizontal"] for p in result.params)
+
+    # a pipeline loaded meanwhile replaces what was held: nothing older comes back over it
+    panel.profile.setCurrentIndex(panel.profile.findData("ct"))
+    Pipeline.from_options(profile="ct", rotation_range=5).save(path)
+    assert panel.load_pipeline(path) is not None
+    panel.profile.setCurrentIndex(panel.profile.findData("radiograph"))
+    now = panel.pipeline().options
+    assert now["horizontal_flip"] is False and now["poisson_noise"] is None
+    assert now["rotation_range"] == 5
+    assert "Restored" not in panel.profile_note.text()
 
 
 def test_sample_tooltip_shows_the_parameters_drawn_for_it(qtbot, radiograph_panel):
@@ -190,7 +242,8 @@ def test_user_profile_from_the_allowed_options(qtbot, radiograph_panel):
     editor = panel.form.editors["vertical_flip"]
     assert not editor.widget.isEnabled()
     assert "gravity points down" in editor.widget.toolTip()
-    assert "gravity points down" in panel.profile_note.text()
+    assert "gravity points down" in panel.profile_note.toolTip()
+    assert panel.profile_note.text() == "beamline-7: 1 option off — hover for why"
     assert "(user)" in panel.profile.currentText()
 
 
@@ -432,3 +485,92 @@ def test_a_wide_floating_panel_puts_the_controls_beside_the_preview(qtbot, main_
     controls, preview = panel.splitter.sizes()
     assert controls >= panel.scroll.widget().minimumSizeHint().width() and preview > controls
     assert not panel.scroll.horizontalScrollBar().isVisible()
+
+
+def test_default_layout_shows_option_rows_below_a_compact_header(qtbot, main_window):
+    """At 1600x1000 the docked controls area is short: with a profile chosen (and its note
+    saying what it switched off), the first three Geometry rows are visible without scrolling."""
+    main_window.resize(1600, 1000)
+    panel = _panel(main_window)
+    dock = main_window.docks["augment"]
+    ed = panel.form.editors
+    ed["horizontal_flip"].box.click()
+    ed["poisson_noise"].on.click()
+    panel.profile.setCurrentIndex(panel.profile.findData("ct"))
+    qtbot.waitUntil(lambda: panel.scroll.viewport().width() > 0 and dock.width() < 600)
+    qtbot.wait(50)  # let the layouts settle
+    assert 380 <= dock.width() <= 480 and dock.height() < 600  # docked, not floating
+    assert panel.profile_note.isVisible()
+    assert len(panel.profile_note.text().splitlines()) == 2  # summary + what was switched off
+    viewport = panel.scroll.viewport()
+    assert panel.scroll.verticalScrollBar().value() == 0
+    for name in ("rotation_range", "width_shift_range", "height_shift_range"):
+        w = ed[name].widget
+        top = w.mapTo(viewport, w.rect().topLeft()).y()
+        bottom = w.mapTo(viewport, w.rect().bottomLeft()).y()
+        assert w.isVisible() and 0 <= top and bottom < viewport.height(), (
+            f"{name}: y {top}..{bottom} in a {viewport.height()} px tall view"
+        )
+    # the header's explanations are tooltips, not lines: Keras' defects, the profile's reasons
+    assert "height_shift_range moves horizontally" in panel.keras.toolTip()
+    assert "Hounsfield units" in panel.profile_note.toolTip()
+    assert "anatomy has a side" in ed["vertical_flip"].widget.toolTip()
+
+
+def test_keras_mode_greys_out_the_opencv_resampler(qtbot, radiograph_panel):
+    from qbi_desktop.core.augment import cvwarp
+
+    if not cvwarp.available():
+        pytest.skip("OpenCV is not installed: its resampler is greyed out anyway")
+    panel = radiograph_panel
+    editor = panel.form.editors["resampler"]
+    opencv = editor.choices.index("opencv")
+    assert editor.choice_enabled("opencv")
+    _fresh_preview(qtbot, panel, lambda: editor.combo.setCurrentIndex(opencv))
+    assert panel.pipeline().options["resampler"] == "opencv"
+
+    result = _fresh_preview(qtbot, panel, lambda: panel.keras.click())
+    # switched to exact and said so, instead of a refusal over a stale grid
+    assert panel.pipeline().options["resampler"] == "exact" and panel.pipeline().keras_compat
+    assert editor.combo.currentText() == "exact"
+    assert not editor.choice_enabled("opencv")
+    assert "Keras" in editor.combo.itemData(opencv, Qt.ItemDataRole.ToolTipRole)
+    assert "Resampler set to exact" in panel.status.text()
+    assert "d04040" not in panel.status.text()  # nothing refused
+    assert not panel.grid.stale and len(result.samples) == 8
+    # the combo cannot pick it while Keras mode is on
+    editor.combo.setFocus()
+    qtbot.keyClick(editor.combo, Qt.Key.Key_Down)
+    assert editor.combo.currentText() == "exact"
+    # Keras mode off: OpenCV can be chosen again, and the notice goes
+    _fresh_preview(qtbot, panel, lambda: panel.keras.click())
+    assert editor.choice_enabled("opencv")
+    assert "Resampler set to exact" not in panel.status.text()
+
+
+def test_a_refused_pipeline_greys_out_the_samples_on_screen(qtbot, radiograph_panel):
+    """The user's profile file is edited on disk to forbid rotation while a rotation is set:
+    the refusal is shown, and the samples drawn for earlier settings are greyed out (the
+    difference view emptied) until the settings are valid again."""
+    panel = radiograph_panel
+    rotation = panel.form.editors["rotation_range"].spin
+    _fresh_preview(qtbot, panel, lambda: rotation.setValue(20))
+    path = panel.save_profile_as("upright", "our cell", {"vertical_flip": "gravity points down"})
+    qtbot.waitUntil(lambda: not panel.runner.busy, timeout=3000)
+    assert not panel.grid.stale and panel.result is not None
+    doc = json.loads(path.read_text())
+    doc["disabled"]["rotation_range"] = "our sample must stay upright"
+    path.write_text(json.dumps(doc))
+
+    rotation.setValue(25)
+    qtbot.waitUntil(lambda: "not allowed" in panel.status.text(), timeout=3000)
+    qtbot.wait(100)  # nothing computed for earlier settings may replace the refusal
+    assert "rotation_range" in panel.status.text() and "stay upright" in panel.status.text()
+    assert panel.grid.stale and panel.result is None
+    assert all(tile.stale for tile in panel.grid.tiles)
+    assert "stay upright" in panel.grid.tiles[0].toolTip()
+    assert panel.difference.difference is None
+    # valid again (no rotation): a fresh grid, no longer greyed
+    result = _fresh_preview(qtbot, panel, lambda: rotation.setValue(0))
+    assert not panel.grid.stale and panel.result is result
+    assert all(p["theta"] == 0 for p in result.params)

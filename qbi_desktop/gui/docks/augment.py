@@ -1,9 +1,16 @@
 """The Augment dock: configure augmentation with a live preview, write augmented datasets.
 
-Layout, top to bottom: the modality profile (what it switches off and why), Keras mode, seed and
-re-roll, pipeline load/save; every engine option grouped by kind (see augment_controls); the
-batch button; then the preview — the current image and N samples with its mask overlaid, drawn
-with the viewer's levels and colour map, and the difference view of the selected sample.
+Layout, top to bottom: a compact header (the modality profile with a one-line note — the reasons
+are its tooltip —, seed, re-roll and Keras mode), so that the option rows start high enough to be
+seen in the default docked layout; every engine option grouped by kind (see augment_controls);
+pipeline load/save and the batch button; then the preview — the current image and N samples with
+its mask overlaid, drawn with the viewer's levels and colour map, and the difference view of the
+selected sample. The sample count sits in the preview's tab bar.
+
+Switching profiles never loses settings: what a profile switched off comes back with its value
+when a profile that allows it is chosen (the note says which). Keras mode greys out the OpenCV
+resampler (Keras resamples with scipy), and a refused pipeline greys out the samples on screen,
+so stale pictures never pass for the current settings.
 
 Any change re-draws the preview after a 30 ms pause, on a preview-sized copy, in a latest-only
 worker (augment_preview): the GUI never waits, and a result that a newer change has made stale
@@ -13,6 +20,7 @@ copies 0..N-1 of this image, so what the user sees (and hovers) is what gets wri
 
 from __future__ import annotations
 
+import html
 import json
 import secrets
 import time
@@ -66,12 +74,18 @@ PROFILE_TITLES = {
     "microscopy": "Microscopy",
     "natural": "Natural images",
 }
+# the profile's name in the one-line note (the combo shows the long title)
+PROFILE_SHORT = {"radiograph": "Radiograph", "natural": "Natural"}
 KERAS_NOTE = (
     "Keras mode reproduces ImageDataGenerator exactly, defects included: "
     "height_shift_range moves horizontally and width_shift_range vertically, the pivot is "
     "off-centre on non-square images, 'wrap' is scipy's legacy (non-periodic) wrap, 'constant' "
     "does not interpolate across the edge, brightness goes through 8-bit PIL, and brightness / "
     "channel shift return float images."
+)
+CORRECTED_NOTE = (
+    "Off: corrected mode — shifts along the right axes, the true centre, periodic wrap, "
+    "full-precision brightness, dtype kept. Tick to reproduce Keras exactly."
 )
 DEBOUNCE_MS = 30
 PREVIEW_MIN_SIDE = 128
@@ -121,14 +135,17 @@ class AugmentPanel(QWidget):
         self.save_profile_button.setToolTip(
             "Make your own profile from the options allowed now (untick the ones to forbid)"
         )
+        # one line ("CT: 13 options off — hover for why"), plus one for what a switch changed;
+        # the reasons are its tooltip (and each greyed-out option's own)
         self.profile_note = QLabel("")
         self.profile_note.setWordWrap(True)
-        self.profile_note.setStyleSheet("color: #b36b00;")
+        self.profile_note.setObjectName("profileNote")
+        # by name: a bare rule would colour the note's tooltip too
+        self.profile_note.setStyleSheet("QLabel#profileNote { color: #b36b00; }")
+        self.profile_note.hide()
         self.keras = QCheckBox("Keras compatible")
-        self.keras.setToolTip(KERAS_NOTE)
-        self.keras_note = QLabel("")
-        self.keras_note.setWordWrap(True)
-        self.keras_note.setStyleSheet("color: gray;")
+        self.keras.setToolTip(CORRECTED_NOTE + "\n\n" + KERAS_NOTE)
+        self.notice = ""  # something the panel changed on its own, shown with the preview status
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
         self.seed.setKeyboardTracking(False)
         shrinkable(self.seed, 90)
@@ -139,7 +156,7 @@ class AugmentPanel(QWidget):
         self.n_samples.setToolTip("Number of samples in the preview")
         self.load_button = QPushButton("Load…")
         self.save_button = QPushButton("Save…")
-        self.load_button.setToolTip("Load a pipeline JSON")
+        self.load_button.setToolTip("Load a pipeline JSON (profile, mode, seed and options)")
         self.save_button.setToolTip("Save this pipeline as JSON (for the batch command)")
         self.batch_button = QPushButton("Write augmented dataset…")
         self.batch_progress = QProgressBar()
@@ -149,6 +166,9 @@ class AugmentPanel(QWidget):
         self.batch_cancel.hide()
         self.form = OptionsForm()
 
+        # The header is kept to three rows (four while a profile note is due; Keras mode's
+        # explanation is the box's tooltip): in the default docked layout the controls area is
+        # ~220 px tall and at least three option rows must show in it.
         head = QFormLayout()
         head.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -156,19 +176,12 @@ class AugmentPanel(QWidget):
         row.addWidget(self.save_profile_button)
         head.addRow("Profile", row)
         head.addRow(self.profile_note)
-        head.addRow(self.keras)
-        head.addRow(self.keras_note)
         row = QHBoxLayout()
         row.addWidget(self.seed, 1)
         row.addWidget(self.reroll)
-        row.addWidget(QLabel("Samples"))
-        row.addWidget(self.n_samples)
+        row.addSpacing(6)
+        row.addWidget(self.keras)
         head.addRow("Seed", row)
-        row = QHBoxLayout()
-        row.addWidget(self.load_button)
-        row.addWidget(self.save_button)
-        row.addStretch(1)
-        head.addRow("Pipeline", row)
 
         controls = QWidget()
         column = QVBoxLayout(controls)
@@ -183,7 +196,12 @@ class AugmentPanel(QWidget):
         scroll.setMinimumWidth(260)  # narrow docks scroll sideways rather than squeeze
 
         batch_row = QHBoxLayout()
-        batch_row.addWidget(self.batch_button)
+        pipeline_label = QLabel("Pipeline")
+        pipeline_label.setToolTip("Load or save these settings as a pipeline JSON")
+        batch_row.addWidget(pipeline_label)
+        batch_row.addWidget(self.load_button)
+        batch_row.addWidget(self.save_button)
+        batch_row.addWidget(self.batch_button, 1)
         batch_row.addWidget(self.batch_progress, 1)
         batch_row.addWidget(self.batch_cancel)
 
@@ -192,8 +210,22 @@ class AugmentPanel(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.grid, "Samples")
         self.tabs.addTab(self.difference, "Difference")
+        self.tabs.setTabToolTip(
+            0, "Hover a sample for the parameters drawn for it; double-click it for the difference"
+        )
+        corner = QWidget()
+        crow = QHBoxLayout(corner)
+        crow.setContentsMargins(0, 0, 2, 0)
+        crow.addWidget(QLabel("Samples"))
+        crow.addWidget(self.n_samples)
+        self.tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
         self.status = QLabel("Open an image to see the preview")
         self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        self.status.setToolTip(
+            "Samples, seed, whether the Annotate mask is overlaid, the preview copy's size (of "
+            "the image's), and how long the preview took"
+        )
         preview = QWidget()
         pcol = QVBoxLayout(preview)
         pcol.setContentsMargins(0, 0, 0, 0)
@@ -217,6 +249,7 @@ class AugmentPanel(QWidget):
         layout.addWidget(self.splitter)
 
         self.form.changed.connect(self.schedule)
+        self.form.editors["resampler"].changed.connect(self._clear_notice)
         self.keras.toggled.connect(self._keras_toggled)
         self.seed.valueChanged.connect(self.schedule)
         self.reroll.clicked.connect(self.reroll_seed)
@@ -273,25 +306,22 @@ class AugmentPanel(QWidget):
     def _apply_profile(self) -> None:
         prof = self.current_profile()
         disabled = prof.disabled if prof else {}
-        reset = self.form.apply_profile(disabled, prof.name if prof else None)
-        if not disabled:
-            self.profile_note.setText("")
-            self.profile_note.hide()
-            return
-        # Group options by the gist of their reason (the text before ';'): the full reason is
-        # each control's tooltip, the note stays short enough to leave room for the controls.
-        by_reason: dict[str, list[str]] = {}
-        for option, why in disabled.items():
-            by_reason.setdefault(why.split(";")[0].strip(), []).append(pretty(option))
-        lines = [
-            f"Off under '{PROFILE_TITLES.get(prof.name, prof.name)}' (hover an option for the "
-            "full reason):"
-        ]
-        lines += [f"• {', '.join(opts)}: {why}" for why, opts in by_reason.items()]
+        reset, restored = self.form.apply_profile(disabled, prof.name if prof else None)
+        changes = []
         if reset:
-            lines.append("Switched off now: " + ", ".join(pretty(o) for o in reset))
+            changes.append("Switched off now: " + ", ".join(pretty(o) for o in reset))
+        if restored:
+            changes.append("Restored: " + ", ".join(pretty(o) for o in restored))
+        lines = []
+        if disabled:
+            n = len(disabled)
+            short = PROFILE_SHORT.get(prof.name, PROFILE_TITLES.get(prof.name, prof.name))
+            lines.append(f"{short}: {n} option{'s' if n != 1 else ''} off — hover for why")
+        if changes:
+            lines.append("; ".join(changes))
         self.profile_note.setText("\n".join(lines))
-        self.profile_note.show()
+        self.profile_note.setToolTip(profile_reasons_html(prof, restored) if prof else "")
+        self.profile_note.setVisible(bool(lines))
 
     def save_profile_as(self, name: str, description: str, disabled: dict[str, str]) -> Path:
         """Write a user profile and select it; returns its file."""
@@ -337,6 +367,7 @@ class AugmentPanel(QWidget):
         """Show a pipeline in the controls (its profile, mode, seed and options)."""
         if pipeline.profile is not None and pipeline.profile not in self._profiles:
             self._reload_profiles()
+        self.notice = ""
         for w in (self.profile, self.keras, self.seed):
             w.blockSignals(True)
         try:
@@ -399,14 +430,21 @@ class AugmentPanel(QWidget):
             self.save_pipeline(path)
 
     def _keras_toggled(self, on: bool, schedule: bool = True) -> None:
-        self.keras_note.setText(
-            KERAS_NOTE
-            if on
-            else "Corrected mode: shifts along the right axes, true centre, periodic wrap, "
-            "full-precision brightness, dtype kept. Tick to reproduce Keras exactly."
-        )
+        # Keras resamples with scipy: the OpenCV resampler is greyed out while the mode is on,
+        # so the engine's refusal of that pair cannot be reached from the dock.
+        if self.form.set_keras_mode(on):
+            self.notice = (
+                "Resampler set to exact: options.resampler 'opencv' cannot be combined with "
+                "Keras mode."
+            )
+            self.window.statusBar().showMessage(self.notice, 8000)
+        elif not on:
+            self.notice = ""
         if schedule:
             self.schedule()
+
+    def _clear_notice(self) -> None:
+        self.notice = ""
 
     def reroll_seed(self) -> None:
         """New samples: a fresh random seed (type the old one back to see the old samples)."""
@@ -451,9 +489,9 @@ class AugmentPanel(QWidget):
                 side = max(self.scroll.widget().sizeHint().width() + 20, 430)
                 self.splitter.setSizes([side, max(1, self.width() - side)])
             else:
-                # the controls get nearly half: a docked panel is short, and a preview that
-                # leaves two rows of controls visible cannot be steered
-                self.splitter.setSizes([self.height() * 9 // 20, self.height() * 11 // 20])
+                # the controls get half: a docked panel is short, and a preview that leaves
+                # fewer than three rows of controls visible cannot be steered
+                self.splitter.setSizes([self.height() // 2, self.height() - self.height() // 2])
 
     def _dock_visible(self) -> bool:
         dock = self.window.docks.get("augment")
@@ -523,7 +561,7 @@ class AugmentPanel(QWidget):
             pipeline = self.pipeline()
             pipeline.check()
         except UserFacingError as exc:
-            self.status.setText(f"<span style='color:#d04040'>{exc}</span>")
+            self._refused(str(exc))
             return
         self._remember(pipeline)
         plane = doc.plane()
@@ -549,16 +587,30 @@ class AugmentPanel(QWidget):
         self.difference.show_sample(result, self.grid.selected_index)
         h, w = result.original.shape[:2]
         mask = "with its mask" if result.has_mask else "no mask"
-        self.status.setText(
-            f"{len(result.samples)} samples, seed {result.seed}, {mask}; preview {w} x {h} of "
-            f"{result.full_shape[1]} x {result.full_shape[0]} px, computed in "
-            f"{result.seconds * 1000:.0f} ms. Hover a sample for its parameters; double-click "
-            "for the difference view."
+        # one line, so the grid keeps its height (how to use the grid is the tab's tooltip)
+        text = html.escape(
+            f"{len(result.samples)} samples · seed {result.seed} · {mask} · {w}×{h} of "
+            f"{result.full_shape[1]}×{result.full_shape[0]} px · {result.seconds * 1000:.0f} ms"
         )
+        if self.notice:
+            text = f"<span style='color:#b36b00'>{html.escape(self.notice)}</span><br>{text}"
+        self.status.setText(text)
         self.preview_shown.emit(result)
 
     def _show_failure(self, _generation: int, message: str) -> None:
-        self.status.setText(f"<span style='color:#d04040'>{message}</span>")
+        self._refused(message)
+
+    def _refused(self, message: str) -> None:
+        """The pipeline (or its preview) was refused: say why, and grey out the samples on
+        screen, which were drawn for earlier settings and must not pass for these."""
+        self.runner.invalidate()  # a preview still computing for earlier settings is dropped
+        self.result = None
+        self.grid.set_stale(f"Not these settings: {message}")
+        self.difference.clear()
+        self.status.setText(
+            f"<span style='color:#d04040'>{html.escape(message)}</span><br>"
+            "The samples shown are greyed out: they were drawn for earlier settings."
+        )
 
     def _sample_selected(self, index: int) -> None:
         if self.result is not None:
@@ -651,6 +703,7 @@ class AugmentPanel(QWidget):
         self.batch_progress.show()
         self.batch_cancel.show()
         self.batch_button.setEnabled(False)
+        self.batch_button.hide()  # the progress bar takes its place in the row
         return task
 
     def cancel_batch(self) -> None:
@@ -667,6 +720,7 @@ class AugmentPanel(QWidget):
         self.batch_progress.hide()
         self.batch_cancel.hide()
         self.batch_button.setEnabled(True)
+        self.batch_button.show()
         task = self.batch_task
         if task is not None and task.state == "cancelled":
             self.window.statusBar().showMessage(
@@ -700,6 +754,32 @@ class AugmentPanel(QWidget):
                     except Exception:  # noqa: BLE001 - another panel's refresh must not break ours
                         pass
                     break
+
+
+def profile_reasons_html(prof: Profile, restored: list[str] | None = None) -> str:
+    """The profile note's tooltip: every option the profile switches off, grouped by reason,
+    with the full reason (rich text, so that Qt wraps the long lines)."""
+    by_reason: dict[str, list[str]] = {}
+    for option, why in prof.disabled.items():
+        by_reason.setdefault(why, []).append(pretty(option))
+    title = html.escape(PROFILE_TITLES.get(prof.name, prof.name))
+    about = f" — {html.escape(prof.description)}" if prof.description else ""
+    parts = [f"<p><b>{title}</b>{about}</p>"]
+    if by_reason:
+        items = "".join(
+            f"<li><b>{html.escape(', '.join(opts))}</b>: {html.escape(why)}</li>"
+            for why, opts in by_reason.items()
+        )
+        parts.append(f"<p>Switched off, and why:</p><ul>{items}</ul>")
+    else:
+        parts.append("<p>Nothing is switched off.</p>")
+    if restored:
+        parts.append(
+            "<p>Restored (a previous profile had switched them off): "
+            + html.escape(", ".join(pretty(o) for o in restored))
+            + "</p>"
+        )
+    return "".join(parts)
 
 
 class ProfileDialog(QDialog):

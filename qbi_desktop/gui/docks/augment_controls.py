@@ -270,9 +270,16 @@ class ChoiceEditor(Editor):
 
     def disable_choice(self, value: Any, why: str) -> None:
         """Grey out one choice (it stays listed, with ``why`` as its tooltip)."""
+        self.set_choice_enabled(value, False, why)
+
+    def set_choice_enabled(self, value: Any, enabled: bool, why: str = "") -> None:
+        """Grey out (with ``why`` as the item's tooltip) or re-enable one choice."""
         idx = self.choices.index(value)
-        self.combo.model().item(idx).setEnabled(False)
-        self.combo.setItemData(idx, why, Qt.ItemDataRole.ToolTipRole)
+        self.combo.model().item(idx).setEnabled(enabled)
+        self.combo.setItemData(idx, None if enabled else why, Qt.ItemDataRole.ToolTipRole)
+
+    def choice_enabled(self, value: Any) -> bool:
+        return self.combo.model().item(self.choices.index(value)).isEnabled()
 
 
 class PairEditor(Editor):
@@ -500,13 +507,24 @@ def make_editor(hint: tuple | None, default: Any = None) -> Editor:
     return JsonEditor()
 
 
+KERAS_BLOCKS_OPENCV = (
+    "Not in Keras mode: Keras resamples with scipy, which only the exact resampler reproduces "
+    "(options.resampler 'opencv' cannot be combined with keras_compat)"
+)
+
+
 class OptionsForm(QWidget):
-    """All options, grouped by kind; ``changed`` fires on any edit by the user."""
+    """All options, grouped by kind; ``changed`` fires on any edit by the user.
+
+    Values a modality profile switched off are held (``held``) and come back when a profile that
+    allows them again is chosen, unless the user has set that option by hand in the meantime."""
 
     changed = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.held: dict[str, Any] = {}  # option -> the value a profile switched off
+        self._keras_mode = False
         self.editors: dict[str, Editor] = {}
         self.labels: dict[str, QLabel] = {}
         self.help: dict[str, str] = {}
@@ -541,32 +559,72 @@ class OptionsForm(QWidget):
                 forms[spec.kind].addRow(sub_label, field)
             editor.set_tooltip(tip)
             editor.changed.connect(self.changed)
+            # set by hand: a value held for a later profile must not overwrite it
+            editor.changed.connect(lambda name=spec.name: self.held.pop(name, None))
             self.editors[spec.name] = editor
             self.labels[spec.name] = label
             self.help[spec.name] = tip
-        resampler = self.editors.get("resampler")
-        if isinstance(resampler, ChoiceEditor) and not cvwarp.available():
-            resampler.disable_choice(
-                "opencv", f"OpenCV is not installed; install it with: {cvwarp.INSTALL_HINT}"
-            )
+        self._sync_resampler()
         layout.addStretch(1)
 
     def options(self) -> dict[str, Any]:
         return {name: e.value() for name, e in self.editors.items()}
 
     def set_options(self, options: dict[str, Any]) -> None:
-        """Show ``options`` (missing ones take their defaults) without emitting ``changed``."""
+        """Show ``options`` (missing ones take their defaults) without emitting ``changed``.
+
+        A loaded pipeline replaces everything, so no value held from a profile comes back."""
+        self.held.clear()
         for name, editor in self.editors.items():
             editor.set_value(options.get(name, DEFAULTS[name]))
 
-    def apply_profile(self, disabled: dict[str, str], profile_name: str | None) -> list[str]:
+    def opencv_blocked(self) -> str | None:
+        """Why the OpenCV resampler cannot be chosen now (None: it can)."""
+        if not cvwarp.available():
+            return f"OpenCV is not installed; install it with: {cvwarp.INSTALL_HINT}"
+        if self._keras_mode:
+            return KERAS_BLOCKS_OPENCV
+        return None
+
+    def _sync_resampler(self) -> bool:
+        """Grey out the OpenCV choice where it cannot be used; a chosen one falls back to
+        'exact' (quietly: the caller says so). Returns True when it had to fall back."""
+        editor = self.editors.get("resampler")
+        if not isinstance(editor, ChoiceEditor) or "opencv" not in editor.choices:
+            return False
+        why = self.opencv_blocked()
+        editor.set_choice_enabled("opencv", why is None, why or "")
+        if why is not None and editor.value() == "opencv":
+            editor.set_value("exact")
+            return True
+        return False
+
+    def set_keras_mode(self, on: bool) -> bool:
+        """Keras mode resamples exactly as Keras does, so the OpenCV resampler is greyed out
+        while it is on. Returns True when a chosen OpenCV resampler was switched to 'exact'."""
+        self._keras_mode = bool(on)
+        return self._sync_resampler()
+
+    def apply_profile(
+        self, disabled: dict[str, str], profile_name: str | None
+    ) -> tuple[list[str], list[str]]:
         """Grey out (and reset to their defaults) the options a profile disables, with the reason
-        as tooltip; re-enable the others. Returns the options whose value had to be reset."""
-        reset = []
+        as tooltip; re-enable the others.
+
+        A value switched off is held; when a later profile allows the option again, the held
+        value comes back (unless the user has set the option by hand since). Returns
+        ``(reset, restored)``: the options switched off now and those given back their value."""
+        reset: list[str] = []
+        restored: list[str] = []
         for name, editor in self.editors.items():
             why = disabled.get(name)
             label = self.labels[name]
             if why is None:
+                if name in self.held:
+                    value = self.held.pop(name)
+                    if editor.value() == DEFAULTS[name]:  # untouched since it was switched off
+                        editor.set_value(value)
+                        restored.append(name)
                 editor.set_enabled(True)
                 label.setEnabled(True)
                 editor.set_tooltip(self.help[name])
@@ -577,6 +635,7 @@ class OptionsForm(QWidget):
                 continue
             if editor.value() != DEFAULTS[name]:
                 reset.append(name)
+                self.held[name] = editor.value()
             editor.set_value(DEFAULTS[name])
             editor.set_enabled(False)
             label.setEnabled(False)
@@ -586,4 +645,5 @@ class OptionsForm(QWidget):
             font = label.font()
             font.setStrikeOut(True)
             label.setFont(font)
-        return reset
+        self._sync_resampler()  # a restored resampler still obeys Keras mode
+        return reset, restored

@@ -81,6 +81,11 @@ class LatestOnlyRunner(QObject):
     def busy(self) -> bool:
         return self._busy or self._pending is not None
 
+    def invalidate(self) -> None:
+        """Drop the pending request and make a running one's result stale (never shown)."""
+        self.generation += 1
+        self._pending = None
+
     def _start_next(self) -> None:
         if self._pending is None:
             return
@@ -214,7 +219,8 @@ def to_qimage(rgb: np.ndarray) -> QImage:
 
 class SampleTile(QWidget):
     """One image of the grid, drawn scaled to fit (aspect kept), with a caption and a frame when
-    selected. Hover shows its tooltip (the drawn parameters)."""
+    selected. Hover shows its tooltip (the drawn parameters). A stale tile (drawn for settings
+    that were then refused) is greyed out and says so."""
 
     clicked = Signal(int)
     double_clicked = Signal(int)
@@ -225,6 +231,7 @@ class SampleTile(QWidget):
         self.caption = caption
         self.image: QImage | None = None
         self.selected = False
+        self.stale = False
         self.setMinimumSize(40, 40)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setCursor(
@@ -236,6 +243,11 @@ class SampleTile(QWidget):
 
     def set_image(self, image: QImage | None) -> None:
         self.image = image
+        self.stale = False
+        self.update()
+
+    def set_stale(self, stale: bool) -> None:
+        self.stale = stale
         self.update()
 
     def set_selected(self, selected: bool) -> None:
@@ -258,7 +270,17 @@ class SampleTile(QWidget):
         p.drawText(QRectF(4, 1, self.width() - 8, 15), Qt.AlignmentFlag.AlignLeft, self.caption)
         if self.image is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+            if self.stale:
+                p.setOpacity(0.2)  # faint: it shows earlier settings, not these
             p.drawImage(self.image_rect(), self.image)
+            p.setOpacity(1.0)
+        if self.stale:
+            p.setPen(QColor(240, 120, 120))
+            p.drawText(
+                QRectF(self.rect()).adjusted(3, 17, -3, -3),
+                Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap,
+                "refused",
+            )
         if self.selected:
             p.setPen(QPen(QColor(255, 190, 40), 3))
             p.drawRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5))
@@ -347,6 +369,17 @@ class SampleGrid(QWidget):
         self.selected_index = index
         self.tiles[index].set_selected(True)
         self.selected.emit(index)
+
+    @property
+    def stale(self) -> bool:
+        """True while the samples on screen belong to settings that were refused."""
+        return any(tile.stale for tile in self.tiles)
+
+    def set_stale(self, message: str) -> None:
+        """Grey out the samples (the original stays valid); ``message`` becomes their tooltip."""
+        for tile in self.tiles:
+            tile.set_stale(True)
+            tile.setToolTip(message)
 
     def show_result(self, result: PreviewResult) -> None:
         self.original.set_image(to_qimage(result.original_rgb))
