@@ -129,6 +129,14 @@ def test_bad_sheet_is_refused_with_one_report_per_problem(tmp_path):
     text = str(caught.value)
     assert "missing.png" in text and "duplicate" in text and "'big' is not a number" in text
     assert _state(p) == before
+    # a row with two problems gets both reported, not one per attempt
+    (tmp_path / "sheet" / "twice.csv").write_text("image,diameter\nim0.png,1\nim0.png,abc\n")
+    with pytest.raises(ImportRejected) as caught:
+        run_job(import_job(p, "sheet", [tmp_path / "sheet" / "twice.csv"]))
+    reasons = sorted(pr.reason for pr in caught.value.problems if pr.row == 3)
+    assert len(reasons) == 2
+    assert reasons[0].startswith("column 'diameter': 'abc' is not a number")
+    assert reasons[1].startswith("duplicate image name 'im0.png'")
 
 
 def test_masks_round_trip_and_mismatch_refused(tmp_path):

@@ -130,14 +130,16 @@ def import_job(
         if not name:
             problems.append(Problem(str(path), "image name is empty", row=r))
             continue
-        if name in seen:
+        # a duplicate row is still checked: every problem of a row is reported at once
+        duplicate = name in seen
+        if duplicate:
             problems.append(
                 Problem(str(path), f"duplicate image name {name!r} (also row {seen[name]})", row=r)
             )
-            continue
-        seen[name] = r
+        else:
+            seen[name] = r
         image = base / name
-        if not image.is_file():
+        if not duplicate and not image.is_file():
             problems.append(Problem(str(path), f"image {name!r} not found in {base}", row=r))
         targets: dict[str, float] = {}
         for j, column in enumerate(columns):
@@ -165,7 +167,8 @@ def import_job(
                 problems.append(
                     Problem(str(path), f"split {split!r} is not one of {SPLITS}", row=r)
                 )
-        parsed.append((r, image, targets, label, split))
+        if not duplicate:
+            parsed.append((r, image, targets, label, split))
     reject_if(path, problems)
     db = project.connect()
     try:
