@@ -152,6 +152,9 @@ def test_balance_chart_split_dialog_and_montage(qtbot, main_window, tmp_path, mo
     assert panel.balance.axis.names == ["a", "b"]
     assert list(bars["unassigned"].opts["height"]) == [3, 2]
     assert "imbalance all: 1.50" in panel.balance.summary.text()
+    # no targets, no duplicates: those sections step aside for the chart and the warnings
+    assert panel.balance.hist_box.isHidden() and panel.balance.duplicates.isHidden()
+    assert not panel.balance.warnings.isHidden()
 
     # The split dialog: set fractions through its spin boxes, accept it, let the worker write.
     def fill(dialog):

@@ -182,7 +182,7 @@ class BalanceView(QWidget):
         self.hist_plot.setLabel("left", "items")
         self.hist_legend = self.hist_plot.addLegend(offset=(-10, 10))
         self.hist_curves: dict[str, pg.PlotDataItem] = {}
-        hist_box = QWidget()
+        hist_box = self.hist_box = QWidget()
         hist_layout = QVBoxLayout(hist_box)
         hist_layout.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -227,6 +227,9 @@ class BalanceView(QWidget):
         self.target.blockSignals(False)
         self._draw_histogram()
         self._draw_duplicates()
+        # sections with nothing to show give their room to the chart and the warnings
+        self.hist_box.setVisible(bool(names) or report is None)
+        self.duplicates.setVisible(bool((report or {}).get("duplicates")) or report is None)
 
     def _draw_bars(self) -> None:
         for item in self.bars.values():
