@@ -55,18 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _load_params(path: str | None, size: int | None) -> SimulationParams:
     values: dict = {}
     if path is not None:
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserFacingError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-        except UnicodeDecodeError as exc:
-            raise UserFacingError(f"{path}: not a UTF-8 text file") from exc
-        try:
-            values = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserFacingError(
-                f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-            ) from exc
+        from qbi_desktop.core.jsonfile import read_json
+
+        values = read_json(path, "the parameters")
         if not isinstance(values, dict):
             raise UserFacingError(f"{path}: expected a JSON object of parameter fields")
     if size is not None:

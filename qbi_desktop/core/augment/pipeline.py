@@ -167,20 +167,10 @@ class Pipeline:
 
     @classmethod
     def load(cls, path: str | Path) -> Pipeline:
+        from qbi_desktop.core.jsonfile import read_json
+
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UserFacingError(
-                f"{path}: cannot read the pipeline ({exc.strerror or exc})"
-            ) from exc
-        except UnicodeDecodeError as exc:
-            raise UserFacingError(f"{path}: not a text file ({exc})") from exc
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise UserFacingError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-        return cls.from_json(data, str(path))
+        return cls.from_json(read_json(path, "the pipeline"), str(path))
 
     # --- profile ---
 

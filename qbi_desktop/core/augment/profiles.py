@@ -21,6 +21,7 @@ from typing import Any
 from qbi_desktop.core.atomic import atomic_write_text
 from qbi_desktop.core.augment.options import SPEC_BY_NAME, is_active
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jsonfile import read_json
 
 PROFILE_FORMAT = "qbi-augment-profile"
 PROFILE_VERSION = 1
@@ -159,13 +160,7 @@ def profile_from_json(data: Any, source: str = "profile") -> Profile:
 
 def load_profile(path: str | Path) -> Profile:
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UserFacingError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserFacingError(f"{path}: not valid JSON ({exc})") from exc
-    return profile_from_json(data, str(path))
+    return profile_from_json(read_json(path, "the profile"), str(path))
 
 
 def save_profile(profile: Profile, path: str | Path) -> None:

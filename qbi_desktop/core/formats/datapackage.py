@@ -46,6 +46,7 @@ from qbi_desktop.core.formats.common import (
     scan_image,
 )
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.jsonfile import read_json
 
 #: Data Package v1 profiles (the ``profile`` key) of the package and of its resources.
 PACKAGE_PROFILE = "data-package"
@@ -205,18 +206,7 @@ def find_descriptor(source: str | Path) -> Path:
 def read_descriptor(path: str | Path) -> dict[str, Any]:
     """The descriptor parsed as JSON (never anything else), with a list of resources."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise UserFacingError(f"{path}: not a datapackage.json (not UTF-8 text)") from None
-    except OSError as exc:
-        raise UserFacingError(f"{path}: cannot read ({exc.strerror})") from exc
-    try:
-        descriptor = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserFacingError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
-        ) from None
+    descriptor = read_json(path, "the package descriptor")
     if not isinstance(descriptor, dict):
         raise UserFacingError(f"{path}: a Data Package descriptor must be a JSON object")
     resources = descriptor.get("resources")
