@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QSizePolicy,
     QTableView,
     QTabWidget,
     QVBoxLayout,
@@ -72,7 +73,12 @@ from qbi_desktop.gui.docks.browser_model import (
     THUMB_SIZE,
     ItemTableModel,
 )
-from qbi_desktop.gui.docks.browser_views import MONTAGE_LIMIT, BalanceView, MontageView
+from qbi_desktop.gui.docks.browser_views import (
+    MONTAGE_LIMIT,
+    BalanceView,
+    MontageView,
+    wrapped_label,
+)
 
 log = logging.getLogger("qbi_desktop")
 
@@ -132,7 +138,9 @@ class BrowserPanel(QWidget):
 
         # -- project line and filters
         self.project_label = QLabel("No project open: Dataset > Open Project…")
-        self.project_label.setWordWrap(True)
+        # one line, clipped in a narrow dock (the full path is its tooltip): a long path without
+        # spaces must not set the whole panel's minimum width
+        self.project_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.label_filter = QComboBox()
         self.split_filter = QComboBox()
         self.review_filter = QComboBox()
@@ -202,8 +210,7 @@ class BrowserPanel(QWidget):
         self.model.reloaded.connect(self._reloaded)
         self._install_keys()
 
-        self.detail = QLabel("")
-        self.detail.setWordWrap(True)
+        self.detail = wrapped_label()
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         items_tab = QWidget()
@@ -226,13 +233,18 @@ class BrowserPanel(QWidget):
         filters = QHBoxLayout()
         for w in (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter):
             filters.addWidget(w)
-        for combo in (self.label_filter, self.split_filter, self.review_filter):
+        for combo in (
+            self.label_filter,
+            self.split_filter,
+            self.review_filter,
+            self.provenance_filter,
+        ):
             # narrow docks: the combos give way before the name field does
             combo.setSizeAdjustPolicy(
                 QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
             )
-            combo.setMinimumContentsLength(7)
-        self.name_filter.setMinimumWidth(110)
+            combo.setMinimumContentsLength(6)
+        self.name_filter.setMinimumWidth(60)
         filters.addWidget(self.name_filter, 1)
         filters.addWidget(self.duplicates_only)
         classes = QHBoxLayout()

@@ -38,6 +38,18 @@ SPLIT_ORDER = ("train", "val", "test", "unassigned")
 MONTAGE_LIMIT = 400
 
 
+def wrapped_label(text: str = "") -> QLabel:
+    """A word-wrapped label that does not make its panel height-for-width: inside a dock's
+    scroll area that would size the whole panel to its preferred height (taller than the
+    dock) instead of the dock's height, and the panel would scroll as a whole."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    policy = label.sizePolicy()
+    policy.setHeightForWidth(False)
+    label.setSizePolicy(policy)
+    return label
+
+
 class MontageView(QWidget):
     """A grid of thumbnails with their labels (the lecture's ``montage``), review state as a
     coloured frame. Tiles come as (pixmap or None, caption, review state)."""
@@ -46,8 +58,7 @@ class MontageView(QWidget):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.info = QLabel("Select items in the table (or none: the first ones shown)")
-        self.info.setWordWrap(True)
+        self.info = wrapped_label("Select items in the table (or none: the first ones shown)")
         self.viewer_button = QPushButton("Open as image")
         self.viewer_button.setToolTip("The montage of the full-resolution images in the viewer")
         self.viewer_button.clicked.connect(self.open_in_viewer)
@@ -153,8 +164,7 @@ class BalanceView(QWidget):
         self.min_count.valueChanged.connect(lambda _v: self.refresh_requested.emit())
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh_requested)
-        self.summary = QLabel("Open a project to see its balance")
-        self.summary.setWordWrap(True)
+        self.summary = wrapped_label("Open a project to see its balance")
         top = QHBoxLayout()
         top.addWidget(QLabel("Min per class"))
         top.addWidget(self.min_count)
