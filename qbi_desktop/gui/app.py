@@ -179,6 +179,9 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
         if server is None:
             return 0  # the running instance took the files
     window = MainWindow()
+    from qbi_desktop.gui.settings import apply_size_limits
+
+    apply_size_limits(window.settings)
     first_start = not window.settings.value("meta/started_before", False, type=bool)
     window.settings.setValue("meta/started_before", True)
     window.show()

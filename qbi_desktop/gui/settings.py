@@ -105,3 +105,22 @@ def add_recent_file(settings: QSettings, path: str) -> list[str]:
     files = files[:MAX_RECENT]
     settings.setValue("recent_files", files)
     return files
+
+
+def apply_size_limits(settings: QSettings) -> None:
+    """Size limits from the ``limits/`` group (e.g. ``limits/decoded_bytes=4GiB``) for readers.
+
+    A value that is not a size is logged and ignored: the default stays in force.
+    """
+    import dataclasses
+
+    from qbi_desktop.core import limits
+
+    for field in dataclasses.fields(limits.Limits):
+        value = settings.value(f"limits/{field.name}")
+        if value in (None, ""):
+            continue
+        try:
+            limits.set_limits(**{field.name: str(value)})
+        except ValueError as exc:
+            log.warning("setting limits/%s ignored: %s", field.name, exc)
