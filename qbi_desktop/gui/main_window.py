@@ -393,6 +393,12 @@ class MainWindow(QMainWindow):
         return document
 
     def _document_opened(self, document: ImageDocument) -> None:
+        previous = self.current
+        if previous is not None and not self.levels_panel.auto_on_open.isChecked():
+            # "Auto-levels on open" off: the new image keeps the window shown now (to compare
+            # a series under one window); otherwise it keeps the auto levels it was opened with.
+            document.levels = previous.levels
+            document.levels_manual = True
         self.documents.append(document)
         item = QListWidgetItem(document.title)
         item.setToolTip(str(document.path))
@@ -436,7 +442,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_plane(plane, pyramid, keep_view=keep_view, overview=overview)
         if document.histogram is None:
             document.refresh_sample()
-        self.levels_panel.set_histogram(*document.histogram)
+        integer = document.source.dtype.kind in "uib"
+        self.levels_panel.set_histogram(*document.histogram, integer=integer)
         self.levels_panel.set_levels(*document.levels)
         self.info_panel.show_info(document.info_rows())
         label = document.source.slice_label(document.index)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Signal
@@ -112,13 +114,39 @@ class LevelsPanel(QWidget):
     def percentiles(self) -> tuple[float, float]:
         return self.low_pct.value(), self.high_pct.value()
 
-    def set_histogram(self, counts: np.ndarray, edges: np.ndarray) -> None:
-        """Show the histogram of the raw values (computed off the GUI thread)."""
+    def set_histogram(
+        self, counts: np.ndarray, edges: np.ndarray, integer: bool | None = None
+    ) -> None:
+        """Show the histogram of the raw values (computed off the GUI thread).
+
+        Never emits :attr:`levels_changed`: new bounds clamp the old window inside pyqtgraph,
+        and that clamped window is not a choice the user made. ``integer`` says the pixel type
+        is an integer one, so the min/max boxes show whole numbers; for floating-point data
+        they show enough decimals for the data's span.
+        """
         self._counts, self._edges = counts, edges
         lo, hi = float(edges[0]), float(edges[-1])
-        self.region.setBounds((lo - (hi - lo), hi + (hi - lo)))
+        self._updating = True
+        try:
+            self.region.setBounds((lo - (hi - lo), hi + (hi - lo)))
+            if integer is not None:
+                self._set_box_precision(integer, hi - lo)
+        finally:
+            self._updating = False
         self._draw_histogram()
         self.plot.setXRange(lo, hi, padding=0.02)
+
+    def _set_box_precision(self, integer: bool, span: float) -> None:
+        if integer:
+            decimals, step = 0, 1.0
+        else:
+            # three significant digits of the span: 0..1 -> 3 decimals, 0..1e-4 -> 7
+            magnitude = math.floor(math.log10(span)) if span > 0 and math.isfinite(span) else 0
+            decimals = max(2, min(10, 3 - magnitude))
+            step = 10.0 ** (magnitude - 1)
+        for box in (self.vmin, self.vmax):
+            box.setDecimals(decimals)
+            box.setSingleStep(step)
 
     def _draw_histogram(self) -> None:
         counts = self._counts.astype(float)
