@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog import schema
+from qbi_desktop.core.catalog import edits, schema
+from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
     CatalogCorruptError,
     NotAProjectError,
@@ -374,13 +375,18 @@ class Project:
 
     # -- edits from the browser (each one transaction) ------------------------------------
 
-    def set_label(self, ids: Iterable[int], label: str | None, annotator: str | None = None):
-        with self.transaction() as tx:
-            tx.set_label(list(ids), label, annotator)
+    # Each returns the Change it made: Project.revert(change) takes it back (Browser undo).
 
-    def set_split(self, ids: Iterable[int], split: str | None) -> None:
+    def set_label(
+        self, ids: Iterable[int], label: str | None, annotator: str | None = None
+    ) -> Change:
+        """Set (or with ``None`` clear) the class label of items."""
         with self.transaction() as tx:
-            tx.set_split(list(ids), split)
+            return tx.set_label(list(ids), label, annotator)
+
+    def set_split(self, ids: Iterable[int], split: str | None) -> Change:
+        with self.transaction() as tx:
+            return tx.set_split(list(ids), split)
 
     def set_review(
         self,
@@ -388,9 +394,19 @@ class Project:
         state: str,
         annotator: str | None = None,
         notes: str | None = None,
-    ) -> None:
+    ) -> Change:
         with self.transaction() as tx:
-            tx.set_review(list(ids), state, annotator, notes)
+            return tx.set_review(list(ids), state, annotator, notes)
+
+    def set_notes(self, item_id: int, notes: str, annotator: str | None = None) -> Change:
+        with self.transaction() as tx:
+            return tx.set_notes(item_id, notes, annotator, log=True)
+
+    def revert(self, change: Change, annotator: str | None = None) -> edits.Reverted:
+        """Take back an edit (one transaction, logged in each item's history); items edited
+        again since are left alone and counted in the result. Revert its ``change`` to redo."""
+        with self.transaction() as tx:
+            return edits.revert(tx, change, annotator, now())
 
     def set_targets(
         self, item_id: int, targets: dict[str, float | None], annotator: str | None = None
@@ -600,29 +616,41 @@ class Writer:
         self.created.append(path)
         return path
 
-    def set_label(self, ids: list[int], label: str | None, annotator: str | None) -> None:
+    def set_label(
+        self, ids: list[int], label: str | None, annotator: str | None, what: str = ""
+    ) -> Change:
         stamp = now()
+        ids, before = edits.capture(self.db, "label", ids)
         self.db.executemany(
             "UPDATE items SET label = ?, label_by = ? WHERE id = ?",
             [(label, annotator, i) for i in ids],
         )
-        self._log(ids, "label", label, annotator, stamp)
+        self._log(list(ids), "label", label, annotator, stamp)
+        what = what or ("clear label" if label is None else f"label {label!r}")
+        return edits.finish(self.db, "label", what, ids, before)
 
-    def set_split(self, ids: list[int], split: str | None) -> None:
+    def set_split(self, ids: list[int], split: str | None) -> Change:
         _check_choice(split, schema.SPLITS, "split")
+        ids, before = edits.capture(self.db, "split", ids)
         self.db.executemany("UPDATE items SET split = ? WHERE id = ?", [(split, i) for i in ids])
+        return edits.finish(self.db, "split", f"split {split or 'unassigned'}", ids, before)
 
-    def set_splits(self, assignment: Iterable[tuple[int, str | None]]) -> None:
+    def set_splits(
+        self, assignment: Iterable[tuple[int, str | None]], what: str = "split"
+    ) -> Change:
         """Many (item id, split) pairs at once."""
         pairs = [(s, i) for i, s in assignment]
-        for s, _ in pairs:
+        for s in {s for s, _ in pairs}:
             _check_choice(s, schema.SPLITS, "split")
+        ids, before = edits.capture(self.db, "split", [i for _, i in pairs])
         self.db.executemany("UPDATE items SET split = ? WHERE id = ?", pairs)
+        return edits.finish(self.db, "split", what, ids, before)
 
     def set_review(
         self, ids: list[int], state: str, annotator: str | None, notes: str | None
-    ) -> None:
+    ) -> Change:
         _check_choice(state, schema.REVIEW_STATES, "review state")
+        ids, before = edits.capture(self.db, "review", ids)
         if notes is None:
             self.db.executemany(
                 "UPDATE items SET review = ?, reviewed_by = ? WHERE id = ?",
@@ -633,10 +661,17 @@ class Writer:
                 "UPDATE items SET review = ?, reviewed_by = ?, notes = ? WHERE id = ?",
                 [(state, annotator, notes, i) for i in ids],
             )
-        self._log(ids, "review", state, annotator, now())
+        self._log(list(ids), "review", state, annotator, now())
+        return edits.finish(self.db, "review", state.replace("_", " "), ids, before)
 
-    def set_notes(self, item_id: int, notes: str) -> None:
+    def set_notes(
+        self, item_id: int, notes: str, annotator: str | None = None, log: bool = False
+    ) -> Change:
+        ids, before = edits.capture(self.db, "notes", [item_id])
         self.db.execute("UPDATE items SET notes = ? WHERE id = ?", (notes, item_id))
+        if log:  # a person's edit (imports restore notes without a history entry)
+            self._log(list(ids), "notes", notes, annotator, now())
+        return edits.finish(self.db, "notes", "notes", ids, before)
 
     def set_targets(
         self, item_id: int, targets: dict[str, float | None], annotator: str | None

@@ -119,8 +119,19 @@ UPDATE meta SET value = json_remove(value, '$."1..m"')
 DELETE FROM meta WHERE key = 'mask_classes' AND value = '{}';
 """
 
+# Version 3: a split is never lost. Before a split is replaced (or restored), the assignment it
+# replaces is kept here, so "Restore previous split" can bring it back exactly.
+_V3 = """
+CREATE TABLE split_snapshots (
+    id     INTEGER PRIMARY KEY,
+    made   TEXT NOT NULL,
+    note   TEXT NOT NULL,                    -- what replaced it: "before stratified split ..."
+    splits TEXT NOT NULL                     -- JSON {"train": [ids], ..., "": [unassigned ids]}
+);
+"""
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``.
-MIGRATIONS: list[str] = [_V1, _V2]
+MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

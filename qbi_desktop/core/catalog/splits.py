@@ -1,17 +1,24 @@
 """Train/val/test splits: stratified by class, or by group so a specimen never spans splits.
 
-The assignment functions are pure (arrays in, split names out, reproducible from the seed); the
-``*_split`` functions read the project, assign, and write the split column in one transaction.
+The assignment functions are pure (arrays in, split names out, reproducible from the seed). A
+split is planned first (:func:`plan_stratified`, :func:`plan_group`): the plan says how many
+existing assignments it would change, so nobody replaces an official split (MNIST's 60 000 /
+10 000) without being asked. :func:`apply_plan` keeps the assignment it replaces as a snapshot in
+the catalog and writes the new one, in one transaction; :func:`restore_previous` brings the last
+snapshot back exactly. The ``*_split`` functions plan and apply in one call and refuse to
+replace an existing split unless told to.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.catalog.schema import SPLITS
 from qbi_desktop.core.errors import UserFacingError
@@ -97,38 +104,81 @@ def group_assign(
 def _target_rows(project: Project, filters: Any) -> list[tuple]:
     where, params = where_clause(filters)
     return project.db.execute(
-        f"SELECT id, label, metadata FROM items {where} ORDER BY id", params
+        f"SELECT id, label, metadata, split FROM items {where} ORDER BY id", params
     ).fetchall()
 
 
-def stratified_split(
+SNAPSHOTS_KEPT = 10  # older snapshots are dropped when a new one is made
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """A split computed but not yet written: the items, their new and their current splits."""
+
+    ids: tuple[int, ...]
+    new: tuple[str | None, ...]
+    current: tuple[str | None, ...]
+    description: str  # "stratified split train 0.7, val 0.15, test 0.15 (seed 0)"
+
+    @property
+    def changes(self) -> int:
+        """Items whose split would be different."""
+        return sum(a != b for a, b in zip(self.new, self.current, strict=True))
+
+    @property
+    def replaces(self) -> int:
+        """Items that have a split now and would get a different one (what must be asked)."""
+        return sum(c is not None and a != c for a, c in zip(self.new, self.current, strict=True))
+
+    def counts(self, which: str = "new") -> dict[str, int]:
+        values = self.new if which == "new" else self.current
+        out: dict[str, int] = {}
+        for v in values:
+            key = v or "unassigned"
+            out[key] = out.get(key, 0) + 1
+        order = [*SPLITS, "unassigned"]
+        return {k: out[k] for k in order if k in out}
+
+    def question(self) -> str:
+        """The sentence to ask before writing a plan that replaces assignments."""
+        now = ", ".join(f"{k} {v:,}" for k, v in self.counts("current").items())
+        new = ", ".join(f"{k} {v:,}" for k, v in self.counts("new").items())
+        return (
+            f"The project already has a split ({now}). The {self.description} would change "
+            f"{self.changes:,} of {len(self.ids):,} assignments ({new}). The current split is "
+            "kept: Dataset > Restore Previous Split (or Undo in the Browser) brings it back."
+        )
+
+
+def _describe(kind: str, fractions: Mapping[str, float], seed: int) -> str:
+    fr = ", ".join(f"{k} {v:g}" for k, v in _check_fractions(fractions).items())
+    return f"{kind} split {fr} (seed {seed})"
+
+
+def plan_stratified(
     project: Project,
     fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
     seed: int = 0,
     filters: Any = None,
-) -> dict[str, int]:
-    """Assign train/val/test to the (filtered) items, stratified by class; one transaction.
-
-    Returns the number of items per split.
-    """
+) -> SplitPlan:
     rows = _target_rows(project, filters)
-    splits = stratified_assign([r[1] for r in rows], fractions, seed)
-    return _write(project, [r[0] for r in rows], splits)
+    new = stratified_assign([r[1] for r in rows], fractions, seed)
+    return _plan(rows, new, _describe("stratified", fractions, seed))
 
 
-def group_split(
+def plan_group(
     project: Project,
     group_key: str,
     fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
     seed: int = 0,
     filters: Any = None,
-) -> dict[str, int]:
-    """Assign splits so that items sharing ``metadata[group_key]`` (e.g. specimen) stay
-    together. Items without that key are refused: a missing group would silently leak."""
+) -> SplitPlan:
+    """Items sharing ``metadata[group_key]`` (e.g. specimen) stay together. Items without that
+    key are refused: a missing group would silently leak."""
     rows = _target_rows(project, filters)
     groups = []
     missing = []
-    for item_id, _label, meta in rows:
+    for item_id, _label, meta, _split in rows:
         value = json.loads(meta).get(group_key)
         if value is None:
             missing.append(item_id)
@@ -140,12 +190,130 @@ def group_split(
             f"their metadata (items {shown}{', ...' if len(missing) > 10 else ''}); "
             "nothing was changed"
         )
-    splits = group_assign(groups, fractions, seed)
-    return _write(project, [r[0] for r in rows], splits)
+    new = group_assign(groups, fractions, seed)
+    return _plan(rows, new, _describe(f"group ({group_key})", fractions, seed))
 
 
-def _write(project: Project, ids: list[int], splits: np.ndarray) -> dict[str, int]:
+def _plan(rows: list[tuple], new: np.ndarray, description: str) -> SplitPlan:
+    return SplitPlan(
+        tuple(int(r[0]) for r in rows),
+        tuple(new.tolist()),
+        tuple(r[3] for r in rows),
+        description,
+    )
+
+
+def apply_plan(project: Project, plan: SplitPlan) -> Change:
+    """Write a planned split in one transaction, after keeping the whole current assignment as
+    a snapshot (when anything assigned changes). The returned Change undoes it."""
     with project.transaction() as tx:
-        tx.set_splits(zip(ids, splits.tolist(), strict=True))
-    names, counts = np.unique(splits.astype(str), return_counts=True) if len(ids) else ([], [])
-    return {str(s): int(c) for s, c in zip(names, counts, strict=True)}
+        if plan.replaces:
+            _save_snapshot(tx.db, f"before the {plan.description}")
+        return tx.set_splits(zip(plan.ids, plan.new, strict=True), what=plan.description)
+
+
+def stratified_split(
+    project: Project,
+    fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    filters: Any = None,
+    replace: bool = False,
+) -> dict[str, int]:
+    """Assign train/val/test to the (filtered) items, stratified by class; one transaction.
+
+    Refuses to change existing assignments unless ``replace`` (the old split is then kept as a
+    snapshot). Returns the number of items per split.
+    """
+    return _apply_checked(project, plan_stratified(project, fractions, seed, filters), replace)
+
+
+def group_split(
+    project: Project,
+    group_key: str,
+    fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    filters: Any = None,
+    replace: bool = False,
+) -> dict[str, int]:
+    """Like :func:`stratified_split`, keeping the items of each ``metadata[group_key]``
+    together (see :func:`plan_group`)."""
+    plan = plan_group(project, group_key, fractions, seed, filters)
+    return _apply_checked(project, plan, replace)
+
+
+def _apply_checked(project: Project, plan: SplitPlan, replace: bool) -> dict[str, int]:
+    if plan.replaces and not replace:
+        raise UserFacingError(
+            f"{plan.question()} Nothing was changed; pass replace=True (CLI: --replace) to "
+            "replace it."
+        )
+    apply_plan(project, plan)
+    return {k: v for k, v in plan.counts("new").items() if k != "unassigned"}
+
+
+# -- snapshots of replaced splits ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SplitSnapshot:
+    id: int
+    made: str
+    note: str
+    counts: dict[str, int]  # items per split ("unassigned" for none)
+
+
+def _current_assignment(db: Any) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for item_id, split in db.execute("SELECT id, split FROM items ORDER BY id"):
+        out.setdefault(split or "", []).append(int(item_id))
+    return out
+
+
+def _save_snapshot(db: Any, note: str) -> None:
+    from qbi_desktop.core.catalog.project import now
+
+    data = json.dumps(_current_assignment(db), separators=(",", ":"))
+    db.execute(
+        "INSERT INTO split_snapshots(made, note, splits) VALUES (?, ?, ?)", (now(), note, data)
+    )
+    db.execute(
+        "DELETE FROM split_snapshots WHERE id NOT IN "
+        f"(SELECT id FROM split_snapshots ORDER BY id DESC LIMIT {SNAPSHOTS_KEPT})"
+    )
+
+
+def snapshots(project: Project) -> list[SplitSnapshot]:
+    """The kept splits, newest first."""
+    out = []
+    for sid, made, note, data in project.db.execute(
+        "SELECT id, made, note, splits FROM split_snapshots ORDER BY id DESC"
+    ):
+        groups = json.loads(data)
+        counts = {(k or "unassigned"): len(v) for k, v in groups.items()}
+        out.append(SplitSnapshot(int(sid), made, note, counts))
+    return out
+
+
+def restore_previous(project: Project) -> Change:
+    """Bring back the newest snapshot exactly (items added since keep their split); the split
+    it replaces becomes the newest snapshot, so restoring twice swaps back. One transaction."""
+    with project.transaction() as tx:
+        row = tx.db.execute(
+            "SELECT id, note, splits FROM split_snapshots ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise UserFacingError(
+                f"{project.root}: there is no previous split to restore (one is kept each time "
+                "a split replaces another)"
+            )
+        sid, note, data = row
+        groups = json.loads(data)
+        tx.db.execute("DELETE FROM split_snapshots WHERE id = ?", (sid,))
+        _save_snapshot(tx.db, "before restoring the split kept " + note)
+        assignment = [
+            (int(i), split or None)
+            for split, ids in groups.items()
+            if split == "" or split in SPLITS
+            for i in ids
+        ]
+        return tx.set_splits(assignment, what="restore previous split")

@@ -1,0 +1,113 @@
+"""Undoable catalog edits and kept splits, on real catalogs (no display)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qbi_desktop.core.catalog import open_project, splits
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.idx import write_idx
+from qbi_desktop.core.jobs import run_job
+
+
+def mnist_like(tmp_path, n_train=240, n_test=60):
+    """An MNIST-shaped project (IDX files named like the originals): official train/test."""
+    rng = np.random.default_rng(4)
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", rng.integers(0, 255, (n, 8, 8), np.uint8))
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", (np.arange(n) % 10).astype(np.uint8))
+    project = open_project(tmp_path / "proj", create=True)
+    run_job(import_job(project, "mnist", [folder]))
+    return project
+
+
+def _splits(project):
+    return dict(project.db.execute("SELECT id, split FROM items ORDER BY id").fetchall())
+
+
+def test_label_change_is_returned_and_reverted_in_one_logged_transaction(tmp_path):
+    project = mnist_like(tmp_path, 20, 5)
+    old = {i: project.get(i)["label"] for i in (3, 4)}
+    change = project.set_label([3, 4], "cat", "ann")
+    assert change.ids == (3, 4) and change.changed == 2
+    assert [project.get(i)["label"] for i in (3, 4)] == ["cat", "cat"]
+
+    result = project.revert(change, "ann")
+    assert result.restored == 2 and result.skipped == 0
+    assert {i: project.get(i)["label"] for i in (3, 4)} == old
+    history = project.history(3)
+    assert [h["value"] for h in history if h["what"] == "label"][-2:] == ["cat", old[3]]
+
+    project.revert(result.change, "ann")  # redo
+    assert project.get(3)["label"] == "cat"
+
+
+def test_revert_leaves_items_edited_again_since_alone(tmp_path):
+    project = mnist_like(tmp_path, 20, 5)
+    first = project.set_review([1, 2], "accepted", "ann")
+    project.set_review([2], "rejected", "other")  # someone else, later
+    result = project.revert(first)
+    assert result.restored == 1 and result.skipped == 1
+    assert project.get(1)["review"] == "unreviewed"
+    assert project.get(2)["review"] == "rejected"
+
+
+def test_clear_label_and_notes_are_undoable(tmp_path):
+    project = mnist_like(tmp_path, 20, 5)
+    before = project.get(7)["label"]
+    cleared = project.set_label([7], None, "ann")
+    assert cleared.what == "clear label" and project.get(7)["label"] is None
+    project.revert(cleared)
+    assert project.get(7)["label"] == before
+    note = project.set_notes(7, "blurred", "ann")
+    assert project.get(7)["notes"] == "blurred"
+    project.revert(note)
+    assert project.get(7)["notes"] == ""
+
+
+def test_resplit_of_an_official_split_is_refused_unless_replaced_and_restorable(tmp_path):
+    project = mnist_like(tmp_path)
+    official = _splits(project)
+    assert sorted(set(official.values())) == ["test", "train"]
+
+    plan = splits.plan_stratified(project, {"train": 0.7, "val": 0.15, "test": 0.15}, seed=1)
+    assert plan.replaces == plan.changes > 0
+    assert f"{plan.changes:,} of 300 assignments" in plan.question()
+    assert "train 240, test 60" in plan.question()
+    with pytest.raises(UserFacingError, match="Nothing was changed"):
+        splits.stratified_split(project, {"train": 0.7, "val": 0.15, "test": 0.15}, seed=1)
+    assert _splits(project) == official
+
+    counts = splits.stratified_split(
+        project, {"train": 0.7, "val": 0.15, "test": 0.15}, seed=1, replace=True
+    )
+    assert sum(counts.values()) == 300 and counts["train"] == 210 and counts["val"] > 0
+    assert _splits(project) != official
+    [kept] = splits.snapshots(project)
+    assert kept.counts == {"train": 240, "test": 60}
+
+    splits.restore_previous(project)
+    assert _splits(project) == official  # exactly
+    splits.restore_previous(project)  # and back again: restore swaps
+    assert _splits(project) != official
+    assert sum(1 for s in _splits(project).values() if s == "val") == counts["val"]
+
+
+def test_split_change_undoes_as_one_change(tmp_path):
+    project = mnist_like(tmp_path)
+    official = _splits(project)
+    plan = splits.plan_stratified(project, {"train": 0.5, "test": 0.5}, seed=2)
+    change = splits.apply_plan(project, plan)
+    assert change.changed == plan.changes
+    project.revert(change)
+    assert _splits(project) == official
+
+
+def test_restore_without_a_kept_split_says_so(tmp_path):
+    project = mnist_like(tmp_path, 20, 5)
+    with pytest.raises(UserFacingError, match="no previous split"):
+        splits.restore_previous(project)
