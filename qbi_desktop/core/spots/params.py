@@ -1,0 +1,96 @@
+"""Detector parameters: the defaults, their checks, and the checks of the input image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.errors import UserFacingError
+
+METHODS = ("median", "morph")
+_EIGHT = np.ones((3, 3), dtype=bool)
+
+
+class SpotParamError(UserFacingError):
+    """A detector parameter is out of range; the message names it."""
+
+
+# -- parameters ----------------------------------------------------------------------------
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "median": {
+        "k": 5.0,
+        "k_low": 2.5,
+        "size": 13,
+        "min_area": 1,
+        "max_area": 400,
+        "median": "fast",
+        "sigma": "level",
+        "block": 64,
+    },
+    "morph": {
+        "quantile": 0.99,
+        "k": 5.0,
+        "min_area": 1,
+        "max_area": 400,
+        "tile": 1024,
+        "margin": 6,
+    },
+}
+
+
+def _params(method: str, given: dict[str, Any]) -> dict[str, Any]:
+    if method not in METHODS:
+        raise SpotParamError(f"method: expected one of {', '.join(METHODS)}, got {method!r}")
+    p = dict(DEFAULTS[method])
+    unknown = set(given) - set(p)
+    if unknown:
+        raise SpotParamError(
+            f"{method} detector: unknown parameter(s) {', '.join(sorted(unknown))}; "
+            f"known: {', '.join(sorted(p))}"
+        )
+    p.update({k: v for k, v in given.items() if v is not None})
+
+    def positive(name: str, integer: bool = False) -> None:
+        v = p[name]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+            raise SpotParamError(f"{name}: must be a number > 0, got {v!r}")
+        if integer and int(v) != v:
+            raise SpotParamError(f"{name}: must be a whole number, got {v!r}")
+
+    positive("k")
+    positive("min_area", True)
+    positive("max_area", True)
+    if p["max_area"] < p["min_area"]:
+        raise SpotParamError(f"max_area ({p['max_area']}) is below min_area ({p['min_area']})")
+    if method == "median":
+        positive("k_low")
+        positive("block", True)
+        size = p["size"]
+        if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
+            raise SpotParamError(f"size: must be an odd integer >= 3, got {size!r}")
+        if p["median"] not in ("fast", "exact"):
+            raise SpotParamError(f"median: expected 'fast' or 'exact', got {p['median']!r}")
+        if p["sigma"] not in ("level", "local", "global"):
+            raise SpotParamError(
+                f"sigma: expected 'level', 'local' or 'global', got {p['sigma']!r}"
+            )
+        p["k_low"] = min(float(p["k_low"]), float(p["k"]))
+    else:
+        q = p["quantile"]
+        if not isinstance(q, int | float) or not 0 < q < 1:
+            raise SpotParamError(f"quantile: must be between 0 and 1, got {q!r}")
+        positive("tile", True)
+        positive("margin", True)
+    return p
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise SpotParamError(f"image: spot detection needs one 2-D image, got shape {image.shape}")
+    if image.size == 0:
+        raise SpotParamError("image: is empty")
+    if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
+        raise SpotParamError(f"image: pixel type {image.dtype} is not numeric")
+    return image
