@@ -20,8 +20,11 @@ def _image(path: Path, value: int) -> Path:
     return path
 
 
-def _launch(home: Path, *args: str, cwd: Path = REPO) -> subprocess.Popen:
+def _launch(
+    home: Path, *args: str, cwd: Path = REPO, extra_env: dict | None = None
+) -> subprocess.Popen:
     env = dict(os.environ, QBI_DESKTOP_HOME=str(home), QT_QPA_PLATFORM="offscreen")
+    env.update(extra_env or {})
     env.pop("QBI_DESKTOP_REPORT_READY", None)
     env["PYTHONPATH"] = str(REPO)
     return subprocess.Popen(
@@ -99,3 +102,40 @@ def test_other_settings_folder_and_a_killed_instance_start_their_own_window(tmp_
         for process in (first, independent, replacement):
             if process is not None:
                 _stop(process)
+
+
+def test_a_launch_on_another_display_starts_its_own_window(tmp_path):
+    # One shared account, two VNC sessions (:79 and :78), one settings folder.
+    home = tmp_path / "home"
+    on_79 = _image(tmp_path / "on79.tif", 70)
+    on_78 = _image(tmp_path / "on78.tif", 80)
+    also_79 = _image(tmp_path / "also79.tif", 90)
+    first = _launch(home, str(on_79), extra_env={"DISPLAY": ":79"})
+    second = None
+    try:
+        _wait_for_log(home, f"opened {on_79}", first)
+        second = _launch(home, str(on_78), extra_env={"DISPLAY": ":78.0"})
+        _wait_for_log(home, f"opened {on_78}", second)
+        assert second.poll() is None, "the launch on :78 handed its file over and exited"
+        assert "second launch" not in _log(home)
+        # a later launch on :79 (screen 0 of the same server) still goes to the :79 window
+        third = _launch(home, str(also_79), extra_env={"DISPLAY": ":79.0"})
+        _out, err = third.communicate(timeout=30)
+        assert third.returncode == 0 and "already running" in err, err
+        _wait_for_log(home, f"opened {also_79}", first)
+        assert _log(home).count("second launch: opening 1 file(s) here") == 1
+    finally:
+        for process in (first, second):
+            if process is not None:
+                _stop(process)
+
+
+def test_instance_key_follows_the_display_session():
+    from qbi_desktop.gui.single_instance import instance_key
+
+    assert instance_key({"DISPLAY": ":78"}) != instance_key({"DISPLAY": ":79"})
+    assert instance_key({"DISPLAY": ":78"}) == instance_key({"DISPLAY": ":78.0"})
+    assert instance_key({"WAYLAND_DISPLAY": "wayland-0"}) != instance_key(
+        {"WAYLAND_DISPLAY": "wayland-1"}
+    )
+    assert instance_key({"XDG_SESSION_ID": "3"}) != instance_key({"XDG_SESSION_ID": "7"})

@@ -6,7 +6,8 @@ settings and recovery journals.
 
 How: the first instance holds a lock file and listens on a local socket (QLocalServer: a Unix
 socket / a Windows named pipe, reachable by this user only). Both names are keyed by the user's
-settings folder, so two users (or two ``QBI_DESKTOP_HOME`` folders) never meet. A later launch
+settings folder and by the display session (see :func:`session_identity`), so two users, two
+``QBI_DESKTOP_HOME`` folders or two VNC sessions of one shared account never meet. A later launch
 that cannot take the lock connects, sends one JSON line ``{"files": [absolute paths]}``, waits
 for ``ok`` and exits 0; the first instance opens the files and raises its window. If the first
 instance does not answer within a few seconds (hung, or being killed) the new launch starts on
@@ -18,9 +19,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QObject, Signal
@@ -34,9 +38,46 @@ CONNECT_TIMEOUT_MS = 4000  # the first instance may still be starting: keep tryi
 REPLY_TIMEOUT_MS = 5000
 
 
-def instance_key() -> str:
-    """A short name unique to this user and settings folder."""
-    digest = hashlib.sha256(str(user_dir("config").resolve()).encode()).hexdigest()[:16]
+def session_identity(environ: Mapping[str, str] | None = None) -> str:
+    """What tells this user's desktop sessions apart: the display a window would appear on.
+
+    Shared beamline accounts run several VNC / X sessions at once; a launch on ``:78`` must
+    never hand its files to a window on ``:79``. The X display (its screen suffix dropped:
+    ``:78.0`` is the ``:78`` server) and the Wayland socket name identify the session the
+    window would show on; without either (headless, offscreen) the login session id does.
+    On Windows each logon session (RDP, fast user switching) has its own id.
+    """
+    env = os.environ if environ is None else environ
+    if sys.platform == "win32":
+        return f"win-session={_windows_session_id()}"
+    parts = []
+    display = env.get("DISPLAY", "")
+    if display:
+        parts.append("x=" + re.sub(r"(:\d+)\.\d+$", r"\1", display))
+    if env.get("WAYLAND_DISPLAY"):
+        parts.append("wayland=" + env["WAYLAND_DISPLAY"])
+    if not parts and env.get("XDG_SESSION_ID"):
+        parts.append("session=" + env["XDG_SESSION_ID"])
+    return ";".join(parts)
+
+
+def _windows_session_id() -> int:
+    try:
+        import ctypes
+
+        session = ctypes.c_ulong(0)
+        kernel32 = ctypes.windll.kernel32
+        if kernel32.ProcessIdToSessionId(kernel32.GetCurrentProcessId(), ctypes.byref(session)):
+            return int(session.value)
+    except (OSError, AttributeError):
+        pass
+    return -1
+
+
+def instance_key(environ: Mapping[str, str] | None = None) -> str:
+    """A short name unique to this user, settings folder and display session."""
+    identity = f"{user_dir('config').resolve()}\n{session_identity(environ)}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return f"qbi-desktop-{digest}"
 
 
@@ -130,13 +171,13 @@ def claim(files: list[str], notify: Callable[[str], None]) -> InstanceServer | _
         notify(f"QBI Desktop is already running: showed {what} there.")
         return None
     log.warning("single instance: the running instance did not answer; starting a new one")
-    return _independent(lock)
+    return _independent(key, lock)
 
 
-def _independent(lock: QLockFile) -> InstanceServer | None:
+def _independent(key: str, lock: QLockFile) -> InstanceServer | None:
     """No usable first instance: run anyway, without serving others."""
     if lock.tryLock(0):  # it went away meanwhile: serve after all
-        return InstanceServer(instance_key(), lock)
+        return InstanceServer(key, lock)
     return _NoServer()
 
 
