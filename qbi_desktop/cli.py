@@ -9,40 +9,69 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from qbi_desktop import __version__
 
 # Each module registers its sub-command(s) with ``register(subparsers)``.
 COMMAND_MODULES = ("simulate", "project", "detect_spots", "augment", "baseline")
+PROG = "qbi-desktop"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qbi-desktop",
-        usage="qbi-desktop [FILE ...] [--demo]\n       qbi-desktop COMMAND [options]",
+        prog=PROG,
+        usage="qbi-desktop [FILE ...] [--demo] [--new-instance]\n"
+        "       qbi-desktop --self-test\n"
+        "       qbi-desktop COMMAND [options]",
         description="QBI Desktop: browse 16-bit radiographs, paint masks, build datasets, augment, "
         "and run honest baselines. Without a command, opens the application window with the "
         "given image files (TIFF, PNG, JPEG, BMP), or with --demo the embedded simulated "
         "radiographs.",
         epilog="Run 'qbi-desktop COMMAND --help' for the options of a command.",
     )
-    parser.add_argument("--demo", action="store_true", help="open the embedded demo radiographs")
+    _add_gui_options(parser)
     parser.add_argument("--version", action="version", version=f"qbi-desktop {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # prog given: otherwise argparse builds each command's prog from this parser's usage text
+    # (both usage lines), which garbles every 'qbi-desktop COMMAND --help'.
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", prog=PROG)
     for name in COMMAND_MODULES:
         importlib.import_module(f"qbi_desktop.commands.{name}").register(subparsers)
     return parser
 
 
-def build_gui_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qbi-desktop", add_help=False)
-    parser.add_argument("files", nargs="*")
+def _add_gui_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the window launch, shared by the help text and the launch parser."""
     parser.add_argument("--demo", action="store_true", help="open the embedded demo radiographs")
-    parser.add_argument("--self-test", action="store_true", help="check this installation, exit")
     parser.add_argument(
-        "--new-instance", action="store_true", help="do not hand files to a running window"
+        "--self-test",
+        action="store_true",
+        help="check this installation end to end (offscreen), print PASS/FAIL per check, exit",
     )
+    parser.add_argument(
+        "--new-instance",
+        action="store_true",
+        help="open a separate window instead of handing the files to the one already running "
+        "on this display",
+    )
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, add_help=False)
+    parser.add_argument("files", nargs="*")
+    _add_gui_options(parser)
     return parser
+
+
+def _looks_like_command(word: str) -> bool:
+    """A bare word that is no file here: a mistyped or unknown command, not an image to open."""
+    return (
+        not word.startswith("-")
+        and not Path(word).suffix
+        and "/" not in word
+        and "\\" not in word
+        and not Path(word).exists()
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,6 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     if argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version")):
         args = parser.parse_args(argv)
         return int(args.func(args) or 0)
+    if argv and _looks_like_command(argv[0]):
+        parser.print_usage(sys.stderr)
+        print(
+            f"{PROG}: unknown command {argv[0]!r} (commands: {', '.join(sorted(commands))})",
+            file=sys.stderr,
+        )
+        return 2
+    if any(word in ("-h", "--help") for word in argv):
+        parser.print_help()
+        return 0
     gui_args, unknown = build_gui_parser().parse_known_args(argv)
     if unknown:
         parser.print_usage(sys.stderr)

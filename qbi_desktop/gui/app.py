@@ -106,12 +106,31 @@ def _report_when_ready(window) -> None:
     window.document_shown.connect(drawn)
 
 
+# Qt messages known to be harmless and nothing a user can act on: the offscreen platform (self-
+# test, headless use) says this whenever a dock or window is shown.
+HARMLESS_QT_MESSAGES = ("This plugin does not support propagateSizeHints()",)
+
+
+def _qt_message_handler(mode, context, message: str) -> None:
+    if message in HARMLESS_QT_MESSAGES or sys.stderr is None:  # no console: windowed Windows app
+        return
+    sys.stderr.write(message + "\n")
+
+
+def install_qt_message_filter() -> None:
+    """Silence the known harmless Qt messages; every other message still goes to stderr."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    qInstallMessageHandler(_qt_message_handler)
+
+
 def create_application():
     """The QApplication with the app's names, icon and pyqtgraph options (made once)."""
     import pyqtgraph as pg
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    install_qt_message_filter()
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("QBI Desktop")
