@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.demo import demo_job
 from qbi_desktop.core.io import decode_plane_job
+from qbi_desktop.gui import wheel_guard
 from qbi_desktop.gui.canvas import ImageCanvas
 from qbi_desktop.gui.docks.info import InfoPanel
 from qbi_desktop.gui.docks.levels import LevelsPanel, colormap_lut
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
         # Asked before closing: guard(document) for one image, guard(None) for the window; a guard
         # returning False (the user chose Cancel) stops the close. Panels append to it.
         self.close_guards: list = []
+        wheel_guard.install(QApplication.instance())  # the wheel scrolls docks, not their combos
         self._build_docks()
         self._build_status_bar()
         self._build_menus()
