@@ -13,7 +13,10 @@ A source whose name ends in an archive suffix (.zip, .tar, .tar.gz, .tgz, .tar.b
 top-level folder when it holds only one), so the items reference files inside the project with
 relative paths and the project is self-contained. The suffix decides, on purpose: ``.npz`` and
 ``.xlsx`` are zips inside but stay an NPZ import and a sheet. If the import then fails or is
-cancelled, the extracted folder is removed again: nothing half-imported remains. Importing the
+cancelled, the extracted folder is removed again: nothing half-imported remains. Every file the
+archive's annotations name (COCO ``file_name``, labelme ``imagePath``, sheet rows) must resolve
+inside the extracted folder: ``../`` or absolute paths cannot make the project reference, nor an
+export copy, a file elsewhere on the host. Importing the
 same archive again finds its earlier extraction (same files, byte for byte) and imports from
 it, so, as for a folder, the items already there are not added twice.
 """
@@ -86,6 +89,9 @@ def _import_archives(
             done = yield from extract_job(path, project.root / SOURCES_DIR)
             extracted.append(done)
             resolved.append(done.root)
+        if extracted and len(extracted) == len(paths):
+            # Files an archive's annotations name must be inside what was extracted from it.
+            options = {**options, "within": _common_folder([d.folder for d in extracted])}
         report = yield from IMPORTERS[kind](project, resolved, **options)
     except BaseException:
         for done in extracted:
@@ -107,6 +113,10 @@ def _import_archives(
                 f"{done.archive.name}: no new items, the extracted copy was removed again"
             )
     return report
+
+
+def _common_folder(folders: list[Path]) -> Path:
+    return folders[0] if len(folders) == 1 else folders[0].parent
 
 
 def export_job(

@@ -20,7 +20,6 @@ would mix the two kinds in one project is refused.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,13 +29,14 @@ import numpy as np
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.coco_records import Rle, parse_coco
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
     ImportReport,
     existing_paths,
     file_item,
-    item_pixels,
+    item_shape,
     mask_class_names,
     mask_classes,
     mask_instances,
@@ -51,6 +51,8 @@ from qbi_desktop.core.formats.common import (
     split_from_name,
 )
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.jsonfile import read_json
+from qbi_desktop.core.safefile import resolve_inside
 
 TOLERANCE = 0.5  # px a box may stick out (rounding in other tools)
 
@@ -63,6 +65,10 @@ def rle_decode(counts: list[int], height: int, width: int) -> np.ndarray:
     flat = np.zeros(height * width, dtype=bool)
     pos, value = 0, False
     for run in counts:
+        if run < 0:
+            raise ValueError(f"negative run length {run}")
+        if pos + run > height * width:
+            raise ValueError(f"RLE covers more than the image's {height * width} pixels")
         if value:
             flat[pos : pos + run] = True
         pos += run
@@ -117,36 +123,38 @@ def counts_to_rle_string(counts: list[int]) -> str:
     return "".join(out)
 
 
-def _paint(mask: np.ndarray, segmentation: Any, value: int) -> str | None:
-    """Paint one segmentation into ``mask``; a reason if it cannot be used."""
+def _paint(mask: np.ndarray, segmentation: list[list[float]] | Rle, value: int) -> str | None:
+    """Paint one (typed, see coco_records) segmentation into ``mask``; a reason if it cannot be
+    used."""
     from skimage.draw import polygon as draw_polygon
 
     h, w = mask.shape
     if isinstance(segmentation, list):
         for poly in segmentation:
-            if not isinstance(poly, list) or len(poly) < 6 or len(poly) % 2:
-                return "polygon needs at least 3 (x, y) points"
-            try:
-                xy = np.asarray(poly, dtype=float).reshape(-1, 2)
-            except (TypeError, ValueError):
-                return "polygon has non-numeric points"
+            xy = np.asarray(poly, dtype=float).reshape(-1, 2)
             rr, cc = draw_polygon(xy[:, 1], xy[:, 0], shape=(h, w))
             mask[rr, cc] = value
         return None
-    if isinstance(segmentation, dict):
-        size = segmentation.get("size")
-        counts = segmentation.get("counts")
-        if size != [h, w]:
-            return f"RLE size {size} differs from image size [{h}, {w}]"
+    if (segmentation.height, segmentation.width) != (h, w):
+        return (
+            f"RLE size [{segmentation.height}, {segmentation.width}] differs from the image "
+            f"size [{h}, {w}]"
+        )
+    counts = segmentation.counts
+    if isinstance(counts, str):
         try:
-            if isinstance(counts, str):
-                counts = rle_string_to_counts(counts)
-            region = rle_decode([int(c) for c in counts], h, w)
-        except (TypeError, ValueError, IndexError) as exc:
-            return f"bad RLE ({exc})"
-        mask[region] = value
-        return None
-    return "segmentation is neither polygons nor RLE"
+            counts = rle_string_to_counts(counts)
+        except IndexError:
+            return "compressed RLE string ends in the middle of a number"
+        negative = next((i for i, c in enumerate(counts) if c < 0), None)
+        if negative is not None:
+            return f"compressed RLE decodes to a negative run ({counts[negative]}, run {negative})"
+    try:
+        region = rle_decode(counts, h, w)
+    except ValueError as exc:
+        return f"bad RLE ({exc})"
+    mask[region] = value
+    return None
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -158,9 +166,12 @@ def import_job(
     *,
     images_dir: str | Path | None = None,
     annotator: str | None = None,
+    within: str | Path | None = None,
     **_: Any,
 ) -> Job[ImportReport]:
-    """Import one or more COCO JSON files (e.g. one per split) in one transaction."""
+    """Import one or more COCO JSON files (e.g. one per split) in one transaction. Image files
+    must lie inside ``images_dir`` when given, else inside ``within`` (set for an extracted
+    archive) or the JSON's own folder."""
     if not sources:
         raise UserFacingError("coco import needs at least one JSON file")
     sources = _json_files(sources)
@@ -176,7 +187,16 @@ def import_job(
         mode = "instances" if mask_instances(db) else "classes" if old_classes else None
         for source in sources:
             yield Progress(0, 0, f"reading {Path(source).name}")
-            planned += _plan(Path(source), images_dir, problems, new_classes, new_instances, mode)
+            planned += _plan(
+                Path(source),
+                images_dir,
+                problems,
+                new_classes,
+                new_instances,
+                mode,
+                Path(within) if within else None,
+                report.warnings,
+            )
         if len(new_instances) > 1 or (new_instances and new_classes):
             problems.append(
                 Problem(
@@ -264,54 +284,90 @@ def _plan(
     new_classes: dict[str, str],
     new_instances: set[str],
     mode: str | None,
+    within: Path | None = None,
+    notes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Check one COCO file and plan its items; ``mode`` is how the project reads masks
-    ("instances", "classes", or None for a project without masks yet)."""
+    ("instances", "classes", or None for a project without masks yet). Image files must
+    resolve inside ``images_dir`` when given, else inside ``within`` (an extracted archive) or
+    the JSON's own folder."""
     where = str(source)
     try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problems.append(Problem(where, f"cannot read ({exc.strerror})"))
+        data = read_json(source, "the COCO file", constants=True)
+    except UserFacingError as exc:
+        problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
         return []
-    except ValueError as exc:
-        problems.append(Problem(where, f"not valid JSON ({exc})"))
-        return []
-    if not isinstance(data, dict) or not isinstance(data.get("images"), list):
-        problems.append(Problem(where, "not a COCO file (no 'images' list)"))
-        return []
-    categories: dict[Any, str] = {}
-    for n, cat in enumerate(data.get("categories") or []):
-        if not isinstance(cat, dict) or not isinstance(cat.get("id"), int) or "name" not in cat:
-            problems.append(Problem(where, f"category {n}: needs an integer 'id' and a 'name'"))
+    coco, bad = parse_coco(data)
+    problems += [Problem(where, reason) for reason in bad]
+    categories: dict[int, str] = {}
+    for cat in coco.categories:
+        if cat.id in categories:
+            problems.append(Problem(where, f"categories[{cat.index}].id: {cat.id} is used twice"))
             continue
-        categories[cat["id"]] = str(cat["name"])
-    bases = [Path(images_dir)] if images_dir else [source.parent, source.parent / "images"]
+        categories[cat.id] = cat.name
+    # A mask value per category: the id itself, but 0 is the background of a label mask, so a
+    # category 0 (0-based exports) gets the next free value instead of vanishing.
+    values = {cid: cid for cid in categories if cid != 0}
+    if 0 in categories:
+        values[0] = max(categories) + 1
+        if notes is not None:
+            notes.append(
+                f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "
+                f"{values[0]} (0 is the masks' background)"
+            )
+    if images_dir:  # the user's own choice of folder: its files, and nothing outside it
+        bases, root = [Path(images_dir)], Path(images_dir)
+    else:
+        bases, root = [source.parent, source.parent / "images"], Path(within or source.parent)
     split = split_from_name(source.parent.name) or split_from_name(source.stem)
     images: dict[Any, dict[str, Any]] = {}
-    for n, img in enumerate(data["images"]):
-        if not isinstance(img, dict) or "id" not in img or not img.get("file_name"):
-            problems.append(Problem(where, f"images[{n}]: needs 'id' and 'file_name'"))
+    seen_paths: dict[Path, int] = {}
+    for img in coco.images:
+        label = f"images[{img.index}]"
+        if img.id in images:
+            problems.append(Problem(where, f"{label}.id: {img.id!r} is used twice"))
             continue
-        name = str(img["file_name"])
-        path = next((b / name for b in bases if (b / name).is_file()), None)
+        path, reason = None, "not found"
+        for base in bases:
+            found = resolve_inside(base, img.file_name, root)
+            if isinstance(found, str):
+                path, reason = None, found
+                break
+            if path is None and found.is_file():
+                path = found
         if path is None:
-            problems.append(Problem(where, f"images[{n}]: file {name!r} not found"))
+            where_looked = " or ".join(str(b) for b in bases)
+            if reason == "not found":
+                reason = f"file {img.file_name!r} not found in {where_looked}"
+            problems.append(Problem(where, f"{label}.file_name: {reason}"))
             continue
+        key = path.resolve()
+        if key in seen_paths:
+            problems.append(
+                Problem(
+                    where,
+                    f"{label}.file_name: {img.file_name!r} is the same file as "
+                    f"images[{seen_paths[key]}]",
+                )
+            )
+            continue
+        seen_paths[key] = img.index
         info = scan_image(path)
         if isinstance(info, str):
-            problems.append(Problem(str(path), info))
+            problems.append(Problem(str(path), f"{label} of {where}: {info}"))
             continue
-        width, height = img.get("width", info.width), img.get("height", info.height)
+        width = info.width if img.width is None else img.width
+        height = info.height if img.height is None else img.height
         if (width, height) != (info.width, info.height):
             problems.append(
                 Problem(
                     where,
-                    f"images[{n}] ({name}): JSON says {width}x{height}, the file is "
-                    f"{info.width}x{info.height}",
+                    f"{label} ({img.file_name}): the JSON says {width}x{height} pixels, "
+                    f"the image file is {info.width}x{info.height}",
                 )
             )
             continue
-        images[img["id"]] = {
+        images[img.id] = {
             "path": path,
             "info": info,
             "split": split,
@@ -319,43 +375,30 @@ def _plan(
             "mask": None,
             "source": where,
         }
-    annotations = data.get("annotations") or []
     # Our instance export marks each object with its mask value; such a file is instance masks.
-    marked = any(isinstance(a, dict) and "instance_id" in a for a in annotations)
+    marked = any(a.has_instance_id for a in coco.annotations)
     as_instances = mode == "instances" or marked  # marked + class masks: refused later
-    for n, ann in enumerate(annotations):
-        label = f"annotations[{n}]"
-        if not isinstance(ann, dict):
-            problems.append(Problem(where, f"{label}: not an object"))
-            continue
-        if ann.get("category_id") not in categories:
-            problems.append(Problem(where, f"{label}: unknown category {ann.get('category_id')!r}"))
-            continue
-        if ann.get("image_id") not in images:
+    for ann in coco.annotations:
+        label = f"annotations[{ann.index}]"
+        if ann.category_id not in categories:
             problems.append(
-                Problem(where, f"{label}: unknown or unusable image {ann.get('image_id')!r}")
+                Problem(where, f"{label}.category_id: unknown category {ann.category_id!r}")
             )
             continue
-        target = images[ann["image_id"]]
-        w_img, h_img = target["info"].width, target["info"].height
-        crowd = bool(ann.get("iscrowd", 0))
-        category = categories[ann["category_id"]]
-        instance = ann.get("instance_id") if as_instances else None
-        if instance is not None and (
-            not isinstance(instance, int) or isinstance(instance, bool) or not 1 <= instance < 65536
-        ):
-            problems.append(Problem(where, f"{label}: instance_id {instance!r} is not 1..65535"))
+        if ann.image_id not in images:
+            problems.append(
+                Problem(where, f"{label}.image_id: unknown or unusable image {ann.image_id!r}")
+            )
             continue
-        if not crowd and instance is None:
-            bbox = ann.get("bbox")
-            try:
-                x, y, w, h = (float(v) for v in bbox)
-            except (TypeError, ValueError):
-                problems.append(Problem(where, f"{label}: bbox {bbox!r} is not [x, y, w, h]"))
+        target = images[ann.image_id]
+        w_img, h_img = target["info"].width, target["info"].height
+        category = categories[ann.category_id]
+        instance = ann.instance_id if as_instances else None
+        if not ann.iscrowd and instance is None:
+            if ann.bbox is None:
+                problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
                 continue
-            if w < 0 or h < 0:
-                problems.append(Problem(where, f"{label}: bbox {bbox} has a negative size"))
-                continue
+            x, y, w, h = ann.bbox
             if (
                 x < -TOLERANCE
                 or y < -TOLERANCE
@@ -365,31 +408,41 @@ def _plan(
                 problems.append(
                     Problem(
                         where,
-                        f"{label}: bbox {bbox} lies outside the {w_img}x{h_img} image "
+                        f"{label}.bbox: {list(ann.bbox)} lies outside the {w_img}x{h_img} image "
                         f"{target['path'].name}",
                     )
                 )
                 continue
             target["boxes"].append(Box(category, x, y, w, h))
-        segmentation = ann.get("segmentation")
-        if segmentation:
-            if target["mask"] is None:
-                top = 65535 if as_instances else max(categories) if categories else 0
-                dtype = np.uint8 if top < 256 else np.uint16
-                target["mask"] = np.zeros((h_img, w_img), dtype=dtype)
+        if ann.segmentation is not None:
             if as_instances:
                 # An object without an id (edited by hand in another tool) gets the next one.
-                value = instance if instance is not None else int(target["mask"].max()) + 1
+                value = instance
+                if value is None:
+                    value = 1 if target["mask"] is None else int(target["mask"].max()) + 1
             else:
-                value = int(ann["category_id"])
-            reason = _paint(target["mask"], segmentation, value)
-            if reason:
+                value = values[ann.category_id]
+            if not 1 <= value <= 65535:
+                reason = (
+                    "more than 65535 objects in one image"
+                    if as_instances
+                    else f"category_id: {ann.category_id} cannot be a mask value "
+                    "(label masks hold 1..65535)"
+                )
                 problems.append(Problem(where, f"{label}: {reason}"))
+                continue
+            if target["mask"] is None:
+                top = 65535 if as_instances else max(values.values(), default=0)
+                dtype = np.uint8 if top < 256 else np.uint16
+                target["mask"] = np.zeros((h_img, w_img), dtype=dtype)
+            reason = _paint(target["mask"], ann.segmentation, value)
+            if reason:
+                problems.append(Problem(where, f"{label}.segmentation: {reason}"))
                 continue
             if as_instances:
                 new_instances.add(category)
             else:
-                new_classes[str(ann["category_id"])] = category
+                new_classes[str(value)] = category
     for target in images.values():
         if target["mask"] is not None and target["mask"].max() < 256:
             target["mask"] = target["mask"].astype(np.uint8)
@@ -437,7 +490,7 @@ def export_job(
             }
             for n, row in enumerate(r for r in rows if split_dir(r["split"]) == split):
                 rel = put_image(folder, project, db, row, f"{split}/images")
-                h, w = item_pixels(project, db, row).shape[:2]
+                h, w = item_shape(project, db, row)
                 doc["images"].append(
                     {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
                 )

@@ -40,6 +40,7 @@ from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
+from qbi_desktop.core.safefile import not_regular, open_regular
 
 SPLIT_DIRS = ("train", "val", "test")
 UNASSIGNED_DIR = "unassigned"
@@ -85,17 +86,35 @@ class FileInfo:
 
 
 def scan_image(path: Path) -> FileInfo | str:
-    """Hash and header size of an image file, or the reason it cannot be used."""
+    """Hash and size of an image file that decodes, or the reason it cannot be used.
+
+    The image is decoded once here, so that a truncated or undecodable file is refused at
+    import, naming it, rather than accepted and failing later (thumbnails, export). Only a
+    regular file is read; its declared size is checked against the limits before decoding.
+    """
+    reason = not_regular(path)
+    if reason is not None:
+        return reason
     try:
         size = path.stat().st_size
-    except OSError:
-        return "file not found"
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
     if size == 0:
         return "file is empty"
-    width, height = image_size(path)
-    if width is None:
-        return "not a readable image"
-    return FileInfo(hash_file(path), size, width, height)
+    try:
+        width, height = image_size(path)
+        if width is None or height is None:
+            return "not a readable image"
+        read_image_file(path)
+    except UserFacingError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    except MemoryError:
+        return "too large to decode in the memory available"
+    try:
+        digest = hash_file(path)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror or exc})"
+    return FileInfo(digest, size, width, height)
 
 
 def file_item(path: Path, info: FileInfo, **fields: Any) -> NewItem:
@@ -245,13 +264,13 @@ def export_rows(
     rows = db.execute(
         "SELECT items.id, items.name, items.label, items.split, items.path, items.container_id, "
         "items.idx, items.review, items.notes, items.label_by, items.provenance_kind, "
-        "items.provenance, items.metadata, items.hash, masks.path "
+        "items.provenance, items.metadata, items.hash, masks.path, items.width, items.height "
         "FROM items LEFT JOIN masks ON masks.item_id = items.id " + where + "ORDER BY items.id",
         params,
     ).fetchall()
     keys = (
         "id name label split path container index review notes annotator provenance_kind "
-        "provenance metadata hash mask"
+        "provenance metadata hash mask width height"
     ).split()
     out = [dict(zip(keys, r, strict=True)) for r in rows]
     targets: dict[int, dict[str, float]] = {}
@@ -266,6 +285,26 @@ def export_rows(
         row["targets"] = targets.get(row["id"], {})
         row["boxes"] = boxes.get(row["id"], [])
     return out
+
+
+#: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def quote_cell(value: Any) -> Any:
+    """A text cell for an exported sheet: one that a spreadsheet would run as a formula gets a
+    leading ``'`` (OWASP's advice); :func:`unquote_cell` takes it off again on import. Numbers
+    and other values are left alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def unquote_cell(text: str) -> str:
+    """The inverse of :func:`quote_cell` for a cell read from a sheet we may have written."""
+    if len(text) > 1 and text[0] == "'" and text[1:].startswith(FORMULA_STARTS):
+        return text[1:]
+    return text
 
 
 def split_dir(split: str | None) -> str:
@@ -313,6 +352,8 @@ class ExportFolder:
             ) from exc
         self.files: dict[str, tuple[int, str]] = {}  # relative path -> (bytes, sha256)
         self._names: set[str] = set()
+        #: item files that are missing or changed since import: the export is refused
+        self.problems: list[str] = []
 
     def unique(self, rel: str) -> str:
         """``rel`` or, if already taken, ``stem_2.ext``, ``stem_3.ext``, ..."""
@@ -332,23 +373,38 @@ class ExportFolder:
         self.files[rel] = (len(data), hashlib.sha256(data).hexdigest())
         return rel
 
-    def copy_file(self, rel: str, source: Path) -> str:
+    def copy_file(self, rel: str, source: Path, expect: str | None = None) -> str:
+        """Copy ``source`` to ``rel``; with ``expect`` (the catalog's content hash of the file)
+        a file that differs is noted in :attr:`problems` (the export is then refused)."""
         rel = self.unique(rel)
         path = self.tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        digest, content = hashlib.sha256(), hashlib.blake2b(digest_size=16)
+        size = 0
         try:
-            shutil.copyfile(source, path)
+            with open_regular(source, "the image") as src, open(path, "xb") as out:
+                while block := src.read(1 << 20):
+                    out.write(block)
+                    digest.update(block)
+                    content.update(block)
+                    size += len(block)
         except OSError as exc:
             raise UserFacingError(f"{source}: cannot copy for export ({exc.strerror})") from exc
-        digest = hashlib.sha256()
-        with open(path, "rb") as stream:
-            while block := stream.read(1 << 20):
-                digest.update(block)
-        self.files[rel] = (path.stat().st_size, digest.hexdigest())
+        if expect is not None and content.hexdigest() != expect:
+            self.problems.append(f"{source}: changed since it was imported (content differs)")
+        self.files[rel] = (size, digest.hexdigest())
         return rel
 
     def write_json(self, rel: str, value: Any) -> str:
-        return self.write_bytes(rel, json.dumps(value, indent=1).encode())
+        """Strict JSON: a NaN or infinite number is refused, never written as ``NaN``."""
+        try:
+            text = json.dumps(value, indent=1, allow_nan=False)
+        except ValueError as exc:
+            raise UserFacingError(
+                f"{self.out}: cannot write {rel}: a number in it is NaN or infinite ({exc}); "
+                "fix the boxes or targets holding it"
+            ) from None
+        return self.write_bytes(rel, text.encode())
 
     def commit(self) -> None:
         # One flush of everything before the folder appears; an fsync per file costs
@@ -371,6 +427,19 @@ class ExportFolder:
             self.discard()
             raise
         self.commit()
+
+
+class ExportRefused(UserFacingError):
+    """The items' files are not what the catalog says (missing, changed): nothing written."""
+
+    def __init__(self, out: Path, problems: list[str], limit: int = 20):
+        self.problems = list(problems)
+        shown = "\n".join(f"  - {p}" for p in problems[:limit])
+        more = f"\n  ... and {len(problems) - limit} more" if len(problems) > limit else ""
+        super().__init__(
+            f"{out}: export refused, nothing was written; {len(problems)} item file(s) are "
+            f"missing or changed since import (run verify, or import them again):\n{shown}{more}"
+        )
 
 
 ExportWriter = Callable[[sqlite3.Connection, list[dict[str, Any]], ExportFolder], Job[Any]]
@@ -396,6 +465,8 @@ def run_export(
         report = ExportReport(kind, str(folder.out), items=len(rows))
         with folder.guarded():
             report.warnings += (yield from write(db, rows, folder)) or []
+            if folder.problems:
+                raise ExportRefused(folder.out, folder.problems)
             if datapackage:
                 from qbi_desktop.core.formats.datapackage import write_datapackage
 
@@ -412,10 +483,34 @@ def item_pixels(project: Project, db: sqlite3.Connection, row: dict[str, Any]) -
 
 
 def read_item_mask(project: Project, row: dict[str, Any]) -> np.ndarray:
-    """The label mask stored for an export row (rows without one have ``row["mask"]`` None)."""
+    """The label mask stored for an export row (rows without one have ``row["mask"]`` None);
+    a missing or unreadable mask file is a message naming it and the item."""
     import tifffile
 
-    return np.asarray(tifffile.imread(project.resolve(row["mask"])))
+    path = project.resolve(row["mask"])
+    reason = not_regular(path)
+    if reason is not None:
+        raise UserFacingError(f"{path}: mask of item {row['id']} ({row['name']}): {reason}")
+    try:
+        mask = np.asarray(tifffile.imread(path))
+    except Exception as exc:  # any decoder failure is a property of the file
+        raise UserFacingError(
+            f"{path}: mask of item {row['id']} ({row['name']}) cannot be read ({exc})"
+        ) from exc
+    if mask.ndim != 2:
+        raise UserFacingError(
+            f"{path}: mask of item {row['id']} ({row['name']}) is not a 2-D label image "
+            f"(shape {mask.shape})"
+        )
+    return mask
+
+
+def item_shape(project: Project, db: sqlite3.Connection, row: dict[str, Any]) -> tuple[int, int]:
+    """(height, width) of an export row from the catalog (recorded at import), decoding the
+    pixels only for an item that has no size recorded."""
+    if row.get("width") and row.get("height"):
+        return int(row["height"]), int(row["width"])
+    return tuple(item_pixels(project, db, row).shape[:2])  # type: ignore[return-value]
 
 
 def mask_regions(mask: np.ndarray) -> Iterator[tuple[int, np.ndarray, tuple[int, int, int, int]]]:
@@ -435,8 +530,6 @@ def item_image(
     """An item's image for export: its own file (copied byte for byte) or encoded pixels."""
     if row["path"] is not None:
         path = project.resolve(row["path"])
-        if not path.is_file():
-            raise UserFacingError(f"{path}: image of item {row['id']} not found (run verify)")
         return path, path.suffix.lower()
     return encode_image(item_pixels(project, db, row))
 
@@ -463,7 +556,11 @@ def put_image(
     source, ext = item_image(project, db, row)
     rel = f"{rel_dir}/{item_stem(row)}{ext}" if rel_dir else f"{item_stem(row)}{ext}"
     if isinstance(source, Path):
-        return folder.copy_file(rel, source)
+        reason = not_regular(source)
+        if reason is not None:  # every missing file is reported at the end, not only the first
+            folder.problems.append(f"{source}: image of item {row['id']}: {reason}")
+            return folder.unique(rel)
+        return folder.copy_file(rel, source, expect=row.get("hash"))
     return folder.write_bytes(rel, source)
 
 

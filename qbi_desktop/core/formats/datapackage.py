@@ -44,6 +44,7 @@ from qbi_desktop.core.formats.common import (
     read_mask_file,
     reject_if,
     scan_image,
+    unquote_cell,
 )
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
@@ -145,7 +146,13 @@ def write_datapackage(
     """Add ``datapackage.json`` describing every file already in the ExportFolder ``folder``."""
     descriptor = build_descriptor(dict(folder.files), metadata, folder.out.name, tables)
     path = folder.tmp / "datapackage.json"
-    path.write_text(json.dumps(descriptor, indent=1), encoding="utf-8")
+    try:
+        text = json.dumps(descriptor, indent=1, allow_nan=False)
+    except ValueError:
+        raise UserFacingError(
+            "datapackage.json: the project metadata holds a NaN or infinite number"
+        ) from None
+    path.write_text(text, encoding="utf-8")
 
 
 # -- import --------------------------------------------------------------------------------
@@ -436,7 +443,8 @@ def import_job(
 
             def cell(name: str, cells: list[str] = cells) -> str:
                 i = col.get(name)
-                return cells[i] if i is not None and i < len(cells) else ""
+                # text cells an export quoted against formula injection (see quote_cell)
+                return unquote_cell(cells[i]) if i is not None and i < len(cells) else ""
 
             def bad(reason: str, n: int = n) -> None:
                 problems.append(Problem(str(table.path), reason, row=n))

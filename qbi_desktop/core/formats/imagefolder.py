@@ -27,6 +27,7 @@ from qbi_desktop.core.formats.common import (
     mask_bytes,
     project_metadata,
     put_image,
+    quote_cell,
     read_item_mask,
     reject_if,
     run_export,
@@ -184,15 +185,15 @@ def export_package_job(
             writer.writerow(
                 [
                     row["id"],
-                    row["name"],
-                    paths[row["id"]],
-                    row["label"] or "",
+                    quote_cell(row["name"]),
+                    quote_cell(paths[row["id"]]),
+                    quote_cell(row["label"] or ""),
                     row["split"] or "",
-                    masks.get(row["id"], ""),
-                    json.dumps(boxes),
+                    quote_cell(masks.get(row["id"], "")),
+                    _boxes_json(boxes, row),
                     row["review"],
-                    row["notes"],
-                    row["annotator"] or "",
+                    quote_cell(row["notes"]),
+                    quote_cell(row["annotator"] or ""),
                     row["provenance_kind"],
                     row["provenance"],
                     row["metadata"],
@@ -208,6 +209,17 @@ def export_package_job(
     report = yield from run_export(project, "datapackage", out, write, filters=filters)
     report.files += 1
     return report
+
+
+def _boxes_json(boxes: list[dict], row: dict) -> str:
+    """Strict JSON (never ``NaN``/``Infinity``, which no other reader accepts)."""
+    try:
+        return json.dumps(boxes, allow_nan=False)
+    except ValueError:
+        raise UserFacingError(
+            f"item {row['id']} ({row['name']}): a box has a NaN or infinite coordinate; "
+            "fix or delete it before exporting"
+        ) from None
 
 
 def _num(value: float | None) -> str:

@@ -18,9 +18,10 @@ A project with class masks reads regions by label as before (``group_id`` ignore
 from __future__ import annotations
 
 import base64
+import binascii
 import io
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
     file_item,
-    item_pixels,
+    item_shape,
     mask_class_names,
     mask_classes,
     mask_instances,
@@ -48,17 +49,92 @@ from qbi_desktop.core.formats.common import (
     split_dir,
     split_from_name,
 )
+from qbi_desktop.core.formats.records import (
+    FieldError,
+    as_int,
+    as_list,
+    as_object,
+    as_str,
+    describe,
+    numbers,
+    place,
+)
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.jsonfile import read_json
+from qbi_desktop.core.safefile import resolve_inside
 
 SUPPORTED = ("rectangle", "polygon", "circle", "mask")
 VERSION = "5.5.0"
 
 
-def _png_to_bool(text: str) -> np.ndarray:
-    from PIL import Image
+@dataclass(frozen=True)
+class Shape:
+    index: int
+    label: str
+    kind: str
+    points: np.ndarray  # (n, 2) finite x, y
+    group_id: int | None
+    mask: str | None
 
-    with Image.open(io.BytesIO(base64.b64decode(text, validate=True))) as img:
-        return np.asarray(img.convert("L")) > 0
+
+@dataclass(frozen=True)
+class LabelmeFile:
+    image_path: str
+    shapes: list[Shape]
+    flags: dict[str, bool]
+
+
+def parse_labelme(data: Any) -> tuple[LabelmeFile | None, list[str]]:
+    """A parsed labelme JSON as typed records, and the problems (each naming its place, e.g.
+    ``shapes[2].points[1]: expected a list, got a string 'x'``)."""
+    if not isinstance(data, dict) or "shapes" not in data or not data.get("imagePath"):
+        return None, ["not a labelme file (needs 'shapes' and 'imagePath')"]
+    problems: list[str] = []
+    try:
+        image_path = as_str(data["imagePath"], "imagePath")
+        if "\x00" in image_path:
+            raise FieldError("imagePath", "contains a NUL character")
+        shapes_in = as_list(data["shapes"], "shapes")
+        flags_in = as_object(data.get("flags") or {}, "flags")
+    except FieldError as exc:
+        return None, [str(exc)]
+    flags = {}
+    for key, value in flags_in.items():
+        if not isinstance(value, bool):
+            problems.append(f"flags.{key}: expected true or false, got {describe(value)}")
+        else:
+            flags[key] = value
+    shapes = []
+    for n, value in enumerate(shapes_in):
+        try:
+            shapes.append(_shape_record(n, value, place("shapes", n)))
+        except FieldError as exc:
+            problems.append(str(exc))
+    return LabelmeFile(image_path, shapes, flags), problems
+
+
+def _shape_record(n: int, value: Any, where: str) -> Shape:
+    record = as_object(value, where)
+    label = as_str(record.get("label", ""), place(where, "label"), allow_numbers=True)
+    kind = record.get("shape_type") or "polygon"
+    kind = as_str(kind, place(where, "shape_type"))
+    raw = as_list(record.get("points"), place(where, "points"))
+    pairs = []
+    for i, point in enumerate(raw):
+        xy = numbers(point, place(place(where, "points"), i))
+        if len(xy) != 2:
+            raise FieldError(
+                place(place(where, "points"), i), f"expected [x, y], got {len(xy)} numbers"
+            )
+        pairs.append(xy)
+    points = np.asarray(pairs, dtype=float).reshape(-1, 2)
+    group = record.get("group_id")
+    if group is not None:
+        group = as_int(group, place(where, "group_id"))
+    mask = record.get("mask")
+    if mask is not None:
+        mask = as_str(mask, place(where, "mask"))
+    return Shape(n, label, kind, points, group, mask)
 
 
 def _bool_to_png(region: np.ndarray) -> str:
@@ -70,13 +146,19 @@ def _bool_to_png(region: np.ndarray) -> str:
 
 
 def import_job(
-    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+    project: Project,
+    sources: Sequence[str | Path],
+    *,
+    annotator: str | None = None,
+    within: str | Path | None = None,
+    **_: Any,
 ) -> Job[ImportReport]:
-    """``sources``: labelme JSON files and/or folders holding them."""
+    """``sources``: labelme JSON files and/or folders holding them. Each ``imagePath`` must
+    resolve inside ``within`` (set for an extracted archive), else inside its JSON's folder."""
     files: list[Path] = []
     for s in sources:
         s = Path(s)
-        found = sorted(s.rglob("*.json")) if s.is_dir() else [s]
+        found = sorted(p for p in s.rglob("*.json") if p.is_file()) if s.is_dir() else [s]
         files += [p for p in found if p.name != "datapackage.json"]
     if not files:
         raise UserFacingError("labelme import: no JSON files given or found")
@@ -97,7 +179,7 @@ def import_job(
             instances = _instance_class(doc for _f, doc in docs)
         plans = []
         for f, doc in docs:
-            plan = _plan(f, doc, classes, instances, problems)
+            plan = _plan(f, doc, classes, instances, problems, Path(within) if within else None)
             if plan is not None:
                 plans.append(plan)
         reject_if(report.source, problems)
@@ -139,30 +221,29 @@ def import_job(
         db.close()
 
 
-def _read(f: Path, problems: list[Problem]) -> dict | None:
+def _read(f: Path, problems: list[Problem]) -> LabelmeFile | None:
     where = str(f)
     try:
-        data = json.loads(f.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        problems.append(Problem(where, f"not a readable JSON file ({exc})"))
+        data = read_json(f, "the labelme file", constants=True)
+    except UserFacingError as exc:
+        problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
         return None
-    if not isinstance(data, dict) or "shapes" not in data or not data.get("imagePath"):
-        problems.append(Problem(where, "not a labelme file (needs 'shapes' and 'imagePath')"))
-        return None
-    return data
+    doc, bad = parse_labelme(data)
+    problems += [Problem(where, reason) for reason in bad]
+    return None if bad else doc
 
 
 def _instance_class(docs: Any) -> str | None:
-    """The one label of the region shapes when every one has an integer ``group_id``: the
+    """The one label of the region shapes when every one has a ``group_id`` of 1..65535: the
     files are instance masks of that class (see the module docstring); else None."""
     labels = set()
-    for data in docs:
-        for shape in data.get("shapes") or []:
-            if not isinstance(shape, dict) or shape.get("shape_type") == "rectangle":
+    for doc in docs:
+        for shape in doc.shapes:
+            if shape.kind == "rectangle":
                 continue
-            if not _is_group_id(shape.get("group_id")):
+            if not _is_group_id(shape.group_id):
                 return None
-            labels.add(str(shape.get("label", "")))
+            labels.add(shape.label)
     return labels.pop() if len(labels) == 1 else None
 
 
@@ -172,38 +253,35 @@ def _is_group_id(value: object) -> bool:
 
 def _plan(
     f: Path,
-    data: dict,
+    doc: LabelmeFile,
     classes: dict[str, int],
     instances: str | None,
     problems: list[Problem],
+    within: Path | None = None,
 ) -> dict | None:
     """Plan one labelme file's item. Regions are painted with their class value from
     ``classes`` (growing it for new labels), or, when ``instances`` names the objects' class,
-    with their ``group_id`` (one object each)."""
+    with their ``group_id`` (one object each). The image must lie inside ``within`` (default:
+    the JSON's folder)."""
     from skimage.draw import disk, polygon
 
     where = str(f)
-    path = f.parent / str(data["imagePath"])
+    path = resolve_inside(f.parent, doc.image_path, within or f.parent)
+    if isinstance(path, str):
+        problems.append(Problem(where, f"imagePath: {path}"))
+        return None
     info = scan_image(path)
     if isinstance(info, str):
-        problems.append(Problem(where, f"image {data['imagePath']!r}: {info}"))
+        problems.append(Problem(where, f"imagePath {doc.image_path!r}: {info}"))
         return None
     h, w = info.height, info.width
     boxes: list[Box] = []
     mask = None
-    shapes = data.get("shapes") or []
     # Objects without a group_id get ids after every id the file uses.
-    next_id = max(
-        (s["group_id"] for s in shapes if isinstance(s, dict) and _is_group_id(s.get("group_id"))),
-        default=0,
-    )
-    for n, shape in enumerate(shapes):
-        what = f"shape {n}"
-        if not isinstance(shape, dict):
-            problems.append(Problem(where, f"{what}: not an object"))
-            continue
-        kind = shape.get("shape_type") or "polygon"
-        label = str(shape.get("label", ""))
+    next_id = max((s.group_id for s in doc.shapes if _is_group_id(s.group_id)), default=0)
+    for shape in doc.shapes:
+        what = f"shapes[{shape.index}]"
+        kind, label, points = shape.kind, shape.label, shape.points
         if kind not in SUPPORTED:
             problems.append(
                 Problem(
@@ -213,22 +291,18 @@ def _plan(
                 )
             )
             continue
-        try:
-            points = np.asarray(shape.get("points"), dtype=float).reshape(-1, 2)
-        except (TypeError, ValueError):
-            problems.append(Problem(where, f"{what}: points are not (x, y) numbers"))
-            continue
         if kind == "rectangle":
             if len(points) != 2:
-                problems.append(Problem(where, f"{what}: a rectangle needs 2 points"))
+                problems.append(Problem(where, f"{what}.points: a rectangle needs 2 points"))
                 continue
             (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
             boxes.append(Box(label, float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
             continue
-        if mask is None:
-            mask = np.zeros((h, w), dtype=np.uint16)
         if instances is None:
             value = classes.setdefault(label, max(classes.values(), default=0) + 1)
+            if value > 65535:
+                problems.append(Problem(where, f"{what}: more than 65535 classes of regions"))
+                continue
         elif label != instances:
             problems.append(
                 Problem(
@@ -238,32 +312,38 @@ def _plan(
                 )
             )
             continue
-        elif _is_group_id(shape.get("group_id")):
-            value = shape["group_id"]
+        elif _is_group_id(shape.group_id):
+            value = shape.group_id
         else:
             next_id += 1
             value = next_id
             if value >= 65536:
                 problems.append(Problem(where, f"{what}: more than 65535 objects in one image"))
                 continue
+        if mask is None:
+            mask = np.zeros((h, w), dtype=np.uint16)
         if kind == "polygon":
             if len(points) < 3:
-                problems.append(Problem(where, f"{what}: a polygon needs at least 3 points"))
+                problems.append(Problem(where, f"{what}.points: a polygon needs at least 3 points"))
                 continue
             rr, cc = polygon(points[:, 1], points[:, 0], shape=(h, w))
             mask[rr, cc] = value
         elif kind == "circle":
             if len(points) != 2:
-                problems.append(Problem(where, f"{what}: a circle needs centre and rim point"))
+                problems.append(
+                    Problem(where, f"{what}.points: a circle needs centre and rim point")
+                )
                 continue
             radius = float(np.hypot(*(points[1] - points[0])))
             rr, cc = disk((points[0][1], points[0][0]), radius, shape=(h, w))
             mask[rr, cc] = value
         else:  # mask: a PNG of the region whose top-left is the first point
-            try:
-                region = _png_to_bool(shape.get("mask") or "")
-            except Exception as exc:
-                problems.append(Problem(where, f"{what}: mask is not a base64 PNG ({exc})"))
+            if len(points) == 0:
+                problems.append(Problem(where, f"{what}.points: a mask shape needs its corner"))
+                continue
+            region = _png_region(shape.mask or "", w, h)
+            if isinstance(region, str):
+                problems.append(Problem(where, f"{what}.mask: {region}"))
                 continue
             x0, y0 = (int(round(v)) for v in points.min(axis=0))
             rh, rw = region.shape
@@ -273,7 +353,7 @@ def _plan(
             mask[y0 : y0 + rh, x0 : x0 + rw][region] = value
     if mask is not None and mask.max() < 256:
         mask = mask.astype(np.uint8)
-    flags = [k for k, v in (data.get("flags") or {}).items() if v is True]
+    flags = [k for k, v in doc.flags.items() if v is True]
     return {
         "path": path,
         "info": info,
@@ -283,6 +363,26 @@ def _plan(
         "split": split_from_name(f.parent.name),
         "json": where,
     }
+
+
+def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
+    """A labelme ``mask`` (base64 PNG) as a bool region, or why it is not one. Its declared
+    size is checked against the image before decoding (a tiny PNG may claim a huge size)."""
+    from PIL import Image
+
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        return f"not base64 ({exc})"
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            if img.format != "PNG":
+                return f"not a PNG image ({img.format})"
+            if img.width > width or img.height > height:
+                return f"{img.width}x{img.height} region is larger than the {width}x{height} image"
+            return np.asarray(img.convert("L")) > 0
+    except Exception as exc:  # any decoder failure is a property of the data
+        return f"not a readable PNG ({exc})"
 
 
 def export_job(
@@ -300,7 +400,7 @@ def export_job(
         for n, row in enumerate(rows):
             rel_dir = split_dir(row["split"]) if with_splits else ""
             rel = put_image(folder, project, db, row, rel_dir)
-            h, w = item_pixels(project, db, row).shape[:2]
+            h, w = item_shape(project, db, row)
             shapes = []
             for label, x, y, bw, bh, _who in row["boxes"]:
                 shapes.append(_shape(label, [[x, y], [x + bw, y + bh]], "rectangle"))

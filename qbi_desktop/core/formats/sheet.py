@@ -26,47 +26,135 @@ from qbi_desktop.core.formats.common import (
     existing_paths,
     file_item,
     put_image,
+    quote_cell,
     reject_if,
     run_export,
     scan_image,
     split_dir,
+    unquote_cell,
 )
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.safefile import open_regular, read_bytes, resolve_inside, text_file_limit
 
 SPECIAL = ("label", "split")
 
 
+#: Bounds of a sheet we read: a regression sheet has a row per image and a column per target.
+MAX_ROWS = 1_000_000
+MAX_COLUMNS = 1_000
+MAX_CELLS = 20_000_000
+
+
 def read_sheet(path: Path) -> list[list[Any]]:
-    """All rows of a CSV or the first worksheet of an XLSX, as lists of cell values."""
+    """All rows of a CSV or the first worksheet of an XLSX, as lists of cell values (row ``n``
+    of the sheet at index ``n - 1``; an empty row is an empty list). Only a regular file is
+    read, and a sheet larger than :data:`MAX_ROWS` x :data:`MAX_COLUMNS` is refused before its
+    rows are built (an XLSX of a few KB can declare a cell at XFD1048576)."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        try:
-            import openpyxl
-        except ImportError as exc:
-            raise UserFacingError(
-                f"{path}: reading XLSX needs the optional package openpyxl "
-                "(pip install openpyxl), or save the sheet as CSV"
-            ) from exc
-        try:
-            book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
-            raise UserFacingError(f"{path}: not a readable XLSX workbook ({exc})") from exc
-        try:
-            sheet = book.worksheets[0]
-            return [list(r) for r in sheet.iter_rows(values_only=True)]
-        finally:
-            book.close()
+        return _read_xlsx(path)
+    text = read_bytes(path, "the sheet")
     try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except OSError as exc:
-        raise UserFacingError(f"{path}: cannot read ({exc.strerror})") from exc
+        text = text.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise UserFacingError(f"{path}: not UTF-8 text ({exc})") from exc
+        raise UserFacingError(f"{path}: not UTF-8 text (byte {exc.start})") from None
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [row for row in csv.reader(io.StringIO(text), dialect)]
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows: list[list[Any]] = []
+    cells = 0
+    try:
+        for row in reader:
+            rows.append(_bounded(path, row, len(rows) + 1))
+            cells += len(row)
+            if len(rows) > MAX_ROWS or cells > MAX_CELLS:
+                raise _too_big(path, len(rows), cells)
+    except csv.Error as exc:
+        if "field larger than field limit" in str(exc):
+            raise UserFacingError(
+                f"{path}, line {reader.line_num}: a cell is longer than "
+                f"{csv.field_size_limit()} characters (an unclosed quote?); a sheet cell "
+                "holds a name, a number or a label"
+            ) from None
+        raise UserFacingError(
+            f"{path}, line {reader.line_num}: not a readable CSV sheet ({exc})"
+        ) from None
+    return rows
+
+
+def _bounded(path: Path, row: Sequence[Any], number: int) -> list[Any]:
+    """``row`` without its trailing empty cells; more than MAX_COLUMNS cells is refused."""
+    end = len(row)
+    while end and _blank(row[end - 1]):
+        end -= 1
+    if end > MAX_COLUMNS:
+        raise UserFacingError(
+            f"{path}, row {number}: {end} columns, more than the {MAX_COLUMNS} a sheet may have"
+        )
+    return list(row[:end])
+
+
+def _too_big(path: Path, rows: int, cells: int) -> UserFacingError:
+    return UserFacingError(
+        f"{path}: more than {MAX_ROWS} rows or {MAX_CELLS} cells ({rows} rows, {cells} cells "
+        "so far): too large for a sheet of images and targets"
+    )
+
+
+def _read_xlsx(path: Path) -> list[list[Any]]:
+    try:
+        import openpyxl
+    except ImportError as exc:
+        raise UserFacingError(
+            f"{path}: reading XLSX needs the optional package openpyxl "
+            "(pip install openpyxl), or save the sheet as CSV"
+        ) from exc
+    with open_regular(path, "the sheet", text_file_limit()) as stream:
+        try:
+            book = openpyxl.load_workbook(stream, read_only=True, data_only=True)
+        except Exception as exc:  # any parser failure is a property of the file
+            raise UserFacingError(f"{path}: not a readable XLSX workbook ({exc})") from exc
+        try:
+            if not book.worksheets:
+                raise UserFacingError(f"{path}: the workbook has no worksheet")
+            sheet = book.worksheets[0]
+            declared_rows, declared_columns = sheet.max_row or 0, sheet.max_column or 0
+            if declared_rows > MAX_ROWS or declared_columns > MAX_COLUMNS:
+                raise UserFacingError(
+                    f"{path}: worksheet {sheet.title!r} declares {declared_rows} rows x "
+                    f"{declared_columns} columns (up to cell "
+                    f"{_cell_name(declared_rows, declared_columns)}), more than the "
+                    f"{MAX_ROWS} x {MAX_COLUMNS} a sheet may have"
+                )
+            # Explicit bounds: openpyxl pads rows to the widest one and fills missing rows; a
+            # declared size that lies cannot make it build more than this.
+            rows: list[list[Any]] = []
+            cells = 0
+            width = declared_columns or MAX_COLUMNS + 1
+            for row in sheet.iter_rows(
+                min_row=1, max_row=MAX_ROWS + 1, max_col=width, values_only=True
+            ):
+                rows.append(_bounded(path, row, len(rows) + 1))
+                cells += len(rows[-1])
+                if len(rows) > MAX_ROWS or cells > MAX_CELLS:
+                    raise _too_big(path, len(rows), cells)
+            while rows and not rows[-1]:
+                rows.pop()
+            return rows
+        except UserFacingError:
+            raise
+        except Exception as exc:  # a corrupt worksheet part shows up while iterating
+            raise UserFacingError(f"{path}: not a readable XLSX workbook ({exc})") from exc
+        finally:
+            book.close()
+
+
+def _cell_name(row: int, column: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return f"{get_column_letter(column)}{row}" if 1 <= column <= 18278 else f"R{row}C{column}"
 
 
 SHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm")
@@ -98,8 +186,11 @@ def import_job(
     *,
     images_dir: str | Path | None = None,
     annotator: str | None = None,
+    within: str | Path | None = None,
     **_: Any,
 ) -> Job[ImportReport]:
+    """Import one sheet. Image names must resolve inside ``images_dir`` when given, else
+    inside ``within`` (an extracted archive) or the sheet's folder."""
     if len(sources) != 1:
         raise UserFacingError("sheet import takes one CSV or XLSX file")
     path = Path(sources[0])
@@ -108,25 +199,29 @@ def import_job(
     if not path.is_file():
         raise UserFacingError(f"{path}: file not found")
     base = Path(images_dir) if images_dir else path.parent
-    rows = [r for r in read_sheet(path) if not all(_blank(v) for v in r)]
-    if len(rows) < 2:
+    # Image names must stay inside the images folder (or, for an archive, what was extracted).
+    root = Path(images_dir) if images_dir else Path(within or path.parent)
+    numbered = [(r, row) for r, row in enumerate(read_sheet(path), start=1) if row]
+    numbered = [(r, row) for r, row in numbered if not all(_blank(v) for v in row)]
+    if len(numbered) < 2:
         raise UserFacingError(f"{path}: needs a header row and at least one data row")
-    header = ["" if h is None else str(h).strip() for h in rows[0]]
+    header_row, rows = numbered[0], numbered[1:]
+    header = ["" if h is None else unquote_cell(str(h).strip()) for h in header_row[1]]
     problems: list[Problem] = []
     columns = header[1:]
     for j, name in enumerate(columns):
         if not name:
-            problems.append(Problem(str(path), f"column {j + 2} has no name", row=1))
+            problems.append(Problem(str(path), f"column {j + 2} has no name", row=header_row[0]))
     if len(set(columns)) != len(columns):
-        problems.append(Problem(str(path), "two columns have the same name", row=1))
+        problems.append(Problem(str(path), "two columns have the same name", row=header_row[0]))
     specials = {c.lower(): j for j, c in enumerate(columns) if c.lower() in SPECIAL}
     report = ImportReport("sheet", str(path))
     parsed: list[tuple[int, Path, dict[str, float], str | None, str | None]] = []
     seen: dict[str, int] = {}
     yield Progress(0, len(rows), "checking sheet")
-    for r, row in enumerate(rows[1:], start=2):
+    for r, row in rows:
         cells = list(row) + [None] * (len(header) - len(row))
-        name = "" if cells[0] is None else str(cells[0]).strip()
+        name = "" if cells[0] is None else unquote_cell(str(cells[0]).strip())
         if not name:
             problems.append(Problem(str(path), "image name is empty", row=r))
             continue
@@ -138,7 +233,10 @@ def import_job(
             )
         else:
             seen[name] = r
-        image = base / name
+        image = resolve_inside(base, name, root)
+        if isinstance(image, str):
+            problems.append(Problem(str(path), f"image name: {image}", row=r))
+            continue
         if not duplicate and not image.is_file():
             problems.append(Problem(str(path), f"image {name!r} not found in {base}", row=r))
         targets: dict[str, float] = {}
@@ -160,9 +258,9 @@ def import_job(
             targets[column] = number
         label = split = None
         if "label" in specials and not _blank(cells[specials["label"] + 1]):
-            label = str(cells[specials["label"] + 1]).strip()
+            label = unquote_cell(str(cells[specials["label"] + 1]).strip())
         if "split" in specials and not _blank(cells[specials["split"] + 1]):
-            split = str(cells[specials["split"] + 1]).strip().lower()
+            split = unquote_cell(str(cells[specials["split"] + 1]).strip()).lower()
             if split not in SPLITS:
                 problems.append(
                     Problem(str(path), f"split {split!r} is not one of {SPLITS}", row=r)
@@ -228,15 +326,17 @@ def export_job(
         names = sorted({t for r in rows for t in r["targets"]})
         with_splits = any(r["split"] for r in rows)
         with_labels = any(r["label"] is not None for r in rows)
-        table = [["image", *names] + (["label"] if with_labels else []) + ["split"]]
+        # Text cells that a spreadsheet would run as formulas are quoted (see quote_cell).
+        head = ["image", *map(quote_cell, names)]
+        table = [head + (["label"] if with_labels else []) + ["split"]]
         for n, row in enumerate(rows):
             rel = put_image(
                 folder, project, db, row, split_dir(row["split"]) if with_splits else "images"
             )
             values = [row["targets"].get(t) for t in names]
             table.append(
-                [rel, *values]
-                + ([row["label"] or ""] if with_labels else [])
+                [quote_cell(rel), *values]
+                + ([quote_cell(row["label"] or "")] if with_labels else [])
                 + [row["split"] or ""]
             )
             if n % 200 == 0:

@@ -1,0 +1,197 @@
+"""A COCO file read into typed records before the importer uses any of it: every field that is
+there is checked for its type (and numbers for being finite), and each bad record becomes one
+problem naming its place, ``images[3].id: expected an integer, got a list``; the other records
+are still read so that all problems are reported at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from qbi_desktop.core.formats.records import (
+    FieldError,
+    as_id,
+    as_int,
+    as_list,
+    as_object,
+    as_str,
+    describe,
+    numbers,
+    place,
+)
+
+#: The largest image side a COCO file may declare (JSON width/height, RLE size).
+MAX_SIDE = 1 << 20
+
+
+@dataclass(frozen=True)
+class Rle:
+    """A run-length encoded region: ``size`` = (height, width); ``counts`` uncompressed runs or
+    pycocotools' compressed string."""
+
+    height: int
+    width: int
+    counts: list[int] | str
+
+
+@dataclass(frozen=True)
+class CocoImage:
+    index: int
+    id: int | str
+    file_name: str
+    width: int | None
+    height: int | None
+
+
+@dataclass(frozen=True)
+class CocoCategory:
+    index: int
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class CocoAnnotation:
+    index: int
+    image_id: int | str
+    category_id: int
+    bbox: tuple[float, float, float, float] | None
+    #: polygons (each a flat list x0, y0, x1, y1, ...), an Rle, or None for no region
+    segmentation: list[list[float]] | Rle | None
+    iscrowd: bool
+    instance_id: int | None
+    has_instance_id: bool
+
+
+@dataclass
+class CocoFile:
+    images: list[CocoImage] = field(default_factory=list)
+    categories: list[CocoCategory] = field(default_factory=list)
+    annotations: list[CocoAnnotation] = field(default_factory=list)
+
+
+def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
+    """The typed content of a parsed COCO file and a list of problems (each naming its place).
+    A file that is not a COCO object at all gives one problem and nothing else."""
+    problems: list[str] = []
+    out = CocoFile()
+    if not isinstance(data, dict):
+        return out, [f"not a COCO file: the top level is {describe(data)}, not an object"]
+    if not isinstance(data.get("images"), list):
+        got = describe(data.get("images")) if "images" in data else "nothing"
+        return out, [f"not a COCO file: 'images' must be a list, got {got}"]
+    sections = (
+        ("images", _image, out.images),
+        ("categories", _category, out.categories),
+        ("annotations", _annotation, out.annotations),
+    )
+    for key, parse, into in sections:
+        value = data.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, list):
+            problems.append(f"{key}: expected a list, got {describe(value)}")
+            continue
+        for n, record in enumerate(value):
+            try:
+                into.append(parse(n, record, place(key, n)))
+            except FieldError as exc:
+                problems.append(str(exc))
+    return out, problems
+
+
+def _image(n: int, value: Any, where: str) -> CocoImage:
+    record = as_object(value, where)
+    for key in ("id", "file_name"):
+        if key not in record:
+            raise FieldError(place(where, key), "missing")
+    name = as_str(record["file_name"], place(where, "file_name"))
+    if not name.strip():
+        raise FieldError(place(where, "file_name"), "is empty")
+    if "\x00" in name:
+        raise FieldError(place(where, "file_name"), "contains a NUL character")
+    sizes = []
+    for key in ("width", "height"):
+        value = record.get(key)
+        sizes.append(None if value is None else as_int(value, place(where, key), 1, MAX_SIDE))
+    return CocoImage(n, as_id(record["id"], place(where, "id")), name, *sizes)
+
+
+def _category(n: int, value: Any, where: str) -> CocoCategory:
+    record = as_object(value, where)
+    for key in ("id", "name"):
+        if key not in record:
+            raise FieldError(place(where, key), "missing")
+    cid = as_int(record["id"], place(where, "id"), 0)
+    return CocoCategory(n, cid, as_str(record["name"], place(where, "name"), allow_numbers=True))
+
+
+def _annotation(n: int, value: Any, where: str) -> CocoAnnotation:
+    record = as_object(value, where)
+    for key in ("image_id", "category_id"):
+        if key not in record:
+            raise FieldError(place(where, key), "missing")
+    image_id = as_id(record["image_id"], place(where, "image_id"))
+    category_id = as_int(record["category_id"], place(where, "category_id"))
+    crowd = record.get("iscrowd", 0)
+    if crowd is None:
+        crowd = 0
+    if crowd not in (0, 1) or isinstance(crowd, float):
+        raise FieldError(place(where, "iscrowd"), f"expected 0 or 1, got {describe(crowd)}")
+    bbox = None
+    if record.get("bbox") is not None:
+        values = numbers(record["bbox"], place(where, "bbox"))
+        if len(values) != 4:
+            raise FieldError(
+                place(where, "bbox"), f"expected [x, y, width, height], got {len(values)} numbers"
+            )
+        if values[2] < 0 or values[3] < 0:
+            raise FieldError(place(where, "bbox"), f"{values} has a negative width or height")
+        bbox = (values[0], values[1], values[2], values[3])
+    instance = record.get("instance_id")
+    if instance is not None:
+        instance = as_int(instance, place(where, "instance_id"), 1, 65535)
+    return CocoAnnotation(
+        n,
+        image_id,
+        category_id,
+        bbox,
+        _segmentation(record.get("segmentation"), place(where, "segmentation")),
+        bool(crowd),
+        instance,
+        "instance_id" in record,
+    )
+
+
+def _segmentation(value: Any, where: str) -> list[list[float]] | Rle | None:
+    if value is None or value == [] or value == {}:
+        return None
+    if isinstance(value, list):
+        polygons = []
+        for i, poly in enumerate(value):
+            coords = numbers(poly, place(where, i))
+            if len(coords) < 6 or len(coords) % 2:
+                raise FieldError(
+                    place(where, i),
+                    f"a polygon needs at least 3 (x, y) points, got {len(coords)} numbers",
+                )
+            polygons.append(coords)
+        return polygons
+    if isinstance(value, dict):
+        size = as_list(value.get("size"), place(where, "size"))
+        if len(size) != 2:
+            raise FieldError(place(where, "size"), f"expected [height, width], got {len(size)}")
+        height = as_int(size[0], place(place(where, "size"), 0), 1, MAX_SIDE)
+        width = as_int(size[1], place(place(where, "size"), 1), 1, MAX_SIDE)
+        counts = value.get("counts")
+        if isinstance(counts, str):
+            if not counts.isascii():
+                raise FieldError(place(where, "counts"), "compressed RLE must be ASCII text")
+            return Rle(height, width, counts)
+        runs = [
+            as_int(c, place(place(where, "counts"), i), 0, height * width)
+            for i, c in enumerate(as_list(counts, place(where, "counts")))
+        ]
+        return Rle(height, width, runs)
+    raise FieldError(where, f"expected polygons (a list) or RLE (an object), got {describe(value)}")
