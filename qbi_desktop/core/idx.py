@@ -7,11 +7,13 @@ dimension, then the data in C order (big-endian for multi-byte types).
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core import limits
+from qbi_desktop.core.errors import UserFacingError, human_size
 
 _IDX_TYPES = {
     0x08: np.dtype(np.uint8),
@@ -24,32 +26,62 @@ _IDX_TYPES = {
 
 
 def read_idx(path: str | Path) -> np.ndarray:
-    """Read an IDX file (``.gz`` or plain) into a native-endian numpy array."""
+    """Read an IDX file (``.gz`` or plain) into a native-endian numpy array.
+
+    The header's shape is checked against the size limits (and, uncompressed, the file length)
+    before anything is allocated, and exactly that many bytes are read: a ``.gz`` whose stream
+    expands far beyond what its header declares costs no more than the declared size.
+    """
     path = Path(path)
     try:
+        if not path.is_file():
+            raise UserFacingError(f"{path}: not a regular file")
         with path.open("rb") as raw:
             gzipped = raw.read(2) == b"\x1f\x8b"
         opener = gzip.open if gzipped else open
         with opener(path, "rb") as stream:
-            data = stream.read()
-    except (OSError, EOFError) as exc:
+            magic = stream.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in _IDX_TYPES:
+                raise UserFacingError(f"{path}: not an IDX file (bad magic number)")
+            dtype = _IDX_TYPES[magic[2]]
+            ndim = magic[3]
+            dims = stream.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise UserFacingError(f"{path}: IDX header is truncated")
+            shape = tuple(int(n) for n in np.frombuffer(dims, ">u4", ndim))
+            count = int(np.prod(shape, dtype=object)) if shape else 1
+            nbytes = count * dtype.itemsize
+            _check_declared(path, shape, dtype, nbytes, None if gzipped else 4 + 4 * ndim)
+            data = stream.read(nbytes)
+    except (OSError, EOFError, zlib.error) as exc:
         raise UserFacingError(f"{path}: cannot read IDX file ({exc})") from exc
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise UserFacingError(f"{path}: not an IDX file (bad magic number)")
-    dtype = _IDX_TYPES[data[2]]
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise UserFacingError(f"{path}: IDX header is truncated")
-    shape = tuple(int(n) for n in np.frombuffer(data, ">u4", ndim, 4))
-    count = int(np.prod(shape, dtype=np.int64))
-    if len(data) - header < count * dtype.itemsize:
+    if len(data) < nbytes:
         raise UserFacingError(
             f"{path}: IDX data is truncated (header says {shape}, "
-            f"{(len(data) - header) // dtype.itemsize} of {count} values present)"
+            f"{len(data) // dtype.itemsize} of {count} values present)"
         )
-    array = np.frombuffer(data, dtype, count, header).reshape(shape)
+    array = np.frombuffer(data, dtype, count).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else array
+
+
+def _check_declared(
+    path: Path, shape: tuple[int, ...], dtype: np.dtype, nbytes: int, header: int | None
+) -> None:
+    limit = limits.current().decoded_bytes
+    text = " x ".join(str(n) for n in shape)
+    if nbytes > limit:
+        raise UserFacingError(
+            f"{path}: the IDX header declares {text} values of {dtype.name} "
+            f"({human_size(nbytes)}), more than the limit of {human_size(limit)} "
+            f"(raise it in Preferences or with {limits.ENV_VAR}=decoded_bytes=<size>)"
+        )
+    if header is not None:
+        size = path.stat().st_size
+        if header + nbytes > size:
+            raise UserFacingError(
+                f"{path}: IDX data is truncated (header says {text}: {human_size(nbytes)} "
+                f"of data, the file holds {human_size(max(0, size - header))})"
+            )
 
 
 def write_idx(path: str | Path, array: np.ndarray) -> None:

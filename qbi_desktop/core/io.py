@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError
+from qbi_desktop.core.imageheader import check_pillow, check_tiff_page, check_tiff_series
 from qbi_desktop.core.jobs import Job, Progress
 
 TIFF_SUFFIXES = {".tif", ".tiff", ".btf", ".tf8", ".ome.tif"}
@@ -37,6 +38,8 @@ SUPPORTED_SUFFIXES = TIFF_SUFFIXES | PILLOW_SUFFIXES
 SUPPORTED_KINDS = {"u", "i", "f"}
 # Decoded planes larger than this go to a file-backed scratch array instead of RAM.
 SCRATCH_THRESHOLD_BYTES = 256 * 1024**2
+# Scratch files are named decoded-<pid>-*.raw in the user cache (see core.leftovers).
+SCRATCH_PREFIX = "decoded-"
 # Region reads up to this many bytes of whole rows are done as one read, then strided in memory.
 BLOCK_READ_BYTES = 16 * 1024**2
 
@@ -50,6 +53,9 @@ def _available_memory() -> int:
     except OSError:
         pass
     return 8 * 1024**3
+
+
+_AXIS_NAMES = {"C": "channel", "S": "channel"}
 
 
 class Plane:
@@ -191,7 +197,9 @@ class ImageSource:
             return ""
         outer = self.axes[: len(self.stack_shape)]
         coords = np.unravel_index(index, self.stack_shape)
-        return " ".join(f"{a.lower()}={int(c)}" for a, c in zip(outer, coords, strict=True))
+        return " ".join(
+            f"{_AXIS_NAMES.get(a, a.lower())}={int(c)}" for a, c in zip(outer, coords, strict=True)
+        )
 
     def close(self) -> None:
         self._planes.clear()
@@ -258,32 +266,71 @@ def _check_dtype(path: Path, dtype: np.dtype) -> np.dtype:
 # TIFF
 
 
-class _TiffLoader:
-    """Gives planes of one TIFF series: memory-mapped when possible, else to be decoded."""
+class _ChannelPlane(Plane):
+    """One channel of a multi-channel plane: a view of the full (H, W, C) plane, which is what
+    gets memory-mapped or decoded; every channel of it is complete when the full plane is."""
 
-    def __init__(self, path: Path, tif: Any, series: Any, slice_ndim: int):
+    def __init__(self, full: Plane, channel: int):
+        super().__init__(full.array[..., channel])
+        self.full = full
+
+    @property
+    def complete(self) -> bool:
+        return self.full.complete
+
+    @complete.setter
+    def complete(self, value: bool) -> None:
+        if hasattr(self, "full"):
+            self.full.complete = value
+
+
+class _TiffLoader:
+    """Gives planes of one TIFF series: memory-mapped when possible, else to be decoded.
+
+    ``channels`` > 0: the series' last axis holds that many channels (2, 5, ... — 3 and 4 are
+    colour) and each channel is a slice; the full (H, W, C) plane is what is mapped or decoded.
+    """
+
+    def __init__(self, path: Path, tif: Any, series: Any, slice_ndim: int, channels: int = 0):
         self.path = path
         self.tif = tif
         self.series = series
         self.slice_ndim = slice_ndim
-        self.slice_shape = tuple(series.shape[-slice_ndim:])
+        self.channels = channels
+        full_ndim = slice_ndim + (1 if channels else 0)
+        self.full_shape = tuple(int(n) for n in series.shape[-full_ndim:])
+        self.slice_shape = self.full_shape[:2] if channels else self.full_shape
         self.dtype = np.dtype(series.dtype)
-        self.n_slices = int(np.prod(series.shape[:-slice_ndim], dtype=np.int64))
+        self.n_outer = int(np.prod(series.shape[:-full_ndim], dtype=np.int64))
+        self.n_slices = self.n_outer * max(1, channels)
         byteorder = tif.byteorder  # '<' or '>'
         self.file_dtype = (
             self.dtype.newbyteorder(byteorder) if self.dtype.itemsize > 1 else self.dtype
         )
         self.contiguous_offset = series.dataoffset  # whole series contiguous and uncompressed
         keyframe = series.keyframe
-        self.compressed = self.contiguous_offset is None and (
-            keyframe.compression != 1 or keyframe.is_tiled or not keyframe.is_contiguous
+        # Pages that are not whole planes (a (H, W, 2) array tifffile wrote as H pages of W x 2,
+        # planar samples): the series is read whole, once, after a size check.
+        self.whole = self.contiguous_offset is None and (
+            tuple(int(n) for n in keyframe.shape) != self.full_shape
+            or len(series.pages) < self.n_outer
         )
-        self._stack: np.memmap | None = None
+        self.compressed = (
+            self.contiguous_offset is None
+            and not self.whole
+            and (keyframe.compression != 1 or keyframe.is_tiled or not keyframe.is_contiguous)
+        )
+        self._stack: np.memmap | np.ndarray | None = None
+        self._full: dict[int, Plane] = {}
         self._scratch: list[Path] = []
         self._fd: int | None = None
 
     def _pages(self) -> list[Any]:
         return self.series.pages
+
+    def page_index(self, index: int) -> int:
+        """The page (full plane) that slice ``index`` comes from."""
+        return index // self.channels if self.channels else index
 
     def _file_info(self, offset: int) -> tuple[int, int, np.dtype] | None:
         if not hasattr(os, "preadv"):
@@ -293,7 +340,22 @@ class _TiffLoader:
         return self._fd, offset, self.file_dtype
 
     def plane(self, index: int) -> Plane:
-        plane_bytes = int(np.prod(self.slice_shape, dtype=np.int64)) * self.dtype.itemsize
+        if not self.channels:
+            return self._full_plane(index)
+        outer, channel = divmod(index, self.channels)
+        full = self._full.get(outer)
+        if full is None:
+            full = self._full_plane(outer)
+            self._full = {outer: full}  # the channels of one plane share it
+        return _ChannelPlane(full, channel)
+
+    def _full_plane(self, index: int) -> Plane:
+        plane_bytes = int(np.prod(self.full_shape, dtype=np.int64)) * self.dtype.itemsize
+        if self.whole:
+            if self._stack is None:
+                data = np.asarray(self.series.asarray())
+                self._stack = data.reshape(self.n_outer, *self.full_shape)
+            return Plane(self._stack[index])
         if self.contiguous_offset is not None:
             if self._stack is None:
                 self._stack = np.memmap(
@@ -301,10 +363,12 @@ class _TiffLoader:
                     dtype=self.file_dtype,
                     mode="r",
                     offset=self.contiguous_offset,
-                    shape=(self.n_slices, *self.slice_shape),
+                    shape=(self.n_outer, *self.full_shape),
                 )
             offset = self.contiguous_offset + index * plane_bytes
-            return Plane(self._stack[index], file=self._file_info(offset))
+            # channel views are strided: read through the map, not by whole rows from the file
+            file = None if self.channels else self._file_info(offset)
+            return Plane(self._stack[index], file=file)
         page = self._pages()[index]
         if page is None:
             raise ImageReadError(self.path, f"slice {index} is missing from the file")
@@ -319,14 +383,14 @@ class _TiffLoader:
                 )
             )
             array = np.memmap(
-                self.path, dtype=self.file_dtype, mode="r", offset=offset, shape=self.slice_shape
+                self.path, dtype=self.file_dtype, mode="r", offset=offset, shape=self.full_shape
             )
-            return Plane(array, file=self._file_info(offset))
+            return Plane(array, file=None if self.channels else self._file_info(offset))
         # Compressed or tiled: an empty plane that decode_plane_job fills.
         if plane_bytes > _available_memory() * 0.8 or plane_bytes > SCRATCH_THRESHOLD_BYTES:
             array = self._scratch_array(plane_bytes)
         else:
-            array = np.zeros(self.slice_shape, self.dtype)
+            array = np.zeros(self.full_shape, self.dtype)
         return Plane(array, complete=False)
 
     def _scratch_array(self, nbytes: int) -> np.ndarray:
@@ -340,13 +404,28 @@ class _TiffLoader:
                 f"too large to decode: a slice needs {nbytes / 1e9:.1f} GB, more than the free "
                 f"memory and the free disk space in {folder}",
             )
-        handle, name = tempfile.mkstemp(prefix="decoded-", suffix=".raw", dir=folder)
+        handle, name = tempfile.mkstemp(
+            prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", suffix=".raw", dir=folder
+        )
         os.close(handle)
-        self._scratch.append(Path(name))
-        return np.memmap(name, dtype=self.dtype, mode="w+", shape=self.slice_shape)
+        try:
+            array = np.memmap(name, dtype=self.dtype, mode="w+", shape=self.full_shape)
+        except (OSError, ValueError, MemoryError) as exc:
+            Path(name).unlink(missing_ok=True)  # a failed open leaves no sparse file behind
+            raise ImageReadError(
+                self.path, f"cannot make room to decode the image in {folder} ({_reason(exc)})"
+            ) from exc
+        try:
+            # The mapping keeps the data alive; the name goes now, so neither a crash nor a
+            # kill -9 can leave a multi-GB file in the cache (POSIX; Windows keeps it until close).
+            os.unlink(name)
+        except OSError:
+            self._scratch.append(Path(name))
+        return array
 
     def close(self) -> None:
         self._stack = None
+        self._full.clear()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -386,12 +465,21 @@ def _open_tiff(path: Path) -> ImageSource:
         shape = tuple(int(n) for n in series.shape)
         if len(shape) < 2:
             raise ImageReadError(path, f"not a 2-D image (shape {shape})")
-        # A trailing S (samples) axis is colour; everything before Y X is flattened into slices.
-        slice_ndim = 3 if axes.endswith("S") and shape[-1] in (3, 4) else 2
-        if len(shape) < slice_ndim:
-            slice_ndim = 2
-        stack_shape = shape[:-slice_ndim]
-        loader = _TiffLoader(path, tif, series, slice_ndim)
+        # A trailing samples axis of 3 or 4 is colour, of another count channels shown as a
+        # slice axis; everything before Y X is flattened into slices.
+        channels = _channels_last(tif, axes, shape)
+        slice_ndim = 3 if channels in (3, 4) else 2
+        channels = 0 if channels in (0, 3, 4) else channels
+        stack_shape = shape[: -(slice_ndim + (1 if channels else 0))] + (
+            (channels,) if channels else ()
+        )
+        if channels:
+            axes = axes[: len(stack_shape) - 1] + "C" + "YX"
+        loader = _TiffLoader(path, tif, series, slice_ndim, channels)
+        if loader.whole:
+            check_tiff_series(path, series)
+        else:
+            check_tiff_page(path, series.keyframe, decode=loader.compressed)
         _check_truncated(path, tif, series, loader)
         metadata = _tiff_metadata(tif, series)
     except ImageReadError:
@@ -410,6 +498,22 @@ def _open_tiff(path: Path) -> ImageSource:
         metadata=metadata,
         _loader=loader,
     )
+
+
+def _channels_last(tif: Any, axes: str, shape: tuple[int, ...]) -> int:
+    """How many channels the series' last axis holds, or 0 when it is the image's X axis.
+
+    A TIFF says so with a samples axis (S); a (H, W, C) array saved as-is by tifffile becomes H
+    pages of W x C pixels, which no one means as an image: a last axis of at most 8 next to two
+    axes at least 4 times longer is taken as channels too.
+    """
+    if len(shape) < 3:
+        return 0
+    if axes.endswith("S"):
+        return shape[-1]
+    if tif.is_shaped and shape[-1] <= 8 and min(shape[-3], shape[-2]) >= 4 * shape[-1]:
+        return shape[-1]
+    return 0
 
 
 def _check_truncated(path: Path, tif: Any, series: Any, loader: _TiffLoader) -> None:
@@ -499,10 +603,10 @@ def decode_plane_job(source: ImageSource, index: int = 0, pyramid: Any = None) -
     if plane.complete:
         return plane
     loader: _TiffLoader = source._loader
-    page = loader._pages()[index]
+    page = loader._pages()[loader.page_index(index)]
     page = page.aspage() if hasattr(page, "aspage") else page
     total = int(np.prod(page.chunked, dtype=np.int64))
-    out = plane.array
+    out = plane.full.array if isinstance(plane, _ChannelPlane) else plane.array
     colour = out.ndim == 3
     done = 0
     batch = max(1, total // 64)
@@ -547,6 +651,7 @@ def _open_pillow(path: Path) -> ImageSource:
 
     try:
         with Image.open(path) as image:
+            check_pillow(path, image)
             image.load()
             array = _pillow_array(image)
     except UnidentifiedImageError as exc:

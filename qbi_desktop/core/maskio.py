@@ -26,7 +26,8 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.atomic import atomic_write_with
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.imageheader import check_pillow, check_tiff_series
 from qbi_desktop.core.labels import LabelTable
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -161,10 +162,15 @@ def _label_info(labels: LabelTable | None) -> dict[str, Any]:
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def read_mask_file(path: str | Path) -> tuple[np.ndarray, LabelTable | None]:
+def read_mask_file(
+    path: str | Path, expected_shape: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, LabelTable | None]:
     """Read the raw array of a mask (or annotation) file and its label table if it has one.
 
-    No checks beyond "is it an image"; see :func:`load_mask` / :func:`import_mask`.
+    Before decoding, the size the file declares is checked against the size limits and the
+    file's length, and against ``expected_shape`` (the image's) when given: a 27 KB mask that
+    declares 40 000 x 80 000 pixels is refused without allocating. Otherwise no checks beyond
+    "is it an image"; see :func:`load_mask` / :func:`import_mask`.
     """
     path = Path(path)
     if not path.exists():
@@ -174,29 +180,51 @@ def read_mask_file(path: str | Path) -> tuple[np.ndarray, LabelTable | None]:
     suffix = path.suffix.lower()
     try:
         if suffix in TIFF_SUFFIXES:
-            return _read_tiff(path)
-        return _read_pillow(path)
+            return _read_tiff(path, expected_shape)
+        return _read_pillow(path, expected_shape)
     except MaskFileError:
         raise
+    except ImageReadError as e:
+        raise MaskFileError(path, e.problem) from None
     except Exception as e:  # any decoder failure becomes a clear message
         raise MaskFileError(
             path, f"cannot be read as a mask image ({type(e).__name__}: {e})"
         ) from None
 
 
-def _read_tiff(path: Path) -> tuple[np.ndarray, LabelTable | None]:
+def _check_declared(path: Path, height: int, width: int, expected: tuple[int, ...] | None) -> None:
+    if expected is not None and (height, width) != tuple(int(s) for s in expected[:2]):
+        raise MaskShapeError(
+            path,
+            f"the mask is {height}x{width} pixels but the image is {expected[0]}x{expected[1]}; "
+            "masks are never stretched — use the mask painted on this image",
+        )
+
+
+def _read_tiff(
+    path: Path, expected: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, LabelTable | None]:
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
-        arr = tif.asarray()
+        if not tif.series:
+            raise MaskFileError(path, "the TIFF contains no images")
+        page = tif.series[0].keyframe
+        _check_declared(path, int(page.imagelength), int(page.imagewidth), expected)
+        check_tiff_series(path, tif.series[0], what="the mask")
+        arr = tif.series[0].asarray()
         info = (tif.imagej_metadata or {}).get("Info") if tif.is_imagej else None
     return arr, _labels_from_info(info)
 
 
-def _read_pillow(path: Path) -> tuple[np.ndarray, LabelTable | None]:
+def _read_pillow(
+    path: Path, expected: tuple[int, ...] | None = None
+) -> tuple[np.ndarray, LabelTable | None]:
     from PIL import Image
 
     with Image.open(path) as img:
+        _check_declared(path, int(img.size[1]), int(img.size[0]), expected)
+        check_pillow(path, img, what="the mask")
         text = getattr(img, "text", {}) or {}
         info = text.get("qbi-desktop") if isinstance(text, dict) else None
         if img.mode == "P":
@@ -282,7 +310,7 @@ def load_mask(
     :func:`import_mask`. A (1, H, W) single-page stack is accepted as (H, W).
     """
     path = Path(path)
-    arr, _ = read_mask_file(path)
+    arr, _ = read_mask_file(path, image_shape)
     arr = _squeeze_single(arr)
     if arr.ndim != 2:
         raise MaskFileError(
@@ -327,7 +355,7 @@ def import_mask(
                     masks), else "labels"; a colour image needs ``colour`` or ``channel``
     """
     path = Path(path)
-    arr, _ = read_mask_file(path)
+    arr, _ = read_mask_file(path, image_shape)
     arr = _squeeze_single(arr)
     is_colour = arr.ndim == 3 and arr.shape[-1] in (3, 4)
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and not is_colour):

@@ -67,21 +67,29 @@ class AugmentSource(Protocol):
 
 def read_image_file(path: Path) -> np.ndarray:
     """Read one image file (TIFF, PNG/JPEG/BMP via Pillow, .npy) fully; clear error otherwise."""
+    from qbi_desktop.core.imageheader import check_pillow, read_tiff_checked
+    from qbi_desktop.core.limits import check_image_size
+
     path = Path(path)
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
-
-            array = np.asarray(tifffile.imread(path))
+            array = np.asarray(read_tiff_checked(path, key=None))
         elif path.suffix.lower() == ".npy":
-            array = np.load(path, allow_pickle=False)
+            # mapped first, so the declared shape is checked before anything is read
+            mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+            if mapped.ndim >= 2:
+                check_image_size(path, mapped.shape, mapped.dtype.itemsize)
+            array = np.array(mapped)
         else:
             from PIL import Image
 
             with Image.open(path) as im:
+                check_pillow(path, im)
                 array = np.asarray(im)
     except FileNotFoundError as exc:
         raise ImageReadError(path, "file not found") from exc
+    except ImageReadError:
+        raise
     except Exception as exc:  # any decoder error: name the file
         raise ImageReadError(path, f"cannot be read as an image ({exc})") from exc
     if array.size == 0:

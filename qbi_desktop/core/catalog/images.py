@@ -10,6 +10,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,15 +53,16 @@ def tiff_bytes(array: np.ndarray, compression: str | None = None) -> bytes:
 
 def read_image_file(path: str | Path) -> np.ndarray:
     """Read an image file (TIFF through tifffile, everything else through Pillow)."""
+    from qbi_desktop.core.imageheader import check_pillow, read_tiff_checked
+
     path = Path(path)
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
-            import tifffile
-
-            return np.asarray(tifffile.imread(path, key=0))
+            return np.asarray(read_tiff_checked(path, key=0))
         from PIL import Image
 
         with Image.open(path) as img:
+            check_pillow(path, img)  # the declared size, before decoding
             img.load()
             if img.mode == "I;16B":
                 return np.asarray(img).astype(np.uint16)
@@ -77,19 +79,30 @@ def read_image_file(path: str | Path) -> np.ndarray:
 
 
 def image_size(path: str | Path) -> tuple[int | None, int | None]:
-    """(width, height) from the file header, without decoding pixels; (None, None) if unknown."""
+    """(width, height) from the file header, without decoding pixels; (None, None) if unknown.
+
+    A header that declares a size no reader may decode (beyond the limits, data missing from
+    the file, a decompression bomb) raises :class:`ImageReadError` saying so: callers size
+    masks and thumbnails from this answer, so it must never be a size we cannot allocate.
+    """
+    from qbi_desktop.core.imageheader import check_pillow, check_tiff_page
+
     path = Path(path)
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             import tifffile
 
             with tifffile.TiffFile(path) as tif:
-                shape = tif.pages[0].shape
-                return int(shape[1]), int(shape[0])
+                page = tif.pages[0]
+                check_tiff_page(path, page)
+                return int(page.imagewidth), int(page.imagelength)
         from PIL import Image
 
         with Image.open(path) as img:
+            check_pillow(path, img)
             return int(img.size[0]), int(img.size[1])
+    except ImageReadError:
+        raise
     except Exception:
         return None, None
 
@@ -112,6 +125,7 @@ def load_npz_array(path: Path, key: str) -> np.ndarray:
         with np.load(path, allow_pickle=False) as npz:
             if key not in npz.files:
                 raise UserFacingError(f"{path}: has no array named {key!r} (has {npz.files})")
+            _check_npz_member(Path(path), npz.zip, key)
             return npz[key]
     except UserFacingError:
         raise
@@ -121,6 +135,47 @@ def load_npz_array(path: Path, key: str) -> np.ndarray:
         raise UserFacingError(f"{path}: cannot read NPZ ({exc})") from exc
 
 
+def _check_npz_member(path: Path, archive: Any, key: str) -> None:
+    """The member's declared shape against the size limit, its stored size and its codec."""
+    import zipfile
+
+    from qbi_desktop.core import limits
+    from qbi_desktop.core.errors import human_size
+
+    info = archive.getinfo(key + ".npy")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        reader = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, _, dtype = reader(member)
+        header = member.tell()
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize if shape else dtype.itemsize
+    where = f"{path} [{key}]"
+    text = " x ".join(str(n) for n in shape)
+    limit = limits.current().decoded_bytes
+    if nbytes > limit:
+        raise UserFacingError(
+            f"{where}: declares {text} values of {dtype} ({human_size(nbytes)}), more than the "
+            f"limit of {human_size(limit)} (raise it in Preferences or with "
+            f"{limits.ENV_VAR}=decoded_bytes=<size>)"
+        )
+    if header + nbytes > info.file_size:
+        raise UserFacingError(
+            f"{where}: the array is truncated (declares {text}: {human_size(nbytes)}, the file "
+            f"holds {human_size(max(0, info.file_size - header))})"
+        )
+    if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > 1100 * max(
+        1, info.compress_size
+    ):
+        raise UserFacingError(
+            f"{where}: declares {human_size(info.file_size)} from {human_size(info.compress_size)}"
+            " of compressed data, more than deflate can expand (a damaged or crafted file)"
+        )
+
+
 class _TiffPages:
     """Pages of a multi-page TIFF, read one at a time (never the whole stack)."""
 
@@ -128,10 +183,12 @@ class _TiffPages:
         self.path = path
 
     def __getitem__(self, index: int) -> np.ndarray:
-        import tifffile
+        from qbi_desktop.core.imageheader import read_tiff_checked
 
         try:
-            return np.asarray(tifffile.imread(self.path, key=int(index)))
+            return np.asarray(read_tiff_checked(self.path, key=int(index)))
+        except ImageReadError:
+            raise
         except Exception as exc:
             raise ImageReadError(self.path, f"cannot read page {index} ({exc})") from exc
 

@@ -74,7 +74,7 @@ def prepare_job(
         candidate = default_mask_path(image_path, index, n_slices)
         if candidate.exists():
             try:
-                _arr, labels = read_mask_file(candidate)
+                _arr, labels = read_mask_file(candidate, image.shape[:2])
                 mask = load_mask(candidate, image.shape[:2], labels)
                 mask_path = candidate
             except UserFacingError as e:
@@ -354,7 +354,7 @@ class MaskSession:
     def load(self, path: Path) -> tuple[int, int, int, int] | None:
         """Load a mask saved for this plane (one undo step); it becomes the mask's file."""
         path = Path(path)
-        _arr, file_labels = read_mask_file(path)
+        _arr, file_labels = read_mask_file(path, self.image.shape[:2])
         labels = self.labels
         if file_labels is not None:
             labels = file_labels
