@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, terminal_safe
 from qbi_desktop.core.jobs import Progress, run_job
 
 
@@ -48,7 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _progress(progress: Progress) -> None:
     if sys.stderr.isatty() and progress.total:
-        print(f"\r{progress.message}: {progress.done}/{progress.total}", end="", file=sys.stderr)
+        message = terminal_safe(progress.message)
+        print(f"\r{message}: {progress.done}/{progress.total}", end="", file=sys.stderr)
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -74,7 +75,7 @@ def run_import(args: argparse.Namespace) -> int:
     except BaseException as exc:
         refused = isinstance(exc, UserFacingError)
         if refused:
-            print(f"qbi-desktop import: {exc}", file=sys.stderr)
+            print(f"qbi-desktop import: {terminal_safe(exc)}", file=sys.stderr)
         # A project this command created for an import that did not happen is not left behind.
         undone = _undo_creation(root, before) if added == 0 else None
         if undone:
@@ -82,7 +83,7 @@ def run_import(args: argparse.Namespace) -> int:
         if refused:
             return 2
         raise
-    print(report)
+    print(terminal_safe(report))
     return 0
 
 
@@ -171,9 +172,9 @@ def run_export(args: argparse.Namespace) -> int:
             )
             report = run_job(job, _progress)
     except UserFacingError as exc:
-        print(f"qbi-desktop export: {exc}", file=sys.stderr)
+        print(f"qbi-desktop export: {terminal_safe(exc)}", file=sys.stderr)
         return 2
-    print(report)
+    print(terminal_safe(report))
     return 0
 
 
@@ -186,7 +187,7 @@ def run_info(args: argparse.Namespace) -> int:
             meta = project.metadata()
             n = len(project)
     except UserFacingError as exc:
-        print(f"qbi-desktop info: {exc}", file=sys.stderr)
+        print(f"qbi-desktop info: {terminal_safe(exc)}", file=sys.stderr)
         return 2
     print(f"{args.project}: {n} item(s)" + (f" - {meta['title']}" if meta.get("title") else ""))
     counts = report["counts"]
@@ -196,10 +197,10 @@ def run_info(args: argparse.Namespace) -> int:
     print("class".ljust(width) + "".join(f"{s:>12}" for s in [*splits, "all"]))
     for label in labels:
         cells = [counts[s].get(label, 0) for s in [*splits, "all"]]
-        print(label.ljust(width) + "".join(f"{c:>12}" for c in cells))
+        print(terminal_safe(label).ljust(width) + "".join(f"{c:>12}" for c in cells))
     for split, ratio in report["imbalance"].items():
         if ratio is not None:
             print(f"imbalance {split}: {ratio:.2f}")
     for warning in report["warnings"]:
-        print(f"warning: {warning['message']}")
+        print(f"warning: {terminal_safe(warning['message'])}")
     return 0

@@ -7,11 +7,12 @@ Safe by construction, in three steps:
    regular files and folders are allowed (no symbolic or hard links, devices, FIFOs, nor zip
    entries whose mode bits say so); a name must be relative, without ``..``, drive letters,
    backslashes or NUL, must stay inside the target once resolved, and may not collide with
-   another entry (also not case-insensitively: the project may move to a laptop). For tar the
-   standard library's ``data`` extraction filter judges every member as well, as a second
-   opinion. Bombs: a cap on the number of entries, the total uncompressed size must fit the free
-   disk space with a reserve, and a huge expansion (many times the archive's own size) is
-   refused. Any problem refuses the archive whole, naming the archive and each bad entry.
+   another entry (also not case-insensitively nor after Unicode normalisation: the project may
+   move to a laptop). For tar the standard library's ``data`` extraction filter judges every
+   member as well, as a second opinion. Bombs: a cap on the number of entries, the total
+   uncompressed size must fit the free disk space with a reserve, and a huge expansion (many
+   times the archive's own size) is refused. Any problem refuses the archive whole, naming
+   the archive and each bad entry.
 2. **Extract into a temporary sibling folder** by streaming each file's bytes ourselves (so
    progress is by bytes and a cancel takes effect within a big file), into files created
    exclusively (never overwriting, never following a link), with plain permissions: nothing
@@ -33,6 +34,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -58,6 +60,8 @@ ARCHIVE_SUFFIXES: tuple[str, ...] = (
 _JUNK = re.compile(r"(^|/)(__MACOSX(/|$)|\.DS_Store$)")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _CHUNK = 1 << 20
+#: Longest file or folder name (bytes) that common file systems hold.
+NAME_MAX = 255
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,8 @@ def _name_problem(name: str) -> str | None:
         return "':' in a name (an NTFS stream)"
     if not parts:
         return "has an empty name"
+    if any(len(p.encode("utf-8", "surrogateescape")) > NAME_MAX for p in parts):
+        return f"a file or folder name longer than {NAME_MAX} bytes (no file system holds it)"
     return None
 
 
@@ -259,19 +265,27 @@ def _check(
         )
     # Collisions: the same path twice (the later would silently win), a file where another
     # entry needs a folder, or names that differ only by case (one file on macOS / Windows).
+    # Names are compared as macOS and Windows compare them: case-insensitively and with Unicode
+    # normalised (NFC "é" and NFD "e" + accent are one file there).
     files: dict[str, str] = {}
     folders: set[str] = set()
     for e in entries:
         for k in range(1, len(e.parts)):
-            folders.add("/".join(e.parts[:k]).casefold())
+            folders.add(_same_name_key(e.parts[:k]))
         if e.is_dir:
-            folders.add("/".join(e.parts).casefold())
+            folders.add(_same_name_key(e.parts))
     for e in entries:
         if e.is_dir:
             continue
-        key = "/".join(e.parts).casefold()
+        key = _same_name_key(e.parts)
         if key in files:
-            problems.append((e.name, f"a second entry for the same file (also {files[key]!r})"))
+            other = files[key]
+            how = (
+                "the same name"
+                if "/".join(e.parts) == "/".join(_safe_parts(other))
+                else "the same name ignoring case and Unicode normalisation"
+            )
+            problems.append((e.name, f"a second entry for the same file (also {other!r}: {how})"))
         elif key in folders:
             problems.append((e.name, "is a file where other entries need a folder"))
         files.setdefault(key, e.name)
@@ -282,6 +296,10 @@ def _check(
     if problems:
         raise UnsafeArchiveError(archive, problems)
     return entries
+
+
+def _same_name_key(parts: tuple[str, ...]) -> str:
+    return unicodedata.normalize("NFC", "/".join(parts)).casefold()
 
 
 def _check_sizes(archive: Path, entries: list[_Entry], parent: Path, limits: Limits) -> int:
@@ -339,7 +357,9 @@ def unique_folder(parent: Path, name: str) -> Path:
 
 def _folder_name(archive: Path) -> str:
     text = re.sub(r'[\\/:*?"<>|\x00-\x1f]', "_", archive_stem(archive)).strip().strip(".")
-    return text[:120] or "archive"
+    # at most 120 bytes: room for the ".partial" / "-2" decorations within NAME_MAX
+    text = text.encode("utf-8", "surrogateescape")[:120].decode("utf-8", "ignore")
+    return text.strip().strip(".") or "archive"
 
 
 def extract_job(

@@ -25,3 +25,23 @@ def human_size(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+# Control characters (C0 but newline, DEL, C1) and bidirectional overrides: printed raw, a
+# label such as "\x1b]0;owned\x07" or "\x1b[2J" would drive the terminal, not be shown.
+_UNPRINTABLE = {
+    c: f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}"
+    for c in [
+        *range(0x00, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    ]
+    if c != 0x0A
+}
+
+
+def terminal_safe(text: object) -> str:
+    """``text`` for a terminal: control characters and escape sequences in it (from labels,
+    file names, ...) are shown escaped (``\\x1b``) instead of being acted on; lines are kept."""
+    return str(text).translate(_UNPRINTABLE)
