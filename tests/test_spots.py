@@ -305,7 +305,7 @@ def test_hot_pixel_map_removes_the_fixed_outliers(edge_frames):
     clean = detect_spots(frames[0], exclude=hot_pixel_map(frames[1:]))
     assert not clean.mask[hot].any()
     assert evaluate_spots(clean.labels, truths[0]).f1 == 1.0
-    with pytest.raises(UserFacingError, match="exclude"):
+    with pytest.raises(UserFacingError, match="hot pixels: the map has shape"):
         detect_spots(frames[0], exclude=hot[:10])
     # real: with the hot pixels of the three other frames excluded, the proposals on frame 0
     # come down from ~7500 to the number of its gamma spots, and hot pixels count as errors

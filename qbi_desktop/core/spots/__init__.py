@@ -49,8 +49,9 @@ of one static scene, :func:`temporal_spot_truth` builds a pseudo truth from the 
 :func:`evaluate_temporal` scores against it.
 
 Modules: :mod:`.params` (defaults and checks), :mod:`.median` (background), :mod:`.noise` (sigma),
-:mod:`.detect` (the detectors), :mod:`.hot_pixels`, :mod:`.evaluate` (scoring),
-:mod:`.temporal` (pseudo truth on real frames). Everything is importable from here.
+:mod:`.detect` (the detectors), :mod:`.hot_pixels` and :mod:`.references` (where they come
+from), :mod:`.evaluate` (scoring), :mod:`.temporal` (pseudo truth on real frames).
+Everything is importable from here.
 """
 
 from qbi_desktop.core.spots.detect import (
@@ -66,7 +67,12 @@ from qbi_desktop.core.spots.evaluate import (
     pixel_agreement,
     true_spot_snr,
 )
-from qbi_desktop.core.spots.hot_pixels import hot_pixel_map
+from qbi_desktop.core.spots.hot_pixels import (
+    HotPixels,
+    hot_pixel_map,
+    hot_pixels,
+    hot_pixels_job,
+)
 from qbi_desktop.core.spots.median import separable_median
 from qbi_desktop.core.spots.noise import (
     local_sigma_map,
@@ -76,10 +82,21 @@ from qbi_desktop.core.spots.noise import (
     sigma_from_level,
 )
 from qbi_desktop.core.spots.params import DEFAULTS, METHODS, SpotParamError
+from qbi_desktop.core.spots.references import (
+    AutoHotPixels,
+    HotPixelReferences,
+    auto_hot_pixels_job,
+    find_hot_pixel_references,
+    is_dark_frame,
+)
 from qbi_desktop.core.spots.temporal import TemporalTruth, evaluate_temporal, temporal_spot_truth
 
 __all__ = [
+    "AutoHotPixels",
+    "auto_hot_pixels_job",
     "DEFAULTS",
+    "HotPixelReferences",
+    "HotPixels",
     "METHODS",
     "SpotCandidate",
     "SpotDetection",
@@ -91,7 +108,11 @@ __all__ = [
     "evaluate_spots",
     "evaluate_temporal",
     "fill_peaks",
+    "find_hot_pixel_references",
     "hot_pixel_map",
+    "hot_pixels",
+    "hot_pixels_job",
+    "is_dark_frame",
     "local_sigma_map",
     "noise_sigma",
     "noise_vs_level",

@@ -6,10 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core import limits
+from qbi_desktop.core.errors import UserFacingError, human_size
 
 METHODS = ("median", "morph")
 _EIGHT = np.ones((3, 3), dtype=bool)
+#: ``lone="drop"`` leaves out candidates whose peak pixel stands alone (its 8 neighbours at the
+#: background): what a hot pixel looks like. With no dark frame or series at hand it cuts the
+#: real frames' 7 500 proposals to ~2 100 (object F1 0.17 -> 0.39), with a dark frame only
+#: 3 250 -> 1 030 (F1 0.35 -> 0.71), but it also drops the ~10 % of gamma spots that are one
+#: sharp pixel, so "keep" is the default.
+LONE = ("keep", "drop")
+WORK_BYTES_PER_PIXEL = 48  # peak working memory of a detection, measured on 2048^2
 
 
 class SpotParamError(UserFacingError):
@@ -27,6 +35,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "median": "fast",
         "sigma": "level",
         "block": 64,
+        "lone": "keep",
     },
     "morph": {
         "quantile": 0.99,
@@ -35,6 +44,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "max_area": 400,
         "tile": 1024,
         "margin": 6,
+        "lone": "keep",
     },
 }
 
@@ -61,6 +71,8 @@ def _params(method: str, given: dict[str, Any]) -> dict[str, Any]:
     positive("k")
     positive("min_area", True)
     positive("max_area", True)
+    if p["lone"] not in LONE:
+        raise SpotParamError(f"lone: expected 'keep' or 'drop', got {p['lone']!r}")
     if p["max_area"] < p["min_area"]:
         raise SpotParamError(f"max_area ({p['max_area']}) is below min_area ({p['min_area']})")
     if method == "median":
@@ -93,4 +105,19 @@ def _check_image(image: np.ndarray) -> np.ndarray:
         raise SpotParamError("image: is empty")
     if not (np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)):
         raise SpotParamError(f"image: pixel type {image.dtype} is not numeric")
+    if min(image.shape) < 3:
+        raise SpotParamError(
+            f"image: is {image.shape[0]} x {image.shape[1]} pixels; spot detection needs at "
+            "least 3 x 3 (a spot is judged against the pixels around it)"
+        )
+    # the detectors hold about a dozen float32 copies of the image: check before allocating
+    limit = limits.current().decoded_bytes
+    need = image.size * WORK_BYTES_PER_PIXEL
+    if need > limit:
+        raise SpotParamError(
+            f"image: {image.shape[0]} x {image.shape[1]} pixels need about {human_size(need)} "
+            f"of working memory to detect spots, more than the limit of {human_size(limit)} "
+            f"(decoded_bytes: raise it in Preferences or with {limits.ENV_VAR}); detect on a "
+            "crop or a binned copy"
+        )
     return image
