@@ -1,4 +1,5 @@
-"""`qbi-desktop detect-spots --hot-pixels-from`: hot pixels of other frames cannot seed spots."""
+"""`qbi-desktop detect-spots` and hot pixels: found beside the image, or named (a dark frame
+alone is enough); the report says when most proposals still look like hot pixels."""
 
 from __future__ import annotations
 
@@ -24,30 +25,45 @@ def _spots(path) -> int:
 
 def test_hot_pixels_from_other_frames_remove_most_candidates(tmp_path, capsys):
     first, *others = _frames()
-    plain, hot = tmp_path / "plain", tmp_path / "hot"
-    assert main(["detect-spots", str(first), "--out", str(plain)]) == 0
-    capsys.readouterr()
+    plain, hot, auto = tmp_path / "plain", tmp_path / "hot", tmp_path / "auto"
+    assert main(["detect-spots", str(first), "--out", str(plain), "--no-hot-pixels"]) == 0
+    out = capsys.readouterr().out
+    # with no reference most proposals are hot pixels, and the report says so
+    assert "lone bright pixels" in out and "--hot-pixels-from" in out
     args = ["detect-spots", str(first), "--out", str(hot), "--hot-pixels-from"]
     assert main(args + [str(p) for p in others]) == 0
     line = capsys.readouterr().out
     before = _spots(plain / "edge20mm_0000_spots.tif")
     after = _spots(hot / "edge20mm_0000_spots.tif")
     assert before > 5000, before
-    assert after < 2000, after
+    assert 600 < after < 1000, after  # ~750 gamma spots in this frame
+    assert "lone bright pixels" not in line
     # the summary line says how many hot pixels were excluded (a positive count)
     n = int(line.split(" hot pixels excluded")[0].rsplit(" ", 1)[-1])
     assert n > 1000, line
+    # by default the other frames of the series beside the image are found and used
+    assert main(["detect-spots", str(first), "--out", str(auto)]) == 0
+    line = capsys.readouterr().out
+    assert "3 other frames of the series edge20mm_####.tif" in line
+    shape = tifffile.imread(first).shape
+    assert (
+        load_mask(auto / "edge20mm_0000_spots.tif", shape)
+        == load_mask(hot / "edge20mm_0000_spots.tif", shape)
+    ).all()
 
 
-def test_hot_pixels_needs_two_frames(tmp_path, capsys):
-    first, second, *_ = _frames()
-    code = main(
-        ["detect-spots", str(first), "--out", str(tmp_path), "--hot-pixels-from", str(second)]
-    )
-    assert code == 2
-    err = capsys.readouterr().err
-    assert "at least 2" in err and str(second) in err
-    assert not list(tmp_path.glob("*_spots.tif"))
+def test_a_dark_frame_alone_is_accepted(tmp_path, capsys):
+    first = _frames()[0]
+    dark = need(RADIOGRAPHS / "dc.tif")
+    args = ["detect-spots", str(first), "--out", str(tmp_path), "--hot-pixels-from", str(dark)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "hot pixels excluded" in out
+    assert 2000 < _spots(tmp_path / "edge20mm_0000_spots.tif") < 4000  # from ~7 500
+    # half the series' hot pixels are not in the dark frame: the note still points the way
+    assert "lone bright pixels" in out
+    assert main(args + ["--skip-lone-pixels"]) == 0
+    assert _spots(tmp_path / "edge20mm_0000_spots.tif") < 1500
 
 
 def test_hot_pixels_shape_mismatch_is_a_clear_error(tmp_path, capsys):
@@ -86,20 +102,3 @@ def test_hot_pixels_shape_mismatch_is_a_clear_error(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err
     assert str(small) in err and "(300, 400)" in err and "(600, 600)" in err
-
-
-def test_exclusion_only_removes_candidates(tmp_path):
-    """Excluding hot pixels never invents a spot: every spot kept was found without it."""
-    first, *others = _frames()
-    plain, hot = tmp_path / "plain", tmp_path / "hot"
-    assert main(["detect-spots", str(first), "--out", str(plain)]) == 0
-    assert (
-        main(
-            ["detect-spots", str(first), "--out", str(hot), "--hot-pixels-from", *map(str, others)]
-        )
-        == 0
-    )
-    shape = tifffile.imread(first).shape
-    a = load_mask(plain / "edge20mm_0000_spots.tif", shape) > 0
-    b = load_mask(hot / "edge20mm_0000_spots.tif", shape) > 0
-    assert b.any() and not (b & ~a).any()
