@@ -48,6 +48,7 @@ from qbi_desktop.core.formats.common import (
 )
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
+from qbi_desktop.core.safefile import check_regular
 
 #: Data Package v1 profiles (the ``profile`` key) of the package and of its resources.
 PACKAGE_PROFILE = "data-package"
@@ -187,7 +188,8 @@ def find_descriptor(source: str | Path) -> Path:
     """``datapackage.json`` of ``source`` (the file itself, the package folder, or a folder
     holding exactly one package folder, as an extracted archive often does)."""
     source = Path(source)
-    if source.is_file():
+    if source.exists() and not source.is_dir():
+        check_regular(source, "the package descriptor")  # a FIFO or device: refused at once
         if source.name != "datapackage.json" and source.suffix.lower() != ".json":
             raise UserFacingError(f"{source}: not a datapackage.json")
         return source

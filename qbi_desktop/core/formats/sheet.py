@@ -34,7 +34,13 @@ from qbi_desktop.core.formats.common import (
     unquote_cell,
 )
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.safefile import open_regular, read_bytes, resolve_inside, text_file_limit
+from qbi_desktop.core.safefile import (
+    check_regular,
+    open_regular,
+    read_bytes,
+    resolve_inside,
+    text_file_limit,
+)
 
 SPECIAL = ("label", "split")
 
@@ -196,8 +202,7 @@ def import_job(
     path = Path(sources[0])
     if path.is_dir():  # e.g. an extracted archive: the one sheet inside, images beside it
         path = find_sheet(path)
-    if not path.is_file():
-        raise UserFacingError(f"{path}: file not found")
+    check_regular(path, "the sheet")
     base = Path(images_dir) if images_dir else path.parent
     # Image names must stay inside the images folder (or, for an archive, what was extracted).
     root = Path(images_dir) if images_dir else Path(within or path.parent)
