@@ -6,10 +6,14 @@ traceback, nothing half-written in the project), never a hang or an unbounded al
 from __future__ import annotations
 
 import contextlib
+import csv
 import io
 import json
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -615,3 +619,184 @@ def test_coco_export_does_not_decode_images_to_learn_their_size(tmp_path, monkey
         run_job(export_job(p, "labelme", tmp_path / "labelme"))
     doc = json.loads((tmp_path / "coco" / "unassigned" / "annotations.json").read_text())
     assert {(i["width"], i["height"]) for i in doc["images"]} == {(40, 30)}
+
+
+# -- 17.12: messages that name the input, not the catalog --------------------------------------
+
+
+def test_one_image_annotated_twice_names_the_annotation_files_not_the_catalog(tmp_path):
+    src = _labelme(tmp_path / "lm")
+    (tmp_path / "lm" / "y.json").write_text(src.read_text())
+    with open_project(tmp_path / "p", create=True) as p:
+        message = _refused(p, "labelme", [tmp_path / "lm"])
+        assert f"{tmp_path / 'lm' / 'y.json'}: image" in message and "also annotated by" in message
+        assert "constraint" not in message and "catalog" not in message
+        train = _coco(tmp_path / "coco", name="train.json")
+        val = tmp_path / "coco" / "val.json"
+        val.write_text(train.read_text())
+        message = _refused(p, "coco", [train, val])
+        assert f"{val}: image" in message and "constraint" not in message
+        doubled = _coco(
+            tmp_path / "c2",
+            images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "./a.png"}],
+            annotations=[],
+        )
+        message = _refused(p, "coco", [doubled])
+        assert "images[1].file_name: './a.png' is the same file as images[0]" in message
+
+
+def test_json_size_that_disagrees_names_both_sizes_sensibly(tmp_path):
+    path = _coco(tmp_path / "src", images=[{"id": 1, "file_name": "a.png", "width": 41}])
+    with open_project(tmp_path / "p", create=True) as p:
+        message = _refused(p, "coco", [path])
+    assert "images[0] (a.png): the JSON says 41x30 pixels, the image file is 40x30" in message
+
+
+# -- 17.13: injection ----------------------------------------------------------------------------
+
+HOSTILE_LABELS = ['=HYPERLINK("http://x","y")', "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
+
+
+def _labelled_project(tmp_path) -> Path:
+    root = tmp_path / "folder"
+    for n in range(len(HOSTILE_LABELS)):
+        _png(root / f"c{n}" / f"img{n}.png", seed=n)
+    with open_project(tmp_path / "p", create=True) as p:
+        run_job(import_job(p, "imagefolder", [root]))
+        for row in p.query(limit=None):
+            n = int(row["name"][3])
+            p.set_label([row["id"]], HOSTILE_LABELS[n])
+            p.set_targets(row["id"], {"=t": float(n) - 1.5})
+    return tmp_path / "p"
+
+
+def test_exported_sheets_quote_formula_labels_and_our_import_undoes_it(tmp_path):
+    project = _labelled_project(tmp_path)
+    with open_project(project) as p:
+        run_job(export_job(p, "sheet", tmp_path / "csv"))
+        run_job(export_job(p, "sheet", tmp_path / "xlsx", xlsx=True))
+        run_job(export_job(p, "datapackage", tmp_path / "pkg"))
+        before = sorted((r["label"], r["targets"]["=t"]) for r in p.query(limit=None))
+    rows = list(csv.reader(io.StringIO((tmp_path / "csv" / "targets.csv").read_text())))
+    cells = [c for row in rows for c in row]
+    assert "'=t" in rows[0]  # the target's name too
+    for label in HOSTILE_LABELS:
+        assert "'" + label in cells and label not in cells
+    assert "-1.5" in cells  # numbers stay numbers
+    items = (tmp_path / "pkg" / "items.csv").read_text()
+    assert all(not line.startswith(("=", "+", "-", "@")) for line in items.splitlines())
+    import openpyxl
+
+    book = openpyxl.load_workbook(tmp_path / "xlsx" / "targets.xlsx")
+    types = {c.data_type for row in book.active.iter_rows() for c in row}
+    assert "f" not in types  # no formula cell
+    for kind, source in (
+        ("sheet", tmp_path / "csv" / "targets.csv"),
+        ("sheet", tmp_path / "xlsx" / "targets.xlsx"),
+        ("datapackage", tmp_path / "pkg"),
+    ):
+        with open_project(tmp_path / f"back-{kind}-{source.suffix}", create=True) as q:
+            run_job(import_job(q, kind, [source]))
+            after = sorted((r["label"], r["targets"]["=t"]) for r in q.query(limit=None))
+            assert after == before, source
+
+
+def test_terminal_escape_codes_in_labels_are_not_printed_raw(tmp_path, capsys):
+    escape = "\x1b]0;owned\x07\x1b[2J"
+    src = _labelme(tmp_path / "lm", shapes=[{"label": "a", "points": "x"}])
+    doc = json.loads(src.read_text())
+    doc["shapes"][0]["label"] = "leaf" + escape
+    doc["shapes"][0]["shape_type"] = "weird" + escape
+    doc["shapes"][0]["points"] = [[1, 2], [3, 4], [5, 6]]
+    src.write_text(json.dumps(doc))
+    code, err = _cli(capsys, "import", "--project", tmp_path / "p", "--kind", "labelme", src)
+    assert code == 2 and "unsupported shape type" in err
+    assert "\x1b" not in err and "\x07" not in err
+    assert "\\x1b]0;owned\\x07" in err  # shown, escaped
+    folder = tmp_path / "f"
+    _png(folder / ("cat" + escape) / "a.png")
+    code = cli_main(
+        ["import", "--project", str(tmp_path / "q"), "--kind", "imagefolder", str(folder)]
+    )
+    assert code == 0
+    code = cli_main(["info", "--project", str(tmp_path / "q"), "--min-count", "5"])
+    out = capsys.readouterr()
+    assert "\x1b" not in out.out + out.err and "cat\\x1b" in out.out
+
+
+def test_archive_names_equal_after_unicode_normalisation_collide(tmp_path):
+    import unicodedata
+
+    from qbi_desktop.core.archives import UnsafeArchiveError, extract_job
+
+    nfc, nfd = unicodedata.normalize("NFC", "café.png"), unicodedata.normalize("NFD", "café.png")
+    assert nfc != nfd
+    archive = tmp_path / "names.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr(f"d/{nfc}", b"one")
+        zf.writestr(f"d/{nfd}", b"two")
+        zf.writestr("d/" + "x" * 300 + ".png", b"long")
+    with pytest.raises(UnsafeArchiveError) as caught:
+        run_job(extract_job(archive, tmp_path / "out"))
+    text = str(caught.value)
+    assert "a second entry for the same file" in text and "Unicode normalisation" in text
+    assert "longer than 255 bytes" in text
+    assert not (tmp_path / "out").exists()
+
+
+# -- 17.3 / 17.12: sheets that would exhaust memory, huge cells ---------------------------------
+
+
+def _far_cell_xlsx(path: Path, lie: bool) -> Path:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["image", "t"])
+    sheet.append(["a.png", 1.0])
+    sheet["XFD1048576"] = 7
+    book.save(path)
+    if lie:  # the declared dimension says A1:B2; the far cell is still there
+        with zipfile.ZipFile(path) as zf:
+            parts = {n: zf.read(n) for n in zf.namelist()}
+        name = "xl/worksheets/sheet1.xml"
+        parts[name] = parts[name].replace(b'ref="A1:XFD1048576"', b'ref="A1:B2"')
+        assert b'ref="A1:B2"' in parts[name]
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for n, data in parts.items():
+                zf.writestr(n, data)
+    return path
+
+
+@pytest.mark.parametrize("lie", [False, True], ids=["declared", "dimension-lies"])
+def test_xlsx_with_one_far_cell_is_refused_quickly_within_bounded_memory(tmp_path, lie):
+    sheet = _far_cell_xlsx(tmp_path / "far.xlsx", lie)
+    assert sheet.stat().st_size < 10_000
+    _png(tmp_path / "a.png")
+    script = textwrap.dedent(
+        f"""
+        import resource, sys
+        resource.setrlimit(resource.RLIMIT_AS, (1536 << 20, 1536 << 20))
+        from qbi_desktop.cli import main
+        sys.exit(main(["import", "--project", {str(tmp_path / "p")!r}, "--kind", "sheet",
+                       {str(sheet)!r}]))
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr
+    assert done.returncode == 2, done.stderr
+    assert str(sheet) in done.stderr
+    # declared: refused from the dimension at once; a lying dimension: by the bounded reading
+    assert ("XFD1048576" in done.stderr) if not lie else ("more than 1000000 rows" in done.stderr)
+    assert not (tmp_path / "p").exists()
+
+
+def test_csv_cell_over_the_field_limit_is_a_message(tmp_path, capsys):
+    _png(tmp_path / "a.png")
+    sheet = tmp_path / "targets.csv"
+    sheet.write_text("image,t\na.png,1\n" + '"' + "x" * 200_000 + '",2\n')
+    code, err = _cli(capsys, "import", "--project", tmp_path / "p", "--kind", "sheet", sheet)
+    assert code == 2 and f"{sheet}, line" in err and "longer than 131072 characters" in err
+    assert not (tmp_path / "p").exists()

@@ -169,6 +169,7 @@ def test_balance_chart_split_dialog_and_montage(qtbot, main_window, tmp_path, mo
     panel.split_dialog()
     split_task = main_window.tasks.tasks[tasks_before]
     _wait(qtbot, split_task)
+    _wait(qtbot, panel.split_task)  # nothing assigned before: written without a question
     rows = dict(_catalog(root, "SELECT split, COUNT(*) FROM items GROUP BY split"))
     assert rows == {"train": 3, "test": 2}  # a: 2 train + 1 test, b: 1 train + 1 test
     per_class = _catalog(root, "SELECT label, split, COUNT(*) FROM items GROUP BY label, split")

@@ -46,6 +46,7 @@ from qbi_desktop.core.formats.common import (
     read_item_mask,
     reject_if,
     run_export,
+    same_image_twice,
     scan_image,
     split_dir,
     split_from_name,
@@ -221,6 +222,7 @@ def import_job(
         conflict = mask_kind_conflict(db, instances, new_classes)
         if conflict:
             problems.append(Problem(report.source, conflict))
+        problems += same_image_twice(planned, "source")
         reject_if(report.source, problems)
         new: list[NewItem] = []
         updates = []

@@ -246,6 +246,27 @@ def read_mask_file(path: Path) -> np.ndarray | str:
     return mask
 
 
+def same_image_twice(plans: list[dict[str, Any]], where: str) -> list[Problem]:
+    """A problem for each plan whose image file an earlier plan already uses (two annotation
+    files, or two records, for one image: the catalog holds an image once). ``where`` is the
+    key of a plan naming its annotation file."""
+    seen: dict[Path, str] = {}
+    problems = []
+    for plan in plans:
+        key = Path(plan["path"]).resolve()
+        if key in seen:
+            problems.append(
+                Problem(
+                    plan[where],
+                    f"image {plan['path']} is also annotated by {seen[key]}; "
+                    "merge the two or import them separately",
+                )
+            )
+        else:
+            seen[key] = plan[where]
+    return problems
+
+
 def reject_if(source: str | Path, problems: list[Problem]) -> None:
     from qbi_desktop.core.catalog.errors import ImportRejected
 

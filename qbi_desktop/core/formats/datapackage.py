@@ -438,6 +438,7 @@ def import_job(
         planned: list[tuple[int | None, NewItem, str, str]] = []  # old id, item, review, notes
         old_ids: set[int] = set()
         reused: dict[int, int] = {}  # old id -> id of the item already in the project
+        used: dict[str, int] = {}  # image path -> the row using it
         skipped = 0
         for n, cells in enumerate(rows, start=2):  # row 1 is the header
             if not any(c.strip() for c in cells):
@@ -466,6 +467,10 @@ def import_job(
             if rel not in files:
                 bad(f"image {rel!r} is not a file listed in datapackage.json")
                 continue
+            if rel in used:
+                bad(f"image {rel!r} is also the image of row {used[rel]} (one item per image)")
+                continue
+            used[rel] = n
             image = files[rel].path
             split = cell("split").strip() or None
             review = cell("review").strip() or "unreviewed"

@@ -45,6 +45,7 @@ from qbi_desktop.core.formats.common import (
     read_item_mask,
     reject_if,
     run_export,
+    same_image_twice,
     scan_image,
     split_dir,
     split_from_name,
@@ -182,6 +183,7 @@ def import_job(
             plan = _plan(f, doc, classes, instances, problems, Path(within) if within else None)
             if plan is not None:
                 plans.append(plan)
+        problems += same_image_twice(plans, "json")
         reject_if(report.source, problems)
         known = existing_paths(project, db)
         new, updates = [], []

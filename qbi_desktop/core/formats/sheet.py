@@ -34,6 +34,7 @@ from qbi_desktop.core.formats.common import (
     unquote_cell,
 )
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.limits import check_sheet_cells
 from qbi_desktop.core.safefile import (
     check_regular,
     open_regular,
@@ -48,7 +49,13 @@ SPECIAL = ("label", "split")
 #: Bounds of a sheet we read: a regression sheet has a row per image and a column per target.
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 1_000
-MAX_CELLS = 20_000_000
+
+
+def _max_cells() -> int:
+    """Cells a sheet may hold (the ``sheet_cells`` limit setting)."""
+    from qbi_desktop.core import limits
+
+    return limits.current().sheet_cells
 
 
 def read_sheet(path: Path) -> list[list[Any]]:
@@ -70,12 +77,12 @@ def read_sheet(path: Path) -> list[list[Any]]:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
     rows: list[list[Any]] = []
-    cells = 0
+    cells, max_cells = 0, _max_cells()
     try:
         for row in reader:
             rows.append(_bounded(path, row, len(rows) + 1))
             cells += len(row)
-            if len(rows) > MAX_ROWS or cells > MAX_CELLS:
+            if len(rows) > MAX_ROWS or cells > max_cells:
                 raise _too_big(path, len(rows), cells)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
@@ -104,7 +111,7 @@ def _bounded(path: Path, row: Sequence[Any], number: int) -> list[Any]:
 
 def _too_big(path: Path, rows: int, cells: int) -> UserFacingError:
     return UserFacingError(
-        f"{path}: more than {MAX_ROWS} rows or {MAX_CELLS} cells ({rows} rows, {cells} cells "
+        f"{path}: more than {MAX_ROWS} rows or {_max_cells()} cells ({rows} rows, {cells} cells "
         "so far): too large for a sheet of images and targets"
     )
 
@@ -136,15 +143,16 @@ def _read_xlsx(path: Path) -> list[list[Any]]:
                 )
             # Explicit bounds: openpyxl pads rows to the widest one and fills missing rows; a
             # declared size that lies cannot make it build more than this.
+            check_sheet_cells(path, declared_rows, declared_columns)
             rows: list[list[Any]] = []
-            cells = 0
+            cells, max_cells = 0, _max_cells()
             width = declared_columns or MAX_COLUMNS + 1
             for row in sheet.iter_rows(
                 min_row=1, max_row=MAX_ROWS + 1, max_col=width, values_only=True
             ):
                 rows.append(_bounded(path, row, len(rows) + 1))
                 cells += len(rows[-1])
-                if len(rows) > MAX_ROWS or cells > MAX_CELLS:
+                if len(rows) > MAX_ROWS or cells > max_cells:
                     raise _too_big(path, len(rows), cells)
             while rows and not rows[-1]:
                 rows.pop()

@@ -69,6 +69,7 @@ from qbi_desktop.gui.annotate.overlay import MaskOverlay
 from qbi_desktop.gui.annotate.session import MaskSession, prepare_item_job, prepare_job
 from qbi_desktop.gui.annotate.store import ItemMaskSaved, ProjectItemStore
 from qbi_desktop.gui.annotate.tools import PaintController
+from qbi_desktop.gui.undo import UndoContext, undo_router
 
 log = logging.getLogger("qbi_desktop")
 
@@ -303,9 +304,19 @@ class AnnotatePanel(QWidget):
             "save_as": w.add_action("Save Mask &As…", self.save_as_dialog, "Ctrl+Shift+S", menu),
         }
         menu.addSeparator()
-        self.actions["undo"] = w.add_action("&Undo Stroke", self.undo, "Ctrl+Z", menu)
-        self.actions["redo"] = w.add_action(
-            "&Redo Stroke", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], menu
+        # Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y belong to Edit > Undo / Redo, which come here when the
+        # canvas or this panel is the one being worked in (gui/undo.py), not from the Browser
+        self.actions["undo"] = w.add_action("&Undo Stroke", self.undo, None, menu)
+        self.actions["redo"] = w.add_action("&Redo Stroke", self.redo, None, menu)
+        undo_router(w).register(
+            UndoContext(
+                "Annotate",
+                lambda: [self, self.canvas, w.docks.get("annotate"), w.docks.get("spots")],
+                lambda: "mask edit" if self._can_undo() else None,
+                lambda: "mask edit" if self.session and self.session.editor.redo_depth else None,
+                self.undo,
+                self.redo,
+            )
         )
         menu.addSeparator()
         for tool in TOOL_KEYS:
@@ -710,6 +721,10 @@ class AnnotatePanel(QWidget):
         self.window.report_error(message)
 
     # -- undo -------------------------------------------------------------------------------------
+    def _can_undo(self) -> bool:
+        s = self.session
+        return s is not None and (self.controller._stroke is not None or s.editor.undo_depth > 0)
+
     def undo(self) -> None:
         s = self.session
         if s is None:

@@ -25,8 +25,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
-from PySide6.QtGui import QKeySequence, QPixmap, QShortcut
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -55,7 +55,6 @@ from qbi_desktop.core.catalog import (
     open_project,
     stats,
 )
-from qbi_desktop.core.catalog.splits import group_split, stratified_split
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.gui.annotate.store import ProjectItemStore
@@ -64,8 +63,8 @@ from qbi_desktop.gui.docks.browser_dialogs import (
     ImportDialog,
     MetadataDialog,
     ProblemsDialog,
-    SplitDialog,
 )
+from qbi_desktop.gui.docks.browser_edits import BrowserEdits, sorted_classes
 from qbi_desktop.gui.docks.browser_model import (
     COL_NAME,
     COL_THUMB,
@@ -83,7 +82,6 @@ from qbi_desktop.gui.docks.browser_views import (
 log = logging.getLogger("qbi_desktop")
 
 RECENT_KEY = "browser/recent_projects"
-REVIEW_KEYS = {"A": "accepted", "R": "rejected", "F": "needs_edit"}
 ALL = "\x00all"  # "no filter" marker in the filter combos
 # Width a docked browser gets when a project opens in a narrower one: four filters and the
 # thumbnail, id, name, label, split and review columns side by side.
@@ -109,19 +107,7 @@ def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]
         project.close()
 
 
-def sorted_classes(labels: list[str]) -> list[str]:
-    """Class names in key order: numbers numerically ("2" before "10"), then text."""
-
-    def key(s: str):
-        try:
-            return (0, float(s), s)
-        except ValueError:
-            return (1, 0.0, s)
-
-    return sorted(labels, key=key)
-
-
-class BrowserPanel(QWidget):
+class BrowserPanel(BrowserEdits, QWidget):
     """The Browser dock's widget; see the module docstring."""
 
     def __init__(self, window):
@@ -209,6 +195,7 @@ class BrowserPanel(QWidget):
         selection.selectionChanged.connect(self._selection_changed)
         self.model.reloaded.connect(self._reloaded)
         self._install_keys()
+        self._install_undo()
 
         self.detail = wrapped_label()
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -298,6 +285,13 @@ class BrowserPanel(QWidget):
             menu,
             "Stratified or group-aware train/val/test split",
         )
+        self.restore_split_action = w.add_action(
+            "&Restore Previous Split",
+            self.restore_previous_split,
+            None,
+            menu,
+            "Bring back the split the last split replaced (kept in the project)",
+        )
         self.verify_action = w.add_action(
             "&Verify Files", self.verify_files, None, menu, "Find moved or changed image files"
         )
@@ -312,6 +306,7 @@ class BrowserPanel(QWidget):
             self.export_action,
             self.metadata_action,
             self.split_action,
+            self.restore_split_action,
             self.verify_action,
         ):
             action.setEnabled(on)
@@ -390,6 +385,7 @@ class BrowserPanel(QWidget):
     def close_project(self) -> None:
         if self.project is None:
             return
+        self.undo_stack.clear()  # its edits belong to this catalog
         self.model.set_project(None)
         self.project.close()
         self.project = None
@@ -494,99 +490,6 @@ class BrowserPanel(QWidget):
         self.count_label.setText(f"{shown:,} of {total:,} items" if self.project else "")
         if shown and not self.table.currentIndex().isValid():
             self.table.setCurrentIndex(self.model.index(0, 1))
-
-    # -- classes and keys ---------------------------------------------------------------------
-    def _classes_key(self) -> str:
-        return "browser/classes/" + str(self.project.root).replace("/", "|") if self.project else ""
-
-    def _load_classes(self) -> None:
-        saved = self.window.settings.value(self._classes_key(), "") if self.project else ""
-        labels = sorted_classes(self.project.distinct("label")) if self.project else []
-        classes = list(dict.fromkeys(c.strip() for c in str(saved or "").split(",") if c.strip()))
-        classes += [c for c in labels if c not in classes]  # labels not typed in yet, in order
-        self.classes_edit.setText(", ".join(classes))
-
-    def _classes_edited(self) -> None:
-        if self.project is not None:
-            self.window.settings.setValue(self._classes_key(), ", ".join(self.classes()))
-
-    def classes(self) -> list[str]:
-        return [c.strip() for c in self.classes_edit.text().split(",") if c.strip()]
-
-    def _install_keys(self) -> None:
-        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
-        self.shortcuts: list[QShortcut] = []
-        for k in range(10):
-            sc = QShortcut(QKeySequence(str(k)), self.table, context=ctx)
-            sc.activated.connect(lambda k=k: self.label_key(k))
-            self.shortcuts.append(sc)
-        for key, state in REVIEW_KEYS.items():
-            sc = QShortcut(QKeySequence(key), self.table, context=ctx)
-            sc.activated.connect(lambda s=state: self.review_current(s))
-            self.shortcuts.append(sc)
-        for key in ("Return", "Enter"):
-            sc = QShortcut(QKeySequence(key), self.table, context=ctx)
-            sc.activated.connect(lambda: self.open_item(self.table.currentIndex().row()))
-            self.shortcuts.append(sc)
-
-    def _target_rows(self) -> list[int]:
-        """The rows a key acts on: the selected rows, or the current row."""
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        current = self.table.currentIndex().row()
-        if len(rows) <= 1:
-            rows = [current] if current >= 0 else []
-        return rows
-
-    def label_key(self, k: int) -> None:
-        classes = self.classes()
-        if k >= len(classes):
-            self.window.statusBar().showMessage(
-                f"key {k}: no class at position {k} (classes: {', '.join(classes) or 'none'}); "
-                "type the class names in the Classes box",
-                5000,
-            )
-            return
-        self._edit(
-            lambda p, ids: p.set_label(ids, classes[k], self.annotator), f"label {classes[k]!r}"
-        )
-
-    def review_current(self, state: str) -> None:
-        self._edit(lambda p, ids: p.set_review(ids, state, self.annotator), state)
-
-    def _edit(self, change: Callable[[Project, list[int]], None], what: str) -> None:
-        if self.project is None:
-            return
-        rows = self._target_rows()
-        if not rows:
-            return
-        ids = [self.model.item_id(r) for r in rows]
-        try:
-            change(self.project, ids)
-        except UserFacingError as exc:
-            self.window.report_error(str(exc))
-            return
-        self.model.refresh_items(ids)
-        self.balance_dirty = True
-        if what.startswith("label") and self.label_filter.count() - 2 != len(
-            self.project.distinct("label")
-        ):
-            self._fill_filter_combos()
-        self.window.statusBar().showMessage(f"{len(ids)} item(s): {what}", 3000)
-        self._advance(rows[-1])
-
-    def _advance(self, last_row: int) -> None:
-        nxt = min(last_row + 1, self.model.rowCount() - 1)
-        index = self.model.index(nxt, max(1, self.table.currentIndex().column()))
-        self.table.selectionModel().setCurrentIndex(
-            index,
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
-        self.table.scrollTo(index)
-
-    def selected_ids(self) -> list[int]:
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        return [self.model.item_id(r) for r in rows]
 
     def _current_changed(self, current, _previous) -> None:
         if not current.isValid() or self.project is None:
@@ -893,47 +796,6 @@ class BrowserPanel(QWidget):
             return False
         self._update_title()
         return True
-
-    def _group_keys(self) -> list[str]:
-        rows = self.project.db.execute(
-            "SELECT DISTINCT j.key FROM (SELECT metadata FROM items LIMIT 5000) AS m, "
-            "json_each(m.metadata) AS j ORDER BY j.key"
-        ).fetchall()
-        return [r[0] for r in rows]
-
-    def split_dialog(self) -> None:
-        if self.project is None:
-            return
-        dialog = SplitDialog(self._group_keys(), self.model.rowCount(), len(self.project), self)
-        if dialog.exec():
-            self.run_split(**dialog.values())
-
-    def run_split(
-        self,
-        mode: str = "stratified",
-        fractions: dict[str, float] | None = None,
-        seed: int = 0,
-        group_key: str = "",
-        only_shown: bool = False,
-    ):
-        fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
-        filters = self.current_filters() if only_shown else None
-        if mode == "group" and not group_key:
-            self.window.report_error("Group split: choose the metadata key that names the group")
-            return None
-
-        def make(project: Project) -> Job[dict[str, int]]:
-            yield Progress(0, 1, "assigning splits")
-            if mode == "group":
-                return group_split(project, group_key, fractions, seed, filters)
-            return stratified_split(project, fractions, seed, filters)
-
-        def done(counts: dict[str, int]) -> None:
-            text = ", ".join(f"{k} {v}" for k, v in counts.items())
-            self.window.statusBar().showMessage(f"Split written: {text}", 8000)
-            self._data_changed()
-
-        return self._run("Split", make, done)
 
     # -- tabs: montage and balance ----------------------------------------------------------
     def _tab_changed(self, index: int) -> None:

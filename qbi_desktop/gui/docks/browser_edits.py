@@ -1,0 +1,318 @@
+"""The Browser's edits from the keyboard, their undo, and splits that are asked before replacing.
+
+Keys in the table: 0-9 give the class at that position of the class list, Backspace clears the
+label, A accepts, R rejects, F flags for editing, N edits the notes; the selection moves on.
+Each edit is one catalog transaction that returns what it changed (``core/catalog/edits.py``);
+the Browser keeps them on its own :class:`~qbi_desktop.gui.undo.UndoStack`, so Ctrl+Z in the
+Browser takes back the last Browser edit - never a stroke on the canvas (``gui/undo.py``).
+
+A split that would change existing assignments (MNIST's official 60 000 / 10 000) is asked
+for first, naming how many change; the replaced split stays in the catalog, restorable by Undo
+or Dataset > Restore Previous Split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+from qbi_desktop.core.catalog import Project
+from qbi_desktop.core.catalog.edits import Change
+from qbi_desktop.core.catalog.splits import (
+    SplitPlan,
+    apply_plan,
+    plan_group,
+    plan_stratified,
+    restore_previous,
+)
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.gui.docks.browser_dialogs import SplitDialog
+from qbi_desktop.gui.undo import UndoContext, UndoStack, undo_router
+
+REVIEW_KEYS = {"A": "accepted", "R": "rejected", "F": "needs_edit"}
+CLEAR_LABEL_KEYS = ("Backspace",)
+
+
+def sorted_classes(labels: list[str]) -> list[str]:
+    """Class names in key order: numbers numerically ("2" before "10"), then text."""
+
+    def key(s: str):
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(labels, key=key)
+
+
+class BrowserEdits:
+    """Mixed into BrowserPanel: labels, review, notes and splits, each undoable in the Browser."""
+
+    split_question: QMessageBox | None = None  # open while a replacing split waits for an answer
+    split_task = None  # the worker writing (or restoring) a split
+
+    # -- undo ------------------------------------------------------------------------------------
+    def _install_undo(self) -> None:
+        self.undo_stack = UndoStack(self)
+        self.undo_context = undo_router(self.window).register(
+            UndoContext(
+                "Browser",
+                lambda: [self, self.window.docks.get("browser")],
+                self.undo_stack.undo_text,
+                self.undo_stack.redo_text,
+                self.undo_stack.undo,
+                self.undo_stack.redo,
+            )
+        )
+
+    def _record(self, change: Change) -> None:
+        """Put an edit just made on the Browser's undo stack (and make the Browser current)."""
+        if not change.ids:
+            return
+        project = self.project
+        state = {"change": change}
+
+        def revert(done: str) -> str:
+            if self.project is not project:
+                raise UserFacingError("the project this edit was made in is closed")
+            result = project.revert(state["change"], self.annotator)
+            state["change"] = result.change
+            self._items_changed(list(result.change.ids), select=True)
+            text = f"{done} {change.what} on {result.restored:,} item(s) (Browser)"
+            if result.skipped:
+                text += f"; {result.skipped:,} item(s) edited since were left as they are"
+            return text
+
+        self.undo_stack.push(change.what, lambda: revert("Undid"), lambda: revert("Redid"))
+        undo_router(self.window).activate(self.undo_context)
+
+    def _items_changed(self, ids: list[int], select: bool = False) -> None:
+        """Rows, filters, counts and charts follow an edit of ``ids``."""
+        if self.project is None:
+            return
+        if len(ids) > 1000:  # a split: cheaper to reload than to refresh row by row
+            self._data_changed()
+        else:
+            self.model.refresh_items(ids)
+            self.balance_dirty = True
+            if self.label_filter.count() - 2 != len(self.project.distinct("label")):
+                self._fill_filter_combos()
+        if select and ids:
+            row = self.model.row_of(ids[0])
+            if row is not None:
+                index = self.model.index(row, max(1, self.table.currentIndex().column()))
+                self.table.setCurrentIndex(index)
+                self.table.scrollTo(index)
+
+    # -- classes and keys ------------------------------------------------------------------------
+    def _classes_key(self) -> str:
+        return "browser/classes/" + str(self.project.root).replace("/", "|") if self.project else ""
+
+    def _load_classes(self) -> None:
+        saved = self.window.settings.value(self._classes_key(), "") if self.project else ""
+        labels = sorted_classes(self.project.distinct("label")) if self.project else []
+        classes = list(dict.fromkeys(c.strip() for c in str(saved or "").split(",") if c.strip()))
+        classes += [c for c in labels if c not in classes]  # labels not typed in yet, in order
+        self.classes_edit.setText(", ".join(classes))
+
+    def _classes_edited(self) -> None:
+        if self.project is not None:
+            self.window.settings.setValue(self._classes_key(), ", ".join(self.classes()))
+
+    def classes(self) -> list[str]:
+        return [c.strip() for c in self.classes_edit.text().split(",") if c.strip()]
+
+    def _install_keys(self) -> None:
+        ctx = Qt.ShortcutContext.WidgetWithChildrenShortcut
+        self.shortcuts: list[QShortcut] = []
+
+        def bind(key: str, slot: Callable[[], Any]) -> None:
+            sc = QShortcut(QKeySequence(key), self.table, context=ctx)
+            sc.activated.connect(slot)
+            self.shortcuts.append(sc)
+
+        for k in range(10):
+            bind(str(k), lambda k=k: self.label_key(k))
+        for key, state in REVIEW_KEYS.items():
+            bind(key, lambda s=state: self.review_current(s))
+        for key in CLEAR_LABEL_KEYS:
+            bind(key, self.clear_label)
+        bind("N", self.notes_dialog)
+        for key in ("Return", "Enter"):
+            bind(key, lambda: self.open_item(self.table.currentIndex().row()))
+
+    def _target_rows(self) -> list[int]:
+        """The rows a key acts on: the selected rows, or the current row."""
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        current = self.table.currentIndex().row()
+        if len(rows) <= 1:
+            rows = [current] if current >= 0 else []
+        return rows
+
+    def label_key(self, k: int) -> None:
+        classes = self.classes()
+        if k >= len(classes):
+            self.window.statusBar().showMessage(
+                f"key {k}: no class at position {k} (classes: {', '.join(classes) or 'none'}); "
+                "type the class names in the Classes box",
+                5000,
+            )
+            return
+        self._edit(lambda p, ids: p.set_label(ids, classes[k], self.annotator))
+
+    def clear_label(self) -> None:
+        self._edit(lambda p, ids: p.set_label(ids, None, self.annotator))
+
+    def review_current(self, state: str) -> None:
+        self._edit(lambda p, ids: p.set_review(ids, state, self.annotator))
+
+    def notes_dialog(self) -> None:
+        rows = self._target_rows()
+        if self.project is None or not rows:
+            return
+        item = self.model.item(rows[0])
+        current = self.project.get(item["id"])["notes"]
+        text, ok = QInputDialog.getText(self, "Notes", f"Notes on {item['name']}:", text=current)
+        if ok:
+            self.set_notes(text)
+
+    def set_notes(self, text: str) -> None:
+        """Notes of the current item (one undoable edit); the selection stays."""
+        self._edit(lambda p, ids: p.set_notes(ids[0], text, self.annotator), advance=False)
+
+    def _edit(self, change: Callable[[Project, list[int]], Change], advance: bool = True) -> None:
+        if self.project is None:
+            return
+        rows = self._target_rows()
+        if not rows:
+            return
+        ids = [self.model.item_id(r) for r in rows]
+        try:
+            made = change(self.project, ids)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return
+        self._record(made)
+        self._items_changed(ids)
+        self.window.statusBar().showMessage(f"{len(made.ids)} item(s): {made.what}", 3000)
+        if advance:
+            self._advance(rows[-1])
+
+    def _advance(self, last_row: int) -> None:
+        nxt = min(last_row + 1, self.model.rowCount() - 1)
+        index = self.model.index(nxt, max(1, self.table.currentIndex().column()))
+        self.table.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(index)
+
+    def selected_ids(self) -> list[int]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.item_id(r) for r in rows]
+
+    # -- splits ----------------------------------------------------------------------------------
+    def _group_keys(self) -> list[str]:
+        rows = self.project.db.execute(
+            "SELECT DISTINCT j.key FROM (SELECT metadata FROM items LIMIT 5000) AS m, "
+            "json_each(m.metadata) AS j ORDER BY j.key"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def split_dialog(self) -> None:
+        if self.project is None:
+            return
+        dialog = SplitDialog(self._group_keys(), self.model.rowCount(), len(self.project), self)
+        if dialog.exec():
+            self.run_split(**dialog.values())
+
+    def run_split(
+        self,
+        mode: str = "stratified",
+        fractions: dict[str, float] | None = None,
+        seed: int = 0,
+        group_key: str = "",
+        only_shown: bool = False,
+    ):
+        """Plan the split on a worker; ask before it replaces assignments; then write it."""
+        fractions = fractions or {"train": 0.7, "val": 0.15, "test": 0.15}
+        filters = self.current_filters() if only_shown else None
+        if mode == "group" and not group_key:
+            self.window.report_error("Group split: choose the metadata key that names the group")
+            return None
+
+        def make(project: Project) -> Job[SplitPlan]:
+            yield Progress(0, 1, "assigning splits")
+            if mode == "group":
+                return plan_group(project, group_key, fractions, seed, filters)
+            return plan_stratified(project, fractions, seed, filters)
+
+        return self._run("Split", make, self._split_planned)
+
+    def _split_planned(self, plan: SplitPlan) -> None:
+        if not plan.replaces:
+            self._write_split(plan)
+            return
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Replace the existing split?",
+            plan.question(),
+            QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        replace = box.addButton(
+            f"Replace ({plan.changes:,} change)", QMessageBox.ButtonRole.AcceptRole
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter keeps the split
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            self.split_question = None
+            if box.clickedButton() is replace:
+                self._write_split(plan)
+            else:
+                self.window.statusBar().showMessage("Split not changed", 5000)
+
+        box.finished.connect(answered)
+        self.split_question = box
+        box.open()  # window-modal, not blocking: the answer arrives through finished
+
+    def _write_split(self, plan: SplitPlan):
+        def done(change: Change) -> None:
+            self._record(change)
+            counts = ", ".join(f"{k} {v:,}" for k, v in plan.counts("new").items())
+            self.window.statusBar().showMessage(
+                f"Split written: {counts} ({change.changed:,} assignment(s) changed)", 8000
+            )
+            self._data_changed()
+
+        self.split_task = self._run("Write split", lambda p: _job(apply_plan, p, plan), done)
+        return self.split_task
+
+    def restore_previous_split(self):
+        """Bring back the split the last split replaced (kept in the catalog)."""
+        if self.project is None:
+            return None
+
+        def done(change: Change) -> None:
+            self._record(change)
+            self.window.statusBar().showMessage(
+                f"Previous split restored ({change.changed:,} assignment(s) changed)", 8000
+            )
+            self._data_changed()
+
+        self.split_task = self._run(
+            "Restore previous split", lambda p: _job(restore_previous, p), done
+        )
+        return self.split_task
+
+
+def _job(function: Callable[..., Any], *args: Any) -> Job[Any]:
+    yield Progress(0, 1, "writing splits")
+    return function(*args)
