@@ -87,8 +87,11 @@ def histogram(values: np.ndarray, bins: int = 256, value_range: tuple[float, flo
         edges = np.linspace(lo, hi + 1, bins + 1)
         starts = np.unique(np.ceil(edges[:-1] - lo).astype(np.int64))
         return np.add.reduceat(counts, starts), np.append(starts + lo, hi + 1).astype(np.float64)
-    if hi <= lo:
-        hi = lo + 1
+    # bins must be wider than float64 resolves at this magnitude (a constant uint64 image
+    # near 2**63 gives lo == hi == lo + 1)
+    min_span = max(1.0, abs(lo) * 1e-12 * bins)
+    if hi - lo < min_span:
+        hi = lo + min_span
     counts, edges = np.histogram(flat, bins=bins, range=(lo, hi))
     return counts, edges
 
@@ -104,6 +107,7 @@ def _integer_lut(dtype_str: str, vmin: float, vmax: float) -> np.ndarray:
 def _scale(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
     scale = 255.0 / (vmax - vmin) if vmax > vmin else 0.0
     out = (values - np.float32(vmin)) * np.float32(scale)
+    np.nan_to_num(out, copy=False, nan=0.0)  # NaN pixels draw as the lowest level, not a warning
     np.clip(out, 0, 255, out=out)
     return (out + 0.5).astype(np.uint8)
 

@@ -150,7 +150,10 @@ def render_rgb(
 
 def abs_difference(sample: np.ndarray, original: np.ndarray) -> np.ndarray:
     """|sample - original| in the image's units (max over channels for colour), float32."""
-    diff = np.abs(sample.astype(np.float32) - original.astype(np.float32))
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.abs(sample.astype(np.float32) - original.astype(np.float32))
+    # NaN/inf pixels (float radiographs with dead pixels) have no difference to show
+    diff = np.nan_to_num(diff, nan=0.0, posinf=0.0, neginf=0.0)
     return diff.max(axis=2) if diff.ndim == 3 else diff
 
 
