@@ -22,6 +22,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 
 from qbi_desktop.core.io import Plane
 from qbi_desktop.core.pyramid import Pyramid, overview_step
+from qbi_desktop.gui.empty_hint import EmptyHint
 
 DETAIL_MARGIN = 0.15  # read this much beyond the visible rect, so small pans need no new read
 
@@ -70,6 +71,9 @@ class ImageCanvas(pg.GraphicsView):
         # takes those events in an event filter on the viewport, so the view box does not pan).
         self.tool_active = False
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Space (pan) and tool keys reach us
+        # While no image is open: how to open one (its buttons are connected by the window).
+        self.empty_hint = EmptyHint(self)
+        self.empty_hint.show()
 
     # -- content -------------------------------------------------------------------------------
     def set_plane(
@@ -89,6 +93,7 @@ class ImageCanvas(pg.GraphicsView):
         self.pyramid = pyramid
         self._detail_key = None
         self.detail_item.hide()
+        self.empty_hint.setVisible(plane is None)
         if plane is None:
             self.base_item.clear()
             self.base_array = None
@@ -244,6 +249,12 @@ class ImageCanvas(pg.GraphicsView):
             return
         x, y = pos
         self.pixel_hovered.emit((x, y, self.plane.value_at(y, x)))
+
+    def resizeEvent(self, event):  # noqa: N802 - Qt naming
+        super().resizeEvent(event)
+        hint = getattr(self, "empty_hint", None)  # pyqtgraph resizes during __init__
+        if hint is not None:
+            hint.place(self.width(), self.height())
 
     def keyPressEvent(self, event):  # noqa: N802 - Qt naming
         # Let the main window's shortcuts see keys; the view box has none of its own we want.

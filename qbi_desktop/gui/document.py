@@ -91,7 +91,11 @@ class ImageDocument:
         if self.sample is not None:
             lo, hi = core_levels.value_range(self.sample)
             exact = self.sample.shape[:2] == self.plane().shape[:2]
-            rows.append(("Min / max" + ("" if exact else " (sampled)"), f"{lo:g} / {hi:g}"))
+            if src.dtype.kind in "uib":  # whole numbers, never 1.2e+06
+                shown = f"{int(lo)} / {int(hi)}"
+            else:
+                shown = f"{lo:.6g} / {hi:.6g}"
+            rows.append(("Min / max" + ("" if exact else " (sampled)"), shown))
         for key, value in src.metadata.items():
             if isinstance(value, dict):
                 for sub, subvalue in value.items():

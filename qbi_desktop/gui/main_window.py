@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.demo import demo_job
 from qbi_desktop.core.io import decode_plane_job
+from qbi_desktop.core.short_names import distinct_names
 from qbi_desktop.gui import wheel_guard
 from qbi_desktop.gui.canvas import ImageCanvas
 from qbi_desktop.gui.docks.info import InfoPanel
@@ -284,6 +285,11 @@ class MainWindow(QMainWindow):
 
         self.help_menu = help_menu = menu.addMenu("&Help")
         self.menus = {"file": file_menu, "view": view, "image": image, "help": help_menu}
+        self._action(
+            "QBI Desktop &Help", self.show_help, QKeySequence.StandardKey.HelpContents, help_menu
+        )
+        self._action("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/", help_menu)
+        help_menu.addSeparator()
         self._action("&About QBI Desktop", self.show_about, None, help_menu)
         self._refresh_recent_menu()
 
@@ -300,6 +306,8 @@ class MainWindow(QMainWindow):
         return self._action(text, slot, shortcut, menu, tip)
 
     def _connect(self) -> None:
+        self.canvas.empty_hint.open_requested.connect(self.open_dialog)
+        self.canvas.empty_hint.demo_requested.connect(self.open_demo)
         self.canvas.pixel_hovered.connect(self._show_readout)
         self.canvas.view_changed.connect(self._show_zoom)
         self.levels_panel.levels_changed.connect(self.set_levels)
@@ -405,6 +413,7 @@ class MainWindow(QMainWindow):
         item = QListWidgetItem(document.title)
         item.setToolTip(str(document.path))
         self.files_list.addItem(item)
+        self._refresh_file_names()
         if document.file_size is not None:  # a file on disk (not an in-memory array)
             add_recent_file(self.settings, str(document.path))
             self._refresh_recent_menu()
@@ -422,6 +431,7 @@ class MainWindow(QMainWindow):
     def show_document(self, document: ImageDocument, keep_view: bool = False) -> None:
         self.current = document
         self.setWindowTitle(f"{document.title} — QBI Desktop")
+        self._refresh_file_names()
         self.slice_bar.configure(document.source.n_slices, document.index)
         self._show_plane(keep_view=keep_view)
         # Draw the new image now, and let the panels hear of it afterwards (next event-loop
@@ -512,6 +522,7 @@ class MainWindow(QMainWindow):
         self.files_list.blockSignals(True)
         self.files_list.takeItem(row)
         self.files_list.blockSignals(False)
+        self._refresh_file_names()
         for task in (self._decode_task, self._pyramid_task):
             if task is not None and not task.finished:
                 task.cancel()
@@ -526,6 +537,17 @@ class MainWindow(QMainWindow):
             self.info_panel.show_info([])
             self.setWindowTitle("QBI Desktop")
         document.source.close()
+
+    def _refresh_file_names(self) -> None:
+        """Same-named files from different folders are told apart by their folder."""
+        names = distinct_names([d.path for d in self.documents])
+        for row, name in enumerate(names):
+            item = self.files_list.item(row)
+            if item is not None:
+                item.setText(name)
+        for document, name in zip(self.documents, names, strict=True):
+            if document is self.current:
+                self.setWindowTitle(f"{name} — QBI Desktop")
 
     def _file_selected(self, row: int) -> None:
         if 0 <= row < len(self.documents) and self.documents[row] is not self.current:
@@ -635,6 +657,24 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setModal(False)
         box.show()
+        # the box takes the keyboard: Enter closes it instead of acting on the widget behind
+        box.raise_()
+        box.activateWindow()
+        box.button(QMessageBox.StandardButton.Ok).setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+    def show_help(self) -> None:
+        from qbi_desktop.gui.help import ReadmeDialog
+
+        dialog = ReadmeDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_shortcuts(self) -> None:
+        from qbi_desktop.gui.help import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
 
     def show_about(self) -> None:
         from qbi_desktop.gui.about import about_text

@@ -11,10 +11,14 @@ label: one undo step), R reject, E edit (the canvas jumps there zoomed in, with 
 N / P next / previous. Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.
 SpotReview`, saved beside the mask as ``<mask>.spots.json`` each time the mask is saved.
 
-"Hot pixels…" takes other frames of the same detector: their hot-pixel map
-(:func:`qbi_desktop.core.spots.hot_pixel_map`, computed in a worker) is passed to the detector
-as ``exclude=``, so the camera's hot pixels, which in one frame look exactly like one-pixel gamma
-spots, stop flooding the queue. The chosen frames are remembered in the settings (``spots/``).
+Hot pixels (:mod:`qbi_desktop.core.spots.hot_pixels`): a camera's hot pixels look exactly like
+one-pixel gamma spots in one frame and can flood the queue (7 500 proposals for 750 gamma spots
+on the real radiographs). By default ("Find beside the image") the detection first looks for
+other frames of the image's numbered series, else a dark-current frame, in its folder and
+subtracts their hot pixels. "Hot pixels…" takes a dark frame or other frames explicitly (they
+are remembered in the settings, ``spots/``). When most proposals still are lone bright pixels
+the dock says so and offers what it found beside the image, a file dialog, or skipping lone
+pixels. Stepping through the queue centres the canvas on the current spot, zoomed in.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGraphicsPathItem,
     QGridLayout,
     QHBoxLayout,
@@ -53,11 +58,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.errors import ImageReadError, UserFacingError
-from qbi_desktop.core.jobs import Progress
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.masks import union_rect
 from qbi_desktop.core.spot_review import SpotReview
-from qbi_desktop.core.spots import DEFAULTS, detect_spots_job, hot_pixel_map
+from qbi_desktop.core.spots import (
+    DEFAULTS,
+    HotPixels,
+    auto_hot_pixels_job,
+    detect_spots_job,
+    find_hot_pixel_references,
+    hot_pixels_job,
+)
 
 STATE_COLOURS = {
     "proposed": QColor(255, 220, 0),
@@ -69,36 +80,30 @@ THUMB = 64  # thumbnail size in screen pixels
 DEBOUNCE_MS = 300
 SETTINGS_GROUP = "spots"
 HOT_FRAMES_KEY = f"{SETTINGS_GROUP}/hot_pixel_frames"
+AUTO_HOT_KEY = f"{SETTINGS_GROUP}/hot_pixels_beside_image"
+FOLLOW_ZOOM = 8.0  # screen pixels per image pixel when the view follows the current spot
 
 
 def hot_pixel_job(paths: list[str]):
-    """Job: read the frames ``paths`` (2-D, all one shape) and return their hot-pixel map.
+    """Job: the :class:`HotPixels` of a dark frame or of other frames (all one shape)."""
+    return hot_pixels_job(paths)
 
-    Two or more frames are needed: with one, its own gamma spots would count as hot pixels.
-    """
-    from qbi_desktop.core.io import read_image
 
-    if len(paths) < 2:
-        raise UserFacingError(
-            f"Hot pixels: choose at least 2 other frames of the same detector "
-            f"(got {len(paths)}: {', '.join(paths) or 'none'})"
-        )
-    frames: list[np.ndarray] = []
-    for i, name in enumerate(paths):
-        yield Progress(i, len(paths) + 1, f"reading {Path(name).name}")
-        frame = np.asarray(read_image(name))
-        if frame.ndim != 2:
-            raise ImageReadError(
-                Path(name), f"has shape {frame.shape}; hot pixels need 2-D greyscale frames"
-            )
-        if frames and frame.shape != frames[0].shape:
-            raise UserFacingError(
-                f"Hot pixels: {name}: has shape {frame.shape}, but {paths[0]} has "
-                f"{frames[0].shape}; the frames must come from the same detector"
-            )
-        frames.append(frame)
-    yield Progress(len(paths), len(paths) + 1, "hot-pixel map")
-    return hot_pixel_map(np.stack(frames))
+def detection_job(image, method, params, exclude, auto_path, name):
+    """Job: hot pixels found beside the image at ``auto_path`` (when given), then the
+    detection; returns (SpotDetection, AutoHotPixels or None). Messages name the image."""
+    try:
+        auto = None
+        if auto_path is not None:
+            auto = yield from auto_hot_pixels_job(auto_path, image.shape)
+            exclude = auto.hot
+        detection = yield from detect_spots_job(image, method, exclude=exclude, **params)
+    except UserFacingError as e:
+        message = str(e)
+        if name and name not in message:
+            message = f"{name}: {message.removeprefix('image: ')}"
+        raise UserFacingError(message) from None
+    return detection, auto
 
 
 def thumbnail(image: np.ndarray, spot, half: int = 6) -> QImage:
@@ -149,9 +154,11 @@ class SpotsPanel(QWidget):
         self.task = None
         self._image = None
         self.hot_paths: list[str] = []  # frames the hot-pixel map comes from
-        self.hot_map: np.ndarray | None = None
+        self.hot: HotPixels | None = None  # chosen with "Hot pixels…"
         self.hot_task = None
         self._hot_warned = None
+        self.auto: dict[str, object] = {}  # image path -> AutoHotPixels found beside it
+        self.detection = None  # the last SpotDetection shown
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -222,8 +229,8 @@ class SpotsPanel(QWidget):
         form.addRow(row)
         self.hot_button = QPushButton("Hot pixels…")
         self.hot_button.setToolTip(
-            "Choose 2 or more other frames of the same detector: pixels bright in them (hot "
-            "pixels) cannot start a spot"
+            "Choose a dark-current frame (dc.tif) or other frames of the same detector: the "
+            "hot pixels they show are removed before detecting"
         )
         self.hot_button.clicked.connect(self.choose_hot_pixel_frames)
         self.hot_clear = QPushButton("Clear")
@@ -234,9 +241,51 @@ class SpotsPanel(QWidget):
         hot_row.addWidget(self.hot_button, 1)
         hot_row.addWidget(self.hot_clear)
         form.addRow(hot_row)
+        self.auto_hot = QCheckBox("Find hot pixels beside the image")
+        self.auto_hot.setToolTip(
+            "Before detecting, look in the image's folder for other frames of its numbered "
+            "series (else a dark-current frame such as dc.tif) and remove the hot pixels they "
+            "show. Frames chosen with 'Hot pixels…' take precedence."
+        )
+        auto_on = self.window.settings.value(AUTO_HOT_KEY, "true")
+        self.auto_hot.setChecked(str(auto_on).lower() not in ("false", "0"))
+        self.auto_hot.toggled.connect(self._auto_hot_toggled)
+        form.addRow(self.auto_hot)
+        self.skip_lone = QCheckBox("Skip lone pixels")
+        self.skip_lone.setToolTip(
+            "Leave out proposals that are one lone bright pixel (what hot pixels look like). "
+            "Also drops the ~10 % of gamma spots that are one sharp pixel."
+        )
+        self.skip_lone.toggled.connect(self._params_changed)
+        form.addRow(self.skip_lone)
         self.hot_label = QLabel("No hot pixels excluded")
         self.hot_label.setWordWrap(True)
         form.addRow(self.hot_label)
+        # shown when most proposals look like hot pixels: what to do about it
+        self.hint = QFrame()
+        self.hint.setFrameShape(QFrame.Shape.StyledPanel)
+        self.hint.setStyleSheet("QFrame { background: #fff4d0; color: #202020; }")
+        hint_col = QVBoxLayout(self.hint)
+        hint_col.setContentsMargins(6, 4, 6, 4)
+        self.hint_text = QLabel()
+        self.hint_text.setWordWrap(True)
+        hint_col.addWidget(self.hint_text)
+        self.use_series_button = QPushButton()
+        self.use_series_button.clicked.connect(lambda: self._use_reference("series"))
+        self.use_dark_button = QPushButton()
+        self.use_dark_button.clicked.connect(lambda: self._use_reference("dark"))
+        self.hint_choose_button = QPushButton("Choose frames…")
+        self.hint_choose_button.clicked.connect(self.choose_hot_pixel_frames)
+        self.hint_lone_button = QPushButton("Skip lone pixels")
+        self.hint_lone_button.clicked.connect(lambda: self.skip_lone.setChecked(True))
+        for b in (
+            self.use_series_button,
+            self.use_dark_button,
+            self.hint_choose_button,
+            self.hint_lone_button,
+        ):
+            hint_col.addWidget(b)
+        self.hint.setVisible(False)
 
         self.queue = QListWidget()
         self.queue.setIconSize(QSize(THUMB, THUMB))
@@ -266,12 +315,17 @@ class SpotsPanel(QWidget):
         above.addWidget(self.accept_all_button, 1)
         self.summary = QLabel("No detection yet")
         self.summary.setWordWrap(True)
+        self.follow = QCheckBox("Zoom to the current spot")
+        self.follow.setChecked(True)
+        self.follow.setToolTip("Stepping through the queue centres the image on each spot")
 
         inner = QWidget()
         col = QVBoxLayout(inner)
         col.setContentsMargins(4, 4, 4, 4)
         col.addLayout(form)
         col.addWidget(self.summary)
+        col.addWidget(self.hint)
+        col.addWidget(self.follow)
         col.addWidget(self.queue, 1)
         col.addLayout(buttons)
         col.addLayout(above)
@@ -322,6 +376,8 @@ class SpotsPanel(QWidget):
             p["size"] = self.size.value() | 1
         else:
             p["quantile"] = self.quantile.value()
+        if self.skip_lone.isChecked():
+            p["lone"] = "drop"
         return p
 
     # -- hot pixels ------------------------------------------------------------------------------
@@ -332,7 +388,7 @@ class SpotsPanel(QWidget):
             start = str(Path(self.window.current.path).parent)
         paths, _ = QFileDialog.getOpenFileNames(
             self,
-            "Other frames of the same detector (2 or more)",
+            "A dark-current frame, or other frames of the same detector",
             start,
             "Images (*.tif *.tiff *.png);;All files (*)",
         )
@@ -350,12 +406,12 @@ class SpotsPanel(QWidget):
             self.hot_task.cancel()
         if remember:
             self.window.settings.setValue(HOT_FRAMES_KEY, json.dumps(paths))
-        self.hot_label.setText(f"Computing hot pixels from {len(paths)} frames…")
+        self.hot_label.setText(f"Computing hot pixels from {len(paths)} frame(s)…")
 
         def done(hot, paths=paths) -> None:
             if task is not self.hot_task:  # a newer choice superseded this one
                 return
-            self.hot_paths, self.hot_map = paths, np.asarray(hot, dtype=bool)
+            self.hot_paths, self.hot = paths, hot
             self._hot_warned = None
             self.hot_clear.setEnabled(True)
             self._update_hot_label()
@@ -378,22 +434,100 @@ class SpotsPanel(QWidget):
         if self.hot_task is not None and not self.hot_task.finished:
             self.hot_task.cancel()
         self.hot_task = None
-        had = self.hot_map is not None
-        self.hot_paths, self.hot_map = [], None
+        had = self.hot is not None
+        self.hot_paths, self.hot = [], None
         self.window.settings.remove(HOT_FRAMES_KEY)
         self.hot_clear.setEnabled(False)
         self._update_hot_label()
         if had and self.review is not None:
             self.detect()
 
+    @property
+    def hot_map(self) -> np.ndarray | None:
+        """The chosen frames' hot pixels (> 5 sigma), or None."""
+        return None if self.hot is None else self.hot.mask
+
     def _update_hot_label(self) -> None:
-        if self.hot_map is None:
-            self.hot_label.setText("No hot pixels excluded")
-            self.hot_label.setToolTip("")
+        det = self.detection
+        removed = det.hot_pixels if det is not None else 0
+        if self.hot is not None:
+            k = len(self.hot_paths)
+            what = "a dark frame" if k == 1 else f"{k} frames"
+            n = removed if det is not None and det.hot_pixels else self.hot.count
+            self.hot_label.setText(f"{n} hot pixels excluded (from {what} you chose)")
+            self.hot_label.setToolTip("\n".join(self.hot_paths))
             return
-        n, k = int(self.hot_map.sum()), len(self.hot_paths)
-        self.hot_label.setText(f"{n} hot pixels excluded (from {k} frames)")
-        self.hot_label.setToolTip("\n".join(self.hot_paths))
+        auto = self._auto_for_current()
+        if self.auto_hot.isChecked() and auto is not None:
+            if auto.hot is not None:
+                self.hot_label.setText(f"{removed} hot pixels excluded, {auto.note}")
+                self.hot_label.setToolTip("\n".join(str(p) for p in auto.paths))
+            else:
+                self.hot_label.setText(f"No hot pixels excluded: {auto.note}")
+                self.hot_label.setToolTip("")
+            return
+        self.hot_label.setText("No hot pixels excluded")
+        self.hot_label.setToolTip("")
+
+    def _current_path(self) -> str | None:
+        doc = self.window.current
+        path = getattr(doc, "path", None) if doc is not None else None
+        return str(path) if path else None
+
+    def _auto_for_current(self):
+        path = self._current_path()
+        return None if path is None else self.auto.get(path)
+
+    def _auto_hot_toggled(self, on: bool) -> None:
+        self.window.settings.setValue(AUTO_HOT_KEY, "true" if on else "false")
+        if self.review is not None:
+            self.detect()
+        else:
+            self._update_hot_label()
+
+    def _use_reference(self, kind: str) -> None:
+        """A hint button: take the series' other frames or the dark frame found beside the
+        image as the chosen hot-pixel frames."""
+        path = self._current_path()
+        if path is None:
+            return
+        refs = find_hot_pixel_references(path)
+        paths = refs.series if kind == "series" else refs.dark
+        if paths:
+            self.set_hot_pixel_frames(paths)
+
+    def _update_hint(self) -> None:
+        """Say so when most proposals look like hot pixels, and offer what would remove them."""
+        det = self.detection
+        if det is None or self.review is None or not det.looks_like_hot_pixels():
+            self.hint.setVisible(False)
+            return
+        n, lone = len(det.candidates), det.isolated
+        text = (
+            f"Most proposals ({lone} of {n}) are lone bright pixels: they look like the "
+            "camera's hot pixels, which are bright in every frame."
+        )
+        if det.hot_pixels:
+            text += " Removing the hot pixels of the frames used so far was not enough."
+        text += " Remove them with a dark-current frame or other frames of the series:"
+        self.hint_text.setText(text)
+        path = self._current_path()
+        refs = find_hot_pixel_references(path) if path else None
+        used = {str(p) for p in self.hot_paths}
+        auto = self._auto_for_current()
+        if auto is not None and auto.hot is not None and self.hot is None:
+            used |= {str(p) for p in auto.paths}
+        series = refs.series if refs is not None and len(refs.series) >= 2 else []
+        dark = refs.dark if refs is not None else []
+        self.use_series_button.setVisible(bool(series) and not {str(p) for p in series} <= used)
+        if series:
+            self.use_series_button.setText(f"Use {len(series)} other frames of {refs.pattern}")
+        self.use_dark_button.setVisible(bool(dark) and not {str(p) for p in dark} <= used)
+        if dark:
+            names = ", ".join(p.name for p in dark[:2]) + ("…" if len(dark) > 2 else "")
+            self.use_dark_button.setText(f"Use dark frame {names}")
+        self.hint_lone_button.setVisible(not self.skip_lone.isChecked())
+        self.hint.setVisible(True)
 
     def _restore_hot_pixels(self) -> None:
         text = self.window.settings.value(HOT_FRAMES_KEY, "")
@@ -404,15 +538,16 @@ class SpotsPanel(QWidget):
         if not isinstance(paths, list) or not paths:
             return
         paths = [str(p) for p in paths]
-        if all(Path(p).is_file() for p in paths):
+        if all(Path(p).is_file() for p in paths):  # regular files only (not FIFOs)
             self.set_hot_pixel_frames(paths, remember=False)
         else:
             missing = next(p for p in paths if not Path(p).is_file())
             self.hot_label.setText(f"Hot-pixel frame not found: {missing}; choose them again")
 
-    def _exclude_for(self, image: np.ndarray) -> np.ndarray | None:
-        """The hot-pixel map when it fits ``image``; otherwise None (and the user is told)."""
-        hot = self.hot_map
+    def _exclude_for(self, image: np.ndarray) -> HotPixels | None:
+        """The chosen hot pixels when they fit ``image``; otherwise None (and the user is
+        told)."""
+        hot = self.hot
         if hot is None:
             return None
         if hot.shape != image.shape[:2]:
@@ -442,6 +577,9 @@ class SpotsPanel(QWidget):
         self.review = None if session is None else self.reviews.get(id(session))
         self.current = None
         self._image = None
+        self.detection = None
+        self.hint.setVisible(False)
+        self._update_hot_label()
         # no detection on its own when an image opens (the user asks with Detect; after that,
         # "Live" re-detects as parameters change)
         self._refresh()
@@ -470,16 +608,32 @@ class SpotsPanel(QWidget):
             self.task.cancel()
         method, params = self.method.currentText(), self.params()
         exclude = self._exclude_for(image)
-        # provenance for the review: which frames the excluded hot pixels came from
-        recorded = dict(params)
-        if exclude is not None:
-            recorded["hot_pixel_frames"] = list(self.hot_paths)
-            recorded["hot_pixels_excluded"] = int(exclude.sum())
+        path = self._current_path()
+        # hot pixels found beside the image: looked for once per image, then reused
+        auto_path = None
+        if exclude is None and self.hot is None and self.auto_hot.isChecked() and path:
+            cached = self.auto.get(path)
+            if cached is None:
+                auto_path = path
+            elif cached.hot is not None and cached.hot.shape == image.shape:
+                exclude = cached.hot
         self.summary.setText("Detecting…")
 
-        def done(detection, session=session, image=image) -> None:
+        def done(result, session=session, image=image, exclude=exclude, path=path) -> None:
+            detection, auto = result
+            if auto is not None and path is not None:
+                self.auto[path] = auto
             if self._session() is not session:
                 return
+            # provenance for the review: which frames the removed hot pixels came from
+            recorded = dict(params)
+            if exclude is not None and self.hot is not None:
+                recorded["hot_pixel_frames"] = list(self.hot_paths)
+            elif self.auto.get(path) is not None and self.auto[path].hot is not None:
+                recorded["hot_pixel_frames"] = [str(p) for p in self.auto[path].paths]
+            if detection.hot_pixels:
+                recorded["hot_pixels_excluded"] = detection.hot_pixels
+            self.detection = detection
             self._image = image
             shape = image.shape[:2]
             key = id(session) if session is not None else 0
@@ -492,13 +646,19 @@ class SpotsPanel(QWidget):
             self.review = review
             self.current = None
             self._refresh()
+            self._update_hot_label()
+            self._update_hint()
             self.detection_done.emit(len(detection.candidates))
+
+        def failed(message: str) -> None:
+            self.summary.setText("Detection failed (see the message)")
+            self.window.report_error(message)
 
         self.task = self.window.tasks.submit(
             "Detect spots",
-            lambda: detect_spots_job(image, method, exclude=exclude, **params),
+            lambda: detection_job(image, method, params, exclude, auto_path, path),
             on_result=done,
-            on_error=self.window.report_error,
+            on_error=failed,
         )
         return self.task
 
@@ -575,6 +735,17 @@ class SpotsPanel(QWidget):
         if 0 <= row < len(self.order):
             self.current = self.order[row]
             self._draw_highlight()
+            if self.follow.isChecked():
+                self.show_current()
+
+    def show_current(self) -> None:
+        """Centre the canvas on the current spot, zoomed in to at least FOLLOW_ZOOM (a closer
+        zoom the user chose is kept)."""
+        if self.review is None or self.current not in self.review.spots:
+            return
+        cy, cx = self.review.spots[self.current].centroid
+        scale = max(self.canvas.screen_scale(), FOLLOW_ZOOM)
+        self.canvas.zoom_to(scale, QPointF(cx + 0.5, cy + 0.5))
 
     # -- review ----------------------------------------------------------------------------------
     def step(self, delta: int) -> None:
@@ -630,7 +801,7 @@ class SpotsPanel(QWidget):
             return
         s = self.review.spots[self.current]
         cy, cx = s.centroid
-        self.canvas.zoom_to(8.0, QPointF(cx + 0.5, cy + 0.5))
+        self.canvas.zoom_to(max(8.0, self.canvas.screen_scale()), QPointF(cx + 0.5, cy + 0.5))
         label = self.annotate.controller.label if self.annotate else None
         self.review.set_state(s.id, "edited", label)
         self._update_item(s.id)

@@ -1,0 +1,189 @@
+"""Help menu: the keyboard shortcuts the app defines (read from its actions), and the README.
+
+The shortcut list is generated from the window's QActions (menu actions, with the menu they sit
+in) and the panels' QShortcuts (with the dock they work in), so it never goes stale. A panel
+shortcut is described by its ``whatsThis()`` text, else by a button of its panel whose tooltip
+or text names the key, e.g. "Brush (B)".
+
+The README is the package's long description: it ships in every installed copy's metadata
+(wheel, .deb, the PyInstaller bundle copies the metadata too), so the help needs no second copy
+of it inside the package. A source checkout shows its own, newest README.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib.metadata import PackageNotFoundError, metadata
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QDockWidget,
+    QHeaderView,
+    QLineEdit,
+    QMenu,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+DISTRIBUTION = "qbi-desktop"
+
+
+# -- shortcuts -----------------------------------------------------------------------------------
+def _plain(text: str) -> str:
+    """Menu text without its mnemonic marker: "&Open…" -> "Open…" ("&&" stays "&")."""
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&")
+
+
+def _keys(sequences) -> str:
+    return ", ".join(
+        s.toString(QKeySequence.SequenceFormat.NativeText) for s in sequences if not s.isEmpty()
+    )
+
+
+def _menu_paths(window) -> dict[QAction, str]:
+    """Each action in the menu bar -> "File", "View > Panels", ..."""
+    paths: dict[QAction, str] = {}
+
+    def walk(menu: QMenu, path: str) -> None:
+        for action in menu.actions():
+            sub = action.menu()
+            if sub is not None:
+                walk(sub, f"{path} > {_plain(sub.title())}")
+            elif not action.isSeparator():
+                paths.setdefault(action, path)
+
+    for top in window.menuBar().actions():
+        if top.menu() is not None:
+            walk(top.menu(), _plain(top.menu().title()))
+    return paths
+
+
+def _dock_title(widget: QWidget | None) -> str | None:
+    while widget is not None:
+        if isinstance(widget, QDockWidget):
+            return widget.windowTitle()
+        widget = widget.parentWidget()
+    return None
+
+
+def _describe(shortcut: QShortcut, keys: str) -> str:
+    if shortcut.whatsThis():
+        return shortcut.whatsThis()
+    owner = shortcut.parent()
+    if isinstance(owner, QWidget):
+        pattern = re.compile(rf"\(\s*{re.escape(keys)}\s*\)|\b{re.escape(keys)}\b\s*:", re.I)
+        for button in owner.findChildren(QAbstractButton):
+            for text in (button.toolTip(), button.text()):
+                if text and pattern.search(text):
+                    return _plain(re.sub(r"<[^>]+>", "", button.text() or text)).strip()
+    return "(panel shortcut)"
+
+
+def shortcut_rows(window) -> list[tuple[str, str, str]]:
+    """(where, what, keys) for every shortcut of ``window``: its actions with the menu they are
+    in, then the panels' own shortcuts with their dock; sorted, without duplicates."""
+    rows: set[tuple[str, str, str]] = set()
+    menus = _menu_paths(window)
+    for action in window.findChildren(QAction):
+        keys = _keys(action.shortcuts())
+        if not keys:
+            continue
+        where = menus.get(action) or _dock_title(action.parent()) or "Window"
+        rows.add((where, _plain(action.text()).strip(), keys))
+    for shortcut in window.findChildren(QShortcut):
+        keys = _keys([shortcut.key()])
+        if not keys or not shortcut.isEnabled():
+            continue
+        owner = shortcut.parent()
+        where = _dock_title(owner) or ("Image canvas" if owner is window.canvas else "Window")
+        if where == "Image canvas":
+            continue  # the same keys are listed with the panel that binds them to the canvas
+        rows.add((f"{where} panel", _describe(shortcut, keys), keys))
+    return sorted(rows, key=lambda r: (r[0].endswith(" panel"), r[0], r[1]))
+
+
+class ShortcutsDialog(QDialog):
+    """Help > Keyboard Shortcuts: a searchable table of every shortcut."""
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.setWindowTitle("Keyboard Shortcuts — QBI Desktop")
+        self.rows = shortcut_rows(window)
+        self.filter = QLineEdit(placeholderText="Filter (action, key or menu)")
+        self.filter.setClearButtonEnabled(True)
+        self.table = QTableWidget(len(self.rows), 3)
+        self.table.setHorizontalHeaderLabels(["Where", "What", "Keys"])
+        self.table.verticalHeader().hide()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        for r, row in enumerate(self.rows):
+            for c, text in enumerate(row):
+                self.table.setItem(r, c, QTableWidgetItem(text))
+        self.filter.textChanged.connect(self._filter)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(buttons)
+        self.resize(640, 560)
+
+    def _filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for r, row in enumerate(self.rows):
+            self.table.setRowHidden(r, bool(needle) and not any(needle in t.lower() for t in row))
+
+
+# -- README ----------------------------------------------------------------------------------------
+def readme_text(source_root: Path | None = SOURCE_ROOT) -> str:
+    """The README as Markdown: a source checkout's own file, else the installed package's
+    long description (its metadata), else a short note where to find it."""
+    if source_root is not None:
+        path = source_root / "README.md"
+        if path.is_file() and (source_root / "qbi_desktop" / "__init__.py").is_file():
+            return path.read_text(encoding="utf-8")
+    try:
+        meta = metadata(DISTRIBUTION)
+        body = meta.get_payload() or meta.get("Description") or ""
+    except PackageNotFoundError:
+        body = ""
+    if body.strip():
+        return body
+    return "# QBI Desktop\n\nThe README is not part of this installation."
+
+
+def _without_images(markdown: str) -> str:
+    """Screenshots are referenced by paths of the source tree; the help shows the text."""
+    return re.sub(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", "", markdown, flags=re.M)
+
+
+class ReadmeDialog(QDialog):
+    """Help > QBI Desktop Help: the README rendered."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("QBI Desktop Help")
+        self.browser = QTextBrowser()
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setMarkdown(_without_images(readme_text()))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.browser, 1)
+        layout.addWidget(buttons)
+        self.resize(820, 680)
+        self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
