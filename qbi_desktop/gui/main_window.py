@@ -39,6 +39,13 @@ from qbi_desktop.gui.docks.info import InfoPanel
 from qbi_desktop.gui.docks.levels import LevelsPanel, colormap_lut
 from qbi_desktop.gui.docks.tasks import QtLogHandler, TasksPanel
 from qbi_desktop.gui.document import ImageDocument, open_document_job
+from qbi_desktop.gui.layout import (
+    DEFAULT_TABS,  # noqa: F401  (the default dock groups, imported from here by older code)
+    CentralTabs,
+    arrange_default_layout,
+    install_central_actions,
+    size_default_layout,
+)
 from qbi_desktop.gui.settings import add_recent_file, open_settings, recent_files
 from qbi_desktop.gui.workers import Task, TaskManager
 
@@ -56,16 +63,9 @@ PANEL_MODULES: tuple[str, ...] = (
     "augment",
 )
 
-# The default arrangement: docks of one group share a place as tabs (the first one in front).
-DEFAULT_TABS = {
-    "left": ("files", "browser"),
-    "right_top": ("levels", "info"),
-    "right_bottom": ("annotate", "spots", "augment", "simulate", "baselines"),
-    "bottom": ("tasks",),
-}
-
 FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
-LAYOUT_VERSION = 1
+# 2: central tabs and full-height side columns; layouts saved by older versions are not restored
+LAYOUT_VERSION = 2
 
 
 class SliceBar(QWidget):
@@ -124,7 +124,9 @@ class MainWindow(QMainWindow):
         column.setSpacing(0)
         column.addWidget(self.canvas, 1)
         column.addWidget(self.slice_bar)
-        self.setCentralWidget(centre)
+        # The image is the first central tab; panels add result pages beside it.
+        self.central_tabs = CentralTabs(centre)
+        self.setCentralWidget(self.central_tabs)
 
         # Asked before closing: guard(document) for one image, guard(None) for the window; a guard
         # returning False (the user chose Cancel) stops the close. Panels append to it.
@@ -139,6 +141,7 @@ class MainWindow(QMainWindow):
             for name in PANEL_MODULES
         }
         self._arrange_default_layout()
+        install_central_actions(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
 
@@ -193,31 +196,8 @@ class MainWindow(QMainWindow):
         return dock
 
     def _arrange_default_layout(self) -> None:
-        """Group the docks as tabs: browsing on the left, display and the jobs on the right."""
-        groups = (
-            (Qt.DockWidgetArea.LeftDockWidgetArea, DEFAULT_TABS["left"]),
-            (Qt.DockWidgetArea.RightDockWidgetArea, DEFAULT_TABS["right_top"]),
-            (Qt.DockWidgetArea.RightDockWidgetArea, DEFAULT_TABS["right_bottom"]),
-            (Qt.DockWidgetArea.BottomDockWidgetArea, DEFAULT_TABS["bottom"]),
-        )
-        for area, names in groups:
-            docks = [self.docks[n] for n in names if n in self.docks]
-            if not docks:
-                continue
-            self.addDockWidget(area, docks[0])
-            for dock in docks[1:]:
-                self.tabifyDockWidget(docks[0], dock)
-            docks[0].raise_()
-        self.resizeDocks(
-            [d for d in (self.docks.get("files"), self.docks.get("levels")) if d is not None],
-            [300, 430],
-            Qt.Orientation.Horizontal,
-        )
-        # The working panels (annotate, augment, ...) hold the most controls: two thirds of the
-        # right column, the levels/histogram the rest.
-        right = [self.docks.get(n) for n in ("levels", DEFAULT_TABS["right_bottom"][0])]
-        if all(d is not None for d in right):
-            self.resizeDocks(right, [1, 2], Qt.Orientation.Vertical)
+        """Group the docks as tabs: browsing and levels on the left, the jobs on the right."""
+        arrange_default_layout(self)
 
     def _build_status_bar(self) -> None:
         bar = self.statusBar()
@@ -336,6 +316,8 @@ class MainWindow(QMainWindow):
                 self.resize(1400, 900)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state, LAYOUT_VERSION)
+        else:  # the default columns get their shares of the real width once shown
+            self._size_default_on_show = True
         cmap = self.settings.value("view/colormap", "Grey")
         self.levels_panel.set_colormap_name(str(cmap))
         low = self.settings.value("view/percentile_low", 0.5, type=float)
@@ -357,6 +339,13 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
+        size_default_layout(self)
+
+    def showEvent(self, event):  # noqa: N802
+        super().showEvent(event)
+        if getattr(self, "_size_default_on_show", False):
+            self._size_default_on_show = False
+            QTimer.singleShot(0, lambda: size_default_layout(self))
 
     # -- opening -------------------------------------------------------------------------------
     def open_dialog(self) -> None:

@@ -1,11 +1,12 @@
 """The Baselines dock: what a model that learns nothing scores, what nearest neighbours score.
 
-Left, the settings of a run (data source, task, model, features, evaluation: see
-:mod:`baselines_form`); in the middle, the run history (every run with its data, split, model,
-parameters, seed, test and train scores side by side, balanced accuracy, majority-class rate,
-duration and state; kept in a JSON file in the user's config folder); right, the selected run as
+The dock holds the settings of a run (data source, task, model, features, evaluation: see
+:mod:`baselines_form`), the Run button, and the run history (every run with its data, split,
+model, parameters, seed, test and train scores side by side, balanced accuracy, majority-class
+rate, duration and state; kept in a JSON file in the user's config folder). The selected run's
 pictures (confusion-matrix heatmap, per-class bars, the images behind a clicked cell, or the
-regression scatter / segmentation table) and the comparison of two runs.
+regression scatter / segmentation table) and the comparison of two runs open in a large
+"Baseline results" tab beside the image in the window's centre, where they fit without scrolling.
 
 Runs go through the window's task mechanism (:meth:`TaskManager.submit`) on a worker thread,
 with progress and Cancel. Several runs can be queued; the panel keeps its own queue and submits
@@ -28,12 +29,14 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableView,
     QTabWidget,
@@ -42,39 +45,35 @@ from PySide6.QtWidgets import (
 )
 
 from qbi_desktop.core.baselines import BaselineConfig, run_baseline
-from qbi_desktop.core.datasets import ArrayDataset, open_source
+from qbi_desktop.core.datasets import open_source
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress, as_job
 from qbi_desktop.core.report import write_report
 from qbi_desktop.gui.docks.baselines_form import BaselineForm
+from qbi_desktop.gui.docks.baselines_gallery import GalleryMixin
 from qbi_desktop.gui.docks.baselines_history import (
     HistoryModel,
     HistoryStore,
     RunRecord,
     model_text,
     now_text,
+    score_pair,
     short_source,
 )
-from qbi_desktop.gui.docks.baselines_plots import thumbnail_array
 from qbi_desktop.gui.docks.baselines_views import CompareView, ResultView
 
 log = logging.getLogger(__name__)
 
-MAX_GALLERY = 300  # images shown for one cell
 CACHED_SOURCES = 2  # datasets kept in memory between runs (digits, MNIST, NPZ; not projects)
 ROW_REFRESH_S = 0.2  # history-row progress updates at most this often
-MIN_DOCKED_HEIGHT = 480  # below this the pictures are too small: the panel floats instead
+RESULTS_PAGE = "baselines"  # the central tab of the results
 
 
 def install(window) -> BaselinesPanel:
     panel = BaselinesPanel(window)
-    dock = window.add_dock("baselines", "Baselines", panel, Qt.DockWidgetArea.BottomDockWidgetArea)
-    # A tab beside the Tasks / Log dock: the panel wants the window's full width.
-    tasks = window.docks.get("tasks")
-    if tasks is not None and window.dockWidgetArea(tasks) == window.dockWidgetArea(dock):
-        window.tabifyDockWidget(tasks, dock)
-        tasks.raise_()
+    dock = window.add_dock("baselines", "Baselines", panel, Qt.DockWidgetArea.RightDockWidgetArea)
     panel.dock = dock
+    window.central_tabs.add_page(RESULTS_PAGE, "Baseline results", panel.tabs)
     panel.build_menu()
     window.close_guards.append(panel.close_guard)
     app = QApplication.instance()
@@ -92,26 +91,7 @@ def baseline_job(spec: str, config: BaselineConfig, dataset: Any = None) -> Job[
     return dataset, result
 
 
-def open_source_job(spec: str) -> Job[Any]:
-    yield Progress(0, 0, f"reading {short_source(spec)}")
-    return open_source(spec)
-
-
-def thumbnails_job(dataset: Any, indices: list[int]) -> Job[list[tuple[int, Any]]]:
-    """Thumbnails (uint8 arrays) of dataset items, read on a worker (project images are files)."""
-    out = []
-    for k, i in enumerate(indices):
-        out.append((int(i), thumbnail_array(dataset.item(int(i)).image)))
-        if k % 16 == 15:
-            yield Progress(k + 1, len(indices), "thumbnails")
-    return out
-
-
-def _in_memory(dataset: Any) -> bool:
-    return isinstance(dataset, ArrayDataset)
-
-
-class BaselinesPanel(QWidget):
+class BaselinesPanel(GalleryMixin, QWidget):
     def __init__(self, window):
         super().__init__()
         self.window = window
@@ -131,7 +111,7 @@ class BaselinesPanel(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(self.form)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(self.form.minimumSizeHint().width() + 24)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
         self.run_button = QPushButton("Run")
         self.run_button.setDefault(True)
         self.run_button.setToolTip("Queue a run with these settings (Ctrl+Return)")
@@ -152,6 +132,15 @@ class BaselinesPanel(QWidget):
         buttons.addWidget(self.run_button, 1)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.cancel_all_button)
+        self.problem = QLabel("")  # the last failure (replaced by the next one)
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("QLabel { color: #c92a2a; }")
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.problem.hide()
+        self.summary = QLabel("")  # the last result in one line, and where its pictures are
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.linkActivated.connect(lambda _link: self.show_results())
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -159,6 +148,8 @@ class BaselinesPanel(QWidget):
         left_layout.addLayout(buttons)
         left_layout.addWidget(self.progress)
         left_layout.addWidget(self.status)
+        left_layout.addWidget(self.problem)
+        left_layout.addWidget(self.summary)
 
         # -- middle: the run history
         self.model = HistoryModel(self)
@@ -169,11 +160,14 @@ class BaselinesPanel(QWidget):
         self.table.setAlternatingRowColors(True)
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setMinimumHeight(90)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        # A click on a run (not a selection made by code) shows its pictures beside the image.
+        self.table.clicked.connect(self._row_clicked)
         self.compare_button = QPushButton("Compare")
         self.compare_button.setToolTip("Select two finished runs (Ctrl+click) to compare them")
         self.compare_button.clicked.connect(self.compare_selected)
@@ -188,10 +182,21 @@ class BaselinesPanel(QWidget):
         self.delete_button = QPushButton("Delete")
         self.delete_button.setToolTip("Remove the selected finished runs from the history")
         self.delete_button.clicked.connect(self.delete_selected)
-        row = QHBoxLayout()
-        for b in (self.compare_button, self.export_button, self.reuse_button, self.delete_button):
-            row.addWidget(b)
-        row.addStretch(1)
+        self.results_button = QPushButton("Show results")
+        self.results_button.setToolTip("The selected run's pictures, beside the image (Alt+2)")
+        self.results_button.clicked.connect(self.show_results)
+        row = QGridLayout()  # two rows of buttons: they fit a narrow column
+        for n, b in enumerate(
+            (
+                self.results_button,
+                self.compare_button,
+                self.export_button,
+                self.reuse_button,
+                self.delete_button,
+            )
+        ):
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            row.addWidget(b, n // 3, n % 3)
         middle = QWidget()
         middle_layout = QVBoxLayout(middle)
         middle_layout.setContentsMargins(0, 0, 0, 0)
@@ -199,34 +204,26 @@ class BaselinesPanel(QWidget):
         middle_layout.addWidget(self.table, 1)
         middle_layout.addLayout(row)
 
-        # -- right: the selected run, and comparisons
+        # -- the selected run and comparisons: a central tab of the window (see install)
         self.result_view = ResultView()
         self.compare_view = CompareView()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.result_view, "Result")
         self.tabs.addTab(self.compare_view, "Compare")
         self.result_view.heatmap.cell_clicked.connect(self._cell_clicked)
+        self.result_view.gallery.open_requested.connect(self.open_gallery_item)
+        self.result_view.gallery.browse_requested.connect(self.show_gallery_in_browser)
 
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        for w in (left, middle, self.tabs):
+        # Settings and Run above, the history below; the form scrolls, the Run row never does.
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setChildrenCollapsible(False)
+        for w in (left, middle):
             self.splitter.addWidget(w)
-        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
-        self.splitter.setStretchFactor(2, 4)
-        self.splitter.setSizes([280, 470, 800])
-        # The content scrolls rather than imposing its minimum size on the dock area: docked
-        # beside the Tasks panel, the panel must not squeeze the image canvas.
-        content = QWidget()
-        content_layout = QVBoxLayout(content)
-        content_layout.setContentsMargins(4, 4, 4, 4)
-        content_layout.addWidget(self.splitter)
-        outer = QScrollArea()
-        outer.setWidgetResizable(True)
-        outer.setFrameShape(QFrame.Shape.NoFrame)
-        outer.setWidget(content)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(outer)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.splitter)
 
         run_key = QShortcut(QKeySequence("Ctrl+Return"), self)
         run_key.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -253,31 +250,20 @@ class BaselinesPanel(QWidget):
         w.add_action("&Export Selected Run…", self.export_clicked, None, menu)
 
     def show_panel(self) -> None:
-        """Show the dock with room for its pictures: docked if the window can give it enough
-        height, otherwise floating over the window (double-click its title to dock it again)."""
+        """Bring the dock (form, Run, history) to the front."""
         dock = self.dock
         if dock is None:
             return
         dock.show()
         dock.raise_()
-        if dock.isFloating():
-            return
-        self.window.resizeDocks([dock], [int(self.window.height() * 0.6)], Qt.Orientation.Vertical)
-        QTimer.singleShot(0, self._float_if_cramped)
 
-    def _float_if_cramped(self) -> None:
+    def show_results(self) -> None:
+        """Bring the results tab beside the image to the front."""
+        self.window.central_tabs.show_page(RESULTS_PAGE)
+
+    def _dock_in_view(self) -> bool:
         dock = self.dock
-        if dock is None or dock.isFloating() or dock.height() >= MIN_DOCKED_HEIGHT:
-            return
-        geometry = self.window.geometry()
-        width = min(1500, int(geometry.width() * 0.95))
-        height = min(860, int(geometry.height() * 0.85))
-        dock.setFloating(True)
-        dock.resize(width, height)
-        dock.move(
-            geometry.x() + (geometry.width() - width) // 2,
-            geometry.y() + (geometry.height() - height) // 2,
-        )
+        return dock is not None and dock.isVisible() and not dock.visibleRegion().isEmpty()
 
     def showEvent(self, event):  # noqa: N802
         self.form.refresh_project()  # the browser may have opened a project meanwhile
@@ -296,8 +282,9 @@ class BaselinesPanel(QWidget):
             spec = self.form.source_spec()
             config = self.form.config()
         except UserFacingError as exc:
-            self.window.report_error(str(exc))
+            self.show_problem(str(exc))
             return None
+        self.problem.hide()
         self.form.save()
         record = RunRecord(
             id=self._next_id, source=spec, config=config.to_dict(), created=now_text()
@@ -360,7 +347,9 @@ class BaselinesPanel(QWidget):
         elif task.state == "failed":
             record.error = task.error
             record.duration = task.duration
-            self.window.report_error(f"Baseline run {record.id}: {task.error}")
+            # Told in the panel, the results tab and the status bar, not in a message box per
+            # failed run: queued runs that fail one after another do not pile up windows.
+            self.show_problem(f"Baseline run {record.id} failed: {task.error}")
         else:
             record.duration = task.duration
             if self.cancel_clicked_at is None:
@@ -383,11 +372,34 @@ class BaselinesPanel(QWidget):
         if record not in self.model.records:
             return
         self._resize_columns()
-        if record.state == "done" and len(self._selected_rows()) <= 1:
+        if record.state != "cancelled" and len(self._selected_rows()) <= 1:
             self.select_record(record)
         elif self.result_view.record is record:
             self.result_view.show_record(record)
+        if record.state == "done":
+            self.summary.setText(
+                f"Run {record.id}: <b>{score_pair(record)[0]}</b> "
+                f"({model_text(record.config)} on {short_source(record.source)}) · "
+                "<a href='results'>pictures beside the image</a> (Alt+2)"
+            )
+            self.problem.hide()
+        # The pictures come to the front when the user is looking at this panel (not when a
+        # queued run ends while they paint on the image).
+        if record.state != "cancelled" and (
+            self._dock_in_view() or self.window.central_tabs.current_key() == RESULTS_PAGE
+        ):
+            self.show_results()
         self.last_shown = record
+
+    def show_problem(self, message: str) -> None:
+        """A failed run or an incomplete form: said in the panel and the status bar (one
+        message, replaced by the next), logged; never a pile of message boxes."""
+        self.window.last_error = message
+        log.error(message)
+        self.window.statusBar().showMessage(message, 15000)
+        self.problem.setText(message)
+        self.problem.show()
+        self.summary.setText("")
 
     def _remember_dataset(self, spec: str, dataset: Any) -> None:
         if spec.partition(":")[0] == "project":
@@ -459,6 +471,13 @@ class BaselinesPanel(QWidget):
             self.tabs.setCurrentWidget(self.result_view)
         self._update_buttons()
 
+    def _row_clicked(self, index) -> None:
+        record = self.model.records[index.row()] if index.isValid() else None
+        if record is not None and record.finished:
+            self.result_view.show_record(record)
+            self.tabs.setCurrentWidget(self.result_view)
+            self.show_results()
+
     def _update_buttons(self) -> None:
         records = self.selected_records()
         done = [r for r in records if r.state == "done"]
@@ -499,70 +518,7 @@ class BaselinesPanel(QWidget):
     def compare(self, a: RunRecord, b: RunRecord) -> None:
         self.compare_view.compare(a, b)
         self.tabs.setCurrentWidget(self.compare_view)
-
-    # -- gallery ---------------------------------------------------------------------------------
-    def _cell_clicked(self, row: int, col: int) -> None:
-        record = self.result_view.record
-        if record is not None:
-            self.show_cell(record, row, col)
-
-    def show_cell(self, record: RunRecord, row: int, col: int) -> None:
-        """Show the test images behind confusion-matrix cell (row = true, col = predicted)."""
-        result = record.get_result()
-        gallery = self.result_view.gallery
-        if result is None or result.task != "classification":
-            return
-        true, pred = result.labels[row], result.labels[col]
-        indices = [int(i) for i in result.cell_indices(true, pred)]
-        count = int(result.confusion[row, col])
-        what = "correctly classified" if row == col else "misclassified"
-        title = f"true {true}, predicted {pred}: {count} {what} test item{'s' * (count != 1)}"
-        if count == 0:
-            gallery.show_message(f"{title}.")
-            return
-        if not indices:
-            gallery.show_message(
-                f"{title}. This run was read back from the history, which keeps only the "
-                "misclassified items: run it again to browse the correct ones."
-            )
-            return
-        dataset = record.dataset or self._datasets.get(record.source)
-        if dataset is None:
-            gallery.show_message(f"{title}: reading {short_source(record.source)}…")
-
-            def opened(ds, r=record, a=row, b=col) -> None:
-                r.dataset = ds
-                self._remember_dataset(r.source, ds)
-                if self.result_view.record is r:
-                    self.show_cell(r, a, b)
-
-            self._gallery_task = self.window.tasks.submit(
-                f"Read {short_source(record.source)} for the gallery",
-                lambda s=record.source: open_source_job(s),
-                on_result=opened,
-                on_error=self.window.report_error,
-            )
-            return
-        shown = indices[:MAX_GALLERY]
-        more = len(indices) - len(shown)
-        if self._gallery_task is not None and not self._gallery_task.finished:
-            self._gallery_task.cancel()
-        if _in_memory(dataset):  # arrays in memory: no I/O, quick enough for the GUI thread
-            tiles = [(i, thumbnail_array(dataset.item(i).image)) for i in shown]
-            gallery.set_tiles(title, tiles, true, pred, more)
-            return
-        gallery.show_message(f"{title}: reading images…")
-
-        def done(tiles, r=record) -> None:
-            if self.result_view.record is r:
-                gallery.set_tiles(title, tiles, true, pred, more)
-
-        self._gallery_task = self.window.tasks.submit(
-            f"Gallery: true {true}, predicted {pred}",
-            lambda: thumbnails_job(dataset, shown),
-            on_result=done,
-            on_error=self.window.report_error,
-        )
+        self.show_results()
 
     # -- export ----------------------------------------------------------------------------------
     def export_clicked(self) -> None:

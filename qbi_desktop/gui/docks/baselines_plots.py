@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QRadioButton,
     QTableWidget,
     QTableWidgetItem,
@@ -381,12 +382,20 @@ def thumbnail_pixmap(arr: np.ndarray, size: int = THUMB) -> QPixmap:
 
 class Gallery(QWidget):
     """The images behind one confusion-matrix cell, captioned true vs predicted in red (wrong)
-    or green (right), like the lecture's plots."""
+    or green (right), like the lecture's plots. Double-click (or Enter on) a thumbnail to open
+    the item; "Show these in the Browser" lists a project's items of the cell there."""
+
+    open_requested = Signal(int)  # the dataset index of the activated thumbnail
+    browse_requested = Signal()
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.title = QLabel("Click a cell of the confusion matrix to see its images.")
         self.title.setWordWrap(True)
+        self.browse_button = QPushButton("Show these in the Browser")
+        self.browse_button.setToolTip("List exactly these project items in the Dataset Browser")
+        self.browse_button.clicked.connect(self.browse_requested)
+        self.browse_button.hide()
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMB, THUMB))
@@ -396,10 +405,16 @@ class Gallery(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setWordWrap(True)
         self.list.setUniformItemSizes(True)
+        self.list.itemActivated.connect(
+            lambda item: self.open_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
+        )
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.browse_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addWidget(self.title)
+        layout.addLayout(top)
         layout.addWidget(self.list, 1)
         self.indices: list[int] = []
 
@@ -407,6 +422,7 @@ class Gallery(QWidget):
         self.list.clear()
         self.indices = []
         self.title.setText(text)
+        self.browse_button.hide()
 
     def set_tiles(
         self, title: str, tiles: list[tuple[int, np.ndarray]], true: str, pred: str, more: int = 0
@@ -423,7 +439,9 @@ class Gallery(QWidget):
         for index, arr in tiles:
             item = QListWidgetItem(QIcon(thumbnail_pixmap(arr)), f"true {true}\npred {pred}")
             item.setForeground(QBrush(colour))
-            item.setToolTip(f"item {index}: true {true}, predicted {pred}")
+            item.setToolTip(
+                f"item {index}: true {true}, predicted {pred} (double-click to open it)"
+            )
             item.setData(Qt.ItemDataRole.UserRole, index)
             item.setTextAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
             self.list.addItem(item)

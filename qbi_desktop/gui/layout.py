@@ -1,0 +1,187 @@
+"""The window's arrangement: the central tabs (the image, and pages such as baseline results)
+and the default placement and sizes of the docks.
+
+The default layout keeps the image canvas at least half the window wide at laptop (1366x768)
+and desktop (1600x1000) sizes: browsing and display on the left (Files / Dataset Browser over
+Levels / Info), the working panels on the right at the full window height (so their controls
+fit without scrolling), and the Tasks / Log under the canvas only.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QTabWidget, QWidget
+
+# The default arrangement: docks of one group share a place as tabs (the first one in front).
+DEFAULT_TABS = {
+    "left_top": ("files", "browser"),
+    "left_bottom": ("levels", "info"),
+    "right": ("annotate", "spots", "augment", "simulate", "baselines"),
+    "bottom": ("tasks",),
+}
+# Column widths as shares of the window width (the canvas keeps the rest, > 50 %).
+LEFT_SHARE = 0.215
+RIGHT_SHARE = 0.27
+LEFT_MIN, RIGHT_MIN = 280, 360  # narrower than this the panels' rows no longer fit
+CANVAS_SHARE = 0.5  # the canvas never gets less than this share when the layout makes room
+LEVELS_HEIGHT = 320  # histogram, min/max, percentiles, colour map, options
+TASKS_HEIGHT = 110
+
+IMAGE_PAGE = "image"
+
+
+class CentralTabs(QTabWidget):
+    """The central area: the image canvas ("Image", always the first tab) and result pages that
+    panels add (closable; the tab bar shows only when there is more than the image)."""
+
+    page_shown = Signal(str)
+
+    def __init__(self, image_widget: QWidget, parent=None):
+        super().__init__(parent)
+        self.setDocumentMode(True)
+        self.setTabBarAutoHide(True)
+        self.setTabsClosable(True)
+        self.pages: dict[str, QWidget] = {}
+        self._titles: dict[str, str] = {}
+        self._add(IMAGE_PAGE, "Image", image_widget)
+        # The image cannot be closed: no close button on its tab.
+        bar = self.tabBar()
+        for side in (bar.ButtonPosition.RightSide, bar.ButtonPosition.LeftSide):
+            button = bar.tabButton(0, side)
+            if button is not None:
+                button.resize(0, 0)
+                bar.setTabButton(0, side, None)
+        self.tabCloseRequested.connect(self._close_requested)
+        self.currentChanged.connect(self._current_changed)
+
+    def _add(self, key: str, title: str, widget: QWidget) -> None:
+        self.pages[key] = widget
+        self._titles[key] = title
+        self.addTab(widget, title)
+
+    def add_page(self, key: str, title: str, widget: QWidget) -> None:
+        """Register a page; its tab appears the first time it is shown (:meth:`show_page`)."""
+        self.pages[key] = widget
+        self._titles[key] = title
+        widget.setParent(self)
+        widget.hide()
+
+    def has_tab(self, key: str) -> bool:
+        widget = self.pages.get(key)
+        return widget is not None and self.indexOf(widget) >= 0
+
+    def show_page(self, key: str) -> None:
+        """Bring the page to the front, adding its tab if it is not there."""
+        widget = self.pages[key]
+        if self.indexOf(widget) < 0:
+            self.addTab(widget, self._titles[key])
+        self.setCurrentWidget(widget)
+
+    def show_image(self) -> None:
+        self.setCurrentIndex(0)
+
+    def current_key(self) -> str:
+        widget = self.currentWidget()
+        return next((k for k, w in self.pages.items() if w is widget), "")
+
+    def step(self, delta: int) -> None:
+        if self.count() > 1:
+            self.setCurrentIndex((self.currentIndex() + delta) % self.count())
+
+    def _close_requested(self, index: int) -> None:
+        if index > 0:  # the image stays
+            self.removeTab(index)
+
+    def _current_changed(self, _index: int) -> None:
+        self.page_shown.emit(self.current_key())
+
+
+def install_central_actions(window) -> None:
+    """View-menu actions to go between the image and the result pages (one key each way)."""
+    view = window.menus["view"]
+    view.addSeparator()
+    tabs = window.central_tabs
+    window.add_action("Show &Image", tabs.show_image, "Alt+1", view, "The image canvas")
+    window.add_action(
+        "Next Central &Tab", lambda: tabs.step(1), "Alt+2", view, "Image / result pages"
+    )
+    # A document shown (opened, picked in Files, opened from a result) is there to be looked at.
+    window.document_shown.connect(lambda _doc: tabs.show_image())
+
+
+def _group(window, names) -> list:
+    return [window.docks[n] for n in names if n in window.docks]
+
+
+def arrange_default_layout(window) -> None:
+    """Place the docks in their default groups and sizes (see the module's note)."""
+    left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+    bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+    # The side columns run the full height; the Tasks / Log sits under the canvas only.
+    window.setCorner(Qt.Corner.BottomLeftCorner, left)
+    window.setCorner(Qt.Corner.BottomRightCorner, right)
+    window.setCorner(Qt.Corner.TopLeftCorner, left)
+    window.setCorner(Qt.Corner.TopRightCorner, right)
+    groups = ((left, "left_top"), (left, "left_bottom"), (right, "right"), (bottom, "bottom"))
+    # Start from nothing: tab groups the panels formed while installing would otherwise linger.
+    for dock in window.docks.values():
+        window.removeDockWidget(dock)
+    placed = []
+    for area, key in groups:
+        docks = _group(window, DEFAULT_TABS[key])
+        if not docks:
+            continue
+        for dock in docks:
+            dock.setFloating(False)
+        window.addDockWidget(area, docks[0], Qt.Orientation.Vertical)
+        for dock in docks[1:]:
+            window.tabifyDockWidget(docks[0], dock)
+        placed.append(docks)
+    for docks in placed:
+        for dock in docks:
+            dock.show()
+        docks[0].raise_()
+    # Docks of no default group (a panel added later) join the right column.
+    grouped = {n for names in DEFAULT_TABS.values() for n in names}
+    for name, dock in window.docks.items():
+        if name not in grouped:
+            window.addDockWidget(right, dock)
+            dock.show()
+    size_default_layout(window)
+
+
+def size_default_layout(window, width: int | None = None) -> None:
+    """Give the default columns their shares of ``width`` (the window's, by default)."""
+    width = width or window.width()
+    heads = {key: _group(window, names)[:1] for key, names in DEFAULT_TABS.items()}
+    lt, lb, rt = heads["left_top"], heads["left_bottom"], heads["right"]
+    if lt and rt:
+        window.resizeDocks(
+            [lt[0], rt[0]],
+            [max(LEFT_MIN, int(width * LEFT_SHARE)), max(RIGHT_MIN, int(width * RIGHT_SHARE))],
+            Qt.Orientation.Horizontal,
+        )
+    if lt and lb:
+        # Sizes given for both would be scaled to their sum: give the levels theirs alone.
+        window.resizeDocks([lb[0]], [LEVELS_HEIGHT], Qt.Orientation.Vertical)
+    if heads["bottom"]:
+        window.resizeDocks(heads["bottom"], [TASKS_HEIGHT], Qt.Orientation.Vertical)
+
+
+def side_room(window, dock) -> int:
+    """The widest ``dock`` (in a side column) may become while the canvas keeps its share of the
+    window: the window's width minus the canvas share and the other side column."""
+    area = window.dockWidgetArea(dock)
+    other = (
+        Qt.DockWidgetArea.RightDockWidgetArea
+        if area == Qt.DockWidgetArea.LeftDockWidgetArea
+        else Qt.DockWidgetArea.LeftDockWidgetArea
+    )
+    others = [
+        d.width()
+        for d in window.docks.values()
+        if window.dockWidgetArea(d) == other and d.isVisible() and not d.isFloating()
+    ]
+    canvas = -(-window.width() * CANVAS_SHARE // 1)  # rounded up
+    spare = int(window.width() - canvas - max(others, default=0) - 16)
+    return max(dock.width(), spare)
