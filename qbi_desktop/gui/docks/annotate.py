@@ -261,7 +261,6 @@ class AnnotatePanel(QWidget):
         col.addWidget(cbox)
         col.addWidget(lbox)
         col.addWidget(obox)
-        col.addWidget(self.status)
         col.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -271,6 +270,8 @@ class AnnotatePanel(QWidget):
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
+        # The save state stays in view below the scrolling controls.
+        outer.addWidget(self.status)
         self._refresh_labels()
 
     def install_shortcuts(self) -> None:

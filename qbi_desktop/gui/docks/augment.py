@@ -143,7 +143,7 @@ class AugmentPanel(QWidget):
         # by name: a bare rule would colour the note's tooltip too
         self.profile_note.setStyleSheet("QLabel#profileNote { color: #b36b00; }")
         self.profile_note.hide()
-        self.keras = QCheckBox("Keras compatible")
+        self.keras = QCheckBox("Keras mode")  # short: the seed row fits a narrow column
         self.keras.setToolTip(CORRECTED_NOTE + "\n\n" + KERAS_NOTE)
         self.notice = ""  # something the panel changed on its own, shown with the preview status
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1)
@@ -158,7 +158,10 @@ class AugmentPanel(QWidget):
         self.save_button = QPushButton("Save…")
         self.load_button.setToolTip("Load a pipeline JSON (profile, mode, seed and options)")
         self.save_button.setToolTip("Save this pipeline as JSON (for the batch command)")
-        self.batch_button = QPushButton("Write augmented dataset…")
+        self.batch_button = QPushButton("Write dataset…")
+        self.batch_button.setToolTip(
+            "Write an augmented dataset (N copies of each image of a folder or the project)"
+        )
         self.batch_progress = QProgressBar()
         self.batch_progress.setTextVisible(True)
         self.batch_cancel = QPushButton("Cancel")
@@ -216,8 +219,7 @@ class AugmentPanel(QWidget):
         corner = QWidget()
         crow = QHBoxLayout(corner)
         crow.setContentsMargins(0, 0, 2, 0)
-        crow.addWidget(QLabel("Samples"))
-        crow.addWidget(self.n_samples)
+        crow.addWidget(self.n_samples)  # "Samples" is the tab's name: no label, a narrow row
         self.tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
         self.status = QLabel("Open an image to see the preview")
         self.status.setWordWrap(True)

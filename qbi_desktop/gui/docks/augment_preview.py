@@ -309,6 +309,9 @@ class SampleGrid(QWidget):
         self.grid = QGridLayout(self)
         self.grid.setContentsMargins(0, 0, 0, 0)
         self.grid.setSpacing(3)
+        # Its own minimum, not the layout's: otherwise the column count of a wide moment
+        # (9 across) would keep a narrowed dock from re-flowing the tiles into 3 columns.
+        self.setMinimumSize(120, 80)
         self.columns = columns
         self.original = SampleTile(-1, "original")
         self.original.setToolTip("The current image (preview size)")

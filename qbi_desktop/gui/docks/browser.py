@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -78,6 +79,7 @@ from qbi_desktop.gui.docks.browser_views import (
     MontageView,
     wrapped_label,
 )
+from qbi_desktop.gui.layout import side_room
 
 log = logging.getLogger("qbi_desktop")
 
@@ -217,9 +219,12 @@ class BrowserPanel(BrowserEdits, QWidget):
         self.tabs.addTab(self.balance, "Balance")
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        filters = QHBoxLayout()
-        for w in (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter):
-            filters.addWidget(w)
+        # Two columns, so the filters stay readable in the default left column (~300 px).
+        filters = QGridLayout()
+        for n, w in enumerate(
+            (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter)
+        ):
+            filters.addWidget(w, n // 2, n % 2)
         for combo in (
             self.label_filter,
             self.split_filter,
@@ -232,8 +237,10 @@ class BrowserPanel(BrowserEdits, QWidget):
             )
             combo.setMinimumContentsLength(6)
         self.name_filter.setMinimumWidth(60)
-        filters.addWidget(self.name_filter, 1)
-        filters.addWidget(self.duplicates_only)
+        names = QHBoxLayout()
+        names.addWidget(self.name_filter, 1)
+        names.addWidget(self.duplicates_only)
+        filters.addLayout(names, 2, 0, 1, 2)
         classes = QHBoxLayout()
         classes.addWidget(QLabel("Classes"))
         classes.addWidget(self.classes_edit, 1)
@@ -244,7 +251,7 @@ class BrowserPanel(BrowserEdits, QWidget):
         layout.addLayout(filters)
         layout.addLayout(classes)
         layout.addWidget(self.tabs, 1)
-        self.setMinimumWidth(420)
+        self.setMinimumWidth(280)
 
     # -- menu ---------------------------------------------------------------------------------
     def build_menu(self) -> None:
@@ -378,7 +385,8 @@ class BrowserPanel(BrowserEdits, QWidget):
         dock = self.window.docks["browser"]
         if dock.isFloating() or dock.width() >= ROOMY_WIDTH:
             return
-        width = min(ROOMY_WIDTH, self.window.width() * 2 // 5)
+        # never so wide that the image canvas gets less than half the window
+        width = min(ROOMY_WIDTH, self.window.width() * 2 // 5, side_room(self.window, dock))
         if width > dock.width():
             self.window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 

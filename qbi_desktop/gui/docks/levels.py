@@ -74,7 +74,12 @@ class LevelsPanel(QWidget):
         self.high_pct = QDoubleSpinBox(
             decimals=2, minimum=50.0, maximum=100.0, singleStep=0.1, value=99.5
         )
+        # The boxes' ranges (+-1e12) would make them wide: in a narrow column they give up
+        # their spare room rather than widen the panel.
+        for box in (self.vmin, self.vmax, self.low_pct, self.high_pct):
+            box.setMinimumWidth(60)
         self.auto_button = QPushButton("Auto")
+        self.auto_button.setMinimumWidth(56)
         self.auto_button.setToolTip("Levels from the percentiles below (Ctrl+Shift+A)")
         self.auto_button.clicked.connect(self.auto_requested)
         self.auto_on_open = QCheckBox("Auto-levels on open")

@@ -254,11 +254,12 @@ class SimulatePanel(QWidget):
             self.param_tabs.addTab(scroll, title)
             self.param_tabs.setTabToolTip(self.param_tabs.count() - 1, tip)
 
+        # Two rows of buttons: three in one would widen a docked panel past its column.
         buttons = QHBoxLayout()
         buttons.addWidget(self.preview_button)
         buttons.addWidget(self.generate_button)
-        buttons.addWidget(self.folder_button)
         run_row = QHBoxLayout()
+        run_row.addWidget(self.folder_button)
         run_row.addWidget(self.progress, 1)
         run_row.addWidget(self.cancel_button)
         top = QWidget()

@@ -1,0 +1,228 @@
+"""The default layout at laptop (1366x768) and desktop (1600x1000) sizes, on the real window:
+every dock, brought to the front in turn, shows its main controls and results without
+scrolling, the canvas keeps at least half the window's width (also with a project open in the
+Browser), and a baseline run's pictures are visible beside the image."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtWidgets import QComboBox, QMessageBox, QWidget
+
+SIZES = [(1366, 768), (1600, 1000)]
+
+
+def _rect_in(window, widget) -> QRect:
+    # QWidget's own methods: some panels have attributes named like them (e.g. ``size``)
+    return QRect(QWidget.mapTo(widget, window, QPoint(0, 0)), QWidget.size(widget))
+
+
+def unclipped(window, widget) -> bool:
+    """Shown, and its whole rectangle inside the window and inside every ancestor (a scroll
+    area's viewport clips what is scrolled away)."""
+    rect = _rect_in(window, widget)
+    if not widget.isVisible() or rect.isEmpty():
+        return False
+    parent = QWidget.parentWidget(widget)
+    while parent is not None and parent is not window:
+        if not _rect_in(window, parent).contains(rect):
+            return False
+        parent = QWidget.parentWidget(parent)
+    return window.rect().contains(rect)
+
+
+def visible_part(window, widget) -> QRect:
+    """The part of the widget not clipped by the window or any ancestor."""
+    if not widget.isVisible():
+        return QRect()
+    rect = _rect_in(window, widget) & window.rect()
+    parent = QWidget.parentWidget(widget)
+    while parent is not None and parent is not window:
+        rect &= _rect_in(window, parent)
+        parent = QWidget.parentWidget(parent)
+    return rect
+
+
+def dock_scrolls(dock) -> bool:
+    """The dock's own scroll area has to scroll to show the panel."""
+    area = dock.widget()
+    bars = (area.horizontalScrollBar(), area.verticalScrollBar())
+    return any(bar.isVisible() and bar.maximum() > 0 for bar in bars)
+
+
+def readable(combo: QComboBox) -> bool:
+    """The combo is wide enough for its current text and the drop-down arrow."""
+    text = combo.fontMetrics().horizontalAdvance(combo.currentText())
+    return combo.width() >= text + 28
+
+
+def make_window(qtbot, size, project=None):
+    from qbi_desktop.gui.main_window import MainWindow
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.resize(*size)
+    window.show()
+    qtbot.waitExposed(window)
+    qtbot.wait(100)  # the default columns are sized once the window has its real width
+    if project is not None:
+        assert window.panels["browser"].open_project(project)
+        qtbot.wait(100)
+    return window
+
+
+@pytest.fixture
+def windows(qtbot, settings_dir):
+    made = []
+
+    def make(size, project=None):
+        window = make_window(qtbot, size, project)
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.tasks.cancel_all()
+        window.tasks.wait(5000)
+        window.close()
+
+
+@pytest.fixture(scope="module")
+def sim_project(tmp_path_factory):
+    """A small simulated project (the app's own: masks and two regression targets)."""
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.catalog.simulated import simulate_into_project_job
+    from qbi_desktop.core.jobs import run_job
+    from qbi_desktop.core.simulate import SimulationParams
+
+    root = tmp_path_factory.mktemp("layout") / "sim"
+    project = open_project(root, create=True)
+    params = SimulationParams(height=64, width=64, spot_rate_per_mpx=3000)
+    run_job(simulate_into_project_job(project, 12, seed=1, params=params))
+    project.close()
+    return root
+
+
+def main_controls(window) -> dict[str, list]:
+    """For each dock, the widgets a user must see without scrolling."""
+    p = window.panels
+    aug, base, sim, browser = p["augment"], p["baselines"], p["simulate"], p["browser"]
+    levels = window.levels_panel
+    return {
+        "files": [],
+        "levels": [levels.vmin, levels.vmax, levels.auto_button, levels.cmap],
+        "info": [],
+        "tasks": [],
+        "browser": [
+            browser.label_filter,
+            browser.split_filter,
+            browser.review_filter,
+            browser.provenance_filter,
+            browser.name_filter,
+        ],
+        "annotate": [*p["annotate"].tool_buttons.values(), p["annotate"].status],
+        "spots": [p["spots"].detect_button],
+        "augment": [
+            aug.profile,
+            aug.seed,
+            aug.reroll,
+            aug.form.editors["rotation_range"].widget,
+            aug.form.editors["width_shift_range"].widget,
+            aug.form.editors["height_shift_range"].widget,
+            aug.load_button,
+            aug.batch_button,
+        ],
+        "simulate": [sim.preview_button, sim.generate_button],
+        "baselines": [base.form.source, base.form.model, base.run_button],
+    }
+
+
+def main_areas(window) -> dict[str, list]:
+    """For each dock, the lists and pictures that must show a useful part (>= 150 x 60 px)."""
+    p = window.panels
+    return {
+        "files": [window.files_list],
+        "levels": [window.levels_panel.plot],
+        "info": [window.info_panel],
+        "tasks": [window.tasks_panel.table] if hasattr(window.tasks_panel, "table") else [],
+        "browser": [p["browser"].table],
+        "augment": [p["augment"].grid],
+        "simulate": [p["simulate"].view],
+        "baselines": [p["baselines"].table],
+    }
+
+
+def bring_forward(qtbot, window, name) -> None:
+    dock = window.docks[name]
+    dock.raise_()
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=3000)
+    qtbot.wait(30)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("with_project", [False, True], ids=["empty", "project"])
+def test_every_dock_shows_its_controls_and_the_canvas_keeps_half(
+    windows, qtbot, size, with_project, sim_project
+):
+    window = windows(size, sim_project if with_project else None)
+    assert window.width() == size[0]
+    problems = []
+    areas = main_areas(window)
+    for name, widgets in main_controls(window).items():
+        bring_forward(qtbot, window, name)
+        for widget in widgets:
+            if not unclipped(window, widget):
+                problems.append(f"{name}: {type(widget).__name__} {widget.objectName()} hidden")
+        for widget in areas.get(name, []):
+            part = visible_part(window, widget)
+            if part.width() < 150 or part.height() < 60:
+                problems.append(f"{name}: {type(widget).__name__} shows only {part.size()}")
+        if name not in ("browser", "info", "tasks", "files") and dock_scrolls(window.docks[name]):
+            problems.append(f"{name}: the panel scrolls")
+        canvas = window.canvas.width()
+        if canvas < window.width() / 2:
+            problems.append(f"{name} in front: canvas {canvas} px of {window.width()}")
+    browser = window.panels["browser"]
+    for combo in (browser.label_filter, browser.split_filter, browser.review_filter):
+        bring_forward(qtbot, window, "browser")
+        if not readable(combo):
+            problems.append(f"browser filter reads {combo.currentText()!r} in {combo.width()} px")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_a_baseline_result_is_visible_beside_the_image(windows, qtbot, size):
+    window = windows(size)
+    panel = window.panels["baselines"]
+    bring_forward(qtbot, window, "baselines")
+    assert unclipped(window, panel.run_button)
+    # The lecture's trap, so the warning banner must show too.
+    qtbot.mouseClick(panel.form.eval_train, Qt.MouseButton.LeftButton)
+    assert panel.form.eval_train.isChecked()
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    record = panel.model.records[-1]
+    qtbot.waitUntil(lambda: record.finished and panel.last_shown is record, timeout=30000)
+    assert record.state == "done", record.error
+    tabs = window.central_tabs
+    assert tabs.current_key() == "baselines"
+    view = panel.result_view
+    for widget in (view.headline, view.train_banner, view.heatmap.plot, view.bars, view.gallery):
+        assert unclipped(window, widget), type(widget).__name__
+    assert view.heatmap.plot.width() >= 300 and view.heatmap.plot.height() >= 300
+    assert unclipped(window, panel.run_button)  # the form and Run stay beside the pictures
+    assert unclipped(window, panel.table)
+    # One key back to the image, and one to the results again.
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.AltModifier)
+    assert tabs.current_key() == "image" and window.canvas.isVisible()
+    assert window.canvas.width() >= window.width() / 2
+    qtbot.keyClick(window, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert tabs.current_key() == "baselines"
+    # Clicking a run in the history shows it there.
+    tabs.show_image()
+    row = panel.model.row_of(record)
+    panel.table.setFocus()
+    panel.table.clearSelection()
+    rect = panel.table.visualRect(panel.model.index(row, 0))
+    qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert tabs.current_key() == "baselines" and view.record is record
+    assert not [w for w in window.findChildren(QMessageBox) if w.isVisible()]
