@@ -7,30 +7,36 @@ File layout (little-endian)::
     record  := u32 payload_length | u32 crc32(payload) | payload
     payload := b"H" + JSON header                 always the first record
              | b"B" + u8 dtype | u32 h | u32 w | zlib(mask bytes)   base mask (absent = all 0)
-             | b"D" + delta                       one completed stroke (or an undo / redo)
+             | b"D" + delta                       one completed stroke
+             | b"U" + delta / b"R" + delta        an undo (the inverse delta) / a redo
              | b"L" + JSON label table            the label table changed
     delta   := u32 y0 y1 x0 x1 | u32 n | u8 index dtype | u8 value dtype | u32 n_values
                | indices (flat, within the bbox) | new values (n_values = n, or 1 shared)
 
 The header identifies the image the mask belongs to (:class:`ImageIdentity`: path, shape,
-dtype and a content hash) and carries the label table. A journal is self-contained: its base
+dtype and a content hash) and carries the label table; ``base_unsaved`` says the base mask
+holds work saved nowhere else (recovered strokes), so such a journal is offered even with no
+stroke after it. The header is untrusted input: it is read field by field
+(:mod:`qbi_desktop.core.annotation.journal_header`), and its ``mask_path`` is only a record of
+where the mask was last saved — where a recovered mask goes is decided by the app, never by the
+journal (:mod:`qbi_desktop.core.annotation.journal_places`).
+
+One writer per journal: :meth:`Journal.open_at` takes a lock
+(:mod:`qbi_desktop.core.annotation.journal_lock`) that a second window or process cannot get,
+so nobody truncates a journal another window is writing. A journal is self-contained: its base
 record holds the mask as it was when the journal was (re)started — empty, the loaded mask, or
 the mask just saved — so replay needs no other file. Each append is one ``write`` followed by
 ``fdatasync``: after a crash or ``kill -9`` every stroke whose ``append`` returned is on disk.
 
-The content hash is blake2b with a 128-bit digest over the image's shape, dtype and all its
-bytes (C order). Hashing every byte costs ~15 ms for 2048^2 uint16 and ~130 ms for 8192^2 here;
-we pay it once per opened image rather than risk a sampled hash calling two images of the same
-series equal.
+Records are coded in :mod:`qbi_desktop.core.annotation.journal_records`; the image identity
+and its content hash in :mod:`qbi_desktop.core.annotation.image_identity`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import hashlib
 import json
-import mmap
 import os
 import struct
 import zlib
@@ -40,20 +46,31 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.annotation.image_identity import ImageIdentity
+from qbi_desktop.core.annotation.journal_header import HeaderError, parse_header
+from qbi_desktop.core.annotation.journal_lock import (  # noqa: F401 (callers catch it here)
+    JournalLock,
+    JournalLockedError,
+)
+from qbi_desktop.core.annotation.journal_records import (
+    DELTA_KINDS,
+    MAGIC,
+    apply_delta_record,
+    decode_base,
+    encode_base,
+    encode_delta,
+    header_payload,
+    iter_records,
+    record,
+)
 from qbi_desktop.core.atomic import atomic_open
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.masks import StrokeDelta
 from qbi_desktop.core.paths import user_dir
+from qbi_desktop.core.safefile import read_bytes
 
-MAGIC = b"QBIMJRN1"
-FORMAT_VERSION = 1
 SUFFIX = ".journal"
-_REC = struct.Struct("<II")
-_DELTA = struct.Struct("<IIIIIBBI")
-_BASE = struct.Struct("<BII")
-_DTYPES = {1: np.dtype(np.uint8), 2: np.dtype(np.uint16), 4: np.dtype(np.uint32)}
-_CODES = {v: k for k, v in _DTYPES.items()}
 
 
 class JournalError(UserFacingError):
@@ -75,67 +92,6 @@ class RecoveryPendingError(JournalError):
         )
 
 
-# -- image identity ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ImageIdentity:
-    """What a journal (or a mask) belongs to: path, shape, dtype and a content hash."""
-
-    path: str | None
-    shape: tuple[int, ...]
-    dtype: str
-    content_hash: str
-
-    @classmethod
-    def of(cls, image: np.ndarray, path: str | Path | None = None) -> ImageIdentity:
-        """Identify ``image``: blake2b-128 over shape, dtype and every byte (see module doc)."""
-        arr = np.asarray(image)
-        h = hashlib.blake2b(digest_size=16)
-        h.update(repr((arr.shape, arr.dtype.str)).encode())
-        # Block by block: a memory-mapped image is hashed without keeping the whole file in
-        # our resident memory (its pages are dropped from the mapping after each block).
-        mapping = getattr(image, "_mmap", None)
-        row_bytes = max(1, arr[:1].nbytes)
-        rows = max(1, (16 * 1024**2) // row_bytes)
-        for y in range(0, max(1, arr.shape[0]), rows):
-            h.update(memoryview(np.ascontiguousarray(arr[y : y + rows])).cast("B"))
-            if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
-                try:
-                    mapping.madvise(mmap.MADV_DONTNEED)
-                except (OSError, ValueError):
-                    pass
-        return cls(
-            None if path is None else str(Path(path).resolve()),
-            tuple(int(s) for s in arr.shape),
-            arr.dtype.name,
-            "blake2b-128:" + h.hexdigest(),
-        )
-
-    def same_image(self, other: ImageIdentity) -> bool:
-        """Same pixels (shape, dtype, hash); the path may differ (a moved or copied file)."""
-        return (
-            tuple(self.shape) == tuple(other.shape)
-            and self.dtype == other.dtype
-            and self.content_hash == other.content_hash
-        )
-
-    def describe(self) -> str:
-        shape = "x".join(str(s) for s in self.shape)
-        where = self.path or "an unsaved image"
-        return f"{where} ({shape} {self.dtype}, content {self.content_hash.split(':')[-1][:12]})"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "shape": list(self.shape),
-            "dtype": self.dtype,
-            "content_hash": self.content_hash,
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> ImageIdentity:
-        return cls(d.get("path"), tuple(int(s) for s in d["shape"]), d["dtype"], d["content_hash"])
-
-
 @dataclass(frozen=True)
 class RecoveryInfo:
     """A journal found on start-up that holds strokes: what to offer the user."""
@@ -145,6 +101,8 @@ class RecoveryInfo:
     created: str
     image: ImageIdentity
     problems: list[str] = field(default_factory=list)
+    mask_path: str | None = None  # where the header says the mask was saved (untrusted)
+    base_unsaved: bool = False  # the base holds recovered work saved nowhere else
 
 
 @dataclass
@@ -156,109 +114,18 @@ class ReplayResult:
     header: dict[str, Any]
 
 
-# -- record coding ----------------------------------------------------------------------------
-def _record(payload: bytes) -> bytes:
-    return _REC.pack(len(payload), zlib.crc32(payload)) + payload
-
-
-def _encode_delta(delta: StrokeDelta) -> bytes:
-    idx = delta.indices
-    if idx.dtype not in _CODES:
-        idx = idx.astype(np.uint32)
-    new = np.ascontiguousarray(delta.new)
-    if new.dtype not in _CODES:
-        new = new.astype(np.uint16)
-    y0, y1, x0, x1 = delta.bbox
-    head = _DELTA.pack(y0, y1, x0, x1, idx.size, _CODES[idx.dtype], _CODES[new.dtype], new.size)
-    return (
-        b"D"
-        + head
-        + idx.astype(idx.dtype.newbyteorder("<"), copy=False).tobytes()
-        + (new.astype(new.dtype.newbyteorder("<"), copy=False).tobytes())
-    )
-
-
-def _encode_base(mask: np.ndarray) -> bytes:
-    m = np.ascontiguousarray(mask)
-    return (
-        b"B"
-        + _BASE.pack(_CODES[m.dtype], m.shape[0], m.shape[1])
-        + zlib.compress(m.astype(m.dtype.newbyteorder("<"), copy=False).tobytes(), 1)
-    )
-
-
-def _header_payload(
-    image_id: ImageIdentity,
-    mask_shape: tuple[int, int],
-    labels: LabelTable | None,
-    mask_path: Path | None,
-    has_base: bool,
-) -> bytes:
-    header = {
-        "format": "qbi-desktop mask journal",
-        "version": FORMAT_VERSION,
-        "image": image_id.to_dict(),
-        "mask_shape": list(mask_shape),
-        "mask_path": None if mask_path is None else str(mask_path),
-        "labels": (labels or LabelTable()).to_dict(),
-        "base": "snapshot" if has_base else "empty",
-        "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-    }
-    return b"H" + json.dumps(header).encode("utf-8")
-
-
-def _iter_records(data: bytes, path: Path):
-    """Yield (index, offset, payload) for intact records; then (None, offset, problem) if not."""
-    pos = len(MAGIC)
-    i = 0
-    while pos < len(data):
-        if len(data) - pos < _REC.size:
-            yield (
-                None,
-                pos,
-                (
-                    f"{path}: ends with {len(data) - pos} stray byte(s) of a record that was being "
-                    "written (a stroke cut off by the crash); it was not applied"
-                ),
-            )
-            return
-        length, crc = _REC.unpack_from(data, pos)
-        start = pos + _REC.size
-        if start + length > len(data):
-            yield (
-                None,
-                pos,
-                (
-                    f"{path}: record {i} is cut off "
-                    f"({len(data) - start} of {length} bytes present) "
-                    "— the stroke being written at the crash was lost; everything before it was "
-                    "recovered"
-                ),
-            )
-            return
-        payload = data[start : start + length]
-        if zlib.crc32(payload) != crc:
-            yield (
-                None,
-                pos,
-                (
-                    f"{path}: record {i} at byte {pos} failed its checksum (damaged); it and the "
-                    f"{len(data) - pos} byte(s) after it were not applied"
-                ),
-            )
-            return
-        yield i, pos, payload
-        pos = start + length
-        i += 1
-
-
 def _read_file(path: Path) -> bytes:
+    # only a regular file: a FIFO named like a journal must not block the opening of an image
+    if not path.exists() and not path.is_symlink():
+        raise JournalError(f"{path}: journal not found")
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise JournalError(f"{path}: journal not found") from None
-    except OSError as e:
-        raise JournalError(f"{path}: cannot read the journal ({e.strerror or e})") from None
+        return read_bytes(path, "the recovery journal", limit=MAX_JOURNAL_BYTES)
+    except UserFacingError as e:
+        raise JournalError(str(e)) from None
+
+
+#: Far above a day's painting (a stroke is a few KB); a bigger "journal" is refused unread.
+MAX_JOURNAL_BYTES = 4 * 1024**3
 
 
 def read_header(path: str | Path) -> dict[str, Any]:
@@ -271,25 +138,40 @@ def read_header(path: str | Path) -> dict[str, Any]:
 def _parse_header(data: bytes, path: Path) -> dict[str, Any]:
     if not data.startswith(MAGIC):
         raise JournalError(f"{path}: not a QBI Desktop mask journal (wrong magic bytes)")
-    for i, _pos, payload in _iter_records(data, path):
+    for i, _pos, payload in iter_records(data, path):
         if i is None or not payload.startswith(b"H"):
             break
         try:
-            header = json.loads(payload[1:].decode("utf-8"))
-            header["image"] = ImageIdentity.from_dict(header["image"])
-        except (ValueError, KeyError, TypeError):
-            break
+            header = parse_header(payload[1:])
+        except HeaderError as e:
+            raise JournalError(
+                f"{path}: the journal header is not valid ({e}); the journal cannot be used"
+            ) from None
+        header["image"] = ImageIdentity.from_dict(header["image"])
         return header
     raise JournalError(f"{path}: the journal header is damaged; the journal cannot be used")
 
 
+def inspect(path: str | Path) -> tuple[dict[str, Any], int, list[str]]:
+    """``(header, strokes a replay restores, problems)`` of the journal at ``path``; raises
+    :class:`JournalError` when it is not a usable journal."""
+    path = Path(path)
+    data = _read_file(path)
+    header = _parse_header(data, path)
+    n, problems = _count_strokes(data, path)
+    return header, n, problems
+
+
 def _count_strokes(data: bytes, path: Path) -> tuple[int, list[str]]:
+    """Strokes a replay restores: strokes and redos count, undos take one back."""
     n, problems = 0, []
-    for i, _pos, payload in _iter_records(data, path):
+    for i, _pos, payload in iter_records(data, path):
         if i is None:
             problems.append(payload)  # type: ignore[arg-type]
-        elif payload[:1] == b"D":
+        elif payload[:1] in (b"D", b"R"):
             n += 1
+        elif payload[:1] == b"U":
+            n = max(0, n - 1)
     return n, problems
 
 
@@ -310,19 +192,19 @@ def replay_full(path: str | Path, expected_image_id: ImageIdentity) -> ReplayRes
             f"{path}: this recovery journal belongs to a different image, "
             f"{theirs.describe()}, not {expected_image_id.describe()}; nothing was applied"
         )
-    h, w = (int(v) for v in header["mask_shape"])
+    h, w = header["mask_shape"]
     if (h, w) != tuple(expected_image_id.shape[:2]):
         raise JournalError(
             f"{path}: mask shape {h}x{w} does not match the image "
             f"{expected_image_id.shape[0]}x{expected_image_id.shape[1]}"
         )
     labels = None
-    with contextlib.suppress(UserFacingError):
+    with contextlib.suppress(UserFacingError, TypeError, ValueError, KeyError, AttributeError):
         labels = LabelTable.from_dict(header.get("labels"))
     mask = np.zeros((h, w), dtype=np.uint8)
     problems: list[str] = []
     n_applied = 0
-    for i, pos, payload in _iter_records(data, path):
+    for i, pos, payload in iter_records(data, path):
         if i is None:
             problems.append(payload)  # type: ignore[arg-type]
             break
@@ -331,15 +213,24 @@ def replay_full(path: str | Path, expected_image_id: ImageIdentity) -> ReplayRes
             if kind == b"H":
                 continue
             if kind == b"B":
-                mask = _decode_base(payload, (h, w))
-            elif kind == b"D":
-                mask = _apply_delta_record(payload, mask)
-                n_applied += 1
+                mask = decode_base(payload, (h, w))
+            elif kind in DELTA_KINDS:
+                mask = apply_delta_record(payload, mask)
+                n_applied += -1 if kind == b"U" else 1
             elif kind == b"L":
                 labels = LabelTable.from_dict(json.loads(payload[1:].decode("utf-8")))
             else:
                 raise ValueError(f"unknown record type {kind!r}")
-        except (ValueError, KeyError, TypeError, struct.error, zlib.error, UserFacingError) as e:
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            RecursionError,
+            struct.error,
+            zlib.error,
+            UserFacingError,
+        ) as e:
             problems.append(
                 f"{path}: record {i} at byte {pos} is malformed ({e}); it and the records "
                 "after it were not applied"
@@ -354,54 +245,30 @@ def replay(path: str | Path, expected_image_id: ImageIdentity) -> tuple[np.ndarr
     return r.mask, r.n_applied, r.problems
 
 
-def _decode_base(payload: bytes, shape: tuple[int, int]) -> np.ndarray:
-    code, h, w = _BASE.unpack_from(payload, 1)
-    if (h, w) != shape:
-        raise ValueError(f"base mask is {h}x{w}, expected {shape[0]}x{shape[1]}")
-    dtype = _DTYPES[code]
-    raw = zlib.decompress(payload[1 + _BASE.size :])
-    if len(raw) != h * w * dtype.itemsize:
-        raise ValueError("base mask has the wrong number of bytes")
-    return np.frombuffer(raw, dtype=dtype.newbyteorder("<")).astype(dtype).reshape(h, w)
-
-
-def _apply_delta_record(payload: bytes, mask: np.ndarray) -> np.ndarray:
-    y0, y1, x0, x1, n, icode, vcode, nv = _DELTA.unpack_from(payload, 1)
-    h, w = mask.shape
-    if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
-        raise ValueError(f"stroke box ({y0}, {y1}, {x0}, {x1}) lies outside the {h}x{w} mask")
-    idt, vdt = _DTYPES[icode], _DTYPES[vcode]
-    if nv not in (1, n):
-        raise ValueError("value count does not match the pixel count")
-    off = 1 + _DELTA.size
-    end_i = off + n * idt.itemsize
-    end_v = end_i + nv * vdt.itemsize
-    if end_v != len(payload):
-        raise ValueError("record length does not match its pixel count")
-    idx = np.frombuffer(payload, dtype=idt.newbyteorder("<"), count=n, offset=off).astype(idt)
-    new = np.frombuffer(payload, dtype=vdt.newbyteorder("<"), count=nv, offset=end_i).astype(vdt)
-    if n and int(idx.max()) >= (y1 - y0) * (x1 - x0):
-        raise ValueError("pixel index outside the stroke box")
-    if new.size and int(new.max()) > 255 and mask.dtype == np.uint8:
-        mask = mask.astype(np.uint16)
-    StrokeDelta((y0, y1, x0, x1), idx, new, new).apply(mask)
-    return mask
-
-
 # -- the journal writer ---------------------------------------------------------------------------
 class Journal:
     """An open journal: :meth:`append` each completed stroke (pass it as the editor's on_commit).
 
-    Typical life: on opening an image, :meth:`pending` → offer recovery (:func:`replay`) →
-    :meth:`open_for` (``overwrite=True`` once the user chose) → ``append`` per stroke →
-    :meth:`rotate` after each explicit save → :meth:`discard` on a clean close.
+    Typical life: on opening an image, :meth:`pending_at` → offer recovery (:func:`replay`) →
+    :meth:`open_at` (``overwrite=True`` once the user chose) → ``append`` per stroke →
+    :meth:`rotate` after each explicit save → :meth:`discard` on a clean close. While open, the
+    journal is locked: another :meth:`open_at` of the same file (another window, another
+    process) raises :class:`JournalLockedError` and changes nothing.
     """
 
-    def __init__(self, path: Path, fd: int, image_id: ImageIdentity, n_records: int = 0):
+    def __init__(
+        self,
+        path: Path,
+        fd: int,
+        image_id: ImageIdentity,
+        n_records: int = 0,
+        lock: JournalLock | None = None,
+    ):
         self.path = path
         self._fd: int | None = fd
         self.image_id = image_id
         self.n_strokes = n_records
+        self._lock = lock
 
     # -- where journals live ----------------------------------------------------------------------
     @staticmethod
@@ -419,20 +286,34 @@ class Journal:
         image_id: ImageIdentity, mask_path: str | Path | None = None
     ) -> RecoveryInfo | None:
         """A journal for this image holding strokes (to offer recovery), else None."""
-        path = Journal.path_for(image_id, mask_path)
+        return Journal.pending_at(Journal.path_for(image_id, mask_path), image_id)
+
+    @staticmethod
+    def pending_at(path: Path, image_id: ImageIdentity) -> RecoveryInfo | None:
+        """The journal at ``path`` if it belongs to this image and holds unsaved work (strokes,
+        or a recovered base saved nowhere else), else None. Unreadable or foreign: None."""
+        path = Path(path)
         if not path.exists():
             return None
         try:
-            data = path.read_bytes()
+            data = _read_file(path)
             header = _parse_header(data, path)
-        except (OSError, JournalError):
+        except JournalError:
             return None
         if not header["image"].same_image(image_id):
             return None
         n, problems = _count_strokes(data, path)
-        if n == 0:
+        if n == 0 and not header["base_unsaved"]:
             return None
-        return RecoveryInfo(path, n, str(header.get("created", "?")), header["image"], problems)
+        return RecoveryInfo(
+            path,
+            n,
+            header["created"],
+            header["image"],
+            problems,
+            mask_path=header["mask_path"],
+            base_unsaved=header["base_unsaved"],
+        )
 
     @classmethod
     def open_for(
@@ -443,35 +324,74 @@ class Journal:
         base_mask: np.ndarray | None = None,
         labels: LabelTable | None = None,
         overwrite: bool = False,
+        base_unsaved: bool = False,
     ) -> Journal:
-        """Start the journal for this image, beginning from ``base_mask`` (None = empty mask).
+        """:meth:`open_at` the journal's usual place (:meth:`path_for`), recording ``mask_path``."""
+        return cls.open_at(
+            cls.path_for(image_id, mask_path),
+            image_id,
+            mask_path,
+            base_mask=base_mask,
+            labels=labels,
+            overwrite=overwrite,
+            base_unsaved=base_unsaved,
+        )
 
-        An existing journal with strokes for this image raises :class:`RecoveryPendingError`
-        unless ``overwrite`` (the user chose to recover or discard it). A journal of another
-        image at the same place is kept under a ``.orphan-<time>`` name, never deleted.
+    @classmethod
+    def open_at(
+        cls,
+        path: Path,
+        image_id: ImageIdentity,
+        mask_path: str | Path | None = None,
+        *,
+        base_mask: np.ndarray | None = None,
+        labels: LabelTable | None = None,
+        overwrite: bool = False,
+        base_unsaved: bool = False,
+    ) -> Journal:
+        """Start the journal at ``path`` for this image, beginning from ``base_mask`` (None =
+        empty mask; ``base_unsaved``: it holds work saved nowhere else). ``mask_path`` is only
+        recorded in the header (where the mask was last saved).
+
+        Another window or process holding the journal raises :class:`JournalLockedError`
+        before anything is touched. An existing journal with strokes for this image raises
+        :class:`RecoveryPendingError` unless ``overwrite`` (the user chose to recover or
+        discard it). A journal of another image at the same place is kept under a
+        ``.orphan-<time>`` name, never deleted.
         """
-        path = cls.path_for(image_id, mask_path)
-        if path.exists():
-            info = cls.pending(image_id, mask_path)
-            if info is not None and not overwrite:
-                raise RecoveryPendingError(info)
-            if info is None:
-                try:
-                    header = _parse_header(_read_file(path), path)
-                    foreign = not header["image"].same_image(image_id)
-                except JournalError:
-                    foreign = True
-                if foreign and path.stat().st_size > 0:
-                    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                    os.replace(path, path.with_name(f"{path.name}.orphan-{stamp}"))
-        shape = tuple(int(s) for s in image_id.shape[:2])
-        if base_mask is not None and base_mask.shape != shape:
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
             raise JournalError(
-                f"{path}: base mask shape {base_mask.shape} does not match the image {shape}"
-            )
-        mpath = None if mask_path is None else Path(mask_path)
-        cls._write_fresh(path, image_id, shape, base_mask, labels, mpath)
-        return cls(path, cls._open_append(path), image_id)
+                f"{path.parent}: cannot create the recovery folder ({e.strerror or e})"
+            ) from None
+        lock = JournalLock.acquire(path)
+        try:
+            if path.exists() or path.is_symlink():
+                info = cls.pending_at(path, image_id)
+                if info is not None and not overwrite:
+                    raise RecoveryPendingError(info)
+                if info is None:
+                    try:
+                        header = _parse_header(_read_file(path), path)
+                        foreign = not header["image"].same_image(image_id)
+                    except JournalError:
+                        foreign = True
+                    if foreign and (path.is_symlink() or path.stat().st_size > 0):
+                        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+                        os.replace(path, path.with_name(f"{path.name}.orphan-{stamp}"))
+            shape = tuple(int(s) for s in image_id.shape[:2])
+            if base_mask is not None and base_mask.shape != shape:
+                raise JournalError(
+                    f"{path}: base mask shape {base_mask.shape} does not match the image {shape}"
+                )
+            mpath = None if mask_path is None else Path(mask_path)
+            cls._write_fresh(path, image_id, shape, base_mask, labels, mpath, base_unsaved)
+            return cls(path, cls._open_append(path), image_id, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
 
     @staticmethod
     def _write_fresh(
@@ -481,11 +401,14 @@ class Journal:
         base_mask: np.ndarray | None,
         labels: LabelTable | None,
         mask_path: Path | None,
+        base_unsaved: bool = False,
     ) -> None:
         has_base = base_mask is not None and bool(base_mask.any())
-        blob = MAGIC + _record(_header_payload(image_id, shape, labels, mask_path, has_base))
+        blob = MAGIC + record(
+            header_payload(image_id, shape, labels, mask_path, has_base, base_unsaved)
+        )
         if has_base:
-            blob += _record(_encode_base(base_mask))
+            blob += record(encode_base(base_mask))
         try:
             with atomic_open(path) as stream:
                 stream.write(blob)
@@ -497,8 +420,11 @@ class Journal:
 
     @staticmethod
     def _open_append(path: Path) -> int:
+        # never through a symlink: the journal is written where the app put it, nowhere else
+        flags = os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        flags |= getattr(os, "O_NOFOLLOW", 0)
         try:
-            return os.open(path, os.O_WRONLY | os.O_APPEND | getattr(os, "O_BINARY", 0))
+            return os.open(path, flags)
         except OSError as e:
             raise JournalError(f"{path}: cannot open the journal ({e.strerror or e})") from None
 
@@ -506,7 +432,7 @@ class Journal:
     def _write(self, payload: bytes) -> None:
         if self._fd is None:
             raise JournalError(f"{self.path}: the journal is closed")
-        data = _record(payload)
+        data = record(payload)
         try:
             written = os.write(self._fd, data)
             while written < len(data):  # short writes are rare but legal
@@ -522,9 +448,13 @@ class Journal:
             ) from None
 
     def append(self, delta: StrokeDelta) -> None:
-        """Append one completed stroke and make it durable (write + fdatasync)."""
-        self._write(_encode_delta(delta))
-        self.n_strokes += 1
+        """Append one completed stroke, undo or redo and make it durable (write + fdatasync).
+        ``n_strokes`` follows what a replay restores: an undo takes one back."""
+        self._write(encode_delta(delta))
+        if getattr(delta, "kind", "stroke") == "undo":
+            self.n_strokes = max(0, self.n_strokes - 1)
+        else:
+            self.n_strokes += 1
 
     __call__ = append  # so a Journal can be passed directly as MaskEditor(on_commit=...)
 
@@ -537,29 +467,37 @@ class Journal:
         base_mask: np.ndarray,
         labels: LabelTable | None = None,
         mask_path: str | Path | None = None,
+        base_unsaved: bool = False,
     ) -> None:
         """After an explicit save: start afresh from the saved mask (old strokes dropped).
 
         The new journal replaces the old one atomically, so a crash during rotation leaves one
         of the two complete journals, both of which replay to the saved mask.
         """
-        self.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         shape = tuple(int(s) for s in self.image_id.shape[:2])
         mpath = None if mask_path is None else Path(mask_path)
-        self._write_fresh(self.path, self.image_id, shape, base_mask, labels, mpath)
+        self._write_fresh(self.path, self.image_id, shape, base_mask, labels, mpath, base_unsaved)
         self._fd = self._open_append(self.path)
         self.n_strokes = 0
 
     def close(self) -> None:
+        """Stop writing and let others open the journal (its file stays for recovery)."""
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def discard(self) -> None:
-        """Close and delete the journal (a clean close after saving)."""
-        self.close()
+        """Delete the journal and close it (a clean close after saving). Deleted before the
+        lock goes, so nobody opens it in between."""
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
+        self.close()
 
     def __enter__(self) -> Journal:
         return self

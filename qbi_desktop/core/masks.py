@@ -110,6 +110,9 @@ class StrokeDelta:
     indices: np.ndarray
     old: np.ndarray
     new: np.ndarray
+    # what the editor reported it as: "stroke", "undo" (the inverse delta) or "redo", so a
+    # journal can count the strokes a replay restores
+    kind: str = "stroke"
 
     @property
     def n(self) -> int:
@@ -133,9 +136,9 @@ class StrokeDelta:
         v = self.new if forward else self.old
         return np.broadcast_to(v, self.indices.shape) if v.size == 1 else v
 
-    def inverted(self) -> StrokeDelta:
+    def inverted(self, kind: str = "undo") -> StrokeDelta:
         """The delta that undoes this one (old and new swapped)."""
-        return StrokeDelta(self.bbox, self.indices, self.new, self.old)
+        return StrokeDelta(self.bbox, self.indices, self.new, self.old, kind)
 
     def apply(self, mask: np.ndarray, forward: bool = True) -> Rect:
         """Write the new (forward) or old values into ``mask``; returns the bbox."""
@@ -602,7 +605,7 @@ class MaskEditor:
         delta.apply(self._mask, forward=False)
         self._redo.append((state, delta))
         if self.on_commit is not None:
-            self.on_commit(delta.inverted())
+            self.on_commit(delta.inverted("undo"))
         return delta.bbox
 
     def redo(self) -> Rect | None:
@@ -616,7 +619,7 @@ class MaskEditor:
         delta.apply(self._mask, forward=True)
         self._undo.append((state, delta))
         if self.on_commit is not None:
-            self.on_commit(delta)
+            self.on_commit(StrokeDelta(delta.bbox, delta.indices, delta.old, delta.new, "redo"))
         return delta.bbox
 
     def clear_history(self) -> None:

@@ -24,12 +24,13 @@ def _root(kind: str) -> Path:
             "logs": dirs.user_log_dir,
             "recovery": os.path.join(dirs.user_state_dir, "recovery"),
             "cache": dirs.user_cache_dir,
+            "data": dirs.user_data_dir,  # things the user made: masks saved by default
         }[kind]
     )
 
 
 def user_dir(kind: str) -> Path:
-    """One of ``config``, ``logs``, ``recovery``, ``cache``; created on first use."""
+    """One of ``config``, ``logs``, ``recovery``, ``cache``, ``data``; created on first use."""
     path = _root(kind)
     path.mkdir(parents=True, exist_ok=True)
     return path

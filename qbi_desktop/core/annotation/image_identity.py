@@ -1,0 +1,77 @@
+"""What a journal (or a mask) belongs to: an image's path, shape, dtype and content hash.
+
+The content hash is blake2b with a 128-bit digest over the image's shape, dtype and all its
+bytes (C order). Hashing every byte costs ~15 ms for 2048^2 uint16 and ~130 ms for 8192^2 here;
+we pay it once per opened image rather than risk a sampled hash calling two images of the same
+series equal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mmap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ImageIdentity:
+    """What a journal (or a mask) belongs to: path, shape, dtype and a content hash."""
+
+    path: str | None
+    shape: tuple[int, ...]
+    dtype: str
+    content_hash: str
+
+    @classmethod
+    def of(cls, image: np.ndarray, path: str | Path | None = None) -> ImageIdentity:
+        """Identify ``image``: blake2b-128 over shape, dtype and every byte (see module doc)."""
+        arr = np.asarray(image)
+        h = hashlib.blake2b(digest_size=16)
+        h.update(repr((arr.shape, arr.dtype.str)).encode())
+        # Block by block: a memory-mapped image is hashed without keeping the whole file in
+        # our resident memory (its pages are dropped from the mapping after each block).
+        mapping = getattr(image, "_mmap", None)
+        row_bytes = max(1, arr[:1].nbytes)
+        rows = max(1, (16 * 1024**2) // row_bytes)
+        for y in range(0, max(1, arr.shape[0]), rows):
+            h.update(memoryview(np.ascontiguousarray(arr[y : y + rows])).cast("B"))
+            if mapping is not None and hasattr(mmap, "MADV_DONTNEED"):
+                try:
+                    mapping.madvise(mmap.MADV_DONTNEED)
+                except (OSError, ValueError):
+                    pass
+        return cls(
+            None if path is None else str(Path(path).resolve()),
+            tuple(int(s) for s in arr.shape),
+            arr.dtype.name,
+            "blake2b-128:" + h.hexdigest(),
+        )
+
+    def same_image(self, other: ImageIdentity) -> bool:
+        """Same pixels (shape, dtype, hash); the path may differ (a moved or copied file)."""
+        return (
+            tuple(self.shape) == tuple(other.shape)
+            and self.dtype == other.dtype
+            and self.content_hash == other.content_hash
+        )
+
+    def describe(self) -> str:
+        shape = "x".join(str(s) for s in self.shape)
+        where = self.path or "an unsaved image"
+        return f"{where} ({shape} {self.dtype}, content {self.content_hash.split(':')[-1][:12]})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "shape": list(self.shape),
+            "dtype": self.dtype,
+            "content_hash": self.content_hash,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ImageIdentity:
+        return cls(d.get("path"), tuple(int(s) for s in d["shape"]), d["dtype"], d["content_hash"])

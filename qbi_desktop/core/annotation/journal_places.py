@@ -1,0 +1,197 @@
+"""Where the journal of an image plane lives, and which journals found on disk may be used.
+
+The app derives every place itself; a journal never decides where anything is written.
+
+* A plane's journal lives in the user's recovery folder (private to the user), named by the
+  image's stem, slice, content hash and the hash of its full path
+  (:func:`journal_path`): two planes never share one, and no journal is written beside the
+  user's images or masks (often a read-only raw-data folder).
+* On opening a plane, unsaved work is looked for (:func:`find_pending`) in its own journal,
+  then in a journal of the same pixels under another path (the image was moved or renamed),
+  then in a journal an older version left beside the default mask (``<stem>.mask.tif.journal``).
+  That last kind sits in a folder anyone may have written to, so its header must agree with
+  its place: a ``mask_path`` naming any other file (absolute, ``../``) is refused with a
+  message, the file left as it is and nothing recovered from it.
+* After a recovery, the header's ``mask_path`` is used as the mask's file only if it is a
+  place the app derives for this plane (beside the image, or where the app recorded it saved
+  this plane's mask: :mod:`.mask_index`); otherwise it is at most proposed in the save dialog
+  (:func:`mask_path_after_recovery`).
+
+No Qt here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qbi_desktop.core.annotation import mask_index
+from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError
+from qbi_desktop.core.journal import (
+    SUFFIX,
+    ImageIdentity,
+    Journal,
+    JournalError,
+    RecoveryInfo,
+    read_header,
+)
+from qbi_desktop.core.paths import user_dir
+
+MASK_SUFFIXES = (".tif", ".tiff", ".png")
+
+
+def default_mask_path(image_path: Path, index: int = 0, n_slices: int = 1) -> Path:
+    """``<image stem>.mask.tif`` beside the image (``<stem>.s003.mask.tif`` for slice 3)."""
+    image_path = Path(image_path)
+    stem = image_path.stem
+    if n_slices > 1:
+        stem += f".s{index:03d}"
+    return image_path.with_name(stem + ".mask.tif")
+
+
+def _digest(identity: ImageIdentity) -> str:
+    return identity.content_hash.split(":")[-1][:16]
+
+
+def _safe_stem(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:60] or "image"
+
+
+def journal_path(
+    identity: ImageIdentity, image_path: Path | None, index: int = 0, n_slices: int = 1
+) -> Path:
+    """The one journal of this plane: in the recovery folder, never beside the data."""
+    folder = user_dir("recovery")
+    if image_path is None:
+        return folder / f"unsaved-{_digest(identity)}{SUFFIX}"
+    stem = _safe_stem(Path(image_path).stem)
+    if n_slices > 1:
+        stem += f".s{index:03d}"
+    where = hashlib.blake2b(
+        str(Path(image_path).resolve()).encode("utf-8", "surrogateescape"), digest_size=4
+    ).hexdigest()
+    return folder / f"{stem}-{_digest(identity)}-{where}{SUFFIX}"
+
+
+@dataclass
+class Found:
+    """What :func:`find_pending` found: a journal to offer (or None), and refusals to report."""
+
+    recovery: RecoveryInfo | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def _resolved(path: str | Path) -> Path:
+    return Path(os.path.abspath(os.path.normpath(path)))
+
+
+def _agrees(header_mask_path: str | None, place: Path) -> bool:
+    """The header names no mask file, or exactly ``place`` (no ``..`` tricks, same folder)."""
+    if header_mask_path is None:
+        return True
+    named = Path(header_mask_path)
+    return named.is_absolute() and ".." not in named.parts and _resolved(named) == _resolved(place)
+
+
+def find_pending(
+    identity: ImageIdentity, image_path: Path | None, index: int = 0, n_slices: int = 1
+) -> Found:
+    """Unsaved work for this plane (see the module doc for where it is looked for).
+
+    Raises :class:`JournalLockedError` when the plane's own journal is open in another window
+    or process: this window must not paint (nor offer that journal's live strokes)."""
+    own = journal_path(identity, image_path, index, n_slices)
+    if JournalLock.is_held(own):
+        raise JournalLockedError(own, _holder(own))
+    found = Found(Journal.pending_at(own, identity))
+    if found.recovery is not None:
+        return found
+    # the same pixels under another name: a moved or renamed image
+    pattern = f"*-{_digest(identity)}*{SUFFIX}"
+    others = sorted(
+        (p for p in own.parent.glob(pattern) if p != own and p.is_file()),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    for other in others:
+        if JournalLock.is_held(other):
+            continue  # another window's live journal of a copy of this image
+        info = Journal.pending_at(other, identity)
+        if info is not None:
+            found.recovery = info
+            return found
+    if image_path is not None:
+        legacy_mask = default_mask_path(Path(image_path), index, n_slices)
+        legacy = legacy_mask.with_name(legacy_mask.name + SUFFIX)
+        info = Journal.pending_at(legacy, identity) if legacy.exists() else None
+        if info is not None:
+            if _agrees(info.mask_path, legacy_mask):
+                found.recovery = info
+            else:
+                found.problems.append(
+                    f"{legacy}: this recovery journal asks for the mask to be written to "
+                    f"{info.mask_path!s}, not to {legacy_mask} where this image's mask "
+                    "belongs. It was refused: nothing was recovered from it or written "
+                    "anywhere, and the file was left as it is (delete it if you did not "
+                    "make it)"
+                )
+    return found
+
+
+def _holder(journal: Path) -> str:
+    from qbi_desktop.core.annotation.journal_lock import holder_of
+
+    return holder_of(journal)
+
+
+def mask_path_after_recovery(
+    info: RecoveryInfo, image_path: Path | None, index: int = 0, n_slices: int = 1
+) -> tuple[Path | None, Path | None]:
+    """``(mask file, proposal)`` after recovering ``info``: the header's ``mask_path`` becomes
+    the mask's file only when it is a place the app derives for this plane; otherwise it is
+    at most a proposal for the save dialog (an absolute path to a mask file), or nothing."""
+    named = info.mask_path
+    if not named or image_path is None:
+        return None, None
+    derived = [default_mask_path(Path(image_path), index, n_slices)]
+    recorded = mask_index.lookup(Path(image_path), index, info.image.content_hash)
+    if recorded is not None:
+        derived.append(recorded)
+    for place in derived:
+        if _agrees(named, place):
+            return place, None
+    proposal = Path(named)
+    if (
+        proposal.is_absolute()
+        and ".." not in proposal.parts
+        and proposal.suffix.lower() in MASK_SUFFIXES
+    ):
+        return None, proposal
+    return None, None
+
+
+def forget_recovered(info: RecoveryInfo, own: Path) -> None:
+    """After the user recovered or discarded ``info`` into the plane's own journal ``own``:
+    remove the journal it came from when that was another file (a moved image's journal, or
+    one an older version left beside the mask), so it is not offered again."""
+    if _resolved(info.path) == _resolved(own):
+        return
+    try:
+        read_header(info.path)  # still a journal of ours (not swapped meanwhile)
+        info.path.unlink()
+    except (OSError, JournalError):
+        pass
+
+
+__all__ = [
+    "Found",
+    "JournalLockedError",
+    "default_mask_path",
+    "find_pending",
+    "forget_recovered",
+    "journal_path",
+    "mask_path_after_recovery",
+]
