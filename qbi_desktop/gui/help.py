@@ -80,6 +80,14 @@ def _describe(shortcut: QShortcut, keys: str) -> str:
     if shortcut.whatsThis():
         return shortcut.whatsThis()
     owner = shortcut.parent()
+    if isinstance(owner, QWidget) and len(keys) == 1 and keys.isdigit():
+        for widget in owner.findChildren(QWidget):
+            title = getattr(widget, "title", None)
+            for text in (widget.property("text"), title() if callable(title) else None):
+                match = isinstance(text, str) and re.search(r"\((\d)\s*[–-]\s*(\d)\)", text)
+                if match and int(match[1]) <= int(keys) <= int(match[2]):
+                    name = re.sub(r"\s*\(.*", "", text)
+                    return f"{name}: choose by number"
     if isinstance(owner, QWidget):
         pattern = re.compile(rf"\(\s*{re.escape(keys)}\s*\)|\b{re.escape(keys)}\b\s*:", re.I)
         for button in owner.findChildren(QAbstractButton):
@@ -109,7 +117,23 @@ def shortcut_rows(window) -> list[tuple[str, str, str]]:
         if where == "Image canvas":
             continue  # the same keys are listed with the panel that binds them to the canvas
         rows.add((f"{where} panel", _describe(shortcut, keys), keys))
-    return sorted(rows, key=lambda r: (r[0].endswith(" panel"), r[0], r[1]))
+    return sorted(_join_digits(rows), key=lambda r: (r[0].endswith(" panel"), r[0], r[1], r[2]))
+
+
+def _join_digits(rows: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
+    """Digit keys that do the same thing in one place become one row: "1–9"."""
+    digits: dict[tuple[str, str], list[int]] = {}
+    for where, what, keys in rows:
+        if len(keys) == 1 and keys.isdigit():
+            digits.setdefault((where, what), []).append(int(keys))
+    joined = {r for r in rows if not (len(r[2]) == 1 and r[2].isdigit())}
+    for (where, what), found in digits.items():
+        found.sort()
+        if len(found) > 2 and found == list(range(found[0], found[-1] + 1)):
+            joined.add((where, what, f"{found[0]}–{found[-1]}"))
+        else:
+            joined.update((where, what, str(d)) for d in found)
+    return joined
 
 
 class ShortcutsDialog(QDialog):
