@@ -137,7 +137,7 @@ def _detect_one(path: Path, args: argparse.Namespace, params: dict, hot) -> str:
     if hot is None and not args.no_hot_pixels:
         found = run_job(auto_hot_pixels_job(path, image.shape))
         hot = found.hot
-        note = found.note if (found.hot is not None or "usable" in found.note) else ""
+        note = found.note if (found.hot is not None or found.problems) else ""
     result = detect_spots(image, args.method, exclude=hot, **params)
     target = Path(args.out) / f"{path.stem}_spots.tif"
     save_mask(target, result.labels)

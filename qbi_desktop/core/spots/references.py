@@ -119,11 +119,23 @@ def find_hot_pixel_references(
 
 @dataclass
 class AutoHotPixels:
-    """What :func:`auto_hot_pixels_job` found: the map (or None), its files and a sentence."""
+    """What :func:`auto_hot_pixels_job` found: the hot pixels (or None) and where from."""
 
     hot: HotPixels | None
     paths: list[Path]
-    note: str
+    source: str  # e.g. "3 other frames of the series edge20mm_####.tif"
+    problems: list[str] = field(default_factory=list)  # references passed over, and why
+
+    @property
+    def note(self) -> str:
+        """One sentence for the user."""
+        if self.hot is not None:
+            text = f"hot pixels from {self.source}, found beside the image"
+        elif self.problems:
+            text = "no usable hot-pixel reference beside the image"
+        else:
+            text = f"no hot-pixel reference: {self.source}"
+        return text + (" (" + "; ".join(self.problems) + ")" if self.problems else "")
 
 
 def auto_hot_pixels_job(
@@ -148,12 +160,5 @@ def auto_hot_pixels_job(
         except UserFacingError as e:
             problems.append(str(e))
             continue
-        note = f"hot pixels from {refs.describe(paths)}: {hot.count} found"
-        if problems:
-            note += " (" + "; ".join(problems) + ")"
-        return AutoHotPixels(hot, list(paths), note)
-    if problems:
-        note = "no usable hot-pixel reference: " + "; ".join(problems)
-    else:
-        note = f"no hot-pixel reference: {refs.describe()}"
-    return AutoHotPixels(None, [], note)
+        return AutoHotPixels(hot, list(paths), refs.describe(paths), problems)
+    return AutoHotPixels(None, [], refs.describe(), problems)

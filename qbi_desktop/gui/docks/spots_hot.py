@@ -211,11 +211,18 @@ class HotPixelsMixin:
         auto = self._auto_for_current()
         if self.auto_hot.isChecked() and auto is not None:
             if auto.hot is not None:
-                self.hot_label.setText(f"{removed} hot pixels excluded, {auto.note}")
+                self.hot_label.setText(
+                    f"{removed} hot pixels excluded (from {auto.source}, found beside the image)"
+                )
                 self.hot_label.setToolTip("\n".join(str(p) for p in auto.paths))
             else:
-                self.hot_label.setText(f"No hot pixels excluded: {auto.note}")
-                self.hot_label.setToolTip("")
+                self.hot_label.setText(
+                    "No hot pixels excluded: the frames beside the image do not fit (see "
+                    "the tooltip)"
+                    if auto.problems
+                    else f"No hot pixels excluded ({auto.source})"
+                )
+                self.hot_label.setToolTip("\n".join(auto.problems))
             return
         self.hot_label.setText("No hot pixels excluded")
         self.hot_label.setToolTip("")
