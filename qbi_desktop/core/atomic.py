@@ -1,23 +1,96 @@
 """Atomic file writing: a temporary file in the same folder, fsync, then rename over the target.
 
 A reader (or a crash) sees either the old file or the complete new one, never half of each.
+A full disk or a read-only folder raises :class:`DiskFullError` / :class:`FolderNotWritableError`
+(still ``OSError`` subclasses) whose message names the file, what was needed and what is free.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from qbi_desktop.core.errors import UserFacingError, human_size
+
+_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC), errno.EFBIG}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def disk_free(folder: str | Path) -> int | None:
+    """Bytes a normal user can still write on the disk holding ``folder`` (None if unknown)."""
+    folder = Path(folder)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        stat = os.statvfs(folder)
+    except (OSError, AttributeError):
+        return None
+    return stat.f_bavail * stat.f_frsize
+
+
+class DiskFullError(UserFacingError, OSError):
+    """Writing ``path`` stopped because its disk is full (or the user's quota is used up)."""
+
+    def __init__(self, path: str | Path, need: int | None = None, what: str | None = None):
+        self.path = Path(path)
+        self.need = need
+        self.free = free = disk_free(self.path.parent)
+        parts = []
+        if need is not None:
+            parts.append(f"need {human_size(need)}")
+        if free is not None:
+            parts.append(f"{human_size(free)} free")
+        self.detail = ", ".join(parts)
+        detail = f": {self.detail}" if parts else ""
+        self.message = (
+            f"disk full while writing {what or self.path}{detail}; nothing was written - free "
+            "some space or choose another disk"
+        )
+        OSError.__init__(self, errno.ENOSPC, self.message, str(self.path))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class FolderNotWritableError(UserFacingError, PermissionError):
+    """``path`` cannot be written: its folder is read-only or not ours to write."""
+
+    def __init__(self, path: str | Path, reason: str = "permission denied"):
+        self.path = Path(path)
+        self.message = (
+            f"cannot write {self.path}: the folder {self.path.parent} is read-only or not "
+            f"writable ({reason}); nothing was written"
+        )
+        PermissionError.__init__(self, errno.EACCES, self.message, str(self.path))
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def write_error(path: str | Path, exc: OSError, need: int | None = None) -> OSError:
+    """The clear error for an OSError met while writing ``path`` (the same one otherwise)."""
+    if isinstance(exc, DiskFullError | FolderNotWritableError):
+        return exc
+    if exc.errno in _FULL:
+        return DiskFullError(path, need)
+    if exc.errno in _NOT_WRITABLE:
+        return FolderNotWritableError(path, exc.strerror or str(exc))
+    return exc
+
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
     """Open a binary stream whose content replaces ``path`` only if the block completes."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from exc
     os.close(fd)
     # mkstemp makes 0600 files; give the result the mode a plain open() would (or the old file's).
     try:
@@ -31,9 +104,11 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from exc
         raise
     _fsync_dir(path.parent)
 
@@ -50,8 +125,11 @@ UMASK = _read_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_open(path) as stream:
-        stream.write(data)
+    try:
+        with atomic_open(path) as stream:
+            stream.write(data)
+    except DiskFullError as exc:
+        raise DiskFullError(path, len(data)) from exc.__cause__
 
 
 def atomic_write_text(path: str | Path, text: str, encoding: str = "utf-8") -> None:

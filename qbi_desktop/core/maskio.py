@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.atomic import atomic_write_with
+from qbi_desktop.core.atomic import DiskFullError, atomic_write_with
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.imageheader import check_pillow, check_tiff_series
 from qbi_desktop.core.labels import LabelTable
@@ -84,6 +84,12 @@ def save_mask(path: str | Path, mask: np.ndarray, labels: LabelTable | None = No
         raise MaskFileError(path, f"folder {path.parent} does not exist; the mask was not saved")
     try:
         atomic_write_with(path, writer)
+    except DiskFullError as e:
+        raise MaskFileError(
+            path,
+            f"the disk is full ({e.detail or 'no space left'}); the mask was not saved and is "
+            "unchanged in memory — free some space or save it somewhere else",
+        ) from None
     except PermissionError:
         raise MaskFileError(
             path,

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.atomic import DiskFullError, disk_free
 from qbi_desktop.core.catalog import edits, schema
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
@@ -145,6 +146,12 @@ class Project:
                 ) from exc
         elif not self.db_path.is_file():
             raise NotAProjectError(f"{self.db_path}: is not a file")
+        elif self.db_path.stat().st_size == 0:
+            # Never re-created as an empty project: whatever emptied it, the user decides.
+            raise CatalogCorruptError(
+                f"{self.db_path}: the catalog file is empty (0 bytes); it was left as it is - "
+                "restore it from a backup, or move it away to start a new project here"
+            )
         check_writable(self.root)
         self.db = self.connect(initialise=True)
 
@@ -158,6 +165,8 @@ class Project:
             raise CatalogCorruptError(f"{self.db_path}: cannot open catalog ({exc})") from exc
         try:
             version = schema.schema_version(db)
+            if initialise:
+                _check_ours(db, self.db_path, version)  # before anything is written to it
             if version > schema.SCHEMA_VERSION:
                 raise SchemaTooNewError(
                     f"{self.db_path}: catalog has schema version {version}, this QBI Desktop "
@@ -167,11 +176,14 @@ class Project:
             db.execute("PRAGMA busy_timeout = 10000")
             db.execute("PRAGMA foreign_keys = ON")
             if initialise:
+                _check_pages(db, self.db_path)
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise ProjectReadOnlyError(f"{self.db_path}: cannot switch to WAL ({mode})")
                 schema.migrate(db)
                 _check_tables(db, self.db_path)
+                if int(db.execute("PRAGMA application_id").fetchone()[0]) == 0:
+                    db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
             db.execute("PRAGMA synchronous = NORMAL")
         except ProjectError:
             db.close()
@@ -183,6 +195,8 @@ class Project:
                     f"{self.db_path}: catalog is read-only ({exc}); copy the project to a "
                     "writable folder"
                 ) from exc
+            if _disk_full(exc, self.db_path):
+                raise DiskFullError(self.db_path, what=f"the catalog {self.db_path}") from exc
             raise CatalogCorruptError(f"{self.db_path}: cannot use catalog ({exc})") from exc
         except sqlite3.DatabaseError as exc:
             db.close()
@@ -225,6 +239,10 @@ class Project:
             if isinstance(exc, sqlite3.IntegrityError):
                 raise ProjectError(
                     f"{self.db_path}: change refused, nothing was written ({exc})"
+                ) from exc
+            if isinstance(exc, sqlite3.DatabaseError):  # "database disk image is malformed"
+                raise CatalogCorruptError(
+                    f"{self.db_path}: the catalog is damaged ({exc}); the change was rolled back"
                 ) from exc
             raise
         for path in writer.obsolete:
@@ -782,8 +800,54 @@ def _check_tables(db: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _translate(exc: sqlite3.OperationalError, path: Path) -> ProjectError:
+def _check_ours(db: sqlite3.Connection, path: Path, version: int) -> None:
+    """Refuse an SQLite file another program made, before the first write (WAL, migration)."""
+    app = int(db.execute("PRAGMA application_id").fetchone()[0])
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if app == schema.APPLICATION_ID:
+        return
+    foreign = app != 0 or (version == 0 and names)
+    if not foreign and version > 0:
+        # catalogs written before the application id: ours if they have our tables
+        missing = {"items", "meta", "containers"} - set(names)
+        foreign = bool(missing)
+    if foreign:
+        shown = ", ".join(sorted(names)[:6]) + (" ..." if len(names) > 6 else "")
+        raise NotAProjectError(
+            f"{path}: not a QBI Desktop catalog - an SQLite database made by another program "
+            f"(tables: {shown or 'none'}); it was left untouched. Choose another folder for "
+            "the project."
+        )
+
+
+def _check_pages(db: sqlite3.Connection, path: Path) -> None:
+    """A damaged page is refused on open, before an import writes next to it."""
+    try:
+        rows = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        raise CatalogCorruptError(
+            f"{path}: the catalog is damaged ({'; '.join(rows)[:300]}); nothing was written to "
+            "it - restore it from a backup, or export what still reads and re-import it"
+        )
+
+
+def _disk_full(exc: sqlite3.Error, path: Path) -> bool:
+    """SQLite says "database or disk is full", or "disk I/O error" with no room left."""
+    text = str(exc).lower()
+    if "full" in text:
+        return True
+    if "disk i/o error" in text:
+        free = disk_free(path.parent)
+        return free is not None and free < 4 * 1024**2
+    return False
+
+
+def _translate(exc: sqlite3.OperationalError, path: Path) -> UserFacingError:
     text = str(exc)
+    if _disk_full(exc, path):
+        return DiskFullError(path, what=f"the catalog {path}")
     if "readonly" in text or "read-only" in text:
         return ProjectReadOnlyError(f"{path}: catalog is read-only ({text})")
     if "locked" in text or "busy" in text:

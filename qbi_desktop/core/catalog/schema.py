@@ -130,6 +130,10 @@ CREATE TABLE split_snapshots (
 );
 """
 
+#: Our catalogs say who wrote them in the SQLite header (``PRAGMA application_id``, "QBI1"), so
+#: an SQLite file from another program is told apart before anything is written to it.
+APPLICATION_ID = 0x51424931
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``.
 MIGRATIONS: list[str] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -12,6 +12,7 @@ renamed into place only when complete; a failed or cancelled export leaves no ha
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import io
 import json
@@ -27,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.atomic import DiskFullError, write_error
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import (
     IMAGE_SUFFIXES,
@@ -362,9 +364,26 @@ class ExportFolder:
 
     def __init__(self, out: str | Path):
         self.out = Path(out).absolute()
+        if self.out.is_symlink():
+            # the finished export replaces the folder by rename: a link would be replaced, not
+            # followed, and the export left hidden beside it
+            raise UserFacingError(
+                f"{self.out}: is a symbolic link; choose the folder it points to "
+                f"({os.path.realpath(self.out)}) or a new folder"
+            )
         if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
             raise UserFacingError(f"{self.out}: export folder exists and is not empty")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        blocker = next((p for p in self.out.parents if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise UserFacingError(
+                f"{self.out}: cannot create the export folder there, {blocker} is a file"
+            )
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserFacingError(
+                f"{self.out}: cannot create the export folder ({exc.strerror or exc})"
+            ) from exc
         try:
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         except OSError as exc:
@@ -389,8 +408,16 @@ class ExportFolder:
     def write_bytes(self, rel: str, data: bytes) -> str:
         rel = self.unique(rel)
         path = self.tmp / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError as exc:  # disk full, read-only: a message, and guarded() cleans up
+            with contextlib.suppress(OSError):
+                path.unlink()  # before the free space is measured for the message
+            error = write_error(self.out / rel, exc, len(data))
+            if not isinstance(error, UserFacingError):
+                error = UserFacingError(f"{self.out / rel}: cannot write ({exc.strerror or exc})")
+            raise error from exc
         self.files[rel] = (len(data), hashlib.sha256(data).hexdigest())
         return rel
 
@@ -410,6 +437,8 @@ class ExportFolder:
                     content.update(block)
                     size += len(block)
         except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFullError(self.out / rel, size or None) from exc
             raise UserFacingError(f"{source}: cannot copy for export ({exc.strerror})") from exc
         if expect is not None and content.hexdigest() != expect:
             self.problems.append(f"{source}: changed since it was imported (content differs)")
@@ -444,10 +473,18 @@ class ExportFolder:
         """Commit on success, discard on any error or on cancel (generator closed)."""
         try:
             yield self
+            self.commit()
+        except OSError as exc:  # the finished export could not be moved into place
+            self.discard()
+            if isinstance(exc, UserFacingError):
+                raise
+            raise UserFacingError(
+                f"{self.out}: cannot move the finished export there ({exc.strerror or exc}); "
+                "nothing was written"
+            ) from exc
         except BaseException:
             self.discard()
             raise
-        self.commit()
 
 
 class ExportRefused(UserFacingError):
