@@ -19,6 +19,7 @@ from typing import BinaryIO
 
 from qbi_desktop.core.errors import UserFacingError, human_size
 
+
 def text_file_limit() -> int:
     """The largest JSON / sheet file read, in bytes (the ``document_bytes`` limit setting)."""
     from qbi_desktop.core import limits
@@ -121,6 +122,26 @@ def read_text(
         ) from None
 
 
+def resolve_inside(base: Path, name: str, within: Path) -> Path | str:
+    """The file an annotation names (``name``, relative to ``base``) if it stays inside the
+    folder ``within`` once resolved, else the reason it is refused. Absolute names, ``..`` that
+    climb out and symbolic links that lead out are refused: an annotation file (perhaps from
+    an archive) must not make the project reference, or an export copy, any file on the host.
+    Windows separators are read as separators."""
+    text = name.replace("\\", "/")
+    if text.startswith("/") or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
+        return f"{name!r} is an absolute path; only paths relative to {base} are used"
+    candidate = os.path.join(base, text)
+    try:
+        resolved = os.path.realpath(candidate)
+        root = os.path.realpath(within)
+    except (OSError, ValueError) as exc:  # symlink loops, NUL characters
+        return f"{name!r} cannot be resolved ({exc})"
+    if resolved != root and not resolved.startswith(root.rstrip(os.sep) + os.sep):
+        return f"{name!r} leads outside {within} (to {resolved}); only files inside it are used"
+    return Path(candidate)
+
+
 __all__ = [
     "check_regular",
     "kind_of",
@@ -131,23 +152,3 @@ __all__ = [
     "resolve_inside",
     "text_file_limit",
 ]
-
-
-def resolve_inside(base: Path, name: str, within: Path) -> Path | str:
-    """The file an annotation names (``name``, relative to ``base``) if it stays inside the
-    folder ``within`` once resolved, else the reason it is refused. Absolute names, ``..`` that
-    climb out and symbolic links that lead out are refused: an annotation file (perhaps from
-    an archive) must not make the project reference, or an export copy, any file on the host.
-    Windows separators are read as separators."""
-    text = name.replace("\\", "/")
-    if text.startswith("/") or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
-        return f"{name!r} is an absolute path; only paths relative to {base} are used"
-    candidate = Path(base) / text
-    try:
-        resolved = candidate.resolve()
-        root = Path(within).resolve()
-    except (OSError, RuntimeError) as exc:  # symlink loops
-        return f"{name!r} cannot be resolved ({exc})"
-    if not resolved.is_relative_to(root):
-        return f"{name!r} leads outside {within} (to {resolved}); only files inside it are used"
-    return candidate

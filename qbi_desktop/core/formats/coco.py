@@ -335,8 +335,9 @@ def _plan(
             if isinstance(found, str):
                 path, reason = None, found
                 break
-            if path is None and found.is_file():
+            if found.is_file():
                 path = found
+                break
         if path is None:
             where_looked = " or ".join(str(b) for b in bases)
             if reason == "not found":
