@@ -117,9 +117,8 @@ def read_text(
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise UserFacingError(
-            f"{path}: {what} is not {encoding.upper()} text (byte {exc.start})"
-        ) from None
+        name = encoding.upper().removesuffix("-SIG")
+        raise UserFacingError(f"{path}: {what} is not {name} text (byte {exc.start})") from None
 
 
 def resolve_inside(base: Path, name: str, within: Path) -> Path | str:

@@ -63,6 +63,8 @@ TOLERANCE = 0.5  # px a box may stick out (rounding in other tools)
 
 def rle_decode(counts: list[int], height: int, width: int) -> np.ndarray:
     """Uncompressed COCO RLE (column-major runs, starting with background) -> bool mask."""
+    if len(counts) > height * width + 1:  # runs of length 0 aside, a run covers a pixel
+        raise ValueError(f"{len(counts)} runs for an image of {height * width} pixels")
     flat = np.zeros(height * width, dtype=bool)
     pos, value = 0, False
     for run in counts:

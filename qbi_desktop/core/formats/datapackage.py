@@ -48,7 +48,7 @@ from qbi_desktop.core.formats.common import (
 )
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
-from qbi_desktop.core.safefile import check_regular
+from qbi_desktop.core.safefile import check_regular, read_text
 
 #: Data Package v1 profiles (the ``profile`` key) of the package and of its resources.
 PACKAGE_PROFILE = "data-package"
@@ -375,10 +375,7 @@ def _box(value: Any) -> Box:
 def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of items.csv (JSON cells can be long: the csv module's cap is lifted
     for this read only)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise UserFacingError(f"{path}: not UTF-8 text") from None
+    text = read_text(path, "the items table", encoding="utf-8-sig")
     limit = csv.field_size_limit()
     csv.field_size_limit(1 << 30)  # provenance and metadata cells can be long JSON
     try:
