@@ -213,13 +213,15 @@ COCO_WRONG_TYPES = [
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), COCO_WRONG_TYPES)
-def test_coco_wrong_types_name_file_record_and_field(tmp_path, key, value, expected):
+def test_coco_wrong_types_name_file_record_and_field(tmp_path, capsys, key, value, expected):
     src = _coco(tmp_path / "src", **{key: value})
     with open_project(tmp_path / "p", create=True) as p:
         message = _refused(p, "coco", [src])
     assert str(src) in message and expected in message
-    # the same through the command line: exit 2, message, no traceback, no project left
-    assert expected  # keep pytest's parametrize ids readable
+    # the same through the command line: exit 2, the message, no traceback, no project left
+    code, err = _cli(capsys, "import", "--project", tmp_path / "q", "--kind", "coco", src)
+    assert code == 2 and str(src) in err and expected in err
+    assert not (tmp_path / "q").exists()
 
 
 def test_coco_wrong_types_through_cli(tmp_path, capsys):
@@ -261,11 +263,14 @@ LABELME_WRONG_TYPES = [
 
 
 @pytest.mark.parametrize(("fields", "expected"), LABELME_WRONG_TYPES)
-def test_labelme_wrong_types_name_file_record_and_field(tmp_path, fields, expected):
+def test_labelme_wrong_types_name_file_record_and_field(tmp_path, capsys, fields, expected):
     src = _labelme(tmp_path / "src", **fields)
     with open_project(tmp_path / "p", create=True) as p:
         message = _refused(p, "labelme", [src])
     assert f"{src}: {expected}" in message
+    code, err = _cli(capsys, "import", "--project", tmp_path / "q", "--kind", "labelme", src)
+    assert code == 2 and f"{src}: {expected}" in err
+    assert not (tmp_path / "q").exists()
 
 
 def test_labelme_wrong_types_through_cli(tmp_path, capsys):
@@ -492,7 +497,9 @@ NON_FINITE = [
 
 
 @pytest.mark.parametrize(("fields", "expected"), NON_FINITE)
-def test_nan_null_infinite_coordinates_and_negative_runs_are_refused(tmp_path, fields, expected):
+def test_nan_null_infinite_coordinates_and_negative_runs_are_refused(
+    tmp_path, capsys, fields, expected
+):
     annotation = {"id": 1, "image_id": 1, "category_id": 1, "bbox": [2, 3, 10, 5], **fields}
     src = tmp_path / "src"
     path = _coco(src, annotations=[annotation])
@@ -500,6 +507,9 @@ def test_nan_null_infinite_coordinates_and_negative_runs_are_refused(tmp_path, f
     with open_project(tmp_path / "p", create=True) as p:
         message = _refused(p, "coco", [path])
     assert f"{path}: {expected}" in message
+    code, err = _cli(capsys, "import", "--project", tmp_path / "q", "--kind", "coco", path)
+    assert code == 2 and f"{path}: {expected}" in err
+    assert not (tmp_path / "q").exists()
 
 
 def test_compressed_rle_with_negative_runs_is_refused(tmp_path):
@@ -742,6 +752,19 @@ def test_archive_names_equal_after_unicode_normalisation_collide(tmp_path):
     assert "a second entry for the same file" in text and "Unicode normalisation" in text
     assert "longer than 255 bytes" in text
     assert not (tmp_path / "out").exists()
+
+
+def test_archive_with_a_long_multibyte_name_extracts(tmp_path):
+    """An archive name of 240 bytes (120 two-byte characters): the extraction folder's name is
+    cut by bytes, not characters, so it and its temporary sibling fit the file system."""
+    from qbi_desktop.core.archives import extract_job
+
+    archive = tmp_path / ("é" * 120 + ".zip")
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.txt", b"x")
+    done = run_job(extract_job(archive, tmp_path / "out"))
+    assert (done.folder / "a.txt").read_bytes() == b"x"
+    assert len(done.folder.name.encode()) <= 120
 
 
 # -- 17.3 / 17.12: sheets that would exhaust memory, huge cells ---------------------------------
