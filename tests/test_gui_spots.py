@@ -171,7 +171,8 @@ def test_the_dock_says_when_proposals_look_like_hot_pixels_and_offers_the_refere
     assert "lone bright pixels" in panel.hint_text.text()
     assert panel.use_dark_button.isVisible() and "dc.tif" in panel.use_dark_button.text()
     assert panel.use_series_button.isVisible()
-    assert "3 other frames of edge20mm_####.tif" in panel.use_series_button.text()
+    assert "3 frames of the series" in panel.use_series_button.text()
+    assert "edge20mm_####.tif" in panel.use_series_button.toolTip()
     # the dark frame alone: accepted, and the proposals shrink, but most are still lone pixels
     qtbot.mouseClick(panel.use_dark_button, Qt.MouseButton.LeftButton)
     hot_task = panel.hot_task

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QFrame,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -95,14 +96,17 @@ class HotPixelsMixin:
         auto_on = self.window.settings.value(AUTO_HOT_KEY, "true")
         self.auto_hot.setChecked(str(auto_on).lower() not in ("false", "0"))
         self.auto_hot.toggled.connect(self._auto_hot_toggled)
-        form.addRow(self.auto_hot)
         self.skip_lone = QCheckBox("Skip lone pixels")
         self.skip_lone.setToolTip(
             "Leave out proposals that are one lone bright pixel (what hot pixels look like). "
             "Also drops the ~10 % of gamma spots that are one sharp pixel."
         )
         self.skip_lone.toggled.connect(self._params_changed)
-        form.addRow(self.skip_lone)
+        checks = QHBoxLayout()
+        checks.addWidget(self.auto_hot)
+        checks.addWidget(self.skip_lone)
+        checks.addStretch(1)
+        form.addRow(checks)
         self.hot_label = QLabel("No hot pixels excluded")
         self.hot_label.setWordWrap(True)
         form.addRow(self.hot_label)
@@ -123,13 +127,19 @@ class HotPixelsMixin:
         self.hint_choose_button.clicked.connect(self.choose_hot_pixel_frames)
         self.hint_lone_button = QPushButton("Skip lone pixels")
         self.hint_lone_button.clicked.connect(lambda: self.skip_lone.setChecked(True))
-        for b in (
-            self.use_series_button,
-            self.use_dark_button,
-            self.hint_choose_button,
-            self.hint_lone_button,
+        # two columns: the hint must leave the queue in view on a 768 px high screen
+        grid = QGridLayout()
+        grid.setSpacing(4)
+        for i, b in enumerate(
+            (
+                self.use_series_button,
+                self.use_dark_button,
+                self.hint_choose_button,
+                self.hint_lone_button,
+            )
         ):
-            hint_col.addWidget(b)
+            grid.addWidget(b, i // 2, i % 2)
+        hint_col.addLayout(grid)
         self.hint.setVisible(False)
 
     def choose_hot_pixel_frames(self) -> None:
@@ -262,12 +272,12 @@ class HotPixelsMixin:
             return
         n, lone = len(det.candidates), det.isolated
         text = (
-            f"Most proposals ({lone} of {n}) are lone bright pixels: they look like the "
-            "camera's hot pixels, which are bright in every frame."
+            f"Most proposals ({lone} of {n}) are lone bright pixels, like the camera's hot "
+            "pixels (bright in every frame)."
         )
         if det.hot_pixels:
             text += " Removing the hot pixels of the frames used so far was not enough."
-        text += " Remove them with a dark-current frame or other frames of the series:"
+        text += " A dark frame or other frames of the series remove them:"
         self.hint_text.setText(text)
         path = self._current_path()
         refs = find_hot_pixel_references(path) if path else None
@@ -279,11 +289,15 @@ class HotPixelsMixin:
         dark = refs.dark if refs is not None else []
         self.use_series_button.setVisible(bool(series) and not {str(p) for p in series} <= used)
         if series:
-            self.use_series_button.setText(f"Use {len(series)} other frames of {refs.pattern}")
+            self.use_series_button.setText(f"Use {len(series)} frames of the series")
+            self.use_series_button.setToolTip(
+                f"Other frames of {refs.pattern}:\n" + "\n".join(p.name for p in series)
+            )
         self.use_dark_button.setVisible(bool(dark) and not {str(p) for p in dark} <= used)
         if dark:
             names = ", ".join(p.name for p in dark[:2]) + ("…" if len(dark) > 2 else "")
             self.use_dark_button.setText(f"Use dark frame {names}")
+            self.use_dark_button.setToolTip("\n".join(str(p) for p in dark))
         self.hint_lone_button.setVisible(not self.skip_lone.isChecked())
         self.hint.setVisible(True)
 
