@@ -259,6 +259,19 @@ LABELME_WRONG_TYPES = [
     ({"flags": ["good"]}, "flags: expected an object, got a list"),
     ({"flags": {"good": "yes"}}, "flags.good: expected true or false"),
     ({"imagePath": ["x.png"]}, "imagePath: expected a string, got a list"),
+    ({"imageHeight": "16"}, "imageHeight: expected an integer, got a string '16'"),
+    ({"imageData": 5}, "imageData: expected a base64 string or null, got the number 5"),
+    # a huge declared size is never allocated: the JSON and the image file must agree
+    (
+        {"imageHeight": 100000, "imageWidth": 100000},
+        "imageWidth/imageHeight: the JSON says 100000x100000 pixels, "
+        "the image file 'x.png' is 20x16",
+    ),
+    (
+        {"imageHeight": 20, "imageWidth": 16},
+        "imageWidth/imageHeight: the JSON says 16x20 pixels, "
+        "the image file 'x.png' is 20x16 (an EXIF rotation? not applied yet)",
+    ),
 ]
 
 

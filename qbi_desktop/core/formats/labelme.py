@@ -83,6 +83,9 @@ class LabelmeFile:
     image_path: str
     shapes: list[Shape]
     flags: dict[str, bool]
+    #: the image size the file was annotated on (``imageWidth``/``imageHeight``), if given
+    width: int | None = None
+    height: int | None = None
 
 
 def parse_labelme(data: Any) -> tuple[LabelmeFile | None, list[str]]:
@@ -99,6 +102,18 @@ def parse_labelme(data: Any) -> tuple[LabelmeFile | None, list[str]]:
         flags_in = as_object(data.get("flags") or {}, "flags")
     except FieldError as exc:
         return None, [str(exc)]
+    size = []
+    for key in ("imageWidth", "imageHeight"):
+        try:
+            value = data.get(key)
+            size.append(None if value is None else as_int(value, key, 1, 1 << 20))
+        except FieldError as exc:
+            problems.append(str(exc))
+            size.append(None)
+    if data.get("imageData") is not None and not isinstance(data["imageData"], str):
+        problems.append(
+            f"imageData: expected a base64 string or null, got {describe(data['imageData'])}"
+        )
     flags = {}
     for key, value in flags_in.items():
         if not isinstance(value, bool):
@@ -111,7 +126,7 @@ def parse_labelme(data: Any) -> tuple[LabelmeFile | None, list[str]]:
             shapes.append(_shape_record(n, value, place("shapes", n)))
         except FieldError as exc:
             problems.append(str(exc))
-    return LabelmeFile(image_path, shapes, flags), problems
+    return LabelmeFile(image_path, shapes, flags, *size), problems
 
 
 def _shape_record(n: int, value: Any, where: str) -> Shape:
@@ -277,6 +292,18 @@ def _plan(
         problems.append(Problem(where, f"imagePath {doc.image_path!r}: {info}"))
         return None
     h, w = info.height, info.width
+    declared = (doc.width or w, doc.height or h)
+    if declared != (w, h):
+        # the shapes are in the frame the file declares: painting them on another is wrong
+        rotated = " (an EXIF rotation? not applied yet)" if declared == (h, w) else ""
+        problems.append(
+            Problem(
+                where,
+                f"imageWidth/imageHeight: the JSON says {declared[0]}x{declared[1]} pixels, "
+                f"the image file {doc.image_path!r} is {w}x{h}{rotated}",
+            )
+        )
+        return None
     boxes: list[Box] = []
     mask = None
     # Objects without a group_id get ids after every id the file uses.
