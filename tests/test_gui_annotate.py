@@ -20,6 +20,7 @@ except ImportError:  # pragma: no cover - rootdir without package
 from qbi_desktop.core.journal import Journal
 from qbi_desktop.core.maskio import load_mask
 from qbi_desktop.core.masks import ConstraintRule, MaskEditor, constrained_footprint
+from qbi_desktop.core.paths import user_dir
 
 PEN = QPointingDevice.PointerType.Pen
 ERASER = QPointingDevice.PointerType.Eraser
@@ -315,8 +316,11 @@ def test_journal_holds_every_stroke_and_save_load(tmp_path, painting):
     assert panel.save_to(out)
     assert np.array_equal(load_mask(out, s.image.shape), s.editor.mask)
     assert not s.modified
-    # the journal now lives beside the mask and starts from the saved mask
-    assert s.journal.path == Journal.path_for(s.identity, out)
+    # the journal stays in the user's recovery folder (nothing is left beside the saved mask)
+    # and starts again from the saved mask
+    assert s.journal.path.parent == user_dir("recovery")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["m.tif"]
+    assert s.journal.n_strokes == 0 and Journal.pending_at(s.journal.path, s.identity) is None
     # a new mask, then loading the saved one, gives it back
     panel.new_mask()
     assert not s.editor.mask.any()

@@ -143,7 +143,7 @@ def test_enter_opens_item_mask_in_annotate_and_ctrl_s_saves_into_project(qtbot, 
     assert annotate.label_list.item(1).text().endswith("crack")
     assert np.array_equal(annotate.overlay.drawn() != 0, _old_mask() > 0)
     assert not hasattr(browser, "overlay")  # one mask display, Annotate's
-    assert session.store.journal_place() != session.store.suggested_file()
+    assert session.store.journal_place() != session.suggested_path()
 
     qtbot.keyClick(window.canvas, Qt.Key.Key_2)  # paint "crack"
     _mouse_stroke(qtbot, window, [(20, 20), (30, 20)])

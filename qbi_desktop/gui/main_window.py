@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import logging
 import math
+import os
 import time
 from pathlib import Path
 
@@ -102,8 +103,12 @@ class SliceBar(QWidget):
 class MainWindow(QMainWindow):
     document_shown = Signal(object)  # ImageDocument, after its first frame is set
     error_reported = Signal(str)
+    panels_installed = Signal()
 
-    def __init__(self, settings=None):
+    def __init__(self, settings=None, defer_panels: bool = False):
+        """``defer_panels``: build only the viewer (canvas, files, levels, info, tasks) now and
+        the job panels when :meth:`install_panels` is called, so that the app start draws its
+        first image before importing and building the panels (about half the start-up work)."""
         super().__init__()
         self.setWindowTitle("QBI Desktop")
         self.setAcceptDrops(True)
@@ -136,6 +141,22 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._build_menus()
         self._connect()
+        self.panels: dict = {}
+        self.panels_ready = False
+        if defer_panels:
+            self._restore_geometry()  # the window opens at its size; the docks follow
+            self._restore_view_settings()  # the first image opens with the saved percentiles
+        else:
+            self.install_panels()
+
+    def install_panels(self) -> None:
+        """Build the job panels, arrange the default layout and restore the saved one (once).
+
+        After a deferred start the panels also hear of the image already shown, as if it had
+        just been opened."""
+        if self.panels_ready:
+            return
+        self.panels_ready = True
         self.panels = {
             name: importlib.import_module(f"qbi_desktop.gui.docks.{name}").install(self)
             for name in PANEL_MODULES
@@ -144,6 +165,14 @@ class MainWindow(QMainWindow):
         install_central_actions(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
+        if self.isVisible():
+            if getattr(self, "_size_default_on_show", False):
+                self._size_default_on_show = False
+                QTimer.singleShot(0, lambda: size_default_layout(self))
+            if self.current is not None:
+                self.canvas.plane_changed.emit(self.canvas.plane)
+                self.document_shown.emit(self.current)
+        self.panels_installed.emit()
 
     # -- construction --------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -302,8 +331,29 @@ class MainWindow(QMainWindow):
 
     # -- layout persistence --------------------------------------------------------------------
     def _restore_layout(self) -> None:
-        geometry = self.settings.value("window/geometry")
+        self._restore_geometry()
         state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, LAYOUT_VERSION)
+        else:  # the default columns get their shares of the real width once shown
+            self._size_default_on_show = True
+        self._restore_view_settings()
+
+    def _restore_view_settings(self) -> None:
+        if getattr(self, "_view_settings_restored", False):
+            return  # once: a colour map chosen since then stays
+        self._view_settings_restored = True
+        cmap = self.settings.value("view/colormap", "Grey")
+        self.levels_panel.set_colormap_name(str(cmap))
+        low = self.settings.value("view/percentile_low", 0.5, type=float)
+        high = self.settings.value("view/percentile_high", 99.5, type=float)
+        self.levels_panel.low_pct.setValue(low)
+        self.levels_panel.high_pct.setValue(high)
+
+    def _restore_geometry(self) -> None:
+        if self.isVisible():
+            return  # shown already (panels built after the first frame): keep where it is
+        geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:  # first start: most of the screen, centred
@@ -314,20 +364,11 @@ class MainWindow(QMainWindow):
                 self.move(area.center() - self.rect().center())
             else:
                 self.resize(1400, 900)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, LAYOUT_VERSION)
-        else:  # the default columns get their shares of the real width once shown
-            self._size_default_on_show = True
-        cmap = self.settings.value("view/colormap", "Grey")
-        self.levels_panel.set_colormap_name(str(cmap))
-        low = self.settings.value("view/percentile_low", 0.5, type=float)
-        high = self.settings.value("view/percentile_high", 99.5, type=float)
-        self.levels_panel.low_pct.setValue(low)
-        self.levels_panel.high_pct.setValue(high)
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
+        if self.panels_ready:  # closed before the panels were built: keep the saved docks
+            self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.setValue("view/colormap", self.levels_panel.cmap.currentText())
         low, high = self.levels_panel.percentiles
         self.settings.setValue("view/percentile_low", low)
@@ -392,6 +433,16 @@ class MainWindow(QMainWindow):
         return document
 
     def _document_opened(self, document: ImageDocument) -> None:
+        same = self.open_document_of(document)
+        if same is not None:  # already open: show that one (one document, one mask journal)
+            document.source.close()
+            self.files_list.blockSignals(True)
+            self.files_list.setCurrentRow(self.documents.index(same))
+            self.files_list.blockSignals(False)
+            if same is not self.current:
+                self.show_document(same)
+            self.statusBar().showMessage(f"{same.title} is already open: shown", 5000)
+            return
         previous = self.current
         if previous is not None and not self.levels_panel.auto_on_open.isChecked():
             # "Auto-levels on open" off: the new image keeps the window shown now (to compare
@@ -416,6 +467,21 @@ class MainWindow(QMainWindow):
         self.files_list.setCurrentRow(len(self.documents) - 1)
         self.files_list.blockSignals(False)
         self.show_document(document)
+
+    def open_document_of(self, document: ImageDocument) -> ImageDocument | None:
+        """The open document showing the same file as ``document`` (same file on disk, whatever
+        the spelling of the path), or None; in-memory images never count as the same."""
+        if document.file_size is None:
+            return None
+        for other in self.documents:
+            if other.file_size is None or other is document:
+                continue
+            try:
+                if os.path.samefile(other.path, document.path):
+                    return other
+            except OSError:
+                continue
+        return None
 
     def show_document(self, document: ImageDocument, keep_view: bool = False) -> None:
         self.current = document

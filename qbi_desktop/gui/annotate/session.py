@@ -4,9 +4,18 @@ Masks follow planes: a single image has one mask; a stack gets **one 2-D mask pe
 (each with its own undo history, journal and file ``<stem>.s<index>.mask.tif``), because
 annotation is done slice by slice and a 2-D mask is what Fiji and the dataset code read.
 
-Where the journal lives: in the user recovery folder until the mask has a file (keyed by the
-plane's content hash, so it is found again whatever the image is called), then next to the mask
-file (``<mask>.journal``). On opening a plane both places are checked.
+Where the journal lives: always in the user recovery folder, at a place the app derives from
+the plane (:func:`~qbi_desktop.core.annotation.journal_places.journal_path`), whatever file the
+mask is saved to — never beside the data, and never where a journal's header says. Opening a
+plane looks for unsaved work there (and in the places older versions used, checked first:
+see :mod:`~qbi_desktop.core.annotation.journal_places`). The journal is locked while open: a
+second window or process opening the same plane gets a read-only session (:attr:`read_only`)
+and never truncates it.
+
+Where the mask file is: where it was last saved (recorded by the app,
+:mod:`~qbi_desktop.core.annotation.mask_index`), else ``<stem>.mask.tif`` beside the image if
+one is there. A new mask is proposed in the masks folder (the user's data area, or the folder
+chosen last), not in the raw-data folder.
 
 A session may instead belong to a project item (``store``, a
 :class:`~qbi_desktop.gui.annotate.store.ProjectItemStore`): its mask is read from and saved into
@@ -20,33 +29,37 @@ No Qt here: the panel drives this, tests can too.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qbi_desktop.core.annotation import leftovers, mask_index
+from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError, holder_of
+from qbi_desktop.core.annotation.journal_places import (
+    default_mask_path,
+    find_pending,
+    forget_recovered,
+    journal_path,
+    mask_path_after_recovery,
+)
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.journal import (
+    SUFFIX,
     ImageIdentity,
     Journal,
     JournalError,
     RecoveryInfo,
+    read_header,
     replay_full,
 )
 from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.maskio import load_mask, read_mask_file, save_mask
 from qbi_desktop.core.masks import MaskEditor, StrokeDelta
 from qbi_desktop.gui.annotate.store import ProjectItemStore
-
-
-def default_mask_path(image_path: Path, index: int = 0, n_slices: int = 1) -> Path:
-    """``<image stem>.mask.tif`` beside the image (``<stem>.s003.mask.tif`` for slice 3)."""
-    stem = image_path.stem
-    if n_slices > 1:
-        stem += f".s{index:03d}"
-    return image_path.with_name(stem + ".mask.tif")
 
 
 @dataclass
@@ -59,6 +72,7 @@ class Prepared:
     labels: LabelTable | None
     recovery: RecoveryInfo | None
     problems: list[str]
+    locked: str | None = None  # another window holds this plane's journal: why read-only
 
 
 def prepare_job(
@@ -71,27 +85,27 @@ def prepare_job(
     mask = labels = mask_path = None
     problems: list[str] = []
     if image_path is not None:
-        candidate = default_mask_path(image_path, index, n_slices)
-        if candidate.exists():
+        candidates = [
+            mask_index.lookup(image_path, index, identity.content_hash),
+            default_mask_path(image_path, index, n_slices),
+        ]
+        for candidate in candidates:
+            if candidate is None or not candidate.exists():
+                continue
             try:
-                _arr, labels = read_mask_file(candidate, image.shape[:2])
+                _arr, labels = read_mask_file(candidate)
                 mask = load_mask(candidate, image.shape[:2], labels)
                 mask_path = candidate
+                break
             except UserFacingError as e:
-                problems.append(f"the mask beside the image was not loaded: {e}")
+                problems.append(f"the mask {candidate} was not loaded: {e}")
                 mask = labels = None
     yield Progress(2, 3, "looking for unsaved strokes")
-    recovery = None
-    places = [mask_path] if mask_path is not None else []
-    if image_path is not None:
-        # a journal beside the default mask file even if the mask itself was never saved there
-        places.append(default_mask_path(image_path, index, n_slices))
-    places.append(None)
-    for place in places:
-        recovery = Journal.pending(identity, place)
-        if recovery is not None:
-            break
-    return Prepared(identity, mask, mask_path, labels, recovery, problems)
+    try:
+        found = find_pending(identity, image_path, index, n_slices)
+    except JournalLockedError as e:
+        return Prepared(identity, mask, mask_path, labels, None, problems, locked=str(e))
+    return Prepared(identity, mask, mask_path, labels, found.recovery, problems + found.problems)
 
 
 def prepare_item_job(
@@ -105,8 +119,12 @@ def prepare_item_job(
     yield Progress(1, 3, f"reading the mask of {store.describe()}")
     mask, labels = store.load(image.shape[:2], fallback)
     yield Progress(2, 3, "looking for unsaved strokes")
-    recovery = Journal.pending(identity, store.journal_place())
-    return Prepared(identity, mask, None, labels, recovery, [])
+    place = store.journal_place()
+    journal = place.with_name(place.name + SUFFIX)
+    if JournalLock.is_held(journal):
+        locked = str(JournalLockedError(journal, holder_of(journal)))
+        return Prepared(identity, mask, None, labels, None, [], locked=locked)
+    return Prepared(identity, mask, None, labels, Journal.pending_at(journal, identity), [])
 
 
 class MaskSession:
@@ -121,6 +139,7 @@ class MaskSession:
         labels: LabelTable | None = None,
         on_journal_error: Callable[[str], None] | None = None,
         store: ProjectItemStore | None = None,
+        masks_folder: Path | None = None,
     ):
         self.image = image
         self.store = store  # None: the mask lives in a file
@@ -140,12 +159,20 @@ class MaskSession:
         # a project item's label names as last read from / saved into the project
         self.saved_names: dict[int, str] = {}
         self.save_task = None  # a save into the project under way (set by the panel)
+        # another window edits this plane: why this one is read-only (None: it is not)
+        self.read_only: str | None = None
+        # where a new mask is proposed (None: the default masks folder)
+        self.masks_folder = masks_folder
+        # a recovered journal's record of where the mask was saved, when that is no place the
+        # app derives: proposed in the save dialog, never written to without the user
+        self.proposed_path: Path | None = None
 
     # -- state -----------------------------------------------------------------------------------
     @property
     def ready(self) -> bool:
-        """Painting allowed: the image is identified and no recovery decision is pending."""
-        return self.identity is not None and self.recovery is None
+        """Painting allowed: the image is identified, no recovery decision is pending and no
+        other window edits this plane."""
+        return self.identity is not None and self.recovery is None and self.read_only is None
 
     @property
     def modified(self) -> bool:
@@ -186,13 +213,20 @@ class MaskSession:
 
     def suggested_path(self) -> Path:
         """Where the mask is saved (file-backed) or a copy is proposed (project item)."""
+        folder = self.masks_folder or mask_index.default_folder()
         if self.store is not None:
-            return self.store.suggested_file()
+            return self.store.suggested_file(folder)
         if self.mask_path is not None:
             return self.mask_path
-        if self.image_path is not None:
-            return default_mask_path(self.image_path, self.index, self.n_slices)
-        return Path.home() / "mask.tif"
+        if self.image_path is None:
+            return folder / "mask.tif"
+        # in the masks folder, not beside the raw data (often read-only at a beamline)
+        candidate = folder / default_mask_path(self.image_path, self.index, self.n_slices).name
+        if candidate.exists():  # another image's mask of the same name: keep both
+            tag = hashlib.blake2b(str(self.image_path.resolve()).encode(), digest_size=3)
+            tag = tag.hexdigest()
+            candidate = candidate.with_name(candidate.name.replace(".mask.", f"-{tag}.mask.", 1))
+        return candidate
 
     # -- start-up ----------------------------------------------------------------------------------
     def apply_prepared(self, prepared: Prepared) -> None:
@@ -207,7 +241,8 @@ class MaskSession:
             self._new_editor(prepared.mask)
             self.mask_path = prepared.mask_path
         self.recovery = prepared.recovery
-        if self.recovery is None:
+        self.read_only = prepared.locked
+        if self.recovery is None and self.read_only is None:
             self._open_journal(overwrite=False)
 
     def recover(self) -> list[str]:
@@ -218,53 +253,64 @@ class MaskSession:
         result = replay_full(info.path, self.identity)
         if result.labels is not None:
             self.labels = result.labels
-        mask_path = result.header.get("mask_path")
-        if mask_path and self.store is None:  # a store's journal place is no mask file
-            self.mask_path = Path(mask_path)
+        if self.store is None:  # a store's journal place is no mask file
+            # the journal's record of the mask file is used only where the app derives it
+            place, proposal = mask_path_after_recovery(
+                info, self.image_path, self.index, self.n_slices
+            )
+            if place is not None:
+                self.mask_path = place
+            self.proposed_path = proposal
         self._new_editor(result.mask)
         self.unsaved_base = True
         self.recovery = None
         self._open_journal(overwrite=True)
+        if self.journal is not None:
+            forget_recovered(info, self.journal.path)
         return list(info.problems) + [p for p in result.problems if p not in info.problems]
 
     def discard_recovery(self) -> None:
         """Drop the pending journal's strokes; start a fresh journal from the current mask."""
-        if self.recovery is None:
+        info = self.recovery
+        if info is None:
             return
         self.recovery = None
         self._open_journal(overwrite=True)
+        if self.journal is not None:
+            forget_recovered(info, self.journal.path)
 
     def _new_editor(self, mask: np.ndarray) -> None:
         self.editor = MaskEditor(mask, on_commit=self._commit)
 
-    def _journal_place(self) -> Path | None:
+    def journal_file(self) -> Path | None:
+        """This plane's journal: derived by the app from the plane (or the project item)."""
         if self.store is not None:
-            return self.store.journal_place()
-        return self.mask_path
+            place = self.store.journal_place()
+            return place.with_name(place.name + SUFFIX)
+        if self.identity is None:
+            return None
+        return journal_path(self.identity, self.image_path, self.index, self.n_slices)
 
     def _open_journal(self, overwrite: bool) -> None:
         if self.identity is None:
             return
         base = self.editor.mask if self.editor.mask.any() else None
         try:
-            self.journal = Journal.open_for(
+            self.journal = Journal.open_at(
+                self.journal_file(),
                 self.identity,
-                self._journal_place(),
+                self.mask_path,
                 base_mask=base,
                 labels=self.labels,
                 overwrite=overwrite,
+                base_unsaved=self.unsaved_base,
             )
-        except JournalError as e1:
-            e = e1
-            if self.mask_path is not None and self.store is None:
-                # the mask's folder is not writable: fall back to the user recovery folder
-                try:
-                    self.journal = Journal.open_for(
-                        self.identity, None, base_mask=base, labels=self.labels, overwrite=True
-                    )
-                    return
-                except JournalError as e2:
-                    e = e2
+        except JournalLockedError as e:
+            # another window writes this journal: never touch it; this copy only shows
+            self.journal = None
+            self.read_only = str(e)
+            self._journal_failed(str(e))
+        except JournalError as e:
             self.journal = None
             self._journal_failed(str(e))
 
@@ -314,7 +360,7 @@ class MaskSession:
         self.unsaved_base = False
         if self.identity is not None and self.journal is not None:
             try:
-                self.journal.rotate(self.editor.mask, self.labels, self._journal_place())
+                self.journal.rotate(self.editor.mask, self.labels, None)
             except JournalError as e:
                 self.journal = None
                 self._journal_failed(str(e))
@@ -324,53 +370,93 @@ class MaskSession:
         saved / modified state is the project's."""
         if self.editor.in_stroke:
             self.editor.end_stroke()
-        save_mask(Path(path), self.editor.mask, self.labels)
+        with leftovers.saving(Path(path)):
+            save_mask(Path(path), self.editor.mask, self.labels)
         return Path(path)
 
     # -- files -------------------------------------------------------------------------------------
     def save(self, path: Path | None = None) -> Path:
-        """Write the mask atomically; then the journal restarts from it (beside the file)."""
+        """Write the mask atomically; then the journal restarts from it (in its own place: a
+        save under another name moves no journal, so strokes after it are recovered too)."""
         path = Path(path) if path is not None else self.suggested_path()
+        if self.read_only is not None:
+            raise UserFacingError(f"{path}: not saved — {self.read_only}")
         if self.editor.in_stroke:
             self.editor.end_stroke()
-        save_mask(path, self.editor.mask, self.labels)  # raises MaskFileError, mask untouched
+        with leftovers.saving(path):  # a kill -9 mid-save leaves a temporary file: noted
+            save_mask(path, self.editor.mask, self.labels)  # raises MaskFileError, mask untouched
         self.editor.mark_saved()
         self.unsaved_base = False
-        moved = self.mask_path != path
         self.mask_path = path
+        self.proposed_path = None
         if self.identity is not None:
-            if self.journal is not None and not moved:
+            if self.image_path is not None:
+                mask_index.remember(self.image_path, self.index, self.identity.content_hash, path)
+            if self.journal is not None:
                 try:
                     self.journal.rotate(self.editor.mask, self.labels, path)
                 except JournalError as e:
                     self.journal = None
                     self._journal_failed(str(e))
-            else:
-                if self.journal is not None:
-                    self.journal.discard()
+            elif self.read_only is None:
                 self._open_journal(overwrite=True)
+            self._remove_old_journal_beside(path)
         return path
 
+    def _remove_old_journal_beside(self, path: Path) -> None:
+        """An older version kept the journal beside the mask file: once the mask is saved, one
+        of this image with no unsaved work left is clutter beside the user's data."""
+        old = path.with_name(path.name + SUFFIX)
+        if self.identity is None or not old.is_file():
+            return
+        try:
+            header = read_header(old)
+        except JournalError:
+            return  # not ours: left alone
+        if header["image"].same_image(self.identity) and (
+            Journal.pending_at(old, self.identity) is None
+        ):
+            with contextlib.suppress(OSError):
+                old.unlink()
+
     def load(self, path: Path) -> tuple[int, int, int, int] | None:
-        """Load a mask saved for this plane (one undo step); it becomes the mask's file."""
+        """Load a mask saved for this plane (one undo step); it becomes the mask's file.
+
+        The journal is never wiped by a load: the replacement is recorded in it like a stroke,
+        and only a mask with no unsaved strokes restarts its journal from the loaded file."""
         path = Path(path)
-        _arr, file_labels = read_mask_file(path, self.image.shape[:2])
+        if self.recovery is not None:  # its strokes would be lost to the loaded file
+            raise UserFacingError(
+                f"{path}: not loaded — unsaved strokes from {self.recovery.path} wait to be "
+                "recovered or discarded first"
+            )
+        if self.read_only is not None:
+            raise UserFacingError(f"{path}: not loaded — {self.read_only}")
+        _arr, file_labels = read_mask_file(path)
         labels = self.labels
         if file_labels is not None:
             labels = file_labels
         mask = load_mask(path, self.image.shape[:2], labels)
+        had_unsaved = self.modified
         rect = self.editor.replace_mask(mask)
         self.labels = labels
         self.labels_changed()
         if self.store is not None:  # a file put into the item's mask: unsaved until Ctrl+S
             return rect
+        self.mask_path = path
+        self.proposed_path = None
+        if had_unsaved:  # those strokes stay in the journal (and undo) until a save
+            return rect
         self.editor.mark_saved()
         self.unsaved_base = False
-        if self.mask_path != path:
-            self.mask_path = path
-            if self.journal is not None:
-                self.journal.discard()
-            self._open_journal(overwrite=True)
+        if self.identity is not None and self.image_path is not None:
+            mask_index.remember(self.image_path, self.index, self.identity.content_hash, path)
+        if self.journal is not None:
+            try:
+                self.journal.rotate(self.editor.mask, self.labels, path)
+            except JournalError as e:
+                self.journal = None
+                self._journal_failed(str(e))
         return rect
 
     def replace(self, mask: np.ndarray) -> tuple[int, int, int, int] | None:

@@ -94,12 +94,12 @@ class ProjectItemStore:
         digest = hashlib.blake2b(str(self.root.resolve()).encode(), digest_size=8).hexdigest()
         return user_dir("recovery") / f"project-{digest}-item{self.item_id}.mask.tif"
 
-    def suggested_file(self) -> Path:
-        """Where "Save Mask As…" proposes to write a copy."""
+    def suggested_file(self, folder: Path) -> Path:
+        """Where "Save Mask As…" proposes to write a copy: in ``folder`` (the masks folder),
+        not beside the item's image (a raw-data folder, often read-only)."""
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(self.name).stem)
         stem = f"{stem or 'item'}-item{self.item_id}"
-        folder = self.image_file.parent if self.image_file is not None else Path.home()
-        return folder / f"{stem}.mask.tif"
+        return Path(folder) / f"{stem}.mask.tif"
 
     # -- reading (worker) ------------------------------------------------------------------------
     def load(

@@ -25,6 +25,7 @@ The setting ``annotate/auto_recover`` or the environment variable ``QBI_ANNOTATE
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
@@ -60,6 +61,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.core.annotation import mask_index
+from qbi_desktop.core.annotation.leftovers import Leftovers, clean_leftovers_job
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.labels import LabelTable, LabelTableError
@@ -115,6 +118,8 @@ class AnnotatePanel(QWidget):
         self.recovery_box: QMessageBox | None = None
         self.unsaved_answer: str | None = None  # see _preset_answer
         self.labels_template = LabelTable()
+        self.leftovers: Leftovers | None = None  # what the start-up clean-up found
+        self.leftovers_box: QMessageBox | None = None
 
         self.overlay = MaskOverlay()
         self.canvas.view.addItem(self.overlay, ignoreBounds=True)
@@ -520,6 +525,7 @@ class AnnotatePanel(QWidget):
                 copy.deepcopy(self.labels_template),
                 on_journal_error=self._journal_error,
                 store=store,
+                masks_folder=self.masks_folder(),
             )
             self.sessions[key] = session
         self._show_session(key, session)
@@ -534,6 +540,8 @@ class AnnotatePanel(QWidget):
             session.apply_prepared(prepared)
             if self.session is session:
                 self._show_session(key, session)
+            if session.read_only is not None:
+                self.window.report_error(session.read_only)
             if session.recovery is not None:
                 self._offer_recovery(session)
             self._update_status()
@@ -721,6 +729,42 @@ class AnnotatePanel(QWidget):
     def _journal_error(self, message: str) -> None:
         self.window.report_error(message)
 
+    def check_leftovers(self):
+        """At start: clean what a killed run left (unfinished mask files, journal copies) and
+        tell the user which images still have unsaved strokes (offered when opened)."""
+
+        def done(result: Leftovers) -> None:
+            self.leftovers = result
+            text = result.message()
+            if not text:
+                return
+            log.warning(text)
+            self.window.statusBar().showMessage(text.split("\n")[0], 15000)
+            box = QMessageBox(
+                QMessageBox.Icon.Information,
+                "Unsaved work from an earlier run",
+                text,
+                parent=self.window,
+            )
+            images = [
+                u.image
+                for u in result.unsaved
+                if u.image and not u.journal.name.startswith("project-") and Path(u.image).is_file()
+            ]
+            if images:
+                button = box.addButton("Open these images", QMessageBox.ButtonRole.AcceptRole)
+                button.clicked.connect(lambda: self.window.open_files(images))
+            box.addButton(QMessageBox.StandardButton.Close)
+            box.setModal(False)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            self.leftovers_box = box
+            box.show()
+
+        self.leftovers_task = self.window.tasks.submit(
+            "Look for unsaved masks", clean_leftovers_job, on_result=done, on_error=log.warning
+        )
+        return self.leftovers_task
+
     # -- undo -------------------------------------------------------------------------------------
     def _can_undo(self) -> bool:
         s = self.session
@@ -764,6 +808,9 @@ class AnnotatePanel(QWidget):
     def _need_session(self) -> MaskSession | None:
         if self.session is None:
             self.window.report_error("Open an image first: a mask belongs to an image")
+            return None
+        if self.session.read_only is not None:
+            self.window.report_error(self.session.read_only)
             return None
         if not self.session.ready:
             self.window.report_error("The mask is not ready yet (recovery pending or preparing)")
@@ -826,10 +873,31 @@ class AnnotatePanel(QWidget):
         if s is None:
             return False
         title = "Save a copy of the mask" if s.store is not None else "Save mask"
-        path, _ = QFileDialog.getSaveFileName(
-            self.window, title, str(s.suggested_path()), MASK_FILTER
-        )
-        return bool(path) and self.save_to(path)
+        # a recovered journal's record of the file is only ever proposed here, for the user to
+        # confirm; never written to on its own
+        suggested = s.proposed_path or s.suggested_path()
+        if suggested.parent == self.masks_folder():  # the default folder exists once proposed
+            with contextlib.suppress(OSError):
+                suggested.parent.mkdir(parents=True, exist_ok=True)
+        path, _ = QFileDialog.getSaveFileName(self.window, title, str(suggested), MASK_FILTER)
+        if not path or not self.save_to(path):
+            return False
+        self.remember_masks_folder(Path(path).parent)
+        return True
+
+    def masks_folder(self) -> Path:
+        """Where a new mask is proposed: the folder masks were last saved to (remembered in
+        the settings), else the masks folder in the user's data area — not the raw-data
+        folder, often read-only at a beamline."""
+        chosen = str(self.settings.value("annotate/mask_folder", "") or "")
+        if chosen and Path(chosen).is_dir():
+            return Path(chosen)
+        return mask_index.default_folder()
+
+    def remember_masks_folder(self, folder: Path) -> None:
+        self.settings.setValue("annotate/mask_folder", str(folder))
+        for session in self.sessions.values():
+            session.masks_folder = folder
 
     def load_dialog(self) -> None:
         s = self._need_session()
@@ -939,7 +1007,10 @@ class AnnotatePanel(QWidget):
                             self._item_stored(s, state, names, outcome)
                             self.window.statusBar().showMessage(outcome.message(), 8000)
                         else:
-                            s.save(s.suggested_path())
+                            target = s.suggested_path()
+                            with contextlib.suppress(OSError):
+                                target.parent.mkdir(parents=True, exist_ok=True)
+                            s.save(target)
                     except UserFacingError as e:
                         self.window.report_error(str(e))
                         return False  # keep the window open: nothing is lost
@@ -985,6 +1056,8 @@ class AnnotatePanel(QWidget):
         parts = []
         if s.identity is None:
             parts.append("preparing…")
+        elif s.read_only is not None:
+            parts.append("READ-ONLY: open in another window")
         elif s.recovery is not None:
             parts.append(f"{s.recovery.n_strokes} unsaved stroke(s) found: recover or discard")
         if s.store is not None:
@@ -1068,4 +1141,5 @@ def install(window) -> AnnotatePanel:
     panel.install_shortcuts()
     window.close_guards.append(panel.close_guard)
     window.annotate_panel = panel  # the Spots dock finds the mask here
+    panel.check_leftovers()
     return panel
