@@ -52,6 +52,12 @@ def _progress(progress: Progress) -> None:
         print(f"\r{message}: {progress.done}/{progress.total}", end="", file=sys.stderr)
 
 
+def _tell_swept(swept: object) -> None:
+    """Say what an open removed of a run that stopped (killed, crashed) before this one."""
+    if swept:
+        print(f"qbi-desktop: {swept}", file=sys.stderr)
+
+
 def run_import(args: argparse.Namespace) -> int:
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.formats import import_job
@@ -61,6 +67,7 @@ def run_import(args: argparse.Namespace) -> int:
     added = 0
     try:
         with open_project(root, create=True) as project:
+            _tell_swept(project.swept)
             options = {"annotator": args.annotator}
             if args.images:
                 options["images_dir"] = args.images
@@ -93,6 +100,7 @@ _PROJECT_PARTS = (
     "catalog.sqlite-wal",
     "catalog.sqlite-shm",
     "catalog.sqlite-journal",
+    "catalog.sqlite-open",
     "masks",
     "images",
     "cache",
@@ -161,6 +169,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     try:
         with open_project(args.project) as project:
+            _tell_swept(project.swept)
             filters = {"split": args.split} if args.split else None
             job = export_job(
                 project,

@@ -198,7 +198,13 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
         if server is None:
             return 0  # the running instance took the files
     window = MainWindow()
+    from qbi_desktop.core.leftovers import sweep_user_cache
+    from qbi_desktop.core.paths import user_dir
     from qbi_desktop.gui.settings import apply_size_limits
+
+    swept = sweep_user_cache(user_dir("cache"))  # decode files of a run that was killed (logged)
+    if swept:
+        window.statusBar().showMessage(str(swept), 15000)
 
     apply_size_limits(window.settings)
     first_start = not window.settings.value("meta/started_before", False, type=bool)

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core import leftovers
 from qbi_desktop.core.atomic import DiskFullError, disk_free
 from qbi_desktop.core.catalog import edits, schema
 from qbi_desktop.core.catalog.edits import Change
@@ -154,6 +155,9 @@ class Project:
             )
         check_writable(self.root)
         self.db = self.connect(initialise=True)
+        self._lock_fd: int | None = None
+        #: what this open removed of a dead run (orphan masks, half-extracted archives), if any
+        self.swept = self._claim()
 
     # -- connections and transactions -------------------------------------------------------
 
@@ -206,10 +210,29 @@ class Project:
             ) from exc
         return db
 
+    def _claim(self) -> leftovers.Swept | None:
+        """Hold the project lock (shared) while open; when no other process has the project
+        open, first remove what a dead run left (files no row references, ``.partial``)."""
+        self._lock_fd = leftovers.open_lock(self.root / leftovers.PROJECT_LOCK)
+        swept = None
+        if leftovers.try_exclusive(self._lock_fd):
+            try:
+                referenced = {r[0] for r in self.db.execute("SELECT path FROM masks")}
+                referenced |= {
+                    r[0] for r in self.db.execute("SELECT path FROM items WHERE path IS NOT NULL")
+                }
+                swept = leftovers.sweep_project(self.root, referenced)
+            except (OSError, sqlite3.Error):  # cleaning up must never stop an open
+                swept = None
+        leftovers.share(self._lock_fd)
+        return swept or None
+
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.db.execute("PRAGMA optimize")
         self.db.close()
+        leftovers.release(getattr(self, "_lock_fd", None))
+        self._lock_fd = None
 
     def __enter__(self) -> Project:
         return self

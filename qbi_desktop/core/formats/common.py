@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core import leftovers
 from qbi_desktop.core.atomic import DiskFullError, write_error
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import (
@@ -384,12 +385,17 @@ class ExportFolder:
             raise UserFacingError(
                 f"{self.out}: cannot create the export folder ({exc.strerror or exc})"
             ) from exc
+        #: hidden folders of earlier exports here whose process died (kill -9), now removed
+        self.swept = leftovers.sweep_exports(self.out)
         try:
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
         except OSError as exc:
             raise UserFacingError(
                 f"{self.out.parent}: cannot write there ({exc.strerror})"
             ) from exc
+        # held while this export is made: a later run can tell a dead one's folder from ours
+        self._owner = leftovers.open_lock(self.tmp / leftovers.EXPORT_OWNER)
+        leftovers.try_exclusive(self._owner)
         self.files: dict[str, tuple[int, str]] = {}  # relative path -> (bytes, sha256)
         self._names: set[str] = set()
         #: item files that are missing or changed since import: the export is refused
@@ -459,6 +465,9 @@ class ExportFolder:
     def commit(self) -> None:
         # One flush of everything before the folder appears; an fsync per file costs
         # ~3 ms each, which for 10 000 images is half a minute.
+        leftovers.release(self._owner)
+        with contextlib.suppress(OSError):
+            (self.tmp / leftovers.EXPORT_OWNER).unlink()
         if hasattr(os, "sync"):
             os.sync()
         if self.out.exists():
@@ -466,6 +475,7 @@ class ExportFolder:
         os.replace(self.tmp, self.out)
 
     def discard(self) -> None:
+        leftovers.release(self._owner)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     @contextlib.contextmanager
@@ -521,6 +531,8 @@ def run_export(
         rows = export_rows(project, db, filters)
         folder = ExportFolder(out)
         report = ExportReport(kind, str(folder.out), items=len(rows))
+        if folder.swept:
+            report.warnings.append(str(folder.swept))
         with folder.guarded():
             report.warnings += (yield from write(db, rows, folder)) or []
             if folder.problems:
