@@ -125,7 +125,7 @@ def detect_spots_job(
     image, nonfinite = _finite(image)
     floor = _sigma_quantum(image)
     if isinstance(exclude, HotPixels):
-        image = image.astype(np.float32) - exclude.excess
+        image = _subtract(image, exclude.excess)
     t0 = time.perf_counter()
     if method == "median":
         result = yield from _median_job(image, p, floor)
@@ -172,6 +172,16 @@ def _finite(image: np.ndarray) -> tuple[np.ndarray, int]:
     out = image.astype(np.float32 if image.dtype.itemsize <= 4 else np.float64, copy=True)
     out[~finite] = np.median(values)
     return out, bad
+
+
+def _subtract(image: np.ndarray, excess: np.ndarray) -> np.ndarray:
+    """``image - excess``; 8/16-bit images stay in their type (whole counts, floored at 0), so
+    the detector keeps its fast integer paths."""
+    if image.dtype in (np.uint8, np.uint16):
+        out = image.astype(np.int32) - np.rint(excess).astype(np.int32)
+        np.clip(out, 0, np.iinfo(image.dtype).max, out=out)
+        return out.astype(image.dtype)
+    return image.astype(np.float32) - excess
 
 
 def _sigma_quantum(image: np.ndarray) -> float:
