@@ -379,3 +379,168 @@ def test_segmentation_on_the_project_open_in_the_browser(panel, qtbot, tmp_path)
     assert f"Dice {result.scores['dice']:.3f}" in table.summary.text()
     assert f"object F1 {result.scores['object_f1']:.3f}" in table.summary.text()
     assert _row_text(panel, record)["Test"] == f"Dice {result.scores['dice']:.3f}"
+
+
+def test_knn_default_k_is_the_same_in_the_cli_and_the_gui(panel):
+    import argparse
+
+    from qbi_desktop.commands import baseline
+    from qbi_desktop.core.baselines import BaselineConfig
+
+    parser = argparse.ArgumentParser()
+    baseline.register(parser.add_subparsers())
+    cli_k = parser.parse_args(["baseline", "--report", "out"]).k
+    # A fresh window (its own settings): the form shows the default, as the CLI uses it.
+    assert panel.form.k.value() == cli_k == BaselineConfig().k == 3  # the lecture's 3-NN
+
+
+def _sim_project(tmp_path, n=24):
+    """The app's own simulated project: masks and two regression targets per item."""
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.catalog.simulated import simulate_into_project_job
+    from qbi_desktop.core.jobs import run_job
+    from qbi_desktop.core.simulate import SimulationParams
+
+    root = tmp_path / "sim"
+    project = open_project(root, create=True)
+    params = SimulationParams(height=48, width=48, spot_rate_per_mpx=3000)
+    run_job(simulate_into_project_job(project, n, seed=2, params=params))
+    project.close()
+    return root
+
+
+def test_regression_on_a_project_with_two_targets_chooses_one(panel, qtbot, tmp_path):
+    from qbi_desktop.core.catalog import open_project
+
+    root = _sim_project(tmp_path)
+    assert panel.window.panels["browser"].open_project(root)
+    _choose(panel.form.source, "project")
+    _choose(panel.form.task, "regression")
+    _choose(panel.form.model, "knn")
+    form = panel.form
+    assert form.target.isVisible()
+    names = [form.target.itemText(i) for i in range(form.target.count())]
+    assert names == ["object_count", "spot_count"]
+    form.target.setCurrentIndex(names.index("spot_count"))
+    record = _run(qtbot, panel)
+    assert record.state == "done", record.error
+    result = record.result
+    assert result.config.target == "spot_count"
+    # The scatter's true values are the items' spot counts, not their object counts.
+    project = open_project(root)
+    try:
+        ids = record.dataset.ids
+        truth = [project.targets(ids[int(i)])["spot_count"] for i in result.test_indices]
+    finally:
+        project.close()
+    xs, _ys = panel.result_view.scatter.points.getData()
+    assert np.allclose(xs, truth)
+
+
+def test_failed_runs_do_not_pile_up_message_boxes(panel, qtbot):
+    from PySide6.QtWidgets import QMessageBox
+
+    _choose(panel.form.source, "mnist")
+    panel.form.path.setText(str(panel.store.path.parent))  # no MNIST files there
+    first = _run(qtbot, panel)
+    second = _run(qtbot, panel)
+    assert first.state == second.state == "failed"
+    boxes = [w for w in panel.window.findChildren(QMessageBox) if w.isVisible()]
+    assert boxes == []
+    # One message, the latest, in the panel (and the status bar); the app carries on.
+    assert panel.problem.isVisible() and f"run {second.id} failed" in panel.problem.text()
+    assert f"run {first.id}" not in panel.problem.text()
+    assert "no MNIST file" in panel.window.statusBar().currentMessage()
+    _choose(panel.form.source, "digits")
+    assert _run(qtbot, panel).state == "done"
+    assert not panel.problem.isVisible()
+
+
+def _double_click(qtbot, widget, pos) -> None:
+    """A real double click: press and release, then the double-click event (item views open
+    on a double click only on the item the first press was on)."""
+    qtbot.mouseClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+    qtbot.mouseDClick(widget, Qt.MouseButton.LeftButton, pos=pos)
+
+
+def _misclassified_cell(qtbot, panel, record):
+    result = record.result
+    cm = result.confusion
+    r, c = (int(v) for v in np.argwhere((cm > 0) & ~np.eye(len(cm), dtype=bool))[0])
+    heat = panel.result_view.heatmap
+    qtbot.wait(150)
+    qtbot.mouseClick(heat.plot.viewport(), Qt.MouseButton.LeftButton, pos=heat.cell_pos(r, c))
+    gallery = panel.result_view.gallery
+    qtbot.waitUntil(lambda: gallery.list.count() > 0, timeout=10000)
+    return result.labels[r], result.labels[c], gallery
+
+
+def test_a_misclassified_thumbnail_opens_its_image(panel, qtbot):
+    from sklearn.datasets import load_digits
+
+    record = _run(qtbot, panel)
+    true, pred, gallery = _misclassified_cell(qtbot, panel, record)
+    index = gallery.indices[0]
+    item = gallery.list.item(0)
+    rect = gallery.list.visualItemRect(item)
+    before = len(panel.window.documents)
+    _double_click(qtbot, gallery.list.viewport(), rect.center())
+    qtbot.waitUntil(lambda: len(panel.window.documents) == before + 1, timeout=10000)
+    document = panel.window.current
+    assert f"item {index}" in document.title and f"true {true}" in document.title
+    assert f"predicted {pred}" in document.title
+    assert np.array_equal(document.plane().array, load_digits().images[index])
+    # The viewer comes to the front of the central tabs.
+    qtbot.waitUntil(lambda: panel.window.central_tabs.current_key() == "image", timeout=3000)
+
+
+def _labelled_project(tmp_path):
+    """Folder-per-class noise images that kNN confuses: a project with class labels."""
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.formats import import_job
+    from qbi_desktop.core.jobs import run_job
+
+    rng = np.random.default_rng(5)
+    folder = tmp_path / "classes"
+    for label in ("a", "b", "c"):
+        (folder / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 255, (12, 12), dtype=np.uint8)).save(
+                folder / label / f"{label}{i}.png"
+            )
+    project = open_project(tmp_path / "proj", create=True)
+    run_job(import_job(project, "imagefolder", [folder]))
+    project.close()
+    return tmp_path / "proj"
+
+
+def test_misclassified_project_items_open_and_list_in_the_browser(panel, qtbot, tmp_path):
+    root = _labelled_project(tmp_path)
+    browser = panel.window.panels["browser"]
+    assert browser.open_project(root)
+    _choose(panel.form.source, "project")
+    _choose(panel.form.task, "classification")
+    _choose(panel.form.model, "knn")
+    record = _run(qtbot, panel)
+    assert record.state == "done", record.error
+    true, pred, gallery = _misclassified_cell(qtbot, panel, record)
+    ids = record.dataset.ids
+    cell = [int(ids[i]) for i in record.result.cell_indices(true, pred)]
+    # "Show these in the Browser": exactly the cell's items.
+    assert gallery.browse_button.isVisible()
+    qtbot.mouseClick(gallery.browse_button, Qt.MouseButton.LeftButton)
+    shown = sorted(browser.model.item(r)["id"] for r in range(browser.model.rowCount()))
+    assert shown == sorted(cell)
+    # A thumbnail opens that item through the Browser (its name in the viewer).
+    item = gallery.list.item(0)
+    item_id = int(ids[gallery.indices[0]])
+    rect = gallery.list.visualItemRect(item)
+    _double_click(qtbot, gallery.list.viewport(), rect.center())
+    from qbi_desktop.core.catalog import open_project
+
+    with open_project(root) as project:
+        name = project.get(item_id)["name"]
+    qtbot.waitUntil(
+        lambda: panel.window.current is not None and name in panel.window.current.title,
+        timeout=10000,
+    )

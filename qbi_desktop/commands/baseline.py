@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 from qbi_desktop.core.baselines import (
+    DEFAULT_KNN_K,
     DUMMY_STRATEGIES,
     KNN_METRICS,
     MODELS,
@@ -44,7 +45,12 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--model", default="knn", choices=models)
     p.add_argument("--task", default="auto", choices=["auto", *MODELS])
-    p.add_argument("--k", type=int, default=1, help="neighbours for knn (default 1)")
+    p.add_argument(
+        "--k",
+        type=int,
+        default=DEFAULT_KNN_K,
+        help=f"neighbours for knn (default {DEFAULT_KNN_K})",
+    )
     p.add_argument("--metric", default="l2", choices=list(KNN_METRICS))
     p.add_argument("--weights", default="uniform", choices=["uniform", "distance"])
     p.add_argument("--strategy", choices=strategies, help="dummy strategy")

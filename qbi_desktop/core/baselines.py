@@ -41,6 +41,10 @@ import numpy as np
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 
+# Neighbours that vote when k is not given, in the CLI, the GUI and the API alike: the lecture's
+# toy uses 3-NN (and 3-NN beats 1-NN on MNIST, 2.95 % vs 3.09 % test error).
+DEFAULT_KNN_K = 3
+
 MODELS: dict[str, tuple[str, ...]] = {
     "classification": ("dummy", "knn", "centroid", "logreg"),
     "regression": ("dummy", "knn"),
@@ -87,7 +91,7 @@ class BaselineConfig:
 
     model: str = "knn"
     task: str = "auto"
-    k: int = 1
+    k: int = DEFAULT_KNN_K
     metric: str = "l2"
     weights: str = "uniform"
     strategy: str | None = None

@@ -123,7 +123,9 @@ def reproduce_command(config: BaselineConfig, source: str) -> str:
     }
     for name, flag in flags.items():
         value = getattr(config, name)
-        if value != getattr(default, name) and value is not None:
+        # k always, for kNN: the command must not depend on a default (it changed from 1 to 3)
+        always = name == "k" and config.model == "knn"
+        if (always or value != getattr(default, name)) and value is not None:
             args += [flag, str(value)]
     if config.standardize is not None:
         args.append("--standardize" if config.standardize else "--no-standardize")

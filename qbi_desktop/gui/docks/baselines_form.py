@@ -8,6 +8,7 @@ settings (group ``baselines``). Only the rows that matter for the chosen model a
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.baselines import DUMMY_STRATEGIES, MODELS, BaselineConfig
+from qbi_desktop.core.baselines import DEFAULT_KNN_K, DUMMY_STRATEGIES, MODELS, BaselineConfig
 from qbi_desktop.core.errors import UserFacingError
 
 SETTINGS_GROUP = "baselines"
@@ -115,9 +116,18 @@ class BaselineForm(QWidget):
             "What the model predicts: a class, a number, or a mask",
         )
         self.model = QComboBox()
+        # Regression on data with several targets (e.g. simulated projects: object_count and
+        # spot_count) needs to know which one to predict.
+        self.target = QComboBox()
+        self.target.setEditable(True)
+        self.target.setToolTip(
+            "Which regression target to predict (the names of the project open in the Browser; "
+            "type a name for other data). Empty: the dataset's only target"
+        )
+        self.target.lineEdit().setPlaceholderText("the only target")
         self.strategy = QComboBox()
         self.strategy.setToolTip("How the dummy answers without looking at the image")
-        self.k = QSpinBox(minimum=1, maximum=10000, value=3)
+        self.k = QSpinBox(minimum=1, maximum=10000, value=DEFAULT_KNN_K)
         self.k.setToolTip("Number of nearest neighbours that vote")
         self.weights = _combo(
             [("uniform", "uniform"), ("distance", "distance (1/d)")],
@@ -131,6 +141,7 @@ class BaselineForm(QWidget):
         model_form = QFormLayout(model_box)
         model_form.addRow("Task", self.task)
         model_form.addRow("Model", self.model)
+        model_form.addRow("Target", self.target)
         model_form.addRow("Strategy", self.strategy)
         model_form.addRow("k", self.k)
         model_form.addRow("Weights", self.weights)
@@ -224,6 +235,7 @@ class BaselineForm(QWidget):
         for spin in (self.k, self.downsample, self.seed, self.folds, self.train_size):
             spin.valueChanged.connect(self.changed)
         self.path.textChanged.connect(self.changed)
+        self.target.currentTextChanged.connect(self.changed)
         self._task_changed()
         self.restore()
 
@@ -247,6 +259,7 @@ class BaselineForm(QWidget):
         task = self.task.currentData()
         f = self.model_form
         f.setRowVisible(self.strategy, model == "dummy")
+        f.setRowVisible(self.target, task == "regression")
         for w in (self.k, self.weights):
             f.setRowVisible(w, model == "knn")
         f.setRowVisible(self.metric_box, model in ("knn", "centroid"))
@@ -282,6 +295,7 @@ class BaselineForm(QWidget):
             )
             if project is not None:
                 self.path.setText(str(project))
+                self.set_target_names(self.open_project_targets())
         self.data_form.setRowVisible(self.project_note, source == "project")
         self.downsample.setEnabled(task != "segmentation")
         self.standardize.setEnabled(task != "segmentation")
@@ -293,6 +307,37 @@ class BaselineForm(QWidget):
         project = getattr(browser, "project", None)
         root = getattr(project, "root", None)
         return Path(root) if root is not None else None
+
+    def open_project_targets(self) -> list[str]:
+        """The regression target names of the project open in the Dataset Browser."""
+        browser = getattr(self.window, "panels", {}).get("browser")
+        project = getattr(browser, "project", None)
+        if project is None:
+            return []
+        try:
+            return [str(n) for n in project.distinct("targets")]
+        except (UserFacingError, OSError, ValueError, sqlite3.Error):  # closing or damaged
+            return []
+
+    def set_target_names(self, names: list[str]) -> None:
+        """Offer these targets; the chosen one stays if it is among them (else the first)."""
+        current = self.chosen_target()
+        if [self.target.itemText(i) for i in range(self.target.count())] == list(names):
+            return
+        self.target.blockSignals(True)
+        self.target.clear()
+        self.target.addItems(list(names))
+        if current in names:
+            self.target.setCurrentText(current)
+        elif names:
+            self.target.setCurrentIndex(0)
+        else:
+            self.target.setCurrentText(current or "")
+        self.target.blockSignals(False)
+
+    def chosen_target(self) -> str | None:
+        text = self.target.currentText().strip()
+        return text or None
 
     def refresh_project(self) -> None:
         """Re-read which project is open (the browser may have opened one since)."""
@@ -357,6 +402,7 @@ class BaselineForm(QWidget):
             train_size=train_size,
             test_size=test_size,
             test_on="rest-of-train" if rest else "test",
+            target=self.chosen_target() if self.task.currentData() == "regression" else None,
             chunk_seconds=GUI_CHUNK_SECONDS,
         )
 
@@ -368,6 +414,8 @@ class BaselineForm(QWidget):
             self.path.setText(arg)
         _select(self.task, config.task if config.task in MODELS else "classification")
         _select(self.model, config.model)
+        if config.target:
+            self.target.setCurrentText(config.target)
         if config.strategy:
             _select(self.strategy, config.strategy)
         self.k.setValue(config.k)
@@ -400,6 +448,7 @@ class BaselineForm(QWidget):
             s.setValue("path", self.path.text())
             s.setValue("task", self.task.currentData())
             s.setValue("model", self.model.currentData())
+            s.setValue("target", self.target.currentText())
             s.setValue("k", self.k.value())
             s.setValue("metric", self.metric_box.currentData())
             s.setValue("weights", self.weights.currentData())
@@ -419,7 +468,8 @@ class BaselineForm(QWidget):
             self.path.setText(str(s.value("path", "") or ""))
             _select(self.task, s.value("task", "classification"))
             _select(self.model, s.value("model", "knn"))
-            self.k.setValue(int(s.value("k", 3)))
+            self.target.setCurrentText(str(s.value("target", "") or ""))
+            self.k.setValue(int(s.value("k", DEFAULT_KNN_K)))
             _select(self.metric_box, s.value("metric", "l2"))
             _select(self.weights, s.value("weights", "uniform"))
             _select(self.split, s.value("split", "auto"))
