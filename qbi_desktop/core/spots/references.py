@@ -144,8 +144,8 @@ def auto_hot_pixels_job(
     """Job: the hot pixels of the image at ``image_path`` (of ``shape``) from the references
     found beside it: 2+ other frames of its series, else its dark frame(s).
 
-    A reference that cannot be read or has another shape is passed over and named in the note,
-    never an error: the detection then runs without it.
+    A reference that cannot be read or has another shape (or fails in any other way) is passed
+    over and named in the note, never an error: the detection then runs without it.
     """
     refs = references or find_hot_pixel_references(image_path)
     problems: list[str] = []
@@ -159,6 +159,9 @@ def auto_hot_pixels_job(
             hot = yield from hot_pixels_job(paths, shape)
         except UserFacingError as e:
             problems.append(str(e))
+            continue
+        except Exception as e:  # noqa: BLE001 - an optional reference never stops a detection
+            problems.append(f"{paths[0].parent}: cannot use {refs.describe(paths)} ({e})")
             continue
         return AutoHotPixels(hot, list(paths), refs.describe(paths), problems)
     return AutoHotPixels(None, [], refs.describe(), problems)
