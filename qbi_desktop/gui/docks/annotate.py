@@ -21,36 +21,33 @@ one starts. When a plane is opened for which a journal with strokes exists, the 
 recover it (non-modal box; :meth:`AnnotatePanel.recover` / :meth:`discard_recovery` do the work).
 The setting ``annotate/auto_recover`` or the environment variable ``QBI_ANNOTATE_AUTO_RECOVER``
 (``recover`` or ``discard``) answers without asking (used by the kill -9 test).
+
+The panel is split by concept: this module builds the widgets and owns the sessions, tools,
+undo and status; its labels (:mod:`~qbi_desktop.gui.annotate.dock_labels`), project items
+(:mod:`~qbi_desktop.gui.annotate.dock_project`), recovery
+(:mod:`~qbi_desktop.gui.annotate.dock_recovery`) and files and closing
+(:mod:`~qbi_desktop.gui.annotate.dock_files`) are mixins in ``gui/annotate``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import logging
-import os
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPixmap, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
     QCheckBox,
-    QColorDialog,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -61,13 +58,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.annotation import mask_index
-from qbi_desktop.core.annotation.leftovers import Leftovers, clean_leftovers_job
+from qbi_desktop.core.annotation.leftovers import Leftovers
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.jobs import run_job
-from qbi_desktop.core.labels import LabelTable, LabelTableError
-from qbi_desktop.core.maskio import TooManyLabelsError, import_mask
+from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.masks import ConstraintRule
+from qbi_desktop.gui.annotate.dock_files import FilesMixin
+from qbi_desktop.gui.annotate.dock_labels import LabelsMixin
+from qbi_desktop.gui.annotate.dock_project import ProjectMixin
+from qbi_desktop.gui.annotate.dock_recovery import RecoveryMixin
 from qbi_desktop.gui.annotate.overlay import MaskOverlay
 from qbi_desktop.gui.annotate.session import MaskSession, prepare_item_job, prepare_job
 from qbi_desktop.gui.annotate.store import ItemMaskSaved, ProjectItemStore
@@ -76,8 +74,6 @@ from qbi_desktop.gui.undo import UndoContext, undo_router
 
 log = logging.getLogger("qbi_desktop")
 
-MASK_FILTER = "Masks (*.tif *.tiff *.png);;All files (*)"
-IMPORT_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
 TOOL_KEYS = {"brush": "B", "eraser": "E", "fill": "F", "lasso": "L", "constrained": "C"}
 TOOL_TITLES = {
     "brush": "Brush",
@@ -86,16 +82,9 @@ TOOL_TITLES = {
     "lasso": "Lasso",
     "constrained": "Constrained",
 }
-AUTO_RECOVER_ENV = "QBI_ANNOTATE_AUTO_RECOVER"
 
 
-def _swatch(colour) -> QIcon:
-    pix = QPixmap(14, 14)
-    pix.fill(QColor(*colour))
-    return QIcon(pix)
-
-
-class AnnotatePanel(QWidget):
+class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixin):
     """The dock's widget, and the owner of the mask sessions, overlay and paint controller."""
 
     session_changed = Signal(object)  # the MaskSession shown (or None)
@@ -419,92 +408,6 @@ class AnnotatePanel(QWidget):
             cy, cx = c.cursor.centre
             c.update_preview(cy, cx, c.radius)
 
-    # -- labels -----------------------------------------------------------------------------------
-    @property
-    def labels(self) -> LabelTable:
-        return self.session.labels if self.session is not None else self.labels_template
-
-    def _refresh_labels(self) -> None:
-        lst = self.label_list
-        lst.blockSignals(True)
-        lst.clear()
-        active_row = 0
-        for row, label in enumerate(self.labels):
-            item = QListWidgetItem(_swatch(label.colour), f"{row + 1}  {label.name}")
-            item.setData(Qt.ItemDataRole.UserRole, label.value)
-            lst.addItem(item)
-            if label.value == self.controller.label:
-                active_row = row
-        if lst.count():
-            lst.setCurrentRow(active_row)
-            self.controller.label = int(lst.item(active_row).data(Qt.ItemDataRole.UserRole))
-        lst.blockSignals(False)
-
-    def _label_row_changed(self, row: int) -> None:
-        item = self.label_list.item(row)
-        if item is not None:
-            self.controller.label = int(item.data(Qt.ItemDataRole.UserRole))
-
-    def select_label_index(self, index: int) -> None:
-        """Number keys: the n-th label in the list becomes the active one."""
-        if 0 <= index < self.label_list.count():
-            self.label_list.setCurrentRow(index)
-
-    def _label_item_edited(self, item) -> None:
-        pass
-
-    def add_label(self, name: str, colour=None) -> int:
-        label = self.labels.add(name, colour)
-        self._labels_changed()
-        self.controller.label = label.value
-        self._refresh_labels()
-        return label.value
-
-    def rename_label(self, value: int, name: str) -> None:
-        self.labels.rename(value, name)
-        self._labels_changed()
-        self._update_status()  # a project item's renamed label is an unsaved change
-
-    def recolour_label(self, value: int, colour) -> None:
-        self.labels.recolour(value, colour)
-        self._labels_changed()
-
-    def _labels_changed(self) -> None:
-        if self.session is not None:
-            self.session.labels_changed()
-            self.labels_template = copy.deepcopy(self.session.labels)
-        self.overlay.set_labels(self.labels)
-        self._refresh_labels()
-
-    def _add_label_dialog(self) -> None:
-        name, ok = QInputDialog.getText(self, "Add label", "Name of the new label:")
-        if ok and name.strip():
-            try:
-                self.add_label(name)
-            except UserFacingError as e:
-                self.window.report_error(str(e))
-
-    def _rename_label_dialog(self) -> None:
-        value = self.controller.label
-        if value not in self.labels:
-            return
-        name, ok = QInputDialog.getText(
-            self, "Rename label", "New name:", text=self.labels[value].name
-        )
-        if ok:
-            try:
-                self.rename_label(value, name)
-            except UserFacingError as e:
-                self.window.report_error(str(e))
-
-    def _recolour_dialog(self) -> None:
-        value = self.controller.label
-        if value not in self.labels:
-            return
-        colour = QColorDialog.getColor(QColor(*self.labels[value].colour), self, "Label colour")
-        if colour.isValid():
-            self.recolour_label(value, (colour.red(), colour.green(), colour.blue()))
-
     # -- planes and sessions ----------------------------------------------------------------------
     def _plane_changed(self, plane) -> None:
         document = self.window.current
@@ -580,191 +483,6 @@ class AnnotatePanel(QWidget):
         idx = document.index if index is None else index
         return self.sessions.get((id(document), int(idx)))
 
-    # -- project items ----------------------------------------------------------------------------
-    def attach_store(self, document, store: ProjectItemStore) -> None:
-        """``document`` shows a project item: its mask is loaded from and saved to ``store``.
-        Call before the document is shown (its session is made when its plane appears)."""
-        self.stores[id(document)] = (document, store)
-
-    def store_of(self, document) -> ProjectItemStore | None:
-        entry = self.stores.get(id(document))
-        return entry[1] if entry is not None and entry[0] is document else None
-
-    def document_for(self, store: ProjectItemStore):
-        """The open document showing the same project item, if any (opening it twice would
-        give two sessions writing one mask)."""
-        open_documents = {id(d) for d in self.window.documents}
-        for document, other in self.stores.values():
-            if id(document) in open_documents and other.same_item(store):
-                return document
-        return None
-
-    def save_to_project(self, session: MaskSession):
-        """Write the session's mask into its project item on a worker; the Task (or None).
-
-        Painting may go on meanwhile: the snapshot taken now is what is written, and the
-        session counts as saved only if nothing changed since. A failure is reported and the
-        mask stays in the session, unsaved."""
-        store = session.store
-        if store is None:
-            return None
-        running = session.save_task
-        if running is not None and not running.finished:
-            self.window.statusBar().showMessage(f"Still saving the mask of {store.describe()}…")
-            return running
-        mask, state = session.snapshot()
-        names, baseline = session.label_names(), dict(session.saved_names)
-
-        def done(outcome: ItemMaskSaved) -> None:
-            session.save_task = None
-            self._item_stored(session, state, names, outcome)
-            self.window.statusBar().showMessage(outcome.message(), 8000)
-
-        def failed(message: str) -> None:
-            session.save_task = None
-            self._update_status()
-            self.window.report_error(
-                f"{message}.\n\nNothing is lost: the mask stays in Annotate, unsaved. Save "
-                "again once this is fixed, or write a copy with Save Mask As…"
-            )
-
-        task = self.window.tasks.submit(
-            f"Save mask of item {store.item_id}",
-            lambda: store.save_job(mask, names, baseline),
-            on_result=done,
-            on_error=failed,
-        )
-        session.save_task = self.last_save_task = task
-        self._update_status()
-        return task
-
-    def _item_stored(
-        self, session: MaskSession, state: int, names: dict[int, str], outcome: ItemMaskSaved
-    ) -> None:
-        """A save into the project is done: the session's saved state and names follow, and
-        the Browser hears of it (its Mask column, statistics)."""
-        session.stored(state, names)
-        relabelled = False
-        for value, name in outcome.names.kept.items():  # renamed in the project meanwhile
-            session.saved_names[value] = name
-            if value in session.labels and session.labels[value].name != name:
-                try:
-                    session.labels.rename(value, name)
-                    relabelled = True
-                except LabelTableError:  # the name is taken here: keep ours, the note says so
-                    pass
-        if relabelled:
-            if session is self.session:
-                self._labels_changed()  # journal, overlay and list
-            else:
-                session.labels_changed()
-        self.last_save_outcome = outcome
-        self._update_status()
-        self.item_mask_saved.emit(session.store)
-
-    # -- recovery ---------------------------------------------------------------------------------
-    def _auto_recover(self) -> str:
-        answer = os.environ.get(AUTO_RECOVER_ENV) or self.settings.value(
-            "annotate/auto_recover", ""
-        )
-        return str(answer or "").strip().lower()
-
-    def _offer_recovery(self, session: MaskSession) -> None:
-        info = session.recovery
-        answer = self._auto_recover()
-        if answer == "recover":
-            self.recover(session)
-            return
-        if answer == "discard":
-            self.discard_recovery(session)
-            return
-        if session.store is not None:
-            name = session.store.describe()
-        else:
-            name = session.image_path.name if session.image_path else "this image"
-        text = (
-            f"Unsaved strokes were found for {name}"
-            f": {info.n_strokes} stroke(s) from {info.created}, kept in {info.path}.\n\n"
-            "Recover them (the mask as after the last completed stroke) or discard them?"
-        )
-        if info.problems:
-            text += "\n\nNote: " + "\n".join(info.problems)
-        box = QMessageBox(
-            QMessageBox.Icon.Question, "Recover unsaved mask", text, parent=self.window
-        )
-        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
-        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
-        box.setDefaultButton(recover)
-        box.setModal(False)
-        recover.clicked.connect(lambda: self.recover(session))
-        discard.clicked.connect(lambda: self.discard_recovery(session))
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.recovery_box = box
-        box.show()
-
-    def recover(self, session: MaskSession | None = None) -> list[str]:
-        """Replay the session's pending journal into its mask; returns what could not be."""
-        session = session or self.session
-        if session is None or session.recovery is None:
-            return []
-        try:
-            problems = session.recover()
-        except UserFacingError as e:
-            self.window.report_error(str(e))
-            return [str(e)]
-        for p in problems:
-            self.window.report_error(p)
-        self.window.statusBar().showMessage("Recovered the unsaved strokes", 8000)
-        if session is self.session:
-            self._show_session(self._key, session)
-        return problems
-
-    def discard_recovery(self, session: MaskSession | None = None) -> None:
-        session = session or self.session
-        if session is None:
-            return
-        session.discard_recovery()
-        self._update_status()
-
-    def _journal_error(self, message: str) -> None:
-        self.window.report_error(message)
-
-    def check_leftovers(self):
-        """At start: clean what a killed run left (unfinished mask files, journal copies) and
-        tell the user which images still have unsaved strokes (offered when opened)."""
-
-        def done(result: Leftovers) -> None:
-            self.leftovers = result
-            text = result.message()
-            if not text:
-                return
-            log.warning(text)
-            self.window.statusBar().showMessage(text.split("\n")[0], 15000)
-            box = QMessageBox(
-                QMessageBox.Icon.Information,
-                "Unsaved work from an earlier run",
-                text,
-                parent=self.window,
-            )
-            images = [
-                u.image
-                for u in result.unsaved
-                if u.image and not u.journal.name.startswith("project-") and Path(u.image).is_file()
-            ]
-            if images:
-                button = box.addButton("Open these images", QMessageBox.ButtonRole.AcceptRole)
-                button.clicked.connect(lambda: self.window.open_files(images))
-            box.addButton(QMessageBox.StandardButton.Close)
-            box.setModal(False)
-            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-            self.leftovers_box = box
-            box.show()
-
-        self.leftovers_task = self.window.tasks.submit(
-            "Look for unsaved masks", clean_leftovers_job, on_result=done, on_error=log.warning
-        )
-        return self.leftovers_task
-
     # -- undo -------------------------------------------------------------------------------------
     def _can_undo(self) -> bool:
         s = self.session
@@ -804,249 +522,6 @@ class AnnotatePanel(QWidget):
         self.mask_changed.emit(rect)
         self._update_status()
 
-    # -- files ------------------------------------------------------------------------------------
-    def _need_session(self) -> MaskSession | None:
-        if self.session is None:
-            self.window.report_error("Open an image first: a mask belongs to an image")
-            return None
-        if self.session.read_only is not None:
-            self.window.report_error(self.session.read_only)
-            return None
-        if not self.session.ready:
-            self.window.report_error("The mask is not ready yet (recovery pending or preparing)")
-            return None
-        return self.session
-
-    def new_mask(self) -> None:
-        s = self._need_session()
-        if s is not None:
-            self._apply(s.replace(np.zeros(s.editor.shape, dtype=s.editor.mask.dtype)))
-
-    def save(self) -> bool:
-        """Ctrl+S: into the project item (on a worker), the mask's file, or ask for a file."""
-        s = self._need_session()
-        if s is None:
-            return False
-        if s.store is not None:
-            return self.save_to_project(s) is not None
-        if s.mask_path is None:
-            return self.save_as_dialog()
-        return self.save_to(s.mask_path)
-
-    def save_to(self, path) -> bool:
-        """Save the mask atomically; a failure is reported and nothing painted is lost.
-
-        For a project item's mask this writes a copy; the item is saved with :meth:`save`."""
-        s = self._need_session()
-        if s is None:
-            return False
-        if s.store is not None:
-            try:
-                written = s.export(Path(path))
-            except UserFacingError as e:
-                self.window.report_error(str(e))
-                return False
-            self.window.statusBar().showMessage(
-                f"Copy of the mask written to {written}; Ctrl+S saves it into the project", 8000
-            )
-            return True
-        try:
-            saved = s.save(Path(path))
-        except UserFacingError as e:
-            self.window.report_error(str(e))
-            return False
-        self.window.statusBar().showMessage(f"Mask saved to {saved}", 5000)
-        self._update_status()
-        self.session_saved(s, saved)
-        return True
-
-    def session_saved(self, session: MaskSession, path: Path) -> None:
-        """Hook for other panels (the Spots dock writes its review beside the mask)."""
-        for callback in list(getattr(self, "save_hooks", [])):
-            try:
-                callback(session, path)
-            except UserFacingError as e:
-                self.window.report_error(str(e))
-
-    def save_as_dialog(self) -> bool:
-        s = self._need_session()
-        if s is None:
-            return False
-        title = "Save a copy of the mask" if s.store is not None else "Save mask"
-        # a recovered journal's record of the file is only ever proposed here, for the user to
-        # confirm; never written to on its own
-        suggested = s.proposed_path or s.suggested_path()
-        if suggested.parent == self.masks_folder():  # the default folder exists once proposed
-            with contextlib.suppress(OSError):
-                suggested.parent.mkdir(parents=True, exist_ok=True)
-        path, _ = QFileDialog.getSaveFileName(self.window, title, str(suggested), MASK_FILTER)
-        if not path or not self.save_to(path):
-            return False
-        self.remember_masks_folder(Path(path).parent)
-        return True
-
-    def masks_folder(self) -> Path:
-        """Where a new mask is proposed: the folder masks were last saved to (remembered in
-        the settings), else the masks folder in the user's data area — not the raw-data
-        folder, often read-only at a beamline."""
-        chosen = str(self.settings.value("annotate/mask_folder", "") or "")
-        if chosen and Path(chosen).is_dir():
-            return Path(chosen)
-        return mask_index.default_folder()
-
-    def remember_masks_folder(self, folder: Path) -> None:
-        self.settings.setValue("annotate/mask_folder", str(folder))
-        for session in self.sessions.values():
-            session.masks_folder = folder
-
-    def load_dialog(self) -> None:
-        s = self._need_session()
-        if s is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(
-            self.window, "Load mask", str(s.suggested_path().parent), MASK_FILTER
-        )
-        if path:
-            self.load_from(path)
-
-    def load_from(self, path) -> bool:
-        s = self._need_session()
-        if s is None:
-            return False
-        try:
-            rect = s.load(Path(path))
-        except TooManyLabelsError as e:
-            if not self.ask_yes_no(
-                "Mask has more labels",
-                f"{e}\n\nAdd placeholder labels for them and load the mask?",
-            ):
-                return False
-            s.labels.ensure(e.extra_labels)
-            self._labels_changed()
-            return self.load_from(path)
-        except UserFacingError as e:
-            self.window.report_error(str(e))
-            return False
-        self.overlay.set_mask(s.editor.mask, s.labels)
-        self._refresh_labels()
-        self._apply(rect)
-        return True
-
-    def import_from(self, path, **options) -> bool:
-        """Import a mask painted elsewhere (see :func:`qbi_desktop.core.maskio.import_mask`)."""
-        s = self._need_session()
-        if s is None:
-            return False
-        options.setdefault("label", self.controller.label)
-        try:
-            mask = import_mask(Path(path), s.image.shape[:2], labels=s.labels, **options)
-            rect = s.replace(mask)
-        except TooManyLabelsError as e:
-            if not self.ask_yes_no(
-                "Mask has more labels", f"{e}\n\nAdd placeholder labels for them and import?"
-            ):
-                return False
-            s.labels.ensure(e.extra_labels)
-            self._labels_changed()
-            return self.import_from(path, **options)
-        except UserFacingError as e:
-            self.window.report_error(str(e))
-            return False
-        self._apply(rect)
-        return True
-
-    def import_dialog(self) -> None:
-        s = self._need_session()
-        if s is None:
-            return
-        path, _ = QFileDialog.getOpenFileName(
-            self.window, "Import mask", str(s.suggested_path().parent), IMPORT_FILTER
-        )
-        if not path:
-            return
-        dialog = ImportDialog(self.window, self.controller.label)
-        if dialog.exec() == QDialog.DialogCode.Accepted:
-            self.import_from(path, **dialog.options())
-
-    def ask_yes_no(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self.window, title, text)
-        return answer == QMessageBox.StandardButton.Yes
-
-    # -- closing ----------------------------------------------------------------------------------
-    def close_guard(self, document) -> bool:
-        """Asked before an image (or, with None, the window) closes: Save / Discard / Cancel."""
-        if document is None:
-            keys = list(self.sessions)
-        else:
-            keys = [k for k in self.sessions if k[0] == id(document)]
-        if self.controller._stroke is not None:
-            self.controller.end_stroke()
-        modified = [self.sessions[k] for k in keys if self.sessions[k].modified]
-        if modified:
-            names = ", ".join(sorted({s.title for s in modified})[:5])
-            box = QMessageBox(
-                QMessageBox.Icon.Warning,
-                "Unsaved mask",
-                f"The mask ({names}) has unsaved changes. Save before closing?",
-                QMessageBox.StandardButton.Save
-                | QMessageBox.StandardButton.Discard
-                | QMessageBox.StandardButton.Cancel,
-                self.window,
-            )
-            box.setDefaultButton(QMessageBox.StandardButton.Save)
-            answer = self._preset_answer(box)
-            if answer == QMessageBox.StandardButton.Cancel:
-                return False
-            if answer == QMessageBox.StandardButton.Save:
-                for s in modified:
-                    try:
-                        if s.store is not None:  # closing: wait for it, then carry on
-                            mask, state = s.snapshot()
-                            names = s.label_names()
-                            outcome = run_job(s.store.save_job(mask, names, s.saved_names))
-                            self._item_stored(s, state, names, outcome)
-                            self.window.statusBar().showMessage(outcome.message(), 8000)
-                        else:
-                            target = s.suggested_path()
-                            with contextlib.suppress(OSError):
-                                target.parent.mkdir(parents=True, exist_ok=True)
-                            s.save(target)
-                    except UserFacingError as e:
-                        self.window.report_error(str(e))
-                        return False  # keep the window open: nothing is lost
-        for k in keys:
-            self.sessions.pop(k).close()
-            task = self._prepare_tasks.pop(k, None)
-            if task is not None:
-                task.cancel()
-        if document is not None:
-            self.stores.pop(id(document), None)
-        if document is None:
-            self.save_settings()
-        return True
-
-    def _preset_answer(self, box: QMessageBox):
-        """``unsaved_answer`` ("save" / "discard" / "cancel") answers without asking (scripts,
-        tests: a modal question during an automated close would wait forever)."""
-        preset = (self.unsaved_answer or "").lower()
-        buttons = {
-            "save": QMessageBox.StandardButton.Save,
-            "discard": QMessageBox.StandardButton.Discard,
-            "cancel": QMessageBox.StandardButton.Cancel,
-        }
-        if preset in buttons:
-            box.deleteLater()
-            return buttons[preset]
-        return box.exec()
-
-    def discard_all(self) -> None:
-        """Drop every mask's unsaved changes and journals without asking (scripts and tests)."""
-        if self.controller._stroke is not None:
-            self.controller.cancel()
-        for key in list(self.sessions):
-            self.sessions.pop(key).close()
-        self._show_session(None, None)
-
     # -- status -----------------------------------------------------------------------------------
     def _update_status(self) -> None:
         s = self.session
@@ -1077,59 +552,6 @@ class AnnotatePanel(QWidget):
             self.preview_label.setText(
                 f"Preview: {self.controller.preview.count} pixel(s) would be taken"
             )
-
-
-class ImportDialog(QDialog):
-    """How to read a mask painted elsewhere: label image, binary, a colour, or a channel."""
-
-    MODES = [
-        ("auto", "Automatic (binary or label image)"),
-        ("binary", "Binary: every non-zero pixel"),
-        ("labels", "Label image: values kept"),
-        ("colour", "Colour: pixels of one colour"),
-        ("channel", "Channel above a threshold"),
-    ]
-
-    def __init__(self, parent, label: int):
-        super().__init__(parent)
-        self.setWindowTitle("Import mask")
-        self.mode = QComboBox()
-        for _key, text in self.MODES:
-            self.mode.addItem(text)
-        self.label = QSpinBox(minimum=1, maximum=65535, value=label)
-        self.colour = [QSpinBox(minimum=0, maximum=255) for _ in range(3)]
-        self.colour[0].setValue(255)
-        self.tolerance = QSpinBox(minimum=0, maximum=255)
-        self.channel = QComboBox()
-        self.channel.addItems(["Red", "Green", "Blue", "Alpha"])
-        self.threshold = QDoubleSpinBox(minimum=-1e9, maximum=1e9, value=0)
-        form = QFormLayout(self)
-        form.addRow("Read as", self.mode)
-        form.addRow("Label for marked pixels", self.label)
-        row = QHBoxLayout()
-        for w in self.colour:
-            row.addWidget(w)
-        form.addRow("Colour (R G B)", row)
-        form.addRow("Colour tolerance", self.tolerance)
-        form.addRow("Channel", self.channel)
-        form.addRow("Channel threshold", self.threshold)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
-
-    def options(self) -> dict:
-        mode = self.MODES[self.mode.currentIndex()][0]
-        opts: dict = {"mode": mode, "label": self.label.value()}
-        if mode == "colour":
-            opts["colour"] = tuple(w.value() for w in self.colour)
-            opts["tolerance"] = self.tolerance.value()
-        if mode == "channel":
-            opts["channel"] = self.channel.currentIndex()
-            opts["threshold"] = self.threshold.value()
-        return opts
 
 
 def install(window) -> AnnotatePanel:
