@@ -30,13 +30,14 @@ def demo_job(
     folder: Path | None = None, count: int = DEMO_COUNT, size: int = DEMO_SIZE
 ) -> Job[Path]:
     """Make (or find) the demo stack; returns the image stack path."""
-    import tifffile
-
-    from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
-
     image_path, spots_path = demo_paths(folder)
     if image_path.exists() and spots_path.exists():
         return image_path
+    # Only to make it: the simulator pulls in scipy, which a start with the demo cached
+    # does not need before its first frame.
+    import tifffile
+
+    from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
     image_path.parent.mkdir(parents=True, exist_ok=True)
     params = SimulationParams(height=size, width=size)
     images, spots = [], []
