@@ -55,7 +55,7 @@ def holder_of(journal: Path) -> str:
     parts = text.split()
     if len(parts) >= 2 and parts[0].isdigit():
         who = f"process {parts[0]} on {parts[1]}"
-        return "this window's process" if int(parts[0]) == os.getpid() else who
+        return "in this same process" if int(parts[0]) == os.getpid() else who
     return "another window"
 
 

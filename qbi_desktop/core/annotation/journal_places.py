@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbi_desktop.core.annotation import mask_index
-from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError
+from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError, holder_of
 from qbi_desktop.core.journal import (
     SUFFIX,
     ImageIdentity,
@@ -105,7 +105,7 @@ def find_pending(
     or process: this window must not paint (nor offer that journal's live strokes)."""
     own = journal_path(identity, image_path, index, n_slices)
     if JournalLock.is_held(own):
-        raise JournalLockedError(own, _holder(own))
+        raise JournalLockedError(own, holder_of(own))
     found = Found(Journal.pending_at(own, identity))
     if found.recovery is not None:
         return found
@@ -113,7 +113,7 @@ def find_pending(
     pattern = f"*-{_digest(identity)}*{SUFFIX}"
     others = sorted(
         (p for p in own.parent.glob(pattern) if p != own and p.is_file()),
-        key=lambda p: p.stat().st_mtime,
+        key=_mtime,
         reverse=True,
     )
     for other in others:
@@ -141,10 +141,11 @@ def find_pending(
     return found
 
 
-def _holder(journal: Path) -> str:
-    from qbi_desktop.core.annotation.journal_lock import holder_of
-
-    return holder_of(journal)
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:  # gone meanwhile (another window finished with it)
+        return 0.0
 
 
 def mask_path_after_recovery(
