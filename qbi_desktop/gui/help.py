@@ -76,24 +76,58 @@ def _dock_title(widget: QWidget | None) -> str | None:
     return None
 
 
+_LEGEND_KEY = r"\d\s*[-–]\s*\d|Enter|Return|Esc|Delete|Del|Backspace|Space|[A-Z]"
+_LEGEND_ITEM = re.compile(rf"^(?:Keys?\s+)?(?P<key>{_LEGEND_KEY})\s+(?P<what>[a-z].*)$")
+_SAME_KEYS = ({"Enter", "Return"}, {"Del", "Delete"})
+
+
+def _legend_keys(text: str) -> list[tuple[str, str]]:
+    """(key, what) pairs of a tooltip that is a key legend ("A accept, R reject; Enter opens
+    the item"); empty unless at least two entries read like one."""
+    found = []
+    for part in re.split(r"[;,]\s*", re.sub(r"<[^>]+>", "", text)):
+        match = _LEGEND_ITEM.match(part.strip())
+        if match:
+            found.append((re.sub(r"\s", "", match["key"]), match["what"].rstrip(". ")))
+    return found if len(found) >= 2 else []
+
+
+def _legend_matches(legend_key: str, keys: str) -> bool:
+    if legend_key == keys or any({legend_key, keys} <= same for same in _SAME_KEYS):
+        return True
+    span = re.fullmatch(r"(\d)[-–](\d)", legend_key)
+    return bool(span and keys.isdigit() and int(span[1]) <= int(keys) <= int(span[2]))
+
+
 def _describe(shortcut: QShortcut, keys: str) -> str:
+    """What a panel shortcut does: its whatsThis, else what the panel's own texts say of it (a
+    key legend in a tooltip, a "Labels (1–9)" title, a "Brush (B)" button)."""
     if shortcut.whatsThis():
         return shortcut.whatsThis()
     owner = shortcut.parent()
-    if isinstance(owner, QWidget) and len(keys) == 1 and keys.isdigit():
-        for widget in owner.findChildren(QWidget):
+    if not isinstance(owner, QWidget):
+        return "(panel shortcut)"
+    scope = owner
+    while scope.parentWidget() is not None and not isinstance(scope, QDockWidget):
+        scope = scope.parentWidget()
+    widgets = [scope, *scope.findChildren(QWidget)]
+    for widget in widgets:
+        for legend_key, what in _legend_keys(widget.toolTip()):
+            if _legend_matches(legend_key, keys):
+                return what[0].upper() + what[1:]
+    if len(keys) == 1 and keys.isdigit():
+        for widget in widgets:
             title = getattr(widget, "title", None)
             for text in (widget.property("text"), title() if callable(title) else None):
                 match = isinstance(text, str) and re.search(r"\((\d)\s*[–-]\s*(\d)\)", text)
                 if match and int(match[1]) <= int(keys) <= int(match[2]):
                     name = re.sub(r"\s*\(.*", "", text)
                     return f"{name}: choose by number"
-    if isinstance(owner, QWidget):
-        pattern = re.compile(rf"\(\s*{re.escape(keys)}\s*\)|\b{re.escape(keys)}\b\s*:", re.I)
-        for button in owner.findChildren(QAbstractButton):
-            for text in (button.toolTip(), button.text()):
-                if text and pattern.search(text):
-                    return _plain(re.sub(r"<[^>]+>", "", button.text() or text)).strip()
+    pattern = re.compile(rf"\(\s*{re.escape(keys)}\s*\)|\b{re.escape(keys)}\b\s*:", re.I)
+    for button in scope.findChildren(QAbstractButton):
+        for text in (button.toolTip(), button.text()):
+            if text and pattern.search(text):
+                return _plain(re.sub(r"<[^>]+>", "", button.text() or text)).strip()
     return "(panel shortcut)"
 
 
@@ -133,7 +167,13 @@ def _join_digits(rows: set[tuple[str, str, str]]) -> set[tuple[str, str, str]]:
             joined.add((where, what, f"{found[0]}–{found[-1]}"))
         else:
             joined.update((where, what, str(d)) for d in found)
-    return joined
+    # one row per described thing a panel does: "Enter, Return"
+    merged: dict[tuple[str, str], list[str]] = {}
+    for where, what, keys in sorted(joined):
+        if where.endswith(" panel") and what != "(panel shortcut)":
+            merged.setdefault((where, what), []).append(keys)
+    kept = {r for r in joined if (r[0], r[1]) not in merged}
+    return kept | {(where, what, ", ".join(keys)) for (where, what), keys in merged.items()}
 
 
 class ShortcutsDialog(QDialog):
@@ -148,6 +188,7 @@ class ShortcutsDialog(QDialog):
         self.table = QTableWidget(len(self.rows), 3)
         self.table.setHorizontalHeaderLabels(["Where", "What", "Keys"])
         self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         header = self.table.horizontalHeader()
