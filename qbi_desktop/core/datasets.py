@@ -365,6 +365,8 @@ def npz_dataset(path: str | Path, part: str = "all") -> ArrayDataset:
     are loaded with ``allow_pickle=False``: an NPZ that needs unpickling is refused, since
     unpickling a file can run arbitrary code.
     """
+    from qbi_desktop.core.catalog.images import read_npz_member
+
     path = Path(path)
     if not path.is_file():
         raise UserFacingError(f"{path}: NPZ file not found")
@@ -373,7 +375,11 @@ def npz_dataset(path: str | Path, part: str = "all") -> ArrayDataset:
             keys = set(npz.files)
             if {"x_train", "y_train"} <= keys or {"x_test", "y_test"} <= keys:
                 wanted = [p for p in ("train", "test") if part in (p, "all")]
-                pairs = [(p, npz[f"x_{p}"], npz[f"y_{p}"]) for p in wanted if f"x_{p}" in keys]
+                pairs = [
+                    (p, read_npz_member(npz, path, f"x_{p}"), read_npz_member(npz, path, f"y_{p}"))
+                    for p in wanted
+                    if f"x_{p}" in keys
+                ]
                 if not pairs:
                     raise UserFacingError(f"{path}: no x_{part}/y_{part} arrays in this file")
             else:
@@ -384,7 +390,8 @@ def npz_dataset(path: str | Path, part: str = "all") -> ArrayDataset:
                         f"{path}: expected arrays x_train/y_train/x_test/y_test (Keras style) or "
                         f"x/y, found {sorted(keys)}"
                     )
-                pairs = [("", npz[xkey], npz[ykey] if ykey else None)]
+                y = read_npz_member(npz, path, ykey) if ykey else None
+                pairs = [("", read_npz_member(npz, path, xkey), y)]
     except ValueError as exc:  # object arrays need pickle: refused on purpose
         raise UserFacingError(
             f"{path}: cannot read this NPZ without unpickling ({exc}); save plain numeric arrays"

@@ -147,6 +147,8 @@ class ArraySource:
         self._n = n
 
     def _arrays(self) -> dict[str, np.ndarray]:
+        from qbi_desktop.core.catalog.images import read_npz_member
+
         if self._data is None:
             try:
                 if self.path.suffix.lower() == ".npy":
@@ -160,12 +162,12 @@ class ArraySource:
                                 f"{self.path}: no image array (looked for "
                                 f"{', '.join(self.IMAGE_KEYS)}; found {', '.join(keys)})"
                             )
-                        data = {"images": z[img_key]}
+                        data = {"images": read_npz_member(z, self.path, img_key)}
                         mk = next((k for k in self.MASK_KEYS if k in keys), None)
                         if mk is not None:
-                            data["masks"] = z[mk]
+                            data["masks"] = read_npz_member(z, self.path, mk)
                         if "boxes" in keys:
-                            data["boxes"] = z["boxes"]
+                            data["boxes"] = read_npz_member(z, self.path, "boxes")
             except UserFacingError:
                 raise
             except FileNotFoundError as exc:

@@ -125,14 +125,26 @@ def load_npz_array(path: Path, key: str) -> np.ndarray:
         with np.load(path, allow_pickle=False) as npz:
             if key not in npz.files:
                 raise UserFacingError(f"{path}: has no array named {key!r} (has {npz.files})")
-            _check_npz_member(Path(path), npz.zip, key)
-            return npz[key]
+            return read_npz_member(npz, path, key)
     except UserFacingError:
         raise
     except ValueError as exc:  # object arrays would need pickle: refused
         raise UserFacingError(f"{path}: array {key!r} cannot be read safely ({exc})") from exc
     except Exception as exc:
         raise UserFacingError(f"{path}: cannot read NPZ ({exc})") from exc
+
+
+def read_npz_member(npz: Any, path: str | Path, key: str) -> np.ndarray:
+    """``npz[key]`` of an open ``np.load`` result, after checking what the member declares
+    (size limit, stored size, codec); damaged compressed data is a message, not a traceback."""
+    import zipfile
+    import zlib
+
+    _check_npz_member(Path(path), npz.zip, key)
+    try:
+        return npz[key]
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise UserFacingError(f"{path} [{key}]: the compressed data is damaged ({exc})") from exc
 
 
 def _check_npz_member(path: Path, archive: Any, key: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -22,6 +23,24 @@ if TYPE_CHECKING:
     from qbi_desktop.core.catalog.project import Project
 
 CACHE_NAME = "thumbnails.sqlite"
+#: Hash prefix of the placeholder stored for an item whose image could not be read.
+UNREADABLE = "unreadable:"
+
+log = logging.getLogger(__name__)
+
+
+def unreadable_thumbnail(size: int = 96) -> bytes:
+    """A grey tile crossed out in red: the item's image could not be read."""
+    from PIL import Image
+
+    tile = np.full((size, size, 3), 64, np.uint8)
+    k = np.arange(size)
+    for offset in (-1, 0, 1):
+        j = np.clip(k + offset, 0, size - 1)
+        tile[k, j] = tile[k, size - 1 - j] = (220, 40, 40)
+    out = io.BytesIO()
+    Image.fromarray(tile).save(out, format="PNG", compress_level=1)
+    return out.getvalue()
 
 
 def _cache(project: Project) -> sqlite3.Connection:
@@ -71,7 +90,8 @@ def thumbnail_job(
     project: Project, ids: Sequence[int] | None = None, size: int = 96, chunk: int = 64
 ) -> Job[int]:
     """Render the missing (or outdated) thumbnails of ``ids`` (all items if None); the count
-    made. Items whose image cannot be read are skipped (``verify`` reports them)."""
+    made. An item whose image cannot be read (deleted, garbled) gets a crossed-out placeholder
+    and a log line naming it and the reason, never silently nothing; the next run tries again."""
     db = project.connect()
     cache = _cache(project)
     try:
@@ -85,20 +105,25 @@ def thumbnail_job(
                 (str([int(i) for i in ids]),),
             )
         todo = [r for r in rows.fetchall() if have.get(r[0]) != r[1]]
-        made = 0
+        made = unreadable = 0
         for start in range(0, len(todo), chunk):
             batch = []
             for item_id, digest, path, container, index in todo[start : start + chunk]:
                 try:
                     png = render_thumbnail(project._pixels(db, path, container, index), size)
-                except Exception:  # unreadable file: no thumbnail, verify() names it
+                except Exception as exc:  # any failure to read is a property of the file
+                    log.warning("item %d (%s): no thumbnail, %s", item_id, path or "array", exc)
+                    unreadable += 1
+                    # stored under another hash, so the next run tries the file again
+                    batch.append((item_id, size, UNREADABLE + digest, unreadable_thumbnail(size)))
                     continue
                 batch.append((item_id, size, digest, png))
             cache.execute("BEGIN")
             cache.executemany("INSERT OR REPLACE INTO thumbs VALUES (?,?,?,?)", batch)
             cache.execute("COMMIT")
             made += len(batch)
-            yield Progress(start + len(batch), len(todo), "rendering thumbnails")
+            note = f" ({unreadable} unreadable, see the log)" if unreadable else ""
+            yield Progress(start + len(batch), len(todo), f"rendering thumbnails{note}")
         return made
     finally:
         with contextlib.suppress(sqlite3.Error):

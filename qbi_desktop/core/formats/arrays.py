@@ -121,6 +121,10 @@ def import_mnist_job(
                 Problem(str(image_file), f"expected N x H x W images, got {images.shape}")
             )
             continue
+        empty = _empty_images(images)
+        if empty:
+            problems.append(Problem(str(image_file), empty))
+            continue
         if labels is not None and labels.shape != (len(images),):
             problems.append(
                 Problem(str(label_file), f"{labels.shape} labels for {len(images)} images")
@@ -202,10 +206,24 @@ def import_npz_job(
         db.close()
 
 
+def _empty_images(images: np.ndarray) -> str | None:
+    """Why an (N, H, W[, C]) array holds nothing to import, or None."""
+    if len(images) == 0:
+        return f"holds no images (shape {images.shape})"
+    if 0 in images.shape[1:]:
+        size = " x ".join(str(n) for n in images.shape[1:3])
+        return f"its images are {size} pixels (a zero height or width): nothing to show or learn"
+    return None
+
+
 def _npz_plan(source, key, images, y, class_names, target_names, problems):
     where = f"{source} [{key}]"
     if images.ndim not in (3, 4):
         problems.append(Problem(where, f"expected N x H x W (x C) images, got {images.shape}"))
+        return None
+    empty = _empty_images(images)
+    if empty:
+        problems.append(Problem(where, empty))
         return None
     labels = targets = None
     if y is not None:
@@ -242,6 +260,13 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems):
 
 def _stack(project: Project, db: Any, rows: list[dict], what: str) -> np.ndarray:
     arrays = [item_pixels(project, db, r) for r in rows]
+    for row, array in zip(rows, arrays, strict=True):
+        if array.ndim < 2 or 0 in array.shape[:2]:
+            raise UserFacingError(
+                f"{what} export: item {row['id']} ({row['name']}) is an image of "
+                f"{' x '.join(str(n) for n in array.shape)} pixels (a zero height or width); "
+                "remove it from the project or leave it out of the export"
+            )
     shapes = {(a.shape, a.dtype.str) for a in arrays}
     if len(shapes) > 1:
         raise UserFacingError(
