@@ -428,6 +428,32 @@ def test_labelme_and_sheet_paths_outside_their_folder_are_refused(tmp_path):
     assert "row 2" not in message
 
 
+def test_annotations_may_name_images_beside_them_inside_the_folder_given(tmp_path):
+    """labelme/COCO files in annotations/ naming ../images/x.png: fine when the folder holding
+    both is imported, refused (with the way out) when only the JSON is named."""
+    root = tmp_path / "set"
+    _png(root / "images" / "x.png", (16, 20))
+    shapes = [{"label": "leaf", "points": [[2, 2], [9, 2], [9, 8]], "shape_type": "polygon"}]
+    doc = {"shapes": shapes, "imagePath": "../images/x.png", "flags": {}}
+    (root / "annotations").mkdir()
+    (root / "annotations" / "x.json").write_text(json.dumps(doc))
+    with open_project(tmp_path / "p", create=True) as p:
+        message = _refused(p, "labelme", [root / "annotations" / "x.json"])
+        assert "leads outside" in message and "import the folder that holds both" in message
+        assert run_job(import_job(p, "labelme", [root])).added == 1
+    coco = {
+        "images": [{"id": 1, "file_name": "../images/x.png"}],
+        "categories": [{"id": 1, "name": "leaf"}],
+        "annotations": [],
+    }
+    (root / "annotations" / "x.json").unlink()
+    (root / "annotations" / "coco.json").write_text(json.dumps(coco))
+    with open_project(tmp_path / "q", create=True) as q:
+        message = _refused(q, "coco", [root / "annotations" / "coco.json"])
+        assert "leads outside" in message and "import the folder holding both" in message
+        assert run_job(import_job(q, "coco", [root])).added == 1
+
+
 def test_archive_annotations_cannot_reference_files_on_the_host(tmp_path, capsys):
     """A COCO file inside a zip names ../../x.png: nothing is referenced, nothing is copied on
     export, and the extracted copy is removed again."""

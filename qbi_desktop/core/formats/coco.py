@@ -174,10 +174,11 @@ def import_job(
 ) -> Job[ImportReport]:
     """Import one or more COCO JSON files (e.g. one per split) in one transaction. Image files
     must lie inside ``images_dir`` when given, else inside ``within`` (set for an extracted
-    archive) or the JSON's own folder."""
+    archive), else inside the folder given as the source or the JSON's own folder."""
     if not sources:
         raise UserFacingError("coco import needs at least one JSON file")
-    sources = _json_files(sources)
+    roots = _json_files(sources)  # COCO file -> the folder its images must be in
+    sources = list(roots)
     report = ImportReport("coco", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     planned: list[dict[str, Any]] = []
@@ -197,7 +198,7 @@ def import_job(
                 new_classes,
                 new_instances,
                 mode,
-                Path(within) if within else None,
+                Path(within) if within else roots[source],
                 report.warnings,
             )
         if len(new_instances) > 1 or (new_instances and new_classes):
@@ -262,13 +263,14 @@ def import_job(
         db.close()
 
 
-def _json_files(sources: Sequence[str | Path]) -> list[Path]:
+def _json_files(sources: Sequence[str | Path]) -> dict[Path, Path]:
     """The sources with each folder (e.g. an extracted archive) replaced by the COCO JSON files
-    below it (a Data Package's ``datapackage.json`` is not one)."""
-    files: list[Path] = []
+    below it (a Data Package's ``datapackage.json`` is not one), each with the folder its image
+    files must be in: the folder given, or a JSON file's own folder."""
+    files: dict[Path, Path] = {}
     for source in map(Path, sources):
         if not source.is_dir():
-            files.append(source)
+            files[source] = source.parent
             continue
         found = sorted(
             p
@@ -277,7 +279,7 @@ def _json_files(sources: Sequence[str | Path]) -> list[Path]:
         )
         if not found:
             raise UserFacingError(f"{source}: no COCO JSON file found in the folder")
-        files += found
+        files.update((f, source) for f in found)
     return files
 
 
@@ -336,6 +338,8 @@ def _plan(
             found = resolve_inside(base, img.file_name, root)
             if isinstance(found, str):
                 path, reason = None, found
+                if not images_dir:
+                    reason += "; import the folder holding both, or name the images folder"
                 break
             if found.is_file():
                 path = found

@@ -170,12 +170,17 @@ def import_job(
     **_: Any,
 ) -> Job[ImportReport]:
     """``sources``: labelme JSON files and/or folders holding them. Each ``imagePath`` must
-    resolve inside ``within`` (set for an extracted archive), else inside its JSON's folder."""
+    resolve inside ``within`` (set for an extracted archive), else inside the folder given as
+    the source (``annotations/x.json`` may name ``../images/x.png`` when the folder holding
+    both was given), else inside the JSON's own folder."""
     files: list[Path] = []
+    roots: dict[Path, Path] = {}  # JSON file -> the folder its image must be in
     for s in sources:
         s = Path(s)
         found = sorted(p for p in s.rglob("*.json") if p.is_file()) if s.is_dir() else [s]
         files += [p for p in found if p.name != "datapackage.json"]
+        for p in found:
+            roots[p] = Path(within) if within else s if s.is_dir() else s.parent
     if not files:
         raise UserFacingError("labelme import: no JSON files given or found")
     report = ImportReport("labelme", ", ".join(str(s) for s in sources))
@@ -195,7 +200,7 @@ def import_job(
             instances = _instance_class(doc for _f, doc in docs)
         plans = []
         for f, doc in docs:
-            plan = _plan(f, doc, classes, instances, problems, Path(within) if within else None)
+            plan = _plan(f, doc, classes, instances, problems, roots.get(f))
             if plan is not None:
                 plans.append(plan)
         problems += same_image_twice(plans, "json")
@@ -285,7 +290,9 @@ def _plan(
     where = str(f)
     path = resolve_inside(f.parent, doc.image_path, within or f.parent)
     if isinstance(path, str):
-        problems.append(Problem(where, f"imagePath: {path}"))
+        named_alone = (within or f.parent) == f.parent
+        hint = "; import the folder that holds both the JSON and the image" if named_alone else ""
+        problems.append(Problem(where, f"imagePath: {path}{hint}"))
         return None
     info = scan_image(path)
     if isinstance(info, str):
