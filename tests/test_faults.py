@@ -1,0 +1,655 @@
+"""Issue 17 fault tests: kill -9 mid-job, a full disk and read-only folders.
+
+kill -9: a real subprocess runs the real job (``tests/hostile/kill_driver.py``) and SIGKILLs
+itself at a seeded point (after N progress steps, or N ms into the job); then the next start
+(the same CLI command again, the app opening the image again) must leave nothing behind
+(no orphan masks, no temporary or ``.partial`` files, no hidden export folders, no decode
+files) and lose no completed stroke.
+Full disk / read-only: a 1 MiB tmpfs (mounted as root; skipped with the reason otherwise) at
+every write path (import, export, mask save, thumbnails, augment output): the CLI exits with
+code 2 and a message that names the place and the problem; the core raises a UserFacingError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from tests.hostile.make_corpus import gray8, tiff_bytes, write_png  # noqa: E402
+
+SEED = 17
+N_ITEMS = 120
+DISK_WORDS = (
+    "space",
+    "full",
+    "read-only",
+    "read only",
+    "not writable",
+    "cannot write",
+    "permission",
+)
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        QT_QPA_PLATFORM="offscreen",
+        QBI_DESKTOP_HOME=str(home),
+        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
+    )
+    env.pop("QBI_ANNOTATE_AUTO_RECOVER", None)
+    return env
+
+
+def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "qbi_desktop", *map(str, args)],
+        cwd=REPO,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _killed(home: Path, when: str, *job: str) -> str:
+    """Run the job under the kill driver: 'killed', or 'finished' if it ended first."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.hostile.kill_driver", when, *map(str, job)],
+        cwd=REPO,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode == -signal.SIGKILL:
+        return "killed"
+    assert done.returncode == 0, done.stderr[-2000:]
+    return "finished"
+
+
+def _coco_source(folder: Path, n: int = N_ITEMS, size: int = 24) -> Path:
+    doc = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "spot"}]}
+    for i in range(n):
+        write_png(folder / f"im{i:03d}.png", gray8(i, (size, size)))
+        doc["images"].append(
+            {"id": i + 1, "file_name": f"im{i:03d}.png", "width": size, "height": size}
+        )
+        doc["annotations"].append(
+            {
+                "id": i + 1,
+                "image_id": i + 1,
+                "category_id": 1,
+                "bbox": [1, 1, 5, 5],
+                "area": 25,
+                "iscrowd": 0,
+                "segmentation": [[1, 1, 6, 1, 6, 6, 1, 6]],
+            }
+        )
+    (folder / "coco.json").write_text(json.dumps(doc))
+    return folder / "coco.json"
+
+
+def _leftovers(root: Path) -> list[str]:
+    """What a dead run may leave in a project: temporary files, orphan masks, stray sources."""
+    found = [
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.name.endswith((".tmp", ".partial"))
+        or ".partial" in p.name
+        or p.name.startswith(".export")
+    ]
+    catalog = root / "catalog.sqlite"
+    if catalog.exists():
+        con = sqlite3.connect(catalog)
+        try:
+            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            masks = {r[0] for r in con.execute("SELECT path FROM masks")}
+            used = " ".join(
+                r[0]
+                for r in con.execute(
+                    "SELECT path FROM items WHERE path IS NOT NULL "
+                    "UNION ALL SELECT path FROM containers"
+                )
+            )
+        finally:
+            con.close()
+        if (root / "masks").exists():
+            found += [
+                f"orphan masks/{p.name}"
+                for p in (root / "masks").iterdir()
+                if f"masks/{p.name}" not in masks
+            ]
+        if (root / "sources").exists():
+            found += [
+                f"unused sources/{p.name}"
+                for p in (root / "sources").iterdir()
+                if f"sources/{p.name}" not in used
+            ]
+    return found
+
+
+def _count(root: Path) -> int:
+    con = sqlite3.connect(root / "catalog.sqlite")
+    try:
+        return con.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    finally:
+        con.close()
+
+
+def _counts(home: Path, *job: str) -> dict[str, int]:
+    """How many progress steps, fsyncs, renames and files opened for writing the job has."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.hostile.kill_driver", "count", *map(str, job)],
+        cwd=REPO,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _kill_point(counts: dict[str, int], index: int, salt: str) -> str:
+    """The index-th seeded kill point of a job: at its first progress step, then inside its
+    writes (after the n-th file it opens for writing, fsyncs or renames), n drawn with a seed."""
+    rng = random.Random(f"{SEED}-{salt}")
+    points = ["step:1"]
+    for key in ("open", "open", "fsync", "replace", "open", "open"):
+        if counts.get(key, 0) > 1:
+            points.append(f"{key}:{rng.randint(1, counts[key] - 1)}")
+    if index >= len(points):
+        pytest.skip(f"the job has only {len(points)} distinct kill points ({counts})")
+    return points[index]
+
+
+KILLS = range(4)
+
+
+# -- kill -9 --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def coco_src(tmp_path_factory) -> Path:
+    return _coco_source(tmp_path_factory.mktemp("coco"))
+
+
+@pytest.fixture(scope="module")
+def import_counts(tmp_path_factory, coco_src) -> dict[str, int]:
+    root = tmp_path_factory.mktemp("count-import")
+    return _counts(root / "home", "import", root / "p", "coco", coco_src.parent, coco_src)
+
+
+@pytest.mark.parametrize("index", KILLS)
+def test_kill_9_during_import_then_the_same_import_leaves_nothing_behind(
+    tmp_path, coco_src, import_counts, index
+):
+    home, project = tmp_path / "home", tmp_path / "project"
+    when = _kill_point(import_counts, index, "import")
+    job = ("import", project, "coco", coco_src.parent, coco_src)
+    assert _killed(home, when, *job) == "killed", when
+    again = _cli(
+        home,
+        "import",
+        "--project",
+        project,
+        "--kind",
+        "coco",
+        "--images",
+        coco_src.parent,
+        coco_src,
+    )
+    assert again.returncode == 0, (when, again.stderr[-2000:])
+    assert "Traceback" not in again.stderr
+    assert _count(project) == N_ITEMS, when  # all there, none twice
+    assert _leftovers(project) == [], when
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory, coco_src) -> Path:
+    project = tmp_path_factory.mktemp("imported") / "project"
+    done = _cli(
+        tmp_path_factory.mktemp("home"),
+        "import",
+        "--project",
+        project,
+        "--kind",
+        "coco",
+        "--images",
+        coco_src.parent,
+        coco_src,
+    )
+    assert done.returncode == 0, done.stderr
+    return project
+
+
+@pytest.fixture(scope="module")
+def export_counts(tmp_path_factory, imported) -> dict[str, dict[str, int]]:
+    root = tmp_path_factory.mktemp("count-export")
+    return {
+        kind: _counts(root / "home", "export", imported, kind, root / kind)
+        for kind in ("coco", "imagefolder")
+    }
+
+
+@pytest.mark.parametrize("kind", ["coco", "imagefolder"])
+@pytest.mark.parametrize("index", KILLS)
+def test_kill_9_during_export_then_the_same_export_completes_and_cleans(
+    tmp_path, imported, export_counts, index, kind
+):
+    home, out = tmp_path / "home", tmp_path / "out"
+    when = _kill_point(export_counts[kind], index, f"export-{kind}")
+    assert _killed(home, when, "export", imported, kind, out) == "killed", when
+    again = _cli(home, "export", "--project", imported, "--kind", kind, "--out", out)
+    assert "Traceback" not in again.stderr, again.stderr[-2000:]
+    # the same command completes the export (or finds it complete: the kill came after)
+    assert again.returncode == 0 or "not empty" in again.stderr, (when, again.stderr[-2000:])
+    hidden = [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert hidden == [], f"{when}: hidden export folders left beside the output"
+    images = [p for p in out.rglob("*.png")]
+    assert len(images) == N_ITEMS, when
+    if kind == "coco":
+        doc = json.loads(next(out.rglob("*.json")).read_text())
+        assert len(doc["images"]) == N_ITEMS
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("zip") / "shots.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for i in range(N_ITEMS):
+            img = gray8(i, (96, 96))
+            buf = tmp_path_factory.getbasetemp() / "one.png"
+            write_png(buf, img)
+            z.write(buf, f"shots/{'ab'[i % 2]}/im{i:03d}.png")
+    return path
+
+
+@pytest.fixture(scope="module")
+def archive_counts(tmp_path_factory, archive) -> dict[str, int]:
+    root = tmp_path_factory.mktemp("count-archive")
+    return _counts(root / "home", "import", root / "p", "imagefolder", "-", archive)
+
+
+@pytest.mark.parametrize("index", KILLS)
+def test_kill_9_during_archive_extraction_then_the_same_import_leaves_nothing_behind(
+    tmp_path, archive, archive_counts, index
+):
+    home, project = tmp_path / "home", tmp_path / "project"
+    when = _kill_point(archive_counts, index, "archive")
+    assert _killed(home, when, "import", project, "imagefolder", "-", archive) == "killed", when
+    again = _cli(home, "import", "--project", project, "--kind", "imagefolder", archive)
+    assert again.returncode == 0, (when, again.stderr[-2000:])
+    assert _count(project) == N_ITEMS, when
+    assert _leftovers(project) == [], when
+    assert len(list((project / "sources").iterdir())) == 1, when  # one extraction, no stray copy
+
+
+def test_kill_9_during_decode_leaves_no_decode_file_in_the_cache(tmp_path):
+    """Viewer open of a compressed TIFF whose plane (288 MB) decodes into a scratch file."""
+    import zlib
+
+    raw = bytearray(256 * 256 * 2)
+    raw[:2048] = np.random.default_rng(SEED).integers(0, 256, 2048, dtype=np.uint8).tobytes()
+    tile = zlib.compress(bytes(raw), 1)  # ~2 KB: an honest ratio, each tile stored apart
+    n = (-(-12000 // 256)) ** 2
+    image = tmp_path / "big.tif"
+    image.write_bytes(
+        tiff_bytes(
+            [
+                (256, 4, [12000]),
+                (257, 4, [12000]),
+                (258, 3, [16]),
+                (259, 3, [8]),
+                (262, 3, [1]),
+                (277, 3, [1]),
+                (322, 4, [256]),
+                (323, 4, [256]),
+                (324, 4, [8 + i * len(tile) for i in range(n)]),
+                (325, 4, [len(tile)] * n),
+            ],
+            tile * n,
+        )
+    )
+    home = tmp_path / "home"
+    assert _killed(home, "step:5", "decode", image) == "killed"
+    assert _killed(home, "step:1000000", "decode", image) == "finished"  # the next open works
+    cache = home / "cache"
+    left = [p.name for p in cache.rglob("*") if p.is_file()] if cache.exists() else []
+    assert not [n for n in left if n.startswith("decoded-")], left
+
+
+# -- kill -9 during a mask save and after "Save Mask As..." (the real window) ---------------------
+PAINT = r"""
+import json, os, sys, time
+import pyqtgraph as pg
+pg.setConfigOption("mouseRateLimit", -1)
+from PySide6.QtWidgets import QApplication
+mode, image, other, out = sys.argv[1:5]
+app = QApplication([])
+from qbi_desktop.gui.main_window import MainWindow
+window = MainWindow()
+window.resize(1200, 900)
+window.show()
+panel = window.panels["annotate"]
+panel.unsaved_answer = "discard"
+
+def wait(cond, timeout=40):
+    t0 = time.time()
+    while not cond():
+        if time.time() - t0 > timeout:
+            print("timeout", flush=True); sys.exit(3)
+        app.processEvents(); time.sleep(0.002)
+
+task = window.open_file(image)
+wait(lambda: task.finished)
+wait(lambda: panel.session is not None and panel.session.ready)
+
+def stroke(y, x):
+    # the editor the canvas tools drive: one completed stroke, journaled on end_stroke
+    ed = panel.session.editor
+    ed.begin_stroke(1)
+    ed.line(y, x, y, x + 12, 2.0)
+    ed.end_stroke()
+    app.processEvents()
+
+if mode == "recover":
+    wait(lambda: not window.tasks.active())
+    assert panel.save_to(out), window.last_error
+    print("saved", flush=True); sys.exit(0)
+for y in (5, 15):
+    stroke(y, 5)
+if mode == "saveas":
+    assert panel.save_to(other), window.last_error   # Save Mask As... under another name
+    for y in (25, 35):
+        stroke(y, 5)
+    print("ready", panel.session.journal.n_strokes, flush=True)
+    while True:
+        app.processEvents(); time.sleep(0.01)
+if mode == "saving":
+    print("ready", flush=True)
+    while True:   # save again and again until killed: the kill lands inside a save
+        stroke(45, 5)
+        panel.save_to(other)
+"""
+
+
+def _painter(tmp_path: Path, mode: str, home: Path, kill_after_s: float) -> None:
+    script = tmp_path / "paint.py"
+    script.write_text(PAINT)
+    image = tmp_path / "img.tif"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(script),
+            mode,
+            str(image),
+            str(tmp_path / "other.mask.tif"),
+            str(tmp_path / "out.tif"),
+        ],
+        env=_env(home),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        line = ""
+        deadline = time.time() + 90
+        while time.time() < deadline and not line.startswith("ready"):
+            line = proc.stdout.readline()
+            if not line:
+                break
+        assert line.startswith("ready"), proc.stderr.read()[-3000:]
+        time.sleep(kill_after_s)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(10) == -signal.SIGKILL
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _recover(tmp_path: Path, home: Path) -> np.ndarray:
+    from qbi_desktop.core.maskio import load_mask
+
+    env = _env(home)
+    env["QBI_ANNOTATE_AUTO_RECOVER"] = "recover"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(tmp_path / "paint.py"),
+            "recover",
+            str(tmp_path / "img.tif"),
+            str(tmp_path / "other.mask.tif"),
+            str(tmp_path / "out.tif"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert done.returncode == 0 and "saved" in done.stdout, done.stderr[-3000:]
+    return load_mask(tmp_path / "out.tif", (64, 64))
+
+
+def _image(tmp_path: Path) -> None:
+    import tifffile
+
+    tifffile.imwrite(
+        tmp_path / "img.tif", (np.arange(64 * 64) % 977).reshape(64, 64).astype(np.uint16)
+    )
+
+
+def test_kill_9_after_save_as_loses_no_stroke_painted_after_it(tmp_path):
+    """Class 2: strokes painted after "Save Mask As..." are offered after a crash."""
+    _image(tmp_path)
+    home = tmp_path / "home"
+    _painter(tmp_path, "saveas", home, 0.2)
+    mask = _recover(tmp_path, home)
+    for y in (5, 15, 25, 35):  # the two strokes before the Save As and the two after it
+        assert mask[y, 10] > 0, f"the stroke at row {y} is lost"
+
+
+@pytest.mark.parametrize("delay", [random.Random(SEED + i).uniform(0.05, 0.6) for i in range(2)])
+def test_kill_9_during_mask_save_leaves_no_temporary_file_and_loses_no_stroke(tmp_path, delay):
+    _image(tmp_path)
+    home = tmp_path / "home"
+    _painter(tmp_path, "saving", home, delay)
+    mask = _recover(tmp_path, home)  # the next start (its clean-up runs at start-up)
+    for y in (5, 15):
+        assert mask[y, 10] > 0, f"the stroke at row {y} is lost"
+    left = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp") or ".tmp" in p.name]
+    assert left == [], left
+    from qbi_desktop.core.maskio import read_mask_file
+
+    if (tmp_path / "other.mask.tif").exists():  # the file saved last is whole
+        read_mask_file(tmp_path / "other.mask.tif")
+
+
+# -- a full disk and read-only folders ------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'refused'}")
+
+    class Disk:
+        path = mnt
+
+        @staticmethod
+        def fill(leave: int = 2048) -> None:
+            """Fill the disk up to ``leave`` bytes."""
+            st = os.statvfs(mnt)
+            free = st.f_bavail * st.f_frsize
+            with open(mnt / "filler", "wb") as f:
+                try:
+                    f.write(b"\0" * max(0, free - leave))
+                except OSError:
+                    pass
+
+        @staticmethod
+        def read_only() -> None:
+            subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+
+    yield Disk
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _clear_cli_refusal(done: subprocess.CompletedProcess, place: Path) -> None:
+    text = done.stderr + done.stdout
+    assert "Traceback" not in text, text[-2000:]
+    assert done.returncode == 2, (done.returncode, text[-2000:])
+    low = text.lower()
+    assert any(w in low for w in DISK_WORDS), text[-1000:]
+    assert place.name in text, f"the message does not name {place}: {text[-1000:]}"
+
+
+@pytest.mark.parametrize("problem", ["full", "read-only"])
+def test_import_into_a_full_or_read_only_disk_says_so(tmp_path, small_disk, problem):
+    src = _coco_source(tmp_path / "src", n=40, size=128)
+    project = small_disk.path / "project"
+    if problem == "read-only":
+        small_disk.read_only()
+    else:  # a project that fits, then a disk with 8 KB left for the 40 items' masks
+        first = _coco_source(tmp_path / "first", n=1)
+        assert (
+            _cli(
+                tmp_path / "home",
+                "import",
+                "--project",
+                project,
+                "--kind",
+                "coco",
+                "--images",
+                first.parent,
+                first,
+            ).returncode
+            == 0
+        )
+        small_disk.fill(leave=8 * 1024)
+    done = _cli(
+        tmp_path / "home",
+        "import",
+        "--project",
+        project,
+        "--kind",
+        "coco",
+        "--images",
+        src.parent,
+        src,
+    )
+    _clear_cli_refusal(done, small_disk.path if problem == "read-only" else project)
+    if project.exists():
+        (small_disk.path / "filler").unlink()  # room for SQLite to open the catalog again
+        assert _leftovers(project) == []
+        assert _count(project) == 1  # the refused import added nothing
+
+
+@pytest.mark.parametrize("problem", ["full", "read-only"])
+def test_export_onto_a_full_or_read_only_disk_says_so(tmp_path, imported, small_disk, problem):
+    out = small_disk.path / "out"
+    if problem == "read-only":
+        small_disk.read_only()
+    else:
+        small_disk.fill(leave=64 * 1024)
+    done = _cli(
+        tmp_path / "home", "export", "--project", imported, "--kind", "imagefolder", "--out", out
+    )
+    _clear_cli_refusal(done, small_disk.path if problem == "read-only" else out)
+    left = [p.name for p in small_disk.path.iterdir() if p.name not in ("filler",)]
+    assert left in ([], ["out"]) and not (out.exists() and any(out.iterdir())), left
+
+
+@pytest.mark.parametrize("problem", ["full", "read-only"])
+def test_augment_output_on_a_full_or_read_only_disk_says_so(
+    tmp_path, coco_src, small_disk, problem
+):
+    pipeline = tmp_path / "p.json"
+    pipeline.write_text(
+        json.dumps(
+            {"format": "qbi-augment", "version": 1, "seed": 0, "options": {"horizontal_flip": True}}
+        )
+    )
+    out = small_disk.path / "aug"
+    if problem == "read-only":
+        small_disk.read_only()
+    else:
+        small_disk.fill(leave=16 * 1024)
+    done = _cli(
+        tmp_path / "home",
+        "augment",
+        "--pipeline",
+        pipeline,
+        "--input",
+        coco_src.parent,
+        "--output",
+        out,
+        "--copies",
+        "2",
+    )
+    _clear_cli_refusal(done, small_disk.path if problem == "read-only" else out)
+
+
+@pytest.mark.parametrize("problem", ["full", "read-only"])
+def test_mask_save_onto_a_full_or_read_only_disk_says_so(small_disk, problem):
+    from qbi_desktop.core.errors import UserFacingError
+    from qbi_desktop.core.maskio import save_mask
+
+    target = small_disk.path / "img.mask.tif"
+    if problem == "read-only":
+        small_disk.read_only()
+    else:
+        small_disk.fill(leave=1024)
+    mask = (np.arange(300 * 300).reshape(300, 300) % 7).astype(np.uint8)
+    with pytest.raises(UserFacingError) as err:
+        save_mask(target, mask)
+    text = str(err.value).lower()
+    assert any(w in text for w in DISK_WORDS) and "img.mask.tif" in str(err.value), err.value
+    assert not target.exists()
+    if problem == "full":
+        assert [p.name for p in small_disk.path.iterdir()] == ["filler"]  # no temporary file
+
+
+@pytest.mark.parametrize("problem", ["full", "read-only"])
+def test_thumbnails_of_a_project_on_a_full_or_read_only_disk_say_so(tmp_path, small_disk, problem):
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.catalog.thumbnails import thumbnail_job
+    from qbi_desktop.core.errors import UserFacingError
+    from qbi_desktop.core.jobs import run_job
+
+    src = tmp_path / "src"
+    for i in range(30):
+        write_png(src / "a" / f"im{i:02d}.png", gray8(i, (64, 64)))
+    project = small_disk.path / "project"
+    done = _cli(tmp_path / "home", "import", "--project", project, "--kind", "imagefolder", src)
+    assert done.returncode == 0, done.stderr
+    if problem == "read-only":
+        small_disk.read_only()
+    else:
+        small_disk.fill(leave=0)
+    with pytest.raises(UserFacingError) as err:
+        with open_project(project) as p:
+            run_job(thumbnail_job(p))
+    text = str(err.value).lower()
+    assert any(w in text for w in DISK_WORDS), err.value
