@@ -111,3 +111,26 @@ def test_edge_image_opens_with_finite_levels_and_histogram(qtbot, main_window, t
 def test_histogram_of_a_constant_uint64_image_has_distinct_edges():
     counts, edges = histogram(np.full((8, 8), 2**63 + 5, np.uint64))
     assert counts.sum() == 64 and np.all(np.diff(edges) > 0)
+
+
+@pytest.mark.parametrize("case", ["zero-height", "tile-0", "header-claims-10^10", "tile-bomb"])
+def test_impossible_tiff_in_the_window_is_a_message_and_the_app_carries_on(
+    qtbot, main_window, tmp_path, case
+):
+    import tiffcraft as tc
+
+    path = tmp_path / f"{case}.tif"
+    {
+        "zero-height": lambda: tc.zero_sized(path, 0, 48),
+        "tile-0": lambda: tc.zero_sized(path, 48, 48, tile=0),
+        "header-claims-10^10": lambda: tc.header_claiming(path, 100000, 100000),
+        "tile-bomb": lambda: tc.tile_bomb(path, 40000, 80000),
+    }[case]()
+    task = main_window.open_file(path)
+    qtbot.waitUntil(lambda: task.finished, timeout=10000)
+    assert task.state != "done"
+    qtbot.waitUntil(lambda: str(path) in (main_window.last_error or ""), timeout=5000)
+    assert "Traceback" not in main_window.last_error
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.full((16, 16), 3, np.uint16))
+    assert open_and_wait(qtbot, main_window, good).source.slice_shape == (16, 16)
