@@ -470,67 +470,78 @@ def export_job(
     **_: Any,
 ) -> Job[ExportReport]:
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
-        masks = {r["id"]: read_item_mask(project, r) for r in rows if r["mask"]}
+        # One pass, one mask in memory at a time (a thousand 2048^2 masks would not fit);
+        # category ids are known only at the end, so annotations naming a category by name
+        # (boxes, instance objects) get their id then, and the files are written last.
         instances = mask_instances(db)
+        names = mask_class_names(db)
+        docs: dict[str, dict[str, Any]] = {}
+        by_name_later: list[tuple[dict[str, Any], str]] = []
+        values: set[int] = set()
+        for n, row in enumerate(rows):
+            split = split_dir(row["split"])
+            doc = docs.setdefault(
+                split,
+                {
+                    "info": {"description": "exported by QBI Desktop"},
+                    "images": [],
+                    "annotations": [],
+                },
+            )
+            rel = put_image(folder, project, db, row, f"{split}/images")
+            h, w = item_shape(project, db, row)
+            doc["images"].append(
+                {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
+            )
+            for label, x, y, bw, bh, _who in row["boxes"]:
+                annotation = {
+                    "id": len(doc["annotations"]) + 1,
+                    "image_id": row["id"],
+                    "category_id": None,
+                    "bbox": [x, y, bw, bh],
+                    "area": bw * bh,
+                    "iscrowd": 0,
+                    "segmentation": [],
+                }
+                doc["annotations"].append(annotation)
+                by_name_later.append((annotation, label))
+            mask = read_item_mask(project, row) if row["mask"] else None
+            for value, region, (x0, y0, x1, y1) in [] if mask is None else mask_regions(mask):
+                annotation = {
+                    "id": len(doc["annotations"]) + 1,
+                    "image_id": row["id"],
+                    "category_id": value,
+                    "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
+                    "area": int(region.sum()),
+                    "iscrowd": 1 if instances is None else 0,
+                    "segmentation": {"size": [h, w], "counts": rle_encode(region)},
+                }
+                if instances is not None:
+                    # Instance masks: every value is one object of one class (module docstring).
+                    annotation["instance_id"] = value
+                    by_name_later.append((annotation, instances))
+                values.add(value)
+                doc["annotations"].append(annotation)
+            if n % 100 == 0:
+                yield Progress(n, len(rows), "writing images and annotations")
         if instances is not None:
-            # Instance masks: every value is one object of one class (see the module docstring).
-            categories = {1: instances} if masks else {}
+            categories = {1: instances} if values else {}
         else:
-            values = sorted({int(v) for m in masks.values() for v in np.unique(m) if v != 0})
-            names = mask_class_names(db)
-            categories = {v: names.get(v, str(v)) for v in values}
+            categories = {v: names.get(v, str(v)) for v in sorted(values)}
         by_name = {name: cid for cid, name in categories.items()}
         next_id = max(categories, default=0) + 1
-        for r in rows:
-            for box in r["boxes"]:
-                if box[0] not in by_name:
-                    by_name[box[0]] = next_id
-                    categories[next_id] = box[0]
-                    next_id += 1
-        for split in sorted({split_dir(r["split"]) for r in rows}):
-            doc: dict[str, Any] = {
-                "info": {"description": "exported by QBI Desktop"},
-                "images": [],
-                "annotations": [],
-                "categories": [
-                    {"id": cid, "name": name, "supercategory": ""}
-                    for cid, name in sorted(categories.items())
-                ],
-            }
-            for n, row in enumerate(r for r in rows if split_dir(r["split"]) == split):
-                rel = put_image(folder, project, db, row, f"{split}/images")
-                h, w = item_shape(project, db, row)
-                doc["images"].append(
-                    {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
-                )
-                for label, x, y, bw, bh, _who in row["boxes"]:
-                    doc["annotations"].append(
-                        {
-                            "id": len(doc["annotations"]) + 1,
-                            "image_id": row["id"],
-                            "category_id": by_name[label],
-                            "bbox": [x, y, bw, bh],
-                            "area": bw * bh,
-                            "iscrowd": 0,
-                            "segmentation": [],
-                        }
-                    )
-                mask = masks.get(row["id"])
-                for value, region, (x0, y0, x1, y1) in [] if mask is None else mask_regions(mask):
-                    annotation = {
-                        "id": len(doc["annotations"]) + 1,
-                        "image_id": row["id"],
-                        "category_id": value if instances is None else by_name[instances],
-                        "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
-                        "area": int(region.sum()),
-                        "iscrowd": 1 if instances is None else 0,
-                        "segmentation": {"size": [h, w], "counts": rle_encode(region)},
-                    }
-                    if instances is not None:
-                        annotation["instance_id"] = value
-                    doc["annotations"].append(annotation)
-                if n % 100 == 0:
-                    yield Progress(n, len(rows), f"writing {split}")
+        for annotation, name in by_name_later:
+            if name not in by_name:
+                by_name[name] = next_id
+                categories[next_id] = name
+                next_id += 1
+            annotation["category_id"] = by_name[name]
+        listed = [
+            {"id": cid, "name": name, "supercategory": ""}
+            for cid, name in sorted(categories.items())
+        ]
+        for split, doc in sorted(docs.items()):
+            doc["categories"] = listed
             folder.write_json(f"{split}/annotations.json", doc)
         # COCO annotates objects, not images: an image's class label has no place in it
         labelled = sum(1 for r in rows if r["label"] is not None)
