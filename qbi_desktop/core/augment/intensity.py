@@ -98,11 +98,28 @@ def finalize(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
 # Steps (in place on float arrays where possible; each returns the result)
 
 
+def finite_range(x: np.ndarray) -> tuple[float, float]:
+    """Min and max of the finite values (dead NaN/inf pixels of a float image are left out);
+    (0, 0) when there is none."""
+    if x.dtype.kind != "f":
+        return (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    finite = x[np.isfinite(x)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+
+
+def finite_mean(x: np.ndarray) -> float:
+    if x.dtype.kind != "f":
+        return float(x.mean()) if x.size else 0.0
+    finite = x[np.isfinite(x)]
+    return float(finite.mean()) if finite.size else 0.0
+
+
 def channel_shift(x: np.ndarray, intensity: float) -> np.ndarray:
-    """Add ``intensity`` to every channel, clipped to the image's own min/max (Keras semantics)."""
-    lo, hi = x.min(), x.max()
+    """Add ``intensity`` to every channel, clipped to the image's own min/max (Keras semantics);
+    NaN pixels stay NaN rather than making the whole range NaN."""
+    lo, hi = finite_range(x)
     x += x.dtype.type(intensity)
-    return np.clip(x, lo, hi, out=x)
+    return np.clip(x, x.dtype.type(lo), x.dtype.type(hi), out=x)
 
 
 def brightness(x: np.ndarray, factor: float) -> np.ndarray:
@@ -113,7 +130,7 @@ def brightness(x: np.ndarray, factor: float) -> np.ndarray:
 
 def contrast(x: np.ndarray, factor: float) -> np.ndarray:
     """Scale deviations from the image mean by ``factor`` (mean kept)."""
-    mean = x.dtype.type(x.mean())
+    mean = x.dtype.type(finite_mean(x))
     x -= mean
     x *= x.dtype.type(factor)
     x += mean
@@ -141,6 +158,14 @@ def blur(x: np.ndarray, sigma: float) -> np.ndarray:
     if sigma <= 0:
         return x
     sig = (sigma, sigma) if x.ndim == 2 else (sigma, sigma, 0)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        # normalised convolution: dead (NaN/inf) pixels do not bleed into their neighbours
+        good = np.isfinite(x)
+        weight = ndimage.gaussian_filter(good.astype(x.dtype), sig, mode="nearest")
+        filled = ndimage.gaussian_filter(np.where(good, x, 0), sig, mode="nearest")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = filled / weight
+        return np.where(good, out, x).astype(x.dtype, copy=False)
     return ndimage.gaussian_filter(x, sig, mode="nearest")
 
 

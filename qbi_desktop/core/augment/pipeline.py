@@ -484,7 +484,7 @@ def _intensity(
     if "contrast" in params:
         out = intensity.contrast(out, params["contrast"])
     if "gamma" in params:
-        rng_ = intensity.dtype_range(image.dtype) or (float(out.min()), float(out.max()))
+        rng_ = intensity.dtype_range(image.dtype) or intensity.finite_range(out)
         out = intensity.gamma(out, params["gamma"], rng_)
     if params.get("blur_sigma"):
         out = intensity.blur(out, params["blur_sigma"] * scale)
