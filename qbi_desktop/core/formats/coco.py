@@ -348,6 +348,8 @@ def _plan(
             where_looked = " or ".join(str(b) for b in bases)
             if reason == "not found":
                 reason = f"file {img.file_name!r} not found in {where_looked}"
+                if not images_dir:
+                    reason += " (images kept elsewhere: name their folder, --images)"
             problems.append(Problem(where, f"{label}.file_name: {reason}"))
             continue
         key = path.resolve()
