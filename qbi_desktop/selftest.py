@@ -225,8 +225,8 @@ class SelfTest:
 
         panel = getattr(self.window, "panels", {}).get("annotate") if self.window else None
         if panel is None:
-            _require("qbi_desktop.core.masks")
-            from qbi_desktop.core.masks import MaskEditor
+            _require("qbi_desktop.core.annotation.masks")
+            from qbi_desktop.core.annotation.masks import MaskEditor
 
             editor = MaskEditor((64, 64))
             editor.begin_stroke(1)

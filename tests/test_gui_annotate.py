@@ -17,9 +17,9 @@ try:
 except ImportError:  # pragma: no cover - rootdir without package
     from conftest import RADIOGRAPHS, need, open_and_wait
 
-from qbi_desktop.core.journal import Journal
+from qbi_desktop.core.annotation.journal import Journal
+from qbi_desktop.core.annotation.masks import ConstraintRule, MaskEditor, constrained_footprint
 from qbi_desktop.core.maskio import load_mask
-from qbi_desktop.core.masks import ConstraintRule, MaskEditor, constrained_footprint
 from qbi_desktop.core.paths import user_dir
 
 PEN = QPointingDevice.PointerType.Pen
@@ -306,7 +306,7 @@ def test_journal_holds_every_stroke_and_save_load(tmp_path, painting):
         pen.stroke([(50 + 30 * i, 220), (60 + 30 * i, 230)], 0.6)
     s = panel.session
     assert s.journal is not None and s.journal.n_strokes == 3
-    from qbi_desktop.core.journal import replay
+    from qbi_desktop.core.annotation.journal import replay
 
     replayed, n, problems = replay(s.journal.path, s.identity)
     assert n == 3 and not problems

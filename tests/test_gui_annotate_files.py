@@ -20,9 +20,9 @@ except ImportError:  # pragma: no cover
     from conftest import open_and_wait
 
 from qbi_desktop.core.annotation import mask_index
-from qbi_desktop.core.journal import MAGIC, ImageIdentity, Journal
+from qbi_desktop.core.annotation.journal import MAGIC, ImageIdentity, Journal
+from qbi_desktop.core.annotation.masks import MaskEditor
 from qbi_desktop.core.maskio import load_mask
-from qbi_desktop.core.masks import MaskEditor
 from qbi_desktop.core.paths import user_dir
 
 SHAPE = (120, 160)

@@ -25,8 +25,8 @@ try:
 except ImportError:  # pragma: no cover
     from conftest import RADIOGRAPHS, REPO, need
 
+from qbi_desktop.core.annotation.masks import MaskEditor
 from qbi_desktop.core.maskio import load_mask
-from qbi_desktop.core.masks import MaskEditor
 
 # Strokes through pixel centres, (x, y) pixel indices. Each jump is <= 32 px (one core line) and
 # its length is not a multiple of the dab spacing (2 px) nor gives half-pixel dab centres, so
@@ -218,7 +218,7 @@ def test_recovery_answer_recover_or_discard(tmp_path, answer):
     home = tmp_path / "home"
     home.mkdir()
     # a journal left by a "crashed" session, written with the core
-    from qbi_desktop.core.journal import ImageIdentity, Journal
+    from qbi_desktop.core.annotation.journal import ImageIdentity, Journal
     from qbi_desktop.core.paths import user_dir
 
     os.environ["QBI_DESKTOP_HOME"] = str(home)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qbi_desktop.core.journal import (
+from qbi_desktop.core.annotation.journal import (
     ImageIdentity,
     Journal,
     JournalError,
@@ -22,8 +22,8 @@ from qbi_desktop.core.journal import (
     replay,
     replay_full,
 )
+from qbi_desktop.core.annotation.masks import MaskEditor
 from qbi_desktop.core.labels import LabelTable
-from qbi_desktop.core.masks import MaskEditor
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -219,8 +219,8 @@ CHILD = textwrap.dedent(
     """
     import sys
     import numpy as np
-    from qbi_desktop.core.journal import ImageIdentity, Journal
-    from qbi_desktop.core.masks import MaskEditor
+    from qbi_desktop.core.annotation.journal import ImageIdentity, Journal
+    from qbi_desktop.core.annotation.masks import MaskEditor
 
     image = np.random.default_rng(0).integers(0, 60000, (256, 256), dtype=np.uint16)
     journal = Journal.open_for(ImageIdentity.of(image), sys.argv[1])

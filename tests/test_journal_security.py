@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qbi_desktop.core.jobs import run_job
-from qbi_desktop.core.journal import (
+from qbi_desktop.core.annotation.journal import (
     MAGIC,
     ImageIdentity,
     Journal,
@@ -25,7 +24,8 @@ from qbi_desktop.core.journal import (
     read_header,
     replay_full,
 )
-from qbi_desktop.core.masks import MaskEditor
+from qbi_desktop.core.annotation.masks import MaskEditor
+from qbi_desktop.core.jobs import run_job
 from qbi_desktop.gui.annotate.session import MaskSession, prepare_job
 
 REPO = Path(__file__).resolve().parents[1]

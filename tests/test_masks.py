@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from qbi_desktop.core.annotation.masks import ConstraintRule, MaskEditor, disc_footprint
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.masks import ConstraintRule, MaskEditor, disc_footprint
 
 
 def _disc_mask(shape, cy, cx, r):

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qbi_desktop.core.masks import MaskEditor
+from qbi_desktop.core.annotation.masks import MaskEditor
 from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
 from qbi_desktop.core.spot_review import (
     PIXEL_ACCEPTED,

@@ -18,9 +18,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from qbi_desktop.core.journal import ImageIdentity, Journal  # noqa: E402
+from qbi_desktop.core.annotation.journal import ImageIdentity, Journal  # noqa: E402
+from qbi_desktop.core.annotation.masks import MaskEditor  # noqa: E402
 from qbi_desktop.core.labels import LabelTable  # noqa: E402
-from qbi_desktop.core.masks import MaskEditor  # noqa: E402
 
 
 def _path(n: int, size: int, rng: np.random.Generator, step: float = 2.0):

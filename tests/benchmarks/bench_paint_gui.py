@@ -38,8 +38,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 pg.setConfigOption("mouseRateLimit", -1)
 app = QApplication.instance() or QApplication(sys.argv)
 
+from qbi_desktop.core.annotation.journal import ImageIdentity  # noqa: E402
 from qbi_desktop.core.io import Plane  # noqa: E402
-from qbi_desktop.core.journal import ImageIdentity  # noqa: E402
 from qbi_desktop.gui.annotate.overlay import MaskOverlay  # noqa: E402
 from qbi_desktop.gui.annotate.session import MaskSession  # noqa: E402
 from qbi_desktop.gui.annotate.tools import PaintController  # noqa: E402

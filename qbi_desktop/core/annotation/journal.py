@@ -63,10 +63,10 @@ from qbi_desktop.core.annotation.journal_records import (
     iter_records,
     record,
 )
+from qbi_desktop.core.annotation.masks import StrokeDelta
 from qbi_desktop.core.atomic import atomic_open
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.labels import LabelTable
-from qbi_desktop.core.masks import StrokeDelta
 from qbi_desktop.core.paths import user_dir
 from qbi_desktop.core.safefile import read_bytes
 

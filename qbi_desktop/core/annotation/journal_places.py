@@ -29,8 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qbi_desktop.core.annotation import mask_index
-from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError, holder_of
-from qbi_desktop.core.journal import (
+from qbi_desktop.core.annotation.journal import (
     SUFFIX,
     ImageIdentity,
     Journal,
@@ -38,6 +37,7 @@ from qbi_desktop.core.journal import (
     RecoveryInfo,
     read_header,
 )
+from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError, holder_of
 from qbi_desktop.core.paths import user_dir
 
 MASK_SUFFIXES = (".tif", ".tiff", ".png")

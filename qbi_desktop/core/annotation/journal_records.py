@@ -1,5 +1,5 @@
 """The bytes of a mask journal: records with a length and a checksum, and the payloads of its
-header, base mask and deltas (the layout is described in :mod:`qbi_desktop.core.journal`).
+header, base mask and deltas (the layout is described in :mod:`.journal`).
 
 Decoding checks every size against the mask before touching memory: a record is untrusted.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from qbi_desktop.core.annotation.image_identity import ImageIdentity
+from qbi_desktop.core.annotation.masks import StrokeDelta
 from qbi_desktop.core.labels import LabelTable
-from qbi_desktop.core.masks import StrokeDelta
 
 MAGIC = b"QBIMJRN1"
 FORMAT_VERSION = 1

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qbi_desktop.core.annotation.journal import SUFFIX, JournalError, inspect
 from qbi_desktop.core.annotation.journal_lock import LOCK_SUFFIX, JournalLock
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.journal import SUFFIX, JournalError, inspect
 from qbi_desktop.core.paths import user_dir
 
 INTENT_FOLDER = "saving"

@@ -14,7 +14,7 @@ Design for a painter that never lags:
   stroke is its own one-operation stroke (a fill click is one undo step).
 * ``on_commit(delta)`` is called for every completed stroke, and with the inverse delta on undo
   and the delta again on redo, so a journal that appends what it is given replays to exactly the
-  current mask (see :mod:`qbi_desktop.core.journal`).
+  current mask (see :mod:`qbi_desktop.core.annotation.journal`).
 
 Stroke modes (``begin_stroke(label, mode)``):
 

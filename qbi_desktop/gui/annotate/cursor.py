@@ -14,7 +14,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
 
-from qbi_desktop.core.masks import disc_footprint
+from qbi_desktop.core.annotation.masks import disc_footprint
 
 
 @lru_cache(maxsize=256)

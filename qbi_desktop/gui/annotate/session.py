@@ -37,17 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from qbi_desktop.core.annotation import leftovers, mask_index
-from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError, holder_of
-from qbi_desktop.core.annotation.journal_places import (
-    default_mask_path,
-    find_pending,
-    forget_recovered,
-    journal_path,
-    mask_path_after_recovery,
-)
-from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.journal import (
+from qbi_desktop.core.annotation.journal import (
     SUFFIX,
     ImageIdentity,
     Journal,
@@ -56,9 +46,19 @@ from qbi_desktop.core.journal import (
     read_header,
     replay_full,
 )
+from qbi_desktop.core.annotation.journal_lock import JournalLock, JournalLockedError, holder_of
+from qbi_desktop.core.annotation.journal_places import (
+    default_mask_path,
+    find_pending,
+    forget_recovered,
+    journal_path,
+    mask_path_after_recovery,
+)
+from qbi_desktop.core.annotation.masks import MaskEditor, StrokeDelta
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.maskio import load_mask, read_mask_file, save_mask
-from qbi_desktop.core.masks import MaskEditor, StrokeDelta
 from qbi_desktop.gui.annotate.store import ProjectItemStore
 
 

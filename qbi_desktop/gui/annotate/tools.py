@@ -28,8 +28,8 @@ import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QPointingDevice
 
+from qbi_desktop.core.annotation.masks import ConstraintRule, union_rect
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.masks import ConstraintRule, union_rect
 from qbi_desktop.gui.annotate.cursor import BrushCursor, LassoItem, PreviewItem
 
 log = logging.getLogger("qbi_desktop")

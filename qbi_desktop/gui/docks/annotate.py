@@ -59,9 +59,9 @@ from PySide6.QtWidgets import (
 )
 
 from qbi_desktop.core.annotation.leftovers import Leftovers
+from qbi_desktop.core.annotation.masks import ConstraintRule
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.labels import LabelTable
-from qbi_desktop.core.masks import ConstraintRule
 from qbi_desktop.gui.annotate.dock_files import FilesMixin
 from qbi_desktop.gui.annotate.dock_labels import LabelsMixin
 from qbi_desktop.gui.annotate.dock_project import ProjectMixin

@@ -53,8 +53,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.core.annotation.masks import union_rect
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.masks import union_rect
 from qbi_desktop.core.spot_review import SpotReview
 from qbi_desktop.core.spots import DEFAULTS
 from qbi_desktop.gui.docks.spots_hot import (  # noqa: F401 - names the tests and users import
