@@ -38,7 +38,7 @@ class JournalLockedError(UserFacingError):
         super().__init__(
             f"{journal}: the mask of this image is being edited in another QBI Desktop window "
             f"({holder}); this copy is read-only so that neither loses strokes — paint in the "
-            "other window, or close it and open the image again"
+            "other window, or close the image there, then close and reopen it here"
         )
 
 
