@@ -283,3 +283,39 @@ def test_second_opener_of_a_journal_is_refused_and_truncates_nothing(tmp_path, s
     assert third.recovery is not None and third.recovery.n_strokes == 3
     third.recover()
     assert np.array_equal(third.mask, first.mask)
+
+
+def test_project_item_open_in_two_windows_is_read_only_in_the_second(tmp_path, settings_dir):
+    """The same lock for a project item's mask (its journal is keyed by project and item)."""
+    from PIL import Image
+
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.formats import import_job
+    from qbi_desktop.core.labels import LabelTable
+    from qbi_desktop.gui.annotate.session import prepare_item_job
+    from qbi_desktop.gui.annotate.store import ProjectItemStore
+
+    folder = tmp_path / "images" / "a"
+    folder.mkdir(parents=True)
+    pixels = np.random.default_rng(9).integers(0, 255, (40, 48), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "a0.png")
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "imagefolder", [tmp_path / "images"]))
+        item = project.query(limit=None)[0]
+    store = ProjectItemStore(root, int(item["id"]), item["name"], "tester")
+
+    def open_item() -> MaskSession:
+        session = MaskSession(pixels, None, store=store)
+        session.apply_prepared(run_job(prepare_item_job(pixels, store, LabelTable())))
+        return session
+
+    first = open_item()
+    first.editor.dab(10, 10, 3)
+    before = first.journal.path.read_bytes()
+    second = open_item()
+    assert second.read_only is not None and not second.ready
+    assert first.journal.path.read_bytes() == before
+    first.journal.close()  # as by a crash: the stroke is offered to the next opener
+    third = open_item()
+    assert third.recovery is not None and third.recovery.n_strokes == 1
