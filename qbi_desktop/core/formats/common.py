@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.atomic import DiskFullError, write_error
+from qbi_desktop.core.atomic import UMASK, DiskFullError, write_error
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import (
     IMAGE_SUFFIXES,
@@ -389,6 +389,8 @@ class ExportFolder:
         self.swept = leftovers.sweep_exports(self.out)
         try:
             self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+            # mkdtemp makes it 0700; the finished export is a folder like any other (umask)
+            os.chmod(self.tmp, 0o777 & ~UMASK)
         except OSError as exc:
             raise UserFacingError(
                 f"{self.out.parent}: cannot write there ({exc.strerror})"

@@ -63,7 +63,9 @@ from qbi_desktop.gui.docks.browser_dialogs import (
     ExportDialog,
     ImportDialog,
     MetadataDialog,
+    NewProjectDialog,
     ProblemsDialog,
+    present,
 )
 from qbi_desktop.gui.docks.browser_edits import BrowserEdits, sorted_classes
 from qbi_desktop.gui.docks.browser_model import (
@@ -74,7 +76,7 @@ from qbi_desktop.gui.docks.browser_model import (
     ItemTableModel,
 )
 from qbi_desktop.gui.docks.browser_views import (
-    MONTAGE_LIMIT,
+    MONTAGE_PAGE,
     BalanceView,
     MontageView,
     wrapped_label,
@@ -111,6 +113,8 @@ def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]
 
 class BrowserPanel(BrowserEdits, QWidget):
     """The Browser dock's widget; see the module docstring."""
+
+    new_project_box = None  # the New Project dialog while it is open
 
     def __init__(self, window):
         super().__init__()
@@ -210,6 +214,8 @@ class BrowserPanel(BrowserEdits, QWidget):
 
         self.montage = MontageView()
         self.montage.open_in_viewer.connect(self.open_montage_in_viewer)
+        self.montage.page_changed.connect(lambda _p: self._montage_timer_start())
+        self._montage_pool: tuple[str, int] | None = None
         self.balance = BalanceView()
         self.balance.refresh_requested.connect(self.refresh_balance)
         self.balance.show_ids.connect(self.show_ids)
@@ -341,12 +347,21 @@ class BrowserPanel(BrowserEdits, QWidget):
     def _start_dir(self) -> str:
         return str(self.window.settings.value("browser/last_dir", str(Path.home())))
 
-    def new_project_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(
-            self, "New project: choose or create an empty folder", self._start_dir()
-        )
-        if path:
-            self.open_project(path, create=True)
+    def new_project_dialog(self) -> NewProjectDialog:
+        """Ask where (a typed new folder name is created); window-modal, answered later."""
+        dialog = NewProjectDialog(self._start_dir(), self.window)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def accepted() -> None:
+            path = dialog.path()
+            if path is not None:
+                self.open_project(path, create=True)
+
+        dialog.accepted.connect(accepted)
+        dialog.finished.connect(lambda _r: setattr(self, "new_project_box", None))
+        self.new_project_box = dialog
+        dialog.open()
+        return dialog
 
     def open_project_dialog(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open project folder", self._start_dir())
@@ -364,7 +379,7 @@ class BrowserPanel(BrowserEdits, QWidget):
         self.project = project
         self.window.settings.setValue("browser/last_dir", str(project.root.parent))
         self._remember_recent(project.root)
-        self._ids_filter = None
+        self._clear_filters()
         self._fill_filter_combos()
         self.model.set_project(project)
         self._load_classes()
@@ -443,6 +458,21 @@ class BrowserPanel(BrowserEdits, QWidget):
             index = combo.findData(current) if current is not None else 0
             combo.setCurrentIndex(max(0, index))
             combo.blockSignals(False)
+
+    def _clear_filters(self) -> None:
+        """Another project: no filter of the last one stays (a stale name would hide items
+        without a visible reason, or arrive late from the typing timer)."""
+        self._name_timer.stop()
+        self._ids_filter = None
+        combos = (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter)
+        for widget in (self.name_filter, self.duplicates_only, *combos):
+            widget.blockSignals(True)
+        self.name_filter.clear()
+        self.duplicates_only.setChecked(False)
+        for combo in combos:
+            combo.setCurrentIndex(0)
+        for widget in (self.name_filter, self.duplicates_only, *combos):
+            widget.blockSignals(False)
 
     def current_filters(self) -> Filters:
         def value(combo: QComboBox):
@@ -710,7 +740,7 @@ class BrowserPanel(BrowserEdits, QWidget):
                     result.problems,
                     self.window,
                 )
-                self.last_problems.show()
+                present(self.last_problems)
                 self.window.statusBar().showMessage("Import refused: see the problem list", 8000)
                 return
             log.info("%s", result)
@@ -722,9 +752,10 @@ class BrowserPanel(BrowserEdits, QWidget):
     def export_dialog(self) -> None:
         if self.project is None:
             return
-        filtered = self.model.rowCount() if self.model.rowCount() < len(self.project) else 0
         rejected = self.project.count({"review": "rejected"})
-        dialog = ExportDialog(self, self._start_dir(), filtered, rejected)
+        dialog = ExportDialog(
+            self, self._start_dir(), self.model.rowCount(), rejected, len(self.project)
+        )
         if dialog.exec():
             kind, out, datapackage, only_shown, leave_out_rejected = dialog.values()
             if not out:
@@ -757,7 +788,7 @@ class BrowserPanel(BrowserEdits, QWidget):
                 )
                 box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
                 box.setModal(False)
-                box.show()
+                present(box)
                 self.last_export_note = box
 
         return self._run(
@@ -784,7 +815,7 @@ class BrowserPanel(BrowserEdits, QWidget):
             self.last_problems = ProblemsDialog(
                 "Project files", f"{len(problems)} file problem(s) found", problems, self.window
             )
-            self.last_problems.show()
+            present(self.last_problems)
 
         return self._run("Verify project files", lambda p: p.verify_job(True), done)
 
@@ -847,16 +878,25 @@ class BrowserPanel(BrowserEdits, QWidget):
         self._montage_timer.start()
 
     def montage_ids(self) -> tuple[list[int], list[int], str]:
-        """(ids, rows, note): the selection, or the first items shown when nothing is."""
-        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        if len(rows) > 1:
-            note = f"{len(rows)} selected item(s)"
+        """(ids, rows, note) of the montage page shown: pages through the selection, or through
+        every item shown when nothing (or one item) is selected."""
+        selected = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        if len(selected) > 1:
+            pool, what = selected, "selected"
         else:
-            rows = list(range(min(100, self.model.rowCount())))
-            note = f"first {len(rows)} of {self.model.rowCount()} item(s) shown (select to choose)"
-        if len(rows) > MONTAGE_LIMIT:
-            note += f"; the first {MONTAGE_LIMIT} drawn"
-            rows = rows[:MONTAGE_LIMIT]
+            pool, what = range(self.model.rowCount()), "shown"
+        pages = max(1, -(-len(pool) // MONTAGE_PAGE))
+        key = (what, len(pool))
+        page = self.montage.page() if key == self._montage_pool else 0
+        self._montage_pool = key  # another selection or filter starts at its first page
+        page = min(page, pages - 1)
+        self.montage.set_pages(pages, page)
+        rows = list(pool[page * MONTAGE_PAGE : (page + 1) * MONTAGE_PAGE])
+        if rows:
+            note = f"items {page * MONTAGE_PAGE + 1:,}-{page * MONTAGE_PAGE + len(rows):,}"
+            note += f" of {len(pool):,} {what}"
+        else:
+            note = "no items shown"
         return [self.model.item_id(r) for r in rows], rows, note
 
     def update_montage(self):

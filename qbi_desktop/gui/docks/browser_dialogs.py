@@ -71,6 +71,16 @@ EXPORT_KINDS: dict[str, str] = {
 LICENSES = ["", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "CC-BY-NC-4.0", "ODbL-1.0", "MIT"]
 
 
+def present(box: QWidget) -> None:
+    """Show a non-modal box in front with the keyboard focus, so Enter answers the box and does
+    not open the item under the Browser's cursor behind it."""
+    box.show()
+    box.raise_()
+    box.activateWindow()
+    button = getattr(box, "defaultButton", lambda: None)() or box.focusWidget()
+    (button or box).setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+
 def _buttons(dialog: QDialog, ok_text: str = "OK") -> QDialogButtonBox:
     box = QDialogButtonBox(
         QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -179,13 +189,67 @@ class ImportDialog(QDialog):
         return kind, sources, options
 
 
+class NewProjectDialog(QDialog):
+    """Where a new project goes: a folder typed in (a new name is created; a bare name goes into
+    the last folder used) or picked with the folder dialog."""
+
+    def __init__(self, start_dir: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("New project")
+        self.start_dir = start_dir
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("a new folder name, or an empty folder")
+        self.folder.setToolTip(f"A name without a folder goes into {start_dir}")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._pick)
+        self.where = QLabel()
+        self.where.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.folder, 1)
+        row.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Project folder", row)
+        form.addRow("", self.where)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        self.button_box = _buttons(self, "Create")
+        layout.addWidget(self.button_box)
+        self.folder.textChanged.connect(self._changed)
+        self._changed()
+        self.resize(560, 140)
+
+    def _pick(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for the project", self.start_dir)
+        if path:
+            self.folder.setText(path)
+
+    def path(self) -> Path | None:
+        text = self.folder.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else Path(self.start_dir) / path
+
+    def _changed(self) -> None:
+        path = self.path()
+        ok = self.button_box.button(QDialogButtonBox.StandardButton.Ok)
+        ok.setEnabled(path is not None)
+        if path is None:
+            self.where.setText("")
+        elif path.exists():
+            self.where.setText(f"{path} (exists: the project is made in it)")
+        else:
+            self.where.setText(f"{path} (a new folder)")
+
+
 class ExportDialog(QDialog):
     def __init__(
         self,
         parent: QWidget | None = None,
         start_dir: str = "",
-        filtered: int = 0,
+        shown: int = 0,
         rejected: int = 0,
+        total: int = 0,
     ):
         super().__init__(parent)
         self.setWindowTitle("Export project")
@@ -199,8 +263,9 @@ class ExportDialog(QDialog):
         browse.clicked.connect(self._pick)
         self.datapackage = QCheckBox("Also write a checksummed datapackage.json")
         self.datapackage.setChecked(True)
-        self.only_shown = QCheckBox(f"Only the {filtered} item(s) the browser shows")
-        self.only_shown.setEnabled(filtered > 0)
+        # the real count, also when the browser shows everything (then there is no choice)
+        self.only_shown = QCheckBox(f"Only the {shown:,} item(s) the browser shows (of {total:,})")
+        self.only_shown.setEnabled(0 < shown < total)
         self.leave_out_rejected = QCheckBox(f"Leave out the {rejected} rejected item(s)")
         self.leave_out_rejected.setChecked(rejected > 0)
         self.leave_out_rejected.setEnabled(rejected > 0)

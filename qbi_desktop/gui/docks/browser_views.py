@@ -35,7 +35,7 @@ SPLIT_COLOURS = {
     "unassigned": (150, 150, 150),
 }
 SPLIT_ORDER = ("train", "val", "test", "unassigned")
-MONTAGE_LIMIT = 400
+MONTAGE_PAGE = 100  # tiles per montage page: 70 000 MNIST items are 700 pages
 
 
 def wrapped_label(text: str = "") -> QLabel:
@@ -55,13 +55,32 @@ class MontageView(QWidget):
     coloured frame. Tiles come as (pixmap or None, caption, review state)."""
 
     open_in_viewer = Signal()
+    page_changed = Signal(int)  # 0-based page the user chose
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.info = wrapped_label("Select items in the table (or none: the first ones shown)")
+        self.info = wrapped_label("Select items in the table (or none: all items shown)")
         self.viewer_button = QPushButton("Open as image")
         self.viewer_button.setToolTip("The montage of the full-resolution images in the viewer")
         self.viewer_button.clicked.connect(self.open_in_viewer)
+        # pages through every item, not only the first ones
+        self.prev_button = QPushButton("◀")
+        self.prev_button.setToolTip("Previous page")
+        self.next_button = QPushButton("▶")
+        self.next_button.setToolTip("Next page")
+        for b in (self.prev_button, self.next_button):
+            b.setFixedWidth(32)
+        self.page_spin = QSpinBox(minimum=1, maximum=1)
+        self.page_spin.setToolTip("Montage page")
+        self.page_spin.setKeyboardTracking(False)
+        self.pages_label = QLabel("of 1")
+        self.prev_button.clicked.connect(
+            lambda: self.page_spin.setValue(self.page_spin.value() - 1)
+        )
+        self.next_button.clicked.connect(
+            lambda: self.page_spin.setValue(self.page_spin.value() + 1)
+        )
+        self.page_spin.valueChanged.connect(self._page_chosen)
         self.picture = QLabel()
         self.picture.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.scroll = QScrollArea()
@@ -70,12 +89,41 @@ class MontageView(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.info, 1)
         top.addWidget(self.viewer_button)
+        pager = QHBoxLayout()
+        pager.addWidget(QLabel("Page"))
+        pager.addWidget(self.prev_button)
+        pager.addWidget(self.page_spin)
+        pager.addWidget(self.next_button)
+        pager.addWidget(self.pages_label)
+        pager.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
+        layout.addLayout(pager)
         layout.addWidget(self.scroll, 1)
         self.tiles: list[tuple[QPixmap | None, str, str]] = []
         self.tile = 96
+        self._update_pager()
+
+    def page(self) -> int:
+        return self.page_spin.value() - 1
+
+    def set_pages(self, pages: int, page: int) -> None:
+        """How many pages there are and which one is shown (no page_changed signal)."""
+        self.page_spin.blockSignals(True)
+        self.page_spin.setMaximum(max(1, pages))
+        self.page_spin.setValue(page + 1)
+        self.page_spin.blockSignals(False)
+        self.pages_label.setText(f"of {max(1, pages):,}")
+        self._update_pager()
+
+    def _page_chosen(self, value: int) -> None:
+        self._update_pager()
+        self.page_changed.emit(value - 1)
+
+    def _update_pager(self) -> None:
+        self.prev_button.setEnabled(self.page_spin.value() > 1)
+        self.next_button.setEnabled(self.page_spin.value() < self.page_spin.maximum())
 
     def set_tiles(self, tiles: list[tuple[QPixmap | None, str, str]], note: str = "") -> None:
         self.tiles = tiles
