@@ -7,8 +7,10 @@ functions as the docks, so a batch job and a click give the same result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from qbi_desktop import __version__
@@ -74,6 +76,20 @@ def _looks_like_command(word: str) -> bool:
     )
 
 
+@contextlib.contextmanager
+def _terminal_safe_output() -> Iterator[None]:
+    """Labels and file names reach a command's output: escape sequences in them are shown
+    escaped, never acted on by the terminal."""
+    from qbi_desktop.core.errors import TerminalSafeStream
+
+    saved = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = TerminalSafeStream(sys.stdout), TerminalSafeStream(sys.stderr)
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from qbi_desktop.selftest import attach_parent_console
@@ -83,7 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
     if argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version")):
         args = parser.parse_args(argv)
-        return int(args.func(args) or 0)
+        with _terminal_safe_output():
+            return int(args.func(args) or 0)
     if argv and _looks_like_command(argv[0]):
         parser.print_usage(sys.stderr)
         print(

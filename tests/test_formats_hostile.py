@@ -771,6 +771,13 @@ def test_terminal_escape_codes_in_labels_are_not_printed_raw(tmp_path, capsys):
     code = cli_main(["info", "--project", str(tmp_path / "q"), "--min-count", "5"])
     out = capsys.readouterr()
     assert "\x1b" not in out.out + out.err and "cat\\x1b" in out.out
+    # every command's output, not only import/export: a file name with escapes in a message
+    hostile = tmp_path / ("pipe" + escape + ".json")
+    code, err = _cli(
+        capsys, "augment", "--pipeline", hostile, "--input", folder,
+        "--output", tmp_path / "aug", "--copies", 1,
+    )  # fmt: skip
+    assert code == 2 and "pipe\\x1b]0;owned" in err and "\x1b" not in err
 
 
 def test_archive_names_equal_after_unicode_normalisation_collide(tmp_path):

@@ -41,7 +41,25 @@ _UNPRINTABLE = {
 }
 
 
+_UNPRINTABLE_IN_STREAM = {c: v for c, v in _UNPRINTABLE.items() if c not in (0x09, 0x0D)}
+
+
 def terminal_safe(text: object) -> str:
     """``text`` for a terminal: control characters and escape sequences in it (from labels,
     file names, ...) are shown escaped (``\\x1b``) instead of being acted on; lines are kept."""
     return str(text).translate(_UNPRINTABLE)
+
+
+class TerminalSafeStream:
+    """A text stream that writes through :func:`terminal_safe` (keeping tabs and the carriage
+    returns of progress lines): what a command prints cannot drive the terminal."""
+
+    def __init__(self, stream: object):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(str(text).translate(_UNPRINTABLE_IN_STREAM))  # type: ignore[attr-defined]
+        return len(text)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
