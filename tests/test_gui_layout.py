@@ -166,6 +166,31 @@ def test_every_dock_shows_its_controls_and_the_canvas_keeps_half(
 ):
     window = windows(size, sim_project if with_project else None)
     assert window.width() == size[0]
+    problems = layout_problems(qtbot, window)
+    assert not problems, "\n".join(problems)
+
+
+def test_the_app_start_with_panels_built_after_the_first_frame_gets_the_same_layout(
+    qtbot, settings_dir
+):
+    from qbi_desktop.gui.main_window import MainWindow
+
+    window = MainWindow(defer_panels=True)  # as the app starts
+    qtbot.addWidget(window)
+    try:
+        window.resize(1366, 768)
+        window.show()
+        qtbot.waitExposed(window)
+        window.install_panels()
+        qtbot.wait(100)
+        problems = layout_problems(qtbot, window)
+        assert not problems, "\n".join(problems)
+    finally:
+        window.close()
+
+
+def layout_problems(qtbot, window) -> list[str]:
+    """What the default layout hides or squeezes, dock by dock (each brought to the front)."""
     problems = []
     areas = main_areas(window)
     for name, widgets in main_controls(window).items():
@@ -187,7 +212,7 @@ def test_every_dock_shows_its_controls_and_the_canvas_keeps_half(
         bring_forward(qtbot, window, "browser")
         if not readable(combo):
             problems.append(f"browser filter reads {combo.currentText()!r} in {combo.width()} px")
-    assert not problems, "\n".join(problems)
+    return problems
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -226,3 +251,4 @@ def test_a_baseline_result_is_visible_beside_the_image(windows, qtbot, size):
     qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert tabs.current_key() == "baselines" and view.record is record
     assert not [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+

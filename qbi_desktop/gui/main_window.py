@@ -333,10 +333,13 @@ class MainWindow(QMainWindow):
     def _restore_layout(self) -> None:
         self._restore_geometry()
         state = self.settings.value("window/state")
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, LAYOUT_VERSION)
-        else:  # the default columns get their shares of the real width once shown
-            self._size_default_on_show = True
+        restored = (
+            isinstance(state, QByteArray)
+            and not state.isEmpty()
+            and self.restoreState(state, LAYOUT_VERSION)
+        )
+        if not restored:  # first start, or a layout of an older version: the default columns
+            self._size_default_on_show = True  # get their shares of the real width once shown
         self._restore_view_settings()
 
     def _restore_view_settings(self) -> None:
