@@ -251,4 +251,3 @@ def test_a_baseline_result_is_visible_beside_the_image(windows, qtbot, size):
     qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert tabs.current_key() == "baselines" and view.record is record
     assert not [w for w in window.findChildren(QMessageBox) if w.isVisible()]
-
