@@ -111,3 +111,30 @@ def test_restore_without_a_kept_split_says_so(tmp_path):
     project = mnist_like(tmp_path, 20, 5)
     with pytest.raises(UserFacingError, match="no previous split"):
         splits.restore_previous(project)
+
+
+def test_cli_split_refuses_to_replace_without_replace_and_restores(tmp_path, capsys):
+    from qbi_desktop.cli import main
+
+    project = mnist_like(tmp_path)
+    official = _splits(project)
+    project.close()
+    root = str(tmp_path / "proj")
+
+    assert main(["split", "--project", root, "--seed", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "already has a split (train 240, test 60)" in err and "--replace" in err
+    with open_project(root) as p:
+        assert _splits(p) == official
+
+    assert main(["split", "--project", root, "--seed", "4", "--replace"]) == 0
+    out = capsys.readouterr().out
+    assert "split written: train 210" in out and "--restore-previous" in out
+    with open_project(root) as p:
+        assert _splits(p) != official
+
+    assert main(["split", "--project", root, "--restore-previous"]) == 0
+    with open_project(root) as p:
+        assert _splits(p) == official
+    assert main(["split", "--project", root, "--fractions", "train=lots"]) == 2
+    assert "not split=fraction" in capsys.readouterr().err

@@ -1,5 +1,5 @@
-"""``qbi-desktop import|export|info``: build, write out and summarise a project catalog from the
-command line, with the same core jobs as the Browser dock."""
+"""``qbi-desktop import|export|split|info``: build, write out, split and summarise a project
+catalog from the command line, with the same core jobs as the Browser dock."""
 
 from __future__ import annotations
 
@@ -39,6 +39,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="leave out the items reviewed as rejected (the report counts them either way)",
     )
     p.set_defaults(func=run_export)
+
+    p = subparsers.add_parser(
+        "split",
+        help="assign train/val/test (asks for --replace before changing an existing split)",
+    )
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument(
+        "--fractions",
+        default="train=0.7,val=0.15,test=0.15",
+        help="split=fraction pairs adding up to 1 (default train=0.7,val=0.15,test=0.15)",
+    )
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--group", metavar="KEY", help="keep items sharing metadata KEY together")
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace an existing split (it is kept: --restore-previous brings it back)",
+    )
+    p.add_argument(
+        "--restore-previous",
+        action="store_true",
+        help="bring back the split the last split replaced",
+    )
+    p.set_defaults(func=run_split)
 
     p = subparsers.add_parser("info", help="item counts per class and split of a project")
     p.add_argument("--project", required=True, help="project folder")
@@ -184,6 +208,49 @@ def run_export(args: argparse.Namespace) -> int:
         print(f"qbi-desktop export: {terminal_safe(exc)}", file=sys.stderr)
         return 2
     print(terminal_safe(report))
+    return 0
+
+
+def _fractions(text: str) -> dict[str, float]:
+    out = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise UserFacingError(f"--fractions: {part!r} is not split=fraction (train=0.7)")
+    return out
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import open_project, splits
+
+    try:
+        with open_project(args.project) as project:
+            if args.restore_previous:
+                change = splits.restore_previous(project)
+                print(f"previous split restored: {change.changed} assignment(s) changed")
+                return 0
+            fractions = _fractions(args.fractions)
+            if args.group:
+                plan = splits.plan_group(project, args.group, fractions, args.seed)
+            else:
+                plan = splits.plan_stratified(project, fractions, args.seed)
+            if plan.replaces and not args.replace:
+                raise UserFacingError(
+                    f"{plan.question()} Nothing was changed; run again with --replace to "
+                    "replace it."
+                )
+            change = splits.apply_plan(project, plan)
+    except UserFacingError as exc:
+        print(f"qbi-desktop split: {terminal_safe(exc)}", file=sys.stderr)
+        return 2
+    counts = ", ".join(f"{k} {v}" for k, v in plan.counts("new").items())
+    print(f"split written: {counts} ({change.changed} assignment(s) changed)")
+    if plan.replaces:
+        print("the previous split is kept: --restore-previous brings it back")
     return 0
 
 
