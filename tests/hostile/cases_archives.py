@@ -327,7 +327,7 @@ def journal_case(name: str, target: Callable[[Path, Path], str], names=("journal
         name,
         1,
         "journal",
-        ("journal",),
+        ("journal", "window"),
         expect="either",
         source="images/radiograph.tif",
         names=names,

@@ -180,7 +180,9 @@ project_case(
     11,
     lambda r: _item_file(r, "b.png").unlink(),
     names=("b.png",),
-    expect_by_entry={"cli-import": "either"},
+    # thumbnails: refused, or a placeholder said to be unreadable (the browser shows it)
+    expect_by_entry={"cli-import": "either", "thumbnails": "either"},
+    check={"warn_names": ["b.png", "unreadable"], "warn_entries": ["thumbnails"]},
 )
 project_case(
     "project-image-changed",
@@ -196,7 +198,8 @@ project_case(
     11,
     lambda r: _item_file(r, "b.png").write_bytes(b"\x89PNG garbage"),
     names=("b.png",),
-    expect_by_entry={"cli-import": "either", "cli-baseline": "either"},
+    expect_by_entry={"cli-import": "either", "cli-baseline": "either", "thumbnails": "either"},
+    check={"warn_names": ["b.png", "unreadable"], "warn_entries": ["thumbnails"]},
 )
 project_case(
     "project-mask-deleted",

@@ -144,9 +144,11 @@ def thumbnails(run: Run) -> dict[str, Any]:
             _import(run)
         with open_project(root) as project:
             n = len(project)
-            made = run_job(thumbnail_job(project))
+            said: list[str] = []
+            made = run_job(thumbnail_job(project), lambda p: said.append(p.message))
             have = len(project.thumbnails(project.ids()))
-        return {"n_items": n, "thumbnails": have, "made": made}
+        notes = sorted({m for m in said if m})
+        return {"n_items": n, "thumbnails": have, "made": made, "message": "\n".join(notes)}
 
     return core_call(go)
 
@@ -180,8 +182,13 @@ def journal(run: Run) -> dict[str, Any]:
 # -- the real window ------------------------------------------------------------------------------
 def window(run: Run) -> dict[str, Any]:
     """The real MainWindow (offscreen) opens the file through ``open_file``; we wait for every
-    task it starts, then read the error it reported and check that it is still alive."""
-    from PySide6.QtWidgets import QApplication
+    task it starts, then read the error it reported and check that it is still alive.
+
+    Modal dialogs are answered (closed) by a timer and their text counts as a message, so a
+    question never hangs the run. A pending journal is recovered (QBI_ANNOTATE_AUTO_RECOVER);
+    for a journal case the mask is then saved with the Save Mask action (Ctrl+S)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
     from qbi_desktop.gui.main_window import MainWindow
 
@@ -191,20 +198,42 @@ def window(run: Run) -> dict[str, Any]:
     w.show()
     app.processEvents()
     errors: list[str] = []
+    dialogs: list[str] = []
     w.error_reported.connect(errors.append)
+
+    def answer_modal() -> None:
+        modal = app.activeModalWidget()
+        if modal is not None:
+            text = modal.text() if isinstance(modal, QMessageBox) else modal.windowTitle()
+            dialogs.append(f"{type(modal).__name__}: {text}")
+            modal.close()
+
+    closer = QTimer()
+    closer.timeout.connect(answer_modal)
+    closer.start(200)
+
+    def settle(seconds: float = 45) -> None:
+        deadline = time.monotonic() + seconds
+        quiet_since = None
+        while time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+            if w.tasks.active():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 0.5:
+                break
+
     w.open_file(run.source)
-    deadline = time.monotonic() + 45
-    quiet_since = None
-    while time.monotonic() < deadline:
-        app.processEvents()
-        time.sleep(0.01)
-        if w.tasks.active():
-            quiet_since = None
-        elif quiet_since is None:
-            quiet_since = time.monotonic()
-        elif time.monotonic() - quiet_since > 0.5:
-            break
+    settle()
+    if run.case["kind"] == "journal" and "annotate" in getattr(w, "panels", {}):
+        panel = w.panels["annotate"]
+        panel.unsaved_answer = "save"
+        panel.actions["save"].trigger()
+        settle(10)
     app.processEvents()
+    closer.stop()
     alive = w.isVisible() and not w.tasks.active()
     shape = list(w.current.source.slice_shape) if w.current is not None else None
     n_slices = w.current.source.n_slices if w.current is not None else None
@@ -214,11 +243,12 @@ def window(run: Run) -> dict[str, Any]:
         "shape": shape,
         "n_slices": n_slices,
         "errors": errors[:5],
+        "dialogs": dialogs[:5],
     }
     w.tasks.cancel_all()
     w.tasks.wait(5000)
     w.close()
-    message = "\n".join(errors)[:4000]
+    message = "\n".join(errors + dialogs)[:4000]
     if not alive:
         return {
             "status": "error",

@@ -116,6 +116,7 @@ def _child(case: dict[str, Any], entry: str, corpus: Path, work: Path) -> None:
     os.environ["QBI_DESKTOP_HOME"] = str(work / "home")
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
     os.environ["COLUMNS"] = "100"
+    os.environ["QBI_ANNOTATE_AUTO_RECOVER"] = "recover"  # the window recovers, never asks
     os.chdir(work)
     for fd, name in ((1, "stdout"), (2, "stderr")):
         f = os.open(work / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -157,7 +158,6 @@ def run_all(
     """Fork a child per (case, entry), ``jobs`` at a time; judge each when it ends."""
     _preimport()
     base.mkdir(parents=True, exist_ok=True)
-    host_before = _tree(corpus / "host")
     pending = list(todo)
     running: dict[int, tuple[dict, str, Path, float]] = {}
     results: list[dict[str, Any]] = []
@@ -189,10 +189,6 @@ def run_all(
         _kill_group(pid)  # anything the child left running (workers of a pool)
         results.append(judge(case, entry, work, corpus, status, time.monotonic() - started, False))
         _say(results[-1], progress)
-    if _tree(corpus / "host") != host_before:
-        for r in results:
-            if r["kind"] == KIND_ARCHIVE or r["cls"] == 1:
-                r["problems"].append("the corpus' host folder changed during the run")
     return results
 
 
@@ -337,7 +333,7 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
     if check.get("out"):
         allowed += (check["out"],)
     allowed += tuple(check.get("allow", ()))
-    if entry == "journal":
+    if case["kind"] == "journal":  # the mask and its journal beside the image: the app's place
         allowed += ("images/radiograph.mask.tif",)
     changed = [
         p
@@ -380,6 +376,12 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
     if check.get("warn_names") and state == "accepted" and warn_here:
         if not any(n in (result.get("message") or "") + output for n in check["warn_names"]):
             problems.append(f"no message naming {check['warn_names'][0]}")
+    if entry == "window" and state == "accepted" and result.get("errors"):
+        for said in result["errors"]:
+            if "not enough memory" in said:
+                problems.append(f"MemoryError in a task: {said[:100]}")
+            elif not _names_file(said, case) and "/" not in said:
+                problems.append(f"a message that names no file: {said[:100]}")
     if check.get("message_not"):
         for bad in check["message_not"]:
             if bad in (result.get("message") or "") + output:
@@ -426,9 +428,14 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
     if entry == "window" and result.get("alive") is False:
         problems.append("the window is gone")
     for where in (corpus / "host", work / "host"):
-        extra = [p.name for p in where.iterdir() if p.name != "secret.png"]
-        if extra and (case["kind"] == KIND_ARCHIVE or case["cls"] == 1):
-            problems.append(f"a file appeared outside the project: {extra[0]}")
+        extra = [p for p in where.iterdir() if p.name != "secret.png"]
+        if extra:
+            problems.append(f"a file appeared outside the chosen place: {where / extra[0].name}")
+        for p in extra:  # put the shared folder back, so later runs are judged on their own
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
     return problems
 
 
@@ -494,27 +501,30 @@ def _formula_cells(out: Path) -> list[str]:
 
 
 # -- figures and the status file ------------------------------------------------------------------
-def figures(results: list[dict[str, Any]]) -> list[tuple[int, str, int, int]]:
-    tried: Counter = Counter()
+def figures(results: list[dict[str, Any]]) -> list[tuple[int, str, int, int, int, int]]:
+    """Per class: (class, name, cases, cases clean on every entry point, runs, runs clean)."""
+    runs: Counter = Counter()
     clean: Counter = Counter()
+    cases: dict[int, dict[str, bool]] = defaultdict(dict)
     for r in results:
-        tried[r["cls"]] += 1
+        runs[r["cls"]] += 1
         clean[r["cls"]] += bool(r["clean"])
-    return [(c, CLASS_NAMES.get(c, "?"), tried[c], clean[c]) for c in sorted(tried)]
+        cases[r["cls"]][r["case"]] = cases[r["cls"]].get(r["case"], True) and r["clean"]
+    return [
+        (c, CLASS_NAMES.get(c, "?"), len(cases[c]), sum(cases[c].values()), runs[c], clean[c])
+        for c in sorted(runs)
+    ]
 
 
 def figures_text(results: list[dict[str, Any]]) -> str:
-    cases = defaultdict(list)
-    for r in results:
-        cases[r["case"]].append(r["clean"])
-    lines = [f"{'class':<40s} {'runs':>5s} {'clean':>6s}"]
-    for c, name, n, ok in figures(results):
-        lines.append(f"{c:>2d} {name:<37s} {n:>5d} {ok:>6d}")
-    total = len(results)
-    ok = sum(r["clean"] for r in results)
-    whole = sum(all(v) for v in cases.values())
-    lines.append(f"   {'all (case x entry point)':<37s} {total:>5d} {ok:>6d}")
-    lines.append(f"   {'cases clean on every entry point':<37s} {len(cases):>5d} {whole:>6d}")
+    lines = [f"{'class':<38s} {'cases':>6s} {'clean':>6s} {'runs':>6s} {'clean':>6s}"]
+    totals = [0, 0, 0, 0]
+    for c, name, n_cases, ok_cases, n_runs, ok_runs in figures(results):
+        lines.append(f"{c:>2d} {name:<35s} {n_cases:>6d} {ok_cases:>6d} {n_runs:>6d} {ok_runs:>6d}")
+        totals = [a + b for a, b in zip(totals, (n_cases, ok_cases, n_runs, ok_runs), strict=True)]
+    lines.append(f"   {'all':<35s} {totals[0]:>6d} {totals[1]:>6d} {totals[2]:>6d} {totals[3]:>6d}")
+    lines.append("(a case is clean when every entry point it runs through handles it cleanly;")
+    lines.append(" runs = case x entry point)")
     return "\n".join(lines)
 
 
@@ -528,7 +538,7 @@ def write_status(results: list[dict[str, Any]], path: Path, note: str = "") -> N
         ".venv/bin/python -m tests.hostile.harness /tmp/c --status STATUS.md` "
         "(or `pytest tests/test_hostile_corpus.py`).",
         "",
-        "## Figures per class (runs = case x entry point)",
+        "## Figures per class",
         "",
         "```",
         figures_text(results),
