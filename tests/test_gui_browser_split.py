@@ -53,7 +53,7 @@ def _split_via_dialog(qtbot, panel, monkeypatch):
 def test_resplit_asks_cancel_keeps_accept_replaces_restore_and_undo_bring_it_back(
     qtbot, main_window, tmp_path, monkeypatch
 ):
-    project = mnist_like(tmp_path)
+    project = mnist_like(tmp_path, 2400, 600)  # large enough to be undone on a worker
     root = project.root
     project.close()
     official = _splits(root)
@@ -65,9 +65,9 @@ def test_resplit_asks_cancel_keeps_accept_replaces_restore_and_undo_bring_it_bac
     qtbot.waitUntil(lambda: panel.split_question is not None)
     box = panel.split_question
     text = box.text()
-    assert "train 240, test 60" in text and "of 300 assignments" in text
+    assert "train 2,400, test 600" in text and "of 3,000 assignments" in text
     changes = int(text.split("would change ")[1].split(" of")[0].replace(",", ""))
-    assert 0 < changes <= 300
+    assert 0 < changes <= 3000
     # the box has the focus: Enter answers it (its default is Cancel), it opens nothing behind
     QApplication.processEvents()
     assert QApplication.activeModalWidget() is box
@@ -99,12 +99,25 @@ def test_resplit_asks_cancel_keeps_accept_replaces_restore_and_undo_bring_it_bac
     main_window.activateWindow()  # the user clicks back into the window after the question
     qtbot.waitUntil(lambda: QApplication.activeWindow() is main_window)
     panel.table.setFocus()
-    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+
+    def key(k):
+        qtbot.keyClick(panel.table, k, Qt.KeyboardModifier.ControlModifier)
+        assert panel.undo_task is not None  # 3 000 assignments: written on a worker
+        assert main_window.statusBar().currentMessage().startswith(
+            "Undoing" if k == Qt.Key.Key_Z else "Redoing"
+        )
+        task = panel.undo_task
+        qtbot.waitUntil(lambda: panel.undo_task is None, timeout=20000)
+        assert task.state == "done", task.error
+
+    key(Qt.Key.Key_Z)
     assert _splits(root) == resplit
-    qtbot.keyClick(panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    key(Qt.Key.Key_Z)
     assert _splits(root) == official  # and the split itself undone: the official one
-    qtbot.keyClick(panel.table, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)
+    assert f"on {changes:,} item(s)" in main_window.statusBar().currentMessage()
+    key(Qt.Key.Key_Y)
     assert _splits(root) == resplit
+    assert panel.model.rowCount() == 3000
 
 
 def test_split_of_an_unsplit_project_is_written_without_a_question(

@@ -101,6 +101,16 @@ class UndoStack(QObject):
         self.changed.emit()
         return said
 
+    def took_back(self, which: str) -> None:
+        """An undo (or redo) that finished later, on a worker, failed: its edit goes back to
+        where it was, so the next Ctrl+Z tries it again."""
+        source, target = (
+            (self._undone, self._done) if which == "undo" else (self._done, self._undone)
+        )
+        if source:
+            target.append(source.pop())
+            self.changed.emit()
+
     def clear(self) -> None:
         self._done.clear()
         self._undone.clear()

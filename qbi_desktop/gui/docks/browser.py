@@ -1,13 +1,15 @@
 """The Dataset Browser dock and the Dataset menu.
 
 A project's items in a fast table (filter, sort, thumbnails), labelled and reviewed from the
-keyboard: 0-9 give the class at that position of the class list, A accepts, R rejects, F flags
-for editing, and the selection moves to the next item, so a folder is labelled without the
-mouse. Double-click (or Enter) opens the item in the viewer with its mask in the Annotate dock,
-where it is corrected with the brush and saved back into the project (Ctrl+S) under the
-browser's annotator name; the item's row follows. The Montage tab shows
-the selection as a grid; the Balance tab shows the class distribution per split, imbalance
-ratios, warnings, regression target histograms and duplicate images.
+keyboard: 0-9 give the class at that position of the class list, Backspace clears it, A
+accepts, R rejects, F flags for editing, N edits the notes, and the selection moves to the next
+item, so a folder is labelled without the mouse; Ctrl+Z / Ctrl+Shift+Z in the Browser undo and
+redo these edits (browser_edits.py, gui/undo.py). Double-click (or Enter) opens the item in the
+viewer with its mask in the Annotate dock, where it is corrected with the brush and saved back
+into the project (Ctrl+S) under the browser's annotator name; the item's row follows. The
+Montage tab shows the selection (or every item shown) as a grid, 100 per page; the Balance tab
+shows the class distribution per split, imbalance ratios, warnings, regression target
+histograms and duplicate images.
 
 Everything slow runs through ``window.tasks`` on a worker with its own catalog connection
 (imports, exports, splits, statistics, thumbnails, montages); the GUI thread only reads pages of
