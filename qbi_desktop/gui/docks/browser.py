@@ -21,14 +21,13 @@ from __future__ import annotations
 import getpass
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -39,7 +38,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QSizePolicy,
     QTableView,
     QTabWidget,
@@ -53,32 +51,26 @@ from qbi_desktop.core.catalog import (
     REVIEW_STATES,
     SPLITS,
     Filters,
-    ImportRejected,
     Project,
     open_project,
-    stats,
 )
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.annotate.store import ProjectItemStore
 from qbi_desktop.gui.docks.browser_dialogs import (
-    ExportDialog,
-    ImportDialog,
     MetadataDialog,
     NewProjectDialog,
-    ProblemsDialog,
-    present,
 )
 from qbi_desktop.gui.docks.browser_edits import BrowserEdits, sorted_classes
+from qbi_desktop.gui.docks.browser_io import BrowserTransfer
 from qbi_desktop.gui.docks.browser_model import (
     COL_NAME,
     COL_THUMB,
     ICON_SIZE,
-    THUMB_SIZE,
     ItemTableModel,
 )
+from qbi_desktop.gui.docks.browser_tabs import BrowserTabs, montage_array  # noqa: F401 (API)
 from qbi_desktop.gui.docks.browser_views import (
-    MONTAGE_PAGE,
     BalanceView,
     MontageView,
     wrapped_label,
@@ -113,7 +105,7 @@ def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]
         project.close()
 
 
-class BrowserPanel(BrowserEdits, QWidget):
+class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
     """The Browser dock's widget; see the module docstring."""
 
     new_project_box = None  # the New Project dialog while it is open
@@ -712,115 +704,6 @@ class BrowserPanel(BrowserEdits, QWidget):
             on_error=on_error or self.window.report_error,
         )
 
-    # -- import / export ----------------------------------------------------------------------
-    def import_dialog(self) -> None:
-        if self.project is None:
-            return
-        dialog = ImportDialog(self, self._start_dir())
-        if dialog.exec():
-            kind, sources, options = dialog.values()
-            if not sources:
-                self.window.report_error("Import: choose at least one file or folder")
-                return
-            self.run_import(kind, sources, **options)
-
-    def run_import(self, kind: str, sources: list[str | Path], **options: Any):
-        from qbi_desktop.core.formats import import_job
-
-        def make(project: Project) -> Job[Any]:
-            try:
-                return (yield from import_job(project, kind, sources, **options))
-            except ImportRejected as exc:  # the whole list of problems, not just its text
-                return exc
-
-        def done(result: Any) -> None:
-            if isinstance(result, ImportRejected):
-                self.last_problems = ProblemsDialog(
-                    "Import refused",
-                    f"Nothing was imported from {result.source}: "
-                    f"{len(result.problems)} problem(s). Fix them and import again.",
-                    result.problems,
-                    self.window,
-                )
-                present(self.last_problems)
-                self.window.statusBar().showMessage("Import refused: see the problem list", 8000)
-                return
-            log.info("%s", result)
-            self.window.statusBar().showMessage(str(result).splitlines()[0], 8000)
-            self._data_changed()
-
-        return self._run(f"Import {kind}", make, done)
-
-    def export_dialog(self) -> None:
-        if self.project is None:
-            return
-        rejected = self.project.count({"review": "rejected"})
-        dialog = ExportDialog(
-            self, self._start_dir(), self.model.rowCount(), rejected, len(self.project)
-        )
-        if dialog.exec():
-            kind, out, datapackage, only_shown, leave_out_rejected = dialog.values()
-            if not out:
-                self.window.report_error("Export: choose a folder")
-                return
-            self.run_export(kind, out, datapackage, only_shown, leave_out_rejected)
-
-    def run_export(
-        self,
-        kind: str,
-        out: str | Path,
-        datapackage: bool = True,
-        only_shown: bool = False,
-        leave_out_rejected: bool = False,
-    ):
-        from qbi_desktop.core.formats import export_job
-
-        filters = self.current_filters() if only_shown else None
-
-        def done(report) -> None:
-            log.info("%s", report)
-            self.window.statusBar().showMessage(str(report).splitlines()[0], 8000)
-            if report.warnings:  # what the format could not hold: say it, not only in the log
-                box = QMessageBox(
-                    QMessageBox.Icon.Information,
-                    f"Export {kind}",
-                    str(report),
-                    QMessageBox.StandardButton.Ok,
-                    self.window,
-                )
-                box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-                box.setModal(False)
-                present(box)
-                self.last_export_note = box
-
-        return self._run(
-            f"Export {kind}",
-            lambda p: export_job(
-                p,
-                kind,
-                out,
-                filters=filters,
-                datapackage=datapackage,
-                leave_out_rejected=leave_out_rejected,
-            ),
-            done,
-        )
-
-    def verify_files(self):
-        if self.project is None:
-            return None
-
-        def done(problems) -> None:
-            if not problems:
-                self.window.statusBar().showMessage("All image and mask files are in place", 5000)
-                return
-            self.last_problems = ProblemsDialog(
-                "Project files", f"{len(problems)} file problem(s) found", problems, self.window
-            )
-            present(self.last_problems)
-
-        return self._run("Verify project files", lambda p: p.verify_job(True), done)
-
     # -- metadata and split -------------------------------------------------------------------
     def metadata_dialog(self) -> None:
         if self.project is None:
@@ -837,156 +720,6 @@ class BrowserPanel(BrowserEdits, QWidget):
             return False
         self._update_title()
         return True
-
-    # -- tabs: montage and balance ----------------------------------------------------------
-    def _tab_changed(self, index: int) -> None:
-        widget = self.tabs.widget(index)
-        if widget is self.balance and self.balance_dirty:
-            self.refresh_balance()
-        elif widget is self.montage:
-            self._montage_timer_start()
-
-    def refresh_balance(self):
-        if self.project is None:
-            return None
-        min_count = self.balance.min_count.value()
-        project = self.project
-
-        def job() -> Iterator[Progress]:
-            db = project.connect()
-            try:
-                yield Progress(0, 1, "bias and balance statistics")
-                return stats.summary(db, min_count=min_count)
-            finally:
-                db.close()
-
-        def done(report) -> None:
-            if self.project is project:
-                self.balance_dirty = False
-                self.balance.set_report(report)
-
-        self.balance_dirty = False
-        self._stats_task = self.window.tasks.submit(
-            "Balance statistics", job, on_result=done, on_error=self.window.report_error
-        )
-        return self._stats_task
-
-    def _montage_timer_start(self) -> None:
-        if not hasattr(self, "_montage_timer"):
-            self._montage_timer = QTimer(self)
-            self._montage_timer.setSingleShot(True)
-            self._montage_timer.setInterval(80)
-            self._montage_timer.timeout.connect(self.update_montage)
-        self._montage_timer.start()
-
-    def montage_ids(self) -> tuple[list[int], list[int], str]:
-        """(ids, rows, note) of the montage page shown: pages through the selection, or through
-        every item shown when nothing (or one item) is selected."""
-        selected = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
-        if len(selected) > 1:
-            pool, what = selected, "selected"
-        else:
-            pool, what = range(self.model.rowCount()), "shown"
-        pages = max(1, -(-len(pool) // MONTAGE_PAGE))
-        key = (what, len(pool))
-        page = self.montage.page() if key == self._montage_pool else 0
-        self._montage_pool = key  # another selection or filter starts at its first page
-        page = min(page, pages - 1)
-        self.montage.set_pages(pages, page)
-        rows = list(pool[page * MONTAGE_PAGE : (page + 1) * MONTAGE_PAGE])
-        if rows:
-            note = f"items {page * MONTAGE_PAGE + 1:,}-{page * MONTAGE_PAGE + len(rows):,}"
-            note += f" of {len(pool):,} {what}"
-        else:
-            note = "no items shown"
-        return [self.model.item_id(r) for r in rows], rows, note
-
-    def update_montage(self):
-        """Draw the montage of the selection; render missing thumbnails first (worker)."""
-        if self.project is None:
-            return None
-        ids, rows, note = self.montage_ids()
-        project = self.project
-        found = project.thumbnails(ids, THUMB_SIZE)
-        missing = [i for i in ids if i not in found]
-
-        def draw(_result=None) -> None:
-            if self.project is not project:
-                return
-            pngs = project.thumbnails(ids, THUMB_SIZE)
-            tiles = []
-            for item_id, row in zip(ids, rows, strict=True):
-                pixmap = None
-                if item_id in pngs:
-                    pixmap = QPixmap()
-                    pixmap.loadFromData(pngs[item_id], "PNG")
-                item = self.model.item(row)
-                caption = item["label"] if item["label"] is not None else item["name"]
-                tiles.append((pixmap, str(caption), item["review"]))
-            self.montage.set_tiles(tiles, note)
-
-        if missing:
-            from qbi_desktop.core.catalog.thumbnails import thumbnail_job
-
-            draw()
-            self._montage_task = self.window.tasks.submit(
-                "Montage thumbnails",
-                lambda: thumbnail_job(project, missing, THUMB_SIZE),
-                on_result=draw,
-                on_error=self.window.report_error,
-            )
-            return self._montage_task
-        draw()
-        return None
-
-    def open_montage_in_viewer(self):
-        """The full-resolution images of the montage as one image (skimage ``montage``)."""
-        if self.project is None:
-            return None
-        ids, _rows, _note = self.montage_ids()
-
-        def make(project: Project) -> Job[np.ndarray]:
-            yield Progress(0, len(ids), "reading images")
-            arrays = []
-            for n, item_id in enumerate(ids):
-                arrays.append(np.asarray(project.image(item_id)))
-                if n % 32 == 31:
-                    yield Progress(n + 1, len(ids), "reading images")
-            return montage_array(arrays)
-
-        def done(array: np.ndarray) -> None:
-            from qbi_desktop.core.io import source_from_array
-            from qbi_desktop.gui.document import ImageDocument
-
-            document = ImageDocument(source_from_array(array, name=f"montage of {len(ids)}"))
-            document.refresh_sample()
-            document.auto_levels(*self.window.levels_panel.percentiles)
-            self.window._document_opened(document)
-
-        return self._run("Montage", make, done)
-
-
-def montage_array(arrays: list[np.ndarray]) -> np.ndarray:
-    """One image of the given images in a near-square grid (``skimage.util.montage``); images
-    of different sizes are padded to the largest."""
-    from skimage.util import montage
-
-    if not arrays:
-        raise UserFacingError("montage: no images")
-    colour = all(a.ndim == 3 and a.shape[-1] in (3, 4) for a in arrays)
-    if not colour:
-        arrays = [
-            a if a.ndim == 2 else a[..., 0] if a.ndim == 3 and a.shape[-1] in (3, 4) else a[0]
-            for a in arrays
-        ]
-    h = max(a.shape[0] for a in arrays)
-    w = max(a.shape[1] for a in arrays)
-    dtype = np.result_type(*[a.dtype for a in arrays])
-    shape = (len(arrays), h, w) + ((arrays[0].shape[-1],) if colour else ())
-    stack = np.zeros(shape, dtype)
-    for n, a in enumerate(arrays):
-        stack[n, : a.shape[0], : a.shape[1]] = a[..., : shape[-1]] if colour else a
-    return montage(stack, fill=0, channel_axis=-1 if colour else None, padding_width=1)
 
 
 def _user() -> str:
