@@ -333,3 +333,45 @@ def test_export_out_under_a_file_or_onto_a_symlink(tmp_path):
         assert expected in result.stderr and "Traceback" not in result.stderr
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no hidden export"
     assert list(target.iterdir()) == [] and link.is_symlink()
+
+
+def test_damage_the_open_had_no_time_to_find_is_found_before_an_import_writes(
+    tmp_path, monkeypatch
+):
+    # A big catalog is checked only for a moment on open (the Browser opens on the GUI
+    # thread); the import checks every page before its first write.
+    from qbi_desktop.core.catalog import project as project_module
+    from qbi_desktop.core.formats import import_job
+    from qbi_desktop.core.jobs import run_job
+
+    project = tmp_path / "p"
+    coco = _coco(tmp_path / "src", n=12)
+    assert (
+        _cli(
+            "import", "--project", str(project), "--kind", "coco", str(coco), home=tmp_path
+        ).returncode
+        == 0
+    )
+    catalog = project / "catalog.sqlite"
+    with contextlib.closing(sqlite3.connect(catalog)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page = db.execute("PRAGMA page_size").fetchone()[0]
+        root = db.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'items_name'"
+        ).fetchone()[0]
+    with open(catalog, "r+b") as f:
+        f.seek((root - 1) * page + 8)
+        f.write(b"\xff" * 200)
+    full_check = project_module._check_pages
+
+    def out_of_time(db, path, budget=None):  # as on a catalog too big to check in time
+        return False if budget is not None else full_check(db, path)
+
+    monkeypatch.setattr(project_module, "_check_pages", out_of_time)
+    before = _digest(catalog)
+    with open_project(project) as p:  # no time to look: opens
+        more = _coco(tmp_path / "more", n=2)
+        with pytest.raises(CatalogCorruptError, match="damaged"):
+            run_job(import_job(p, "coco", [more]))
+        assert len(p) == 12
+    assert _digest(catalog) == before

@@ -180,7 +180,8 @@ class Project:
             db.execute("PRAGMA busy_timeout = 10000")
             db.execute("PRAGMA foreign_keys = ON")
             if initialise:
-                _check_pages(db, self.db_path)
+                # bounded here (the Browser opens on the GUI thread); imports check it all
+                _check_pages(db, self.db_path, budget=OPEN_CHECK_SECONDS)
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise ProjectReadOnlyError(f"{self.db_path}: cannot switch to WAL ({mode})")
@@ -226,6 +227,11 @@ class Project:
                 swept = None
         leftovers.share(self._lock_fd)
         return swept or None
+
+    def check_pages(self) -> None:
+        """Refuse to go on with a damaged catalog (:class:`CatalogCorruptError`): every page
+        is read; imports call this before writing (an open checks only for a short while)."""
+        _check_pages(self.db, self.db_path)
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -843,17 +849,36 @@ def _check_ours(db: sqlite3.Connection, path: Path, version: int) -> None:
         )
 
 
-def _check_pages(db: sqlite3.Connection, path: Path) -> None:
-    """A damaged page is refused on open, before an import writes next to it."""
+#: How long an open may spend checking the catalog's pages (a 100 000-item catalog takes
+#: ~0.25 s, see bench_open_checks.py); a larger one is checked whole before each import.
+OPEN_CHECK_SECONDS = 0.15
+
+
+def _check_pages(db: sqlite3.Connection, path: Path, budget: float | None = None) -> bool:
+    """Refuse a catalog with a damaged page (``PRAGMA quick_check``); False when ``budget``
+    seconds ran out before the check finished (nothing known), True when it is whole."""
+    import time
+
+    deadline = None if budget is None else time.monotonic() + budget
+    if deadline is not None:
+        db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try:
         rows = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            return False
+        rows = [str(exc)]
     except sqlite3.DatabaseError as exc:
         rows = [str(exc)]
+    finally:
+        if deadline is not None:
+            db.set_progress_handler(None, 0)
     if rows != ["ok"]:
         raise CatalogCorruptError(
             f"{path}: the catalog is damaged ({'; '.join(rows)[:300]}); nothing was written to "
             "it - restore it from a backup, or export what still reads and re-import it"
         )
+    return True
 
 
 def _disk_full(exc: sqlite3.Error, path: Path) -> bool:

@@ -68,6 +68,7 @@ def import_job(
 ) -> Job[ImportReport]:
     if kind not in IMPORTERS:
         raise UserFacingError(f"unknown import kind {kind!r}; use one of {', '.join(IMPORTERS)}")
+    project.check_pages()  # a damaged catalog is refused before an import writes into it
     paths = [Path(s) for s in sources]
     if any(is_archive(p) for p in paths):
         return _import_archives(project, kind, paths, options)
