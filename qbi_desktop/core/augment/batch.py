@@ -465,7 +465,9 @@ def _run(
         yield from _run_processes(todo, workers)
 
 
-def _run_processes(todo: list[_Task], workers: int) -> Iterator[tuple[list, str | None]]:
+def _run_processes(todo: list, workers: int, fn=None) -> Iterator[Any]:
+    # fn: the per-task function (a module-level one, picklable); spot cleaning reuses this runner
+    fn = fn or _process_item
     # spawn: safe beside GUI threads, and the same on every platform.
     ctx = multiprocessing.get_context("spawn")
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
@@ -473,7 +475,7 @@ def _run_processes(todo: list[_Task], workers: int) -> Iterator[tuple[list, str 
         pending: set[cf.Future] = set()
         queue = iter(todo)
         for task in queue:  # keep a bounded number of items in flight
-            pending.add(pool.submit(_process_item, task))
+            pending.add(pool.submit(fn, task))
             if len(pending) >= workers * 3:
                 break
         while pending:
@@ -482,12 +484,13 @@ def _run_processes(todo: list[_Task], workers: int) -> Iterator[tuple[list, str 
                 yield fut.result()
                 nxt = next(queue, None)
                 if nxt is not None:
-                    pending.add(pool.submit(_process_item, nxt))
+                    pending.add(pool.submit(fn, nxt))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(todo: list[_Task], address: str, workers: int) -> Iterator[tuple[list, str | None]]:
+def _run_dask(todo: list, address: str, workers: int, fn=None) -> Iterator[Any]:
+    fn = fn or _process_item
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -500,7 +503,7 @@ def _run_dask(todo: list[_Task], address: str, workers: int) -> Iterator[tuple[l
         raise UserFacingError(f"{address}: cannot reach the dask scheduler ({exc})") from exc
     futures = []
     try:
-        futures = client.map(_process_item, todo, pure=False)
+        futures = client.map(fn, todo, pure=False)
         for fut in as_completed(futures, loop=client.loop):
             yield fut.result()
     finally:

@@ -1,0 +1,296 @@
+"""Spot cleaning: replace the pixels of detected gamma spots by the local background estimate.
+
+One frame (:func:`clean_spots`): the spot detector (:func:`qbi_desktop.core.spots.detect_spots`,
+its defaults, hot pixels subtracted when known) finds the spots; their pixels take the value of
+the detector's own background, the separable strided median of the frame
+(:func:`~qbi_desktop.core.spots.separable_median`, the same window). Every other pixel is
+copied: outside the detected spots the output equals the input bit for bit, in the input's
+pixel type.
+
+A whole scan (:func:`clean_series_job`): one task per frame, on local processes by default
+(``concurrent.futures``, the runner augmentation batches use) or on a dask.distributed cluster
+given a scheduler address (the same mechanism as augmentation batches); the job yields progress
+per frame and stops between frames when cancelled. Outputs are ``out/<stem>.tif`` (cleaned, the
+input's type) and ``out/<stem>_spots.tif`` (labels), both written atomically, the labels first:
+a frame whose cleaned file exists is complete, and a second run skips it (resumable).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.spots import (
+    DEFAULTS,
+    HotPixels,
+    SpotDetection,
+    detect_spots,
+    hot_pixels_job,
+    separable_median,
+)
+from qbi_desktop.core.spots.median import _work_dtype
+from qbi_desktop.core.spots.params import _params
+
+#: frames of a series used to find its hot pixels (spread over the scan; their per-pixel
+#: median outvotes the gamma spots)
+SERIES_HOT_FRAMES = 4
+
+
+@dataclass
+class Cleaned:
+    """A cleaned frame and the detection behind it."""
+
+    image: np.ndarray  # the input's dtype and shape
+    detection: SpotDetection
+
+    @property
+    def spots(self) -> int:
+        return len(self.detection.candidates)
+
+    @property
+    def pixels(self) -> int:
+        return int(np.count_nonzero(self.detection.labels))
+
+
+def clean_spots(
+    image: np.ndarray,
+    *,
+    hot: HotPixels | np.ndarray | None = None,
+    method: str = "median",
+    **params: Any,
+) -> Cleaned:
+    """Detect the spots of ``image`` and replace their pixels by the background estimate."""
+    image = np.asarray(image)
+    detection = detect_spots(image, method, exclude=hot, **params)
+    mask = detection.labels > 0
+    out = image.copy()
+    if mask.any():
+        size = int(detection.params.get("size", DEFAULTS["median"]["size"]))
+        background = separable_median(_work_dtype(image), size)
+        values = background[mask]
+        if np.issubdtype(image.dtype, np.integer):
+            info = np.iinfo(image.dtype)
+            values = np.clip(np.rint(values.astype(np.float64)), info.min, info.max)
+        out[mask] = values.astype(image.dtype)
+    return Cleaned(out, detection)
+
+
+# -- whole scans ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _SparseHot:
+    """Hot pixels as the few pixels they are (cheap to send to every worker)."""
+
+    shape: tuple[int, int]
+    excess_at: np.ndarray
+    excess: np.ndarray
+    mask_at: np.ndarray
+    frames: int
+
+    @classmethod
+    def of(cls, hot: HotPixels) -> _SparseHot:
+        at = np.flatnonzero(hot.excess)
+        return cls(
+            tuple(hot.shape),
+            at.astype(np.int64),
+            hot.excess.reshape(-1)[at].astype(np.float32),
+            np.flatnonzero(hot.mask).astype(np.int64),
+            hot.frames,
+        )
+
+    def dense(self) -> HotPixels:
+        excess = np.zeros(self.shape, dtype=np.float32)
+        excess.reshape(-1)[self.excess_at] = self.excess
+        mask = np.zeros(self.shape, dtype=bool)
+        mask.reshape(-1)[self.mask_at] = True
+        return HotPixels(mask, excess, self.frames)
+
+
+@dataclass(frozen=True)
+class _Frame:
+    index: int
+    path: str
+    out: str
+    method: str
+    params: dict[str, Any]
+    hot: _SparseHot | None
+    hot_source: str
+
+
+def outputs(path: str | Path, out: str | Path) -> tuple[Path, Path]:
+    """(cleaned, labels) output paths of input ``path`` in folder ``out``."""
+    stem = Path(path).stem
+    return Path(out) / f"{stem}.tif", Path(out) / f"{stem}_spots.tif"
+
+
+def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
+    """Worker: clean one frame and write both outputs; (index, summary, error message)."""
+    from qbi_desktop.core.io import read_image
+    from qbi_desktop.core.maskio import save_mask
+    from qbi_desktop.core.radiography.provenance import write_tiff
+
+    path = Path(task.path)
+    try:
+        image = np.asarray(read_image(path))
+        if image.ndim != 2:
+            raise ImageReadError(path, f"has shape {image.shape}; one 2-D frame is needed")
+        hot = task.hot.dense() if task.hot is not None else None
+        if hot is not None and hot.shape != image.shape:
+            raise ImageReadError(
+                path, f"has shape {image.shape}, the hot-pixel reference {hot.shape}"
+            )
+        result = clean_spots(image, hot=hot, method=task.method, **task.params)
+        cleaned_path, labels_path = outputs(path, task.out)
+        save_mask(labels_path, result.detection.labels)
+        provenance = {
+            "operation": "clean spots",
+            "input": str(path),
+            "method": task.method,
+            "parameters": result.detection.params,
+            "hot_pixels": task.hot_source,
+            "spots": result.spots,
+            "spot_pixels": result.pixels,
+            "spot_labels": labels_path.name,
+            "replacement": "the detector's separable median background",
+        }
+        write_tiff(cleaned_path, result.image, provenance)
+        summary = {
+            "index": task.index,
+            "path": str(path),
+            "spots": result.spots,
+            "pixels": result.pixels,
+            "hot_pixels": result.detection.hot_pixels,
+            "isolated": result.detection.isolated,
+        }
+        return task.index, summary, None
+    except UserFacingError as exc:
+        return task.index, None, str(exc) if str(path) in str(exc) else f"{path}: {exc}"
+    except MemoryError:
+        return task.index, None, f"{path}: not enough memory to clean this frame"
+    except OSError as exc:
+        return task.index, None, f"{path}: {exc.strerror or exc}"
+
+
+def is_complete(path: str | Path, out: str | Path) -> bool:
+    """Both outputs of ``path`` exist (atomic writes: existing means complete)."""
+    cleaned, labels = outputs(path, out)
+    return cleaned.is_file() and labels.is_file()
+
+
+@dataclass
+class CleanRun:
+    """What a whole-scan cleaning did."""
+
+    out: Path
+    total: int
+    skipped: int  # complete from an earlier run
+    frames: list[dict[str, Any]] = field(default_factory=list)  # per cleaned frame
+    hot_source: str = ""
+    hot_pixels: int = 0
+
+    @property
+    def spots(self) -> int:
+        return sum(f["spots"] for f in self.frames)
+
+
+def series_hot_pixels_job(paths: Sequence[str | Path], shape=None) -> Job[HotPixels]:
+    """Hot pixels from the series itself: :data:`SERIES_HOT_FRAMES` frames spread over it (a
+    pixel bright in most of them is the camera's, a gamma spot hits one)."""
+    n = len(paths)
+    picks = sorted({round(i * (n - 1) / (SERIES_HOT_FRAMES - 1)) for i in range(SERIES_HOT_FRAMES)})
+    return (yield from hot_pixels_job([paths[i] for i in picks], shape))
+
+
+def clean_series_job(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    hot_pixels_from: Sequence[str | Path] | None = None,
+    series_hot_pixels: bool = True,
+    workers: int = 1,
+    scheduler: str | None = None,
+    method: str = "median",
+    **params: Any,
+) -> Job[CleanRun]:
+    """Clean every frame of ``paths`` into ``out`` (see the module doc); resumable.
+
+    Hot pixels: from ``hot_pixels_from`` (a dark frame or frames of the camera) when given,
+    else from the series itself when it has 3 frames or more and ``series_hot_pixels``. A frame
+    of another shape or type is refused before anything is written; one that cannot be read
+    later stops the run with a message naming it; the frames done stay done.
+    """
+    from qbi_desktop.core.augment.batch import _run_dask, _run_processes
+
+    paths = [Path(p) for p in paths]
+    out = Path(out)
+    if not paths:
+        raise UserFacingError("clean spots: no frames given")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise UserFacingError(f"workers: expected a positive whole number, got {workers!r}")
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in stems:
+            raise UserFacingError(
+                f"{path}: has the same name as {stems[path.stem]}; both would be written to "
+                f"{out / (path.stem + '.tif')}"
+            )
+        stems[path.stem] = path
+        if not path.is_file():
+            raise ImageReadError(path, "file not found" if not path.exists() else "not a file")
+        cleaned, _ = outputs(path, out)
+        if cleaned.exists() and cleaned.resolve() == path.resolve():
+            raise UserFacingError(f"{path}: the output {cleaned} would overwrite the input")
+    _params(method, dict(params))  # a bad parameter is named before any work starts
+    # every frame's header (shape, type) before any work: a differently sized frame is named
+    from qbi_desktop.core.radiography.series import check_frames
+
+    check_frames(paths)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserFacingError(f"{out}: cannot create the folder ({exc.strerror})") from None
+    todo_paths = [(i, p) for i, p in enumerate(paths) if not is_complete(p, out)]
+    run = CleanRun(out, len(paths), len(paths) - len(todo_paths))
+    yield Progress(run.skipped, run.total, f"{run.skipped} of {run.total} already cleaned")
+    hot = None
+    if todo_paths:
+        if hot_pixels_from:
+            hot = yield from hot_pixels_job(list(hot_pixels_from))
+            names = ", ".join(Path(p).name for p in list(hot_pixels_from)[:3])
+            run.hot_source = f"{names}{', …' if len(hot_pixels_from) > 3 else ''}"
+        elif series_hot_pixels and len(paths) >= 3:
+            hot = yield from series_hot_pixels_job(paths)
+            run.hot_source = f"{min(SERIES_HOT_FRAMES, len(paths))} frames of the series"
+        run.hot_pixels = hot.count if hot is not None else 0
+    sparse = _SparseHot.of(hot) if hot is not None else None
+    tasks = [
+        _Frame(i, str(p), str(out), method, dict(params), sparse, run.hot_source or "none")
+        for i, p in todo_paths
+    ]
+    if scheduler:
+        results = _run_dask(tasks, scheduler, workers, fn=_clean_frame)
+    elif workers > 1 and len(tasks) > 1:
+        results = _run_processes(tasks, workers, fn=_clean_frame)
+    else:
+        results = (_clean_frame(t) for t in tasks)
+    done = run.skipped
+    with contextlib.closing(results):
+        for _index, summary, error in results:
+            if error is not None:
+                raise UserFacingError(
+                    f"{error}. {done} of {run.total} frames are cleaned in {out}; fix the "
+                    "problem and run again to resume"
+                )
+            run.frames.append(summary)
+            done += 1
+            yield Progress(
+                done, run.total, f"{Path(summary['path']).name}: {summary['spots']} spots"
+            )
+    run.frames.sort(key=lambda f: f["index"])
+    return run

@@ -1,0 +1,340 @@
+"""Open-beam / dark-current normalisation: counts -> transmission -> attenuation.
+
+T = (I - DC) / (OB - DC), with OB the mean of one or several open-beam images and DC the mean
+of one or several dark-current images; attenuation = -ln T. Optional dose correction: T is
+scaled so that a region on the open part of the image (no sample) has the open beam's dose,
+``sum(OB - DC) / sum(I - DC)`` over the region, which takes out beam-intensity changes between
+the image and its open beam.
+
+Pixels where OB - DC <= 0 (an open beam darker than the dark current: dead pixels, a wrong
+reference) cannot be divided by: they are masked (NaN in the output) and counted, never left
+as silent inf or NaN. In attenuation, pixels with T <= 0 (I at or below the dark current) are
+masked and counted the same way.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
+
+#: what the viewer and the outputs can show
+UNITS = ("counts", "transmission", "attenuation")
+FORMULA = "T = (I - DC) / (OB - DC)"
+
+
+class NormaliseError(UserFacingError):
+    """A reference or a parameter of the normalisation is unusable; the message names it."""
+
+
+@dataclass
+class References:
+    """Open-beam and dark-current references, averaged and ready to divide by.
+
+    ``dc`` is float32; ``gain`` = 1 / (OB - DC) as float32, 0 where OB - DC <= 0 (those pixels
+    are ``bad`` and counted in ``bad_count``). ``ob_dose`` is OB - DC itself (for the dose
+    correction).
+    """
+
+    dc: np.ndarray
+    gain: np.ndarray
+    ob_minus_dc: np.ndarray
+    bad: np.ndarray
+    ob_paths: list[str] = field(default_factory=list)
+    dc_paths: list[str] = field(default_factory=list)
+    dtype: np.dtype | None = None  # the references' pixel type (images must match it)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.dc.shape
+
+    @property
+    def bad_count(self) -> int:
+        return int(np.count_nonzero(self.bad))
+
+    def describe(self) -> dict[str, Any]:
+        """For provenance records."""
+        return {
+            "open_beam": list(self.ob_paths),
+            "dark_current": list(self.dc_paths),
+            "open_beam_not_above_dark": self.bad_count,
+        }
+
+    @classmethod
+    def from_arrays(
+        cls,
+        open_beams: Sequence[np.ndarray],
+        dark_currents: Sequence[np.ndarray],
+        ob_names: Sequence[str] | None = None,
+        dc_names: Sequence[str] | None = None,
+    ) -> References:
+        """References from in-memory images (each list averaged); shapes and dtypes must agree."""
+        ob_names = list(ob_names or [f"open beam {i + 1}" for i in range(len(open_beams))])
+        dc_names = list(dc_names or [f"dark current {i + 1}" for i in range(len(dark_currents))])
+        if not open_beams:
+            raise NormaliseError("open beam: at least one open-beam image is needed")
+        if not dark_currents:
+            raise NormaliseError("dark current: at least one dark-current image is needed")
+        first = np.asarray(open_beams[0])
+        if first.ndim != 2:
+            raise NormaliseError(f"{ob_names[0]}: has shape {first.shape}; a 2-D image is needed")
+        for name, image in zip(
+            ob_names + dc_names, list(open_beams) + list(dark_currents), strict=True
+        ):
+            image = np.asarray(image)
+            if image.shape != first.shape:
+                raise NormaliseError(
+                    f"{name}: has shape {image.shape}, the open beam {ob_names[0]} has "
+                    f"{first.shape}; all references must have one shape"
+                )
+            if _native(image.dtype) != _native(first.dtype):
+                raise NormaliseError(
+                    f"{name}: has pixel type {image.dtype}, the open beam {ob_names[0]} has "
+                    f"{first.dtype}; all references must have one pixel type"
+                )
+        ob = _mean(open_beams)
+        dc = _mean(dark_currents)
+        ob_minus_dc = ob - dc
+        bad = ~(ob_minus_dc > 0)  # also catches NaN
+        gain = np.zeros_like(ob_minus_dc)
+        np.divide(1.0, ob_minus_dc, out=gain, where=~bad)
+        return cls(dc, gain, ob_minus_dc, bad, ob_names, dc_names, _native(first.dtype))
+
+
+def _native(dtype: np.dtype) -> np.dtype:
+    """The type in this machine's byte order (ImageJ TIFFs are big-endian: same pixel type)."""
+    return np.dtype(dtype).newbyteorder("=")
+
+
+def _mean(images: Sequence[np.ndarray]) -> np.ndarray:
+    total = np.zeros(np.shape(images[0]), dtype=np.float64)
+    for image in images:
+        total += np.asarray(image, dtype=np.float64)
+    return (total / len(images)).astype(np.float32)
+
+
+def _read_2d(path: str | Path, role: str) -> np.ndarray:
+    from qbi_desktop.core.io import read_image
+
+    try:
+        image = np.asarray(read_image(path))
+    except ImageReadError as exc:
+        raise NormaliseError(f"{role} {exc}") from None
+    if image.ndim != 2:
+        raise NormaliseError(
+            f"{role} {path}: has shape {image.shape}; a 2-D greyscale image is needed"
+        )
+    return image
+
+
+def load_references(
+    open_beams: Sequence[str | Path], dark_currents: Sequence[str | Path]
+) -> References:
+    """Read and average the open-beam and dark-current files; a file of another shape or pixel
+    type than the first open beam is refused, naming it."""
+    obs = [_read_2d(p, "open beam") for p in open_beams]
+    dcs = [_read_2d(p, "dark current") for p in dark_currents]
+    return References.from_arrays(
+        obs, dcs, [str(p) for p in open_beams], [str(p) for p in dark_currents]
+    )
+
+
+@dataclass
+class Normalised:
+    """A normalised image (float32; NaN where masked) and how many pixels were masked, why."""
+
+    data: np.ndarray
+    unit: str
+    reference_masked: int  # OB - DC <= 0: cannot divide
+    nonpositive: int = 0  # attenuation only: T <= 0, no logarithm
+    dose_factor: float = 1.0
+
+    @property
+    def masked(self) -> int:
+        return self.reference_masked + self.nonpositive
+
+    def summary(self) -> str:
+        parts = []
+        if self.reference_masked:
+            parts.append(
+                f"{self.reference_masked} pixel(s) masked where the open beam is not above "
+                "the dark current"
+            )
+        if self.nonpositive:
+            parts.append(
+                f"{self.nonpositive} pixel(s) masked where the image is at or below the dark "
+                "current (transmission <= 0 has no attenuation)"
+            )
+        if self.dose_factor != 1.0:
+            parts.append(f"dose factor {self.dose_factor:.5g}")
+        return "; ".join(parts)
+
+
+def check_region(region: Sequence[int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """A dose region ``(y0, y1, x0, x1)`` (half-open) inside an image of ``shape``."""
+    try:
+        y0, y1, x0, x1 = (int(v) for v in region)
+    except (TypeError, ValueError):
+        raise NormaliseError(
+            f"dose region: expected (y0, y1, x0, x1) in pixels, got {region!r}"
+        ) from None
+    h, w = shape
+    if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+        raise NormaliseError(
+            f"dose region: rows {y0}:{y1}, columns {x0}:{x1} is empty or outside the "
+            f"{h} x {w} image"
+        )
+    return y0, y1, x0, x1
+
+
+def normalise(
+    image: np.ndarray,
+    refs: References,
+    *,
+    unit: str = "transmission",
+    dose_region: Sequence[int] | None = None,
+    name: str = "image",
+) -> Normalised:
+    """``image`` in ``unit`` ("transmission" or "attenuation"; "counts" returns it as float32).
+
+    The image must have the references' shape and pixel type (refused otherwise, naming
+    ``name``). Masked pixels are NaN and counted in the result.
+    """
+    if unit not in UNITS:
+        raise NormaliseError(f"unit: expected one of {', '.join(UNITS)}, got {unit!r}")
+    image = np.asarray(image)
+    if image.shape != refs.shape:
+        raise NormaliseError(
+            f"{name}: has shape {image.shape}, the references ({_first(refs)}) have {refs.shape}"
+        )
+    if refs.dtype is not None and _native(image.dtype) != refs.dtype:
+        raise NormaliseError(
+            f"{name}: has pixel type {image.dtype}, the references ({_first(refs)}) have "
+            f"{refs.dtype}"
+        )
+    if unit == "counts":
+        return Normalised(image.astype(np.float32), unit, 0)
+    # float32 throughout: two passes over the image (subtract, multiply) at 2048^2 in ~15 ms
+    t = np.subtract(image, refs.dc, dtype=np.float32)
+    factor = 1.0
+    if dose_region is not None:
+        y0, y1, x0, x1 = check_region(dose_region, refs.shape)
+        open_dose = float(np.sum(refs.ob_minus_dc[y0:y1, x0:x1], dtype=np.float64))
+        image_dose = float(np.sum(t[y0:y1, x0:x1], dtype=np.float64))
+        if not (image_dose > 0 and open_dose > 0 and math.isfinite(image_dose / open_dose)):
+            raise NormaliseError(
+                f"dose region: rows {y0}:{y1}, columns {x0}:{x1} of {name} has no dose above "
+                "the dark current (choose an open part of the image, outside the sample)"
+            )
+        factor = open_dose / image_dose
+    t *= refs.gain
+    if factor != 1.0:
+        t *= np.float32(factor)
+    bad = refs.bad
+    reference_masked = refs.bad_count
+    if reference_masked:
+        t[bad] = np.nan
+    if unit == "transmission":
+        return Normalised(t, unit, reference_masked, 0, factor)
+    nonpositive_mask = t <= 0  # NaN compares False: reference-masked pixels are not counted twice
+    nonpositive = int(np.count_nonzero(nonpositive_mask))
+    if nonpositive:
+        t[nonpositive_mask] = np.nan
+    np.log(t, out=t)
+    np.negative(t, out=t)
+    return Normalised(t, unit, reference_masked, nonpositive, factor)
+
+
+def _first(refs: References) -> str:
+    return refs.ob_paths[0] if refs.ob_paths else "open beam"
+
+
+def normalise_files_job(
+    images: Sequence[str | Path],
+    refs: References,
+    out: str | Path,
+    *,
+    attenuation: bool = False,
+    dose_region: Sequence[int] | None = None,
+) -> Job[list[tuple[Path, Normalised]]]:
+    """Normalise each file of ``images`` and write ``out/<stem>.tif`` (float32, atomically),
+    with the references and parameters in the TIFF's ImageDescription (JSON provenance).
+
+    Every file is checked (readable, same shape and type as the references) before the first
+    is written, so a bad file in the list stops the run with nothing half done. Outputs that
+    would land on an input (same folder and stem) are refused.
+    """
+    from qbi_desktop.core.radiography.provenance import write_tiff
+
+    out = Path(out)
+    unit = "attenuation" if attenuation else "transmission"
+    images = [Path(p) for p in images]
+    stems: dict[str, Path] = {}
+    for path in images:
+        if path.stem in stems:
+            raise NormaliseError(
+                f"{path}: has the same name as {stems[path.stem]}; both would be written to "
+                f"{out / (path.stem + '.tif')}"
+            )
+        stems[path.stem] = path
+        target = out / f"{path.stem}.tif"
+        if target.exists() and path.exists() and target.resolve() == path.resolve():
+            raise NormaliseError(f"{path}: the output {target} would overwrite the input")
+    _check_headers(images, refs)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise NormaliseError(f"{out}: cannot create the folder ({exc.strerror})") from None
+    results = []
+    total = len(images)
+    yield Progress(0, total, "normalising")
+    for i, path in enumerate(images):
+        image = _read_2d(path, "image")
+        result = normalise(image, refs, unit=unit, dose_region=dose_region, name=str(path))
+        provenance = {
+            "operation": "normalise",
+            "input": str(path),
+            "unit": unit,
+            "formula": "T = (I - DC) / (OB - DC)"
+            + ("; attenuation = -ln T" if attenuation else ""),
+            **refs.describe(),
+            "dose_region": list(dose_region) if dose_region is not None else None,
+            "dose_factor": result.dose_factor,
+            "masked_pixels": result.masked,
+            "masked_value": "NaN",
+        }
+        target = write_tiff(out / f"{path.stem}.tif", result.data, provenance)
+        results.append((target, result))
+        yield Progress(i + 1, total, f"{path.name}: {result.summary() or 'done'}")
+    return results
+
+
+def _check_headers(images: Sequence[Path], refs: References) -> None:
+    """Shape and pixel type of every image from its header, before any work is done."""
+    from qbi_desktop.core.io import open_image
+
+    for path in images:
+        try:
+            source = open_image(path)
+        except ImageReadError as exc:
+            raise NormaliseError(str(exc)) from None
+        try:
+            shape, dtype = source.slice_shape, source.dtype
+        finally:
+            source.close()
+        if tuple(shape) != refs.shape:
+            raise NormaliseError(
+                f"{path}: has shape {tuple(shape)}, the references ({_first(refs)}) have "
+                f"{refs.shape}"
+            )
+        if refs.dtype is not None and _native(dtype) != refs.dtype:
+            raise NormaliseError(
+                f"{path}: has pixel type {dtype}, the references ({_first(refs)}) have {refs.dtype}"
+            )

@@ -1,0 +1,196 @@
+"""A numbered file series (``edge20mm_0000.tif``, ``edge20mm_0001.tif`` ...) as one lazy stack.
+
+A series is given as a folder (its largest numbered series), a pattern with ``#`` for the
+digits (``edge20mm_####.tif``) or ``*``/``?`` wildcards (``edge20mm_*.tif``), or one of its
+files. The frames must be numbered without gaps and have one shape and pixel type: a missing
+number or a frame of another size is refused, naming the frame. Only the headers are read when
+the series is opened; each frame is read when it is shown.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.io import ImageSource, Plane, open_image, read_image
+from qbi_desktop.core.spots.references import IMAGE_SUFFIXES, _regular_files
+
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+
+
+class SeriesError(UserFacingError):
+    """The series cannot be opened as one stack; the message names the frame and the problem."""
+
+
+@dataclass
+class Series:
+    """The frames of one numbered series, in number order."""
+
+    folder: Path
+    prefix: str
+    digits: int
+    suffix: str
+    numbers: list[int]
+
+    @property
+    def pattern(self) -> str:
+        return f"{self.prefix}{'#' * self.digits}{self.suffix}"
+
+    def name(self, number: int) -> str:
+        return f"{self.prefix}{number:0{self.digits}d}{self.suffix}"
+
+    @property
+    def paths(self) -> list[Path]:
+        return [self.folder / self.name(n) for n in self.numbers]
+
+
+def _groups(folder: Path) -> dict[tuple[str, int, str], list[tuple[int, str]]]:
+    groups: dict[tuple[str, int, str], list[tuple[int, str]]] = defaultdict(list)
+    for entry in _regular_files(folder):
+        p = Path(entry.name)
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        m = _NUMBERED.match(p.stem)
+        if m:
+            key = (m.group("prefix"), len(m.group("number")), p.suffix)
+            groups[key].append((int(m.group("number")), entry.name))
+    return groups
+
+
+def find_series(spec: str | Path) -> Series:
+    """The series named by ``spec`` (folder, pattern, or one of its files); frames checked for
+    gaps by number (a missing frame is named). Nothing is read."""
+    spec = Path(spec).expanduser()
+    if spec.is_dir():
+        folder, wanted = spec, None
+    else:
+        folder, wanted = spec.parent, spec.name
+        if not folder.is_dir():
+            raise SeriesError(f"{spec}: the folder {folder} does not exist")
+    groups = _groups(folder)
+    if wanted is None:
+        if not groups:
+            raise SeriesError(f"{folder}: holds no numbered image files (name_0000.tif ...)")
+        key = max(groups, key=lambda k: (len(groups[k]), k))
+    elif "#" in wanted or "*" in wanted or "?" in wanted:
+        glob = re.sub("#+", lambda m: "[0-9]" * len(m.group()), wanted)
+        keys = [
+            k
+            for k, frames in groups.items()
+            if any(fnmatch.fnmatchcase(n, glob) for _, n in frames)
+        ]
+        if not keys:
+            raise SeriesError(f"{spec}: no file in {folder} matches this pattern")
+        if len(keys) > 1:
+            names = ", ".join(f"{p}{'#' * d}{s}" for p, d, s in sorted(keys))
+            raise SeriesError(f"{spec}: matches several series ({names}); name one")
+        key = keys[0]
+        groups[key] = [(n, name) for n, name in groups[key] if _matches(name, glob)]
+    else:
+        p = Path(wanted)
+        m = _NUMBERED.match(p.stem)
+        if m is None:
+            raise SeriesError(f"{spec}: the name has no frame number at its end")
+        if not spec.is_file():
+            raise SeriesError(f"{spec}: file not found")
+        key = (m.group("prefix"), len(m.group("number")), p.suffix)
+    prefix, digits, suffix = key
+    numbers = sorted(n for n, _ in groups[key])
+    series = Series(folder, prefix, digits, suffix, numbers)
+    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise SeriesError(
+            f"{folder / series.name(missing[0])}: frame {missing[0]} of the series "
+            f"{series.pattern} is missing{more}; the series has frames {numbers[0]}..{numbers[-1]}"
+        )
+    return series
+
+
+def _matches(name: str, glob: str) -> bool:
+    return fnmatch.fnmatchcase(name, glob)
+
+
+class _SeriesLoader:
+    """Planes of a series: each frame read whole when asked for (the source keeps a few)."""
+
+    compressed = False
+
+    def __init__(self, paths: list[Path], shape: tuple[int, ...], dtype: np.dtype):
+        self.paths = paths
+        self.shape = shape
+        self.dtype = dtype
+
+    def plane(self, index: int) -> Plane:
+        path = self.paths[index]
+        array = np.asarray(read_image(path))
+        array = array.astype(array.dtype.newbyteorder("="), copy=False)  # ImageJ: big-endian
+        if array.shape != self.shape or array.dtype != self.dtype:
+            # the header was checked at open; the file changed since
+            raise ImageReadError(
+                path,
+                f"frame {index} is now {array.shape} {array.dtype}, the series is "
+                f"{self.shape} {self.dtype}",
+            )
+        return Plane(array)
+
+    def close(self) -> None:
+        pass
+
+
+def check_frames(paths: list[Path]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and pixel type of the frames (headers only); a frame of another size or type, or
+    an unreadable one, is refused naming it."""
+    shape = dtype = None
+    for index, path in enumerate(paths):
+        source = open_image(path)  # ImageReadError names the file
+        try:
+            if source.n_slices != 1:
+                raise SeriesError(
+                    f"{path}: frame {index} holds {source.n_slices} images; a series frame is "
+                    "one image"
+                )
+            if shape is None:
+                shape, dtype = tuple(source.slice_shape), source.dtype.newbyteorder("=")
+            elif tuple(source.slice_shape) != shape or source.dtype.newbyteorder("=") != dtype:
+                raise SeriesError(
+                    f"{path}: frame {index} is {' x '.join(map(str, source.slice_shape))} "
+                    f"{source.dtype}, the series' first frame {paths[0].name} is "
+                    f"{' x '.join(map(str, shape))} {dtype}"
+                )
+        finally:
+            source.close()
+    return shape, dtype
+
+
+def open_series(spec: str | Path) -> ImageSource:
+    """Open a numbered series as one lazy stack (an :class:`ImageSource` of n slices)."""
+    series = find_series(spec)
+    paths = series.paths
+    shape, dtype = check_frames(paths)
+    return ImageSource(
+        path=series.folder / series.pattern,
+        dtype=np.dtype(dtype),
+        slice_shape=shape,
+        n_slices=len(paths),
+        axes="I" + ("YXS" if len(shape) == 3 else "YX"),
+        stack_shape=(len(paths),),
+        metadata={
+            "format": "numbered series",
+            "series": series.pattern,
+            "frames": f"{series.numbers[0]}..{series.numbers[-1]} ({len(paths)})",
+        },
+        _loader=_SeriesLoader(paths, shape, np.dtype(dtype)),
+    )
+
+
+def series_slice_path(source: ImageSource, index: int) -> Path | None:
+    """The file behind slice ``index`` of a series source (None for other sources)."""
+    loader = source._loader
+    return loader.paths[index] if isinstance(loader, _SeriesLoader) else None
