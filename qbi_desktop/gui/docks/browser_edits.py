@@ -299,7 +299,8 @@ class BrowserEdits:
             self.window,
         )
         replace = box.addButton(
-            f"Replace ({plan.changes:,} change)", QMessageBox.ButtonRole.AcceptRole
+            f"Replace ({plan.changes:,} change{'s' if plan.changes != 1 else ''})",
+            QMessageBox.ButtonRole.AcceptRole,
         )
         box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter keeps the split
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
