@@ -16,7 +16,15 @@ from pathlib import Path
 from qbi_desktop import __version__
 
 # Each module registers its sub-command(s) with ``register(subparsers)``.
-COMMAND_MODULES = ("simulate", "project", "detect_spots", "augment", "baseline")
+COMMAND_MODULES = (
+    "simulate",
+    "project",
+    "detect_spots",
+    "augment",
+    "baseline",
+    "normalize",
+    "clean_spots",
+)
 PROG = "qbi-desktop"
 
 

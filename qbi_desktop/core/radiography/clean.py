@@ -31,6 +31,7 @@ from qbi_desktop.core.spots import (
     DEFAULTS,
     HotPixels,
     SpotDetection,
+    auto_hot_pixels_job,
     detect_spots,
     hot_pixels_job,
     separable_median,
@@ -221,7 +222,8 @@ def clean_series_job(
     """Clean every frame of ``paths`` into ``out`` (see the module doc); resumable.
 
     Hot pixels: from ``hot_pixels_from`` (a dark frame or frames of the camera) when given,
-    else from the series itself when it has 3 frames or more and ``series_hot_pixels``. A frame
+    else (``series_hot_pixels``) from the series itself when it has 3 frames or more, else
+    from the references found beside the first frame (a dark frame). A frame
     of another shape or type is refused before anything is written; one that cannot be read
     later stops the run with a message naming it; the frames done stay done.
     """
@@ -250,7 +252,7 @@ def clean_series_job(
     # every frame's header (shape, type) before any work: a differently sized frame is named
     from qbi_desktop.core.radiography.series import check_frames
 
-    check_frames(paths)
+    shape, _dtype = check_frames(paths)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -267,6 +269,10 @@ def clean_series_job(
         elif series_hot_pixels and len(paths) >= 3:
             hot = yield from series_hot_pixels_job(paths)
             run.hot_source = f"{min(SERIES_HOT_FRAMES, len(paths))} frames of the series"
+        elif series_hot_pixels:
+            # a frame or two: a dark frame beside them (dc.tif, dark_0001.tif ...) if there is
+            found = yield from auto_hot_pixels_job(paths[0], shape)
+            hot, run.hot_source = found.hot, found.source if found.hot is not None else ""
         run.hot_pixels = hot.count if hot is not None else 0
     sparse = _SparseHot.of(hot) if hot is not None else None
     tasks = [
