@@ -566,16 +566,18 @@ def test_import_into_a_full_or_read_only_disk_says_so(tmp_path, small_disk, prob
         assert _count(project) == 1  # the refused import added nothing
 
 
-@pytest.mark.parametrize("problem", ["full", "read-only"])
-def test_export_onto_a_full_or_read_only_disk_says_so(tmp_path, imported, small_disk, problem):
+@pytest.mark.parametrize(
+    ("problem", "kind"), [("full", "imagefolder"), ("full", "npz"), ("read-only", "imagefolder")]
+)
+def test_export_onto_a_full_or_read_only_disk_says_so(
+    tmp_path, imported, small_disk, problem, kind
+):
     out = small_disk.path / "out"
     if problem == "read-only":
         small_disk.read_only()
     else:
-        small_disk.fill(leave=64 * 1024)
-    done = _cli(
-        tmp_path / "home", "export", "--project", imported, "--kind", "imagefolder", "--out", out
-    )
+        small_disk.fill(leave=16 * 1024)  # the images or the NPZ array need more
+    done = _cli(tmp_path / "home", "export", "--project", imported, "--kind", kind, "--out", out)
     _clear_cli_refusal(done, small_disk.path if problem == "read-only" else out)
     left = [p.name for p in small_disk.path.iterdir() if p.name not in ("filler",)]
     assert left in ([], ["out"]) and not (out.exists() and any(out.iterdir())), left
@@ -653,3 +655,37 @@ def test_thumbnails_of_a_project_on_a_full_or_read_only_disk_say_so(tmp_path, sm
             run_job(thumbnail_job(p))
     text = str(err.value).lower()
     assert any(w in text for w in DISK_WORDS), err.value
+
+
+def test_import_with_a_read_only_masks_folder_says_so_and_adds_nothing(tmp_path, coco_src):
+    """Class 7: ``masks/`` of an existing project read-only (a read-only bind mount, which
+    binds root too) during a COCO import."""
+    home, project = tmp_path / "home", tmp_path / "project"
+    first = _coco_source(tmp_path / "first", n=1)
+    done = _cli(
+        home, "import", "--project", project, "--kind", "coco", "--images", first.parent, first
+    )
+    assert done.returncode == 0, done.stderr
+    masks = project / "masks"
+    masks.mkdir(exist_ok=True)
+    bound = subprocess.run(["mount", "--bind", str(masks), str(masks)], capture_output=True)
+    if bound.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip() or 'refused'}")
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(masks)], check=True)
+        done = _cli(
+            home,
+            "import",
+            "--project",
+            project,
+            "--kind",
+            "coco",
+            "--images",
+            coco_src.parent,
+            coco_src,
+        )
+        _clear_cli_refusal(done, masks)
+    finally:
+        subprocess.run(["umount", "-l", str(masks)], capture_output=True)
+    assert _count(project) == 1  # nothing of the refused import
+    assert _leftovers(project) == []

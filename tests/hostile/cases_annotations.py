@@ -136,7 +136,9 @@ for _n, (_p, _v) in {
     "iscrowd-string": ("annotations.0.iscrowd", "yes"),
     "rle-counts-dict": ("annotations.0.segmentation", {"size": [32, 32], "counts": {"a": 1}}),
 }.items():
-    coco_case(f"coco-{_n}", 4, _set(_p, _v))
+    # the message names the file, the record and the field (the last name in the path)
+    _field = [part for part in _p.split(".") if not part.isdigit()][-1]
+    coco_case(f"coco-{_n}", 4, _set(_p, _v), check={"field": _field})
 
 coco_case("coco-deep-nesting", 5, text=nested(100000))
 coco_case(
@@ -338,6 +340,22 @@ labelme_case(
     entries=JSON_ENTRIES + ("roundtrip-export",),
     export_kind="labelme",
 )
+_LABELME_FIELD = {
+    "shapes-number": "shapes",
+    "shapes-dict": "shapes",
+    "shape-string": "shapes",
+    "points-dict": "points",
+    "points-strings": "points",
+    "points-flat": "points",
+    "label-number": "label",
+    "label-list": "label",
+    "shape-type-number": "shape_type",
+    "height-string": "imageHeight",
+    "image-path-number": "imagePath",
+    "flags-list": "flags",
+    "group-id-string": "group_id",
+    "circle-one-point": "points",
+}
 for _n, _doc in {
     "shapes-number": labelme_doc(shapes=3),
     "shapes-dict": labelme_doc(shapes={"a": 1}),
@@ -362,7 +380,9 @@ for _n, _doc in {
         4,
         _doc,
         expect="either" if lenient else "refuse",
-        check={"masks_nonempty": True} if lenient else {},
+        check={"masks_nonempty": True, "field": _LABELME_FIELD[_n]}
+        if lenient
+        else {"field": _LABELME_FIELD[_n]},
     )
 
 labelme_case("labelme-deep-nesting", 5, text=nested(100000))

@@ -180,88 +180,125 @@ def journal(run: Run) -> dict[str, Any]:
 
 
 # -- the real window ------------------------------------------------------------------------------
-def window(run: Run) -> dict[str, Any]:
-    """The real MainWindow (offscreen) opens the file through ``open_file``; we wait for every
-    task it starts, then read the error it reported and check that it is still alive.
+class _Window:
+    """The real MainWindow, offscreen, with a timer that answers modal dialogs (their text
+    counts as a message) so that a question never hangs a run."""
 
-    Modal dialogs are answered (closed) by a timer and their text counts as a message, so a
-    question never hangs the run. A pending journal is recovered (QBI_ANNOTATE_AUTO_RECOVER);
-    for a journal case the mask is then saved with the Save Mask action (Ctrl+S)."""
-    from PySide6.QtCore import QTimer
-    from PySide6.QtWidgets import QApplication, QMessageBox
+    def __init__(self):
+        from PySide6.QtCore import QTimer
+        from PySide6.QtWidgets import QApplication
 
-    from qbi_desktop.gui.main_window import MainWindow
+        from qbi_desktop.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(["qbi-hostile"])
-    w = MainWindow()
-    w.resize(1400, 900)
-    w.show()
-    app.processEvents()
-    errors: list[str] = []
-    dialogs: list[str] = []
-    w.error_reported.connect(errors.append)
+        self.app = QApplication.instance() or QApplication(["qbi-hostile"])
+        self.w = MainWindow()
+        self.w.resize(1400, 900)
+        self.w.show()
+        self.app.processEvents()
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.w.error_reported.connect(self.errors.append)
+        self.closer = QTimer()
+        self.closer.timeout.connect(self._answer_modal)
+        self.closer.start(200)
 
-    def answer_modal() -> None:
-        modal = app.activeModalWidget()
+    def _answer_modal(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        modal = self.app.activeModalWidget()
         if modal is not None:
             text = modal.text() if isinstance(modal, QMessageBox) else modal.windowTitle()
-            dialogs.append(f"{type(modal).__name__}: {text}")
+            self.dialogs.append(f"{type(modal).__name__}: {text}")
             modal.close()
 
-    closer = QTimer()
-    closer.timeout.connect(answer_modal)
-    closer.start(200)
-
-    def settle(seconds: float = 45) -> None:
+    def settle(self, seconds: float = 45) -> None:
+        """Run the event loop until no task has been active for half a second."""
         deadline = time.monotonic() + seconds
         quiet_since = None
         while time.monotonic() < deadline:
-            app.processEvents()
+            self.app.processEvents()
             time.sleep(0.01)
-            if w.tasks.active():
+            if self.w.tasks.active():
                 quiet_since = None
             elif quiet_since is None:
                 quiet_since = time.monotonic()
             elif time.monotonic() - quiet_since > 0.5:
                 break
 
+    def finish(self) -> dict[str, Any]:
+        w = self.w
+        self.app.processEvents()
+        self.closer.stop()
+        alive = w.isVisible() and not w.tasks.active()
+        result = {
+            "alive": alive,
+            "documents": len(w.documents),
+            "shape": list(w.current.source.slice_shape) if w.current is not None else None,
+            "n_slices": w.current.source.n_slices if w.current is not None else None,
+            "errors": self.errors[:5],
+            "dialogs": self.dialogs[:5],
+        }
+        w.tasks.cancel_all()
+        w.tasks.wait(5000)
+        w.close()
+        return result
+
+
+def window(run: Run) -> dict[str, Any]:
+    """The real window opens the file through ``open_file``; we wait for every task it starts,
+    then read the error it reported and check that it is still alive. A pending journal is
+    recovered (QBI_ANNOTATE_AUTO_RECOVER); for a journal case the mask is then saved with the
+    Save Mask action (Ctrl+S)."""
+    win = _Window()
+    w = win.w
     w.open_file(run.source)
-    settle()
+    win.settle()
     if run.case["kind"] == "journal" and "annotate" in getattr(w, "panels", {}):
         panel = w.panels["annotate"]
         panel.unsaved_answer = "save"
         panel.actions["save"].trigger()
-        settle(10)
-    app.processEvents()
-    closer.stop()
-    alive = w.isVisible() and not w.tasks.active()
-    shape = list(w.current.source.slice_shape) if w.current is not None else None
-    n_slices = w.current.source.n_slices if w.current is not None else None
-    result = {
-        "alive": alive,
-        "documents": len(w.documents),
-        "shape": shape,
-        "n_slices": n_slices,
-        "errors": errors[:5],
-        "dialogs": dialogs[:5],
-    }
-    w.tasks.cancel_all()
-    w.tasks.wait(5000)
-    w.close()
-    message = "\n".join(errors + dialogs)[:4000]
-    if not alive:
-        return {
-            "status": "error",
-            "exc_type": "WindowGone",
-            "message": "window not alive",
-            **result,
-        }
-    about_it = [e for e in errors if run.source.name in e]
-    if about_it or (errors and not w.documents):  # said no about this file
+        win.settle(10)
+    result = win.finish()
+    message = "\n".join(win.errors + win.dialogs)[:4000]
+    if not result["alive"]:
+        return {"status": "error", "exc_type": "WindowGone", "message": "window gone", **result}
+    about_it = [e for e in win.errors if run.source.name in e]
+    if about_it or (win.errors and not w.documents):  # said no about this file
         return {"status": "refused", "message": message, **result}
     if w.documents:  # opened; a message may still have been said about a file beside it
         return {"status": "accepted", "message": message, **result}
     return {"status": "error", "message": "nothing opened and nothing said", **result}
+
+
+def window_import(run: Run) -> dict[str, Any]:
+    """The Browser's import in the real window: a new project, then ``run_import`` as the
+    import dialog's OK does; a refusal shows the problems dialog (read from its table)."""
+    win = _Window()
+    panel = win.w.panels["browser"]
+    if not panel.open_project(run.project, create=True):
+        result = win.finish()
+        return {"status": "error", "message": "cannot create the project", **result}
+    kind, sources, options = run.import_sources()
+    panel.last_problems = None
+    panel.run_import(kind, [str(p) for p in sources], **options)
+    win.settle()
+    problems = getattr(panel, "last_problems", None)
+    said = list(win.errors)
+    if problems is not None:
+        table = problems.table
+        said.append(problems.windowTitle())
+        for r in range(table.rowCount()):
+            cells = [table.item(r, c) for c in range(table.columnCount())]
+            said.append(" | ".join((c.toolTip() or c.text()) if c else "" for c in cells))
+    n_items = len(panel.project) if panel.project is not None else 0
+    panel.close_project()
+    result = win.finish()
+    message = "\n".join(said + win.dialogs)[:4000]
+    if not result["alive"]:
+        return {"status": "error", "exc_type": "WindowGone", "message": "window gone", **result}
+    if said:
+        return {"status": "refused", "message": message, **result}
+    return {"status": "accepted", "message": message, "added": n_items, **result}
 
 
 # -- the CLI --------------------------------------------------------------------------------------
@@ -396,6 +433,7 @@ def roundtrip_export(run: Run) -> dict[str, Any]:
 ENTRIES = {
     "viewer": viewer,
     "window": window,
+    "window-import": window_import,
     "import": import_core,
     "thumbnails": thumbnails,
     "journal": journal,

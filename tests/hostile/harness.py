@@ -372,6 +372,9 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
                 f"opened as {result['shape']} x {result.get('n_slices')} slices, "
                 f"not {check['shape']}"
             )
+    if check.get("field") and state == "refused":
+        if check["field"] not in (result.get("message") or "") + output:
+            problems.append(f"the message does not name the field {check['field']!r}")
     warn_here = entry in check.get("warn_entries", [entry])
     if check.get("warn_names") and state == "accepted" and warn_here:
         if not any(n in (result.get("message") or "") + output for n in check["warn_names"]):
@@ -428,7 +431,7 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
     if entry == "window" and result.get("alive") is False:
         problems.append("the window is gone")
     for where in (corpus / "host", work / "host"):
-        extra = [p for p in where.iterdir() if p.name != "secret.png"]
+        extra = [p for p in where.iterdir() if p.name != "secret.png"] if where.is_dir() else []
         if extra:
             problems.append(f"a file appeared outside the chosen place: {where / extra[0].name}")
         for p in extra:  # put the shared folder back, so later runs are judged on their own

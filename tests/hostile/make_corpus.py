@@ -34,6 +34,18 @@ from tests.hostile import (  # noqa: F401
 from tests.hostile.blobs import gray8, tiff_bytes, write_png  # noqa: F401 - used by test_faults
 from tests.hostile.registry import BUILDERS, CASES, Case
 
+# The Browser's import in the real window (slower: a window per run) for a few cases of each
+# class and kind; every case goes through the core import the dialog calls.
+WINDOW_IMPORT = {
+    "coco-good", "coco-bbox-dict", "coco-deep-nesting", "coco-fifo", "coco-huge-declared",
+    "coco-rle-negative", "coco-size-mismatch", "labelme-points-dict", "labelme-imagedata-bomb",
+    "sheet-huge-cell", "xlsx-far-cell", "mnist-gz-bomb", "npz-empty", "zip-coco-dotdot",
+    "zip-labelme-absolute", "zip-bomb", "tiff-truncated", "png-bomb",
+}  # fmt: skip
+for _case in CASES:
+    if _case.name in WINDOW_IMPORT and "window-import" not in _case.entries:
+        _case.entries = (*_case.entries, "window-import")
+
 # ---------------------------------------------------------------------------------------------
 
 
