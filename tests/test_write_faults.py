@@ -340,7 +340,7 @@ def test_damage_the_open_had_no_time_to_find_is_found_before_an_import_writes(
 ):
     # A big catalog is checked only for a moment on open (the Browser opens on the GUI
     # thread); the import checks every page before its first write.
-    from qbi_desktop.core.catalog import project as project_module
+    from qbi_desktop.core.catalog import checks
     from qbi_desktop.core.formats import import_job
     from qbi_desktop.core.jobs import run_job
 
@@ -362,12 +362,12 @@ def test_damage_the_open_had_no_time_to_find_is_found_before_an_import_writes(
     with open(catalog, "r+b") as f:
         f.seek((root - 1) * page + 8)
         f.write(b"\xff" * 200)
-    full_check = project_module._check_pages
+    full_check = checks.check_pages
 
     def out_of_time(db, path, budget=None):  # as on a catalog too big to check in time
         return False if budget is not None else full_check(db, path)
 
-    monkeypatch.setattr(project_module, "_check_pages", out_of_time)
+    monkeypatch.setattr(checks, "check_pages", out_of_time)
     before = _digest(catalog)
     with open_project(project) as p:  # no time to look: opens
         more = _coco(tmp_path / "more", n=2)

@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.atomic import DiskFullError, disk_free
-from qbi_desktop.core.catalog import edits, schema
+from qbi_desktop.core.atomic import DiskFullError
+from qbi_desktop.core.catalog import checks, edits, schema
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
     CatalogCorruptError,
@@ -170,7 +170,7 @@ class Project:
         try:
             version = schema.schema_version(db)
             if initialise:
-                _check_ours(db, self.db_path, version)  # before anything is written to it
+                checks.refuse_foreign(db, self.db_path, version)  # before anything is written to it
             if version > schema.SCHEMA_VERSION:
                 raise SchemaTooNewError(
                     f"{self.db_path}: catalog has schema version {version}, this QBI Desktop "
@@ -181,7 +181,7 @@ class Project:
             db.execute("PRAGMA foreign_keys = ON")
             if initialise:
                 # bounded here (the Browser opens on the GUI thread); imports check it all
-                _check_pages(db, self.db_path, budget=OPEN_CHECK_SECONDS)
+                checks.check_pages(db, self.db_path, budget=checks.OPEN_CHECK_SECONDS)
                 mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise ProjectReadOnlyError(f"{self.db_path}: cannot switch to WAL ({mode})")
@@ -200,7 +200,7 @@ class Project:
                     f"{self.db_path}: catalog is read-only ({exc}); copy the project to a "
                     "writable folder"
                 ) from exc
-            if _disk_full(exc, self.db_path):
+            if checks.disk_full(exc, self.db_path):
                 raise DiskFullError(self.db_path, what=f"the catalog {self.db_path}") from exc
             raise CatalogCorruptError(f"{self.db_path}: cannot use catalog ({exc})") from exc
         except sqlite3.DatabaseError as exc:
@@ -231,7 +231,7 @@ class Project:
     def check_pages(self) -> None:
         """Refuse to go on with a damaged catalog (:class:`CatalogCorruptError`): every page
         is read; imports call this before writing (an open checks only for a short while)."""
-        _check_pages(self.db, self.db_path)
+        checks.check_pages(self.db, self.db_path)
 
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
@@ -829,72 +829,9 @@ def _check_tables(db: sqlite3.Connection, path: Path) -> None:
         )
 
 
-def _check_ours(db: sqlite3.Connection, path: Path, version: int) -> None:
-    """Refuse an SQLite file another program made, before the first write (WAL, migration)."""
-    app = int(db.execute("PRAGMA application_id").fetchone()[0])
-    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-    if app == schema.APPLICATION_ID:
-        return
-    foreign = app != 0 or (version == 0 and names)
-    if not foreign and version > 0:
-        # catalogs written before the application id: ours if they have our tables
-        missing = {"items", "meta", "containers"} - set(names)
-        foreign = bool(missing)
-    if foreign:
-        shown = ", ".join(sorted(names)[:6]) + (" ..." if len(names) > 6 else "")
-        raise NotAProjectError(
-            f"{path}: not a QBI Desktop catalog - an SQLite database made by another program "
-            f"(tables: {shown or 'none'}); it was left untouched. Choose another folder for "
-            "the project."
-        )
-
-
-#: How long an open may spend checking the catalog's pages (a 100 000-item catalog takes
-#: ~0.25 s, see bench_open_checks.py); a larger one is checked whole before each import.
-OPEN_CHECK_SECONDS = 0.15
-
-
-def _check_pages(db: sqlite3.Connection, path: Path, budget: float | None = None) -> bool:
-    """Refuse a catalog with a damaged page (``PRAGMA quick_check``); False when ``budget``
-    seconds ran out before the check finished (nothing known), True when it is whole."""
-    import time
-
-    deadline = None if budget is None else time.monotonic() + budget
-    if deadline is not None:
-        db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
-    try:
-        rows = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
-    except sqlite3.OperationalError as exc:
-        if "interrupted" in str(exc):
-            return False
-        rows = [str(exc)]
-    except sqlite3.DatabaseError as exc:
-        rows = [str(exc)]
-    finally:
-        if deadline is not None:
-            db.set_progress_handler(None, 0)
-    if rows != ["ok"]:
-        raise CatalogCorruptError(
-            f"{path}: the catalog is damaged ({'; '.join(rows)[:300]}); nothing was written to "
-            "it - restore it from a backup, or export what still reads and re-import it"
-        )
-    return True
-
-
-def _disk_full(exc: sqlite3.Error, path: Path) -> bool:
-    """SQLite says "database or disk is full", or "disk I/O error" with no room left."""
-    text = str(exc).lower()
-    if "full" in text:
-        return True
-    if "disk i/o error" in text:
-        free = disk_free(path.parent)
-        return free is not None and free < 4 * 1024**2
-    return False
-
-
 def _translate(exc: sqlite3.OperationalError, path: Path) -> UserFacingError:
     text = str(exc)
-    if _disk_full(exc, path):
+    if checks.disk_full(exc, path):
         return DiskFullError(path, what=f"the catalog {path}")
     if "readonly" in text or "read-only" in text:
         return ProjectReadOnlyError(f"{path}: catalog is read-only ({text})")

@@ -1,0 +1,79 @@
+"""Checks a catalog passes before anything is written to it, and how SQLite's errors read.
+
+* :func:`refuse_foreign`: an SQLite file another program made (its application id, its tables)
+  is refused untouched, before the first write (WAL switch, migration);
+* :func:`check_pages`: ``PRAGMA quick_check``, bounded in time on open, whole before imports;
+* :func:`disk_full`: "database or disk is full", or "disk I/O error" with no room left, is a
+  full disk and is reported as one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from qbi_desktop.core.atomic import disk_free
+from qbi_desktop.core.catalog import schema
+from qbi_desktop.core.catalog.errors import CatalogCorruptError, NotAProjectError
+
+
+def refuse_foreign(db: sqlite3.Connection, path: Path, version: int) -> None:
+    """Refuse an SQLite file another program made, before the first write (WAL, migration)."""
+    app = int(db.execute("PRAGMA application_id").fetchone()[0])
+    names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if app == schema.APPLICATION_ID:
+        return
+    foreign = app != 0 or (version == 0 and names)
+    if not foreign and version > 0:
+        # catalogs written before the application id: ours if they have our tables
+        missing = {"items", "meta", "containers"} - set(names)
+        foreign = bool(missing)
+    if foreign:
+        shown = ", ".join(sorted(names)[:6]) + (" ..." if len(names) > 6 else "")
+        raise NotAProjectError(
+            f"{path}: not a QBI Desktop catalog - an SQLite database made by another program "
+            f"(tables: {shown or 'none'}); it was left untouched. Choose another folder for "
+            "the project."
+        )
+
+
+#: How long an open may spend checking the catalog's pages (a 100 000-item catalog takes
+#: ~0.25 s, see bench_open_checks.py); a larger one is checked whole before each import.
+OPEN_CHECK_SECONDS = 0.15
+
+
+def check_pages(db: sqlite3.Connection, path: Path, budget: float | None = None) -> bool:
+    """Refuse a catalog with a damaged page (``PRAGMA quick_check``); False when ``budget``
+    seconds ran out before the check finished (nothing known), True when it is whole."""
+    deadline = None if budget is None else time.monotonic() + budget
+    if deadline is not None:
+        db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+    try:
+        rows = [r[0] for r in db.execute("PRAGMA quick_check(5)")]
+    except sqlite3.OperationalError as exc:
+        if "interrupted" in str(exc):
+            return False
+        rows = [str(exc)]
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    finally:
+        if deadline is not None:
+            db.set_progress_handler(None, 0)
+    if rows != ["ok"]:
+        raise CatalogCorruptError(
+            f"{path}: the catalog is damaged ({'; '.join(rows)[:300]}); nothing was written to "
+            "it - restore it from a backup, or export what still reads and re-import it"
+        )
+    return True
+
+
+def disk_full(exc: sqlite3.Error, path: Path) -> bool:
+    """SQLite says "database or disk is full", or "disk I/O error" with no room left."""
+    text = str(exc).lower()
+    if "full" in text:
+        return True
+    if "disk i/o error" in text:
+        free = disk_free(path.parent)
+        return free is not None and free < 4 * 1024**2
+    return False
