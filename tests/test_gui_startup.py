@@ -87,3 +87,24 @@ def test_app_start_draws_the_image_then_builds_the_panels(tmp_path):
     assert stamps["ready"] <= stamps["panels"]
     log = (tmp_path / "home" / "logs" / "qbi-desktop.log").read_text()
     assert f"opened {image}" in log
+
+
+def test_a_file_that_fails_to_open_does_not_hold_back_the_panels(
+    qtbot, settings_dir, tmp_path, monkeypatch
+):
+    from qbi_desktop.gui import app
+    from qbi_desktop.gui.main_window import MainWindow
+
+    monkeypatch.setattr(app, "PANELS_AT_LATEST_MS", 600_000)  # only the error can bring them
+    window = MainWindow(defer_panels=True)
+    qtbot.addWidget(window)
+    window.show()
+    bad = tmp_path / "broken.tif"
+    bad.write_bytes(b"II*\x00garbage")
+    window.open_file(bad)
+    app._install_panels_after_first_frame(window, opening=True)
+    with qtbot.waitSignal(window.panels_installed, timeout=60000):
+        pass
+    assert window.panels_ready and "annotate" in window.docks
+    assert str(bad) in window.last_error
+    window.close()

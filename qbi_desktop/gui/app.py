@@ -189,12 +189,13 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-PANELS_AT_LATEST_MS = 1500
+PANELS_AT_LATEST_MS = 3000
 
 
 def _install_panels_after_first_frame(window, opening: bool) -> None:
-    """Build the job panels once the first image is on screen; when nothing is being opened
-    (or the image takes long), right after the window is first painted."""
+    """Build the job panels once the first image is on screen (or its opening failed); when
+    nothing is being opened, right after the window is first painted; at the latest after
+    PANELS_AT_LATEST_MS (a large file or the demo being made the very first time)."""
     from PySide6.QtCore import QTimer
 
     def install() -> None:
@@ -204,6 +205,7 @@ def _install_panels_after_first_frame(window, opening: bool) -> None:
     if opening:
         # after document_shown's other slots (the frame is painted by then)
         window.document_shown.connect(lambda _doc: QTimer.singleShot(0, install))
+        window.error_reported.connect(lambda _message: QTimer.singleShot(0, install))
         QTimer.singleShot(PANELS_AT_LATEST_MS, install)
     else:
         QTimer.singleShot(0, install)
