@@ -181,7 +181,7 @@ project_case(
     lambda r: _item_file(r, "b.png").unlink(),
     names=("b.png",),
     # thumbnails: refused, or a placeholder said to be unreadable (the browser shows it)
-    expect_by_entry={"cli-import": "either", "thumbnails": "either"},
+    expect_by_entry={"cli-import": "either", "thumbnails": "either", "window-project": "either"},
     check={"warn_names": ["b.png", "unreadable"], "warn_entries": ["thumbnails"]},
 )
 project_case(

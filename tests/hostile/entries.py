@@ -301,6 +301,24 @@ def window_import(run: Run) -> dict[str, Any]:
     return {"status": "accepted", "message": message, "added": n_items, **result}
 
 
+def window_project(run: Run) -> dict[str, Any]:
+    """The Browser opens the case's project folder in the real window (File > Open Project)."""
+    win = _Window()
+    panel = win.w.panels["browser"]
+    opened = panel.open_project(run.source)
+    win.settle()
+    n_items = len(panel.project) if opened and panel.project is not None else 0
+    if opened:
+        panel.close_project()
+    result = win.finish()
+    message = "\n".join(win.errors + win.dialogs)[:4000]
+    if not result["alive"]:
+        return {"status": "error", "exc_type": "WindowGone", "message": "window gone", **result}
+    if not opened or win.errors:
+        return {"status": "refused", "message": message, **result}
+    return {"status": "accepted", "message": message, "n_items": n_items, **result}
+
+
 # -- the CLI --------------------------------------------------------------------------------------
 def cli(argv: list[str]) -> dict[str, Any]:
     from qbi_desktop.cli import main
@@ -434,6 +452,7 @@ ENTRIES = {
     "viewer": viewer,
     "window": window,
     "window-import": window_import,
+    "window-project": window_project,
     "import": import_core,
     "thumbnails": thumbnails,
     "journal": journal,

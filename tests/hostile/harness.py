@@ -59,6 +59,8 @@ OWNER = {
     "cli-augment": "formats (augment)",
     "cli-baseline": "formats (idx/arrays)",
     "cli-simulate": "formats (jsonfile)",
+    "window-import": "formats (browser import)",
+    "window-project": "storage (catalog)",
 }
 RAW_EXCEPTION = re.compile(r"(failed: |^)[A-Z]\w*(Error|Exception|Warning)\b: ", re.M)
 KIND_ARCHIVE = "archive"

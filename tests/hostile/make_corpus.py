@@ -45,6 +45,14 @@ WINDOW_IMPORT = {
 for _case in CASES:
     if _case.name in WINDOW_IMPORT and "window-import" not in _case.entries:
         _case.entries = (*_case.entries, "window-import")
+# ... and the Browser opens the broken projects in the real window
+WINDOW_PROJECT = {
+    "project-good", "project-catalog-zero-bytes", "project-catalog-corrupt-page",
+    "project-catalog-foreign", "project-image-deleted",
+}  # fmt: skip
+for _case in CASES:
+    if _case.name in WINDOW_PROJECT and "window-project" not in _case.entries:
+        _case.entries = (*_case.entries, "window-project")
 
 # ---------------------------------------------------------------------------------------------
 
