@@ -375,3 +375,36 @@ def test_damage_the_open_had_no_time_to_find_is_found_before_an_import_writes(
             run_job(import_job(p, "coco", [more]))
         assert len(p) == 12
     assert _digest(catalog) == before
+
+
+def test_thumbnails_on_a_full_disk_say_so(tmp_path, small_disk):
+    from qbi_desktop.core.catalog.images import hash_file
+    from qbi_desktop.core.catalog.project import NewItem
+    from qbi_desktop.core.catalog.thumbnails import thumbnail_job
+    from qbi_desktop.core.errors import UserFacingError
+    from qbi_desktop.core.jobs import run_job
+
+    rng = np.random.default_rng(4)
+    images = []
+    for i in range(60):
+        path = tmp_path / f"t{i}.tif"
+        tifffile.imwrite(path, rng.integers(0, 60000, (256, 256), np.uint16))
+        images.append(path)
+    with open_project(small_disk / "p", create=True) as project:
+        with project.transaction() as tx:
+            tx.add_items(
+                [
+                    NewItem(
+                        name=p.name,
+                        hash=hash_file(p),
+                        path=p,
+                        size=p.stat().st_size,
+                        width=256,
+                        height=256,
+                    )
+                    for p in images
+                ]
+            )
+        _fill(small_disk, 16 * 1024)
+        with pytest.raises(UserFacingError, match="disk full while writing thumbnails"):
+            run_job(thumbnail_job(project, size=256))

@@ -44,14 +44,33 @@ def unreadable_thumbnail(size: int = 96) -> bytes:
 
 
 def _cache(project: Project) -> sqlite3.Connection:
-    project.cache_dir.mkdir(exist_ok=True)
-    db = sqlite3.connect(project.cache_dir / CACHE_NAME, isolation_level=None, timeout=10)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS thumbs (item_id INTEGER NOT NULL, size INTEGER NOT NULL, "
-        "hash TEXT NOT NULL, png BLOB NOT NULL, PRIMARY KEY (item_id, size)) WITHOUT ROWID"
-    )
+    path = project.cache_dir / CACHE_NAME
+    try:
+        project.cache_dir.mkdir(exist_ok=True)
+        db = sqlite3.connect(path, isolation_level=None, timeout=10)
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS thumbs (item_id INTEGER NOT NULL, size INTEGER NOT NULL, "
+            "hash TEXT NOT NULL, png BLOB NOT NULL, PRIMARY KEY (item_id, size)) WITHOUT ROWID"
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise _cache_error(path, exc) from exc
     return db
+
+
+def _cache_error(path, exc: Exception) -> Exception:
+    """A full disk or a read-only cache folder, said so (thumbnails are only a cache)."""
+    from qbi_desktop.core.atomic import DiskFullError, write_error
+    from qbi_desktop.core.catalog.checks import disk_full
+    from qbi_desktop.core.errors import UserFacingError
+
+    if isinstance(exc, OSError):
+        error = write_error(path, exc)
+        if isinstance(error, UserFacingError):
+            return error
+    elif disk_full(exc, path):
+        return DiskFullError(path, what=f"thumbnails to {path}")
+    return UserFacingError(f"{path}: cannot write thumbnails there ({exc})")
 
 
 def render_thumbnail(image: np.ndarray, size: int = 96) -> bytes:
@@ -118,9 +137,14 @@ def thumbnail_job(
                     batch.append((item_id, size, UNREADABLE + digest, unreadable_thumbnail(size)))
                     continue
                 batch.append((item_id, size, digest, png))
-            cache.execute("BEGIN")
-            cache.executemany("INSERT OR REPLACE INTO thumbs VALUES (?,?,?,?)", batch)
-            cache.execute("COMMIT")
+            try:
+                cache.execute("BEGIN")
+                cache.executemany("INSERT OR REPLACE INTO thumbs VALUES (?,?,?,?)", batch)
+                cache.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    cache.execute("ROLLBACK")
+                raise _cache_error(project.cache_dir / CACHE_NAME, exc) from exc
             made += len(batch)
             note = f" ({unreadable} unreadable, see the log)" if unreadable else ""
             yield Progress(start + len(batch), len(todo), f"rendering thumbnails{note}")
