@@ -227,3 +227,18 @@ def test_zero_and_tile_zero_sizes_are_refused_by_every_reader(tmp_path, make, ex
             read(path)
     with pytest.raises(MaskFileError, match=f"{expected}|the mask is (0x48|48x0) pixels"):
         load_mask(path, (48, 48))
+
+
+def test_reading_a_small_file_with_a_large_limit_costs_only_the_file(tmp_path):
+    # A recovery journal may be up to 4 GiB: reading a 300-byte one must not reserve 4 GiB.
+    path = tmp_path / "x.journal"
+    path.write_bytes(b"QBIMJRN1" + bytes(300))
+    result = _capped(
+        """
+        from qbi_desktop.core.safefile import read_bytes
+        print(len(read_bytes(sys.argv[1], "the journal", limit=4 * 1024**3)))
+        """,
+        str(path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "308"

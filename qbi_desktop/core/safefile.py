@@ -99,7 +99,12 @@ def read_bytes(path: str | Path, what: str = "the file", limit: int | None = Non
     limit = text_file_limit() if limit is None else limit
     with open_regular(path, what, limit) as stream:
         try:
-            data = stream.read(limit + 1)
+            # read(limit + 1) would allocate the whole limit (GBs for a journal) up front
+            chunks, total = [], 0
+            while total <= limit and (block := stream.read(min(1 << 24, limit + 1 - total))):
+                chunks.append(block)
+                total += len(block)
+            data = b"".join(chunks)
         except OSError as exc:
             raise UserFacingError(f"{path}: cannot read {what} ({exc.strerror or exc})") from exc
     if len(data) > limit:
