@@ -242,3 +242,12 @@ def test_reading_a_small_file_with_a_large_limit_costs_only_the_file(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "308"
+
+
+def test_packed_one_bit_tiff_is_not_taken_for_a_truncated_one(tmp_path):
+    from qbi_desktop.core.catalog.images import read_image_file
+
+    mask = np.random.default_rng(0).random((100, 77)) > 0.5
+    path = tmp_path / "bilevel.tif"
+    tifffile.imwrite(path, mask)  # 1 bit per pixel: 100 rows of 10 bytes
+    np.testing.assert_array_equal(read_image_file(path), mask)

@@ -74,14 +74,18 @@ def check_tiff_page(path: Path, page: Any, *, what: str = "the image", decode: b
         )
     stored = sum(dict(spans).values())  # tiles sharing one offset count once
     compression = int(page.compression)
-    if compression == 1 and stored < declared:
+    # what the file's pixel data decodes to, as stored: 1-bit masks and 12-bit data are packed
+    samples = max(1, _nbytes(shape, 1) // max(1, height * width))
+    bits = int(getattr(page, "bitspersample", 0) or itemsize * 8)
+    packed = height * -(-width * samples * bits // 8)
+    if compression == 1 and stored < packed:
         raise ImageReadError(
             path,
             f"the file is truncated: {what} declares {width} x {height} pixels "
             f"({human_size(declared)}) but holds {human_size(stored)} of pixel data",
         )
     ratio = _MAX_RATIO.get(compression)
-    if ratio is not None and declared > stored * ratio:
+    if ratio is not None and packed > stored * ratio:
         raise ImageReadError(
             path,
             f"{what} declares {width} x {height} pixels ({human_size(declared)} decoded) from "
