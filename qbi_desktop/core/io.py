@@ -1,8 +1,9 @@
 """Reading images lazily: what is on disk stays on disk until a region of it is asked for.
 
 An :class:`ImageSource` is an opened file: its shape, dtype, axes, metadata and a :class:`Plane`
-per slice (both in :mod:`qbi_desktop.core.planes`, importable from here). A plane answers region reads at any stride, so the viewer asks only for what is
-visible at the resolution the screen needs:
+per slice (both in :mod:`qbi_desktop.core.planes`, importable from here). A plane answers
+region reads at any stride, so the viewer asks only for what is visible at the resolution the
+screen needs:
 
 * uncompressed, untiled data (TIFF strips, ImageJ hyperstacks, raw stacks of several GB) is
   memory-mapped read-only (``mode='r'``: we never write to a file the user only opened);
@@ -75,9 +76,13 @@ def open_image(path: str | Path) -> ImageSource:
 
 
 def read_image(path: str | Path, index: int = 0) -> np.ndarray:
-    """Read one slice fully into memory (for small images and batch jobs)."""
+    """Read one slice fully into memory (for small images and batch jobs): within the size
+    limits, since a memory-mapped plane of any size opens but is copied here."""
+    from qbi_desktop.core.limits import check_image_size
+
     source = open_image(path)
     try:
+        check_image_size(source.path, source.slice_shape, source.dtype.itemsize)
         plane = source.plane(index)
         if not plane.complete:
             from qbi_desktop.core.jobs import run_job
