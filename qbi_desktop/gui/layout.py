@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QTabWidget, QWidget
 DEFAULT_TABS = {
     "left_top": ("files", "browser"),
     "left_bottom": ("levels", "info"),
-    "right": ("annotate", "spots", "augment", "simulate", "baselines"),
+    "right": ("annotate", "spots", "augment", "simulate", "baselines", "radiography"),
     "bottom": ("tasks",),
 }
 # Column widths as shares of the window width (the canvas keeps the rest, > 50 %).

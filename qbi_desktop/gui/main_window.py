@@ -62,6 +62,7 @@ PANEL_MODULES: tuple[str, ...] = (
     "simulate",
     "baselines",
     "augment",
+    "radiography",
 )
 
 FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
@@ -675,7 +676,8 @@ class MainWindow(QMainWindow):
             )
         else:
             text = str(value)
-        self.readout.setText(f"x {x}  y {y}   value {text}")
+        unit = self.current.source.metadata.get("unit") if self.current is not None else None
+        self.readout.setText(f"x {x}  y {y}   value {text}" + (f" ({unit})" if unit else ""))
 
     def _show_zoom(self) -> None:
         scale = self.canvas.screen_scale()
