@@ -31,7 +31,7 @@ def test_environment_and_setting_override_the_default(tmp_path, monkeypatch):
     monkeypatch.setenv(limits.ENV_VAR, "decoded_bytes=1MiB")
     with pytest.raises(ImageReadError, match=r"2\.0 MiB decoded.*limit of 1\.0 MiB"):
         limits.check_image_size(path, (1024, 1024), 2)
-    limits.set_limits(decoded_bytes="4MiB")  # the Preferences value wins over the environment
+    limits.set_limits(decoded_bytes="4MiB")  # the settings value wins over the environment
     limits.check_image_size(path, (1024, 1024), 2)
     limits.set_limits(decoded_bytes=None)
     assert limits.current().decoded_bytes == 1024**2

@@ -73,7 +73,7 @@ def _check_declared(
         raise UserFacingError(
             f"{path}: the IDX header declares {text} values of {dtype.name} "
             f"({human_size(nbytes)}), more than the limit of {human_size(limit)} "
-            f"(raise it in Preferences or with {limits.ENV_VAR}=decoded_bytes=<size>)"
+            f"({limits.how_to_raise('decoded_bytes')})"
         )
     if header is not None:
         size = path.stat().st_size

@@ -111,8 +111,7 @@ def check_tiff_series(path: Path, series: Any, *, what: str = "the image") -> No
         raise ImageReadError(
             path,
             f"{what} declares {shape} values, {human_size(total)} decoded, more than the limit of "
-            f"{human_size(current.decoded_bytes)} (raise it in Preferences or with "
-            f"{_limits.ENV_VAR}=decoded_bytes=<size>)",
+            f"{human_size(current.decoded_bytes)} ({_limits.how_to_raise('decoded_bytes')})",
         )
 
 

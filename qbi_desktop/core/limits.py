@@ -11,7 +11,7 @@ uint16 plane (2 GiB) still decodes through the tiled path into a scratch file.
 
 Order of precedence: the defaults, then the environment variable ``QBI_DESKTOP_LIMITS``
 (e.g. ``decoded_bytes=4GiB,image_pixels=4e9``), then :func:`set_limits` (the app's
-Preferences setting, applied at start-up).
+``limits/`` group of the settings file, applied at start-up).
 """
 
 from __future__ import annotations
@@ -113,8 +113,9 @@ def set_limits(**values: int | str | None) -> None:
             _overrides[key] = parse_size(value)
 
 
-def _how_to_raise(name: str) -> str:
-    return f"raise it in Preferences or with {ENV_VAR}={name}=<size>"
+def how_to_raise(name: str) -> str:
+    """How a user raises the limit ``name``, for the end of a refusal message."""
+    return f"raise it with {ENV_VAR}={name}=<size> or limits/{name} in the settings file"
 
 
 def check_image_size(
@@ -144,13 +145,13 @@ def check_image_size(
             path,
             f"{what} declares {text} pixels ({pixels / 1e6:,.0f} megapixels), more than the "
             f"limit of {limits.image_pixels / 1e6:,.0f} megapixels "
-            f"({_how_to_raise('image_pixels')})",
+            f"({how_to_raise('image_pixels')})",
         )
     if nbytes > limits.decoded_bytes:
         raise ImageReadError(
             path,
             f"{what} declares {text} pixels, {human_size(nbytes)} decoded, more than the limit "
-            f"of {human_size(limits.decoded_bytes)} ({_how_to_raise('decoded_bytes')})",
+            f"of {human_size(limits.decoded_bytes)} ({how_to_raise('decoded_bytes')})",
         )
 
 
@@ -165,7 +166,7 @@ def check_document_size(path: str | Path, kind: str = "file", limits: Limits | N
     if size > limits.document_bytes:
         raise UserFacingError(
             f"{path}: the {kind} is {human_size(size)}, more than the limit of "
-            f"{human_size(limits.document_bytes)} ({_how_to_raise('document_bytes')})"
+            f"{human_size(limits.document_bytes)} ({how_to_raise('document_bytes')})"
         )
     return size
 
@@ -180,5 +181,5 @@ def check_sheet_cells(
         raise UserFacingError(
             f"{path}: the sheet declares {rows:,} rows x {columns:,} columns ({cells:,} cells), "
             f"more than the limit of {limits.sheet_cells:,} cells "
-            f"({_how_to_raise('sheet_cells')})"
+            f"({how_to_raise('sheet_cells')})"
         )

@@ -171,8 +171,7 @@ def _check_npz_member(path: Path, archive: Any, key: str) -> None:
     if nbytes > limit:
         raise UserFacingError(
             f"{where}: declares {text} values of {dtype} ({human_size(nbytes)}), more than the "
-            f"limit of {human_size(limit)} (raise it in Preferences or with "
-            f"{limits.ENV_VAR}=decoded_bytes=<size>)"
+            f"limit of {human_size(limit)} ({limits.how_to_raise('decoded_bytes')})"
         )
     if header + nbytes > info.file_size:
         raise UserFacingError(
