@@ -162,3 +162,18 @@ def test_a_frame_that_breaks_mid_run_stops_it_naming_the_frame(tmp_path):
         run_job(job)
     assert (tmp_path / "out" / "edge20mm_0000.tif").is_file()
     assert not (tmp_path / "out" / "edge20mm_0001.tif").exists()
+
+
+def test_more_spots_than_a_16_bit_label_mask_holds_are_still_written(tmp_path):
+    rng = np.random.default_rng(5)
+    frame = rng.normal(1000, 10, (1100, 1100)).astype(np.uint16)
+    frame[::4, ::4] += 500  # 275 x 275 = 75 625 one-pixel spots
+    path = tmp_path / "dense_0000.tif"
+    tifffile.imwrite(path, frame)
+    run = run_job(clean_series_job([path], tmp_path / "out", series_hot_pixels=False))
+    assert run.frames[0]["spots"] > 65535
+    labels = tifffile.imread(tmp_path / "out" / "dense_0000_spots.tif")
+    assert labels.dtype == np.uint32 and int(labels.max()) == run.frames[0]["spots"]
+    cleaned = tifffile.imread(tmp_path / "out" / "dense_0000.tif")
+    assert np.array_equal(cleaned[labels == 0], frame[labels == 0])
+    assert np.abs(cleaned[::4, ::4].astype(int) - 1000).mean() < 30  # the spots are gone

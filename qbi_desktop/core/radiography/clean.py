@@ -148,7 +148,11 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
             )
         result = clean_spots(image, hot=hot, method=task.method, **task.params)
         cleaned_path, labels_path = outputs(path, task.out)
-        save_mask(labels_path, result.detection.labels)
+        labels = result.detection.labels
+        if int(labels.max(initial=0)) <= 65535:
+            save_mask(labels_path, labels)
+        else:  # more spots than a 16-bit label mask holds (a frame without hot-pixel reference)
+            write_tiff(labels_path, labels.astype(np.uint32), {"operation": "spot labels"})
         provenance = {
             "operation": "clean spots",
             "input": str(path),
