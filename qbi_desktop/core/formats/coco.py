@@ -29,7 +29,7 @@ import numpy as np
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.coco_records import Rle, parse_coco
+from qbi_desktop.core.formats.coco_records import CocoAnnotation, Rle, parse_coco
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -51,6 +51,8 @@ from qbi_desktop.core.formats.common import (
     split_dir,
     split_from_name,
 )
+from qbi_desktop.core.formats.packed import PackedMask
+from qbi_desktop.core.formats.raster import fill_polygon
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.safefile import resolve_inside
@@ -129,14 +131,11 @@ def counts_to_rle_string(counts: list[int]) -> str:
 def _paint(mask: np.ndarray, segmentation: list[list[float]] | Rle, value: int) -> str | None:
     """Paint one (typed, see coco_records) segmentation into ``mask``; a reason if it cannot be
     used."""
-    from skimage.draw import polygon as draw_polygon
-
     h, w = mask.shape
     if isinstance(segmentation, list):
         for poly in segmentation:
             xy = np.asarray(poly, dtype=float).reshape(-1, 2)
-            rr, cc = draw_polygon(xy[:, 1], xy[:, 0], shape=(h, w))
-            mask[rr, cc] = value
+            fill_polygon(mask, xy[:, 1], xy[:, 0], value)
         return None
     if (segmentation.height, segmentation.width) != (h, w):
         return (
@@ -389,48 +388,56 @@ def _plan(
     # Our instance export marks each object with its mask value; such a file is instance masks.
     marked = any(a.has_instance_id for a in coco.annotations)
     as_instances = mode == "instances" or marked  # marked + class masks: refused later
+    # Annotations by image, so that one image's mask is painted whole and packed before the
+    # next one's (all masks as arrays at once can exceed the memory; see packed.py).
+    by_image: dict[Any, list[CocoAnnotation]] = {}
     for ann in coco.annotations:
         label = f"annotations[{ann.index}]"
         if ann.category_id not in categories:
             problems.append(
                 Problem(where, f"{label}.category_id: unknown category {ann.category_id!r}")
             )
-            continue
-        if ann.image_id not in images:
+        elif ann.image_id not in images:
             problems.append(
                 Problem(where, f"{label}.image_id: unknown or unusable image {ann.image_id!r}")
             )
-            continue
-        target = images[ann.image_id]
+        else:
+            by_image.setdefault(ann.image_id, []).append(ann)
+    for image_id, anns in by_image.items():
+        target = images[image_id]
         w_img, h_img = target["info"].width, target["info"].height
-        category = categories[ann.category_id]
-        instance = ann.instance_id if as_instances else None
-        if not ann.iscrowd and instance is None:
-            if ann.bbox is None:
-                problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
-                continue
-            x, y, w, h = ann.bbox
-            if (
-                x < -TOLERANCE
-                or y < -TOLERANCE
-                or x + w > w_img + TOLERANCE
-                or y + h > h_img + TOLERANCE
-            ):
-                problems.append(
-                    Problem(
-                        where,
-                        f"{label}.bbox: {list(ann.bbox)} lies outside the {w_img}x{h_img} image "
-                        f"{target['path'].name}",
+        mask: np.ndarray | None = None
+        for ann in anns:
+            label = f"annotations[{ann.index}]"
+            category = categories[ann.category_id]
+            instance = ann.instance_id if as_instances else None
+            if not ann.iscrowd and instance is None:
+                if ann.bbox is None:
+                    problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
+                    continue
+                x, y, w, h = ann.bbox
+                if (
+                    x < -TOLERANCE
+                    or y < -TOLERANCE
+                    or x + w > w_img + TOLERANCE
+                    or y + h > h_img + TOLERANCE
+                ):
+                    problems.append(
+                        Problem(
+                            where,
+                            f"{label}.bbox: {list(ann.bbox)} lies outside the {w_img}x{h_img} "
+                            f"image {target['path'].name}",
+                        )
                     )
-                )
+                    continue
+                target["boxes"].append(Box(category, x, y, w, h))
+            if ann.segmentation is None:
                 continue
-            target["boxes"].append(Box(category, x, y, w, h))
-        if ann.segmentation is not None:
             if as_instances:
                 # An object without an id (edited by hand in another tool) gets the next one.
                 value = instance
                 if value is None:
-                    value = 1 if target["mask"] is None else int(target["mask"].max()) + 1
+                    value = 1 if mask is None else int(mask.max()) + 1
             else:
                 value = values[ann.category_id]
             if not 1 <= value <= 65535:
@@ -442,11 +449,11 @@ def _plan(
                 )
                 problems.append(Problem(where, f"{label}: {reason}"))
                 continue
-            if target["mask"] is None:
+            if mask is None:
                 top = 65535 if as_instances else max(values.values(), default=0)
                 dtype = np.uint8 if top < 256 else np.uint16
-                target["mask"] = np.zeros((h_img, w_img), dtype=dtype)
-            reason = _paint(target["mask"], ann.segmentation, value)
+                mask = np.zeros((h_img, w_img), dtype=dtype)
+            reason = _paint(mask, ann.segmentation, value)
             if reason:
                 problems.append(Problem(where, f"{label}.segmentation: {reason}"))
                 continue
@@ -454,9 +461,8 @@ def _plan(
                 new_instances.add(category)
             else:
                 new_classes[str(value)] = category
-    for target in images.values():
-        if target["mask"] is not None and target["mask"].max() < 256:
-            target["mask"] = target["mask"].astype(np.uint8)
+        if mask is not None:
+            target["mask"] = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
     return list(images.values())
 
 

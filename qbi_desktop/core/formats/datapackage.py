@@ -46,6 +46,7 @@ from qbi_desktop.core.formats.common import (
     scan_image,
     unquote_cell,
 )
+from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.safefile import check_regular, read_text
@@ -530,6 +531,8 @@ def import_job(
                         )
                     )
                     continue
+            if mask is not None:
+                mask = PackedMask(mask)  # compressed until written (see packed.py)
             item = NewItem(
                 name=cell("name").strip() or image.name,
                 hash=info.hash,

@@ -50,6 +50,8 @@ from qbi_desktop.core.formats.common import (
     split_dir,
     split_from_name,
 )
+from qbi_desktop.core.formats.packed import PackedMask
+from qbi_desktop.core.formats.raster import fill_polygon
 from qbi_desktop.core.formats.records import (
     FieldError,
     as_int,
@@ -285,7 +287,7 @@ def _plan(
     ``classes`` (growing it for new labels), or, when ``instances`` names the objects' class,
     with their ``group_id`` (one object each). The image must lie inside ``within`` (default:
     the JSON's folder)."""
-    from skimage.draw import disk, polygon
+    from skimage.draw import disk
 
     where = str(f)
     path = resolve_inside(f.parent, doc.image_path, within or f.parent)
@@ -362,8 +364,7 @@ def _plan(
             if len(points) < 3:
                 problems.append(Problem(where, f"{what}.points: a polygon needs at least 3 points"))
                 continue
-            rr, cc = polygon(points[:, 1], points[:, 0], shape=(h, w))
-            mask[rr, cc] = value
+            fill_polygon(mask, points[:, 1], points[:, 0], value)
         elif kind == "circle":
             if len(points) != 2:
                 problems.append(
@@ -387,8 +388,8 @@ def _plan(
                 problems.append(Problem(where, f"{what}: mask region lies outside the image"))
                 continue
             mask[y0 : y0 + rh, x0 : x0 + rw][region] = value
-    if mask is not None and mask.max() < 256:
-        mask = mask.astype(np.uint8)
+    if mask is not None:  # kept compressed until the import writes it (see packed.py)
+        mask = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
     flags = [k for k, v in doc.flags.items() if v is True]
     return {
         "path": path,

@@ -36,6 +36,7 @@ from qbi_desktop.core.formats.common import (
     scan_image,
     split_dir,
 )
+from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 
 _SUFFIX = re.compile(r"[_-](mask|masks|label|labels|seg|segmentation|gt)$", re.IGNORECASE)
@@ -126,7 +127,7 @@ def import_job(
                     )
                 )
                 continue
-            plan.append((item_id, image, mask, info))
+            plan.append((item_id, image, PackedMask(mask), info))  # compressed until written
             if n % 100 == 0:
                 yield Progress(n, len(by_key), "reading masks")
         reject_if(masks_dir, problems)
