@@ -102,8 +102,8 @@ def polygons(repeat: int) -> None:
     }
     for name, (r, c, shape) in cases.items():
         mask = np.zeros(shape, np.uint8)
-        ours = median(lambda n: fill_polygon(mask, r, c, 1), repeat)
-        theirs = median(lambda n: polygon(r, c, shape=shape), 1)
+        ours = median(lambda n, m=mask, r=r, c=c: fill_polygon(m, r, c, 1), repeat)
+        theirs = median(lambda n, r=r, c=c, s=shape: polygon(r, c, shape=s), 1)
         print(f"polygon fill, {name}: median {ours:.2f} s (skimage.draw.polygon {theirs:.1f} s)")
 
 
