@@ -348,7 +348,10 @@ def _plan(
             if reason == "not found":
                 reason = f"file {img.file_name!r} not found in {where_looked}"
                 if not images_dir:
-                    reason += " (images kept elsewhere: name their folder, --images)"
+                    reason += (
+                        " (images kept elsewhere: name their folder, the import dialog's "
+                        "Images folder or --images)"
+                    )
             problems.append(Problem(where, f"{label}.file_name: {reason}"))
             continue
         key = path.resolve()
