@@ -204,3 +204,29 @@ def test_clean_spots_job_from_the_dock_with_cancel_and_resume(qtbot, main_window
     assert np.array_equal(result[labels == 0], raw[labels == 0])
     assert (result[labels > 0] != raw[labels > 0]).mean() > 0.9
     assert Path(out).is_dir()
+
+
+def test_dose_correction_from_the_drawn_region(qtbot, main_window):
+    path = need(RADIOGRAPHS / "edge20mm_0000.tif")
+    open_and_wait(qtbot, main_window, path)
+    panel = _with_references(qtbot, main_window)
+    panel.unit.setCurrentIndex(1)
+    plain = np.array(main_window.canvas.plane.array)
+    qtbot.mouseClick(panel.dose, Qt.MouseButton.LeftButton)
+    assert panel.dose.isChecked() and panel.roi is not None
+    assert panel.roi in main_window.canvas.view.addedItems
+    panel.roi.setPos((20, 30))  # the user drags the rectangle onto the open beam
+    panel.roi.setSize((60, 50))
+    y0, y1, x0, x1 = panel._dose_region()
+    assert (y0, y1, x0, x1) == (30, 80, 20, 80)
+    shown = main_window.canvas.plane.array
+    # the region's dose now equals the open beam's: its mean transmission is 1
+    raw = tifffile.imread(path).astype(np.float64)
+    ob = tifffile.imread(RADIOGRAPHS / "ob.tif").astype(np.float64)
+    dc = tifffile.imread(RADIOGRAPHS / "dc.tif").astype(np.float64)
+    factor = (ob - dc)[y0:y1, x0:x1].sum() / (raw - dc)[y0:y1, x0:x1].sum()
+    assert abs(factor - 1) > 1e-3  # the beam did change between image and open beam
+    np.testing.assert_allclose(shown, plain * factor, rtol=1e-5)
+    qtbot.mouseClick(panel.dose, Qt.MouseButton.LeftButton)
+    assert panel.roi is None
+    np.testing.assert_allclose(main_window.canvas.plane.array, plain, rtol=1e-6)

@@ -150,3 +150,19 @@ def test_nexus_slices_are_read_lazily(tmp_path):
             source.plane(4)
     finally:
         source.close()
+
+
+def test_the_common_image_opener_reads_a_nexus_files_default_dataset(tmp_path):
+    """File ▸ Open, drag and drop and the command line go through open_image/read_image."""
+    from qbi_desktop.core.io import open_image
+
+    frames = np.arange(3 * 8 * 9, dtype=np.float32).reshape(3, 8, 9)
+    path = tmp_path / "scan.nxs"
+    _write_nexus(path, frames)
+    source = open_image(path)
+    try:
+        assert source.n_slices == 3 and source.metadata["dataset"] == "/entry/data/projections"
+        np.testing.assert_array_equal(source.plane(2).array, frames[2])
+    finally:
+        source.close()
+    np.testing.assert_array_equal(read_image(path, 1), frames[1])

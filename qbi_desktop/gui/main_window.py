@@ -65,7 +65,9 @@ PANEL_MODULES: tuple[str, ...] = (
     "radiography",
 )
 
-FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp);;All files (*)"
+FILE_FILTER = (
+    "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);;All files (*)"
+)
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
 LAYOUT_VERSION = 2
 

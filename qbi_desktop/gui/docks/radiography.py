@@ -257,11 +257,8 @@ class RadiographyPanel(QWidget):
                 self.folder = folder
                 self.set_references(known["ob"], known["dc"], remember=False)
                 return
-        if (
-            self.unit.currentData() != "counts"
-            and unit_of(document.source) != self.unit.currentData()
-        ):
-            self.apply_unit()
+        if unit_of(document.source) != self.unit.currentData():
+            self.apply_unit(report=False)  # a mismatch is said in the panel, not in a dialog
 
     # -- unit ---------------------------------------------------------------------------------
     def cycle_unit(self) -> None:
@@ -290,8 +287,9 @@ class RadiographyPanel(QWidget):
             self.roi = None
         self.apply_unit()
 
-    def apply_unit(self) -> None:
-        """Show the current image in the chosen unit (levels re-fitted, read-out follows)."""
+    def apply_unit(self, report: bool = True) -> None:
+        """Show the current image in the chosen unit (levels re-fitted, read-out follows);
+        ``report``: a refusal (references of another shape or type) also opens a message."""
         doc = self.window.current
         unit = self.unit.currentData()
         if doc is None:
@@ -300,11 +298,13 @@ class RadiographyPanel(QWidget):
         if unit != "counts" and self.refs is None:
             self.status.setText("Choose an open beam and a dark current to normalise.")
             if unit_of(source) != "counts":
-                self._set(doc, "counts")
+                self._set(doc, "counts", report)
+                self.status.setText("Choose an open beam and a dark current to normalise.")
             return
-        self._set(doc, unit)
+        self._set(doc, unit, report)
 
-    def _set(self, doc, unit: str) -> None:
+    def _set(self, doc, unit: str, report: bool = True) -> None:
+        problem = None
         try:
             set_unit(doc.source, unit, self.refs, self._dose_region())
             doc.pyramids.clear()  # the overview of another unit
@@ -314,8 +314,9 @@ class RadiographyPanel(QWidget):
             set_unit(doc.source, "counts")
             doc.pyramids.clear()
             doc.refresh_sample()
-            self.status.setText(str(exc))
-            self.window.report_error(str(exc))
+            problem = str(exc)
+            if report:
+                self.window.report_error(problem)
             unit = "counts"
         doc.levels_manual = False
         doc.auto_levels(*self.window.levels_panel.percentiles)
@@ -324,7 +325,7 @@ class RadiographyPanel(QWidget):
         text = f"Showing {unit}."
         if masked:
             text += f" {masked} pixel(s) masked (no value: shown as the lowest level)."
-        self.status.setText(text)
+        self.status.setText(problem or text)
 
     # -- opening series and NeXus ---------------------------------------------------------------
     def open_series_dialog(self) -> None:
