@@ -33,7 +33,15 @@ from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.catalog.queries import as_filters
 from qbi_desktop.core.catalog.schema import REVIEW_STATES
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats import arrays, coco, datapackage, imagefolder, labelme, masks, sheet
+from qbi_desktop.core.formats import (
+    arrays,
+    coco,
+    datapackage_import,
+    imagefolder,
+    labelme,
+    masks,
+    sheet,
+)
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
 from qbi_desktop.core.jobs import Job
 
@@ -48,7 +56,7 @@ IMPORTERS: dict[str, Callable[..., Job[ImportReport]]] = {
     "labelme": labelme.import_job,
     "mnist": arrays.import_mnist_job,
     "npz": arrays.import_npz_job,
-    "datapackage": datapackage.import_job,
+    "datapackage": datapackage_import.import_job,
 }
 
 EXPORTERS: dict[str, Callable[..., Job[ExportReport]]] = {

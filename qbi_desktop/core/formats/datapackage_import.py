@@ -1,0 +1,523 @@
+"""Import of a Data Package that our ``datapackage`` export wrote (kind ``datapackage``).
+
+The package a ``datapackage`` export wrote comes back whole: every file listed in
+datapackage.json is checked against its size and checksum first (a changed or missing file
+refuses the import, naming the file), then items.csv gives each item its label, split, review
+state, notes, annotator, provenance, metadata, targets, mask and boxes. The images are
+referenced where they are (as every importer does; an archive is extracted into the project
+first). Only JSON and CSV are parsed: nothing in a package is executed or unpickled.
+
+The descriptor is written by :mod:`qbi_desktop.core.formats.datapackage`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from qbi_desktop.core.catalog import schema
+from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.catalog.project import METADATA_FIELDS, Box, NewItem, Project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.common import (
+    ImportReport,
+    existing_paths,
+    mask_classes,
+    mask_kind_conflict,
+    project_metadata,
+    read_mask_file,
+    reject_if,
+    scan_image,
+    unquote_cell,
+)
+from qbi_desktop.core.formats.packed import PackedMask
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.jsonfile import read_json
+from qbi_desktop.core.safefile import check_regular, read_text
+
+#: The table an export writes, one row per item.
+ITEMS_TABLE = "items.csv"
+#: Checksum algorithms the spec allows in ``hash`` (``algo:hex``; bare hex means MD5).
+HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
+#: Project metadata fields a package's descriptor gives back (see :func:`descriptor_metadata`).
+_EXTRA_FIELDS = ("instrument", "modality", "pixel_size", "pixel_unit", "acquisition_dates")
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """A file resource of a package: where it is and what datapackage.json says about it."""
+
+    rel: str
+    path: Path
+    size: int | None
+    algorithm: str
+    digest: str
+
+
+def find_descriptor(source: str | Path) -> Path:
+    """``datapackage.json`` of ``source`` (the file itself, the package folder, or a folder
+    holding exactly one package folder, as an extracted archive often does)."""
+    source = Path(source)
+    if source.exists() and not source.is_dir():
+        check_regular(source, "the package descriptor")  # a FIFO or device: refused at once
+        if source.name != "datapackage.json" and source.suffix.lower() != ".json":
+            raise UserFacingError(f"{source}: not a datapackage.json")
+        return source
+    if not source.is_dir():
+        raise UserFacingError(f"{source}: no such file or folder")
+    if (source / "datapackage.json").is_file():
+        return source / "datapackage.json"
+    below = sorted(
+        p / "datapackage.json"
+        for p in source.iterdir()
+        if p.is_dir() and (p / "datapackage.json").is_file()
+    )
+    if len(below) == 1:
+        return below[0]
+    if below:
+        raise UserFacingError(
+            f"{source}: holds {len(below)} data packages "
+            f"({', '.join(p.parent.name for p in below)}); import one at a time"
+        )
+    raise UserFacingError(f"{source}: no datapackage.json in this folder")
+
+
+def read_descriptor(path: str | Path) -> dict[str, Any]:
+    """The descriptor parsed as JSON (never anything else), with a list of resources."""
+    path = Path(path)
+    descriptor = read_json(path, "the package descriptor")
+    if not isinstance(descriptor, dict):
+        raise UserFacingError(f"{path}: a Data Package descriptor must be a JSON object")
+    resources = descriptor.get("resources")
+    if not isinstance(resources, list) or not resources:
+        raise UserFacingError(f"{path}: no 'resources' listed: there is nothing to import")
+    return descriptor
+
+
+def _declared_hash(value: Any) -> tuple[str, str] | None:
+    """(algorithm, hex digest) of a resource's ``hash``, or None when it is not one we know."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    algorithm, _, digest = value.strip().rpartition(":")
+    algorithm = algorithm.lower() or "md5"
+    digest = digest.lower()
+    if algorithm not in HASH_ALGORITHMS or not re.fullmatch(r"[0-9a-f]+", digest):
+        return None
+    return algorithm, digest
+
+
+def _safe_rel(path: str) -> str | None:
+    """The resource path as a relative POSIX path inside the package, or None if it is not."""
+    if not path or "\\" in path or "\x00" in path or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
+        return None  # URLs, drive letters, Windows separators
+    parts = path.split("/")
+    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return None
+    return path
+
+
+def package_files(
+    descriptor: dict[str, Any], root: Path, problems: list[Problem]
+) -> dict[str, PackageFile]:
+    """Every file resource by relative path; what cannot be one is a Problem."""
+    where = str(root / "datapackage.json")
+    files: dict[str, PackageFile] = {}
+    for n, resource in enumerate(descriptor["resources"]):
+        if not isinstance(resource, dict):
+            problems.append(Problem(where, f"resource {n + 1} is not a JSON object"))
+            continue
+        paths = resource.get("path")
+        if paths is None:
+            continue  # inline data: no file to check
+        name = resource.get("name", f"resource {n + 1}")
+        for raw in paths if isinstance(paths, list) else [paths]:
+            rel = _safe_rel(raw) if isinstance(raw, str) else None
+            if rel is None:
+                problems.append(
+                    Problem(where, f"{name}: path {raw!r} is not a relative path in the package")
+                )
+                continue
+            declared = _declared_hash(resource.get("hash"))
+            if declared is None:
+                problems.append(
+                    Problem(
+                        str(root / rel),
+                        f"no usable checksum in datapackage.json (hash {resource.get('hash')!r})",
+                    )
+                )
+                continue
+            size = resource.get("bytes")
+            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
+                problems.append(Problem(str(root / rel), f"'bytes' is not a number: {size!r}"))
+                continue
+            files[rel] = PackageFile(rel, root / rel, size, *declared)
+    return files
+
+
+def verify_file(entry: PackageFile) -> str | None:
+    """Why the file does not match what datapackage.json says about it, or None if it does."""
+    try:
+        if not entry.path.is_file():
+            return "file listed in datapackage.json is missing"
+        size = entry.path.stat().st_size
+        if entry.size is not None and size != entry.size:
+            return f"file has {size} bytes, datapackage.json says {entry.size}: it was changed"
+        digest = hashlib.new(entry.algorithm)
+        with open(entry.path, "rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+    except OSError as exc:
+        return f"cannot read ({exc.strerror})"
+    if digest.hexdigest() != entry.digest:
+        return f"{entry.algorithm} checksum differs from datapackage.json: the file was changed"
+    return None
+
+
+def descriptor_metadata(descriptor: dict[str, Any]) -> dict[str, Any]:
+    """The project metadata fields (title, license, creators, ...) a descriptor gives back,
+    the inverse of what :func:`build_descriptor` writes; values of the wrong type are left out."""
+    out: dict[str, Any] = {}
+    for key in ("title", "description", "version", "mask_instances", *_EXTRA_FIELDS):
+        if descriptor.get(key) is not None:
+            out[key] = descriptor[key]
+    licenses = descriptor.get("licenses")
+    if isinstance(licenses, list) and licenses and isinstance(licenses[0], dict):
+        out["license"] = licenses[0].get("name")
+    if isinstance(descriptor.get("keywords"), list):
+        out["keywords"] = [str(k) for k in descriptor["keywords"]]
+    contributors = descriptor.get("contributors")
+    if isinstance(contributors, list):
+        creators = []
+        for c in contributors:
+            if not isinstance(c, dict) or c.get("role", "author") != "author" or not c.get("title"):
+                continue
+            person = {"name": str(c["title"])}
+            if c.get("email"):
+                person["email"] = str(c["email"])
+            orcid = str(c.get("path") or "")
+            if orcid.startswith("https://orcid.org/"):
+                person["orcid"] = orcid.removeprefix("https://orcid.org/")
+            if c.get("organization"):
+                person["organization"] = str(c["organization"])
+            creators.append(person)
+        if creators:
+            out["creators"] = creators
+    classes = descriptor.get("mask_classes")
+    if isinstance(classes, dict):
+        out["mask_classes"] = {str(k): str(v) for k, v in classes.items()}
+    return {
+        k: v
+        for k, v in out.items()
+        if v is not None and isinstance(v, METADATA_FIELDS[k]) and not isinstance(v, bool)
+    }
+
+
+def _json_cell(text: str, kind: type, what: str) -> Any:
+    """A JSON cell of items.csv (empty = the empty value), or raise ValueError naming it."""
+    if not text.strip():
+        return kind()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc.msg})") from None
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        raise ValueError(f"{what} must be a JSON {'list' if kind is list else 'object'}")
+    return value
+
+
+def _box(value: Any) -> Box:
+    if not isinstance(value, dict):
+        raise ValueError("a box must be a JSON object")
+    try:
+        x, y, w, h = (float(value[k]) for k in ("x", "y", "w", "h"))
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(f"box {value!r} needs numbers x, y, w, h") from None
+    if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
+        raise ValueError(f"box {value!r} has no finite, non-negative extent")
+    annotator = value.get("annotator")
+    return Box(
+        str(value.get("label", "")), x, y, w, h, None if annotator is None else str(annotator)
+    )
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of items.csv (JSON cells can be long: the csv module's cap is lifted
+    for this read only)."""
+    text = read_text(path, "the items table", encoding="utf-8-sig")
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)  # provenance and metadata cells can be long JSON
+    try:
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise UserFacingError(f"{path}: not a readable CSV table ({exc})") from None
+    finally:
+        csv.field_size_limit(limit)
+    if not rows:
+        raise UserFacingError(f"{path}: empty table, no header")
+    return [h.strip() for h in rows[0]], rows[1:]
+
+
+def import_job(
+    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+) -> Job[ImportReport]:
+    """Import a Data Package a ``datapackage`` export wrote (its folder or datapackage.json).
+
+    ``annotator`` is used for items whose row names none. Items whose image is already in the
+    project (the same package imported again) are left as they are.
+    """
+    if len(sources) != 1:
+        raise UserFacingError("datapackage import takes one package (its folder or its JSON)")
+    descriptor_path = find_descriptor(sources[0]).absolute()
+    root = descriptor_path.parent
+    descriptor = read_descriptor(descriptor_path)
+    report = ImportReport("datapackage", str(root))
+    problems: list[Problem] = []
+    files = package_files(descriptor, root, problems)
+
+    # 1. Every listed file is there and unchanged, before anything of it is used.
+    for n, entry in enumerate(files.values()):
+        reason = verify_file(entry)
+        if reason:
+            problems.append(Problem(str(entry.path), reason))
+        if n % 50 == 0:
+            yield Progress(n, len(files), "verifying checksums")
+    reject_if(root, problems)
+    table = files.get(ITEMS_TABLE)
+    if table is None:
+        raise UserFacingError(
+            f"{descriptor_path}: lists no {ITEMS_TABLE} (one row per item), so this is not a "
+            "QBI Desktop dataset export; import its images with the imagefolder kind"
+        )
+    header, rows = _read_table(table.path)
+    if "path" not in header:
+        raise UserFacingError(f"{table.path}: no 'path' column (the image of each item)")
+    col = {name: i for i, name in enumerate(header)}
+    target_cols = [
+        (h.removeprefix("target:"), i) for h, i in col.items() if h.startswith("target:")
+    ]
+
+    # 2. Every row: valid values, files that are in the package, masks that fit their image.
+    db = project.connect()
+    try:
+        known = existing_paths(project, db)
+        planned: list[tuple[int | None, NewItem, str, str]] = []  # old id, item, review, notes
+        old_ids: set[int] = set()
+        reused: dict[int, int] = {}  # old id -> id of the item already in the project
+        used: dict[str, int] = {}  # image path -> the row using it
+        skipped = 0
+        for n, cells in enumerate(rows, start=2):  # row 1 is the header
+            if not any(c.strip() for c in cells):
+                continue
+
+            def cell(name: str, cells: list[str] = cells) -> str:
+                i = col.get(name)
+                # text cells an export quoted against formula injection (see quote_cell)
+                return unquote_cell(cells[i]) if i is not None and i < len(cells) else ""
+
+            def bad(reason: str, n: int = n) -> None:
+                problems.append(Problem(str(table.path), reason, row=n))
+
+            old_id: int | None = None
+            if cell("id").strip():
+                try:
+                    old_id = int(cell("id"))
+                except ValueError:
+                    bad(f"id {cell('id')!r} is not a whole number")
+                    continue
+                if old_id in old_ids:
+                    bad(f"id {old_id} appears twice")
+                    continue
+                old_ids.add(old_id)
+            rel = cell("path").strip()
+            if rel not in files:
+                bad(f"image {rel!r} is not a file listed in datapackage.json")
+                continue
+            if rel in used:
+                bad(f"image {rel!r} is also the image of row {used[rel]} (one item per image)")
+                continue
+            used[rel] = n
+            image = files[rel].path
+            split = cell("split").strip() or None
+            review = cell("review").strip() or "unreviewed"
+            kind = cell("provenance_kind").strip() or "acquired"
+            reasons = []
+            if split not in (None, *schema.SPLITS):
+                reasons.append(f"split {split!r} is not one of {', '.join(schema.SPLITS)}")
+            if review not in schema.REVIEW_STATES:
+                reasons.append(f"review {review!r} is not one of {', '.join(schema.REVIEW_STATES)}")
+            if kind not in schema.PROVENANCE_KINDS:
+                reasons.append(
+                    f"provenance_kind {kind!r} is not one of {', '.join(schema.PROVENANCE_KINDS)}"
+                )
+            try:
+                boxes = [_box(b) for b in _json_cell(cell("boxes"), list, "boxes")]
+                provenance = _json_cell(cell("provenance"), dict, "provenance")
+                metadata = _json_cell(cell("metadata"), dict, "metadata")
+            except ValueError as exc:
+                reasons.append(str(exc))
+            targets: dict[str, float] = {}
+            for name, i in target_cols:
+                text = cells[i].strip() if i < len(cells) else ""
+                if not text:
+                    continue
+                try:
+                    targets[name] = float(text)
+                except ValueError:
+                    reasons.append(f"target {name!r}: {text!r} is not a number")
+            if reasons:
+                for reason in reasons:
+                    bad(reason)
+                continue
+            stored = project.store_path(image)
+            if stored in known:
+                skipped += 1
+                if old_id is not None:
+                    reused[old_id] = known[stored]
+                continue
+            info = scan_image(image)
+            if isinstance(info, str):
+                problems.append(Problem(str(image), info, row=n))
+                continue
+            mask = None
+            mask_rel = cell("mask").strip()
+            if mask_rel:
+                if mask_rel not in files:
+                    bad(f"mask {mask_rel!r} is not a file listed in datapackage.json")
+                    continue
+                mask = read_mask_file(files[mask_rel].path)
+                if isinstance(mask, str):
+                    problems.append(Problem(str(files[mask_rel].path), mask, row=n))
+                    continue
+                if (info.height, info.width) != mask.shape:
+                    problems.append(
+                        Problem(
+                            str(files[mask_rel].path),
+                            f"mask is {mask.shape[1]}x{mask.shape[0]}, "
+                            f"image is {info.width}x{info.height}",
+                            row=n,
+                        )
+                    )
+                    continue
+            if mask is not None:
+                mask = PackedMask(mask)  # compressed until written (see packed.py)
+            item = NewItem(
+                name=cell("name").strip() or image.name,
+                hash=info.hash,
+                path=image,
+                size=info.size,
+                width=info.width,
+                height=info.height,
+                label=cell("label") or None,
+                split=split,
+                annotator=cell("annotator").strip() or annotator,
+                provenance_kind=kind,
+                provenance=provenance,
+                metadata=metadata,
+                targets=targets,
+                mask=mask,
+                boxes=boxes,
+            )
+            planned.append((old_id, item, review, cell("notes")))
+            if n % 200 == 0:
+                yield Progress(n, len(rows), "reading items")
+
+        # 3. What the package's mask values mean must agree with the project's masks.
+        meta = descriptor_metadata(descriptor)
+        new_classes = meta.get("mask_classes", {})
+        instances = meta.get("mask_instances")
+        old_classes = mask_classes(db)
+        for key, name in new_classes.items():
+            if old_classes.get(key, name) != name:
+                problems.append(
+                    Problem(
+                        str(descriptor_path),
+                        f"mask value {key} is {name!r} here but {old_classes[key]!r} in the "
+                        "project's mask classes",
+                    )
+                )
+        conflict = mask_kind_conflict(db, instances, new_classes)
+        if conflict:
+            problems.append(Problem(str(descriptor_path), conflict))
+        reject_if(root, problems)
+
+        if skipped:
+            report.warnings.append(f"{skipped} item(s) already in the project: left as they are")
+        yield Progress(len(rows), len(rows), "writing catalog")
+        have = project_metadata(db)
+        with project.transaction(db) as tx:
+            report.ids = tx.add_items([item for _old, item, _r, _n in planned])
+            new_id = dict(reused)
+            new_id.update(
+                {
+                    old: i
+                    for (old, *_), i in zip(planned, report.ids, strict=True)
+                    if old is not None
+                }
+            )
+            by_review: dict[str, list[int]] = {}
+            orphans = 0
+            for (_old, item, review, notes), i in zip(planned, report.ids, strict=True):
+                if review != "unreviewed":
+                    by_review.setdefault(review, []).append(i)
+                if notes:
+                    tx.set_notes(i, notes)
+                link = _parent_link(item, new_id)
+                if link is not None:
+                    parent, provenance = link
+                    tx.db.execute(
+                        "UPDATE items SET parent_id = ?, provenance = ? WHERE id = ?",
+                        (parent, json.dumps(provenance), i),
+                    )
+                    orphans += parent is None
+            if orphans:
+                report.warnings.append(
+                    f"{orphans} augmented item(s) made from items not in the package: "
+                    "their parent link is dropped"
+                )
+            for review, ids in by_review.items():
+                tx.set_review(ids, review, None, None)
+            if new_classes:
+                tx.set_metadata(mask_classes={**old_classes, **new_classes})
+            if instances is not None:
+                tx.set_metadata(mask_instances=instances)
+            # The dataset description fills what the project does not say yet; never overwrites.
+            fill = {
+                k: v
+                for k, v in meta.items()
+                if k not in ("mask_classes", "mask_instances") and have.get(k) in (None, "", [])
+            }
+            if fill:
+                tx.set_metadata(**fill)
+            differ = sorted(
+                k
+                for k, v in meta.items()
+                if k not in ("mask_classes", "mask_instances") and k not in fill and have[k] != v
+            )
+            if differ:
+                report.warnings.append(
+                    f"the project's own {', '.join(differ)} kept (the package says otherwise)"
+                )
+        report.added = len(planned)
+        return report
+    finally:
+        db.close()
+
+
+def _parent_link(item: NewItem, new_id: dict[int, int]) -> tuple[int | None, dict] | None:
+    """(parent id in this project, provenance pointing at it) for an augmented item whose
+    provenance names its parent by the exporting project's id; None for other items."""
+    parent = item.provenance.get("parent")
+    if item.provenance_kind != "augmented" or not isinstance(parent, int):
+        return None
+    mapped = new_id.get(parent)
+    return mapped, {**item.provenance, "parent": mapped}
