@@ -869,6 +869,14 @@ def test_csv_cell_over_the_field_limit_is_a_message(tmp_path, capsys):
     code, err = _cli(capsys, "import", "--project", tmp_path / "p", "--kind", "sheet", sheet)
     assert code == 2 and f"{sheet}, line" in err and "longer than 131072 characters" in err
     assert not (tmp_path / "p").exists()
+    # the same when a library raised the csv module's process-wide limit (frictionless does)
+    limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    try:
+        code, err = _cli(capsys, "import", "--project", tmp_path / "p", "--kind", "sheet", sheet)
+    finally:
+        csv.field_size_limit(limit)
+    assert code == 2 and "longer than 131072 characters" in err
 
 
 def test_planned_masks_wait_compressed_so_large_imports_fit_in_memory(tmp_path):
@@ -938,3 +946,19 @@ def test_polygon_filling_matches_scikit_image_pixel_for_pixel():
     c = 300 + 280 * np.cos(theta)
     big = polygon_pixels(r, c, (600, 600))
     assert 150_000 < big[0].size < 300_000
+
+
+def test_names_no_file_system_holds_are_refused_not_crashes(tmp_path, capsys):
+    long = "n" * 300 + ".png"
+    sheet = tmp_path / "s" / "targets.csv"
+    _png(sheet.parent / "ok.png")
+    sheet.write_text(f"image,t\nok.png,1\n{long},2\n")
+    code, err = _cli(capsys, "import", "--project", tmp_path / "p", "--kind", "sheet", sheet)
+    assert code == 2 and f"{sheet}, row 3" in err and "longer than 255 bytes" in err
+    path = _coco(
+        tmp_path / "c", images=[{"id": 1, "file_name": long}, {"id": 2, "file_name": "a\x00.png"}]
+    )
+    code, err = _cli(capsys, "import", "--project", tmp_path / "p", "--kind", "coco", path)
+    assert code == 2 and "images[0].file_name" in err and "longer than 255 bytes" in err
+    assert "images[1].file_name: contains a NUL character" in err
+    assert not (tmp_path / "p").exists()

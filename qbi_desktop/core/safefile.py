@@ -46,11 +46,16 @@ def not_regular(path: str | Path) -> str | None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return "file not found"
-    except OSError as exc:
-        return f"cannot read ({exc.strerror or exc})"
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        return f"cannot read ({getattr(exc, 'strerror', None) or exc})"
     if not stat.S_ISREG(mode):
         return f"is {kind_of(mode)}, not a regular file"
     return None
+
+
+def is_regular_file(path: str | Path) -> bool:
+    """Whether ``path`` is a regular file (False, never an exception, for anything else)."""
+    return not_regular(path) is None
 
 
 def check_regular(path: str | Path, what: str = "the file") -> None:
@@ -135,6 +140,8 @@ def resolve_inside(base: Path, name: str, within: Path) -> Path | str:
     text = name.replace("\\", "/")
     if text.startswith("/") or (len(text) > 1 and text[1] == ":" and text[0].isalpha()):
         return f"{name!r} is an absolute path; only paths relative to {base} are used"
+    if any(len(part.encode("utf-8", "surrogateescape")) > 255 for part in text.split("/")):
+        return f"{name[:60]!r}... has a file name longer than 255 bytes (no file system holds it)"
     candidate = os.path.join(base, text)
     try:
         resolved = os.path.realpath(candidate)
@@ -148,6 +155,7 @@ def resolve_inside(base: Path, name: str, within: Path) -> Path | str:
 
 __all__ = [
     "check_regular",
+    "is_regular_file",
     "kind_of",
     "not_regular",
     "open_regular",

@@ -55,7 +55,7 @@ from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.formats.raster import fill_polygon
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
-from qbi_desktop.core.safefile import resolve_inside
+from qbi_desktop.core.safefile import is_regular_file, resolve_inside
 
 TOLERANCE = 0.5  # px a box may stick out (rounding in other tools)
 
@@ -340,7 +340,7 @@ def _plan(
                 if not images_dir:
                     reason += "; import the folder holding both, or name the images folder"
                 break
-            if found.is_file():
+            if is_regular_file(found):
                 path = found
                 break
         if path is None:

@@ -37,6 +37,7 @@ from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.limits import check_sheet_cells
 from qbi_desktop.core.safefile import (
     check_regular,
+    is_regular_file,
     open_regular,
     read_bytes,
     resolve_inside,
@@ -49,6 +50,8 @@ SPECIAL = ("label", "split")
 #: Bounds of a sheet we read: a regression sheet has a row per image and a column per target.
 MAX_ROWS = 1_000_000
 MAX_COLUMNS = 1_000
+#: Longest cell (the csv module's default field limit).
+MAX_CELL_CHARS = 131_072
 
 
 def _max_cells() -> int:
@@ -80,17 +83,16 @@ def read_sheet(path: Path) -> list[list[Any]]:
     cells, max_cells = 0, _max_cells()
     try:
         for row in reader:
+            # csv's own field limit is process-wide (a library may have raised it): checked here
+            if any(len(cell) > MAX_CELL_CHARS for cell in row):
+                raise _cell_too_long(path, reader.line_num)
             rows.append(_bounded(path, row, len(rows) + 1))
             cells += len(row)
             if len(rows) > MAX_ROWS or cells > max_cells:
                 raise _too_big(path, len(rows), cells)
     except csv.Error as exc:
         if "field larger than field limit" in str(exc):
-            raise UserFacingError(
-                f"{path}, line {reader.line_num}: a cell is longer than "
-                f"{csv.field_size_limit()} characters (an unclosed quote?); a sheet cell "
-                "holds a name, a number or a label"
-            ) from None
+            raise _cell_too_long(path, reader.line_num) from None
         raise UserFacingError(
             f"{path}, line {reader.line_num}: not a readable CSV sheet ({exc})"
         ) from None
@@ -107,6 +109,13 @@ def _bounded(path: Path, row: Sequence[Any], number: int) -> list[Any]:
             f"{path}, row {number}: {end} columns, more than the {MAX_COLUMNS} a sheet may have"
         )
     return list(row[:end])
+
+
+def _cell_too_long(path: Path, line: int) -> UserFacingError:
+    return UserFacingError(
+        f"{path}, line {line}: a cell is longer than {MAX_CELL_CHARS} characters (an unclosed "
+        "quote?); a sheet cell holds a name, a number or a label"
+    )
 
 
 def _too_big(path: Path, rows: int, cells: int) -> UserFacingError:
@@ -250,7 +259,7 @@ def import_job(
         if isinstance(image, str):
             problems.append(Problem(str(path), f"image name: {image}", row=r))
             continue
-        if not duplicate and not image.is_file():
+        if not duplicate and not is_regular_file(image):
             problems.append(Problem(str(path), f"image {name!r} not found in {base}", row=r))
         targets: dict[str, float] = {}
         for j, column in enumerate(columns):
