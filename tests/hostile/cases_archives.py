@@ -337,6 +337,9 @@ def journal_case(name: str, target: Callable[[Path, Path], str], names=("journal
         img = good_image(20, (32, 32))
         image_path = d / "images/radiograph.tif"
         write_tiff(image_path, img)
+        # a folder the header may point into exists, so a write there would succeed (and show)
+        (d / "elsewhere").mkdir()
+        (d / "elsewhere/.keep").write_text("")
         (d / "images/radiograph.mask.tif.journal").write_bytes(
             _journal(img, image_path, target(d, corpus))
         )

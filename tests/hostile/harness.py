@@ -107,6 +107,8 @@ def _prepare(case: dict[str, Any], entry: str, corpus: Path, base: Path) -> Path
             fifo.unlink()
         os.mkfifo(fifo)
     (work / "before.json").write_text(json.dumps(_tree(work / "in")))
+    # the corpus' own copy: absolute paths inside a case point there
+    (work / "corpus-before.json").write_text(json.dumps(_tree(corpus / case["name"])))
     return work
 
 
@@ -346,6 +348,16 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
     ]
     if changed:
         problems.append(f"wrote into the input folder: {', '.join(sorted(changed)[:3])}")
+    original = corpus / case["name"]
+    was = json.loads((work / "corpus-before.json").read_text())
+    now = _tree(original)
+    if now != was:
+        changed = sorted(p for p in set(now) | set(was) if now.get(p) != was.get(p))
+        problems.append(
+            f"wrote into the place an absolute path named: {original.name}/{changed[0]}"
+        )
+        for rel in set(now) - set(was):  # put the corpus back for later runs
+            (original / rel).unlink(missing_ok=True)
     # a big file left in the user folders (decode caches)
     for p, (size, _m) in _tree(work / "home").items():
         if size >= 1 << 20:

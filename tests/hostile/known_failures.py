@@ -6,10 +6,4 @@ removed. Written by ``python -m tests.hostile.harness CORPUS --known-failures FI
 """
 
 KNOWN_FAILURES: dict[tuple[str, str], str] = {
-    ("journal-mask-path-absolute", "journal"): "class 1: MemoryError: (no message)",
-    ("journal-mask-path-absolute", "window"): "class 1: MemoryError in a task: Prepare mask: not ",
-    ("journal-mask-path-dotdot", "journal"): "class 1: MemoryError: (no message)",
-    ("journal-mask-path-dotdot", "window"): "class 1: MemoryError in a task: Prepare mask: not en",
-    ("journal-mask-path-other-dir", "journal"): "class 1: MemoryError: (no message)",
-    ("journal-mask-path-other-dir", "window"): "class 1: MemoryError in a task: Prepare mask: not",
 }
