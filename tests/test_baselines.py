@@ -13,6 +13,7 @@ from qbi_desktop.core.baselines import (
     check_baseline,
     run_baseline,
 )
+from qbi_desktop.core.chunk_sizer import ChunkSizer
 from qbi_desktop.core.datasets import ArrayDataset, digits_dataset, mnist_dataset
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Cancelled, Progress, run_job
@@ -362,6 +363,62 @@ def test_closing_the_job_stops_it_early():
         run_job(
             run_baseline(BaselineConfig(model="knn", chunk_rows=50), ds), should_stop=lambda: True
         )
+
+
+def _sized_chunks(sizer, fixed: float, per_row: float, n_chunks: int) -> list[int]:
+    """Drive a ChunkSizer with chunk times from the cost model ``fixed + per_row * rows``."""
+    sizes = []
+    for _ in range(n_chunks):
+        rows = sizer.rows
+        sizes.append(rows)
+        sizer.observe(rows, fixed + per_row * rows)
+    return sizes
+
+
+def test_chunks_do_not_collapse_when_the_fixed_cost_exceeds_the_target():
+    # The reported case: on a busy machine reading the training set alone (0.3 s per chunk)
+    # took longer than the 0.2 s target, and chunks shrank to 8 rows for good (every chunk
+    # paying the 0.3 s again). Then the load drops: sizes must recover.
+    sizer = ChunkSizer(85, target_seconds=0.2, max_seconds=0.4, floor=256, ceiling=1118)
+    busy = _sized_chunks(sizer, fixed=0.3, per_row=2.4e-3, n_chunks=12)
+    assert min(busy) >= 256
+    # per row, the busy chunks cost at most 1.5x the per-row work (not 30x as with 8 rows)
+    assert all((0.3 + 2.4e-3 * r) / r <= 1.5 * 2.4e-3 for r in busy)
+    # quiet again: a = 0.03 s, 0.59 ms per row (full MNIST here); chunks near 0.2 s come back
+    quiet = _sized_chunks(sizer, fixed=0.03, per_row=5.9e-4, n_chunks=12)
+    late = [0.03 + 5.9e-4 * r for r in quiet[-4:]]
+    assert all(0.14 <= t <= 0.26 for t in late), late
+    # a cheap fixed cost with slow rows: chunks near the target, never beyond the cancel bound
+    slow = _sized_chunks(
+        ChunkSizer(256, floor=256, ceiling=65536), fixed=0.01, per_row=1e-3, n_chunks=12
+    )
+    assert all(0.01 + 1e-3 * r <= 0.4 for r in slow[4:])
+    assert all(r >= 160 for r in slow)
+
+
+def test_chunks_grow_to_amortise_a_large_fixed_cost_within_the_cancel_bound():
+    # fixed 0.06 s, per row 0.2 ms: the chunk is stretched past the 0.2 s target so that the
+    # fixed cost is at most about a fifth of it, and stays under 0.4 s
+    sizer = ChunkSizer(300, target_seconds=0.2, max_seconds=0.4, floor=256, ceiling=65536)
+    sizes = _sized_chunks(sizer, fixed=0.06, per_row=2e-4, n_chunks=16)
+    late = [0.06 + 2e-4 * r for r in sizes[-6:]]
+    assert all(0.24 <= t <= 0.4 for t in late), late
+
+
+def test_prediction_chunks_keep_the_floor_and_the_memory_cap(mnist):
+    # a real run: no chunk of the test prediction below 256 rows (but the last), none above
+    # what 512 MiB of scores against 60 000 training rows allow
+    seen = []
+    job = run_baseline(BaselineConfig(model="knn", k=1, train_score_max=0), mnist)
+    for progress in job:
+        if "predicting test items" in progress.message:
+            seen.append(progress.done)
+        if len(seen) >= 6:
+            job.close()
+            break
+    steps = np.diff(seen)
+    assert len(steps) >= 4
+    assert steps.min() >= 256 and steps.max() <= 512 * 2**20 // (8 * 60000)
 
 
 def test_dask_local_cluster_gives_the_same_predictions(digits):

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.chunk_sizer import ChunkSizer
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 
@@ -1049,6 +1050,14 @@ class _Counter:
         self.done, self.total = 0, total
 
 
+# Chunked prediction: no chunk below this many rows (each pays a fixed cost: kNN reads the whole
+# training set), none meant to take longer than this (a cancel waits for the running chunk), and
+# the memory a chunk's scores may take.
+CHUNK_FLOOR_ROWS = 256
+CHUNK_MAX_SECONDS = 0.4
+CHUNK_MEMORY_BYTES = 512 * 2**20
+
+
 def _initial_rows(plan: _Plan, n_train: int, n_features: int) -> int:
     c = plan.config
     if c.chunk_rows is not None:
@@ -1077,6 +1086,19 @@ def _predict(
     if client is not None and chunkable:
         return (yield from _predict_remote(plan, predictor, X, counter, label, client))
     rows = n if not chunkable else _initial_rows(plan, n_train, X.shape[1])
+    sizer = None
+    if chunkable and plan.config.chunk_rows is None:
+        # Each chunk's scores against the whole training set are held at once (float32, and
+        # about as much again while ranking them): cap a chunk's rows by that memory.
+        ceiling = max(8, min(65536, CHUNK_MEMORY_BYTES // max(1, 8 * n_train)))
+        sizer = ChunkSizer(
+            rows,
+            target_seconds=plan.config.chunk_seconds,
+            max_seconds=max(plan.config.chunk_seconds, CHUNK_MAX_SECONDS),
+            floor=min(CHUNK_FLOOR_ROWS, n),
+            ceiling=ceiling,
+        )
+        rows = sizer.rows
     out = []
     start = 0
     while start < n:
@@ -1087,10 +1109,10 @@ def _predict(
         start += took
         counter.done += took
         yield Progress(counter.done, counter.total, f"{label}: {start}/{n}")
-        if chunkable and plan.config.chunk_rows is None:
-            # Aim each chunk at chunk_seconds; grow at most 2x per step, shrink at once.
-            ideal = took * plan.config.chunk_seconds / max(elapsed, 1e-4)
-            rows = int(np.clip(min(ideal, 2 * rows), 8, 65536))
+        if sizer is not None:
+            # a + b * rows fitted on the recent chunks: the fixed cost (reading the whole
+            # training set) is not mistaken for per-row work, and sizes recover with the load
+            rows = sizer.observe(took, elapsed)
     return np.concatenate(out)
 
 
