@@ -132,6 +132,7 @@ def test_harness_judges_a_refusal_without_the_file_name_as_not_clean(tmp_path):
     work = tmp_path / "w"
     (work / "in").mkdir(parents=True)
     (work / "before.json").write_text("{}")
+    (work / "corpus-before.json").write_text("{}")
     (work / "result.json").write_text(json.dumps({"status": "refused", "message": "bad type"}))
     (tmp_path / "host").mkdir()
     (tmp_path / "host/secret.png").write_bytes(b"s")

@@ -349,7 +349,8 @@ def _checks(case, entry, work, corpus, result, state, output) -> list[str]:
     if changed:
         problems.append(f"wrote into the input folder: {', '.join(sorted(changed)[:3])}")
     original = corpus / case["name"]
-    was = json.loads((work / "corpus-before.json").read_text())
+    marker = work / "corpus-before.json"
+    was = json.loads(marker.read_text()) if marker.exists() else {}
     now = _tree(original)
     if now != was:
         changed = sorted(p for p in set(now) | set(was) if now.get(p) != was.get(p))
