@@ -164,6 +164,8 @@ class MainWindow(QMainWindow):
             name: importlib.import_module(f"qbi_desktop.gui.docks.{name}").install(self)
             for name in PANEL_MODULES
         }
+        # Measure menu, profile pane under the canvas, scale bar (no dock of its own)
+        self.panels["measure"] = importlib.import_module("qbi_desktop.gui.measure").install(self)
         self._arrange_default_layout()
         install_central_actions(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
