@@ -1,4 +1,5 @@
-"""The opt-in OpenCV resampler (pipeline option ``resampler="opencv"``) against the exact one.
+"""The OpenCV resampler (pipeline option ``resampler="opencv"``, and the default ``"fast"`` where
+OpenCV is installed) against the exact one.
 
 The bound: OpenCV may round a sample position to 1/32 pixel per axis. A bilinear interpolant
 changes along an axis by at most the largest difference between neighbouring pixels on that axis
@@ -14,11 +15,13 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import tifffile
+from scipy import ndimage
 
 from qbi_desktop.core.augment import Pipeline, cvwarp
 from qbi_desktop.core.augment.batch import augment_dataset, open_source
@@ -70,7 +73,10 @@ def rounding_bound(image: np.ndarray, mode: str, cval: float) -> float:
 
 
 def both(options: dict) -> tuple[Pipeline, Pipeline]:
-    return Pipeline.from_options(**options), Pipeline.from_options(resampler="opencv", **options)
+    return (
+        Pipeline.from_options(resampler="exact", **options),
+        Pipeline.from_options(resampler="opencv", **options),
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -180,6 +186,68 @@ def test_unsupported_cases_fall_back_to_the_exact_resampler():
         np.testing.assert_array_equal(exact.augment(image).image, fast.augment(image).image)
 
 
+RADIOGRAPHS = Path("/work/shared/data/radiographs")
+
+
+@pytest.mark.parametrize("name", ["edge20mm_0000.tif", "dc.tif"])
+@pytest.mark.parametrize("mode", ["nearest", "constant", "reflect"])
+def test_default_resampler_is_fast_and_within_tolerance_on_real_radiographs(name, mode):
+    """The default ('fast') resampler on real 16-bit neutron radiographs (hundreds of saturated
+    gamma spots: the hardest case for position rounding) stays within (local Gr + Gc) / 32 + 1
+    level of the exact resampler at every pixel; masks and boxes are identical."""
+    path = RADIOGRAPHS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    image = tifffile.imread(path)
+    assert image.dtype == np.uint16
+    # bright spots above a high quantile: a real, ragged label mask
+    mask = (image > np.quantile(image, 0.995)).astype(np.uint8)
+    mask[mask > 0] = 1 + (np.flatnonzero(mask) % 3)  # several labels
+    boxes = np.array([[100, 80, 300, 260, 1], [350, 400, 590, 590, 2]], dtype=np.float64)
+    options = dict(GEOMETRY, fill_mode=mode, cval=1000.0, seed=4)
+    default = Pipeline.from_options(**options)
+    assert default.options["resampler"] == "fast"
+    exact = default.with_options(resampler="exact")
+    fast = default.with_options(resampler="opencv")
+    noisy = default.with_options(gaussian_noise={"std_range": [100, 400]})
+    noisy_exact = noisy.with_options(resampler="exact")
+    # the bound, per output pixel: the largest neighbour differences (rows + cols, fill
+    # included) within one pixel of the sampled position, carried there by the same geometry
+    x = image.astype(np.float64)
+    kw = {"constant_values": 1000.0} if mode == "constant" else {}
+    p = np.pad(x, 2, mode=_NP_PAD[mode], **kw)
+    g = np.abs(np.diff(p, axis=0))[:, :-1] + np.abs(np.diff(p, axis=1))[:-1, :]
+    h, w = image.shape
+    local = ndimage.maximum_filter(g, size=5)[2 : 2 + h, 2 : 2 + w]
+    # (beyond a constant fill the differences vanish: the edge's, repeated, bound them)
+    carry = Pipeline.from_options(
+        resampler="exact",
+        interpolation_order=0,
+        **dict(options, fill_mode="reflect" if mode == "reflect" else "nearest"),
+    )
+    for k in range(3):
+        a = exact.augment(image, mask, boxes, copy_index=k)
+        d = default.augment(image, mask, boxes, copy_index=k)
+        # the default is the fast path (where OpenCV is installed, as in this test's setup)
+        np.testing.assert_array_equal(d.image, fast.augment(image, copy_index=k).image)
+        assert not np.array_equal(a.image, d.image)
+        np.testing.assert_array_equal(a.mask, d.mask)
+        np.testing.assert_array_equal(a.boxes, d.boxes)
+        bound = carry.augment(local.astype(np.float32), copy_index=k).image / 32 + 1.0
+        diff = np.abs(a.image.astype(np.float64) - d.image.astype(np.float64))
+        worst = np.unravel_index(np.argmax(diff - bound), diff.shape)
+        assert (diff <= bound).all(), f"copy {k} at {worst}: {diff[worst]} > {bound[worst]}"
+        # and most pixels differ by at most one 16-bit level
+        assert np.quantile(diff, 0.9) <= 1.0
+        # with noise the warped values are rounded once more before it: half a level more
+        na = noisy_exact.augment(image, mask, copy_index=k)
+        nd = noisy.augment(image, mask, copy_index=k)
+        np.testing.assert_array_equal(na.mask, nd.mask)
+        assert not np.array_equal(nd.image, d.image)  # the noise is there
+        ndiff = np.abs(na.image.astype(np.float64) - nd.image.astype(np.float64))
+        assert (ndiff <= bound + 0.5).all()
+
+
 def test_results_do_not_depend_on_opencv_threads():
     image = smooth_image(np.uint16, shape=(512, 512))
     fast = Pipeline.from_options(
@@ -268,7 +336,10 @@ _NO_CV2 = textwrap.dedent(
     from qbi_desktop.core.errors import UserFacingError
     out = {"available": cvwarp.available()}
     img = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
-    out["exact_ok"] = Pipeline.from_options(rotation_range=10).augment(img).image.dtype.name
+    default = Pipeline.from_options(rotation_range=10).augment(img).image
+    exact = Pipeline.from_options(rotation_range=10, resampler="exact").augment(img).image
+    out["exact_ok"] = default.dtype.name
+    out["default_is_exact"] = bool(np.array_equal(default, exact))
     for label, make in (
         ("option", lambda: Pipeline.from_options(resampler="opencv")),
         ("load", lambda: Pipeline.load(sys.argv[1])),
@@ -297,6 +368,7 @@ def test_missing_opencv_is_a_clear_error(tmp_path):
     out = json.loads(run.stdout)
     assert out["available"] is False
     assert out["exact_ok"] == "uint16"  # the default pipeline needs no OpenCV
+    assert out["default_is_exact"]  # without OpenCV, 'fast' is the exact resampler
     hint = 'pip install "qbi-desktop[opencv]"'
     assert out["option"].startswith("options.resampler: 'opencv' needs OpenCV")
     assert hint in out["option"]
@@ -307,14 +379,19 @@ def test_opencv_is_imported_only_when_used():
     code = (
         "import sys, numpy as np\n"
         "from qbi_desktop.core.augment import Pipeline\n"
-        "Pipeline.from_options(rotation_range=9).augment(np.zeros((32, 32), np.uint8))\n"
+        "import qbi_desktop.core.augment.pipeline, qbi_desktop.core.augment.batch\n"
+        "print('cv2' in sys.modules)\n"
+        "img = np.zeros((32, 32), np.uint8)\n"
+        "Pipeline.from_options(rotation_range=9, resampler='exact').augment(img)\n"
+        "print('cv2' in sys.modules)\n"
+        "Pipeline.from_options(rotation_range=9).augment(img)\n"  # the default: fast
         "print('cv2' in sys.modules)\n"
     )
     run = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60
     )
     assert run.returncode == 0, run.stderr
-    assert run.stdout.strip() == "False"
+    assert run.stdout.split() == ["False", "False", "True"]
 
 
 def test_dock_choosing_opencv_changes_the_pipeline_and_the_preview(qtbot, main_window, tmp_path):

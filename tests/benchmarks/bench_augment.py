@@ -3,11 +3,15 @@ and scaling with worker processes.
 
 Run: ``.venv/bin/python tests/benchmarks/bench_augment.py [--quick] [--only throughput ...]``
 
-Throughput is measured for both of our resamplers: the exact one (the default) and the opt-in
-OpenCV one (``resampler="opencv"``, when OpenCV is installed).
+Throughput is measured with the default settings (resampler 'fast': OpenCV where installed) and
+with the exact resampler (what the packaged app, which leaves OpenCV out, runs).
 
-Peers are measured side by side in the same run, interleaved sample by sample so that load from
-other processes hits both alike; the figures are medians (and the ratio of medians).
+Peers are measured side by side in the same run, interleaved round by round so that load from
+other processes hits both alike (tests/benchmarks/sidebyside.py); the figures are medians with
+their range, each ratio the median of per-round ratios, with the load average recorded.
+``--busy 2`` adds two busy-looping processes for the throughput part (a reproducible load).
+Peers are not project dependencies: ``pip install "albumentations==2.0.8"`` (and, for
+Keras, ``pip install keras torch`` with ``KERAS_BACKEND=torch``).
 """
 
 from __future__ import annotations
@@ -19,13 +23,18 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from qbi_desktop.core.augment import Pipeline, preview  # noqa: E402
+from sidebyside import SideBySide, busy, load_text  # noqa: E402  (this folder)
+
+from qbi_desktop.core.augment import Pipeline, cvwarp, preview  # noqa: E402
+
+PEER_INSTALL = '.venv/bin/pip install "albumentations==2.0.8" (benchmark only, not a dependency)'
 
 SIDE = 512
 OPTS = dict(
@@ -38,7 +47,7 @@ OPTS = dict(
 )
 
 
-def ours_pipeline(noise_std: float, resampler: str = "exact") -> Pipeline:
+def ours_pipeline(noise_std: float, resampler: str = "fast") -> Pipeline:
     return Pipeline.from_options(
         seed=1, gaussian_noise={"std_range": [0.0, noise_std]}, resampler=resampler, **OPTS
     )
@@ -64,34 +73,9 @@ def bench_preview(reps: int) -> None:
     )
 
 
-def bench_throughput(reps: int) -> None:
-    """Per-core throughput on affine + flip + Gaussian noise, side by side and interleaved.
-
-    Besides the full pipelines, the geometry alone (ours: the pipeline without noise;
-    albumentations: its ``Affine`` alone) shows where the time goes, and Keras is measured both
-    as ``apply_transform`` alone (it has no noise option) and with the Gaussian noise a user adds
-    in a ``preprocessing_function`` (``np.random.normal``), i.e. the same pipeline.
-    """
-    rng = np.random.default_rng(1)
-    u8 = rng.integers(0, 256, (SIDE, SIDE), dtype=np.uint8)
-    u16 = (rng.random((SIDE, SIDE)) * 60000).astype(np.uint16)
-    f32 = u16.astype(np.float32) / 65535
-    runners: dict[str, callable] = {}
-    p8, p16 = ours_pipeline(10.0), ours_pipeline(600.0)
-    g16 = Pipeline.from_options(seed=1, **OPTS)
-    counter = iter(range(10**9))
-    runners["ours uint8"] = lambda: p8.augment(u8, copy_index=next(counter))
-    runners["ours uint16"] = lambda: p16.augment(u16, copy_index=next(counter))
-    runners["ours uint16 geometry only"] = lambda: g16.augment(u16, copy_index=next(counter))
-    try:  # the opt-in OpenCV resampler (pipeline option resampler="opencv")
-        import cv2
-
-        cv2.setNumThreads(1)  # per-core comparison
-        c8, c16 = ours_pipeline(10.0, "opencv"), ours_pipeline(600.0, "opencv")
-        runners["ours uint8 opencv"] = lambda: c8.augment(u8, copy_index=next(counter))
-        runners["ours uint16 opencv"] = lambda: c16.augment(u16, copy_index=next(counter))
-    except ImportError:
-        pass
+def _peers(u8: np.ndarray, f32: np.ndarray, mask: np.ndarray, bboxes: list) -> dict:
+    """albumentations and Keras workloads, where installed (not project dependencies)."""
+    runners: dict[str, Callable[[], object]] = {}
     try:
         import cv2
 
@@ -107,14 +91,24 @@ def bench_throughput(reps: int) -> None:
             border_mode=cv2.BORDER_REPLICATE,
             p=1,
         )
-        t = A.Compose([affine, A.HorizontalFlip(p=0.5), A.GaussNoise(p=1)])
-        ta = A.Compose([affine])
-        runners["albumentations uint8"] = lambda: t(image=u8)
-        runners["albumentations float32"] = lambda: t(image=f32)
-        runners["albumentations f32 affine only"] = lambda: ta(image=f32)
-        alb = A.__version__
+        geo = A.Compose([affine, A.HorizontalFlip(p=0.5)])
+        noisy = A.Compose([affine, A.HorizontalFlip(p=0.5), A.GaussNoise(p=1)])
+        boxed = A.Compose(
+            [affine, A.HorizontalFlip(p=0.5), A.GaussNoise(p=1)],
+            bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
+        )
+        runners["albumentations uint8 affine+flip"] = lambda: geo(image=u8)
+        runners["albumentations uint8 +noise"] = lambda: noisy(image=u8)
+        runners["albumentations float32 +noise"] = lambda: noisy(image=f32)
+        runners["albumentations uint8 +noise +mask+boxes"] = lambda: boxed(
+            image=u8, mask=mask, bboxes=bboxes, labels=[1] * len(bboxes)
+        )
+        print(
+            f"albumentations {A.__version__} (it has no uint16 noise path: uint16 is compared "
+            "with its float32)"
+        )
     except ImportError:
-        alb = None
+        print(f"albumentations not installed (for the comparison: {PEER_INSTALL})")
     try:
         os.environ.setdefault("KERAS_BACKEND", "torch")
         import warnings
@@ -123,74 +117,89 @@ def bench_throughput(reps: int) -> None:
         from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
         gen = ImageDataGenerator(**OPTS)
-        u8c, u16c = u8[..., None].astype(np.float32), u16[..., None].astype(np.float32)
-        nrng = np.random.default_rng(5)
-
-        def keras_noise(x: np.ndarray, std: float) -> np.ndarray:
-            y = gen.apply_transform(x, gen.get_random_transform(x.shape))
-            return y + nrng.normal(0.0, std * nrng.random(), y.shape).astype(np.float32)
-
-        runners["keras uint8"] = lambda: gen.apply_transform(
+        u8c = u8[..., None].astype(np.float32)
+        runners["keras uint8 affine+flip"] = lambda: gen.apply_transform(
             u8c, gen.get_random_transform(u8c.shape)
         )
-        runners["keras uint16"] = lambda: gen.apply_transform(
-            u16c, gen.get_random_transform(u16c.shape)
-        )
-        runners["keras uint16 + noise"] = lambda: keras_noise(u16c, 600.0)
-    except ImportError:
+    except Exception:  # noqa: BLE001 - Keras missing or without a backend: skip it
         pass
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    for f in runners.values():
-        f()
-    for i in range(reps):
-        for name, f in runners.items():
-            if name.startswith("keras") and i % 5:
-                continue  # Keras is slow: sample it every 5th round
-            t0 = time.perf_counter()
-            f()
-            times[name].append(time.perf_counter() - t0)
-    med = {k: median_ms(v) for k, v in times.items()}
-    print(
-        f"\nthroughput per core, {SIDE}^2, affine + flip + Gaussian noise (single thread, "
-        f"{reps} interleaved rounds):"
-    )
-    for k, v in med.items():
-        print(f"  {k:32s} {v:7.2f} ms/image  {1000 / v:7.1f} images/s")
+    return runners
 
-    def ratio(a: str, b: str, label: str) -> None:
-        if a in med and b in med:
-            print(f"  ratio {label}: {med[b] / med[a]:.2f}x")
 
-    if alb:
-        print(
-            f"  (albumentations {alb}; it has no uint16 noise path, so uint16 compares with "
-            f"its float32)"
-        )
-    ratio("ours uint8", "albumentations uint8", "ours/albumentations uint8 (>= 1 is faster)")
-    ratio("ours uint16", "albumentations float32", "ours uint16 / albumentations float32")
-    ratio(
-        "ours uint8 opencv",
-        "albumentations uint8",
-        "ours opencv/albumentations uint8 (>= 1 is faster)",
+def thread_seconds(f: Callable[[], object]) -> float:
+    """The CPU time this thread spent in ``f()``: on a shared machine wall time mostly measures
+    the other processes (both sides run single-threaded, so this is their per-core cost)."""
+    t0 = time.thread_time()
+    f()
+    return time.thread_time() - t0
+
+
+def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu") -> None:
+    """Per-core throughput on the issue's workloads, ours with the default settings (the
+    'fast' resampler) side by side with albumentations, interleaved round by round.
+
+    Also shown: ours with the exact resampler (what a user without OpenCV gets) and what masks
+    and boxes add to a sample (ours with / ours without, per round).
+    """
+    rng = np.random.default_rng(1)
+    u8 = rng.integers(0, 256, (SIDE, SIDE), dtype=np.uint8)
+    u16 = (rng.random((SIDE, SIDE)) * 60000).astype(np.uint16)
+    f32 = u16.astype(np.float32) / 65535
+    mask = (rng.random((SIDE, SIDE)) > 0.99).astype(np.uint8)
+    bboxes = [[40.0, 50.0, 200.0, 220.0], [300.0, 310.0, 480.0, 470.0]]
+    boxes = np.array([b + [1] for b in bboxes])
+    counter = iter(range(10**9))
+    geo8 = Pipeline.from_options(seed=1, **OPTS)
+    p8, p16 = ours_pipeline(10.0), ours_pipeline(600.0)
+    e8, e16 = ours_pipeline(10.0, "exact"), ours_pipeline(600.0, "exact")
+    runners: dict[str, Callable[[], object]] = {
+        "ours uint8 affine+flip": lambda: geo8.augment(u8, copy_index=next(counter)),
+        "ours uint8 +noise": lambda: p8.augment(u8, copy_index=next(counter)),
+        "ours uint16 +noise": lambda: p16.augment(u16, copy_index=next(counter)),
+        "ours uint8 +noise +mask+boxes": lambda: p8.augment(
+            u8, mask, boxes, copy_index=next(counter)
+        ),
+        "ours uint8 +noise, exact resampler": lambda: e8.augment(u8, copy_index=next(counter)),
+        "ours uint16 +noise, exact resampler": lambda: e16.augment(u16, copy_index=next(counter)),
+    }
+    runners.update(_peers(u8, f32, mask, bboxes))
+    print(f"default resampler: {geo8.options['resampler']!r}, OpenCV used: {cvwarp.available()}")
+    sbs = SideBySide(
+        f"throughput per core, {SIDE}^2, one thread, {reps} interleaved rounds, "
+        f"{busy_procs} busy processes started by the benchmark, "
+        f"{'thread CPU' if clock == 'cpu' else 'wall'} time"
     )
-    ratio(
-        "ours uint16 opencv",
-        "albumentations float32",
-        "ours opencv uint16 / albumentations float32",
+    with busy(busy_procs):
+        sbs.run(runners, reps, warmup=2, timer=thread_seconds if clock == "cpu" else None)
+    sbs.summary(per_second=True)
+    alb = "albumentations"
+    sbs.ratio(f"{alb} uint8 affine+flip", "ours uint8 affine+flip", "uint8 affine+flip", ">= 1.0")
+    sbs.ratio(f"{alb} uint8 +noise", "ours uint8 +noise", "uint8 +noise", ">= 1.5")
+    sbs.ratio(
+        f"{alb} float32 +noise", "ours uint16 +noise", "uint16 +noise (alb float32)", ">= 1.5"
     )
-    ratio(
-        "ours uint16 geometry only",
-        "albumentations f32 affine only",
-        "geometry alone, ours uint16 / albumentations (OpenCV) float32",
+    sbs.ratio(
+        f"{alb} uint8 +noise +mask+boxes",
+        "ours uint8 +noise +mask+boxes",
+        "uint8 +noise +mask+boxes",
     )
-    ratio("ours uint8", "keras uint8", "ours/Keras uint8 (Keras without noise)")
-    ratio("ours uint16", "keras uint16", "ours/Keras uint16 (Keras without noise)")
-    ratio("ours uint16", "keras uint16 + noise", "ours/Keras uint16, both with noise")
-    ratio("ours uint8 opencv", "keras uint8", "ours opencv/Keras uint8 (Keras without noise)")
-    ratio("ours uint16 opencv", "keras uint16", "ours opencv/Keras uint16 (Keras without noise)")
-    ratio("ours uint16 opencv", "keras uint16 + noise", "ours opencv/Keras uint16, both with noise")
-    ratio("ours uint8 opencv", "ours uint8", "opencv / exact resampler, uint8 (speed-up)")
-    ratio("ours uint16 opencv", "ours uint16", "opencv / exact resampler, uint16 (speed-up)")
+    sbs.ratio(
+        "ours uint8 +noise +mask+boxes",
+        "ours uint8 +noise",
+        "cost of mask+boxes, ours with / without",
+        "<= 1.2",
+    )
+    sbs.ratio(
+        f"{alb} uint8 +noise",
+        "ours uint8 +noise, exact resampler",
+        "uint8 +noise, exact resampler (no OpenCV)",
+    )
+    sbs.ratio(
+        f"{alb} float32 +noise",
+        "ours uint16 +noise, exact resampler",
+        "uint16 +noise, exact resampler (no OpenCV)",
+    )
+    sbs.ratio("keras uint8 affine+flip", "ours uint8 affine+flip", "ours / Keras uint8 affine+flip")
 
 
 def _work(n: int) -> float:
@@ -261,6 +270,11 @@ def bench_batch_job(n_items: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--busy", type=int, default=0, help="busy processes during throughput")
+    ap.add_argument("--reps", type=int, default=0, help="interleaved rounds of throughput")
+    ap.add_argument(
+        "--clock", choices=("cpu", "wall"), default="cpu", help="throughput: thread CPU or wall"
+    )
     ap.add_argument(
         "--only",
         choices=("preview", "throughput", "scaling", "batch"),
@@ -269,11 +283,11 @@ def main() -> None:
     )
     a = ap.parse_args()
     parts = set(a.only or ("preview", "throughput", "scaling", "batch"))
-    print(f"cpu count {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
+    print(load_text())
     if "preview" in parts:
         bench_preview(10 if a.quick else 30)
     if "throughput" in parts:
-        bench_throughput(30 if a.quick else 100)
+        bench_throughput(a.reps or (10 if a.quick else 40), a.busy, a.clock)
     if "scaling" in parts:
         bench_scaling(40 if a.quick else 200)
     if "batch" in parts:

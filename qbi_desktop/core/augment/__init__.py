@@ -12,7 +12,8 @@ Public API (see each module for details):
 - :class:`Standardizer` -- rescale / centring / std / ZCA with Keras' ``fit`` statistics.
 - :mod:`.profiles` -- modality profiles (built-in and user JSON).
 - :mod:`.batch` -- write K augmented copies of a dataset (processes or dask), resumable.
-- :mod:`.cvwarp` -- the opt-in OpenCV resampler (option ``resampler="opencv"``).
+- :mod:`.cvwarp` -- the OpenCV resampler (option ``resampler="opencv"``, and the default
+  ``"fast"`` wherever OpenCV is installed).
 """
 
 from qbi_desktop.core.augment.keras_compat import KERAS_KEYS, apply_transform

@@ -276,11 +276,14 @@ def _process_item(task: _Task) -> tuple[list[dict[str, Any]], str | None]:
     error (as text) that stopped the rest, if any. Never leaves a partial file behind."""
     pipeline = Pipeline.from_json(task.pipeline_json)
     object.__setattr__(pipeline, "_checked", True)  # the profile was checked before dispatch
-    if pipeline.options["resampler"] == "opencv" and multiprocessing.parent_process() is not None:
+    from qbi_desktop.core.augment import cvwarp
+
+    uses_cv = pipeline.options["resampler"] == "opencv" or (
+        pipeline.options["resampler"] == "fast" and cvwarp.available()
+    )
+    if uses_cv and multiprocessing.parent_process() is not None:
         # one process per core: OpenCV's own threads would oversubscribe (results do not
         # depend on them either way)
-        from qbi_desktop.core.augment import cvwarp
-
         cvwarp.single_thread()
     out = Path(task.output)
     records: list[dict[str, Any]] = []

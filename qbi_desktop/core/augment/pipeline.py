@@ -58,9 +58,11 @@ class Sample:
 class Pipeline:
     """Options (Keras names + extras, see :mod:`.options`), mode, seed and modality profile.
 
-    ``options["resampler"]`` picks how the image is resampled: ``"exact"`` (default, our own
-    resampler) or ``"opencv"`` (opt-in, faster, positions rounded to at most 1/32 pixel; masks
-    stay exact; refused with ``keras_compat``): see :mod:`.cvwarp`.
+    ``options["resampler"]`` picks how the image is resampled: ``"fast"`` (default: OpenCV where
+    it is installed, within the tolerance :mod:`.cvwarp` documents and tests, our exact
+    resampler elsewhere), ``"exact"`` (our own resampler, the reference) or ``"opencv"``
+    (OpenCV required; refused with ``keras_compat``). Masks always stay exact, and
+    ``keras_compat`` always resamples exactly (with 'fast' too).
 
     Treat as immutable: derive variants with :meth:`with_options`.
     """
@@ -77,11 +79,11 @@ class Pipeline:
             raise UserFacingError(
                 f"keras_compat: expected true or false, got {self.keras_compat!r}"
             )
-        if self.keras_compat and self.options["resampler"] != "exact":
+        if self.keras_compat and self.options["resampler"] == "opencv":
             raise UserFacingError(
                 f"options.resampler: {self.options['resampler']!r} cannot be combined with "
-                "keras_compat (the Keras contract is exact pixels); choose 'exact' or turn "
-                "Keras-compatible mode off"
+                "keras_compat (the Keras contract is exact pixels); choose 'fast' or 'exact' "
+                "(both resample exactly in Keras mode) or turn Keras-compatible mode off"
             )
         if (
             isinstance(self.seed, bool)
@@ -152,8 +154,12 @@ class Pipeline:
                     f"version: {version} is newer than this app understands "
                     f"({PIPELINE_VERSION}); update QBI Desktop"
                 )
+            options = data.get("options", {})
+            if isinstance(options, dict) and "resampler" not in options:
+                # saved before the option existed: made with the exact resampler, keep it
+                options = {**options, "resampler": "exact"}
             return cls(
-                options=data.get("options", {}),
+                options=options,
                 keras_compat=data.get("keras_compat", False),
                 seed=data.get("seed", 0),
                 profile=data.get("profile"),
@@ -425,6 +431,8 @@ def _fused_post(params: dict[str, Any], image: np.ndarray):
             values = intensity.add_noise_band(values, std, idx[r0 * w : r1 * w])
         return intensity.finalize_band(values, dt)
 
+    # nothing but the final cast: a resampler may produce the image's dtype directly
+    post.only_cast = b is None and g is None and idx is None
     return post
 
 
