@@ -1,6 +1,10 @@
 """Full MNIST 1-NN (60 000 x 10 000, L2) through our core vs a plain scikit-learn script.
 
-Run: ``.venv/bin/python tests/benchmarks/bench_baselines.py [--runs 3]``
+Run: ``.venv/bin/python tests/benchmarks/bench_baselines.py [--runs 3] [--busy 2] [--variants ...]``
+
+By default two busy-looping processes (``python -c "while True: pass"``) run during the
+measurement, started and stopped by the benchmark (``--busy 0``: the machine as it is); the
+load average is recorded, and the ratio is the median (and range) of per-round ratios.
 
 Each measurement runs in its own fresh process (so peak RSS is that run's own), and the
 variants are interleaved run by run, so a busy machine slows all of them alike. Timed: from the
@@ -19,12 +23,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from sidebyside import SideBySide, busy, load_text  # noqa: E402  (this folder)
 
 MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 VARIANTS = ("sklearn-f32", "sklearn-u8", "ours", "ours+train")
@@ -78,6 +85,13 @@ def one(variant: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=2,
+        help="busy-looping processes kept running during the runs (0: as the machine is)",
+    )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=["sklearn-f32", "ours"])
     parser.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
@@ -85,37 +99,50 @@ def main() -> None:
         return
     if not MNIST.exists():
         sys.exit(f"MNIST not found at {MNIST}")
-    results: dict[str, list[dict]] = {v: [] for v in VARIANTS}
-    for run in range(args.runs):
-        for variant in VARIANTS:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--one", variant],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            row = json.loads(proc.stdout.strip().splitlines()[-1])
-            results[variant].append(row)
-            print(
-                f"run {run + 1} {variant:12s} {row['seconds']:6.2f} s  errors {row['errors']}  "
-                f"peak RSS {row['peak_rss_mb']:.0f} MB",
-                flush=True,
-            )
-    med = {v: statistics.median(r["seconds"] for r in rows) for v, rows in results.items()}
-    print(f"\nfull MNIST 1-NN, L2, medians of {args.runs} runs (each in a fresh process):")
-    for v in VARIANTS:
+    variants = list(args.variants)
+    sbs = SideBySide(
+        f"full MNIST 1-NN, L2, {args.runs} interleaved rounds (each run in a fresh process), "
+        f"{args.busy} busy processes started by the benchmark"
+    )
+    results: dict[str, list[dict]] = {v: [] for v in variants}
+    print(load_text(), flush=True)
+    with busy(args.busy):
+        for run in range(args.runs):
+            before = os.getloadavg()[0]
+            k = run % len(variants)
+            for variant in variants[k:] + variants[:k]:  # alternate who goes first
+                proc = subprocess.run(
+                    [sys.executable, __file__, "--one", variant],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                )
+                row = json.loads(proc.stdout.strip().splitlines()[-1])
+                results[variant].append(row)
+                sbs.record(variant, run, row["seconds"])
+                extra = ""
+                if "chunks" in row:
+                    extra = (
+                        f"  {row['chunks']} chunks, longest progress gap "
+                        f"{row['max_progress_gap_s']:.2f} s"
+                    )
+                print(
+                    f"run {run + 1} {variant:12s} {row['seconds']:6.2f} s  errors {row['errors']}"
+                    f"  peak RSS {row['peak_rss_mb']:.0f} MB{extra}",
+                    flush=True,
+                )
+            sbs.note_load(before)
+    sbs.summary(unit="s", scale=1.0)
+    for v in variants:
         rss = max(r["peak_rss_mb"] for r in results[v])
-        extra = ""
-        if "max_progress_gap_s" in results[v][0]:
-            gap = max(r["max_progress_gap_s"] for r in results[v])
-            extra = f", longest gap between progress reports {gap:.2f} s"
-        print(
-            f"  {v:12s} {med[v]:6.2f} s   peak RSS {rss:5.0f} MB   test errors "
-            f"{results[v][0]['errors']}{extra}"
+        print(f"  {v:12s} peak RSS {rss:5.0f} MB   test errors {results[v][0]['errors']}")
+    if "ours" in variants:
+        sbs.ratio(
+            "ours", "sklearn-f32", "time ours / sklearn-f32", "<= 0.6 under two busy processes"
         )
-    print(f"\nratio ours / sklearn-f32 = {med['ours'] / med['sklearn-f32']:.2f}  (target <= 1.2)")
-    print(f"ratio ours / sklearn-u8  = {med['ours'] / med['sklearn-u8']:.2f}")
-    print(f"ratio ours+train / sklearn-f32 = {med['ours+train'] / med['sklearn-f32']:.2f}")
+        sbs.ratio("ours", "sklearn-u8", "time ours / sklearn-u8")
+    if "ours+train" in variants:
+        sbs.ratio("ours+train", "sklearn-f32", "time ours+train / sklearn-f32")
 
 
 if __name__ == "__main__":

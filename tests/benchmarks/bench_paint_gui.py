@@ -7,10 +7,14 @@ tile draws its QImage). Then a 200-dab stroke end to end on 8192^2 through the r
 200 QTabletEvents sent to the viewport (coalesced per frame, joined with the core's line),
 release, the journal append (write + fdatasync) and the last repaint.
 
-napari 0.9 (if installed, needs an OpenGL context: run under Xvfb), per dab:
-``layer.paint(coord, 1)`` (which refreshes the layer) and then the canvas render
-(``processEvents`` + ``_scene_canvas.render()``, which uploads the texture and draws).
-Same image sizes, same brush (diameter 10), same dab positions.
+napari (if installed: ``pip install napari`` — a benchmark-only peer, not a dependency; it needs
+an OpenGL context: run under Xvfb), per dab: ``layer.paint(coord, 1)`` (which refreshes the
+layer) and then the canvas render (``processEvents`` + ``_scene_canvas.render()``, which uploads
+the texture and draws), with the same image shown under its labels layer. Same image sizes, same
+brush (diameter 10), same dab positions. Undo is timed with its repaint on both sides.
+
+The two sides run in interleaved rounds (``--rounds``, the order alternating), the load average
+is recorded, and each ratio is the median (range) of per-round ratios (sidebyside.py).
 
     xvfb-run -a -s "-screen 0 1600x1000x24" env QT_QPA_PLATFORM=xcb \\
         .venv/bin/python tests/benchmarks/bench_paint_gui.py
@@ -30,10 +34,12 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 HOME = tempfile.mkdtemp(prefix="bench-paint-")
 os.environ["QBI_DESKTOP_HOME"] = HOME  # journals go to a scratch folder
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pyqtgraph as pg  # noqa: E402
 from PySide6.QtCore import QEvent, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QInputDevice, QPointingDevice, QTabletEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from sidebyside import SideBySide, load_text  # noqa: E402  (this folder)
 
 pg.setConfigOption("mouseRateLimit", -1)
 app = QApplication.instance() or QApplication(sys.argv)
@@ -109,7 +115,10 @@ def ours(size: int) -> dict[str, float]:
     overlay_module._Tile.paint = tile_paint
     assert paints[0] >= N_DABS, f"the overlay was drawn {paints[0]} times for {N_DABS} dabs"
     t0 = time.perf_counter()
-    editor.undo()
+    rect = editor.undo()
+    if rect is not None:
+        overlay.update_rect(rect)
+    app.processEvents()  # the repaint of what the undo changed
     undo = time.perf_counter() - t0
 
     # a 200-dab stroke end to end through the real input path
@@ -168,6 +177,8 @@ def napari_side(size: int, shown: bool) -> dict[str, float] | str:
         return f"napari not installed ({e})"
     try:
         viewer = napari.Viewer(show=shown)
+        # the same image under the labels, as in ours (a labels layer alone draws less)
+        viewer.add_image(image_of(size), contrast_limits=(20000, 30000))
         layer = viewer.add_labels(np.zeros((size, size), dtype=np.uint8))
         layer.brush_size = DIAMETER
         layer.selected_label = 1
@@ -191,39 +202,73 @@ def napari_side(size: int, shown: bool) -> dict[str, float] | str:
             paint.append(t1 - t0)
             full.append(t2 - t0)
         painted = int((np.asarray(layer.data) > 0).sum())
+        t0 = time.perf_counter()
+        layer.undo()  # napari's undo history groups a drag; here each paint() is one entry
+        app.processEvents()
+        if not shown:
+            canvas._scene_canvas.render()
+        undo = time.perf_counter() - t0
         viewer.close()
         return {
             "dab_ms": 1000 * statistics.median(full),
             "paint_only_ms": 1000 * statistics.median(paint),
             "painted_px": painted,
+            "undo_ms": 1000 * undo,
         }
     except Exception as e:  # report why, do not hide it
         return f"napari failed: {type(e).__name__}: {e}"
 
 
 def main() -> None:
-    print(f"Qt platform: {app.platformName()}, brush diameter {DIAMETER}, {N_DABS} dabs")
-    for size in (2048, 8192):
-        o = ours(size)
-        print(
-            f"{size}^2 ours:   per dab median {o['dab_ms']:.3f} ms "
-            f"(core dab {o['dab_core_ms']:.3f} ms; overlay recoloured {o['rendered_px']} px "
-            f"in total, overlay tiles drawn {o['tile_paints']} times); "
-            f"200-dab stroke end to end {o['stroke_s'] * 1000:.1f} ms; "
-            f"undo {o['undo_ms']:.2f} ms"
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[2048, 8192])
+    a = ap.parse_args()
+    print(
+        f"Qt platform: {app.platformName()}, brush diameter {DIAMETER}, {N_DABS} dabs; "
+        f"{load_text()}"
+    )
+    shown = app.platformName() != "offscreen"  # napari draws on a real window under Xvfb
+    how = "window shown, paint + processEvents" if shown else "hidden, paint + render()"
+    for size in a.sizes:
+        sbs = SideBySide(
+            f"{size}^2, per dab and undo (with repaint), {a.rounds} interleaved rounds"
         )
-        for shown in (True, False):
-            how = "window shown, paint + processEvents" if shown else "hidden, paint + render()"
-            n = napari_side(size, shown)
-            if isinstance(n, str):
-                print(f"{size}^2 napari ({how}): {n}")
-                continue
+        undo = SideBySide(f"{size}^2 undo of the stroke, with its repaint")
+        last: dict = {}
+        for r in range(a.rounds):
+            before = os.getloadavg()[0]
+            sides = ["ours", "napari"] if r % 2 == 0 else ["napari", "ours"]
+            for side in sides:
+                res = ours(size) if side == "ours" else napari_side(size, shown)
+                if isinstance(res, str):
+                    last[side] = res
+                    continue
+                last[side] = res
+                sbs.record(f"{side} per dab", r, res["dab_ms"] / 1000)
+                undo.record(f"{side} undo", r, res["undo_ms"] / 1000)
+            sbs.note_load(before)
+        o = last.get("ours")
+        print(
+            f"\n{size}^2 ours (last round): core dab {o['dab_core_ms']:.3f} ms; overlay "
+            f"recoloured {o['rendered_px']} px in total, overlay tiles drawn {o['tile_paints']} "
+            f"times; 200-dab stroke end to end {o['stroke_s'] * 1000:.1f} ms"
+        )
+        n = last.get("napari")
+        if isinstance(n, str):
+            print(f"{size}^2 napari ({how}): {n}")
+        elif n:
             print(
-                f"{size}^2 napari ({how}): per dab median {n['dab_ms']:.3f} ms "
-                f"(layer.paint incl. refresh alone {n['paint_only_ms']:.3f} ms); "
-                f"ratio napari / ours per dab {n['dab_ms'] / o['dab_ms']:.1f}x "
-                f"(layer.paint alone / ours {n['paint_only_ms'] / o['dab_ms']:.1f}x)"
+                f"{size}^2 napari ({how}, last round): layer.paint incl. refresh alone "
+                f"{n['paint_only_ms']:.3f} ms"
             )
+        sbs.summary()
+        sbs.ratio("napari per dab", "ours per dab", "napari / ours per dab")
+        undo.loads = sbs.loads
+        undo.summary()
+        undo.ratio("napari undo", "ours undo", "napari / ours undo with repaint")
 
 
 if __name__ == "__main__":
