@@ -145,7 +145,9 @@ def test_big_region_is_estimated_live_and_exact_after_release(qtbot, main_window
     qtbot.waitUntil(lambda: main_window.canvas.plane is not None, timeout=10000)
     tools = _tools(main_window)
     tools.add_region("rectangle", (0, 0, 3000, 3000))
-    assert not tools.stats.exact and "estimate: every 3th px" in tools.pane.stats.text()
+    step = tools.stats.step
+    assert step > 1 and f"estimate from 1 px in {step}×{step}" in tools.pane.stats.text()
+    assert tools.stats.count == len(range(0, 3000, step)) ** 2
     tools.region.setSize((3000, 2999))  # a drag's last change: the exact job runs
     qtbot.waitUntil(lambda: tools.stats is not None and tools.stats.exact, timeout=10000)
     block = big[:2999].astype(np.float64)
@@ -186,3 +188,26 @@ def test_scale_bar_has_the_round_length_of_a_known_pixel_size(qtbot, main_window
     qtbot.waitUntil(lambda: abs(main_window.canvas.screen_scale() - 2) < 1e-6, timeout=2000)
     value = float(bar.label.split()[0])
     assert bar.bar_rect.width() == round(value / 0.1 * 2)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_profile_pane_fits_under_the_canvas_at_laptop_size(qtbot, settings_dir, size):
+    from test_gui_layout import make_window, unclipped
+
+    window = make_window(qtbot, size)  # the real window at its default layout
+    try:
+        open_and_wait(qtbot, window, need(RADIOGRAPHS / "edge20mm_0000.tif"))
+        tools = _tools(window)
+        tools.add_line()
+        tools.add_region("rectangle")
+        qtbot.waitUntil(lambda: tools.pane.isVisible(), timeout=2000)
+        canvas = window.canvas
+        # The plot and the read-out are whole on screen; the image keeps its half of the width
+        # and most of the centre's height.
+        assert unclipped(window, tools.pane.plot) and unclipped(window, tools.pane.stats)
+        assert canvas.height() >= 2 * tools.pane.height()
+        assert canvas.width() >= window.width() / 2
+    finally:
+        window.tasks.cancel_all()
+        window.tasks.wait(5000)
+        window.close()

@@ -9,7 +9,7 @@
   transmission or attenuation, switched by the Radiography dock's ``U``) and follow slice and
   unit changes.
 * A region of more than ~1 M pixels is measured live on a regular grid (the read-out says
-  "every k-th pixel"); when the drag ends the exact figures are computed on a worker.
+  "estimate from 1 px in k×k"); when the drag ends the exact figures are computed on a worker.
 * Measure ▸ Clear Measurements (``Ctrl+Shift+M``, or the pane's ✕) removes them and the pane.
 """
 
@@ -284,7 +284,9 @@ class MeasureTools(QObject):
         if stats.nan_count:
             lines.append(f"{stats.nan_count:,} masked (NaN) px left out")
         if not stats.exact:
-            lines.append(f"<i>estimate: every {stats.step}th px; exact when released</i>")
+            lines.append(
+                f"<i>estimate from 1 px in {stats.step}×{stats.step}; exact on release</i>"
+            )
         if not complete:
             lines.append("<i>image still decoding</i>")
         self.pane.stats.setText("<br>".join(lines))
