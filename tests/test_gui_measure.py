@@ -49,8 +49,12 @@ def test_line_profile_key_plots_numpy_values_and_follows_a_handle_drag(qtbot, ed
     tools = _tools(window)
     assert tools.pane.isHidden()
     window.canvas.setFocus()
+    annotate = window.panels["annotate"]
+    qtbot.keyClick(window.canvas, Qt.Key.Key_B)  # the brush owns the left button...
+    assert annotate.controller.tool is not None
     qtbot.keyClick(window.canvas, Qt.Key.Key_I)  # Measure ▸ Line Profile
     assert tools.line is not None and tools.pane.isVisible()
+    assert annotate.controller.tool is None  # ...until a measure tool is placed: Navigate
     # Put the line across the edge: from pixel centre (50, 300) to (550, 300).
     tools.line.movePoint(tools.line.getHandles()[0], QPointF(50.5, 300.5), finish=False)
     tools.line.movePoint(tools.line.getHandles()[1], QPointF(550.5, 300.5))

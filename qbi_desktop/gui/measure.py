@@ -167,6 +167,7 @@ class MeasureTools(QObject):
             start, end = (x + 0.2 * w, y + 0.5 * h), (x + 0.8 * w, y + 0.5 * h)
         if self.line is not None:
             self.canvas.view.removeItem(self.line)
+        self._free_left_button()
         self.line = pg.LineSegmentROI([start, end], pen=LINE_PEN)
         self.line.setZValue(20)
         self._watch(self.line)
@@ -185,6 +186,7 @@ class MeasureTools(QObject):
             rect = (x + 0.35 * w, y + 0.35 * h, 0.3 * w, 0.3 * h)
         if self.region is not None:
             self.canvas.view.removeItem(self.region)
+        self._free_left_button()
         cls = _RectROI if kind == "rectangle" else _EllipseROI
         self.region = cls(rect[:2], rect[2:])
         self.region.setZValue(20)
@@ -193,6 +195,13 @@ class MeasureTools(QObject):
         self.canvas.view.addItem(self.region)
         self.update_now()
         return self.region
+
+    def _free_left_button(self) -> None:
+        """A paint tool owns the left button; back to Navigate so the handles can be dragged."""
+        annotate = self.window.panels.get("annotate") if hasattr(self.window, "panels") else None
+        controller = getattr(annotate, "controller", None)
+        if controller is not None and controller.tool is not None:
+            annotate.set_tool(None)
 
     def _watch(self, roi: pg.ROI) -> None:
         roi.sigRegionChanged.connect(self.schedule)
@@ -238,19 +247,22 @@ class MeasureTools(QObject):
         self.updates += 1
         self._generation += 1
         plane = self.canvas.plane
-        array = None if plane is None else plane.array
+        if plane is None:  # the last image closed: nothing left to measure
+            self.clear()
+            return
+        array = plane.array
         unit = unit_title(self.unit())
         self.pane.show()
         ends = self.line_ends()
         self.pane.plot.setVisible(ends is not None)
-        if ends is not None and array is not None:
+        if ends is not None:
             self.profile = line_profile(array, *ends)
             self._show_profile(self.profile, unit)
         else:
             self.profile = None
         rect = self.region_rect()
         self.pane.stats.setVisible(rect is not None)
-        if rect is not None and array is not None:
+        if rect is not None:
             self.stats = roi_stats(array, self.region_kind, rect, max_pixels=LIVE_MAX_PIXELS)
             self._show_stats(self.stats, unit, plane.complete)
         else:
