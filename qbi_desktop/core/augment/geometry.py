@@ -467,6 +467,29 @@ def _scipy_affine(image, m, out_shape, order, mode, cval, work_dtype):
 # Boxes
 
 
+# Up to this many boxes are moved with plain floats: the ~25 small numpy calls of the array path
+# cost ~0.3 ms per sample (a third of a whole 512^2 sample), the loop ~10 us per box.
+_FEW_BOXES = 16
+
+
+def _transform_few_boxes(boxes, fwd, out_shape, min_size):
+    """:func:`transform_boxes` for a few boxes, the same arithmetic one corner at a time."""
+    (a, b, t), (c, d, u) = fwd[:2].tolist()
+    h, w = out_shape
+    rows, keep = [], []
+    for i, box in enumerate(boxes.tolist()):
+        x0, y0, x1, y1 = box[:4]
+        rs = [a * r + b * q + t + 0.5 for r in (y0 - 0.5, y1 - 0.5) for q in (x0 - 0.5, x1 - 0.5)]
+        cs = [c * r + d * q + u + 0.5 for r in (y0 - 0.5, y1 - 0.5) for q in (x0 - 0.5, x1 - 0.5)]
+        nx0, nx1 = min(max(min(cs), 0.0), w), min(max(max(cs), 0.0), w)
+        ny0, ny1 = min(max(min(rs), 0.0), h), min(max(max(rs), 0.0), h)
+        if nx1 - nx0 > min_size and ny1 - ny0 > min_size:
+            rows.append([nx0, ny0, nx1, ny1, *box[4:]])
+            keep.append(i)
+    out = np.array(rows, dtype=np.float64).reshape(len(rows), boxes.shape[1])
+    return out, np.array(keep, dtype=np.intp)
+
+
 def transform_boxes(
     boxes: np.ndarray, m: np.ndarray, out_shape: tuple[int, int], min_size: float = 1e-6
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -480,6 +503,8 @@ def transform_boxes(
     if boxes.size == 0:
         return np.zeros((0, boxes.shape[-1] if boxes.ndim == 2 else 4)), np.zeros(0, dtype=np.intp)
     fwd = np.linalg.inv(m)
+    if len(boxes) <= _FEW_BOXES:
+        return _transform_few_boxes(boxes, fwd, out_shape, min_size)
     x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     # corners as pixel-centre coordinates (row, col)
     cr = np.stack([y0, y0, y1, y1], axis=1) - 0.5
