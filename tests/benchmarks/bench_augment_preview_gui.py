@@ -142,6 +142,7 @@ def main() -> int:
     idle(100)
     measure("largest preview copy (256 px)")
     print(f"at the end: {load_text()}")
+    wait(lambda: not panel.runner.busy, timeout=30.0)  # no worker left to signal a closed window
     window.close()
     return 0
 
