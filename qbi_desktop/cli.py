@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "baseline",
     "normalize",
     "clean_spots",
+    "audit",
 )
 PROG = "qbi-desktop"
 
