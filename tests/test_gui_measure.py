@@ -150,8 +150,8 @@ def test_big_region_is_estimated_live_and_exact_after_release(qtbot, main_window
     tools = _tools(main_window)
     tools.add_region("rectangle", (0, 0, 3000, 3000))
     step = tools.stats.step
-    assert step > 1 and f"estimate from 1 px in {step}×{step}" in tools.pane.stats.text()
-    assert tools.stats.count == len(range(0, 3000, step)) ** 2
+    assert step > 1 and f"estimate from 1 row in {step}" in tools.pane.stats.text()
+    assert tools.stats.count == len(range(0, 3000, step)) * 3000
     tools.region.setSize((3000, 2999))  # a drag's last change: the exact job runs
     qtbot.waitUntil(lambda: tools.stats is not None and tools.stats.exact, timeout=10000)
     block = big[:2999].astype(np.float64)

@@ -117,10 +117,12 @@ def test_region_outside_or_clipped(edge):
         roi_stats(edge, "polygon", (0, 0, 1, 1))
 
 
-def test_live_estimate_samples_a_grid_and_the_job_is_exact(edge):
+def test_live_estimate_samples_rows_and_the_job_is_exact(edge):
     rect = (0.0, 0.0, 600.0, 600.0)
     live = roi_stats(edge, "ellipse", rect, max_pixels=10_000)
-    assert live.step == 6 and not live.exact
+    assert (live.step, live.col_step) == (36, 1) and not live.exact
+    rows = edge[::36].astype(np.float64)
+    assert roi_stats(edge, "rectangle", rect, max_pixels=10_000).mean == pytest.approx(rows.mean())
     exact = run_job(roi_stats_job(edge, "ellipse", rect, chunk_pixels=5_000))
     assert exact == roi_stats(edge, "ellipse", rect)
     assert live.mean == pytest.approx(exact.mean, rel=0.02)

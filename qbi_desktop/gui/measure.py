@@ -8,8 +8,8 @@
 * Values come from the plane the canvas shows, so they are in the current unit (counts,
   transmission or attenuation, switched by the Radiography dock's ``U``) and follow slice and
   unit changes.
-* A region of more than ~1 M pixels is measured live on a regular grid (the read-out says
-  "estimate from 1 px in k×k"); when the drag ends the exact figures are computed on a worker.
+* A region of more than ~0.5 M pixels is measured live on every k-th row (the read-out says
+  "estimate from 1 row in k"); when the drag ends the exact figures are computed on a worker.
 * Measure ▸ Clear Measurements (``Ctrl+Shift+M``, or the pane's ✕) removes them and the pane.
 """
 
@@ -296,9 +296,7 @@ class MeasureTools(QObject):
         if stats.nan_count:
             lines.append(f"{stats.nan_count:,} masked (NaN) px left out")
         if not stats.exact:
-            lines.append(
-                f"<i>estimate from 1 px in {stats.step}×{stats.step}; exact on release</i>"
-            )
+            lines.append(f"<i>estimate from 1 row in {stats.step}; exact on release</i>")
         if not complete:
             lines.append("<i>image still decoding</i>")
         self.pane.stats.setText("<br>".join(lines))
