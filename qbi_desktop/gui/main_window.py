@@ -59,6 +59,7 @@ PANEL_MODULES: tuple[str, ...] = (
     "annotate",
     "spots",
     "browser",
+    "audit",
     "simulate",
     "baselines",
     "augment",
