@@ -97,8 +97,8 @@ def line_profile(
         # Pixel centres sit at index + 0.5; between the outermost centres and the image edge
         # the edge pixel's value holds (clamped), beyond the edge there is no value.
         inside = (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
-        fx = np.clip(x[inside] - 0.5, 0.0, w - 1.0)
-        fy = np.clip(y[inside] - 0.5, 0.0, h - 1.0)
+        fx = np.minimum(np.maximum(x[inside] - 0.5, 0.0), w - 1.0)  # np.clip is slower here
+        fy = np.minimum(np.maximum(y[inside] - 0.5, 0.0), h - 1.0)
         c0 = np.minimum(np.floor(fx).astype(np.int64), max(w - 2, 0))
         r0 = np.minimum(np.floor(fy).astype(np.int64), max(h - 2, 0))
         c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)

@@ -82,6 +82,11 @@ class MeasurePane(QWidget):
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.plot.setLabel("bottom", "distance", units="px")
         self.curve = self.plot.plot([], [], pen=LINE_PEN)
+        # A 16k-sample profile is drawn at the plot's width (peaks kept), not point by point.
+        self.curve.setDownsampling(auto=True, method="peak")
+        self.curve.setClipToView(True)
+        self.unit_label = ""
+        self.title = ""
         self.plot.getPlotItem().setTitle("")
         row.addWidget(self.plot, 1)
         self.stats = QLabel("")
@@ -271,14 +276,19 @@ class MeasureTools(QObject):
     def _show_profile(self, profile: Profile, unit: str) -> None:
         finite = np.isfinite(profile.values)
         self.pane.curve.setData(profile.distance, profile.values, connect="finite")
-        self.pane.plot.setLabel("left", unit)
+        if unit != self.pane.unit_label:  # relaying out the axis costs a few ms: only on change
+            self.pane.unit_label = unit
+            self.pane.plot.setLabel("left", unit)
         size = self.scale_bar.pixel
         length = f"{profile.length:.1f} px"
         if size is not None:
             length += f" = {profile.length * size.size:.4g} {size.unit}"
         if not finite.any():
             length += " (no values: off the image)"
-        self.pane.plot.getPlotItem().setTitle(f"Line profile: {length}", size="9pt")
+        title = f"Line profile: {length}"
+        if title != self.pane.title:
+            self.pane.title = title
+            self.pane.plot.getPlotItem().setTitle(title, size="9pt")
 
     def _show_stats(self, stats: RoiStats, unit: str, complete: bool) -> None:
         lines = [f"<b>{self.region_kind.capitalize()}</b> — {unit}"]
