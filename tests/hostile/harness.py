@@ -595,6 +595,8 @@ def write_known_failures(results: list[dict[str, Any]], path: Path) -> None:
         what = what.replace("\\", "/")
         lines.append(head + what[: max(10, 97 - len(head))] + '",')
     lines.append("}")
+    if lines[-2].endswith("= {"):  # none: the form ruff format keeps
+        lines[-2:] = [lines[-2] + "}"]
     path.write_text("\n".join(lines) + "\n")
 
 

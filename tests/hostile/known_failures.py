@@ -5,5 +5,4 @@ when a fix makes one clean, its test errors (XPASS strict) until its line here i
 removed. Written by ``python -m tests.hostile.harness CORPUS --known-failures FILE``.
 """
 
-KNOWN_FAILURES: dict[tuple[str, str], str] = {
-}
+KNOWN_FAILURES: dict[tuple[str, str], str] = {}
