@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "normalize",
     "clean_spots",
     "audit",
+    "measure",
 )
 PROG = "qbi-desktop"
 

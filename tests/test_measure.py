@@ -161,3 +161,31 @@ def test_scale_bar_length_is_round():
     size = pixel_size({}, {"pixel_size": 6.5, "pixel_unit": "µm"})
     value, unit, pixels = scale_bar_length(size, 120)  # 780 µm -> 500 µm
     assert (value, unit) == (500.0, "µm") and pixels == pytest.approx(500 / 6.5)
+
+
+def test_measure_command_prints_the_same_figures(edge, capsys, tmp_path):
+    import json
+
+    from qbi_desktop.cli import main
+
+    assert main(["measure", str(EDGE), "--ellipse", "201", "152", "151", "97", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    rr, cc = draw.ellipse(152 + 48.5 - 0.5, 201 + 75.5 - 0.5, 48.5, 75.5, shape=edge.shape)
+    pixels = edge[rr, cc].astype(np.float64)
+    assert printed["count"] == pixels.size
+    assert printed["mean"] == pytest.approx(pixels.mean(), rel=1e-12)
+    assert printed["snr"] == pytest.approx(pixels.mean() / pixels.std(ddof=1), rel=1e-9)
+    assert main(["measure", str(EDGE), "--line", "100.5", "300.5", "400.5", "300.5"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "distance,x,y,value"
+    values = [float(line.split(",")[3]) for line in lines[1:]]
+    assert values == edge[300, 100:401].tolist()  # samples on pixel centres
+    # Bad input: a message naming the problem and exit code 2, never a traceback.
+    not_image = tmp_path / "notes.tif"
+    not_image.write_text("not an image")
+    assert main(["measure", str(not_image), "--rect", "0", "0", "5", "5"]) == 2
+    assert "notes.tif" in capsys.readouterr().err
+    assert main(["measure", str(EDGE), "--slice", "4", "--rect", "0", "0", "5", "5"]) == 2
+    assert "--slice 4" in capsys.readouterr().err
+    assert main(["measure", str(EDGE), "--rect", "0", "0", "inf", "5"]) == 2
+    assert "not a finite number" in capsys.readouterr().err

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 
 PROFILE_METHODS = ("bilinear", "nearest")
@@ -36,8 +37,8 @@ LIVE_MAX_PIXELS = 1 << 19  # ~0.5 M pixels: ~2 ms of numpy on an idle core, insi
 MAX_PROFILE_SAMPLES = 1 << 20
 
 
-class MeasureError(ValueError):
-    """A measurement that cannot be made (bad kind, empty image); the message says why."""
+class MeasureError(UserFacingError, ValueError):
+    """A measurement that cannot be made (bad kind, not finite); the message says why."""
 
 
 def _grey(array: np.ndarray) -> np.ndarray:

@@ -1,0 +1,101 @@
+"""`qbi-desktop measure`: the Measure menu's figures from the command line.
+
+``--rect X Y W H`` / ``--ellipse X Y W H`` print mean, std, min, max, count and SNR of the pixels
+whose centres lie inside (viewer coordinates: pixel (row i, column j) covers [j, j+1) x [i, i+1));
+``--line X0 Y0 X1 Y1`` prints the profile as CSV (distance, x, y, value), bilinear unless
+``--nearest``. Same functions as the GUI (:mod:`qbi_desktop.core.measure`), on the raw values of
+the file (counts; use `normalize` first for transmission or attenuation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from qbi_desktop.core.errors import UserFacingError
+
+PROG = "qbi-desktop measure"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `measure` sub-command."""
+    parser = subparsers.add_parser(
+        "measure",
+        help="region statistics or a line profile of an image",
+        description=(
+            "Print the statistics of a rectangle or ellipse (mean, std (n-1), min, max, count, "
+            "SNR = mean/std; NaN pixels left out and counted) or a line profile as CSV. "
+            "Coordinates are pixels, x to the right and y down, pixel centres at i + 0.5."
+        ),
+    )
+    parser.add_argument("image", metavar="IMAGE", help="image file (TIFF, PNG, NeXus...)")
+    parser.add_argument("--slice", type=int, default=0, metavar="N", help="slice of a stack")
+    what = parser.add_mutually_exclusive_group(required=True)
+    for flag, help_text in (
+        ("--rect", "rectangle: left, top, width, height"),
+        ("--ellipse", "ellipse inscribed in the rectangle left, top, width, height"),
+    ):
+        what.add_argument(flag, nargs=4, type=float, metavar=("X", "Y", "W", "H"), help=help_text)
+    what.add_argument(
+        "--line", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="line profile"
+    )
+    parser.add_argument(
+        "--nearest", action="store_true", help="profile: nearest pixel instead of bilinear"
+    )
+    parser.add_argument("--json", action="store_true", help="statistics as one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _value(v: float) -> float | None:
+    return v if math.isfinite(v) else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.io import open_image, read_image
+    from qbi_desktop.core.measure import line_profile, roi_stats
+
+    try:
+        source = open_image(args.image)
+        n = source.n_slices
+        source.close()
+        if not 0 <= args.slice < n:
+            raise UserFacingError(
+                f"{args.image}: has {n} slice(s), --slice {args.slice} is not one"
+            )
+        image = read_image(args.image, args.slice)
+        if args.line is not None:
+            x0, y0, x1, y1 = args.line
+            method = "nearest" if args.nearest else "bilinear"
+            profile = line_profile(image, (x0, y0), (x1, y1), method)
+            print("distance,x,y,value")
+            for d, x, y, v in zip(
+                profile.distance, profile.x, profile.y, profile.values, strict=True
+            ):
+                print(f"{d:.6g},{x:.6g},{y:.6g},{'' if math.isnan(v) else f'{v:.9g}'}")
+            return 0
+        kind = "rectangle" if args.rect is not None else "ellipse"
+        stats = roi_stats(image, kind, tuple(args.rect or args.ellipse))
+    except UserFacingError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"{PROG}: not enough memory to read {args.image}", file=sys.stderr)
+        return 2
+    figures = {
+        "kind": kind,
+        "mean": _value(stats.mean),
+        "std": _value(stats.std),
+        "min": _value(stats.min),
+        "max": _value(stats.max),
+        "count": stats.count,
+        "nan_count": stats.nan_count,
+        "snr": _value(stats.snr),
+    }
+    if args.json:
+        print(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            print(f"{key:10s}{'' if value is None else value}")
+    return 0
