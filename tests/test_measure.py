@@ -189,3 +189,16 @@ def test_measure_command_prints_the_same_figures(edge, capsys, tmp_path):
     assert "--slice 4" in capsys.readouterr().err
     assert main(["measure", str(EDGE), "--rect", "0", "0", "inf", "5"]) == 2
     assert "not a finite number" in capsys.readouterr().err
+
+
+def test_colour_images_are_measured_on_the_mean_of_their_channels(edge):
+    rgb = np.stack([edge, edge // 2, edge // 4], axis=-1)
+    grey = rgb.astype(np.float64).mean(axis=-1)
+    rect = (120.0, 50.0, 200.0, 80.0)
+    assert roi_stats(rgb, "ellipse", rect).mean == pytest.approx(
+        roi_stats(grey, "ellipse", rect).mean, rel=1e-12
+    )
+    a = line_profile(rgb, (3.3, 590.0), (597.2, 7.9))
+    np.testing.assert_allclose(a.values, line_profile(grey, (3.3, 590.0), (597.2, 7.9)).values)
+    with pytest.raises(MeasureError, match="2-D image"):
+        line_profile(np.zeros(5), (0, 0), (1, 1))

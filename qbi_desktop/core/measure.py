@@ -41,13 +41,16 @@ class MeasureError(UserFacingError, ValueError):
     """A measurement that cannot be made (bad kind, not finite); the message says why."""
 
 
-def _grey(array: np.ndarray) -> np.ndarray:
-    """Colour planes (H, W, C) are measured on the mean of their channels."""
-    if array.ndim == 2:
-        return array
-    if array.ndim == 3:
-        return array.mean(axis=2)
-    raise MeasureError(f"expected a 2-D image, got an array of shape {array.shape}")
+def _check(array: np.ndarray) -> np.ndarray:
+    if array.ndim not in (2, 3):
+        raise MeasureError(f"expected a 2-D image, got an array of shape {array.shape}")
+    return array
+
+
+def _grey(values: np.ndarray, ndim: int) -> np.ndarray:
+    """Colour pixels (a last axis of samples) are measured as the mean of their channels;
+    applied to the few pixels taken, never to the whole plane."""
+    return values.mean(axis=-1) if values.ndim == ndim + 1 else values
 
 
 # -- line profile ------------------------------------------------------------------------------
@@ -86,14 +89,14 @@ def line_profile(
     """Values along the line from ``start`` (x, y) to ``end`` in viewer coordinates."""
     if method not in PROFILE_METHODS:
         raise MeasureError(f"profile method: expected one of {PROFILE_METHODS}, got {method!r}")
-    image = _grey(array)
-    h, w = image.shape
+    image = _check(array)
+    h, w = image.shape[:2]
     distance, x, y = profile_points(start, end)
     values = np.full(len(x), np.nan)
     if method == "nearest":
         col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
         inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        values[inside] = image[row[inside], col[inside]]
+        values[inside] = _grey(image[row[inside], col[inside]], 1)
     else:
         # Pixel centres sit at index + 0.5; between the outermost centres and the image edge
         # the edge pixel's value holds (clamped), beyond the edge there is no value.
@@ -104,10 +107,10 @@ def line_profile(
         r0 = np.minimum(np.floor(fy).astype(np.int64), max(h - 2, 0))
         c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
         ax, ay = fx - c0, fy - r0
-        v00 = image[r0, c0].astype(np.float64)
-        v01 = image[r0, c1].astype(np.float64)
-        v10 = image[r1, c0].astype(np.float64)
-        v11 = image[r1, c1].astype(np.float64)
+        v00 = _grey(image[r0, c0], 1).astype(np.float64)
+        v01 = _grey(image[r0, c1], 1).astype(np.float64)
+        v10 = _grey(image[r1, c0], 1).astype(np.float64)
+        v11 = _grey(image[r1, c1], 1).astype(np.float64)
         # Weights of exactly 0 must not turn a NaN neighbour into the sample.
         top = np.where(ax == 0, v00, np.where(ax == 1, v01, v00 * (1 - ax) + v01 * ax))
         bottom = np.where(ax == 0, v10, np.where(ax == 1, v11, v10 * (1 - ax) + v11 * ax))
@@ -264,13 +267,14 @@ def roi_stats(
     (``RoiStats.step`` says so); without it every pixel is measured."""
     if kind not in ROI_KINDS:
         raise MeasureError(f"region kind: expected one of {ROI_KINDS}, got {kind!r}")
-    image = _grey(array)
-    y0, y1, x0, x1 = roi_bounds(image.shape, rect)
+    image = _check(array)
+    y0, y1, x0, x1 = roi_bounds(image.shape[:2], rect)
     step, col_step = (1, 1) if max_pixels is None else live_steps(y1 - y0, x1 - x0, max_pixels)
     rows, cols = np.arange(y0, y1, step), np.arange(x0, x1, col_step)
     acc = _Accumulator()
     if rows.size and cols.size:
-        acc.add(image[y0:y1:step, x0:x1:col_step], roi_mask(kind, rect, rows, cols))
+        block = _grey(image[y0:y1:step, x0:x1:col_step], 2)
+        acc.add(block, roi_mask(kind, rect, rows, cols))
     return acc.result(step, col_step)
 
 
@@ -283,15 +287,16 @@ def roi_stats_job(
     """:func:`roi_stats` of every pixel, in row chunks (progress, cancellable between chunks)."""
     if kind not in ROI_KINDS:
         raise MeasureError(f"region kind: expected one of {ROI_KINDS}, got {kind!r}")
-    image = _grey(array)
-    y0, y1, x0, x1 = roi_bounds(image.shape, rect)
+    image = _check(array)
+    y0, y1, x0, x1 = roi_bounds(image.shape[:2], rect)
     cols = np.arange(x0, x1)
     rows_per_chunk = max(1, chunk_pixels // max(1, x1 - x0))
     acc = _Accumulator()
     for top in range(y0, y1, rows_per_chunk):
         bottom = min(y1, top + rows_per_chunk)
         yield Progress(top - y0, y1 - y0, "Region statistics")
-        acc.add(image[top:bottom, x0:x1], roi_mask(kind, rect, np.arange(top, bottom), cols))
+        block = _grey(image[top:bottom, x0:x1], 2)
+        acc.add(block, roi_mask(kind, rect, np.arange(top, bottom), cols))
     return acc.result(1)
 
 
