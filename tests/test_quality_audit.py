@@ -146,3 +146,23 @@ def test_items_of_other_sizes_and_depths_are_resized_and_named(tmp_path):
     _, report = _audit(project)
     assert ("big.tif", "resized from 32x32 to 8x8") in report.resized
     assert report.summary()["resized"] == [{"item": "big.tif", "why": "resized from 32x32 to 8x8"}]
+
+
+def test_an_unreadable_item_is_left_out_and_named_with_the_reason(tmp_path):
+    import tifffile
+
+    from qbi_desktop.core.catalog import NewItem
+    from qbi_desktop.core.catalog.images import hash_file
+
+    x, y = _digits(classes=(0, 1))
+    project = _project(tmp_path, x[:60], y[:60])
+    gone = tmp_path / "gone.tif"
+    tifffile.imwrite(gone, x[0])
+    with project.transaction() as tx:
+        tx.add_items([NewItem(name="gone.tif", hash=hash_file(gone), path=gone, label="0")])
+    gone.write_bytes(b"not a tiff")
+    items, report = _audit(project)
+    assert "gone.tif" not in items.names and len(items.names) == 60
+    ((name, why),) = report.left_out
+    assert name == "gone.tif" and "could not be read" in why
+    assert report.summary()["left_out"] == [{"item": "gone.tif", "why": why}]
