@@ -126,8 +126,9 @@ class MeasureTools(QObject):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(FRAME_MS)
-        self._timer.timeout.connect(self.update_now)
-        self.canvas.plane_changed.connect(lambda _p: self.schedule())
+        self._timer.timeout.connect(self._frame)
+        self._final_pending = False  # the next update is not part of a drag: may go exact
+        self.canvas.plane_changed.connect(self._plane_changed)
 
         self.scale_bar = ScaleBar(window)
 
@@ -210,7 +211,7 @@ class MeasureTools(QObject):
 
     def _watch(self, roi: pg.ROI) -> None:
         roi.sigRegionChanged.connect(self.schedule)
-        roi.sigRegionChangeFinished.connect(self._drag_finished)
+        roi.sigRegionChangeFinished.connect(lambda *_a: self.update_now())
 
     def clear(self) -> None:
         for roi in (self.line, self.region):
@@ -244,7 +245,17 @@ class MeasureTools(QObject):
         doc = self.window.current
         return unit_of(doc.source) if doc is not None else "counts"
 
-    def update_now(self) -> None:
+    def _plane_changed(self, _plane) -> None:
+        self._final_pending = True  # other slice, unit, decoded tiles: settle on exact figures
+        self.schedule()
+
+    def _frame(self) -> None:
+        final, self._final_pending = self._final_pending, False
+        self.update_now(final)
+
+    def update_now(self, final: bool = True) -> None:
+        """Recompute from the current plane. ``final`` (not mid-drag): a region measured on
+        sampled rows gets its exact figures from a worker."""
         self._timer.stop()
         if self.line is None and self.region is None:
             self.pane.hide()
@@ -270,6 +281,8 @@ class MeasureTools(QObject):
         if rect is not None:
             self.stats = roi_stats(array, self.region_kind, rect, max_pixels=LIVE_MAX_PIXELS)
             self._show_stats(self.stats, unit, plane.complete)
+            if final and not self.stats.exact:
+                self._start_exact(array, self.region_kind, rect)
         else:
             self.stats = None
 
@@ -311,11 +324,7 @@ class MeasureTools(QObject):
             lines.append("<i>image still decoding</i>")
         self.pane.stats.setText("<br>".join(lines))
 
-    def _drag_finished(self, *_args) -> None:
-        self.update_now()
-        if self.stats is None or self.stats.exact or self.canvas.plane is None:
-            return
-        array, kind, rect = self.canvas.plane.array, self.region_kind, self.region_rect()
+    def _start_exact(self, array, kind: str, rect) -> None:
         generation = self._generation
         if self._exact_task is not None and not self._exact_task.finished:
             self._exact_task.cancel()
