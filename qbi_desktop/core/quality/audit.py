@@ -79,6 +79,12 @@ class AuditReport:
         }
 
 
+def query_rows(n_train: int) -> int:
+    """Queries per kNN chunk: the distance block (queries x training rows, float32) stays
+    near 80 MB however large the project, and a chunk is a cancellation point."""
+    return int(max(64, min(2000, 20_000_000 // max(1, n_train))))
+
+
 def fold_of(n: int, folds: int, seed: int) -> np.ndarray:
     """Fold per position: a seeded shuffle of positions, independent of any label."""
     return np.random.default_rng(seed).permutation(n) % folds
@@ -116,8 +122,10 @@ def out_of_fold_proba(
         if len(test) == 0 or len(train) == 0:
             continue
         nn = L2Neighbors(X[train])
-        for s in range(0, len(test), 2000):
-            part = test[s : s + 2000]
+        step = query_rows(len(train))
+        for s in range(0, len(test), step):
+            yield Progress(f, settings.folds, f"cross-validated kNN, fold {f + 1}")
+            part = test[s : s + step]
             P[part] = knn_proba(nn, y[train], X[part], settings.k, n_classes)
     return P
 
@@ -206,7 +214,7 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
     if n >= 3:
         nn_all = L2Neighbors(X)
         nn_idx = np.zeros(n, dtype=np.int64)
-        step = 1000
+        step = query_rows(n)
         for start in range(0, n, step):
             yield Progress(start, n, "near duplicates")
             part = slice(start, min(n, start + step))
@@ -252,8 +260,10 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
         yield Progress(0, 0, "outliers")
         nn_lab = L2Neighbors(X[lab_rows])
         dist = np.empty(n)
-        for start in range(0, n, 2000):
-            part = np.arange(start, min(n, start + 2000))
+        step = query_rows(len(lab_rows))
+        for start in range(0, n, step):
+            yield Progress(start, n, "outliers")
+            part = np.arange(start, min(n, start + step))
             d, ind = nn_lab.kneighbors(X[part], 2)
             is_self = lab_rows[ind[:, 0]] == part
             dist[part] = np.where(is_self, d[:, 1], d[:, 0])
@@ -277,8 +287,10 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
         if len(lab_rows) and classes:
             yield Progress(0, 0, f"suggestions for {len(unl)} unlabelled items")
             nn_lab = L2Neighbors(X[lab_rows])
-            for start in range(0, len(unl), 2000):
-                part = unl[start : start + 2000]
+            step = query_rows(len(lab_rows))
+            for start in range(0, len(unl), step):
+                yield Progress(start, len(unl), "suggestions for unlabelled items")
+                part = unl[start : start + step]
                 suggestion[start : start + len(part)] = knn_proba(
                     nn_lab, y[lab_rows], X[part], s.k, len(classes)
                 )

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qbi_desktop.core import limits
 from qbi_desktop.core.catalog.images import hash_array
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, human_size
 from qbi_desktop.core.jobs import Job, Progress
 
 if TYPE_CHECKING:
@@ -172,6 +173,14 @@ def features_job(
         size = common_size(shapes)
     recipe = f"{RECIPE}:{size[0]}x{size[1]}"
     d = size[0] * size[1]
+    need = n * d * 4
+    limit = limits.current().decoded_bytes
+    if need > limit:  # checked before allocating the feature matrix
+        raise UserFacingError(
+            f"features of {n} items at {size[0]}x{size[1]} need {human_size(need)}, above the "
+            f"limit of {human_size(limit)} (decoded_bytes); "
+            f"{limits.how_to_raise('decoded_bytes')}"
+        )
     known = cache.get_many(hashes, recipe) if cache is not None and hashes is not None else {}
     X = np.empty((n, d), dtype=np.float32)
     keep = np.zeros(n, dtype=bool)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from qbi_desktop.core.baselines import L2Neighbors
-from qbi_desktop.core.quality.audit import knn_proba
+from qbi_desktop.core.quality.audit import knn_proba, query_rows
 
 
 @dataclass
@@ -40,11 +40,12 @@ class Suggester:
         self.nn = L2Neighbors(self.X[rows]) if len(rows) else None
         self.y_train = labels[rows]
 
-    def suggest(self, rows: np.ndarray, chunk: int = 2000) -> Suggestions:
+    def suggest(self, rows: np.ndarray, chunk: int | None = None) -> Suggestions:
         rows = np.asarray(rows, dtype=np.int64)
         suggested = np.full(len(rows), -1, dtype=np.int64)
         confidence = np.zeros(len(rows))
         if self.nn is not None and len(rows):
+            chunk = chunk or query_rows(len(self.y_train))
             for s in range(0, len(rows), chunk):
                 part = rows[s : s + chunk]
                 P = knn_proba(self.nn, self.y_train, self.X[part], self.k, self.n_classes)
