@@ -59,7 +59,6 @@ PANEL_MODULES: tuple[str, ...] = (
     "annotate",
     "spots",
     "browser",
-    "audit",
     "simulate",
     "baselines",
     "augment",
@@ -165,6 +164,8 @@ class MainWindow(QMainWindow):
             name: importlib.import_module(f"qbi_desktop.gui.docks.{name}").install(self)
             for name in PANEL_MODULES
         }
+        # Dataset > Audit… (a menu entry and a result window, no dock of its own)
+        self.panels["audit"] = importlib.import_module("qbi_desktop.gui.docks.audit").install(self)
         # Measure menu, profile pane under the canvas, scale bar (no dock of its own)
         self.panels["measure"] = importlib.import_module("qbi_desktop.gui.measure").install(self)
         self._arrange_default_layout()
