@@ -252,3 +252,45 @@ def test_a_baseline_result_is_visible_beside_the_image(windows, qtbot, size):
     qtbot.mouseClick(panel.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert tabs.current_key() == "baselines" and view.record is record
     assert not [w for w in window.findChildren(QMessageBox) if w.isVisible()]
+
+
+_FIRST_START_SCRIPT = r"""
+from PySide6.QtWidgets import QApplication
+from qbi_desktop.gui.main_window import MainWindow
+app = QApplication([])
+window = MainWindow()
+window.show()
+for _ in range(50):
+    app.processEvents()
+screen = app.primaryScreen().availableGeometry()
+print({"screen": screen.width(), "window": window.width(), "canvas": window.canvas.width()})
+"""
+
+
+def test_first_start_on_a_laptop_screen_gives_the_canvas_half_the_width(tmp_path):
+    # The real first start (no saved geometry) on a 1366x768 X screen: the window sizes itself
+    # from the screen, which offscreen tests cannot show.
+    import ast
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        pytest.skip("xvfb-run is not installed (apt-get install xvfb)")
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", QBI_DESKTOP_HOME=str(tmp_path / "home"))
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    result = subprocess.run(
+        [xvfb, "-a", "-s", "-screen 0 1366x768x24", sys.executable, "-c", _FIRST_START_SCRIPT],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    sizes = ast.literal_eval(result.stdout.strip().splitlines()[-1])
+    assert sizes["window"] >= sizes["screen"] - 2
+    assert sizes["canvas"] >= 0.5 * sizes["window"], sizes

@@ -65,6 +65,7 @@ PANEL_MODULES: tuple[str, ...] = (
     "radiography",
 )
 
+SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
 FILE_FILTER = (
     "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);;All files (*)"
 )
@@ -366,11 +367,14 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
-        else:  # first start: most of the screen, centred
+        else:  # first start: most of the screen, centred; all of a laptop's screen
             screen = QApplication.primaryScreen()
             if screen is not None:
                 area = screen.availableGeometry()
-                self.resize(int(area.width() * 0.88), int(area.height() * 0.88))
+                # Below ~1500 px the docks need every pixel for the canvas to keep half the
+                # width, so a small screen gets the whole available area.
+                share = 1.0 if area.width() < SMALL_SCREEN_WIDTH else 0.88
+                self.resize(int(area.width() * share), int(area.height() * share))
                 self.move(area.center() - self.rect().center())
             else:
                 self.resize(1400, 900)
