@@ -8,7 +8,8 @@ machine ``a`` alone exceeded the target, chunks shrank to 8 rows and stayed ther
 paying ``a`` again: 24.5 ms per row instead of 0.59 ms). Here ``a`` and ``b`` are fitted by least
 squares on the most recent chunks (so the sizes follow the load both ways), chunk sizes alternate
 by +/-12 % so that ``a`` and ``b`` stay separable, and the chunk is made long enough for ``a`` to
-be at most a fifth of it, within the cancel bound ``max_seconds``.
+be at most a fifth of it, within the cancel bound ``max_seconds`` (to which the 256-row floor
+gives way, down to 32 rows, only on a heavily oversubscribed machine).
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ class ChunkSizer:
 
     ``target_seconds``: the aim for one chunk; ``max_seconds``: what a chunk should never exceed
     (a cancel waits for the running chunk); ``floor``/``ceiling``: row bounds (the caller caps
-    ``ceiling`` by memory). The floor wins over ``max_seconds``: below it the fixed cost would
-    dominate (256 MNIST rows take ~0.15 s of per-row work on a quiet core).
+    ``ceiling`` by memory). The floor (256 MNIST rows: ~0.15 s of per-row work on a quiet core)
+    yields to ``max_seconds`` only when the fitted model says a floor-sized chunk would break the
+    cancel bound (a heavily oversubscribed machine), and never below ``min_rows``.
     """
 
     WINDOW = 8
@@ -37,9 +39,11 @@ class ChunkSizer:
         max_seconds: float = 0.4,
         floor: int = 256,
         ceiling: int = 65536,
+        min_rows: int = 32,
     ):
         self.ceiling = max(1, int(ceiling))
         self.floor = max(1, min(int(floor), self.ceiling))
+        self.min_rows = max(1, min(int(min_rows), self.floor))
         self.target = float(target_seconds)
         self.max_seconds = max(float(max_seconds), self.target)
         self.rows = int(np.clip(first, self.floor, self.ceiling))
@@ -58,7 +62,7 @@ class ChunkSizer:
         want = self._wanted()
         dither = 1 + self.DITHER * (1 if self._step % 2 else -1)
         # grow at most 2x per chunk (one slow reading must not start a huge chunk); shrink at once
-        self.rows = int(np.clip(min(want * dither, 2 * self.rows), self.floor, self.ceiling))
+        self.rows = int(np.clip(min(want * dither, 2 * self.rows), self._lowest(), self.ceiling))
         return self.rows
 
     def _fit(self) -> None:
@@ -78,3 +82,10 @@ class ChunkSizer:
         a, b = self.fixed, self.per_row
         budget = float(np.clip(5 * a, self.target, self.max_seconds))
         return max(budget - a, 0.0) / b
+
+    def _lowest(self) -> int:
+        a, b = self.fixed, self.per_row
+        if b is None or a + b * self.floor <= self.max_seconds:
+            return self.floor
+        # the cancel bound first: as many rows as fit in max_seconds, at least min_rows
+        return int(np.clip((self.max_seconds - a) / b, self.min_rows, self.floor))
