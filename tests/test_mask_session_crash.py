@@ -40,8 +40,8 @@ CHILD = textwrap.dedent(
         s.save(target)
         for y in (30, 50, 70):           # painted after the save: only in the journal
             s.editor.dab(y, 40, 3)
+        np.save(sys.argv[5], s.mask)     # before "ready": the parent kills on that line
         print("ready", s.journal.n_strokes, flush=True)
-        np.save(sys.argv[5], s.mask)
         while True:
             time.sleep(0.1)
     if mode == "save-loop":              # saving over and over: killed mid-save at some point
