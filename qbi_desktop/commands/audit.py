@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -53,22 +52,14 @@ def issues_csv(report: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qbi_desktop.commands.progress import progress_printer
     from qbi_desktop.core.atomic import atomic_write_text
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.jobs import run_job
     from qbi_desktop.core.quality.audit import AuditSettings, audit_job
     from qbi_desktop.core.quality.features import project_items_job
 
-    last = [0.0]
-
-    def show(progress: Any) -> None:
-        now = time.monotonic()
-        if args.quiet or now - last[0] < 1.0:
-            return
-        last[0] = now
-        frac = progress.fraction
-        head = f"{100 * frac:5.1f} % " if frac is not None else ""
-        print(f"  {head}{progress.message}", file=sys.stderr, flush=True)
+    show = progress_printer(args.quiet)
 
     try:
         if args.folds < 2:

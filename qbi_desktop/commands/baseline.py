@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
 from qbi_desktop.core.baselines import (
@@ -138,21 +137,13 @@ def config_from_args(args: argparse.Namespace) -> BaselineConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qbi_desktop.commands.progress import progress_printer
     from qbi_desktop.core.baselines import run_baseline
     from qbi_desktop.core.datasets import open_source
     from qbi_desktop.core.jobs import run_job
     from qbi_desktop.core.report import write_report
 
-    last = [0.0]
-
-    def show(progress: Any) -> None:
-        now = time.monotonic()
-        if args.quiet or now - last[0] < 1.0:
-            return
-        last[0] = now
-        frac = progress.fraction
-        head = f"{100 * frac:5.1f} % " if frac is not None else ""
-        print(f"  {head}{progress.message}", file=sys.stderr, flush=True)
+    show = progress_printer(args.quiet)
 
     try:
         config = config_from_args(args)
