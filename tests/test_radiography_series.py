@@ -166,3 +166,25 @@ def test_the_common_image_opener_reads_a_nexus_files_default_dataset(tmp_path):
     finally:
         source.close()
     np.testing.assert_array_equal(read_image(path, 1), frames[1])
+
+
+def test_without_h5py_an_hdf5_file_is_a_message_naming_it(tmp_path):
+    # The packaged installer leaves h5py out: opening a NeXus file must say so, not crash.
+    import subprocess
+    import sys
+
+    import h5py
+
+    path = tmp_path / "scan.nxs"
+    with h5py.File(path, "w") as f:
+        f["entry/data/data"] = np.zeros((3, 8, 8), np.uint16)
+    script = (
+        "import sys; sys.modules['h5py'] = None\n"
+        "from qbi_desktop.core.errors import ImageReadError\n"
+        "from qbi_desktop.core.io import open_image\n"
+        f"try:\n    open_image({str(path)!r})\n"
+        "except ImageReadError as exc:\n    print('MESSAGE', exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "MESSAGE" in out.stdout and str(path) in out.stdout and "h5py" in out.stdout

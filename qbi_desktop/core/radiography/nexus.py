@@ -51,7 +51,14 @@ def is_hdf5(path: str | Path) -> bool:
 
 
 def _open(path: Path):
-    import h5py
+    try:
+        import h5py
+    except ImportError:  # the packaged installer leaves h5py out (its size budget)
+        raise ImageReadError(
+            path,
+            "HDF5/NeXus files need the h5py package, which this installation does not include "
+            "(install QBI Desktop with pip to open them, or convert the scan to TIFF)",
+        ) from None
 
     _check_file(path)
     if not path.is_file():
