@@ -198,7 +198,8 @@ def test_spec_excludes_no_module_the_app_imports():
     imported = _modules_the_app_imports()
     assert {"skimage.segmentation", "sklearn.neighbors", "scipy.ndimage"} <= imported
     # Optional integrations the installer leaves out on purpose (the spec says so; the app
-    # reports them missing when asked for remote workers, XLSX sheets, the OpenCV resampler or HDF5).
+    # reports them missing when asked for remote workers, XLSX sheets, the OpenCV resampler or
+    # HDF5 files).
     optional = {"dask", "distributed", "openpyxl", "cv2", "h5py"}
     broken = sorted(
         f"{module} (excluded: {excluded})"
