@@ -29,6 +29,7 @@ from pathlib import Path
 from qbi_desktop.core.annotation.journal import SUFFIX, JournalError, inspect
 from qbi_desktop.core.annotation.journal_lock import LOCK_SUFFIX, JournalLock
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.leftovers import pid_alive
 from qbi_desktop.core.paths import user_dir
 
 INTENT_FOLDER = "saving"
@@ -101,15 +102,7 @@ def saving(target: Path) -> Iterator[None]:
 def _alive(pid: int, host: str) -> bool:
     if host != socket.gethostname():
         return True  # another machine sharing the home folder: not ours to judge
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def _temporaries_of(target: Path) -> list[Path]:
