@@ -393,11 +393,7 @@ class MaskSession:
             if self.image_path is not None:
                 mask_index.remember(self.image_path, self.index, self.identity.content_hash, path)
             if self.journal is not None:
-                try:
-                    self.journal.rotate(self.editor.mask, self.labels, path)
-                except JournalError as e:
-                    self.journal = None
-                    self._journal_failed(str(e))
+                self._rotate_journal(path)
             elif self.read_only is None:
                 self._open_journal(overwrite=True)
             self._remove_old_journal_beside(path)
@@ -452,12 +448,16 @@ class MaskSession:
         if self.identity is not None and self.image_path is not None:
             mask_index.remember(self.image_path, self.index, self.identity.content_hash, path)
         if self.journal is not None:
-            try:
-                self.journal.rotate(self.editor.mask, self.labels, path)
-            except JournalError as e:
-                self.journal = None
-                self._journal_failed(str(e))
+            self._rotate_journal(path)
         return rect
+
+    def _rotate_journal(self, path) -> None:
+        """The mask on disk now equals the editor's: the journal starts again from it."""
+        try:
+            self.journal.rotate(self.editor.mask, self.labels, path)
+        except JournalError as e:
+            self.journal = None
+            self._journal_failed(str(e))
 
     def replace(self, mask: np.ndarray) -> tuple[int, int, int, int] | None:
         """Replace the mask (import, clear) as one undo step."""
