@@ -5,7 +5,6 @@ living process is still making."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from cocofiles import write_coco
 
 from qbi_desktop.core.catalog import open_project
 
@@ -52,34 +52,14 @@ def _kill_when(process: subprocess.Popen, ready, timeout: float = 60) -> None:
 
 
 def _coco(folder: Path, n: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(5)
-    images, annotations = [], []
-    for i in range(n):
-        tifffile.imwrite(folder / f"img{i}.tif", rng.integers(0, 60000, (200, 300), np.uint16))
-        images.append({"id": i + 1, "file_name": f"img{i}.tif", "width": 300, "height": 200})
-        annotations.append(
-            {
-                "id": i + 1,
-                "image_id": i + 1,
-                "category_id": 1,
-                "iscrowd": 0,
-                "segmentation": [[5, 5, 150, 10, 120, 180, 10, 150]],
-                "area": 20000.0,
-                "bbox": [5, 5, 145, 175],
-            }
-        )
-    path = folder / "coco.json"
-    path.write_text(
-        json.dumps(
-            {
-                "images": images,
-                "annotations": annotations,
-                "categories": [{"id": 1, "name": "blob"}],
-            }
-        )
+    return write_coco(
+        folder,
+        n,
+        shape=(200, 300),
+        polygon=[5, 5, 150, 10, 120, 180, 10, 150],
+        area=20000.0,
+        seed=5,
     )
-    return path
 
 
 def _referenced_masks(project: Path) -> set[str]:

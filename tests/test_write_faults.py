@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import sqlite3
 import subprocess
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from cocofiles import write_coco
 
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.catalog.errors import CatalogCorruptError, NotAProjectError
@@ -72,34 +72,14 @@ def _cli(*argv: str, home: Path) -> subprocess.CompletedProcess:
 
 
 def _coco(folder: Path, n: int = 12) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    images, annotations = [], []
-    rng = np.random.default_rng(7)
-    for i in range(n):
-        tifffile.imwrite(folder / f"img{i}.tif", rng.integers(0, 60000, (300, 400), np.uint16))
-        images.append({"id": i + 1, "file_name": f"img{i}.tif", "width": 400, "height": 300})
-        annotations.append(
-            {
-                "id": i + 1,
-                "image_id": i + 1,
-                "category_id": 1,
-                "iscrowd": 0,
-                "segmentation": [[10, 10, 200, 20, 150, 250, 20, 200]],
-                "area": 30000.0,
-                "bbox": [10, 10, 190, 240],
-            }
-        )
-    path = folder / "coco.json"
-    path.write_text(
-        json.dumps(
-            {
-                "images": images,
-                "annotations": annotations,
-                "categories": [{"id": 1, "name": "blob"}],
-            }
-        )
+    return write_coco(
+        folder,
+        n,
+        shape=(300, 400),
+        polygon=[10, 10, 200, 20, 150, 250, 20, 200],
+        area=30000.0,
+        seed=7,
     )
-    return path
 
 
 def _count(project: Path) -> int:
