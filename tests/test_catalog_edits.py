@@ -138,3 +138,53 @@ def test_cli_split_refuses_to_replace_without_replace_and_restores(tmp_path, cap
         assert _splits(p) == official
     assert main(["split", "--project", root, "--fractions", "train=lots"]) == 2
     assert "not split=fraction" in capsys.readouterr().err
+
+
+def test_box_edits_are_undone_and_redone_as_the_whole_box_list(tmp_path):
+    from qbi_desktop.core.catalog import Box
+
+    project = mnist_like(tmp_path, 20, 5)
+    first = project.set_boxes(2, [Box("3", 1, 1, 4, 5)], "ann")
+    assert first.changed == 1
+    moved = project.set_boxes(2, [Box("3", 2, 1, 4, 5), Box("7", 0, 0, 2, 2)], "ann")
+    assert [(b.label, b.x) for b in project.boxes(2)] == [("3", 2), ("7", 0)]
+
+    undone = project.revert(moved, "ann")
+    assert undone.restored == 1
+    assert [(b.label, b.x, b.w, b.annotator) for b in project.boxes(2)] == [("3", 1, 4, "ann")]
+    project.revert(first, "ann")
+    assert project.boxes(2) == []
+    assert [h["value"] for h in project.history(2) if h["what"] == "boxes"][-1] == "0"
+
+    project.revert(undone.change, "ann")  # redo the second edit: refused, the box list changed
+    assert project.boxes(2) == []
+
+
+def test_box_undo_leaves_an_item_whose_boxes_changed_since_alone(tmp_path):
+    from qbi_desktop.core.catalog import Box
+
+    project = mnist_like(tmp_path, 20, 5)
+    mine = project.set_boxes(1, [Box("a", 0, 0, 3, 3)], "ann")
+    project.set_boxes(1, [Box("b", 1, 1, 3, 3)], "other")
+    result = project.revert(mine)
+    assert result.skipped == 1
+    assert [b.label for b in project.boxes(1)] == ["b"]
+
+
+def test_target_edits_on_a_selection_are_undoable_including_removal(tmp_path):
+    project = mnist_like(tmp_path, 20, 5)
+    project.set_targets(1, {"dose": 2.5}, "import")
+    change = project.set_target([1, 2, 3], "dose", 7.0, "ann")
+    assert change.changed == 3
+    assert [project.targets(i).get("dose") for i in (1, 2, 3)] == [7.0, 7.0, 7.0]
+
+    project.revert(change, "ann")
+    assert [project.targets(i).get("dose") for i in (1, 2, 3)] == [2.5, None, None]
+    assert project.db.execute(
+        "SELECT annotator FROM targets WHERE item_id = 1 AND name = 'dose'"
+    ).fetchone() == ("import",)
+
+    cleared = project.set_target([1], "dose", None, "ann")
+    assert project.targets(1) == {}
+    project.revert(cleared)
+    assert project.targets(1) == {"dose": 2.5}

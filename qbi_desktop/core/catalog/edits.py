@@ -1,7 +1,9 @@
 """Undoable catalog edits: every Browser edit says what it changed, so it can be taken back.
 
-An edit of item columns (class label, review state, notes, split) captures the values it
-replaces and returns them as a :class:`Change`. ``Project.revert(change)`` writes the old values
+An edit captures the values it replaces and returns them as a :class:`Change`: item columns
+(class label, review state, notes, split), an item's boxes (field ``"boxes"``: the whole box list)
+or one regression target (field ``"target:<name>"``: value and annotator, ``(None, None)`` when
+the item has none). ``Project.revert(change)`` writes the old values
 back in one transaction, records the restore in each item's history and returns the inverse
 change (so redo is another revert). An item edited again since the change (by another panel, an
 import, another program) is left alone and counted, never silently overwritten.
@@ -25,6 +27,29 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _CHUNK = 500  # ids per "IN (...)" query: far below SQLite's variable limit
+
+BOXES = "boxes"
+TARGET = "target:"  # + the target's name
+
+_NO_TARGET = (None, None)
+
+
+def target_field(name: str) -> str:
+    """The :class:`Change` field of the regression target ``name``."""
+    return TARGET + name
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[tuple[list[int], str]]:
+    for start in range(0, len(ids), _CHUNK):
+        chunk = list(ids[start : start + _CHUNK])
+        yield chunk, ",".join("?" * len(chunk))
+
+
+def _item_ids(db: sqlite3.Connection, ids: Sequence[int]) -> set[int]:
+    out: set[int] = set()
+    for chunk, marks in _chunks(ids):
+        out.update(r[0] for r in db.execute(f"SELECT id FROM items WHERE id IN ({marks})", chunk))
+    return out
 
 
 @dataclass(frozen=True)
@@ -59,14 +84,43 @@ class Reverted:
 
 
 def read_values(db: sqlite3.Connection, field: str, ids: Sequence[int]) -> dict[int, tuple]:
-    """The current values of ``FIELDS[field]`` for ``ids`` (removed items are absent)."""
+    """The current values of ``field`` for ``ids`` (removed items are absent)."""
+    if field == BOXES:
+        return _read_boxes(db, ids)
+    if field.startswith(TARGET):
+        return _read_target(db, field[len(TARGET) :], ids)
     columns = ", ".join(FIELDS[field])
     out: dict[int, tuple] = {}
-    for start in range(0, len(ids), _CHUNK):
-        chunk = list(ids[start : start + _CHUNK])
-        marks = ",".join("?" * len(chunk))
+    for chunk, marks in _chunks(ids):
         for row in db.execute(f"SELECT id, {columns} FROM items WHERE id IN ({marks})", chunk):
             out[int(row[0])] = tuple(row[1:])
+    return out
+
+
+def _read_boxes(db: sqlite3.Connection, ids: Sequence[int]) -> dict[int, tuple]:
+    # An item's value is its box list in drawing order: ((label, x, y, w, h, annotator), ...).
+    out: dict[int, list] = {i: [] for i in _item_ids(db, ids)}
+    for chunk, marks in _chunks(ids):
+        rows = db.execute(
+            f"SELECT item_id, label, x, y, w, h, annotator FROM boxes "
+            f"WHERE item_id IN ({marks}) ORDER BY item_id, id",
+            chunk,
+        )
+        for row in rows:
+            out[int(row[0])].append(tuple(row[1:]))
+    return {i: tuple(boxes) for i, boxes in out.items()}
+
+
+def _read_target(db: sqlite3.Connection, name: str, ids: Sequence[int]) -> dict[int, tuple]:
+    out: dict[int, tuple] = dict.fromkeys(_item_ids(db, ids), _NO_TARGET)
+    for chunk, marks in _chunks(ids):
+        rows = db.execute(
+            f"SELECT item_id, value, annotator FROM targets "
+            f"WHERE name = ? AND item_id IN ({marks})",
+            [name, *chunk],
+        )
+        for item_id, value, annotator in rows:
+            out[int(item_id)] = (value, annotator)
     return out
 
 
@@ -87,11 +141,39 @@ def finish(
 
 
 def write_values(db: sqlite3.Connection, field: str, pairs: Sequence[tuple[int, tuple]]) -> None:
+    if field == BOXES:
+        db.executemany("DELETE FROM boxes WHERE item_id = ?", [(i,) for i, _ in pairs])
+        db.executemany(
+            "INSERT INTO boxes(item_id, label, x, y, w, h, annotator) VALUES (?,?,?,?,?,?,?)",
+            [(i, *box) for i, boxes in pairs for box in boxes],
+        )
+        return
+    if field.startswith(TARGET):
+        name = field[len(TARGET) :]
+        db.executemany(
+            "DELETE FROM targets WHERE item_id = ? AND name = ?",
+            [(i, name) for i, (value, _) in pairs if value is None],
+        )
+        db.executemany(
+            "INSERT INTO targets(item_id, name, value, annotator) VALUES (?,?,?,?) "
+            "ON CONFLICT(item_id, name) DO UPDATE SET value = excluded.value, "
+            "annotator = excluded.annotator",
+            [(i, name, float(v), who) for i, (v, who) in pairs if v is not None],
+        )
+        return
     columns = FIELDS[field]
     assignments = ", ".join(f"{c} = ?" for c in columns)
     db.executemany(
         f"UPDATE items SET {assignments} WHERE id = ?", [(*values, i) for i, values in pairs]
     )
+
+
+def history_entry(field: str, value: tuple) -> tuple[str, str | None]:
+    """(what, value) as an item's history records an edit of ``field`` to ``value``."""
+    if field == BOXES:
+        return BOXES, str(len(value))
+    head = field if field.startswith(TARGET) else FIELDS[field][0]
+    return head, None if value[0] is None else str(value[0])
 
 
 def revert(writer: Any, change: Change, annotator: str | None, stamp: str) -> Reverted:
@@ -108,10 +190,9 @@ def revert(writer: Any, change: Change, annotator: str | None, stamp: str) -> Re
         if old != new:
             pairs.append((i, old))
     write_values(writer.db, change.field, pairs)
-    head = FIELDS[change.field][0]
     writer.db.executemany(
         "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
-        [(i, head, None if old[0] is None else str(old[0]), annotator, stamp) for i, old in pairs],
+        [(i, *history_entry(change.field, old), annotator, stamp) for i, old in pairs],
     )
     inverse = Change(change.field, change.what, tuple(ids), tuple(before), tuple(after))
     return Reverted(inverse, len(pairs), len(change.ids) - len(ids))

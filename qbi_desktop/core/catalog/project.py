@@ -465,9 +465,19 @@ class Project:
         with self.transaction() as tx:
             tx.set_mask(item_id, mask, annotator)
 
-    def set_boxes(self, item_id: int, boxes: Sequence[Box], annotator: str | None = None):
+    def set_boxes(
+        self, item_id: int, boxes: Sequence[Box], annotator: str | None = None, what: str = ""
+    ) -> Change:
+        """Replace an item's boxes; the Change's value is the whole box list (undo restores it)."""
         with self.transaction() as tx:
-            tx.set_boxes(item_id, boxes, annotator)
+            return tx.set_boxes(item_id, boxes, annotator, what)
+
+    def set_target(
+        self, ids: Iterable[int], name: str, value: float | None, annotator: str | None = None
+    ) -> Change:
+        """Set (``None``: remove) the regression target ``name`` on items, undoably."""
+        with self.transaction() as tx:
+            return tx.set_target(list(ids), name, value, annotator)
 
     def remove_items(self, ids: Iterable[int]) -> int:
         with self.transaction() as tx:
@@ -777,14 +787,27 @@ class Writer:
         self.created.append(path)
         return path
 
-    def set_boxes(self, item_id: int, boxes: Sequence[Box], annotator: str | None) -> None:
-        """Replace the item's boxes."""
-        self.db.execute("DELETE FROM boxes WHERE item_id = ?", (item_id,))
-        self.db.executemany(
-            "INSERT INTO boxes(item_id, label, x, y, w, h, annotator) VALUES (?,?,?,?,?,?,?)",
-            [(item_id, b.label, b.x, b.y, b.w, b.h, b.annotator or annotator) for b in boxes],
-        )
-        self._log([item_id], "boxes", str(len(boxes)), annotator, now())
+    def set_boxes(
+        self, item_id: int, boxes: Sequence[Box], annotator: str | None, what: str = ""
+    ) -> Change:
+        """Replace the item's boxes (a box without its own annotator gets ``annotator``)."""
+        ids, before = edits.capture(self.db, edits.BOXES, [item_id])
+        rows = tuple((b.label, b.x, b.y, b.w, b.h, b.annotator or annotator) for b in boxes)
+        edits.write_values(self.db, edits.BOXES, [(i, rows) for i in ids])
+        self._log(list(ids), "boxes", str(len(boxes)), annotator, now())
+        return edits.finish(self.db, edits.BOXES, what or f"boxes ({len(boxes)})", ids, before)
+
+    def set_target(
+        self, ids: list[int], name: str, value: float | None, annotator: str | None, what: str = ""
+    ) -> Change:
+        """Set (or with ``None`` remove) one regression target on items."""
+        field = edits.target_field(name)
+        ids, before = edits.capture(self.db, field, ids)
+        value = None if value is None else float(value)
+        edits.write_values(self.db, field, [(i, (value, annotator)) for i in ids])
+        self._log(list(ids), field, value, annotator, now())
+        what = what or (f"clear {name}" if value is None else f"{name} = {value:g}")
+        return edits.finish(self.db, field, what, ids, before)
 
     def remove_items(self, ids: list[int]) -> int:
         for (stored,) in self.db.execute(
