@@ -1,0 +1,177 @@
+"""The project's classes: their order (key 0 = first), counts, rename and merge.
+
+The class list is kept in the catalog's ``meta`` table (key ``classes``), so keys 0-9 mean the
+same classes in every window and on the command line; labels present in the items but not in
+the list follow it in :func:`sorted_classes` order. Rename and merge are each one catalog
+transaction that returns a :class:`~qbi_desktop.core.catalog.edits.Change` of the items'
+labels (``Project.revert`` takes it back); who gave each label (``label_by``) is kept, the
+rename is logged in each item's history under the renaming annotator.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from qbi_desktop.core.catalog import edits
+from qbi_desktop.core.catalog.edits import Change
+from qbi_desktop.core.errors import UserFacingError
+
+META_KEY = "classes"
+MAX_CLASS_NAME = 200
+
+
+def sorted_classes(labels: Iterable[str]) -> list[str]:
+    """Class names in key order: numbers numerically ("2" before "10"), then text."""
+
+    def key(s: str):
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(labels, key=key)
+
+
+def check_name(name: Any) -> str:
+    """A class name as stored (stripped); refuses empty, over-long or multi-line names."""
+    if not isinstance(name, str) or not name.strip():
+        raise UserFacingError(f"class name {name!r}: give a non-empty name")
+    name = name.strip()
+    if len(name) > MAX_CLASS_NAME or "\n" in name or "\r" in name:
+        raise UserFacingError(
+            f"class name {name[:40]!r}: at most {MAX_CLASS_NAME} characters on one line"
+        )
+    return name
+
+
+def class_counts(project: Any) -> dict[str, int]:
+    """{class: number of items with that label} for every label present (indexed GROUP BY)."""
+    rows = project.db.execute(
+        "SELECT label, COUNT(*) FROM items WHERE label IS NOT NULL GROUP BY label"
+    ).fetchall()
+    return {str(label): int(n) for label, n in rows}
+
+
+def stored_list(db: Any) -> list[str]:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
+    if row is None:
+        return []
+    try:
+        value = json.loads(row[0])
+    except ValueError:
+        value = None
+    if not isinstance(value, list):  # hand-edited: fall back to the labels present
+        return []
+    return [str(v) for v in value if isinstance(v, str) and v.strip()]
+
+
+def class_list(project: Any, counts: dict[str, int] | None = None) -> list[str]:
+    """The classes in key order: the stored list, then labels present that it lacks."""
+    stored = list(dict.fromkeys(stored_list(project.db)))
+    present = class_counts(project) if counts is None else counts
+    return stored + sorted_classes(c for c in present if c not in stored)
+
+
+def set_class_list(project: Any, names: Sequence[str]) -> list[str]:
+    """Store the class order (duplicates and blanks dropped); the list stored."""
+    clean = list(dict.fromkeys(check_name(n) for n in names if str(n).strip()))
+    with project.transaction() as tx:
+        tx.set_metadata(**{META_KEY: clean or None})
+    return clean
+
+
+def add_class(project: Any, name: str) -> list[str]:
+    """Append a new class to the stored list (no-op when it is there)."""
+    name = check_name(name)
+    current = class_list(project)
+    if name in current:
+        return current
+    return set_class_list(project, [*current, name])
+
+
+def rename_class(project: Any, old: str, new: str, annotator: str | None = None) -> Change:
+    """Rename class ``old`` to ``new`` on every item; refuses a name already in use (that is a
+    merge: :func:`merge_classes`)."""
+    new = check_name(new)
+    if new == old:
+        raise UserFacingError(f"class {old!r}: the new name is the same")
+    counts = class_counts(project)
+    if old not in counts and old not in stored_list(project.db):
+        raise UserFacingError(f"class {old!r} is not in the project")
+    if new in counts or new in stored_list(project.db):
+        raise UserFacingError(
+            f"class {new!r} already exists: merge {old!r} into it instead of renaming"
+        )
+    return _relabel(project, [old], new, annotator, f"rename class {old!r} to {new!r}")
+
+
+def merge_classes(
+    project: Any, sources: Sequence[str], into: str, annotator: str | None = None
+) -> Change:
+    """Give every item labelled with one of ``sources`` the label ``into`` (which may be new or
+    one of the sources); the sources leave the class list."""
+    into = check_name(into)
+    sources = [s for s in dict.fromkeys(sources) if s != into]
+    if not sources:
+        raise UserFacingError(f"merge into {into!r}: choose at least one other class to merge")
+    known = set(class_counts(project)) | set(stored_list(project.db))
+    missing = [s for s in sources if s not in known]
+    if missing:
+        raise UserFacingError(f"class {missing[0]!r} is not in the project")
+    what = f"merge {', '.join(map(repr, sources))} into {into!r}"
+    return _relabel(project, sources, into, annotator, what)
+
+
+def _relabel(
+    project: Any, sources: list[str], into: str, annotator: str | None, what: str
+) -> Change:
+    from qbi_desktop.core.catalog.project import now
+
+    with project.transaction() as tx:
+        order = class_list(project)  # before the labels change
+        marks = ",".join("?" * len(sources))
+        ids = [
+            int(r[0])
+            for r in tx.db.execute(f"SELECT id FROM items WHERE label IN ({marks})", sources)
+        ]
+        ids, before = edits.capture(tx.db, "label", ids)
+        tx.db.execute(f"UPDATE items SET label = ? WHERE label IN ({marks})", [into, *sources])
+        stamp = now()
+        tx.db.executemany(
+            "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
+            [(i, "label", into, annotator, stamp) for i in ids],
+        )
+        tx.set_metadata(**{META_KEY: _merged_order(order, sources, into)})
+        return edits.finish(tx.db, "label", what, ids, before)
+
+
+def _merged_order(order: list[str], sources: list[str], into: str) -> list[str]:
+    """The class list after a merge: ``into`` takes the place of the first of the merged
+    classes (so the number keys of the classes around it do not move)."""
+    gone = {*sources, into}
+    places = [n for n, c in enumerate(order) if c in gone]
+    at = places[0] if places else len(order)
+    out = []
+    for n, c in enumerate(order):
+        if n == at:
+            out.append(into)
+        if c not in gone:
+            out.append(c)
+    if at == len(order):
+        out.append(into)
+    return out
+
+
+def revert_class_edit(
+    project: Any, change: Change, order: Sequence[str], annotator: str | None = None
+) -> edits.Reverted:
+    """Undo (or redo) a rename/merge: the items' labels and the class list ``order`` it had,
+    in one transaction."""
+    from qbi_desktop.core.catalog.project import now
+
+    with project.transaction() as tx:
+        result = edits.revert(tx, change, annotator, now())
+        tx.set_metadata(**{META_KEY: list(order) or None})
+        return result

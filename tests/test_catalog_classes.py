@@ -1,0 +1,51 @@
+"""Classes of a project: order, counts, rename and merge (undoable), on real catalogs."""
+
+from __future__ import annotations
+
+import pytest
+
+from qbi_desktop.core.catalog import classes as C
+from qbi_desktop.core.errors import UserFacingError
+
+try:
+    from tests.test_catalog_edits import mnist_like
+except ImportError:  # pragma: no cover
+    from test_catalog_edits import mnist_like
+
+
+def test_class_list_keeps_the_stored_order_then_labels_present(tmp_path):
+    project = mnist_like(tmp_path, 30, 10)  # labels 0..9, four each
+    assert C.class_list(project) == [str(k) for k in range(10)]
+    C.set_class_list(project, ["9", "cat", "9", " "])
+    assert C.class_list(project) == ["9", "cat"] + [str(k) for k in range(9)]
+    assert C.class_counts(project)["3"] == 4
+
+
+def test_rename_keeps_who_labelled_and_is_undone_with_the_list(tmp_path):
+    project = mnist_like(tmp_path, 30, 10)
+    project.set_label([1], "7", "alice")
+    order = C.class_list(project)
+    change = C.rename_class(project, "7", "seven", "bob")
+    counts = C.class_counts(project)
+    assert "7" not in counts and counts["seven"] == 5
+    assert project.get(1)["annotator"] == "alice"  # label_by kept
+    assert C.class_list(project)[7] == "seven"  # same key as before
+    with pytest.raises(UserFacingError, match="already exists: merge"):
+        C.rename_class(project, "seven", "3")
+    C.revert_class_edit(project, change, order, "bob")
+    assert C.class_counts(project)["7"] == 5 and C.class_list(project) == order
+
+
+def test_merge_moves_every_item_and_counts_add_up(tmp_path):
+    project = mnist_like(tmp_path, 30, 10)
+    change = C.merge_classes(project, ["1", "2", "3"], "small", "ann")
+    counts = C.class_counts(project)
+    assert counts["small"] == 12 and not {"1", "2", "3"} & set(counts)
+    assert change.changed == 12
+    assert C.class_list(project)[:3] == ["0", "small", "4"]
+    project.revert(change, "ann")
+    assert C.class_counts(project)["2"] == 4
+    with pytest.raises(UserFacingError, match="'nope' is not in the project"):
+        C.merge_classes(project, ["nope"], "1")
+    with pytest.raises(UserFacingError, match="non-empty name"):
+        C.rename_class(project, "1", "  ")
