@@ -35,6 +35,7 @@ from qbi_desktop.core.demo import demo_job
 from qbi_desktop.core.io import decode_plane_job
 from qbi_desktop.core.short_names import distinct_names
 from qbi_desktop.gui import wheel_guard
+from qbi_desktop.gui.annotator import Annotator, AnnotatorButton
 from qbi_desktop.gui.canvas import ImageCanvas
 from qbi_desktop.gui.docks.info import InfoPanel
 from qbi_desktop.gui.docks.levels import LevelsPanel, colormap_lut
@@ -66,9 +67,7 @@ PANEL_MODULES: tuple[str, ...] = (
 )
 
 SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
-FILE_FILTER = (
-    "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);;All files (*)"
-)
+FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);;All files (*)"
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
 LAYOUT_VERSION = 2
 
@@ -117,6 +116,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("QBI Desktop")
         self.setAcceptDrops(True)
         self.settings = settings or open_settings()
+        self.annotator = Annotator(self.settings, self)  # who is recorded with every edit
         self.tasks = TaskManager(self)
         self.documents: list[ImageDocument] = []
         self.current: ImageDocument | None = None
@@ -169,6 +169,7 @@ class MainWindow(QMainWindow):
         self.panels["audit"] = importlib.import_module("qbi_desktop.gui.docks.audit").install(self)
         # Measure menu, profile pane under the canvas, scale bar (no dock of its own)
         self.panels["measure"] = importlib.import_module("qbi_desktop.gui.measure").install(self)
+        self._follow_annotator()
         self._arrange_default_layout()
         install_central_actions(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
@@ -181,6 +182,22 @@ class MainWindow(QMainWindow):
                 self.canvas.plane_changed.emit(self.canvas.plane)
                 self.document_shown.emit(self.current)
         self.panels_installed.emit()
+
+    def _follow_annotator(self) -> None:
+        """Panels that write under a name take the window's annotator, now and when it changes."""
+        browser = self.panels.get("browser")
+        if browser is not None:
+            browser.annotator = self.annotator.name
+            self.annotator.changed.connect(lambda name: setattr(browser, "annotator", name))
+        edit = self.menus.get("edit")
+        if edit is not None:
+            edit.addSeparator()
+            self._action(
+                "Annotator…",
+                lambda: self.annotator.ask(self),
+                menu=edit,
+                tip="Switch who is recorded with every label, box, mask and review",
+            )
 
     # -- construction --------------------------------------------------------------------------
     def _build_docks(self) -> None:
@@ -249,6 +266,8 @@ class MainWindow(QMainWindow):
         self.task_cancel.setFlat(True)
         self.task_cancel.hide()
         self.task_cancel.clicked.connect(self.tasks.cancel_all)
+        self.annotator_button = AnnotatorButton(self.annotator)
+        bar.addPermanentWidget(self.annotator_button)
         bar.addPermanentWidget(self.readout)
         bar.addPermanentWidget(self.zoom_label)
         bar.addPermanentWidget(self.task_bar)
