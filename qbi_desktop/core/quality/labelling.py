@@ -1,0 +1,364 @@
+"""Suggestions while labelling a project: an incremental exact kNN kept on a worker.
+
+The Browser asks, again and again as labels come in, "what would the model say about every
+unlabelled item, and which should be labelled next?". Refitting a kNN and querying 100 000 items
+after every few labels would cost seconds; instead :class:`IncrementalKnn` keeps each unlabelled
+item's k nearest labelled neighbours (exact, the project's :class:`L2Neighbors`) and, when new
+labels arrive, only searches among the newly labelled rows and merges: the cost of an update
+is (unlabelled items) x (new labels), not x (all labels). A label cleared (undo) or an item whose
+neighbours lost theirs is searched again in full. A relabelled neighbour needs no search at
+all: votes read the current labels.
+
+:class:`LabellingSession` ties it to a project: each :meth:`LabellingSession.update_job` (one
+worker task, its own catalog connection) reads the labels, computes features for a time budget
+more items (labelled ones first, then the ones the user is looking at, then the rest; cached in
+``cache/features.sqlite`` like the audit's), updates the kNN and returns a
+:class:`SuggestionTable`: suggested class and confidence per unlabelled item and the "label
+next" queue. The caller runs it again while ``pending`` items have no features yet, or when
+labels changed. Only one update runs at a time (the state is not shared with the GUI thread:
+the table returned is a snapshot).
+
+:class:`RecentAccuracy` is the counter's "suggestion accuracy on the last 100 labels".
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from qbi_desktop.core import limits
+from qbi_desktop.core.baselines import L2Neighbors
+from qbi_desktop.core.catalog.images import hash_array
+from qbi_desktop.core.errors import UserFacingError, human_size
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.quality.audit import query_rows
+from qbi_desktop.core.quality.features import RECIPE, FeatureCache, common_size, item_vector
+from qbi_desktop.core.quality.suggest import Suggestions, label_next_order
+
+K = 10
+RANDOM_SHARE = 0.1  # of the queue: random picks keep the accuracy estimate honest
+FEATURE_BUDGET_S = 1.0  # feature reading per update, so the first suggestions come early
+
+
+class IncrementalKnn:
+    """Each query row's k nearest training rows, updated as training rows come and go.
+
+    ``X`` holds every item's feature row (filled in as features are computed); ``y`` the class
+    index per row (-1: unlabelled). Query rows are the unlabelled rows that have features.
+    """
+
+    def __init__(self, X: np.ndarray, k: int = K):
+        n = len(X)
+        self.X, self.k = X, k
+        self.have = np.zeros(n, dtype=bool)  # feature row computed
+        self.train = np.zeros(n, dtype=bool)  # in the training set (labelled, with features)
+        self.valid = np.zeros(n, dtype=bool)  # top-k up to date against the training set
+        self.y = np.full(n, -1, dtype=np.int64)
+        self.top_d = np.full((n, k), np.inf)
+        self.top_i = np.full((n, k), -1, dtype=np.int64)
+
+    def update_job(self, y: np.ndarray) -> Job[None]:
+        """Bring every unlabelled row's neighbours up to date with the labels ``y``."""
+        self.y = np.asarray(y, dtype=np.int64)
+        labelled = self.have & (self.y >= 0)
+        added = np.flatnonzero(labelled & ~self.train)
+        removed = self.train & ~labelled
+        if removed.any():
+            self.train &= ~removed
+            # rows that counted a removed row among their neighbours: search them again
+            hit = removed[np.where(self.top_i >= 0, self.top_i, 0)] & (self.top_i >= 0)
+            self.valid[hit.any(axis=1)] = False
+        query = self.have & (self.y < 0)
+        stale = np.flatnonzero(query & ~self.valid)
+        fresh = np.flatnonzero(query & self.valid)
+        self.train[added] = True
+        if len(added) and len(fresh):
+            yield from self._merge(fresh, added)
+        if len(stale):
+            yield from self._search(stale)
+        self.valid[np.flatnonzero(labelled)] = False  # not maintained while labelled
+
+    def _search(self, rows: np.ndarray) -> Job[None]:
+        train = np.flatnonzero(self.train)
+        self.top_d[rows] = np.inf
+        self.top_i[rows] = -1
+        if len(train):
+            nn = L2Neighbors(self.X[train])
+            k = min(self.k, len(train))
+            step = query_rows(len(train))
+            for s in range(0, len(rows), step):
+                yield Progress(s, len(rows), "suggestions: nearest labelled items")
+                part = rows[s : s + step]
+                d, i = nn.kneighbors(self.X[part], k)
+                self.top_d[part, :k] = d
+                self.top_i[part, :k] = train[i]
+        self.valid[rows] = True
+
+    def _merge(self, rows: np.ndarray, added: np.ndarray) -> Job[None]:
+        nn = L2Neighbors(self.X[added])
+        k = min(self.k, len(added))
+        step = query_rows(len(added))
+        for s in range(0, len(rows), step):
+            yield Progress(s, len(rows), "suggestions: new labels")
+            part = rows[s : s + step]
+            d, i = nn.kneighbors(self.X[part], k)
+            all_d = np.hstack([self.top_d[part], d])
+            all_i = np.hstack([self.top_i[part], added[i]])
+            # equal distances go to the lower row, as in a full search: the same neighbours
+            order = np.lexsort((all_i, all_d), axis=-1)[:, : self.k]
+            self.top_d[part] = np.take_along_axis(all_d, order, axis=1)
+            self.top_i[part] = np.take_along_axis(all_i, order, axis=1)
+
+    def proba(self, rows: np.ndarray, n_classes: int) -> np.ndarray:
+        """Distance-weighted vote shares over the k nearest labelled rows (as the audit's)."""
+        d, i = self.top_d[rows], self.top_i[rows]
+        ok = i >= 0
+        finite = d[ok]
+        eps = 1e-3 * (float(np.median(finite)) if finite.size else 1.0) + 1e-12
+        w = np.where(ok, 1.0 / (np.where(ok, d, 0.0) + eps), 0.0)
+        labels = np.where(ok, self.y[np.where(ok, i, 0)], -1)
+        w = np.where(labels >= 0, w, 0.0)
+        P = np.zeros((len(rows), max(1, n_classes)))
+        r = np.arange(len(rows))
+        for j in range(d.shape[1]):
+            np.add.at(P, (r, np.maximum(labels[:, j], 0)), w[:, j])
+        total = P.sum(axis=1, keepdims=True)
+        return np.divide(P, total, out=np.zeros_like(P), where=total > 0)
+
+
+@dataclass
+class SuggestionTable:
+    """A snapshot for the Browser: per unlabelled item (ids sorted) its suggestion, and the
+    queue. ``suggested`` is -1 where no model exists yet."""
+
+    ids: np.ndarray
+    suggested: np.ndarray
+    confidence: np.ndarray
+    class_names: list[str]
+    queue: np.ndarray  # unlabelled item ids, "label next" order
+    labelled: int  # items with a label
+    unlabelled: int
+    pending: int  # items whose features are not computed yet
+    trained_on: int  # labelled items the model uses
+    message: str = ""  # what is needed before suggestions can be made, or ""
+    resized: int = 0
+    left_out: list[tuple[str, str]] = field(default_factory=list)  # (item name, why)
+
+    def lookup(self, item_id: int) -> tuple[str, float] | None:
+        """(suggested class, confidence) of an unlabelled item, or None."""
+        pos = int(np.searchsorted(self.ids, item_id))
+        if pos >= len(self.ids) or self.ids[pos] != item_id:
+            return None
+        c = int(self.suggested[pos])
+        if c < 0:
+            return None
+        return self.class_names[c], float(self.confidence[pos])
+
+
+class RecentAccuracy:
+    """Were the suggestions right? Over the last ``size`` labels the user gave."""
+
+    def __init__(self, size: int = 100):
+        self.recent: deque[bool] = deque(maxlen=size)
+
+    def record(self, suggested: str | None, given: str) -> None:
+        if suggested is not None:
+            self.recent.append(suggested == given)
+
+    def __len__(self) -> int:
+        return len(self.recent)
+
+    @property
+    def value(self) -> float | None:
+        return None if not self.recent else float(np.mean(self.recent))
+
+
+def class_order(names: Sequence[str]) -> list[str]:
+    """Numbers numerically ("2" before "10"), then text: the Browser's key order."""
+
+    def key(s: str):
+        try:
+            return (0, float(s), s)
+        except ValueError:
+            return (1, 0.0, s)
+
+    return sorted(names, key=key)
+
+
+class LabellingSession:
+    """Suggestions for one project, kept up to date by :meth:`update_job` (see the module
+    docstring). Not thread-safe: one update at a time."""
+
+    def __init__(self, root: Path, k: int = K, random_share: float = RANDOM_SHARE, seed: int = 0):
+        self.root = Path(root)
+        self.k, self.random_share, self.seed = k, random_share, seed
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.knn: IncrementalKnn | None = None
+        self.size: tuple[int, int] = (0, 0)
+        self.class_names: list[str] = []
+        self.resized = 0
+        self.left_out: list[tuple[str, str]] = []
+        self.failed = np.zeros(0, dtype=bool)
+        self.updates = 0
+
+    def update_job(
+        self, priority: Sequence[int] = (), budget_s: float = FEATURE_BUDGET_S
+    ) -> Job[SuggestionTable]:
+        from qbi_desktop.core.catalog import open_project
+
+        yield Progress(0, 0, "suggestions: reading labels")
+        project = open_project(self.root)
+        try:
+            rows = project.db.execute(
+                "SELECT id, label, hash, height, width, name FROM items ORDER BY id"
+            ).fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            if self.knn is None or not np.array_equal(ids, self.ids):
+                self._reset(ids, rows)
+            assert self.knn is not None
+            labels = [r[1] for r in rows]
+            for name in class_order({v for v in labels if v is not None}):
+                if name not in self.class_names:
+                    self.class_names.append(name)  # append only: indices stay
+            index = {c: n for n, c in enumerate(self.class_names)}
+            y = np.fromiter(
+                (-1 if v is None else index[v] for v in labels), dtype=np.int64, count=len(rows)
+            )
+            yield from self._features(project, rows, y, priority, budget_s)
+        finally:
+            project.close()
+        knn = self.knn
+        present = len(set(y[knn.have & (y >= 0)].tolist()))
+        message = ""
+        if present < 2:
+            message = (
+                f"suggestions need labels of at least two classes (found {present} among the "
+                "items read so far): label a few items of each class"
+            )
+            yield from knn.update_job(np.full(len(y), -1))  # nothing to learn from yet
+        else:
+            yield from knn.update_job(y)
+        unl = np.flatnonzero(y < 0)
+        suggested = np.full(len(unl), -1, dtype=np.int64)
+        confidence = np.zeros(len(unl))
+        scored = knn.have[unl] & knn.valid[unl] & (knn.top_i[unl, 0] >= 0)
+        if scored.any() and not message:
+            P = knn.proba(unl[scored], len(self.class_names))
+            suggested[scored] = P.argmax(axis=1)
+            confidence[scored] = P.max(axis=1)
+        # items without a suggestion yet wait behind every scored one in the queue
+        order_conf = np.where(scored, confidence, 2.0)
+        self.updates += 1
+        queue_rows = label_next_order(
+            Suggestions(unl, suggested, order_conf), self.random_share, self.seed + self.updates
+        )
+        if not scored.all():  # random picks only among scored items; the rest at the end
+            waiting = set(unl[~scored].tolist())
+            queue_rows = np.asarray(
+                [r for r in queue_rows.tolist() if r not in waiting] + unl[~scored].tolist(),
+                dtype=np.int64,
+            )
+        return SuggestionTable(
+            ids=self.ids[unl],
+            suggested=suggested,
+            confidence=confidence,
+            class_names=list(self.class_names),
+            queue=self.ids[queue_rows],
+            labelled=int((y >= 0).sum()),
+            unlabelled=len(unl),
+            pending=int((~knn.have & ~self.failed).sum()),
+            trained_on=int(knn.train.sum()),
+            message=message,
+            resized=self.resized,
+            left_out=list(self.left_out),
+        )
+
+    def _reset(self, ids: np.ndarray, rows: list[tuple]) -> None:
+        """A new item set: allocate the feature matrix (checked against the memory limit)."""
+        shapes = [(r[3], r[4]) for r in rows if r[3] and r[4]]
+        self.size = common_size(shapes)
+        d = self.size[0] * self.size[1]
+        need = len(ids) * d * 4
+        limit = limits.current().decoded_bytes
+        if need > limit:
+            raise UserFacingError(
+                f"{self.root}: suggestions for {len(ids)} items at {self.size[0]}x{self.size[1]} "
+                f"need {human_size(need)}, above the limit of {human_size(limit)} "
+                f"(decoded_bytes); {limits.how_to_raise('decoded_bytes')}"
+            )
+        old = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
+        X = np.zeros((len(ids), d), dtype=np.float32)
+        knn = IncrementalKnn(X, self.k)
+        if self.knn is not None and self.knn.X.shape[1] == d:  # items added or removed
+            keep = [(n, old[i]) for n, i in enumerate(ids.tolist()) if i in old]
+            if keep:
+                new_pos, old_pos = map(np.asarray, zip(*keep, strict=True))
+                X[new_pos] = self.knn.X[old_pos]
+                knn.have[new_pos] = self.knn.have[old_pos]
+        failed = np.zeros(len(ids), dtype=bool)
+        self.ids, self.knn, self.failed = ids, knn, failed
+
+    def _features(
+        self,
+        project,
+        rows: list[tuple],
+        y: np.ndarray,
+        priority: Sequence[int],
+        budget_s: float,
+    ) -> Job[None]:
+        """Compute feature rows until the budget is spent: labelled, then ``priority``, rest."""
+        knn = self.knn
+        assert knn is not None
+        todo_mask = ~knn.have & ~self.failed
+        if not todo_mask.any():
+            return
+        first = np.flatnonzero(todo_mask & (y >= 0))
+        wanted = np.asarray(list(priority), dtype=np.int64)
+        pos = np.searchsorted(self.ids, wanted)
+        inside = pos < len(self.ids)
+        pos = pos[inside][self.ids[pos[inside]] == wanted[inside]]
+        pos = pos[todo_mask[pos]]
+        order = np.concatenate([first, pos, np.flatnonzero(todo_mask)])
+        _, once = np.unique(order, return_index=True)
+        order = order[np.sort(once)]
+        recipe = f"{RECIPE}:{self.size[0]}x{self.size[1]}"
+        d = self.size[0] * self.size[1]
+        cache = FeatureCache(project)
+        start = time.perf_counter()
+        try:
+            chunk = 512
+            for s in range(0, len(order), chunk):
+                if s and time.perf_counter() - start > budget_s:
+                    break
+                yield Progress(s, len(order), "suggestions: features")
+                part = order[s : s + chunk]
+                hashes = [rows[p][2] for p in part]
+                known = cache.get_many([h for h in hashes if h], recipe)
+                fresh = []
+                for p, h in zip(part.tolist(), hashes, strict=True):
+                    hit = known.get(h) if h else None
+                    if hit is not None and len(hit[2]) == 4 * d:
+                        knn.X[p] = np.frombuffer(hit[2], dtype=np.float32)
+                        note = hit[1]
+                    else:
+                        try:
+                            image = np.asarray(project.image(int(self.ids[p])))
+                            row, note = item_vector(image, self.size)
+                        except (UserFacingError, OSError, ValueError) as exc:
+                            self.failed[p] = True
+                            self.left_out.append((rows[p][5], f"could not be read or used: {exc}"))
+                            continue
+                        knn.X[p] = row
+                        if h:
+                            fresh.append((h, recipe, hash_array(image), note, row.tobytes()))
+                    knn.have[p] = True
+                    if note:
+                        self.resized += 1
+                cache.put_many(fresh)
+        finally:
+            cache.close()
