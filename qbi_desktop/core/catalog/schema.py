@@ -130,12 +130,31 @@ CREATE TABLE split_snapshots (
 );
 """
 
+# Version 4: several annotators. The item's columns, targets, boxes and mask stay "the item's
+# annotation" (the latest edit, or a consensus once one is built); each annotator's own version
+# of it is kept here, one row per item, person, kind and name (target name, or '' for the
+# others). value is JSON: a label string, a target number, a box list [[label, x, y, w, h], ...],
+# a mask path relative to the project (masks/<annotator>/...) or a review state.
+_V4 = """
+CREATE TABLE opinions (
+    item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    annotator TEXT NOT NULL,
+    kind      TEXT NOT NULL CHECK (kind IN ('label', 'target', 'boxes', 'mask', 'review')),
+    name      TEXT NOT NULL DEFAULT '',
+    value     TEXT NOT NULL,                 -- JSON
+    at        TEXT NOT NULL,
+    PRIMARY KEY (item_id, annotator, kind, name)
+) WITHOUT ROWID;
+CREATE INDEX opinions_kind ON opinions(kind, name, item_id);
+CREATE INDEX opinions_annotator ON opinions(annotator, kind);
+"""
+
 #: Our catalogs say who wrote them in the SQLite header (``PRAGMA application_id``, "QBI1"), so
 #: an SQLite file from another program is told apart before anything is written to it.
 APPLICATION_ID = 0x51424931
 
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``.
-MIGRATIONS: list[str] = [_V1, _V2, _V3]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -1,0 +1,198 @@
+"""Each annotator's own annotation of an item (schema v4 table ``opinions``).
+
+The item's columns, targets, boxes and mask are *the item's annotation*: the latest edit, or a
+consensus once one is built, and what exports use by default. Next to it every person's version
+is kept apart here, one row per (item, annotator, kind, name):
+
+=========  ======================  ===========================================================
+kind       name                    value (JSON)
+=========  ======================  ===========================================================
+label      ''                      the class label
+target     the target's name       a number
+boxes      ''                      ``[[label, x, y, w, h], ...]``
+mask       ''                      the mask file, relative to the project:
+                                   ``masks/<annotator folder>/<item>-<random>.tif``
+review     ''                      the review state
+=========  ======================  ===========================================================
+
+:class:`~qbi_desktop.core.catalog.project.Writer` records an opinion in the same transaction as
+the edit whenever it is given an annotator. Readers: :func:`for_item` (one item, every
+annotator: blind mode, the disagreement queue), :func:`table` (one kind over the project: the
+agreement report), :func:`annotators` and :func:`counts` (Browser filters, "needs a second
+opinion").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from qbi_desktop.core.catalog.project import Project, Writer
+
+KINDS = ("label", "target", "boxes", "mask", "review")
+#: Who the consensus is written as (the item's annotation only, never an opinion).
+CONSENSUS_PREFIX = "consensus of "
+
+
+def annotator_folder(annotator: str) -> str:
+    """A file-system-safe, collision-free folder name for an annotator's masks."""
+    stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in annotator)[:40].strip(".")
+    digest = hashlib.blake2b(annotator.encode("utf-8"), digest_size=4).hexdigest()
+    return f"{stem or 'annotator'}-{digest}"
+
+
+def is_consensus(annotator: str | None) -> bool:
+    return bool(annotator) and str(annotator).startswith(CONSENSUS_PREFIX)
+
+
+def record(
+    db: sqlite3.Connection,
+    ids: Iterable[int],
+    annotator: str,
+    kind: str,
+    value: Any,
+    at: str,
+    name: str = "",
+) -> None:
+    """Keep ``annotator``'s ``value`` of ``kind`` (``None``: they cleared it) for items ``ids``."""
+    if kind not in KINDS:
+        raise ValueError(f"opinion kind {kind!r} is not one of {KINDS}")
+    ids = list(ids)
+    if value is None:
+        db.executemany(
+            "DELETE FROM opinions WHERE item_id = ? AND annotator = ? AND kind = ? AND name = ?",
+            [(i, annotator, kind, name) for i in ids],
+        )
+        return
+    text = json.dumps(value)
+    db.executemany(
+        "INSERT INTO opinions(item_id, annotator, kind, name, value, at) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT(item_id, annotator, kind, name) DO UPDATE SET value = excluded.value, "
+        "at = excluded.at",
+        [(i, annotator, kind, name, text, at) for i in ids],
+    )
+
+
+def record_mask(
+    writer: Writer, item_id: int, annotator: str, data: bytes | None, at: str
+) -> str | None:
+    """Keep ``annotator``'s mask of an item: ``data`` is the TIFF the item's mask was written
+    as (``None``: they cleared it). Written atomically into the annotator's folder; the file it
+    replaces is deleted after the transaction commits, a new one removed if it rolls back."""
+    from qbi_desktop.core.atomic import atomic_write_bytes
+
+    project = writer.project
+    old = writer.db.execute(
+        "SELECT value FROM opinions WHERE item_id = ? AND annotator = ? AND kind = 'mask'",
+        (item_id, annotator),
+    ).fetchone()
+    if old is not None:
+        writer.obsolete.append(project.resolve(json.loads(old[0])))
+    if data is None:
+        record(writer.db, [item_id], annotator, "mask", None, at)
+        return None
+    folder = project.masks_dir / annotator_folder(annotator)
+    folder.mkdir(parents=True, exist_ok=True)
+    import secrets
+
+    path = folder / f"{item_id}-{secrets.token_hex(4)}.tif"
+    atomic_write_bytes(path, data)
+    writer.created.append(path)
+    stored = project.store_path(path)
+    record(writer.db, [item_id], annotator, "mask", stored, at)
+    return stored
+
+
+def boxes_value(boxes: Sequence[Any]) -> list[list[Any]]:
+    """Boxes (objects with label, x, y, w, h) as an opinion value."""
+    return [[b.label, float(b.x), float(b.y), float(b.w), float(b.h)] for b in boxes]
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+def for_item(db: sqlite3.Connection, item_id: int) -> dict[str, dict[str, Any]]:
+    """Every annotator's annotation of one item: ``{annotator: {"label": ..., "targets":
+    {name: value}, "boxes": [...], "mask": path, "review": ...}}`` (only what each one set)."""
+    out: dict[str, dict[str, Any]] = {}
+    rows = db.execute(
+        "SELECT annotator, kind, name, value, at FROM opinions WHERE item_id = ? "
+        "ORDER BY annotator, kind, name",
+        (item_id,),
+    )
+    for annotator, kind, name, value, _at in rows:
+        mine = out.setdefault(annotator, {})
+        if kind == "target":
+            mine.setdefault("targets", {})[name] = json.loads(value)
+        else:
+            mine[kind] = json.loads(value)
+    return out
+
+
+def table(db: sqlite3.Connection, kind: str, name: str = "") -> dict[int, dict[str, Any]]:
+    """One kind over the whole project: ``{item_id: {annotator: value}}``."""
+    out: dict[int, dict[str, Any]] = {}
+    rows = db.execute(
+        "SELECT item_id, annotator, value FROM opinions WHERE kind = ? AND name = ? "
+        "ORDER BY item_id, annotator",
+        (kind, name),
+    )
+    for item_id, annotator, value in rows:
+        out.setdefault(int(item_id), {})[annotator] = json.loads(value)
+    return out
+
+
+def target_names(db: sqlite3.Connection) -> list[str]:
+    rows = db.execute("SELECT DISTINCT name FROM opinions WHERE kind = 'target' ORDER BY name")
+    return [r[0] for r in rows]
+
+
+def annotators(db: sqlite3.Connection, kind: str | None = None) -> list[str]:
+    """Everyone who annotated something (of ``kind``), sorted."""
+    if kind is None:
+        rows = db.execute("SELECT DISTINCT annotator FROM opinions ORDER BY annotator")
+    else:
+        rows = db.execute(
+            "SELECT DISTINCT annotator FROM opinions WHERE kind = ? ORDER BY annotator", (kind,)
+        )
+    return [r[0] for r in rows]
+
+
+def counts(db: sqlite3.Connection, kind: str, name: str = "") -> dict[int, int]:
+    """How many annotators gave each item an annotation of ``kind`` (a Browser filter "needs a
+    second opinion" is the items with 1)."""
+    rows = db.execute(
+        "SELECT item_id, COUNT(*) FROM opinions WHERE kind = ? AND name = ? GROUP BY item_id",
+        (kind, name),
+    )
+    return {int(i): int(n) for i, n in rows}
+
+
+def load_mask(
+    project: Project,
+    stored: str,
+    item_id: int,
+    annotator: str,
+    expected_shape: tuple[int, ...] | None = None,
+) -> np.ndarray:
+    """Read one annotator's mask file (a regular file; its declared size checked before
+    decoding); a clear message names the file, the item and the person."""
+    from qbi_desktop.core.errors import UserFacingError
+    from qbi_desktop.core.maskio import read_mask_file
+    from qbi_desktop.core.safefile import not_regular
+
+    path = Path(project.resolve(stored))
+    problem = not_regular(path)
+    if problem:
+        raise UserFacingError(f"{path}: mask of item {item_id} by {annotator!r}: {problem}")
+    try:
+        return np.asarray(read_mask_file(path, expected_shape)[0])
+    except UserFacingError as exc:
+        raise UserFacingError(f"mask of item {item_id} by {annotator!r}: {exc}") from exc
