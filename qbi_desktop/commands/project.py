@@ -22,6 +22,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", required=True, choices=sorted(IMPORTERS))
     p.add_argument("--images", help="images folder (sheet, masks, coco)")
     p.add_argument("--annotator", help="name stored with every label/mask/box imported")
+    # A sheet's text layout, when detection cannot tell (default: detected)
+    p.add_argument("--encoding", help="sheet: text encoding, e.g. utf-8, windows-1252")
+    p.add_argument("--separator", choices=[",", ";", "tab"], help="sheet: column separator")
+    p.add_argument("--decimal", choices=[".", ","], help="sheet: decimal mark of numbers")
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.set_defaults(func=run_import)
 
@@ -95,6 +99,9 @@ def run_import(args: argparse.Namespace) -> int:
             options = {"annotator": args.annotator}
             if args.images:
                 options["images_dir"] = args.images
+            for name in ("encoding", "separator", "decimal"):
+                if getattr(args, name, None):
+                    options[name] = getattr(args, name)
             try:
                 report = run_job(import_job(project, args.kind, args.sources, **options), _progress)
             except BaseException:

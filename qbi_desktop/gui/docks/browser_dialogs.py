@@ -115,6 +115,22 @@ class ImportDialog(QDialog):
         browse.clicked.connect(self._pick_images_dir)
         self.annotator = QLineEdit()
         self.annotator.setPlaceholderText("stored with every label, mask and box")
+        # A sheet's text layout: detected unless chosen (when detection cannot tell, it says so)
+        self.sheet_fields: dict[str, QComboBox] = {}
+        sheet_row = QHBoxLayout()
+        for name, choices in (
+            ("encoding", [("detect", None), ("UTF-8", "utf-8"), ("Windows-1252", "windows-1252")]),
+            ("separator", [("detect", None), ("comma", ","), ("semicolon", ";"), ("tab", "tab")]),
+            ("decimal", [("detect", None), ("point", "."), ("comma", ",")]),
+        ):
+            combo = QComboBox()
+            combo.setAccessibleName(name.capitalize())
+            for text, value in choices:
+                combo.addItem(text, value)
+            self.sheet_fields[name] = combo
+            sheet_row.addWidget(QLabel(name.capitalize()))
+            sheet_row.addWidget(combo)
+        sheet_row.addStretch(1)
         self.hint = QLabel()
         self.hint.setWordWrap(True)
         self.hint.setStyleSheet("color: palette(mid)")
@@ -133,6 +149,12 @@ class ImportDialog(QDialog):
         self.images_label = QLabel("Images folder")
         form.addRow(self.images_label, images_row)
         self.images_widgets = (self.images_label, self.images_dir, browse)
+        self.sheet_label = QLabel("Sheet")
+        form.addRow(self.sheet_label, sheet_row)
+        self.sheet_widgets = [self.sheet_label]
+        for i in range(sheet_row.count()):
+            if sheet_row.itemAt(i).widget() is not None:
+                self.sheet_widgets.append(sheet_row.itemAt(i).widget())
         form.addRow("Annotator", self.annotator)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -147,6 +169,8 @@ class ImportDialog(QDialog):
         _text, pick, images = IMPORT_KINDS[key]
         for w in self.images_widgets:
             w.setVisible(images)
+        for w in self.sheet_widgets:
+            w.setVisible(key == "sheet")
         self.hint.setText(
             f"Pick the {'folder' if pick == 'folder' else 'file(s)'} to import, or an archive "
             "of it (.zip, .tar.gz, ...; extracted into the project's sources folder). Nothing "
@@ -186,6 +210,10 @@ class ImportDialog(QDialog):
         options: dict[str, Any] = {"annotator": self.annotator.text().strip() or None}
         if IMPORT_KINDS[kind][2] and self.images_dir.text().strip():
             options["images_dir"] = self.images_dir.text().strip()
+        if kind == "sheet":
+            options.update(
+                {k: c.currentData() for k, c in self.sheet_fields.items() if c.currentData()}
+            )
         return kind, sources, options
 
 
