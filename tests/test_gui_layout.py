@@ -171,6 +171,31 @@ def test_every_dock_shows_its_controls_and_the_canvas_keeps_half(
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_every_panel_tab_shows_its_whole_title(windows, qtbot, size):
+    """Six job panels share the right column: their tabs were elided to "An…", "S…"."""
+    from PySide6.QtWidgets import QTabBar
+
+    window = windows(size)
+    bars = [  # the dock groups' tab bars (the window's own children)
+        b for b in window.findChildren(QTabBar) if b.parent() is window and b.isVisible()
+    ]
+    titles = {window.docks[n].windowTitle() for n in ("annotate", "spots", "baselines")}
+    checked = set()
+    for bar in bars:
+        for i in range(bar.count()):
+            text, rect = bar.tabText(i), bar.tabRect(i)
+            assert bar.elideMode() == Qt.TextElideMode.ElideNone or (
+                max(rect.width(), rect.height()) >= bar.fontMetrics().horizontalAdvance(text)
+            ), f"tab {text!r} is elided ({rect.width()}x{rect.height()})"
+            assert bar.rect().contains(rect), f"tab {text!r} is outside its tab bar"
+            assert visible_part(window, bar).contains(
+                QRect(bar.mapTo(window, rect.topLeft()), rect.size())
+            ), text
+            checked.add(text)
+    assert titles <= checked
+
+
 def test_the_app_start_with_panels_built_after_the_first_frame_gets_the_same_layout(
     qtbot, settings_dir
 ):

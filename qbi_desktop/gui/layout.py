@@ -21,8 +21,8 @@ DEFAULT_TABS = {
 }
 # Column widths as shares of the window width (the canvas keeps the rest, > 50 %).
 LEFT_SHARE = 0.215
-RIGHT_SHARE = 0.27
-LEFT_MIN, RIGHT_MIN = 280, 360  # narrower than this the panels' rows no longer fit
+RIGHT_SHARE = 0.285  # with the tab strip down its right edge (26 px)
+LEFT_MIN, RIGHT_MIN = 280, 386  # narrower than this the panels' rows no longer fit
 CANVAS_SHARE = 0.5  # the canvas never gets less than this share when the layout makes room
 LEVELS_HEIGHT = 320  # histogram, min/max, percentiles, colour map, options
 TASKS_HEIGHT = 110
@@ -122,6 +122,9 @@ def arrange_default_layout(window) -> None:
     window.setCorner(Qt.Corner.BottomRightCorner, right)
     window.setCorner(Qt.Corner.TopLeftCorner, left)
     window.setCorner(Qt.Corner.TopRightCorner, right)
+    # The job panels' tabs run down the right edge: six or more titles never fit side by side
+    # in a 360 px column (they were elided to "An…", "S…"), but they fit one under the other.
+    window.setTabPosition(right, QTabWidget.TabPosition.East)
     groups = ((left, "left_top"), (left, "left_bottom"), (right, "right"), (bottom, "bottom"))
     # Start from nothing: tab groups the panels formed while installing would otherwise linger.
     for dock in window.docks.values():
