@@ -256,8 +256,10 @@ class FilesMixin:
                 task.cancel()
         if document is not None:
             self.stores.pop(id(document), None)
+            self.boxes.forget_document(document)  # boxes are saved with every edit
         if document is None:
             self.save_settings()
+            self.boxes.close()
         return True
 
     def _preset_answer(self, box: QMessageBox):

@@ -34,7 +34,8 @@ from qbi_desktop.gui.annotate.cursor import BrushCursor, LassoItem, PreviewItem
 
 log = logging.getLogger("qbi_desktop")
 
-TOOLS = ("brush", "eraser", "fill", "lasso", "constrained")
+# "box" draws boxes: its input goes to gui/annotate/boxes_tool.py, not to the mask
+TOOLS = ("brush", "eraser", "fill", "lasso", "constrained", "box")
 FRAME_MS = 16
 MAX_SEGMENT = 32.0  # px: long jumps are split so each overlay update stays small
 
@@ -119,7 +120,7 @@ class PaintController(QObject):
         self.lasso.clear()
         self.tool = tool
         self.canvas.set_tool_active(tool is not None)
-        if tool is None or tool in ("fill", "lasso"):
+        if tool is None or tool in ("fill", "lasso", "box"):
             self.cursor.hide()
         if tool != "constrained":
             self.preview.hide()
@@ -202,7 +203,8 @@ class PaintController(QObject):
             )
 
     def _takes_input(self) -> bool:
-        return self.tool is not None and not self._space
+        # the box tool's input is taken by the BoxController (gui/annotate/boxes_tool.py)
+        return self.tool is not None and self.tool != "box" and not self._space
 
     # mouse
     def _mouse_press(self, event) -> bool:

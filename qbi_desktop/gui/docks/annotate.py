@@ -62,6 +62,7 @@ from qbi_desktop.core.annotation.leftovers import Leftovers
 from qbi_desktop.core.annotation.masks import ConstraintRule
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.labels import LabelTable
+from qbi_desktop.gui.annotate.boxes_dock import BoxesDock
 from qbi_desktop.gui.annotate.dock_files import FilesMixin
 from qbi_desktop.gui.annotate.dock_labels import LabelsMixin
 from qbi_desktop.gui.annotate.dock_project import ProjectMixin
@@ -74,13 +75,14 @@ from qbi_desktop.gui.undo import UndoContext, undo_router
 
 log = logging.getLogger("qbi_desktop")
 
-TOOL_KEYS = {"brush": "B", "eraser": "E", "fill": "F", "lasso": "L", "constrained": "C"}
+TOOL_KEYS = {"brush": "B", "eraser": "E", "fill": "F", "lasso": "L", "constrained": "C", "box": "W"}
 TOOL_TITLES = {
     "brush": "Brush",
     "eraser": "Eraser",
     "fill": "Fill",
     "lasso": "Lasso",
     "constrained": "Constrained",
+    "box": "Box",
 }
 
 
@@ -113,12 +115,14 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         self.overlay = MaskOverlay()
         self.canvas.view.addItem(self.overlay, ignoreBounds=True)
         self.controller = PaintController(self.canvas, self.overlay, lambda: self.session)
+        self.boxes = BoxesDock(self)  # boxes: tool W, list, proposals (gui/annotate/boxes_*.py)
         self._build()
         self._load_settings()
         self.controller.tool_changed.connect(self._tool_changed)
         self.controller.size_changed.connect(self._size_changed)
         self.controller.mask_changed.connect(self._on_mask_changed)
         self.controller.stroke_finished.connect(self._update_status)
+        self.controller.stroke_finished.connect(self.boxes.stroke_made)
         self.controller.message.connect(lambda m: self.window.statusBar().showMessage(m, 5000))
         self.canvas.plane_changed.connect(self._plane_changed)
 
@@ -254,6 +258,7 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         col.addWidget(brush_box)
         col.addWidget(cbox)
         col.addWidget(lbox)
+        col.addWidget(self.boxes.widget)
         col.addWidget(obox)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -278,13 +283,21 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
             ("]", lambda: self.controller.grow(1)),
             ("V", lambda: self.visible.toggle()),
         ]
-        bindings += [(str(n), lambda n=n: self.select_label_index(n - 1)) for n in range(1, 10)]
+        bindings += [(str(n), lambda n=n: self._number_key(n)) for n in range(10)]
         for owner in (self, self.canvas):
             for key, slot in bindings:
                 sc = QShortcut(QKeySequence(key), owner)
                 sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
                 sc.activated.connect(slot)
                 self.shortcuts.append(sc)
+        self.boxes.install_shortcuts(self.shortcuts)
+
+    def _number_key(self, n: int) -> None:
+        """0-9: the box class with the Box tool, else the mask label (1-9)."""
+        if self.controller.tool == "box":
+            self.boxes.number_key(n)
+        elif n > 0:
+            self.select_label_index(n - 1)
 
     def install_menu(self) -> None:
         w = self.window
@@ -307,8 +320,11 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
             UndoContext(
                 "Annotate",
                 lambda: [self, self.canvas, w.docks.get("annotate"), w.docks.get("spots")],
-                lambda: "mask edit" if self._can_undo() else None,
-                lambda: "mask edit" if self.session and self.session.editor.redo_depth else None,
+                lambda: self.boxes.undo_text() or ("mask edit" if self._can_undo() else None),
+                lambda: (
+                    self.boxes.redo_text()
+                    or ("mask edit" if self.session and self.session.editor.redo_depth else None)
+                ),
                 self.undo,
                 self.redo,
             )
@@ -372,7 +388,11 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         self.set_tool(None if self.controller.tool == tool else tool)
 
     def _escape(self) -> None:
-        if self.controller._stroke is not None:
+        if self.boxes.controller.cancel():
+            return
+        if self.boxes.session is not None and self.boxes.session.selected is not None:
+            self.boxes.session.select(None)
+        elif self.controller._stroke is not None:
             self.controller.cancel()
         else:
             self.set_tool(None)
@@ -488,7 +508,9 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         s = self.session
         return s is not None and (self.controller._stroke is not None or s.editor.undo_depth > 0)
 
-    def undo(self) -> None:
+    def undo(self):
+        if self.boxes.can_undo():  # the last edit on the canvas was a box edit
+            return self.boxes.undo()
         s = self.session
         if s is None:
             return
@@ -496,7 +518,9 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
             self.controller.end_stroke()
         self._apply(s.editor.undo())
 
-    def redo(self) -> None:
+    def redo(self):
+        if self.boxes.can_redo():
+            return self.boxes.redo()
         s = self.session
         if s is None:
             return
