@@ -57,6 +57,7 @@ from qbi_desktop.core.catalog import (
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.annotate.store import ProjectItemStore
+from qbi_desktop.gui.docks.browser_classes import BrowserClasses
 from qbi_desktop.gui.docks.browser_dialogs import (
     MetadataDialog,
     NewProjectDialog,
@@ -65,11 +66,13 @@ from qbi_desktop.gui.docks.browser_edits import BrowserEdits, sorted_classes
 from qbi_desktop.gui.docks.browser_io import BrowserTransfer
 from qbi_desktop.gui.docks.browser_model import (
     COL_NAME,
+    COL_TARGETS,
     COL_THUMB,
     ICON_SIZE,
     ItemTableModel,
 )
 from qbi_desktop.gui.docks.browser_tabs import BrowserTabs, montage_array  # noqa: F401 (API)
+from qbi_desktop.gui.docks.browser_targets import BrowserTargets
 from qbi_desktop.gui.docks.browser_views import (
     BalanceView,
     MontageView,
@@ -93,6 +96,9 @@ def install(window) -> BrowserPanel:
     window.add_dock("browser", "Dataset Browser", panel, Qt.DockWidgetArea.LeftDockWidgetArea)
     panel.build_menu()
     panel.connect_annotate()
+    from qbi_desktop.gui.docks import browser_suggest
+
+    browser_suggest.install(panel)  # suggested classes, Enter accepts, the label-next queue
     return panel
 
 
@@ -105,7 +111,9 @@ def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]
         project.close()
 
 
-class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
+class BrowserPanel(
+    BrowserEdits, BrowserClasses, BrowserTargets, BrowserTransfer, BrowserTabs, QWidget
+):
     """The Browser dock's widget; see the module docstring."""
 
     new_project_box = None  # the New Project dialog while it is open
@@ -189,13 +197,19 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
             # never narrower than its title and the sort arrow
             hh.resizeSection(col, max(width, titles.horizontalAdvance(title) + 26))
         hh.setStretchLastSection(True)
-        self.table.doubleClicked.connect(lambda index: self.open_item(index.row()))
+        # a double-click on the Targets cell types a value there instead
+        self.table.doubleClicked.connect(
+            lambda index: index.column() == COL_TARGETS or self.open_item(index.row())
+        )
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._table_menu)
         selection = self.table.selectionModel()
         selection.currentRowChanged.connect(self._current_changed)
         selection.selectionChanged.connect(self._selection_changed)
         self.model.reloaded.connect(self._reloaded)
         self._install_keys()
         self._install_undo()
+        self._install_targets()
 
         self.detail = wrapped_label()
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -250,6 +264,7 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
         layout.addWidget(self.project_label)
         layout.addLayout(filters)
         layout.addLayout(classes)
+        layout.addWidget(self.target_row)
         layout.addWidget(self.tabs, 1)
         self.setMinimumWidth(280)
 
@@ -302,6 +317,17 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
         self.verify_action = w.add_action(
             "&Verify Files", self.verify_files, None, menu, "Find moved or changed image files"
         )
+        menu.addSeparator()
+        self.classes_action = w.add_action(
+            "C&lasses…", self.classes_dialog, None, menu, "Class counts; rename or merge classes"
+        )
+        self.targets_action = w.add_action(
+            "Regression &Target…",
+            self.target_definition_dialog,
+            None,
+            menu,
+            "Name, unit, allowed range and decimals of a regression target",
+        )
         self._refresh_recent_menu()
         self._enable_actions()
 
@@ -315,6 +341,8 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
             self.split_action,
             self.restore_split_action,
             self.verify_action,
+            self.classes_action,
+            self.targets_action,
         ):
             action.setEnabled(on)
 
@@ -377,6 +405,7 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
         self._fill_filter_combos()
         self.model.set_project(project)
         self._load_classes()
+        self._load_targets()
         self._update_title()
         self.balance_dirty = True
         self._enable_actions()
@@ -409,6 +438,7 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
         self.balance.set_report(None)
         self.montage.set_tiles([], "")
         self._fill_filter_combos()
+        self._load_targets()
         self._update_title()
         self._enable_actions()
 
@@ -428,6 +458,7 @@ class BrowserPanel(BrowserEdits, BrowserTransfer, BrowserTabs, QWidget):
         self._fill_filter_combos()
         self.model.reload()
         self._load_classes()
+        self._load_targets()
         self._update_title()
         self.balance_dirty = True
         self._tab_changed(self.tabs.currentIndex())

@@ -1,7 +1,9 @@
 """The Browser's edits from the keyboard, their undo, and splits that are asked before replacing.
 
-Keys in the table: 0-9 give the class at that position of the class list, Backspace clears the
-label, A accepts, R rejects, F flags for editing, N edits the notes; the selection moves on.
+Keys in the table: 0-9 give the class at that position of the class list, C or / opens the
+class picker for any class (browser_classes.py), Backspace or Delete clears the label, A
+accepts, R rejects, F flags for editing, N edits the notes; the selection moves on. F2 (or Enter
+on the Targets column) types a regression target (browser_targets.py).
 Each edit is one catalog transaction that returns what it changed (``core/catalog/edits.py``);
 the Browser keeps them on its own :class:`~qbi_desktop.gui.undo.UndoStack`, so Ctrl+Z in the
 Browser takes back the last Browser edit - never a stroke on the canvas (``gui/undo.py``).
@@ -18,9 +20,11 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox
 
 from qbi_desktop.core.catalog import Project
+from qbi_desktop.core.catalog import classes as catalog_classes
+from qbi_desktop.core.catalog.classes import sorted_classes
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.splits import (
     SplitPlan,
@@ -32,23 +36,13 @@ from qbi_desktop.core.catalog.splits import (
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.gui.docks.browser_dialogs import SplitDialog
+from qbi_desktop.gui.docks.browser_model import COL_TARGETS
 from qbi_desktop.gui.undo import UndoContext, UndoStack, undo_router
 
 REVIEW_KEYS = {"A": "accepted", "R": "rejected", "F": "needs_edit"}
-CLEAR_LABEL_KEYS = ("Backspace",)
+CLEAR_LABEL_KEYS = ("Backspace", "Delete")
+PICKER_KEYS = ("C", "/")
 BIG_CHANGE = 2000  # items: more are undone on a worker (a 70 000-item split takes ~1 s)
-
-
-def sorted_classes(labels: list[str]) -> list[str]:
-    """Class names in key order: numbers numerically ("2" before "10"), then text."""
-
-    def key(s: str):
-        try:
-            return (0, float(s), s)
-        except ValueError:
-            return (1, 0.0, s)
-
-    return sorted(labels, key=key)
 
 
 class BrowserEdits:
@@ -146,15 +140,28 @@ class BrowserEdits:
         return "browser/classes/" + str(self.project.root).replace("/", "|") if self.project else ""
 
     def _load_classes(self) -> None:
-        saved = self.window.settings.value(self._classes_key(), "") if self.project else ""
-        labels = sorted_classes(self.project.distinct("label")) if self.project else []
-        classes = list(dict.fromkeys(c.strip() for c in str(saved or "").split(",") if c.strip()))
+        """The class list kept in the catalog (older projects: the one typed into this
+        computer's settings), then labels present that it lacks."""
+        if self.project is None:
+            self.classes_edit.setText("")
+            return
+        classes = catalog_classes.stored_list(self.project.db)
+        if not classes:
+            saved = self.window.settings.value(self._classes_key(), "")
+            classes = [c.strip() for c in str(saved or "").split(",") if c.strip()]
+        classes = list(dict.fromkeys(classes))
+        labels = sorted_classes(self.project.distinct("label"))
         classes += [c for c in labels if c not in classes]  # labels not typed in yet, in order
         self.classes_edit.setText(", ".join(classes))
 
     def _classes_edited(self) -> None:
-        if self.project is not None:
-            self.window.settings.setValue(self._classes_key(), ", ".join(self.classes()))
+        if self.project is None:
+            return
+        try:  # kept in the catalog: the same keys in every window and on the command line
+            if self.classes() != catalog_classes.stored_list(self.project.db):
+                catalog_classes.set_class_list(self.project, self.classes())
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
 
     def classes(self) -> list[str]:
         return [c.strip() for c in self.classes_edit.text().split(",") if c.strip()]
@@ -174,9 +181,46 @@ class BrowserEdits:
             bind(key, lambda s=state: self.review_current(s))
         for key in CLEAR_LABEL_KEYS:
             bind(key, self.clear_label)
+        for key in PICKER_KEYS:
+            bind(key, self.open_class_picker)
+        bind("F2", self.edit_target)
         bind("N", self.notes_dialog)
         for key in ("Return", "Enter"):
-            bind(key, lambda: self.open_item(self.table.currentIndex().row()))
+            bind(key, self.enter_key)
+
+    def enter_key(self) -> None:
+        """Enter on the Targets column types a target; elsewhere it opens the item."""
+        if self.table.currentIndex().column() == COL_TARGETS:
+            self.edit_target()
+            return
+        self.open_item(self.table.currentIndex().row())
+
+    def _table_menu(self, pos) -> QMenu | None:
+        """Right-click in the table: the edits the keys make, named with their keys."""
+        if self.project is None:
+            return None
+        menu = QMenu(self.table)
+        classes = self.classes()
+        for k, name in enumerate(classes[:10]):
+            menu.addAction(f"Class {name}\t{k}", lambda k=k: self.label_key(k))
+        menu.addAction("Set class…\tC", self.open_class_picker)
+        menu.addAction("Clear label\tBackspace", self.clear_label)
+        menu.addSeparator()
+        target = self.active_target()
+        menu.addAction(
+            f"Type {target}…\tF2" if target else "Define a regression target…", self.edit_target
+        )
+        menu.addAction("Classes (rename, merge)…", self.classes_dialog)
+        menu.addSeparator()
+        for key, state in REVIEW_KEYS.items():
+            menu.addAction(
+                f"{state.replace('_', ' ').capitalize()}\t{key}",
+                lambda s=state: self.review_current(s),
+            )
+        menu.addAction("Notes…\tN", self.notes_dialog)
+        self.table_menu = menu
+        menu.popup(self.table.viewport().mapToGlobal(pos))
+        return menu
 
     def _target_rows(self) -> list[int]:
         """The rows a key acts on: the selected rows, or the current row."""

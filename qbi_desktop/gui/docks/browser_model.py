@@ -44,10 +44,14 @@ COLUMNS: list[tuple[str, str | None, str]] = [
     ("Boxes", "n_boxes", "Number of boxes"),
     ("Size", "width", "Width x height in pixels"),
     ("Annotator", "annotator", "Who set the label"),
-    ("Targets", None, "Regression targets"),
+    ("Targets", None, "Regression targets (F2 or Enter types the chosen target)"),
     ("Source", "source", "Image file, or container and row"),
+    # last here, shown next to Label (browser_suggest.py moves it): the indices above stay
+    ("Suggested", "suggestion", "Suggested class and confidence (Enter accepts it)"),
 ]
 COL_THUMB, COL_ID, COL_NAME, COL_LABEL, COL_SPLIT, COL_REVIEW = range(6)
+COL_SUGGESTED = len(COLUMNS) - 1
+COL_TARGETS = 11
 
 REVIEW_COLOURS = {
     "accepted": QColor(60, 160, 80),
@@ -79,10 +83,14 @@ class ItemTableModel(QAbstractTableModel):
         #: off the GUI thread (the window's TaskManager); None: thumbnails are only read. Not
         #: named ``submit``: that is a virtual slot of QAbstractItemModel the view calls.
         self.run_task: Callable[..., Any] | None = None
+        #: the label suggestions (browser_suggest.BrowserSuggestions): its cells and queue order
+        self.suggestions: Any = None
         self._thumb_timer = QTimer(self)
         self._thumb_timer.setSingleShot(True)
         self._thumb_timer.setInterval(30)
         self._thumb_timer.timeout.connect(self._load_wanted)
+        self.target_defs: dict[str, Any] = {}  # name -> TargetDef: decimals and units shown
+        self.active_target: str | None = None  # the target the Targets cell edits
 
     # -- project, filters, sort -------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -99,6 +107,10 @@ class ItemTableModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         key = COLUMNS[column][1] if 0 <= column < len(COLUMNS) else None
+        if key == "suggestion":
+            if self.suggestions is not None:
+                self.suggestions.sort_requested(order)
+            return
         if key is None:
             names = self.project.distinct("targets") if self.project else []
             if not names:
@@ -114,6 +126,8 @@ class ItemTableModel(QAbstractTableModel):
             self._ids = np.zeros(0, dtype=np.int64)
         else:
             self._ids = self.project.id_array(self.filters, self.sort_key)
+            if self.suggestions is not None:  # "label next": the queue's order
+                self._ids = self.suggestions.reorder(self._ids)
         self._rows.clear()
         self._wanted.clear()
         self.endResetModel()
@@ -132,6 +146,13 @@ class ItemTableModel(QAbstractTableModel):
             rows += hits.tolist()
         for r in rows:
             self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
+
+    def set_order(self, ids: np.ndarray) -> None:
+        """Show these ids in this order (the label-next queue); the row cache stays valid."""
+        self.beginResetModel()
+        self._ids = np.asarray(ids, dtype=np.int64)
+        self._wanted.clear()
+        self.endResetModel()
 
     # -- access ------------------------------------------------------------------------------
     @property
@@ -170,6 +191,12 @@ class ItemTableModel(QAbstractTableModel):
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(COLUMNS)
 
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and index.column() == COL_TARGETS and self.active_target:
+            flags |= Qt.ItemFlag.ItemIsEditable  # typed through the panel's target delegate
+        return flags
+
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
         if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(COLUMNS):
             return None
@@ -196,11 +223,13 @@ class ItemTableModel(QAbstractTableModel):
         ):
             return None
         item = self.item(row)
+        if col == COL_SUGGESTED:
+            return None if self.suggestions is None else self.suggestions.cell(item, role)
         if role == Qt.ItemDataRole.ForegroundRole:
             if col == COL_REVIEW and item["review"] in REVIEW_COLOURS:
                 return QBrush(REVIEW_COLOURS[item["review"]])
             return None
-        text = _cell_text(item, col)
+        text = _cell_text(item, col, self.target_defs)
         if role == Qt.ItemDataRole.ToolTipRole:
             return text if col != COL_THUMB else item["name"]
         return text
@@ -298,7 +327,7 @@ def _pixmap(png: bytes) -> QPixmap | None:
     )
 
 
-def _cell_text(item: dict[str, Any], col: int) -> str:
+def _cell_text(item: dict[str, Any], col: int, defs: dict[str, Any] | None = None) -> str:
     if col == COL_THUMB:
         return ""
     if col == COL_ID:
@@ -324,8 +353,16 @@ def _cell_text(item: dict[str, Any], col: int) -> str:
     if key == "annotator":
         return item["annotator"] or ""
     if key is None:
-        return ", ".join(f"{k}={v:.4g}" for k, v in sorted(item["targets"].items()))
+        targets = sorted(item["targets"].items())
+        return ", ".join(_target_text(k, v, (defs or {}).get(k)) for k, v in targets)
     if key == "source":
         source = item["source"] or ""
         return source if item["index"] is None else f"{source} [{item['index']}]"
     return ""
+
+
+def _target_text(name: str, value: float, definition: Any) -> str:
+    if definition is None or definition.decimals is None:
+        return f"{name}={value:.4g}"
+    unit = f" {definition.unit}" if definition.unit else ""
+    return f"{name}={value:.{definition.decimals}f}{unit}"

@@ -399,3 +399,62 @@ class BalanceView(QWidget):
         ids = item.data(0, Qt.ItemDataRole.UserRole)
         if ids:
             self.show_ids.emit(list(ids))
+
+    # -- live target edits ---------------------------------------------------------------------
+    def apply_target_change(
+        self,
+        name: str,
+        removed: list[tuple[float, str | None]],
+        added: list[tuple[float, str | None]],
+    ) -> bool:
+        """Move typed target values into the histogram without recomputing it: ``removed`` and
+        ``added`` are (value, split) pairs. False when it cannot (no report yet, a new target,
+        a value outside the drawn bins): the caller recomputes on a worker."""
+        entry = (self.report or {}).get("targets", {}).get(name)
+        if entry is None:
+            return False
+        edges = np.asarray(entry["edges"], dtype=float)
+        if any(not edges[0] <= v <= edges[-1] for v, _s in added):
+            return False
+        n = entry["n"]
+        total = entry["mean"] * n
+        squares = (entry["std"] ** 2 + entry["mean"] ** 2) * n
+        per_split = entry.get("splits")
+        for sign, pairs in ((-1, removed), (1, added)):
+            for value, split in pairs:
+                b = min(int(np.searchsorted(edges, value, side="right")) - 1, len(edges) - 2)
+                entry["counts"][b] += sign
+                if per_split is not None:
+                    per_split.setdefault(split or "unassigned", [0] * (len(edges) - 1))
+                    per_split[split or "unassigned"][b] += sign
+                n += sign
+                total += sign * value
+                squares += sign * value * value
+        entry["n"] = n
+        if n:
+            entry["mean"] = total / n
+            entry["std"] = math.sqrt(max(0.0, squares / n - entry["mean"] ** 2))
+        values = [v for v, _s in added]
+        if values:  # min/max only widen here; a removed extreme is fixed by the next refresh
+            entry["min"], entry["max"] = min(entry["min"], *values), max(entry["max"], *values)
+        if self.target.currentText() == name:
+            self._draw_histogram()
+        return True
+
+    def show_typed(self, name: str | None, value: float | None) -> None:
+        """Mark a value being typed (not yet entered) on the histogram of its target."""
+        line = getattr(self, "typed_line", None)
+        if line is None:
+            line = self.typed_line = pg.InfiniteLine(
+                angle=90, pen=pg.mkPen((220, 60, 60), width=2, style=Qt.PenStyle.DashLine)
+            )
+            line.setZValue(10)
+            self.hist_plot.addItem(line)
+        visible = value is not None and name is not None and self.target.currentText() == name
+        if name is not None and value is not None and self.target.currentText() != name:
+            if self.target.findText(name) >= 0:
+                self.target.setCurrentText(name)
+                visible = True
+        line.setVisible(bool(visible))
+        if visible:
+            line.setPos(value)

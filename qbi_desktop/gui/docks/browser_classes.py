@@ -1,0 +1,270 @@
+"""Any number of classes in the Browser: a class picker with type-ahead, rename and merge.
+
+Keys 0-9 reach the first ten classes of the list; ``C`` or ``/`` opens the picker: type a few
+letters, the list narrows (names starting with them first), Enter gives the highlighted class
+to the selection and moves on; a name that is not in the list yet becomes a new class. The
+Classes dialog (Dataset > Classes…) lists every class with its item count and renames or merges
+them (``core/catalog/classes.py``), each one undoable with Ctrl+Z in the Browser.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+)
+
+from qbi_desktop.core.catalog import classes as C
+from qbi_desktop.core.errors import UserFacingError
+
+NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def matches(classes: list[str], typed: str) -> list[str]:
+    """Classes matching what was typed: names starting with it first, then containing it
+    (case-insensitive), each group in class order."""
+    t = typed.strip().casefold()
+    if not t:
+        return list(classes)
+    starts = [c for c in classes if c.casefold().startswith(t)]
+    inside = [c for c in classes if t in c.casefold() and c not in starts]
+    return starts + inside
+
+
+class ClassPicker(QDialog):
+    """A small type-ahead list of the project's classes (with counts and their number keys)."""
+
+    chosen = Signal(str)
+
+    def __init__(self, classes: list[str], counts: dict[str, int], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Set class")
+        self.classes = classes
+        self.counts = counts
+        self.typed = QLineEdit()
+        self.typed.setPlaceholderText("type to find a class (a new name adds one)")
+        self.typed.setAccessibleName("Class")
+        self.list = QListWidget()
+        self.hint = QLabel("")
+        self.hint.setStyleSheet("color: gray")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.typed)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.hint)
+        self.typed.textChanged.connect(self._filter)
+        self.typed.installEventFilter(self)
+        self.list.itemActivated.connect(lambda item: self._choose(item.data(NAME_ROLE)))
+        self._filter("")
+        self.resize(280, 360)
+
+    def _filter(self, text: str) -> None:
+        self.list.clear()
+        for name in matches(self.classes, text):
+            n = self.classes.index(name)
+            key = f"{n}: " if n < 10 else "    "
+            item = QListWidgetItem(f"{key}{name}  ({self.counts.get(name, 0):,})")
+            item.setData(NAME_ROLE, name)
+            self.list.addItem(item)
+        if self.list.count():
+            self.list.setCurrentRow(0)
+            self.hint.setText("Enter: give this class · Esc: cancel")
+        elif text.strip():
+            self.hint.setText(f"Enter: new class {text.strip()!r}")
+        else:
+            self.hint.setText("no classes yet: type a name")
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if obj is self.typed and event.type() == QEvent.Type.KeyPress:
+            key = event.key()
+            if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
+                step = 1 if key == Qt.Key.Key_Down else -1
+                row = min(max(0, self.list.currentRow() + step), self.list.count() - 1)
+                self.list.setCurrentRow(row)
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                item = self.list.currentItem()
+                self._choose(item.data(NAME_ROLE) if item is not None else self.typed.text())
+                return True
+        return super().eventFilter(obj, event)
+
+    def _choose(self, name: str) -> None:
+        name = (name or "").strip()
+        if not name:
+            return
+        self.chosen.emit(name)
+        self.accept()
+
+
+class ClassesDialog(QDialog):
+    """Every class with its count; rename one, or merge several into one (new or existing)."""
+
+    def __init__(self, panel):
+        super().__init__(panel)
+        self.panel = panel
+        self.setWindowTitle("Classes")
+        self.list = QListWidget()
+        self.list.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
+        self.new_name = QLineEdit()
+        self.new_name.setPlaceholderText("new name / class to merge into")
+        self.rename_button = QPushButton("Rename")
+        self.merge_button = QPushButton("Merge selected into")
+        self.problem = QLabel("")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #c33")
+        close = QPushButton("Close")
+        close.clicked.connect(self.accept)
+        self.rename_button.clicked.connect(self.rename)
+        self.merge_button.clicked.connect(self.merge)
+        self.list.currentItemChanged.connect(self._picked)
+        row = QHBoxLayout()
+        row.addWidget(self.new_name, 1)
+        row.addWidget(self.rename_button)
+        row.addWidget(self.merge_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Classes (items per class); every change can be undone"))
+        layout.addWidget(self.list, 1)
+        layout.addLayout(row)
+        layout.addWidget(self.problem)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
+        self.refresh()
+        self.resize(420, 420)
+
+    def refresh(self) -> None:
+        project = self.panel.project
+        self.list.clear()
+        if project is None:
+            return
+        counts = C.class_counts(project)
+        for n, name in enumerate(C.class_list(project, counts)):
+            key = f"{n}: " if n < 10 else ""
+            item = QListWidgetItem(f"{key}{name} — {counts.get(name, 0):,} item(s)")
+            item.setData(NAME_ROLE, name)
+            self.list.addItem(item)
+
+    def selected(self) -> list[str]:
+        return [i.data(NAME_ROLE) for i in self.list.selectedItems()]
+
+    def _picked(self, item, _old) -> None:
+        if item is not None and not self.new_name.text().strip():
+            self.new_name.setPlaceholderText(f"new name for {item.data(NAME_ROLE)}")
+
+    def rename(self) -> bool:
+        chosen = self.selected()
+        if len(chosen) != 1:
+            self.problem.setText("Rename: select exactly one class")
+            return False
+        return self._done(self.panel.rename_class(chosen[0], self.new_name.text()))
+
+    def merge(self) -> bool:
+        chosen = self.selected()
+        if not chosen:
+            self.problem.setText("Merge: select the classes to merge")
+            return False
+        return self._done(self.panel.merge_classes(chosen, self.new_name.text()))
+
+    def _done(self, said: str | None) -> bool:
+        self.problem.setText(said or "")
+        if said is None:
+            self.new_name.clear()
+            self.refresh()
+        return said is None
+
+
+class BrowserClasses:
+    """Mixed into BrowserPanel: the picker, clear label, rename and merge."""
+
+    class_picker: ClassPicker | None = None
+    classes_box: ClassesDialog | None = None
+
+    def open_class_picker(self) -> ClassPicker | None:
+        if self.project is None or not self._target_rows():
+            return None
+        counts = C.class_counts(self.project)
+        picker = ClassPicker(self._class_order(counts), counts, self)
+        picker.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        picker.chosen.connect(self.give_class)
+        picker.finished.connect(lambda _r: setattr(self, "class_picker", None))
+        self.class_picker = picker
+        picker.open()
+        picker.typed.setFocus()
+        return picker
+
+    def _class_order(self, counts: dict[str, int]) -> list[str]:
+        typed = self.classes()
+        return typed + [c for c in C.class_list(self.project, counts) if c not in typed]
+
+    def give_class(self, name: str) -> None:
+        """Give ``name`` to the selection (a new name joins the class list) and move on."""
+        try:
+            name = C.check_name(name)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return
+        if name not in self.classes():
+            self.classes_edit.setText(", ".join([*self.classes(), name]))
+            self._classes_edited()
+        self._edit(lambda p, ids: p.set_label(ids, name, self.annotator))
+        self.table.setFocus()
+
+    def classes_dialog(self) -> ClassesDialog | None:
+        if self.project is None:
+            return None
+        dialog = ClassesDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.finished.connect(lambda _r: setattr(self, "classes_box", None))
+        self.classes_box = dialog
+        dialog.open()
+        return dialog
+
+    def rename_class(self, old: str, new: str) -> str | None:
+        """Rename a class (undoable); None when done, else what was refused."""
+        return self._class_edit(lambda p: C.rename_class(p, old, new, self.annotator))
+
+    def merge_classes(self, sources: list[str], into: str) -> str | None:
+        return self._class_edit(lambda p: C.merge_classes(p, sources, into, self.annotator))
+
+    def _class_edit(self, edit) -> str | None:
+        if self.project is None:
+            return "no project open"
+        project = self.project
+        self._classes_edited()  # the list as typed is the order the edit keeps
+        order = C.class_list(project)
+        try:
+            change = edit(project)
+        except UserFacingError as exc:
+            return str(exc)
+        state = {"change": change}
+
+        def revert(which: str, restore_order: list[str]) -> str:
+            if self.project is not project:
+                raise UserFacingError("the project this edit was made in is closed")
+            result = C.revert_class_edit(project, state["change"], restore_order, self.annotator)
+            state["change"] = result.change
+            self._classes_changed(list(result.change.ids))
+            done = "Undid" if which == "undo" else "Redid"
+            return f"{done} {change.what} on {result.restored:,} item(s) (Browser)"
+
+        after = C.class_list(project)
+        self.undo_stack.push(
+            change.what, lambda: revert("undo", order), lambda: revert("redo", after)
+        )
+        from qbi_desktop.gui.undo import undo_router
+
+        undo_router(self.window).activate(self.undo_context)
+        self._classes_changed(list(change.ids))
+        self.window.statusBar().showMessage(f"{change.what}: {len(change.ids):,} item(s)", 5000)
+        return None
+
+    def _classes_changed(self, ids: list[int]) -> None:
+        self._load_classes()
+        self._fill_filter_combos()
+        self._items_changed(ids)
+        if self.classes_box is not None:
+            self.classes_box.refresh()
