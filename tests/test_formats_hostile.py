@@ -270,7 +270,8 @@ LABELME_WRONG_TYPES = [
     (
         {"imageHeight": 20, "imageWidth": 16},
         "imageWidth/imageHeight: the JSON says 16x20 pixels, "
-        "the image file 'x.png' is 20x16 (an EXIF rotation? not applied yet)",
+        "the image file 'x.png' is 20x16 "
+        "(turned: the image has no EXIF orientation that would turn it upright)",
     ),
 ]
 

@@ -1,11 +1,19 @@
-"""labelme JSON: one JSON per image with ``shapes`` and ``imagePath``.
+"""labelme JSON: one JSON per image with ``shapes`` and ``imagePath``, read as labelme reads it.
 
-Supported shapes: ``rectangle`` -> box; ``polygon``, ``circle`` and ``mask`` (labelme 5: a
-base64 PNG of the region) -> painted into the item's label mask, one value per shape label
-(the project's ``mask_classes`` keeps value -> name). ``flags`` with exactly one true flag give
-the image's class label. Lines, line strips and points cannot be a box or a region: they are
-reported, and the import is refused, rather than dropped silently.
-Export: ``out/<split>/<image>`` + ``<stem>.json``; masks as ``mask`` shapes (exact).
+Shapes: ``rectangle`` -> box; ``polygon``, ``circle``, ``line``, ``linestrip``, ``point`` and
+``oriented_rectangle`` -> painted into the item's label mask exactly as labelme's own
+``shape_to_mask`` draws them (lines 10 px wide, points as discs of radius 5: see
+labelme_raster); ``mask`` (labelme 5: a base64 PNG of the region, its top-left corner the first
+point) -> pasted as ``shapes_to_label`` does. Later shapes paint over earlier ones, as there.
+One value per shape label (the project's ``mask_classes`` keeps value -> name); the label
+``__ignore__`` paints the project's ignore value (see formats.ignore). ``flags`` with exactly
+one true flag give the image's class label; every flag name is kept with the item
+(``labelme_flags`` in its metadata) so an export writes the false ones back.
+Which pixels: the file beside the JSON, turned by its EXIF orientation, or the embedded
+``imageData`` (labelme_image); a size that disagrees with ``imageWidth``/``imageHeight`` is
+refused, naming the file and both sizes.
+Export: ``out/<split>/<image>`` + ``<stem>.json``; masks as ``mask`` shapes (exact), the ignore
+region as a ``mask`` shape labelled ``__ignore__``; every flag name with its value.
 
 Instance masks (a project with ``mask_instances``: each value one object) use labelme's own
 instance mechanism, ``group_id``: one ``mask`` shape per object, labelled with the objects'
@@ -20,8 +28,8 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,113 +54,28 @@ from qbi_desktop.core.formats.common import (
     reject_if,
     run_export,
     same_image_twice,
-    scan_image,
     split_dir,
     split_from_name,
 )
-from qbi_desktop.core.formats.packed import PackedMask
-from qbi_desktop.core.formats.raster import fill_polygon
-from qbi_desktop.core.formats.records import (
-    FieldError,
-    as_int,
-    as_list,
-    as_object,
-    as_str,
-    describe,
-    numbers,
-    place,
+from qbi_desktop.core.formats.ignore import (
+    IGNORE_NAME,
+    ignore_value,
+    mask_ignore,
+    next_class_value,
 )
+from qbi_desktop.core.formats.labelme_image import Staging, choose_image
+from qbi_desktop.core.formats.labelme_raster import REGION_KINDS, Canvas
+from qbi_desktop.core.formats.labelme_records import LabelmeFile, Shape, parse_labelme
+from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
-from qbi_desktop.core.safefile import resolve_inside
 
-SUPPORTED = ("rectangle", "polygon", "circle", "mask")
+__all__ = ["LabelmeFile", "Shape", "export_job", "import_job", "parse_labelme"]
+
+SUPPORTED = ("rectangle", "mask", *REGION_KINDS)
 VERSION = "5.5.0"
-
-
-@dataclass(frozen=True)
-class Shape:
-    index: int
-    label: str
-    kind: str
-    points: np.ndarray  # (n, 2) finite x, y
-    group_id: int | None
-    mask: str | None
-
-
-@dataclass(frozen=True)
-class LabelmeFile:
-    image_path: str
-    shapes: list[Shape]
-    flags: dict[str, bool]
-    #: the image size the file was annotated on (``imageWidth``/``imageHeight``), if given
-    width: int | None = None
-    height: int | None = None
-
-
-def parse_labelme(data: Any) -> tuple[LabelmeFile | None, list[str]]:
-    """A parsed labelme JSON as typed records, and the problems (each naming its place, e.g.
-    ``shapes[2].points[1]: expected a list, got a string 'x'``)."""
-    if not isinstance(data, dict) or "shapes" not in data or not data.get("imagePath"):
-        return None, ["not a labelme file (needs 'shapes' and 'imagePath')"]
-    problems: list[str] = []
-    try:
-        image_path = as_str(data["imagePath"], "imagePath")
-        if "\x00" in image_path:
-            raise FieldError("imagePath", "contains a NUL character")
-        shapes_in = as_list(data["shapes"], "shapes")
-        flags_in = as_object(data.get("flags") or {}, "flags")
-    except FieldError as exc:
-        return None, [str(exc)]
-    size = []
-    for key in ("imageWidth", "imageHeight"):
-        try:
-            value = data.get(key)
-            size.append(None if value is None else as_int(value, key, 1, 1 << 20))
-        except FieldError as exc:
-            problems.append(str(exc))
-            size.append(None)
-    if data.get("imageData") is not None and not isinstance(data["imageData"], str):
-        problems.append(
-            f"imageData: expected a base64 string or null, got {describe(data['imageData'])}"
-        )
-    flags = {}
-    for key, value in flags_in.items():
-        if not isinstance(value, bool):
-            problems.append(f"flags.{key}: expected true or false, got {describe(value)}")
-        else:
-            flags[key] = value
-    shapes = []
-    for n, value in enumerate(shapes_in):
-        try:
-            shapes.append(_shape_record(n, value, place("shapes", n)))
-        except FieldError as exc:
-            problems.append(str(exc))
-    return LabelmeFile(image_path, shapes, flags, *size), problems
-
-
-def _shape_record(n: int, value: Any, where: str) -> Shape:
-    record = as_object(value, where)
-    label = as_str(record.get("label", ""), place(where, "label"), allow_numbers=True)
-    kind = record.get("shape_type") or "polygon"
-    kind = as_str(kind, place(where, "shape_type"))
-    raw = as_list(record.get("points"), place(where, "points"))
-    pairs = []
-    for i, point in enumerate(raw):
-        xy = numbers(point, place(place(where, "points"), i))
-        if len(xy) != 2:
-            raise FieldError(
-                place(place(where, "points"), i), f"expected [x, y], got {len(xy)} numbers"
-            )
-        pairs.append(xy)
-    points = np.asarray(pairs, dtype=float).reshape(-1, 2)
-    group = record.get("group_id")
-    if group is not None:
-        group = as_int(group, place(where, "group_id"))
-    mask = record.get("mask")
-    if mask is not None:
-        mask = as_str(mask, place(where, "mask"))
-    return Shape(n, label, kind, points, group, mask)
+#: item metadata key holding every flag name of the file the item came from
+FLAGS_KEY = "labelme_flags"
 
 
 def _bool_to_png(region: np.ndarray) -> str:
@@ -187,10 +110,12 @@ def import_job(
         raise UserFacingError("labelme import: no JSON files given or found")
     report = ImportReport("labelme", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
+    staging = Staging(project.root)
     db = project.connect()
     try:
         classes = {name: int(v) for v, name in mask_classes(db).items()}
         instances = mask_instances(db)
+        ignore = mask_ignore(db)
         docs = []
         for n, f in enumerate(files):
             doc = _read(f, problems)
@@ -200,16 +125,24 @@ def import_job(
                 yield Progress(n, len(files), "reading labelme files")
         if instances is None and not classes:
             instances = _instance_class(doc for _f, doc in docs)
+        if ignore is None and any(sh.label == IGNORE_NAME for _f, d in docs for sh in d.shapes):
+            ignore = ignore_value(None, classes, instances is not None)
+            if instances is None:
+                classes[IGNORE_NAME] = ignore
         plans = []
-        for f, doc in docs:
-            plan = _plan(f, doc, classes, instances, problems, roots.get(f))
+        for n, (f, doc) in enumerate(docs):
+            plan = _plan(f, doc, classes, instances, problems, roots.get(f), staging, ignore)
             if plan is not None:
                 plans.append(plan)
+            if n % 100 == 0:
+                yield Progress(n, len(docs), "drawing labelme shapes")
         problems += same_image_twice(plans, "json")
         reject_if(report.source, problems)
         known = existing_paths(project, db)
         new, updates = [], []
         for plan in plans:
+            if plan["note"]:
+                report.warnings.append(f"{plan['json']}: {plan['note']}")
             stored = project.store_path(plan["path"])
             if stored in known:
                 updates.append((known[stored], plan))
@@ -224,24 +157,33 @@ def import_job(
                     mask=plan["mask"],
                     boxes=plan["boxes"],
                     provenance={"source": "labelme", "imported_from": plan["json"]},
+                    metadata={FLAGS_KEY: plan["flags"]} if plan["flags"] else {},
                 )
             )
-        with project.transaction(db) as tx:
-            report.ids = tx.add_items(new)
-            for item_id, plan in updates:
-                tx.set_boxes(item_id, plan["boxes"], annotator)
-                if plan["mask"] is not None:
-                    tx.set_mask(item_id, plan["mask"], annotator)
-                if plan["label"] is not None:
-                    tx.set_label([item_id], plan["label"], annotator)
-            if instances is not None:
-                if any(plan["mask"] is not None for plan in plans):
-                    tx.set_metadata(mask_instances=instances)
-            elif classes:
-                tx.set_metadata(mask_classes={str(v): k for k, v in classes.items()})
+        staging.commit()
+        try:
+            with project.transaction(db) as tx:
+                report.ids = tx.add_items(new)
+                for item_id, plan in updates:
+                    tx.set_boxes(item_id, plan["boxes"], annotator)
+                    if plan["mask"] is not None:
+                        tx.set_mask(item_id, plan["mask"], annotator)
+                    if plan["label"] is not None:
+                        tx.set_label([item_id], plan["label"], annotator)
+                if instances is not None:
+                    if any(plan["mask"] is not None for plan in plans):
+                        tx.set_metadata(mask_instances=instances)
+                elif classes:
+                    tx.set_metadata(mask_classes={str(v): k for k, v in classes.items()})
+                if ignore is not None and any(plan["ignored"] for plan in plans):
+                    tx.set_metadata(mask_ignore=ignore)
+        except BaseException:
+            staging.undo()
+            raise
         report.added, report.updated = len(new), len(updates)
         return report
     finally:
+        staging.discard()
         db.close()
 
 
@@ -259,11 +201,12 @@ def _read(f: Path, problems: list[Problem]) -> LabelmeFile | None:
 
 def _instance_class(docs: Any) -> str | None:
     """The one label of the region shapes when every one has a ``group_id`` of 1..65535: the
-    files are instance masks of that class (see the module docstring); else None."""
+    files are instance masks of that class (see the module docstring); else None. Rectangles
+    (boxes) and ignore regions do not count."""
     labels = set()
     for doc in docs:
         for shape in doc.shapes:
-            if shape.kind == "rectangle":
+            if shape.kind == "rectangle" or shape.label == IGNORE_NAME:
                 continue
             if not _is_group_id(shape.group_id):
                 return None
@@ -281,50 +224,34 @@ def _plan(
     classes: dict[str, int],
     instances: str | None,
     problems: list[Problem],
-    within: Path | None = None,
+    within: Path | None,
+    staging: Staging,
+    ignore: int | None = None,
 ) -> dict | None:
     """Plan one labelme file's item. Regions are painted with their class value from
     ``classes`` (growing it for new labels), or, when ``instances`` names the objects' class,
-    with their ``group_id`` (one object each). The image must lie inside ``within`` (default:
-    the JSON's folder)."""
-    from skimage.draw import disk
-
+    with their ``group_id`` (one object each); ``__ignore__`` regions with ``ignore``. The
+    image must lie inside ``within`` (default: the JSON's folder)."""
     where = str(f)
-    path = resolve_inside(f.parent, doc.image_path, within or f.parent)
-    if isinstance(path, str):
-        named_alone = (within or f.parent) == f.parent
-        hint = "; import the folder that holds both the JSON and the image" if named_alone else ""
-        problems.append(Problem(where, f"imagePath: {path}{hint}"))
+    chosen, bad = choose_image(f, doc, within or f.parent, staging)
+    problems += [Problem(where, reason) for reason in bad]
+    if chosen is None:
         return None
-    info = scan_image(path)
-    if isinstance(info, str):
-        problems.append(Problem(where, f"imagePath {doc.image_path!r}: {info}"))
-        return None
-    h, w = info.height, info.width
-    declared = (doc.width or w, doc.height or h)
-    if declared != (w, h):
-        # the shapes are in the frame the file declares: painting them on another is wrong
-        rotated = " (an EXIF rotation? not applied yet)" if declared == (h, w) else ""
-        problems.append(
-            Problem(
-                where,
-                f"imageWidth/imageHeight: the JSON says {declared[0]}x{declared[1]} pixels, "
-                f"the image file {doc.image_path!r} is {w}x{h}{rotated}",
-            )
-        )
-        return None
+    h, w = chosen.info.height, chosen.info.width
     boxes: list[Box] = []
     mask = None
+    canvas = None
+    ignored = False
     # Objects without a group_id get ids after every id the file uses.
     next_id = max((s.group_id for s in doc.shapes if _is_group_id(s.group_id)), default=0)
     for shape in doc.shapes:
-        what = f"shapes[{shape.index}]"
+        what = f"shapes[{shape.index}] ({shape.label!r}, {shape.kind})"
         kind, label, points = shape.kind, shape.label, shape.points
         if kind not in SUPPORTED:
             problems.append(
                 Problem(
                     where,
-                    f"{what} ({label!r}): unsupported shape type {kind!r}; "
+                    f"shapes[{shape.index}] ({label!r}): unsupported shape type {kind!r}; "
                     f"supported: {', '.join(SUPPORTED)}",
                 )
             )
@@ -336,11 +263,15 @@ def _plan(
             (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
             boxes.append(Box(label, float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
             continue
-        if instances is None:
-            value = classes.setdefault(label, max(classes.values(), default=0) + 1)
+        if label == IGNORE_NAME and ignore is not None:
+            value = ignore
+            ignored = True
+        elif instances is None:
+            value = classes.get(label) or next_class_value(classes, ignore)
             if value > 65535:
                 problems.append(Problem(where, f"{what}: more than 65535 classes of regions"))
                 continue
+            classes[label] = value
         elif label != instances:
             problems.append(
                 Problem(
@@ -350,56 +281,55 @@ def _plan(
                 )
             )
             continue
-        elif _is_group_id(shape.group_id):
+        elif _is_group_id(shape.group_id) and shape.group_id != ignore:
             value = shape.group_id
         else:
-            next_id += 1
+            next_id += 1 + (next_id + 1 == ignore)
             value = next_id
             if value >= 65536:
                 problems.append(Problem(where, f"{what}: more than 65535 objects in one image"))
                 continue
         if mask is None:
             mask = np.zeros((h, w), dtype=np.uint16)
-        if kind == "polygon":
-            if len(points) < 3:
-                problems.append(Problem(where, f"{what}.points: a polygon needs at least 3 points"))
-                continue
-            fill_polygon(mask, points[:, 1], points[:, 0], value)
-        elif kind == "circle":
-            if len(points) != 2:
-                problems.append(
-                    Problem(where, f"{what}.points: a circle needs centre and rim point")
-                )
-                continue
-            radius = float(np.hypot(*(points[1] - points[0])))
-            rr, cc = disk((points[0][1], points[0][0]), radius, shape=(h, w))
-            mask[rr, cc] = value
-        else:  # mask: a PNG of the region whose top-left is the first point
-            if len(points) == 0:
-                problems.append(Problem(where, f"{what}.points: a mask shape needs its corner"))
-                continue
-            region = _png_region(shape.mask or "", w, h)
-            if isinstance(region, str):
-                problems.append(Problem(where, f"{what}.mask: {region}"))
-                continue
-            x0, y0 = (int(round(v)) for v in points.min(axis=0))
-            rh, rw = region.shape
-            if x0 < 0 or y0 < 0 or x0 + rw > w or y0 + rh > h:
-                problems.append(Problem(where, f"{what}: mask region lies outside the image"))
-                continue
-            mask[y0 : y0 + rh, x0 : x0 + rw][region] = value
+        if kind == "mask":
+            reason = _paste_region(mask, shape, value)
+        else:
+            canvas = canvas or Canvas(h, w)
+            reason = canvas.paint(mask, kind, points, value)
+        if reason is not None:
+            problems.append(Problem(where, f"{what}: {reason}"))
     if mask is not None:  # kept compressed until the import writes it (see packed.py)
         mask = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
     flags = [k for k, v in doc.flags.items() if v is True]
     return {
-        "path": path,
-        "info": info,
+        "path": chosen.path,
+        "info": chosen.info,
+        "note": chosen.note,
         "boxes": boxes,
         "mask": mask,
+        "ignored": ignored,
         "label": flags[0] if len(flags) == 1 else None,
+        "flags": list(doc.flags),
         "split": split_from_name(f.parent.name),
         "json": where,
     }
+
+
+def _paste_region(mask: np.ndarray, shape: Shape, value: int) -> str | None:
+    """A ``mask`` shape as ``shapes_to_label`` places it: the PNG's top-left at the first
+    point (coordinates truncated, as labelme's ``astype(int)``)."""
+    if len(shape.points) == 0:
+        return "a mask shape needs its corner point"
+    h, w = mask.shape
+    region = _png_region(shape.mask or "", w, h)
+    if isinstance(region, str):
+        return f"mask: {region}"
+    x0, y0 = (int(v) for v in shape.points[0])
+    rh, rw = region.shape
+    if x0 < 0 or y0 < 0 or x0 + rw > w or y0 + rh > h:
+        return f"its {rw}x{rh} mask region at ({x0}, {y0}) lies outside the {w}x{h} image"
+    mask[y0 : y0 + rh, x0 : x0 + rw][region] = value
+    return None
 
 
 def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
@@ -433,6 +363,10 @@ def export_job(
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         names = mask_class_names(db)
         instances = mask_instances(db)
+        ignore = mask_ignore(db)
+        if ignore is not None:
+            names[ignore] = IGNORE_NAME
+        flag_names = _flag_names(rows)
         with_splits = any(r["split"] for r in rows)
         for n, row in enumerate(rows):
             rel_dir = split_dir(row["split"]) if with_splits else ""
@@ -443,7 +377,7 @@ def export_job(
                 shapes.append(_shape(label, [[x, y], [x + bw, y + bh]], "rectangle"))
             if row["mask"]:
                 for value, region, (x0, y0, x1, y1) in mask_regions(read_item_mask(project, row)):
-                    if instances is None:
+                    if instances is None or value == ignore:
                         shape = _shape(names.get(value, str(value)), [[x0, y0], [x1, y1]], "mask")
                     else:  # one object: its class, and its id as labelme's instance group
                         shape = _shape(instances, [[x0, y0], [x1, y1]], "mask", group_id=value)
@@ -451,7 +385,8 @@ def export_job(
                     shapes.append(shape)
             doc = {
                 "version": VERSION,
-                "flags": {row["label"]: True} if row["label"] is not None else {},
+                # labelme writes every flag of its list, false ones too
+                "flags": {name: name == row["label"] for name in flag_names},
                 "shapes": shapes,
                 "imagePath": Path(rel).name,
                 "imageData": None,
@@ -463,6 +398,22 @@ def export_job(
                 yield Progress(n, len(rows), "writing labelme files")
 
     return run_export(project, "labelme", out, write, filters=filters, datapackage=datapackage)
+
+
+def _flag_names(rows: list[dict]) -> list[str]:
+    """Every flag name the exported items' labelme files had, then every class label, in
+    the order first met: labelme's flag list (``--flags``) is one list for all files."""
+    names: dict[str, None] = {}
+    for row in rows:
+        try:
+            meta = json.loads(row["metadata"] or "{}")
+        except (TypeError, ValueError):
+            meta = {}
+        flags = meta.get(FLAGS_KEY) if isinstance(meta, dict) else None
+        if isinstance(flags, list):
+            names.update((str(name), None) for name in flags)
+    names.update((row["label"], None) for row in rows if row["label"] is not None)
+    return list(names)
 
 
 def _shape(label: str, points: list, kind: str, group_id: int | None = None) -> dict[str, Any]:
