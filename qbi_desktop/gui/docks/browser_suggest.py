@@ -1,0 +1,360 @@
+"""Suggestions while labelling in the Browser: a "Suggested" column, Enter to accept, the
+"label next" queue and its counter.
+
+The model is :class:`qbi_desktop.core.quality.labelling.LabellingSession` (an incremental exact
+kNN on pixel features), updated on a worker: once when a project opens (labelled items and the
+rows in view first, so the first suggestions come within a second or two), again while features
+are still being read, and again shortly after labels change. The GUI thread only keeps the last
+snapshot (sorted id arrays: a cell looks its item up with one binary search), so typing never
+waits for the model.
+
+* The table's "Suggested" column (shown next to Label) gives the class and confidence for
+  each unlabelled item.
+* Enter on an unlabelled item with a suggestion accepts it (one undoable Browser edit) and
+  moves on; on the Targets column, or on an item without a suggestion, Enter keeps its other
+  meanings (edit the target, open the item). A number key or the class picker gives another
+  class, as always.
+* "Label next" orders the table by usefulness: least confident first, every tenth item drawn
+  at random so the measured accuracy stays honest. The item you are on stays where it is while
+  the order is refreshed. Clicking the Suggested header does the same.
+* The counter: labelled / remaining and how often the suggestion shown was the label then
+  given, over the last 100 labels (whatever key gave it).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QKeyEvent
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
+
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.quality.labelling import (
+    K,
+    LabellingSession,
+    RecentAccuracy,
+    SuggestionTable,
+)
+from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
+
+DEBOUNCE_MS = 120  # after a label: wait for the next few keys before asking the worker
+PRIORITY_ROWS = 300  # rows around the view whose features are read first
+SUGGESTION_COLOUR = QColor(70, 110, 190)
+ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+
+def install(panel) -> BrowserSuggestions:
+    suggestions = BrowserSuggestions(panel)
+    panel.suggestions = suggestions
+    return suggestions
+
+
+class BrowserSuggestions(QObject):
+    """The Browser's suggestion provider (see the module docstring)."""
+
+    def __init__(self, panel):
+        super().__init__(panel)
+        self.panel = panel
+        self.window = panel.window
+        self.model = panel.model
+        self.session: LabellingSession | None = None
+        self.table: SuggestionTable | None = None
+        self.task = None
+        self.dirty = False
+        self.queue_on = False
+        self.accuracy = RecentAccuracy(100)
+        self.counted: set[int] = set()  # items whose label was compared with the suggestion
+        self._base_ids: np.ndarray | None = None  # the catalog's ids for the current filters
+        self.updates = 0
+        self.first_shown_at: float | None = None  # perf_counter of the first suggestions
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DEBOUNCE_MS)
+        self.timer.timeout.connect(self.update_now)
+
+        # -- the bar: queue switch and counter, under the class list
+        self.queue_box = QCheckBox("Label next")
+        self.queue_box.setToolTip(
+            "Order the items by usefulness: the least confident suggestions first, every tenth "
+            "item at random (so the accuracy shown stays honest). Enter accepts a suggestion."
+        )
+        self.queue_box.toggled.connect(self.set_queue)
+        self.counter = QLabel("")
+        self.counter.setWordWrap(True)
+        self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.bar = QWidget()
+        row = QHBoxLayout(self.bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.queue_box)
+        row.addWidget(self.counter, 1)
+        layout = panel.layout()
+        layout.insertWidget(max(0, layout.indexOf(panel.tabs)), self.bar)
+
+        header = panel.table.horizontalHeader()
+        header.moveSection(header.visualIndex(COL_SUGGESTED), header.visualIndex(COL_LABEL) + 1)
+        header.resizeSection(COL_SUGGESTED, 90)
+
+        self.model.suggestions = self
+        self.model.modelReset.connect(self._model_reset)
+        self.model.dataChanged.connect(self._data_changed)
+        panel.table.installEventFilter(self)
+
+    # -- what the table shows ----------------------------------------------------------------
+    def cell(self, item: dict, role) -> object:
+        """The Suggested cell of a table row (``item``: the catalog row)."""
+        if self.table is None or item["label"] is not None:
+            return None
+        found = self.table.lookup(int(item["id"]))
+        if found is None:
+            return None
+        name, confidence = found
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{name} · {100 * confidence:.0f} %"
+        if role == Qt.ItemDataRole.ForegroundRole:
+            return QBrush(SUGGESTION_COLOUR)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (
+                f"suggested class {name} ({100 * confidence:.0f} % of the weighted vote of the "
+                f"{K} nearest labelled items; kNN on pixels, {self.table.trained_on:,} labels). "
+                "Enter accepts it; a number key or the class picker gives another class."
+            )
+        return None
+
+    def suggestion_for(self, item_id: int) -> tuple[str, float] | None:
+        return None if self.table is None else self.table.lookup(item_id)
+
+    # -- the model's hooks -----------------------------------------------------------------
+    def reorder(self, ids: np.ndarray) -> np.ndarray:
+        """The table's rows after a reload: in queue order while "Label next" is on."""
+        self._base_ids = ids
+        if not self.queue_on or self.table is None:
+            return ids
+        return self._queue_rows(current=None)
+
+    def sort_requested(self, order: Qt.SortOrder) -> None:
+        """A click on the Suggested header: the label-next order."""
+        self.queue_box.setChecked(True)
+
+    def _queue_rows(self, current: int | None) -> np.ndarray:
+        queue = self.table.queue
+        base = self._base_ids
+        if base is not None and self.session is not None and len(base) < len(self.session.ids):
+            queue = queue[np.isin(queue, base, assume_unique=True)]
+        if current is not None:
+            queue = np.concatenate([[current], queue[queue != current]]).astype(np.int64)
+        return queue
+
+    # -- the queue --------------------------------------------------------------------------
+    def set_queue(self, on: bool) -> None:
+        if on == self.queue_on:
+            return
+        self.queue_on = on
+        if self.queue_box.isChecked() != on:
+            self.queue_box.setChecked(on)
+        self.model.reload()  # through reorder(): queue order, or the catalog's again
+        if self.model.rowCount():
+            self._go_to_row(0)
+
+    def _go_to_row(self, row: int) -> None:
+        table = self.panel.table
+        column = max(1, table.currentIndex().column())
+        index = self.model.index(row, column)
+        table.setCurrentIndex(index)
+        table.scrollTo(index)
+
+    def _reorder_keeping_current(self) -> None:
+        """New queue: the item the user is on stays current (first), the rest follow."""
+        table = self.panel.table
+        row = table.currentIndex().row()
+        current = self.model.item_id(row) if 0 <= row < self.model.rowCount() else None
+        if current is not None and self.model.item(row)["label"] is not None:
+            current = None  # labelled meanwhile: the queue's first item is next
+        self.model.set_order(self._queue_rows(current))
+        if self.model.rowCount():
+            self._go_to_row(0)
+
+    # -- hearing of edits -------------------------------------------------------------------
+    def _model_reset(self) -> None:
+        project = self.panel.project
+        root = None if project is None else project.root
+        if self.session is None or self.session.root != root:
+            self._new_project(root)
+            return
+        self.schedule()
+
+    def _new_project(self, root: Path | None) -> None:
+        if self.task is not None and not self.task.finished:
+            self.task.cancel()
+        self.task = None
+        self.table = None
+        self.accuracy = RecentAccuracy(100)
+        self.counted.clear()
+        self.first_shown_at = None
+        self.session = None if root is None else LabellingSession(root)
+        self._show_counter()
+        if root is not None:
+            self.schedule(0)
+
+    def _data_changed(self, top_left, bottom_right, _roles=()) -> None:
+        if not top_left.column() <= COL_LABEL <= bottom_right.column() or self.table is None:
+            return
+        changed = False
+        for row in range(top_left.row(), bottom_right.row() + 1):
+            item = self.model.item(row)
+            item_id = int(item["id"])
+            if item["label"] is None:
+                self.counted.discard(item_id)  # taken back: a later label counts again
+                changed = True
+                continue
+            if item_id in self.counted:
+                continue
+            found = self.table.lookup(item_id)
+            if found is not None:  # was unlabelled with a suggestion at the last update
+                self.counted.add(item_id)
+                self.accuracy.record(found[0], str(item["label"]))
+                changed = True
+        if changed:
+            self._show_counter()
+            self.schedule()
+
+    # -- the worker -------------------------------------------------------------------------
+    def schedule(self, delay_ms: int = DEBOUNCE_MS) -> None:
+        if self.session is None:
+            return
+        self.timer.start(delay_ms)
+
+    def update_now(self):
+        """Ask the worker for fresh suggestions (one update at a time; later ones coalesce)."""
+        if self.session is None:
+            return None
+        if self.task is not None and not self.task.finished:
+            self.dirty = True
+            return self.task
+        self.dirty = False
+        session = self.session
+        priority = self._rows_in_view()
+        self.task = self.window.tasks.submit(
+            "Suggestions",
+            lambda: session.update_job(priority),
+            on_result=lambda table, s=session: self._arrived(s, table),
+            on_error=lambda message, s=session: self._failed(s, message),
+        )
+        self.task.ended.connect(self._ended)
+        return self.task
+
+    def _rows_in_view(self) -> list[int]:
+        table = self.panel.table
+        ids = self.model.ids
+        if not len(ids):
+            return []
+        top = max(0, table.rowAt(0))
+        return ids[top : top + PRIORITY_ROWS].tolist()
+
+    def _arrived(self, session: LabellingSession, table: SuggestionTable) -> None:
+        if session is not self.session:
+            return  # another project since
+        self.table = table
+        self.updates += 1
+        if self.first_shown_at is None and len(table.ids) and (table.suggested >= 0).any():
+            self.first_shown_at = time.perf_counter()
+        if self.queue_on:
+            self._reorder_keeping_current()
+        elif self.model.rowCount():
+            self.model.dataChanged.emit(
+                self.model.index(0, COL_SUGGESTED),
+                self.model.index(self.model.rowCount() - 1, COL_SUGGESTED),
+            )
+        self._show_counter()
+        if table.pending:
+            self.dirty = True  # features still being read: continue right after
+
+    def _failed(self, session: LabellingSession, message: str) -> None:
+        if session is self.session:
+            self.counter.setText(f"Suggestions: {message}")
+
+    def _ended(self) -> None:
+        if self.dirty and self.session is not None:
+            self.schedule(0)
+
+    # -- counter ----------------------------------------------------------------------------
+    def _show_counter(self) -> None:
+        t = self.table
+        if self.session is None:
+            self.counter.setText("")
+            return
+        if t is None:
+            self.counter.setText("Suggestions: reading the labels…")
+            return
+        parts = [f"labelled {t.labelled:,} / remaining {t.unlabelled:,}"]
+        acc = self.accuracy.value
+        if acc is not None:
+            parts.append(
+                f"suggestions right {100 * acc:.0f} % of the last {len(self.accuracy)} labels"
+            )
+        if t.message:
+            parts.append(t.message)
+        if t.pending:
+            parts.append(f"features of {t.pending:,} items still to read")
+        if t.left_out:
+            parts.append(f"{len(t.left_out)} unreadable item(s) left out")
+        self.counter.setText(" · ".join(parts))
+        tip = [f"kNN (k={K}) on pixels, trained on {t.trained_on:,} labels"]
+        if t.resized:
+            tip.append(f"{t.resized:,} item(s) resized or converted for the features")
+        tip += [f"left out: {name} ({why})" for name, why in t.left_out[:5]]
+        self.counter.setToolTip("\n".join(tip))
+
+    # -- Enter accepts ------------------------------------------------------------------------
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
+        kind = event.type()
+        if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(
+            event, QKeyEvent
+        ):
+            if event.key() in ENTER_KEYS and not event.modifiers() & ~(
+                Qt.KeyboardModifier.KeypadModifier
+            ):
+                if self._acceptable() is not None:
+                    if kind == QEvent.Type.ShortcutOverride:
+                        event.accept()  # the table takes Enter: the open-item shortcut waits
+                        return True
+                    self.accept_current()
+                    return True
+        return False
+
+    def _acceptable(self) -> tuple[int, str] | None:
+        """(row, class) when Enter should accept: an unlabelled item with a suggestion, and
+        not on the Targets column (there Enter edits the target)."""
+        index = self.panel.table.currentIndex()
+        if not index.isValid() or COLUMNS[index.column()][0] == "Targets":
+            return None
+        item = self.model.item(index.row())
+        if item["label"] is not None:
+            return None
+        found = self.suggestion_for(int(item["id"]))
+        return None if found is None else (index.row(), found[0])
+
+    def accept_current(self) -> bool:
+        """Give the current item its suggested class (one undoable edit) and move on."""
+        found = self._acceptable()
+        if found is None or self.panel.project is None:
+            return False
+        row, name = found
+        item_id = self.model.item_id(row)
+        panel = self.panel
+        try:
+            with panel.project.transaction() as tx:
+                change = tx.set_label(
+                    [item_id], name, panel.annotator, what=f"label {name!r} (suggestion accepted)"
+                )
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return False
+        panel._record(change)
+        panel._items_changed([item_id])
+        self.window.statusBar().showMessage(f"1 item(s): {change.what}", 3000)
+        panel._advance(row)
+        return True

@@ -1,0 +1,132 @@
+"""Suggestions while labelling, in the real window: the Suggested column, Enter accepts and
+moves on (undoable), number keys still override, the "Label next" queue follows the model and
+the counter measures the suggestions. Real key presses on the Browser's table; scikit-learn's
+digits (real handwriting) as the project."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+from sklearn.datasets import load_digits
+
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.jobs import run_job
+from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED
+
+N, LABELLED = 300, 40
+
+
+@pytest.fixture
+def labelling(qtbot, main_window, tmp_path):
+    d = load_digits()
+    x = (d.images[:N] * 16).clip(0, 255).astype(np.uint8)
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=x)
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "npz", [npz]))
+        ids = project.ids()
+        for i in range(LABELLED):
+            project.set_label([ids[i]], str(d.target[i]))
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    panel.classes_edit.setText(", ".join(str(c) for c in range(10)))
+    suggest = panel.suggestions
+    qtbot.waitUntil(lambda: suggest.table is not None and not suggest.table.pending, timeout=30000)
+    return main_window, panel, suggest, root, ids, d.target[:N]
+
+
+def _key(qtbot, widget, key, modifiers=Qt.KeyboardModifier.NoModifier):
+    widget.setFocus()
+    QApplication.processEvents()
+    qtbot.keyClick(widget, key, modifiers)
+
+
+def _go(panel, item_id, column=1):
+    row = panel.model.row_of(item_id)
+    panel.table.setCurrentIndex(panel.model.index(row, column))
+    return row
+
+
+def _catalog_label(root, item_id):
+    with open_project(root) as project:
+        return project.get(item_id)["label"], project.history(item_id)
+
+
+def test_unlabelled_items_show_a_suggestion_and_enter_accepts_it_and_moves_on(qtbot, labelling):
+    window, panel, suggest, root, ids, truth = labelling
+    model = panel.model
+    header = panel.table.horizontalHeader()
+    assert header.visualIndex(COL_SUGGESTED) == header.visualIndex(COL_LABEL) + 1
+    assert model.headerData(COL_SUGGESTED, Qt.Orientation.Horizontal) == "Suggested"
+    # labelled rows show none, unlabelled ones a class and a confidence
+    assert model.data(model.index(model.row_of(ids[0]), COL_SUGGESTED)) is None
+    texts = [model.data(model.index(model.row_of(i), COL_SUGGESTED)) for i in ids[LABELLED:]]
+    suggested = [t.split(" · ")[0] for t in texts]
+    assert all(t.endswith("%") for t in texts)
+    assert np.mean([s == str(t) for s, t in zip(suggested, truth[LABELLED:], strict=True)]) > 0.7
+
+    item = ids[100]
+    row = _go(panel, item)
+    expected = suggest.suggestion_for(item)[0]
+    _key(qtbot, panel.table, Qt.Key.Key_Return)
+    label, history = _catalog_label(root, item)
+    assert label == expected
+    assert history[-1]["what"] == "label" and history[-1]["value"] == expected
+    assert panel.table.currentIndex().row() == row + 1  # moved on
+    assert not window.documents  # Enter did not open the item
+    # Ctrl+Z in the Browser takes the accepted suggestion back
+    _key(qtbot, panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert _catalog_label(root, item)[0] is None
+
+
+def test_a_number_key_overrides_and_enter_on_a_labelled_item_opens_it(qtbot, labelling):
+    window, panel, suggest, root, ids, truth = labelling
+    item = ids[120]
+    suggested = suggest.suggestion_for(item)[0]
+    other = (int(suggested) + 1) % 10
+    _go(panel, item)
+    _key(qtbot, panel.table, getattr(Qt.Key, f"Key_{other}"))
+    assert _catalog_label(root, item)[0] == str(other)
+    # the counter heard a label that disagreed with the suggestion
+    qtbot.waitUntil(lambda: "of the last 1 labels" in suggest.counter.text(), timeout=5000)
+    assert "suggestions right 0 %" in suggest.counter.text()
+    # a labelled item has no suggestion: Enter keeps its meaning (open the item)
+    _go(panel, ids[0])
+    _key(qtbot, panel.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(window.documents) == 1, timeout=10000)
+    assert _catalog_label(root, ids[0])[0] == str(truth[0])
+
+
+def test_label_next_orders_by_the_model_and_follows_new_labels(qtbot, labelling):
+    window, panel, suggest, root, ids, truth = labelling
+    model = panel.model
+    assert "labelled 40 / remaining 260" in suggest.counter.text()
+    suggest.queue_box.click()
+    assert suggest.queue_on
+    table = suggest.table
+    shown = model.ids.tolist()
+    assert shown == table.queue.tolist()  # every unlabelled item, in the queue's order
+    confidence = [table.lookup(i)[1] for i in shown]
+    by_model = [c for n, c in enumerate(confidence[:50]) if (n + 1) % 10]
+    assert by_model == sorted(confidence)[: len(by_model)]  # least confident first
+    assert panel.table.currentIndex().row() == 0
+
+    # label the first ten with Enter (accepting whatever is suggested): the queue is refreshed,
+    # the labelled ones leave it, the item the user is on stays current
+    for _ in range(10):
+        _key(qtbot, panel.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(
+        lambda: suggest.table is not table and suggest.table.labelled == 50, timeout=10000
+    )
+    qtbot.waitUntil(lambda: suggest.task is None or suggest.task.finished, timeout=10000)
+    current = model.item_id(panel.table.currentIndex().row())
+    assert model.item(panel.table.currentIndex().row())["label"] is None
+    labelled_now = {i for i in shown[:10]}
+    assert not labelled_now & set(model.ids.tolist())
+    assert model.ids[0] == current
+    assert "labelled 50 / remaining 250" in suggest.counter.text()
+    assert "of the last 10 labels" in suggest.counter.text()
