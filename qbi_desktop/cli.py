@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "clean_spots",
     "audit",
     "measure",
+    "agreement",
 )
 PROG = "qbi-desktop"
 

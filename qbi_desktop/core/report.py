@@ -256,7 +256,14 @@ def _rotated_text(text: str, font: Any, fill: tuple[int, int, int]) -> Image.Ima
 
 
 def confusion_matrix_image(
-    cm: np.ndarray, labels: list[str], *, title: str = "", subtitle: str = ""
+    cm: np.ndarray,
+    labels: list[str],
+    *,
+    title: str = "",
+    subtitle: str = "",
+    rows: str = "true class",
+    columns: str = "predicted class",
+    note: str = "each cell: number of test items and their share of the true class (row %)",
 ) -> Image.Image:
     """Render a confusion matrix: rows = true class, columns = predicted class.
 
@@ -285,7 +292,7 @@ def confusion_matrix_image(
     support_w = _text_size(probe, f"n={int(cm.sum(axis=1).max(initial=0))}", f_label)[0]
 
     pad = 24
-    axis_w = _text_size(probe, "true class", f_axis)[1] + 14
+    axis_w = _text_size(probe, rows, f_axis)[1] + 14
     grid_x = pad + axis_w + label_w + 10
     title_h = (30 if title else 0) + (24 if subtitle else 0)
     grid_y = pad + title_h + 16
@@ -295,6 +302,7 @@ def confusion_matrix_image(
         grid_x + grid + 14 + support_w + pad,
         2 * pad + _text_size(probe, title, f_title)[0],
         2 * pad + _text_size(probe, subtitle, f_sub)[0],
+        2 * pad + _text_size(probe, note, f_pct)[0],
         420,
     )
     height = grid_y + grid + 8 + col_label_h + 8 + 26 + legend_h + pad
@@ -357,9 +365,9 @@ def confusion_matrix_image(
             tw, _ = _text_size(draw, name, f_label)
             draw.text((cx - tw / 2, grid_y + grid + 8), name, font=f_label, fill=_INK, anchor="la")
     below = grid_y + grid + 8 + col_label_h + 8
-    aw, _ = _text_size(draw, "predicted class", f_axis)
-    draw.text((grid_x + (grid - aw) / 2, below), "predicted class", font=f_axis, fill=_INK)
-    tile = _rotated_text("true class", f_axis, _INK)
+    aw, _ = _text_size(draw, columns, f_axis)
+    draw.text((grid_x + (grid - aw) / 2, below), columns, font=f_axis, fill=_INK)
+    tile = _rotated_text(rows, f_axis, _INK)
     img.paste(tile, (pad, int(grid_y + (grid - tile.height) / 2)), tile)
 
     # Legend: the two ramps with what they mean.
@@ -387,7 +395,7 @@ def confusion_matrix_image(
         draw.text((lx + bar_w + 8, ly - 2), label.split(", ")[0], font=f_pct, fill=_INK)
     draw.text(
         (pad, ly + 36),
-        "each cell: number of test items and their share of the true class (row %)",
+        note,
         font=f_pct,
         fill=(90, 96, 104),
     )

@@ -167,6 +167,10 @@ class MainWindow(QMainWindow):
         }
         # Dataset > Audit… (a menu entry and a result window, no dock of its own)
         self.panels["audit"] = importlib.import_module("qbi_desktop.gui.docks.audit").install(self)
+        # Dataset > Agreement… (annotators' agreement, consensus, calibration; no dock)
+        self.panels["agreement"] = importlib.import_module(
+            "qbi_desktop.gui.docks.agreement"
+        ).install(self)
         # Measure menu, profile pane under the canvas, scale bar (no dock of its own)
         self.panels["measure"] = importlib.import_module("qbi_desktop.gui.measure").install(self)
         self._follow_annotator()
