@@ -1,13 +1,22 @@
 """Folder-per-class (the ImageFolder convention): ``root/<class>/<image>``, optionally with a
 split level on top: ``root/train/<class>/<image>``, ``root/test/<class>/<image>``.
 
-Import references the files where they are (never copies or changes them); export copies file
-items byte for byte and writes container items (MNIST rows, ...) as PNG/TIFF.
+Import reads what torchvision's ``ImageFolder`` reads: files with its ``IMG_EXTENSIONS``
+(``.gif`` is not one, ``.ppm`` is), hidden files too, any depth below the class folder. Hidden
+folders are not classes (torchvision would make ``.ipynb_checkpoints`` one; the note says so).
+A root holding ``train/``, ``val/`` (or ``valid/``), ``test/`` folders is read as splits.
+
+A label that a file system cannot hold as a folder name (``T1/T2``, ``ratio 1:2``, ``.hidden``,
+``CON``) is percent-encoded on export (``T1%2FT2``; ``urllib.parse.unquote`` gives it back) and
+decoded on import; the export report lists them. Import references the files where they are
+(never copies or changes them); export copies file items byte for byte and writes container
+items (MNIST rows, ...) as PNG/TIFF.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -23,7 +32,6 @@ from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
     file_item,
-    is_image,
     mask_bytes,
     project_metadata,
     put_image,
@@ -31,13 +39,51 @@ from qbi_desktop.core.formats.common import (
     read_item_mask,
     reject_if,
     run_export,
-    safe_component,
     scan_image,
     split_dir,
 )
 from qbi_desktop.core.jobs import Job, Progress
 
 UNLABELLED_DIR = "unlabelled"
+#: torchvision.datasets.folder.IMG_EXTENSIONS (0.28): the files its ImageFolder takes.
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+#: Folder names read as a split level (Roboflow writes ``valid``).
+SPLIT_NAMES = {**{s: s for s in SPLIT_DIRS}, "valid": "val", "validation": "val"}
+
+# Characters no folder name may hold on some OS (Windows' set includes Linux's "/"), the
+# escape character itself, and control characters.
+_UNSAFE = re.compile(r'[%\\/:*?"<>|\x00-\x1f\x7f]')
+_WINDOWS_DEVICES = re.compile(r"(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?", re.IGNORECASE)
+_ESCAPE = re.compile(r"%([0-7][0-9A-Fa-f])")
+#: Longest folder name, in UTF-8 bytes, on common file systems.
+MAX_NAME_BYTES = 255
+
+
+def _escape(char: str) -> str:
+    return f"%{ord(char):02X}"
+
+
+def encode_label(label: str) -> str:
+    """A folder name for ``label`` that every OS can hold and :func:`decode_label` turns back
+    into ``label``: unsafe characters, a leading ``.`` or space, a trailing ``.`` or space, a
+    Windows device name and our own ``unlabelled`` folder name are percent-encoded."""
+    name = _UNSAFE.sub(lambda m: _escape(m.group(0)), label)
+    if name[:1] in (".", " ") or _WINDOWS_DEVICES.fullmatch(name) or name == UNLABELLED_DIR:
+        name = _escape(name[0]) + name[1:]
+    if name[-1:] in (".", " "):
+        name = name[:-1] + _escape(name[-1])
+    return name
+
+
+def decode_label(name: str) -> str:
+    """The label of a class folder: percent-escapes of ASCII characters decoded (what
+    :func:`encode_label` writes; other ``%`` signs are left alone)."""
+    return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), name)
+
+
+def _takes(path: Path) -> bool:
+    """A file torchvision's ImageFolder would load (by extension, as it decides)."""
+    return path.name.lower().endswith(IMG_EXTENSIONS) and path.is_file()
 
 
 def import_job(
@@ -50,26 +96,61 @@ def import_job(
     if not root.is_dir():
         raise UserFacingError(f"{root}: not a folder")
     report = ImportReport("imagefolder", str(root))
-    top = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    split_layout = bool(top) and all(p.name in (*SPLIT_DIRS, UNASSIGNED_DIR) for p in top)
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    hidden = [p.name for p in folders if p.name.startswith(".")]
+    top = [p for p in folders if not p.name.startswith(".")]
+    split_folders = [p for p in top if p.name.lower() in SPLIT_NAMES]
+    split_layout = bool(split_folders)
+    if split_layout:
+        others = [p.name for p in top if p not in split_folders and p.name != UNASSIGNED_DIR]
+        if others:
+            raise UserFacingError(
+                f"{root}: holds split folders ({', '.join(p.name for p in split_folders)}) "
+                f"and other folders ({', '.join(others[:5])}): is that a split or a class? "
+                "Import each split folder on its own, or move the others into a split"
+            )
+        report.warnings.append(
+            f"{', '.join(p.name + '/' for p in split_folders)} read as splits, not classes"
+        )
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
-    stray = 0
+    stray, skipped_kinds, decoded = 0, set(), set()
     for split_folder in top if split_layout else [root]:
-        split = split_folder.name if split_layout and split_folder.name in SPLIT_DIRS else None
+        split = SPLIT_NAMES.get(split_folder.name.lower()) if split_layout else None
         for class_dir in sorted(p for p in split_folder.iterdir() if p.is_dir()):
             if class_dir.name.startswith("."):
+                if split_layout:
+                    hidden.append(f"{split_folder.name}/{class_dir.name}")
                 continue
-            label = None if class_dir.name == UNLABELLED_DIR else class_dir.name
+            label = None if class_dir.name == UNLABELLED_DIR else decode_label(class_dir.name)
+            if label is not None and label != class_dir.name:
+                decoded.add(class_dir.name)
             for path in sorted(class_dir.rglob("*")):
-                if is_image(path):
+                if _takes(path):
                     entries.append((path, label, split))
                 elif path.is_file():
                     stray += 1
+                    skipped_kinds.add(path.suffix.lower() or path.name)
         stray += sum(1 for p in split_folder.iterdir() if p.is_file())
+    if hidden:
+        report.warnings.append(
+            f"hidden folder(s) {', '.join(sorted(hidden)[:5])} are not classes: skipped "
+            "(torchvision's ImageFolder would count them as classes)"
+        )
+    if decoded:
+        report.warnings.append(
+            f"{len(decoded)} class folder name(s) percent-decoded, e.g. "
+            f"{sorted(decoded)[0]!r} -> {decode_label(sorted(decoded)[0])!r}"
+        )
     if stray:
-        report.warnings.append(f"{stray} file(s) outside class folders or not images: ignored")
+        kinds = ", ".join(sorted(skipped_kinds)[:8])
+        report.warnings.append(
+            f"{stray} file(s) outside class folders or not of torchvision's image kinds "
+            f"({kinds}): ignored"
+        )
     if not entries:
-        raise UserFacingError(f"{root}: no images found in class sub-folders")
+        raise UserFacingError(
+            f"{root}: no images ({' '.join(IMG_EXTENSIONS)}) found in class sub-folders"
+        )
     db = project.connect()
     try:
         known = existing_paths(project, db)
@@ -117,8 +198,22 @@ def export_job(
 ) -> Job[ExportReport]:
     """Write ``out/<split>/<class>/<image>`` (no split level when no item has a split)."""
 
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         yield from write_tree(project, db, folder, rows, "")
+        notes = label_notes(rows)
+        others = sorted(
+            {
+                Path(r["path"]).suffix.lower()
+                for r in rows
+                if r["path"] and not r["path"].lower().endswith(IMG_EXTENSIONS)
+            }
+        )
+        if others:
+            notes.append(
+                f"item files of kinds torchvision's ImageFolder skips ({', '.join(others)}) "
+                "copied as they are"
+            )
+        return notes
 
     return run_export(project, "imagefolder", out, write, filters=filters, datapackage=datapackage)
 
@@ -130,12 +225,34 @@ def write_tree(
     with_splits = any(r["split"] for r in rows)
     written: dict[int, str] = {}
     for n, row in enumerate(rows):
-        label = safe_component(row["label"]) if row["label"] is not None else UNLABELLED_DIR
+        label = encode_label(row["label"]) if row["label"] is not None else UNLABELLED_DIR
+        if len(label.encode()) > MAX_NAME_BYTES:
+            raise UserFacingError(
+                f"{folder.out}: export refused, nothing was written: item {row['id']} "
+                f"({row['name']}) has the label {row['label'][:40]!r}..., longer than the "
+                f"{MAX_NAME_BYTES} bytes a folder name may have; shorten the label"
+            )
         rel_dir = f"{split_dir(row['split'])}/{label}" if with_splits else label
         written[row["id"]] = put_image(folder, project, db, row, prefix + rel_dir)
         if n % 200 == 0:
             yield Progress(n, len(rows), "writing images")
     return written
+
+
+def label_notes(rows: list[dict]) -> list[str]:
+    """The export report's note of the labels written percent-encoded."""
+    changed = sorted(
+        {r["label"] for r in rows if r["label"] and encode_label(r["label"]) != r["label"]}
+    )
+    if not changed:
+        return []
+    shown = ", ".join(f"{label!r} -> {encode_label(label)!r}" for label in changed[:5])
+    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+    return [
+        f"{len(changed)} label(s) a file system cannot hold as folder names are "
+        f"percent-encoded: {shown}{more} (urllib.parse.unquote gives them back; QBI's "
+        "imagefolder import decodes them)"
+    ]
 
 
 def export_package_job(
