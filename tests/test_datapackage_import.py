@@ -226,12 +226,37 @@ def test_descriptor_not_json_or_without_resources_is_a_clear_error(exported, tmp
         run_job(import_job(q, "datapackage", [descriptor]))
     # A path that climbs out of the package is never opened.
     descriptor.write_text(
-        json.dumps({"resources": [{"path": "../secret.csv", "hash": "sha256:00"}]})
+        json.dumps(
+            {
+                "resources": [
+                    {"path": "items.csv", "hash": "sha256:00"},
+                    {"path": "../secret.csv", "hash": "sha256:00"},
+                ]
+            }
+        )
     )
     with pytest.raises(ImportRejected, match="not a relative path in the package"):
         run_job(import_job(q, "datapackage", [pkg]))
     with pytest.raises(UserFacingError, match="no datapackage.json"):
         run_job(import_job(q, "datapackage", [tmp_path / "q"]))
+    assert len(q) == 0
+
+
+def test_package_not_written_by_qbi_is_named_as_such_not_as_checksum_trouble(tmp_path):
+    # a package as frictionless describes a folder of measurements: no items.csv, no hashes
+    import frictionless
+
+    pkg = tmp_path / "pkg"
+    (pkg / "data").mkdir(parents=True)
+    (pkg / "data" / "measurements.csv").write_text("sample,value\na,1\nb,2\n")
+    package = frictionless.describe("data/measurements.csv", type="package", basepath=str(pkg))
+    package.to_json(str(pkg / "datapackage.json"))
+    q = open_project(tmp_path / "q", create=True)
+    with pytest.raises(UserFacingError) as caught:
+        run_job(import_job(q, "datapackage", [pkg]))
+    text = str(caught.value)
+    assert "not a QBI export: no items.csv" in text and "data/measurements.csv" in text
+    assert "checksum" not in text
     assert len(q) == 0
 
 

@@ -220,6 +220,14 @@ def descriptor_metadata(descriptor: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _lists_items_table(descriptor: dict[str, Any]) -> bool:
+    for resource in descriptor["resources"]:
+        paths = resource.get("path") if isinstance(resource, dict) else None
+        if ITEMS_TABLE in (paths if isinstance(paths, list) else [paths]):
+            return True
+    return False
+
+
 def _json_cell(text: str, kind: type, what: str) -> Any:
     """A JSON cell of items.csv (empty = the empty value), or raise ValueError naming it."""
     if not text.strip():
@@ -280,6 +288,14 @@ def import_job(
     descriptor_path = find_descriptor(sources[0]).absolute()
     root = descriptor_path.parent
     descriptor = read_descriptor(descriptor_path)
+    if not _lists_items_table(descriptor):
+        # a package from another tool: say so first, not "no usable checksum" for its files
+        names = [str(r.get("path")) for r in descriptor["resources"] if isinstance(r, dict)]
+        raise UserFacingError(
+            f"{descriptor_path}: not a QBI export: no {ITEMS_TABLE} (the table of items a QBI "
+            f"Desktop export writes; this package lists {', '.join(names[:5]) or 'no files'}); "
+            "import its images with the imagefolder, sheet, coco or labelme kind"
+        )
     report = ImportReport("datapackage", str(root))
     problems: list[Problem] = []
     files = package_files(descriptor, root, problems)
