@@ -118,10 +118,10 @@ def _as_label_dtype(mask: np.ndarray, path: Path) -> np.ndarray:
     return mask.astype(np.uint8 if hi <= 255 else np.uint16)
 
 
-def _tiff_writer(mask: np.ndarray, labels: LabelTable | None):
+def _tiff_writer(mask: np.ndarray, labels: LabelTable | None, info: dict | None = None):
     import tifffile
 
-    metadata: dict[str, Any] = {"Info": json.dumps(_label_info(labels))}
+    metadata: dict[str, Any] = {"Info": json.dumps({**_label_info(labels), **(info or {})})}
     if mask.dtype == np.uint8 and labels is not None:
         lut = labels.lut(opacity=1.0, size=256)[:, :3].T.copy()  # (3, 256)
         metadata.update({"LUTs": [lut], "min": 0.0, "max": 255.0})
@@ -424,3 +424,24 @@ def encode_png_bytes(mask: np.ndarray, labels: LabelTable | None = None) -> byte
     buf = io.BytesIO()
     _png_writer(_as_label_dtype(np.asarray(mask), Path("<memory>")), labels)(buf)
     return buf.getvalue()
+
+
+def encode_tiff_bytes(
+    mask: np.ndarray, labels: LabelTable | None = None, info: dict[str, Any] | None = None
+) -> bytes:
+    """The ImageJ TIFF bytes :func:`save_mask` would write (exports); ``info`` adds fields to
+    the JSON in the ImageJ ``Info`` property (read back with :func:`tiff_info`)."""
+    buf = io.BytesIO()
+    _tiff_writer(_as_label_dtype(np.asarray(mask), Path("<memory>")), labels, info)(buf)
+    return buf.getvalue()
+
+
+def tiff_info(tif: Any) -> dict[str, Any]:
+    """The JSON fields of an open ImageJ TIFF's ``Info`` property (empty when it has none or
+    they are not ours)."""
+    meta = tif.imagej_metadata or {}
+    try:
+        info = json.loads(meta.get("Info") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}

@@ -4,12 +4,21 @@
 Import with ``images_dir``: the images of that folder are imported with their masks. Without it,
 the masks are attached to items already in the project with the same name stem. Each mask must
 be a single-channel integer label image of the image's height and width.
-Export: ``out/<split>/images/<name>`` and ``out/<split>/masks/<stem>.png`` (TIFF when labels
-exceed 255).
+The value 255 of a PASCAL VOC mask (a palette PNG with VOC's colour at 255, as VOC and
+labelme2voc write them) is the ignore region, and so is the value our own exports name as
+ignore (see formats.ignore): the project then keeps it as its ignore value.
+
+Export: ``out/<split>/images/<name>`` and ``out/<split>/masks/<stem>.png`` for masks whose labels
+fit 8 bits (greyscale PNG: every reader, PIL, OpenCV, torchvision, Fiji, gets the label values
+as they are), ``<stem>.tif`` as an ImageJ TIFF for wider labels (Fiji opens it as a 16-bit
+label image). Both carry the class table and the ignore value as JSON (PNG text chunk
+``qbi-desktop``, ImageJ ``Info``), which other tools pass over.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +36,8 @@ from qbi_desktop.core.formats.common import (
     existing_paths,
     file_item,
     is_image,
-    mask_bytes,
+    mask_classes,
+    mask_instances,
     put_image,
     read_item_mask,
     read_mask_file,
@@ -36,8 +46,18 @@ from qbi_desktop.core.formats.common import (
     scan_image,
     split_dir,
 )
+from qbi_desktop.core.formats.ignore import (
+    IGNORE_NAME,
+    VOC_IGNORE,
+    VOC_IGNORE_COLOUR,
+    mask_ignore,
+)
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.maskio import encode_tiff_bytes, tiff_info
+
+#: PNG text chunk our exports describe their masks in (maskio reads the same key)
+INFO_KEY = "qbi-desktop"
 
 _SUFFIX = re.compile(r"[_-](mask|masks|label|labels|seg|segmentation|gt)$", re.IGNORECASE)
 
@@ -100,6 +120,7 @@ def import_job(
                         Problem(name, f"two project items are named {stem!r}: mask is ambiguous")
                     )
                 targets[stem] = (item_id, None, (h, w) if w else None)
+        have_ignore = ignore = mask_ignore(db)
         plan: list[tuple[int | None, Path | None, np.ndarray, Any]] = []
         for n, (key, mfile) in enumerate(sorted(by_key.items())):
             if key not in targets:
@@ -110,6 +131,19 @@ def import_job(
             if isinstance(mask, str):
                 problems.append(Problem(str(mfile), mask))
                 continue
+            declared = declared_ignore(mfile)
+            if declared is not None and np.any(mask == declared):
+                if ignore is None:
+                    ignore = declared
+                elif declared != ignore:
+                    problems.append(
+                        Problem(
+                            str(mfile),
+                            f"its ignore value is {declared}, the project's (or another "
+                            f"mask's) is {ignore}; one ignore value per project",
+                        )
+                    )
+                    continue
             info = None
             if image is not None and item_id is None:
                 info = scan_image(image)
@@ -130,11 +164,26 @@ def import_job(
             plan.append((item_id, image, PackedMask(mask), info))  # compressed until written
             if n % 100 == 0:
                 yield Progress(n, len(by_key), "reading masks")
+        classes = mask_classes(db)
+        if ignore is not None and have_ignore is None:
+            taken = classes.get(str(ignore))
+            if taken is not None and taken != IGNORE_NAME:
+                problems.append(
+                    Problem(
+                        str(masks_dir),
+                        f"the masks use {ignore} as ignore region, the project's class "
+                        f"{taken!r} has that value",
+                    )
+                )
         reject_if(masks_dir, problems)
         unmatched = len(targets) - len(plan)
         if images_dir is not None and unmatched:
             report.warnings.append(f"{unmatched} image(s) have no mask")
         with project.transaction(db) as tx:
+            if ignore is not None and have_ignore is None:
+                tx.set_metadata(mask_ignore=ignore)
+                if mask_instances(db) is None:
+                    tx.set_metadata(mask_classes={**classes, str(ignore): IGNORE_NAME})
             provenance = {"source": "masks", "imported_from": str(masks_dir)}
             new = [
                 file_item(image, info, annotator=annotator, mask=mask, provenance=provenance)
@@ -166,6 +215,31 @@ def import_job(
         db.close()
 
 
+def declared_ignore(path: Path) -> int | None:
+    """The ignore value a mask file declares: the one our exports name (PNG text / ImageJ
+    Info), else 255 for a PASCAL VOC palette PNG (VOC's colour at index 255); else None."""
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tif:
+                info = tiff_info(tif) if tif.is_imagej else {}
+        else:
+            from PIL import Image
+
+            with Image.open(path) as img:
+                text = getattr(img, "text", None) or {}
+                info = json.loads(text[INFO_KEY]) if INFO_KEY in text else {}
+                if not info and img.mode == "P":
+                    palette = img.getpalette() or []
+                    if tuple(palette[3 * VOC_IGNORE : 3 * VOC_IGNORE + 3]) == VOC_IGNORE_COLOUR:
+                        return VOC_IGNORE
+    except Exception:  # the pixels were read already; an unreadable description is no ignore
+        return None
+    value = info.get("mask_ignore") if isinstance(info, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _where(db: Any, item_id: int) -> tuple:
     return db.execute(
         "SELECT path, container_id, idx FROM items WHERE id = ?", (item_id,)
@@ -182,13 +256,34 @@ def export_job(
 ) -> Job[ExportReport]:
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
         with_splits = any(r["split"] for r in rows)
+        info = {"mask_classes": mask_classes(db)}
+        ignore = mask_ignore(db)
+        if ignore is not None:
+            info["mask_ignore"] = ignore
         for n, row in enumerate(rows):
             base = f"{split_dir(row['split'])}/" if with_splits else ""
             rel = put_image(folder, project, db, row, base + "images")
             if row["mask"]:
-                data, ext = mask_bytes(read_item_mask(project, row))
+                data, ext = mask_file(read_item_mask(project, row), info)
                 folder.write_bytes(f"{base}masks/{Path(rel).stem}{ext}", data)
             if n % 200 == 0:
                 yield Progress(n, len(rows), "writing images and masks")
 
     return run_export(project, "masks", out, write, filters=filters, datapackage=datapackage)
+
+
+def mask_file(mask: np.ndarray, info: dict[str, Any]) -> tuple[bytes, str]:
+    """A label mask as the export writes it: greyscale PNG when its labels fit 8 bits, ImageJ
+    TIFF otherwise; ``info`` (class table, ignore value) rides along as JSON."""
+    described = {"format": "qbi-desktop label mask", "version": 1, **info}
+    if mask.size == 0 or (int(mask.min()) >= 0 and int(mask.max()) < 256):
+        from PIL import Image, PngImagePlugin
+
+        text = PngImagePlugin.PngInfo()
+        text.add_text(INFO_KEY, json.dumps(described))
+        buffer = io.BytesIO()
+        Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8)).save(
+            buffer, format="PNG", pnginfo=text, compress_level=6
+        )
+        return buffer.getvalue(), ".png"
+    return encode_tiff_bytes(mask.astype(np.uint16), info=described), ".tif"
