@@ -65,6 +65,8 @@ class TargetDelegate(QStyledItemDelegate):
         super().__init__(panel.table)
         self.panel = panel
         self.editor: TargetEditor | None = None
+        # Escape, focus out or Enter: the editor is gone for us now (Qt deletes it later)
+        self.closeEditor.connect(lambda editor, _hint=None: self._gone(editor))
 
     def createEditor(self, parent, _option, _index):  # noqa: N802 (Qt API)
         editor = TargetEditor(parent)
