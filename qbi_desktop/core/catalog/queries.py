@@ -238,6 +238,10 @@ def query(
     limit: int | None = 100,
 ) -> list[dict[str, Any]]:
     """Item rows (dicts with the keys of ``_ROW_COLUMNS`` plus ``targets``), one page."""
+    if limit is not None:
+        page = _planned_page(db, as_filters(filters), _sort_keys(sort), int(offset), int(limit))
+        if page is not None:
+            return _rows_in_order(db, page)
     by_target = _single_target(sort)
     if by_target is not None:
         # The order comes from the target index (see the module docstring); rows by id.
@@ -286,8 +290,171 @@ def _with_targets(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[di
 
 
 def count(db: sqlite3.Connection, filters: Filters | Mapping[str, Any] | None = None) -> int:
+    """Number of matching items; from ``item_counts`` when only its columns are filtered."""
+    facet = _facet_where(as_filters(filters))
+    if facet is not None:
+        where, params = facet
+        sql = "SELECT COALESCE(SUM(n), 0) FROM item_counts " + where
+        return int(db.execute(sql, params).fetchone()[0])
     where, params = where_clause(filters)
     return int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
+
+
+# -- pages at a million items -------------------------------------------------------------------
+# A page must cost what the page holds, not what the catalog holds. Three ways get there:
+# * sort by a column of item_counts (label, split, review, origin, annotator), either direction:
+#   the counts give each value's group size, so the page's first group is found without reading
+#   items, and each group is read in id order from that column's index;
+# * sort by name, id or width with a filter: walk the sort column's index and test the filter
+#   per row when the filter keeps many items (a walk of about (offset + limit) / share rows),
+#   or let SQLite sort the matches when they are few;
+# * sort by a regression target: walk the targets index the same way, once target_counts says
+#   every item has that target (otherwise the items without it are found by a scan, as before).
+
+#: Filter fields that item_counts answers, and their columns there.
+_FACETS = {
+    "label": "label",
+    "split": "split",
+    "review": "review",
+    "provenance": "provenance_kind",
+    "annotator": "label_by",
+}
+#: The index of each item_counts column in ``items`` (id the tie-break).
+_FACET_INDEXES = {
+    "label": "items_label",
+    "split": "items_split",
+    "review": "items_review",
+    "provenance_kind": "items_provenance",
+    "label_by": "items_label_by",
+}
+#: Sort keys walked through an index, per direction ("" for the rowid itself).
+_WALKS = {
+    "id": ("", ""),
+    "name": ("items_name", "items_name"),
+    "width": ("items_width", "items_width_desc"),
+}
+
+
+def _facet_where(f: Filters) -> tuple[str, list[Any]] | None:
+    """WHERE clause over ``item_counts`` for ``f``, or None when ``f`` filters anything else."""
+    if f.name or f.has_target or f.duplicates or f.metadata:
+        return None
+    if f.has_mask is not None or f.has_boxes is not None or f.ids is not None:
+        return None
+    where: list[str] = []
+    params: list[Any] = []
+    for field, column in _FACETS.items():
+        value = getattr(f, field)
+        if value is not None:
+            _in(column, value, where, params)
+    return ("WHERE " + " AND ".join(where) + " " if where else ""), params
+
+
+def _planned_page(
+    db: sqlite3.Connection, f: Filters, keys: list[str], offset: int, limit: int
+) -> list[int] | None:
+    """The ids of one page by one of the plans above, or None when none applies."""
+    if len(keys) != 1 or limit <= 0:
+        return None
+    descending = keys[0].startswith("-")
+    key = keys[0].lstrip("-+")
+    with _snapshot(db):  # counts and rows from the same catalog state
+        if key in _FACETS and _facet_where(f) is not None:
+            return _grouped_page(db, f, _FACETS[key], descending, offset, limit)
+        if key in _WALKS:
+            return _walked_page(db, f, key, descending, offset, limit)
+        if key.startswith("target:"):
+            return _target_page(db, f, key[len("target:") :], descending, offset, limit)
+    return None
+
+
+def _grouped_page(
+    db: sqlite3.Connection, f: Filters, column: str, descending: bool, offset: int, limit: int
+) -> list[int]:
+    facet_where, facet_params = _facet_where(f)
+    direction = "DESC" if descending else "ASC"
+    groups = db.execute(
+        f"SELECT {column}, SUM(n) FROM item_counts {facet_where}"
+        f"GROUP BY {column} ORDER BY {column} {direction}",
+        facet_params,
+    ).fetchall()
+    where, params = where_clause(f)
+    extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
+    page: list[int] = []
+    for value, size in groups:
+        if offset >= size:
+            offset -= size
+            continue
+        take = min(limit - len(page), size - offset)
+        page += [
+            r[0]
+            for r in db.execute(
+                f"SELECT items.id FROM items INDEXED BY {_FACET_INDEXES[column]} "
+                f"WHERE items.{column} IS ? {extra}"
+                "ORDER BY items.id LIMIT ? OFFSET ?",
+                [value, *params, take, offset],
+            )
+        ]
+        offset = 0
+        if len(page) >= limit:
+            break
+    return page
+
+
+def _walk_pays(total: int, matching: int, offset: int, limit: int) -> bool:
+    """Whether walking the sort order and testing each row beats sorting the matches."""
+    return matching > 0 and (offset + limit) * total < matching * matching
+
+
+def _walked_page(
+    db: sqlite3.Connection, f: Filters, key: str, descending: bool, offset: int, limit: int
+) -> list[int]:
+    where, params = where_clause(f)
+    direction = "DESC" if descending else "ASC"
+    order = f"ORDER BY {SORT_COLUMNS[key]} {direction}, items.id ASC "
+    source = "FROM items "
+    if where and _walk_pays(count(db), count(db, f), offset, limit):
+        index = _WALKS[key][descending]
+        source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
+        where = _no_filter_indexes(where)
+    sql = "SELECT items.id " + source + where + order + "LIMIT ? OFFSET ?"
+    return [r[0] for r in db.execute(sql, [*params, limit, offset])]
+
+
+def _no_filter_indexes(where: str) -> str:
+    # A unary + keeps SQLite from picking a filter column's index over the forced walk.
+    for column in ("label", "split", "review", "provenance_kind", "label_by", "name"):
+        where = where.replace(f"items.{column} ", f"+items.{column} ")
+    return where
+
+
+def _target_page(
+    db: sqlite3.Connection, f: Filters, name: str, descending: bool, offset: int, limit: int
+) -> list[int] | None:
+    row = db.execute("SELECT n FROM target_counts WHERE name = ?", (name,)).fetchone()
+    total = count(db)
+    if row is None or int(row[0]) != total:
+        return None  # some items lack the target: the full ordering handles them
+    where, params = where_clause(f)
+    direction = "DESC" if descending else "ASC"
+    order = f"ORDER BY t.value {direction}, t.item_id ASC "
+    if not where:
+        sql = f"SELECT t.item_id FROM targets t WHERE t.name = ? {order}LIMIT ? OFFSET ?"
+        return [r[0] for r in db.execute(sql, [name, limit, offset])]
+    extra = where.replace("WHERE ", "AND ", 1)
+    if _walk_pays(total, count(db, f), offset, limit):
+        # CROSS JOIN keeps targets the outer loop: the index order is the page order
+        sql = (
+            "SELECT t.item_id FROM targets t CROSS JOIN items ON items.id = t.item_id "
+            f"WHERE t.name = ? {_no_filter_indexes(extra)}{order}LIMIT ? OFFSET ?"
+        )
+    else:
+        sql = (
+            "SELECT t.item_id FROM items JOIN targets t ON t.item_id = items.id "
+            f"WHERE t.name = ? {extra}ORDER BY +t.value {direction}, t.item_id ASC "
+            "LIMIT ? OFFSET ?"
+        )
+    return [r[0] for r in db.execute(sql, [name, *params, limit, offset])]
 
 
 def ids(
