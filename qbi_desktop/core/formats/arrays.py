@@ -11,6 +11,7 @@ to names), float ``y`` regression targets (``target_names``). NPZ files are alwa
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import re
 from collections.abc import Sequence
@@ -19,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog.bulk import bulk_items
 from qbi_desktop.core.catalog.errors import Problem
-from qbi_desktop.core.catalog.images import hash_array, load_npz_array
+from qbi_desktop.core.catalog.images import load_npz_array
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.common import (
@@ -87,10 +89,12 @@ def _add_rows(
     digits = len(str(max(len(images) - 1, 0)))
     ids: list[int] = []
     for start in range(0, len(images), WRITE_CHUNK):
+        stop = min(start + WRITE_CHUNK, len(images))
+        hashes = _row_hashes(images[start:stop])
         items = [
             NewItem(
                 name=f"{stem}-{i:0{digits}d}",
-                hash=hash_array(images[i]),
+                hash=hashes[i - start],
                 container=cid,
                 index=i,
                 width=int(w),
@@ -101,13 +105,27 @@ def _add_rows(
                 annotator=annotator,
                 provenance={"source": kind, "imported_from": str(container), "index": i},
             )
-            for i in range(start, min(start + WRITE_CHUNK, len(images)))
+            for i in range(start, stop)
             if i not in existing
         ]
         ids += tx.add_items(items)
         written = done + min(start + WRITE_CHUNK, len(images))
         yield Progress(written, total, f"writing catalog: {written:,} of {total:,} items")
     return ids
+
+
+def _row_hashes(images: np.ndarray) -> list[str]:
+    """``hash_array`` of every row of ``images``, without copying each row into a new bytes
+    object (the shape/dtype prefix is hashed once and the state copied per row)."""
+    images = np.ascontiguousarray(images)
+    row = images[:1].reshape(images.shape[1:])
+    prefix = hashlib.blake2b(f"{row.dtype.str}{row.shape}".encode(), digest_size=16)
+    out = []
+    for image in images:
+        digest = prefix.copy()
+        digest.update(memoryview(image).cast("B"))
+        out.append(digest.hexdigest())
+    return out
 
 
 def import_mnist_job(
@@ -154,7 +172,7 @@ def import_mnist_job(
         total = sum(len(images) for _f, images, _l, _s in loaded)
         yield Progress(0, total, f"writing catalog: 0 of {total:,} items")
         done = 0
-        with project.transaction(db) as tx:
+        with project.transaction(db) as tx, bulk_items(db):
             for image_file, images, labels, split in loaded:
                 text = None if labels is None else [str(int(v)) for v in labels.tolist()]
                 report.ids += yield from _add_rows(
@@ -226,7 +244,7 @@ def import_npz_job(
         kept = [p for p in plans if p]
         total = sum(len(p[2]) for p in kept)
         done = 0
-        with project.transaction(db) as tx:
+        with project.transaction(db) as tx, bulk_items(db):
             for source, key, images, labels, targets in kept:
                 split = split_from_name(key[2:]) if key != "x" else None
                 report.ids += yield from _add_rows(
