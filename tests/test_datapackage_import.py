@@ -260,13 +260,22 @@ def test_package_not_written_by_qbi_is_named_as_such_not_as_checksum_trouble(tmp
     assert len(q) == 0
 
 
-def test_mask_meaning_conflicting_with_the_project_is_refused(exported, tmp_path):
+def test_mask_value_the_project_gives_another_class_is_renumbered_not_merged(exported, tmp_path):
     out, _before, _meta = exported
     q = open_project(tmp_path / "q", create=True)
     q.set_metadata(mask_classes={"1": "crack"})
-    with pytest.raises(ImportRejected, match="mask value 1 is 'spot' here but 'crack'"):
-        run_job(import_job(q, "datapackage", [out]))
-    assert len(q) == 0
+    report = run_job(import_job(q, "datapackage", [out]))
+    assert q.metadata()["mask_classes"] == {"1": "crack", "2": "spot"}
+    assert "'spot' mask value 1 renumbered to 2" in str(report)
+    p = open_project(tmp_path / "p2", create=True)
+    run_job(import_job(p, "datapackage", [out]))
+    masks = 0
+    for a, b in zip(sorted(p.ids()), sorted(q.ids()), strict=True):
+        mask = p.mask(a)
+        if mask is not None:
+            masks += 1
+            assert np.array_equal(q.mask(b), np.where(mask == 1, 2, mask))
+    assert masks
 
 
 # -- command line ---------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from qbi_desktop.core.catalog import schema
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import METADATA_FIELDS, Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.classnames import merge_classes
 from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
@@ -452,15 +453,12 @@ def import_job(
         new_classes = meta.get("mask_classes", {})
         instances = meta.get("mask_instances")
         old_classes = mask_classes(db)
-        for key, name in new_classes.items():
-            if old_classes.get(key, name) != name:
-                problems.append(
-                    Problem(
-                        str(descriptor_path),
-                        f"mask value {key} is {name!r} here but {old_classes[key]!r} in the "
-                        "project's mask classes",
-                    )
-                )
+        # One name, one value: the package's masks take the project's value of each name.
+        merge = merge_classes(old_classes, new_classes, str(descriptor_path))
+        report.warnings += merge.notes
+        if merge.renumber:
+            for _old, item, _review, _notes in planned:
+                item.mask = merge.apply(item.mask)
         conflict = mask_kind_conflict(db, instances, new_classes)
         if conflict:
             problems.append(Problem(str(descriptor_path), conflict))
@@ -503,7 +501,7 @@ def import_job(
             for review, ids in by_review.items():
                 tx.set_review(ids, review, None, None)
             if new_classes:
-                tx.set_metadata(mask_classes={**old_classes, **new_classes})
+                tx.set_metadata(mask_classes=merge.classes)
             if instances is not None:
                 tx.set_metadata(mask_instances=instances)
             # The dataset description fills what the project does not say yet; never overwrites.
