@@ -2,6 +2,10 @@
 import; export of 10 000 items to folder-per-class + datapackage.json.
 
 Run: .venv/bin/python tests/benchmarks/bench_catalog.py   (prints medians)
+     .venv/bin/python tests/benchmarks/bench_catalog.py --scale [--sizes 10000,100000,1000000]
+     (every Browser sort and filter at each size, count + first page, side by side with the
+     same query on a plain indexed SQLite table; interleaved rounds, quiet and with two busy
+     processes; growth exponents; goal <= 50 ms at 1 M items, exponent <= 0.5)
 """
 
 from __future__ import annotations
@@ -59,7 +63,180 @@ def build_100k(folder: Path, n: int = 100_000) -> Path:
     return folder / "p"
 
 
+# -- scaling: 10k / 100k / 1M items, side by side with plain indexed SQLite ----------------------
+
+#: Every sort and filter the Browser offers (and filter + sort): (filters, sort).
+SCALE_CASES = {
+    "open: count + first page": (None, "id"),
+    "sort name desc": (None, "-name"),
+    "sort label desc": (None, "-label"),
+    "sort split": (None, "split"),
+    "sort review desc": (None, "-review"),
+    "sort provenance": (None, "provenance"),
+    "sort annotator desc": (None, "-annotator"),
+    "sort width desc": (None, "-width"),
+    "sort target:size": (None, "target:size"),
+    "sort target:size desc": (None, "-target:size"),
+    "filter label=3": ({"label": "3"}, "id"),
+    "filter label=3 & split=test, sort name desc": ({"label": "3", "split": "test"}, "-name"),
+    "filter split=train, sort target:size": ({"split": "train"}, "target:size"),
+    "filter review=accepted, sort target desc": ({"review": "accepted"}, "-target:size"),
+    "filter review=unreviewed & origin=acquired": (
+        {"review": "unreviewed", "provenance": "acquired"},
+        "id",
+    ),
+}
+#: The same question asked of a plain table with one index per column (the peer).
+_PLAIN_SORT = {
+    "id": "id",
+    "name": "name",
+    "label": "label",
+    "split": "split",
+    "review": "review",
+    "provenance": "provenance",
+    "annotator": "annotator",
+    "width": "width",
+    "target:size": "value",
+}
+_PLAIN_FILTER = {"label": "label", "split": "split", "review": "review", "provenance": "provenance"}
+
+
+def build_scaled(folder: Path, n: int) -> tuple[Path, Path]:
+    """A project of ``n`` items (labels, splits, reviews, origins, one target) and the same data
+    as a plain SQLite table with an index per column. Rows go in with executemany (setup)."""
+    import sqlite3
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 10, n)
+    values = rng.normal(size=n)
+    review_names = np.array(["unreviewed", "accepted", "rejected", "needs_edit"])
+    reviews = review_names[rng.choice(4, n, p=[0.7, 0.2, 0.05, 0.05])]
+    rows = [
+        (
+            i + 1,
+            f"img{i:07d}",
+            str(labels[i]),
+            ("train", "val", "test")[i % 3],
+            str(reviews[i]),
+            "simulated" if i % 10 == 0 else "acquired",
+            "ann" if i % 4 else None,
+            28,
+            float(values[i]),
+        )
+        for i in range(n)
+    ]
+    project = open_project(folder / f"p{n}", create=True)
+    db = project.db
+    db.execute("BEGIN")
+    db.execute(
+        "INSERT INTO containers(id, path, kind, key, hash, size, count) "
+        "VALUES (1, 'big-images-idx3-ubyte', 'idx', '', 'h', 1, ?)",
+        (n,),
+    )
+    from qbi_desktop.core.catalog.bulk import bulk_items
+
+    with bulk_items(db):
+        db.executemany(
+            "INSERT INTO items(id, name, container_id, idx, hash, width, height, label, split, "
+            "review, provenance_kind, label_by, added) "
+            "VALUES (?, ?, 1, ?, ?, ?, 28, ?, ?, ?, ?, ?, '2026-12-05')",
+            [(r[0], r[1], r[0] - 1, f"{r[0]:032x}", r[7], *r[2:7]) for r in rows],
+        )
+        db.executemany(
+            "INSERT INTO targets(item_id, name, value) VALUES (?, 'size', ?)",
+            [(r[0], r[8]) for r in rows],
+        )
+    db.execute("COMMIT")
+    project.close()
+    plain = folder / f"plain{n}.sqlite"
+    pdb = sqlite3.connect(plain, isolation_level=None)
+    pdb.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, label TEXT, split TEXT, "
+        "review TEXT, provenance TEXT, annotator TEXT, width INTEGER, value REAL)"
+    )
+    pdb.execute("BEGIN")
+    pdb.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    for column in list(_PLAIN_SORT.values())[1:]:
+        pdb.execute(f"CREATE INDEX items_{column} ON items({column})")
+    pdb.execute("COMMIT")
+    pdb.close()
+    return folder / f"p{n}", plain
+
+
+def plain_page(db, filters, sort) -> tuple[int, list]:
+    """count + first page of 100 from the plain table: the indexed SQLite query."""
+    where, params = [], []
+    for key, value in (filters or {}).items():
+        where.append(f"{_PLAIN_FILTER[key]} = ?")
+        params.append(value)
+    clause = ("WHERE " + " AND ".join(where) + " ") if where else ""
+    total = db.execute("SELECT COUNT(*) FROM items " + clause, params).fetchone()[0]
+    key = sort.lstrip("-")
+    order = f"ORDER BY {_PLAIN_SORT[key]} {'DESC' if sort.startswith('-') else 'ASC'}, id"
+    rows = db.execute(f"SELECT * FROM items {clause}{order} LIMIT 100", params).fetchall()
+    return total, rows
+
+
+def scale(sizes: list[int], rounds: int, n_busy: int) -> None:
+    import math
+    import sqlite3
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sidebyside import SideBySide, busy, load_text
+
+    print(f"catalog scaling, {rounds} interleaved rounds per size; start: {load_text()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        built = {n: build_scaled(Path(tmp), n) for n in sizes}
+        for busy_n in (0, n_busy):
+            medians: dict[tuple[str, str], dict[int, float]] = {}
+            with busy(busy_n):
+                for n in sizes:
+                    project = open_project(built[n][0])
+                    plain = sqlite3.connect(built[n][1], isolation_level=None)
+                    sbs = SideBySide(f"{n:,} items, {busy_n} busy processes (ms, count + page)")
+                    work = {}
+                    for name, (filters, sort) in SCALE_CASES.items():
+                        work[f"QBI {name}"] = lambda f=filters, s=sort, p=project: (
+                            p.count(f),
+                            p.query(f, s, 0, 100),
+                        )
+                        work[f"SQL {name}"] = lambda f=filters, s=sort, d=plain: plain_page(d, f, s)
+                    sbs.run(work, rounds=rounds)
+                    sbs.summary()
+                    for name in SCALE_CASES:
+                        sbs.ratio(f"QBI {name}", f"SQL {name}", f"{name}: QBI / SQL")
+                        for side in ("QBI", "SQL"):
+                            medians.setdefault((side, name), {})[n] = sbs.median(f"{side} {name}")
+                    project.close()
+                    plain.close()
+            if len(sizes) > 1:
+                lo, hi = min(sizes), max(sizes)
+                print(
+                    f"\ngrowth exponent {lo:,} -> {hi:,} items ({busy_n} busy; goal <= 0.5, "
+                    f"QBI <= 50 ms at 1 M):"
+                )
+                for name in SCALE_CASES:
+                    q, p = medians[("QBI", name)], medians[("SQL", name)]
+                    k = math.log(hi / lo)
+                    print(
+                        f"  {name:46s} QBI {q[hi] * 1e3:7.1f} ms (exp "
+                        f"{math.log(q[hi] / q[lo]) / k:+.2f})  SQL {p[hi] * 1e3:7.1f} ms (exp "
+                        f"{math.log(p[hi] / p[lo]) / k:+.2f})"
+                    )
+
+
 def main() -> int:
+    if "--scale" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--scale", action="store_true")
+        parser.add_argument("--sizes", default="10000,100000,1000000")
+        parser.add_argument("--rounds", type=int, default=5)
+        parser.add_argument("--busy", type=int, default=2)
+        args = parser.parse_args()
+        scale([int(s) for s in args.sizes.split(",")], args.rounds, args.busy)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
