@@ -326,7 +326,7 @@ def test_unusable_embedded_image_refused_and_nothing_kept(tmp_path):
     message = str(caught.value)
     assert f"{path}: imagePath 'x.png'" in message and "imageData: not an image" in message
     assert len(p) == 0
-    assert not [f for f in (p.root / "sources").rglob("*") if f.is_file()]
+    assert not (p.root / "sources").exists()
 
 
 def test_refused_file_removes_embedded_images_staged_for_the_others(tmp_path):
@@ -339,4 +339,39 @@ def test_refused_file_removes_embedded_images_staged_for_the_others(tmp_path):
         run_job(import_job(p, "labelme", [src]))
     assert "shapes[0]" in str(caught.value)
     assert len(p) == 0
-    assert not [f for f in (p.root / "sources").rglob("*") if f.is_file()]
+    assert not (p.root / "sources").exists()
+
+
+def test_ignore_region_in_instance_masks(tmp_path):
+    """Objects told apart by group_id plus an ``__ignore__`` region: the objects are instance
+    masks, the ignore region gets 65535 (not an object id), and both survive export and
+    re-import."""
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(src / "x.png")
+    square = [[2, 2], [12, 2], [12, 12], [2, 12]]
+    shapes = [
+        {"label": "cell", "group_id": 1, "shape_type": "polygon", "points": square},
+        {"label": "cell", "group_id": 2, "shape_type": "circle", "points": [[28, 8], [33, 8]]},
+        {"label": "__ignore__", "shape_type": "polygon", "points": [[5, 20], [35, 20], [20, 28]]},
+    ]
+    doc = {"shapes": shapes, "imagePath": "x.png", "imageHeight": 30, "imageWidth": 40}
+    (src / "x.json").write_text(json.dumps(doc))
+    p = _project(tmp_path)
+    run_job(import_job(p, "labelme", [src]))
+    meta = p.metadata()
+    assert meta["mask_instances"] == "cell" and meta["mask_ignore"] == 65535
+    mask = p.mask(_only_item(p)["id"])
+    assert set(np.unique(mask)) == {0, 1, 2, 65535}
+    run_job(export_job(p, "labelme", tmp_path / "out"))
+    (exported,) = (tmp_path / "out").rglob("*.json")
+    out = json.loads(exported.read_text())["shapes"]
+    assert sorted((s["label"], s["group_id"]) for s in out) == [
+        ("__ignore__", None),
+        ("cell", 1),
+        ("cell", 2),
+    ]
+    q = _project(tmp_path, "q")
+    run_job(import_job(q, "labelme", [tmp_path / "out"]))
+    assert np.array_equal(q.mask(_only_item(q)["id"]), mask)
+    assert q.metadata()["mask_ignore"] == 65535

@@ -60,6 +60,7 @@ class Staging:
 
     def __init__(self, project_root: Path):
         self.sources = Path(project_root) / "sources"
+        self.made_sources = False  # created here: removed again if the import leaves it empty
         self.dir: Path | None = None
         self.moves: list[tuple[Path, Path]] = []
         self.created: list[Path] = []
@@ -67,6 +68,7 @@ class Staging:
     def put(self, data: bytes, name: str) -> Chosen | str:
         """Stage ``data`` as image ``name``: where it will live, or why it is not an image."""
         if self.dir is None:
+            self.made_sources = self.made_sources or not self.sources.exists()
             self.sources.mkdir(parents=True, exist_ok=True)
             self.dir = Path(
                 tempfile.mkdtemp(prefix=".labelme.", suffix=".partial", dir=self.sources)
@@ -102,9 +104,16 @@ class Staging:
         self.created.clear()
 
     def discard(self) -> None:
+        """Remove the staging folder (and ``sources/`` when this import made it for nothing)."""
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
+        if self.made_sources and not self.created:
+            for folder in (self.sources / FOLDER, self.sources):
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
 
 
 def choose_image(
