@@ -95,6 +95,7 @@ class BoxesDock(QObject):
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.class_combo.activated.connect(lambda _i: self._class_typed())
+        completer.activated.connect(lambda _text: self._class_typed())
         self.class_combo.lineEdit().returnPressed.connect(self._class_typed)
         row.addWidget(self.class_combo, 1)
         v.addLayout(row)
@@ -288,12 +289,15 @@ class BoxesDock(QObject):
 
     # -- classes ----------------------------------------------------------------------------------
     def _refresh_classes(self) -> None:
+        # a stable order, so keys 0-9 keep their classes: the project's classes, then the ones
+        # typed here, then any other name the project's boxes use
         names: list[str] = []
         session = self.session
         store = session.store if session is not None else None
+        used: list[str] = []
         if isinstance(store, ItemBoxStore):
-            names += _project_classes(store.project)
-        names += self.extra_classes
+            names, used = _project_classes(store.project)
+        names += self.extra_classes + used
         if session is not None:
             names += [b.label for b in session.boxes + session.proposals]
         names.append(self.label)
@@ -313,8 +317,12 @@ class BoxesDock(QObject):
             name = self.class_combo.itemData(index)
         else:
             name = text.split(": ", 1)[1] if _numbered(text) else text
+        popup = self.class_combo.completer().popup()
+        if popup is not None:
+            popup.hide()
         if not name:
             return
+        self.canvas.setFocus()  # back to drawing: Delete, 0-9 and Enter act on boxes again
         if name not in self.classes:
             self.extra_classes.append(name)
             self.window.settings.setValue(CLASSES_KEY, self.extra_classes[-200:])
@@ -459,8 +467,8 @@ def _numbered(text: str) -> bool:
     return ": " in text and head.isdigit() and len(head) == 1
 
 
-def _project_classes(project) -> list[str]:
-    """The project's class list (keys 0-9 order) and the classes its boxes already use."""
+def _project_classes(project) -> tuple[list[str], list[str]]:
+    """The project's class list (keys 0-9 order) and the classes its boxes use."""
     names: list[str] = []
     try:
         from qbi_desktop.core.catalog import classes
@@ -469,4 +477,4 @@ def _project_classes(project) -> list[str]:
     except (ImportError, AttributeError, UserFacingError):
         names += [str(v) for v in project.distinct("label") if v is not None]
     rows = project.db.execute("SELECT DISTINCT label FROM boxes ORDER BY label").fetchall()
-    return names + [r[0] for r in rows]
+    return names, [r[0] for r in rows]

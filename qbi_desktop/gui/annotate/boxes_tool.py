@@ -87,6 +87,9 @@ class BoxController(QObject):
         if et == QEvent.Type.MouseButtonPress:
             if not self.active or event.button() != Qt.MouseButton.LeftButton:
                 return False
+            # the press is ours, so the view does not take the focus itself: keys (Delete,
+            # 0-9, Enter) must come here after typing a class name
+            self.canvas.setFocus(Qt.FocusReason.MouseFocusReason)
             self.press(*self.image_point(event.position()), event.position())
             event.accept()
             return True
