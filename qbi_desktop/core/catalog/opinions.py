@@ -139,13 +139,23 @@ def for_item(db: sqlite3.Connection, item_id: int) -> dict[str, dict[str, Any]]:
 def table(db: sqlite3.Connection, kind: str, name: str = "") -> dict[int, dict[str, Any]]:
     """One kind over the whole project: ``{item_id: {annotator: value}}``."""
     out: dict[int, dict[str, Any]] = {}
+    if kind == "boxes":
+        rows = db.execute(
+            "SELECT item_id, annotator, value FROM opinions WHERE kind = ? AND name = ? "
+            "ORDER BY item_id, annotator",
+            (kind, name),
+        )
+        for item_id, annotator, value in rows:
+            out.setdefault(item_id, {})[annotator] = json.loads(value)
+        return out
+    # scalars (text, number): SQLite decodes the JSON, far faster than json.loads per row
     rows = db.execute(
-        "SELECT item_id, annotator, value FROM opinions WHERE kind = ? AND name = ? "
-        "ORDER BY item_id, annotator",
+        "SELECT item_id, annotator, json_extract(value, '$') FROM opinions "
+        "WHERE kind = ? AND name = ? ORDER BY item_id, annotator",
         (kind, name),
     )
     for item_id, annotator, value in rows:
-        out.setdefault(int(item_id), {})[annotator] = json.loads(value)
+        out.setdefault(item_id, {})[annotator] = value
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -171,17 +172,26 @@ def overlap_per_class(
     top = int(max(a.max(initial=0), b.max(initial=0))) + 1
     if top > 65536 or a.min(initial=0) < 0 or b.min(initial=0) < 0:
         raise ValueError("mask values must be class numbers 0..65535")
-    # one pass: the joint histogram of the two masks' values
+    out: dict[int, tuple[float, float]] = {}
+    wanted = list(classes) if classes is not None else list(range(1, top))
+    if len(wanted) <= 8:  # a few classes: boolean counts, no joint histogram
+        for c in wanted:
+            in_a, in_b = a == c, b == c
+            na, nb = np.count_nonzero(in_a), np.count_nonzero(in_b)
+            if na + nb:
+                both = np.count_nonzero(in_a & in_b)
+                out[int(c)] = (2 * both / (na + nb), both / (na + nb - both))
+        return out
+    # many classes: one pass, the joint histogram of the two masks' values
     joint = np.bincount(
         a.ravel().astype(np.int64) * top + b.ravel().astype(np.int64), minlength=top * top
     ).reshape(top, top)
-    in_a, in_b = joint.sum(axis=1), joint.sum(axis=0)
-    out: dict[int, tuple[float, float]] = {}
-    for c in classes if classes is not None else range(1, top):
+    count_a, count_b = joint.sum(axis=1), joint.sum(axis=0)
+    for c in wanted:
         if c >= top:
             continue
         both = float(joint[c, c])
-        na, nb = float(in_a[c]), float(in_b[c])
+        na, nb = float(count_a[c]), float(count_b[c])
         if na + nb == 0:
             continue
         out[int(c)] = (2 * both / (na + nb), both / (na + nb - both))
@@ -214,6 +224,11 @@ def match(iou: np.ndarray, threshold: float = MATCH_IOU) -> Matching:
     n_a, n_b = iou.shape
     if n_a == 0 or n_b == 0:
         return Matching(n_a, n_b, 0, math.nan)
+    rows, cols = np.nonzero(iou >= threshold)
+    if np.unique(rows).size == rows.size and np.unique(cols).size == cols.size:
+        # no object has two candidates: the candidates are the matching (the usual case)
+        ious = iou[rows, cols]
+        return Matching(n_a, n_b, int(rows.size), float(ious.mean()) if ious.size else math.nan)
     gain = np.where(iou >= threshold, iou, 0.0)
     rows, cols = linear_sum_assignment(gain, maximize=True)
     good = gain[rows, cols] > 0
@@ -225,49 +240,79 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix of boxes given as rows (x, y, w, h)."""
     a = np.asarray(a, float).reshape(-1, 4)
     b = np.asarray(b, float).reshape(-1, 4)
-    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    w = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
-    h = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
-    inter = w * h
-    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
+    ax0, ay0, aw, ah = a.T[:, :, None]
+    bx0, by0, bw, bh = b.T[:, None, :]
+    w = np.minimum(ax0 + aw, bx0 + bw) - np.maximum(ax0, bx0)
+    h = np.minimum(ay0 + ah, by0 + bh) - np.maximum(ay0, by0)
+    inter = np.maximum(w, 0) * np.maximum(h, 0)
+    union = aw * ah + bw * bh - inter
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(union > 0, inter / union, 0.0)
 
 
 def match_boxes(
-    a: Sequence[tuple[str, float, float, float, float]],
-    b: Sequence[tuple[str, float, float, float, float]],
+    a: Sequence[Sequence[Any]],
+    b: Sequence[Sequence[Any]],
 ) -> Matching:
     """Boxes ``(label, x, y, w, h)`` matched within each label (a box of another class is a
     different object)."""
-    n_a, n_b, matched, ious = len(a), len(b), 0, []
+    n_a, n_b = len(a), len(b)
+    if n_a * n_b <= 256:
+        # few boxes (the usual item): plain Python beats numpy's per-call overhead
+        rows, cols, ious = [], [], []
+        for i, (la, xa, ya, wa, ha) in enumerate(a):
+            for j, (lb, xb, yb, wb, hb) in enumerate(b):
+                if la != lb:
+                    continue
+                iw = min(xa + wa, xb + wb) - max(xa, xb)
+                ih = min(ya + ha, yb + hb) - max(ya, yb)
+                if iw <= 0 or ih <= 0:
+                    continue
+                inter = iw * ih
+                iou = inter / (wa * ha + wb * hb - inter)
+                if iou >= MATCH_IOU:
+                    rows.append(i)
+                    cols.append(j)
+                    ious.append(iou)
+        if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
+            matched = len(ious)
+            return Matching(n_a, n_b, matched, sum(ious) / matched if matched else math.nan)
+    matched, iou_sum = 0, 0.0
     for label in {box[0] for box in a} & {box[0] for box in b}:
         ra = [box[1:] for box in a if box[0] == label]
         rb = [box[1:] for box in b if box[0] == label]
         m = match(box_iou(np.array(ra), np.array(rb)))
-        matched += m.matched
         if m.matched:
-            ious.append(m.mean_iou * m.matched)
-    return Matching(n_a, n_b, matched, sum(ious) / matched if matched else math.nan)
+            matched += m.matched
+            iou_sum += m.mean_iou * m.matched
+    return Matching(n_a, n_b, matched, iou_sum / matched if matched else math.nan)
 
 
-def component_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """The 8-connected objects of a boolean mask, numbered 1..n."""
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    return labels, int(n)
+
+
+def component_iou(
+    a: np.ndarray | tuple[np.ndarray, int], b: np.ndarray | tuple[np.ndarray, int]
+) -> np.ndarray:
     """IoU matrix of the connected components (8-connected) of two boolean masks: the objects
-    each annotator drew, e.g. spots."""
-    la, na = ndimage.label(a, structure=np.ones((3, 3), bool))
-    lb, nb = ndimage.label(b, structure=np.ones((3, 3), bool))
+    each annotator drew, e.g. spots. Pass :func:`components` results to reuse them."""
+    la, na = a if isinstance(a, tuple) else components(a)
+    lb, nb = b if isinstance(b, tuple) else components(b)
     if na == 0 or nb == 0:
         return np.zeros((na, nb))
-    size_a = np.bincount(la.ravel(), minlength=na + 1)[1:]
-    size_b = np.bincount(lb.ravel(), minlength=nb + 1)[1:]
-    both = (la > 0) & (lb > 0)
-    pairs = la[both].astype(np.int64) * (nb + 1) + lb[both]
-    keys, counts = np.unique(pairs, return_counts=True)
-    inter = np.zeros((na, nb))
-    inter[keys // (nb + 1) - 1, keys % (nb + 1) - 1] = counts
+    in_a, in_b = la > 0, lb > 0  # objects are few pixels: count only those
+    size_a = np.bincount(la[in_a], minlength=na + 1)[1:]
+    size_b = np.bincount(lb[in_b], minlength=nb + 1)[1:]
+    both = in_a & in_b
+    pairs = (la[both].astype(np.int64) - 1) * nb + (lb[both] - 1)
+    inter = np.bincount(pairs, minlength=na * nb).reshape(na, nb).astype(float)
     return inter / (size_a[:, None] + size_b[None, :] - inter)
 
 
-def match_components(a: np.ndarray, b: np.ndarray) -> Matching:
+def match_components(
+    a: np.ndarray | tuple[np.ndarray, int], b: np.ndarray | tuple[np.ndarray, int]
+) -> Matching:
     return match(component_iou(a, b))

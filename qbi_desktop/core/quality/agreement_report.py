@@ -300,7 +300,7 @@ def _boxes(db: sqlite3.Connection, report: AgreementReport, names: dict[int, str
                 s[3] += m.mean_iou * m.matched
             s[4] += 1
             f1s.append(m.f1)
-        score = 1 - float(np.mean(f1s))
+        score = 1 - sum(f1s) / len(f1s)
         if score > 0:
             detail = ", ".join(f"{a}: {len(v)} boxes" for a, v in by.items())
             report.items.append(ag_item(item, names, "boxes", score, by, detail))
@@ -365,11 +365,41 @@ def read_masks(
     return masks
 
 
+def iter_masks(
+    project: Project, shared: dict[int, dict[str, str]], names: dict[int, str], instances: bool
+) -> Iterator[tuple[int, dict[str, str], dict[str, np.ndarray] | Exception]]:
+    """Every item's masks (see :func:`read_masks`) in item order, or the error that refused
+    them; the next items are read on two threads while the caller works on this one (file
+    reading and decompression release the GIL), at most a few items ahead."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qbi_desktop.core.errors import UserFacingError
+
+    def read(item: int) -> dict[str, np.ndarray] | Exception:
+        try:
+            return read_masks(project, shared[item], item, str(names.get(item, item)), instances)
+        except UserFacingError as exc:
+            return exc
+
+    items = iter(sorted(shared))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        ahead: deque = deque()
+        for item in items:
+            ahead.append((item, pool.submit(read, item)))
+            if len(ahead) >= 3:
+                break
+        while ahead:
+            item, future = ahead.popleft()
+            nxt = next(items, None)
+            if nxt is not None:
+                ahead.append((nxt, pool.submit(read, nxt)))
+            yield item, shared[item], future.result()
+
+
 def _masks(
     project: Project, db: sqlite3.Connection, report: AgreementReport, names: dict[int, str]
 ) -> Iterator[Progress]:
-    from qbi_desktop.core.errors import UserFacingError
-
     table = opinions.table(db, "mask")
     if not table:
         return
@@ -379,20 +409,22 @@ def _masks(
     classes, instances = mask_classes(db)
     dice: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
     objects: dict[tuple[str, str], dict[int, list[float]]] = {}
-    for n, (item, by) in enumerate(sorted(shared.items())):
+    for n, (item, by, masks) in enumerate(iter_masks(project, shared, names, instances)):
         if n % 8 == 0:
             yield Progress(n, len(shared), f"masks: item {n + 1} of {len(shared)}")
-        try:
-            masks = read_masks(project, by, item, str(names.get(item, item)), instances)
-        except UserFacingError as exc:
-            report.problems.append(str(exc))
+        if isinstance(masks, Exception):
+            report.problems.append(str(masks))
             continue
         item_dice = []
+        objects_of: dict[tuple[str, int], tuple[np.ndarray, int]] = {}  # each labelled once
         for a, b in _pairs(sorted(masks)):
             for c, (d, iou) in ag.overlap_per_class(masks[a], masks[b]).items():
                 dice.setdefault((a, b), {}).setdefault(c, []).append((d, iou))
                 item_dice.append(d)
-                m = ag.match_components(masks[a] == c, masks[b] == c)
+                for person in (a, b):
+                    if (person, c) not in objects_of:
+                        objects_of[(person, c)] = ag.components(masks[person] == c)
+                m = ag.match_components(objects_of[(a, c)], objects_of[(b, c)])
                 s = objects.setdefault((a, b), {}).setdefault(c, [0, 0, 0, 0.0, 0])
                 s[0] += m.n_a
                 s[1] += m.n_b

@@ -217,17 +217,15 @@ def _masks(
     keep_probability: bool,
     record: dict[str, Any],
 ) -> Job[None]:
-    from qbi_desktop.core.quality.agreement_report import mask_classes, read_masks
+    from qbi_desktop.core.quality.agreement_report import iter_masks, mask_classes
 
     shared = _shared(opinions.table(db, "mask"), result, "mask")
     classes, instances = mask_classes(db)
     names = dict(db.execute("SELECT id, name FROM items").fetchall())
-    for n, (item, by) in enumerate(sorted(shared.items())):
+    for n, (item, _by, masks) in enumerate(iter_masks(project, shared, names, instances)):
         yield Progress(n, len(shared), f"mask consensus: item {n + 1} of {len(shared)}")
-        try:
-            masks = read_masks(project, by, item, str(names.get(item, item)), instances)
-        except UserFacingError as exc:
-            result.problems.append(str(exc))
+        if isinstance(masks, Exception):
+            result.problems.append(str(masks))
             continue
         people = list(masks)
         present = sorted({int(v) for m in masks.values() for v in np.unique(m) if v != 0})
