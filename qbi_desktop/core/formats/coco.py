@@ -1,11 +1,17 @@
-"""COCO object-detection JSON: ``images``, ``categories``, ``annotations``.
+"""COCO object-detection JSON: ``images``, ``categories``, ``annotations``, read the way
+pycocotools reads it.
 
 Import: each annotation with ``iscrowd`` 0 becomes a box (category name + ``bbox``); its polygon
 or RLE segmentation is painted into the item's label mask with the category id as value.
-Crowd annotations (``iscrowd`` 1) only paint the mask (COCO itself ignores crowd boxes). Image
-files resolve against ``images_dir`` (default: the JSON's folder, then its ``images/``).
-Export: ``out/<split>/images/`` + ``out/<split>/annotations.json``; boxes as plain annotations,
-masks as crowd annotations with uncompressed RLE, which is exact, so a round trip loses nothing.
+Polygons are rasterised exactly as pycocotools' ``frPyObjects`` + ``decode`` do (raster.py), so
+an integer 50 x 50 square is 2500 pixels, as in COCO's own tools. Our export's marks are
+honoured: ``qbi_box_only`` (a box whose polygon is only its outline) gives the box alone, no
+mask; ``qbi_mask_region`` (a class mask's region) gives the mask alone, no box. Crowd
+annotations (``iscrowd`` 1) only paint the mask (COCO itself ignores crowd boxes); those of
+category ``__ignore__`` are the project's ignore region (ignore.py). Category ids are mask
+values, 0 (0-based exports) moved to a free value and ids of 65 536 and more kept
+(32-bit masks). Image files resolve against ``images_dir`` (default: the JSON's folder, then its
+``images/``). COCO panoptic files are refused by name (not supported). Export: coco_export.py.
 
 Instance masks (a project with ``mask_instances``, e.g. simulated "objects": each value one
 object) export the way COCO describes instance segmentation: one ordinary (``iscrowd`` 0)
@@ -26,116 +32,54 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.classnames import merge_classes
 from qbi_desktop.core.formats.coco_records import CocoAnnotation, Rle, parse_coco
+from qbi_desktop.core.formats.coco_rle import (  # noqa: F401 (the codec's old home)
+    counts_to_rle_string,
+    rle_decode,
+    rle_encode,
+    rle_string_to_counts,
+)
 from qbi_desktop.core.formats.common import (
-    ExportFolder,
-    ExportReport,
     ImportReport,
     existing_paths,
     file_item,
-    item_shape,
-    mask_class_names,
     mask_classes,
     mask_instances,
     mask_kind_conflict,
-    mask_regions,
-    put_image,
-    read_item_mask,
     reject_if,
-    run_export,
     same_image_twice,
     scan_image,
-    split_dir,
     split_from_name,
 )
+from qbi_desktop.core.formats.ignore import IGNORE_NAME, ignore_value, mask_ignore
 from qbi_desktop.core.formats.packed import PackedMask
-from qbi_desktop.core.formats.raster import fill_polygon
+from qbi_desktop.core.formats.raster import Runs, coco_polygon_runs, paint_runs
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.safefile import is_regular_file, resolve_inside
 
 TOLERANCE = 0.5  # px a box may stick out (rounding in other tools)
+#: The largest mask value (masks grow to 32 bits for category ids of 65 536 and more)
+MAX_VALUE = (1 << 32) - 1
 
 
-# -- RLE ----------------------------------------------------------------------------------------
-
-
-def rle_decode(counts: list[int], height: int, width: int) -> np.ndarray:
-    """Uncompressed COCO RLE (column-major runs, starting with background) -> bool mask."""
-    if len(counts) > height * width + 1:  # runs of length 0 aside, a run covers a pixel
-        raise ValueError(f"{len(counts)} runs for an image of {height * width} pixels")
-    flat = np.zeros(height * width, dtype=bool)
-    pos, value = 0, False
-    for run in counts:
-        if run < 0:
-            raise ValueError(f"negative run length {run}")
-        if pos + run > height * width:
-            raise ValueError(f"RLE covers more than the image's {height * width} pixels")
-        if value:
-            flat[pos : pos + run] = True
-        pos += run
-        value = not value
-    if pos != height * width:
-        raise ValueError(f"RLE covers {pos} pixels, image has {height * width}")
-    return flat.reshape((width, height)).T
-
-
-def rle_encode(mask: np.ndarray) -> list[int]:
-    flat = np.asarray(mask, dtype=bool).T.ravel()
-    change = np.flatnonzero(np.diff(flat.astype(np.int8))) + 1
-    edges = np.concatenate([[0], change, [flat.size]])
-    runs = np.diff(edges).tolist()
-    if flat.size and flat[0]:
-        runs = [0, *runs]
-    return [int(r) for r in runs]
-
-
-def rle_string_to_counts(text: str) -> list[int]:
-    """COCO's compressed RLE string (pycocotools' 6-bit variable-length, delta-coded) -> runs."""
-    counts: list[int] = []
-    pos = 0
-    while pos < len(text):
-        value, shift, more = 0, 0, True
-        while more:
-            c = ord(text[pos]) - 48
-            value |= (c & 0x1F) << (5 * shift)
-            more = bool(c & 0x20)
-            pos += 1
-            shift += 1
-            if not more and c & 0x10:
-                value |= -1 << (5 * shift)
-        if len(counts) > 2:
-            value += counts[-2]
-        counts.append(value)
-    return counts
-
-
-def counts_to_rle_string(counts: list[int]) -> str:
-    out = []
-    for i, run in enumerate(counts):
-        value = run - counts[i - 2] if i > 2 else run
-        more = True
-        while more:
-            c = value & 0x1F
-            value >>= 5
-            more = (value != -1) if c & 0x10 else (value != 0)
-            if more:
-                c |= 0x20
-            out.append(chr(c + 48))
-    return "".join(out)
-
-
-def _paint(mask: np.ndarray, segmentation: list[list[float]] | Rle, value: int) -> str | None:
-    """Paint one (typed, see coco_records) segmentation into ``mask``; a reason if it cannot be
-    used."""
+def _paint(
+    mask: np.ndarray, segmentation: list[list[float]] | Rle, value: int, runs: list[Runs | str]
+) -> str | None:
+    """Paint one (typed, see coco_records) segmentation into ``mask``, polygons from their
+    ``runs`` (raster.coco_polygon_runs); a reason if it cannot be used."""
     h, w = mask.shape
     if isinstance(segmentation, list):
-        for poly in segmentation:
-            xy = np.asarray(poly, dtype=float).reshape(-1, 2)
-            fill_polygon(mask, xy[:, 1], xy[:, 0], value)
+        for i, polygon in enumerate(runs):
+            if isinstance(polygon, str):
+                return f"polygon {i}: {polygon}"
+        for polygon in runs:
+            paint_runs(mask, polygon, value)  # type: ignore[arg-type]
         return None
     if (segmentation.height, segmentation.width) != (h, w):
         return (
@@ -188,6 +132,8 @@ def import_job(
         # Regions are objects when the project has instance masks or the file marks them.
         old_classes = mask_classes(db)
         mode = "instances" if mask_instances(db) else "classes" if old_classes else None
+        old_ignore = mask_ignore(db)
+        state = {"ignore": old_ignore, "classes": {int(k): v for k, v in old_classes.items()}}
         for source in sources:
             yield Progress(0, 0, f"reading {Path(source).name}")
             planned += _plan(
@@ -199,6 +145,7 @@ def import_job(
                 mode,
                 Path(within) if within else roots[source],
                 report.warnings,
+                state,
             )
         if len(new_instances) > 1 or (new_instances and new_classes):
             problems.append(
@@ -212,15 +159,9 @@ def import_job(
             )
         instances = next(iter(new_instances)) if len(new_instances) == 1 else None
         known = existing_paths(project, db)
-        for key, name in new_classes.items():
-            if old_classes.get(key, name) != name:
-                problems.append(
-                    Problem(
-                        report.source,
-                        f"category id {key} is {name!r} here but "
-                        f"{old_classes[key]!r} in the project's mask classes",
-                    )
-                )
+        # One name, one value: category ids join the project's classes by name (classnames.py)
+        merge = merge_classes(old_classes, new_classes, report.source)
+        report.warnings += merge.notes
         conflict = mask_kind_conflict(db, instances, new_classes)
         if conflict:
             problems.append(Problem(report.source, conflict))
@@ -229,6 +170,7 @@ def import_job(
         new: list[NewItem] = []
         updates = []
         for n, plan in enumerate(planned):
+            plan["mask"] = merge.apply(plan["mask"])
             stored = project.store_path(plan["path"])
             if stored in known:
                 updates.append((known[stored], plan))
@@ -251,9 +193,13 @@ def import_job(
             for item_id, plan in updates:
                 tx.set_boxes(item_id, plan["boxes"], annotator)
                 if plan["mask"] is not None:
-                    tx.set_mask(item_id, plan["mask"], annotator)
+                    tx.set_mask(item_id, plan["mask"], annotator, sync=False)
+            if any(plan["mask"] is not None for _, plan in updates):
+                flush_batch(project.masks_dir)  # one flush before the commit, not 2 per mask
             if new_classes:
-                tx.set_metadata(mask_classes={**old_classes, **new_classes})
+                tx.set_metadata(mask_classes=merge.classes)
+            if state["ignore"] != old_ignore and str(state["ignore"]) in new_classes:
+                tx.set_metadata(mask_ignore=state["ignore"])
             if instances is not None:
                 tx.set_metadata(mask_instances=instances)
         report.added, report.updated = len(new), len(updates)
@@ -291,11 +237,14 @@ def _plan(
     mode: str | None,
     within: Path | None = None,
     notes: list[str] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Check one COCO file and plan its items; ``mode`` is how the project reads masks
     ("instances", "classes", or None for a project without masks yet). Image files must
     resolve inside ``images_dir`` when given, else inside ``within`` (an extracted archive) or
-    the JSON's own folder."""
+    the JSON's own folder. ``state`` carries across files: ``classes`` (the project's, value ->
+    name) and ``ignore`` (the ignore value, once known)."""
+    state = {} if state is None else state
     where = str(source)
     try:
         data = read_json(source, "the COCO file", constants=True)
@@ -312,14 +261,21 @@ def _plan(
         categories[cat.id] = cat.name
     # A mask value per category: the id itself, but 0 is the background of a label mask, so a
     # category 0 (0-based exports) gets the next free value instead of vanishing.
-    values = {cid: cid for cid in categories if cid != 0}
-    if 0 in categories:
+    values = {cid: cid for cid, name in categories.items() if cid != 0 and name != IGNORE_NAME}
+    if 0 in categories and categories[0] != IGNORE_NAME:
         values[0] = max(categories) + 1
         if notes is not None:
             notes.append(
                 f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "
                 f"{values[0]} (0 is the masks' background)"
             )
+    for cid, name in categories.items():
+        if name == IGNORE_NAME:  # the ignore region (crowd): the project's one ignore value
+            if state.get("ignore") is None:
+                by_name = {n: v for v, n in state.get("classes", {}).items()}
+                by_name.update({categories[c]: v for c, v in values.items()})
+                state["ignore"] = ignore_value(None, by_name, mode == "instances")
+            values[cid] = state["ignore"]
     if images_dir:  # the user's own choice of folder: its files, and nothing outside it
         bases, root = [Path(images_dir)], Path(images_dir)
     else:
@@ -410,11 +366,21 @@ def _plan(
         target = images[image_id]
         w_img, h_img = target["info"].width, target["info"].height
         mask: np.ndarray | None = None
+        # the image's polygons rasterised in one batch (a small polygon alone is mostly
+        # numpy's per-call cost); each annotation takes its slice
+        polygons: list[np.ndarray] = []
+        slices: dict[int, slice] = {}
+        for ann in anns:
+            if isinstance(ann.segmentation, list) and not (ann.box_only and not ann.iscrowd):
+                slices[ann.index] = slice(len(polygons), len(polygons) + len(ann.segmentation))
+                polygons += [np.asarray(poly, dtype=np.float64) for poly in ann.segmentation]
+        runs = coco_polygon_runs(polygons, h_img, w_img) if polygons else []
         for ann in anns:
             label = f"annotations[{ann.index}]"
             category = categories[ann.category_id]
-            instance = ann.instance_id if as_instances else None
-            if not ann.iscrowd and instance is None:
+            ignored = category == IGNORE_NAME
+            instance = ann.instance_id if as_instances and not ignored else None
+            if not (ann.iscrowd or ignored or ann.mask_region) and instance is None:
                 if ann.bbox is None:
                     problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
                     continue
@@ -434,134 +400,41 @@ def _plan(
                     )
                     continue
                 target["boxes"].append(Box(category, x, y, w, h))
-            if ann.segmentation is None:
+            if ann.segmentation is None or (ann.box_only and not ann.iscrowd):
                 continue
-            if as_instances:
+            if as_instances and not ignored:
                 # An object without an id (edited by hand in another tool) gets the next one.
                 value = instance
                 if value is None:
                     value = 1 if mask is None else int(mask.max()) + 1
             else:
                 value = values[ann.category_id]
-            if not 1 <= value <= 65535:
+            if not 1 <= value <= (65535 if as_instances else MAX_VALUE):
                 reason = (
                     "more than 65535 objects in one image"
                     if as_instances
                     else f"category_id: {ann.category_id} cannot be a mask value "
-                    "(label masks hold 1..65535)"
+                    f"(label masks hold 1..{MAX_VALUE})"
                 )
                 problems.append(Problem(where, f"{label}: {reason}"))
                 continue
             if mask is None:
                 top = 65535 if as_instances else max(values.values(), default=0)
-                dtype = np.uint8 if top < 256 else np.uint16
+                dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
                 mask = np.zeros((h_img, w_img), dtype=dtype)
-            reason = _paint(mask, ann.segmentation, value)
+            reason = _paint(mask, ann.segmentation, value, runs[slices.get(ann.index, slice(0))])
             if reason:
                 problems.append(Problem(where, f"{label}.segmentation: {reason}"))
                 continue
-            if as_instances:
+            if as_instances and not ignored:
                 new_instances.add(category)
             else:
                 new_classes[str(value)] = category
         if mask is not None:
-            target["mask"] = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
+            top = int(mask.max())
+            narrow = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
+            target["mask"] = PackedMask(mask.astype(narrow, copy=False))
     return list(images.values())
 
 
-# -- export ------------------------------------------------------------------------------------
-
-
-def export_job(
-    project: Project,
-    out: str | Path,
-    *,
-    filters: Any = None,
-    datapackage: bool = False,
-    **_: Any,
-) -> Job[ExportReport]:
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
-        # One pass, one mask in memory at a time (a thousand 2048^2 masks would not fit);
-        # category ids are known only at the end, so annotations naming a category by name
-        # (boxes, instance objects) get their id then, and the files are written last.
-        instances = mask_instances(db)
-        names = mask_class_names(db)
-        docs: dict[str, dict[str, Any]] = {}
-        by_name_later: list[tuple[dict[str, Any], str]] = []
-        values: set[int] = set()
-        for n, row in enumerate(rows):
-            split = split_dir(row["split"])
-            doc = docs.setdefault(
-                split,
-                {
-                    "info": {"description": "exported by QBI Desktop"},
-                    "images": [],
-                    "annotations": [],
-                },
-            )
-            rel = put_image(folder, project, db, row, f"{split}/images")
-            h, w = item_shape(project, db, row)
-            doc["images"].append(
-                {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
-            )
-            for label, x, y, bw, bh, _who in row["boxes"]:
-                annotation = {
-                    "id": len(doc["annotations"]) + 1,
-                    "image_id": row["id"],
-                    "category_id": None,
-                    "bbox": [x, y, bw, bh],
-                    "area": bw * bh,
-                    "iscrowd": 0,
-                    "segmentation": [],
-                }
-                doc["annotations"].append(annotation)
-                by_name_later.append((annotation, label))
-            mask = read_item_mask(project, row) if row["mask"] else None
-            for value, region, (x0, y0, x1, y1) in [] if mask is None else mask_regions(mask):
-                annotation = {
-                    "id": len(doc["annotations"]) + 1,
-                    "image_id": row["id"],
-                    "category_id": value,
-                    "bbox": [x0, y0, x1 - x0 + 1, y1 - y0 + 1],
-                    "area": int(region.sum()),
-                    "iscrowd": 1 if instances is None else 0,
-                    "segmentation": {"size": [h, w], "counts": rle_encode(region)},
-                }
-                if instances is not None:
-                    # Instance masks: every value is one object of one class (module docstring).
-                    annotation["instance_id"] = value
-                    by_name_later.append((annotation, instances))
-                values.add(value)
-                doc["annotations"].append(annotation)
-            if n % 100 == 0:
-                yield Progress(n, len(rows), "writing images and annotations")
-        if instances is not None:
-            categories = {1: instances} if values else {}
-        else:
-            categories = {v: names.get(v, str(v)) for v in sorted(values)}
-        by_name = {name: cid for cid, name in categories.items()}
-        next_id = max(categories, default=0) + 1
-        for annotation, name in by_name_later:
-            if name not in by_name:
-                by_name[name] = next_id
-                categories[next_id] = name
-                next_id += 1
-            annotation["category_id"] = by_name[name]
-        listed = [
-            {"id": cid, "name": name, "supercategory": ""}
-            for cid, name in sorted(categories.items())
-        ]
-        for split, doc in sorted(docs.items()):
-            doc["categories"] = listed
-            folder.write_json(f"{split}/annotations.json", doc)
-        # COCO annotates objects, not images: an image's class label has no place in it
-        labelled = sum(1 for r in rows if r["label"] is not None)
-        if labelled:
-            return [
-                f"{labelled} item class label(s) are not in the COCO files (COCO has no per-image "
-                "class; only boxes and masks become annotations): export 'imagefolder' or "
-                "'sheet' to keep them"
-            ]
-        return []
-
-    return run_export(project, "coco", out, write, filters=filters, datapackage=datapackage)
+from qbi_desktop.core.formats.coco_export import export_job  # noqa: E402,F401 (registry)

@@ -62,6 +62,10 @@ class CocoAnnotation:
     iscrowd: bool
     instance_id: int | None
     has_instance_id: bool
+    #: our export's mark of a class mask's region (a mask, not an object with a box)
+    mask_region: bool = False
+    #: our export's mark of a box whose polygon is only its outline (a box, not a mask)
+    box_only: bool = False
 
 
 @dataclass
@@ -86,6 +90,9 @@ def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
         ("categories", _category, out.categories),
         ("annotations", _annotation, out.annotations),
     )
+    panoptic = _panoptic(data.get("annotations"))
+    if panoptic:
+        return out, [panoptic]
     for key, parse, into in sections:
         value = data.get(key)
         if value is None:
@@ -99,6 +106,21 @@ def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
             except FieldError as exc:
                 problems.append(str(exc))
     return out, problems
+
+
+def _panoptic(annotations: Any) -> str | None:
+    """Why the file is refused when it is COCO panoptic (annotations are PNG files with
+    ``segments_info``, not regions), else None."""
+    if not isinstance(annotations, list):
+        return None
+    for n, record in enumerate(annotations):
+        if isinstance(record, dict) and "segments_info" in record:
+            return (
+                f"annotations[{n}]: has 'segments_info': this is a COCO panoptic file, which is "
+                "not supported; import the instances file (instances_*.json) of the same "
+                "images instead"
+            )
+    return None
 
 
 def _image(n: int, value: Any, where: str) -> CocoImage:
@@ -161,6 +183,8 @@ def _annotation(n: int, value: Any, where: str) -> CocoAnnotation:
         bool(crowd),
         instance,
         "instance_id" in record,
+        record.get("qbi_mask_region") is True,
+        record.get("qbi_box_only") is True,
     )
 
 

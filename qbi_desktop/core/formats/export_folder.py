@@ -119,10 +119,12 @@ class ExportFolder:
         self.files[rel] = (size, digest.hexdigest())
         return rel
 
-    def write_json(self, rel: str, value: Any) -> str:
-        """Strict JSON: a NaN or infinite number is refused, never written as ``NaN``."""
+    def write_json(self, rel: str, value: Any, indent: int | None = 1) -> str:
+        """Strict JSON: a NaN or infinite number is refused, never written as ``NaN``.
+        ``indent=None`` writes it compact, with json's C encoder (an indented dump runs in
+        Python: 20 s for a COCO file of 40 000 annotations)."""
         try:
-            text = json.dumps(value, indent=1, allow_nan=False)
+            text = json.dumps(value, indent=indent, allow_nan=False)
         except ValueError as exc:
             raise UserFacingError(
                 f"{self.out}: cannot write {rel}: a number in it is NaN or infinite ({exc}); "
