@@ -159,7 +159,11 @@ class TaskManager(QObject):
         on_result: Callable[[Any], Any] | None = None,
         on_error: Callable[[str], Any] | None = None,
         on_progress: Callable[[Progress], Any] | None = None,
+        listed: bool = True,
     ) -> Task:
+        """Run a job on the pool. ``listed=False``: kept (cancelled and waited for like any
+        other) but not shown in the Tasks panel - for small, frequent refreshes such as the
+        Browser's suggestions after each label."""
         task = Task(title, job_factory, self)
         if on_result is not None:
             task.succeeded.connect(on_result)
@@ -173,7 +177,8 @@ class TaskManager(QObject):
         finished = [t for t in self.tasks if t.finished]
         for old in finished[: max(0, len(finished) - 50)]:
             self.tasks.remove(old)
-        self.task_added.emit(task)
+        if listed:
+            self.task_added.emit(task)
         self.pool.start(_Runner(task))
         self.active_changed.emit()
         return task

@@ -88,25 +88,25 @@ class IncrementalKnn:
         self.top_d[rows] = np.inf
         self.top_i[rows] = -1
         if len(train):
-            nn = L2Neighbors(self.X[train])
+            nearest = _Nearest(self.X[train])
             k = min(self.k, len(train))
             step = query_rows(len(train))
             for s in range(0, len(rows), step):
                 yield Progress(s, len(rows), "suggestions: nearest labelled items")
                 part = rows[s : s + step]
-                d, i = nn.kneighbors(self.X[part], k)
+                d, i = nearest(self.X[part], k)
                 self.top_d[part, :k] = d
                 self.top_i[part, :k] = train[i]
         self.valid[rows] = True
 
     def _merge(self, rows: np.ndarray, added: np.ndarray) -> Job[None]:
-        nn = L2Neighbors(self.X[added])
+        nearest = _Nearest(self.X[added])
         k = min(self.k, len(added))
         step = query_rows(len(added))
         for s in range(0, len(rows), step):
             yield Progress(s, len(rows), "suggestions: new labels")
             part = rows[s : s + step]
-            d, i = nn.kneighbors(self.X[part], k)
+            d, i = nearest(self.X[part], k)
             all_d = np.hstack([self.top_d[part], d])
             all_i = np.hstack([self.top_i[part], added[i]])
             # equal distances go to the lower row, as in a full search: the same neighbours
@@ -129,6 +129,35 @@ class IncrementalKnn:
             np.add.at(P, (r, np.maximum(labels[:, j], 0)), w[:, j])
         total = P.sum(axis=1, keepdims=True)
         return np.divide(P, total, out=np.zeros_like(P), where=total > 0)
+
+
+class _Nearest:
+    """k nearest of a few rows (a batch of new labels) straight from float64 distances; many
+    rows through the project's exact :class:`L2Neighbors` (float32 GEMM, float64 check).
+
+    Both compute |x|^2 + |y|^2 - 2 x.y in float64 and break ties by the lower row, so a merge
+    and a full search agree. With a handful of training rows every pair is a candidate of
+    L2Neighbors' check, which then gathers (queries x rows) vectors: the direct path avoids it.
+    """
+
+    DIRECT = 512  # training rows up to which the direct float64 product is cheaper
+
+    def __init__(self, Y: np.ndarray):
+        self.direct = len(Y) <= self.DIRECT
+        if self.direct:
+            self.Y = np.asarray(Y, dtype=np.float64)
+            self.norms = np.einsum("ij,ij->i", self.Y, self.Y)
+        else:
+            self.nn = L2Neighbors(Y)
+
+    def __call__(self, X: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        if not self.direct:
+            return self.nn.kneighbors(X, k)
+        X = np.asarray(X, dtype=np.float64)
+        d2 = self.norms[None, :] - 2.0 * (X @ self.Y.T)
+        d2 += np.einsum("ij,ij->i", X, X)[:, None]
+        ind = np.argsort(d2, axis=1, kind="stable")[:, :k]
+        return np.sqrt(np.maximum(np.take_along_axis(d2, ind, axis=1), 0.0)), ind
 
 
 @dataclass

@@ -29,7 +29,13 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QKeyEvent
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSizePolicy, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QLabel,
+    QSizePolicy,
+    QWidget,
+)
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.quality.labelling import (
@@ -67,6 +73,7 @@ class BrowserSuggestions(QObject):
         self.queue_on = False
         self.accuracy = RecentAccuracy(100)
         self.counted: set[int] = set()  # items whose label was compared with the suggestion
+        self.labelled_since: set[int] = set()  # labelled after the model's last snapshot
         self._base_ids: np.ndarray | None = None  # the catalog's ids for the current filters
         self.updates = 0
         self.first_shown_at: float | None = None  # perf_counter of the first suggestions
@@ -86,11 +93,17 @@ class BrowserSuggestions(QObject):
         self.counter = QLabel("")
         self.counter.setWordWrap(True)
         self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        # the current item's suggestion in words: the column may be scrolled out of a narrow dock
+        self.current = QLabel("")
+        self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.bar = QWidget()
-        row = QHBoxLayout(self.bar)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.queue_box)
-        row.addWidget(self.counter, 1)
+        grid = QGridLayout(self.bar)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setVerticalSpacing(0)
+        grid.addWidget(self.queue_box, 0, 0)
+        grid.addWidget(self.counter, 0, 1)
+        grid.addWidget(self.current, 1, 0, 1, 2)
+        grid.setColumnStretch(1, 1)
         layout = panel.layout()
         layout.insertWidget(max(0, layout.indexOf(panel.tabs)), self.bar)
 
@@ -102,6 +115,7 @@ class BrowserSuggestions(QObject):
         self.model.modelReset.connect(self._model_reset)
         self.model.dataChanged.connect(self._data_changed)
         panel.table.installEventFilter(self)
+        panel.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_current())
 
     # -- what the table shows ----------------------------------------------------------------
     def cell(self, item: dict, role) -> object:
@@ -141,6 +155,8 @@ class BrowserSuggestions(QObject):
 
     def _queue_rows(self, current: int | None) -> np.ndarray:
         queue = self.table.queue
+        if self.labelled_since:  # the snapshot was made before these were labelled
+            queue = queue[~np.isin(queue, np.fromiter(self.labelled_since, np.int64))]
         base = self._base_ids
         if base is not None and self.session is not None and len(base) < len(self.session.ids):
             queue = queue[np.isin(queue, base, assume_unique=True)]
@@ -193,6 +209,7 @@ class BrowserSuggestions(QObject):
         self.table = None
         self.accuracy = RecentAccuracy(100)
         self.counted.clear()
+        self.labelled_since.clear()
         self.first_shown_at = None
         self.session = None if root is None else LabellingSession(root)
         self._show_counter()
@@ -208,8 +225,10 @@ class BrowserSuggestions(QObject):
             item_id = int(item["id"])
             if item["label"] is None:
                 self.counted.discard(item_id)  # taken back: a later label counts again
+                self.labelled_since.discard(item_id)
                 changed = True
                 continue
+            self.labelled_since.add(item_id)
             if item_id in self.counted:
                 continue
             found = self.table.lookup(item_id)
@@ -219,6 +238,7 @@ class BrowserSuggestions(QObject):
                 changed = True
         if changed:
             self._show_counter()
+            self._show_current()
             self.schedule()
 
     # -- the worker -------------------------------------------------------------------------
@@ -237,11 +257,15 @@ class BrowserSuggestions(QObject):
         self.dirty = False
         session = self.session
         priority = self._rows_in_view()
+        # the first update and those still reading features are long: listed in Tasks; the
+        # refresh after a label takes milliseconds and would only crowd the list
+        listed = self.table is None or self.table.pending > 0
         self.task = self.window.tasks.submit(
             "Suggestions",
             lambda: session.update_job(priority),
             on_result=lambda table, s=session: self._arrived(s, table),
             on_error=lambda message, s=session: self._failed(s, message),
+            listed=listed,
         )
         self.task.ended.connect(self._ended)
         return self.task
@@ -258,6 +282,10 @@ class BrowserSuggestions(QObject):
         if session is not self.session:
             return  # another project since
         self.table = table
+        # still unlabelled in this snapshot: labelled after it was made
+        self.labelled_since = {
+            i for i in self.labelled_since if len(table.ids) and _contains(table.ids, i)
+        }
         self.updates += 1
         if self.first_shown_at is None and len(table.ids) and (table.suggested >= 0).any():
             self.first_shown_at = time.perf_counter()
@@ -269,6 +297,7 @@ class BrowserSuggestions(QObject):
                 self.model.index(self.model.rowCount() - 1, COL_SUGGESTED),
             )
         self._show_counter()
+        self._show_current()
         if table.pending:
             self.dirty = True  # features still being read: continue right after
 
@@ -292,9 +321,7 @@ class BrowserSuggestions(QObject):
         parts = [f"labelled {t.labelled:,} / remaining {t.unlabelled:,}"]
         acc = self.accuracy.value
         if acc is not None:
-            parts.append(
-                f"suggestions right {100 * acc:.0f} % of the last {len(self.accuracy)} labels"
-            )
+            parts.append(f"suggestions right {100 * acc:.0f} % of the last {len(self.accuracy)}")
         if t.message:
             parts.append(t.message)
         if t.pending:
@@ -307,6 +334,18 @@ class BrowserSuggestions(QObject):
             tip.append(f"{t.resized:,} item(s) resized or converted for the features")
         tip += [f"left out: {name} ({why})" for name, why in t.left_out[:5]]
         self.counter.setToolTip("\n".join(tip))
+
+    def _show_current(self) -> None:
+        found = self._acceptable(any_column=True)
+        if found is None:
+            self.current.setText("")
+            return
+        row, name = found
+        confidence = self.suggestion_for(self.model.item_id(row))[1]
+        self.current.setText(
+            f"Suggested: <b>{name}</b> ({100 * confidence:.0f} %) · Enter accepts, "
+            "a number key gives another class"
+        )
 
     # -- Enter accepts ------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
@@ -325,11 +364,13 @@ class BrowserSuggestions(QObject):
                     return True
         return False
 
-    def _acceptable(self) -> tuple[int, str] | None:
+    def _acceptable(self, any_column: bool = False) -> tuple[int, str] | None:
         """(row, class) when Enter should accept: an unlabelled item with a suggestion, and
         not on the Targets column (there Enter edits the target)."""
         index = self.panel.table.currentIndex()
-        if not index.isValid() or COLUMNS[index.column()][0] == "Targets":
+        if not index.isValid() or self.panel.project is None:
+            return None
+        if not any_column and COLUMNS[index.column()][0] == "Targets":
             return None
         item = self.model.item(index.row())
         if item["label"] is not None:
@@ -358,3 +399,8 @@ class BrowserSuggestions(QObject):
         self.window.statusBar().showMessage(f"1 item(s): {change.what}", 3000)
         panel._advance(row)
         return True
+
+
+def _contains(sorted_ids: np.ndarray, item_id: int) -> bool:
+    pos = int(np.searchsorted(sorted_ids, item_id))
+    return pos < len(sorted_ids) and int(sorted_ids[pos]) == item_id
