@@ -25,6 +25,7 @@ from qbi_desktop.core.catalog import classes as C
 from qbi_desktop.core.errors import UserFacingError
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
+PICKER_OWN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Up, Qt.Key.Key_Down)
 
 
 def matches(classes: list[str], typed: str) -> list[str]:
@@ -81,6 +82,13 @@ class ClassPicker(QDialog):
             self.hint.setText("no classes yet: type a name")
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
+        if (
+            obj is self.typed
+            and event.type() == QEvent.Type.ShortcutOverride
+            and event.key() in PICKER_OWN_KEYS
+        ):
+            event.accept()  # ours, not a window shortcut's (Enter accepts boxes on the canvas)
+            return True
         if obj is self.typed and event.type() == QEvent.Type.KeyPress:
             key = event.key()
             if key in (Qt.Key.Key_Down, Qt.Key.Key_Up):
@@ -118,7 +126,7 @@ class ClassesDialog(QDialog):
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #c33")
-        close = QPushButton("Close")
+        close = self.close_button = QPushButton("Close")
         close.clicked.connect(self.accept)
         self.rename_button.clicked.connect(self.rename)
         self.merge_button.clicked.connect(self.merge)
@@ -190,11 +198,17 @@ class BrowserClasses:
         picker = ClassPicker(self._class_order(counts), counts, self)
         picker.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         picker.chosen.connect(self.give_class)
-        picker.finished.connect(lambda _r: setattr(self, "class_picker", None))
+        picker.finished.connect(lambda _r: self._picker_closed())
         self.class_picker = picker
         picker.open()
         picker.typed.setFocus()
         return picker
+
+    def _picker_closed(self) -> None:
+        """Back to the table, keys and all (the window is active again: its Ctrl+Z works)."""
+        self.class_picker = None
+        self.window.activateWindow()
+        self.table.setFocus()
 
     def _class_order(self, counts: dict[str, int]) -> list[str]:
         typed = self.classes()
@@ -218,10 +232,15 @@ class BrowserClasses:
             return None
         dialog = ClassesDialog(self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.finished.connect(lambda _r: setattr(self, "classes_box", None))
+        dialog.finished.connect(lambda _r: self._classes_box_closed())
         self.classes_box = dialog
         dialog.open()
         return dialog
+
+    def _classes_box_closed(self) -> None:
+        self.classes_box = None
+        self.window.activateWindow()  # Ctrl+Z goes to the Browser again
+        self.table.setFocus()
 
     def rename_class(self, old: str, new: str) -> str | None:
         """Rename a class (undoable); None when done, else what was refused."""

@@ -203,6 +203,7 @@ class BrowserTargets:
         dialog = TargetDefinitionDialog(self._target_defs, self.active_target(), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self._definition_entered(dialog))
+        dialog.finished.connect(lambda _r: (self.window.activateWindow(), self.table.setFocus()))
         self.target_dialog = dialog
         dialog.open()
         return dialog
