@@ -305,6 +305,35 @@ def export_rows(
     return out
 
 
+#: What an item can carry, and how to tell that an export row carries it.
+ITEM_FIELDS: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "labels": lambda r: r["label"] is not None,
+    "splits": lambda r: bool(r["split"]),
+    "targets": lambda r: bool(r["targets"]),
+    "masks": lambda r: r["mask"] is not None,
+    "boxes": lambda r: bool(r["boxes"]),
+    "review states": lambda r: r["review"] not in (None, "unreviewed"),
+    "notes": lambda r: bool(r["notes"]),
+}
+
+
+def not_kept(rows: list[dict[str, Any]], kind: str, keeps: set[str]) -> list[str]:
+    """The export report's note of what the items carry that the format ``kind`` cannot hold
+    (``keeps`` names the :data:`ITEM_FIELDS` it does hold), with the export that keeps it."""
+    lost = []
+    for what, has in ITEM_FIELDS.items():
+        if what not in keeps:
+            count = sum(1 for r in rows if has(r))
+            if count:
+                lost.append(f"{what} of {count} item(s)")
+    if not lost:
+        return []
+    return [
+        f"not in the {kind} export (the format cannot hold them): {', '.join(lost)}; "
+        "export 'datapackage' to keep everything"
+    ]
+
+
 #: First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

@@ -33,6 +33,7 @@ from qbi_desktop.core.formats.common import (
     existing_paths,
     file_item,
     mask_bytes,
+    not_kept,
     project_metadata,
     put_image,
     quote_cell,
@@ -200,7 +201,7 @@ def export_job(
 
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         yield from write_tree(project, db, folder, rows, "")
-        notes = label_notes(rows)
+        notes = label_notes(rows) + not_kept(rows, "imagefolder", {"labels", "splits"})
         others = sorted(
             {
                 Path(r["path"]).suffix.lower()

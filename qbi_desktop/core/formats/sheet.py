@@ -27,6 +27,7 @@ from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
     file_item,
+    not_kept,
     put_image,
     quote_cell,
     reject_if,
@@ -222,7 +223,7 @@ def export_job(
     """Images in ``out/<split>/`` and ``out/targets.csv`` (or .xlsx): image path, targets,
     label, split."""
 
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         names = sorted({t for r in rows for t in r["targets"]})
         with_splits = any(r["split"] for r in rows)
         with_labels = any(r["label"] is not None for r in rows)
@@ -251,5 +252,6 @@ def export_job(
                     ["" if v is None else repr(v) if isinstance(v, float) else v for v in line]
                 )
             folder.write_bytes("targets.csv", buffer.getvalue().encode("utf-8"))
+        return not_kept(rows, "sheet", {"labels", "splits", "targets"})
 
     return run_export(project, "sheet", out, write, filters=filters, datapackage=datapackage)
