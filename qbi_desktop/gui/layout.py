@@ -9,7 +9,7 @@ fit without scrolling), and the Tasks / Log under the canvas only.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 # The default arrangement: docks of one group share a place as tabs (the first one in front).
@@ -20,11 +20,12 @@ DEFAULT_TABS = {
     "bottom": ("tasks",),
 }
 # Column widths as shares of the window width (the canvas keeps the rest, > 50 %).
-LEFT_SHARE = 0.215
+LEFT_SHARE = 0.2
 RIGHT_SHARE = 0.285  # with the tab strip down its right edge (26 px)
-LEFT_MIN, RIGHT_MIN = 280, 386  # narrower than this the panels' rows no longer fit
+LEFT_MIN, RIGHT_MIN = 282, 386  # narrower than this the panels' rows no longer fit
 CANVAS_SHARE = 0.5  # the canvas never gets less than this share when the layout makes room
 LEVELS_HEIGHT = 320  # histogram, min/max, percentiles, colour map, options
+LEVELS_BESIDE_BROWSER = 190  # histogram and min/max: the Browser's table needs the height
 TASKS_HEIGHT = 110
 
 IMAGE_PAGE = "image"
@@ -151,6 +152,32 @@ def arrange_default_layout(window) -> None:
             window.addDockWidget(right, dock)
             dock.show()
     size_default_layout(window)
+    _follow_left_tabs(window)
+
+
+def _follow_left_tabs(window) -> None:
+    """The Browser's table needs height and the Files list little: the Browser in front of
+    the left column takes most of it (Levels keeps histogram and min/max, the rest scrolls);
+    Files in front gives Levels its room back."""
+    docks = window.docks
+    if getattr(window, "_left_tabs_followed", False) or not {"browser", "files", "levels"} <= set(
+        docks
+    ):
+        return
+    window._left_tabs_followed = True
+
+    def front(name: str, visible: bool) -> None:
+        levels = docks["levels"]
+        if not visible or window.dockWidgetArea(docks[name]) != window.dockWidgetArea(levels):
+            return
+        height = LEVELS_BESIDE_BROWSER if name == "browser" else LEVELS_HEIGHT
+        # After the tab switch is laid out: a resize during it is undone by the layout.
+        QTimer.singleShot(
+            0, lambda: window.resizeDocks([levels], [height], Qt.Orientation.Vertical)
+        )
+
+    docks["browser"].visibilityChanged.connect(lambda v: front("browser", v))
+    docks["files"].visibilityChanged.connect(lambda v: front("files", v))
 
 
 def size_default_layout(window, width: int | None = None) -> None:
@@ -173,18 +200,8 @@ def size_default_layout(window, width: int | None = None) -> None:
 
 def side_room(window, dock) -> int:
     """The widest ``dock`` (in a side column) may become while the canvas keeps its share of the
-    window: the window's width minus the canvas share and the other side column."""
-    area = window.dockWidgetArea(dock)
-    other = (
-        Qt.DockWidgetArea.RightDockWidgetArea
-        if area == Qt.DockWidgetArea.LeftDockWidgetArea
-        else Qt.DockWidgetArea.LeftDockWidgetArea
-    )
-    others = [
-        d.width()
-        for d in window.docks.values()
-        if window.dockWidgetArea(d) == other and d.isVisible() and not d.isFloating()
-    ]
+    window: its width plus what the central area has beyond that share (measured, so tab strips
+    and separators are counted whatever their size)."""
     canvas = -(-window.width() * CANVAS_SHARE // 1)  # rounded up
-    spare = int(window.width() - canvas - max(others, default=0) - 16)
-    return max(dock.width(), spare)
+    spare = window.centralWidget().width() - int(canvas) - 2
+    return max(dock.width(), dock.width() + spare)
