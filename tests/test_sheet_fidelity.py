@@ -104,6 +104,18 @@ def test_separator_that_cannot_be_told_is_refused_then_taken_when_given(tmp_path
     assert _targets(project) == {"im0.png": {"a,b": 1.25}}
 
 
+def test_commas_in_the_header_of_a_semicolon_sheet_do_not_make_it_ambiguous(tmp_path):
+    # German Excel: units after a comma in the header, decimal commas, every row full width
+    text = "Bild;Durchmesser, µm;Masse, g\r\nim0.png;1,5;\r\nim1.png;2;3,25\r\n"
+    sheet = _sheet(tmp_path, "t.csv", text.encode("cp1252"))
+    project = open_project(tmp_path / "p", create=True)
+    run_job(import_job(project, "sheet", [sheet]))
+    assert _targets(project) == {
+        "im0.png": {"Durchmesser, µm": 1.5},
+        "im1.png": {"Durchmesser, µm": 2.0, "Masse, g": 3.25},
+    }
+
+
 def test_mixed_decimal_marks_are_refused_naming_both_cells(tmp_path):
     sheet = _sheet(tmp_path, "t.csv", b"image;x;y\nim0.png;1,5;2\nim1.png;3;2.5\n")
     project = open_project(tmp_path / "p", create=True)

@@ -138,31 +138,37 @@ def decode_text(path: Path, data: bytes, encoding: str | None) -> tuple[str, str
 
 def sniff_separator(path: Path, text: str, lines: int = 200) -> str:
     """``,`` ``;`` or tab: the one that splits the header into columns and no row into more
-    cells than the header has. Two that both fit are refused (say which one)."""
+    cells than the header has; of several, the one giving every row exactly the header's
+    cells, as spreadsheets write them. Still several is refused (say which one)."""
     sample = text[: 1 << 20]
     if len(sample) < len(text):  # a cut last line would count wrong
         sample = sample[: sample.rfind("\n") + 1] or sample
-    fits, widest = [], ","
+    fits, exact, widest = [], [], ","
     best_width = 1
     for sep in SEPARATORS:
         try:
-            rows = []
+            rows = []  # (cells, cells without the trailing empty ones) of non-empty rows
             for row in csv.reader(io.StringIO(sample, newline=""), delimiter=sep):
                 width = len(_trimmed(row))
                 if width:
-                    rows.append(width)
+                    rows.append((len(row), width))
                 if len(rows) >= lines:
                     break
         except csv.Error:
             continue
-        if not rows or rows[0] < 2:
+        if not rows or rows[0][1] < 2:
             continue
-        if rows[0] > best_width:
-            widest, best_width = sep, rows[0]
-        if all(w <= rows[0] for w in rows[1:]):
+        (head, head_width), rest = rows[0], rows[1:]
+        if head_width > best_width:
+            widest, best_width = sep, head_width
+        if all(w <= head_width for _n, w in rest):
             fits.append(sep)
+            if all(n == head for n, _w in rest):
+                exact.append(sep)
     if len(fits) == 1:
         return fits[0]
+    if len(exact) == 1:
+        return exact[0]
     if len(fits) > 1:
         names = " and ".join(SEPARATORS[s] for s in fits)
         raise UserFacingError(
