@@ -226,7 +226,7 @@ def write_tree(
     with_splits = any(r["split"] for r in rows)
     written: dict[int, str] = {}
     for n, row in enumerate(rows):
-        label = encode_label(row["label"]) if row["label"] is not None else UNLABELLED_DIR
+        label = encode_label(row["label"]) if row["label"] else UNLABELLED_DIR
         if len(label.encode()) > MAX_NAME_BYTES:
             raise UserFacingError(
                 f"{folder.out}: export refused, nothing was written: item {row['id']} "

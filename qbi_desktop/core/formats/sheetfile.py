@@ -9,6 +9,7 @@ What is not given is detected; what cannot be told apart is refused with the way
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -104,7 +105,9 @@ def decode_text(path: Path, data: bytes, encoding: str | None) -> tuple[str, str
     """The text of a CSV, its encoding and a note when it was not UTF-8."""
     if encoding not in (None, "", "auto"):
         try:
-            return data.decode(encoding), encoding, []
+            # a byte order mark is no part of the first cell, whichever UTF-8 name is given
+            codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding
+            return data.decode(codec), encoding, []
         except LookupError:
             raise UserFacingError(f"{path}: unknown encoding {encoding!r}") from None
         except UnicodeDecodeError as exc:
