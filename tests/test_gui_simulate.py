@@ -55,7 +55,7 @@ def test_simulated_items_carry_exact_truth_and_reproducible_provenance(tmp_path)
 
 
 def test_template_phantoms_paste_objects_cut_from_a_real_radiograph(tmp_path):
-    from qbi_desktop.core.simulate_template import cut_objects, simulate_template_radiograph
+    from qbi_desktop.core.simulate.template import cut_objects, simulate_template_radiograph
 
     real = tifffile.imread(need(RADIOGRAPHS) / "edge20mm_0000.tif")
     template = cut_objects(real, source="edge20mm_0000.tif")

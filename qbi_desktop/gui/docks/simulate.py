@@ -1,7 +1,7 @@
 """The Simulate dock: simulated radiographs with exact ground truth, previewed and generated.
 
 Phantoms are geometric shapes (plates, cylinders, spheres) or *template* objects cut from the
-image shown in the viewer (its dark regions, see core.simulate_template). The physical knobs
+image shown in the viewer (its dark regions, see core.simulate.template). The physical knobs
 are the simulator's: open-beam counts, attenuation range, detector gain (Poisson noise), read
 noise, blur, gamma-spot rate and size, image size. "Preview" simulates one image on a worker;
 "Generate into project" adds N items with their ground-truth masks, targets and provenance to
@@ -391,7 +391,7 @@ class SimulatePanel(QWidget):
     def _simulator(self, params: SimulationParams):
         """(image seed -> SimulatedRadiograph, phantom name, provenance extras)."""
         if self.phantom.currentData() == TEMPLATE:
-            from qbi_desktop.core.simulate_template import simulate_template_radiograph
+            from qbi_desktop.core.simulate.template import simulate_template_radiograph
 
             if self.template is None:
                 raise UserFacingError(
@@ -405,7 +405,7 @@ class SimulatePanel(QWidget):
 
     def take_template(self) -> bool:
         """Cut the objects out of the image shown in the viewer."""
-        from qbi_desktop.core.simulate_template import cut_objects
+        from qbi_desktop.core.simulate.template import cut_objects
 
         document = self.window.current
         if document is None:

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from qbi_desktop.core import simulate as sim
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.simulate import params as sim_params
+from qbi_desktop.core.simulate import radiograph as sim_radiograph
 
 
 @dataclass
@@ -95,12 +96,12 @@ def cut_objects(
 
 
 def simulate_template_radiograph(
-    template: TemplateObjects, params: sim.SimulationParams | None = None, seed: int = 0
-) -> sim.SimulatedRadiograph:
+    template: TemplateObjects, params: sim_params.SimulationParams | None = None, seed: int = 0
+) -> sim_radiograph.SimulatedRadiograph:
     """A simulated radiograph whose sample is made of pasted template objects."""
-    p = params if params is not None else sim.SimulationParams()
-    seed = sim._check_seed(seed)
-    rng = sim._stream(seed, sim._STREAM_OBJECTS)
+    p = params if params is not None else sim_params.SimulationParams()
+    seed = sim_radiograph._check_seed(seed)
+    rng = sim_radiograph._stream(seed, sim_params._STREAM_OBJECTS)
     h, w = p.height, p.width
     attenuation = np.zeros((h, w), np.float32)
     best = np.zeros((h, w), np.float32)
@@ -117,9 +118,9 @@ def simulate_template_radiograph(
         x0 = int(rng.integers(0, w - pw + 1))
         attenuation[y0 : y0 + ph, x0 : x0 + pw] += patch
         region = best[y0 : y0 + ph, x0 : x0 + pw]
-        wins = patch > np.maximum(region, sim._OBJECT_MIN_ATTENUATION)
+        wins = patch > np.maximum(region, sim_params._OBJECT_MIN_ATTENUATION)
         region[wins] = patch[wins]
         labels[y0 : y0 + ph, x0 : x0 + pw][wins] = k + 1
         records.append({"id": k + 1, "kind": "template", "template_object": n, "origin": [y0, x0]})
     transmission = np.exp(-attenuation, out=attenuation)
-    return sim.expose(transmission, labels, records, p, seed)
+    return sim_radiograph.expose(transmission, labels, records, p, seed)
