@@ -12,7 +12,8 @@ One :class:`BoxSession` per shown image plane (like the mask sessions). Where it
 Keys (canvas and this dock): W the Box tool; 0-9 give the selected box (or the next new box)
 the 1st-10th class of the list (key 0 = first, as in the Browser); the class field
 (type-ahead) reaches any class and adds new ones; Delete removes the selected box or rejects
-the selected proposal; Enter accepts the selected proposal, Shift+Enter all of them; D / A
+the selected proposal; Ctrl+Shift+V copies the previous item's boxes as proposals, Enter
+accepts the selected proposal, Shift+Enter all of them; D / A
 (settings ``annotate/next_item_key`` and ``annotate/previous_item_key``) open the next /
 previous item in the Browser's current order, saving the mask on the way (boxes are saved
 with every edit).
@@ -49,6 +50,7 @@ log = logging.getLogger("qbi_desktop")
 
 NEXT_KEY, PREVIOUS_KEY = "annotate/next_item_key", "annotate/previous_item_key"
 CLASSES_KEY = "annotate/box_classes"  # classes typed for loose images
+COPY_KEY = "Ctrl+Shift+V"  # paste the previous item's boxes as proposals
 
 
 class BoxesDock(QObject):
@@ -109,8 +111,8 @@ class BoxesDock(QObject):
         row = QHBoxLayout()
         self.copy_button = QPushButton("Copy from previous item")
         self.copy_button.setToolTip(
-            "The previous item's boxes as proposals (dashed): Enter accepts, Delete rejects, "
-            "drag to adjust first"
+            f"The previous item's boxes as proposals (dashed), {COPY_KEY}: Enter accepts, "
+            "Delete rejects, drag to adjust first"
         )
         self.copy_button.clicked.connect(self.copy_previous)
         self.accept_button = QPushButton("Accept all")
@@ -136,6 +138,7 @@ class BoxesDock(QObject):
             ("Enter", self.accept_selected),
             ("Shift+Return", self.accept_all),
             ("Shift+Enter", self.accept_all),
+            (COPY_KEY, self.copy_previous),
         ]
         for owner in (self.canvas, self.list):
             for key, slot in bindings:

@@ -95,9 +95,14 @@ class BoxItem(QGraphicsRectItem):
 
     def set_selected(self, on: bool) -> None:
         self.selected = on
-        for handle in self.handles:
-            handle.setVisible(on)
+        self.show_handles(on)
         self._style()
+
+    def show_handles(self, on: bool) -> None:
+        """Handles are hidden while the box is dragged: fewer items to move per mouse move."""
+        for handle in self.handles:
+            if handle.isVisible() != on:
+                handle.setVisible(on)
 
 
 class BoxLayer(QGraphicsObject):

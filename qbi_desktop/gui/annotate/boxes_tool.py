@@ -182,6 +182,7 @@ class BoxController(QObject):
         drag["now"] = new
         item = self.layer.item(drag["kind"], drag["index"])
         if item is not None:
+            item.show_handles(False)
             item.set_box(new)
 
     def release(self, x: float, y: float, screen: QPointF) -> None:
@@ -195,6 +196,7 @@ class BoxController(QObject):
                 item = self.layer.item(drag["kind"], drag["index"])
                 if item is not None:
                     item.set_box(drag["box"])
+                    item.show_handles(item.selected)
             return
         self._drag = drag
         self.drag_to(x, y, screen)
@@ -204,6 +206,9 @@ class BoxController(QObject):
             session.add(from_corners(x0, y0, x, y, self.label_getter()))
             return
         new: Box = drag["now"]
+        item = self.layer.item(drag["kind"], drag["index"])
+        if item is not None:
+            item.show_handles(item.selected)
         if new == drag["box"]:
             return
         if drag["kind"] == "proposal":
@@ -222,4 +227,5 @@ class BoxController(QObject):
             item = self.layer.item(drag["kind"], drag["index"])
             if item is not None:
                 item.set_box(drag["box"])
+                item.show_handles(item.selected)
         return True
