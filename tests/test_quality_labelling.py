@@ -11,7 +11,12 @@ from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.quality.audit import knn_proba
-from qbi_desktop.core.quality.labelling import IncrementalKnn, LabellingSession, RecentAccuracy
+from qbi_desktop.core.quality.labelling import (
+    IncrementalKnn,
+    LabellingSession,
+    RecentAccuracy,
+    queue_order,
+)
 
 
 def _digits():
@@ -48,6 +53,22 @@ def test_incremental_knn_equals_a_model_fitted_from_scratch_after_adds_and_remov
         np.testing.assert_array_equal(got.argmax(1)[clear], expected.argmax(1)[clear])
 
 
+def test_queue_order_puts_the_least_confident_first_with_every_tenth_drawn_at_random():
+    rng = np.random.default_rng(0)
+    rows = np.arange(1000, 2000)
+    conf = rng.random(1000)
+    order = queue_order(rows, conf, 0.1, seed=4)
+    assert sorted(order.tolist()) == rows.tolist()  # every item exactly once
+    c = dict(zip(rows.tolist(), conf.tolist(), strict=True))
+    drawn = [c[r] for n, r in enumerate(order) if (n + 1) % 10 == 0]
+    chosen = [c[r] for n, r in enumerate(order) if (n + 1) % 10]
+    assert chosen == sorted(chosen)  # the model's picks: least confident first
+    assert len(drawn) == 100 and max(drawn[:10]) > 0.5  # drawn from everywhere
+    # the model's picks are the least confident of the items not drawn
+    assert chosen == sorted(set(c.values()) - set(drawn))
+    assert queue_order(rows, conf, 0.0).tolist() == rows[np.argsort(conf)].tolist()
+
+
 def test_recent_accuracy_counts_only_the_last_labels_with_a_suggestion():
     acc = RecentAccuracy(size=4)
     assert acc.value is None
@@ -82,7 +103,7 @@ def test_session_suggests_for_every_unlabelled_item_and_queues_the_unsure_first(
     assert table.lookup(ids[0]) is None  # labelled: nothing to suggest
     conf = {i: table.lookup(i)[1] for i in ids[60:]}
     firsts = [conf[i] for n, i in enumerate(table.queue[:50]) if (n + 1) % 10]
-    assert firsts == sorted(conf.values())[: len(firsts)]  # least confident first
+    assert firsts == sorted(firsts) and max(firsts) < np.median(list(conf.values()))
     # a label given: the next update has learnt from it, in the same session
     project.set_label([ids[100]], str(truth[100]))
     again = run_job(session.update_job())

@@ -38,7 +38,6 @@ from qbi_desktop.core.errors import UserFacingError, human_size
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.quality.audit import query_rows
 from qbi_desktop.core.quality.features import RECIPE, FeatureCache, common_size, item_vector
-from qbi_desktop.core.quality.suggest import Suggestions, label_next_order
 
 K = 10
 RANDOM_SHARE = 0.1  # of the queue: random picks keep the accuracy estimate honest
@@ -219,6 +218,34 @@ def class_order(names: Sequence[str]) -> list[str]:
     return sorted(names, key=key)
 
 
+def queue_order(
+    rows: np.ndarray, confidence: np.ndarray, random_share: float = RANDOM_SHARE, seed: int = 0
+) -> np.ndarray:
+    """``rows`` to label next: least confident first, every ``1/random_share``-th slot an
+    item drawn at random (drawn up front, so the rest keep their confidence order).
+
+    Vectorised (a 100 000-item queue in milliseconds), unlike the step-by-step
+    :func:`~qbi_desktop.core.quality.suggest.label_next_order`; the same idea.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    n = len(rows)
+    by_confidence = np.argsort(confidence, kind="stable")
+    if random_share <= 0 or n < 2:
+        return rows[by_confidence]
+    every = max(2, round(1 / random_share))
+    slots = np.arange(1, n + 1)
+    random_slots = np.flatnonzero(slots % every == 0)
+    drawn = np.random.default_rng(seed).permutation(n)[: len(random_slots)]
+    is_drawn = np.zeros(n, dtype=bool)
+    is_drawn[drawn] = True
+    out = np.empty(n, dtype=np.int64)
+    out[random_slots] = rows[drawn]
+    rest = np.ones(n, dtype=bool)
+    rest[random_slots] = False
+    out[rest] = rows[by_confidence[~is_drawn[by_confidence]]]
+    return out
+
+
 class LabellingSession:
     """Suggestions for one project, kept up to date by :meth:`update_job` (see the module
     docstring). Not thread-safe: one update at a time."""
@@ -280,18 +307,16 @@ class LabellingSession:
             P = knn.proba(unl[scored], len(self.class_names))
             suggested[scored] = P.argmax(axis=1)
             confidence[scored] = P.max(axis=1)
-        # items without a suggestion yet wait behind every scored one in the queue
-        order_conf = np.where(scored, confidence, 2.0)
         self.updates += 1
-        queue_rows = label_next_order(
-            Suggestions(unl, suggested, order_conf), self.random_share, self.seed + self.updates
+        # items without a suggestion yet wait behind every scored one
+        queue_rows = np.concatenate(
+            [
+                queue_order(
+                    unl[scored], confidence[scored], self.random_share, self.seed + self.updates
+                ),
+                unl[~scored],
+            ]
         )
-        if not scored.all():  # random picks only among scored items; the rest at the end
-            waiting = set(unl[~scored].tolist())
-            queue_rows = np.asarray(
-                [r for r in queue_rows.tolist() if r not in waiting] + unl[~scored].tolist(),
-                dtype=np.int64,
-            )
         return SuggestionTable(
             ids=self.ids[unl],
             suggested=suggested,
@@ -352,6 +377,9 @@ class LabellingSession:
         inside = pos < len(self.ids)
         pos = pos[inside][self.ids[pos[inside]] == wanted[inside]]
         pos = pos[todo_mask[pos]]
+        # the very first update reads only the labelled items and those in view: the first
+        # suggestions come in a second or two on a 100 000-item project; the rest follow
+        wanted_first = len(first) + len(pos) if self.updates == 0 else 0
         order = np.concatenate([first, pos, np.flatnonzero(todo_mask)])
         _, once = np.unique(order, return_index=True)
         order = order[np.sort(once)]
@@ -362,7 +390,7 @@ class LabellingSession:
         try:
             chunk = 512
             for s in range(0, len(order), chunk):
-                if s and time.perf_counter() - start > budget_s:
+                if s and (s >= wanted_first > 0 or time.perf_counter() - start > budget_s):
                     break
                 yield Progress(s, len(order), "suggestions: features")
                 part = order[s : s + chunk]
