@@ -306,3 +306,52 @@ def test_loose_image_boxes_kept_in_user_data_not_beside_the_image(qtbot, main_wi
     assert FileBoxStore(image, 0, None, store.path.parent).load() == [
         Box("object", 10, 10, 30, 20, main_window.panels["annotate"].boxes.annotator())
     ]
+
+
+def _has_colour(image, colour, tolerance: int = 40) -> bool:
+    """True if some pixel of the QImage is within ``tolerance`` of ``colour`` (RGB)."""
+    image = image.convertToFormat(image.Format.Format_RGB888)
+    ptr = image.constBits()
+    rows = np.frombuffer(ptr, np.uint8, image.sizeInBytes()).reshape(image.height(), -1)
+    rgb = rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).astype(int)
+    return bool((np.abs(rgb - np.array(colour)).max(axis=2) <= tolerance).any())
+
+
+def test_boxes_show_on_browser_thumbnail_and_montage(qtbot, project_window):
+    from qbi_desktop.core.annotation.boxes import class_colour
+    from qbi_desktop.gui.docks.browser_model import COL_THUMB
+
+    window, root, ids = project_window
+    browser = window.panels["browser"]
+    boxes = window.panels["annotate"].boxes
+    drag(qtbot, window, (8, 8), (70, 50))
+    type_class(qtbot, boxes, "cell")
+    colour = class_colour("cell")
+    row = browser.model.row_of(ids[0])
+
+    def thumb():
+        index = browser.model.index(row, COL_THUMB)
+        return browser.model.data(index, Qt.ItemDataRole.DecorationRole)
+
+    qtbot.waitUntil(lambda: thumb() is not None, timeout=15000)
+    assert _has_colour(thumb().toImage(), colour)
+    other = browser.model.row_of(ids[1])
+    qtbot.waitUntil(
+        lambda: (
+            browser.model.data(
+                browser.model.index(other, COL_THUMB), Qt.ItemDataRole.DecorationRole
+            )
+            is not None
+        ),
+        timeout=15000,
+    )
+    plain = browser.model.data(
+        browser.model.index(other, COL_THUMB), Qt.ItemDataRole.DecorationRole
+    )
+    assert not _has_colour(plain.toImage(), colour, 10)  # a random grey image has no such colour
+
+    browser.table.clearSelection()
+    task = browser.update_montage()
+    if task is not None:
+        qtbot.waitUntil(lambda: task.finished, timeout=15000)
+    assert _has_colour(browser.montage.picture.pixmap().toImage(), colour)

@@ -222,6 +222,23 @@ class ItemBoxStore:
         return done.change, note
 
 
+def boxes_of(project: Project, ids: Sequence[int]) -> dict[int, list[Box]]:
+    """The boxes of many items in a few queries (items without boxes are absent)."""
+    out: dict[int, list[Box]] = {}
+    ids = [int(i) for i in ids]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        rows = project.db.execute(
+            "SELECT item_id, label, x, y, w, h, annotator FROM boxes "
+            f"WHERE item_id IN ({marks}) ORDER BY id",
+            chunk,
+        )
+        for item_id, *values in rows:
+            out.setdefault(int(item_id), []).append(Box(*values))
+    return out
+
+
 def loose_boxes_path(image_path: str | Path, index: int, folder: Path | None = None) -> Path:
     """Where the boxes of plane ``index`` of a loose image file are kept: a file named after the
     image (plus a short hash of its full path, so two ``img.tif`` in different folders do not

@@ -205,6 +205,7 @@ class BoxesDock(QObject):
             session.mask_depth = lambda key=key: self._mask_depth(key)
             session.changed.connect(lambda s=session: self._session_changed(s))
             session.message.connect(self._say)
+            session.edited.connect(lambda s=session: self._edited(s))
             session.load()
             if session.load_problem:
                 self.window.report_error(session.load_problem)
@@ -213,6 +214,15 @@ class BoxesDock(QObject):
             if self.session is not None:
                 self.previous = self.session
             self._show(session)
+
+    def _edited(self, session: BoxSession) -> None:
+        """The Browser's row (Boxes column, thumbnail) follows a project item's box edit."""
+        store = session.store
+        browser = self._browser()
+        if not isinstance(store, ItemBoxStore) or browser is None or browser.project is None:
+            return
+        if browser.project.root == store.project.root:
+            browser.model.refresh_items([store.item_id])
 
     def forget_document(self, document) -> None:
         for key in [k for k in self.sessions if k[0] == id(document)]:

@@ -33,6 +33,7 @@ class BoxSession(QObject):
     in memory only, and the panel says so)."""
 
     changed = Signal()  # boxes, proposals or the selection changed
+    edited = Signal()  # the stored boxes changed (an edit, its undo or redo)
     message = Signal(str)
 
     def __init__(self, store, width: int, height: int, annotator: str | None, parent=None):
@@ -124,6 +125,7 @@ class BoxSession(QObject):
         self.boxes = boxes
         self._push(what, token)
         self.changed.emit()
+        self.edited.emit()
         return True
 
     def _write(self, boxes: list[Box], what: str):
@@ -148,6 +150,7 @@ class BoxSession(QObject):
             if self.selected is not None and self.selected[0] == "box":
                 self.selected = None
             self.changed.emit()
+            self.edited.emit()
             return note
 
         self.undo_stack.push(what, flip, flip)

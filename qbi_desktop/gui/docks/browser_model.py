@@ -142,6 +142,7 @@ class ItemTableModel(QAbstractTableModel):
         for item_id, row in fresh.items():
             if item_id in self._rows:
                 self._rows[item_id] = row
+            self._thumbs.pop(item_id, None)  # drawn again, with its boxes as they are now
             hits = np.flatnonzero(self._ids == item_id)
             rows += hits.tolist()
         for r in rows:
@@ -261,6 +262,13 @@ class ItemTableModel(QAbstractTableModel):
             self._render(missing, wanted)
 
     def _remember(self, item_id: int, pixmap: QPixmap | None) -> None:
+        row = self._rows.get(item_id)
+        if row is not None and row.get("n_boxes") and self.project is not None:
+            # the item's boxes drawn on its thumbnail (gui/annotate/boxes_paint.py)
+            from qbi_desktop.gui.annotate.boxes_paint import with_boxes
+
+            boxes = self.project.boxes(item_id)
+            pixmap = with_boxes(pixmap, boxes, row.get("width"), row.get("height"))
         self._thumbs[item_id] = pixmap
         while len(self._thumbs) > THUMB_CACHE_LIMIT:
             self._thumbs.popitem(last=False)

@@ -94,6 +94,10 @@ class BrowserTabs:
             if self.project is not project:
                 return
             pngs = project.thumbnails(ids, THUMB_SIZE)
+            from qbi_desktop.core.annotation.boxes import boxes_of
+            from qbi_desktop.gui.annotate.boxes_paint import with_boxes
+
+            boxes = boxes_of(project, ids)  # drawn on the tiles in their class colours
             tiles = []
             for item_id, row in zip(ids, rows, strict=True):
                 pixmap = None
@@ -101,6 +105,8 @@ class BrowserTabs:
                     pixmap = QPixmap()
                     pixmap.loadFromData(pngs[item_id], "PNG")
                 item = self.model.item(row)
+                if item_id in boxes:
+                    pixmap = with_boxes(pixmap, boxes[item_id], item["width"], item["height"])
                 caption = item["label"] if item["label"] is not None else item["name"]
                 tiles.append((pixmap, str(caption), item["review"]))
             self.montage.set_tiles(tiles, note)
