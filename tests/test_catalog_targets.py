@@ -98,3 +98,77 @@ def test_hand_damaged_definitions_are_refused_naming_the_record(tmp_path):
     db.close()
     with pytest.raises(UserFacingError, match="target_definitions.*count.*not a finite number"):
         T.definitions(project)
+
+
+def _augment_project(tmp_path):
+    """Three real 16-bit images with a count (crop/zoom changes it) and a mean transmission
+    (intensity changes it)."""
+    import numpy as np
+    import tifffile
+
+    from qbi_desktop.core.catalog import NewItem
+    from qbi_desktop.core.catalog.images import hash_file
+
+    data = tmp_path / "data"
+    data.mkdir()
+    rng = np.random.default_rng(3)
+    items = []
+    for i in range(3):
+        path = data / f"img{i}.tif"
+        tifffile.imwrite(path, rng.integers(1000, 60000, (32, 40), dtype=np.uint16))
+        items.append(
+            NewItem(
+                name=f"img{i}",
+                hash=hash_file(path),
+                path=path,
+                width=40,
+                height=32,
+                label="a",
+                targets={"count": float(10 + i), "transmission": 0.5 + i / 10},
+            )
+        )
+    project = open_project(tmp_path / "proj", create=True)
+    with project.transaction() as tx:
+        ids = tx.add_items(items)
+    T.define(project, T.TargetDef("count", "cells", 0, 100, 0))
+    T.define(project, T.TargetDef("transmission", "", 0, 1, 3, ("intensity",)))
+    return project, ids
+
+
+def test_augmented_copies_keep_the_targets_their_pipeline_cannot_change(tmp_path):
+    from qbi_desktop.core.augment import Pipeline
+    from qbi_desktop.core.augment.catalog_source import augment_into_project_job
+    from qbi_desktop.core.augment.targets import project_target_fates
+    from qbi_desktop.core.jobs import run_job
+
+    project, ids = _augment_project(tmp_path)
+    root = project.root
+    project.close()
+    safe = Pipeline.from_options(
+        seed=5,
+        rotation_range=30,
+        horizontal_flip=True,
+        vertical_flip=True,
+        brightness_range=[0.8, 1.2],
+    )
+    fates = {f.name: f for f in project_target_fates(root, safe)}
+    assert fates["count"].kept
+    assert not fates["transmission"].kept
+    assert "brightness_range may change it" in fates["transmission"].reason
+
+    result = run_job(augment_into_project_job(root, safe, 2))
+    assert len(result.new_ids) == 6
+    with open_project(root) as project:
+        for new in result.new_ids:
+            item = project.get(new)
+            parent = item["provenance_params"]["parent"]
+            assert project.targets(new) == {"count": project.targets(parent)["count"]}
+            assert "transmission" in item["provenance_params"]["targets_dropped"]
+
+    zoom = Pipeline.from_options(seed=5, zoom_range=0.2)
+    fates = {f.name: f for f in project_target_fates(root, zoom)}
+    assert not fates["count"].kept and fates["transmission"].kept
+    assert "zoom_range may change it (it changes with crop/zoom)" in fates["count"].reason
+    result = run_job(augment_into_project_job(root, zoom, 1))
+    with open_project(root) as project:
+        assert all(set(project.targets(i)) == {"transmission"} for i in result.new_ids)

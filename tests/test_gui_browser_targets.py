@@ -203,3 +203,29 @@ def test_context_menu_names_the_target_edit(qtbot, mnist_browser):
     texts = [a.text() for a in menu.actions()]
     assert "Type count…\tF2" in texts and "Clear label\tBackspace" in texts
     menu.close()
+
+
+def test_batch_dialog_says_which_targets_a_pipeline_drops_and_why(qtbot, tmp_path):
+    from qbi_desktop.core.augment import Pipeline
+    from qbi_desktop.gui.docks.augment_batch import BatchDialog
+
+    try:
+        from tests.test_catalog_targets import _augment_project
+    except ImportError:  # pragma: no cover
+        from test_catalog_targets import _augment_project
+
+    project, _ids = _augment_project(tmp_path)
+    root = str(project.root)
+    project.close()
+    flips = Pipeline.from_options(horizontal_flip=True, gaussian_noise={"std_range": [0, 5]})
+    dialog = BatchDialog(None, root, {}, flips)
+    qtbot.addWidget(dialog)
+    text = dialog.targets_note.text()
+    assert "✓ count: kept" in text
+    assert "✗ transmission: dropped: gaussian_noise may change it" in text
+    crop = Pipeline.from_options(random_crop={"scale_range": [0.5, 0.9]})
+    dialog = BatchDialog(None, root, {}, crop)
+    qtbot.addWidget(dialog)
+    assert "✗ count: dropped: random_crop may change it (it changes with crop/zoom)" in (
+        dialog.targets_note.text()
+    )

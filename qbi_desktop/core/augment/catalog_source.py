@@ -10,9 +10,10 @@ Two halves of one seam:
   project as an item of provenance ``augmented``: ``parent_id`` points at the item it was made
   from, and the provenance holds the pipeline, the drawn parameters and the seed triple, so the
   copy can be remade bit for bit. The parent's label and split travel with it (a copy of a test
-  image in the training split would leak the test set); regression targets do not, because a crop
-  or zoom can change a count. Registration is one transaction and skips copies already in the
-  catalog, so it can run again after a resumed batch.
+  image in the training split would leak the test set); a regression target travels only when the
+  pipeline cannot change it (``targets.py``: a rotation/flip pipeline keeps a count, a zoom drops
+  it), and the provenance names each dropped target and why. Registration is one transaction and
+  skips copies already in the catalog, so it can run again after a resumed batch.
 
 :func:`augment_into_project_job` chains both: write under ``<project>/augmented/<run>/`` (the run
 folder is named after the pipeline, seed, copies and items, so re-running resumes), then register.
@@ -138,6 +139,9 @@ def register_augmented(
     header, records = read_manifest(out)
     if header is None:
         raise UserFacingError(f"{out / MANIFEST}: no augmentation manifest here")
+    fates = _fates(project, header)
+    kept = [f.name for f in fates if f.kept]
+    dropped = {f.name: f.reason for f in fates if not f.kept}
     stored = {
         str(r[0])
         for r in project.db.execute(
@@ -145,6 +149,7 @@ def register_augmented(
         )
     }
     parents: dict[int, tuple | None] = {}
+    parent_targets: dict[int, dict[str, float]] = {}
     items = []
     for rec in records:
         image_path = out / rec["image"]
@@ -160,6 +165,7 @@ def register_augmented(
             parents[pid] = project.db.execute(
                 "SELECT name, label, split FROM items WHERE id = ?", (pid,)
             ).fetchone()
+            parent_targets[pid] = {k: v for k, v in project.targets(pid).items() if k in kept}
         parent = parents[pid]
         if parent is None:
             raise UserFacingError(
@@ -202,8 +208,10 @@ def register_augmented(
                     "copy": int(rec["copy"]),
                     "parent": pid,
                     "manifest": project.store_path(out / MANIFEST),
+                    **({"targets_dropped": dropped} if dropped else {}),
                 },
                 parent_id=pid,
+                targets=dict(parent_targets[pid]),
                 mask=mask,
                 boxes=boxes,
             )
@@ -212,6 +220,24 @@ def register_augmented(
         return []
     with project.transaction() as tx:
         return tx.add_items(items)
+
+
+def _fates(project: Any, header: dict[str, Any]) -> list:
+    """Which of the project's targets the run's pipeline keeps (see ``targets.py``)."""
+    from qbi_desktop.core.augment.targets import TargetFate, target_fates
+    from qbi_desktop.core.catalog import targets as catalog_targets
+
+    names = catalog_targets.target_names(project)
+    if not names:
+        return []
+    try:
+        pipeline = Pipeline.from_json(header.get("pipeline"), "manifest pipeline")
+    except UserFacingError as exc:  # it cannot vouch for any target: all are dropped
+        return [
+            TargetFate(n, False, f"dropped: the run's pipeline is unreadable ({exc})")
+            for n in names
+        ]
+    return target_fates(pipeline, names, catalog_targets.definitions(project))
 
 
 def _image_size(path: Path) -> tuple[int, int]:

@@ -672,7 +672,11 @@ class AugmentPanel(QWidget):
             last = json.loads(last) if last else {}
         except ValueError:
             last = {}
-        dialog = BatchDialog(self, self.project_root(), last)
+        try:  # the dialog says which regression targets this pipeline keeps
+            pipeline = self.pipeline()
+        except UserFacingError:
+            pipeline = None
+        dialog = BatchDialog(self, self.project_root(), last, pipeline)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return
         request = dialog.request()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -128,6 +129,7 @@ class BatchDialog(QDialog):
         parent: QWidget | None = None,
         project_root: str | None = None,
         last: dict[str, Any] | None = None,
+        pipeline: Pipeline | None = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Write augmented dataset")
@@ -160,6 +162,11 @@ class BatchDialog(QDialog):
             "Re-running the same request into the same folder resumes where it stopped."
         )
         self.note.setWordWrap(True)
+        # Which regression targets the copies keep (project input): said before writing
+        self.pipeline = pipeline
+        self.targets_note = QLabel("")
+        self.targets_note.setWordWrap(True)
+        self.targets_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         def row(*widgets):
             w = QWidget()
@@ -188,10 +195,12 @@ class BatchDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.note)
+        layout.addWidget(self.targets_note)
         layout.addWidget(buttons)
 
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self.into_project.toggled.connect(self._kind_changed)
+        self.input.editingFinished.connect(self._describe_targets)
         self.input_browse.clicked.connect(self._browse_input)
         self.masks_browse.clicked.connect(lambda: self._browse_dir(self.masks, "Masks folder"))
         self.output_browse.clicked.connect(lambda: self._browse_dir(self.output, "Output folder"))
@@ -200,6 +209,7 @@ class BatchDialog(QDialog):
         if project_root and kind == "project":
             self.input.setText(project_root)
             self.into_project.setChecked(bool(last.get("into_project", True)))
+        self._describe_targets()
 
     def set_kind(self, kind: str) -> None:
         self.kind.setCurrentIndex(max(0, self.kind.findData(kind)))
@@ -214,6 +224,24 @@ class BatchDialog(QDialog):
         into = kind == "project" and self.into_project.isChecked()
         self.output.setEnabled(not into)
         self.output_browse.setEnabled(not into)
+        self._describe_targets()
+
+    def _describe_targets(self) -> None:
+        """Say which of the project's regression targets the copies keep, and why not others."""
+        text = ""
+        if self.kind.currentData() == "project" and self.pipeline is not None:
+            root = self.input.text().strip()
+            if root and (Path(root) / "catalog.sqlite").is_file():
+                from qbi_desktop.core.augment.targets import describe, project_target_fates
+
+                try:
+                    fates = project_target_fates(root, self.pipeline)
+                except UserFacingError as exc:
+                    text = f"Targets: cannot tell ({exc})"
+                else:
+                    text = "Regression targets of the copies:\n" + describe(fates) if fates else ""
+        self.targets_note.setText(text)
+        self.targets_note.setVisible(bool(text))
 
     def _browse_input(self) -> None:
         kind = self.kind.currentData()
@@ -225,6 +253,7 @@ class BatchDialog(QDialog):
                 self.input.setText(path)
         else:
             self._browse_dir(self.input, "Project folder" if kind == "project" else "Images")
+            self._describe_targets()
 
     def _browse_dir(self, edit: QLineEdit, title: str) -> None:
         path = QFileDialog.getExistingDirectory(self, title, edit.text())
