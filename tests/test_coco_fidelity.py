@@ -311,3 +311,50 @@ def test_the_ignore_region_exports_as_a_crowd_and_comes_back_as_ignore(tmp_path)
         assert np.array_equal(q.mask(back), mask)
         assert q.metadata()["mask_ignore"] == 255
         assert q.metadata()["mask_classes"]["255"] == "__ignore__"
+
+
+def test_instance_masks_with_an_ignore_region_come_back_whole(tmp_path):
+    """Objects of an instance mask and its ignore region (65535 there) go out as objects and a
+    crowd, and come back as the same objects and ignore region, not as a mix refused."""
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(np.zeros((30, 40), np.uint8)).save(src / "a.png")
+    (src / "a.json").write_text(json.dumps({"images": [{"id": 1, "file_name": "a.png"}]}))
+    mask = np.zeros((30, 40), np.uint16)
+    mask[2:6, 2:6], mask[2:6, 6:9], mask[20:25, 30:38] = 1, 2, 3  # 1 and 2 touch
+    mask[10:14, 10:30] = 65535
+    with open_project(tmp_path / "p", create=True) as p:
+        run_job(import_job(p, "coco", [src / "a.json"]))
+        (row,) = p.query(limit=None)
+        p.set_mask(row["id"], mask)
+        with p.transaction() as tx:
+            tx.set_metadata(mask_instances="cell", mask_ignore=65535)
+            tx.set_metadata(mask_classes={"65535": "__ignore__"})
+        run_job(export_job(p, "coco", tmp_path / "out"))
+    doc = json.loads((tmp_path / "out" / "unassigned" / "annotations.json").read_text())
+    names = {c["id"]: c["name"] for c in doc["categories"]}
+    kinds = sorted((names[a["category_id"]], a["iscrowd"], a["area"]) for a in doc["annotations"])
+    assert kinds == [("__ignore__", 1, 80), ("cell", 0, 12), ("cell", 0, 16), ("cell", 0, 40)]
+    with open_project(tmp_path / "q", create=True) as q:
+        run_job(import_job(q, "coco", [tmp_path / "out" / "unassigned" / "annotations.json"]))
+        (row,) = q.query(limit=None)
+        assert np.array_equal(q.mask(row["id"]), mask)
+        meta = q.metadata()
+        assert meta["mask_instances"] == "cell" and meta["mask_ignore"] == 65535
+
+
+def test_a_polygon_with_an_outline_of_millions_of_pixels_is_refused_not_walked(tmp_path):
+    """pycocotools would walk (and allocate) any outline; 1.9 million px wide is a hostile
+    file's polygon, refused with its place instead of minutes of work."""
+    path = _square_file(tmp_path / "src")
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["iscrowd"] = 1
+    doc["annotations"][0]["segmentation"] = [[0, 0, 1.9e6, 0, 1.9e6, 10, 0, 10]]
+    path.write_text(json.dumps(doc))
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(UserFacingError) as caught:
+            run_job(import_job(p, "coco", [path]))
+    assert (
+        f"{path}: annotations[0].segmentation: polygon 0: its outline (3800020 px) takes the "
+        "image's polygon outlines past" in str(caught.value)
+    )

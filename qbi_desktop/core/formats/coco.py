@@ -147,13 +147,15 @@ def import_job(
                 report.warnings,
                 state,
             )
-        if len(new_instances) > 1 or (new_instances and new_classes):
+        # the ignore region is neither a class nor an object: it goes with either kind
+        classes_only = {k: v for k, v in new_classes.items() if v != IGNORE_NAME}
+        if len(new_instances) > 1 or (new_instances and classes_only):
             problems.append(
                 Problem(
                     report.source,
                     "the files mix instance masks of "
                     f"{', '.join(repr(n) for n in sorted(new_instances))} objects"
-                    + (" with class masks" if new_classes else " (one class per project)")
+                    + (" with class masks" if classes_only else " (one class per project)")
                     + "; import them into separate projects",
                 )
             )
@@ -162,7 +164,7 @@ def import_job(
         # One name, one value: category ids join the project's classes by name (classnames.py)
         merge = merge_classes(old_classes, new_classes, report.source)
         report.warnings += merge.notes
-        conflict = mask_kind_conflict(db, instances, new_classes)
+        conflict = mask_kind_conflict(db, instances, classes_only)
         if conflict:
             problems.append(Problem(report.source, conflict))
         problems += same_image_twice(planned, "source")
@@ -198,8 +200,10 @@ def import_job(
                 flush_batch(project.masks_dir)  # one flush before the commit, not 2 per mask
             if new_classes:
                 tx.set_metadata(mask_classes=merge.classes)
-            if state["ignore"] != old_ignore and str(state["ignore"]) in new_classes:
-                tx.set_metadata(mask_ignore=state["ignore"])
+            if str(state["ignore"]) in new_classes:
+                ignore = merge.value(state["ignore"])
+                if ignore != old_ignore:
+                    tx.set_metadata(mask_ignore=ignore)
             if instances is not None:
                 tx.set_metadata(mask_instances=instances)
         report.added, report.updated = len(new), len(updates)
@@ -269,12 +273,15 @@ def _plan(
                 f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "
                 f"{values[0]} (0 is the masks' background)"
             )
+    # Our instance export marks each object with its mask value; such a file is instance masks.
+    marked = any(a.has_instance_id for a in coco.annotations)
+    as_instances = mode == "instances" or marked  # marked + class masks: refused later
     for cid, name in categories.items():
         if name == IGNORE_NAME:  # the ignore region (crowd): the project's one ignore value
             if state.get("ignore") is None:
                 by_name = {n: v for v, n in state.get("classes", {}).items()}
                 by_name.update({categories[c]: v for c, v in values.items()})
-                state["ignore"] = ignore_value(None, by_name, mode == "instances")
+                state["ignore"] = ignore_value(None, by_name, as_instances)
             values[cid] = state["ignore"]
     if images_dir:  # the user's own choice of folder: its files, and nothing outside it
         bases, root = [Path(images_dir)], Path(images_dir)
@@ -344,9 +351,6 @@ def _plan(
             "mask": None,
             "source": where,
         }
-    # Our instance export marks each object with its mask value; such a file is instance masks.
-    marked = any(a.has_instance_id for a in coco.annotations)
-    as_instances = mode == "instances" or marked  # marked + class masks: refused later
     # Annotations by image, so that one image's mask is painted whole and packed before the
     # next one's (all masks as arrays at once can exceed the memory; see packed.py).
     by_image: dict[Any, list[CocoAnnotation]] = {}

@@ -167,9 +167,12 @@ def _block(
 _SCALE = 5
 #: Outline points walked per chunk (bounds the work arrays to a few tens of MB).
 _CHUNK = 1 << 20
-#: The longest outline (points on the 5x grid) a polygon may have; pycocotools would allocate
-#: it whole, a hostile file could ask for billions.
-MAX_OUTLINE = 200_000_000
+#: The most outline points (on the 5x grid) one image's polygons may have together: this many,
+#: or 40 times the image's border (w + h) in px if more, ~0.1-1 s of work; an image's real
+#: polygons stay far below. pycocotools would allocate any outline whole; a hostile file could
+#: ask for billions of points (minutes).
+MAX_OUTLINE = 2_000_000
+_BORDERS = 40 * 2 * _SCALE
 #: Coordinates beyond this lie so far outside any image that C's int would overflow.
 MAX_COORD = 4.0e8
 
@@ -208,13 +211,20 @@ def coco_polygon_runs(polygons: Sequence[np.ndarray], height: int, width: int) -
     dx, dy = np.abs(q - p).T
     span = np.maximum(dx, dy)
     steps = (span + 1).astype(np.intp)
-    length = np.bincount(pid, steps, len(flats))
-    for i in np.flatnonzero(ok & (length > MAX_OUTLINE)).tolist():
-        out[i] = (
-            f"its outline is {int(length[i]) // _SCALE} px long, more than "
-            f"{MAX_OUTLINE // _SCALE} px"
-        )
-        ok[i] = False
+    length = np.bincount(pid, steps, len(flats)).astype(np.int64)
+    length[~ok] = 0
+    budget = max(MAX_OUTLINE, _BORDERS * (height + width))
+    if length.sum() > budget:  # taken in order while they fit; one that does not is refused
+        total = 0
+        for i, size in enumerate(length.tolist()):
+            if total + size <= budget:
+                total += size
+                continue
+            out[i] = (
+                f"its outline ({size // _SCALE} px) takes the image's polygon outlines past "
+                f"{budget // _SCALE} px (40 times the image's border)"
+            )
+            ok[i] = False
     steps[~ok[pid]] = 0  # a refused polygon walks no points
     major = dx >= dy  # walk along x (else along y)
     flip = np.where(major, p[:, 0] > q[:, 0], p[:, 1] > q[:, 1])
