@@ -27,6 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
+
 from qbi_desktop.core.atomic import atomic_write_text
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.project import Box, Project
@@ -185,6 +187,34 @@ def class_colour(name: str) -> tuple[int, int, int]:
 
 def size_text(box: Box) -> str:
     return f"{box.w:.0f}×{box.h:.0f}"
+
+
+def as_corner_array(boxes: Sequence[Box], scale: float = 1.0) -> tuple[np.ndarray, list[str]]:
+    """(N, 5) ``x0, y0, x1, y1, class index`` (the augment engine's box layout) at ``scale``,
+    and the class names the indexes refer to."""
+    names = list(dict.fromkeys(b.label for b in boxes))
+    rows = [
+        (b.x * scale, b.y * scale, (b.x + b.w) * scale, (b.y + b.h) * scale, names.index(b.label))
+        for b in boxes
+    ]
+    return np.array(rows, dtype=np.float64).reshape(-1, 5), names
+
+
+def draw_outlines(rgb: np.ndarray, corners: np.ndarray, names: Sequence[str]) -> np.ndarray:
+    """``rgb`` (H, W, 3 uint8) with one-pixel outlines of ``corners`` (rows ``x0, y0, x1, y1,
+    class index``) in their class colours, drawn in place (and returned)."""
+    h, w = rgb.shape[:2]
+    for x0, y0, x1, y1, k in np.asarray(corners, dtype=np.float64).reshape(-1, 5):
+        c0, c1 = int(np.clip(np.floor(x0), 0, w - 1)), int(np.clip(np.ceil(x1) - 1, 0, w - 1))
+        r0, r1 = int(np.clip(np.floor(y0), 0, h - 1)), int(np.clip(np.ceil(y1) - 1, 0, h - 1))
+        if c1 < c0 or r1 < r0:
+            continue
+        colour = class_colour(names[int(k)]) if 0 <= int(k) < len(names) else (255, 255, 0)
+        rgb[r0, c0 : c1 + 1] = colour
+        rgb[r1, c0 : c1 + 1] = colour
+        rgb[r0 : r1 + 1, c0] = colour
+        rgb[r0 : r1 + 1, c1] = colour
+    return rgb
 
 
 # -- storage ---------------------------------------------------------------------------------------

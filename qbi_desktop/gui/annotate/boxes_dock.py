@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QRectF, Qt
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -55,6 +55,8 @@ COPY_KEY = "Ctrl+Shift+V"  # paste the previous item's boxes as proposals
 
 class BoxesDock(QObject):
     """Owned by the AnnotatePanel (``panel.boxes``)."""
+
+    boxes_changed = Signal()  # the shown plane's stored boxes changed, or another plane shown
 
     def __init__(self, panel):
         super().__init__(panel)
@@ -215,8 +217,15 @@ class BoxesDock(QObject):
                 self.previous = self.session
             self._show(session)
 
+    def boxes_shown(self, document) -> list | None:
+        """The boxes of ``document``'s current plane, if that is the plane shown (Augment)."""
+        session = self.sessions.get((id(document), int(document.index)))
+        return list(session.boxes) if session is not None and session.boxes else None
+
     def _edited(self, session: BoxSession) -> None:
         """The Browser's row (Boxes column, thumbnail) follows a project item's box edit."""
+        if session is self.session:
+            self.boxes_changed.emit()
         store = session.store
         browser = self._browser()
         if not isinstance(store, ItemBoxStore) or browser is None or browser.project is None:
@@ -239,6 +248,7 @@ class BoxesDock(QObject):
         self.session = session
         self._refresh_classes()
         self._session_changed(session)
+        self.boxes_changed.emit()
 
     def _session_changed(self, session) -> None:
         if session is not self.session:

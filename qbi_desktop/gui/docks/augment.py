@@ -545,6 +545,9 @@ class AugmentPanel(QWidget):
             signal = getattr(panel, name, None)
             if signal is not None and hasattr(signal, "connect"):
                 signal.connect(self.schedule)
+        boxes = getattr(panel, "boxes", None)
+        if boxes is not None:  # boxes follow the image too (gui/annotate/boxes_dock.py)
+            boxes.boxes_changed.connect(self.schedule)
         self._annotate_connected = True
 
     def refresh(self) -> None:
@@ -572,6 +575,8 @@ class AugmentPanel(QWidget):
         base = self._base if self._base is not None and self._base.key == key else None
         array = plane.array
         mask, colours = self.current_mask()
+        panel = getattr(self.window, "panels", {}).get("annotate")
+        boxes = panel.boxes.boxes_shown(doc) if getattr(panel, "boxes", None) else None
         levels = tuple(float(v) for v in doc.levels)
         lut = colormap_lut(self.window.levels_panel.cmap.currentText())
         n = self.n_samples.value()
@@ -579,7 +584,7 @@ class AugmentPanel(QWidget):
         def work() -> PreviewResult:
             b = base if base is not None else make_base(key, array, side)
             self._base = b  # a plain attribute swap: the GUI thread only reads it
-            return compute_preview(b, mask, pipeline, n, levels, lut, colours)
+            return compute_preview(b, mask, pipeline, n, levels, lut, colours, boxes=boxes)
 
         self.runner.submit(work)
 

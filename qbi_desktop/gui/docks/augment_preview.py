@@ -556,22 +556,32 @@ def compute_preview(
     lut: np.ndarray | None,
     colours: dict[int, tuple[int, int, int]] | None = None,
     item_index: int = 0,
+    boxes: list | None = None,
 ) -> PreviewResult:
     """``n`` samples drawn exactly as a batch run draws copies 0..n-1 of ``item_index`` (full-size
-    parameters applied to the preview copy), rendered for display."""
+    parameters applied to the preview copy), rendered for display. ``boxes`` (the Annotate
+    panel's, full-size pixels) go through each sample's transform and are outlined on it."""
+    from qbi_desktop.core.annotation.boxes import as_corner_array, draw_outlines
     from qbi_desktop.core.augment import sample_seed
 
     start = time.perf_counter()
     pipeline.check()
     sm = small_mask(mask, base)
+    corners, names = as_corner_array(boxes or [], base.small.shape[1] / base.full_shape[1])
+    small_boxes = corners if len(corners) else None
     samples, rgbs, params = [], [], []
     for k in range(n):
         p = pipeline.sample_params(base.full_shape, sample_seed(pipeline.seed, item_index, k))
-        s = pipeline.apply(base.small, p, sm, scale=base.scale)
+        s = pipeline.apply(base.small, p, sm, small_boxes, scale=base.scale)
         samples.append(s.image)
-        rgbs.append(render_rgb(s.image, levels, lut, s.mask, colours))
+        rgb = render_rgb(s.image, levels, lut, s.mask, colours)
+        if s.boxes is not None:
+            rgb = draw_outlines(np.array(rgb, copy=True), s.boxes, names)
+        rgbs.append(rgb)
         params.append(p)
     original_rgb = render_rgb(base.small, levels, lut, sm, colours)
+    if small_boxes is not None:
+        original_rgb = draw_outlines(np.array(original_rgb, copy=True), small_boxes, names)
     return PreviewResult(
         original_rgb,
         base.small,
