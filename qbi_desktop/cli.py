@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "audit",
     "measure",
     "agreement",
+    "labels",
 )
 PROG = "qbi-desktop"
 

@@ -49,3 +49,25 @@ def test_merge_moves_every_item_and_counts_add_up(tmp_path):
         C.merge_classes(project, ["nope"], "1")
     with pytest.raises(UserFacingError, match="non-empty name"):
         C.rename_class(project, "1", "  ")
+
+
+def test_cli_labels_and_classes_match_the_browser_edits(tmp_path, capsys):
+    from qbi_desktop.cli import main
+    from qbi_desktop.core.catalog import open_project
+
+    project = mnist_like(tmp_path, 20, 10)
+    root = str(project.root)
+    project.close()
+    assert main(["label", "--project", root, "--ids", "1-3", "--class", "eleventh"]) == 0
+    assert "new class 'eleventh' added" in capsys.readouterr().out
+    assert main(["label", "--project", root, "--ids", "4", "--clear"]) == 0
+    assert main(["classes", "--project", root, "--merge", "1,2=small", "--annotator", "me"]) == 0
+    out = capsys.readouterr().out
+    assert " 1  small  " in out and "eleventh  3" in out
+    assert main(["classes", "--project", root, "--rename", "small=tiny"]) == 0
+    assert main(["classes", "--project", root, "--rename", "tiny=0"]) == 2
+    assert "already exists: merge" in capsys.readouterr().err
+    assert main(["label", "--project", root, "--ids", "1", "--class", " "]) == 2
+    with open_project(root) as project:
+        assert [project.get(i)["label"] for i in (1, 2, 3, 4)] == ["eleventh"] * 3 + [None]
+        assert "small" not in C.class_counts(project) and C.class_counts(project)["tiny"] > 0

@@ -172,3 +172,35 @@ def test_augmented_copies_keep_the_targets_their_pipeline_cannot_change(tmp_path
     result = run_job(augment_into_project_job(root, zoom, 1))
     with open_project(root) as project:
         assert all(set(project.targets(i)) == {"transmission"} for i in result.new_ids)
+
+
+def test_cli_defines_sets_and_refuses_targets_like_the_browser(tmp_path, capsys):
+    from qbi_desktop.cli import main
+
+    project = mnist_like(tmp_path, 10, 2)
+    root = str(project.root)
+    project.close()
+    argv = ["target", "--project", root, "--name", "count"]
+    assert (
+        main([*argv, "--define", "--unit", "cells", "--min", "0", "--max", "50", "--decimals", "0"])
+        == 0
+    )
+    assert main([*argv, "--ids", "1,3-5", "--value", "12.4", "--annotator", "cli"]) == 0
+    assert "count = 12: 4 of 4 item(s) changed" in capsys.readouterr().out
+    assert main([*argv, "--ids", "2", "--value", "99"]) == 2
+    assert "outside the allowed range 0 … 50" in capsys.readouterr().err
+    assert main([*argv, "--ids", "2", "--value", "many"]) == 2
+    assert main([*argv, "--ids", "2-x", "--value", "3"]) == 2
+    assert "'2-x' is not an id" in capsys.readouterr().err
+    assert main([*argv, "--ids", "999", "--value", "3"]) == 2
+    assert main(["target", "--project", str(tmp_path / "nowhere"), "--name", "x", "--define"]) == 2
+    with open_project(root) as again:
+        assert {i: again.targets(i) for i in (1, 2, 5)} == {
+            1: {"count": 12.0},
+            2: {},
+            5: {"count": 12.0},
+        }
+        assert T.definitions(again)["count"].unit == "cells"
+    assert main([*argv, "--ids", "1", "--clear"]) == 0
+    with open_project(root) as again:
+        assert again.targets(1) == {}

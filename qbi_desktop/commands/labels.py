@@ -1,0 +1,177 @@
+"""``qbi-desktop label|target|classes``: class labels, regression targets and the class list of a
+project from the command line, through the same core functions as the Browser's keys
+(``core/catalog/classes.py``, ``core/catalog/targets.py``). Each change is one catalog
+transaction; bad input exits with code 2 and a message, nothing half-written."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from qbi_desktop.core.errors import UserFacingError, terminal_safe
+
+MAX_IDS = 10_000_000
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("label", help="set or clear the class label of project items")
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--ids", required=True, help="item ids: 1,4,10-20")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--class", dest="class_name", help="the class to give (new ones are added)")
+    what.add_argument("--clear", action="store_true", help="clear the label")
+    p.add_argument("--annotator", help="who gave the label (stored with it)")
+    p.set_defaults(func=run_label)
+
+    p = subparsers.add_parser(
+        "target", help="define a regression target, or set/clear its value on items"
+    )
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--name", required=True, help="the target's name, e.g. count")
+    p.add_argument("--define", action="store_true", help="store the definition given below")
+    p.add_argument("--unit", default="", help="with --define: unit, e.g. cells")
+    p.add_argument("--min", type=float, dest="low", help="with --define: lowest allowed value")
+    p.add_argument("--max", type=float, dest="high", help="with --define: highest allowed value")
+    p.add_argument("--decimals", type=int, help="with --define: values rounded to this many")
+    p.add_argument(
+        "--changes-with",
+        default="crop_zoom",
+        help="with --define: augmentation that changes the value, comma-separated from "
+        "crop_zoom, rotation_flip, intensity ('' for none; default crop_zoom)",
+    )
+    p.add_argument("--ids", help="item ids to set the value on: 1,4,10-20")
+    value = p.add_mutually_exclusive_group()
+    value.add_argument("--value", help="the value (checked against the definition)")
+    value.add_argument("--clear", action="store_true", help="remove the value")
+    p.add_argument("--annotator", help="who typed the value (stored with it)")
+    p.set_defaults(func=run_target)
+
+    p = subparsers.add_parser(
+        "classes", help="list classes with counts; rename, merge or order them"
+    )
+    p.add_argument("--project", required=True, help="project folder")
+    p.add_argument("--rename", metavar="OLD=NEW", help="rename a class on every item")
+    p.add_argument("--merge", metavar="A,B=INTO", help="merge classes into one (new or existing)")
+    p.add_argument("--order", metavar="A,B,C", help="the class list (key 0 = first)")
+    p.add_argument("--annotator", help="who made the change (item histories)")
+    p.set_defaults(func=run_classes)
+
+
+def parse_ids(text: str) -> list[int]:
+    """ "1,4,10-20" -> ids; refuses anything else with a message."""
+    out: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        try:
+            if "-" in part[1:]:
+                lo, hi = (int(x) for x in part.split("-", 1))
+                if hi < lo or hi - lo >= MAX_IDS:
+                    raise ValueError
+                out.extend(range(lo, hi + 1))
+            else:
+                out.append(int(part))
+        except ValueError:
+            raise UserFacingError(f"--ids: {part!r} is not an id or a range like 10-20") from None
+        if len(out) > MAX_IDS:
+            raise UserFacingError(f"--ids: more than {MAX_IDS:,} ids")
+    if not out:
+        raise UserFacingError("--ids: give at least one item id")
+    return out
+
+
+def _refused(command: str, exc: Exception) -> int:
+    print(f"qbi-desktop {command}: {terminal_safe(exc)}", file=sys.stderr)
+    return 2
+
+
+def _existing(project, ids: list[int]) -> list[int]:
+    from qbi_desktop.core.catalog.edits import capture
+
+    found, _ = capture(project.db, "label", ids)
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise UserFacingError(
+            f"{project.root}: item(s) {', '.join(map(str, missing[:10]))} not in the project"
+        )
+    return list(found)
+
+
+def run_label(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import classes, open_project
+
+    try:
+        with open_project(args.project) as project:
+            ids = _existing(project, parse_ids(args.ids))
+            name = None if args.clear else classes.check_name(args.class_name)
+            if name is not None and name not in classes.class_list(project):
+                classes.add_class(project, name)
+                print(f"new class {name!r} added to the class list")
+            change = project.set_label(ids, name, args.annotator)
+    except UserFacingError as exc:
+        return _refused("label", exc)
+    print(f"{change.what}: {change.changed} of {len(change.ids)} item(s) changed")
+    return 0
+
+
+def run_target(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.catalog import targets as T
+
+    try:
+        if not args.define and args.ids is None:
+            raise UserFacingError("give --define (with --unit/--min/--max/--decimals) or --ids")
+        if args.ids is not None and args.value is None and not args.clear:
+            raise UserFacingError("--ids: give --value or --clear")
+        with open_project(args.project) as project:
+            if args.define:
+                families = tuple(f.strip() for f in args.changes_with.split(",") if f.strip())
+                definition = T.TargetDef(
+                    args.name, args.unit, args.low, args.high, args.decimals, families
+                )
+                outside = T.define(project, definition)
+                print(f"target {definition.title()}: {definition.range_text()}")
+                if outside:
+                    print(
+                        f"{len(outside)} item(s) hold values outside this range (kept): "
+                        f"{', '.join(map(str, outside[:20]))}"
+                    )
+            if args.ids is not None:
+                ids = _existing(project, parse_ids(args.ids))
+                change = T.set_value(
+                    project, ids, args.name, None if args.clear else args.value, args.annotator
+                )
+                print(f"{change.what}: {change.changed} of {len(change.ids)} item(s) changed")
+    except UserFacingError as exc:
+        return _refused("target", exc)
+    return 0
+
+
+def run_classes(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog import classes as C
+    from qbi_desktop.core.catalog import open_project
+
+    try:
+        with open_project(args.project) as project:
+            if args.order is not None:
+                C.set_class_list(project, [c for c in args.order.split(",") if c.strip()])
+            if args.rename is not None:
+                old, sep, new = args.rename.partition("=")
+                if not sep:
+                    raise UserFacingError(f"--rename {args.rename!r}: write OLD=NEW")
+                change = C.rename_class(project, old.strip(), new, args.annotator)
+                print(f"{change.what}: {len(change.ids)} item(s)")
+            if args.merge is not None:
+                sources, sep, into = args.merge.rpartition("=")
+                if not sep or not sources.strip():
+                    raise UserFacingError(f"--merge {args.merge!r}: write A,B=INTO")
+                names = [s.strip() for s in sources.split(",") if s.strip()]
+                change = C.merge_classes(project, names, into, args.annotator)
+                print(f"{change.what}: {len(change.ids)} item(s)")
+            counts = C.class_counts(project)
+            for n, name in enumerate(C.class_list(project, counts)):
+                key = str(n) if n < 10 else "-"
+                print(f"{key:>2}  {terminal_safe(name)}  {counts.get(name, 0)}")
+    except UserFacingError as exc:
+        return _refused("classes", exc)
+    return 0
