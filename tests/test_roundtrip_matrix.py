@@ -50,7 +50,6 @@ _SILENT = (
     "the {kind} export ({module}) does not name in its report the {what} it cannot hold "
     "(common.not_kept writes that note)"
 )
-_COCO = _SILENT.format(kind="coco", module="coco_export.py", what="targets/notes/review states")
 _LABELME = _SILENT.format(kind="labelme", module="labelme.py", what="targets/notes/review states")
 _ARRAYS = _SILENT.format(kind="mnist/npz", module="arrays.py", what="targets/masks/boxes/notes")
 _MASK_NAMES = (
@@ -58,8 +57,6 @@ _MASK_NAMES = (
     "into each mask file: class names are lost"
 )
 KNOWN: dict[tuple[str, str], str] = {
-    ("sheet", "coco"): _COCO,
-    ("datapackage", "coco"): _COCO,
     ("sheet", "labelme"): _LABELME,
     ("datapackage", "labelme"): _LABELME,
     **{(s, e): _ARRAYS for s in ("sheet", "labelme", "datapackage") for e in ("mnist", "npz")},

@@ -32,6 +32,7 @@ from qbi_desktop.core.formats.common import (
     item_shape,
     mask_class_names,
     mask_instances,
+    not_kept,
     put_image,
     read_item_mask,
     run_export,
@@ -170,7 +171,7 @@ def export_job(
                 "per-image class; only boxes and masks become annotations): export "
                 "'imagefolder' or 'sheet' to keep them"
             )
-        return notes
+        return notes + not_kept(rows, "coco", {"labels", "splits", "masks", "boxes"})
 
     return run_export(project, "coco", out, write, filters=filters, datapackage=datapackage)
 
