@@ -42,6 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="leave out the items reviewed as rejected (the report counts them either way)",
     )
+    p.add_argument(
+        "--annotations",
+        choices=("item", "every"),
+        default="item",
+        help="item: each item's annotation (the consensus once built, else the latest edit); "
+        "every: also each annotator's own annotations, in annotators/",
+    )
     p.set_defaults(func=run_export)
 
     p = subparsers.add_parser(
@@ -209,6 +216,7 @@ def run_export(args: argparse.Namespace) -> int:
                 filters=filters,
                 datapackage=args.datapackage,
                 leave_out_rejected=args.leave_out_rejected,
+                annotations=args.annotations,
             )
             report = run_job(job, _progress)
     except UserFacingError as exc:

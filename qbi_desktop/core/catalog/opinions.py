@@ -11,7 +11,7 @@ label      ''                      the class label
 target     the target's name       a number
 boxes      ''                      ``[[label, x, y, w, h], ...]``
 mask       ''                      the mask file, relative to the project:
-                                   ``masks/<annotator folder>/<item>-<random>.tif``
+                                   ``annotators/<annotator folder>/<item>-<random>.tif``
 review     ''                      the review state
 =========  ======================  ===========================================================
 
@@ -24,6 +24,7 @@ opinion").
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import sqlite3
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
     from qbi_desktop.core.catalog.project import Project, Writer
 
 KINDS = ("label", "target", "boxes", "mask", "review")
+#: Each annotator's own mask files, one folder per person. Not under masks/: that folder holds
+#: the items' masks only (what the leftover sweep and the catalog checks expect there).
+ANNOTATORS_DIR = "annotators"
 #: Who the consensus is written as (the item's annotation only, never an opinion).
 CONSENSUS_PREFIX = "consensus of "
 
@@ -71,6 +75,7 @@ def record(
             [(i, annotator, kind, name) for i in ids],
         )
         return
+    _remember(db, annotator)
     text = json.dumps(value)
     db.executemany(
         "INSERT INTO opinions(item_id, annotator, kind, name, value, at) VALUES (?,?,?,?,?,?) "
@@ -78,6 +83,19 @@ def record(
         "at = excluded.at",
         [(i, annotator, kind, name, text, at) for i in ids],
     )
+
+
+def _remember(db: sqlite3.Connection, annotator: str) -> None:
+    """Keep the project's list of annotators in its metadata (key ``annotators``), which a
+    Data Package export states next to the consensus method (key ``consensus``)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'annotators'").fetchone()
+    people = json.loads(row[0]) if row is not None else []
+    if annotator not in people:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('annotators', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (json.dumps(sorted([*people, annotator])),),
+        )
 
 
 def record_mask(
@@ -98,7 +116,7 @@ def record_mask(
     if data is None:
         record(writer.db, [item_id], annotator, "mask", None, at)
         return None
-    folder = project.masks_dir / annotator_folder(annotator)
+    folder = project.root / ANNOTATORS_DIR / annotator_folder(annotator)
     folder.mkdir(parents=True, exist_ok=True)
     import secrets
 
@@ -206,3 +224,52 @@ def load_mask(
         return np.asarray(read_mask_file(path, expected_shape)[0])
     except UserFacingError as exc:
         raise UserFacingError(f"mask of item {item_id} by {annotator!r}: {exc}") from exc
+
+
+# -- exports -------------------------------------------------------------------------------------
+
+#: What an export carries: the item's annotation only (the consensus, or the latest edit), or
+#: also every annotator's own (``annotators/`` in the export).
+EXPORT_ANNOTATIONS = ("item", "every")
+#: The choice of the export being made: ``export_job`` sets it around the format's exporter,
+#: whose common frame (``formats.common.run_export``) asks it, so the exporters of every format
+#: need not each carry the option.
+EXPORTING: contextvars.ContextVar[str] = contextvars.ContextVar("annotations", default="item")
+
+
+def export_opinions(
+    project: Project, db: sqlite3.Connection, rows: list[dict], folder: Any
+) -> list[str]:
+    """Write every annotator's own annotations of the exported items into ``folder`` (an
+    ``ExportFolder``): ``annotators/annotations.csv`` (item, name, annotator, kind, target,
+    value as JSON, at) and their masks as ``annotators/<annotator>/<item name>.tif``. Returns
+    notes for the export report."""
+    import csv
+    import io
+
+    wanted = {int(r["id"]): str(r["name"]) for r in rows}
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(("item", "name", "annotator", "kind", "target", "value", "at"))
+    masks = 0
+    query = db.execute(
+        "SELECT item_id, annotator, kind, name, value, at FROM opinions "
+        "ORDER BY item_id, annotator, kind, name"
+    )
+    for item_id, annotator, kind, name, value, at in query:
+        if item_id not in wanted:
+            continue
+        if kind == "mask":
+            source = project.resolve(json.loads(value))
+            stem = Path(wanted[item_id]).stem or str(item_id)
+            value = json.dumps(
+                folder.copy_file(f"annotators/{annotator_folder(annotator)}/{stem}.tif", source)
+            )
+            masks += 1
+        writer.writerow((item_id, wanted[item_id], annotator, kind, name, value, at))
+    folder.write_bytes("annotators/annotations.csv", text.getvalue().encode("utf-8"))
+    people = annotators(db)
+    return [
+        f"every annotator's own annotations ({', '.join(people) or 'none'}) are in annotators/"
+        + (f", with {masks} mask file(s)" if masks else "")
+    ]

@@ -134,7 +134,7 @@ CREATE TABLE split_snapshots (
 # annotation" (the latest edit, or a consensus once one is built); each annotator's own version
 # of it is kept here, one row per item, person, kind and name (target name, or '' for the
 # others). value is JSON: a label string, a target number, a box list [[label, x, y, w, h], ...],
-# a mask path relative to the project (masks/<annotator>/...) or a review state.
+# a mask path relative to the project (annotators/<annotator>/...) or a review state.
 _V4 = """
 CREATE TABLE opinions (
     item_id   INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,

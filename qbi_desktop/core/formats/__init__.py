@@ -137,16 +137,29 @@ def export_job(
     **options: Any,
 ) -> Job[ExportReport]:
     """Export with the format's exporter. Items reviewed as rejected go with the others unless
-    ``leave_out_rejected``; the report says how many were left out or went along."""
+    ``leave_out_rejected``; the report says how many were left out or went along.
+    ``annotations="every"`` adds each annotator's own annotations (``annotators/``) to the
+    item's annotation (the consensus, or the latest edit) that every format exports."""
     if kind not in EXPORTERS:
         raise UserFacingError(f"unknown export kind {kind!r}; use one of {', '.join(EXPORTERS)}")
+    from qbi_desktop.core.catalog.opinions import EXPORT_ANNOTATIONS, EXPORTING
+
+    annotations = options.pop("annotations", "item")
+    if annotations not in EXPORT_ANNOTATIONS:
+        raise UserFacingError(
+            f"annotations {annotations!r}: use one of {', '.join(EXPORT_ANNOTATIONS)}"
+        )
     selection = as_filters(options.get("filters"))
     reviews = [selection.review] if isinstance(selection.review, str) else selection.review
     states = list(REVIEW_STATES if reviews is None else reviews)
     rejected = project.count(replace(selection, review="rejected")) if "rejected" in states else 0
     if leave_out_rejected and rejected:
         options["filters"] = replace(selection, review=[s for s in states if s != "rejected"])
-    report = yield from EXPORTERS[kind](project, Path(out), **options)
+    token = EXPORTING.set(annotations)
+    try:
+        report = yield from EXPORTERS[kind](project, Path(out), **options)
+    finally:
+        EXPORTING.reset(token)
     if rejected:
         report.warnings.append(
             f"{rejected} item(s) reviewed as rejected left out"

@@ -404,6 +404,10 @@ def run_export(
         if folder.swept:
             report.warnings.append(str(folder.swept))
         with folder.guarded():
+            from qbi_desktop.core.catalog import opinions
+
+            if opinions.EXPORTING.get() == "every":  # first: a format's own package lists them
+                report.warnings += opinions.export_opinions(project, db, rows, folder)
             report.warnings += (yield from write(db, rows, folder)) or []
             if folder.problems:
                 raise ExportRefused(folder.out, folder.problems)

@@ -94,7 +94,8 @@ def build_descriptor(
     for key in ("instrument", "modality", "pixel_size", "pixel_unit", "acquisition_dates"):
         if metadata.get(key) is not None:
             descriptor[key] = metadata[key]
-    for key in ("mask_classes", "mask_instances"):
+    # who annotated and how the consensus was made (core.catalog.opinions.package_fields)
+    for key in ("mask_classes", "mask_instances", "annotators", "consensus"):
         if metadata.get(key):
             descriptor[key] = metadata[key]
     taken: set[str] = set()
