@@ -409,6 +409,7 @@ def _masks(
     classes, instances = mask_classes(db)
     dice: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
     objects: dict[tuple[str, str], dict[int, list[float]]] = {}
+    compared: dict[tuple[str, str], int] = {}
     for n, (item, by, masks) in enumerate(iter_masks(project, shared, names, instances)):
         if n % 8 == 0:
             yield Progress(n, len(shared), f"masks: item {n + 1} of {len(shared)}")
@@ -416,6 +417,8 @@ def _masks(
             report.problems.append(str(masks))
             continue
         item_dice = []
+        for pair in _pairs(sorted(masks)):
+            compared[pair] = compared.get(pair, 0) + 1
         objects_of: dict[tuple[str, int], tuple[np.ndarray, int]] = {}  # each labelled once
         for a, b in _pairs(sorted(masks)):
             for c, (d, iou) in ag.overlap_per_class(masks[a], masks[b]).items():
@@ -453,6 +456,7 @@ def _masks(
             }
         all_dice = np.concatenate([np.array(v)[:, 0] for v in per_class.values()])
         entry["dice"] = float(all_dice.mean())
+        entry["items"] = compared[(a, b)]
         pairs[_pair_name(a, b)] = entry
     report.sections["mask"] = {
         "annotators": people,

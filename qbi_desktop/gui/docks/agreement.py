@@ -155,6 +155,8 @@ def _pair_rows(sections: dict[str, dict[str, Any]]) -> list[tuple[str, ...]]:
         for pair, f in section.get("pairs", {}).items():
             if kind == "label":
                 agree, figure = f["percent_agreement"], f"Cohen's kappa {_fmt(f['cohen_kappa'])}"
+                if f["cohen_kappa"] is None:  # undefined (nan in the report)
+                    figure += " (both gave every item one and the same class)"
             elif kind.startswith("target:"):
                 agree = f["icc2_1"]
                 figure = f"bias {_fmt(f['bias'])}, limits {_fmt(f['limits_of_agreement'][0])}"
