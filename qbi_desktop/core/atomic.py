@@ -84,8 +84,11 @@ def write_error(path: str | Path, exc: OSError, need: int | None = None) -> OSEr
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
-    """Open a binary stream whose content replaces ``path`` only if the block completes."""
+def atomic_open(path: str | Path, sync: bool = True) -> Iterator[BinaryIO]:
+    """Open a binary stream whose content replaces ``path`` only if the block completes.
+    ``sync=False`` leaves the flush to the caller, who writes a batch and then calls
+    :func:`flush_batch` once before anything refers to the files (two fsyncs per file cost
+    ~4 ms: 20 s for the 5 000 masks of one import)."""
     path = Path(path)
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -102,7 +105,8 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
         with open(tmp, "wb") as stream:
             yield stream
             stream.flush()
-            os.fsync(stream.fileno())
+            if sync:
+                os.fsync(stream.fileno())
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
@@ -110,7 +114,16 @@ def atomic_open(path: str | Path) -> Iterator[BinaryIO]:
         if isinstance(exc, OSError):
             raise write_error(path, exc) from exc
         raise
-    _fsync_dir(path.parent)
+    if sync:
+        _fsync_dir(path.parent)
+
+
+def flush_batch(folder: str | Path) -> None:
+    """Make a batch of ``sync=False`` writes into ``folder`` durable: one flush of the disks
+    (what export folders and archive extraction do), then the folder's entries."""
+    if hasattr(os, "sync"):
+        os.sync()
+    _fsync_dir(Path(folder))
 
 
 def _read_umask() -> int:
@@ -124,9 +137,9 @@ def _read_umask() -> int:
 UMASK = _read_umask()
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes, sync: bool = True) -> None:
     try:
-        with atomic_open(path) as stream:
+        with atomic_open(path, sync) as stream:
             stream.write(data)
     except DiskFullError as exc:
         raise DiskFullError(path, len(data)) from exc.__cause__

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.atomic import DiskFullError
+from qbi_desktop.core.atomic import DiskFullError, flush_batch
 from qbi_desktop.core.catalog import checks, edits, schema
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
@@ -657,9 +657,11 @@ class Writer:
                 "INSERT INTO boxes(item_id, label, x, y, w, h, annotator) VALUES (?,?,?,?,?,?,?)",
                 boxes,
             )
-        for i, it in zip(ids, items, strict=True):
-            if it.mask is not None:
-                self.set_mask(i, it.mask, it.annotator, log=False)
+        masked = [(i, it) for i, it in zip(ids, items, strict=True) if it.mask is not None]
+        for i, it in masked:
+            self.set_mask(i, it.mask, it.annotator, log=False, sync=False)
+        if masked:  # one flush for the batch, before the commit that refers to the files
+            flush_batch(self.project.masks_dir)
         return ids
 
     def store_image(self, array: np.ndarray, name: str) -> Path:
@@ -749,16 +751,22 @@ class Writer:
             self._log([item_id], f"target:{name}", value, annotator, stamp)
 
     def set_mask(
-        self, item_id: int, mask: np.ndarray | None, annotator: str | None, log: bool = True
+        self,
+        item_id: int,
+        mask: np.ndarray | None,
+        annotator: str | None,
+        log: bool = True,
+        sync: bool = True,
     ) -> None:
-        """Store a label mask as a new TIFF (the old one is deleted after commit)."""
+        """Store a label mask as a new TIFF (the old one is deleted after commit); with
+        ``sync=False`` the caller flushes (``atomic.flush_batch``) before the commit."""
         old = self.db.execute("SELECT path FROM masks WHERE item_id = ?", (item_id,)).fetchone()
         if old is not None:
             self.obsolete.append(self.project.resolve(old[0]))
         if mask is None:
             self.db.execute("DELETE FROM masks WHERE item_id = ?", (item_id,))
         else:
-            path = self._write_mask(item_id, mask)
+            path = self._write_mask(item_id, mask, sync)
             self.db.execute(
                 "INSERT INTO masks(item_id, path, annotator, updated) VALUES (?,?,?,?) "
                 "ON CONFLICT(item_id) DO UPDATE SET path = excluded.path, "
@@ -768,7 +776,7 @@ class Writer:
         if log:
             self._log([item_id], "mask", None if mask is None else "set", annotator, now())
 
-    def _write_mask(self, item_id: int, mask: np.ndarray) -> Path:
+    def _write_mask(self, item_id: int, mask: np.ndarray, sync: bool = True) -> Path:
         from qbi_desktop.core.atomic import atomic_write_bytes
 
         array = np.asarray(mask)
@@ -783,7 +791,7 @@ class Writer:
             array = array.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
         self.project.masks_dir.mkdir(exist_ok=True)
         path = self.project.masks_dir / f"{item_id}-{secrets.token_hex(4)}.tif"
-        atomic_write_bytes(path, tiff_bytes(array, compression="zlib"))
+        atomic_write_bytes(path, tiff_bytes(array, compression="zlib"), sync)
         self.created.append(path)
         return path
 
