@@ -133,7 +133,7 @@ def choose_image(
         chosen = _from_file(path, doc, staging)
         if isinstance(chosen, str):
             why_not = f"imagePath {doc.image_path!r}: {chosen}"
-        elif _declared(doc) in (None, (chosen.info.width, chosen.info.height)):
+        elif _fits(doc, chosen):
             return chosen, []
         elif doc.image_data is None:
             return None, [_size_problem(doc, chosen)]
@@ -146,15 +146,14 @@ def choose_image(
     chosen = _from_embedded(json_file, doc, staging)
     if isinstance(chosen, str):
         return None, [f"{why_not}, and imageData: {chosen}"]
-    if _declared(doc) not in (None, (chosen.info.width, chosen.info.height)):
+    if not _fits(doc, chosen):
         return None, [_size_problem(doc, chosen, "the embedded image (imageData)")]
     return Chosen(chosen.path, chosen.info, "used the image embedded in the JSON"), []
 
 
-def _declared(doc: LabelmeFile) -> tuple[int, int] | None:
-    if doc.width is None and doc.height is None:
-        return None
-    return (doc.width, doc.height)  # type: ignore[return-value]
+def _fits(doc: LabelmeFile, chosen: Chosen) -> bool:
+    """Whether the image is the size the JSON declares (either may be left out)."""
+    return doc.width in (None, chosen.info.width) and doc.height in (None, chosen.info.height)
 
 
 def _size_problem(doc: LabelmeFile, chosen: Chosen, what: str | None = None) -> str:

@@ -30,11 +30,11 @@ def points_problem(kind: str, n: int) -> str | None:
     """Why ``n`` points cannot make a shape of ``kind`` (labelme's own assertions), or None."""
     need = {"circle": 2, "line": 2, "point": 1, "oriented_rectangle": 4}
     if kind in need and n != need[kind]:
-        return f"a {kind} needs {need[kind]} point(s), has {n}"
+        return f"points: a {kind} needs {need[kind]} point(s), has {n}"
     if kind == "polygon" and n < 3:
-        return f"a polygon needs at least 3 points, has {n}"
+        return f"points: a polygon needs at least 3 points, has {n}"
     if kind == "linestrip" and n < 2:
-        return f"a linestrip needs at least 2 points, has {n}"
+        return f"points: a linestrip needs at least 2 points, has {n}"
     return None
 
 
