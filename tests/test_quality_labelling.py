@@ -27,8 +27,7 @@ def _digits():
 def test_incremental_knn_equals_a_model_fitted_from_scratch_after_adds_and_removals():
     X, y_true = _digits()
     n = len(X)
-    knn = IncrementalKnn(X.copy(), k=10)
-    knn.have[:] = True
+    knn = IncrementalKnn.from_matrix(X, k=10)
     y = np.full(n, -1)
     rng = np.random.default_rng(3)
     order = rng.permutation(n)

@@ -64,8 +64,7 @@ def _ms(values) -> str:
 # -- 1. the engine, simulated -------------------------------------------------------------------
 def simulate(X, y_true, order: str, checkpoints=(100, 1000, 5000), seed=0):
     n = len(X)
-    knn = IncrementalKnn(X, k=10)
-    knn.have[:] = True
+    knn = IncrementalKnn.from_matrix(X, k=10)
     labels = np.full(n, -1, dtype=np.int64)
     rng = np.random.default_rng(seed)
     recent: deque[bool] = deque(maxlen=100)

@@ -47,19 +47,48 @@ FEATURE_BUDGET_S = 1.0  # feature reading per update, so the first suggestions c
 class IncrementalKnn:
     """Each query row's k nearest training rows, updated as training rows come and go.
 
-    ``X`` holds every item's feature row (filled in as features are computed); ``y`` the class
-    index per row (-1: unlabelled). Query rows are the unlabelled rows that have features.
+    ``n`` items of ``d`` features; :meth:`put` gives item rows their feature vectors as they
+    are computed (kept packed in arrival order: the labelled items, spread over a 100 000-item
+    project, touch a few pages instead of the whole n x d matrix); ``y`` the class index per
+    row (-1: unlabelled). Query rows are the unlabelled rows that have features.
     """
 
-    def __init__(self, X: np.ndarray, k: int = K):
-        n = len(X)
-        self.X, self.k = X, k
+    def __init__(self, n: int, d: int, k: int = K):
+        self.k = k
+        self.F = np.empty((min(n, 4096), d), dtype=np.float32)  # packed feature rows
+        self.slot = np.full(n, -1, dtype=np.int64)  # item row -> row of F
+        self.count = 0
         self.have = np.zeros(n, dtype=bool)  # feature row computed
         self.train = np.zeros(n, dtype=bool)  # in the training set (labelled, with features)
         self.valid = np.zeros(n, dtype=bool)  # top-k up to date against the training set
         self.y = np.full(n, -1, dtype=np.int64)
         self.top_d = np.full((n, k), np.inf)
         self.top_i = np.full((n, k), -1, dtype=np.int64)
+
+    @classmethod
+    def from_matrix(cls, X: np.ndarray, k: int = K) -> IncrementalKnn:
+        """Every row of ``X`` with its features (simulations, tests)."""
+        knn = cls(len(X), X.shape[1], k)
+        knn.put(np.arange(len(X)), X)
+        return knn
+
+    def put(self, rows: np.ndarray, vectors: np.ndarray) -> None:
+        """Feature vectors of item ``rows`` (each row once)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        new = rows[self.slot[rows] < 0]
+        if self.count + len(new) > len(self.F):
+            grown = np.empty(
+                (max(2 * len(self.F), self.count + len(new)), self.F.shape[1]), np.float32
+            )
+            grown[: self.count] = self.F[: self.count]
+            self.F = grown
+        self.slot[new] = np.arange(self.count, self.count + len(new))
+        self.count += len(new)
+        self.F[self.slot[rows]] = vectors
+        self.have[rows] = True
+
+    def features(self, rows: np.ndarray) -> np.ndarray:
+        return self.F[self.slot[rows]]
 
     def update_job(self, y: np.ndarray) -> Job[None]:
         """Bring every unlabelled row's neighbours up to date with the labels ``y``."""
@@ -87,25 +116,25 @@ class IncrementalKnn:
         self.top_d[rows] = np.inf
         self.top_i[rows] = -1
         if len(train):
-            nearest = _Nearest(self.X[train])
+            nearest = _Nearest(self.features(train))
             k = min(self.k, len(train))
             step = query_rows(len(train))
             for s in range(0, len(rows), step):
                 yield Progress(s, len(rows), "suggestions: nearest labelled items")
                 part = rows[s : s + step]
-                d, i = nearest(self.X[part], k)
+                d, i = nearest(self.features(part), k)
                 self.top_d[part, :k] = d
                 self.top_i[part, :k] = train[i]
         self.valid[rows] = True
 
     def _merge(self, rows: np.ndarray, added: np.ndarray) -> Job[None]:
-        nearest = _Nearest(self.X[added])
+        nearest = _Nearest(self.features(added))
         k = min(self.k, len(added))
         step = query_rows(len(added))
         for s in range(0, len(rows), step):
             yield Progress(s, len(rows), "suggestions: new labels")
             part = rows[s : s + step]
-            d, i = nearest(self.X[part], k)
+            d, i = nearest(self.features(part), k)
             all_d = np.hstack([self.top_d[part], d])
             all_i = np.hstack([self.top_i[part], added[i]])
             # equal distances go to the lower row, as in a full search: the same neighbours
@@ -260,6 +289,7 @@ class LabellingSession:
         self.resized = 0
         self.left_out: list[tuple[str, str]] = []
         self.failed = np.zeros(0, dtype=bool)
+        self.hashes: list[str | None] = []
         self.updates = 0
 
     def update_job(
@@ -270,12 +300,11 @@ class LabellingSession:
         yield Progress(0, 0, "suggestions: reading labels")
         project = open_project(self.root)
         try:
-            rows = project.db.execute(
-                "SELECT id, label, hash, height, width, name FROM items ORDER BY id"
-            ).fetchall()
+            # ids and labels only, each time (the rest is read once per item set)
+            rows = project.db.execute("SELECT id, label FROM items ORDER BY id").fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
             if self.knn is None or not np.array_equal(ids, self.ids):
-                self._reset(ids, rows)
+                self._reset(project, ids)
             assert self.knn is not None
             labels = [r[1] for r in rows]
             for name in class_order({v for v in labels if v is not None}):
@@ -285,7 +314,7 @@ class LabellingSession:
             y = np.fromiter(
                 (-1 if v is None else index[v] for v in labels), dtype=np.int64, count=len(rows)
             )
-            yield from self._features(project, rows, y, priority, budget_s)
+            yield from self._features(project, y, priority, budget_s)
         finally:
             project.close()
         knn = self.knn
@@ -332,9 +361,11 @@ class LabellingSession:
             left_out=list(self.left_out),
         )
 
-    def _reset(self, ids: np.ndarray, rows: list[tuple]) -> None:
-        """A new item set: allocate the feature matrix (checked against the memory limit)."""
-        shapes = [(r[3], r[4]) for r in rows if r[3] and r[4]]
+    def _reset(self, project, ids: np.ndarray) -> None:
+        """A new item set: content hashes, the common size, the kNN's arrays (the feature
+        matrix it may grow to checked against the memory limit)."""
+        rows = project.db.execute("SELECT hash, height, width FROM items ORDER BY id").fetchall()
+        shapes = [(r[1], r[2]) for r in rows if r[1] and r[2]]
         self.size = common_size(shapes)
         d = self.size[0] * self.size[1]
         need = len(ids) * d * 4
@@ -346,21 +377,20 @@ class LabellingSession:
                 f"(decoded_bytes); {limits.how_to_raise('decoded_bytes')}"
             )
         old = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
-        X = np.zeros((len(ids), d), dtype=np.float32)
-        knn = IncrementalKnn(X, self.k)
-        if self.knn is not None and self.knn.X.shape[1] == d:  # items added or removed
+        knn = IncrementalKnn(len(ids), d, self.k)
+        if self.knn is not None and self.knn.F.shape[1] == d:  # items added or removed
             keep = [(n, old[i]) for n, i in enumerate(ids.tolist()) if i in old]
+            keep = [(n, o) for n, o in keep if self.knn.have[o]]
             if keep:
                 new_pos, old_pos = map(np.asarray, zip(*keep, strict=True))
-                X[new_pos] = self.knn.X[old_pos]
-                knn.have[new_pos] = self.knn.have[old_pos]
+                knn.put(new_pos, self.knn.features(old_pos))
         failed = np.zeros(len(ids), dtype=bool)
         self.ids, self.knn, self.failed = ids, knn, failed
+        self.hashes = [r[0] for r in rows]
 
     def _features(
         self,
         project,
-        rows: list[tuple],
         y: np.ndarray,
         priority: Sequence[int],
         budget_s: float,
@@ -394,13 +424,15 @@ class LabellingSession:
                     break
                 yield Progress(s, len(order), "suggestions: features")
                 part = order[s : s + chunk]
-                hashes = [rows[p][2] for p in part]
+                hashes = [self.hashes[p] for p in part]
                 known = cache.get_many([h for h in hashes if h], recipe)
                 fresh = []
+                got_rows: list[int] = []
+                got: list[np.ndarray] = []
                 for p, h in zip(part.tolist(), hashes, strict=True):
                     hit = known.get(h) if h else None
                     if hit is not None and len(hit[2]) == 4 * d:
-                        knn.X[p] = np.frombuffer(hit[2], dtype=np.float32)
+                        vector = np.frombuffer(hit[2], dtype=np.float32)
                         note = hit[1]
                     else:
                         try:
@@ -408,14 +440,27 @@ class LabellingSession:
                             row, note = item_vector(image, self.size)
                         except (UserFacingError, OSError, ValueError) as exc:
                             self.failed[p] = True
-                            self.left_out.append((rows[p][5], f"could not be read or used: {exc}"))
+                            self.left_out.append(
+                                (
+                                    _name(project, int(self.ids[p])),
+                                    f"could not be read or used: {exc}",
+                                )
+                            )
                             continue
-                        knn.X[p] = row
+                        vector = row
                         if h:
                             fresh.append((h, recipe, hash_array(image), note, row.tobytes()))
-                    knn.have[p] = True
+                    got_rows.append(p)
+                    got.append(vector)
                     if note:
                         self.resized += 1
+                if got_rows:
+                    knn.put(np.asarray(got_rows), np.stack(got))
                 cache.put_many(fresh)
         finally:
             cache.close()
+
+
+def _name(project, item_id: int) -> str:
+    row = project.db.execute("SELECT name FROM items WHERE id = ?", (item_id,)).fetchone()
+    return str(row[0]) if row else f"item {item_id}"
