@@ -73,6 +73,8 @@ METADATA_FIELDS: dict[str, type | tuple[type, ...]] = {
     "mask_classes": dict,  # {"1": "spot"}: what each mask value means (class masks)
     # "object": masks are instance masks, each non-zero value one object of this class
     "mask_instances": str,
+    # the mask value of "ignore" regions (labelme __ignore__, VOC 255): see formats.ignore
+    "mask_ignore": int,
 }
 
 
