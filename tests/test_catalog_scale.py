@@ -15,7 +15,18 @@ from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.idx import write_idx
 from qbi_desktop.core.jobs import run_job
 
-BROWSER_SORTS = ["id", "name", "label", "split", "review", "provenance", "annotator", "width"]
+BROWSER_SORTS = [
+    "id",
+    "name",
+    "label",
+    "split",
+    "review",
+    "provenance",
+    "annotator",
+    "width",
+    "has_mask",
+    "n_boxes",
+]
 FILTERS = [
     {},
     {"label": "3"},
@@ -25,6 +36,8 @@ FILTERS = [
     {"annotator": "ann"},
     {"provenance": "simulated", "split": q.NONE},
     {"name": "img01"},
+    {"has_mask": True, "label": "2"},
+    {"has_boxes": False},
 ]
 
 
@@ -63,6 +76,15 @@ def project(tmp_path):
         tx.db.executemany(
             "UPDATE items SET review = ? WHERE id = ?",
             [(reviews[int(rng.integers(0, 4))], i) for i in range(1, n + 1)],
+        )
+        # masks on a tenth of the items, 1-4 boxes on a fifth (counts tie often)
+        tx.db.executemany(
+            "INSERT INTO masks(item_id, path, updated) VALUES (?, ?, '2026-12-05')",
+            [(i, f"masks/{i}.tif") for i in range(3, n + 1, 10)],
+        )
+        tx.db.executemany(
+            "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (?, 'spot', 1, 1, 2, 2)",
+            [(i,) for i in range(2, n + 1, 5) for _ in range(1 + i % 4)],
         )
     yield p
     p.close()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -365,7 +365,88 @@ def _planned_page(
             return _walked_page(db, f, key, descending, offset, limit)
         if key.startswith("target:"):
             return _target_page(db, f, key[len("target:") :], descending, offset, limit)
+        if key == "has_mask":
+            return _mask_page(db, f, descending, offset, limit)
+        if key == "n_boxes":
+            return _boxes_page(db, f, descending, offset, limit)
     return None
+
+
+def _parts_page(
+    parts: list[tuple[int, Callable[[int, int], list[int]]]], offset: int, limit: int
+) -> list[int]:
+    """A page over consecutive parts, each (size, fetch(offset, limit) -> ids in order)."""
+    page: list[int] = []
+    for size, fetch in parts:
+        if offset >= size:
+            offset -= size
+            continue
+        page += fetch(offset, min(limit - len(page), size - offset))
+        offset = 0
+        if len(page) >= limit:
+            break
+    return page
+
+
+def _mask_page(
+    db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
+) -> list[int]:
+    """Sort by "has a mask": the masked items come from the masks table in id order (its key),
+    the others from the items in id order; the count of the masked ones says where the second
+    part begins. Costs the number of masks, not of items."""
+    where, params = where_clause(f)
+    extra = where.replace("WHERE ", "AND ", 1)
+    joined = "FROM masks m CROSS JOIN items ON items.id = m.item_id WHERE 1 " + extra
+    with_mask = int(db.execute("SELECT COUNT(*) " + joined, params).fetchone()[0])
+    without = count(db, f) - with_mask
+
+    def masked(off: int, n: int) -> list[int]:
+        sql = f"SELECT m.item_id {joined}ORDER BY m.item_id LIMIT ? OFFSET ?"
+        return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+    def unmasked(off: int, n: int) -> list[int]:
+        sql = (
+            "SELECT items.id FROM items WHERE NOT EXISTS "
+            f"(SELECT 1 FROM masks m WHERE m.item_id = items.id) {extra}"
+            "ORDER BY items.id LIMIT ? OFFSET ?"
+        )
+        return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+    parts = [(without, unmasked), (with_mask, masked)]
+    return _parts_page(parts[::-1] if descending else parts, offset, limit)
+
+
+def _boxes_page(
+    db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
+) -> list[int]:
+    """Sort by number of boxes: the items with boxes are counted per item from the boxes index
+    and ordered in numpy (count, then id); the items without boxes go first ascending, last
+    descending, in id order. Costs the number of boxes, not of items."""
+    where, params = where_clause(f)
+    extra = where.replace("WHERE ", "AND ", 1)
+    rows = db.execute(
+        "SELECT b.item_id, COUNT(*) FROM boxes b CROSS JOIN items ON items.id = b.item_id "
+        f"WHERE 1 {extra}GROUP BY b.item_id",
+        params,
+    ).fetchall()
+    counted = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    ranked = counted[np.lexsort((counted[:, 0], -counted[:, 1] if descending else counted[:, 1]))]
+    boxed = ranked[:, 0]
+    without = count(db, f) - len(boxed)
+
+    def some(off: int, n: int) -> list[int]:
+        return boxed[off : off + n].tolist()
+
+    def none(off: int, n: int) -> list[int]:
+        sql = (
+            "SELECT items.id FROM items WHERE NOT EXISTS "
+            f"(SELECT 1 FROM boxes b WHERE b.item_id = items.id) {extra}"
+            "ORDER BY items.id LIMIT ? OFFSET ?"
+        )
+        return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+    parts = [(without, none), (len(boxed), some)]
+    return _parts_page(parts[::-1] if descending else parts, offset, limit)
 
 
 def _grouped_page(
