@@ -375,3 +375,22 @@ def test_ignore_region_in_instance_masks(tmp_path):
     run_job(import_job(q, "labelme", [tmp_path / "out"]))
     assert np.array_equal(q.mask(_only_item(q)["id"]), mask)
     assert q.metadata()["mask_ignore"] == 65535
+
+
+def test_embedded_image_wins_over_a_resized_file_beside_it(tmp_path):
+    """The image beside the JSON was resized after annotating, the JSON embeds the original:
+    labelme shows the embedded one, so do we, and the report says why."""
+    src = tmp_path / "src"
+    src.mkdir()
+    original = (DATA / "primitives" / "primitives.jpg").read_bytes()
+    Image.open(io.BytesIO(original)).resize((280, 225)).save(src / "primitives.jpg")
+    doc = json.loads((DATA / "primitives" / "primitives.json").read_text())
+    doc["imageData"] = base64.b64encode(original).decode()
+    (src / "primitives.json").write_text(json.dumps(doc))
+    p = _project(tmp_path)
+    report = run_job(import_job(p, "labelme", [src]))
+    assert "the JSON says 560x450 pixels" in str(report) and "280x225" in str(report)
+    row = _only_item(p)
+    assert np.array_equal(p.image(row["id"]), np.asarray(Image.open(io.BytesIO(original))))
+    expected = _reference(DATA / "primitives" / "primitives")
+    assert np.array_equal(_by_name(p, p.mask(row["id"])), expected)

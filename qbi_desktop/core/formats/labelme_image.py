@@ -148,7 +148,7 @@ def choose_image(
         return None, [f"{why_not}, and imageData: {chosen}"]
     if not _fits(doc, chosen):
         return None, [_size_problem(doc, chosen, "the embedded image (imageData)")]
-    return Chosen(chosen.path, chosen.info, "used the image embedded in the JSON"), []
+    return Chosen(chosen.path, chosen.info, f"used the image embedded in the JSON ({why_not})"), []
 
 
 def _fits(doc: LabelmeFile, chosen: Chosen) -> bool:
