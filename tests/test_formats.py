@@ -277,16 +277,18 @@ def test_labelme_round_trip_rectangles_polygons_and_label(tmp_path):
 
 
 def test_labelme_unsupported_shapes_refused(tmp_path):
+    # line and point are labelme shapes (drawn as labelme draws them); these two are not
     shapes = [
-        {"label": "edge", "points": [[1, 2], [6, 9]], "shape_type": "line"},
-        {"label": "dot", "points": [[1, 2]], "shape_type": "point"},
+        {"label": "edge", "points": [[1, 2], [6, 9]], "shape_type": "ellipse"},
+        {"label": "dot", "points": [[1, 2]], "shape_type": "cuboid"},
         {"label": "ok", "points": [[1, 2], [6, 9]], "shape_type": "rectangle"},
     ]
     p = _project(tmp_path)
     with pytest.raises(ImportRejected) as caught:
         run_job(import_job(p, "labelme", [_labelme_source(tmp_path, shapes)]))
     reasons = [pr.reason for pr in caught.value.problems]
-    assert len(reasons) == 2 and "'line'" in reasons[0] and "'point'" in reasons[1]
+    assert len(reasons) == 2 and "'ellipse'" in reasons[0] and "'cuboid'" in reasons[1]
+    assert "shapes[0]" in reasons[0] and "shapes[1]" in reasons[1]
     assert len(p) == 0
 
 
@@ -361,6 +363,7 @@ def test_catalog_with_old_objects_mask_classes_is_migrated_and_exports(tmp_path)
     )
     db.execute("DROP INDEX targets_name_value_desc")
     db.execute("DROP TABLE IF EXISTS split_snapshots")  # what later schema versions added
+    db.execute("DROP TABLE IF EXISTS opinions")
     db.execute("PRAGMA user_version = 1")
     assert mask_class_names(db) == {}  # the reader no longer fails on a range key
     db.close()
