@@ -40,12 +40,15 @@ def matches(classes: list[str], typed: str) -> list[str]:
 
 
 class ClassPicker(QDialog):
-    """A small type-ahead list of the project's classes (with counts and their number keys)."""
+    """A small type-ahead list of the project's classes (with counts and their number keys).
+
+    A popup, made once and shown again: a window-modal dialog blocks and unblocks every widget
+    of the window on open and close (~0.25 s on a loaded machine), a popup does not."""
 
     chosen = Signal(str)
 
     def __init__(self, classes: list[str], counts: dict[str, int], parent=None):
-        super().__init__(parent)
+        super().__init__(parent, Qt.WindowType.Popup)
         self.setWindowTitle("Set class")
         self.classes = classes
         self.counts = counts
@@ -64,6 +67,14 @@ class ClassPicker(QDialog):
         self.list.itemActivated.connect(lambda item: self._choose(item.data(NAME_ROLE)))
         self._filter("")
         self.resize(280, 360)
+
+    def reset(self, classes: list[str], counts: dict[str, int]) -> None:
+        """New classes and counts; the typed text cleared."""
+        self.classes, self.counts = classes, counts
+        self.typed.blockSignals(True)
+        self.typed.clear()
+        self.typed.blockSignals(False)
+        self._filter("")
 
     def _filter(self, text: str) -> None:
         self.list.clear()
@@ -195,12 +206,20 @@ class BrowserClasses:
         if self.project is None or not self._target_rows():
             return None
         counts = C.class_counts(self.project)
-        picker = ClassPicker(self._class_order(counts), counts, self)
-        picker.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        picker.chosen.connect(self.give_class)
-        picker.finished.connect(lambda _r: self._picker_closed())
+        picker = getattr(self, "_picker", None)
+        if picker is None:
+            picker = self._picker = ClassPicker(self._class_order(counts), counts, self)
+            picker.chosen.connect(self.give_class)
+            picker.finished.connect(lambda _r: self._picker_closed())
+        else:
+            picker.reset(self._class_order(counts), counts)
+        # over the current row, where the eyes are
+        rect = self.table.visualRect(self.table.currentIndex())
+        corner = self.table.viewport().mapToGlobal(rect.bottomLeft())
+        picker.move(corner.x() + 20, corner.y())
         self.class_picker = picker
-        picker.open()
+        picker.show()
+        picker.activateWindow()
         picker.typed.setFocus()
         return picker
 

@@ -126,7 +126,7 @@ class BrowserEdits:
         else:
             self.model.refresh_items(ids)
             self.balance_dirty = True
-            if self.label_filter.count() - 2 != len(self.project.distinct("label")):
+            if self._new_labels(ids):
                 self._fill_filter_combos()
         if select and ids:
             row = self.model.row_of(ids[0])
@@ -134,6 +134,19 @@ class BrowserEdits:
                 index = self.model.index(row, max(1, self.table.currentIndex().column()))
                 self.table.setCurrentIndex(index)
                 self.table.scrollTo(index)
+
+    def _new_labels(self, ids: list[int]) -> bool:
+        """Whether ``ids`` now hold a label the label filter lacks (a new class). Reads only their
+        labels: a DISTINCT over 100 000 items costs ~35 ms, too much for every key press. (A class
+        whose last item changed stays in the filter until the next reload, matching nothing.)"""
+        if len(ids) > 900:
+            return True
+        known = {self.label_filter.itemData(i) for i in range(self.label_filter.count())}
+        marks = ",".join("?" * len(ids))
+        rows = self.project.db.execute(
+            f"SELECT DISTINCT label FROM items WHERE label IS NOT NULL AND id IN ({marks})", ids
+        )
+        return any(r[0] not in known for r in rows)
 
     # -- classes and keys ------------------------------------------------------------------------
     def _classes_key(self) -> str:
