@@ -233,6 +233,10 @@ def test_copy_forward_proposals_accepted_and_rejected_never_silently(qtbot, proj
     assert session.proposals == [] and len(stored(root, ids[1])) == 2
     states = [boxes.list.topLevelItem(i).text(3) for i in range(boxes.list.topLevelItemCount())]
     assert states == ["saved", "saved"]
+    boxes.copy_button.click()  # again: the box accepted unchanged is not proposed twice
+    assert len(boxes.session.proposals) == 2
+    assert "1 already here" in window.statusBar().currentMessage()
+    boxes.reject_button.click()
 
     ctrl_z(qtbot, window)  # accepting was one edit: undo takes it back
     assert stored(root, ids[1]) == [("object", 5, 5, 20, 15)]

@@ -122,7 +122,8 @@ class BoxesDock(QObject):
         self.accept_button.clicked.connect(self.accept_all)
         self.reject_button = QPushButton("Reject all")
         self.reject_button.clicked.connect(self.reject_all)
-        for b in (self.copy_button, self.accept_button, self.reject_button):
+        v.addWidget(self.copy_button)  # alone on its row: the dock column stays narrow
+        for b in (self.accept_button, self.reject_button):
             row.addWidget(b)
         v.addLayout(row)
         self.info = QLabel("")

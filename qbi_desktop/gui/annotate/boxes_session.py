@@ -186,11 +186,16 @@ class BoxSession(QObject):
     def propose(self, previous: list[Box]) -> int:
         """Bring ``previous`` in as proposals (clipped to this image); how many."""
         proposals, dropped = copy_forward(previous, self.width, self.height)
-        self.proposals = proposals
+        here = {_geometry(b) for b in self.boxes}
+        kept = [p for p in proposals if _geometry(p) not in here]  # already there: not again
+        present = len(proposals) - len(kept)
+        proposals = self.proposals = kept
         self.selected = ("proposal", 0) if proposals else None
         note = f"{len(proposals)} box proposal(s): Enter accepts, Delete rejects"
         if dropped:
             note += f"; {dropped} fell outside this image and were left out"
+        if present:
+            note += f"; {present} already here and left out"
         self.message.emit(note)
         self.changed.emit()
         return len(proposals)
@@ -229,3 +234,7 @@ class BoxSession(QObject):
                 ("proposal", min(first, len(self.proposals) - 1)) if self.proposals else None
             )
         self.changed.emit()
+
+
+def _geometry(box: Box) -> tuple:
+    return (box.label, round(box.x, 3), round(box.y, 3), round(box.w, 3), round(box.h, 3))

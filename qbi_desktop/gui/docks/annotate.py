@@ -261,7 +261,7 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         col.addWidget(self.boxes.widget)
         col.addWidget(obox)
         col.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(inner)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -400,6 +400,12 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
     def _tool_changed(self, tool) -> None:
         for t, b in self.tool_buttons.items():
             b.setChecked(t == tool)
+        if tool == "box":  # its class field and list, below the brush groups on a small screen
+            box = self.boxes.widget
+            top = box.mapTo(self.scroll.widget(), box.rect().topLeft()).y()
+            bar, height = self.scroll.verticalScrollBar(), self.scroll.viewport().height()
+            if not bar.value() <= top <= bar.value() + height - box.height():
+                bar.setValue(max(0, min(top, top + box.height() - height)))  # vertical only
 
     def _size_changed(self, size: float) -> None:
         for w in (self.size_spin, self.size_slider):
