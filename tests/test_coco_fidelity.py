@@ -100,10 +100,9 @@ def test_an_integer_50x50_square_stays_2500_pixels_and_exports_as_50x50(tmp_path
         assert np.array_equal(np.argwhere(mask)[[0, -1]], [[10, 10], [59, 59]])
         run_job(export_job(p, "coco", tmp_path / "out"))
     doc = json.loads((tmp_path / "out" / "unassigned" / "annotations.json").read_text())
-    region = next(a for a in doc["annotations"] if "qbi_mask_region" in a)
-    assert region["bbox"] == [10, 10, 50, 50] and region["area"] == 2500
-    box = next(a for a in doc["annotations"] if "qbi_box_only" in a)
-    assert box["bbox"] == [10.0, 10.0, 50.0, 50.0]
+    (thing,) = doc["annotations"]  # the box and the square it frames: one object again
+    assert thing["bbox"] == [10.0, 10.0, 50.0, 50.0] and thing["area"] == 2500
+    assert not {"qbi_box_only", "qbi_mask_region"} & set(thing)
 
 
 def test_category_ids_of_65536_and_more_are_kept_in_32_bit_masks(tmp_path):
@@ -154,11 +153,12 @@ def test_every_exported_annotation_has_a_mask_pycocotools_can_make(tmp_path):
     report, path = _export(_detection_and_segmentation_project(tmp_path), tmp_path / "out")
     coco = coco_api.COCO(str(path))
     anns = coco.loadAnns(coco.getAnnIds())
-    assert len(anns) == 3 + 1 + 3  # mmdetection's 3 boxes, our box, 3 mask regions
+    # mmdetection's 3 boxes, our box with the cell it frames, the other cell, the spot
+    assert len(anns) == 3 + 1 + 2
     for ann in anns:
         mask = coco.annToMask(ann)  # IndexError on an empty segmentation
         x, y, w, h = ann["bbox"]
-        assert int(mask.sum()) == round(w * h) if "qbi_box_only" in ann else ann["area"]
+        assert int(mask.sum()) == (round(w * h) if "qbi_box_only" in ann else ann["area"])
     # a box's polygon covers exactly the box's pixels
     box = next(a for a in anns if a["bbox"] == [0, 0, 20, 20])
     assert np.array_equal(np.argwhere(coco.annToMask(box))[[0, -1]], [[0, 0], [19, 19]])
@@ -167,11 +167,15 @@ def test_every_exported_annotation_has_a_mask_pycocotools_can_make(tmp_path):
     assert all(a["iscrowd"] == 0 for a in anns)
     names = {c["id"]: c["name"] for c in coco.dataset["categories"]}
     assert sorted((names[a["category_id"]], a["area"]) for a in regions) == [
-        ("cell", 72),
         ("cell", 300),
         ("spot", 16),
     ]
     assert any("one per 8-connected region" in note for note in report.warnings)
+    # the box framing a cell is one object: the box as bbox, the cell's pixels as mask
+    (framed,) = [a for a in anns if isinstance(a["segmentation"], dict) and a not in regions]
+    assert names[framed["category_id"]] == "cell" and framed["bbox"] == [3.0, 2.0, 9.0, 8.0]
+    assert int(coco.annToMask(framed).sum()) == framed["area"] == 72
+    assert any("1 box(es) written as one object" in note for note in report.warnings)
 
 
 def test_cocoeval_scores_the_export_as_its_own_perfect_predictions_at_ap_1(tmp_path):
@@ -215,7 +219,7 @@ def test_torchvision_coco_detection_reads_the_export(tmp_path):
         "fake1.jpg": [400, 400],
         "fake2.jpg": [400],
         "fake3.jpg": [],
-        "seg.png": [16, 72, 72, 300],  # spot, the cell's box, cell, cell
+        "seg.png": [16, 72, 300],  # spot, the cell its box frames, the other cell
     }
 
 

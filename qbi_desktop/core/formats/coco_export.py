@@ -1,14 +1,18 @@
 """COCO export: ``out/<split>/images/`` + ``out/<split>/annotations.json``, read the way
 pycocotools, torchvision's ``CocoDetection``, detectron2 and mmdetection read COCO.
 
-- A box is an ordinary annotation (``iscrowd`` 0) whose ``segmentation`` is the box's outline
-  as a 4-corner polygon: COCO tools expect every annotation to have a region
+- A box framing a region of its class in the item's class mask (same class, IoU of the box
+  and the region's extent at least 0.5) is one object, as COCO files from other tools hold it:
+  the box as ``bbox``, the region as ``segmentation`` (exact compressed RLE).
+- Any other box is an ordinary annotation (``iscrowd`` 0) whose ``segmentation`` is the box's
+  outline as a 4-corner polygon: COCO tools expect every annotation to have a region
   (``COCO.annToMask``, ``COCOeval(iouType='segm')``), and pycocotools rasterises an integer box
-  outline to exactly the box's pixels. Importing such a polygon gives the box back, no mask.
-- Class masks: each class's regions as ordinary annotations, one per 8-connected region (two
+  outline to exactly the box's pixels. ``"qbi_box_only": true`` tells our import to give the
+  box back without painting that outline into a mask.
+- The other regions of a class mask: ordinary annotations, one per 8-connected region (two
   touching spots are one object), with their bounding box and exact compressed RLE, and
   ``"qbi_mask_region": true`` so that our import paints them without making boxes of them
-  (other tools ignore the extra key). The export report says so.
+  (other tools ignore the extra keys). The export report says so.
 - The ignore region (``__ignore__``, VOC 255, see ignore.py) is what COCO calls a crowd: one
   ``iscrowd`` 1 annotation per image of category ``__ignore__``; COCO tools skip it in
   training and evaluation. Nothing else is a crowd.
@@ -76,7 +80,7 @@ def export_job(
         docs: dict[str, dict[str, Any]] = {}
         by_name_later: list[tuple[dict[str, Any], str]] = []
         values: set[int] = set()
-        counts = {"regions": 0, "ignore": 0}
+        counts = {"regions": 0, "paired": 0, "ignore": 0}
         for n, row in enumerate(rows):
             split = split_dir(row["split"])
             doc = docs.setdefault(
@@ -93,21 +97,9 @@ def export_job(
                 {"id": row["id"], "file_name": Path(rel).name, "width": w, "height": h}
             )
             annotations = doc["annotations"]
-            for label, x, y, bw, bh, _who in row["boxes"]:
-                annotation = {
-                    "id": len(annotations) + 1,
-                    "image_id": row["id"],
-                    "category_id": None,
-                    "bbox": [x, y, bw, bh],
-                    "area": bw * bh,
-                    "iscrowd": 0,
-                    "segmentation": [box_outline(x, y, bw, bh)],
-                    BOX_KEY: True,
-                }
-                annotations.append(annotation)
-                by_name_later.append((annotation, label))
             mask = read_item_mask(project, row) if row["mask"] else None
             regions = [] if mask is None else _regions(mask, instances, ignore)
+            unpaired: list[dict[str, Any]] = []  # class regions a box may still frame
             for value, crowd, window, top, left in regions:
                 runs = close_rle(rle_of_window(window, top, left, h), h, w)
                 annotation = {
@@ -127,10 +119,33 @@ def export_job(
                     by_name_later.append((annotation, instances))
                 else:
                     annotation[REGION_KEY] = True
-                    counts["regions"] += 1
+                    unpaired.append(annotation)
                 if instances is None or crowd:
                     values.add(value)
                 annotations.append(annotation)
+            for label, x, y, bw, bh, _who in row["boxes"]:
+                region = _framed(unpaired, names, label, (x, y, bw, bh))
+                if region is not None:
+                    # one object: the box as its bbox, the region as its mask (our import
+                    # gives both back); what COCO files from other tools hold
+                    unpaired.remove(region)
+                    del region[REGION_KEY]
+                    region["bbox"] = [x, y, bw, bh]
+                    counts["paired"] += 1
+                    continue
+                annotation = {
+                    "id": len(annotations) + 1,
+                    "image_id": row["id"],
+                    "category_id": None,
+                    "bbox": [x, y, bw, bh],
+                    "area": bw * bh,
+                    "iscrowd": 0,
+                    "segmentation": [box_outline(x, y, bw, bh)],
+                    BOX_KEY: True,
+                }
+                annotations.append(annotation)
+                by_name_later.append((annotation, label))
+            counts["regions"] += len(unpaired)
             if n % 100 == 0:
                 yield Progress(n, len(rows), "writing images and annotations")
         categories = {v: names.get(v, str(v)) for v in sorted(values)}
@@ -152,6 +167,12 @@ def export_job(
             doc["categories"] = listed
             folder.write_json(f"{split}/annotations.json", doc, indent=None)
         notes = []
+        if counts["paired"]:
+            notes.append(
+                f"{counts['paired']} box(es) written as one object with the class-mask region "
+                "they frame (same class, overlap of at least half): the box as bbox, the "
+                "region as exact RLE"
+            )
         if counts["regions"]:
             notes.append(
                 f"{counts['regions']} class-mask region(s) written as ordinary (iscrowd 0) "
@@ -201,6 +222,31 @@ def _regions(mask: np.ndarray, instances: str | None, ignore: int | None):
         for k, part in enumerate(ndimage.find_objects(labels), start=1):
             piece = labels[part] == k
             yield value, False, piece, top + part[0].start, left + part[1].start
+
+
+def _framed(
+    regions: list[dict[str, Any]], names: dict[int, str], label: str, box: tuple
+) -> dict[str, Any] | None:
+    """The region annotation of class ``label`` whose extent overlaps ``box`` best (IoU of at
+    least 0.5), or None."""
+    best, best_iou = None, 0.5
+    for region in regions:
+        if names.get(region["category_id"], str(region["category_id"])) != label:
+            continue
+        iou = _iou(box, region["bbox"])
+        if iou >= best_iou:
+            best, best_iou = region, iou
+    return best
+
+
+def _iou(a: tuple | list, b: tuple | list) -> float:
+    """Intersection over union of two [x, y, width, height] boxes."""
+    w = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    h = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    union = a[2] * a[3] + b[2] * b[3] - w * h
+    return w * h / union if union > 0 else 0.0
 
 
 def _bbox(window: np.ndarray, top: int, left: int) -> list[int]:
