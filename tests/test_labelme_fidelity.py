@@ -394,3 +394,26 @@ def test_embedded_image_wins_over_a_resized_file_beside_it(tmp_path):
     assert np.array_equal(p.image(row["id"]), np.asarray(Image.open(io.BytesIO(original))))
     expected = _reference(DATA / "primitives" / "primitives")
     assert np.array_equal(_by_name(p, p.mask(row["id"])), expected)
+
+
+def test_mask_shape_values_are_read_as_labelme_reads_them(tmp_path):
+    """A ``mask`` shape saved as a palette PNG whose index 1 is black: labelme takes the
+    indices (1 = inside), not the colours."""
+    region = np.zeros((6, 8), np.uint8)
+    region[1:5, 2:7] = 1
+    png = Image.frombytes("P", (8, 6), region.tobytes())
+    png.putpalette([0, 0, 0] * 256)  # every index black
+    buffer = io.BytesIO()
+    png.save(buffer, format="PNG")
+    shape = {
+        "label": "spot",
+        "shape_type": "mask",
+        "points": [[3, 4], [10, 9]],
+        "mask": base64.b64encode(buffer.getvalue()).decode(),
+    }
+    path = _bad(tmp_path, [shape])
+    p = _project(tmp_path)
+    run_job(import_job(p, "labelme", [path]))
+    expected = np.zeros((16, 20), bool)
+    expected[4 + 1 : 4 + 5, 3 + 2 : 3 + 7] = True
+    assert np.array_equal(p.mask(_only_item(p)["id"]) > 0, expected)

@@ -347,7 +347,9 @@ def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
                 return f"not a PNG image ({img.format})"
             if img.width > width or img.height > height:
                 return f"{img.width}x{img.height} region is larger than the {width}x{height} image"
-            return np.asarray(img.convert("L")) > 0
+            # labelme's LabelFile: the PNG's own values (palette indices, not colours) != 0
+            values = np.asarray(img)
+            return values.any(axis=-1) if values.ndim == 3 else values != 0
     except Exception as exc:  # any decoder failure is a property of the data
         return f"not a readable PNG ({exc})"
 
