@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "measure",
     "agreement",
     "labels",
+    "boxes",
 )
 PROG = "qbi-desktop"
 

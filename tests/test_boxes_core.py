@@ -116,3 +116,34 @@ def test_file_store_round_trips_and_names_the_bad_record(tmp_path):
     os.symlink(tmp_path / "elsewhere", store.path)
     with pytest.raises(bx.BoxError, match="not a regular file"):
         store.load()
+
+
+def test_cli_adds_clips_lists_and_refuses_boxes(tmp_path, capsys):
+    from qbi_desktop.cli import main
+
+    root = tmp_path / "p"
+    with open_project(root, create=True) as project:
+        image = tmp_path / "a.npy"
+        np.save(image, np.zeros((8, 8), np.uint8))
+        with project.transaction() as tx:
+            (item,) = tx.add_items([NewItem(name="a", hash="h", path=image, width=40, height=30)])
+    args = ["boxes", "--project", str(root), "--item", str(item), "--annotator", "cli"]
+    assert main([*args, "--add", "cell,2,3,10,12", "--add", "dust,35,20,10,20"]) == 0
+    out = capsys.readouterr().out
+    assert "clipped to the 40x30 image" in out and "2 box(es)" in out
+    with open_project(root) as project:
+        assert project.boxes(item) == [
+            Box("cell", 2, 3, 10, 12, "cli"),
+            Box("dust", 35, 20, 5, 10, "cli"),
+        ]
+    # nothing inside the image, or not a box: exit 2, a message, nothing written
+    assert main([*args, "--clear", "--add", "x,50,50,5,5"]) == 2
+    assert "outside the 40x30 image" in capsys.readouterr().err
+    assert main([*args, "--add", "x,1,2,three,4"]) == 2
+    assert "must be numbers" in capsys.readouterr().err
+    assert main(["boxes", "--project", str(root), "--item", "999", "--add", "a,1,1,2,2"]) == 2
+    with open_project(root) as project:
+        assert len(project.boxes(item)) == 2
+    assert main([*args, "--clear"]) == 0
+    with open_project(root) as project:
+        assert project.boxes(item) == []

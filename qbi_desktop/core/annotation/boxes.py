@@ -269,6 +269,53 @@ def boxes_of(project: Project, ids: Sequence[int]) -> dict[int, list[Box]]:
     return out
 
 
+def parse_box(text: str, annotator: str | None = None) -> Box:
+    """``"label,x,y,w,h"`` (the command line's box) as a Box; a message if it is not one."""
+    parts = [p.strip() for p in str(text).rsplit(",", 4)]
+    if len(parts) != 5 or not parts[0]:
+        raise BoxError(f"box {text!r}: give label,x,y,w,h (e.g. cell,10,20,30,40)")
+    try:
+        x, y, w, h = (float(v) for v in parts[1:])
+    except ValueError:
+        raise BoxError(f"box {text!r}: x, y, w and h must be numbers") from None
+    return Box(parts[0], x, y, w, h, annotator)
+
+
+def item_size(project: Project, item_id: int) -> tuple[int, int]:
+    """(width, height) of an item: from the catalog, else from its pixels."""
+    row = project.db.execute(
+        "SELECT width, height FROM items WHERE id = ?", (int(item_id),)
+    ).fetchone()
+    if row is None:
+        raise BoxError(f"{project.root}: item {item_id} is not in the project")
+    if row[0] and row[1]:
+        return int(row[0]), int(row[1])
+    shape = np.shape(project.image(int(item_id)))
+    return int(shape[1]), int(shape[0])
+
+
+def edit_boxes(
+    project: Project,
+    item_id: int,
+    add: Sequence[Box] = (),
+    clear: bool = False,
+    annotator: str | None = None,
+) -> tuple[Change, list[str]]:
+    """Add boxes to an item (clipped to its image), after removing its boxes with ``clear``:
+    one transaction. A box with nothing inside the image is refused (nothing is written);
+    returns the catalog Change and a note per box that was clipped."""
+    width, height = item_size(project, item_id)
+    notes, kept = [], []
+    for box in add:
+        clipped = clip(box, width, height)
+        if clipped != box:
+            notes.append(f"box {_describe(box)} clipped to the {width}x{height} image")
+        kept.append(replace(clipped, annotator=box.annotator or annotator))
+    boxes = ([] if clear else project.boxes(item_id)) + kept
+    what = f"boxes ({len(boxes)})"
+    return project.set_boxes(item_id, boxes, annotator, what), notes
+
+
 def loose_boxes_path(image_path: str | Path, index: int, folder: Path | None = None) -> Path:
     """Where the boxes of plane ``index`` of a loose image file are kept: a file named after the
     image (plus a short hash of its full path, so two ``img.tif`` in different folders do not
