@@ -76,6 +76,8 @@ SUPPORTED = ("rectangle", "mask", *REGION_KINDS)
 VERSION = "5.5.0"
 #: item metadata key holding every flag name of the file the item came from
 FLAGS_KEY = "labelme_flags"
+#: notes per import about images taken from imageData or turned upright (then a count)
+NOTES_SHOWN = 5
 
 
 def _bool_to_png(region: np.ndarray) -> str:
@@ -139,10 +141,12 @@ def import_job(
         problems += same_image_twice(plans, "json")
         reject_if(report.source, problems)
         known = existing_paths(project, db)
+        notes = [f"{plan['json']}: {plan['note']}" for plan in plans if plan["note"]]
+        report.warnings += notes[:NOTES_SHOWN]
+        if len(notes) > NOTES_SHOWN:
+            report.warnings.append(f"... and {len(notes) - NOTES_SHOWN} more files like these")
         new, updates = [], []
         for plan in plans:
-            if plan["note"]:
-                report.warnings.append(f"{plan['json']}: {plan['note']}")
             stored = project.store_path(plan["path"])
             if stored in known:
                 updates.append((known[stored], plan))
