@@ -362,3 +362,26 @@ def test_a_polygon_with_an_outline_of_millions_of_pixels_is_refused_not_walked(t
         f"{path}: annotations[0].segmentation: polygon 0: its outline (3800020 px) takes the "
         "image's polygon outlines past" in str(caught.value)
     )
+
+
+@pytest.mark.parametrize("name", REAL_FILES)
+def test_real_files_come_back_from_our_export_with_the_same_boxes_and_masks(tmp_path, name):
+    path = with_blank_images(name, tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        run_job(import_job(p, "coco", [path]))
+        run_job(export_job(p, "coco", tmp_path / "out"))
+        before = {r["name"]: (p.boxes(r["id"]), p.mask(r["id"])) for r in p.query(limit=None)}
+    (exported,) = (tmp_path / "out").glob("*/annotations.json")  # one split (val for val2017)
+    coco = coco_api.COCO(str(exported))
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        assert coco.annToMask(ann).any() or ann["area"] == 0
+    with open_project(tmp_path / "q", create=True) as q:
+        run_job(import_job(q, "coco", [exported]))
+        after = {r["name"]: (q.boxes(r["id"]), q.mask(r["id"])) for r in q.query(limit=None)}
+    assert set(after) == set(before)
+    for file_name, (boxes, mask) in before.items():
+        got_boxes, got_mask = after[file_name]
+        assert sorted((b.label, b.x, b.y, b.w, b.h) for b in got_boxes) == sorted(
+            (b.label, b.x, b.y, b.w, b.h) for b in boxes
+        ), file_name
+        assert np.array_equal(got_mask, mask), file_name
