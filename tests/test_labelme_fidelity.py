@@ -147,6 +147,25 @@ def test_windows_image_path_with_backslashes(tmp_path):
     )
 
 
+def test_absolute_windows_image_path_finds_the_image_beside_the_json(tmp_path):
+    """A file saved on Windows with the image on another drive names ``D:\\shots\\...``:
+    the image of that name beside the JSON is used, and the report says so; the absolute path
+    itself is never opened."""
+    src = _copy(tmp_path, "primitives/primitives.json", "primitives/primitives.jpg")
+    doc = json.loads((src / "primitives.json").read_text())
+    doc["imagePath"] = "D:\\shots\\2024\\primitives.jpg"
+    (src / "primitives.json").write_text(json.dumps(doc))
+    p = _project(tmp_path)
+    report = run_job(import_job(p, "labelme", [src]))
+    assert report.added == 1 and "is absolute; used primitives.jpg beside the JSON" in str(report)
+    row = _only_item(p)
+    assert _stored_path(p, row["id"]).samefile(src / "primitives.jpg")
+    (src / "primitives.jpg").unlink()
+    with pytest.raises(UserFacingError) as caught:
+        run_job(import_job(_project(tmp_path, "q"), "labelme", [src]))
+    assert "is an absolute path" in str(caught.value)
+
+
 def _polygon_label(height, width, points):
     """What labelme's ``shape_to_mask`` makes of a polygon (PIL ImageDraw, outline and fill)."""
     image = Image.new("L", (width, height))

@@ -21,7 +21,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 import numpy as np
 
@@ -122,7 +122,14 @@ def choose_image(
     """The image ``doc`` was annotated on, or the problems (without the file name: the caller
     names the JSON)."""
     path = resolve_inside(json_file.parent, doc.image_path, within)
-    why_not = None
+    why_not = moved = None
+    if isinstance(path, str) and _is_absolute(doc.image_path):
+        # saved on another computer (labelme writes an absolute path when the image was on
+        # another drive): the file of that name beside the JSON, never the absolute path
+        beside = json_file.parent / PureWindowsPath(doc.image_path).name
+        if beside.name and not_regular(beside) is None:
+            path, moved = beside, f"imagePath {doc.image_path!r} is absolute; used {beside.name}"
+            moved += " beside the JSON"
     if isinstance(path, str):
         why_not = f"imagePath: {path}"
     else:
@@ -134,7 +141,8 @@ def choose_image(
         if isinstance(chosen, str):
             why_not = f"imagePath {doc.image_path!r}: {chosen}"
         elif _fits(doc, chosen):
-            return chosen, []
+            note = "; ".join(n for n in (moved, chosen.note) if n) or None
+            return Chosen(chosen.path, chosen.info, note), []
         elif doc.image_data is None:
             return None, [_size_problem(doc, chosen)]
         else:
@@ -149,6 +157,11 @@ def choose_image(
     if not _fits(doc, chosen):
         return None, [_size_problem(doc, chosen, "the embedded image (imageData)")]
     return Chosen(chosen.path, chosen.info, f"used the image embedded in the JSON ({why_not})"), []
+
+
+def _is_absolute(name: str) -> bool:
+    text = name.replace("\\", "/")
+    return text.startswith("/") or (len(text) > 1 and text[1] == ":" and text[0].isalpha())
 
 
 def _fits(doc: LabelmeFile, chosen: Chosen) -> bool:
