@@ -3,6 +3,7 @@
 * ``imageData`` (the image embedded as base64) when the file beside the JSON is missing, or
   is not the size the JSON declares (labelme shows the embedded image whenever there is one);
 * else ``imagePath``, relative to the JSON's folder, Windows ``\\`` separators read as ``/``;
+  an absolute one (saved on another computer) by its file name beside the JSON;
 * a file's EXIF orientation applied (a phone JPEG rotated by its tag is shown, and annotated,
   upright): the item then gets the upright pixels.
 
