@@ -20,7 +20,7 @@ from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox
+from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QScrollArea
 
 from qbi_desktop.core.catalog import Project
 from qbi_desktop.core.catalog import classes as catalog_classes
@@ -301,6 +301,19 @@ class BrowserEdits:
             | QItemSelectionModel.SelectionFlag.Rows,
         )
         self.table.scrollTo(index)
+        self._reveal(index)
+
+    def _reveal(self, index) -> None:
+        """Keep the row in sight when the panel itself scrolls inside its dock (a laptop screen:
+        the table is taller than what the dock shows, so the table's own scrollTo is not enough)."""
+        area = self.parentWidget()
+        while area is not None and not isinstance(area, QScrollArea):
+            area = area.parentWidget()
+        if area is None or not area.verticalScrollBar().maximum():
+            return
+        rect = self.table.visualRect(index)
+        centre = self.table.viewport().mapTo(area.widget(), rect.center())
+        area.ensureVisible(centre.x(), centre.y(), 10, rect.height())
 
     def selected_ids(self) -> list[int]:
         rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})

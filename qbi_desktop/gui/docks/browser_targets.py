@@ -250,6 +250,7 @@ class BrowserTargets:
             index, QItemSelectionModel.SelectionFlag.NoUpdate
         )
         self.table.scrollTo(index)
+        self._reveal(index)
         self.table.edit(index)
         return self.target_delegate.editor is not None
 
