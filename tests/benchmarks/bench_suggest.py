@@ -201,7 +201,8 @@ def _labeller(panel, suggest, truth: dict[int, int], given: list):
         if row < 0:
             return False
         item_id = panel.model.item_id(row)
-        if panel.model.item(row)["label"] is not None:
+        if panel.model.item(row)["label"] is not None:  # labelled already: the next row
+            QTest.keyClick(panel.table, Qt.Key.Key_Down)
             return None
         want = truth[item_id]
         found = suggest.suggestion_for(item_id)

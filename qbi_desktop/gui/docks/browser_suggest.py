@@ -48,6 +48,9 @@ from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMN
 
 DEBOUNCE_MS = 120  # after a label: wait for the next few keys before asking the worker
 PRIORITY_ROWS = 300  # rows around the view whose features are read first
+#: labels given before "Label next" re-sorts the table: the rows the user is about to work
+#: through stay put (and their thumbnails loaded) instead of changing after every key
+REORDER_EVERY = 10
 SUGGESTION_COLOUR = QColor(70, 110, 190)
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
@@ -74,6 +77,8 @@ class BrowserSuggestions(QObject):
         self.accuracy = RecentAccuracy(100)
         self.counted: set[int] = set()  # items whose label was compared with the suggestion
         self.labelled_since: set[int] = set()  # labelled after the model's last snapshot
+        self.labels_since_reorder = 0
+        self._own_reset = False  # a reset we made (queue order): no new update for it
         self._base_ids: np.ndarray | None = None  # the catalog's ids for the current filters
         self.updates = 0
         self.first_shown_at: float | None = None  # perf_counter of the first suggestions
@@ -171,7 +176,12 @@ class BrowserSuggestions(QObject):
         self.queue_on = on
         if self.queue_box.isChecked() != on:
             self.queue_box.setChecked(on)
-        self.model.reload()  # through reorder(): queue order, or the catalog's again
+        self.labels_since_reorder = 0
+        self._own_reset = True
+        try:
+            self.model.reload()  # through reorder(): queue order, or the catalog's again
+        finally:
+            self._own_reset = False
         if self.model.rowCount():
             self._go_to_row(0)
 
@@ -189,7 +199,12 @@ class BrowserSuggestions(QObject):
         current = self.model.item_id(row) if 0 <= row < self.model.rowCount() else None
         if current is not None and self.model.item(row)["label"] is not None:
             current = None  # labelled meanwhile: the queue's first item is next
-        self.model.set_order(self._queue_rows(current))
+        self.labels_since_reorder = 0
+        self._own_reset = True
+        try:
+            self.model.set_order(self._queue_rows(current))
+        finally:
+            self._own_reset = False
         if self.model.rowCount():
             self._go_to_row(0)
 
@@ -200,7 +215,8 @@ class BrowserSuggestions(QObject):
         if self.session is None or self.session.root != root:
             self._new_project(root)
             return
-        self.schedule()
+        if not self._own_reset:  # an import, split, filter ...: labels may have changed
+            self.schedule()
 
     def _new_project(self, root: Path | None) -> None:
         if self.task is not None and not self.task.finished:
@@ -228,7 +244,9 @@ class BrowserSuggestions(QObject):
                 self.labelled_since.discard(item_id)
                 changed = True
                 continue
-            self.labelled_since.add(item_id)
+            if item_id not in self.labelled_since:
+                self.labelled_since.add(item_id)
+                self.labels_since_reorder += 1
             if item_id in self.counted:
                 continue
             found = self.table.lookup(item_id)
@@ -289,7 +307,7 @@ class BrowserSuggestions(QObject):
         self.updates += 1
         if self.first_shown_at is None and len(table.ids) and (table.suggested >= 0).any():
             self.first_shown_at = time.perf_counter()
-        if self.queue_on:
+        if self.queue_on and self.labels_since_reorder >= REORDER_EVERY:
             self._reorder_keeping_current()
         elif self.model.rowCount():
             self.model.dataChanged.emit(
