@@ -135,3 +135,26 @@ def test_label_next_orders_by_the_model_and_follows_new_labels(qtbot, labelling)
     assert model.ids[0] == current
     assert "labelled 50 / remaining 250" in suggest.counter.text()
     assert "of the last 10" in suggest.counter.text()
+
+
+def test_with_one_class_labelled_the_counter_says_what_is_needed(qtbot, main_window, tmp_path):
+    d = load_digits()
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=(d.images[:40] * 16).clip(0, 255).astype(np.uint8))
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "npz", [npz]))
+        ids = project.ids()
+        project.set_label(ids[:3], "7")
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    suggest = panel.suggestions
+    qtbot.waitUntil(lambda: suggest.table is not None, timeout=30000)
+    assert "at least two classes (found 1" in suggest.counter.text()
+    model = panel.model
+    assert model.data(model.index(model.row_of(ids[10]), COL_SUGGESTED)) is None
+    # Enter keeps opening the item: there is nothing to accept
+    _go(panel, ids[10])
+    _key(qtbot, panel.table, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(main_window.documents) == 1, timeout=10000)
+    assert _catalog_label(root, ids[10])[0] is None

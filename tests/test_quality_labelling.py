@@ -133,3 +133,35 @@ def test_session_reads_features_for_a_budget_then_continues_where_it_stopped(tmp
         table = run_job(session.update_job(budget_s=0.0))
     assert all(table.lookup(i) is not None for i in ids[20:])
     project.close()
+
+
+def test_items_of_other_sizes_and_depths_are_resized_and_named_an_unreadable_one_left_out(
+    tmp_path,
+):
+    import tifffile
+
+    src = tmp_path / "src"
+    rng = np.random.default_rng(0)
+    for cls, shift in (("dark", 0), ("bright", 40000)):
+        for k in range(6):
+            path = src / "train" / cls / f"{cls}{k}.tif"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tifffile.imwrite(path, (rng.integers(0, 20000, (16, 16)) + shift).astype(np.uint16))
+    # a larger 8-bit image and an 8-bit one that will be damaged after the import
+    tifffile.imwrite(src / "train" / "dark" / "big.tif", np.zeros((40, 40), np.uint8))
+    tifffile.imwrite(src / "train" / "bright" / "gone.tif", np.full((16, 16), 200, np.uint8))
+    project = open_project(tmp_path / "proj", create=True)
+    run_job(import_job(project, "imagefolder", [src]))
+    (src / "train" / "bright" / "gone.tif").write_bytes(b"not a tiff")
+    by_name = {project.get(i)["name"]: i for i in project.ids()}
+    big = next(n for n in by_name if "big" in n)
+    gone = next(n for n in by_name if "gone" in n)
+    project.set_label([by_name[big]], None)
+    table = run_job(LabellingSession(project.root).update_job(budget_s=60))
+    assert table.resized == 1 and table.resized_names[0][0] == big
+    assert "resized from 40x40 to 16x16" in table.resized_names[0][1]
+    assert [n for n, _ in table.left_out] == [gone]
+    assert "could not be read" in table.left_out[0][1]
+    # the resized item still gets a suggestion; the unreadable one is not counted as waiting
+    assert table.lookup(by_name[big]) is not None and table.pending == 0
+    project.close()

@@ -42,6 +42,7 @@ from qbi_desktop.core.quality.features import RECIPE, FeatureCache, common_size,
 K = 10
 RANDOM_SHARE = 0.1  # of the queue: random picks keep the accuracy estimate honest
 FEATURE_BUDGET_S = 1.0  # feature reading per update, so the first suggestions come early
+NAMED = 20  # resized items named in the report (all are counted)
 
 
 class IncrementalKnn:
@@ -205,7 +206,8 @@ class SuggestionTable:
     pending: int  # items whose features are not computed yet
     trained_on: int  # labelled items the model uses
     message: str = ""  # what is needed before suggestions can be made, or ""
-    resized: int = 0
+    resized: int = 0  # items resized or converted for the features
+    resized_names: list[tuple[str, str]] = field(default_factory=list)  # the first few, why
     left_out: list[tuple[str, str]] = field(default_factory=list)  # (item name, why)
 
     def lookup(self, item_id: int) -> tuple[str, float] | None:
@@ -289,6 +291,7 @@ class LabellingSession:
         self.size: tuple[int, int] = (0, 0)
         self.class_names: list[str] = []
         self.resized = 0
+        self.resized_names: list[tuple[str, str]] = []
         self.left_out: list[tuple[str, str]] = []
         self.failed = np.zeros(0, dtype=bool)
         self.hashes: list[str | None] = []
@@ -360,6 +363,7 @@ class LabellingSession:
             trained_on=int(knn.train.sum()),
             message=message,
             resized=self.resized,
+            resized_names=list(self.resized_names),
             left_out=list(self.left_out),
         )
 
@@ -456,6 +460,8 @@ class LabellingSession:
                     got.append(vector)
                     if note:
                         self.resized += 1
+                        if len(self.resized_names) < NAMED:
+                            self.resized_names.append((_name(project, int(self.ids[p])), note))
                 if got_rows:
                     knn.put(np.asarray(got_rows), np.stack(got))
                 cache.put_many(fresh)

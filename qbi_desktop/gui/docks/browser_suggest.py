@@ -344,12 +344,15 @@ class BrowserSuggestions(QObject):
             parts.append(t.message)
         if t.pending:
             parts.append(f"features of {t.pending:,} items still to read")
+        if t.resized:
+            parts.append(f"{t.resized:,} resized for the features")
         if t.left_out:
             parts.append(f"{len(t.left_out)} unreadable item(s) left out")
         self.counter.setText(" · ".join(parts))
         tip = [f"kNN (k={K}) on pixels, trained on {t.trained_on:,} labels"]
         if t.resized:
-            tip.append(f"{t.resized:,} item(s) resized or converted for the features")
+            tip.append(f"{t.resized:,} item(s) resized or converted for the features:")
+            tip += [f"  {name}: {why}" for name, why in t.resized_names[:5]]
         tip += [f"left out: {name} ({why})" for name, why in t.left_out[:5]]
         self.counter.setToolTip("\n".join(tip))
 
