@@ -1,6 +1,9 @@
 """Benchmark the painting core: per-dab cost, a 200-dab stroke, undo, journal append, memory.
 
 Run: .venv/bin/python tests/benchmarks/bench_paint_core.py
+     .venv/bin/python tests/benchmarks/bench_paint_core.py --start   (open -> ready to paint at
+     2048^2, 8192^2, 16384^2: quick start vs the previous hash-first start vs napari's Labels
+     layer; interleaved, quiet and with two busy processes; goal <= 100 ms at any size)
 "Dab" = the mask update of one brush dab (radius 8, consecutive dabs 2 px apart, as a pen
 stroke) plus colouring the changed rectangle through the label LUT (the core half of the
 overlay update the canvas does per dab).
@@ -108,7 +111,91 @@ def undo_memory_200() -> tuple[int, int]:
     return ed.undo_bytes(), ed.undo_depth
 
 
+# -- start painting: open a plane until the first stroke may begin ----------------------------
+
+
+def _start_session(image: np.ndarray, path: Path, hash_first: bool):
+    """Time from a new session to ``ready`` (what the Annotate dock waits for before the first
+    stroke). ``hash_first``: the previous behaviour, the full hash before anything else."""
+    import qbi_desktop.gui.annotate.session as session_module
+    from qbi_desktop.core.jobs import run_job
+
+    allowed = session_module.quick_start_allowed
+    if hash_first:
+        session_module.quick_start_allowed = lambda *a, **k: False
+    try:
+        t0 = time.perf_counter()
+        s = session_module.MaskSession(image, path)
+        s.apply_prepared(run_job(session_module.prepare_job(image, path)))
+        seconds = time.perf_counter() - t0
+    finally:
+        session_module.quick_start_allowed = allowed
+    assert s.ready
+    s.settle_identity()  # the background hash ends outside the timed part, before the next run
+    s.close()
+    return seconds
+
+
+def _napari_labels(image: np.ndarray) -> float:
+    import napari
+
+    t0 = time.perf_counter()
+    napari.layers.Labels(np.zeros(image.shape, np.uint8))
+    return time.perf_counter() - t0
+
+
+def start_painting(sizes=(2048, 8192, 16384), rounds: int = 5, n_busy: int = 2) -> None:
+    """Open -> ready to paint, QBI (provisional identity, full hash in the background) side by
+    side with the previous hash-first start and napari's Labels layer creation (if installed;
+    ``pip install napari``, a benchmark-only peer). Interleaved rounds, quiet and loaded."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sidebyside import SideBySide, busy, load_text
+
+    try:
+        import napari  # noqa: F401
+
+        has_napari = True
+    except ImportError as e:
+        has_napari = False
+        print(f"napari not installed ({e}): its column is left out")
+    print(f"start painting; start: {load_text()}")
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["QBI_DESKTOP_HOME"] = home  # journals go to a scratch recovery folder
+        for n in (0, n_busy):
+            with busy(n):
+                for size in sizes:
+                    image = np.random.default_rng(0).integers(0, 60000, (size, size), np.uint16)
+                    path = Path(home) / f"radiograph-{size}.tif"
+                    sbs = SideBySide(f"open -> ready to paint, {size}^2 uint16, {n} busy processes")
+                    # each workload returns its own time (the background hash is waited for
+                    # after the timed part, so it never runs into the next workload)
+                    timers = {
+                        "QBI quick start": lambda i=image, p=path: _start_session(i, p, False),
+                        "QBI hash first (before)": lambda i=image, p=path: _start_session(
+                            i, p, True
+                        ),
+                    }
+                    if has_napari:
+                        timers["napari Labels layer"] = lambda i=image: _napari_labels(i)
+                    sbs.run(timers, rounds=rounds, timer=lambda f: f())
+                    sbs.summary()
+                    sbs.ratio(
+                        "QBI quick start",
+                        "QBI hash first (before)",
+                        "QBI quick / hash first",
+                        goal="quick start <= 100 ms",
+                    )
+                    if has_napari:
+                        sbs.ratio("QBI quick start", "napari Labels layer", "QBI quick / napari")
+                    del image, timers
+
+
 def main() -> None:
+    if "--start" in sys.argv:
+        start_painting()
+        return
     for size in (2048, 8192):
         m, t = per_dab(size)
         print(f"dab r=8 on {size}^2: median {m:.3f} ms mask update, {t:.3f} ms incl. LUT colour")

@@ -368,19 +368,7 @@ class Journal:
             ) from None
         lock = JournalLock.acquire(path)
         try:
-            if path.exists() or path.is_symlink():
-                info = cls.pending_at(path, image_id)
-                if info is not None and not overwrite:
-                    raise RecoveryPendingError(info)
-                if info is None:
-                    try:
-                        header = _parse_header(_read_file(path), path)
-                        foreign = not header["image"].same_image(image_id)
-                    except JournalError:
-                        foreign = True
-                    if foreign and (path.is_symlink() or path.stat().st_size > 0):
-                        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-                        os.replace(path, path.with_name(f"{path.name}.orphan-{stamp}"))
+            cls._clear_place(path, image_id, overwrite)
             shape = tuple(int(s) for s in image_id.shape[:2])
             if base_mask is not None and base_mask.shape != shape:
                 raise JournalError(
@@ -392,6 +380,68 @@ class Journal:
         except BaseException:
             lock.release()
             raise
+
+    @classmethod
+    def _clear_place(cls, path: Path, image_id: ImageIdentity, overwrite: bool) -> None:
+        """Before a journal is written at ``path`` (its lock held): refuse to replace unsaved
+        work unless ``overwrite``; keep another image's journal under an ``.orphan`` name."""
+        if not (path.exists() or path.is_symlink()):
+            return
+        info = cls.pending_at(path, image_id)
+        if info is not None and not overwrite:
+            raise RecoveryPendingError(info)
+        if info is None:
+            try:
+                header = _parse_header(_read_file(path), path)
+                foreign = not header["image"].same_image(image_id)
+            except JournalError:
+                foreign = True
+            if foreign and (path.is_symlink() or path.stat().st_size > 0):
+                stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+                os.replace(path, path.with_name(f"{path.name}.orphan-{stamp}"))
+
+    def moved_to(self, path: Path, image_id: ImageIdentity) -> Journal:
+        """This journal under another identity at ``path``: the header names ``image_id``,
+        every record after it (base, strokes, undos, labels) is copied as it is. Used when the
+        full content hash replaces a provisional one (see image_identity).
+
+        The new file is complete and durable (atomic write) before this one is deleted, so a
+        crash in between leaves one or two journals that replay to the same mask. ``path``
+        holding unsaved work raises :class:`RecoveryPendingError` and changes nothing; another
+        window holding it raises :class:`JournalLockedError`. This journal stays open then.
+        """
+        path = Path(path)
+        lock = JournalLock.acquire(path)
+        try:
+            self._clear_place(path, image_id, overwrite=False)
+            data = _read_file(self.path)
+            tail = None
+            for i, pos, payload in iter_records(data, self.path):
+                if i is None or not payload.startswith(b"H"):
+                    break
+                try:
+                    header = json.loads(payload[1:].decode("utf-8"))
+                    header["image"] = image_id.to_dict()
+                except (ValueError, TypeError):
+                    break
+                head = record(b"H" + json.dumps(header).encode("utf-8"))
+                tail = data[pos + len(record(payload)) :]
+                break
+            if tail is None:
+                raise JournalError(f"{self.path}: the journal header is damaged; not moved")
+            try:
+                with atomic_open(path) as stream:
+                    stream.write(MAGIC + head + tail)
+            except OSError as e:
+                raise JournalError(
+                    f"{path}: cannot write the recovery journal ({e.strerror or e})"
+                ) from None
+            moved = Journal(path, self._open_append(path), image_id, self.n_strokes, lock=lock)
+        except BaseException:
+            lock.release()
+            raise
+        self.discard()
+        return moved
 
     @staticmethod
     def _write_fresh(

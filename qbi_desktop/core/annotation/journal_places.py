@@ -76,6 +76,67 @@ def journal_path(
     return folder / f"{stem}-{_digest(identity)}-{where}{SUFFIX}"
 
 
+_HEAD_BYTES = 64 * 1024  # a journal header is a few hundred bytes (more with many labels)
+
+
+def _head(path: Path) -> dict | None:
+    """The header of the journal at ``path`` from its first bytes (all of them if the header is
+    longer), or None when it is no readable journal of ours."""
+    from qbi_desktop.core.annotation.journal import _parse_header
+
+    try:
+        if not path.is_file():
+            return None
+        with path.open("rb") as stream:
+            data = stream.read(_HEAD_BYTES)
+        try:
+            return _parse_header(data, path)
+        except JournalError:
+            return read_header(path)
+    except (OSError, JournalError):
+        return None
+
+
+def quick_start_allowed(
+    shape: tuple[int, ...], dtype: str, image_path: Path | None, index: int = 0, n_slices: int = 1
+) -> bool:
+    """Whether this plane may be painted before its full content hash is known.
+
+    Yes when nothing found on disk could belong to it and need that hash: no journal in the
+    recovery folder of an image of this shape and dtype holds strokes or a recovered base, or
+    is written by another window; no journal an older version left beside its mask; no saved
+    mask recorded for it (the record is checked against the full hash). Otherwise the caller
+    hashes first, as :func:`find_pending` needs. Reads the header of each journal in the
+    folder, and a whole journal only when its image has this shape and dtype.
+    """
+    from qbi_desktop.core.annotation.journal import inspect
+
+    if image_path is not None:
+        if mask_index.recorded(Path(image_path), index):
+            return False
+        legacy = default_mask_path(Path(image_path), index, n_slices)
+        if legacy.with_name(legacy.name + SUFFIX).exists():
+            return False
+    folder = user_dir("recovery")
+    shape = tuple(int(s) for s in shape)
+    for path in folder.glob(f"*{SUFFIX}"):
+        header = _head(path)
+        if header is None:
+            continue  # not a journal find_pending would use either
+        image = header["image"]
+        if tuple(image.shape) != shape or image.dtype != dtype:
+            continue
+        if JournalLock.is_held(path):
+            return False
+        try:
+            _header, n, _problems = inspect(path)
+        except JournalError:
+            continue
+        if n > 0 or header["base_unsaved"]:
+            return False
+    return True
+
+
 @dataclass
 class Found:
     """What :func:`find_pending` found: a journal to offer (or None), and refusals to report."""
@@ -195,4 +256,5 @@ __all__ = [
     "forget_recovered",
     "journal_path",
     "mask_path_after_recovery",
+    "quick_start_allowed",
 ]

@@ -85,6 +85,11 @@ def lookup(image_path: Path, index: int, content_hash: str) -> Path | None:
     return mask if mask.is_absolute() and mask.is_file() else None
 
 
+def recorded(image_path: Path, index: int) -> bool:
+    """Whether a saved mask is recorded for this plane (whatever image content it was for)."""
+    return _key(image_path, index) in _read(index_path())
+
+
 def remember(image_path: Path, index: int, content_hash: str, mask_path: Path) -> None:
     """Record that this plane's mask was saved to ``mask_path`` (best effort: a record that
     cannot be written only means the next open does not load the mask by itself)."""

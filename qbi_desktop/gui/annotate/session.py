@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ from qbi_desktop.core.annotation.journal_places import (
     forget_recovered,
     journal_path,
     mask_path_after_recovery,
+    quick_start_allowed,
 )
 from qbi_desktop.core.annotation.masks import MaskEditor, StrokeDelta
 from qbi_desktop.core.errors import UserFacingError
@@ -73,14 +75,59 @@ class Prepared:
     recovery: RecoveryInfo | None
     problems: list[str]
     locked: str | None = None  # another window holds this plane's journal: why read-only
+    # the full content hash being computed in the background (identity is provisional then)
+    hashing: FullHash | None = None
+    quick: ImageIdentity | None = None  # the provisional identity of the plane
+
+
+class FullHash:
+    """The full :class:`ImageIdentity` of an image, computed on a background thread (hashlib
+    releases the GIL on large buffers, so painting goes on meanwhile)."""
+
+    def __init__(self, image: np.ndarray, path: Path | None):
+        self._result: ImageIdentity | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(image, path), name="full image hash", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, image: np.ndarray, path: Path | None) -> None:
+        try:
+            self._result = ImageIdentity.of(np.asarray(image), path)
+        except BaseException as e:  # e.g. a memory-mapped file that became unreadable
+            self._error = e
+
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    def result(self) -> ImageIdentity:
+        """The full identity (waits for it); raises what the hashing raised."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
 
 
 def prepare_job(
     image: np.ndarray, image_path: Path | None, index: int = 0, n_slices: int = 1
 ) -> Job[Prepared]:
-    """Hash the plane (≈15 ms for 2048^2, 130 ms for 8192^2), load its mask file, find journals."""
+    """Identify the plane, load its mask file, find journals.
+
+    When nothing on disk could hold this plane's unsaved work (:func:`quick_start_allowed`),
+    painting starts under a provisional identity from a sample of rows (a few ms at any size)
+    and the full hash (≈15 ms for 2048^2, 0.9 s for 16384^2) runs in the background; the session
+    moves its journal to the full identity when it is known. Otherwise the full hash comes
+    first, as recovery needs it."""
     yield Progress(0, 3, "identifying the image")
-    identity = ImageIdentity.of(np.asarray(image), image_path)
+    arr = np.asarray(image)
+    quick = ImageIdentity.quick(arr, image_path)
+    hashing = None
+    if quick_start_allowed(arr.shape, arr.dtype.name, image_path, index, n_slices):
+        identity, hashing = quick, FullHash(arr, image_path)
+    else:
+        identity = ImageIdentity.of(arr, image_path)
     yield Progress(1, 3, "looking for its mask")
     mask = labels = mask_path = None
     problems: list[str] = []
@@ -103,9 +150,26 @@ def prepare_job(
     yield Progress(2, 3, "looking for unsaved strokes")
     try:
         found = find_pending(identity, image_path, index, n_slices)
+        if found.recovery is None and hashing is None:
+            # strokes journaled before the full hash was known, by a run that then crashed
+            own = journal_path(quick, image_path, index, n_slices)
+            if JournalLock.is_held(own):
+                raise JournalLockedError(own, holder_of(own))
+            found.recovery = Journal.pending_at(own, quick)
     except JournalLockedError as e:
-        return Prepared(identity, mask, mask_path, labels, None, problems, locked=str(e))
-    return Prepared(identity, mask, mask_path, labels, found.recovery, problems + found.problems)
+        return Prepared(
+            identity, mask, mask_path, labels, None, problems, locked=str(e), quick=quick
+        )
+    return Prepared(
+        identity,
+        mask,
+        mask_path,
+        labels,
+        found.recovery,
+        problems + found.problems,
+        hashing=hashing,
+        quick=quick,
+    )
 
 
 def prepare_item_job(
@@ -166,6 +230,9 @@ class MaskSession:
         # a recovered journal's record of where the mask was saved, when that is no place the
         # app derives: proposed in the save dialog, never written to without the user
         self.proposed_path: Path | None = None
+        # the full content hash while it is computed (identity is provisional until then)
+        self._full_hash: FullHash | None = None
+        self.quick: ImageIdentity | None = None  # the plane's provisional identity
 
     # -- state -----------------------------------------------------------------------------------
     @property
@@ -232,6 +299,8 @@ class MaskSession:
     def apply_prepared(self, prepared: Prepared) -> None:
         """Take what :func:`prepare_job` found; if a journal is pending, wait for the user."""
         self.identity = prepared.identity
+        self.quick = prepared.quick
+        self._full_hash = prepared.hashing
         # a mask file's labels; a project item's classes even when it has no mask yet
         if prepared.labels is not None and (prepared.mask is not None or self.store is not None):
             self.labels = prepared.labels
@@ -243,14 +312,46 @@ class MaskSession:
         self.recovery = prepared.recovery
         self.read_only = prepared.locked
         if self.recovery is None and self.read_only is None:
-            self._open_journal(overwrite=False)
+            # a fresh editor holds nothing: no need to scan (and touch) a 16384^2 mask
+            self._open_journal(overwrite=False, empty=prepared.mask is None)
+
+    def settle_identity(self, wait: bool = True) -> None:
+        """Once the full content hash is known (``wait``: wait for it), the session and its
+        journal take it instead of the provisional one (:meth:`Journal.moved_to`). Called
+        between strokes and before anything that records the hash (save, load)."""
+        hashing = self._full_hash
+        if hashing is None or (not wait and not hashing.done()):
+            return
+        self._full_hash = None
+        try:
+            full = hashing.result()
+        except Exception as e:  # noqa: BLE001 - the provisional journal keeps working
+            self._journal_failed(
+                f"the image could not be hashed in full ({e}); its strokes "
+                "stay protected under a provisional identity"
+            )
+            return
+        if self.journal is None:
+            self.identity = full
+            return
+        # (project items are identified in full first: prepare_item_job starts no FullHash)
+        place = journal_path(full, self.image_path, self.index, self.n_slices)
+        try:
+            self.journal = self.journal.moved_to(place, full)
+        except (JournalError, JournalLockedError) as e:  # keep journaling where we are
+            self._journal_failed(f"{e} (strokes stay in {self.journal.path})")
+            return
+        self.identity = full
 
     def recover(self) -> list[str]:
         """Replay the pending journal: the mask as after its last complete stroke; problems."""
         info = self.recovery
         if info is None or self.identity is None:
             return []
-        result = replay_full(info.path, self.identity)
+        expected = self.identity
+        if self.quick is not None and info.image.same_image(self.quick):
+            expected = self.quick  # journaled before the full hash was known
+        result = replay_full(info.path, expected)
         if result.labels is not None:
             self.labels = result.labels
         if self.store is None:  # a store's journal place is no mask file
@@ -291,10 +392,10 @@ class MaskSession:
             return None
         return journal_path(self.identity, self.image_path, self.index, self.n_slices)
 
-    def _open_journal(self, overwrite: bool) -> None:
+    def _open_journal(self, overwrite: bool, empty: bool = False) -> None:
         if self.identity is None:
             return
-        base = self.editor.mask if self.editor.mask.any() else None
+        base = None if empty or not self.editor.mask.any() else self.editor.mask
         try:
             self.journal = Journal.open_at(
                 self.journal_file(),
@@ -328,6 +429,7 @@ class MaskSession:
         except JournalError as e:
             self.journal = None
             self._journal_failed(str(e))
+        self.settle_identity(wait=False)
 
     def labels_changed(self) -> None:
         if self.journal is not None:
@@ -354,6 +456,7 @@ class MaskSession:
         recovers the newer strokes (and the close guard still asks)."""
         if names is not None:
             self.saved_names = dict(names)
+        self.settle_identity()
         if self.editor.state_id != state_id or self.editor.in_stroke:
             return
         self.editor.mark_saved()
@@ -383,6 +486,7 @@ class MaskSession:
             raise UserFacingError(f"{path}: not saved — {self.read_only}")
         if self.editor.in_stroke:
             self.editor.end_stroke()
+        self.settle_identity()  # the mask is recorded against the full hash
         with leftovers.saving(path):  # a kill -9 mid-save leaves a temporary file: noted
             save_mask(path, self.editor.mask, self.labels)  # raises MaskFileError, mask untouched
         self.editor.mark_saved()
@@ -428,6 +532,7 @@ class MaskSession:
             )
         if self.read_only is not None:
             raise UserFacingError(f"{path}: not loaded — {self.read_only}")
+        self.settle_identity()
         _arr, file_labels = read_mask_file(path)
         labels = self.labels
         if file_labels is not None:
