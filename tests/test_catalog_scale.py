@@ -192,3 +192,64 @@ def test_cancelled_bulk_import_leaves_the_project_whole(tmp_path):
     assert len(project) == 0 and project.count() == 0
     assert project.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0] == indexes
     project.close()
+
+
+def test_container_rows_written_in_bulk_equal_those_of_add_items(tmp_path):
+    """The column-wise insert of an import writes exactly the row Writer.add_items writes for
+    the same item (every column but the time stamp), targets included."""
+    from qbi_desktop.core.catalog.bulk import add_container_rows
+
+    project = open_project(tmp_path / "p", create=True)
+    source = tmp_path / "x-images-idx3-ubyte"
+    source.write_bytes(b"")
+    provenance = {"source": "npz", "imported_from": str(source)}
+    with project.transaction() as tx:
+        cid = tx.add_container(source, "npz", "x_train", 3)
+        by_writer = tx.add_items(
+            [
+                NewItem(
+                    name=f"x-{i}",
+                    hash=f"h{i}",
+                    container=cid,
+                    index=i,
+                    width=28,
+                    height=14,
+                    label=[None, "7", 'cat "b"'][i],
+                    targets={"depth": 0.5 * i},
+                    split="train",
+                    annotator="ann",
+                    provenance={**provenance, "index": i},
+                )
+                for i in range(3)
+            ]
+        )
+        other = tmp_path / "y.npz"
+        other.write_bytes(b"")
+        cid2 = tx.add_container(other, "npz", "x_train", 3)
+        in_bulk = add_container_rows(
+            tx.db,
+            cid2,
+            [0, 1, 2],
+            ["x-0", "x-1", "x-2"],
+            ["h0", "h1", "h2"],
+            (28, 14),
+            [None, "7", 'cat "b"'],
+            [{"depth": 0.0}, {"depth": 0.5}, {"depth": 1.0}],
+            "train",
+            "ann",
+            provenance,
+        )
+    columns = [
+        r[1] for r in project.db.execute("PRAGMA table_info(items)") if r[1] not in ("id", "added")
+    ]
+    for a, b in zip(by_writer, in_bulk, strict=True):
+        row_a = project.db.execute(f"SELECT {', '.join(columns)} FROM items WHERE id = ?", (a,))
+        row_b = project.db.execute(f"SELECT {', '.join(columns)} FROM items WHERE id = ?", (b,))
+        differ = {
+            c: (x, y)
+            for c, x, y in zip(columns, row_a.fetchone(), row_b.fetchone(), strict=True)
+            if c != "container_id" and x != y
+        }
+        assert differ == {}
+        assert project.targets(a) == project.targets(b)
+    project.close()

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog.bulk import bulk_items
+from qbi_desktop.core.catalog.bulk import add_container_rows, bulk_items
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import load_npz_array
-from qbi_desktop.core.catalog.project import NewItem, Project
+from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.common import (
     ExportFolder,
@@ -90,25 +90,21 @@ def _add_rows(
     ids: list[int] = []
     for start in range(0, len(images), WRITE_CHUNK):
         stop = min(start + WRITE_CHUNK, len(images))
-        hashes = _row_hashes(images[start:stop])
-        items = [
-            NewItem(
-                name=f"{stem}-{i:0{digits}d}",
-                hash=hashes[i - start],
-                container=cid,
-                index=i,
-                width=int(w),
-                height=int(h),
-                label=None if labels is None else labels[i],
-                targets={} if targets is None else targets[i],
-                split=split,
-                annotator=annotator,
-                provenance={"source": kind, "imported_from": str(container), "index": i},
-            )
-            for i in range(start, stop)
-            if i not in existing
-        ]
-        ids += tx.add_items(items)
+        rows = [i for i in range(start, stop) if i not in existing]
+        hashes = _row_hashes(images[start:stop]) if rows else []
+        ids += add_container_rows(
+            db,
+            cid,
+            rows,
+            [f"{stem}-{i:0{digits}d}" for i in rows],
+            [hashes[i - start] for i in rows],
+            (int(w), int(h)),
+            None if labels is None else [labels[i] for i in rows],
+            None if targets is None else [targets[i] for i in rows],
+            split,
+            annotator,
+            {"source": kind, "imported_from": str(container)},
+        )
         written = done + min(start + WRITE_CHUNK, len(images))
         yield Progress(written, total, f"writing catalog: {written:,} of {total:,} items")
     return ids
