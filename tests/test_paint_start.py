@@ -158,3 +158,32 @@ def test_the_provisional_hash_reads_a_bounded_sample_and_tells_images_apart():
     c[y, 5] += 1
     assert ImageIdentity.quick(c).same_image(q)
     assert not ImageIdentity.of(c).same_image(ImageIdentity.of(a))
+
+
+def test_unsaved_work_appearing_at_the_full_place_keeps_the_strokes_where_they_are(
+    tmp_path, settings_dir
+):
+    """Another run left unsaved strokes at the place of the full identity while this session
+    painted under the provisional one: the journal is not moved over them, painting goes on in
+    the provisional journal, and both replay to what each painted."""
+    from qbi_desktop.core.annotation.journal import Journal, replay_full
+    from qbi_desktop.core.annotation.masks import MaskEditor
+
+    image = _image(512)
+    image_path = tmp_path / "scan.tif"
+    s = _session(image, image_path)
+    assert s.identity.provisional
+    full = ImageIdentity.of(image, image_path)
+    other = Journal.open_at(journal_path(full, image_path), full)
+    MaskEditor(image.shape, on_commit=other).dab(200, 200, 5)
+    other.close()  # as by a crash of that run
+    s._full_hash._thread.join()
+    s.editor.dab(10, 10, 3)  # the hash is known: the move is tried and refused
+    assert s.identity.provisional and s.journal is not None
+    assert s.journal_problem is not None and "unsaved" in s.journal_problem.lower()
+    s.editor.dab(30, 30, 3)
+    expected = s.mask.copy()
+    s.journal.close()  # a crash
+    assert np.array_equal(replay_full(s.journal.path, s.quick).mask, expected)
+    theirs = replay_full(journal_path(full, image_path), full).mask
+    assert theirs[200, 200] == 1 and theirs[10, 10] == 0
