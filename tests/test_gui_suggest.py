@@ -158,3 +158,16 @@ def test_with_one_class_labelled_the_counter_says_what_is_needed(qtbot, main_win
     _key(qtbot, panel.table, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: len(main_window.documents) == 1, timeout=10000)
     assert _catalog_label(root, ids[10])[0] is None
+
+
+def test_steady_typing_does_not_hold_back_the_model(qtbot, labelling):
+    """A key every 60 ms (faster than the 120 ms the updates gather keys for) must still let
+    the model learn while the user types, not only once they stop."""
+    window, panel, suggest, root, ids, truth = labelling
+    _go(panel, ids[LABELLED])
+    seen = []
+    for _ in range(25):
+        _key(qtbot, panel.table, Qt.Key.Key_Return)
+        qtbot.wait(60)
+        seen.append(suggest.table.labelled)
+    assert max(seen) > LABELLED + 5  # updated mid-run, from the labels given so far

@@ -46,7 +46,7 @@ from qbi_desktop.core.quality.labelling import (
 )
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
 
-DEBOUNCE_MS = 120  # after a label: wait for the next few keys before asking the worker
+DEBOUNCE_MS = 120  # after a label: gather the next few keys into one update
 PRIORITY_ROWS = 300  # rows around the view whose features are read first
 #: labels given before "Label next" re-sorts the table: the rows the user is about to work
 #: through stay put (and their thumbnails loaded) instead of changing after every key
@@ -263,7 +263,9 @@ class BrowserSuggestions(QObject):
     def schedule(self, delay_ms: int = DEBOUNCE_MS) -> None:
         if self.session is None:
             return
-        self.timer.start(delay_ms)
+        # not restarted by the next key: steady typing must not postpone the update forever
+        if not self.timer.isActive() or delay_ms < self.timer.remainingTime():
+            self.timer.start(delay_ms)
 
     def update_now(self):
         """Ask the worker for fresh suggestions (one update at a time; later ones coalesce)."""
