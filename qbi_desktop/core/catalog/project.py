@@ -36,7 +36,7 @@ import numpy as np
 
 from qbi_desktop.core import leftovers
 from qbi_desktop.core.atomic import DiskFullError, flush_batch
-from qbi_desktop.core.catalog import checks, edits, schema
+from qbi_desktop.core.catalog import checks, edits, opinions, schema
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
     CatalogCorruptError,
@@ -687,6 +687,7 @@ class Writer:
             [(label, annotator, i) for i in ids],
         )
         self._log(list(ids), "label", label, annotator, stamp)
+        self._opinion(ids, "label", label, annotator, stamp)
         what = what or ("clear label" if label is None else f"label {label!r}")
         return edits.finish(self.db, "label", what, ids, before)
 
@@ -723,6 +724,7 @@ class Writer:
                 [(state, annotator, notes, i) for i in ids],
             )
         self._log(list(ids), "review", state, annotator, now())
+        self._opinion(ids, "review", state, annotator, now())
         return edits.finish(self.db, "review", state.replace("_", " "), ids, before)
 
     def set_notes(
@@ -751,6 +753,7 @@ class Writer:
                     (item_id, name, float(value), annotator),
                 )
             self._log([item_id], f"target:{name}", value, annotator, stamp)
+            self._opinion([item_id], "target", value, annotator, stamp, name)
 
     def set_mask(
         self,
@@ -777,9 +780,12 @@ class Writer:
             )
         if log:
             self._log([item_id], "mask", None if mask is None else "set", annotator, now())
+            if annotator and not opinions.is_consensus(annotator):  # this person's own copy
+                data = None if mask is None else path.read_bytes()
+                opinions.record_mask(self, item_id, annotator, data, now())
 
     def _write_mask(self, item_id: int, mask: np.ndarray, sync: bool = True) -> Path:
-        from qbi_desktop.core.atomic import atomic_write_bytes
+        from qbi_desktop.core.atomic import atomic_write_bytes, write_new_file
 
         array = np.asarray(mask)
         if array.dtype == bool:
@@ -793,7 +799,11 @@ class Writer:
             array = array.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
         self.project.masks_dir.mkdir(exist_ok=True)
         path = self.project.masks_dir / f"{item_id}-{secrets.token_hex(4)}.tif"
-        atomic_write_bytes(path, tiff_bytes(array, compression="zlib"), sync)
+        data = tiff_bytes(array, compression="zlib")
+        if sync:
+            atomic_write_bytes(path, data)
+        else:  # a new name no row refers to yet: the caller flushes before the commit
+            write_new_file(path, data)
         self.created.append(path)
         return path
 
@@ -805,6 +815,7 @@ class Writer:
         rows = tuple((b.label, b.x, b.y, b.w, b.h, b.annotator or annotator) for b in boxes)
         edits.write_values(self.db, edits.BOXES, [(i, rows) for i in ids])
         self._log(list(ids), "boxes", str(len(boxes)), annotator, now())
+        self._opinion(ids, "boxes", opinions.boxes_value(boxes), annotator, now())
         return edits.finish(self.db, edits.BOXES, what or f"boxes ({len(boxes)})", ids, before)
 
     def set_target(
@@ -816,6 +827,7 @@ class Writer:
         value = None if value is None else float(value)
         edits.write_values(self.db, field, [(i, (value, annotator)) for i in ids])
         self._log(list(ids), field, value, annotator, now())
+        self._opinion(ids, "target", value, annotator, now(), name)
         what = what or (f"clear {name}" if value is None else f"{name} = {value:g}")
         return edits.finish(self.db, field, what, ids, before)
 
@@ -824,12 +836,31 @@ class Writer:
             f"SELECT path FROM masks WHERE item_id IN ({','.join('?' * len(ids))})", ids
         ).fetchall():
             self.obsolete.append(self.project.resolve(stored))
+        for (stored,) in self.db.execute(
+            "SELECT json_extract(value, '$') FROM opinions WHERE kind = 'mask' AND item_id IN "
+            f"({','.join('?' * len(ids))})",
+            ids,
+        ).fetchall():
+            self.obsolete.append(self.project.resolve(stored))
         cur = self.db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
         self.db.execute(
             "DELETE FROM containers WHERE id NOT IN "
             "(SELECT DISTINCT container_id FROM items WHERE container_id IS NOT NULL)"
         )
         return cur.rowcount
+
+    def _opinion(
+        self,
+        ids: Iterable[int],
+        kind: str,
+        value: Any,
+        annotator: str | None,
+        stamp: str,
+        name: str = "",
+    ) -> None:
+        """Keep the annotator's own version (a consensus is the item's annotation only)."""
+        if annotator and not opinions.is_consensus(annotator):
+            opinions.record(self.db, ids, annotator, kind, value, stamp, name)
 
     def _log(
         self, ids: list[int], what: str, value: Any, annotator: str | None, stamp: str
