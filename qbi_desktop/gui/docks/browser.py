@@ -165,8 +165,9 @@ class BrowserPanel(
         self.classes_edit = QLineEdit()
         self.classes_edit.setPlaceholderText("class names, comma-separated: key 0 = first")
         self.classes_edit.setToolTip(
-            "Keys 0-9 in the table give the class at that position; A accept, R reject, "
-            "F flag for editing; Enter opens the item"
+            "Keys 0-9 in the table give the class at that position; C class picker for any "
+            "class (also /); Backspace clear the label; A accept, R reject, F flag for editing; "
+            "Enter opens the item (on the Targets column: types the target, as F2 does)"
         )
         self.classes_edit.editingFinished.connect(self._classes_edited)
 

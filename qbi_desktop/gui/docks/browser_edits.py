@@ -194,9 +194,12 @@ class BrowserEdits:
             bind(key, lambda s=state: self.review_current(s))
         for key in CLEAR_LABEL_KEYS:
             bind(key, self.clear_label)
+            self.shortcuts[-1].setWhatsThis("Clear the class label")
         for key in PICKER_KEYS:
             bind(key, self.open_class_picker)
+            self.shortcuts[-1].setWhatsThis("Class picker: type a few letters, Enter gives it")
         bind("F2", self.edit_target)
+        self.shortcuts[-1].setWhatsThis("Type the chosen regression target; Enter moves on")
         bind("N", self.notes_dialog)
         for key in ("Return", "Enter"):
             bind(key, self.enter_key)
