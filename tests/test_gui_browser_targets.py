@@ -229,3 +229,21 @@ def test_batch_dialog_says_which_targets_a_pipeline_drops_and_why(qtbot, tmp_pat
     assert "✗ count: dropped: random_crop may change it (it changes with crop/zoom)" in (
         dialog.targets_note.text()
     )
+
+
+def test_clicking_the_targets_header_sorts_by_the_chosen_target(qtbot, mnist_browser):
+    window, browser, root = mnist_browser
+    with open_project(root) as project:
+        for item, (a, b) in {3: (5.0, 1.0), 7: (1.0, 9.0), 9: (3.0, 5.0)}.items():
+            project.set_target([item], "alpha", a)
+            project.set_target([item], "beta", b)
+    browser._data_changed()
+    browser.target_choice.setCurrentText("beta")
+    header = browser.table.horizontalHeader()
+    browser.table.scrollTo(browser.model.index(0, COL_TARGETS))
+    x = header.sectionViewportPosition(COL_TARGETS) + 5
+    qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+    shown = [browser.model.item_id(r) for r in range(browser.model.rowCount())]
+    with_beta = [i for i in shown if i in (3, 7, 9)]
+    assert browser.model.sort_key.endswith("target:beta")
+    assert with_beta in ([3, 9, 7], [7, 9, 3])  # by beta (1, 5, 9), not by alpha

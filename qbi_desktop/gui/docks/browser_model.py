@@ -115,7 +115,8 @@ class ItemTableModel(QAbstractTableModel):
             names = self.project.distinct("targets") if self.project else []
             if not names:
                 return
-            key = f"target:{names[0]}"
+            # the target being typed (the panel's choice), else the first
+            key = f"target:{self.active_target if self.active_target in names else names[0]}"
         self.sort_key = ("-" if order == Qt.SortOrder.DescendingOrder else "") + key
         self.reload()
 
