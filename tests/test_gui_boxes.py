@@ -359,3 +359,22 @@ def test_boxes_show_on_browser_thumbnail_and_montage(qtbot, project_window):
     if task is not None:
         qtbot.waitUntil(lambda: task.finished, timeout=15000)
     assert _has_colour(browser.montage.picture.pixmap().toImage(), colour)
+
+
+def test_next_item_key_saves_the_mask_on_the_way(qtbot, project_window):
+    window, root, ids = project_window
+    annotate = window.panels["annotate"]
+    qtbot.waitUntil(lambda: annotate.session is not None and annotate.session.ready, timeout=10000)
+    key(qtbot, window, Qt.Key.Key_B)
+    drag(qtbot, window, (10, 30), (60, 30))  # a stroke: the mask is modified, not yet saved
+    assert annotate.session.modified
+    painted = annotate.session.mask.copy()
+    key(qtbot, window, Qt.Key.Key_D)
+    qtbot.waitUntil(
+        lambda: getattr(annotate.boxes.session.store, "item_id", 0) == ids[1], timeout=10000
+    )
+    task = annotate.last_save_task
+    assert task is not None
+    qtbot.waitUntil(lambda: task.finished, timeout=10000)
+    with open_project(root) as project:
+        assert np.array_equal(project.mask(ids[0]) != 0, painted != 0)
