@@ -199,6 +199,11 @@ def scripted_user(n_items: int = 20, per_item: int = 10) -> None:
 
 
 if __name__ == "__main__":
+    import shutil
+
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
-    repaint_bench()
-    scripted_user()
+    try:
+        repaint_bench()
+        scripted_user()
+    finally:
+        shutil.rmtree(SCRATCH, ignore_errors=True)  # the 8192^2 image is 128 MB
