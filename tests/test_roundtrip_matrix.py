@@ -30,6 +30,7 @@ SIZE = 28
 LABELS = ["3", "7", "3", "7"]  # digits, so that MNIST can hold them too
 SPLITS = ["train", "train", "test", "test"]
 CLASSES = {1: "car", 2: "dog"}
+IGNORE = 255
 
 #: What each export kind holds (the fields of :func:`_state`).
 HOLDS: dict[str, set[str]] = {
@@ -225,10 +226,14 @@ def _src_datapackage(root: Path) -> tuple[list[Path], dict]:
     project = open_project(root / "maker", create=True)
     run_job(import_job(project, "imagefolder", sources, **options))
     ids = sorted(project.ids())
-    project.set_metadata(title="Round trip", mask_classes={str(k): v for k, v in CLASSES.items()})
+    # an ignore region too (labelme's __ignore__, VOC's 255, COCO's crowd)
+    classes = {**{str(k): v for k, v in CLASSES.items()}, str(IGNORE): "__ignore__"}
+    project.set_metadata(title="Round trip", mask_classes=classes, mask_ignore=IGNORE)
     for k, item_id in enumerate(ids):
         project.set_targets(item_id, {"diameter": 0.1 * (k + 1)})
-        project.set_mask(item_id, _mask(k))
+        mask = _mask(k)
+        mask[26:, :4] = IGNORE
+        project.set_mask(item_id, mask)
         project.set_boxes(item_id, [Box(*_box(k))])
         project.set_notes(item_id, f"note {k}")
     project.set_review(ids[:2], "accepted")
@@ -390,7 +395,24 @@ def test_round_trip(imported, tmp_path, source, export):
         assert set(again.metadata().get("mask_classes", {}).values()) == set(
             meta["mask_classes"].values()
         )
+        # the ignore region stays the ignore region (not a class named "__ignore__")
+        ignore = meta.get("mask_ignore")
+        if ignore is not None:
+            have = again.metadata().get("mask_ignore")
+            assert (
+                have is not None
+                and again.metadata()["mask_classes"][str(have)]
+                == (meta["mask_classes"][str(ignore)])
+            )
     text = "\n".join(report.warnings)
     for field in sorted(set(before[next(iter(before))]) - holds):
         if _carried(before, field):
             assert re.search(SAYS[field], text), f"{export} export report does not name {field}"
+
+
+def test_datapackage_import_keeps_the_ignore_value(imported):
+    """The package's ignore region comes back as the project's ignore value (the matrix then
+    checks that every export holding masks keeps it)."""
+    _root, _state, meta = imported("datapackage")
+    assert meta.get("mask_ignore") == IGNORE
+    assert meta["mask_classes"][str(IGNORE)] == "__ignore__"

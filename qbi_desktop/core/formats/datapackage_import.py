@@ -39,11 +39,14 @@ from qbi_desktop.core.formats.common import (
     scan_image,
     unquote_cell,
 )
+from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.safefile import check_regular, read_text
 
+#: Metadata that says what mask values mean: merged with the project's, never filled in.
+MASK_MEANING = ("mask_classes", "mask_instances", "mask_ignore")
 #: The table an export writes, one row per item.
 ITEMS_TABLE = "items.csv"
 #: Checksum algorithms the spec allows in ``hash`` (``algo:hex``; bare hex means MD5).
@@ -186,7 +189,7 @@ def descriptor_metadata(descriptor: dict[str, Any]) -> dict[str, Any]:
     """The project metadata fields (title, license, creators, ...) a descriptor gives back,
     the inverse of what :func:`build_descriptor` writes; values of the wrong type are left out."""
     out: dict[str, Any] = {}
-    for key in ("title", "description", "version", "mask_instances", *_EXTRA_FIELDS):
+    for key in ("title", "description", "version", "mask_instances", "mask_ignore", *_EXTRA_FIELDS):
         if descriptor.get(key) is not None:
             out[key] = descriptor[key]
     licenses = descriptor.get("licenses")
@@ -456,6 +459,10 @@ def import_job(
         # One name, one value: the package's masks take the project's value of each name.
         merge = merge_classes(old_classes, new_classes, str(descriptor_path))
         report.warnings += merge.notes
+        # the ignore value: said by the descriptor, or (older exports) named in the class table
+        ignore = meta.get("mask_ignore")
+        if ignore is None:
+            ignore = next((int(k) for k, v in new_classes.items() if v == IGNORE_NAME), None)
         if merge.renumber:
             for _old, item, _review, _notes in planned:
                 item.mask = merge.apply(item.mask)
@@ -504,18 +511,20 @@ def import_job(
                 tx.set_metadata(mask_classes=merge.classes)
             if instances is not None:
                 tx.set_metadata(mask_instances=instances)
+            if ignore is not None and mask_ignore(db) is None:
+                tx.set_metadata(mask_ignore=merge.value(ignore))
             # The dataset description fills what the project does not say yet; never overwrites.
             fill = {
                 k: v
                 for k, v in meta.items()
-                if k not in ("mask_classes", "mask_instances") and have.get(k) in (None, "", [])
+                if k not in MASK_MEANING and have.get(k) in (None, "", [])
             }
             if fill:
                 tx.set_metadata(**fill)
             differ = sorted(
                 k
                 for k, v in meta.items()
-                if k not in ("mask_classes", "mask_instances") and k not in fill and have[k] != v
+                if k not in MASK_MEANING and k not in fill and have[k] != v
             )
             if differ:
                 report.warnings.append(
