@@ -41,8 +41,7 @@ from qbi_desktop.core.catalog import NewItem, open_project  # noqa: E402
 from qbi_desktop.core.formats import import_job  # noqa: E402
 from qbi_desktop.core.idx import read_idx, write_idx  # noqa: E402
 from qbi_desktop.core.jobs import run_job  # noqa: E402
-from qbi_desktop.core.quality.labelling import IncrementalKnn  # noqa: E402
-from qbi_desktop.core.quality.suggest import Suggestions, label_next_order  # noqa: E402
+from qbi_desktop.core.quality.labelling import IncrementalKnn, queue_order  # noqa: E402
 
 
 def _mnist(folder: Path, part: str) -> tuple[np.ndarray, np.ndarray]:
@@ -87,9 +86,7 @@ def simulate(X, y_true, order: str, checkpoints=(100, 1000, 5000), seed=0):
             suggested[todo] = -1
             conf = np.zeros(len(todo))
         if order == "queue":
-            queue = label_next_order(
-                Suggestions(todo, suggested[todo], conf), 0.1, int(rng.integers(1 << 31))
-            )
+            queue = queue_order(todo, conf, 0.1, int(rng.integers(1 << 31)))
             pos = 0
         update_s.append(time.perf_counter() - t)
         # the labeller works on while the worker updates: 5 % of what is labelled, at least 10

@@ -436,6 +436,9 @@ class LabellingSession:
                 got_rows: list[int] = []
                 got: list[np.ndarray] = []
                 for p, h in zip(part.tolist(), hashes, strict=True):
+                    # hand the interpreter lock over now and then: the GUI thread needs it
+                    # for every Python slot, and would otherwise wait out the 5 ms interval
+                    time.sleep(0)
                     hit = known.get(h) if h else None
                     if hit is not None and len(hit[2]) == 4 * d:
                         vector = np.frombuffer(hit[2], dtype=np.float32)

@@ -360,15 +360,16 @@ class BrowserSuggestions(QObject):
 
     def _show_current(self) -> None:
         found = self._acceptable(any_column=True)
-        if found is None:
-            self.current.setText("")
-            return
-        row, name = found
-        confidence = self.suggestion_for(self.model.item_id(row))[1]
-        self.current.setText(
-            f"Suggested: <b>{name}</b> ({100 * confidence:.0f} %) · Enter accepts, "
-            "a number key gives another class"
-        )
+        text = ""
+        if found is not None:
+            row, name = found
+            confidence = self.suggestion_for(self.model.item_id(row))[1]
+            text = (
+                f"Suggested: <b>{name}</b> ({100 * confidence:.0f} %) · Enter accepts, "
+                "a number key gives another class"
+            )
+        if text != self.current.text():  # a new text lays the panel out again: only if needed
+            self.current.setText(text)
 
     # -- Enter accepts ------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
