@@ -24,8 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--annotator", help="name stored with every label/mask/box imported")
     # A sheet's text layout, when detection cannot tell (default: detected)
     p.add_argument("--encoding", help="sheet: text encoding, e.g. utf-8, windows-1252")
-    p.add_argument("--separator", choices=[",", ";", "tab"], help="sheet: column separator")
-    p.add_argument("--decimal", choices=[".", ","], help="sheet: decimal mark of numbers")
+    p.add_argument(
+        "--separator",
+        choices=[",", ";", "tab", "comma", "semicolon"],
+        metavar="SEP",
+        help="sheet: column separator, ',' ';' or tab (also: comma, semicolon)",
+    )
+    p.add_argument(
+        "--decimal",
+        choices=[".", ",", "point", "comma"],
+        metavar="MARK",
+        help="sheet: decimal mark of numbers, '.' or ',' (also: point, comma)",
+    )
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.set_defaults(func=run_import)
 

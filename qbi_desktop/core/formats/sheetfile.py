@@ -95,7 +95,8 @@ def read_sheet(
 def _option(path: Path, name: str, value: str | None, allowed: dict[str, str]) -> str | None:
     if value in (None, "", "auto"):
         return None
-    value = {"tab": "\t", "\\t": "\t"}.get(str(value).lower(), value)
+    names = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "point": ".", "dot": "."}
+    value = names.get(str(value).lower(), value)
     if value not in allowed:
         names = ", ".join(repr(k) if k != "\t" else "tab" for k in allowed)
         raise UserFacingError(f"{path}: {name} {value!r} is not one of {names}")
