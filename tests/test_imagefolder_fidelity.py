@@ -56,6 +56,9 @@ def test_import_takes_the_files_and_classes_torchvision_takes(tmp_path):
     _save(root / "dog" / ".f.png", 6)  # a hidden image file: torchvision takes it
     _save(root / "dog" / "g.gif", 7, "GIF")  # not one of torchvision's IMG_EXTENSIONS
     (root / "dog" / "notes.txt").write_text("x")
+    from qbi_desktop.core.formats.imagefolder import IMG_EXTENSIONS
+
+    assert set(IMG_EXTENSIONS) == set(folder.IMG_EXTENSIONS)  # the installed torchvision's list
     project = open_project(tmp_path / "p", create=True)
     report = run_job(import_job(project, "imagefolder", [root]))
     expected = _torchvision(root)
