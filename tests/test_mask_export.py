@@ -35,9 +35,7 @@ def _set(root: Path, masks: dict[str, np.ndarray], suffix=".png") -> Path:
 
 
 def _masks(project) -> dict[str, np.ndarray]:
-    return {
-        Path(row["name"]).stem: project.mask(row["id"]) for row in project.query(limit=None)
-    }
+    return {Path(row["name"]).stem: project.mask(row["id"]) for row in project.query(limit=None)}
 
 
 def test_16_bit_masks_export_as_imagej_tiffs(tmp_path):
@@ -116,3 +114,33 @@ def test_binary_0_255_mask_keeps_255_as_a_class(tmp_path):
     run_job(import_job(p, "masks", [_set(tmp_path / "src", {"a": mask})]))
     assert "mask_ignore" not in p.metadata()
     assert np.array_equal(_masks(p)["a"], mask)
+
+
+def test_class_names_and_splits_come_back_from_a_masks_export(tmp_path):
+    """The export's class table (in each mask file) and split folders: a masks import of the
+    export gives the same names per pixel, the same ignore value and the same splits, and
+    joins a project that already numbers those classes differently by name."""
+    src = tmp_path / "src"
+    (src / "train").mkdir(parents=True)
+    for name in ("2011_000003.json", "2011_000003.jpg"):
+        shutil.copy(DATA / "semantic" / name, src / "train")
+    p = open_project(tmp_path / "p", create=True)
+    run_job(import_job(p, "labelme", [src]))
+    run_job(export_job(p, "masks", tmp_path / "out"))
+    q = open_project(tmp_path / "q", create=True)
+    q.set_metadata(mask_classes={"1": "bottle", "2": "dog"})  # person/bottle were 1/2 in p
+    folder = tmp_path / "out" / "train"
+    report = run_job(import_job(q, "masks", [folder / "masks"], images_dir=folder / "images"))
+    assert "renumbered" in str(report)
+
+    def names(project):
+        table = {int(v): n for v, n in project.metadata()["mask_classes"].items()}
+        (row,) = project.query(limit=None)
+        mask = project.mask(row["id"])
+        return row["split"], np.vectorize(lambda v: table.get(int(v), ""))(mask)
+
+    (split_p, names_p), (split_q, names_q) = names(p), names(q)
+    assert split_p == split_q == "train"
+    assert np.array_equal(names_p, names_q)
+    assert q.metadata()["mask_ignore"] == 255
+    assert q.metadata()["mask_classes"]["1"] == "bottle"

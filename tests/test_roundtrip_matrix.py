@@ -51,19 +51,11 @@ _SILENT = (
     "the {kind} export ({module}) does not name in its report the {what} it cannot hold "
     "(common.not_kept writes that note)"
 )
-_LABELME = _SILENT.format(kind="labelme", module="labelme.py", what="targets/notes/review states")
 _ARRAYS = _SILENT.format(kind="mnist/npz", module="arrays.py", what="targets/masks/boxes/notes")
-_MASK_NAMES = (
-    "the masks import (masks.py) does not read back the class table the masks export writes "
-    "into each mask file: class names are lost"
-)
 KNOWN: dict[tuple[str, str], str] = {
-    ("sheet", "labelme"): _LABELME,
-    ("datapackage", "labelme"): _LABELME,
     **{(s, e): _ARRAYS for s in ("sheet", "labelme", "datapackage") for e in ("mnist", "npz")},
     ("masks", "npz"): _ARRAYS,
     ("coco", "npz"): _ARRAYS,
-    **{(s, "masks"): _MASK_NAMES for s in ("coco", "labelme", "datapackage")},
 }
 
 

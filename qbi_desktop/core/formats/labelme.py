@@ -49,6 +49,7 @@ from qbi_desktop.core.formats.common import (
     mask_classes,
     mask_instances,
     mask_regions,
+    not_kept,
     put_image,
     read_item_mask,
     reject_if,
@@ -366,7 +367,7 @@ def export_job(
     datapackage: bool = False,
     **_: Any,
 ) -> Job[ExportReport]:
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         names = mask_class_names(db)
         instances = mask_instances(db)
         ignore = mask_ignore(db)
@@ -402,6 +403,7 @@ def export_job(
             folder.write_json(str(Path(rel).with_suffix(".json")), doc)
             if n % 100 == 0:
                 yield Progress(n, len(rows), "writing labelme files")
+        return not_kept(rows, "labelme", {"labels", "splits", "masks", "boxes"})
 
     return run_export(project, "labelme", out, write, filters=filters, datapackage=datapackage)
 

@@ -29,6 +29,7 @@ import numpy as np
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.classnames import merge_classes
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -38,6 +39,7 @@ from qbi_desktop.core.formats.common import (
     is_image,
     mask_classes,
     mask_instances,
+    not_kept,
     put_image,
     read_item_mask,
     read_mask_file,
@@ -45,6 +47,7 @@ from qbi_desktop.core.formats.common import (
     run_export,
     scan_image,
     split_dir,
+    split_from_name,
 )
 from qbi_desktop.core.formats.ignore import (
     IGNORE_NAME,
@@ -120,7 +123,7 @@ def import_job(
                         Problem(name, f"two project items are named {stem!r}: mask is ambiguous")
                     )
                 targets[stem] = (item_id, None, (h, w) if w else None)
-        have_ignore = ignore = mask_ignore(db)
+        file_classes: dict[str, str] = {}  # value -> name, as the mask files describe them
         plan: list[tuple[int | None, Path | None, np.ndarray, Any]] = []
         for n, (key, mfile) in enumerate(sorted(by_key.items())):
             if key not in targets:
@@ -131,19 +134,18 @@ def import_job(
             if isinstance(mask, str):
                 problems.append(Problem(str(mfile), mask))
                 continue
-            declared = declared_ignore(mfile)
-            if declared is not None and np.any(mask == declared):
-                if ignore is None:
-                    ignore = declared
-                elif declared != ignore:
-                    problems.append(
-                        Problem(
-                            str(mfile),
-                            f"its ignore value is {declared}, the project's (or another "
-                            f"mask's) is {ignore}; one ignore value per project",
-                        )
+            table = described(mfile, mask)
+            clash = next((v for v, n in table.items() if file_classes.get(v, n) != n), None)
+            if clash is not None:
+                problems.append(
+                    Problem(
+                        str(mfile),
+                        f"names value {clash} {table[clash]!r}, another mask file of the folder "
+                        f"names it {file_classes[clash]!r}",
                     )
-                    continue
+                )
+                continue
+            file_classes.update(table)
             info = None
             if image is not None and item_id is None:
                 info = scan_image(image)
@@ -164,29 +166,33 @@ def import_job(
             plan.append((item_id, image, PackedMask(mask), info))  # compressed until written
             if n % 100 == 0:
                 yield Progress(n, len(by_key), "reading masks")
-        classes = mask_classes(db)
-        if ignore is not None and have_ignore is None:
-            taken = classes.get(str(ignore))
-            if taken is not None and taken != IGNORE_NAME:
-                problems.append(
-                    Problem(
-                        str(masks_dir),
-                        f"the masks use {ignore} as ignore region, the project's class "
-                        f"{taken!r} has that value",
-                    )
-                )
+        # One name, one value: the files' classes join the project's by name (classnames.py)
+        merge = None
+        if file_classes and mask_instances(db) is None:
+            merge = merge_classes(mask_classes(db), file_classes, str(masks_dir))
+            report.warnings += merge.notes
+            plan = [(i, image, merge.apply(mask), info) for i, image, mask, info in plan]
+        ignore = None
+        if merge is not None:
+            file_ignore = [int(v) for v, name in file_classes.items() if name == IGNORE_NAME]
+            if file_ignore and mask_ignore(db) is None:
+                ignore = merge.value(file_ignore[0])
         reject_if(masks_dir, problems)
         unmatched = len(targets) - len(plan)
         if images_dir is not None and unmatched:
             report.warnings.append(f"{unmatched} image(s) have no mask")
         with project.transaction(db) as tx:
-            if ignore is not None and have_ignore is None:
+            if merge is not None:
+                tx.set_metadata(mask_classes=merge.classes)
+            if ignore is not None:
                 tx.set_metadata(mask_ignore=ignore)
-                if mask_instances(db) is None:
-                    tx.set_metadata(mask_classes={**classes, str(ignore): IGNORE_NAME})
             provenance = {"source": "masks", "imported_from": str(masks_dir)}
+            # out/<split>/masks, as the export writes it (or a folder named train_masks, ...)
+            split = split_from_name(masks_dir.name) or split_from_name(masks_dir.parent.name)
             new = [
-                file_item(image, info, annotator=annotator, mask=mask, provenance=provenance)
+                file_item(
+                    image, info, annotator=annotator, mask=mask, split=split, provenance=provenance
+                )
                 for item_id, image, mask, info in plan
                 if item_id is None
             ]
@@ -205,7 +211,9 @@ def import_job(
                         if isinstance(info, str):
                             raise UserFacingError(f"{image}: {info}")
                         rest.append(
-                            file_item(image, info, annotator=annotator, provenance=provenance)
+                            file_item(
+                                image, info, annotator=annotator, split=split, provenance=provenance
+                            )
                         )
                 report.ids += tx.add_items(rest)
                 new += rest
@@ -215,9 +223,10 @@ def import_job(
         db.close()
 
 
-def declared_ignore(path: Path) -> int | None:
-    """The ignore value a mask file declares: the one our exports name (PNG text / ImageJ
-    Info), else 255 for a PASCAL VOC palette PNG (VOC's colour at index 255); else None."""
+def described(path: Path, mask: np.ndarray) -> dict[str, str]:
+    """The classes a mask file names (value as text -> name, the ignore value as
+    ``__ignore__``): the table our exports write (PNG text / ImageJ Info), else for a PASCAL
+    VOC palette PNG (VOC's colour at index 255) holding 255, the ignore region; else none."""
     try:
         if path.suffix.lower() in (".tif", ".tiff"):
             import tifffile
@@ -230,14 +239,24 @@ def declared_ignore(path: Path) -> int | None:
             with Image.open(path) as img:
                 text = getattr(img, "text", None) or {}
                 info = json.loads(text[INFO_KEY]) if INFO_KEY in text else {}
-                if not info and img.mode == "P":
+                if not info and img.mode == "P" and np.any(mask == VOC_IGNORE):
                     palette = img.getpalette() or []
                     if tuple(palette[3 * VOC_IGNORE : 3 * VOC_IGNORE + 3]) == VOC_IGNORE_COLOUR:
-                        return VOC_IGNORE
-    except Exception:  # the pixels were read already; an unreadable description is no ignore
-        return None
-    value = info.get("mask_ignore") if isinstance(info, dict) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+                        return {str(VOC_IGNORE): IGNORE_NAME}
+    except Exception:  # the pixels were read already; an unreadable description names nothing
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    table = info.get("mask_classes")
+    table = (
+        {str(k): str(v) for k, v in table.items() if str(k).isdigit()}
+        if isinstance(table, dict)
+        else {}
+    )
+    ignore = info.get("mask_ignore")
+    if isinstance(ignore, int) and not isinstance(ignore, bool):
+        table[str(ignore)] = IGNORE_NAME
+    return table
 
 
 def _where(db: Any, item_id: int) -> tuple:
@@ -254,7 +273,7 @@ def export_job(
     datapackage: bool = False,
     **_: Any,
 ) -> Job[ExportReport]:
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         with_splits = any(r["split"] for r in rows)
         info = {"mask_classes": mask_classes(db)}
         ignore = mask_ignore(db)
@@ -268,6 +287,7 @@ def export_job(
                 folder.write_bytes(f"{base}masks/{Path(rel).stem}{ext}", data)
             if n % 200 == 0:
                 yield Progress(n, len(rows), "writing images and masks")
+        return not_kept(rows, "masks", {"splits", "masks"})
 
     return run_export(project, "masks", out, write, filters=filters, datapackage=datapackage)
 
