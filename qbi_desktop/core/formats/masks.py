@@ -6,7 +6,9 @@ the masks are attached to items already in the project with the same name stem. 
 be a single-channel integer label image of the image's height and width.
 The value 255 of a PASCAL VOC mask (a palette PNG with VOC's colour at 255, as VOC and
 labelme2voc write them) is the ignore region, and so is the value our own exports name as
-ignore (see formats.ignore): the project then keeps it as its ignore value.
+ignore (see formats.ignore): the project then keeps it as its ignore value. The class table our
+exports write into each file joins the project's classes by name (classnames.py), and a folder
+``<split>/masks`` (or ``train_masks``, ...) gives new items that split.
 
 Export: ``out/<split>/images/<name>`` and ``out/<split>/masks/<stem>.png`` for masks whose labels
 fit 8 bits (greyscale PNG: every reader, PIL, OpenCV, torchvision, Fiji, gets the label values
