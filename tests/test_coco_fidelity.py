@@ -385,3 +385,16 @@ def test_real_files_come_back_from_our_export_with_the_same_boxes_and_masks(tmp_
             (b.label, b.x, b.y, b.w, b.h) for b in boxes
         ), file_name
         assert np.array_equal(got_mask, mask), file_name
+
+
+def test_a_crowd_region_painted_as_its_class_is_said_in_the_import_report(tmp_path):
+    """A class mask cannot mark a region as a crowd; the import says so instead of the crowd
+    silently becoming an ordinary region on the next export."""
+    path = with_blank_images("pycococreator_coco_example.json", tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+    assert any(
+        "crowd regions (iscrowd 1, which COCO tools skip) painted as their class: 1 'blueberry'"
+        in note
+        for note in report.warnings
+    )

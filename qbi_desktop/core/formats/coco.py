@@ -354,6 +354,7 @@ def _plan(
     # Annotations by image, so that one image's mask is painted whole and packed before the
     # next one's (all masks as arrays at once can exceed the memory; see packed.py).
     by_image: dict[Any, list[CocoAnnotation]] = {}
+    crowds: dict[str, int] = {}  # crowd regions painted as their class, by class
     for ann in coco.annotations:
         label = f"annotations[{ann.index}]"
         if ann.category_id not in categories:
@@ -434,10 +435,20 @@ def _plan(
                 new_instances.add(category)
             else:
                 new_classes[str(value)] = category
+            if ann.iscrowd and not ignored:
+                crowds[category] = crowds.get(category, 0) + 1
         if mask is not None:
             top = int(mask.max())
             narrow = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
             target["mask"] = PackedMask(mask.astype(narrow, copy=False))
+    if crowds and notes is not None:
+        # a class mask cannot say "this region is a crowd": said here, not lost silently
+        listed = ", ".join(f"{n} {name!r}" for name, n in sorted(crowds.items()))
+        notes.append(
+            f"{source.name}: crowd regions (iscrowd 1, which COCO tools skip) painted as their "
+            f"class: {listed}; a COCO export writes them as ordinary regions (name their "
+            "class __ignore__ to keep them skipped)"
+        )
     return list(images.values())
 
 
