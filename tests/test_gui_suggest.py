@@ -171,3 +171,27 @@ def test_steady_typing_does_not_hold_back_the_model(qtbot, labelling):
         qtbot.wait(60)
         seen.append(suggest.table.labelled)
     assert max(seen) > LABELLED + 5  # updated mid-run, from the labels given so far
+
+
+def test_label_next_chosen_before_the_first_suggestions_orders_when_they_come(
+    qtbot, main_window, tmp_path
+):
+    d = load_digits()
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=(d.images[:200] * 16).clip(0, 255).astype(np.uint8))
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "npz", [npz]))
+        ids = project.ids()
+        for i in range(30):
+            project.set_label([ids[i]], str(d.target[i]))
+    panel = main_window.panels["browser"]
+    suggest = panel.suggestions
+    assert panel.open_project(root)
+    suggest.queue_box.click()  # at once, before the worker has answered
+    qtbot.waitUntil(lambda: suggest.table is not None and not suggest.table.pending, timeout=30000)
+    qtbot.waitUntil(lambda: panel.model.ids.tolist() == suggest.table.queue.tolist(), timeout=10000)
+    # a click on another column's header sorts by it and ends "Label next"
+    panel.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
+    assert not suggest.queue_on and not suggest.queue_box.isChecked()
+    assert len(panel.model.ids) == 200

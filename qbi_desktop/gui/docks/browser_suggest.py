@@ -78,6 +78,7 @@ class BrowserSuggestions(QObject):
         self.counted: set[int] = set()  # items whose label was compared with the suggestion
         self.labelled_since: set[int] = set()  # labelled after the model's last snapshot
         self.labels_since_reorder = 0
+        self.queue_stale = False  # "Label next" is on but the table is not in its order yet
         self._own_reset = False  # a reset we made (queue order): no new update for it
         self._base_ids: np.ndarray | None = None  # the catalog's ids for the current filters
         self.updates = 0
@@ -115,6 +116,10 @@ class BrowserSuggestions(QObject):
         header = panel.table.horizontalHeader()
         header.moveSection(header.visualIndex(COL_SUGGESTED), header.visualIndex(COL_LABEL) + 1)
         header.resizeSection(COL_SUGGESTED, 90)
+        # sorting by another column ends "Label next" (after the view's own sort: reload again)
+        header.sortIndicatorChanged.connect(
+            lambda column, _order: column != COL_SUGGESTED and self.set_queue(False)
+        )
 
         self.model.suggestions = self
         self.model.modelReset.connect(self._model_reset)
@@ -151,7 +156,9 @@ class BrowserSuggestions(QObject):
         """The table's rows after a reload: in queue order while "Label next" is on."""
         self._base_ids = ids
         if not self.queue_on or self.table is None:
+            self.queue_stale = self.queue_on  # ordered when the first suggestions come
             return ids
+        self.queue_stale = False
         return self._queue_rows(current=None)
 
     def sort_requested(self, order: Qt.SortOrder) -> None:
@@ -200,6 +207,7 @@ class BrowserSuggestions(QObject):
         if current is not None and self.model.item(row)["label"] is not None:
             current = None  # labelled meanwhile: the queue's first item is next
         self.labels_since_reorder = 0
+        self.queue_stale = False
         self._own_reset = True
         try:
             self.model.set_order(self._queue_rows(current))
@@ -309,7 +317,7 @@ class BrowserSuggestions(QObject):
         self.updates += 1
         if self.first_shown_at is None and len(table.ids) and (table.suggested >= 0).any():
             self.first_shown_at = time.perf_counter()
-        if self.queue_on and self.labels_since_reorder >= REORDER_EVERY:
+        if self.queue_on and (self.queue_stale or self.labels_since_reorder >= REORDER_EVERY):
             self._reorder_keeping_current()
         elif self.model.rowCount():
             self.model.dataChanged.emit(
