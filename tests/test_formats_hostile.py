@@ -916,39 +916,6 @@ def test_planned_masks_wait_compressed_so_large_imports_fit_in_memory(tmp_path):
     assert np.array_equal(np.asarray(PackedMask(mask)), mask)
 
 
-def test_polygon_filling_matches_scikit_image_pixel_for_pixel():
-    """The importers' polygon filler (rows x crossings, not pixels x edges: a polygon with
-    thousands of vertices over a large image no longer takes minutes) gives exactly the
-    pixels of skimage.draw.polygon, boundary and vertex pixels included."""
-    from skimage.draw import polygon
-
-    from qbi_desktop.core.formats.raster import fill_polygon, polygon_pixels
-
-    rng = np.random.default_rng(7)
-    for n in range(1500):
-        k = int(rng.integers(3, 12))
-        shape = (int(rng.integers(1, 40)), int(rng.integers(1, 40)))
-        step = (1.0, 0.5, 1 / 3, 0.1, 0.0)[n % 5]  # on-grid vertices hit edges and vertices
-        r, c = rng.uniform(-10, 50, k), rng.uniform(-10, 50, k)
-        if step:
-            r, c = np.round(r / step) * step, np.round(c / step) * step
-        expected = polygon(r, c, shape=shape)
-        got = polygon_pixels(r, c, shape)
-        assert np.array_equal(expected[0], got[0]) and np.array_equal(expected[1], got[1]), (
-            shape,
-            r.tolist(),
-            c.tolist(),
-        )
-        mask = np.zeros(shape, np.uint16)
-        fill_polygon(mask, r, c, 7)
-        assert np.array_equal(np.argwhere(mask == 7).T, np.stack(expected)) or not len(expected[0])
-    theta = np.linspace(0, 2 * np.pi, 3000, endpoint=False)
-    r = 300 + 280 * np.sin(theta) * (1 + 0.3 * np.sin(37 * theta))
-    c = 300 + 280 * np.cos(theta)
-    big = polygon_pixels(r, c, (600, 600))
-    assert 150_000 < big[0].size < 300_000
-
-
 def test_names_no_file_system_holds_are_refused_not_crashes(tmp_path, capsys):
     long = "n" * 300 + ".png"
     sheet = tmp_path / "s" / "targets.csv"
