@@ -25,7 +25,6 @@ RIGHT_SHARE = 0.285  # with the tab strip down its right edge (26 px)
 LEFT_MIN, RIGHT_MIN = 282, 386  # narrower than this the panels' rows no longer fit
 CANVAS_SHARE = 0.5  # the canvas never gets less than this share when the layout makes room
 LEVELS_HEIGHT = 320  # histogram, min/max, percentiles, colour map, options
-LEVELS_BESIDE_BROWSER = 190  # histogram and min/max: the Browser's table needs the height
 TASKS_HEIGHT = 110
 
 IMAGE_PAGE = "image"
@@ -157,8 +156,8 @@ def arrange_default_layout(window) -> None:
 
 def _follow_left_tabs(window) -> None:
     """The Browser's table needs height and the Files list little: the Browser in front of
-    the left column takes most of it (Levels keeps histogram and min/max, the rest scrolls);
-    Files in front gives Levels its room back."""
+    the left column takes most of it (Levels shrinks to the least that shows all its controls,
+    a smaller histogram); Files in front gives Levels its room back."""
     docks = window.docks
     if getattr(window, "_left_tabs_followed", False) or not {"browser", "files", "levels"} <= set(
         docks
@@ -170,7 +169,12 @@ def _follow_left_tabs(window) -> None:
         levels = docks["levels"]
         if not visible or window.dockWidgetArea(docks[name]) != window.dockWidgetArea(levels):
             return
-        height = LEVELS_BESIDE_BROWSER if name == "browser" else LEVELS_HEIGHT
+        if name == "browser":  # the panel's least height plus the dock's title
+            panel = levels.widget()
+            height = panel.widget().minimumSizeHint().height() + levels.height()
+            height -= panel.viewport().height() - 2
+        else:
+            height = LEVELS_HEIGHT
         # After the tab switch is laid out: a resize during it is undone by the layout.
         QTimer.singleShot(
             0, lambda: window.resizeDocks([levels], [height], Qt.Orientation.Vertical)

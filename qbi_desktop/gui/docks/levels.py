@@ -49,7 +49,7 @@ class LevelsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background=None)
-        self.plot.setMinimumHeight(120)
+        self.plot.setMinimumHeight(80)  # beside the Browser the column is shared (layout.py)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.hideAxis("left")
