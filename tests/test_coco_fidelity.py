@@ -345,6 +345,11 @@ def test_instance_masks_with_an_ignore_region_come_back_whole(tmp_path):
         assert np.array_equal(q.mask(row["id"]), mask)
         meta = q.metadata()
         assert meta["mask_instances"] == "cell" and meta["mask_ignore"] == 65535
+        # the ignore entry in the class table does not make the project's masks class masks
+        again = run_job(
+            import_job(q, "coco", [tmp_path / "out" / "unassigned" / "annotations.json"])
+        )
+        assert again.updated == 1 and np.array_equal(q.mask(row["id"]), mask)
 
 
 def test_a_polygon_with_an_outline_of_millions_of_pixels_is_refused_not_walked(tmp_path):

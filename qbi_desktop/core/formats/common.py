@@ -36,6 +36,7 @@ from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.export_folder import ExportFolder, ExportRefused  # noqa: F401
+from qbi_desktop.core.formats.ignore import IGNORE_NAME
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.safefile import not_regular
 
@@ -186,6 +187,8 @@ def mask_kind_conflict(
     """Why masks meaning ``instances`` (class of every object) or ``classes`` (value -> class)
     cannot join the project's masks, or None when they fit (or the project has no masks yet)."""
     have_instances, have_classes = mask_instances(db), mask_classes(db)
+    # the ignore region goes with either kind of mask (ignore.py)
+    have_classes = {k: v for k, v in have_classes.items() if v != IGNORE_NAME}
     if instances is not None:
         if have_classes:
             return (
