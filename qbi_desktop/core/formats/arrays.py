@@ -30,6 +30,7 @@ from qbi_desktop.core.formats.common import (
     ExportReport,
     ImportReport,
     item_pixels,
+    not_kept,
     reject_if,
     run_export,
     split_from_name,
@@ -346,7 +347,7 @@ def export_mnist_job(
 ) -> Job[ExportReport]:
     """``<prefix>-images-idx3-ubyte.gz`` + labels per split (train, t10k, val)."""
 
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         for n, (split, group) in enumerate(_groups(rows).items()):
             yield Progress(n, len(_groups(rows)), f"writing {split or 'unassigned'}")
             images = _stack(project, db, group, "MNIST")
@@ -363,6 +364,7 @@ def export_mnist_job(
             folder.write_bytes(
                 f"{prefix}-labels-idx1-ubyte.gz", _idx_bytes(labels.astype(np.uint8))
             )
+        return not_kept(rows, "mnist", {"labels", "splits"})
 
     return run_export(project, "mnist", out, write, filters=filters, datapackage=datapackage)
 
@@ -377,7 +379,7 @@ def export_npz_job(
 ) -> Job[ExportReport]:
     """``dataset.npz`` with ``x_<split>``/``y_<split>`` (+ ``class_names`` or ``target_names``)."""
 
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         labels = sorted({r["label"] for r in rows if r["label"] is not None})
         target_names = sorted({t for r in rows for t in r["targets"]})
         arrays: dict[str, np.ndarray] = {}
@@ -403,5 +405,7 @@ def export_npz_job(
         buffer = io.BytesIO()
         np.savez_compressed(buffer, **arrays)
         folder.write_bytes("dataset.npz", buffer.getvalue())
+        # y holds the class labels, or the targets when no item has a label
+        return not_kept(rows, "npz", {"labels", "splits"} | (set() if labels else {"targets"}))
 
     return run_export(project, "npz", out, write, filters=filters, datapackage=datapackage)
