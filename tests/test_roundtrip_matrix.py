@@ -349,8 +349,6 @@ def test_every_kind_is_in_the_matrix():
 @pytest.mark.parametrize(("source", "export"), PAIRS)
 def test_round_trip(imported, tmp_path, source, export):
     root, before, meta = imported(source)
-    if export == "masks" and not _carried(before, "masks"):
-        pytest.skip("a masks export of items without masks: nothing for a masks import to read")
     with open_project(root) as project:
         out = tmp_path / "out"
         try:
@@ -361,6 +359,12 @@ def test_round_trip(imported, tmp_path, source, export):
                 assert "label" in str(exc) and not out.exists()
                 return
             pytest.fail(f"{export} export of a {source} import refused: {exc}")
+    text = "\n".join(report.warnings)
+    for field in sorted(set(before[next(iter(before))]) - HOLDS[export]):
+        if _carried(before, field):
+            assert re.search(SAYS[field], text), f"{export} export report does not name {field}"
+    if export == "masks" and not _carried(before, "masks"):
+        return  # images without masks: nothing a masks import could read back
     again = open_project(tmp_path / "again", create=True)
     _reimport(again, export, out)
     after = _state(again)
@@ -387,10 +391,6 @@ def test_round_trip(imported, tmp_path, source, export):
                 and again.metadata()["mask_classes"][str(have)]
                 == (meta["mask_classes"][str(ignore)])
             )
-    text = "\n".join(report.warnings)
-    for field in sorted(set(before[next(iter(before))]) - holds):
-        if _carried(before, field):
-            assert re.search(SAYS[field], text), f"{export} export report does not name {field}"
 
 
 def test_datapackage_import_keeps_the_ignore_value(imported):
