@@ -154,11 +154,12 @@ CREATE INDEX opinions_annotator ON opinions(annotator, kind);
 # by triggers) instead of the items; target_counts says how many items have each regression
 # target (so a sort by it knows at once whether items without it exist). key is the JSON array
 # of the five values, so a NULL and an empty string stay apart in the primary key. Bulk loads
-# into an empty catalog (core.catalog.bulk) drop the triggers and recount at the end.
+# into an empty catalog (core.catalog.bulk) drop the triggers and recount at the end. Every
+# statement may run again over its own result (a catalog whose version number was set back).
 _V5 = """
-CREATE INDEX items_width ON items(width);
-CREATE INDEX items_width_desc ON items(width DESC, id);
-CREATE TABLE item_counts (
+CREATE INDEX IF NOT EXISTS items_width ON items(width);
+CREATE INDEX IF NOT EXISTS items_width_desc ON items(width DESC, id);
+CREATE TABLE IF NOT EXISTS item_counts (
     key             TEXT PRIMARY KEY,
     label           TEXT,
     split           TEXT,
@@ -167,26 +168,28 @@ CREATE TABLE item_counts (
     label_by        TEXT,
     n               INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE target_counts (
+CREATE TABLE IF NOT EXISTS target_counts (
     name TEXT PRIMARY KEY,
     n    INTEGER NOT NULL
 ) WITHOUT ROWID;
+DELETE FROM item_counts;
 INSERT INTO item_counts
     SELECT json_array(label, split, review, provenance_kind, label_by),
            label, split, review, provenance_kind, label_by, COUNT(*)
     FROM items GROUP BY label, split, review, provenance_kind, label_by;
+DELETE FROM target_counts;
 INSERT INTO target_counts SELECT name, COUNT(*) FROM targets GROUP BY name;
-CREATE TRIGGER item_counts_insert AFTER INSERT ON items BEGIN
+CREATE TRIGGER IF NOT EXISTS item_counts_insert AFTER INSERT ON items BEGIN
     INSERT INTO item_counts VALUES (
         json_array(new.label, new.split, new.review, new.provenance_kind, new.label_by),
         new.label, new.split, new.review, new.provenance_kind, new.label_by, 1)
     ON CONFLICT(key) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER item_counts_delete AFTER DELETE ON items BEGIN
+CREATE TRIGGER IF NOT EXISTS item_counts_delete AFTER DELETE ON items BEGIN
     UPDATE item_counts SET n = n - 1
     WHERE key = json_array(old.label, old.split, old.review, old.provenance_kind, old.label_by);
 END;
-CREATE TRIGGER item_counts_update
+CREATE TRIGGER IF NOT EXISTS item_counts_update
 AFTER UPDATE OF label, split, review, provenance_kind, label_by ON items BEGIN
     UPDATE item_counts SET n = n - 1
     WHERE key = json_array(old.label, old.split, old.review, old.provenance_kind, old.label_by);
@@ -195,13 +198,13 @@ AFTER UPDATE OF label, split, review, provenance_kind, label_by ON items BEGIN
         new.label, new.split, new.review, new.provenance_kind, new.label_by, 1)
     ON CONFLICT(key) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER target_counts_insert AFTER INSERT ON targets BEGIN
+CREATE TRIGGER IF NOT EXISTS target_counts_insert AFTER INSERT ON targets BEGIN
     INSERT INTO target_counts VALUES (new.name, 1) ON CONFLICT(name) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER target_counts_delete AFTER DELETE ON targets BEGIN
+CREATE TRIGGER IF NOT EXISTS target_counts_delete AFTER DELETE ON targets BEGIN
     UPDATE target_counts SET n = n - 1 WHERE name = old.name;
 END;
-CREATE TRIGGER target_counts_update AFTER UPDATE OF name ON targets BEGIN
+CREATE TRIGGER IF NOT EXISTS target_counts_update AFTER UPDATE OF name ON targets BEGIN
     UPDATE target_counts SET n = n - 1 WHERE name = old.name;
     INSERT INTO target_counts VALUES (new.name, 1) ON CONFLICT(name) DO UPDATE SET n = n + 1;
 END;
