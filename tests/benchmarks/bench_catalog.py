@@ -85,6 +85,13 @@ SCALE_CASES = {
         {"review": "unreviewed", "provenance": "acquired"},
         "id",
     ),
+    "sort has_mask desc": (None, "-has_mask"),
+    "sort n_boxes desc": (None, "-n_boxes"),
+    "filter split=val, sort has_mask": ({"split": "val"}, "has_mask"),
+    # still a scan of every item (see the closing note): a substring, duplicates, source
+    "filter name contains 'img00012'": ({"name": "img00012"}, "id"),
+    "filter duplicates": ({"duplicates": True}, "id"),
+    "sort source": (None, "source"),
 }
 #: The same question asked of a plain table with one index per column (the peer).
 _PLAIN_SORT = {
@@ -97,8 +104,13 @@ _PLAIN_SORT = {
     "annotator": "annotator",
     "width": "width",
     "target:size": "value",
+    "has_mask": "has_mask",
+    "n_boxes": "n_boxes",
+    "source": "source",
 }
 _PLAIN_FILTER = {"label": "label", "split": "split", "review": "review", "provenance": "provenance"}
+#: Masks on every 10th item, 1-3 boxes on every 5th (setup of both sides).
+MASKED, BOXED = 10, 5
 
 
 def build_scaled(folder: Path, n: int) -> tuple[Path, Path]:
@@ -122,6 +134,10 @@ def build_scaled(folder: Path, n: int) -> tuple[Path, Path]:
             "ann" if i % 4 else None,
             28,
             float(values[i]),
+            int(i % MASKED == 0),
+            (1 + i % 3) if i % BOXED == 0 else 0,
+            "big-images-idx3-ubyte",
+            f"{i:032x}",
         )
         for i in range(n)
     ]
@@ -140,7 +156,15 @@ def build_scaled(folder: Path, n: int) -> tuple[Path, Path]:
             "INSERT INTO items(id, name, container_id, idx, hash, width, height, label, split, "
             "review, provenance_kind, label_by, added) "
             "VALUES (?, ?, 1, ?, ?, ?, 28, ?, ?, ?, ?, ?, '2026-12-05')",
-            [(r[0], r[1], r[0] - 1, f"{r[0]:032x}", r[7], *r[2:7]) for r in rows],
+            [(r[0], r[1], r[0] - 1, r[12], r[7], *r[2:7]) for r in rows],
+        )
+        db.executemany(
+            "INSERT INTO masks(item_id, path, updated) VALUES (?, ?, '2026-12-05')",
+            [(r[0], f"masks/{r[0]}.tif") for r in rows if r[9]],
+        )
+        db.executemany(
+            "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (?, 'spot', 1, 1, 2, 2)",
+            [(r[0],) for r in rows for _ in range(r[10])],
         )
         db.executemany(
             "INSERT INTO targets(item_id, name, value) VALUES (?, 'size', ?)",
@@ -152,10 +176,12 @@ def build_scaled(folder: Path, n: int) -> tuple[Path, Path]:
     pdb = sqlite3.connect(plain, isolation_level=None)
     pdb.execute(
         "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, label TEXT, split TEXT, "
-        "review TEXT, provenance TEXT, annotator TEXT, width INTEGER, value REAL)"
+        "review TEXT, provenance TEXT, annotator TEXT, width INTEGER, value REAL, "
+        "has_mask INTEGER, n_boxes INTEGER, source TEXT, hash TEXT)"
     )
     pdb.execute("BEGIN")
-    pdb.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    pdb.executemany("INSERT INTO items VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+    pdb.execute("CREATE INDEX items_hash ON items(hash)")
     for column in list(_PLAIN_SORT.values())[1:]:
         pdb.execute(f"CREATE INDEX items_{column} ON items({column})")
     pdb.execute("COMMIT")
@@ -167,8 +193,14 @@ def plain_page(db, filters, sort) -> tuple[int, list]:
     """count + first page of 100 from the plain table: the indexed SQLite query."""
     where, params = [], []
     for key, value in (filters or {}).items():
-        where.append(f"{_PLAIN_FILTER[key]} = ?")
-        params.append(value)
+        if key == "name":
+            where.append("name LIKE ?")
+            params.append(f"%{value}%")
+        elif key == "duplicates":
+            where.append("hash IN (SELECT hash FROM items GROUP BY hash HAVING COUNT(*) > 1)")
+        else:
+            where.append(f"{_PLAIN_FILTER[key]} = ?")
+            params.append(value)
     clause = ("WHERE " + " AND ".join(where) + " ") if where else ""
     total = db.execute("SELECT COUNT(*) FROM items " + clause, params).fetchone()[0]
     key = sort.lstrip("-")
