@@ -43,12 +43,35 @@ def test_merge_moves_every_item_and_counts_add_up(tmp_path):
     assert counts["small"] == 12 and not {"1", "2", "3"} & set(counts)
     assert change.changed == 12
     assert C.class_list(project)[:3] == ["0", "small", "4"]
-    project.revert(change, "ann")
+    project.revert(change.labels, "ann")
     assert C.class_counts(project)["2"] == 4
     with pytest.raises(UserFacingError, match="'nope' is not in the project"):
         C.merge_classes(project, ["nope"], "1")
     with pytest.raises(UserFacingError, match="non-empty name"):
         C.rename_class(project, "1", "  ")
+
+
+def test_rename_and_merge_carry_box_labels_and_undo_them_together(tmp_path):
+    from qbi_desktop.core.catalog import Box
+
+    project = mnist_like(tmp_path, 20, 10)
+    project.set_boxes(1, [Box("7", 1, 2, 3, 4, "carol"), Box("cell", 0, 0, 2, 2)], "ann")
+    project.set_boxes(2, [Box("cell", 5, 5, 1, 1)], "ann")
+    order = C.class_list(project)
+    assert "cell" in order  # a class only boxes use is a class too
+    edit = C.merge_classes(project, ["7", "cell"], "object", "bob")
+    assert [b.label for b in project.boxes(1)] == ["object", "object"]
+    assert project.boxes(1)[0].annotator == "carol"  # who drew it is kept
+    assert C.box_counts(project) == {"object": 3}
+    assert set(edit.ids) >= {1, 2} and edit.boxes is not None
+    back, restored = C.revert_class_edit(project, edit, order, "bob")
+    assert [b.label for b in project.boxes(1)] == ["7", "cell"]
+    assert C.box_counts(project) == {"7": 1, "cell": 2} and C.class_list(project) == order
+    assert restored >= 2
+    C.revert_class_edit(project, back, C.class_list(project), "bob")  # redo
+    assert C.box_counts(project) == {"object": 3}
+    with pytest.raises(UserFacingError, match="already exists"):
+        C.rename_class(project, "object", "3")
 
 
 def test_cli_labels_and_classes_match_the_browser_edits(tmp_path, capsys):

@@ -1,17 +1,20 @@
 """The project's classes: their order (key 0 = first), counts, rename and merge.
 
 The class list is kept in the catalog's ``meta`` table (key ``classes``), so keys 0-9 mean the
-same classes in every window and on the command line; labels present in the items but not in
-the list follow it in :func:`sorted_classes` order. Rename and merge are each one catalog
-transaction that returns a :class:`~qbi_desktop.core.catalog.edits.Change` of the items'
-labels (``Project.revert`` takes it back); who gave each label (``label_by``) is kept, the
-rename is logged in each item's history under the renaming annotator.
+same classes in every window and on the command line; classes present in the items' labels or
+boxes but not in the list follow it in :func:`sorted_classes` order. Rename and merge are each
+one catalog transaction over the items' labels *and* their boxes' labels; they return a
+:class:`ClassEdit` (two :class:`~qbi_desktop.core.catalog.edits.Change` records) that
+:func:`revert_class_edit` takes back with the class list it had. Who gave each label
+(``label_by``) and drew each box is kept; the rename is logged in each item's history under the
+renaming annotator.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from qbi_desktop.core.catalog import edits
@@ -54,6 +57,32 @@ def class_counts(project: Any) -> dict[str, int]:
     return {str(label): int(n) for label, n in rows}
 
 
+def box_counts(project: Any) -> dict[str, int]:
+    """{class: number of boxes with that label}."""
+    rows = project.db.execute("SELECT label, COUNT(*) FROM boxes GROUP BY label").fetchall()
+    return {str(label): int(n) for label, n in rows}
+
+
+@dataclass(frozen=True)
+class ClassEdit:
+    """A rename or merge: what it did to item labels and to box labels (None: no boxes)."""
+
+    what: str
+    labels: Change
+    boxes: Change | None = None
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        """Every item touched (labels or boxes)."""
+        extra = self.boxes.ids if self.boxes is not None else ()
+        return tuple(dict.fromkeys((*self.labels.ids, *extra)))
+
+    @property
+    def changed(self) -> int:
+        """Items whose label changed."""
+        return self.labels.changed
+
+
 def stored_list(db: Any) -> list[str]:
     row = db.execute("SELECT value FROM meta WHERE key = ?", (META_KEY,)).fetchone()
     if row is None:
@@ -68,10 +97,14 @@ def stored_list(db: Any) -> list[str]:
 
 
 def class_list(project: Any, counts: dict[str, int] | None = None) -> list[str]:
-    """The classes in key order: the stored list, then labels present that it lacks."""
+    """The classes in key order: the stored list, then labels (items, boxes) it lacks."""
     stored = list(dict.fromkeys(stored_list(project.db)))
-    present = class_counts(project) if counts is None else counts
+    present = set(class_counts(project) if counts is None else counts) | set(box_counts(project))
     return stored + sorted_classes(c for c in present if c not in stored)
+
+
+def _known(project: Any) -> set[str]:
+    return set(class_counts(project)) | set(box_counts(project)) | set(stored_list(project.db))
 
 
 def set_class_list(project: Any, names: Sequence[str]) -> list[str]:
@@ -91,16 +124,16 @@ def add_class(project: Any, name: str) -> list[str]:
     return set_class_list(project, [*current, name])
 
 
-def rename_class(project: Any, old: str, new: str, annotator: str | None = None) -> Change:
-    """Rename class ``old`` to ``new`` on every item; refuses a name already in use (that is a
-    merge: :func:`merge_classes`)."""
+def rename_class(project: Any, old: str, new: str, annotator: str | None = None) -> ClassEdit:
+    """Rename class ``old`` to ``new`` on every item and box; refuses a name already in use
+    (that is a merge: :func:`merge_classes`)."""
     new = check_name(new)
     if new == old:
         raise UserFacingError(f"class {old!r}: the new name is the same")
-    counts = class_counts(project)
-    if old not in counts and old not in stored_list(project.db):
+    known = _known(project)
+    if old not in known:
         raise UserFacingError(f"class {old!r} is not in the project")
-    if new in counts or new in stored_list(project.db):
+    if new in known:
         raise UserFacingError(
             f"class {new!r} already exists: merge {old!r} into it instead of renaming"
         )
@@ -109,14 +142,14 @@ def rename_class(project: Any, old: str, new: str, annotator: str | None = None)
 
 def merge_classes(
     project: Any, sources: Sequence[str], into: str, annotator: str | None = None
-) -> Change:
-    """Give every item labelled with one of ``sources`` the label ``into`` (which may be new or
-    one of the sources); the sources leave the class list."""
+) -> ClassEdit:
+    """Give every item and box labelled with one of ``sources`` the label ``into`` (which may be
+    new or one of the sources); the sources leave the class list."""
     into = check_name(into)
     sources = [s for s in dict.fromkeys(sources) if s != into]
     if not sources:
         raise UserFacingError(f"merge into {into!r}: choose at least one other class to merge")
-    known = set(class_counts(project)) | set(stored_list(project.db))
+    known = _known(project)
     missing = [s for s in sources if s not in known]
     if missing:
         raise UserFacingError(f"class {missing[0]!r} is not in the project")
@@ -126,7 +159,7 @@ def merge_classes(
 
 def _relabel(
     project: Any, sources: list[str], into: str, annotator: str | None, what: str
-) -> Change:
+) -> ClassEdit:
     from qbi_desktop.core.catalog.project import now
 
     with project.transaction() as tx:
@@ -143,8 +176,25 @@ def _relabel(
             "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
             [(i, "label", into, annotator, stamp) for i in ids],
         )
+        labels = edits.finish(tx.db, "label", what, ids, before)
+        boxed = [
+            int(r[0])
+            for r in tx.db.execute(
+                f"SELECT DISTINCT item_id FROM boxes WHERE label IN ({marks})", sources
+            )
+        ]
+        boxes = None
+        if boxed:
+            boxed, old_boxes = edits.capture(tx.db, edits.BOXES, boxed)
+            tx.db.execute(f"UPDATE boxes SET label = ? WHERE label IN ({marks})", [into, *sources])
+            tx.db.executemany(
+                "INSERT INTO annotation_log(item_id, what, value, annotator, at) "
+                "VALUES (?,?,?,?,?)",
+                [(i, "boxes", what, annotator, stamp) for i in boxed],
+            )
+            boxes = edits.finish(tx.db, edits.BOXES, what, boxed, old_boxes)
         tx.set_metadata(**{META_KEY: _merged_order(order, sources, into)})
-        return edits.finish(tx.db, "label", what, ids, before)
+        return ClassEdit(what, labels, boxes)
 
 
 def _merged_order(order: list[str], sources: list[str], into: str) -> list[str]:
@@ -165,13 +215,17 @@ def _merged_order(order: list[str], sources: list[str], into: str) -> list[str]:
 
 
 def revert_class_edit(
-    project: Any, change: Change, order: Sequence[str], annotator: str | None = None
-) -> edits.Reverted:
-    """Undo (or redo) a rename/merge: the items' labels and the class list ``order`` it had,
-    in one transaction."""
+    project: Any, edit: ClassEdit, order: Sequence[str], annotator: str | None = None
+) -> tuple[ClassEdit, int]:
+    """Undo (or redo) a rename/merge: item labels, box labels and the class list ``order`` it
+    had, in one transaction. Returns the edit that redoes it and how many items were restored
+    (items edited again since are left alone)."""
     from qbi_desktop.core.catalog.project import now
 
     with project.transaction() as tx:
-        result = edits.revert(tx, change, annotator, now())
+        stamp = now()
+        labels = edits.revert(tx, edit.labels, annotator, stamp)
+        boxes = edits.revert(tx, edit.boxes, annotator, stamp) if edit.boxes else None
         tx.set_metadata(**{META_KEY: list(order) or None})
-        return result
+    back = ClassEdit(edit.what, labels.change, boxes.change if boxes else None)
+    return back, len(back.ids)

@@ -161,9 +161,13 @@ class ClassesDialog(QDialog):
         if project is None:
             return
         counts = C.class_counts(project)
+        boxes = C.box_counts(project)
         for n, name in enumerate(C.class_list(project, counts)):
             key = f"{n}: " if n < 10 else ""
-            item = QListWidgetItem(f"{key}{name} — {counts.get(name, 0):,} item(s)")
+            text = f"{key}{name} — {counts.get(name, 0):,} item(s)"
+            if boxes.get(name):
+                text += f", {boxes[name]:,} box(es)"
+            item = QListWidgetItem(text)
             item.setData(NAME_ROLE, name)
             self.list.addItem(item)
 
@@ -283,11 +287,13 @@ class BrowserClasses:
         def revert(which: str, restore_order: list[str]) -> str:
             if self.project is not project:
                 raise UserFacingError("the project this edit was made in is closed")
-            result = C.revert_class_edit(project, state["change"], restore_order, self.annotator)
-            state["change"] = result.change
-            self._classes_changed(list(result.change.ids))
+            back, restored = C.revert_class_edit(
+                project, state["change"], restore_order, self.annotator
+            )
+            state["change"] = back
+            self._classes_changed(list(back.ids))
             done = "Undid" if which == "undo" else "Redid"
-            return f"{done} {change.what} on {result.restored:,} item(s) (Browser)"
+            return f"{done} {change.what} on {restored:,} item(s) (Browser)"
 
         after = C.class_list(project)
         self.undo_stack.push(
