@@ -247,3 +247,21 @@ def test_clicking_the_targets_header_sorts_by_the_chosen_target(qtbot, mnist_bro
     with_beta = [i for i in shown if i in (3, 7, 9)]
     assert browser.model.sort_key.endswith("target:beta")
     assert with_beta in ([3, 9, 7], [7, 9, 3])  # by beta (1, 5, 9), not by alpha
+
+
+def test_definition_dialog_refuses_a_bad_range_and_stays_open(qtbot, mnist_browser):
+    window, browser, root = mnist_browser
+    dialog = browser.target_definition_dialog()
+    dialog.name.setCurrentText("dose")
+    dialog.low.setText("ten")
+    box = dialog.findChild(QDialogButtonBox)
+    qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "lowest allowed: 'ten' is not a number" in dialog.problem.text()
+    dialog.low.setText("5")
+    dialog.high.setText("1")
+    qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    assert dialog.isVisible() and "above highest" in dialog.problem.text()
+    dialog.high.setText("")
+    qtbot.mouseClick(box.button(QDialogButtonBox.StandardButton.Ok), Qt.MouseButton.LeftButton)
+    with open_project(root) as project:
+        assert T.definitions(project)["dose"].range_text() == "5 … ∞"
