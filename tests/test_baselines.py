@@ -449,7 +449,7 @@ def test_dask_local_cluster_gives_the_same_predictions(digits):
 
 def test_unreachable_scheduler_is_a_clear_error(digits, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr("qbi_desktop.core.baselines.SCHEDULER_TIMEOUT_S", 1)
+    monkeypatch.setattr("qbi_desktop.core.baselines.predict.SCHEDULER_TIMEOUT_S", 1)
     job = run_baseline(BaselineConfig(model="knn", scheduler="tcp://127.0.0.1:1"), digits)
     with pytest.raises(UserFacingError, match="cannot reach tcp://127.0.0.1:1"):
         run_job(job)

@@ -1,0 +1,434 @@
+"""Planning a run: checking the configuration and the data, choosing the split and folds."""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.baselines.config import (
+    DUMMY_STRATEGIES,
+    KNN_METRICS,
+    MODELS,
+    SPLITS,
+    TRAIN_EVAL_WARNING,
+    BaselineConfig,
+    _name,
+)
+from qbi_desktop.core.baselines.features import _load_inputs, _masks, take_rows
+from qbi_desktop.core.errors import UserFacingError
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fold:
+    train: np.ndarray  # dataset indices
+    test: np.ndarray
+    train_scored: np.ndarray  # subset of train scored for the side-by-side training score
+
+
+@dataclass
+class _Plan:
+    task: str
+    config: BaselineConfig
+    folds: list[_Fold]
+    evaluation: str
+    y: np.ndarray | None  # classification: class indices; regression: values (per dataset index)
+    class_names: list[str]
+    features: dict[int, np.ndarray] = field(default_factory=dict)  # dataset index -> row
+    X: np.ndarray | None = None  # feature rows for `rows` (dataset indices, sorted)
+    rows: np.ndarray | None = None
+    images: Any = None  # segmentation: images and masks per dataset index
+    masks: Any = None
+    warnings: list[str] = field(default_factory=list)
+    resolved: dict[str, Any] = field(default_factory=dict)
+
+    def feature_rows(self, indices: np.ndarray) -> np.ndarray:
+        """Feature rows of dataset ``indices`` (read-only use): a view when they are a run of
+        consecutive rows (a dataset's train or test split usually is), else a blockwise copy."""
+        assert self.X is not None and self.rows is not None
+        return take_rows(self.X, np.searchsorted(self.rows, indices))
+
+
+# -- planning and validation --------------------------------------------------------------------
+
+
+def _validate_config(c: BaselineConfig) -> None:
+    if c.task not in ("auto", *MODELS):
+        raise UserFacingError(f"task: {c.task!r} is not one of auto, {', '.join(MODELS)}")
+    all_models = sorted({m for ms in MODELS.values() for m in ms})
+    if c.model not in all_models:
+        raise UserFacingError(f"model: {c.model!r} is not one of {', '.join(all_models)}")
+    if c.metric not in KNN_METRICS:
+        raise UserFacingError(f"metric: {c.metric!r} is not one of {', '.join(KNN_METRICS)}")
+    if c.model == "centroid" and c.metric not in ("l1", "l2"):
+        raise UserFacingError("metric: nearest centroid supports l1 and l2 only")
+    if c.weights not in ("uniform", "distance"):
+        raise UserFacingError(f"weights: {c.weights!r} is not uniform or distance")
+    if c.k < 1:
+        raise UserFacingError(f"k: must be at least 1, not {c.k}")
+    if c.split not in SPLITS:
+        raise UserFacingError(f"split: {c.split!r} is not one of {', '.join(SPLITS)}")
+    if c.eval not in ("test", "train"):
+        raise UserFacingError(f"eval: {c.eval!r} is not test or train")
+    if c.test_on not in ("test", "rest-of-train"):
+        raise UserFacingError(f"test_on: {c.test_on!r} is not test or rest-of-train")
+    if c.test_on == "rest-of-train" and c.train_size is None:
+        raise UserFacingError("test_on rest-of-train needs a train size (the first N items)")
+    if c.test_on == "rest-of-train" and c.eval == "train":
+        raise UserFacingError("choose either eval on train or test on the rest of the training set")
+    if not 0 < c.test_fraction < 1:
+        raise UserFacingError(f"test fraction: must be between 0 and 1, not {c.test_fraction}")
+    if c.split == "kfold" and c.folds < 2:
+        raise UserFacingError(
+            f"folds: k-fold cross-validation needs at least 2 folds, not {c.folds}"
+        )
+    if c.split == "kfold" and (c.test_on != "test" or c.eval == "train"):
+        raise UserFacingError("k-fold cross-validation tests on each fold in turn; no test_on/eval")
+    for name in ("train_size", "test_size"):
+        value = getattr(c, name)
+        if value is not None and value < 1:
+            raise UserFacingError(f"{name.replace('_', ' ')}: must be at least 1, not {value}")
+    if c.downsample < 1:
+        raise UserFacingError(f"downsample: must be a whole factor >= 1, not {c.downsample}")
+    if c.unseen_classes not in ("error", "warn"):
+        raise UserFacingError("unseen_classes: use error or warn")
+    if c.resize_to is not None and (len(c.resize_to) != 2 or min(c.resize_to) < 1):
+        raise UserFacingError(f"resize to: need (height, width), got {c.resize_to}")
+    if c.chunk_rows is not None and c.chunk_rows < 1:
+        raise UserFacingError("chunk rows: must be at least 1")
+    if c.C <= 0 or c.max_iter < 1:
+        raise UserFacingError("logistic regression: C must be > 0 and max_iter >= 1")
+
+
+def _infer_task(config: BaselineConfig, dataset: Any) -> str:
+    if config.task != "auto":
+        task = config.task
+    elif config.model in MODELS["segmentation"]:
+        task = "segmentation"
+    else:
+        task = getattr(dataset, "task", None)
+        if task not in MODELS:
+            targets = dataset.targets()
+            if targets is None:
+                task = "segmentation" if getattr(dataset, "masks", None) else "classification"
+            elif getattr(dataset, "class_names", None) is not None:
+                task = "classification"
+            else:
+                task = "regression" if np.asarray(targets).dtype.kind == "f" else "classification"
+    if config.model not in MODELS[task]:
+        raise UserFacingError(
+            f"model: {config.model!r} does not do {task}; choose one of {', '.join(MODELS[task])}"
+        )
+    strategies = DUMMY_STRATEGIES.get(task, ())
+    if (
+        config.model == "dummy"
+        and config.strategy is not None
+        and config.strategy not in strategies
+    ):
+        raise UserFacingError(
+            f"strategy: {config.strategy!r} is not a {task} dummy strategy "
+            f"({', '.join(strategies)})"
+        )
+    return task
+
+
+def _class_targets(dataset: Any, task: str, config: BaselineConfig) -> tuple[np.ndarray, list[str]]:
+    """Per-item class indices (-1 unlabeled) and class names, whatever the dataset gave."""
+    raw = dataset.targets()
+    n = len(dataset)
+    if raw is None:
+        raise UserFacingError(
+            f"{_name(dataset)}: the dataset has no labels; label the items before a {task} run"
+        )
+    raw = np.asarray(raw)
+    if len(raw) != n:
+        raise UserFacingError(f"{_name(dataset)}: {len(raw)} targets for {n} items")
+    if raw.ndim != 1:
+        raise UserFacingError(f"{_name(dataset)}: class labels must be one per item")
+    names = getattr(dataset, "class_names", None)
+    if raw.dtype.kind == "f":
+        nan = np.isnan(raw)
+        if nan.any():
+            raise UserFacingError(
+                f"{_name(dataset)}: {int(nan.sum())} labels are NaN (first at item "
+                f"{int(np.flatnonzero(nan)[0])}); a label must be a class"
+            )
+    if raw.dtype.kind in "iuf" and names is not None:
+        return raw.astype(np.int64), [str(c) for c in names]
+    # Arbitrary labels (e.g. strings from a catalog): encode; None/"" are unlabeled.
+    keys = [None if v is None or v == "" else str(v) for v in raw.tolist()]
+    classes = sorted({k for k in keys if k is not None})
+    if names is not None and set(classes) <= {str(c) for c in names}:
+        classes = [str(c) for c in names]
+    lookup = {c: i for i, c in enumerate(classes)}
+    return np.asarray([-1 if k is None else lookup[k] for k in keys], np.int64), classes
+
+
+def _regression_targets(dataset: Any, config: BaselineConfig) -> np.ndarray:
+    raw = dataset.targets()
+    if raw is None:
+        raise UserFacingError(f"{_name(dataset)}: the dataset has no regression targets")
+    try:
+        values = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise UserFacingError(f"{_name(dataset)}: regression targets must be numbers") from exc
+    names = list(getattr(dataset, "target_names", None) or [])
+    if values.ndim == 2:
+        if config.target is not None:
+            if config.target not in names:
+                raise UserFacingError(f"target: {config.target!r} is not one of {names}")
+            values = values[:, names.index(config.target)]
+        elif values.shape[1] == 1:
+            values = values[:, 0]
+        else:
+            raise UserFacingError(f"target: choose which target to predict, one of {names}")
+    elif values.ndim != 1:
+        raise UserFacingError(f"{_name(dataset)}: regression targets must be (N,) or (N, T)")
+    return values
+
+
+def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
+    _validate_config(config)
+    n = len(dataset)
+    if n == 0:
+        raise UserFacingError(f"{_name(dataset)}: the dataset is empty")
+    task = _infer_task(config, dataset)
+    # The result records the configuration with its defaults resolved, so it reproduces exactly.
+    strategy = config.strategy
+    if config.model == "dummy" and strategy is None:
+        strategy = DUMMY_STRATEGIES[task][0]
+    config = dataclasses.replace(
+        config, task=task, strategy=strategy, standardize=_standardize(config)
+    )
+    plan = _Plan(task, config, [], "", None, [])
+    labelled = np.ones(n, bool)
+    if task == "classification":
+        y, names = _class_targets(dataset, task, config)
+        plan.y, plan.class_names = y, names
+        labelled = y >= 0
+    elif task == "regression":
+        y = _regression_targets(dataset, config)
+        plan.y = y
+        labelled = ~np.isnan(y)
+    else:
+        plan.masks = _masks(dataset)
+        labelled = np.asarray([m is not None for m in plan.masks])
+
+    train_pool, test_pool, how = _pools(config, dataset, plan, n)
+    # Unlabeled items among those used: refuse (or drop when asked) before anything else.
+    used = np.union1d(train_pool, test_pool) if test_pool is not None else train_pool
+    unlabeled = used[~labelled[used]]
+    if unlabeled.size:
+        what = {"classification": "no class label", "segmentation": "no mask"}.get(
+            task, "no target value (NaN)"
+        )
+        if task == "regression" or not config.drop_unlabeled:
+            first = ", ".join(str(int(i)) for i in unlabeled[:5])
+            fix = (
+                "give every item a value"
+                if task == "regression"
+                else "label them, or choose to leave unlabeled items out"
+            )
+            raise UserFacingError(
+                f"{_name(dataset)}: {unlabeled.size} of {used.size} items have {what} "
+                f"(items {first}{', ...' if unlabeled.size > 5 else ''}); {fix}"
+            )
+        plan.warnings.append(f"{unlabeled.size} unlabeled items were left out")
+        train_pool = train_pool[labelled[train_pool]]
+        test_pool = test_pool[labelled[test_pool]] if test_pool is not None else None
+
+    plan.folds, plan.evaluation = _folds(config, plan, train_pool, test_pool, how)
+    for fold in plan.folds:
+        _check_fold(config, plan, fold, dataset)
+    if config.eval == "train":
+        plan.warnings.append(TRAIN_EVAL_WARNING)
+    _load_inputs(config, dataset, plan)
+    plan.resolved = {
+        "task": task,
+        "standardize": _standardize(config),
+        "n_items": n,
+        "evaluation": plan.evaluation,
+    }
+    return plan
+
+
+def _pools(
+    config: BaselineConfig, dataset: Any, plan: _Plan, n: int
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Training pool and test pool (None = to be split) as dataset indices, and how."""
+    splits = dataset.splits() if config.split in ("auto", "dataset") else None
+    if splits is not None:
+        splits = np.asarray([str(s).lower() for s in splits])
+        if not np.any(splits == "train"):
+            splits = None
+    if config.split == "dataset" and splits is None:
+        raise UserFacingError(
+            f"{_name(dataset)}: the dataset has no train/test splits; choose a random split or "
+            "k-fold cross-validation"
+        )
+    if splits is None:
+        how = "kfold" if config.split == "kfold" else "random"
+        return np.arange(n), None, how
+    train = np.flatnonzero(splits == "train")
+    test = np.flatnonzero(splits == "test")
+    name = "test"
+    if test.size == 0:
+        test = np.flatnonzero(np.isin(splits, ("val", "valid", "validation")))
+        name = "validation"
+    if config.test_on != "test" or config.eval == "train":
+        test = test[:0]  # the test split is not used: it needs no labels either
+    elif test.size == 0:
+        raise UserFacingError(
+            f"{_name(dataset)}: the dataset's splits have no test (or validation) items"
+        )
+    unassigned = int(np.sum(~np.isin(splits, ("train", "test", "val", "valid", "validation"))))
+    if unassigned:
+        plan.warnings.append(f"{unassigned} items without a train/test split were not used")
+    return train, test, f"dataset splits (train / {name})"
+
+
+def _folds(
+    config: BaselineConfig,
+    plan: _Plan,
+    train_pool: np.ndarray,
+    test_pool: np.ndarray | None,
+    how: str,
+) -> tuple[list[_Fold], str]:
+    # Imported only where needed: importing scikit-learn's model_selection (scipy.stats & co)
+    # holds the GIL for ~80 ms, a visible stall of the GUI thread while a run starts; a run on
+    # the dataset's own splits (MNIST) needs none of it.
+    classification = plan.task == "classification"
+    if how == "kfold":
+        from sklearn.model_selection import KFold, StratifiedKFold
+
+        pool = train_pool[: config.train_size] if config.train_size else train_pool
+        if pool.size < config.folds:
+            raise UserFacingError(
+                f"folds: {config.folds}-fold cross-validation needs at least {config.folds} "
+                f"items, there are {pool.size}"
+            )
+        strat = classification and np.bincount(plan.y[pool]).max() >= config.folds
+        if classification and not strat:
+            plan.warnings.append("too few items per class to stratify the folds; plain k-fold")
+        splitter = (StratifiedKFold if strat else KFold)(
+            config.folds, shuffle=True, random_state=config.seed
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "least populated class has only n members"
+            pairs = list(splitter.split(pool, plan.y[pool] if strat else None))
+        folds = [_Fold(pool[a], pool[b], _score_sample(config, pool[a])) for a, b in pairs]
+        return folds, f"{config.folds}-fold cross-validation (seed {config.seed})"
+
+    if test_pool is None:
+        from sklearn.model_selection import train_test_split
+
+        # A random split of everything, stratified by class where possible.
+        pool = train_pool
+        strat = None
+        if classification:
+            counts = np.bincount(plan.y[pool][plan.y[pool] >= 0])
+            if counts.size and counts[counts > 0].min() >= 2:
+                strat = plan.y[pool]
+            else:
+                plan.warnings.append(
+                    "a class has a single item: the random split is not stratified"
+                )
+        try:
+            train, test = train_test_split(
+                pool, test_size=config.test_fraction, random_state=config.seed, stratify=strat
+            )
+        except ValueError as exc:
+            raise UserFacingError(f"cannot split {pool.size} items: {exc}") from exc
+        train, test = np.sort(train), np.sort(test)
+        how = (
+            f"{'stratified ' if strat is not None else ''}random split, "
+            f"{config.test_fraction:.0%} test (seed {config.seed})"
+        )
+    else:
+        train, test = train_pool, test_pool
+
+    if config.train_size is not None:
+        if config.train_size > train.size:
+            raise UserFacingError(
+                f"train size: {config.train_size} requested, the training set has {train.size}"
+            )
+        rest = train[config.train_size :]
+        train = train[: config.train_size]
+        how += f", first {train.size} training items"
+        if config.test_on == "rest-of-train":
+            if rest.size == 0:
+                raise UserFacingError("test on rest of train: no training items are left over")
+            test = rest
+            how += ", tested on the remaining training items"
+    if config.eval == "train":
+        test = train
+        how += ", EVALUATED ON THE TRAINING DATA"
+    if config.test_size is not None:
+        test = test[: config.test_size]
+    if test.size == 0:
+        raise UserFacingError("the test set is empty")
+    scored = train if config.eval == "train" else _score_sample(config, train)
+    return [_Fold(train, test, scored)], how
+
+
+def _score_sample(config: BaselineConfig, train: np.ndarray) -> np.ndarray:
+    limit = config.train_score_max
+    if limit is None or train.size <= limit:
+        return train
+    if limit <= 0:
+        return train[:0]
+    rng = np.random.default_rng(config.seed)
+    return np.sort(rng.choice(train, limit, replace=False))
+
+
+def _check_fold(config: BaselineConfig, plan: _Plan, fold: _Fold, dataset: Any) -> None:
+    if fold.train.size == 0:
+        raise UserFacingError("the training set is empty")
+    if config.model == "knn" and config.k > fold.train.size:
+        raise UserFacingError(
+            f"k: {config.k} neighbours requested but the training set has only "
+            f"{fold.train.size} items"
+        )
+    if plan.task != "classification":
+        return
+    train_classes = np.unique(plan.y[fold.train])
+    if train_classes.size < 2:
+        only = plan.class_names[int(train_classes[0])] if train_classes.size else "none"
+        raise UserFacingError(
+            f"{_name(dataset)}: the training set has a single class ({only!r}); a classifier "
+            "needs at least two"
+        )
+    unseen = np.setdiff1d(np.unique(plan.y[fold.test]), train_classes)
+    if unseen.size:
+        counts = {plan.class_names[c]: int(np.sum(plan.y[fold.test] == c)) for c in unseen}
+        listed = ", ".join(f"{name!r} ({k} items)" for name, k in counts.items())
+        message = (
+            f"classes in the test set but not in the training set: {listed}; no model can "
+            "predict them"
+        )
+        if config.unseen_classes == "error":
+            raise UserFacingError(
+                f"{_name(dataset)}: {message}. Choose a split that puts them in training, or "
+                "allow unseen classes to score them as errors"
+            )
+        if message not in plan.warnings:
+            plan.warnings.append(message + " (they count as errors)")
+
+
+def _standardize(config: BaselineConfig) -> bool:
+    return config.model == "logreg" if config.standardize is None else bool(config.standardize)
+
+
+# -- chunked prediction -------------------------------------------------------------------------
+
+
+class _Counter:
+    """Progress over all the rows a run predicts (test and training-score rows of all folds)."""
+
+    def __init__(self, total: int):
+        self.done, self.total = 0, total
