@@ -2,8 +2,8 @@
 
 One frame (:func:`clean_spots`): the spot detector (:func:`qbi_desktop.core.spots.detect_spots`,
 its defaults, hot pixels subtracted when known) finds the spots; their pixels take the value of
-the detector's own background, the separable strided median of the frame
-(:func:`~qbi_desktop.core.spots.separable_median`, the same window). Every other pixel is
+the detector's own background (:attr:`SpotDetection.background`: the separable strided median
+of the frame with its hot pixels subtracted, computed once). Every other pixel is
 copied: outside the detected spots the output equals the input bit for bit, in the input's
 pixel type.
 
@@ -28,15 +28,12 @@ import numpy as np
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.spots import (
-    DEFAULTS,
     HotPixels,
     SpotDetection,
     auto_hot_pixels_job,
     detect_spots,
     hot_pixels_job,
-    separable_median,
 )
-from qbi_desktop.core.spots.median import _work_dtype
 from qbi_desktop.core.spots.params import _params
 
 #: frames of a series used to find its hot pixels (spread over the scan; their per-pixel
@@ -70,16 +67,15 @@ def clean_spots(
     """Detect the spots of ``image`` and replace their pixels by the background estimate."""
     image = np.asarray(image)
     detection = detect_spots(image, method, exclude=hot, **params)
-    mask = detection.labels > 0
+    flat = np.flatnonzero(detection.labels)
     out = image.copy()
-    if mask.any():
-        size = int(detection.params.get("size", DEFAULTS["median"]["size"]))
-        background = separable_median(_work_dtype(image), size)
-        values = background[mask]
-        if np.issubdtype(image.dtype, np.integer):
+    if flat.size:
+        # the detector's own background (computed once; hot pixels already subtracted)
+        values = detection.background.reshape(-1)[flat]
+        if np.issubdtype(image.dtype, np.integer) and values.dtype != image.dtype:
             info = np.iinfo(image.dtype)
             values = np.clip(np.rint(values.astype(np.float64)), info.min, info.max)
-        out[mask] = values.astype(image.dtype)
+        out.reshape(-1)[flat] = values.astype(image.dtype)
     return Cleaned(out, detection)
 
 

@@ -55,7 +55,6 @@ Everything is importable from here.
 """
 
 from qbi_desktop.core.spots.detect import (
-    SpotCandidate,
     SpotDetection,
     detect_spots,
     detect_spots_job,
@@ -73,6 +72,7 @@ from qbi_desktop.core.spots.hot_pixels import (
     hot_pixels,
     hot_pixels_job,
 )
+from qbi_desktop.core.spots.measure import Candidates, SpotCandidate
 from qbi_desktop.core.spots.median import separable_median
 from qbi_desktop.core.spots.noise import (
     local_sigma_map,
@@ -92,6 +92,7 @@ from qbi_desktop.core.spots.references import (
 from qbi_desktop.core.spots.temporal import TemporalTruth, evaluate_temporal, temporal_spot_truth
 
 __all__ = [
+    "Candidates",
     "AutoHotPixels",
     "auto_hot_pixels_job",
     "DEFAULTS",

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import ndimage as ndi
 
 from qbi_desktop.core.jobs import Job, Progress, run_job
 from qbi_desktop.core.spots.hot_pixels import HotPixels
+from qbi_desktop.core.spots.measure import Candidates, SpotCandidate, measure
 from qbi_desktop.core.spots.median import _background, _window_max, _work_dtype, separable_median
 from qbi_desktop.core.spots.noise import (
     _sigma_floor,
@@ -23,39 +24,12 @@ from qbi_desktop.core.spots.noise import (
 from qbi_desktop.core.spots.params import _EIGHT, SpotParamError, _check_image, _params
 
 
-@dataclass(frozen=True)
-class SpotCandidate:
-    """One proposed spot: where it is, how big and how sure, and its pixels."""
-
-    id: int  # its value in SpotDetection.labels
-    bbox: tuple[int, int, int, int]  # (y0, y1, x0, x1), half-open
-    centroid: tuple[float, float]  # (y, x)
-    area: int  # pixels
-    peak: float  # largest residual (counts above the background estimate)
-    score: float  # peak / local robust sigma
-    ys: np.ndarray = field(repr=False)  # row of every pixel
-    xs: np.ndarray = field(repr=False)  # column of every pixel
-    # the peak stands alone: its 8 neighbours are at the background (what a hot pixel looks
-    # like; a gamma spot is blurred by the scintillator and the optics into its neighbours)
-    isolated: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "bbox": list(self.bbox),
-            "centroid": [round(self.centroid[0], 3), round(self.centroid[1], 3)],
-            "area": self.area,
-            "peak": self.peak,
-            "score": self.score,
-        }
-
-
 @dataclass
 class SpotDetection:
     """Result of a detector run: label image (0 = none, 1..n) and the candidates 1..n."""
 
     labels: np.ndarray  # int32 (H, W)
-    candidates: list[SpotCandidate]
+    candidates: Candidates  # a read-only list of SpotCandidate, made on first use
     method: str
     params: dict[str, Any]
     sigma: float  # median robust noise sigma over the image
@@ -64,11 +38,14 @@ class SpotDetection:
     nonfinite: int = 0  # NaN/infinite pixels, treated as background (never part of a spot)
     # hot pixels subtracted (those above the seed threshold) or excluded (see .hot_pixels)
     hot_pixels: int = 0
+    # the detector's background estimate (median filter of the frame, hot pixels subtracted),
+    # the input's type for 8/16-bit frames: what spot cleaning puts in place of a spot
+    background: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def isolated(self) -> int:
         """How many candidates are a lone bright pixel (see :attr:`SpotCandidate.isolated`)."""
-        return sum(1 for c in self.candidates if c.isolated)
+        return int(np.count_nonzero(self.candidates.isolated))
 
     def looks_like_hot_pixels(self, share: float = 0.5, at_least: int = 20) -> bool:
         """Most candidates are lone bright pixels: likely the camera's hot pixels, which a
@@ -131,21 +108,62 @@ def detect_spots_job(
         result = yield from _median_job(image, p, floor)
     else:
         result = yield from _morph_job(image, p, floor)
-    labels, score_map, resid, sigma, threshold = result
+    found: _Found = result
+    sigma = found.sigma
     if isinstance(exclude, HotPixels):
         # the hot pixels that matter here: those that would pass the seed threshold
         hot_count = int(np.count_nonzero(exclude.excess > float(p["k"]) * sigma))
     if isinstance(exclude, np.ndarray) and exclude.any():
-        labels = _drop_excluded(labels, score_map, float(p["k"]), exclude)
+        found = _drop_excluded(found, float(p["k"]), exclude)
     yield Progress(3, 4, "measuring candidates")
-    labels, cands = _measure(labels, resid, score_map, p["min_area"], p["max_area"])
-    if p["lone"] == "drop" and any(c.isolated for c in cands):
-        keep = np.zeros(len(cands) + 1, dtype=bool)
-        keep[[c.id for c in cands if not c.isolated]] = True
-        labels, cands = _measure(np.where(keep[labels], labels, 0), resid, score_map, 1, 1 << 62)
+    f = found
+    labels, cands = measure(
+        image.shape, f.flat, f.ids, f.resid, f.score, p["min_area"], p["max_area"], f.resid_map
+    )
+    if p["lone"] == "drop" and cands.isolated.any():
+        keep = np.concatenate([[False], ~cands.isolated])[labels.reshape(-1)[f.flat]]
+        labels, cands = measure(
+            image.shape,
+            f.flat[keep],
+            labels.reshape(-1)[f.flat[keep]],
+            f.resid[keep],
+            f.score[keep],
+            1,
+            1 << 62,
+            f.resid_map,
+        )
     yield Progress(4, 4, f"{len(cands)} spot candidates")
     seconds = time.perf_counter() - t0
-    return SpotDetection(labels, cands, method, p, sigma, threshold, seconds, nonfinite, hot_count)
+    return SpotDetection(
+        labels,
+        cands,
+        method,
+        p,
+        sigma,
+        f.threshold,
+        seconds,
+        nonfinite,
+        hot_count,
+        f.background,
+    )
+
+
+class _Found(NamedTuple):
+    """What a detector found, sparsely: its pixels in raster order and their components."""
+
+    flat: np.ndarray  # flat indices of the spot pixels, increasing
+    ids: np.ndarray  # component of each (any positive numbering)
+    resid: np.ndarray  # residual (counts above the background) at each
+    score: np.ndarray  # residual / local sigma at each
+    resid_map: np.ndarray  # the whole residual image
+    sigma: float  # median noise sigma
+    threshold: float  # seed threshold in counts
+    background: np.ndarray  # the background estimate
+
+
+def _sparse(lab: np.ndarray, resid: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, ...]:
+    flat = np.flatnonzero(lab)
+    return flat, lab.reshape(-1)[flat], resid.reshape(-1)[flat], score.reshape(-1)[flat]
 
 
 def _finite(image: np.ndarray) -> tuple[np.ndarray, int]:
@@ -208,18 +226,17 @@ def detect_spots(
     return run_job(detect_spots_job(image, method, exclude=exclude, **params))
 
 
-def _drop_excluded(
-    labels: np.ndarray, score: np.ndarray, k: float, exclude: np.ndarray
-) -> np.ndarray:
+def _drop_excluded(found: _Found, k: float, exclude: np.ndarray) -> _Found:
     """Keep the components that have a pixel above ``k`` sigma outside ``exclude``."""
-    n = int(labels.max(initial=0))
-    if n == 0:
-        return labels
-    ok = np.zeros(n + 1, dtype=bool)
-    free = (labels > 0) & ~exclude & (score > k)
-    ok[labels[free]] = True
-    ok[0] = False
-    return np.where(ok[labels], labels, 0)
+    if found.flat.size == 0:
+        return found
+    ok = np.zeros(int(found.ids.max()) + 1, dtype=bool)
+    free = ~exclude.reshape(-1)[found.flat] & (found.score > k)
+    ok[found.ids[free]] = True
+    keep = ok[found.ids]
+    return found._replace(
+        flat=found.flat[keep], ids=found.ids[keep], resid=found.resid[keep], score=found.score[keep]
+    )
 
 
 def _median_job(image: np.ndarray, p: dict[str, Any], floor: float = 0.0):
@@ -257,7 +274,8 @@ def _median_job(image: np.ndarray, p: dict[str, Any], floor: float = 0.0):
         has_seed[lab[seeds]] = True
         has_seed[0] = False
         lab = np.where(has_seed[lab], lab, 0)
-    return lab, score, resid, sigma, float(p["k"]) * sigma
+    flat, ids, r, s = _sparse(lab, resid, score)
+    return _Found(flat, ids, r, s, resid, sigma, float(p["k"]) * sigma, bg)
 
 
 def fill_peaks(image: np.ndarray) -> np.ndarray:
@@ -385,98 +403,5 @@ def _morph_job(image: np.ndarray, p: dict[str, Any], floor: float = 0.0):
     score = diff / sig
     spot = (diff > q) & (score > k)
     lab, _ = ndi.label(spot, structure=_EIGHT)
-    return lab, score, diff, sigma, max(q, k * sigma)
-
-
-def _measure(
-    lab: np.ndarray, resid: np.ndarray, score: np.ndarray, min_area: int, max_area: int
-) -> tuple[np.ndarray, list[SpotCandidate]]:
-    """Area filter, sequential relabelling 1..n (raster order) and per-candidate numbers."""
-    ys, xs = np.nonzero(lab)
-    out = np.zeros(lab.shape, dtype=np.int32)
-    if ys.size == 0:
-        return out, []
-    ids = lab[ys, xs]
-    n_old = int(ids.max())
-    area = np.bincount(ids, minlength=n_old + 1)
-    keep = (area >= min_area) & (area <= max_area)
-    keep[0] = False
-    sel = keep[ids]
-    ys, xs, ids = ys[sel], xs[sel], ids[sel]
-    if ys.size == 0:
-        return out, []
-    # renumber in raster order of each component's first pixel
-    _, first = np.unique(ids, return_index=True)
-    old_ids = ids[np.sort(first)]
-    remap = np.zeros(n_old + 1, dtype=np.int32)
-    remap[old_ids] = np.arange(1, old_ids.size + 1, dtype=np.int32)
-    new = remap[ids]
-    out[ys, xs] = new
-    n = old_ids.size
-    order = np.argsort(new, kind="stable")
-    ys, xs, new = ys[order], xs[order], new[order]
-    starts = np.searchsorted(new, np.arange(1, n + 2))
-    r = resid[ys, xs].astype(np.float64)
-    s = score[ys, xs].astype(np.float64)
-    peak = np.maximum.reduceat(r, starts[:-1])
-    best = np.maximum.reduceat(s, starts[:-1])
-    y0 = np.minimum.reduceat(ys, starts[:-1])
-    y1 = np.maximum.reduceat(ys, starts[:-1]) + 1
-    x0 = np.minimum.reduceat(xs, starts[:-1])
-    x1 = np.maximum.reduceat(xs, starts[:-1]) + 1
-    cnt = np.diff(starts)
-    cy = np.add.reduceat(ys.astype(np.float64), starts[:-1]) / cnt
-    cx = np.add.reduceat(xs.astype(np.float64), starts[:-1]) / cnt
-    isolated = _isolated_peaks(resid, ys, xs, r, peak, starts)
-    cands = []
-    for i in range(n):
-        a, b = starts[i], starts[i + 1]
-        cands.append(
-            SpotCandidate(
-                id=i + 1,
-                bbox=(int(y0[i]), int(y1[i]), int(x0[i]), int(x1[i])),
-                centroid=(float(cy[i]), float(cx[i])),
-                area=int(cnt[i]),
-                peak=float(peak[i]),
-                score=float(best[i]),
-                ys=ys[a:b].astype(np.int32),
-                xs=xs[a:b].astype(np.int32),
-                isolated=bool(isolated[i]),
-            )
-        )
-    return out, cands
-
-
-def _isolated_peaks(
-    resid: np.ndarray,
-    ys: np.ndarray,
-    xs: np.ndarray,
-    r: np.ndarray,
-    peak: np.ndarray,
-    starts: np.ndarray,
-    share: float = 0.05,
-) -> np.ndarray:
-    """Per candidate: do the 8 neighbours of its peak pixel average < ``share`` of the peak?
-
-    A hot pixel is one sharp pixel (the 8 neighbours of 90 % of the real frames' hot-pixel
-    candidates average < 5 % of the peak), a gamma spot's light spreads into its neighbours
-    (75 % of the real gamma spots are above 7 %).
-    """
-    n = starts.size - 1
-    group = np.repeat(np.arange(n), np.diff(starts))
-    at_peak = np.flatnonzero(r >= peak[group])
-    first = at_peak[np.unique(group[at_peak], return_index=True)[1]]
-    py, px = ys[first].astype(np.intp), xs[first].astype(np.intp)
-    h, w = resid.shape
-    total = np.zeros(n)
-    count = np.zeros(n)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            qy, qx = py + dy, px + dx
-            inside = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
-            total[inside] += resid[qy[inside], qx[inside]]
-            count += inside
-    mean8 = total / np.maximum(count, 1)
-    return mean8 < share * np.maximum(peak, 1e-30)
+    flat, ids, r, s = _sparse(lab, diff, score)
+    return _Found(flat, ids, r, s, diff, sigma, max(q, k * sigma), bg)
