@@ -202,6 +202,8 @@ class MainWindow(QMainWindow):
                 menu=edit,
                 tip="Switch who is recorded with every label, box, mask and review",
             )
+        # Annotate blind, the name asked in a shared project, items by annotator
+        self.panels["blind"] = importlib.import_module("qbi_desktop.gui.blind").install(self)
 
     # -- construction --------------------------------------------------------------------------
     def _build_docks(self) -> None:

@@ -91,6 +91,8 @@ class ItemTableModel(QAbstractTableModel):
         self._thumb_timer.timeout.connect(self._load_wanted)
         self.target_defs: dict[str, Any] = {}  # name -> TargetDef: decimals and units shown
         self.active_target: str | None = None  # the target the Targets cell edits
+        #: ``overlay(rows)`` rewrites fetched rows in place (blind mode: one person's own work)
+        self.row_overlay: Callable[[list[dict[str, Any]]], None] | None = None
 
     # -- project, filters, sort -------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -138,7 +140,10 @@ class ItemTableModel(QAbstractTableModel):
         """Items changed in the catalog (label, review, ...): re-read them, keep their rows."""
         if self.project is None or not ids:
             return
-        fresh = {r["id"]: r for r in self.project.query({"ids": list(ids)}, limit=None)}
+        fetched = self.project.query({"ids": list(ids)}, limit=None)
+        if self.row_overlay is not None:
+            self.row_overlay(fetched)
+        fresh = {r["id"]: r for r in fetched}
         rows = []
         for item_id, row in fresh.items():
             if item_id in self._rows:
@@ -183,7 +188,10 @@ class ItemTableModel(QAbstractTableModel):
         chunk = self._ids[start : start + PAGE].tolist()
         if len(self._rows) + len(chunk) > ROW_CACHE_LIMIT:
             self._rows.clear()
-        for r in self.project.query({"ids": chunk}, limit=None):
+        fetched = self.project.query({"ids": chunk}, limit=None)
+        if self.row_overlay is not None:
+            self.row_overlay(fetched)
+        for r in fetched:
             self._rows[r["id"]] = r
 
     # -- Qt model interface ------------------------------------------------------------------
