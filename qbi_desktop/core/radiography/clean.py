@@ -67,7 +67,7 @@ def clean_spots(
     """Detect the spots of ``image`` and replace their pixels by the background estimate."""
     image = np.asarray(image)
     detection = detect_spots(image, method, exclude=hot, **params)
-    flat = np.flatnonzero(detection.labels)
+    flat = detection.candidates.flat
     out = image.copy()
     if flat.size:
         # the detector's own background (computed once; hot pixels already subtracted)
@@ -106,7 +106,7 @@ class _SparseHot:
         excess.reshape(-1)[self.excess_at] = self.excess
         mask = np.zeros(self.shape, dtype=bool)
         mask.reshape(-1)[self.mask_at] = True
-        return HotPixels(mask, excess, self.frames)
+        return HotPixels(mask, excess, self.frames, (self.excess_at, self.excess))
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,13 @@ from qbi_desktop.core.spots.hot_pixels import HotPixels
 from qbi_desktop.core.spots.measure import Candidates, SpotCandidate, measure
 from qbi_desktop.core.spots.median import _background, _window_max, _work_dtype, separable_median
 from qbi_desktop.core.spots.noise import (
+    SigmaMap,
     _sigma_floor,
     local_sigma_map,
     noise_vs_level,
     robust_sigma,
     sigma_from_level,
+    window_level_sigma,
 )
 from qbi_desktop.core.spots.params import _EIGHT, SpotParamError, _check_image, _params
 
@@ -102,7 +104,7 @@ def detect_spots_job(
     image, nonfinite = _finite(image)
     floor = _sigma_quantum(image)
     if isinstance(exclude, HotPixels):
-        image = _subtract(image, exclude.excess)
+        image = _subtract(image, exclude)
     t0 = time.perf_counter()
     if method == "median":
         result = yield from _median_job(image, p, floor)
@@ -112,7 +114,7 @@ def detect_spots_job(
     sigma = found.sigma
     if isinstance(exclude, HotPixels):
         # the hot pixels that matter here: those that would pass the seed threshold
-        hot_count = int(np.count_nonzero(exclude.excess > float(p["k"]) * sigma))
+        hot_count = int(np.count_nonzero(exclude.sparse_excess()[1] > float(p["k"]) * sigma))
     if isinstance(exclude, np.ndarray) and exclude.any():
         found = _drop_excluded(found, float(p["k"]), exclude)
     yield Progress(3, 4, "measuring candidates")
@@ -192,14 +194,17 @@ def _finite(image: np.ndarray) -> tuple[np.ndarray, int]:
     return out, bad
 
 
-def _subtract(image: np.ndarray, excess: np.ndarray) -> np.ndarray:
-    """``image - excess``; 8/16-bit images stay in their type (whole counts, floored at 0), so
-    the detector keeps its fast integer paths."""
+def _subtract(image: np.ndarray, hot: HotPixels) -> np.ndarray:
+    """``image - hot.excess``; 8/16-bit images stay in their type (whole counts, floored at 0),
+    so the detector keeps its fast integer paths. Only the hot pixels are touched."""
     if image.dtype in (np.uint8, np.uint16):
-        out = image.astype(np.int32) - np.rint(excess).astype(np.int32)
-        np.clip(out, 0, np.iinfo(image.dtype).max, out=out)
-        return out.astype(image.dtype)
-    return image.astype(np.float32) - excess
+        at, excess = hot.sparse_excess()
+        out = np.array(image, order="C")
+        flat = out.reshape(-1)
+        values = flat[at].astype(np.int32) - np.rint(excess).astype(np.int32)
+        flat[at] = np.clip(values, 0, np.iinfo(image.dtype).max)
+        return out
+    return image.astype(np.float32) - hot.excess
 
 
 def _sigma_quantum(image: np.ndarray) -> float:
@@ -243,38 +248,39 @@ def _median_job(image: np.ndarray, p: dict[str, Any], floor: float = 0.0):
     yield Progress(0, 4, "median background")
     work = _work_dtype(image)
     bg = _background(work, int(p["size"]), p["median"])
-    resid = work.astype(np.float32)
-    resid -= bg
+    resid = np.subtract(work, bg, dtype=np.float32)
     yield Progress(1, 4, "noise level")
     if p["sigma"] == "level":
         levels, sigmas = noise_vs_level(work, bg, residual=resid)
-        sig = sigma_from_level(bg, levels, sigmas)
         # The median window mixes the levels it spans: beside an edge a pixel's residual can
         # carry the noise of the bright side. Each pixel takes the largest sigma in its window
         # (on the real radiographs this removes most false proposals along the plate edges).
-        sig = _window_max(sig, int(p["size"]))
-        sigma = float(np.median(sig))
+        sig = window_level_sigma(bg, levels, sigmas, int(p["size"]), floor)
+        sigma = sig.median()
     elif p["sigma"] == "local":
-        sig = local_sigma_map(work, int(p["block"]))
-        sigma = float(np.median(sig))
+        sig = SigmaMap(np.maximum(local_sigma_map(work, int(p["block"])), np.float32(floor)))
+        sigma = sig.median()
     else:
         sigma = robust_sigma(resid[:: max(1, resid.shape[0] // 1024)])
         if sigma <= 0:
             sigma = _sigma_floor(resid)
-        sig = np.float32(sigma)
-    sig = np.maximum(sig, np.float32(floor))
+        sigma = max(sigma, floor)
+        sig = SigmaMap(np.float32(sigma))
     sigma = max(sigma, floor)
     yield Progress(2, 4, "thresholding")
-    score = resid / sig
-    seeds = score > p["k"]
-    low = score > p["k_low"]
+    # components above k_low sigma that hold a pixel above k sigma; the scores are computed
+    # only on the (few) pixels above k_low
+    low = sig.above(resid, p["k_low"])
     lab, n = ndi.label(low, structure=_EIGHT)
+    flat = np.flatnonzero(low)
+    ids = lab.reshape(-1)[flat]
+    r = resid.reshape(-1)[flat]
+    s = r / sig.at(flat)
     if n:
         has_seed = np.zeros(n + 1, dtype=bool)
-        has_seed[lab[seeds]] = True
-        has_seed[0] = False
-        lab = np.where(has_seed[lab], lab, 0)
-    flat, ids, r, s = _sparse(lab, resid, score)
+        has_seed[ids[s > p["k"]]] = True
+        keep = has_seed[ids]
+        flat, ids, r, s = flat[keep], ids[keep], r[keep], s[keep]
     return _Found(flat, ids, r, s, resid, sigma, float(p["k"]) * sigma, bg)
 
 

@@ -21,7 +21,7 @@ tests/benchmarks/bench_spots.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,15 @@ class HotPixels:
     mask: np.ndarray  # bool (H, W): clearly hot (> HOT_K sigma): what the user is told about
     excess: np.ndarray  # float32 (H, W): counts above the local background, 0 elsewhere
     frames: int  # how many reference images they come from
+    # (flat indices, values) of the non-zero excess, found once: a scan subtracts it from
+    # every frame, and the few pixels it holds are much cheaper than the whole image
+    sparse: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+    def sparse_excess(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.sparse is None:
+            at = np.flatnonzero(self.excess)
+            self.sparse = (at, self.excess.reshape(-1)[at])
+        return self.sparse
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -46,8 +46,9 @@ class SpotCandidate:
 class Candidates(Sequence[SpotCandidate]):
     """Candidates 1..n of a detection, as a read-only list made on first use."""
 
-    def __init__(self, ys, xs, starts, y0, y1, x0, x1, cy, cx, peak, best, isolated) -> None:
+    def __init__(self, flat, ys, xs, starts, y0, y1, x0, x1, cy, cx, peak, best, isolated):
         self._a = (ys, xs, starts, y0, y1, x0, x1, cy, cx, peak, best, isolated)
+        self.flat = flat  # flat indices of all their pixels, candidate by candidate
         self.isolated = isolated  # bool per candidate
         self._items: list[SpotCandidate] | None = None
 
@@ -55,7 +56,7 @@ class Candidates(Sequence[SpotCandidate]):
     def empty(cls) -> Candidates:
         z = np.zeros(0, dtype=np.int32)
         f = np.zeros(0)
-        return cls(z, z, np.zeros(1, np.intp), z, z, z, z, f, f, f, f, np.zeros(0, bool))
+        return cls(z, z, z, np.zeros(1, np.intp), z, z, z, z, f, f, f, f, np.zeros(0, bool))
 
     def _list(self) -> list[SpotCandidate]:
         if self._items is None:
@@ -154,7 +155,7 @@ def measure(
     cy = np.add.reduceat(ys.astype(np.float64), head) / cnt
     cx = np.add.reduceat(xs.astype(np.float64), head) / cnt
     isolated = _isolated_peaks(resid_map, ys, xs, r, peak, starts)
-    return out, Candidates(ys, xs, starts, y0, y1, x0, x1, cy, cx, peak, best, isolated)
+    return out, Candidates(flat, ys, xs, starts, y0, y1, x0, x1, cy, cx, peak, best, isolated)
 
 
 def _isolated_peaks(

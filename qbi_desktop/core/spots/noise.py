@@ -146,3 +146,63 @@ def noise_sigma(image: np.ndarray) -> float:
     d = img[:, 1:] - img[:, :-1]
     s = robust_sigma(d[:: max(1, img.shape[0] // 512)]) / math.sqrt(2.0)
     return s if s > 0 else _sigma_floor(d)
+
+
+class SigmaMap:
+    """A per-pixel noise sigma, either dense (float32 map or one value) or, for 8/16-bit
+    backgrounds, as 16-bit indices into a sorted table of the values it takes.
+
+    The indexed form exists for speed: the window maximum of the sigmas is the table entry of
+    the window maximum of the indices (the table is sorted), and 16-bit indices are half the
+    memory traffic of float32 sigmas. Nothing is approximated.
+    """
+
+    def __init__(self, table: np.ndarray, index: np.ndarray | None = None) -> None:
+        self.table = np.asarray(table, dtype=np.float32)
+        self.index = index
+
+    def at(self, flat: np.ndarray) -> np.ndarray:
+        """Sigma at the flat pixel indices ``flat``."""
+        if self.index is not None:
+            return self.table[self.index.reshape(-1)[flat]]
+        if self.table.ndim == 0:
+            return np.full(flat.size, self.table, dtype=np.float32)
+        return self.table.reshape(-1)[flat]
+
+    def above(self, values: np.ndarray, k: float) -> np.ndarray:
+        """``values > k * sigma`` per pixel (bool); in row blocks that stay in the cache."""
+        table = self.table * np.float32(k)
+        if self.index is None:
+            return values > table
+        out = np.empty(values.shape, dtype=bool)
+        for a in range(0, values.shape[0], 32):
+            np.greater(values[a : a + 32], table[self.index[a : a + 32]], out=out[a : a + 32])
+        return out
+
+    def median(self) -> float:
+        """The median over the pixels (as ``np.median`` of the dense map); for the indexed
+        form over every other row and column (the map is a window maximum: smooth)."""
+        if self.index is None:
+            return float(np.median(self.table))
+        index = self.index[::2, ::2] if self.index.ndim == 2 else self.index
+        counts = np.cumsum(np.bincount(index.reshape(-1), minlength=self.table.size))
+        n = int(counts[-1])
+        a, b = np.searchsorted(counts, [(n - 1) // 2, n // 2], side="right")
+        return float(np.mean(self.table[[a, b]]))
+
+
+def window_level_sigma(
+    background: np.ndarray, levels: np.ndarray, sigmas: np.ndarray, size: int, floor: float
+) -> SigmaMap:
+    """:func:`sigma_from_level`, then the maximum over a ``size`` window, at least ``floor``."""
+    from qbi_desktop.core.spots.median import _window_max
+
+    bg = np.asarray(background)
+    if bg.dtype not in (np.uint8, np.uint16):
+        sig = _window_max(sigma_from_level(bg, levels, sigmas), size)
+        return SigmaMap(np.maximum(sig, np.float32(floor)))
+    lut = np.interp(np.arange(np.iinfo(bg.dtype).max + 1), levels, sigmas).astype(np.float32)
+    np.maximum(lut, np.float32(floor), out=lut)
+    table, rank = np.unique(lut, return_inverse=True)
+    index = rank.astype(bg.dtype)[bg]
+    return SigmaMap(table, _window_max(index, size))
