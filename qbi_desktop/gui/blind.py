@@ -150,4 +150,8 @@ def install(window) -> BlindMode | None:
         menu = dataset.addMenu("Show items by annotator")
         menu.aboutToShow.connect(lambda: blind.fill_menu(menu))
     window.blind = blind
+    # the review queue of what several annotators disagree on (Dataset menu)
+    from qbi_desktop.gui.docks import disagreements
+
+    window.panels["disagreements"] = disagreements.install(window)
     return blind

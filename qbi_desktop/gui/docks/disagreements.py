@@ -1,0 +1,312 @@
+"""Dataset ▸ Review Disagreements…: the items where annotators disagree beyond a threshold, most
+first (core.quality.agreement_report), each person's version side by side; take one person's
+version, merge them (majority class, mean target), or type a consensus; A accepts and R rejects
+the item, the keys of the spot review. Every decision is undoable (Ctrl+Z in the window).
+
+A decision is written as the item's annotation by "consensus of <annotators>", so no person's
+own opinion changes (core.catalog.opinions keeps those apart).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QDialog,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.catalog.opinions import CONSENSUS_PREFIX, for_item
+from qbi_desktop.core.quality.agreement_report import Disagreement, agreement_job
+from qbi_desktop.gui.undo import UndoStack
+
+
+def project_disagreements_job(root: Path):
+    project = open_project(root)
+    try:
+        report = yield from agreement_job(project)
+        return report.items
+    finally:
+        project.close()
+
+
+class DisagreementQueue(QDialog):
+    """The queue of disagreeing items and the decisions on them."""
+
+    def __init__(self, window, items: list[Disagreement]):
+        super().__init__(window)
+        self.window = window
+        self.setWindowTitle("Review disagreements")
+        self.resize(760, 460)
+        self.all_items = list(items)
+        self.undo_stack = UndoStack(self)
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setToolTip("Show items whose disagreement score is above this (0 .. 1)")
+        self.threshold.valueChanged.connect(self._fill)
+        self.table = QTableWidget(0, 5)
+        self.table.setHorizontalHeaderLabels(["Item", "Kind", "Score", "Annotators", "Detail"])
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.currentCellChanged.connect(lambda *_a: self._show_current())
+        self.versions = QLabel("")
+        self.versions.setWordWrap(True)
+        self.versions.setTextFormat(Qt.TextFormat.RichText)
+        self.picks = QHBoxLayout()
+        self.merge_button = QPushButton("Merge")
+        self.merge_button.setToolTip("Majority class (a tie is left to you) or mean target")
+        self.merge_button.clicked.connect(self.merge)
+        self.edit_button = QPushButton("Edit consensus…")
+        self.edit_button.clicked.connect(self.edit_consensus)
+        self.accept_button = QPushButton("Accept (A)")
+        self.accept_button.clicked.connect(lambda: self.review("accepted"))
+        self.reject_button = QPushButton("Reject (R)")
+        self.reject_button.clicked.connect(lambda: self.review("rejected"))
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Disagreement above"))
+        top.addWidget(self.threshold)
+        top.addStretch(1)
+        picks = QWidget()
+        picks.setLayout(self.picks)
+        actions = QHBoxLayout()
+        for b in (self.merge_button, self.edit_button, self.accept_button, self.reject_button):
+            actions.addWidget(b)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.versions)
+        layout.addWidget(picks)
+        layout.addLayout(actions)
+        layout.addWidget(self.status)
+        for key, slot in (
+            ("A", lambda: self.review("accepted")),
+            ("R", lambda: self.review("rejected")),
+            (QKeySequence.StandardKey.Undo, self.undo),
+            (QKeySequence.StandardKey.Redo, self.redo),
+        ):
+            QShortcut(QKeySequence(key), self, activated=slot)
+        self._fill()
+
+    # -- the queue -------------------------------------------------------------------------------
+    @property
+    def project(self):
+        browser = self.window.panels.get("browser")
+        return getattr(browser, "project", None)
+
+    def shown(self) -> list[Disagreement]:
+        return [d for d in self.all_items if d.score > self.threshold.value()]
+
+    def _fill(self) -> None:
+        items = self.shown()
+        self.table.setRowCount(len(items))
+        for row, d in enumerate(items):
+            cells = (d.name, d.kind, f"{d.score:.2f}", ", ".join(d.annotators), d.detail)
+            for col, text in enumerate(cells):
+                self.table.setItem(row, col, QTableWidgetItem(text))
+        if items:
+            self.table.setCurrentCell(0, 0)
+        self._show_current()
+
+    def current(self) -> Disagreement | None:
+        row = self.table.currentRow()
+        items = self.shown()
+        return items[row] if 0 <= row < len(items) else None
+
+    def _opinions(self, d: Disagreement) -> dict[str, Any]:
+        """Each annotator's value of the disagreeing kind for the item."""
+        mine = for_item(self.project.db, d.item)
+        if d.kind == "label":
+            return {a: v["label"] for a, v in mine.items() if "label" in v}
+        if d.kind.startswith("target:"):
+            name = d.kind.split(":", 1)[1]
+            return {a: v["targets"][name] for a, v in mine.items() if name in v.get("targets", {})}
+        return {
+            a: f"{len(v.get(d.kind, []) or [])} box(es)" if d.kind == "boxes" else "a mask"
+            for a, v in mine.items()
+            if d.kind in v
+        }
+
+    def _show_current(self) -> None:
+        while self.picks.count():
+            self.picks.takeAt(0).widget().deleteLater()
+        d = self.current()
+        editable = d is not None and (d.kind == "label" or d.kind.startswith("target:"))
+        for b in (self.merge_button, self.edit_button):
+            b.setEnabled(editable)
+        for b in (self.accept_button, self.reject_button):
+            b.setEnabled(d is not None)
+        if d is None:
+            self.versions.setText("No disagreement above this threshold.")
+            return
+        versions = self._opinions(d)
+        self.versions.setText(
+            f"<b>{d.name}</b> ({d.kind}): "
+            + " &nbsp;|&nbsp; ".join(f"<b>{a}</b>: {v}" for a, v in versions.items())
+        )
+        if editable:
+            for person, value in versions.items():
+                button = QPushButton(f"Take {person}'s")
+                button.clicked.connect(lambda _c=False, v=value: self.decide(v))
+                self.picks.addWidget(button)
+
+    # -- decisions -------------------------------------------------------------------------------
+    def decide(self, value: Any) -> None:
+        """Write ``value`` as the item's consensus for the current kind (undoable)."""
+        d = self.current()
+        if d is None or self.project is None:
+            return
+        who = CONSENSUS_PREFIX + ", ".join(d.annotators)
+        if d.kind == "label":
+            change = self.project.set_label([d.item], str(value), who)
+            self._push(f"consensus {value!r} for {d.name}", change, d)
+        else:
+            name = d.kind.split(":", 1)[1]
+            old = self.project.query({"ids": [d.item]}, limit=None)[0]["targets"].get(name)
+            self.project.set_targets(d.item, {name: float(value)}, who)
+
+            def undo(item=d.item, n=name, o=old):
+                self.project.set_targets(item, {n: o}, who)
+                self._refresh(item)
+
+            def redo(item=d.item, n=name, v=float(value)):
+                self.project.set_targets(item, {n: v}, who)
+                self._refresh(item)
+
+            self.undo_stack.push(f"consensus {name}={value} for {d.name}", undo, redo)
+        self._refresh(d.item)
+        self.status.setText(f"{d.name}: consensus {value} by {who}")
+
+    def merge(self) -> None:
+        d = self.current()
+        if d is None:
+            return
+        values = list(self._opinions(d).values())
+        if d.kind == "label":
+            counts = Counter(values).most_common()
+            if len(counts) > 1 and counts[0][1] == counts[1][1]:
+                self.status.setText("A tie: take one person's class or edit the consensus.")
+                return
+            self.decide(counts[0][0])
+        else:
+            self.decide(sum(values) / len(values))
+
+    def edit_consensus(self) -> None:
+        d = self.current()
+        if d is None:
+            return
+        text, ok = QInputDialog.getText(self, "Consensus", f"Consensus {d.kind} of {d.name}:")
+        if not ok or not text.strip():
+            return
+        if d.kind == "label":
+            self.decide(text.strip())
+            return
+        try:
+            self.decide(float(text))
+        except ValueError:
+            self.status.setText(f"{text!r} is not a number: nothing was written.")
+
+    def review(self, state: str) -> None:
+        d = self.current()
+        if d is None or self.project is None:
+            return
+        change = self.project.set_review([d.item], state, self.window.annotator.name)
+        self._push(f"{state} {d.name}", change, d)
+        self._refresh(d.item)
+        self.status.setText(f"{d.name}: {state}")
+        row = self.table.currentRow()
+        if row + 1 < self.table.rowCount():
+            self.table.setCurrentCell(row + 1, 0)  # the next item, as in the spot review
+
+    def _push(self, text: str, change, d: Disagreement) -> None:
+        state = {"change": change}
+
+        def undo():
+            state["change"] = self.project.revert(
+                state["change"], self.window.annotator.name
+            ).change
+            self._refresh(d.item)
+
+        self.undo_stack.push(text, undo, undo)  # reverting the revert redoes it
+
+    def undo(self) -> None:
+        said = self.undo_stack.undo_text()
+        if said is not None:
+            self.undo_stack.undo()
+            self.status.setText(f"Undone: {said}")
+
+    def redo(self) -> None:
+        said = self.undo_stack.redo_text()
+        if said is not None:
+            self.undo_stack.redo()
+            self.status.setText(f"Redone: {said}")
+
+    def _refresh(self, item_id: int) -> None:
+        browser = self.window.panels.get("browser")
+        if browser is not None:
+            browser.model.refresh_items([item_id])
+        self._show_current()
+
+
+class DisagreementAction:
+    """The Dataset menu's entry: runs the agreement report on a worker, then opens the queue."""
+
+    def __init__(self, window):
+        self.window = window
+        self.task = None
+        self.dialog: DisagreementQueue | None = None
+        menu = window.add_menu("dataset", "&Dataset")
+        self.action = window.add_action(
+            "Review &Disagreements…",
+            self.start,
+            None,
+            menu,
+            "Items where annotators disagree, most first: take one version, merge, or type "
+            "a consensus; A accepts, R rejects",
+        )
+
+    def start(self) -> Any:
+        browser = self.window.panels.get("browser")
+        project = getattr(browser, "project", None)
+        if project is None:
+            self.window.report_error("Disagreements: open a project first")
+            return None
+        root = project.root
+        self.task = self.window.tasks.submit(
+            f"Disagreements in {root.name}",
+            lambda: project_disagreements_job(root),
+            on_result=self.show,
+            on_error=lambda message: self.window.report_error(f"Disagreements: {message}"),
+        )
+        return self.task
+
+    def show(self, items: list[Disagreement]) -> DisagreementQueue:
+        if self.dialog is not None:
+            self.dialog.close()
+            self.dialog.deleteLater()
+        self.dialog = DisagreementQueue(self.window, items)
+        self.dialog.show()
+        return self.dialog
+
+
+def install(window) -> DisagreementAction:
+    return DisagreementAction(window)
