@@ -106,6 +106,7 @@ class DisagreementQueue(QDialog):
         ):
             QShortcut(QKeySequence(key), self, activated=slot)
         self._fill()
+        self.table.setFocus()  # A/R go to the queue, not into the threshold box
 
     # -- the queue -------------------------------------------------------------------------------
     @property
