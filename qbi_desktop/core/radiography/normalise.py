@@ -221,35 +221,54 @@ def normalise(
         )
     if unit == "counts":
         return Normalised(image.astype(np.float32), unit, 0)
-    # float32 throughout: two passes over the image (subtract, multiply) at 2048^2 in ~15 ms
-    t = np.subtract(image, refs.dc, dtype=np.float32)
     factor = 1.0
     if dose_region is not None:
         y0, y1, x0, x1 = check_region(dose_region, refs.shape)
         open_dose = float(np.sum(refs.ob_minus_dc[y0:y1, x0:x1], dtype=np.float64))
-        image_dose = float(np.sum(t[y0:y1, x0:x1], dtype=np.float64))
+        region = np.subtract(image[y0:y1, x0:x1], refs.dc[y0:y1, x0:x1], dtype=np.float32)
+        image_dose = float(np.sum(region, dtype=np.float64))
         if not (image_dose > 0 and open_dose > 0 and math.isfinite(image_dose / open_dose)):
             raise NormaliseError(
                 f"dose region: rows {y0}:{y1}, columns {x0}:{x1} of {name} has no dose above "
                 "the dark current (choose an open part of the image, outside the sample)"
             )
         factor = open_dose / image_dose
-    t *= refs.gain
-    if factor != 1.0:
-        t *= np.float32(factor)
-    bad = refs.bad
-    reference_masked = refs.bad_count
-    if reference_masked:
-        t[bad] = np.nan
-    if unit == "transmission":
-        return Normalised(t, unit, reference_masked, 0, factor)
-    nonpositive_mask = t <= 0  # NaN compares False: reference-masked pixels are not counted twice
-    nonpositive = int(np.count_nonzero(nonpositive_mask))
-    if nonpositive:
-        t[nonpositive_mask] = np.nan
-    np.log(t, out=t)
-    np.negative(t, out=t)
-    return Normalised(t, unit, reference_masked, nonpositive, factor)
+    t, nonpositive = _normalise_rows(image, refs, factor, unit == "attenuation")
+    return Normalised(t, unit, refs.bad_count, nonpositive, factor)
+
+
+#: rows per block of :func:`_normalise_rows` (a block's float32 rows stay in the CPU cache)
+_ROWS = 32
+
+
+def _normalise_rows(
+    image: np.ndarray, refs: References, factor: float, attenuation: bool
+) -> tuple[np.ndarray, int]:
+    """float32 (image - DC) x gain [x factor] [-> -ln], NaN where masked, in one pass of row
+    blocks (every step of a block in the cache: ~3x faster than whole-image passes at 2048^2);
+    returns the result and the count of pixels with T <= 0 masked in attenuation."""
+    t = np.empty(image.shape, dtype=np.float32)
+    bad = refs.bad if refs.bad_count else None
+    f32 = np.float32(factor)
+    nonpositive = 0
+    for a in range(0, image.shape[0], _ROWS):
+        rows = slice(a, a + _ROWS)
+        out = t[rows]
+        np.subtract(image[rows], refs.dc[rows], out=out, dtype=np.float32)
+        np.multiply(out, refs.gain[rows], out=out)
+        if factor != 1.0:
+            np.multiply(out, f32, out=out)
+        if bad is not None:
+            out[bad[rows]] = np.nan
+        if attenuation:
+            low = out <= 0  # NaN compares False: reference-masked pixels are not counted twice
+            n = int(np.count_nonzero(low))
+            if n:
+                out[low] = np.nan
+                nonpositive += n
+            np.log(out, out=out)
+            np.negative(out, out=out)
+    return t, nonpositive
 
 
 def _first(refs: References) -> str:
