@@ -74,16 +74,26 @@ def planned_page(
 
 
 def _parts_page(
-    parts: list[tuple[int, Callable[[int, int], list[int]]]], offset: int, limit: int
+    parts: list[tuple[Callable[[], int], Callable[[int, int], list[int]]]],
+    offset: int,
+    limit: int,
 ) -> list[int]:
-    """A page over consecutive parts, each (size, fetch(offset, limit) -> ids in order)."""
+    """A page over consecutive parts, each (size(), fetch(offset, limit) -> ids in order).
+
+    A part's size is asked for only when the page starts inside or after it at an offset:
+    from the first row on, the part is read until the page is full or the part ends."""
     page: list[int] = []
     for size, fetch in parts:
-        if offset >= size:
-            offset -= size
-            continue
-        page += fetch(offset, min(limit - len(page), size - offset))
-        offset = 0
+        want = limit - len(page)
+        if offset == 0:
+            page += fetch(0, want)
+        else:
+            n = size()
+            if offset >= n:
+                offset -= n
+                continue
+            page += fetch(offset, min(want, n - offset))
+            offset = 0
         if len(page) >= limit:
             break
     return page
@@ -93,13 +103,15 @@ def _mask_page(
     db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
 ) -> list[int]:
     """Sort by "has a mask": the masked items come from the masks table in id order (its key),
-    the others from the items in id order; the count of the masked ones says where the second
-    part begins. Costs the number of masks, not of items."""
+    the others from the items in id order; a first page reads only its rows, a later one the
+    number of masks to know where the second part begins."""
     where, params = where_clause(f)
     extra = where.replace("WHERE ", "AND ", 1)
     joined = "FROM masks m CROSS JOIN items ON items.id = m.item_id WHERE 1 " + extra
-    with_mask = int(db.execute("SELECT COUNT(*) " + joined, params).fetchone()[0])
-    without = count(db, f) - with_mask
+
+    def n_masked() -> int:
+        sql = "SELECT COUNT(*) " + (joined if where else "FROM masks")
+        return int(db.execute(sql, params).fetchone()[0])
 
     def masked(off: int, n: int) -> list[int]:
         sql = f"SELECT m.item_id {joined}ORDER BY m.item_id LIMIT ? OFFSET ?"
@@ -113,7 +125,7 @@ def _mask_page(
         )
         return [r[0] for r in db.execute(sql, [*params, n, off])]
 
-    parts = [(without, unmasked), (with_mask, masked)]
+    parts = [(lambda: count(db, f) - n_masked(), unmasked), (n_masked, masked)]
     return _parts_page(parts[::-1] if descending else parts, offset, limit)
 
 
@@ -121,22 +133,26 @@ def _boxes_page(
     db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
 ) -> list[int]:
     """Sort by number of boxes: the items with boxes are counted per item from the boxes index
-    and ordered in numpy (count, then id); the items without boxes go first ascending, last
-    descending, in id order. Costs the number of boxes, not of items."""
+    and ordered in numpy (count, then id), when the page reaches them; the items without boxes
+    go first ascending, last descending, in id order."""
     where, params = where_clause(f)
     extra = where.replace("WHERE ", "AND ", 1)
-    rows = db.execute(
-        "SELECT b.item_id, COUNT(*) FROM boxes b CROSS JOIN items ON items.id = b.item_id "
-        f"WHERE 1 {extra}GROUP BY b.item_id",
-        params,
-    ).fetchall()
-    counted = np.array(rows, dtype=np.int64).reshape(-1, 2)
-    ranked = counted[np.lexsort((counted[:, 0], -counted[:, 1] if descending else counted[:, 1]))]
-    boxed = ranked[:, 0]
-    without = count(db, f) - len(boxed)
+    ranked: list[np.ndarray] = []
+
+    def boxed() -> np.ndarray:
+        if not ranked:
+            rows = db.execute(
+                "SELECT b.item_id, COUNT(*) FROM boxes b CROSS JOIN items ON items.id = b.item_id "
+                f"WHERE 1 {extra}GROUP BY b.item_id",
+                params,
+            ).fetchall()
+            counted = np.array(rows, dtype=np.int64).reshape(-1, 2)
+            by = -counted[:, 1] if descending else counted[:, 1]
+            ranked.append(counted[np.lexsort((counted[:, 0], by))][:, 0])
+        return ranked[0]
 
     def some(off: int, n: int) -> list[int]:
-        return boxed[off : off + n].tolist()
+        return boxed()[off : off + n].tolist()
 
     def none(off: int, n: int) -> list[int]:
         sql = (
@@ -146,7 +162,7 @@ def _boxes_page(
         )
         return [r[0] for r in db.execute(sql, [*params, n, off])]
 
-    parts = [(without, none), (len(boxed), some)]
+    parts = [(lambda: count(db, f) - len(boxed()), none), (lambda: len(boxed()), some)]
     return _parts_page(parts[::-1] if descending else parts, offset, limit)
 
 
