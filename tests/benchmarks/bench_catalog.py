@@ -266,7 +266,11 @@ def main() -> int:
         parser.add_argument("--sizes", default="10000,100000,1000000")
         parser.add_argument("--rounds", type=int, default=5)
         parser.add_argument("--busy", type=int, default=2)
+        parser.add_argument("--only", default="", help="cases whose name contains this text")
         args = parser.parse_args()
+        if args.only:
+            for name in [n for n in SCALE_CASES if args.only not in n]:
+                del SCALE_CASES[name]
         scale([int(s) for s in args.sizes.split(",")], args.rounds, args.busy)
         return 0
     with tempfile.TemporaryDirectory() as tmp:
