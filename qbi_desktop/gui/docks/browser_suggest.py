@@ -96,12 +96,13 @@ class BrowserSuggestions(QObject):
             "item at random (so the accuracy shown stays honest). Enter accepts a suggestion."
         )
         self.queue_box.toggled.connect(self.set_queue)
+        # one line (clipped in a narrow dock; the tooltip has it all): the panel stays short
         self.counter = QLabel("")
-        self.counter.setWordWrap(True)
         self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         # the current item's suggestion in words: the column may be scrolled out of a narrow dock
         self.current = QLabel("")
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.current.hide()  # shown only while the current item has a suggestion
         self.bar = QWidget()
         grid = QGridLayout(self.bar)
         grid.setContentsMargins(0, 0, 0, 0)
@@ -359,7 +360,7 @@ class BrowserSuggestions(QObject):
         if t.left_out:
             parts.append(f"{len(t.left_out)} unreadable item(s) left out")
         self.counter.setText(" · ".join(parts))
-        tip = [f"kNN (k={K}) on pixels, trained on {t.trained_on:,} labels"]
+        tip = [" · ".join(parts), f"kNN (k={K}) on pixels, trained on {t.trained_on:,} labels"]
         if t.resized:
             tip.append(f"{t.resized:,} item(s) resized or converted for the features:")
             tip += [f"  {name}: {why}" for name, why in t.resized_names[:5]]
@@ -378,6 +379,7 @@ class BrowserSuggestions(QObject):
             )
         if text != self.current.text():  # a new text lays the panel out again: only if needed
             self.current.setText(text)
+            self.current.setVisible(bool(text))
 
     # -- Enter accepts ------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
