@@ -11,6 +11,7 @@ before it is read.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,30 +70,131 @@ def _open(path: Path):
         raise ImageReadError(path, f"not a readable HDF5/NeXus file ({exc})") from None
 
 
-def _is_image(obj: Any) -> bool:
+#: soft and external links followed to reach one dataset (a loop of links ends here)
+MAX_LINKS = 16
+
+
+def _why_not_image(obj: Any) -> str | None:
+    """Why ``obj`` is not an image dataset we read, or None if it is one."""
     import h5py
 
-    if not isinstance(obj, h5py.Dataset) or obj.ndim < 2:
-        return False
-    if obj.dtype.kind not in "uif" or obj.dtype.itemsize > 8:
-        return False
-    return obj.shape[-1] >= 2 and obj.shape[-2] >= 2
+    if not isinstance(obj, h5py.Dataset):
+        return "is a group, not a dataset"
+    dtype = obj.dtype
+    if dtype.names:
+        return f"has a compound type (fields {', '.join(dtype.names[:6])}), not pixel values"
+    if dtype.kind in "SUO":
+        return "holds text, not pixel values"
+    if dtype.kind not in "uif" or dtype.itemsize > 8:
+        return f"has type {dtype}, not integer or floating-point pixel values"
+    if obj.ndim < 2:
+        return f"is {obj.ndim}-D (shape {tuple(obj.shape)}), not an image"
+    if obj.shape[-1] < 2 or obj.shape[-2] < 2:
+        return f"has shape {tuple(obj.shape)}: its frames are smaller than 2 x 2"
+    if obj.is_virtual:
+        return "is a virtual dataset (its pixels are mapped from other files): open those files"
+    if obj.external:
+        return "keeps its pixels in external raw files, which are not read"
+    return None
 
 
-def _datasets(f) -> list[ImageDataset]:
+def _is_image(obj: Any) -> bool:
+    return _why_not_image(obj) is None
+
+
+def _survey(f) -> tuple[list[ImageDataset], list[tuple[str, str]]]:
+    """The image datasets of the file and, for the others, why they are not."""
     found: list[ImageDataset] = []
+    others: list[tuple[str, str]] = []
 
     def visit(name: str, obj: Any) -> None:
-        if _is_image(obj):
+        import h5py
+
+        if not isinstance(obj, h5py.Dataset):
+            return
+        reason = _why_not_image(obj)
+        if reason is None:
             found.append(ImageDataset("/" + name, tuple(obj.shape), np.dtype(obj.dtype)))
+        else:
+            others.append(("/" + name, reason))
 
     # visititems does not follow soft/external links, so a link loop cannot hang it
     f.visititems(visit)
-    return found
+    return found, others
+
+
+def _datasets(f) -> list[ImageDataset]:
+    return _survey(f)[0]
+
+
+def _resolve(path: Path, f: Any, name: str, opened: list, hops: int = 0) -> Any:
+    """The object at ``name`` in the open file ``f`` of ``path``, following soft links and
+    external links only to regular HDF5 files in ``path``'s folder (or below it), which are
+    opened here and appended to ``opened`` (the caller closes them). Anything else is refused
+    naming the file and ``name``: a link that leaves the folder, a FIFO or device (opening it
+    could block), a missing target, a loop of links."""
+    import h5py
+
+    group = f["/"]
+    parts = [p for p in name.split("/") if p]
+    for i, part in enumerate(parts):
+        rest = "/".join(parts[i + 1 :])
+        if not isinstance(group, h5py.Group):
+            raise ImageReadError(path, f"{name}: {group.name} is not a group")
+        try:
+            link = group.get(part, getlink=True)
+        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+            raise ImageReadError(path, f"{name}: cannot read link {part!r} ({exc})") from None
+        if link is None:
+            raise ImageReadError(path, f"{name}: is not in the file (no dataset {name!r})")
+        if isinstance(link, h5py.SoftLink | h5py.ExternalLink):
+            if hops >= MAX_LINKS:
+                raise ImageReadError(
+                    path, f"{name}: is reached through more than {MAX_LINKS} links (a loop?)"
+                )
+            if isinstance(link, h5py.SoftLink):
+                target = link.path if link.path.startswith("/") else f"{group.name}/{link.path}"
+                return _resolve(path, f, f"{target}/{rest}", opened, hops + 1)
+            other = _external_file(path, Path(group.file.filename), name, link)
+            opened.append(other)
+            return _resolve(path, other, f"{link.path}/{rest}", opened, hops + 1)
+        try:
+            group = group[part]
+        except (KeyError, OSError, RuntimeError, ValueError) as exc:
+            raise ImageReadError(path, f"{name}: cannot read {part!r} ({exc})") from None
+    return group
+
+
+def _external_file(path: Path, holder: Path, name: str, link: Any) -> Any:
+    """Open the file an external link points to, if it is a regular HDF5 file inside the
+    folder of ``path`` (the file the user opened)."""
+    import stat
+
+    import h5py
+
+    said = f"{name}: is an external link to {link.filename}:{link.path}"
+    target = Path(link.filename)
+    target = target if target.is_absolute() else holder.parent / target
+    folder = path.resolve().parent
+    try:
+        real = target.resolve()
+        mode = os.stat(real).st_mode
+    except (OSError, RuntimeError):
+        raise ImageReadError(path, f"{said}, which does not exist") from None
+    if not real.is_relative_to(folder):
+        raise ImageReadError(path, f"{said}, outside the file's folder {folder}: not followed")
+    if not stat.S_ISREG(mode):
+        raise ImageReadError(path, f"{said}, which is not a regular file: not followed")
+    if not is_hdf5(real):
+        raise ImageReadError(path, f"{said}, which is not an HDF5 file")
+    try:
+        return h5py.File(real, "r")
+    except OSError as exc:
+        raise ImageReadError(path, f"{said}, which cannot be read ({exc})") from None
 
 
 def list_image_datasets(path: str | Path) -> list[ImageDataset]:
-    """Every image dataset of the file, in the file's order."""
+    """Every image dataset of the file, in the file's order (links are not followed)."""
     path = Path(path)
     with _open(path) as f:
         return _datasets(f)
@@ -112,49 +214,86 @@ def _nx_class(obj: Any) -> str | None:
     return _attr(obj, "NX_class")
 
 
-def _signal_of(group: Any) -> str | None:
+def _child_group(f: Any, parent: Any, name: str | None) -> Any:
+    """``parent[name]`` when it is a group of this file reached by a hard link, else None."""
     import h5py
 
+    if not name or "/" in name:
+        return None
+    link = parent.get(name, getlink=True)
+    if not isinstance(link, h5py.HardLink):
+        return None
+    obj = parent.get(name)
+    return obj if isinstance(obj, h5py.Group) else None
+
+
+def _signal_name(group: Any) -> str | None:
     name = _attr(group, "signal")
-    if name and isinstance(group.get(name), h5py.Dataset) and _is_image(group[name]):
-        return group[name].name
-    return None
+    return f"{group.name.rstrip('/')}/{name}" if name and "/" not in name else None
 
 
 def _default_name(f) -> str | None:
+    """The NXdata signal's path: the file's default entry's default data, else the first
+    NXdata group with a signal (its link may still need following, see :func:`_resolve`)."""
     import h5py
 
-    entry_name = _attr(f, "default")
-    entry = f.get(entry_name) if entry_name else None
-    if isinstance(entry, h5py.Group):
-        data_name = _attr(entry, "default")
-        data = entry.get(data_name) if data_name else None
-        if isinstance(data, h5py.Group) and _signal_of(data):
-            return _signal_of(data)
+    entry = _child_group(f, f, _attr(f, "default"))
+    if entry is not None:
+        data = _child_group(f, entry, _attr(entry, "default"))
+        if data is not None and _signal_name(data):
+            return _signal_name(data)
     hits: list[str] = []
 
     def visit(_name: str, obj: Any) -> None:
-        if isinstance(obj, h5py.Group) and _nx_class(obj) == "NXdata" and _signal_of(obj):
-            hits.append(_signal_of(obj))
+        if isinstance(obj, h5py.Group) and _nx_class(obj) == "NXdata" and _signal_name(obj):
+            hits.append(_signal_name(obj))
 
     f.visititems(visit)
     return hits[0] if hits else None
 
 
+def _close_all(files: list) -> None:
+    for other in files:
+        try:
+            other.close()
+        except Exception:  # noqa: BLE001 - closing twice or after an error is harmless
+            pass
+
+
 def default_dataset(path: str | Path) -> ImageDataset:
     """The dataset to show when the user does not choose: the NXdata signal, else the largest
-    image dataset. A file without an image dataset is refused."""
+    image dataset. A file without an image dataset is refused, naming what it holds."""
     path = Path(path)
     with _open(path) as f:
-        images = _datasets(f)
-        if not images:
-            raise ImageReadError(
-                path, "holds no image dataset (a numeric dataset of 2 or more dimensions)"
-            )
+        images, others = _survey(f)
         name = _default_name(f)
-    for ds in images:
-        if ds.name == name:
-            return ds
+        signal = ""
+        if name:
+            opened: list = []
+            try:
+                obj = _resolve(path, f, name, opened)
+                reason = _why_not_image(obj)
+                if reason is None:
+                    return ImageDataset(name, tuple(obj.shape), np.dtype(obj.dtype))
+            except ImageReadError as exc:
+                reason = exc.problem.removeprefix(f"{name}: ")
+            finally:
+                _close_all(opened)
+            if all(n != name for n, _ in others):
+                signal = f"its NXdata signal {name} {reason}"
+    if not images:
+        parts = [f"{n} {r}" for n, r in others[:4]]
+        if len(others) > 4:
+            parts.append(f"and {len(others) - 4} more datasets that are not images")
+        if not others:
+            parts.append("it holds no datasets")
+        if signal:
+            parts.append(signal)
+        raise ImageReadError(
+            path,
+            "holds no image dataset (a numeric dataset of 2 or more dimensions): "
+            + "; ".join(parts),
+        )
     return max(images, key=lambda d: (int(np.prod(d.shape, dtype=np.int64)), d.name))
 
 
@@ -163,10 +302,11 @@ class _NexusLoader:
 
     compressed = False
 
-    def __init__(self, path: Path, f: Any, dataset: Any):
+    def __init__(self, path: Path, f: Any, dataset: Any, linked: list | None = None):
         self.path = path
         self.file = f
         self.dataset = dataset
+        self.linked = linked or []  # files reached through external links
         self.outer = tuple(dataset.shape[:-2])
 
     def plane(self, index: int) -> Plane:
@@ -180,10 +320,7 @@ class _NexusLoader:
         return Plane(np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="), copy=False)))
 
     def close(self) -> None:
-        try:
-            self.file.close()
-        except Exception:  # noqa: BLE001 - closing twice or after an error is harmless
-            pass
+        _close_all([*self.linked, self.file])
 
 
 def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
@@ -192,16 +329,12 @@ def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
     path = Path(path)
     name = dataset or default_dataset(path).name
     f = _open(path)
+    linked: list = []
     try:
-        obj = f.get(name)
-        if obj is None:
-            raise ImageReadError(path, f"has no dataset {name!r}")
-        if not _is_image(obj):
-            raise ImageReadError(
-                path,
-                f"{name} is not an image dataset (shape {getattr(obj, 'shape', None)}, "
-                f"type {getattr(obj, 'dtype', 'group')})",
-            )
+        obj = _resolve(path, f, name, linked)
+        reason = _why_not_image(obj)
+        if reason is not None:
+            raise ImageReadError(path, f"{name} is not an image dataset: it {reason}")
         dtype = _check_dtype(path, obj.dtype)
         shape = tuple(int(n) for n in obj.shape)
         check_image_size(path, shape[-2:], dtype.itemsize, what=f"dataset {name}")
@@ -216,9 +349,9 @@ def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
             axes=axes,
             stack_shape=outer or (1,),
             metadata={"format": "HDF5/NeXus", "dataset": name},
-            _loader=_NexusLoader(path, f, obj),
+            _loader=_NexusLoader(path, f, obj, linked),
         )
     except BaseException:
-        f.close()
+        _close_all([*linked, f])
         raise
     return source
