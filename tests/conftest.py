@@ -67,4 +67,6 @@ def open_and_wait(qtbot, window, path, timeout=10000):
     qtbot.waitUntil(lambda: task.finished, timeout=timeout)
     assert task.state == "done", f"opening {path} failed: {task.error}"
     qtbot.waitUntil(lambda: len(window.documents) > before, timeout=timeout)
+    # The panels hear of a new image just after its first frame is drawn.
+    qtbot.waitUntil(lambda: getattr(window, "announced", None) is window.current, timeout=timeout)
     return window.current

@@ -202,7 +202,10 @@ def _install_panels_after_first_frame(window, opening: bool) -> None:
         if not window.panels_ready:
             window.install_panels()
 
-    if opening:
+    if opening and window.last_error is not None and window.current is None:
+        # A small file opens in the GUI thread: its failure may be reported already.
+        QTimer.singleShot(0, install)
+    elif opening:
         # after document_shown's other slots (the frame is painted by then)
         window.document_shown.connect(lambda _doc: QTimer.singleShot(0, install))
         window.error_reported.connect(lambda _message: QTimer.singleShot(0, install))

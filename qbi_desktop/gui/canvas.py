@@ -83,11 +83,13 @@ class ImageCanvas(pg.GraphicsView):
         *,
         keep_view: bool = False,
         overview: tuple[np.ndarray, int] | None = None,
+        announce: bool = True,
     ):
         """Show ``plane``; ``pyramid`` (if given) supplies smooth overview levels once built.
 
         ``overview`` is an (array, step) already read off the GUI thread, used when its step is
-        the one this view needs.
+        the one this view needs. ``announce=False``: the caller emits ``plane_changed`` itself
+        (after the first paint, so listeners' work does not delay it).
         """
         self.plane = plane
         self.pyramid = pyramid
@@ -103,7 +105,8 @@ class ImageCanvas(pg.GraphicsView):
         if not keep_view:
             self.fit()
         self.update_detail()
-        self.plane_changed.emit(plane)
+        if announce:
+            self.plane_changed.emit(plane)
 
     def overview_step(self, plane: Plane) -> int:
         return overview_step(plane.height, plane.width, self.view.width(), self.view.height())

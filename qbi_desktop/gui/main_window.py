@@ -70,6 +70,9 @@ SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
 FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);;All files (*)"
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
 LAYOUT_VERSION = 2
+# Files up to this size open in the GUI thread (a 4096^2 uint16 TIFF is 32 MB: opening is lazy and
+# the first frame reads only a strided overview, a few ms); larger ones open on a worker.
+OPEN_HERE_BYTES = 64 * 2**20
 
 
 class SliceBar(QWidget):
@@ -120,6 +123,8 @@ class MainWindow(QMainWindow):
         self.tasks = TaskManager(self)
         self.documents: list[ImageDocument] = []
         self.current: ImageDocument | None = None
+        self.announced: ImageDocument | None = None  # the document the panels were told of
+        self._plane_announced = True  # the canvas's listeners know the plane it shows
         self.last_error: str | None = None
         self._decode_task: Task | None = None
         self._pyramid_task: Task | None = None
@@ -442,9 +447,16 @@ class MainWindow(QMainWindow):
         path = str(Path(path).expanduser().absolute())
         low_high = self.levels_panel.percentiles
         view_size = (self.canvas.view.width(), self.canvas.view.height())
-        return self.tasks.submit(
+        try:
+            small = 0 < os.stat(path).st_size <= OPEN_HERE_BYTES
+        except OSError:
+            small = False  # the job reports what is wrong with the path
+        # A small image opens here, levels from a quick sample: a worker thread would only add
+        # its hop (and the wait for the GIL) before the first paint. Large ones open on a worker.
+        run = self.tasks.run_here if small else self.tasks.submit
+        return run(
             f"Open {Path(path).name}",
-            lambda: open_document_job(path, low_high, view_size),
+            lambda: open_document_job(path, low_high, view_size, quick=small),
             on_result=self._document_opened,
             on_error=self.report_error,
         )
@@ -469,6 +481,8 @@ class MainWindow(QMainWindow):
         if prepare is not None:
             prepare(document)
         self._document_opened(document)
+        # Callers go on with the document shown: panels told now, not on the next loop pass.
+        self._after_first_frame(document)
         return document
 
     def _document_opened(self, document: ImageDocument) -> None:
@@ -494,8 +508,8 @@ class MainWindow(QMainWindow):
         self.files_list.addItem(item)
         self._refresh_file_names()
         if document.file_size is not None:  # a file on disk (not an in-memory array)
-            add_recent_file(self.settings, str(document.path))
-            self._refresh_recent_menu()
+            # After the first frame: writing the settings file costs more than drawing it.
+            QTimer.singleShot(0, lambda: self._remember_recent(document))
         log.info(
             "opened %s (%s, %s)",
             document.path,
@@ -506,6 +520,10 @@ class MainWindow(QMainWindow):
         self.files_list.setCurrentRow(len(self.documents) - 1)
         self.files_list.blockSignals(False)
         self.show_document(document)
+
+    def _remember_recent(self, document: ImageDocument) -> None:
+        add_recent_file(self.settings, str(document.path))
+        self._refresh_recent_menu()
 
     def open_document_of(self, document: ImageDocument) -> ImageDocument | None:
         """The open document showing the same file as ``document`` (same file on disk, whatever
@@ -524,20 +542,38 @@ class MainWindow(QMainWindow):
 
     def show_document(self, document: ImageDocument, keep_view: bool = False) -> None:
         self.current = document
+        self.announced = None
         self.setWindowTitle(f"{document.title} — QBI Desktop")
         self._refresh_file_names()
         self.slice_bar.configure(document.source.n_slices, document.index)
-        self._show_plane(keep_view=keep_view)
         # Draw the new image now, and let the panels hear of it afterwards (next event-loop
-        # pass): their work never delays the first frame the user sees.
+        # pass): their work never delays the first frame the user sees. On an empty canvas the
+        # canvas's listeners (annotation session, boxes, measurements) are told after the paint
+        # too; when another image was shown they are told before it, so that its overlays never
+        # show over the new image and its session is switched at once.
+        deferred = self.canvas.plane is None
+        self._draw_plane(keep_view=keep_view, announce=not deferred)
+        self._plane_announced = not deferred
         self.canvas.viewport().repaint()
-        QTimer.singleShot(0, lambda: self._announce(document))
+        QTimer.singleShot(0, lambda: self._after_first_frame(document))
 
-    def _announce(self, document: ImageDocument) -> None:
-        if self.current is document:
-            self.document_shown.emit(document)
+    def _after_first_frame(self, document: ImageDocument) -> None:
+        if self.current is not document or self.announced is document:
+            return
+        if document.refine_sample(self.levels_panel.percentiles):
+            self.canvas.set_levels(*document.levels)
+        if not self._plane_announced:
+            self._plane_announced = True
+            self.canvas.plane_changed.emit(self.canvas.plane)
+        self._update_panels()
+        self.announced = document
+        self.document_shown.emit(document)
 
     def _show_plane(self, keep_view: bool) -> None:
+        self._draw_plane(keep_view)
+        self._update_panels()
+
+    def _draw_plane(self, keep_view: bool, announce: bool = True) -> None:
         document = self.current
         if document is None:
             return
@@ -545,7 +581,15 @@ class MainWindow(QMainWindow):
         pyramid = document.pyramid()
         self.canvas.set_levels(*document.levels)
         overview, document.overview = document.overview, None  # used once, for the first frame
-        self.canvas.set_plane(plane, pyramid, keep_view=keep_view, overview=overview)
+        self.canvas.set_plane(
+            plane, pyramid, keep_view=keep_view, overview=overview, announce=announce
+        )
+
+    def _update_panels(self) -> None:
+        """Histogram, levels, info and slice label of the shown plane; background decoding."""
+        document = self.current
+        if document is None:
+            return
         if document.histogram is None:
             document.refresh_sample()
         integer = document.source.dtype.kind in "uib"

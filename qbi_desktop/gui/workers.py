@@ -183,6 +183,26 @@ class TaskManager(QObject):
         self.active_changed.emit()
         return task
 
+    def run_here(
+        self,
+        title: str,
+        job_factory: Callable[[], Job[Any]],
+        *,
+        on_result: Callable[[Any], Any] | None = None,
+        on_error: Callable[[str], Any] | None = None,
+    ) -> Task:
+        """Run a short job to its end in the calling (GUI) thread and return it finished, with
+        the same signals and error handling as :meth:`submit`: for work smaller than the cost of
+        a thread hop (opening a small image must not wait for a worker before its first paint).
+        Not listed in the Tasks panel: it is over before the panel could show it."""
+        task = Task(title, job_factory, self)
+        if on_result is not None:
+            task.succeeded.connect(on_result)
+        if on_error is not None:
+            task.failed.connect(on_error)
+        _Runner(task).run()  # reports through queued signals: same thread, so delivered now
+        return task
+
     def _on_task_state(self, _state: str) -> None:
         self.active_changed.emit()
 

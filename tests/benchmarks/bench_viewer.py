@@ -6,7 +6,9 @@ three viewers are measured on the same X server). Files are written to a scratch
 once before timing, so every "open" is from the page cache, as the issue specifies.
 
 Figures printed (medians):
-  * open-to-first-frame, 2048^2 uint16 TIFF: ours, pyqtgraph ImageView, napari (+ ratios)
+  * open-to-first-frame, 600^2, 2048^2, 4096^2 uint16 TIFF: ours, pyqtgraph ImageView fed
+    row-major data (its fast path) and with its defaults, napari; interleaved rounds, load
+    recorded, quiet and (--load) under two busy processes; per-round ratios
   * 16384^2 uint16 uncompressed: first frame, resident memory growth
   * 16384^2 uint16 LZW tiled: first tiles shown, overview complete, vs tifffile.imread alone
   * 4 GB uint16 stack: first frame, slice step
@@ -24,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -99,17 +102,22 @@ class Harness:
         Waits in a real event loop (a busy processEvents() loop would hold the GIL and slow the
         worker thread down); an event filter sees the canvas paint once the plane is set.
         """
-        from PySide6.QtCore import QEvent, QEventLoop, QObject
+        from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 
         window = self.window
         loop = QEventLoop()
         previous = window.current
 
+        painted_at: list[float] = []
+
         class FirstPaint(QObject):
             def eventFilter(self, _obj, event):  # noqa: N802 - Qt naming
                 shown = window.current is not None and window.current is not previous
-                if event.type() == QEvent.Type.Paint and shown:
-                    loop.quit()  # returns after this paint has been drawn
+                if event.type() == QEvent.Type.Paint and shown and not painted_at:
+                    # Timed after the paint has been drawn (the event loop, or a small image
+                    # opened in the GUI thread that painted before open_file returned).
+                    QTimer.singleShot(0, lambda: painted_at.append(time.perf_counter()))
+                    QTimer.singleShot(0, loop.quit)
                 return False
 
         watch = FirstPaint()
@@ -118,7 +126,7 @@ class Harness:
         start = time.perf_counter()
         window.open_file(path)
         loop.exec()
-        elapsed = time.perf_counter() - start
+        elapsed = painted_at[0] - start
         viewport.removeEventFilter(watch)
         return elapsed
 
@@ -140,89 +148,140 @@ class Harness:
         self.process(0.05)
 
 
-def bench_open_2048(h: Harness, folder: Path, runs: int, with_napari: bool) -> None:
-    import pyqtgraph as pg
-    import tifffile
-
-    path = folder / "radiograph_2048.tif"
-    tifffile.imwrite(path, make_radiograph(2048))
-    warm(path)
-    ours = []
-    for _ in range(runs):
-        ours.append(h.open_until_drawn(path))
-        h.close_all()
-
-    plain = []
-    view = pg.ImageView()
-    view.resize(1100, 800)
-    view.show()
-    h.process(0.2)
+def _first_paint_timer(h: Harness, viewport, show: Callable[[], object]) -> float:
+    """Seconds from ``show()`` (queued into the event loop, as a click would be) to the end of
+    the first paint of ``viewport`` after it."""
     from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 
-    for _ in range(runs):
-        loop = QEventLoop()
+    loop = QEventLoop()
+    painted_at: list[float] = []
 
-        class FirstPaint(QObject):
-            def __init__(self, loop):
-                super().__init__()
-                self.loop = loop
+    class FirstPaint(QObject):
+        def eventFilter(self, _obj, event):  # noqa: N802 - Qt naming
+            if event.type() == QEvent.Type.Paint and not painted_at:
+                QTimer.singleShot(0, lambda: painted_at.append(time.perf_counter()))
+                QTimer.singleShot(0, loop.quit)
+            return False
 
-            def eventFilter(self, _obj, event):  # noqa: N802 - Qt naming
-                if event.type() == QEvent.Type.Paint:
-                    self.loop.quit()
-                return False
-
-        watch = FirstPaint(loop)
-        view.ui.graphicsView.viewport().installEventFilter(watch)
-        start = time.perf_counter()
-        # The same as ours: read the file and show it, then the first paint of the viewport.
-        QTimer.singleShot(0, lambda: view.setImage(tifffile.imread(path)))
-        loop.exec()
-        plain.append(time.perf_counter() - start)
-        view.ui.graphicsView.viewport().removeEventFilter(watch)
-        view.clear()
-        h.process(0.05)
-    view.close()
-
-    print("\nOpen 2048x2048 uint16 TIFF to first drawn frame (page cache warm, app running)")
-    print(f"  QBI Desktop             {median_ms(ours)}   (n={runs})")
-    print(
-        f"  pyqtgraph ImageView     {median_ms(plain)}   "
-        f"ratio {statistics.median(plain) / statistics.median(ours):5.2f}x"
-    )
-    if with_napari:
-        napari_times = bench_napari_open(h, path, runs)
-        if napari_times:
-            ratio = statistics.median(napari_times) / statistics.median(ours)
-            print(f"  napari viewer.open      {median_ms(napari_times)}   ratio {ratio:5.2f}x")
+    watch = FirstPaint()
+    viewport.installEventFilter(watch)
+    start = time.perf_counter()
+    QTimer.singleShot(0, show)
+    loop.exec()
+    viewport.removeEventFilter(watch)
+    return painted_at[0] - start
 
 
-def bench_napari_open(h: Harness, path: Path, runs: int) -> list[float] | None:
-    try:
+class NapariPeer:
+    """napari's viewer.open of the same file, timed to the end of its canvas render."""
+
+    def __init__(self, h: Harness):
         import napari
-    except ImportError as exc:
-        print(f"  napari not installed ({exc}); skipped")
-        return None
-    viewer = napari.Viewer(show=False)
-    canvas = viewer.window._qt_viewer.canvas
-    native = canvas.native
-    viewer.window._qt_window.resize(1400, 900)
-    times = []
-    # First open warms napari's readers and shaders; not counted.
-    for attempt in range(runs + 1):
+
+        self.h = h
+        self.viewer = napari.Viewer(show=False)
+        self.canvas = self.viewer.window._qt_viewer.canvas
+        self.viewer.window._qt_window.resize(1400, 900)
+
+    def open(self, path: Path) -> float:
         start = time.perf_counter()
-        layers = viewer.open(str(path), plugin="napari")
-        h.app.processEvents()
+        layers = self.viewer.open(str(path), plugin="napari")
+        self.h.app.processEvents()
+        native = self.canvas.native
         native.repaint() if hasattr(native, "repaint") else None
-        canvas._scene_canvas.render() if hasattr(canvas, "_scene_canvas") else None
+        if hasattr(self.canvas, "_scene_canvas"):
+            self.canvas._scene_canvas.render()
         elapsed = time.perf_counter() - start
-        if attempt:
-            times.append(elapsed)
         for layer in layers:
-            viewer.layers.remove(layer)
+            self.viewer.layers.remove(layer)
+        self.h.process(0.02)
+        return elapsed
+
+    def close(self) -> None:
+        self.viewer.close()
+
+
+def bench_open(
+    h: Harness, folder: Path, sizes: list[int], runs: int, with_napari: bool, load: int
+) -> None:
+    """Open a uint16 TIFF to its first drawn frame: QBI, pyqtgraph ImageView fed row-major data
+    (its fast path), ImageView with its defaults (column-major: it transposes), napari;
+    interleaved rounds, the same file, page cache warm."""
+    import pyqtgraph as pg
+    import tifffile
+    from sidebyside import SideBySide, busy
+
+    views = {}
+    for order in ("row-major", "col-major"):
+        pg.setConfigOptions(imageAxisOrder=order)
+        view = pg.ImageView()
+        view.resize(1100, 800)
+        view.show()
+        views[order] = view
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    h.process(0.2)
+    napari_peer = None
+    if with_napari:
+        try:
+            napari_peer = NapariPeer(h)
+        except ImportError as exc:
+            print(f"  napari not installed ({exc}); skipped (pip install napari[pyqt6] to compare)")
+
+    def qbi(path: Path) -> float:
+        seconds = h.open_until_drawn(path)
+        h.close_all()
+        return seconds
+
+    def imageview(order: str, path: Path) -> float:
+        view = views[order]
+
+        def show() -> None:
+            # pyqtgraph reads the axis order from its global options in setImage: the defaults
+            # peer sees "col-major" (pyqtgraph's default), QBI's windows keep "row-major".
+            pg.setConfigOptions(imageAxisOrder=order)
+            try:
+                view.setImage(tifffile.imread(path))
+            finally:
+                pg.setConfigOptions(imageAxisOrder="row-major")
+
+        seconds = _first_paint_timer(h, view.ui.graphicsView.viewport(), show)
+        view.clear()
         h.process(0.02)
-    viewer.close()
-    return times
+        return seconds
+
+    base = make_radiograph(2048)
+    try:
+        for size in sizes:
+            image = np.tile(base, (-(-size // 2048),) * 2)[:size, :size]
+            path = folder / f"radiograph_{size}.tif"
+            tifffile.imwrite(path, image)
+            warm(path)
+            workloads = {
+                "QBI Desktop": lambda p=path: qbi(p),
+                "pyqtgraph ImageView row-major": lambda p=path: imageview("row-major", p),
+                "pyqtgraph ImageView defaults": lambda p=path: imageview("col-major", p),
+            }
+            if napari_peer is not None:
+                workloads["napari viewer.open"] = lambda p=path: napari_peer.open(p)
+            where = f"{load} busy processes" if load else "quiet"
+            s = SideBySide(f"Open {size}x{size} uint16 TIFF to first drawn frame ({where})")
+            with busy(load):
+                s.run(workloads, rounds=runs, warmup=1, timer=lambda f: f())
+            s.summary()
+            s.ratio(
+                "QBI Desktop",
+                "pyqtgraph ImageView row-major",
+                "QBI / ImageView row-major",
+                "<= 1.0",
+            )
+            s.ratio("QBI Desktop", "pyqtgraph ImageView defaults", "QBI / ImageView defaults")
+            if napari_peer is not None:
+                s.ratio("QBI Desktop", "napari viewer.open", "QBI / napari")
+    finally:
+        for view in views.values():
+            view.close()
+        if napari_peer is not None:
+            napari_peer.close()
 
 
 def bench_big(h: Harness, folder: Path, size: int) -> None:
@@ -386,13 +445,22 @@ def main() -> None:
     )
     parser.add_argument("--no-napari", action="store_true")
     parser.add_argument("--no-big", action="store_true")
+    parser.add_argument("--open-sizes", default="600,2048,4096", help="sizes of the open test")
+    parser.add_argument(
+        "--load", action="store_true", help="repeat the open test under 2 busy processes"
+    )
+    parser.add_argument("--open-only", action="store_true", help="only the open test")
     args = parser.parse_args()
     _ensure_display()
     runs = 3 if args.quick else 7
     folder = Path(tempfile.mkdtemp(prefix="qbi-bench-viewer-"))
     try:
         h = Harness()
-        bench_open_2048(h, folder, runs, with_napari=not args.no_napari)
+        sizes = [int(s) for s in args.open_sizes.split(",")]
+        for load in (0, 2) if args.load else (0,):
+            bench_open(h, folder, sizes, max(5, runs), not args.no_napari, load)
+        if args.open_only:
+            return
         if not args.no_big:
             bench_big(h, folder, 8192 if args.quick else 16384)
             bench_stack(h, folder, 1.0 if args.quick else 4.0)
