@@ -263,7 +263,7 @@ def bench_open(
             }
             if napari_peer is not None:
                 workloads["napari viewer.open"] = lambda p=path: napari_peer.open(p)
-            where = f"{load} busy processes" if load else "quiet"
+            where = f"{load} added busy processes" if load else "no added load"
             s = SideBySide(f"Open {size}x{size} uint16 TIFF to first drawn frame ({where})")
             with busy(load):
                 s.run(workloads, rounds=runs, warmup=1, timer=lambda f: f())
