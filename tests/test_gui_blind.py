@@ -133,3 +133,60 @@ def test_items_by_annotator_and_needing_a_second_opinion(qtbot, main_window, tmp
     by_bob = next(a for a in menu.actions() if a.text() == "By Bob")
     by_bob.trigger()
     assert sorted(browser.model.ids.tolist()) == [a0, b0]
+
+
+def test_blind_annotate_shows_only_the_own_mask_and_saves_it_apart(qtbot, main_window, tmp_path):
+    import numpy as np
+
+    try:
+        from tests.test_gui_browser_annotate import (
+            _ctrl,
+            _mouse_stroke,
+            _old_mask,
+            _open_row_with_enter,
+            _wait_item,
+            _wait_saved,
+        )
+    except ImportError:  # pragma: no cover
+        from test_gui_browser_annotate import (
+            _ctrl,
+            _mouse_stroke,
+            _old_mask,
+            _open_row_with_enter,
+            _wait_item,
+            _wait_saved,
+        )
+
+    window = main_window
+    window.annotator.set_name("Bob")
+    root = _folder_project(tmp_path)  # a0 has a mask drawn by "importer"
+    browser = window.panels["browser"]
+    annotate = window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    assert browser.open_project(root)
+    with open_project(root) as project:
+        a0 = _id_of(project, "a0")
+    window.blind.action.trigger()
+    _open_row_with_enter(qtbot, browser, a0)
+    _wait_item(qtbot, annotate, a0)
+    session = annotate.session
+    assert not session.mask.any()  # the importer's mask is hidden
+    assert not annotate.overlay.drawn().any()
+
+    annotate.set_tool("brush")
+    annotate.controller.set_size(3)
+    qtbot.keyClick(window.canvas, Qt.Key.Key_1)
+    _mouse_stroke(qtbot, window, [(20, 20), (30, 20)])
+    painted = session.mask.copy()
+    assert painted.any()
+    _ctrl(qtbot, window, Qt.Key.Key_S)
+    _wait_saved(qtbot, annotate)
+
+    with open_project(root) as project:
+        from qbi_desktop.core.catalog.opinions import load_mask
+
+        mine = for_item(project.db, a0)
+        bob = load_mask(project, mine["Bob"]["mask"], a0, "Bob")
+        importer = load_mask(project, mine["importer"]["mask"], a0, "importer")
+    assert np.array_equal(bob, painted)  # Bob's own mask, without the importer's regions
+    assert np.array_equal(importer, _old_mask())  # the importer's own mask untouched

@@ -225,15 +225,20 @@ class ItemBoxStore:
     it returns: SQLite has committed) and returns the catalog's
     :class:`~qbi_desktop.core.catalog.edits.Change`, which :meth:`revert` takes back."""
 
-    def __init__(self, project: Project, item_id: int, annotator: str | None):
+    def __init__(self, project: Project, item_id: int, annotator: str | None, blind: bool = False):
         self.project = project
         self.item_id = int(item_id)
         self.annotator = annotator
+        self.blind = blind and bool(annotator)  # show only the annotator's own boxes
 
     def describe(self) -> str:
         return f"item {self.item_id} of project {self.project.root.name}"
 
     def load(self) -> list[Box]:
+        if self.blind:
+            from qbi_desktop.core.annotation.own_view import own_boxes
+
+            return own_boxes(self.project, self.item_id, str(self.annotator))
         return self.project.boxes(self.item_id)
 
     def write(self, boxes: Sequence[Box], what: str = "") -> Change:

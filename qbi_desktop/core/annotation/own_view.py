@@ -87,3 +87,30 @@ def others(db: sqlite3.Connection, annotator: str) -> list[str]:
     people = set(json.loads(row[0])) if row is not None else set()
     people.update(opinions.annotators(db))
     return sorted(p for p in people if p != annotator and not opinions.is_consensus(p))
+
+
+def own_mask(project, item_id: int, annotator: str, shape=None):
+    """``annotator``'s own mask of an item as an array (None when they drew none): what Annotate
+    shows in blind mode instead of the item's mask (which may be someone else's, or the truth
+    of a calibration set)."""
+    row = project.db.execute(
+        "SELECT json_extract(value, '$') FROM opinions WHERE item_id = ? AND annotator = ? "
+        "AND kind = 'mask'",
+        (item_id, annotator),
+    ).fetchone()
+    if row is None:
+        return None
+    return opinions.load_mask(project, row[0], item_id, annotator, shape)
+
+
+def own_boxes(project, item_id: int, annotator: str) -> list:
+    """``annotator``'s own boxes of an item (blind mode's box overlay)."""
+    from qbi_desktop.core.catalog.project import Box
+
+    row = project.db.execute(
+        "SELECT value FROM opinions WHERE item_id = ? AND annotator = ? AND kind = 'boxes'",
+        (item_id, annotator),
+    ).fetchone()
+    if row is None:
+        return []
+    return [Box(str(b[0]), *map(float, b[1:5]), annotator=annotator) for b in json.loads(row[0])]

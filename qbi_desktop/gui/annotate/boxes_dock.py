@@ -185,7 +185,8 @@ class BoxesDock(QObject):
         item = self.panel.store_of(document)
         if item is not None and (document.source.n_slices == 1 or document.index == 0):
             project = self._project(item.root)
-            return ItemBoxStore(project, item.item_id, self.annotator(item.annotator))
+            who = self.annotator(item.annotator)
+            return ItemBoxStore(project, item.item_id, who, blind=getattr(item, "blind", False))
         path = Path(document.path)
         if path.is_file():
             return FileBoxStore(path, int(document.index), self.annotator())

@@ -79,6 +79,8 @@ class ProjectItemStore:
     annotator: str
     image_hash: str | None = None
     image_file: Path | None = None
+    #: annotating blind: load only ``annotator``'s own mask (core.annotation.own_view)
+    blind: bool = False
 
     def describe(self) -> str:
         return f"item {self.item_id} ({self.name}) of project {self.root.name}"
@@ -114,7 +116,12 @@ class ProjectItemStore:
             raise UserFacingError(f"mask of {self.describe()} not loaded: {exc}") from exc
         try:
             self._check_item(project.db, "not loaded")
-            mask = project.mask(self.item_id)
+            if self.blind:
+                from qbi_desktop.core.annotation.own_view import own_mask
+
+                mask = own_mask(project, self.item_id, self.annotator, tuple(shape))
+            else:
+                mask = project.mask(self.item_id)
             meta = project.metadata()
             classes = meta.get("mask_classes")
             instances = meta.get("mask_instances")

@@ -45,6 +45,7 @@ class BrowserOpening:
             annotator=self.annotator,
             image_hash=item.get("hash"),
             image_file=image_file,
+            blind=bool(getattr(getattr(self.window, "blind", None), "active", False)),
         )
 
     def open_item(self, row: int):
