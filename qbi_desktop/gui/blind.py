@@ -154,4 +154,8 @@ def install(window) -> BlindMode | None:
     from qbi_desktop.gui.docks import disagreements
 
     window.panels["disagreements"] = disagreements.install(window)
+    # calibration on simulated truth, labelled blind (Dataset > Calibrate Annotator)
+    from qbi_desktop.gui import calibrate
+
+    window.panels["calibrate"] = calibrate.install(window)
     return blind

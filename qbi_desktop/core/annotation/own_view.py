@@ -16,6 +16,9 @@ from typing import Any
 
 from qbi_desktop.core.catalog import opinions
 
+#: who simulated items' truth is written as (core.catalog.simulated's default annotator)
+SIMULATOR = "simulator"
+
 #: kinds that make an item "annotated" by someone (a review decision is not an annotation)
 ANNOTATION_KINDS = ("label", "target", "boxes", "mask")
 
@@ -86,7 +89,8 @@ def others(db: sqlite3.Connection, annotator: str) -> list[str]:
     row = db.execute("SELECT value FROM meta WHERE key = 'annotators'").fetchone()
     people = set(json.loads(row[0])) if row is not None else set()
     people.update(opinions.annotators(db))
-    return sorted(p for p in people if p != annotator and not opinions.is_consensus(p))
+    machine = {annotator, SIMULATOR}  # the simulator's truth is nobody's opinion to hide
+    return sorted(p for p in people if p not in machine and not opinions.is_consensus(p))
 
 
 def own_mask(project, item_id: int, annotator: str, shape=None):
