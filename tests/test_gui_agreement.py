@@ -52,6 +52,7 @@ def test_agreement_dialog_shows_figures_pictures_and_writes_consensus(qtbot, mai
     action.trigger()  # no project yet: says what to do
     assert "open a project first" in main_window.last_error
 
+    main_window.annotator.set_name("Dora")  # a shared project asks for a name otherwise
     assert main_window.panels["browser"].open_project(root)
     action.trigger()
     agreement = main_window.panels["agreement"]
