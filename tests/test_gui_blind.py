@@ -95,16 +95,20 @@ def test_blind_mode_hides_others_labels_and_switching_keeps_edits_apart(
     assert _label_shown(browser, other[0]) == "a"
 
 
-def test_a_shared_project_asks_the_name_before_the_first_edit(qtbot, main_window, tmp_path):
+def test_a_shared_project_asks_for_the_name_in_the_status_bar(qtbot, main_window, tmp_path):
     window = main_window
     assert not window.annotator.chosen  # a fresh start: only the login name
     root = _folder_project(tmp_path)
     with open_project(root) as project:
         project.set_label([_id_of(project, "a0")], "a", "Ada")
-    _answer_name_dialog(qtbot, "Bob")
     assert window.panels["browser"].open_project(root)
+    button = window.annotator_button
+    assert "?" in button.text() and "Ada" in button.toolTip()
+    assert "give your annotator name" in window.statusBar().currentMessage()
+    _answer_name_dialog(qtbot, "Bob")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: window.annotator.name == "Bob", timeout=5000)
-    assert window.annotator.chosen
+    assert window.annotator.chosen and button.text() == "Annotator: Bob"
 
 
 def test_items_by_annotator_and_needing_a_second_opinion(qtbot, main_window, tmp_path):

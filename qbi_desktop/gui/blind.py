@@ -5,8 +5,8 @@ the Browser's "by annotator" / "needs a second opinion" item sets.
   targets, boxes and mask columns show only the current annotator's own opinions
   (core.annotation.own_view); switching annotator shows the new person's own work, so each
   one's edits stay apart (the catalog keeps one opinion per person, core.catalog.opinions).
-* A project someone else annotated is shared: before the first edit there the name is asked
-  once, never silently the login name.
+* A project someone else annotated is shared: when it opens with only the login name, the
+  status bar's annotator button turns red and asks for the person's name (a click gives it).
 * Dataset ▸ Annotators ▸ shows the items one person annotated, or those with exactly one
   annotator (they need a second opinion), through the Browser's "show these items".
 """
@@ -63,17 +63,37 @@ class BlindMode(QObject):
         if project is not None and not self.window.annotator.chosen:
             people = own_view.others(project.db, self.window.annotator.name)
             if people:
-                QTimer.singleShot(0, lambda: self._ask_name(people))
+                self._name_needed(people)
 
-    def _ask_name(self, people: list[str]) -> None:
-        if self.window.annotator.chosen:
-            return
+    def _name_needed(self, people: list[str]) -> None:
+        """A shared project and only the login name: say so where the name is shown (the
+        status bar button, which asks for it) instead of recording edits under it silently.
+        Not a modal dialog here: opening a project must never stop on one."""
         shown = ", ".join(people[:5]) + (" …" if len(people) > 5 else "")
-        self.window.annotator.ask(
-            self.window,
-            f"This project is shared: {shown} annotated it too. Please give your own name, so "
-            "your edits are kept apart from theirs.",
+        button = getattr(self.window, "annotator_button", None)
+        if button is not None:
+            button.setText(f"Annotator: {self.window.annotator.name}? (click: your name)")
+            button.setStyleSheet("color: #c03030; font-weight: bold")
+            button.setToolTip(
+                f"This project is shared ({shown} annotated it): give your own name so your "
+                "edits are kept apart from theirs"
+            )
+            self.window.annotator.changed.connect(self._name_given)
+        self.window.statusBar().showMessage(
+            f"Shared project ({shown}): please give your annotator name (status bar button, "
+            "or Edit > Annotator…) before you edit",
+            15000,
         )
+
+    def _name_given(self, name: str) -> None:
+        button = getattr(self.window, "annotator_button", None)
+        if button is not None:
+            button.setStyleSheet("")
+            button.setText(f"Annotator: {name}")
+        try:
+            self.window.annotator.changed.disconnect(self._name_given)
+        except (RuntimeError, TypeError):
+            pass
 
     def _toggled(self, on: bool) -> None:
         if self._root is not None:
