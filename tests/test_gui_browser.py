@@ -145,7 +145,7 @@ def test_balance_chart_split_dialog_and_montage(qtbot, main_window, tmp_path, mo
     root = _imagefolder_project(tmp_path)
     panel = main_window.panels["browser"]
     panel.open_project(root)
-    panel.tabs.setCurrentWidget(panel.balance)
+    panel.tabs.setCurrentWidget(panel.balance_page)
     _wait(qtbot, panel._stats_task)
     bars = panel.balance.bars
     assert list(bars) == ["unassigned"]
@@ -320,7 +320,7 @@ def test_opening_a_project_widens_a_narrow_browser_so_its_columns_show(
     panel = main_window.panels["browser"]
     assert panel.open_project(root)
     # as wide as the image canvas keeping half the window allows (the default layout's rule)
-    qtbot.waitUntil(lambda: dock.width() >= 300)
+    qtbot.waitUntil(lambda: dock.width() >= 275)
     qtbot.wait(50)
     assert main_window.canvas.width() >= main_window.width() / 2
     table = panel.table

@@ -272,9 +272,11 @@ def test_array_container_item_round_trip_and_has_mask_column(qtbot, main_window,
     assert not browser.model.item(row)["has_mask"]
     index = browser.model.index(row, 2)
     browser.table.scrollTo(index)
-    rect = browser.table.visualRect(index)
     QApplication.processEvents()
+    rect = browser.table.visualRect(index)
     qtbot.mouseClick(browser.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    QApplication.processEvents()  # a selected row may scroll into full view: aim again
+    rect = browser.table.visualRect(index)
     qtbot.mouseDClick(browser.table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     _wait_item(qtbot, annotate, item_id)
     assert np.array_equal(main_window.current.plane().array, x[4])

@@ -106,7 +106,7 @@ def test_one_value_on_a_selection_undone_with_ctrl_z_and_balance_follows(qtbot, 
             project.set_target([item], "count", value, "earlier")
     browser._data_changed()
     # Balance computed once (worker), then the Items tab again.
-    browser.tabs.setCurrentWidget(browser.balance)
+    browser.tabs.setCurrentWidget(browser.balance_page)
     _wait(qtbot, browser._stats_task)
     entry = browser.balance.report["targets"]["count"]
     assert entry["n"] == 3

@@ -207,5 +207,7 @@ def side_room(window, dock) -> int:
     window: its width plus what the central area has beyond that share (measured, so tab strips
     and separators are counted whatever their size)."""
     canvas = -(-window.width() * CANVAS_SHARE // 1)  # rounded up
-    spare = window.centralWidget().width() - int(canvas) - 2
+    # the canvas itself when shown (the central tabs' frame takes a few pixels of the area)
+    shown = window.canvas.width() if window.canvas.isVisible() else window.centralWidget().width()
+    spare = shown - int(canvas) - 8
     return max(dock.width(), dock.width() + spare)

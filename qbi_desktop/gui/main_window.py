@@ -106,6 +106,23 @@ class SliceBar(QWidget):
         self.setVisible(count > 1)
 
 
+class _NoHeightForWidth(QVBoxLayout):
+    """A layout that does not pass its content's height-for-width on: a scroll area asks for
+    that height, computed from the content's *preferred* sizes, and made a panel with wrapped
+    text scroll (and lose its right edge to the scroll bar) while its least size fitted."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        return False
+
+
+def _fit_to_view(panel: QWidget) -> QWidget:
+    holder = QWidget()
+    layout = _NoHeightForWidth(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(panel)
+    return holder
+
+
 class MainWindow(QMainWindow):
     document_shown = Signal(object)  # ImageDocument, after its first frame is set
     error_reported = Signal(str)
@@ -247,7 +264,7 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(widget)
+        scroll.setWidget(_fit_to_view(widget))
         dock.setWidget(scroll)
         dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable

@@ -32,11 +32,13 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
+    QFrame,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
+    QScrollArea,
     QSizePolicy,
     QTableView,
     QTabWidget,
@@ -236,7 +238,13 @@ class BrowserPanel(
         self.tabs = QTabWidget()
         self.tabs.addTab(items_tab, "Items")
         self.tabs.addTab(self.montage, "Montage")
-        self.tabs.addTab(self.balance, "Balance")
+        # In a scroll area: its plots' least heights would otherwise be the whole panel's and
+        # make the Items table scroll with the filters on a laptop screen.
+        self.balance_page = QScrollArea()
+        self.balance_page.setWidgetResizable(True)
+        self.balance_page.setFrameShape(QFrame.Shape.NoFrame)
+        self.balance_page.setWidget(self.balance)
+        self.tabs.addTab(self.balance_page, "Balance")
         self.tabs.currentChanged.connect(self._tab_changed)
 
         # Two columns, so the filters stay readable in the default left column (~300 px).

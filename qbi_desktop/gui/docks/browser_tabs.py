@@ -21,7 +21,7 @@ class BrowserTabs:
 
     def _tab_changed(self, index: int) -> None:
         widget = self.tabs.widget(index)
-        if widget is self.balance and self.balance_dirty:
+        if widget is self.balance_page and self.balance_dirty:
             self.refresh_balance()
         elif widget is self.montage:
             self._montage_timer_start()

@@ -318,7 +318,7 @@ class BrowserTargets:
             self._load_targets()
         if not self.balance.apply_target_change(name, removed, added):
             self.balance_dirty = True
-            if self.tabs.currentWidget() is self.balance:
+            if self.tabs.currentWidget() is self.balance_page:
                 self.refresh_balance()
 
 

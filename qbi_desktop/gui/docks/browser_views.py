@@ -217,7 +217,7 @@ class BalanceView(QWidget):
         top.addWidget(QLabel("Min per class"))
         top.addWidget(self.min_count)
         top.addWidget(refresh)
-        top.addWidget(self.summary, 1)
+        top.addStretch(1)  # the summary goes under: beside, it kept the column 100 px wider
 
         self.axis = _ClassAxis()
         self.bar_plot = pg.PlotWidget(axisItems={"bottom": self.axis}, background=None)
@@ -225,18 +225,18 @@ class BalanceView(QWidget):
         self.bar_plot.setMouseEnabled(x=False, y=False)
         self.bar_plot.setLabel("left", "items")
         self.bar_plot.setTitle("Items per class and split")
-        self.bar_plot.setMinimumHeight(160)
+        self.bar_plot.setMinimumHeight(100)  # the panel shares a laptop column: small minimums
         self.legend = self.bar_plot.addLegend(offset=(10, 5), colCount=4)
         self.bars: dict[str, pg.BarGraphItem] = {}
 
         self.warnings = QListWidget()
-        self.warnings.setMinimumHeight(50)
+        self.warnings.setMinimumHeight(36)
 
         self.target = QComboBox()
         self.target.currentTextChanged.connect(lambda _t: self._draw_histogram())
         self.hist_plot = pg.PlotWidget(background=None)
         self.hist_plot.setMenuEnabled(False)
-        self.hist_plot.setMinimumHeight(120)
+        self.hist_plot.setMinimumHeight(80)
         self.hist_plot.setLabel("left", "items")
         self.hist_legend = self.hist_plot.addLegend(offset=(-10, 10))
         self.hist_curves: dict[str, pg.PlotDataItem] = {}
@@ -266,6 +266,7 @@ class BalanceView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
+        layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
         self.report: dict[str, Any] | None = None
 
