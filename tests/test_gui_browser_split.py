@@ -103,8 +103,10 @@ def test_resplit_asks_cancel_keeps_accept_replaces_restore_and_undo_bring_it_bac
     def key(k):
         qtbot.keyClick(panel.table, k, Qt.KeyboardModifier.ControlModifier)
         assert panel.undo_task is not None  # 3 000 assignments: written on a worker
-        assert main_window.statusBar().currentMessage().startswith(
-            "Undoing" if k == Qt.Key.Key_Z else "Redoing"
+        assert (
+            main_window.statusBar()
+            .currentMessage()
+            .startswith("Undoing" if k == Qt.Key.Key_Z else "Redoing")
         )
         task = panel.undo_task
         qtbot.waitUntil(lambda: panel.undo_task is None, timeout=20000)

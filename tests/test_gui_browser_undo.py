@@ -13,8 +13,13 @@ from PySide6.QtWidgets import QApplication
 from qbi_desktop.core.catalog import open_project
 
 try:
-    from tests.test_gui_browser_annotate import _old_mask, _open_row_with_enter, opened  # noqa: F401
-    from tests.test_gui_browser_annotate import _id_of, _mouse_stroke
+    from tests.test_gui_browser_annotate import (  # noqa: F401
+        _id_of,
+        _mouse_stroke,
+        _old_mask,
+        _open_row_with_enter,
+        opened,
+    )
 except ImportError:  # pragma: no cover
     from test_gui_browser_annotate import _id_of, _mouse_stroke, _old_mask, opened  # noqa: F401
 

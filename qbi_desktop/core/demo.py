@@ -38,6 +38,7 @@ def demo_job(
     import tifffile
 
     from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
+
     image_path.parent.mkdir(parents=True, exist_ok=True)
     params = SimulationParams(height=size, width=size)
     images, spots = [], []
