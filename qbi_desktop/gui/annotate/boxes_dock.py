@@ -351,6 +351,17 @@ class BoxesDock(QObject):
         if name not in self.classes:
             self.extra_classes.append(name)
             self.window.settings.setValue(CLASSES_KEY, self.extra_classes[-200:])
+            store = self.session.store if self.session is not None else None
+            if isinstance(store, ItemBoxStore):
+                # one class list for the project: the Browser's keys and these keep one order
+                # (a box label known only from the boxes would be sorted in, moving the keys)
+                from qbi_desktop.core.catalog import classes
+
+                try:
+                    classes.add_class(store.project, name)
+                except UserFacingError as exc:
+                    self._say(str(exc))
+                    return
             self._say(f"class {name!r} added")
         self.set_class(name)
 
