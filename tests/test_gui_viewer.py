@@ -69,8 +69,10 @@ def test_drawn_pixels_follow_chosen_levels(qtbot, main_window):
         for dy in (-30, 0, 30)
     ]
     for x, y in points:
-        expected = int(to_uint8(data[y : y + 1, x : x + 1], 5000, 25000)[0, 0])
-        assert abs(_drawn_grey(canvas, x, y) - expected) <= 2, (x, y)
+        # the screen pixel may fall on a neighbour (1:1 is within 2 %): any of the 3x3 around
+        near = to_uint8(data[y - 1 : y + 2, x - 1 : x + 2], 5000, 25000).astype(int)
+        drawn = _drawn_grey(canvas, x, y)
+        assert np.abs(near - drawn).min() <= 2, (x, y, drawn, near.tolist())
     # A colour map changes what is drawn, not the data.
     panel.cmap.setCurrentText("Inverted grey")
     QApplication.processEvents()
