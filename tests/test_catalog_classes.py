@@ -94,3 +94,23 @@ def test_cli_labels_and_classes_match_the_browser_edits(tmp_path, capsys):
     with open_project(root) as project:
         assert [project.get(i)["label"] for i in (1, 2, 3, 4)] == ["eleventh"] * 3 + [None]
         assert "small" not in C.class_counts(project) and C.class_counts(project)["tiny"] > 0
+
+
+def test_an_import_into_a_project_says_which_classes_it_added(tmp_path):
+    from qbi_desktop.core.formats import import_job
+    from qbi_desktop.core.jobs import run_job
+
+    try:
+        from tests.cocofiles import write_coco
+    except ImportError:  # pragma: no cover
+        from cocofiles import write_coco
+
+    project = mnist_like(tmp_path, 20, 5)  # classes '0'..'9'
+    coco = write_coco(
+        tmp_path / "coco", 2, shape=(20, 30), polygon=[2, 2, 12, 2, 12, 9, 2, 9], area=70, seed=1
+    )
+    report = run_job(import_job(project, "coco", [coco]))
+    assert "blob" in C.class_list(project)
+    assert any("did not have were added: 'blob'" in w for w in report.warnings), report.warnings
+    again = run_job(import_job(project, "coco", [coco]))  # nothing new the second time
+    assert not any("were added" in w for w in again.warnings), again.warnings

@@ -79,8 +79,27 @@ def import_job(
     project.check_pages()  # a damaged catalog is refused before an import writes into it
     paths = [Path(s) for s in sources]
     if any(is_archive(p) for p in paths):
-        return _import_archives(project, kind, paths, options)
-    return IMPORTERS[kind](project, paths, **options)
+        return _noting_new_classes(project, _import_archives(project, kind, paths, options))
+    return _noting_new_classes(project, IMPORTERS[kind](project, paths, **options))
+
+
+def _noting_new_classes(project: Project, job: Job[ImportReport]) -> Job[ImportReport]:
+    """Run an import; into a project that had items, say which classes (item labels or box
+    labels) it added, so a misspelt or unexpected class is seen at once."""
+    from qbi_desktop.core.catalog import classes
+
+    had_items = len(project) > 0
+    before = set(classes.class_list(project)) if had_items else set()
+    report = yield from job
+    if had_items:
+        new = [c for c in classes.class_list(project) if c not in before]
+        if new:
+            shown = ", ".join(repr(c) for c in new[:10])
+            more = f" and {len(new) - 10} more" if len(new) > 10 else ""
+            report.warnings.append(
+                f"{len(new)} class(es) the project did not have were added: {shown}{more}"
+            )
+    return report
 
 
 def _import_archives(
