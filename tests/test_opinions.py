@@ -102,3 +102,29 @@ def test_removing_an_item_removes_its_opinions(tmp_path):
     project.set_label([a, b], "cat", annotator="Ana")
     project.remove_items([a])
     assert opinions.table(project.db, "label") == {b: {"Ana": "cat"}}
+
+
+def _own(project, item, annotator, kind, name=""):
+    return opinions.texts(project.db, [item], annotator, kind, name)[item]
+
+
+def test_undo_gives_the_annotator_their_earlier_version_back_and_redo_takes_it_again(tmp_path):
+    project, (a, b, _c) = _project(tmp_path)
+    project.set_label([a], "cat", "bob")
+    project.set_label([a], "dog", "ada")
+    first = project.set_label([a], "cow", "ada")  # ada changes her mind...
+    assert _own(project, a, "ada", "label") == '"cow"'
+    undone = project.revert(first, "ada")  # ...and takes it back: her own version is dog again
+    assert _own(project, a, "ada", "label") == '"dog"'
+    assert _own(project, a, "bob", "label") == '"cat"'  # nobody else's is touched
+    project.revert(undone.change, "ada")  # redo
+    assert _own(project, a, "ada", "label") == '"cow"'
+
+    target = project.set_target([a, b], "dose", 3.5, "ada")
+    boxes = project.set_boxes(b, [Box("x", 1, 1, 2, 2)], "ada")
+    project.revert(boxes, "ada")
+    project.revert(target, "ada")
+    assert _own(project, a, "ada", "target", "dose") is None  # she had given none before
+    assert _own(project, b, "ada", "boxes") is None
+    # the agreement report no longer counts what was undone
+    assert "ada" not in opinions.annotators(project.db, "target")

@@ -64,6 +64,9 @@ class Change:
     ids: tuple[int, ...]
     before: tuple[tuple[Any, ...], ...]
     after: tuple[tuple[Any, ...], ...]
+    # The editing annotator's own versions (opinions): (item, annotator, kind, name, before,
+    # after) stored texts, so undo also gives them their earlier version back.
+    opinions: tuple[tuple[Any, ...], ...] = ()
 
     @property
     def changed(self) -> int:
@@ -71,7 +74,13 @@ class Change:
         return sum(b != a for b, a in zip(self.before, self.after, strict=True))
 
     def inverse(self) -> Change:
-        return Change(self.field, self.what, self.ids, self.after, self.before)
+        return Change(
+            self.field, self.what, self.ids, self.after, self.before, _swap(self.opinions)
+        )
+
+
+def _swap(opinions: tuple) -> tuple:
+    return tuple((*o[:4], o[5], o[4]) for o in opinions)
 
 
 @dataclass(frozen=True)
@@ -133,11 +142,16 @@ def capture(db: sqlite3.Connection, field: str, ids: Iterable[int]) -> tuple[tup
 
 
 def finish(
-    db: sqlite3.Connection, field: str, what: str, ids: tuple[int, ...], before: list
+    db: sqlite3.Connection,
+    field: str,
+    what: str,
+    ids: tuple[int, ...],
+    before: list,
+    opinions: tuple = (),
 ) -> Change:
     """The :class:`Change` of an edit just written (reads the new values back)."""
     now = read_values(db, field, ids)
-    return Change(field, what, ids, tuple(before), tuple(now[i] for i in ids))
+    return Change(field, what, ids, tuple(before), tuple(now[i] for i in ids), tuple(opinions))
 
 
 def write_values(db: sqlite3.Connection, field: str, pairs: Sequence[tuple[int, tuple]]) -> None:
@@ -194,5 +208,24 @@ def revert(writer: Any, change: Change, annotator: str | None, stamp: str) -> Re
         "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
         [(i, *history_entry(change.field, old), annotator, stamp) for i, old in pairs],
     )
-    inverse = Change(change.field, change.what, tuple(ids), tuple(before), tuple(after))
+    kept = _revert_opinions(writer.db, change.opinions, set(ids), stamp)
+    inverse = Change(change.field, change.what, tuple(ids), tuple(before), tuple(after), kept)
     return Reverted(inverse, len(pairs), len(change.ids) - len(ids))
+
+
+def _revert_opinions(db: sqlite3.Connection, entries: tuple, restored: set[int], at: str) -> tuple:
+    """Give the editing annotator their earlier version of the items whose values were
+    restored (where their version is still the one the edit wrote); the entries to redo."""
+    from qbi_desktop.core.catalog import opinions
+
+    back, redo = [], []
+    for item_id, annotator, kind, name, before, after in entries:
+        if item_id not in restored:
+            continue
+        now = opinions.texts(db, [item_id], annotator, kind, name)[item_id]
+        if now != after:
+            continue  # they changed it again since: theirs to keep
+        back.append((item_id, annotator, kind, name, before))
+        redo.append((item_id, annotator, kind, name, after, before))
+    opinions.put_texts(db, back, at)
+    return tuple(redo)

@@ -85,6 +85,43 @@ def record(
     )
 
 
+def texts(
+    db: sqlite3.Connection, ids: Iterable[int], annotator: str, kind: str, name: str = ""
+) -> dict[int, str | None]:
+    """The stored JSON text of ``annotator``'s opinion of ``kind`` per item (``None``: none)."""
+    ids = [int(i) for i in ids]
+    out: dict[int, str | None] = dict.fromkeys(ids)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = db.execute(
+            "SELECT item_id, value FROM opinions WHERE annotator = ? AND kind = ? AND name = ? "
+            f"AND item_id IN ({','.join('?' * len(chunk))})",
+            [annotator, kind, name, *chunk],
+        )
+        for item_id, value in rows:
+            out[int(item_id)] = value
+    return out
+
+
+def put_texts(db: sqlite3.Connection, rows: Iterable[tuple], at: str) -> None:
+    """Write opinions back as stored texts: rows of (item, annotator, kind, name, text), a
+    ``None`` text removing the opinion (how undo gives a person their earlier version back)."""
+    for item_id, annotator, kind, name, text in rows:
+        if text is None:
+            db.execute(
+                "DELETE FROM opinions WHERE item_id = ? AND annotator = ? AND kind = ? "
+                "AND name = ?",
+                (item_id, annotator, kind, name),
+            )
+        else:
+            db.execute(
+                "INSERT INTO opinions(item_id, annotator, kind, name, value, at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(item_id, annotator, kind, name) DO UPDATE "
+                "SET value = excluded.value, at = excluded.at",
+                (item_id, annotator, kind, name, text, at),
+            )
+
+
 def _remember(db: sqlite3.Connection, annotator: str) -> None:
     """Keep the project's list of annotators in its metadata (key ``annotators``), which a
     Data Package export states next to the consensus method (key ``consensus``)."""

@@ -688,9 +688,9 @@ class Writer:
             [(label, annotator, i) for i in ids],
         )
         self._log(list(ids), "label", label, annotator, stamp)
-        self._opinion(ids, "label", label, annotator, stamp)
+        kept = self._opinion(ids, "label", label, annotator, stamp)
         what = what or ("clear label" if label is None else f"label {label!r}")
-        return edits.finish(self.db, "label", what, ids, before)
+        return edits.finish(self.db, "label", what, ids, before, kept)
 
     def set_split(self, ids: list[int], split: str | None) -> Change:
         _check_choice(split, schema.SPLITS, "split")
@@ -725,8 +725,8 @@ class Writer:
                 [(state, annotator, notes, i) for i in ids],
             )
         self._log(list(ids), "review", state, annotator, now())
-        self._opinion(ids, "review", state, annotator, now())
-        return edits.finish(self.db, "review", state.replace("_", " "), ids, before)
+        kept = self._opinion(ids, "review", state, annotator, now())
+        return edits.finish(self.db, "review", state.replace("_", " "), ids, before, kept)
 
     def set_notes(
         self, item_id: int, notes: str, annotator: str | None = None, log: bool = False
@@ -816,8 +816,9 @@ class Writer:
         rows = tuple((b.label, b.x, b.y, b.w, b.h, b.annotator or annotator) for b in boxes)
         edits.write_values(self.db, edits.BOXES, [(i, rows) for i in ids])
         self._log(list(ids), "boxes", str(len(boxes)), annotator, now())
-        self._opinion(ids, "boxes", opinions.boxes_value(boxes), annotator, now())
-        return edits.finish(self.db, edits.BOXES, what or f"boxes ({len(boxes)})", ids, before)
+        kept = self._opinion(ids, "boxes", opinions.boxes_value(boxes), annotator, now())
+        what = what or f"boxes ({len(boxes)})"
+        return edits.finish(self.db, edits.BOXES, what, ids, before, kept)
 
     def set_target(
         self, ids: list[int], name: str, value: float | None, annotator: str | None, what: str = ""
@@ -828,9 +829,9 @@ class Writer:
         value = None if value is None else float(value)
         edits.write_values(self.db, field, [(i, (value, annotator)) for i in ids])
         self._log(list(ids), field, value, annotator, now())
-        self._opinion(ids, "target", value, annotator, now(), name)
+        kept = self._opinion(ids, "target", value, annotator, now(), name)
         what = what or (f"clear {name}" if value is None else f"{name} = {value:g}")
-        return edits.finish(self.db, field, what, ids, before)
+        return edits.finish(self.db, field, what, ids, before, kept)
 
     def remove_items(self, ids: list[int]) -> int:
         for (stored,) in self.db.execute(
@@ -858,10 +859,17 @@ class Writer:
         annotator: str | None,
         stamp: str,
         name: str = "",
-    ) -> None:
-        """Keep the annotator's own version (a consensus is the item's annotation only)."""
-        if annotator and not opinions.is_consensus(annotator):
-            opinions.record(self.db, ids, annotator, kind, value, stamp, name)
+    ) -> tuple:
+        """Keep the annotator's own version (a consensus is the item's annotation only); the
+        versions before and after, per item, for undo: (item, annotator, kind, name, before,
+        after) texts."""
+        if not annotator or opinions.is_consensus(annotator):
+            return ()
+        ids = list(ids)
+        before = opinions.texts(self.db, ids, annotator, kind, name)
+        opinions.record(self.db, ids, annotator, kind, value, stamp, name)
+        after = opinions.texts(self.db, ids, annotator, kind, name)
+        return tuple((i, annotator, kind, name, before[i], after[i]) for i in ids)
 
     def _log(
         self, ids: list[int], what: str, value: Any, annotator: str | None, stamp: str
