@@ -262,32 +262,3 @@ def test_only_our_own_file_names_are_swept(tmp_path, kind):
     with open_project(project) as p:
         assert p.swept and p.swept.paths == [ours]
     assert theirs.exists()
-
-
-def test_annotators_own_masks_a_dead_run_left_are_removed_and_recorded_ones_kept(tmp_path):
-    import numpy as np
-    import tifffile
-
-    from qbi_desktop.core.catalog import NewItem
-
-    image = tmp_path / "a.tif"
-    tifffile.imwrite(image, np.zeros((6, 8), np.uint16))
-    root = tmp_path / "p"
-    with open_project(root, create=True) as project:
-        with project.transaction() as tx:
-            (item,) = tx.add_items([NewItem("a", "h1", path=image, width=8, height=6)])
-        mask = np.zeros((6, 8), np.uint8)
-        mask[1:3, 2:5] = 1
-        project.set_mask(item, mask, "ada")  # the item's mask and Ada's own copy
-    folder = root / "annotators"
-    (kept,) = [p for p in folder.rglob("*.tif")]
-    person = kept.parent
-    # what a killed save would leave: a mask no opinion names, and an atomic write's temp file
-    orphan = person / f"{item}-0123abcd.tif"
-    orphan.write_bytes(kept.read_bytes())
-    temp = person / f".{item}-89abcdef.tif.tmp"
-    temp.write_bytes(b"half")
-    with open_project(root) as project:
-        assert np.array_equal(project.mask(item), mask)
-    assert kept.exists()
-    assert not orphan.exists() and not temp.exists()

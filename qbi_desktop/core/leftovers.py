@@ -166,7 +166,7 @@ def sweep_project(
     """Remove a dead run's leftovers from a project nobody else has open (the caller holds
     the project lock exclusively): mask and image files no catalog row references (``referenced``
     holds stored paths such as ``masks/12-0a1b2c3d.tif``), temporary files of atomic writes, and
-    half-extracted ``sources/.*.partial`` folders; the same for annotators' own masks."""
+    half-extracted ``sources/.*.partial`` folders."""
     swept = Swept(str(root))
     for folder, pattern in ((masks, MASK_NAME), (images, IMAGE_NAME)):
         path = root / folder
@@ -185,20 +185,6 @@ def sweep_project(
         for entry in sorted(sources.iterdir()):
             if entry.name.startswith(".") and entry.name.endswith(".partial") and entry.is_dir():
                 swept.add(entry)
-    # each annotator's own masks (annotators/<person>/), referenced by the opinions table
-    people = root / "annotators"
-    if people.is_dir() and not people.is_symlink():
-        for person in sorted(people.iterdir()):
-            if not person.is_dir() or person.is_symlink():
-                continue
-            for entry in sorted(person.iterdir()):
-                rel = f"annotators/{person.name}/{entry.name}"
-                if not entry.is_file() or entry.is_symlink():
-                    continue
-                if ATOMIC_TMP.match(entry.name) or (
-                    MASK_NAME.match(entry.name) and rel not in referenced
-                ):
-                    swept.add(entry)
     if swept:
         log.info("%s", swept)
     return swept

@@ -224,7 +224,6 @@ class Project:
                 referenced |= {
                     r[0] for r in self.db.execute("SELECT path FROM items WHERE path IS NOT NULL")
                 }
-                referenced |= _opinion_masks(self.db)
                 swept = leftovers.sweep_project(self.root, referenced)
             except (OSError, sqlite3.Error):  # cleaning up must never stop an open
                 swept = None
@@ -879,17 +878,6 @@ class Writer:
             "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
             [(i, what, text, annotator, stamp) for i in ids],
         )
-
-
-def _opinion_masks(db: sqlite3.Connection) -> set[str]:
-    """Stored paths of the annotators' own mask files (opinions of kind mask)."""
-    out = set()
-    for (value,) in db.execute("SELECT value FROM opinions WHERE kind = 'mask'"):
-        with contextlib.suppress(ValueError, TypeError):
-            path = json.loads(value)
-            if isinstance(path, str):
-                out.add(path)
-    return out
 
 
 def check_writable(folder: Path) -> None:
