@@ -147,6 +147,7 @@ def write_pictures(report: Any, out: Path) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qbi_desktop.commands.out_folder import check_out_folder, make_out_folder
     from qbi_desktop.commands.progress import progress_printer
     from qbi_desktop.core.atomic import atomic_write_bytes, atomic_write_text
     from qbi_desktop.core.catalog import open_project
@@ -158,9 +159,7 @@ def run(args: argparse.Namespace) -> int:
 
     show = progress_printer(args.quiet)
     try:
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UserFacingError(f"--out {out}: exists and is not a folder")
+        out = check_out_folder(args.out)
         project = open_project(Path(args.project))
         try:
             report = run_job(agreement_job(project), on_progress=show)
@@ -178,12 +177,7 @@ def run(args: argparse.Namespace) -> int:
                 )
         finally:
             project.close()
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserFacingError(
-                f"--out {out}: cannot create the folder ({exc.strerror})"
-            ) from exc
+        make_out_folder(out)
         summary = report.to_dict()
         summary["project"] = str(project.root)
         atomic_write_text(out / "report.json", json.dumps(summary, indent=2) + "\n")

@@ -52,6 +52,7 @@ def issues_csv(report: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qbi_desktop.commands.out_folder import check_out_folder, make_out_folder
     from qbi_desktop.commands.progress import progress_printer
     from qbi_desktop.core.atomic import atomic_write_text
     from qbi_desktop.core.catalog import open_project
@@ -66,9 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserFacingError(f"--folds: needs at least 2, got {args.folds}")
         if args.k < 1:
             raise UserFacingError(f"--k: needs at least 1, got {args.k}")
-        out = Path(args.out)
-        if out.exists() and not out.is_dir():
-            raise UserFacingError(f"--out {out}: exists and is not a folder")
+        out = check_out_folder(args.out)
         project = open_project(Path(args.project))
         try:
             items = run_job(project_items_job(project), on_progress=show)
@@ -76,12 +75,7 @@ def run(args: argparse.Namespace) -> int:
             report = run_job(audit_job(items, settings), on_progress=show)
         finally:
             project.close()
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UserFacingError(
-                f"--out {out}: cannot create the folder ({exc.strerror})"
-            ) from exc
+        make_out_folder(out)
         atomic_write_text(out / "issues.csv", issues_csv(report))
         summary = report.summary()
         summary["project"] = str(project.root)
