@@ -169,8 +169,8 @@ def _labels(db: sqlite3.Connection, report: AgreementReport, names: dict[int, st
     if not table:
         return
     shared = _split(table, report, "label")
-    people = sorted({a for by in table.values() for a in by})
-    n_by = Counter(a for by in table.values() for a in by)
+    n_by = Counter(a for by in table.values() for a in by)  # items each person annotated
+    people = sorted(n_by)
     section: dict[str, Any] = {
         "annotators": people,
         "items_with_two_or_more": len(shared),
@@ -232,8 +232,8 @@ def _targets(
     kind = f"target:{target}"
     table = opinions.table(db, "target", target)
     shared = _split(table, report, kind)
-    people = sorted({a for by in table.values() for a in by})
-    n_by = Counter(a for by in table.values() for a in by)
+    n_by = Counter(a for by in table.values() for a in by)  # items each person annotated
+    people = sorted(n_by)
     every = np.array([float(v) for by in table.values() for v in by.values()])
     # an item's spread as a share of the range of every value given: 0 (same) .. 1
     scale = float(every.max() - every.min()) if every.size > 1 else 0.0
@@ -285,8 +285,8 @@ def _boxes(db: sqlite3.Connection, report: AgreementReport, names: dict[int, str
     if not table:
         return
     shared = _split(table, report, "boxes")
-    people = sorted({a for by in table.values() for a in by})
-    n_by = Counter(a for by in table.values() for a in by)
+    n_by = Counter(a for by in table.values() for a in by)  # items each person annotated
+    people = sorted(n_by)
     sums: dict[tuple[str, str], list[float]] = {}
     for item, by in shared.items():
         f1s = []
@@ -404,8 +404,8 @@ def _masks(
     if not table:
         return
     shared = _split(table, report, "mask")
-    people = sorted({a for by in table.values() for a in by})
-    n_by = Counter(a for by in table.values() for a in by)
+    n_by = Counter(a for by in table.values() for a in by)  # items each person annotated
+    people = sorted(n_by)
     classes, instances = mask_classes(db)
     dice: dict[tuple[str, str], dict[int, list[tuple[float, float]]]] = {}
     objects: dict[tuple[str, str], dict[int, list[float]]] = {}
