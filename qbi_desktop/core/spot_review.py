@@ -26,6 +26,7 @@ import numpy as np
 
 from qbi_desktop.core.atomic import atomic_write_text
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.spots.measure import spot_fields
 
 STATES = ("proposed", "accepted", "rejected", "edited")
 DECIDED = ("accepted", "rejected", "edited")
@@ -59,12 +60,7 @@ class ReviewedSpot:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "id": self.id,
-            "bbox": list(self.bbox),
-            "centroid": [round(self.centroid[0], 3), round(self.centroid[1], 3)],
-            "area": self.area,
-            "peak": self.peak,
-            "score": self.score,
+            **spot_fields(self),
             "state": self.state,
             "label": self.label,
             "ys": self.ys.tolist(),

@@ -33,14 +33,7 @@ class SpotCandidate:
     isolated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "bbox": list(self.bbox),
-            "centroid": [round(self.centroid[0], 3), round(self.centroid[1], 3)],
-            "area": self.area,
-            "peak": self.peak,
-            "score": self.score,
-        }
+        return spot_fields(self)
 
 
 class Candidates(Sequence[SpotCandidate]):
@@ -191,3 +184,15 @@ def _isolated_peaks(
             count += inside
     mean8 = total / np.maximum(count, 1)
     return mean8 < share * np.maximum(peak, 1e-30)
+
+
+def spot_fields(spot: Any) -> dict[str, Any]:
+    """What a spot record writes of itself (candidates and reviewed spots alike)."""
+    return {
+        "id": spot.id,
+        "bbox": list(spot.bbox),
+        "centroid": [round(spot.centroid[0], 3), round(spot.centroid[1], 3)],
+        "area": spot.area,
+        "peak": spot.peak,
+        "score": spot.score,
+    }
