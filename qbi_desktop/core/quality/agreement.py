@@ -222,18 +222,24 @@ def match(iou: np.ndarray, threshold: float = MATCH_IOU) -> Matching:
     largest total IoU among pairs at or above ``threshold``."""
     iou = np.asarray(iou, float)
     n_a, n_b = iou.shape
-    if n_a == 0 or n_b == 0:
-        return Matching(n_a, n_b, 0, math.nan)
+    rows, cols = match_pairs(iou, threshold)
+    ious = iou[rows, cols]
+    return Matching(n_a, n_b, int(rows.size), float(ious.mean()) if ious.size else math.nan)
+
+
+def match_pairs(iou: np.ndarray, threshold: float = MATCH_IOU) -> tuple[np.ndarray, np.ndarray]:
+    """The matched pairs :func:`match` counts: (rows, columns) of the one-to-one assignment."""
+    iou = np.asarray(iou, float)
+    if iou.size == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
     rows, cols = np.nonzero(iou >= threshold)
     if np.unique(rows).size == rows.size and np.unique(cols).size == cols.size:
         # no object has two candidates: the candidates are the matching (the usual case)
-        ious = iou[rows, cols]
-        return Matching(n_a, n_b, int(rows.size), float(ious.mean()) if ious.size else math.nan)
+        return rows, cols
     gain = np.where(iou >= threshold, iou, 0.0)
     rows, cols = linear_sum_assignment(gain, maximize=True)
     good = gain[rows, cols] > 0
-    ious = iou[rows[good], cols[good]]
-    return Matching(n_a, n_b, int(good.sum()), float(ious.mean()) if ious.size else math.nan)
+    return rows[good], cols[good]
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

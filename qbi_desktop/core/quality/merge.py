@@ -1,0 +1,150 @@
+"""Merging the versions several annotators made of one item into one, for the disagreement review.
+
+Masks (label masks of one shape, 0 = background):
+
+- ``majority``: a pixel takes a class when more than half of the annotators gave it that class
+  (the consensus module's vote: half of an even number is not enough);
+- ``staple``: per class STAPLE (:mod:`qbi_desktop.core.quality.staple`), the class with the
+  highest posterior of at least 0.5;
+- ``union``: every pixel anyone labelled, with the class most of them gave it (a tie: the
+  smallest class number);
+- ``intersection``: only pixels every annotator labelled, and with the same class.
+
+Instance masks (each value one object) are merged as foreground/background and numbered again
+by connected components, as the consensus does.
+
+Boxes ``(label, x, y, w, h)``: the boxes of one class are grouped across annotators by one-to-one
+matching at IoU >= 0.5 (the agreement report's matcher), each annotator's boxes against the
+groups built so far (annotators in name order); a group becomes one box, the mean of its boxes'
+corners, kept only if a majority of the annotators drew it (with two annotators: both).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from qbi_desktop.core.catalog.opinions import CONSENSUS_PREFIX
+from qbi_desktop.core.quality import agreement as ag
+from qbi_desktop.core.quality.consensus import mask_consensus
+
+MASK_METHODS = ("majority", "staple", "union", "intersection")
+#: How a decision is named in the provenance ("consensus of A, B by <words>").
+METHOD_WORDS = {
+    "majority": "majority vote",
+    "staple": "STAPLE",
+    "union": "union",
+    "intersection": "intersection",
+    "matching": "matched boxes",
+}
+
+BoxTuple = tuple[str, float, float, float, float]
+
+
+def provenance(annotators: Sequence[str], how: str, edited_by: str | None = None) -> str:
+    """Who a decision is written as: ``consensus of A, B by majority vote`` (``how`` a merge
+    method or any words, e.g. ``"Bob's version"``), ``.../edited by C`` once a person edited it."""
+    words = METHOD_WORDS.get(how, how)
+    text = f"{CONSENSUS_PREFIX}{', '.join(sorted(annotators))} by {words}"
+    return f"{text}/edited by {edited_by}" if edited_by else text
+
+
+def _check(masks: Sequence[np.ndarray]) -> list[np.ndarray]:
+    arrays = [np.asarray(m) for m in masks]
+    if len(arrays) < 2:
+        raise ValueError(f"merging needs the masks of two or more annotators, got {len(arrays)}")
+    shape = arrays[0].shape
+    for n, m in enumerate(arrays):
+        if m.shape != shape:
+            raise ValueError(f"mask {n + 1} has shape {m.shape}, mask 1 has {shape}")
+        if m.dtype.kind not in "uib" or (m.size and m.min() < 0):
+            raise ValueError(f"mask {n + 1}: values must be class numbers 0..65535")
+    return arrays
+
+
+def merge_masks(
+    masks: Sequence[np.ndarray], method: str = "majority", instances: bool = False
+) -> np.ndarray:
+    """One label mask from several annotators' masks of one item (see the module)."""
+    if method not in MASK_METHODS:
+        raise ValueError(f"mask merge {method!r}: use one of {MASK_METHODS}")
+    arrays = _check(masks)
+    if instances:
+        arrays = [(m != 0).astype(np.uint8) for m in arrays]
+    classes = sorted({int(v) for m in arrays for v in np.unique(m) if v != 0})
+    top = max(classes, default=0)
+    dtype = np.uint8 if top <= 255 else np.uint16
+    if not classes:
+        out = np.zeros(arrays[0].shape, dtype)
+    elif method in ("majority", "staple"):
+        out = mask_consensus(arrays, classes, method)[0]
+    elif method == "intersection":
+        first = arrays[0]
+        same = np.logical_and.reduce([m == first for m in arrays[1:]])
+        out = np.where(same, first, 0).astype(dtype)
+    else:  # union: the class most of those who labelled the pixel gave it
+        votes = np.stack([(np.stack(arrays) == c).sum(axis=0) for c in classes])
+        best = np.argmax(votes, axis=0)  # the first (smallest) class among equal counts
+        labelled = votes.max(axis=0) > 0
+        out = np.where(labelled, np.asarray(classes)[best], 0).astype(dtype)
+    if instances:
+        out = ndimage.label(out > 0, structure=np.ones((3, 3), bool))[0]
+        out = out.astype(np.uint16 if out.max(initial=0) > 255 else np.uint8)
+    return out
+
+
+def _corners(box: Sequence[Any]) -> np.ndarray:
+    _label, x, y, w, h = box
+    return np.array([x, y, x + w, y + h], float)
+
+
+def box_groups(
+    by_annotator: Mapping[str, Sequence[Sequence[Any]]], threshold: float = ag.MATCH_IOU
+) -> list[tuple[str, dict[str, int]]]:
+    """The boxes that stand for one object: (class, {annotator: index of their box}), grouped
+    by matching each annotator's boxes of a class one to one against the groups so far (each
+    group's mean box) at IoU >= ``threshold``."""
+    groups: list[tuple[str, dict[str, int]]] = []
+    for person in sorted(by_annotator):
+        boxes = [tuple(b) for b in by_annotator[person]]
+        for label in sorted({str(b[0]) for b in boxes}):
+            mine = [i for i, b in enumerate(boxes) if str(b[0]) == label]
+            theirs = [g for g in groups if g[0] == label]
+            if theirs:
+                means = np.array(
+                    [
+                        np.mean([_corners(by_annotator[a][i]) for a, i in g[1].items()], axis=0)
+                        for g in theirs
+                    ]
+                )
+                xywh = np.column_stack([means[:, :2], means[:, 2:] - means[:, :2]])
+                ours = np.array([boxes[i][1:] for i in mine], float)
+                rows, cols = ag.match_pairs(ag.box_iou(ours, xywh), threshold)
+            else:
+                rows = cols = np.zeros(0, int)
+            joined = dict(zip(rows.tolist(), cols.tolist(), strict=True))
+            for k, i in enumerate(mine):
+                if k in joined:
+                    theirs[joined[k]][1][person] = i
+                else:
+                    groups.append((label, {person: i}))
+    return groups
+
+
+def merge_boxes(
+    by_annotator: Mapping[str, Sequence[Sequence[Any]]], threshold: float = ag.MATCH_IOU
+) -> list[BoxTuple]:
+    """One box list from several annotators' boxes of one item (see the module)."""
+    n = len(by_annotator)
+    if n < 2:
+        raise ValueError(f"merging needs the boxes of two or more annotators, got {n}")
+    out: list[BoxTuple] = []
+    for label, members in box_groups(by_annotator, threshold):
+        if 2 * len(members) <= n:  # not drawn by a majority
+            continue
+        x0, y0, x1, y1 = np.mean([_corners(by_annotator[a][i]) for a, i in members.items()], axis=0)
+        out.append((label, float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
+    return out
