@@ -161,25 +161,29 @@ def is_held(path: Path) -> bool:
 
 
 def sweep_project(
-    root: Path, referenced: set[str], *, masks: str = "masks", images: str = "images"
+    root: Path,
+    referenced: set[str],
+    *,
+    masks: str = "masks",
+    images: str = "images",
+    annotators: str = "annotators",
+    opinion_masks: set[str] | None = None,
 ) -> Swept:
     """Remove a dead run's leftovers from a project nobody else has open (the caller holds
     the project lock exclusively): mask and image files no catalog row references (``referenced``
     holds stored paths such as ``masks/12-0a1b2c3d.tif``), temporary files of atomic writes, and
-    half-extracted ``sources/.*.partial`` folders."""
+    half-extracted ``sources/.*.partial`` folders. With ``opinion_masks`` (the stored paths of
+    every annotator's own masks) the same for ``annotators/<person>/``; without it (the
+    opinions could not be read) that folder is left alone."""
     swept = Swept(str(root))
     for folder, pattern in ((masks, MASK_NAME), (images, IMAGE_NAME)):
-        path = root / folder
-        if not path.is_dir():
-            continue
-        for entry in sorted(path.iterdir()):
-            rel = f"{folder}/{entry.name}"
-            if not entry.is_file() or entry.is_symlink():
-                continue
-            if ATOMIC_TMP.match(entry.name) or (
-                pattern.match(entry.name) and rel not in referenced
-            ):
-                swept.add(entry)
+        _sweep_folder(root, folder, pattern, referenced, swept)
+    people = root / annotators
+    if opinion_masks is not None and people.is_dir() and not people.is_symlink():
+        for person in sorted(people.iterdir()):
+            if person.is_dir() and not person.is_symlink():
+                folder = f"{annotators}/{person.name}"
+                _sweep_folder(root, folder, MASK_NAME, opinion_masks, swept)
     sources = root / "sources"
     if sources.is_dir():
         for entry in sorted(sources.iterdir()):
@@ -188,6 +192,22 @@ def sweep_project(
     if swept:
         log.info("%s", swept)
     return swept
+
+
+def _sweep_folder(
+    root: Path, folder: str, pattern: re.Pattern[str], referenced: set[str], swept: Swept
+) -> None:
+    """Files of ``root/folder`` named like ours (``pattern``) that ``referenced`` lacks, and
+    atomic-write temporaries; never a sub-folder, a link or a file of another name."""
+    path = root / folder
+    if not path.is_dir():
+        return
+    for entry in sorted(path.iterdir()):
+        if not entry.is_file() or entry.is_symlink():
+            continue
+        rel = f"{folder}/{entry.name}"
+        if ATOMIC_TMP.match(entry.name) or (pattern.match(entry.name) and rel not in referenced):
+            swept.add(entry)
 
 
 def sweep_exports(out: Path) -> Swept:

@@ -165,6 +165,29 @@ def record_mask(
     return stored
 
 
+def mask_paths(db_path: Path) -> set[str] | None:
+    """The stored paths of every annotator's own mask file (what the leftover sweep keeps),
+    or None when they cannot be read.
+
+    Read on a read-only connection of its own, closed without ``PRAGMA optimize``: the
+    project's connection runs that pragma when it closes, and it ANALYZEs each table that
+    connection queried and that has no statistics yet. Reading ``opinions`` there while opening
+    a project wrote ``sqlite_stat1`` into the catalog of a project that was only read."""
+    try:
+        db = sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None
+    try:
+        rows = db.execute(
+            "SELECT json_extract(value, '$') FROM opinions WHERE kind = 'mask'"
+        ).fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    return {r[0] for r in rows if isinstance(r[0], str)}
+
+
 def boxes_value(boxes: Sequence[Any]) -> list[list[Any]]:
     """Boxes (objects with label, x, y, w, h) as an opinion value."""
     return [[b.label, float(b.x), float(b.y), float(b.w), float(b.h)] for b in boxes]

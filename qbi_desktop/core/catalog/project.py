@@ -224,7 +224,8 @@ class Project:
                 referenced |= {
                     r[0] for r in self.db.execute("SELECT path FROM items WHERE path IS NOT NULL")
                 }
-                swept = leftovers.sweep_project(self.root, referenced)
+                mine = opinions.mask_paths(self.db_path)  # on a connection of its own
+                swept = leftovers.sweep_project(self.root, referenced, opinion_masks=mine)
             except (OSError, sqlite3.Error):  # cleaning up must never stop an open
                 swept = None
         leftovers.share(self._lock_fd)
