@@ -1,0 +1,87 @@
+"""The window's docks: the viewer's own (files, levels, info, tasks) and ``add_dock`` for panels."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDockWidget, QFrame, QListWidget, QScrollArea, QVBoxLayout, QWidget
+
+from qbi_desktop.gui.docks.info import InfoPanel
+from qbi_desktop.gui.docks.levels import LevelsPanel
+from qbi_desktop.gui.docks.tasks import QtLogHandler, TasksPanel
+from qbi_desktop.gui.layout import arrange_default_layout
+
+
+class _NoHeightForWidth(QVBoxLayout):
+    """A layout that does not pass its content's height-for-width on: a scroll area asks for
+    that height, computed from the content's *preferred* sizes, and made a panel with wrapped
+    text scroll (and lose its right edge to the scroll bar) while its least size fitted."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt's name
+        return False
+
+
+def _fit_to_view(panel: QWidget) -> QWidget:
+    holder = QWidget()
+    layout = _NoHeightForWidth(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(panel)
+    return holder
+
+
+class DocksMixin:
+    """Docks of a ``QMainWindow``: ``self.docks`` by name, each toggled in View > Panels."""
+
+    def _build_docks(self) -> None:
+        self.files_list = QListWidget()
+        self.files_list.setToolTip("Open images: click to show, Delete to close")
+        self.levels_panel = LevelsPanel()
+        self.info_panel = InfoPanel()
+        self.tasks_panel = TasksPanel(self.tasks)
+        self.docks: dict[str, QDockWidget] = {}
+        for name, title, widget, area in (
+            ("files", "Files", self.files_list, Qt.DockWidgetArea.LeftDockWidgetArea),
+            (
+                "levels",
+                "Levels / Histogram",
+                self.levels_panel,
+                Qt.DockWidgetArea.RightDockWidgetArea,
+            ),
+            ("info", "Info", self.info_panel, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("tasks", "Tasks / Log", self.tasks_panel, Qt.DockWidgetArea.BottomDockWidgetArea),
+        ):
+            self.add_dock(name, title, widget, area)
+        self.resizeDocks([self.docks["files"]], [220], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["levels"]], [340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["tasks"]], [150], Qt.Orientation.Vertical)
+        self.log_handler = QtLogHandler()
+        self.log_handler.bridge.line.connect(self.tasks_panel.append_log)
+        logging.getLogger("qbi_desktop").addHandler(self.log_handler)
+        logging.getLogger("qbi_desktop").setLevel(logging.INFO)
+
+    def add_dock(self, name: str, title: str, widget: QWidget, area) -> QDockWidget:
+        """Add a dock panel: it gets a toggle in View > Panels and joins the saved layout."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{name}")
+        # A scroll area lets a dock shrink below its content's minimum size, so many panels fit
+        # on a laptop screen; the content scrolls instead of forcing the window to grow.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(_fit_to_view(widget))
+        dock.setWidget(scroll)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
+        self.addDockWidget(area, dock)
+        self.docks[name] = dock
+        if hasattr(self, "panels_menu"):
+            self.panels_menu.addAction(dock.toggleViewAction())
+        return dock
+
+    def _arrange_default_layout(self) -> None:
+        """Group the docks as tabs: browsing and levels on the left, the jobs on the right."""
+        arrange_default_layout(self)

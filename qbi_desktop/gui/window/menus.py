@@ -1,0 +1,108 @@
+"""The window's menus and actions (File, View, Image, Help; panels add their own menus)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox
+
+from qbi_desktop.gui.settings import recent_files
+
+
+class MenusMixin:
+    """Menus of the main window; every action's shortcut works even with the menu bar hidden."""
+
+    def _action(self, text, slot, shortcut=None, menu=None, tip=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if menu is not None:
+            menu.addAction(action)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, file_menu)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self._action(
+            "Open &Demo", self.open_demo, None, file_menu, "Simulated radiographs with spots"
+        )
+        file_menu.addSeparator()
+        self._action("&Close Image", self.close_current, QKeySequence.StandardKey.Close, file_menu)
+        file_menu.addSeparator()
+        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+
+        view = menu.addMenu("&View")
+        self._action("&Fit to Window", self.canvas.fit, "Ctrl+0", view)
+        self._action("Actual Size (&1:1)", lambda: self.canvas.zoom_to(1.0), "Ctrl+1", view)
+        self._action("Zoom &In", lambda: self.canvas.zoom_by(1.25), ["Ctrl++", "Ctrl+="], view)
+        self._action("Zoom &Out", lambda: self.canvas.zoom_by(0.8), "Ctrl+-", view)
+        view.addSeparator()
+        self.panels_menu = view.addMenu("&Panels")
+        for dock in self.docks.values():
+            self.panels_menu.addAction(dock.toggleViewAction())
+        self._action("&Reset Layout", self.reset_layout, None, view)
+
+        image = menu.addMenu("&Image")
+        self._action("&Auto Levels", self.auto_levels, "Ctrl+Shift+A", image)
+        self._action("&Next Slice", lambda: self.step_slice(1), [".", "PgDown"], image)
+        self._action("&Previous Slice", lambda: self.step_slice(-1), [",", "PgUp"], image)
+        self._action("First Slice", lambda: self.go_to_slice(0), "Home", image)
+        self._action("Last Slice", lambda: self.go_to_slice(10**9), "End", image)
+
+        self.help_menu = help_menu = menu.addMenu("&Help")
+        self.menus = {"file": file_menu, "view": view, "image": image, "help": help_menu}
+        self._action(
+            "QBI Desktop &Help", self.show_help, QKeySequence.StandardKey.HelpContents, help_menu
+        )
+        self._action("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+/", help_menu)
+        help_menu.addSeparator()
+        self._action("&About QBI Desktop", self.show_about, None, help_menu)
+        self._refresh_recent_menu()
+
+    def add_menu(self, key: str, title: str):
+        """A top-level menu for a panel (placed before Help); the same menu for the same key."""
+        if key not in self.menus:
+            menu = self.menuBar().addMenu(title)
+            self.menuBar().insertMenu(self.help_menu.menuAction(), menu)
+            self.menus[key] = menu
+        return self.menus[key]
+
+    def add_action(self, text, slot, shortcut=None, menu=None, tip=None) -> QAction:
+        """A menu action with shortcut(s) that work anywhere in the window."""
+        return self._action(text, slot, shortcut, menu, tip)
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = recent_files(self.settings)
+        for path in files:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
+        self.recent_menu.setEnabled(bool(files))
+
+    def show_help(self) -> None:
+        from qbi_desktop.gui.help import ReadmeDialog
+
+        dialog = ReadmeDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_shortcuts(self) -> None:
+        from qbi_desktop.gui.help import ShortcutsDialog
+
+        dialog = ShortcutsDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_about(self) -> None:
+        from qbi_desktop.gui.about import about_text
+
+        QMessageBox.about(self, "About QBI Desktop", about_text())

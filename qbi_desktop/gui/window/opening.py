@@ -1,0 +1,186 @@
+"""Opening and closing documents: dialogs, files, drops, the demo, in-memory arrays, the list."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QFileDialog, QListWidgetItem
+
+from qbi_desktop.core.demo import demo_job
+from qbi_desktop.core.short_names import distinct_names
+from qbi_desktop.gui.document import ImageDocument, open_document_job
+from qbi_desktop.gui.settings import add_recent_file
+from qbi_desktop.gui.workers import Task
+
+log = logging.getLogger("qbi_desktop")
+
+FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);;All files (*)"
+# Files up to this size open in the GUI thread (a 4096^2 uint16 TIFF is 32 MB: opening is lazy and
+# the first frame reads only a strided overview, a few ms); larger ones open on a worker.
+OPEN_HERE_BYTES = 64 * 2**20
+
+
+class OpeningMixin:
+    """The open documents of the main window (``self.documents``, the Files list)."""
+
+    def open_dialog(self) -> None:
+        start = self.settings.value("paths/last_open_dir", str(Path.home()))
+        paths, _ = QFileDialog.getOpenFileNames(self, "Open images", start, FILE_FILTER)
+        if paths:
+            self.settings.setValue("paths/last_open_dir", str(Path(paths[0]).parent))
+            self.open_files(paths)
+
+    def open_files(self, paths) -> list[Task]:
+        return [self.open_file(p) for p in paths]
+
+    def open_file(self, path) -> Task:
+        path = str(Path(path).expanduser().absolute())
+        low_high = self.levels_panel.percentiles
+        view_size = (self.canvas.view.width(), self.canvas.view.height())
+        try:
+            small = 0 < os.stat(path).st_size <= OPEN_HERE_BYTES
+        except OSError:
+            small = False  # the job reports what is wrong with the path
+        # A small image opens here, levels from a quick sample: a worker thread would only add
+        # its hop (and the wait for the GIL) before the first paint. Large ones open on a worker.
+        run = self.tasks.run_here if small else self.tasks.submit
+        return run(
+            f"Open {Path(path).name}",
+            lambda: open_document_job(path, low_high, view_size, quick=small),
+            on_result=self._document_opened,
+            on_error=self.report_error,
+        )
+
+    def open_demo(self) -> Task:
+        return self.tasks.submit(
+            "Make demo radiographs",
+            demo_job,
+            on_result=lambda path: self.open_file(path),
+            on_error=self.report_error,
+        )
+
+    def open_array(self, array, name: str, metadata: dict | None = None, prepare=None):
+        """Show an in-memory image (a project item of an array container, a simulated preview)
+        as a document, with auto-levels; ``prepare(document)`` runs before it is shown (e.g. to
+        hand Annotate where its mask lives). Raises UserFacingError for an unusable array."""
+        from qbi_desktop.core.io import source_from_array
+
+        document = ImageDocument(source_from_array(array, name=name, metadata=metadata or {}))
+        document.refresh_sample()
+        document.auto_levels(*self.levels_panel.percentiles)
+        if prepare is not None:
+            prepare(document)
+        self._document_opened(document)
+        # Callers go on with the document shown: panels told now, not on the next loop pass.
+        self._after_first_frame(document)
+        return document
+
+    def _document_opened(self, document: ImageDocument) -> None:
+        same = self.open_document_of(document)
+        if same is not None:  # already open: show that one (one document, one mask journal)
+            document.source.close()
+            self.files_list.blockSignals(True)
+            self.files_list.setCurrentRow(self.documents.index(same))
+            self.files_list.blockSignals(False)
+            if same is not self.current:
+                self.show_document(same)
+            self.statusBar().showMessage(f"{same.title} is already open: shown", 5000)
+            return
+        previous = self.current
+        if previous is not None and not self.levels_panel.auto_on_open.isChecked():
+            # "Auto-levels on open" off: the new image keeps the window shown now (to compare
+            # a series under one window); otherwise it keeps the auto levels it was opened with.
+            document.levels = previous.levels
+            document.levels_manual = True
+        self.documents.append(document)
+        item = QListWidgetItem(document.title)
+        item.setToolTip(str(document.path))
+        self.files_list.addItem(item)
+        self._refresh_file_names()
+        if document.file_size is not None:  # a file on disk (not an in-memory array)
+            # After the first frame: writing the settings file costs more than drawing it.
+            QTimer.singleShot(0, lambda: self._remember_recent(document))
+        log.info(
+            "opened %s (%s, %s)",
+            document.path,
+            " x ".join(map(str, document.source.slice_shape)),
+            document.source.dtype,
+        )
+        self.files_list.blockSignals(True)
+        self.files_list.setCurrentRow(len(self.documents) - 1)
+        self.files_list.blockSignals(False)
+        self.show_document(document)
+
+    def _remember_recent(self, document: ImageDocument) -> None:
+        add_recent_file(self.settings, str(document.path))
+        self._refresh_recent_menu()
+
+    def open_document_of(self, document: ImageDocument) -> ImageDocument | None:
+        """The open document showing the same file as ``document`` (same file on disk, whatever
+        the spelling of the path), or None; in-memory images never count as the same."""
+        if document.file_size is None:
+            return None
+        for other in self.documents:
+            if other.file_size is None or other is document:
+                continue
+            try:
+                if os.path.samefile(other.path, document.path):
+                    return other
+            except OSError:
+                continue
+        return None
+
+    def close_current(self) -> None:
+        document = self.current
+        if document is None:
+            return
+        if not all(guard(document) for guard in list(self.close_guards)):
+            return
+        row = self.documents.index(document)
+        self.documents.pop(row)
+        self.files_list.blockSignals(True)
+        self.files_list.takeItem(row)
+        self.files_list.blockSignals(False)
+        self._refresh_file_names()
+        for task in (self._decode_task, self._pyramid_task):
+            if task is not None and not task.finished:
+                task.cancel()
+        if self.documents:
+            row = min(row, len(self.documents) - 1)
+            self.files_list.setCurrentRow(row)
+            self.show_document(self.documents[row])
+        else:
+            self.current = None
+            self.canvas.set_plane(None)
+            self.slice_bar.hide()
+            self.info_panel.show_info([])
+            self.setWindowTitle("QBI Desktop")
+        document.source.close()
+
+    def _refresh_file_names(self) -> None:
+        """Same-named files from different folders are told apart by their folder."""
+        names = distinct_names([d.path for d in self.documents])
+        for row, name in enumerate(names):
+            item = self.files_list.item(row)
+            if item is not None:
+                item.setText(name)
+        for document, name in zip(self.documents, names, strict=True):
+            if document is self.current:
+                self.setWindowTitle(f"{name} — QBI Desktop")
+
+    def _file_selected(self, row: int) -> None:
+        if 0 <= row < len(self.documents) and self.documents[row] is not self.current:
+            self.show_document(self.documents[row])
+
+    def dragEnterEvent(self, event):  # noqa: N802
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):  # noqa: N802
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_files(paths)

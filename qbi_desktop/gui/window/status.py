@@ -1,0 +1,96 @@
+"""The status bar: pixel read-out, zoom, the running task's progress, and error reports."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
+
+from qbi_desktop.gui.annotator import AnnotatorButton
+
+log = logging.getLogger("qbi_desktop")
+
+
+class StatusMixin:
+    """Status bar of the main window."""
+
+    def _build_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.readout = QLabel("")
+        self.readout.setMinimumWidth(260)
+        self.zoom_label = QLabel("")
+        self.task_bar = QProgressBar()
+        self.task_bar.setMaximumWidth(220)
+        self.task_bar.setTextVisible(True)
+        self.task_bar.hide()
+        self.task_cancel = QPushButton("Cancel")
+        self.task_cancel.setFlat(True)
+        self.task_cancel.hide()
+        self.task_cancel.clicked.connect(self.tasks.cancel_all)
+        self.annotator_button = AnnotatorButton(self.annotator)
+        bar.addPermanentWidget(self.annotator_button)
+        bar.addPermanentWidget(self.readout)
+        bar.addPermanentWidget(self.zoom_label)
+        bar.addPermanentWidget(self.task_bar)
+        bar.addPermanentWidget(self.task_cancel)
+
+    def _show_readout(self, hit) -> None:
+        if hit is None:
+            self.readout.setText("")
+            return
+        x, y, value = hit
+        if isinstance(value, float):
+            text = f"{value:.6g}"
+        elif isinstance(value, tuple):
+            text = (
+                "(" + ", ".join(f"{v:.6g}" if isinstance(v, float) else str(v) for v in value) + ")"
+            )
+        else:
+            text = str(value)
+        unit = self.current.source.metadata.get("unit") if self.current is not None else None
+        self.readout.setText(f"x {x}  y {y}   value {text}" + (f" ({unit})" if unit else ""))
+
+    def _show_zoom(self) -> None:
+        scale = self.canvas.screen_scale()
+        shown = self.current is not None and math.isfinite(scale)
+        self.zoom_label.setText(f"{scale * 100:.0f} %" if shown else "")
+
+    def _update_task_bar(self) -> None:
+        active = self.tasks.active()
+        if not active:
+            self.task_bar.hide()
+            self.task_cancel.hide()
+            self._task_timer.stop()
+            return
+        task = active[0]
+        progress = task.last_progress
+        if progress.total > 0:
+            self.task_bar.setRange(0, progress.total)
+            self.task_bar.setValue(progress.done)
+        else:
+            self.task_bar.setRange(0, 0)
+        more = f" (+{len(active) - 1})" if len(active) > 1 else ""
+        self.task_bar.setFormat(f"{task.title}{more}")
+        self.task_bar.show()
+        self.task_cancel.show()
+        if not self._task_timer.isActive():
+            self._task_timer.start()
+
+    def report_error(self, message: str) -> None:
+        """Tell the user what went wrong (status bar, a dialog, the log); the app carries on."""
+        self.last_error = message
+        log.error(message)
+        self.statusBar().showMessage(message, 15000)
+        self.error_reported.emit(message)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning, "QBI Desktop", message, QMessageBox.StandardButton.Ok, self
+        )
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+        # the box takes the keyboard: Enter closes it instead of acting on the widget behind
+        box.raise_()
+        box.activateWindow()
+        box.button(QMessageBox.StandardButton.Ok).setFocus(Qt.FocusReason.ActiveWindowFocusReason)
