@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="MARK",
         help="sheet: decimal mark of numbers, '.' or ',' (also: point, comma)",
     )
+    p.add_argument(
+        "--dataset",
+        metavar="PATH",
+        help="nexus: the image dataset inside the file, e.g. /entry/data/data "
+        "(default: the NXdata signal)",
+    )
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.set_defaults(func=run_import)
 
@@ -107,6 +113,9 @@ def run_import(args: argparse.Namespace) -> int:
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.formats import import_job
 
+    if args.dataset and args.kind != "nexus":
+        print("qbi-desktop import: --dataset applies to --kind nexus", file=sys.stderr)
+        return 2
     root = Path(args.project).absolute()
     before = _before_creation(root)
     added = 0
@@ -116,7 +125,7 @@ def run_import(args: argparse.Namespace) -> int:
             options = {"annotator": args.annotator}
             if args.images:
                 options["images_dir"] = args.images
-            for name in ("encoding", "separator", "decimal"):
+            for name in ("encoding", "separator", "decimal", "dataset"):
                 if getattr(args, name, None):
                     options[name] = getattr(args, name)
             try:

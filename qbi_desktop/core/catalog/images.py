@@ -117,6 +117,8 @@ def load_container(path: Path, kind: str, key: str) -> np.ndarray | object:
         return load_npz_array(path, key)
     if kind == "tiff":
         return _TiffPages(path)
+    if kind == "nexus":
+        return _NexusFrames(path, key)
     raise UserFacingError(f"{path}: unknown container kind {kind!r}")
 
 
@@ -202,6 +204,32 @@ class _TiffPages:
             raise
         except Exception as exc:
             raise ImageReadError(self.path, f"cannot read page {index} ({exc})") from exc
+
+
+class _NexusFrames:
+    """Frames of an HDF5/NeXus dataset (``key``: its path in the file), read one at a time.
+
+    The file is opened for each frame and closed again: a cached container holds no file
+    handle, and a file replaced meanwhile is read as it is now (its hash tells the change)."""
+
+    def __init__(self, path: Path, key: str):
+        self.path = path
+        self.key = key
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        from qbi_desktop.core.radiography.nexus import open_nexus
+
+        source = open_nexus(self.path, self.key)  # ImageReadError names the file and dataset
+        try:
+            if not 0 <= int(index) < source.n_slices:
+                raise ImageReadError(
+                    self.path,
+                    f"{self.key}: has {source.n_slices} frames, frame {index} is not one of them "
+                    "(the file changed since it was imported)",
+                )
+            return np.asarray(source.plane(int(index)).array)
+        finally:
+            source.close()
 
 
 class ContainerCache:

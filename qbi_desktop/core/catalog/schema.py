@@ -12,7 +12,7 @@ import sqlite3
 SPLITS = ("train", "val", "test")
 REVIEW_STATES = ("unreviewed", "accepted", "rejected", "needs_edit")
 PROVENANCE_KINDS = ("acquired", "simulated", "augmented")
-CONTAINER_KINDS = ("idx", "npz", "tiff")
+CONTAINER_KINDS = ("idx", "npz", "tiff")  # v6 adds "nexus" (see _V6)
 
 _V1 = f"""
 CREATE TABLE meta (
@@ -210,12 +210,34 @@ CREATE TRIGGER IF NOT EXISTS target_counts_update AFTER UPDATE OF name ON target
 END;
 """
 
+# Version 6: frames of NeXus/HDF5 files are items. An HDF5 dataset is a container ('nexus',
+# key = the dataset's path in the file; an item's idx is its frame). SQLite cannot change a
+# CHECK constraint in place, so the containers table is rebuilt with the wider list of kinds
+# (its ids stay, so the items still point at their containers; :func:`migrate` turns the
+# foreign-key checks off around the rebuild and checks every reference before committing).
+_V6 = """
+CREATE TABLE containers_v6 (
+    id    INTEGER PRIMARY KEY,
+    path  TEXT NOT NULL,
+    kind  TEXT NOT NULL CHECK (kind IN ('idx', 'npz', 'tiff', 'nexus')),
+    key   TEXT NOT NULL DEFAULT '',
+    hash  TEXT NOT NULL,
+    size  INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    UNIQUE (path, key)
+);
+INSERT INTO containers_v6(id, path, kind, key, hash, size, count)
+    SELECT id, path, kind, key, hash, size, count FROM containers;
+DROP TABLE containers;
+ALTER TABLE containers_v6 RENAME TO containers;
+"""
+
 #: Our catalogs say who wrote them in the SQLite header (``PRAGMA application_id``, "QBI1"), so
 #: an SQLite file from another program is told apart before anything is written to it.
 APPLICATION_ID = 0x51424931
 
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``.
-MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5]
+MIGRATIONS: list[str] = [_V1, _V2, _V3, _V4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -231,16 +253,28 @@ def migrate(db: sqlite3.Connection) -> int:
     start = schema_version(db)
     if start >= SCHEMA_VERSION:
         return start
-    db.execute("BEGIN IMMEDIATE")
+    # a table a migration rebuilds (v6) is dropped while items still point at it: the
+    # references are checked once the new table stands, before anything is committed
+    foreign_keys = int(db.execute("PRAGMA foreign_keys").fetchone()[0])
+    db.execute("PRAGMA foreign_keys = OFF")
     try:
-        for version in range(start, SCHEMA_VERSION):
-            for statement in _statements(MIGRATIONS[version]):
-                db.execute(statement)
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            for version in range(start, SCHEMA_VERSION):
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+            broken = db.execute("PRAGMA foreign_key_check").fetchone()
+            if broken is not None:
+                raise sqlite3.IntegrityError(
+                    f"the migration left a broken reference in table {broken[0]} (row {broken[1]})"
+                )
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        db.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
     return start
 
 

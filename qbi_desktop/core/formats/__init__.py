@@ -4,8 +4,10 @@
 **options)`` dispatch to the format modules. Import and export kinds: imagefolder, sheet, masks,
 coco, labelme, mnist, npz and ``datapackage`` (images + masks + items.csv + datapackage.json;
 its import checks every file's checksum first and gives back labels, splits, review states,
-provenance, targets, masks and boxes). Every export takes ``filters`` (see
-catalog.queries.Filters) and ``datapackage=True`` to add a checksummed ``datapackage.json``.
+provenance, targets, masks and boxes). Import only: ``series`` and ``nexus`` (one item per frame
+of a numbered file series or an HDF5/NeXus dataset, see :mod:`.series_import`).
+Every export takes ``filters`` (see catalog.queries.Filters) and ``datapackage=True`` to add a
+checksummed ``datapackage.json``.
 
 A source whose name ends in an archive suffix (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2,
 .tar.xz, .txz; see :mod:`qbi_desktop.core.archives`) is first extracted safely into
@@ -40,6 +42,7 @@ from qbi_desktop.core.formats import (
     imagefolder,
     labelme,
     masks,
+    series_import,
     sheet,
 )
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
@@ -57,6 +60,8 @@ IMPORTERS: dict[str, Callable[..., Job[ImportReport]]] = {
     "mnist": arrays.import_mnist_job,
     "npz": arrays.import_npz_job,
     "datapackage": datapackage_import.import_job,
+    "series": series_import.import_series_job,
+    "nexus": series_import.import_nexus_job,
 }
 
 EXPORTERS: dict[str, Callable[..., Job[ExportReport]]] = {

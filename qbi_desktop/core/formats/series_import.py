@@ -1,0 +1,197 @@
+"""Numbered file series and NeXus/HDF5 stacks into a project: one catalog item per frame.
+
+``series``: each source is a folder (its largest numbered series), a pattern
+(``edge20mm_####.tif``, ``edge20mm_*.tif``) or one frame of the series
+(:func:`qbi_desktop.core.radiography.series.find_series`). Every frame is an image file, so
+every item is a file item, named ``<series>#<number>`` (``edge20mm#0003``): the file is read
+where it is, never copied. A missing frame, or one of another size or pixel type, refuses the
+whole series naming that frame (nothing is added).
+
+``nexus``: each source is an HDF5/NeXus file; ``dataset`` names the image dataset (default:
+the NXdata signal, :func:`qbi_desktop.core.radiography.nexus.default_dataset`). The dataset is
+a container of the catalog (kind ``nexus``, key = the dataset path) and each frame an item
+(``<file stem>#<frame>``) whose pixels are read from the file one frame at a time (thumbnails,
+baselines, exports). Each frame is read once here, one at a time, for its content hash (so a
+frame that cannot be read is refused at import, naming it). A file without an image dataset is
+refused naming what it holds.
+
+Importing the same series or dataset again adds only the frames not already in the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from qbi_desktop.core.catalog.errors import Problem
+from qbi_desktop.core.catalog.images import hash_array
+from qbi_desktop.core.catalog.project import NewItem, Project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.common import (
+    ImportReport,
+    existing_paths,
+    file_item,
+    reject_if,
+    scan_image,
+)
+from qbi_desktop.core.jobs import Job, Progress
+
+
+def series_stem(prefix: str, fallback: str = "frame") -> str:
+    """What a series' items are called before ``#<number>``: its file prefix without the
+    separator before the number (``edge20mm_`` -> ``edge20mm``)."""
+    return prefix.rstrip("_-. ") or fallback
+
+
+def frame_name(stem: str, frame: int, digits: int) -> str:
+    """The item name of one frame: ``<stem>#<frame>``, the frame zero-padded to ``digits``."""
+    return f"{stem}#{frame:0{digits}d}"
+
+
+def import_series_job(
+    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+) -> Job[ImportReport]:
+    """Import every frame of the numbered series ``sources`` name (see the module doc)."""
+    from qbi_desktop.core.radiography.series import check_frames, find_series
+
+    if not sources:
+        raise UserFacingError("series import: give a folder, a pattern or a frame of the series")
+    report = ImportReport("series", ", ".join(str(s) for s in sources))
+    plans = []
+    for source in sources:
+        series = find_series(source)  # a missing frame is named
+        check_frames(series.paths)  # a frame of another size or type is named
+        plans.append(series)
+    total = sum(len(s.numbers) for s in plans)
+    db = project.connect()
+    try:
+        known = existing_paths(project, db)
+        problems: list[Problem] = []
+        items: list[NewItem] = []
+        done = skipped = 0
+        for series in plans:
+            stem = series_stem(series.prefix, Path(series.folder).name)
+            pattern = str(series.folder / series.pattern)
+            for number, path in zip(series.numbers, series.paths, strict=True):
+                done += 1
+                if project.store_path(path) in known:
+                    skipped += 1
+                    continue
+                info = scan_image(path)
+                if isinstance(info, str):
+                    problems.append(Problem(str(path), f"frame {number}: {info}"))
+                    continue
+                items.append(
+                    file_item(
+                        path,
+                        info,
+                        annotator=annotator,
+                        provenance={"source": "series", "imported_from": pattern},
+                        metadata={"series": pattern, "frame": number},
+                    )
+                )
+                items[-1].name = frame_name(stem, number, series.digits)
+                if done % 50 == 0:
+                    yield Progress(done, total, f"reading frames: {done} of {total}")
+        reject_if(report.source, problems)
+        if skipped:
+            report.warnings.append(f"{skipped} frame(s) already in the project: left as they are")
+        yield Progress(total, total, "writing catalog")
+        with project.transaction(db) as tx:
+            report.ids = tx.add_items(items)
+        report.added = len(items)
+        return report
+    finally:
+        db.close()
+
+
+def import_nexus_job(
+    project: Project,
+    sources: Sequence[str | Path],
+    *,
+    dataset: str | None = None,
+    annotator: str | None = None,
+    **_: Any,
+) -> Job[ImportReport]:
+    """Import every frame of the image dataset ``dataset`` (default: each file's NXdata
+    signal) of the HDF5/NeXus files ``sources`` (see the module doc)."""
+    from qbi_desktop.core.radiography.nexus import default_dataset, open_nexus
+
+    if not sources:
+        raise UserFacingError("nexus import: give one or more HDF5/NeXus files")
+    report = ImportReport("nexus", ", ".join(str(s) for s in sources))
+    plans: list[tuple[Path, str, int, tuple[int, ...]]] = []
+    for source in sources:
+        path = Path(source)
+        if not path.is_file():
+            raise UserFacingError(
+                f"{path}: {'is not a file' if path.exists() else 'file not found'}"
+            )
+        name = dataset or default_dataset(path).name  # no image dataset: says what it holds
+        opened = open_nexus(path, name)  # a name that is no image dataset is refused
+        try:
+            plans.append((path, name, opened.n_slices, tuple(opened.slice_shape)))
+        finally:
+            opened.close()
+    total = sum(n for _, _, n, _ in plans)
+    db = project.connect()
+    try:
+        done = 0
+        found: list[tuple[Path, str, int, tuple[int, ...], dict[int, str]]] = []
+        for path, name, n, shape in plans:
+            row = db.execute(
+                "SELECT id FROM containers WHERE path = ? AND key = ?",
+                (project.store_path(path), name),
+            ).fetchone()
+            have: set[int] = set()
+            if row is not None:
+                have = {
+                    int(r[0])
+                    for r in db.execute("SELECT idx FROM items WHERE container_id = ?", (row[0],))
+                }
+            if have:
+                report.warnings.append(
+                    f"{path.name} {name}: {len(have)} frame(s) already in the project: "
+                    "left as they are"
+                )
+            hashes: dict[int, str] = {}
+            source = open_nexus(path, name)
+            try:
+                for index in range(n):
+                    done += 1
+                    if index in have:
+                        continue
+                    # one frame at a time: a broken frame raises naming the file and frame
+                    hashes[index] = hash_array(source.plane(index).array)
+                    yield Progress(done, total, f"{path.name}: frame {index + 1} of {n}")
+            finally:
+                source.close()
+            found.append((path, name, n, shape, hashes))
+        yield Progress(total, total, "writing catalog")
+        with project.transaction(db) as tx:  # every file's frames, or none
+            for path, name, n, shape, hashes in found:
+                if not hashes:
+                    continue
+                cid = tx.add_container(path, "nexus", name, n)
+                digits = len(str(n - 1))
+                provenance = {"source": "nexus", "imported_from": str(path), "dataset": name}
+                items = [
+                    NewItem(
+                        name=frame_name(path.stem, index, digits),
+                        hash=digest,
+                        container=cid,
+                        index=index,
+                        width=int(shape[1]),
+                        height=int(shape[0]),
+                        annotator=annotator,
+                        provenance={**provenance, "index": index},
+                        metadata={"dataset": name, "frame": index},
+                    )
+                    for index, digest in sorted(hashes.items())
+                ]
+                report.ids += tx.add_items(items)
+                report.added += len(items)
+        return report
+    finally:
+        db.close()
