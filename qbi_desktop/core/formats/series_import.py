@@ -10,7 +10,8 @@ whole series naming that frame (nothing is added).
 ``nexus``: each source is an HDF5/NeXus file; ``dataset`` names the image dataset (default:
 the NXdata signal, :func:`qbi_desktop.core.radiography.nexus.default_dataset`). The dataset is
 a container of the catalog (kind ``nexus``, key = the dataset path) and each frame an item
-(``<file stem>#<frame>``) whose pixels are read from the file one frame at a time (thumbnails,
+(``<file stem>#<frame>``, ``<file stem>-<dataset name>#<frame>`` for another dataset than the
+default) whose pixels are read from the file one frame at a time (thumbnails,
 baselines, exports). Each frame is read once here, one at a time, for its content hash (so a
 frame that cannot be read is refused at import, naming it). A file without an image dataset is
 refused naming what it holds.
@@ -122,16 +123,22 @@ def import_nexus_job(
         raise UserFacingError("nexus import: give one or more HDF5/NeXus files")
     report = ImportReport("nexus", ", ".join(str(s) for s in sources))
     plans: list[tuple[Path, str, int, tuple[int, ...]]] = []
+    stems: dict[tuple[Path, str], str] = {}
     for source in sources:
         path = Path(source)
         if not path.is_file():
             raise UserFacingError(
                 f"{path}: {'is not a file' if path.exists() else 'file not found'}"
             )
-        name = dataset or default_dataset(path).name  # no image dataset: says what it holds
+        default = default_dataset(path).name  # no image dataset: says what it holds
+        name = dataset or default
         opened = open_nexus(path, name)  # a name that is no image dataset is refused
         try:
             plans.append((path, name, opened.n_slices, tuple(opened.slice_shape)))
+            # another dataset than the default one gets its own names: "scan-dark#0"
+            stems[(path, name)] = (
+                path.stem if name == default else f"{path.stem}-{name.rstrip('/').split('/')[-1]}"
+            )
         finally:
             opened.close()
     total = sum(n for _, _, n, _ in plans)
@@ -178,7 +185,7 @@ def import_nexus_job(
                 provenance = {"source": "nexus", "imported_from": str(path), "dataset": name}
                 items = [
                     NewItem(
-                        name=frame_name(path.stem, index, digits),
+                        name=frame_name(stems[(path, name)], index, digits),
                         hash=digest,
                         container=cid,
                         index=index,

@@ -44,6 +44,8 @@ IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
     "coco": ("COCO JSON (boxes, polygons)", "files", True),
     "labelme": ("labelme JSON", "files", False),
     "datapackage": ("Data Package export (datapackage.json + items.csv)", "folder", False),
+    "series": ("Numbered series, one item per frame (a folder or one frame)", "files", False),
+    "nexus": ("NeXus/HDF5 stack, one item per frame", "files", False),
 }
 #: kind -> (what its files are, their name patterns) for the file dialog; archives of any kind
 #: (extracted into the project first) are offered with them.
@@ -56,6 +58,8 @@ IMPORT_FILES: dict[str, tuple[str, str]] = {
     "coco": ("COCO JSON", "*.json"),
     "labelme": ("labelme JSON", "*.json"),
     "datapackage": ("Data Package descriptors", "datapackage.json"),
+    "series": ("A frame of the series", "*.tif *.tiff *.png"),
+    "nexus": ("NeXus/HDF5 files", "*.nxs *.h5 *.hdf5 *.hdf *.nx5"),
 }
 ARCHIVE_PATTERNS = " ".join(f"*{s}" for s in ARCHIVE_SUFFIXES)
 EXPORT_KINDS: dict[str, str] = {
@@ -155,6 +159,11 @@ class ImportDialog(QDialog):
         for i in range(sheet_row.count()):
             if sheet_row.itemAt(i).widget() is not None:
                 self.sheet_widgets.append(sheet_row.itemAt(i).widget())
+        # NeXus: the image dataset inside the file (empty: the NXdata signal)
+        self.dataset = QLineEdit()
+        self.dataset.setPlaceholderText("default: the NXdata signal, e.g. /entry/data/data")
+        self.dataset_label = QLabel("Dataset")
+        form.addRow(self.dataset_label, self.dataset)
         form.addRow("Annotator", self.annotator)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -171,6 +180,8 @@ class ImportDialog(QDialog):
             w.setVisible(images)
         for w in self.sheet_widgets:
             w.setVisible(key == "sheet")
+        for w in (self.dataset_label, self.dataset):
+            w.setVisible(key == "nexus")
         self.hint.setText(
             f"Pick the {'folder' if pick == 'folder' else 'file(s)'} to import, or an archive "
             "of it (.zip, .tar.gz, ...; extracted into the project's sources folder). Nothing "
@@ -214,6 +225,8 @@ class ImportDialog(QDialog):
             options.update(
                 {k: c.currentData() for k, c in self.sheet_fields.items() if c.currentData()}
             )
+        if kind == "nexus" and self.dataset.text().strip():
+            options["dataset"] = self.dataset.text().strip()
         return kind, sources, options
 
 
@@ -278,6 +291,7 @@ class ExportDialog(QDialog):
         shown: int = 0,
         rejected: int = 0,
         total: int = 0,
+        annotations: str = "item",
     ):
         super().__init__(parent)
         self.setWindowTitle("Export project")
@@ -297,12 +311,23 @@ class ExportDialog(QDialog):
         self.leave_out_rejected = QCheckBox(f"Leave out the {rejected} rejected item(s)")
         self.leave_out_rejected.setChecked(rejected > 0)
         self.leave_out_rejected.setEnabled(rejected > 0)
+        # the core option of `export --annotations item|every` (core.catalog.opinions)
+        self.annotations = QComboBox()
+        self.annotations.addItem("The item's (latest edit, or the consensus)", "item")
+        self.annotations.addItem("Also every annotator's own (in annotators/)", "every")
+        self.annotations.setCurrentIndex(max(0, self.annotations.findData(annotations)))
+        self.annotations.setToolTip(
+            "The item's annotation is what the format holds: the consensus once one is built, "
+            "else the latest edit. Every annotator's own labels, targets, boxes and masks can "
+            "go along in annotators/ (annotations.csv and one mask folder per person)."
+        )
         row = QHBoxLayout()
         row.addWidget(self.out, 1)
         row.addWidget(browse)
         form = QFormLayout()
         form.addRow("Kind", self.kind)
         form.addRow("Folder", row)
+        form.addRow("Annotations", self.annotations)
         form.addRow("", self.datapackage)
         form.addRow("", self.only_shown)
         form.addRow("", self.leave_out_rejected)
