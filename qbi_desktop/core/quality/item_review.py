@@ -61,6 +61,10 @@ class ItemVersions:
     boxes: dict[str, list[tuple[str, float, float, float, float]]] = field(default_factory=dict)
     instances: bool = False
     figures: list[PairFigure] = field(default_factory=list)
+    #: the item's own annotation when it is a consensus already (a mask or box tuples), and
+    #: who it is written as ("consensus of A, B by STAPLE"); None / "" otherwise
+    consensus: Any = None
+    consensus_by: str = ""
 
 
 def display_plane(image: np.ndarray) -> np.ndarray:
@@ -103,6 +107,10 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
                 f"{image.shape[0]}x{image.shape[1]}; they cannot be shown over it"
             )
         out.masks = {a: masks[a] for a in people}
+        path, by = _current(project, project.db, item_id)
+        if path is not None and opinions.is_consensus(by):
+            out.consensus = opinions.load_mask(project, path, item_id, str(by), shape)
+            out.consensus_by = str(by)
         for a, b in itertools.combinations(people, 2):
             per_class = ag.overlap_per_class(masks[a], masks[b])
             if per_class:
@@ -116,6 +124,10 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
         for a, b in itertools.combinations(people, 2):
             m = ag.match_boxes(out.boxes[a], out.boxes[b])
             out.figures.append(PairFigure(a, b, m.f1, m.mean_iou))
+        boxes = project.boxes(item_id)
+        if boxes and all(opinions.is_consensus(b.annotator) for b in boxes):
+            out.consensus = [(b.label, b.x, b.y, b.w, b.h) for b in boxes]
+            out.consensus_by = str(boxes[0].annotator)
     return out
 
 

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.annotation.boxes import FileBoxStore, ItemBoxStore, size_text
 from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.catalog.opinions import is_consensus
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.boxes_overlay import BoxLayer
 from qbi_desktop.gui.annotate.boxes_session import BoxSession
@@ -185,7 +186,8 @@ class BoxesDock(QObject):
         item = self.panel.store_of(document)
         if item is not None and (document.source.n_slices == 1 or document.index == 0):
             project = self._project(item.root)
-            who = self.annotator(item.annotator)
+            # a consensus opened to edit keeps its provenance; anything else is the person's
+            who = item.annotator if is_consensus(item.annotator) else self.annotator(item.annotator)
             return ItemBoxStore(project, item.item_id, who, blind=getattr(item, "blind", False))
         path = Path(document.path)
         if path.is_file():

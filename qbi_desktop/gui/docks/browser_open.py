@@ -56,7 +56,11 @@ class BrowserOpening:
         if self.project is None or not 0 <= row < self.model.rowCount():
             return None
         item = self.model.item(row)
-        store = self.mask_store(item)
+        return self.open_with_store(item, self.mask_store(item))
+
+    def open_with_store(self, item: dict[str, Any], store: ProjectItemStore):
+        """Open ``item`` (a catalog row) with its mask (and boxes) read from and saved to
+        ``store``: the disagreement review opens a consensus saved under its provenance."""
         self._bring_annotation_forward()
         annotate = self.annotate
         if annotate is not None:

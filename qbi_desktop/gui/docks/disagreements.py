@@ -1,7 +1,13 @@
 """Dataset ▸ Review Disagreements…: the items where annotators disagree beyond a threshold, most
-first (core.quality.agreement_report), each person's version side by side; take one person's
-version, merge them (majority class, mean target), or type a consensus; A accepts and R rejects
-the item, the keys of the spot review. Every decision is undoable (Ctrl+Z in the window).
+first (core.quality.agreement_report). Classes and targets: each person's value; take one,
+merge them (majority class, mean target) or type a consensus. Masks and boxes: the item's image
+with each person's version in their colour, overlaid or side by side
+(:mod:`~qbi_desktop.gui.docks.disagreement_view`); take one, merge, or edit the consensus in the
+canvas (:mod:`~qbi_desktop.gui.docks.disagreement_shapes`).
+
+Keys as in the spot review: A accepts and R rejects the item (then the next one), N / P (and the
+arrows) step, E edits; 1..9 take that annotator's version, M merges, S shows side by side.
+Every decision is undoable (Ctrl+Z / Ctrl+Shift+Z in the queue).
 
 A decision is written as the item's annotation by "consensus of <annotators>", so no person's
 own opinion changes (core.catalog.opinions keeps those apart).
@@ -16,12 +22,15 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QHBoxLayout,
     QInputDialog,
     QLabel,
     QPushButton,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -30,7 +39,11 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.catalog.opinions import CONSENSUS_PREFIX, for_item
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.quality.agreement_report import Disagreement, agreement_job
+from qbi_desktop.core.quality.merge import MASK_METHODS, METHOD_WORDS
+from qbi_desktop.gui.docks.disagreement_shapes import SHAPES, ShapeDecisions
+from qbi_desktop.gui.docks.disagreement_view import DisagreementView
 from qbi_desktop.gui.undo import UndoStack
 
 
@@ -43,15 +56,19 @@ def project_disagreements_job(root: Path):
         project.close()
 
 
-class DisagreementQueue(QDialog):
+class DisagreementQueue(ShapeDecisions, QDialog):
     """The queue of disagreeing items and the decisions on them."""
 
     def __init__(self, window, items: list[Disagreement]):
         super().__init__(window)
         self.window = window
         self.setWindowTitle("Review disagreements")
-        self.resize(760, 460)
+        screen = (window.screen() or QApplication.primaryScreen()).availableGeometry()
+        self.resize(min(1280, int(screen.width() * 0.92)), min(820, int(screen.height() * 0.9)))
         self.all_items = list(items)
+        self.loading = None
+        self.generation = 0  # of the view's readings: one made before a decision is stale
+        self.view = DisagreementView()
         self.undo_stack = UndoStack(self)
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(0.0, 1.0)
@@ -70,10 +87,18 @@ class DisagreementQueue(QDialog):
         self.versions.setWordWrap(True)
         self.versions.setTextFormat(Qt.TextFormat.RichText)
         self.picks = QHBoxLayout()
-        self.merge_button = QPushButton("Merge")
-        self.merge_button.setToolTip("Majority class (a tie is left to you) or mean target")
+        self.merge_button = QPushButton("Merge (M)")
+        self.merge_button.setToolTip(
+            "Classes: the majority (a tie is left to you); targets: the mean; masks: by the "
+            "method chosen beside; boxes: those a majority drew, matched at IoU 0.5, their "
+            "corners averaged"
+        )
         self.merge_button.clicked.connect(self.merge)
-        self.edit_button = QPushButton("Edit consensus…")
+        self.method = QComboBox()
+        for method in MASK_METHODS:
+            self.method.addItem(METHOD_WORDS[method], method)
+        self.method.setToolTip("How masks are merged")
+        self.edit_button = QPushButton("Edit consensus (E)…")
         self.edit_button.clicked.connect(self.edit_consensus)
         self.accept_button = QPushButton("Accept (A)")
         self.accept_button.clicked.connect(lambda: self.review("accepted"))
@@ -88,22 +113,42 @@ class DisagreementQueue(QDialog):
         top.addStretch(1)
         picks = QWidget()
         picks.setLayout(self.picks)
-        actions = QHBoxLayout()
-        for b in (self.merge_button, self.edit_button, self.accept_button, self.reject_button):
-            actions.addWidget(b)
+        merging = QHBoxLayout()
+        for w in (self.merge_button, self.method, self.edit_button):
+            merging.addWidget(w)
+        reviewing = QHBoxLayout()
+        for b in (self.accept_button, self.reject_button):
+            reviewing.addWidget(b)
+        left = QWidget()
+        column = QVBoxLayout(left)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addLayout(top)
+        column.addWidget(self.table, 1)
+        column.addWidget(self.versions)
+        column.addWidget(picks)
+        column.addLayout(merging)
+        column.addLayout(reviewing)
+        column.addWidget(self.status)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(left)
+        splitter.addWidget(self.view)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
-        layout.addWidget(self.versions)
-        layout.addWidget(picks)
-        layout.addLayout(actions)
-        layout.addWidget(self.status)
-        for key, slot in (
+        layout.addWidget(splitter)
+        keys = [
             ("A", lambda: self.review("accepted")),
             ("R", lambda: self.review("rejected")),
+            ("N", lambda: self.step(1)),
+            ("P", lambda: self.step(-1)),
+            ("M", self.merge),
+            ("E", self.edit_consensus),
+            ("S", self.view.side_by_side.toggle),
             (QKeySequence.StandardKey.Undo, self.undo),
             (QKeySequence.StandardKey.Redo, self.redo),
-        ):
+        ]
+        keys += [(str(n), lambda n=n: self.take(n - 1)) for n in range(1, 10)]
+        for key, slot in keys:
             QShortcut(QKeySequence(key), self, activated=slot)
         self._fill()
         self.table.setFocus()  # A/R go to the queue, not into the threshold box
@@ -147,15 +192,21 @@ class DisagreementQueue(QDialog):
             if d.kind in v
         }
 
+    def step(self, delta: int) -> None:
+        row = self.table.currentRow() + delta
+        if 0 <= row < self.table.rowCount():
+            self.table.setCurrentCell(row, 0)
+
     def _show_current(self) -> None:
         while self.picks.count():
             self.picks.takeAt(0).widget().deleteLater()
         d = self.current()
-        editable = d is not None and (d.kind == "label" or d.kind.startswith("target:"))
-        for b in (self.merge_button, self.edit_button):
-            b.setEnabled(editable)
-        for b in (self.accept_button, self.reject_button):
+        for b in (self.merge_button, self.edit_button, self.accept_button, self.reject_button):
             b.setEnabled(d is not None)
+        shape = d is not None and d.kind in SHAPES
+        self.method.setVisible(d is not None and d.kind == "mask")
+        self.edit_button.setText("Edit in canvas (E)" if shape else "Edit consensus (E)…")
+        self._load_view()
         if d is None:
             self.versions.setText("No disagreement above this threshold.")
             return
@@ -164,11 +215,25 @@ class DisagreementQueue(QDialog):
             f"<b>{d.name}</b> ({d.kind}): "
             + " &nbsp;|&nbsp; ".join(f"<b>{a}</b>: {v}" for a, v in versions.items())
         )
-        if editable:
-            for person, value in versions.items():
-                button = QPushButton(f"Take {person}'s")
-                button.clicked.connect(lambda _c=False, v=value: self.decide(v))
-                self.picks.addWidget(button)
+        for n, person in enumerate(versions):
+            button = QPushButton(f"Take {person}'s")
+            button.setToolTip(f"Key {n + 1}" if n < 9 else "")
+            button.clicked.connect(lambda _c=False, i=n: self.take(i))
+            self.picks.addWidget(button)
+
+    def take(self, index: int) -> None:
+        """Take the version of the ``index``-th annotator (in name order) as the consensus."""
+        d = self.current()
+        if d is None:
+            return
+        versions = self._opinions(d)
+        if not 0 <= index < len(versions):
+            return
+        person, value = list(versions.items())[index]
+        if d.kind in SHAPES:
+            self.take_shape(person)
+        else:
+            self.decide(value)
 
     # -- decisions -------------------------------------------------------------------------------
     def decide(self, value: Any) -> None:
@@ -201,6 +266,9 @@ class DisagreementQueue(QDialog):
         d = self.current()
         if d is None:
             return
+        if d.kind in SHAPES:
+            self.merge_shapes()
+            return
         values = list(self._opinions(d).values())
         if d.kind == "label":
             counts = Counter(values).most_common()
@@ -211,20 +279,23 @@ class DisagreementQueue(QDialog):
         else:
             self.decide(sum(values) / len(values))
 
-    def edit_consensus(self) -> None:
+    def edit_consensus(self):
         d = self.current()
         if d is None:
-            return
+            return None
+        if d.kind in SHAPES:
+            return self.edit_in_canvas()
         text, ok = QInputDialog.getText(self, "Consensus", f"Consensus {d.kind} of {d.name}:")
         if not ok or not text.strip():
-            return
+            return None
         if d.kind == "label":
             self.decide(text.strip())
-            return
+            return None
         try:
             self.decide(float(text))
         except ValueError:
             self.status.setText(f"{text!r} is not a number: nothing was written.")
+        return None
 
     def review(self, state: str) -> None:
         d = self.current()
@@ -242,30 +313,36 @@ class DisagreementQueue(QDialog):
         state = {"change": change}
 
         def undo():
-            state["change"] = self.project.revert(
-                state["change"], self.window.annotator.name
-            ).change
+            done = self.project.revert(state["change"], self.window.annotator.name)
+            state["change"] = done.change
             self._refresh(d.item)
+            if done.skipped:
+                return f"{d.name}: changed again since; left as it is"
+            return None
 
         self.undo_stack.push(text, undo, undo)  # reverting the revert redoes it
 
     def undo(self) -> None:
-        said = self.undo_stack.undo_text()
-        if said is not None:
-            self.undo_stack.undo()
-            self.status.setText(f"Undone: {said}")
+        self._undo_or_redo(self.undo_stack.undo_text(), self.undo_stack.undo, "Undone")
 
     def redo(self) -> None:
-        said = self.undo_stack.redo_text()
-        if said is not None:
-            self.undo_stack.redo()
-            self.status.setText(f"Redone: {said}")
+        self._undo_or_redo(self.undo_stack.redo_text(), self.undo_stack.redo, "Redone")
+
+    def _undo_or_redo(self, said: str | None, act, done: str) -> None:
+        if said is None:
+            return
+        try:
+            message = act()
+        except UserFacingError as exc:  # the project went read-only, a file vanished...
+            self.status.setText(f"Not {done.lower()}: {exc}")
+            return
+        self.status.setText(message or f"{done}: {said}")
+        self._load_view()  # the consensus the item holds now
 
     def _refresh(self, item_id: int) -> None:
         browser = self.window.panels.get("browser")
         if browser is not None:
             browser.model.refresh_items([item_id])
-        self._show_current()
 
 
 class DisagreementAction:

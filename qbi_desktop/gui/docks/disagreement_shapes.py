@@ -1,0 +1,190 @@
+"""Review Disagreements: the decisions on masks and boxes (a mixin of the queue dialog).
+
+Take one annotator's version (keys 1..n), merge them (masks by majority vote, STAPLE, union or
+intersection; boxes by matching, core.quality.merge), or open the merged or taken result in the
+canvas to edit it: what is saved there is written as "consensus of A, B by <method>/edited by
+<you>". Each decision is one undoable change: boxes through the catalog's revert (as the
+Browser), masks through core.quality.item_review's mask change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from qbi_desktop.core.catalog import Box, open_project
+from qbi_desktop.core.catalog.opinions import is_consensus
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Progress
+from qbi_desktop.core.quality import merge
+from qbi_desktop.core.quality.item_review import (
+    ItemVersions,
+    item_versions,
+    revert_mask,
+    set_item_mask,
+)
+
+SHAPES = ("mask", "boxes")
+EDITED = "/edited by "
+
+
+def versions_job(root: Path, item: int, kind: str):
+    """Job: the item's versions of ``kind`` (its own connection: runs on a worker)."""
+    yield Progress(0, 1, f"reading the {kind} of item {item}")
+    project = open_project(root)
+    try:
+        return item_versions(project, item, kind)
+    finally:
+        project.close()
+
+
+class ShapeDecisions:
+    """Needs the dialog's window, project, view, method, status, undo_stack, current(),
+    _push() and _refresh()."""
+
+    def _load_view(self) -> None:
+        """Read the current item's versions on a worker; the view shows them when they come."""
+        d = self.current()
+        if d is None or d.kind not in SHAPES or self.project is None:
+            self.view.show_versions(None)
+            self.view.setEnabled(d is not None and d.kind in SHAPES)
+            return
+        self.view.setEnabled(True)
+        self.generation += 1
+        key = (d.item, d.kind, self.generation)
+        self.view.message.setText("Reading the annotators' versions…")
+
+        def wanted() -> bool:  # still the item shown, and no decision made since
+            current = self.current()
+            return current is not None and (current.item, current.kind, self.generation) == key
+
+        def shown(versions: ItemVersions) -> None:
+            if wanted():
+                self.view.show_versions(versions)
+
+        def failed(message: str) -> None:
+            if wanted():
+                self.view.show_versions(None, message)
+
+        root = self.project.root
+        self.loading = self.window.tasks.submit(
+            f"Versions of item {d.item}",
+            lambda: versions_job(root, d.item, d.kind),
+            on_result=shown,
+            on_error=failed,
+            listed=False,
+        )
+
+    def _versions(self) -> ItemVersions | None:
+        """The shown item's versions, or None (and a note) while they are being read."""
+        d, v = self.current(), self.view.versions
+        if d is None or v is None or (v.item, v.kind) != (d.item, d.kind):
+            self.status.setText("The annotators' versions are still being read.")
+            return None
+        return v
+
+    def take_shape(self, person: str) -> None:
+        v = self._versions()
+        if v is None:
+            return
+        result = v.masks[person] if v.kind == "mask" else v.boxes[person]
+        self.decide_shape(result, f"{person}'s version")
+
+    def merge_shapes(self) -> None:
+        v = self._versions()
+        if v is None:
+            return
+        if v.kind == "mask":
+            method = self.method.currentData()
+            try:
+                result = merge.merge_masks([v.masks[a] for a in v.annotators], method, v.instances)
+            except ValueError as exc:
+                self.status.setText(f"{v.name}: not merged: {exc}")
+                return
+        else:
+            method = "matching"
+            result = merge.merge_boxes(v.boxes)
+        self.decide_shape(result, method)
+
+    def decide_shape(self, result: Any, how: str) -> str | None:
+        """Write ``result`` (a mask, or boxes (label, x, y, w, h)) as the item's consensus by
+        ``how``; one undoable change. Returns who it was written as (None: not written)."""
+        d, v = self.current(), self._versions()
+        if d is None or v is None or self.project is None:
+            return None
+        who = merge.provenance(v.annotators, how)
+        text = f"{merge.METHOD_WORDS.get(how, how)} for {d.name}"
+        try:
+            if v.kind == "mask":
+                change = set_item_mask(self.project, d.item, result, who, text)
+                self._push_mask(text, change, d)
+            else:
+                boxes = [Box(str(b[0]), *(float(x) for x in b[1:5])) for b in result]
+                change = self.project.set_boxes(d.item, boxes, who, text)
+                self._push(text, change, d)
+        except UserFacingError as exc:
+            self.status.setText(f"{d.name}: nothing was written: {exc}")
+            self.window.report_error(str(exc))
+            return None
+        self.generation += 1  # a reading started before this decision is out of date
+        self.view.set_result(result, who)
+        self._refresh(d.item)
+        self.status.setText(f"{d.name}: {d.kind} written as {who}")
+        return who
+
+    def _push_mask(self, text: str, change, d) -> None:
+        state = {"change": change}
+
+        def flip():
+            back = revert_mask(self.project, state["change"], self.window.annotator.name)
+            if back is None:
+                return f"{d.name}: its mask changed since; left as it is"
+            state["change"] = back
+            self._refresh(d.item)
+            return None
+
+        self.undo_stack.push(text, flip, flip)  # reverting the revert redoes it
+
+    def _consensus_by(self, item: int, kind: str) -> str | None:
+        """Who the item's mask or boxes are written as, when that is a consensus."""
+        if kind == "mask":
+            row = self.project.db.execute(
+                "SELECT annotator FROM masks WHERE item_id = ?", (item,)
+            ).fetchone()
+            who = {row[0]} if row is not None else set()
+        else:
+            who = {b.annotator for b in self.project.boxes(item)}
+        return next(iter(who)) if len(who) == 1 and is_consensus(next(iter(who))) else None
+
+    def edit_in_canvas(self):
+        """Open the item's consensus (merged now by the chosen method if it has none) in the
+        canvas; saving there writes it as "<its provenance>/edited by <you>". Returns what the
+        Browser's opening returned (a Task or a document), or None."""
+        d, v = self.current(), self._versions()
+        if d is None or v is None or d.kind not in SHAPES:
+            return None
+        who = self._consensus_by(d.item, d.kind)
+        if not who:
+            self.merge_shapes()
+            who = self._consensus_by(d.item, d.kind)
+            if not who:
+                return None
+        me = self.window.annotator.name
+        editor = who.split(EDITED, 1)[0] + EDITED + (me or "unknown")
+        browser = self.window.panels.get("browser")
+        item = self.project.query({"ids": [d.item]}, limit=None)[0]
+        store = replace(browser.mask_store(item), annotator=editor, blind=False)
+        annotate = browser.annotate
+        document = annotate.document_for(store) if annotate is not None else None
+        if document is not None:  # open with the mask it had: close it, it must read the new one
+            self.window.files_list.setCurrentRow(self.window.documents.index(document))
+            self.window.close_current()
+            if document in self.window.documents:
+                self.status.setText(f"{d.name} is open with unsaved work: close it first")
+                return None
+        opened = browser.open_with_store(item, store)
+        self.status.setText(
+            f"{d.name} is open in the canvas: what you save there is written as {editor}"
+        )
+        return opened

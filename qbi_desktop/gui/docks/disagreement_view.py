@@ -1,0 +1,224 @@
+"""The picture of one disagreeing item: its image with each annotator's mask or boxes in their
+own colour (a legend names them), the agreement of each pair on this item, and the decided
+consensus in white once there is one.
+
+Two layouts: overlays in one view, or side by side (one small view per annotator, and one for the
+consensus), their zoom and pan linked. Drawn with pyqtgraph like the canvas: the image is a
+row-major ``ImageItem`` with explicit levels; a mask is an RGBA ``ImageItem`` (a light fill and
+an opaque outline, so two masks over each other both show); a box is a rectangle with a
+cosmetic pen (the same width at any zoom).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QVBoxLayout,
+    QWidget,
+)
+
+from qbi_desktop.core.quality.item_review import ItemVersions
+from qbi_desktop.gui.annotate.overlay import boundary
+
+#: Okabe–Ito colours (told apart with the common colour-vision deficiencies), one per annotator
+COLOURS = [
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 158, 115),
+    (204, 121, 167),
+    (240, 228, 66),
+    (213, 94, 0),
+    (0, 114, 178),
+]
+RESULT_COLOUR = (255, 255, 255)
+FILL_ALPHA = 70
+
+
+def colour_of(index: int) -> tuple[int, int, int]:
+    return COLOURS[index % len(COLOURS)]
+
+
+def mask_rgba(mask: np.ndarray, colour: tuple[int, int, int], fill: bool = True) -> np.ndarray:
+    """A label mask as an RGBA picture: a light fill where it is set, its edges opaque."""
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[..., :3] = colour
+    labelled = mask != 0
+    if fill:
+        rgba[..., 3][labelled] = FILL_ALPHA
+    rgba[..., 3][boundary(np.asarray(mask))] = 255
+    return rgba
+
+
+class DisagreementView(QWidget):
+    """Shows an :class:`ItemVersions`; ``set_result`` adds the decided consensus."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.versions: ItemVersions | None = None
+        self.result: np.ndarray | list | None = None
+        self.result_by = ""
+        self.views: list[pg.ViewBox] = []
+        self.title = QLabel("")
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.legend = QLabel("")
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)
+        self.figures = QLabel("")
+        self.figures.setWordWrap(True)
+        self.figures.setToolTip(
+            "Agreement of each pair on this item: Dice and IoU of the masks (1 = the same "
+            "pixels); for boxes, F1 of the boxes matched at IoU >= 0.5 and the mean IoU of "
+            "the matches"
+        )
+        self.side_by_side = QCheckBox("Side by side (S)")
+        self.side_by_side.setToolTip("One view per annotator, zoom and pan linked")
+        self.side_by_side.toggled.connect(lambda _on: self._build())
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground(pg.mkColor(30, 30, 30))
+        self.graphics.setMinimumSize(240, 180)
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the queue
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.side_by_side)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.legend)
+        layout.addWidget(self.figures)
+        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.message)
+
+    # -- content ---------------------------------------------------------------------------------
+    def show_versions(self, versions: ItemVersions | None, message: str = "") -> None:
+        keep = self._same_item(versions)
+        self.versions = versions
+        # the consensus the item already holds, if any
+        self.result = None if versions is None else versions.consensus
+        self.result_by = "" if versions is None else versions.consensus_by
+        self.message.setText(message)
+        if versions is None:
+            self.title.setText("")
+            self.legend.setText("")
+            self.figures.setText("")
+        else:
+            self.title.setText(
+                f"<b>{versions.name}</b> — {versions.kind} of {len(versions.annotators)} annotators"
+            )
+            self.figures.setText(
+                "Agreement on this item: "
+                + "; ".join(f.text(versions.kind) for f in versions.figures)
+            )
+        self._build(keep_range=keep)
+
+    def set_result(self, result, by: str) -> None:
+        """The consensus decided for the item (a mask, or boxes (label, x, y, w, h)); None: none."""
+        self.result = result
+        self.result_by = by if result is not None else ""
+        self._build(keep_range=True)
+
+    def _same_item(self, versions: ItemVersions | None) -> bool:
+        old = self.versions
+        return (
+            old is not None
+            and versions is not None
+            and (old.item, old.kind) == (versions.item, versions.kind)
+        )
+
+    def _legend(self) -> None:
+        v = self.versions
+        if v is None:
+            return
+        entries = [
+            f'<span style="color: rgb{colour_of(i)}">■</span> {i + 1}: {name}'
+            for i, name in enumerate(v.annotators)
+        ]
+        if self.result is not None:
+            entries.append(f'<span style="color: white">■</span> {self.result_by}')
+        self.legend.setText(" &nbsp; ".join(entries))
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _build(self, keep_range: bool = False) -> None:
+        old_range = self.views[0].viewRange() if keep_range and self.views else None
+        self.graphics.clear()
+        self.views = []
+        v = self.versions
+        if v is None:
+            return
+        self._legend()
+        layers = list(range(len(v.annotators)))
+        if self.side_by_side.isChecked():
+            panes = [[i] for i in layers] + ([["result"]] if self.result is not None else [])
+            columns = 2 if len(panes) <= 4 else 3
+        else:
+            panes = [[*layers, "result"]]
+            columns = 1
+        for n, pane in enumerate(panes):
+            view = self._view(pane, n, columns, side=len(panes) > 1)
+            if self.views:
+                view.setXLink(self.views[0])
+                view.setYLink(self.views[0])
+            self.views.append(view)
+        if len(panes) > 1:  # equal panes, whatever the length of their titles
+            for c in range(columns):
+                self.graphics.ci.layout.setColumnStretchFactor(c, 1)
+        if old_range is not None:
+            self.views[0].setRange(xRange=old_range[0], yRange=old_range[1], padding=0)
+        else:
+            height, width = v.image.shape[:2]
+            self.views[0].setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    def _view(self, pane: list, n: int, columns: int, side: bool) -> pg.ViewBox:
+        v = self.versions
+        assert v is not None
+        if side:
+            who = pane[0]
+            text = self.result_by if who == "result" else f"{who + 1}: {v.annotators[who]}"
+            colour = RESULT_COLOUR if who == "result" else colour_of(who)
+            self.graphics.addLabel(text, row=2 * (n // columns), col=n % columns, color=colour)
+            view = self.graphics.addViewBox(
+                row=2 * (n // columns) + 1, col=n % columns, lockAspect=True, invertY=True
+            )
+        else:
+            view = self.graphics.addViewBox(lockAspect=True, invertY=True)
+        view.setMenuEnabled(False)
+        image = pg.ImageItem(v.image, axisOrder="row-major", levels=v.levels, autoDownsample=True)
+        view.addItem(image)
+        for who in pane:
+            if who == "result":
+                if self.result is not None:
+                    self._draw(view, self.result, RESULT_COLOUR, fill=False, dashed=True)
+            else:
+                data = v.masks.get(v.annotators[who]) if v.kind == "mask" else None
+                if v.kind != "mask":
+                    data = v.boxes[v.annotators[who]]
+                self._draw(view, data, colour_of(who), fill=True, dashed=False)
+        return view
+
+    def _draw(self, view: pg.ViewBox, data, colour, fill: bool, dashed: bool) -> None:
+        assert self.versions is not None
+        if self.versions.kind == "mask":
+            layer = pg.ImageItem(
+                mask_rgba(np.asarray(data), colour, fill), axisOrder="row-major", levels=(0, 255)
+            )
+            layer.setZValue(5)
+            view.addItem(layer)
+            return
+        pen = QPen(QColor(*colour), 2)
+        pen.setCosmetic(True)
+        if dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        for _label, x, y, w, h in data:
+            rect = QGraphicsRectItem(QRectF(x, y, w, h))
+            rect.setPen(pen)
+            rect.setZValue(10)
+            view.addItem(rect)

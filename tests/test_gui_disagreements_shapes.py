@@ -1,0 +1,230 @@
+"""Review Disagreements for masks and boxes: the item's image with each annotator's version in
+their colour (overlaid or side by side), take one (keys 1..n), merge (majority vote, STAPLE,
+matched boxes), undo, and edit the consensus in the canvas.
+
+Real window, a real neutron radiograph imported into a real project; the catalog read back.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QApplication
+from scipy import ndimage
+
+from qbi_desktop.core.catalog import Box, open_project
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.jobs import run_job
+from qbi_desktop.core.quality.merge import merge_boxes, merge_masks
+from qbi_desktop.core.quality.staple import staple
+from qbi_desktop.gui.docks.disagreement_view import colour_of
+
+RADIOGRAPH = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "radiographs" / "edge20mm_0000.tif"
+)
+
+
+def _project(tmp_path: Path) -> tuple[Path, int, np.ndarray, np.ndarray]:
+    """The radiograph as one item; Ada and Bob marked the absorbing plate differently (Bob's
+    edge lies 12 px to the right); Ada saved last, so the item's mask is hers."""
+    if not RADIOGRAPH.is_file():
+        pytest.skip("the shared radiographs are not here")
+    import tifffile
+
+    folder = tmp_path / "images" / "plate"
+    folder.mkdir(parents=True)
+    shutil.copy(RADIOGRAPH, folder / "edge0.tif")
+    image = tifffile.imread(RADIOGRAPH).astype(float)
+    ada = (ndimage.uniform_filter(image, 15) < 10000).astype(np.uint8)
+    bob = np.roll(ada, 12, axis=1)
+    bob[:, :12] = 0
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "imagefolder", [tmp_path / "images"]))
+        project.set_metadata(mask_classes={"1": "plate"})
+        (item,) = project.ids()
+        project.set_mask(item, bob, "Bob")
+        project.set_mask(item, ada, "Ada")
+    return root, int(item), ada, bob
+
+
+def _open_queue(qtbot, window, root):
+    window.annotator.set_name("Cleo")
+    assert window.panels["browser"].open_project(root)
+    window.panels["disagreements"].action.trigger()
+    qtbot.waitUntil(lambda: window.panels["disagreements"].dialog is not None, timeout=20000)
+    queue = window.panels["disagreements"].dialog
+    queue.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is queue, timeout=3000)
+    return queue
+
+
+def _select(qtbot, queue, item, kind):
+    row = [(d.item, d.kind) for d in queue.shown()].index((item, kind))
+    queue.table.setCurrentCell(row, 0)
+    v = queue.view
+    qtbot.waitUntil(
+        lambda: v.versions is not None and (v.versions.item, v.versions.kind) == (item, kind),
+        timeout=10000,
+    )
+
+
+def _key(qtbot, queue, key, modifier=Qt.KeyboardModifier.NoModifier):
+    queue.table.setFocus()
+    qtbot.keyClick(queue.table, key, modifier)
+
+
+def _pixels_of(widget, colour, tolerance=12) -> int:
+    """How many pixels of the grabbed widget have ``colour``."""
+    QApplication.processEvents()
+    image = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    w, h = image.width(), image.height()
+    rgb = np.frombuffer(image.constBits(), np.uint8, image.bytesPerLine() * h)
+    rgb = rgb.reshape(h, image.bytesPerLine())[:, : 3 * w].reshape(h, w, 3).astype(int)
+    return int((np.abs(rgb - np.array(colour)).max(axis=2) <= tolerance).sum())
+
+
+def _mask(root, item):
+    with open_project(root) as project:
+        return project.mask(item), project.get(item)["mask"]["annotator"]
+
+
+def test_mask_disagreement_shown_taken_merged_undone_and_edited(qtbot, main_window, tmp_path):
+    pg.setConfigOption("mouseRateLimit", -1)
+    window = main_window
+    root, item, ada, bob = _project(tmp_path)
+    queue = _open_queue(qtbot, window, root)
+    _select(qtbot, queue, item, "mask")
+    view = queue.view
+    # both annotators' masks show, each in its own colour; the legend names them
+    ada_px = _pixels_of(view.graphics, colour_of(0))
+    bob_px = _pixels_of(view.graphics, colour_of(1))
+    assert ada_px > 200 and bob_px > 200, (ada_px, bob_px)
+    assert "1: Ada" in view.legend.text() and "2: Bob" in view.legend.text()
+    both = np.count_nonzero(ada & bob)
+    dice = 2 * both / (ada.sum() + bob.sum())
+    assert f"Dice {dice:.3f}" in view.figures.text()
+
+    # key 2 takes Bob's mask as the item's mask
+    _key(qtbot, queue, Qt.Key.Key_2)
+    mask, who = _mask(root, item)
+    np.testing.assert_array_equal(mask, bob)
+    assert who == "consensus of Ada, Bob by Bob's version"
+    assert _pixels_of(view.graphics, (255, 255, 255), tolerance=0) > 200  # the consensus, white
+    # Ctrl+Z puts Ada's (the item's mask before) back
+    _key(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    mask, who = _mask(root, item)
+    np.testing.assert_array_equal(mask, ada)
+    assert who == "Ada"
+    queue.redo()
+    np.testing.assert_array_equal(_mask(root, item)[0], bob)
+
+    # merge by majority vote and by STAPLE: what the core computes
+    queue.method.setCurrentIndex(queue.method.findData("majority"))
+    qtbot.mouseClick(queue.merge_button, Qt.MouseButton.LeftButton)
+    mask, who = _mask(root, item)
+    np.testing.assert_array_equal(mask, merge_masks([ada, bob], "majority"))
+    assert who == "consensus of Ada, Bob by majority vote"
+    queue.method.setCurrentIndex(queue.method.findData("staple"))
+    _key(qtbot, queue, Qt.Key.Key_M)
+    mask, who = _mask(root, item)
+    np.testing.assert_array_equal(mask != 0, staple([ada, bob]).mask)
+    assert who == "consensus of Ada, Bob by STAPLE"
+    with open_project(root) as project:  # the people's own masks are untouched
+        from qbi_desktop.core.catalog.opinions import for_item, load_mask
+
+        mine = for_item(project.db, item)
+        np.testing.assert_array_equal(load_mask(project, mine["Bob"]["mask"], item, "Bob"), bob)
+        assert project.history(item)[-1]["annotator"] == who
+
+    # side by side: a view per annotator and one for the consensus, zoom and pan linked
+    _key(qtbot, queue, Qt.Key.Key_S)
+    assert len(view.views) == 3
+    QApplication.processEvents()
+    view.views[0].setRange(xRange=(100, 200), yRange=(100, 200), padding=0)
+    QApplication.processEvents()
+    for other in view.views[1:]:  # the same centre and the same screen pixels per image pixel
+        (x0, x1), (y0, y1) = other.viewRange()
+        assert ((x0 + x1) / 2, (y0 + y1) / 2) == pytest.approx((150, 150), abs=0.5)
+        assert other.viewPixelSize() == pytest.approx(view.views[0].viewPixelSize(), rel=1e-3)
+    assert _pixels_of(view.graphics, colour_of(0)) > 0 and _pixels_of(view.graphics, colour_of(1))
+
+    # E opens the consensus in the canvas; what is saved there names the editor
+    annotate = window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    _key(qtbot, queue, Qt.Key.Key_E)
+
+    def opened() -> bool:
+        s = annotate.session
+        return s is not None and s.ready and s.store is not None and s.store.item_id == item
+
+    qtbot.waitUntil(opened, timeout=15000)
+    session = annotate.session
+    np.testing.assert_array_equal(session.mask != 0, staple([ada, bob]).mask)
+    annotate.set_tool("brush")
+    annotate.controller.set_size(5)
+    canvas = window.canvas
+    canvas.view.setRange(xRange=(0, 600), yRange=(0, 600), padding=0)
+    QApplication.processEvents()
+    vp = canvas.viewport()
+
+    def at(x, y) -> QPoint:
+        return canvas.viewportTransform().map(canvas.view.mapViewToScene(QPointF(x, y))).toPoint()
+
+    qtbot.mousePress(vp, Qt.MouseButton.LeftButton, pos=at(560, 40))
+    qtbot.mouseMove(vp, at(580, 40))
+    qtbot.mouseRelease(vp, Qt.MouseButton.LeftButton, pos=at(580, 40))
+    assert session.mask[40, 570] != 0 and not staple([ada, bob]).mask[40, 570]
+    window.activateWindow()  # back in the main window, as a user clicking into the canvas
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=3000)
+    canvas.setFocus()
+    qtbot.keyClick(canvas, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    task = annotate.last_save_task
+    qtbot.waitUntil(lambda: task is not None and task.finished, timeout=10000)
+    assert task.state == "done", task.error
+    mask, who = _mask(root, item)
+    assert mask[40, 570] != 0
+    assert who == "consensus of Ada, Bob by STAPLE/edited by Cleo"
+    with open_project(root) as project:  # an edited consensus is nobody's own mask
+        assert set(for_item(project.db, item)) == {"Ada", "Bob"}
+
+
+def test_box_disagreement_shown_merged_taken_and_undone(qtbot, main_window, tmp_path):
+    window = main_window
+    root, item, _ada, _bob = _project(tmp_path)
+    ada = [Box("cell", 100, 100, 80, 60), Box("cell", 300, 300, 50, 50), Box("dust", 20, 20, 9, 9)]
+    bob = [Box("cell", 104, 96, 80, 66), Box("cell", 400, 420, 40, 40)]
+    with open_project(root) as project:
+        project.set_boxes(item, bob, "Bob")
+        project.set_boxes(item, ada, "Ada")
+    queue = _open_queue(qtbot, window, root)
+    _select(qtbot, queue, item, "boxes")
+    view = queue.view
+    assert _pixels_of(view.graphics, colour_of(0)) > 50
+    assert _pixels_of(view.graphics, colour_of(1)) > 50
+    assert "F1 0.400" in view.figures.text()  # 1 of 3 and 2 boxes matched: 2*1/5
+
+    def boxes():
+        with open_project(root) as project:
+            return [(b.label, b.x, b.y, b.w, b.h, b.annotator) for b in project.boxes(item)]
+
+    qtbot.mouseClick(queue.merge_button, Qt.MouseButton.LeftButton)
+    expected = merge_boxes({"Ada": view.versions.boxes["Ada"], "Bob": view.versions.boxes["Bob"]})
+    assert [b[:5] for b in boxes()] == [tuple(e) for e in expected]
+    assert boxes()[0][:5] == ("cell", 102, 98, 80, 63)  # the mean corners of the matched pair
+    assert {b[5] for b in boxes()} == {"consensus of Ada, Bob by matched boxes"}
+    _key(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [b[:5] for b in boxes()] == [(b.label, b.x, b.y, b.w, b.h) for b in ada]
+    _key(qtbot, queue, Qt.Key.Key_1)  # Ada's
+    assert [b[:5] for b in boxes()] == [(b.label, b.x, b.y, b.w, b.h) for b in ada]
+    assert {b[5] for b in boxes()} == {"consensus of Ada, Bob by Ada's version"}
+    # A accepts the item, as in the spot review
+    _key(qtbot, queue, Qt.Key.Key_A)
+    with open_project(root) as project:
+        assert project.get(item)["review"] == "accepted"
