@@ -63,7 +63,7 @@ from qbi_desktop.core.annotation.journal_records import (
     iter_records,
     record,
 )
-from qbi_desktop.core.annotation.masks import StrokeDelta
+from qbi_desktop.core.annotation.mask_delta import StrokeDelta
 from qbi_desktop.core.atomic import atomic_open
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.labels import LabelTable

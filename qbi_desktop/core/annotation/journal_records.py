@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from qbi_desktop.core.annotation.image_identity import ImageIdentity
-from qbi_desktop.core.annotation.masks import StrokeDelta
+from qbi_desktop.core.annotation.mask_delta import StrokeDelta
 from qbi_desktop.core.labels import LabelTable
 
 MAGIC = b"QBIMJRN1"

@@ -22,6 +22,11 @@ Stroke modes (``begin_stroke(label, mode)``):
 ``"erase"``    pixels become 0, whatever they held
 ``"protect"``  napari's "preserve labels": painting changes only background pixels; erasing
                (label 0) changes only pixels of the stroke's label
+
+The pieces it is built from live beside it: :mod:`.mask_delta` (the undo record
+:class:`StrokeDelta`, ``Rect``, :class:`MaskEditError`) and :mod:`.brush` (disc footprints and
+the intensity-constrained brush); they are imported here too, so ``from
+qbi_desktop.core.annotation.masks import ...`` keeps working for all of them.
 """
 
 from __future__ import annotations
@@ -29,249 +34,38 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-from scipy import ndimage as ndi
 
-from qbi_desktop.core.errors import UserFacingError
-
-Rect = tuple[int, int, int, int]  # (y0, y1, x0, x1), half-open, in pixel indices
+from qbi_desktop.core.annotation.brush import (
+    ConstraintRule,
+    _clip_footprint,
+    _quantise_radius,
+    _round,
+    _SigmaCache,
+    constrained_footprint,
+    disc_footprint,
+)
+from qbi_desktop.core.annotation.mask_delta import (
+    MaskEditError,
+    Rect,
+    StrokeDelta,
+    union_rect,
+)
 
 MODES = ("paint", "erase", "protect")
 
-
-class MaskEditError(UserFacingError):
-    """An edit that cannot be done (bad label, bad mode, image of the wrong shape...)."""
-
-
-# -- helpers ----------------------------------------------------------------------------------
-def union_rect(a: Rect | None, b: Rect | None) -> Rect | None:
-    """Smallest rectangle holding both (None = empty)."""
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return (min(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), max(a[3], b[3]))
-
-
-def _quantise_radius(radius: float) -> float:
-    return max(0.0, round(float(radius) * 4.0) / 4.0)
-
-
-@lru_cache(maxsize=512)
-def _disc_cached(qradius: float) -> np.ndarray:
-    half = int(math.floor(qradius))
-    dy, dx = np.ogrid[-half : half + 1, -half : half + 1]
-    # + a hair so that radius 1 includes the 4 neighbours exactly at distance 1
-    disc = (dy * dy + dx * dx) <= qradius * qradius + 1e-9
-    disc.setflags(write=False)
-    return disc
-
-
-def disc_footprint(radius: float) -> np.ndarray:
-    """Boolean disc of the pixels whose centres lie within ``radius`` of the centre pixel.
-
-    Shape (2R+1, 2R+1) with R = floor(radius); radius < 1 gives the single centre pixel.
-    Read-only and cached per radius (quantised to 1/4 px).
-    """
-    return _disc_cached(_quantise_radius(radius))
-
-
-def _clip_footprint(
-    shape: tuple[int, int], cy: int, cx: int, fp: np.ndarray
-) -> tuple[Rect, np.ndarray] | None:
-    """Place a footprint centred at (cy, cx), clip it to the image; None if fully outside."""
-    h, w = shape
-    hy, hx = fp.shape[0] // 2, fp.shape[1] // 2
-    y0, y1, x0, x1 = cy - hy, cy + hy + 1, cx - hx, cx + hx + 1
-    cy0, cy1, cx0, cx1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
-    if cy0 >= cy1 or cx0 >= cx1:
-        return None
-    return (cy0, cy1, cx0, cx1), fp[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-
-
-def _round(v: float) -> int:
-    return int(math.floor(float(v) + 0.5))
-
-
-# -- the undo record ---------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class StrokeDelta:
-    """What one stroke changed: enough to undo it, redo it, or replay it from a journal.
-
-    ``indices`` are flat row-major indices within ``bbox`` (uint16 when the box has <= 65536
-    pixels, else uint32), sorted ascending. ``old`` and ``new`` hold one value per index, or a
-    single value shared by all of them (the common case: painting one label over background).
-    """
-
-    bbox: Rect
-    indices: np.ndarray
-    old: np.ndarray
-    new: np.ndarray
-    # what the editor reported it as: "stroke", "undo" (the inverse delta) or "redo", so a
-    # journal can count the strokes a replay restores
-    kind: str = "stroke"
-
-    @property
-    def n(self) -> int:
-        return int(self.indices.size)
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.indices.nbytes + self.old.nbytes + self.new.nbytes) + 64
-
-    @property
-    def box_width(self) -> int:
-        return self.bbox[3] - self.bbox[2]
-
-    def coords(self) -> tuple[np.ndarray, np.ndarray]:
-        """Image (row, column) coordinates of the changed pixels."""
-        ly, lx = np.divmod(self.indices.astype(np.intp), self.box_width)
-        return ly + self.bbox[0], lx + self.bbox[2]
-
-    def values(self, forward: bool = True) -> np.ndarray:
-        """New (forward) or old values, expanded to one per index."""
-        v = self.new if forward else self.old
-        return np.broadcast_to(v, self.indices.shape) if v.size == 1 else v
-
-    def inverted(self, kind: str = "undo") -> StrokeDelta:
-        """The delta that undoes this one (old and new swapped)."""
-        return StrokeDelta(self.bbox, self.indices, self.new, self.old, kind)
-
-    def apply(self, mask: np.ndarray, forward: bool = True) -> Rect:
-        """Write the new (forward) or old values into ``mask``; returns the bbox."""
-        y0, y1, x0, x1 = self.bbox
-        view = mask[y0:y1, x0:x1]
-        values = self.new if forward else self.old
-        if view.flags.c_contiguous:
-            flat = view.reshape(-1)
-            flat[self.indices] = values
-        else:
-            ly, lx = np.divmod(self.indices.astype(np.intp), x1 - x0)
-            view[ly, lx] = values
-        return self.bbox
-
-    @staticmethod
-    def from_changes(
-        bbox: Rect, local_flat: np.ndarray, old: np.ndarray, new: np.ndarray
-    ) -> StrokeDelta:
-        """Pack changes (local flat indices in ``bbox``, any order, no duplicates) compactly."""
-        order = np.argsort(local_flat, kind="stable")
-        local_flat, old, new = local_flat[order], old[order], new[order]
-        area = (bbox[1] - bbox[0]) * (bbox[3] - bbox[2])
-        idx_dtype = np.uint16 if area <= 65536 else np.uint32
-        return StrokeDelta(bbox, local_flat.astype(idx_dtype), _compact(old), _compact(new))
-
-
-def _compact(values: np.ndarray) -> np.ndarray:
-    if values.size > 1 and (values == values[0]).all():
-        return values[:1].copy()
-    return np.ascontiguousarray(values)
-
-
-# -- intensity-constrained brush ----------------------------------------------------------------
-@dataclass(frozen=True)
-class ConstraintRule:
-    """Which pixels under the constrained brush may be painted.
-
-    ``kind="raw"``: the raw value passes ``threshold`` (>= when ``above``, else <=).
-    ``kind="residual"``: the residual against a ``median_size`` median filter passes
-    ``k`` x robust sigma (residual > k*sigma when ``above``, < -k*sigma otherwise). ``sigma``
-    fixes the robust sigma; None estimates it (1.4826 x MAD of the residual) in a window of
-    half-size ``sigma_window`` around the brush, cached per window cell, so the noise level
-    follows the local brightness of the radiograph.
-    """
-
-    kind: str = "residual"
-    threshold: float = 0.0
-    k: float = 5.0
-    median_size: int = 5
-    above: bool = True
-    sigma: float | None = None
-    sigma_window: int = 32
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("raw", "residual"):
-            raise MaskEditError(f"constraint kind: expected 'raw' or 'residual', got {self.kind!r}")
-        if self.median_size < 3 or self.median_size % 2 == 0:
-            raise MaskEditError("constraint median size: must be an odd integer >= 3")
-
-
-class _SigmaCache:
-    """Robust sigma per window cell of one image, so consecutive dabs do not recompute it."""
-
-    def __init__(self) -> None:
-        self._image: np.ndarray | None = None
-        self._values: dict[tuple[int, int, int, int], float] = {}
-
-    def get(self, image: np.ndarray, cy: int, cx: int, rule: ConstraintRule) -> float:
-        if image is not self._image:
-            self._image, self._values = image, {}
-        cell = max(8, rule.sigma_window)
-        key = (cy // cell, cx // cell, rule.median_size, cell)
-        if key not in self._values:
-            if len(self._values) > 4096:
-                self._values.clear()
-            self._values[key] = _local_sigma(image, cy, cx, rule.median_size, cell)
-        return self._values[key]
-
-
-def _local_sigma(image: np.ndarray, cy: int, cx: int, size: int, half: int) -> float:
-    """1.4826 x MAD of the median residual in a (2*half+1)^2 window centred on the cell."""
-    h, w = image.shape
-    c = max(8, half)
-    # centre the window on the cell so every dab in the cell shares the estimate
-    ccy, ccx = (cy // c) * c + c // 2, (cx // c) * c + c // 2
-    y0, y1 = max(0, ccy - half), min(h, ccy + half + 1)
-    x0, x1 = max(0, ccx - half), min(w, ccx + half + 1)
-    patch = image[y0:y1, x0:x1].astype(np.float32)
-    resid = patch - ndi.median_filter(patch, size=size, mode="reflect")
-    mad = float(np.median(np.abs(resid - np.median(resid))))
-    sigma = 1.4826 * mad
-    if sigma <= 0:  # flat synthetic data or a saturated area: fall back to the spread
-        sigma = float(resid.std())
-    return max(sigma, 1e-6)
-
-
-def constrained_footprint(
-    image: np.ndarray,
-    y: float,
-    x: float,
-    radius: float,
-    rule: ConstraintRule,
-    sigma_cache: _SigmaCache | None = None,
-) -> tuple[Rect, np.ndarray] | None:
-    """Pixels inside the disc at (y, x) that pass ``rule``: (rect, bool mask of the rect's shape).
-
-    The residual is computed only on the disc's box padded by half the median size, so a dab
-    costs about as much as the disc itself. Returns None when the disc is outside the image.
-    """
-    cy, cx = _round(y), _round(x)
-    placed = _clip_footprint(image.shape[:2], cy, cx, disc_footprint(radius))
-    if placed is None:
-        return None
-    (y0, y1, x0, x1), fp = placed
-    if rule.kind == "raw":
-        patch = image[y0:y1, x0:x1]
-        ok = patch >= rule.threshold if rule.above else patch <= rule.threshold
-        return (y0, y1, x0, x1), fp & ok
-    h, w = image.shape[:2]
-    pad = rule.median_size // 2
-    py0, py1, px0, px1 = max(0, y0 - pad), min(h, y1 + pad), max(0, x0 - pad), min(w, x1 + pad)
-    big = image[py0:py1, px0:px1].astype(np.float32)
-    med = ndi.median_filter(big, size=rule.median_size, mode="reflect")
-    inner = (slice(y0 - py0, y1 - py0), slice(x0 - px0, x1 - px0))
-    resid = big[inner] - med[inner]
-    if rule.sigma is not None:
-        sigma = float(rule.sigma)
-    else:
-        cache = sigma_cache if sigma_cache is not None else _SigmaCache()
-        sigma = cache.get(image, cy, cx, rule)
-    limit = rule.k * sigma
-    ok = resid > limit if rule.above else resid < -limit
-    return (y0, y1, x0, x1), fp & ok
+__all__ = [
+    "MODES",
+    "ConstraintRule",
+    "MaskEditError",
+    "MaskEditor",
+    "Rect",
+    "StrokeDelta",
+    "constrained_footprint",
+    "disc_footprint",
+    "union_rect",
+]
 
 
 # -- the editor -----------------------------------------------------------------------------------
