@@ -2,7 +2,9 @@
 
 Masks follow planes: a single image has one mask; a stack gets **one 2-D mask per slice**
 (each with its own undo history, journal and file ``<stem>.s<index>.mask.tif``), because
-annotation is done slice by slice and a 2-D mask is what Fiji and the dataset code read.
+annotation is done slice by slice and a 2-D mask is what Fiji and the dataset code read. A
+numbered series opened as a stack is a stack of files: each frame's mask is that file's own
+(:func:`plane_file`).
 
 Where the journal lives: always in the user recovery folder, at a place the app derives from
 the plane (:func:`~qbi_desktop.core.annotation.journal_places.journal_path`), whatever file the
@@ -62,6 +64,19 @@ from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.labels import LabelTable
 from qbi_desktop.core.maskio import load_mask, read_mask_file, save_mask
 from qbi_desktop.gui.annotate.store import ProjectItemStore
+
+
+def plane_file(source, index: int) -> tuple[Path, int, int]:
+    """The file a plane's mask (and boxes, and journal) belong to, with the plane's index in it
+    and the file's slice count: a frame of a numbered series is its own file, so its mask is
+    the one that frame has when opened alone (``edge20mm_0003.mask.tif``); any other plane is
+    slice ``index`` of the opened file (a NeXus dataset's frames: ``scan.s003.mask.tif``)."""
+    from qbi_desktop.core.radiography.series import series_slice_path
+
+    frame = series_slice_path(source, int(index))
+    if frame is not None:
+        return frame, 0, 1
+    return Path(source.path), int(index), int(source.n_slices)
 
 
 @dataclass

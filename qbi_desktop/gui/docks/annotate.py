@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import copy
 import logging
-from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -68,7 +67,12 @@ from qbi_desktop.gui.annotate.dock_labels import LabelsMixin
 from qbi_desktop.gui.annotate.dock_project import ProjectMixin
 from qbi_desktop.gui.annotate.dock_recovery import RecoveryMixin
 from qbi_desktop.gui.annotate.overlay import MaskOverlay
-from qbi_desktop.gui.annotate.session import MaskSession, prepare_item_job, prepare_job
+from qbi_desktop.gui.annotate.session import (
+    MaskSession,
+    plane_file,
+    prepare_item_job,
+    prepare_job,
+)
 from qbi_desktop.gui.annotate.store import ItemMaskSaved, ProjectItemStore
 from qbi_desktop.gui.annotate.tools import PaintController
 from qbi_desktop.gui.undo import UndoContext, undo_router
@@ -448,9 +452,7 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
                 store = None  # a project item has one 2-D mask: the first plane's
             session = MaskSession(
                 plane.array,
-                Path(document.path),
-                int(document.index),
-                int(document.source.n_slices),
+                *plane_file(document.source, document.index),  # a series frame: its own file
                 copy.deepcopy(self.labels_template),
                 on_journal_error=self._journal_error,
                 store=store,
@@ -487,7 +489,9 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         else:
 
             def job():
-                return prepare_job(session.image, session.image_path, key[1], session.n_slices)
+                return prepare_job(
+                    session.image, session.image_path, session.index, session.n_slices
+                )
 
         self._prepare_tasks[key] = self.window.tasks.submit(
             "Prepare mask", job, on_result=done, on_error=failed
