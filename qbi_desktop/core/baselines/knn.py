@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Generator
+from typing import Any, TypeVar
 
 import numpy as np
 
 from qbi_desktop.core.baselines.features import _block_rows
 from qbi_desktop.core.errors import UserFacingError
+
+T = TypeVar("T")
+
+# Work of one block of the distance computation (queries x training rows x features multiply-
+# adds): between blocks a search yields, which is where a cancel takes effect. 2^30 is ~20 ms of
+# float32 GEMM on a quiet core here and stays well under 0.5 s with two busy processes.
+BLOCK_MACS = 2**30
+
+
+def run_steps(steps: Generator[Any, None, T]) -> T:
+    """Drive a generator of steps to its end and return what it returns."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
 
 # -- models -----------------------------------------------------------------------------------
 
@@ -37,38 +55,86 @@ class L2Neighbors:
         self.max_norm = float(np.sqrt(self.norms.max())) if len(Y) else 0.0
 
     def kneighbors(self, X: np.ndarray, n_neighbors: int, return_distance: bool = True) -> Any:
+        """``(dist, ind)`` (or ``ind``) of the ``n_neighbors`` nearest training rows per query."""
+        return run_steps(self.search(X, n_neighbors, return_distance))
+
+    def search(
+        self,
+        X: np.ndarray,
+        n_neighbors: int,
+        return_distance: bool = True,
+        block_macs: int = BLOCK_MACS,
+    ) -> Generator[None, None, Any]:
+        """:meth:`kneighbors` as a generator that yields between blocks of training rows (each
+        about ``block_macs`` multiply-adds, at least 256 rows) and returns the result: a caller
+        that stops iterating stops the search within one block, however many queries it has."""
         k = n_neighbors
         X = np.ascontiguousarray(X, dtype=np.float32)
         m, d = X.shape
         n = len(self.Y)
-        approx = X @ self.Y.T
-        approx *= -2.0
-        approx += self.norms32
+        block = int(np.clip(block_macs // max(1, m * d), 256, max(n, 1)))
+        approx = np.empty((m, n), dtype=np.float32)
         # float64 accumulation of float32 products (which are exact in float64).
         xnorm = np.einsum("ij,ij->i", X, X, dtype=np.float64)
         u = float(np.finfo(np.float32).eps) / 2
         err = 2 * (d + 2) * u * np.sqrt(xnorm) * self.max_norm + 8 * u * float(self.norms.max())
+        every = np.arange(m)
         if k == 1:
-            # Usually the minimum is alone within the error bound: check with a second minimum
-            # instead of scanning for candidates, and scan only the rows with a near tie.
-            every = np.arange(m)
-            best = approx.argmin(axis=1)
-            limit = self._limit(approx[every, best], err)
-            approx[every, best] = np.inf
-            tied = np.flatnonzero(approx.min(axis=1) <= limit)
-            t_rows, t_cols = np.nonzero(approx[tied] <= limit[tied, None])
-            rows = np.concatenate([every, tied[t_rows]])
-            cols = np.concatenate([best, t_cols])
+            # Usually the minimum is alone within the error bound: check with the second
+            # minimum (kept block by block) instead of scanning for candidates, and scan only
+            # the rows with a near tie.
+            best = np.full(m, np.inf, dtype=np.float32)
+            best_at = np.zeros(m, dtype=np.intp)
+            second = np.full(m, np.inf, dtype=np.float32)
         else:
             # An upper bound of the k-th smallest without sorting the row: split the columns
             # into g >= k groups; the k smallest group minima are k distinct entries, so the k-th
             # smallest entry is at most the k-th smallest group minimum (exact when g = n).
-            groups = min(n, max(8 * k, 32))
-            starts = np.linspace(0, n, groups + 1).astype(np.int64)[:-1]
-            minima = np.minimum.reduceat(approx, starts, axis=1)
+            starts = np.linspace(0, n, min(n, max(8 * k, 32)) + 1).astype(np.int64)[:-1]
+            minima = []
+        for s in range(0, n, block):
+            e = min(n, s + block)
+            part = approx[:, s:e]
+            np.matmul(X, self.Y[s:e].T, out=part)
+            part *= -2.0
+            part += self.norms32[s:e]
+            if k == 1:
+                at = part.argmin(axis=1)
+                low = part[every, at]
+                part[every, at] = np.inf
+                runner = part.min(axis=1)
+                part[every, at] = low
+                # ties go to the smallest index: an equal minimum in a later block does not win
+                new = low < best
+                second = np.where(
+                    new, np.minimum(np.minimum(second, best), runner), np.minimum(second, low)
+                )
+                best = np.where(new, low, best)
+                best_at = np.where(new, at + s, best_at)
+            else:
+                local = starts[(starts > s) & (starts < e)] - s
+                minima.append(np.minimum.reduceat(part, np.concatenate([[0], local]), axis=1))
+            yield
+        if k == 1:
+            limit = self._limit(best, err)
+            tied = np.flatnonzero(second <= limit)
+            near = approx[tied]
+            near[np.arange(len(tied)), best_at[tied]] = np.inf
+            t_rows, t_cols = np.nonzero(near <= limit[tied, None])
+            del near
+            rows = np.concatenate([every, tied[t_rows]])
+            cols = np.concatenate([best_at, t_cols])
+        else:
+            minima = np.concatenate(minima, axis=1)
             kth = np.partition(minima, k - 1, axis=1)[:, k - 1]
             limit = self._limit(kth, err)
-            rows, cols = np.nonzero(approx <= limit[:, None])
+            found = []
+            for s in range(0, n, block):
+                r, c = np.nonzero(approx[:, s : s + block] <= limit[:, None])
+                found.append((r, c + s))
+                yield
+            rows = np.concatenate([r for r, _ in found])
+            cols = np.concatenate([c for _, c in found])
         del approx
         exact = self.norms[cols] - 2 * np.einsum(
             "ij,ij->i", X[rows], self.Y[cols], dtype=np.float64
@@ -106,15 +172,28 @@ class KnnVoter:
         self.nn, self.y, self.k, self.weights, self.n_classes = nn, y, k, weights, n_classes
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        return run_steps(self.steps(X))
+
+    def steps(self, X: np.ndarray) -> Generator[None, None, np.ndarray]:
+        """The prediction as a generator that yields between blocks of the neighbour search
+        (our L2 search; other metrics' searches run in one step)."""
+        search = getattr(self.nn, "search", None)
+        if search is None:
+            result = self.nn.kneighbors(X, self.k, return_distance=self.weights == "distance")
+        else:
+            result = yield from search(X, self.k, return_distance=self.weights == "distance")
+        return self._vote(X, result)
+
+    def _vote(self, X: np.ndarray, result: Any) -> np.ndarray:
         if self.weights == "distance":
-            dist, ind = self.nn.kneighbors(X, self.k, return_distance=True)
+            dist, ind = result
             with np.errstate(divide="ignore"):
                 w = 1.0 / dist
             exact = dist == 0
             hit = exact.any(axis=1)
             w[hit] = exact[hit]
         else:
-            ind = self.nn.kneighbors(X, self.k, return_distance=False)
+            ind = result
             w = None
         values = self.y[ind]
         if self.n_classes is None:  # regression

@@ -39,6 +39,12 @@ class Standardized:
     def __call__(self, X: np.ndarray) -> np.ndarray:
         return self.inner((X - self.mean) / self.std)
 
+    def __getattr__(self, name: str) -> Any:
+        # ``steps`` (a prediction that yields between its blocks) where the inner one has it
+        if name == "steps" and hasattr(self.inner, "steps"):
+            return lambda X: self.inner.steps((X - self.mean) / self.std)
+        raise AttributeError(name)
+
 
 def _fit(
     plan: _Plan, X: np.ndarray, y: np.ndarray, counter: _Counter

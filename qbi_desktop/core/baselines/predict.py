@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 
 # Chunked prediction: no chunk below this many rows (each pays a fixed cost: kNN reads the whole
 # training set), none meant to take longer than this (a cancel waits for the running chunk), and
-# the memory a chunk's scores may take.
+# the memory a chunk's scores may take. A predictor with ``steps`` (our kNN) yields inside its
+# chunks too, so a cancel does not wait for the chunk: its chunks may run longer, which keeps the
+# fixed cost a small share on a busy machine.
 CHUNK_FLOOR_ROWS = 256
 CHUNK_MAX_SECONDS = 0.4
+STEPPED_CHUNK_MAX_SECONDS = 2.0
 CHUNK_MEMORY_BYTES = 512 * 2**20
 
 
@@ -54,6 +57,7 @@ def _predict(
     if client is not None and chunkable:
         return (yield from _predict_remote(plan, predictor, X, counter, label, client))
     rows = n if not chunkable else _initial_rows(plan, n_train, X.shape[1])
+    steps = getattr(predictor, "steps", None)
     sizer = None
     if chunkable and plan.config.chunk_rows is None:
         # Each chunk's scores against the whole training set are held at once (float32, and
@@ -62,7 +66,10 @@ def _predict(
         sizer = ChunkSizer(
             rows,
             target_seconds=plan.config.chunk_seconds,
-            max_seconds=max(plan.config.chunk_seconds, CHUNK_MAX_SECONDS),
+            max_seconds=max(
+                plan.config.chunk_seconds,
+                CHUNK_MAX_SECONDS if steps is None else STEPPED_CHUNK_MAX_SECONDS,
+            ),
             floor=min(CHUNK_FLOOR_ROWS, n),
             ceiling=ceiling,
         )
@@ -71,7 +78,19 @@ def _predict(
     start = 0
     while start < n:
         t0 = time.perf_counter()
-        out.append(predictor(X[start : start + rows]))
+        if steps is None:
+            out.append(predictor(X[start : start + rows]))
+        else:
+            # a cancel point between the steps of the chunk (repeating the last progress)
+            part = steps(X[start : start + rows])
+            now = Progress(counter.done, counter.total, f"{label}: {start}/{n}")
+            while True:
+                try:
+                    next(part)
+                except StopIteration as stop:
+                    out.append(stop.value)
+                    break
+                yield now
         elapsed = time.perf_counter() - t0
         took = min(rows, n - start)
         start += took
