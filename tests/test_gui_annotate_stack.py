@@ -19,11 +19,16 @@ from PySide6.QtWidgets import QApplication
 try:
     from tests.conftest import RADIOGRAPHS, REPO, need
     from tests.test_gui_annotate import Pen
+    from tests.test_gui_boxes import drag, key
 except ImportError:  # pragma: no cover - rootdir without package
     from conftest import RADIOGRAPHS, REPO, need
     from test_gui_annotate import Pen
+    from test_gui_boxes import drag, key
+
+from PySide6.QtCore import Qt
 
 from qbi_desktop.core.annotation import mask_index
+from qbi_desktop.core.annotation.boxes import FileBoxStore
 from qbi_desktop.core.maskio import load_mask
 
 STROKE = [(200, 250), (240, 250), (240, 280)]
@@ -142,6 +147,28 @@ def test_nexus_stack_keeps_one_mask_per_frame(qtbot, main_window, tmp_path):
     panel = _open_stack(qtbot, window, lambda: radiography.open_nexus(str(scan)), 4)
     assert _go_to(qtbot, window, panel, 2).editor.mask[250, 200:241].all()
     assert not _go_to(qtbot, window, panel, 3).editor.mask.any()
+
+
+def test_boxes_drawn_on_frame_3_of_a_series_are_that_frames(qtbot, main_window, tmp_path):
+    window = main_window
+    folder = _real_series(tmp_path / "scan")
+    radiography = window.panels["radiography"]
+    panel = _open_stack(qtbot, window, lambda: radiography.open_series(str(folder)), 6)
+    _go_to(qtbot, window, panel, 3)
+    key(qtbot, window, Qt.Key.Key_W)
+    drag(qtbot, window, (180, 200), (260, 240))
+    store = panel.boxes.session.store
+    assert isinstance(store, FileBoxStore) and store.image_path == folder / "scan_0003.tif"
+    drawn = FileBoxStore(folder / "scan_0003.tif", 0, None, store.path.parent).load()
+    assert [(b.x, b.y, b.w, b.h) for b in drawn] == [(180, 200, 80, 40)]
+    # frame 4 has none; frame 3's file opened alone shows them
+    _go_to(qtbot, window, panel, 4)
+    assert panel.boxes.session.boxes == [] and panel.boxes.session.store.image_path.name == (
+        "scan_0004.tif"
+    )
+    assert FileBoxStore(folder / "scan_0004.tif", 0, None, store.path.parent).load() == []
+    # nothing is written beside the raw frames
+    assert sorted(p.name for p in folder.iterdir()) == [f"scan_{i:04d}.tif" for i in range(6)]
 
 
 SCRIPT = r"""

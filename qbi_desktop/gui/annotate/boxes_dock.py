@@ -46,6 +46,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.boxes_overlay import BoxLayer
 from qbi_desktop.gui.annotate.boxes_session import BoxSession
 from qbi_desktop.gui.annotate.boxes_tool import BoxController
+from qbi_desktop.gui.annotate.session import plane_file
 
 log = logging.getLogger("qbi_desktop")
 
@@ -189,9 +190,9 @@ class BoxesDock(QObject):
             # a consensus opened to edit keeps its provenance; anything else is the person's
             who = item.annotator if is_consensus(item.annotator) else self.annotator(item.annotator)
             return ItemBoxStore(project, item.item_id, who, blind=getattr(item, "blind", False))
-        path = Path(document.path)
+        path, index, _n = plane_file(document.source, document.index)  # a series frame's file
         if path.is_file():
-            return FileBoxStore(path, int(document.index), self.annotator())
+            return FileBoxStore(path, index, self.annotator())
         return None
 
     def _plane_changed(self, plane) -> None:
@@ -207,7 +208,9 @@ class BoxesDock(QObject):
             except UserFacingError as exc:
                 self.window.report_error(f"boxes of {document.title}: {exc}")
                 store = None
-            session = BoxSession(store, plane.width, plane.height, self.annotator(), self)
+            who = getattr(store, "annotator", None)  # a consensus being edited keeps its name
+            who = who if is_consensus(who) else self.annotator()
+            session = BoxSession(store, plane.width, plane.height, who, self)
             session.mask_depth = lambda key=key: self._mask_depth(key)
             session.changed.connect(lambda s=session: self._session_changed(s))
             session.message.connect(self._say)
