@@ -26,6 +26,12 @@ import numpy as np
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.maskio import save_mask
+from qbi_desktop.core.radiography.frames import (
+    STACK_HOT_FRAMES,
+    Frame,
+    expand_frames,
+    stack_hot_pixels,
+)
 from qbi_desktop.core.spots import (
     DEFAULTS,
     METHODS,
@@ -48,7 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "one line per image: file, spots found, time."
         ),
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (TIFF, PNG...)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files (TIFF, PNG...), numbered series (a folder or a pattern such as "
+        "'scan_####.tif') or NeXus/HDF5 files (one mask per frame: DIR/<stem>_<frame>_spots.tif)",
+    )
+    parser.add_argument(
+        "--dataset",
+        metavar="PATH",
+        help="the image dataset of NeXus/HDF5 inputs (default: the NXdata signal)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     parser.add_argument("--method", choices=METHODS, default="median", help="default: median")
     parser.add_argument(
@@ -97,13 +114,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _read(path: Path) -> np.ndarray:
-    from qbi_desktop.core.io import read_image
-
-    image = np.asarray(read_image(path))
+def _read(frame: Frame) -> np.ndarray:
+    image = frame.read()
     if image.ndim != 2:
         raise ImageReadError(
-            path, f"has shape {image.shape}; spot detection needs one 2-D greyscale image"
+            frame.path, f"has shape {image.shape}; spot detection needs one 2-D greyscale image"
         )
     return image
 
@@ -124,29 +139,38 @@ def _named(path: Path, message: str) -> str:
     return f"{path}: {message.removeprefix('image: ')}"
 
 
-def _detect_one(path: Path, args: argparse.Namespace, params: dict, hot) -> str:
-    """Detect spots in one file, write its mask; the report line."""
+def _detect_one(frame: Frame, args: argparse.Namespace, params: dict, hot, stacks: dict) -> str:
+    """Detect spots in one frame, write its mask; the report line. ``stacks`` keeps the hot
+    pixels found for each NeXus dataset (from its own frames) across its frames."""
     t0 = time.perf_counter()
-    image = _read(path)
+    path = frame.path
+    image = _read(frame)
     note = ""
     if hot is not None and hot.shape != image.shape:
         raise UserFacingError(
-            f"{path}: has shape {image.shape}, but the hot-pixel frames "
+            f"{frame.describe()}: has shape {image.shape}, but the hot-pixel frames "
             f"({args.hot_pixels_from[0]}, ...) have {hot.shape}"
         )
-    if hot is None and not args.no_hot_pixels:
+    if hot is None and not args.no_hot_pixels and frame.index is not None:
+        key = (path, frame.dataset)
+        if key not in stacks:
+            stacks[key] = stack_hot_pixels(args.frames_of[key])
+        hot = stacks[key]
+        if hot is not None:
+            note = f"hot pixels from {STACK_HOT_FRAMES} frames of {path.name} {frame.dataset}"
+    elif hot is None and not args.no_hot_pixels:
         found = run_job(auto_hot_pixels_job(path, image.shape))
         hot = found.hot
         note = found.note if (found.hot is not None or found.problems) else ""
     result = detect_spots(image, args.method, exclude=hot, **params)
-    target = Path(args.out) / f"{path.stem}_spots.tif"
+    target = Path(args.out) / f"{frame.stem}_spots.tif"
     save_mask(target, result.labels)
     seconds = time.perf_counter() - t0
     extra = f", {result.hot_pixels} hot pixels excluded" if hot is not None else ""
     if result.nonfinite:
         extra += f", {result.nonfinite} NaN/infinite pixels treated as background"
     line = (
-        f"{path}: {len(result.candidates)} spots ({args.method}, "
+        f"{frame.describe()}: {len(result.candidates)} spots ({args.method}, "
         f"sigma {result.sigma:.4g}{extra}) -> {target} in {seconds:.2f} s"
     )
     if note:
@@ -190,13 +214,24 @@ def run(args: argparse.Namespace) -> int:
         except UserFacingError as e:
             print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)
             return 2
+    try:
+        frames = expand_frames(args.images, args.dataset)
+    except UserFacingError as e:
+        print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)
+        return 2
+    args.frames_of = {}  # (file, dataset) -> the frames of that NeXus dataset
+    for frame in frames:
+        if frame.index is not None:
+            args.frames_of.setdefault((frame.path, frame.dataset), []).append(frame)
+    stacks: dict = {}
     failures = 0
-    for name in args.images:
-        path = Path(name)
+    for frame in frames:
+        path = frame.path
         try:
-            print(_detect_one(path, args, params, hot))
+            print(_detect_one(frame, args, params, hot, stacks))
         except UserFacingError as e:
-            print(f"qbi-desktop detect-spots: {_named(path, str(e))}", file=sys.stderr)
+            where = frame.describe() if frame.index is not None else path
+            print(f"qbi-desktop detect-spots: {_named(where, str(e))}", file=sys.stderr)
             failures += 1
         except MemoryError:
             print(

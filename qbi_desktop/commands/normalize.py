@@ -4,6 +4,8 @@ Runs :func:`qbi_desktop.core.radiography.normalise_files_job`, the same function
 Radiography dock: T = (I - DC) / (OB - DC) (several --ob or --dc files are averaged), or with
 --attenuation -ln T; writes DIR/<stem>.tif (float32, masked pixels NaN) with the references and
 parameters in the TIFF's ImageDescription. Every input is checked before the first is written.
+A numbered series (folder or pattern) gives every frame; a NeXus/HDF5 file every frame of its
+image dataset (--dataset, default the NXdata signal), written as DIR/<file stem>_<frame>.tif.
 """
 
 from __future__ import annotations
@@ -30,7 +32,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "counted in the report. References and parameters are recorded in each output."
         ),
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (TIFF, PNG...)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files (TIFF, PNG...), numbered series (a folder or a pattern such as "
+        "'scan_####.tif') or NeXus/HDF5 files (one output per frame: DIR/<stem>_<frame>.tif)",
+    )
+    parser.add_argument(
+        "--dataset",
+        metavar="PATH",
+        help="the image dataset of NeXus/HDF5 inputs (default: the NXdata signal)",
+    )
     parser.add_argument(
         "--ob", nargs="+", required=True, metavar="FILE", help="open-beam image(s), averaged"
     )
@@ -53,8 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qbi_desktop.core.radiography import load_references, normalise_files_job
+    from qbi_desktop.core.radiography.frames import expand_frames
 
     try:
+        frames = expand_frames(args.images, args.dataset)  # a missing frame is named
         refs = load_references(args.ob, args.dc)
         if refs.bad_count:
             print(
@@ -62,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
                 "current are masked (NaN) in every output"
             )
         job = normalise_files_job(
-            args.images,
+            frames,
             refs,
             Path(args.out),
             attenuation=args.attenuation,

@@ -24,6 +24,7 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.radiography.frames import Frame, as_frames
 
 #: what the viewer and the outputs can show
 UNITS = ("counts", "transmission", "attenuation")
@@ -276,17 +277,18 @@ def _first(refs: References) -> str:
 
 
 def normalise_files_job(
-    images: Sequence[str | Path],
+    images: Sequence[str | Path | Frame],
     refs: References,
     out: str | Path,
     *,
     attenuation: bool = False,
     dose_region: Sequence[int] | None = None,
 ) -> Job[list[tuple[Path, Normalised]]]:
-    """Normalise each file of ``images`` and write ``out/<stem>.tif`` (float32, atomically),
-    with the references and parameters in the TIFF's ImageDescription (JSON provenance).
+    """Normalise each image of ``images`` (files, or :class:`~.frames.Frame` s: frames of a
+    NeXus stack too) and write ``out/<stem>.tif`` (float32, atomically), with the references
+    and parameters in the TIFF's ImageDescription (JSON provenance).
 
-    Every file is checked (readable, same shape and type as the references) before the first
+    Every image is checked (readable, same shape and type as the references) before the first
     is written, so a bad file in the list stops the run with nothing half done. Outputs that
     would land on an input (same folder and stem) are refused.
     """
@@ -294,32 +296,32 @@ def normalise_files_job(
 
     out = Path(out)
     unit = "attenuation" if attenuation else "transmission"
-    images = [Path(p) for p in images]
-    stems: dict[str, Path] = {}
-    for path in images:
-        if path.stem in stems:
+    frames = as_frames(images)
+    stems: dict[str, Frame] = {}
+    for frame in frames:
+        if frame.stem in stems:
             raise NormaliseError(
-                f"{path}: has the same name as {stems[path.stem]}; both would be written to "
-                f"{out / (path.stem + '.tif')}"
+                f"{frame.describe()}: has the same name as {stems[frame.stem].describe()}; both "
+                f"would be written to {out / (frame.stem + '.tif')}"
             )
-        stems[path.stem] = path
-        target = out / f"{path.stem}.tif"
+        stems[frame.stem] = frame
+        path, target = frame.path, out / f"{frame.stem}.tif"
         if target.exists() and path.exists() and target.resolve() == path.resolve():
             raise NormaliseError(f"{path}: the output {target} would overwrite the input")
-    _check_headers(images, refs)
+    _check_headers(frames, refs)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise NormaliseError(f"{out}: cannot create the folder ({exc.strerror})") from None
     results = []
-    total = len(images)
+    total = len(frames)
     yield Progress(0, total, "normalising")
-    for i, path in enumerate(images):
-        image = _read_2d(path, "image")
-        result = normalise(image, refs, unit=unit, dose_region=dose_region, name=str(path))
+    for i, frame in enumerate(frames):
+        image = _read_frame(frame, "image")
+        result = normalise(image, refs, unit=unit, dose_region=dose_region, name=frame.describe())
         provenance = {
             "operation": "normalise",
-            "input": str(path),
+            "input": frame.describe(),
             "unit": unit,
             "formula": "T = (I - DC) / (OB - DC)"
             + ("; attenuation = -ln T" if attenuation else ""),
@@ -329,25 +331,39 @@ def normalise_files_job(
             "masked_pixels": result.masked,
             "masked_value": "NaN",
         }
-        target = write_tiff(out / f"{path.stem}.tif", result.data, provenance)
+        target = write_tiff(out / f"{frame.stem}.tif", result.data, provenance)
         results.append((target, result))
-        yield Progress(i + 1, total, f"{path.name}: {result.summary() or 'done'}")
+        name = frame.path.name if frame.index is None else frame.stem
+        yield Progress(i + 1, total, f"{name}: {result.summary() or 'done'}")
     return results
 
 
-def _check_headers(images: Sequence[Path], refs: References) -> None:
-    """Shape and pixel type of every image from its header, before any work is done."""
-    from qbi_desktop.core.io import open_image
+def _read_frame(frame: Frame, role: str) -> np.ndarray:
+    if frame.index is None:
+        return _read_2d(frame.path, role)
+    try:
+        image = frame.read()
+    except ImageReadError as exc:
+        raise NormaliseError(f"{role} {exc}") from None
+    if image.ndim != 2:
+        raise NormaliseError(
+            f"{role} {frame.describe()}: has shape {image.shape}; a 2-D greyscale image is needed"
+        )
+    return image
 
-    for path in images:
+
+def _check_headers(frames: Sequence[Frame], refs: References) -> None:
+    """Shape and pixel type of every image from its header, before any work is done."""
+    stacks: dict[tuple[Path, str | None], tuple] = {}  # the frames of a dataset share one
+    for frame in frames:
+        key = (frame.path, frame.dataset)
         try:
-            source = open_image(path)
+            if frame.index is None or key not in stacks:
+                stacks[key] = frame.header()
+            shape, dtype = stacks[key]
         except ImageReadError as exc:
             raise NormaliseError(str(exc)) from None
-        try:
-            shape, dtype = source.slice_shape, source.dtype
-        finally:
-            source.close()
+        path = frame.describe()
         if tuple(shape) != refs.shape:
             raise NormaliseError(
                 f"{path}: has shape {tuple(shape)}, the references ({_first(refs)}) have "

@@ -1,0 +1,140 @@
+"""The frames a command works on, whatever the input: image files, numbered series and NeXus
+stacks, each expanded into one :class:`Frame` per 2-D image.
+
+An input (:func:`expand_frames`) is an image file; a folder or a pattern (``scan_####.tif``,
+``scan_*.tif`` quoted so the shell leaves it) naming a numbered series (every frame, checked
+for gaps and sizes by :mod:`.series`); or an HDF5/NeXus file, whose image dataset (``dataset``,
+default: the NXdata signal, :mod:`.nexus`) gives one frame per slice. A frame of a file is read
+from the file; a NeXus frame from its slice alone (the file is opened, one slice read, closed).
+Outputs are named by :attr:`Frame.stem`: the file's stem, or ``<file stem>_<frame>`` for a
+NeXus frame (``scan_0003``), so each frame gets its own output.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One 2-D frame: the file ``path`` itself, or slice ``index`` of its HDF5 ``dataset``."""
+
+    path: Path
+    index: int | None = None
+    dataset: str | None = None
+    digits: int = 4  # of the frame number in :attr:`stem`
+
+    @property
+    def stem(self) -> str:
+        """What outputs of this frame are named after."""
+        if self.index is None:
+            return self.path.stem
+        return f"{self.path.stem}_{self.index:0{self.digits}d}"
+
+    def describe(self) -> str:
+        """The frame in messages and provenance: the file, and for a NeXus frame its dataset
+        and slice (``scan.nxs [/entry/data/data, frame 3]``)."""
+        if self.index is None:
+            return str(self.path)
+        return f"{self.path} [{self.dataset}, frame {self.index}]"
+
+    def header(self) -> tuple[tuple[int, ...], np.dtype]:
+        """Shape and pixel type of the frame, from the file's header (no pixels read)."""
+        if self.index is None:
+            from qbi_desktop.core.io import open_image
+
+            source = open_image(self.path)
+        else:
+            from qbi_desktop.core.radiography.nexus import open_nexus
+
+            source = open_nexus(self.path, self.dataset)
+        try:
+            return tuple(source.slice_shape), np.dtype(source.dtype)
+        finally:
+            source.close()
+
+    def read(self) -> np.ndarray:
+        """The frame's pixels (native byte order); :class:`ImageReadError` names the file (and
+        the dataset and slice)."""
+        if self.index is None:
+            from qbi_desktop.core.io import read_image
+
+            return np.asarray(read_image(self.path))
+        from qbi_desktop.core.radiography.nexus import open_nexus
+
+        source = open_nexus(self.path, self.dataset)
+        try:
+            if not 0 <= self.index < source.n_slices:
+                raise ImageReadError(
+                    self.path,
+                    f"{self.dataset}: has {source.n_slices} frames, not frame {self.index}",
+                )
+            return np.asarray(source.plane(self.index).array)
+        finally:
+            source.close()
+
+
+def as_frames(items: Iterable[str | Path | Frame]) -> list[Frame]:
+    """Frames as given, and paths as the frame of their file."""
+    return [item if isinstance(item, Frame) else Frame(Path(item)) for item in items]
+
+
+def is_series_spec(spec: str | Path) -> bool:
+    """A folder, or a name with ``#``/``*``/``?`` that is no existing file: a series."""
+    path = Path(spec)
+    if path.is_dir():
+        return True
+    return not path.exists() and any(c in path.name for c in "#*?")
+
+
+def expand_frames(specs: Sequence[str | Path], dataset: str | None = None) -> list[Frame]:
+    """Every frame the inputs ``specs`` name (see the module doc), in order. ``dataset`` is the
+    image dataset of the HDF5/NeXus inputs; given without any such input it is refused, as is a
+    missing frame of a series or a file without an image dataset (each named)."""
+    from qbi_desktop.core.radiography.nexus import default_dataset, is_hdf5, open_nexus
+    from qbi_desktop.core.radiography.series import find_series
+
+    frames: list[Frame] = []
+    hdf5 = False
+    for spec in specs:
+        path = Path(spec)
+        if is_series_spec(spec):
+            frames += [Frame(p) for p in find_series(spec).paths]
+        elif path.is_file() and is_hdf5(path):
+            hdf5 = True
+            name = dataset or default_dataset(path).name
+            source = open_nexus(path, name)  # a name that is no image dataset is refused
+            try:
+                n = source.n_slices
+            finally:
+                source.close()
+            digits = max(4, len(str(n - 1)))
+            frames += [Frame(path, i, name, digits) for i in range(n)]
+        else:
+            frames.append(Frame(path))
+    if dataset and not hdf5:
+        raise UserFacingError(f"--dataset {dataset}: applies to HDF5/NeXus inputs, none was given")
+    return frames
+
+
+#: frames of a stack used to find its hot pixels (spread over it: a pixel bright in most of
+#: them is the camera's, a gamma spot hits one)
+STACK_HOT_FRAMES = 4
+
+
+def stack_hot_pixels(frames: Sequence[Frame]):
+    """The hot pixels of a stack (e.g. the frames of one NeXus dataset) from
+    :data:`STACK_HOT_FRAMES` frames spread over it; None for fewer than 3 frames."""
+    from qbi_desktop.core.spots import hot_pixels
+
+    n = len(frames)
+    if n < 3:
+        return None
+    picks = sorted({round(i * (n - 1) / (STACK_HOT_FRAMES - 1)) for i in range(STACK_HOT_FRAMES)})
+    return hot_pixels(np.stack([frames[i].read() for i in picks]))
