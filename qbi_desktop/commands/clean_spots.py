@@ -6,6 +6,9 @@ input's pixel type (identical outside the spots), DIR/<stem>_spots.tif the spot 
 already done in DIR are skipped (run the same command again to resume). Hot pixels come from
 --hot-pixels-from, else from the frames themselves (3 or more), else from a dark frame beside
 them. Frames run on local processes, or on a dask.distributed cluster with --scheduler.
+A numbered series (folder or pattern) gives every frame; a NeXus/HDF5 file every frame of its
+image dataset (--dataset, default the NXdata signal), written as DIR/<file stem>_<frame>.tif
+(hot pixels then from 4 frames spread over the stack).
 """
 
 from __future__ import annotations
@@ -31,7 +34,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Frames already cleaned in DIR are skipped, so an interrupted run resumes."
         ),
     )
-    parser.add_argument("images", nargs="+", metavar="IMAGE", help="frames (TIFF, PNG...)")
+    parser.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="frames (TIFF, PNG...), numbered series (a folder or a pattern such as "
+        "'scan_####.tif') or NeXus/HDF5 files (every frame: DIR/<stem>_<frame>.tif)",
+    )
+    parser.add_argument(
+        "--dataset",
+        metavar="PATH",
+        help="the image dataset of NeXus/HDF5 inputs (default: the NXdata signal)",
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     parser.add_argument(
         "--hot-pixels-from",
@@ -58,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from qbi_desktop.core.radiography.clean import clean_series_job
+    from qbi_desktop.core.radiography.frames import expand_frames
 
     workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     if workers < 1:
@@ -69,8 +84,13 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    try:
+        frames = expand_frames(args.images, args.dataset)  # a missing frame is named
+    except UserFacingError as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return 2
     job = clean_series_job(
-        args.images,
+        frames,
         args.out,
         hot_pixels_from=args.hot_pixels_from,
         workers=workers,

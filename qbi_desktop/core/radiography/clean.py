@@ -27,6 +27,7 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.radiography.frames import Frame, as_frames, stack_hot_pixels
 from qbi_desktop.core.spots import (
     HotPixels,
     SpotDetection,
@@ -118,11 +119,12 @@ class _Frame:
     params: dict[str, Any]
     hot: _SparseHot | None
     hot_source: str
+    frame: Frame | None = None  # a slice of a NeXus stack (None: the file ``path`` itself)
 
 
-def outputs(path: str | Path, out: str | Path) -> tuple[Path, Path]:
-    """(cleaned, labels) output paths of input ``path`` in folder ``out``."""
-    stem = Path(path).stem
+def outputs(path: str | Path | Frame, out: str | Path) -> tuple[Path, Path]:
+    """(cleaned, labels) output paths of input ``path`` (a file or a frame) in folder ``out``."""
+    stem = path.stem if isinstance(path, Frame) else Path(path).stem
     return Path(out) / f"{stem}.tif", Path(out) / f"{stem}_spots.tif"
 
 
@@ -132,9 +134,10 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
     from qbi_desktop.core.maskio import save_mask
     from qbi_desktop.core.radiography.provenance import write_tiff
 
-    path = Path(task.path)
+    # a NeXus frame is named with its dataset and slice ("scan.nxs [/entry/data/data, frame 3]")
+    path = Path(task.path) if task.frame is None else task.frame.describe()
     try:
-        image = np.asarray(read_image(path))
+        image = np.asarray(read_image(path)) if task.frame is None else task.frame.read()
         if image.ndim != 2:
             raise ImageReadError(path, f"has shape {image.shape}; one 2-D frame is needed")
         hot = task.hot.dense() if task.hot is not None else None
@@ -143,7 +146,7 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
                 path, f"has shape {image.shape}, the hot-pixel reference {hot.shape}"
             )
         result = clean_spots(image, hot=hot, method=task.method, **task.params)
-        cleaned_path, labels_path = outputs(path, task.out)
+        cleaned_path, labels_path = outputs(task.frame or path, task.out)
         labels = result.detection.labels
         if int(labels.max(initial=0)) <= 65535:
             save_mask(labels_path, labels)
@@ -164,6 +167,7 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
         summary = {
             "index": task.index,
             "path": str(path),
+            "name": cleaned_path.stem if task.frame is not None else Path(path).name,
             "spots": result.spots,
             "pixels": result.pixels,
             "hot_pixels": result.detection.hot_pixels,
@@ -178,7 +182,7 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
         return task.index, None, f"{path}: {exc.strerror or exc}"
 
 
-def is_complete(path: str | Path, out: str | Path) -> bool:
+def is_complete(path: str | Path | Frame, out: str | Path) -> bool:
     """Both outputs of ``path`` exist (atomic writes: existing means complete)."""
     cleaned, labels = outputs(path, out)
     return cleaned.is_file() and labels.is_file()
@@ -200,6 +204,27 @@ class CleanRun:
         return sum(f["spots"] for f in self.frames)
 
 
+def _stack_header(frames: Sequence[Frame]) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and pixel type shared by ``frames`` (files or NeXus slices: one header per
+    dataset); a frame of another size or type is refused, naming it."""
+    seen: dict[tuple[Path, str | None], tuple] = {}
+    first: Frame | None = None
+    for frame in frames:
+        key = (frame.path, frame.dataset)
+        if frame.index is None or key not in seen:
+            seen[key] = frame.header()
+            if first is None:
+                first = frame
+            elif seen[key] != seen[(first.path, first.dataset)]:
+                shape, dtype = seen[key]
+                want, kind = seen[(first.path, first.dataset)]
+                raise UserFacingError(
+                    f"{frame.describe()}: is {' x '.join(map(str, shape))} {dtype}, the first "
+                    f"frame {first.describe()} is {' x '.join(map(str, want))} {kind}"
+                )
+    return seen[(first.path, first.dataset)]
+
+
 def series_hot_pixels_job(paths: Sequence[str | Path], shape=None) -> Job[HotPixels]:
     """Hot pixels from the series itself: :data:`SERIES_HOT_FRAMES` frames spread over it (a
     pixel bright in most of them is the camera's, a gamma spot hits one)."""
@@ -209,7 +234,7 @@ def series_hot_pixels_job(paths: Sequence[str | Path], shape=None) -> Job[HotPix
 
 
 def clean_series_job(
-    paths: Sequence[str | Path],
+    paths: Sequence[str | Path | Frame],
     out: str | Path,
     *,
     hot_pixels_from: Sequence[str | Path] | None = None,
@@ -229,35 +254,38 @@ def clean_series_job(
     """
     from qbi_desktop.core.augment.batch import _run_dask, _run_processes
 
-    paths = [Path(p) for p in paths]
+    frames = as_frames(paths)  # files, or slices of NeXus stacks (core.radiography.frames)
+    paths = [f.path for f in frames]
     out = Path(out)
     if not paths:
         raise UserFacingError("clean spots: no frames given")
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserFacingError(f"workers: expected a positive whole number, got {workers!r}")
-    stems: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in stems:
+    stems: dict[str, Frame] = {}
+    for frame in frames:
+        path = frame.path
+        if frame.stem in stems:
             raise UserFacingError(
-                f"{path}: has the same name as {stems[path.stem]}; both would be written to "
-                f"{out / (path.stem + '.tif')}"
+                f"{frame.describe()}: has the same name as {stems[frame.stem].describe()}; both "
+                f"would be written to {out / (frame.stem + '.tif')}"
             )
-        stems[path.stem] = path
+        stems[frame.stem] = frame
         if not path.is_file():
             raise ImageReadError(path, "file not found" if not path.exists() else "not a file")
-        cleaned, _ = outputs(path, out)
+        cleaned, _ = outputs(frame, out)
         if cleaned.exists() and cleaned.resolve() == path.resolve():
             raise UserFacingError(f"{path}: the output {cleaned} would overwrite the input")
     _params(method, dict(params))  # a bad parameter is named before any work starts
     # every frame's header (shape, type) before any work: a differently sized frame is named
     from qbi_desktop.core.radiography.series import check_frames
 
-    shape, _dtype = check_frames(paths)
+    stacked = any(f.index is not None for f in frames)
+    shape, _dtype = _stack_header(frames) if stacked else check_frames(paths)
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserFacingError(f"{out}: cannot create the folder ({exc.strerror})") from None
-    todo_paths = [(i, p) for i, p in enumerate(paths) if not is_complete(p, out)]
+    todo_paths = [(i, f) for i, f in enumerate(frames) if not is_complete(f, out)]
     run = CleanRun(out, len(paths), len(paths) - len(todo_paths))
     yield Progress(run.skipped, run.total, f"{run.skipped} of {run.total} already cleaned")
     hot = None
@@ -267,7 +295,7 @@ def clean_series_job(
             names = ", ".join(Path(p).name for p in list(hot_pixels_from)[:3])
             run.hot_source = f"{names}{', …' if len(hot_pixels_from) > 3 else ''}"
         elif series_hot_pixels and len(paths) >= 3:
-            hot = yield from series_hot_pixels_job(paths)
+            hot = stack_hot_pixels(frames) if stacked else (yield from series_hot_pixels_job(paths))
             run.hot_source = f"{min(SERIES_HOT_FRAMES, len(paths))} frames of the series"
         elif series_hot_pixels:
             # a frame or two: a dark frame beside them (dc.tif, dark_0001.tif ...) if there is
@@ -276,8 +304,17 @@ def clean_series_job(
         run.hot_pixels = hot.count if hot is not None else 0
     sparse = _SparseHot.of(hot) if hot is not None else None
     tasks = [
-        _Frame(i, str(p), str(out), method, dict(params), sparse, run.hot_source or "none")
-        for i, p in todo_paths
+        _Frame(
+            i,
+            str(f.path),
+            str(out),
+            method,
+            dict(params),
+            sparse,
+            run.hot_source or "none",
+            f if f.index is not None else None,
+        )
+        for i, f in todo_paths
     ]
     if scheduler:
         results = _run_dask(tasks, scheduler, workers, fn=_clean_frame)
@@ -295,8 +332,6 @@ def clean_series_job(
                 )
             run.frames.append(summary)
             done += 1
-            yield Progress(
-                done, run.total, f"{Path(summary['path']).name}: {summary['spots']} spots"
-            )
+            yield Progress(done, run.total, f"{summary['name']}: {summary['spots']} spots")
     run.frames.sort(key=lambda f: f["index"])
     return run
