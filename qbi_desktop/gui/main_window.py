@@ -30,6 +30,7 @@ from qbi_desktop.gui.window.opening import (  # noqa: F401  (imported from here 
     OpeningMixin,
 )
 from qbi_desktop.gui.window.persistence import LAYOUT_VERSION, PersistenceMixin
+from qbi_desktop.gui.window.settle import SettleMixin
 from qbi_desktop.gui.window.slice_bar import SliceBar
 from qbi_desktop.gui.window.status import StatusMixin
 from qbi_desktop.gui.workers import Task, TaskManager
@@ -49,7 +50,14 @@ PANEL_MODULES: tuple[str, ...] = (
 
 
 class MainWindow(
-    DisplayMixin, OpeningMixin, PersistenceMixin, MenusMixin, StatusMixin, DocksMixin, QMainWindow
+    DisplayMixin,
+    OpeningMixin,
+    PersistenceMixin,
+    MenusMixin,
+    StatusMixin,
+    DocksMixin,
+    SettleMixin,
+    QMainWindow,
 ):
     document_shown = Signal(object)  # ImageDocument, after its first frame is set
     error_reported = Signal(str)
@@ -168,6 +176,7 @@ class MainWindow(
         self._task_timer = QTimer(self)
         self._task_timer.setInterval(100)
         self._task_timer.timeout.connect(self._update_task_bar)
+        self._build_settle_timer()
 
     def closeEvent(self, event):  # noqa: N802
         if not all(guard(None) for guard in list(self.close_guards)):
