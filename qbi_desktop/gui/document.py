@@ -57,12 +57,16 @@ class ImageDocument:
         return pyramid if pyramid.factors else None
 
     def refresh_sample(
-        self, overview: np.ndarray | None = None, max_pixels: int = core_levels.SAMPLE_PIXELS
+        self,
+        overview: np.ndarray | None = None,
+        max_pixels: int = core_levels.SAMPLE_PIXELS,
+        histogram: bool = True,
     ) -> np.ndarray:
         """Re-sample the current plane and its histogram (cheap: at most ``max_pixels``).
 
         An ``overview`` already read (a strided copy of the plane) is sub-sampled instead of
-        reading the plane again.
+        reading the plane again. ``histogram=False``: only the levels need the sample now (the
+        first frame); the histogram is left None for the panels to ask for.
         """
         if overview is not None:
             self.sample = core_levels.sample(overview, max_pixels)
@@ -70,7 +74,7 @@ class ImageDocument:
             plane = self.plane()
             step = core_levels.stride_for(plane.shape, max_pixels)
             self.sample = plane.read(0, plane.height, 0, plane.width, step)
-        self.histogram = core_levels.histogram(self.sample, bins=256)
+        self.histogram = core_levels.histogram(self.sample, bins=256) if histogram else None
         self.sample_is_quick = max_pixels < core_levels.SAMPLE_PIXELS
         return self.sample
 
@@ -147,10 +151,14 @@ def open_document_job(
     plane = document.plane()
     step = overview_step(plane.height, plane.width, *view_size)
     max_pixels = QUICK_SAMPLE_PIXELS if quick else core_levels.SAMPLE_PIXELS
+    # A quick open draws first and refines the sample (and makes the histogram) after the paint.
     if plane.complete:
-        document.overview = (plane.read(0, plane.height, 0, plane.width, step), step)
-        document.refresh_sample(document.overview[0], max_pixels)
+        # A small file's overview is read through its map: faster than a fresh buffer to read
+        # into; the window drops the mapped pages once it has settled.
+        overview = plane.read(0, plane.height, 0, plane.width, step, mapped=quick)
+        document.overview = (overview, step)
+        document.refresh_sample(document.overview[0], max_pixels, histogram=not quick)
     else:
-        document.refresh_sample(max_pixels=max_pixels)
+        document.refresh_sample(max_pixels=max_pixels, histogram=not quick)
     document.auto_levels(*percentiles)
     return document

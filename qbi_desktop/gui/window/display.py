@@ -17,8 +17,7 @@ class DisplayMixin:
     def show_document(self, document: ImageDocument, keep_view: bool = False) -> None:
         self.current = document
         self.announced = None
-        self.setWindowTitle(f"{document.title} — QBI Desktop")
-        self._refresh_file_names()
+        self._refresh_file_names()  # the window's title names the document
         self.slice_bar.configure(document.source.n_slices, document.index)
         # Draw the new image now, and let the panels hear of it afterwards (next event-loop
         # pass): their work never delays the first frame the user sees. On an empty canvas the

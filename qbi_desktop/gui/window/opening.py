@@ -99,20 +99,23 @@ class OpeningMixin:
         item = QListWidgetItem(document.title)
         item.setToolTip(str(document.path))
         self.files_list.addItem(item)
-        self._refresh_file_names()
-        if document.file_size is not None:  # a file on disk (not an in-memory array)
-            # After the first frame: writing the settings file costs more than drawing it.
-            QTimer.singleShot(0, lambda: self._remember_recent(document))
+        self.files_list.blockSignals(True)
+        self.files_list.setCurrentRow(len(self.documents) - 1)
+        self.files_list.blockSignals(False)
+        self.show_document(document)  # names the list's items and the window
+        # Queued after the first paint: writing the settings file and the log line (the Tasks
+        # dock redraws) cost more than drawing a small image.
+        QTimer.singleShot(0, lambda: self._after_opened(document))
+
+    def _after_opened(self, document: ImageDocument) -> None:
         log.info(
             "opened %s (%s, %s)",
             document.path,
             " x ".join(map(str, document.source.slice_shape)),
             document.source.dtype,
         )
-        self.files_list.blockSignals(True)
-        self.files_list.setCurrentRow(len(self.documents) - 1)
-        self.files_list.blockSignals(False)
-        self.show_document(document)
+        if document.file_size is not None and document in self.documents:  # a file on disk
+            self._remember_recent(document)
 
     def _remember_recent(self, document: ImageDocument) -> None:
         add_recent_file(self.settings, str(document.path))
