@@ -248,6 +248,51 @@ def test_default_resampler_is_fast_and_within_tolerance_on_real_radiographs(name
         assert (ndiff <= bound + 0.5).all()
 
 
+@pytest.mark.parametrize("name", ["edge20mm_0000.tif", "edge20mm_0003.tif", "dc.tif"])
+def test_masks_take_opencvs_nearest_path_and_it_picks_the_exact_pixels(name):
+    """A label mask goes through OpenCV's nearest path by default (nearest fill mode), and that
+    picks the very pixels the exact resampler picks: on real radiographs' spot masks, under the
+    pipeline's random affines and on exact ties (zoom by 2 and by 1/2, half-pixel shifts)."""
+    from qbi_desktop.core.augment import fastwarp, geometry
+    from qbi_desktop.core.augment.pipeline import _geometry, sample_seed
+
+    path = RADIOGRAPHS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not available")
+    image = tifffile.imread(path)
+    h, w = image.shape
+    spots = image > np.quantile(image, 0.99)
+    masks = [spots.astype(np.uint8) * 3, spots.astype(np.uint16) * 700]
+    pipe = Pipeline.from_options(
+        **dict(GEOMETRY, rotation_range=40, zoom_range=0.5),
+        random_crop={"scale_range": [0.3, 1.0], "ratio_range": [0.75, 1.33]},
+    )
+    matrices = [
+        _geometry(pipe.options, pipe.sample_params((h, w), sample_seed(2, 0, k)), (h, w), 1.0)[0]
+        for k in range(8)
+    ]
+    ties = (
+        [[2, 0, 0.5], [0, 2, 0.5]],
+        [[0.5, 0, 0.25], [0, 0.5, -0.25]],
+        [[1, 0, 0.5], [0, -1, w - 0.5]],
+    )
+    matrices += [np.array([*t, [0, 0, 1]], dtype=np.float64) for t in ties]
+    for mask in masks:
+        for m in matrices:
+            cv = cvwarp.warp_labels(mask, m, (h, w), "nearest")
+            assert cv is not None  # OpenCV's path, not the fallback
+            exact = fastwarp.warp(mask, m, (h, w), 0, "nearest", mask.dtype.type(0), np.float32)
+            np.testing.assert_array_equal(cv, exact)
+            via = geometry.warp(mask, m, order=0, mode="nearest", resampler="fast", labels=True)
+            np.testing.assert_array_equal(via, exact)
+    # where OpenCV's nearest pick differs (reflect/wrap beyond the edge), masks and order-0
+    # images stay with the exact resampler
+    m = np.array([[2, 0, 0.5], [0, 2, 0.5], [0, 0, 1]], dtype=np.float64)
+    for mode in ("reflect", "wrap"):
+        assert cvwarp.warp_labels(masks[0], m, (h, w), mode) is None
+        assert cvwarp.warp(image, m, (h, w), 0, mode, np.uint16(0), np.float32) is None
+
+
 def test_results_do_not_depend_on_opencv_threads():
     image = smooth_image(np.uint16, shape=(512, 512))
     fast = Pipeline.from_options(

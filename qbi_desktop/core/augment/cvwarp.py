@@ -26,17 +26,23 @@ What it changes, measured here with opencv-python-headless 5.0:
   positions, rounded to 1/32 pixel (``INTER_BITS = 5``). 1/32 pixel is the bound we promise
   (and test): a value may differ from the exact resampler's by up to the local gradient / 32
   per axis, plus one level of rounding for integer images.
-- Order 0 (nearest), uint8, uint16 and float32 images: values are copied in the image's own
-  dtype (0.21 ms against 0.55 ms). The same pixels are picked except for positions within float
-  rounding of a pixel boundary or exactly on one (OpenCV rounds such ties to even; the exact
-  resampler rounds them up): at most ~1 pixel in 8 000 under random affines here. For int16
-  and float64 OpenCV 5's nearest path rounds positions to 1/1024 pixel (~0.1 % of the pixels
-  picked differently), so those stay with the exact resampler.
+- Order 0 (nearest), uint8, uint16 and float32 images, fill modes ``nearest`` and
+  ``constant``: values are copied in the image's own dtype (0.15 ms against 0.85 ms at 512^2).
+  With opencv-python-headless 5.1 the pixels picked are those of exact arithmetic, which the
+  exact resampler also computes for order 0 (float64 positions, ``floor(p + 0.5)``): identical
+  under random affines and on exact ties (zoom by 2, half-pixel shifts) in ``nearest`` mode;
+  ``constant`` differs only on ties exactly on the image's outer edge (a position of n - 0.5
+  is inside for OpenCV, outside for the exact resampler). Reflect and wrap stay with the exact
+  resampler: OpenCV's nearest path folds positions beyond the edge differently (~100 pixels of
+  a 512^2 image under random affines). For int16 and float64 OpenCV 5's nearest path rounds
+  positions to 1/1024 pixel (~0.1 % of the pixels picked differently), so those stay exact too.
+- Masks (:func:`warp_labels`): only where the pick is identical to the exact resampler's, i.e.
+  ``nearest`` fill mode, uint8/uint16 labels (bool masks as uint8); tests/test_augment_opencv.py
+  checks them pixel for pixel on real radiographs' spot masks.
 - Not handled here (the exact resampler is used instead): elastic deformation (a displacement
   field), orders >= 2, dtypes other than uint8, uint16, int16, float32 and float64 (order 0:
   uint8, uint16 and float32), more than 4 channels, images or positions beyond +/- 30000 pixels
   (OpenCV's fixed-point maps are 16-bit).
-- Masks never come here: labels always go through the exact nearest-neighbour path.
 
 Fill modes map one to one: ``nearest`` -> ``BORDER_REPLICATE``, ``constant`` ->
 ``BORDER_CONSTANT`` with ``cval`` (interpolated across the edge, like scipy's grid-constant),
@@ -64,6 +70,10 @@ SUPPORTED_DTYPES = tuple(
 )
 NEAREST_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.float32))
 DIRECT_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16))
+NEAREST_MODES = ("nearest", "constant")
+# label masks: only where OpenCV's pick equals the exact resampler's pixel for pixel
+LABEL_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16))
+LABEL_MODES = ("nearest",)
 MAX_CHANNELS = 4
 # OpenCV's fixed-point paths keep integer positions in 16-bit maps: stay well inside them.
 MAX_COORD = 30000
@@ -122,7 +132,7 @@ def warp(
     """
     if order not in (0, 1) or mode not in _BORDER or image.dtype not in SUPPORTED_DTYPES:
         return None
-    if order == 0 and image.dtype not in NEAREST_DTYPES:
+    if order == 0 and (image.dtype not in NEAREST_DTYPES or mode not in NEAREST_MODES):
         return None
     channels = 1 if image.ndim == 2 else image.shape[2]
     if not 1 <= channels <= MAX_CHANNELS:
@@ -169,6 +179,17 @@ def warp(
         band = values[r0:r1]
         out[r0:r1] = post(band.astype(wd) if direct else band, r0, r1)
     return out
+
+
+def warp_labels(
+    mask: np.ndarray, m: np.ndarray, out_shape: tuple[int, int], mode: str
+) -> np.ndarray | None:
+    """A label mask through ``m`` by OpenCV's nearest path where that picks exactly the pixels
+    of the exact resampler (see the module docstring); None elsewhere (the caller then uses the
+    exact resampler)."""
+    if mask.dtype not in LABEL_DTYPES or mode not in LABEL_MODES:
+        return None
+    return warp(mask, m, out_shape, 0, mode, mask.dtype.type(0), np.float32)
 
 
 _BORDER = {

@@ -172,8 +172,11 @@ def warp(
     (pr0, pr1), (pc0, pc1) = pads
     hp, wp = h_in + pr0 + pr1, w_in + pc0 + pc1
     wd = np.dtype(work_dtype)
-    # float32 coordinates hold every flat index exactly below 2^24
-    cdt = np.dtype(np.float64 if wd == np.float64 or hp * wp >= 2**24 else np.float32)
+    # float32 coordinates hold every flat index exactly below 2^24. Order 0 computes positions
+    # in float64: which pixel is nearest then agrees with exact arithmetic (float32 positions
+    # picked the other pixel ~9 times per 512^2 image), and with OpenCV's nearest path, which
+    # masks take by default (:func:`.cvwarp.warp_labels`).
+    cdt = np.dtype(np.float64 if order == 0 or wd == np.float64 or hp * wp >= 2**24 else np.float32)
     channels = [image] if image.ndim == 2 else [image[..., k] for k in range(image.shape[2])]
     src_dtype = image.dtype if order == 0 else wd  # order 0 copies values: dtype kept
     flats = [_padded(ch, mode, cval, pads, src_dtype).reshape(-1) for ch in channels]

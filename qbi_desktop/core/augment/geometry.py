@@ -344,9 +344,13 @@ def warp(
     post: Callable[[np.ndarray, int, int], np.ndarray] | None = None,
     out_dtype=None,
     resampler: str = "exact",
+    labels: bool = False,
 ) -> np.ndarray:
     """Resample ``image`` through the output->input matrix ``m`` (and an optional elastic field
     given in output pixels, applied before ``m``).
+
+    ``labels`` (a mask, order 0): OpenCV is used only where its pick is identical to the exact
+    resampler's (:func:`.cvwarp.warp_labels`).
 
     ``post(values, r0, r1)`` (2-D images, order 1) is applied to each band of output rows
     ``r0:r1`` while it is still in cache, e.g. noise and the final cast; its result is stored in
@@ -356,7 +360,11 @@ def warp(
     """
     out_shape = tuple(out_shape or image.shape[:2])
     use_cv = resampler == "opencv" or (resampler == "fast" and cvwarp.available())
-    if use_cv and displacement is None and order <= 1:
+    if use_cv and labels and displacement is None and order == 0:
+        out = cvwarp.warp_labels(image, m, out_shape, mode)
+        if out is not None:
+            return out
+    elif use_cv and displacement is None and order <= 1:
         out = cvwarp.warp(
             image,
             m,

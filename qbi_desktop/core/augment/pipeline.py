@@ -374,9 +374,12 @@ def _geometry(o, params, shape, scale) -> tuple[np.ndarray, tuple | None]:
     return m, disp
 
 
-def _warp_mask(mask, m, mode, disp):
+def _warp_mask(mask, m, mode, disp, resampler="exact"):
+    """Labels by nearest neighbour: the exact resampler's pixels (OpenCV's where identical)."""
     src = mask.view(np.uint8) if mask.dtype == np.bool_ else mask
-    out = geometry.warp(src, m, order=0, mode=mode, cval=0, displacement=disp)
+    out = geometry.warp(
+        src, m, order=0, mode=mode, cval=0, displacement=disp, resampler=resampler, labels=True
+    )
     return out.view(np.bool_) if mask.dtype == np.bool_ else out
 
 
@@ -440,6 +443,7 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
     wd = intensity.work_dtype(image.dtype)
     m, disp = _geometry(o, params, image.shape, scale)
     order = o["interpolation_order"]
+    rs = o["resampler"]
     new_mask = None
     if disp is None and geometry.is_identity(m):
         out = image.astype(wd)
@@ -461,7 +465,7 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
                 out_dtype=image.dtype,
                 resampler=o["resampler"],
             )
-            new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp)
+            new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp, rs)
             return Sample(new_image, new_mask, _move_boxes(boxes, m, image.shape, disp), params)
         out = geometry.warp(
             image,
@@ -474,7 +478,7 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
             resampler=o["resampler"],
         )
         out = out.astype(wd, copy=False)
-        new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp)
+        new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp, rs)
     new_boxes = _move_boxes(boxes, m, image.shape, disp)
     out = _intensity(out, image, params, scale)
     return Sample(intensity.finalize(out, image.dtype), new_mask, new_boxes, params)
