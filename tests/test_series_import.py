@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover
     from conftest import RADIOGRAPHS, need
 
 from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats import export_job, import_job
 from qbi_desktop.core.jobs import run_job
 
@@ -216,3 +217,22 @@ def test_an_older_catalog_takes_nexus_containers_after_its_migration(tmp_path):
         assert len(project) == 3 and project.image(project.ids()[0]).shape == (4, 4)
         assert run_job(import_job(project, "nexus", [scan])).added == 2
         assert len(project) == 5
+
+
+def test_a_nexus_file_declaring_absurdly_many_frames_is_refused_at_once(tmp_path, capsys):
+    """Two million empty 4 x 4 frames in a few kB (unwritten chunks): no item nor output per
+    frame is planned; the file and dataset are named."""
+    from qbi_desktop.cli import main
+
+    crafted = tmp_path / "crafted.h5"
+    with h5py.File(crafted, "w") as f:
+        f.create_dataset("/entry/data", shape=(2_000_000, 4, 4), dtype=np.uint16, chunks=(1, 4, 4))
+    assert crafted.stat().st_size < 100_000
+    project = open_project(tmp_path / "p", create=True)
+    with pytest.raises(UserFacingError, match=r"crafted.h5.*/entry/data: declares 2,000,000"):
+        run_job(import_job(project, "nexus", [crafted]))
+    assert len(project) == 0
+    project.close()
+    out = tmp_path / "out"
+    assert main(["detect-spots", str(crafted), "--out", str(out)]) == 2
+    assert "declares 2,000,000 frames" in capsys.readouterr().err

@@ -117,6 +117,7 @@ def import_nexus_job(
 ) -> Job[ImportReport]:
     """Import every frame of the image dataset ``dataset`` (default: each file's NXdata
     signal) of the HDF5/NeXus files ``sources`` (see the module doc)."""
+    from qbi_desktop.core.radiography.frames import check_frame_count
     from qbi_desktop.core.radiography.nexus import default_dataset, open_nexus
 
     if not sources:
@@ -134,6 +135,7 @@ def import_nexus_job(
         name = dataset or default
         opened = open_nexus(path, name)  # a name that is no image dataset is refused
         try:
+            check_frame_count(path, name, opened.n_slices)
             plans.append((path, name, opened.n_slices, tuple(opened.slice_shape)))
             # another dataset than the default one gets its own names: "scan-dark#0"
             stems[(path, name)] = (

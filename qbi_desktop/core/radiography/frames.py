@@ -20,6 +20,21 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 
+#: frames one HDF5 dataset may give a command or an import: a crafted file can declare a
+#: billion empty frames in a few bytes (unwritten chunks read as the fill value), and one item
+#: or one output per frame must not grow without bound
+MAX_STACK_FRAMES = 1_000_000
+
+
+def check_frame_count(path: Path, dataset: str, n: int) -> None:
+    """Refuse a dataset of more than :data:`MAX_STACK_FRAMES` frames, naming it."""
+    if n > MAX_STACK_FRAMES:
+        raise ImageReadError(
+            path,
+            f"{dataset}: declares {n:,} frames, more than the {MAX_STACK_FRAMES:,} a stack may "
+            "have here (a damaged or crafted file?)",
+        )
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -114,6 +129,7 @@ def expand_frames(specs: Sequence[str | Path], dataset: str | None = None) -> li
                 n = source.n_slices
             finally:
                 source.close()
+            check_frame_count(path, name, n)
             digits = max(4, len(str(n - 1)))
             frames += [Frame(path, i, name, digits) for i in range(n)]
         else:
