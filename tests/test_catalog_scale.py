@@ -4,7 +4,9 @@ import into an empty project ends with every index, trigger and count in place."
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -26,6 +28,7 @@ BROWSER_SORTS = [
     "width",
     "has_mask",
     "n_boxes",
+    "source",
 ]
 FILTERS = [
     {},
@@ -38,14 +41,32 @@ FILTERS = [
     {"name": "img01"},
     {"has_mask": True, "label": "2"},
     {"has_boxes": False},
+    {"duplicates": True},
+    {"duplicates": True, "split": "train"},
+    {"name": "img0012"},  # few names: through the name index
+    {"name": "IMG0", "label": "2"},  # case folded like LIKE
+    {"name": "r_00"},  # _ is a character, not a wildcard
+    {"name": "zz%"},
 ]
+
+
+def _plain(sql: str) -> str:
+    """The SQL with the derived columns and tables (derived.py) replaced by what they stand
+    for, computed from the boxes and items themselves."""
+    return sql.replace(
+        "items.n_boxes", "(SELECT COUNT(*) FROM boxes WHERE boxes.item_id = items.id)"
+    ).replace(
+        "SELECT hash FROM duplicate_hashes",
+        "SELECT hash FROM items GROUP BY hash HAVING COUNT(*) > 1",
+    )
 
 
 def _reference(db: sqlite3.Connection, filters, sort, offset, limit) -> list[int]:
     """The order the plain SQL of order_clause gives (what every page plan must equal)."""
     where, wparams = q.where_clause(filters)
     joins, order, oparams = q.order_clause(sort)
-    sql = "SELECT items.id " + q._FROM + joins + where + order + "LIMIT ? OFFSET ?"
+    sql = _plain("SELECT items.id " + q._FROM + joins + where + order + "LIMIT ? OFFSET ?")
+    assert "items_names" not in sql  # without the catalog, the plain LIKE
     return [r[0] for r in db.execute(sql, [*oparams, *wparams, limit, offset])]
 
 
@@ -60,7 +81,7 @@ def project(tmp_path):
             [
                 NewItem(
                     name=f"img{int(rng.integers(0, 400)):05d}",  # repeated names: ties by id
-                    hash=f"{i:032x}",
+                    hash=f"{i % 2900:032x}",  # the last 100 repeat the first 100
                     path=f"images/i{i}.png",
                     width=int(rng.choice([8, 16, 28])),
                     height=8,
@@ -86,15 +107,41 @@ def project(tmp_path):
             "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (?, 'spot', 1, 1, 2, 2)",
             [(i,) for i in range(2, n + 1, 5) for _ in range(1 + i % 4)],
         )
+        # rows of array containers: their source is the container's file ("data/a.npz" sorts
+        # before the images, "zz/b.idx" after; a.npz holds two arrays, one group of rows)
+        for name, key, rows in (
+            ("data/a.npz", "x", 150),
+            ("data/a.npz", "y", 60),
+            ("zz/b.idx", "", 90),
+        ):
+            file = p.root / name
+            file.parent.mkdir(exist_ok=True)
+            file.write_bytes(name.encode())
+            cid = tx.add_container(file, "npz" if key else "idx", key, rows)
+            tx.add_items(
+                [
+                    NewItem(
+                        name=f"arr_{k:04d}" if k % 2 else f"arr{k:05d}",
+                        hash=f"{k % 40:032x}",  # duplicates among themselves and the images
+                        container=cid,
+                        index=k,
+                        width=28,
+                        height=28,
+                        label=str(k % 5),
+                        split="train",
+                    )
+                    for k in range(rows)
+                ]
+            )
     yield p
     p.close()
 
 
 def _check_all(p) -> None:
     for filters in FILTERS:
-        expected_count = p.db.execute(
-            "SELECT COUNT(*) FROM items " + q.where_clause(filters)[0], q.where_clause(filters)[1]
-        ).fetchone()[0]
+        where, params = q.where_clause(filters)
+        expected_count = p.db.execute(_plain("SELECT COUNT(*) FROM items " + where), params)
+        expected_count = expected_count.fetchone()[0]
         assert p.count(filters) == expected_count, filters
         for key in BROWSER_SORTS + ["target:size"]:
             for sort in (key, "-" + key):
@@ -197,9 +244,11 @@ def test_cancelled_bulk_import_leaves_the_project_whole(tmp_path):
 
 
 def test_container_rows_written_in_bulk_equal_those_of_add_items(tmp_path):
-    """The column-wise insert of an import writes exactly the row Writer.add_items writes for
-    the same item (every column but the time stamp), targets included."""
+    """The column-wise insert of an import writes exactly the item Writer.add_items writes for
+    the same item (every column but the time stamp), targets included; its provenance is kept
+    once in the container (the row stores '{}') and reads back the same."""
     from qbi_desktop.core.catalog.bulk import add_container_rows
+    from qbi_desktop.core.catalog.derived import provenance_sql
 
     project = open_project(tmp_path / "p", create=True)
     source = tmp_path / "x-images-idx3-ubyte"
@@ -250,8 +299,81 @@ def test_container_rows_written_in_bulk_equal_those_of_add_items(tmp_path):
         differ = {
             c: (x, y)
             for c, x, y in zip(columns, row_a.fetchone(), row_b.fetchone(), strict=True)
-            if c != "container_id" and x != y
+            if c not in ("container_id", "provenance") and x != y
         }
         assert differ == {}
         assert project.targets(a) == project.targets(b)
+        full = f"SELECT {provenance_sql()} FROM items WHERE id = ?"
+        assert json.loads(project.db.execute(full, (a,)).fetchone()[0]) == json.loads(
+            project.db.execute(full, (b,)).fetchone()[0]
+        )
+        assert project.get(a)["provenance_params"] == project.get(b)["provenance_params"]
+        assert project.get(b)["provenance_params"]["index"] == in_bulk.index(b)
+    stored = project.db.execute("SELECT provenance FROM items WHERE id = ?", (in_bulk[1],))
+    assert stored.fetchone()[0] == "{}"
     project.close()
+
+
+V5 = Path(__file__).parent / "data" / "catalog_v5"  # made by the schema-5 code (make_v5.py)
+
+
+def test_a_version_5_catalog_migrates_to_paged_sorts_and_shared_provenance(tmp_path):
+    """A catalog written by the schema-5 code (an MNIST-style import with ten repeated images,
+    six image files, boxes on three items) opens: box counts, duplicated hashes and the name
+    index are made from its rows, the import's provenance moves to its container and reads
+    back as before, the CHECKs still hold, and the triggers keep it all true after edits."""
+    import shutil
+
+    from qbi_desktop.core.catalog import SCHEMA_VERSION, Box, schema
+
+    shutil.copytree(V5, tmp_path / "p")
+    old = sqlite3.connect(tmp_path / "p" / "catalog.sqlite")
+    assert schema.schema_version(old) == 5
+    before = {i: json.loads(text) for i, text in old.execute("SELECT id, provenance FROM items")}
+    old.close()
+    assert before[3]["index"] == 2 and before[3]["source"] == "idx"
+    p = open_project(tmp_path / "p")
+    assert schema.schema_version(p.db) == SCHEMA_VERSION == 7
+    # provenance: kept once for the 40 imported rows, the same for every item as before
+    assert {i: p.get(i)["provenance_params"] for i in before} == before
+    shared = p.db.execute("SELECT COUNT(*) FROM items WHERE provenance = '{}'").fetchone()[0]
+    assert shared == 40
+    from qbi_desktop.core.formats.common import export_rows  # what every export writes
+
+    assert {r["id"]: json.loads(r["provenance"]) for r in export_rows(p, p.db)} == before
+    # box counts, duplicates and names answer like the plain SQL
+    assert [r["id"] for r in p.query(sort="-n_boxes", limit=4)] == [41, 1, 5, 2]
+    assert (
+        p.count({"duplicates": True})
+        == 26
+        == len(_reference(p.db, {"duplicates": True}, "id", 0, 100))
+    )
+    assert [r["name"] for r in p.query({"name": "SCAN_00"}, "-name", 0, 3)] == [
+        "scan_005.tif",
+        "scan_004.tif",
+        "scan_003.tif",
+    ]
+    for filters in ({}, {"duplicates": True}, {"name": "ain-0"}):
+        for sort in ("source", "-source", "n_boxes", "-n_boxes", "label"):
+            got = [r["id"] for r in p.query(filters, sort, 0, 100)]
+            assert got == _reference(p.db, filters, sort, 0, 100), (filters, sort)
+    with pytest.raises(sqlite3.IntegrityError):  # the CHECKs of the items table still hold
+        p.db.execute("UPDATE items SET split = 'nonsense' WHERE id = 1")
+    # the triggers after the migration
+    p.set_boxes(2, [Box("spot", 1, 1, 2, 2)] * 5, "ann")
+    p.remove_items([31])  # repeated image 31 = image 1: that hash is no longer duplicated
+    with p.transaction() as tx:
+        tx.db.execute("UPDATE items SET name = 'renamed' WHERE id = 7")
+    assert [r["id"] for r in p.query(sort="-n_boxes", limit=2)] == [2, 41]
+    assert p.count({"duplicates": True}) == 24
+    assert p.ids({"name": "renamed"}) == [7] and p.count({"name": "train-images"}) == 38
+    image = p.image(3)
+    assert image.shape == (6, 6)
+    p.close()
+    # run again over its own result (a version number set back): nothing changes
+    db = sqlite3.connect(tmp_path / "p" / "catalog.sqlite")
+    db.execute("PRAGMA user_version = 6")
+    db.close()
+    with open_project(tmp_path / "p") as p:
+        assert p.count({"duplicates": True}) == 24 and p.ids({"name": "renamed"}) == [7]
+        assert p.get(5)["provenance_params"] == before[5]

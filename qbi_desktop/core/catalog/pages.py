@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from typing import Any
 
-import numpy as np
-
+from qbi_desktop.core.catalog import names
 from qbi_desktop.core.catalog.queries import (
     _FACETS,
     SORT_COLUMNS,
@@ -48,6 +48,7 @@ _WALKS = {
     "id": ("", ""),
     "name": ("items_name", "items_name"),
     "width": ("items_width", "items_width_desc"),
+    "n_boxes": ("items_n_boxes", "items_n_boxes_desc"),  # kept in items (derived.py)
 }
 
 
@@ -62,15 +63,35 @@ def planned_page(
     with _snapshot(db):  # counts and rows from the same catalog state
         if key in _FACETS and _facet_where(f) is not None:
             return _grouped_page(db, f, _FACETS[key], descending, offset, limit)
+        if key in _FACETS:
+            return _grouped_walk(db, f, _FACETS[key], descending, offset, limit)
         if key in _WALKS:
             return _walked_page(db, f, key, descending, offset, limit)
         if key.startswith("target:"):
             return _target_page(db, f, key[len("target:") :], descending, offset, limit)
         if key == "has_mask":
             return _mask_page(db, f, descending, offset, limit)
-        if key == "n_boxes":
-            return _boxes_page(db, f, descending, offset, limit)
+        if key == "source":
+            return _source_page(db, f, descending, offset, limit)
     return None
+
+
+def _estimate(db: sqlite3.Connection, f: Filters) -> int:
+    """About how many items ``f`` keeps, without reading the items: exact for the columns of
+    item_counts, the number of candidates for a name, duplicates or id list, and otherwise
+    as if the other filters kept every item."""
+    facets = Filters(**{k: getattr(f, k) for k in _FACETS})
+    n = count(db, facets)
+    if f.ids is not None:
+        n = min(n, len(f.ids))
+    if f.duplicates:
+        dup = db.execute("SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes").fetchone()[0]
+        n = min(n, int(dup))
+    if f.name:
+        candidates = names.candidates(db, f.name)
+        if candidates is not None:
+            n = min(n, candidates)
+    return n
 
 
 def _parts_page(
@@ -105,7 +126,7 @@ def _mask_page(
     """Sort by "has a mask": the masked items come from the masks table in id order (its key),
     the others from the items in id order; a first page reads only its rows, a later one the
     number of masks to know where the second part begins."""
-    where, params = where_clause(f)
+    where, params = where_clause(f, db)
     extra = where.replace("WHERE ", "AND ", 1)
     joined = "FROM masks m CROSS JOIN items ON items.id = m.item_id WHERE 1 " + extra
 
@@ -129,43 +150,6 @@ def _mask_page(
     return _parts_page(parts[::-1] if descending else parts, offset, limit)
 
 
-def _boxes_page(
-    db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
-) -> list[int]:
-    """Sort by number of boxes: the items with boxes are counted per item from the boxes index
-    and ordered in numpy (count, then id), when the page reaches them; the items without boxes
-    go first ascending, last descending, in id order."""
-    where, params = where_clause(f)
-    extra = where.replace("WHERE ", "AND ", 1)
-    ranked: list[np.ndarray] = []
-
-    def boxed() -> np.ndarray:
-        if not ranked:
-            rows = db.execute(
-                "SELECT b.item_id, COUNT(*) FROM boxes b CROSS JOIN items ON items.id = b.item_id "
-                f"WHERE 1 {extra}GROUP BY b.item_id",
-                params,
-            ).fetchall()
-            counted = np.array(rows, dtype=np.int64).reshape(-1, 2)
-            by = -counted[:, 1] if descending else counted[:, 1]
-            ranked.append(counted[np.lexsort((counted[:, 0], by))][:, 0])
-        return ranked[0]
-
-    def some(off: int, n: int) -> list[int]:
-        return boxed()[off : off + n].tolist()
-
-    def none(off: int, n: int) -> list[int]:
-        sql = (
-            "SELECT items.id FROM items WHERE NOT EXISTS "
-            f"(SELECT 1 FROM boxes b WHERE b.item_id = items.id) {extra}"
-            "ORDER BY items.id LIMIT ? OFFSET ?"
-        )
-        return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-    parts = [(lambda: count(db, f) - len(boxed()), none), (lambda: len(boxed()), some)]
-    return _parts_page(parts[::-1] if descending else parts, offset, limit)
-
-
 def _grouped_page(
     db: sqlite3.Connection, f: Filters, column: str, descending: bool, offset: int, limit: int
 ) -> list[int]:
@@ -176,7 +160,7 @@ def _grouped_page(
         f"GROUP BY {column} ORDER BY {column} {direction}",
         facet_params,
     ).fetchall()
-    where, params = where_clause(f)
+    where, params = where_clause(f, db)
     extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
     page: list[int] = []
     for value, size in groups:
@@ -207,11 +191,11 @@ def _walk_pays(total: int, matching: int, offset: int, limit: int) -> bool:
 def _walked_page(
     db: sqlite3.Connection, f: Filters, key: str, descending: bool, offset: int, limit: int
 ) -> list[int]:
-    where, params = where_clause(f)
+    where, params = where_clause(f, db)
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY {SORT_COLUMNS[key]} {direction}, items.id ASC "
     source = "FROM items "
-    if where and _walk_pays(count(db), count(db, f), offset, limit):
+    if where and _walk_pays(count(db), _estimate(db, f), offset, limit):
         index = _WALKS[key][descending]
         source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
         where = _no_filter_indexes(where)
@@ -233,14 +217,14 @@ def _target_page(
     total = count(db)
     if row is None or int(row[0]) != total:
         return None  # some items lack the target: the full ordering handles them
-    where, params = where_clause(f)
+    where, params = where_clause(f, db)
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY t.value {direction}, t.item_id ASC "
     if not where:
         sql = f"SELECT t.item_id FROM targets t WHERE t.name = ? {order}LIMIT ? OFFSET ?"
         return [r[0] for r in db.execute(sql, [name, limit, offset])]
     extra = where.replace("WHERE ", "AND ", 1)
-    if _walk_pays(total, count(db, f), offset, limit):
+    if _walk_pays(total, _estimate(db, f), offset, limit):
         # CROSS JOIN keeps targets the outer loop: the index order is the page order
         sql = (
             "SELECT t.item_id FROM targets t CROSS JOIN items ON items.id = t.item_id "
@@ -253,3 +237,114 @@ def _target_page(
             "LIMIT ? OFFSET ?"
         )
     return [r[0] for r in db.execute(sql, [name, *params, limit, offset])]
+
+
+def _grouped_walk(
+    db: sqlite3.Connection, f: Filters, column: str, descending: bool, offset: int, limit: int
+) -> list[int] | None:
+    """Sort by an item_counts column with another filter too (name, duplicates, ...): the
+    groups of that column in order, each walked along its index testing the filter, when most
+    items pass it; None (SQLite sorts the few matches) otherwise. A group's size under the
+    filter is counted only when the page starts beyond it."""
+    if not _walk_pays(count(db), _estimate(db, f), offset, limit):
+        return None
+    facets = Filters(**{k: getattr(f, k) for k in _FACETS})
+    facet_where, facet_params = _facet_where(facets)
+    direction = "DESC" if descending else "ASC"
+    values = [
+        r[0]
+        for r in db.execute(
+            f"SELECT {column} FROM item_counts {facet_where}"
+            f"GROUP BY {column} HAVING SUM(n) > 0 ORDER BY {column} {direction}",
+            facet_params,
+        )
+    ]
+    where, params = where_clause(f, db)
+    extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
+    source = f"FROM items INDEXED BY {_FACET_INDEXES[column]} WHERE items.{column} IS ? {extra}"
+
+    def part(value: Any) -> tuple[Callable[[], int], Callable[[int, int], list[int]]]:
+        def size() -> int:
+            return int(db.execute("SELECT COUNT(*) " + source, [value, *params]).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            sql = "SELECT items.id " + source + "ORDER BY items.id LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [value, *params, n, off])]
+
+        return size, fetch
+
+    return _parts_page([part(v) for v in values], offset, limit)
+
+
+def _source_page(
+    db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
+) -> list[int] | None:
+    """Sort by source (the image file, or the container's file): the items with a file come
+    from the unique path index, each container's rows from its (container, id) index, merged
+    by path; a container's size comes from container_counts. None (plain SQL) when a file item
+    has the path of a container (their ties would interleave by id) or when a filter keeps
+    few items."""
+    where, params = where_clause(f, db)
+    if where and not _walk_pays(count(db), _estimate(db, f), offset, limit):
+        return None
+    groups: dict[str, list[int]] = {}
+    for cid, path in db.execute("SELECT id, path FROM containers ORDER BY path, id"):
+        groups.setdefault(path, []).append(cid)
+    if (
+        groups
+        and db.execute(
+            f"SELECT 1 FROM items WHERE path IN ({','.join('?' * len(groups))}) LIMIT 1",
+            list(groups),
+        ).fetchone()
+    ):
+        return None
+    extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
+    direction = "DESC" if descending else "ASC"
+
+    def files(low: str | None, high: str | None):
+        bounds, values = ["items.path IS NOT NULL"], []
+        if low is not None:
+            bounds.append("items.path > ?")
+            values.append(low)
+        if high is not None:
+            bounds.append("items.path < ?")
+            values.append(high)
+        source = f"FROM items INDEXED BY items_path WHERE {' AND '.join(bounds)} {extra}"
+
+        def size() -> int:
+            sql = "SELECT COUNT(*) " + source
+            return int(db.execute(sql, [*values, *params]).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            sql = f"SELECT items.id {source}ORDER BY items.path {direction} LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*values, *params, n, off])]
+
+        return size, fetch
+
+    def rows_of(cids: list[int]):
+        marks = ",".join("?" * len(cids))
+        source = (
+            "FROM items INDEXED BY items_container_id "
+            f"WHERE items.container_id IN ({marks}) {extra}"
+        )
+
+        def size() -> int:
+            if not where:
+                sql = "SELECT COALESCE(SUM(n), 0) FROM container_counts WHERE container_id IN "
+                sql += f"({marks})"
+                return int(db.execute(sql, cids).fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) " + source, [*cids, *params]).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            sql = "SELECT items.id " + source + "ORDER BY items.id LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*cids, *params, n, off])]
+
+        return size, fetch
+
+    parts = []
+    low = None
+    for path, cids in groups.items():
+        parts += [files(low, path), rows_of(cids)]
+        low = path
+    parts.append(files(low, None))
+    return _parts_page(parts[::-1] if descending else parts, offset, limit)

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog import names
+
 #: Sort keys and the SQL they sort by. Also ``"target:<name>"``; prefix ``-`` for descending.
 SORT_COLUMNS = {
     "id": "items.id",
@@ -41,7 +43,7 @@ SORT_COLUMNS = {
     "added": "items.added",
     "source": "COALESCE(items.path, containers.path)",
     "has_mask": "(masks.item_id IS NOT NULL)",
-    "n_boxes": "(SELECT COUNT(*) FROM boxes WHERE boxes.item_id = items.id)",
+    "n_boxes": "items.n_boxes",
 }
 
 #: Columns whose distinct values :func:`distinct` lists (for filter menus).
@@ -77,8 +79,7 @@ _SELECT = (
     "SELECT items.id, items.name, items.label, items.label_by, items.split, items.review, "
     "items.reviewed_by, items.notes, items.provenance_kind, items.parent_id, items.hash, "
     "items.width, items.height, COALESCE(items.path, containers.path), items.idx, "
-    "masks.item_id IS NOT NULL, "
-    "(SELECT COUNT(*) FROM boxes WHERE boxes.item_id = items.id) "
+    "masks.item_id IS NOT NULL, items.n_boxes "
 )
 _FROM = (
     "FROM items LEFT JOIN containers ON containers.id = items.container_id "
@@ -139,8 +140,11 @@ def _in(column: str, value: str | Sequence[str], where: list[str], params: list[
     where.append("(" + " OR ".join(parts) + ")" if parts else "0")
 
 
-def where_clause(filters: Filters | Mapping[str, Any] | None) -> tuple[str, list[Any]]:
-    """The WHERE clause (with leading ``WHERE`` or empty) and its parameters."""
+def where_clause(
+    filters: Filters | Mapping[str, Any] | None, db: sqlite3.Connection | None = None
+) -> tuple[str, list[Any]]:
+    """The WHERE clause (with leading ``WHERE`` or empty) and its parameters. Given the
+    catalog ``db``, a "name contains" filter that few names match reads the name index."""
     f = as_filters(filters)
     where: list[str] = []
     params: list[Any] = []
@@ -154,9 +158,9 @@ def where_clause(filters: Filters | Mapping[str, Any] | None) -> tuple[str, list
         if value is not None:
             _in(column, value, where, params)
     if f.name:
-        escaped = f.name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        where.append("items.name LIKE ? ESCAPE '\\'")
-        params.append(f"%{escaped}%")
+        term, values = names.condition(db, f.name)
+        where.append(term)
+        params.extend(values)
     if f.has_mask is not None:
         where.append(
             ("" if f.has_mask else "NOT ")
@@ -175,8 +179,8 @@ def where_clause(filters: Filters | Mapping[str, Any] | None) -> tuple[str, list
         # A temp table would be faster for huge id lists; a selection is small in practice.
         where.append(f"items.id IN ({','.join('?' * len(ids))})" if ids else "0")
         params.extend(ids)
-    if f.duplicates:
-        where.append("items.hash IN (SELECT hash FROM items GROUP BY hash HAVING COUNT(*) > 1)")
+    if f.duplicates:  # the hashes that occur more than once, kept by triggers (derived.py)
+        where.append("items.hash IN (SELECT hash FROM duplicate_hashes)")
     for key, value in (f.metadata or {}).items():
         where.append("json_extract(items.metadata, ?) = ?")
         params.extend([_json_path(key), value])
@@ -251,7 +255,7 @@ def query(
         stop = None if limit is None else int(offset) + int(limit)
         page = order[int(offset) : stop].tolist()
         return _rows_in_order(db, page)
-    where, wparams = where_clause(filters)
+    where, wparams = where_clause(filters, db)
     joins, order_sql, oparams = order_clause(sort)
     sql = _SELECT + _FROM + joins + where + order_sql + "LIMIT ? OFFSET ?"
     params = oparams + wparams + [-1 if limit is None else int(limit), int(offset)]
@@ -298,7 +302,10 @@ def count(db: sqlite3.Connection, filters: Filters | Mapping[str, Any] | None = 
         where, params = facet
         sql = "SELECT COALESCE(SUM(n), 0) FROM item_counts " + where
         return int(db.execute(sql, params).fetchone()[0])
-    where, params = where_clause(filters)
+    if as_filters(filters) == Filters(duplicates=True):  # the duplicated hashes' counts
+        sql = "SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes"
+        return int(db.execute(sql).fetchone()[0])
+    where, params = where_clause(filters, db)
     return int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
 
 
@@ -349,7 +356,7 @@ def id_array(
     by_target = _single_target(sort)
     if by_target is not None:
         return _ids_by_target(db, filters, *by_target)
-    where, wparams = where_clause(filters)
+    where, wparams = where_clause(filters, db)
     joins, order, oparams = order_clause(sort)
     keys = _sort_keys(sort)
     needs_join = any(k.lstrip("-+") in ("source", "has_mask") for k in keys)
@@ -385,7 +392,7 @@ def _ids_by_target(
     descending index keeps ascending ids within equal values); the matching items are the
     filter's ids; the items without the target go first ascending, last descending (NULL).
     """
-    where, wparams = where_clause(filters)
+    where, wparams = where_clause(filters, db)
     direction = "DESC" if descending else "ASC"
     with _snapshot(db):  # the two lists must describe the same catalog state
         ranked = _id_column(

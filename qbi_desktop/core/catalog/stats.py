@@ -21,7 +21,7 @@ UNLABELLED = "unlabelled"
 def class_counts(db: sqlite3.Connection, filters: Any = None) -> dict[str, dict[str, int]]:
     """{split: {class: count}}, plus ``"all"``. Items without split count as ``"unassigned"``,
     items without label as ``"unlabelled"``."""
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, db)
     out: dict[str, dict[str, int]] = {"all": {}}
     for split, label, n in db.execute(
         f"SELECT split, label, COUNT(*) FROM items {where} GROUP BY split, label", params
@@ -97,7 +97,7 @@ def target_histograms(
     With ``by_split`` each target holds ``"splits": {split: counts}`` on the same edges, so the
     distributions of train and test can be drawn on top of each other.
     """
-    where, params = where_clause(filters)
+    where, params = where_clause(filters, db)
     out: dict[str, Any] = {}
     names = [r[0] for r in db.execute("SELECT DISTINCT name FROM targets ORDER BY name")]
     for name in names:
@@ -133,9 +133,8 @@ def target_histograms(
 def duplicates(db: sqlite3.Connection, limit: int | None = None) -> list[dict[str, Any]]:
     """Groups of items with the same content hash: [{"hash", "ids", "names", "labels"}],
     largest groups first. Differing labels within a group are a labelling error worth a look."""
-    groups = db.execute(
-        "SELECT hash, COUNT(*) AS n FROM items GROUP BY hash HAVING n > 1 "
-        "ORDER BY n DESC, hash LIMIT ?",
+    groups = db.execute(  # kept by triggers (derived.py): no grouping of every item
+        "SELECT hash, n FROM duplicate_hashes ORDER BY n DESC, hash LIMIT ?",
         (-1 if limit is None else limit,),
     ).fetchall()
     out = []

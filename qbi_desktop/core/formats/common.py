@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog.derived import provenance_sql
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import (
     IMAGE_SUFFIXES,
@@ -285,7 +286,8 @@ def export_rows(
     rows = db.execute(
         "SELECT items.id, items.name, items.label, items.split, items.path, items.container_id, "
         "items.idx, items.review, items.notes, items.label_by, items.provenance_kind, "
-        "items.provenance, items.metadata, items.hash, masks.path, items.width, items.height "
+        f"{provenance_sql()}, items.metadata, items.hash, masks.path, items.width, "
+        "items.height "
         "FROM items LEFT JOIN masks ON masks.item_id = items.id " + where + "ORDER BY items.id",
         params,
     ).fetchall()

@@ -1,0 +1,101 @@
+"""Opening the catalog's SQLite file: checks before anything is written (another program's
+file, a newer schema, damaged pages), WAL, migration; and SQLite's errors in the user's words."""
+
+from __future__ import annotations
+
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from qbi_desktop.core.atomic import DiskFullError
+from qbi_desktop.core.catalog import checks, schema
+from qbi_desktop.core.catalog.errors import (
+    CatalogCorruptError,
+    ProjectError,
+    ProjectReadOnlyError,
+    SchemaTooNewError,
+)
+from qbi_desktop.core.errors import UserFacingError
+
+
+def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connection:
+    """A new connection to the catalog file ``db_path`` (one per thread), checked and
+    configured; with ``initialise`` (the project's own connection) also migrated."""
+    try:
+        db = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise CatalogCorruptError(f"{db_path}: cannot open catalog ({exc})") from exc
+    try:
+        version = schema.schema_version(db)
+        if initialise:
+            checks.refuse_foreign(db, db_path, version)  # before anything is written to it
+        if version > schema.SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{db_path}: catalog has schema version {version}, this QBI Desktop "
+                f"reads up to version {schema.SCHEMA_VERSION}; open it with a newer QBI "
+                "Desktop (the catalog was left untouched)"
+            )
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.execute("PRAGMA foreign_keys = ON")
+        if initialise:
+            # bounded here (the Browser opens on the GUI thread); imports check it all
+            checks.check_pages(db, db_path, budget=checks.OPEN_CHECK_SECONDS)
+            mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise ProjectReadOnlyError(f"{db_path}: cannot switch to WAL ({mode})")
+            schema.migrate(db)
+            _check_tables(db, db_path)
+            if int(db.execute("PRAGMA application_id").fetchone()[0]) == 0:
+                db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+        db.execute("PRAGMA synchronous = NORMAL")
+    except ProjectError:
+        db.close()
+        raise
+    except sqlite3.OperationalError as exc:
+        db.close()
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise ProjectReadOnlyError(
+                f"{db_path}: catalog is read-only ({exc}); copy the project to a writable folder"
+            ) from exc
+        if checks.disk_full(exc, db_path):
+            raise DiskFullError(db_path, what=f"the catalog {db_path}") from exc
+        raise CatalogCorruptError(f"{db_path}: cannot use catalog ({exc})") from exc
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise CatalogCorruptError(
+            f"{db_path}: not a readable SQLite catalog ({exc}); restore it from a "
+            "backup or export/re-import the data"
+        ) from exc
+    return db
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a project folder we cannot write (read-only disk, no permission) up front."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".qbi-write-test-"):
+            pass
+    except OSError as exc:
+        raise ProjectReadOnlyError(
+            f"{folder}: the project folder is not writable ({exc.strerror}); QBI Desktop keeps "
+            "its catalog there - copy the project to a writable folder"
+        ) from exc
+
+
+def _check_tables(db: sqlite3.Connection, path: Path) -> None:
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    missing = {"items", "meta", "containers", "targets", "masks", "boxes"} - names
+    if missing:
+        raise CatalogCorruptError(
+            f"{path}: catalog is missing its tables {sorted(missing)} (not a QBI Desktop catalog?)"
+        )
+
+
+def _translate(exc: sqlite3.OperationalError, path: Path) -> UserFacingError:
+    text = str(exc)
+    if checks.disk_full(exc, path):
+        return DiskFullError(path, what=f"the catalog {path}")
+    if "readonly" in text or "read-only" in text:
+        return ProjectReadOnlyError(f"{path}: catalog is read-only ({text})")
+    if "locked" in text or "busy" in text:
+        return ProjectError(f"{path}: catalog is busy in another program ({text})")
+    return ProjectError(f"{path}: catalog write failed ({text})")
