@@ -93,6 +93,7 @@ def test_mask_painted_on_frame_3_of_a_series_is_frame_3s(qtbot, main_window, tmp
     _paint(window, panel)
     painted = s3.editor.mask.copy()
     assert painted[250, 200:241].all() and painted.sum() > 300
+    assert "Mask: (not saved yet) of frame scan_0003.tif" in panel.status.text()
     # the stroke is journaled at once (a kill now loses nothing: see the next test)
     assert s3.journal is not None and s3.journal.n_strokes == 1
     target = s3.suggested_path()

@@ -572,7 +572,11 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         if s.store is not None:
             parts.append(f"Mask of {s.store.describe()}")
         else:
-            parts.append(f"Mask: {s.mask_path.name if s.mask_path else '(not saved yet)'}")
+            name = s.mask_path.name if s.mask_path else "(not saved yet)"
+            document = self.window.current
+            if document is not None and s.image_path not in (None, document.path):
+                name += f" of frame {s.image_path.name}"  # a numbered series: the frame's file
+            parts.append(f"Mask: {name}")
         if s.save_task is not None and not s.save_task.finished:
             parts.append("saving…")
         parts.append("modified" if s.modified else "saved")
