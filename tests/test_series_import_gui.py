@@ -59,6 +59,17 @@ def test_browser_imports_a_nexus_dataset_and_a_series(qtbot, main_window, tmp_pa
         named = {project.get(i)["name"]: i for i in project.ids()}
         assert len(named) == 6
         np.testing.assert_array_equal(project.image(named["tomo#3"]), frames[3])
+    # a frame opened from the Browser shows its pixels, and its mask is the item's
+    qtbot.waitUntil(lambda: not main_window.tasks.active(), timeout=20000)
+    panel.open_item(panel.model.row_of(named["tomo#3"]))  # what Enter / a double-click does
+    qtbot.waitUntil(
+        lambda: main_window.current is not None and main_window.current.title.startswith("tomo#3"),
+        timeout=10000,
+    )
+    np.testing.assert_array_equal(main_window.current.plane().array, frames[3])
+    annotate = main_window.panels["annotate"]
+    qtbot.waitUntil(lambda: annotate.session is not None and annotate.session.ready, timeout=10000)
+    assert annotate.session.store.item_id == named["tomo#3"]  # its mask goes into the project
 
     folder = tmp_path / "series"
     folder.mkdir()
