@@ -4,9 +4,10 @@ An image dataset is a numeric dataset of 2 or more dimensions whose last two are
 2 x 2 (a stack of frames is (n, y, x), or (a, b, y, x) flattened to a x b slices). The default
 follows the NeXus rules: the file's ``default`` attribute names an NXentry, the entry's
 ``default`` names an NXdata group, whose ``signal`` names the dataset; without them the first
-NXdata group with a signal, else the largest image dataset. Slices are read one at a time
-(``dataset[i]``), never the whole file; one slice's size is checked against the memory limit
-before it is read.
+NXdata group with a signal, else the largest image dataset. Slices are read one at a time,
+never the whole file (:mod:`.nexus_frames`: a frame-per-chunk dataset decoded here, the next
+slice read ahead while stepping); one slice's size is checked against the memory limit before it
+is read.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError
-from qbi_desktop.core.io import ImageSource, Plane, _check_dtype, _check_file
+from qbi_desktop.core.io import ImageSource, _check_dtype, _check_file
 from qbi_desktop.core.limits import check_image_size
+from qbi_desktop.core.radiography.nexus_frames import FrameReader
+from qbi_desktop.core.radiography.nexus_frames import close_all as _close_all
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NEXUS_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".nexus")
@@ -252,14 +255,6 @@ def _default_name(f) -> str | None:
     return hits[0] if hits else None
 
 
-def _close_all(files: list) -> None:
-    for other in files:
-        try:
-            other.close()
-        except Exception:  # noqa: BLE001 - closing twice or after an error is harmless
-            pass
-
-
 def default_dataset(path: str | Path) -> ImageDataset:
     """The dataset to show when the user does not choose: the NXdata signal, else the largest
     image dataset. A file without an image dataset is refused, naming what it holds."""
@@ -297,32 +292,6 @@ def default_dataset(path: str | Path) -> ImageDataset:
     return max(images, key=lambda d: (int(np.prod(d.shape, dtype=np.int64)), d.name))
 
 
-class _NexusLoader:
-    """Planes of one dataset, read one slice at a time from the open file."""
-
-    compressed = False
-
-    def __init__(self, path: Path, f: Any, dataset: Any, linked: list | None = None):
-        self.path = path
-        self.file = f
-        self.dataset = dataset
-        self.linked = linked or []  # files reached through external links
-        self.outer = tuple(dataset.shape[:-2])
-
-    def plane(self, index: int) -> Plane:
-        where = np.unravel_index(index, self.outer) if self.outer else ()
-        try:
-            array = np.asarray(self.dataset[tuple(int(i) for i in where)])
-        except Exception as exc:  # noqa: BLE001 - a broken chunk names the file and slice
-            raise ImageReadError(
-                self.path, f"{self.dataset.name}: cannot read slice {index} ({exc})"
-            ) from None
-        return Plane(np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="), copy=False)))
-
-    def close(self) -> None:
-        _close_all([*self.linked, self.file])
-
-
 def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
     """Open ``dataset`` of the HDF5/NeXus file (default: :func:`default_dataset`) as a lazy
     stack. A name that is not an image dataset, or a file without any, is refused."""
@@ -349,7 +318,7 @@ def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
             axes=axes,
             stack_shape=outer or (1,),
             metadata={"format": "HDF5/NeXus", "dataset": name},
-            _loader=_NexusLoader(path, f, obj, linked),
+            _loader=FrameReader(path, f, obj, linked),
         )
     except BaseException:
         _close_all([*linked, f])
