@@ -144,6 +144,32 @@ def test_cancelled_run_resumes_and_skips_complete_frames(tmp_path):
         assert (out / name).stat().st_mtime_ns == mtime
 
 
+def test_two_process_runs_leave_only_their_outputs_even_when_cancelled(tmp_path):
+    """Worker processes get the hot pixels from a file in the output folder (once each, not
+    with every frame): a cancelled run removes it, and one left by a killed run goes at the
+    next run; the output folder then holds the cleaned frames and labels only."""
+    frames = _scan(tmp_path)
+    out = tmp_path / "out"
+    seen = []
+    with pytest.raises(Cancelled):
+        run_job(
+            clean_series_job(frames, out, workers=2),
+            lambda progress: seen.append(progress.message),
+            lambda: any(message.endswith(" spots") for message in seen),  # a frame is done
+        )
+    left = sorted(p.name for p in out.iterdir())
+    assert left and all(name.startswith("edge20mm_") for name in left), left
+    (out / ".qbi-hot-pixels-0123abcd.npz").write_bytes(b"left by a killed run")
+    run = run_job(clean_series_job(frames, out, workers=2))
+    assert run.skipped == len(left) // 2 and len(run.frames) == 4 - run.skipped
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        name for f in frames for name in (f.name, f.stem + "_spots.tif")
+    )
+    reference = tmp_path / "one"
+    run_job(clean_series_job(frames, reference))
+    assert _bytes(out) == _bytes(reference)  # the same hot pixels reached the workers
+
+
 def test_a_frame_of_another_shape_is_refused_naming_it_before_any_work(tmp_path):
     frames = _scan(tmp_path, 3)
     odd = frames[0].parent / "edge20mm_0003.tif"

@@ -468,12 +468,15 @@ def _run(
         yield from _run_processes(todo, workers)
 
 
-def _run_processes(todo: list, workers: int, fn=None) -> Iterator[Any]:
+def _run_processes(todo: list, workers: int, fn=None, pool=None) -> Iterator[Any]:
     # fn: the per-task function (a module-level one, picklable); spot cleaning reuses this runner
+    # and hands over its pool, started before its own set-up so that the workers' start-up
+    # overlaps it
     fn = fn or _process_item
-    # spawn: safe beside GUI threads, and the same on every platform.
-    ctx = multiprocessing.get_context("spawn")
-    pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    if pool is None:
+        # spawn: safe beside GUI threads, and the same on every platform.
+        ctx = multiprocessing.get_context("spawn")
+        pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
     try:
         pending: set[cf.Future] = set()
         queue = iter(todo)

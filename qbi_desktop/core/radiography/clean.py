@@ -18,6 +18,7 @@ a frame whose cleaned file exists is complete, and a second run skips it (resuma
 from __future__ import annotations
 
 import contextlib
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,6 +91,8 @@ class _SparseHot:
     excess: np.ndarray
     mask_at: np.ndarray
     frames: int
+    # names this set of hot pixels in a worker's cache (and its file)
+    token: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @classmethod
     def of(cls, hot: HotPixels) -> _SparseHot:
@@ -101,6 +104,37 @@ class _SparseHot:
             np.flatnonzero(hot.mask).astype(np.int64),
             hot.frames,
         )
+
+    def save(self, path: Path) -> Path:
+        """Write these hot pixels to ``path`` (.npz, atomically): what the worker processes
+        load once each (:func:`_hot_of`), instead of a copy pickled into every task."""
+        from qbi_desktop.core.atomic import atomic_write_with
+
+        def writer(stream) -> None:
+            np.savez(
+                stream,
+                shape=np.asarray(self.shape, np.int64),
+                excess_at=self.excess_at,
+                excess=self.excess,
+                mask_at=self.mask_at,
+                frames=np.asarray(self.frames, np.int64),
+                token=np.asarray(self.token),
+            )
+
+        atomic_write_with(path, writer)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> _SparseHot:
+        with np.load(path, allow_pickle=False) as data:
+            return cls(
+                tuple(int(n) for n in data["shape"]),
+                data["excess_at"],
+                data["excess"],
+                data["mask_at"],
+                int(data["frames"]),
+                str(data["token"]),
+            )
 
     def dense(self) -> HotPixels:
         excess = np.zeros(self.shape, dtype=np.float32)
@@ -117,7 +151,8 @@ class _Frame:
     out: str
     method: str
     params: dict[str, Any]
-    hot: _SparseHot | None
+    # the hot pixels, or (tasks for other processes) the .npz file they are saved in
+    hot: _SparseHot | str | None
     hot_source: str
     frame: Frame | None = None  # a slice of a NeXus stack (None: the file ``path`` itself)
 
@@ -126,6 +161,48 @@ def outputs(path: str | Path | Frame, out: str | Path) -> tuple[Path, Path]:
     """(cleaned, labels) output paths of input ``path`` (a file or a frame) in folder ``out``."""
     stem = path.stem if isinstance(path, Frame) else Path(path).stem
     return Path(out) / f"{stem}.tif", Path(out) / f"{stem}_spots.tif"
+
+
+#: a worker's hot pixels, made dense once: {what the task names: HotPixels} (one entry)
+_HOT_CACHE: dict[str, HotPixels] = {}
+#: name of the hot-pixel file a run leaves for its worker processes in the output folder
+HOT_FILE_PREFIX = ".qbi-hot-pixels-"
+
+
+def _hot_of(task: _Frame) -> HotPixels | None:
+    """The task's hot pixels, dense; loaded and expanded once per process and run."""
+    if task.hot is None:
+        return None
+    key = task.hot if isinstance(task.hot, str) else task.hot.token
+    hot = _HOT_CACHE.get(key)
+    if hot is None:
+        sparse = _SparseHot.load(task.hot) if isinstance(task.hot, str) else task.hot
+        hot = sparse.dense()
+        _HOT_CACHE.clear()
+        _HOT_CACHE[key] = hot
+    return hot
+
+
+def _worker_ready() -> None:
+    """Run first in each worker process, while the parent still finds the hot pixels: the
+    imports a frame needs are done before the first frame arrives."""
+    from qbi_desktop.core.io import read_image  # noqa: F401
+    from qbi_desktop.core.maskio import save_mask  # noqa: F401
+    from qbi_desktop.core.radiography.provenance import write_tiff  # noqa: F401
+
+
+def _start_workers(workers: int):
+    """A pool of ``workers`` spawned processes, started now (their start-up and imports, ~1 s
+    each, overlap the parent's own work before the first frame)."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    pool = cf.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    )
+    for _ in range(workers):  # a process is spawned per task while none is idle
+        pool.submit(_worker_ready)
+    return pool
 
 
 def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
@@ -140,7 +217,7 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
         image = np.asarray(read_image(path)) if task.frame is None else task.frame.read()
         if image.ndim != 2:
             raise ImageReadError(path, f"has shape {image.shape}; one 2-D frame is needed")
-        hot = task.hot.dense() if task.hot is not None else None
+        hot = _hot_of(task)
         if hot is not None and hot.shape != image.shape:
             raise ImageReadError(
                 path, f"has shape {image.shape}, the hot-pixel reference {hot.shape}"
@@ -285,53 +362,78 @@ def clean_series_job(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserFacingError(f"{out}: cannot create the folder ({exc.strerror})") from None
+    for stale in out.glob(f"{HOT_FILE_PREFIX}*.npz"):  # left by a killed run
+        with contextlib.suppress(OSError):
+            stale.unlink()
     todo_paths = [(i, f) for i, f in enumerate(frames) if not is_complete(f, out)]
     run = CleanRun(out, len(paths), len(paths) - len(todo_paths))
     yield Progress(run.skipped, run.total, f"{run.skipped} of {run.total} already cleaned")
-    hot = None
-    if todo_paths:
-        if hot_pixels_from:
-            hot = yield from hot_pixels_job(list(hot_pixels_from))
-            names = ", ".join(Path(p).name for p in list(hot_pixels_from)[:3])
-            run.hot_source = f"{names}{', …' if len(hot_pixels_from) > 3 else ''}"
-        elif series_hot_pixels and len(paths) >= 3:
-            hot = stack_hot_pixels(frames) if stacked else (yield from series_hot_pixels_job(paths))
-            run.hot_source = f"{min(SERIES_HOT_FRAMES, len(paths))} frames of the series"
-        elif series_hot_pixels:
-            # a frame or two: a dark frame beside them (dc.tif, dark_0001.tif ...) if there is
-            found = yield from auto_hot_pixels_job(paths[0], shape)
-            hot, run.hot_source = found.hot, found.source if found.hot is not None else ""
-        run.hot_pixels = hot.count if hot is not None else 0
-    sparse = _SparseHot.of(hot) if hot is not None else None
-    tasks = [
-        _Frame(
-            i,
-            str(f.path),
-            str(out),
-            method,
-            dict(params),
-            sparse,
-            run.hot_source or "none",
-            f if f.index is not None else None,
-        )
-        for i, f in todo_paths
-    ]
-    if scheduler:
-        results = _run_dask(tasks, scheduler, workers, fn=_clean_frame)
-    elif workers > 1 and len(tasks) > 1:
-        results = _run_processes(tasks, workers, fn=_clean_frame)
-    else:
-        results = (_clean_frame(t) for t in tasks)
-    done = run.skipped
-    with contextlib.closing(results):
-        for _index, summary, error in results:
-            if error is not None:
-                raise UserFacingError(
-                    f"{error}. {done} of {run.total} frames are cleaned in {out}; fix the "
-                    "problem and run again to resume"
+    # Worker processes start now: their start-up overlaps the hot pixels found below.
+    local = workers > 1 and len(todo_paths) > 1 and not scheduler
+    pool = _start_workers(min(workers, len(todo_paths))) if local else None
+    hot_file: Path | None = None
+    try:
+        hot = None
+        if todo_paths:
+            if hot_pixels_from:
+                hot = yield from hot_pixels_job(list(hot_pixels_from))
+                names = ", ".join(Path(p).name for p in list(hot_pixels_from)[:3])
+                run.hot_source = f"{names}{', …' if len(hot_pixels_from) > 3 else ''}"
+            elif series_hot_pixels and len(paths) >= 3:
+                hot = (
+                    stack_hot_pixels(frames)
+                    if stacked
+                    else (yield from series_hot_pixels_job(paths))
                 )
-            run.frames.append(summary)
-            done += 1
-            yield Progress(done, run.total, f"{summary['name']}: {summary['spots']} spots")
+                run.hot_source = f"{min(SERIES_HOT_FRAMES, len(paths))} frames of the series"
+            elif series_hot_pixels:
+                # a frame or two: a dark frame beside them (dc.tif, dark_0001.tif ...) if there is
+                found = yield from auto_hot_pixels_job(paths[0], shape)
+                hot, run.hot_source = found.hot, found.source if found.hot is not None else ""
+            run.hot_pixels = hot.count if hot is not None else 0
+        sparse = _SparseHot.of(hot) if hot is not None else None
+        hot_task: _SparseHot | str | None = sparse
+        if sparse is not None and (pool is not None or scheduler):
+            # other processes load the hot pixels once each from a file, instead of a copy
+            # (MBs) pickled into every task
+            hot_file = sparse.save(out / f"{HOT_FILE_PREFIX}{sparse.token}.npz")
+            hot_task = str(hot_file)
+        tasks = [
+            _Frame(
+                i,
+                str(f.path),
+                str(out),
+                method,
+                dict(params),
+                hot_task,
+                run.hot_source or "none",
+                f if f.index is not None else None,
+            )
+            for i, f in todo_paths
+        ]
+        if scheduler:
+            results = _run_dask(tasks, scheduler, workers, fn=_clean_frame)
+        elif pool is not None:
+            results = _run_processes(tasks, workers, fn=_clean_frame, pool=pool)
+        else:
+            results = (_clean_frame(t) for t in tasks)
+        done = run.skipped
+        with contextlib.closing(results):
+            for _index, summary, error in results:
+                if error is not None:
+                    raise UserFacingError(
+                        f"{error}. {done} of {run.total} frames are cleaned in {out}; fix the "
+                        "problem and run again to resume"
+                    )
+                run.frames.append(summary)
+                done += 1
+                yield Progress(done, run.total, f"{summary['name']}: {summary['spots']} spots")
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if hot_file is not None:
+            with contextlib.suppress(OSError):
+                hot_file.unlink()
+        _HOT_CACHE.clear()
     run.frames.sort(key=lambda f: f["index"])
     return run
