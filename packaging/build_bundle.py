@@ -9,7 +9,8 @@
 3. ``dist/qbi-desktop/`` (and ``dist/QBI Desktop.app`` on macOS) from packaging/qbi-desktop.spec.
 4. Linux, to keep the unpacked bundle under 250 MB: Qt's ICU data trimmed to what Qt uses
    (packaging/icu_trim.py, 32 -> 6 MB), libraries that two wheels both carry kept once
-   (symlinks), debug symbols stripped.
+   (symlinks), debug symbols stripped (also from auditwheel's grafted libraries where the
+   stripped copy still loads the same way).
 
 Prints the version and the bundle size; the platform scripts (build_linux.sh, the GitHub
 workflow) package the result. Runs with any Python >= 3.11 (the venv is made from it).
@@ -21,6 +22,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import time
@@ -93,24 +95,82 @@ def app_version() -> str:
     ).stdout.strip()
 
 
+def load_segments(path: Path) -> list[tuple[int, int, int, int, int, int]] | None:
+    """The PT_LOAD program headers of a 64-bit little-endian ELF file, as (offset, address,
+    file size, memory size, alignment, flags); None for anything else."""
+    with open(path, "rb") as stream:
+        head = stream.read(64)
+        if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+            return None
+        (phoff,) = struct.unpack_from("<Q", head, 0x20)
+        entry_size, count = struct.unpack_from("<HH", head, 0x36)
+        stream.seek(phoff)
+        table = stream.read(entry_size * count)
+    segments = []
+    for i in range(count):
+        kind, flags, offset, address, _phys, filesz, memsz, align = struct.unpack_from(
+            "<IIQQQQQQ", table, i * entry_size
+        )
+        if kind == 1:  # PT_LOAD
+            segments.append((offset, address, filesz, memsz, align, flags))
+    return segments
+
+
+def loads_like(stripped: Path, original: Path) -> bool:
+    """Whether ``stripped`` maps into memory as ``original`` does and loads: the same segments
+    (address, flags, alignment; at most the padding at a segment's end trimmed) at file
+    offsets the loader accepts, and the dynamic loader opens it. strip breaks this on some
+    libraries that patchelf rewrote (auditwheel's ``*.libs``): "ELF load command
+    address/offset not page-aligned"."""
+    before, after = load_segments(original), load_segments(stripped)
+    if not before or after is None or len(before) != len(after):
+        return False
+    for (_o0, a0, _f0, m0, al0, fl0), (o1, a1, _f1, m1, al1, fl1) in zip(
+        before, after, strict=True
+    ):
+        if (a0, al0, fl0) != (a1, al1, fl1) or m1 < m0 - max(al0, 1):
+            return False
+        if (a1 - o1) % max(al1, 4096) != 0:
+            return False
+    opened = subprocess.run(
+        [sys.executable, "-c", "import ctypes, sys; ctypes.CDLL(sys.argv[1])", str(stripped)],
+        capture_output=True,
+        timeout=60,
+    )
+    return opened.returncode == 0
+
+
 def strip_debug_symbols(bundle: Path) -> None:
-    """Linux: strip the shared libraries, except those in ``*.libs`` folders (grafted by
-    auditwheel with patchelf; strip would leave them unloadable: "ELF load command
-    address/offset not page-aligned") and the executable (its archive is appended)."""
+    """Linux: strip the shared libraries (not the executable: its archive is appended).
+
+    Libraries in ``*.libs`` folders (grafted by auditwheel with patchelf) are stripped on a
+    copy that replaces the original only when it still loads like it (:func:`loads_like`);
+    OpenBLAS and libgfortran do not, and stay as they are."""
     if not sys.platform.startswith("linux") or shutil.which("strip") is None:
         return
-    files = [
-        f
-        for f in bundle.rglob("*.so*")
-        if f.is_file() and not f.is_symlink() and not any(p.endswith(".libs") for p in f.parts)
-    ]
+    files = [f for f in bundle.rglob("*.so*") if f.is_file() and not f.is_symlink()]
+    grafted = [f for f in files if any(p.endswith(".libs") for p in f.parts)]
+    plain = [f for f in files if f not in set(grafted)]
     before = sum(f.stat().st_size for f in files)
-    for start in range(0, len(files), 200):
+    for start in range(0, len(plain), 200):
         subprocess.run(
-            ["strip", "--strip-unneeded", *map(str, files[start : start + 200])], check=True
+            ["strip", "--strip-unneeded", *map(str, plain[start : start + 200])], check=True
         )
+    kept = []
+    for library in grafted:
+        copy = library.with_name(library.name + ".stripped")
+        shutil.copy2(library, copy)
+        done = subprocess.run(["strip", "--strip-unneeded", str(copy)], capture_output=True)
+        if done.returncode == 0 and loads_like(copy, library):
+            os.replace(copy, library)
+        else:
+            copy.unlink()
+            kept.append(library.name)
     after = sum(f.stat().st_size for f in files)
-    print(f"stripped {len(files)} libraries: {(before - after) / 1e6:.0f} MB less")
+    print(
+        f"stripped {len(files) - len(kept)} libraries: {(before - after) / 1e6:.0f} MB less"
+        + (f" (left as they are, strip would break them: {', '.join(kept)})" if kept else "")
+    )
 
 
 def trim_icu_data(bundle: Path) -> None:

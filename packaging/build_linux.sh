@@ -101,8 +101,9 @@ Menu:     cp -r share/. ~/.local/share/ and put this folder's qbi-desktop on you
           (e.g. ln -s "\$PWD/qbi-desktop" ~/.local/bin/qbi-desktop)
 Needs:    a desktop session and the usual desktop libraries, which it takes from the
           system (on Debian/Ubuntu: libegl1 libgl1 libfontconfig1 libfreetype6 libx11-6
-          libxkbcommon-x11-0 libxcb-cursor0 libdbus-1-3 libstdc++6; the .deb's Depends
-          lists them all).
+          libxkbcommon-x11-0 libxcb-cursor0 libdbus-1-3 libstdc++6 libglib2.0-0
+          libsqlite3-0 libgssapi-krb5-2 libzstd1 libpng16-16; the .deb's Depends lists
+          them all).
 Settings, logs and recovery journals live in your user folders (Help > About shows
 where), so replacing this folder with a newer version keeps them.
 EOF

@@ -5,7 +5,8 @@
 The self-test (``--self-test``) checks the window, painting, augmentation preview, a kNN
 baseline and projects; this script checks what it does not reach, so that leaving a module or
 library out of the bundle cannot silently break a command: simulate; detect-spots (both
-methods, and on a Deflate + predictor TIFF, decoded through imagecodecs); import (MNIST IDX,
+methods, and on a Deflate + predictor TIFF, decoded through imagecodecs); detect-spots and
+clean-spots on a NeXus scan (h5py, libhdf5); import (MNIST IDX,
 gz and plain; masks); info; export (datapackage, imagefolder PNG, npz); baseline (digits:
 logreg, knn, dummy, centroid; the IDX files: knn on images resized by scikit-image; simulated
 spots: otsu); augment (one process, and two spawned worker processes, with masks).
@@ -34,6 +35,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_APP = ROOT / "dist" / "qbi-desktop" / "qbi-desktop"
+NEXUS_SCAN = Path(__file__).resolve().parent / "smoke_scan.nxs"
 
 
 class SmokeFailure(Exception):
@@ -186,6 +188,19 @@ class Smoke:
         out = self.run("detect-spots (Deflate TIFF)", "detect-spots", "--out", out_dir, compressed)
         self.files(out_dir, "deflate-predictor_spots.tif")
         self.expect(": 5 spots" in out, f"detect-spots on the Deflate TIFF: {out}")
+
+    def nexus(self) -> None:
+        """h5py and libhdf5 in the bundle: a NeXus scan (3 frames, gzip + shuffle, a frame per
+        chunk, packaging/smoke_scan.nxs; frame 0 has 5 bright pixels) is read and cleaned."""
+        scan = self.work / "scan.nxs"
+        shutil.copy(NEXUS_SCAN, scan)
+        out_dir = self.work / "spots-nexus"
+        out = self.run("detect-spots (NeXus)", "detect-spots", "--out", out_dir, scan)
+        self.expect(": 5 spots" in out, f"detect-spots on the NeXus scan: {out}")
+        self.files(out_dir, "scan_000?_spots.tif", 3)
+        out_dir = self.work / "clean-nexus"
+        self.run("clean-spots (NeXus)", "clean-spots", "--out", out_dir, scan)
+        self.files(out_dir, "scan_000?.tif", 3)
 
     def projects(self) -> Path:
         mnist = self.work / "mnist"
@@ -362,6 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         smoke.version()
         sim = smoke.simulate()
         smoke.detect_spots(sim)
+        smoke.nexus()
         mnist = smoke.projects()
         smoke.baselines(mnist, sim)
         smoke.augment()
