@@ -57,7 +57,7 @@ def is_hdf5(path: str | Path) -> bool:
 def _open(path: Path):
     try:
         import h5py
-    except ImportError:  # the packaged installer leaves h5py out (its size budget)
+    except ImportError:  # h5py is a dependency: only a broken or trimmed install lacks it
         raise ImageReadError(
             path,
             "HDF5/NeXus files need the h5py package, which this installation does not include "
