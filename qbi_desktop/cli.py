@@ -13,7 +13,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from qbi_desktop import __version__
+import qbi_desktop
 
 # Each module registers its sub-command(s) with ``register(subparsers)``.
 COMMAND_MODULES = (
@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'qbi-desktop COMMAND --help' for the options of a command.",
     )
     _add_gui_options(parser)
-    parser.add_argument("--version", action="version", version=f"qbi-desktop {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"qbi-desktop {qbi_desktop.__version__}"
+    )
     # prog given: otherwise argparse builds each command's prog from this parser's usage text
     # (both usage lines), which garbles every 'qbi-desktop COMMAND --help'.
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", prog=PROG)
@@ -103,11 +105,27 @@ def _terminal_safe_output() -> Iterator[None]:
         sys.stdout, sys.stderr = saved
 
 
+def _window_launch(argv: list[str]) -> bool:
+    """Whether ``argv`` opens the window without doubt: no words, or a first word that no
+    command name can be (an option, or a path). Such a start does not import the command
+    modules (and the catalog, formats and scipy behind them) before its first frame."""
+    if any(word in ("-h", "--help", "--version") for word in argv):
+        return False
+    if not argv:
+        return True
+    first = argv[0]
+    return first.startswith("-") or "/" in first or "\\" in first or bool(Path(first).suffix)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     from qbi_desktop.selftest import attach_parent_console
 
     attach_parent_console()  # frozen windowed app on Windows: print to the calling console
+    if _window_launch(argv):
+        gui_args, unknown = build_gui_parser().parse_known_args(argv)
+        if not unknown:
+            return _launch(gui_args)
     parser = build_parser()
     commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
     if argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version")):
@@ -129,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_usage(sys.stderr)
         print(f"qbi-desktop: unknown option(s): {' '.join(unknown)}", file=sys.stderr)
         return 2
+    return _launch(gui_args)
+
+
+def _launch(gui_args: argparse.Namespace) -> int:
     if gui_args.self_test:
         from qbi_desktop.selftest import main as self_test
 

@@ -214,6 +214,15 @@ def _install_panels_after_first_frame(window, opening: bool) -> None:
         QTimer.singleShot(0, install)
 
 
+def _import_before_qt() -> None:
+    """numpy, tifffile and the viewer's core, before Qt: PySide6 reads the source of every
+    module imported after it (its __feature__ import hook), and these are many and need no Qt."""
+    import tifffile  # noqa: F401
+
+    import qbi_desktop.core.io  # noqa: F401
+    import qbi_desktop.core.pyramid  # noqa: F401
+
+
 def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) -> int:
     """Open the main window (or hand ``files`` to the one already running); the exit code."""
     problem = display_problem()
@@ -221,6 +230,7 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
         print(f"qbi-desktop: {problem}", file=sys.stderr)
         return 3
     _setup_file_log()
+    _import_before_qt()
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     from qbi_desktop.gui.main_window import MainWindow
