@@ -25,22 +25,23 @@ from qbi_desktop.core.quality.merge import merge_boxes, merge_masks
 from qbi_desktop.core.quality.staple import staple
 from qbi_desktop.gui.docks.disagreement_view import colour_of
 
-RADIOGRAPH = (
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "radiographs" / "edge20mm_0000.tif"
-)
+try:
+    from tests.conftest import RADIOGRAPHS, need
+except ImportError:  # pragma: no cover
+    from conftest import RADIOGRAPHS, need
 
 
 def _project(tmp_path: Path) -> tuple[Path, int, np.ndarray, np.ndarray]:
     """The radiograph as one item; Ada and Bob marked the absorbing plate differently (Bob's
     edge lies 12 px to the right); Ada saved last, so the item's mask is hers."""
-    if not RADIOGRAPH.is_file():
-        pytest.skip("the shared radiographs are not here")
     import tifffile
+
+    radiograph = need(RADIOGRAPHS / "edge20mm_0000.tif")
 
     folder = tmp_path / "images" / "plate"
     folder.mkdir(parents=True)
-    shutil.copy(RADIOGRAPH, folder / "edge0.tif")
-    image = tifffile.imread(RADIOGRAPH).astype(float)
+    shutil.copy(radiograph, folder / "edge0.tif")
+    image = tifffile.imread(radiograph).astype(float)
     ada = (ndimage.uniform_filter(image, 15) < 10000).astype(np.uint8)
     bob = np.roll(ada, 12, axis=1)
     bob[:, :12] = 0
@@ -224,7 +225,45 @@ def test_box_disagreement_shown_merged_taken_and_undone(qtbot, main_window, tmp_
     _key(qtbot, queue, Qt.Key.Key_1)  # Ada's
     assert [b[:5] for b in boxes()] == [(b.label, b.x, b.y, b.w, b.h) for b in ada]
     assert {b[5] for b in boxes()} == {"consensus of Ada, Bob by Ada's version"}
+    # E opens the item in the canvas: a box drawn there is written under the consensus' name
+    annotate = window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    _key(qtbot, queue, Qt.Key.Key_E)
+
+    def box_session():
+        s = annotate.boxes.session
+        store = getattr(s, "store", None)
+        return s if store is not None and getattr(store, "item_id", None) == item else None
+
+    qtbot.waitUntil(lambda: box_session() is not None, timeout=15000)
+    session = box_session()
+    assert [(b.label, b.x) for b in session.boxes] == [(b.label, b.x) for b in ada]
+    assert session.add(Box("cell", 450, 100, 30, 30))
+    edited = "consensus of Ada, Bob by Ada's version/edited by Cleo"
+    assert boxes()[-1] == ("cell", 450, 100, 30, 30, edited)
+    with open_project(root) as project:  # nobody's own boxes changed
+        from qbi_desktop.core.catalog.opinions import for_item
+
+        assert len(for_item(project.db, item)["Ada"]["boxes"]) == 3
     # A accepts the item, as in the spot review
+    queue.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is queue, timeout=3000)
+    row = [(d.item, d.kind) for d in queue.shown()].index((item, "boxes"))
+    queue.table.setCurrentCell(row, 0)
     _key(qtbot, queue, Qt.Key.Key_A)
     with open_project(root) as project:
         assert project.get(item)["review"] == "accepted"
+
+
+def test_masks_of_different_shapes_are_refused_in_the_view(qtbot, main_window, tmp_path):
+    root, item, ada, _bob = _project(tmp_path)
+    with open_project(root) as project:
+        project.set_mask(item, ada[:300], "Bob")  # half a mask: another shape
+    queue = _open_queue(qtbot, main_window, root)
+    # the report itself refuses the item (listed as a problem, not as a disagreement) ...
+    assert all(d.kind != "mask" for d in queue.shown())
+    # ... and the view, asked anyway, says which item and who drew which shape
+    from qbi_desktop.gui.docks.disagreement_shapes import versions_job
+
+    with pytest.raises(Exception, match=r"different shapes \(Ada: 600x600, Bob: 300x600\)"):
+        run_job(versions_job(root, item, "mask"))

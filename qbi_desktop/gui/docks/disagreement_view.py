@@ -142,8 +142,10 @@ class DisagreementView(QWidget):
             f'<span style="color: rgb{colour_of(i)}">■</span> {i + 1}: {name}'
             for i, name in enumerate(v.annotators)
         ]
-        if self.result is not None:
-            entries.append(f'<span style="color: white">■</span> {self.result_by}')
+        if self.result is not None:  # white on a dark swatch: it shows on a light dialog too
+            entries.append(
+                f'<span style="color: white; background-color: #303030">■</span> {self.result_by}'
+            )
         self.legend.setText(" &nbsp; ".join(entries))
 
     # -- drawing ---------------------------------------------------------------------------------
@@ -158,7 +160,7 @@ class DisagreementView(QWidget):
         layers = list(range(len(v.annotators)))
         if self.side_by_side.isChecked():
             panes = [[i] for i in layers] + ([["result"]] if self.result is not None else [])
-            columns = 2 if len(panes) <= 4 else 3
+            columns = self._columns(len(panes))
         else:
             panes = [[*layers, "result"]]
             columns = 1
@@ -176,6 +178,16 @@ class DisagreementView(QWidget):
         else:
             height, width = v.image.shape[:2]
             self.views[0].setRange(QRectF(0, 0, width, height), padding=0.02)
+
+    def _columns(self, n: int) -> int:
+        """The number of columns that gives ``n`` square panes the largest side."""
+        width, height = max(1, self.graphics.width()), max(1, self.graphics.height() - 20 * n)
+
+        def side(c: int) -> float:
+            rows = -(-n // c)
+            return min(width / c, height / rows)
+
+        return max(range(1, n + 1), key=lambda c: (side(c), -c))
 
     def _view(self, pane: list, n: int, columns: int, side: bool) -> pg.ViewBox:
         v = self.versions
@@ -195,8 +207,8 @@ class DisagreementView(QWidget):
         view.addItem(image)
         for who in pane:
             if who == "result":
-                if self.result is not None:
-                    self._draw(view, self.result, RESULT_COLOUR, fill=False, dashed=True)
+                if self.result is not None:  # alone in its pane: filled as the others
+                    self._draw(view, self.result, RESULT_COLOUR, fill=side, dashed=True)
             else:
                 data = v.masks.get(v.annotators[who]) if v.kind == "mask" else None
                 if v.kind != "mask":
@@ -217,8 +229,13 @@ class DisagreementView(QWidget):
         pen.setCosmetic(True)
         if dashed:
             pen.setStyle(Qt.PenStyle.DashLine)
-        for _label, x, y, w, h in data:
+        for label, x, y, w, h in data:
             rect = QGraphicsRectItem(QRectF(x, y, w, h))
             rect.setPen(pen)
             rect.setZValue(10)
             view.addItem(rect)
+            if not dashed:  # the class, as the canvas tags a box (the consensus: by position)
+                tag = pg.TextItem(str(label), color=colour, anchor=(0, 1))
+                tag.setPos(x, y)
+                tag.setZValue(11)
+                view.addItem(tag)

@@ -169,6 +169,7 @@ class DisagreementQueue(ShapeDecisions, QDialog):
             cells = (d.name, d.kind, f"{d.score:.2f}", ", ".join(d.annotators), d.detail)
             for col, text in enumerate(cells):
                 self.table.setItem(row, col, QTableWidgetItem(text))
+        self.table.resizeColumnsToContents()
         if items:
             self.table.setCurrentCell(0, 0)
         self._show_current()
