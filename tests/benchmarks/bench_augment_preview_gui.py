@@ -144,6 +144,8 @@ def main() -> int:
     print(f"at the end: {load_text()}")
     wait(lambda: not panel.runner.busy, timeout=30.0)  # no worker left to signal a closed window
     window.close()
+    app.processEvents()
+    panel.runner.pool.waitForDone(30000)  # (closing may have asked for one more preview)
     return 0
 
 

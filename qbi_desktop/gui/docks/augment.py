@@ -12,6 +12,11 @@ when a profile that allows it is chosen (the note says which). Keras mode greys 
 resampler (Keras resamples with scipy), and a refused pipeline greys out the samples on screen,
 so stale pictures never pass for the current settings.
 
+Modules: this one builds the panel and runs the preview; augment_controls/augment_editors hold
+the option form and its editors, augment_profiles the profile chooser and dialog,
+augment_files the pipeline's load/save and remembered settings, augment_batch the batch dialog
+and run, augment_preview the preview worker, grid and difference view.
+
 Any change re-draws the preview after a 30 ms pause, on a preview-sized copy, in a latest-only
 worker (augment_preview): the GUI never waits, and a result that a newer change has made stale
 is never shown. The samples use the same parameters a batch run with the same seed writes for
@@ -21,11 +26,8 @@ copies 0..N-1 of this image, so what the user sees (and hovers) is what gets wri
 from __future__ import annotations
 
 import html
-import json
 import secrets
 import time
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -33,15 +35,9 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -52,11 +48,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.augment import SPECS, Pipeline, Profile, available_profiles, save_profile
-from qbi_desktop.core.augment.profiles import user_profile_dir
+from qbi_desktop.core.augment import Profile
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.gui.docks.augment_batch import BatchDialog, BatchRequest, batch_job
-from qbi_desktop.gui.docks.augment_controls import OptionsForm, pretty, shrinkable
+from qbi_desktop.gui.docks.augment_batch import BatchRunMixin
+from qbi_desktop.gui.docks.augment_controls import OptionsForm
+from qbi_desktop.gui.docks.augment_editors import shrinkable
+from qbi_desktop.gui.docks.augment_files import PipelineFilesMixin
 from qbi_desktop.gui.docks.augment_preview import (
     DifferenceView,
     LatestOnlyRunner,
@@ -66,16 +63,14 @@ from qbi_desktop.gui.docks.augment_preview import (
     compute_preview,
     make_base,
 )
+from qbi_desktop.gui.docks.augment_profiles import (  # noqa: F401  (PROFILE_TITLES, ProfileDialog: public names)
+    PROFILE_TITLES,
+    ProfileDialog,
+    ProfilesMixin,
+    profile_reasons_html,
+)
 from qbi_desktop.gui.docks.levels import colormap_lut
 
-PROFILE_TITLES = {
-    "ct": "CT",
-    "radiograph": "Radiograph (neutron / X-ray)",
-    "microscopy": "Microscopy",
-    "natural": "Natural images",
-}
-# the profile's name in the one-line note (the combo shows the long title)
-PROFILE_SHORT = {"radiograph": "Radiograph", "natural": "Natural"}
 KERAS_NOTE = (
     "Keras mode reproduces ImageDataGenerator exactly, defects included: "
     "height_shift_range moves horizontally and width_shift_range vertically, the pivot is "
@@ -90,10 +85,9 @@ CORRECTED_NOTE = (
 DEBOUNCE_MS = 30
 PREVIEW_MIN_SIDE = 128
 PREVIEW_MAX_SIDE = 256
-SETTINGS_GROUP = "augment"
 
 
-class AugmentPanel(QWidget):
+class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
     """The dock's widget. Public for tests and other panels: ``form``, ``grid``, ``difference``,
     ``pipeline()``, ``refresh()``, ``load_pipeline()``, ``save_pipeline()``, ``start_batch()``."""
 
@@ -270,167 +264,7 @@ class AugmentPanel(QWidget):
         reroll.activated.connect(self.reroll_seed)
         self._keras_toggled(False)
 
-    # -- profiles ----------------------------------------------------------------------------
-    def _reload_profiles(self, select: str | None = None) -> None:
-        current = select if select is not None else self.profile.currentData()
-        self._profiles = available_profiles()
-        self.profile.blockSignals(True)
-        self.profile.clear()
-        self.profile.addItem("(no profile: everything allowed)", None)
-        for name, prof in self._profiles.items():
-            title = PROFILE_TITLES.get(name, name) + ("" if prof.builtin else " (user)")
-            self.profile.addItem(title, name)
-            self.profile.setItemData(
-                self.profile.count() - 1, prof.description, Qt.ItemDataRole.ToolTipRole
-            )
-        idx = self.profile.findData(current)
-        self.profile.setCurrentIndex(max(0, idx))
-        self.profile.blockSignals(False)
-        self._apply_profile()
-
-    def set_profile(self, name: str | None) -> None:
-        """Choose a profile by name (``None``: no profile)."""
-        idx = self.profile.findData(name)
-        if idx < 0:
-            raise UserFacingError(
-                f"profile: {name!r} is not known (known: {', '.join(sorted(self._profiles))})"
-            )
-        self.profile.setCurrentIndex(idx)
-
-    def current_profile(self) -> Profile | None:
-        name = self.profile.currentData()
-        return self._profiles.get(name) if name else None
-
-    def _profile_changed(self, _index: int) -> None:
-        self._apply_profile()
-        self.schedule()
-
-    def _apply_profile(self) -> None:
-        prof = self.current_profile()
-        disabled = prof.disabled if prof else {}
-        reset, restored = self.form.apply_profile(disabled, prof.name if prof else None)
-        changes = []
-        if reset:
-            changes.append("Switched off now: " + ", ".join(pretty(o) for o in reset))
-        if restored:
-            changes.append("Restored: " + ", ".join(pretty(o) for o in restored))
-        lines = []
-        if disabled:
-            n = len(disabled)
-            short = PROFILE_SHORT.get(prof.name, PROFILE_TITLES.get(prof.name, prof.name))
-            lines.append(f"{short}: {n} option{'s' if n != 1 else ''} off — hover for why")
-        if changes:
-            lines.append("; ".join(changes))
-        self.profile_note.setText("\n".join(lines))
-        self.profile_note.setToolTip(profile_reasons_html(prof, restored) if prof else "")
-        self.profile_note.setVisible(bool(lines))
-
-    def save_profile_as(self, name: str, description: str, disabled: dict[str, str]) -> Path:
-        """Write a user profile and select it; returns its file."""
-        name = name.strip()
-        if not name:
-            raise UserFacingError("profile name: give the profile a name")
-        if name in PROFILE_TITLES or name in {p for p, v in self._profiles.items() if v.builtin}:
-            raise UserFacingError(f"profile name: {name!r} is a built-in profile; choose another")
-        from qbi_desktop.core.augment.profiles import profile_from_json
-
-        prof = profile_from_json(
-            Profile(name, description, dict(disabled)).to_json(), f"profile {name!r}"
-        )
-        folder = user_profile_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
-        path = folder / f"{stem}.json"
-        save_profile(prof, path)
-        self._reload_profiles(select=name)
-        self.schedule()
-        return path
-
-    def save_profile_dialog(self) -> None:
-        dialog = ProfileDialog(self, self.current_profile())
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        try:
-            self.save_profile_as(*dialog.result_profile())
-        except (UserFacingError, OSError) as exc:
-            self.window.report_error(str(exc))
-
     # -- pipeline ----------------------------------------------------------------------------
-    def pipeline(self) -> Pipeline:
-        """The pipeline the controls describe (raises UserFacingError naming a bad field)."""
-        return Pipeline(
-            options=self.form.options(),
-            keras_compat=self.keras.isChecked(),
-            seed=int(self.seed.value()),
-            profile=self.profile.currentData(),
-        )
-
-    def set_pipeline(self, pipeline: Pipeline) -> None:
-        """Show a pipeline in the controls (its profile, mode, seed and options)."""
-        if pipeline.profile is not None and pipeline.profile not in self._profiles:
-            self._reload_profiles()
-        self.notice = ""
-        for w in (self.profile, self.keras, self.seed):
-            w.blockSignals(True)
-        try:
-            if pipeline.profile is not None:
-                self.set_profile(pipeline.profile)
-            else:
-                self.profile.setCurrentIndex(0)
-            self.keras.setChecked(pipeline.keras_compat)
-            self.seed.setValue(min(pipeline.seed, self.seed.maximum()))
-        finally:
-            for w in (self.profile, self.keras, self.seed):
-                w.blockSignals(False)
-        self.form.set_options(pipeline.options)
-        self._apply_profile()
-        self._keras_toggled(pipeline.keras_compat, schedule=False)
-        self.schedule()
-
-    def load_pipeline(self, path: str | Path) -> Pipeline | None:
-        """Load a pipeline JSON into the controls; problems go to ``window.report_error``."""
-        try:
-            pipeline = Pipeline.load(path)
-            pipeline.check()
-            self.set_pipeline(pipeline)
-        except UserFacingError as exc:
-            self.window.report_error(str(exc))
-            return None
-        self.window.settings.setValue(f"{SETTINGS_GROUP}/last_dir", str(Path(path).parent))
-        return pipeline
-
-    def save_pipeline(self, path: str | Path) -> bool:
-        try:
-            self.pipeline().save(path)
-        except UserFacingError as exc:
-            self.window.report_error(str(exc))
-            return False
-        except OSError as exc:
-            self.window.report_error(f"{path}: cannot save the pipeline ({exc.strerror or exc})")
-            return False
-        self.window.settings.setValue(f"{SETTINGS_GROUP}/last_dir", str(Path(path).parent))
-        return True
-
-    def _last_dir(self) -> str:
-        return str(self.window.settings.value(f"{SETTINGS_GROUP}/last_dir", str(Path.home())))
-
-    def load_pipeline_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Load pipeline", self._last_dir(), "Pipelines (*.json);;All files (*)"
-        )
-        if path:
-            self.load_pipeline(path)
-
-    def save_pipeline_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save pipeline",
-            str(Path(self._last_dir()) / "pipeline.json"),
-            "Pipelines (*.json)",
-        )
-        if path:
-            self.save_pipeline(path)
-
     def _keras_toggled(self, on: bool, schedule: bool = True) -> None:
         # Keras resamples with scipy: the OpenCV resampler is greyed out while the mode is on,
         # so the engine's refusal of that pair cannot be reached from the dock.
@@ -634,213 +468,6 @@ class AugmentPanel(QWidget):
     def _visibility_changed(self, visible: bool) -> None:
         if visible and self._dirty:
             self.schedule()
-
-    # -- settings ----------------------------------------------------------------------------
-    def _remember(self, pipeline: Pipeline) -> None:
-        s = self.window.settings
-        s.setValue(f"{SETTINGS_GROUP}/pipeline", json.dumps(pipeline.to_json()))
-        s.setValue(f"{SETTINGS_GROUP}/samples", self.n_samples.value())
-
-    def _restore(self) -> None:
-        s = self.window.settings
-        n = s.value(f"{SETTINGS_GROUP}/samples", 8, type=int)
-        self.n_samples.blockSignals(True)
-        self.n_samples.setValue(max(1, min(16, n)))
-        self.n_samples.blockSignals(False)
-        self.grid.set_count(self.n_samples.value())
-        for tile in self.grid.tiles:
-            tile.double_clicked.connect(self._open_difference)
-        text = s.value(f"{SETTINGS_GROUP}/pipeline", "")
-        if text:
-            try:
-                self.set_pipeline(Pipeline.from_json(json.loads(text), "saved pipeline"))
-            except (UserFacingError, ValueError):
-                pass  # a stale setting from another version: start from the defaults
-
-    # -- batch -------------------------------------------------------------------------------
-    def project_root(self) -> str | None:
-        """The folder of the project open in the window (datasets panel), if any."""
-        candidates = [getattr(self.window, "project", None)]
-        for panel in getattr(self.window, "panels", {}).values():
-            candidates.append(getattr(panel, "project", None))
-            candidates.append(getattr(getattr(panel, "model", None), "project", None))
-        for obj in candidates:
-            root = getattr(obj, "root", None)
-            if root is not None:
-                return str(root)
-        return None
-
-    def open_batch_dialog(self) -> None:
-        s = self.window.settings
-        last = s.value(f"{SETTINGS_GROUP}/batch", "")
-        try:
-            last = json.loads(last) if last else {}
-        except ValueError:
-            last = {}
-        try:  # the dialog says which regression targets this pipeline keeps
-            pipeline = self.pipeline()
-        except UserFacingError:
-            pipeline = None
-        dialog = BatchDialog(self, self.project_root(), last, pipeline)
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        request = dialog.request()
-        s.setValue(f"{SETTINGS_GROUP}/batch", json.dumps(request.__dict__))
-        self.start_batch(request)
-
-    def start_batch(self, request: BatchRequest):
-        """Start writing; returns the Task (None when the request or pipeline is refused)."""
-        try:
-            request.check()
-            pipeline = self.pipeline()
-            pipeline.check()
-        except UserFacingError as exc:
-            self.window.report_error(str(exc))
-            return None
-        if self.batch_task is not None and not self.batch_task.finished:
-            self.window.report_error("A batch is already being written; cancel it or wait")
-            return None
-        task = self.window.tasks.submit(
-            request.title,
-            lambda: batch_job(request, pipeline),
-            on_result=lambda result: self._batch_done(request, result),
-            on_error=self.window.report_error,
-            on_progress=self._batch_progress,
-        )
-        task.ended.connect(self._batch_ended)
-        self.batch_task = task
-        self.batch_progress.setRange(0, 0)
-        self.batch_progress.setFormat("starting")
-        self.batch_progress.show()
-        self.batch_cancel.show()
-        self.batch_button.setEnabled(False)
-        self.batch_button.hide()  # the progress bar takes its place in the row
-        return task
-
-    def cancel_batch(self) -> None:
-        if self.batch_task is not None:
-            self.batch_task.cancel()
-
-    def _batch_progress(self, progress) -> None:
-        if progress.total > 0:
-            self.batch_progress.setRange(0, progress.total)
-            self.batch_progress.setValue(progress.done)
-        self.batch_progress.setFormat(progress.message or "%v / %m")
-
-    def _batch_ended(self) -> None:
-        self.batch_progress.hide()
-        self.batch_cancel.hide()
-        self.batch_button.setEnabled(True)
-        self.batch_button.show()
-        task = self.batch_task
-        if task is not None and task.state == "cancelled":
-            self.window.statusBar().showMessage(
-                "Augmentation cancelled; the copies written so far are complete. Run it again "
-                "to resume.",
-                10000,
-            )
-
-    def _batch_done(self, request: BatchRequest, result: Any) -> None:
-        new_ids = getattr(result, "new_ids", None)
-        batch = getattr(result, "batch", result)
-        text = (
-            f"Augmented: {batch.written} written, {batch.skipped} already there, {batch.total} "
-            f"in total → {batch.output}"
-        )
-        if new_ids is not None:
-            text += f"; {len(new_ids)} items added to the project"
-            self.items_added.emit(list(new_ids))
-            self._reload_project_views()
-        self.window.statusBar().showMessage(text, 15000)
-
-    def _reload_project_views(self) -> None:
-        """Let a project browser show the new items (if one is open and can reload)."""
-        for panel in getattr(self.window, "panels", {}).values():
-            model = getattr(panel, "model", None)
-            for obj in (panel, model):
-                fn = getattr(obj, "reload", None)
-                if callable(fn) and getattr(obj, "project", None) is not None:
-                    try:
-                        fn()
-                    except Exception:  # noqa: BLE001 - another panel's refresh must not break ours
-                        pass
-                    break
-
-
-def profile_reasons_html(prof: Profile, restored: list[str] | None = None) -> str:
-    """The profile note's tooltip: every option the profile switches off, grouped by reason,
-    with the full reason (rich text, so that Qt wraps the long lines)."""
-    by_reason: dict[str, list[str]] = {}
-    for option, why in prof.disabled.items():
-        by_reason.setdefault(why, []).append(pretty(option))
-    title = html.escape(PROFILE_TITLES.get(prof.name, prof.name))
-    about = f" — {html.escape(prof.description)}" if prof.description else ""
-    parts = [f"<p><b>{title}</b>{about}</p>"]
-    if by_reason:
-        items = "".join(
-            f"<li><b>{html.escape(', '.join(opts))}</b>: {html.escape(why)}</li>"
-            for why, opts in by_reason.items()
-        )
-        parts.append(f"<p>Switched off, and why:</p><ul>{items}</ul>")
-    else:
-        parts.append("<p>Nothing is switched off.</p>")
-    if restored:
-        parts.append(
-            "<p>Restored (a previous profile had switched them off): "
-            + html.escape(", ".join(pretty(o) for o in restored))
-            + "</p>"
-        )
-    return "".join(parts)
-
-
-class ProfileDialog(QDialog):
-    """Make a user profile: name, description, and which options it allows (ticked) or forbids
-    (unticked, with the reason shown in the dock)."""
-
-    def __init__(self, parent: QWidget | None, base: Profile | None):
-        super().__init__(parent)
-        self.setWindowTitle("Save modality profile")
-        self.name = QLineEdit()
-        self.name.setPlaceholderText("e.g. my-beamline")
-        self.description = QLineEdit(base.description if base else "")
-        self.reason = QLineEdit()
-        self.reason.setPlaceholderText("why the unticked options are off (shown in the dock)")
-        self.options = QListWidget()
-        disabled = dict(base.disabled) if base else {}
-        self._reasons = disabled
-        for spec in SPECS:
-            item = QListWidgetItem(pretty(spec.name))
-            item.setData(Qt.ItemDataRole.UserRole, spec.name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(
-                Qt.CheckState.Unchecked if spec.name in disabled else Qt.CheckState.Checked
-            )
-            item.setToolTip(disabled.get(spec.name, spec.help))
-            self.options.addItem(item)
-        form = QFormLayout()
-        form.addRow("Name", self.name)
-        form.addRow("Description", self.description)
-        form.addRow(QLabel("Allowed options (untick to forbid):"))
-        form.addRow(self.options)
-        form.addRow("Reason", self.reason)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addWidget(buttons)
-
-    def result_profile(self) -> tuple[str, str, dict[str, str]]:
-        reason = self.reason.text().strip() or "not allowed for this data"
-        disabled = {}
-        for row in range(self.options.count()):
-            item = self.options.item(row)
-            name = item.data(Qt.ItemDataRole.UserRole)
-            if item.checkState() != Qt.CheckState.Checked:
-                disabled[name] = self._reasons.get(name, reason)
-        return self.name.text(), self.description.text(), disabled
 
 
 def install(window) -> AugmentPanel:

@@ -9,6 +9,7 @@ resumes: outputs already recorded in the folder's manifest are skipped.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from PySide6.QtWidgets import (
 from qbi_desktop.core.augment import Pipeline
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
+from qbi_desktop.gui.docks.augment_files import SETTINGS_GROUP
 
 INPUT_KINDS = ("project", "folder", "array")
 INPUT_TITLES = {
@@ -272,3 +274,117 @@ class BatchDialog(QDialog):
             workers=self.workers.value(),
             scheduler=self.scheduler.text().strip(),
         )
+
+
+class BatchRunMixin:
+    """The panel's batch row: the dialog, the running task, its progress and the result (a mixin
+    of the panel; needs ``batch_button``, ``batch_progress``, ``batch_cancel``, ``batch_task``,
+    ``items_added``, ``window`` and ``pipeline()``)."""
+
+    def project_root(self) -> str | None:
+        """The folder of the project open in the window (datasets panel), if any."""
+        candidates = [getattr(self.window, "project", None)]
+        for panel in getattr(self.window, "panels", {}).values():
+            candidates.append(getattr(panel, "project", None))
+            candidates.append(getattr(getattr(panel, "model", None), "project", None))
+        for obj in candidates:
+            root = getattr(obj, "root", None)
+            if root is not None:
+                return str(root)
+        return None
+
+    def open_batch_dialog(self) -> None:
+        s = self.window.settings
+        last = s.value(f"{SETTINGS_GROUP}/batch", "")
+        try:
+            last = json.loads(last) if last else {}
+        except ValueError:
+            last = {}
+        try:  # the dialog says which regression targets this pipeline keeps
+            pipeline = self.pipeline()
+        except UserFacingError:
+            pipeline = None
+        dialog = BatchDialog(self, self.project_root(), last, pipeline)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        request = dialog.request()
+        s.setValue(f"{SETTINGS_GROUP}/batch", json.dumps(request.__dict__))
+        self.start_batch(request)
+
+    def start_batch(self, request: BatchRequest):
+        """Start writing; returns the Task (None when the request or pipeline is refused)."""
+        try:
+            request.check()
+            pipeline = self.pipeline()
+            pipeline.check()
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return None
+        if self.batch_task is not None and not self.batch_task.finished:
+            self.window.report_error("A batch is already being written; cancel it or wait")
+            return None
+        task = self.window.tasks.submit(
+            request.title,
+            lambda: batch_job(request, pipeline),
+            on_result=lambda result: self._batch_done(request, result),
+            on_error=self.window.report_error,
+            on_progress=self._batch_progress,
+        )
+        task.ended.connect(self._batch_ended)
+        self.batch_task = task
+        self.batch_progress.setRange(0, 0)
+        self.batch_progress.setFormat("starting")
+        self.batch_progress.show()
+        self.batch_cancel.show()
+        self.batch_button.setEnabled(False)
+        self.batch_button.hide()  # the progress bar takes its place in the row
+        return task
+
+    def cancel_batch(self) -> None:
+        if self.batch_task is not None:
+            self.batch_task.cancel()
+
+    def _batch_progress(self, progress) -> None:
+        if progress.total > 0:
+            self.batch_progress.setRange(0, progress.total)
+            self.batch_progress.setValue(progress.done)
+        self.batch_progress.setFormat(progress.message or "%v / %m")
+
+    def _batch_ended(self) -> None:
+        self.batch_progress.hide()
+        self.batch_cancel.hide()
+        self.batch_button.setEnabled(True)
+        self.batch_button.show()
+        task = self.batch_task
+        if task is not None and task.state == "cancelled":
+            self.window.statusBar().showMessage(
+                "Augmentation cancelled; the copies written so far are complete. Run it again "
+                "to resume.",
+                10000,
+            )
+
+    def _batch_done(self, request: BatchRequest, result: Any) -> None:
+        new_ids = getattr(result, "new_ids", None)
+        batch = getattr(result, "batch", result)
+        text = (
+            f"Augmented: {batch.written} written, {batch.skipped} already there, {batch.total} "
+            f"in total → {batch.output}"
+        )
+        if new_ids is not None:
+            text += f"; {len(new_ids)} items added to the project"
+            self.items_added.emit(list(new_ids))
+            self._reload_project_views()
+        self.window.statusBar().showMessage(text, 15000)
+
+    def _reload_project_views(self) -> None:
+        """Let a project browser show the new items (if one is open and can reload)."""
+        for panel in getattr(self.window, "panels", {}).values():
+            model = getattr(panel, "model", None)
+            for obj in (panel, model):
+                fn = getattr(obj, "reload", None)
+                if callable(fn) and getattr(obj, "project", None) is not None:
+                    try:
+                        fn()
+                    except Exception:  # noqa: BLE001 - another panel's refresh must not break ours
+                        pass
+                    break

@@ -49,7 +49,10 @@ class _Run(QRunnable):
         except Exception as exc:  # noqa: BLE001 - a preview bug must not take the app down
             log.error("augment preview failed:\n%s", traceback.format_exc())
             result, error = None, f"preview failed: {type(exc).__name__}: {exc}"
-        self.owner._w_done.emit(self.generation, result, error)
+        try:
+            self.owner._w_done.emit(self.generation, result, error)
+        except RuntimeError:  # the panel was deleted meanwhile (the app closing): no one to tell
+            pass
 
 
 class LatestOnlyRunner(QObject):
