@@ -10,6 +10,7 @@ that yields thousands of times per second cannot flood the event loop.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 import traceback
@@ -20,6 +21,8 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+
+SWITCH_INTERVAL_S = 0.0005
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +153,11 @@ class TaskManager(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self.tasks: list[Task] = []
+        # The GUI thread needs the interpreter lock for every Python slot and event filter; a
+        # worker running Python holds it up to the switch interval (5 ms by default) each time.
+        # 0.5 ms: typing while the suggestions worker runs had ~100 heartbeat gaps > 50 ms per
+        # 300 labels at 5 ms, fewer and shorter at 0.5 ms (bench_browser_keys.py)
+        sys.setswitchinterval(min(sys.getswitchinterval(), SWITCH_INTERVAL_S))
 
     def submit(
         self,
