@@ -147,11 +147,9 @@ def _check_all(p) -> None:
             for sort in (key, "-" + key):
                 for offset in (0, 137, max(0, expected_count - 50)):
                     got = [r["id"] for r in p.query(filters, sort, offset, 100)]
-                    assert got == _reference(p.db, filters, sort, offset, 100), (
-                        filters,
-                        sort,
-                        offset,
-                    )
+                    expected = _reference(p.db, filters, sort, offset, 100)
+                    assert got == expected, (filters, sort, offset)
+                    assert p.page_ids(filters, sort, offset, 100).tolist() == expected
 
 
 def test_every_browser_sort_and_filter_pages_like_plain_sql(project):
@@ -377,3 +375,35 @@ def test_a_version_5_catalog_migrates_to_paged_sorts_and_shared_provenance(tmp_p
     with open_project(tmp_path / "p") as p:
         assert p.count({"duplicates": True}) == 24 and p.ids({"name": "renamed"}) == [7]
         assert p.get(5)["provenance_params"] == before[5]
+
+
+def test_a_name_filter_reads_the_name_index_only_when_few_names_match(project, monkeypatch):
+    """'img0012' (a hundred names): its candidates come from the trigram index; with the
+    threshold below that, the same filter tests every name along the sort order instead. The
+    pages are the plain SQL's either way, 'r_00' (a literal _) and case included."""
+    from qbi_desktop.core.catalog import names
+
+    for few, indexed in ((names.FEW, True), (50, False)):
+        monkeypatch.setattr(names, "FEW", few)
+        names._found.clear()
+        term, _ = names.condition(project.db, "img0012")
+        assert ("items_names" in term) is indexed
+        plan = " ".join(
+            r[3]
+            for r in project.db.execute(
+                "EXPLAIN QUERY PLAN SELECT COUNT(*) FROM items "
+                + q.where_clause({"name": "img0012"}, project.db)[0],
+                q.where_clause({"name": "img0012"}, project.db)[1],
+            )
+        )
+        assert ("VIRTUAL TABLE" in plan) is indexed, plan
+        for filters in ({"name": "img0012"}, {"name": "R_00", "split": "train"}, {"name": "mg0"}):
+            assert project.count(filters) == len(_reference(project.db, filters, "id", 0, 10**6))
+            for sort in ("id", "-name", "label", "-source", "n_boxes"):
+                for offset in (0, 40):
+                    got = [r["id"] for r in project.query(filters, sort, offset, 60)]
+                    assert got == _reference(project.db, filters, sort, offset, 60), (
+                        few,
+                        filters,
+                        sort,
+                    )

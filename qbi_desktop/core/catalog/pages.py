@@ -88,9 +88,9 @@ def _estimate(db: sqlite3.Connection, f: Filters) -> int:
         dup = db.execute("SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes").fetchone()[0]
         n = min(n, int(dup))
     if f.name:
-        candidates = names.candidates(db, f.name)
-        if candidates is not None:
-            n = min(n, candidates)
+        found = names.indexed_matches(db, f.name)
+        if found is not None:
+            n = min(n, found)
     return n
 
 

@@ -329,6 +329,18 @@ class Project:
 
         return id_array(self.db, filters, sort)
 
+    def page_ids(
+        self,
+        filters: Any = None,
+        sort: str | Sequence[str] | None = None,
+        offset: int = 0,
+        limit: int = 1000,
+    ) -> np.ndarray:
+        """The ids of one page in sort order, as an int64 array (the Browser's window)."""
+        from qbi_desktop.core.catalog.queries import page_ids
+
+        return page_ids(self.db, filters, sort, offset, limit)
+
     def distinct(self, column: str) -> list[Any]:
         """Values present in a column (labels, splits, ...) or ``"targets"`` for target names."""
         from qbi_desktop.core.catalog.queries import distinct

@@ -262,6 +262,33 @@ def query(
     return _with_targets(db, [_row(r) for r in db.execute(sql, params)])
 
 
+def page_ids(
+    db: sqlite3.Connection,
+    filters: Filters | Mapping[str, Any] | None = None,
+    sort: str | Sequence[str] | None = None,
+    offset: int = 0,
+    limit: int = 1000,
+) -> np.ndarray:
+    """The ids of one page in sort order (the rows of ``query`` without their contents): what
+    the Browser holds of a million items, its visible window and a margin."""
+    from qbi_desktop.core.catalog.pages import planned_page
+
+    offset, limit = max(0, int(offset)), max(0, int(limit))
+    page = planned_page(db, as_filters(filters), _sort_keys(sort), offset, limit)
+    if page is not None:
+        return np.asarray(page, dtype=np.int64)
+    by_target = _single_target(sort)
+    if by_target is not None:
+        return _ids_by_target(db, filters, *by_target)[offset : offset + limit]
+    where, wparams = where_clause(filters, db)
+    joins, order, oparams = order_clause(sort)
+    keys = _sort_keys(sort)
+    needs_join = any(k.lstrip("-+") in ("source", "has_mask") for k in keys)
+    base = _FROM if needs_join else "FROM items "
+    sql = "SELECT items.id " + base + joins + where + order + "LIMIT ? OFFSET ?"
+    return _id_column(db, sql, [*oparams, *wparams, limit, offset])
+
+
 def _row(values: Sequence[Any]) -> dict[str, Any]:
     row = dict(zip(_ROW_COLUMNS, values, strict=True))
     row["has_mask"] = bool(row["has_mask"])
