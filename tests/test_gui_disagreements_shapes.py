@@ -91,6 +91,11 @@ def _pixels_of(widget, colour, tolerance=12) -> int:
     return int((np.abs(rgb - np.array(colour)).max(axis=2) <= tolerance).sum())
 
 
+def _decided(qtbot, queue) -> None:
+    """Wait until the mask decision (computed and written on a worker) is in."""
+    qtbot.waitUntil(lambda: not queue.busy(), timeout=15000)
+
+
 def _mask(root, item):
     with open_project(root) as project:
         return project.mask(item), project.get(item)["mask"]["annotator"]
@@ -114,6 +119,7 @@ def test_mask_disagreement_shown_taken_merged_undone_and_edited(qtbot, main_wind
 
     # key 2 takes Bob's mask as the item's mask
     _key(qtbot, queue, Qt.Key.Key_2)
+    _decided(qtbot, queue)
     mask, who = _mask(root, item)
     np.testing.assert_array_equal(mask, bob)
     assert who == "consensus of Ada, Bob by Bob's version"
@@ -129,11 +135,13 @@ def test_mask_disagreement_shown_taken_merged_undone_and_edited(qtbot, main_wind
     # merge by majority vote and by STAPLE: what the core computes
     queue.method.setCurrentIndex(queue.method.findData("majority"))
     qtbot.mouseClick(queue.merge_button, Qt.MouseButton.LeftButton)
+    _decided(qtbot, queue)
     mask, who = _mask(root, item)
     np.testing.assert_array_equal(mask, merge_masks([ada, bob], "majority"))
     assert who == "consensus of Ada, Bob by majority vote"
     queue.method.setCurrentIndex(queue.method.findData("staple"))
     _key(qtbot, queue, Qt.Key.Key_M)
+    _decided(qtbot, queue)
     mask, who = _mask(root, item)
     np.testing.assert_array_equal(mask != 0, staple([ada, bob]).mask)
     assert who == "consensus of Ada, Bob by STAPLE"

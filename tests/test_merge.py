@@ -37,6 +37,11 @@ def test_majority_counts_strictly_more_than_half_per_class():
     # two annotators: a pixel only one of them marked is not a majority
     two = merge_masks([a, b], "majority")
     np.testing.assert_array_equal(two == 1, (a == 1) & (b == 1))
+    # the consensus module's vote gives the same
+    for masks in ([a, b, c], [a, b], [a, b, c, a]):
+        np.testing.assert_array_equal(
+            merge_masks(masks, "majority"), mask_consensus(masks, [1, 2], "majority")[0]
+        )
 
 
 def test_staple_merge_equals_the_core_staple():

@@ -30,6 +30,7 @@ from scipy import ndimage
 from qbi_desktop.core.catalog.opinions import CONSENSUS_PREFIX
 from qbi_desktop.core.quality import agreement as ag
 from qbi_desktop.core.quality.consensus import mask_consensus
+from qbi_desktop.core.quality.staple import MAX_ANNOTATORS
 
 MASK_METHODS = ("majority", "staple", "union", "intersection")
 #: How a decision is named in the provenance ("consensus of A, B by <words>").
@@ -56,6 +57,8 @@ def _check(masks: Sequence[np.ndarray]) -> list[np.ndarray]:
     arrays = [np.asarray(m) for m in masks]
     if len(arrays) < 2:
         raise ValueError(f"merging needs the masks of two or more annotators, got {len(arrays)}")
+    if len(arrays) > MAX_ANNOTATORS:
+        raise ValueError(f"merging takes up to {MAX_ANNOTATORS} annotators, got {len(arrays)}")
     shape = arrays[0].shape
     for n, m in enumerate(arrays):
         if m.shape != shape:
@@ -77,19 +80,28 @@ def merge_masks(
     classes = sorted({int(v) for m in arrays for v in np.unique(m) if v != 0})
     top = max(classes, default=0)
     dtype = np.uint8 if top <= 255 else np.uint16
+    out = np.zeros(arrays[0].shape, dtype)
     if not classes:
-        out = np.zeros(arrays[0].shape, dtype)
-    elif method in ("majority", "staple"):
+        pass
+    elif method == "staple":
         out = mask_consensus(arrays, classes, method)[0]
     elif method == "intersection":
         first = arrays[0]
         same = np.logical_and.reduce([m == first for m in arrays[1:]])
-        out = np.where(same, first, 0).astype(dtype)
-    else:  # union: the class most of those who labelled the pixel gave it
-        votes = np.stack([(np.stack(arrays) == c).sum(axis=0) for c in classes])
-        best = np.argmax(votes, axis=0)  # the first (smallest) class among equal counts
-        labelled = votes.max(axis=0) > 0
-        out = np.where(labelled, np.asarray(classes)[best], 0).astype(dtype)
+        out[same] = first[same]
+    else:
+        # votes per class counted in uint8 (MAX_ANNOTATORS is far below 255)
+        best = np.zeros(out.shape, np.uint8)
+        for c in classes:
+            votes = np.zeros(out.shape, np.uint8)
+            for m in arrays:
+                votes += m == c
+            if method == "majority":  # more than half: at most one class per pixel
+                out[2 * votes.astype(np.uint16) > len(arrays)] = c
+            else:  # union: the most votes; on a tie the smaller class, counted first, stays
+                take = votes > best
+                out[take] = c
+                best[take] = votes[take]
     if instances:
         out = ndimage.label(out > 0, structure=np.ones((3, 3), bool))[0]
         out = out.astype(np.uint16 if out.max(initial=0) > 255 else np.uint8)

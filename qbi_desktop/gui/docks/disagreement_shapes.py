@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from qbi_desktop.core.catalog import Box, open_project
 from qbi_desktop.core.catalog.opinions import is_consensus
@@ -35,6 +34,22 @@ def versions_job(root: Path, item: int, kind: str):
     project = open_project(root)
     try:
         return item_versions(project, item, kind)
+    finally:
+        project.close()
+
+
+def mask_decision_job(root: Path, item: int, make, who: str, text: str):
+    """Job: compute a mask (``make()``: a version taken or a merge) and write it as the item's
+    consensus; returns (mask, MaskChange). On a worker: a 2048^2 merge and its TIFF take a
+    few hundred ms."""
+    yield Progress(0, 1, text)
+    try:
+        mask = make()
+    except ValueError as exc:  # masks that cannot be merged: said, nothing written
+        raise UserFacingError(f"item {item}: not merged: {exc}") from exc
+    project = open_project(root)
+    try:
+        return mask, set_item_mask(project, item, mask, who, text)
     finally:
         project.close()
 
@@ -84,54 +99,82 @@ class ShapeDecisions:
             return None
         return v
 
-    def take_shape(self, person: str) -> None:
+    def busy(self) -> bool:
+        """A mask decision is still being computed and written."""
+        return self.deciding is not None
+
+    def take_shape(self, person: str, then=None) -> None:
         v = self._versions()
         if v is None:
             return
-        result = v.masks[person] if v.kind == "mask" else v.boxes[person]
-        self.decide_shape(result, f"{person}'s version")
+        if v.kind == "mask":
+            self.decide_shape(lambda m=v.masks[person]: m, f"{person}'s version", then)
+        else:
+            self.decide_shape(lambda b=v.boxes[person]: b, f"{person}'s version", then)
 
-    def merge_shapes(self) -> None:
+    def merge_shapes(self, then=None) -> None:
         v = self._versions()
         if v is None:
             return
         if v.kind == "mask":
             method = self.method.currentData()
-            try:
-                result = merge.merge_masks([v.masks[a] for a in v.annotators], method, v.instances)
-            except ValueError as exc:
-                self.status.setText(f"{v.name}: not merged: {exc}")
-                return
+            masks = [v.masks[a] for a in v.annotators]
+            self.decide_shape(lambda: merge.merge_masks(masks, method, v.instances), method, then)
         else:
-            method = "matching"
-            result = merge.merge_boxes(v.boxes)
-        self.decide_shape(result, method)
+            self.decide_shape(lambda: merge.merge_boxes(v.boxes), "matching", then)
 
-    def decide_shape(self, result: Any, how: str) -> str | None:
-        """Write ``result`` (a mask, or boxes (label, x, y, w, h)) as the item's consensus by
-        ``how``; one undoable change. Returns who it was written as (None: not written)."""
+    def decide_shape(self, make, how: str, then=None) -> None:
+        """Write ``make()`` (a mask, or boxes (label, x, y, w, h)) as the item's consensus by
+        ``how``: one undoable change (a mask on a worker); ``then(who)`` once it is written."""
         d, v = self.current(), self._versions()
         if d is None or v is None or self.project is None:
-            return None
+            return
+        if self.busy():
+            self.status.setText("Still writing the last decision…")
+            return
         who = merge.provenance(v.annotators, how)
         text = f"{merge.METHOD_WORDS.get(how, how)} for {d.name}"
-        try:
-            if v.kind == "mask":
-                change = set_item_mask(self.project, d.item, result, who, text)
-                self._push_mask(text, change, d)
-            else:
-                boxes = [Box(str(b[0]), *(float(x) for x in b[1:5])) for b in result]
-                change = self.project.set_boxes(d.item, boxes, who, text)
-                self._push(text, change, d)
-        except UserFacingError as exc:
-            self.status.setText(f"{d.name}: nothing was written: {exc}")
-            self.window.report_error(str(exc))
-            return None
         self.generation += 1  # a reading started before this decision is out of date
-        self.view.set_result(result, who)
-        self._refresh(d.item)
-        self.status.setText(f"{d.name}: {d.kind} written as {who}")
-        return who
+
+        def written(result, push) -> None:
+            push()
+            shown = self.view.versions
+            if shown is not None and (shown.item, shown.kind) == (d.item, d.kind):
+                self.view.set_result(result, who)
+            self._refresh(d.item)
+            self.status.setText(f"{d.name}: {d.kind} written as {who}")
+            if then is not None:
+                then(who)
+
+        def failed(message: str) -> None:
+            self.deciding = None
+            self.status.setText(f"{d.name}: nothing was written: {message}")
+            self.window.report_error(message)
+
+        if v.kind == "boxes":
+            result = make()
+            boxes = [Box(str(b[0]), *(float(x) for x in b[1:5])) for b in result]
+            try:
+                change = self.project.set_boxes(d.item, boxes, who, text)
+            except UserFacingError as exc:
+                failed(str(exc))
+                return
+            written(result, lambda: self._push(text, change, d))
+            return
+
+        def done(outcome) -> None:
+            self.deciding = None
+            mask, change = outcome
+            written(mask, lambda: self._push_mask(text, change, d))
+
+        root = self.project.root
+        self.status.setText(f"{d.name}: writing {text}…")
+        self.deciding = self.window.tasks.submit(
+            f"Decision on item {d.item}",
+            lambda: mask_decision_job(root, d.item, make, who, text),
+            on_result=done,
+            on_error=failed,
+        )
 
     def _push_mask(self, text: str, change, d) -> None:
         state = {"change": change}
@@ -165,11 +208,9 @@ class ShapeDecisions:
         if d is None or v is None or d.kind not in SHAPES:
             return None
         who = self._consensus_by(d.item, d.kind)
-        if not who:
-            self.merge_shapes()
-            who = self._consensus_by(d.item, d.kind)
-            if not who:
-                return None
+        if not who:  # none yet: merge first, then open it
+            self.merge_shapes(then=lambda _who: self.edit_in_canvas())
+            return None
         me = self.window.annotator.name
         editor = who.split(EDITED, 1)[0] + EDITED + (me or "unknown")
         browser = self.window.panels.get("browser")

@@ -68,6 +68,7 @@ class DisagreementQueue(ShapeDecisions, QDialog):
         self.all_items = list(items)
         self.loading = None
         self.generation = 0  # of the view's readings: one made before a decision is stale
+        self.deciding = None  # the Task writing a mask decision
         self.view = DisagreementView()
         self.undo_stack = UndoStack(self)
         self.threshold = QDoubleSpinBox()
