@@ -52,6 +52,7 @@ class Task(QObject):
         super().__init__(parent)
         self.title = title
         self.job_factory = job_factory
+        self.listed = True  # shown in the Tasks panel and the status bar (submit(listed=))
         self.state = "queued"
         self.last_progress = Progress(0, 0, "queued")
         self.result: Any = None
@@ -173,6 +174,7 @@ class TaskManager(QObject):
         other) but not shown in the Tasks panel - for small, frequent refreshes such as the
         Browser's suggestions after each label."""
         task = Task(title, job_factory, self)
+        task.listed = listed
         if on_result is not None:
             task.succeeded.connect(on_result)
         if on_error is not None:

@@ -58,7 +58,9 @@ class StatusMixin:
         self.zoom_label.setText(f"{scale * 100:.0f} %" if shown else "")
 
     def _update_task_bar(self) -> None:
-        active = self.tasks.active()
+        # unlisted tasks (the Browser's suggestion refreshes) are many and short: a progress
+        # bar repainted 10 times a second for them cost the GUI thread ~10 ms each time
+        active = [t for t in self.tasks.active() if t.listed]
         if not active:
             self.task_bar.hide()
             self.task_cancel.hide()
