@@ -226,7 +226,29 @@ def _src_datapackage(root: Path) -> tuple[list[Path], dict]:
     return [root / "pkg"], {}
 
 
+def _src_series(root: Path) -> tuple[list[Path], dict]:
+    """A numbered series: one item per frame file."""
+    root.mkdir(parents=True)
+    for k in range(len(LABELS)):
+        Image.fromarray(_pixels(k)).save(root / f"frame_{k:03d}.png")
+    return [root / "frame_###.png"], {}
+
+
+def _src_nexus(root: Path) -> tuple[list[Path], dict]:
+    """A NeXus stack: one item per frame of its NXdata signal."""
+    import h5py
+
+    root.mkdir(parents=True)
+    with h5py.File(root / "scan.nxs", "w") as f:
+        f.create_dataset("/entry/data/data", data=np.stack([_pixels(k) for k in range(4)]))
+        f["/entry/data"].attrs["NX_class"] = "NXdata"
+        f["/entry/data"].attrs["signal"] = "data"
+    return [root / "scan.nxs"], {}
+
+
 SOURCES = {
+    "series": _src_series,
+    "nexus": _src_nexus,
     "imagefolder": _src_imagefolder,
     "sheet": _src_sheet,
     "masks": _src_masks,
