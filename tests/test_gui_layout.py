@@ -113,13 +113,8 @@ def main_controls(window) -> dict[str, list]:
         "levels": [levels.vmin, levels.vmax, levels.auto_button, levels.cmap],
         "info": [],
         "tasks": [],
-        "browser": [
-            browser.label_filter,
-            browser.split_filter,
-            browser.review_filter,
-            browser.provenance_filter,
-            browser.name_filter,
-        ],
+        # the filters fold out under this button (checked below, folded out)
+        "browser": [browser.filters_button, browser.tabs.tabBar()],
         "annotate": [*p["annotate"].tool_buttons.values(), p["annotate"].status],
         "spots": [p["spots"].detect_button],
         "augment": [
@@ -234,10 +229,20 @@ def layout_problems(qtbot, window) -> list[str]:
         if canvas < window.width() / 2:
             problems.append(f"{name} in front: canvas {canvas} px of {window.width()}")
     browser = window.panels["browser"]
-    for combo in (browser.label_filter, browser.split_filter, browser.review_filter):
-        bring_forward(qtbot, window, "browser")
+    bring_forward(qtbot, window, "browser")
+    qtbot.mouseClick(browser.filters_button, Qt.MouseButton.LeftButton)
+    qtbot.wait(30)
+    filters = (browser.label_filter, browser.split_filter, browser.review_filter)
+    for widget in (*filters, browser.provenance_filter, browser.name_filter):
+        if not unclipped(window, widget):
+            problems.append(f"browser filters folded out: {type(widget).__name__} hidden")
+    for combo in filters:
         if not readable(combo):
             problems.append(f"browser filter reads {combo.currentText()!r} in {combo.width()} px")
+    part = visible_part(window, browser.table)
+    if part.height() < 60:
+        problems.append(f"browser: with the filters out the table shows only {part.size()}")
+    qtbot.mouseClick(browser.filters_button, Qt.MouseButton.LeftButton)
     return problems
 
 

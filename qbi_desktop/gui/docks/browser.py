@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QTableView,
     QTabWidget,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -77,13 +78,13 @@ from qbi_desktop.gui.docks.browser_targets import BrowserTargets
 from qbi_desktop.gui.docks.browser_views import (
     BalanceView,
     MontageView,
-    wrapped_label,
 )
 from qbi_desktop.gui.layout import side_room
 
 log = logging.getLogger("qbi_desktop")
 
 RECENT_KEY = "browser/recent_projects"
+NO_PROJECT = "No project open: Dataset > Open Project…"
 ALL = "\x00all"  # "no filter" marker in the filter combos
 # Width a docked browser gets when a project opens in a narrower one: four filters and the
 # thumbnail, id, name, label, split and review columns side by side.
@@ -138,7 +139,7 @@ class BrowserPanel(
         self._stats_task = None
 
         # -- project line and filters
-        self.project_label = QLabel("No project open: Dataset > Open Project…")
+        self.project_label = QLabel(NO_PROJECT)
         # one line, clipped in a narrow dock (the full path is its tooltip): a long path without
         # spaces must not set the whole panel's minimum width
         self.project_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -219,14 +220,20 @@ class BrowserPanel(
         self._install_undo()
         self._install_targets()
 
-        self.detail = wrapped_label()
+        # one line (clipped in a narrow dock; the tooltip has it all): a wrapping line would
+        # change its height from item to item and lay the whole panel out again on every key
+        self.detail = QLabel("")
+        self.detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.detail.setText(NO_PROJECT)
 
         items_tab = QWidget()
         items_layout = QVBoxLayout(items_tab)
         items_layout.setContentsMargins(0, 0, 0, 0)
+        items_layout.setSpacing(2)
         items_layout.addWidget(self.table, 1)
         items_layout.addWidget(self.detail)
+        self.items_layout = items_layout  # the suggestions bar goes above the detail line
 
         self.montage = MontageView()
         self.montage.open_in_viewer.connect(self.open_montage_in_viewer)
@@ -247,40 +254,77 @@ class BrowserPanel(
         self.tabs.addTab(self.balance_page, "Balance")
         self.tabs.currentChanged.connect(self._tab_changed)
 
-        # Two columns, so the filters stay readable in the default left column (~300 px).
+        # The header is one row, the tab bar's: the filters, the name search and the class list
+        # fold out under the Filters button (a laptop screen shows >= 6 thumbnail rows), its
+        # text saying how many filters are on; the project and the item count are its tooltip.
         filters = QGridLayout()
+        filters.setContentsMargins(0, 0, 0, 0)
+        filters.setVerticalSpacing(2)
+        filters.addWidget(self.project_label, 0, 0, 1, 2)
         for n, w in enumerate(
             (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter)
         ):
-            filters.addWidget(w, n // 2, n % 2)
-        for combo in (
-            self.label_filter,
-            self.split_filter,
-            self.review_filter,
-            self.provenance_filter,
-        ):
+            filters.addWidget(w, 1 + n // 2, n % 2)
             # narrow docks: the combos give way before the name field does
-            combo.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
-            combo.setMinimumContentsLength(6)
+            w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            w.setMinimumContentsLength(6)
         self.name_filter.setMinimumWidth(60)
         names = QHBoxLayout()
         names.addWidget(self.name_filter, 1)
         names.addWidget(self.duplicates_only)
-        filters.addLayout(names, 2, 0, 1, 2)
+        filters.addLayout(names, 3, 0, 1, 2)
         classes = QHBoxLayout()
         classes.addWidget(QLabel("Classes"))
         classes.addWidget(self.classes_edit, 1)
         classes.addWidget(self.count_label)
+        filters.addLayout(classes, 4, 0, 1, 2)
+        self.filter_box = QWidget()
+        self.filter_box.setLayout(filters)
+        self.filter_box.setVisible(False)
+        self.filters_button = QToolButton()
+        self.filters_button.setText("Filters")
+        self.filters_button.setCheckable(True)
+        self.filters_button.setArrowType(Qt.ArrowType.DownArrow)
+        self.filters_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.filters_button.setAutoRaise(True)
+        self.filters_button.toggled.connect(self.show_filters)
+        corner = QWidget()  # the tab widget places a bare button 1 px above its own top
+        corner_row = QHBoxLayout(corner)
+        corner_row.setContentsMargins(0, 2, 0, 0)
+        corner_row.addWidget(self.filters_button)
+        self.tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
+        # tabs as narrow as their titles: the three and the Filters button share a 280 px dock
+        self.tabs.tabBar().setStyleSheet("QTabBar::tab { padding: 3px 7px; }")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.project_label)
-        layout.addLayout(filters)
-        layout.addLayout(classes)
+        layout.setSpacing(2)
+        layout.addWidget(self.filter_box)
         layout.addWidget(self.target_row)
+        self.target_row.setVisible(False)  # until a project with regression targets opens
         layout.addWidget(self.tabs, 1)
         self.setMinimumWidth(280)
+        self._show_filter_state()
+
+    def show_filters(self, on: bool = True) -> None:
+        """Fold the filters, name search and class list out under the tab row (or back)."""
+        if self.filters_button.isChecked() != on:
+            self.filters_button.setChecked(on)  # comes back here through toggled
+            return
+        self.filter_box.setVisible(on)
+        self.filters_button.setArrowType(Qt.ArrowType.UpArrow if on else Qt.ArrowType.DownArrow)
+
+    def _show_filter_state(self) -> None:
+        """The Filters button says how many filters are on, its tooltip the project and counts."""
+        f = self.current_filters()
+        on = sum(
+            v is not None for v in (f.label, f.split, f.review, f.provenance, f.name, f.duplicates)
+        ) + (f.ids is not None)
+        self.filters_button.setText(f"Filters ({on})" if on else "Filters")
+        p = self.project
+        tip = "Filters, name search and the class list (keys 0-9)"
+        if p is not None:
+            tip = f"{p.root}\n{self.count_label.text()}\n{tip}"
+        self.filters_button.setToolTip(tip)
 
     # -- menu ---------------------------------------------------------------------------------
     def build_menu(self) -> None:
@@ -459,7 +503,8 @@ class BrowserPanel(
     def _update_title(self) -> None:
         p = self.project
         if p is None:
-            self.project_label.setText("No project open: Dataset > Open Project…")
+            self.project_label.setText(NO_PROJECT)
+            self.detail.setText(NO_PROJECT)
             return
         title = p.metadata().get("title")
         self.project_label.setText(
@@ -565,15 +610,20 @@ class BrowserPanel(
         total = len(self.project) if self.project else 0
         shown = self.model.rowCount()
         self.count_label.setText(f"{shown:,} of {total:,} items" if self.project else "")
+        self._show_filter_state()
         if shown and not self.table.currentIndex().isValid():
             self.table.setCurrentIndex(self.model.index(0, 1))
 
     def _current_changed(self, current, _previous) -> None:
         if not current.isValid() or self.project is None:
-            self.detail.setText("")
+            self.detail.setText("" if self.project else NO_PROJECT)
             return
         item = self.model.item(current.row())
         parts = [f"<b>{item['name']}</b> (id {item['id']})"]
+        hint = getattr(getattr(self, "suggestions", None), "current_text", None)
+        said = hint(item) if hint is not None else ""  # browser_suggest.py
+        if said:  # first: the Suggested column may be scrolled out of a narrow dock
+            parts.insert(0, said)
         if item["label"] is not None:
             parts.append(
                 f"label <b>{item['label']}</b>"
@@ -621,8 +671,10 @@ class BrowserPanel(
             self._montage_timer_start()
 
     # -- workers ------------------------------------------------------------------------------
-    def _submit_thumbnails(self, title, factory, on_result, on_error):
-        return self.window.tasks.submit(title, factory, on_result=on_result, on_error=on_error)
+    def _submit_thumbnails(self, title, factory, on_result, on_error, listed: bool = True):
+        return self.window.tasks.submit(
+            title, factory, on_result=on_result, on_error=on_error, listed=listed
+        )
 
     def _run(
         self,
