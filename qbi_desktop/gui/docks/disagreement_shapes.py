@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from shiboken6 import isValid
+
 from qbi_desktop.core.catalog import Box, open_project
 from qbi_desktop.core.catalog.opinions import is_consensus
 from qbi_desktop.core.errors import UserFacingError
@@ -62,15 +64,16 @@ class ShapeDecisions:
         """Read the current item's versions on a worker; the view shows them when they come."""
         d = self.current()
         if d is None or d.kind not in SHAPES or self.project is None:
-            self.view.show_versions(None)
-            self.view.setEnabled(d is not None and d.kind in SHAPES)
+            said = "" if d is None else "Each person's value is listed on the left."
+            self.view.show_versions(None, said)
             return
-        self.view.setEnabled(True)
         self.generation += 1
         key = (d.item, d.kind, self.generation)
         self.view.message.setText("Reading the annotators' versions…")
 
         def wanted() -> bool:  # still the item shown, and no decision made since
+            if not isValid(self):  # the queue was closed meanwhile
+                return False
             current = self.current()
             return current is not None and (current.item, current.kind, self.generation) == key
 
@@ -147,6 +150,8 @@ class ShapeDecisions:
                 then(who)
 
         def failed(message: str) -> None:
+            if not isValid(self):
+                return
             self.deciding = None
             self.status.setText(f"{d.name}: nothing was written: {message}")
             self.window.report_error(message)
@@ -163,6 +168,8 @@ class ShapeDecisions:
             return
 
         def done(outcome) -> None:
+            if not isValid(self):  # closed meanwhile: written, but nothing left to show
+                return
             self.deciding = None
             mask, change = outcome
             written(mask, lambda: self._push_mask(text, change, d))
@@ -214,7 +221,11 @@ class ShapeDecisions:
         me = self.window.annotator.name
         editor = who.split(EDITED, 1)[0] + EDITED + (me or "unknown")
         browser = self.window.panels.get("browser")
-        item = self.project.query({"ids": [d.item]}, limit=None)[0]
+        rows = self.project.query({"ids": [d.item]}, limit=None)
+        if not rows:
+            self.status.setText(f"{d.name} is no longer in the project")
+            return None
+        item = rows[0]
         store = replace(browser.mask_store(item), annotator=editor, blind=False)
         annotate = browser.annotate
         document = annotate.document_for(store) if annotate is not None else None
