@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import os
+from collections.abc import Callable, Generator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 import numpy as np
@@ -16,6 +18,57 @@ T = TypeVar("T")
 # adds): between blocks a search yields, which is where a cancel takes effect. 2^30 is ~20 ms of
 # float32 GEMM on a quiet core here and stays well under 0.5 s with two busy processes.
 BLOCK_MACS = 2**30
+
+
+# From this many blocks on, blocks run on one thread per core, each with a single-threaded BLAS,
+# taken from a queue as threads come free. On a busy machine a multi-threaded GEMM per block
+# waits at every block for its slowest thread (a descheduled one): MNIST 1-NN took 1.6-2.2x
+# longer that way with two busy processes; a free thread here just takes the next block.
+THREADED_MIN_BLOCKS = 4
+_blas_controller: Any = None
+
+
+def _one_blas_thread() -> Any:
+    """A context in which BLAS runs single-threaded (threadpoolctl, scikit-learn's own)."""
+    global _blas_controller
+    if _blas_controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    return _blas_controller.limit(limits=1, user_api="blas")
+
+
+def _each_block(
+    fn: Callable[[int], Any], items: list[int], out: list[Any]
+) -> Generator[None, None, None]:
+    """``out[i] = fn(items[i])`` for every item, yielding after each one done (a cancel point);
+    on one thread per core when there are enough items. Closing the generator drops the blocks
+    not started (a running one finishes in the background)."""
+    workers = max(1, min(os.cpu_count() or 1, 8))
+    if workers == 1 or len(items) < THREADED_MIN_BLOCKS:
+        for i, item in enumerate(items):
+            out[i] = fn(item)
+            yield
+        return
+    with _one_blas_thread():
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="knn")
+        try:
+            queue = iter(enumerate(items))
+            pending = {}
+            for i, item in queue:
+                pending[pool.submit(fn, item)] = i
+                if len(pending) == workers:
+                    break
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    out[pending.pop(future)] = future.result()
+                    nxt = next(queue, None)
+                    if nxt is not None:
+                        pending[pool.submit(fn, nxt[1])] = nxt[0]
+                    yield
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
 def run_steps(steps: Generator[Any, None, T]) -> T:
@@ -91,30 +144,38 @@ class L2Neighbors:
             # into g >= k groups; the k smallest group minima are k distinct entries, so the k-th
             # smallest entry is at most the k-th smallest group minimum (exact when g = n).
             starts = np.linspace(0, n, min(n, max(8 * k, 32)) + 1).astype(np.int64)[:-1]
-            minima = []
-        for s in range(0, n, block):
+
+        def one_block(s: int, approx: np.ndarray = approx) -> Any:
             e = min(n, s + block)
             part = approx[:, s:e]
             np.matmul(X, self.Y[s:e].T, out=part)
             part *= -2.0
             part += self.norms32[s:e]
-            if k == 1:
-                at = part.argmin(axis=1)
-                low = part[every, at]
-                part[every, at] = np.inf
-                runner = part.min(axis=1)
-                part[every, at] = low
-                # ties go to the smallest index: an equal minimum in a later block does not win
+            if k != 1:
+                local = starts[(starts > s) & (starts < e)] - s
+                return np.minimum.reduceat(part, np.concatenate([[0], local]), axis=1)
+            at = part.argmin(axis=1)
+            low = part[every, at]
+            part[every, at] = np.inf
+            runner = part.min(axis=1)
+            part[every, at] = low
+            return at + s, low, runner
+
+        firsts = list(range(0, n, block))
+        results: list[Any] = [None] * len(firsts)
+        yield from _each_block(one_block, firsts, results)
+        if k == 1:
+            # in block order: ties go to the smallest index (an equal minimum in a later block
+            # does not win)
+            for at, low, runner in results:
                 new = low < best
                 second = np.where(
                     new, np.minimum(np.minimum(second, best), runner), np.minimum(second, low)
                 )
                 best = np.where(new, low, best)
-                best_at = np.where(new, at + s, best_at)
-            else:
-                local = starts[(starts > s) & (starts < e)] - s
-                minima.append(np.minimum.reduceat(part, np.concatenate([[0], local]), axis=1))
-            yield
+                best_at = np.where(new, at, best_at)
+        else:
+            minima = results
         if k == 1:
             limit = self._limit(best, err)
             tied = np.flatnonzero(second <= limit)
@@ -135,7 +196,7 @@ class L2Neighbors:
                 yield
             rows = np.concatenate([r for r, _ in found])
             cols = np.concatenate([c for _, c in found])
-        del approx
+        del approx, one_block  # (the scores: the largest array here)
         exact = self.norms[cols] - 2 * np.einsum(
             "ij,ij->i", X[rows], self.Y[cols], dtype=np.float64
         )
