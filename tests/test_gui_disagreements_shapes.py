@@ -275,3 +275,28 @@ def test_masks_of_different_shapes_are_refused_in_the_view(qtbot, main_window, t
 
     with pytest.raises(Exception, match=r"different shapes \(Ada: 600x600, Bob: 300x600\)"):
         run_job(versions_job(root, item, "mask"))
+
+
+def test_edit_without_a_consensus_merges_first_then_opens_it(qtbot, main_window, tmp_path):
+    root, item, ada, bob = _project(tmp_path)
+    queue = _open_queue(qtbot, main_window, root)
+    _select(qtbot, queue, item, "mask")
+    annotate = main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    assert queue.method.currentData() == "majority"
+    _key(qtbot, queue, Qt.Key.Key_E)
+
+    def opened() -> bool:
+        s = annotate.session
+        return s is not None and s.ready and s.store is not None and s.store.item_id == item
+
+    qtbot.waitUntil(opened, timeout=15000)
+    majority = merge_masks([ada, bob], "majority")
+    np.testing.assert_array_equal(annotate.session.mask, majority)
+    assert annotate.session.store.annotator == (
+        "consensus of Ada, Bob by majority vote/edited by Cleo"
+    )
+    mask, who = _mask(root, item)
+    np.testing.assert_array_equal(mask, majority)
+    assert who == "consensus of Ada, Bob by majority vote"
+    assert "white" in queue.view.legend.text() and "majority vote" in queue.view.legend.text()

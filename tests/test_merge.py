@@ -168,6 +168,11 @@ def test_item_versions_and_a_mask_decision_undone_and_redone(tmp_path):
         assert project.history(item)[-1]["annotator"] == who
         mine = for_item(project.db, item)  # the people's own masks are untouched
         assert set(mine) == {"Ada", "Bob"}
+        assert v.consensus is None  # read before the decision: no consensus yet
+        again = item_versions(project, item, "mask")  # the view shows the consensus in white
+        assert again.consensus_by == who
+        np.testing.assert_array_equal(again.consensus, merged)
+        np.testing.assert_array_equal(again.masks["Ada"], a)
 
         undo = revert_mask(project, change, "Cleo")
         np.testing.assert_array_equal(project.mask(item), b)  # Bob's, the latest edit, is back
