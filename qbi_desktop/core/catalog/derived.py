@@ -77,7 +77,7 @@ _TABLES = (
     # detail=none: a substring query needs only which rows hold each trigram (smaller, faster
     # to build); the LIKE on this table still tests the whole pattern
     "CREATE VIRTUAL TABLE IF NOT EXISTS items_names USING fts5(name, content='items', "
-    "content_rowid='id', tokenize='trigram', detail='none')",
+    "content_rowid='id', tokenize='trigram', detail='none', columnsize=0)",
 )
 
 

@@ -122,13 +122,19 @@ def _parts_page(
 
 def _mask_page(
     db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
-) -> list[int]:
+) -> list[int] | None:
     """Sort by "has a mask": the masked items come from the masks table in id order (its key),
     the others from the items in id order; a first page reads only its rows, a later one the
     number of masks to know where the second part begins."""
     where, params = where_clause(f, db)
+    if where and not _walk_pays(count(db), _estimate(db, f), offset, limit):
+        return None  # few items pass the filter: SQLite sorts them
     extra = where.replace("WHERE ", "AND ", 1)
-    joined = "FROM masks m CROSS JOIN items ON items.id = m.item_id WHERE 1 " + extra
+    # the masks drive the page, each tested by a lookup of its item (a join would have SQLite
+    # build a Bloom filter over every item first)
+    joined = (
+        "FROM masks m WHERE EXISTS (SELECT 1 FROM items WHERE items.id = m.item_id " + extra + ") "
+    )
 
     def n_masked() -> int:
         sql = "SELECT COUNT(*) " + (joined if where else "FROM masks")
@@ -225,10 +231,11 @@ def _target_page(
         return [r[0] for r in db.execute(sql, [name, limit, offset])]
     extra = where.replace("WHERE ", "AND ", 1)
     if _walk_pays(total, _estimate(db, f), offset, limit):
-        # CROSS JOIN keeps targets the outer loop: the index order is the page order
+        # the targets index order is the page order, each row tested by a lookup of its item
+        # (a join would have SQLite build a Bloom filter over every item first)
         sql = (
-            "SELECT t.item_id FROM targets t CROSS JOIN items ON items.id = t.item_id "
-            f"WHERE t.name = ? {_no_filter_indexes(extra)}{order}LIMIT ? OFFSET ?"
+            "SELECT t.item_id FROM targets t WHERE t.name = ? AND EXISTS (SELECT 1 FROM items "
+            f"WHERE items.id = t.item_id {extra}) {order}LIMIT ? OFFSET ?"
         )
     else:
         sql = (

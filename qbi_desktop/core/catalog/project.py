@@ -318,6 +318,12 @@ class Project:
 
         return count(self.db, filters)
 
+    def count_is_quick(self, filters: Any = None) -> bool:
+        """Whether :meth:`count` answers from counts or an index (else it reads every item)."""
+        from qbi_desktop.core.catalog.queries import count_is_quick
+
+        return count_is_quick(self.db, filters)
+
     def ids(self, filters: Any = None, sort: str | Sequence[str] | None = None) -> list[int]:
         from qbi_desktop.core.catalog.queries import ids
 
