@@ -2,9 +2,9 @@
 
 How it stays fast:
 
-* a filter or sort asks the catalog for the matching item ids in order, once, as one int64
-  array (``Project.id_array``: indexed SQL, 10-45 ms for 100 000 items, a regression target
-  sort included); the row count is their number;
+* a filter or sort asks the catalog for the number of matching items and the ids of the rows
+  around those shown, a window of them (browser_paging.py: a page plan per window, a few
+  milliseconds at a million items); scrolling elsewhere asks for the window there;
 * row contents are fetched a page at a time, by id, only when the view paints them, and kept in
   a bounded cache, so scrolling to row 90 000 costs one page query, not an OFFSET scan;
 * thumbnails are read from the project's thumbnail cache for the visible rows only, batched on
@@ -24,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor, QPixmap
 
 from qbi_desktop.core.catalog import Filters, Project
 from qbi_desktop.core.catalog.thumbnails import thumbnail_job
+from qbi_desktop.gui.docks.browser_paging import IdWindow, count_job
 
 PAGE = 200
 ROW_CACHE_LIMIT = 20_000
@@ -72,7 +73,7 @@ class ItemTableModel(QAbstractTableModel):
         self.project: Project | None = None
         self.filters = Filters()
         self.sort_key: str = "id"
-        self._ids = np.zeros(0, dtype=np.int64)
+        self._ids = IdWindow()  # the ids of the rows, a window of them (browser_paging.py)
         self._rows: dict[int, dict[str, Any]] = {}
         self._thumbs: OrderedDict[int, QPixmap | None] = OrderedDict()
         self._wanted: dict[int, int] = {}  # item id -> row, thumbnails asked for by the view
@@ -126,15 +127,36 @@ class ItemTableModel(QAbstractTableModel):
         """Ask the catalog for the matching ids again (after a filter, sort or import)."""
         self.beginResetModel()
         if self.project is None:
-            self._ids = np.zeros(0, dtype=np.int64)
+            self._ids.clear()
+        elif self.suggestions is not None and self.suggestions.queue_on:
+            # "label next": the queue's order, made from every matching id
+            ids = self.project.id_array(self.filters, self.sort_key)
+            self._ids.set_all(self.suggestions.reorder(ids))
         else:
-            self._ids = self.project.id_array(self.filters, self.sort_key)
-            if self.suggestions is not None:  # "label next": the queue's order
-                self._ids = self.suggestions.reorder(self._ids)
+            later = self.run_task is not None  # a count of every item goes to a worker
+            self._ids.reset(self.project, self.filters, self.sort_key, count_later=later)
         self._rows.clear()
         self._wanted.clear()
         self.endResetModel()
         self.reloaded.emit()
+        if self._ids.counting:
+            self._count_rows()
+
+    def _count_rows(self) -> None:
+        """Count on a worker; the rows past the first window appear when it is done."""
+        project, window, generation = self.project, self._ids, self._ids.generation
+
+        def counted(total: int) -> None:
+            if self.project is not project or window.generation != generation:
+                return  # another project, filter or sort since
+            shown = len(window)
+            window.counted(total)
+            if len(window) > shown:
+                self.beginInsertRows(QModelIndex(), shown, len(window) - 1)
+                self.endInsertRows()
+            self.reloaded.emit()
+
+        self.run_task("Counting items", lambda: count_job(project, window.filters), counted, None)
 
     def refresh_items(self, ids: list[int]) -> None:
         """Items changed in the catalog (label, review, ...): re-read them, keep their rows."""
@@ -149,33 +171,32 @@ class ItemTableModel(QAbstractTableModel):
             if item_id in self._rows:
                 self._rows[item_id] = row
             self._thumbs.pop(item_id, None)  # drawn again, with its boxes as they are now
-            hits = np.flatnonzero(self._ids == item_id)
-            rows += hits.tolist()
+            rows += self._ids.loaded_rows(item_id)
         for r in rows:
             self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
 
     def set_order(self, ids: np.ndarray) -> None:
         """Show these ids in this order (the label-next queue); the row cache stays valid."""
         self.beginResetModel()
-        self._ids = np.asarray(ids, dtype=np.int64)
+        self._ids.set_all(ids)
         self._wanted.clear()
         self.endResetModel()
 
     # -- access ------------------------------------------------------------------------------
     @property
     def ids(self) -> np.ndarray:
-        return self._ids
+        """Every row's id in order (read from the catalog when first asked after a reload)."""
+        return self._ids.all()
 
     def item_id(self, row: int) -> int:
-        return int(self._ids[row])
+        return self._ids.id_at(row)
 
     def row_of(self, item_id: int) -> int | None:
-        hits = np.flatnonzero(self._ids == item_id)
-        return int(hits[0]) if hits.size else None
+        return self._ids.row_of(item_id)
 
     def item(self, row: int) -> dict[str, Any]:
         """The catalog row shown at ``row`` (fetching its page if needed)."""
-        item_id = int(self._ids[row])
+        item_id = self._ids.id_at(row)
         found = self._rows.get(item_id)
         if found is None:
             self._fetch_page(row)
@@ -185,7 +206,7 @@ class ItemTableModel(QAbstractTableModel):
     def _fetch_page(self, row: int) -> None:
         assert self.project is not None
         start = (row // PAGE) * PAGE
-        chunk = self._ids[start : start + PAGE].tolist()
+        chunk = self._ids.slice(start, start + PAGE).tolist()
         if len(self._rows) + len(chunk) > ROW_CACHE_LIMIT:
             self._rows.clear()
         fetched = self.project.query({"ids": chunk}, limit=None)
@@ -196,7 +217,7 @@ class ItemTableModel(QAbstractTableModel):
 
     # -- Qt model interface ------------------------------------------------------------------
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
-        return 0 if parent.isValid() else int(self._ids.size)
+        return 0 if parent.isValid() else len(self._ids)
 
     def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
         return 0 if parent.isValid() else len(COLUMNS)
@@ -221,9 +242,9 @@ class ItemTableModel(QAbstractTableModel):
             return None
         row, col = index.row(), index.column()
         if role == ITEM_ID_ROLE:
-            return int(self._ids[row])
+            return self._ids.id_at(row)
         if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
-            return self._thumbnail(int(self._ids[row]), row)
+            return self._thumbnail(self._ids.id_at(row), row)
         if role == Qt.ItemDataRole.SizeHintRole and col == COL_THUMB:
             return QSize(ICON_SIZE + 8, ICON_SIZE + 4)
         if role not in (
@@ -324,7 +345,7 @@ class ItemTableModel(QAbstractTableModel):
             return
         # One signal for the span: cheaper than one per row when a page arrives.
         lo, hi = min(rows), max(rows)
-        if hi < self._ids.size:
+        if hi < len(self._ids):
             self.dataChanged.emit(self.index(lo, COL_THUMB), self.index(hi, COL_THUMB))
 
     def thumbnail(self, item_id: int) -> QPixmap | None:

@@ -1,0 +1,128 @@
+"""The ids behind the Browser's rows at a million items: a window, not the whole list.
+
+A filter or sort asks the catalog for the number of matching items (from its count tables;
+when only a test of every item can tell, a name substring that most names hold, the first
+window's rows stand in until a worker has counted) and the ids of the rows around the ones
+shown (``Project.page_ids``: one page plan, a few
+milliseconds whatever the catalog's size). Scrolling elsewhere asks for the window there. The
+whole list is read only when a caller needs it: the label-next queue orders all of them, and
+finding the row of an item outside the window searches it (both kept until the next reload).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from qbi_desktop.core.catalog import Project
+from qbi_desktop.core.catalog.queries import count
+from qbi_desktop.core.jobs import Job, Progress
+
+#: Rows asked for at a time, and how many of them lie before the row that made us ask.
+WINDOW = 1000
+MARGIN = 300
+
+
+class IdWindow:
+    """The item ids of the rows ``start .. start + len(window)`` of ``total`` rows."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.project: Project | None = None
+        self.filters: Any = None
+        self.sort: str | None = None
+        self.total = 0
+        self.start = 0
+        self.window = np.zeros(0, dtype=np.int64)
+        self._all: np.ndarray | None = None
+        self.counting = False  # the total is the first window's size until counted()
+        self.generation = getattr(self, "generation", 0) + 1  # a count started before is stale
+
+    def reset(self, project: Project, filters: Any, sort: str, count_later: bool = False) -> None:
+        """Another filter or sort: the count and the first window. With ``count_later``, a
+        count that would read every item is left to :func:`count_job` (``counting`` is True
+        and ``total`` is the first window's size until :meth:`counted`)."""
+        self.clear()
+        self.project, self.filters, self.sort = project, filters, sort
+        self._load(0)
+        if self.window.size < WINDOW:
+            self.total = int(self.window.size)  # all of them are in the first window
+        elif count_later and not project.count_is_quick(filters):
+            self.total, self.counting = int(self.window.size), True
+        else:
+            self.total = project.count(filters)
+
+    def counted(self, total: int) -> None:
+        self.total, self.counting = max(int(total), self.total), False
+
+    def set_all(self, ids: np.ndarray) -> None:
+        """These ids in this order (the label-next queue): all of them known."""
+        self.counting, self.generation = False, self.generation + 1
+        self._all = np.asarray(ids, dtype=np.int64)
+        self.total = int(self._all.size)
+        self.start, self.window = 0, self._all
+
+    def __len__(self) -> int:
+        return self.total
+
+    def id_at(self, row: int) -> int:
+        i = row - self.start
+        if not 0 <= i < self.window.size:
+            self._load(max(0, row - MARGIN))
+            i = row - self.start
+            if not 0 <= i < self.window.size:  # the catalog changed under the count
+                self.set_all(self.all())
+                i = row
+        return int(self.window[i])
+
+    def slice(self, start: int, stop: int) -> np.ndarray:
+        """The ids of rows ``start .. stop`` (one window's worth at most)."""
+        stop = min(stop, self.total)
+        if start >= stop:
+            return np.zeros(0, dtype=np.int64)
+        if not (self.start <= start and stop <= self.start + self.window.size):
+            self._load(max(0, start - MARGIN) if stop - start <= WINDOW - MARGIN else start)
+        return self.window[start - self.start : stop - self.start]
+
+    def loaded_rows(self, item_id: int) -> list[int]:
+        """The rows of ``item_id`` among the ids known now (those the view can be showing)."""
+        return (np.flatnonzero(self.window == item_id) + self.start).tolist()
+
+    def row_of(self, item_id: int) -> int | None:
+        rows = self.loaded_rows(item_id)
+        if rows:
+            return rows[0]
+        if self.project is None and self._all is None:
+            return None
+        hits = np.flatnonzero(self.all() == item_id)
+        return int(hits[0]) if hits.size else None
+
+    def all(self) -> np.ndarray:
+        """Every id in row order (read once per reload when asked for)."""
+        if self._all is None:
+            if self.project is None:
+                return np.zeros(0, dtype=np.int64)
+            self._all = self.project.id_array(self.filters, self.sort)
+        return self._all
+
+    def _load(self, start: int) -> None:
+        if self._all is not None:
+            self.start, self.window = 0, self._all
+            return
+        if self.project is None:
+            return
+        self.start = start
+        self.window = self.project.page_ids(self.filters, self.sort, start, WINDOW)
+
+
+def count_job(project: Project, filters: Any) -> Job[int]:
+    """Worker: the number of items ``filters`` keeps, on a connection of its own."""
+    db = project.connect()
+    try:
+        yield Progress(0, 1, "counting the items shown")
+        return count(db, filters)
+    finally:
+        db.close()
