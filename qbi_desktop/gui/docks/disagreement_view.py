@@ -45,15 +45,26 @@ def colour_of(index: int) -> tuple[int, int, int]:
     return COLOURS[index % len(COLOURS)]
 
 
-def mask_rgba(mask: np.ndarray, colour: tuple[int, int, int], fill: bool = True) -> np.ndarray:
-    """A label mask as an RGBA picture: a light fill where it is set, its edges opaque."""
-    rgba = np.zeros((*mask.shape, 4), np.uint8)
-    rgba[..., :3] = colour
-    labelled = mask != 0
-    if fill:
-        rgba[..., 3][labelled] = FILL_ALPHA
-    rgba[..., 3][boundary(np.asarray(mask))] = 255
-    return rgba
+#: images with a side above this are drawn downsampled (pyqtgraph's autoDownsample): below it,
+#: the plain render with explicit levels is faster than its averaging
+DOWNSAMPLE_ABOVE = 4096
+
+
+def mask_codes(mask: np.ndarray) -> np.ndarray:
+    """A label mask as uint8 codes for drawing: 0 outside, 1 inside, 2 on its edges. Plain
+    numpy (the versions' reading computes them on its worker)."""
+    codes = (np.asarray(mask) != 0).astype(np.uint8)
+    codes[boundary(np.asarray(mask))] = 2
+    return codes
+
+
+def code_lut(colour: tuple[int, int, int], fill: bool = True) -> np.ndarray:
+    """The colours of the codes: transparent, a light fill (or none), the opaque edge. An
+    8-bit image with a lookup table is pyqtgraph's fastest path (an indexed QImage)."""
+    lut = np.zeros((256, 4), np.uint8)
+    lut[1] = (*colour, FILL_ALPHA if fill else 0)
+    lut[2] = (*colour, 255)
+    return lut
 
 
 class DisagreementView(QWidget):
@@ -62,7 +73,9 @@ class DisagreementView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.versions: ItemVersions | None = None
+        self.codes: dict[str, np.ndarray] = {}
         self.result: np.ndarray | list | None = None
+        self.result_codes: np.ndarray | None = None
         self.result_by = ""
         self.views: list[pg.ViewBox] = []
         self.title = QLabel("")
@@ -99,12 +112,24 @@ class DisagreementView(QWidget):
         layout.addWidget(self.message)
 
     # -- content ---------------------------------------------------------------------------------
-    def show_versions(self, versions: ItemVersions | None, message: str = "") -> None:
+    def show_versions(
+        self,
+        versions: ItemVersions | None,
+        message: str = "",
+        codes: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        """Show ``versions``; ``codes``: each annotator's :func:`mask_codes`, if already made."""
         keep = self._same_item(versions)
         self.versions = versions
+        self.codes = dict(codes or {})
+        if versions is not None and versions.kind == "mask":
+            for person, mask in versions.masks.items():
+                if person not in self.codes:
+                    self.codes[person] = mask_codes(mask)
         # the consensus the item already holds, if any
         self.result = None if versions is None else versions.consensus
         self.result_by = "" if versions is None else versions.consensus_by
+        self.result_codes = self._result_codes()
         self.message.setText(message)
         if versions is None:
             self.title.setText("")
@@ -124,7 +149,14 @@ class DisagreementView(QWidget):
         """The consensus decided for the item (a mask, or boxes (label, x, y, w, h)); None: none."""
         self.result = result
         self.result_by = by if result is not None else ""
+        self.result_codes = self._result_codes()
         self._build(keep_range=True)
+
+    def _result_codes(self) -> np.ndarray | None:
+        v = self.versions
+        if v is None or v.kind != "mask" or self.result is None:
+            return None
+        return mask_codes(self.result)
 
     def _same_item(self, versions: ItemVersions | None) -> bool:
         old = self.versions
@@ -203,24 +235,25 @@ class DisagreementView(QWidget):
         else:
             view = self.graphics.addViewBox(lockAspect=True, invertY=True)
         view.setMenuEnabled(False)
-        image = pg.ImageItem(v.image, axisOrder="row-major", levels=v.levels, autoDownsample=True)
+        big = max(v.image.shape[:2]) > DOWNSAMPLE_ABOVE
+        image = pg.ImageItem(v.image, axisOrder="row-major", levels=v.levels, autoDownsample=big)
         view.addItem(image)
         for who in pane:
             if who == "result":
                 if self.result is not None:  # alone in its pane: filled as the others
-                    self._draw(view, self.result, RESULT_COLOUR, fill=side, dashed=True)
+                    data = self.result_codes if v.kind == "mask" else self.result
+                    self._draw(view, data, RESULT_COLOUR, fill=side, dashed=True)
             else:
-                data = v.masks.get(v.annotators[who]) if v.kind == "mask" else None
-                if v.kind != "mask":
-                    data = v.boxes[v.annotators[who]]
+                person = v.annotators[who]
+                data = self.codes[person] if v.kind == "mask" else v.boxes[person]
                 self._draw(view, data, colour_of(who), fill=True, dashed=False)
         return view
 
     def _draw(self, view: pg.ViewBox, data, colour, fill: bool, dashed: bool) -> None:
         assert self.versions is not None
-        if self.versions.kind == "mask":
+        if self.versions.kind == "mask":  # data: mask codes
             layer = pg.ImageItem(
-                mask_rgba(np.asarray(data), colour, fill), axisOrder="row-major", levels=(0, 255)
+                data, axisOrder="row-major", lut=code_lut(colour, fill), levels=(0, 255)
             )
             layer.setZValue(5)
             view.addItem(layer)
