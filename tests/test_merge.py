@@ -193,3 +193,17 @@ def test_item_versions_refuses_an_item_one_person_annotated(tmp_path):
     root, item, _a, _b = _project(tmp_path)
     with open_project(root) as project, pytest.raises(UserFacingError, match="Ada only"):
         item_versions(project, item, "boxes")
+
+
+def test_instance_masks_keep_their_object_numbers_in_the_versions(tmp_path):
+    root, item, a, b = _project(tmp_path)
+    with open_project(root) as project:
+        project.set_metadata(mask_instances="cell")
+        a2 = a.copy()
+        a2[5:15, 10:15] = 2  # two objects side by side
+        project.set_mask(item, a2, "Ada")
+        v = item_versions(project, item, "mask")
+        np.testing.assert_array_equal(v.masks["Ada"], a2)  # taking Ada's keeps both objects
+        both = np.count_nonzero((a2 != 0) & (b != 0))
+        dice = 2 * both / (np.count_nonzero(a2) + np.count_nonzero(b))
+        assert v.figures[0].first == pytest.approx(dice)  # compared as foreground

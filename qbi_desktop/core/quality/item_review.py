@@ -99,7 +99,8 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
     out = ItemVersions(item_id, name, kind, image, levels, people)
     if kind == "mask":
         _classes, out.instances = mask_classes(project.db)
-        masks = read_masks(project, mine, item_id, name, out.instances)
+        # as drawn (an instance mask keeps its object numbers, which taking it must keep)
+        masks = read_masks(project, mine, item_id, name, False)
         shape = next(iter(masks.values())).shape
         if shape != image.shape[:2]:
             raise UserFacingError(
@@ -112,7 +113,10 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
             out.consensus = opinions.load_mask(project, path, item_id, str(by), shape)
             out.consensus_by = str(by)
         for a, b in itertools.combinations(people, 2):
-            per_class = ag.overlap_per_class(masks[a], masks[b])
+            ma, mb = masks[a], masks[b]
+            if out.instances:  # objects, not classes: compared as foreground, as the report does
+                ma, mb = (ma != 0).astype(np.uint8), (mb != 0).astype(np.uint8)
+            per_class = ag.overlap_per_class(ma, mb)
             if per_class:
                 dice = float(np.mean([d for d, _ in per_class.values()]))
                 iou = float(np.mean([i for _, i in per_class.values()]))
