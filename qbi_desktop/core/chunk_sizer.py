@@ -8,8 +8,11 @@ machine ``a`` alone exceeded the target, chunks shrank to 8 rows and stayed ther
 paying ``a`` again: 24.5 ms per row instead of 0.59 ms). Here ``a`` and ``b`` are fitted by least
 squares on the most recent chunks (so the sizes follow the load both ways), chunk sizes alternate
 by +/-12 % so that ``a`` and ``b`` stay separable, and the chunk is made long enough for ``a`` to
-be at most a fifth of it, within the cancel bound ``max_seconds`` (to which the 256-row floor
-gives way, down to 32 rows, only on a heavily oversubscribed machine).
+be at most a fifth of it, within ``max_seconds`` (to which the 256-row floor gives way, down to
+32 rows, only on a heavily oversubscribed machine). ``max_seconds`` is the cancel bound of a
+predictor that runs a chunk in one call; our kNN yields inside its chunks (between blocks of
+training rows), so its chunks may run longer (predict.py) and a cancel still takes effect within
+one block.
 """
 
 from __future__ import annotations
