@@ -8,8 +8,9 @@ How it stays fast:
 * row contents are fetched a page at a time, by id, only when the view paints them, and kept in
   a bounded cache, so scrolling to row 90 000 costs one page query, not an OFFSET scan;
 * thumbnails are read from the project's thumbnail cache for the visible rows only, batched on
-  a short timer; missing ones are rendered by ``thumbnail_job`` on a worker, and rows update
-  when it finishes. Painting never waits for an image to be decoded.
+  a short timer, on a worker that also decodes them (the GUI thread only wraps each image);
+  missing ones are rendered by ``thumbnail_job`` on a worker, and rows update when it finishes.
+  Painting and typing never wait for the cache or for an image to be decoded.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QPixmap
+from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
 from qbi_desktop.core.catalog import Filters, Project
 from qbi_desktop.core.catalog.thumbnails import thumbnail_job
+from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.gui.docks.browser_paging import IdWindow, count_job
 
 PAGE = 200
@@ -80,6 +82,7 @@ class ItemTableModel(QAbstractTableModel):
         self._rendering: set[int] = set()
         self._failed: set[int] = set()
         self._render_task = None
+        self._read_task = None  # the worker reading cached thumbnails
         #: ``run_task(title, job_factory, on_result, on_error)`` -> task: runs thumbnail jobs
         #: off the GUI thread (the window's TaskManager); None: thumbnails are only read. Not
         #: named ``submit``: that is a virtual slot of QAbstractItemModel the view calls.
@@ -277,17 +280,46 @@ class ItemTableModel(QAbstractTableModel):
         return None
 
     def _load_wanted(self) -> None:
-        """Read the cached thumbnails of the rows the view asked for; render the rest."""
+        """Read the cached thumbnails of the rows the view asked for on a worker (decoded there
+        too: the GUI thread only wraps the images); the missing ones are rendered after."""
         if self.project is None or not self._wanted:
             return
+        if self._read_task is not None and not self._read_task.finished:
+            return  # asked again when the running read ends
         wanted = dict(list(self._wanted.items())[-400:])  # the latest: what is on screen
         self._wanted.clear()
-        found = self.project.thumbnails(list(wanted), THUMB_SIZE)
-        for item_id, png in found.items():
-            self._remember(item_id, _pixmap(png))
-        changed = [wanted[i] for i in found]
-        missing = [i for i in wanted if i not in found and i not in self._rendering]
-        self._emit_rows(changed)
+        project = self.project
+        if self.run_task is None:  # no workers (a bare model): read here
+            self._read(project, wanted, _decoded(project, list(wanted)))
+            return
+
+        def read(images: dict[int, QImage | None]) -> None:
+            self._read_task = None
+            self._read(project, wanted, images)
+            if self._wanted:
+                self._thumb_timer.start()
+
+        def failed(_message: str) -> None:  # an unreadable cache: render them again
+            self._read_task = None
+            self._read(project, wanted, {})
+            if self._wanted:
+                self._thumb_timer.start()
+
+        self._read_task = self.run_task(
+            "Thumbnails (reading)",
+            lambda: _read_job(project, list(wanted)),
+            read,
+            failed,
+            listed=False,  # many small reads while scrolling or typing: not worth a row
+        )
+
+    def _read(self, project: Project, wanted: dict[int, int], images: dict) -> None:
+        if self.project is not project:
+            return
+        for item_id, image in images.items():
+            self._remember(item_id, _pixmap(image))
+        self._emit_rows([wanted[i] for i in images])
+        missing = [i for i in wanted if i not in images and i not in self._rendering]
         if missing:
             self._render(missing, wanted)
 
@@ -313,11 +345,10 @@ class ItemTableModel(QAbstractTableModel):
         project = self.project
         self._rendering.update(ids)
 
-        def done(_count: int) -> None:
+        def done(found: dict[int, QImage | None]) -> None:
             self._rendering.difference_update(ids)
             if self.project is not project:
                 return
-            found = project.thumbnails(ids, THUMB_SIZE)
             for item_id in ids:
                 if item_id in found:
                     self._remember(item_id, _pixmap(found[item_id]))
@@ -335,7 +366,7 @@ class ItemTableModel(QAbstractTableModel):
         self.thumbnails_pending.emit(len(ids))
         self._render_task = self.run_task(
             f"Thumbnails ({len(ids)})",
-            lambda: thumbnail_job(project, ids, THUMB_SIZE),
+            lambda: _read_job(project, ids, render=True),
             done,
             failed,
         )
@@ -353,16 +384,34 @@ class ItemTableModel(QAbstractTableModel):
         return self._thumbs.get(item_id)
 
 
-def _pixmap(png: bytes) -> QPixmap | None:
-    pixmap = QPixmap()
-    if not pixmap.loadFromData(png, "PNG"):
-        return None
-    return pixmap.scaled(
-        ICON_SIZE,
-        ICON_SIZE,
-        Qt.AspectRatioMode.KeepAspectRatio,
-        Qt.TransformationMode.SmoothTransformation,
-    )
+def _read_job(project: Project, ids: list[int], render: bool = False) -> Job[dict]:
+    """Worker: (render the missing thumbnails of ``ids``, then) read and decode the cached
+    ones: {item id: QImage at the icon size, None if undecodable}."""
+    if render:
+        yield from thumbnail_job(project, ids, THUMB_SIZE)
+    yield Progress(0, 1, "reading thumbnails")
+    return _decoded(project, ids)
+
+
+def _decoded(project: Project, ids: list[int]) -> dict[int, QImage | None]:
+    out: dict[int, QImage | None] = {}
+    for item_id, png in project.thumbnails(ids, THUMB_SIZE).items():
+        image = QImage()  # QImage, unlike QPixmap, may be made off the GUI thread
+        out[item_id] = (
+            image.scaled(
+                ICON_SIZE,
+                ICON_SIZE,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+            if image.loadFromData(png, "PNG")
+            else None
+        )
+    return out
+
+
+def _pixmap(image: QImage | None) -> QPixmap | None:
+    return None if image is None else QPixmap.fromImage(image)
 
 
 def _cell_text(item: dict[str, Any], col: int, defs: dict[str, Any] | None = None) -> str:
