@@ -17,7 +17,10 @@
    heartbeat gap (10 ms timer) and per-key GUI time. An idle run first gives the machine's own
    noise.
 
-Run: .venv/bin/python tests/benchmarks/bench_suggest.py [--mnist DIR] [--only sim,gui,big]
+4. models: kNN against logistic regression on the same features after 100 / 1 000 / 5 000
+   random labels of MNIST's test set: accuracy on the rest and the fit time.
+
+Run: .venv/bin/python tests/benchmarks/bench_suggest.py [--mnist DIR] [--only sim,gui,big,models]
 """
 
 from __future__ import annotations
@@ -126,6 +129,35 @@ def bench_sim(mnist: Path) -> None:
                 f"{100 * recent:5.1f} %, model on the items left {100 * rest:5.1f} %"
             )
         print(f"           model update on the worker: {_ms(update_s)}")
+
+
+def bench_models(mnist: Path) -> None:
+    """kNN against logistic regression (suggest_models.LogisticModel) on the same pixel
+    features: accuracy on the rest of MNIST's test set after n random labels, fit time."""
+    from qbi_desktop.core.quality.suggest_models import LogisticModel
+
+    x, y = _mnist(mnist, "t10k")
+    X = (x.reshape(len(x), -1) / 255.0).astype(np.float32)
+    order = np.random.default_rng(0).permutation(len(X))
+    print("4. the two suggestion models on MNIST test, n random labels, accuracy on the rest")
+    for n in (100, 1000, 5000):
+        train, rest = order[:n], order[n:]
+        labels = np.full(len(X), -1)
+        labels[train] = y[train]
+        knn = IncrementalKnn.from_matrix(X, k=10)
+        t = time.perf_counter()
+        run_job(knn.update_job(labels))
+        knn_acc = float(np.mean(knn.proba(rest, 10).argmax(axis=1) == y[rest]))
+        knn_s = time.perf_counter() - t
+        model = LogisticModel()
+        t = time.perf_counter()
+        model.fit(train, X[train], y[train])
+        fit_s = time.perf_counter() - t
+        lr_acc = float(np.mean(model.proba(X[rest], 10).argmax(axis=1) == y[rest]))
+        print(
+            f"   {n:5d} labels: kNN {100 * knn_acc:5.1f} % ({knn_s:.1f} s for every item), "
+            f"logistic regression {100 * lr_acc:5.1f} % (fit {fit_s:.1f} s)"
+        )
 
 
 # -- GUI helpers ----------------------------------------------------------------------------------
@@ -352,7 +384,7 @@ def bench_big(mnist: Path) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mnist", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
-    ap.add_argument("--only", default="sim,gui,big")
+    ap.add_argument("--only", default="sim,gui,big,models")
     ap.add_argument("--items", type=int, default=1000, help="items labelled in the gui run")
     args = ap.parse_args()
     parts = args.only.split(",")
@@ -362,6 +394,8 @@ def main() -> None:
         bench_gui(args.mnist, args.items)
     if "big" in parts:
         bench_big(args.mnist)
+    if "models" in parts:
+        bench_models(args.mnist)
 
 
 if __name__ == "__main__":
