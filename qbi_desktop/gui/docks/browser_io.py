@@ -20,6 +20,8 @@ from qbi_desktop.gui.docks.browser_dialogs import (
 )
 
 log = logging.getLogger("qbi_desktop")
+#: the export dialog's last "Annotations" choice (item | every)
+EXPORT_ANNOTATIONS_KEY = "export/annotations"
 
 
 class BrowserTransfer:
@@ -67,15 +69,25 @@ class BrowserTransfer:
         if self.project is None:
             return
         rejected = self.project.count({"review": "rejected"})
+        settings = self.window.settings
         dialog = ExportDialog(
-            self, self._start_dir(), self.model.rowCount(), rejected, len(self.project)
+            self,
+            self._start_dir(),
+            self.model.rowCount(),
+            rejected,
+            len(self.project),
+            annotations=str(settings.value(EXPORT_ANNOTATIONS_KEY, "item") or "item"),
         )
         if dialog.exec():
             kind, out, datapackage, only_shown, leave_out_rejected = dialog.values()
+            annotations = dialog.annotations.currentData()
+            settings.setValue(EXPORT_ANNOTATIONS_KEY, annotations)
             if not out:
                 self.window.report_error("Export: choose a folder")
                 return
-            self.run_export(kind, out, datapackage, only_shown, leave_out_rejected)
+            self.run_export(
+                kind, out, datapackage, only_shown, leave_out_rejected, annotations=annotations
+            )
 
     def run_export(
         self,
@@ -84,6 +96,7 @@ class BrowserTransfer:
         datapackage: bool = True,
         only_shown: bool = False,
         leave_out_rejected: bool = False,
+        annotations: str = "item",
     ):
         from qbi_desktop.core.formats import export_job
 
@@ -114,6 +127,7 @@ class BrowserTransfer:
                 filters=filters,
                 datapackage=datapackage,
                 leave_out_rejected=leave_out_rejected,
+                annotations=annotations,
             ),
             done,
         )
