@@ -111,8 +111,10 @@ for run in 1 2 3; do
 done
 qbi-desktop "$image" &
 app=$!
-for _ in $(seq 1 100); do
-  grep -q "opened .*sim_0000.tif" "$QBI_DESKTOP_HOME/logs/qbi-desktop.log" 2>/dev/null && break
+# Wait for this window (the log already says "opened" from the cold starts), up to 60 s: a busy
+# machine can take several seconds to start it.
+for _ in $(seq 1 300); do
+  xwininfo -root -tree 2>/dev/null | grep -q "sim_0000.tif — QBI Desktop" && break
   sleep 0.2
 done
 sleep 1.5 # let the first frame and the docks paint
