@@ -1,0 +1,195 @@
+"""core.catalog.own_order: the Browser's filters and sorts by one annotator's own opinions.
+
+The oracle is the catalog's own query: a copy of the project whose item columns (label, who
+labelled, review, targets, boxes, masks) are set to Ada's opinions must give, with the ordinary
+``queries.id_array``, exactly what ``own_order.id_array(original, "Ada", ...)`` gives - for every
+filter and sort key, alone and combined with the item's own fields (split, name, ids).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import numpy as np
+import pytest
+
+from qbi_desktop.core.catalog import NewItem, open_project, opinions, own_order
+from qbi_desktop.core.catalog.queries import NONE, Filters, id_array
+
+N = 240
+AT = "2026-12-05T18:00:00+00:00"
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    """(the original catalog, the copy whose items hold Ada's own annotation)."""
+    base = tmp_path_factory.mktemp("own")
+    rng = np.random.default_rng(15)
+    root = base / "proj"
+    with open_project(root, create=True) as project:
+        with project.transaction() as tx:
+            ids = tx.add_items(
+                [
+                    NewItem(f"item{i:03d}", f"h{i}", path=base / f"i{i}.png", width=8, height=8)
+                    for i in range(N)
+                ]
+            )
+            db = tx.db
+            # the items' own columns: everyone's latest edit (here: Cleo's, or an import's)
+            for i in ids:
+                if rng.random() < 0.7:
+                    tx.set_label([i], str(rng.choice(["a", "b", "c"])), "Cleo")
+                if rng.random() < 0.4:
+                    tx.set_review([i], str(rng.choice(["accepted", "rejected"])), "Cleo", None)
+                db.execute(
+                    "UPDATE items SET split = ? WHERE id = ?",
+                    (str(rng.choice(["train", "test"])), i),
+                )
+                if rng.random() < 0.5:
+                    db.execute(
+                        "INSERT INTO targets(item_id, name, value) VALUES (?, 'depth', ?)",
+                        (i, float(rng.integers(0, 5))),
+                    )
+                if rng.random() < 0.3:
+                    db.execute(
+                        "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (?, 'o', 1, 1, 2, 2)",
+                        (i,),
+                    )
+            # each person's own: Ada and Bob annotate different, overlapping subsets
+            for who in ("Ada", "Bob"):
+                for i in ids:
+                    if rng.random() < 0.6:
+                        # ties are common (3 classes): the id tie-break is tested too
+                        opinions.record(db, [i], who, "label", str(rng.choice(["a", "b", "c"])), AT)
+                    if rng.random() < 0.3:
+                        state = str(rng.choice(["accepted", "rejected", "needs_edit"]))
+                        opinions.record(db, [i], who, "review", state, AT)
+                    if rng.random() < 0.5:
+                        opinions.record(
+                            db, [i], who, "target", float(rng.integers(0, 4)), AT, "depth"
+                        )
+                    if rng.random() < 0.2:
+                        opinions.record(db, [i], who, "target", float(rng.random()), AT, "width")
+                    if rng.random() < 0.3:
+                        boxes = [["o", 0.0, 0.0, 1.0, 1.0]] * int(rng.integers(0, 4))
+                        opinions.record(db, [i], who, "boxes", boxes, AT)
+                    if rng.random() < 0.25:
+                        opinions.record(db, [i], who, "mask", f"annotators/{who}/{i}.tif", AT)
+    copy = base / "ada"
+    copy.mkdir()
+    shutil.copy(root / "catalog.sqlite", copy / "catalog.sqlite")
+    _as_seen_by(copy / "catalog.sqlite", "Ada")
+    return root, copy
+
+
+def _as_seen_by(path, who: str) -> None:
+    """Rewrite the item columns of the catalog at ``path`` to ``who``'s own opinions."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("BEGIN")
+    db.execute("UPDATE items SET label = NULL, label_by = NULL, review = 'unreviewed'")
+    db.execute("DELETE FROM targets")
+    db.execute("DELETE FROM boxes")
+    db.execute("DELETE FROM masks")
+    rows = db.execute(
+        "SELECT item_id, kind, name, value FROM opinions WHERE annotator = ?", (who,)
+    ).fetchall()
+    for item_id, kind, name, value in rows:
+        value = json.loads(value)
+        if kind == "label":
+            db.execute(
+                "UPDATE items SET label = ?, label_by = ? WHERE id = ?", (value, who, item_id)
+            )
+        elif kind == "review":
+            db.execute("UPDATE items SET review = ? WHERE id = ?", (value, item_id))
+        elif kind == "target":
+            db.execute(
+                "INSERT INTO targets(item_id, name, value) VALUES (?, ?, ?)", (item_id, name, value)
+            )
+        elif kind == "boxes":
+            for b in value:
+                db.execute(
+                    "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (?, ?, ?, ?, ?, ?)",
+                    (item_id, *b),
+                )
+        elif kind == "mask":
+            db.execute(
+                "INSERT INTO masks(item_id, path, updated) VALUES (?, ?, ?)", (item_id, value, AT)
+            )
+    db.execute("COMMIT")
+    db.close()
+
+
+FILTERS = [
+    Filters(),
+    Filters(label="a"),
+    Filters(label=NONE),  # Ada's unlabelled items
+    Filters(label=[NONE, "c"]),
+    Filters(review="unreviewed"),
+    Filters(review=["accepted", "needs_edit"]),
+    Filters(annotator="Ada"),
+    Filters(annotator=NONE),
+    Filters(annotator="Cleo"),  # somebody else's labels: none of Ada's
+    Filters(has_mask=True),
+    Filters(has_mask=False),
+    Filters(has_boxes=True),
+    Filters(has_boxes=False),
+    Filters(has_target="width"),
+    Filters(label="b", split="train"),
+    Filters(label=NONE, review="unreviewed", name="item1"),
+    Filters(has_mask=True, ids=list(range(1, N, 3))),
+]
+SORTS = [
+    None,
+    "label",
+    "-label",
+    "review",
+    "-review",
+    "annotator",
+    "has_mask",
+    "-has_mask",
+    "n_boxes",
+    "-n_boxes",
+    "target:depth",
+    "-target:depth",
+    "target:width",
+    "name",
+    "-split",
+    ["label", "-target:depth"],
+    ["-split", "label"],  # an item key first: the SQL way
+]
+
+
+@pytest.mark.parametrize("sort", SORTS, ids=str)
+def test_own_order_equals_the_catalog_query_on_the_persons_own_annotations(projects, sort):
+    root, copy = projects
+    with open_project(root) as original, open_project(copy) as ada:
+        for f in FILTERS:
+            expected = id_array(ada.db, f, sort)
+            got = own_order.id_array(original.db, "Ada", f, sort)
+            assert got.tolist() == expected.tolist(), (f, sort)
+
+
+def test_someone_elses_latest_label_does_not_count_as_ones_own(projects):
+    root, _copy = projects
+    with open_project(root) as project:
+        db = project.db
+        latest = set(id_array(db, Filters(label=NONE)).tolist())  # nobody's label at all
+        own = set(own_order.id_array(db, "Ada", Filters(label=NONE)).tolist())
+        labels = opinions.table(db, "label")
+        labelled_by_ada = {i for i, people in labels.items() if "Ada" in people}
+        assert own == set(project.ids()) - labelled_by_ada
+        assert own - latest  # items someone else labelled are still Ada's to label
+        # a person nobody has heard of sees every item unlabelled, unreviewed, without boxes
+        assert own_order.id_array(db, "Zoe", Filters(label=NONE)).size == N
+        assert own_order.id_array(db, "Zoe", Filters(review="unreviewed")).size == N
+        assert own_order.id_array(db, "Zoe", Filters(has_boxes=True)).size == 0
+
+
+def test_an_unknown_sort_key_is_refused_by_name(projects):
+    from qbi_desktop.core.errors import UserFacingError
+
+    root, _copy = projects
+    with open_project(root) as project, pytest.raises(UserFacingError, match="colour"):
+        own_order.id_array(project.db, "Ada", None, "colour")
