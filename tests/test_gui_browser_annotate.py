@@ -121,6 +121,7 @@ def _wait_saved(qtbot, annotate) -> None:
 def opened(qtbot, main_window, tmp_path):
     """The window with a project open in the Browser and its item a0 (with a mask) opened."""
     root = _folder_project(tmp_path)
+    main_window.annotator.set_name("Tester")  # a shared project (the importer drew a mask)
     browser = main_window.panels["browser"]
     annotate = main_window.panels["annotate"]
     annotate.unsaved_answer = "discard"  # pytest-qt closes the window: never ask at teardown
@@ -315,6 +316,7 @@ def test_journal_is_per_item_and_recovers_after_a_crash(qtbot, main_window, tmp_
     """Two items with identical pixels: strokes left by a killed process on one are offered
     for that item only."""
     root = _folder_project(tmp_path, duplicate=True)
+    main_window.annotator.set_name("Tester")  # a shared project (the importer drew a mask)
     browser = main_window.panels["browser"]
     annotate = main_window.panels["annotate"]
     annotate.unsaved_answer = "discard"
@@ -446,6 +448,7 @@ def test_rename_made_from_another_item_is_not_undone_by_a_later_save(qtbot, main
     """Two items of one project open: a rename saved from one is the project's name; saving
     the other (which still showed the old name and left it alone) keeps it, and shows it."""
     root = _folder_project(tmp_path)
+    main_window.annotator.set_name("Tester")  # a shared project (the importer drew a mask)
     browser = main_window.panels["browser"]
     annotate = main_window.panels["annotate"]
     annotate.unsaved_answer = "discard"
@@ -590,6 +593,7 @@ app = QApplication([])
 from qbi_desktop.gui.main_window import MainWindow
 
 window = MainWindow()
+window.annotator.set_name("Tester")  # a shared project (the importer drew a mask)
 window.resize(1200, 900)
 window.show()
 QTest.qWaitForWindowExposed(window)

@@ -104,6 +104,7 @@ def test_one_value_on_a_selection_undone_with_ctrl_z_and_balance_follows(qtbot, 
     with open_project(root) as project:
         for item, value in ((1, 0.0), (2, 50.0), (3, 100.0)):
             project.set_target([item], "count", value, "earlier")
+    window.annotator.set_name("Tester")  # "earlier" typed values: the project is shared
     browser._data_changed()
     # Balance computed once (worker), then the Items tab again.
     browser.tabs.setCurrentWidget(browser.balance_page)

@@ -5,8 +5,11 @@ the Browser's "by annotator" / "needs a second opinion" item sets.
   targets, boxes and mask columns show only the current annotator's own opinions
   (core.annotation.own_view); switching annotator shows the new person's own work, so each
   one's edits stay apart (the catalog keeps one opinion per person, core.catalog.opinions).
-* A project someone else annotated is shared: when it opens with only the login name, the
-  status bar's annotator button turns red and asks for the person's name (a click gives it).
+  The Browser's filters, sorts and count then follow that person's own opinions too
+  (core.catalog.own_order): "(unlabelled)" lists what *they* have not labelled.
+* A project someone else annotated (or marked shared, Edit ▸ Shared Project) is shared: when
+  it opens with only the login name, the status bar's annotator button turns red and asks for
+  the person's name (a click gives it); the first edit asks for it (gui/annotator.may_edit).
 * Dataset ▸ Annotators ▸ shows the items one person annotated, or those with exactly one
   annotator (they need a second opinion), through the Browser's "show these items".
 """
@@ -17,6 +20,8 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
 
 from qbi_desktop.core.annotation import own_view
+from qbi_desktop.core.catalog import opinions, own_order
+from qbi_desktop.gui.annotator import install_gate
 
 SETTINGS_PREFIX = "blind/"  # + the project's folder: whether that project is labelled blind
 
@@ -36,6 +41,7 @@ class BlindMode(QObject):
         )
         self.action.toggled.connect(self._toggled)
         browser.model.row_overlay = self._overlay
+        browser.model.id_source = self._own_ids
         browser.model.reloaded.connect(self._project_seen)
         window.annotator.changed.connect(self._annotator_changed)
 
@@ -46,6 +52,15 @@ class BlindMode(QObject):
     def _overlay(self, rows) -> None:
         if self.active:
             own_view.own_rows(self.browser.project.db, rows, self.window.annotator.name)
+
+    def _own_ids(self, filters, sort: str):
+        """Blind: the Browser's filters, sorts and count by this person's own opinions
+        (core.catalog.own_order), not by the item's latest edit, which may be another's."""
+        if not self.active:
+            return None
+        return own_order.id_array(
+            self.browser.project.db, self.window.annotator.name, filters, sort
+        )
 
     def _project_seen(self) -> None:
         project = self.browser.project
@@ -61,27 +76,28 @@ class BlindMode(QObject):
         if blind:  # the rows just read are everyone's: read them again as this person's
             QTimer.singleShot(0, self.browser.model.reload)
         if project is not None and not self.window.annotator.chosen:
-            people = own_view.others(project.db, self.window.annotator.name)
-            if people:
-                self._name_needed(people)
+            people = opinions.shared_with(project.db, self.window.annotator.name)
+            if people or opinions.marked_shared(project.db):
+                self.name_needed(people)
 
-    def _name_needed(self, people: list[str]) -> None:
+    def name_needed(self, people: list[str]) -> None:
         """A shared project and only the login name: say so where the name is shown (the
         status bar button, which asks for it) instead of recording edits under it silently.
         Not a modal dialog here: opening a project must never stop on one."""
         shown = ", ".join(people[:5]) + (" …" if len(people) > 5 else "")
+        who = f" ({shown} annotated it)" if people else ""
         button = getattr(self.window, "annotator_button", None)
         if button is not None:
             button.setText(f"Annotator: {self.window.annotator.name}? (click: your name)")
             button.setStyleSheet("color: #c03030; font-weight: bold")
             button.setToolTip(
-                f"This project is shared ({shown} annotated it): give your own name so your "
-                "edits are kept apart from theirs"
+                f"This project is shared{who}: give your own name so your edits are kept "
+                "apart from the others'"
             )
             self.window.annotator.changed.connect(self._name_given)
         self.window.statusBar().showMessage(
-            f"Shared project ({shown}): please give your annotator name (status bar button, "
-            "or Edit > Annotator…) before you edit",
+            f"Shared project{f' ({shown})' if people else ''}: please give your annotator name "
+            "(status bar button, or Edit > Annotator…) before you edit",
             15000,
         )
 
@@ -170,6 +186,7 @@ def install(window) -> BlindMode | None:
         menu = dataset.addMenu("Show items by annotator")
         menu.aboutToShow.connect(lambda: blind.fill_menu(menu))
     window.blind = blind
+    install_gate(window)  # the name asked before the first edit of a shared project
     # the review queue of what several annotators disagree on (Dataset menu)
     from qbi_desktop.gui.docks import disagreements
 

@@ -253,6 +253,39 @@ def annotators(db: sqlite3.Connection, kind: str | None = None) -> list[str]:
     return [r[0] for r in rows]
 
 
+#: Metadata key: the project is shared, so every annotator gives a name before their first edit
+#: (Edit ▸ Shared Project), also before anyone else has annotated it.
+SHARED_KEY = "shared"
+
+
+def marked_shared(db: sqlite3.Connection) -> bool:
+    row = db.execute("SELECT value FROM meta WHERE key = ?", (SHARED_KEY,)).fetchone()
+    return row is not None and json.loads(row[0]) is True
+
+
+def mark_shared(project: Project, shared: bool) -> None:
+    """Say in the project's metadata whether it is shared (kept in the catalog, so every copy
+    and every person opening it sees it)."""
+    with project.transaction() as tx:
+        tx.set_metadata(**{SHARED_KEY: True if shared else None})
+
+
+def shared_with(db: sqlite3.Connection, annotator: str) -> list[str]:
+    """The people besides ``annotator`` whose work the project holds: their opinions, the
+    project's list of annotators and the history (``annotation_log``). The simulator and
+    consensus provenances are nobody's own work."""
+    from qbi_desktop.core.annotation.own_view import SIMULATOR, others
+
+    people = set(others(db, annotator))
+    rows = db.execute(
+        "SELECT DISTINCT annotator FROM annotation_log WHERE annotator IS NOT NULL "
+        "AND annotator NOT IN (?, ?)",
+        (annotator, SIMULATOR),
+    )
+    people.update(r[0] for r in rows if r[0] and not is_consensus(r[0]))
+    return sorted(people)
+
+
 def counts(db: sqlite3.Connection, kind: str, name: str = "") -> dict[int, int]:
     """How many annotators gave each item an annotation of ``kind`` (a Browser filter "needs a
     second opinion" is the items with 1)."""

@@ -23,6 +23,7 @@ from PySide6.QtCore import QObject, Signal
 from qbi_desktop.core.annotation.boxes import BoxError, clip, copy_forward
 from qbi_desktop.core.catalog import Box
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.undo import UndoStack
 
 Selection = tuple[str, int] | None  # ("box" | "proposal", index)
@@ -113,6 +114,16 @@ class BoxSession(QObject):
 
     def _edit(self, boxes: list[Box], what: str, clip_index: int | None = None) -> bool:
         """Write ``boxes`` as one edit; False (and a message) if it was refused."""
+        before = self.annotator
+        if not self._may_edit():
+            self.changed.emit()  # a refused drag springs back
+            return False
+        if self.annotator != before:  # the name was just given: this edit's new boxes are theirs
+            new = self.annotator
+            boxes = [
+                replace(b, annotator=new) if b.annotator == before and b not in self.boxes else b
+                for b in boxes
+            ]
         try:
             if clip_index is not None:
                 i = clip_index % len(boxes)
@@ -127,6 +138,15 @@ class BoxSession(QObject):
         self.changed.emit()
         self.edited.emit()
         return True
+
+    def _may_edit(self) -> bool:
+        """A project item's boxes: a shared project needs the annotator's name first (asked
+        once; gui.annotator then gives the open sessions that name instead of the login's)."""
+        project = getattr(self.store, "project", None)
+        window = getattr(self.parent(), "window", None)
+        if project is None or window is None:
+            return True
+        return may_edit(window, project.root, "drawn")
 
     def _write(self, boxes: list[Box], what: str):
         if self.store is None:

@@ -31,6 +31,7 @@ from PySide6.QtGui import QPointingDevice
 from qbi_desktop.core.annotation.masks import ConstraintRule, union_rect
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.cursor import BrushCursor, LassoItem, PreviewItem
+from qbi_desktop.gui.annotator import may_edit
 
 log = logging.getLogger("qbi_desktop")
 
@@ -280,6 +281,9 @@ class PaintController(QObject):
         lasso starts a polygon."""
         session = self._session()
         if session is None:
+            return
+        store = getattr(session, "store", None)  # a project item: a shared one needs the name
+        if store is not None and not may_edit(self.canvas.window(), store.root, "painted"):
             return
         tool = "eraser" if eraser and self.tool in ("brush", "constrained", "eraser") else self.tool
         editor = session.editor

@@ -38,6 +38,7 @@ from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.quality.audit import KINDS, AuditReport, Issue, audit_job
 from qbi_desktop.core.quality.features import project_items_job
 from qbi_desktop.core.quality.review import allowed, apply_action
+from qbi_desktop.gui.annotator import may_edit
 
 COLUMNS = ("Item", "Kind", "Score", "Given label", "Suggested label", "Related item", "Done")
 COL_DONE = len(COLUMNS) - 1
@@ -236,6 +237,8 @@ class AuditDialog(QDialog):
             window.statusBar().showMessage(
                 f"Audit: '{action}' does not apply to a {issue.kind} row", 4000
             )
+            return None
+        if not may_edit(window, self.project.root):  # a shared project: the name first
             return None
         try:
             change = apply_action(self.project, issue, action, self.browser.annotator)

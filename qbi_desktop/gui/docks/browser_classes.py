@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.catalog import classes as C
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.annotator import may_edit
 
 NAME_ROLE = Qt.ItemDataRole.UserRole + 1
 PICKER_OWN_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Up, Qt.Key.Key_Down)
@@ -275,6 +276,8 @@ class BrowserClasses:
     def _class_edit(self, edit) -> str | None:
         if self.project is None:
             return "no project open"
+        if not may_edit(self.window):  # a shared project: the name first
+            return "not changed: your annotator name is needed first"
         project = self.project
         self._classes_edited()  # the list as typed is the order the edit keeps
         order = C.class_list(project)

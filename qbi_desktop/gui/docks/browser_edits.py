@@ -35,6 +35,7 @@ from qbi_desktop.core.catalog.splits import (
 )
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_dialogs import SplitDialog
 from qbi_desktop.gui.docks.browser_model import COL_TARGETS
 from qbi_desktop.gui.undo import UndoContext, UndoStack, undo_router
@@ -281,7 +282,7 @@ class BrowserEdits:
         if self.project is None:
             return
         rows = self._target_rows()
-        if not rows:
+        if not rows or not may_edit(self.window):  # a shared project: the name first
             return
         ids = [self.model.item_id(r) for r in rows]
         try:

@@ -97,6 +97,9 @@ class ItemTableModel(QAbstractTableModel):
         self.active_target: str | None = None  # the target the Targets cell edits
         #: ``overlay(rows)`` rewrites fetched rows in place (blind mode: one person's own work)
         self.row_overlay: Callable[[list[dict[str, Any]]], None] | None = None
+        #: ``id_source(filters, sort)`` -> every matching id in order, or None: the catalog's
+        #: own paging (blind mode: ordered and filtered by one person's opinions)
+        self.id_source: Callable[[Filters, str], np.ndarray | None] | None = None
 
     # -- project, filters, sort -------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -133,8 +136,11 @@ class ItemTableModel(QAbstractTableModel):
             self._ids.clear()
         elif self.suggestions is not None and self.suggestions.queue_on:
             # "label next": the queue's order, made from every matching id
-            ids = self.project.id_array(self.filters, self.sort_key)
+            ids = self._own_ids()
+            ids = self.project.id_array(self.filters, self.sort_key) if ids is None else ids
             self._ids.set_all(self.suggestions.reorder(ids))
+        elif (own := self._own_ids()) is not None:
+            self._ids.set_all(own)  # annotating blind: filtered and sorted by one's own work
         else:
             later = self.run_task is not None  # a count of every item goes to a worker
             self._ids.reset(self.project, self.filters, self.sort_key, count_later=later)
@@ -144,6 +150,9 @@ class ItemTableModel(QAbstractTableModel):
         self.reloaded.emit()
         if self._ids.counting:
             self._count_rows()
+
+    def _own_ids(self) -> np.ndarray | None:
+        return None if self.id_source is None else self.id_source(self.filters, self.sort_key)
 
     def _count_rows(self) -> None:
         """Count on a worker; the rows past the first window appear when it is done."""

@@ -44,6 +44,7 @@ from qbi_desktop.core.quality.labelling import (
     RecentAccuracy,
     SuggestionTable,
 )
+from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
 
 DEBOUNCE_MS = 120  # after a label: gather the next few keys into one update
@@ -438,3 +439,5 @@ class BrowserSuggestions(QObject):
 def _contains(sorted_ids: np.ndarray, item_id: int) -> bool:
     pos = int(np.searchsorted(sorted_ids, item_id))
     return pos < len(sorted_ids) and int(sorted_ids[pos]) == item_id
+        if not may_edit(self.window):  # a shared project: the name first
+            return False

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.catalog import targets as T
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_model import COL_TARGETS
 
 BAD_STYLE = "QLineEdit { background: #ffd9d9; border: 1px solid #c33; }"
@@ -243,7 +244,7 @@ class BrowserTargets:
             self.target_definition_dialog()
             return False
         row = self.table.currentIndex().row()
-        if row < 0:
+        if row < 0 or not may_edit(self.window):  # a shared project: the name before typing
             return False
         index = self.model.index(row, COL_TARGETS)
         self.table.selectionModel().setCurrentIndex(
@@ -279,6 +280,8 @@ class BrowserTargets:
         rows = self._target_rows()
         ids = [self.model.item_id(r) for r in rows]
         text = editor.text()
+        if not may_edit(self.window):  # a shared project: the name first
+            return False
         try:
             change = T.set_value(self.project, ids, name, text, self.annotator)
         except UserFacingError as exc:  # TargetValueError, or the catalog refused

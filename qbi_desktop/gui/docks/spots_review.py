@@ -7,6 +7,7 @@ from PySide6.QtCore import QPointF
 
 from qbi_desktop.core.annotation.masks import union_rect
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.annotator import may_edit
 
 
 class SpotReviewMixin:
@@ -34,6 +35,8 @@ class SpotReviewMixin:
         if session is None or not session.ready:
             self.window.report_error("The mask is not ready: open an image and wait for it")
             return None
+        if session.store is not None and not may_edit(self.window, session.store.root):
+            return None  # a shared project's item: the annotator's name first
         return session
 
     def accept(self) -> None:
