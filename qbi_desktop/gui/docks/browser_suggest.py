@@ -421,6 +421,8 @@ class BrowserSuggestions(QObject):
         row, name = found
         item_id = self.model.item_id(row)
         panel = self.panel
+        if not may_edit(self.window):  # a shared project: the name first
+            return False
         try:
             with panel.project.transaction() as tx:
                 change = tx.set_label(
@@ -439,5 +441,3 @@ class BrowserSuggestions(QObject):
 def _contains(sorted_ids: np.ndarray, item_id: int) -> bool:
     pos = int(np.searchsorted(sorted_ids, item_id))
     return pos < len(sorted_ids) and int(sorted_ids[pos]) == item_id
-        if not may_edit(self.window):  # a shared project: the name first
-            return False
