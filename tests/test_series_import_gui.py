@@ -11,6 +11,11 @@ from PySide6.QtWidgets import QApplication
 
 from qbi_desktop.core.catalog import open_project
 
+try:
+    from tests.conftest import RADIOGRAPHS, need
+except ImportError:  # pragma: no cover - rootdir without package
+    from conftest import RADIOGRAPHS, need
+
 
 def _fill_import(kind, sources, dataset="", seen=None):
     def fill():
@@ -108,3 +113,34 @@ def test_browser_refuses_a_series_with_a_missing_frame_naming_it(qtbot, main_win
     qtbot.waitUntil(lambda: bool(errors), timeout=20000)
     assert "p_02.tif: frame 2" in errors[0] and "missing" in errors[0]
     assert panel.model.rowCount() == 0
+
+
+def test_radiography_dock_cleans_every_frame_of_a_nexus_stack(qtbot, main_window, tmp_path):
+    """Clean spots of a series… given a NeXus file cleans each frame of its NXdata signal into
+    <file stem>_<frame>.tif (the input's type) and _spots.tif, as the command line does."""
+    from qbi_desktop.cli import main
+
+    frames = np.stack(
+        [tifffile.imread(need(RADIOGRAPHS / f"edge20mm_000{i}.tif")) for i in range(4)]
+    )
+    scan = tmp_path / "tomo.nxs"
+    with h5py.File(scan, "w") as f:
+        f.create_dataset("/entry/data/data", data=frames, chunks=(1, 600, 600))
+        f["/entry/data"].attrs["NX_class"] = "NXdata"
+        f["/entry/data"].attrs["signal"] = "data"
+    panel = main_window.panels["radiography"]
+    panel.workers.setValue(1)
+    out = tmp_path / "clean"
+    task = panel.start_clean([str(scan)], str(out))
+    qtbot.waitUntil(lambda: task.finished, timeout=60000)
+    assert task.state == "done", task.error
+    assert "4 frame(s) cleaned" in panel.clean_status.text()
+    assert "4 frames of the series" in panel.clean_status.text()
+    assert main(["clean-spots", str(scan), "--out", str(tmp_path / "cli"), "--workers", "1"]) == 0
+    for i in range(4):
+        cleaned = tifffile.imread(out / f"tomo_{i:04d}.tif")
+        assert cleaned.dtype == np.uint16 and not np.array_equal(cleaned, frames[i])
+        np.testing.assert_array_equal(
+            cleaned, tifffile.imread(tmp_path / "cli" / f"tomo_{i:04d}.tif")
+        )
+        assert (out / f"tomo_{i:04d}_spots.tif").is_file()

@@ -398,9 +398,10 @@ class RadiographyPanel(QWidget):
     def _clean_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(
             self.window,
-            "Clean spots: choose the frames of the scan",
+            "Clean spots: choose the frames of the scan (or its NeXus/HDF5 file)",
             self._start_dir(),
-            "Images (*.tif *.tiff *.png);;All files (*)",
+            "Images and NeXus/HDF5 (*.tif *.tiff *.png *.nxs *.h5 *.hdf5 *.hdf *.nx5);;"
+            "All files (*)",
         )
         if not paths:
             return
@@ -423,17 +424,26 @@ class RadiographyPanel(QWidget):
         workers = self.workers.value()
         self.settings.setValue(f"{SETTINGS_GROUP}/workers", workers)
         self.settings.setValue(f"{SETTINGS_GROUP}/scheduler", scheduler or "")
-        hot_from = None
-        if self.dc_paths and not len(paths) >= 3:
-            hot_from = list(self.dc_paths)  # a frame or two: the dark current chosen here
-        self.clean_status.setText(f"cleaning {len(paths)} frame(s) into {out}…")
+        dark = list(self.dc_paths)
+
+        def job():
+            from qbi_desktop.core.radiography.frames import expand_frames
+
+            frames = expand_frames(paths)  # a NeXus/HDF5 file: every frame of its NXdata signal
+            # a frame or two: the dark current chosen here
+            hot_from = dark if dark and len(frames) < 3 else None
+            return (
+                yield from clean_series_job(
+                    frames, out, hot_pixels_from=hot_from, workers=workers, scheduler=scheduler
+                )
+            )
+
+        self.clean_status.setText(f"cleaning {len(paths)} file(s) into {out}…")
         self.clean_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         task = self.window.tasks.submit(
-            f"Clean spots of {len(paths)} frame(s)",
-            lambda: clean_series_job(
-                paths, out, hot_pixels_from=hot_from, workers=workers, scheduler=scheduler
-            ),
+            f"Clean spots of {len(paths)} file(s)",
+            job,
             on_progress=self._clean_progress,
             on_result=self._clean_done,
             on_error=self._clean_failed,
