@@ -312,3 +312,33 @@ def test_a_project_marked_shared_asks_and_one_nobody_else_touched_does_not(
         qtbot.waitUntil(lambda: project.get(a1)["label"] == "b", timeout=5000)
     assert answers.prompts == []
     answers.stop()
+
+
+def test_a_disagreement_decision_asks_the_name(qtbot, main_window, tmp_path):
+    from PySide6.QtWidgets import QPushButton
+
+    window = main_window
+    root = _folder_project(tmp_path)
+    with open_project(root) as project:
+        a0 = _id_of(project, "a0")
+        project.set_label([a0], "a", "Ada")
+        project.set_label([a0], "b", "Bob")  # they disagree on a0
+    assert window.panels["browser"].open_project(root)
+    window.panels["disagreements"].action.trigger()  # Dataset > Review Disagreements…
+    qtbot.waitUntil(lambda: window.panels["disagreements"].dialog is not None, timeout=20000)
+    queue = window.panels["disagreements"].dialog
+    row = [(d.item, d.kind) for d in queue.shown()].index((a0, "label"))
+    queue.table.setCurrentCell(row, 0)
+    before = _catalog(root)
+    answers = NameDialog(qtbot)
+    take_bob = next(
+        b for b in queue.findChildren(QPushButton) if b.text() == "Take Bob's" and b.isVisible()
+    )
+    qtbot.mouseClick(take_bob, Qt.MouseButton.LeftButton)  # a consensus: asked, refused
+    _refused(window, answers, 1, root, before)
+    queue.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is queue, timeout=3000)
+    queue.table.setCurrentCell(row, 0)
+    qtbot.keyClick(queue.table, Qt.Key.Key_A)  # a review decision: asked, refused
+    _refused(window, answers, 2, root, before)
+    answers.stop()

@@ -25,6 +25,7 @@ from qbi_desktop.core.quality.item_review import (
     revert_mask,
     set_item_mask,
 )
+from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.disagreement_view import mask_codes
 
 SHAPES = ("mask", "boxes")
@@ -135,6 +136,8 @@ class ShapeDecisions:
         ``how``: one undoable change (a mask on a worker); ``then(who)`` once it is written."""
         d, v = self.current(), self._versions()
         if d is None or v is None or self.project is None:
+            return
+        if not may_edit(self.window, self.project.root):  # a shared project: the name first
             return
         if self.busy():
             self.status.setText("Still writing the last decision…")

@@ -42,6 +42,7 @@ from qbi_desktop.core.catalog.opinions import CONSENSUS_PREFIX, for_item
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.quality.agreement_report import Disagreement, agreement_job
 from qbi_desktop.core.quality.merge import MASK_METHODS, METHOD_WORDS
+from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.disagreement_shapes import SHAPES, ShapeDecisions
 from qbi_desktop.gui.docks.disagreement_view import DisagreementView
 from qbi_desktop.gui.undo import UndoStack
@@ -241,8 +242,8 @@ class DisagreementQueue(ShapeDecisions, QDialog):
     def decide(self, value: Any) -> None:
         """Write ``value`` as the item's consensus for the current kind (undoable)."""
         d = self.current()
-        if d is None or self.project is None:
-            return
+        if d is None or self.project is None or not may_edit(self.window, self.project.root):
+            return  # (a shared project: the annotator's name first)
         who = CONSENSUS_PREFIX + ", ".join(d.annotators)
         if d.kind == "label":
             change = self.project.set_label([d.item], str(value), who)
@@ -301,8 +302,8 @@ class DisagreementQueue(ShapeDecisions, QDialog):
 
     def review(self, state: str) -> None:
         d = self.current()
-        if d is None or self.project is None:
-            return
+        if d is None or self.project is None or not may_edit(self.window, self.project.root):
+            return  # (a shared project: the annotator's name first)
         change = self.project.set_review([d.item], state, self.window.annotator.name)
         self._push(f"{state} {d.name}", change, d)
         self._refresh(d.item)
