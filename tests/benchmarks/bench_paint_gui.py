@@ -185,8 +185,11 @@ def napari_side(size: int, shown: bool) -> dict[str, float] | str:
         layer.selected_label = 1
         canvas = viewer.window._qt_viewer.canvas
         c = size / 2
-        viewer.camera.center = (c, c)
-        viewer.camera.zoom = 1.0
+        # napari >= 0.9 keeps the camera on viewer.scene (viewer.camera is deprecated there)
+        scene = getattr(viewer, "scene", None)
+        camera = scene.camera if scene is not None else viewer.camera
+        camera.center = (c, c)
+        camera.zoom = 1.0
         canvas._scene_canvas.render()
         for _ in range(5):
             app.processEvents()
