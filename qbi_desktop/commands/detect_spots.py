@@ -29,6 +29,7 @@ from qbi_desktop.core.maskio import save_mask
 from qbi_desktop.core.radiography.frames import (
     STACK_HOT_FRAMES,
     Frame,
+    check_outputs,
     expand_frames,
     stack_hot_pixels,
 )
@@ -216,6 +217,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     try:
         frames = expand_frames(args.images, args.dataset)
+        check_outputs(frames, out, ["_spots.tif"])  # no mask lands on an input or another mask
     except UserFacingError as e:
         print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)
         return 2

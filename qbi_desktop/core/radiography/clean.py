@@ -28,7 +28,7 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.radiography.frames import Frame, as_frames, stack_hot_pixels
+from qbi_desktop.core.radiography.frames import Frame, as_frames, check_outputs, stack_hot_pixels
 from qbi_desktop.core.spots import (
     HotPixels,
     SpotDetection,
@@ -352,6 +352,7 @@ def clean_series_job(
         cleaned, _ = outputs(frame, out)
         if cleaned.exists() and cleaned.resolve() == path.resolve():
             raise UserFacingError(f"{path}: the output {cleaned} would overwrite the input")
+    check_outputs(frames, out, [".tif", "_spots.tif"])  # a and a_spots: one a_spots.tif
     _params(method, dict(params))  # a bad parameter is named before any work starts
     # every frame's header (shape, type) before any work: a differently sized frame is named
     from qbi_desktop.core.radiography.series import check_frames

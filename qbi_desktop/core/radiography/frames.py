@@ -95,6 +95,28 @@ class Frame:
             source.close()
 
 
+def check_outputs(frames: Sequence[Frame], out: Path, suffixes: Sequence[str]) -> None:
+    """Refuse, before anything is written, outputs ``out/<frame stem><suffix>`` that land on
+    one another (``a`` and ``a_spots`` both give ``a_spots.tif``; one result would be lost or
+    taken as done) or on an input (it would be overwritten), naming both frames."""
+    inputs = {frame.path.resolve(): frame for frame in frames if frame.index is None}
+    claimed: dict[Path, Frame] = {}
+    for frame in frames:
+        for suffix in suffixes:
+            target = (Path(out) / f"{frame.stem}{suffix}").resolve()
+            if target in inputs:
+                raise UserFacingError(
+                    f"{frame.describe()}: its output {target} would overwrite the input "
+                    f"{inputs[target].describe()}; choose another output folder"
+                )
+            if target in claimed and claimed[target] != frame:
+                raise UserFacingError(
+                    f"{frame.describe()}: its output {target} is also the output of "
+                    f"{claimed[target].describe()}; one would replace the other"
+                )
+            claimed[target] = frame
+
+
 def as_frames(items: Iterable[str | Path | Frame]) -> list[Frame]:
     """Frames as given, and paths as the frame of their file."""
     return [item if isinstance(item, Frame) else Frame(Path(item)) for item in items]

@@ -12,6 +12,7 @@ is read.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,7 @@ from qbi_desktop.core.io import ImageSource, _check_dtype, _check_file
 from qbi_desktop.core.limits import check_image_size
 from qbi_desktop.core.radiography.nexus_frames import FrameReader
 from qbi_desktop.core.radiography.nexus_frames import close_all as _close_all
+from qbi_desktop.core.radiography.nexus_probe import crash_reason
 
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 NEXUS_SUFFIXES = (".h5", ".hdf5", ".hdf", ".nxs", ".nx5", ".nexus")
@@ -67,6 +69,9 @@ def _open(path: Path):
     _check_file(path)
     if not path.is_file():
         raise ImageReadError(path, "is not a regular file")
+    crash = crash_reason(path)  # HDF5 itself can crash on damaged metadata: tried in a child
+    if crash:
+        raise ImageReadError(path, crash)
     try:
         return h5py.File(path, "r")
     except OSError as exc:
@@ -75,6 +80,26 @@ def _open(path: Path):
 
 #: soft and external links followed to reach one dataset (a loop of links ends here)
 MAX_LINKS = 16
+
+#: what h5py raises on damaged metadata besides OSError (e.g. RuntimeError "addr overflow"
+#: while visiting a corrupt object header)
+DAMAGED_FILE_ERRORS = (OSError, RuntimeError, KeyError, ValueError, TypeError)
+
+
+def _names_damage(function):
+    """``function(path, ...)`` with any h5py error on a damaged file reported as an
+    :class:`ImageReadError` naming the file (never a traceback)."""
+
+    @functools.wraps(function)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return function(path, *args, **kwargs)
+        except ImageReadError:
+            raise
+        except DAMAGED_FILE_ERRORS as exc:
+            raise ImageReadError(path, f"damaged HDF5/NeXus file ({exc})") from None
+
+    return wrapper
 
 
 def _why_not_image(obj: Any) -> str | None:
@@ -190,12 +215,16 @@ def _external_file(path: Path, holder: Path, name: str, link: Any) -> Any:
         raise ImageReadError(path, f"{said}, which is not a regular file: not followed")
     if not is_hdf5(real):
         raise ImageReadError(path, f"{said}, which is not an HDF5 file")
+    crash = crash_reason(real)
+    if crash:
+        raise ImageReadError(path, f"{said}: {crash}")
     try:
         return h5py.File(real, "r")
     except OSError as exc:
         raise ImageReadError(path, f"{said}, which cannot be read ({exc})") from None
 
 
+@_names_damage
 def list_image_datasets(path: str | Path) -> list[ImageDataset]:
     """Every image dataset of the file, in the file's order (links are not followed)."""
     path = Path(path)
@@ -255,6 +284,7 @@ def _default_name(f) -> str | None:
     return hits[0] if hits else None
 
 
+@_names_damage
 def default_dataset(path: str | Path) -> ImageDataset:
     """The dataset to show when the user does not choose: the NXdata signal, else the largest
     image dataset. A file without an image dataset is refused, naming what it holds."""
@@ -292,6 +322,7 @@ def default_dataset(path: str | Path) -> ImageDataset:
     return max(images, key=lambda d: (int(np.prod(d.shape, dtype=np.int64)), d.name))
 
 
+@_names_damage
 def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
     """Open ``dataset`` of the HDF5/NeXus file (default: :func:`default_dataset`) as a lazy
     stack. A name that is not an image dataset, or a file without any, is refused."""

@@ -13,6 +13,7 @@ import fnmatch
 import re
 from collections import defaultdict
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -103,11 +104,14 @@ def find_series(spec: str | Path) -> Series:
     prefix, digits, suffix = key
     numbers = sorted(n for n, _ in groups[key])
     series = Series(folder, prefix, digits, suffix, numbers)
-    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+    # counted from the frames present: a gap of 10^10 numbers must not build a range of them
+    expected = numbers[-1] - numbers[0] + 1
+    if expected != len(numbers):
+        first = next(a + 1 for a, b in pairwise(numbers) if b != a + 1)
+        gaps = expected - len(numbers)
+        more = f" (and {gaps - 1} more)" if gaps > 1 else ""
         raise SeriesError(
-            f"{folder / series.name(missing[0])}: frame {missing[0]} of the series "
+            f"{folder / series.name(first)}: frame {first} of the series "
             f"{series.pattern} is missing{more}; the series has frames {numbers[0]}..{numbers[-1]}"
         )
     return series
