@@ -17,6 +17,7 @@ from qbi_desktop.core.jobs import run_job
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED
 
 N, LABELLED = 300, 40
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
 @pytest.fixture
@@ -72,12 +73,17 @@ def test_unlabelled_items_show_a_suggestion_and_enter_accepts_it_and_moves_on(qt
     item = ids[100]
     row = _go(panel, item)
     expected = suggest.suggestion_for(item)[0]
-    # said in words too: the column may be scrolled out of a narrow dock
-    assert f"Suggested: <b>{expected}</b>" in suggest.current.text()
+    # said in words too, first on the detail line: the column may be scrolled out of sight
+    assert panel.detail.text().startswith(f"Suggested: <b>{expected}</b>")
+    confidence = suggest.suggestion_for(item)[1]
     _key(qtbot, panel.table, Qt.Key.Key_Return)
     label, history = _catalog_label(root, item)
     assert label == expected
-    assert history[-1]["what"] == "label" and history[-1]["value"] == expected
+    # the history says the label was a suggestion accepted, by which model, how confident
+    assert [(h["what"], h["value"]) for h in history[-2:]] == [
+        ("label", expected),
+        ("suggestion", f"suggestion accepted (kNN, confidence {confidence:.2f})"),
+    ]
     assert panel.table.currentIndex().row() == row + 1  # moved on
     assert not window.documents  # Enter did not open the item
     # Ctrl+Z in the Browser takes the accepted suggestion back
@@ -88,11 +94,22 @@ def test_unlabelled_items_show_a_suggestion_and_enter_accepts_it_and_moves_on(qt
 def test_a_number_key_overrides_and_enter_on_a_labelled_item_opens_it(qtbot, labelling):
     window, panel, suggest, root, ids, truth = labelling
     item = ids[120]
-    suggested = suggest.suggestion_for(item)[0]
+    suggested, confidence = suggest.suggestion_for(item)
     other = (int(suggested) + 1) % 10
     _go(panel, item)
     _key(qtbot, panel.table, getattr(Qt.Key, f"Key_{other}"))
-    assert _catalog_label(root, item)[0] == str(other)
+    label, history = _catalog_label(root, item)
+    assert label == str(other)
+    # the override is on the record as a rejected suggestion
+    assert history[-1]["what"] == "suggestion"
+    assert history[-1]["value"] == (
+        f"suggestion rejected: kNN suggested {suggested!r} (confidence {confidence:.2f}), "
+        f"given '{other}'"
+    )
+    # a labelled item showed no suggestion: relabelling it says nothing about suggestions
+    _go(panel, ids[1])
+    _key(qtbot, panel.table, getattr(Qt.Key, f"Key_{other}"))
+    assert _catalog_label(root, ids[1])[1][-1]["what"] == "label"
     # the counter heard a label that disagreed with the suggestion
     qtbot.waitUntil(lambda: "of the last 1" in suggest.counter.text(), timeout=5000)
     assert "suggestions right 0 %" in suggest.counter.text()
@@ -195,3 +212,35 @@ def test_label_next_chosen_before_the_first_suggestions_orders_when_they_come(
     panel.table.sortByColumn(2, Qt.SortOrder.AscendingOrder)
     assert not suggest.queue_on and not suggest.queue_box.isChecked()
     assert len(panel.model.ids) == 200
+
+
+def test_choosing_logistic_regression_refreshes_the_column_and_is_kept(qtbot, labelling):
+    window, panel, suggest, root, ids, truth = labelling
+    model = panel.model
+    assert suggest.model_button.text() == "kNN"
+    tip_before = model.data(model.index(model.row_of(ids[100]), COL_SUGGESTED), TOOLTIP)
+    assert "kNN" in tip_before
+    suggest.model_actions["logistic"].trigger()  # Suggestions ▸ Logistic regression
+    assert suggest.model_button.text() == "Logistic"
+    qtbot.waitUntil(lambda: suggest.table.model == "logistic", timeout=30000)
+    # the column shows the logistic model's classes, most of them right
+    tip = model.data(model.index(model.row_of(ids[100]), COL_SUGGESTED), TOOLTIP)
+    assert "logistic regression" in tip
+    texts = [model.data(model.index(model.row_of(i), COL_SUGGESTED)) for i in ids[LABELLED:]]
+    suggested = [t.split(" · ")[0] for t in texts]
+    assert np.mean([s == str(t) for s, t in zip(suggested, truth[LABELLED:], strict=True)]) > 0.7
+    # an accepted suggestion names the model that made it
+    item = ids[150]
+    _go(panel, item)
+    confidence = suggest.suggestion_for(item)[1]
+    _key(qtbot, panel.table, Qt.Key.Key_Return)
+    history = _catalog_label(root, item)[1]
+    assert history[-1]["value"] == (
+        f"suggestion accepted (logistic regression, confidence {confidence:.2f})"
+    )
+    # kept in the project: opening it again suggests with logistic regression
+    panel.close_project()
+    assert panel.open_project(root)
+    assert suggest.model_button.text() == "Logistic"
+    qtbot.waitUntil(lambda: suggest.table is not None, timeout=30000)
+    assert suggest.table.model == "logistic"

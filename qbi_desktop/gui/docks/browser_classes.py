@@ -248,7 +248,7 @@ class BrowserClasses:
         if name not in self.classes():
             self.classes_edit.setText(", ".join([*self.classes(), name]))
             self._classes_edited()
-        self._edit(lambda p, ids: p.set_label(ids, name, self.annotator))
+        self._edit(lambda p, ids: self._give_label(p, ids, name))
         self.table.setFocus()
 
     def classes_dialog(self) -> ClassesDialog | None:

@@ -256,7 +256,14 @@ class BrowserEdits:
                 5000,
             )
             return
-        self._edit(lambda p, ids: p.set_label(ids, classes[k], self.annotator))
+        self._edit(lambda p, ids: self._give_label(p, ids, classes[k]))
+
+    def _give_label(self, project: Project, ids: list[int], label: str) -> Change:
+        """A class label; where a suggestion was shown, whether it was taken is on the record."""
+        suggestions = getattr(self, "suggestions", None)  # browser_suggest.py
+        if suggestions is None:
+            return project.set_label(ids, label, self.annotator)
+        return suggestions.give_label(project, ids, label)
 
     def clear_label(self) -> None:
         self._edit(lambda p, ids: p.set_label(ids, None, self.annotator))

@@ -28,26 +28,32 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QKeyEvent
+from PySide6.QtGui import QAction, QActionGroup, QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
-    QGridLayout,
+    QHBoxLayout,
     QLabel,
+    QMenu,
     QSizePolicy,
+    QToolButton,
     QWidget,
 )
 
+from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.quality.label_provenance import Shown, label_items
 from qbi_desktop.core.quality.labelling import (
     K,
     LabellingSession,
     RecentAccuracy,
     SuggestionTable,
 )
+from qbi_desktop.core.quality.suggest_models import MODELS, set_model, stored_model
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
 
 DEBOUNCE_MS = 120  # after a label: gather the next few keys into one update
+COUNTER_MS = 250  # the counter is refreshed at most this often while labels come in
 PRIORITY_ROWS = 300  # rows around the view whose features are read first
 #: labels given before "Label next" re-sorts the table: the rows the user is about to work
 #: through stay put (and their thumbnails loaded) instead of changing after every key
@@ -89,6 +95,11 @@ class BrowserSuggestions(QObject):
         self.timer.setSingleShot(True)
         self.timer.setInterval(DEBOUNCE_MS)
         self.timer.timeout.connect(self.update_now)
+        self.counter_timer = QTimer(self)
+        self.counter_timer.setSingleShot(True)
+        self.counter_timer.setInterval(COUNTER_MS)
+        self.counter_timer.timeout.connect(self._show_counter)
+        self.counter_timer.timeout.connect(self._show_current)
 
         # -- the bar: queue switch and counter, under the class list
         self.queue_box = QCheckBox("Label next")
@@ -97,23 +108,36 @@ class BrowserSuggestions(QObject):
             "item at random (so the accuracy shown stays honest). Enter accepts a suggestion."
         )
         self.queue_box.toggled.connect(self.set_queue)
+        # the model: kNN or logistic regression, kept in the project's catalog
+        self.model_button = QToolButton()
+        self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.model_button.setAutoRaise(True)
+        self.model_menu = QMenu(self.model_button)
+        self.model_actions: dict[str, QAction] = {}
+        group = QActionGroup(self)
+        for key, title in (
+            ("knn", f"kNN ({K} nearest labelled items)"),
+            ("logistic", "Logistic regression"),
+        ):
+            action = self.model_menu.addAction(title)
+            action.setCheckable(True)
+            action.setActionGroup(group)
+            action.triggered.connect(lambda _c=False, k=key: self.set_model(k))
+            self.model_actions[key] = action
+        self.model_button.setMenu(self.model_menu)
+        self._show_model("knn")
         # one line (clipped in a narrow dock; the tooltip has it all): the panel stays short
         self.counter = QLabel("")
-        self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        # the current item's suggestion in words: the column may be scrolled out of a narrow dock
-        self.current = QLabel("")
-        self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.current.hide()  # shown only while the current item has a suggestion
+        self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.bar = QWidget()
-        grid = QGridLayout(self.bar)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setVerticalSpacing(0)
-        grid.addWidget(self.queue_box, 0, 0)
-        grid.addWidget(self.counter, 0, 1)
-        grid.addWidget(self.current, 1, 0, 1, 2)
-        grid.setColumnStretch(1, 1)
-        layout = panel.layout()
-        layout.insertWidget(max(0, layout.indexOf(panel.tabs)), self.bar)
+        row = QHBoxLayout(self.bar)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.queue_box)
+        row.addWidget(self.model_button)
+        row.addWidget(self.counter, 1)
+        # under the table, above the item's detail line (which says the current suggestion)
+        layout = panel.items_layout
+        layout.insertWidget(layout.indexOf(panel.detail), self.bar)
 
         header = panel.table.horizontalHeader()
         header.moveSection(header.visualIndex(COL_SUGGESTED), header.visualIndex(COL_LABEL) + 1)
@@ -127,7 +151,6 @@ class BrowserSuggestions(QObject):
         self.model.modelReset.connect(self._model_reset)
         self.model.dataChanged.connect(self._data_changed)
         panel.table.installEventFilter(self)
-        panel.table.selectionModel().currentRowChanged.connect(lambda *_a: self._show_current())
 
     # -- what the table shows ----------------------------------------------------------------
     def cell(self, item: dict, role) -> object:
@@ -143,9 +166,14 @@ class BrowserSuggestions(QObject):
         if role == Qt.ItemDataRole.ForegroundRole:
             return QBrush(SUGGESTION_COLOUR)
         if role == Qt.ItemDataRole.ToolTipRole:
+            how = (
+                "probability from logistic regression on pixels"
+                if self.table.model == "logistic"
+                else f"of the weighted vote of the {K} nearest labelled items; kNN on pixels"
+            )
             return (
-                f"suggested class {name} ({100 * confidence:.0f} % of the weighted vote of the "
-                f"{K} nearest labelled items; kNN on pixels, {self.table.trained_on:,} labels). "
+                f"suggested class {name} ({100 * confidence:.0f} % {how}, "
+                f"{self.table.trained_on:,} labels). "
                 "Enter accepts it; a number key or the class picker gives another class."
             )
         return None
@@ -232,12 +260,16 @@ class BrowserSuggestions(QObject):
         if self.task is not None and not self.task.finished:
             self.task.cancel()
         self.task = None
+        if self.session is not None:
+            self.session.close()  # its catalog connection (after its running update)
         self.table = None
         self.accuracy = RecentAccuracy(100)
         self.counted.clear()
         self.labelled_since.clear()
         self.first_shown_at = None
         self.session = None if root is None else LabellingSession(root)
+        project = self.panel.project
+        self._show_model(stored_model(project.db) if project is not None else "knn")
         self._show_counter()
         if root is not None:
             self.schedule(0)
@@ -265,8 +297,10 @@ class BrowserSuggestions(QObject):
                 self.accuracy.record(found[0], str(item["label"]))
                 changed = True
         if changed:
-            self._show_counter()
-            self._show_current()
+            # the counter follows within a moment, not at every key: its text and tooltip
+            # cost ~1 ms of the GUI thread each time they are set
+            if not self.counter_timer.isActive():
+                self.counter_timer.start()  # and the detail line, should the row stay current
             self.schedule()
 
     # -- the worker -------------------------------------------------------------------------
@@ -287,9 +321,10 @@ class BrowserSuggestions(QObject):
         self.dirty = False
         session = self.session
         priority = self._rows_in_view()
-        # the first update and those still reading features are long: listed in Tasks; the
-        # refresh after a label takes milliseconds and would only crowd the list
-        listed = self.table is None or self.table.pending > 0
+        # only the first update is listed in Tasks: the rest (a refresh after labels, more
+        # features read) are many and short, and a listed task's progress bar repaints the
+        # Tasks panel while the user types; the counter says what is still being read
+        listed = self.table is None
         self.task = self.window.tasks.submit(
             "Suggestions",
             lambda: session.update_job(priority),
@@ -361,26 +396,28 @@ class BrowserSuggestions(QObject):
         if t.left_out:
             parts.append(f"{len(t.left_out)} unreadable item(s) left out")
         self.counter.setText(" · ".join(parts))
-        tip = [" · ".join(parts), f"kNN (k={K}) on pixels, trained on {t.trained_on:,} labels"]
+        tip = [" · ".join(parts), f"{MODELS[t.model]} on pixels, {t.trained_on:,} labels"]
         if t.resized:
             tip.append(f"{t.resized:,} item(s) resized or converted for the features:")
             tip += [f"  {name}: {why}" for name, why in t.resized_names[:5]]
         tip += [f"left out: {name} ({why})" for name, why in t.left_out[:5]]
         self.counter.setToolTip("\n".join(tip))
 
+    def current_text(self, item: dict) -> str:
+        """The detail line's words for an unlabelled item with a suggestion, else ""."""
+        if item["label"] is not None or self.table is None:
+            return ""
+        found = self.table.lookup(int(item["id"]))
+        if found is None:
+            return ""
+        name, confidence = found
+        return f"Suggested: <b>{name}</b> ({100 * confidence:.0f} %), Enter accepts"
+
     def _show_current(self) -> None:
-        found = self._acceptable(any_column=True)
-        text = ""
-        if found is not None:
-            row, name = found
-            confidence = self.suggestion_for(self.model.item_id(row))[1]
-            text = (
-                f"Suggested: <b>{name}</b> ({100 * confidence:.0f} %) · Enter accepts, "
-                "a number key gives another class"
-            )
-        if text != self.current.text():  # a new text lays the panel out again: only if needed
-            self.current.setText(text)
-            self.current.setVisible(bool(text))
+        """A new snapshot: the detail line says the current item's suggestion as it is now."""
+        index = self.panel.table.currentIndex()
+        if index.isValid():
+            self.panel._current_changed(index, None)
 
     # -- Enter accepts ------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
@@ -413,6 +450,47 @@ class BrowserSuggestions(QObject):
         found = self.suggestion_for(int(item["id"]))
         return None if found is None else (index.row(), found[0])
 
+    def give_label(self, project, ids: list[int], label: str, what: str = "") -> Change:
+        """Label ``ids`` (one transaction); the history of each item that showed a suggestion
+        says whether it was accepted or rejected, and by which model."""
+        shown = {}
+        for item_id in ids:
+            found = None if item_id in self.labelled_since else self.suggestion_for(item_id)
+            if found is not None:
+                shown[item_id] = Shown(found[0], found[1], self.model_name())
+        return label_items(project, ids, label, self.panel.annotator, shown, what)
+
+    def model_name(self) -> str:
+        """The model that made the suggestions shown, in words."""
+        return MODELS[self.table.model if self.table is not None else self.model_key]
+
+    # -- the model choice -------------------------------------------------------------------
+    def set_model(self, key: str) -> bool:
+        """Suggest with ``key`` (suggest_models.MODELS) from now on, in this project: kept in
+        its catalog; the column is refreshed by the next update, on the worker."""
+        project = self.panel.project
+        if project is None:
+            self._show_model(key)
+            return False
+        try:
+            set_model(project, key)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            self._show_model(stored_model(project.db))
+            return False
+        self._show_model(key)
+        self.schedule(0)
+        return True
+
+    def _show_model(self, key: str) -> None:
+        self.model_key = key
+        self.model_actions[key].setChecked(True)
+        self.model_button.setText("Logistic" if key == "logistic" else "kNN")
+        self.model_button.setToolTip(
+            f"Suggestions from {MODELS[key]} on the items' pixels (resized to a common size); "
+            "click to choose the model (kept in the project)"
+        )
+
     def accept_current(self) -> bool:
         """Give the current item its suggested class (one undoable edit) and move on."""
         found = self._acceptable()
@@ -424,10 +502,9 @@ class BrowserSuggestions(QObject):
         if not may_edit(self.window):  # a shared project: the name first
             return False
         try:
-            with panel.project.transaction() as tx:
-                change = tx.set_label(
-                    [item_id], name, panel.annotator, what=f"label {name!r} (suggestion accepted)"
-                )
+            change = self.give_label(
+                panel.project, [item_id], name, what=f"label {name!r} (suggestion accepted)"
+            )
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return False
