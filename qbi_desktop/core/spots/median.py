@@ -153,6 +153,8 @@ def _background(image: np.ndarray, size: int, median: str) -> np.ndarray:
 
 
 def _work_dtype(image: np.ndarray) -> np.ndarray:
+    if not image.dtype.isnative:  # big-endian TIFF data: same counts, native order
+        image = image.astype(image.dtype.newbyteorder("="))
     if image.dtype in (np.uint8, np.uint16, np.int16, np.float32):
         return image
     return image.astype(np.float32)

@@ -120,4 +120,8 @@ def _check_image(image: np.ndarray) -> np.ndarray:
             f"(decoded_bytes: raise it in Preferences or with {limits.ENV_VAR}); detect on a "
             "crop or a binned copy"
         )
+    if not image.dtype.isnative:
+        # ImageJ's big-endian TIFFs: the integer fast paths compare with native uint8/uint16,
+        # so the same counts stored the other way round would take the float path
+        image = image.astype(image.dtype.newbyteorder("="))
     return image
