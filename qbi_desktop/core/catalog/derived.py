@@ -32,11 +32,14 @@ TRIGGERS = {
     "box_counts_update": "AFTER UPDATE OF item_id ON boxes BEGIN "
     "UPDATE items SET n_boxes = n_boxes - 1 WHERE id = old.item_id; "
     "UPDATE items SET n_boxes = n_boxes + 1 WHERE id = new.item_id; END",
-    # a hash enters when a second item has it; the count is read back from the hash index
-    "duplicate_counts_insert": "AFTER INSERT ON items "
-    "WHEN EXISTS (SELECT 1 FROM items i WHERE i.hash = new.hash AND i.id <> new.id) BEGIN "
-    "INSERT INTO duplicate_hashes SELECT new.hash, COUNT(*) FROM items i "
-    "WHERE i.hash = new.hash ON CONFLICT(hash) DO UPDATE SET n = excluded.n; END",
+    # a hash enters (n = 2) when a second item has it and is counted up after that: counting
+    # its items at every insert made loading k copies of one image take k^2 steps (100 000
+    # identical items: hours)
+    "duplicate_counts_insert": "AFTER INSERT ON items BEGIN "
+    "UPDATE duplicate_hashes SET n = n + 1 WHERE hash = new.hash; "
+    "INSERT INTO duplicate_hashes SELECT new.hash, 2 "
+    "WHERE NOT EXISTS (SELECT 1 FROM duplicate_hashes d WHERE d.hash = new.hash) "
+    "AND EXISTS (SELECT 1 FROM items i WHERE i.hash = new.hash AND i.id <> new.id); END",
     "duplicate_counts_delete": "AFTER DELETE ON items "
     "WHEN EXISTS (SELECT 1 FROM duplicate_hashes d WHERE d.hash = old.hash) BEGIN "
     "UPDATE duplicate_hashes SET n = n - 1 WHERE hash = old.hash; "
@@ -44,9 +47,10 @@ TRIGGERS = {
     "duplicate_counts_update": "AFTER UPDATE OF hash ON items BEGIN "
     "UPDATE duplicate_hashes SET n = n - 1 WHERE hash = old.hash; "
     "DELETE FROM duplicate_hashes WHERE hash = old.hash AND n < 2; "
-    "INSERT INTO duplicate_hashes SELECT new.hash, COUNT(*) FROM items i "
-    "WHERE i.hash = new.hash GROUP BY i.hash HAVING COUNT(*) > 1 "
-    "ON CONFLICT(hash) DO UPDATE SET n = excluded.n; END",
+    "UPDATE duplicate_hashes SET n = n + 1 WHERE hash = new.hash; "
+    "INSERT INTO duplicate_hashes SELECT new.hash, 2 "
+    "WHERE NOT EXISTS (SELECT 1 FROM duplicate_hashes d WHERE d.hash = new.hash) "
+    "AND EXISTS (SELECT 1 FROM items i WHERE i.hash = new.hash AND i.id <> new.id); END",
     "container_counts_insert": "AFTER INSERT ON items WHEN new.container_id IS NOT NULL BEGIN "
     "INSERT INTO container_counts VALUES (new.container_id, 1) "
     "ON CONFLICT(container_id) DO UPDATE SET n = n + 1; END",
