@@ -86,7 +86,13 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
     if row is None:
         raise UserFacingError(f"item {item_id} is not in the project")
     name = str(row[0])
-    mine = {a: v[kind] for a, v in opinions.for_item(project.db, item_id).items() if kind in v}
+    try:
+        stored = opinions.for_item(project.db, item_id)
+    except ValueError as exc:  # a damaged JSON value in the catalog: named, not a traceback
+        raise UserFacingError(
+            f"item {item_id} ({name}): an annotator's stored annotation is not valid JSON ({exc})"
+        ) from None
+    mine = {a: v[kind] for a, v in stored.items() if kind in v}
     people = sorted(mine)
     if len(people) < 2:
         raise UserFacingError(
@@ -102,6 +108,12 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
         # as drawn (an instance mask keeps its object numbers, which taking it must keep)
         masks = read_masks(project, mine, item_id, name, False)
         shape = next(iter(masks.values())).shape
+        for person, m in masks.items():  # a file another program wrote: fractions, signs
+            if m.dtype.kind not in "uib" or (m.size and m.dtype.kind == "i" and m.min() < 0):
+                raise UserFacingError(
+                    f"item {item_id} ({name}): the mask by {person!r} holds {m.dtype} values, "
+                    "not class numbers 0..65535"
+                )
         if shape != image.shape[:2]:
             raise UserFacingError(
                 f"item {item_id} ({name}): the masks are {shape[0]}x{shape[1]}, the image "
@@ -138,11 +150,18 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
 def _box(value: Any, item_id: int, annotator: str) -> tuple[str, float, float, float, float]:
     try:
         label, x, y, w, h = value
-        return str(label), float(x), float(y), float(w), float(h)
+        box = str(label), float(x), float(y), float(w), float(h)
     except (TypeError, ValueError) as exc:
         raise UserFacingError(
             f"item {item_id}: a box by {annotator!r} is not [label, x, y, w, h]: {value!r}"
         ) from exc
+    # NaN or infinite corners, or a negative size, would match nothing and vanish in a merge
+    if not (np.isfinite(box[1:]).all() and box[3] >= 0 and box[4] >= 0):
+        raise UserFacingError(
+            f"item {item_id}: a box by {annotator!r} has corners that are not finite or a "
+            f"negative size: {value!r}"
+        )
+    return box
 
 
 # -- mask decisions ------------------------------------------------------------------------------

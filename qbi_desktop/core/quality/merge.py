@@ -63,9 +63,36 @@ def _check(masks: Sequence[np.ndarray]) -> list[np.ndarray]:
     for n, m in enumerate(arrays):
         if m.shape != shape:
             raise ValueError(f"mask {n + 1} has shape {m.shape}, mask 1 has {shape}")
-        if m.dtype.kind not in "uib" or (m.size and m.min() < 0):
-            raise ValueError(f"mask {n + 1}: values must be class numbers 0..65535")
+        if m.dtype.kind not in "uib":
+            raise ValueError(f"mask {n + 1}: values must be class numbers 0..65535, not {m.dtype}")
+        if m.size and m.dtype.kind != "b" and (m.min() < 0 or m.max() > 65535):
+            raise ValueError(
+                f"mask {n + 1}: values must be class numbers 0..65535, it holds "
+                f"{m.min()}..{m.max()}"
+            )
     return arrays
+
+
+#: STAPLE estimates every class apart (an EM run each): more classes than this are refused
+MAX_STAPLE_CLASSES = 255
+
+
+def _vote_by_candidates(arrays: list[np.ndarray], out: np.ndarray, method: str) -> None:
+    """Majority or union with each annotator's value as the candidate at a pixel: n^2 passes
+    for n annotators whatever the number of classes (a class loop over a mask holding
+    thousands of values took minutes)."""
+    n = len(arrays)
+    best = np.zeros(out.shape, np.uint8)
+    for candidate in arrays:
+        votes = np.zeros(out.shape, np.uint8)
+        for m in arrays:
+            votes += m == candidate
+        if method == "majority":  # more than half: one candidate value at most
+            take = (candidate != 0) & (2 * votes.astype(np.uint16) > n)
+        else:  # the most votes; on a tie the smaller class
+            take = (candidate != 0) & ((votes > best) | ((votes == best) & (candidate < out)))
+        out[take] = candidate[take]
+        best[take] = votes[take]
 
 
 def merge_masks(
@@ -83,6 +110,13 @@ def merge_masks(
     out = np.zeros(arrays[0].shape, dtype)
     if not classes:
         pass
+    elif method == "staple" and len(classes) > MAX_STAPLE_CLASSES:
+        raise ValueError(
+            f"the masks hold {len(classes)} classes; STAPLE merges up to {MAX_STAPLE_CLASSES} "
+            "(use majority or union, or mark the masks as instance masks)"
+        )
+    elif method in ("majority", "union") and len(classes) > len(arrays):
+        _vote_by_candidates(arrays, out, method)
     elif method == "staple":
         out = mask_consensus(arrays, classes, method)[0]
     elif method == "intersection":
@@ -153,6 +187,14 @@ def merge_boxes(
     n = len(by_annotator)
     if n < 2:
         raise ValueError(f"merging needs the boxes of two or more annotators, got {n}")
+    for person, boxes in by_annotator.items():
+        for k, box in enumerate(boxes):
+            corners = np.asarray(box[1:5], float) if len(box) == 5 else None
+            if corners is None or not (np.isfinite(corners).all() and (corners[2:] >= 0).all()):
+                raise ValueError(
+                    f"box {k + 1} by {person}: {tuple(box)!r} is not (label, x, y, w, h) with "
+                    "finite corners and a size of 0 or more"
+                )
     out: list[BoxTuple] = []
     for label, members in box_groups(by_annotator, threshold):
         if 2 * len(members) <= n:  # not drawn by a majority
