@@ -158,8 +158,8 @@ class ItemTableModel(QAbstractTableModel):
         """Count on a worker; the rows past the first window appear when it is done."""
         project, window, generation = self.project, self._ids, self._ids.generation
 
-        def counted(total: int) -> None:
-            if self.project is not project or window.generation != generation:
+        def counted(total: int | None) -> None:
+            if self.project is not project or window.generation != generation or total is None:
                 return  # another project, filter or sort since
             shown = len(window)
             window.counted(total)
@@ -168,7 +168,8 @@ class ItemTableModel(QAbstractTableModel):
                 self.endInsertRows()
             self.reloaded.emit()
 
-        self.run_task("Counting items", lambda: count_job(project, window.filters), counted, None)
+        filters = window.filters
+        self.run_task("Counting items", lambda: count_job(project, filters, window), counted, None)
 
     def refresh_items(self, ids: list[int]) -> None:
         """Items changed in the catalog (label, review, ...): re-read them, keep their rows."""

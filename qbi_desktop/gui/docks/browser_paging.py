@@ -11,6 +11,9 @@ finding the row of an item outside the window searches it (both kept until the n
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,11 @@ class IdWindow:
         self.clear()
 
     def clear(self) -> None:
+        # a count still running for the filter or sort before is of no use any more
+        for interrupt in list(getattr(self, "interrupts", ())):
+            with contextlib.suppress(sqlite3.Error):
+                interrupt()
+        self.interrupts: set[Callable[[], None]] = getattr(self, "interrupts", set())
         self.project: Project | None = None
         self.filters: Any = None
         self.sort: str | None = None
@@ -60,6 +68,9 @@ class IdWindow:
 
     def set_all(self, ids: np.ndarray) -> None:
         """These ids in this order (the label-next queue): all of them known."""
+        for interrupt in list(self.interrupts):
+            with contextlib.suppress(sqlite3.Error):
+                interrupt()
         self.counting, self.generation = False, self.generation + 1
         self._all = np.asarray(ids, dtype=np.int64)
         self.total = int(self._all.size)
@@ -118,11 +129,18 @@ class IdWindow:
         self.window = self.project.page_ids(self.filters, self.sort, start, WINDOW)
 
 
-def count_job(project: Project, filters: Any) -> Job[int]:
-    """Worker: the number of items ``filters`` keeps, on a connection of its own."""
+def count_job(project: Project, filters: Any, window: IdWindow) -> Job[int | None]:
+    """Worker: the number of items ``filters`` keeps, on a connection of its own; None when
+    the window moved on to another filter or sort meanwhile (the count was interrupted)."""
     db = project.connect()
+    window.interrupts.add(db.interrupt)
     try:
         yield Progress(0, 1, "counting the items shown")
         return count(db, filters)
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc):
+            return None
+        raise
     finally:
+        window.interrupts.discard(db.interrupt)
         db.close()
