@@ -174,3 +174,79 @@ def test_thousands_of_identical_images_load_in_linear_steps_with_exact_counts(tm
             "other",
             "other",
         ]
+
+
+def _two_annotators(tmp_path):
+    import numpy as np
+
+    from qbi_desktop.core.catalog.opinions import for_item
+
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        with project.transaction() as tx:
+            path = tx.store_image(np.arange(30 * 40, dtype=np.uint16).reshape(30, 40), "plate")
+            (item,) = tx.add_items([NewItem(name="plate.tif", hash="h", path=path)])
+        mask = np.zeros((30, 40), np.uint8)
+        mask[5:15, 5:15] = 1
+        project.set_mask(item, mask, "Ada")
+        project.set_mask(item, mask[::-1].copy(), "Bob")
+        stored = project.db.execute("SELECT path FROM masks").fetchone()[0]
+        bob = for_item(project.db, item)["Bob"]["mask"]
+    return root, item, stored, bob
+
+
+SPELLINGS = {
+    "dot": lambda root, p: p.replace("/", "/./", 1),
+    "double slash": lambda root, p: p.replace("/", "//", 1),
+    "dot-dot": lambda root, p: (
+        f"{p.rsplit('/', 1)[0]}/../{p.rsplit('/', 2)[-2]}/{p.rsplit('/', 1)[1]}"
+    ),
+    "backslashes": lambda root, p: p.replace("/", "\\"),
+    "absolute": lambda root, p: str(root.absolute() / p),
+}
+
+
+@pytest.mark.parametrize("spelling", sorted(SPELLINGS))
+def test_masks_the_catalog_names_in_another_spelling_are_not_swept_away(tmp_path, spelling):
+    """The open's leftover sweep compared stored paths as strings: a catalog that wrote
+    'masks/./x' (or '//', '..', Windows backslashes, an absolute path inside the project) had
+    its own masks - the item's and each annotator's - deleted as leftovers of a dead run."""
+    import json
+
+    root, item, stored, bob = _two_annotators(tmp_path)
+    files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*.tif"))
+    spell = SPELLINGS[spelling]
+    db = sqlite3.connect(root / "catalog.sqlite")
+    db.execute("UPDATE masks SET path = ?", (spell(root, stored),))
+    db.execute(
+        "UPDATE opinions SET value = ? WHERE annotator = 'Bob' AND kind = 'mask'",
+        (json.dumps(spell(root, bob)),),
+    )
+    db.commit()
+    db.close()
+    with open_project(root) as project:
+        assert project.swept is None, str(project.swept)
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*.tif")) == files
+
+
+def test_links_fifos_and_other_names_in_an_annotators_folder_are_left_alone(tmp_path):
+    """Only regular files named like our masks and no longer referenced are leftovers: a
+    symlink (to a file outside the project), a FIFO (opening it would block), a folder and a
+    file of another name stay; a real leftover beside them goes."""
+    import os
+
+    root, _item, _stored, bob = _two_annotators(tmp_path)
+    folder = (root / bob).parent
+    outside = tmp_path / "precious.tif"
+    outside.write_bytes(b"mine")
+    os.symlink(outside, folder / "7-0a1b2c3d.tif")
+    os.mkfifo(folder / "8-0a1b2c3d.tif")
+    (folder / "9-0a1b2c3d.tif").mkdir()
+    (folder / "notes.txt").write_text("keep")
+    (folder / "..5-0a1b2c3d.tif").write_bytes(b"x")  # a dot-dot name, not one of ours
+    (folder / "6-0a1b2c3d.tif").write_bytes(b"left by a killed save")
+    kept = {"7-0a1b2c3d.tif", "8-0a1b2c3d.tif", "9-0a1b2c3d.tif", "notes.txt", "..5-0a1b2c3d.tif"}
+    with open_project(root) as project:
+        assert [p.name for p in project.swept.paths] == ["6-0a1b2c3d.tif"]
+    assert kept <= {p.name for p in folder.iterdir()}
+    assert outside.read_bytes() == b"mine"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -176,6 +177,9 @@ def sweep_project(
     every annotator's own masks) the same for ``annotators/<person>/``; without it (the
     opinions could not be read) that folder is left alone."""
     swept = Swept(str(root))
+    referenced = _spelled_alike(root, referenced)
+    if opinion_masks is not None:
+        opinion_masks = _spelled_alike(root, opinion_masks)
     for folder, pattern in ((masks, MASK_NAME), (images, IMAGE_NAME)):
         _sweep_folder(root, folder, pattern, referenced, swept)
     people = root / annotators
@@ -192,6 +196,21 @@ def sweep_project(
     if swept:
         log.info("%s", swept)
     return swept
+
+
+def _spelled_alike(root: Path, stored: set[str]) -> set[str]:
+    """The stored paths as the sweep spells a file (``masks/12-0a1b2c3d.tif``): a catalog that
+    wrote ``masks/./x``, ``masks//x``, ``masks/../masks/x``, ``masks\\x`` (Windows) or an
+    absolute path inside the project names the same file, which must not be taken for a
+    leftover and deleted."""
+    out = set(stored)
+    base = posixpath.normpath(Path(root).absolute().as_posix())
+    for path in stored:
+        text = posixpath.normpath(str(path).replace("\\", "/"))
+        if text.startswith(base + "/"):
+            text = text[len(base) + 1 :]
+        out.add(text)
+    return out
 
 
 def _sweep_folder(
