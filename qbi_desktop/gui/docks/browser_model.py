@@ -33,6 +33,7 @@ ROW_CACHE_LIMIT = 20_000
 THUMB_CACHE_LIMIT = 4_000
 THUMB_SIZE = 96  # rendered (and cached in the project) at this size
 ICON_SIZE = 48  # shown in the table at this size
+LISTED_RENDER = 20  # thumbnails rendered in one task from which the task shows in Tasks
 
 #: (header, sort key, tooltip)
 COLUMNS: list[tuple[str, str | None, str]] = [
@@ -379,6 +380,9 @@ class ItemTableModel(QAbstractTableModel):
             lambda: _read_job(project, ids, render=True),
             done,
             failed,
+            # a screenful is listed in Tasks; the few new rows each label brings into view are
+            # not (a listed task's row and progress bar cost the GUI thread ~15 ms to add)
+            listed=len(ids) > LISTED_RENDER,
         )
 
     def _emit_rows(self, rows: list[int]) -> None:
