@@ -342,3 +342,21 @@ def test_a_disagreement_decision_asks_the_name(qtbot, main_window, tmp_path):
     qtbot.keyClick(queue.table, Qt.Key.Key_A)  # a review decision: asked, refused
     _refused(window, answers, 2, root, before)
     answers.stop()
+
+
+def test_confirming_the_login_name_counts_as_giving_it(qtbot, main_window, tmp_path):
+    window = main_window
+    root = _folder_project(tmp_path)
+    browser = window.panels["browser"]
+    assert browser.open_project(root)
+    button = window.annotator_button
+    assert "?" in button.text()  # the status bar asks for a name
+    with open_project(root) as project:
+        a0 = _id_of(project, "a0")
+    answers = NameDialog(qtbot, login_name())  # the login name, typed and confirmed
+    _press_class_key(qtbot, browser, a0, Qt.Key.Key_1)
+    with open_project(root) as project:
+        qtbot.waitUntil(lambda: project.get(a0)["label"] == "b", timeout=5000)
+        assert for_item(project.db, a0)[login_name()]["label"] == "b"
+    assert window.annotator.chosen and button.text() == f"Annotator: {login_name()}"
+    answers.stop()

@@ -72,9 +72,10 @@ class Annotator(QObject):
     def set_name(self, text: str) -> str:
         """Switch to ``text`` (cleaned); saved at once. Raises ValueError for a bad name."""
         name = clean_name(text)
+        confirmed = not self.chosen  # the login name confirmed is news too (the red button)
         self.chosen = True
         self._settings.setValue(KEY, name)
-        if name != self._name:
+        if name != self._name or confirmed:
             self._name = name
             self.changed.emit(name)
         return name
