@@ -250,3 +250,53 @@ def test_links_fifos_and_other_names_in_an_annotators_folder_are_left_alone(tmp_
         assert [p.name for p in project.swept.paths] == ["6-0a1b2c3d.tif"]
     assert kept <= {p.name for p in folder.iterdir()}
     assert outside.read_bytes() == b"mine"
+
+
+def test_a_version_5_catalog_in_a_read_only_folder_is_refused_and_left_as_it_was(tmp_path):
+    """Its migration cannot be written: the open says so, and the old catalog's bytes stay
+    (root writes anywhere, so the open runs as an unprivileged user)."""
+    import hashlib
+    import os
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="qbi-ro5-"))  # in /tmp, reachable by any user
+    try:
+        base.chmod(0o755)
+        folder = base / "p"
+        shutil.copytree(V5, folder)
+        for p in [folder, *folder.rglob("*")]:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        digest = hashlib.sha256((folder / "catalog.sqlite").read_bytes()).hexdigest()
+        code = (
+            "import sys\nfrom qbi_desktop.core.catalog import open_project, ProjectReadOnlyError\n"
+            "try:\n    open_project(sys.argv[1])\n"
+            "except ProjectReadOnlyError as e:\n    print('REFUSED', e)\n"
+        )
+        prefix = [] if os.geteuid() != 0 else ["setpriv", "--reuid=65534", "--regid=65534"]
+        try:
+            run = subprocess.run(
+                [
+                    *prefix,
+                    *(["--clear-groups"] if prefix else []),
+                    sys.executable,
+                    "-c",
+                    code,
+                    str(folder),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        except FileNotFoundError:
+            pytest.skip("setpriv not available to drop root")
+        if "REFUSED" not in run.stdout and "Permission denied" in run.stderr:
+            pytest.skip(f"unprivileged user cannot run the venv: {run.stderr[-200:]}")
+        assert "REFUSED" in run.stdout and str(folder) in run.stdout, run.stderr[-2000:]
+        assert "Traceback" not in run.stderr
+        assert hashlib.sha256((folder / "catalog.sqlite").read_bytes()).hexdigest() == digest
+        assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in V5.iterdir())
+    finally:
+        for p in [base, *base.rglob("*")]:
+            if p.is_dir():
+                p.chmod(0o755)
+        shutil.rmtree(base, ignore_errors=True)

@@ -218,3 +218,33 @@ def test_outputs_that_would_land_on_an_input_or_each_other_are_refused(tmp_path,
             assert str(inputs[0].name) in code.stderr or str(inputs[1].name) in code.stderr
             assert {p.name: p.read_bytes() for p in folder.iterdir()} == before, argv
             assert not elsewhere.exists() or not any(elsewhere.glob("*.tif"))
+
+
+def test_a_dataset_that_holds_no_frames_is_refused_by_the_viewer_the_commands_and_import(
+    tmp_path,
+):
+    """An extendible scan dataset never written to, shape (0, y, x): it opened as a stack of
+    no slices, detect-spots wrote nothing and exited 0, the import added nothing silently."""
+    from qbi_desktop.core.errors import ImageReadError
+    from qbi_desktop.core.radiography.nexus import open_nexus
+
+    path = tmp_path / "aborted.nxs"
+    with h5py.File(path, "w") as f:
+        data = f.create_group("entry/data")
+        data.attrs["NX_class"] = "NXdata"
+        data.attrs["signal"] = "data"
+        data.create_dataset("data", (0, 16, 16), np.uint16, maxshape=(None, 16, 16), chunks=True)
+    for dataset in (None, "/entry/data/data"):
+        with pytest.raises(ImageReadError, match=r"aborted.nxs.*shape \(0, 16, 16\).*no frames"):
+            open_nexus(path, dataset)
+    out = tmp_path / "out"
+    for argv in (
+        ["detect-spots", str(path), "--out", str(out)],
+        ["import", "--project", str(tmp_path / "proj"), "--kind", "nexus", str(path)],
+    ):
+        cli = subprocess.run(
+            [PYTHON, "-m", "qbi_desktop", *argv], capture_output=True, text=True, timeout=300
+        )
+        assert cli.returncode == 2, (argv, cli.stdout, cli.stderr)
+        assert "aborted.nxs" in cli.stderr and "no frames" in cli.stderr
+        assert "Traceback" not in cli.stderr

@@ -119,6 +119,8 @@ def _why_not_image(obj: Any) -> str | None:
         return f"is {obj.ndim}-D (shape {tuple(obj.shape)}), not an image"
     if obj.shape[-1] < 2 or obj.shape[-2] < 2:
         return f"has shape {tuple(obj.shape)}: its frames are smaller than 2 x 2"
+    if 0 in obj.shape:  # e.g. a scan's extendible dataset that was never written to
+        return f"has shape {tuple(obj.shape)}: it holds no frames"
     if obj.is_virtual:
         return "is a virtual dataset (its pixels are mapped from other files): open those files"
     if obj.external:
