@@ -248,3 +248,53 @@ def test_a_dataset_that_holds_no_frames_is_refused_by_the_viewer_the_commands_an
         assert cli.returncode == 2, (argv, cli.stdout, cli.stderr)
         assert "aborted.nxs" in cli.stderr and "no frames" in cli.stderr
         assert "Traceback" not in cli.stderr
+
+
+def _damaged_scan(path):
+    _nexus(path, _frames())
+    raw = bytearray(path.read_bytes())
+    _heap_address_past_the_end(raw)
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_the_window_and_the_browser_import_name_a_damaged_scan_and_go_on(
+    qtbot, main_window, tmp_path
+):
+    """Opened from the window and imported through Dataset > Import... (the dialog filled as
+    a user does): the error names the file, nothing is added, the window keeps working.
+    (The damage that crashes HDF5 itself is tried in a child process above, not here.)"""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from qbi_desktop.core.catalog import open_project
+
+    scan = _damaged_scan(tmp_path / "scan.nxs")
+    errors: list[str] = []
+    main_window.report_error = errors.append
+    main_window.open_file(scan)
+    qtbot.waitUntil(lambda: bool(errors), timeout=30000)
+    assert str(scan) in errors[0] and "damaged HDF5" in errors[0], errors
+    assert not main_window.documents
+
+    open_project(tmp_path / "proj", create=True).close()
+    panel = main_window.panels["browser"]
+    assert panel.open_project(tmp_path / "proj")
+
+    def fill():
+        dialog = QApplication.activeModalWidget()
+        dialog.kind.setCurrentIndex(dialog.kind.findData("nexus"))
+        dialog.sources.addItem(str(scan))
+        dialog.accept()
+
+    QTimer.singleShot(50, fill)
+    panel.import_dialog()
+    qtbot.waitUntil(lambda: len(errors) > 1, timeout=30000)
+    assert str(scan) in errors[1] and "damaged HDF5" in errors[1], errors
+    assert panel.model.rowCount() == 0
+    # the window still opens a good scan afterwards
+    good = tmp_path / "good.nxs"
+    _nexus(good, _frames())
+    main_window.open_file(good)
+    qtbot.waitUntil(lambda: len(main_window.documents) == 1, timeout=30000)
+    assert main_window.documents[0].source.n_slices == 4
