@@ -19,6 +19,7 @@ cannot be proved there.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import posixpath
@@ -206,11 +207,47 @@ def _spelled_alike(root: Path, stored: set[str]) -> set[str]:
     out = set(stored)
     base = posixpath.normpath(Path(root).absolute().as_posix())
     for path in stored:
-        text = posixpath.normpath(str(path).replace("\\", "/"))
+        text = str(path)
+        if not _PLAIN.match(text):  # most are: a million-item catalog opens without this loop
+            text = posixpath.normpath(text.replace("\\", "/"))
         if text.startswith(base + "/"):
             text = text[len(base) + 1 :]
         out.add(text)
     return out
+
+
+#: A stored path already spelled as the sweep spells it: relative, no ``.``/``..``/empty parts,
+#: no backslash.
+_PLAIN = re.compile(r"^(?!/)(?!.*(?:^|/)\.\.?(?:/|$))(?!.*//)(?!.*/$)[^\\]+$")
+
+
+def has_candidates(
+    root: Path, *, masks: str = "masks", images: str = "images", annotators: str = "annotators"
+) -> bool:
+    """Whether :func:`sweep_project` could find anything at all: a file named like ours or an
+    atomic-write temporary in the swept folders, or a ``.partial`` source. When not (the usual
+    open), the catalog's paths need not be read."""
+    folders = [Path(root) / masks, Path(root) / images]
+    people = Path(root) / annotators
+    with contextlib.suppress(OSError):
+        if people.is_dir() and not people.is_symlink():
+            folders += [p for p in people.iterdir() if p.is_dir() and not p.is_symlink()]
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                for entry in entries:
+                    if MASK_NAME.match(entry.name) or IMAGE_NAME.match(entry.name):
+                        return True
+                    if ATOMIC_TMP.match(entry.name):
+                        return True
+        except OSError:
+            continue
+    sources = Path(root) / "sources"
+    with contextlib.suppress(OSError):
+        if sources.is_dir():
+            with os.scandir(sources) as entries:
+                return any(e.name.startswith(".") and e.name.endswith(".partial") for e in entries)
+    return False
 
 
 def _sweep_folder(

@@ -130,7 +130,7 @@ class Project:
         open, first remove what a dead run left (files no row references, ``.partial``)."""
         self._lock_fd = leftovers.open_lock(self.root / leftovers.PROJECT_LOCK)
         swept = None
-        if leftovers.try_exclusive(self._lock_fd):
+        if leftovers.try_exclusive(self._lock_fd) and leftovers.has_candidates(self.root):
             try:
                 referenced = {r[0] for r in self.db.execute("SELECT path FROM masks")}
                 referenced |= {
