@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import getpass
 import sqlite3
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -135,6 +136,11 @@ class EditGate(QObject):
         self._asking = False
         self._root: str | None = None
         self.refused = 0  # edits refused for want of a name (tests and the status bar read it)
+        # (project or root, name) -> (when read, people, marked): reading who else worked on
+        # the project costs ~3 ms of GUI time, and without a name it is asked at every key
+        # press; another person's work arriving from outside is seen within ``fresh_for`` s
+        self.fresh_for = 5.0
+        self._known: dict[tuple[object, str], tuple[float, list[str], bool]] = {}
         self.action = QAction("&Shared Project (each annotator gives a name)", self)
         self.action.setCheckable(True)
         self.action.setEnabled(False)
@@ -143,6 +149,7 @@ class EditGate(QObject):
             "first edit, so each one's work is kept apart (kept in the project)"
         )
         self.action.toggled.connect(self._toggled)
+        window.annotator.changed.connect(lambda _name: self._known.clear())
         browser = self._browser()
         if browser is not None:
             browser.model.reloaded.connect(self._project_seen)
@@ -185,14 +192,30 @@ class EditGate(QObject):
         return True
 
     def sharing(self, root: str | Path | None = None) -> tuple[list[str], bool]:
-        """(the other people whose work the project holds, whether it is marked shared)."""
+        """(the other people whose work the project holds, whether it is marked shared), read
+        at most once every ``fresh_for`` seconds per project and name."""
         name = self.window.annotator.name
-        browser = self._browser()
-        project = getattr(browser, "project", None)
-        if root is None or (project is not None and Path(root) == project.root):
-            if project is None:
-                return [], False
-            return opinions.shared_with(project.db, name), opinions.marked_shared(project.db)
+        project = getattr(self._browser(), "project", None)
+        mine = root is None or (project is not None and Path(root) == project.root)
+        if mine and project is None:
+            return [], False
+        key = (project if mine else str(Path(root).absolute()), name)
+        now = time.monotonic()
+        known = self._known.get(key)
+        if known is not None and now - known[0] < self.fresh_for:
+            return list(known[1]), known[2]
+        people, marked = self._read_sharing(project.db if mine else Path(root), name)
+        self._known[key] = (now, people, marked)
+        return list(people), marked
+
+    def forget_sharing(self) -> None:
+        """Read who else worked on the project afresh at the next edit."""
+        self._known.clear()
+
+    def _read_sharing(self, where: sqlite3.Connection | Path, name: str):
+        if isinstance(where, sqlite3.Connection):
+            return opinions.shared_with(where, name), opinions.marked_shared(where)
+        root = where
         # an item of a project the Browser no longer shows: read its catalog on the side
         path = Path(root) / "catalog.sqlite"
         try:
@@ -238,6 +261,7 @@ class EditGate(QObject):
         if root == self._root:
             return
         self._root = root
+        self._known.clear()
         self.action.setEnabled(project is not None)
         self.action.blockSignals(True)
         self.action.setChecked(project is not None and opinions.marked_shared(project.db))
@@ -247,6 +271,7 @@ class EditGate(QObject):
         project = getattr(self._browser(), "project", None)
         if project is None:
             return
+        self._known.clear()
         try:
             opinions.mark_shared(project, on)
         except Exception as exc:  # noqa: BLE001 - a read-only or busy catalog: say so
