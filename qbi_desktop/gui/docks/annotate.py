@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import weakref
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
@@ -79,6 +80,10 @@ from qbi_desktop.gui.undo import UndoContext, undo_router
 
 log = logging.getLogger("qbi_desktop")
 
+# clean mask sessions kept after their plane is left (see AnnotatePanel._drop_clean_sessions)
+KEEP_CLEAN = 3
+KEEP_CLEAN_WITH_HISTORY = 8
+
 TOOL_KEYS = {"brush": "B", "eraser": "E", "fill": "F", "lasso": "L", "constrained": "C", "box": "W"}
 TOOL_TITLES = {
     "brush": "Brush",
@@ -106,6 +111,7 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         self.session: MaskSession | None = None
         self._key: tuple[int, int] | None = None
         self._prepare_tasks: dict[tuple[int, int], object] = {}
+        self._recent: dict[tuple[int, int], None] = {}  # session keys, least recently shown first
         # id(document) -> (document, store): documents whose mask belongs to a project item
         self.stores: dict[int, tuple[object, ProjectItemStore]] = {}
         self.last_save_task = None
@@ -462,10 +468,56 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         self._show_session(key, session)
         if session.identity is None and key not in self._prepare_tasks and plane.complete:
             self._prepare(key, session)
+        self._drop_clean_sessions(key)
+
+    def _droppable(self, key, session: MaskSession) -> bool:
+        """A session holding nothing the user could lose: no unsaved edit, no recovery waiting
+        for a decision, no save or preparation under way. Its mask is on disk (or empty)."""
+        return (
+            key != self._key
+            and key not in self._prepare_tasks
+            and not session.modified
+            and session.recovery is None
+            and (session.save_task is None or session.save_task.finished)
+        )
+
+    def _drop_clean_sessions(self, shown) -> None:
+        """Stepping through a stack must not keep every plane visited (a 2048^2 slice's plane and
+        mask are ~12 MB: 12 GB for a 1000-frame scan). Keep the sessions with unsaved edits (their
+        journals keep them safe from a crash), the last few clean ones with an undo history the
+        user may still want, and fewer without one; close the rest (a revisit reads the saved
+        mask again)."""
+        self._recent.pop(shown, None)
+        self._recent[shown] = None  # most recent last
+        for key in [k for k in self._recent if k not in self.sessions]:
+            del self._recent[key]
+        with_history = without = 0
+        for key in reversed(list(self._recent)):
+            session = self.sessions[key]
+            if not self._droppable(key, session):
+                continue
+            history = session.editor.undo_depth > 0 or session.editor.redo_depth > 0
+            if history:
+                with_history += 1
+                if with_history <= KEEP_CLEAN_WITH_HISTORY:
+                    continue
+            else:
+                without += 1
+                if without <= KEEP_CLEAN:
+                    continue
+            del self._recent[key]
+            self.sessions.pop(key).close()
 
     def _prepare(self, key, session: MaskSession) -> None:
+        # The Tasks list keeps finished tasks (and so their callbacks): they hold the session
+        # weakly, or every plane stepped through would stay in memory (~12 MB at 2048^2).
+        ref = weakref.ref(session)
+
         def done(prepared) -> None:
             self._prepare_tasks.pop(key, None)
+            session = ref()
+            if session is None or self.sessions.get(key) is not session:
+                return  # closed meanwhile (its document was closed)
             for problem in prepared.problems:
                 self.window.report_error(problem)
             session.apply_prepared(prepared)
@@ -485,13 +537,17 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
             fallback = copy.deepcopy(session.labels)
 
             def job():
-                return prepare_item_job(session.image, session.store, fallback)
+                s = ref()
+                if s is None:  # its document was closed before the job started
+                    return None
+                return (yield from prepare_item_job(s.image, s.store, fallback))
         else:
 
             def job():
-                return prepare_job(
-                    session.image, session.image_path, session.index, session.n_slices
-                )
+                s = ref()
+                if s is None:
+                    return None
+                return (yield from prepare_job(s.image, s.image_path, s.index, s.n_slices))
 
         self._prepare_tasks[key] = self.window.tasks.submit(
             "Prepare mask", job, on_result=done, on_error=failed
