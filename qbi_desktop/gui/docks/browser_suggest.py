@@ -289,6 +289,7 @@ class BrowserSuggestions(QObject):
             if item_id not in self.labelled_since:
                 self.labelled_since.add(item_id)
                 self.labels_since_reorder += 1
+                changed = True  # a new label teaches the model, suggested or not (none at 0)
             if item_id in self.counted:
                 continue
             found = self.table.lookup(item_id)
