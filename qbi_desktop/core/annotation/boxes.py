@@ -321,18 +321,22 @@ def edit_boxes(
     return project.set_boxes(item_id, boxes, annotator, what), notes
 
 
-def loose_boxes_path(image_path: str | Path, index: int, folder: Path | None = None) -> Path:
+def loose_boxes_path(
+    image_path: str | Path, index: int, folder: Path | None = None, dataset: str | None = None
+) -> Path:
     """Where the boxes of plane ``index`` of a loose image file are kept: a file named after the
     image (plus a short hash of its full path, so two ``img.tif`` in different folders do not
-    share one) in ``<user data>/boxes``."""
+    share one) in ``<user data>/boxes``. ``dataset``: the HDF5/NeXus dataset the plane is of
+    (slice 3 of ``/entry/data/data`` and of ``/entry/dark`` are different images)."""
     if folder is None:
         from qbi_desktop.core.paths import user_dir
 
         folder = user_dir("data") / "boxes"
     image_path = Path(image_path)
-    tag = hashlib.blake2b(
-        f"{image_path.resolve()}\0{int(index)}".encode(), digest_size=6
-    ).hexdigest()
+    key = f"{image_path.resolve()}\0{int(index)}"
+    if dataset:
+        key += f"\0{dataset}"
+    tag = hashlib.blake2b(key.encode(), digest_size=6).hexdigest()
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in image_path.stem) or "image"
     return Path(folder) / f"{stem}-{tag}.boxes.json"
 
@@ -376,11 +380,19 @@ def boxes_json(boxes: Sequence[Box], **about: object) -> str:
 class FileBoxStore:
     """The boxes of one plane of a loose image, in a JSON file (see :func:`loose_boxes_path`)."""
 
-    def __init__(self, image_path: str | Path, index: int, annotator: str | None, folder=None):
+    def __init__(
+        self,
+        image_path: str | Path,
+        index: int,
+        annotator: str | None,
+        folder=None,
+        dataset: str | None = None,
+    ):
         self.image_path = Path(image_path)
         self.index = int(index)
         self.annotator = annotator
-        self.path = loose_boxes_path(image_path, index, folder)
+        self.dataset = dataset
+        self.path = loose_boxes_path(image_path, index, folder, dataset)
 
     def describe(self) -> str:
         return f"{self.image_path.name} (boxes in {self.path})"

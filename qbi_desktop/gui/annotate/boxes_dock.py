@@ -192,7 +192,9 @@ class BoxesDock(QObject):
             return ItemBoxStore(project, item.item_id, who, blind=getattr(item, "blind", False))
         path, index, _n = plane_file(document.source, document.index)  # a series frame's file
         if path.is_file():
-            return FileBoxStore(path, index, self.annotator())
+            # an HDF5/NeXus file holds several stacks: slice i of each has its own boxes
+            dataset = (getattr(document.source, "metadata", None) or {}).get("dataset")
+            return FileBoxStore(path, index, self.annotator(), dataset=dataset)
         return None
 
     def _plane_changed(self, plane) -> None:
