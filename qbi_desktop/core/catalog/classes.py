@@ -50,16 +50,20 @@ def check_name(name: Any) -> str:
 
 
 def class_counts(project: Any) -> dict[str, int]:
-    """{class: number of items with that label} for every label present (indexed GROUP BY)."""
+    """{class: number of items with that label} for every label present, from the count table
+    the triggers keep (schema v5): the class picker opens on every C press, and grouping the
+    items took 45-110 ms of GUI time at 100 000 items."""
     rows = project.db.execute(
-        "SELECT label, COUNT(*) FROM items WHERE label IS NOT NULL GROUP BY label"
+        "SELECT label, SUM(n) FROM item_counts WHERE label IS NOT NULL GROUP BY label "
+        "HAVING SUM(n) > 0"
     ).fetchall()
     return {str(label): int(n) for label, n in rows}
 
 
 def box_counts(project: Any) -> dict[str, int]:
-    """{class: number of boxes with that label}."""
-    rows = project.db.execute("SELECT label, COUNT(*) FROM boxes GROUP BY label").fetchall()
+    """{class: number of boxes with that label}, from the count table the triggers keep
+    (schema v8)."""
+    rows = project.db.execute("SELECT label, n FROM box_label_counts WHERE n > 0").fetchall()
     return {str(label): int(n) for label, n in rows}
 
 

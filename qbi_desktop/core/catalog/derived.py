@@ -15,6 +15,10 @@ not the whole table (schema v7), and the migration that adds it.
   stored once. Such rows keep ``'{}'`` in ``items.provenance``; their full provenance is
   :func:`provenance_sql` (the container's, plus ``"index"``: the row), as it was per row before.
 
+Schema v8 (:func:`migrate_v8`) adds ``box_label_counts``: the number of boxes of each class,
+kept by triggers on ``boxes``, so the class picker (key C) lists its classes without grouping
+every box (32 ms at 40 000 boxes, on the GUI thread).
+
 Bulk loads into an empty catalog (:mod:`.bulk`) drop the triggers named ``*counts*`` and
 ``items_names_*`` and call :func:`rebuild` at the end.
 """
@@ -69,6 +73,19 @@ TRIGGERS = {
     "INSERT INTO items_names(rowid, name) VALUES (new.id, new.name); END",
 }
 
+#: Schema v8's triggers: boxes counted per class.
+TRIGGERS_V8 = {
+    "box_label_counts_insert": "AFTER INSERT ON boxes BEGIN "
+    "INSERT INTO box_label_counts VALUES (new.label, 1) "
+    "ON CONFLICT(label) DO UPDATE SET n = n + 1; END",
+    "box_label_counts_delete": "AFTER DELETE ON boxes BEGIN "
+    "UPDATE box_label_counts SET n = n - 1 WHERE label = old.label; END",
+    "box_label_counts_update": "AFTER UPDATE OF label ON boxes BEGIN "
+    "UPDATE box_label_counts SET n = n - 1 WHERE label = old.label; "
+    "INSERT INTO box_label_counts VALUES (new.label, 1) "
+    "ON CONFLICT(label) DO UPDATE SET n = n + 1; END",
+}
+
 _TABLES = (
     "CREATE INDEX IF NOT EXISTS items_n_boxes ON items(n_boxes)",
     "CREATE INDEX IF NOT EXISTS items_n_boxes_desc ON items(n_boxes DESC, id)",
@@ -99,9 +116,34 @@ def migrate_v7(db: sqlite3.Connection) -> None:
     _share_container_provenance(db)
 
 
-def create_triggers(db: sqlite3.Connection) -> None:
-    for name, body in TRIGGERS.items():
+def migrate_v8(db: sqlite3.Connection) -> None:
+    """Schema version 8 (inside the migration's transaction); may run again over its result.
+
+    Blind mode reads a person's opinions of one kind in item order with their values: this
+    index holds all of it (a WITHOUT ROWID table's index would put item_id after value and lose
+    the order), so the read walks one index range instead of looking up each row (420 ms at
+    100 000 items). It starts with (annotator, kind), so the older index on those two goes.
+    """
+    db.execute(
+        "CREATE INDEX IF NOT EXISTS opinions_own ON opinions(annotator, kind, name, item_id, value)"
+    )
+    db.execute("DROP INDEX IF EXISTS opinions_annotator")
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS box_label_counts (label TEXT PRIMARY KEY, n INTEGER NOT NULL) "
+        "WITHOUT ROWID"
+    )
+    create_triggers(db, TRIGGERS_V8)
+    _count_box_labels(db)
+
+
+def create_triggers(db: sqlite3.Connection, triggers: dict[str, str] | None = None) -> None:
+    for name, body in (TRIGGERS if triggers is None else triggers).items():
         db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+
+
+def _count_box_labels(db: sqlite3.Connection) -> None:
+    db.execute("DELETE FROM box_label_counts")
+    db.execute("INSERT INTO box_label_counts SELECT label, COUNT(*) FROM boxes GROUP BY label")
 
 
 def is_derived_trigger(name: str) -> bool:
@@ -117,6 +159,9 @@ def rebuild(db: sqlite3.Connection, boxes: bool = True) -> None:
             "UPDATE items SET n_boxes = (SELECT COUNT(*) FROM boxes b WHERE b.item_id = items.id) "
             "WHERE id IN (SELECT item_id FROM boxes)"
         )
+        # absent while a catalog older than v8 passes through the v7 migration
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'box_label_counts'").fetchone():
+            _count_box_labels(db)
     db.execute("DELETE FROM duplicate_hashes")
     db.execute(
         "INSERT INTO duplicate_hashes SELECT hash, COUNT(*) FROM items "

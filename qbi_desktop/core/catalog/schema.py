@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from qbi_desktop.core.catalog.derived import migrate_v7
+from qbi_desktop.core.catalog.derived import migrate_v7, migrate_v8
 
 SPLITS = ("train", "val", "test")
 REVIEW_STATES = ("unreviewed", "accepted", "rejected", "needs_edit")
@@ -244,20 +244,13 @@ APPLICATION_ID = 0x51424931
 # import's provenance is kept once per container: see derived.py (a function, because ALTER
 # TABLE ADD COLUMN has no IF NOT EXISTS).
 
-# Version 8: blind mode lists a person's own labels and targets at 100 000 items in a few tens
-# of ms. Their opinions of one kind are read in item order with their values: this index holds
-# both (a WITHOUT ROWID table's index would add item_id at its end, after value, and lose the
-# order), so the read walks one index range instead of looking up each row by its primary key
-# (420 ms). It starts with (annotator, kind), so the older index on those two goes.
-_V8 = """
-CREATE INDEX IF NOT EXISTS opinions_own ON opinions(annotator, kind, name, item_id, value);
-DROP INDEX IF EXISTS opinions_annotator;
-"""
+# Version 8: blind mode's own-opinion sorts read one covering index, and boxes are counted per
+# class (the class picker): see derived.migrate_v8.
 
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``: an SQL script, or a function
 #: that runs inside the migration's transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
-    _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, _V8,
+    _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
