@@ -236,3 +236,22 @@ def test_a_nexus_file_declaring_absurdly_many_frames_is_refused_at_once(tmp_path
     out = tmp_path / "out"
     assert main(["detect-spots", str(crafted), "--out", str(out)]) == 2
     assert "declares 2,000,000 frames" in capsys.readouterr().err
+
+
+def test_a_stack_named_twice_in_one_import_is_imported_once(tmp_path):
+    """A folder and its pattern, or one NeXus file given twice: each frame one item, and the
+    import says so instead of failing on the catalog's unique paths."""
+    frames = _series(tmp_path / "s", n=4)
+    root = tmp_path / "p"
+    done = _cli(
+        "import", "--project", str(root), "--kind", "series",
+        str(tmp_path / "s"), str(tmp_path / "s" / "scan_####.tif"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "4 item(s) added" in done.stdout
+    assert _rows(root, "SELECT COUNT(*) FROM items") == [(4,)]
+    scan = _nexus(tmp_path / "scan.nxs", frames)
+    done = _cli("import", "--project", str(root), "--kind", "nexus", str(scan), str(scan))
+    assert done.returncode == 0, done.stderr
+    assert "4 item(s) added" in done.stdout
+    assert _rows(root, "SELECT COUNT(*) FROM containers WHERE kind = 'nexus'") == [(1,)]

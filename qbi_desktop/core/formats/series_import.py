@@ -70,15 +70,18 @@ def import_series_job(
         known = existing_paths(project, db)
         problems: list[Problem] = []
         items: list[NewItem] = []
+        taken: set[str] = set()  # a frame named by two sources (a folder and its pattern)
         done = skipped = 0
         for series in plans:
             stem = series_stem(series.prefix, Path(series.folder).name)
             pattern = str(series.folder / series.pattern)
             for number, path in zip(series.numbers, series.paths, strict=True):
                 done += 1
-                if project.store_path(path) in known:
-                    skipped += 1
+                stored = project.store_path(path)
+                if stored in known or stored in taken:
+                    skipped += 1  # in the project, or named twice in this import
                     continue
+                taken.add(stored)
                 info = scan_image(path)
                 if isinstance(info, str):
                     problems.append(Problem(str(path), f"frame {number}: {info}"))
@@ -133,6 +136,8 @@ def import_nexus_job(
             )
         default = default_dataset(path).name  # no image dataset: says what it holds
         name = dataset or default
+        if any(p.resolve() == path.resolve() and d == name for p, d, _, _ in plans):
+            continue  # the same file named twice: imported once
         opened = open_nexus(path, name)  # a name that is no image dataset is refused
         try:
             check_frame_count(path, name, opened.n_slices)
