@@ -365,7 +365,9 @@ class ItemTableModel(QAbstractTableModel):
                     self._remember(item_id, _pixmap(found[item_id]))
                 else:
                     self._failed.add(item_id)  # unreadable image: no thumbnail, no retry
-            self._emit_rows([r for r in (self.row_of(i) for i in ids) if r is not None])
+            # only rows of the ids known now can be on screen: row_of would read every id of
+            # the order for a thumbnail asked for before a sort or filter moved it away
+            self._emit_rows([r for i in ids for r in self._ids.loaded_rows(i)])
             self.thumbnails_pending.emit(0)
             if self._wanted:
                 self._thumb_timer.start()

@@ -337,12 +337,11 @@ class BrowserSuggestions(QObject):
         return self.task
 
     def _rows_in_view(self) -> list[int]:
-        table = self.panel.table
-        ids = self.model.ids
-        if not len(ids):
-            return []
-        top = max(0, table.rowAt(0))
-        return ids[top : top + PRIORITY_ROWS].tolist()
+        """The ids of the rows from the top of the view on: from the model's window of ids
+        (``model.ids`` would read every id of the catalog's order, 1 M at a million items)."""
+        rows = self.model.rowCount()
+        top = max(0, self.panel.table.rowAt(0))
+        return [self.model.item_id(r) for r in range(top, min(rows, top + PRIORITY_ROWS))]
 
     def _arrived(self, session: LabellingSession, table: SuggestionTable) -> None:
         if session is not self.session:
