@@ -421,9 +421,10 @@ def main() -> int:
     failed = [o.name for o in outcomes if o.status == "FAIL"]
     skipped = [o.name for o in outcomes if o.status == "SKIP"]
     passed = len(outcomes) - len(failed) - len(skipped)
-    if elapsed > TIME_LIMIT_S:
+    limit = _time_limit()
+    if elapsed > limit:
         failed.append("time")
-        emit(f"FAIL time             {elapsed:6.2f} s  longer than {TIME_LIMIT_S:.0f} s")
+        emit(f"FAIL time             {elapsed:6.2f} s  longer than {limit:.0f} s")
     emit(
         f"self-test {'FAILED' if failed else 'passed'}: {passed} passed, {len(failed)} failed"
         + (f" ({', '.join(failed)})" if failed else "")
@@ -431,6 +432,15 @@ def main() -> int:
     )
     _save_report(lines)
     return 1 if failed else 0
+
+
+def _time_limit() -> float:
+    """TIME_LIMIT_S, or QBI_DESKTOP_SELFTEST_SECONDS: the test suite checks what the self-test
+    finds on a shared, loaded machine; the installed bundle's time is judged by packaging/ci.sh."""
+    try:
+        return float(os.environ.get("QBI_DESKTOP_SELFTEST_SECONDS", TIME_LIMIT_S))
+    except ValueError:
+        return TIME_LIMIT_S
 
 
 def _frozen() -> bool:
