@@ -113,27 +113,41 @@ window.show()
 window.activateWindow()
 result = {}
 
+import time
+deadline = time.monotonic() + 30  # a loaded machine: wait for states, not fixed times
+
 def error():
+    if not window.isActiveWindow() and time.monotonic() < deadline:
+        QTimer.singleShot(100, error)  # the window manager has not activated it yet
+        return
     window.files_list.setFocus()
     app.processEvents()
     result["before"] = type(QApplication.focusWidget()).__name__
     window.report_error("/data/broken.tif: not a TIFF file")
+    QTimer.singleShot(100, enter)
 
 def enter():
+    box = next((b for b in window.findChildren(QMessageBox) if b.isVisible()), None)
+    focused = QApplication.focusWidget()
+    if (box is None or focused is None or not box.isAncestorOf(focused)) and (
+        time.monotonic() < deadline
+    ):
+        QTimer.singleShot(100, enter)  # not shown or not focused yet
+        return
     try:
-        box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
-        focused = QApplication.focusWidget()
-        result["focus_in_box"] = focused is not None and box.isAncestorOf(focused)
-        QTest.keyClick(focused, Qt.Key.Key_Return)
-        app.processEvents()
-        result["box_closed"] = not isValid(box) or not box.isVisible()  # deleted on close
+        result["focus_in_box"] = box is not None and focused is not None and box.isAncestorOf(
+            focused
+        )
+        if focused is not None:
+            QTest.keyClick(focused, Qt.Key.Key_Return)
+            app.processEvents()
+        result["box_closed"] = box is None or not isValid(box) or not box.isVisible()
         print(result, flush=True)
     finally:
         window.close()
         app.quit()
 
-QTimer.singleShot(600, error)
-QTimer.singleShot(1400, enter)
+QTimer.singleShot(300, error)
 app.exec()
 """
 
