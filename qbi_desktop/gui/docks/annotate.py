@@ -35,7 +35,7 @@ import copy
 import logging
 import weakref
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -83,6 +83,8 @@ log = logging.getLogger("qbi_desktop")
 # clean mask sessions kept after their plane is left (see AnnotatePanel._drop_clean_sessions)
 KEEP_CLEAN = 3
 KEEP_CLEAN_WITH_HISTORY = 8
+# a slice stepped to gets its mask session when no other step came for this long
+PLANE_SETTLE_MS = 50
 
 TOOL_KEYS = {"brush": "B", "eraser": "E", "fill": "F", "lasso": "L", "constrained": "C", "box": "W"}
 TOOL_TITLES = {
@@ -112,6 +114,10 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
         self._key: tuple[int, int] | None = None
         self._prepare_tasks: dict[tuple[int, int], object] = {}
         self._recent: dict[tuple[int, int], None] = {}  # session keys, least recently shown first
+        self._plane_timer = QTimer(self)  # a slice stepped to: its session after the paint
+        self._plane_timer.setSingleShot(True)
+        self._plane_timer.setInterval(PLANE_SETTLE_MS)
+        self._plane_timer.timeout.connect(self._plane_settled)
         # id(document) -> (document, store): documents whose mask belongs to a project item
         self.stores: dict[int, tuple[object, ProjectItemStore]] = {}
         self.last_save_task = None
@@ -447,10 +453,31 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
     # -- planes and sessions ----------------------------------------------------------------------
     def _plane_changed(self, plane) -> None:
         document = self.window.current
+        self._plane_timer.stop()
         if plane is None or document is None:
             self._show_session(None, None)
             return
         key = (id(document), int(document.index))
+        stepping = self._key is not None and self._key[0] == id(document) and key != self._key
+        if stepping and key not in self.sessions:
+            # A slice stepped to: its session is made after the paint, once the steps pause
+            # (an arrow key held down); meanwhile nothing can be painted into the last slice's.
+            self._show_session(None, None)
+            self._key = key
+            self._plane_timer.start()
+            return
+        self._open_plane(plane, document, key)
+
+    def _plane_settled(self) -> None:
+        document = self.window.current
+        plane = self.canvas.plane
+        if plane is None or document is None:
+            return
+        key = (id(document), int(document.index))
+        if key == self._key and self.session is None:
+            self._open_plane(plane, document, key)
+
+    def _open_plane(self, plane, document, key) -> None:
         session = self.sessions.get(key)
         if session is None:
             store = self.store_of(document)
@@ -550,7 +577,7 @@ class AnnotatePanel(QWidget, LabelsMixin, ProjectMixin, RecoveryMixin, FilesMixi
                 return (yield from prepare_job(s.image, s.image_path, s.index, s.n_slices))
 
         self._prepare_tasks[key] = self.window.tasks.submit(
-            "Prepare mask", job, on_result=done, on_error=failed
+            "Prepare mask", job, on_result=done, on_error=failed, listed=False
         )
 
     def _show_session(self, key, session: MaskSession | None) -> None:

@@ -11,6 +11,10 @@ from qbi_desktop.gui.docks.levels import colormap_lut
 from qbi_desktop.gui.document import ImageDocument
 
 
+# after a slice step, the histogram and info panels wait this long for the next step
+SLICE_PANELS_DELAY_MS = 60
+
+
 class DisplayMixin:
     """The current document on the canvas and in the viewer's panels."""
 
@@ -130,11 +134,32 @@ class DisplayMixin:
         if index == document.index:
             return
         document.index = index
-        document.refresh_sample()
-        if not document.levels_manual and document.source.n_slices == 1:
-            document.auto_levels(*self.levels_panel.percentiles)
+        # The step draws the slice first: its histogram (a full-plane sample, ~60 ms at 2048^2)
+        # and the info panel follow after the paint, once per burst of steps (an arrow key held
+        # down), from _slice_panels_later. A stack's levels stay those of the scan.
+        document.histogram = None
         self.slice_bar.configure(document.source.n_slices, index)
-        self._show_plane(keep_view=True)
+        self._draw_plane(keep_view=True)
+        self.slice_bar.label.setText(document.source.slice_label(index))
+        self._start_background_for_plane(document)
+        timer = getattr(self, "_slice_panels_timer", None)
+        if timer is None:
+            timer = self._slice_panels_timer = QTimer(self)
+            timer.setSingleShot(True)
+            timer.setInterval(SLICE_PANELS_DELAY_MS)
+            timer.timeout.connect(self._slice_panels_later)
+        timer.start()  # restarted by each step: the panels follow the last one
+
+    def _slice_panels_later(self) -> None:
+        document = self.current
+        if document is None:
+            return
+        if document.histogram is None:
+            document.refresh_sample()
+        integer = document.source.dtype.kind in "uib"
+        self.levels_panel.set_histogram(*document.histogram, integer=integer)
+        self.levels_panel.set_levels(*document.levels)
+        self.info_panel.show_info(document.info_rows())
 
     def step_slice(self, delta: int) -> None:
         if self.current is not None:
@@ -145,6 +170,8 @@ class DisplayMixin:
         if document is None:
             return
         document.levels_manual = False
+        if document.histogram is None:  # a slice stepped to whose sample is not taken yet
+            document.refresh_sample()
         vmin, vmax = document.auto_levels(*self.levels_panel.percentiles)
         self.canvas.set_levels(vmin, vmax)
         self.levels_panel.set_levels(vmin, vmax)
