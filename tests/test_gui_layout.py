@@ -324,3 +324,29 @@ def test_first_start_on_a_laptop_screen_gives_the_canvas_half_the_width(tmp_path
     sizes = ast.literal_eval(result.stdout.strip().splitlines()[-1])
     assert sizes["window"] >= sizes["screen"] - 2
     assert sizes["canvas"] >= 0.5 * sizes["window"], sizes
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_with_a_project_open_levels_shows_its_controls_and_a_histogram_the_column_allows(
+    windows, qtbot, size, sim_project
+):
+    """The Browser in front of the left column takes the room it needs; Levels keeps every
+    control and a histogram: the least on a laptop, its usual size on a 1000 px screen (it was
+    squeezed to its least there too, a 96 px histogram beside a Browser of empty rows). Files
+    in front and the Browser again: the same."""
+    window = windows(size, sim_project)
+    browser, levels = window.panels["browser"], window.levels_panel
+    for name in ("browser", "files", "browser"):
+        bring_forward(qtbot, window, name)
+        qtbot.wait(100)  # the left column follows the tab after the switch is laid out
+        for widget in (levels.vmin, levels.vmax, levels.auto_button, levels.cmap):
+            assert unclipped(window, widget), (name, type(widget).__name__)
+        assert not dock_scrolls(window.docks["levels"]), name
+        histogram = visible_part(window, levels.plot).height()
+        if size[1] >= 1000:
+            assert histogram >= 150, (name, histogram)
+        else:
+            assert histogram >= 60, (name, histogram)
+        if name == "browser":
+            rows = visible_part(window, browser.table).height()
+            assert rows >= (400 if size[1] >= 1000 else 250), rows

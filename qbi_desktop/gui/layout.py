@@ -25,6 +25,9 @@ RIGHT_SHARE = 0.285  # with the tab strip down its right edge (26 px)
 LEFT_MIN, RIGHT_MIN = 282, 386  # narrower than this the panels' rows no longer fit
 CANVAS_SHARE = 0.5  # the canvas never gets less than this share when the layout makes room
 LEVELS_HEIGHT = 320  # histogram, min/max, percentiles, colour map, options
+# What the Browser keeps of the left column when it is in front (filters folded out and a
+# dozen rows); Levels gets the rest up to LEVELS_HEIGHT, never less than all its controls.
+BROWSER_ROOM = 560
 TASKS_HEIGHT = 110
 
 IMAGE_PAGE = "image"
@@ -156,8 +159,9 @@ def arrange_default_layout(window) -> None:
 
 def _follow_left_tabs(window) -> None:
     """The Browser's table needs height and the Files list little: the Browser in front of
-    the left column takes most of it (Levels shrinks to the least that shows all its controls,
-    a smaller histogram); Files in front gives Levels its room back."""
+    the left column keeps :data:`BROWSER_ROOM` of it and Levels gets the rest, up to its usual
+    height (a 1000 px screen) and down to the least that shows all its controls and a smaller
+    histogram (a laptop); Files in front gives Levels its room back."""
     docks = window.docks
     if getattr(window, "_left_tabs_followed", False) or not {"browser", "files", "levels"} <= set(
         docks
@@ -171,8 +175,10 @@ def _follow_left_tabs(window) -> None:
             return
         if name == "browser":  # the panel's least height plus the dock's title
             panel = levels.widget()
-            height = panel.widget().minimumSizeHint().height() + levels.height()
-            height -= panel.viewport().height() - 2
+            least = panel.widget().minimumSizeHint().height() + levels.height()
+            least -= panel.viewport().height() - 2
+            spare = docks["browser"].height() + levels.height() - BROWSER_ROOM
+            height = max(least, min(LEVELS_HEIGHT, spare))
         else:
             height = LEVELS_HEIGHT
         # After the tab switch is laid out: a resize during it is undone by the layout.
