@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -130,8 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     commands = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
     if argv and (argv[0] in commands or argv[0] in ("-h", "--help", "--version")):
         args = parser.parse_args(argv)
-        with _terminal_safe_output():
-            return int(args.func(args) or 0)
+        try:
+            with _terminal_safe_output():
+                return int(args.func(args) or 0)
+        except BrokenPipeError:
+            # the reader left (`| head`): no traceback, and none from the flush at exit either
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 1
     if argv and _looks_like_command(argv[0]):
         parser.print_usage(sys.stderr)
         print(
