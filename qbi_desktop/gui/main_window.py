@@ -20,6 +20,7 @@ from qbi_desktop.gui.layout import (
     install_central_actions,
     size_default_layout,
 )
+from qbi_desktop.gui.memory import return_large_blocks_to_os
 from qbi_desktop.gui.settings import open_settings
 from qbi_desktop.gui.window.display import DisplayMixin
 from qbi_desktop.gui.window.docks import DocksMixin
@@ -68,6 +69,7 @@ class MainWindow(
         the job panels when :meth:`install_panels` is called, so that the app start draws its
         first image before importing and building the panels (about half the start-up work)."""
         super().__init__()
+        return_large_blocks_to_os()  # stepping through a stack must not keep its freed slices
         self.setWindowTitle("QBI Desktop")
         self.setAcceptDrops(True)
         self.settings = settings or open_settings()

@@ -6,6 +6,7 @@ import time
 
 from PySide6.QtCore import QTimer
 
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.io import decode_plane_job
 from qbi_desktop.gui.docks.levels import colormap_lut
 from qbi_desktop.gui.document import ImageDocument
@@ -155,7 +156,12 @@ class DisplayMixin:
         if document is None:
             return
         if document.histogram is None:
-            document.refresh_sample()
+            try:
+                document.refresh_sample()
+            except UserFacingError as exc:  # unreadable since the step, or the window closed
+                if self.isVisible():
+                    self.report_error(str(exc))
+                return
         integer = document.source.dtype.kind in "uib"
         self.levels_panel.set_histogram(*document.histogram, integer=integer)
         self.levels_panel.set_levels(*document.levels)
