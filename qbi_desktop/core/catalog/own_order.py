@@ -84,7 +84,10 @@ def id_array(
         ranks = [mine.rank(k) for k, o in zip(keys, own, strict=True) if o]
     if not ranks:
         return base[keep]
-    order = np.lexsort([np.arange(base.size), *reversed(ranks)])  # last key: the primary
+    if len(ranks) == 1:  # a stable sort keeps ties in item order
+        order = np.argsort(ranks[0], kind="stable")
+    else:
+        order = np.lexsort([np.arange(base.size), *reversed(ranks)])  # last key: the primary
     return base[order[keep[order]]]
 
 
@@ -99,11 +102,13 @@ class _Opinions:
     def __init__(self, db: sqlite3.Connection, annotator: str, base: np.ndarray):
         self.db, self.annotator, self.base = db, annotator, base
         self._read: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}
+        self._rows: dict[tuple[str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
-    def _get(self, kind: str, name: str = "") -> tuple[np.ndarray, np.ndarray]:
-        """(whether each base item has one, its value) for ``kind``; read once."""
+    def _raw(self, kind: str, name: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(the person's values of ``kind`` in item order, where each base item's would be
+        among them, whether it is); read once."""
         key = (kind, name)
-        if key not in self._read:
+        if key not in self._rows:
             # two strings, not a Python tuple per row: the ids, and the values as one JSON list
             value = "json_array_length(value)" if kind == "boxes" else "value"
             ids_text, values_text = self.db.execute(
@@ -120,6 +125,14 @@ class _Opinions:
             inside = at < ids.size
             present = np.zeros(self.base.size, dtype=bool)
             present[inside] = ids[at[inside]] == self.base[inside]
+            self._rows[key] = (values, at, present)
+        return self._rows[key]
+
+    def _get(self, kind: str, name: str = "") -> tuple[np.ndarray, np.ndarray]:
+        """(whether each base item has one, its value) for ``kind``; read once."""
+        key = (kind, name)
+        if key not in self._read:
+            values, at, present = self._raw(kind, name)
             aligned = np.empty(self.base.size, dtype=object)
             aligned[present] = values[at[present]]
             self._read[key] = (present, aligned)
@@ -128,8 +141,8 @@ class _Opinions:
     def present(self, kind: str, name: str = "") -> np.ndarray:
         """Whether each base item has an opinion of ``kind``: the ids alone, read from the
         index without visiting the rows (about ten times faster than their values)."""
-        if (kind, name) in self._read:
-            return self._read[(kind, name)][0]
+        if (kind, name) in self._rows:
+            return self._rows[(kind, name)][2]
         text = self.db.execute(
             "SELECT group_concat(item_id, ' ') FROM opinions WHERE annotator = ? AND kind = ? "
             "AND name = ?",
@@ -171,15 +184,18 @@ class _Opinions:
             rank = self.numbers("boxes")
         else:
             kind, name = ("target", bare[len("target:") :]) if ":" in bare else (bare, "")
-            present, values = self._get(kind, name)
-            if kind == "review":
+            rank = np.zeros(self.base.size, dtype=np.int64)
+            if kind == "review":  # never unset: "unreviewed" stands in
+                present, values = self._get(kind, name)
                 values = values.copy()
                 values[~present] = "unreviewed"
-                present = np.ones_like(present)
-            rank = np.zeros(self.base.size, dtype=np.int64)
-            if present.any():
-                _, codes = np.unique(_typed(values[present]), return_inverse=True)
-                rank[present] = codes.ravel() + 1
+                _, codes = np.unique(_typed(values), return_inverse=True)
+                rank[:] = codes.ravel() + 1
+            else:  # the person's values ranked as they are read, then placed on the base
+                values, at, present = self._raw(kind, name)
+                if present.any():
+                    _, codes = np.unique(_typed(values), return_inverse=True)
+                    rank[present] = codes.ravel()[at[present]] + 1
         return -rank if descending else rank
 
 
