@@ -35,12 +35,25 @@ class StatusMixin:
         bar.addPermanentWidget(self.zoom_label)
         bar.addPermanentWidget(self.task_bar)
         bar.addPermanentWidget(self.task_cancel)
+        # a new plane under a still mouse (unit switched, slice stepped): the read-out follows
+        self._readout_at = None
+        self.canvas.plane_changed.connect(self._refresh_readout)
+
+    def _refresh_readout(self, plane) -> None:
+        at = self._readout_at
+        if at is None or plane is None:
+            return
+        x, y = at
+        if 0 <= x < plane.width and 0 <= y < plane.height:
+            self._show_readout((x, y, plane.value_at(y, x)))
 
     def _show_readout(self, hit) -> None:
         if hit is None:
+            self._readout_at = None
             self.readout.setText("")
             return
         x, y, value = hit
+        self._readout_at = (x, y)
         if isinstance(value, float):
             text = f"{value:.6g}"
         elif isinstance(value, tuple):
