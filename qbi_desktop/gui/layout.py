@@ -10,7 +10,7 @@ fit without scrolling), and the Tasks / Log under the canvas only.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QTabBar, QTabWidget, QWidget
 
 # The default arrangement: docks of one group share a place as tabs (the first one in front).
 DEFAULT_TABS = {
@@ -155,6 +155,26 @@ def arrange_default_layout(window) -> None:
             dock.show()
     size_default_layout(window)
     _follow_left_tabs(window)
+    hide_stale_tab_bars(window)
+    QTimer.singleShot(0, lambda: hide_stale_tab_bars(window))  # after the layout is applied
+
+
+def hide_stale_tab_bars(window) -> None:
+    """Hide the main window's dock tab bars that no longer show a tab group: Qt keeps the bar
+    of a group its docks left (``removeDockWidget``) and may leave it visible, drawn over the
+    menu bar or a panel with the old titles (e.g. "Levels / Histogram | Augment")."""
+    groups = set()
+    for dock in window.findChildren(QDockWidget):
+        if dock.parent() is window and not dock.isFloating() and dock.isVisible():
+            mates = [dock, *window.tabifiedDockWidgets(dock)]
+            if len(mates) > 1:
+                groups.add(frozenset(d.windowTitle() for d in mates))
+    for bar in window.findChildren(QTabBar):
+        if bar.parent() is not window or not bar.isVisible():
+            continue  # a QTabWidget's own bar, or hidden already
+        titles = frozenset(bar.tabText(i) for i in range(bar.count()))
+        if not titles or titles not in groups:
+            bar.hide()
 
 
 def _follow_left_tabs(window) -> None:

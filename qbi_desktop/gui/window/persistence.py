@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtWidgets import QApplication
 
-from qbi_desktop.gui.layout import size_default_layout
+from qbi_desktop.gui.layout import hide_stale_tab_bars, size_default_layout
 
 SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
@@ -25,6 +25,8 @@ class PersistenceMixin:
         )
         if not restored:  # first start, or a layout of an older version: the default columns
             self._size_default_on_show = True  # get their shares of the real width once shown
+        else:
+            QTimer.singleShot(0, lambda: hide_stale_tab_bars(self))
         self._restore_view_settings()
 
     def _restore_view_settings(self) -> None:
@@ -72,6 +74,7 @@ class PersistenceMixin:
             dock.setFloating(False)
             dock.show()
         size_default_layout(self)
+        QTimer.singleShot(0, lambda: hide_stale_tab_bars(self))
 
     def showEvent(self, event):  # noqa: N802
         super().showEvent(event)
