@@ -244,3 +244,27 @@ def test_choosing_logistic_regression_refreshes_the_column_and_is_kept(qtbot, la
     assert suggest.model_button.text() == "Logistic"
     qtbot.waitUntil(lambda: suggest.table is not None, timeout=30000)
     assert suggest.table.model == "logistic"
+
+
+def test_annotating_blind_shows_and_accepts_no_suggestion(qtbot, labelling):
+    """The model learned from everyone's labels: in blind mode its suggestions would show the
+    other annotators' work, so none is shown, said or taken by Enter until blind mode is off."""
+    window, panel, suggest, root, ids, truth = labelling
+    window.annotator.set_name("Bob")
+    blind = window.panels["blind"]
+    qtbot.waitUntil(lambda: blind.action.isEnabled(), timeout=5000)
+    model = panel.model
+    item = ids[120]
+    assert model.data(model.index(model.row_of(item), COL_SUGGESTED)) is not None
+    blind.action.setChecked(True)
+    qtbot.waitUntil(lambda: "blind" in suggest.counter.text(), timeout=10000)
+    assert model.data(model.index(model.row_of(item), COL_SUGGESTED)) is None
+    _go(panel, item)
+    assert not panel.detail.text().startswith("Suggested")
+    _key(qtbot, panel.table, Qt.Key.Key_Return)
+    assert _catalog_label(root, item)[0] is None  # Enter accepted nothing
+    blind.action.setChecked(False)
+    qtbot.waitUntil(
+        lambda: model.data(model.index(model.row_of(item), COL_SUGGESTED)) is not None,
+        timeout=10000,
+    )

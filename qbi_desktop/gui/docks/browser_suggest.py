@@ -153,9 +153,16 @@ class BrowserSuggestions(QObject):
         panel.table.installEventFilter(self)
 
     # -- what the table shows ----------------------------------------------------------------
+    def hidden(self) -> bool:
+        """Annotating blind: the model learned from everyone's labels, so its suggestions would
+        show the others' work; none are shown or accepted until blind mode is off."""
+        window = self.panel.window  # the main window (None: a Browser of its own)
+        blind = getattr(window, "panels", {}).get("blind")
+        return bool(blind is not None and blind.active)
+
     def cell(self, item: dict, role) -> object:
         """The Suggested cell of a table row (``item``: the catalog row)."""
-        if self.table is None or item["label"] is not None:
+        if self.table is None or item["label"] is not None or self.hidden():
             return None
         found = self.table.lookup(int(item["id"]))
         if found is None:
@@ -179,7 +186,7 @@ class BrowserSuggestions(QObject):
         return None
 
     def suggestion_for(self, item_id: int) -> tuple[str, float] | None:
-        return None if self.table is None else self.table.lookup(item_id)
+        return None if self.table is None or self.hidden() else self.table.lookup(item_id)
 
     # -- the model's hooks -----------------------------------------------------------------
     def reorder(self, ids: np.ndarray) -> np.ndarray:
@@ -383,6 +390,13 @@ class BrowserSuggestions(QObject):
         if t is None:
             self.counter.setText("Suggestions: reading the labels…")
             return
+        if self.hidden():
+            self.counter.setText("Suggestions are off while annotating blind")
+            self.counter.setToolTip(
+                "The model learns from everyone's labels: its suggestions would show the "
+                "other annotators' work"
+            )
+            return
         parts = [f"labelled {t.labelled:,} / remaining {t.unlabelled:,}"]
         acc = self.accuracy.value
         if acc is not None:
@@ -405,7 +419,7 @@ class BrowserSuggestions(QObject):
 
     def current_text(self, item: dict) -> str:
         """The detail line's words for an unlabelled item with a suggestion, else ""."""
-        if item["label"] is not None or self.table is None:
+        if item["label"] is not None or self.table is None or self.hidden():
             return ""
         found = self.table.lookup(int(item["id"]))
         if found is None:
