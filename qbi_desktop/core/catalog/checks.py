@@ -55,9 +55,10 @@ def check_pages(db: sqlite3.Connection, path: Path, budget: float | None = None)
     seconds ran out before the check finished (nothing known), True when it is whole."""
     deadline = None if budget is None else time.monotonic() + budget
     if deadline is not None:
-        size = db.execute("PRAGMA page_count").fetchone()[0] * db.execute(
-            "PRAGMA page_size"
-        ).fetchone()[0]
+        size = (
+            db.execute("PRAGMA page_count").fetchone()[0]
+            * db.execute("PRAGMA page_size").fetchone()[0]
+        )
         if size > OPEN_CHECK_BYTES * budget / OPEN_CHECK_SECONDS:
             return False  # too large to check in the budget: an import checks it whole
         db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)

@@ -11,7 +11,6 @@ from qbi_desktop.core.io import decode_plane_job
 from qbi_desktop.gui.docks.levels import colormap_lut
 from qbi_desktop.gui.document import ImageDocument
 
-
 # after a slice step, the histogram and info panels wait this long for the next step
 SLICE_PANELS_DELAY_MS = 60
 
