@@ -90,3 +90,39 @@ def test_disagreement_queue_pick_merge_review_and_undo(qtbot, main_window, tmp_p
     # a threshold above every score empties the queue
     queue.threshold.setValue(1.0)
     assert queue.table.rowCount() == 0
+
+
+def test_a_class_or_target_disagreement_shows_the_item_and_each_ones_value(
+    qtbot, main_window, tmp_path
+):
+    """To decide who is right the reviewer must see the item: the view shows its image (not an
+    empty panel) and each annotator's value in the legend."""
+    import numpy as np
+
+    window = main_window
+    window.annotator.set_name("Cleo")
+    root = _folder_project(tmp_path)
+    with open_project(root) as project:
+        a0, b0 = (_id_of(project, s) for s in ("a0", "b0"))
+        project.set_label([a0], "a", "Ada")
+        project.set_label([a0], "b", "Bob")
+        project.set_targets(b0, {"depth": 2.0}, "Ada")
+        project.set_targets(b0, {"depth": 4.0}, "Bob")
+        pixels = {i: project.image(i) for i in (a0, b0)}
+    assert window.panels["browser"].open_project(root)
+    window.panels["disagreements"].action.trigger()
+    qtbot.waitUntil(lambda: window.panels["disagreements"].dialog is not None, timeout=20000)
+    queue = window.panels["disagreements"].dialog
+    shown = [(d.item, d.kind) for d in queue.shown()]
+    for item, kind, values in ((a0, "label", ("a", "b")), (b0, "target:depth", ("2.0", "4.0"))):
+        queue.table.setCurrentCell(shown.index((item, kind)), 0)
+        view = queue.view
+        qtbot.waitUntil(
+            lambda item=item, view=view: view.versions is not None and view.versions.item == item,
+            timeout=20000,
+        )
+        assert np.array_equal(view.versions.image, pixels[item])
+        legend = view.legend.text()
+        assert "Ada" in legend and "Bob" in legend
+        assert all(f"<b>{v}" in legend for v in values), legend
+        assert len(view.views) == 1  # the image is drawn

@@ -53,7 +53,7 @@ class PairFigure:
 class ItemVersions:
     item: int
     name: str
-    kind: str  # "mask" or "boxes"
+    kind: str  # "mask", "boxes", "label" or "target:<name>"
     image: np.ndarray
     levels: tuple[float, float]
     annotators: list[str]
@@ -61,10 +61,17 @@ class ItemVersions:
     boxes: dict[str, list[tuple[str, float, float, float, float]]] = field(default_factory=dict)
     instances: bool = False
     figures: list[PairFigure] = field(default_factory=list)
+    #: each annotator's class or target value (kind "label" or "target:<name>")
+    values: dict[str, str] = field(default_factory=dict)
     #: the item's own annotation when it is a consensus already (a mask or box tuples), and
     #: who it is written as ("consensus of A, B by STAPLE"); None / "" otherwise
     consensus: Any = None
     consensus_by: str = ""
+
+
+def is_value_kind(kind: str) -> bool:
+    """A class label or a regression target: shown as values beside the item's image."""
+    return kind == "label" or kind.startswith("target:")
 
 
 def display_plane(image: np.ndarray) -> np.ndarray:
@@ -80,8 +87,10 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
     the problem: no second annotator, masks of different shapes, unreadable files)."""
     from qbi_desktop.core.quality.agreement_report import mask_classes, read_masks
 
-    if kind not in KINDS:
-        raise UserFacingError(f"item {item_id}: the review view shows masks or boxes, not {kind}")
+    if kind not in KINDS and not is_value_kind(kind):
+        raise UserFacingError(
+            f"item {item_id}: the review view shows labels, targets, masks or boxes, not {kind}"
+        )
     row = project.db.execute("SELECT name FROM items WHERE id = ?", (item_id,)).fetchone()
     if row is None:
         raise UserFacingError(f"item {item_id} is not in the project")
@@ -92,7 +101,15 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
         raise UserFacingError(
             f"item {item_id} ({name}): an annotator's stored annotation is not valid JSON ({exc})"
         ) from None
-    mine = {a: v[kind] for a, v in stored.items() if kind in v}
+    if kind.startswith("target:"):  # each one's targets are kept together, by name
+        target = kind.split(":", 1)[1]
+        mine = {
+            a: v["targets"][target]
+            for a, v in stored.items()
+            if isinstance(v.get("targets"), dict) and target in v["targets"]
+        }
+    else:
+        mine = {a: v[kind] for a, v in stored.items() if kind in v}
     people = sorted(mine)
     if len(people) < 2:
         raise UserFacingError(
@@ -103,6 +120,9 @@ def item_versions(project: Project, item_id: int, kind: str) -> ItemVersions:
     gray = image if image.ndim == 2 else image[..., :3].mean(axis=-1)
     levels = percentile_levels(sample(gray))
     out = ItemVersions(item_id, name, kind, image, levels, people)
+    if is_value_kind(kind):  # a class or a target: the image to judge by, each one's value
+        out.values = {a: str(mine[a]) for a in people}
+        return out
     if kind == "mask":
         _classes, out.instances = mask_classes(project.db)
         # as drawn (an instance mask keeps its object numbers, which taking it must keep)

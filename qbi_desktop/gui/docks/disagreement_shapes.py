@@ -67,9 +67,8 @@ class ShapeDecisions:
     def _load_view(self) -> None:
         """Read the current item's versions on a worker; the view shows them when they come."""
         d = self.current()
-        if d is None or d.kind not in SHAPES or self.project is None:
-            said = "" if d is None else "Each person's value is listed on the left."
-            self.view.show_versions(None, said)
+        if d is None or self.project is None:
+            self.view.show_versions(None, "")
             return
         self.generation += 1
         key = (d.item, d.kind, self.generation)

@@ -11,6 +11,8 @@ cosmetic pen (the same width at any zoom).
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
@@ -142,6 +144,8 @@ class DisagreementView(QWidget):
             self.figures.setText(
                 "Agreement on this item: "
                 + "; ".join(f.text(versions.kind) for f in versions.figures)
+                if versions.figures
+                else ""
             )
         self._build(keep_range=keep)
 
@@ -172,6 +176,7 @@ class DisagreementView(QWidget):
             return
         entries = [
             f'<span style="color: rgb{colour_of(i)}">■</span> {i + 1}: {name}'
+            + (f" says <b>{html.escape(v.values[name])}</b>" if name in v.values else "")
             for i, name in enumerate(v.annotators)
         ]
         if self.result is not None:  # white on a dark swatch: it shows on a light dialog too
@@ -189,8 +194,9 @@ class DisagreementView(QWidget):
         if v is None:
             return
         self._legend()
-        layers = list(range(len(v.annotators)))
-        if self.side_by_side.isChecked():
+        # a class or target: the image alone, each one's value in the legend
+        layers = list(range(len(v.annotators))) if v.kind in ("mask", "boxes") else []
+        if self.side_by_side.isChecked() and layers:
             panes = [[i] for i in layers] + ([["result"]] if self.result is not None else [])
             columns = self._columns(len(panes))
         else:
