@@ -182,7 +182,9 @@ def test_mnist_import_progress_moves_while_writing_the_catalog(qtbot, main_windo
     qtbot.waitUntil(lambda: task.finished, timeout=60000)
     assert task.state == "done", task.error
     writing = [(d, t) for d, t, m in seen if m.startswith("writing catalog")]
-    assert len({d for d, _t in writing}) >= 4  # the bar moves, chunk by chunk
+    # the bar moves while the catalog is written; signals are throttled (~10 a second), so on a
+    # fast machine the 9 000 rows' chunks reach the bar as a few steps, not one per chunk
+    assert len({d for d, _t in writing}) >= 2
     assert all(t == n for _d, t in writing)
     assert [d for d, _t in writing] == sorted(d for d, _t in writing)
     # progress signals are throttled, so the last chunk's report may be merged into the finish
