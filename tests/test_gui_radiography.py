@@ -118,6 +118,35 @@ def test_references_are_remembered_for_the_folder(qtbot, main_window, tmp_path):
         second.close()
 
 
+def test_an_image_of_another_folder_is_not_normalised_with_this_folders_references(
+    qtbot, main_window, tmp_path
+):
+    """References are kept per folder: a scan from elsewhere shows counts and the panel asks for
+    its own references; back in the first folder its references come back."""
+    from qbi_desktop.core.radiography.view import unit_of
+
+    first, other = tmp_path / "beamtime", tmp_path / "elsewhere"
+    first.mkdir()
+    other.mkdir()
+    for name in ("edge20mm_0000.tif", "ob.tif", "dc.tif"):
+        shutil.copy(need(RADIOGRAPHS / name), first)
+    shutil.copy(need(RADIOGRAPHS / "edge20mm_0001.tif"), other)
+    shutil.copy(need(RADIOGRAPHS / "edge20mm_0002.tif"), first)
+    open_and_wait(qtbot, main_window, first / "edge20mm_0000.tif")
+    panel = _panel(main_window)
+    task = panel.set_references([str(first / "ob.tif")], [str(first / "dc.tif")])
+    qtbot.waitUntil(lambda: task.finished and panel.refs is not None, timeout=10000)
+    panel.unit.setCurrentIndex(1)  # transmission
+    assert unit_of(main_window.current.source) == "transmission"
+    open_and_wait(qtbot, main_window, other / "edge20mm_0001.tif")
+    assert panel.refs is None and not panel.ob_paths
+    assert unit_of(main_window.current.source) == "counts"
+    assert str(other) in panel.status.text()
+    open_and_wait(qtbot, main_window, first / "edge20mm_0002.tif")
+    qtbot.waitUntil(lambda: panel.refs is not None, timeout=10000)
+    assert panel.ob_paths == [str(first / "ob.tif")]
+
+
 def test_references_of_another_shape_are_refused_and_counts_stay(qtbot, main_window, tmp_path):
     open_and_wait(qtbot, main_window, need(RADIOGRAPHS / "spotprojection_0001.tif"))
     panel = _with_references(qtbot, main_window)

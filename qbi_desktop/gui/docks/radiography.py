@@ -250,6 +250,7 @@ class RadiographyPanel(QWidget):
         )
 
     def _document_shown(self, document) -> None:
+        note = ""
         folder = self._current_folder()
         if folder is not None and folder != self.folder:
             known = self._remembered().get(folder)
@@ -257,8 +258,19 @@ class RadiographyPanel(QWidget):
                 self.folder = folder
                 self.set_references(known["ob"], known["dc"], remember=False)
                 return
+            if self.ob_paths or self.dc_paths:
+                # another folder's references are not this one's: a scan elsewhere is not
+                # normalised silently with them (the panel says they are kept per folder)
+                self.folder = folder
+                self.set_references([], [], remember=False)
+                note = (
+                    f"No open beam and dark current chosen for {folder} yet: choose them to "
+                    "normalise this folder's images."
+                )
         if unit_of(document.source) != self.unit.currentData():
             self.apply_unit(report=False)  # a mismatch is said in the panel, not in a dialog
+        if note:
+            self.status.setText(note)
 
     # -- unit ---------------------------------------------------------------------------------
     def cycle_unit(self) -> None:
