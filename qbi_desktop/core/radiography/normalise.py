@@ -124,13 +124,18 @@ def _mean(images: Sequence[np.ndarray]) -> np.ndarray:
 def _read_2d(path: str | Path, role: str) -> np.ndarray:
     from qbi_desktop.core.io import read_image
 
+    return _checked_2d(lambda: read_image(path), str(path), role)
+
+
+def _checked_2d(read, what: str, role: str) -> np.ndarray:
+    """``read()``'s image, refused naming ``what`` when unreadable or not 2-D greyscale."""
     try:
-        image = np.asarray(read_image(path))
+        image = np.asarray(read())
     except ImageReadError as exc:
         raise NormaliseError(f"{role} {exc}") from None
     if image.ndim != 2:
         raise NormaliseError(
-            f"{role} {path}: has shape {image.shape}; a 2-D greyscale image is needed"
+            f"{role} {what}: has shape {image.shape}; a 2-D greyscale image is needed"
         )
     return image
 
@@ -341,15 +346,7 @@ def normalise_files_job(
 def _read_frame(frame: Frame, role: str) -> np.ndarray:
     if frame.index is None:
         return _read_2d(frame.path, role)
-    try:
-        image = frame.read()
-    except ImageReadError as exc:
-        raise NormaliseError(f"{role} {exc}") from None
-    if image.ndim != 2:
-        raise NormaliseError(
-            f"{role} {frame.describe()}: has shape {image.shape}; a 2-D greyscale image is needed"
-        )
-    return image
+    return _checked_2d(frame.read, frame.describe(), role)
 
 
 def _check_headers(frames: Sequence[Frame], refs: References) -> None:
