@@ -1,0 +1,272 @@
+"""Run a job (a generator yielding Progress) in a child process and drive it from here.
+
+Why: a job on a worker *thread* shares the interpreter lock with the GUI thread. Numerical work
+that holds the lock between releases (model fitting, feature reading, kNN chunks) then delays
+every key press and repaint by tens to hundreds of milliseconds on a busy machine. In a child
+process it shares nothing; the thread that drives it here only waits on a pipe (which releases
+the lock) and unpickles small Progress records and the result.
+
+:class:`ProcessWorker` keeps one child alive across jobs, so what a job caches at module level in
+the child (features, a fitted model) is still there for the next job and the start-up (~1 s of
+imports) is paid once. :func:`in_process` runs one job in a child of its own.
+
+Protocol, both ways over one :class:`multiprocessing.connection.Connection`:
+parent → child ``("run", factory, args, kwargs)`` and ``("cancel",)``;
+child → parent ``("progress", Progress)``, ``("done", result)``, ``("failed", kind, message)``.
+The child checks for ``cancel`` after every chunk its job yields and closes the generator, so the
+job's ``finally`` blocks run (no half-written file); a child that does not answer within
+``CANCEL_GRACE_S`` is terminated. A child whose parent died sees the pipe close and exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jobs import Job, Progress
+
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+CANCEL_GRACE_S = 0.4
+# The parent's generator yields at least this often even when the child is silent, so whoever
+# drives it can cancel within this time plus the grace above.
+POLL_S = 0.05
+# The child sends progress at most this often: a job yielding thousands of times per second
+# must not spend its time pickling records nobody shows.
+PROGRESS_INTERVAL_S = 1 / 30
+
+
+class WorkerCrashed(UserFacingError):
+    """The child process ended without answering (killed, out of memory, a crash in C code)."""
+
+
+def _child_main(conn) -> None:
+    """The child's loop: run each job it is sent, report, wait for the next one."""
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent closed the pipe or died
+        if message[0] != "run":
+            continue  # a cancel that arrived after its job had ended
+        _, factory, args, kwargs = message
+        _run_one(conn, factory, args, kwargs)
+
+
+class _PipeGone(Exception):
+    """The parent closed its end: nobody waits for this job any more."""
+
+
+def _send(conn, message) -> None:
+    try:
+        conn.send(message)
+    except (EOFError, OSError) as exc:
+        raise _PipeGone from exc
+
+
+def _run_one(conn, factory, args, kwargs) -> None:
+    last_sent = 0.0
+    job = None
+    try:
+        job = factory(*args, **kwargs)
+        while True:
+            try:
+                progress = next(job)
+            except StopIteration as stop:
+                _send(conn, ("done", stop.value))
+                return
+            now = time.monotonic()
+            if now - last_sent >= PROGRESS_INTERVAL_S:
+                _send(conn, ("progress", progress))
+                last_sent = now
+            if _cancel_asked(conn):
+                job.close()
+                _send(conn, ("cancelled",))
+                return
+    except _PipeGone:
+        if job is not None:
+            job.close()
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported, the child lives on
+        if job is not None:
+            job.close()
+        _send_failure(conn, exc)
+
+
+def _cancel_asked(conn) -> bool:
+    try:
+        if not conn.poll():
+            return False
+        return conn.recv()[0] == "cancel"
+    except (EOFError, OSError) as exc:
+        raise _PipeGone from exc
+
+
+def _send_failure(conn, exc: BaseException) -> None:
+    if isinstance(exc, UserFacingError):
+        kind = "user"
+    elif isinstance(exc, MemoryError):
+        kind = "memory"
+    else:
+        kind = "bug"
+    text = str(exc) if kind != "bug" else f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"
+    try:
+        conn.send(("failed", kind, text))
+    except (OSError, ValueError):
+        pass
+
+
+class ProcessWorker:
+    """One child process that runs jobs one at a time and keeps its module state between them.
+
+    ``run(factory, *args)`` returns a Job whose iteration happens in the child; iterate it on any
+    thread (a GUI worker thread, the CLI). Jobs submitted from several threads wait their turn.
+    The factory and its arguments must pickle (a module-level function and plain values: paths,
+    not arrays - the child reads its own data).
+    """
+
+    def __init__(self, name: str = "qbi-worker"):
+        self.name = name
+        self._lock = threading.Lock()  # one job at a time on the pipe
+        self._process = None
+        self._conn = None
+
+    def start(self) -> None:
+        """Start the child now (it takes ~1 s to import); harmless when it already runs."""
+        with self._lock:
+            self._ensure_started()
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    def _ensure_started(self) -> None:
+        if self.alive:
+            return
+        self._discard()
+        ctx = multiprocessing.get_context("spawn")  # fork would copy a Qt app's threads' locks
+        parent_end, child_end = ctx.Pipe(duplex=True)
+        process = ctx.Process(target=_child_main, args=(child_end,), name=self.name, daemon=True)
+        process.start()
+        child_end.close()
+        self._process, self._conn = process, parent_end
+
+    def _discard(self) -> None:
+        """Stop the child the hard way (it stopped answering) so the next job starts a new one."""
+        process, conn = self._process, self._conn
+        self._process = self._conn = None
+        if conn is not None:
+            conn.close()
+        if process is not None:
+            if process.is_alive():
+                process.terminate()
+                process.join(1.0)
+                if process.is_alive():
+                    process.kill()
+                    process.join(1.0)
+            process.close()
+
+    def stop(self) -> None:
+        """End the child (at application exit or when its cache should be dropped)."""
+        with self._lock:
+            self._discard()
+
+    def run(self, factory: Callable[..., Job[T]], *args: Any, **kwargs: Any) -> Job[T]:
+        """The job ``factory(*args, **kwargs)`` run in the child; nothing happens until the
+        returned generator is first advanced. Closing it cancels the child's job."""
+        return self._drive(factory, args, kwargs)
+
+    def _drive(self, factory, args, kwargs) -> Job[T]:
+        with self._lock:
+            self._ensure_started()
+            conn, process = self._conn, self._process
+            try:
+                conn.send(("run", factory, args, kwargs))
+            except (OSError, ValueError) as exc:
+                self._discard()
+                raise WorkerCrashed(
+                    f"{self.name}: the worker process could not start the job ({exc})"
+                ) from exc
+            last = Progress(0, 0, "starting")
+            answered = False
+            try:
+                while True:
+                    if not conn.poll(POLL_S):
+                        if not process.is_alive():
+                            self._discard()
+                            raise WorkerCrashed(
+                                f"{self.name}: the worker process ended unexpectedly "
+                                f"(exit code {process.exitcode})"
+                            )
+                        yield last  # lets the driver cancel while the child is silent
+                        continue
+                    try:
+                        message = conn.recv()
+                    except (EOFError, OSError):
+                        code = process.exitcode
+                        self._discard()
+                        raise WorkerCrashed(
+                            f"{self.name}: the worker process ended unexpectedly (exit code {code})"
+                        ) from None
+                    kind = message[0]
+                    if kind == "progress":
+                        last = message[1]
+                        yield last
+                    elif kind == "done":
+                        answered = True
+                        return message[1]
+                    elif kind == "cancelled":
+                        answered = True
+                        return None
+                    elif kind == "failed":
+                        answered = True
+                        _, what, text = message
+                        if what == "user":
+                            raise UserFacingError(text)
+                        if what == "memory":
+                            raise MemoryError(text)
+                        log.error(
+                            "%s: job %r crashed in the worker process:\n%s",
+                            self.name,
+                            factory,
+                            text,
+                        )
+                        raise RuntimeError(text.splitlines()[0] if text else "worker job failed")
+            finally:
+                if not answered and self._conn is conn:
+                    self._cancel_running(conn)
+
+    def _cancel_running(self, conn) -> None:
+        """The driver closed the job (cancel) or it raised: stop the child's job, or the child."""
+        try:
+            conn.send(("cancel",))
+            deadline = time.monotonic() + CANCEL_GRACE_S
+            while (left := deadline - time.monotonic()) > 0:
+                if not conn.poll(left):
+                    break
+                if conn.recv()[0] in ("cancelled", "done", "failed"):
+                    return
+        except (EOFError, OSError, ValueError):
+            pass
+        self._discard()
+
+
+def in_process(factory: Callable[..., Job[T]], *args: Any, **kwargs: Any) -> Job[T]:
+    """Run one job in a child process of its own, ended with the job."""
+    worker = ProcessWorker(name=getattr(factory, "__name__", "qbi-job"))
+    try:
+        result = yield from worker.run(factory, *args, **kwargs)
+    finally:
+        worker.stop()
+    return result

@@ -1,0 +1,160 @@
+"""Jobs run in a child process: results, progress, cancel, failures and a thread that stays free.
+
+The jobs below are module-level so the spawned child can import them by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.job_process import ProcessWorker, WorkerCrashed, in_process
+from qbi_desktop.core.jobs import Cancelled, Progress, run_job
+
+_CALLS = 0  # module state in the child: kept between the jobs of one ProcessWorker
+
+
+def counting_job(n: int):
+    global _CALLS
+    _CALLS += 1
+    for i in range(n):
+        yield Progress(i + 1, n, "counting")
+    return {"pid": os.getpid(), "calls": _CALLS, "total": sum(range(n))}
+
+
+def endless_job(marker: str):
+    try:
+        while True:
+            time.sleep(0.01)
+            yield Progress(0, 0, "still going")
+    finally:
+        Path(marker).write_text("closed")
+
+
+def silent_job(seconds: float):
+    yield Progress(0, 1, "about to sleep")
+    time.sleep(seconds)  # never yields: only terminating the child stops it
+    return "woke"
+
+
+def failing_job(kind: str):
+    yield Progress(0, 1, "failing")
+    if kind == "user":
+        raise UserFacingError("scan.nxs: dataset /entry/data/data has 0 frames")
+    raise ZeroDivisionError("a bug")
+
+
+def dying_job():
+    yield Progress(0, 1, "dying")
+    os.kill(os.getpid(), signal.SIGKILL)
+    yield Progress(1, 1, "never")
+
+
+def gil_holding_job(n: int):
+    yield Progress(0, 1, "summing")
+    # one C call that never releases the interpreter lock (~1 s for 5e7 on this machine)
+    return sum(range(n))
+
+
+@pytest.fixture
+def worker():
+    w = ProcessWorker("test-worker")
+    yield w
+    w.stop()
+
+
+def test_a_job_runs_in_another_process_and_reports_progress_and_result(worker):
+    seen = []
+    result = run_job(worker.run(counting_job, 2000), on_progress=seen.append)
+    assert result["pid"] != os.getpid()
+    assert result["total"] == sum(range(2000))
+    assert seen and all(isinstance(p, Progress) for p in seen)
+
+
+def test_the_worker_keeps_its_state_between_jobs(worker):
+    first = run_job(worker.run(counting_job, 10))
+    second = run_job(worker.run(counting_job, 10))
+    assert second["pid"] == first["pid"]
+    assert second["calls"] == first["calls"] + 1  # a cache built by one job is there for the next
+
+
+def test_cancel_closes_the_childs_job_and_the_worker_lives_on(worker, tmp_path):
+    marker = tmp_path / "closed.txt"
+    pid_before = run_job(worker.run(counting_job, 1))["pid"]
+    stop_at = time.monotonic() + 0.5
+    t0 = None
+
+    def should_stop():
+        nonlocal t0
+        if time.monotonic() > stop_at:
+            t0 = time.monotonic()
+            return True
+        return False
+
+    with pytest.raises(Cancelled):
+        run_job(worker.run(endless_job, str(marker)), should_stop=should_stop)
+    assert time.monotonic() - t0 <= 0.5
+    assert marker.read_text() == "closed"  # the job's finally ran: nothing left half-written
+    assert run_job(worker.run(counting_job, 1))["pid"] == pid_before
+
+
+def test_a_job_that_never_yields_is_stopped_within_half_a_second(worker):
+    job = worker.run(silent_job, 30.0)
+    while next(job).message != "about to sleep":
+        pass
+    time.sleep(0.1)  # the child is asleep now, deaf to a polite cancel
+    t0 = time.monotonic()
+    job.close()
+    assert time.monotonic() - t0 <= 0.6
+    assert not worker.alive
+    assert run_job(worker.run(counting_job, 3))["total"] == 3  # a new child takes over
+
+
+def test_failures_come_back_as_the_same_kind_of_error(worker):
+    with pytest.raises(UserFacingError, match="dataset /entry/data/data has 0 frames"):
+        run_job(worker.run(failing_job, "user"))
+    with pytest.raises(RuntimeError, match="ZeroDivisionError: a bug"):
+        run_job(worker.run(failing_job, "bug"))
+    assert run_job(worker.run(counting_job, 2))["total"] == 1  # the child survived both
+
+
+def test_a_killed_child_is_reported_and_replaced(worker):
+    with pytest.raises(WorkerCrashed, match="ended unexpectedly"):
+        run_job(worker.run(dying_job))
+    assert run_job(worker.run(counting_job, 2))["total"] == 1
+
+
+def test_in_process_runs_one_job_in_a_child_of_its_own():
+    result = run_job(in_process(counting_job, 5))
+    assert result["pid"] != os.getpid() and result["total"] == 10
+
+
+def test_a_job_holding_the_interpreter_lock_does_not_stall_this_process():
+    """The reason for all this: the thread that waits for the job stays free, and so does every
+    other thread of this process (the GUI thread, in the app)."""
+    worker = ProcessWorker("gil-test")
+    worker.start()
+    run_job(worker.run(counting_job, 1))  # started and imported before we measure
+    result = {}
+    driver = threading.Thread(
+        target=lambda: result.setdefault("v", run_job(worker.run(gil_holding_job, 50_000_000)))
+    )
+    gaps = []
+    last = time.perf_counter()
+    driver.start()
+    while driver.is_alive():
+        time.sleep(0.005)
+        now = time.perf_counter()
+        gaps.append(now - last)
+        last = now
+    driver.join()
+    worker.stop()
+    assert result["v"] == sum(range(50_000_000))
+    assert len(gaps) > 20  # it ran long enough to measure
+    assert max(gaps) < 0.15, f"this process stalled {max(gaps) * 1000:.0f} ms"
