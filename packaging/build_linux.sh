@@ -7,7 +7,8 @@
 #    only), icons rendered by Qt into build/icons, PyInstaller -> dist/qbi-desktop/
 # 2. dist/qbi-desktop_<version>_<arch>.deb: the app under /opt/qbi-desktop, the launcher
 #    /usr/bin/qbi-desktop (a symlink), the menu entry with its MIME types, hicolor icons;
-#    Depends computed from the libraries the bundle links but does not ship.
+#    Depends computed from the libraries the bundle links but does not ship
+#    (packaging/linux/depends.sh).
 # 3. dist/qbi-desktop-<version>-linux-<arch>.tar.gz: the same app, unpack and run anywhere.
 # Needs: python3 (>= 3.11, with venv), dpkg-deb, binutils (strip, readelf, as, ld); installs binutils
 # when missing and it is root (or has sudo).
@@ -36,30 +37,7 @@ if [ "$FROZEN_VERSION" != "qbi-desktop $VERSION" ]; then
 fi
 
 # --- Depends: libraries the bundle links that it does not carry -> their Debian packages ---
-external_libraries() {
-  local shipped
-  shipped=$(find "$BUNDLE" \( -type f -o -type l \) -name '*.so*' -printf '%f\n' | sort -u)
-  find "$BUNDLE" -type f \( -name '*.so*' -o -name qbi-desktop \) -print0 |
-    xargs -0 readelf -d 2>/dev/null |
-    sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort -u |
-    comm -23 - <(echo "$shipped")
-}
-depends=()
-for lib in $(external_libraries); do
-  # (awk reads to the end: an early exit would kill ldconfig with SIGPIPE under pipefail)
-  path=$(ldconfig -p | awk -v lib="$lib" '$1 == lib && !found {print $NF; found = 1}')
-  if [ -z "$path" ]; then
-    echo "warning: $lib (linked by the bundle) is not installed here; not in Depends" >&2
-    continue
-  fi
-  real=$(readlink -f "$path")
-  package=$(dpkg -S "$path" 2>/dev/null || dpkg -S "$real" 2>/dev/null || true)
-  package=${package%%:*}
-  if [ -n "$package" ]; then depends+=("$package"); fi
-done
-# Qt's X11 platform plugin loads these at run time (dlopen), so readelf cannot see them.
-depends+=(libegl1 libgl1 libfontconfig1 libxkbcommon-x11-0 libxcb-cursor0)
-DEPENDS=$(printf '%s\n' "${depends[@]}" | sort -u | paste -sd, | sed 's/,/, /g')
+DEPENDS=$(bash packaging/linux/depends.sh "$BUNDLE")
 
 # --- the .deb -------------------------------------------------------------------------------
 STAGE=build/deb/qbi-desktop_${VERSION}_${ARCH}
@@ -102,7 +80,8 @@ Menu:     cp -r share/. ~/.local/share/ and put this folder's qbi-desktop on you
 Needs:    a desktop session and the usual desktop libraries, which it takes from the
           system (on Debian/Ubuntu: libegl1 libgl1 libfontconfig1 libfreetype6 libx11-6
           libxkbcommon-x11-0 libxcb-cursor0 libdbus-1-3 libstdc++6 libglib2.0-0
-          libsqlite3-0 libgssapi-krb5-2 libzstd1 libpng16-16; the .deb's Depends lists
+          libsqlite3-0 libgssapi-krb5-2 libzstd1 libpng16-16, and for Wayland
+          libwayland-client0 libwayland-cursor0; the .deb's Depends lists
           them all).
 Settings, logs and recovery journals live in your user folders (Help > About shows
 where), so replacing this folder with a newer version keeps them.

@@ -447,3 +447,80 @@ def test_built_bundle_and_deb_fit_the_size_budget():
     assert size <= 250e6, f"unpacked bundle {size / 1e6:.1f} MB > 250 MB"
     for deb in (REPO / "dist").glob("qbi-desktop_*.deb"):
         assert deb.stat().st_size <= 120e6, f"{deb.name} {deb.stat().st_size / 1e6:.1f} MB"
+
+
+# --- the .deb's Depends ----------------------------------------------------------------------
+
+
+def _library(path: Path, needed: list[Path], soname: str | None = None) -> None:
+    """A tiny ELF shared library at ``path`` that links ``needed`` (DT_NEEDED entries)."""
+    obj = path.with_suffix(".o")
+    subprocess.run(["as", "-o", str(obj), "/dev/null"], check=True)
+    args = ["ld", "-shared", "-o", str(path), str(obj), *map(str, needed)]
+    if soname:
+        args[2:2] = ["-soname", soname]
+    subprocess.run(args, check=True, capture_output=True)
+    obj.unlink()
+
+
+def _depends(bundle: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", str(PACKAGING / "linux" / "depends.sh"), str(bundle)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def _need_deb_tools() -> None:
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only")
+    for tool in ("readelf", "as", "ld", "dpkg", "ldconfig"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not installed")
+
+
+def test_depends_name_the_wayland_cursor_library_even_where_it_is_not_installed(tmp_path):
+    """The Qt Wayland plugin links libwayland-cursor.so.0; a build machine without it left
+    the package out of Depends (with only a warning), so the installed app could not start
+    its Wayland platform on a bare Debian."""
+    _need_deb_tools()
+    stubs, bundle = tmp_path / "stubs", tmp_path / "bundle"
+    stubs.mkdir()
+    bundle.mkdir()
+    linked = []
+    for soname in ("libwayland-cursor.so.0", "libwayland-client.so.0"):
+        _library(stubs / soname, [], soname=soname)
+        linked.append(stubs / soname)
+    _library(bundle / "libqwayland.so", linked)  # the stubs are not in the bundle
+    result = _depends(bundle)
+    assert result.returncode == 0, result.stderr
+    packages = set(result.stdout.strip().split(", "))
+    assert {"libwayland-cursor0", "libwayland-client0"} <= packages
+    # what Qt's X11 plugin opens at run time is there too
+    assert {"libegl1", "libgl1", "libxcb-cursor0", "libxkbcommon-x11-0"} <= packages
+
+
+def test_depends_refuse_a_linked_library_of_no_known_package(tmp_path):
+    _need_deb_tools()
+    stubs, bundle = tmp_path / "stubs", tmp_path / "bundle"
+    stubs.mkdir()
+    bundle.mkdir()
+    _library(stubs / "libqbi-nowhere.so.7", [], soname="libqbi-nowhere.so.7")
+    _library(bundle / "plugin.so", [stubs / "libqbi-nowhere.so.7"])
+    result = _depends(bundle)
+    assert result.returncode != 0
+    assert "libqbi-nowhere.so.7" in result.stderr and "depends.sh" in result.stderr
+
+
+def test_depends_of_the_built_bundle_cover_every_library_it_links_but_does_not_ship():
+    _need_deb_tools()
+    bundle = REPO / "dist" / "qbi-desktop"
+    if not (bundle / "qbi-desktop").is_file():
+        pytest.skip("no bundle built (bash packaging/build_linux.sh)")
+    result = _depends(bundle)
+    assert result.returncode == 0, result.stderr
+    packages = set(result.stdout.strip().split(", "))
+    wayland = bundle / "_internal" / "PySide6" / "Qt" / "plugins" / "platforms" / "libqwayland.so"
+    if wayland.exists():
+        assert "libwayland-cursor0" in packages
+    assert {"libc6", "libstdc++6", "libfontconfig1", "libx11-6"} <= packages
