@@ -158,3 +158,25 @@ def test_a_job_holding_the_interpreter_lock_does_not_stall_this_process():
     assert result["v"] == sum(range(50_000_000))
     assert len(gaps) > 20  # it ran long enough to measure
     assert max(gaps) < 0.15, f"this process stalled {max(gaps) * 1000:.0f} ms"
+
+
+def test_a_closed_worker_ends_its_child_and_starts_no_other(worker, tmp_path):
+    """A project closed while a worker thread was about to submit its next job: the child ends
+    with the running job, and the late job fails instead of leaving a new process behind."""
+    marker = tmp_path / "closed.txt"
+    job = worker.run(endless_job, str(marker))
+    next(job)
+    pid = worker.pid
+    closer = threading.Thread(target=worker.close)
+    closer.start()
+    time.sleep(0.1)
+    job.close()  # the driver sees its cancel, as a worker thread does
+    closer.join(5.0)
+    assert not closer.is_alive() and not worker.alive
+    assert marker.read_text() == "closed"
+    with pytest.raises(WorkerCrashed, match="closed"):
+        run_job(worker.run(counting_job, 1))
+    worker.start()
+    assert not worker.alive and worker.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

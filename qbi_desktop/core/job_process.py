@@ -137,11 +137,13 @@ class ProcessWorker:
         self._lock = threading.Lock()  # one job at a time on the pipe
         self._process = None
         self._conn = None
+        self._closed = False
 
     def start(self) -> None:
         """Start the child now (it takes ~1 s to import); harmless when it already runs."""
         with self._lock:
-            self._ensure_started()
+            if not self._closed:
+                self._ensure_started()
 
     @property
     def alive(self) -> bool:
@@ -182,6 +184,14 @@ class ProcessWorker:
         with self._lock:
             self._discard()
 
+    def close(self) -> None:
+        """End the child for good: a job asked for afterwards fails with :class:`WorkerCrashed`
+        instead of starting a new child (a job a worker thread was about to begin when its
+        owner went away - a project closed - must not leave a process behind). Waits for a
+        running job to see its cancel, like :meth:`stop`."""
+        self._closed = True  # before the lock: a job waiting for it sees the flag
+        self.stop()
+
     def run(self, factory: Callable[..., Job[T]], *args: Any, **kwargs: Any) -> Job[T]:
         """The job ``factory(*args, **kwargs)`` run in the child; nothing happens until the
         returned generator is first advanced. Closing it cancels the child's job."""
@@ -189,6 +199,8 @@ class ProcessWorker:
 
     def _drive(self, factory, args, kwargs) -> Job[T]:
         with self._lock:
+            if self._closed:
+                raise WorkerCrashed(f"{self.name}: the worker process was closed")
             self._ensure_started()
             conn, process = self._conn, self._process
             try:
