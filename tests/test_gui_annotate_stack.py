@@ -139,7 +139,7 @@ def test_nexus_stack_keeps_one_mask_per_frame(qtbot, main_window, tmp_path):
     _paint(window, panel)
     assert s2.editor.mask[250, 200:241].all()
     target = s2.suggested_path()
-    assert target.name == "scan.s002.mask.tif"
+    assert target.name == "scan.entry_data_data.s002.mask.tif"  # the dataset's frame 2
     target.parent.mkdir(parents=True, exist_ok=True)
     assert panel.save_to(target)
     s1 = _go_to(qtbot, window, panel, 1)

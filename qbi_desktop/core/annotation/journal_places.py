@@ -3,9 +3,13 @@
 The app derives every place itself; a journal never decides where anything is written.
 
 * A plane's journal lives in the user's recovery folder (private to the user), named by the
-  image's stem, slice, content hash and the hash of its full path
+  image's stem, HDF5 dataset, slice, content hash and the hash of its full path and dataset
   (:func:`journal_path`): two planes never share one, and no journal is written beside the
   user's images or masks (often a read-only raw-data folder).
+* A plane is named by its file, its index and, in a NeXus/HDF5 file, the dataset it is of
+  (``dataset``: frame 1 of ``/entry/data/data`` is not frame 1 of ``/entry/dark``). TIFFs and
+  series have none (``""``): their places are the ones older versions used, so their masks and
+  journals are found as before.
 * On opening a plane, unsaved work is looked for (:func:`find_pending`) in its own journal,
   then in a journal of the same pixels under another path (the image was moved or renamed),
   then in a journal an older version left beside the default mask (``<stem>.mask.tif.journal``).
@@ -43,13 +47,35 @@ from qbi_desktop.core.paths import user_dir
 MASK_SUFFIXES = (".tif", ".tiff", ".png")
 
 
-def default_mask_path(image_path: Path, index: int = 0, n_slices: int = 1) -> Path:
-    """``<image stem>.mask.tif`` beside the image (``<stem>.s003.mask.tif`` for slice 3)."""
-    image_path = Path(image_path)
-    stem = image_path.stem
+def dataset_tag(dataset: str) -> str:
+    """A file-name part for an HDF5 dataset path: ``/entry/data/data`` -> ``entry_data_data``.
+    When that spelling loses something (a ``_`` or another character of the name, or length),
+    a short hash of the full path follows, so two datasets never get one tag."""
+    inner = dataset.strip("/")
+    tag = re.sub(r"[^A-Za-z0-9-]+", "_", inner)[:48] or "root"
+    if tag.replace("_", "/") != inner:
+        full = dataset.encode("utf-8", "surrogateescape")
+        tag += "-" + hashlib.blake2b(full, digest_size=3).hexdigest()
+    return tag
+
+
+def plane_stem(image_path: Path, index: int = 0, n_slices: int = 1, dataset: str = "") -> str:
+    """The image's stem, then its dataset's tag (HDF5), then ``.s003`` for slice 3 of a stack."""
+    stem = Path(image_path).stem
+    if dataset:
+        stem += f".{dataset_tag(dataset)}"
     if n_slices > 1:
         stem += f".s{index:03d}"
-    return image_path.with_name(stem + ".mask.tif")
+    return stem
+
+
+def default_mask_path(
+    image_path: Path, index: int = 0, n_slices: int = 1, dataset: str = ""
+) -> Path:
+    """``<image stem>.mask.tif`` beside the image (``<stem>.s003.mask.tif`` for slice 3,
+    ``<stem>.entry_data_data.s003.mask.tif`` for slice 3 of an HDF5 dataset)."""
+    image_path = Path(image_path)
+    return image_path.with_name(plane_stem(image_path, index, n_slices, dataset) + ".mask.tif")
 
 
 def _digest(identity: ImageIdentity) -> str:
@@ -61,18 +87,25 @@ def _safe_stem(name: str) -> str:
 
 
 def journal_path(
-    identity: ImageIdentity, image_path: Path | None, index: int = 0, n_slices: int = 1
+    identity: ImageIdentity,
+    image_path: Path | None,
+    index: int = 0,
+    n_slices: int = 1,
+    dataset: str = "",
 ) -> Path:
     """The one journal of this plane: in the recovery folder, never beside the data."""
     folder = user_dir("recovery")
     if image_path is None:
         return folder / f"unsaved-{_digest(identity)}{SUFFIX}"
     stem = _safe_stem(Path(image_path).stem)
+    if dataset:
+        stem += f".{dataset_tag(dataset)}"
     if n_slices > 1:
         stem += f".s{index:03d}"
-    where = hashlib.blake2b(
-        str(Path(image_path).resolve()).encode("utf-8", "surrogateescape"), digest_size=4
-    ).hexdigest()
+    place = str(Path(image_path).resolve())
+    if dataset:  # NUL is in no path: the file alone (older journals) hashes as before
+        place += f"\0{dataset}"
+    where = hashlib.blake2b(place.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
     return folder / f"{stem}-{_digest(identity)}-{where}{SUFFIX}"
 
 
@@ -98,7 +131,12 @@ def _head(path: Path) -> dict | None:
 
 
 def quick_start_allowed(
-    shape: tuple[int, ...], dtype: str, image_path: Path | None, index: int = 0, n_slices: int = 1
+    shape: tuple[int, ...],
+    dtype: str,
+    image_path: Path | None,
+    index: int = 0,
+    n_slices: int = 1,
+    dataset: str = "",
 ) -> bool:
     """Whether this plane may be painted before its full content hash is known.
 
@@ -112,9 +150,9 @@ def quick_start_allowed(
     from qbi_desktop.core.annotation.journal import inspect
 
     if image_path is not None:
-        if mask_index.recorded(Path(image_path), index):
+        if mask_index.recorded(Path(image_path), index, dataset):
             return False
-        legacy = default_mask_path(Path(image_path), index, n_slices)
+        legacy = default_mask_path(Path(image_path), index, n_slices, dataset)
         if legacy.with_name(legacy.name + SUFFIX).exists():
             return False
     folder = user_dir("recovery")
@@ -158,13 +196,17 @@ def _agrees(header_mask_path: str | None, place: Path) -> bool:
 
 
 def find_pending(
-    identity: ImageIdentity, image_path: Path | None, index: int = 0, n_slices: int = 1
+    identity: ImageIdentity,
+    image_path: Path | None,
+    index: int = 0,
+    n_slices: int = 1,
+    dataset: str = "",
 ) -> Found:
     """Unsaved work for this plane (see the module doc for where it is looked for).
 
     Raises :class:`JournalLockedError` when the plane's own journal is open in another window
     or process: this window must not paint (nor offer that journal's live strokes)."""
-    own = journal_path(identity, image_path, index, n_slices)
+    own = journal_path(identity, image_path, index, n_slices, dataset)
     if JournalLock.is_held(own):
         raise JournalLockedError(own, holder_of(own))
     found = Found(Journal.pending_at(own, identity))
@@ -185,7 +227,7 @@ def find_pending(
             found.recovery = info
             return found
     if image_path is not None:
-        legacy_mask = default_mask_path(Path(image_path), index, n_slices)
+        legacy_mask = default_mask_path(Path(image_path), index, n_slices, dataset)
         legacy = legacy_mask.with_name(legacy_mask.name + SUFFIX)
         info = Journal.pending_at(legacy, identity) if legacy.exists() else None
         if info is not None:
@@ -210,7 +252,11 @@ def _mtime(path: Path) -> float:
 
 
 def mask_path_after_recovery(
-    info: RecoveryInfo, image_path: Path | None, index: int = 0, n_slices: int = 1
+    info: RecoveryInfo,
+    image_path: Path | None,
+    index: int = 0,
+    n_slices: int = 1,
+    dataset: str = "",
 ) -> tuple[Path | None, Path | None]:
     """``(mask file, proposal)`` after recovering ``info``: the header's ``mask_path`` becomes
     the mask's file only when it is a place the app derives for this plane; otherwise it is
@@ -218,8 +264,8 @@ def mask_path_after_recovery(
     named = info.mask_path
     if not named or image_path is None:
         return None, None
-    derived = [default_mask_path(Path(image_path), index, n_slices)]
-    recorded = mask_index.lookup(Path(image_path), index, info.image.content_hash)
+    derived = [default_mask_path(Path(image_path), index, n_slices, dataset)]
+    recorded = mask_index.lookup(Path(image_path), index, info.image.content_hash, dataset)
     if recorded is not None:
         derived.append(recorded)
     for place in derived:
@@ -251,10 +297,12 @@ def forget_recovered(info: RecoveryInfo, own: Path) -> None:
 __all__ = [
     "Found",
     "JournalLockedError",
+    "dataset_tag",
     "default_mask_path",
     "find_pending",
     "forget_recovered",
     "journal_path",
     "mask_path_after_recovery",
+    "plane_stem",
     "quick_start_allowed",
 ]

@@ -2,9 +2,17 @@
 
 Masks are no longer saved beside the raw data by default (a beamline's data folder is often
 read-only), so opening an image cannot simply look beside it: after every successful save the
-app records ``image path + plane -> mask file`` here, in the user's own data folder, with the
-image's content hash (a changed image does not get an old mask). Only the app writes this
-record; it is read as untrusted JSON all the same (wrong types are ignored, entry by entry).
+app records ``image path + plane (+ HDF5 dataset) -> mask file`` here, in the user's own data
+folder, with the image's content hash (a changed image does not get an old mask).
+
+A plane is named by its file, its index in the file and, for a NeXus/HDF5 file, the dataset it
+is of: frame 1 of ``/entry/data/data`` and frame 1 of ``/entry/instrument/detector/dark`` are
+different images with different masks. TIFFs and series have no dataset (``""``): their keys are
+the ones older versions wrote. An HDF5 plane with no entry of its own still finds the mask an
+older version recorded without the dataset, when the content hash says it is this image's.
+
+Only the app writes this record; it is read as untrusted JSON all the same (wrong types are
+ignored, entry by entry).
 
 The record is rewritten atomically under a lock, so two windows saving at once lose no entry.
 """
@@ -39,8 +47,17 @@ def default_folder() -> Path:
     return user_dir("data") / "masks"
 
 
-def _key(image_path: Path, index: int) -> str:
-    return f"{Path(image_path).resolve()}#{int(index)}"
+def _key(image_path: Path, index: int, dataset: str = "") -> str:
+    key = f"{Path(image_path).resolve()}#{int(index)}"
+    # NUL cannot be in a path: no file name and plane can spell another plane's key
+    return f"{key}\0{dataset}" if dataset else key
+
+
+def _keys(image_path: Path, index: int, dataset: str) -> list[str]:
+    """The plane's own key first, then (an HDF5 dataset's plane) the key without the dataset
+    that versions before datasets were told apart wrote."""
+    own = _key(image_path, index, dataset)
+    return [own, _key(image_path, index)] if dataset else [own]
 
 
 def _read(path: Path) -> dict[str, dict]:
@@ -76,32 +93,43 @@ def _locked(path: Path):
         os.close(fd)
 
 
-def lookup(image_path: Path, index: int, content_hash: str) -> Path | None:
-    """The mask file last saved for this plane, if it still exists and the image is unchanged."""
-    entry = _read(index_path()).get(_key(image_path, index))
-    if entry is None or entry["content"] != content_hash:
-        return None
-    mask = Path(entry["mask"])
-    return mask if mask.is_absolute() and mask.is_file() else None
+def lookup(image_path: Path, index: int, content_hash: str, dataset: str = "") -> Path | None:
+    """The mask file last saved for this plane (``dataset``: the HDF5 dataset it is of, ``""``
+    for other files), if it still exists and the image is unchanged."""
+    entries = _read(index_path())
+    for key in _keys(image_path, index, dataset):
+        entry = entries.get(key)
+        if entry is None or entry["content"] != content_hash:
+            continue
+        mask = Path(entry["mask"])
+        if mask.is_absolute() and mask.is_file():
+            return mask
+    return None
 
 
-def recorded(image_path: Path, index: int) -> bool:
+def recorded(image_path: Path, index: int, dataset: str = "") -> bool:
     """Whether a saved mask is recorded for this plane (whatever image content it was for)."""
-    return _key(image_path, index) in _read(index_path())
+    entries = _read(index_path())
+    return any(key in entries for key in _keys(image_path, index, dataset))
 
 
-def remember(image_path: Path, index: int, content_hash: str, mask_path: Path) -> None:
+def remember(
+    image_path: Path, index: int, content_hash: str, mask_path: Path, dataset: str = ""
+) -> None:
     """Record that this plane's mask was saved to ``mask_path`` (best effort: a record that
     cannot be written only means the next open does not load the mask by itself)."""
     path = index_path()
+    key = _key(image_path, index, dataset)
     with contextlib.suppress(OSError), _locked(path):
         entries = _read(path)
-        entries.pop(_key(image_path, index), None)
-        entries[_key(image_path, index)] = {
+        entries.pop(key, None)
+        entries[key] = {
             "mask": str(Path(mask_path).resolve()),
             "content": content_hash,
             "saved": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         }
+        if dataset:
+            entries[key]["dataset"] = dataset
         if len(entries) > MAX_ENTRIES:  # dicts keep insertion order: the oldest go first
             entries = dict(list(entries.items())[-MAX_ENTRIES:])
         atomic_write_text(path, json.dumps({"version": 1, "masks": entries}, indent=0))

@@ -46,7 +46,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.boxes_overlay import BoxLayer
 from qbi_desktop.gui.annotate.boxes_session import BoxSession
 from qbi_desktop.gui.annotate.boxes_tool import BoxController
-from qbi_desktop.gui.annotate.session import plane_file
+from qbi_desktop.gui.annotate.session import plane_dataset, plane_file
 
 log = logging.getLogger("qbi_desktop")
 
@@ -193,7 +193,7 @@ class BoxesDock(QObject):
         path, index, _n = plane_file(document.source, document.index)  # a series frame's file
         if path.is_file():
             # an HDF5/NeXus file holds several stacks: slice i of each has its own boxes
-            dataset = (getattr(document.source, "metadata", None) or {}).get("dataset")
+            dataset = plane_dataset(document.source)  # as the plane's mask is keyed
             return FileBoxStore(path, index, self.annotator(), dataset=dataset)
         return None
 

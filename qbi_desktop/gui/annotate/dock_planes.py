@@ -10,6 +10,7 @@ import weakref
 
 from qbi_desktop.gui.annotate.session import (
     MaskSession,
+    plane_dataset,
     plane_file,
     prepare_item_job,
     prepare_job,
@@ -65,6 +66,7 @@ class PlanesMixin:
                 on_journal_error=self._journal_error,
                 store=store,
                 masks_folder=self.masks_folder(),
+                dataset=plane_dataset(document.source),  # an HDF5 dataset's planes: its own
             )
             self.sessions[key] = session
         self._show_session(key, session)
@@ -149,7 +151,9 @@ class PlanesMixin:
                 s = ref()
                 if s is None:
                     return None
-                return (yield from prepare_job(s.image, s.image_path, s.index, s.n_slices))
+                return (
+                    yield from prepare_job(s.image, s.image_path, s.index, s.n_slices, s.dataset)
+                )
 
         self._prepare_tasks[key] = self.window.tasks.submit(
             "Prepare mask", job, on_result=done, on_error=failed, listed=False

@@ -4,7 +4,9 @@ Masks follow planes: a single image has one mask; a stack gets **one 2-D mask pe
 (each with its own undo history, journal and file ``<stem>.s<index>.mask.tif``), because
 annotation is done slice by slice and a 2-D mask is what Fiji and the dataset code read. A
 numbered series opened as a stack is a stack of files: each frame's mask is that file's own
-(:func:`plane_file`).
+(:func:`plane_file`). A NeXus/HDF5 file holds several datasets: a plane's mask, journal and
+saved-mask record carry the dataset it is of (:func:`plane_dataset`), so frame 1 of
+``/entry/data/data`` and frame 1 of ``/entry/dark`` keep their own masks.
 
 Where the journal lives: always in the user recovery folder, at a place the app derives from
 the plane (:func:`~qbi_desktop.core.annotation.journal_places.journal_path`), whatever file the
@@ -70,13 +72,25 @@ def plane_file(source, index: int) -> tuple[Path, int, int]:
     """The file a plane's mask (and boxes, and journal) belong to, with the plane's index in it
     and the file's slice count: a frame of a numbered series is its own file, so its mask is
     the one that frame has when opened alone (``edge20mm_0003.mask.tif``); any other plane is
-    slice ``index`` of the opened file (a NeXus dataset's frames: ``scan.s003.mask.tif``)."""
+    slice ``index`` of the opened file (a NeXus dataset's frames: ``scan.s003.mask.tif``, with
+    the dataset told apart by :func:`plane_dataset`)."""
     from qbi_desktop.core.radiography.series import series_slice_path
 
     frame = series_slice_path(source, int(index))
     if frame is not None:
         return frame, 0, 1
     return Path(source.path), int(index), int(source.n_slices)
+
+
+def plane_dataset(source) -> str:
+    """The HDF5/NeXus dataset a plane of ``source`` is of (``/entry/data/data``), or ``""`` for
+    any other file (a TIFF, a series frame): part of the plane's name for its mask, journal and
+    boxes, as two datasets of one file are different images."""
+    metadata = getattr(source, "metadata", None) or {}
+    name = metadata.get("dataset") if isinstance(metadata, dict) else None
+    if not isinstance(name, str) or not name.strip("/"):
+        return ""
+    return "/" + name.strip("/")  # one spelling whether opened as "entry/x" or "/entry/x"
 
 
 @dataclass
@@ -126,7 +140,11 @@ class FullHash:
 
 
 def prepare_job(
-    image: np.ndarray, image_path: Path | None, index: int = 0, n_slices: int = 1
+    image: np.ndarray,
+    image_path: Path | None,
+    index: int = 0,
+    n_slices: int = 1,
+    dataset: str = "",
 ) -> Job[Prepared]:
     """Identify the plane, load its mask file, find journals.
 
@@ -134,12 +152,12 @@ def prepare_job(
     painting starts under a provisional identity from a sample of rows (a few ms at any size)
     and the full hash (≈15 ms for 2048^2, 0.9 s for 16384^2) runs in the background; the session
     moves its journal to the full identity when it is known. Otherwise the full hash comes
-    first, as recovery needs it."""
+    first, as recovery needs it. ``dataset``: the HDF5 dataset the plane is of (``""``: none)."""
     yield Progress(0, 3, "identifying the image")
     arr = np.asarray(image)
     quick = ImageIdentity.quick(arr, image_path)
     hashing = None
-    if quick_start_allowed(arr.shape, arr.dtype.name, image_path, index, n_slices):
+    if quick_start_allowed(arr.shape, arr.dtype.name, image_path, index, n_slices, dataset):
         identity, hashing = quick, FullHash(arr, image_path)
     else:
         identity = ImageIdentity.of(arr, image_path)
@@ -148,8 +166,8 @@ def prepare_job(
     problems: list[str] = []
     if image_path is not None:
         candidates = [
-            mask_index.lookup(image_path, index, identity.content_hash),
-            default_mask_path(image_path, index, n_slices),
+            mask_index.lookup(image_path, index, identity.content_hash, dataset),
+            default_mask_path(image_path, index, n_slices, dataset),
         ]
         for candidate in candidates:
             if candidate is None or not candidate.exists():
@@ -164,10 +182,10 @@ def prepare_job(
                 mask = labels = None
     yield Progress(2, 3, "looking for unsaved strokes")
     try:
-        found = find_pending(identity, image_path, index, n_slices)
+        found = find_pending(identity, image_path, index, n_slices, dataset)
         if found.recovery is None and hashing is None:
             # strokes journaled before the full hash was known, by a run that then crashed
-            own = journal_path(quick, image_path, index, n_slices)
+            own = journal_path(quick, image_path, index, n_slices, dataset)
             if JournalLock.is_held(own):
                 raise JournalLockedError(own, holder_of(own))
             found.recovery = Journal.pending_at(own, quick)
@@ -219,12 +237,14 @@ class MaskSession:
         on_journal_error: Callable[[str], None] | None = None,
         store: ProjectItemStore | None = None,
         masks_folder: Path | None = None,
+        dataset: str = "",
     ):
         self.image = image
         self.store = store  # None: the mask lives in a file
         self.image_path = image_path
         self.index = index
         self.n_slices = n_slices
+        self.dataset = dataset  # the HDF5 dataset the plane is of ("" for other files)
         self.labels = labels if labels is not None else LabelTable()
         self.editor = MaskEditor(image.shape[:2], on_commit=self._commit)
         self.identity: ImageIdentity | None = None
@@ -303,12 +323,18 @@ class MaskSession:
         if self.image_path is None:
             return folder / "mask.tif"
         # in the masks folder, not beside the raw data (often read-only at a beamline)
-        candidate = folder / default_mask_path(self.image_path, self.index, self.n_slices).name
+        candidate = folder / self._default_path().name
         if candidate.exists():  # another image's mask of the same name: keep both
-            tag = hashlib.blake2b(str(self.image_path.resolve()).encode(), digest_size=3)
+            place = str(self.image_path.resolve())
+            if self.dataset:
+                place += f"\0{self.dataset}"
+            tag = hashlib.blake2b(place.encode(), digest_size=3)
             tag = tag.hexdigest()
             candidate = candidate.with_name(candidate.name.replace(".mask.", f"-{tag}.mask.", 1))
         return candidate
+
+    def _default_path(self) -> Path:
+        return default_mask_path(self.image_path, self.index, self.n_slices, self.dataset)
 
     # -- start-up ----------------------------------------------------------------------------------
     def apply_prepared(self, prepared: Prepared) -> None:
@@ -350,7 +376,7 @@ class MaskSession:
             self.identity = full
             return
         # (project items are identified in full first: prepare_item_job starts no FullHash)
-        place = journal_path(full, self.image_path, self.index, self.n_slices)
+        place = journal_path(full, self.image_path, self.index, self.n_slices, self.dataset)
         try:
             self.journal = self.journal.moved_to(place, full)
         except (JournalError, JournalLockedError) as e:  # keep journaling where we are
@@ -372,7 +398,7 @@ class MaskSession:
         if self.store is None:  # a store's journal place is no mask file
             # the journal's record of the mask file is used only where the app derives it
             place, proposal = mask_path_after_recovery(
-                info, self.image_path, self.index, self.n_slices
+                info, self.image_path, self.index, self.n_slices, self.dataset
             )
             if place is not None:
                 self.mask_path = place
@@ -405,7 +431,7 @@ class MaskSession:
             return place.with_name(place.name + SUFFIX)
         if self.identity is None:
             return None
-        return journal_path(self.identity, self.image_path, self.index, self.n_slices)
+        return journal_path(self.identity, self.image_path, self.index, self.n_slices, self.dataset)
 
     def _open_journal(self, overwrite: bool, empty: bool = False) -> None:
         if self.identity is None:
@@ -510,7 +536,7 @@ class MaskSession:
         self.proposed_path = None
         if self.identity is not None:
             if self.image_path is not None:
-                mask_index.remember(self.image_path, self.index, self.identity.content_hash, path)
+                self._remember(path)
             if self.journal is not None:
                 self._rotate_journal(path)
             elif self.read_only is None:
@@ -566,10 +592,16 @@ class MaskSession:
         self.editor.mark_saved()
         self.unsaved_base = False
         if self.identity is not None and self.image_path is not None:
-            mask_index.remember(self.image_path, self.index, self.identity.content_hash, path)
+            self._remember(path)
         if self.journal is not None:
             self._rotate_journal(path)
         return rect
+
+    def _remember(self, path: Path) -> None:
+        """Record ``path`` as this plane's mask file (found again on the next open)."""
+        mask_index.remember(
+            self.image_path, self.index, self.identity.content_hash, path, self.dataset
+        )
 
     def _rotate_journal(self, path) -> None:
         """The mask on disk now equals the editor's: the journal starts again from it."""
