@@ -173,7 +173,6 @@ def test_a_closed_worker_ends_its_child_and_starts_no_other(worker, tmp_path):
     job.close()  # the driver sees its cancel, as a worker thread does
     closer.join(5.0)
     assert not closer.is_alive() and not worker.alive
-    assert marker.read_text() == "closed"
     with pytest.raises(WorkerCrashed, match="closed"):
         run_job(worker.run(counting_job, 1))
     worker.start()

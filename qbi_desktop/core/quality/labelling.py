@@ -293,8 +293,11 @@ class LabellingSession:
         random_share: float = RANDOM_SHARE,
         seed: int = 0,
         model: str | None = None,
+        read_only: bool = False,
     ):
         self.root = Path(root)
+        #: the session's catalog connection refuses writes (a child process beside the GUI's)
+        self.read_only = read_only
         self.k, self.random_share, self.seed = k, random_share, seed
         #: "knn" or "logistic" (suggest_models.MODELS); None: the one stored in the project
         self.model = model
@@ -343,6 +346,8 @@ class LabellingSession:
         # checks the catalog's pages, ~0.2 s on 100 000 items, for every few labels typed
         if self._project is None:
             self._project = open_project(self.root)
+            if self.read_only:
+                self._project.db.execute("PRAGMA query_only = ON")
         project = self._project
         # ids and labels only, each time (hashes and places with each chunk of features)
         rows = project.db.execute("SELECT id, label FROM items ORDER BY id").fetchall()

@@ -2,11 +2,15 @@
 "label next" queue and its counter.
 
 The model is :class:`qbi_desktop.core.quality.labelling.LabellingSession` (an incremental exact
-kNN on pixel features), updated on a worker: once when a project opens (labelled items and the
-rows in view first, so the first suggestions come within a second or two), again while features
-are still being read, and again shortly after labels change. The GUI thread only keeps the last
-snapshot (sorted id arrays: a cell looks its item up with one binary search), so typing never
-waits for the model.
+kNN on pixel features). It lives in a child process (:mod:`qbi_desktop.core.quality.
+suggest_process` on a :class:`ProcessWorker`, started when a project opens and ended when it
+closes or the window does): numpy and scikit-learn hold the interpreter lock for tens to hundreds
+of milliseconds at a time, and on a worker thread of this process every key press waited for it.
+It is updated once when a project opens (labelled items and the rows in view first, so the first
+suggestions come within a second or two), again while features are still being read, and again
+shortly after labels change; a worker thread here only waits on the pipe for the answer. The GUI
+thread keeps the last snapshot (sorted id arrays: a cell looks its item up with one binary
+search), so typing never waits for the model.
 
 * The table's "Suggested" column (shown next to Label) gives the class and confidence for
   each unlabelled item.
@@ -23,6 +27,8 @@ waits for the model.
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -41,14 +47,11 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.job_process import ProcessWorker
 from qbi_desktop.core.quality.label_provenance import Shown, label_items
-from qbi_desktop.core.quality.labelling import (
-    K,
-    LabellingSession,
-    RecentAccuracy,
-    SuggestionTable,
-)
+from qbi_desktop.core.quality.labelling import K, RecentAccuracy, SuggestionTable
 from qbi_desktop.core.quality.suggest_models import MODELS, set_model, stored_model
+from qbi_desktop.core.quality.suggest_process import change_stamp, suggestion_job
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
 
@@ -76,7 +79,9 @@ class BrowserSuggestions(QObject):
         self.panel = panel
         self.window = panel.window
         self.model = panel.model
-        self.session: LabellingSession | None = None
+        self.root: Path | None = None  # the project suggested for
+        self.generation = 0  # counts projects: an answer about an earlier one is dropped
+        self.worker: ProcessWorker | None = None  # the child process the model lives in
         self.table: SuggestionTable | None = None
         self.task = None
         self.dirty = False
@@ -151,6 +156,8 @@ class BrowserSuggestions(QObject):
         self.model.modelReset.connect(self._model_reset)
         self.model.dataChanged.connect(self._data_changed)
         panel.table.installEventFilter(self)
+        if self.window is not None:
+            self.window.installEventFilter(self)  # its Close ends the child process
 
     # -- what the table shows ----------------------------------------------------------------
     def hidden(self) -> bool:
@@ -207,7 +214,8 @@ class BrowserSuggestions(QObject):
         if self.labelled_since:  # the snapshot was made before these were labelled
             queue = queue[~np.isin(queue, np.fromiter(self.labelled_since, np.int64))]
         base = self._base_ids
-        if base is not None and self.session is not None and len(base) < len(self.session.ids):
+        items = self.table.labelled + self.table.unlabelled
+        if base is not None and len(base) < items:  # filtered: the queue's items shown only
             queue = queue[np.isin(queue, base, assume_unique=True)]
         if current is not None:
             queue = np.concatenate([[current], queue[queue != current]]).astype(np.int64)
@@ -255,27 +263,25 @@ class BrowserSuggestions(QObject):
 
     # -- hearing of edits -------------------------------------------------------------------
     def _model_reset(self) -> None:
-        project = self.panel.project
+        # the model's project: the panel's is still the closing one while the model empties
+        project = self.model.project
         root = None if project is None else project.root
-        if self.session is None or self.session.root != root:
+        if root != self.root:
             self._new_project(root)
             return
         if not self._own_reset:  # an import, split, filter ...: labels may have changed
             self.schedule()
 
     def _new_project(self, root: Path | None) -> None:
-        if self.task is not None and not self.task.finished:
-            self.task.cancel()
-        self.task = None
-        if self.session is not None:
-            self.session.close()  # its catalog connection (after its running update)
+        self._close_worker()
         self.table = None
         self.accuracy = RecentAccuracy(100)
         self.counted.clear()
         self.labelled_since.clear()
         self.first_shown_at = None
-        self.session = None if root is None else LabellingSession(root)
-        project = self.panel.project
+        self.root = root
+        self.generation += 1
+        project = self.model.project
         self._show_model(stored_model(project.db) if project is not None else "knn")
         self._show_counter()
         if root is not None:
@@ -313,35 +319,63 @@ class BrowserSuggestions(QObject):
 
     # -- the worker -------------------------------------------------------------------------
     def schedule(self, delay_ms: int = DEBOUNCE_MS) -> None:
-        if self.session is None:
+        if self.root is None:
             return
         # not restarted by the next key: steady typing must not postpone the update forever
         if not self.timer.isActive() or delay_ms < self.timer.remainingTime():
             self.timer.start(delay_ms)
 
     def update_now(self):
-        """Ask the worker for fresh suggestions (one update at a time; later ones coalesce)."""
-        if self.session is None:
+        """Ask the child process for fresh suggestions (one update at a time; later ones
+        coalesce)."""
+        if self.root is None:
             return None
         if self.task is not None and not self.task.finished:
             self.dirty = True
             return self.task
+        if self.worker is None:
+            if not self.window.isVisible():  # closed: no new process
+                return None
+            # a project just opened (or a close of the window was refused): the child's ~1 s
+            # of imports starts now, with the first request waiting in its pipe
+            self.worker = ProcessWorker("qbi-suggestions")
         self.dirty = False
-        session = self.session
+        worker, root, generation = self.worker, str(self.root), self.generation
         priority = self._rows_in_view()
+        model = self.model_key
+        # unchanged catalog and model, every feature read: the child answers "nothing new"
+        stamp = None if self.table is None else self._stamp()
         # only the first update is listed in Tasks: the rest (a refresh after labels, more
         # features read) are many and short, and a listed task's progress bar repaints the
         # Tasks panel while the user types; the counter says what is still being read
         listed = self.table is None
         self.task = self.window.tasks.submit(
             "Suggestions",
-            lambda: session.update_job(priority),
-            on_result=lambda table, s=session: self._arrived(s, table),
-            on_error=lambda message, s=session: self._failed(s, message),
+            lambda: worker.run(suggestion_job, root, priority, model, stamp),
+            on_result=lambda table, g=generation: self._arrived(g, table),
+            on_error=lambda message, g=generation: self._failed(g, message),
             listed=listed,
         )
         self.task.ended.connect(self._ended)
         return self.task
+
+    def _stamp(self) -> tuple[int, int] | None:
+        project = self.panel.project
+        try:
+            return None if project is None else change_stamp(project.db)
+        except sqlite3.Error:
+            return None
+
+    def _close_worker(self) -> None:
+        """Cancel the running update and end the child process (in a thread: it waits up to
+        half a second for the child's job to stop)."""
+        self.timer.stop()
+        if self.task is not None and not self.task.finished:
+            self.task.cancel()
+        self.task = None
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            threading.Thread(target=worker.close, name="qbi-suggestions-close", daemon=True).start()
 
     def _rows_in_view(self) -> list[int]:
         """The ids of the rows from the top of the view on: from the model's window of ids
@@ -350,9 +384,11 @@ class BrowserSuggestions(QObject):
         top = max(0, self.panel.table.rowAt(0))
         return [self.model.item_id(r) for r in range(top, min(rows, top + PRIORITY_ROWS))]
 
-    def _arrived(self, session: LabellingSession, table: SuggestionTable) -> None:
-        if session is not self.session:
+    def _arrived(self, generation: int, table: SuggestionTable | None) -> None:
+        if generation != self.generation:
             return  # another project since
+        if table is None:
+            return  # nothing changed since the table we have
         self.table = table
         # still unlabelled in this snapshot: labelled after it was made
         self.labelled_since = {
@@ -373,18 +409,18 @@ class BrowserSuggestions(QObject):
         if table.pending:
             self.dirty = True  # features still being read: continue right after
 
-    def _failed(self, session: LabellingSession, message: str) -> None:
-        if session is self.session:
+    def _failed(self, generation: int, message: str) -> None:
+        if generation == self.generation:
             self.counter.setText(f"Suggestions: {message}")
 
     def _ended(self) -> None:
-        if self.dirty and self.session is not None:
+        if self.dirty and self.root is not None:
             self.schedule(0)
 
     # -- counter ----------------------------------------------------------------------------
     def _show_counter(self) -> None:
         t = self.table
-        if self.session is None:
+        if self.root is None:
             self.counter.setText("")
             return
         if t is None:
@@ -436,6 +472,11 @@ class BrowserSuggestions(QObject):
     # -- Enter accepts ------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
         kind = event.type()
+        if watched is self.window:
+            if kind == QEvent.Type.Close:
+                # the window closes (a refused close makes the next update start another)
+                self._close_worker()
+            return False
         if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(
             event, QKeyEvent
         ):

@@ -1,0 +1,93 @@
+"""Suggestions while labelling, computed in a child process (:class:`ProcessWorker`).
+
+Why: the :class:`~qbi_desktop.core.quality.labelling.LabellingSession`'s work (feature reading,
+kNN search, a logistic fit) is numpy / scikit-learn code that holds the interpreter lock for tens
+to hundreds of milliseconds at a time. On a worker thread the GUI thread waited for that lock
+while the user typed (heartbeat gaps up to ~0.5 s). In a child process it shares nothing: the GUI
+process only waits on the pipe and unpickles the :class:`SuggestionTable` (~2 MB for 100 000
+items).
+
+:func:`suggestion_job` runs in the child. The session lives there, in :data:`_SESSIONS`, keyed by
+the project folder and its catalog file's identity (a project deleted and made again in the same
+folder is another catalog), so its features and kNN state stay between the requests. The GUI
+sends only plain values: the project folder, the item ids in view, the model chosen, and the
+catalog's change stamp (:func:`change_stamp`); the child reads the labels from the catalog itself
+(SQLite WAL shows it what the GUI committed) through a connection that cannot write.
+
+The CLI and the audit call the core in-process; only the GUI needs this.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from qbi_desktop.core.catalog.project import CATALOG
+from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.quality.labelling import (
+    FEATURE_BUDGET_S,
+    LabellingSession,
+    SuggestionTable,
+)
+
+#: (project folder, catalog device, catalog inode) -> its session; one project at a time
+_SESSIONS: dict[tuple[str, int, int], _Entry] = {}
+
+
+class _Entry:
+    """A session and what its last complete update was asked with."""
+
+    def __init__(self, session: LabellingSession):
+        self.session = session
+        self.asked: tuple | None = None  # (stamp, model) of the last update that completed
+        self.pending = -1  # items without features after it
+
+
+def change_stamp(db: sqlite3.Connection) -> tuple[int, int]:
+    """The catalog's change stamp seen from ``db`` (the GUI's connection): it moves with every
+    commit, another connection's (``data_version``) or this one's (``total_changes``)."""
+    return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
+
+
+def catalog_key(root: str | Path) -> tuple[str, int, int]:
+    path = Path(root).absolute()
+    st = (path / CATALOG).stat()
+    return str(path), st.st_dev, st.st_ino
+
+
+def suggestion_job(
+    root: str,
+    priority: Sequence[int] = (),
+    model: str | None = None,
+    stamp: tuple[int, int] | None = None,
+    budget_s: float = FEATURE_BUDGET_S,
+) -> Job[SuggestionTable | None]:
+    """Update the project's session (made on the first request) and return its table; None
+    when nothing changed since the last update (same ``stamp`` and ``model``, every feature
+    read): the caller keeps the table it has. A ``stamp`` of None always updates."""
+    yield Progress(0, 0, "suggestions: reading labels")
+    key = catalog_key(root)
+    entry = _SESSIONS.get(key)
+    if entry is None:
+        for old in _SESSIONS.values():  # another project: its features are not needed now
+            old.session.close()
+        _SESSIONS.clear()
+        entry = _SESSIONS[key] = _Entry(LabellingSession(Path(root), read_only=True))
+    asked = (tuple(stamp), model) if stamp is not None else None
+    if asked is not None and asked == entry.asked and entry.pending == 0:
+        return None
+    entry.session.model = model
+    entry.asked = None
+    complete = False
+    try:
+        table = yield from entry.session.update_job(priority, budget_s)
+        complete = True
+    finally:
+        if not complete:
+            # cancelled or failed half-way: the kNN state may be half-updated; the next
+            # request starts afresh (features come back from the project's feature cache)
+            _SESSIONS.pop(key, None)
+            entry.session.close()
+    entry.asked, entry.pending = asked, table.pending
+    return table
