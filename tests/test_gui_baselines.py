@@ -120,6 +120,8 @@ def test_clicking_a_heatmap_cell_shows_exactly_its_images(panel, qtbot):
     qtbot.mouseClick(heat.plot.viewport(), Qt.MouseButton.LeftButton, pos=heat.cell_pos(r, c))
     expected = result.cell_indices(result.labels[r], result.labels[c])
     assert len(expected) == cm[r, c]
+    # The run computed in the worker process; this one reads the images for the thumbnails.
+    qtbot.waitUntil(lambda: gallery.list.count() > 0, timeout=10000)
     assert gallery.indices == [int(i) for i in expected]
     assert gallery.list.count() == cm[r, c]
     item = gallery.list.item(0)
@@ -411,6 +413,7 @@ def _sim_project(tmp_path, n=24):
 
 def test_regression_on_a_project_with_two_targets_chooses_one(panel, qtbot, tmp_path):
     from qbi_desktop.core.catalog import open_project
+    from qbi_desktop.core.datasets import open_source
 
     root = _sim_project(tmp_path)
     assert panel.window.panels["browser"].open_project(root)
@@ -429,7 +432,7 @@ def test_regression_on_a_project_with_two_targets_chooses_one(panel, qtbot, tmp_
     # The scatter's true values are the items' spot counts, not their object counts.
     project = open_project(root)
     try:
-        ids = record.dataset.ids
+        ids = open_source(record.source).ids  # the run's data was read in the worker process
         truth = [project.targets(ids[int(i)])["spot_count"] for i in result.test_indices]
     finally:
         project.close()
@@ -524,7 +527,7 @@ def test_misclassified_project_items_open_and_list_in_the_browser(panel, qtbot, 
     record = _run(qtbot, panel)
     assert record.state == "done", record.error
     true, pred, gallery = _misclassified_cell(qtbot, panel, record)
-    ids = record.dataset.ids
+    ids = record.dataset.ids  # read here for the gallery
     cell = [int(ids[i]) for i in record.result.cell_indices(true, pred)]
     # "Show these in the Browser": exactly the cell's items.
     assert gallery.browse_button.isVisible()

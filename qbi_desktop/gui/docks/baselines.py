@@ -8,11 +8,16 @@ pictures (confusion-matrix heatmap, per-class bars, the images behind a clicked 
 regression scatter / segmentation table) and the comparison of two runs open in a large
 "Baseline results" tab beside the image in the window's centre, where they fit without scrolling.
 
-Runs go through the window's task mechanism (:meth:`TaskManager.submit`) on a worker thread,
-with progress and Cancel. Several runs can be queued; the panel keeps its own queue and submits
-one run at a time, so queued runs do not fight over the cores (and finish in order). Bad input
-(k larger than the training set, one class, ...) fails the run at its first step with the core's
-message, before any work; the app carries on.
+Runs go through the window's task mechanism (:meth:`TaskManager.submit`), with progress and
+Cancel, but compute in a child process the panel keeps (:class:`ProcessWorker`; started by the
+first run, since the panel is in every window and most sessions never run a baseline; stopped
+with the window): numpy and scikit-learn hold the interpreter lock for long stretches, and on a
+worker thread they kept the GUI thread waiting up to ~0.8 s during a full MNIST kNN run. The
+child opens the data source itself and keeps it for the next run (core/baselines/worker_jobs.py);
+this process reads a source only for the gallery's thumbnails. Several runs can be queued; the
+panel keeps its own queue and submits one run at a time, so queued runs do not fight over the
+cores (and finish in order). Bad input (k larger than the training set, one class, ...) fails
+the run at its first step with the core's message, before any work; the app carries on.
 """
 
 from __future__ import annotations
@@ -44,10 +49,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.baselines import BaselineConfig, run_baseline
-from qbi_desktop.core.datasets import open_source
+from qbi_desktop.core.baselines.worker_jobs import run_on_source
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.jobs import Job, Progress, as_job
+from qbi_desktop.core.job_process import ProcessWorker
+from qbi_desktop.core.jobs import Progress, as_job
 from qbi_desktop.core.report import write_report
 from qbi_desktop.gui.docks.baselines_form import BaselineForm
 from qbi_desktop.gui.docks.baselines_gallery import GalleryMixin
@@ -64,7 +69,7 @@ from qbi_desktop.gui.docks.baselines_views import CompareView, ResultView
 
 log = logging.getLogger(__name__)
 
-CACHED_SOURCES = 2  # datasets kept in memory between runs (digits, MNIST, NPZ; not projects)
+CACHED_SOURCES = 2  # datasets kept here for the gallery (digits, MNIST, NPZ; not projects)
 ROW_REFRESH_S = 0.2  # history-row progress updates at most this often
 RESULTS_PAGE = "baselines"  # the central tab of the results
 
@@ -79,16 +84,8 @@ def install(window) -> BaselinesPanel:
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(panel.store.flush)
+        app.aboutToQuit.connect(panel.worker.stop)
     return panel
-
-
-def baseline_job(spec: str, config: BaselineConfig, dataset: Any = None) -> Job[tuple[Any, Any]]:
-    """Open the data source (unless already open) and run the baseline; (dataset, result)."""
-    if dataset is None:
-        yield Progress(0, 0, f"reading {short_source(spec)}")
-        dataset = open_source(spec)
-    result = yield from run_baseline(config, dataset)
-    return dataset, result
 
 
 class BaselinesPanel(GalleryMixin, QWidget):
@@ -100,7 +97,10 @@ class BaselinesPanel(GalleryMixin, QWidget):
         self.queue: list[RunRecord] = []
         self.running: RunRecord | None = None
         self.cancel_clicked_at: float | None = None
-        self._datasets: dict[str, Any] = {}
+        self._datasets: dict[str, Any] = {}  # for the gallery; the runs' data is in the worker
+        # The process the runs compute in; it keeps their data sources between runs.
+        self.worker = ProcessWorker("qbi-baselines")
+        self._stop_worker_after_run = False  # the window closed during a run
         self._gallery_task = None
         self._last_row_refresh = 0.0
         self.last_shown: RunRecord | None = None  # the last finished run taken into the view
@@ -270,8 +270,12 @@ class BaselinesPanel(GalleryMixin, QWidget):
         super().showEvent(event)
 
     def close_guard(self, document) -> bool:
-        if document is None:  # the window closes: start nothing new
+        if document is None:  # the window closes: start nothing new, end the worker process
             self._drop_queue()
+            if self.running is None:
+                self.worker.stop()
+            else:  # the window cancels the run; the worker ends when the run has ended
+                self._stop_worker_after_run = True
         return True
 
     # -- running ---------------------------------------------------------------------------------
@@ -308,11 +312,12 @@ class BaselinesPanel(GalleryMixin, QWidget):
         record.progress = 0.0
         config = record.config_obj
         spec = record.source
-        dataset = self._datasets.get(spec)
-        title = f"Baseline run {record.id}: {config.describe()} on {short_source(spec)}"
+        label = short_source(spec)
+        title = f"Baseline run {record.id}: {config.describe()} on {label}"
         task = self.window.tasks.submit(
             title,
-            lambda: baseline_job(spec, config, dataset),
+            # the worker thread only waits on the child's pipe: the GUI thread keeps the lock
+            lambda: self.worker.run(run_on_source, spec, config, label),
             on_progress=lambda p, r=record: self._progress(r, p),
         )
         record.task = task
@@ -340,9 +345,10 @@ class BaselinesPanel(GalleryMixin, QWidget):
         record.task = None
         record.started, record.ended = task.started_at, task.ended_at
         if task.state == "done":
-            dataset, result = task.result
-            record.set_result(result, dataset)
-            self._remember_dataset(record.source, dataset)
+            run = task.result
+            record.set_result(run.result, self._datasets.get(record.source))
+            record.pid = run.pid
+            result = run.result
             log.info("baseline run %d: %s", record.id, result.summary().replace("\n", "; "))
         elif task.state == "failed":
             record.error = task.error
@@ -357,6 +363,9 @@ class BaselinesPanel(GalleryMixin, QWidget):
                 self._drop_queue()
         if self.running is record:
             self.running = None
+        if self._stop_worker_after_run and self.running is None:
+            self._stop_worker_after_run = False
+            self.worker.stop()
         self.model.refresh(record)
         self.store.save(self.model.records)
         self.progress.setRange(0, 1)

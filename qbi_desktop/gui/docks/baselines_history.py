@@ -83,6 +83,7 @@ class RunRecord:
     progress: float | None = None
     started: float | None = None  # perf_counter times of the worker run (this session only)
     ended: float | None = None
+    pid: int | None = None  # the process the run computed in (this session only)
 
     @property
     def finished(self) -> bool:
