@@ -47,6 +47,7 @@ FILTERS = [
     {"name": "IMG0", "label": "2"},  # case folded like LIKE
     {"name": "r_00"},  # _ is a character, not a wildcard
     {"name": "zz%"},
+    {"name": "_"},  # one character: no trigram, its share is sampled
 ]
 
 
@@ -379,13 +380,15 @@ def test_a_version_5_catalog_migrates_to_paged_sorts_and_shared_provenance(tmp_p
 
 def test_a_name_filter_reads_the_name_index_only_when_few_names_match(project, monkeypatch):
     """'img0012' (a hundred names): its candidates come from the trigram index; with the
-    threshold below that, the same filter tests every name along the sort order instead. The
+    thresholds below that (as if a page were filled from a hundredth of the items by testing
+    them), the same filter tests every name along the sort order instead. The
     pages are the plain SQL's either way, 'r_00' (a literal _) and case included."""
-    from qbi_desktop.core.catalog import names
+    from qbi_desktop.core.catalog import count_cache, names
 
-    for few, indexed in ((names.FEW, True), (50, False)):
+    for few, first_page, indexed in ((names.FEW, 1000, True), (50, 1, False)):
         monkeypatch.setattr(names, "FEW", few)
-        names._found.clear()
+        monkeypatch.setattr(names, "FIRST_PAGE", first_page)
+        count_cache.clear()
         term, _ = names.condition(project.db, "img0012")
         assert ("items_names" in term) is indexed
         plan = " ".join(
@@ -407,3 +410,47 @@ def test_a_name_filter_reads_the_name_index_only_when_few_names_match(project, m
                         filters,
                         sort,
                     )
+
+
+def test_a_name_the_index_cannot_count_is_planned_from_a_sample(project, monkeypatch):
+    """'_' (one character, no trigram) is in one name of 22 and '0' in nearly all: the sampled
+    estimates are near the true counts, and a substring no item holds is estimated at none
+    (its page sorts the matches instead of walking the whole sort order testing every item).
+    A walk that runs past its time budget gives way to the sorted matches: the same rows."""
+    from qbi_desktop.core.catalog import count_cache, names, pages
+
+    count_cache.clear()
+    for text in ("_", "0", "9", "r0"):
+        true = project.count({"name": text})
+        assert abs(names.estimate(project.db, text) - true) <= 0.2 * true + 5, text
+    assert names.estimate(project.db, "Q") == 0
+    monkeypatch.setattr(pages, "WALK_BUDGET", 0.0)
+    monkeypatch.setattr(pages, "CHECK_EVERY", 1)
+    for filters in ({"name": "0"}, {"name": "_", "split": "train"}, {"name": "mg0"}):
+        count_cache.clear()
+        for sort in ("id", "-name", "label", "-source", "n_boxes", "has_mask", "-target:size"):
+            for offset in (0, 300):
+                got = project.page_ids(filters, sort, offset, 60).tolist()
+                assert got == _reference(project.db, filters, sort, offset, 60), (filters, sort)
+
+
+def test_a_kept_count_is_given_only_while_the_catalog_is_unchanged(project):
+    """A name filter's count is kept for the catalog's state: a change by another connection
+    or by this one is counted again, never given from before."""
+    from qbi_desktop.core.catalog import count_cache
+
+    count_cache.clear()
+    f = {"name": "img0"}
+    n = project.count(f)
+    assert project.count_is_quick(f) and project.count(f) == n
+    other = project.connect()
+    try:
+        target = project.ids(f)[:3]
+        other.execute(f"DELETE FROM items WHERE id IN ({','.join(map(str, target))})")
+        other.commit()
+    finally:
+        other.close()
+    assert project.count(f) == n - 3
+    with project.transaction() as tx:
+        tx.db.execute("UPDATE items SET name = 'renamed' WHERE id = ?", (project.ids(f)[0],))
+    assert project.count(f) == n - 4

@@ -13,27 +13,45 @@ The ways there, by sort key:
 * sort by "has a mask" or "number of boxes": the masked / boxed items come from the masks and
   boxes tables (their number, not the items'), the others from the items in id order.
 
-:func:`planned_page` returns None when no plan applies (several sort keys, a name or
-duplicate filter with a grouped sort, ...); the caller then runs the plain SQL of
-:mod:`.queries`. Every plan gives exactly the order of that SQL (tests/test_catalog_scale.py).
+A walk pays when the filter keeps many items. The number kept is exact for the columns of
+item_counts and the duplicates, and for a name substring that few names hold; for one that the
+index cannot count it comes from a sample (names.estimate). A sample can be wrong (a name held
+by one run of consecutive items), so such a walk has a time budget (:data:`WALK_BUDGET`): past
+it the plan gives way to the sort of the matches, which reads every name once (~0.2 s at a
+million items) instead of walking the whole sort order (up to 6 s, a lookup per item).
+When the matches are few, SQLite sorts them (:func:`_sorted_matches`, with the sort column's
+index kept out of its plan: it would otherwise walk that index testing every item).
+
+:func:`planned_page` returns None when no plan applies (several sort keys, a sort key
+without a plan); the caller then runs the plain SQL of :mod:`.queries`. Every plan gives
+exactly the order of that SQL (tests/test_catalog_scale.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from qbi_desktop.core.catalog import names
 from qbi_desktop.core.catalog.queries import (
     _FACETS,
+    _FROM,
     SORT_COLUMNS,
     Filters,
     _facet_where,
     _snapshot,
     count,
+    order_clause,
     where_clause,
 )
+
+#: Seconds a walk planned from a sampled estimate may take before the matches are sorted,
+#: and how many SQLite steps pass between two looks at the clock.
+WALK_BUDGET = 0.15
+CHECK_EVERY = 20_000
 
 #: The index of each item_counts column in ``items`` (id the tie-break).
 _FACET_INDEXES = {
@@ -42,6 +60,14 @@ _FACET_INDEXES = {
     "review": "items_review",
     "provenance_kind": "items_provenance",
     "label_by": "items_label_by",
+}
+#: The sort key of each item_counts column.
+_SORT_KEY = {
+    "label": "label",
+    "split": "split",
+    "review": "review",
+    "provenance_kind": "provenance",
+    "label_by": "annotator",
 }
 #: Sort keys walked through an index, per direction ("" for the rowid itself).
 _WALKS = {
@@ -58,21 +84,67 @@ def planned_page(
     """The ids of one page by one of the plans above, or None when none applies."""
     if len(keys) != 1 or limit <= 0:
         return None
-    descending = keys[0].startswith("-")
-    key = keys[0].lstrip("-+")
+    guessed = bool(f.name) and names.indexed_matches(db, f.name) is None
     with _snapshot(db):  # counts and rows from the same catalog state
-        if key in _FACETS and _facet_where(f) is not None:
-            return _grouped_page(db, f, _FACETS[key], descending, offset, limit)
-        if key in _FACETS:
-            return _grouped_walk(db, f, _FACETS[key], descending, offset, limit)
-        if key in _WALKS:
-            return _walked_page(db, f, key, descending, offset, limit)
-        if key.startswith("target:"):
-            return _target_page(db, f, key[len("target:") :], descending, offset, limit)
-        if key == "has_mask":
-            return _mask_page(db, f, descending, offset, limit)
-        if key == "source":
-            return _source_page(db, f, descending, offset, limit)
+        if guessed and not _walk_pays(count(db), _estimate(db, f), offset, limit):
+            return _sorted_matches(db, f, keys[0], offset, limit)
+        try:
+            with _deadline(db, WALK_BUDGET if guessed else None):
+                return _plan(db, f, keys[0], offset, limit)
+        except _Expired:
+            return _sorted_matches(db, f, keys[0], offset, limit)
+
+
+class _Expired(Exception):
+    """A walk ran past its time budget."""
+
+
+@contextlib.contextmanager
+def _deadline(db: sqlite3.Connection, seconds: float | None) -> Iterator[None]:
+    """Interrupt the statements run inside after ``seconds`` (raising :class:`_Expired`)."""
+    if seconds is None:
+        yield
+        return
+    end = time.monotonic() + seconds
+    db.set_progress_handler(lambda: time.monotonic() > end, CHECK_EVERY)
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if "interrupt" in str(exc) and time.monotonic() > end:
+            raise _Expired from exc
+        raise
+    finally:
+        db.set_progress_handler(None, 0)
+
+
+def _sorted_matches(
+    db: sqlite3.Connection, f: Filters, spec: str, offset: int, limit: int
+) -> list[int]:
+    """The page from the matches sorted by SQLite (no walk of the sort column's index)."""
+    where, params = where_clause(f, db)
+    joins, order, oparams = order_clause([spec], unindexed=True)
+    base = _FROM if spec.lstrip("-+") in ("source", "has_mask") else "FROM items "
+    sql = "SELECT items.id " + base + joins + where + order + "LIMIT ? OFFSET ?"
+    return [r[0] for r in db.execute(sql, [*oparams, *params, limit, offset])]
+
+
+def _plan(
+    db: sqlite3.Connection, f: Filters, spec: str, offset: int, limit: int
+) -> list[int] | None:
+    descending = spec.startswith("-")
+    key = spec.lstrip("-+")
+    if key in _FACETS and _facet_where(f) is not None:
+        return _grouped_page(db, f, _FACETS[key], descending, offset, limit)
+    if key in _FACETS:
+        return _grouped_walk(db, f, _FACETS[key], descending, offset, limit)
+    if key in _WALKS:
+        return _walked_page(db, f, key, descending, offset, limit)
+    if key.startswith("target:"):
+        return _target_page(db, f, key[len("target:") :], descending, offset, limit)
+    if key == "has_mask":
+        return _mask_page(db, f, descending, offset, limit)
+    if key == "source":
+        return _source_page(db, f, descending, offset, limit)
     return None
 
 
@@ -88,9 +160,7 @@ def _estimate(db: sqlite3.Connection, f: Filters) -> int:
         dup = db.execute("SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes").fetchone()[0]
         n = min(n, int(dup))
     if f.name:
-        found = names.indexed_matches(db, f.name)
-        if found is not None:
-            n = min(n, found)
+        n = min(n, names.estimate(db, f.name))
     return n
 
 
@@ -128,7 +198,7 @@ def _mask_page(
     number of masks to know where the second part begins."""
     where, params = where_clause(f, db)
     if where and not _walk_pays(count(db), _estimate(db, f), offset, limit):
-        return None  # few items pass the filter: SQLite sorts them
+        return _sorted_matches(db, f, "-has_mask" if descending else "has_mask", offset, limit)
     extra = where.replace("WHERE ", "AND ", 1)
     # the masks drive the page, each tested by a lookup of its item (a join would have SQLite
     # build a Bloom filter over every item first)
@@ -201,7 +271,9 @@ def _walked_page(
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY {SORT_COLUMNS[key]} {direction}, items.id ASC "
     source = "FROM items "
-    if where and _walk_pays(count(db), _estimate(db, f), offset, limit):
+    if where:
+        if not _walk_pays(count(db), _estimate(db, f), offset, limit):
+            return _sorted_matches(db, f, ("-" if descending else "") + key, offset, limit)
         index = _WALKS[key][descending]
         source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
         where = _no_filter_indexes(where)
@@ -254,7 +326,9 @@ def _grouped_walk(
     items pass it; None (SQLite sorts the few matches) otherwise. A group's size under the
     filter is counted only when the page starts beyond it."""
     if not _walk_pays(count(db), _estimate(db, f), offset, limit):
-        return None
+        return _sorted_matches(
+            db, f, ("-" if descending else "") + _SORT_KEY[column], offset, limit
+        )
     facets = Filters(**{k: getattr(f, k) for k in _FACETS})
     facet_where, facet_params = _facet_where(facets)
     direction = "DESC" if descending else "ASC"
@@ -293,7 +367,7 @@ def _source_page(
     few items."""
     where, params = where_clause(f, db)
     if where and not _walk_pays(count(db), _estimate(db, f), offset, limit):
-        return None
+        return _sorted_matches(db, f, "-source" if descending else "source", offset, limit)
     groups: dict[str, list[int]] = {}
     for cid, path in db.execute("SELECT id, path FROM containers ORDER BY path, id"):
         groups.setdefault(path, []).append(cid)

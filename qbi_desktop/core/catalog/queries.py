@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog import names
+from qbi_desktop.core.catalog import count_cache, names
 
 #: Sort keys and the SQL they sort by. Also ``"target:<name>"``; prefix ``-`` for descending.
 SORT_COLUMNS = {
@@ -191,8 +191,12 @@ def _json_path(key: str) -> str:
     return '$."' + key.replace('"', '\\"') + '"'
 
 
-def order_clause(sort: str | Sequence[str] | None) -> tuple[str, str, list[Any]]:
-    """(extra joins, ORDER BY clause, parameters) for a sort spec such as ``["label", "-name"]``."""
+def order_clause(
+    sort: str | Sequence[str] | None, unindexed: bool = False
+) -> tuple[str, str, list[Any]]:
+    """(extra joins, ORDER BY clause, parameters) for a sort spec such as ``["label", "-name"]``.
+    ``unindexed``: SQLite sorts the matches instead of walking an index of a sort column (the
+    matches are few, a walk would test nearly every item)."""
     from qbi_desktop.core.errors import UserFacingError
 
     keys = _sort_keys(sort)
@@ -213,8 +217,8 @@ def order_clause(sort: str | Sequence[str] | None) -> tuple[str, str, list[Any]]
             raise UserFacingError(
                 f"cannot sort by {key!r}; choose one of {', '.join(SORT_COLUMNS)} or target:<name>"
             )
-        terms.append(f"{expr} {'DESC' if descending else 'ASC'}")
-    terms.append("items.id ASC")  # stable pages
+        terms.append(f"{'+' if unindexed else ''}{expr} {'DESC' if descending else 'ASC'}")
+    terms.append(("+" if unindexed else "") + "items.id ASC")  # stable pages
     return "".join(joins), "ORDER BY " + ", ".join(terms) + " ", params
 
 
@@ -323,24 +327,52 @@ def _with_targets(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[di
 
 
 def count(db: sqlite3.Connection, filters: Filters | Mapping[str, Any] | None = None) -> int:
-    """Number of matching items; from ``item_counts`` when only its columns are filtered."""
-    facet = _facet_where(as_filters(filters))
+    """Number of matching items; from ``item_counts`` when only its columns are filtered. A
+    count with a name filter is kept for the catalog's state (count_cache.py): the same filter
+    under another sort is not counted again."""
+    f = as_filters(filters)
+    facet = _facet_where(f)
     if facet is not None:
         where, params = facet
         sql = "SELECT COALESCE(SUM(n), 0) FROM item_counts " + where
         return int(db.execute(sql, params).fetchone()[0])
-    if as_filters(filters) == Filters(duplicates=True):  # the duplicated hashes' counts
+    if f == Filters(duplicates=True):  # the duplicated hashes' counts
         sql = "SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes"
         return int(db.execute(sql).fetchone()[0])
-    where, params = where_clause(filters, db)
-    return int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
+    if f.name and f.ids is None:
+        kept = count_cache.get(db, "count", f)
+        if kept is not None:
+            return int(kept)
+    with _snapshot(db):
+        at = count_cache.state(db)
+        where, params = where_clause(f, db)
+        n = int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
+    if f.name and f.ids is None:
+        count_cache.put(db, "count", f, n, at)
+    return n
+
+
+def remember_count(
+    db: sqlite3.Connection,
+    filters: Filters | Mapping[str, Any] | None,
+    n: int,
+    at: count_cache.State,
+) -> None:
+    """A count made elsewhere (a worker's connection) of the catalog as ``db`` saw it in state
+    ``at``: :func:`count` on ``db`` gives it while that state holds."""
+    f = as_filters(filters)
+    if f.name and f.ids is None:
+        count_cache.put(db, "count", f, int(n), at)
 
 
 def count_is_quick(db: sqlite3.Connection, filters: Filters | Mapping[str, Any] | None) -> bool:
-    """Whether :func:`count` reads counts or an index; False when it tests every item (a name
-    substring that many names hold: ~0.2 s at a million items)."""
+    """Whether :func:`count` reads counts, an index or a count kept for this catalog state;
+    False when it tests every item (a name substring that many names hold: ~0.2 s at a
+    million items)."""
     f = as_filters(filters)
-    return not (f.name and names.indexed_matches(db, f.name) is None)
+    if not f.name or names.indexed_matches(db, f.name) is not None:
+        return True
+    return f.ids is None and count_cache.get(db, "count", f) is not None
 
 
 #: Filter fields that item_counts answers, and their columns there.
