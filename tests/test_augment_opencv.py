@@ -127,6 +127,28 @@ def test_integer_shifts_and_flips_are_identical_point_wise_steps_included(
     assert not np.array_equal(b, image)
 
 
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_noise_alone_is_identical_and_saturates_like_the_exact_path(dtype):
+    """Noise with no other point-wise step is added to the warped values in the image's dtype
+    (one saturating add): under integer shifts and flips the result equals the exact path's
+    float round/clip pixel for pixel, including values pushed beyond 0 and the dtype's top."""
+    top = np.iinfo(dtype).max
+    image = smooth_image(dtype, shape=(61, 77))
+    image[:8] = 0
+    image[-8:] = top
+    exact, fast = both(dict(fill_mode="nearest"))
+    for k, std in enumerate((0.7, 0.1 * top)):
+        params = {"tx": 5.0, "ty": -3.0, "flip_horizontal": k == 1, "noise_std": std}
+        params["noise_seed"] = 99 + k
+        a = exact.apply(image, params).image
+        b = fast.apply(image, params).image
+        np.testing.assert_array_equal(a, b)
+        moved = exact.apply(image, {k: v for k, v in params.items() if "noise" not in k}).image
+        noise = b.astype(np.float64) - moved
+        assert (b == 0).any() and (b == top).any()
+        assert 0.5 * std < noise[8:-8].std() < 1.5 * std
+
+
 @pytest.mark.parametrize("resampler", ["exact", "opencv"])
 def test_order_0_keeps_noise_and_brightness(resampler):
     # (an order-0 resample once dropped the fused point-wise steps: noise and brightness vanished)

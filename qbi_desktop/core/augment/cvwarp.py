@@ -61,7 +61,7 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.augment import fastwarp
+from qbi_desktop.core.augment import fastwarp, intensity
 from qbi_desktop.core.errors import UserFacingError
 
 INSTALL_HINT = 'pip install "qbi-desktop[opencv]"'
@@ -171,6 +171,9 @@ def warp(
         return values
     if direct and getattr(post, "only_cast", False):
         return values  # already rounded and saturated into the image's dtype by OpenCV
+    noise = getattr(post, "only_noise", None) if direct else None
+    if noise is not None:
+        return _add_noise(cv2, values, *noise)
     # The point-wise steps and the cast, band by band as the exact resampler runs them.
     out = np.empty((h, w), dtype=image.dtype if out_dtype is None else out_dtype)
     rows = max(1, fastwarp.BAND_PIXELS // w)
@@ -179,6 +182,27 @@ def warp(
         band = values[r0:r1]
         out[r0:r1] = post(band.astype(wd) if direct else band, r0, r1)
     return out
+
+
+def _add_noise(cv2: Any, values: np.ndarray, std: float, indices: np.ndarray) -> np.ndarray:
+    """``values`` (uint8/uint16, 2-D) plus ``std`` times the noise at ``indices``, rounded and
+    saturated, in place: the pipeline's noise and final cast on values in the image's dtype.
+
+    Band by band, one gather of the noise into a float32 buffer and one saturating OpenCV add
+    (the float32 sum, rounded half to even like ``np.rint``, clipped): the same results as
+    converting the band to float32, adding the noise, clipping, rounding and casting, in 2
+    passes instead of 6 (0.45 against 0.7 ms at 512^2, thread CPU time).
+    """
+    h, w = values.shape
+    rows = max(1, fastwarp.BAND_PIXELS // w)
+    buf = np.empty((min(rows, h), w), dtype=np.float32)
+    depth = cv2.CV_8U if values.dtype == np.uint8 else cv2.CV_16U
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        band, noise = values[r0:r1], buf[: r1 - r0]
+        intensity.noise_values(std, indices[r0 * w : r1 * w], noise)
+        cv2.add(band, noise, dst=band, dtype=depth)
+    return values
 
 
 def warp_labels(

@@ -436,6 +436,8 @@ def _fused_post(params: dict[str, Any], image: np.ndarray):
 
     # nothing but the final cast: a resampler may produce the image's dtype directly
     post.only_cast = b is None and g is None and idx is None
+    # nothing but noise and the cast: a resampler may add it to values in the image's dtype
+    post.only_noise = (std, idx) if b is None and g is None and idx is not None else None
     return post
 
 
