@@ -75,6 +75,7 @@ from qbi_desktop.gui.docks.browser_model import (
 from qbi_desktop.gui.docks.browser_open import BrowserOpening
 from qbi_desktop.gui.docks.browser_tabs import BrowserTabs, montage_array  # noqa: F401 (API)
 from qbi_desktop.gui.docks.browser_targets import BrowserTargets
+from qbi_desktop.gui.docks.browser_thumbs import ThumbnailDelegate
 from qbi_desktop.gui.docks.browser_views import (
     BalanceView,
     MontageView,
@@ -189,6 +190,8 @@ class BrowserPanel(
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
         self.table.setIconSize(pg.QtCore.QSize(ICON_SIZE, ICON_SIZE))
+        self.thumb_delegate = ThumbnailDelegate(self.table)  # a selected row's thumbnail untinted
+        self.table.setItemDelegateForColumn(COL_THUMB, self.thumb_delegate)
         self.table.setWordWrap(False)
         self.table.setAlternatingRowColors(True)
         vh = self.table.verticalHeader()
