@@ -158,6 +158,7 @@ _PROJECT_PARTS = (
     "catalog.sqlite-shm",
     "catalog.sqlite-journal",
     "catalog.sqlite-open",
+    "catalog.sqlite-swept",
     "masks",
     "images",
     "cache",

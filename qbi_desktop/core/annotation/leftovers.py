@@ -195,6 +195,24 @@ def _judge_journal(entry: Path, result: Leftovers) -> None:
                 entry.unlink()
 
 
+def has_candidates() -> bool:
+    """Whether :func:`clean_leftovers` could find anything: an entry in the recovery folder
+    (a journal, its copy or lock, a save note). The usual start has none and needs no worker:
+    a task listed for nothing stayed in Tasks for seconds while the window was being built."""
+    folder = user_dir("recovery")
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name != INTENT_FOLDER:
+                    return True
+                with os.scandir(entry.path) as notes:
+                    if any(True for _ in notes):
+                        return True
+    except OSError:  # no folder, or not a folder: nothing to clean
+        return False
+    return False
+
+
 def clean_leftovers_job():
     """:func:`clean_leftovers` as a job for a worker (start-up must not wait on the disk)."""
     from qbi_desktop.core.jobs import Progress

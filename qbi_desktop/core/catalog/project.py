@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.catalog import checks, edits, integrity, opinions
+from qbi_desktop.core.catalog import checks, edits, integrity
 from qbi_desktop.core.catalog.connection import (
     _translate,
     check_writable,
@@ -76,17 +76,21 @@ __all__ = [
 ]
 
 
-def open_project(directory: str | Path, create: bool = False) -> Project:
+def open_project(
+    directory: str | Path, create: bool = False, *, sweep_later: bool = False
+) -> Project:
     """Open the project in ``directory``; with ``create``, make it (and the folder) if needed.
+    With ``sweep_later`` the open does not wait for the leftover sweep: when one is due,
+    ``project.pending_sweep`` holds the moment to pass to :func:`leftovers.sweep_project_job`.
 
     Raises :class:`NotAProjectError`, :class:`SchemaTooNewError`, :class:`CatalogCorruptError`
     or :class:`ProjectReadOnlyError` with a message that says what to do.
     """
-    return Project(Path(directory), create=create)
+    return Project(Path(directory), create=create, sweep_later=sweep_later)
 
 
 class Project:
-    def __init__(self, root: Path, create: bool = False):
+    def __init__(self, root: Path, create: bool = False, sweep_later: bool = False):
         self.root = Path(root).absolute()
         self.db_path = self.root / CATALOG
         self.masks_dir = self.root / "masks"
@@ -116,8 +120,10 @@ class Project:
         check_writable(self.root)
         self.db = self.connect(initialise=True)
         self._lock_fd: int | None = None
+        #: with ``sweep_later``: the moment for :func:`leftovers.sweep_project_job`, if one is due
+        self.pending_sweep: int | None = None
         #: what this open removed of a dead run (orphan masks, half-extracted archives), if any
-        self.swept = self._claim()
+        self.swept = self._claim(sweep_later)
 
     # -- connections and transactions -------------------------------------------------------
 
@@ -125,19 +131,19 @@ class Project:
         """A new connection to the catalog (one per thread), checked and configured."""
         return connect_catalog(self.db_path, initialise)
 
-    def _claim(self) -> leftovers.Swept | None:
+    def _claim(self, sweep_later: bool = False) -> leftovers.Swept | None:
         """Hold the project lock (shared) while open; when no other process has the project
-        open, first remove what a dead run left (files no row references, ``.partial``)."""
+        open, first remove what a dead run left (files no row references, ``.partial``), or
+        with ``sweep_later`` note the moment a worker sweeps for (``pending_sweep``)."""
         self._lock_fd = leftovers.open_lock(self.root / leftovers.PROJECT_LOCK)
         swept = None
         if leftovers.try_exclusive(self._lock_fd) and leftovers.has_candidates(self.root):
+            if sweep_later:
+                self.pending_sweep = leftovers.open_moment(self._lock_fd)
             try:
-                referenced = {r[0] for r in self.db.execute("SELECT path FROM masks")}
-                referenced |= {
-                    r[0] for r in self.db.execute("SELECT path FROM items WHERE path IS NOT NULL")
-                }
-                mine = opinions.mask_paths(self.db_path)  # on a connection of its own
-                swept = leftovers.sweep_project(self.root, referenced, opinion_masks=mine)
+                if self.pending_sweep is None:
+                    referenced, mine = leftovers.catalog_references(self.db_path)
+                    swept = leftovers.sweep_project(self.root, referenced, opinion_masks=mine)
             except (OSError, sqlite3.Error):  # cleaning up must never stop an open
                 swept = None
         leftovers.share(self._lock_fd)

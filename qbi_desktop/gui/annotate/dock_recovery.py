@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
 )
 
-from qbi_desktop.core.annotation.leftovers import Leftovers, clean_leftovers_job
+from qbi_desktop.core.annotation.leftovers import Leftovers, clean_leftovers_job, has_candidates
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.session import MaskSession
 
@@ -94,7 +94,11 @@ class RecoveryMixin:
 
     def check_leftovers(self):
         """At start: clean what a killed run left (unfinished mask files, journal copies) and
-        tell the user which images still have unsaved strokes (offered when opened)."""
+        tell the user which images still have unsaved strokes (offered when opened). Nothing
+        is started (None) when the recovery folder holds nothing to look at."""
+        if not has_candidates():
+            self.leftovers, self.leftovers_task = Leftovers(), None
+            return None
 
         def done(result: Leftovers) -> None:
             self.leftovers = result
