@@ -48,6 +48,10 @@ def indexed_matches(db: sqlite3.Connection, text: str) -> int | None:
     kept = count_cache.get(db, "names.indexed", text)
     if kept is not None:
         return kept[0]
+    if _sampled(db, text) > 4 * FEW:
+        # many by the sample: the index would return FEW rows lazily, but its doclists of
+        # trigrams that most names hold cost ~20 ms to start reading at a million names
+        return None
     at = count_cache.state(db)
     try:
         n = int(
@@ -69,13 +73,19 @@ def estimate(db: sqlite3.Connection, text: str) -> int:
     sample of the items times their number (0 when the sample holds none: a rare substring
     that the index cannot find, so no page plan walks the sort order for it)."""
     found = indexed_matches(db, text)
-    if found is not None:
-        return found
-    kept = count_cache.get(db, "names.estimate", text)
+    return found if found is not None else _sampled(db, text)
+
+
+def _sampled(db: sqlite3.Connection, text: str) -> int:
+    """The share of names holding ``text`` in a sample of the items, times their number."""
+    kept = count_cache.get(db, "names.sampled", text)
     if kept is not None:
         return kept
     at = count_cache.state(db)
-    low, high = db.execute("SELECT MIN(id), MAX(id) FROM items").fetchone()
+    # apart, each is one step down the rowid tree; together SQLite reads every row
+    low, high = db.execute(
+        "SELECT (SELECT MIN(id) FROM items), (SELECT MAX(id) FROM items)"
+    ).fetchone()
     total = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM item_counts").fetchone()[0])
     if low is None or total <= 0:
         return 0
@@ -91,7 +101,7 @@ def estimate(db: sqlite3.Connection, text: str) -> int:
     n = round(total * hits / sampled) if sampled else 0
     if hits and n == 0:
         n = 1
-    count_cache.put(db, "names.estimate", text, n, at)
+    count_cache.put(db, "names.sampled", text, n, at)
     return n
 
 

@@ -16,9 +16,12 @@ The ways there, by sort key:
 A walk pays when the filter keeps many items. The number kept is exact for the columns of
 item_counts and the duplicates, and for a name substring that few names hold; for one that the
 index cannot count it comes from a sample (names.estimate). A sample can be wrong (a name held
-by one run of consecutive items), so such a walk has a time budget (:data:`WALK_BUDGET`): past
-it the plan gives way to the sort of the matches, which reads every name once (~0.2 s at a
-million items) instead of walking the whole sort order (up to 6 s, a lookup per item).
+by one run of consecutive items), and even an exact number says nothing of where the matches
+lie in the sort order (simulated items that all have boxes lie after 800 000 items without
+boxes), so such a walk, and any walk expected to be short, has a time budget
+(:data:`WALK_BUDGET`): past it the plan gives way to the sort of the matches, which reads each
+match once (every name, for a name filter: ~0.2 s at a million items) instead of walking the
+whole sort order (up to 6 s, a lookup per item).
 When the matches are few, SQLite sorts them (:func:`_sorted_matches`, with the sort column's
 index kept out of its plan: it would otherwise walk that index testing every item).
 
@@ -52,6 +55,9 @@ from qbi_desktop.core.catalog.queries import (
 #: and how many SQLite steps pass between two looks at the clock.
 WALK_BUDGET = 0.15
 CHECK_EVERY = 20_000
+#: A walk expected to test at most this many rows has the same budget (its matches may lie
+#: late in the sort order: the estimate says how many, not where).
+SHORT_WALK = 100_000
 
 #: The index of each item_counts column in ``items`` (id the tie-break).
 _FACET_INDEXES = {
@@ -86,10 +92,17 @@ def planned_page(
         return None
     guessed = bool(f.name) and names.indexed_matches(db, f.name) is None
     with _snapshot(db):  # counts and rows from the same catalog state
-        if guessed and not _walk_pays(count(db), _estimate(db, f), offset, limit):
-            return _sorted_matches(db, f, keys[0], offset, limit)
+        budget = None
+        if f != Filters():
+            total, matching = count(db), _estimate(db, f)
+            if guessed and not _walk_pays(total, matching, offset, limit):
+                return _sorted_matches(db, f, keys[0], offset, limit)
+            # a walk expected to be short that is not: the matches lie late in the sort order
+            # (a filter and a sort key that go together, e.g. simulated items all have boxes)
+            short = (offset + limit) * total <= SHORT_WALK * matching
+            budget = WALK_BUDGET if guessed or short else None
         try:
-            with _deadline(db, WALK_BUDGET if guessed else None):
+            with _deadline(db, budget):
                 return _plan(db, f, keys[0], offset, limit)
         except _Expired:
             return _sorted_matches(db, f, keys[0], offset, limit)
