@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QTableView
 
 from qbi_desktop.core.catalog import Box, Filters, NewItem, open_project
 from qbi_desktop.gui.docks.browser_model import COL_ID, COLUMNS, ItemTableModel
-from qbi_desktop.gui.docks.browser_paging import WINDOW
+from qbi_desktop.gui.docks.browser_paging import FIRST, WINDOW
 
 N = 2600
 
@@ -105,11 +105,11 @@ def test_an_edit_refreshes_the_rows_shown(qtbot, project):
 def test_a_count_that_reads_every_item_comes_after_the_first_rows(qtbot, project, monkeypatch):
     """'img0' is in every name: no index narrows it, so counting tests every name. The table
     shows the first window's rows at once and the rest when a worker has counted them."""
-    from qbi_desktop.core.catalog import names
+    from qbi_desktop.core.catalog import count_cache, names
     from qbi_desktop.gui.workers import TaskManager
 
     monkeypatch.setattr(names, "FEW", 20)  # at this size, as a million items would be
-    names._found.clear()
+    count_cache.clear()
     tasks = TaskManager()
     model = ItemTableModel()
     model.run_task = lambda title, factory, on_result, on_error, **kw: tasks.submit(
@@ -124,7 +124,7 @@ def test_a_count_that_reads_every_item_comes_after_the_first_rows(qtbot, project
     qtbot.waitUntil(lambda: model.rowCount() == N, timeout=10000)
     with qtbot.waitSignal(model.rowsInserted, timeout=10000):
         model.set_filters(Filters(name="img0"))
-        assert model.rowCount() == WINDOW  # the first rows, before the count
+        assert model.rowCount() == FIRST and model.count_pending  # the first rows, before the count
         assert model.data(model.index(0, COL_ID)) == str(project.ids({"name": "img0"}, "-name")[0])
     expected = project.ids({"name": "img0"}, "-name")
     assert model.rowCount() == len(expected) > WINDOW
@@ -134,3 +134,44 @@ def test_a_count_that_reads_every_item_comes_after_the_first_rows(qtbot, project
     model.set_filters(Filters(label="1"))
     qtbot.wait(300)
     assert model.rowCount() == project.count({"label": "1"})
+
+
+def test_the_count_being_made_is_shown_as_more_and_kept_for_the_next_sort(
+    qtbot, main_window, tmp_path, monkeypatch
+):
+    """'img0' is in every name and the catalog is as large as the index can count few of: the
+    Browser shows the first rows at once and says there are more ("200+ ... (counting…)"),
+    never an exact-looking number that is not the count; once counted, sorting
+    the same filter with the exact count at once (kept for this catalog state)."""
+    from qbi_desktop.core.catalog import count_cache, names
+
+    rng = np.random.default_rng(5)
+    with open_project(tmp_path / "big", create=True) as p, p.transaction() as tx:
+        tx.add_items(
+            [
+                NewItem(
+                    name=f"img{int(rng.integers(0, 900)):05d}",
+                    hash=f"{i:032x}",
+                    path=f"images/i{i:05d}.png",
+                    width=8,
+                    height=8,
+                    label=str(i % 4),
+                )
+                for i in range(N)
+            ]
+        )
+    monkeypatch.setattr(names, "FEW", 20)  # at this size, as a million items would be
+    monkeypatch.setattr(names, "FIRST_PAGE", 1)
+    count_cache.clear()
+    panel = main_window.panels["browser"]
+    assert panel.open_project(tmp_path / "big")
+    panel.set_filter(name="img0")
+    assert panel.model.rowCount() == FIRST
+    assert panel.count_label.text() == f"{FIRST}+ of {N:,} items (counting…)"
+    qtbot.waitUntil(lambda: panel.model.rowCount() == N, timeout=20000)
+    assert panel.count_label.text() == f"{N:,} of {N:,} items"
+    panel.model.sort(_column("name"), Qt.SortOrder.DescendingOrder)
+    assert panel.model.rowCount() == N and not panel.model.count_pending
+    assert panel.count_label.text() == f"{N:,} of {N:,} items"
+    expected = panel.project.ids({"name": "img0"}, "-name")
+    assert panel.model.data(panel.model.index(N - 1, COL_ID)) == str(expected[-1])

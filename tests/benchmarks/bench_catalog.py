@@ -6,6 +6,9 @@ Run: .venv/bin/python tests/benchmarks/bench_catalog.py   (prints medians)
      (every Browser sort and filter at each size, count + first page, side by side with the
      same query on a plain indexed SQLite table; interleaved rounds, quiet and with two busy
      processes; growth exponents; goal <= 50 ms at 1 M items, exponent <= 0.5)
+     .venv/bin/python tests/benchmarks/bench_catalog.py --grid [--sizes 100000,1000000]
+     [--data DIR] (every filter of the Browser's panel x every sort both ways, what the Browser
+     asks before it paints: count when quick, first ids, a screenful of rows; ms and exponent)
 """
 
 from __future__ import annotations
@@ -261,7 +264,123 @@ def scale(sizes: list[int], rounds: int, n_busy: int) -> None:
                     )
 
 
+# -- the Browser's grid: every filter it offers x every sort, as the Browser asks -----------------
+
+#: The filters of the Browser's panel (combos, name text, Duplicates) and some of their mixes.
+GRID_FILTERS = {
+    "none": {},
+    "label=3": {"label": "3"},
+    "split=train & review=accepted": {"split": "train", "review": "accepted"},
+    "origin=simulated": {"provenance": "simulated"},
+    "name 'img00012' (few)": {"name": "img00012"},
+    "name 'img001' (1 %)": {"name": "img001"},
+    "name '37' (5 %, 2 chars)": {"name": "37"},
+    "name 'img0' (all)": {"name": "img0"},
+    "name 'x' (none, 1 char)": {"name": "x"},
+    "duplicates": {"duplicates": True},
+    "duplicates & label=3": {"duplicates": True, "label": "3"},
+}
+#: The sortable columns of the Browser's table (browser_model.COLUMNS; Targets sorts by the
+#: chosen target), each both ways.
+GRID_SORTS = [
+    "id", "name", "label", "split", "review", "provenance", "has_mask", "n_boxes", "width",
+    "annotator", "target:size", "source",
+]  # fmt: skip
+FIRST, SCREEN = 200, 30  # browser_paging.FIRST ids, then a screenful of rows
+
+
+def browser_first_screen(project, filters, sort) -> tuple[int, bool]:
+    """What a filter or sort asks of the catalog before the Browser paints (browser_paging.py):
+    the count when it is quick (else a worker counts, off the GUI thread), the first FIRST ids,
+    the rows of the first screenful."""
+    ids = project.page_ids(filters, sort, 0, FIRST)
+    quick = ids.size < FIRST or project.count_is_quick(filters)
+    total = project.count(filters) if quick and ids.size == FIRST else int(ids.size)
+    project.query({"ids": ids[:SCREEN].tolist()}, limit=None)
+    return total, quick
+
+
+def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
+    import math
+
+    from qbi_desktop.core.catalog import count_cache
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from sidebyside import load_text
+
+    print(f"Browser grid: count (when quick) + first {FIRST} ids + {SCREEN} rows; ")
+    print(f"median of {rounds} rounds, ms; start: {load_text()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        roots = {}
+        for n in sizes:
+            ready = data / f"p{n}" if data else None
+            roots[n] = ready if ready and ready.exists() else build_scaled(Path(tmp), n)[0]
+        times: dict[tuple[str, str, int], float] = {}
+        worker: dict[tuple[str, int], float] = {}
+        for n in sizes:
+            project = open_project(roots[n])
+            for fname, filters in GRID_FILTERS.items():
+                for key in GRID_SORTS:
+                    for sort in (key, "-" + key):
+                        samples = []
+                        for _ in range(rounds):
+                            count_cache.clear()  # a filter chosen anew, nothing kept
+                            start = time.perf_counter()
+                            _total, quick = browser_first_screen(project, filters, sort)
+                            samples.append(time.perf_counter() - start)
+                        times[(fname, sort, n)] = statistics.median(samples)
+                if not quick:
+                    count_cache.clear()
+                    start = time.perf_counter()
+                    project.count(filters)
+                    worker[(fname, n)] = time.perf_counter() - start
+            project.close()
+            print(f"  {n:,} items measured; {load_text()}")
+        lo, hi = min(sizes), max(sizes)
+        print(f"\nms at {hi:,} items (growth exponent {lo:,} -> {hi:,}); goal <= 50 ms, <= 0.5")
+        worst = (0.0, "")
+        for fname in GRID_FILTERS:
+            cells = []
+            for key in GRID_SORTS:
+                for sort in (key, "-" + key):
+                    t_hi, t_lo = times[(fname, sort, hi)], times[(fname, sort, lo)]
+                    exp = math.log(t_hi / t_lo) / math.log(hi / lo) if lo != hi else 0.0
+                    cells.append((t_hi, exp, sort))
+                    worst = max(worst, (t_hi * 1e3, f"{fname}, sort {sort}"))
+            slow = max(cells)
+            print(
+                f"  {fname:32s} max {slow[0] * 1e3:6.1f} ms ({slow[2]}, exp {slow[1]:+.2f}); "
+                f"median {statistics.median(c[0] for c in cells) * 1e3:5.1f} ms; "
+                f"max exp {max(c[1] for c in cells):+.2f}"
+                + (
+                    f"; count on a worker {worker[(fname, hi)] * 1e3:.0f} ms"
+                    if (fname, hi) in worker
+                    else ""
+                )
+            )
+        print(f"slowest: {worst[0]:.1f} ms ({worst[1]}); end: {load_text()}")
+        print("\nevery cell at the largest size (ms):")
+        for fname in GRID_FILTERS:
+            cells = [
+                f"{sort.replace('target:size', 'target')} {times[(fname, sort, hi)] * 1e3:.0f}"
+                for key in GRID_SORTS
+                for sort in (key, "-" + key)
+            ]
+            print(f"  {fname}: " + ", ".join(cells))
+
+
 def main() -> int:
+    if "--grid" in sys.argv:
+        import argparse
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--grid", action="store_true")
+        parser.add_argument("--sizes", default="100000,1000000")
+        parser.add_argument("--rounds", type=int, default=3)
+        parser.add_argument("--data", type=Path, default=None, help="reuse p<N> folders here")
+        args = parser.parse_args()
+        grid([int(s) for s in args.sizes.split(",")], args.rounds, args.data)
+        return 0
     if "--scale" in sys.argv:
         import argparse
 

@@ -631,7 +631,11 @@ class BrowserPanel(
     def _reloaded(self) -> None:
         total = len(self.project) if self.project else 0
         shown = self.model.rowCount()
-        self.count_label.setText(f"{shown:,} of {total:,} items" if self.project else "")
+        # while a worker counts, the rows shown are the first ones only: never an exact-looking
+        # count that is not the count
+        more = "+" if self.model.count_pending else ""
+        text = f"{shown:,}{more} of {total:,} items" + (" (counting…)" if more else "")
+        self.count_label.setText(text if self.project else "")
         self._show_filter_state()
         if shown and not self.table.currentIndex().isValid():
             self.table.setCurrentIndex(self.model.index(0, 1))

@@ -4,7 +4,9 @@ How it stays fast:
 
 * a filter or sort asks the catalog for the number of matching items and the ids of the rows
   around those shown, a window of them (browser_paging.py: a page plan per window, a few
-  milliseconds at a million items); scrolling elsewhere asks for the window there;
+  milliseconds at a million items); scrolling elsewhere asks for the window there; a count
+  that tests every item runs on a worker, and :attr:`ItemTableModel.count_pending` says the
+  rows shown are not all of them until it is done;
 * row contents are fetched a page at a time, by id, only when the view paints them, and kept in
   a bounded cache, so scrolling to row 90 000 costs one page query, not an OFFSET scan;
 * thumbnails are read from the project's thumbnail cache for the visible rows only, batched on
@@ -197,6 +199,12 @@ class ItemTableModel(QAbstractTableModel):
         self.endResetModel()
 
     # -- access ------------------------------------------------------------------------------
+    @property
+    def count_pending(self) -> bool:
+        """Whether more rows match than shown: a worker is still counting them (the row count
+        is the first window's until it is done)."""
+        return self._ids.counting
+
     @property
     def ids(self) -> np.ndarray:
         """Every row's id in order (read from the catalog when first asked after a reload)."""

@@ -1,12 +1,15 @@
 """The ids behind the Browser's rows at a million items: a window, not the whole list.
 
-A filter or sort asks the catalog for the number of matching items (from its count tables;
-when only a test of every item can tell, a name substring that most names hold, the first
-window's rows stand in until a worker has counted) and the ids of the rows around the ones
-shown (``Project.page_ids``: one page plan, a few
-milliseconds whatever the catalog's size). Scrolling elsewhere asks for the window there. The
-whole list is read only when a caller needs it: the label-next queue orders all of them, and
-finding the row of an item outside the window searches it (both kept until the next reload).
+A filter or sort asks the catalog for the number of matching items and the ids of the first
+rows (``Project.page_ids``: one page plan, a few milliseconds whatever the catalog's size; the
+first window is :data:`FIRST` rows, a screenful and some, because a filtered walk of the sort
+order costs in proportion to the rows it gathers). The number comes from the catalog's count
+tables, or from a count kept for this filter and catalog state; when only a test of every item
+can tell (a name substring that most names hold), the first window's rows stand in until a
+worker has counted, and :attr:`IdWindow.counting` says so (the Browser shows "200+"). Scrolling
+elsewhere asks for the window there. The whole list is read only when a caller needs it: the
+label-next queue orders all of them, and finding the row of an item outside the window searches
+it (both kept until the next reload).
 """
 
 from __future__ import annotations
@@ -18,13 +21,15 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog import Project
-from qbi_desktop.core.catalog.queries import count
+from qbi_desktop.core.catalog import Project, count_cache
+from qbi_desktop.core.catalog.queries import count, remember_count
 from qbi_desktop.core.jobs import Job, Progress
 
 #: Rows asked for at a time, and how many of them lie before the row that made us ask.
 WINDOW = 1000
 MARGIN = 300
+#: Rows asked for when a filter or sort changes (what the first screens show).
+FIRST = 200
 
 
 class IdWindow:
@@ -47,6 +52,7 @@ class IdWindow:
         self.window = np.zeros(0, dtype=np.int64)
         self._all: np.ndarray | None = None
         self.counting = False  # the total is the first window's size until counted()
+        self.count_state: count_cache.State | None = None  # the catalog's, when counting began
         self.generation = getattr(self, "generation", 0) + 1  # a count started before is stale
 
     def reset(self, project: Project, filters: Any, sort: str, count_later: bool = False) -> None:
@@ -55,15 +61,20 @@ class IdWindow:
         and ``total`` is the first window's size until :meth:`counted`)."""
         self.clear()
         self.project, self.filters, self.sort = project, filters, sort
-        self._load(0)
-        if self.window.size < WINDOW:
+        self._load(0, FIRST)
+        if self.window.size < FIRST:
             self.total = int(self.window.size)  # all of them are in the first window
         elif count_later and not project.count_is_quick(filters):
             self.total, self.counting = int(self.window.size), True
+            self.count_state = count_cache.state(project.db)
         else:
             self.total = project.count(filters)
 
     def counted(self, total: int) -> None:
+        """The worker's count: exact from now on, and kept for this filter while the catalog
+        stays as it was when counting began (the next sort shows it at once)."""
+        if self.project is not None and self.count_state is not None:
+            remember_count(self.project.db, self.filters, total, self.count_state)
         self.total, self.counting = max(int(total), self.total), False
 
     def set_all(self, ids: np.ndarray) -> None:
@@ -119,14 +130,14 @@ class IdWindow:
             self._all = self.project.id_array(self.filters, self.sort)
         return self._all
 
-    def _load(self, start: int) -> None:
+    def _load(self, start: int, size: int = WINDOW) -> None:
         if self._all is not None:
             self.start, self.window = 0, self._all
             return
         if self.project is None:
             return
         self.start = start
-        self.window = self.project.page_ids(self.filters, self.sort, start, WINDOW)
+        self.window = self.project.page_ids(self.filters, self.sort, start, size)
 
 
 def count_job(project: Project, filters: Any, window: IdWindow) -> Job[int | None]:
