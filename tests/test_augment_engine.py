@@ -251,6 +251,47 @@ def test_crop_gamma_contrast_and_blur_do_what_they_say():
     assert b.std() < 0.5 * x.std() and b.dtype == np.uint8
 
 
+def test_sample_matrix_equals_the_composed_matrices():
+    """One sample's matrix, composed in plain floats, is the product of the Keras-like matrix
+    centred on the image and the flips (to float rounding), for every combination of steps."""
+    rng = np.random.default_rng(8)
+    for trial in range(400):
+        theta, tx, ty, shear = rng.uniform(-45, 45), *rng.uniform(-80, 80, 2), rng.uniform(-20, 20)
+        zx, zy = rng.uniform(0.5, 1.6, 2)
+        h, w = (int(v) for v in rng.integers(1, 700, 2))
+        flips = bool(trial & 1), bool(trial & 2)
+        # each step left out in some trials: the composition must skip it exactly
+        theta, shear = theta * (trial % 3 > 0), shear * (trial % 5 > 0)
+        tx, ty = (tx, ty) if trial % 7 else (0.0, 0.0)
+        zx, zy = (zx, zy) if trial % 4 else (1.0, 1.0)
+        ref = G.about_center(G.keras_like_matrix(theta, tx, ty, shear, zx, zy), h, w)
+        ref = ref @ G.flip_matrix(h, w, *flips)
+        got = G.sample_matrix(theta, tx, ty, shear, zx, zy, h, w, *flips)
+        np.testing.assert_allclose(got, ref, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("keras_compat", [False, True])
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"gaussian_noise": {"std_range": [0, 9]}}, {"random_crop": {"scale_range": [0.5, 1]}}],
+)
+def test_augment_draws_the_parameters_of_its_sample_seed(keras_compat, extra):
+    """A sample's parameters are those drawn from sample_seed(seed, item, copy), with or without
+    extra options, in both modes (what the preview and a reproduction rely on)."""
+    from qbi_desktop.core.augment import sample_seed
+
+    p = Pipeline.from_options(
+        seed=12, keras_compat=keras_compat, rotation_range=20, zoom_range=0.2, **extra
+    )
+    x = np.zeros((30, 40), np.uint8)
+    seen = set()
+    for item, copy in ((0, 0), (0, 1), (3, 0), (7, 5)):
+        got = p.augment(x, item_index=item, copy_index=copy).params
+        assert got == p.sample_params(x.shape, sample_seed(12, item, copy))
+        seen.add(repr(got))
+    assert len(seen) == 4
+
+
 def test_preview_gives_parameters_the_batch_would_draw_on_a_small_copy():
     rng = np.random.default_rng(6)
     img = (rng.random((600, 600)) * 60000).astype(np.uint16)

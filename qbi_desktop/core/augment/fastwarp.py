@@ -81,8 +81,19 @@ def _input_bounds(
         c_lo += float(dc.min())
         c_hi += float(dc.max())
     (a, b, t), (c, d, u) = m[:2].tolist()
-    rows = [a * r + b * q + t for r in (r_lo, r_hi) for q in (c_lo, c_hi)]
-    cols = [c * r + d * q + u for r in (r_lo, r_hi) for q in (c_lo, c_hi)]
+    # the four corners written out (comprehensions cost several us per call here)
+    rows = (
+        a * r_lo + b * c_lo + t,
+        a * r_lo + b * c_hi + t,
+        a * r_hi + b * c_lo + t,
+        a * r_hi + b * c_hi + t,
+    )
+    cols = (
+        c * r_lo + d * c_lo + u,
+        c * r_lo + d * c_hi + u,
+        c * r_hi + d * c_lo + u,
+        c * r_hi + d * c_hi + u,
+    )
     return min(rows), max(rows), min(cols), max(cols)
 
 

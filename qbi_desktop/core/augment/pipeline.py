@@ -206,15 +206,20 @@ class Pipeline:
             else np.random.SeedSequence(int(stream))
         )
         keras_ss, extra_ss = ss.spawn(2)
+        return self._draw(shape, keras_ss, lambda: extra_ss)
+
+    def _draw(self, shape, keras_ss, extra_ss) -> dict[str, Any]:
+        """Parameters from the two child streams of a sample (``extra_ss()`` makes the second:
+        a pipeline without extra options never needs it)."""
         h, w = int(shape[0]), int(shape[1])
         o = self.options
         if self.keras_compat:
             rs = np.random.RandomState(int(keras_ss.generate_state(1, np.uint32)[0]))
-            params = keras_compat.keras_random_params(o, (h, w, 1), rs)
-        else:
+            params = _plain(keras_compat.keras_random_params(o, (h, w, 1), rs))
+        else:  # (plain Python values already)
             params = _corrected_params(o, h, w, np.random.default_rng(keras_ss))
-        params.update(_extra_params(o, h, w, np.random.default_rng(extra_ss)))
-        return _plain(params)
+        params.update(_plain(_extra_params(o, h, w, _LazyRng(extra_ss))))
+        return params
 
     def augment(
         self,
@@ -227,7 +232,14 @@ class Pipeline:
     ) -> Sample:
         """Draw this (item, copy)'s parameters and apply them."""
         image = intensity.check_image(image)
-        params = self.sample_params(image.shape, sample_seed(self.seed, item_index, copy_index))
+        # the two children of sample_seed(seed, item, copy), made directly (as spawn(2) makes
+        # them): a SeedSequence costs ~10 us to set up, and most pipelines need only one of them
+        key = (int(item_index), int(copy_index))
+        params = self._draw(
+            image.shape,
+            np.random.SeedSequence(self.seed, spawn_key=(*key, 0)),
+            lambda: np.random.SeedSequence(self.seed, spawn_key=(*key, 1)),
+        )
         return self.apply(image, params, mask, boxes)
 
     def apply(
@@ -292,6 +304,20 @@ def _corrected_params(
     }
 
 
+class _LazyRng:
+    """A Generator on ``make_seed()``, set up on first use (~25 us that a pipeline without extra
+    options would spend for nothing on every sample)."""
+
+    def __init__(self, make_seed):
+        self._make_seed = make_seed
+        self._rng: np.random.Generator | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._rng is None:
+            self._rng = np.random.default_rng(self._make_seed())
+        return getattr(self._rng, name)
+
+
 def _extra_params(o: dict[str, Any], h: int, w: int, rng: np.random.Generator) -> dict[str, Any]:
     p: dict[str, Any] = {}
     if o["random_crop"]:
@@ -346,20 +372,17 @@ def _plain(v: Any) -> Any:
 def _geometry(o, params, shape, scale) -> tuple[np.ndarray, tuple | None]:
     """The corrected output->input matrix (affine, flips, crop) and the elastic field, if any."""
     h, w = shape[:2]
-    m = geometry.about_center(
-        geometry.keras_like_matrix(
-            params.get("theta", 0.0),
-            params.get("tx", 0.0) * scale,
-            params.get("ty", 0.0) * scale,
-            params.get("shear", 0.0),
-            params.get("zx", 1.0),
-            params.get("zy", 1.0),
-        ),
+    m = geometry.sample_matrix(
+        params.get("theta", 0.0),
+        params.get("tx", 0.0) * scale,
+        params.get("ty", 0.0) * scale,
+        params.get("shear", 0.0),
+        params.get("zx", 1.0),
+        params.get("zy", 1.0),
         h,
         w,
-    )
-    m = m @ geometry.flip_matrix(
-        h, w, bool(params.get("flip_horizontal")), bool(params.get("flip_vertical"))
+        bool(params.get("flip_horizontal")),
+        bool(params.get("flip_vertical")),
     )
     if "crop" in params:
         top, left, ch, cw = params["crop"]
