@@ -124,12 +124,14 @@ def test_mask_disagreement_shown_taken_merged_undone_and_edited(qtbot, main_wind
     np.testing.assert_array_equal(mask, bob)
     assert who == "consensus of Ada, Bob by Bob's version"
     assert _pixels_of(view.graphics, (255, 255, 255), tolerance=0) > 200  # the consensus, white
-    # Ctrl+Z puts Ada's (the item's mask before) back
+    # Ctrl+Z puts Ada's (the item's mask before) back (written on a worker)
     _key(qtbot, queue, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    _decided(qtbot, queue)
     mask, who = _mask(root, item)
     np.testing.assert_array_equal(mask, ada)
     assert who == "Ada"
     queue.redo()
+    _decided(qtbot, queue)
     np.testing.assert_array_equal(_mask(root, item)[0], bob)
 
     # merge by majority vote and by STAPLE: what the core computes

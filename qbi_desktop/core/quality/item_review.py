@@ -223,6 +223,13 @@ def _decode(data: bytes) -> np.ndarray:
     return tifffile.imread(io.BytesIO(data))
 
 
+def _same(a: bytes | None, b: bytes | None) -> bool:
+    """Whether two stored masks (TIFF bytes, None: no mask) hold the same labels."""
+    if a is None or b is None or a == b:
+        return a == b
+    return bool(np.array_equal(_decode(a), _decode(b)))
+
+
 def set_item_mask(
     project: Project, item_id: int, mask: np.ndarray | None, who: str, what: str
 ) -> MaskChange:
@@ -249,10 +256,12 @@ def revert_mask(project: Project, change: MaskChange, annotator: str | None) -> 
     from qbi_desktop.core.catalog.project import now
 
     with project.transaction() as tx:
-        path, _by = _current(project, tx.db, change.item)
-        if path != change.path:
-            return None
+        path, by = _current(project, tx.db, change.item)
         after = _read(project, path, change.item)
+        # An undo of a later decision put this change's result back as a new file: the same
+        # mask by the same name is not a change made since (two Ctrl+Z in a row undo both).
+        if path != change.path and not (by == change.after_by and _same(after, change.after)):
+            return None
         mask = None if change.before is None else _decode(change.before)
         # the catalog's own writer, without a new opinion: the person's own version is theirs
         tx.set_mask(change.item, mask, change.before_by, log=False)

@@ -4,7 +4,9 @@ Take one annotator's version (keys 1..n), merge them (masks by majority vote, ST
 intersection; boxes by matching, core.quality.merge), or open the merged or taken result in the
 canvas to edit it: what is saved there is written as "consensus of A, B by <method>/edited by
 <you>". Each decision is one undoable change: boxes through the catalog's revert (as the
-Browser), masks through core.quality.item_review's mask change.
+Browser), masks through core.quality.item_review's mask change, written back on a worker (a
+2048^2 mask's TIFF took ~100 ms on the GUI thread); until it is written no other decision,
+undo or redo starts, so writes never interleave and the undo stack says what the disk holds.
 """
 
 from __future__ import annotations
@@ -60,6 +62,17 @@ def mask_decision_job(root: Path, item: int, make, who: str, text: str):
         project.close()
 
 
+def mask_revert_job(root: Path, change, annotator: str | None):
+    """Job: put back the mask ``change`` replaced (see :func:`revert_mask`; None when the
+    item's mask changed again since), on a worker with the worker's own connection."""
+    yield Progress(0, 1, f"putting back the mask of item {change.item}")
+    project = open_project(root)
+    try:
+        return revert_mask(project, change, annotator)
+    finally:
+        project.close()
+
+
 class ShapeDecisions:
     """Needs the dialog's window, project, view, method, status, undo_stack, current(),
     _push() and _refresh()."""
@@ -107,7 +120,7 @@ class ShapeDecisions:
         return v
 
     def busy(self) -> bool:
-        """A mask decision is still being computed and written."""
+        """A mask decision (or its undo or redo) is still being computed and written."""
         return self.deciding is not None
 
     def take_shape(self, person: str, then=None) -> None:
@@ -192,15 +205,47 @@ class ShapeDecisions:
     def _push_mask(self, text: str, change, d) -> None:
         state = {"change": change}
 
-        def flip():
-            back = revert_mask(self.project, state["change"], self.window.annotator.name)
-            if back is None:
-                return f"{d.name}: its mask changed since; left as it is"
-            state["change"] = back
-            self._refresh(d.item)
-            return None
+        def flip(which: str) -> str:
+            """Start writing the mask back on a worker; the stack moves at once and moves back
+            (``took_back``) if the write fails."""
+            if self.busy():  # (the stack refuses: the edit stays where it is)
+                raise UserFacingError("the last mask decision is still being written; try again")
+            if self.project is None:
+                raise UserFacingError("the project this decision was made in is closed")
+            done = "Undone" if which == "undo" else "Redone"
 
-        self.undo_stack.push(text, flip, flip)  # reverting the revert redoes it
+            def finished(back) -> None:
+                if not isValid(self):  # closed meanwhile: written, nothing left to show
+                    return
+                self.deciding = None
+                if back is None:
+                    self.status.setText(f"{d.name}: its mask changed since; left as it is")
+                    return
+                state["change"] = back
+                self._refresh(d.item)
+                self._load_view()
+                self.status.setText(f"{done}: {text}")
+
+            def failed(message: str) -> None:
+                if not isValid(self):
+                    return
+                self.deciding = None
+                self.undo_stack.took_back(which)
+                self.status.setText(f"Not {done.lower()}: {message}")
+                self.window.report_error(f"{which} of {text}: {message}")
+
+            root, me, before = self.project.root, self.window.annotator.name, state["change"]
+            self.deciding = self.window.tasks.submit(
+                f"{which.capitalize()} {text}",
+                lambda: mask_revert_job(root, before, me),
+                on_result=finished,
+                on_error=failed,
+                listed=False,
+            )
+            return f"{'Undoing' if which == 'undo' else 'Redoing'} {text}…"
+
+        # reverting the revert redoes it
+        self.undo_stack.push(text, lambda: flip("undo"), lambda: flip("redo"))
 
     def _consensus_by(self, item: int, kind: str) -> str | None:
         """Who the item's mask or boxes are written as, when that is a consensus."""

@@ -45,7 +45,7 @@ from qbi_desktop.core.quality.merge import MASK_METHODS, METHOD_WORDS
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.disagreement_shapes import SHAPES, ShapeDecisions
 from qbi_desktop.gui.docks.disagreement_view import DisagreementView
-from qbi_desktop.gui.undo import UndoStack
+from qbi_desktop.gui.undo import REDO_KEYS, UndoStack
 
 
 def project_disagreements_job(root: Path):
@@ -147,8 +147,10 @@ class DisagreementQueue(ShapeDecisions, QDialog):
             ("E", self.edit_consensus),
             ("S", self.view.side_by_side.toggle),
             (QKeySequence.StandardKey.Undo, self.undo),
-            (QKeySequence.StandardKey.Redo, self.redo),
         ]
+        # both redo keys the window has (a StandardKey makes a shortcut of its first only:
+        # Ctrl+Y here, and the Ctrl+Shift+Z this queue's help names did nothing)
+        keys += [(key, self.redo) for key in REDO_KEYS]
         keys += [(str(n), lambda n=n: self.take(n - 1)) for n in range(1, 10)]
         for key, slot in keys:
             QShortcut(QKeySequence(key), self, activated=slot)
@@ -244,6 +246,9 @@ class DisagreementQueue(ShapeDecisions, QDialog):
         d = self.current()
         if d is None or self.project is None or not may_edit(self.window, self.project.root):
             return  # (a shared project: the annotator's name first)
+        if self.busy():  # a new edit would forget the undo being written
+            self.status.setText("Still writing the last decision…")
+            return
         who = CONSENSUS_PREFIX + ", ".join(d.annotators)
         if d.kind == "label":
             change = self.project.set_label([d.item], str(value), who)
@@ -304,6 +309,9 @@ class DisagreementQueue(ShapeDecisions, QDialog):
         d = self.current()
         if d is None or self.project is None or not may_edit(self.window, self.project.root):
             return  # (a shared project: the annotator's name first)
+        if self.busy():
+            self.status.setText("Still writing the last decision…")
+            return
         change = self.project.set_review([d.item], state, self.window.annotator.name)
         self._push(f"{state} {d.name}", change, d)
         self._refresh(d.item)
@@ -334,13 +342,19 @@ class DisagreementQueue(ShapeDecisions, QDialog):
     def _undo_or_redo(self, said: str | None, act, done: str) -> None:
         if said is None:
             return
+        if self.busy():  # a mask is being written: the stack waits for the disk
+            self.status.setText(
+                f"Not {done.lower()}: the last mask decision is still being written"
+            )
+            return
         try:
             message = act()
         except UserFacingError as exc:  # the project went read-only, a file vanished...
             self.status.setText(f"Not {done.lower()}: {exc}")
             return
         self.status.setText(message or f"{done}: {said}")
-        self._load_view()  # the consensus the item holds now
+        if not self.busy():  # (a mask being written back shows it when it is written)
+            self._load_view()  # the consensus the item holds now
 
     def _refresh(self, item_id: int) -> None:
         browser = self.window.panels.get("browser")
