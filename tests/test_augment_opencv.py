@@ -127,13 +127,15 @@ def test_integer_shifts_and_flips_are_identical_point_wise_steps_included(
     assert not np.array_equal(b, image)
 
 
+@pytest.mark.parametrize("shape", [(61, 77), (301, 333)])  # one band; several, odd width
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
-def test_noise_alone_is_identical_and_saturates_like_the_exact_path(dtype):
+def test_noise_alone_is_identical_and_saturates_like_the_exact_path(dtype, shape):
     """Noise with no other point-wise step is added to the warped values in the image's dtype
-    (one saturating add): under integer shifts and flips the result equals the exact path's
-    float round/clip pixel for pixel, including values pushed beyond 0 and the dtype's top."""
+    (one saturating add, the noise drawn band by band): under integer shifts and flips the
+    result equals the exact path's float round/clip pixel for pixel, including values pushed
+    beyond 0 and the dtype's top."""
     top = np.iinfo(dtype).max
-    image = smooth_image(dtype, shape=(61, 77))
+    image = smooth_image(dtype, shape=shape)
     image[:8] = 0
     image[-8:] = top
     exact, fast = both(dict(fill_mode="nearest"))

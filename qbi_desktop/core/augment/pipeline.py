@@ -441,26 +441,25 @@ def _fused_post(params: dict[str, Any], image: np.ndarray):
     b = params.get("brightness")
     g = params.get("gamma")
     std = params.get("noise_std") or 0.0
-    idx = (
-        intensity.noise_indices(params["noise_seed"], image.shape[0] * image.shape[1])
-        if std
-        else None
-    )
-    w = image.shape[1]
+    seed = params["noise_seed"] if std else None
+    h, w = image.shape[:2]
+    idx: list[np.ndarray] = []  # the noise's indices, made on first use
 
     def post(values: np.ndarray, r0: int, r1: int) -> np.ndarray:
         if b is not None:
             values = intensity.brightness(values, b)
         if g is not None:
             values = intensity.gamma(values, g, rng_)
-        if idx is not None:
-            values = intensity.add_noise_band(values, std, idx[r0 * w : r1 * w])
+        if seed is not None:
+            if not idx:
+                idx.append(intensity.noise_indices(seed, h * w))
+            values = intensity.add_noise_band(values, std, idx[0][r0 * w : r1 * w])
         return intensity.finalize_band(values, dt)
 
     # nothing but the final cast: a resampler may produce the image's dtype directly
-    post.only_cast = b is None and g is None and idx is None
+    post.only_cast = b is None and g is None and seed is None
     # nothing but noise and the cast: a resampler may add it to values in the image's dtype
-    post.only_noise = (std, idx) if b is None and g is None and idx is not None else None
+    post.only_noise = (std, seed) if b is None and g is None and seed is not None else None
     return post
 
 
