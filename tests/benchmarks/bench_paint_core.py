@@ -117,19 +117,20 @@ def undo_memory_200() -> tuple[int, int]:
 def _start_session(image: np.ndarray, path: Path, hash_first: bool):
     """Time from a new session to ``ready`` (what the Annotate dock waits for before the first
     stroke). ``hash_first``: the previous behaviour, the full hash before anything else."""
+    import qbi_desktop.gui.annotate.prepare as prepare_module
     import qbi_desktop.gui.annotate.session as session_module
     from qbi_desktop.core.jobs import run_job
 
-    allowed = session_module.quick_start_allowed
+    allowed = prepare_module.quick_start_allowed
     if hash_first:
-        session_module.quick_start_allowed = lambda *a, **k: False
+        prepare_module.quick_start_allowed = lambda *a, **k: False
     try:
         t0 = time.perf_counter()
         s = session_module.MaskSession(image, path)
         s.apply_prepared(run_job(session_module.prepare_job(image, path)))
         seconds = time.perf_counter() - t0
     finally:
-        session_module.quick_start_allowed = allowed
+        prepare_module.quick_start_allowed = allowed
     assert s.ready
     s.settle_identity()  # the background hash ends outside the timed part, before the next run
     s.close()

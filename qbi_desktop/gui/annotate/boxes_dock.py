@@ -46,7 +46,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.boxes_overlay import BoxLayer
 from qbi_desktop.gui.annotate.boxes_session import BoxSession
 from qbi_desktop.gui.annotate.boxes_tool import BoxController
-from qbi_desktop.gui.annotate.session import plane_dataset, plane_file
+from qbi_desktop.gui.annotate.prepare import plane_dataset, plane_file
 
 log = logging.getLogger("qbi_desktop")
 

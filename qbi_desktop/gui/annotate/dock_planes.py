@@ -8,13 +8,13 @@ from __future__ import annotations
 import copy
 import weakref
 
-from qbi_desktop.gui.annotate.session import (
-    MaskSession,
+from qbi_desktop.gui.annotate.prepare import (
     plane_dataset,
     plane_file,
     prepare_item_job,
     prepare_job,
 )
+from qbi_desktop.gui.annotate.session import MaskSession
 
 # clean mask sessions kept after their plane is left (see PlanesMixin._drop_clean_sessions)
 KEEP_CLEAN = 3
