@@ -8,11 +8,17 @@ Drives the real main window (offscreen) with real key events and prints medians 
 - Ctrl+Z of a target in the Browser;
 - typing 500 labels (a key every 50 ms: Enter on a right suggestion, else the class key) with a
   5 ms heartbeat timer recording the gaps between its ticks: median / p95 / max gap, gaps over
-  50 ms, with the table in catalog order and in "Label next" order, the suggestion worker reading
-  features and updating behind. An idle run first gives the machine's own noise.
-Run: .venv/bin/python tests/benchmarks/bench_browser_keys.py [--profile FILE]
+  50 ms and where the GUI thread spent them (on a CPU, runnable but descheduled, asleep on a
+  lock or I/O), with the table in catalog order and in "Label next" order, the suggestion
+  worker reading features and updating behind. An idle run first gives the machine's own noise.
+Run: .venv/bin/python tests/benchmarks/bench_browser_keys.py [--profile FILE] [--stalls]
+    [--why] [--busy N] [--labels N]
 (--profile: cProfile of the GUI thread during the typing runs, written to FILE;
- --stalls: where the GUI thread was while the heartbeat was late, sampled every 5 ms)
+ --stalls: where the GUI thread was while the heartbeat was late, sampled every 5 ms;
+ --why: what the GUI thread was doing in the gaps over 50 ms (another process reads its state
+   and system call from /proc every 2 ms: running, runnable, asleep on a lock, in I/O);
+ --busy N: N busy-looping processes during the heartbeat runs, a reproducible load;
+ --labels N: labels typed per typing run, 500 unless given)
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidebyside import busy, load_text  # noqa: E402
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 N_ITEMS = 100_000
@@ -103,19 +112,92 @@ class _StallSampler:
         self.thread.join()
 
 
+_PROC_SAMPLER = r"""
+import sys, time
+base, out = sys.argv[1], sys.argv[2]
+with open(out, "w") as f:
+    while True:
+        try:
+            with open(base + "stat") as s:
+                state = s.read().rsplit(")", 1)[1].split()[0]
+            with open(base + "syscall") as s:
+                call = s.read().split()[0]
+        except (OSError, IndexError):
+            break
+        f.write(f"{time.perf_counter()} {state} {call}\n")
+        time.sleep(0.002)
+"""
+# x86-64 system call numbers of what the GUI thread can be blocked in
+_CALLS = {
+    "202": "futex: a lock (the interpreter lock, a Qt mutex)",
+    "7": "event loop wait (poll)",
+    "271": "event loop wait (poll)",
+    "232": "event loop wait (poll)",
+    "281": "event loop wait (poll)",
+    "74": "fsync",
+    "75": "fsync",
+    "0": "file read/write",
+    "1": "file read/write",
+    "17": "file read/write",
+    "18": "file read/write",
+}
+
+
+class _WhySampler:
+    """Another process (it shares no interpreter lock with this one) that reads the GUI thread's
+    state and system call from /proc every 2 ms; :meth:`late` sorts the samples that fall in
+    heartbeat gaps over 50 ms: running or runnable (the OS gave the core to another), asleep in
+    a futex (a lock - the interpreter lock held by another thread of this process), in the
+    event loop's poll, in file I/O ..."""
+
+    def __init__(self):
+        import subprocess
+
+        fd, self.out = tempfile.mkstemp(prefix="qbi-why-")
+        os.close(fd)
+        base = f"/proc/{os.getpid()}/task/{_MAIN_TID}/"
+        self.proc = subprocess.Popen([sys.executable, "-c", _PROC_SAMPLER, base, self.out])
+
+    def late(self, ticks: list[float]) -> dict[str, int]:
+        import bisect
+
+        self.proc.terminate()
+        self.proc.wait()
+        with open(self.out) as f:
+            samples = [line.split() for line in f if line.count(" ") == 2]
+        os.unlink(self.out)
+        times = [float(t) for t, _, _ in samples]
+        counts: dict[str, int] = {}
+        for a, b in zip(ticks, ticks[1:], strict=False):
+            if b - a <= 0.05:
+                continue
+            for _t, state, call in samples[bisect.bisect(times, a) : bisect.bisect(times, b)]:
+                if state == "R" or call == "running":
+                    what = "running or runnable"
+                else:
+                    what = _CALLS.get(call, f"{state} in system call {call}")
+                counts[what] = counts.get(what, 0) + 1
+        return counts
+
+
+WHY: dict[str, int] | None = None  # --why: samples of the GUI thread in late gaps, by kind
+
+
 def heartbeat(app, seconds: float, every_ms: int = 0, act=None) -> tuple[list[float], int]:
     """Run the event loop with a 5 ms heartbeat for ``seconds`` (or until ``act`` returns
     False), calling ``act`` every ``every_ms``; the heartbeat gaps (ms) and the acts done."""
     from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     ticks: list[float] = [time.perf_counter()]
+    sched = [_sched()]
     done = [0]
     loop = QEventLoop()
     watch = _StallSampler(ticks) if STALLS is not None else None
+    why = _WhySampler() if WHY is not None else None
     beat = QTimer()
     beat.setTimerType(Qt.TimerType.PreciseTimer)
     beat.setInterval(5)
-    beat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    beat.timeout.connect(lambda: (ticks.append(time.perf_counter()), sched.append(_sched())))
     keys = QTimer()
     keys.setTimerType(Qt.TimerType.PreciseTimer)
 
@@ -135,17 +217,59 @@ def heartbeat(app, seconds: float, every_ms: int = 0, act=None) -> tuple[list[fl
     keys.stop()
     if watch is not None:
         watch.stop()
-    return [1000 * (b - a) for a, b in zip(ticks, ticks[1:], strict=False)], done[0]
+    if why is not None:
+        for what, n in why.late(ticks).items():
+            WHY[what] = WHY.get(what, 0) + n
+    gaps = Gaps(1000 * (b - a) for a, b in zip(ticks, ticks[1:], strict=False))
+    for gap, (cpu0, wait0), (cpu1, wait1) in zip(gaps, sched, sched[1:], strict=False):
+        if gap > 50:
+            gaps.late_cpu += (cpu1 - cpu0) / 1e6
+            gaps.late_runnable += (wait1 - wait0) / 1e6
+            gaps.late_total += gap
+    return gaps, done[0]
 
 
-def gaps_text(gaps: list[float]) -> str:
+class Gaps(list):
+    """Heartbeat gaps (ms), and where the GUI thread spent the gaps over 50 ms (from the
+    kernel's per-thread scheduler statistics): on a CPU, runnable but waiting for one (the OS
+    gave the core to another process), or neither - asleep, waiting for a lock (such as the
+    interpreter lock a worker thread holds) or for I/O."""
+
+    def __init__(self, values=()):
+        super().__init__(values)
+        self.late_total = self.late_cpu = self.late_runnable = 0.0
+
+
+def _sched() -> tuple[int, int]:
+    """The GUI thread's (ns on a CPU, ns runnable waiting for a CPU) so far (Linux)."""
+    try:
+        with open(f"/proc/self/task/{_MAIN_TID}/schedstat") as f:
+            on_cpu, waiting, _ = f.read().split()
+        return int(on_cpu), int(waiting)
+    except (OSError, ValueError):
+        return 0, 0
+
+
+_MAIN_TID = __import__("threading").main_thread().native_id
+
+
+def gaps_text(gaps: Gaps) -> str:
     import numpy as np
 
     g = np.asarray(gaps)
-    return (
+    text = (
         f"median {np.median(g):.1f} ms, p95 {np.percentile(g, 95):.1f} ms, max {g.max():.1f} ms, "
         f"{int((g > 50).sum())} gap(s) over 50 ms"
     )
+    if gaps.late_total:
+        asleep = gaps.late_total - gaps.late_cpu - gaps.late_runnable
+        text += (
+            f" (together {gaps.late_total:.0f} ms: GUI thread on a CPU {gaps.late_cpu:.0f} ms, "
+            f"runnable but descheduled {gaps.late_runnable:.0f} ms, "
+            f"asleep - a lock or I/O, and the timer's own ~5 ms per gap - "
+            f"{max(0.0, asleep):.0f} ms)"
+        )
+    return text
 
 
 def type_labels(app, browser, labels: int = 500) -> tuple[list[float], int]:
@@ -185,9 +309,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--profile", type=Path, default=None)
     ap.add_argument("--stalls", action="store_true")
+    ap.add_argument("--why", action="store_true")
+    ap.add_argument("--busy", type=int, default=0)
+    ap.add_argument("--labels", type=int, default=500)
     args = ap.parse_args()
-    global STALLS
+    global STALLS, WHY
     STALLS = {} if args.stalls else None
+    WHY = {} if args.why else None
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         os.environ["QBI_DESKTOP_HOME"] = str(tmp / "home")
@@ -251,23 +379,25 @@ def main() -> None:
         h3 = len(HANDLER)
         ctrl = Qt.KeyboardModifier.ControlModifier
         undo_ms = [timed(app, lambda: QTest.keyClick(table, Qt.Key.Key_Z, ctrl)) for _ in range(20)]
-        idle, _ = heartbeat(app, 3.0)
-        profiler = None
-        if args.profile:
-            import cProfile
+        with busy(args.busy):
+            idle, _ = heartbeat(app, 3.0)
+            profiler = None
+            if args.profile:
+                import cProfile
 
-            profiler = cProfile.Profile()
-            profiler.enable()
-        table.clearSelection()
-        table.setCurrentIndex(browser.model.index(60_000, 1))
-        plain, n_plain = type_labels(app, browser)
-        browser.suggestions.queue_box.click()
-        table.setFocus()
-        queued, n_queued = type_labels(app, browser)
-        if profiler is not None:
-            profiler.disable()
-            profiler.dump_stats(str(args.profile))
-        print(f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+                profiler = cProfile.Profile()
+                profiler.enable()
+            table.clearSelection()
+            table.setCurrentIndex(browser.model.index(60_000, 1))
+            plain, n_plain = type_labels(app, browser, args.labels)
+            browser.suggestions.queue_box.click()
+            table.setFocus()
+            queued, n_queued = type_labels(app, browser, args.labels)
+            if profiler is not None:
+                profiler.disable()
+                profiler.dump_stats(str(args.profile))
+            load = load_text()
+        print(f"({load}; {args.busy} busy process(es) during the heartbeat runs)")
         print(f"heartbeat idle (the machine's noise): {gaps_text(idle)}")
         cpu_plain, cpu_queued = CPU_PER_LABEL[-2:]
         print(
@@ -278,6 +408,11 @@ def main() -> None:
             f"heartbeat, {n_queued} labels typed in 'Label next' order: {gaps_text(queued)}; "
             f"GUI thread CPU {cpu_queued:.1f} ms per label"
         )
+        if WHY:
+            total = sum(WHY.values())
+            print(f"GUI thread in the gaps over 50 ms, {total} samples every 2 ms (--why):")
+            for what, n in sorted(WHY.items(), key=lambda kv: -kv[1]):
+                print(f"  {100 * n / total:5.1f} %  {what}")
         if STALLS:
             print("GUI thread while the heartbeat was late (seconds sampled, top 12):")
             for key, seconds in sorted(STALLS.items(), key=lambda kv: -kv[1])[:12]:
