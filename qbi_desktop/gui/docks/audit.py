@@ -10,6 +10,8 @@ Reject (R), Merge duplicate (M) or Move to the other split (S) act on the catalo
 :func:`qbi_desktop.core.quality.review.apply_action` (history entry "audit") and go on the
 Browser's undo stack, so Ctrl+Z - here or in the Browser - takes them back; Show in Browser (B)
 shows the item and its twin there. The selection moves to the next row after each action.
+Below the table the selected row's item is shown as a picture, beside the related item's for
+a duplicate or a leak (:mod:`.audit_detail`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QDialog,
     QHBoxLayout,
     QHeaderView,
@@ -39,6 +42,7 @@ from qbi_desktop.core.quality.audit import KINDS, AuditReport, Issue, audit_job
 from qbi_desktop.core.quality.features import project_items_job
 from qbi_desktop.core.quality.review import allowed, apply_action
 from qbi_desktop.gui.annotator import may_edit
+from qbi_desktop.gui.docks.audit_detail import IssuePictures
 
 COLUMNS = ("Item", "Kind", "Score", "Given label", "Suggested label", "Related item", "Done")
 COL_DONE = len(COLUMNS) - 1
@@ -169,7 +173,10 @@ class AuditDialog(QDialog):
             for c, value in enumerate(values):
                 self.table.setItem(r, c, QTableWidgetItem(value))
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        layout.addWidget(self.table)
+        layout.addWidget(self.table, 1)
+        tasks = getattr(parent, "tasks", None)
+        self.pictures = IssuePictures(None if tasks is None else tasks.submit, self)
+        layout.addWidget(self.pictures)
 
         # -- review actions on the selected row
         self.buttons: dict[str, QPushButton] = {}
@@ -192,13 +199,14 @@ class AuditDialog(QDialog):
         self._bind("B", self.show_in_browser)
         self._bind("Ctrl+Z", lambda: self._undo("undo"))
         self._bind("Ctrl+Shift+Z", lambda: self._undo("redo"))
-        self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._enable())
+        self.table.selectionModel().currentRowChanged.connect(lambda *_a: self._row_changed())
         if browser is not None:
             browser.undo_stack.changed.connect(self._refresh_done)
         if rows:
             self.table.selectRow(0)
-        self._enable()
-        self.resize(900, 560)
+        self._row_changed()
+        screen = (self.screen() or QApplication.primaryScreen()).availableGeometry()
+        self.resize(min(900, int(screen.width() * 0.92)), min(760, int(screen.height() * 0.9)))
 
     def _bind(self, key: str, slot) -> None:
         shortcut = QShortcut(QKeySequence(key), self)
@@ -216,6 +224,10 @@ class AuditDialog(QDialog):
             and self.project is not None
             and self.browser.project is self.project
         )
+
+    def _row_changed(self) -> None:
+        self._enable()
+        self.pictures.show_issue(self.current_issue(), self.project if self._open() else None)
 
     def _enable(self) -> None:
         issue = self.current_issue()
