@@ -65,6 +65,11 @@ REVIEW_COLOURS = {
     "needs_edit": QColor(220, 140, 30),
 }
 ITEM_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+_DISPLAY, _TOOLTIP = Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole
+_FOREGROUND, _DECORATION = Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole
+_SIZE_HINT = Qt.ItemDataRole.SizeHintRole
+#: The roles some cell answers (data() returns None for the others at once).
+_SERVED = frozenset({_DISPLAY, _TOOLTIP, _FOREGROUND, _DECORATION, _SIZE_HINT, ITEM_ID_ROLE})
 
 
 class ItemTableModel(QAbstractTableModel):
@@ -259,31 +264,31 @@ class ItemTableModel(QAbstractTableModel):
             return COLUMNS[section][2]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+    def data(self, index: QModelIndex, role=_DISPLAY):
+        # Qt asks every painted cell for ~7 roles: the ones no cell answers, and colours of the
+        # columns without any, return before anything is looked up (half of a repaint's time
+        # at 20 rows was spent here); roles are tested against prepared values, not Qt's enums
+        if role not in _SERVED or not index.isValid():
             return None
-        row, col = index.row(), index.column()
+        col = index.column()
+        if role == _FOREGROUND and col != COL_REVIEW and col != COL_SUGGESTED:
+            return None
+        row = index.row()
         if role == ITEM_ID_ROLE:
             return self._ids.id_at(row)
-        if role == Qt.ItemDataRole.DecorationRole and col == COL_THUMB:
-            return self._thumbnail(self._ids.id_at(row), row)
-        if role == Qt.ItemDataRole.SizeHintRole and col == COL_THUMB:
-            return QSize(ICON_SIZE + 8, ICON_SIZE + 4)
-        if role not in (
-            Qt.ItemDataRole.DisplayRole,
-            Qt.ItemDataRole.ToolTipRole,
-            Qt.ItemDataRole.ForegroundRole,
-        ):
-            return None
+        if role == _DECORATION:
+            return self._thumbnail(self._ids.id_at(row), row) if col == COL_THUMB else None
+        if role == _SIZE_HINT:
+            return QSize(ICON_SIZE + 8, ICON_SIZE + 4) if col == COL_THUMB else None
         item = self.item(row)
         if col == COL_SUGGESTED:
             return None if self.suggestions is None else self.suggestions.cell(item, role)
-        if role == Qt.ItemDataRole.ForegroundRole:
-            if col == COL_REVIEW and item["review"] in REVIEW_COLOURS:
+        if role == _FOREGROUND:
+            if item["review"] in REVIEW_COLOURS:
                 return QBrush(REVIEW_COLOURS[item["review"]])
             return None
         text = _cell_text(item, col, self.target_defs)
-        if role == Qt.ItemDataRole.ToolTipRole:
+        if role == _TOOLTIP:
             return text if col != COL_THUMB else item["name"]
         return text
 
