@@ -130,3 +130,29 @@ def test_a_start_with_nothing_to_recover_lists_no_task(qtbot, main_window):
     panel = main_window.panels["annotate"]
     assert panel.leftovers is not None and not panel.leftovers.message()
     assert not any(t.title == "Look for unsaved masks" for t in main_window.tasks.tasks)
+
+
+def test_a_stamp_that_is_not_a_regular_file_or_not_ours_means_a_sweep(tmp_path):
+    import os
+    import threading
+
+    root = _project_with_masks(tmp_path)
+    stamp = root / leftovers.STAMP
+    stamp.write_text('{"folders": {}, "references": [0, 0, 0]}')  # says nothing true
+    orphan = _orphan(root)
+    assert leftovers.has_candidates(root)
+    stamp.unlink()
+    os.mkfifo(stamp)  # reading it would wait for a writer for ever
+    orphan = _orphan(root)
+    outcome = []
+
+    def opening() -> None:
+        with open_project(root) as project:
+            outcome.append(project.swept)
+
+    opener = threading.Thread(target=opening)
+    opener.start()
+    opener.join(30)
+    assert not opener.is_alive(), "the open hung on the FIFO"
+    assert outcome[0] is not None and outcome[0].paths == [orphan]
+    assert stamp.is_file() and not stamp.is_symlink()  # replaced by a real stamp

@@ -322,8 +322,11 @@ def _stamp_matches(
     """Whether the project is as the last clean sweep left it (no entry added to or removed
     from a swept folder, as many rows referring to files): a few ``stat`` calls and counts
     instead of listing every file."""
+    path = root / STAMP
     try:
-        with open(root / STAMP, "rb") as f:
+        if not stat.S_ISREG(path.lstat().st_mode):  # a FIFO would block the open for ever
+            return False
+        with open(path, "rb") as f:
             noted = json.loads(f.read(1 << 20))
     except (OSError, ValueError):
         return False
