@@ -223,6 +223,8 @@ def scale(sizes: list[int], rounds: int, n_busy: int) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from sidebyside import SideBySide, busy, load_text
 
+    from qbi_desktop.core.catalog import count_cache
+
     print(f"catalog scaling, {rounds} interleaved rounds per size; start: {load_text()}")
     with tempfile.TemporaryDirectory() as tmp:
         built = {n: build_scaled(Path(tmp), n) for n in sizes}
@@ -235,7 +237,9 @@ def scale(sizes: list[int], rounds: int, n_busy: int) -> None:
                     sbs = SideBySide(f"{n:,} items, {busy_n} busy processes (ms, count + page)")
                     work = {}
                     for name, (filters, sort) in SCALE_CASES.items():
+                        # each round a filter chosen anew: no count kept from the round before
                         work[f"QBI {name}"] = lambda f=filters, s=sort, p=project: (
+                            count_cache.clear(),
                             p.count(f),
                             p.query(f, s, 0, 100),
                         )
