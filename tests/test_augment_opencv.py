@@ -195,6 +195,33 @@ def test_masks_and_boxes_are_the_exact_resamplers():
     np.testing.assert_array_equal(a.mask, b.mask)
 
 
+def test_spot_and_empty_masks_are_the_exact_resamplers():
+    """Spot masks (one-pixel spots, spots next to the edge, labels touching it) and a mask with
+    no labels (returned as zeros without a warp) are pixel for pixel the exact resampler's."""
+    rng = np.random.default_rng(21)
+    image = smooth_image(np.uint16, shape=(150, 170))
+    spots = np.zeros(image.shape, np.uint8)
+    for r, c in rng.integers(20, 60, (6, 2)):
+        spots[r : r + rng.integers(1, 4), c + 60 : c + 60 + rng.integers(1, 4)] = rng.integers(1, 9)
+    spots[55, 130] = 4  # a one-pixel spot
+    near_edge = np.zeros_like(spots)
+    near_edge[1:4, 160:169] = 2  # one pixel from the edges
+    touching = near_edge.copy()
+    touching[0, 100] = 5
+    masks = {"spots": spots, "near edge": near_edge, "touching": touching}
+    masks["empty"] = np.zeros_like(spots)
+    exact, fast = both(dict(GEOMETRY, zoom_range=0.6, fill_mode="nearest"))
+    for name, mask in masks.items():
+        labelled = 0
+        for k in range(12):
+            a = exact.augment(image, mask, copy_index=k).mask
+            b = fast.augment(image, mask, copy_index=k).mask
+            np.testing.assert_array_equal(a, b, err_msg=f"{name}, copy {k}")
+            assert b.dtype == mask.dtype and b.shape == mask.shape
+            labelled += bool(b.any())
+        assert labelled >= (0 if name == "empty" else 3)  # (a copy may move them all out)
+
+
 def test_unsupported_cases_fall_back_to_the_exact_resampler():
     m = np.array([[0.9, 0.2, 3.3], [-0.2, 0.9, 5.1], [0, 0, 1]])
     ok = cvwarp.warp(smooth_image(np.uint16), m, (56, 70), 1, "wrap", 0, np.float32)

@@ -225,6 +225,12 @@ def warp_labels(
     exact resampler)."""
     if mask.dtype not in LABEL_DTYPES or mode not in LABEL_MODES:
         return None
+    if mask.ndim == 2 and not load().hasNonZero(np.ascontiguousarray(mask)):
+        # no labels (an item without spots): nothing to warp. (Warping only the box of the
+        # labels was tried for sparse masks: no faster at 512^2 once its set-up is paid.)
+        out = np.empty(out_shape, dtype=mask.dtype)  # (np.zeros: fresh pages, slower here)
+        out.fill(0)
+        return out
     return warp(mask, m, out_shape, 0, mode, mask.dtype.type(0), np.float32)
 
 
