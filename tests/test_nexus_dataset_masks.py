@@ -18,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import tifffile
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 try:
@@ -32,6 +33,7 @@ except ImportError:  # pragma: no cover - rootdir without package
 from qbi_desktop.core.annotation import mask_index
 from qbi_desktop.core.annotation.image_identity import ImageIdentity
 from qbi_desktop.core.annotation.journal import Journal
+from qbi_desktop.core.annotation.leftovers import clean_leftovers
 from qbi_desktop.core.annotation.masks import MaskEditor
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.maskio import load_mask, save_mask
@@ -189,7 +191,7 @@ def _env(home):
     return env
 
 
-def test_strokes_on_two_datasets_survive_kill_9_each_to_its_own_dataset(tmp_path):
+def test_strokes_on_two_datasets_survive_kill_9_each_to_its_own_dataset(tmp_path, monkeypatch):
     """The second dataset holds the same pixels as the first (a copy): only the dataset tells
     their planes apart, so one journal each (not one shared, locked by the first)."""
     scan = _nexus(tmp_path / "scan.nxs", second="copy")
@@ -222,6 +224,14 @@ def test_strokes_on_two_datasets_survive_kill_9_each_to_its_own_dataset(tmp_path
     painted = {words[0]: int(words[3]) for words in lines}
     assert [(w[0], w[1], w[2]) for w in lines] == [(DATA, "painted", "1"), (DARK, "painted", "1")]
     assert painted[DATA] > 300 and painted[DARK] > 300
+    # what the next start reports: the file and the dataset of each journal
+    monkeypatch.setenv("QBI_DESKTOP_HOME", str(home))
+    left = clean_leftovers()
+    assert sorted((Path(u.image).name, u.dataset, u.n_strokes) for u in left.unsaved) == [
+        ("scan.nxs", DATA, 1),
+        ("scan.nxs", DARK, 1),
+    ]
+    assert f"scan.nxs {DARK} (1 stroke(s))" in left.message()
 
     env = _env(home)
     env["QBI_ANNOTATE_AUTO_RECOVER"] = "recover"
@@ -318,3 +328,45 @@ def test_old_record_of_a_nexus_plane_goes_only_to_the_dataset_it_was_made_on(
     pending = run_job(prepare_job(data1, scan, 1, 3, DATA))
     assert pending.recovery is not None and pending.recovery.path == old
     assert run_job(prepare_job(dark1, scan, 1, 3, DARK)).recovery is None
+
+
+def test_next_start_opens_the_dataset_whose_strokes_a_killed_run_left(
+    qtbot, settings_dir, tmp_path
+):
+    """Strokes left on frame 1 of the dark dataset: the start-up message names the dataset and
+    "Open these images" opens that dataset (not the file's default one), where they are
+    offered."""
+    from qbi_desktop.gui.main_window import MainWindow
+
+    scan = _nexus(tmp_path / "scan.nxs")
+    with h5py.File(scan, "r") as f:
+        dark1 = f[DARK][1]
+    session = MaskSession(dark1, scan, 1, 3, dataset=DARK)
+    session.apply_prepared(run_job(prepare_job(dark1, scan, 1, 3, DARK)))
+    session.settle_identity()
+    session.editor.dab(300, 220, 6)
+    session.journal.close()  # as by kill -9: the journal stays with its stroke
+
+    window = MainWindow()
+    qtbot.addWidget(window)
+    window.show()
+    panel = window.panels["annotate"]
+    panel.unsaved_answer = "discard"
+    qtbot.waitUntil(lambda: panel.leftovers_box is not None, timeout=10000)
+    box = panel.leftovers_box
+    assert f"scan.nxs {DARK} (1 stroke(s))" in box.text()
+    button = next(b for b in box.buttons() if b.text() == "Open these images")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.current is not None, timeout=10000)
+    assert window.current.source.metadata["dataset"] == DARK
+    window.go_to_slice(1)
+
+    def offered():
+        s = panel.session_for(window.current, 1)
+        return s is not None and s.recovery is not None
+
+    qtbot.waitUntil(offered, timeout=10000)
+    assert panel.session_for(window.current, 1).recovery.n_strokes == 1
+    window.tasks.cancel_all()
+    window.tasks.wait(5000)
+    window.close()

@@ -44,9 +44,9 @@ def _shape(value: Any, field: str, dims: tuple[int, ...]) -> tuple[int, ...]:
 def parse_header(payload: bytes) -> dict[str, Any]:
     """The checked header fields from a header payload (JSON after the ``H`` byte).
 
-    Returns ``image`` (dict: path, shape, dtype, content_hash), ``mask_shape``, ``mask_path``
-    (text or None), ``labels`` (left raw: the label table checks itself), ``created`` (text),
-    ``base_unsaved`` (bool) and ``version``.
+    Returns ``image`` (dict: path, shape, dtype, content_hash, dataset or None),
+    ``mask_shape``, ``mask_path`` (text or None), ``labels`` (left raw: the label table checks
+    itself), ``created`` (text), ``base_unsaved`` (bool) and ``version``.
     """
     if len(payload) > MAX_HEADER_BYTES:
         raise HeaderError(f"the header is {len(payload)} bytes, more than a header can be")
@@ -67,6 +67,8 @@ def parse_header(payload: bytes) -> dict[str, Any]:
         "shape": shape,
         "dtype": _text(image.get("dtype"), "image.dtype", 32),
         "content_hash": _text(image.get("content_hash"), "image.content_hash", 200),
+        # the HDF5 dataset of the plane; journals of other files (and older ones) have none
+        "dataset": _text(image.get("dataset"), "image.dataset", optional=True),
     }
     mask_shape = _shape(raw.get("mask_shape", list(shape[:2])), "mask_shape", (2,))
     created = raw.get("created", "?")

@@ -43,6 +43,14 @@ class Unsaved:
     journal: Path
     image: str | None
     n_strokes: int
+    dataset: str | None = None  # the HDF5 dataset the strokes are on (None: any other file)
+
+    def describe(self) -> str:
+        """``scan.nxs /entry/dark (2 stroke(s))``: the image, its dataset, the strokes."""
+        name = Path(self.image).name if self.image else "an unsaved image"
+        if self.dataset:
+            name += f" {self.dataset}"
+        return f"{name} ({self.n_strokes} stroke(s))"
 
 
 @dataclass
@@ -55,10 +63,7 @@ class Leftovers:
         """What the user is told (empty when there is nothing to say)."""
         parts = []
         if self.unsaved:
-            names = ", ".join(
-                f"{Path(u.image).name if u.image else 'an unsaved image'} ({u.n_strokes} stroke(s))"
-                for u in self.unsaved[:8]
-            )
+            names = ", ".join(u.describe() for u in self.unsaved[:8])
             more = f" and {len(self.unsaved) - 8} more" if len(self.unsaved) > 8 else ""
             parts.append(
                 f"An earlier run stopped without closing: unsaved mask strokes are kept for "
@@ -189,7 +194,8 @@ def _judge_journal(entry: Path, result: Leftovers) -> None:
         except JournalError:
             return  # not ours to judge: left alone
         if n or header["base_unsaved"]:
-            result.unsaved.append(Unsaved(entry, header["image"].path, n))
+            image = header["image"]
+            result.unsaved.append(Unsaved(entry, image.path, n, image.dataset))
         else:  # the saved mask is its whole content: nothing to recover, not worth a message
             with contextlib.suppress(OSError):
                 entry.unlink()

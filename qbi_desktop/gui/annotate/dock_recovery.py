@@ -113,14 +113,19 @@ class RecoveryMixin:
                 text,
                 parent=self.window,
             )
-            images = [
-                u.image
-                for u in result.unsaved
-                if u.image and not u.journal.name.startswith("project-") and Path(u.image).is_file()
-            ]
+            # each image once; a NeXus/HDF5 file's journal opens the dataset its strokes are on
+            images = list(
+                dict.fromkeys(
+                    (u.image, u.dataset)
+                    for u in result.unsaved
+                    if u.image
+                    and not u.journal.name.startswith("project-")
+                    and Path(u.image).is_file()
+                )
+            )
             if images:
                 button = box.addButton("Open these images", QMessageBox.ButtonRole.AcceptRole)
-                button.clicked.connect(lambda: self.window.open_files(images))
+                button.clicked.connect(lambda: self._open_leftover_images(images))
             box.addButton(QMessageBox.StandardButton.Close)
             box.setModal(False)
             box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -131,3 +136,11 @@ class RecoveryMixin:
             "Look for unsaved masks", clean_leftovers_job, on_result=done, on_error=log.warning
         )
         return self.leftovers_task
+
+    def _open_leftover_images(self, images: list[tuple[str, str | None]]) -> None:
+        radiography = self.window.panels.get("radiography")
+        for image, dataset in images:
+            if dataset and radiography is not None:
+                radiography.open_nexus(image, dataset)
+            else:
+                self.window.open_file(image)

@@ -77,17 +77,17 @@ class FullHash:
     """The full :class:`ImageIdentity` of an image, computed on a background thread (hashlib
     releases the GIL on large buffers, so painting goes on meanwhile)."""
 
-    def __init__(self, image: np.ndarray, path: Path | None):
+    def __init__(self, image: np.ndarray, path: Path | None, dataset: str = ""):
         self._result: ImageIdentity | None = None
         self._error: BaseException | None = None
         self._thread = threading.Thread(
-            target=self._run, args=(image, path), name="full image hash", daemon=True
+            target=self._run, args=(image, path, dataset), name="full image hash", daemon=True
         )
         self._thread.start()
 
-    def _run(self, image: np.ndarray, path: Path | None) -> None:
+    def _run(self, image: np.ndarray, path: Path | None, dataset: str) -> None:
         try:
-            self._result = ImageIdentity.of(np.asarray(image), path)
+            self._result = ImageIdentity.of(np.asarray(image), path).in_dataset(dataset)
         except BaseException as e:  # e.g. a memory-mapped file that became unreadable
             self._error = e
 
@@ -119,12 +119,13 @@ def prepare_job(
     first, as recovery needs it. ``dataset``: the HDF5 dataset the plane is of (``""``: none)."""
     yield Progress(0, 3, "identifying the image")
     arr = np.asarray(image)
-    quick = ImageIdentity.quick(arr, image_path)
+    # the dataset goes into the journal's header: a leftover journal names its stack
+    quick = ImageIdentity.quick(arr, image_path).in_dataset(dataset)
     hashing = None
     if quick_start_allowed(arr.shape, arr.dtype.name, image_path, index, n_slices, dataset):
-        identity, hashing = quick, FullHash(arr, image_path)
+        identity, hashing = quick, FullHash(arr, image_path, dataset)
     else:
-        identity = ImageIdentity.of(arr, image_path)
+        identity = ImageIdentity.of(arr, image_path).in_dataset(dataset)
     yield Progress(1, 3, "looking for its mask")
     mask = labels = mask_path = None
     problems: list[str] = []
