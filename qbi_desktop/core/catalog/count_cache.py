@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections import OrderedDict
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -23,6 +24,7 @@ State = tuple[int, int]
 
 _LIMIT = 256
 _kept: OrderedDict[tuple[int, str, str], tuple[sqlite3.Connection, State, Any]] = OrderedDict()
+_lock = threading.Lock()  # the Browser's count worker keeps its answers here too
 
 
 def state(db: sqlite3.Connection) -> State:
@@ -39,7 +41,8 @@ def _key(what: str, question: Any) -> str:
 def get(db: sqlite3.Connection, what: str, question: Any) -> Any | None:
     """The answer kept for ``question`` (any JSON-able value or dataclass) on ``db`` when the
     catalog is still in the state it was computed in, else None."""
-    entry = _kept.get((id(db), what, _key(what, question)))
+    with _lock:
+        entry = _kept.get((id(db), what, _key(what, question)))
     if entry is None or entry[0] is not db:
         return None
     try:
@@ -53,11 +56,13 @@ def get(db: sqlite3.Connection, what: str, question: Any) -> Any | None:
 def put(db: sqlite3.Connection, what: str, question: Any, answer: Any, at: State) -> None:
     """Keep ``answer``, computed when ``db`` was in state ``at`` (read before computing)."""
     key = (id(db), what, _key(what, question))
-    _kept[key] = (db, at, answer)
-    _kept.move_to_end(key)
-    while len(_kept) > _LIMIT:
-        _kept.popitem(last=False)
+    with _lock:
+        _kept[key] = (db, at, answer)
+        _kept.move_to_end(key)
+        while len(_kept) > _LIMIT:
+            _kept.popitem(last=False)
 
 
 def clear() -> None:
-    _kept.clear()
+    with _lock:
+        _kept.clear()
