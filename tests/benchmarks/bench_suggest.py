@@ -41,11 +41,15 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from qbi_desktop.core.catalog import NewItem, open_project  # noqa: E402
-from qbi_desktop.core.formats import import_job  # noqa: E402
-from qbi_desktop.core.idx import read_idx, write_idx  # noqa: E402
-from qbi_desktop.core.jobs import run_job  # noqa: E402
-from qbi_desktop.core.quality.labelling import IncrementalKnn, queue_order  # noqa: E402
+# The suggestions' child process (spawned) runs this file again as __mp_main__ before its job:
+# it needs none of these, and the formats alone take ~1 s to import on a loaded machine (the
+# app's own main module imports next to nothing)
+if __name__ != "__mp_main__":
+    from qbi_desktop.core.catalog import NewItem, open_project
+    from qbi_desktop.core.formats import import_job
+    from qbi_desktop.core.idx import read_idx, write_idx
+    from qbi_desktop.core.jobs import run_job
+    from qbi_desktop.core.quality.labelling import IncrementalKnn, queue_order
 
 
 def _mnist(folder: Path, part: str) -> tuple[np.ndarray, np.ndarray]:

@@ -3,9 +3,10 @@
 
 The model is :class:`qbi_desktop.core.quality.labelling.LabellingSession` (an incremental exact
 kNN on pixel features). It lives in a child process (:mod:`qbi_desktop.core.quality.
-suggest_process` on a :class:`ProcessWorker`, started when a project opens and ended when it
-closes or the window does): numpy and scikit-learn hold the interpreter lock for tens to hundreds
-of milliseconds at a time, and on a worker thread of this process every key press waited for it.
+suggest_process` on a :class:`ProcessWorker`, started when a project opens, kept when another
+opens, ended when the project or the window closes): numpy and scikit-learn hold the interpreter
+lock for tens to hundreds of milliseconds at a time, and on a worker thread of this process every
+key press waited for it.
 It is updated once when a project opens (labelled items and the rows in view first, so the first
 suggestions come within a second or two), again while features are still being read, and again
 shortly after labels change; a worker thread here only waits on the pipe for the answer. The GUI
@@ -273,7 +274,11 @@ class BrowserSuggestions(QObject):
             self.schedule()
 
     def _new_project(self, root: Path | None) -> None:
-        self._close_worker()
+        self._cancel_update()
+        if root is None:
+            # ended once the event loop turns, unless a project opens meanwhile: opening another
+            # closes this one first, and the new one keeps the child and its imports
+            QTimer.singleShot(0, self._close_if_no_project)
         self.table = None
         self.accuracy = RecentAccuracy(100)
         self.counted.clear()
@@ -366,13 +371,20 @@ class BrowserSuggestions(QObject):
         except sqlite3.Error:
             return None
 
-    def _close_worker(self) -> None:
-        """Cancel the running update and end the child process (in a thread: it waits up to
-        half a second for the child's job to stop)."""
+    def _cancel_update(self) -> None:
         self.timer.stop()
         if self.task is not None and not self.task.finished:
             self.task.cancel()
         self.task = None
+
+    def _close_if_no_project(self) -> None:
+        if self.root is None:
+            self._close_worker()
+
+    def _close_worker(self) -> None:
+        """Cancel the running update and end the child process (in a thread: it waits up to
+        half a second for the child's job to stop)."""
+        self._cancel_update()
         worker, self.worker = self.worker, None
         if worker is not None:
             threading.Thread(target=worker.close, name="qbi-suggestions-close", daemon=True).start()
