@@ -7,8 +7,9 @@ Throughput is measured with the default settings (resampler 'fast': OpenCV where
 with the exact resampler (what the packaged app, which leaves OpenCV out, runs).
 
 Peers are measured side by side in the same run, interleaved round by round so that load from
-other processes hits both alike (tests/benchmarks/sidebyside.py); the figures are medians with
-their range, each ratio the median of per-round ratios, with the load average recorded.
+other processes hits both alike (tests/benchmarks/sidebyside.py), in a new random order each
+round (see :func:`run_shuffled`); the figures are medians with their range, each ratio the
+median of per-round ratios, with the load average recorded.
 ``--busy 2`` adds two busy-looping processes for the throughput part (a reproducible load).
 Peers are not project dependencies: ``pip install "albumentations==2.0.8"`` (and, for
 Keras, ``pip install keras torch`` with ``KERAS_BACKEND=torch``).
@@ -73,8 +74,9 @@ def bench_preview(reps: int) -> None:
     )
 
 
-def _peers(u8: np.ndarray, f32: np.ndarray, mask: np.ndarray, bboxes: list) -> dict:
-    """albumentations and Keras workloads, where installed (not project dependencies)."""
+def _peers(data: dict[str, np.ndarray], bboxes: list) -> dict:
+    """albumentations and Keras workloads, where installed (not project dependencies), on the
+    arrays in ``data`` (read at each call: see :func:`fresh_inputs`)."""
     runners: dict[str, Callable[[], object]] = {}
     try:
         import cv2
@@ -97,11 +99,11 @@ def _peers(u8: np.ndarray, f32: np.ndarray, mask: np.ndarray, bboxes: list) -> d
             [affine, A.HorizontalFlip(p=0.5), A.GaussNoise(p=1)],
             bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"]),
         )
-        runners["albumentations uint8 affine+flip"] = lambda: geo(image=u8)
-        runners["albumentations uint8 +noise"] = lambda: noisy(image=u8)
-        runners["albumentations float32 +noise"] = lambda: noisy(image=f32)
+        runners["albumentations uint8 affine+flip"] = lambda: geo(image=data["u8"])
+        runners["albumentations uint8 +noise"] = lambda: noisy(image=data["u8"])
+        runners["albumentations float32 +noise"] = lambda: noisy(image=data["f32"])
         runners["albumentations uint8 +noise +mask+boxes"] = lambda: boxed(
-            image=u8, mask=mask, bboxes=bboxes, labels=[1] * len(bboxes)
+            image=data["u8"], mask=data["mask"], bboxes=bboxes, labels=[1] * len(bboxes)
         )
         print(
             f"albumentations {A.__version__} (it has no uint16 noise path: uint16 is compared "
@@ -117,9 +119,8 @@ def _peers(u8: np.ndarray, f32: np.ndarray, mask: np.ndarray, bboxes: list) -> d
         from keras.src.legacy.preprocessing.image import ImageDataGenerator
 
         gen = ImageDataGenerator(**OPTS)
-        u8c = u8[..., None].astype(np.float32)
         runners["keras uint8 affine+flip"] = lambda: gen.apply_transform(
-            u8c, gen.get_random_transform(u8c.shape)
+            data["u8c"], gen.get_random_transform(data["u8c"].shape)
         )
     except Exception:  # noqa: BLE001 - Keras missing or without a backend: skip it
         pass
@@ -134,7 +135,76 @@ def thread_seconds(f: Callable[[], object]) -> float:
     return time.thread_time() - t0
 
 
-def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu") -> None:
+def run_shuffled(
+    sbs: SideBySide,
+    workloads: dict[str, Callable[[], object]],
+    rounds: int,
+    warmup: int,
+    timer: Callable[[Callable[[], object]], float] | None,
+    seed: int = 0,
+    prepare: Callable[[str], None] | None = None,
+) -> None:
+    """:meth:`SideBySide.run` with the workloads in a new random order every round.
+
+    Rotating a fixed order gives every workload the same predecessor in every round, and what
+    ran just before decides how much of a sample's data and code is still in cache: ours
+    '+noise' always followed ours 'affine+flip' on the same image (warm), 'albumentations
+    affine+flip' always followed our exact resampler (cold), so a ratio measured partly which
+    workloads happened to be neighbours (up to 15 % on one workload here). A random order per
+    round spreads the predecessors evenly. ``prepare(name)`` runs untimed before each call.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(workloads)
+    for name in names:  # the summary lists them in this order
+        sbs.times.setdefault(name, {})
+    for _ in range(warmup):
+        for f in workloads.values():
+            f()
+    for r in range(rounds):
+        before = os.getloadavg()[0]
+        for k in rng.permutation(len(names)):
+            f = workloads[names[k]]
+            if prepare is not None:
+                prepare(names[k])
+            if timer is None:
+                t0 = time.perf_counter()
+                f()
+                seconds = time.perf_counter() - t0
+            else:
+                seconds = timer(f)
+            sbs.record(names[k], r, seconds)
+        sbs.note_load(before)
+
+
+def fresh_inputs(base: dict[str, np.ndarray], data: dict[str, np.ndarray], inputs: str):
+    """The ``prepare`` of :func:`run_shuffled` for ``--inputs``.
+
+    'fresh' (default): before each call its workload's input arrays are copied anew (untimed),
+    as a batch job reads and decodes each item just before augmenting it; every workload then
+    starts with its inputs in cache. 'shared': all workloads read the same arrays, so whether a
+    workload's inputs are still in cache depends on what ran before it: the uint8 image is used
+    by seven workloads (often cached), the mask by two (nearly always evicted), which charges a
+    mask with cache misses that an image is mostly spared.
+    """
+    if inputs == "shared":
+        return None
+
+    def prepare(name: str) -> None:
+        if "float32" in name:
+            keys = ["f32"]
+        elif "uint16" in name:
+            keys = ["u16"]
+        else:
+            keys = ["u8c"] if name.startswith("keras") else ["u8"]
+        if "mask" in name:
+            keys.append("mask")
+        for key in keys:
+            data[key] = base[key].copy()
+
+    return prepare
+
+
+def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu", inputs: str = "fresh") -> None:
     """Per-core throughput on the issue's workloads, ours with the default settings (the
     'fast' resampler) side by side with albumentations, interleaved round by round.
 
@@ -146,6 +216,9 @@ def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu") -> None:
     u16 = (rng.random((SIDE, SIDE)) * 60000).astype(np.uint16)
     f32 = u16.astype(np.float32) / 65535
     mask = (rng.random((SIDE, SIDE)) > 0.99).astype(np.uint8)
+    base = {"u8": u8, "u16": u16, "f32": f32, "mask": mask}
+    base["u8c"] = u8[..., None].astype(np.float32)  # Keras' input
+    d = dict(base)  # what each call reads (refreshed by fresh_inputs)
     bboxes = [[40.0, 50.0, 200.0, 220.0], [300.0, 310.0, 480.0, 470.0]]
     boxes = np.array([b + [1] for b in bboxes])
     counter = iter(range(10**9))
@@ -153,24 +226,27 @@ def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu") -> None:
     p8, p16 = ours_pipeline(10.0), ours_pipeline(600.0)
     e8, e16 = ours_pipeline(10.0, "exact"), ours_pipeline(600.0, "exact")
     runners: dict[str, Callable[[], object]] = {
-        "ours uint8 affine+flip": lambda: geo8.augment(u8, copy_index=next(counter)),
-        "ours uint8 +noise": lambda: p8.augment(u8, copy_index=next(counter)),
-        "ours uint16 +noise": lambda: p16.augment(u16, copy_index=next(counter)),
+        "ours uint8 affine+flip": lambda: geo8.augment(d["u8"], copy_index=next(counter)),
+        "ours uint8 +noise": lambda: p8.augment(d["u8"], copy_index=next(counter)),
+        "ours uint16 +noise": lambda: p16.augment(d["u16"], copy_index=next(counter)),
         "ours uint8 +noise +mask+boxes": lambda: p8.augment(
-            u8, mask, boxes, copy_index=next(counter)
+            d["u8"], d["mask"], boxes, copy_index=next(counter)
         ),
-        "ours uint8 +noise, exact resampler": lambda: e8.augment(u8, copy_index=next(counter)),
-        "ours uint16 +noise, exact resampler": lambda: e16.augment(u16, copy_index=next(counter)),
+        "ours uint8 +noise, exact resampler": lambda: e8.augment(d["u8"], copy_index=next(counter)),
+        "ours uint16 +noise, exact resampler": lambda: e16.augment(
+            d["u16"], copy_index=next(counter)
+        ),
     }
-    runners.update(_peers(u8, f32, mask, bboxes))
+    runners.update(_peers(d, bboxes))
     print(f"default resampler: {geo8.options['resampler']!r}, OpenCV used: {cvwarp.available()}")
     sbs = SideBySide(
         f"throughput per core, {SIDE}^2, one thread, {reps} interleaved rounds, "
         f"{busy_procs} busy processes started by the benchmark, "
-        f"{'thread CPU' if clock == 'cpu' else 'wall'} time"
+        f"{'thread CPU' if clock == 'cpu' else 'wall'} time, {inputs} inputs"
     )
+    timer = thread_seconds if clock == "cpu" else None
     with busy(busy_procs):
-        sbs.run(runners, reps, warmup=2, timer=thread_seconds if clock == "cpu" else None)
+        run_shuffled(sbs, runners, reps, 2, timer, prepare=fresh_inputs(base, d, inputs))
     sbs.summary(per_second=True)
     alb = "albumentations"
     sbs.ratio(f"{alb} uint8 affine+flip", "ours uint8 affine+flip", "uint8 affine+flip", ">= 1.0")
@@ -276,6 +352,12 @@ def main() -> None:
         "--clock", choices=("cpu", "wall"), default="cpu", help="throughput: thread CPU or wall"
     )
     ap.add_argument(
+        "--inputs",
+        choices=("fresh", "shared"),
+        default="fresh",
+        help="throughput: inputs copied anew before each call, or shared by all calls",
+    )
+    ap.add_argument(
         "--only",
         choices=("preview", "throughput", "scaling", "batch"),
         action="append",
@@ -287,7 +369,7 @@ def main() -> None:
     if "preview" in parts:
         bench_preview(10 if a.quick else 30)
     if "throughput" in parts:
-        bench_throughput(a.reps or (10 if a.quick else 40), a.busy, a.clock)
+        bench_throughput(a.reps or (10 if a.quick else 40), a.busy, a.clock, a.inputs)
     if "scaling" in parts:
         bench_scaling(40 if a.quick else 200)
     if "batch" in parts:
