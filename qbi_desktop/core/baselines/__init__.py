@@ -25,9 +25,10 @@ Decision on unseen classes: a class that occurs in the test set but not in the t
 ``unseen_classes="warn"`` to score anyway, those items then count as errors and a warning says so.
 
 Modules: ``config`` (configuration, result, names offered), ``plan`` (checks, splits, folds),
-``features`` (images to feature rows), ``knn`` (our exact kNN), ``models`` (fitting),
-``predict`` (chunked prediction, local or dask), ``supervised`` and ``segmentation`` (the runs and
-their scores), ``run`` (the entry point).
+``features`` (images to feature rows), ``knn`` (our exact kNN) and ``knn_filter`` (its
+low-dimensional filter for large, wide training sets), ``models`` (fitting), ``predict`` (chunked
+prediction, local or dask), ``supervised`` and ``segmentation`` (the runs and their scores),
+``run`` (the entry point), ``worker_jobs`` (runs for a worker process that opens the data itself).
 """
 
 from qbi_desktop.core.baselines.config import (

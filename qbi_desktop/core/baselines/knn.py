@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from qbi_desktop.core.baselines import knn_filter
 from qbi_desktop.core.baselines.features import _block_rows
 from qbi_desktop.core.errors import UserFacingError
 
@@ -94,9 +95,15 @@ class L2Neighbors:
     exact float64 arithmetic. The result equals an exact search, ties going to the smallest
     training index. Error bound: a float32 dot product of length d errs by at most
     ``d * u * sum|x_i y_i| <= d * u * |x| |y|`` (u = 2^-24); the norms add a few ulps.
+
+    ``low_dims=True``: large, wide training sets (MNIST) are searched through a filter in the
+    space of their principal axes (knn_filter.py), ~5-10x less work for the same result; the
+    axes are computed at the first search (~0.3 s).
     """
 
-    def __init__(self, Y: np.ndarray):
+    def __init__(self, Y: np.ndarray, low_dims: bool = False):
+        self.low_dims = low_dims
+        self._projection: knn_filter.Projection | None = None
         self.Y = np.ascontiguousarray(Y, dtype=np.float32)
         # Exact float64 squared norms, a block at a time (no float64 copy of the whole set).
         self.norms = np.empty(len(self.Y))
@@ -106,6 +113,14 @@ class L2Neighbors:
             self.norms[s : s + step] = np.einsum("ij,ij->i", block, block, dtype=np.float64)
         self.norms32 = self.norms.astype(np.float32)
         self.max_norm = float(np.sqrt(self.norms.max())) if len(Y) else 0.0
+
+    def prepare(self, n_neighbors: int) -> Generator[None, None, None]:
+        """Compute what the searches will use (the filter's axes) now, yielding between steps."""
+        if self._projection is None and self._filtered(self.Y.shape[-1], n_neighbors):
+            self._projection = yield from knn_filter.Projection.build(self.Y, self.norms)
+
+    def _filtered(self, d: int, k: int) -> bool:
+        return self.low_dims and self.Y.ndim == 2 and knn_filter.usable(len(self.Y), d, k)
 
     def kneighbors(self, X: np.ndarray, n_neighbors: int, return_distance: bool = True) -> Any:
         """``(dist, ind)`` (or ``ind``) of the ``n_neighbors`` nearest training rows per query."""
@@ -121,8 +136,21 @@ class L2Neighbors:
         """:meth:`kneighbors` as a generator that yields between blocks of training rows (each
         about ``block_macs`` multiply-adds, at least 256 rows) and returns the result: a caller
         that stops iterating stops the search within one block, however many queries it has."""
-        k = n_neighbors
         X = np.ascontiguousarray(X, dtype=np.float32)
+        if len(X) and self._filtered(X.shape[1], n_neighbors):
+            yield from self.prepare(n_neighbors)
+            result = yield from knn_filter.filtered_search(
+                self, self._projection, X, n_neighbors, return_distance, block_macs
+            )
+            if result is not None:
+                return result
+            self.low_dims = False  # data the projection does not summarise: search in full
+        return (yield from self._full_search(X, n_neighbors, return_distance, block_macs))
+
+    def _full_search(
+        self, X: np.ndarray, n_neighbors: int, return_distance: bool, block_macs: int
+    ) -> Generator[None, None, Any]:
+        k = n_neighbors
         m, d = X.shape
         n = len(self.Y)
         block = int(np.clip(block_macs // max(1, m * d), 256, max(n, 1)))

@@ -64,7 +64,9 @@ def _fit(
         return _DummyPredictor(est), False
     if c.model == "knn":
         if c.metric == "l2":
-            nn: Any = L2Neighbors(X)
+            nn: Any = L2Neighbors(X, low_dims=True)
+            for _ in nn.prepare(c.k):  # the filter's axes now, not in the first chunk
+                yield Progress(counter.done, counter.total, "kNN: principal axes")
         else:
             from sklearn.neighbors import NearestNeighbors
 
