@@ -28,6 +28,7 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.radiography import resume
 from qbi_desktop.core.radiography.frames import Frame, as_frames, check_outputs, stack_hot_pixels
 from qbi_desktop.core.spots import (
     HotPixels,
@@ -239,6 +240,8 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
             "spot_pixels": result.pixels,
             "spot_labels": labels_path.name,
             "replacement": "the detector's separable median background",
+            # lets a resumed run tell this output from one of the same name made otherwise
+            **resume.record(task.frame or Frame(Path(task.path)), task.method, task.params),
         }
         write_tiff(cleaned_path, result.image, provenance)
         summary = {
@@ -259,10 +262,21 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
         return task.index, None, f"{path}: {exc.strerror or exc}"
 
 
-def is_complete(path: str | Path | Frame, out: str | Path) -> bool:
-    """Both outputs of ``path`` exist (atomic writes: existing means complete)."""
-    cleaned, labels = outputs(path, out)
-    return cleaned.is_file() and labels.is_file()
+def is_complete(
+    path: str | Path | Frame, out: str | Path, method: str = "median", params=None
+) -> bool:
+    """Both outputs of ``path`` exist (atomic writes: existing means complete) and were made
+    from it with this method and parameters; outputs of the same name made from another frame
+    or with other parameters are refused (:mod:`.resume`), never taken as done."""
+    from qbi_desktop.core.radiography.provenance import read_provenance
+
+    frame = path if isinstance(path, Frame) else Frame(Path(path))
+    cleaned, labels = outputs(frame, out)
+    if not (cleaned.is_file() and labels.is_file()):
+        return False
+    return resume.is_done(
+        frame, (cleaned, labels), method, dict(params or {}), read_provenance(cleaned)
+    )
 
 
 @dataclass
@@ -366,7 +380,9 @@ def clean_series_job(
     for stale in out.glob(f"{HOT_FILE_PREFIX}*.npz"):  # left by a killed run
         with contextlib.suppress(OSError):
             stale.unlink()
-    todo_paths = [(i, f) for i, f in enumerate(frames) if not is_complete(f, out)]
+    todo_paths = [
+        (i, f) for i, f in enumerate(frames) if not is_complete(f, out, method, dict(params))
+    ]
     run = CleanRun(out, len(paths), len(paths) - len(todo_paths))
     yield Progress(run.skipped, run.total, f"{run.skipped} of {run.total} already cleaned")
     # Worker processes start now: their start-up overlaps the hot pixels found below.
