@@ -138,6 +138,14 @@ def main(argv: list[str] | None = None) -> int:
             # the reader left (`| head`): no traceback, and none from the flush at exit either
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 1
+        except MemoryError:
+            # an input too large for this machine, wherever the command met it: one line
+            print(
+                f"{PROG} {argv[0]}: not enough memory for this input (nothing more was done); "
+                "try fewer or smaller files",
+                file=sys.stderr,
+            )
+            return 2
     if argv and _looks_like_command(argv[0]):
         parser.print_usage(sys.stderr)
         print(

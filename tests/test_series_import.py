@@ -226,7 +226,8 @@ def test_a_nexus_file_declaring_absurdly_many_frames_is_refused_at_once(tmp_path
 
     crafted = tmp_path / "crafted.h5"
     with h5py.File(crafted, "w") as f:
-        f.create_dataset("/entry/data", shape=(2_000_000, 4, 4), dtype=np.uint16, chunks=(1, 4, 4))
+        ds = f.create_dataset("/entry/data", (2_000_000, 4, 4), np.uint16, chunks=(1, 4, 4))
+        ds[0] = 1  # one frame written: a file of no written frame is refused as such
     assert crafted.stat().st_size < 100_000
     project = open_project(tmp_path / "p", create=True)
     with pytest.raises(UserFacingError, match=r"crafted.h5.*/entry/data: declares 2,000,000"):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -100,16 +101,25 @@ def read_image(path: str | Path, index: int = 0) -> np.ndarray:
 def _check_file(path: Path) -> None:
     try:
         if not path.exists():
+            if path.is_symlink():
+                raise ImageReadError(
+                    path, "is a symbolic link to nothing (its target is missing, or it loops)"
+                )
             raise ImageReadError(path, "file not found")
         if path.is_dir():
             raise ImageReadError(path, "is a folder, not an image file")
-        size = path.stat().st_size
+        info = path.stat()
+        size = info.st_size
     except PermissionError as exc:
         raise ImageReadError(
             path, "permission denied (the file or its folder is not readable)"
         ) from exc
     except OSError as exc:
         raise ImageReadError(path, f"cannot access the file ({exc.strerror})") from exc
+    if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader, a device never end
+        from qbi_desktop.core.safefile import kind_of
+
+        raise ImageReadError(path, f"is {kind_of(info.st_mode)}, not an image file: not read")
     if not os.access(path, os.R_OK):
         raise ImageReadError(path, "permission denied (the file is not readable)")
     if size == 0:

@@ -12,6 +12,7 @@ NeXus frame (``scan_0003``), so each frame gets its own output.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,11 +100,13 @@ def check_outputs(frames: Sequence[Frame], out: Path, suffixes: Sequence[str]) -
     """Refuse, before anything is written, outputs ``out/<frame stem><suffix>`` that land on
     one another (``a`` and ``a_spots`` both give ``a_spots.tif``; one result would be lost or
     taken as done) or on an input (it would be overwritten), naming both frames."""
-    inputs = {frame.path.resolve(): frame for frame in frames if frame.index is None}
+    # realpath, not Path.resolve: a link loop among the inputs is named when that frame is
+    # read, not a RuntimeError here
+    inputs = {Path(os.path.realpath(f.path)): f for f in frames if f.index is None}
     claimed: dict[Path, Frame] = {}
     for frame in frames:
         for suffix in suffixes:
-            target = (Path(out) / f"{frame.stem}{suffix}").resolve()
+            target = Path(os.path.realpath(Path(out) / f"{frame.stem}{suffix}"))
             if target in inputs:
                 raise UserFacingError(
                     f"{frame.describe()}: its output {target} would overwrite the input "

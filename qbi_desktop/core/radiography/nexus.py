@@ -125,6 +125,9 @@ def _why_not_image(obj: Any) -> str | None:
         return "is a virtual dataset (its pixels are mapped from other files): open those files"
     if obj.external:
         return "keeps its pixels in external raw files, which are not read"
+    if obj.id.get_space_status() == h5py.h5d.SPACE_STATUS_NOT_ALLOCATED:
+        # a scan's dataset never written to, or a few bytes declaring a million frames
+        return f"has shape {tuple(obj.shape)} but no frame was ever written: it holds no frames"
     return None
 
 

@@ -135,7 +135,8 @@ class FrameReader:
         where = self._where(index)
         try:
             mask, raw = self.dataset.id.read_direct_chunk((*where, 0, 0))
-        except RuntimeError:  # chunk not allocated: never written
+        except Exception:  # noqa: BLE001 - never written (h5py raises RuntimeError, OSError or
+            # MemoryError for that), or unreadable: h5py reads it (the fill value) or names why
             return None
         data = raw
         for position in reversed(range(len(self.pipeline))):
@@ -155,9 +156,14 @@ class FrameReader:
             array = self._decode_chunk(index) if self.pipeline is not None else None
             if array is None:
                 array = np.asarray(self.dataset[self._where(index)])
-        except Exception as exc:  # noqa: BLE001 - a broken chunk names the file and slice
+        except MemoryError:
             raise ImageReadError(
-                self.path, f"{self.dataset.name}: cannot read slice {index} ({exc})"
+                self.path, f"{self.dataset.name}: not enough memory to read slice {index}"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a broken chunk names the file and slice
+            why = str(exc) or type(exc).__name__  # some h5py errors carry no text
+            raise ImageReadError(
+                self.path, f"{self.dataset.name}: cannot read slice {index} ({why})"
             ) from None
         array = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="), copy=False))
         array.flags.writeable = False  # one plane is shared by every caller of this slice

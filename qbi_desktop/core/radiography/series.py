@@ -20,9 +20,7 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.io import ImageSource, Plane, open_image, read_image
-from qbi_desktop.core.spots.references import IMAGE_SUFFIXES, _regular_files
-
-_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+from qbi_desktop.core.spots.references import _NUMBERED, IMAGE_SUFFIXES, _regular_files
 
 
 class SeriesError(UserFacingError):

@@ -17,8 +17,9 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.spots.hot_pixels import HotPixels, hot_pixels_job
 
-#: a numbered frame: anything, then the frame number at the end of the stem
-_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>\d+)$")
+#: a numbered frame: anything (a newline too), then the frame number at the end of the stem,
+#: in ASCII digits (the series' names are rebuilt from the number: "s_\u0661.tif" is no s_1.tif)
+_NUMBERED = re.compile(r"^(?P<prefix>.*?)(?P<number>[0-9]+)$", re.DOTALL)
 #: a dark-current frame: dc, dark, darkfield, dark_current... as the stem or its last word,
 #: optionally numbered
 _DARK = re.compile(
