@@ -16,7 +16,9 @@ What it changes, measured here with opencv-python-headless 5.0:
   float copy, no band pass to round and cast: a whole sample takes ~0.9 ms instead of ~1.4);
   with brightness, gamma or noise the warped values are rounded to the image's levels once
   before those steps run on them (at most half a level, times the brightness factor, on top of
-  the bound below: tested on real radiographs).
+  the bound below: tested on real radiographs). Noise alone (the common case) is then added
+  in the image's dtype by :func:`_add_noise` (a gather and a saturating add per band, the
+  same pixels as the float path).
 - Order 1, every other case: the image is converted to its float work dtype first (float32 for
   8/16-bit and float32 images, float64 for float64) and warped in that dtype, so the warped
   values are not rounded, and the point-wise steps (brightness, gamma, noise, final
@@ -36,9 +38,10 @@ What it changes, measured here with opencv-python-headless 5.0:
   resampler: OpenCV's nearest path folds positions beyond the edge differently (~100 pixels of
   a 512^2 image under random affines). For int16 and float64 OpenCV 5's nearest path rounds
   positions to 1/1024 pixel (~0.1 % of the pixels picked differently), so those stay exact too.
-- Masks (:func:`warp_labels`): only where the pick is identical to the exact resampler's, i.e.
-  ``nearest`` fill mode, uint8/uint16 labels (bool masks as uint8); tests/test_augment_opencv.py
-  checks them pixel for pixel on real radiographs' spot masks.
+- Masks (:func:`warp_labels`; one without labels comes back as zeros, unwarped): only where
+  the pick is identical to the exact resampler's, i.e. ``nearest`` fill mode, uint8/uint16
+  labels (bool masks as uint8); tests/test_augment_opencv.py checks them pixel for pixel on
+  real radiographs' spot masks.
 - Not handled here (the exact resampler is used instead): elastic deformation (a displacement
   field), orders >= 2, dtypes other than uint8, uint16, int16, float32 and float64 (order 0:
   uint8, uint16 and float32), more than 4 channels, images or positions beyond +/- 30000 pixels
