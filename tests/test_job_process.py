@@ -62,6 +62,11 @@ def gil_holding_job(n: int):
     return sum(range(n))
 
 
+def session_job():
+    yield Progress(0, 1, "asking")
+    return os.getpid(), os.getsid(0)
+
+
 @pytest.fixture
 def worker():
     w = ProcessWorker("test-worker")
@@ -179,3 +184,18 @@ def test_a_closed_worker_ends_its_child_and_starts_no_other(worker, tmp_path):
     assert not worker.alive and worker.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+def test_a_worker_can_run_its_child_in_a_session_of_its_own():
+    own = ProcessWorker("own-session", own_session=True)
+    try:
+        pid, sid = run_job(own.run(session_job))
+    finally:
+        own.stop()
+    assert pid != os.getpid() and sid == pid  # the child leads a new session
+    shared = ProcessWorker("shared-session")
+    try:
+        pid, sid = run_job(shared.run(session_job))
+    finally:
+        shared.stop()
+    assert sid == os.getsid(0)  # by default it stays in ours

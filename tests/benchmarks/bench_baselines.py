@@ -4,7 +4,9 @@ Run: ``.venv/bin/python tests/benchmarks/bench_baselines.py [--runs 3] [--busy 2
 
 By default two busy-looping processes (``python -c "while True: pass"``) run during the
 measurement, started and stopped by the benchmark (``--busy 0``: the machine as it is); the
-load average is recorded, and the ratio is the median (and range) of per-round ratios.
+load average is recorded, and the ratio is the median (and range) of per-round ratios. Each
+measured run and each busy process has a session of its own, as separate programs on a desktop
+do (Linux autogroup shares the CPU between sessions first).
 
 Each measurement runs in its own fresh process (so peak RSS is that run's own), and the
 variants are interleaved run by run, so a busy machine slows all of them alike. Timed: from the
@@ -106,7 +108,7 @@ def main() -> None:
     )
     results: dict[str, list[dict]] = {v: [] for v in variants}
     print(load_text(), flush=True)
-    with busy(args.busy):
+    with busy(args.busy, own_sessions=True):
         for run in range(args.runs):
             before = os.getloadavg()[0]
             k = run % len(variants)
@@ -116,6 +118,7 @@ def main() -> None:
                     capture_output=True,
                     text=True,
                     check=True,
+                    start_new_session=True,  # each program its own session, as on a desktop
                 )
                 row = json.loads(proc.stdout.strip().splitlines()[-1])
                 results[variant].append(row)

@@ -7,9 +7,13 @@ Run: ``.venv/bin/python tests/benchmarks/bench_baselines_gui.py [--runs 3]``
 Each measurement runs in its own fresh process and the variants are interleaved run by run (the
 order alternating), so a busy machine slows both alike; ``--busy 2`` keeps two busy-looping
 processes running meanwhile (started and stopped here); the load average is recorded and the
-ratio is the median (range) of per-round ratios (sidebyside.py). Loading the IDX files is not
-timed on either side (the dock's worker process keeps the dataset it read in memory for the next
-run; the benchmark has it read there first, through the worker, as a first run would).
+ratio is the median (range) of per-round ratios (sidebyside.py). Sessions: Linux (autogroup)
+shares the CPU between sessions before processes, so each measured run and each busy process
+starts a session of its own, as separate programs on a desktop do; the dock's worker process
+starts its own too (or its computing would take the CPU share of the GUI's session). Loading
+the IDX files is not timed on either side (the dock's worker process keeps the dataset it read
+in memory for the next run; the benchmark has it read there first, through the worker, as a
+first run would).
 
 - ``sklearn-f32``: ``KNeighborsClassifier(1).fit(X, y).predict(Xt)`` on float32 pixels;
 - ``gui``: the real main window; the Baselines form set to MNIST, kNN k=1, then Run clicked
@@ -193,7 +197,7 @@ def main() -> None:
     )
     print(load_text(), flush=True)
     stack = contextlib.ExitStack()
-    stack.enter_context(busy(args.busy))
+    stack.enter_context(busy(args.busy, own_sessions=True))
     for run in range(args.runs):
         before = os.getloadavg()[0]
         k = run % len(VARIANTS)
@@ -202,6 +206,7 @@ def main() -> None:
                 [sys.executable, __file__, "--one", variant],
                 capture_output=True,
                 text=True,
+                start_new_session=True,  # see the module's note on sessions
             )
             if proc.returncode != 0:
                 sys.exit(f"{variant} failed:\n{proc.stderr[-3000:]}")

@@ -28,9 +28,15 @@ def load_text() -> str:
 
 
 @contextlib.contextmanager
-def busy(n: int) -> Iterator[list[subprocess.Popen]]:
-    """``n`` busy-looping Python processes while the block runs (none when n is 0)."""
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(0, n))]
+def busy(n: int, own_sessions: bool = False) -> Iterator[list[subprocess.Popen]]:
+    """``n`` busy-looping Python processes while the block runs (none when n is 0).
+    ``own_sessions``: each in a session of its own, as other programs on a desktop are (Linux
+    autogroup shares the CPU between sessions first; in the benchmark's session the loops would
+    share one session's part with the process measured)."""
+    procs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], start_new_session=own_sessions)
+        for _ in range(max(0, n))
+    ]
     try:
         if procs:
             time.sleep(1.0)  # let the scheduler see them

@@ -98,8 +98,10 @@ class BaselinesPanel(GalleryMixin, QWidget):
         self.running: RunRecord | None = None
         self.cancel_clicked_at: float | None = None
         self._datasets: dict[str, Any] = {}  # for the gallery; the runs' data is in the worker
-        # The process the runs compute in; it keeps their data sources between runs.
-        self.worker = ProcessWorker("qbi-baselines")
+        # The process the runs compute in; it keeps their data sources between runs. In a session
+        # of its own: where Linux shares the CPU by session, its two busy threads would otherwise
+        # use up the share of the GUI's session and the GUI thread would wait behind them.
+        self.worker = ProcessWorker("qbi-baselines", own_session=True)
         self._stop_worker_after_run = False  # the window closed during a run
         self._gallery_task = None
         self._last_row_refresh = 0.0
