@@ -133,7 +133,9 @@ class AuditDialog(QDialog):
         self.report = report
         self.browser = browser
         self.project = None if browser is None else browser.project  # acted on, if still open
-        self.done: dict[int, tuple[str, Change]] = {}  # table row -> (action, change)
+        # table row -> (action, change); not named "done": that would hide QDialog.done(), which
+        # reject() calls (Esc, the close button), and the app crashed there
+        self.decisions: dict[int, tuple[str, Change]] = {}
         layout = QVBoxLayout(self)
         counts = ", ".join(f"{report.counts.get(k, 0)} {k}" for k in KINDS)
         lines = [f"Issues: {counts}."]
@@ -258,7 +260,7 @@ class AuditDialog(QDialog):
             window.report_error(f"Audit: {exc}")
             return None
         row = self.table.currentRow()
-        self.done[row] = (action, change)
+        self.decisions[row] = (action, change)
         self.browser._record(change)  # Ctrl+Z in the Browser (or here) takes it back
         self.browser._items_changed(list(change.ids))
         self._refresh_done()
@@ -277,7 +279,7 @@ class AuditDialog(QDialog):
         """The Done column: what was done on each row, unless it was undone since."""
         if not self._open():
             return
-        for row, (action, change) in self.done.items():
+        for row, (action, change) in self.decisions.items():
             now = read_values(self.project.db, change.field, change.ids)
             current = all(now.get(i) == a for i, a in zip(change.ids, change.after, strict=True))
             text = DONE_TEXT[action] if current else ""
