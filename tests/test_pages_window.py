@@ -175,3 +175,41 @@ def test_the_count_being_made_is_shown_as_more_and_kept_for_the_next_sort(
     assert panel.count_label.text() == f"{N:,} of {N:,} items"
     expected = panel.project.ids({"name": "img0"}, "-name")
     assert panel.model.data(panel.model.index(N - 1, COL_ID)) == str(expected[-1])
+
+
+def test_sorting_while_counting_waits_for_the_same_count(qtbot, project, monkeypatch):
+    """A header click while the worker counts a filter: the count goes on (the filter is the
+    same, and so is the catalog) instead of starting again, and the rows of the new order
+    appear when it is done. Another filter stops it."""
+    from qbi_desktop.core.catalog import count_cache, names
+    from qbi_desktop.gui.workers import TaskManager
+
+    monkeypatch.setattr(names, "FEW", 20)
+    monkeypatch.setattr(names, "FIRST_PAGE", 1)
+    count_cache.clear()
+    tasks, counts = TaskManager(), []
+
+    def run_task(title, factory, on_result, on_error, **kw):
+        if title == "Counting items":
+            counts.append(title)
+        return tasks.submit(title, factory, on_result=on_result, on_error=on_error)
+
+    model = ItemTableModel()
+    model.run_task = run_task
+    view = QTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.set_project(project)
+    model.set_filters(Filters(name="img0"))
+    assert model.count_pending and counts == ["Counting items"]
+    model.sort(_column("name"), Qt.SortOrder.DescendingOrder)  # before the count is back
+    model.sort(_column("label"), Qt.SortOrder.AscendingOrder)
+    assert model.count_pending and len(counts) == 1
+    qtbot.waitUntil(lambda: not model.count_pending, timeout=10000)
+    expected = project.ids({"name": "img0"}, "label")
+    assert model.rowCount() == len(expected) == N
+    assert model.data(model.index(N - 1, COL_ID)) == str(expected[-1])
+    model.set_filters(Filters(name="img00"))
+    assert len(counts) == 2 and model.count_pending
+    qtbot.waitUntil(lambda: not model.count_pending, timeout=10000)
+    assert model.rowCount() == project.count({"name": "img00"})

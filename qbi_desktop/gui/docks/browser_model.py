@@ -163,12 +163,16 @@ class ItemTableModel(QAbstractTableModel):
         return None if self.id_source is None else self.id_source(self.filters, self.sort_key)
 
     def _count_rows(self) -> None:
-        """Count on a worker; the rows past the first window appear when it is done."""
+        """Count on a worker; the rows past the first window appear when it is done. A count
+        already running for this filter (only the sort changed) is waited for instead."""
         project, window, generation = self.project, self._ids, self._ids.generation
+        if window.count_running:
+            return
+        window.count_running = True
 
         def counted(total: int | None) -> None:
             if self.project is not project or window.generation != generation or total is None:
-                return  # another project, filter or sort since
+                return  # another project or filter since
             shown = len(window)
             window.counted(total)
             if len(window) > shown:
@@ -176,8 +180,14 @@ class ItemTableModel(QAbstractTableModel):
                 self.endInsertRows()
             self.reloaded.emit()
 
+        def failed(_message: str) -> None:  # the next reload counts again
+            if window.generation == generation:
+                window.count_running = False
+
         filters = window.filters
-        self.run_task("Counting items", lambda: count_job(project, filters, window), counted, None)
+        self.run_task(
+            "Counting items", lambda: count_job(project, filters, window), counted, failed
+        )
 
     def refresh_items(self, ids: list[int]) -> None:
         """Items changed in the catalog (label, review, ...): re-read them, keep their rows."""

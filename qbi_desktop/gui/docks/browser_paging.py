@@ -38,12 +38,11 @@ class IdWindow:
     def __init__(self) -> None:
         self.clear()
 
-    def clear(self) -> None:
-        # a count still running for the filter or sort before is of no use any more
-        for interrupt in list(getattr(self, "interrupts", ())):
-            with contextlib.suppress(sqlite3.Error):
-                interrupt()
-        self.interrupts: set[Callable[[], None]] = getattr(self, "interrupts", set())
+    def clear(self, keep_count: bool = False) -> None:
+        """Forget the ids. With ``keep_count``, a count running for the same filter and catalog
+        state goes on (only the sort changed): its answer is this one's too."""
+        if not keep_count:
+            self._stop_count()
         self.project: Project | None = None
         self.filters: Any = None
         self.sort: str | None = None
@@ -52,21 +51,38 @@ class IdWindow:
         self.window = np.zeros(0, dtype=np.int64)
         self._all: np.ndarray | None = None
         self.counting = False  # the total is the first window's size until counted()
+
+    def _stop_count(self) -> None:
+        # a count still running for the filter before is of no use any more
+        for interrupt in list(getattr(self, "interrupts", ())):
+            with contextlib.suppress(sqlite3.Error):
+                interrupt()
+        self.interrupts: set[Callable[[], None]] = getattr(self, "interrupts", set())
         self.count_state: count_cache.State | None = None  # the catalog's, when counting began
+        self.count_running = False  # a worker counts (the model started it)
         self.generation = getattr(self, "generation", 0) + 1  # a count started before is stale
 
     def reset(self, project: Project, filters: Any, sort: str, count_later: bool = False) -> None:
         """Another filter or sort: the count and the first window. With ``count_later``, a
         count that would read every item is left to :func:`count_job` (``counting`` is True
-        and ``total`` is the first window's size until :meth:`counted`)."""
-        self.clear()
+        and ``total`` is the first window's size until :meth:`counted`); one already running
+        for this filter and catalog state (another sort) goes on."""
+        keep = (
+            self.counting
+            and self.count_running
+            and self.project is project
+            and self.filters == filters
+            and self.count_state == count_cache.state(project.db)
+        )
+        self.clear(keep_count=keep)
         self.project, self.filters, self.sort = project, filters, sort
         self._load(0, FIRST)
         if self.window.size < FIRST:
             self.total = int(self.window.size)  # all of them are in the first window
-        elif count_later and not project.count_is_quick(filters):
+        elif count_later and (keep or not project.count_is_quick(filters)):
             self.total, self.counting = int(self.window.size), True
-            self.count_state = count_cache.state(project.db)
+            if not keep:
+                self.count_state = count_cache.state(project.db)
         else:
             self.total = project.count(filters)
 
@@ -75,14 +91,12 @@ class IdWindow:
         stays as it was when counting began (the next sort shows it at once)."""
         if self.project is not None and self.count_state is not None:
             remember_count(self.project.db, self.filters, total, self.count_state)
-        self.total, self.counting = max(int(total), self.total), False
+        self.total, self.counting, self.count_running = max(int(total), self.total), False, False
 
     def set_all(self, ids: np.ndarray) -> None:
         """These ids in this order (the label-next queue): all of them known."""
-        for interrupt in list(self.interrupts):
-            with contextlib.suppress(sqlite3.Error):
-                interrupt()
-        self.counting, self.generation = False, self.generation + 1
+        self._stop_count()
+        self.counting = False
         self._all = np.asarray(ids, dtype=np.int64)
         self.total = int(self._all.size)
         self.start, self.window = 0, self._all
