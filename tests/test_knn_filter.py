@@ -74,14 +74,28 @@ def test_ties_go_to_the_smallest_training_index_as_in_the_full_search():
     assert not dist.any()
 
 
-def test_noise_the_projection_cannot_summarise_falls_back_to_the_full_search():
+def test_noise_the_projection_cannot_summarise_is_searched_in_full():
     rng = np.random.default_rng(5)
     Y = rng.standard_normal((9000, 300)).astype(np.float32)
     queries = (Y[:30] + 0.5 * rng.standard_normal((30, 300))).astype(np.float32)
     fast = L2Neighbors(Y, low_dims=True)
     ind = fast.kneighbors(queries, 2, return_distance=False)
-    assert not fast.low_dims  # too many rows survived the filter: it gave way
+    assert not fast.low_dims and fast._projection is None  # 64 axes hold too little variance
     assert np.array_equal(ind, L2Neighbors(Y).kneighbors(queries, 2, return_distance=False))
+
+
+def test_too_many_rows_surviving_the_filter_fall_back_to_the_full_search():
+    # 8 distinct rows, each ~1100 times over 300 features: all variance on the axes, but every
+    # copy of a query's nearest row ties with it, so the filter rules out too few
+    rng = np.random.default_rng(6)
+    mix = rng.integers(0, 2, (3, 300))
+    Y = (rng.integers(0, 2, (9000, 3)) @ mix).astype(np.float32)
+    queries = (rng.integers(0, 2, (50, 3)) @ mix).astype(np.float32)
+    fast = L2Neighbors(Y, low_dims=True)
+    dist, ind = fast.kneighbors(queries, 3)
+    assert fast._projection is not None and not fast.low_dims  # built, tried, gave way
+    full_dist, full_ind = L2Neighbors(Y).kneighbors(queries, 3)
+    assert np.array_equal(ind, full_ind) and np.array_equal(dist, full_dist)
 
 
 def test_the_filtered_search_yields_so_a_cancel_stops_it(mnist_rows):

@@ -118,6 +118,8 @@ class L2Neighbors:
         """Compute what the searches will use (the filter's axes) now, yielding between steps."""
         if self._projection is None and self._filtered(self.Y.shape[-1], n_neighbors):
             self._projection = yield from knn_filter.Projection.build(self.Y, self.norms)
+            if self._projection is None:
+                self.low_dims = False  # the data's variance is spread: search in full
 
     def _filtered(self, d: int, k: int) -> bool:
         return self.low_dims and self.Y.ndim == 2 and knn_filter.usable(len(self.Y), d, k)
@@ -139,6 +141,7 @@ class L2Neighbors:
         X = np.ascontiguousarray(X, dtype=np.float32)
         if len(X) and self._filtered(X.shape[1], n_neighbors):
             yield from self.prepare(n_neighbors)
+        if self._projection is not None and self._filtered(X.shape[1], n_neighbors):
             result = yield from knn_filter.filtered_search(
                 self, self._projection, X, n_neighbors, return_distance, block_macs
             )
