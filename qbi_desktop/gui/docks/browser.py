@@ -220,6 +220,7 @@ class BrowserPanel(
         selection.currentRowChanged.connect(self._current_changed)
         selection.selectionChanged.connect(self._selection_changed)
         self.model.reloaded.connect(self._reloaded)
+        self.model.modelReset.connect(self._say_when_empty)
         self._install_keys()
         self._install_undo()
         self._install_targets()
@@ -460,6 +461,11 @@ class BrowserPanel(
             self.window.report_error(str(exc))
             return False
         self.close_project()
+        suggestions = getattr(self, "suggestions", None)  # browser_suggest.py
+        if suggestions is not None:
+            # "Label next" shows the project's unlabelled items only: kept on for the next
+            # project, a fully labelled one (an import) showed an empty table
+            suggestions.set_queue(False)
         self.project = project
         self._sweep_leftovers(project)
         self.window.settings.setValue("browser/last_dir", str(project.root.parent))
@@ -639,6 +645,17 @@ class BrowserPanel(
         self._show_filter_state()
         if shown and not self.table.currentIndex().isValid():
             self.table.setCurrentIndex(self.model.index(0, 1))
+        self._say_when_empty()
+
+    def _say_when_empty(self) -> None:
+        """No row to describe (also after "Label next" reorders): say why, not the last item."""
+        if self.model.rowCount() or self.project is None:
+            return
+        self.detail.setText(
+            "No items yet: Dataset > Import…"
+            if not len(self.project)
+            else "No items shown: the filters or Label next leave none"
+        )
 
     def _current_changed(self, current, _previous) -> None:
         if not current.isValid() or self.project is None:
