@@ -62,6 +62,7 @@ from qbi_desktop.gui.docks.browser_dialogs import (
 from qbi_desktop.gui.docks.browser_edits import BrowserEdits
 from qbi_desktop.gui.docks.browser_filters import BrowserFilters
 from qbi_desktop.gui.docks.browser_io import BrowserTransfer
+from qbi_desktop.gui.docks.browser_menu import BrowserMenu
 from qbi_desktop.gui.docks.browser_model import (
     COL_NAME,
     COL_TARGETS,
@@ -81,7 +82,6 @@ from qbi_desktop.gui.layout import side_room
 
 log = logging.getLogger("qbi_desktop")
 
-RECENT_KEY = "browser/recent_projects"
 NO_PROJECT = "No project open: Dataset > Open Project…"
 # Width a docked browser gets when a project opens in a narrower one: four filters and the
 # thumbnail, id, name, label, split and review columns side by side.
@@ -111,6 +111,7 @@ def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]
 
 
 class BrowserPanel(
+    BrowserMenu,
     BrowserFilters,
     BrowserEdits,
     BrowserOpening,
@@ -305,103 +306,6 @@ class BrowserPanel(
         layout.addWidget(self.tabs, 1)
         self.setMinimumWidth(280)
         self._show_filter_state()
-
-    # -- menu ---------------------------------------------------------------------------------
-    def build_menu(self) -> None:
-        w = self.window
-        menu = w.add_menu("dataset", "&Dataset")
-        self.menu = menu
-        w.add_action(
-            "&New Project…",
-            self.new_project_dialog,
-            None,
-            menu,
-            "Create a project folder with a catalog",
-        )
-        w.add_action("&Open Project…", self.open_project_dialog, "Ctrl+Shift+O", menu)
-        self.recent_menu = menu.addMenu("Recent &Projects")
-        self.close_action = w.add_action("&Close Project", self.close_project, None, menu)
-        menu.addSeparator()
-        self.import_action = w.add_action(
-            "&Import…",
-            self.import_dialog,
-            "Ctrl+Shift+I",
-            menu,
-            "Import images, labels, masks, boxes",
-        )
-        self.export_action = w.add_action("&Export…", self.export_dialog, None, menu)
-        menu.addSeparator()
-        self.metadata_action = w.add_action(
-            "Project &Metadata…",
-            self.metadata_dialog,
-            None,
-            menu,
-            "Title, creators, license, instrument …",
-        )
-        self.split_action = w.add_action(
-            "&Split…",
-            self.split_dialog,
-            None,
-            menu,
-            "Stratified or group-aware train/val/test split",
-        )
-        self.restore_split_action = w.add_action(
-            "&Restore Previous Split",
-            self.restore_previous_split,
-            None,
-            menu,
-            "Bring back the split the last split replaced (kept in the project)",
-        )
-        self.verify_action = w.add_action(
-            "&Verify Files", self.verify_files, None, menu, "Find moved or changed image files"
-        )
-        menu.addSeparator()
-        self.classes_action = w.add_action(
-            "C&lasses…", self.classes_dialog, None, menu, "Class counts; rename or merge classes"
-        )
-        self.targets_action = w.add_action(
-            "Regression &Target…",
-            self.target_definition_dialog,
-            None,
-            menu,
-            "Name, unit, allowed range and decimals of a regression target",
-        )
-        self._refresh_recent_menu()
-        self._enable_actions()
-
-    def _enable_actions(self) -> None:
-        on = self.project is not None
-        for action in (
-            self.close_action,
-            self.import_action,
-            self.export_action,
-            self.metadata_action,
-            self.split_action,
-            self.restore_split_action,
-            self.verify_action,
-            self.classes_action,
-            self.targets_action,
-        ):
-            action.setEnabled(on)
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        paths = self._recent()
-        for path in paths:
-            action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _c=False, p=path: self.open_project(p))
-        self.recent_menu.setEnabled(bool(paths))
-
-    def _recent(self) -> list[str]:
-        value = self.window.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
-
-    def _remember_recent(self, path: Path) -> None:
-        paths = [str(path)] + [p for p in self._recent() if p != str(path)]
-        self.window.settings.setValue(RECENT_KEY, paths[:10])
-        self._refresh_recent_menu()
 
     # -- project ------------------------------------------------------------------------------
     def _start_dir(self) -> str:
