@@ -55,6 +55,9 @@ def test_the_model_process_follows_the_project_and_ends_with_the_window(
     suggest = _open(qtbot, panel, a)
     pid_a = suggest.worker.pid
     assert pid_a != os.getpid() and not _gone(pid_a)  # the model is not in the GUI process
+    # nor in its session: where the CPU is shared between sessions first (Linux autogroup),
+    # the child's work would come out of the GUI thread's share
+    assert os.getsid(pid_a) == pid_a != os.getsid(0)
     assert suggest.table.labelled + suggest.table.unlabelled == 120
 
     # another project: the same process (its imports done) suggests for the new items

@@ -17,7 +17,7 @@ Run: .venv/bin/python tests/benchmarks/bench_browser_keys.py [--profile FILE] [-
  --stalls: where the GUI thread was while the heartbeat was late, sampled every 5 ms;
  --why: what the GUI thread was doing in the gaps over 50 ms (another process reads its state
    and system call from /proc every 2 ms: running, runnable, asleep on a lock, in I/O);
- --busy N: N busy-looping processes during the heartbeat runs, a reproducible load;
+ --busy N: N busy-looping processes, each in a session of its own, during the heartbeat runs;
  --labels N: labels typed per typing run, 500 unless given)
 """
 
@@ -379,7 +379,7 @@ def main() -> None:
         h3 = len(HANDLER)
         ctrl = Qt.KeyboardModifier.ControlModifier
         undo_ms = [timed(app, lambda: QTest.keyClick(table, Qt.Key.Key_Z, ctrl)) for _ in range(20)]
-        with busy(args.busy):
+        with busy(args.busy, own_sessions=True):  # as other programs on a desktop
             idle, _ = heartbeat(app, 3.0)
             profiler = None
             if args.profile:

@@ -342,8 +342,10 @@ class BrowserSuggestions(QObject):
             if not self.window.isVisible():  # closed: no new process
                 return None
             # a project just opened (or a close of the window was refused): the child's ~1 s
-            # of imports starts now, with the first request waiting in its pipe
-            self.worker = ProcessWorker("qbi-suggestions")
+            # of imports starts now, with the first request waiting in its pipe. In a session
+            # of its own: Linux autogroup shares the CPU between sessions first, and in ours
+            # the child's reading of features would use up the GUI thread's share
+            self.worker = ProcessWorker("qbi-suggestions", own_session=True)
         self.dirty = False
         worker, root, generation = self.worker, str(self.root), self.generation
         priority = self._rows_in_view()
