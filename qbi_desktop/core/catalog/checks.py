@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
 from pathlib import Path
@@ -37,6 +38,51 @@ def refuse_foreign(db: sqlite3.Connection, path: Path, version: int) -> None:
             f"(tables: {shown or 'none'}); it was left untouched. Choose another folder for "
             "the project."
         )
+
+
+@functools.cache
+def own_code() -> dict[tuple[str, str], str]:
+    """``(type, name) -> SQL`` of the triggers and views a catalog of this version has (read
+    from a fresh catalog made in memory by the migrations, so it cannot drift from them)."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        schema.migrate(db)
+        rows = db.execute(
+            "SELECT type, name, sql FROM sqlite_master WHERE type IN ('trigger', 'view')"
+        ).fetchall()
+    finally:
+        db.close()
+    return {(kind, name): sql for kind, name, sql in rows}
+
+
+def refuse_foreign_code(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse, before the first write, a catalog holding triggers or views QBI Desktop did not
+    make: a trigger runs on every edit the app makes (one can delete the boxes a label edit
+    should keep, or loop without end), a view can stand in for a table the app reads."""
+    found = db.execute(
+        "SELECT type, name FROM sqlite_master WHERE type IN ('trigger', 'view')"
+    ).fetchall()
+    foreign = sorted(f"{kind} {name!r}" for kind, name in found if (kind, name) not in own_code())
+    if foreign:
+        shown = ", ".join(foreign[:6]) + (
+            f" and {len(foreign) - 6} more" if len(foreign) > 6 else ""
+        )
+        raise CatalogCorruptError(
+            f"{path}: the catalog holds code QBI Desktop did not write ({shown}); it would run "
+            "on every edit, so the project was not opened and nothing was written to it - "
+            "remove them with an SQLite tool (DROP TRIGGER / DROP VIEW) or restore a backup"
+        )
+
+
+def stale_own_triggers(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    """``(name, our SQL)`` of the triggers with our names whose SQL is not ours (an older
+    version's body, or one rewritten by someone else): the caller makes them again."""
+    have = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
+    return [
+        (name, sql)
+        for (kind, name), sql in own_code().items()
+        if kind == "trigger" and name in have and have[name] != sql
+    ]
 
 
 #: How long an open may spend checking the catalog's pages (a 100 000-item catalog takes

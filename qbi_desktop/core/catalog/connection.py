@@ -29,6 +29,7 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
         version = schema.schema_version(db)
         if initialise:
             checks.refuse_foreign(db, db_path, version)  # before anything is written to it
+            checks.refuse_foreign_code(db, db_path)
         if version > schema.SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"{db_path}: catalog has schema version {version}, this QBI Desktop "
@@ -45,6 +46,7 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
                 raise ProjectReadOnlyError(f"{db_path}: cannot switch to WAL ({mode})")
             schema.migrate(db)
             _check_tables(db, db_path)
+            _renew_triggers(db)
             if int(db.execute("PRAGMA application_id").fetchone()[0]) == 0:
                 db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
         db.execute("PRAGMA synchronous = NORMAL")
@@ -79,6 +81,28 @@ def check_writable(folder: Path) -> None:
             f"{folder}: the project folder is not writable ({exc.strerror}); QBI Desktop keeps "
             "its catalog there - copy the project to a writable folder"
         ) from exc
+
+
+def _renew_triggers(db: sqlite3.Connection) -> None:
+    """Our triggers with another body (an older version's, or rewritten to do something else)
+    are made again, and what they keep is counted again (rare: a bulk recount)."""
+    stale = checks.stale_own_triggers(db)
+    if not stale:
+        return
+    from qbi_desktop.core.catalog.bulk import recount
+    from qbi_desktop.core.catalog.derived import rebuild
+
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for name, sql in stale:
+            db.execute(f'DROP TRIGGER "{name}"')
+            db.execute(sql)
+        recount(db)
+        rebuild(db)
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
 
 
 def _check_tables(db: sqlite3.Connection, path: Path) -> None:

@@ -1,0 +1,106 @@
+"""Hostile catalogs, second sweep: code hidden in the catalog file. SQLite runs a trigger on
+every edit the app makes, so a catalog holding a trigger we did not write could delete the work
+an edit should keep, or loop without end; one of our triggers rewritten does the same under our
+name. A catalog with foreign triggers or views is refused untouched, naming them; our own
+triggers are made again from our SQL when their text differs."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tifffile
+
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.catalog.errors import CatalogCorruptError
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.jobs import run_job
+
+PYTHON = sys.executable
+ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
+
+
+def _cli(*argv: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [PYTHON, "-m", "qbi_desktop", *argv], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    """A project of 4 images, item 1 with a box, items 1-2 labelled."""
+    root = tmp_path_factory.mktemp("made")
+    rng = np.random.default_rng(0)
+    for cls in ("a", "b"):
+        (root / "src" / cls).mkdir(parents=True)
+        for i in range(2):
+            image = rng.integers(0, 1000, (16, 16)).astype(np.uint16)
+            tifffile.imwrite(root / "src" / cls / f"{cls}{i}.tif", image)
+    project = open_project(root / "p", create=True)
+    run_job(import_job(project, "imagefolder", [root / "src"]))
+    project.close()
+    assert _cli("boxes", "--project", str(root / "p"), "--item", "1", "--add", "a,1,1,4,4",
+                "--annotator", "ann").returncode == 0  # fmt: skip
+    return root / "p"
+
+
+def _tampered(made, tmp_path, *sql):
+    project = tmp_path / "p"
+    shutil.copytree(made, project)
+    db = sqlite3.connect(project / "catalog.sqlite", isolation_level=None)
+    for statement in sql:
+        db.execute(statement)
+    db.close()
+    return project
+
+
+@pytest.mark.parametrize(
+    "code, name",
+    [
+        ("CREATE TRIGGER wipe AFTER UPDATE ON items BEGIN DELETE FROM boxes; END", "wipe"),
+        (f"CREATE TRIGGER endless AFTER UPDATE ON items BEGIN SELECT ({ENDLESS}); END", "endless"),
+        (f"CREATE VIEW endless_view AS {ENDLESS}", "endless_view"),
+    ],
+)
+def test_a_catalog_holding_code_we_did_not_write_is_refused_untouched(made, tmp_path, code, name):
+    """Before: labelling item 2 silently deleted every box of the project ('wipe'), or the
+    label command never returned ('endless')."""
+    project = _tampered(made, tmp_path, code)
+    catalog = project / "catalog.sqlite"
+    before = catalog.read_bytes()
+    with pytest.raises(CatalogCorruptError) as info:
+        open_project(project)
+    assert str(catalog) in str(info.value) and repr(name) in str(info.value)
+    cli = _cli("label", "--project", str(project), "--ids", "2", "--class", "c")
+    assert cli.returncode == 2, cli.stderr[-2000:]
+    assert repr(name) in cli.stderr and "Traceback" not in cli.stderr
+    assert catalog.read_bytes() == before  # not even switched to WAL
+
+
+def test_one_of_our_triggers_rewritten_is_made_again_from_our_sql(made, tmp_path):
+    """box_counts_insert rewritten to delete every label: before, adding a box wiped the
+    project's labels under our own trigger's name. Now the trigger is ours again on open and
+    the counts it keeps are right."""
+    project = _tampered(
+        made,
+        tmp_path,
+        "DROP TRIGGER box_counts_insert",
+        "CREATE TRIGGER box_counts_insert AFTER INSERT ON boxes BEGIN "
+        "UPDATE items SET label = NULL; UPDATE items SET n_boxes = 1000; END",
+    )
+    cli = _cli("label", "--project", str(project), "--ids", "1-2", "--class", "keep")
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    cli = _cli("boxes", "--project", str(project), "--item", "3", "--add", "a,1,1,3,3")
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    db = sqlite3.connect(project / "catalog.sqlite")
+    try:
+        labels = dict(db.execute("SELECT id, label FROM items WHERE id <= 2"))
+        boxes = dict(db.execute("SELECT id, n_boxes FROM items"))
+    finally:
+        db.close()
+    assert labels == {1: "keep", 2: "keep"}
+    assert boxes == {1: 1, 2: 0, 3: 1, 4: 0}
