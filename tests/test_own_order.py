@@ -171,6 +171,25 @@ def test_own_order_equals_the_catalog_query_on_the_persons_own_annotations(proje
             assert got.tolist() == expected.tolist(), (f, sort)
 
 
+#: (offset, limit) of Browser windows: the first screenful, small ones, one across the end
+WINDOWS = [(0, 200), (0, 5), (3, 17), (100, 60), (230, 30), (400, 10)]
+
+
+@pytest.mark.parametrize("sort", SORTS, ids=str)
+def test_a_page_is_that_part_of_the_whole_own_order_and_the_count_its_length(projects, sort):
+    """The Browser's window while annotating blind (own_order.page_ids) holds exactly the rows
+    of the whole list at its place, the count (its worker's) is the list's length."""
+    root, copy = projects
+    with open_project(root) as original, open_project(copy) as ada:
+        for f in FILTERS:
+            expected = id_array(ada.db, f, sort).tolist()
+            for offset, limit in WINDOWS:
+                got = own_order.page_ids(original.db, "Ada", f, sort, offset, limit)
+                assert got.dtype == np.int64
+                assert got.tolist() == expected[offset : offset + limit], (f, sort, offset)
+            assert own_order.count(original.db, "Ada", f) == len(expected), f
+
+
 def test_someone_elses_latest_label_does_not_count_as_ones_own(projects):
     root, _copy = projects
     with open_project(root) as project:
