@@ -218,7 +218,9 @@ def main() -> None:
                 extra = (
                     f" (worker {row['worker_seconds']:.2f} s)  longest heartbeat gap "
                     f"{row['max_gap_ms']:.0f} ms  p99 {row['p99_gap_ms']:.0f} ms  "
-                    f"{row['gaps_over_50ms']} gaps > 50 ms  "
+                    f"{row['gaps_over_50ms']} gaps > 50 ms  (longest at "
+                    f"{row['max_gap_at_s']:.1f} s, {row['max_gap_after_worker_s']:+.2f} s from "
+                    "the worker's end)  "
                     f"(idle {row['idle_max_gap_ms']:.0f} ms)  showing the result "
                     f"{row['show_result_ms']:.0f} ms  "
                     f"cancel {1000 * row['cancel_s']:.0f} ms ({row['cancel_state']})  "
