@@ -133,13 +133,20 @@ class DisplayMixin:
         index = max(0, min(int(index), document.source.n_slices - 1))
         if index == document.index:
             return
+        previous, histogram = document.index, document.histogram
         document.index = index
         # The step draws the slice first: its histogram (a full-plane sample, ~60 ms at 2048^2)
         # and the info panel follow after the paint, once per burst of steps (an arrow key held
         # down), from _slice_panels_later. A stack's levels stay those of the scan.
         document.histogram = None
         self.slice_bar.configure(document.source.n_slices, index)
-        self._draw_plane(keep_view=True)
+        try:
+            self._draw_plane(keep_view=True)
+        except UserFacingError as exc:  # a damaged slice: named, and the last one stays shown
+            document.index, document.histogram = previous, histogram
+            self.slice_bar.configure(document.source.n_slices, previous)
+            self.report_error(str(exc))
+            return
         self.slice_bar.label.setText(document.source.slice_label(index))
         self._start_background_for_plane(document)
         timer = getattr(self, "_slice_panels_timer", None)
