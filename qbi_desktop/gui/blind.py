@@ -53,14 +53,11 @@ class BlindMode(QObject):
         if self.active:
             own_view.own_rows(self.browser.project.db, rows, self.window.annotator.name)
 
-    def _own_ids(self, filters, sort: str):
+    def _own_ids(self) -> own_order.Own | None:
         """Blind: the Browser's filters, sorts and count by this person's own opinions
-        (core.catalog.own_order), not by the item's latest edit, which may be another's."""
-        if not self.active:
-            return None
-        return own_order.id_array(
-            self.browser.project.db, self.window.annotator.name, filters, sort
-        )
+        (core.catalog.own_order: a window of rows, the count on the Browser's worker), not by
+        the item's latest edit, which may be another's."""
+        return own_order.Own(self.window.annotator.name) if self.active else None
 
     def _project_seen(self) -> None:
         project = self.browser.project

@@ -36,7 +36,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -149,6 +149,27 @@ def count_is_quick(
     """Whether :func:`count` reads counts or an index (else it tests every item)."""
     f = as_filters(filters)
     return not _own_filters(f) and queries.count_is_quick(db, f)
+
+
+@dataclass(frozen=True)
+class Own:
+    """This module's reads for one annotator, with the signatures of :mod:`.queries`'
+    (``page_ids``, ``id_array``, ``count``, ``count_is_quick``): the Browser's window reads
+    either, so blind mode pages and counts on a worker as the catalog's own list does."""
+
+    annotator: str
+
+    def page_ids(self, db, filters=None, sort=None, offset: int = 0, limit: int = 1000):
+        return page_ids(db, self.annotator, filters, sort, offset, limit)
+
+    def id_array(self, db, filters=None, sort=None) -> np.ndarray:
+        return id_array(db, self.annotator, filters, sort)
+
+    def count(self, db, filters=None) -> int:
+        return count(db, self.annotator, filters)
+
+    def count_is_quick(self, db, filters=None) -> bool:
+        return count_is_quick(db, self.annotator, filters)
 
 
 _OWN_FILTERS = ("label", "review", "annotator", "has_mask", "has_boxes", "has_target")

@@ -25,7 +25,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QPixmap
 
-from qbi_desktop.core.catalog import Filters, Project
+from qbi_desktop.core.catalog import Filters, Project, queries
 from qbi_desktop.core.catalog.thumbnails import thumbnail_job
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.gui.docks.browser_paging import IdWindow, count_job
@@ -105,9 +105,10 @@ class ItemTableModel(QAbstractTableModel):
         self.active_target: str | None = None  # the target the Targets cell edits
         #: ``overlay(rows)`` rewrites fetched rows in place (blind mode: one person's own work)
         self.row_overlay: Callable[[list[dict[str, Any]]], None] | None = None
-        #: ``id_source(filters, sort)`` -> every matching id in order, or None: the catalog's
-        #: own paging (blind mode: ordered and filtered by one person's opinions)
-        self.id_source: Callable[[Filters, str], np.ndarray | None] | None = None
+        #: ``id_source()`` -> where the rows' ids and count come from, with the signatures of
+        #: core.catalog.queries (blind mode: own_order.Own, one person's opinions), or None:
+        #: the catalog's queries
+        self.id_source: Callable[[], Any] | None = None
 
     # -- project, filters, sort -------------------------------------------------------------
     def set_project(self, project: Project | None) -> None:
@@ -144,14 +145,13 @@ class ItemTableModel(QAbstractTableModel):
             self._ids.clear()
         elif self.suggestions is not None and self.suggestions.queue_on:
             # "label next": the queue's order, made from every matching id
-            ids = self._own_ids()
-            ids = self.project.id_array(self.filters, self.sort_key) if ids is None else ids
+            ids = self._source().id_array(self.project.db, self.filters, self.sort_key)
             self._ids.set_all(self.suggestions.reorder(ids))
-        elif (own := self._own_ids()) is not None:
-            self._ids.set_all(own)  # annotating blind: filtered and sorted by one's own work
         else:
             later = self.run_task is not None  # a count of every item goes to a worker
-            self._ids.reset(self.project, self.filters, self.sort_key, count_later=later)
+            self._ids.reset(
+                self.project, self.filters, self.sort_key, count_later=later, source=self._source()
+            )
         self._rows.clear()
         self._wanted.clear()
         self.endResetModel()
@@ -159,8 +159,9 @@ class ItemTableModel(QAbstractTableModel):
         if self._ids.counting:
             self._count_rows()
 
-    def _own_ids(self) -> np.ndarray | None:
-        return None if self.id_source is None else self.id_source(self.filters, self.sort_key)
+    def _source(self) -> Any:
+        own = None if self.id_source is None else self.id_source()
+        return queries if own is None else own
 
     def _count_rows(self) -> None:
         """Count on a worker; the rows past the first window appear when it is done. A count

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog import Project, count_cache
-from qbi_desktop.core.catalog.queries import count, remember_count
+from qbi_desktop.core.catalog import Project, count_cache, queries
+from qbi_desktop.core.catalog.queries import remember_count
 from qbi_desktop.core.jobs import Job, Progress
 
 #: Rows asked for at a time, and how many of them lie before the row that made us ask.
@@ -44,6 +44,9 @@ class IdWindow:
         if not keep_count:
             self._stop_count()
         self.project: Project | None = None
+        #: where the ids and the count come from: the catalog's queries, or an object with
+        #: their signatures (own_order.Own: blind mode, one person's own opinions)
+        self.source: Any = queries
         self.filters: Any = None
         self.sort: str | None = None
         self.total = 0
@@ -62,7 +65,14 @@ class IdWindow:
         self.count_running = False  # a worker counts (the model started it)
         self.generation = getattr(self, "generation", 0) + 1  # a count started before is stale
 
-    def reset(self, project: Project, filters: Any, sort: str, count_later: bool = False) -> None:
+    def reset(
+        self,
+        project: Project,
+        filters: Any,
+        sort: str,
+        count_later: bool = False,
+        source: Any = queries,
+    ) -> None:
         """Another filter or sort: the count and the first window. With ``count_later``, a
         count that would read every item is left to :func:`count_job` (``counting`` is True
         and ``total`` is the first window's size until :meth:`counted`); one already running
@@ -71,25 +81,28 @@ class IdWindow:
             self.counting
             and self.count_running
             and self.project is project
+            and self.source == source
             and self.filters == filters
             and self.count_state == count_cache.state(project.db)
         )
         self.clear(keep_count=keep)
         self.project, self.filters, self.sort = project, filters, sort
+        self.source = source
         self._load(0, FIRST)
         if self.window.size < FIRST:
             self.total = int(self.window.size)  # all of them are in the first window
-        elif count_later and (keep or not project.count_is_quick(filters)):
+        elif count_later and (keep or not source.count_is_quick(project.db, filters)):
             self.total, self.counting = int(self.window.size), True
             if not keep:
                 self.count_state = count_cache.state(project.db)
         else:
-            self.total = project.count(filters)
+            self.total = source.count(project.db, filters)
 
     def counted(self, total: int) -> None:
         """The worker's count: exact from now on, and kept for this filter while the catalog
         stays as it was when counting began (the next sort shows it at once)."""
-        if self.project is not None and self.count_state is not None:
+        # kept counts are the catalog's (one's own filters count other items)
+        if self.project is not None and self.count_state is not None and self.source is queries:
             remember_count(self.project.db, self.filters, total, self.count_state)
         self.total, self.counting, self.count_running = max(int(total), self.total), False, False
 
@@ -141,7 +154,7 @@ class IdWindow:
         if self._all is None:
             if self.project is None:
                 return np.zeros(0, dtype=np.int64)
-            self._all = self.project.id_array(self.filters, self.sort)
+            self._all = self.source.id_array(self.project.db, self.filters, self.sort)
         return self._all
 
     def _load(self, start: int, size: int = WINDOW) -> None:
@@ -151,17 +164,18 @@ class IdWindow:
         if self.project is None:
             return
         self.start = start
-        self.window = self.project.page_ids(self.filters, self.sort, start, size)
+        self.window = self.source.page_ids(self.project.db, self.filters, self.sort, start, size)
 
 
 def count_job(project: Project, filters: Any, window: IdWindow) -> Job[int | None]:
     """Worker: the number of items ``filters`` keeps, on a connection of its own; None when
     the window moved on to another filter or sort meanwhile (the count was interrupted)."""
     db = project.connect()
+    source = window.source
     window.interrupts.add(db.interrupt)
     try:
         yield Progress(0, 1, "counting the items shown")
-        return count(db, filters)
+        return source.count(db, filters)
     except sqlite3.OperationalError as exc:
         if "interrupt" in str(exc):
             return None
