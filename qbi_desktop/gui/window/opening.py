@@ -164,8 +164,9 @@ class OpeningMixin:
         document.source.close()
 
     def _refresh_file_names(self) -> None:
-        """Same-named files from different folders are told apart by their folder."""
-        names = distinct_names([d.path for d in self.documents])
+        """Same-named files from different folders are told apart by their folder, datasets of
+        one NeXus/HDF5 file by their dataset."""
+        names = _with_datasets(self.documents, distinct_names([d.path for d in self.documents]))
         for row, name in enumerate(names):
             item = self.files_list.item(row)
             if item is not None:
@@ -187,3 +188,18 @@ class OpeningMixin:
         if paths:
             event.acceptProposedAction()
             self.open_files(paths)
+
+
+def _with_datasets(documents: list[ImageDocument], names: list[str]) -> list[str]:
+    """Two datasets of one HDF5 file open: each named after its dataset (``scan.h5
+    /entry/data/data``), not numbered as copies of the same file ("(2)" told nothing)."""
+    paths = [str(d.path) for d in documents]
+    unique = list(dict.fromkeys(paths))  # the file itself told apart from other files only
+    short = dict(zip(unique, distinct_names(unique), strict=True))
+    out = []
+    for document, name, path in zip(documents, names, paths, strict=True):
+        dataset = (getattr(document.source, "metadata", None) or {}).get("dataset")
+        if dataset and paths.count(path) > 1:
+            name = f"{short[path]} {dataset}"
+        out.append(name)
+    return out
