@@ -190,6 +190,23 @@ def test_a_page_is_that_part_of_the_whole_own_order_and_the_count_its_length(pro
             assert own_order.count(original.db, "Ada", f) == len(expected), f
 
 
+def test_pages_follow_an_edit_of_ones_own_opinions(projects, tmp_path):
+    """A sort read from the whole list (descending classes) is read again after an edit: the
+    window never shows the order before it."""
+    root, _copy = projects
+    shutil.copytree(root, tmp_path / "p")
+    with open_project(tmp_path / "p") as project:
+        db = project.db
+        before = own_order.page_ids(db, "Ada", None, "-label", 0, 50).tolist()
+        assert own_order.page_ids(db, "Ada", None, "-label", 0, 50).tolist() == before
+        last = int(own_order.id_array(db, "Ada", None, "-label")[-1])
+        with project.transaction() as tx:
+            opinions.record(tx.db, [last], "Ada", "label", "z", AT)  # now her first class
+        after = own_order.page_ids(db, "Ada", None, "-label", 0, 50).tolist()
+        assert after[0] == last and after[1:] == before[:49]
+        assert after == own_order.id_array(db, "Ada", None, "-label")[:50].tolist()
+
+
 def test_someone_elses_latest_label_does_not_count_as_ones_own(projects):
     root, _copy = projects
     with open_project(root) as project:

@@ -118,6 +118,7 @@ def measure(db, repeat: int, whole: bool) -> dict[str, dict[str, list[float]]]:
     for _ in range(repeat):
         random.shuffle(rounds)
         for (name, filters, sort), w in rounds:
+            own_order._last_whole = None  # a new filter or sort: not the list kept for scrolling
             start = time.perf_counter()
             what[w](filters, sort)
             times[name][w].append(time.perf_counter() - start)
