@@ -104,3 +104,48 @@ def test_one_of_our_triggers_rewritten_is_made_again_from_our_sql(made, tmp_path
         db.close()
     assert labels == {1: "keep", 2: "keep"}
     assert boxes == {1: 1, 2: 0, 3: 1, 4: 0}
+
+
+@pytest.mark.parametrize(
+    "sql, words",
+    [
+        (["DROP TABLE opinions"], "missing its tables ['opinions']"),
+        (
+            [
+                "DROP INDEX items_n_boxes",
+                "DROP INDEX items_n_boxes_desc",
+                *(f"DROP TRIGGER box_counts_{w}" for w in ("insert", "delete", "update")),
+                "ALTER TABLE items DROP COLUMN n_boxes",  # schema version still says 8
+            ],
+            "items lacks the columns ['n_boxes']",
+        ),
+        (["UPDATE meta SET value = 'not json' WHERE key = 'annotators'"], "['annotators']"),
+    ],
+    ids=["table dropped", "column dropped", "settings not JSON"],
+)
+def test_a_catalog_missing_what_its_version_has_is_refused_at_open(made, tmp_path, sql, words):
+    """Before: the project opened and a later command failed mid-way with SQLite's "no such
+    table: opinions" or a JSONDecodeError traceback."""
+    project = _tampered(made, tmp_path, *sql)
+    with pytest.raises(CatalogCorruptError) as info:
+        open_project(project)
+    assert str(project / "catalog.sqlite") in str(info.value) and words in str(info.value)
+    cli = _cli("agreement", "--project", str(project), "--out", str(tmp_path / "out"), "--quiet")
+    assert cli.returncode == 2, cli.stderr[-2000:]
+    assert words in cli.stderr and "Traceback" not in cli.stderr
+
+
+def test_an_item_file_that_became_a_fifo_is_named_not_waited_for(made, tmp_path):
+    """An item's path in the catalog naming a FIFO: the audit read it and waited for a writer
+    for ever. Now the item is left out, named, and the audit finishes."""
+    import json
+    import os
+
+    fifo = tmp_path / "fifo.tif"
+    os.mkfifo(fifo)
+    project = _tampered(made, tmp_path, f"UPDATE items SET path = '{fifo}' WHERE id = 1")
+    out = tmp_path / "audit"
+    cli = _cli("audit", "--project", str(project), "--out", str(out), "--quiet")
+    assert cli.returncode == 0, cli.stderr[-2000:]
+    left_out = json.loads((out / "summary.json").read_text())["left_out"]
+    assert any(str(fifo) in row["why"] and "FIFO" in row["why"] for row in left_out), left_out

@@ -55,6 +55,50 @@ def own_code() -> dict[tuple[str, str], str]:
     return {(kind, name): sql for kind, name, sql in rows}
 
 
+@functools.cache
+def own_tables() -> dict[str, frozenset[str]]:
+    """The tables of a catalog of this version and their columns (from a fresh catalog)."""
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        schema.migrate(db)
+        names = [
+            r[0]
+            for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {n: frozenset(r[1] for r in db.execute(f'PRAGMA table_info("{n}")')) for n in names}
+    finally:
+        db.close()
+
+
+def check_tables(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a catalog that lacks a table or column of its version (a version number that
+    lies, a table dropped), and one whose settings are not JSON: each would fail later, in
+    the middle of an edit, with SQLite's or the JSON reader's words."""
+    have = {
+        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+    }
+    missing = sorted(set(own_tables()) - have)
+    if missing:
+        raise CatalogCorruptError(
+            f"{path}: catalog is missing its tables {missing} (not a QBI Desktop catalog, or a "
+            "damaged one)"
+        )
+    for table, columns in own_tables().items():
+        found = {r[1] for r in db.execute(f'PRAGMA table_info("{table}")')}
+        if not columns <= found:
+            raise CatalogCorruptError(
+                f"{path}: catalog table {table} lacks the columns {sorted(columns - found)} its "
+                f"schema version {schema.schema_version(db)} has (a damaged or altered catalog)"
+            )
+    bad = [r[0] for r in db.execute("SELECT key FROM meta WHERE NOT json_valid(value) LIMIT 6")]
+    if bad:
+        raise CatalogCorruptError(
+            f"{path}: catalog settings {bad} are not valid JSON (a damaged or altered catalog)"
+        )
+
+
 def refuse_foreign_code(db: sqlite3.Connection, path: Path) -> None:
     """Refuse, before the first write, a catalog holding triggers or views QBI Desktop did not
     make: a trigger runs on every edit the app makes (one can delete the boxes a label edit

@@ -45,7 +45,7 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
             if str(mode).lower() != "wal":
                 raise ProjectReadOnlyError(f"{db_path}: cannot switch to WAL ({mode})")
             schema.migrate(db)
-            _check_tables(db, db_path)
+            checks.check_tables(db, db_path)
             _renew_triggers(db)
             if int(db.execute("PRAGMA application_id").fetchone()[0]) == 0:
                 db.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
@@ -103,15 +103,6 @@ def _renew_triggers(db: sqlite3.Connection) -> None:
     except BaseException:
         db.execute("ROLLBACK")
         raise
-
-
-def _check_tables(db: sqlite3.Connection, path: Path) -> None:
-    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    missing = {"items", "meta", "containers", "targets", "masks", "boxes"} - names
-    if missing:
-        raise CatalogCorruptError(
-            f"{path}: catalog is missing its tables {sorted(missing)} (not a QBI Desktop catalog?)"
-        )
 
 
 def _translate(exc: sqlite3.OperationalError, path: Path) -> UserFacingError:

@@ -53,11 +53,22 @@ def tiff_bytes(array: np.ndarray, compression: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def _check_regular(path: Path) -> None:
+    """An item's file (a path from the catalog) must be a regular file: a FIFO would block the
+    reader for ever, a device never end."""
+    from qbi_desktop.core.safefile import not_regular
+
+    reason = not_regular(path)
+    if reason is not None:
+        raise ImageReadError(path, reason)
+
+
 def read_image_file(path: str | Path) -> np.ndarray:
     """Read an image file (TIFF through tifffile, everything else through Pillow)."""
     from qbi_desktop.core.imageheader import check_pillow, read_tiff_checked
 
     path = Path(path)
+    _check_regular(path)
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             return np.asarray(read_tiff_checked(path, key=0))
@@ -90,6 +101,8 @@ def image_size(path: str | Path) -> tuple[int | None, int | None]:
     from qbi_desktop.core.imageheader import check_pillow, check_tiff_page
 
     path = Path(path)
+    if path.exists():  # a missing file has no size (None, None); a FIFO is refused
+        _check_regular(path)
     try:
         if path.suffix.lower() in TIFF_SUFFIXES:
             import tifffile
