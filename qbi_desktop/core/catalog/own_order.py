@@ -261,6 +261,25 @@ def _own_where(f: Filters, annotator: str) -> tuple[list[str], list[Any]]:
     return where, params
 
 
+def _driver(f: Filters, annotator: str) -> tuple[str, list[Any]] | None:
+    """A condition on the person's opinions ``o`` that every item ``f`` keeps must meet (one
+    opinion of one kind and name), or None."""
+    head = "o.annotator = ? AND o.kind = ? AND o.name = ?"
+    if f.label is not None:
+        wanted = [f.label] if isinstance(f.label, str) else list(f.label)
+        if wanted and NONE not in wanted:
+            marks = ",".join("?" * len(wanted))
+            test = f"{head} AND json_extract(o.value, '$') IN ({marks})"
+            return test, [annotator, "label", "", *wanted]
+    if f.has_target:
+        return head, [annotator, "target", f.has_target]
+    if f.has_mask:
+        return head, [annotator, "mask", ""]
+    if f.has_boxes:
+        return f"{head} AND json_array_length(o.value) > 0", [annotator, "boxes", ""]
+    return None
+
+
 def _walk(
     db: sqlite3.Connection, annotator: str, f: Filters, key: str, offset: int, limit: int
 ) -> list[int] | None:
@@ -272,6 +291,16 @@ def _walk(
     params = [*item_params, *own_params]
     descending = key.startswith("-")
     bare = key.lstrip("-+")
+    if key in ("id", "+id") and (driver := _driver(f, annotator)) is not None:
+        # by id with an opinion one must have: walk those opinions in item order (the covering
+        # index, a few entries per row shown) rather than every item with a lookup each
+        test, args = driver
+        where = " AND ".join(conditions)
+        sql = (
+            f"SELECT o.item_id FROM opinions o WHERE {test} AND EXISTS (SELECT 1 FROM items "
+            f"WHERE items.id = o.item_id AND {where}) ORDER BY o.item_id LIMIT ? OFFSET ?"
+        )
+        return [r[0] for r in db.execute(sql, [*args, *params, limit, offset])]
     if not _is_own(key):  # the item's own order, each item tested on the way
         joins, order, oparams = order_clause([key])
         source = "FROM items "
