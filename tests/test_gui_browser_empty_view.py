@@ -44,3 +44,13 @@ def test_a_labelled_import_into_the_next_project_is_shown(qtbot, main_window, tm
     qtbot.wait(100)
     assert panel.detail.text() != NO_PROJECT
     assert "Label next" in panel.detail.text()
+
+
+def test_a_new_empty_project_opens_without_a_qt_warning(qtbot, qtlog, main_window, tmp_path):
+    """A project without items is falsy (its length is 0): its class-list settings key came out
+    empty and every New Project printed 'QSettings::value: Empty key passed' on stderr."""
+    panel = main_window.panels["browser"]
+    assert panel.open_project(tmp_path / "new", create=True)
+    assert len(panel.project) == 0
+    messages = [record.message for record in qtlog.records]
+    assert not [m for m in messages if "QSettings" in m], messages

@@ -151,7 +151,9 @@ class BrowserEdits:
 
     # -- classes and keys ------------------------------------------------------------------------
     def _classes_key(self) -> str:
-        return "browser/classes/" + str(self.project.root).replace("/", "|") if self.project else ""
+        if self.project is None:  # not "if self.project": a project without items is falsy
+            return ""
+        return "browser/classes/" + str(self.project.root).replace("/", "|")
 
     def _load_classes(self) -> None:
         """The class list kept in the catalog (older projects: the one typed into this
