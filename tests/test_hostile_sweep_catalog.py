@@ -120,12 +120,14 @@ def test_one_of_our_triggers_rewritten_is_made_again_from_our_sql(made, tmp_path
             "items lacks the columns ['n_boxes']",
         ),
         (["UPDATE meta SET value = 'not json' WHERE key = 'annotators'"], "['annotators']"),
+        (["UPDATE opinions SET value = x'00ff' WHERE item_id = 1"], "item 1: an annotator's"),
+        (["UPDATE items SET metadata = '{{' WHERE id = 2"], "item 2: metadata or provenance"),
     ],
-    ids=["table dropped", "column dropped", "settings not JSON"],
+    ids=["table dropped", "column dropped", "settings not JSON", "opinion", "item metadata"],
 )
 def test_a_catalog_missing_what_its_version_has_is_refused_at_open(made, tmp_path, sql, words):
     """Before: the project opened and a later command failed mid-way with SQLite's "no such
-    table: opinions" or a JSONDecodeError traceback."""
+    table: opinions" or "malformed JSON", or a JSONDecodeError traceback."""
     project = _tampered(made, tmp_path, *sql)
     with pytest.raises(CatalogCorruptError) as info:
         open_project(project)
