@@ -15,7 +15,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from qbi_desktop.core.catalog import NewItem, open_project, opinions, own_order
+from qbi_desktop.core.catalog import NewItem, open_project, opinions, own_order, own_pages
 from qbi_desktop.core.catalog.queries import NONE, Filters, id_array
 
 N = 240
@@ -177,17 +177,17 @@ WINDOWS = [(0, 200), (0, 5), (3, 17), (100, 60), (230, 30), (400, 10)]
 
 @pytest.mark.parametrize("sort", SORTS, ids=str)
 def test_a_page_is_that_part_of_the_whole_own_order_and_the_count_its_length(projects, sort):
-    """The Browser's window while annotating blind (own_order.page_ids) holds exactly the rows
+    """The Browser's window while annotating blind (own_pages.page_ids) holds exactly the rows
     of the whole list at its place, the count (its worker's) is the list's length."""
     root, copy = projects
     with open_project(root) as original, open_project(copy) as ada:
         for f in FILTERS:
             expected = id_array(ada.db, f, sort).tolist()
             for offset, limit in WINDOWS:
-                got = own_order.page_ids(original.db, "Ada", f, sort, offset, limit)
+                got = own_pages.page_ids(original.db, "Ada", f, sort, offset, limit)
                 assert got.dtype == np.int64
                 assert got.tolist() == expected[offset : offset + limit], (f, sort, offset)
-            assert own_order.count(original.db, "Ada", f) == len(expected), f
+            assert own_pages.count(original.db, "Ada", f) == len(expected), f
 
 
 def test_pages_follow_an_edit_of_ones_own_opinions(projects, tmp_path):
@@ -197,12 +197,12 @@ def test_pages_follow_an_edit_of_ones_own_opinions(projects, tmp_path):
     shutil.copytree(root, tmp_path / "p")
     with open_project(tmp_path / "p") as project:
         db = project.db
-        before = own_order.page_ids(db, "Ada", None, "-label", 0, 50).tolist()
-        assert own_order.page_ids(db, "Ada", None, "-label", 0, 50).tolist() == before
+        before = own_pages.page_ids(db, "Ada", None, "-label", 0, 50).tolist()
+        assert own_pages.page_ids(db, "Ada", None, "-label", 0, 50).tolist() == before
         last = int(own_order.id_array(db, "Ada", None, "-label")[-1])
         with project.transaction() as tx:
             opinions.record(tx.db, [last], "Ada", "label", "z", AT)  # now her first class
-        after = own_order.page_ids(db, "Ada", None, "-label", 0, 50).tolist()
+        after = own_pages.page_ids(db, "Ada", None, "-label", 0, 50).tolist()
         assert after[0] == last and after[1:] == before[:49]
         assert after == own_order.id_array(db, "Ada", None, "-label")[:50].tolist()
 

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QTimer
 from PySide6.QtGui import QAction
 
 from qbi_desktop.core.annotation import own_view
-from qbi_desktop.core.catalog import opinions, own_order
+from qbi_desktop.core.catalog import opinions, own_pages
 from qbi_desktop.gui.annotator import install_gate
 
 SETTINGS_PREFIX = "blind/"  # + the project's folder: whether that project is labelled blind
@@ -53,11 +53,11 @@ class BlindMode(QObject):
         if self.active:
             own_view.own_rows(self.browser.project.db, rows, self.window.annotator.name)
 
-    def _own_ids(self) -> own_order.Own | None:
+    def _own_ids(self) -> own_pages.Own | None:
         """Blind: the Browser's filters, sorts and count by this person's own opinions
-        (core.catalog.own_order: a window of rows, the count on the Browser's worker), not by
+        (core.catalog.own_pages: a window of rows, the count on the Browser's worker), not by
         the item's latest edit, which may be another's."""
-        return own_order.Own(self.window.annotator.name) if self.active else None
+        return own_pages.Own(self.window.annotator.name) if self.active else None
 
     def _project_seen(self) -> None:
         project = self.browser.project

@@ -1,10 +1,10 @@
-"""Blind mode's Browser list by one annotator's own opinions (core.catalog.own_order) on a
-project of N items with three annotators (each labels ~60 %, reviews ~20 %, types a target for
-~50 %, draws boxes on ~10 % and a mask on ~5 % of the items).
+"""Blind mode's Browser list by one annotator's own opinions (core.catalog.own_order and its
+pages, own_pages) on a project of N items with three annotators (each labels ~60 %, reviews
+~20 %, types a target for ~50 %, draws boxes on ~10 % and a mask on ~5 % of the items).
 
 Per case, interleaved rounds (the cases in a new random order each round), median [min-max]:
 
-* ``first 200``: ``own_order.page_ids(..., 0, 200)``, what the Browser asks for when a filter or
+* ``first 200``: ``own_pages.page_ids(..., 0, 200)``, what the Browser asks for when a filter or
   sort changes (the goal: <= 50 ms at a million items, growing at most as N^0.5);
 * ``whole list``: ``own_order.id_array``, every id (the count's worker, the label-next queue);
 * ``item cols``: the catalog's own first page by the item's columns (``queries.page_ids``),
@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_catalog import build_scaled  # noqa: E402
 
-from qbi_desktop.core.catalog import open_project, own_order  # noqa: E402
+from qbi_desktop.core.catalog import open_project, own_order, own_pages  # noqa: E402
 from qbi_desktop.core.catalog.queries import NONE  # noqa: E402
 from qbi_desktop.core.catalog.queries import page_ids as item_page_ids  # noqa: E402
 
@@ -108,7 +108,7 @@ def busy(k: int) -> list[subprocess.Popen]:
 def measure(db, repeat: int, whole: bool) -> dict[str, dict[str, list[float]]]:
     """{case: {what: [seconds, ...]}}; every round runs every case once, in a new order."""
     what = {
-        "first 200": lambda f, s: own_order.page_ids(db, "Ada", f, s, 0, FIRST),
+        "first 200": lambda f, s: own_pages.page_ids(db, "Ada", f, s, 0, FIRST),
         "item cols": lambda f, s: item_page_ids(db, f, s, 0, FIRST),
     }
     if whole:
@@ -118,7 +118,7 @@ def measure(db, repeat: int, whole: bool) -> dict[str, dict[str, list[float]]]:
     for _ in range(repeat):
         random.shuffle(rounds)
         for (name, filters, sort), w in rounds:
-            own_order._last_whole = None  # a new filter or sort: not the list kept for scrolling
+            own_pages._last_whole = None  # a new filter or sort: not the list kept for scrolling
             start = time.perf_counter()
             what[w](filters, sort)
             times[name][w].append(time.perf_counter() - start)

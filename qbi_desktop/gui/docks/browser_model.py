@@ -106,7 +106,7 @@ class ItemTableModel(QAbstractTableModel):
         #: ``overlay(rows)`` rewrites fetched rows in place (blind mode: one person's own work)
         self.row_overlay: Callable[[list[dict[str, Any]]], None] | None = None
         #: ``id_source()`` -> where the rows' ids and count come from, with the signatures of
-        #: core.catalog.queries (blind mode: own_order.Own, one person's opinions), or None:
+        #: core.catalog.queries (blind mode: own_pages.Own, one person's opinions), or None:
         #: the catalog's queries
         self.id_source: Callable[[], Any] | None = None
 

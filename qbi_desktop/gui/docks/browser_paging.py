@@ -45,7 +45,7 @@ class IdWindow:
             self._stop_count()
         self.project: Project | None = None
         #: where the ids and the count come from: the catalog's queries, or an object with
-        #: their signatures (own_order.Own: blind mode, one person's own opinions)
+        #: their signatures (own_pages.Own: blind mode, one person's own opinions)
         self.source: Any = queries
         self.filters: Any = None
         self.sort: str | None = None
