@@ -83,8 +83,16 @@ class BrowserProject:
         if self.model.rowCount():
             self.table.setCurrentIndex(self.model.index(0, 1))
         self._tab_changed(self.tabs.currentIndex())
+        self._tell_panels()
         log.info("opened project %s (%d items)", project.root, len(project))
         return True
+
+    def _tell_panels(self) -> None:
+        """Panels that work on the open project say which one it is now (the Baselines form's
+        "Project" source still named the previous project while both docks were in view)."""
+        baselines = getattr(self.window, "panels", {}).get("baselines")
+        if baselines is not None:
+            baselines.form.refresh_project()
 
     def _sweep_leftovers(self, project: Project) -> None:
         """What a stopped run left in the project is removed on a worker: the open does not
@@ -127,6 +135,7 @@ class BrowserProject:
         self._load_targets()
         self._update_title()
         self._enable_actions()
+        self._tell_panels()
 
     def _update_title(self) -> None:
         p = self.project
