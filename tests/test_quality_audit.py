@@ -166,3 +166,26 @@ def test_an_unreadable_item_is_left_out_and_named_with_the_reason(tmp_path):
     ((name, why),) = report.left_out
     assert name == "gone.tif" and "could not be read" in why
     assert report.summary()["left_out"] == [{"item": "gone.tif", "why": why}]
+
+
+def test_a_class_with_too_few_labels_is_not_judged_and_the_report_says_so(tmp_path):
+    """One labelled '7': no model that leaves it out knows a 7, so it was flagged as a wrong
+    label with certainty. Its class is named as not checked instead."""
+    x, y = _digits()
+    rows = np.concatenate(
+        [np.flatnonzero(y == 0)[:15], np.flatnonzero(y == 1)[:15], np.flatnonzero(y == 7)[:1]]
+    )
+    project = _project(tmp_path, x[rows], y[rows])
+    _, report = _audit(project)
+    assert not [i for i in report.issues if i.kind == "label" and i.given_label == "7"]
+    text = " ".join(report.messages)
+    assert "'7' (1)" in text and "label more items" in text
+
+
+def test_labels_a_weak_model_disagrees_with_come_with_a_warning(tmp_path):
+    x, _ = _digits(classes=(0, 1, 2, 3))
+    labels = np.random.default_rng(5).integers(0, 4, len(x))  # labels unrelated to the pixels
+    project = _project(tmp_path, x, labels)
+    _, report = _audit(project)
+    assert report.models[0]["cv_accuracy"] < 0.5
+    assert any("right on only" in m for m in report.messages)

@@ -25,6 +25,13 @@ from qbi_desktop.core.quality.features import LabelledItems
 
 KINDS = ("label", "duplicate", "leak", "outlier", "unlabelled")
 MIN_PER_CLASS = 2  # each class must appear in at least two folds' training data
+# A class with fewer labelled items than this has too few examples in the other folds to judge
+# its own items: with one '7' labelled, no model that excludes it knows a 7, so it would be
+# flagged as wrong with certainty. Its items are not judged, and the report says so.
+MIN_JUDGED_PER_CLASS = 5
+# Below this cross-validated accuracy the label rows are mostly right labels the weak model
+# disagrees with; the report says so rather than let them pass for errors.
+WEAK_MODEL_ACCURACY = 0.8
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,22 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
                 "labelled_items": int(len(lab)),
             }
         )
-        for j in np.flatnonzero((suggested != y[lab]) & (given_p < s.label_threshold)):
+        counts = np.bincount(y[lab], minlength=len(classes))
+        judged = counts >= MIN_JUDGED_PER_CLASS
+        unjudged = [f"'{cls(c)}' ({counts[c]})" for c in np.flatnonzero(~judged & (counts > 0))]
+        if unjudged:
+            messages.append(
+                f"labels not checked in classes with fewer than {MIN_JUDGED_PER_CLASS} "
+                f"labelled items: {', '.join(unjudged)}; label more items of these classes"
+            )
+        if accuracy < WEAK_MODEL_ACCURACY:
+            messages.append(
+                f"the label check's model is right on only {accuracy:.0%} of the labelled "
+                f"items ({len(lab)} labels): most 'label' rows are likely right labels it cannot "
+                "tell yet; label more items before trusting them"
+            )
+        flagged = (suggested != y[lab]) & (given_p < s.label_threshold) & judged[y[lab]]
+        for j in np.flatnonzero(flagged):
             i = lab[j]
             issues.append(
                 Issue(
