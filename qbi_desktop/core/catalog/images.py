@@ -138,6 +138,7 @@ def load_container(path: Path, kind: str, key: str) -> np.ndarray | object:
 
 
 def load_npz_array(path: Path, key: str) -> np.ndarray:
+    _check_regular(Path(path))  # np.load would wait on a FIFO for ever
     try:
         with np.load(path, allow_pickle=False) as npz:
             if key not in npz.files:

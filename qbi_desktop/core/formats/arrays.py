@@ -37,6 +37,7 @@ from qbi_desktop.core.formats.common import (
 )
 from qbi_desktop.core.idx import read_idx
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.safefile import not_regular
 
 _IMAGES = re.compile(r"^(?P<prefix>.*?)[-_.]?images[-_.]idx3[-_.]ubyte(\.gz)?$", re.IGNORECASE)
 MNIST_PREFIX = {"train": "train", "test": "t10k", "val": "val", None: "unassigned"}
@@ -207,6 +208,9 @@ def import_npz_job(
         raise UserFacingError(f"{', '.join(map(str, sources))}: no NPZ file found")
     for source in files:
         yield Progress(0, 0, f"reading {source.name}")
+        if (reason := not_regular(source)) is not None:  # np.load would wait on a FIFO
+            problems.append(Problem(str(source), reason))
+            continue
         try:
             with np.load(source, allow_pickle=False) as npz:
                 keys = list(npz.files)
