@@ -121,9 +121,10 @@ def test_one_of_our_triggers_rewritten_is_made_again_from_our_sql(made, tmp_path
         ),
         (["UPDATE meta SET value = 'not json' WHERE key = 'annotators'"], "['annotators']"),
         (["UPDATE opinions SET value = x'00ff' WHERE item_id = 1"], "item 1: an annotator's"),
-        (["UPDATE items SET metadata = '{{' WHERE id = 2"], "item 2: metadata or provenance"),
+        (["UPDATE items SET metadata = '{{' WHERE id = 2"], "item 2: its metadata"),
+        (["UPDATE items SET width = 'abc' WHERE id = 3"], "item 3: its width or height"),
     ],
-    ids=["table dropped", "column dropped", "settings not JSON", "opinion", "item metadata"],
+    ids=["table", "column", "settings JSON", "opinion JSON", "metadata JSON", "width"],
 )
 def test_a_catalog_missing_what_its_version_has_is_refused_at_open(made, tmp_path, sql, words):
     """Before: the project opened and a later command failed mid-way with SQLite's "no such

@@ -102,17 +102,24 @@ def check_tables(db: sqlite3.Connection, path: Path) -> None:
     db.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try:
         for what, sql in (
-            ("an annotator's value", "SELECT item_id FROM opinions WHERE NOT json_valid(value)"),
             (
-                "metadata or provenance",
+                "an annotator's value is not valid JSON",
+                "SELECT item_id FROM opinions WHERE NOT json_valid(value)",
+            ),
+            (
+                "its metadata or provenance is not valid JSON",
                 "SELECT id FROM items WHERE NOT json_valid(metadata) OR NOT json_valid(provenance)",
+            ),
+            (
+                "its width or height is not a whole number of pixels",
+                "SELECT id FROM items WHERE typeof(width) NOT IN ('integer', 'null') "
+                "OR typeof(height) NOT IN ('integer', 'null') OR width < 0 OR height < 0",
             ),
         ):
             row = db.execute(f"{sql} LIMIT 1").fetchone()
             if row is not None:
                 raise CatalogCorruptError(
-                    f"{path}: item {row[0]}: {what} in the catalog is not valid JSON (a damaged "
-                    "or altered catalog)"
+                    f"{path}: item {row[0]}: {what} in the catalog (a damaged or altered catalog)"
                 )
     except sqlite3.OperationalError as exc:
         if "interrupted" not in str(exc):
