@@ -268,3 +268,31 @@ def test_annotating_blind_shows_and_accepts_no_suggestion(qtbot, labelling):
         lambda: model.data(model.index(model.row_of(item), COL_SUGGESTED)) is not None,
         timeout=10000,
     )
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
+    qtbot, labelling, size
+):
+    """The Browser dock is ~280 px wide on a laptop: the picture, its label and the suggestion
+    must be in view without scrolling sideways (they were scrolled off behind ID and Name)."""
+    window, panel, suggest, root, ids, truth = labelling
+    window.resize(*size)
+    qtbot.waitUntil(lambda: window.width() == size[0])
+    QApplication.processEvents()
+    table = panel.table
+    table.horizontalScrollBar().setValue(0)
+    # label three items with keys, the cursor in the ID column as after a click on it
+    _go(panel, ids[LABELLED], column=1)
+    for i in range(3):
+        _key(qtbot, table, Qt.Key.Key_0 + int(truth[LABELLED + i]))
+    QApplication.processEvents()
+    visible = table.viewport().width()
+    for column in (0, COL_LABEL, COL_SUGGESTED):  # the thumbnail did not slide out either
+        left = table.columnViewportPosition(column)
+        assert 0 <= left and left + table.columnWidth(column) <= visible, (column, left, visible)
+    # a column out of view is still scrolled to (F2 types a target in the last columns)
+    far = table.model().index(table.currentIndex().row(), 12)
+    table.setCurrentIndex(far)
+    QApplication.processEvents()
+    assert 0 <= table.columnViewportPosition(12) < visible

@@ -43,7 +43,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QScrollArea,
     QSizePolicy,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -62,6 +61,7 @@ from qbi_desktop.gui.docks.browser_filters import BrowserFilters
 from qbi_desktop.gui.docks.browser_io import BrowserTransfer
 from qbi_desktop.gui.docks.browser_menu import BrowserMenu
 from qbi_desktop.gui.docks.browser_model import (
+    COL_LABEL,
     COL_NAME,
     COL_TARGETS,
     COL_THUMB,
@@ -70,6 +70,7 @@ from qbi_desktop.gui.docks.browser_model import (
 )
 from qbi_desktop.gui.docks.browser_open import BrowserOpening
 from qbi_desktop.gui.docks.browser_project import NO_PROJECT, BrowserProject
+from qbi_desktop.gui.docks.browser_table import ItemTable
 from qbi_desktop.gui.docks.browser_tabs import BrowserTabs, montage_array  # noqa: F401 (API)
 from qbi_desktop.gui.docks.browser_targets import BrowserTargets
 from qbi_desktop.gui.docks.browser_thumbs import ThumbnailDelegate
@@ -168,7 +169,7 @@ class BrowserPanel(
         self.classes_edit.editingFinished.connect(self._classes_edited)
 
         # -- the table
-        self.table = QTableView()
+        self.table = ItemTable()
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # names differ at their ends
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -196,6 +197,9 @@ class BrowserPanel(
             # never narrower than its title and the sort arrow
             hh.resizeSection(col, max(width, titles.horizontalAdvance(title) + 26))
         hh.setStretchLastSection(True)
+        # labelling in a ~280 px dock: the picture, its label (and the suggestion, placed after
+        # it by browser_suggest) come first, the ID and the name after them
+        hh.moveSection(hh.visualIndex(COL_LABEL), hh.visualIndex(COL_THUMB) + 1)
         # a double-click on the Targets cell types a value there instead
         self.table.doubleClicked.connect(
             lambda index: index.column() == COL_TARGETS or self.open_item(index.row())

@@ -1,0 +1,25 @@
+"""The Browser's item table: a QTableView that scrolls sideways only to reach a cell it cannot
+show at all.
+
+In a narrow dock (~280 px on a laptop) the thumbnail, label and suggestion fill the view and the
+current cell's column (ID, Name) often sticks out a little on the right. Qt scrolls the view to
+show the whole cell at every row change, and scrolls by whole columns: the thumbnail - the thing
+being labelled - slid out of view at the first key press. A cell whose left edge is in view is
+shown as it is; one out of view (the Targets column reached with F2) is still scrolled to.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QAbstractItemView, QTableView
+
+
+class ItemTable(QTableView):
+    def scrollTo(  # noqa: N802 (Qt API)
+        self, index, hint=QAbstractItemView.ScrollHint.EnsureVisible
+    ) -> None:
+        bar = self.horizontalScrollBar()
+        keep = bar.value()
+        left = self.columnViewportPosition(index.column()) if index.isValid() else -1
+        super().scrollTo(index, hint)
+        if 0 <= left < self.viewport().width():
+            bar.setValue(keep)  # its left edge was in view: only the rows move
