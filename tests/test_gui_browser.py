@@ -12,6 +12,7 @@ from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.idx import write_idx
 from qbi_desktop.core.jobs import run_job
+from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED
 
 try:
     from tests.conftest import MNIST, need
@@ -330,8 +331,13 @@ def test_opening_a_project_widens_a_narrow_browser_so_its_columns_show(
         for c in range(panel.model.columnCount())
         if panel.model.headerData(c, Qt.Orientation.Horizontal) == "Name"
     )
-    # the name column (right of the thumbnail and id) shows in the visible table
-    assert header.sectionViewportPosition(name) + 100 <= table.viewport().width()
+    # the thumbnail, label and suggestion show whole, the ID (after them) begins in view; the
+    # name follows (its start is in view once the dock is a little wider)
+    for column in (0, COL_LABEL, COL_SUGGESTED):
+        right = header.sectionViewportPosition(column) + header.sectionSize(column)
+        assert right <= table.viewport().width()
+    assert header.sectionViewportPosition(1) + 30 <= table.viewport().width()
+    assert header.visualIndex(name) == header.visualIndex(1) + 1
     # a width the user chose beyond the default is kept when another project opens
     main_window.resizeDocks([dock], [700], Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: dock.width() >= 690)

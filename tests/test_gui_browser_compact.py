@@ -56,7 +56,7 @@ def _rows_in_sight(window, panel) -> int:
         parent = parent.parentWidget()
     count = 0
     for row in range(model.rowCount()):
-        rect = table.visualRect(model.index(row, 1))
+        rect = table.visualRect(model.index(row, 0))  # the thumbnail
         rect.moveTopLeft(QWidget.mapTo(viewport, window, rect.topLeft()))
         count += seen.contains(rect)
     return count

@@ -198,7 +198,8 @@ class BrowserPanel(
             hh.resizeSection(col, max(width, titles.horizontalAdvance(title) + 26))
         hh.setStretchLastSection(True)
         # labelling in a ~280 px dock: the picture, its label (and the suggestion, placed after
-        # it by browser_suggest) come first, the ID and the name after them
+        # it by browser_suggest) come first, then the ID (the row's current cell: its left edge
+        # in view keeps the view from scrolling sideways) and the name
         hh.moveSection(hh.visualIndex(COL_LABEL), hh.visualIndex(COL_THUMB) + 1)
         # a double-click on the Targets cell types a value there instead
         self.table.doubleClicked.connect(
