@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QLabel
 from sklearn.datasets import load_digits
 
 from qbi_desktop.core.catalog import open_project
@@ -291,6 +291,12 @@ def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
     for column in (0, COL_LABEL, COL_SUGGESTED):  # the thumbnail did not slide out either
         left = table.columnViewportPosition(column)
         assert 0 <= left and left + table.columnWidth(column) <= visible, (column, left, visible)
+    # the counter under the table fits its width, and says so with "…" when it is cut
+    counter = suggest.counter
+    shown = QLabel.text(counter)
+    assert "remaining" in counter.text()
+    assert counter.fontMetrics().horizontalAdvance(shown) <= counter.width()
+    assert shown == counter.text() or shown.endswith("…")
     # a column out of view is still scrolled to (F2 types a target in the last columns)
     far = table.model().index(table.currentIndex().row(), 12)
     table.setCurrentIndex(far)

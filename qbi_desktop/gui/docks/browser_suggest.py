@@ -39,7 +39,6 @@ from PySide6.QtGui import QAction, QActionGroup, QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
-    QLabel,
     QMenu,
     QSizePolicy,
     QToolButton,
@@ -55,6 +54,7 @@ from qbi_desktop.core.quality.suggest_models import MODELS, set_model, stored_mo
 from qbi_desktop.core.quality.suggest_process import change_stamp, suggestion_job
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
+from qbi_desktop.gui.elided_label import ElidedLabel
 
 DEBOUNCE_MS = 120  # after a label: gather the next few keys into one update
 COUNTER_MS = 250  # the counter is refreshed at most this often while labels come in
@@ -133,7 +133,8 @@ class BrowserSuggestions(QObject):
         self.model_button.setMenu(self.model_menu)
         self._show_model("knn")
         # one line (clipped in a narrow dock; the tooltip has it all): the panel stays short
-        self.counter = QLabel("")
+        # cut with "…" in a narrow dock (the whole line is its tooltip), never silently clipped
+        self.counter = ElidedLabel("", Qt.TextElideMode.ElideRight)
         self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.bar = QWidget()
         row = QHBoxLayout(self.bar)

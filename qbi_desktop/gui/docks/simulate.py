@@ -33,7 +33,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTabWidget,
@@ -50,6 +49,7 @@ from qbi_desktop.core.simulate import (
     simulate_radiograph,
     write_simulated_set,
 )
+from qbi_desktop.gui.elided_label import ElidedLabel
 
 GEOMETRIC, TEMPLATE = "geometric", "template"
 PREVIEW_SHARE = 0.45  # of the panel's height, for the preview image (see _share_height)
@@ -67,36 +67,6 @@ def install(window) -> SimulatePanel:
             other.raise_()
             break
     return panel
-
-
-class ElidedLabel(QLabel):
-    """A one-line label that shortens its text with "…" to the width it gets (the full text is
-    its tooltip), so a long file name never widens the docked panel."""
-
-    def __init__(self, text: str = ""):
-        super().__init__()
-        self._full = ""
-        self.setMinimumWidth(40)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:  # noqa: N802 - Qt naming
-        self._full = text
-        self.setToolTip(text)
-        self._elide()
-
-    def text(self) -> str:
-        return self._full
-
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(
-            self._full, Qt.TextElideMode.ElideMiddle, max(self.width(), 40)
-        )
-        super().setText(shown)
 
 
 def _spin(lo: float, hi: float, value: float, step: float = 1.0, decimals: int = 0, tip=""):
