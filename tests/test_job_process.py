@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.job_process import ProcessWorker, WorkerCrashed, in_process
+from qbi_desktop.core.job_process import ProcessWorker, WorkerCrashed
 from qbi_desktop.core.jobs import Cancelled, Progress, run_job
 
 _CALLS = 0  # module state in the child: kept between the jobs of one ProcessWorker
@@ -133,11 +133,6 @@ def test_a_killed_child_is_reported_and_replaced(worker):
     with pytest.raises(WorkerCrashed, match="ended unexpectedly"):
         run_job(worker.run(dying_job))
     assert run_job(worker.run(counting_job, 2))["total"] == 1
-
-
-def test_in_process_runs_one_job_in_a_child_of_its_own():
-    result = run_job(in_process(counting_job, 5))
-    assert result["pid"] != os.getpid() and result["total"] == 10
 
 
 def test_a_job_holding_the_interpreter_lock_does_not_stall_this_process():

@@ -8,7 +8,7 @@ the lock) and unpickles small Progress records and the result.
 
 :class:`ProcessWorker` keeps one child alive across jobs, so what a job caches at module level in
 the child (features, a fitted model) is still there for the next job and the start-up (~1 s of
-imports) is paid once. :func:`in_process` runs one job in a child of its own.
+imports) is paid once.
 
 Protocol, both ways over one :class:`multiprocessing.connection.Connection`:
 parent → child ``("run", factory, args, kwargs)`` and ``("cancel",)``;
@@ -227,21 +227,13 @@ class ProcessWorker:
                 while True:
                     if not conn.poll(POLL_S):
                         if not process.is_alive():
-                            self._discard()
-                            raise WorkerCrashed(
-                                f"{self.name}: the worker process ended unexpectedly "
-                                f"(exit code {process.exitcode})"
-                            )
+                            raise self._crashed(process)
                         yield last  # lets the driver cancel while the child is silent
                         continue
                     try:
                         message = conn.recv()
                     except (EOFError, OSError):
-                        code = process.exitcode
-                        self._discard()
-                        raise WorkerCrashed(
-                            f"{self.name}: the worker process ended unexpectedly (exit code {code})"
-                        ) from None
+                        raise self._crashed(process) from None
                     kind = message[0]
                     if kind == "progress":
                         last = message[1]
@@ -270,6 +262,14 @@ class ProcessWorker:
                 if not answered and self._conn is conn:
                     self._cancel_running(conn)
 
+    def _crashed(self, process) -> WorkerCrashed:
+        """The child died mid-job: forget it (the next job starts another) and say so."""
+        code = process.exitcode
+        self._discard()
+        return WorkerCrashed(
+            f"{self.name}: the worker process ended unexpectedly (exit code {code})"
+        )
+
     def _cancel_running(self, conn) -> None:
         """The driver closed the job (cancel) or it raised: stop the child's job, or the child."""
         try:
@@ -283,13 +283,3 @@ class ProcessWorker:
         except (EOFError, OSError, ValueError):
             pass
         self._discard()
-
-
-def in_process(factory: Callable[..., Job[T]], *args: Any, **kwargs: Any) -> Job[T]:
-    """Run one job in a child process of its own, ended with the job."""
-    worker = ProcessWorker(name=getattr(factory, "__name__", "qbi-job"))
-    try:
-        result = yield from worker.run(factory, *args, **kwargs)
-    finally:
-        worker.stop()
-    return result
