@@ -274,9 +274,7 @@ def is_complete(
     cleaned, labels = outputs(frame, out)
     if not (cleaned.is_file() and labels.is_file()):
         return False
-    return resume.is_done(
-        frame, (cleaned, labels), method, dict(params or {}), read_provenance(cleaned)
-    )
+    return resume.is_done(frame, cleaned, method, dict(params or {}), read_provenance(cleaned))
 
 
 @dataclass

@@ -41,17 +41,14 @@ def record(frame: Frame, method: str, params: dict[str, Any]) -> dict[str, Any]:
 
 def is_done(
     frame: Frame,
-    outputs: tuple[Path, ...],
+    main: Path,
     method: str,
     params: dict[str, Any],
     provenance: dict[str, Any] | None,
 ) -> bool:
-    """True when every output exists and the first one's ``provenance`` says it was made from
-    ``frame`` with this request; False when one is missing (the frame is to be done); an
-    output made from another source or with another request is refused."""
-    if not all(p.is_file() for p in outputs):
-        return False
-    main = outputs[0]
+    """For outputs that exist: True when the ``provenance`` of the ``main`` one says it was made
+    from ``frame`` with this request; an output made from another source or with another request
+    is refused."""
     if provenance is None:
         raise UserFacingError(
             f"{main}: is in the output folder but was not written by this command (no record of "
