@@ -19,7 +19,6 @@ from PySide6.QtWidgets import QApplication
 from scipy import ndimage
 
 from qbi_desktop.core.catalog import Box, open_project
-from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.quality.merge import merge_boxes, merge_masks
 from qbi_desktop.core.quality.staple import staple
@@ -27,8 +26,14 @@ from qbi_desktop.gui.docks.disagreement_view import colour_of
 
 try:
     from tests.conftest import RADIOGRAPHS, need
+    from tests.gui_disagreements_helpers import item_mask as _mask
+    from tests.gui_disagreements_helpers import open_queue as _open_queue
+    from tests.gui_disagreements_helpers import two_annotator_project
 except ImportError:  # pragma: no cover
     from conftest import RADIOGRAPHS, need
+    from gui_disagreements_helpers import item_mask as _mask
+    from gui_disagreements_helpers import open_queue as _open_queue
+    from gui_disagreements_helpers import two_annotator_project
 
 
 def _project(tmp_path: Path) -> tuple[Path, int, np.ndarray, np.ndarray]:
@@ -45,25 +50,8 @@ def _project(tmp_path: Path) -> tuple[Path, int, np.ndarray, np.ndarray]:
     ada = (ndimage.uniform_filter(image, 15) < 10000).astype(np.uint8)
     bob = np.roll(ada, 12, axis=1)
     bob[:, :12] = 0
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "imagefolder", [tmp_path / "images"]))
-        project.set_metadata(mask_classes={"1": "plate"})
-        (item,) = project.ids()
-        project.set_mask(item, bob, "Bob")
-        project.set_mask(item, ada, "Ada")
-    return root, int(item), ada, bob
-
-
-def _open_queue(qtbot, window, root):
-    window.annotator.set_name("Cleo")
-    assert window.panels["browser"].open_project(root)
-    window.panels["disagreements"].action.trigger()
-    qtbot.waitUntil(lambda: window.panels["disagreements"].dialog is not None, timeout=20000)
-    queue = window.panels["disagreements"].dialog
-    queue.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is queue, timeout=3000)
-    return queue
+    root, item = two_annotator_project(tmp_path, ada, bob)
+    return root, item, ada, bob
 
 
 def _select(qtbot, queue, item, kind):
@@ -94,11 +82,6 @@ def _pixels_of(widget, colour, tolerance=12) -> int:
 def _decided(qtbot, queue) -> None:
     """Wait until the mask decision (computed and written on a worker) is in."""
     qtbot.waitUntil(lambda: not queue.busy(), timeout=15000)
-
-
-def _mask(root, item):
-    with open_project(root) as project:
-        return project.mask(item), project.get(item)["mask"]["annotator"]
 
 
 def test_mask_disagreement_shown_taken_merged_undone_and_edited(qtbot, main_window, tmp_path):

@@ -14,11 +14,15 @@ from pathlib import Path
 import numpy as np
 import tifffile
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication
 
 from qbi_desktop.core.catalog import open_project
-from qbi_desktop.core.formats import import_job
-from qbi_desktop.core.jobs import run_job
+
+try:
+    from tests.gui_disagreements_helpers import item_mask as _mask
+    from tests.gui_disagreements_helpers import open_queue, two_annotator_project
+except ImportError:  # pragma: no cover
+    from gui_disagreements_helpers import item_mask as _mask
+    from gui_disagreements_helpers import open_queue, two_annotator_project
 
 SIZE = 2048
 
@@ -33,19 +37,8 @@ def _project(tmp_path: Path) -> tuple[Path, int, np.ndarray, np.ndarray]:
     ada = ((yy - 1000) ** 2 + (xx - 900) ** 2 < 600**2).astype(np.uint8)
     bob = ((yy - 1040) ** 2 + (xx - 1000) ** 2 < 560**2).astype(np.uint8)
     bob[rng.random((SIZE, SIZE)) < 0.01] = 1  # a noisy edge: a TIFF that takes a while
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "imagefolder", [tmp_path / "images"]))
-        project.set_metadata(mask_classes={"1": "plate"})
-        (item,) = project.ids()
-        project.set_mask(item, bob, "Bob")
-        project.set_mask(item, ada, "Ada")
-    return root, int(item), ada, bob
-
-
-def _mask(root: Path, item: int) -> tuple[np.ndarray, str]:
-    with open_project(root) as project:
-        return project.mask(item), project.get(item)["mask"]["annotator"]
+    root, item = two_annotator_project(tmp_path, ada, bob)
+    return root, item, ada, bob
 
 
 def _key(qtbot, queue, key, modifier=Qt.KeyboardModifier.NoModifier) -> float:
@@ -60,14 +53,7 @@ def test_undo_of_a_mask_decision_returns_at_once_and_writes_the_old_mask(
     qtbot, main_window, tmp_path
 ):
     root, item, ada, bob = _project(tmp_path)
-    window = main_window
-    window.annotator.set_name("Cleo")
-    assert window.panels["browser"].open_project(root)
-    window.panels["disagreements"].action.trigger()
-    qtbot.waitUntil(lambda: window.panels["disagreements"].dialog is not None, timeout=30000)
-    queue = window.panels["disagreements"].dialog
-    queue.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is queue, timeout=3000)
+    queue = open_queue(qtbot, main_window, root, timeout=30000)
     row = [(d.item, d.kind) for d in queue.shown()].index((item, "mask"))
     queue.table.setCurrentCell(row, 0)
     qtbot.waitUntil(lambda: queue.view.versions is not None, timeout=20000)
