@@ -72,6 +72,32 @@ def _each_block(
             pool.shutdown(wait=False, cancel_futures=True)
 
 
+def nearest_k(
+    rows: np.ndarray,
+    cols: np.ndarray,
+    exact: np.ndarray,
+    xnorm: np.ndarray,
+    k: int,
+    return_distance: bool,
+) -> Any:
+    """The k nearest of each query among its candidate pairs (query ``rows``, training ``cols``,
+    ``exact`` = ``|y|^2 - 2 x.y``), ties to the smallest training index: ``(dist, ind)`` or
+    ``ind``; None when a query has fewer than k candidates."""
+    m = len(xnorm)
+    order = np.lexsort((cols, exact, rows))
+    rows, cols, exact = rows[order], cols[order], exact[order]
+    first = np.searchsorted(rows, np.arange(m))
+    counts = np.diff(np.append(first, len(rows)))
+    if np.any(counts < k):
+        return None
+    pick = (first[:, None] + np.arange(k)).ravel()
+    ind = cols[pick].reshape(m, k)
+    if not return_distance:
+        return ind
+    dist = np.sqrt(np.maximum(exact[pick].reshape(m, k) + xnorm[:, None], 0.0))
+    return dist, ind
+
+
 def run_steps(steps: Generator[Any, None, T]) -> T:
     """Drive a generator of steps to its end and return what it returns."""
     while True:
@@ -231,18 +257,10 @@ class L2Neighbors:
         exact = self.norms[cols] - 2 * np.einsum(
             "ij,ij->i", X[rows], self.Y[cols], dtype=np.float64
         )
-        order = np.lexsort((cols, exact, rows))
-        rows, cols, exact = rows[order], cols[order], exact[order]
-        first = np.searchsorted(rows, np.arange(m))
-        counts = np.diff(np.append(first, len(rows)))
-        if np.any(counts < k):  # only with non-finite features, refused earlier
+        result = nearest_k(rows, cols, exact, xnorm, k, return_distance)
+        if result is None:  # only with non-finite features, refused earlier
             raise UserFacingError("features contain NaN or infinite values")
-        pick = (first[:, None] + np.arange(k)).ravel()
-        ind = cols[pick].reshape(m, k)
-        if not return_distance:
-            return ind
-        dist = np.sqrt(np.maximum(exact[pick].reshape(m, k) + xnorm[:, None], 0.0))
-        return dist, ind
+        return result
 
     @staticmethod
     def _limit(bound: np.ndarray, err: np.ndarray) -> np.ndarray:

@@ -113,7 +113,12 @@ def filtered_search(
 ) -> Generator[None, None, Any]:
     """The k nearest training rows of each row of float32 ``X``, as :meth:`L2Neighbors.search`
     returns them; None when the filter leaves too many rows (the caller searches in full)."""
-    from qbi_desktop.core.baselines.knn import THREADED_MIN_BLOCKS, _each_block, _one_blas_thread
+    from qbi_desktop.core.baselines.knn import (
+        THREADED_MIN_BLOCKS,
+        _each_block,
+        _one_blas_thread,
+        nearest_k,
+    )
 
     m, d = X.shape
     n, p = len(nn.Y), proj.p
@@ -171,18 +176,8 @@ def filtered_search(
     rows = np.concatenate([r for r, _ in found])
     cols = np.concatenate([c for _, c in found])
     exact = yield from _exact(nn, X, rows, cols)
-    order = np.lexsort((cols, exact, rows))
-    rows, cols, exact = rows[order], cols[order], exact[order]
-    first = np.searchsorted(rows, np.arange(m))
-    counts = np.diff(np.append(first, len(rows)))
-    if np.any(counts < k):  # cannot happen with finite features; the full search decides
-        return None
-    pick = (first[:, None] + np.arange(k)).ravel()
-    ind = cols[pick].reshape(m, k)
-    if not return_distance:
-        return ind
-    dist = np.sqrt(np.maximum(exact[pick].reshape(m, k) + xnorm[:, None], 0.0))
-    return dist, ind
+    # None (fewer than k survivors) cannot happen with finite features; the full search decides
+    return nearest_k(rows, cols, exact, xnorm, k, return_distance)
 
 
 def _exact_groups(
