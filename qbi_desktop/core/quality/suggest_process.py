@@ -23,6 +23,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from qbi_desktop.core.catalog import count_cache
 from qbi_desktop.core.catalog.project import CATALOG
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.quality.labelling import (
@@ -46,8 +47,8 @@ class _Entry:
 
 def change_stamp(db: sqlite3.Connection) -> tuple[int, int]:
     """The catalog's change stamp seen from ``db`` (the GUI's connection): it moves with every
-    commit, another connection's (``data_version``) or this one's (``total_changes``)."""
-    return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
+    commit, another connection's or this one's (:func:`count_cache.state`)."""
+    return count_cache.state(db)
 
 
 def catalog_key(root: str | Path) -> tuple[str, int, int]:
