@@ -15,22 +15,17 @@ from PySide6.QtWidgets import QFileDialog
 
 try:
     from tests.conftest import MNIST, need
+    from tests.gui_baselines_helpers import choose as _choose
+    from tests.gui_baselines_helpers import open_baselines
 except ImportError:  # pragma: no cover
     from conftest import MNIST, need
+    from gui_baselines_helpers import choose as _choose
+    from gui_baselines_helpers import open_baselines
 
 
 @pytest.fixture
 def panel(main_window, qtbot):
-    panel = main_window.panels["baselines"]
-    panel.show_panel()
-    qtbot.waitUntil(lambda: panel.run_button.isVisible(), timeout=5000)
-    return panel
-
-
-def _choose(combo, key) -> None:
-    index = combo.findData(key)
-    assert index >= 0, key
-    combo.setCurrentIndex(index)
+    return open_baselines(main_window, qtbot)
 
 
 def _run(qtbot, panel, timeout=30000):
