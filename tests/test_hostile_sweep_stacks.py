@@ -9,12 +9,16 @@ import os
 import subprocess
 import sys
 
-import h5py
 import numpy as np
 import pytest
 import tifffile
 
 from qbi_desktop.core.errors import ImageReadError
+
+try:
+    from tests.nexus_helpers import write_nexus
+except ImportError:  # pragma: no cover
+    from nexus_helpers import write_nexus
 
 PYTHON = sys.executable
 
@@ -27,16 +31,13 @@ def _cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def _scan(path, shape, chunks, write=None):
     """A NeXus scan whose signal is a chunked dataset of ``shape``; ``write`` fills part of it."""
-    with h5py.File(path, "w") as f:
-        f.attrs["default"] = "entry"
-        entry = f.create_group("entry")
-        entry.attrs.update({"NX_class": "NXentry", "default": "data"})
-        data = entry.create_group("data")
-        data.attrs.update({"NX_class": "NXdata", "signal": "data"})
+
+    def build(_file, data):
         ds = data.create_dataset("data", shape, np.uint16, chunks=chunks, compression="gzip")
         if write is not None:
             write(ds)
-    return path
+
+    return write_nexus(path, build)
 
 
 def test_a_dataset_whose_frames_were_never_written_is_refused_by_every_reader(tmp_path):

@@ -12,18 +12,12 @@ import pytest
 from qbi_desktop.core.errors import ImageReadError
 from qbi_desktop.core.radiography.nexus import default_dataset, list_image_datasets, open_nexus
 
+try:
+    from tests.nexus_helpers import write_nexus as _nexus
+except ImportError:  # pragma: no cover
+    from nexus_helpers import write_nexus as _nexus
+
 h5py = pytest.importorskip("h5py")
-
-
-def _nexus(path, build):
-    with h5py.File(path, "w") as f:
-        f.attrs["default"] = "entry"
-        entry = f.create_group("entry")
-        entry.attrs.update({"NX_class": "NXentry", "default": "data"})
-        data = entry.create_group("data")
-        data.attrs.update({"NX_class": "NXdata", "signal": "data"})
-        build(f, data)
-    return path
 
 
 def _refused(path, *words, dataset=None):
