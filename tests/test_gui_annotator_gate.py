@@ -28,6 +28,7 @@ from qbi_desktop.gui.annotator import login_name
 from qbi_desktop.gui.docks.browser_model import COL_TARGETS
 
 try:
+    from tests.gui_audit_helpers import open_audit
     from tests.test_gui_blind import _press_class_key
     from tests.test_gui_boxes import drag
     from tests.test_gui_browser_annotate import (
@@ -39,6 +40,7 @@ try:
         _wait_item,
     )
 except ImportError:  # pragma: no cover
+    from gui_audit_helpers import open_audit
     from test_gui_blind import _press_class_key
     from test_gui_boxes import drag
     from test_gui_browser_annotate import (
@@ -249,13 +251,7 @@ def test_an_audit_action_in_a_shared_project_asks_the_name(qtbot, main_window, t
         run_job(import_job(project, "npz", [npz]))
         ids = project.ids()
         project.set_review(ids[:1], "accepted", "Ada")  # Ada reviewed one: a shared project
-    browser = main_window.panels["browser"]
-    assert browser.open_project(root)
-    audit = main_window.panels["audit"]
-    audit.start()
-    qtbot.waitUntil(lambda: audit.dialog is not None, timeout=60000)
-    dialog = audit.dialog
-    qtbot.waitExposed(dialog)
+    dialog = open_audit(qtbot, main_window, root)
     row = next(r for r, i in enumerate(dialog.rows) if i.kind == "label")
     dialog.table.selectRow(row)
     before = _catalog(root)

@@ -14,6 +14,11 @@ from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
 
+try:
+    from tests.gui_audit_helpers import digits_project, open_audit
+except ImportError:  # pragma: no cover
+    from gui_audit_helpers import digits_project, open_audit
+
 
 def _catalog(root):
     db = sqlite3.connect(root / "catalog.sqlite")
@@ -79,22 +84,10 @@ def test_review_actions_change_the_catalog_and_ctrl_z_takes_them_back(qtbot, mai
     x = (d.images[:400] * 16).clip(0, 255).astype(np.uint8)
     y = d.target[:400].copy()
     y[70] = (y[70] + 4) % 10  # a wrong label
-    x[399] = x[10]  # a copy of a training item ...
-    npz = tmp_path / "digits.npz"
-    np.savez(npz, x_train=x, y_train=y)
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [npz]))
-        ids = project.ids()
-        project.set_split(ids[:300], "train")
-        project.set_split(ids[300:], "test")  # ... in the test split: a leak
+    x[399] = x[10]  # a copy of a training item, in the test split (300 on): a leak
+    root, ids = digits_project(tmp_path, x, y, train=300)
+    dialog = open_audit(qtbot, main_window, root)
     panel = main_window.panels["browser"]
-    assert panel.open_project(root)
-    audit = main_window.panels["audit"]
-    audit.start()
-    qtbot.waitUntil(lambda: audit.dialog is not None, timeout=60000)
-    dialog = audit.dialog
-    qtbot.waitExposed(dialog)
     table = dialog.table
 
     def select(kind, item):

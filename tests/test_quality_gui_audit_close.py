@@ -9,9 +9,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 from sklearn.datasets import load_digits
 
-from qbi_desktop.core.catalog import open_project
-from qbi_desktop.core.formats import import_job
-from qbi_desktop.core.jobs import run_job
+try:
+    from tests.gui_audit_helpers import digits_project, open_audit
+except ImportError:  # pragma: no cover
+    from gui_audit_helpers import digits_project, open_audit
 
 
 def test_the_audit_window_closes_with_esc_and_can_be_opened_again(qtbot, main_window, tmp_path):
@@ -19,16 +20,9 @@ def test_the_audit_window_closes_with_esc_and_can_be_opened_again(qtbot, main_wi
     x = (d.images[:200] * 16).clip(0, 255).astype(np.uint8)
     y = d.target[:200].copy()
     y[17] = (y[17] + 3) % 10  # a wrong label: a row to act on
-    np.savez(tmp_path / "digits.npz", x_train=x, y_train=y)
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [tmp_path / "digits.npz"]))
-    assert main_window.panels["browser"].open_project(root)
+    root, _ids = digits_project(tmp_path, x, y)
+    dialog = open_audit(qtbot, main_window, root)
     audit = main_window.panels["audit"]
-    audit.start()
-    qtbot.waitUntil(lambda: audit.dialog is not None, timeout=60000)
-    dialog = audit.dialog
-    qtbot.waitExposed(dialog)
     row = next(r for r, i in enumerate(dialog.rows) if i.kind == "label")
     dialog.table.selectRow(row)
     dialog.act("keep")  # a decision is on record when the window closes

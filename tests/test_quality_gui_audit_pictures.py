@@ -9,10 +9,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from sklearn.datasets import load_digits
 
-from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.catalog.thumbnails import render_thumbnail
-from qbi_desktop.core.formats import import_job
-from qbi_desktop.core.jobs import run_job
+
+try:
+    from tests.gui_audit_helpers import digits_project, open_audit
+except ImportError:  # pragma: no cover
+    from gui_audit_helpers import digits_project, open_audit
 from qbi_desktop.gui.docks.audit_detail import PICTURE
 
 
@@ -44,19 +46,8 @@ def test_a_leak_row_shows_both_items_side_by_side(qtbot, main_window, tmp_path):
     y = d.target[:400].copy()
     y[70] = (y[70] + 4) % 10  # a wrong label
     x[399] = x[10]  # a copy of a training item in the test split: a leak
-    np.savez(tmp_path / "digits.npz", x_train=x, y_train=y)
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [tmp_path / "digits.npz"]))
-        ids = project.ids()
-        project.set_split(ids[:300], "train")
-        project.set_split(ids[300:], "test")
-    assert main_window.panels["browser"].open_project(root)
-    audit = main_window.panels["audit"]
-    audit.start()
-    qtbot.waitUntil(lambda: audit.dialog is not None, timeout=60000)
-    dialog = audit.dialog
-    qtbot.waitExposed(dialog)
+    root, _ids = digits_project(tmp_path, x, y, train=300)
+    dialog = open_audit(qtbot, main_window, root)
     pictures = dialog.pictures
 
     row = next(
