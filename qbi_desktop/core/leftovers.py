@@ -209,7 +209,8 @@ def sweep_project(
     A sweep that leaves every folder clean writes the :data:`STAMP`."""
     root = Path(root)
     swept = Swept(str(root))
-    before = _project_state(root, masks, images, annotators)
+    # the state before matters only to a sweep after the lock was shared (see the end)
+    before = None if before_ns is None else _project_state(root, masks, images, annotators)
     referenced = _spelled_alike(root, referenced)
     if opinion_masks is not None:
         opinion_masks = _spelled_alike(root, opinion_masks)
@@ -232,13 +233,12 @@ def sweep_project(
                     swept.add(entry)
     if swept:
         log.info("%s", swept)
-    after = _project_state(root, masks, images, annotators)
-    # Under the exclusive lock what is left is clean. After sharing it, only a sweep that
-    # removed and skipped nothing while no folder changed proves it (a living run may add).
-    if opinion_masks is not None and (
-        before_ns is None or (not swept and not young and after == before)
-    ):
-        _write_stamp(root, after)
+    if opinion_masks is not None:
+        after = _project_state(root, masks, images, annotators)
+        # Under the exclusive lock what is left is clean. After sharing it, only a sweep that
+        # removed and skipped nothing while no folder changed proves it (a living run may add).
+        if before_ns is None or (not swept and not young and after == before):
+            _write_stamp(root, after)
     return swept
 
 
@@ -286,16 +286,21 @@ def _folder_states(
     root: Path, masks: str = "masks", images: str = "images", annotators: str = "annotators"
 ) -> dict[str, list[int] | None]:
     """Each swept folder's change time and inode (None: absent), the people's folders too."""
-    names = [masks, images, annotators, "sources"]
+    names = [masks, images, annotators, "sources", *_people_folders(root, annotators)]
+    return {name: _state(root / name) for name in names}
+
+
+def _people_folders(root: Path, annotators: str) -> list[str]:
+    """``annotators/<person>`` of each person's folder (no links), sorted; none if unreadable."""
     people = root / annotators
     with contextlib.suppress(OSError):
         if people.is_dir() and not people.is_symlink():
-            names += sorted(
+            return sorted(
                 f"{annotators}/{p.name}"
                 for p in people.iterdir()
                 if p.is_dir() and not p.is_symlink()
             )
-    return {name: _state(root / name) for name in names}
+    return []
 
 
 def _state(path: Path) -> list[int] | None:
@@ -399,12 +404,8 @@ def has_candidates(
     (:data:`STAMP`) have none: a project with many masks opens without listing them."""
     if _stamp_matches(Path(root), masks, images, annotators):
         return False
-    folders = [Path(root) / masks, Path(root) / images]
-    people = Path(root) / annotators
-    with contextlib.suppress(OSError):
-        if people.is_dir() and not people.is_symlink():
-            folders += [p for p in people.iterdir() if p.is_dir() and not p.is_symlink()]
-    for folder in folders:
+    names = [masks, images, *_people_folders(Path(root), annotators)]
+    for folder in (Path(root) / name for name in names):
         try:
             with os.scandir(folder) as entries:
                 for entry in entries:
