@@ -68,13 +68,7 @@ _FACET_INDEXES = {
     "label_by": "items_label_by",
 }
 #: The sort key of each item_counts column.
-_SORT_KEY = {
-    "label": "label",
-    "split": "split",
-    "review": "review",
-    "provenance_kind": "provenance",
-    "label_by": "annotator",
-}
+_SORT_KEY = {column: key for key, column in _FACETS.items()}
 #: Sort keys walked through an index, per direction ("" for the rowid itself).
 _WALKS = {
     "id": ("", ""),
