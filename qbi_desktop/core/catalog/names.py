@@ -86,7 +86,7 @@ def _sampled(db: sqlite3.Connection, text: str) -> int:
     low, high = db.execute(
         "SELECT (SELECT MIN(id) FROM items), (SELECT MAX(id) FROM items)"
     ).fetchone()
-    total = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM item_counts").fetchone()[0])
+    total = _item_total(db)
     if low is None or total <= 0:
         return 0
     step = max(RUN, (high - low + 1) // SAMPLE_RUNS)
@@ -114,9 +114,12 @@ def uses_index(db: sqlite3.Connection, text: str) -> bool:
         return False
     if indexed_matches(db, text) is not None:
         return True
-    total = int(db.execute("SELECT COALESCE(SUM(n), 0) FROM item_counts").fetchone()[0])
-    n = estimate(db, text)
-    return n * n < FIRST_PAGE * total
+    n = _sampled(db, text)  # estimate() when the index cannot count
+    return n * n < FIRST_PAGE * _item_total(db)
+
+
+def _item_total(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COALESCE(SUM(n), 0) FROM item_counts").fetchone()[0])
 
 
 def _has_index(db: sqlite3.Connection) -> bool:
