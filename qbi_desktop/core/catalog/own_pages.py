@@ -142,18 +142,19 @@ def _opinion(kind: str, more: str = "") -> str:
     )
 
 
+def _values(wanted: str | Sequence[str]) -> tuple[list[str], bool]:
+    """A filter's wanted values: the real ones, and whether "none" is among them."""
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    return [w for w in wanted if w != NONE], NONE in wanted
+
+
 def _own_where(f: Filters, annotator: str) -> tuple[list[str], list[Any]]:
     """SQL conditions on ``items`` for the filters of one's own (as :func:`id_array` applies
     them), and their parameters."""
     where: list[str] = []
     params: list[Any] = []
-
-    def values(wanted: str | Sequence[str]) -> tuple[list[str], bool]:
-        wanted = [wanted] if isinstance(wanted, str) else list(wanted)
-        return [w for w in wanted if w != NONE], NONE in wanted
-
     if f.label is not None:
-        real, unset = values(f.label)
+        real, unset = _values(f.label)
         parts = []
         if real:
             marks = ",".join("?" * len(real))
@@ -164,7 +165,7 @@ def _own_where(f: Filters, annotator: str) -> tuple[list[str], list[Any]]:
             params += [annotator, ""]
         where.append("(" + " OR ".join(parts) + ")" if parts else "0")
     if f.review is not None:
-        real, _unset = values(f.review)  # never unset: "unreviewed" stands in
+        real, _unset = _values(f.review)  # never unset: "unreviewed" stands in
         if real:
             marks = ",".join("?" * len(real))
             where.append(
@@ -176,7 +177,7 @@ def _own_where(f: Filters, annotator: str) -> tuple[list[str], list[Any]]:
         else:
             where.append("0")
     if f.annotator is not None:
-        real, unset = values(f.annotator)
+        real, unset = _values(f.annotator)
         mine = annotator in real
         if mine != unset:  # both: every item; neither: none
             where.append(("" if mine else "NOT ") + _opinion("label"))
@@ -201,11 +202,11 @@ def _driver(f: Filters, annotator: str) -> tuple[str, list[Any]] | None:
     opinion of one kind and name), or None."""
     head = "o.annotator = ? AND o.kind = ? AND o.name = ?"
     if f.label is not None:
-        wanted = [f.label] if isinstance(f.label, str) else list(f.label)
-        if wanted and NONE not in wanted:
-            marks = ",".join("?" * len(wanted))
+        real, unset = _values(f.label)
+        if real and not unset:
+            marks = ",".join("?" * len(real))
             test = f"{head} AND json_extract(o.value, '$') IN ({marks})"
-            return test, [annotator, "label", "", *wanted]
+            return test, [annotator, "label", "", *real]
     if f.has_target:
         return head, [annotator, "target", f.has_target]
     if f.has_mask:
