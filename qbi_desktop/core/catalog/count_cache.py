@@ -32,17 +32,17 @@ def state(db: sqlite3.Connection) -> State:
     return int(db.execute("PRAGMA data_version").fetchone()[0]), db.total_changes
 
 
-def _key(what: str, question: Any) -> str:
+def _key(question: Any) -> str:
     if is_dataclass(question):
         question = asdict(question)
-    return what + json.dumps(question, sort_keys=True, default=list)
+    return json.dumps(question, sort_keys=True, default=list)
 
 
 def get(db: sqlite3.Connection, what: str, question: Any) -> Any | None:
     """The answer kept for ``question`` (any JSON-able value or dataclass) on ``db`` when the
     catalog is still in the state it was computed in, else None."""
     with _lock:
-        entry = _kept.get((id(db), what, _key(what, question)))
+        entry = _kept.get((id(db), what, _key(question)))
     if entry is None or entry[0] is not db:
         return None
     try:
@@ -55,7 +55,7 @@ def get(db: sqlite3.Connection, what: str, question: Any) -> Any | None:
 
 def put(db: sqlite3.Connection, what: str, question: Any, answer: Any, at: State) -> None:
     """Keep ``answer``, computed when ``db`` was in state ``at`` (read before computing)."""
-    key = (id(db), what, _key(what, question))
+    key = (id(db), what, _key(question))
     with _lock:
         _kept[key] = (db, at, answer)
         _kept.move_to_end(key)
