@@ -21,9 +21,13 @@ import numpy as np
 import pytest
 
 try:
-    from tests.conftest import RADIOGRAPHS, REPO, need
+    from tests.annotate_process_helpers import child_env as _env
+    from tests.annotate_process_helpers import script_window
+    from tests.conftest import RADIOGRAPHS, need
 except ImportError:  # pragma: no cover
-    from conftest import RADIOGRAPHS, REPO, need
+    from annotate_process_helpers import child_env as _env
+    from annotate_process_helpers import script_window
+    from conftest import RADIOGRAPHS, need
 
 from qbi_desktop.core.annotation.masks import MaskEditor
 from qbi_desktop.core.maskio import load_mask
@@ -41,7 +45,8 @@ STROKES = [
 IN_PROGRESS = [[400, 400], [420, 400], [440, 400]]  # pressed, moved, never released
 DIAMETER = 8.0
 
-SCRIPT = r"""
+SCRIPT = (
+    r"""
 import json, os, sys, time
 import numpy as np
 import pyqtgraph as pg
@@ -53,24 +58,9 @@ from PySide6.QtWidgets import QApplication
 mode, image_path, out_path, spec = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 app = QApplication([])
 from qbi_desktop.gui.main_window import MainWindow
-
-window = MainWindow()
-window.resize(1200, 900)
-window.show()
-panel = window.panels["annotate"]
-panel.unsaved_answer = "discard"
-
-
-def wait(cond, timeout=30):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            print("timeout", flush=True)
-            sys.exit(3)
-        app.processEvents()
-        time.sleep(0.002)
-
-
+"""
+    + script_window(1200, 900, 30)
+    + r"""
 task = window.open_file(image_path)
 wait(lambda: task.finished)
 wait(lambda: panel.session is not None and panel.session.ready)
@@ -127,6 +117,7 @@ while True:  # keep running until killed
     app.processEvents()
     time.sleep(0.01)
 """
+)
 
 
 def _expected(shape):
@@ -141,17 +132,6 @@ def _expected(shape):
             editor.line(y0, x0, y1, x1, r)
         editor.end_stroke()
     return editor.mask
-
-
-def _env(home):
-    env = dict(os.environ)
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        QBI_DESKTOP_HOME=str(home),
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    env.pop("QBI_ANNOTATE_AUTO_RECOVER", None)
-    return env
 
 
 def test_kill_9_then_recover_gives_the_mask_after_the_last_completed_stroke(tmp_path):

@@ -12,13 +12,16 @@ import numpy as np
 import tifffile
 
 try:
+    from tests.annotate_process_helpers import script_window
     from tests.conftest import REPO
 except ImportError:  # pragma: no cover
+    from annotate_process_helpers import script_window
     from conftest import REPO
 
 from qbi_desktop.core.maskio import load_mask
 
-SCRIPT = r"""
+SCRIPT = (
+    r"""
 import sys, time
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
@@ -29,24 +32,9 @@ app = QApplication([])
 import pyqtgraph as pg
 pg.setConfigOption("mouseRateLimit", -1)
 from qbi_desktop.gui.main_window import MainWindow
-
-window = MainWindow()
-window.resize(1200, 900)
-window.show()
-panel = window.panels["annotate"]
-panel.unsaved_answer = "discard"
-
-
-def wait(cond, timeout=30):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            print("timeout", flush=True)
-            sys.exit(3)
-        app.processEvents()
-        time.sleep(0.002)
-
-
+"""
+    + script_window(1200, 900, 30)
+    + r"""
 def stroke(points):
     canvas, vp = window.canvas, window.canvas.viewport()
     canvas.view.setRange(xRange=(0, 160), yRange=(0, 120), padding=0)
@@ -89,6 +77,7 @@ elif mode == "recover":
     print("saved", flush=True)
     window.close()
 """
+)
 
 
 def _env(home, **extra):

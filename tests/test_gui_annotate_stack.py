@@ -17,10 +17,14 @@ import tifffile
 from PySide6.QtWidgets import QApplication
 
 try:
+    from tests.annotate_process_helpers import child_env as _env
+    from tests.annotate_process_helpers import script_window
     from tests.conftest import RADIOGRAPHS, REPO, need
     from tests.test_gui_annotate import Pen
     from tests.test_gui_boxes import drag, key
 except ImportError:  # pragma: no cover - rootdir without package
+    from annotate_process_helpers import child_env as _env
+    from annotate_process_helpers import script_window
     from conftest import RADIOGRAPHS, REPO, need
     from test_gui_annotate import Pen
     from test_gui_boxes import drag, key
@@ -172,7 +176,8 @@ def test_boxes_drawn_on_frame_3_of_a_series_are_that_frames(qtbot, main_window, 
     assert sorted(p.name for p in folder.iterdir()) == [f"scan_{i:04d}.tif" for i in range(6)]
 
 
-SCRIPT = r"""
+SCRIPT = (
+    r"""
 import sys, time
 import pyqtgraph as pg
 pg.setConfigOption("mouseRateLimit", -1)
@@ -183,23 +188,9 @@ from qbi_desktop.gui.main_window import MainWindow
 from tests.test_gui_annotate import Pen
 
 mode, folder = sys.argv[1], sys.argv[2]
-window = MainWindow()
-window.resize(1366, 768)
-window.show()
-panel = window.panels["annotate"]
-panel.unsaved_answer = "discard"
-
-
-def wait(cond, timeout=60):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            print("timeout", flush=True)
-            sys.exit(3)
-        app.processEvents()
-        time.sleep(0.002)
-
-
+"""
+    + script_window(1366, 768, 60)
+    + r"""
 task = window.panels["radiography"].open_series(folder)
 wait(lambda: task.finished and window.current is not None)
 for index in (4, 3):
@@ -223,17 +214,7 @@ while True:
     app.processEvents()
     time.sleep(0.01)
 """
-
-
-def _env(home):
-    env = dict(os.environ)
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        QBI_DESKTOP_HOME=str(home),
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    env.pop("QBI_ANNOTATE_AUTO_RECOVER", None)
-    return env
+)
 
 
 def test_strokes_on_frame_3_survive_kill_9_and_come_back_on_frame_3_only(tmp_path):

@@ -22,10 +22,14 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 try:
+    from tests.annotate_process_helpers import child_env as _env
+    from tests.annotate_process_helpers import script_window
     from tests.conftest import RADIOGRAPHS, REPO, need
     from tests.test_gui_annotate import Pen
     from tests.test_gui_annotate_stack import _go_to, _open_stack
 except ImportError:  # pragma: no cover - rootdir without package
+    from annotate_process_helpers import child_env as _env
+    from annotate_process_helpers import script_window
     from conftest import RADIOGRAPHS, REPO, need
     from test_gui_annotate import Pen
     from test_gui_annotate_stack import _go_to, _open_stack
@@ -117,7 +121,8 @@ def test_frame_1_of_two_datasets_of_one_file_keep_their_own_masks(qtbot, main_wi
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == ["scan.nxs"]
 
 
-SCRIPT = r"""
+SCRIPT = (
+    r"""
 import sys, time
 import pyqtgraph as pg
 pg.setConfigOption("mouseRateLimit", -1)
@@ -129,23 +134,9 @@ from tests.test_gui_annotate import Pen
 from tests.test_nexus_dataset_masks import DARK, DATA, STROKES
 
 mode, scan = sys.argv[1], sys.argv[2]
-window = MainWindow()
-window.resize(1366, 768)
-window.show()
-panel = window.panels["annotate"]
-panel.unsaved_answer = "discard"
-
-
-def wait(cond, timeout=60):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            print("timeout", flush=True)
-            sys.exit(3)
-        app.processEvents()
-        time.sleep(0.002)
-
-
+"""
+    + script_window(1366, 768, 60)
+    + r"""
 for dataset in (DATA, DARK):
     task = window.panels["radiography"].open_nexus(scan, dataset)
     wait(lambda: task.finished and window.current is not None
@@ -178,17 +169,7 @@ while True:
     app.processEvents()
     time.sleep(0.01)
 """
-
-
-def _env(home):
-    env = dict(os.environ)
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        QBI_DESKTOP_HOME=str(home),
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    env.pop("QBI_ANNOTATE_AUTO_RECOVER", None)
-    return env
+)
 
 
 def test_strokes_on_two_datasets_survive_kill_9_each_to_its_own_dataset(tmp_path, monkeypatch):
