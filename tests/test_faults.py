@@ -30,6 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.annotate_process_helpers import child_env as _env  # noqa: E402
+from tests.annotate_process_helpers import script_window  # noqa: E402
 from tests.hostile.make_corpus import gray8, tiff_bytes, write_png  # noqa: E402
 
 SEED = 17
@@ -43,17 +45,6 @@ DISK_WORDS = (
     "cannot write",
     "permission",
 )
-
-
-def _env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        QT_QPA_PLATFORM="offscreen",
-        QBI_DESKTOP_HOME=str(home),
-        PYTHONPATH=str(REPO) + os.pathsep + env.get("PYTHONPATH", ""),
-    )
-    env.pop("QBI_ANNOTATE_AUTO_RECOVER", None)
-    return env
 
 
 def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -334,7 +325,8 @@ def test_kill_9_during_decode_leaves_no_decode_file_in_the_cache(tmp_path):
 
 
 # -- kill -9 during a mask save and after "Save Mask As..." (the real window) ---------------------
-PAINT = r"""
+PAINT = (
+    r"""
 import json, os, sys, time
 import pyqtgraph as pg
 pg.setConfigOption("mouseRateLimit", -1)
@@ -342,19 +334,9 @@ from PySide6.QtWidgets import QApplication
 mode, image, other, out = sys.argv[1:5]
 app = QApplication([])
 from qbi_desktop.gui.main_window import MainWindow
-window = MainWindow()
-window.resize(1200, 900)
-window.show()
-panel = window.panels["annotate"]
-panel.unsaved_answer = "discard"
-
-def wait(cond, timeout=40):
-    t0 = time.time()
-    while not cond():
-        if time.time() - t0 > timeout:
-            print("timeout", flush=True); sys.exit(3)
-        app.processEvents(); time.sleep(0.002)
-
+"""
+    + script_window(1200, 900, 40)
+    + r"""
 task = window.open_file(image)
 wait(lambda: task.finished)
 wait(lambda: panel.session is not None and panel.session.ready)
@@ -386,6 +368,7 @@ if mode == "saving":
         stroke(45, 5)
         panel.save_to(other)
 """
+)
 
 
 def _painter(tmp_path: Path, mode: str, home: Path, kill_after_s: float) -> None:
