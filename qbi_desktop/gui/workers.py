@@ -118,18 +118,23 @@ class _Runner(QRunnable):
             return
         report("running", time.perf_counter())
         last_emit = 0.0
+        held: Progress | None = None  # the latest report the throttle held back
         try:
             job = task.job_factory()
             while True:
                 try:
                     progress = next(job)
                 except StopIteration as stop:
+                    if held is not None:  # the bar ends on the job's last report
+                        task._w_progress.emit(held)
                     report("done", stop.value)
                     return
                 now = time.perf_counter()
                 if now - last_emit >= PROGRESS_INTERVAL_S:
                     task._w_progress.emit(progress)
-                    last_emit = now
+                    last_emit, held = now, None
+                else:
+                    held = progress
                 if task.cancel_requested:
                     job.close()
                     report("cancelled", None)
