@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 from qbi_desktop.core.catalog.derived import migrate_v7, migrate_v8
+from qbi_desktop.core.catalog.indexes_v9 import migrate_v9
 
 SPLITS = ("train", "val", "test")
 REVIEW_STATES = ("unreviewed", "accepted", "rejected", "needs_edit")
@@ -247,10 +248,12 @@ APPLICATION_ID = 0x51424931
 # Version 8: blind mode's own-opinion sorts read one covering index, and boxes are counted per
 # class (the class picker): see derived.migrate_v8.
 
+# Version 9: indexes for the filter-and-sort pairs and blind mode's sorts: see indexes_v9.
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``: an SQL script, or a function
 #: that runs inside the migration's transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
-    _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8,
+    _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8, migrate_v9,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
