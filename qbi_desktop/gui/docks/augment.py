@@ -15,7 +15,8 @@ so stale pictures never pass for the current settings.
 Modules: this one builds the panel and runs the preview; augment_controls/augment_editors hold
 the option form and its editors, augment_profiles the profile chooser and dialog,
 augment_files the pipeline's load/save and remembered settings, augment_batch the batch dialog
-and run, augment_preview the preview worker, grid and difference view.
+and run, augment_preview the preview worker, grid and difference view, augment_render the
+preview's computation and rendering (numpy, on the worker).
 
 Any change re-draws the preview after a 30 ms pause, on a preview-sized copy, in a latest-only
 worker (augment_preview): the GUI never waits, and a result that a newer change has made stale
@@ -54,20 +55,18 @@ from qbi_desktop.gui.docks.augment_batch import BatchRunMixin
 from qbi_desktop.gui.docks.augment_controls import OptionsForm
 from qbi_desktop.gui.docks.augment_editors import shrinkable
 from qbi_desktop.gui.docks.augment_files import PipelineFilesMixin
-from qbi_desktop.gui.docks.augment_preview import (
-    DifferenceView,
-    LatestOnlyRunner,
-    PreviewBase,
-    PreviewResult,
-    SampleGrid,
-    compute_preview,
-    make_base,
-)
+from qbi_desktop.gui.docks.augment_preview import DifferenceView, LatestOnlyRunner, SampleGrid
 from qbi_desktop.gui.docks.augment_profiles import (  # noqa: F401  (PROFILE_TITLES, ProfileDialog: public names)
     PROFILE_TITLES,
     ProfileDialog,
     ProfilesMixin,
     profile_reasons_html,
+)
+from qbi_desktop.gui.docks.augment_render import (
+    PreviewBase,
+    PreviewResult,
+    compute_preview,
+    make_base,
 )
 from qbi_desktop.gui.docks.levels import colormap_lut
 
