@@ -85,7 +85,10 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     try:
-        frames = expand_frames(args.images, args.dataset)  # a missing frame is named
+        notes: list[str] = []
+        frames = expand_frames(args.images, args.dataset, notes)  # a missing frame is named
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
     except UserFacingError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -216,7 +216,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)
             return 2
     try:
-        frames = expand_frames(args.images, args.dataset)
+        notes: list[str] = []
+        frames = expand_frames(args.images, args.dataset, notes)
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         check_outputs(frames, out, ["_spots.tif"])  # no mask lands on an input or another mask
     except UserFacingError as e:
         print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)

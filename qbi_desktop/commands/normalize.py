@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     from qbi_desktop.core.radiography.frames import expand_frames
 
     try:
-        frames = expand_frames(args.images, args.dataset)  # a missing frame is named
+        notes: list[str] = []
+        frames = expand_frames(args.images, args.dataset, notes)  # a missing frame is named
+        for note in notes:
+            print(f"note: {note}", file=sys.stderr)
         refs = load_references(args.ob, args.dc)
         if refs.bad_count:
             print(

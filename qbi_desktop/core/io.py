@@ -71,9 +71,9 @@ def open_image(path: str | Path) -> ImageSource:
         head = stream.read(8)
     if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return _open_tiff(path)
-    if head == b"\x89HDF\r\n\x1a\n":  # NeXus/HDF5: its default image dataset, slice by slice
-        from qbi_desktop.core.radiography.nexus import open_nexus
+    from qbi_desktop.core.radiography.nexus import is_hdf5, open_nexus
 
+    if is_hdf5(path):  # NeXus/HDF5, its signature at 0 or after a user block: slice by slice
         return open_nexus(path)
     if suffix in TIFF_SUFFIXES:
         raise ImageReadError(path, "not a TIFF file (the file header is not a TIFF header)")

@@ -141,6 +141,8 @@ def import_nexus_job(
         opened = open_nexus(path, name)  # a name that is no image dataset is refused
         try:
             check_frame_count(path, name, opened.n_slices)
+            if opened.metadata.get("stored_frames"):
+                report.warnings.append(f"{path.name} {opened.metadata['stored_frames']}")
             plans.append((path, name, opened.n_slices, tuple(opened.slice_shape)))
             # another dataset than the default one gets its own names: "scan-dark#0"
             stems[(path, name)] = (

@@ -133,10 +133,13 @@ def is_series_spec(spec: str | Path) -> bool:
     return not path.exists() and any(c in path.name for c in "#*?")
 
 
-def expand_frames(specs: Sequence[str | Path], dataset: str | None = None) -> list[Frame]:
+def expand_frames(
+    specs: Sequence[str | Path], dataset: str | None = None, notes: list[str] | None = None
+) -> list[Frame]:
     """Every frame the inputs ``specs`` name (see the module doc), in order. ``dataset`` is the
     image dataset of the HDF5/NeXus inputs; given without any such input it is refused, as is a
-    missing frame of a series or a file without an image dataset (each named)."""
+    missing frame of a series or a file without an image dataset (each named). ``notes``
+    receives what the user should know (a dataset cut to its stored frames)."""
     from qbi_desktop.core.radiography.nexus import default_dataset, is_hdf5, open_nexus
     from qbi_desktop.core.radiography.series import find_series
 
@@ -152,6 +155,9 @@ def expand_frames(specs: Sequence[str | Path], dataset: str | None = None) -> li
             source = open_nexus(path, name)  # a name that is no image dataset is refused
             try:
                 n = source.n_slices
+                note = source.metadata.get("stored_frames")
+                if note and notes is not None:
+                    notes.append(f"{path}: {note}")
             finally:
                 source.close()
             check_frame_count(path, name, n)

@@ -47,13 +47,27 @@ class ImageDataset:
         return f"{self.name}  ({' x '.join(map(str, self.shape))} {self.dtype})"
 
 
-def is_hdf5(path: str | Path) -> bool:
-    """Does the file start with the HDF5 signature (at offset 0, as h5py writes it)?"""
+def hdf5_signature_offset(path: str | Path) -> int | None:
+    """Where the HDF5 signature is in the file, or None. The HDF5 format lets a user block
+    (any bytes: h5py's ``userblock_size``, a header another tool put first) precede it, so
+    the library looks at offset 0, 512, 1024, 2048, ... : so do we (a few reads per file)."""
     try:
         with open(path, "rb") as stream:
-            return stream.read(8) == HDF5_SIGNATURE
+            size = os.fstat(stream.fileno()).st_size
+            offset = 0
+            while offset + len(HDF5_SIGNATURE) <= size:
+                stream.seek(offset)
+                if stream.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                    return offset
+                offset = 512 if offset == 0 else offset * 2
     except OSError:
-        return False
+        pass
+    return None
+
+
+def is_hdf5(path: str | Path) -> bool:
+    """Is the file an HDF5 file (its signature at offset 0, or after a user block)?"""
+    return hdf5_signature_offset(path) is not None
 
 
 def _open(path: Path):
@@ -327,6 +341,55 @@ def default_dataset(path: str | Path) -> ImageDataset:
     return max(images, key=lambda d: (int(np.prod(d.shape, dtype=np.int64)), d.name))
 
 
+#: frames a dataset may declare without storing them (they read as its fill value: a scan
+#: stopped before its last frames); past this the stack ends at its last stored frame
+MAX_UNSTORED_FRAMES = 10_000
+
+
+def stored_frames(path: Path, name: str, obj: Any) -> tuple[int, str]:
+    """How many frames of the image dataset ``obj`` to show, and a note when that is fewer than
+    it declares. A few kB can declare a million chunked frames and store one: stepping,
+    cleaning or importing those would walk a million empty frames. When more than
+    :data:`MAX_UNSTORED_FRAMES` declared frames are not stored, the stack ends at the last
+    stored frame; one still as sparse (frame 0 and frame 999 999 stored) is refused, as is one
+    declaring more frames than a stack may have at all."""
+    from qbi_desktop.core.radiography.frames import check_frame_count
+
+    shape = tuple(int(n) for n in obj.shape)
+    declared = int(np.prod(shape[:-2], dtype=np.int64)) if len(shape) > 2 else 1
+    chunks = obj.chunks
+    if chunks is None or declared <= MAX_UNSTORED_FRAMES:
+        return declared, ""  # contiguous storage is allocated whole (or not at all)
+    per_chunk = int(np.prod(chunks[:-2], dtype=np.int64))
+    count = int(obj.id.get_num_chunks())
+    if count * per_chunk >= declared - MAX_UNSTORED_FRAMES:
+        return declared, ""  # at most a bounded number of frames unstored
+    check_frame_count(path, name, declared)  # absurdly many: refused before looking further
+    outer, step = shape[:-2], tuple(chunks[:-2])
+    ends: list[int] = []  # the last frame each stored chunk holds (row-major frame index)
+
+    def visit(info: Any) -> None:
+        last = [min(o + c, n) - 1 for o, c, n in zip(info.chunk_offset, step, outer, strict=False)]
+        ends.append(int(np.ravel_multi_index(last, outer)))
+
+    try:
+        obj.id.chunk_iter(visit)
+        extent = max(ends) + 1 if ends else 0
+    except (AttributeError, NotImplementedError):  # an HDF5 library before 1.12.3 / 1.14
+        extent = declared
+    stored = min(count * per_chunk, extent)
+    said = f"{name}: declares {declared:,} frames and stores at most {stored:,} of them"
+    if extent - stored > MAX_UNSTORED_FRAMES:
+        raise ImageReadError(
+            path,
+            f"{said}, spread up to frame {extent - 1:,}: more than {MAX_UNSTORED_FRAMES:,} "
+            "frames of it were never written (a damaged or crafted file?)",
+        )
+    return extent, (
+        f"{said}: frames {extent:,} to {declared - 1:,} were never written and are left out"
+    )
+
+
 @_names_damage
 def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
     """Open ``dataset`` of the HDF5/NeXus file (default: :func:`default_dataset`) as a lazy
@@ -344,8 +407,13 @@ def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
         shape = tuple(int(n) for n in obj.shape)
         check_image_size(path, shape[-2:], dtype.itemsize, what=f"dataset {name}")
         outer = shape[:-2]
-        n = int(np.prod(outer, dtype=np.int64)) if outer else 1
+        n, note = stored_frames(path, name, obj)
+        if note:  # the stack ends at its last stored frame: one axis of that many frames
+            outer = (n,)
         axes = ("IYX" if len(outer) == 1 else "YX") if len(outer) <= 1 else "Z" * len(outer) + "YX"
+        metadata = {"format": "HDF5/NeXus", "dataset": name}
+        if note:
+            metadata["stored_frames"] = note
         source = ImageSource(
             path=path,
             dtype=dtype.newbyteorder("="),
@@ -353,7 +421,7 @@ def open_nexus(path: str | Path, dataset: str | None = None) -> ImageSource:
             n_slices=n,
             axes=axes,
             stack_shape=outer or (1,),
-            metadata={"format": "HDF5/NeXus", "dataset": name},
+            metadata=metadata,
             _loader=FrameReader(path, f, obj, linked),
         )
     except BaseException:
