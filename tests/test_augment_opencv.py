@@ -99,6 +99,32 @@ def test_opencv_equals_exact_within_the_position_rounding_bound(mode, dtype, cha
         assert diff <= bound, f"copy {k}: {diff} > {bound}"
 
 
+@pytest.mark.parametrize("mode", ["nearest", "reflect", "wrap"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+@pytest.mark.parametrize("channels", [0, 3])
+def test_fill_modes_hold_near_and_far_beyond_the_edge(mode, dtype, channels):
+    """Fill modes other than 'constant' are resampled from a copy padded as far as the sampled
+    positions reach (OpenCV's constant border is its fast path), or with OpenCV's own border
+    where that copy would be too large: both within the bound everywhere, the fill included
+    (a rotation reaching just past the edges, a zoom out to a third, shifts of 2.5 images)."""
+    image = smooth_image(dtype, channels)
+    cval = 0.3 * (1.0 if np.dtype(dtype).kind == "f" else np.iinfo(dtype).max)
+    exact, fast = both(dict(fill_mode=mode, cval=float(round(cval, 3))))
+    bound = rounding_bound(image, mode, cval)
+    h, w = image.shape[:2]
+    cases = [
+        {"theta": 7.0, "tx": 0.4, "ty": -0.3},
+        {"theta": 25.0, "zx": 3.0, "zy": 2.6, "flip_horizontal": True},
+        {"theta": -12.0, "tx": 2.5 * w, "ty": -2.5 * h, "shear": 8.0},
+    ]
+    for params in cases:
+        a = exact.apply(image, params).image
+        b = fast.apply(image, params).image
+        assert b.dtype == image.dtype and b.shape == image.shape
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64)).max()
+        assert diff <= bound, f"{params}: {diff} > {bound}"
+
+
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
 @pytest.mark.parametrize("channels", [0, 3])
