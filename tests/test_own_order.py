@@ -64,7 +64,8 @@ def projects(tmp_path_factory):
                         # ties are common (3 classes): the id tie-break is tested too
                         opinions.record(db, [i], who, "label", str(rng.choice(["a", "b", "c"])), AT)
                     if rng.random() < 0.3:
-                        state = str(rng.choice(["accepted", "rejected", "needs_edit"]))
+                        states = ["accepted", "rejected", "needs_edit", "unreviewed"]
+                        state = str(rng.choice(states))
                         opinions.record(db, [i], who, "review", state, AT)
                     if rng.random() < 0.5:
                         opinions.record(
@@ -139,6 +140,12 @@ FILTERS = [
     Filters(label="b", split="train"),
     Filters(label=NONE, review="unreviewed", name="item1"),
     Filters(has_mask=True, ids=list(range(1, N, 3))),
+    Filters(label=["a", "c"]),
+    Filters(review="rejected"),
+    Filters(review=["unreviewed", "needs_edit"]),
+    Filters(has_target="depth"),
+    Filters(annotator=["Ada", NONE], has_boxes=True),
+    Filters(label="b", has_mask=False, split="test"),
 ]
 SORTS = [
     None,
@@ -147,6 +154,7 @@ SORTS = [
     "review",
     "-review",
     "annotator",
+    "-annotator",
     "has_mask",
     "-has_mask",
     "n_boxes",
@@ -154,6 +162,7 @@ SORTS = [
     "target:depth",
     "-target:depth",
     "target:width",
+    "-target:width",
     "name",
     "-split",
     ["label", "-target:depth"],
@@ -188,6 +197,53 @@ def test_a_page_is_that_part_of_the_whole_own_order_and_the_count_its_length(pro
                 assert got.dtype == np.int64
                 assert got.tolist() == expected[offset : offset + limit], (f, sort, offset)
             assert own_pages.count(original.db, "Ada", f) == len(expected), f
+
+
+#: every sort of one's own, and filters on the same opinion (which narrow the walk)
+OWN_SORTS = [s for s in SORTS if isinstance(s, str) and own_order._is_own(s)]
+PLANNED = [
+    Filters(),
+    Filters(label="a"),
+    Filters(label=[NONE, "c"]),
+    Filters(review="accepted"),
+    Filters(has_mask=True),
+    Filters(has_boxes=True),
+    Filters(has_target="depth"),
+    Filters(split="train"),
+]
+
+
+@pytest.mark.parametrize("sort", OWN_SORTS)
+def test_the_first_window_of_each_own_sort_walks_an_index(projects, sort):
+    """The Browser's first window of a sort by one's own opinions (descending ones and the
+    review order too) is read by walking indexes in the list's order: no statement sorts
+    its rows (USE TEMP B-TREE FOR ORDER BY), and the whole list is never built."""
+    root, copy = projects
+    with open_project(root) as original, open_project(copy) as ada:
+        db = original.db
+        for f in PLANNED:
+            statements: list[str] = []
+            own_pages._last_whole = None
+            db.set_trace_callback(statements.append)  # each with its values written in
+            try:
+                got = own_pages.page_ids(db, "Ada", f, sort, 0, 50)
+            finally:
+                db.set_trace_callback(None)
+            assert own_pages._last_whole is None, (f, sort)  # no whole list was sorted
+            assert got.tolist() == id_array(ada.db, f, sort)[:50].tolist(), (f, sort)
+            plans = [
+                " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+                for sql in statements
+                if sql.lstrip().upper().startswith("SELECT")
+            ]
+            assert plans, (f, sort)
+            for plan in plans:
+                assert "TEMP B-TREE" not in plan, (f, sort, plan)
+            bare = sort.lstrip("-")
+            values_first = sort.startswith("-") or bare == "review"  # else the unset first
+            if values_first and (bare in ("label", "review", "n_boxes") or ":" in bare):
+                index = "opinions_by_box_count" if bare == "n_boxes" else "opinions_by_value"
+                assert any(index in p for p in plans), (f, sort, plans)
 
 
 def test_pages_follow_an_edit_of_ones_own_opinions(projects, tmp_path):

@@ -12,8 +12,17 @@ import sqlite3
 #: Indexes behind the normal Browser's filter-and-sort pairs.
 BROWSER_INDEXES: list[str] = []
 
-#: Indexes behind blind mode's sorts by the user's own opinions.
-OWN_INDEXES: list[str] = []
+#: Indexes behind blind mode's sorts by the user's own opinions (core.catalog.own_walks): the
+#: person's labels, reviews and targets ordered by value as SQL compares it, covering (the value
+#: is kept, so counting or skipping rows reads no table row; masks and box lists, sorted by
+#: presence or length only, are left out), and their box lists by length.
+OWN_INDEXES: list[str] = [
+    "CREATE INDEX IF NOT EXISTS opinions_by_value ON opinions(annotator, kind, name, "
+    "json_extract(value, '$'), item_id, value) "
+    "WHERE kind = 'label' OR kind = 'target' OR kind = 'review'",
+    "CREATE INDEX IF NOT EXISTS opinions_by_box_count ON opinions(annotator, name, "
+    "json_array_length(value), item_id) WHERE kind = 'boxes'",
+]
 
 
 def migrate_v9(db: sqlite3.Connection) -> None:

@@ -1,0 +1,348 @@
+"""The parts of blind mode's list sorted by one of the person's own keys, each walked through
+an index in its order, so the Browser's first window at a million items costs what it shows.
+
+SQL sorts a key ``K`` of the person's own (their label, review, a target, a box count) as the
+item's own column: ``ORDER BY K, items.id`` with NULL first, ``K DESC, items.id`` with NULL
+last. The list is therefore a sequence of parts:
+
+* label, ``target:<name>``: the items without the person's value (id order), then their
+  opinions by value (reversed: the values first);
+* review (never unset: "unreviewed" stands in): the opinions before "unreviewed", the
+  unreviewed items (no opinion, or that one) in id order, the opinions after it;
+* ``n_boxes``: the items without a box of theirs, then their box lists by length;
+* ``has_mask``, ``annotator``: the items without a mask (a label), then those with one, each
+  in id order.
+
+The opinions by value are walked in the schema-v9 indexes (``indexes_v9.OWN_INDEXES``), ordered
+by the value as SQL compares it (``json_extract``: numbers as numbers, text by code point),
+then item id. Walked backwards they give the ties in descending id; :func:`_backwards` puts
+each run of equal values back in ascending id (the one cut by the page's end is read again
+forwards), so no second index in the other direction is needed. A filter on the same opinion
+narrows the walk to its values, and a part the filters leave empty (unlabelled items under a
+label filter, ...) is not walked at all. Other filters are tested on each row walked.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+from qbi_desktop.core.catalog.queries import NONE, Filters
+
+#: the person's value of an opinion as SQL compares it, and a box list's length: the keys of
+#: the indexes in indexes_v9.OWN_INDEXES (spelt exactly so, or SQLite does not walk them)
+VALUE = "json_extract(o.value, '$')"
+BOX_COUNT = "json_array_length(o.value)"
+
+#: A part of the list: (its size, fetch(offset, limit) -> its ids at those rows)
+Part = tuple[Callable[[], int], Callable[[int, int], list[int]]]
+
+
+def own_parts(
+    db: sqlite3.Connection,
+    annotator: str,
+    f: Filters,
+    key: str,
+    items: list[str],
+    item_params: list[Any],
+) -> list[Part] | None:
+    """The parts of the list of the items that pass ``f`` sorted by the person's own ``key``
+    (``-`` for descending), in order; None for a key that is not one's own. ``items``: the
+    filters on the item's own fields as SQL conditions on ``items``, with ``item_params``."""
+    tested = replace(f, **dict.fromkeys(encoded(key)))  # the parts hold these
+    if key.lstrip("-+") == f"target:{f.has_target}":
+        tested = replace(tested, has_target=None)
+    return Walks(db, annotator, tested, items, item_params).parts(f, key)
+
+
+class Walks:
+    """The parts of one list: the items and the person's opinions that pass the filters
+    ``tested`` (one's own) and ``items`` (SQL on the item's own fields, ``item_params``)."""
+
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        annotator: str,
+        tested: Filters,
+        items: list[str],
+        item_params: list[Any],
+    ):
+        self.db, self.annotator = db, annotator
+        own, own_params = own_where(tested, annotator)
+        self.conditions, self.params = [*items, *own], [*item_params, *own_params]
+        # the same tests of an opinion's item: its own filters straight on o.item_id, the
+        # item's fields by a lookup in items (only when there are some)
+        own, own_params = own_where(tested, annotator, "o.item_id")
+        passes = [f"AND {c} " for c in own]
+        if items:
+            passes.insert(
+                0,
+                f"AND EXISTS (SELECT 1 FROM items WHERE items.id = o.item_id AND "
+                f"{' AND '.join(items)}) ",
+            )
+        self.passes, self.pass_params = "".join(passes), [*item_params, *own_params]
+
+    def parts(self, f: Filters, key: str) -> list[Part] | None:
+        """The parts of the list sorted by the person's own ``key`` (``-`` for descending), in
+        order; None for a key that is not one's own."""
+        descending = key.startswith("-")
+        bare = key.lstrip("-+")
+        if bare in ("has_mask", "annotator"):
+            kind = "mask" if bare == "has_mask" else "label"
+            without, with_ = _possible(f, self.annotator, kind, "")
+            parts = [self.items_without(kind, "")] if without else []
+            parts += [self.in_item_order(kind, "")] if with_ else []
+            return parts[::-1] if descending else parts
+        if bare == "review":
+            return self._review(f, descending)
+        if bare == "n_boxes":
+            kind, name, expr, test = "boxes", "", BOX_COUNT, f"{BOX_COUNT} > 0"
+            values = None
+        elif bare == "label" or bare.startswith("target:"):
+            kind, name = ("label", "") if bare == "label" else ("target", bare[len("target:") :])
+            expr, test = VALUE, ""
+            values = values_of(f.label)[0] if kind == "label" and f.label is not None else None
+        else:
+            return None
+        without, with_ = _possible(f, self.annotator, kind, name)
+        if values is not None and not values:
+            with_ = False
+        parts = [self.items_without(kind, name, test)] if without else []
+        if with_:
+            args: list[Any] = []
+            if values is not None:
+                test, args = _among(expr, values)
+            parts.append(self.by_value(kind, name, expr, test, args, descending))
+        return parts[::-1] if descending else parts
+
+    def _review(self, f: Filters, descending: bool) -> list[Part]:
+        """Before "unreviewed", the unreviewed items, after it (reversed: descending)."""
+        wanted = None if f.review is None else values_of(f.review)[0]
+        mid = "unreviewed"
+        parts = []
+        for side in ("<", None, ">"):
+            if side is None:
+                if wanted is None or mid in wanted:
+                    parts.append(self.items_without("review", "", f"{VALUE} <> ?", [mid]))
+                continue
+            test, args = f"{VALUE} {side} ?", [mid]
+            if wanted is not None:  # those of the wanted states on this side (code points
+                # order as SQLite's bytes of UTF-8 do)
+                values = [w for w in wanted if (w < mid if side == "<" else w > mid)]
+                if not values:
+                    continue
+                test, args = _among(VALUE, values)
+            parts.append(self.by_value("review", "", VALUE, test, args, descending))
+        return parts[::-1] if descending else parts
+
+    def _source(self, kind: str, name: str, test: str, args: list[Any]) -> tuple[str, list]:
+        """FROM ... WHERE ... of the person's opinions of ``kind`` that pass ``test`` and the
+        filters (the kind is written out: the indexes hold some kinds only)."""
+        src = (
+            f"FROM opinions o WHERE o.annotator = ? AND o.kind = '{kind}' AND o.name = ? "
+            + (f"AND {test} " if test else "")
+            + self.passes
+        )
+        return src, [self.annotator, name, *args, *self.pass_params]
+
+    def items_without(self, kind: str, name: str, test: str = "", args=()) -> Part:
+        """The items without the person's opinion of ``kind`` (that passes ``test``), in id
+        order: the item table walked, each item looked up."""
+        no = (
+            "NOT EXISTS (SELECT 1 FROM opinions o WHERE o.item_id = items.id AND "
+            f"o.annotator = ? AND o.kind = '{kind}' AND o.name = ? {'AND ' + test if test else ''})"
+        )
+        where = "WHERE " + " AND ".join([*self.conditions, no]) + " "
+        params = [*self.params, self.annotator, name, *args]
+        db = self.db
+
+        def size() -> int:
+            return int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            # the table in id order, never a smaller index scanned whole and sorted (what
+            # SQLite picks before the catalog has statistics)
+            sql = "SELECT items.id FROM items NOT INDEXED " + where + "ORDER BY items.id "
+            sql += "LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+        return size, fetch
+
+    def in_item_order(self, kind: str, name: str) -> Part:
+        """The person's opinions of ``kind`` in item order (the covering index opinions_own)."""
+        src, params = self._source(kind, name, "", [])
+        db = self.db
+
+        def size() -> int:
+            return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            sql = "SELECT o.item_id " + src + "ORDER BY o.item_id LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+        return size, fetch
+
+    def by_value(
+        self, kind: str, name: str, expr: str, test: str, args: list[Any], descending: bool
+    ) -> Part:
+        """The person's opinions of ``kind`` by ``expr``, ties by ascending item id."""
+        src, params = self._source(kind, name, test, args)
+        db = self.db
+
+        def size() -> int:
+            return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            if descending:
+                return _backwards(db, src, params, expr, off, n)
+            sql = f"SELECT o.item_id {src}ORDER BY {expr}, o.item_id LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+        return size, fetch
+
+
+def _backwards(
+    db: sqlite3.Connection, src: str, params: list[Any], expr: str, offset: int, limit: int
+) -> list[int]:
+    """Rows ``offset .. offset + limit`` of ``src`` by ``expr`` descending, ties by ascending
+    item id, from the index ordered by (``expr``, item id) walked backwards."""
+    back = f"ORDER BY {expr} DESC, o.item_id DESC "
+    row = db.execute(f"SELECT {expr} {src}{back}LIMIT 1 OFFSET ?", [*params, offset]).fetchone()
+    if row is None or limit <= 0:
+        return []
+    top = row[0]  # the value at the page's first row; its run starts ``skip`` rows before
+    skip = offset
+    if offset:
+        above = f"SELECT COUNT(*) {src}AND {expr} > ?"
+        skip -= int(db.execute(above, [*params, top]).fetchone()[0])
+    page = _run(db, src, params, expr, top, limit, skip)
+    if len(page) < limit:
+        rows = db.execute(
+            f"SELECT {expr}, o.item_id {src}AND {expr} < ? {back}LIMIT ?",
+            [*params, top, limit - len(page)],
+        ).fetchall()
+        runs = [(v, [r[1] for r in run]) for v, run in itertools.groupby(rows, lambda r: r[0])]
+        for _value, ids in runs[:-1]:  # whole runs: their ids ascending
+            page += ids[::-1]
+        if runs:  # the last run may be cut: its first ids are read again
+            value, ids = runs[-1]
+            page += _run(db, src, params, expr, value, len(ids), 0)
+    return page
+
+
+def _run(db, src: str, params: list[Any], expr: str, value: Any, limit: int, skip: int):
+    """The ids of the rows whose ``expr`` equals ``value``, ascending (the index's order; a
+    range, see :func:`_among`)."""
+    sql = f"SELECT o.item_id {src}AND {expr} BETWEEN ? AND ? ORDER BY {expr}, o.item_id "
+    return [
+        r[0] for r in db.execute(sql + "LIMIT ? OFFSET ?", [*params, value, value, limit, skip])
+    ]
+
+
+def _opinion(kind: str, item: str, more: str = "") -> str:
+    """An EXISTS test of the person's opinion ``mine`` of ``kind`` on the item ``item`` (a
+    primary-key lookup); parameters: the annotator, the name, then ``more``'s."""
+    return (
+        f"EXISTS (SELECT 1 FROM opinions mine WHERE mine.item_id = {item} AND "
+        f"mine.annotator = ? AND mine.kind = '{kind}' AND mine.name = ? {more})"
+    )
+
+
+def values_of(wanted: str | Sequence[str]) -> tuple[list[str], bool]:
+    """A filter's wanted values: the real ones, and whether "none" is among them."""
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted)
+    return [w for w in wanted if w != NONE], NONE in wanted
+
+
+def own_where(f: Filters, annotator: str, item: str = "items.id") -> tuple[list[str], list[Any]]:
+    """SQL conditions on the item ``item`` (a column) for the filters of one's own (as
+    own_order.id_array applies them), and their parameters."""
+    where: list[str] = []
+    params: list[Any] = []
+    if f.label is not None:
+        real, unset = values_of(f.label)
+        parts = []
+        if real:
+            marks = ",".join("?" * len(real))
+            among = f"AND json_extract(mine.value, '$') IN ({marks})"
+            parts.append(_opinion("label", item, among))
+            params += [annotator, "", *real]
+        if unset:
+            parts.append("NOT " + _opinion("label", item))
+            params += [annotator, ""]
+        where.append("(" + " OR ".join(parts) + ")" if parts else "0")
+    if f.review is not None:
+        real, _unset = values_of(f.review)  # never unset: "unreviewed" stands in
+        if real:
+            marks = ",".join("?" * len(real))
+            where.append(
+                "COALESCE((SELECT json_extract(mine.value, '$') FROM opinions mine WHERE "
+                f"mine.item_id = {item} AND mine.annotator = ? AND mine.kind = 'review' "
+                "AND mine.name = ?), "
+                f"'unreviewed') IN ({marks})"
+            )
+            params += [annotator, "", *real]
+        else:
+            where.append("0")
+    if f.annotator is not None:
+        real, unset = values_of(f.annotator)
+        mine = annotator in real
+        if mine != unset:  # both: every item; neither: none
+            where.append(("" if mine else "NOT ") + _opinion("label", item))
+            params += [annotator, ""]
+        elif not mine:
+            where.append("0")
+    if f.has_mask is not None:
+        where.append(("" if f.has_mask else "NOT ") + _opinion("mask", item))
+        params += [annotator, ""]
+    if f.has_boxes is not None:
+        boxed = _opinion("boxes", item, "AND json_array_length(mine.value) > 0")
+        where.append(("" if f.has_boxes else "NOT ") + boxed)
+        params += [annotator, ""]
+    if f.has_target:
+        where.append(_opinion("target", item))
+        params += [annotator, f.has_target]
+    return where, params
+
+
+def _among(expr: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """``expr`` is one of ``values``: one value as a range (an equality on an expression
+    makes SQLite sort the rows by id instead of walking them: a temporary B-tree)."""
+    if len(values) == 1:
+        return f"{expr} BETWEEN ? AND ?", [values[0], values[0]]
+    return f"{expr} IN ({','.join('?' * len(values))})", list(values)
+
+
+def encoded(key: str) -> tuple[str, ...]:
+    """The filters that the parts of the list sorted by ``key`` hold entirely (the parts a
+    filter leaves empty are not walked, a filter on the values walks those values only), so
+    the rows walked need no test of them."""
+    return {
+        "label": ("label", "annotator"),
+        "annotator": ("annotator",),
+        "review": ("review",),
+        "has_mask": ("has_mask",),
+        "n_boxes": ("has_boxes",),
+    }.get(key.lstrip("-+"), ())
+
+
+def _possible(f: Filters, annotator: str, kind: str, name: str) -> tuple[bool, bool]:
+    """Whether the filters can keep items without (with) the person's opinion of ``kind``."""
+    without = with_ = True
+    if kind == "label":
+        if f.label is not None:
+            real, unset = values_of(f.label)
+            without, with_ = unset, bool(real)
+        if f.annotator is not None:
+            real, unset = values_of(f.annotator)
+            without, with_ = without and unset, with_ and annotator in real
+    elif kind == "mask" and f.has_mask is not None:
+        without, with_ = not f.has_mask, bool(f.has_mask)
+    elif kind == "boxes" and f.has_boxes is not None:
+        without, with_ = not f.has_boxes, bool(f.has_boxes)
+    elif kind == "target" and f.has_target == name:
+        without = False
+    return without, with_
