@@ -23,10 +23,11 @@ ROWS_PER_CHUNK_BYTES = 32 * 1024**2
 
 
 def pyramid_factors(height: int, width: int, overview_size: int = OVERVIEW_SIZE) -> list[int]:
-    """Factors 4, 8, ... until the level fits ``overview_size``; empty for small images."""
+    """Factors 4, 8, ... until the level fits ``overview_size``; empty for small images. No
+    factor exceeds the shorter side: a 1 x 1 000 000 image would get levels of 0 rows."""
     factors = []
     factor = FIRST_FACTOR
-    while max(height, width) > overview_size and max(height, width) // factor >= 1:
+    while max(height, width) > overview_size and min(height, width) // factor >= 1:
         factors.append(factor)
         if max(height, width) / factor <= overview_size:
             break
