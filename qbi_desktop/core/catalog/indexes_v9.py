@@ -9,8 +9,28 @@ from __future__ import annotations
 
 import sqlite3
 
+#: The filter columns of the Browser's panel (label, split, review, origin) and the sort keys
+#: that are columns of items with many values (name, width, box count). An index on (filter
+#: column, sort key), whose entries end with the id, holds one filter value's items in the
+#: sort's order with the id tie-break: a filter on one value and that sort are one range of
+#: it, wherever the matches lie in the whole order (pages.py). A descending sort walks it from
+#: the end (by width or box count, which tie often: value by value, each value's items in id
+#: order). Sorts by id or by another filter column read the column's own index (v1).
+PAIR_FILTERS = {"label": "label", "split": "split", "review": "review", "provenance_kind": "prov"}
+PAIR_KEYS = ("name", "width", "n_boxes")
+
+
+def pair_index(column: str, key: str) -> str:
+    """The name of the (filter column, sort key) index."""
+    return f"items_{PAIR_FILTERS[column]}_{key}"
+
+
 #: Indexes behind the normal Browser's filter-and-sort pairs.
-BROWSER_INDEXES: list[str] = []
+BROWSER_INDEXES: list[str] = [
+    f"CREATE INDEX IF NOT EXISTS {pair_index(column, key)} ON items({column}, {key})"
+    for column in PAIR_FILTERS
+    for key in PAIR_KEYS
+]
 
 #: Indexes behind blind mode's sorts by the user's own opinions (core.catalog.own_walks): the
 #: person's labels, reviews and targets ordered by value as SQL compares it, covering (the value
