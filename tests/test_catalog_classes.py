@@ -114,3 +114,19 @@ def test_an_import_into_a_project_says_which_classes_it_added(tmp_path):
     assert any("did not have were added: 'blob'" in w for w in report.warnings), report.warnings
     again = run_job(import_job(project, "coco", [coco]))  # nothing new the second time
     assert not any("were added" in w for w in again.warnings), again.warnings
+
+
+def test_a_first_class_list_of_digits_only_where_there_is_no_class(tmp_path):
+    from qbi_desktop.core.catalog import open_project
+
+    project = open_project(tmp_path / "empty", create=True)
+    assert C.class_list(project) == []
+    assert C.first_class_list(project) == [str(d) for d in range(10)]
+    assert C.stored_list(project.db) == [str(d) for d in range(10)]
+    project.close()
+
+    labelled = mnist_like(tmp_path, 20, 5)  # labels 0..9 present, no stored list
+    C.set_class_list(labelled, ["9", "8"])
+    with pytest.raises(UserFacingError, match=r"already has classes \(9, 8, 0, 1, .*\); not"):
+        C.first_class_list(labelled)
+    assert C.stored_list(labelled.db) == ["9", "8"]  # untouched

@@ -23,6 +23,7 @@ from qbi_desktop.core.errors import UserFacingError
 
 META_KEY = "classes"
 MAX_CLASS_NAME = 200
+DIGITS = tuple(str(d) for d in range(10))  # MNIST's classes, one per number key
 
 
 def sorted_classes(labels: Iterable[str]) -> list[str]:
@@ -117,6 +118,18 @@ def set_class_list(project: Any, names: Sequence[str]) -> list[str]:
     with project.transaction() as tx:
         tx.set_metadata(**{META_KEY: clean or None})
     return clean
+
+
+def first_class_list(project: Any, names: Sequence[str] = DIGITS) -> list[str]:
+    """Start the class list of a project that has no class yet (no stored list, no label on an
+    item or box): ``names`` in key order, by default "0".."9" so that key k gives class "k", as
+    in MNIST's digit folders. Refuses when classes exist: a list someone made is never replaced
+    behind their back (:func:`set_class_list` changes one on purpose)."""
+    existing = class_list(project)
+    if existing:
+        shown = ", ".join(existing[:10]) + (", …" if len(existing) > 10 else "")
+        raise UserFacingError(f"the project already has classes ({shown}); not replaced")
+    return set_class_list(project, names)
 
 
 def add_class(project: Any, name: str) -> list[str]:

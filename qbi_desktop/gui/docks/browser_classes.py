@@ -5,6 +5,10 @@ letters, the list narrows (names starting with them first), Enter gives the high
 to the selection and moves on; a name that is not in the list yet becomes a new class. The
 Classes dialog (Dataset > Classes…) lists every class with its item count and renames or merges
 them (``core/catalog/classes.py``), each one undoable with Ctrl+Z in the Browser.
+
+A number key in a project with no class yet asks what the user meant: create the classes
+"0".."9" (key k then gives "k", as in MNIST's digit folders) and give the pressed one, or type
+class names into the Classes box. Creating the list is its own undo step, before the label's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QVBoxLayout,
 )
@@ -206,6 +211,80 @@ class BrowserClasses:
 
     class_picker: ClassPicker | None = None
     classes_box: ClassesDialog | None = None
+    class_question: QMessageBox | None = None  # open while a key waits for a class list
+
+    def offer_classes(self, k: int) -> QMessageBox | None:
+        """Key ``k`` with no class list: ask (window-modal, not blocking) whether to create the
+        classes 0-9 and give ``k``, or to type class names. Esc changes nothing."""
+        rows = self._target_rows()
+        if self.project is None or not rows or self.class_question is not None:
+            return None
+        these = "this item" if len(rows) == 1 else f"these {len(rows):,} items"
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "No classes yet",
+            f"Key {k} gives the class at position {k} of the class list, and this project has "
+            "no classes yet.\n\nCreate the classes 0 to 9 (one per number key, as in MNIST's "
+            f"digit folders) and give {these} class {k}? Or type your own class names "
+            "(comma-separated, key 0 = the first). Ctrl+Z takes either back.",
+            QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        digits = box.addButton(
+            f"Create classes 0–9 and give {k}", QMessageBox.ButtonRole.AcceptRole
+        )
+        names = box.addButton("Type class names…", QMessageBox.ButtonRole.ActionRole)
+        box.setDefaultButton(digits)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            self.class_question = None
+            self.window.activateWindow()  # the keys work again without a click
+            clicked = box.clickedButton()
+            if clicked is digits:
+                self.create_digit_classes(k)
+            elif clicked is names:
+                self.type_class_names()
+            else:
+                self.table.setFocus()
+
+        box.finished.connect(answered)
+        self.class_question = box
+        box.open()
+        return box
+
+    def create_digit_classes(self, k: int) -> None:
+        """The class list "0".."9" (one undo step), then class ``k`` for the selection (another)."""
+        if self.project is None or not may_edit(self.window):
+            return
+        project = self.project
+        before = C.stored_list(project.db)
+        try:
+            after = C.first_class_list(project)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return
+        what = "create classes 0–9"
+
+        def put(order: list[str], done: str) -> str:
+            if self.project is not project:
+                raise UserFacingError("the project this edit was made in is closed")
+            C.set_class_list(project, order)
+            self._classes_changed([])
+            return f"{done} {what} (Browser)"
+
+        self.undo_stack.push(what, lambda: put(before, "Undid"), lambda: put(after, "Redid"))
+        self._classes_changed([])
+        self.label_key(k)
+        self.table.setFocus()
+
+    def type_class_names(self) -> None:
+        """Fold out the Classes box and put the cursor in it."""
+        self.show_filters(True)
+        self.classes_edit.setFocus()
+        self.window.statusBar().showMessage(
+            "Type the class names, comma-separated (key 0 = the first), then Enter", 8000
+        )
 
     def open_class_picker(self) -> ClassPicker | None:
         if self.project is None or not self._target_rows():

@@ -1,6 +1,7 @@
 """The Browser's edits from the keyboard, their undo, and splits that are asked before replacing.
 
-Keys in the table: 0-9 give the class at that position of the class list, C or / opens the
+Keys in the table: 0-9 give the class at that position of the class list (in a project with
+no class yet they offer one: the digits 0-9, or the Classes box to type names), C or / opens the
 class picker for any class (browser_classes.py), Backspace or Delete clears the label, A
 accepts, R rejects, F flags for editing, N edits the notes; the selection moves on. F2 (or Enter
 on the Targets column) types a regression target (browser_targets.py).
@@ -251,6 +252,9 @@ class BrowserEdits:
 
     def label_key(self, k: int) -> None:
         classes = self.classes()
+        if not classes:  # nothing to give yet: offer a class list (browser_classes.py)
+            self.offer_classes(k)
+            return
         if k >= len(classes):
             self.window.statusBar().showMessage(
                 f"key {k}: no class at position {k} (classes: {', '.join(classes) or 'none'}); "
