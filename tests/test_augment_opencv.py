@@ -370,6 +370,54 @@ def test_masks_take_opencvs_nearest_path_and_it_picks_the_exact_pixels(name):
         assert cvwarp.warp(image, m, (h, w), 0, mode, np.uint16(0), np.float32) is None
 
 
+def test_masks_in_other_fill_modes_take_opencvs_path_only_where_it_picks_the_exact_pixels():
+    """Beyond 'nearest': a 'constant' mask whose outer ring holds no label, and a mask in any
+    fill mode whose positions all stay inside, take OpenCV's nearest path (ties on the edge and
+    inside included) and it picks the exact resampler's pixels; where the fill would show
+    labels differently (a labelled ring beyond the edge in 'constant', reflect or wrap), or a
+    'constant' fill is not 0, they stay exact."""
+    from qbi_desktop.core.augment import fastwarp, geometry
+
+    rng = np.random.default_rng(5)
+    h, w = 150, 170
+    inner = np.zeros((h, w), np.uint8)
+    inner[1:-1, 1:-1] = (rng.random((h - 2, w - 2)) > 0.97) * rng.integers(1, 9, (h - 2, w - 2))
+    inner[1, 40:60] = 6  # labels next to the ring
+    ringed = inner.copy()
+    ringed[0, 100:104] = 5
+    ringed[90:95, -1] = 2
+    reach_out = [  # output->input (row, col) matrices whose positions leave the mask
+        [[2, 0, 0.5], [0, 2, 0.5]],  # ties on the far edges
+        [[1, 0, 0.5], [0, -1, w - 0.5]],  # half-pixel shift and a flip: ties everywhere
+        # a rotation by 20 degrees and a shift (irrational: no tie that float rounding decides)
+        [[np.cos(0.35), np.sin(0.35), -31.3], [-np.sin(0.35), np.cos(0.35), 40.7]],
+    ]
+    inside = [[0.5, 0, 10.0], [0, 0.5, 10.0]]  # zoom in by 2: ties on every other row/col
+
+    def exact(mask, m, mode):
+        return fastwarp.warp(mask, m, (h, w), 0, mode, mask.dtype.type(0), np.float32)
+
+    for t in reach_out:
+        m = np.array([*t, [0, 0, 1]], dtype=np.float64)
+        cv = cvwarp.warp_labels(inner, m, (h, w), "constant")
+        assert cv is not None  # OpenCV's path
+        np.testing.assert_array_equal(cv, exact(inner, m, "constant"))
+        via = geometry.warp(inner, m, order=0, mode="constant", resampler="fast", labels=True)
+        np.testing.assert_array_equal(via, exact(inner, m, "constant"))
+        assert cvwarp.warp_labels(ringed, m, (h, w), "constant") is None
+        assert cvwarp.warp_labels(inner, m, (h, w), "constant", cval=3) is None
+        for mode in ("reflect", "wrap"):
+            assert cvwarp.warp_labels(inner, m, (h, w), mode) is None
+            via = geometry.warp(inner, m, order=0, mode=mode, resampler="fast", labels=True)
+            np.testing.assert_array_equal(via, exact(inner, m, mode))  # the exact fallback
+    m = np.array([*inside, [0, 0, 1]], dtype=np.float64)
+    for mode in MODES:
+        cv = cvwarp.warp_labels(ringed, m, (h, w), mode)
+        assert cv is not None
+        np.testing.assert_array_equal(cv, exact(ringed, m, mode))
+        assert cv.any()
+
+
 def test_results_do_not_depend_on_opencv_threads():
     image = smooth_image(np.uint16, shape=(512, 512))
     fast = Pipeline.from_options(

@@ -39,9 +39,11 @@ What it changes, measured here with opencv-python-headless 5.0:
   a 512^2 image under random affines). For int16 and float64 OpenCV 5's nearest path rounds
   positions to 1/1024 pixel (~0.1 % of the pixels picked differently), so those stay exact too.
 - Masks (:func:`warp_labels`; one without labels comes back as zeros, unwarped): only where
-  the pick is identical to the exact resampler's, i.e. ``nearest`` fill mode, uint8/uint16
-  labels (bool masks as uint8); tests/test_augment_opencv.py checks them pixel for pixel on
-  real radiographs' spot masks.
+  the pick is identical to the exact resampler's, uint8/uint16 labels (bool masks as uint8):
+  ``nearest`` fill mode; ``constant`` (0 beyond the edge) when the mask's outer ring holds no
+  label (the tie on the edge then picks 0 either way); any mode when every position stays
+  inside. tests/test_augment_opencv.py checks them pixel for pixel on real radiographs' spot
+  masks.
 - Not handled here (the exact resampler is used instead): elastic deformation (a displacement
   field), orders >= 2, dtypes other than uint8, uint16, int16, float32 and float64 (order 0:
   uint8, uint16 and float32), more than 4 channels, images or positions beyond +/- 30000 pixels
@@ -300,20 +302,23 @@ def _add_noise(cv2: Any, values: np.ndarray, std: float, seed: int) -> np.ndarra
 
 
 def warp_labels(
-    mask: np.ndarray, m: np.ndarray, out_shape: tuple[int, int], mode: str
+    mask: np.ndarray, m: np.ndarray, out_shape: tuple[int, int], mode: str, cval: Any = 0
 ) -> np.ndarray | None:
     """A label mask through ``m`` by OpenCV's nearest path where that picks exactly the pixels
     of the exact resampler (see the module docstring); None elsewhere (the caller then uses the
-    exact resampler)."""
-    if mask.dtype not in LABEL_DTYPES or mode not in LABEL_MODES:
+    exact resampler). ``cval``: the labels beyond the edge in ``constant`` mode."""
+    if mask.dtype not in LABEL_DTYPES or mode not in _BORDER:
         return None
     if mask.ndim != 2:
+        if mode not in LABEL_MODES:
+            return None
         return warp(mask, m, out_shape, 0, mode, mask.dtype.type(0), np.float32)
     cv2 = load()
     src = np.ascontiguousarray(mask)
-    if not cv2.hasNonZero(src):
-        # no labels (an item without spots): nothing to warp. (Warping only the box of the
-        # labels was tried for sparse masks: no faster at 512^2 once its set-up is paid.)
+    if not cv2.hasNonZero(src) and cval == 0:
+        # no labels (an item without spots): nothing to warp, whatever the fill mode.
+        # (Warping only the box of the labels was tried for sparse masks: no faster at 512^2
+        # once its set-up is paid.)
         out = np.empty(out_shape, dtype=mask.dtype)  # (np.zeros: fresh pages, slower here)
         out.fill(0)
         return out
@@ -322,16 +327,21 @@ def warp_labels(
         return None
     cv_m, (r_lo, r_hi, c_lo, c_hi) = plan
     h, w = src.shape
-    # A constant border of 0 is OpenCV's faster path (0.13 against 0.16-0.18 ms at 512^2), and
-    # it is 'nearest' exactly when every pick lands inside the mask or the mask's outer ring of
-    # pixels holds no label (what 'nearest' repeats beyond the edge is then 0 too): most spot
-    # masks. (Padding the mask instead costs more than it saves.)
-    if (0 <= r_lo and r_hi <= h - 1 and 0 <= c_lo and c_hi <= w - 1) or not (
-        src[0].any() or src[-1].any() or src[:, 0].any() or src[:, -1].any()
+    # A constant border of 0 is OpenCV's faster path (0.13 against 0.16-0.18 ms at 512^2 for
+    # 'nearest'), and it picks the exact resampler's labels in every fill mode when all
+    # positions stay inside the mask (no fill is read, no tie on the outer edge), and in
+    # 'nearest' and 'constant' (with 0 beyond the edge) modes when the mask's outer ring of
+    # pixels holds no label: what lies beyond the edge is 0 then, whichever of a tied pair of
+    # pixels is picked (most spot masks). (Padding the mask instead costs more than it saves.)
+    if (0 <= r_lo and r_hi <= h - 1 and 0 <= c_lo and c_hi <= w - 1) or (
+        (mode == "nearest" or (mode == "constant" and cval == 0))
+        and not (src[0].any() or src[-1].any() or src[:, 0].any() or src[:, -1].any())
     ):
         border = cv2.BORDER_CONSTANT
-    else:
+    elif mode in LABEL_MODES:
         border = cv2.BORDER_REPLICATE
+    else:
+        return None
     # (what warp() does for order 0 in 'nearest' mode, without its checks: ~10 us less here)
     return cv2.warpAffine(
         src, cv_m, (out_shape[1], out_shape[0]),

@@ -408,7 +408,7 @@ def warp(
     out_shape = tuple(out_shape or image.shape[:2])
     use_cv = resampler == "opencv" or (resampler == "fast" and cvwarp.available())
     if use_cv and labels and displacement is None and order == 0:
-        out = cvwarp.warp_labels(image, m, out_shape, mode)
+        out = cvwarp.warp_labels(image, m, out_shape, mode, cval)
         if out is not None:
             return out
     elif use_cv and displacement is None and order <= 1:
