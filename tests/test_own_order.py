@@ -184,10 +184,16 @@ def test_own_order_equals_the_catalog_query_on_the_persons_own_annotations(proje
 WINDOWS = [(0, 200), (0, 5), (3, 17), (100, 60), (230, 30), (400, 10)]
 
 
+@pytest.mark.parametrize("few", [0, 10**9], ids=["walked", "matches sorted"])
 @pytest.mark.parametrize("sort", SORTS, ids=str)
-def test_a_page_is_that_part_of_the_whole_own_order_and_the_count_its_length(projects, sort):
+def test_a_page_is_that_part_of_the_whole_own_order_and_the_count_its_length(
+    projects, sort, few, monkeypatch
+):
     """The Browser's window while annotating blind (own_pages.page_ids) holds exactly the rows
-    of the whole list at its place, the count (its worker's) is the list's length."""
+    of the whole list at its place, the count (its worker's) is the list's length: found by
+    walks of the order, and by sorting the matches of a filter that requires an opinion few
+    items have (own_pages.FEW)."""
+    monkeypatch.setattr(own_pages, "FEW", few)
     root, copy = projects
     with open_project(root) as original, open_project(copy) as ada:
         for f in FILTERS:
@@ -214,10 +220,11 @@ PLANNED = [
 
 
 @pytest.mark.parametrize("sort", OWN_SORTS)
-def test_the_first_window_of_each_own_sort_walks_an_index(projects, sort):
+def test_the_first_window_of_each_own_sort_walks_an_index(projects, sort, monkeypatch):
     """The Browser's first window of a sort by one's own opinions (descending ones and the
     review order too) is read by walking indexes in the list's order: no statement sorts
     its rows (USE TEMP B-TREE FOR ORDER BY), and the whole list is never built."""
+    monkeypatch.setattr(own_pages, "FEW", 0)  # filters' matches are many, as at scale
     root, copy = projects
     with open_project(root) as original, open_project(copy) as ada:
         db = original.db
@@ -244,6 +251,29 @@ def test_the_first_window_of_each_own_sort_walks_an_index(projects, sort):
             if values_first and (bare in ("label", "review", "n_boxes") or ":" in bare):
                 index = "opinions_by_box_count" if bare == "n_boxes" else "opinions_by_value"
                 assert any(index in p for p in plans), (f, sort, plans)
+
+
+@pytest.mark.parametrize("sort", OWN_SORTS)
+def test_a_walk_past_its_budget_gives_way_to_the_matches_sorted(projects, sort, monkeypatch):
+    """When the walk of a sort tests too many rows (a rare class of one's own found late in
+    the order; here every walk is cut at once), the page comes from the matches of an opinion
+    the filter requires, sorted by SQLite: the same rows, and no whole list is built."""
+    from qbi_desktop.core.catalog import pages
+
+    monkeypatch.setattr(own_pages, "FEW", 0)  # the matches are many: a walk is tried
+    monkeypatch.setattr(pages, "CHECK_EVERY", 1)
+    monkeypatch.setattr(own_pages, "WALK_BUDGET", -1.0)  # every walk expires at once
+    root, copy = projects
+    with open_project(root) as original, open_project(copy) as ada:
+        for f in FILTERS:
+            driven = own_pages._driver(f, "Ada") is not None
+            expected = id_array(ada.db, f, sort).tolist()
+            for offset, limit in WINDOWS:
+                own_pages._last_whole = None
+                got = own_pages.page_ids(original.db, "Ada", f, sort, offset, limit)
+                assert got.tolist() == expected[offset : offset + limit], (f, sort, offset)
+                if driven:
+                    assert own_pages._last_whole is None, (f, sort)
 
 
 def test_pages_follow_an_edit_of_ones_own_opinions(projects, tmp_path):

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from qbi_desktop.core.catalog.queries import NONE, Filters
+from qbi_desktop.core.catalog.queries import _FROM, NONE, Filters, order_clause
 
 #: the person's value of an opinion as SQL compares it, and a box list's length: the keys of
 #: the indexes in indexes_v9.OWN_INDEXES (spelt exactly so, or SQLite does not walk them)
@@ -202,6 +202,61 @@ class Walks:
             return [r[0] for r in db.execute(sql, [*params, n, off])]
 
         return size, fetch
+
+
+#: (kind, SQL of the sort key on the person's opinion ``k`` of that kind) per own sort key
+_KEYS = {
+    "label": ("label", "json_extract(k.value, '$')"),
+    "review": ("review", "COALESCE(json_extract(k.value, '$'), 'unreviewed')"),
+    "annotator": ("label", "(k.value IS NOT NULL)"),
+    "has_mask": ("mask", "(k.value IS NOT NULL)"),
+    "n_boxes": ("boxes", "COALESCE(json_array_length(k.value), 0)"),
+}
+
+
+def sorted_matches(
+    db: sqlite3.Connection,
+    annotator: str,
+    f: Filters,
+    key: str,
+    items: list[str],
+    item_params: list[Any],
+    driver: tuple[str, list[Any]],
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """The page from the matches sorted by SQLite, read from the opinions ``o`` each of them
+    has (``driver``: a condition on ``o`` and its parameters): for filters that keep few of
+    the rows a walk tests (a rare class of one's own, found late in the sort order)."""
+    bare = key.lstrip("-+")
+    test, args = driver
+    if bare.startswith("target:"):
+        kind, name, expr = "target", bare[len("target:") :], "json_extract(k.value, '$')"
+    elif bare in _KEYS:
+        (kind, expr), name = _KEYS[bare], ""
+    else:  # the item's own key: the items of the driver's opinions, sorted (no index walk)
+        joins, order, oparams = order_clause([key], unindexed=True)
+        own, own_params = own_where(f, annotator)
+        where = [f"items.id IN (SELECT o.item_id FROM opinions o WHERE {test})", *items, *own]
+        sql = f"SELECT items.id {_FROM}{joins}WHERE {' AND '.join(where)} {order}LIMIT ? OFFSET ?"
+        params = [*oparams, *args, *item_params, *own_params, limit, offset]
+        return [r[0] for r in db.execute(sql, params)]
+    own, own_params = own_where(f, annotator, "o.item_id")
+    where, params = [test, *own], [*args, *own_params]
+    if items:
+        exists = (
+            f"EXISTS (SELECT 1 FROM items WHERE items.id = o.item_id AND {' AND '.join(items)})"
+        )
+        where, params = [*where, exists], [*params, *item_params]
+    sql = (
+        "SELECT o.item_id FROM opinions o LEFT JOIN opinions k ON k.item_id = o.item_id "
+        "AND k.annotator = ? AND k.kind = ? AND k.name = ? WHERE "
+        + " AND ".join(where)
+        + f" ORDER BY {expr} {'DESC' if key.startswith('-') else 'ASC'}, o.item_id "
+        "LIMIT ? OFFSET ?"
+    )
+    rows = db.execute(sql, [annotator, kind, name, *params, limit, offset])
+    return [r[0] for r in rows]
 
 
 def _backwards(
