@@ -84,6 +84,7 @@ def install(window) -> BaselinesPanel:
     app = QApplication.instance()
     if app is not None:
         app.aboutToQuit.connect(panel.store.flush)
+        app.aboutToQuit.connect(panel.form.flush_settings)
         app.aboutToQuit.connect(panel.worker.stop)
     return panel
 
@@ -375,32 +376,41 @@ class BaselinesPanel(GalleryMixin, QWidget):
         self.progress.setFormat(f"run {record.id} {record.state}")
         self._pump()  # the next queued run starts before we draw this one's pictures
         self._update_buttons()
-        # Drawing the pictures is the next event: the event loop ticks in between, so taking
-        # in a finished run never blocks the GUI for long in one piece.
-        QTimer.singleShot(0, lambda r=record: self._show_finished(r))
+        # Taking in the finished run goes in steps, each its own event (_show_finished): the
+        # event loop ticks and paints in between, so no step keeps the GUI thread busy for long
+        # (in one piece, the row, the pictures and the switch to the results tab took ~0.1 s).
+        self._finish_step(record, 0)
 
-    def _show_finished(self, record: RunRecord) -> None:
+    def _finish_step(self, record: RunRecord, step: int) -> None:
+        QTimer.singleShot(0, self, lambda: self._show_finished(record, step))
+
+    def _show_finished(self, record: RunRecord, step: int = 0) -> None:
         if record not in self.model.records:
             return
-        self._resize_columns()
-        if record.state != "cancelled" and len(self._selected_rows()) <= 1:
-            self.select_record(record)
-        elif self.result_view.record is record:
-            self.result_view.show_record(record)
-        if record.state == "done":
-            self.summary.setText(
-                f"Run {record.id}: <b>{score_pair(record)[0]}</b> "
-                f"({model_text(record.config)} on {short_source(record.source)}) · "
-                "<a href='results'>pictures beside the image</a> (Alt+2)"
-            )
-            self.problem.hide()
-        # The pictures come to the front when the user is looking at this panel (not when a
-        # queued run ends while they paint on the image).
-        if record.state != "cancelled" and (
-            self._dock_in_view() or self.window.central_tabs.current_key() == RESULTS_PAGE
-        ):
-            self.show_results()
-        self.last_shown = record
+        if step == 0:  # the history row and the one-line summary
+            self._resize_columns()
+            if record.state == "done":
+                self.summary.setText(
+                    f"Run {record.id}: <b>{score_pair(record)[0]}</b> "
+                    f"({model_text(record.config)} on {short_source(record.source)}) · "
+                    "<a href='results'>pictures beside the image</a> (Alt+2)"
+                )
+                self.problem.hide()
+        elif step == 1:  # the pictures, in the results tab (hidden or not)
+            if record.state != "cancelled" and len(self._selected_rows()) <= 1:
+                self.select_record(record)
+            elif self.result_view.record is record:
+                self.result_view.show_record(record)
+        else:
+            # The pictures come to the front when the user is looking at this panel (not when
+            # a queued run ends while they paint on the image).
+            if record.state != "cancelled" and (
+                self._dock_in_view() or self.window.central_tabs.current_key() == RESULTS_PAGE
+            ):
+                self.show_results()
+            self.last_shown = record
+            return
+        self._finish_step(record, step + 1)
 
     def show_problem(self, message: str) -> None:
         """A failed run or an incomplete form: said in the panel and the status bar (one
