@@ -30,10 +30,11 @@ from qbi_desktop.core.catalog.own_walks import (
     _among,
     own_parts,
     own_where,
+    parts_page,
     sorted_matches,
     values_of,
 )
-from qbi_desktop.core.catalog.pages import WALK_BUDGET, _deadline, _Expired, _parts_page
+from qbi_desktop.core.catalog.pages import WALK_BUDGET, _deadline, _Expired
 from qbi_desktop.core.catalog.queries import (
     Filters,
     _snapshot,
@@ -226,7 +227,7 @@ def _walk(
     items = [c for c in (item_where.replace("WHERE ", "", 1).strip(),) if c]
     if _is_own(key):  # the person's own key: its parts, each walked in order
         parts = own_parts(db, annotator, f, key, items, item_params)
-        return None if parts is None else _parts_page(parts, offset, limit)
+        return None if parts is None else parts_page(parts, offset, limit)
     own, own_params = own_where(f, annotator)
     conditions, params = [*items, *own], [*item_params, *own_params]
     if key in ("id", "+id") and (driver := _driver(f, annotator)) is not None:

@@ -160,6 +160,13 @@ class Walks:
         db = self.db
 
         def size() -> int:
+            if not self.conditions:  # all items but those with the opinion: two index counts
+                with_ = (
+                    "SELECT COUNT(*) FROM opinions o WHERE o.annotator = ? AND "
+                    f"o.kind = '{kind}' AND o.name = ? {'AND ' + test if test else ''}"
+                )
+                n = db.execute(with_, [self.annotator, name, *args]).fetchone()[0]
+                return int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0]) - int(n)
             return int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
 
         def fetch(off: int, n: int) -> list[int]:
@@ -257,6 +264,22 @@ def sorted_matches(
     )
     rows = db.execute(sql, [annotator, kind, name, *params, limit, offset])
     return [r[0] for r in rows]
+
+
+def parts_page(parts: list[Part], offset: int, limit: int) -> list[int]:
+    """A page over consecutive parts. Each part is read at the page's offset first: a page
+    that starts inside it needs no count of it (a count of the items without one's value walks
+    every item); a part is counted only when the page starts past its end."""
+    page: list[int] = []
+    for size, fetch in parts:
+        got = fetch(offset, limit - len(page))
+        if got or offset == 0:
+            page, offset = page + got, 0
+        else:
+            offset -= size()
+        if len(page) >= limit:
+            break
+    return page
 
 
 def _backwards(
