@@ -136,27 +136,40 @@ class BoxesDock(QObject):
     def install_shortcuts(self, shortcuts: list) -> None:
         """Keys on the canvas and the box list (not the whole dock: the class field types)."""
         s = self.window.settings
+        # (key, slot, what Help > Keyboard Shortcuts says; empty: the button's own text)
+        delete, accept = "Delete the selected box", "Accept the selected proposed box"
+        accept_all = "Accept every proposed box"
         bindings = [
-            ("Delete", self.delete_selected),
-            ("Backspace", self.delete_selected),
-            ("Return", self.accept_selected),
-            ("Enter", self.accept_selected),
-            ("Shift+Return", self.accept_all),
-            ("Shift+Enter", self.accept_all),
-            (COPY_KEY, self.copy_previous),
+            ("Delete", self.delete_selected, delete),
+            ("Backspace", self.delete_selected, delete),
+            ("Return", self.accept_selected, accept),
+            ("Enter", self.accept_selected, accept),
+            ("Shift+Return", self.accept_all, accept_all),
+            ("Shift+Enter", self.accept_all, accept_all),
+            (COPY_KEY, self.copy_previous, ""),
         ]
         for owner in (self.canvas, self.list):
-            for key, slot in bindings:
-                shortcuts.append(self._shortcut(owner, key, slot))
+            for key, slot, what in bindings:
+                shortcuts.append(self._shortcut(owner, key, slot, what))
         for owner in (self.panel, self.canvas):
-            shortcuts.append(self._shortcut(owner, str(s.value(NEXT_KEY, "D")), self.next_item))
             shortcuts.append(
-                self._shortcut(owner, str(s.value(PREVIOUS_KEY, "A")), self.previous_item)
+                self._shortcut(
+                    owner, str(s.value(NEXT_KEY, "D")), self.next_item, "Next item of the Browser"
+                )
+            )
+            shortcuts.append(
+                self._shortcut(
+                    owner,
+                    str(s.value(PREVIOUS_KEY, "A")),
+                    self.previous_item,
+                    "Previous item of the Browser",
+                )
             )
 
-    def _shortcut(self, owner, key: str, slot) -> QShortcut:
+    def _shortcut(self, owner, key: str, slot, what: str | None = None) -> QShortcut:
         sc = QShortcut(QKeySequence(key), owner)
         sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        sc.setWhatsThis(what or "")  # listed in Help > Keyboard Shortcuts
         sc.activated.connect(slot)
         return sc
 

@@ -283,18 +283,21 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
     def install_shortcuts(self) -> None:
         """Single keys, on this dock and on the canvas only (other panels use single keys too)."""
         self.shortcuts: list[QShortcut] = []
-        bindings = [(TOOL_KEYS[t], lambda t=t: self.toggle_tool(t)) for t in TOOL_KEYS]
+        # (key, slot, what Help > Keyboard Shortcuts says; empty: the button's "Brush (B)")
+        bindings = [(TOOL_KEYS[t], lambda t=t: self.toggle_tool(t), "") for t in TOOL_KEYS]
         bindings += [
-            ("Esc", self._escape),
-            ("[", lambda: self.controller.grow(-1)),
-            ("]", lambda: self.controller.grow(1)),
-            ("V", lambda: self.visible.toggle()),
+            ("Esc", self._escape, ""),
+            ("[", lambda: self.controller.grow(-1), "Brush smaller"),
+            ("]", lambda: self.controller.grow(1), "Brush larger"),
+            ("V", lambda: self.visible.toggle(), "Show or hide the mask"),
+            ("0", lambda: self._number_key(0), "Box tool: the first class for the selected box"),
         ]
-        bindings += [(str(n), lambda n=n: self._number_key(n)) for n in range(10)]
+        bindings += [(str(n), lambda n=n: self._number_key(n), "") for n in range(1, 10)]
         for owner in (self, self.canvas):
-            for key, slot in bindings:
+            for key, slot, what in bindings:
                 sc = QShortcut(QKeySequence(key), owner)
                 sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.setWhatsThis(what)
                 sc.activated.connect(slot)
                 self.shortcuts.append(sc)
         self.boxes.install_shortcuts(self.shortcuts)

@@ -260,6 +260,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
             tile.double_clicked.connect(self._open_difference)
         reroll = QShortcut(QKeySequence("R"), self)
         reroll.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        reroll.setWhatsThis("Re-roll the preview's samples (a new seed)")
         reroll.activated.connect(self.reroll_seed)
         self._keras_toggled(False)
 

@@ -205,6 +205,7 @@ class BrowserEdits:
         bind("F2", self.edit_target)
         self.shortcuts[-1].setWhatsThis("Type the chosen regression target; Enter moves on")
         bind("N", self.notes_dialog)
+        self.shortcuts[-1].setWhatsThis("Edit the notes of the selected items")
         for key in ("Return", "Enter"):
             bind(key, self.enter_key)
 

@@ -1,0 +1,43 @@
+"""Help > Keyboard Shortcuts says what every panel key does (a key listed as "(panel
+shortcut)", or under another key's description, tells a new user nothing or the wrong thing)."""
+
+from __future__ import annotations
+
+
+def _shortcut_table(main_window) -> list[tuple[str, str, str]]:
+    from qbi_desktop.gui.help import ShortcutsDialog
+
+    help_menu = main_window.menus["help"]
+    action = next(
+        a for a in help_menu.actions() if a.text().replace("&", "") == "Keyboard Shortcuts"
+    )
+    action.trigger()
+    dialog = next(d for d in main_window.findChildren(ShortcutsDialog) if d.isVisible())
+    table = dialog.table
+    rows = [tuple(table.item(r, c).text() for c in range(3)) for r in range(table.rowCount())]
+    dialog.close()
+    return rows
+
+
+def _what(rows, where: str, key: str) -> str:
+    found = [what for w, what, keys in rows if w == where and key in keys.split(", ")]
+    assert len(found) == 1, (where, key, found)
+    return found[0]
+
+
+def test_every_panel_key_of_annotate_augment_and_browser_is_described(qtbot, main_window):
+    rows = _shortcut_table(main_window)
+    described = ("Annotate panel", "Augment panel", "Dataset Browser panel")
+    vague = [r for r in rows if r[0] in described and r[1] == "(panel shortcut)"]
+    assert not vague, vague
+    annotate = "Annotate panel"
+    assert "mask" in _what(rows, annotate, "V").lower()  # was listed as "Copy from previous item"
+    assert "smaller" in _what(rows, annotate, "[").lower()
+    assert "larger" in _what(rows, annotate, "]").lower()
+    assert "next item" in _what(rows, annotate, "D").lower()
+    assert "previous item" in _what(rows, annotate, "A").lower()
+    assert "delete" in _what(rows, annotate, "Del").lower()
+    assert "accept" in _what(rows, annotate, "Return").lower()
+    assert "first class" in _what(rows, annotate, "0").lower()
+    assert "re-roll" in _what(rows, "Augment panel", "R").lower()
+    assert "notes" in _what(rows, "Dataset Browser panel", "N").lower()
