@@ -15,7 +15,14 @@ import sqlite3
 import numpy as np
 import pytest
 
-from qbi_desktop.core.catalog import NewItem, open_project, opinions, own_order, own_pages
+from qbi_desktop.core.catalog import (
+    NewItem,
+    open_project,
+    opinions,
+    own_order,
+    own_pages,
+    own_walks,
+)
 from qbi_desktop.core.catalog.queries import NONE, Filters, id_array
 
 N = 240
@@ -266,7 +273,7 @@ def test_a_walk_past_its_budget_gives_way_to_the_matches_sorted(projects, sort, 
     root, copy = projects
     with open_project(root) as original, open_project(copy) as ada:
         for f in FILTERS:
-            driven = own_pages._driver(f, "Ada") is not None
+            driven = own_walks.driver(f, "Ada") is not None
             expected = id_array(ada.db, f, sort).tolist()
             for offset, limit in WINDOWS:
                 own_pages._last_whole = None

@@ -28,11 +28,12 @@ from qbi_desktop.core.catalog.own_order import _is_own, id_array
 from qbi_desktop.core.catalog.own_walks import (
     VALUE,
     _among,
+    driver,
     own_parts,
     own_where,
     parts_page,
+    required_opinion,
     sorted_matches,
-    values_of,
 )
 from qbi_desktop.core.catalog.pages import WALK_BUDGET, _deadline, _Expired
 from qbi_desktop.core.catalog.queries import (
@@ -143,41 +144,6 @@ def _own_filters(f: Filters) -> bool:
     return any(getattr(f, k) is not None for k in _OWN_FILTERS[:-1]) or bool(f.has_target)
 
 
-def _required(f: Filters) -> tuple[str, str, str, list[str] | None] | None:
-    """The filter, and the opinion (kind, name, its values or None: any) it requires of every
-    item it keeps in the person's own, or None."""
-    if f.label is not None:
-        real, unset = values_of(f.label)
-        if real and not unset:
-            return "label", "label", "", real
-    if f.review is not None:
-        real, _unset = values_of(f.review)
-        if real and "unreviewed" not in real:  # never unset: "unreviewed" is every other item
-            return "review", "review", "", real
-    if f.has_target:
-        return "has_target", "target", f.has_target, None
-    if f.has_mask:
-        return "has_mask", "mask", "", None
-    if f.has_boxes:
-        return "has_boxes", "boxes", "", None
-    return None
-
-
-def _driver(f: Filters, annotator: str) -> tuple[str, list[Any]] | None:
-    """A condition on the person's opinions ``o`` that every item ``f`` keeps must meet (one
-    opinion of one kind and name), or None."""
-    required = _required(f)
-    if required is None:
-        return None
-    _filter, kind, name, values = required
-    test, args = "o.annotator = ? AND o.kind = ? AND o.name = ?", [annotator, kind, name]
-    if values:
-        test += f" AND json_extract(o.value, '$') IN ({','.join('?' * len(values))})"
-    elif kind == "boxes":
-        test += " AND json_array_length(o.value) > 0"
-    return test, [*args, *(values or [])]
-
-
 #: Sorting the matches of a filter that requires an opinion costs ~6 us per match, a walk of
 #: the sort order ~3 us per row tested, 200 x items / matches rows for a first window when
 #: the matches are spread evenly: the matches are sorted when they are at most
@@ -189,7 +155,7 @@ def _few(db: sqlite3.Connection, annotator: str, f: Filters) -> bool:
     """Whether the matches of ``f`` are few enough to be sorted (:data:`FEW`): the items with
     the opinion it requires, an index range counted up to that number (its kind written out,
     for the partial indexes of schema v9)."""
-    required = _required(f)
+    required = required_opinion(f)
     if required is None:
         return False
     _filter, kind, name, values = required
@@ -207,15 +173,15 @@ def _sorted_matches(
     db: sqlite3.Connection, annotator: str, f: Filters, key: str, offset: int, limit: int
 ) -> list[int] | None:
     """The page from the matches sorted by SQLite when an opinion one must have leads to them
-    (:func:`_driver`), else None (the whole list)."""
-    driver = _driver(f, annotator)
-    if driver is None:
+    (:func:`.own_walks.driver`), else None (the whole list)."""
+    lead = driver(f, annotator)
+    if lead is None:
         return None
     item_where, item_params = where_clause(replace(f, **dict.fromkeys(_OWN_FILTERS)), db)
     items = [c for c in (item_where.replace("WHERE ", "", 1).strip(),) if c]
-    driving = _required(f)[0]  # the driver is that filter: its matches need no other test
+    driving = required_opinion(f)[0]  # the filter that leads: its matches need no other test
     tested = replace(f, **{driving: None})
-    return sorted_matches(db, annotator, tested, key, items, item_params, driver, offset, limit)
+    return sorted_matches(db, annotator, tested, key, items, item_params, lead, offset, limit)
 
 
 def _walk(
@@ -230,10 +196,10 @@ def _walk(
         return None if parts is None else parts_page(parts, offset, limit)
     own, own_params = own_where(f, annotator)
     conditions, params = [*items, *own], [*item_params, *own_params]
-    if key in ("id", "+id") and (driver := _driver(f, annotator)) is not None:
+    if key in ("id", "+id") and (lead := driver(f, annotator)) is not None:
         # by id with an opinion one must have: walk those opinions in item order (the covering
         # index, a few entries per row shown) rather than every item with a lookup each
-        test, args = driver
+        test, args = lead
         where = " AND ".join(conditions)
         sql = (
             f"SELECT o.item_id FROM opinions o WHERE {test} AND EXISTS (SELECT 1 FROM items "

@@ -55,7 +55,9 @@ def own_parts(
     tested = replace(f, **dict.fromkeys(encoded(key)))  # the parts hold these
     if key.lstrip("-+") == f"target:{f.has_target}":
         tested = replace(tested, has_target=None)
-    return Walks(db, annotator, tested, items, item_params).parts(f, key)
+    walks = Walks(db, annotator, tested, items, item_params)
+    walks.lead = driver(tested, annotator, "d")
+    return walks.parts(f, key)
 
 
 class Walks:
@@ -84,6 +86,10 @@ class Walks:
                 f"{' AND '.join(items)}) ",
             )
         self.passes, self.pass_params = "".join(passes), [*item_params, *own_params]
+        self.items, self.item_params, self.tested = items, item_params, tested
+        #: an opinion ``d`` every item kept has (:func:`driver`): the items without one of
+        #: the sort's opinions are found among those, in item order, not among all items
+        self.lead: tuple[str, list[Any]] | None = None
 
     def parts(self, f: Filters, key: str) -> list[Part] | None:
         """The parts of the list sorted by the person's own ``key`` (``-`` for descending), in
@@ -158,6 +164,8 @@ class Walks:
         where = "WHERE " + " AND ".join([*self.conditions, no]) + " "
         params = [*self.params, self.annotator, name, *args]
         db = self.db
+        if self.lead is not None:
+            return self._lead_without(no, [self.annotator, name, *args])
 
         def size() -> int:
             if not self.conditions:  # all items but those with the opinion: two index counts
@@ -174,6 +182,29 @@ class Walks:
             # SQLite picks before the catalog has statistics)
             sql = "SELECT items.id FROM items NOT INDEXED " + where + "ORDER BY items.id "
             sql += "LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+        return size, fetch
+
+    def _lead_without(self, no: str, no_params: list[Any]) -> Part:
+        """The items of the leading opinions ``d`` (in item order: opinions_own) that pass the
+        filters and ``no`` (a test of ``items.id``, with ``no_params``)."""
+        lead, lead_params = self.lead
+        own, own_params = own_where(self.tested, self.annotator, "d.item_id")
+        tests = [lead, no.replace("items.id", "d.item_id"), *own]
+        params = [*lead_params, *no_params, *own_params]
+        if self.items:
+            items = " AND ".join(self.items)
+            tests.append(f"EXISTS (SELECT 1 FROM items WHERE items.id = d.item_id AND {items})")
+            params += self.item_params
+        src = "FROM opinions d WHERE " + " AND ".join(tests) + " "
+        db = self.db
+
+        def size() -> int:
+            return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
+
+        def fetch(off: int, n: int) -> list[int]:
+            sql = "SELECT d.item_id " + src + "ORDER BY d.item_id LIMIT ? OFFSET ?"
             return [r[0] for r in db.execute(sql, [*params, n, off])]
 
         return size, fetch
@@ -384,6 +415,41 @@ def own_where(f: Filters, annotator: str, item: str = "items.id") -> tuple[list[
         where.append(_opinion("target", item))
         params += [annotator, f.has_target]
     return where, params
+
+
+def required_opinion(f: Filters) -> tuple[str, str, str, list[str] | None] | None:
+    """The filter, and the opinion (kind, name, its values or None: any) it requires of every
+    item it keeps in the person's own, or None."""
+    if f.label is not None:
+        real, unset = values_of(f.label)
+        if real and not unset:
+            return "label", "label", "", real
+    if f.review is not None:
+        real, _unset = values_of(f.review)
+        if real and "unreviewed" not in real:  # never unset: "unreviewed" is every other item
+            return "review", "review", "", real
+    if f.has_target:
+        return "has_target", "target", f.has_target, None
+    if f.has_mask:
+        return "has_mask", "mask", "", None
+    if f.has_boxes:
+        return "has_boxes", "boxes", "", None
+    return None
+
+
+def driver(f: Filters, annotator: str, o: str = "o") -> tuple[str, list[Any]] | None:
+    """A condition on the person's opinions ``o`` (an alias) that every item ``f`` keeps must
+    meet (one opinion of one kind and name), or None; walked in item order (opinions_own)."""
+    required = required_opinion(f)
+    if required is None:
+        return None
+    _filter, kind, name, values = required
+    test, args = f"{o}.annotator = ? AND {o}.kind = ? AND {o}.name = ?", [annotator, kind, name]
+    if values:
+        test += f" AND json_extract({o}.value, '$') IN ({','.join('?' * len(values))})"
+    elif kind == "boxes":
+        test += f" AND json_array_length({o}.value) > 0"
+    return test, [*args, *(values or [])]
 
 
 def _among(expr: str, values: list[Any]) -> tuple[str, list[Any]]:
