@@ -10,14 +10,18 @@ from __future__ import annotations
 import sqlite3
 
 #: The filter columns of the Browser's panel (label, split, review, origin) and the sort keys
-#: that are columns of items with many values (name, width, box count). An index on (filter
-#: column, sort key), whose entries end with the id, holds one filter value's items in the
-#: sort's order with the id tie-break: a filter on one value and that sort are one range of
-#: it, wherever the matches lie in the whole order (pages.py). A descending sort walks it from
-#: the end (by width or box count, which tie often: value by value, each value's items in id
-#: order). Sorts by id or by another filter column read the column's own index (v1).
+#: that are columns of items with many values (name, box count). An index on (filter column,
+#: sort key), whose entries end with the id, holds one filter value's items in the sort's
+#: order with the id tie-break: a filter on one value and that sort are one range of it,
+#: wherever the matches lie in the whole order (pages.py). A descending sort walks it from the
+#: end (by box count, which ties often: value by value, each value's items in id order). Sorts
+#: by id or by another filter column read the column's own index (v1). Width has no pairs: in
+#: the large catalogs (array imports) every item has the same width, and that sort is then the
+#: id order; catalogs of image files of many sizes are small enough to walk. Each pair index
+#: costs ~20 MB at a million items and ~45 ms of an MNIST import's CPU (bulk.py builds them
+#: once at the end).
 PAIR_FILTERS = {"label": "label", "split": "split", "review": "review", "provenance_kind": "prov"}
-PAIR_KEYS = ("name", "width", "n_boxes")
+PAIR_KEYS = ("name", "n_boxes")
 
 
 def pair_index(column: str, key: str) -> str:
@@ -25,11 +29,19 @@ def pair_index(column: str, key: str) -> str:
     return f"items_{PAIR_FILTERS[column]}_{key}"
 
 
+#: The items of each combination of the item_counts columns, one range each (then by id): a
+#: filter on two of them (a split and a review state) whose matches are few reads just those,
+#: from the combinations item_counts lists (~38 MB at a million items).
+FACETS_INDEX = "items_facets"
+
 #: Indexes behind the normal Browser's filter-and-sort pairs.
 BROWSER_INDEXES: list[str] = [
     f"CREATE INDEX IF NOT EXISTS {pair_index(column, key)} ON items({column}, {key})"
     for column in PAIR_FILTERS
     for key in PAIR_KEYS
+] + [
+    f"CREATE INDEX IF NOT EXISTS {FACETS_INDEX} "
+    "ON items(label, split, review, provenance_kind, label_by)"
 ]
 
 #: Indexes behind blind mode's sorts by the user's own opinions (core.catalog.own_walks): the
