@@ -41,3 +41,24 @@ def test_every_panel_key_of_annotate_augment_and_browser_is_described(qtbot, mai
     assert "first class" in _what(rows, annotate, "0").lower()
     assert "re-roll" in _what(rows, "Augment panel", "R").lower()
     assert "notes" in _what(rows, "Dataset Browser panel", "N").lower()
+
+
+def test_the_empty_window_hint_names_menu_entries_that_exist(qtbot, main_window):
+    """The hint a first start shows sends the user to real menu entries (it said "File >
+    Open Project…", which is in the Dataset menu)."""
+    import re
+
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(main_window.canvas.empty_hint.text.text())
+    text = doc.toPlainText()
+    menus = {
+        a.text().replace("&", ""): a.menu() for a in main_window.menuBar().actions() if a.menu()
+    }
+    paths = re.findall(r"\b([A-Z]\w+) > ([^,;\n]+)", text)
+    assert len(paths) >= 3, text  # File > Open…, Help > …
+    for menu_name, rest in paths:
+        assert menu_name in menus, (menu_name, rest)
+        entries = [a.text().replace("&", "") for a in menus[menu_name].actions() if a.text()]
+        assert any(rest.startswith(entry) for entry in entries), (menu_name, rest, entries)
