@@ -4,10 +4,17 @@ The ways there, by sort key:
 
 * sort by a column of item_counts (label, split, review, origin, annotator), either direction:
   the counts give each value's group size, so the page's first group is found without reading
-  items, and each group is read in id order from that column's index;
-* sort by name, id or width with a filter: walk the sort column's index and test the filter
-  per row when the filter keeps many items (a walk of about (offset + limit) / share rows),
-  or let SQLite sort the matches when they are few;
+  items, and each group is read in id order from that column's index, or from another
+  filtered column's index when its value keeps fewer items, or from the combinations;
+* sort by name, id, width or box count with a filter: walk the sort column's index and test
+  the filter per row when the filter keeps many items (a walk of about (offset + limit) /
+  share rows), or let SQLite sort the matches when they are few. A filter on one value of
+  label, split, review or origin walks only that value's items: for id its column's index,
+  for name and box count a (column, key) pair index of schema v9 (indexes_v9.py), so the
+  walk no longer depends on where the matches lie in the whole order; descending box counts
+  go value by value (:func:`_stepped_page`), and a width or box count every item shares is
+  the id order. Matches of two or more such columns, when few, come from the combinations
+  item_counts lists, one range of ``items_facets`` each (:func:`combinations`);
 * sort by a regression target: walk the targets index the same way, once target_counts says
   every item has that target (otherwise the items without it are found by a scan, as before).
 * sort by "has a mask" or "number of boxes": the masked / boxed items come from the masks and
@@ -39,11 +46,10 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from qbi_desktop.core.catalog import names
-from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX, PAIR_FILTERS, pair_index
+from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX
 from qbi_desktop.core.catalog.queries import (
     _FACETS,
     _FROM,
-    NONE,
     SORT_COLUMNS,
     Filters,
     _facet_where,
@@ -51,6 +57,16 @@ from qbi_desktop.core.catalog.queries import (
     count,
     order_clause,
     where_clause,
+)
+from qbi_desktop.core.catalog.ranges import (
+    FACET_INDEXES,
+    combinations,
+    group_sources,
+    has_index,
+    is_constant,
+    matches_where,
+    narrowest,
+    pair_of,
 )
 
 #: Seconds a walk planned from a sampled estimate may take before the matches are sorted,
@@ -61,14 +77,6 @@ CHECK_EVERY = 20_000
 #: late in the sort order: the estimate says how many, not where).
 SHORT_WALK = 100_000
 
-#: The index of each item_counts column in ``items`` (id the tie-break).
-_FACET_INDEXES = {
-    "label": "items_label",
-    "split": "items_split",
-    "review": "items_review",
-    "provenance_kind": "items_provenance",
-    "label_by": "items_label_by",
-}
 #: The sort key of each item_counts column.
 _SORT_KEY = {column: key for key, column in _FACETS.items()}
 #: Sort keys walked through an index, per direction ("" for the rowid itself).
@@ -130,67 +138,11 @@ def _sorted_matches(
     db: sqlite3.Connection, f: Filters, spec: str, offset: int, limit: int
 ) -> list[int]:
     """The page from the matches sorted by SQLite (no walk of the sort column's index)."""
-    where, params = _matches_where(db, f)
+    where, params = matches_where(db, f)
     joins, order, oparams = order_clause([spec], unindexed=True)
     base = _FROM if spec.lstrip("-+") in ("source", "has_mask") else "FROM items "
     sql = "SELECT items.id " + base + joins + where + order + "LIMIT ? OFFSET ?"
     return [r[0] for r in db.execute(sql, [*oparams, *params, limit, offset])]
-
-
-def _matches_where(db: sqlite3.Connection, f: Filters) -> tuple[str, list[Any]]:
-    """:func:`where_clause` for reading the matches, when they are few: a filter on two or more
-    of the item_counts columns (label and split, ...) takes its items from the combinations of
-    values item_counts lists, each one range of ``items_facets`` (no test of every item of the
-    rarer value: 0.3 s at a million items for a rejected simulated image)."""
-    where, params = where_clause(f, db)
-    facets = Filters(**{k: getattr(f, k) for k in _FACETS})
-    if sum(v is not None for v in vars(facets).values()) < 2 or not _has_index(db, FACETS_INDEX):
-        return where, params
-    found = _combinations(db, facets)
-    if found is None:
-        return where, params
-    term, values = found
-    return "WHERE " + term + " AND " + where[len("WHERE ") :], [*values, *params]
-
-
-#: The most combinations read one by one (SQLite's compound SELECT holds up to 500).
-MAX_COMBINATIONS = 400
-#: The items of one combination: one range of items_facets.
-_COMBINATION = f"SELECT id FROM items INDEXED BY {FACETS_INDEX} WHERE " + " AND ".join(
-    f"{c} IS ?" for c in _FACETS.values()
-)
-
-
-def _combinations(
-    db: sqlite3.Connection, facets: Filters, column: str | None = None, value: Any = None
-) -> tuple[str, list[Any]] | None:
-    """``items.id IN (...)`` (and its parameters) over the combinations of item_counts values
-    that ``facets`` keeps (and whose ``column`` is ``value``), each one range of items_facets;
-    None when they are too many. (A join of item_counts with items would have SQLite build a
-    Bloom filter over every item.)"""
-    facet_where, facet_params = _facet_where(facets)
-    facet_where = facet_where or "WHERE 1 "
-    if column is not None:
-        facet_where += f"AND {column} IS ? "
-        facet_params = [*facet_params, value]
-    columns = ", ".join(_FACETS.values())
-    rows = db.execute(
-        f"SELECT {columns} FROM item_counts {facet_where}AND n > 0 LIMIT ?",
-        [*facet_params, MAX_COMBINATIONS + 1],
-    ).fetchall()
-    if len(rows) > MAX_COMBINATIONS:
-        return None
-    if not rows:
-        return "0", []
-    return (
-        "items.id IN (" + " UNION ALL ".join([_COMBINATION] * len(rows)) + ")",
-        [v for row in rows for v in row],
-    )
-
-
-def _has_index(db: sqlite3.Connection, name: str) -> bool:
-    sql = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
-    return db.execute(sql, (name,)).fetchone() is not None
 
 
 def _plan(
@@ -203,7 +155,7 @@ def _plan(
     if key in _FACETS:
         return _grouped_walk(db, f, _FACETS[key], descending, offset, limit)
     if key in _WALKS:
-        if key in ("width", "n_boxes") and _constant(db, key):
+        if key in ("width", "n_boxes") and is_constant(db, SORT_COLUMNS[key], _WALKS[key][0]):
             key, descending = "id", False  # all ties: the order is the ids' (MNIST's widths)
         return _walked_page(db, f, key, descending, offset, limit)
     if key.startswith("target:"):
@@ -305,8 +257,8 @@ def _grouped_page(
     ).fetchall()
     where, params = where_clause(f, db)
     extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
-    group_source = _group_sources(db, f, column, extra)
-    combos = _has_index(db, FACETS_INDEX) and any(
+    group_source = group_sources(db, f, column, extra)
+    combos = has_index(db, FACETS_INDEX) and any(
         getattr(f, k) is not None for k, c in _FACETS.items() if c != column
     )
     page: list[int] = []
@@ -319,7 +271,7 @@ def _grouped_page(
         if combos and not _walk_pays(span, size, offset, take):
             # few of the walked range match: the group's own items, from its combinations
             facets = Filters(**{k: getattr(f, k) for k in _FACETS})
-            found = _combinations(db, facets, column, value)
+            found = combinations(db, facets, column, value)
             if found is not None:
                 source, args = f"FROM items WHERE {found[0]} {extra}", found[1]
         page += [
@@ -352,7 +304,7 @@ def _walked_page(
     if where:
         # a filter on one value of a column walks only that value's items, in the sort's order
         # (the column's own index for id, a schema-v9 pair index for the other keys)
-        driver = _driver(db, f, _FACET_INDEXES.get if key == "id" else _pair_of(db, key))
+        driver = narrowest(db, f, FACET_INDEXES.get if key == "id" else pair_of(db, key))
         span = driver[3] if driver else count(db)
         if not _walk_pays(span, _estimate(db, f), offset, limit):
             return _sorted_matches(db, f, ("-" if descending else "") + key, offset, limit)
@@ -369,54 +321,6 @@ def _walked_page(
             source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
     sql = "SELECT items.id " + source + where + order + "LIMIT ? OFFSET ?"
     return [r[0] for r in db.execute(sql, [*params, limit, offset])]
-
-
-def _constant(db: sqlite3.Connection, key: str) -> bool:
-    """Whether every item has the same value of ``key`` (none without one): the first and the
-    last entry of its index (a NULL would come first)."""
-    column = SORT_COLUMNS[key]
-    low, high = db.execute(
-        f"SELECT (SELECT {column} FROM items INDEXED BY {_WALKS[key][0]} ORDER BY {column} "
-        f"LIMIT 1), (SELECT {column} FROM items INDEXED BY {_WALKS[key][0]} ORDER BY {column} "
-        "DESC LIMIT 1)"
-    ).fetchone()
-    return low is not None and low == high
-
-
-def _driver(
-    db: sqlite3.Connection,
-    f: Filters,
-    index_of: Callable[[str], str | None],
-    exclude: str | None = None,
-) -> tuple[str, str, Any, int] | None:
-    """Of the filter's columns that want one value and have an index (``index_of(column)``),
-    the one that keeps the fewest items: (column, index, its value (None for "unset"), that
-    number from item_counts); None when there is none."""
-    best = None
-    for field, column in _FACETS.items():
-        wanted = getattr(f, field)
-        index = index_of(column) if column != exclude and wanted is not None else None
-        values = [wanted] if isinstance(wanted, str) else list(wanted or ())
-        if index is None or len(values) != 1:
-            continue
-        n = count(db, Filters(**{field: values[0]}))
-        if best is None or n < best[3]:
-            best = (column, index, None if values[0] == NONE else values[0], n)
-    return best
-
-
-def _pair_of(db: sqlite3.Connection, key: str) -> Callable[[str], str | None]:
-    """column -> the (column, ``key``) index of schema v9 when the catalog has it (one dropped
-    by hand leaves its pairs to the walks of the sort key's own index)."""
-    have = {
-        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
-    }
-
-    def index_of(column: str) -> str | None:
-        name = pair_index(column, key) if column in PAIR_FILTERS else None
-        return name if name in have else None
-
-    return index_of
 
 
 def _stepped_page(
@@ -501,7 +405,7 @@ def _target_page(
         # the few matches first, then their targets (CROSS JOIN keeps that order: SQLite
         # would otherwise walk every item's target testing the filter, 0.4 s at 100 000 items
         # for the duplicates)
-        where, params = _matches_where(db, f)
+        where, params = matches_where(db, f)
         sql = (
             "SELECT t.item_id FROM items CROSS JOIN targets t ON t.item_id = items.id "
             f"{where}AND t.name = ? ORDER BY +t.value {direction}, t.item_id ASC "
@@ -535,7 +439,7 @@ def _grouped_walk(
     ]
     where, params = where_clause(f, db)
     extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
-    group_source = _group_sources(db, f, column, extra)
+    group_source = group_sources(db, f, column, extra)
 
     def part(value: Any) -> tuple[Callable[[], int], Callable[[int, int], list[int]]]:
         source, args, _span = group_source(value)
@@ -550,33 +454,6 @@ def _grouped_walk(
         return size, fetch
 
     return _parts_page([part(v) for v in values], offset, limit)
-
-
-def _group_sources(
-    db: sqlite3.Connection, f: Filters, column: str, extra: str
-) -> Callable[[Any], tuple[str, list[Any]]]:
-    """For a sort by the item_counts ``column``: value -> (FROM ... WHERE clause, its first
-    parameters) of that value's items in id order, ``extra`` (the filter) tested on each. A
-    group is read from the column's index, or from the index of another filter column's one
-    value when that keeps fewer items than the group holds (a rare label among the items of
-    one split: the label's items, not the whole split, are walked)."""
-    driver = _driver(db, f, _FACET_INDEXES.get, exclude=column)
-    totals = dict(db.execute(f"SELECT {column}, SUM(n) FROM item_counts GROUP BY {column}"))
-
-    def source(value: Any) -> tuple[str, list[Any], int]:
-        if driver is not None and driver[3] < totals.get(value, 0):
-            other, index, wanted, n = driver
-            return (
-                f"FROM items INDEXED BY {index} WHERE items.{other} IS ? "
-                f"AND +items.{column} IS ? {extra}",
-                [wanted, value],
-                n,
-            )
-        index = _FACET_INDEXES[column]
-        source = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? {extra}"
-        return source, [value], int(totals.get(value, 0))
-
-    return source
 
 
 def _source_page(
