@@ -8,7 +8,10 @@ Run: .venv/bin/python tests/benchmarks/bench_catalog.py   (prints medians)
      processes; growth exponents; goal <= 50 ms at 1 M items, exponent <= 0.5)
      .venv/bin/python tests/benchmarks/bench_catalog.py --grid [--sizes 100000,1000000]
      [--data DIR] (every filter of the Browser's panel x every sort both ways, what the Browser
-     asks before it paints: count when quick, first ids, a screenful of rows; ms and exponent)
+     asks before it paints: count when quick, first ids, a screenful of rows; the whole table
+     in ms at each size, in CPU ms at the largest, and the growth exponent, with the load
+     average at start and end and the size of schema v9's indexes. The data holds a rare class
+     "late" at the far end of every order, and origins correlated with masks and boxes)
 """
 
 from __future__ import annotations
@@ -120,14 +123,24 @@ _PLAIN_FILTER = {"label": "label", "split": "split", "review": "review", "proven
 MASKED, BOXED = 10, 5
 
 
+def late_items(n: int) -> int:
+    """The number of items of the rare class "late": the last thousandth."""
+    return max(1, n // 1000)
+
+
 def build_scaled(folder: Path, n: int) -> tuple[Path, Path]:
     """A project of ``n`` items (labels, splits, reviews, origins, one target) and the same data
     as a plain SQLite table with an index per column. Rows go in with executemany (setup)."""
     import sqlite3
 
     rng = np.random.default_rng(0)
-    labels = rng.integers(0, 10, n)
+    labels = rng.integers(0, 10, n).astype(str).astype(object)
     values = rng.normal(size=n)
+    # a rare class that lies at the far end of every order: the last items by id and name,
+    # the largest targets (a filter on it walks nearly everything in any other index)
+    late = n - late_items(n)
+    labels[late:] = "late"
+    values[late:] += 10
     review_names = np.array(["unreviewed", "accepted", "rejected", "needs_edit"])
     reviews = review_names[rng.choice(4, n, p=[0.7, 0.2, 0.05, 0.05])]
     rows = [
@@ -274,7 +287,11 @@ def scale(sizes: list[int], rounds: int, n_busy: int) -> None:
 GRID_FILTERS = {
     "none": {},
     "label=3": {"label": "3"},
+    "label=late (0.1 %, the last)": {"label": "late"},
+    "label=late & split=test": {"label": "late", "split": "test"},
+    "split=test": {"split": "test"},
     "split=train & review=accepted": {"split": "train", "review": "accepted"},
+    "review=rejected & origin=simulated": {"review": "rejected", "provenance": "simulated"},
     "origin=simulated": {"provenance": "simulated"},
     "name 'img00012' (few)": {"name": "img00012"},
     "name 'img001' (1 %)": {"name": "img001"},
@@ -304,6 +321,19 @@ def browser_first_screen(project, filters, sort) -> tuple[int, bool]:
     return total, quick
 
 
+def v9_sizes(db) -> str:
+    """The size of schema v9's Browser indexes against the whole catalog's (SQLite's dbstat)."""
+    from qbi_desktop.core.catalog.indexes_v9 import BROWSER_INDEXES
+
+    names = [sql.split()[5] for sql in BROWSER_INDEXES]  # CREATE INDEX IF NOT EXISTS <name>
+    sizes = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
+    ours = sum(sizes.get(name, 0) for name in names)
+    return (
+        f"v9 Browser indexes {ours / 1e6:.1f} MB of {sum(sizes.values()) / 1e6:.1f} MB "
+        f"({len(names)} indexes)"
+    )
+
+
 def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
     import math
 
@@ -320,26 +350,30 @@ def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
             ready = data / f"p{n}" if data else None
             roots[n] = ready if ready and ready.exists() else build_scaled(Path(tmp), n)[0]
         times: dict[tuple[str, str, int], float] = {}
+        #: the same in CPU seconds of this process: what a loaded machine's queue leaves out
+        cpu: dict[tuple[str, str, int], float] = {}
         worker: dict[tuple[str, int], float] = {}
         for n in sizes:
             project = open_project(roots[n])
             for fname, filters in GRID_FILTERS.items():
                 for key in GRID_SORTS:
                     for sort in (key, "-" + key):
-                        samples = []
+                        samples, cpu_samples = [], []
                         for _ in range(rounds):
                             count_cache.clear()  # a filter chosen anew, nothing kept
-                            start = time.perf_counter()
+                            start, start_cpu = time.perf_counter(), time.process_time()
                             _total, quick = browser_first_screen(project, filters, sort)
                             samples.append(time.perf_counter() - start)
+                            cpu_samples.append(time.process_time() - start_cpu)
                         times[(fname, sort, n)] = statistics.median(samples)
+                        cpu[(fname, sort, n)] = statistics.median(cpu_samples)
                 if not quick:
                     count_cache.clear()
                     start = time.perf_counter()
                     project.count(filters)
                     worker[(fname, n)] = time.perf_counter() - start
+            print(f"  {n:,} items measured; {load_text()}; {v9_sizes(project.db)}")
             project.close()
-            print(f"  {n:,} items measured; {load_text()}")
         lo, hi = min(sizes), max(sizes)
         print(f"\nms at {hi:,} items (growth exponent {lo:,} -> {hi:,}); goal <= 50 ms, <= 0.5")
         worst = (0.0, "")
@@ -353,7 +387,7 @@ def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
                     worst = max(worst, (t_hi * 1e3, f"{fname}, sort {sort}"))
             slow = max(cells)
             print(
-                f"  {fname:32s} max {slow[0] * 1e3:6.1f} ms ({slow[2]}, exp {slow[1]:+.2f}); "
+                f"  {fname:36s} max {slow[0] * 1e3:6.1f} ms ({slow[2]}, exp {slow[1]:+.2f}); "
                 f"median {statistics.median(c[0] for c in cells) * 1e3:5.1f} ms; "
                 f"max exp {max(c[1] for c in cells):+.2f}"
                 + (
@@ -363,14 +397,28 @@ def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
                 )
             )
         print(f"slowest: {worst[0]:.1f} ms ({worst[1]}); end: {load_text()}")
-        print("\nevery cell at the largest size (ms):")
-        for fname in GRID_FILTERS:
-            cells = [
-                f"{sort.replace('target:size', 'target')} {times[(fname, sort, hi)] * 1e3:.0f}"
-                for key in GRID_SORTS
-                for sort in (key, "-" + key)
-            ]
-            print(f"  {fname}: " + ", ".join(cells))
+        sorts = [sort for key in GRID_SORTS for sort in (key, "-" + key)]
+        heads = [s.replace("target:size", "tgt").replace("provenance", "prov") for s in sorts]
+        heads = [h.replace("annotator", "ann").replace("has_mask", "mask") for h in heads]
+        heads = [h.replace("n_boxes", "box").replace("review", "rev").replace("source", "src")
+                 for h in heads]  # fmt: skip
+        tables = [(f"ms at {n:,} items", lambda f, s, n=n: f"{times[(f, s, n)] * 1e3:.0f}")
+                  for n in sorted(sizes)]  # fmt: skip
+        tables.append((
+            f"CPU ms of this process at {hi:,} items (the load's waiting left out)",
+            lambda f, s: f"{cpu[(f, s, hi)] * 1e3:.0f}",
+        ))  # fmt: skip
+
+        def exponent(f: str, s: str) -> str:
+            return f"{math.log(times[(f, s, hi)] / times[(f, s, lo)]) / math.log(hi / lo):.1f}"
+
+        if lo != hi:
+            tables.append((f"growth exponent {lo:,} -> {hi:,}", exponent))
+        for title, cell in tables:
+            print(f"\n{title} (rows: filter; columns: sort, - descending):")
+            print(f"  {'':36s}" + "".join(f"{h:>7s}" for h in heads))
+            for fname in GRID_FILTERS:
+                print(f"  {fname:36s}" + "".join(f"{cell(fname, s):>7s}" for s in sorts))
 
 
 def main() -> int:
