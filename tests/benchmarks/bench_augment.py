@@ -265,6 +265,13 @@ def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu", inputs: str
         "cost of mask+boxes, ours with / without",
         "<= 1.2",
     )
+    with_, without = sbs.times["ours uint8 +noise +mask+boxes"], sbs.times["ours uint8 +noise"]
+    added = sorted(with_[r] - without[r] for r in set(with_) & set(without))
+    if added:  # what the mask and the boxes add, in time (the ratio also moves with the image's)
+        print(
+            f"  mask+boxes add {np.median(added) * 1e3:.2f} ms per sample (median of per-round "
+            f"differences, range {added[0] * 1e3:.2f}..{added[-1] * 1e3:.2f})"
+        )
     sbs.ratio(
         f"{alb} uint8 +noise",
         "ours uint8 +noise, exact resampler",
