@@ -38,6 +38,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qbi_desktop.core.catalog.connection import open_read_only
 from qbi_desktop.core.errors import human_size
 
 try:  # POSIX only
@@ -262,15 +263,9 @@ def _project_state(
     }
 
 
-def _read_only(db_path: Path) -> sqlite3.Connection:
-    """A connection of its own that cannot write the catalog (close it without PRAGMA optimize:
-    an open must not write the catalog)."""
-    return sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
-
-
 def _reference_counts(db_path: Path) -> list[int] | None:
     try:
-        db = _read_only(db_path)
+        db = open_read_only(db_path)
     except sqlite3.Error:
         return None
     try:
@@ -353,7 +348,7 @@ def catalog_references(db_path: Path) -> tuple[set[str], set[str] | None]:
     Raises ``sqlite3.Error`` when the catalog cannot be read."""
     from qbi_desktop.core.catalog import opinions
 
-    db = _read_only(db_path)
+    db = open_read_only(db_path)
     try:
         referenced = {r[0] for r in db.execute("SELECT path FROM masks")}
         referenced |= {r[0] for r in db.execute("SELECT path FROM items WHERE path IS NOT NULL")}

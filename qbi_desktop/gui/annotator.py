@@ -26,6 +26,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QPushButton
 
 from qbi_desktop.core.catalog import opinions
+from qbi_desktop.core.catalog.connection import open_read_only
 
 KEY = "annotator/name"
 _LEGACY_KEY = "browser/annotator"  # where the Browser kept it before
@@ -219,7 +220,7 @@ class EditGate(QObject):
         # an item of a project the Browser no longer shows: read its catalog on the side
         path = Path(root) / "catalog.sqlite"
         try:
-            db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+            db = open_read_only(path)
         except sqlite3.Error:
             return [], False
         try:

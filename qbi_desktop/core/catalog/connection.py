@@ -71,6 +71,16 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
     return db
 
 
+def open_read_only(db_path: Path) -> sqlite3.Connection:
+    """A connection of its own that cannot write the catalog at ``db_path`` and never creates
+    a missing one (SQLite's ``mode=ro``): for reading a catalog on the side, such as another
+    project's or the one a sweep checks. Close it with a plain ``close()``, never through the
+    project's close: that runs ``PRAGMA optimize``, which writes ``sqlite_stat1`` for the
+    tables read, and a project that was only read must stay unchanged.
+    Raises ``sqlite3.Error`` when it cannot be opened."""
+    return sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
+
+
 def check_writable(folder: Path) -> None:
     """Refuse a project folder we cannot write (read-only disk, no permission) up front."""
     try:

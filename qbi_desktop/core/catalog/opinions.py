@@ -34,6 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog.connection import open_read_only
+
 if TYPE_CHECKING:
     from qbi_desktop.core.catalog.project import Project, Writer
 
@@ -174,7 +176,7 @@ def mask_paths(db_path: Path) -> set[str] | None:
     connection queried and that has no statistics yet. Reading ``opinions`` there while opening
     a project wrote ``sqlite_stat1`` into the catalog of a project that was only read."""
     try:
-        db = sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
+        db = open_read_only(db_path)
     except sqlite3.Error:
         return None
     try:
