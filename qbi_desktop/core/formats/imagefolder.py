@@ -2,7 +2,8 @@
 split level on top: ``root/train/<class>/<image>``, ``root/test/<class>/<image>``.
 
 Import reads what torchvision's ``ImageFolder`` reads: files with its ``IMG_EXTENSIONS``
-(``.gif`` is not one, ``.ppm`` is), hidden files too, any depth below the class folder. Hidden
+(``.gif`` is not one, ``.ppm`` is), hidden files too, any depth below the class folder; a
+folder with no sub-folders at all gives its images as unlabelled items. Hidden
 folders are not classes (torchvision would make ``.ipynb_checkpoints`` one; the note says so).
 A root holding ``train/``, ``val/`` (or ``valid/``), ``test/`` folders is read as splits.
 
@@ -90,7 +91,8 @@ def _takes(path: Path) -> bool:
 def import_job(
     project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
 ) -> Job[ImportReport]:
-    """Import every image below ``root/<class>/`` (or ``root/<split>/<class>/``)."""
+    """Import every image below ``root/<class>/`` (or ``root/<split>/<class>/``); a folder
+    without sub-folders gives its images without a class."""
     if len(sources) != 1:
         raise UserFacingError("imagefolder import takes one folder")
     root = Path(sources[0])
@@ -115,7 +117,21 @@ def import_job(
         )
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
-    for split_folder in top if split_layout else [root]:
+    if not top:
+        # A plain folder of images (what a lab has before anyone labelled anything): the
+        # images come in without a class, as if they were in unlabelled/.
+        for path in sorted(root.iterdir()):
+            if _takes(path):
+                entries.append((path, None, None))
+            elif path.is_file():
+                stray += 1
+                skipped_kinds.add(path.suffix.lower() or path.name)
+        if entries:
+            report.warnings.append(
+                f"{len(entries)} image(s) directly in the folder, no class folders: imported "
+                f"without a class (an ImageFolder export writes them to {UNLABELLED_DIR}/)"
+            )
+    for split_folder in top if split_layout else ([root] if top else []):
         split = SPLIT_NAMES.get(split_folder.name.lower()) if split_layout else None
         for class_dir in sorted(p for p in split_folder.iterdir() if p.is_dir()):
             if class_dir.name.startswith("."):
@@ -150,7 +166,7 @@ def import_job(
         )
     if not entries:
         raise UserFacingError(
-            f"{root}: no images ({' '.join(IMG_EXTENSIONS)}) found in class sub-folders"
+            f"{root}: no images ({' '.join(IMG_EXTENSIONS)}) found in it or in class sub-folders"
         )
     db = project.connect()
     try:

@@ -36,7 +36,7 @@ from qbi_desktop.core.catalog import Problem
 
 #: kind -> (menu text, what to pick, needs an images folder option)
 IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
-    "imagefolder": ("Folder per class (ImageFolder)", "folder", False),
+    "imagefolder": ("Folder of images, or one folder per class (ImageFolder)", "folder", False),
     "mnist": ("MNIST IDX files (gz or plain)", "files", False),
     "npz": ("Keras-style NPZ", "files", False),
     "sheet": ("Regression sheet (CSV / XLSX)", "files", True),
