@@ -6,6 +6,7 @@ schema-8 code, and on one whose rare class lies at the far end of the name order
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from pathlib import Path
@@ -226,3 +227,26 @@ def test_a_sort_by_a_width_every_item_shares_reads_the_id_order(late, tmp_path):
         with p.transaction() as tx:  # one item of another width: sorted by width again
             tx.db.execute("UPDATE items SET width = 30 WHERE id = 17500")
         assert p.page_ids({"label": "late"}, "-width", 0, 2).tolist() == [17500, 17001]
+
+
+def test_a_rare_name_of_one_character_is_tested_along_the_name_index(late, tmp_path):
+    """One or two characters, which the trigram index cannot answer, held by two names: every
+    name is tested once, in the narrow name index, whatever the sort (before, a sort by box
+    count, mask or width read every row of the table: twice the time at a million items)."""
+    from tests.test_catalog_scale import _reference
+
+    shutil.copytree(late, tmp_path / "p")
+    with open_project(tmp_path / "p") as p:
+        with p.transaction() as tx:
+            tx.db.execute("UPDATE items SET name = 'Qz' || name WHERE id IN (5, 17001)")
+        for sort in ("n_boxes", "-has_mask", "width", "-label", "source", "target:size"):
+            for text in ("q", "QZ"):
+                expected = _reference(p.db, {"name": text}, sort, 0, 50)
+                assert p.page_ids({"name": text}, sort, 0, 50).tolist() == expected
+                assert sorted(expected) == [5, 17001]
+            seen = _statements(p.db, lambda s=sort: p.page_ids({"name": "q"}, s, 0, 50))
+            scans = [s for s in seen if "LIKE" in s and "LIMIT" in s]
+            assert scans, seen
+            plan = _plan(p.db, scans[-1])
+            assert "COVERING INDEX items_name" in plan, plan
+            assert re.search(r"SCAN items(?! USING)", plan) is None, plan  # no row of the table
