@@ -21,7 +21,8 @@ and after.
 Then what the schema-v9 indexes of one's own opinions (indexes_v9.OWN_INDEXES) cost: their
 size on disk, and the time of an annotator's edit (one label, one target, each its own
 transaction as the Annotate panel writes them) on the catalog with them and on a copy
-without them, interleaved (``--edits`` edits per round, 5 rounds), median per edit.
+without them: the same edit on both in pairs, which one first drawn each time (``--edits``
+pairs per kind), median per edit and the median of the paired ratios.
 
 Run: .venv/bin/python tests/benchmarks/bench_catalog_own.py [--n 100000 1000000] [--repeat 5]
      [--busy 2] [--item-cols] [--whole]
@@ -167,7 +168,8 @@ def _index_name(statement: str) -> str:
 
 def edit_costs(root: Path, n: int, edits: int) -> dict[str, dict[str, list[float]]]:
     """Seconds per edit of one's own label and target, with the own indexes and on a copy of
-    the catalog without them; the two interleaved, 5 rounds of ``edits`` edits each."""
+    the catalog without them: the same edit on both, in pairs (which first drawn each time),
+    ``edits`` pairs per kind."""
     bare = root.parent / (root.name + "-without")
     shutil.copytree(root, bare)
     db = sqlite3.connect(bare / "catalog.sqlite", isolation_level=None)
@@ -180,20 +182,19 @@ def edit_costs(root: Path, n: int, edits: int) -> dict[str, dict[str, list[float
     }
     try:
         with open_project(root) as with_, open_project(bare) as without:
-            projects = {"with": with_, "without": without}
-            for _ in range(5):
-                order = [(k, w) for k in times for w in projects]
-                random.shuffle(order)
-                for kind, which in order:
-                    project = projects[which]
-                    for item in rng.integers(1, n + 1, edits):
-                        item = int(item)
+            for kind, by in times.items():
+                for item in rng.integers(1, n + 1, edits):
+                    item = int(item)
+                    value = str(rng.integers(0, 10)) if kind == "label" else float(rng.normal())
+                    pair = [("with", with_), ("without", without)]
+                    random.shuffle(pair)
+                    for which, project in pair:
                         start = time.perf_counter()
                         if kind == "label":
-                            project.set_label([item], str(rng.integers(0, 10)), "Ada")
+                            project.set_label([item], value, "Ada")
                         else:
-                            project.set_target([item], "size", float(rng.normal()), "Ada")
-                        times[kind][which].append(time.perf_counter() - start)
+                            project.set_target([item], "size", value, "Ada")
+                        by[which].append(time.perf_counter() - start)
     finally:
         shutil.rmtree(bare, ignore_errors=True)
     return times
@@ -206,7 +207,7 @@ def main() -> int:
     parser.add_argument("--busy", type=int, default=0, help="busy processes started meanwhile")
     parser.add_argument("--item-cols", action="store_true", help="the item columns' page too")
     parser.add_argument("--whole", action="store_true", help="the whole list too")
-    parser.add_argument("--edits", type=int, default=40, help="edits per round (0: none)")
+    parser.add_argument("--edits", type=int, default=1000, help="edit pairs per kind (0: none)")
     args = parser.parse_args()
     medians: dict[int, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -249,10 +250,11 @@ def main() -> int:
                     after = os.getloadavg()[0]
                     print(f"one edit of one's own, ms per edit (load {before:.1f} -> {after:.1f})")
                     for kind, by in costs.items():
-                        with_, without = (statistics.median(by[w]) for w in ("with", "without"))
+                        pairs = zip(by["with"], by["without"], strict=True)
+                        ratio = statistics.median(w / wo for w, wo in pairs)
                         print(
                             f"  {kind:7} with the own indexes {spread(by['with'])}   without "
-                            f"{spread(by['without'])}   {100 * (with_ / without - 1):+5.1f} %"
+                            f"{spread(by['without'])}   paired ratio {100 * (ratio - 1):+5.1f} %"
                         )
             finally:
                 for w in workers:
