@@ -27,8 +27,9 @@ def _affine_inverse(m: np.ndarray) -> tuple[float, float, float, float, float, f
     return d / det, -b / det, (b * u - d * t) / det, -c / det, a / det, (c * t - a * u) / det
 
 
-def _transform_few_boxes(boxes, fwd, out_shape, min_size):
-    """:func:`transform_boxes` for a few boxes, the same arithmetic one corner at a time."""
+def _transform_few_boxes(boxes, fwd, out_shape, min_size, with_kept=True):
+    """:func:`transform_boxes` for a few boxes, the same arithmetic one corner at a time
+    (``with_kept=False``: None instead of the kept indices, one numpy call less per sample)."""
     a, b, t, c, d, u = fwd
     h, w = out_shape
     rows, keep = [], []
@@ -51,8 +52,16 @@ def _transform_few_boxes(boxes, fwd, out_shape, min_size):
         if nx1 - nx0 > min_size and ny1 - ny0 > min_size:
             rows.append([nx0, ny0, nx1, ny1, *box[4:]])
             keep.append(i)
-    out = np.array(rows, dtype=np.float64).reshape(len(rows), boxes.shape[1])
-    return out, np.array(keep, dtype=np.intp)
+    out = np.array(rows, dtype=np.float64) if rows else np.zeros((0, boxes.shape[1]))
+    return out, (np.array(keep, dtype=np.intp) if with_kept else None)
+
+
+def moved_boxes(boxes: np.ndarray, m: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
+    """:func:`transform_boxes`' boxes alone (what a sample needs: no kept indices to build)."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if 0 < len(boxes) <= _FEW_BOXES and boxes.ndim == 2:
+        return _transform_few_boxes(boxes, _affine_inverse(m), out_shape, 1e-6, False)[0]
+    return transform_boxes(boxes, m, out_shape)[0]
 
 
 def transform_boxes(

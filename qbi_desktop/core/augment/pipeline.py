@@ -295,18 +295,19 @@ def _geometry(o, params, shape, scale) -> tuple[np.ndarray, tuple | None]:
 
 def _warp_mask(mask, m, mode, disp, resampler="exact"):
     """Labels by nearest neighbour: the exact resampler's pixels (OpenCV's where identical)."""
-    src = mask.view(np.uint8) if mask.dtype == np.bool_ else mask
+    boolean = mask.dtype.kind == "b"
+    src = mask.view(np.uint8) if boolean else mask
     out = geometry.warp(
         src, m, order=0, mode=mode, cval=0, displacement=disp, resampler=resampler, labels=True
     )
-    return out.view(np.bool_) if mask.dtype == np.bool_ else out
+    return out.view(np.bool_) if boolean else out
 
 
 def _move_boxes(boxes, m, shape, disp):
     if boxes is None:
         return None
     if disp is None:
-        return box_geometry.transform_boxes(boxes, m, shape[:2])[0]
+        return box_geometry.moved_boxes(boxes, m, shape[:2])
     return box_geometry.boxes_through_field(boxes, m, shape[:2], shape[:2], disp)[0]
 
 
