@@ -44,16 +44,23 @@ BROWSER_INDEXES: list[str] = [
     "ON items(label, split, review, provenance_kind, label_by)"
 ]
 
+#: The opinions each of the two indexes below holds. A query uses a partial index only when
+#: its WHERE holds this term as written (own_walks adds it). Written as IN, not as OR of
+#: equalities: SQLite matches an OR's "kind = 'label'" against a query's "kind = ?" by the
+#: parameter's value and then prepares that query again at every execution (opinions.record,
+#: texts, ... took 10 us instead of 2.5 us per statement).
+VALUE_KINDS = "kind IN ('label', 'target', 'review')"
+COUNT_KINDS = "kind IN ('boxes', 'mask')"
+
 #: Indexes behind blind mode's sorts by the user's own opinions (core.catalog.own_walks): the
 #: person's labels, reviews and targets ordered by value as SQL compares it, covering (the value
 #: is kept, so counting or skipping rows reads no table row; masks and box lists, sorted by
-#: presence or length only, are left out), and their box lists by length.
+#: presence or length only, are left out), and their box lists by length (masks: 0).
 OWN_INDEXES: list[str] = [
     "CREATE INDEX IF NOT EXISTS opinions_by_value ON opinions(annotator, kind, name, "
-    "json_extract(value, '$'), item_id, value) "
-    "WHERE kind = 'label' OR kind = 'target' OR kind = 'review'",
-    "CREATE INDEX IF NOT EXISTS opinions_by_box_count ON opinions(annotator, name, "
-    "json_array_length(value), item_id) WHERE kind = 'boxes'",
+    f"json_extract(value, '$'), item_id, value) WHERE {VALUE_KINDS}",
+    "CREATE INDEX IF NOT EXISTS opinions_by_box_count ON opinions(annotator, kind, name, "
+    f"json_array_length(value), item_id) WHERE {COUNT_KINDS}",
 ]
 
 

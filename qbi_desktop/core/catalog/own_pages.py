@@ -31,6 +31,7 @@ from qbi_desktop.core.catalog.own_walks import (
     driver,
     own_parts,
     own_where,
+    partial_term,
     parts_page,
     required_opinion,
     sorted_matches,
@@ -164,7 +165,7 @@ def _few(db: sqlite3.Connection, annotator: str, f: Filters) -> bool:
     test, args = _among(VALUE, values) if values else ("1", [])
     sql = (
         "SELECT COUNT(*) FROM (SELECT 1 FROM opinions o WHERE o.annotator = ? "
-        f"AND o.kind = '{kind}' AND o.name = ? AND {test} LIMIT ?)"
+        f"AND o.kind = '{kind}' AND o.{partial_term(kind)} AND o.name = ? AND {test} LIMIT ?)"
     )
     return int(db.execute(sql, [annotator, name, *args, few + 1]).fetchone()[0]) <= few
 

@@ -30,12 +30,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
+from qbi_desktop.core.catalog.indexes_v9 import COUNT_KINDS, VALUE_KINDS
 from qbi_desktop.core.catalog.queries import _FROM, NONE, Filters, order_clause
 
 #: the person's value of an opinion as SQL compares it, and a box list's length: the keys of
 #: the indexes in indexes_v9.OWN_INDEXES (spelt exactly so, or SQLite does not walk them)
 VALUE = "json_extract(o.value, '$')"
 BOX_COUNT = "json_array_length(o.value)"
+
+
+def partial_term(kind: str) -> str:
+    """The WHERE term of the schema-v9 index that holds the opinions of ``kind`` by value."""
+    return VALUE_KINDS if kind in ("label", "target", "review") else COUNT_KINDS
+
 
 #: A part of the list: (its size, fetch(offset, limit) -> its ids at those rows)
 Part = tuple[Callable[[], int], Callable[[int, int], list[int]]]
@@ -144,11 +151,14 @@ class Walks:
             parts.append(self.by_value("review", "", VALUE, test, args, descending))
         return parts[::-1] if descending else parts
 
-    def _source(self, kind: str, name: str, test: str, args: list[Any]) -> tuple[str, list]:
+    def _source(
+        self, kind: str, name: str, test: str, args: list[Any], by_value: bool = False
+    ) -> tuple[str, list]:
         """FROM ... WHERE ... of the person's opinions of ``kind`` that pass ``test`` and the
-        filters (the kind is written out: the indexes hold some kinds only)."""
+        filters; ``by_value``: with the term of the partial index that orders them by value."""
         src = (
             f"FROM opinions o WHERE o.annotator = ? AND o.kind = '{kind}' AND o.name = ? "
+            + (f"AND o.{partial_term(kind)} " if by_value else "")
             + (f"AND {test} " if test else "")
             + self.passes
         )
@@ -227,7 +237,7 @@ class Walks:
         self, kind: str, name: str, expr: str, test: str, args: list[Any], descending: bool
     ) -> Part:
         """The person's opinions of ``kind`` by ``expr``, ties by ascending item id."""
-        src, params = self._source(kind, name, test, args)
+        src, params = self._source(kind, name, test, args, by_value=True)
         db = self.db
 
         def size() -> int:
