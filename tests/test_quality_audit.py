@@ -189,3 +189,31 @@ def test_labels_a_weak_model_disagrees_with_come_with_a_warning(tmp_path):
     _, report = _audit(project)
     assert report.models[0]["cv_accuracy"] < 0.5
     assert any("right on only" in m for m in report.messages)
+
+
+def test_outliers_are_far_from_their_nearest_labelled_neighbour_with_unlabelled_items_about(
+    tmp_path,
+):
+    # The outlier distances reuse the duplicate search where an item's nearest neighbour is
+    # labelled; they must equal a brute-force nearest *labelled* neighbour everywhere, also
+    # for items whose nearest neighbour is unlabelled. Planted: strange images, some labelled.
+    from sklearn.metrics import pairwise_distances
+
+    x, y = _digits()
+    x, y = x[:400].copy(), y[:400].copy()
+    rng = np.random.default_rng(3)
+    x[:6] = rng.integers(0, 255, (6, 8, 8), dtype=np.uint8)  # noise: far from every digit
+    project = _project(tmp_path, x, y)
+    ids = project.ids()
+    project.set_label(ids[3:6] + ids[200:330], None)  # three noise items and many digits
+    items, report = _audit(project)
+    X, lab = items.features.X.astype(np.float64), np.flatnonzero(items.labels >= 0)
+    d = pairwise_distances(X, X[lab])
+    d[lab, np.arange(len(lab))] = np.inf  # a labelled item is not its own neighbour
+    nearest = d.min(axis=1)
+    q1, med, q3 = np.percentile(nearest, (25, 50, 75))
+    fence = q3 + AuditSettings().outlier_fence * (q3 - q1)
+    expected = {items.names[i]: nearest[i] / med for i in np.flatnonzero(nearest > fence)}
+    got = {i.item: i.score for i in report.issues if i.kind == "outlier"}
+    assert set(got) == set(expected) and {items.names[i] for i in range(6)} <= set(got)
+    assert all(abs(got[k] - expected[k]) < 1e-5 for k in got)

@@ -174,12 +174,16 @@ class TaskManager(QObject):
         on_error: Callable[[str], Any] | None = None,
         on_progress: Callable[[Progress], Any] | None = None,
         listed: bool = True,
+        message: str = "",
     ) -> Task:
         """Run a job on the pool. ``listed=False``: kept (cancelled and waited for like any
         other) but not shown in the Tasks panel - for small, frequent refreshes such as the
-        Browser's suggestions after each label."""
+        Browser's suggestions after each label. ``message``: what the progress bar says until
+        the job's first report (it says "queued" otherwise)."""
         task = Task(title, job_factory, self)
         task.listed = listed
+        if message:
+            task.last_progress = Progress(0, 0, message)
         if on_result is not None:
             task.succeeded.connect(on_result)
         if on_error is not None:

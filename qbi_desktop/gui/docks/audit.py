@@ -39,7 +39,7 @@ from qbi_desktop.core.catalog.edits import Change, read_values
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.quality.audit import KINDS, AuditReport, Issue, audit_job
-from qbi_desktop.core.quality.features import project_items_job
+from qbi_desktop.core.quality.features import project_items_job, reading_message
 from qbi_desktop.core.quality.review import allowed, apply_action
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.audit_detail import IssuePictures
@@ -107,11 +107,13 @@ class AuditAction:
             return None
         if self.task is not None and not self.task.finished:
             return self.task
+        project = self.window.panels["browser"].project
         self.task = self.window.tasks.submit(
             f"Audit of {root.name}",
             lambda: project_audit_job(root),
             on_result=self.show,
             on_error=lambda message: self.window.report_error(f"Audit: {message}"),
+            message=reading_message(len(project)),  # a COUNT(*): the bar speaks at once
         )
         return self.task
 

@@ -85,6 +85,11 @@ class TasksPanel(QWidget):
             if progress.total > 0:
                 bar.setRange(0, progress.total)
                 bar.setValue(progress.done)
+            elif progress.message:
+                # not the busy range (0, 0): a busy bar draws no text at all, and a stage
+                # without a count ("Reading 70,000 items…") must still say what it does
+                bar.setRange(0, 1)
+                bar.setValue(0)
             bar.setFormat(f"%p% {progress.message}" if progress.total else progress.message)
             bar.setToolTip(progress.message)  # in full, should the cell cut it
 
@@ -105,4 +110,5 @@ class TasksPanel(QWidget):
 
         task.progress.connect(on_progress)
         task.state_changed.connect(on_state)
+        on_progress(task.last_progress)  # a text from the first paint, before the job reports
         on_state(task.state)
