@@ -13,13 +13,13 @@ from qbi_desktop.core.jobs import run_job
 
 
 def digits_project(
-    tmp_path: Path, x: np.ndarray, y: np.ndarray, train: int | None = None
+    tmp_path: Path, x: np.ndarray, y: np.ndarray | None, train: int | None = None
 ) -> tuple[Path, list]:
-    """``x``/``y`` saved as ``tmp_path/digits.npz`` and imported into ``tmp_path/proj``; with
-    ``train``, the first ``train`` items are the train split and the rest the test split.
-    (root, item ids)."""
+    """``x``/``y`` saved as ``tmp_path/digits.npz`` and imported into ``tmp_path/proj`` (``y``
+    None: no label at all); with ``train``, the first ``train`` items are the train split and
+    the rest the test split. (root, item ids)."""
     npz = tmp_path / "digits.npz"
-    np.savez(npz, x_train=x, y_train=y)
+    np.savez(npz, x_train=x, **({} if y is None else {"y_train": y}))
     root = tmp_path / "proj"
     with open_project(root, create=True) as project:
         run_job(import_job(project, "npz", [npz]))

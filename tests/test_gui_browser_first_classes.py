@@ -11,8 +11,11 @@ from sklearn.datasets import load_digits
 
 from qbi_desktop.core.catalog import classes as C
 from qbi_desktop.core.catalog import open_project
-from qbi_desktop.core.formats import import_job
-from qbi_desktop.core.jobs import run_job
+
+try:
+    from tests.gui_audit_helpers import digits_project
+except ImportError:  # pragma: no cover
+    from gui_audit_helpers import digits_project
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 DIGITS = [str(d) for d in range(10)]
@@ -20,13 +23,7 @@ DIGITS = [str(d) for d in range(10)]
 
 def _unlabelled_project(tmp_path, n=12):
     images = (load_digits().images[:n] * 16).clip(0, 255).astype(np.uint8)
-    npz = tmp_path / "digits.npz"
-    np.savez(npz, x_train=images)
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [npz]))
-        ids = project.ids()
-    return root, ids
+    return digits_project(tmp_path, images, None)
 
 
 def _catalog(root):
@@ -84,9 +81,7 @@ def test_a_number_key_without_classes_creates_the_digits_and_labels_undoably(
     assert stored == DIGITS and labels[ids[0]] == "3" and labels[ids[1]] is None
 
 
-def test_escape_changes_nothing_and_type_names_opens_the_classes_box(
-    qtbot, main_window, tmp_path
-):
+def test_escape_changes_nothing_and_type_names_opens_the_classes_box(qtbot, main_window, tmp_path):
     root, ids, panel = _open(qtbot, main_window, tmp_path)
     _key(qtbot, panel, Qt.Key.Key_5)
     box = panel.class_question
