@@ -78,6 +78,7 @@ from qbi_desktop.gui.docks.browser_views import (
     BalanceView,
     MontageView,
 )
+from qbi_desktop.gui.steady_line import SteadyLine
 
 
 def install(window) -> BrowserPanel:
@@ -228,7 +229,9 @@ class BrowserPanel(
         items_layout.setContentsMargins(0, 0, 0, 0)
         items_layout.setSpacing(2)
         items_layout.addWidget(self.table, 1)
-        items_layout.addWidget(self.detail)
+        # set at every key: held so that its new text does not lay the panel out again
+        self.detail_line = SteadyLine(self.detail)
+        items_layout.addWidget(self.detail_line)
         self.items_layout = items_layout  # the suggestions bar goes above the detail line
 
         self.montage = MontageView()

@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QBrush, QColor, QKeyEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -55,6 +55,7 @@ from qbi_desktop.core.quality.suggest_process import change_stamp, suggestion_jo
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
 from qbi_desktop.gui.elided_label import ElidedLabel
+from qbi_desktop.gui.steady_line import SteadyLine
 
 DEBOUNCE_MS = 120  # after a label: gather the next few keys into one update
 COUNTER_MS = 250  # the counter is refreshed at most this often while labels come in
@@ -62,6 +63,10 @@ PRIORITY_ROWS = 300  # rows around the view whose features are read first
 #: labels given before "Label next" re-sorts the table: the rows the user is about to work
 #: through stay put (and their thumbnails loaded) instead of changing after every key
 REORDER_EVERY = 10
+#: the child's nice value while it reads features after the first suggestions (suggest_process.
+#: lower_priority): background work for minutes on a big project, and on a loaded machine
+#: each key press waited behind it for a core
+CHILD_NICE = 10
 SUGGESTION_COLOUR = QColor(70, 110, 190)
 ENTER_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
@@ -141,10 +146,11 @@ class BrowserSuggestions(QObject):
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.queue_box)
         row.addWidget(self.model_button)
-        row.addWidget(self.counter, 1)
+        # held: its text changes while labels come in, and must not lay the panel out again
+        row.addWidget(SteadyLine(self.counter), 1)
         # under the table, above the item's detail line (which says the current suggestion)
         layout = panel.items_layout
-        layout.insertWidget(layout.indexOf(panel.detail), self.bar)
+        layout.insertWidget(layout.indexOf(panel.detail_line), self.bar)
 
         header = panel.table.horizontalHeader()
         header.moveSection(header.visualIndex(COL_SUGGESTED), header.visualIndex(COL_LABEL) + 1)
@@ -353,13 +359,16 @@ class BrowserSuggestions(QObject):
         model = self.model_key
         # unchanged catalog and model, every feature read: the child answers "nothing new"
         stamp = None if self.table is None else self._stamp()
+        # the first suggestions at the priority the child started with; the reading of the
+        # features after them is background work (the updates that follow labels are short)
+        nice = CHILD_NICE if self.table is not None and self.table.pending else 0
         # only the first update is listed in Tasks: the rest (a refresh after labels, more
         # features read) are many and short, and a listed task's progress bar repaints the
         # Tasks panel while the user types; the counter says what is still being read
         listed = self.table is None
         self.task = self.window.tasks.submit(
             "Suggestions",
-            lambda: worker.run(suggestion_job, root, priority, model, stamp),
+            lambda: worker.run(suggestion_job, root, priority, model, stamp, nice=nice),
             on_result=lambda table, g=generation: self._arrived(g, table),
             on_error=lambda message, g=generation: self._failed(g, message),
             listed=listed,
@@ -414,15 +423,25 @@ class BrowserSuggestions(QObject):
             self.first_shown_at = time.perf_counter()
         if self.queue_on and (self.queue_stale or self.labels_since_reorder >= REORDER_EVERY):
             self._reorder_keeping_current()
-        elif self.model.rowCount():
-            self.model.dataChanged.emit(
-                self.model.index(0, COL_SUGGESTED),
-                self.model.index(self.model.rowCount() - 1, COL_SUGGESTED),
-            )
+        else:
+            self._repaint_suggested()
         self._show_counter()
         self._show_current()
         if table.pending:
             self.dirty = True  # features still being read: continue right after
+
+    def _repaint_suggested(self) -> None:
+        """A new snapshot: the Suggested cells in view are drawn again, and nothing else. Not
+        a dataChanged over the rows: Qt 6 repaints the whole viewport for any range of cells
+        (every column of every row in view, each cell asking ~7 roles), even for a column
+        scrolled out of sight. The cells out of view read the snapshot when they scroll in."""
+        table = self.panel.table
+        if table.isColumnHidden(COL_SUGGESTED) or not self.model.rowCount():
+            return
+        x, width = table.columnViewportPosition(COL_SUGGESTED), table.columnWidth(COL_SUGGESTED)
+        viewport = table.viewport()
+        if x + width > 0 and x < viewport.width():
+            viewport.update(QRect(x, 0, width, viewport.height()))
 
     def _failed(self, generation: int, message: str) -> None:
         if generation == self.generation:

@@ -1,0 +1,185 @@
+"""What the Browser repaints while suggestions come in and labels are typed: a new model
+snapshot redraws the Suggested cells in view and nothing else, and a label key does not lay
+the panel out again (its tab widget is not repainted); while the model's process reads
+features after the first suggestions, it runs at a lower priority than the window. Real key
+presses on the real window; scikit-learn's digits (and random images for a big project)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
+from PySide6.QtGui import QRegion
+from PySide6.QtWidgets import QApplication
+from sklearn.datasets import load_digits
+
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.jobs import run_job
+from qbi_desktop.gui.docks.browser_model import COL_SUGGESTED
+from qbi_desktop.gui.docks.browser_suggest import CHILD_NICE
+
+N, LABELLED = 300, 40
+
+
+class Paints(QObject):
+    """The regions painted on the widgets it watches, while it is on."""
+
+    def __init__(self, *widgets):
+        super().__init__()
+        self.on = False
+        self.regions: dict[QObject, list[QRegion]] = {w: [] for w in widgets}
+        for w in widgets:
+            w.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
+        if self.on and event.type() == QEvent.Type.Paint:
+            self.regions[watched].append(QRegion(event.region()))
+        return False
+
+
+@pytest.fixture
+def labelling(qtbot, main_window, tmp_path):
+    d = load_digits()
+    npz = tmp_path / "digits.npz"
+    np.savez(npz, x_train=(d.images[:N] * 16).clip(0, 255).astype(np.uint8))
+    root = tmp_path / "proj"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "npz", [npz]))
+        ids = project.ids()
+        for i in range(LABELLED):
+            project.set_label([ids[i]], str(d.target[i]))
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    panel.classes_edit.setText(", ".join(str(c) for c in range(10)))
+    panel._classes_edited()
+    suggest = panel.suggestions
+    qtbot.waitUntil(lambda: suggest.table is not None and not suggest.table.pending, timeout=30000)
+    return main_window, panel, suggest, ids
+
+
+def _settled(qtbot, window) -> None:
+    """No task running or about to (thumbnails read, the model's update done) and every
+    paint delivered."""
+    model = window.panels["browser"].model
+    for _ in range(3):
+        qtbot.waitUntil(
+            lambda: not window.tasks.active() and not model._thumb_timer.isActive(),
+            timeout=30000,
+        )
+        qtbot.wait(50)
+
+
+def test_a_new_model_snapshot_repaints_only_the_suggested_cells_in_view(qtbot, labelling):
+    window, panel, suggest, ids = labelling
+    table = panel.table
+    row = panel.model.row_of(ids[LABELLED + 5])
+    table.setCurrentIndex(panel.model.index(row, 1))
+    x = table.columnViewportPosition(COL_SUGGESTED)
+    width, viewport = table.columnWidth(COL_SUGGESTED), table.viewport()
+    assert 0 <= x and x + width <= viewport.width()  # the column is in view, as docked
+    _settled(qtbot, window)
+    paints = Paints(viewport)
+    paints.on = True
+    # a new snapshot from the model process: the other model's suggestions for every item
+    suggest.model_actions["logistic"].trigger()
+    qtbot.waitUntil(lambda: suggest.table.model == "logistic", timeout=30000)
+    _settled(qtbot, window)
+    paints.on = False
+    painted = QRegion()
+    for region in paints.regions[viewport]:
+        painted = painted.united(region)
+    column = QRegion(QRect(x, 0, width, viewport.height()))
+    assert not painted.isEmpty()  # the cells were drawn again, with the new model's words
+    assert painted.subtracted(column).isEmpty(), (
+        f"repainted {painted.boundingRect()} of the viewport, beyond the Suggested column "
+        f"{column.boundingRect()}"
+    )
+    shown = panel.model.index(row, COL_SUGGESTED).data(Qt.ItemDataRole.ToolTipRole)
+    assert "logistic regression" in shown
+
+
+def test_label_keys_do_not_lay_the_panel_out_again(qtbot, labelling):
+    window, panel, suggest, ids = labelling
+    table = panel.table
+    table.setCurrentIndex(panel.model.index(panel.model.row_of(ids[LABELLED]), 1))
+    table.setFocus()
+    _settled(qtbot, window)
+    tab_bar = panel.tabs.tabBar()
+    paints = Paints(tab_bar)
+    paints.on = True
+    for _ in range(8):
+        item_id = panel.model.item_id(table.currentIndex().row())
+        qtbot.keyClick(table, Qt.Key.Key_3)
+        QApplication.processEvents()
+        # the detail line follows the key: it names the next item, and the label was given
+        current = panel.model.item_id(table.currentIndex().row())
+        assert current != item_id and f"(id {current})" in panel.detail.text()
+        assert panel.model.item(panel.model.row_of(item_id))["label"] == "3"
+    qtbot.wait(400)  # the counter's refresh too (at most every 250 ms)
+    _settled(qtbot, window)
+    paints.on = False
+    assert "labelled 48" in suggest.counter.text()
+    # the detail line's and the counter's new text stayed in their own lines: no relayout
+    # of the panel, whose tab widget then repaints the whole tab (tab bar, table frame,
+    # header, scroll bars) at every key
+    assert paints.regions[tab_bar] == []
+
+
+def _nice(pid: int) -> tuple[int, int | None]:
+    """A process's nice value and its autogroup's (None where the kernel has none)."""
+    try:
+        with open(f"/proc/{pid}/autogroup") as f:
+            group = int(f.read().rsplit("nice", 1)[1])
+    except (OSError, ValueError, IndexError):
+        group = None
+    return os.getpriority(os.PRIO_PROCESS, pid), group
+
+
+def test_the_model_process_reads_features_at_a_lower_priority_after_the_first_suggestions(
+    qtbot, main_window, tmp_path
+):
+    """A big project: its features take minutes to read in the background, each key press
+    must not wait behind that for a core. A small one, read at once, keeps full priority."""
+    rng = np.random.default_rng(0)
+    npz = tmp_path / "big.npz"
+    np.savez(npz, x_train=rng.integers(0, 255, (60_000, 8, 8), np.uint8))
+    root = tmp_path / "big"
+    with open_project(root, create=True) as project:
+        run_job(import_job(project, "npz", [npz]))
+        ids = project.ids()
+        for c in range(3):
+            project.set_label(ids[c:300:3], f"c{c}")
+    panel = main_window.panels["browser"]
+    suggest = panel.suggestions
+    ours, our_group = _nice(os.getpid())
+    assert panel.open_project(root)
+    qtbot.waitUntil(lambda: suggest.table is not None, timeout=60000)
+    first = suggest.table
+    assert first.pending > 0 and (first.suggested >= 0).any()  # shown before all are read
+    pid = suggest.worker.pid
+    # the first suggestions came at the priority the child started with; the reading after
+    # them at a lower one
+    qtbot.waitUntil(lambda: _nice(pid)[0] > ours, timeout=60000)
+    nice, group = _nice(pid)
+    assert nice == max(ours, CHILD_NICE)
+    if our_group is not None:  # Linux autogroup: the child's own session is what is shared
+        assert group == CHILD_NICE
+    # and it goes on reading and answering
+    qtbot.waitUntil(lambda: suggest.table.pending < first.pending, timeout=60000)
+    assert suggest.worker.pid == pid
+
+
+def test_a_project_read_at_once_keeps_the_model_process_at_full_priority(qtbot, labelling):
+    window, panel, suggest, ids = labelling
+    updates = suggest.updates
+    table = panel.table
+    table.setCurrentIndex(panel.model.index(panel.model.row_of(ids[LABELLED]), 1))
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_3)  # a label: the model learns it in the background
+    qtbot.waitUntil(lambda: suggest.updates > updates and not window.tasks.active(), timeout=30000)
+    ours, our_group = _nice(os.getpid())
+    assert _nice(suggest.worker.pid) == (ours, 0 if our_group is not None else None)
+    assert suggest.suggestion_for(ids[LABELLED]) is None
