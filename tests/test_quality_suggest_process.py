@@ -104,3 +104,37 @@ def test_the_table_made_in_a_child_process_arrives_whole(project):
     np.testing.assert_array_equal(table.ids, here.ids)
     np.testing.assert_array_equal(table.suggested, here.suggested)
     assert table.class_names == here.class_names and table.labelled == 40
+
+
+def _child_priority() -> tuple[int, str | None]:
+    """Job run in the child: its nice value and its autogroup line (None without one)."""
+    try:
+        with open("/proc/self/autogroup") as f:
+            group = f.read().split()[-1]
+    except OSError:
+        group = None
+    return os.getpriority(os.PRIO_PROCESS, 0), group
+    yield  # a job: a generator
+
+
+@pytest.mark.skipif(not hasattr(os, "getpriority"), reason="no nice values on this system")
+def test_a_request_with_nice_lowers_the_child_for_good(project):
+    p, ids, truth = project
+    worker = ProcessWorker("suggest-nice", own_session=True)
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    try:
+        table = run_job(worker.run(suggestion_job, str(p.root), (), "knn", None, 60.0))
+        assert run_job(worker.run(_child_priority))[0] == ours  # nothing asked: as started
+        lowered = run_job(worker.run(suggestion_job, str(p.root), (), "knn", None, 60.0, nice=7))
+        nice, group = run_job(worker.run(_child_priority))
+        # a later request without it does not raise it again (it could not: unprivileged)
+        run_job(worker.run(suggestion_job, str(p.root), (), "knn", None, 60.0))
+        after = run_job(worker.run(_child_priority))
+    finally:
+        worker.close()
+    assert nice == max(ours, 7) and after == (nice, group)
+    if group is not None:  # Linux autogroup: the child leads its own session, its group too
+        assert group == "7"
+    # and it still answers the same
+    np.testing.assert_array_equal(lowered.suggested, table.suggested)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ours  # this process is left as it was

@@ -14,11 +14,20 @@ sends only plain values: the project folder, the item ids in view, the model cho
 catalog's change stamp (:func:`change_stamp`); the child reads the labels from the catalog itself
 (SQLite WAL shows it what the GUI committed) through a connection that cannot write.
 
+While features are still to be read after the first suggestions, the GUI asks the child to
+run at a lower priority (``nice``, :func:`lower_priority`; for good: an unprivileged process
+cannot raise it again): reading the features of 100 000 items takes minutes of CPU that the
+user never waits for, while every key press is waited for, and on a loaded machine the GUI
+thread queued behind it for a core (heartbeat gaps over 50 ms while typing). A project whose
+features are all read at the first request keeps a child at full priority.
+
 The CLI and the audit call the core in-process; only the GUI needs this.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -51,6 +60,33 @@ def change_stamp(db: sqlite3.Connection) -> tuple[int, int]:
     return count_cache.state(db)
 
 
+def lower_priority(nice: int) -> None:
+    """Run this process at nice value ``nice`` at least, and its autogroup too where it leads
+    a session of its own (the suggestions' child does): Linux shares the CPU between autogroups
+    by their nice values first, a process's own counts only within its group. Never raises
+    (where neither can be set, the process runs as it is); asking twice changes nothing."""
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return  # (Windows: no nice values)
+    with contextlib.suppress(OSError):
+        if _nice_now() < nice:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+    if os.getsid(0) != os.getpid():
+        return  # in another's session: its autogroup is theirs too
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/autogroup") as f:
+            now = int(f.read().rsplit("nice", 1)[1])
+        if now < nice:
+            with open("/proc/self/autogroup", "w") as f:
+                f.write(str(nice))
+
+
+def _nice_now() -> int:
+    try:
+        return os.getpriority(os.PRIO_PROCESS, 0)
+    except (OSError, AttributeError):
+        return 0
+
+
 def catalog_key(root: str | Path) -> tuple[str, int, int]:
     path = Path(root).absolute()
     st = (path / CATALOG).stat()
@@ -63,10 +99,14 @@ def suggestion_job(
     model: str | None = None,
     stamp: tuple[int, int] | None = None,
     budget_s: float = FEATURE_BUDGET_S,
+    nice: int = 0,
 ) -> Job[SuggestionTable | None]:
     """Update the project's session (made on the first request) and return its table; None
     when nothing changed since the last update (same ``stamp`` and ``model``, every feature
-    read): the caller keeps the table it has. A ``stamp`` of None always updates."""
+    read): the caller keeps the table it has. A ``stamp`` of None always updates. ``nice``:
+    this process runs at that priority from now on (:func:`lower_priority`; for a child
+    process only)."""
+    lower_priority(nice)
     yield Progress(0, 0, "suggestions: reading labels")
     key = catalog_key(root)
     entry = _SESSIONS.get(key)
