@@ -18,7 +18,9 @@ Run: .venv/bin/python tests/benchmarks/bench_browser_keys.py [--profile FILE] [-
  --why: what the GUI thread was doing in the gaps over 50 ms (another process reads its state
    and system call from /proc every 2 ms: running, runnable, asleep on a lock, in I/O);
  --busy N: N busy-looping processes, each in a session of its own, during the heartbeat runs;
- --labels N: labels typed per typing run, 500 unless given)
+ --labels N: labels typed per typing run, 500 unless given;
+ --child-nice N: the suggestion child's priority drop instead of the app's, to compare;
+ --paints: the paint events per label during the typing runs, by widget: what a key repaints)
 """
 
 from __future__ import annotations
@@ -272,6 +274,30 @@ def gaps_text(gaps: Gaps) -> str:
     return text
 
 
+PAINTS: dict[str, list[float]] | None = None  # --paints: widget -> [paint events, pixels]
+
+
+def _paint_counter():
+    """An application-wide event filter adding up the paint events (and pixels) by widget."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class Counter(QObject):
+        def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Type.Paint:
+                parent = watched.parentWidget()
+                name = type(watched).__name__ + (
+                    watched.objectName() and f" {watched.objectName()}"
+                )
+                name += f" in {type(parent).__name__}" if parent is not None else ""
+                pixels = sum(r.width() * r.height() for r in event.region())
+                seen = PAINTS.setdefault(name, [0, 0])
+                seen[0] += 1
+                seen[1] += pixels
+            return False
+
+    return Counter()
+
+
 def type_labels(app, browser, labels: int = 500) -> tuple[list[float], int]:
     """``labels`` labels typed a key every 50 ms: Enter where the suggestion shown is the item's
     class (id % 10, as made), else the class's number key."""
@@ -297,10 +323,25 @@ def type_labels(app, browser, labels: int = 500) -> tuple[list[float], int]:
         given[0] += 1
         return None
 
+    counter = _paint_counter() if PAINTS is not None else None
+    if counter is not None:
+        app.installEventFilter(counter)
     cpu = time.thread_time()  # the GUI thread's own CPU time: what typing costs it
+    before = _pending(browser)
     gaps, _ = heartbeat(app, labels * 0.05 + 10, 50, press)
+    if counter is not None:
+        app.removeEventFilter(counter)
     CPU_PER_LABEL.append(1000 * (time.thread_time() - cpu) / max(1, given[0]))
+    PENDING.append((before, _pending(browser)))
     return gaps, given[0]
+
+
+PENDING: list[tuple] = []  # per typing run: items without features at its start and end
+
+
+def _pending(browser) -> int | None:
+    table = browser.suggestions.table
+    return None if table is None else table.pending
 
 
 def main() -> None:
@@ -312,8 +353,15 @@ def main() -> None:
     ap.add_argument("--why", action="store_true")
     ap.add_argument("--busy", type=int, default=0)
     ap.add_argument("--labels", type=int, default=500)
+    ap.add_argument("--child-nice", type=int, default=None)
+    ap.add_argument("--paints", action="store_true")
     args = ap.parse_args()
-    global STALLS, WHY
+    if args.child_nice is not None:
+        from qbi_desktop.gui.docks import browser_suggest
+
+        browser_suggest.CHILD_NICE = args.child_nice
+    global STALLS, WHY, PAINTS
+    PAINTS = {} if args.paints else None
     STALLS = {} if args.stalls else None
     WHY = {} if args.why else None
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -400,6 +448,14 @@ def main() -> None:
         print(f"({load}; {args.busy} busy process(es) during the heartbeat runs)")
         print(f"heartbeat idle (the machine's noise): {gaps_text(idle)}")
         cpu_plain, cpu_queued = CPU_PER_LABEL[-2:]
+        from qbi_desktop.gui.docks import browser_suggest
+
+        nice = getattr(browser_suggest, "CHILD_NICE", 0)
+        (p0, p1), (q0, q1) = PENDING[-2:]
+        print(
+            f"suggestion child at nice {nice} while it reads features; items without "
+            f"features while typing: {p0} -> {p1} (catalog order), {q0} -> {q1} (Label next)"
+        )
         print(
             f"heartbeat, {n_plain} labels typed in catalog order: {gaps_text(plain)}; "
             f"GUI thread CPU {cpu_plain:.1f} ms per label"
@@ -413,6 +469,11 @@ def main() -> None:
             print(f"GUI thread in the gaps over 50 ms, {total} samples every 2 ms (--why):")
             for what, n in sorted(WHY.items(), key=lambda kv: -kv[1]):
                 print(f"  {100 * n / total:5.1f} %  {what}")
+        if PAINTS:
+            labels = n_plain + n_queued
+            print(f"paint events per label typed (--paints, {labels} labels), top 12 by pixels:")
+            for name, (n, px) in sorted(PAINTS.items(), key=lambda kv: -kv[1][1])[:12]:
+                print(f"  {n / labels:5.2f} x {px / labels / 1000:7.1f} kpx  {name}")
         if STALLS:
             print("GUI thread while the heartbeat was late (seconds sampled, top 12):")
             for key, seconds in sorted(STALLS.items(), key=lambda kv: -kv[1])[:12]:
