@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -54,6 +54,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.job_process import ProcessWorker
 from qbi_desktop.core.jobs import Progress, as_job
 from qbi_desktop.core.report import write_report
+from qbi_desktop.gui.docks.baselines_finish import RESULTS_PAGE, FinishMixin
 from qbi_desktop.gui.docks.baselines_form import BaselineForm
 from qbi_desktop.gui.docks.baselines_gallery import GalleryMixin
 from qbi_desktop.gui.docks.baselines_history import (
@@ -62,7 +63,6 @@ from qbi_desktop.gui.docks.baselines_history import (
     RunRecord,
     model_text,
     now_text,
-    score_pair,
     short_source,
 )
 from qbi_desktop.gui.docks.baselines_views import CompareView, ResultView
@@ -71,7 +71,6 @@ log = logging.getLogger(__name__)
 
 CACHED_SOURCES = 2  # datasets kept here for the gallery (digits, MNIST, NPZ; not projects)
 ROW_REFRESH_S = 0.2  # history-row progress updates at most this often
-RESULTS_PAGE = "baselines"  # the central tab of the results
 
 
 def install(window) -> BaselinesPanel:
@@ -89,7 +88,7 @@ def install(window) -> BaselinesPanel:
     return panel
 
 
-class BaselinesPanel(GalleryMixin, QWidget):
+class BaselinesPanel(FinishMixin, GalleryMixin, QWidget):
     def __init__(self, window):
         super().__init__()
         self.window = window
@@ -107,6 +106,7 @@ class BaselinesPanel(GalleryMixin, QWidget):
         self._gallery_task = None
         self._last_row_refresh = 0.0
         self.last_shown: RunRecord | None = None  # the last finished run taken into the view
+        self._warmed = False  # the results page was drawn once off screen (_warm_once)
 
         # -- left: settings and the run buttons
         self.form = BaselineForm(window)
@@ -271,6 +271,7 @@ class BaselinesPanel(GalleryMixin, QWidget):
     def showEvent(self, event):  # noqa: N802
         self.form.refresh_project()  # the browser may have opened a project meanwhile
         super().showEvent(event)
+        self._warm_once()
 
     def close_guard(self, document) -> bool:
         if document is None:  # the window closes: start nothing new, end the worker process
@@ -380,37 +381,6 @@ class BaselinesPanel(GalleryMixin, QWidget):
         # event loop ticks and paints in between, so no step keeps the GUI thread busy for long
         # (in one piece, the row, the pictures and the switch to the results tab took ~0.1 s).
         self._finish_step(record, 0)
-
-    def _finish_step(self, record: RunRecord, step: int) -> None:
-        QTimer.singleShot(0, self, lambda: self._show_finished(record, step))
-
-    def _show_finished(self, record: RunRecord, step: int = 0) -> None:
-        if record not in self.model.records:
-            return
-        if step == 0:  # the history row and the one-line summary
-            self._resize_columns()
-            if record.state == "done":
-                self.summary.setText(
-                    f"Run {record.id}: <b>{score_pair(record)[0]}</b> "
-                    f"({model_text(record.config)} on {short_source(record.source)}) · "
-                    "<a href='results'>pictures beside the image</a> (Alt+2)"
-                )
-                self.problem.hide()
-        elif step == 1:  # the pictures, in the results tab (hidden or not)
-            if record.state != "cancelled" and len(self._selected_rows()) <= 1:
-                self.select_record(record)
-            elif self.result_view.record is record:
-                self.result_view.show_record(record)
-        else:
-            # The pictures come to the front when the user is looking at this panel (not when
-            # a queued run ends while they paint on the image).
-            if record.state != "cancelled" and (
-                self._dock_in_view() or self.window.central_tabs.current_key() == RESULTS_PAGE
-            ):
-                self.show_results()
-            self.last_shown = record
-            return
-        self._finish_step(record, step + 1)
 
     def show_problem(self, message: str) -> None:
         """A failed run or an incomplete form: said in the panel and the status bar (one

@@ -1,0 +1,74 @@
+"""Taking a finished baseline run into the Baselines dock without stalling the GUI thread.
+
+A finished run's row, pictures and the switch to the results tab each take their own event
+(:meth:`FinishMixin._show_finished`), and the results page is drawn once off screen before the
+first run (:meth:`FinishMixin._warm_once`), so the first result costs what later ones do.
+Mixed into :class:`~qbi_desktop.gui.docks.baselines.BaselinesPanel`, whose widgets it uses.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QTimer
+
+from qbi_desktop.gui.docks.baselines_history import RunRecord, model_text, score_pair, short_source
+
+RESULTS_PAGE = "baselines"  # the central tab of the results
+WARM_AFTER_MS = 1000  # the results page is drawn once off screen this long after the dock shows
+WARM_STEP_MS = 50
+
+
+class FinishMixin:
+    def _warm_once(self) -> None:
+        """After the dock is first shown: :meth:`_warm_results_page` soon."""
+        if not self._warmed:
+            self._warmed = True
+            QTimer.singleShot(WARM_AFTER_MS, self, self._warm_results_page)
+
+    def _warm_results_page(self) -> None:
+        """Lay out and draw the (still empty) results page once, off screen, in pieces.
+
+        The first time a result was shown, its page was polished, laid out and drawn for the
+        first time (styles, fonts, the plots' first layout): ~50 ms of the GUI thread in one
+        piece at the first run's end, against ~20 ms later. Done here, while the user is still
+        filling in the form, each picture on its own event."""
+        tabs = self.window.central_tabs
+        if tabs.indexOf(self.tabs) >= 0 or tabs.currentWidget() is None:
+            return  # already shown: nothing to warm
+        self.tabs.resize(tabs.currentWidget().size())  # about the size it will be shown at
+        view = self.result_view
+        pieces = [view.heatmap, view.bars, view.gallery, self.tabs]
+        for n, widget in enumerate(pieces):
+            QTimer.singleShot(n * WARM_STEP_MS, self, widget.grab)
+
+    def _finish_step(self, record: RunRecord, step: int) -> None:
+        # A 1 ms timer, not 0: a zero-delay call is a posted event and runs in the same pass of
+        # the event loop as the previous step and its repaint, with no other event in between.
+        QTimer.singleShot(1, self, lambda: self._show_finished(record, step))
+
+    def _show_finished(self, record: RunRecord, step: int = 0) -> None:
+        if record not in self.model.records:
+            return
+        if step == 0:  # the history row and the one-line summary
+            self._resize_columns()
+            if record.state == "done":
+                self.summary.setText(
+                    f"Run {record.id}: <b>{score_pair(record)[0]}</b> "
+                    f"({model_text(record.config)} on {short_source(record.source)}) · "
+                    "<a href='results'>pictures beside the image</a> (Alt+2)"
+                )
+                self.problem.hide()
+        elif step == 1:  # the pictures, in the results tab (hidden or not)
+            if record.state != "cancelled" and len(self._selected_rows()) <= 1:
+                self.select_record(record)
+            elif self.result_view.record is record:
+                self.result_view.show_record(record)
+        else:
+            # The pictures come to the front when the user is looking at this panel (not when
+            # a queued run ends while they paint on the image).
+            if record.state != "cancelled" and (
+                self._dock_in_view() or self.window.central_tabs.current_key() == RESULTS_PAGE
+            ):
+                self.show_results()
+            self.last_shown = record
+            return
+        self._finish_step(record, step + 1)
