@@ -20,10 +20,20 @@ first run would).
   (the run computes in the dock's worker process, as every run from the dock does).
   Timed from the click until the result is in the history (the worker's own time is shown too).
   As the app always does, the run also scores 1000 training items for the train/test columns.
-  Meanwhile a 10 ms QTimer heartbeat runs in the GUI thread: the longest gap between its ticks
-  is how long the GUI could not react. Then a second run is started and cancelled with the
-  Cancel button once its prediction is under way: the time from the click until the run has
-  ended is the cancel latency.
+  Then a second run is started and cancelled with the Cancel button once its prediction is
+  under way: the time from the click until the run has ended is the cancel latency.
+  Throughout, a 5 ms QTimer heartbeat runs in the GUI thread: a gap between its ticks is how
+  long the GUI could not react. Gaps are told by phase: at a Run click (1 s after each), during
+  the run, at its end (from 0.2 s before the worker's end until 0.5 s after the pictures are
+  shown) and at Cancel (from the click until 0.5 s after the run ended); for each phase the
+  longest gap, the gaps > 50 ms, and the most CPU time the GUI thread itself used within one
+  gap (that part is the app's own work; the rest of a gap is waiting for a core or a lock,
+  which grows with the machine's load).
+
+``--profile``: the GUI thread's Python stack is sampled every 2 ms and each gap over 30 ms is
+printed with its most frequent stacks (a stack ending in the event loop's ``exec`` is Qt's own
+layout or painting). For native stacks, run ``--one gui`` under ``perf record -g -k
+CLOCK_MONOTONIC``: each gap's ``at`` is a ``time.perf_counter()`` (CLOCK_MONOTONIC) stamp.
 """
 
 from __future__ import annotations
@@ -44,6 +54,7 @@ from sidebyside import SideBySide, busy, load_text  # noqa: E402  (this folder)
 
 MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 VARIANTS = ("sklearn-f32", "gui")
+HEARTBEAT_MS = 5  # the GUI-thread timer whose gaps are measured
 
 
 def sklearn_run() -> dict:
@@ -63,6 +74,59 @@ def sklearn_run() -> dict:
     return {"seconds": seconds, "errors": int(np.sum(pred != labels[test]))}
 
 
+class GapSampler:
+    """Samples the GUI thread's Python stack every ~2 ms from a thread of its own (``--profile``),
+    to say what the GUI thread was doing during a long heartbeat gap. A stack that ends in the
+    event loop's ``exec`` means Qt itself (layout, paint) was busy, not a Python slot."""
+
+    def __init__(self, interval: float = 0.002):
+        import threading
+
+        self.interval = interval
+        self.target = threading.get_ident()
+        self.samples: list[tuple[float, tuple[str, ...]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            frame = sys._current_frames().get(self.target)
+            stack = []
+            while frame is not None and len(stack) < 40:
+                code = frame.f_code
+                name = Path(code.co_filename).name
+                stack.append(f"{name}:{frame.f_lineno} {code.co_name}")
+                frame = frame.f_back
+            self.samples.append((time.perf_counter(), tuple(stack)))
+
+    def during(self, start: float, end: float, depth: int = 8) -> list[tuple[int, str]]:
+        """The most frequent stacks (innermost ``depth`` frames) sampled between two times."""
+        from collections import Counter
+
+        counts = Counter(" < ".join(s[:depth]) for t, s in self.samples if start < t < end)
+        return [(n, s) for s, n in counts.most_common(3)]
+
+
+def _gap_phases(gaps: list[tuple[float, float]], marks: dict[str, tuple[float, float]]) -> dict:
+    """Per phase (a named time window), the longest heartbeat gap overlapping it (ms) and how
+    many gaps > 50 ms; a gap overlapping no window counts as 'during'."""
+    out = {name: {"max_ms": 0.0, "over_50": 0} for name in (*marks, "during")}
+    for a, b in gaps:
+        phase = next((n for n, (lo, hi) in marks.items() if a < hi and b > lo), "during")
+        row = out[phase]
+        row["max_ms"] = max(row["max_ms"], 1000 * (b - a))
+        row["over_50"] += int(b - a > 0.05)
+    return out
+
+
 def gui_run() -> dict:
     import tempfile
 
@@ -74,6 +138,7 @@ def gui_run() -> dict:
 
     from qbi_desktop.core.baselines.worker_jobs import load_source
     from qbi_desktop.core.jobs import run_job
+    from qbi_desktop.gui.app import freeze_startup_objects
 
     app = QApplication.instance() or QApplication([])
     from qbi_desktop.gui.main_window import MainWindow
@@ -93,18 +158,24 @@ def gui_run() -> dict:
     run_job(panel.worker.run(load_source, spec))
     for _ in range(20):
         app.processEvents()
+    # as the app does a few seconds after its start (gui/app.py): the long-lived objects are
+    # left out of full garbage collections, which took ~40 ms of the GUI thread each
+    freeze_startup_objects()
 
     ticks: list[float] = []
+    cpu: list[float] = []  # the GUI thread's CPU time at each tick
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
-    heartbeat.setInterval(10)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    heartbeat.setInterval(HEARTBEAT_MS)
+    heartbeat.timeout.connect(
+        lambda: (ticks.append(time.perf_counter()), cpu.append(time.thread_time()))
+    )
 
-    def wait_for(record) -> None:
+    def wait_until(done) -> None:
         loop = QEventLoop()
         check = QTimer()
         check.setInterval(5)
-        check.timeout.connect(lambda: record.finished and loop.quit())
+        check.timeout.connect(lambda: done() and loop.quit())
         check.start()
         loop.exec()
         check.stop()
@@ -117,8 +188,10 @@ def gui_run() -> dict:
     pause.exec()
     idle = np.diff([t for t in ticks if t >= idle_start])
     ticks.clear()
+    cpu.clear()
 
-    # How long the GUI thread spends taking in the finished run (history, heatmap, bars).
+    # How long the GUI thread spends in the run's end handler (history, queue), and when the
+    # run's pictures have been taken in.
     ended_cost: list[float] = []
     original_ended = panel._ended
 
@@ -128,52 +201,119 @@ def gui_run() -> dict:
         ended_cost.append(time.perf_counter() - s0)
 
     panel._ended = timed_ended
-    t0 = time.perf_counter()
-    panel.run_button.click()
-    record = panel.model.records[-1]
-    wait_for(record)
-    seconds = time.perf_counter() - t0
+    shown_at: dict[int, float] = {}
+
+    def shown(record) -> bool:
+        if panel.last_shown is record:
+            shown_at.setdefault(record.id, time.perf_counter())
+        return record.id in shown_at
+
+    sampler = GapSampler() if os.environ.get("QBI_BENCH_PROFILE") else contextlib.nullcontext()
+    with sampler:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        panel.run_button.click()
+        record = panel.model.records[-1]
+        wait_until(lambda: shown(record))
+        seconds = time.perf_counter() - t0
+        gui_cpu = time.process_time() - cpu0  # every thread of the GUI process, not the worker
+        assert record.state == "done", record.error
+        assert record.pid == panel.worker.pid != os.getpid()
+        first = record
+        pause = QEventLoop()  # apart from the next click, so that each gap has one cause
+        QTimer.singleShot(1000, pause.quit)
+        pause.exec()
+
+        # Cancel: start again, wait until the prediction is under way, press Cancel.
+        t1 = time.perf_counter()
+        panel.run_button.click()
+        record = panel.model.records[-1]
+        task = record.task
+        wait_until(lambda: (record.progress or 0) > 0.2)
+        clicked = time.perf_counter()
+        panel.cancel_button.click()
+        wait_until(lambda: record.finished)
+        # the GUI settles after the cancel (the finished run's row and views)
+        pause = QEventLoop()
+        QTimer.singleShot(500, pause.quit)
+        pause.exec()
+        t_end = time.perf_counter()
     heartbeat.stop()
-    assert record.state == "done", record.error
-    assert record.pid == panel.worker.pid != os.getpid()
-    during = [t for t in ticks if t0 <= t <= t0 + seconds]
-    stamps = np.asarray([t0, *during, t0 + seconds])
-    gaps = np.diff(stamps)
-    worst = int(np.argmax(gaps))
+
+    stamps = np.asarray([t0, *[t for t in ticks if t0 <= t <= t_end], t_end])
+    gaps = [(a, b) for a, b in zip(stamps[:-1], stamps[1:], strict=True)]
+    # What the GUI thread itself computed between two ticks (its CPU time): unlike the gap,
+    # this does not grow when the machine is busy and the thread waits for a core.
+    inside = [i for i, t in enumerate(ticks) if t0 <= t <= t_end]
+    work = [
+        (ticks[i], ticks[j], cpu[j] - cpu[i]) for i, j in zip(inside[:-1], inside[1:], strict=True)
+    ]
+    run_gaps = np.diff([t for t in stamps if t <= t0 + seconds])
+    marks = {
+        "run": (t0, t0 + 1.0),
+        "end": (first.ended - 0.2, shown_at[first.id] + 0.5),
+        "run2": (t1, t1 + 1.0),
+        "cancel": (clicked, t_end),
+    }
+    phases = _gap_phases(gaps, marks)
+    busiest = _gap_phases([(a, a + c) for a, _b, c in work], marks)  # CPU in a gap, by phase
+    for name, row in phases.items():
+        row["cpu_ms"] = busiest[name]["max_ms"]
+    second = phases.pop("run2")
+    for key in ("max_ms", "cpu_ms"):
+        phases["run"][key] = max(phases["run"][key], second[key])
+    phases["run"]["over_50"] += second["over_50"]
+    worst = max(gaps, key=lambda g: g[1] - g[0])
     out = {
         "seconds": seconds,
-        "worker_seconds": record.ended - record.started,
-        "errors": len(record.result.misclassified),
-        "max_gap_ms": float(gaps.max() * 1000),
-        "p99_gap_ms": float(np.percentile(gaps, 99) * 1000),
-        "gaps_over_50ms": int(np.sum(gaps > 0.05)),
-        "ticks": len(during),
+        "worker_seconds": first.ended - first.started,
+        "gui_cpu_s": gui_cpu,
+        "errors": len(first.result.misclassified),
+        "max_gap_ms": float(max(b - a for a, b in gaps) * 1000),
+        "p99_gap_ms": float(np.percentile(run_gaps, 99) * 1000),
+        "gaps_over_50ms": int(sum(b - a > 0.05 for a, b in gaps)),
+        "phases": phases,
+        "ticks": len(stamps) - 2,
         "idle_max_gap_ms": float(idle.max() * 1000) if idle.size else None,
         "show_result_ms": 1000 * ended_cost[0] if ended_cost else None,
-        # Where the longest gap was: seconds after the click, and after the worker's end.
-        "max_gap_at_s": float(stamps[worst] - t0),
-        "max_gap_after_worker_s": float(stamps[worst] - record.ended),
+        # Where the longest gap was: seconds after the first click, and after its worker's end.
+        "max_gap_at_s": float(worst[0] - t0),
+        "max_gap_after_worker_s": float(worst[0] - first.ended),
     }
-
-    # Cancel: start again, wait until the prediction is under way, press Cancel.
-    panel.run_button.click()
-    record = panel.model.records[-1]
-    task = record.task
-    loop = QEventLoop()
-    check = QTimer()
-    check.setInterval(5)
-    check.timeout.connect(lambda: (record.progress or 0) > 0.2 and loop.quit())
-    check.start()
-    loop.exec()
-    check.stop()
-    clicked = time.perf_counter()
-    panel.cancel_button.click()
-    wait_for(record)
+    # Each gap over 30 ms: when, how long, and (--profile) what the GUI thread was doing.
+    out["long_gaps"] = [
+        {
+            "at_s": a - t0,
+            "at": a,
+            "ms": 1000 * (b - a),
+            **({"stacks": sampler.during(a, b)} if isinstance(sampler, GapSampler) else {}),
+        }
+        for a, b in gaps
+        if b - a > 0.03
+    ]
     out["cancel_s"] = task.ended_at - clicked
     out["cancel_state"] = record.state
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     window.close()
     return out
+
+
+PHASES = ("run", "during", "end", "cancel")
+
+
+def _print_phases(row: dict) -> None:
+    """One line per phase: the longest gap, gaps > 50 ms, the GUI thread's most CPU in a gap."""
+    parts = [
+        f"{name} {p['max_ms']:.0f} ms ({p['over_50']} > 50, CPU {p['cpu_ms']:.0f} ms)"
+        for name in PHASES
+        for p in (row["phases"][name],)
+    ]
+    print("      gaps: " + "  ".join(parts))
+    for gap in row.get("long_gaps", []):
+        if "stacks" not in gap:
+            continue
+        print(f"      gap at {gap['at_s']:.2f} s, {gap['ms']:.0f} ms:")
+        for n, stack in gap["stacks"]:
+            print(f"        {n:3d}x {stack}")
 
 
 def main() -> None:
@@ -182,8 +322,13 @@ def main() -> None:
     parser.add_argument(
         "--busy", type=int, default=0, help="busy-looping processes during the runs (e.g. 2)"
     )
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the GUI thread's stack during long gaps"
+    )
     parser.add_argument("--one", choices=VARIANTS, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.profile:
+        os.environ["QBI_BENCH_PROFILE"] = "1"  # read by gui_run in the measured processes
     if args.one:
         row = sklearn_run() if args.one == "sklearn-f32" else gui_run()
         print(json.dumps(row))
@@ -221,16 +366,19 @@ def main() -> None:
                     f"{row['gaps_over_50ms']} gaps > 50 ms  (longest at "
                     f"{row['max_gap_at_s']:.1f} s, {row['max_gap_after_worker_s']:+.2f} s from "
                     "the worker's end)  "
-                    f"(idle {row['idle_max_gap_ms']:.0f} ms)  showing the result "
+                    f"(idle {row['idle_max_gap_ms']:.0f} ms)  GUI process CPU "
+                    f"{row['gui_cpu_s']:.2f} s  end handler "
                     f"{row['show_result_ms']:.0f} ms  "
                     f"cancel {1000 * row['cancel_s']:.0f} ms ({row['cancel_state']})  "
-                    f"peak RSS {row['peak_rss_mb']:.0f} MB"
+                    f"peak RSS {row['peak_rss_mb']:.0f} MB  load {os.getloadavg()[0]:.1f}"
                 )
             print(
                 f"run {run + 1} {variant:12s} {row['seconds']:6.2f} s  errors {row['errors']}"
                 + extra,
                 flush=True,
             )
+            if variant == "gui":
+                _print_phases(row)
         sbs.note_load(before)
     stack.close()
     sbs.summary(unit="s", scale=1.0)
@@ -243,15 +391,25 @@ def main() -> None:
     print(f"  sklearn-f32                       {sk:6.2f} s")
     print(f"  GUI, click to result in history   {gui_med:6.2f} s   (worker {worker_med:.2f} s)")
     gap_med = statistics.median(r["max_gap_ms"] for r in gui)
+    print(f"heartbeat gaps ({HEARTBEAT_MS} ms timer) by phase, over the {len(gui)} runs:")
+    print(f"  {'phase':8s} {'longest':>9s} {'median':>8s} {'> 50 ms':>8s} {'GUI CPU':>8s}")
+    for phase in PHASES:
+        rows = [r["phases"][phase] for r in gui]
+        print(
+            f"  {phase:8s} {max(x['max_ms'] for x in rows):6.0f} ms "
+            f"{statistics.median(x['max_ms'] for x in rows):5.0f} ms "
+            f"{sum(x['over_50'] for x in rows):8d} "
+            f"{max(x['cpu_ms'] for x in rows):5.0f} ms"
+        )
     print(
-        f"longest heartbeat gap (10 ms timer): median {gap_med:.0f} ms, "
+        f"longest heartbeat gap: median {gap_med:.0f} ms, "
         f"worst {max(r['max_gap_ms'] for r in gui):.0f} ms  (target <= 50 ms); gaps > 50 ms "
         f"per run: {[r['gaps_over_50ms'] for r in gui]}"
     )
     idle_worst = max(r["idle_max_gap_ms"] for r in gui)
     print(f"  (the same heartbeat with nothing running, worst: {idle_worst:.0f} ms: machine noise)")
     print(
-        f"GUI thread taking in the finished run (history row, heatmap, bars): median "
+        f"GUI thread in the run's end handler (history, queue; the pictures follow): median "
         f"{statistics.median(r['show_result_ms'] for r in gui):.0f} ms"
     )
     print(
