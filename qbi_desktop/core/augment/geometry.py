@@ -18,10 +18,11 @@ one used; 3-4x faster than ``scipy.ndimage`` here) and the reference sampler bel
 (:func:`warp_reference`, one gather of the four neighbours packed into one machine word, then a
 float32 blend), kept as the yardstick the fast one is tested against and as the fallback for
 reflect/wrap transforms whose reach exceeds the image many times over. Order >= 2 goes to scipy
-with the matching mode. A pipeline may opt in to OpenCV's ``warpAffine`` for the image (never the
-mask) with ``resampler="opencv"``, and a pipeline's default ``resampler="fast"`` does so wherever
-OpenCV is installed: :mod:`.cvwarp` says what it changes. Masks, Keras-compatible mode and this
-module's own default stay exact.
+with the matching mode. A pipeline may opt in to OpenCV's ``warpAffine`` for the image with
+``resampler="opencv"``, and a pipeline's default ``resampler="fast"`` does so wherever OpenCV is
+installed: :mod:`.cvwarp` says what it changes. Masks keep the exact resampler's labels (OpenCV
+warps them only where it picks the same pixels); Keras-compatible mode and this module's own
+default stay exact.
 """
 
 from __future__ import annotations
@@ -402,8 +403,8 @@ def warp(
     ``post(values, r0, r1)`` (2-D images, order 1) is applied to each band of output rows
     ``r0:r1`` while it is still in cache, e.g. noise and the final cast; its result is stored in
     an output of ``out_dtype``. ``resampler="opencv"`` (and ``"fast"``, where OpenCV is
-    installed) uses :mod:`.cvwarp` where it applies (images only: callers warp masks with the
-    exact resampler) and the exact one elsewhere.
+    installed) uses :mod:`.cvwarp` where it applies (for masks, ``labels``: only where its
+    labels are the exact resampler's) and the exact one elsewhere.
     """
     out_shape = tuple(out_shape or image.shape[:2])
     use_cv = resampler == "opencv" or (resampler == "fast" and cvwarp.available())

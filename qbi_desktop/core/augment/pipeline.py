@@ -61,8 +61,8 @@ class Pipeline:
     ``options["resampler"]`` picks how the image is resampled: ``"fast"`` (default: OpenCV where
     it is installed, within the tolerance :mod:`.cvwarp` documents and tests, our exact
     resampler elsewhere), ``"exact"`` (our own resampler, the reference) or ``"opencv"``
-    (OpenCV required; refused with ``keras_compat``). Masks always stay exact, and
-    ``keras_compat`` always resamples exactly (with 'fast' too).
+    (OpenCV required; refused with ``keras_compat``). Masks always keep the exact
+    resampler's labels, and ``keras_compat`` always resamples exactly (with 'fast' too).
 
     Treat as immutable: derive variants with :meth:`with_options`.
     """
