@@ -3,6 +3,8 @@ shortcut)", or under another key's description, tells a new user nothing or the 
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 
 def _shortcut_table(main_window) -> list[tuple[str, str, str]]:
     from qbi_desktop.gui.help import ShortcutsDialog
@@ -62,3 +64,21 @@ def test_the_empty_window_hint_names_menu_entries_that_exist(qtbot, main_window)
         assert menu_name in menus, (menu_name, rest)
         entries = [a.text().replace("&", "") for a in menus[menu_name].actions() if a.text()]
         assert any(rest.startswith(entry) for entry in entries), (menu_name, rest, entries)
+
+
+def test_open_demo_says_it_is_being_made_and_is_made_once(qtbot, main_window):
+    """The first start makes the demo (seconds on a busy machine) under a hint that offered
+    "Open Demo" all along: a new user clicked it again and got a second job."""
+    hint = main_window.canvas.empty_hint
+    qtbot.mouseClick(hint.demo_button, Qt.MouseButton.LeftButton)
+    assert not hint.demo_button.isEnabled() and "Making" in hint.demo_button.text()
+    qtbot.mouseClick(hint.demo_button, Qt.MouseButton.LeftButton)  # ignored while disabled
+    main_window.open_demo()  # File > Open Demo while it runs: the same job
+    made = [t for t in main_window.tasks.tasks if t.title == "Make demo radiographs"]
+    assert len(made) == 1
+    qtbot.waitUntil(lambda: main_window.current is not None, timeout=60000)
+    assert not hint.isVisible()
+    while main_window.documents:
+        main_window.close_current()
+    assert hint.isVisible()
+    assert hint.demo_button.isEnabled() and hint.demo_button.text() == "Open Demo"

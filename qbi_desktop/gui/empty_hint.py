@@ -55,6 +55,11 @@ class EmptyHint(QWidget):
         layout.addWidget(self.text)
         layout.addLayout(buttons)
 
+    def demo_busy(self, busy: bool) -> None:
+        """While the demo is being made: its button says so and takes no second click."""
+        self.demo_button.setEnabled(not busy)
+        self.demo_button.setText("Making the demo…" if busy else "Open Demo")
+
     def place(self, width: int, height: int) -> None:
         """Centre in a parent of ``width`` x ``height``, never wider than it."""
         w = min(520, max(200, width - 24))

@@ -55,12 +55,21 @@ class OpeningMixin:
         )
 
     def open_demo(self) -> Task:
-        return self.tasks.submit(
+        # The first start makes the demo (seconds on a busy machine): the empty window says
+        # so, and a second click does not make it twice.
+        running = getattr(self, "_demo_task", None)
+        if running is not None and not running.finished:
+            return running
+        hint = self.canvas.empty_hint
+        hint.demo_busy(True)
+        task = self._demo_task = self.tasks.submit(
             "Make demo radiographs",
             demo_job,
             on_result=lambda path: self.open_file(path),
             on_error=self.report_error,
         )
+        task.ended.connect(lambda: hint.demo_busy(False))
+        return task
 
     def open_array(self, array, name: str, metadata: dict | None = None, prepare=None):
         """Show an in-memory image (a project item of an array container, a simulated preview)
