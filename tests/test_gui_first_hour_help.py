@@ -1,5 +1,5 @@
-"""Help > Keyboard Shortcuts says what every panel key does (a key listed as "(panel
-shortcut)", or under another key's description, tells a new user nothing or the wrong thing)."""
+"""What a first-time user reads and clicks first: Help > Keyboard Shortcuts says what every
+panel key does, the empty window's hint names real menu entries, Open Demo says it is working."""
 
 from __future__ import annotations
 
