@@ -82,3 +82,16 @@ def test_open_demo_says_it_is_being_made_and_is_made_once(qtbot, main_window):
         main_window.close_current()
     assert hint.isVisible()
     assert hint.demo_button.isEnabled() and hint.demo_button.text() == "Open Demo"
+
+
+def test_the_simulate_panel_says_what_its_empty_preview_is_for(qtbot, main_window):
+    """Before the first preview the panel showed a large black area and no word about it."""
+    dock = next(d for d in main_window.docks.values() if d.windowTitle() == "Simulate")
+    panel = main_window.panels["simulate"]
+    dock.show()
+    dock.raise_()
+    qtbot.waitUntil(panel.status.isVisible)
+    assert "Preview" in panel.status.text() and "truth" in panel.status.text()
+    qtbot.mouseClick(panel.preview_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.status.text().startswith("Preview "), timeout=30000)
+    assert panel.open_button.isEnabled()

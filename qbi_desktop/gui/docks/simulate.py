@@ -146,7 +146,8 @@ class SimulatePanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
-        self.status = QLabel("")
+        # the black preview area is not left unexplained before the first preview
+        self.status = QLabel("Press Preview for one simulated radiograph and its exact truth.")
         self.status.setWordWrap(True)
 
         self.view = pg.GraphicsLayoutWidget()
