@@ -93,6 +93,65 @@ def open_settings() -> QSettings:
     return settings
 
 
+#: a setting's text longer than this is not one the app wrote (paths, names, a pipeline's JSON)
+MAX_SETTING_CHARS = 64 * 1024
+
+
+def _ignored(key: str, value: object, why: str, default: object) -> object:
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    log.warning("setting %s=%s ignored (%s); using %r", key, shown, why, default)
+    return default
+
+
+def read_setting(
+    settings: QSettings,
+    key: str,
+    default: bool | int | float | str,
+    low: float | None = None,
+    high: float | None = None,
+) -> bool | int | float | str:
+    """``settings[key]`` as the type of ``default`` (bool, int, float or str), within
+    ``low``..``high`` for numbers. A settings file is the user's to edit (or another version's):
+    a value of another type ('abc' for a number, a list for a name), not finite, out of range or
+    absurdly long is logged as ignored and ``default`` returned, so the app always starts."""
+    value = settings.value(key)
+    if value is None:
+        return default
+    if isinstance(default, bool):
+        text = str(value).strip().lower()
+        if isinstance(value, bool):
+            return value
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off", ""):
+            return False
+        return _ignored(key, value, "not true or false", default)
+    if isinstance(default, int | float):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            return _ignored(key, value, "not a number", default)
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            return _ignored(key, value, "not a number", default)
+        if number != number or number in (float("inf"), float("-inf")):
+            return _ignored(key, value, "not a finite number", default)
+        if (low is not None and number < low) or (high is not None and number > high):
+            return _ignored(key, value, f"outside {low}..{high}", default)
+        if isinstance(default, int):
+            if not -(2**31) <= number < 2**31:  # what a Qt widget holds
+                return _ignored(key, value, "too large", default)
+            if number != int(number):
+                return _ignored(key, value, "not a whole number", default)
+            return int(number)
+        return number
+    if not isinstance(value, str):
+        return _ignored(key, value, "not text", default)
+    if len(value) > MAX_SETTING_CHARS:
+        return _ignored(key, value, f"longer than {MAX_SETTING_CHARS:,} characters", default)
+    return value
+
+
 def recent_files(settings: QSettings) -> list[str]:
     value = settings.value("recent_files", [])
     if isinstance(value, str):

@@ -72,6 +72,7 @@ from qbi_desktop.gui.annotate.overlay import MaskOverlay
 from qbi_desktop.gui.annotate.session import MaskSession
 from qbi_desktop.gui.annotate.store import ItemMaskSaved, ProjectItemStore
 from qbi_desktop.gui.annotate.tools import PaintController
+from qbi_desktop.gui.settings import read_setting
 from qbi_desktop.gui.undo import UndoContext, undo_router
 
 log = logging.getLogger("qbi_desktop")
@@ -352,8 +353,8 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
     def _load_settings(self) -> None:
         s = self.settings
 
-        def val(key, default, typ=float):
-            return s.value(f"annotate/{key}", default, type=typ)
+        def val(key, default, typ=float, low=0.0):  # sizes, factors, opacity: not negative
+            return read_setting(s, f"annotate/{key}", typ(default), low)
 
         c = self.controller
         self.size_spin.setValue(int(val("size", 9, int)))
@@ -366,7 +367,7 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         self.overlay.setOpacity(self.opacity.value() / 100)
         self.rule_k.setValue(val("rule_k", 5.0))
         self.rule_median.setValue(int(val("rule_median", 5, int)))
-        self.rule_threshold.setValue(val("rule_threshold", 0.0))
+        self.rule_threshold.setValue(val("rule_threshold", 0.0, low=None))
         c.min_size, c.max_size, c.gamma = (
             self.min_size.value(),
             self.max_size.value(),

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from qbi_desktop.core.augment import Pipeline
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.settings import read_setting
 
 SETTINGS_GROUP = "augment"
 
@@ -101,14 +102,14 @@ class PipelineFilesMixin:
 
     def _restore(self) -> None:
         s = self.window.settings
-        n = s.value(f"{SETTINGS_GROUP}/samples", 8, type=int)
+        n = read_setting(s, f"{SETTINGS_GROUP}/samples", 8, 1, 16)
         self.n_samples.blockSignals(True)
         self.n_samples.setValue(max(1, min(16, n)))
         self.n_samples.blockSignals(False)
         self.grid.set_count(self.n_samples.value())
         for tile in self.grid.tiles:
             tile.double_clicked.connect(self._open_difference)
-        text = s.value(f"{SETTINGS_GROUP}/pipeline", "")
+        text = read_setting(s, f"{SETTINGS_GROUP}/pipeline", "")
         if text:
             try:
                 self.set_pipeline(Pipeline.from_json(json.loads(text), "saved pipeline"))

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.baselines import DEFAULT_KNN_K, DUMMY_STRATEGIES, MODELS, BaselineConfig
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.settings import read_setting
 from qbi_desktop.gui.settings_sync import BackgroundSettingsSync
 
 SETTINGS_GROUP = "baselines"
@@ -492,14 +493,14 @@ class BaselineForm(QWidget):
             _select(self.task, s.value("task", "classification"))
             _select(self.model, s.value("model", "knn"))
             self.target.setCurrentText(str(s.value("target", "") or ""))
-            self.k.setValue(int(s.value("k", DEFAULT_KNN_K)))
+            self.k.setValue(read_setting(s, "k", DEFAULT_KNN_K))
             _select(self.metric_box, s.value("metric", "l2"))
             _select(self.weights, s.value("weights", "uniform"))
             _select(self.split, s.value("split", "auto"))
-            self.test_fraction.setValue(float(s.value("test_fraction", 0.25)))
-            self.folds.setValue(int(s.value("folds", 5)))
-            self.seed.setValue(int(s.value("seed", 0)))
-            self.downsample.setValue(int(s.value("downsample", 1)))
+            self.test_fraction.setValue(read_setting(s, "test_fraction", 0.25))
+            self.folds.setValue(read_setting(s, "folds", 5))
+            self.seed.setValue(read_setting(s, "seed", 0))
+            self.downsample.setValue(read_setting(s, "downsample", 1))
         except (TypeError, ValueError):
             pass  # a damaged setting: keep the defaults
         finally:

@@ -41,6 +41,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Progress, as_job
 from qbi_desktop.core.radiography.normalise import UNITS, References, load_references
 from qbi_desktop.core.radiography.view import masked_pixels, set_unit, unit_of
+from qbi_desktop.gui.settings import read_setting
 
 log = logging.getLogger("qbi_desktop")
 
@@ -119,11 +120,11 @@ class RadiographyPanel(QWidget):
         self.workers = QSpinBox()
         self.workers.setRange(1, max(1, os.cpu_count() or 1) * 4)
         self.workers.setValue(
-            int(self.settings.value(f"{SETTINGS_GROUP}/workers", os.cpu_count() or 1))
+            read_setting(self.settings, f"{SETTINGS_GROUP}/workers", os.cpu_count() or 1, 1)
         )
         self.workers.setToolTip("Local processes (one frame each at a time)")
         clean_form.addRow("Processes", self.workers)
-        self.scheduler = QLineEdit(str(self.settings.value(f"{SETTINGS_GROUP}/scheduler", "")))
+        self.scheduler = QLineEdit(read_setting(self.settings, f"{SETTINGS_GROUP}/scheduler", ""))
         self.scheduler.setPlaceholderText("optional dask scheduler, e.g. tcp://host:8786")
         clean_form.addRow("Dask scheduler", self.scheduler)
         self.clean_button = QPushButton("Clean spots of a series…")

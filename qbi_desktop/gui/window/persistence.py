@@ -6,6 +6,7 @@ from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtWidgets import QApplication
 
 from qbi_desktop.gui.layout import hide_stale_tab_bars, size_default_layout
+from qbi_desktop.gui.settings import read_setting
 
 SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
@@ -33,10 +34,10 @@ class PersistenceMixin:
         if getattr(self, "_view_settings_restored", False):
             return  # once: a colour map chosen since then stays
         self._view_settings_restored = True
-        cmap = self.settings.value("view/colormap", "Grey")
-        self.levels_panel.set_colormap_name(str(cmap))
-        low = self.settings.value("view/percentile_low", 0.5, type=float)
-        high = self.settings.value("view/percentile_high", 99.5, type=float)
+        cmap = read_setting(self.settings, "view/colormap", "Grey")
+        self.levels_panel.set_colormap_name(cmap)
+        low = read_setting(self.settings, "view/percentile_low", 0.5, 0.0, 100.0)
+        high = read_setting(self.settings, "view/percentile_high", 99.5, 0.0, 100.0)
         self.levels_panel.low_pct.setValue(low)
         self.levels_panel.high_pct.setValue(high)
 
