@@ -283,6 +283,31 @@ def test_a_walk_past_its_budget_gives_way_to_the_matches_sorted(projects, sort, 
                     assert own_pages._last_whole is None, (f, sort)
 
 
+def test_few_matches_are_read_as_one_index_range(projects, monkeypatch):
+    """A filter on a class few items have (sorted at once, own_pages.FEW) reads its matches as
+    one range of the value index, not by testing every opinion of that kind."""
+    monkeypatch.setattr(own_pages, "FEW", 10**9)
+    root, _copy = projects
+    with open_project(root) as original:
+        db = original.db
+        for sort in ("-target:depth", "name"):
+            statements: list[str] = []
+            db.set_trace_callback(statements.append)
+            try:
+                own_pages.page_ids(db, "Ada", Filters(label="a"), sort, 0, 50)
+            finally:
+                db.set_trace_callback(None)
+            plans = [
+                " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+                for sql in statements
+                if sql.lstrip().upper().startswith("SELECT")
+            ]
+            ranged = [p for p in plans if "INDEX opinions_by_value" in p and "<expr>>?" in p]
+            assert len(ranged) == 2, (sort, plans)  # the matches counted, then read
+            whole_kind = "opinions_own (annotator=? AND kind=? AND name=?)"
+            assert not any(whole_kind in p for p in plans), (sort, plans)
+
+
 def test_pages_follow_an_edit_of_ones_own_opinions(projects, tmp_path):
     """A sort read from the whole list (descending classes) is read again after an edit: the
     window never shows the order before it."""

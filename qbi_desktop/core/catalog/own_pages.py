@@ -175,7 +175,7 @@ def _sorted_matches(
 ) -> list[int] | None:
     """The page from the matches sorted by SQLite when an opinion one must have leads to them
     (:func:`.own_walks.driver`), else None (the whole list)."""
-    lead = driver(f, annotator)
+    lead = driver(f, annotator, ranged=True)  # every match is read: an index range
     if lead is None:
         return None
     item_where, item_params = where_clause(replace(f, **dict.fromkeys(_OWN_FILTERS)), db)

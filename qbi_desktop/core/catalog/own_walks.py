@@ -447,13 +447,26 @@ def required_opinion(f: Filters) -> tuple[str, str, str, list[str] | None] | Non
     return None
 
 
-def driver(f: Filters, annotator: str, o: str = "o") -> tuple[str, list[Any]] | None:
+def driver(
+    f: Filters, annotator: str, o: str = "o", ranged: bool = False
+) -> tuple[str, list[Any]] | None:
     """A condition on the person's opinions ``o`` (an alias) that every item ``f`` keeps must
-    meet (one opinion of one kind and name), or None; walked in item order (opinions_own)."""
+    meet (one opinion of one kind and name), or None; walked in item order (opinions_own), or
+    ``ranged``: read as one range of the schema-v9 indexes (every match, any order)."""
     required = required_opinion(f)
     if required is None:
         return None
     _filter, kind, name, values = required
+    if ranged:  # the kind written out with the index's term, the values as index ranges
+        test = f"{o}.annotator = ? AND {o}.kind = '{kind}' AND {o}.{partial_term(kind)} "
+        test += f"AND {o}.name = ?"
+        args: list[Any] = [annotator, name]
+        if values:
+            among, more = _among(VALUE.replace("o.", f"{o}."), values)
+            test, args = f"{test} AND {among}", [*args, *more]
+        elif kind == "boxes":
+            test += f" AND {BOX_COUNT.replace('o.', f'{o}.')} > 0"
+        return test, args
     test, args = f"{o}.annotator = ? AND {o}.kind = ? AND {o}.name = ?", [annotator, kind, name]
     if values:
         test += f" AND json_extract({o}.value, '$') IN ({','.join('?' * len(values))})"
