@@ -54,7 +54,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.job_process import ProcessWorker
 from qbi_desktop.core.jobs import Progress, as_job
 from qbi_desktop.core.report import write_report
-from qbi_desktop.gui.docks.baselines_finish import RESULTS_PAGE, FinishMixin
+from qbi_desktop.gui.docks.baselines_finish import RESULTS_PAGE, RESULTS_TITLE, FinishMixin
 from qbi_desktop.gui.docks.baselines_form import BaselineForm
 from qbi_desktop.gui.docks.baselines_gallery import GalleryMixin
 from qbi_desktop.gui.docks.baselines_history import (
@@ -77,7 +77,7 @@ def install(window) -> BaselinesPanel:
     panel = BaselinesPanel(window)
     dock = window.add_dock("baselines", "Baselines", panel, Qt.DockWidgetArea.RightDockWidgetArea)
     panel.dock = dock
-    window.central_tabs.add_page(RESULTS_PAGE, "Baseline results", panel.tabs)
+    window.central_tabs.add_page(RESULTS_PAGE, RESULTS_TITLE, panel.tabs)
     panel.build_menu()
     window.close_guards.append(panel.close_guard)
     app = QApplication.instance()

@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from qbi_desktop.gui.docks.baselines_history import RunRecord, model_text, score_pair, short_source
 
 RESULTS_PAGE = "baselines"  # the central tab of the results
+RESULTS_TITLE = "Baseline results"
 WARM_AFTER_MS = 1000  # the results page is drawn once off screen this long after the dock shows
 WARM_STEP_MS = 50
 
@@ -65,9 +66,16 @@ class FinishMixin:
         else:
             # The pictures come to the front when the user is looking at this panel (not when
             # a queued run ends while they paint on the image).
+            tabs = self.window.central_tabs
             if record.state != "cancelled" and (
-                self._dock_in_view() or self.window.central_tabs.current_key() == RESULTS_PAGE
+                self._dock_in_view() or tabs.current_key() == RESULTS_PAGE
             ):
+                if step == 2 and tabs.indexOf(self.tabs) < 0:
+                    # The first time, the tab is added on its own event: the tab bar appearing
+                    # resizes and repaints the image canvas, the page's first paint follows.
+                    tabs.addTab(self.tabs, RESULTS_TITLE)
+                    self._finish_step(record, step + 1)
+                    return
                 self.show_results()
             self.last_shown = record
             return
