@@ -8,13 +8,14 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("boxes", help="list, add or clear the boxes of a project item")
     p.add_argument("--project", required=True, help="project folder")
-    p.add_argument("--item", required=True, type=int, help="item id")
+    p.add_argument("--item", required=True, type=numbers.item_id, help="item id")
     p.add_argument(
         "--add",
         action="append",

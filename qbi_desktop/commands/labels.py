@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from qbi_desktop.commands.numbers import INT64_MAX
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 
 MAX_IDS = 10_000_000
@@ -75,6 +76,8 @@ def parse_ids(text: str) -> list[int]:
             raise UserFacingError(f"--ids: {part!r} is not an id or a range like 10-20") from None
         if len(out) > MAX_IDS:
             raise UserFacingError(f"--ids: more than {MAX_IDS:,} ids")
+        if not 1 <= out[-1] <= INT64_MAX or not 1 <= out[0] <= INT64_MAX:  # SQLite's ids
+            raise UserFacingError(f"--ids: {part!r} is not an item id (1 to {INT64_MAX:,})")
     if not out:
         raise UserFacingError("--ids: give at least one item id")
     return out

@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 from qbi_desktop.core.jobs import Progress, run_job
 
@@ -77,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="train=0.7,val=0.15,test=0.15",
         help="split=fraction pairs adding up to 1 (default train=0.7,val=0.15,test=0.15)",
     )
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=numbers.seed, default=0)
     p.add_argument("--group", metavar="KEY", help="keep items sharing metadata KEY together")
     p.add_argument(
         "--replace",

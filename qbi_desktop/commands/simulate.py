@@ -21,6 +21,9 @@ from qbi_desktop.core.simulate import (
     write_simulated_set,
 )
 
+#: images one run may write (a typo of a few zeros would plan for ever)
+MAX_SIMULATED = 100_000
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `simulate` sub-command."""
@@ -75,8 +78,10 @@ def _load_params(path: str | None, size: int | None) -> SimulationParams:
 def run(args: argparse.Namespace) -> int:
     """Write the set, printing one line per image and a summary; 2 on bad input."""
     try:
-        if args.count < 1:
-            raise UserFacingError(f"--count must be at least 1, got {args.count}")
+        if not 1 <= args.count <= MAX_SIMULATED:
+            raise UserFacingError(
+                f"--count must be from 1 to {MAX_SIMULATED:,} images, got {args.count}"
+            )
         if args.seed < 0:
             raise UserFacingError(f"--seed must be a non-negative integer, got {args.seed}")
         params = _load_params(args.params, args.size)
