@@ -95,3 +95,33 @@ def test_the_simulate_panel_says_what_its_empty_preview_is_for(qtbot, main_windo
     qtbot.mouseClick(panel.preview_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: panel.status.text().startswith("Preview "), timeout=30000)
     assert panel.open_button.isEnabled()
+
+
+def test_the_status_bar_progress_shows_a_long_task_title_on_one_line(qtbot, main_window):
+    """'Baseline run 1: kNN k=3 L2 uniform on MNIST mnist' wrapped to two lines in the status
+    bar's progress bar, the second cut off; now cut with '…', the whole title its tooltip."""
+    import threading
+
+    from qbi_desktop.core.jobs import Progress
+
+    stop = threading.Event()
+
+    def job():
+        for i in range(600):
+            if stop.is_set():
+                return None
+            yield Progress(i, 600, "comparing test rows")
+            stop.wait(0.05)
+        return None
+
+    title = "Baseline run 1: kNN k=3 L2 uniform on MNIST mnist (70,000 items, 784 features)"
+    main_window.tasks.submit(title, job)
+    bar = main_window.task_bar
+    try:
+        qtbot.waitUntil(lambda: bar.isVisible() and bar.value() > 0, timeout=10000)
+        shown = bar.text()
+        assert shown.endswith("…") and title.startswith(shown[:-1])
+        assert bar.fontMetrics().horizontalAdvance(shown) <= bar.width()
+        assert bar.toolTip() == f"{title}: comparing test rows"
+    finally:
+        stop.set()

@@ -87,7 +87,13 @@ class StatusMixin:
         else:
             self.task_bar.setRange(0, 0)
         more = f" (+{len(active) - 1})" if len(active) > 1 else ""
-        self.task_bar.setFormat(f"{task.title}{more}")
+        # one line cut with "…" to the bar (a long title wrapped to two lines, the second cut
+        # off); the whole title and what the job is doing are its tooltip
+        text = f"{task.title}{more}"
+        room = max(40, self.task_bar.width() - 12)
+        elided = self.task_bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
+        self.task_bar.setFormat(elided)
+        self.task_bar.setToolTip(f"{text}: {progress.message}" if progress.message else text)
         self.task_bar.show()
         self.task_cancel.show()
         if not self._task_timer.isActive():
