@@ -1,76 +1,73 @@
-"""Write the app's QSettings to disk on a thread of its own, not in the GUI thread.
+"""Set values of the app's QSettings and have the file written by a Qt thread, not the GUI thread.
 
 Why: after ``setValue`` QSettings posts itself an update event and writes the file from the
-event loop, in the GUI thread: a lock file and the INI file, each with an ``fdatasync``. On a
-busy disk that took 30-80 ms, and a Run click that saves the form stalled the GUI that long.
+event loop of its thread: a lock file and the INI file, each with an ``fdatasync``. On a busy
+disk that took 30-80 ms, and a Run click that saved the form stalled the GUI thread that long.
+Calling ``sync()`` on a Python thread does not help: the binding keeps the interpreter lock
+during the call, so the GUI thread waited for the lock instead (measured: the same stalls).
 
-All QSettings objects of one file in a process share its values (and a mutex), so a second
-QSettings object for the same file, synced on a worker thread, writes what the GUI thread's
-object has set. :func:`sync_in_background` drops the GUI object's queued update event, syncs on a
-worker thread, then lets the GUI object sync once more: that finds nothing left to write (a
-``stat`` of the file), and it clears the object's "changes pending" state, so later ``setValue``
-calls elsewhere in the app are written as before.
+All QSettings objects of one file in a process share its values (and a mutex), so the values are
+set on a second QSettings object of the same file that lives in a :class:`QThread` of its own
+(its default ``run``: a C++ event loop). Its update event is handled there, in C++, without the
+interpreter lock; the GUI's object sees the new values at once and has nothing to write.
 """
 
 from __future__ import annotations
 
-import logging
+import atexit
 import threading
+from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSettings, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QSettings, QThread, QTimer
 
-log = logging.getLogger(__name__)
+_thread: QThread | None = None
+_mirrors: dict[tuple[str, QSettings.Format], QSettings] = {}
+_lock = threading.Lock()
 
 
-class BackgroundSettingsSync(QObject):
-    """Syncs one QSettings object's file on a worker thread; a burst of saves costs one write."""
+def _mirror(settings: QSettings) -> QSettings:
+    """The writer thread's QSettings object for ``settings``' file (made on first use)."""
+    global _thread
+    key = (settings.fileName(), settings.format())
+    with _lock:
+        if _thread is None:
+            _thread = QThread()
+            _thread.setObjectName("settings-writer")
+            _thread.start()
+            atexit.register(_stop)  # a QThread destroyed while running aborts the process
+        mirror = _mirrors.get(key)
+        if mirror is None:
+            mirror = QSettings(*key)
+            mirror.moveToThread(_thread)
+            _mirrors[key] = mirror
+        return mirror
 
-    _written = Signal()  # worker thread -> this object's (the GUI) thread
 
-    def __init__(self, settings: QSettings, parent: QObject | None = None):
-        super().__init__(parent)
-        self.settings = settings
-        self._lock = threading.Lock()
-        self._again = False
-        self._thread: threading.Thread | None = None
-        self._written.connect(self._after_write)
+def set_values(settings: QSettings, values: dict[str, Any]) -> None:
+    """Set ``values`` (full keys) so that ``settings`` reads them at once, and write the file on
+    the writer thread."""
+    if not values:
+        return
+    mirror = _mirror(settings)
+    for key, value in values.items():
+        mirror.setValue(key, value)
+    # An update of our own as well: the one setValue posts is skipped while one is pending.
+    QCoreApplication.postEvent(mirror, QEvent(QEvent.Type.UpdateRequest))
 
-    def request(self) -> None:
-        """Write the settings' file soon, off this thread (call after ``setValue``)."""
-        QCoreApplication.removePostedEvents(self.settings, QEvent.Type.UpdateRequest)
-        with self._lock:
-            self._again = True
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._write_loop, name="settings-sync", daemon=True
-                )
-                self._thread.start()
 
-    def _write_loop(self) -> None:
-        path, fmt = self.settings.fileName(), self.settings.format()
-        while True:
-            with self._lock:
-                if not self._again:
-                    self._thread = None
-                    break
-                self._again = False
-            mirror = QSettings(path, fmt)
-            mirror.sync()
-            if mirror.status() != QSettings.Status.NoError:
-                log.error("cannot write the settings file %s (%s)", path, mirror.status().name)
-            del mirror
-        try:
-            self._written.emit()
-        except RuntimeError:
-            pass  # the window (and this object) went away meanwhile; the file is written
+def flush(settings: QSettings, timeout: float = 5.0) -> bool:
+    """Wait until what :func:`set_values` set for ``settings``' file is written (tests, exit)."""
+    mirror = _mirrors.get((settings.fileName(), settings.format()))
+    if mirror is None:
+        return True
+    done = threading.Event()
+    QCoreApplication.postEvent(mirror, QEvent(QEvent.Type.UpdateRequest))
+    QTimer.singleShot(0, mirror, done.set)  # runs in the writer thread after the update
+    return done.wait(timeout)
 
-    def _after_write(self) -> None:
-        # Nothing left to write: only clears the object's pending state (see the module note).
-        self.settings.sync()
 
-    def flush(self, timeout: float = 5.0) -> None:
-        """Wait until the file is written (closing the app, tests)."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        self.settings.sync()
+def _stop() -> None:
+    thread = _thread
+    if thread is not None and thread.isRunning():
+        thread.quit()
+        thread.wait(5000)

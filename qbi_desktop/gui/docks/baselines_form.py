@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.baselines import DEFAULT_KNN_K, DUMMY_STRATEGIES, MODELS, BaselineConfig
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui import settings_sync
 from qbi_desktop.gui.settings import read_setting
-from qbi_desktop.gui.settings_sync import BackgroundSettingsSync
 
 SETTINGS_GROUP = "baselines"
 # Chunks of about this many seconds: Cancel takes effect within one chunk (target 0.5 s).
@@ -83,7 +83,6 @@ class BaselineForm(QWidget):
     def __init__(self, window, parent=None):
         super().__init__(parent)
         self.window = window
-        self._sync: BackgroundSettingsSync | None = None  # writes the settings file (save)
 
         # -- data
         self.source = _combo(SOURCES, "Where the images and labels come from")
@@ -463,26 +462,19 @@ class BaselineForm(QWidget):
 
     def save(self) -> None:
         """Remember the choices (each Run saves them). Only changed values are set, and the file
-        is written off the GUI thread (gui/settings_sync.py: QSettings' own write, with two
+        is written by another thread (gui/settings_sync.py: QSettings' own write, with two
         fdatasync calls, stalled the Run click by 30-80 ms on a busy disk)."""
         s = self.window.settings
         changed = {
-            key: value
+            f"{SETTINGS_GROUP}/{key}": value
             for key, value in self._values().items()
             if str(s.value(f"{SETTINGS_GROUP}/{key}")) != str(value)
         }
-        if not changed:
-            return
-        for key, value in changed.items():
-            s.setValue(f"{SETTINGS_GROUP}/{key}", value)
-        if self._sync is None or self._sync.settings is not s:
-            self._sync = BackgroundSettingsSync(s, self)
-        self._sync.request()
+        settings_sync.set_values(s, changed)
 
     def flush_settings(self) -> None:
         """Wait until the saved choices are on disk (closing the app, tests)."""
-        if self._sync is not None:
-            self._sync.flush()
+        settings_sync.flush(self.window.settings)
 
     def restore(self) -> None:
         s = self.window.settings
