@@ -29,6 +29,7 @@ from pathlib import Path
 from qbi_desktop.core.annotation.journal import SUFFIX, JournalError, inspect
 from qbi_desktop.core.annotation.journal_lock import LOCK_SUFFIX, JournalLock
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.leftovers import pid_alive
 from qbi_desktop.core.paths import user_dir
 
@@ -139,10 +140,12 @@ def clean_leftovers() -> Leftovers:
     if intents.is_dir():
         for note in sorted(intents.glob("*.json")):
             try:
-                data = json.loads(note.read_text(encoding="utf-8"))
+                # a regular file of bounded size and depth: a FIFO named like a note blocked
+                # this job for ever, a deeply nested one raised RecursionError
+                data = read_json(note, "a note of a mask save")
                 target = Path(data["target"])
                 pid, host = int(data["pid"]), str(data.get("host", ""))
-            except (OSError, ValueError, KeyError, TypeError):
+            except (UserFacingError, OSError, ValueError, KeyError, TypeError):
                 with contextlib.suppress(OSError):
                     note.unlink()
                 continue
