@@ -73,3 +73,21 @@ def test_ids_and_seeds_in_range_still_work(project):
     done = _cli("boxes", "--project", str(project), "--item", "2", "--add", "cell,1,1,4,4")
     assert done.returncode == 0, done.stderr
     assert "1 box(es)" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--model", "logreg", "--C", "nan"], "C must be > 0"),
+        (["--model", "dummy", "--resize", f"{HUGE}x{HUGE}"], "resize to"),
+    ],
+    ids=["C-nan", "resize-huge"],
+)
+def test_baseline_numbers_out_of_range_are_refused_in_one_line(tmp_path, argv, words):
+    """NaN reached scikit-learn (InvalidParameterError with a traceback, exit 1) and a resize of
+    10^20 pixels reached the image library ("Maximum allowed dimension exceeded")."""
+    report = tmp_path / "report"
+    done = _cli("baseline", "--quiet", *argv, "--report", str(report))
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and words in done.stderr
+    assert not report.exists()

@@ -57,6 +57,10 @@ class _Plan:
 # -- planning and validation --------------------------------------------------------------------
 
 
+#: a side images may be resized to for features (one 8192 x 8192 image is 256 MB of float32)
+MAX_RESIZE_SIDE = 8192
+
+
 def _validate_config(c: BaselineConfig) -> None:
     if c.task not in ("auto", *MODELS):
         raise UserFacingError(f"task: {c.task!r} is not one of auto, {', '.join(MODELS)}")
@@ -97,11 +101,15 @@ def _validate_config(c: BaselineConfig) -> None:
         raise UserFacingError(f"downsample: must be a whole factor >= 1, not {c.downsample}")
     if c.unseen_classes not in ("error", "warn"):
         raise UserFacingError("unseen_classes: use error or warn")
-    if c.resize_to is not None and (len(c.resize_to) != 2 or min(c.resize_to) < 1):
-        raise UserFacingError(f"resize to: need (height, width), got {c.resize_to}")
+    if c.resize_to is not None and (
+        len(c.resize_to) != 2 or not 1 <= min(c.resize_to) <= max(c.resize_to) <= MAX_RESIZE_SIDE
+    ):
+        raise UserFacingError(
+            f"resize to: need (height, width) of 1 to {MAX_RESIZE_SIDE} pixels, got {c.resize_to}"
+        )
     if c.chunk_rows is not None and c.chunk_rows < 1:
         raise UserFacingError("chunk rows: must be at least 1")
-    if c.C <= 0 or c.max_iter < 1:
+    if not c.C > 0 or c.max_iter < 1:  # "not >": NaN is refused too
         raise UserFacingError("logistic regression: C must be > 0 and max_iter >= 1")
 
 
