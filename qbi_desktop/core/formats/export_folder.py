@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 from qbi_desktop.core import leftovers
 from qbi_desktop.core.atomic import UMASK, DiskFullError, write_error
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.safefile import open_regular
+from qbi_desktop.core.safefile import kind_of, open_regular
 
 
 class ExportFolder:
@@ -38,7 +39,13 @@ class ExportFolder:
                 f"{self.out}: is a symbolic link; choose the folder it points to "
                 f"({os.path.realpath(self.out)}) or a new folder"
             )
-        if self.out.exists() and (not self.out.is_dir() or any(self.out.iterdir())):
+        if self.out.exists() and not self.out.is_dir():
+            mode = self.out.stat().st_mode
+            what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
+            raise UserFacingError(
+                f"{self.out}: is {what}, not a folder; choose a new or empty folder for the export"
+            )
+        if self.out.exists() and any(self.out.iterdir()):
             raise UserFacingError(f"{self.out}: export folder exists and is not empty")
         blocker = next((p for p in self.out.parents if p.exists() and not p.is_dir()), None)
         if blocker is not None:
