@@ -65,5 +65,22 @@ OWN_INDEXES: list[str] = [
 
 
 def migrate_v9(db: sqlite3.Connection) -> None:
-    for statement in BROWSER_INDEXES + OWN_INDEXES:
+    for statement in BROWSER_INDEXES:
         db.execute(statement)
+    try:
+        for statement in OWN_INDEXES:
+            db.execute(statement)
+    except sqlite3.OperationalError as exc:
+        # the opinion indexes read every value's JSON: a damaged one stops the migration
+        # with SQLite's bare "malformed JSON", so the record is named
+        if "JSON" not in str(exc):
+            raise
+        row = db.execute(
+            "SELECT item_id, annotator, kind FROM opinions WHERE NOT json_valid(value) LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise
+        raise sqlite3.OperationalError(
+            f"item {row[0]}: an annotator's value is not valid JSON ({row[1]!r}'s {row[2]}); "
+            "a damaged or altered catalog, left at its old version"
+        ) from exc
