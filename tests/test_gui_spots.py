@@ -78,19 +78,24 @@ def test_keys_accept_reject_next(qtbot, spots_window):
     assert panel.current == panel.order[panel.order.index(third) + 1]
     qtbot.keyClick(queue, Qt.Key.Key_P)
     assert panel.current == third
-    # undo of the accept: the mask is empty again and the spot is back to "proposed"
+    # undo takes back the reject (the last decision), then the accept: the mask is empty
+    # again and both spots are back to "proposed"
+    annotate.undo()
+    assert panel.review[second].state == "proposed"
+    assert int((annotate.session.editor.mask > 0).sum()) == s.area
     annotate.undo()
     assert not annotate.session.editor.mask.any()
-    qtbot.waitUntil(lambda: panel.review[first].state == "proposed", timeout=3000)
+    assert panel.review[first].state == "proposed"
+    assert panel.current == first  # the queue shows the spot whose decision was undone
     # E: the canvas centres on the spot zoomed in, with the brush
     queue.setFocus()
     qtbot.keyClick(queue, Qt.Key.Key_E)
-    cy, cx = panel.review[third].centroid
+    cy, cx = panel.review[first].centroid
     centre = window.canvas.view.viewRect().center()
     assert abs(centre.x() - (cx + 0.5)) < 2 and abs(centre.y() - (cy + 0.5)) < 2
     assert window.canvas.screen_scale() > 4
     assert annotate.controller.tool == "brush"
-    assert panel.review[third].state == "edited"
+    assert panel.review[first].state == "edited"
 
 
 def test_accept_all_above_score_is_one_step_and_saved_with_mask(tmp_path, spots_window):

@@ -102,3 +102,39 @@ def test_json_round_trip_and_bad_files(tmp_path, detection):
         SpotReview.load(bad)
     with pytest.raises(SpotReviewError, match="unknown state"):
         review.set_state(sid, "perhaps")
+
+
+def test_history_undoes_decisions_and_strokes_in_the_order_made(detection):
+    """Accept, reject, a hand stroke: undo takes them back last first (the accept with its
+    pixels), redo in the order undone; a new stroke after an undo forgets the decision's redo."""
+    from qbi_desktop.core.spot_review import ReviewHistory
+
+    sim, det = detection
+    review = SpotReview.from_candidates(sim.image.shape, det.candidates, "median", det.params)
+    a, b = review.ranked()[:2]
+    editor = MaskEditor(sim.image.shape)
+    history = ReviewHistory(review, editor)
+    history.decide([a], "accepted", 2, paint=True)
+    assert (editor.mask[review[a].ys, review[a].xs] == 2).all()
+    history.decide([b], "rejected")
+    editor.dab(5, 5, 2, 1)  # by hand, after both
+    assert history.undo_text() is None  # the stroke is the last edit
+    editor.undo()
+    assert history.undo_text() == f"reject spot #{b}"
+    history.undo()
+    assert review[b].state == "proposed" and review[a].state == "accepted"
+    history.undo()
+    assert review[a].state == "proposed" and not editor.mask.any()
+    assert history.undo_text() is None
+    history.redo()
+    assert review[a].state == "accepted" and review[a].label == 2
+    assert (editor.mask[review[a].ys, review[a].xs] == 2).all()
+    # another edit of the canvas (a box edit: ``others`` grew) came after the reject's undo
+    assert history.redo_text(others=1) is None
+    history.redo()
+    assert review[b].state == "rejected"
+    history.undo()  # the reject again, then a new stroke: the reject cannot be redone
+    editor.dab(9, 9, 2, 1)
+    editor.undo()  # the mask stands where the reject's undo left it, but with a redo of its own
+    assert history.redo_text() is None
+    assert review[b].state == "proposed"

@@ -12,18 +12,25 @@ Saved as JSON next to the mask (``<mask>.spots.json``) with the detector and its
 a dataset can say how every labelled pixel came to be (:meth:`SpotReview.pixel_provenance`).
 Re-running the detector with other parameters (:meth:`SpotReview.merge`) keeps every decision
 made and replaces only the undecided proposals.
+
+Every decision is undoable (:class:`ReviewHistory`): an accept takes its mask stroke back with
+it, a reject or edit only its state. Decisions and the mask's own strokes share one order on
+the canvas: each decision remembers where the mask's history stood just after it
+(:attr:`MaskEditor.state_id`) and how many other edits (box edits) the canvas held, so undo
+goes to whichever came last, and redo likewise.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.annotation.masks import MaskEditor, Rect, union_rect
 from qbi_desktop.core.atomic import atomic_write_text
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.spots.measure import spot_fields
@@ -268,6 +275,145 @@ class SpotReview:
             review.spots[spot.id] = spot
         review._next_id = max(review.spots, default=0) + 1
         return review
+
+
+State = tuple[str, "int | None"]  # (state, label) of one spot
+
+
+@dataclass
+class Decision:
+    """One review step (accept, reject, edit, accept all above a score): the spots it changed,
+    their (state, label) before and after, and whether it painted a mask stroke."""
+
+    text: str  # what Edit > Undo names ("accept spot #12")
+    ids: tuple[int, ...]
+    before: tuple[State, ...]
+    after: tuple[State, ...]
+    painted: bool  # its pixels are one stroke on the mask's undo history
+    mark: tuple = field(default=())  # where the canvas stood just after it (or its undo)
+
+
+class ReviewHistory:
+    """The undo history of one review's decisions, on one mask editor (None: no mask).
+
+    ``others`` passed to every call counts the other edits the canvas has made (box edits):
+    a decision is the next to undo only while the mask and the others stand where they stood
+    just after it, and the next to redo only while they stand where its undo left them.
+    """
+
+    def __init__(self, review: SpotReview, editor: MaskEditor | None = None, limit: int = 500):
+        self.review = review
+        self.editor = editor
+        self.limit = limit
+        self._done: list[Decision] = []
+        self._undone: list[Decision] = []
+
+    # -- where the canvas stands -----------------------------------------------------------------
+    def _after(self, others: int) -> tuple:
+        e = self.editor
+        return (0 if e is None else e.state_id, others)
+
+    def _after_undo(self, others: int) -> tuple:
+        e = self.editor
+        return (0, None, others) if e is None else (e.state_id, e.redo_state_id, others)
+
+    # -- making decisions ------------------------------------------------------------------------
+    def decide(
+        self,
+        ids: Sequence[int],
+        state: str,
+        label: int | None = None,
+        *,
+        paint: bool = False,
+        others: int = 0,
+        text: str = "",
+    ) -> Rect | None:
+        """Set ``ids`` to ``state`` as one undoable step; with ``paint`` their pixels are first
+        painted with ``label`` as one mask stroke. Returns the rectangle painted (or None).
+        A paint refused by the editor raises and changes nothing."""
+        spots = [self.review[sid] for sid in ids]  # raises for an unknown id before any change
+        if state not in STATES:
+            raise SpotReviewError(f"spot {ids[0] if ids else '?'}: unknown state {state!r}")
+        painted, rect = False, None
+        if paint and spots:
+            if self.editor is None:
+                raise SpotReviewError("no mask to paint the accepted spots into")
+            editor = self.editor
+            if editor.in_stroke:
+                editor.end_stroke()
+            before_state = editor.state_id
+            editor.begin_stroke(int(label or 0))
+            try:
+                for s in spots:
+                    rect = union_rect(rect, editor.paint_pixels(s.ys, s.xs))
+            except Exception:
+                editor.cancel_stroke()
+                raise
+            editor.end_stroke()
+            painted = editor.state_id != before_state  # pixels already labelled: no stroke
+        before = tuple((s.state, s.label) for s in spots)
+        for s in spots:
+            self.review.set_state(s.id, state, label)
+        after = tuple((s.state, s.label) for s in spots)
+        names = ", ".join(f"#{s.id}" for s in spots[:3]) + (" …" if len(spots) > 3 else "")
+        what = text or f"{_VERBS.get(state, state)} spot{'s' if len(spots) > 1 else ''} {names}"
+        self._done.append(
+            Decision(what, tuple(s.id for s in spots), before, after, painted, self._after(others))
+        )
+        del self._done[: -self.limit]
+        self._undone.clear()
+        return rect
+
+    def forget_redo(self) -> None:
+        """A new edit elsewhere (re-detection): decisions undone before it stay undone."""
+        self._undone.clear()
+
+    # -- undo / redo -----------------------------------------------------------------------------
+    def undo_text(self, others: int = 0) -> str | None:
+        """What undo would take back, when the last edit on the canvas was a decision."""
+        if not self._done or (self.editor is not None and self.editor.in_stroke):
+            return None
+        d = self._done[-1]
+        return d.text if d.mark == self._after(others) else None
+
+    def redo_text(self, others: int = 0) -> str | None:
+        if not self._undone or (self.editor is not None and self.editor.in_stroke):
+            return None
+        d = self._undone[-1]
+        return d.text if d.mark == self._after_undo(others) else None
+
+    def undo(self, others: int = 0) -> tuple[Decision, Rect | None] | None:
+        """Take back the last decision (its stroke too): its spots get their states back."""
+        if self.undo_text(others) is None:
+            return None
+        d = self._done.pop()
+        rect = self.editor.undo() if d.painted else None
+        self._set(d.ids, d.before)
+        d.mark = self._after_undo(others)
+        self._undone.append(d)
+        return d, rect
+
+    def redo(self, others: int = 0) -> tuple[Decision, Rect | None] | None:
+        if self.redo_text(others) is None:
+            return None
+        d = self._undone.pop()
+        rect = self.editor.redo() if d.painted else None
+        self._set(d.ids, d.after)
+        d.mark = self._after(others)
+        self._done.append(d)
+        return d, rect
+
+    def _set(self, ids: tuple[int, ...], states: tuple[State, ...]) -> None:
+        for sid, (state, label) in zip(ids, states, strict=True):
+            spot = self.review.spots.get(sid)
+            if spot is not None:  # dropped by a re-detection since: nothing to restore
+                spot.state, spot.label = state, label
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+
+_VERBS = {"accepted": "accept", "rejected": "reject", "edited": "edit", "proposed": "reopen"}
 
 
 def _jsonable(v: Any) -> Any:

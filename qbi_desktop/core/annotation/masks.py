@@ -151,6 +151,12 @@ class MaskEditor:
     def redo_depth(self) -> int:
         return len(self._redo)
 
+    @property
+    def redo_state_id(self) -> int | None:
+        """The state id the next redo returns to (None: nothing to redo); lets another record
+        of edits on this mask (a spot review's decisions) tell whose redo comes next."""
+        return self._redo[-1][0] if self._redo else None
+
     def undo_bytes(self) -> int:
         """Memory held by the undo and redo history, in bytes."""
         return self._history_bytes

@@ -6,10 +6,16 @@ green accepted, red rejected, blue edited by hand, the current one in cyan. The 
 by decreasing score with a zoomed thumbnail whose contrast comes from the raw 16-bit values of
 its own neighbourhood, so faint and saturated spots both show.
 
-Keys while this dock has focus: A accept (its pixels are added to the mask with the active
-label: one undo step), R reject, E edit (the canvas jumps there zoomed in, with the brush),
-N / P next / previous. Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.
-SpotReview`, saved beside the mask as ``<mask>.spots.json`` each time the mask is saved.
+Keys: A accept (its pixels are added to the mask with the active label: one undo step),
+R reject, E edit (the canvas jumps there zoomed in, with the brush), N / P next / previous.
+They work in this dock, and on the image too while a review is under way and this dock is
+shown: a reviewer clicks the image to look at a spot and goes on pressing A or R, so there the
+review keys take the place of the Annotate panel's A (previous item) and E (eraser), which come
+back when the Annotate panel is shown instead (the dock says so under its buttons). Ctrl+Z
+takes back the last decision, whatever it was, and Ctrl+Shift+Z / Ctrl+Y redo it, in order with
+the strokes painted meanwhile (:class:`~qbi_desktop.core.spot_review.ReviewHistory`).
+Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.SpotReview`, saved
+beside the mask as ``<mask>.spots.json`` each time the mask is saved.
 
 Hot pixels (:mod:`qbi_desktop.core.spots.hot_pixels`): a camera's hot pixels look exactly like
 one-pixel gamma spots in one frame and can flood the queue (7 500 proposals for 750 gamma spots
@@ -53,7 +59,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.spot_review import SpotReview
+from qbi_desktop.core.spot_review import ReviewHistory, SpotReview
 from qbi_desktop.core.spots import DEFAULTS
 from qbi_desktop.gui.docks.spots_hot import (  # noqa: F401 - names the tests and users import
     AUTO_HOT_KEY,
@@ -117,6 +123,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         self.window = window
         self.canvas = window.canvas
         self.reviews: dict[int, SpotReview] = {}  # by id(MaskSession)
+        self.histories: dict[int, ReviewHistory] = {}  # by id(SpotReview): undo of decisions
         self.review: SpotReview | None = None
         self.order: list[int] = []
         self.current: int | None = None
@@ -220,6 +227,8 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         above = QHBoxLayout()
         above.addWidget(self.accept_score)
         above.addWidget(self.accept_all_button, 1)
+        self.keys_label = QLabel()
+        self.keys_label.setWordWrap(True)
         self.summary = QLabel("No detection yet")
         self.summary.setWordWrap(True)
         self.follow = QCheckBox("Zoom to the current spot")
@@ -235,6 +244,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         col.addWidget(self.follow)
         col.addWidget(self.queue, 1)
         col.addLayout(buttons)
+        col.addWidget(self.keys_label)
         col.addLayout(above)
         self.queue.setMinimumHeight(3 * (THUMB + 4))
         # a scroll area: the dock may be made small (or share the side with many others)
@@ -248,18 +258,75 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         outer.addWidget(scroll)
         self._method_changed()
 
+        # the same keys in this dock and (while a review is shown) on the image
         self.shortcuts = []
-        for key, slot in (
-            ("A", self.accept),
-            ("R", self.reject),
-            ("E", self.edit),
-            ("N", lambda: self.step(1)),
-            ("P", lambda: self.step(-1)),
-        ):
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-            sc.activated.connect(slot)
-            self.shortcuts.append(sc)
+        self.canvas_shortcuts = []
+        for key, slot, what in self._review_keys():
+            for owner, keep in ((self, self.shortcuts), (self.canvas, self.canvas_shortcuts)):
+                sc = QShortcut(QKeySequence(key), owner)
+                sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                sc.setWhatsThis(f"{what} (on the image too while the Spots panel is shown)")
+                sc.activated.connect(slot)
+                keep.append(sc)
+        self._set_aside: list[QShortcut] = []  # canvas keys of other panels the review took
+        self._keys_on_image = True
+        self._shown: bool | None = None  # the dock in front (its tab selected), once known
+        self._update_keys()
+
+    # -- where the review keys go ----------------------------------------------------------------
+    def _review_keys(self) -> list:
+        """(key, slot, what Help > Keyboard Shortcuts says) of the review."""
+        return [
+            ("A", self.accept, "Accept the current spot"),
+            ("R", self.reject, "Reject the current spot"),
+            ("E", self.edit, "Edit the current spot with the brush"),
+            ("N", lambda: self.step(1), "Next spot"),
+            ("P", lambda: self.step(-1), "Previous spot"),
+        ]
+
+    def review_keys_on_image(self) -> bool:
+        """A review with spots is under way and this dock is shown: its keys work on the image."""
+        shown = self._shown
+        if shown is None:  # before the dock's first visibility signal
+            dock = self.parentWidget()
+            shown = dock is not None and dock.isVisible() and not dock.visibleRegion().isEmpty()
+        return self.review is not None and len(self.review) > 0 and shown
+
+    def _update_keys(self, *_a) -> None:
+        on = self.review_keys_on_image()
+        if on != self._keys_on_image:
+            self._keys_on_image = on
+            mine = {sc.key().toString() for sc in self.canvas_shortcuts}
+            if on:  # the canvas's own A / E (previous item, eraser) wait until the review hides
+                self._set_aside = [
+                    sc
+                    for sc in self.canvas.findChildren(QShortcut)
+                    if sc not in self.canvas_shortcuts
+                    and sc.isEnabled()
+                    and sc.key().toString() in mine
+                ]
+            for sc in self._set_aside:
+                sc.setEnabled(not on)
+            if not on:
+                self._set_aside = []
+            for sc in self.canvas_shortcuts:
+                sc.setEnabled(on)
+        keys = " ".join(k for k, _s, _w in self._review_keys())
+        if on:
+            self.keys_label.setText(
+                f"Keys {keys} review spots here and on the image. The Annotate panel's "
+                "A (previous item) and E (eraser) work on the image again when it is shown."
+            )
+        else:
+            self.keys_label.setText(
+                f"Keys {keys} review spots here, and on the image too once Detect has found "
+                "spots (while this panel is shown)."
+            )
+
+    def _dock_visibility(self, shown: bool) -> None:
+        # a dock behind another's tab is moved out of sight, not hidden: its signal says
+        self._shown = shown
+        self._update_keys()
 
     def _boxes_visible(self, on: bool) -> None:
         for item in (*self.paths.values(), self.highlight):
@@ -366,6 +433,9 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
                 self.reviews[key] = review
             else:
                 review.merge(detection.candidates, method, recorded)
+                history = self.histories.get(id(review))
+                if history is not None:  # undone decisions' proposals may be gone
+                    history.forget_redo()
             self.review = review
             self.current = None
             self._refresh()
@@ -387,6 +457,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
 
     # -- drawing ---------------------------------------------------------------------------------
     def _refresh(self) -> None:
+        self._update_keys()
         self._draw()
         self._fill_queue()
         self._update_summary()
@@ -497,6 +568,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
 def install(window) -> SpotsPanel:
     panel = SpotsPanel(window)
     dock = window.add_dock("spots", "Spots", panel, Qt.DockWidgetArea.RightDockWidgetArea)
+    dock.visibilityChanged.connect(panel._dock_visibility)
     if "annotate" in window.docks:  # one place on the right for the two annotation docks
         window.tabifyDockWidget(window.docks["annotate"], dock)
         window.docks["annotate"].raise_()
@@ -505,4 +577,7 @@ def install(window) -> SpotsPanel:
         annotate.session_changed.connect(panel._session_changed)
         annotate.mask_changed.connect(panel._mask_changed)
         annotate.save_hooks.append(panel._mask_saved)
+        hooks = getattr(annotate, "undo_hooks", None)
+        if hooks is not None:  # Ctrl+Z on the canvas: the last decision if it came last
+            hooks.append(panel)
     return panel

@@ -1,12 +1,17 @@
 """Spots dock: the review decisions (accept, reject, edit, accept all above a score, stepping
-through the queue), as a mixin of :class:`~qbi_desktop.gui.docks.spots.SpotsPanel`."""
+through the queue), as a mixin of :class:`~qbi_desktop.gui.docks.spots.SpotsPanel`.
+
+Each decision is one step of the canvas's undo (Edit > Undo, Ctrl+Z, in the Annotate context
+that holds the canvas and this dock): the Annotate panel asks this panel first
+(``undo_hooks``), and :class:`~qbi_desktop.core.spot_review.ReviewHistory` says whether the last
+edit on the canvas was a decision or a stroke / box edit."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF
 
-from qbi_desktop.core.annotation.masks import union_rect
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.spot_review import ReviewHistory
 from qbi_desktop.gui.annotator import may_edit
 
 
@@ -39,29 +44,56 @@ class SpotReviewMixin:
             return None  # a shared project's item: the annotator's name first
         return session
 
+    # -- decisions (each one step on the canvas's undo: Ctrl+Z takes back the last one) -------
+    def _history(self) -> ReviewHistory | None:
+        """The current review's decision history, on the shown mask's editor (a new editor,
+        after a recovery, starts a new history: the old one's strokes are not in it)."""
+        if self.review is None:
+            return None
+        session = self._session()
+        editor = None if session is None else session.editor
+        key = id(self.review)
+        history = self.histories.get(key)
+        if history is None or history.review is not self.review or history.editor is not editor:
+            history = self.histories[key] = ReviewHistory(self.review, editor)
+        return history
+
+    def _others(self) -> int:
+        """Box edits on the canvas (they share its undo with strokes and decisions)."""
+        boxes = getattr(self.annotate, "boxes", None)
+        session = None if boxes is None else boxes.session
+        return 0 if session is None else len(session.undo_stack)
+
+    def _decide(self, ids, state: str, label=None, paint: bool = False) -> bool:
+        history = self._history()
+        try:
+            rect = history.decide(ids, state, label, paint=paint, others=self._others())
+        except UserFacingError as e:
+            self.window.report_error(str(e))
+            return False
+        if self.annotate is not None:
+            if rect is not None:
+                self.annotate.apply_change(rect)
+            self.annotate.boxes.stroke_made()  # a new edit: box edits undone stay undone
+        self._refresh_undo()
+        return True
+
     def accept(self) -> None:
         """A: add the current spot's pixels to the mask (one undo step), then the next one."""
         if self.review is None or self.current is None:
             return
-        session = self._ready_session()
-        if session is None:
+        if self._ready_session() is None:
             return
-        s = self.review.spots[self.current]
-        label = self.annotate.controller.label
-        try:
-            rect = session.editor.paint_pixels(s.ys, s.xs, label)
-        except UserFacingError as e:
-            self.window.report_error(str(e))
-            return
-        self.review.set_state(s.id, "accepted", label)
-        self.annotate.apply_change(rect)
-        self._after_decision(s.id)
+        sid = self.current
+        if self._decide([sid], "accepted", self.annotate.controller.label, paint=True):
+            self._after_decision(sid)
 
     def reject(self) -> None:
         if self.review is None or self.current is None:
             return
-        self.review.set_state(self.current, "rejected")
-        self._after_decision(self.current)
+        sid = self.current
+        if self._decide([sid], "rejected"):
+            self._after_decision(sid)
 
     def edit(self) -> None:
         """E: jump the canvas to the spot, zoomed in, with the brush ready."""
@@ -71,7 +103,8 @@ class SpotReviewMixin:
         cy, cx = s.centroid
         self.canvas.zoom_to(max(8.0, self.canvas.screen_scale()), QPointF(cx + 0.5, cy + 0.5))
         label = self.annotate.controller.label if self.annotate else None
-        self.review.set_state(s.id, "edited", label)
+        if not self._decide([s.id], "edited", label):
+            return
         self._update_item(s.id)
         self._draw()
         self._update_summary()
@@ -86,33 +119,55 @@ class SpotReviewMixin:
 
     def accept_all_above(self) -> int:
         """Accept every undecided spot scoring at least the threshold: one undo step."""
-        if self.review is None:
-            return 0
-        session = self._ready_session()
-        if session is None:
+        if self.review is None or self._ready_session() is None:
             return 0
         ids = self.review.undecided_above(self.accept_score.value())
-        if not ids:
-            return 0
-        label = self.annotate.controller.label
-        editor = session.editor
-        rect = None
-        try:
-            editor.begin_stroke(label)
-            for sid in ids:
-                s = self.review.spots[sid]
-                rect = union_rect(rect, editor.paint_pixels(s.ys, s.xs))
-            editor.end_stroke()
-        except UserFacingError as e:
-            if editor.in_stroke:
-                editor.cancel_stroke()
-            self.window.report_error(str(e))
+        if not ids or not self._decide(ids, "accepted", self.annotate.controller.label, True):
             return 0
         for sid in ids:
-            self.review.set_state(sid, "accepted", label)
             self._update_item(sid)
-        self.annotate.apply_change(rect)
         self._draw()
         self._update_summary()
         self._next_undecided()
         return len(ids)
+
+    # -- undo / redo (hooks of the Annotate panel's undo: the canvas context) -------------------
+    def undo_text(self) -> str | None:
+        history = self._history()
+        return None if history is None else history.undo_text(self._others())
+
+    def redo_text(self) -> str | None:
+        history = self._history()
+        return None if history is None else history.redo_text(self._others())
+
+    def undo(self):
+        history = self._history()
+        done = None if history is None else history.undo(self._others())
+        return self._show_undone(done, "Undid")
+
+    def redo(self):
+        history = self._history()
+        done = None if history is None else history.redo(self._others())
+        return self._show_undone(done, "Redid")
+
+    def _show_undone(self, done, verb: str) -> str | None:
+        """Show an undone (or redone) decision: its spots' states in the list and on the
+        image, the mask, and the first of its spots as the current one."""
+        if done is None:
+            return None
+        decision, rect = done
+        if rect is not None and self.annotate is not None:
+            self.annotate.apply_change(rect)
+        for sid in decision.ids:
+            self._update_item(sid)
+        first = next((sid for sid in decision.ids if sid in self.order), None)
+        if first is not None:
+            self.queue.setCurrentRow(self.order.index(first))
+        self._draw()
+        self._update_summary()
+        return f"{verb} {decision.text} (Spots)"
+
+    def _refresh_undo(self) -> None:
+        router = getattr(self.window, "undo_router", None)
+        if router is not None:
+            router.refresh()
