@@ -119,6 +119,10 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         self.labels_template = LabelTable()
         self.leftovers: Leftovers | None = None  # what the start-up clean-up found
         self.leftovers_box: QMessageBox | None = None
+        # other panels' edits on this canvas, asked first by undo / redo (the Spots dock's
+        # review decisions): each has undo_text() / redo_text() (None: its edit is not the
+        # last one) and undo() / redo()
+        self.undo_hooks: list = []
 
         self.overlay = MaskOverlay()
         self.canvas.view.addItem(self.overlay, ignoreBounds=True)
@@ -331,9 +335,14 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
             UndoContext(
                 "Annotate",
                 lambda: [self, self.canvas, w.docks.get("annotate"), w.docks.get("spots")],
-                lambda: self.boxes.undo_text() or ("mask edit" if self._can_undo() else None),
                 lambda: (
-                    self.boxes.redo_text()
+                    self._hook("undo_text")
+                    or self.boxes.undo_text()
+                    or ("mask edit" if self._can_undo() else None)
+                ),
+                lambda: (
+                    self._hook("redo_text")
+                    or self.boxes.redo_text()
                     or ("mask edit" if self.session and self.session.editor.redo_depth else None)
                 ),
                 self.undo,
@@ -450,7 +459,19 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         s = self.session
         return s is not None and (self.controller._stroke is not None or s.editor.undo_depth > 0)
 
+    def _hook(self, text: str):
+        """What the first undo hook whose edit came last would undo (``text``: "undo_text" or
+        "redo_text"), or None."""
+        for hook in self.undo_hooks:
+            said = getattr(hook, text)()
+            if said:
+                return said
+        return None
+
     def undo(self):
+        for hook in self.undo_hooks:  # a review decision was the last edit on the canvas
+            if hook.undo_text():
+                return hook.undo()
         if self.boxes.can_undo():  # the last edit on the canvas was a box edit
             return self.boxes.undo()
         s = self.session
@@ -461,6 +482,9 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         self._apply(s.editor.undo())
 
     def redo(self):
+        for hook in self.undo_hooks:
+            if hook.redo_text():
+                return hook.redo()
         if self.boxes.can_redo():
             return self.boxes.redo()
         s = self.session
