@@ -178,7 +178,7 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         self.max_size.valueChanged.connect(lambda v: setattr(c, "max_size", v))
         self.gamma.valueChanged.connect(lambda v: setattr(c, "gamma", v))
         pen_row = QHBoxLayout()
-        for w, tip in ((self.min_size, "min"), (self.max_size, "max"), (self.gamma, "γ")):
+        for w, tip in ((self.min_size, "min"), (self.max_size, "max")):
             pen_row.addWidget(QLabel(tip))
             pen_row.addWidget(w)
         self.protect = QCheckBox("Paint over background only")
@@ -188,6 +188,9 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         bf = QFormLayout(brush_box)
         bf.addRow("Size", size_row)
         bf.addRow("Pen", pen_row)
+        # γ on a row of its own: with it the pen row made the panel wider than the right
+        # column at 1366x768 (the panel scrolled sideways)
+        bf.addRow("Pen γ", self.gamma)
         bf.addRow(self.protect)
 
         self.fill_mode = QComboBox()
