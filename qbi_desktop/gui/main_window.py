@@ -106,6 +106,7 @@ class MainWindow(
         self._connect()
         self.panels: dict = {}
         self.panels_ready = False
+        self.failed_panels: list[str] = []  # panels whose building raised (logged, left out)
         if defer_panels:
             self._restore_geometry()  # the window opens at its size; the docks follow
             self._restore_view_settings()  # the first image opens with the saved percentiles
@@ -120,18 +121,19 @@ class MainWindow(
         if self.panels_ready:
             return
         self.panels_ready = True
-        self.panels = {
-            name: importlib.import_module(f"qbi_desktop.gui.docks.{name}").install(self)
-            for name in PANEL_MODULES
-        }
+        modules = {name: f"qbi_desktop.gui.docks.{name}" for name in PANEL_MODULES}
         # Dataset > Audit… (a menu entry and a result window, no dock of its own)
-        self.panels["audit"] = importlib.import_module("qbi_desktop.gui.docks.audit").install(self)
+        modules["audit"] = "qbi_desktop.gui.docks.audit"
         # Dataset > Agreement… (annotators' agreement, consensus, calibration; no dock)
-        self.panels["agreement"] = importlib.import_module(
-            "qbi_desktop.gui.docks.agreement"
-        ).install(self)
+        modules["agreement"] = "qbi_desktop.gui.docks.agreement"
         # Measure menu, profile pane under the canvas, scale bar (no dock of its own)
-        self.panels["measure"] = importlib.import_module("qbi_desktop.gui.measure").install(self)
+        modules["measure"] = "qbi_desktop.gui.measure"
+        for name, module in modules.items():
+            panel = self._install_panel(
+                name, lambda module=module: importlib.import_module(module).install(self)
+            )
+            if panel is not None:
+                self.panels[name] = panel
         self._follow_annotator()
         self._arrange_default_layout()
         install_central_actions(self)
@@ -144,6 +146,7 @@ class MainWindow(
             if self.current is not None:
                 self.canvas.plane_changed.emit(self.canvas.plane)
                 self.document_shown.emit(self.current)
+        self._tell_failed_panels()
         self.panels_installed.emit()
 
     def _follow_annotator(self) -> None:
@@ -162,7 +165,11 @@ class MainWindow(
                 tip="Switch who is recorded with every label, box, mask and review",
             )
         # Annotate blind, the name asked in a shared project, items by annotator
-        self.panels["blind"] = importlib.import_module("qbi_desktop.gui.blind").install(self)
+        blind = self._install_panel(
+            "blind", lambda: importlib.import_module("qbi_desktop.gui.blind").install(self)
+        )
+        if blind is not None:
+            self.panels["blind"] = blind
 
     def _connect(self) -> None:
         self.canvas.empty_hint.open_requested.connect(self.open_dialog)

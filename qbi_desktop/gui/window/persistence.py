@@ -2,15 +2,59 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+
 from PySide6.QtCore import QByteArray, QTimer
 from PySide6.QtWidgets import QApplication
 
-from qbi_desktop.gui.layout import hide_stale_tab_bars, size_default_layout
+from qbi_desktop.gui.layout import (
+    LEFT_MIN,
+    LEFT_SHARE,
+    RIGHT_MIN,
+    RIGHT_SHARE,
+    hide_stale_tab_bars,
+    size_default_layout,
+)
 from qbi_desktop.gui.settings import read_setting
 
 SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
 LAYOUT_VERSION = 2
+# A restored layout is used only when every dock in view shows at least this much of its panel
+# (or all of a smaller one) and the central area keeps this share of the window: a layout saved
+# while panels were half built, or at a larger screen, squashed docks to a title and a scroll bar.
+USABLE_DOCK_WIDTH, USABLE_DOCK_HEIGHT = 120, 80
+USABLE_CENTRAL_SHARE = 0.25
+
+log = logging.getLogger(__name__)
+
+
+def layout_problem(window) -> str | None:
+    """Why the window's current dock arrangement is unusable, or None when it is usable."""
+    central = window.centralWidget()
+    if central is not None and central.isVisible():
+        width, height = window.width(), window.height()
+        # in a window too narrow for that share, what the default columns leave (less the
+        # tab strip and separators) is all that can be asked
+        left = max(LEFT_MIN, int(width * LEFT_SHARE))
+        default = width - left - max(RIGHT_MIN, int(width * RIGHT_SHARE)) - 40
+        if central.width() < min(width * USABLE_CENTRAL_SHARE, default):
+            return f"the image area is {central.width()} of {width} px wide"
+        if central.height() < height * USABLE_CENTRAL_SHARE:
+            return f"the image area is {central.height()} of {height} px high"
+    for dock in window.docks.values():
+        # docks behind another's tab, closed or floating are not squashed by the layout
+        if dock.isFloating() or not dock.isVisible() or dock.visibleRegion().isEmpty():
+            continue
+        area = dock.widget()
+        shown = area.viewport().size()
+        least = area.widget().minimumSizeHint()
+        if shown.width() < min(least.width(), USABLE_DOCK_WIDTH):
+            return f"{dock.windowTitle()} is {shown.width()} px wide"
+        if shown.height() < min(least.height(), USABLE_DOCK_HEIGHT):
+            return f"{dock.windowTitle()} is {shown.height()} px high"
+    return None
 
 
 class PersistenceMixin:
@@ -28,7 +72,43 @@ class PersistenceMixin:
             self._size_default_on_show = True  # get their shares of the real width once shown
         else:
             QTimer.singleShot(0, lambda: hide_stale_tab_bars(self))
+            # Checked once the restored sizes are applied: at once when shown, else on show.
+            if self.isVisible():
+                QTimer.singleShot(0, self._check_restored_layout)
+            else:
+                self._check_layout_on_show = True
+        # Only a layout with every panel in it is worth saving (see save_layout).
+        self._layout_whole = not self.failed_panels
         self._restore_view_settings()
+
+    def _check_restored_layout(self) -> None:
+        """A saved layout that leaves a dock or the image squashed gives way to the default."""
+        problem = layout_problem(self)
+        if problem is None:
+            return
+        message = f"The saved window layout does not fit ({problem}): the default layout is used."
+        log.warning(message)
+        self.statusBar().showMessage(message, 15000)
+        self.reset_layout()
+
+    def _install_panel(self, name: str, build: Callable[[], object]) -> object | None:
+        """``build()``, or None when it raised: the panel is left out, the error logged and
+        the window's layout not saved on close (it was arranged without that panel)."""
+        try:
+            return build()
+        except Exception:  # a bug in one panel must not take the window (or its layout) down
+            log.exception("the %s panel could not be built", name)
+            self.failed_panels.append(name)
+            return None
+
+    def _tell_failed_panels(self) -> None:
+        if self.failed_panels:
+            names = ", ".join(self.failed_panels)
+            self.statusBar().showMessage(
+                f"Panel(s) not built: {names} (see the log). The window layout will not be "
+                "saved on close; the last good one is kept.",
+                60000,
+            )
 
     def _restore_view_settings(self) -> None:
         if getattr(self, "_view_settings_restored", False):
@@ -61,7 +141,9 @@ class PersistenceMixin:
 
     def save_layout(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
-        if self.panels_ready:  # closed before the panels were built: keep the saved docks
+        # Closed before the panels were built, or with one missing (it failed to build, or
+        # building stopped half way): keep the last good layout rather than save a broken one.
+        if self.panels_ready and getattr(self, "_layout_whole", False):
             self.settings.setValue("window/state", self.saveState(LAYOUT_VERSION))
         self.settings.setValue("view/colormap", self.levels_panel.cmap.currentText())
         low, high = self.levels_panel.percentiles
@@ -82,3 +164,6 @@ class PersistenceMixin:
         if getattr(self, "_size_default_on_show", False):
             self._size_default_on_show = False
             QTimer.singleShot(0, lambda: size_default_layout(self))
+        if getattr(self, "_check_layout_on_show", False):
+            self._check_layout_on_show = False
+            QTimer.singleShot(0, self._check_restored_layout)
