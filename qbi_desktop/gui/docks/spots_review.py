@@ -143,14 +143,14 @@ class SpotReviewMixin:
     def undo(self):
         history = self._history()
         done = None if history is None else history.undo(self._others())
-        return self._show_undone(done, "Undid")
+        return self._show_undone(done)
 
     def redo(self):
         history = self._history()
         done = None if history is None else history.redo(self._others())
-        return self._show_undone(done, "Redid")
+        return self._show_undone(done)
 
-    def _show_undone(self, done, verb: str) -> str | None:
+    def _show_undone(self, done) -> None:
         """Show an undone (or redone) decision: its spots' states in the list and on the
         image, the mask, and the first of its spots as the current one."""
         if done is None:
@@ -165,7 +165,7 @@ class SpotReviewMixin:
             self.queue.setCurrentRow(self.order.index(first))
         self._draw()
         self._update_summary()
-        return f"{verb} {decision.text} (Spots)"
+        return None  # the window's undo says "Undid reject spot #12 (Annotate)" itself
 
     def _refresh_undo(self) -> None:
         router = getattr(self.window, "undo_router", None)
