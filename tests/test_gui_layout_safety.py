@@ -3,6 +3,8 @@ the image squashed on this screen gives way to the default arrangement."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from PySide6.QtCore import QByteArray, Qt, QTimer
 
@@ -22,6 +24,7 @@ def _start(qtbot, size=LAPTOP):
     QTimer.singleShot(0, window.install_panels)
     qtbot.waitUntil(lambda: window.panels_ready, timeout=20000)
     qtbot.wait(200)  # the restored (or default) sizes are applied and checked
+    assert os.environ["QBI_DESKTOP_HOME"] in window.settings.fileName()  # never the user's own
     return window
 
 
@@ -45,15 +48,18 @@ def _in_default_arrangement(window) -> None:
 
 
 @pytest.fixture
-def broken_simulate(monkeypatch):
-    """The Simulate panel's constructor raises, as one panel's did at start in a user's run."""
+def broken_simulate(settings_dir):
+    """The Simulate panel's constructor raises, as one panel's did at start in a user's run.
+    A patch of its own: ``undo()`` (the bug fixed) must not undo the test's settings folder."""
     from qbi_desktop.gui.docks import simulate
 
     def fail(self, window):
         raise RuntimeError("a bug in the panel")
 
-    monkeypatch.setattr(simulate.SimulatePanel, "__init__", fail)
-    return monkeypatch
+    patch = pytest.MonkeyPatch()
+    patch.setattr(simulate.SimulatePanel, "__init__", fail)
+    yield patch
+    patch.undo()
 
 
 def test_a_panel_failing_to_build_does_not_save_a_broken_layout(
@@ -153,3 +159,44 @@ def test_the_annotate_panel_needs_no_sideways_scrolling_on_a_laptop(qtbot, setti
     for spin in (panel.min_size, panel.max_size, panel.gamma, panel.tolerance):
         assert spin.mapTo(panel.scroll.viewport(), spin.rect().topRight()).x() < right
     _close(window)
+
+
+def test_after_typing_a_target_the_next_row_shows_from_its_thumbnail(qtbot, main_window, tmp_path):
+    """Enter on a typed target moves to the next item with the Targets column scrolled into view;
+    when that column fits beside the thumbnail and the label, the view scrolls back to them."""
+    from test_gui_browser import _mnist_subset  # real MNIST digits (skipped without them)
+
+    from qbi_desktop.core.catalog import targets as T
+    from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_TARGETS
+
+    root, _labels = _mnist_subset(tmp_path, n=20)
+    window = main_window
+    window.resize(1600, 1000)
+    browser = window.panels["browser"]
+    assert browser.open_project(root)
+    browser.define_target(T.TargetDef("count", "", 0, 100, 0))
+    dock = window.docks["browser"]
+    dock.raise_()
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=3000)
+    table = browser.table
+    bar = table.horizontalScrollBar()
+    bar.setValue(0)
+    # the Browser column as wide as thumbnail ... Targets; the columns after it stay out of view
+    need_px = table.columnViewportPosition(COL_TARGETS) + table.columnWidth(COL_TARGETS) + 8
+    window.resizeDocks([dock], [dock.width() - table.viewport().width() + need_px], Qt.Horizontal)
+    qtbot.wait(100)
+    assert need_px <= table.viewport().width() < table.horizontalHeader().length()
+
+    table.selectRow(0)
+    bar.setValue(bar.maximum())  # as after F2 on a narrower column: the Targets column in view
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_F2)
+    editor = browser.target_delegate.editor
+    qtbot.keyClicks(editor, "5")
+    qtbot.keyClick(editor, Qt.Key.Key_Return)
+    qtbot.wait(50)
+    assert table.currentIndex().row() == 1 and browser.target_delegate.editor is not None
+    visible = table.viewport().width()
+    for column in (0, COL_LABEL, COL_TARGETS):  # thumbnail, label and the value being typed
+        left = table.columnViewportPosition(column)
+        assert 0 <= left and left + table.columnWidth(column) <= visible, column

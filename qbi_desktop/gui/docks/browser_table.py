@@ -10,6 +10,7 @@ shown as it is; one out of view (the Targets column reached with F2) is still sc
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 
@@ -23,3 +24,20 @@ class ItemTable(QTableView):
         super().scrollTo(index, hint)
         if 0 <= left < self.viewport().width():
             bar.setValue(keep)  # its left edge was in view: only the rows move
+
+    def closeEditor(self, editor, hint) -> None:  # noqa: N802 (Qt API)
+        super().closeEditor(editor, hint)
+        # A target typed (Enter moves on to the next item, Escape ends): once the move is done,
+        # the row shows from its thumbnail again if the edited column fits beside it.
+        QTimer.singleShot(0, self._back_to_thumbnail)
+
+    def _back_to_thumbnail(self) -> None:
+        index = self.currentIndex()
+        bar = self.horizontalScrollBar()
+        if not index.isValid() or bar.value() == 0:
+            return
+        keep = bar.value()
+        bar.setValue(0)
+        right = self.columnViewportPosition(index.column()) + self.columnWidth(index.column())
+        if right > self.viewport().width():
+            bar.setValue(keep)  # the cell does not fit beside the thumbnail: it stays in view
