@@ -206,6 +206,8 @@ class ItemTableModel(QAbstractTableModel):
             rows += self._ids.loaded_rows(item_id)
         for r in rows:
             self.dataChanged.emit(self.index(r, 0), self.index(r, len(COLUMNS) - 1))
+        if self.suggestions is not None:  # shown or not: the queue and its counter follow
+            self.suggestions.labels_changed(fetched)
 
     def set_order(self, ids: np.ndarray) -> None:
         """Show these ids in this order (the label-next queue); the row cache stays valid."""

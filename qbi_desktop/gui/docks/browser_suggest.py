@@ -24,6 +24,10 @@ search), so typing never waits for the model.
   the order is refreshed. Clicking the Suggested header does the same.
 * The counter: labelled / remaining and how often the suggestion shown was the label then
   given, over the last 100 labels (whatever key gave it).
+
+The queue and the counter follow the catalog, not only the model's snapshot: the counter reads
+labelled / remaining from the catalog's count table after every edit, and an item whose label
+was cleared after the snapshot joins the queue at once (:mod:`browser_label_next`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,12 @@ from qbi_desktop.core.quality.labelling import K, RecentAccuracy, SuggestionTabl
 from qbi_desktop.core.quality.suggest_models import MODELS, set_model, stored_model
 from qbi_desktop.core.quality.suggest_process import change_stamp, suggestion_job
 from qbi_desktop.gui.annotator import may_edit
+from qbi_desktop.gui.docks.browser_label_next import (
+    REORDER_EVERY,
+    LabelNextQueue,
+    has_id,
+    scored,
+)
 from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
 from qbi_desktop.gui.elided_label import ElidedLabel
 from qbi_desktop.gui.steady_line import SteadyLine
@@ -60,9 +70,6 @@ from qbi_desktop.gui.steady_line import SteadyLine
 DEBOUNCE_MS = 120  # after a label: gather the next few keys into one update
 COUNTER_MS = 250  # the counter is refreshed at most this often while labels come in
 PRIORITY_ROWS = 300  # rows around the view whose features are read first
-#: labels given before "Label next" re-sorts the table: the rows the user is about to work
-#: through stay put (and their thumbnails loaded) instead of changing after every key
-REORDER_EVERY = 10
 #: the child's nice value while it reads features after the first suggestions (suggest_process.
 #: lower_priority): background work for minutes on a big project, and on a loaded machine
 #: each key press waited behind it for a core
@@ -77,7 +84,7 @@ def install(panel) -> BrowserSuggestions:
     return suggestions
 
 
-class BrowserSuggestions(QObject):
+class BrowserSuggestions(LabelNextQueue, QObject):
     """The Browser's suggestion provider (see the module docstring)."""
 
     def __init__(self, panel):
@@ -95,6 +102,11 @@ class BrowserSuggestions(QObject):
         self.accuracy = RecentAccuracy(100)
         self.counted: set[int] = set()  # items whose label was compared with the suggestion
         self.labelled_since: set[int] = set()  # labelled after the model's last snapshot
+        #: unlabelled now but labelled in the model's last snapshot: no suggestion yet
+        self.cleared_since: set[int] = set()
+        #: the queue shown holds items the snapshot it was made from had not scored: made again
+        #: when a snapshot that knows them comes
+        self._unscored_shown = np.zeros(0, dtype=np.int64)
         self.labels_since_reorder = 0
         self.queue_stale = False  # "Label next" is on but the table is not in its order yet
         self._own_reset = False  # a reset we made (queue order): no new update for it
@@ -162,7 +174,6 @@ class BrowserSuggestions(QObject):
 
         self.model.suggestions = self
         self.model.modelReset.connect(self._model_reset)
-        self.model.dataChanged.connect(self._data_changed)
         panel.table.installEventFilter(self)
         if self.window is not None:
             self.window.installEventFilter(self)  # its Close ends the child process
@@ -203,72 +214,6 @@ class BrowserSuggestions(QObject):
     def suggestion_for(self, item_id: int) -> tuple[str, float] | None:
         return None if self.table is None or self.hidden() else self.table.lookup(item_id)
 
-    # -- the model's hooks -----------------------------------------------------------------
-    def reorder(self, ids: np.ndarray) -> np.ndarray:
-        """The table's rows after a reload: in queue order while "Label next" is on."""
-        self._base_ids = ids
-        if not self.queue_on or self.table is None:
-            self.queue_stale = self.queue_on  # ordered when the first suggestions come
-            return ids
-        self.queue_stale = False
-        return self._queue_rows(current=None)
-
-    def sort_requested(self, order: Qt.SortOrder) -> None:
-        """A click on the Suggested header: the label-next order."""
-        self.queue_box.setChecked(True)
-
-    def _queue_rows(self, current: int | None) -> np.ndarray:
-        queue = self.table.queue
-        if self.labelled_since:  # the snapshot was made before these were labelled
-            queue = queue[~np.isin(queue, np.fromiter(self.labelled_since, np.int64))]
-        base = self._base_ids
-        items = self.table.labelled + self.table.unlabelled
-        if base is not None and len(base) < items:  # filtered: the queue's items shown only
-            queue = queue[np.isin(queue, base, assume_unique=True)]
-        if current is not None:
-            queue = np.concatenate([[current], queue[queue != current]]).astype(np.int64)
-        return queue
-
-    # -- the queue --------------------------------------------------------------------------
-    def set_queue(self, on: bool) -> None:
-        if on == self.queue_on:
-            return
-        self.queue_on = on
-        if self.queue_box.isChecked() != on:
-            self.queue_box.setChecked(on)
-        self.labels_since_reorder = 0
-        self._own_reset = True
-        try:
-            self.model.reload()  # through reorder(): queue order, or the catalog's again
-        finally:
-            self._own_reset = False
-        if self.model.rowCount():
-            self._go_to_row(0)
-
-    def _go_to_row(self, row: int) -> None:
-        table = self.panel.table
-        column = max(1, table.currentIndex().column())
-        index = self.model.index(row, column)
-        table.setCurrentIndex(index)
-        table.scrollTo(index)
-
-    def _reorder_keeping_current(self) -> None:
-        """New queue: the item the user is on stays current (first), the rest follow."""
-        table = self.panel.table
-        row = table.currentIndex().row()
-        current = self.model.item_id(row) if 0 <= row < self.model.rowCount() else None
-        if current is not None and self.model.item(row)["label"] is not None:
-            current = None  # labelled meanwhile: the queue's first item is next
-        self.labels_since_reorder = 0
-        self.queue_stale = False
-        self._own_reset = True
-        try:
-            self.model.set_order(self._queue_rows(current))
-        finally:
-            self._own_reset = False
-        if self.model.rowCount():
-            self._go_to_row(0)
-
     # -- hearing of edits -------------------------------------------------------------------
     def _model_reset(self) -> None:
         # the model's project: the panel's is still the closing one while the model empties
@@ -278,6 +223,7 @@ class BrowserSuggestions(QObject):
             self._new_project(root)
             return
         if not self._own_reset:  # an import, split, filter ...: labels may have changed
+            self._show_counter()  # from the catalog, now
             self.schedule()
 
     def _new_project(self, root: Path | None) -> None:
@@ -290,6 +236,8 @@ class BrowserSuggestions(QObject):
         self.accuracy = RecentAccuracy(100)
         self.counted.clear()
         self.labelled_since.clear()
+        self.cleared_since.clear()
+        self._unscored_shown = np.zeros(0, dtype=np.int64)
         self.first_shown_at = None
         self.root = root
         self.generation += 1
@@ -298,36 +246,6 @@ class BrowserSuggestions(QObject):
         self._show_counter()
         if root is not None:
             self.schedule(0)
-
-    def _data_changed(self, top_left, bottom_right, _roles=()) -> None:
-        if not top_left.column() <= COL_LABEL <= bottom_right.column() or self.table is None:
-            return
-        changed = False
-        for row in range(top_left.row(), bottom_right.row() + 1):
-            item = self.model.item(row)
-            item_id = int(item["id"])
-            if item["label"] is None:
-                self.counted.discard(item_id)  # taken back: a later label counts again
-                self.labelled_since.discard(item_id)
-                changed = True
-                continue
-            if item_id not in self.labelled_since:
-                self.labelled_since.add(item_id)
-                self.labels_since_reorder += 1
-                changed = True  # a new label teaches the model, suggested or not (none at 0)
-            if item_id in self.counted:
-                continue
-            found = self.table.lookup(item_id)
-            if found is not None:  # was unlabelled with a suggestion at the last update
-                self.counted.add(item_id)
-                self.accuracy.record(found[0], str(item["label"]))
-                changed = True
-        if changed:
-            # the counter follows within a moment, not at every key: its text and tooltip
-            # cost ~1 ms of the GUI thread each time they are set
-            if not self.counter_timer.isActive():
-                self.counter_timer.start()  # and the detail line, should the row stay current
-            self.schedule()
 
     # -- the worker -------------------------------------------------------------------------
     def schedule(self, delay_ms: int = DEBOUNCE_MS) -> None:
@@ -416,13 +334,21 @@ class BrowserSuggestions(QObject):
         self.table = table
         # still unlabelled in this snapshot: labelled after it was made
         self.labelled_since = {
-            i for i in self.labelled_since if len(table.ids) and _contains(table.ids, i)
+            i for i in self.labelled_since if len(table.ids) and has_id(table.ids, i)
         }
+        # unlabelled in this snapshot: scored (or waiting for features) like the others now
+        self.cleared_since = {
+            i for i in self.cleared_since if not (len(table.ids) and has_id(table.ids, i))
+        }
+        rescored = bool(scored(table, self._unscored_shown).any())
         self.updates += 1
         if self.first_shown_at is None and len(table.ids) and (table.suggested >= 0).any():
             self.first_shown_at = time.perf_counter()
-        if self.queue_on and (self.queue_stale or self.labels_since_reorder >= REORDER_EVERY):
-            self._reorder_keeping_current()
+        if self.queue_on and (
+            self.queue_stale or rescored or self.labels_since_reorder >= REORDER_EVERY
+        ):
+            # the first order from a model: its own; later ones keep the item the user is on
+            self._reorder_keeping_current(keep=not self.queue_stale)
         else:
             self._repaint_suggested()
         self._show_counter()
@@ -457,8 +383,10 @@ class BrowserSuggestions(QObject):
         if self.root is None:
             self.counter.setText("")
             return
+        counts = self._catalog_counts()
         if t is None:
-            self.counter.setText("Suggestions: reading the labels…")
+            start = "" if counts is None else f"labelled {counts[0]:,} / remaining {counts[1]:,} · "
+            self.counter.setText(f"{start}Suggestions: reading the labels…")
             return
         if self.hidden():
             self.counter.setText("Suggestions are off while annotating blind")
@@ -467,7 +395,9 @@ class BrowserSuggestions(QObject):
                 "other annotators' work"
             )
             return
-        parts = [f"labelled {t.labelled:,} / remaining {t.unlabelled:,}"]
+        # the catalog's counts as they are now; the snapshot's may be a few edits behind
+        labelled, unlabelled = counts if counts is not None else (t.labelled, t.unlabelled)
+        parts = [f"labelled {labelled:,} / remaining {unlabelled:,}"]
         acc = self.accuracy.value
         if acc is not None:
             parts.append(f"suggestions right {100 * acc:.0f} % of the last {len(self.accuracy)}")
@@ -602,8 +532,3 @@ class BrowserSuggestions(QObject):
         self.window.statusBar().showMessage(f"1 item(s): {change.what}", 3000)
         panel._advance(row)
         return True
-
-
-def _contains(sorted_ids: np.ndarray, item_id: int) -> bool:
-    pos = int(np.searchsorted(sorted_ids, item_id))
-    return pos < len(sorted_ids) and int(sorted_ids[pos]) == item_id
