@@ -200,3 +200,26 @@ def test_after_typing_a_target_the_next_row_shows_from_its_thumbnail(qtbot, main
     for column in (0, COL_LABEL, COL_TARGETS):  # thumbnail, label and the value being typed
         left = table.columnViewportPosition(column)
         assert 0 <= left and left + table.columnWidth(column) <= visible, column
+
+
+def test_a_window_saved_larger_than_this_screen_opens_at_the_screens_size(qtbot, settings_dir):
+    from PySide6.QtWidgets import QApplication
+
+    from qbi_desktop.gui.main_window import MainWindow
+    from qbi_desktop.gui.window.persistence import SMALL_SCREEN_WIDTH
+
+    area = QApplication.primaryScreen().availableGeometry()
+    big = _start(qtbot, size=(area.width() + 800, area.height() + 400))
+    _close(big)
+
+    # as the app opens it: the window's size comes before the panels
+    again = MainWindow(defer_panels=True)
+    qtbot.addWidget(again)
+    # the size a first start gets on this screen (Qt's own restore shrank it: 910x512 on a
+    # 1366x768 X screen, 798x774 on the 800x800 offscreen one)
+    share = 1.0 if area.width() < SMALL_SCREEN_WIDTH else 0.88
+    assert again.size().toTuple() == (int(area.width() * share), int(area.height() * share))
+    again.install_panels()
+    again.show()
+    qtbot.waitExposed(again)
+    _close(again)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QTimer
+from PySide6.QtCore import QByteArray, QDataStream, QRect, QTimer
 from PySide6.QtWidgets import QApplication
 
 from qbi_desktop.gui.layout import (
@@ -55,6 +55,25 @@ def layout_problem(window) -> str | None:
         if shown.height() < min(least.height(), USABLE_DOCK_HEIGHT):
             return f"{dock.windowTitle()} is {shown.height()} px high"
     return None
+
+
+def _larger_than_screen(geometry: QByteArray, screen) -> bool:
+    """Whether a saved window geometry (``QWidget.saveGeometry``) is larger than ``screen``'s
+    available area: Qt shrinks such a window to an odd size (a 2400x1350 window came back as
+    910x512 on a 1366x768 screen), where the screen's own first-start size serves better."""
+    if screen is None:
+        return False
+    stream = QDataStream(geometry)
+    magic = stream.readUInt32()
+    major = stream.readUInt16()
+    stream.readUInt16()
+    frame, normal = QRect(), QRect()
+    stream >> frame
+    stream >> normal
+    if magic != 0x1D9D0CB or major < 1 or stream.status() != QDataStream.Status.Ok:
+        return False  # not a geometry Qt wrote: restoreGeometry refuses it anyway
+    area = screen.availableGeometry()
+    return normal.width() > area.width() or normal.height() > area.height()
 
 
 class PersistenceMixin:
@@ -125,10 +144,14 @@ class PersistenceMixin:
         if self.isVisible():
             return  # shown already (panels built after the first frame): keep where it is
         geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+        screen = QApplication.primaryScreen()
+        if (
+            isinstance(geometry, QByteArray)
+            and not geometry.isEmpty()
+            and not _larger_than_screen(geometry, screen)
+        ):
             self.restoreGeometry(geometry)
-        else:  # first start: most of the screen, centred; all of a laptop's screen
-            screen = QApplication.primaryScreen()
+        else:  # first start (or a larger screen's window): most of the screen, centred
             if screen is not None:
                 area = screen.availableGeometry()
                 # Below ~1500 px the docks need every pixel for the canvas to keep half the
