@@ -223,3 +223,43 @@ def test_a_window_saved_larger_than_this_screen_opens_at_the_screens_size(qtbot,
     again.show()
     qtbot.waitExposed(again)
     _close(again)
+
+
+def test_when_typing_targets_ends_the_row_shows_from_its_thumbnail(qtbot, main_window, tmp_path):
+    """On a laptop the Targets column never fits beside the thumbnail: while values are typed it
+    stays in view, and Escape brings back the thumbnail and label (also at the next row)."""
+    from test_gui_browser import _mnist_subset  # real MNIST digits (skipped without them)
+
+    from qbi_desktop.core.catalog import targets as T
+    from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_TARGETS
+
+    root, _labels = _mnist_subset(tmp_path, n=20)
+    window = main_window
+    window.resize(*LAPTOP)
+    browser = window.panels["browser"]
+    assert browser.open_project(root)
+    browser.define_target(T.TargetDef("count", "", 0, 100, 0))
+    dock = window.docks["browser"]
+    dock.raise_()
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=3000)
+    table = browser.table
+
+    def in_view(column) -> bool:
+        left = table.columnViewportPosition(column)
+        return 0 <= left and left + table.columnWidth(column) <= table.viewport().width()
+
+    table.selectRow(0)
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_F2)
+    qtbot.keyClicks(browser.target_delegate.editor, "5")
+    qtbot.keyClick(browser.target_delegate.editor, Qt.Key.Key_Return)
+    qtbot.wait(50)
+    editor = browser.target_delegate.editor
+    assert editor is not None and in_view(COL_TARGETS)  # the next value is typed in view
+    qtbot.keyClick(editor, Qt.Key.Key_Escape)
+    qtbot.wait(50)
+    assert in_view(0) and in_view(COL_LABEL)
+    qtbot.keyClick(table, Qt.Key.Key_Down)  # on to the next item: still from its thumbnail
+    qtbot.wait(50)
+    assert table.currentIndex().row() == 2
+    assert in_view(0) and in_view(COL_LABEL)

@@ -10,8 +10,10 @@ shown as it is; one out of view (the Targets column reached with F2) is still sc
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QTableView
+
+from qbi_desktop.gui.docks.browser_model import COL_LABEL
 
 
 class ItemTable(QTableView):
@@ -28,13 +30,22 @@ class ItemTable(QTableView):
     def closeEditor(self, editor, hint) -> None:  # noqa: N802 (Qt API)
         super().closeEditor(editor, hint)
         # A target typed (Enter moves on to the next item, Escape ends): once the move is done,
-        # the row shows from its thumbnail again if the edited column fits beside it.
+        # the row shows from its thumbnail again if the edited column fits beside it, and
+        # always once the typing is over.
         QTimer.singleShot(0, self._back_to_thumbnail)
 
     def _back_to_thumbnail(self) -> None:
         index = self.currentIndex()
         bar = self.horizontalScrollBar()
         if not index.isValid() or bar.value() == 0:
+            return
+        if self.state() != QAbstractItemView.State.EditingState:
+            # Typing is over (Escape, or Enter on the last item): the thumbnail and the label
+            # come back, and the current cell with them (a far one would be scrolled to again
+            # at the next row change).
+            label = self.model().index(index.row(), COL_LABEL)
+            self.selectionModel().setCurrentIndex(label, QItemSelectionModel.SelectionFlag.NoUpdate)
+            bar.setValue(0)
             return
         keep = bar.value()
         bar.setValue(0)
