@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QDataStream, QRect, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from qbi_desktop.gui.layout import (
     LEFT_MIN,
@@ -48,6 +48,8 @@ def layout_problem(window) -> str | None:
         if dock.isFloating() or not dock.isVisible() or dock.visibleRegion().isEmpty():
             continue
         area = dock.widget()
+        if not isinstance(area, QScrollArea):  # every panel's dock holds one (add_dock)
+            continue
         shown = area.viewport().size()
         least = area.widget().minimumSizeHint()
         if shown.width() < min(least.width(), USABLE_DOCK_WIDTH):
