@@ -208,30 +208,12 @@ class Walks:
             tests.append(f"EXISTS (SELECT 1 FROM items WHERE items.id = d.item_id AND {items})")
             params += self.item_params
         src = "FROM opinions d WHERE " + " AND ".join(tests) + " "
-        db = self.db
-
-        def size() -> int:
-            return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
-
-        def fetch(off: int, n: int) -> list[int]:
-            sql = "SELECT d.item_id " + src + "ORDER BY d.item_id LIMIT ? OFFSET ?"
-            return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-        return size, fetch
+        return _in_id_order(self.db, src, params, "d.item_id")
 
     def in_item_order(self, kind: str, name: str) -> Part:
         """The person's opinions of ``kind`` in item order (the covering index opinions_own)."""
         src, params = self._source(kind, name, "", [])
-        db = self.db
-
-        def size() -> int:
-            return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
-
-        def fetch(off: int, n: int) -> list[int]:
-            sql = "SELECT o.item_id " + src + "ORDER BY o.item_id LIMIT ? OFFSET ?"
-            return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-        return size, fetch
+        return _in_id_order(self.db, src, params, "o.item_id")
 
     def by_value(
         self, kind: str, name: str, expr: str, test: str, args: list[Any], descending: bool
@@ -250,6 +232,19 @@ class Walks:
             return [r[0] for r in db.execute(sql, [*params, n, off])]
 
         return size, fetch
+
+
+def _in_id_order(db: sqlite3.Connection, src: str, params: list[Any], item_id: str) -> Part:
+    """The part whose rows ``src`` (``FROM ... WHERE ...``) selects, in the order of ``item_id``."""
+
+    def size() -> int:
+        return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
+
+    def fetch(off: int, n: int) -> list[int]:
+        sql = f"SELECT {item_id} {src}ORDER BY {item_id} LIMIT ? OFFSET ?"
+        return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+    return size, fetch
 
 
 #: (kind, SQL of the sort key on the person's opinion ``k`` of that kind) per own sort key
