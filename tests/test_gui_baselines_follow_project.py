@@ -33,3 +33,46 @@ def test_the_project_source_follows_the_browser(qtbot, main_window, tmp_path):
 
     browser.close_project()
     assert "No project open" in form.project_note.text()
+
+
+def test_a_project_being_labelled_runs_with_its_unlabelled_items_left_out(
+    qtbot, main_window, tmp_path
+):
+    """A run on a project with unlabelled items failed with "label them, or choose to leave
+    unlabeled items out", and only the command line offered that choice. The form has it now,
+    kept with the form's other settings."""
+    from PySide6.QtCore import Qt
+
+    browser = main_window.panels["browser"]
+    panel = main_window.panels["baselines"]
+    form = panel.form
+    main_window.docks["baselines"].show()
+    main_window.docks["baselines"].raise_()
+    _project(browser, tmp_path / "p", 200)
+    qtbot.waitUntil(lambda: len(browser.project) == 200, timeout=30000)
+    ids = browser.project.ids()
+    browser.project.set_label(ids[:30], None)  # 30 items not labelled yet
+    form.source.setCurrentIndex(form.source.findData("project"))
+    form.model.setCurrentIndex(form.model.findData("knn"))
+    form.split.setCurrentIndex(form.split.findData("random"))  # the import is all "train"
+
+    def run():
+        qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+        record = panel.model.records[-1]
+        qtbot.waitUntil(lambda: record.finished, timeout=60000)
+        return record
+
+    refused = run()
+    assert refused.state == "failed" and "30 of 200 items have no class label" in refused.error
+    qtbot.mouseClick(form.drop_unlabeled, Qt.MouseButton.LeftButton)
+    assert form.drop_unlabeled.isChecked()
+    done = run()
+    assert done.state == "done", done.error
+    assert any("30 unlabeled items were left out" in w for w in done.result.warnings)
+    assert done.result.n_train + done.result.n_test == 170
+    form.flush_settings()
+    form.drop_unlabeled.setChecked(False)
+    form.restore()  # the choice is kept with the form's settings
+    assert form.drop_unlabeled.isChecked()
+    form.task.setCurrentIndex(form.task.findData("regression"))
+    assert not form.drop_unlabeled.isEnabled()  # a target value is never left out

@@ -106,6 +106,13 @@ class BaselineForm(QWidget):
         data_form.addRow("Source", self.source)
         data_form.addRow("Path", self.path_widget)
         data_form.addRow(self.project_note)
+        # a project being labelled has unlabelled items: without this a run refuses them
+        self.drop_unlabeled = QCheckBox("Leave unlabelled items out")
+        self.drop_unlabeled.setToolTip(
+            "Items without a class label (or mask) are left out of training and testing, and the "
+            "run says how many; unticked, a run refuses a dataset that has any"
+        )
+        data_form.addRow(self.drop_unlabeled)
         self.data_form = data_form
 
         # -- model
@@ -301,6 +308,7 @@ class BaselineForm(QWidget):
         self.data_form.setRowVisible(self.project_note, source == "project")
         self.downsample.setEnabled(task != "segmentation")
         self.standardize.setEnabled(task != "segmentation")
+        self.drop_unlabeled.setEnabled(task != "regression")  # a target is never left out
         self.changed.emit()
 
     def open_project_root(self) -> Path | None:
@@ -406,6 +414,7 @@ class BaselineForm(QWidget):
             test_on="rest-of-train" if rest else "test",
             target=self.chosen_target() if self.task.currentData() == "regression" else None,
             chunk_seconds=GUI_CHUNK_SECONDS,
+            drop_unlabeled=self.drop_unlabeled.isChecked() and self.drop_unlabeled.isEnabled(),
         )
 
     def set_config(self, source: str, config: BaselineConfig) -> None:
@@ -439,6 +448,7 @@ class BaselineForm(QWidget):
         if config.test_size is not None:
             self.test_size.setValue(config.test_size)
         self.eval_train.setChecked(config.eval == "train")
+        self.drop_unlabeled.setChecked(config.drop_unlabeled)
         self._update()
 
     # -- persistence -----------------------------------------------------------------------------
@@ -458,6 +468,7 @@ class BaselineForm(QWidget):
             "folds": self.folds.value(),
             "seed": self.seed.value(),
             "downsample": self.downsample.value(),
+            "drop_unlabeled": int(self.drop_unlabeled.isChecked()),  # "0"/"1": compared as text
         }
 
     def save(self) -> None:
@@ -493,6 +504,7 @@ class BaselineForm(QWidget):
             self.folds.setValue(read_setting(s, "folds", 5))
             self.seed.setValue(read_setting(s, "seed", 0))
             self.downsample.setValue(read_setting(s, "downsample", 1))
+            self.drop_unlabeled.setChecked(read_setting(s, "drop_unlabeled", False))
         except (TypeError, ValueError):
             pass  # a damaged setting: keep the defaults
         finally:
