@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 from qbi_desktop.core.catalog.indexes_v9 import COUNT_KINDS, VALUE_KINDS
+from qbi_desktop.core.catalog.pages import Part, in_id_order
 from qbi_desktop.core.catalog.queries import _FROM, NONE, Filters, order_clause
 
 #: the person's value of an opinion as SQL compares it, and a box list's length: the keys of
@@ -42,10 +43,6 @@ BOX_COUNT = "json_array_length(o.value)"
 def partial_term(kind: str) -> str:
     """The WHERE term of the schema-v9 index that holds the opinions of ``kind`` by value."""
     return VALUE_KINDS if kind in ("label", "target", "review") else COUNT_KINDS
-
-
-#: A part of the list: (its size, fetch(offset, limit) -> its ids at those rows)
-Part = tuple[Callable[[], int], Callable[[int, int], list[int]]]
 
 
 def own_parts(
@@ -208,12 +205,12 @@ class Walks:
             tests.append(f"EXISTS (SELECT 1 FROM items WHERE items.id = d.item_id AND {items})")
             params += self.item_params
         src = "FROM opinions d WHERE " + " AND ".join(tests) + " "
-        return _in_id_order(self.db, src, params, "d.item_id")
+        return in_id_order(self.db, src, params, "d.item_id")
 
     def in_item_order(self, kind: str, name: str) -> Part:
         """The person's opinions of ``kind`` in item order (the covering index opinions_own)."""
         src, params = self._source(kind, name, "", [])
-        return _in_id_order(self.db, src, params, "o.item_id")
+        return in_id_order(self.db, src, params, "o.item_id")
 
     def by_value(
         self, kind: str, name: str, expr: str, test: str, args: list[Any], descending: bool
@@ -232,19 +229,6 @@ class Walks:
             return [r[0] for r in db.execute(sql, [*params, n, off])]
 
         return size, fetch
-
-
-def _in_id_order(db: sqlite3.Connection, src: str, params: list[Any], item_id: str) -> Part:
-    """The part whose rows ``src`` (``FROM ... WHERE ...``) selects, in the order of ``item_id``."""
-
-    def size() -> int:
-        return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
-
-    def fetch(off: int, n: int) -> list[int]:
-        sql = f"SELECT {item_id} {src}ORDER BY {item_id} LIMIT ? OFFSET ?"
-        return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-    return size, fetch
 
 
 #: (kind, SQL of the sort key on the person's opinion ``k`` of that kind) per own sort key

@@ -183,8 +183,28 @@ def _estimate(db: sqlite3.Connection, f: Filters) -> int:
     return n
 
 
+#: A part of a page's order: (its size, fetch(offset, limit) -> its ids at those rows)
+Part = tuple[Callable[[], int], Callable[[int, int], list[int]]]
+
+
+def in_id_order(
+    db: sqlite3.Connection, src: str, params: list[Any], item_id: str = "items.id"
+) -> Part:
+    """The part whose rows ``src`` (``FROM ... WHERE ...``, with ``params``) selects, in the
+    order of ``item_id``."""
+
+    def size() -> int:
+        return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
+
+    def fetch(off: int, n: int) -> list[int]:
+        sql = f"SELECT {item_id} {src}ORDER BY {item_id} LIMIT ? OFFSET ?"
+        return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+    return size, fetch
+
+
 def _parts_page(
-    parts: Iterable[tuple[Callable[[], int], Callable[[int, int], list[int]]]],
+    parts: Iterable[Part],
     offset: int,
     limit: int,
 ) -> list[int]:
@@ -345,22 +365,10 @@ def _stepped_page(
     tie group: at a million items one group can hold most of them)."""
     head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
 
-    def part(
-        test: str, args: list[Any]
-    ) -> tuple[Callable[[], int], Callable[[int, int], list[int]]]:
-        source = head + test + " " + extra
+    def part(test: str, args: list[Any]) -> Part:
+        return in_id_order(db, head + test + " " + extra, [value, *args, *params])
 
-        def size() -> int:
-            sql = "SELECT COUNT(*) " + source
-            return int(db.execute(sql, [value, *args, *params]).fetchone()[0])
-
-        def fetch(off: int, n: int) -> list[int]:
-            sql = "SELECT items.id " + source + "ORDER BY items.id LIMIT ? OFFSET ?"
-            return [r[0] for r in db.execute(sql, [value, *args, *params, n, off])]
-
-        return size, fetch
-
-    def parts() -> Iterator[tuple[Callable[[], int], Callable[[int, int], list[int]]]]:
+    def parts() -> Iterator[Part]:
         below: list[Any] = []
         while True:
             sql = f"SELECT MAX(items.{key}) {head}IS NOT NULL" + (
@@ -450,17 +458,9 @@ def _grouped_walk(
     extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
     group_source = group_sources(db, f, column, extra)
 
-    def part(value: Any) -> tuple[Callable[[], int], Callable[[int, int], list[int]]]:
+    def part(value: Any) -> Part:
         source, args, _span = group_source(value)
-
-        def size() -> int:
-            return int(db.execute("SELECT COUNT(*) " + source, [*args, *params]).fetchone()[0])
-
-        def fetch(off: int, n: int) -> list[int]:
-            sql = "SELECT items.id " + source + "ORDER BY items.id LIMIT ? OFFSET ?"
-            return [r[0] for r in db.execute(sql, [*args, *params, n, off])]
-
-        return size, fetch
+        return in_id_order(db, source, [*args, *params])
 
     return _parts_page([part(v) for v in values], offset, limit)
 
