@@ -5,6 +5,7 @@ stacks from the File menu's paths, and the whole-scan spot cleaning run and canc
 from __future__ import annotations
 
 import shutil
+import threading
 from pathlib import Path
 
 import h5py
@@ -205,10 +206,24 @@ def test_clean_spots_job_from_the_dock_with_cancel_and_resume(qtbot, main_window
     out = tmp_path / "clean"
     panel = _panel(main_window)
     panel.workers.setValue(1)
+    # The job's thread waits at its first report of a cleaned frame until Cancel is clicked:
+    # the 8 frames take ~0.3 s, and under load all were once cleaned before the click landed.
+    clicked = threading.Event()
+
+    def hold_at_first_frame(progress):  # the job's thread, between two frames
+        if progress.total == 8 and progress.done >= 1:
+            clicked.wait(20)
+
+    def gate(task):  # emitted by submit before the job can start
+        task._w_progress.connect(hold_at_first_frame, Qt.ConnectionType.DirectConnection)
+
+    main_window.tasks.task_added.connect(gate)
     task = panel.start_clean(paths, str(out))
+    main_window.tasks.task_added.disconnect(gate)
     assert panel.cancel_button.isEnabled() and not panel.clean_button.isEnabled()
     qtbot.waitUntil(lambda: len(list(out.glob("f_*_spots.tif"))) >= 1, timeout=20000)
     qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    clicked.set()
     qtbot.waitUntil(lambda: task.finished, timeout=20000)
     assert task.state == "cancelled"
     assert "Cancelled" in panel.clean_status.text()
