@@ -35,6 +35,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: nexus_helpers
+
+from nexus_helpers import write_nexus  # noqa: E402
 
 SIZE = 2048
 RADIOGRAPH = Path(__file__).resolve().parents[3] / "shared" / "data" / "radiographs"
@@ -51,15 +54,9 @@ def base_frame() -> np.ndarray:
 def write_scan(path: Path, frames: int, compressed: bool) -> None:
     import zlib
 
-    import h5py
-
     base = base_frame()
-    with h5py.File(path, "w") as f:
-        f.attrs["default"] = "entry"
-        entry = f.create_group("entry")
-        entry.attrs.update({"NX_class": "NXentry", "default": "data"})
-        data = entry.create_group("data")
-        data.attrs.update({"NX_class": "NXdata", "signal": "data"})
+
+    def build(_f, data) -> None:
         filters = {"compression": "gzip", "compression_opts": 1, "shuffle": True}
         ds = data.create_dataset(
             "data",
@@ -79,6 +76,8 @@ def write_scan(path: Path, frames: int, compressed: bool) -> None:
         else:
             for i in range(frames):
                 ds[i] = np.roll(base, 37 * (i % 16), axis=1)
+
+    write_nexus(path, build)
 
 
 def rss_mb() -> float:
