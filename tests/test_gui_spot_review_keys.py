@@ -8,17 +8,14 @@ Ctrl+Z after A then R took back the accept's stroke while the reject stayed.
 from __future__ import annotations
 
 import pytest
-import tifffile
 from PySide6.QtCore import Qt
 
 try:
-    from tests.conftest import open_and_wait
+    from tests.gui_spots_helpers import open_simulated_spots
     from tests.test_gui_first_hour_help import _shortcut_table
 except ImportError:  # pragma: no cover
-    from conftest import open_and_wait
+    from gui_spots_helpers import open_simulated_spots
     from test_gui_first_hour_help import _shortcut_table
-
-from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
 
 CTRL = Qt.KeyboardModifier.ControlModifier
 SHIFT = Qt.KeyboardModifier.ShiftModifier
@@ -26,14 +23,8 @@ SHIFT = Qt.KeyboardModifier.ShiftModifier
 
 @pytest.fixture
 def review_window(qtbot, main_window, tmp_path):
-    sim = simulate_radiograph(SimulationParams(height=256, width=256, spot_rate_per_mpx=500), 5)
-    path = tmp_path / "sim.tif"
-    tifffile.imwrite(path, sim.image)
     window = main_window
-    open_and_wait(qtbot, window, path)
-    annotate = window.panels["annotate"]
-    annotate.unsaved_answer = "discard"
-    qtbot.waitUntil(lambda: annotate.session is not None and annotate.session.ready, timeout=10000)
+    _sim, _path, annotate = open_simulated_spots(qtbot, window, tmp_path, 256, 5)
     panel = window.panels["spots"]
     window.docks["spots"].raise_()  # the user switches to the Spots tab
     qtbot.waitUntil(lambda: _in_front(panel), timeout=3000)

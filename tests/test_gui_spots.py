@@ -9,11 +9,12 @@ from PySide6.QtCore import Qt
 
 try:
     from tests.conftest import open_and_wait
+    from tests.gui_spots_helpers import open_simulated_spots
 except ImportError:  # pragma: no cover
     from conftest import open_and_wait
+    from gui_spots_helpers import open_simulated_spots
 
 from qbi_desktop.core.maskio import load_mask
-from qbi_desktop.core.simulate import SimulationParams, simulate_radiograph
 from qbi_desktop.core.spot_review import SpotReview
 from qbi_desktop.core.spots import evaluate_spots, evaluate_temporal, temporal_spot_truth
 
@@ -25,14 +26,8 @@ except ImportError:  # pragma: no cover
 
 @pytest.fixture
 def spots_window(qtbot, main_window, tmp_path):
-    sim = simulate_radiograph(SimulationParams(height=384, width=384, spot_rate_per_mpx=500), 11)
-    path = tmp_path / "sim.tif"
-    tifffile.imwrite(path, sim.image)
     window = main_window
-    open_and_wait(qtbot, window, path)
-    annotate = window.panels["annotate"]
-    annotate.unsaved_answer = "discard"
-    qtbot.waitUntil(lambda: annotate.session is not None and annotate.session.ready, timeout=10000)
+    sim, path, annotate = open_simulated_spots(qtbot, window, tmp_path, 384, 11)
     panel = window.panels["spots"]
     task = panel.detect()
     qtbot.waitUntil(lambda: task.finished and panel.review is not None, timeout=20000)
