@@ -26,9 +26,11 @@ import numpy as np
 from qbi_desktop.core.catalog import count_cache, queries
 from qbi_desktop.core.catalog.own_order import _is_own, id_array
 from qbi_desktop.core.catalog.own_walks import (
+    OWN_FILTERS,
     VALUE,
     _among,
     driver,
+    item_where,
     own_parts,
     own_where,
     partial_term,
@@ -43,7 +45,6 @@ from qbi_desktop.core.catalog.queries import (
     _sort_keys,
     as_filters,
     order_clause,
-    where_clause,
 )
 
 
@@ -137,12 +138,9 @@ class Own:
         return count_is_quick(db, self.annotator, filters)
 
 
-_OWN_FILTERS = ("label", "review", "annotator", "has_mask", "has_boxes", "has_target")
-
-
 def _own_filters(f: Filters) -> bool:
     """Whether ``f`` filters by the person's own opinions (as :func:`id_array` reads them)."""
-    return any(getattr(f, k) is not None for k in _OWN_FILTERS[:-1]) or bool(f.has_target)
+    return any(getattr(f, k) is not None for k in OWN_FILTERS[:-1]) or bool(f.has_target)
 
 
 #: Sorting the matches of a filter that requires an opinion costs ~6 us per match, a walk of
@@ -178,23 +176,19 @@ def _sorted_matches(
     lead = driver(f, annotator, ranged=True)  # every match is read: an index range
     if lead is None:
         return None
-    item_where, item_params = where_clause(replace(f, **dict.fromkeys(_OWN_FILTERS)), db)
-    items = [c for c in (item_where.replace("WHERE ", "", 1).strip(),) if c]
     driving = required_opinion(f)[0]  # the filter that leads: its matches need no other test
     tested = replace(f, **{driving: None})
-    return sorted_matches(db, annotator, tested, key, items, item_params, lead, offset, limit)
+    return sorted_matches(db, annotator, tested, key, lead, offset, limit)
 
 
 def _walk(
     db: sqlite3.Connection, annotator: str, f: Filters, key: str, offset: int, limit: int
 ) -> list[int] | None:
     """One page by a walk of the sort order, or None when no walk applies."""
-    rest = replace(f, **dict.fromkeys(_OWN_FILTERS))
-    item_where, item_params = where_clause(rest, db)
-    items = [c for c in (item_where.replace("WHERE ", "", 1).strip(),) if c]
     if _is_own(key):  # the person's own key: its parts, each walked in order
-        parts = own_parts(db, annotator, f, key, items, item_params)
+        parts = own_parts(db, annotator, f, key)
         return None if parts is None else parts_page(parts, offset, limit)
+    items, item_params = item_where(db, f)
     own, own_params = own_where(f, annotator)
     conditions, params = [*items, *own], [*item_params, *own_params]
     if key in ("id", "+id") and (lead := driver(f, annotator)) is not None:

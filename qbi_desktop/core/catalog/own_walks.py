@@ -32,7 +32,7 @@ from typing import Any
 
 from qbi_desktop.core.catalog.indexes_v9 import COUNT_KINDS, VALUE_KINDS
 from qbi_desktop.core.catalog.pages import Part, in_id_order
-from qbi_desktop.core.catalog.queries import _FROM, NONE, Filters, order_clause
+from qbi_desktop.core.catalog.queries import _FROM, NONE, Filters, order_clause, where_clause
 
 #: the person's value of an opinion as SQL compares it, and a box list's length: the keys of
 #: the indexes in indexes_v9.OWN_INDEXES (spelt exactly so, or SQLite does not walk them)
@@ -45,21 +45,24 @@ def partial_term(kind: str) -> str:
     return VALUE_KINDS if kind in ("label", "target", "review") else COUNT_KINDS
 
 
-def own_parts(
-    db: sqlite3.Connection,
-    annotator: str,
-    f: Filters,
-    key: str,
-    items: list[str],
-    item_params: list[Any],
-) -> list[Part] | None:
+#: The filters on the person's own opinions (own_order.id_array reads them there)
+OWN_FILTERS = ("label", "review", "annotator", "has_mask", "has_boxes", "has_target")
+
+
+def item_where(db: sqlite3.Connection, f: Filters) -> tuple[list[str], list[Any]]:
+    """The filters of ``f`` on the item's own fields (all but :data:`OWN_FILTERS`) as SQL
+    conditions on ``items`` (none or one), and their parameters."""
+    where, params = where_clause(replace(f, **dict.fromkeys(OWN_FILTERS)), db)
+    return [c for c in (where.replace("WHERE ", "", 1).strip(),) if c], params
+
+
+def own_parts(db: sqlite3.Connection, annotator: str, f: Filters, key: str) -> list[Part] | None:
     """The parts of the list of the items that pass ``f`` sorted by the person's own ``key``
-    (``-`` for descending), in order; None for a key that is not one's own. ``items``: the
-    filters on the item's own fields as SQL conditions on ``items``, with ``item_params``."""
+    (``-`` for descending), in order; None for a key that is not one's own."""
     tested = replace(f, **dict.fromkeys(encoded(key)))  # the parts hold these
     if key.lstrip("-+") == f"target:{f.has_target}":
         tested = replace(tested, has_target=None)
-    walks = Walks(db, annotator, tested, items, item_params)
+    walks = Walks(db, annotator, tested, *item_where(db, f))
     walks.lead = driver(tested, annotator, "d")
     return walks.parts(f, key)
 
@@ -79,17 +82,9 @@ class Walks:
         self.db, self.annotator = db, annotator
         own, own_params = own_where(tested, annotator)
         self.conditions, self.params = [*items, *own], [*item_params, *own_params]
-        # the same tests of an opinion's item: its own filters straight on o.item_id, the
-        # item's fields by a lookup in items (only when there are some)
-        own, own_params = own_where(tested, annotator, "o.item_id")
-        passes = [f"AND {c} " for c in own]
-        if items:
-            passes.insert(
-                0,
-                f"AND EXISTS (SELECT 1 FROM items WHERE items.id = o.item_id AND "
-                f"{' AND '.join(items)}) ",
-            )
-        self.passes, self.pass_params = "".join(passes), [*item_params, *own_params]
+        # the same tests of an opinion's item
+        passes, self.pass_params = _item_tests(tested, annotator, items, item_params, "o.item_id")
+        self.passes = "".join(f"AND {c} " for c in passes)
         self.items, self.item_params, self.tested = items, item_params, tested
         #: an opinion ``d`` every item kept has (:func:`driver`): the items without one of
         #: the sort's opinions are found among those, in item order, not among all items
@@ -197,13 +192,11 @@ class Walks:
         """The items of the leading opinions ``d`` (in item order: opinions_own) that pass the
         filters and ``no`` (a test of ``items.id``, with ``no_params``)."""
         lead, lead_params = self.lead
-        own, own_params = own_where(self.tested, self.annotator, "d.item_id")
+        own, own_params = _item_tests(
+            self.tested, self.annotator, self.items, self.item_params, "d.item_id"
+        )
         tests = [lead, no.replace("items.id", "d.item_id"), *own]
         params = [*lead_params, *no_params, *own_params]
-        if self.items:
-            items = " AND ".join(self.items)
-            tests.append(f"EXISTS (SELECT 1 FROM items WHERE items.id = d.item_id AND {items})")
-            params += self.item_params
         src = "FROM opinions d WHERE " + " AND ".join(tests) + " "
         return in_id_order(self.db, src, params, "d.item_id")
 
@@ -246,8 +239,6 @@ def sorted_matches(
     annotator: str,
     f: Filters,
     key: str,
-    items: list[str],
-    item_params: list[Any],
     driver: tuple[str, list[Any]],
     offset: int,
     limit: int,
@@ -257,6 +248,7 @@ def sorted_matches(
     the rows a walk tests (a rare class of one's own, found late in the sort order)."""
     bare = key.lstrip("-+")
     test, args = driver
+    items, item_params = item_where(db, f)
     if bare.startswith("target:"):
         kind, name, expr = "target", bare[len("target:") :], "json_extract(k.value, '$')"
     elif bare in _KEYS:
@@ -268,13 +260,8 @@ def sorted_matches(
         sql = f"SELECT items.id {_FROM}{joins}WHERE {' AND '.join(where)} {order}LIMIT ? OFFSET ?"
         params = [*oparams, *args, *item_params, *own_params, limit, offset]
         return [r[0] for r in db.execute(sql, params)]
-    own, own_params = own_where(f, annotator, "o.item_id")
+    own, own_params = _item_tests(f, annotator, items, item_params, "o.item_id")
     where, params = [test, *own], [*args, *own_params]
-    if items:
-        exists = (
-            f"EXISTS (SELECT 1 FROM items WHERE items.id = o.item_id AND {' AND '.join(items)})"
-        )
-        where, params = [*where, exists], [*params, *item_params]
     sql = (
         "SELECT o.item_id FROM opinions o LEFT JOIN opinions k ON k.item_id = o.item_id "
         "AND k.annotator = ? AND k.kind = ? AND k.name = ? WHERE "
@@ -347,6 +334,21 @@ def _opinion(kind: str, item: str, more: str = "") -> str:
         f"EXISTS (SELECT 1 FROM opinions mine WHERE mine.item_id = {item} AND "
         f"mine.annotator = ? AND mine.kind = '{kind}' AND mine.name = ? {more})"
     )
+
+
+def _item_tests(
+    f: Filters, annotator: str, items: list[str], item_params: list[Any], item: str
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions on the item ``item`` (a column such as an opinion's item_id): ``f``'s
+    filters of one's own straight on it (:func:`own_where`), the item's own fields ``items``
+    by a lookup in items (only when there are some); and their parameters."""
+    own, params = own_where(f, annotator, item)
+    if items:
+        own.append(
+            f"EXISTS (SELECT 1 FROM items WHERE items.id = {item} AND {' AND '.join(items)})"
+        )
+        params = [*params, *item_params]
+    return own, params
 
 
 def values_of(wanted: str | Sequence[str]) -> tuple[list[str], bool]:
