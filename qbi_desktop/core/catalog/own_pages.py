@@ -27,13 +27,10 @@ from qbi_desktop.core.catalog import count_cache, queries
 from qbi_desktop.core.catalog.own_order import _is_own, id_array
 from qbi_desktop.core.catalog.own_walks import (
     OWN_FILTERS,
-    VALUE,
-    _among,
     driver,
     item_where,
     own_parts,
     own_where,
-    partial_term,
     parts_page,
     required_opinion,
     sorted_matches,
@@ -152,20 +149,16 @@ FEW = 100
 
 def _few(db: sqlite3.Connection, annotator: str, f: Filters) -> bool:
     """Whether the matches of ``f`` are few enough to be sorted (:data:`FEW`): the items with
-    the opinion it requires, an index range counted up to that number (its kind written out,
-    for the partial indexes of schema v9)."""
-    required = required_opinion(f)
-    if required is None:
+    the opinion it requires, the index range :func:`_sorted_matches` reads them from, counted
+    up to that number."""
+    lead = driver(f, annotator, ranged=True)
+    if lead is None:
         return False
-    _filter, kind, name, values = required
+    test, args = lead
     items = db.execute("SELECT MAX(id) FROM items").fetchone()[0] or 0  # ids grow: about N
     few = int(math.sqrt(FEW * items))
-    test, args = _among(VALUE, values) if values else ("1", [])
-    sql = (
-        "SELECT COUNT(*) FROM (SELECT 1 FROM opinions o WHERE o.annotator = ? "
-        f"AND o.kind = '{kind}' AND o.{partial_term(kind)} AND o.name = ? AND {test} LIMIT ?)"
-    )
-    return int(db.execute(sql, [annotator, name, *args, few + 1]).fetchone()[0]) <= few
+    sql = f"SELECT COUNT(*) FROM (SELECT 1 FROM opinions o WHERE {test} LIMIT ?)"
+    return int(db.execute(sql, [*args, few + 1]).fetchone()[0]) <= few
 
 
 def _sorted_matches(
