@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 
 def open_baselines(main_window, qtbot):
     """The Baselines dock, shown and ready to run."""
@@ -16,3 +18,11 @@ def choose(combo, key) -> None:
     index = combo.findData(key)
     assert index >= 0, key
     combo.setCurrentIndex(index)
+
+
+def run_and_wait(qtbot, panel, timeout: int):
+    """Click Run and wait until the run is finished and shown; its history record."""
+    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
+    record = panel.model.records[-1]
+    qtbot.waitUntil(lambda: record.finished and panel.last_shown is record, timeout=timeout)
+    return record

@@ -14,11 +14,11 @@ from PySide6.QtCore import Qt
 try:
     from tests.conftest import MNIST, need
     from tests.gui_baselines_helpers import choose as _choose
-    from tests.gui_baselines_helpers import open_baselines
+    from tests.gui_baselines_helpers import open_baselines, run_and_wait
 except ImportError:  # pragma: no cover
     from conftest import MNIST, need
     from gui_baselines_helpers import choose as _choose
-    from gui_baselines_helpers import open_baselines
+    from gui_baselines_helpers import open_baselines, run_and_wait
 
 
 @pytest.fixture
@@ -27,10 +27,7 @@ def panel(main_window, qtbot):
 
 
 def _run(qtbot, panel, timeout=60000):
-    qtbot.mouseClick(panel.run_button, Qt.MouseButton.LeftButton)
-    record = panel.model.records[-1]
-    qtbot.waitUntil(lambda: record.finished and panel.last_shown is record, timeout=timeout)
-    return record
+    return run_and_wait(qtbot, panel, timeout)
 
 
 def _cpu_ticks(pid: int) -> int:
