@@ -56,29 +56,27 @@ def _transform_few_boxes(boxes, fwd, out_shape, min_size, with_kept=True):
     return out, (np.array(keep, dtype=np.intp) if with_kept else None)
 
 
-def moved_boxes(boxes: np.ndarray, m: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
-    """:func:`transform_boxes`' boxes alone (what a sample needs: no kept indices to build)."""
-    boxes = np.asarray(boxes, dtype=np.float64)
-    if 0 < len(boxes) <= _FEW_BOXES and boxes.ndim == 2:
-        return _transform_few_boxes(boxes, _affine_inverse(m), out_shape, 1e-6, False)[0]
-    return transform_boxes(boxes, m, out_shape)[0]
-
-
 def transform_boxes(
-    boxes: np.ndarray, m: np.ndarray, out_shape: tuple[int, int], min_size: float = 1e-6
-) -> tuple[np.ndarray, np.ndarray]:
+    boxes: np.ndarray,
+    m: np.ndarray,
+    out_shape: tuple[int, int],
+    min_size: float = 1e-6,
+    *,
+    with_kept: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Move boxes (N, 4+) ``x0, y0, x1, y1[, extra...]`` through the output->input map ``m``.
 
     The four corners go through the forward map (the inverse of ``m``); the result is their
     bounding box clipped to the output image. Boxes with no area left are dropped. Returns the new
-    boxes (extra columns such as the class kept) and the indices of the boxes kept.
+    boxes (extra columns such as the class kept) and the indices of the boxes kept (with
+    ``with_kept=False``, None in place of those of a few boxes: what a sample needs).
     """
     boxes = np.asarray(boxes, dtype=np.float64)
     if boxes.size == 0:
         return np.zeros((0, boxes.shape[-1] if boxes.ndim == 2 else 4)), np.zeros(0, dtype=np.intp)
     inv = _affine_inverse(m)
     if len(boxes) <= _FEW_BOXES:
-        return _transform_few_boxes(boxes, inv, out_shape, min_size)
+        return _transform_few_boxes(boxes, inv, out_shape, min_size, with_kept)
     fwd = np.array([inv[:3], inv[3:]])
     x0, y0, x1, y1 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
     # corners as pixel-centre coordinates (row, col)

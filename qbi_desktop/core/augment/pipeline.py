@@ -307,7 +307,7 @@ def _move_boxes(boxes, m, shape, disp):
     if boxes is None:
         return None
     if disp is None:
-        return box_geometry.moved_boxes(boxes, m, shape[:2])
+        return box_geometry.transform_boxes(boxes, m, shape[:2], with_kept=False)[0]
     return box_geometry.boxes_through_field(boxes, m, shape[:2], shape[:2], disp)[0]
 
 
