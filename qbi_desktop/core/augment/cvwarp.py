@@ -148,8 +148,7 @@ def _cv_matrix(
 
 
 # Fill modes other than 'constant' are padded first (see :func:`_padded`), with OpenCV's
-# border of the same meaning.
-_PAD_BORDER = {"nearest": "BORDER_REPLICATE", "reflect": "BORDER_REFLECT", "wrap": "BORDER_WRAP"}
+# border of the same meaning (:data:`_BORDER`).
 # The padded copy may hold up to this many times the output's pixels: beyond, copying it costs
 # more than the slow border saves (the copy ~0.2 ns, the saving ~0.9 ns per output pixel here).
 MAX_PAD_GROWTH = 4
@@ -163,13 +162,13 @@ def _padded(
     cv_m: np.ndarray,
     bounds: tuple[float, float, float, float],
     out_shape: tuple[int, int],
-    mode: str,
+    border: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """``src`` padded by its fill mode as far as the positions sampled reach, and the matrix
-    moved to the padded frame: warped with a constant border that no position reaches, the
-    result is the fill mode's, pixel for pixel (the padded pixels are the values the border
-    would have produced). None where the pad would be too large (the caller then warps with
-    OpenCV's own border).
+    """``src`` padded by its fill mode (OpenCV's ``border``) as far as the positions sampled
+    reach, and the matrix moved to the padded frame: warped with a constant border that no
+    position reaches, the result is the fill mode's, pixel for pixel (the padded pixels are the
+    values the border would have produced). None where the pad would be too large (the caller
+    then warps with OpenCV's own border).
 
     Why: OpenCV 5's warpAffine checks each pixel's neighbours against the edge and takes a
     slow path for every position near or beyond it unless the border is constant: 512^2
@@ -188,7 +187,7 @@ def _padded(
     if ph == h and pw == w:  # every position well inside: no border is ever read
         return src, cv_m
     cv2 = load()
-    padded = cv2.copyMakeBorder(src, top, bottom, left, right, getattr(cv2, _PAD_BORDER[mode]))
+    padded = cv2.copyMakeBorder(src, top, bottom, left, right, border)
     moved = cv_m.copy()
     moved[0, 2] += left
     moved[1, 2] += top
@@ -241,7 +240,7 @@ def warp(
     border = getattr(cv2, _BORDER[mode])
     fill = (float(cval),) * 4
     if order == 1 and mode != "constant":
-        padded = _padded(src, cv_m, bounds, out_shape, mode)
+        padded = _padded(src, cv_m, bounds, out_shape, border)
         if padded is not None:
             src, cv_m = padded
             border = cv2.BORDER_CONSTANT
