@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tifffile
+from conftest import RADIOGRAPHS
 
 from qbi_desktop.cli import main as cli_main
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats import export_job, import_job
 from qbi_desktop.core.jobs import run_job
-
-RADIOGRAPHS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "radiographs"
 
 
 def _flat_folder(root: Path) -> list[str]:
