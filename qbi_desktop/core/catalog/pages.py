@@ -61,6 +61,8 @@ from qbi_desktop.core.catalog.queries import (
 from qbi_desktop.core.catalog.ranges import (
     FACET_INDEXES,
     combinations,
+    facet_columns,
+    facets_of,
     group_sources,
     has_index,
     is_constant,
@@ -290,8 +292,7 @@ def _grouped_page(
         source, args, span = group_source(value)
         if combos and not _walk_pays(span, size, offset, take):
             # few of the walked range match: the group's own items, from its combinations
-            facets = Filters(**{k: getattr(f, k) for k in _FACETS})
-            found = combinations(db, facets, column, value)
+            found = combinations(db, facets_of(f), column, value)
             if found is not None:
                 source, args = f"FROM items WHERE {found[0]} {extra}", found[1]
         page += [
@@ -329,7 +330,7 @@ def _walked_page(
         # a walk testing a second filter column risks reading the whole range (rejected
         # simulated items all have boxes: 40 000 rejected ones without come first); matches
         # read from their combinations cost their number, so a walk must be ten times shorter
-        risk = 10 if has_index(db, FACETS_INDEX) and _facet_columns(f) >= 2 else 1
+        risk = 10 if has_index(db, FACETS_INDEX) and facet_columns(f) >= 2 else 1
         if not _walk_pays(span, _estimate(db, f), risk * offset, risk * limit):
             return _sorted_matches(db, f, ("-" if descending else "") + key, offset, limit)
         where = _no_filter_indexes(where)
@@ -383,11 +384,6 @@ def _stepped_page(
             yield part("IS NULL", [])
 
     return _parts_page(parts(), offset, limit)
-
-
-def _facet_columns(f: Filters) -> int:
-    """How many of the item_counts columns ``f`` filters."""
-    return sum(getattr(f, field) is not None for field in _FACETS)
 
 
 def _no_filter_indexes(where: str) -> str:

@@ -48,10 +48,9 @@ def matches_where(db: sqlite3.Connection, f: Filters) -> tuple[str, list[Any]]:
     rarer value: 0.3 s at a million items for a rejected simulated image); a name substring
     the trigram index cannot answer is tested along the name index."""
     where, params = where_clause(f, db)
-    facets = Filters(**{k: getattr(f, k) for k in _FACETS})
     found = None
-    if sum(v is not None for v in vars(facets).values()) >= 2 and has_index(db, FACETS_INDEX):
-        found = combinations(db, facets)
+    if facet_columns(f) >= 2 and has_index(db, FACETS_INDEX):
+        found = combinations(db, facets_of(f))
     if (
         found is None
         and f.name
@@ -70,6 +69,16 @@ def matches_where(db: sqlite3.Connection, f: Filters) -> tuple[str, list[Any]]:
         return where, params
     term, values = found
     return "WHERE " + term + " AND " + where[len("WHERE ") :], [*values, *params]
+
+
+def facets_of(f: Filters) -> Filters:
+    """``f``'s filters on the item_counts columns, the others left out."""
+    return Filters(**{field: getattr(f, field) for field in _FACETS})
+
+
+def facet_columns(f: Filters) -> int:
+    """How many of the item_counts columns ``f`` filters."""
+    return sum(getattr(f, field) is not None for field in _FACETS)
 
 
 #: The most combinations read one by one (SQLite's compound SELECT holds up to 500).
