@@ -226,6 +226,22 @@ PLANNED = [
 ]
 
 
+def _select_plans(db: sqlite3.Connection, ask):
+    """What ``ask()`` returns, and SQLite's plan of each SELECT it runs on ``db`` (each
+    statement traced with its values written in)."""
+    statements: list[str] = []
+    db.set_trace_callback(statements.append)
+    try:
+        answer = ask()
+    finally:
+        db.set_trace_callback(None)
+    return answer, [
+        " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
+        for sql in statements
+        if sql.lstrip().upper().startswith("SELECT")
+    ]
+
+
 @pytest.mark.parametrize("sort", OWN_SORTS)
 def test_the_first_window_of_each_own_sort_walks_an_index(projects, sort, monkeypatch):
     """The Browser's first window of a sort by one's own opinions (descending ones and the
@@ -236,20 +252,12 @@ def test_the_first_window_of_each_own_sort_walks_an_index(projects, sort, monkey
     with open_project(root) as original, open_project(copy) as ada:
         db = original.db
         for f in PLANNED:
-            statements: list[str] = []
             own_pages._last_whole = None
-            db.set_trace_callback(statements.append)  # each with its values written in
-            try:
-                got = own_pages.page_ids(db, "Ada", f, sort, 0, 50)
-            finally:
-                db.set_trace_callback(None)
+            got, plans = _select_plans(
+                db, lambda f=f: own_pages.page_ids(db, "Ada", f, sort, 0, 50)
+            )
             assert own_pages._last_whole is None, (f, sort)  # no whole list was sorted
             assert got.tolist() == id_array(ada.db, f, sort)[:50].tolist(), (f, sort)
-            plans = [
-                " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
-                for sql in statements
-                if sql.lstrip().upper().startswith("SELECT")
-            ]
             assert plans, (f, sort)
             for plan in plans:
                 assert "TEMP B-TREE" not in plan, (f, sort, plan)
@@ -291,17 +299,9 @@ def test_few_matches_are_read_as_one_index_range(projects, monkeypatch):
     with open_project(root) as original:
         db = original.db
         for sort in ("-target:depth", "name"):
-            statements: list[str] = []
-            db.set_trace_callback(statements.append)
-            try:
-                own_pages.page_ids(db, "Ada", Filters(label="a"), sort, 0, 50)
-            finally:
-                db.set_trace_callback(None)
-            plans = [
-                " / ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + sql))
-                for sql in statements
-                if sql.lstrip().upper().startswith("SELECT")
-            ]
+            _page, plans = _select_plans(
+                db, lambda s=sort: own_pages.page_ids(db, "Ada", Filters(label="a"), s, 0, 50)
+            )
             ranged = [p for p in plans if "INDEX opinions_by_value" in p and "<expr>>?" in p]
             assert len(ranged) == 2, (sort, plans)  # the matches counted, then read
             whole_kind = "opinions_own (annotator=? AND kind=? AND name=?)"
