@@ -321,11 +321,16 @@ def browser_first_screen(project, filters, sort) -> tuple[int, bool]:
     return total, quick
 
 
+def index_name(statement: str) -> str:
+    """The name an index's ``CREATE INDEX [IF NOT EXISTS] <name> ON ...`` gives it."""
+    return statement.split(" ON ")[0].split()[-1]
+
+
 def v9_sizes(db) -> str:
     """The size of schema v9's Browser indexes against the whole catalog's (SQLite's dbstat)."""
     from qbi_desktop.core.catalog.indexes_v9 import BROWSER_INDEXES
 
-    names = [sql.split()[5] for sql in BROWSER_INDEXES]  # CREATE INDEX IF NOT EXISTS <name>
+    names = [index_name(sql) for sql in BROWSER_INDEXES]
     sizes = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
     ours = sum(sizes.get(name, 0) for name in names)
     return (

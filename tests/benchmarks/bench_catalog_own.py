@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_catalog import build_scaled  # noqa: E402
+from bench_catalog import build_scaled, index_name, late_items  # noqa: E402
 
 from qbi_desktop.core.catalog import open_project, own_order, own_pages  # noqa: E402
 from qbi_desktop.core.catalog.indexes_v9 import OWN_INDEXES  # noqa: E402
@@ -80,7 +80,7 @@ def add_opinions(root: Path, n: int) -> None:
     with the smallest targets: the last rows of most of their own orders (a filter on it
     finds nothing in the walk of another sort until its very end)."""
     rng = np.random.default_rng(1)
-    late = n - max(1, n // 1000)
+    late = n - late_items(n)
     with open_project(root) as project:
         db = project.db
         db.execute("BEGIN")
@@ -149,7 +149,7 @@ def index_sizes(root: Path) -> dict[str, float]:
     """MB on disk of each of the own-opinion indexes, the opinions table and the catalog."""
     db = sqlite3.connect(root / "catalog.sqlite")
     try:
-        names = [_index_name(statement) for statement in OWN_INDEXES]
+        names = [index_name(statement) for statement in OWN_INDEXES]
         rows = db.execute(
             "SELECT name, SUM(pgsize) FROM dbstat WHERE name IN "
             f"({','.join('?' * (len(names) + 2))}) GROUP BY name",
@@ -162,10 +162,6 @@ def index_sizes(root: Path) -> dict[str, float]:
         db.close()
 
 
-def _index_name(statement: str) -> str:
-    return statement.split(" ON ")[0].split()[-1]
-
-
 def edit_costs(root: Path, n: int, edits: int) -> dict[str, dict[str, list[float]]]:
     """Seconds per edit of one's own label and target, with the own indexes and on a copy of
     the catalog without them: the same edit on both, in pairs (which first drawn each time),
@@ -174,7 +170,7 @@ def edit_costs(root: Path, n: int, edits: int) -> dict[str, dict[str, list[float
     shutil.copytree(root, bare)
     db = sqlite3.connect(bare / "catalog.sqlite", isolation_level=None)
     for statement in OWN_INDEXES:
-        db.execute(f"DROP INDEX {_index_name(statement)}")
+        db.execute(f"DROP INDEX {index_name(statement)}")
     db.close()
     rng = np.random.default_rng(7)
     times: dict[str, dict[str, list[float]]] = {
