@@ -11,6 +11,11 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QLabel
 from sklearn.datasets import load_digits
 
+try:
+    from tests.gui_suggest_helpers import labelling_project, open_with_suggestions
+except ImportError:  # pragma: no cover
+    from gui_suggest_helpers import labelling_project, open_with_suggestions
+
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
@@ -22,22 +27,9 @@ TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 @pytest.fixture
 def labelling(qtbot, main_window, tmp_path):
-    d = load_digits()
-    x = (d.images[:N] * 16).clip(0, 255).astype(np.uint8)
-    npz = tmp_path / "digits.npz"
-    np.savez(npz, x_train=x)
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [npz]))
-        ids = project.ids()
-        for i in range(LABELLED):
-            project.set_label([ids[i]], str(d.target[i]))
-    panel = main_window.panels["browser"]
-    assert panel.open_project(root)
-    panel.classes_edit.setText(", ".join(str(c) for c in range(10)))
-    suggest = panel.suggestions
-    qtbot.waitUntil(lambda: suggest.table is not None and not suggest.table.pending, timeout=30000)
-    return main_window, panel, suggest, root, ids, d.target[:N]
+    root, ids, truth = labelling_project(tmp_path, N, LABELLED)
+    panel, suggest = open_with_suggestions(qtbot, main_window, root)
+    return main_window, panel, suggest, root, ids, truth
 
 
 def _key(qtbot, widget, key, modifiers=Qt.KeyboardModifier.NoModifier):
@@ -193,15 +185,7 @@ def test_steady_typing_does_not_hold_back_the_model(qtbot, labelling):
 def test_label_next_chosen_before_the_first_suggestions_orders_when_they_come(
     qtbot, main_window, tmp_path
 ):
-    d = load_digits()
-    npz = tmp_path / "digits.npz"
-    np.savez(npz, x_train=(d.images[:200] * 16).clip(0, 255).astype(np.uint8))
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [npz]))
-        ids = project.ids()
-        for i in range(30):
-            project.set_label([ids[i]], str(d.target[i]))
+    root, ids, _truth = labelling_project(tmp_path, 200, 30)
     panel = main_window.panels["browser"]
     suggest = panel.suggestions
     assert panel.open_project(root)

@@ -13,7 +13,11 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtGui import QRegion
 from PySide6.QtWidgets import QApplication
-from sklearn.datasets import load_digits
+
+try:
+    from tests.gui_suggest_helpers import labelling_project, open_with_suggestions
+except ImportError:  # pragma: no cover
+    from gui_suggest_helpers import labelling_project, open_with_suggestions
 
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
@@ -42,21 +46,8 @@ class Paints(QObject):
 
 @pytest.fixture
 def labelling(qtbot, main_window, tmp_path):
-    d = load_digits()
-    npz = tmp_path / "digits.npz"
-    np.savez(npz, x_train=(d.images[:N] * 16).clip(0, 255).astype(np.uint8))
-    root = tmp_path / "proj"
-    with open_project(root, create=True) as project:
-        run_job(import_job(project, "npz", [npz]))
-        ids = project.ids()
-        for i in range(LABELLED):
-            project.set_label([ids[i]], str(d.target[i]))
-    panel = main_window.panels["browser"]
-    assert panel.open_project(root)
-    panel.classes_edit.setText(", ".join(str(c) for c in range(10)))
-    panel._classes_edited()
-    suggest = panel.suggestions
-    qtbot.waitUntil(lambda: suggest.table is not None and not suggest.table.pending, timeout=30000)
+    root, ids, _truth = labelling_project(tmp_path, N, LABELLED)
+    panel, suggest = open_with_suggestions(qtbot, main_window, root, store_classes=True)
     return main_window, panel, suggest, ids
 
 
