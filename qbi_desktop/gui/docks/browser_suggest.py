@@ -149,8 +149,8 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             self.model_actions[key] = action
         self.model_button.setMenu(self.model_menu)
         self._show_model("knn")
-        # one line (clipped in a narrow dock; the tooltip has it all): the panel stays short
-        # cut with "…" in a narrow dock (the whole line is its tooltip), never silently clipped
+        # one line, cut with "…" in a narrow dock (the whole line is its tooltip): the panel
+        # stays short, and a cut line says it is cut
         self.counter = ElidedLabel("", Qt.TextElideMode.ElideRight)
         self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.bar = QWidget()
@@ -333,13 +333,9 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             return  # nothing changed since the table we have
         self.table = table
         # still unlabelled in this snapshot: labelled after it was made
-        self.labelled_since = {
-            i for i in self.labelled_since if len(table.ids) and has_id(table.ids, i)
-        }
+        self.labelled_since = {i for i in self.labelled_since if has_id(table.ids, i)}
         # unlabelled in this snapshot: scored (or waiting for features) like the others now
-        self.cleared_since = {
-            i for i in self.cleared_since if not (len(table.ids) and has_id(table.ids, i))
-        }
+        self.cleared_since = {i for i in self.cleared_since if not has_id(table.ids, i)}
         rescored = bool(scored(table, self._unscored_shown).any())
         self.updates += 1
         if self.first_shown_at is None and len(table.ids) and (table.suggested >= 0).any():
