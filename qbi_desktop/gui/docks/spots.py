@@ -577,7 +577,5 @@ def install(window) -> SpotsPanel:
         annotate.session_changed.connect(panel._session_changed)
         annotate.mask_changed.connect(panel._mask_changed)
         annotate.save_hooks.append(panel._mask_saved)
-        hooks = getattr(annotate, "undo_hooks", None)
-        if hooks is not None:  # Ctrl+Z on the canvas: the last decision if it came last
-            hooks.append(panel)
+        annotate.undo_hooks.append(panel)  # Ctrl+Z on the canvas: the last decision if last
     return panel
