@@ -156,13 +156,10 @@ def narrowest(
 def pair_of(db: sqlite3.Connection, key: str) -> Callable[[str], str | None]:
     """column -> the (column, ``key``) index of schema v9 when the catalog has it (one dropped
     by hand leaves its pairs to the walks of the sort key's own index)."""
-    have = {
-        r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'").fetchall()
-    }
 
     def index_of(column: str) -> str | None:
         name = pair_index(column, key) if column in PAIR_FILTERS else None
-        return name if name in have else None
+        return name if name is not None and has_index(db, name) else None
 
     return index_of
 
