@@ -10,6 +10,13 @@ All QSettings objects of one file in a process share its values (and a mutex), s
 set on a second QSettings object of the same file that lives in a :class:`QThread` of its own
 (its default ``run``: a C++ event loop). Its update event is handled there, in C++, without the
 interpreter lock; the GUI's object sees the new values at once and has nothing to write.
+
+Limits: Qt documents QSettings as reentrant, not thread-safe, and :func:`set_values` calls the
+writer thread's object from the GUI thread. The values go in under the file's mutex; the one
+unguarded flag (QSettings' "update pending") is why an update is posted after every call. The
+writer holds that mutex for its whole write, so a read or write of this file on the GUI thread
+in the meantime waits for it (measured: a 0.6 s write held a ``value()`` of another key 0.6 s):
+only the write that ``set_values`` started is off the GUI thread, not everything after it.
 """
 
 from __future__ import annotations
