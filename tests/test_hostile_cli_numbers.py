@@ -5,24 +5,16 @@ planned for ever. Each is now refused at once: exit 2, the option named, no trac
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import tifffile
 
+try:
+    from tests.cli_helpers import run_cli as _cli
+except ImportError:  # pragma: no cover
+    from cli_helpers import run_cli as _cli
+
 HUGE = "99999999999999999999"
-
-
-def _cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qbi_desktop", *argv],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture(scope="module")

@@ -6,25 +6,18 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import tifffile
 
+try:
+    from tests.cli_helpers import run_cli as _cli
+except ImportError:  # pragma: no cover
+    from cli_helpers import run_cli as _cli
+
 NAMES = ["a,b.tif", 'q"uote.tif', "new\nline.tif", "..tif", "sp ace.tif", "=cmd.tif", "x" * 200]
 CLASSES = ["../../etc", "..", ".", "a,b", "=SUM(1)"]
-
-
-def _cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qbi_desktop", *argv],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.fixture(scope="module")

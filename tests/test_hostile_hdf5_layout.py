@@ -5,8 +5,6 @@ its stored frames, says so, and every reader finishes in seconds."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -18,14 +16,10 @@ try:
     from tests.nexus_helpers import write_nexus
 except ImportError:  # pragma: no cover
     from nexus_helpers import write_nexus
-
-PYTHON = sys.executable
-
-
-def _cli(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PYTHON, "-m", "qbi_desktop", *argv], capture_output=True, text=True, timeout=timeout
-    )
+try:
+    from tests.cli_helpers import run_cli as _cli
+except ImportError:  # pragma: no cover
+    from cli_helpers import run_cli as _cli
 
 
 def _frames(n: int = 3) -> np.ndarray:
@@ -36,13 +30,11 @@ def _write(path, userblock: int = 0, prefix: bytes = b""):
     """A NeXus scan of three frames, with a user block of ``userblock`` bytes (filled with
     text, as tools do) or with ``prefix`` written before a plain HDF5 file."""
     plain = path.with_suffix(".plain")
-    with h5py.File(plain if prefix else path, "w", userblock_size=userblock) as f:
-        f.attrs["default"] = "entry"
-        entry = f.create_group("entry")
-        entry.attrs.update({"NX_class": "NXentry", "default": "data"})
-        data = entry.create_group("data")
-        data.attrs.update({"NX_class": "NXdata", "signal": "data"})
+
+    def build(_file, data):
         data["data"] = _frames()
+
+    write_nexus(plain if prefix else path, build, userblock_size=userblock)
     if userblock:
         with open(path, "r+b") as stream:
             stream.write(b"# acquisition header written by the beamline\n"[:userblock])

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -20,14 +18,12 @@ from qbi_desktop.core.catalog.errors import CatalogCorruptError
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
 
-PYTHON = sys.executable
+try:
+    from tests.cli_helpers import run_cli as _cli
+except ImportError:  # pragma: no cover
+    from cli_helpers import run_cli as _cli
+
 ENDLESS = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c"
-
-
-def _cli(*argv: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PYTHON, "-m", "qbi_desktop", *argv], capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.fixture(scope="module")

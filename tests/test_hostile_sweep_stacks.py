@@ -19,14 +19,12 @@ try:
     from tests.nexus_helpers import write_nexus
 except ImportError:  # pragma: no cover
     from nexus_helpers import write_nexus
+try:
+    from tests.cli_helpers import run_cli as _cli
+except ImportError:  # pragma: no cover
+    from cli_helpers import run_cli as _cli
 
 PYTHON = sys.executable
-
-
-def _cli(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [PYTHON, "-m", "qbi_desktop", *argv], capture_output=True, text=True, timeout=timeout
-    )
 
 
 def _scan(path, shape, chunks, write=None):
