@@ -438,22 +438,22 @@ def driver(
     if required is None:
         return None
     _filter, kind, name, values = required
+    value = VALUE.replace("o.", f"{o}.")
+    args: list[Any]
     if ranged:  # the kind written out with the index's term, the values as index ranges
         test = f"{o}.annotator = ? AND {o}.kind = '{kind}' AND {o}.{partial_term(kind)} "
         test += f"AND {o}.name = ?"
-        args: list[Any] = [annotator, name]
-        if values:
-            among, more = _among(VALUE.replace("o.", f"{o}."), values)
-            test, args = f"{test} AND {among}", [*args, *more]
-        elif kind == "boxes":
-            test += f" AND {BOX_COUNT.replace('o.', f'{o}.')} > 0"
-        return test, args
-    test, args = f"{o}.annotator = ? AND {o}.kind = ? AND {o}.name = ?", [annotator, kind, name]
-    if values:
-        test += f" AND json_extract({o}.value, '$') IN ({','.join('?' * len(values))})"
+        args = [annotator, name]
+        among = _among(value, values) if values else None
+    else:
+        test = f"{o}.annotator = ? AND {o}.kind = ? AND {o}.name = ?"
+        args = [annotator, kind, name]
+        among = (f"{value} IN ({','.join('?' * len(values))})", values) if values else None
+    if among is not None:
+        test, args = f"{test} AND {among[0]}", [*args, *among[1]]
     elif kind == "boxes":
-        test += f" AND json_array_length({o}.value) > 0"
-    return test, [*args, *(values or [])]
+        test += f" AND {BOX_COUNT.replace('o.', f'{o}.')} > 0"
+    return test, args
 
 
 def _among(expr: str, values: list[Any]) -> tuple[str, list[Any]]:
