@@ -161,23 +161,31 @@ def test_the_annotate_panel_needs_no_sideways_scrolling_on_a_laptop(qtbot, setti
     _close(window)
 
 
-def test_after_typing_a_target_the_next_row_shows_from_its_thumbnail(qtbot, main_window, tmp_path):
-    """Enter on a typed target moves to the next item with the Targets column scrolled into view;
-    when that column fits beside the thumbnail and the label, the view scrolls back to them."""
-    from test_gui_browser import _mnist_subset  # real MNIST digits (skipped without them)
+def _browser_typing_targets(qtbot, window, tmp_path, size):
+    """``window`` at ``size`` with a project of 20 real MNIST digits (skipped without them) in
+    its Browser, a "count" target defined, the Browser's dock in front. (Browser, its dock)."""
+    from test_gui_browser import _mnist_subset
 
     from qbi_desktop.core.catalog import targets as T
-    from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_TARGETS
 
     root, _labels = _mnist_subset(tmp_path, n=20)
-    window = main_window
-    window.resize(1600, 1000)
+    window.resize(*size)
     browser = window.panels["browser"]
     assert browser.open_project(root)
     browser.define_target(T.TargetDef("count", "", 0, 100, 0))
     dock = window.docks["browser"]
     dock.raise_()
     qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=3000)
+    return browser, dock
+
+
+def test_after_typing_a_target_the_next_row_shows_from_its_thumbnail(qtbot, main_window, tmp_path):
+    """Enter on a typed target moves to the next item with the Targets column scrolled into view;
+    when that column fits beside the thumbnail and the label, the view scrolls back to them."""
+    from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_TARGETS
+
+    window = main_window
+    browser, dock = _browser_typing_targets(qtbot, window, tmp_path, (1600, 1000))
     table = browser.table
     bar = table.horizontalScrollBar()
     bar.setValue(0)
@@ -228,20 +236,10 @@ def test_a_window_saved_larger_than_this_screen_opens_at_the_screens_size(qtbot,
 def test_when_typing_targets_ends_the_row_shows_from_its_thumbnail(qtbot, main_window, tmp_path):
     """On a laptop the Targets column never fits beside the thumbnail: while values are typed it
     stays in view, and Escape brings back the thumbnail and label (also at the next row)."""
-    from test_gui_browser import _mnist_subset  # real MNIST digits (skipped without them)
-
-    from qbi_desktop.core.catalog import targets as T
     from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_TARGETS
 
-    root, _labels = _mnist_subset(tmp_path, n=20)
     window = main_window
-    window.resize(*LAPTOP)
-    browser = window.panels["browser"]
-    assert browser.open_project(root)
-    browser.define_target(T.TargetDef("count", "", 0, 100, 0))
-    dock = window.docks["browser"]
-    dock.raise_()
-    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=3000)
+    browser, _dock = _browser_typing_targets(qtbot, window, tmp_path, LAPTOP)
     table = browser.table
 
     def in_view(column) -> bool:
