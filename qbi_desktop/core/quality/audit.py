@@ -286,7 +286,8 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
     lab_rows = np.flatnonzero(y >= 0)
     nn_lab: L2Neighbors | None = None
     if len(lab_rows) >= 3:
-        yield Progress(0, 0, "outliers: nearest labelled neighbours")
+        said = "outliers: nearest labelled neighbours"
+        yield Progress(0, 0, said)
         # An item whose nearest neighbour (found above) is labelled already has its nearest
         # labelled neighbour: only the others are searched again. In a fully labelled
         # project that is none (MNIST's 70 000: this stage took longer than all the others).
@@ -296,7 +297,7 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
             nn_lab = L2Neighbors(X[lab_rows])
         step = query_rows(len(lab_rows))
         for start in range(0, len(todo), step):
-            yield Progress(start, len(todo), "outliers: nearest labelled neighbours")
+            yield Progress(start, len(todo), said)
             part = todo[start : start + step]
             d, ind = nn_lab.kneighbors(X[part], 2)
             is_self = lab_rows[ind[:, 0]] == part
@@ -319,12 +320,13 @@ def audit_job(items: LabelledItems, settings: AuditSettings | None = None) -> Jo
     if len(unl):
         suggestion = np.zeros((len(unl), max(1, len(classes))))
         if len(lab_rows) and classes:
-            yield Progress(0, 0, f"unlabelled: suggestions for {len(unl):,} items")
+            said = f"unlabelled: suggestions for {len(unl):,} items"
+            yield Progress(0, 0, said)
             if nn_lab is None:
                 nn_lab = L2Neighbors(X[lab_rows])
             step = query_rows(len(lab_rows))
             for start in range(0, len(unl), step):
-                yield Progress(start, len(unl), f"unlabelled: suggestions for {len(unl):,} items")
+                yield Progress(start, len(unl), said)
                 part = unl[start : start + step]
                 suggestion[start : start + len(part)] = knn_proba(
                     nn_lab, y[lab_rows], X[part], s.k, len(classes)
