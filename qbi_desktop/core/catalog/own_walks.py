@@ -32,7 +32,14 @@ from typing import Any
 
 from qbi_desktop.core.catalog.indexes_v9 import COUNT_KINDS, VALUE_KINDS
 from qbi_desktop.core.catalog.pages import Part, in_id_order
-from qbi_desktop.core.catalog.queries import _FROM, NONE, Filters, order_clause, where_clause
+from qbi_desktop.core.catalog.queries import (
+    _FROM,
+    NONE,
+    Filters,
+    count,
+    order_clause,
+    where_clause,
+)
 
 #: the person's value of an opinion as SQL compares it, and a box list's length: the keys of
 #: the indexes in indexes_v9.OWN_INDEXES (spelt exactly so, or SQLite does not walk them)
@@ -163,20 +170,20 @@ class Walks:
             "NOT EXISTS (SELECT 1 FROM opinions o WHERE o.item_id = items.id AND "
             f"o.annotator = ? AND o.kind = '{kind}' AND o.name = ? {'AND ' + test if test else ''})"
         )
+        if self.lead is not None:
+            return self._lead_without(no, [self.annotator, name, *args])
         where = "WHERE " + " AND ".join([*self.conditions, no]) + " "
         params = [*self.params, self.annotator, name, *args]
         db = self.db
-        if self.lead is not None:
-            return self._lead_without(no, [self.annotator, name, *args])
 
         def size() -> int:
-            if not self.conditions:  # all items but those with the opinion: two index counts
+            if not self.conditions:  # all items (item_counts) but those with the opinion
                 with_ = (
                     "SELECT COUNT(*) FROM opinions o WHERE o.annotator = ? AND "
                     f"o.kind = '{kind}' AND o.name = ? {'AND ' + test if test else ''}"
                 )
                 n = db.execute(with_, [self.annotator, name, *args]).fetchone()[0]
-                return int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0]) - int(n)
+                return count(db) - int(n)
             return int(db.execute("SELECT COUNT(*) FROM items " + where, params).fetchone()[0])
 
         def fetch(off: int, n: int) -> list[int]:
