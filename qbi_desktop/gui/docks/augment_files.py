@@ -102,9 +102,9 @@ class PipelineFilesMixin:
 
     def _restore(self) -> None:
         s = self.window.settings
-        n = read_setting(s, f"{SETTINGS_GROUP}/samples", 8, 1, 16)
+        n = read_setting(s, f"{SETTINGS_GROUP}/samples", 8, 1, 16)  # 1..16, else 8
         self.n_samples.blockSignals(True)
-        self.n_samples.setValue(max(1, min(16, n)))
+        self.n_samples.setValue(n)
         self.n_samples.blockSignals(False)
         self.grid.set_count(self.n_samples.value())
         for tile in self.grid.tiles:
