@@ -38,7 +38,6 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbi_desktop.core.catalog.connection import open_read_only
 from qbi_desktop.core.errors import human_size
 
 try:  # POSIX only
@@ -264,6 +263,10 @@ def _project_state(
 
 
 def _reference_counts(db_path: Path) -> list[int] | None:
+    # imported here: core.catalog.project imports this module, and its light users (the
+    # user-cache sweep, a mask save's notes) need not load the catalog package and numpy
+    from qbi_desktop.core.catalog.connection import open_read_only
+
     try:
         db = open_read_only(db_path)
     except sqlite3.Error:
@@ -347,6 +350,7 @@ def catalog_references(db_path: Path) -> tuple[set[str], set[str] | None]:
     their own (a worker's, and never ``PRAGMA optimize``: an open must not write the catalog).
     Raises ``sqlite3.Error`` when the catalog cannot be read."""
     from qbi_desktop.core.catalog import opinions
+    from qbi_desktop.core.catalog.connection import open_read_only
 
     db = open_read_only(db_path)
     try:
