@@ -31,6 +31,8 @@ def project(tmp_path_factory):
 
 CASES = {
     "label-ids": (["label", "--ids", HUGE, "--class", "x"], "--ids"),
+    # a later part's low end was not checked: 0 went on to the catalog
+    "label-ids-zero-in-a-later-range": (["label", "--ids", "1,0-2", "--class", "x"], "--ids"),
     "target-ids": (["target", "--name", "t", "--ids", HUGE, "--value", "1"], "--ids"),
     "boxes-item": (["boxes", "--item", HUGE], "--item"),
     "split-seed-negative": (["split", "--seed", "-1", "--replace"], "--seed"),

@@ -69,15 +69,15 @@ def parse_ids(text: str) -> list[int]:
                 lo, hi = (int(x) for x in part.split("-", 1))
                 if hi < lo or hi - lo >= MAX_IDS:
                     raise ValueError
-                out.extend(range(lo, hi + 1))
             else:
-                out.append(int(part))
+                lo = hi = int(part)
         except ValueError:
             raise UserFacingError(f"--ids: {part!r} is not an id or a range like 10-20") from None
+        if not 1 <= lo <= hi <= INT64_MAX:  # SQLite's ids; each part's own ends
+            raise UserFacingError(f"--ids: {part!r} is not an item id (1 to {INT64_MAX:,})")
+        out.extend(range(lo, hi + 1))
         if len(out) > MAX_IDS:
             raise UserFacingError(f"--ids: more than {MAX_IDS:,} ids")
-        if not 1 <= out[-1] <= INT64_MAX or not 1 <= out[0] <= INT64_MAX:  # SQLite's ids
-            raise UserFacingError(f"--ids: {part!r} is not an item id (1 to {INT64_MAX:,})")
     if not out:
         raise UserFacingError("--ids: give at least one item id")
     return out
