@@ -153,3 +153,30 @@ def test_help_lists_the_review_keys_with_what_they_do(qtbot, review_window):
     annotate = {keys: what for where, what, keys in rows if where == "Annotate panel"}
     assert "previous item" in annotate["A"].lower()
     assert all(k in annotate for k in ("B", "E", "F"))
+
+
+def test_a_box_drawn_after_a_decision_is_undone_first_even_with_a_full_box_history(
+    qtbot, review_window
+):
+    """The canvas keeps the last 200 box edits: once it holds that many, a new box edit leaves
+    their number unchanged, and Ctrl+Z must still take the newest box before the decision."""
+    from qbi_desktop.core.catalog import Box
+    from qbi_desktop.gui.undo import STACK_LIMIT
+
+    window, panel, annotate = review_window
+    session = annotate.boxes.session
+    for i in range(STACK_LIMIT):
+        assert session.add(Box("object", 1 + i % 50, 1, 5, 5))
+    canvas = _click_image(qtbot, window)
+    rejected = panel.current
+    qtbot.keyClick(canvas, Qt.Key.Key_R)
+    assert panel.review[rejected].state == "rejected"
+    assert session.add(Box("late", 100, 100, 20, 20))
+    boxes = len(session.boxes)
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, CTRL)
+    assert [b.label for b in session.boxes].count("late") == 0  # the newest box went
+    assert len(session.boxes) == boxes - 1
+    assert panel.review[rejected].state == "rejected"  # the decision stayed
+    qtbot.keyClick(canvas, Qt.Key.Key_Z, CTRL)  # now the decision
+    assert panel.review[rejected].state == "proposed"
+    assert len(session.boxes) == boxes - 1

@@ -296,7 +296,7 @@ class Decision:
 class ReviewHistory:
     """The undo history of one review's decisions, on one mask editor (None: no mask).
 
-    ``others`` passed to every call counts the other edits the canvas has made (box edits):
+    ``others`` passed to every call says where the canvas's other edits (box edits) stand:
     a decision is the next to undo only while the mask and the others stand where they stood
     just after it, and the next to redo only while they stand where its undo left them.
     """

@@ -16,8 +16,9 @@ Text fields keep their own Ctrl+Z: a focused line edit takes the key before the 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEvent, QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence
@@ -51,11 +52,16 @@ class UndoContext:
         return False
 
 
+_serials = itertools.count(1)
+
+
 @dataclass
 class _Command:
     text: str
     undo: Callable[[], object]
     redo: Callable[[], object]
+    # which edit this is: a stack at its limit keeps its length while edits come in
+    serial: int = field(default_factory=lambda: next(_serials))
 
 
 class UndoStack(QObject):
@@ -118,6 +124,12 @@ class UndoStack(QObject):
 
     def __len__(self) -> int:
         return len(self._done)
+
+    @property
+    def top(self) -> int:
+        """Which edit the stack stands at (0: none): it changes with every push, undo and
+        redo, and comes back when an undo is redone (or a redo undone)."""
+        return self._done[-1].serial if self._done else 0
 
 
 class UndoRouter(QObject):

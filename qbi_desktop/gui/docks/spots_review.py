@@ -59,10 +59,11 @@ class SpotReviewMixin:
         return history
 
     def _others(self) -> int:
-        """Box edits on the canvas (they share its undo with strokes and decisions)."""
+        """Where the canvas's box edits stand (they share its undo with strokes and decisions).
+        Not their count: a stack at its limit keeps its length while edits come in."""
         boxes = getattr(self.annotate, "boxes", None)
         session = None if boxes is None else boxes.session
-        return 0 if session is None else len(session.undo_stack)
+        return 0 if session is None else session.undo_stack.top
 
     def _decide(self, ids, state: str, label=None, paint: bool = False) -> bool:
         history = self._history()
