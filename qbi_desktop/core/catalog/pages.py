@@ -13,7 +13,8 @@ The ways there, by sort key:
   for name and box count a (column, key) pair index of schema v9 (indexes_v9.py), so the
   walk no longer depends on where the matches lie in the whole order; descending box counts
   go value by value (:func:`_stepped_page`), and a width or box count every item shares is
-  the id order. Matches of two or more such columns, when few, come from the combinations
+  the id order. Two or more such filters by box count go value by value too, each value's
+  matches merged from their pair ranges (:func:`_intersected_page`). Matches of two or more such columns, when few, come from the combinations
   item_counts lists, one range of ``items_facets`` each (:func:`combinations`);
 * sort by a regression target: walk the targets index the same way, once target_counts says
   every item has that target (otherwise the items without it are found by a scan, as before).
@@ -43,6 +44,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from qbi_desktop.core.catalog import names
@@ -60,15 +62,19 @@ from qbi_desktop.core.catalog.queries import (
 )
 from qbi_desktop.core.catalog.ranges import (
     FACET_INDEXES,
+    combination_ids,
     combinations,
     facet_columns,
+    facet_combinations,
     facets_of,
     group_sources,
     has_index,
+    intersection,
     is_constant,
     matches_where,
     narrowest,
     pair_of,
+    single_values,
 )
 
 #: Seconds a walk planned from a sampled estimate may take before the matches are sorted,
@@ -337,6 +343,9 @@ def _walked_page(
         if driver is not None:
             column, index, value, _n = driver
             extra = where.replace("WHERE ", "AND ", 1)
+            drivers = single_values(db, f, pair_of(db, key)) if key == "n_boxes" else []
+            if len(drivers) >= 2:
+                return _intersected_page(db, f, drivers, descending, offset, limit)
             if descending and key in ("width", "n_boxes"):
                 return _stepped_page(db, index, column, value, key, extra, params, offset, limit)
             source = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? "
@@ -370,20 +379,54 @@ def _stepped_page(
         return in_id_order(db, head + test + " " + extra, [value, *args, *params])
 
     def parts() -> Iterator[Part]:
-        below: list[Any] = []
-        while True:
-            sql = f"SELECT MAX(items.{key}) {head}IS NOT NULL" + (
-                f" AND items.{key} < ?" * bool(below)
-            )
-            top = db.execute(sql, [value, *below]).fetchone()[0]
-            if top is None:
-                break
-            below = [top]
-            yield part("= ?", below)
+        for top in _key_values(db, index, column, value, key, True):
+            yield part("= ?", [top])
         if key != "n_boxes":  # declared NOT NULL (SQLite would scan the range for IS NULL)
             yield part("IS NULL", [])
 
     return _parts_page(parts(), offset, limit)
+
+
+def _key_values(
+    db: sqlite3.Connection, index: str, column: str, value: Any, key: str, descending: bool
+) -> Iterator[Any]:
+    """The values of ``key`` (none NULL) among the items whose ``column`` is ``value``, in
+    order, one step of their (column, key) ``index`` each."""
+    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
+    step, beyond = ("MAX", "<") if descending else ("MIN", ">")
+    after: list[Any] = []
+    while True:
+        sql = f"SELECT {step}(items.{key}) {head}IS NOT NULL" + (
+            f" AND items.{key} {beyond} ?" * bool(after)
+        )
+        found = db.execute(sql, [value, *after]).fetchone()[0]
+        if found is None:
+            return
+        after = [found]
+        yield found
+
+
+def _intersected_page(
+    db: sqlite3.Connection,
+    f: Filters,
+    drivers: list[tuple[str, str, Any, int]],
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """By box count with two or more filter columns of one value each: value by value (in
+    the sort's direction, from the rarest filter's pair index), each value's matches from the
+    pair ranges of all of them merged (ranges.intersection), in id order."""
+    columns = {column for column, _i, _v, _n in drivers}
+    rest, params = where_clause(
+        replace(f, **{k: None for k, c in _FACETS.items() if c in columns}), db
+    )
+    part_of = intersection(
+        db, drivers, "n_boxes", _no_filter_indexes(rest.replace("WHERE ", "AND ", 1)), params
+    )
+    column, index, value, _n = drivers[0]
+    values = _key_values(db, index, column, value, "n_boxes", descending)
+    return _parts_page((part_of(v) for v in values), offset, limit)
 
 
 def _no_filter_indexes(where: str) -> str:
@@ -418,6 +461,16 @@ def _target_page(
         # the few matches first, then their targets (CROSS JOIN keeps that order: SQLite
         # would otherwise walk every item's target testing the filter, 0.4 s at 100 000 items
         # for the duplicates)
+        rows = facet_combinations(db, f) if facet_columns(f) >= 2 and _facet_where(f) else None
+        if rows and has_index(db, FACETS_INDEX):
+            # filters on item_counts columns only: their combinations' ranges hold exactly
+            # the matches, no item row is read (5 000 rejected simulated items: 22 -> 17 ms)
+            ids, args = combination_ids(rows)
+            sql = (
+                f"SELECT t.item_id FROM ({ids}) AS m CROSS JOIN targets t ON t.item_id = m.id "
+                f"AND t.name = ? ORDER BY +t.value {direction}, t.item_id ASC LIMIT ? OFFSET ?"
+            )
+            return [r[0] for r in db.execute(sql, [*args, name, limit, offset])]
         where, params = matches_where(db, f)
         sql = (
             "SELECT t.item_id FROM items CROSS JOIN targets t ON t.item_id = items.id "
