@@ -14,8 +14,9 @@ The ways there, by sort key:
   walk no longer depends on where the matches lie in the whole order; descending box counts
   go value by value (:func:`_stepped_page`), and a width or box count every item shares is
   the id order. Two or more such filters by box count go value by value too, each value's
-  matches merged from their pair ranges (:func:`_intersected_page`). Matches of two or more such columns, when few, come from the combinations
-  item_counts lists, one range of ``items_facets`` each (:func:`combinations`);
+  matches merged from their pair ranges (:func:`_intersected_page`). Matches of two or more
+  such columns, when few, come from the combinations item_counts lists, one range of
+  ``items_facets`` each (:func:`combinations`);
 * sort by a regression target: walk the targets index the same way, once target_counts says
   every item has that target (otherwise the items without it are found by a scan, as before).
 * sort by "has a mask" or "number of boxes": the masked / boxed items come from the masks and
