@@ -83,6 +83,7 @@ class BaselineForm(QWidget):
     def __init__(self, window, parent=None):
         super().__init__(parent)
         self.window = window
+        self._saved: dict[str, str] = {}  # the settings as last read or saved, as text
 
         # -- data
         self.source = _combo(SOURCES, "Where the images and labels come from")
@@ -472,16 +473,18 @@ class BaselineForm(QWidget):
         }
 
     def save(self) -> None:
-        """Remember the choices (each Run saves them). Only changed values are set, and the file
-        is written by another thread (gui/settings_sync.py: QSettings' own write, with two
-        fdatasync calls, stalled the Run click by 30-80 ms on a busy disk)."""
-        s = self.window.settings
+        """Remember the choices (each Run saves them). Only values that differ from what was
+        read or saved last are handed over, and the file is written by another thread
+        (gui/settings_sync.py: QSettings' own write, with two fdatasync calls, stalled the Run
+        click by 30-80 ms on a busy disk). Compared with our own copy, not read back from the
+        settings: that read would wait while the writer holds the file for a write."""
         changed = {
             f"{SETTINGS_GROUP}/{key}": value
             for key, value in self._values().items()
-            if str(s.value(f"{SETTINGS_GROUP}/{key}")) != str(value)
+            if self._saved.get(key) != str(value)
         }
-        settings_sync.set_values(s, changed)
+        self._saved.update((key.partition("/")[2], str(value)) for key, value in changed.items())
+        settings_sync.set_values(self.window.settings, changed)
 
     def flush_settings(self) -> None:
         """Wait until the saved choices are on disk (closing the app, tests)."""
@@ -489,8 +492,11 @@ class BaselineForm(QWidget):
 
     def restore(self) -> None:
         s = self.window.settings
+        settings_sync.start(s)  # the writer is ready before the first Run click
         s.beginGroup(SETTINGS_GROUP)
         try:
+            # as stored (text), what save() compares with
+            self._saved = {key: str(s.value(key)) for key in self._values()}
             _select(self.source, s.value("source", "digits"))
             self.path.setText(str(s.value("path", "") or ""))
             _select(self.task, s.value("task", "classification"))
