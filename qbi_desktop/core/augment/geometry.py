@@ -155,6 +155,24 @@ def is_identity(m: np.ndarray) -> bool:
     )
 
 
+def flip_axes(m: np.ndarray, shape: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The axes ``m`` flips when it is exactly a flip (or the identity) of an image of
+    ``shape`` onto the same grid: () for the identity, (1,) horizontal, (0,) vertical, (0, 1)
+    both; None for anything else. Every position it samples is then a pixel centre, so a
+    resample by any order and fill mode is that flip of the pixels."""
+    h, w = shape[:2]
+    (a, b, c), (d, e, f), last = m.tolist()
+    if b != 0 or d != 0 or last != [0.0, 0.0, 1.0]:
+        return None
+    axes = []
+    for axis, (scale, shift, n) in enumerate(((a, c, h), (e, f, w))):
+        if scale == -1 and shift == n - 1:
+            axes.append(axis)
+        elif scale != 1 or shift != 0:
+            return None
+    return tuple(axes)
+
+
 # ---------------------------------------------------------------------------------------------
 # Sampling coordinates
 

@@ -295,6 +295,10 @@ def _geometry(o, params, shape, scale) -> tuple[np.ndarray, tuple | None]:
 
 def _warp_mask(mask, m, mode, disp, resampler="exact"):
     """Labels by nearest neighbour: the exact resampler's pixels (OpenCV's where identical)."""
+    if disp is None:
+        axes = geometry.flip_axes(m, mask.shape)
+        if axes is not None:  # a flip picks whole pixels: a reversed copy (~10x a warp's speed)
+            return np.flip(mask, axes).copy() if axes else mask.copy()
     boolean = mask.dtype.kind == "b"
     src = mask.view(np.uint8) if boolean else mask
     out = geometry.warp(
@@ -365,11 +369,14 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
     m, disp = _geometry(o, params, image.shape, scale)
     order = o["interpolation_order"]
     rs = o["resampler"]
-    new_mask = None
     if disp is None and geometry.is_identity(m):
         out = image.astype(wd)
         new_mask = None if mask is None else mask.copy()
     else:
+        # The mask before the image: a source reads an item's mask after its image, so the
+        # mask's pixels are then the likelier still in cache (warped after the image's several
+        # passes, the same warp took ~0.1 ms more per 512^2 sample here).
+        new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp, rs)
         # (order 1 only: an order-0 resample copies values in the image's dtype, so its
         # intensity steps run afterwards on a float copy)
         post = _fused_post(params, image) if image.ndim == 2 and order == 1 else None
@@ -386,7 +393,6 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
                 out_dtype=image.dtype,
                 resampler=o["resampler"],
             )
-            new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp, rs)
             return Sample(new_image, new_mask, _move_boxes(boxes, m, image.shape, disp), params)
         out = geometry.warp(
             image,
@@ -399,7 +405,6 @@ def _apply_corrected(o, image, params, mask, boxes, scale) -> Sample:
             resampler=o["resampler"],
         )
         out = out.astype(wd, copy=False)
-        new_mask = None if mask is None else _warp_mask(mask, m, o["fill_mode"], disp, rs)
     new_boxes = _move_boxes(boxes, m, image.shape, disp)
     out = _intensity(out, image, params, scale)
     return Sample(intensity.finalize(out, image.dtype), new_mask, new_boxes, params)
