@@ -261,3 +261,60 @@ def test_when_typing_targets_ends_the_row_shows_from_its_thumbnail(qtbot, main_w
     qtbot.wait(50)
     assert table.currentIndex().row() == 2
     assert in_view(0) and in_view(COL_LABEL)
+
+
+def test_on_a_laptop_screen_the_first_window_is_maximised_so_its_frame_fits(qtbot, settings_dir):
+    """A window whose inside filled a 1366x768 screen put its title bar's height of bottom rows
+    (the status bar with the pixel read-out) below the screen: it opens maximised instead."""
+    from PySide6.QtWidgets import QApplication
+
+    from qbi_desktop.gui.main_window import MainWindow
+    from qbi_desktop.gui.window.persistence import SMALL_SCREEN_WIDTH
+
+    area = QApplication.primaryScreen().availableGeometry()
+    assert area.width() < SMALL_SCREEN_WIDTH  # the offscreen test screen is a small one
+    window = MainWindow(defer_panels=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    # a window manager fits a maximised window's frame into the screen (the offscreen platform
+    # has none to do so, so the state is what can be checked here)
+    assert window.isMaximized()
+    _close(window)
+
+
+def test_a_saved_window_whose_frame_overhung_the_screen_opens_maximised(qtbot, settings_dir):
+    """Saved by a version that filled a small screen with the window's inside: the frame (title
+    bar included) was taller than the screen, so the next start treats it as a first start."""
+    from PySide6.QtCore import QDataStream, QIODevice, QRect
+    from PySide6.QtWidgets import QApplication
+
+    from qbi_desktop.gui.main_window import MainWindow
+
+    area = QApplication.primaryScreen().availableGeometry()
+    first = _start(qtbot, size=area.size().toTuple())
+    _close(first)
+    saved = first.settings.value("window/geometry")
+    # the same geometry with the frame a window manager adds (a 21 px title, 1 px borders)
+    source = QDataStream(saved)
+    magic, major, minor = source.readUInt32(), source.readUInt16(), source.readUInt16()
+    frame, normal = QRect(), QRect()
+    source >> frame
+    source >> normal
+    rest = bytes(saved.data())[source.device().pos():]
+    overhung = QByteArray()
+    out = QDataStream(overhung, QIODevice.OpenModeFlag.WriteOnly)
+    out.writeUInt32(magic)
+    out.writeUInt16(major)
+    out.writeUInt16(minor)
+    out << QRect(area.left(), area.top(), area.width() + 2, area.height() + 22)
+    out << QRect(area.left() + 1, area.top() + 21, area.width(), area.height())
+    out.writeRawData(rest)
+    first.settings.setValue("window/geometry", overhung)
+
+    again = MainWindow(defer_panels=True)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitExposed(again)
+    assert again.isMaximized()
+    _close(again)

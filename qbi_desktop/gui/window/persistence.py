@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from PySide6.QtCore import QByteArray, QDataStream, QRect, QTimer
+from PySide6.QtCore import QByteArray, QDataStream, QRect, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from qbi_desktop.gui.layout import (
@@ -75,7 +75,9 @@ def _larger_than_screen(geometry: QByteArray, screen) -> bool:
     if magic != 0x1D9D0CB or major < 1 or stream.status() != QDataStream.Status.Ok:
         return False  # not a geometry Qt wrote: restoreGeometry refuses it anyway
     area = screen.availableGeometry()
-    return normal.width() > area.width() or normal.height() > area.height()
+    # the frame too: a window whose inside filled the screen had its title bar and bottom
+    # rows (the status bar's read-out) beyond the screen's edge under a window manager
+    return any(r.width() > area.width() or r.height() > area.height() for r in (frame, normal))
 
 
 class PersistenceMixin:
@@ -161,6 +163,8 @@ class PersistenceMixin:
                 share = 1.0 if area.width() < SMALL_SCREEN_WIDTH else 0.88
                 self.resize(int(area.width() * share), int(area.height() * share))
                 self.move(area.center() - self.rect().center())
+                if share == 1.0:  # shown maximised: the window manager fits its frame in too
+                    self._maximise_at_size = self.size()
             else:
                 self.resize(1400, 900)
 
@@ -185,6 +189,11 @@ class PersistenceMixin:
         QTimer.singleShot(0, lambda: hide_stale_tab_bars(self))
 
     def showEvent(self, event):  # noqa: N802
+        # A window filling a small screen's inside had its frame's height of bottom rows (the
+        # status bar's read-out) below the screen; one sized by the caller keeps that size.
+        if self.size() == getattr(self, "_maximise_at_size", None):
+            self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
+        self._maximise_at_size = None
         super().showEvent(event)
         if getattr(self, "_size_default_on_show", False):
             self._size_default_on_show = False
