@@ -66,7 +66,7 @@ def test_a_version_8_catalog_gets_the_pair_indexes_and_pages_the_same(tmp_path):
     assert before[cases.index(({"label": "bird"}, "-name", 0))] == [48, 35, 22, 9, 56]
 
     with open_project(tmp_path / "p") as p:
-        assert schema.schema_version(p.db) == SCHEMA_VERSION == 9
+        assert schema.schema_version(p.db) == SCHEMA_VERSION == 10
         names = {r[0] for r in p.db.execute("SELECT name FROM sqlite_master")}
         wanted = {pair_index(c, k) for c in PAIR_FILTERS for k in PAIR_KEYS}
         assert len(wanted) == 8 and wanted | {"items_facets"} <= names
@@ -230,15 +230,18 @@ def test_a_sort_by_a_width_every_item_shares_reads_the_id_order(late, tmp_path):
 
 
 def test_a_rare_name_of_one_character_is_tested_along_the_name_index(late, tmp_path):
-    """One or two characters, which the trigram index cannot answer, held by two names: every
-    name is tested once, in the narrow name index, whatever the sort (before, a sort by box
-    count, mask or width read every row of the table: twice the time at a million items)."""
+    """One or two characters, which the trigram index cannot answer, held by two names, in a
+    catalog without schema v10's tail index (dropped by hand; with it: test_catalog_v10.py):
+    every name is tested once, in the narrow name index, whatever the sort (before, a sort by
+    box count, mask or width read every row of the table: twice the time at a million
+    items)."""
     from tests.test_catalog_scale import _reference
 
     shutil.copytree(late, tmp_path / "p")
     with open_project(tmp_path / "p") as p:
         with p.transaction() as tx:
             tx.db.execute("UPDATE items SET name = 'Qz' || name WHERE id IN (5, 17001)")
+            tx.db.execute("DROP INDEX items_name_tail")
         for sort in ("n_boxes", "-has_mask", "width", "-label", "source", "target:size"):
             for text in ("q", "QZ"):
                 expected = _reference(p.db, {"name": text}, sort, 0, 50)

@@ -22,7 +22,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from qbi_desktop.core.catalog import names
+from qbi_desktop.core.catalog import names, short_names
 from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX, PAIR_FILTERS, pair_index
 from qbi_desktop.core.catalog.queries import (
     _FACETS,
@@ -48,11 +48,15 @@ def matches_where(db: sqlite3.Connection, f: Filters) -> tuple[str, list[Any]]:
     of the item_counts columns (label and split, ...) takes its items from the combinations of
     values item_counts lists, each one range of ``items_facets`` (no test of every item of the
     rarer value: 0.3 s at a million items for a rejected simulated image); a name substring
-    the trigram index cannot answer is tested along the name index."""
+    the trigram index cannot answer takes its candidates from schema v10's indexes when few
+    names hold it (short_names.py), or is tested along the name index."""
     where, params = where_clause(f, db)
     found = None
     if facet_columns(f) >= 2 and has_index(db, FACETS_INDEX):
         found = combinations(db, facets_of(f))
+    if found is None and f.name and not names.uses_index(db, f.name):
+        # one or two characters that few names hold: the candidates of schema v10
+        found = short_names.candidates(db, f.name)
     if (
         found is None
         and f.name

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from qbi_desktop.core.catalog.derived import migrate_v7, migrate_v8
 from qbi_desktop.core.catalog.indexes_v9 import migrate_v9
+from qbi_desktop.core.catalog.short_names import migrate_v10
 
 SPLITS = ("train", "val", "test")
 REVIEW_STATES = ("unreviewed", "accepted", "rejected", "needs_edit")
@@ -250,10 +251,13 @@ APPLICATION_ID = 0x51424931
 
 # Version 9: indexes for the filter-and-sort pairs and blind mode's sorts: see indexes_v9.
 
+# Version 10: an index of the names' last two characters, for "name contains" one or two
+# characters: see short_names.
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``: an SQL script, or a function
 #: that runs inside the migration's transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
-    _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8, migrate_v9,
+    _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8, migrate_v9, migrate_v10,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
