@@ -10,8 +10,9 @@ Run: .venv/bin/python tests/benchmarks/bench_catalog.py   (prints medians)
      [--data DIR] (every filter of the Browser's panel x every sort both ways, what the Browser
      asks before it paints: count when quick, first ids, a screenful of rows; the whole table
      in ms at each size, in CPU ms at the largest, and the growth exponent, with the load
-     average at start and end and the size of schema v9's indexes. The data holds a rare class
-     "late" at the far end of every order, and origins correlated with masks and boxes)
+     average at start and end and the size of schema v9's and v10's indexes. The data holds a
+     rare class "late" at the far end of every order, and origins correlated with masks and
+     boxes)
 """
 
 from __future__ import annotations
@@ -326,16 +327,18 @@ def index_name(statement: str) -> str:
     return statement.split(" ON ")[0].split()[-1]
 
 
-def v9_sizes(db) -> str:
-    """The size of schema v9's Browser indexes against the whole catalog's (SQLite's dbstat)."""
+def index_sizes(db) -> str:
+    """The size of schema v9's Browser indexes and of v10's name-tail index against the whole
+    catalog's (SQLite's dbstat)."""
     from qbi_desktop.core.catalog.indexes_v9 import BROWSER_INDEXES
+    from qbi_desktop.core.catalog.short_names import V10_INDEXES
 
-    names = [index_name(sql) for sql in BROWSER_INDEXES]
     sizes = dict(db.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name"))
-    ours = sum(sizes.get(name, 0) for name in names)
+    v9 = sum(sizes.get(index_name(sql), 0) for sql in BROWSER_INDEXES)
+    v10 = sum(sizes.get(index_name(sql), 0) for sql in V10_INDEXES)
     return (
-        f"v9 Browser indexes {ours / 1e6:.1f} MB of {sum(sizes.values()) / 1e6:.1f} MB "
-        f"({len(names)} indexes)"
+        f"v9 Browser indexes {v9 / 1e6:.1f} MB ({len(BROWSER_INDEXES)} indexes), v10 name "
+        f"tail {v10 / 1e6:.1f} MB, of {sum(sizes.values()) / 1e6:.1f} MB"
     )
 
 
@@ -377,7 +380,7 @@ def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
                     start = time.perf_counter()
                     project.count(filters)
                     worker[(fname, n)] = time.perf_counter() - start
-            print(f"  {n:,} items measured; {load_text()}; {v9_sizes(project.db)}")
+            print(f"  {n:,} items measured; {load_text()}; {index_sizes(project.db)}")
             project.close()
         lo, hi = min(sizes), max(sizes)
         print(f"\nms at {hi:,} items (growth exponent {lo:,} -> {hi:,}); goal <= 50 ms, <= 0.5")
