@@ -76,3 +76,26 @@ def test_a_project_being_labelled_runs_with_its_unlabelled_items_left_out(
     assert form.drop_unlabeled.isChecked()
     form.task.setCurrentIndex(form.task.findData("regression"))
     assert not form.drop_unlabeled.isEnabled()  # a target value is never left out
+
+
+def test_opening_a_project_makes_it_the_source_instead_of_the_digits(qtbot, main_window, tmp_path):
+    """The Source stayed on the bundled 8x8 digits while a project was open in the Browser: a
+    first Run scored the digits, not the user's data. A source picked after the open stays."""
+    from PySide6.QtCore import Qt
+
+    browser = main_window.panels["browser"]
+    form = main_window.panels["baselines"].form
+    main_window.docks["baselines"].show()
+    main_window.docks["baselines"].raise_()
+    assert form.source.currentData() == "digits"  # no project: the bundled set to try
+    _project(browser, tmp_path / "mine", 60)
+    qtbot.waitUntil(lambda: len(browser.project) == 60, timeout=30000)
+    assert form.source.currentData() == "project"
+    assert form.source_spec() == f"project:{tmp_path / 'mine'}"
+
+    # the user picks the digits back (keys on the combo box): a Run keeps that choice
+    form.source.setFocus()
+    while form.source.currentData() != "digits":
+        qtbot.keyClick(form.source, Qt.Key.Key_Up)
+    main_window.panels["baselines"].run_clicked()
+    assert form.source_spec() == "digits"

@@ -351,7 +351,14 @@ class BaselineForm(QWidget):
         return text or None
 
     def refresh_project(self) -> None:
-        """Re-read which project is open (the browser may have opened one since)."""
+        """Re-read which project is open (the browser may have opened one since). A project
+        opened while the source is the bundled digits becomes the source (the digits stayed the
+        default with a project open); one picked again meanwhile stays picked."""
+        root = self.open_project_root()
+        if root is not None and root != getattr(self, "_seen_project", None):
+            if self.source.currentData() == "digits":
+                _select(self.source, "project")  # its signal updates the form
+        self._seen_project = root
         if self.source.currentData() == "project":
             self._update()
 
