@@ -8,6 +8,7 @@ the migration's transaction, so a catalog either has all of them or none.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 #: The filter columns of the Browser's panel (label, split, review, origin) and the sort keys
 #: that are columns of items with many values (name, box count). An index on (filter column,
@@ -65,8 +66,21 @@ OWN_INDEXES: list[str] = [
 
 
 def migrate_v9(db: sqlite3.Connection) -> None:
-    for statement in BROWSER_INDEXES:
-        db.execute(statement)
+    for step in v9_steps():
+        step(db)
+
+
+def v9_steps() -> list[Callable[[sqlite3.Connection], None]]:
+    """The migration in steps of one index (the opinion indexes together), so that a first
+    open of an older catalog can say how far it has got (schema.migrate_job)."""
+
+    def index(statement: str) -> Callable[[sqlite3.Connection], None]:
+        return lambda db: db.execute(statement).close()
+
+    return [*(index(statement) for statement in BROWSER_INDEXES), _own_indexes]
+
+
+def _own_indexes(db: sqlite3.Connection) -> None:
     try:
         for statement in OWN_INDEXES:
             db.execute(statement)
