@@ -14,6 +14,7 @@ from qbi_desktop.core import leftovers
 from qbi_desktop.core.catalog import Project, open_project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.docks.browser_dialogs import MetadataDialog, NewProjectDialog
+from qbi_desktop.gui.docks.browser_upgrade import upgrade_first
 from qbi_desktop.gui.layout import side_room
 
 log = logging.getLogger("qbi_desktop")
@@ -28,6 +29,7 @@ class BrowserProject:
     """Mixed into BrowserPanel: the project the panel shows, and the dialogs that choose it."""
 
     new_project_box = None  # the New Project dialog while it is open
+    upgrade_task = None  # an older catalog's update before it opens (browser_upgrade.py)
 
     def _start_dir(self) -> str:
         return str(self.window.settings.value("browser/last_dir", str(Path.home())))
@@ -54,7 +56,10 @@ class BrowserProject:
             self.open_project(path)
 
     def open_project(self, path: str | Path, create: bool = False) -> bool:
-        """Open (or create) the project in ``path`` and show its items; False on error."""
+        """Open (or create) the project in ``path`` and show its items; False on error, or
+        while a catalog of an older version is updated first (it opens when that ends)."""
+        if not create and upgrade_first(self, path):
+            return False
         try:
             project = open_project(path, create=create, sweep_later=True)
         except UserFacingError as exc:
