@@ -25,8 +25,10 @@ relocate); this module keeps :class:`Project` and re-exports the rest for its ca
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import sqlite3
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ import numpy as np
 
 from qbi_desktop.core import leftovers
 from qbi_desktop.core.catalog import checks, edits, integrity
+from qbi_desktop.core.catalog.checkpoints import Checkpointer, turn_off_automatic
 from qbi_desktop.core.catalog.connection import (
     _translate,
     check_writable,
@@ -77,20 +80,32 @@ __all__ = [
 
 
 def open_project(
-    directory: str | Path, create: bool = False, *, sweep_later: bool = False
+    directory: str | Path,
+    create: bool = False,
+    *,
+    sweep_later: bool = False,
+    interactive: bool = False,
 ) -> Project:
     """Open the project in ``directory``; with ``create``, make it (and the folder) if needed.
     With ``sweep_later`` the open does not wait for the leftover sweep: when one is due,
     ``project.pending_sweep`` holds the moment to pass to :func:`leftovers.sweep_project_job`.
+    With ``interactive`` (a GUI's project) no commit on ``project.db`` ever runs a WAL
+    checkpoint: ``project.checkpoints`` runs them on a thread of its own (checkpoints.py).
 
     Raises :class:`NotAProjectError`, :class:`SchemaTooNewError`, :class:`CatalogCorruptError`
     or :class:`ProjectReadOnlyError` with a message that says what to do.
     """
-    return Project(Path(directory), create=create, sweep_later=sweep_later)
+    return Project(Path(directory), create=create, sweep_later=sweep_later, interactive=interactive)
 
 
 class Project:
-    def __init__(self, root: Path, create: bool = False, sweep_later: bool = False):
+    def __init__(
+        self,
+        root: Path,
+        create: bool = False,
+        sweep_later: bool = False,
+        interactive: bool = False,
+    ):
         self.root = Path(root).absolute()
         self.db_path = self.root / CATALOG
         self.masks_dir = self.root / "masks"
@@ -124,6 +139,13 @@ class Project:
         self.pending_sweep: int | None = None
         #: what this open removed of a dead run (orphan masks, half-extracted archives), if any
         self.swept = self._claim(sweep_later)
+        #: with ``interactive``: the thread that checkpoints the WAL instead of ``db``'s commits
+        self.checkpoints: Checkpointer | None = None
+        if interactive:
+            turn_off_automatic(self.db)
+            # the thread holds no reference to the project: one never closed still goes away
+            self.checkpoints = Checkpointer(functools.partial(connect_catalog, self.db_path))
+            weakref.finalize(self, self.checkpoints.close)
 
     # -- connections and transactions -------------------------------------------------------
 
@@ -155,6 +177,8 @@ class Project:
         checks.check_pages(self.db, self.db_path)
 
     def close(self) -> None:
+        if getattr(self, "checkpoints", None) is not None:
+            self.checkpoints.close()  # its last checkpoint, off this thread's commits
         with contextlib.suppress(sqlite3.Error):
             self.db.execute("PRAGMA optimize")
         self.db.close()

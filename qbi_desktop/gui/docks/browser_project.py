@@ -61,7 +61,7 @@ class BrowserProject:
         if not create and upgrade_first(self, path):
             return False
         try:
-            project = open_project(path, create=create, sweep_later=True)
+            project = open_project(path, create=create, sweep_later=True, interactive=True)
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return False
