@@ -223,11 +223,14 @@ def heartbeat(app, seconds: float, every_ms: int = 0, act=None) -> tuple[list[fl
         for what, n in why.late(ticks).items():
             WHY[what] = WHY.get(what, 0) + n
     gaps = Gaps(1000 * (b - a) for a, b in zip(ticks, ticks[1:], strict=False))
-    for gap, (cpu0, wait0), (cpu1, wait1) in zip(gaps, sched, sched[1:], strict=False):
+    for start, gap, (cpu0, wait0), (cpu1, wait1) in zip(
+        ticks, gaps, sched, sched[1:], strict=False
+    ):
         if gap > 50:
             gaps.late_cpu += (cpu1 - cpu0) / 1e6
             gaps.late_runnable += (wait1 - wait0) / 1e6
             gaps.late_total += gap
+            gaps.late.append((start, gap, (cpu1 - cpu0) / 1e6))
     return gaps, done[0]
 
 
@@ -240,6 +243,8 @@ class Gaps(list):
     def __init__(self, values=()):
         super().__init__(values)
         self.late_total = self.late_cpu = self.late_runnable = 0.0
+        #: each gap over 50 ms: (its start, time.perf_counter() s; length ms; GUI CPU ms in it)
+        self.late: list[tuple[float, float, float]] = []
 
 
 def _sched() -> tuple[int, int]:
@@ -270,6 +275,11 @@ def gaps_text(gaps: Gaps) -> str:
             f"runnable but descheduled {gaps.late_runnable:.0f} ms, "
             f"asleep - a lock or I/O, and the timer's own ~5 ms per gap - "
             f"{max(0.0, asleep):.0f} ms)"
+        )
+        # the gaps where the GUI thread itself worked longest: its own stalls, not the machine's
+        worst = sorted(gaps.late, key=lambda g: -g[2])[:3]
+        text += "; most GUI CPU in one gap: " + ", ".join(
+            f"{cpu:.0f} ms of {gap:.0f} ms (at {start:.3f} s)" for start, gap, cpu in worst
         )
     return text
 
