@@ -72,7 +72,7 @@ def test_ids_and_seeds_in_range_still_work(project):
 @pytest.mark.parametrize(
     "argv, words",
     [
-        (["--model", "logreg", "--C", "nan"], "C must be > 0"),
+        (["--model", "logreg", "--C", "nan"], "--C: C must be a finite number"),
         (["--model", "dummy", "--resize", f"{HUGE}x{HUGE}"], "resize to"),
     ],
     ids=["C-nan", "resize-huge"],
@@ -85,3 +85,102 @@ def test_baseline_numbers_out_of_range_are_refused_in_one_line(tmp_path, argv, w
     assert done.returncode == 2, done.stderr[-2000:]
     assert "Traceback" not in done.stderr and words in done.stderr
     assert not report.exists()
+
+
+def _number_options():
+    """(command, option, nargs) of every option of every command that takes a number."""
+    import argparse
+
+    from qbi_desktop.cli import build_parser
+
+    found = []
+    sub = build_parser()._subparsers._group_actions[0]
+    for command, parser in sorted(sub.choices.items()):
+        for action in parser._actions:
+            kind = action.type
+            numeric = kind in (int, float) or getattr(kind, "__module__", "").endswith(".numbers")
+            if action.option_strings and numeric and not isinstance(action, argparse._HelpAction):
+                found.append((command, action.option_strings[-1], action.nargs))
+    return found
+
+
+NUMBER_OPTIONS = _number_options()
+
+
+def test_the_sweep_sees_the_number_options_of_many_commands():
+    commands = {command for command, _, _ in NUMBER_OPTIONS}
+    assert len(NUMBER_OPTIONS) > 30 and {"simulate", "baseline", "augment", "audit"} <= commands
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "9" * 400])
+@pytest.mark.parametrize(
+    "command, option, nargs", NUMBER_OPTIONS, ids=[f"{c}{o}" for c, o, _ in NUMBER_OPTIONS]
+)
+def test_every_number_option_refuses_nan_infinity_and_a_400_digit_number(
+    command, option, nargs, value, capsys
+):
+    """Some took NaN or infinity (a threshold that is never crossed, a comparison always false)
+    and most took 10^399 on to the work: a pool of 10^20 processes (OverflowError), a loop
+    planning 10^20 copies, numpy's padding (TypeError). argparse now refuses each at once."""
+    from qbi_desktop.cli import build_parser
+
+    values = [value] * (nargs if isinstance(nargs, int) else 1)
+    with pytest.raises(SystemExit) as stop:
+        build_parser().parse_args([command, option, *values])
+    assert stop.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert option in last and ("must be" in last or "is not a" in last), last
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["audit", "--project", "{project}", "--out", "{tmp}/a", "--seed", "-1"], "--seed"),
+        (["augment", "--pipeline", "{tmp}/p.json", "--input", "{tmp}/in", "--output", "{tmp}/o",
+          "--copies", "1", "--workers", HUGE], "--workers"),
+        (["augment", "--pipeline", "{tmp}/p.json", "--input", "{tmp}/in", "--output", "{tmp}/o",
+          "--copies", HUGE], "--copies"),
+        (["detect-spots", "--out", "{tmp}/o", "--size", HUGE, "{tmp}/in/a.tif"], "--size"),
+        (["baseline", "--quiet", "--report", "{tmp}/o", "--seed", HUGE], "--seed"),
+    ],
+    ids=["audit-seed-negative", "augment-workers-huge", "augment-copies-huge",
+         "detect-size-huge", "baseline-seed-huge"],
+)  # fmt: skip
+def test_numbers_that_crashed_or_hung_a_command_are_refused_naming_the_option(
+    project, tmp_path, argv, option
+):
+    """Before: audit --seed -1 and augment --workers 10^20 ended in tracebacks (numpy's
+    ValueError, OverflowError), augment --copies 10^20 planned for ever, detect-spots --size
+    10^20 reported numpy's "pad_width must be of integral type", baseline --seed 10^20 quoted
+    scikit-learn's random_state rules without naming --seed."""
+    from qbi_desktop.core.augment import Pipeline
+
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "a.tif", np.arange(256, dtype=np.uint16).reshape(16, 16))
+    Pipeline().save(tmp_path / "p.json")
+    argv = [a.format(project=project, tmp=tmp_path) for a in argv]
+    done = _cli(*argv, timeout=60)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+    assert option in done.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "o").exists() and not (tmp_path / "a").exists()
+
+
+def test_the_core_refuses_absurd_copies_and_windows_before_planning(tmp_path):
+    """The same bounds hold for callers other than the command line (the GUI, scripts)."""
+    from qbi_desktop.core.augment import Pipeline
+    from qbi_desktop.core.augment.batch import augment_dataset, open_source
+    from qbi_desktop.core.errors import UserFacingError
+    from qbi_desktop.core.limits import MAX_COPIES
+    from qbi_desktop.core.spots import detect_spots
+
+    (tmp_path / "in").mkdir()
+    tifffile.imwrite(tmp_path / "in" / "a.tif", np.zeros((16, 16), np.uint16))
+    job = augment_dataset(open_source(str(tmp_path / "in")), Pipeline(), tmp_path / "o", 10**20)
+    with pytest.raises(UserFacingError, match=f"copies: .*{MAX_COPIES:,}"):
+        next(job)
+    assert not (tmp_path / "o").exists()
+    image = np.zeros((64, 64), np.uint16)
+    for k, size in ((5.0, 10**20 + 1), (float("inf"), 13)):
+        with pytest.raises(UserFacingError, match="size: must be an odd integer from 3|k: must"):
+            detect_spots(image, "median", k=k, size=size)

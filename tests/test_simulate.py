@@ -351,7 +351,10 @@ def _cli(argv):
         simulate_cmd.register(parser.add_subparsers(dest="command"))
         args = parser.parse_args(argv)
         return args.func(args)
-    return main(argv)
+    try:
+        return main(argv)
+    except SystemExit as stop:  # argparse refuses an option out of range itself
+        return stop.code
 
 
 def test_cli_writes_the_set(tmp_path, capsys):
@@ -381,7 +384,7 @@ def test_cli_reads_params_file(tmp_path, capsys):
     [
         (["--count", "0"], ["--count"]),
         (["--size", "8"], ["--size", "16"]),
-        (["--size", "40000"], ["--size", "32768"]),
+        (["--size", "40000"], ["--size", "32,768"]),
         (["--seed", "-4"], ["--seed"]),
         (["--params", "{unknown}"], ["p.json", "colour"]),
         (["--params", "{badjson}"], ["p.json", "JSON"]),

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError
 
 HEADER = ("item", "kind", "score", "given_label", "suggested_label", "related_item")
@@ -33,9 +34,16 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--project", required=True, metavar="DIR", help="project folder")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the two result files")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
-    p.add_argument("--k", type=int, default=10, help="neighbours of the kNN (default 10)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--folds",
+        type=numbers.whole(2, numbers.INT64_MAX, "folds"),
+        default=5,
+        help="cross-validation folds (default 5)",
+    )
+    p.add_argument(
+        "--k", type=numbers.positive, default=10, help="neighbours of the kNN (default 10)"
+    )
+    p.add_argument("--seed", type=numbers.seed, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 

@@ -17,7 +17,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.limits import MAX_COPIES
 
 
 def register(subparsers) -> None:
@@ -43,10 +45,18 @@ def register(subparsers) -> None:
         action="store_true",
         help="(project input) add the copies to the project as augmented items with provenance",
     )
-    p.add_argument("--copies", required=True, type=int, help="augmented copies per item")
-    p.add_argument("--seed", type=int, default=None, help="override the pipeline's seed")
     p.add_argument(
-        "--workers", type=int, default=1, help="worker processes on this machine (default 1)"
+        "--copies",
+        required=True,
+        type=numbers.whole(1, MAX_COPIES, "copies"),
+        help="augmented copies per item",
+    )
+    p.add_argument("--seed", type=numbers.seed, default=None, help="override the pipeline's seed")
+    p.add_argument(
+        "--workers",
+        type=numbers.workers,
+        default=1,
+        help="worker processes on this machine (default 1)",
     )
     p.add_argument(
         "--scheduler", default=None, help="dask.distributed scheduler address, e.g. tcp://host:8786"

@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.baselines import (
     DEFAULT_KNN_K,
     DUMMY_STRATEGIES,
@@ -46,32 +47,43 @@ def register(subparsers: Any) -> None:
     p.add_argument("--task", default="auto", choices=["auto", *MODELS])
     p.add_argument(
         "--k",
-        type=int,
+        type=numbers.positive,
         default=DEFAULT_KNN_K,
         help=f"neighbours for knn (default {DEFAULT_KNN_K})",
     )
     p.add_argument("--metric", default="l2", choices=list(KNN_METRICS))
     p.add_argument("--weights", default="uniform", choices=["uniform", "distance"])
     p.add_argument("--strategy", choices=strategies, help="dummy strategy")
-    p.add_argument("--C", type=float, default=1.0, help="logreg inverse regularisation")
-    p.add_argument("--max-iter", type=int, default=100, help="logreg iterations")
-    p.add_argument("--downsample", type=int, default=1, help="block-mean factor (default 1)")
+    p.add_argument(
+        "--C",
+        type=numbers.real(0, what="C", above=True),
+        default=1.0,
+        help="logreg inverse regularisation",
+    )
+    p.add_argument("--max-iter", type=numbers.positive, default=100, help="logreg iterations")
+    p.add_argument(
+        "--downsample", type=numbers.positive, default=1, help="block-mean factor (default 1)"
+    )
     std = p.add_mutually_exclusive_group()
     std.add_argument("--standardize", dest="standardize", action="store_true", default=None)
     std.add_argument("--no-standardize", dest="standardize", action="store_false")
     p.add_argument("--resize", metavar="HxW", help="resize all images to this size")
     p.add_argument("--split", default="auto", choices=SPLITS)
-    p.add_argument("--test-fraction", type=float, default=0.25)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--test-fraction",
+        type=numbers.real(0, 1, "a fraction", above=True, below=True),
+        default=0.25,
+    )
+    p.add_argument("--folds", type=numbers.whole(2, numbers.INT64_MAX, "folds"), default=5)
+    p.add_argument("--seed", type=numbers.seed32, default=0)
     p.add_argument(
         "--eval",
         default="test",
         choices=["test", "train"],
         help="train = score on the training data (flagged as misleading)",
     )
-    p.add_argument("--train-size", type=int, help="use the FIRST N training items")
-    p.add_argument("--test-size", type=int, help="use the first N test items")
+    p.add_argument("--train-size", type=numbers.positive, help="use the FIRST N training items")
+    p.add_argument("--test-size", type=numbers.positive, help="use the first N test items")
     p.add_argument(
         "--test-on",
         default="test",
@@ -87,7 +99,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--train-score-max",
-        type=int,
+        type=numbers.positive,
         default=1000,
         help="training items scored for the side-by-side train score (default 1000)",
     )

@@ -17,6 +17,7 @@ import argparse
 import os
 import sys
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError
 
 PROG = "qbi-desktop clean-spots"
@@ -63,7 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--workers",
-        type=int,
+        type=numbers.workers,
         default=None,
         help="local processes (default: one per CPU core)",
     )

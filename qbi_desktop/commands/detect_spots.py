@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.maskio import save_mask
@@ -41,6 +42,7 @@ from qbi_desktop.core.spots import (
     detect_spots,
     hot_pixels_job,
 )
+from qbi_desktop.core.spots.params import MAX_MEDIAN_SIZE
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,23 +72,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     parser.add_argument("--method", choices=METHODS, default="median", help="default: median")
     parser.add_argument(
-        "--k", type=float, default=None, help=f"threshold in robust sigmas (default {med['k']})"
+        "--k",
+        type=numbers.real(0, what="k", above=True),
+        default=None,
+        help=f"threshold in robust sigmas (default {med['k']})",
     )
     parser.add_argument(
         "--size",
-        type=int,
+        type=numbers.whole(3, MAX_MEDIAN_SIZE, "a window span"),
         default=None,
         help=f"median window span in pixels, odd (median method; default {med['size']})",
     )
     parser.add_argument(
-        "--min-area", type=int, default=None, help=f"smallest spot, px (default {med['min_area']})"
+        "--min-area",
+        type=numbers.positive,
+        default=None,
+        help=f"smallest spot, px (default {med['min_area']})",
     )
     parser.add_argument(
-        "--max-area", type=int, default=None, help=f"largest spot, px (default {med['max_area']})"
+        "--max-area",
+        type=numbers.positive,
+        default=None,
+        help=f"largest spot, px (default {med['max_area']})",
     )
     parser.add_argument(
         "--quantile",
-        type=float,
+        type=numbers.real(0, 1, "a quantile", above=True, below=True),
         default=None,
         help="morph method: quantile of the peak heights "
         f"(default {DEFAULTS['morph']['quantile']})",

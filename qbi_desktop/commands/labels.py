@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qbi_desktop.commands.numbers import INT64_MAX
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 
 MAX_IDS = 10_000_000
@@ -31,9 +31,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--name", required=True, help="the target's name, e.g. count")
     p.add_argument("--define", action="store_true", help="store the definition given below")
     p.add_argument("--unit", default="", help="with --define: unit, e.g. cells")
-    p.add_argument("--min", type=float, dest="low", help="with --define: lowest allowed value")
-    p.add_argument("--max", type=float, dest="high", help="with --define: highest allowed value")
-    p.add_argument("--decimals", type=int, help="with --define: values rounded to this many")
+    p.add_argument(
+        "--min",
+        type=numbers.real(what="a value"),
+        dest="low",
+        help="with --define: lowest allowed value",
+    )
+    p.add_argument(
+        "--max",
+        type=numbers.real(what="a value"),
+        dest="high",
+        help="with --define: highest allowed value",
+    )
+    p.add_argument(
+        "--decimals",
+        type=numbers.whole(0, 12, "decimals"),
+        help="with --define: values rounded to this many",
+    )
     p.add_argument(
         "--changes-with",
         default="crop_zoom",
@@ -73,8 +87,8 @@ def parse_ids(text: str) -> list[int]:
                 lo = hi = int(part)
         except ValueError:
             raise UserFacingError(f"--ids: {part!r} is not an id or a range like 10-20") from None
-        if not 1 <= lo <= hi <= INT64_MAX:  # SQLite's ids; each part's own ends
-            raise UserFacingError(f"--ids: {part!r} is not an item id (1 to {INT64_MAX:,})")
+        if not 1 <= lo <= hi <= numbers.INT64_MAX:  # SQLite's ids; each part's own ends
+            raise UserFacingError(f"--ids: {part!r} is not an item id (1 to {numbers.INT64_MAX:,})")
         out.extend(range(lo, hi + 1))
         if len(out) > MAX_IDS:
             raise UserFacingError(f"--ids: more than {MAX_IDS:,} ids")

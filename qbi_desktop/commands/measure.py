@@ -14,6 +14,7 @@ import json
 import math
 import sys
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError
 
 PROG = "qbi-desktop measure"
@@ -31,15 +32,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("image", metavar="IMAGE", help="image file (TIFF, PNG, NeXus...)")
-    parser.add_argument("--slice", type=int, default=0, metavar="N", help="slice of a stack")
+    parser.add_argument(
+        "--slice",
+        type=numbers.whole(0, numbers.INT64_MAX, "a slice"),
+        default=0,
+        metavar="N",
+        help="slice of a stack",
+    )
     what = parser.add_mutually_exclusive_group(required=True)
     for flag, help_text in (
         ("--rect", "rectangle: left, top, width, height"),
         ("--ellipse", "ellipse inscribed in the rectangle left, top, width, height"),
     ):
-        what.add_argument(flag, nargs=4, type=float, metavar=("X", "Y", "W", "H"), help=help_text)
+        what.add_argument(
+            flag,
+            nargs=4,
+            type=numbers.real(what="a coordinate"),
+            metavar=("X", "Y", "W", "H"),
+            help=help_text,
+        )
     what.add_argument(
-        "--line", nargs=4, type=float, metavar=("X0", "Y0", "X1", "Y1"), help="line profile"
+        "--line",
+        nargs=4,
+        type=numbers.real(what="a coordinate"),
+        metavar=("X0", "Y0", "X1", "Y1"),
+        help="line profile",
     )
     parser.add_argument(
         "--nearest", action="store_true", help="profile: nearest pixel instead of bilinear"

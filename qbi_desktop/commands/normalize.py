@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Progress
 
@@ -55,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dose-region",
         nargs=4,
-        type=int,
+        type=numbers.whole(0, numbers.INT64_MAX, "a row or column"),
         default=None,
         metavar=("Y0", "Y1", "X0", "X1"),
         help="dose correction: rows Y0:Y1, columns X0:X1 of an open part of the image (no "

@@ -94,7 +94,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("info", help="item counts per class and split of a project")
     p.add_argument("--project", required=True, help="project folder")
-    p.add_argument("--min-count", type=int, default=10, help="warn below this many per class")
+    p.add_argument(
+        "--min-count",
+        type=numbers.whole(0, numbers.INT64_MAX, "a count"),
+        default=10,
+        help="warn below this many per class",
+    )
     p.set_defaults(func=run_info)
 
 

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from qbi_desktop.commands import numbers
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Progress, run_job
 from qbi_desktop.core.simulate import (
@@ -36,15 +37,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             f"and {JSON_NAME} (parameters, seeds, per-spot records) into DIR."
         ),
     )
-    parser.add_argument("--count", type=int, default=1, metavar="N", help="images (default 1)")
+    parser.add_argument(
+        "--count",
+        type=numbers.whole(1, MAX_SIMULATED, "images"),
+        default=1,
+        metavar="N",
+        help="images (default 1)",
+    )
     parser.add_argument(
         "--size",
-        type=int,
+        type=numbers.whole(MIN_SIDE, MAX_SIDE, "a side"),
         default=None,
         metavar="PX",
         help="square image side in pixels (default 2048, or the size in --params)",
     )
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed (default 0)")
+    parser.add_argument(
+        "--seed", type=numbers.seed, default=0, metavar="S", help="seed (default 0)"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     parser.add_argument(
         "--params",
@@ -63,11 +72,7 @@ def _load_params(path: str | None, size: int | None) -> SimulationParams:
         values = read_json(path, "the parameters")
         if not isinstance(values, dict):
             raise UserFacingError(f"{path}: expected a JSON object of parameter fields")
-    if size is not None:
-        if not MIN_SIDE <= size <= MAX_SIDE:
-            raise UserFacingError(
-                f"--size must be between {MIN_SIDE} and {MAX_SIDE} pixels, got {size}"
-            )
+    if size is not None:  # its range is checked by argparse
         values = {**values, "height": size, "width": size}
     try:
         return SimulationParams.from_dict(values)
@@ -78,12 +83,6 @@ def _load_params(path: str | None, size: int | None) -> SimulationParams:
 def run(args: argparse.Namespace) -> int:
     """Write the set, printing one line per image and a summary; 2 on bad input."""
     try:
-        if not 1 <= args.count <= MAX_SIMULATED:
-            raise UserFacingError(
-                f"--count must be from 1 to {MAX_SIMULATED:,} images, got {args.count}"
-            )
-        if args.seed < 0:
-            raise UserFacingError(f"--seed must be a non-negative integer, got {args.seed}")
         params = _load_params(args.params, args.size)
         out = Path(args.out)
         job = write_simulated_set(out, args.count, args.seed, params)

@@ -40,6 +40,9 @@ class Limits:
 
 
 _DEFAULTS = Limits()
+
+#: augmented copies per item one batch run may plan (its plan is a list of items x copies)
+MAX_COPIES = 10_000
 _overrides: dict[str, int] = {}
 
 _UNITS = {

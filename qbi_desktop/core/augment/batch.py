@@ -42,6 +42,7 @@ from qbi_desktop.core.augment.intensity import check_image, check_mask
 from qbi_desktop.core.augment.pipeline import Pipeline
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.limits import MAX_COPIES
 
 MANIFEST = "manifest.jsonl"
 MANIFEST_FORMAT = "qbi-augment-manifest"
@@ -360,8 +361,10 @@ def augment_dataset(
     processes; ``scheduler`` (``tcp://host:8786``) sends the items to a dask.distributed cluster
     instead. Resumes a previous run of the same pipeline/seed/copies in ``output``.
     """
-    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
-        raise UserFacingError(f"copies: expected a positive whole number, got {copies!r}")
+    if isinstance(copies, bool) or not isinstance(copies, int) or not 1 <= copies <= MAX_COPIES:
+        raise UserFacingError(
+            f"copies: expected a whole number from 1 to {MAX_COPIES:,}, got {copies!r}"
+        )
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise UserFacingError(f"workers: expected a positive whole number, got {workers!r}")
     if seed is not None:

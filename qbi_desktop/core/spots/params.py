@@ -17,6 +17,9 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 #: 3 250 -> 1 030 (F1 0.35 -> 0.71), but it also drops the ~10 % of gamma spots that are one
 #: sharp pixel, so "keep" is the default.
 LONE = ("keep", "drop")
+#: widest median window: a larger one costs minutes per frame and says nothing a smaller one
+#: would not
+MAX_MEDIAN_SIZE = 999
 WORK_BYTES_PER_PIXEL = 48  # peak working memory of a detection, measured on 2048^2
 
 
@@ -63,7 +66,8 @@ def _params(method: str, given: dict[str, Any]) -> dict[str, Any]:
 
     def positive(name: str, integer: bool = False) -> None:
         v = p[name]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not v > 0:
+        # inf is refused too: a threshold of infinite sigmas finds nothing, silently
+        if isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < float("inf"):
             raise SpotParamError(f"{name}: must be a number > 0, got {v!r}")
         if integer and int(v) != v:
             raise SpotParamError(f"{name}: must be a whole number, got {v!r}")
@@ -79,8 +83,15 @@ def _params(method: str, given: dict[str, Any]) -> dict[str, Any]:
         positive("k_low")
         positive("block", True)
         size = p["size"]
-        if isinstance(size, bool) or not isinstance(size, int) or size < 3 or size % 2 == 0:
-            raise SpotParamError(f"size: must be an odd integer >= 3, got {size!r}")
+        if (
+            isinstance(size, bool)
+            or not isinstance(size, int)
+            or not 3 <= size <= MAX_MEDIAN_SIZE
+            or size % 2 == 0
+        ):
+            raise SpotParamError(
+                f"size: must be an odd integer from 3 to {MAX_MEDIAN_SIZE}, got {size!r}"
+            )
         if p["median"] not in ("fast", "exact"):
             raise SpotParamError(f"median: expected 'fast' or 'exact', got {p['median']!r}")
         if p["sigma"] not in ("level", "local", "global"):

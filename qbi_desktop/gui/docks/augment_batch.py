@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from qbi_desktop.core.augment import Pipeline
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
+from qbi_desktop.core.limits import MAX_COPIES
 from qbi_desktop.gui.docks.augment_files import SETTINGS_GROUP
 
 INPUT_KINDS = ("project", "folder", "array")
@@ -153,7 +154,7 @@ class BatchDialog(QDialog):
             "their parent item, the drawn parameters and the seed; label and split follow the "
             "parent"
         )
-        self.copies = QSpinBox(minimum=1, maximum=10000, value=int(last.get("copies", 4)))
+        self.copies = QSpinBox(minimum=1, maximum=MAX_COPIES, value=int(last.get("copies", 4)))
         self.workers = QSpinBox(
             minimum=1, maximum=max(1, os.cpu_count() or 1), value=int(last.get("workers", 1))
         )
