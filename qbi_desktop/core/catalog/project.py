@@ -15,7 +15,8 @@ files a transaction replaces are deleted only after it commits.
 
 Threading: ``Project.db`` is the connection of the thread that uses the project (the GUI thread).
 Jobs running on a worker open their own connection with :meth:`Project.connect`; WAL mode lets
-the GUI read while an import writes.
+the GUI read while an import writes. A project opened ``interactive`` (the Browser's) runs no
+WAL checkpoint in the commits on ``Project.db``: a thread of its own does (checkpoints.py).
 
 The project is split by job: records.py (NewItem, Box, metadata fields), connection.py (opening
 and checking the SQLite file), writer.py (the writes of one transaction), integrity.py (verify,
