@@ -1,9 +1,9 @@
 """Two or more filter columns that rarely meet in the sort order: train items never have two or
 three boxes, rejected simulated items are few. A sort by box count merges the filters' pair
 index ranges value by value (ranges.intersection) and a sort by a target reads the filters'
-combinations straight into the targets, in exactly the order of the plain SQL, without testing
-every item of the rarer filter. Figures at a million items: tests/benchmarks/bench_catalog.py
---grid."""
+combinations straight into the targets (or, by id, alone), in exactly the order of the plain
+SQL, without testing every item of the rarer filter. Figures at a million items:
+tests/benchmarks/bench_catalog.py --grid."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def test_correlated_filters_page_like_plain_sql_by_box_count_and_target(correlat
         for f in FILTERS:
             total = p.count(f)
             assert total > 0, f
-            for sort in ("n_boxes", "-n_boxes", "target:size", "-target:size"):
+            for sort in ("n_boxes", "-n_boxes", "target:size", "-target:size", "id", "-id"):
                 for offset, limit in ((0, 50), (0, 200), (37, 100), (max(0, total - 30), 50)):
                     expected = _reference(p.db, f, sort, offset, limit)
                     got = p.page_ids(f, sort, offset, limit).tolist()

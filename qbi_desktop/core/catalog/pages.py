@@ -147,6 +147,15 @@ def _sorted_matches(
     db: sqlite3.Connection, f: Filters, spec: str, offset: int, limit: int
 ) -> list[int]:
     """The page from the matches sorted by SQLite (no walk of the sort column's index)."""
+    if spec.lstrip("-+") == "id" and facet_columns(f) >= 2 and _facet_where(f):
+        rows = facet_combinations(db, f) if has_index(db, FACETS_INDEX) else None
+        if rows:
+            # filters on item_counts columns only, by id: their combinations' ids alone, no
+            # item row read (5 000 rejected simulated items: 12 -> 0.3 ms)
+            ids, args = combination_ids(rows)
+            direction = "DESC" if spec.startswith("-") else "ASC"
+            sql = f"SELECT id FROM ({ids}) ORDER BY id {direction} LIMIT ? OFFSET ?"
+            return [r[0] for r in db.execute(sql, [*args, limit, offset])]
     where, params = matches_where(db, f)
     joins, order, oparams = order_clause([spec], unindexed=True)
     base = _FROM if spec.lstrip("-+") in ("source", "has_mask") else "FROM items "
