@@ -6,6 +6,7 @@ calls these checks after parsing the header and before allocating:
 
 * the declared plane size against :mod:`qbi_desktop.core.limits` (pixels and decoded bytes);
 * zero sizes and zero tile sizes (no reader can show them, some divide by them);
+* the pixel type (:func:`check_pixel_type`), one policy for the viewer and the catalog;
 * the pixel data against the file: it must end inside the file, uncompressed data must be as
   long as the image, and compressed data cannot expand more than its codec can (deflate at most
   1032:1, so a 2 KB tile shared by 3 000 tile slots is refused as a decompression bomb).
@@ -26,6 +27,20 @@ from qbi_desktop.core.errors import ImageReadError, human_size
 _MAX_RATIO = {5: 1500, 8: 1100, 32946: 1100, 32773: 70}
 # PNG pixel data is one deflate stream.
 _PNG_MAX_RATIO = 1100
+
+
+# Integer and float kinds we can display and compute on; bool, complex, object are refused.
+SUPPORTED_KINDS = {"u", "i", "f"}
+
+
+def check_pixel_type(path: Path | str, dtype: Any) -> np.dtype:
+    """The pixel type of an image, or ImageReadError naming the file: integers and floats of
+    up to 8 bytes. The viewer and the catalog's imports ask this one function, so a file the
+    viewer refuses never enters a project (and the other way round)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in SUPPORTED_KINDS or dtype.itemsize > 8:
+        raise ImageReadError(path, f"unsupported pixel type {dtype} (supported: integers, float)")
+    return dtype
 
 
 def _nbytes(shape: tuple[int, ...], itemsize: int) -> int:

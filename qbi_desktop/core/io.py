@@ -28,11 +28,15 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError
-from qbi_desktop.core.imageheader import check_pillow, check_tiff_page, check_tiff_series
+from qbi_desktop.core.imageheader import (  # noqa: F401 - SUPPORTED_KINDS: a public name
+    SUPPORTED_KINDS,
+    check_pillow,
+    check_tiff_page,
+    check_tiff_series,
+)
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.planes import (  # noqa: F401 - the public names of reading images
     BLOCK_READ_BYTES,
-    SUPPORTED_KINDS,
     ImageSource,
     Plane,
     _ArrayLoader,

@@ -16,10 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.errors import ImageReadError
+from qbi_desktop.core.imageheader import check_pixel_type
 
-# Integer and float kinds we can display and compute on; bool, complex, object are refused.
-SUPPORTED_KINDS = {"u", "i", "f"}
 # Region reads up to this many bytes of whole rows are done as one read, then strided in memory.
 BLOCK_READ_BYTES = 16 * 1024**2
 
@@ -220,10 +218,7 @@ class ImageSource:
 
 
 def _check_dtype(path: Path, dtype: np.dtype) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype.kind not in SUPPORTED_KINDS or dtype.itemsize > 8:
-        raise ImageReadError(path, f"unsupported pixel type {dtype} (supported: integers, float)")
-    return dtype
+    return check_pixel_type(path, dtype)
 
 
 class _ArrayLoader:

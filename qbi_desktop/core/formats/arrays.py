@@ -24,7 +24,7 @@ from qbi_desktop.core.catalog.bulk import add_container_rows, bulk_items
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import load_npz_array
 from qbi_desktop.core.catalog.project import Project
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -36,6 +36,7 @@ from qbi_desktop.core.formats.common import (
     split_from_name,
 )
 from qbi_desktop.core.idx import read_idx
+from qbi_desktop.core.imageheader import check_pixel_type
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.safefile import not_regular
 
@@ -284,6 +285,11 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems):
     where = f"{source} [{key}]"
     if images.ndim not in (3, 4):
         problems.append(Problem(where, f"expected N x H x W (x C) images, got {images.shape}"))
+        return None
+    try:
+        check_pixel_type(source, images.dtype)  # the viewer's policy: no complex, no bool
+    except ImageReadError as exc:
+        problems.append(Problem(where, exc.problem))
         return None
     empty = _empty_images(images)
     if empty:

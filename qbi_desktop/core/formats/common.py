@@ -38,6 +38,7 @@ from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.export_folder import ExportFolder, ExportRefused  # noqa: F401
 from qbi_desktop.core.formats.ignore import IGNORE_NAME
+from qbi_desktop.core.imageheader import check_pixel_type
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.safefile import not_regular
 
@@ -104,7 +105,9 @@ def scan_image(path: Path) -> FileInfo | str:
         width, height = image_size(path)
         if width is None or height is None:
             return "not a readable image"
-        read_image_file(path)
+        pixels = read_image_file(path)
+        if path.suffix.lower() in TIFF_SUFFIXES:  # Pillow's 1-bit images open as 8-bit in both
+            check_pixel_type(path, pixels.dtype)  # only what the viewer opens enters a project
     except UserFacingError as exc:
         return str(exc).removeprefix(f"{path}: ")
     except MemoryError:
