@@ -53,7 +53,9 @@ def with_blank_images(name: str, folder: Path) -> Path:
     path.write_bytes((DATA / name).read_bytes())
     for image in json.loads(path.read_text())["images"]:
         blank = np.zeros((image["height"], image["width"]), np.uint8)
-        Image.fromarray(blank).save(folder / image["file_name"], format="PNG")
+        target = folder / image["file_name"]  # may name a sub-folder (labelme2coco's JPEGImages/)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(blank).save(target, format="PNG")
     return path
 
 

@@ -267,12 +267,7 @@ def _plan(
     # category 0 (0-based exports) gets the next free value instead of vanishing.
     values = {cid: cid for cid, name in categories.items() if cid != 0 and name != IGNORE_NAME}
     if 0 in categories and categories[0] != IGNORE_NAME:
-        values[0] = max(categories) + 1
-        if notes is not None:
-            notes.append(
-                f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "
-                f"{values[0]} (0 is the masks' background)"
-            )
+        values[0] = max(categories) + 1  # said below when a region of it is painted
     # Our instance export marks each object with its mask value; such a file is instance masks.
     marked = any(a.has_instance_id for a in coco.annotations)
     as_instances = mode == "instances" or marked  # marked + class masks: refused later
@@ -290,6 +285,7 @@ def _plan(
     split = split_from_name(source.parent.name) or split_from_name(source.stem)
     images: dict[Any, dict[str, Any]] = {}
     seen_paths: dict[Path, int] = {}
+    listings: dict[Path, dict[str, str]] = {}  # folder -> its names by lower case
     for img in coco.images:
         label = f"images[{img.index}]"
         if img.id in images:
@@ -310,6 +306,7 @@ def _plan(
             where_looked = " or ".join(str(b) for b in bases)
             if reason == "not found":
                 reason = f"file {img.file_name!r} not found in {where_looked}"
+                reason += _case_twin(bases, img.file_name, root, listings)
                 if not images_dir:
                     reason += (
                         " (images kept elsewhere: name their folder, the import dialog's "
@@ -355,6 +352,10 @@ def _plan(
     # next one's (all masks as arrays at once can exceed the memory; see packed.py).
     by_image: dict[Any, list[CocoAnnotation]] = {}
     crowds: dict[str, int] = {}  # crowd regions painted as their class, by class
+    # what the project cannot hold, said in the report (annotation indices)
+    left_out: dict[str, list[int]] = {"crowd boxes": [], "attributes": [], "rotated": []}
+    attribute_keys: set[str] = set()
+    zero_painted = False
     for ann in coco.annotations:
         label = f"annotations[{ann.index}]"
         if ann.category_id not in categories:
@@ -367,6 +368,9 @@ def _plan(
             )
         else:
             by_image.setdefault(ann.image_id, []).append(ann)
+            if ann.attributes:
+                left_out["attributes"].append(ann.index)
+                attribute_keys.update(ann.attributes)
     for image_id, anns in by_image.items():
         target = images[image_id]
         w_img, h_img = target["info"].width, target["info"].height
@@ -405,6 +409,10 @@ def _plan(
                     )
                     continue
                 target["boxes"].append(Box(category, x, y, w, h))
+                if ann.rotation % 360:
+                    left_out["rotated"].append(ann.index)
+            if ann.segmentation is None and ann.iscrowd and ann.bbox is not None:
+                left_out["crowd boxes"].append(ann.index)  # no region, and not an object
             if ann.segmentation is None or (ann.box_only and not ann.iscrowd):
                 continue
             if as_instances and not ignored:
@@ -435,12 +443,20 @@ def _plan(
                 new_instances.add(category)
             else:
                 new_classes[str(value)] = category
+                zero_painted = zero_painted or ann.category_id == 0
             if ann.iscrowd and not ignored:
                 crowds[category] = crowds.get(category, 0) + 1
         if mask is not None:
             top = int(mask.max())
             narrow = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
             target["mask"] = PackedMask(mask.astype(narrow, copy=False))
+    if notes is not None:
+        notes += _left_out_notes(source.name, left_out, attribute_keys)
+        if zero_painted:
+            notes.append(
+                f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "
+                f"{values[0]} (0 is the masks' background)"
+            )
     if crowds and notes is not None:
         # a class mask cannot say "this region is a crowd": said here, not lost silently
         listed = ", ".join(f"{n} {name!r}" for name, n in sorted(crowds.items()))
@@ -450,6 +466,52 @@ def _plan(
             "class __ignore__ to keep them skipped)"
         )
     return list(images.values())
+
+
+def _case_twin(
+    bases: list[Path], file_name: str, root: Path, listings: dict[Path, dict[str, str]]
+) -> str:
+    """Where a file of the name exists but in other letter case (a file written on Windows or
+    macOS says ``b.jpg`` for ``b.JPG``), the words that say so; else nothing. Each folder is
+    listed once per file, and only when an image is missing."""
+    for base in bases:
+        wanted = resolve_inside(base, file_name, root)
+        if isinstance(wanted, str) or not wanted.parent.is_dir():
+            continue
+        folder = wanted.parent
+        if folder not in listings:
+            listings[folder] = {p.name.lower(): p.name for p in folder.iterdir()}
+        twin = listings[folder].get(wanted.name.lower())
+        if twin is not None and twin != wanted.name:
+            return f"; {twin!r} differs only in letter case"
+    return ""
+
+
+def _places(indices: list[int]) -> str:
+    shown = ", ".join(f"annotations[{i}]" for i in indices[:5])
+    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
+
+
+def _left_out_notes(name: str, left_out: dict[str, list[int]], keys: set[str]) -> list[str]:
+    """The report's notes on what of a file's annotations the project cannot hold."""
+    notes = []
+    if left_out["crowd boxes"]:
+        notes.append(
+            f"{name}: {len(left_out['crowd boxes'])} crowd annotation(s) (iscrowd 1) with a "
+            f"bbox but no segmentation left out: {_places(left_out['crowd boxes'])} (a crowd "
+            "is no object, and only its region could mark it)"
+        )
+    if left_out["rotated"]:
+        notes.append(
+            f"{name}: {len(left_out['rotated'])} box(es) rotated by attributes.rotation came in "
+            f"unrotated (the project's boxes are upright): {_places(left_out['rotated'])}"
+        )
+    if left_out["attributes"]:
+        notes.append(
+            f"{name}: attributes of {len(left_out['attributes'])} annotation(s) left out (the "
+            f"project keeps no attributes): {', '.join(repr(k) for k in sorted(keys))}"
+        )
+    return notes
 
 
 from qbi_desktop.core.formats.coco_export import export_job  # noqa: E402,F401 (registry)

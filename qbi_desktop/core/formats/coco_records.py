@@ -6,6 +6,7 @@ are still read so that all problems are reported at once.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,10 @@ class CocoAnnotation:
     mask_region: bool = False
     #: our export's mark of a box whose polygon is only its outline (a box, not a mask)
     box_only: bool = False
+    #: the keys of the record's ``attributes`` (CVAT, datumaro), which a project cannot keep
+    attributes: tuple[str, ...] = ()
+    #: CVAT's ``attributes.rotation`` of a rotated box (degrees; ``bbox`` is the upright box)
+    rotation: float = 0.0
 
 
 @dataclass
@@ -174,6 +179,10 @@ def _annotation(n: int, value: Any, where: str) -> CocoAnnotation:
     instance = record.get("instance_id")
     if instance is not None:
         instance = as_int(instance, place(where, "instance_id"), 1, 65535)
+    attributes = record.get("attributes")
+    attributes = attributes if isinstance(attributes, dict) else {}
+    rotation = attributes.get("rotation")
+    finite = isinstance(rotation, int | float) and not isinstance(rotation, bool)
     return CocoAnnotation(
         n,
         image_id,
@@ -185,6 +194,8 @@ def _annotation(n: int, value: Any, where: str) -> CocoAnnotation:
         "instance_id" in record,
         record.get("qbi_mask_region") is True,
         record.get("qbi_box_only") is True,
+        tuple(sorted(str(k) for k in attributes)),
+        float(rotation) if finite and math.isfinite(rotation) else 0.0,
     )
 
 

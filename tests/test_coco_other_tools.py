@@ -1,0 +1,177 @@
+"""COCO files as other tools write them, read the way pycocotools reads them: labelme2coco's
+output (images in a sub-folder, 0-based ids, a ``_background_`` category 0 nobody uses,
+multi-part polygons), datumaro's instances file (CVAT-style ``attributes``, an uncompressed
+crowd RLE) and its Roboflow-style ``_annotations.coco.json`` (boxes only, a crowd given only
+as a box). What a project cannot hold is named in the import report, not dropped silently,
+and each file comes back from our export as it went in."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qbi_desktop.cli import main as cli_main
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats import export_job, import_job
+from qbi_desktop.core.jobs import run_job
+
+try:
+    from tests.cocofiles import with_blank_images
+except ImportError:  # run from inside tests/
+    from cocofiles import with_blank_images
+
+coco_api = pytest.importorskip("pycocotools.coco")
+
+OTHER_TOOLS = [
+    "labelme2coco_annotations.json",
+    "datumaro_instances_val.json",
+    "datumaro_roboflow_val.json",
+]
+
+
+def _boxes(boxes) -> list[tuple]:
+    return sorted((b.label, b.x, b.y, b.w, b.h) for b in boxes)
+
+
+def _by_name(project) -> dict[str, tuple[list[tuple], np.ndarray | None]]:
+    return {
+        r["name"]: (_boxes(project.boxes(r["id"])), project.mask(r["id"]))
+        for r in project.query(limit=None)
+    }
+
+
+@pytest.mark.parametrize("name", OTHER_TOOLS)
+def test_files_of_other_tools_arrive_as_pycocotools_reads_them(tmp_path, name):
+    path = with_blank_images(name, tmp_path / "src")
+    coco = coco_api.COCO(str(path))
+    with open_project(tmp_path / "p", create=True) as p:
+        run_job(import_job(p, "coco", [path]))
+        got = _by_name(p)
+    assert len(got) == len(coco.dataset["images"])
+    for image in coco.dataset["images"]:
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=[image["id"]]))
+        expected = np.zeros((image["height"], image["width"]), np.uint32)
+        for ann in anns:
+            if ann["segmentation"]:
+                expected[coco.annToMask(ann) == 1] = ann["category_id"]
+        boxes, mask = got[Path(image["file_name"]).name]
+        if mask is None:
+            assert not expected.any(), image["file_name"]
+        else:
+            assert np.array_equal(np.asarray(mask, np.uint32), expected), image["file_name"]
+        # every ordinary annotation is a box of its class, at the file's bbox
+        assert boxes == sorted(
+            (coco.cats[a["category_id"]]["name"], *map(float, a["bbox"]))
+            for a in anns
+            if not a["iscrowd"]
+        ), image["file_name"]
+
+
+@pytest.mark.parametrize("name", OTHER_TOOLS)
+def test_files_of_other_tools_come_back_from_our_export_as_they_went_in(tmp_path, name):
+    path = with_blank_images(name, tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        run_job(import_job(p, "coco", [path]))
+        run_job(export_job(p, "coco", tmp_path / "out"))
+        before = _by_name(p)
+    (exported,) = (tmp_path / "out").glob("*/annotations.json")
+    coco = coco_api.COCO(str(exported))
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        assert coco.annToMask(ann).sum() == ann["area"]
+    with open_project(tmp_path / "q", create=True) as q:
+        run_job(import_job(q, "coco", [exported]))
+        after = _by_name(q)
+    assert set(after) == set(before)
+    for file_name, (boxes, mask) in before.items():
+        assert after[file_name][0] == boxes, file_name
+        if mask is None:
+            assert after[file_name][1] is None, file_name
+        else:
+            assert np.array_equal(after[file_name][1], mask), file_name
+
+
+def test_an_unused_category_0_is_not_said_to_be_painted(tmp_path):
+    """labelme2coco writes ``_background_`` as category 0 and never uses it: no mask value
+    is moved for it, so the report says nothing about one."""
+    path = with_blank_images("labelme2coco_annotations.json", tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+        classes = p.metadata()["mask_classes"]
+    assert not [n for n in report.warnings if "category 0" in n]
+    assert "_background_" not in classes.values()
+    assert sorted(classes.values()) == ["bottle", "bus", "car", "chair", "person", "sofa"]
+
+
+def test_a_used_category_0_is_painted_with_a_free_value_and_said(tmp_path):
+    src = tmp_path / "src"
+    path = with_blank_images("labelme2coco_annotations.json", src)
+    doc = json.loads(path.read_text())
+    doc["annotations"][2]["category_id"] = 0  # the bottle as labelme's _background_
+    path.write_text(json.dumps(doc))
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+        assert p.metadata()["mask_classes"]["21"] == "_background_"
+    assert any("category 0 ('_background_') painted as mask value 21" in n for n in report.warnings)
+
+
+def test_a_crowd_given_only_as_a_box_is_named_in_the_report(tmp_path):
+    """Roboflow-style boxes only: a crowd (``iscrowd`` 1) with an empty segmentation has no
+    region to paint and cannot be an ordinary box; the report names it."""
+    path = with_blank_images("datumaro_roboflow_val.json", tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+        (row,) = p.query(limit=None)
+        assert _boxes(p.boxes(row["id"])) == [("label_0", 0.0, 0.0, 1.0, 2.0)]
+        assert p.mask(row["id"]) is None
+    assert any(
+        "1 crowd annotation(s) (iscrowd 1) with a bbox but no segmentation left out: "
+        "annotations[1]" in note
+        for note in report.warnings
+    ), report.warnings
+
+
+def test_annotation_attributes_are_named_as_left_out(tmp_path, capsys):
+    """CVAT and datumaro write ``attributes`` on annotations; a project's boxes and masks
+    have no place for them, so the import report (and the command line) names them."""
+    path = with_blank_images("datumaro_instances_val.json", tmp_path / "src")
+    assert cli_main(["import", "--project", str(tmp_path / "p"), "--kind", "coco", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "datumaro_instances_val.json: attributes of 1 annotation(s) left out (the project "
+        "keeps no attributes): 'x', 'y'" in out
+    ), out
+
+
+def test_a_rotated_box_is_said_to_come_in_unrotated(tmp_path):
+    """CVAT keeps a rotated box's angle as ``attributes.rotation`` beside the unrotated
+    ``bbox``; the box comes in unrotated and the report says which ones."""
+    path = with_blank_images("datumaro_instances_val.json", tmp_path / "src")
+    doc = json.loads(path.read_text())
+    doc["annotations"][0]["attributes"] = {"occluded": False, "rotation": 30.0}
+    path.write_text(json.dumps(doc))
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+        (row,) = p.query(limit=None)
+        assert _boxes(p.boxes(row["id"])) == [("a", 0.0, 0.0, 1.0, 2.0)]
+    assert any(
+        "1 box(es) rotated by attributes.rotation came in unrotated (the project's boxes are "
+        "upright): annotations[0]" in note
+        for note in report.warnings
+    ), report.warnings
+
+
+def test_an_image_whose_name_differs_only_in_case_is_named(tmp_path):
+    """A file written on Windows or macOS may say ``b.jpg`` for ``b.JPG``; on a
+    case-sensitive file system the refusal names the file that differs only in case."""
+    src = tmp_path / "src"
+    path = with_blank_images("datumaro_instances_val.json", src)
+    (src / "b.jpg").rename(src / "b.JPG")
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(UserFacingError) as caught:
+            run_job(import_job(p, "coco", [path]))
+    assert "images[0].file_name: file 'b.jpg' not found" in str(caught.value)
+    assert "'b.JPG' differs only in letter case" in str(caught.value)
