@@ -202,3 +202,20 @@ def test_typing_labels_in_the_browser_never_checkpoints_on_the_gui_thread(
     assert not [s for s in states if _checkpointed_in(*s)]
     with open_project(root) as other:  # what the keys wrote, read back from the file
         assert other.get(item)["label"] == shown
+
+
+def test_a_catalog_moved_away_is_not_made_again_and_the_checkpoint_says_why(tmp_path):
+    from functools import partial
+
+    from qbi_desktop.core.catalog.checkpoints import Checkpointer, connect_for_checkpoints
+
+    gone = tmp_path / "proj" / "catalog.sqlite"
+    gone.parent.mkdir()
+    checkpoints = Checkpointer(partial(connect_for_checkpoints, gone), period=3600)
+    try:
+        assert checkpoints.checkpoint() is None  # never raises
+        assert "unable to open" in checkpoints.error
+        assert not gone.exists()  # no empty catalog left where the user's was
+    finally:
+        checkpoints.close()
+    assert not checkpoints.running

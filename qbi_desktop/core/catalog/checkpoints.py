@@ -19,12 +19,24 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from qbi_desktop.core.errors import UserFacingError
 
 #: seconds between two checkpoints: with a PASSIVE checkpoint that finds nothing new costing
 #: microseconds, this bounds the WAL to one period of commits without a timer per commit
 PERIOD_S = 1.0
+
+
+def connect_for_checkpoints(db_path: Path) -> sqlite3.Connection:
+    """A connection that can checkpoint the catalog at ``db_path`` but never creates one: a
+    catalog moved away while its project is open is not replaced by an empty file."""
+    return sqlite3.connect(
+        f"{Path(db_path).absolute().as_uri()}?mode=rw",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+    )
 
 
 def turn_off_automatic(db: sqlite3.Connection) -> None:

@@ -38,7 +38,11 @@ import numpy as np
 
 from qbi_desktop.core import leftovers
 from qbi_desktop.core.catalog import checks, edits, integrity
-from qbi_desktop.core.catalog.checkpoints import Checkpointer, turn_off_automatic
+from qbi_desktop.core.catalog.checkpoints import (
+    Checkpointer,
+    connect_for_checkpoints,
+    turn_off_automatic,
+)
 from qbi_desktop.core.catalog.connection import (
     _translate,
     check_writable,
@@ -145,7 +149,9 @@ class Project:
         if interactive:
             turn_off_automatic(self.db)
             # the thread holds no reference to the project: one never closed still goes away
-            self.checkpoints = Checkpointer(functools.partial(connect_catalog, self.db_path))
+            self.checkpoints = Checkpointer(
+                functools.partial(connect_for_checkpoints, self.db_path)
+            )
             weakref.finalize(self, self.checkpoints.close)
 
     # -- connections and transactions -------------------------------------------------------
