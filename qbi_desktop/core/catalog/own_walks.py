@@ -31,7 +31,7 @@ from dataclasses import replace
 from typing import Any
 
 from qbi_desktop.core.catalog.indexes_v9 import COUNT_KINDS, VALUE_KINDS
-from qbi_desktop.core.catalog.pages import Part, in_id_order
+from qbi_desktop.core.catalog.page_parts import Part, in_id_order
 from qbi_desktop.core.catalog.queries import (
     _FROM,
     NONE,

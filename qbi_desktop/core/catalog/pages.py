@@ -12,9 +12,9 @@ The ways there, by sort key:
   label, split, review or origin walks only that value's items: for id its column's index,
   for name and box count a (column, key) pair index of schema v9 (indexes_v9.py), so the
   walk no longer depends on where the matches lie in the whole order; descending box counts
-  go value by value (:func:`_stepped_page`), and a width or box count every item shares is
+  go value by value (page_parts.stepped_page), and a width or box count every item shares is
   the id order. Two or more such filters by box count go value by value too, each value's
-  matches merged from their pair ranges (:func:`_intersected_page`). Matches of two or more
+  matches merged from their pair ranges (page_parts.intersected_page). Matches of two or more
   such columns, when few, come from the combinations item_counts lists, one range of
   ``items_facets`` each (:func:`combinations`);
 * sort by a regression target: walk the targets index the same way, once target_counts says
@@ -44,12 +44,19 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Iterator
 from typing import Any
 
 from qbi_desktop.core.catalog import names
 from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX
+from qbi_desktop.core.catalog.page_parts import (
+    Part,
+    in_id_order,
+    intersected_page,
+    no_filter_indexes,
+    parts_page,
+    stepped_page,
+)
 from qbi_desktop.core.catalog.queries import (
     _FACETS,
     _FROM,
@@ -70,7 +77,6 @@ from qbi_desktop.core.catalog.ranges import (
     facets_of,
     group_sources,
     has_index,
-    intersection,
     is_constant,
     matches_where,
     narrowest,
@@ -201,52 +207,6 @@ def _estimate(db: sqlite3.Connection, f: Filters) -> int:
     return n
 
 
-#: A part of a page's order: (its size, fetch(offset, limit) -> its ids at those rows)
-Part = tuple[Callable[[], int], Callable[[int, int], list[int]]]
-
-
-def in_id_order(
-    db: sqlite3.Connection, src: str, params: list[Any], item_id: str = "items.id"
-) -> Part:
-    """The part whose rows ``src`` (``FROM ... WHERE ...``, with ``params``) selects, in the
-    order of ``item_id``."""
-
-    def size() -> int:
-        return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
-
-    def fetch(off: int, n: int) -> list[int]:
-        sql = f"SELECT {item_id} {src}ORDER BY {item_id} LIMIT ? OFFSET ?"
-        return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-    return size, fetch
-
-
-def _parts_page(
-    parts: Iterable[Part],
-    offset: int,
-    limit: int,
-) -> list[int]:
-    """A page over consecutive parts, each (size(), fetch(offset, limit) -> ids in order).
-
-    A part's size is asked for only when the page starts inside or after it at an offset:
-    from the first row on, the part is read until the page is full or the part ends."""
-    page: list[int] = []
-    for size, fetch in parts:
-        want = limit - len(page)
-        if offset == 0:
-            page += fetch(0, want)
-        else:
-            n = size()
-            if offset >= n:
-                offset -= n
-                continue
-            page += fetch(offset, min(want, n - offset))
-            offset = 0
-        if len(page) >= limit:
-            break
-    return page
-
-
 def _mask_page(
     db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
 ) -> list[int] | None:
@@ -280,7 +240,7 @@ def _mask_page(
         return [r[0] for r in db.execute(sql, [*params, n, off])]
 
     parts = [(lambda: count(db, f) - n_masked(), unmasked), (n_masked, masked)]
-    return _parts_page(parts[::-1] if descending else parts, offset, limit)
+    return parts_page(parts[::-1] if descending else parts, offset, limit)
 
 
 def _grouped_page(
@@ -294,7 +254,7 @@ def _grouped_page(
         facet_params,
     ).fetchall()
     where, params = where_clause(f, db)
-    extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
+    extra = no_filter_indexes(where.replace("WHERE ", "AND ", 1))
     group_source = group_sources(db, f, column, extra)
     combos = has_index(db, FACETS_INDEX) and any(
         getattr(f, k) is not None for k, c in _FACETS.items() if c != column
@@ -349,15 +309,15 @@ def _walked_page(
         risk = 10 if has_index(db, FACETS_INDEX) and facet_columns(f) >= 2 else 1
         if not _walk_pays(span, _estimate(db, f), risk * offset, risk * limit):
             return _sorted_matches(db, f, ("-" if descending else "") + key, offset, limit)
-        where = _no_filter_indexes(where)
+        where = no_filter_indexes(where)
         if driver is not None:
             column, index, value, _n = driver
             extra = where.replace("WHERE ", "AND ", 1)
             drivers = single_values(db, f, pair_of(db, key)) if key == "n_boxes" else []
             if len(drivers) >= 2:
-                return _intersected_page(db, f, drivers, descending, offset, limit)
+                return intersected_page(db, f, drivers, descending, offset, limit)
             if descending and key in ("width", "n_boxes"):
-                return _stepped_page(db, index, column, value, key, extra, params, offset, limit)
+                return stepped_page(db, index, column, value, key, extra, params, offset, limit)
             source = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? "
             where, params = extra, [value, *params]
         else:
@@ -365,85 +325,6 @@ def _walked_page(
             source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
     sql = "SELECT items.id " + source + where + order + "LIMIT ? OFFSET ?"
     return [r[0] for r in db.execute(sql, [*params, limit, offset])]
-
-
-def _stepped_page(
-    db: sqlite3.Connection,
-    index: str,
-    column: str,
-    value: Any,
-    key: str,
-    extra: str,
-    params: list[Any],
-    offset: int,
-    limit: int,
-) -> list[int]:
-    """Descending by ``key`` with ties in ascending id, over the (column, key) index: its key
-    values from the largest down, one index step each, each value's items read in id order
-    (one range of the index), then the items without a value (NULL sorts last descending).
-    Walking the index backwards would give the ties in descending id (SQLite then sorts each
-    tie group: at a million items one group can hold most of them)."""
-    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
-
-    def part(test: str, args: list[Any]) -> Part:
-        return in_id_order(db, head + test + " " + extra, [value, *args, *params])
-
-    def parts() -> Iterator[Part]:
-        for top in _key_values(db, index, column, value, key, True):
-            yield part("= ?", [top])
-        if key != "n_boxes":  # declared NOT NULL (SQLite would scan the range for IS NULL)
-            yield part("IS NULL", [])
-
-    return _parts_page(parts(), offset, limit)
-
-
-def _key_values(
-    db: sqlite3.Connection, index: str, column: str, value: Any, key: str, descending: bool
-) -> Iterator[Any]:
-    """The values of ``key`` (none NULL) among the items whose ``column`` is ``value``, in
-    order, one step of their (column, key) ``index`` each."""
-    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
-    step, beyond = ("MAX", "<") if descending else ("MIN", ">")
-    after: list[Any] = []
-    while True:
-        sql = f"SELECT {step}(items.{key}) {head}IS NOT NULL" + (
-            f" AND items.{key} {beyond} ?" * bool(after)
-        )
-        found = db.execute(sql, [value, *after]).fetchone()[0]
-        if found is None:
-            return
-        after = [found]
-        yield found
-
-
-def _intersected_page(
-    db: sqlite3.Connection,
-    f: Filters,
-    drivers: list[tuple[str, str, Any, int]],
-    descending: bool,
-    offset: int,
-    limit: int,
-) -> list[int]:
-    """By box count with two or more filter columns of one value each: value by value (in
-    the sort's direction, from the rarest filter's pair index), each value's matches from the
-    pair ranges of all of them merged (ranges.intersection), in id order."""
-    columns = {column for column, _i, _v, _n in drivers}
-    rest, params = where_clause(
-        replace(f, **{k: None for k, c in _FACETS.items() if c in columns}), db
-    )
-    part_of = intersection(
-        db, drivers, "n_boxes", _no_filter_indexes(rest.replace("WHERE ", "AND ", 1)), params
-    )
-    column, index, value, _n = drivers[0]
-    values = _key_values(db, index, column, value, "n_boxes", descending)
-    return _parts_page((part_of(v) for v in values), offset, limit)
-
-
-def _no_filter_indexes(where: str) -> str:
-    # A unary + keeps SQLite from picking a filter column's index over the forced walk.
-    for column in ("label", "split", "review", "provenance_kind", "label_by", "name"):
-        where = where.replace(f"items.{column} ", f"+items.{column} ")
-    return where
 
 
 def _target_page(
@@ -514,14 +395,14 @@ def _grouped_walk(
         )
     ]
     where, params = where_clause(f, db)
-    extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
+    extra = no_filter_indexes(where.replace("WHERE ", "AND ", 1))
     group_source = group_sources(db, f, column, extra)
 
     def part(value: Any) -> Part:
         source, args, _span = group_source(value)
         return in_id_order(db, source, [*args, *params])
 
-    return _parts_page([part(v) for v in values], offset, limit)
+    return parts_page([part(v) for v in values], offset, limit)
 
 
 def _source_page(
@@ -546,7 +427,7 @@ def _source_page(
         ).fetchone()
     ):
         return None
-    extra = _no_filter_indexes(where.replace("WHERE ", "AND ", 1))
+    extra = no_filter_indexes(where.replace("WHERE ", "AND ", 1))
     direction = "DESC" if descending else "ASC"
 
     def files(low: str | None, high: str | None):
@@ -595,4 +476,4 @@ def _source_page(
         parts += [files(low, path), rows_of(cids)]
         low = path
     parts.append(files(low, None))
-    return _parts_page(parts[::-1] if descending else parts, offset, limit)
+    return parts_page(parts[::-1] if descending else parts, offset, limit)

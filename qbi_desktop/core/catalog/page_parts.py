@@ -1,0 +1,143 @@
+"""The parts a page of pages.py is made of, and the pages by box count read value by value.
+
+* :func:`in_id_order` and :func:`parts_page`: a page over consecutive parts of the order, each
+  part's size asked for only when the page starts beyond it;
+* :func:`stepped_page`: descending by a (filter column, key) pair index, value by value, ties in
+  id order;
+* :func:`intersected_page`: by box count with two or more filter columns of one value each,
+  each value's matches merged from their pair indexes' ranges (ranges.intersection).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from typing import Any
+
+from qbi_desktop.core.catalog.queries import _FACETS, Filters, where_clause
+from qbi_desktop.core.catalog.ranges import intersection
+
+#: A part of a page's order: (its size, fetch(offset, limit) -> its ids at those rows)
+Part = tuple[Callable[[], int], Callable[[int, int], list[int]]]
+
+
+def in_id_order(
+    db: sqlite3.Connection, src: str, params: list[Any], item_id: str = "items.id"
+) -> Part:
+    """The part whose rows ``src`` (``FROM ... WHERE ...``, with ``params``) selects, in the
+    order of ``item_id``."""
+
+    def size() -> int:
+        return int(db.execute("SELECT COUNT(*) " + src, params).fetchone()[0])
+
+    def fetch(off: int, n: int) -> list[int]:
+        sql = f"SELECT {item_id} {src}ORDER BY {item_id} LIMIT ? OFFSET ?"
+        return [r[0] for r in db.execute(sql, [*params, n, off])]
+
+    return size, fetch
+
+
+def parts_page(
+    parts: Iterable[Part],
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """A page over consecutive parts, each (size(), fetch(offset, limit) -> ids in order).
+
+    A part's size is asked for only when the page starts inside or after it at an offset:
+    from the first row on, the part is read until the page is full or the part ends."""
+    page: list[int] = []
+    for size, fetch in parts:
+        want = limit - len(page)
+        if offset == 0:
+            page += fetch(0, want)
+        else:
+            n = size()
+            if offset >= n:
+                offset -= n
+                continue
+            page += fetch(offset, min(want, n - offset))
+            offset = 0
+        if len(page) >= limit:
+            break
+    return page
+
+
+def stepped_page(
+    db: sqlite3.Connection,
+    index: str,
+    column: str,
+    value: Any,
+    key: str,
+    extra: str,
+    params: list[Any],
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """Descending by ``key`` with ties in ascending id, over the (column, key) index: its key
+    values from the largest down, one index step each, each value's items read in id order
+    (one range of the index), then the items without a value (NULL sorts last descending).
+    Walking the index backwards would give the ties in descending id (SQLite then sorts each
+    tie group: at a million items one group can hold most of them)."""
+    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
+
+    def part(test: str, args: list[Any]) -> Part:
+        return in_id_order(db, head + test + " " + extra, [value, *args, *params])
+
+    def parts() -> Iterator[Part]:
+        for top in key_values(db, index, column, value, key, True):
+            yield part("= ?", [top])
+        if key != "n_boxes":  # declared NOT NULL (SQLite would scan the range for IS NULL)
+            yield part("IS NULL", [])
+
+    return parts_page(parts(), offset, limit)
+
+
+def key_values(
+    db: sqlite3.Connection, index: str, column: str, value: Any, key: str, descending: bool
+) -> Iterator[Any]:
+    """The values of ``key`` (none NULL) among the items whose ``column`` is ``value``, in
+    order, one step of their (column, key) ``index`` each."""
+    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
+    step, beyond = ("MAX", "<") if descending else ("MIN", ">")
+    after: list[Any] = []
+    while True:
+        sql = f"SELECT {step}(items.{key}) {head}IS NOT NULL" + (
+            f" AND items.{key} {beyond} ?" * bool(after)
+        )
+        found = db.execute(sql, [value, *after]).fetchone()[0]
+        if found is None:
+            return
+        after = [found]
+        yield found
+
+
+def intersected_page(
+    db: sqlite3.Connection,
+    f: Filters,
+    drivers: list[tuple[str, str, Any, int]],
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[int]:
+    """By box count with two or more filter columns of one value each: value by value (in
+    the sort's direction, from the rarest filter's pair index), each value's matches from the
+    pair ranges of all of them merged (ranges.intersection), in id order."""
+    columns = {column for column, _i, _v, _n in drivers}
+    rest, params = where_clause(
+        replace(f, **{k: None for k, c in _FACETS.items() if c in columns}), db
+    )
+    part_of = intersection(
+        db, drivers, "n_boxes", no_filter_indexes(rest.replace("WHERE ", "AND ", 1)), params
+    )
+    column, index, value, _n = drivers[0]
+    values = key_values(db, index, column, value, "n_boxes", descending)
+    return parts_page((part_of(v) for v in values), offset, limit)
+
+
+def no_filter_indexes(where: str) -> str:
+    # A unary + keeps SQLite from picking a filter column's index over the forced walk.
+    for column in ("label", "split", "review", "provenance_kind", "label_by", "name"):
+        where = where.replace(f"items.{column} ", f"+items.{column} ")
+    return where
