@@ -2,8 +2,10 @@
 output (images in a sub-folder, 0-based ids, a ``_background_`` category 0 nobody uses,
 multi-part polygons), datumaro's instances file (CVAT-style ``attributes``, an uncompressed
 crowd RLE) and its Roboflow-style ``_annotations.coco.json`` (boxes only, a crowd given only
-as a box). What a project cannot hold is named in the import report, not dropped silently,
-and each file comes back from our export as it went in."""
+as a box), Label Studio's export (0-based categories, a used category 0, image files without
+an extension in ``images/``, classes differing only in case). What a project cannot hold is
+named in the import report, not dropped silently, and each file comes back from our export as
+it went in."""
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ OTHER_TOOLS = [
     "labelme2coco_annotations.json",
     "datumaro_instances_val.json",
     "datumaro_roboflow_val.json",
+    "labelstudio_polygons.json",
+    "labelstudio_rectangles.json",
 ]
 
 
@@ -57,7 +61,9 @@ def test_files_of_other_tools_arrive_as_pycocotools_reads_them(tmp_path, name):
         expected = np.zeros((image["height"], image["width"]), np.uint32)
         for ann in anns:
             if ann["segmentation"]:
-                expected[coco.annToMask(ann) == 1] = ann["category_id"]
+                # category 0 (Label Studio counts from 0) takes the value after the last id
+                value = ann["category_id"] or max(coco.cats) + 1
+                expected[coco.annToMask(ann) == 1] = value
         boxes, mask = got[Path(image["file_name"]).name]
         if mask is None:
             assert not expected.any(), image["file_name"]
@@ -81,7 +87,10 @@ def test_files_of_other_tools_come_back_from_our_export_as_they_went_in(tmp_path
     (exported,) = (tmp_path / "out").glob("*/annotations.json")
     coco = coco_api.COCO(str(exported))
     for ann in coco.loadAnns(coco.getAnnIds()):
-        assert coco.annToMask(ann).sum() == ann["area"]
+        x, y, w, h = ann["bbox"]
+        # a box's area is its own (fractional corners), a region's its pixels
+        area = w * h if ann.get("qbi_box_only") else coco.annToMask(ann).sum()
+        assert ann["area"] == pytest.approx(area) and coco.annToMask(ann).any()
     with open_project(tmp_path / "q", create=True) as q:
         run_job(import_job(q, "coco", [exported]))
         after = _by_name(q)
