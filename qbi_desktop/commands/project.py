@@ -296,13 +296,11 @@ def run_split(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from qbi_desktop.core.catalog import open_project, stats
+    from qbi_desktop.core.catalog import stats
 
     try:
-        with open_project(args.project) as project:
-            report = stats.balance_report(project.db, args.min_count)
-            meta = project.metadata()
-            n = len(project)
+        info = stats.project_info(args.project, args.min_count)
+        report, meta, n = info["report"], info["metadata"], info["count"]
     except UserFacingError as exc:
         print(f"qbi-desktop info: {terminal_safe(exc)}", file=sys.stderr)
         return 2

@@ -6,8 +6,10 @@ which need the values (one column of floats, cheap even for 100 000 items).
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -177,3 +179,48 @@ def summary(
             }
         )
     return report
+
+
+def project_info(root: str | Path, min_count: int = 10) -> dict[str, Any]:
+    """What ``qbi-desktop info`` prints: ``count``, ``metadata`` and the :func:`balance_report`
+    of the project in ``root``, read without changing it.
+
+    On a full disk the ordinary open fails (it writes SQLite's shared-memory and journal
+    files); when no change is pending in the catalog's WAL the file on disk is the whole
+    catalog, so it is read as it is (SQLite's ``immutable``: no file is made or grown). A
+    full disk with changes pending, or a catalog of another version, says so instead."""
+    from qbi_desktop.core.atomic import DiskFullError
+    from qbi_desktop.core.catalog.project import CATALOG, open_project
+    from qbi_desktop.core.catalog.schema import SCHEMA_VERSION
+
+    try:
+        with open_project(root) as project:
+            return {
+                "count": len(project),
+                "metadata": project.metadata(),
+                "report": balance_report(project.db, min_count),
+            }
+    except DiskFullError as exc:
+        db_path = Path(root).absolute() / CATALOG
+        wal = db_path.with_name(db_path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise DiskFullError(
+                db_path, what=f"{db_path} (reading it needs space for its pending changes)"
+            ) from exc
+        try:
+            db = sqlite3.connect(f"{db_path.as_uri()}?mode=ro&immutable=1", uri=True)
+        except sqlite3.Error:
+            raise exc from None
+        try:
+            if int(db.execute("PRAGMA user_version").fetchone()[0]) != SCHEMA_VERSION:
+                raise exc
+            rows = db.execute("SELECT key, value FROM meta").fetchall()
+            return {
+                "count": int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0]),
+                "metadata": {key: json.loads(value) for key, value in rows},
+                "report": balance_report(db, min_count),
+            }
+        except (sqlite3.Error, ValueError):
+            raise exc from None
+        finally:
+            db.close()
