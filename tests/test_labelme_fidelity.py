@@ -279,6 +279,40 @@ def test_false_flags_survive_export(tmp_path):
     assert _only_item(q)["label"] == "cat"
 
 
+def test_several_true_flags_are_named_not_turned_into_no_class_silently(tmp_path):
+    """labelme's classification example with two flags checked (multi-label): no one class
+    can be the item's; it comes in unlabelled and the report names the flags."""
+    src = _copy(tmp_path, "classification/0001.json", "classification/0001.jpg")
+    doc = json.loads((src / "0001.json").read_text())
+    doc["flags"]["dog"] = True  # now cat and dog
+    (src / "0001.json").write_text(json.dumps(doc))
+    p = _project(tmp_path)
+    report = run_job(import_job(p, "labelme", [src]))
+    assert _only_item(p)["label"] is None
+    assert any(
+        "0001.json: flags 'cat', 'dog' are all true: no one class, the item comes in "
+        "unlabelled" in note
+        for note in report.warnings
+    ), report.warnings
+
+
+def test_shape_flags_and_descriptions_are_named_as_left_out(tmp_path):
+    """labelme 5 gives each shape ``flags`` and a ``description``; the project keeps
+    neither, so the report names the shapes that carried one."""
+    src = _copy(tmp_path, "primitives/primitives.json", "primitives/primitives.jpg")
+    doc = json.loads((src / "primitives.json").read_text())
+    doc["shapes"][0]["description"] = "partly hidden"
+    doc["shapes"][2]["flags"] = {"occluded": True}
+    (src / "primitives.json").write_text(json.dumps(doc))
+    p = _project(tmp_path)
+    report = run_job(import_job(p, "labelme", [src]))
+    assert any(
+        "primitives.json: the description or flags of shapes[0], shapes[2] left out (the "
+        "project keeps neither)" in note
+        for note in report.warnings
+    ), report.warnings
+
+
 def test_ignore_region_exported_as_ignore_and_read_back(tmp_path):
     """The ignore region goes out as a ``mask`` shape labelled ``__ignore__`` and comes back
     as the ignore region: pixels, classes and the ignore value equal."""

@@ -77,7 +77,8 @@ SUPPORTED = ("rectangle", "mask", *REGION_KINDS)
 VERSION = "5.5.0"
 #: item metadata key holding every flag name of the file the item came from
 FLAGS_KEY = "labelme_flags"
-#: notes per import about images taken from imageData or turned upright (then a count)
+#: notes shown per import (images taken from imageData or turned upright, flags or shape
+#: descriptions left out), then a count
 NOTES_SHOWN = 5
 
 
@@ -306,10 +307,21 @@ def _plan(
     if mask is not None:  # kept compressed until the import writes it (see packed.py)
         mask = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
     flags = [k for k, v in doc.flags.items() if v is True]
+    notes = [chosen.note] if chosen.note else []
+    if len(flags) > 1:  # multi-label: no one class for the item
+        named = ", ".join(repr(k) for k in flags)
+        notes.append(f"flags {named} are all true: no one class, the item comes in unlabelled")
+    extras = [f"shapes[{shape.index}]" for shape in doc.shapes if shape.extras]
+    if extras:
+        notes.append(
+            f"the description or flags of {', '.join(extras[:5])}"
+            + (f" and {len(extras) - 5} more" if len(extras) > 5 else "")
+            + " left out (the project keeps neither)"
+        )
     return {
         "path": chosen.path,
         "info": chosen.info,
-        "note": chosen.note,
+        "note": "; ".join(notes) or None,
         "boxes": boxes,
         "mask": mask,
         "ignored": ignored,

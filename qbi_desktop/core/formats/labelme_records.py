@@ -28,6 +28,8 @@ class Shape:
     points: np.ndarray  # (n, 2) finite x, y
     group_id: int | None
     mask: str | None
+    #: labelme 5's per-shape ``description`` or true ``flags`` were given (a project keeps neither)
+    extras: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,4 +105,8 @@ def _shape_record(n: int, value: Any, where: str) -> Shape:
     mask = record.get("mask")
     if mask is not None:
         mask = as_str(mask, place(where, "mask"))
-    return Shape(n, label, kind, points, group, mask)
+    flags, description = record.get("flags"), record.get("description")
+    extras = (isinstance(flags, dict) and True in flags.values()) or (
+        isinstance(description, str) and bool(description.strip())
+    )
+    return Shape(n, label, kind, points, group, mask, extras)
