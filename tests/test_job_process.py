@@ -62,6 +62,13 @@ def gil_holding_job(n: int):
     return sum(range(n))
 
 
+def paced_job(n: int, pause: float):
+    for i in range(n):
+        time.sleep(pause)
+        yield Progress(i + 1, n, "paced")
+    return n
+
+
 def session_job():
     yield Progress(0, 1, "asking")
     return os.getpid(), os.getsid(0)
@@ -80,6 +87,17 @@ def test_a_job_runs_in_another_process_and_reports_progress_and_result(worker):
     assert result["pid"] != os.getpid()
     assert result["total"] == sum(range(2000))
     assert seen and all(isinstance(p, Progress) for p in seen)
+
+
+def test_progress_comes_from_the_child_at_most_ten_times_a_second(worker):
+    """A job reporting 100 times a second: the parent hears of it as often as a progress bar
+    needs (each report wakes its reading thread), not every time."""
+    seen: list[Progress] = []
+    start = time.monotonic()
+    assert run_job(worker.run(paced_job, 150, 0.01), on_progress=seen.append) == 150
+    elapsed = time.monotonic() - start
+    sent = {p.done for p in seen if p.total}  # the parent repeats the last while the child is quiet
+    assert sent and len(sent) <= 10 * elapsed + 1, (len(sent), elapsed)
 
 
 def test_the_worker_keeps_its_state_between_jobs(worker):

@@ -42,8 +42,9 @@ CANCEL_GRACE_S = 0.4
 # drives it can cancel within this time plus the grace above.
 POLL_S = 0.05
 # The child sends progress at most this often: a job yielding thousands of times per second
-# must not spend its time pickling records nobody shows.
-PROGRESS_INTERVAL_S = 1 / 30
+# must not spend its time pickling records nobody shows, and a progress bar needs no more
+# than 10 updates a second (each one wakes the parent's reading thread).
+PROGRESS_INTERVAL_S = 0.1
 
 
 class WorkerCrashed(UserFacingError):
