@@ -5,6 +5,8 @@ digits (real handwriting) as the project."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
@@ -275,12 +277,21 @@ def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
     for column in (0, COL_LABEL, COL_SUGGESTED):  # the thumbnail did not slide out either
         left = table.columnViewportPosition(column)
         assert 0 <= left and left + table.columnWidth(column) <= visible, (column, left, visible)
-    # the counter under the table fits its width, and says so with "…" when it is cut
+    # the counter under the table fits its width, each line says so with "…" when it is cut,
+    # and the counts and how often the suggestions were right are read whole (beside the
+    # switch the line was cut after "labelled 40 / re…" on a laptop)
     counter = suggest.counter
-    shown = QLabel.text(counter)
-    assert "remaining" in counter.text()
-    assert counter.fontMetrics().horizontalAdvance(shown) <= counter.width()
-    assert shown == counter.text() or shown.endswith("…")
+    qtbot.waitUntil(lambda: "of the last 3" in counter.text(), timeout=5000)
+    shown = QLabel.text(counter).split("\n")
+    full = counter.text().split("\n")
+    assert counter.isVisible() and len(shown) == 2 and counter.height() >= 2 * (
+        counter.fontMetrics().height()
+    )
+    for line, whole in zip(shown, full, strict=True):
+        assert counter.fontMetrics().horizontalAdvance(line) <= counter.width()
+        assert line == whole or line.endswith("…")
+    assert shown[0] == full[0] and full[0].startswith("labelled ") and "remaining" in full[0]
+    assert re.match(r"suggestions right \d+ % of the last 3", shown[1]), shown
     # a column out of view is still scrolled to (F2 types a target in the last columns)
     far = table.model().index(table.currentIndex().row(), 12)
     table.setCurrentIndex(far)

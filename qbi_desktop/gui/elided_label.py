@@ -7,7 +7,7 @@ from PySide6.QtWidgets import QLabel, QSizePolicy
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that shortens its text with "…" to the width it gets (the full text is
+    """A label that shortens each line of its text with "…" to the width it gets (the full text is
     its tooltip), so a long file name or status line never widens the docked panel, and a cut
     one says it is cut. ``mode``: where the "…" goes (the middle for file names)."""
 
@@ -32,5 +32,7 @@ class ElidedLabel(QLabel):
         self._elide()
 
     def _elide(self) -> None:
-        shown = self.fontMetrics().elidedText(self._full, self._mode, max(self.width(), 40))
-        super().setText(shown)
+        # each line of a text with line breaks on its own (a holder may give it several lines)
+        metrics, width = self.fontMetrics(), max(self.width(), 40)
+        lines = [metrics.elidedText(line, self._mode, width) for line in self._full.split("\n")]
+        super().setText("\n".join(lines))

@@ -15,20 +15,25 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 
 class SteadyLine(QWidget):
-    """Holds ``line`` (a one-line widget, usually a label) at its own one-line height, as wide
-    as the holder's layout makes the holder."""
+    """Holds ``line`` (a widget of ``lines`` lines of text, usually a label) at that height, as
+    wide as the holder's layout makes the holder."""
 
-    def __init__(self, line: QWidget, parent: QWidget | None = None):
+    def __init__(self, line: QWidget, parent: QWidget | None = None, lines: int = 1):
         super().__init__(parent)
         self.line = line
+        self.lines = lines
         line.setParent(self)
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self._fit()
 
     def _fit(self) -> None:
-        """The line's height for one line of its font (again when the font or style change)."""
+        """The height of its lines in the line's font (again when the font or style change)."""
+        metrics = self.line.fontMetrics()
+        if self.lines > 1:
+            self.setFixedHeight(metrics.height() + (self.lines - 1) * metrics.lineSpacing())
+            return
         hint = self.line.sizeHint().height()  # an empty label's may be 0
-        self.setFixedHeight(max(hint, self.line.fontMetrics().height()))
+        self.setFixedHeight(max(hint, metrics.height()))
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)

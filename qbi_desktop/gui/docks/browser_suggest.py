@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QSizePolicy,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -149,17 +150,23 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             self.model_actions[key] = action
         self.model_button.setMenu(self.model_menu)
         self._show_model("knn")
-        # one line, cut with "…" in a narrow dock (the whole line is its tooltip): the panel
-        # stays short, and a cut line says it is cut
+        # two lines under the switch, the dock's whole width: labelled / remaining, then how
+        # often the suggestions were right (beside the switch, a laptop's ~280 px dock cut it
+        # after "labelled 49 / re…"); each line cut with "…" if it must be, the whole text is
+        # its tooltip
         self.counter = ElidedLabel("", Qt.TextElideMode.ElideRight)
         self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.bar = QWidget()
-        row = QHBoxLayout(self.bar)
-        row.setContentsMargins(0, 0, 0, 0)
+        rows = QVBoxLayout(self.bar)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(0)
+        row = QHBoxLayout()
         row.addWidget(self.queue_box)
         row.addWidget(self.model_button)
+        row.addStretch(1)
+        rows.addLayout(row)
         # held: its text changes while labels come in, and must not lay the panel out again
-        row.addWidget(SteadyLine(self.counter), 1)
+        rows.addWidget(SteadyLine(self.counter, lines=2))
         # under the table, above the item's detail line (which says the current suggestion)
         layout = panel.items_layout
         layout.insertWidget(layout.indexOf(panel.detail_line), self.bar)
@@ -381,7 +388,7 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             return
         counts = self._catalog_counts()
         if t is None:
-            start = "" if counts is None else f"labelled {counts[0]:,} / remaining {counts[1]:,} · "
+            start = "" if counts is None else f"labelled {counts[0]:,} / remaining {counts[1]:,}\n"
             self.counter.setText(f"{start}Suggestions: reading the labels…")
             return
         if self.hidden():
@@ -393,7 +400,8 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             return
         # the catalog's counts as they are now; the snapshot's may be a few edits behind
         labelled, unlabelled = counts if counts is not None else (t.labelled, t.unlabelled)
-        parts = [f"labelled {labelled:,} / remaining {unlabelled:,}"]
+        counted = f"labelled {labelled:,} / remaining {unlabelled:,}"
+        parts = []
         acc = self.accuracy.value
         if acc is not None:
             parts.append(f"suggestions right {100 * acc:.0f} % of the last {len(self.accuracy)}")
@@ -405,8 +413,8 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             parts.append(f"{t.resized:,} resized for the features")
         if t.left_out:
             parts.append(f"{len(t.left_out)} unreadable item(s) left out")
-        self.counter.setText(" · ".join(parts))
-        tip = [" · ".join(parts), f"{MODELS[t.model]} on pixels, {t.trained_on:,} labels"]
+        self.counter.setText("\n".join([counted, " · ".join(parts)]))
+        tip = [counted, *parts, f"{MODELS[t.model]} on pixels, {t.trained_on:,} labels"]
         if t.resized:
             tip.append(f"{t.resized:,} item(s) resized or converted for the features:")
             tip += [f"  {name}: {why}" for name, why in t.resized_names[:5]]
