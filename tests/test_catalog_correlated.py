@@ -115,3 +115,20 @@ def test_a_target_sort_of_few_combinations_reads_no_item_row(correlated):
         plan = _plan(p.db, pages[-1])
         assert "COVERING INDEX items_facets" in plan, plan
         assert "INTEGER PRIMARY KEY" not in plan, plan
+
+
+def test_many_matches_of_small_ranges_are_merged_in_the_plain_order(correlated, monkeypatch):
+    """At a million items the 5 000 rejected simulated items are merged from their pair ranges
+    (150 000 entries at most) instead of sorted one by one; here the threshold is lowered to
+    this catalog's size so that the same plan runs, and gives the plain SQL's order."""
+    from qbi_desktop.core.catalog import pages
+
+    monkeypatch.setattr(pages, "MANY_MATCHES", 10)
+    f = {"review": "rejected", "provenance": "simulated"}
+    with open_project(correlated) as p:
+        for sort in ("n_boxes", "-n_boxes"):
+            for offset in (0, 7, 40):
+                expected = _reference(p.db, f, sort, offset, 20)
+                assert p.page_ids(f, sort, offset, 20).tolist() == expected, (sort, offset)
+            seen = _statements(p.db, lambda s=sort: p.page_ids(f, s, 0, 20))
+            assert any("INTERSECT" in s for s in seen), seen
