@@ -67,6 +67,31 @@ def test_import_takes_the_files_and_classes_torchvision_takes(tmp_path):
     assert ".gif" in str(report) and ".txt" in str(report)
 
 
+def test_an_image_beside_the_class_folders_is_named_as_skipped(tmp_path):
+    """datumaro's ImageNet test layout: an image beside the class folders (torchvision skips
+    it, and so do we, naming it) and one in a folder inside a class (the class's)."""
+    root = tmp_path / "src"
+    for split in ("train", "val"):
+        _save(root / split / "label_0" / "label_0_1.jpg", 1, "JPEG")
+        _save(root / split / "label_0_2.jpg", 2, "JPEG")
+        _save(root / split / "label_1" / "label_1_1.jpg", 3, "JPEG")
+        _save(root / split / "label_1" / "label_1_1" / "label_1_1.jpg", 4, "JPEG")
+    project = open_project(tmp_path / "p", create=True)
+    report = run_job(import_job(project, "imagefolder", [root]))
+    for split in ("train", "val"):
+        ours = {
+            (Path(p).relative_to(split).as_posix(), label)
+            for p, label, s in _ours(project, root)
+            if s == split
+        }
+        assert ours == _torchvision(root / split)
+    assert (
+        "2 file(s) beside the class folders, not in one, skipped (as torchvision skips them): "
+        "train/label_0_2.jpg, val/label_0_2.jpg" in str(report)
+    ), str(report)
+    assert "()" not in str(report)
+
+
 def test_hidden_folders_are_not_classes_and_the_report_says_so(tmp_path):
     root = tmp_path / "src"
     _save(root / "cat" / "a.png", 1)

@@ -117,6 +117,7 @@ def import_job(
         )
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
+    beside: list[Path] = []  # files next to the class folders (in no class)
     if not top:
         # A plain folder of images (what a lab has before anyone labelled anything): the
         # images come in without a class, as if they were in unlabelled/.
@@ -147,7 +148,7 @@ def import_job(
                 elif path.is_file():
                     stray += 1
                     skipped_kinds.add(path.suffix.lower() or path.name)
-        stray += sum(1 for p in split_folder.iterdir() if p.is_file())
+        beside += [p for p in sorted(split_folder.iterdir()) if p.is_file()]
     if hidden:
         report.warnings.append(
             f"hidden folder(s) {', '.join(sorted(hidden)[:5])} are not classes: skipped "
@@ -158,11 +159,17 @@ def import_job(
             f"{len(decoded)} class folder name(s) percent-decoded, e.g. "
             f"{sorted(decoded)[0]!r} -> {decode_label(sorted(decoded)[0])!r}"
         )
+    if beside:
+        names = ", ".join(p.relative_to(root).as_posix() for p in beside[:5])
+        more = f" and {len(beside) - 5} more" if len(beside) > 5 else ""
+        report.warnings.append(
+            f"{len(beside)} file(s) beside the class folders, not in one, skipped (as "
+            f"torchvision skips them): {names}{more}"
+        )
     if stray:
         kinds = ", ".join(sorted(skipped_kinds)[:8])
         report.warnings.append(
-            f"{stray} file(s) outside class folders or not of torchvision's image kinds "
-            f"({kinds}): ignored"
+            f"{stray} file(s) not of torchvision's image kinds ({kinds}): ignored"
         )
     if not entries:
         raise UserFacingError(
