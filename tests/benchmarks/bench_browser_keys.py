@@ -12,7 +12,7 @@ Drives the real main window (offscreen) with real key events and prints medians 
   lock or I/O), with the table in catalog order and in "Label next" order, the suggestion
   worker reading features and updating behind. An idle run first gives the machine's own noise.
 Run: .venv/bin/python tests/benchmarks/bench_browser_keys.py [--profile FILE] [--stalls]
-    [--why] [--busy N] [--labels N]
+    [--why] [--busy N] [--labels N] [--child-nice N] [--paints] [--no-freeze]
 (--profile: cProfile of the GUI thread during the typing runs, written to FILE;
  --stalls: where the GUI thread was while the heartbeat was late, sampled every 5 ms;
  --why: what the GUI thread was doing in the gaps over 50 ms (another process reads its state
@@ -20,11 +20,14 @@ Run: .venv/bin/python tests/benchmarks/bench_browser_keys.py [--profile FILE] [-
  --busy N: N busy-looping processes, each in a session of its own, during the heartbeat runs;
  --labels N: labels typed per typing run, 500 unless given;
  --child-nice N: the suggestion child's priority drop instead of the app's, to compare;
- --paints: the paint events per label during the typing runs, by widget: what a key repaints)
+ --paints: the paint events per label during the typing runs, by widget: what a key repaints;
+ --no-freeze: without the app's start-up gc.freeze: each full collection then walks the window's
+   ~130 000 objects, 70-100 ms of GUI CPU in one heartbeat gap that the app does not have)
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import statistics
 import sys
@@ -338,12 +341,36 @@ def type_labels(app, browser, labels: int = 500) -> tuple[list[float], int]:
         app.installEventFilter(counter)
     cpu = time.thread_time()  # the GUI thread's own CPU time: what typing costs it
     before = _pending(browser)
-    gaps, _ = heartbeat(app, labels * 0.05 + 10, 50, press)
+    full: list[float] = []
+    collecting = _full_collections(full)
+    gc.callbacks.append(collecting)
+    try:
+        gaps, _ = heartbeat(app, labels * 0.05 + 10, 50, press)
+    finally:
+        gc.callbacks.remove(collecting)
+    FULL_GC.append(full)
     if counter is not None:
         app.removeEventFilter(counter)
     CPU_PER_LABEL.append(1000 * (time.thread_time() - cpu) / max(1, given[0]))
     PENDING.append((before, _pending(browser)))
     return gaps, given[0]
+
+
+FULL_GC: list[list[float]] = []  # per typing run: the full collections' ms (GUI thread)
+
+
+def _full_collections(into: list[float]):
+    """A gc callback adding the length (ms) of each full collection to ``into``."""
+    started = [0.0]
+
+    def callback(phase: str, info: dict) -> None:
+        if info["generation"] == 2:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                into.append(1000 * (time.perf_counter() - started[0]))
+
+    return callback
 
 
 PENDING: list[tuple] = []  # per typing run: items without features at its start and end
@@ -365,6 +392,7 @@ def main() -> None:
     ap.add_argument("--labels", type=int, default=500)
     ap.add_argument("--child-nice", type=int, default=None)
     ap.add_argument("--paints", action="store_true")
+    ap.add_argument("--no-freeze", action="store_true")
     args = ap.parse_args()
     if args.child_nice is not None:
         from qbi_desktop.gui.docks import browser_suggest
@@ -394,6 +422,10 @@ def main() -> None:
         window.resize(1600, 1000)
         window.show()
         app.processEvents()
+        if not args.no_freeze:
+            from qbi_desktop.gui.app import freeze_startup_objects
+
+            freeze_startup_objects()  # what the app does once start-up is over
         browser = window.panels["browser"]
         t = time.perf_counter()
         browser.open_project(root)
@@ -473,6 +505,13 @@ def main() -> None:
         print(
             f"heartbeat, {n_queued} labels typed in 'Label next' order: {gaps_text(queued)}; "
             f"GUI thread CPU {cpu_queued:.1f} ms per label"
+        )
+        print(
+            "full garbage collections on the GUI thread while typing (catalog order, Label next): "
+            + ", ".join(
+                f"{len(f)} ({', '.join(f'{ms:.0f}' for ms in f) or '-'} ms)" for f in FULL_GC[-2:]
+            )
+            + (" - without the start-up gc.freeze" if args.no_freeze else "")
         )
         if WHY:
             total = sum(WHY.values())
