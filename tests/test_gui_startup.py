@@ -108,3 +108,30 @@ def test_a_file_that_fails_to_open_does_not_hold_back_the_panels(
     assert window.panels_ready and "annotate" in window.docks
     assert str(bad) in window.last_error
     window.close()
+
+
+def test_the_start_up_freeze_waits_for_the_panels_and_takes_their_objects_too(qtbot, settings_dir):
+    """Full garbage collections skip what lives as long as the window, the deferred panels
+    included: frozen before them, every full collection walked their objects (~33 ms)."""
+    import gc
+
+    from qbi_desktop.gui.app import freeze_when_settled
+    from qbi_desktop.gui.main_window import MainWindow
+
+    window = MainWindow(defer_panels=True)
+    qtbot.addWidget(window)
+    window.show()
+    gc.unfreeze()
+    try:
+        freeze_when_settled(window)  # run_gui's timer, here before the first frame came
+        assert gc.get_freeze_count() == 0
+        window.install_panels()
+        qtbot.waitUntil(lambda: gc.get_freeze_count() > 0, timeout=15000)
+        walked = {id(o) for o in gc.get_objects()}  # what a full collection looks at
+        assert id(window.panels["browser"]) not in walked
+        assert id(window.panels["annotate"]) not in walked
+    finally:
+        gc.unfreeze()  # (the test process's objects are not the app's)
+        window.tasks.cancel_all()
+        window.tasks.wait(5000)
+        window.close()
