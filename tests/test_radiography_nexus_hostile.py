@@ -106,6 +106,29 @@ def test_virtual_dataset_is_refused(tmp_path):
     _refused(path, "/entry/data/data", "virtual", dataset="/entry/data/data")
 
 
+def test_a_beamline_master_file_names_the_files_its_virtual_frames_are_in(tmp_path):
+    """Diamond's Eiger master files (e.g. Therm_6_2.nxs in nexusformat/exampledata) map
+    ``/entry/data/data`` from ``<name>_000001.h5`` beside them, often not copied along: the
+    refusal names those files and whether they are there."""
+    with h5py.File(tmp_path / "Therm_000001.h5", "w") as f:
+        f["data"] = np.ones((2, 8, 8), np.uint16)
+
+    def build(f, g):
+        # as in Therm_6_2.nxs: the frames mapped from this file's external link to them
+        g["data_000001"] = h5py.ExternalLink("Therm_000001.h5", "/data")
+        layout = h5py.VirtualLayout(shape=(2, 8, 8), dtype=np.uint16)
+        layout[:] = h5py.VirtualSource(".", "/entry/data/data_000001", shape=(2, 8, 8))
+        g.create_virtual_dataset("data", layout)
+
+    path = _nexus(tmp_path / "Therm.nxs", build)
+    message = _refused(path, "/entry/data/data", dataset="/entry/data/data")
+    through = "mapped from Therm_000001.h5 through /entry/data/data_000001"
+    assert f"{through} (beside the file)" in message, message
+    (tmp_path / "Therm_000001.h5").unlink()
+    message = _refused(path, "/entry/data/data", dataset="/entry/data/data")
+    assert f"{through} (not found beside the file)" in message, message
+
+
 def test_external_raw_storage_is_refused(tmp_path):
     raw = tmp_path.parent / f"{tmp_path.name}_raw.bin"
     raw.write_bytes(bytes(2 * 8 * 8 * 2))

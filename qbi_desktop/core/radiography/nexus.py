@@ -136,13 +136,43 @@ def _why_not_image(obj: Any) -> str | None:
     if 0 in obj.shape:  # e.g. a scan's extendible dataset that was never written to
         return f"has shape {tuple(obj.shape)}: it holds no frames"
     if obj.is_virtual:
-        return "is a virtual dataset (its pixels are mapped from other files): open those files"
+        return (
+            f"is a virtual dataset (its pixels are mapped from {_virtual_sources(obj)}): "
+            "open those files"
+        )
     if obj.external:
         return "keeps its pixels in external raw files, which are not read"
     if obj.id.get_space_status() == h5py.h5d.SPACE_STATUS_NOT_ALLOCATED:
         # a scan's dataset never written to, or a few bytes declaring a million frames
         return f"has shape {tuple(obj.shape)} but no frame was ever written: it holds no frames"
     return None
+
+
+def _virtual_sources(obj: Any) -> str:
+    """The files a virtual dataset maps its pixels from, each said to be beside the file or
+    not (a beamline's master file travels without its data files more often than with)."""
+    import h5py
+
+    try:
+        sources: set[tuple[str, str]] = set()  # (file, the dataset of this file linking it)
+        for source in obj.virtual_sources():
+            name, via = source.file_name, ""
+            if name == ".":  # Diamond's layout: this file's dataset, an external link
+                link = obj.file.get(source.dset_name, getlink=True)
+                if isinstance(link, h5py.ExternalLink):
+                    name, via = link.filename, f" through {source.dset_name}"
+            sources.add((name, via))
+        folder = Path(obj.file.filename).parent
+    except (OSError, RuntimeError, ValueError, KeyError):
+        return "other files"
+    said = []
+    for name, via in sorted(sources)[:3]:
+        if name == ".":
+            said.append("this file")
+            continue
+        there = Path(name).name == name and (folder / name).is_file()
+        said.append(f"{name}{via} ({'beside the file' if there else 'not found beside the file'})")
+    return ", ".join(said) + (f" and {len(sources) - 3} more" if len(sources) > 3 else "")
 
 
 def _is_image(obj: Any) -> bool:
