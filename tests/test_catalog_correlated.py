@@ -30,7 +30,8 @@ def correlated(tmp_path_factory):
             tx.add_items(
                 [
                     NewItem(
-                        name=f"img{i:05d}" if i % 7 else f"scan{i:05d}",
+                        # names repeat (ties by id), each about three times
+                        name=f"img{i % 4001:05d}" if i % 7 else f"scan{i % 300:05d}",
                         hash=f"{i:032x}",
                         path=f"images/{i}.png",
                         width=8,
@@ -119,16 +120,23 @@ def test_a_target_sort_of_few_combinations_reads_no_item_row(correlated):
 
 def test_many_matches_of_small_ranges_are_merged_in_the_plain_order(correlated, monkeypatch):
     """At a million items the 5 000 rejected simulated items are merged from their pair ranges
-    (150 000 entries at most) instead of sorted one by one; here the threshold is lowered to
-    this catalog's size so that the same plan runs, and gives the plain SQL's order."""
+    (150 000 entries at most) by box count or name instead of sorted one by one; here the
+    threshold is lowered to this catalog's size so that the same plan runs, and gives the plain
+    SQL's order (descending names: each run of equal names in id order)."""
     from qbi_desktop.core.catalog import pages
 
     monkeypatch.setattr(pages, "MANY_MATCHES", 10)
-    f = {"review": "rejected", "provenance": "simulated"}
     with open_project(correlated) as p:
-        for sort in ("n_boxes", "-n_boxes"):
-            for offset in (0, 7, 40):
-                expected = _reference(p.db, f, sort, offset, 20)
-                assert p.page_ids(f, sort, offset, 20).tolist() == expected, (sort, offset)
-            seen = _statements(p.db, lambda s=sort: p.page_ids(f, s, 0, 20))
-            assert any("INTERSECT" in s for s in seen), seen
+        for f in (
+            {"review": "rejected", "provenance": "simulated"},
+            {"review": "rejected", "provenance": "simulated", "annotator": "ann"},
+            {"split": "test", "review": "accepted", "provenance": "acquired"},
+        ):
+            for sort in ("n_boxes", "-n_boxes", "name", "-name"):
+                # pages of 7 rows: a run of equal names often straddles a page's end
+                for offset in (0, 3, 7, 13, 40, 97):
+                    expected = _reference(p.db, f, sort, offset, 7)
+                    got = p.page_ids(f, sort, offset, 7).tolist()
+                    assert got == expected, (f, sort, offset)
+                seen = _statements(p.db, lambda f=f, s=sort: p.page_ids(f, s, 0, 7))
+                assert any("INTERSECT" in s for s in seen), seen

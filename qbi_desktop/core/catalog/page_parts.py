@@ -1,11 +1,12 @@
-"""The parts a page of pages.py is made of, and the pages by box count read value by value.
+"""The parts a page of pages.py is made of, and the pages that merge filter ranges.
 
 * :func:`in_id_order` and :func:`parts_page`: a page over consecutive parts of the order, each
   part's size asked for only when the page starts beyond it;
 * :func:`stepped_page`: descending by a (filter column, key) pair index, value by value, ties in
   id order;
 * :func:`intersected_page`: by box count with two or more filter columns of one value each,
-  each value's matches merged from their pair indexes' ranges (ranges.intersection).
+  each value's matches merged from their pair indexes' ranges (ranges.intersection);
+* :func:`merged_name_page`: by name with such filters, their (column, name) ranges merged.
 """
 
 from __future__ import annotations
@@ -141,3 +142,57 @@ def no_filter_indexes(where: str) -> str:
     for column in ("label", "split", "review", "provenance_kind", "label_by", "name"):
         where = where.replace(f"items.{column} ", f"+items.{column} ")
     return where
+
+
+#: The deepest row a descending merged name page starts at (it reads every row before it).
+MERGED_OFFSET = 20_000
+
+
+def merged_name_page(
+    db: sqlite3.Connection,
+    f: Filters,
+    drivers: list[tuple[str, str, Any, int]],
+    descending: bool,
+    offset: int,
+    limit: int,
+) -> list[int] | None:
+    """By name with two or more filter columns of one value each (``drivers``): their (column,
+    name) pair ranges merged in name order, ties by id, index entries only (rejected simulated
+    items: 15 -> 0.6 ms at a million items). SQLite's merge reads both ranges in one direction,
+    so descending the ties come in descending id: each run of equal names is put back in id
+    order, reading the page from the start (None past :data:`MERGED_OFFSET`, or for a name
+    that is not text: the caller sorts the matches)."""
+    if descending and offset > MERGED_OFFSET:
+        return None
+    columns = {column for column, _i, _v, _n in drivers}
+    rest, params = where_clause(
+        replace(f, **{k: None for k, c in _FACETS.items() if c in columns}), db
+    )
+    rest = no_filter_indexes(rest.replace("WHERE ", "AND ", 1))
+    arms = " INTERSECT ".join(
+        f"SELECT name, id FROM items INDEXED BY {index} WHERE {column} IS ?"
+        for column, index, _v, _n in drivers
+    )
+    order = "1 DESC, 2 DESC" if descending else "1, 2"
+    # no ORDER BY outside: SQLite keeps the merge (a co-routine read in order) only then
+    source = f"FROM ({arms} ORDER BY {order}) AS m " + (
+        f"WHERE EXISTS (SELECT 1 FROM items WHERE items.id = m.id {rest}) " if rest else ""
+    )
+    args = [wanted for _c, _i, wanted, _n in drivers] + params
+    if not descending:
+        sql = "SELECT m.id " + source + "LIMIT ? OFFSET ?"
+        return [r[0] for r in db.execute(sql, [*args, limit, offset])]
+    rows: list[tuple[str, int]] = []
+    cursor = db.execute("SELECT m.name, m.id " + source, args)
+    try:
+        for name, item in cursor:
+            if not isinstance(name, str):
+                return None
+            if len(rows) >= offset + limit and name != rows[-1][0]:
+                break  # the run of the page's last name is whole
+            rows.append((name, item))
+    finally:
+        cursor.close()
+    rows.sort(key=lambda row: row[1])
+    rows.sort(key=lambda row: row[0], reverse=True)  # stable: equal names keep id order
+    return [item for _name, item in rows[offset : offset + limit]]

@@ -53,6 +53,7 @@ from qbi_desktop.core.catalog.page_parts import (
     Part,
     in_id_order,
     intersected_page,
+    merged_name_page,
     no_filter_indexes,
     parts_page,
     stepped_page,
@@ -313,10 +314,15 @@ def _walked_page(
         # read from their combinations cost their number, so a walk must be ten times shorter
         risk = 10 if has_index(db, FACETS_INDEX) and facet_columns(f) >= 2 else 1
         matching = _estimate(db, f)
-        drivers = single_values(db, f, pair_of(db, key)) if key == "n_boxes" else []
+        drivers = single_values(db, f, pair_of(db, key)) if key in ("n_boxes", "name") else []
         walk = _walk_pays(span, matching, risk * offset, risk * limit)
         if len(drivers) >= 2 and (walk or _merge_pays(drivers, matching)):
-            return intersected_page(db, f, drivers, descending, offset, limit)
+            if key == "name":
+                page = merged_name_page(db, f, drivers, descending, offset, limit)
+                if page is not None:
+                    return page
+            else:
+                return intersected_page(db, f, drivers, descending, offset, limit)
         if not walk:
             return _sorted_matches(db, f, ("-" if descending else "") + key, offset, limit)
         where = no_filter_indexes(where)
@@ -335,10 +341,11 @@ def _walked_page(
 
 
 def _merge_pays(drivers: list[tuple[str, str, Any, int]], matching: int) -> bool:
-    """Whether merging the pair ranges of ``drivers`` beats sorting ``matching`` matches read
-    from their combinations: when those are many (a row and a sort each: 13 ms for 5 000 at a
-    million items) and the ranges small enough that even a merge of all their entries (the
-    matches lying last) stays short; the merge usually stops after its first page (1 ms)."""
+    """Whether merging the pair ranges of ``drivers`` (by box count or name) beats sorting
+    ``matching`` matches read from their combinations: when those are many (a row and a sort
+    each: 13 ms for 5 000 at a million items) and the ranges small enough that even a merge
+    of all their entries (the matches lying last) stays short; the merge usually stops after
+    its first page (1 ms)."""
     return matching >= MANY_MATCHES and sum(n for *_d, n in drivers) <= MERGED_ENTRIES
 
 
