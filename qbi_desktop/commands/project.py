@@ -127,6 +127,8 @@ def run_import(args: argparse.Namespace) -> int:
     added = 0
     try:
         with open_project(root, create=True) as project:
+            if not project.created:  # another process made it meanwhile: never ours to remove
+                before = None
             _tell_swept(project.swept)
             options = {"annotator": args.annotator}
             if args.images:

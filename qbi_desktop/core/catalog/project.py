@@ -48,6 +48,7 @@ from qbi_desktop.core.catalog.connection import (
     check_writable,
     connect_catalog,
 )
+from qbi_desktop.core.catalog.creation import create_catalog
 from qbi_desktop.core.catalog.derived import provenance_sql
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
@@ -138,6 +139,8 @@ class Project:
                 "restore it from a backup, or move it away to start a new project here"
             )
         check_writable(self.root)
+        #: this open made the catalog (not another process that raced it to the same folder)
+        self.created = create and not self.db_path.exists() and create_catalog(self.db_path)
         self.db = self.connect(initialise=True)
         self._lock_fd: int | None = None
         #: with ``sweep_later``: the moment for :func:`leftovers.sweep_project_job`, if one is due

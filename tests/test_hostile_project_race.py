@@ -1,0 +1,39 @@
+"""Two processes creating one project at the same moment (two imports started together, the GUI
+and a command): SQLite makes its file at the first connection and the schema after, so the
+others found an empty or half-made catalog and called it damaged ("the catalog file is empty
+(0 bytes) ... restore it from a backup", "table meta already exists"). Now one creates the
+catalog whole and the others open it as the existing project it is."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+CREATORS = 4
+
+
+def _create(root, barrier, results):
+    from qbi_desktop.core.catalog import open_project
+
+    barrier.wait()
+    try:
+        with open_project(root, create=True) as project:
+            results.put(("created" if project.created else "opened", len(project)))
+    except Exception as exc:  # the outcome under test: reported, not raised in the child
+        results.put((type(exc).__name__, str(exc)))
+
+
+def test_processes_creating_one_project_at_once_all_open_it(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    for trial in range(4):  # the race was lost in 15 of 15 trials of 4 creators
+        root = tmp_path / f"p{trial}"
+        barrier, results = context.Barrier(CREATORS), context.Queue()
+        children = [
+            context.Process(target=_create, args=(root, barrier, results)) for _ in range(CREATORS)
+        ]
+        for child in children:
+            child.start()
+        outcomes = sorted(results.get(timeout=120) for _ in children)
+        for child in children:
+            child.join(30)
+        assert outcomes == [("created", 0)] + [("opened", 0)] * (CREATORS - 1), outcomes
+        assert not [p.name for p in root.iterdir() if p.name.startswith(".catalog-new-")]
