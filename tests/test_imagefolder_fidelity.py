@@ -92,6 +92,54 @@ def test_an_image_beside_the_class_folders_is_named_as_skipped(tmp_path):
     assert "()" not in str(report)
 
 
+def _yolo(root: Path, layout: str) -> Path:
+    """The YOLO layouts of datumaro's test assets (roboflow_dataset/yolo, yolo_dataset/labels,
+    yolo_dataset/strict), with their label lines."""
+    line = "0 0.05 0.2 0.1 0.4\n1 0.45 0.1 0.9 0.2\n"
+    if layout == "roboflow":  # train/images + train/labels, data.yaml
+        for split in ("train", "val"):
+            _save(root / split / "images" / f"{split}_001.jpg", 1, "JPEG")
+            (root / split / "labels").mkdir()
+            (root / split / "labels" / f"{split}_001.txt").write_text(line)
+        (root / "data.yaml").write_text("nc: 2\nnames: ['label_0', 'label_1']\n")
+    elif layout == "ultralytics":  # images/train + labels/train, obj.names
+        for split in ("train", "val"):
+            _save(root / "images" / split / "1.jpg", 2, "JPEG")
+            (root / "labels" / split).mkdir(parents=True)
+            (root / "labels" / split / "1.txt").write_text(line)
+        (root / "obj.names").write_text("label_0\nlabel_1\n")
+    else:  # darknet: obj_train_data/1.jpg + 1.txt, obj.data
+        _save(root / "obj_train_data" / "1.jpg", 3, "JPEG")
+        (root / "obj_train_data" / "1.txt").write_text(line)
+        (root / "obj.data").write_text("classes = 2\ntrain = data/train.txt\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("layout", "evidence"),
+    [
+        ("roboflow", "train/labels/ holds .txt label files beside train/images/"),
+        ("ultralytics", "labels/ holds .txt label files beside images/"),
+        ("darknet", "obj.data beside the folders"),
+    ],
+)
+def test_a_yolo_dataset_is_refused_naming_why_not_classed_by_folder(tmp_path, layout, evidence):
+    """As class folders a YOLO set's images would all be of class 'images' (torchvision
+    refuses it: 'labels' is a class without images); the refusal says what it is."""
+    root = _yolo(tmp_path / "src", layout)
+    project = open_project(tmp_path / "p", create=True)
+    with pytest.raises(UserFacingError) as caught:
+        run_job(import_job(project, "imagefolder", [root]))
+    assert f"looks like a YOLO dataset ({evidence})" in str(caught.value)
+    assert len(project) == 0
+    if layout == "ultralytics":
+        with pytest.raises(FileNotFoundError):
+            folder.ImageFolder(str(root))
+        # what the message offers: a folder of its images comes in unlabelled
+        run_job(import_job(project, "imagefolder", [root / "images" / "train"]))
+        assert [r["label"] for r in project.query(limit=None)] == [None]
+
+
 def test_hidden_folders_are_not_classes_and_the_report_says_so(tmp_path):
     root = tmp_path / "src"
     _save(root / "cat" / "a.png", 1)

@@ -115,6 +115,14 @@ def import_job(
         report.warnings.append(
             f"{', '.join(p.name + '/' for p in split_folders)} read as splits, not classes"
         )
+    yolo = _yolo_layout(root, split_folders if split_layout else [root]) if top else None
+    if yolo:
+        raise UserFacingError(
+            f"{root}: looks like a YOLO dataset ({yolo}): its labels are not read here, and "
+            "as class folders its images would take the folders' names as classes; import a "
+            "folder of its images as a plain folder (they come in unlabelled), or convert the "
+            "labels to COCO and import that"
+        )
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
     beside: list[Path] = []  # files next to the class folders (in no class)
@@ -210,6 +218,28 @@ def import_job(
         return report
     finally:
         db.close()
+
+
+#: Folders of YOLO label files beside ``images/``: ultralytics and Roboflow (``labels``), Roboflow's
+#: oriented boxes (``labelTxt``, as DOTA)
+YOLO_LABEL_DIRS = ("labels", "labelTxt")
+#: Files that describe a YOLO dataset (ultralytics/Roboflow, darknet)
+YOLO_FILES = ("data.yaml", "obj.data", "obj.names")
+
+
+def _yolo_layout(root: Path, groups: list[Path]) -> str | None:
+    """What makes ``root`` a YOLO dataset, or None. ``groups``: the folders whose sub-folders
+    would be classes (the root, or each split folder). torchvision itself refuses these
+    layouts (a ``labels`` folder without images is a class with no file); we name why."""
+    for group in groups:
+        subs = {p.name: p for p in group.iterdir() if p.is_dir()}
+        for name in YOLO_LABEL_DIRS:
+            labels, images = subs.get(name), subs.get("images")
+            if labels is not None and images is not None and any(labels.rglob("*.txt")):
+                where = labels.relative_to(root).as_posix()
+                return f"{where}/ holds .txt label files beside {where.rsplit(name, 1)[0]}images/"
+    found = [name for name in YOLO_FILES if (root / name).is_file()]
+    return f"{', '.join(found)} beside the folders" if found else None
 
 
 def export_job(
