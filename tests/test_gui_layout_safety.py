@@ -301,7 +301,7 @@ def test_a_saved_window_whose_frame_overhung_the_screen_opens_maximised(qtbot, s
     frame, normal = QRect(), QRect()
     source >> frame
     source >> normal
-    rest = bytes(saved.data())[source.device().pos():]
+    rest = bytes(saved.data())[source.device().pos() :]
     overhung = QByteArray()
     out = QDataStream(overhung, QIODevice.OpenModeFlag.WriteOnly)
     out.writeUInt32(magic)
@@ -318,3 +318,63 @@ def test_a_saved_window_whose_frame_overhung_the_screen_opens_maximised(qtbot, s
     qtbot.waitExposed(again)
     assert again.isMaximized()
     _close(again)
+
+
+def test_the_menu_bar_has_all_its_menus_in_place_while_the_panels_are_built(qtbot, settings_dir):
+    """The panels are built after the first frame (seconds on a busy machine): the menu bar
+    showed File, View, Image, Help and grew six menus later, moving the one aimed at. Every
+    menu is there from the start, the empty ones disabled until their panel fills them."""
+    from qbi_desktop.gui.main_window import MainWindow
+
+    titles = ["File", "Edit", "View", "Image", "Annotate", "Dataset", "Baselines", "Augment"]
+    titles += ["Measure", "Help"]
+    window = MainWindow(defer_panels=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+
+    def bar():
+        return [(a.text().replace("&", ""), a.isEnabled()) for a in window.menuBar().actions()]
+
+    assert [t for t, _ in bar()] == titles
+    waiting = {t for t, enabled in bar() if not enabled}
+    assert waiting == {"Edit", "Annotate", "Dataset", "Baselines", "Augment", "Measure"}
+    window.install_panels()
+    assert bar() == [(t, True) for t in titles]  # same places, each with its entries now
+    assert all(not a.menu().isEmpty() for a in window.menuBar().actions())
+    _close(window)
+
+
+def test_building_the_panels_flashes_up_no_window_of_its_own(qtbot, settings_dir):
+    """A widget shown before it had a parent opens as a window of its own: while the panels
+    were built at start, the confusion matrix's Counts / Row-normalised buttons flashed up as
+    two small windows at the screen's corner."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from qbi_desktop.gui.main_window import MainWindow
+
+    class Windows(QObject):
+        def __init__(self):
+            super().__init__()
+            self.shown = []
+
+        def eventFilter(self, watched, event):  # noqa: N802 (Qt API)
+            if event.type() == QEvent.Type.Show and isinstance(watched, QWidget):
+                if watched.isWindow() and watched is not window:
+                    self.shown.append(type(watched).__name__)
+            return False
+
+    window = MainWindow(defer_panels=True)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    windows = Windows()
+    QApplication.instance().installEventFilter(windows)
+    try:
+        window.install_panels()
+        qtbot.wait(100)
+    finally:
+        QApplication.instance().removeEventFilter(windows)
+    assert windows.shown == []
+    _close(window)

@@ -137,6 +137,7 @@ class MainWindow(
         self._follow_annotator()
         self._arrange_default_layout()
         install_central_actions(self)
+        self.enable_filled_menus()
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
         if self.isVisible():

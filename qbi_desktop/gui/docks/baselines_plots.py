@@ -197,13 +197,14 @@ class ConfusionHeatmap(QWidget):
         top.addWidget(self.title, 1)
         top.addWidget(self.counts_button)
         top.addWidget(self.row_button)
-        self.counts_button.setVisible(toggles)
-        self.row_button.setVisible(toggles)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
         layout.addLayout(top)
         layout.addWidget(self.plot, 1)
+        # once in this widget: shown before, without a parent, each flashed up as a window
+        self.counts_button.setVisible(toggles)
+        self.row_button.setVisible(toggles)
 
     def set_matrix(self, cm: np.ndarray | None, labels: list[str], title: str = "") -> None:
         self.cm = np.zeros((0, 0), np.int64) if cm is None else np.asarray(cm, np.int64)

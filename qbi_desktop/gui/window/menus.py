@@ -1,4 +1,4 @@
-"""The window's menus and actions (File, View, Image, Help; panels add their own menus)."""
+"""The window's menus and actions (File, View, Image, Help; the panels' menus, which they fill)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,17 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMessageBox
 
 from qbi_desktop.gui.settings import recent_files
+
+# The panels' top-level menus, made empty at start in their order: Edit after File (the undo
+# router fills it), the rest between Image and Help.
+PANEL_MENUS = (
+    ("edit", "&Edit"),
+    ("annotate", "&Annotate"),
+    ("dataset", "&Dataset"),
+    ("baselines", "&Baselines"),
+    ("augment", "&Augment"),
+    ("measure", "&Measure"),
+)
 
 
 class MenusMixin:
@@ -30,6 +41,11 @@ class MenusMixin:
     def _build_menus(self) -> None:
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
+        # Every top-level menu from the first frame, in its place: the panels that fill most of
+        # them are built after the first image is drawn (seconds on a busy machine), and a menu
+        # bar of File, View, Image, Help that grew six menus later moved what the user aimed at.
+        # Empty ones are disabled until their panel fills them (see enable_filled_menus).
+        early = {key: menu.addMenu(title) for key, title in PANEL_MENUS[:1]}
         self._action("&Open…", self.open_dialog, QKeySequence.StandardKey.Open, file_menu)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self._action(
@@ -58,8 +74,11 @@ class MenusMixin:
         self._action("First Slice", lambda: self.go_to_slice(0), "Home", image)
         self._action("Last Slice", lambda: self.go_to_slice(10**9), "End", image)
 
+        early.update({key: menu.addMenu(title) for key, title in PANEL_MENUS[1:]})
         self.help_menu = help_menu = menu.addMenu("&Help")
-        self.menus = {"file": file_menu, "view": view, "image": image, "help": help_menu}
+        self.menus = {"file": file_menu, "view": view, "image": image, "help": help_menu, **early}
+        for key in early:
+            early[key].setEnabled(False)
         self._action(
             "QBI Desktop &Help", self.show_help, QKeySequence.StandardKey.HelpContents, help_menu
         )
@@ -67,6 +86,11 @@ class MenusMixin:
         help_menu.addSeparator()
         self._action("&About QBI Desktop", self.show_about, None, help_menu)
         self._refresh_recent_menu()
+
+    def enable_filled_menus(self) -> None:
+        """Enable each top-level menu that has entries (after the panels are built)."""
+        for menu in self.menus.values():
+            menu.setEnabled(not menu.isEmpty())
 
     def add_menu(self, key: str, title: str):
         """A top-level menu for a panel (placed before Help); the same menu for the same key."""
