@@ -38,12 +38,19 @@ class Problem:
     item_id: int | None = None
 
     def __str__(self) -> str:
-        where = self.file
+        where, reason = self.file, self.reason
+        # a reader's message often names the file itself ("f.npz: ...", "f.npz [x]: ..."):
+        # the file is said once
+        rest = reason[len(where) :] if where and reason.startswith(where) else None
+        if rest is not None and rest.startswith(": "):
+            reason = rest[2:]
+        elif rest is not None and rest.startswith(" [") and self.row is self.item_id is None:
+            return reason
         if self.row is not None:
             where += f", row {self.row}"
         if self.item_id is not None:
             where += f" (item {self.item_id})"
-        return f"{where}: {self.reason}"
+        return f"{where}: {reason}"
 
 
 class ImportRejected(UserFacingError):

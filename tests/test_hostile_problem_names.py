@@ -1,0 +1,51 @@
+"""A refused import lists its problems as "file: reason"; where the reader's own message named
+the file too, the file came twice ("obj.npz: obj.npz: array 'x' cannot be read safely",
+"d/lie-idx3-ubyte: d/lie-idx3-ubyte: IDX data is truncated"). Now each line names it once."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+
+try:
+    from tests.cli_helpers import run_cli
+except ImportError:  # pragma: no cover
+    from cli_helpers import run_cli
+
+
+def _problem_lines(done):
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    return [line for line in done.stderr.splitlines() if line.startswith("  - ")]
+
+
+def test_an_npz_of_objects_is_refused_naming_the_file_once_and_never_unpickled(tmp_path):
+    path = tmp_path / "obj.npz"
+    marker = tmp_path / "unpickled"
+    # an object array whose unpickling would run code: it must never be loaded
+    np.savez(path, x=np.array([_Trap(str(marker))], dtype=object), y=np.array([0]))
+    done = run_cli("import", "--project", str(tmp_path / "p"), "--kind", "npz", str(path))
+    [line] = _problem_lines(done)
+    assert line.count("obj.npz") == 1 and "cannot be read safely" in line, line
+    assert not marker.exists()
+
+
+def test_an_idx_file_lying_about_its_count_is_named_once(tmp_path):
+    folder = tmp_path / "mnist"
+    folder.mkdir()
+    with open(folder / "train-images-idx3-ubyte", "wb") as out:
+        out.write(struct.pack(">IIII", 0x803, 60000, 28, 28) + bytes(28 * 28 * 10))
+    with open(folder / "train-labels-idx1-ubyte", "wb") as out:
+        out.write(struct.pack(">II", 0x801, 10) + bytes(10))
+    done = run_cli("import", "--project", str(tmp_path / "p"), "--kind", "mnist", str(folder))
+    [line] = _problem_lines(done)
+    assert line.count("train-images-idx3-ubyte") == 1 and "60000" in line, line
+
+
+class _Trap:
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
