@@ -94,7 +94,7 @@ def test_an_image_beside_the_class_folders_is_named_as_skipped(tmp_path):
 
 def _yolo(root: Path, layout: str) -> Path:
     """The YOLO layouts of datumaro's test assets (roboflow_dataset/yolo, yolo_dataset/labels,
-    yolo_dataset/strict), with their label lines."""
+    yolo_dataset/strict), with their label lines, and labelme2voc's VOC folder."""
     line = "0 0.05 0.2 0.1 0.4\n1 0.45 0.1 0.9 0.2\n"
     if layout == "roboflow":  # train/images + train/labels, data.yaml
         for split in ("train", "val"):
@@ -108,6 +108,11 @@ def _yolo(root: Path, layout: str) -> Path:
             (root / "labels" / split).mkdir(parents=True)
             (root / "labels" / split / "1.txt").write_text(line)
         (root / "obj.names").write_text("label_0\nlabel_1\n")
+    elif layout == "voc":  # labelme2voc's semantic_segmentation/data_dataset_voc
+        for kind in ("JPEGImages", "SegmentationClassVisualization"):
+            _save(root / kind / "2011_000003.jpg", 4, "JPEG")
+        _save(root / "SegmentationClass" / "2011_000003.png", 5)
+        (root / "class_names.txt").write_text("_background_\nperson\n")
     else:  # darknet: obj_train_data/1.jpg + 1.txt, obj.data
         _save(root / "obj_train_data" / "1.jpg", 3, "JPEG")
         (root / "obj_train_data" / "1.txt").write_text(line)
@@ -118,19 +123,23 @@ def _yolo(root: Path, layout: str) -> Path:
 @pytest.mark.parametrize(
     ("layout", "evidence"),
     [
-        ("roboflow", "train/labels/ holds .txt label files beside train/images/"),
-        ("ultralytics", "labels/ holds .txt label files beside images/"),
-        ("darknet", "obj.data beside the folders"),
+        ("roboflow", "YOLO dataset (train/labels/ holds .txt label files beside train/images/)"),
+        ("ultralytics", "YOLO dataset (labels/ holds .txt label files beside images/)"),
+        ("darknet", "YOLO dataset (obj.data beside the folders)"),
+        ("voc", "Pascal VOC dataset (SegmentationClass beside JPEGImages/)"),
     ],
 )
-def test_a_yolo_dataset_is_refused_naming_why_not_classed_by_folder(tmp_path, layout, evidence):
-    """As class folders a YOLO set's images would all be of class 'images' (torchvision
-    refuses it: 'labels' is a class without images); the refusal says what it is."""
+def test_yolo_and_voc_datasets_are_refused_naming_why_not_classed_by_folder(
+    tmp_path, layout, evidence
+):
+    """As class folders a YOLO set's images would all be of class 'images', a VOC set's of
+    'JPEGImages' (torchvision refuses them: 'labels' is a class without images); the
+    refusal says what the folder is."""
     root = _yolo(tmp_path / "src", layout)
     project = open_project(tmp_path / "p", create=True)
     with pytest.raises(UserFacingError) as caught:
         run_job(import_job(project, "imagefolder", [root]))
-    assert f"looks like a YOLO dataset ({evidence})" in str(caught.value)
+    assert f"looks like a {evidence}" in str(caught.value)
     assert len(project) == 0
     if layout == "ultralytics":
         with pytest.raises(FileNotFoundError):

@@ -115,13 +115,12 @@ def import_job(
         report.warnings.append(
             f"{', '.join(p.name + '/' for p in split_folders)} read as splits, not classes"
         )
-    yolo = _yolo_layout(root, split_folders if split_layout else [root]) if top else None
-    if yolo:
+    other = _other_layout(root, split_folders if split_layout else [root]) if top else None
+    if other:
+        what, advice = other
         raise UserFacingError(
-            f"{root}: looks like a YOLO dataset ({yolo}): its labels are not read here, and "
-            "as class folders its images would take the folders' names as classes; import a "
-            "folder of its images as a plain folder (they come in unlabelled), or convert the "
-            "labels to COCO and import that"
+            f"{root}: looks like {what}, not class folders (its images would take the "
+            f"folders' names as classes): {advice}"
         )
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
@@ -225,21 +224,41 @@ def import_job(
 YOLO_LABEL_DIRS = ("labels", "labelTxt")
 #: Files that describe a YOLO dataset (ultralytics/Roboflow, darknet)
 YOLO_FILES = ("data.yaml", "obj.data", "obj.names")
+YOLO_ADVICE = (
+    "its labels are not read here; import a folder of its images as a plain folder (they come "
+    "in unlabelled), or convert the labels to COCO and import that"
+)
+#: Pascal VOC's folders beside JPEGImages/ (labelme2voc writes the same)
+VOC_DIRS = ("Annotations", "SegmentationClass", "SegmentationObject", "ImageSets")
 
 
-def _yolo_layout(root: Path, groups: list[Path]) -> str | None:
-    """What makes ``root`` a YOLO dataset, or None. ``groups``: the folders whose sub-folders
-    would be classes (the root, or each split folder). torchvision itself refuses these
-    layouts (a ``labels`` folder without images is a class with no file); we name why."""
+def _other_layout(root: Path, groups: list[Path]) -> tuple[str, str] | None:
+    """Which other convention ``root`` follows (YOLO, Pascal VOC) and what to do, or None.
+    ``groups``: the folders whose sub-folders would be classes (the root, or each split
+    folder). torchvision refuses these layouts too (a ``labels`` or ``Annotations`` folder
+    is a class without images); we name why."""
     for group in groups:
         subs = {p.name: p for p in group.iterdir() if p.is_dir()}
         for name in YOLO_LABEL_DIRS:
             labels, images = subs.get(name), subs.get("images")
             if labels is not None and images is not None and any(labels.rglob("*.txt")):
                 where = labels.relative_to(root).as_posix()
-                return f"{where}/ holds .txt label files beside {where.rsplit(name, 1)[0]}images/"
+                return (
+                    f"a YOLO dataset ({where}/ holds .txt label files beside "
+                    f"{where.rsplit(name, 1)[0]}images/)",
+                    YOLO_ADVICE,
+                )
+        voc = [name for name in VOC_DIRS if name in subs]
+        if "JPEGImages" in subs and voc:
+            return (
+                f"a Pascal VOC dataset ({', '.join(voc)} beside JPEGImages/)",
+                "its boxes (Annotations/*.xml) are not read here; import SegmentationClass/ "
+                "with JPEGImages/ as masks, or JPEGImages/ as a plain folder (unlabelled)",
+            )
     found = [name for name in YOLO_FILES if (root / name).is_file()]
-    return f"{', '.join(found)} beside the folders" if found else None
+    if found:
+        return f"a YOLO dataset ({', '.join(found)} beside the folders)", YOLO_ADVICE
+    return None
 
 
 def export_job(
