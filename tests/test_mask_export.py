@@ -90,6 +90,31 @@ def test_voc_255_is_the_ignore_region_and_goes_out_as_255(tmp_path):
     assert np.array_equal(_masks(q)["2011_000003"], voc)
 
 
+def test_labelme2voc_class_names_name_the_classes(tmp_path):
+    """labelme2voc writes class_names.txt (line n = value n, ``_background_`` first) beside
+    SegmentationClass/: the VOC mask's values come in with those names, not as bare numbers."""
+    root = tmp_path / "voc"
+    (root / "JPEGImages").mkdir(parents=True)
+    (root / "SegmentationClass").mkdir()
+    shutil.copy(DATA / "semantic" / "2011_000003.jpg", root / "JPEGImages")
+    shutil.copy(
+        DATA / "semantic" / "SegmentationClass" / "2011_000003.png", root / "SegmentationClass"
+    )
+    shutil.copy(DATA / "semantic" / "class_names.txt", root)
+    p = open_project(tmp_path / "p", create=True)
+    report = run_job(import_job(p, "masks", [root / "SegmentationClass", root / "JPEGImages"]))
+    classes = p.metadata()["mask_classes"]
+    assert classes["15"] == "person" and classes["5"] == "bottle"
+    assert classes["255"] == "__ignore__" and classes["20"] == "tv/monitor"
+    assert "0" not in classes  # _background_ is the background, not a class
+    assert any("class_names.txt" in note for note in report.warnings), report.warnings
+    # the same names come back from our own export
+    run_job(export_job(p, "masks", tmp_path / "out"))
+    q = open_project(tmp_path / "q", create=True)
+    run_job(import_job(q, "masks", [tmp_path / "out"]))
+    assert q.metadata()["mask_classes"]["15"] == "person"
+
+
 def test_labelme_ignore_region_exports_as_voc_255(tmp_path):
     """labelme's ``__ignore__`` polygon, exported as a mask folder: 255 where labelme2voc puts
     255 in its own VOC mask of the same file."""

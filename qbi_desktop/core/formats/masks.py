@@ -7,7 +7,9 @@ be a single-channel integer label image of the image's height and width.
 The value 255 of a PASCAL VOC mask (a palette PNG with VOC's colour at 255, as VOC and
 labelme2voc write them) is the ignore region, and so is the value our own exports name as
 ignore (see formats.ignore): the project then keeps it as its ignore value. The class table our
-exports write into each file joins the project's classes by name (classnames.py), and a folder
+exports write into each file joins the project's classes by name (classnames.py); masks that
+name no class take their names from a ``class_names.txt`` beside the masks folder (labelme2voc's:
+line n names value n), and a folder
 ``<split>/masks`` (or ``train_masks``, ...) gives new items that split.
 
 Export: ``out/<split>/images/<name>`` and ``out/<split>/masks/<stem>.png`` for masks whose labels
@@ -60,6 +62,7 @@ from qbi_desktop.core.formats.ignore import (
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.maskio import encode_tiff_bytes, tiff_info
+from qbi_desktop.core.safefile import is_regular_file
 
 #: PNG text chunk our exports describe their masks in (maskio reads the same key)
 INFO_KEY = "qbi-desktop"
@@ -168,6 +171,14 @@ def import_job(
             plan.append((item_id, image, PackedMask(mask), info))  # compressed until written
             if n % 100 == 0:
                 yield Progress(n, len(by_key), "reading masks")
+        if not [name for name in file_classes.values() if name != IGNORE_NAME]:
+            listed = _class_names(masks_dir, problems)
+            if listed:
+                file_classes.update(listed[1])
+                report.warnings.append(
+                    f"class names from {listed[0].name} (line n names mask value n): "
+                    f"{len(listed[1])} classes"
+                )
         # One name, one value: the files' classes join the project's by name (classnames.py)
         merge = None
         if file_classes and mask_instances(db) is None:
@@ -223,6 +234,33 @@ def import_job(
         return report
     finally:
         db.close()
+
+
+#: labelme2voc's class list beside SegmentationClass/: line n names mask value n
+CLASS_NAMES_FILE = "class_names.txt"
+
+
+def _class_names(masks_dir: Path, problems: list[Problem]) -> tuple[Path, dict[str, str]] | None:
+    """The class names of ``class_names.txt`` beside the masks folder (labelme2voc's), value
+    as text -> name; line 0 (the background) names no class. None when there is no such file."""
+    path = masks_dir.parent / CLASS_NAMES_FILE
+    if not is_regular_file(path):
+        return None
+    if path.stat().st_size > 1 << 20:
+        problems.append(Problem(str(path), "larger than 1 MiB: not a list of class names"))
+        return None
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(str(path), f"cannot be read as UTF-8 text ({exc})"))
+        return None
+    names = {}
+    # value 0 is the masks' background (labelme2voc's _background_); 255 stays VOC's ignore
+    for value, line in enumerate(lines[:65536]):
+        name = line.strip()
+        if value not in (0, VOC_IGNORE) and name and name != IGNORE_NAME:
+            names[str(value)] = name
+    return path, names
 
 
 def described(path: Path, mask: np.ndarray) -> dict[str, str]:
