@@ -184,3 +184,41 @@ def test_an_image_whose_name_differs_only_in_case_is_named(tmp_path):
             run_job(import_job(p, "coco", [path]))
     assert "images[0].file_name: file 'b.jpg' not found" in str(caught.value)
     assert "'b.JPG' differs only in letter case" in str(caught.value)
+
+
+def test_keypoints_are_named_as_left_out(tmp_path):
+    """datumaro's person_keypoints file: boxes and regions arrive, the keypoints (which a
+    project cannot hold) are named in the report."""
+    path = with_blank_images("datumaro_person_keypoints_val.json", tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+        (row,) = p.query(limit=None)
+        assert _boxes(p.boxes(row["id"])) == [("a", 0.0, 0.0, 1.0, 2.0)]
+    assert any(
+        "datumaro_person_keypoints_val.json: keypoints of 2 annotation(s) left out (the "
+        "project keeps no keypoints)" in note
+        for note in report.warnings
+    ), report.warnings
+
+
+def test_a_captions_file_is_refused_by_name(tmp_path):
+    path = with_blank_images("datumaro_captions_val.json", tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(UserFacingError) as caught:
+            run_job(import_job(p, "coco", [path]))
+        assert len(p) == 0
+    assert "annotations[0]: has 'caption': this is a COCO captions file" in str(caught.value)
+    assert "unknown category" not in str(caught.value)
+
+
+def test_image_level_labels_are_refused_saying_what_they_are(tmp_path):
+    """datumaro's coco_labels file: annotations with a category and nothing else (a class of
+    the whole image); the refusal says that, not only that a bbox is missing."""
+    path = with_blank_images("datumaro_labels_val.json", tmp_path / "src")
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(UserFacingError) as caught:
+            run_job(import_job(p, "coco", [path]))
+    assert (
+        "annotations[0]: neither bbox nor segmentation (an image-level label, which COCO "
+        "import does not read" in str(caught.value)
+    ), str(caught.value)

@@ -353,7 +353,12 @@ def _plan(
     by_image: dict[Any, list[CocoAnnotation]] = {}
     crowds: dict[str, int] = {}  # crowd regions painted as their class, by class
     # what the project cannot hold, said in the report (annotation indices)
-    left_out: dict[str, list[int]] = {"crowd boxes": [], "attributes": [], "rotated": []}
+    left_out: dict[str, list[int]] = {
+        "crowd boxes": [],
+        "attributes": [],
+        "rotated": [],
+        "keypoints": [],
+    }
     attribute_keys: set[str] = set()
     zero_painted = False
     for ann in coco.annotations:
@@ -371,6 +376,8 @@ def _plan(
             if ann.attributes:
                 left_out["attributes"].append(ann.index)
                 attribute_keys.update(ann.attributes)
+            if ann.keypoints:
+                left_out["keypoints"].append(ann.index)
     for image_id, anns in by_image.items():
         target = images[image_id]
         w_img, h_img = target["info"].width, target["info"].height
@@ -390,6 +397,16 @@ def _plan(
             ignored = category == IGNORE_NAME
             instance = ann.instance_id if as_instances and not ignored else None
             if not (ann.iscrowd or ignored or ann.mask_region) and instance is None:
+                if ann.bbox is None and ann.segmentation is None:
+                    problems.append(
+                        Problem(
+                            where,
+                            f"{label}: neither bbox nor segmentation (an image-level label, "
+                            "which COCO import does not read: a sheet or an image folder gives "
+                            "images their classes)",
+                        )
+                    )
+                    continue
                 if ann.bbox is None:
                     problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
                     continue
@@ -505,6 +522,11 @@ def _left_out_notes(name: str, left_out: dict[str, list[int]], keys: set[str]) -
         notes.append(
             f"{name}: {len(left_out['rotated'])} box(es) rotated by attributes.rotation came in "
             f"unrotated (the project's boxes are upright): {_places(left_out['rotated'])}"
+        )
+    if left_out["keypoints"]:
+        notes.append(
+            f"{name}: keypoints of {len(left_out['keypoints'])} annotation(s) left out (the "
+            f"project keeps no keypoints): {_places(left_out['keypoints'])}"
         )
     if left_out["attributes"]:
         notes.append(

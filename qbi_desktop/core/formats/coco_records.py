@@ -71,6 +71,8 @@ class CocoAnnotation:
     attributes: tuple[str, ...] = ()
     #: CVAT's ``attributes.rotation`` of a rotated box (degrees; ``bbox`` is the upright box)
     rotation: float = 0.0
+    #: the record has ``keypoints`` (person keypoints files), which a project cannot keep
+    keypoints: bool = False
 
 
 @dataclass
@@ -95,9 +97,9 @@ def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
         ("categories", _category, out.categories),
         ("annotations", _annotation, out.annotations),
     )
-    panoptic = _panoptic(data.get("annotations"))
-    if panoptic:
-        return out, [panoptic]
+    other = _panoptic(data.get("annotations")) or _captions(data.get("annotations"))
+    if other:
+        return out, [other]
     for key, parse, into in sections:
         value = data.get(key)
         if value is None:
@@ -125,6 +127,22 @@ def _panoptic(annotations: Any) -> str | None:
                 "not supported; import the instances file (instances_*.json) of the same "
                 "images instead"
             )
+    return None
+
+
+def _captions(annotations: Any) -> str | None:
+    """Why the file is refused when it is a COCO captions file (text per image, no boxes or
+    regions), else None."""
+    if not isinstance(annotations, list):
+        return None
+    for n, record in enumerate(annotations):
+        if isinstance(record, dict) and "caption" in record:
+            if record.get("bbox") is None and not record.get("segmentation"):
+                return (
+                    f"annotations[{n}]: has 'caption': this is a COCO captions file, which "
+                    "holds text, no boxes or regions; import the instances file "
+                    "(instances_*.json) of the same images instead"
+                )
     return None
 
 
@@ -196,6 +214,7 @@ def _annotation(n: int, value: Any, where: str) -> CocoAnnotation:
         record.get("qbi_box_only") is True,
         tuple(sorted(str(k) for k in attributes)),
         float(rotation) if finite and math.isfinite(rotation) else 0.0,
+        bool(record.get("keypoints")),
     )
 
 
