@@ -295,28 +295,36 @@ def _work(n: int) -> float:
     return time.perf_counter() - t
 
 
-def bench_scaling(n_images: int) -> None:
+def bench_scaling(n_images: int, rounds: int = 3) -> None:
+    """Compute-only throughput with 1 and 2 warm worker processes, in alternating rounds (the
+    speed-up is the median of per-round ratios: on a shared machine separate runs do not
+    compare)."""
     ctx = multiprocessing.get_context("spawn")
-    print(
-        f"\nscaling ({n_images} images of {SIDE}^2 uint16, compute only, warm pools); load "
-        f"average {os.getloadavg()[0]:.2f}:"
-    )
-    walls = {}
-    for workers in (1, 2):
-        with cf.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+    pools = {w: cf.ProcessPoolExecutor(w, mp_context=ctx) for w in (1, 2)}
+    try:
+        for workers, pool in pools.items():
             list(pool.map(_work, [2] * workers))  # start and warm the workers
-            t = time.perf_counter()
-            list(pool.map(_work, [n_images // workers] * workers))
-            walls[workers] = time.perf_counter() - t
-        print(
-            f"  {workers} worker(s): {walls[workers]:.2f} s  {n_images / walls[workers]:.1f} "
-            f"images/s"
+
+        def run(workers: int) -> None:
+            list(pools[workers].map(_work, [n_images // workers] * workers))
+
+        sbs = SideBySide(
+            f"scaling ({n_images} images of {SIDE}^2 uint16, compute only, warm pools), "
+            f"{rounds} alternating rounds, wall time"
         )
-    print(f"  speed-up with 2 workers: {walls[1] / walls[2]:.2f}x (target >= 1.7)")
+        sbs.run({"1 worker": lambda: run(1), "2 workers": lambda: run(2)}, rounds, warmup=0)
+    finally:
+        for pool in pools.values():
+            pool.shutdown()
+    sbs.summary("s", 1.0)
+    for name in ("1 worker", "2 workers"):
+        print(f"  {name}: {n_images / sbs.median(name):.1f} images/s (median)")
+    sbs.ratio("1 worker", "2 workers", "speed-up with 2 workers", ">= 1.7")
 
 
-def bench_batch_job(n_items: int) -> None:
-    """End to end: folder of TIFFs -> K copies written + manifest, 1 vs 2 worker processes."""
+def bench_batch_job(n_items: int, rounds: int = 2) -> None:
+    """End to end: folder of TIFFs -> K copies written + manifest, 1 vs 2 worker processes
+    (process start-up included), in alternating rounds."""
     import tifffile
 
     from qbi_desktop.core.augment.batch import augment_dataset, open_source
@@ -330,24 +338,24 @@ def bench_batch_job(n_items: int) -> None:
             tifffile.imwrite(
                 src / f"i{i:03d}.tif", (rng.random((SIDE, SIDE)) * 60000).astype(np.uint16)
             )
-        walls = {}
-        for workers in (1, 2):
-            t = time.perf_counter()
+        outputs = iter(range(10**6))
+
+        def job(workers: int) -> None:
+            out = Path(tmp) / f"o{next(outputs)}"
             run_job(
-                augment_dataset(
-                    open_source(src),
-                    ours_pipeline(600.0),
-                    Path(tmp) / f"o{workers}",
-                    4,
-                    workers=workers,
-                )
+                augment_dataset(open_source(src), ours_pipeline(600.0), out, 4, workers=workers)
             )
-            walls[workers] = time.perf_counter() - t
+
         total = n_items * 4
-        print(f"\nbatch job ({n_items} items x 4 copies, TIFF in/out, incl. process start-up):")
-        for w, s in walls.items():
-            print(f"  {w} worker(s): {s:.2f} s  {total / s:.1f} images/s")
-        print(f"  speed-up: {walls[1] / walls[2]:.2f}x")
+        sbs = SideBySide(
+            f"batch job ({n_items} items x 4 copies, TIFF in/out, incl. process start-up), "
+            f"{rounds} alternating rounds, wall time"
+        )
+        sbs.run({"1 worker": lambda: job(1), "2 workers": lambda: job(2)}, rounds, warmup=0)
+    sbs.summary("s", 1.0)
+    for name in ("1 worker", "2 workers"):
+        print(f"  {name}: {total / sbs.median(name):.1f} images/s (median)")
+    sbs.ratio("1 worker", "2 workers", "speed-up with 2 workers")
 
 
 def main() -> None:
