@@ -184,3 +184,27 @@ def test_the_core_refuses_absurd_copies_and_windows_before_planning(tmp_path):
     for k, size in ((5.0, 10**20 + 1), (float("inf"), 13)):
         with pytest.raises(UserFacingError, match="size: must be an odd integer from 3|k: must"):
             detect_spots(image, "median", k=k, size=size)
+
+
+@pytest.mark.parametrize(
+    "fractions, words",
+    [
+        ("train=nan,val=0.5,test=0.5", "must be finite numbers"),
+        ("train=0.5,train=0.5", "'train' is given twice"),
+    ],
+    ids=["nan", "twice"],
+)
+def test_split_fractions_that_are_not_numbers_or_repeat_are_refused(project, fractions, words):
+    """train=nan was dropped silently (NaN is neither > 0 nor < 0): the split was written with
+    val and test only; a repeated name silently replaced the first value."""
+    from qbi_desktop.core.catalog import open_project
+
+    def splits():
+        with open_project(project) as p:
+            return sorted(p.db.execute("SELECT id, split FROM items").fetchall(), key=str)
+
+    before = splits()
+    done = _cli("split", "--project", str(project), "--replace", "--fractions", fractions)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert words in done.stderr
+    assert splits() == before

@@ -258,6 +258,8 @@ def _fractions(text: str) -> dict[str, float]:
     out = {}
     for part in text.split(","):
         name, sep, value = part.partition("=")
+        if name.strip() in out:  # a second value would silently replace the first
+            raise UserFacingError(f"--fractions: {name.strip()!r} is given twice")
         try:
             out[name.strip()] = float(value)
         except ValueError:

@@ -12,6 +12,7 @@ replace an existing split unless told to.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,9 @@ def _check_fractions(fractions: Mapping[str, float]) -> dict[str, float]:
     unknown = set(fractions) - set(SPLITS)
     if unknown:
         raise UserFacingError(f"split names {sorted(unknown)} unknown; use {', '.join(SPLITS)}")
+    # NaN is neither > 0 nor < 0: it was dropped silently and its split left empty
+    if not all(math.isfinite(float(v)) for v in fractions.values()):
+        raise UserFacingError(f"split fractions {dict(fractions)} must be finite numbers")
     values = {k: float(v) for k, v in fractions.items() if float(v) > 0}
     if any(float(v) < 0 for v in fractions.values()) or not values:
         raise UserFacingError(f"split fractions {dict(fractions)} must be >= 0 with one > 0")
