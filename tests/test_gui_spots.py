@@ -348,3 +348,23 @@ def test_hostile_images_in_the_dock(qtbot, main_window, tmp_path, name, image):
         else:
             assert len(panel.review) == 0
     assert window.isVisible()
+
+
+def test_before_a_detection_the_dock_says_what_to_do_next(qtbot, main_window, tmp_path):
+    """Nothing is detected on its own when an image opens, and the dock said only "No detection
+    yet" (with "Live" ticked, a user waited for spots): it names the step that brings them."""
+    window = main_window
+    panel = window.panels["spots"]
+    window.docks["spots"].show()
+    window.docks["spots"].raise_()
+    assert panel.summary.text().startswith("No image open: open one (Ctrl+O), then Detect")
+    open_simulated_spots(qtbot, window, tmp_path, 256, 5)
+    assert panel.review is None
+    assert panel.summary.text().startswith("Not detected yet: Detect proposes this image's spots")
+    qtbot.mouseClick(panel.detect_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: panel.review is not None, timeout=20000)
+    assert panel.summary.text() == (
+        f"{len(panel.review)} spots: {len(panel.review)} to review, 0 accepted, 0 rejected, "
+        "0 edited"
+    )
+    assert len(panel.review) > 0

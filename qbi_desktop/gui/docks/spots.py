@@ -115,6 +115,12 @@ def thumbnail(image: np.ndarray, spot, half: int = 6) -> QImage:
     return qimg.copy()
 
 
+NO_IMAGE = "No image open: open one (Ctrl+O), then Detect proposes its spots"
+NOT_DETECTED = (
+    "Not detected yet: Detect proposes this image's spots (Live then follows the settings)"
+)
+
+
 class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
     detection_done = Signal(int)  # number of candidates
 
@@ -229,7 +235,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         above.addWidget(self.accept_all_button, 1)
         self.keys_label = QLabel()
         self.keys_label.setWordWrap(True)
-        self.summary = QLabel("No detection yet")
+        self.summary = QLabel(NO_IMAGE)
         self.summary.setWordWrap(True)
         self.follow = QCheckBox("Zoom to the current spot")
         self.follow.setChecked(True)
@@ -517,7 +523,8 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
 
     def _update_summary(self) -> None:
         if self.review is None:
-            self.summary.setText("No detection yet")
+            # what to do next: nothing is detected on its own when an image opens
+            self.summary.setText(NO_IMAGE if self.canvas.plane is None else NOT_DETECTED)
             return
         c = self.review.counts()
         self.summary.setText(
