@@ -43,7 +43,7 @@ from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
-from qbi_desktop.core.safefile import check_regular, read_text
+from qbi_desktop.core.safefile import check_regular, not_regular, read_text, resolve_inside
 
 #: Metadata that says what mask values mean: merged with the project's, never filled in.
 MASK_MEANING = ("mask_classes", "mask_instances", "mask_ignore")
@@ -149,6 +149,12 @@ def package_files(
                     Problem(where, f"{name}: path {raw!r} is not a relative path in the package")
                 )
                 continue
+            # the name stays inside; a symbolic link on the way must too (the shared rule of
+            # every importer: a package must not make the project reference a host file)
+            inside = resolve_inside(root, rel, root)
+            if isinstance(inside, str):
+                problems.append(Problem(where, f"{name}: {inside}"))
+                continue
             declared = _declared_hash(resource.get("hash"))
             if declared is None:
                 problems.append(
@@ -169,8 +175,11 @@ def package_files(
 def verify_file(entry: PackageFile) -> str | None:
     """Why the file does not match what datapackage.json says about it, or None if it does."""
     try:
-        if not entry.path.is_file():
+        reason = not_regular(entry.path)  # a FIFO would block the checksum for ever
+        if reason == "file not found":
             return "file listed in datapackage.json is missing"
+        if reason is not None:
+            return f"listed in datapackage.json but {reason}"
         size = entry.path.stat().st_size
         if entry.size is not None and size != entry.size:
             return f"file has {size} bytes, datapackage.json says {entry.size}: it was changed"
