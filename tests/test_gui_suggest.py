@@ -284,8 +284,10 @@ def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
     qtbot.waitUntil(lambda: "of the last 3" in counter.text(), timeout=5000)
     shown = QLabel.text(counter).split("\n")
     full = counter.text().split("\n")
-    assert counter.isVisible() and len(shown) == 2 and counter.height() >= 2 * (
-        counter.fontMetrics().height()
+    assert (
+        counter.isVisible()
+        and len(shown) == 2
+        and counter.height() >= 2 * (counter.fontMetrics().height())
     )
     for line, whole in zip(shown, full, strict=True):
         assert counter.fontMetrics().horizontalAdvance(line) <= counter.width()
