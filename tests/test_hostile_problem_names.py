@@ -49,3 +49,28 @@ class _Trap:
 
     def __reduce__(self):
         return (open, (self.path, "w"))
+
+
+def test_a_bigtiff_whose_first_page_is_past_its_end_gives_one_line_naming_it(tmp_path):
+    """tifffile's own warning ("<tifffile.TiffPages @16> invalid offset to first page 16")
+    was printed raw before our message, naming no file."""
+    import tifffile
+
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.zeros((8, 8), np.uint16), bigtiff=True)
+    bad = tmp_path / "cut.tif"
+    bad.write_bytes(good.read_bytes()[:16])  # the header only: its first page at byte 16
+    done = run_cli("measure", str(bad), "--rect", "0", "0", "2", "2")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [f"qbi-desktop measure: {bad}: " + _reason(bad)]
+
+
+def _reason(path):
+    from qbi_desktop.core import io
+    from qbi_desktop.core.errors import ImageReadError
+
+    try:
+        io.open_image(path)
+    except ImageReadError as exc:
+        return exc.problem
+    raise AssertionError(f"{path} opened")
