@@ -74,3 +74,20 @@ def _reason(path):
     except ImageReadError as exc:
         return exc.problem
     raise AssertionError(f"{path} opened")
+
+
+def test_an_import_says_why_a_header_cannot_be_read_as_the_viewer_does(tmp_path):
+    """The import said only "not a readable image" where the viewer says what is wrong."""
+    import tifffile
+
+    (tmp_path / "src" / "c").mkdir(parents=True)
+    good = tmp_path / "good.tif"
+    tifffile.imwrite(good, np.zeros((8, 8), np.uint16), bigtiff=True)
+    bad = tmp_path / "src" / "c" / "cut.tif"
+    bad.write_bytes(good.read_bytes()[:16])
+    project = tmp_path / "p"
+    done = run_cli(
+        "import", "--project", str(project), "--kind", "imagefolder", str(tmp_path / "src")
+    )
+    [line] = _problem_lines(done)
+    assert line == f"  - {bad}: {_reason(bad)}"

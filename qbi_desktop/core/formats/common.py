@@ -104,6 +104,7 @@ def scan_image(path: Path) -> FileInfo | str:
     try:
         width, height = image_size(path)
         if width is None or height is None:
+            read_image_file(path)  # the reader's own reason ("the TIFF contains no images")
             return "not a readable image"
         pixels = read_image_file(path)
         if path.suffix.lower() in TIFF_SUFFIXES:  # Pillow's 1-bit images open as 8-bit in both
