@@ -223,6 +223,11 @@ def layout_problems(qtbot, window) -> list[str]:
             part = visible_part(window, widget)
             if part.width() < 150 or part.height() < 60:
                 problems.append(f"{name}: {type(widget).__name__} shows only {part.size()}")
+        for combo in window.docks[name].findChildren(QComboBox):
+            # every choice shown in full: a cut one ("(no profile: everything allo") is a guess
+            if visible_part(window, combo).width() > 0 and not readable(combo):
+                text = combo.currentText()
+                problems.append(f"{name}: combo reads {text!r} in {combo.width()} px")
         if name not in ("browser", "info", "tasks", "files") and dock_scrolls(window.docks[name]):
             problems.append(f"{name}: the panel scrolls")
         canvas = window.canvas.width()

@@ -44,7 +44,11 @@ class ProfilesMixin:
         self._profiles = available_profiles()
         self.profile.blockSignals(True)
         self.profile.clear()
-        self.profile.addItem("(no profile: everything allowed)", None)
+        # short: the combo shares a ~330 px dock's row with "Save profile..."
+        self.profile.addItem("None (all allowed)", None)
+        self.profile.setItemData(
+            0, "No profile: every transform may be used", Qt.ItemDataRole.ToolTipRole
+        )
         for name, prof in self._profiles.items():
             title = PROFILE_TITLES.get(name, name) + ("" if prof.builtin else " (user)")
             self.profile.addItem(title, name)
