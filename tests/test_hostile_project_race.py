@@ -8,12 +8,19 @@ from __future__ import annotations
 
 import multiprocessing
 
+import numpy as np
+import pytest
+import tifffile
+
+from qbi_desktop.core.catalog import open_project
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats import import_job
+from qbi_desktop.core.jobs import run_job
+
 CREATORS = 4
 
 
 def _create(root, barrier, results):
-    from qbi_desktop.core.catalog import open_project
-
     barrier.wait()
     try:
         with open_project(root, create=True) as project:
@@ -37,3 +44,22 @@ def test_processes_creating_one_project_at_once_all_open_it(tmp_path):
             child.join(30)
         assert outcomes == [("created", 0)] + [("opened", 0)] * (CREATORS - 1), outcomes
         assert not [p.name for p in root.iterdir() if p.name.startswith(".catalog-new-")]
+
+
+def test_an_import_overtaken_by_another_of_the_same_files_says_so(tmp_path):
+    """Two imports of one folder into one project: the one that read the project first and
+    wrote second ended with SQLite's "UNIQUE constraint failed: items.path"."""
+    (tmp_path / "src" / "c").mkdir(parents=True)
+    for i in range(3):
+        tifffile.imwrite(tmp_path / "src" / "c" / f"im{i}.tif", np.full((8, 8), i, np.uint16))
+    with open_project(tmp_path / "p", create=True) as first, open_project(tmp_path / "p") as second:
+        slow = import_job(first, "imagefolder", [str(tmp_path / "src")])
+        while next(slow).message != "reading images":  # it has read what the project holds
+            pass
+        run_job(import_job(second, "imagefolder", [str(tmp_path / "src")]))  # overtakes it
+        with pytest.raises(UserFacingError) as stop:
+            for _ in slow:
+                pass
+        assert "another import added some of these image files" in str(stop.value)
+        assert "run the import again" in str(stop.value)
+        assert len(second) == 3  # the other import's items stay, nothing twice

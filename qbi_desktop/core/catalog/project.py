@@ -220,6 +220,13 @@ class Project:
                     path.unlink()
             if isinstance(exc, sqlite3.OperationalError):
                 raise _translate(exc, self.db_path) from exc
+            if isinstance(exc, sqlite3.IntegrityError) and "items.path" in str(exc):
+                # imports skip the files already in the project, as read before they write
+                raise ProjectError(
+                    f"{self.db_path}: another import added some of these image files while "
+                    "this one was reading them; nothing was written - run the import again "
+                    "(the files already in the project are skipped)"
+                ) from exc
             if isinstance(exc, sqlite3.IntegrityError):
                 raise ProjectError(
                     f"{self.db_path}: change refused, nothing was written ({exc})"
