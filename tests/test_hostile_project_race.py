@@ -63,3 +63,36 @@ def test_an_import_overtaken_by_another_of_the_same_files_says_so(tmp_path):
         assert "another import added some of these image files" in str(stop.value)
         assert "run the import again" in str(stop.value)
         assert len(second) == 3  # the other import's items stay, nothing twice
+
+
+def test_a_catalog_a_killed_creator_was_making_is_removed_at_the_next_open(tmp_path):
+    """A creator killed while making the catalog leaves it under its working name; the next
+    open removes it once its process is gone and it is old, and spares a living one's."""
+    import os
+    import subprocess
+    import sys
+
+    from qbi_desktop.core.catalog.creation import NEW_PREFIX, STALE_S
+
+    root = tmp_path / "p"
+    with open_project(root, create=True):
+        pass
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(gone.stdout)  # a process that has ended
+    old = os.path.getmtime(root / "catalog.sqlite") - STALE_S - 60
+    dead = [root / f"{NEW_PREFIX}{dead_pid}-0a1b2c3d.sqlite{s}" for s in ("", "-wal", "-shm")]
+    living = root / f"{NEW_PREFIX}{os.getpid()}-0a1b2c3d.sqlite"  # this process: alive
+    young = root / f"{NEW_PREFIX}{dead_pid}-feedbeef.sqlite"  # just made: may be a creator
+    for path in (*dead, living, young):
+        path.write_bytes(b"SQLite format 3\0")
+    for path in (*dead, living):
+        os.utime(path, (old, old))
+    with open_project(root) as project:
+        assert len(project) == 0
+    assert not any(path.exists() for path in dead)
+    assert living.exists() and young.exists()

@@ -48,7 +48,7 @@ from qbi_desktop.core.catalog.connection import (
     check_writable,
     connect_catalog,
 )
-from qbi_desktop.core.catalog.creation import create_catalog
+from qbi_desktop.core.catalog.creation import create_catalog, remove_stale
 from qbi_desktop.core.catalog.derived import provenance_sql
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.errors import (
@@ -169,7 +169,10 @@ class Project:
         with ``sweep_later`` note the moment a worker sweeps for (``pending_sweep``)."""
         self._lock_fd = leftovers.open_lock(self.root / leftovers.PROJECT_LOCK)
         swept = None
-        if leftovers.try_exclusive(self._lock_fd) and leftovers.has_candidates(self.root):
+        alone = leftovers.try_exclusive(self._lock_fd)
+        if alone:
+            remove_stale(self.root)  # a catalog a killed creator was making
+        if alone and leftovers.has_candidates(self.root):
             if sweep_later:
                 self.pending_sweep = leftovers.open_moment(self._lock_fd)
             try:
