@@ -3,7 +3,8 @@ output (images in a sub-folder, 0-based ids, a ``_background_`` category 0 nobod
 multi-part polygons), datumaro's instances file (CVAT-style ``attributes``, an uncompressed
 crowd RLE) and its Roboflow-style ``_annotations.coco.json`` (boxes only, a crowd given only
 as a box), Label Studio's export (0-based categories, a used category 0, image files without
-an extension in ``images/``, classes differing only in case). What a project cannot hold is
+an extension in ``images/``, classes differing only in case, an image listed once per
+annotation result). What a project cannot hold is
 named in the import report, not dropped silently, and each file comes back from our export as
 it went in."""
 
@@ -221,4 +222,107 @@ def test_image_level_labels_are_refused_saying_what_they_are(tmp_path):
     assert (
         "annotations[0]: neither bbox nor segmentation (an image-level label, which COCO "
         "import does not read" in str(caught.value)
+    ), str(caught.value)
+
+
+# Label Studio's COCO export lists an image once per annotation result: one file, several
+# image ids. labelstudio_listed_twice.json is labelstudio_rectangles.json so changed
+# (tests/data/coco/README.md).
+
+
+def _boxes_by_file(coco) -> dict[str, list[tuple]]:
+    """Each file's boxes as pycocotools reads them, whatever image entry they hang on."""
+    found: dict[str, list[tuple]] = {}
+    for ann in coco.loadAnns(coco.getAnnIds()):
+        if ann.get("qbi_mask_region"):  # our export's class-mask region: no box
+            continue
+        name = Path(coco.imgs[ann["image_id"]]["file_name"]).name
+        box = (coco.cats[ann["category_id"]]["name"], *map(float, ann["bbox"]))
+        found.setdefault(name, []).append(box)
+    return {name: sorted(boxes) for name, boxes in found.items()}
+
+
+def test_an_image_listed_once_per_annotation_is_one_item_with_all_its_annotations(tmp_path):
+    original = coco_api.COCO(str(with_blank_images("labelstudio_rectangles.json", tmp_path / "o")))
+    path = with_blank_images("labelstudio_listed_twice.json", tmp_path / "src")
+    listed = coco_api.COCO(str(path))
+    assert len(listed.imgs) == 5 and len(listed.getAnnIds(imgIds=[0])) == 20
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "coco", [path]))
+        got = _by_name(p)
+        run_job(export_job(p, "coco", tmp_path / "out"))
+    # every annotation of the original export reaches the one item of its file
+    assert sorted(got) == ["image1", "image2", "image3"]
+    assert {name: boxes for name, (boxes, _) in got.items()} == _boxes_by_file(original)
+    assert all(mask is None for _, mask in got.values())  # Label Studio's boxes: no regions
+    assert any(
+        "labelstudio_listed_twice.json: 3 image entries name 1 file(s) more than once" in note
+        and "image1 (image ids 0, 3, 4 -> one item)" in note
+        for note in report.warnings
+    ), report.warnings
+    # our export lists each file once, with all 25 annotations, as pycocotools reads them
+    (exported,) = (tmp_path / "out").glob("*/annotations.json")
+    back = coco_api.COCO(str(exported))
+    assert len(back.imgs) == 3 and len(back.getAnnIds()) == 25
+    assert _boxes_by_file(back) == _boxes_by_file(original)
+
+
+def test_regions_of_entries_naming_one_file_are_merged_later_annotation_on_top(tmp_path):
+    """Label Studio's polygon export with the image listed again (id 1) for a second result,
+    a car overlapping the airplane, and a third polygon on the first entry over the car:
+    overlaps follow the later annotation, as within one entry."""
+    path = with_blank_images("labelstudio_polygons.json", tmp_path / "src")
+    doc = json.loads(path.read_text())
+    doc["images"].append(dict(doc["images"][0], id=1))
+    plane = doc["annotations"][0]
+    for ann_id, image_id, category, dx in ((1, 1, 1, -60.0), (2, 0, 0, -120.0)):
+        polygon = [v + dx if i % 2 == 0 else v for i, v in enumerate(plane["segmentation"][0])]
+        x, y, w, h = plane["bbox"]
+        doc["annotations"].append(
+            dict(
+                plane,
+                id=ann_id,
+                image_id=image_id,
+                category_id=category,
+                segmentation=[polygon],
+                bbox=[x + dx, y, w, h],
+            )
+        )
+    path.write_text(json.dumps(doc))
+    coco = coco_api.COCO(str(path))
+    expected = np.zeros((426, 640), np.uint32)
+    for ann in coco.loadAnns(coco.getAnnIds()):  # in file order, whatever the entry
+        expected[coco.annToMask(ann) == 1] = ann["category_id"] or max(coco.cats) + 1
+    assert {1, 2} <= set(np.unique(expected))  # the car is partly covered, partly on top
+    with open_project(tmp_path / "p", create=True) as p:
+        run_job(import_job(p, "coco", [path]))
+        ((boxes, mask),) = _by_name(p).values()
+        run_job(export_job(p, "coco", tmp_path / "out"))
+    assert np.array_equal(np.asarray(mask, np.uint32), expected)
+    assert boxes == _boxes_by_file(coco)["image2"]
+    (exported,) = (tmp_path / "out").glob("*/annotations.json")
+    back = coco_api.COCO(str(exported))
+    assert len(back.imgs) == 1 and _boxes_by_file(back)["image2"] == boxes
+    # each class's pixels come back, by name (ids are the exporter's); a box carries the part
+    # of its class's region inside it, the rest is a region of its own
+    value = {"Airplane": max(coco.cats) + 1, "Car": 1}
+    painted = np.zeros_like(expected)
+    for ann in back.loadAnns(back.getAnnIds()):
+        if not ann.get("qbi_box_only"):
+            painted[back.annToMask(ann) == 1] = value[back.cats[ann["category_id"]]["name"]]
+    assert np.array_equal(painted, expected)
+
+
+def test_entries_naming_one_file_at_different_sizes_are_refused_naming_both(tmp_path):
+    path = with_blank_images("labelstudio_listed_twice.json", tmp_path / "src")
+    doc = json.loads(path.read_text())
+    doc["images"][3]["width"] = 600
+    path.write_text(json.dumps(doc))
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(UserFacingError) as caught:
+            run_job(import_job(p, "coco", [path]))
+        assert len(p) == 0
+    assert (
+        "images[3].file_name: 'images/image1' (600x768 pixels) is the same file as images[0] "
+        "(597x768 pixels)" in str(caught.value)
     ), str(caught.value)

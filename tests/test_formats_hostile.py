@@ -688,11 +688,17 @@ def test_one_image_annotated_twice_names_the_annotation_files_not_the_catalog(tm
         assert f"{val}: image" in message and "constraint" not in message
         doubled = _coco(
             tmp_path / "c2",
-            images=[{"id": 1, "file_name": "a.png"}, {"id": 2, "file_name": "./a.png"}],
+            images=[
+                {"id": 1, "file_name": "a.png"},
+                {"id": 2, "file_name": "./a.png", "width": 41},
+            ],
             annotations=[],
         )
         message = _refused(p, "coco", [doubled])
-        assert "images[1].file_name: './a.png' is the same file as images[0]" in message
+        assert (
+            "images[1].file_name: './a.png' (41x30 pixels) is the same file as images[0] "
+            "(40x30 pixels)" in message
+        ), message
 
 
 def test_json_size_that_disagrees_names_both_sizes_sensibly(tmp_path):

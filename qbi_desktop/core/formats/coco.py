@@ -11,7 +11,10 @@ annotations (``iscrowd`` 1) only paint the mask (COCO itself ignores crowd boxes
 category ``__ignore__`` are the project's ignore region (ignore.py). Category ids are mask
 values, 0 (0-based exports) moved to a free value and ids of 65 536 and more kept
 (32-bit masks). Image files resolve against ``images_dir`` (default: the JSON's folder, then its
-``images/``). COCO panoptic files are refused by name (not supported). Export: coco_export.py.
+``images/``). Entries naming one file at one size (Label Studio writes one per annotation
+result) are one item with the annotations of all, in file order (the later one on top where
+regions overlap), and the report names the ids merged; at different sizes they are refused.
+COCO panoptic files are refused by name (not supported). Export: coco_export.py.
 
 Instance masks (a project with ``mask_instances``, e.g. simulated "objects": each value one
 object) export the way COCO describes instance segmentation: one ordinary (``iscrowd`` 0)
@@ -285,10 +288,14 @@ def _plan(
     split = split_from_name(source.parent.name) or split_from_name(source.stem)
     images: dict[Any, dict[str, Any]] = {}
     seen_paths: dict[Path, int] = {}
+    # Label Studio lists an image once per annotation result: entries naming the same file at
+    # the same size are one item (alias: id -> the first entry's id), annotations of all of them
+    kept: dict[Path, tuple[Any, int, int, int]] = {}  # file -> (id, index, width, height)
+    alias: dict[Any, Any] = {}
     listings: dict[Path, dict[str, str]] = {}  # folder -> its names by lower case
     for img in coco.images:
         label = f"images[{img.index}]"
-        if img.id in images:
+        if img.id in images or img.id in alias:
             problems.append(Problem(where, f"{label}.id: {img.id!r} is used twice"))
             continue
         path, reason = None, "not found"
@@ -315,7 +322,25 @@ def _plan(
             problems.append(Problem(where, f"{label}.file_name: {reason}"))
             continue
         key = path.resolve()
-        if key in seen_paths:
+        if key in kept:
+            first_id, first, width, height = kept[key]
+            size = (
+                width if img.width is None else img.width,
+                height if img.height is None else img.height,
+            )
+            if size == (width, height):
+                alias[img.id] = first_id
+                continue
+            problems.append(
+                Problem(
+                    where,
+                    f"{label}.file_name: {img.file_name!r} ({size[0]}x{size[1]} pixels) is "
+                    f"the same file as images[{first}] ({width}x{height} pixels); one file has "
+                    "one size",
+                )
+            )
+            continue
+        if key in seen_paths:  # the same file as an entry that cannot be used (said already)
             problems.append(
                 Problem(
                     where,
@@ -340,6 +365,7 @@ def _plan(
                 )
             )
             continue
+        kept[key] = (img.id, img.index, width, height)
         images[img.id] = {
             "path": path,
             "info": info,
@@ -363,16 +389,18 @@ def _plan(
     zero_painted = False
     for ann in coco.annotations:
         label = f"annotations[{ann.index}]"
+        image_id = alias.get(ann.image_id, ann.image_id)
         if ann.category_id not in categories:
             problems.append(
                 Problem(where, f"{label}.category_id: unknown category {ann.category_id!r}")
             )
-        elif ann.image_id not in images:
+        elif image_id not in images:
             problems.append(
                 Problem(where, f"{label}.image_id: unknown or unusable image {ann.image_id!r}")
             )
         else:
-            by_image.setdefault(ann.image_id, []).append(ann)
+            # in file order across merged entries, so overlaps follow the later annotation
+            by_image.setdefault(image_id, []).append(ann)
             if ann.attributes:
                 left_out["attributes"].append(ann.index)
                 attribute_keys.update(ann.attributes)
@@ -468,6 +496,7 @@ def _plan(
             narrow = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
             target["mask"] = PackedMask(mask.astype(narrow, copy=False))
     if notes is not None:
+        notes += _merged_notes(source.name, alias, images)
         notes += _left_out_notes(source.name, left_out, attribute_keys)
         if zero_painted:
             notes.append(
@@ -502,6 +531,25 @@ def _case_twin(
         if twin is not None and twin != wanted.name:
             return f"; {twin!r} differs only in letter case"
     return ""
+
+
+def _merged_notes(name: str, alias: dict[Any, Any], images: dict[Any, dict[str, Any]]) -> list[str]:
+    """The report's note on entries that named one file and became one item."""
+    groups: dict[Any, list[Any]] = {}
+    for dup, first in alias.items():
+        groups.setdefault(first, [first]).append(dup)
+    if not groups:
+        return []
+    said = [
+        f"{images[first]['path'].name} (image ids {', '.join(map(repr, ids))} -> one item)"
+        for first, ids in list(groups.items())[:5]
+    ]
+    more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
+    return [
+        f"{name}: {len(alias) + len(groups)} image entries name {len(groups)} file(s) more than "
+        f"once (as Label Studio writes one entry per annotation); each file is one item with "
+        f"the annotations of all its entries: {'; '.join(said)}{more}"
+    ]
 
 
 def _places(indices: list[int]) -> str:
