@@ -141,12 +141,14 @@ def test_yolo_and_voc_datasets_are_refused_naming_why_not_classed_by_folder(
         run_job(import_job(project, "imagefolder", [root]))
     assert f"looks like a {evidence}" in str(caught.value)
     assert len(project) == 0
+    if layout != "voc":
+        assert "--kind yolo" in str(caught.value)
     if layout == "ultralytics":
         with pytest.raises(FileNotFoundError):
             folder.ImageFolder(str(root))
-        # what the message offers: a folder of its images comes in unlabelled
-        run_job(import_job(project, "imagefolder", [root / "images" / "train"]))
-        assert [r["label"] for r in project.query(limit=None)] == [None]
+        # what the message offers: the yolo kind reads its label files as boxes
+        run_job(import_job(project, "yolo", [root]))
+        assert [len(project.boxes(r["id"])) for r in project.query(limit=None)] == [2, 2]
 
 
 def test_hidden_folders_are_not_classes_and_the_report_says_so(tmp_path):

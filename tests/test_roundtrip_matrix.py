@@ -246,6 +246,23 @@ def _src_nexus(root: Path) -> tuple[list[Path], dict]:
     return [root / "scan.nxs"], {}
 
 
+def _src_yolo(root: Path) -> tuple[list[Path], dict]:
+    """A YOLO dataset (ultralytics layout): a box per image, normalised centre and size."""
+    for k, split in enumerate(SPLITS):
+        Image.fromarray(_pixels(k)).save(_made(root / "images" / split) / f"im{k}.png")
+        label, x, y, w, h = _box(k)
+        cls = list(CLASSES.values()).index(label)
+        line = f"{cls} {(x + w / 2) / SIZE!r} {(y + h / 2) / SIZE!r} {w / SIZE!r} {h / SIZE!r}"
+        (_made(root / "labels" / split) / f"im{k}.txt").write_text(line + "\n")
+    (root / "data.yaml").write_text(f"names: {list(CLASSES.values())}\n")
+    return [root], {}
+
+
+def _made(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 SOURCES = {
     "series": _src_series,
     "nexus": _src_nexus,
@@ -257,6 +274,7 @@ SOURCES = {
     "mnist": _src_mnist,
     "npz": _src_npz,
     "datapackage": _src_datapackage,
+    "yolo": _src_yolo,
 }
 
 

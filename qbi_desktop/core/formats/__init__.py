@@ -5,7 +5,8 @@
 coco, labelme, mnist, npz and ``datapackage`` (images + masks + items.csv + datapackage.json;
 its import checks every file's checksum first and gives back labels, splits, review states,
 provenance, targets, masks and boxes). Import only: ``series`` and ``nexus`` (one item per frame
-of a numbered file series or an HDF5/NeXus dataset, see :mod:`.series_import`).
+of a numbered file series or an HDF5/NeXus dataset, see :mod:`.series_import`) and ``yolo``
+(a YOLO detection dataset folder, see :mod:`.yolo`).
 Every export takes ``filters`` (see catalog.queries.Filters) and ``datapackage=True`` to add a
 checksummed ``datapackage.json``.
 
@@ -44,6 +45,7 @@ from qbi_desktop.core.formats import (
     masks,
     series_import,
     sheet,
+    yolo,
 )
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
 from qbi_desktop.core.jobs import Job
@@ -62,6 +64,7 @@ IMPORTERS: dict[str, Callable[..., Job[ImportReport]]] = {
     "datapackage": datapackage_import.import_job,
     "series": series_import.import_series_job,
     "nexus": series_import.import_nexus_job,
+    "yolo": yolo.import_job,
 }
 
 EXPORTERS: dict[str, Callable[..., Job[ExportReport]]] = {

@@ -225,8 +225,8 @@ YOLO_LABEL_DIRS = ("labels", "labelTxt")
 #: Files that describe a YOLO dataset (ultralytics/Roboflow, darknet)
 YOLO_FILES = ("data.yaml", "obj.data", "obj.names")
 YOLO_ADVICE = (
-    "its labels are not read here; import a folder of its images as a plain folder (they come "
-    "in unlabelled), or convert the labels to COCO and import that"
+    "import it as a YOLO dataset instead (qbi-desktop import --kind yolo, or the import "
+    "dialog's YOLO kind): its label files become boxes"
 )
 #: Pascal VOC's folders beside JPEGImages/ (labelme2voc writes the same)
 VOC_DIRS = ("Annotations", "SegmentationClass", "SegmentationObject", "ImageSets")
