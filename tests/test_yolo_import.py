@@ -67,7 +67,7 @@ def by_hand(root: Path) -> dict[str, list[tuple]]:
         label = label.with_suffix(".txt") if label.with_suffix(".txt").exists() else None
         label = label or image.with_suffix(".txt")
         boxes = []
-        for line in label.read_text().splitlines() if label.exists() else []:
+        for line in label.read_text("utf-8-sig").splitlines() if label.exists() else []:
             values = [float(v) for v in line.split()]
             cls, rest = int(values[0]), values[1:]
             if len(rest) in (4, 5) or "kpt_shape" in names_file.read_text():
@@ -176,6 +176,8 @@ def test_the_hand_read_names_equal_pyyaml_on_the_forms_tools_write(tmp_path):
         "nc: 2\nnames: {0: a b, 1: 'c: d'}\n",
         "names: ['spot', 'streak',\n  'ring']  # three\nroboflow:\n  workspace: lab\n",
         "train: x\nnames:\n  0: person\n  2: car\n",  # ids need not be dense
+        "names:\n- spot\n- ring\nnc: 2\n",  # dashes at the key's column
+        "\ufeffnames: [a, b]\r\n",  # a Windows editor's BOM and line ends
     ]
     for text in texts:
         expected = yaml.safe_load(text)["names"]
@@ -344,3 +346,15 @@ def test_a_label_file_that_is_a_named_pipe_is_refused_without_blocking(tmp_path)
             run_job(import_job(p, "yolo", [root]))
     (problem,) = caught.value.problems
     assert Path(problem.file).name == "val_001.txt" and "named pipe" in problem.reason
+
+
+def test_a_zipped_dataset_imports_from_its_extracted_copy(tmp_path):
+    root = dataset("datumaro_roboflow", tmp_path / "src")
+    (root / "train/labels/train_001.txt").write_text("\ufeff0 0.35 0.3 0.3 0.2\r\n")  # Notepad
+    archive = shutil.make_archive(str(tmp_path / "roboflow"), "zip", root.parent, root.name)
+    with open_project(tmp_path / "p", create=True) as p:
+        report = run_job(import_job(p, "yolo", [archive]))
+        same(imported(p), by_hand(root))
+        paths = [r[0] for r in p.db.execute("SELECT path FROM items")]
+        assert all(path.startswith("sources/roboflow/") for path in paths), paths
+    assert "3 item(s) added" in str(report)

@@ -23,6 +23,8 @@ from pathlib import Path
 #: How far (in pixels) a box edge may stick out of the image and still be clipped to it: the
 #: six decimals tools write, and their float noise, round to less than this.
 TOLERANCE_PX = 1.0
+#: Windows editors start UTF-8 text files with a byte-order mark
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,7 @@ def parse_label_text(text: str, width: int, height: int, keypoints: int | None =
     holds pose labels, else None."""
     out = LabelFile([], [])
     seen: set[tuple[str, ...]] = set()
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.removeprefix(BOM).splitlines(), 1):
         fields = raw.split()
         if not fields:
             continue
@@ -159,7 +161,7 @@ class NamesError(ValueError):
 def names_from_lines(text: str) -> dict[int, str]:
     """``classes.txt`` / ``obj.names``: line i (0-based, blank lines at the end ignored) names
     class i, as darknet reads it."""
-    lines = [line.strip() for line in text.splitlines()]
+    lines = [line.strip() for line in text.removeprefix(BOM).splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     for number, line in enumerate(lines, 1):
@@ -237,7 +239,7 @@ def _mapping_entry(text: str, where: str) -> tuple[int, str]:
 
 def names_from_yaml(text: str) -> tuple[dict[int, str], int | None, int | None]:
     """``names`` (by id), ``nc`` and the values per keypoint of ``kpt_shape`` of a data.yaml."""
-    lines = [_strip_comment(line) for line in text.splitlines()]
+    lines = [_strip_comment(line) for line in text.removeprefix(BOM).splitlines()]
     top: dict[str, tuple[int, str]] = {}  # key -> (line index, rest of the line)
     for i, line in enumerate(lines):
         match = re.match(r"^([A-Za-z_][\w-]*)\s*:(.*)$", line)
@@ -281,8 +283,8 @@ def names_from_yaml(text: str) -> tuple[dict[int, str], int | None, int | None]:
         line = lines[i]
         if not line.strip():
             continue
-        if not line[0].isspace():
-            break
+        if not line[0].isspace() and not (line.startswith("- ") or line == "-"):
+            break  # (a list's dashes may start at the key's own column)
         entry, where = line.strip(), f"line {i + 1}"
         if entry.startswith("- ") or entry == "-":
             if entry == "-":
