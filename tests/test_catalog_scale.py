@@ -313,6 +313,66 @@ def test_container_rows_written_in_bulk_equal_those_of_add_items(tmp_path):
     project.close()
 
 
+def test_container_rows_with_shared_values_equal_those_of_add_items(tmp_path):
+    """Values every row shares (the annotator of all-labelled rows, no split) are written once
+    into the insert: text with quotes comes back unchanged, the ids are the ones returned, and
+    every column equals what Writer.add_items writes."""
+    from qbi_desktop.core.catalog.bulk import add_container_rows
+
+    project = open_project(tmp_path / "p", create=True)
+    annotator = 'O\'Brien "rev" -- ; DROP TABLE items'
+    with project.transaction() as tx:
+        sources = []
+        for name in ("a.npz", "b.npz"):
+            sources.append(tmp_path / name)
+            sources[-1].write_bytes(b"")
+        cid = tx.add_container(sources[0], "npz", "x", 2)
+        by_writer = tx.add_items(
+            [
+                NewItem(
+                    name=f"x-{i}",
+                    hash=f"h{i}",
+                    container=cid,
+                    index=i,
+                    width=5,
+                    height=7,
+                    label=str(i),
+                    annotator=annotator,
+                    provenance={"source": "npz", "imported_from": "s", "index": i},
+                )
+                for i in range(2)
+            ]
+        )
+        cid2 = tx.add_container(sources[1], "npz", "x", 2)
+        in_bulk = add_container_rows(
+            tx.db,
+            cid2,
+            [0, 1],
+            ["x-0", "x-1"],
+            ["h0", "h1"],
+            (5, 7),
+            ["0", "1"],
+            None,
+            None,
+            annotator,
+            {"source": "npz", "imported_from": "s"},
+        )
+    assert in_bulk == [by_writer[-1] + 1, by_writer[-1] + 2]
+    columns = [
+        r[1]
+        for r in project.db.execute("PRAGMA table_info(items)")
+        if r[1] not in ("id", "added", "container_id", "provenance")
+    ]
+    select = f"SELECT {', '.join(columns)} FROM items WHERE id = ?"
+    for a, b in zip(by_writer, in_bulk, strict=True):
+        assert project.db.execute(select, (a,)).fetchone() == (
+            project.db.execute(select, (b,)).fetchone()
+        )
+        assert project.get(b)["annotator"] == annotator
+        assert project.get(b)["split"] is None
+    project.close()
+
+
 V5 = Path(__file__).parent / "data" / "catalog_v5"  # made by the schema-5 code (make_v5.py)
 
 

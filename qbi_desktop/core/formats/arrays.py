@@ -115,15 +115,20 @@ def _add_rows(
 
 def _row_hashes(images: np.ndarray) -> list[str]:
     """``hash_array`` of every row of ``images``, without copying each row into a new bytes
-    object (the shape/dtype prefix is hashed once and the state copied per row)."""
+    object or making an array per row: the shape/dtype prefix is hashed once and its state
+    copied per row, each row a slice of one memoryview of the whole block."""
     images = np.ascontiguousarray(images)
-    row = images[:1].reshape(images.shape[1:])
-    prefix = hashlib.blake2b(f"{row.dtype.str}{row.shape}".encode(), digest_size=16)
+    prefix = hashlib.blake2b(f"{images.dtype.str}{images.shape[1:]}".encode(), digest_size=16)
+    if images.size == 0:  # rows of no pixels (refused before an import gets here)
+        return [prefix.hexdigest()] * len(images)
+    block = memoryview(images.reshape(-1)).cast("B")
+    step = block.nbytes // len(images)
     out = []
-    for image in images:
-        digest = prefix.copy()
-        digest.update(memoryview(image).cast("B"))
-        out.append(digest.hexdigest())
+    copy, append = prefix.copy, out.append
+    for start in range(0, block.nbytes, step):
+        digest = copy()
+        digest.update(block[start : start + step])
+        append(digest.hexdigest())
     return out
 
 
