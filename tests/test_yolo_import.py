@@ -147,6 +147,18 @@ def test_coco8_boxes_are_the_published_objects(tmp_path):
     assert [b[0] for b in got["000000000025.png"]] == ["giraffe", "giraffe"]
 
 
+def test_a_yaml_named_after_the_dataset_gives_the_names_and_a_second_import_updates(tmp_path):
+    root = dataset("coco8", tmp_path / "src")
+    (root / "data.yaml").rename(root / "coco8.yaml")  # as ultralytics names its own
+    with open_project(tmp_path / "p", create=True) as p:
+        first = run_job(import_job(p, "yolo", [root]))
+        assert "80 class(es) from coco8.yaml" in str(first)
+        (root / "labels/train/000000000025.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+        again = run_job(import_job(p, "yolo", [root / "coco8.yaml"]))
+        assert (again.added, again.updated) == (0, 2)
+        assert imported(p)["000000000025.png"] == [("person", 160.0, 106.5, 320.0, 213.0)]
+
+
 def test_the_coco_export_reads_back_the_same_boxes_in_pycocotools(tmp_path):
     coco_api = pytest.importorskip("pycocotools.coco")
     with open_project(tmp_path / "p", create=True) as p:

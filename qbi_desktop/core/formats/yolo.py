@@ -46,6 +46,7 @@ from qbi_desktop.core.safefile import read_text, resolve_inside
 
 #: Names files, in the order they are looked for (the first found gives the classes)
 YAML_FILES = ("data.yaml", "data.yml")
+YAML_SUFFIXES = (".yaml", ".yml")
 LIST_FILES = ("classes.txt", "obj.names")
 #: .txt files of a dataset that are not label files (names, darknet's image lists)
 NOT_LABELS = {"classes.txt", "obj.names", "train.txt", "val.txt", "valid.txt", "test.txt"}
@@ -64,15 +65,17 @@ def import_job(
     """Import YOLO dataset folders (each a dataset root, or its data.yaml / obj.data)."""
     if not sources:
         raise UserFacingError("yolo import needs a dataset folder")
-    roots = [Path(s).parent if Path(s).is_file() else Path(s) for s in sources]
+    # a file given (data.yaml, coco8.yaml, obj.data): its folder is the dataset, a YAML its names
+    roots = [(Path(s).parent, Path(s)) if Path(s).is_file() else (Path(s), None) for s in sources]
     report = ImportReport("yolo", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     planned: list[dict[str, Any]] = []
-    for root in roots:
+    for root, given in roots:
         if not root.is_dir():
             raise UserFacingError(f"{root}: not a folder (give the YOLO dataset's folder)")
         yield Progress(0, 0, f"reading {root.name}")
-        planned += yield from _plan(root, Path(within) if within else root, problems, report)
+        inside = Path(within) if within else root
+        planned += yield from _plan(root, inside, problems, report, given)
     reject_if(report.source, problems)
     db = project.connect()
     try:
@@ -144,9 +147,13 @@ def _split(root: Path, image: Path) -> str | None:
 
 
 def _plan(
-    root: Path, within: Path, problems: list[Problem], report: ImportReport
+    root: Path,
+    within: Path,
+    problems: list[Problem],
+    report: ImportReport,
+    given: Path | None = None,
 ) -> Job[list[dict[str, Any]]]:
-    names = _names(root, within, problems)
+    names = _names(root, within, problems, given)
     images, texts = _walk(root)
     if not images:
         problems.append(Problem(str(root), "no image files found in the folder"))
@@ -284,10 +291,22 @@ def _boxes(
     return boxes
 
 
-def _names(root: Path, within: Path, problems: list[Problem]) -> Names | None:
-    """The class names of the dataset at ``root``: data.yaml, else classes.txt (also in
-    ``labels/``), else obj.names (where obj.data's ``names =`` says, or beside it)."""
-    candidates = [root / n for n in YAML_FILES]
+def _names(
+    root: Path, within: Path, problems: list[Problem], given: Path | None = None
+) -> Names | None:
+    """The class names of the dataset at ``root``: the YAML file ``given``, data.yaml, another
+    single YAML file beside the folders (ultralytics' own are named after the dataset, e.g.
+    coco8.yaml), else classes.txt (also in ``labels/``), else obj.names (where obj.data's
+    ``names =`` says, or beside it)."""
+    candidates = [given] if given is not None and given.suffix.lower() in YAML_SUFFIXES else []
+    candidates += [root / n for n in YAML_FILES]
+    try:
+        others = sorted(p for p in root.iterdir() if p.suffix.lower() in YAML_SUFFIXES)
+    except OSError as exc:
+        problems.append(Problem(str(root), f"cannot list the folder ({exc.strerror or exc})"))
+        return None
+    if len(others) == 1:
+        candidates += others
     candidates += [root / "classes.txt", root / "labels" / "classes.txt"]
     candidates += _darknet_names(root) + [root / "obj.names", root / "data" / "obj.names"]
     for path in candidates:
@@ -303,7 +322,7 @@ def _names(root: Path, within: Path, problems: list[Problem]) -> Names | None:
             problems.append(Problem(str(path), str(exc).removeprefix(f"{path}: ")))
             return None
         try:
-            if path.suffix in (".yaml", ".yml"):
+            if path.suffix.lower() in YAML_SUFFIXES:
                 names, nc, keypoints = names_from_yaml(text)
                 if nc is not None and nc != len(names):
                     problems.append(
