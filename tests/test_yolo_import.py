@@ -279,6 +279,33 @@ def test_a_huge_label_file_is_refused_before_it_is_read(tmp_path, monkeypatch):
     assert "3.0 MiB, more than the 1.0 MiB allowed" in problem.reason
 
 
+def test_a_label_file_of_endless_bad_lines_lists_fifty_and_stops(tmp_path):
+    root = dataset("datumaro_roboflow", tmp_path / "src")
+    (root / "val/labels/val_001.txt").write_text("".join(f"0 0.5 {i}\n" for i in range(200_000)))
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(ImportRejected) as caught:
+            run_job(import_job(p, "yolo", [root]))
+    reasons = [q.reason for q in caught.value.problems]
+    assert (
+        len(reasons) == 51
+        and reasons[0]
+        == "line 1: 3 columns: expected 5 (class cx cy w h), "
+        "6 (with a confidence) or a class and 3 or more x y points"
+    )
+    assert reasons[-1] == "line 51 and later: more problems, not listed"
+
+
+def test_a_label_file_of_more_objects_than_an_image_can_hold_is_refused(tmp_path):
+    root = dataset("datumaro_roboflow", tmp_path / "src")
+    lines = "".join(f"0 0.5 0.5 {i / 200_000} 0.1\n" for i in range(100_001))
+    (root / "val/labels/val_001.txt").write_text(lines)
+    with open_project(tmp_path / "p", create=True) as p:
+        with pytest.raises(ImportRejected) as caught:
+            run_job(import_job(p, "yolo", [root]))
+    (problem,) = caught.value.problems
+    assert problem.reason == "line 100001: more than 100000 objects in one image"
+
+
 @pytest.mark.parametrize("which", ["image", "label"])
 def test_symbolic_links_leading_out_of_the_folder_are_refused(tmp_path, which):
     root = dataset("datumaro_roboflow", tmp_path / "src")

@@ -42,7 +42,7 @@ from qbi_desktop.core.formats.yolo_labels import (
     parse_label_text,
 )
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.safefile import read_text, resolve_inside
+from qbi_desktop.core.safefile import read_text, resolve_inside, text_file_limit
 
 #: Names files, in the order they are looked for (the first found gives the classes)
 YAML_FILES = ("data.yaml", "data.yml")
@@ -50,6 +50,8 @@ YAML_SUFFIXES = (".yaml", ".yml")
 LIST_FILES = ("classes.txt", "obj.names")
 #: .txt files of a dataset that are not label files (names, darknet's image lists)
 NOT_LABELS = {"classes.txt", "obj.names", "train.txt", "val.txt", "valid.txt", "test.txt"}
+#: The largest label file read (100 000 objects with keypoints fit; see yolo_labels.MAX_OBJECTS)
+LABEL_BYTES = 64 * 1024**2
 #: How many places a note lists before "and N more"
 SHOWN = 5
 
@@ -170,7 +172,6 @@ def _plan(
         "confidence": [],
         "keypoints": [],
         "clipped": [],
-        "empty": [],
         "duplicates": [],
     }
     background = 0
@@ -256,7 +257,7 @@ def _boxes(
     notes: dict[str, list[str]],
 ) -> list[Box]:
     try:
-        text = read_text(label, "the YOLO label file")
+        text = read_text(label, "the YOLO label file", min(text_file_limit(), LABEL_BYTES))
     except UserFacingError as exc:
         problems.append(Problem(str(label), str(exc).removeprefix(f"{label}: ")))
         return []

@@ -15,6 +15,7 @@ and height, as ultralytics reads them.
 
 from __future__ import annotations
 
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -23,6 +24,10 @@ from pathlib import Path
 #: How far (in pixels) a box edge may stick out of the image and still be clipped to it: the
 #: six decimals tools write, and their float noise, round to less than this.
 TOLERANCE_PX = 1.0
+#: Objects one label file may hold (ultralytics keeps at most 300 detections per image), and
+#: problems listed per file before the rest are counted: a hostile file cannot fill the memory
+MAX_OBJECTS = 100_000
+MAX_PROBLEMS = 50
 #: Windows editors start UTF-8 text files with a byte-order mark
 BOM = "\ufeff"
 
@@ -55,7 +60,8 @@ def parse_label_text(text: str, width: int, height: int, keypoints: int | None =
     holds pose labels, else None."""
     out = LabelFile([], [])
     seen: set[tuple[str, ...]] = set()
-    for number, raw in enumerate(text.removeprefix(BOM).splitlines(), 1):
+    # line by line from a stream: a list of all lines of a large file would double its memory
+    for number, raw in enumerate(io.StringIO(text.removeprefix(BOM), newline=None), 1):
         fields = raw.split()
         if not fields:
             continue
@@ -66,7 +72,13 @@ def parse_label_text(text: str, width: int, height: int, keypoints: int | None =
         seen.add(key)
         parsed = _line(number, fields, width, height, keypoints)
         if isinstance(parsed, str):
+            if len(out.problems) == MAX_PROBLEMS:
+                out.problems.append(f"line {number} and later: more problems, not listed")
+                return out
             out.problems.append(f"line {number}: {parsed}")
+        elif len(out.lines) == MAX_OBJECTS:
+            out.problems.append(f"line {number}: more than {MAX_OBJECTS} objects in one image")
+            return out
         else:
             out.lines.append(parsed)
     return out
