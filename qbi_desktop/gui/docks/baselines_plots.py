@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QPointF, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPen, QPixmap
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPen, QPicture, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QGraphicsRectItem,
@@ -74,6 +74,47 @@ def confusion_colours(cm: np.ndarray, normalised: bool) -> tuple[np.ndarray, np.
     rgb[cm == 0] = 255
     lum = (0.2126 * rgb[..., 0] + 0.7152 * rgb[..., 1] + 0.0722 * rgb[..., 2]) / 255
     return rgb.astype(np.uint8), lum
+
+
+class _StayActive(QObject):
+    """Drops the window-deactivate events a plot's scene gets when its view is hidden.
+
+    Each time a hidden view was shown again, its scene was re-activated, which repaints every
+    top-level item: the plot, already painted once as it appeared, was painted all over again
+    in the same pass (twice or three times per plot at the end of a run). The plots draw the
+    same whether their scene is active or not, so it stays active once it has been."""
+
+    def eventFilter(self, _obj, event) -> bool:  # noqa: N802
+        return event.type() == QEvent.Type.WindowDeactivate
+
+
+def paint_once_when_shown(plot: pg.PlotWidget) -> None:
+    """Keep ``plot``'s scene active (see :class:`_StayActive`), and apply a new size of its view
+    at once: pyqtgraph applies it at the next paint, which moved every item mid-paint and
+    painted the plot again."""
+    plot.scene().installEventFilter(_StayActive(plot))
+    plot.getPlotItem().getViewBox().sigResized.connect(lambda view: view.prepareForPaint())
+
+
+def settle_axes(item: pg.PlotItem) -> None:
+    """Size the left and bottom axes for their new tick texts now, before the plot is painted.
+
+    An axis measures its tick texts only as it paints and then widens or narrows itself, which
+    lays the plot out again and paints it a second time: with new class names, the first paint
+    of a result was thrown away. Measuring here (as the axis' own paint does, into a picture
+    that is not kept) lets the layout settle while the results are still being filled in. The
+    view's new range is applied now too: left to the paint, it moved every item mid-paint."""
+    item.getViewBox().prepareForPaint()
+    for name in ("left", "bottom"):
+        axis = item.getAxis(name)
+        picture = QPicture()
+        painter = QPainter(picture)
+        try:
+            if axis.style["tickFont"]:
+                painter.setFont(axis.style["tickFont"])
+            axis.generateDrawSpecs(painter)
+        finally:
+            painter.end()
 
 
 class _ClickableImage(pg.ImageItem):
@@ -157,6 +198,7 @@ class ConfusionHeatmap(QWidget):
         self.labels: list[str] = []
         self.normalised = False
         self.plot = pg.PlotWidget(background="w")
+        paint_once_when_shown(self.plot)
         self.plot.setMinimumSize(220, 220)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
@@ -224,6 +266,7 @@ class ConfusionHeatmap(QWidget):
         self._redraw()
         self.image.setRect(QRectF(0, 0, n, n))
         self.plot.getPlotItem().getViewBox().setRange(xRange=(0, n), yRange=(0, n), padding=0.0)
+        settle_axes(item)
 
     def set_normalised(self, on: bool) -> None:
         self.normalised = bool(on)
@@ -288,6 +331,7 @@ class PerClassBars(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
+        paint_once_when_shown(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
@@ -332,6 +376,7 @@ class PerClassBars(QWidget):
         )
         item.setXRange(-0.6, max(n - 0.4, 0.6), padding=0)
         item.setYRange(0, 1.22, padding=0)  # room above 1.0 for the legend
+        settle_axes(item)
         tip = "\n".join(
             f"{r['class']}: precision {r['precision']:.3f}, recall {r['recall']:.3f}, "
             f"F1 {r['f1']:.3f}, support {r['support']}"
