@@ -521,3 +521,32 @@ def test_a_kept_count_is_given_only_while_the_catalog_is_unchanged(project):
     with project.transaction() as tx:
         tx.db.execute("UPDATE items SET name = 'renamed' WHERE id = ?", (project.ids(f)[0],))
     assert project.count(f) == n - 4
+
+
+def test_new_catalogs_get_larger_pages_and_old_ones_keep_theirs(tmp_path):
+    """A new project's catalog is made with NEW_PAGE_SIZE pages (fewer pages for an import to
+    build and checkpoint) and is whole after an import; a catalog made with SQLite's default
+    4 KiB pages keeps them when opened and written."""
+    import shutil
+
+    from qbi_desktop.core.catalog.connection import NEW_PAGE_SIZE
+
+    project = open_project(tmp_path / "new", create=True)
+    with project.transaction() as tx:
+        tx.add_items([NewItem(name=f"n{i}", hash=f"h{i}", path=f"/x/{i}.tif") for i in range(500)])
+    assert project.db.execute("PRAGMA page_size").fetchone()[0] == NEW_PAGE_SIZE > 4096
+    assert project.db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    project.close()
+    shutil.copytree(V5, tmp_path / "old")
+    assert (
+        sqlite3.connect(tmp_path / "old" / "catalog.sqlite")
+        .execute("PRAGMA page_size")
+        .fetchone()[0]
+        == 4096
+    )
+    old = open_project(tmp_path / "old")
+    with old.transaction() as tx:
+        tx.set_label([1], "relabelled", "ann")
+    assert old.db.execute("PRAGMA page_size").fetchone()[0] == 4096
+    assert old.get(1)["label"] == "relabelled"
+    old.close()

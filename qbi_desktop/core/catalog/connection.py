@@ -17,6 +17,12 @@ from qbi_desktop.core.catalog.errors import (
 )
 from qbi_desktop.core.errors import UserFacingError
 
+#: Page size of a new catalog (bytes; SQLite's default is 4096). An MNIST import (70 000 items,
+#: 25 indexes on items) builds its indexes and writes and checkpoints its ~48 MB in about a
+#: tenth less CPU with 8 KiB pages (fewer pages to split, fill and copy); a label edit writes
+#: a few more KiB to the WAL. Existing catalogs keep theirs (only VACUUM could change it).
+NEW_PAGE_SIZE = 8192
+
 
 def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connection:
     """A new connection to the catalog file ``db_path`` (one per thread), checked and
@@ -41,6 +47,8 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
         if initialise:
             # bounded here (the Browser opens on the GUI thread); imports check it all
             checks.check_pages(db, db_path, budget=checks.OPEN_CHECK_SECONDS)
+            if _is_empty(db_path):  # a new catalog: nothing written yet
+                db.execute(f"PRAGMA page_size = {NEW_PAGE_SIZE}")
             mode = db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise ProjectReadOnlyError(f"{db_path}: cannot switch to WAL ({mode})")
@@ -69,6 +77,13 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
             "backup or export/re-import the data"
         ) from exc
     return db
+
+
+def _is_empty(path: Path) -> bool:
+    try:
+        return path.stat().st_size == 0
+    except OSError:  # gone again: SQLite's own error follows
+        return False
 
 
 def open_read_only(db_path: Path) -> sqlite3.Connection:
