@@ -35,11 +35,14 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.annotation.boxes import MAX_BOXES
 from qbi_desktop.core.atomic import flush_batch
+from qbi_desktop.core.catalog.bulk import bulk_items
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.classnames import merge_classes
+from qbi_desktop.core.formats.coco_notes import case_twin, left_out_notes, merged_notes
 from qbi_desktop.core.formats.coco_records import CocoAnnotation, Rle, parse_coco
 from qbi_desktop.core.formats.coco_rle import (  # noqa: F401 (the codec's old home)
     counts_to_rle_string,
@@ -193,7 +196,9 @@ def import_job(
             )
             if n % 100 == 0:
                 yield Progress(n, len(planned), "preparing items")
-        with project.transaction(db) as tx:
+        # into an empty catalog: indexes and counts built once at the end (bulk.py), not
+        # updated box by box
+        with project.transaction(db) as tx, bulk_items(db):
             report.ids = tx.add_items(new)
             for item_id, plan in updates:
                 tx.set_boxes(item_id, plan["boxes"], annotator)
@@ -259,6 +264,7 @@ def _plan(
         problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
         return []
     coco, bad = parse_coco(data)
+    del data  # the typed records hold what is used: the parsed JSON goes (half the memory)
     problems += [Problem(where, reason) for reason in bad]
     categories: dict[int, str] = {}
     for cat in coco.categories:
@@ -313,7 +319,7 @@ def _plan(
             where_looked = " or ".join(str(b) for b in bases)
             if reason == "not found":
                 reason = f"file {img.file_name!r} not found in {where_looked}"
-                reason += _case_twin(bases, img.file_name, root, listings)
+                reason += case_twin(bases, img.file_name, root, listings)
                 if not images_dir:
                     reason += (
                         " (images kept elsewhere: name their folder, the import dialog's "
@@ -373,6 +379,7 @@ def _plan(
             "boxes": [],
             "mask": None,
             "source": where,
+            "entry": f"{label} ({img.file_name})",
         }
     # Annotations by image, so that one image's mask is painted whole and packed before the
     # next one's (all masks as arrays at once can exceed the memory; see packed.py).
@@ -491,13 +498,22 @@ def _plan(
                 zero_painted = zero_painted or ann.category_id == 0
             if ann.iscrowd and not ignored:
                 crowds[category] = crowds.get(category, 0) + 1
+        if len(target["boxes"]) > MAX_BOXES:  # as a boxes file is refused (annotation/boxes.py)
+            problems.append(
+                Problem(
+                    where,
+                    f"{target['entry']}: {len(target['boxes'])} boxes, more than the "
+                    f"{MAX_BOXES} allowed in one image",
+                )
+            )
+            target["boxes"] = []
         if mask is not None:
             top = int(mask.max())
             narrow = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
             target["mask"] = PackedMask(mask.astype(narrow, copy=False))
     if notes is not None:
-        notes += _merged_notes(source.name, alias, images)
-        notes += _left_out_notes(source.name, left_out, attribute_keys)
+        notes += merged_notes(source.name, alias, images)
+        notes += left_out_notes(source.name, left_out, attribute_keys)
         if zero_painted:
             notes.append(
                 f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "
@@ -512,76 +528,6 @@ def _plan(
             "class __ignore__ to keep them skipped)"
         )
     return list(images.values())
-
-
-def _case_twin(
-    bases: list[Path], file_name: str, root: Path, listings: dict[Path, dict[str, str]]
-) -> str:
-    """Where a file of the name exists but in other letter case (a file written on Windows or
-    macOS says ``b.jpg`` for ``b.JPG``), the words that say so; else nothing. Each folder is
-    listed once per file, and only when an image is missing."""
-    for base in bases:
-        wanted = resolve_inside(base, file_name, root)
-        if isinstance(wanted, str) or not wanted.parent.is_dir():
-            continue
-        folder = wanted.parent
-        if folder not in listings:
-            listings[folder] = {p.name.lower(): p.name for p in folder.iterdir()}
-        twin = listings[folder].get(wanted.name.lower())
-        if twin is not None and twin != wanted.name:
-            return f"; {twin!r} differs only in letter case"
-    return ""
-
-
-def _merged_notes(name: str, alias: dict[Any, Any], images: dict[Any, dict[str, Any]]) -> list[str]:
-    """The report's note on entries that named one file and became one item."""
-    groups: dict[Any, list[Any]] = {}
-    for dup, first in alias.items():
-        groups.setdefault(first, [first]).append(dup)
-    if not groups:
-        return []
-    said = [
-        f"{images[first]['path'].name} (image ids {', '.join(map(repr, ids))} -> one item)"
-        for first, ids in list(groups.items())[:5]
-    ]
-    more = f" and {len(groups) - 5} more" if len(groups) > 5 else ""
-    return [
-        f"{name}: {len(alias) + len(groups)} image entries name {len(groups)} file(s) more than "
-        f"once (as Label Studio writes one entry per annotation); each file is one item with "
-        f"the annotations of all its entries: {'; '.join(said)}{more}"
-    ]
-
-
-def _places(indices: list[int]) -> str:
-    shown = ", ".join(f"annotations[{i}]" for i in indices[:5])
-    return shown + (f" and {len(indices) - 5} more" if len(indices) > 5 else "")
-
-
-def _left_out_notes(name: str, left_out: dict[str, list[int]], keys: set[str]) -> list[str]:
-    """The report's notes on what of a file's annotations the project cannot hold."""
-    notes = []
-    if left_out["crowd boxes"]:
-        notes.append(
-            f"{name}: {len(left_out['crowd boxes'])} crowd annotation(s) (iscrowd 1) with a "
-            f"bbox but no segmentation left out: {_places(left_out['crowd boxes'])} (a crowd "
-            "is no object, and only its region could mark it)"
-        )
-    if left_out["rotated"]:
-        notes.append(
-            f"{name}: {len(left_out['rotated'])} box(es) rotated by attributes.rotation came in "
-            f"unrotated (the project's boxes are upright): {_places(left_out['rotated'])}"
-        )
-    if left_out["keypoints"]:
-        notes.append(
-            f"{name}: keypoints of {len(left_out['keypoints'])} annotation(s) left out (the "
-            f"project keeps no keypoints): {_places(left_out['keypoints'])}"
-        )
-    if left_out["attributes"]:
-        notes.append(
-            f"{name}: attributes of {len(left_out['attributes'])} annotation(s) left out (the "
-            f"project keeps no attributes): {', '.join(repr(k) for k in sorted(keys))}"
-        )
-    return notes
 
 
 from qbi_desktop.core.formats.coco_export import export_job  # noqa: E402,F401 (registry)

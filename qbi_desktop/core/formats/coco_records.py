@@ -6,11 +6,15 @@ are still read so that all problems are reported at once.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from qbi_desktop.core.formats.records import (
+    MAX_COORDINATE,
     FieldError,
     as_id,
     as_int,
@@ -24,9 +28,10 @@ from qbi_desktop.core.formats.records import (
 
 #: The largest image side a COCO file may declare (JSON width/height, RLE size).
 MAX_SIDE = 1 << 20
+_PLAIN = (float, int)  # exact types: bool is no number here
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Rle:
     """A run-length encoded region: ``size`` = (height, width); ``counts`` uncompressed runs or
     pycocotools' compressed string."""
@@ -36,7 +41,7 @@ class Rle:
     counts: list[int] | str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CocoImage:
     index: int
     id: int | str
@@ -45,14 +50,14 @@ class CocoImage:
     height: int | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CocoCategory:
     index: int
     id: int
     name: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CocoAnnotation:
     index: int
     image_id: int | str
@@ -75,7 +80,7 @@ class CocoAnnotation:
     keypoints: bool = False
 
 
-@dataclass
+@dataclass(slots=True)
 class CocoFile:
     images: list[CocoImage] = field(default_factory=list)
     categories: list[CocoCategory] = field(default_factory=list)
@@ -107,12 +112,56 @@ def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
         if not isinstance(value, list):
             problems.append(f"{key}: expected a list, got {describe(value)}")
             continue
+        if key == "annotations":
+            _annotations(value, into, problems)  # type: ignore[arg-type]
+            continue
         for n, record in enumerate(value):
             try:
                 into.append(parse(n, record, place(key, n)))
             except FieldError as exc:
                 problems.append(str(exc))
     return out, problems
+
+
+def _annotations(records: list[Any], into: list[CocoAnnotation], problems: list[str]) -> None:
+    """The annotations, in file order, with their problems in file order. A bbox of four plain
+    numbers is taken as it is and all of them are checked at once (finite, not too large, no
+    negative size: one array for the whole file instead of one per record); a record whose
+    bbox fails is read again the careful way, which names its problem exactly."""
+    parsed: list[CocoAnnotation | str] = []
+    plain: list[int] = []  # positions in ``parsed`` of records with an unchecked bbox
+    for n, record in enumerate(records):
+        try:
+            ann = _annotation(n, record, "", quick=True)
+        except FieldError:  # rare: read again with the record's place for the message
+            try:
+                ann = _annotation(n, record, place("annotations", n))
+            except FieldError as exc:
+                parsed.append(str(exc))
+                continue
+        if ann.bbox is not None and type(record.get("bbox")) is list:
+            plain.append(len(parsed))
+        parsed.append(ann)
+    if plain:
+        boxes = np.fromiter(
+            itertools.chain.from_iterable(parsed[i].bbox for i in plain),  # type: ignore[union-attr]
+            dtype=np.float64,
+            count=4 * len(plain),
+        ).reshape(-1, 4)
+        good = (np.abs(boxes) <= MAX_COORDINATE).all(axis=1) & (boxes[:, 2:] >= 0).all(axis=1)
+        for k in np.flatnonzero(~good):  # NaN fails the comparisons too
+            ann = parsed[plain[k]]
+            n = ann.index  # type: ignore[union-attr]
+            try:
+                parsed[plain[k]] = _annotation(n, records[n], place("annotations", n))
+            except FieldError as exc:
+                parsed[plain[k]] = str(exc)
+        del boxes
+    for entry in parsed:
+        if isinstance(entry, str):
+            problems.append(entry)
+        else:
+            into.append(entry)
 
 
 def _panoptic(annotations: Any) -> str | None:
@@ -172,20 +221,34 @@ def _category(n: int, value: Any, where: str) -> CocoCategory:
     return CocoCategory(n, cid, as_str(record["name"], place(where, "name"), allow_numbers=True))
 
 
-def _annotation(n: int, value: Any, where: str) -> CocoAnnotation:
+def _annotation(n: int, value: Any, where: str, quick: bool = False) -> CocoAnnotation:
+    """One annotation record. ``quick``: a bbox of four plain numbers comes back unchecked
+    (the caller checks them all at once); ``where`` may then be empty, as the caller reads a
+    record that fails again with its place, for the message."""
     record = as_object(value, where)
     for key in ("image_id", "category_id"):
         if key not in record:
             raise FieldError(place(where, key), "missing")
-    image_id = as_id(record["image_id"], place(where, "image_id"))
-    category_id = as_int(record["category_id"], place(where, "category_id"))
+    # plain integers (nearly every file) need no checks, nor places for their messages
+    image_id = record["image_id"]
+    if type(image_id) is not int:
+        image_id = as_id(image_id, place(where, "image_id"))
+    category_id = record["category_id"]
+    if type(category_id) is not int:
+        category_id = as_int(category_id, place(where, "category_id"))
     crowd = record.get("iscrowd", 0)
     if crowd is None:
         crowd = 0
     if crowd not in (0, 1) or isinstance(crowd, float):
         raise FieldError(place(where, "iscrowd"), f"expected 0 or 1, got {describe(crowd)}")
     bbox = None
-    if record.get("bbox") is not None:
+    box = record.get("bbox")
+    if quick and type(box) is list and len(box) == 4 and all(type(v) in _PLAIN for v in box):
+        try:
+            bbox = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
+        except OverflowError:  # an integer beyond floats: the careful path names it
+            bbox = None
+    if bbox is None and box is not None:
         values = numbers(record["bbox"], place(where, "bbox"))
         if len(values) != 4:
             raise FieldError(

@@ -120,7 +120,11 @@ def numbers(value: Any, where: str) -> list[float]:
             array = np.asarray(value, dtype=float)
         except OverflowError:
             array = None
-        if array is not None and bool(np.all(np.abs(array) <= MAX_COORDINATE)):
+        # min/max as array methods (numpy's all() wrapper costs more than the check on short
+        # lists); a NaN fails both comparisons and takes the per-item path that names it
+        if array is not None and (
+            array.size == 0 or (array.min() >= -MAX_COORDINATE and array.max() <= MAX_COORDINATE)
+        ):
             return array.tolist()
     return [as_number(v, place(where, i)) for i, v in enumerate(as_list(value, where))]
 
