@@ -90,20 +90,28 @@ def _add_rows(
     h, w = images.shape[1:3]
     stem = container.name.split(".")[0] + (f"-{key}" if key else "")
     digits = len(str(max(len(images) - 1, 0)))
+    prefix = f"{stem}-"
     ids: list[int] = []
     for start in range(0, len(images), WRITE_CHUNK):
         stop = min(start + WRITE_CHUNK, len(images))
         rows = [i for i in range(start, stop) if i not in existing]
         hashes = _row_hashes(images[start:stop]) if rows else []
+        if len(rows) == stop - start:  # the usual case (no row of the block there yet)
+            kept_labels = None if labels is None else labels[start:stop]
+            kept_targets = None if targets is None else targets[start:stop]
+        else:
+            hashes = [hashes[i - start] for i in rows]
+            kept_labels = None if labels is None else [labels[i] for i in rows]
+            kept_targets = None if targets is None else [targets[i] for i in rows]
         ids += add_container_rows(
             db,
             cid,
             rows,
-            [f"{stem}-{i:0{digits}d}" for i in rows],
-            [hashes[i - start] for i in rows],
+            [prefix + str(i).zfill(digits) for i in rows],  # rows are never negative
+            hashes,
             (int(w), int(h)),
-            None if labels is None else [labels[i] for i in rows],
-            None if targets is None else [targets[i] for i in rows],
+            kept_labels,
+            kept_targets,
             split,
             annotator,
             {"source": kind, "imported_from": str(container)},
