@@ -95,7 +95,7 @@ def test_box_counts_are_right_after_a_bulk_import_and_a_second_import(tmp_path):
 
 
 def test_bad_boxes_among_many_are_named_in_file_order_as_alone(tmp_path):
-    path = _write(tmp_path / "src", [2000, 2000], seed=3)
+    path = _write(tmp_path / "src", [34_000, 34_000], seed=3)  # more than one block of 65 536
     doc = json.loads(path.read_text())
     anns = doc["annotations"]
     anns[5]["bbox"] = [1, 2, -3, 4]
@@ -106,6 +106,7 @@ def test_bad_boxes_among_many_are_named_in_file_order_as_alone(tmp_path):
     anns[3000]["bbox"] = [1, 2, float("inf"), 4]
     anns[3000]["image_id"] = [1]  # two problems in one record: the first one is said
     anns[3500]["bbox"] = [1, 2, 3]
+    anns[67_000]["bbox"] = [1, 2, 3, -0.5]
     path.write_text(json.dumps(doc))
     with open_project(tmp_path / "p", create=True) as p:
         with pytest.raises(UserFacingError) as caught:
@@ -120,6 +121,7 @@ def test_bad_boxes_among_many_are_named_in_file_order_as_alone(tmp_path):
         "annotations[2500].bbox[3]: the number 1e+300 is too large",
         "annotations[3000].image_id: expected an integer id, got a list of 1",
         "annotations[3500].bbox: expected [x, y, width, height], got 3 numbers",
+        "annotations[67000].bbox: [1.0, 2.0, 3.0, -0.5] has a negative width or height",
     ]
     places = [message.find(f"{path}: {line}") for line in expected]
     assert all(at >= 0 for at in places), message

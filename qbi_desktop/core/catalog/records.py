@@ -37,7 +37,7 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: an import holds one per annotation (millions)
 class Box:
     """A labelled rectangle in pixel coordinates: top-left (x, y), width w, height h."""
 

@@ -263,8 +263,9 @@ def _plan(
     except UserFacingError as exc:
         problems.append(Problem(where, str(exc).removeprefix(f"{where}: ")))
         return []
-    coco, bad = parse_coco(data)
-    del data  # the typed records hold what is used: the parsed JSON goes (half the memory)
+    # the typed records hold what is used: the parsed JSON goes as they are made
+    coco, bad = parse_coco(data, consume=True)
+    del data
     problems += [Problem(where, reason) for reason in bad]
     categories: dict[int, str] = {}
     for cat in coco.categories:

@@ -29,6 +29,7 @@ from qbi_desktop.core.formats.records import (
 #: The largest image side a COCO file may declare (JSON width/height, RLE size).
 MAX_SIDE = 1 << 20
 _PLAIN = (float, int)  # exact types: bool is no number here
+_BLOCK = 65536  # annotations typed and checked together (and let go, see parse_coco)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +88,11 @@ class CocoFile:
     annotations: list[CocoAnnotation] = field(default_factory=list)
 
 
-def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
+def parse_coco(data: Any, consume: bool = False) -> tuple[CocoFile, list[str]]:
     """The typed content of a parsed COCO file and a list of problems (each naming its place).
-    A file that is not a COCO object at all gives one problem and nothing else."""
+    A file that is not a COCO object at all gives one problem and nothing else. ``consume``:
+    each annotation record of ``data`` is let go (None) once typed, so that the file's objects
+    and the records are not both held whole."""
     problems: list[str] = []
     out = CocoFile()
     if not isinstance(data, dict):
@@ -113,7 +116,7 @@ def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
             problems.append(f"{key}: expected a list, got {describe(value)}")
             continue
         if key == "annotations":
-            _annotations(value, into, problems)  # type: ignore[arg-type]
+            _annotations(value, into, problems, consume)  # type: ignore[arg-type]
             continue
         for n, record in enumerate(value):
             try:
@@ -123,45 +126,51 @@ def parse_coco(data: Any) -> tuple[CocoFile, list[str]]:
     return out, problems
 
 
-def _annotations(records: list[Any], into: list[CocoAnnotation], problems: list[str]) -> None:
+def _annotations(
+    records: list[Any], into: list[CocoAnnotation], problems: list[str], consume: bool
+) -> None:
     """The annotations, in file order, with their problems in file order. A bbox of four plain
-    numbers is taken as it is and all of them are checked at once (finite, not too large, no
-    negative size: one array for the whole file instead of one per record); a record whose
-    bbox fails is read again the careful way, which names its problem exactly."""
-    parsed: list[CocoAnnotation | str] = []
-    plain: list[int] = []  # positions in ``parsed`` of records with an unchecked bbox
-    for n, record in enumerate(records):
-        try:
-            ann = _annotation(n, record, "", quick=True)
-        except FieldError:  # rare: read again with the record's place for the message
+    numbers is taken as it is and a block's bboxes are checked at once (finite, not too large,
+    no negative size: one array instead of one per record); a record whose bbox fails is read
+    again the careful way, which names its problem exactly. ``consume``: each block's records
+    are let go once checked."""
+    for start in range(0, len(records), _BLOCK):
+        block = range(start, min(start + _BLOCK, len(records)))
+        parsed: list[CocoAnnotation | str] = []
+        plain: list[int] = []  # positions in ``parsed`` of records with an unchecked bbox
+        for n in block:
+            record = records[n]
             try:
-                ann = _annotation(n, record, place("annotations", n))
-            except FieldError as exc:
-                parsed.append(str(exc))
-                continue
-        if ann.bbox is not None and type(record.get("bbox")) is list:
-            plain.append(len(parsed))
-        parsed.append(ann)
-    if plain:
-        boxes = np.fromiter(
-            itertools.chain.from_iterable(parsed[i].bbox for i in plain),  # type: ignore[union-attr]
-            dtype=np.float64,
-            count=4 * len(plain),
-        ).reshape(-1, 4)
-        good = (np.abs(boxes) <= MAX_COORDINATE).all(axis=1) & (boxes[:, 2:] >= 0).all(axis=1)
-        for k in np.flatnonzero(~good):  # NaN fails the comparisons too
-            ann = parsed[plain[k]]
-            n = ann.index  # type: ignore[union-attr]
-            try:
-                parsed[plain[k]] = _annotation(n, records[n], place("annotations", n))
-            except FieldError as exc:
-                parsed[plain[k]] = str(exc)
-        del boxes
-    for entry in parsed:
-        if isinstance(entry, str):
-            problems.append(entry)
-        else:
-            into.append(entry)
+                ann = _annotation(n, record, "", quick=True)
+            except FieldError:  # rare: read again with the record's place for the message
+                try:
+                    ann = _annotation(n, record, place("annotations", n))
+                except FieldError as exc:
+                    parsed.append(str(exc))
+                    continue
+            if ann.bbox is not None and type(record.get("bbox")) is list:
+                plain.append(len(parsed))
+            parsed.append(ann)
+        if plain:
+            boxes = np.fromiter(
+                itertools.chain.from_iterable(parsed[i].bbox for i in plain),  # type: ignore[union-attr]
+                dtype=np.float64,
+                count=4 * len(plain),
+            ).reshape(-1, 4)
+            good = (np.abs(boxes) <= MAX_COORDINATE).all(axis=1) & (boxes[:, 2:] >= 0).all(axis=1)
+            for k in np.flatnonzero(~good):  # NaN fails the comparisons too
+                n = parsed[plain[k]].index  # type: ignore[union-attr]
+                try:
+                    parsed[plain[k]] = _annotation(n, records[n], place("annotations", n))
+                except FieldError as exc:
+                    parsed[plain[k]] = str(exc)
+        for entry in parsed:
+            if isinstance(entry, str):
+                problems.append(entry)
+            else:
+                into.append(entry)
+        if consume:
+            records[block.start : block.stop] = [None] * len(block)
 
 
 def _panoptic(annotations: Any) -> str | None:
