@@ -8,7 +8,7 @@ Mixed into :class:`~qbi_desktop.gui.docks.baselines.BaselinesPanel`, whose widge
 
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QRect, QTimer
 
 from qbi_desktop.gui.docks.baselines_history import RunRecord, model_text, score_pair, short_source
 
@@ -75,6 +75,13 @@ class FinishMixin:
                     # resizes and repaints the image canvas, the page's first paint follows.
                     tabs.addTab(self.tabs, RESULTS_TITLE)
                     self._finish_step(record, step + 1)
+                    return
+                if step <= 3 and not self.tabs.isVisible():
+                    # A hidden page gets its new size only as it is shown: its plots were laid
+                    # out again in the pass that painted them, and painted twice. Drawing one
+                    # pixel of it delivers the size now, on an event of its own.
+                    self.tabs.grab(QRect(0, 0, 1, 1))
+                    self._finish_step(record, 4)
                     return
                 self.show_results()
             self.last_shown = record
