@@ -234,10 +234,10 @@ def _annotation(n: int, value: Any, where: str, quick: bool = False) -> CocoAnno
     """One annotation record. ``quick``: a bbox of four plain numbers comes back unchecked
     (the caller checks them all at once); ``where`` may then be empty, as the caller reads a
     record that fails again with its place, for the message."""
-    record = as_object(value, where)
-    for key in ("image_id", "category_id"):
-        if key not in record:
-            raise FieldError(place(where, key), "missing")
+    record = value if type(value) is dict else as_object(value, where)
+    if "image_id" not in record or "category_id" not in record:
+        key = "category_id" if "image_id" in record else "image_id"
+        raise FieldError(place(where, key), "missing")
     # plain integers (nearly every file) need no checks, nor places for their messages
     image_id = record["image_id"]
     if type(image_id) is not int:
@@ -252,11 +252,13 @@ def _annotation(n: int, value: Any, where: str, quick: bool = False) -> CocoAnno
         raise FieldError(place(where, "iscrowd"), f"expected 0 or 1, got {describe(crowd)}")
     bbox = None
     box = record.get("bbox")
-    if quick and type(box) is list and len(box) == 4 and all(type(v) in _PLAIN for v in box):
-        try:
-            bbox = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
-        except OverflowError:  # an integer beyond floats: the careful path names it
-            bbox = None
+    if quick and type(box) is list and len(box) == 4:
+        x, y, w, h = box
+        if type(x) in _PLAIN and type(y) in _PLAIN and type(w) in _PLAIN and type(h) in _PLAIN:
+            try:
+                bbox = (float(x), float(y), float(w), float(h))
+            except OverflowError:  # an integer beyond floats: the careful path names it
+                bbox = None
     if bbox is None and box is not None:
         values = numbers(record["bbox"], place(where, "bbox"))
         if len(values) != 4:
@@ -270,21 +272,28 @@ def _annotation(n: int, value: Any, where: str, quick: bool = False) -> CocoAnno
     if instance is not None:
         instance = as_int(instance, place(where, "instance_id"), 1, 65535)
     attributes = record.get("attributes")
-    attributes = attributes if isinstance(attributes, dict) else {}
-    rotation = attributes.get("rotation")
+    rotation = None
+    if type(attributes) is not dict or not attributes:
+        attributes = ()
+    else:
+        rotation = attributes.get("rotation")
+        attributes = tuple(sorted(str(k) for k in attributes))
     finite = isinstance(rotation, int | float) and not isinstance(rotation, bool)
+    segmentation = record.get("segmentation")
     return CocoAnnotation(
         n,
         image_id,
         category_id,
         bbox,
-        _segmentation(record.get("segmentation"), place(where, "segmentation")),
+        None
+        if segmentation is None or segmentation == []
+        else _segmentation(segmentation, place(where, "segmentation")),
         bool(crowd),
         instance,
         "instance_id" in record,
         record.get("qbi_mask_region") is True,
         record.get("qbi_box_only") is True,
-        tuple(sorted(str(k) for k in attributes)),
+        attributes,
         float(rotation) if finite and math.isfinite(rotation) else 0.0,
         bool(record.get("keypoints")),
     )
