@@ -1,8 +1,8 @@
 """COCO files at scale: the import into an empty catalog writes its boxes in bulk (indexes and
-box counts made once at the end) and the counts the Browser and the class picker read are still
-right, also for a second import into the then non-empty catalog; bad boxes among many good ones
-are named in file order, exactly as one record alone is; one image with more boxes than a boxes
-file may hold is refused naming the image."""
+box counts made once at the end), into a non-empty one the box counts are made once after the
+insert, and the counts the Browser and the class picker read are right either way; bad boxes
+among many good ones are named in file order, exactly as one record alone is; one image with
+more boxes than a boxes file may hold is refused naming the image."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ def _expected_counts(path: Path) -> dict[str, int]:
 
 def test_box_counts_are_right_after_a_bulk_import_and_a_second_import(tmp_path):
     first = _write(tmp_path / "one", [300, 5, 0, 1200], seed=1)
-    second = _write(tmp_path / "two", [7, 40], seed=2, stem="other")
+    second = _write(tmp_path / "two", [7, 6000], seed=2, stem="other")  # counted in bulk too
     with open_project(tmp_path / "p", create=True) as p:
         report = run_job(import_job(p, "coco", [first]))
         assert report.added == 4
@@ -85,13 +85,16 @@ def test_box_counts_are_right_after_a_bulk_import_and_a_second_import(tmp_path):
         assert [row["name"] for row in most] == ["img4.png", "img1.png"]
         assert by_name["img1.png"]["has_mask"]  # the polygons were painted too
 
-        run_job(import_job(p, "coco", [second]))  # the catalog is not empty now
+        run_job(import_job(p, "coco", [second]))  # the catalog is not empty now (box_inserts)
         totals = _expected_counts(first)
         for label, n in _expected_counts(second).items():
             totals[label] = totals.get(label, 0) + n
         assert box_counts(p) == totals
         rows = {row["name"]: row["n_boxes"] for row in p.query(limit=None)}
-        assert rows["other1.png"] == 7 and rows["other2.png"] == 40
+        assert rows["other1.png"] == 7 and rows["other2.png"] == 6000
+        assert rows["img4.png"] == 1200 and rows["img1.png"] == 300
+        most = p.query(sort="-n_boxes", limit=3)
+        assert [row["name"] for row in most] == ["other2.png", "img4.png", "img1.png"]
 
 
 def test_bad_boxes_among_many_are_named_in_file_order_as_alone(tmp_path):

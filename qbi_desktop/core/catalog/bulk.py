@@ -221,3 +221,52 @@ def _shares_provenance(db: sqlite3.Connection, container: int, provenance: dict[
         "UPDATE containers SET provenance = ? WHERE id = ?", (json.dumps(provenance), container)
     )
     return True
+
+
+#: The count triggers that fire once per inserted box (derived.py)
+_BOX_INSERT_TRIGGERS = ("box_counts_insert", "box_label_counts_insert")
+#: From this many boxes in one insert, the counts are made once after it (dropping and making
+#: the triggers again changes the schema, which every other connection then reads again)
+BULK_BOXES = 5000
+
+
+@contextlib.contextmanager
+def box_inserts(db: sqlite3.Connection, count: int) -> Iterator[None]:
+    """Within a write transaction, around a block that only inserts ``count`` boxes: when they
+    are many, the per-box count triggers are dropped for the block and the items' box counts
+    and the label counts made up once at its end, from the boxes with ids above the largest
+    before it (new rows of a block without deletes). Into an existing catalog, a COCO file of
+    300 000 boxes spent ~40 us per box in the triggers, more than the rest of the import."""
+    triggers = []
+    if count >= BULK_BOXES:
+        placeholders = ", ".join("?" * len(_BOX_INSERT_TRIGGERS))
+        triggers = db.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+            f"AND name IN ({placeholders})",
+            _BOX_INSERT_TRIGGERS,
+        ).fetchall()
+    if not triggers:
+        yield
+        return
+    last = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM boxes").fetchone()[0])
+    for name, _sql in triggers:
+        db.execute(f'DROP TRIGGER "{name}"')
+    try:
+        yield
+    finally:
+        names = {name for name, _sql in triggers}
+        if "box_counts_insert" in names:
+            db.execute(
+                "UPDATE items SET n_boxes = n_boxes + "
+                "(SELECT COUNT(*) FROM boxes b WHERE b.item_id = items.id AND b.id > ?) "
+                "WHERE id IN (SELECT item_id FROM boxes WHERE id > ?)",
+                (last, last),
+            )
+        if "box_label_counts_insert" in names:
+            db.execute(
+                "INSERT INTO box_label_counts SELECT label, COUNT(*) FROM boxes WHERE id > ? "
+                "GROUP BY label ON CONFLICT(label) DO UPDATE SET n = n + excluded.n",
+                (last,),
+            )
+        for _name, sql in triggers:
+            db.execute(sql)

@@ -15,6 +15,7 @@ import numpy as np
 
 from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog import edits, opinions, schema
+from qbi_desktop.core.catalog.bulk import box_inserts
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.images import hash_file, tiff_bytes
 from qbi_desktop.core.catalog.records import Box, NewItem, _check_choice, now
@@ -109,10 +110,12 @@ class Writer:
             for b in it.boxes
         ]
         if boxes:
-            self.db.executemany(
-                "INSERT INTO boxes(item_id, label, x, y, w, h, annotator) VALUES (?,?,?,?,?,?,?)",
-                boxes,
-            )
+            with box_inserts(self.db, len(boxes)):  # counts made once for many boxes
+                self.db.executemany(
+                    "INSERT INTO boxes(item_id, label, x, y, w, h, annotator) "
+                    "VALUES (?,?,?,?,?,?,?)",
+                    boxes,
+                )
         masked = [(i, it) for i, it in zip(ids, items, strict=True) if it.mask is not None]
         for i, it in masked:
             self.set_mask(i, it.mask, it.annotator, log=False, sync=False)
