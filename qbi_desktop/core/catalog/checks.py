@@ -205,11 +205,14 @@ def check_pages(db: sqlite3.Connection, path: Path, budget: float | None = None)
 
 
 def disk_full(exc: sqlite3.Error, path: Path) -> bool:
-    """SQLite says "database or disk is full", or "disk I/O error" with no room left."""
+    """SQLite says "database or disk is full", or with no room left on the disk an error that
+    running out of room leads to: an I/O error, a page found short ("malformed": a new
+    catalog's first pages could not all be written), or the rollback that the full disk had
+    already done ("cannot rollback - no transaction is active")."""
     text = str(exc).lower()
     if "full" in text:
         return True
-    if "disk i/o error" in text:
+    if any(w in text for w in ("disk i/o error", "malformed", "cannot rollback")):
         free = disk_free(path.parent)
         return free is not None and free < 4 * 1024**2
     return False

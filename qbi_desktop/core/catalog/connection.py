@@ -72,6 +72,8 @@ def connect_catalog(db_path: Path, initialise: bool = False) -> sqlite3.Connecti
         raise CatalogCorruptError(f"{db_path}: cannot use catalog ({exc})") from exc
     except sqlite3.DatabaseError as exc:
         db.close()
+        if initialise and checks.disk_full(exc, db_path):
+            raise DiskFullError(db_path, what=f"the catalog {db_path}") from exc
         raise CatalogCorruptError(
             f"{db_path}: not a readable SQLite catalog ({exc}); restore it from a "
             "backup or export/re-import the data"
