@@ -105,8 +105,8 @@ def test_a_number_key_overrides_and_enter_on_a_labelled_item_opens_it(qtbot, lab
     _key(qtbot, panel.table, getattr(Qt.Key, f"Key_{other}"))
     assert _catalog_label(root, ids[1])[1][-1]["what"] == "label"
     # the counter heard a label that disagreed with the suggestion
-    qtbot.waitUntil(lambda: "of the last 1" in suggest.counter.text(), timeout=5000)
-    assert "suggestions right 0 %" in suggest.counter.text()
+    qtbot.waitUntil(lambda: "of the last 1" in suggest.counter_text(), timeout=5000)
+    assert "suggestions right 0 %" in suggest.counter_text()
     # a labelled item has no suggestion: Enter keeps its meaning (open the item)
     _go(panel, ids[0])
     _key(qtbot, panel.table, Qt.Key.Key_Return)
@@ -117,7 +117,7 @@ def test_a_number_key_overrides_and_enter_on_a_labelled_item_opens_it(qtbot, lab
 def test_label_next_orders_by_the_model_and_follows_new_labels(qtbot, labelling):
     window, panel, suggest, root, ids, truth = labelling
     model = panel.model
-    assert "labelled 40 / remaining 260" in suggest.counter.text()
+    assert "labelled 40 / remaining 260" in suggest.counter_text()
     suggest.queue_box.click()
     assert suggest.queue_on
     table = suggest.table
@@ -144,8 +144,8 @@ def test_label_next_orders_by_the_model_and_follows_new_labels(qtbot, labelling)
     assert len(labelled_now) == 10 and shown[0] in labelled_now
     assert not labelled_now & set(model.ids.tolist())  # they have left the queue
     assert model.ids[0] == current
-    assert "labelled 50 / remaining 250" in suggest.counter.text()
-    assert "of the last 10" in suggest.counter.text()
+    assert "labelled 50 / remaining 250" in suggest.counter_text()
+    assert "of the last 10" in suggest.counter_text()
 
 
 def test_with_one_class_labelled_the_counter_says_what_is_needed(qtbot, main_window, tmp_path):
@@ -161,7 +161,7 @@ def test_with_one_class_labelled_the_counter_says_what_is_needed(qtbot, main_win
     assert panel.open_project(root)
     suggest = panel.suggestions
     qtbot.waitUntil(lambda: suggest.table is not None, timeout=30000)
-    assert "at least two classes (found 1" in suggest.counter.text()
+    assert "at least two classes (found 1" in suggest.counter_text()
     model = panel.model
     assert model.data(model.index(model.row_of(ids[10]), COL_SUGGESTED)) is None
     # Enter keeps opening the item: there is nothing to accept
@@ -243,7 +243,7 @@ def test_annotating_blind_shows_and_accepts_no_suggestion(qtbot, labelling):
     item = ids[120]
     assert model.data(model.index(model.row_of(item), COL_SUGGESTED)) is not None
     blind.action.setChecked(True)
-    qtbot.waitUntil(lambda: "blind" in suggest.counter.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "blind" in suggest.counter_text(), timeout=10000)
     assert model.data(model.index(model.row_of(item), COL_SUGGESTED)) is None
     _go(panel, item)
     assert not panel.detail.text().startswith("Suggested")
@@ -277,23 +277,18 @@ def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
     for column in (0, COL_LABEL, COL_SUGGESTED):  # the thumbnail did not slide out either
         left = table.columnViewportPosition(column)
         assert 0 <= left and left + table.columnWidth(column) <= visible, (column, left, visible)
-    # the counter under the table fits its width, each line says so with "…" when it is cut,
-    # and the counts and how often the suggestions were right are read whole (beside the
-    # switch the line was cut after "labelled 40 / re…" on a laptop)
-    counter = suggest.counter
-    qtbot.waitUntil(lambda: "of the last 3" in counter.text(), timeout=5000)
-    shown = QLabel.text(counter).split("\n")
-    full = counter.text().split("\n")
-    assert (
-        counter.isVisible()
-        and len(shown) == 2
-        and counter.height() >= 2 * (counter.fontMetrics().height())
-    )
-    for line, whole in zip(shown, full, strict=True):
-        assert counter.fontMetrics().horizontalAdvance(line) <= counter.width()
-        assert line == whole or line.endswith("…")
-    assert shown[0] == full[0] and full[0].startswith("labelled ") and "remaining" in full[0]
-    assert re.match(r"suggestions right \d+ % of the last 3", shown[1]), shown
+    # the counter under the table: labelled / remaining beside the switch, how often the
+    # suggestions were right on a line of its own, the dock's whole width, read whole; each line
+    # fits its width and says so with "…" when it is cut (the whole text is the tooltip)
+    qtbot.waitUntil(lambda: "of the last 3" in suggest.counter_text(), timeout=5000)
+    for label in (suggest.counter, suggest.counter_detail):
+        shown, whole = QLabel.text(label), label.text()
+        assert label.isVisible() and label.height() >= label.fontMetrics().height()
+        assert label.fontMetrics().horizontalAdvance(shown) <= label.width()
+        assert shown == whole or shown.endswith("…")
+        assert whole in label.toolTip()
+    assert suggest.counter.text().startswith("labelled ") and "remaining" in suggest.counter.text()
+    assert re.match(r"suggestions right \d+ % of the last 3", QLabel.text(suggest.counter_detail))
     # a column out of view is still scrolled to (F2 types a target in the last columns)
     far = table.model().index(table.currentIndex().row(), 12)
     table.setCurrentIndex(far)

@@ -23,7 +23,7 @@ def test_first_labels_typed_in_an_unlabelled_project_bring_suggestions(
 ):
     root, ids, truth = labelling_project(tmp_path, N)
     panel, suggest = open_with_suggestions(qtbot, main_window, root)
-    assert "at least two classes" in suggest.counter.text()
+    assert "at least two classes" in suggest.counter_text()
     model = panel.model
     # label the first 30 items by their true digit, with the number keys, as a user would
     panel.table.setCurrentIndex(model.index(model.row_of(ids[0]), 1))
@@ -32,8 +32,8 @@ def test_first_labels_typed_in_an_unlabelled_project_bring_suggestions(
         panel.table.setFocus()
         QApplication.processEvents()
         qtbot.keyClick(panel.table, getattr(Qt.Key, f"Key_{truth[i]}"))
-    qtbot.waitUntil(lambda: "labelled 30 / remaining 170" in suggest.counter.text(), timeout=10000)
-    assert "at least two classes" not in suggest.counter.text()
+    qtbot.waitUntil(lambda: "labelled 30 / remaining 170" in suggest.counter_text(), timeout=10000)
+    assert "at least two classes" not in suggest.counter_text()
     unlabelled = ids[30:]
     qtbot.waitUntil(lambda: suggest.suggestion_for(unlabelled[0]) is not None, timeout=10000)
     texts = [model.data(model.index(model.row_of(i), COL_SUGGESTED)) for i in unlabelled]

@@ -70,7 +70,7 @@ def test_the_model_process_follows_the_project_and_ends_with_the_window(
     # the project closed: no process, no counter
     panel.close_project()
     qtbot.waitUntil(lambda: _gone(pid_b), timeout=10000)
-    assert suggest.worker is None and suggest.counter.text() == ""
+    assert suggest.worker is None and suggest.counter_text() == ""
 
     # the window closed with a project open: its process does not outlive it
     suggest = _open(qtbot, panel, a)
@@ -100,4 +100,4 @@ def test_a_killed_model_process_is_replaced_and_suggestions_go_on(qtbot, main_wi
     assert suggest.table.lookup(item) is None  # labelled now
     right = [suggest.suggestion_for(i)[0] == str(truth[n]) for n, i in enumerate(ids) if n > 60]
     assert np.mean(right) > 0.7
-    assert "Suggestions:" not in suggest.counter.text()  # no error shown: nothing was lost
+    assert "Suggestions:" not in suggest.counter_text()  # no error shown: nothing was lost

@@ -112,7 +112,7 @@ def test_label_keys_do_not_lay_the_panel_out_again(qtbot, labelling):
     qtbot.wait(400)  # the counter's refresh too (at most every 250 ms)
     _settled(qtbot, window)
     paints.on = False
-    assert "labelled 48" in suggest.counter.text()
+    assert "labelled 48" in suggest.counter_text()
     # the detail line's and the counter's new text stayed in their own lines: no relayout
     # of the panel, whose tab widget then repaints the whole tab (tab bar, table frame,
     # header, scroll bars) at every key

@@ -150,12 +150,14 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             self.model_actions[key] = action
         self.model_button.setMenu(self.model_menu)
         self._show_model("knn")
-        # two lines under the switch, the dock's whole width: labelled / remaining, then how
-        # often the suggestions were right (beside the switch, a laptop's ~280 px dock cut it
-        # after "labelled 49 / re…"); each line cut with "…" if it must be, the whole text is
-        # its tooltip
+        # beside the switch: labelled / remaining (cut with "…" in a laptop's ~280 px dock,
+        # the whole text is the tooltip); under it, the dock's whole width: how often the
+        # suggestions were right and what is still being read. Two lines, not three: the
+        # table keeps its six thumbnail rows on a 1366x768 screen
         self.counter = ElidedLabel("", Qt.TextElideMode.ElideRight)
         self.counter.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.counter_detail = ElidedLabel("", Qt.TextElideMode.ElideRight)
+        self.counter_detail.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.bar = QWidget()
         rows = QVBoxLayout(self.bar)
         rows.setContentsMargins(0, 0, 0, 0)
@@ -163,10 +165,10 @@ class BrowserSuggestions(LabelNextQueue, QObject):
         row = QHBoxLayout()
         row.addWidget(self.queue_box)
         row.addWidget(self.model_button)
-        row.addStretch(1)
+        # held: their text changes while labels come in, and must not lay the panel out again
+        row.addWidget(SteadyLine(self.counter), 1)
         rows.addLayout(row)
-        # held: its text changes while labels come in, and must not lay the panel out again
-        rows.addWidget(SteadyLine(self.counter, lines=2))
+        rows.addWidget(SteadyLine(self.counter_detail))
         # under the table, above the item's detail line (which says the current suggestion)
         layout = panel.items_layout
         layout.insertWidget(layout.indexOf(panel.detail_line), self.bar)
@@ -374,26 +376,34 @@ class BrowserSuggestions(LabelNextQueue, QObject):
 
     def _failed(self, generation: int, message: str) -> None:
         if generation == self.generation:
-            self.counter.setText(f"Suggestions: {message}")
+            self._set_counter(self.counter.text(), f"Suggestions: {message}")
 
     def _ended(self) -> None:
         if self.dirty and self.root is not None:
             self.schedule(0)
 
     # -- counter ----------------------------------------------------------------------------
+    def _set_counter(self, counts: str, detail: str) -> None:
+        self.counter.setText(counts)
+        self.counter_detail.setText(detail)
+
+    def counter_text(self) -> str:
+        """The counter's two lines, whole (each may be shown cut with "…")."""
+        return "\n".join(line for line in (self.counter.text(), self.counter_detail.text()) if line)
+
     def _show_counter(self) -> None:
         t = self.table
         if self.root is None:
-            self.counter.setText("")
+            self._set_counter("", "")
             return
         counts = self._catalog_counts()
         if t is None:
-            start = "" if counts is None else f"labelled {counts[0]:,} / remaining {counts[1]:,}\n"
-            self.counter.setText(f"{start}Suggestions: reading the labels…")
+            start = "" if counts is None else f"labelled {counts[0]:,} / remaining {counts[1]:,}"
+            self._set_counter(start, "Suggestions: reading the labels…")
             return
         if self.hidden():
-            self.counter.setText("Suggestions are off while annotating blind")
-            self.counter.setToolTip(
+            self._set_counter("", "Suggestions are off while annotating blind")
+            self.counter_detail.setToolTip(
                 "The model learns from everyone's labels: its suggestions would show the "
                 "other annotators' work"
             )
@@ -413,13 +423,14 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             parts.append(f"{t.resized:,} resized for the features")
         if t.left_out:
             parts.append(f"{len(t.left_out)} unreadable item(s) left out")
-        self.counter.setText("\n".join([counted, " · ".join(parts)]))
+        self._set_counter(counted, " · ".join(parts))
         tip = [counted, *parts, f"{MODELS[t.model]} on pixels, {t.trained_on:,} labels"]
         if t.resized:
             tip.append(f"{t.resized:,} item(s) resized or converted for the features:")
             tip += [f"  {name}: {why}" for name, why in t.resized_names[:5]]
         tip += [f"left out: {name} ({why})" for name, why in t.left_out[:5]]
         self.counter.setToolTip("\n".join(tip))
+        self.counter_detail.setToolTip("\n".join(tip))
 
     def current_text(self, item: dict) -> str:
         """The detail line's words for an unlabelled item with a suggestion, else ""."""

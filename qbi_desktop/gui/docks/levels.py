@@ -49,7 +49,9 @@ class LevelsPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background=None)
-        self.plot.setMinimumHeight(80)  # beside the Browser the column is shared (layout.py)
+        # beside the Browser the column is shared (layout.py): the least that still reads as a
+        # histogram, so that a laptop screen keeps six thumbnail rows in the Browser
+        self.plot.setMinimumHeight(60)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=True, y=False)
         self.plot.hideAxis("left")
