@@ -22,6 +22,7 @@ from qbi_desktop.core.safefile import read_bytes
 #: and code walking a parsed value recursively would fail near there too.
 MAX_DEPTH = 100
 
+
 def nesting_depth(data: bytes) -> int:
     """How deeply lists/objects nest in JSON ``data`` (brackets inside strings not counted);
     linear and without recursion (~10 ms per MB). Memory: a few bytes per byte of ``data``
