@@ -125,16 +125,23 @@ def intersected_page(
     """By box count with two or more filter columns of one value each: value by value (in
     the sort's direction, from the rarest filter's pair index), each value's matches from the
     pair ranges of all of them merged (ranges.intersection), in id order."""
+    rest, params = _other_filters(db, f, drivers)
+    part_of = intersection(db, drivers, "n_boxes", rest, params)
+    column, index, value, _n = drivers[0]
+    values = key_values(db, index, column, value, "n_boxes", descending)
+    return parts_page((part_of(v) for v in values), offset, limit)
+
+
+def _other_filters(
+    db: sqlite3.Connection, f: Filters, drivers: list[tuple[str, str, Any, int]]
+) -> tuple[str, list]:
+    """The filters the drivers' pair ranges do not already apply, as an ``AND ...`` clause
+    that keeps SQLite on the forced walk (and its parameters)."""
     columns = {column for column, _i, _v, _n in drivers}
     rest, params = where_clause(
         replace(f, **{k: None for k, c in _FACETS.items() if c in columns}), db
     )
-    part_of = intersection(
-        db, drivers, "n_boxes", no_filter_indexes(rest.replace("WHERE ", "AND ", 1)), params
-    )
-    column, index, value, _n = drivers[0]
-    values = key_values(db, index, column, value, "n_boxes", descending)
-    return parts_page((part_of(v) for v in values), offset, limit)
+    return no_filter_indexes(rest.replace("WHERE ", "AND ", 1)), params
 
 
 def no_filter_indexes(where: str) -> str:
@@ -164,11 +171,7 @@ def merged_name_page(
     that is not text: the caller sorts the matches)."""
     if descending and offset > MERGED_OFFSET:
         return None
-    columns = {column for column, _i, _v, _n in drivers}
-    rest, params = where_clause(
-        replace(f, **{k: None for k, c in _FACETS.items() if c in columns}), db
-    )
-    rest = no_filter_indexes(rest.replace("WHERE ", "AND ", 1))
+    rest, params = _other_filters(db, f, drivers)
     arms = " INTERSECT ".join(
         f"SELECT name, id FROM items INDEXED BY {index} WHERE {column} IS ?"
         for column, index, _v, _n in drivers
