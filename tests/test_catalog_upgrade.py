@@ -128,3 +128,15 @@ def test_a_command_on_an_older_catalog_announces_the_update(v8):
     assert _state(v8)[0] == SCHEMA_VERSION
     again = run_cli("classes", "--project", str(v8))
     assert again.returncode == 0 and "Updating" not in again.stderr
+
+
+def test_an_older_catalog_in_a_folder_whose_name_a_uri_escapes_is_updated_too(tmp_path):
+    """'#', '?' and '%' in a folder's name: read as a URI unescaped, the catalog was not found
+    older, and its migration ran inside the open, with nothing shown."""
+    root = tmp_path / "beam#3 ?50%"
+    shutil.copytree(V8, root)
+    assert pending(root)
+    assert run_job(upgrade_job(root)) == 8
+    assert not pending(root)
+    with open_project(root) as project:
+        assert project.db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -17,6 +17,9 @@ from qbi_desktop.core.catalog.errors import (
 )
 from qbi_desktop.core.errors import UserFacingError
 
+#: The catalog file in a project folder.
+CATALOG = "catalog.sqlite"
+
 #: Page size of a new catalog (bytes; SQLite's default is 4096). An MNIST import (70 000 items,
 #: 25 indexes on items) builds its indexes and writes and checkpoints its ~48 MB in about a
 #: tenth less CPU with 8 KiB pages (fewer pages to split, fill and copy); a label edit writes

@@ -44,6 +44,7 @@ from qbi_desktop.core.catalog.checkpoints import (
     turn_off_automatic,
 )
 from qbi_desktop.core.catalog.connection import (
+    CATALOG,
     _translate,
     check_writable,
     connect_catalog,
@@ -69,8 +70,6 @@ from qbi_desktop.core.catalog.records import (  # noqa: F401 (re-exported)
 from qbi_desktop.core.catalog.writer import Writer
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, run_job
-
-CATALOG = "catalog.sqlite"
 
 __all__ = [
     "CATALOG",

@@ -14,12 +14,9 @@ import sqlite3
 from pathlib import Path
 
 from qbi_desktop.core.catalog import checks, schema
+from qbi_desktop.core.catalog.connection import CATALOG, open_read_only
 from qbi_desktop.core.catalog.errors import CatalogCorruptError
 from qbi_desktop.core.jobs import Job
-
-#: The catalog file in a project folder (project.CATALOG; not imported: project.py imports
-#: the whole catalog).
-CATALOG = "catalog.sqlite"
 
 
 def pending(root: str | Path) -> bool:
@@ -29,7 +26,7 @@ def pending(root: str | Path) -> bool:
     if not path.is_file():
         return False
     try:
-        db = sqlite3.connect(f"file:{path.as_posix()}?mode=ro", uri=True)
+        db = open_read_only(path)  # a URI made right: '#', '?' or '%' in a folder's name
         try:
             version = schema.schema_version(db)
         finally:
