@@ -39,7 +39,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -69,6 +68,7 @@ from qbi_desktop.gui.docks.augment_render import (
     make_base,
 )
 from qbi_desktop.gui.docks.levels import colormap_lut
+from qbi_desktop.gui.progress_bar import ProgressBar
 
 KERAS_NOTE = (
     "Keras mode reproduces ImageDataGenerator exactly, defects included: "
@@ -155,7 +155,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         self.batch_button.setToolTip(
             "Write an augmented dataset (N copies of each image of a folder or the project)"
         )
-        self.batch_progress = QProgressBar()
+        self.batch_progress = ProgressBar()
         self.batch_progress.setTextVisible(True)
         self.batch_cancel = QPushButton("Cancel")
         self.batch_progress.hide()

@@ -38,7 +38,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSizePolicy,
@@ -66,6 +65,7 @@ from qbi_desktop.gui.docks.baselines_history import (
     short_source,
 )
 from qbi_desktop.gui.docks.baselines_views import CompareView, ResultView
+from qbi_desktop.gui.progress_bar import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ class BaselinesPanel(FinishMixin, GalleryMixin, QWidget):
         self.cancel_all_button = QPushButton("Cancel all")
         self.cancel_all_button.setToolTip("Stop the running baseline and drop the queued ones")
         self.cancel_all_button.clicked.connect(self.cancel_all)
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
         self.progress.setValue(0)

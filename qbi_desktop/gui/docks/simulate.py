@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -50,6 +49,7 @@ from qbi_desktop.core.simulate import (
     write_simulated_set,
 )
 from qbi_desktop.gui.elided_label import ElidedLabel
+from qbi_desktop.gui.progress_bar import ProgressBar
 
 GEOMETRIC, TEMPLATE = "geometric", "template"
 PREVIEW_SHARE = 0.45  # of the panel's height, for the preview image (see _share_height)
@@ -143,7 +143,7 @@ class SimulatePanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         self.cancel_button.hide()  # shown with the progress bar while a generation runs
-        self.progress = QProgressBar()
+        self.progress = ProgressBar()
         self.progress.setTextVisible(True)
         self.progress.hide()
         # the black preview area is not left unexplained before the first preview

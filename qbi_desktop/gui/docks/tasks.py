@@ -8,7 +8,6 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QHeaderView,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QTableWidget,
@@ -17,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.gui.progress_bar import ProgressBar
 from qbi_desktop.gui.workers import Task, TaskManager
 
 
@@ -72,7 +72,7 @@ class TasksPanel(QWidget):
         self.table.insertRow(0)
         self.table.setItem(0, 0, QTableWidgetItem(task.title))
         self.table.setItem(0, 1, QTableWidgetItem(task.state))
-        bar = QProgressBar()
+        bar = ProgressBar()
         bar.setRange(0, 0)
         bar.setTextVisible(True)
         cancel = QPushButton("Cancel")
@@ -108,8 +108,8 @@ class TasksPanel(QWidget):
 
         task.progress.connect(on_progress)
         task.state_changed.connect(on_state)
-        # A text from the first paint, before the job reports. Set while the bar is not in the
-        # table yet: a visible QProgressBar repaints at once on setValue (~1 ms of a Run click).
+        # A text from the first paint, before the job reports; set before the bar is placed in
+        # the table, where each change would also mark the table's cell for repainting.
         on_progress(task.last_progress)
         self.table.setCellWidget(0, 2, bar)
         self.table.setCellWidget(0, 3, cancel)

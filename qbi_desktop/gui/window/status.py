@@ -6,9 +6,10 @@ import logging
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from qbi_desktop.gui.annotator import AnnotatorButton
+from qbi_desktop.gui.progress_bar import ProgressBar
 
 log = logging.getLogger("qbi_desktop")
 
@@ -21,7 +22,7 @@ class StatusMixin:
         self.readout = QLabel("")
         self.readout.setMinimumWidth(260)
         self.zoom_label = QLabel("")
-        self.task_bar = QProgressBar()
+        self.task_bar = ProgressBar()
         self.task_bar.setMaximumWidth(220)
         self.task_bar.setTextVisible(True)
         self.task_bar.hide()

@@ -1,0 +1,120 @@
+"""Progress reports are drawn with the window's next paint, never painted there and then.
+
+A QProgressBar repaints synchronously when its value moves, and a synchronous repaint paints
+every dirty region of the window at once: while a baseline ran, one report of progress then
+took 15-40 ms of the GUI thread (over 100 ms on a busy machine), with the results' plots
+waiting to be drawn. These tests count the paint events Qt delivers while the app takes in a
+report: there must be none, and the bars must show the report after the next paint.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from PySide6.QtCore import QEvent, QObject
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
+
+from qbi_desktop.core.jobs import Progress
+from qbi_desktop.gui.docks.baselines_history import RunRecord
+from qbi_desktop.gui.progress_bar import ProgressBar
+
+
+class PaintCounter(QObject):
+    """Counts the paint events the whole application delivers."""
+
+    def __init__(self):
+        super().__init__()
+        self.paints = 0
+        QApplication.instance().installEventFilter(self)
+
+    def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+        if event.type() == QEvent.Type.Paint:
+            self.paints += 1
+        return False
+
+    def remove(self) -> None:
+        QApplication.instance().removeEventFilter(self)
+
+
+@pytest.fixture
+def paints():
+    counter = PaintCounter()
+    yield counter
+    counter.remove()
+
+
+def _shown_bar(qtbot) -> tuple[QWidget, ProgressBar]:
+    holder = QWidget()
+    qtbot.addWidget(holder)
+    bar = ProgressBar()
+    bar.setTextVisible(True)
+    QVBoxLayout(holder).addWidget(bar)
+    holder.resize(300, 60)
+    holder.show()
+    qtbot.waitExposed(holder)
+    return holder, bar  # the holder is kept: the bar is its child
+
+
+def test_a_new_value_is_painted_later_and_once(qtbot, paints):
+    _holder, bar = _shown_bar(qtbot)
+    bar.setRange(0, 100)
+    qtbot.wait(50)
+    before = bar.grab().toImage()
+    paints.paints = 0
+    for value in (10, 30, 60):
+        bar.setValue(value)
+    assert paints.paints == 0  # nothing painted while the reports came in
+    assert bar.value() == 60
+    qtbot.waitUntil(lambda: paints.paints > 0, timeout=2000)
+    qtbot.wait(50)
+    assert bar.grab().toImage() != before  # the bar moved on screen
+
+
+def test_a_new_range_that_resets_the_value_is_not_painted_at_once(qtbot, paints):
+    """setRange on a value outside the new range resets the bar, which repaints at once."""
+    _holder, bar = _shown_bar(qtbot)
+    bar.setRange(0, 1000)
+    bar.setValue(900)
+    qtbot.wait(50)
+    paints.paints = 0
+    bar.setRange(0, 10)
+    bar.reset()
+    assert paints.paints == 0
+    assert (bar.minimum(), bar.maximum()) == (0, 10)
+    qtbot.waitUntil(lambda: paints.paints > 0, timeout=2000)
+
+
+def test_a_running_tasks_reports_paint_nothing_in_the_window_at_once(qtbot, main_window, paints):
+    """The status bar's bar, the Tasks panel's row and the Baselines panel's bar all take a
+    report of a real running task without painting; after the next paint they show it."""
+    main_window.docks["tasks"].show()
+    panel = main_window.panels["baselines"]
+    panel.show_panel()
+    release = threading.Event()
+
+    def job():
+        yield Progress(1, 10, "starting")
+        release.wait(10)
+        return None
+
+    # the run's record in the Baselines history, whose bar follows the task as a run's does
+    record = RunRecord(id=1, source="mnist:x", config={}, created="now", state="running")
+    panel.model.add(record)
+    task = main_window.tasks.submit("a long job", job)
+    task.progress.connect(lambda p: panel._progress(record, p))
+    try:
+        qtbot.waitUntil(lambda: main_window.task_bar.isVisible(), timeout=5000)
+        qtbot.wait(300)  # every bar has been painted with the first report
+        paints.paints = 0
+        task._on_worker_progress(Progress(7, 10, "comparing test rows"))  # as the queued report
+        main_window._update_task_bar()
+        assert paints.paints == 0
+        qtbot.waitUntil(lambda: paints.paints > 0, timeout=2000)
+        assert main_window.task_bar.value() == 7
+        assert panel.progress.value() == 7
+        row_bar = main_window.tasks_panel.table.cellWidget(0, 2)
+        assert isinstance(row_bar, ProgressBar) and row_bar.value() == 7
+    finally:
+        release.set()
+        main_window.tasks.wait(5000)
