@@ -118,3 +118,13 @@ def test_a_running_tasks_reports_paint_nothing_in_the_window_at_once(qtbot, main
     finally:
         release.set()
         main_window.tasks.wait(5000)
+
+
+def test_every_progress_bar_of_the_window_takes_reports_without_painting(main_window):
+    """A bar added later as a plain QProgressBar would bring the repaints back."""
+    from PySide6.QtWidgets import QProgressBar
+
+    bars = main_window.findChildren(QProgressBar)
+    assert len(bars) >= 4  # the status bar's, Baselines', Simulate's and Augment's
+    plain = [bar for bar in bars if not isinstance(bar, ProgressBar)]
+    assert plain == []
