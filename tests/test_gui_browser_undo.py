@@ -124,3 +124,52 @@ def test_review_clear_label_and_notes_undo_one_edit_each(qtbot, opened):
     _key(qtbot, table, Qt.Key.Key_Z, CTRL)
     assert open_project(root).get(a0)["review"] == "unreviewed"
     assert annotate.session.editor.undo_depth == 0  # no stroke was made or touched
+
+
+def _press_through_window(widget) -> None:
+    """A click on ``widget`` as the platform delivers it: to its window, at the widget's
+    place; Qt hands it to the widget under that point."""
+    from PySide6.QtTest import QTest
+
+    top = widget.window()
+    at = widget.mapTo(top, widget.rect().center())
+    under = top.childAt(at)
+    assert under is widget or widget.isAncestorOf(under)
+    QTest.mouseClick(top.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0), at)
+    QApplication.processEvents()
+
+
+def test_a_click_on_a_caption_of_a_panel_makes_undo_act_there(qtbot, opened):
+    """A stroke, then a label in the Browser; a click on a caption of the Annotate panel (a
+    label, which takes no focus itself) turns Edit > Undo to the stroke."""
+    from PySide6.QtWidgets import QLabel
+
+    window, browser, annotate, root, a0 = opened
+    session = annotate.session
+    with open_project(root) as project:
+        b0 = _id_of(project, "b0")
+    _mouse_stroke(qtbot, window, [(10, 30), (20, 30)])
+    painted = session.mask.copy()
+    assert not np.array_equal(painted, _old_mask())
+    browser.classes_edit.setText("a, b")
+    browser.table.selectRow(browser.model.row_of(b0))
+    _key(qtbot, browser.table, Qt.Key.Key_0)
+    router = window.undo_router
+    router.menu.aboutToShow.emit()
+    assert router.undo_action.text().endswith("(Browser)")
+
+    dock = window.docks["annotate"]
+    dock.show()
+    dock.raise_()
+    QApplication.processEvents()
+    caption = next(
+        label
+        for label in annotate.findChildren(QLabel)
+        if label.isVisible() and label.focusPolicy() == Qt.FocusPolicy.NoFocus and label.text()
+    )
+    _press_through_window(caption)
+    router.menu.aboutToShow.emit()
+    assert router.undo_action.text().endswith("(Annotate)")
+    router.undo_action.trigger()
+    assert np.array_equal(session.mask, _old_mask())  # the stroke is undone
+    assert _label(root, b0) == "a"  # the label stays

@@ -28,12 +28,19 @@ from PySide6.QtWidgets import (
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _wheel(widget, steps: int = -1) -> None:
-    """One notch of the mouse wheel over the middle of ``widget`` (negative: scroll down)."""
-    centre = QPointF(widget.width() / 2, widget.height() / 2)
+def _wheel(widget, steps: int = -1) -> bool:
+    """One notch of the mouse wheel over the middle of ``widget`` (negative: scroll down), sent
+    to its window as the platform sends it: Qt hands it to the widget under the pointer.
+    False if ``widget`` is not the one under the pointer (covered, scrolled away)."""
+    top = widget.window()
+    centre = QPoint(widget.width() // 2, widget.height() // 2)
+    at = widget.mapTo(top, centre)
+    under = top.childAt(at)
+    if under is None or not (under is widget or widget.isAncestorOf(under)):
+        return False
     event = QWheelEvent(
-        centre,
-        QPointF(widget.mapToGlobal(centre.toPoint())),
+        QPointF(at),
+        QPointF(widget.mapToGlobal(centre)),
         QPoint(0, 0),
         QPoint(0, 120 * steps),
         Qt.MouseButton.NoButton,
@@ -41,7 +48,8 @@ def _wheel(widget, steps: int = -1) -> None:
         Qt.ScrollPhase.NoScrollPhase,
         False,
     )
-    QApplication.sendEvent(widget, event)
+    QApplication.sendEvent(top.windowHandle(), event)
+    return True
 
 
 def _value(widget):
@@ -65,13 +73,13 @@ def test_wheel_over_dock_controls_scrolls_instead_of_changing_them(qtbot, main_w
     scroll.ensureWidgetVisible(cmap)
     bar.setValue(0)
     before = cmap.currentIndex()
-    _wheel(cmap, -1)
+    assert _wheel(cmap, -1)
     assert cmap.currentIndex() == before, "the wheel changed the colour map while scrolling"
     assert bar.value() > 0, "the dock did not scroll"
     assert not cmap.hasFocus()
     # with focus (clicked or tabbed into) the wheel does change it
     cmap.setFocus(Qt.FocusReason.TabFocusReason)
-    _wheel(cmap, -1)
+    assert _wheel(cmap, -1)
     assert cmap.currentIndex() == before + 1
 
 
@@ -81,14 +89,22 @@ def test_wheel_changes_no_control_in_any_dock(qtbot, main_window):
     changed = []
     seen = 0
     for name, dock in main_window.docks.items():
+        dock.show()
+        dock.raise_()
+        QApplication.processEvents()
         controls = [c for kind in kinds for c in dock.findChildren(kind)]
         for control in controls:
             if isinstance(control, QScrollBar) or not control.isEnabled():
                 continue
-            seen += 1
+            if not control.isVisibleTo(dock):
+                continue
+            dock.widget().ensureWidgetVisible(control)
+            QApplication.processEvents()
             before = _value(control)
             for steps in (-1, 1, 1):
-                _wheel(control, steps)
+                if not _wheel(control, steps):
+                    break
+                seen += int(steps == -1)
                 if _value(control) != before:
                     changed.append(f"{name}: {type(control).__name__} {control.objectName()}")
                     break

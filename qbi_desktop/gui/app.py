@@ -289,8 +289,9 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
                 return True
             return False
 
-    file_open_filter = FileOpenFilter(app)
-    app.installEventFilter(file_open_filter)
+    if sys.platform == "darwin":
+        # only there: a filter on the application is a call into Python for every event
+        app.installEventFilter(FileOpenFilter(app))
     if os.environ.get("QBI_DESKTOP_REPORT_READY"):
         _report_when_ready(window)
     if files:

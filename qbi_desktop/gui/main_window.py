@@ -8,7 +8,7 @@ import importlib
 import logging
 
 from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QApplication, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
 from qbi_desktop.gui import wheel_guard
 from qbi_desktop.gui.annotator import Annotator
@@ -99,7 +99,7 @@ class MainWindow(
         # Asked before closing: guard(document) for one image, guard(None) for the window; a guard
         # returning False (the user chose Cancel) stops the close. Panels append to it.
         self.close_guards: list = []
-        wheel_guard.install(QApplication.instance())  # the wheel scrolls docks, not their combos
+        wheel_guard.install(self)  # the wheel scrolls docks, not their combos
         self._build_docks()
         self._build_status_bar()
         self._build_menus()

@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QWidget
 
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.window_input import window_input
 
 UNDO_KEYS = ("Ctrl+Z",)
 REDO_KEYS = ("Ctrl+Shift+Z", "Ctrl+Y")
@@ -144,9 +145,11 @@ class UndoRouter(QObject):
         self.undo_action = self._action("&Undo", self.undo, UNDO_KEYS)
         self.redo_action = self._action("&Redo", self.redo, REDO_KEYS)
         self.menu.aboutToShow.connect(self.refresh)
-        app = QApplication.instance()
-        app.focusChanged.connect(self._focus_changed)
-        app.installEventFilter(self)
+        QApplication.instance().focusChanged.connect(self._focus_changed)
+        # A press (mouse or pen) into a panel makes it current even when it takes no focus.
+        window_input(window).add(
+            (QEvent.Type.MouseButtonPress, QEvent.Type.TabletPress), self._pressed
+        )
         self.refresh()
 
     def _edit_menu(self):
@@ -191,12 +194,8 @@ class UndoRouter(QObject):
     def _focus_changed(self, _old: QWidget | None, new: QWidget | None) -> None:
         self.activate(self.context_of(new))
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt API)
-        # A click (or pen touch) into a panel makes it current even when it takes no focus.
-        if event.type() in (QEvent.Type.MouseButtonPress, QEvent.Type.TabletPress) and (
-            isinstance(watched, QWidget)
-        ):
-            self.activate(self.context_of(watched))
+    def _pressed(self, target: QWidget, _event: QEvent) -> bool:
+        self.activate(self.context_of(target))
         return False
 
     # -- actions -------------------------------------------------------------------------------

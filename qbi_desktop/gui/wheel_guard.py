@@ -2,15 +2,16 @@
 
 Scrolling down a long dock passes combo boxes and spin boxes under the pointer; Qt hands them
 the wheel, so a setting changed without the user noticing (a colour map, a percentile, a model).
-One application-wide filter fixes it for every dock, including controls that panels create
-later: an unfocused control in a dock gives the wheel to the nearest scrolling area around it
-(the dock's scroll area, a table) and is not focused by it. Click or Tab into the control first
-to use the wheel on it.
+One handler of the window's input (:mod:`window_input`) fixes it for every dock, including
+controls that panels create later: an unfocused control in a dock gives the wheel to the nearest
+scrolling area around it (the dock's scroll area, a table) and is not focused by it. Click or Tab
+into the control first to use the wheel on it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt
+from PySide6.QtCore import QEvent
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSlider,
@@ -21,6 +22,8 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QWidget,
 )
+
+from qbi_desktop.gui.window_input import window_input
 
 GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)
 
@@ -58,27 +61,31 @@ def _scroll_target(control: QWidget) -> QWidget | None:
     return None
 
 
-class WheelGuard(QObject):
-    """Install once on the QApplication (:func:`install`)."""
+def _guard(target: QWidget, event: QWheelEvent) -> bool:
+    """The wheel over an unfocused control in a dock: to the scrolling area around it."""
+    control = _guarded_control(target)
+    if control is None or control.hasFocus() or not _in_dock(control):
+        return False
+    scroller = _scroll_target(control)
+    if scroller is not None:
+        at = event.globalPosition()
+        QApplication.sendEvent(
+            scroller,
+            QWheelEvent(
+                scroller.mapFromGlobal(at),
+                at,
+                event.pixelDelta(),
+                event.angleDelta(),
+                event.buttons(),
+                event.modifiers(),
+                event.phase(),
+                event.inverted(),
+                event.source(),
+            ),
+        )
+    return True  # never to the control
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt naming
-        if event.type() != QEvent.Type.Wheel:
-            return False
-        control = _guarded_control(obj)
-        if control is None or control.hasFocus() or not _in_dock(control):
-            return False
-        if control.focusPolicy() == Qt.FocusPolicy.WheelFocus:
-            control.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel does not focus it
-        target = _scroll_target(control)
-        if target is not None:
-            QApplication.sendEvent(target, event)
-        return True  # never to the control
 
-
-def install(app: QApplication) -> WheelGuard:
-    """Guard every dock of ``app`` (idempotent: one guard per application)."""
-    guard = app.findChild(WheelGuard)
-    if guard is None:
-        guard = WheelGuard(app)
-        app.installEventFilter(guard)
-    return guard
+def install(window) -> None:
+    """Guard every dock of ``window`` (a QMainWindow), docked or floating."""
+    window_input(window).add((QEvent.Type.Wheel,), _guard)
