@@ -128,3 +128,32 @@ def test_every_progress_bar_of_the_window_takes_reports_without_painting(main_wi
     assert len(bars) >= 4  # the status bar's, Baselines', Simulate's and Augment's
     plain = [bar for bar in bars if not isinstance(bar, ProgressBar)]
     assert plain == []
+
+
+def test_the_status_bar_says_what_runs_as_tasks_come_and_report(qtbot, main_window):
+    """Its text is laid out again only when it changes: a second task and a new message must
+    still show."""
+    release = threading.Event()
+
+    def job(message):
+        def run():
+            yield Progress(1, 10, message)
+            release.wait(10)
+            return None
+
+        return run
+
+    first = main_window.tasks.submit("first job", job("reading"))
+    bar = main_window.task_bar
+    try:
+        qtbot.waitUntil(
+            lambda: bar.isVisible() and bar.toolTip() == "first job: reading", timeout=5000
+        )
+        assert bar.text().startswith("first job")
+        first._on_worker_progress(Progress(2, 10, "writing"))  # as the queued report
+        qtbot.waitUntil(lambda: bar.toolTip() == "first job: writing", timeout=2000)
+        main_window.tasks.submit("second job", job("waiting"))
+        qtbot.waitUntil(lambda: "(+1)" in bar.text(), timeout=5000)
+    finally:
+        release.set()
+        main_window.tasks.wait(5000)

@@ -89,7 +89,8 @@ class TasksPanel(QWidget):
                 bar.setRange(0, 1)
                 bar.setValue(0)
             bar.setFormat(f"%p% {progress.message}" if progress.total else progress.message)
-            bar.setToolTip(progress.message)  # in full, should the cell cut it
+            if bar.toolTip() != progress.message:  # in full, should the cell cut it
+                bar.setToolTip(progress.message)
 
         def on_state(state: str) -> None:
             state_item.setText(state)

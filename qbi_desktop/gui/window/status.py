@@ -30,6 +30,7 @@ class StatusMixin:
         self.task_cancel.setFlat(True)
         self.task_cancel.hide()
         self.task_cancel.clicked.connect(self.tasks.cancel_all)
+        self._task_bar_text: tuple[str, int] | None = None  # what the bar's text was made for
         self.annotator_button = AnnotatorButton(self.annotator)
         bar.addPermanentWidget(self.annotator_button)
         bar.addPermanentWidget(self.readout)
@@ -89,12 +90,17 @@ class StatusMixin:
             self.task_bar.setRange(0, 0)
         more = f" (+{len(active) - 1})" if len(active) > 1 else ""
         # one line cut with "…" to the bar (a long title wrapped to two lines, the second cut
-        # off); the whole title and what the job is doing are its tooltip
+        # off); the whole title and what the job is doing are its tooltip. Laid out again only
+        # when the title or the bar's width changes: this runs 10 times a second.
         text = f"{task.title}{more}"
         room = max(40, self.task_bar.width() - 12)
-        elided = self.task_bar.fontMetrics().elidedText(text, Qt.TextElideMode.ElideRight, room)
-        self.task_bar.setFormat(elided)
-        self.task_bar.setToolTip(f"{text}: {progress.message}" if progress.message else text)
+        if self._task_bar_text != (text, room):
+            self._task_bar_text = (text, room)
+            metrics = self.task_bar.fontMetrics()
+            self.task_bar.setFormat(metrics.elidedText(text, Qt.TextElideMode.ElideRight, room))
+        tip = f"{text}: {progress.message}" if progress.message else text
+        if self.task_bar.toolTip() != tip:  # each setToolTip sends the bar an event
+            self.task_bar.setToolTip(tip)
         self.task_bar.show()
         self.task_cancel.show()
         if not self._task_timer.isActive():
