@@ -157,3 +157,33 @@ def test_the_status_bar_says_what_runs_as_tasks_come_and_report(qtbot, main_wind
     finally:
         release.set()
         main_window.tasks.wait(5000)
+
+
+def test_a_bar_moves_by_whole_percents_and_always_reaches_its_ends(qtbot):
+    """Reports under 1 % of the bar apart are not taken (nothing would move on screen), but
+    their sum is, and the first and last values always are."""
+    _holder, bar = _shown_bar(qtbot)
+    bar.setRange(0, 10_000)
+    bar.setValue(0)
+    for value in range(1, 100):  # 0.99 % in small steps: nothing visible yet
+        bar.setValue(value)
+    assert bar.value() == 0
+    bar.setValue(100)  # a whole percent from the last value shown
+    assert bar.value() == 100
+    bar.setValue(150)
+    assert bar.value() == 100
+    bar.setValue(10_000)  # the end is always shown
+    assert bar.value() == 10_000
+    bar.setRange(0, 10)  # a short job: every step is more than 1 %
+    for value in range(11):
+        bar.setValue(value)
+        assert bar.value() == value
+
+
+def test_a_bar_that_shows_the_count_takes_every_value(qtbot):
+    _holder, bar = _shown_bar(qtbot)
+    bar.setFormat("%v / %m images")
+    bar.setRange(0, 10_000)
+    bar.setValue(0)
+    bar.setValue(37)
+    assert bar.value() == 37 and bar.text() == "37 / 10000 images"
