@@ -63,6 +63,7 @@ class MainWindow(
     document_shown = Signal(object)  # ImageDocument, after its first frame is set
     error_reported = Signal(str)
     panels_installed = Signal()
+    close_asked = Signal()  # the window is asked to close (before the guards; it may stay open)
 
     def __init__(self, settings=None, defer_panels: bool = False):
         """``defer_panels``: build only the viewer (canvas, files, levels, info, tasks) now and
@@ -189,6 +190,7 @@ class MainWindow(
         self._build_settle_timer()
 
     def closeEvent(self, event):  # noqa: N802
+        self.close_asked.emit()
         if not all(guard(None) for guard in list(self.close_guards)):
             event.ignore()
             return

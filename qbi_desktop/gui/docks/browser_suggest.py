@@ -184,8 +184,10 @@ class BrowserSuggestions(LabelNextQueue, QObject):
         self.model.suggestions = self
         self.model.modelReset.connect(self._model_reset)
         panel.table.installEventFilter(self)
-        if self.window is not None:
-            self.window.installEventFilter(self)  # its Close ends the child process
+        if hasattr(self.window, "close_asked"):  # the main window (None: a Browser of its own)
+            # its close ends the child process (a refused close makes the next update start
+            # another); a signal, not an event filter: that would see every event of the window
+            self.window.close_asked.connect(self._close_worker)
 
     # -- what the table shows ----------------------------------------------------------------
     def hidden(self) -> bool:
@@ -451,11 +453,6 @@ class BrowserSuggestions(LabelNextQueue, QObject):
     # -- Enter accepts ------------------------------------------------------------------------
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 (Qt API)
         kind = event.type()
-        if watched is self.window:
-            if kind == QEvent.Type.Close:
-                # the window closes (a refused close makes the next update start another)
-                self._close_worker()
-            return False
         if kind in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress) and isinstance(
             event, QKeyEvent
         ):
