@@ -187,3 +187,35 @@ def test_a_bar_that_shows_the_count_takes_every_value(qtbot):
     bar.setValue(0)
     bar.setValue(37)
     assert bar.value() == 37 and bar.text() == "37 / 10000 images"
+
+
+def test_a_bar_without_a_count_says_what_runs_and_does_not_animate(qtbot, paints):
+    """Qt's busy indicator for the range (0, 0) draws no text and repaints the window many times
+    a second; ours shows an empty bar with its text, painted once."""
+    _holder, bar = _shown_bar(qtbot)
+    bar.setRange(0, 100)
+    bar.setValue(40)
+    bar.setRange(0, 0)
+    bar.setFormat("Reading 70,000 items…")
+    qtbot.wait(100)
+    assert bar.text() == "Reading 70,000 items…"
+    paints.paints = 0
+    qtbot.wait(500)
+    assert paints.paints <= 1
+
+
+def test_the_status_bar_names_a_task_that_has_no_count_yet(qtbot, main_window):
+    release = threading.Event()
+
+    def job():
+        yield Progress(0, 0, "reading the catalog")
+        release.wait(10)
+        return None
+
+    main_window.tasks.submit("Import 3 files", job)
+    bar = main_window.task_bar
+    try:
+        qtbot.waitUntil(lambda: bar.isVisible() and bar.text() == "Import 3 files", timeout=5000)
+    finally:
+        release.set()
+        main_window.tasks.wait(5000)

@@ -1,4 +1,5 @@
-"""A progress bar that is painted with the window's next paint, never at once.
+"""A progress bar that is painted with the window's next paint, never at once, and that has no
+busy indicator.
 
 QProgressBar repaints synchronously: ``setValue`` (when the bar or its percentage moves) and the
 reset that ``setRange`` does on a value outside the new range call ``QWidget.repaint()``. A
@@ -29,9 +30,19 @@ class ProgressBar(QProgressBar):
         self._deferred(super().setValue, value)
 
     def setRange(self, minimum: int, maximum: int) -> None:  # noqa: N802 - Qt's name
+        if minimum == maximum == 0:
+            # No count yet: an empty bar that still shows its text. Qt's busy indicator for
+            # (0, 0) draws no text at all (what runs went unsaid) and repaints the window 30-60
+            # times a second for as long as it shows.
+            self._deferred(self._empty)
+            return
         if (minimum, maximum) == (self.minimum(), self.maximum()):
             return
         self._deferred(super().setRange, minimum, maximum)
+
+    def _empty(self) -> None:
+        super().setRange(0, 1)
+        super().setValue(0)  # not the reset value below the range, for which Qt draws no text
 
     def reset(self) -> None:
         self._deferred(super().reset)

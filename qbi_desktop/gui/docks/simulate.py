@@ -519,6 +519,7 @@ class SimulatePanel(QWidget):
             self.window.report_error("Simulate: a generation is already running")
             return None
         self.progress.setRange(0, 0)
+        self.progress.setFormat("starting…")
         self.progress.show()
         self.cancel_button.show()
         self.cancel_button.setEnabled(True)
