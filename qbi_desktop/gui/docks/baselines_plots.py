@@ -13,10 +13,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QIcon, QImage, QPainter, QPen, QPicture, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QGraphicsRectItem,
     QHBoxLayout,
     QHeaderView,
@@ -76,23 +77,18 @@ def confusion_colours(cm: np.ndarray, normalised: bool) -> tuple[np.ndarray, np.
     return rgb.astype(np.uint8), lum
 
 
-class _StayActive(QObject):
-    """Drops the window-deactivate events a plot's scene gets when its view is hidden.
-
-    Each time a hidden view was shown again, its scene was re-activated, which repaints every
-    top-level item: the plot, already painted once as it appeared, was painted all over again
-    in the same pass (twice or three times per plot at the end of a run). The plots draw the
-    same whether their scene is active or not, so it stays active once it has been."""
-
-    def eventFilter(self, _obj, event) -> bool:  # noqa: N802
-        return event.type() == QEvent.Type.WindowDeactivate
-
-
 def paint_once_when_shown(plot: pg.PlotWidget) -> None:
-    """Keep ``plot``'s scene active (see :class:`_StayActive`), and apply a new size of its view
-    at once: pyqtgraph applies it at the next paint, which moved every item mid-paint and
-    painted the plot again."""
-    plot.scene().installEventFilter(_StayActive(plot))
+    """Keep ``plot``'s scene active, and apply a new size of its view at once: pyqtgraph applies
+    it at the next paint, which moved every item mid-paint and painted the plot again.
+
+    A scene counts the activations its views send it: a view shown again sends one, hidden it
+    takes one back, and the count rising from 0 re-activates every top-level item, which
+    repaints them: the plot, already painted once as it appeared, was painted all over again in
+    the same pass (twice or three times per plot at the end of a run). One activation of our own,
+    never taken back, keeps the count above 0. The plots draw the same whether their scene is
+    active or not. (An event filter dropping the deactivations did the same, but made every
+    event of the scene a call into Python.)"""
+    QApplication.sendEvent(plot.scene(), QEvent(QEvent.Type.WindowActivate))
     plot.getPlotItem().getViewBox().sigResized.connect(lambda view: view.prepareForPaint())
 
 
