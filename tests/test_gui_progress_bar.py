@@ -219,3 +219,26 @@ def test_the_status_bar_names_a_task_that_has_no_count_yet(qtbot, main_window):
     finally:
         release.set()
         main_window.tasks.wait(5000)
+
+
+def test_a_running_baselines_row_repaints_only_its_state_cell(qtbot, main_window):
+    """The history row of a running run says how far it is; each update is one cell, not the
+    row's twelve (each a call into Python per column and role when painted)."""
+    import time
+
+    from qbi_desktop.gui.docks.baselines import ROW_REFRESH_S
+    from qbi_desktop.gui.docks.baselines_history import STATE_COLUMN
+
+    panel = main_window.panels["baselines"]
+    record = RunRecord(id=1, source="mnist:x", config={}, created="now", state="running")
+    panel.model.add(record)
+    changed = []
+    panel.model.dataChanged.connect(
+        lambda a, b, *_: changed.append(((a.row(), a.column()), (b.row(), b.column())))
+    )
+    time.sleep(ROW_REFRESH_S)
+    panel._progress(record, Progress(3, 10, "predicting"))
+    row = panel.model.records.index(record)
+    assert changed == [((row, STATE_COLUMN), (row, STATE_COLUMN))]
+    shown = panel.model.data(panel.model.index(row, STATE_COLUMN))
+    assert shown == "running 30 %"

@@ -341,7 +341,7 @@ class BaselinesPanel(FinishMixin, GalleryMixin, QWidget):
         now = time.perf_counter()
         if now - self._last_row_refresh >= ROW_REFRESH_S:
             self._last_row_refresh = now
-            self.model.refresh(record)
+            self.model.refresh_state(record)
 
     def _ended(self, record: RunRecord, task) -> None:
         record.state = task.state

@@ -401,6 +401,7 @@ COLUMNS = (
     ("Seed", "random seed of the split / dummy"),
     ("Time", "duration of the run"),
 )
+STATE_COLUMN = [name for name, _tip in COLUMNS].index("State")
 STATE_COLOURS = {
     "queued": QColor(110, 116, 124),
     "running": QColor(25, 113, 194),
@@ -457,6 +458,13 @@ class HistoryModel(QAbstractTableModel):
         if record in self.records:
             row = self.records.index(record)
             self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def refresh_state(self, record: RunRecord) -> None:
+        """Only the State cell ("running 43 %"): a running row's progress repaints one cell,
+        not the whole row with a call into Python per column and role."""
+        if record in self.records:
+            cell = self.index(self.records.index(record), STATE_COLUMN)
+            self.dataChanged.emit(cell, cell)
 
     def row_of(self, record: RunRecord) -> int:
         return self.records.index(record)
