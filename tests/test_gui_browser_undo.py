@@ -7,6 +7,7 @@ strokes; catalog values read back with ``open_project``.
 from __future__ import annotations
 
 import numpy as np
+from gui_window_events import click_through_window
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -39,21 +40,31 @@ CTRL = Qt.KeyboardModifier.ControlModifier
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
 
 
-def test_ctrl_z_undoes_in_the_focused_panel_only(qtbot, opened):
-    window, browser, annotate, root, a0 = opened
-    session = annotate.session
+def _stroke_then_label(qtbot, opened, points, classes: str, key):
+    """A stroke on the canvas, then item b0 labelled with ``key`` in the Browser (its classes
+    ``classes``); b0's id and the painted mask."""
+    window, browser, annotate, root, _a0 = opened
     with open_project(root) as project:
         b0 = _id_of(project, "b0")
-
-    # A stroke on the canvas, then a label with key 3 in the Browser.
-    _mouse_stroke(qtbot, window, [(20, 20), (30, 20)])
-    painted = session.mask.copy()
+    _mouse_stroke(qtbot, window, points)
+    painted = annotate.session.mask.copy()
     assert not np.array_equal(painted, _old_mask())
-    browser.classes_edit.setText("a, b, c, d")
+    browser.classes_edit.setText(classes)
     table = browser.table
     table.setFocus()
     table.selectRow(browser.model.row_of(b0))
-    _key(qtbot, table, Qt.Key.Key_3)
+    _key(qtbot, table, key)
+    return b0, painted
+
+
+def test_ctrl_z_undoes_in_the_focused_panel_only(qtbot, opened):
+    window, browser, annotate, root, a0 = opened
+    session = annotate.session
+    # A stroke on the canvas, then a label with key 3 in the Browser.
+    b0, painted = _stroke_then_label(
+        qtbot, opened, [(20, 20), (30, 20)], "a, b, c, d", Qt.Key.Key_3
+    )
+    table = browser.table
     assert _label(root, b0) == "d"
 
     router = window.undo_router
@@ -126,19 +137,6 @@ def test_review_clear_label_and_notes_undo_one_edit_each(qtbot, opened):
     assert annotate.session.editor.undo_depth == 0  # no stroke was made or touched
 
 
-def _press_through_window(widget) -> None:
-    """A click on ``widget`` as the platform delivers it: to its window, at the widget's
-    place; Qt hands it to the widget under that point."""
-    from PySide6.QtTest import QTest
-
-    top = widget.window()
-    at = widget.mapTo(top, widget.rect().center())
-    under = top.childAt(at)
-    assert under is widget or widget.isAncestorOf(under)
-    QTest.mouseClick(top.windowHandle(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0), at)
-    QApplication.processEvents()
-
-
 def test_a_click_on_a_caption_of_a_panel_makes_undo_act_there(qtbot, opened):
     """A stroke, then a label in the Browser; a click on a caption of the Annotate panel (a
     label, which takes no focus itself) turns Edit > Undo to the stroke."""
@@ -146,14 +144,7 @@ def test_a_click_on_a_caption_of_a_panel_makes_undo_act_there(qtbot, opened):
 
     window, browser, annotate, root, a0 = opened
     session = annotate.session
-    with open_project(root) as project:
-        b0 = _id_of(project, "b0")
-    _mouse_stroke(qtbot, window, [(10, 30), (20, 30)])
-    painted = session.mask.copy()
-    assert not np.array_equal(painted, _old_mask())
-    browser.classes_edit.setText("a, b")
-    browser.table.selectRow(browser.model.row_of(b0))
-    _key(qtbot, browser.table, Qt.Key.Key_0)
+    b0, _painted = _stroke_then_label(qtbot, opened, [(10, 30), (20, 30)], "a, b", Qt.Key.Key_0)
     router = window.undo_router
     router.menu.aboutToShow.emit()
     assert router.undo_action.text().endswith("(Browser)")
@@ -167,7 +158,7 @@ def test_a_click_on_a_caption_of_a_panel_makes_undo_act_there(qtbot, opened):
         for label in annotate.findChildren(QLabel)
         if label.isVisible() and label.focusPolicy() == Qt.FocusPolicy.NoFocus and label.text()
     )
-    _press_through_window(caption)
+    click_through_window(caption)
     router.menu.aboutToShow.emit()
     assert router.undo_action.text().endswith("(Annotate)")
     router.undo_action.trigger()

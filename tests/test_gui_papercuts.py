@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import tifffile
 from conftest import open_and_wait
-from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QAction, QKeySequence, QWheelEvent
+from gui_window_events import wheel_through_window
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractSlider,
     QAbstractSpinBox,
@@ -26,30 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _wheel(widget, steps: int = -1) -> bool:
-    """One notch of the mouse wheel over the middle of ``widget`` (negative: scroll down), sent
-    to its window as the platform sends it: Qt hands it to the widget under the pointer.
-    False if ``widget`` is not the one under the pointer (covered, scrolled away)."""
-    top = widget.window()
-    centre = QPoint(widget.width() // 2, widget.height() // 2)
-    at = widget.mapTo(top, centre)
-    under = top.childAt(at)
-    if under is None or not (under is widget or widget.isAncestorOf(under)):
-        return False
-    event = QWheelEvent(
-        QPointF(at),
-        QPointF(widget.mapToGlobal(centre)),
-        QPoint(0, 0),
-        QPoint(0, 120 * steps),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(top.windowHandle(), event)
-    return True
 
 
 def _value(widget):
@@ -73,13 +50,13 @@ def test_wheel_over_dock_controls_scrolls_instead_of_changing_them(qtbot, main_w
     scroll.ensureWidgetVisible(cmap)
     bar.setValue(0)
     before = cmap.currentIndex()
-    assert _wheel(cmap, -1)
+    assert wheel_through_window(cmap, -1)
     assert cmap.currentIndex() == before, "the wheel changed the colour map while scrolling"
     assert bar.value() > 0, "the dock did not scroll"
     assert not cmap.hasFocus()
     # with focus (clicked or tabbed into) the wheel does change it
     cmap.setFocus(Qt.FocusReason.TabFocusReason)
-    assert _wheel(cmap, -1)
+    assert wheel_through_window(cmap, -1)
     assert cmap.currentIndex() == before + 1
 
 
@@ -102,7 +79,7 @@ def test_wheel_changes_no_control_in_any_dock(qtbot, main_window):
             QApplication.processEvents()
             before = _value(control)
             for steps in (-1, 1, 1):
-                if not _wheel(control, steps):
+                if not wheel_through_window(control, steps):
                     break
                 seen += int(steps == -1)
                 if _value(control) != before:

@@ -7,55 +7,18 @@ to the widget under the pointer, as it does for a user's click.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
-from PySide6.QtGui import QWheelEvent
-from PySide6.QtTest import QTest
+from gui_window_events import click_through_window, wheel_through_window
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from qbi_desktop.gui.undo import UndoContext
-from qbi_desktop.gui.window_input import window_input
-
-
-def _centre_in_window(widget) -> QPoint:
-    top = widget.window()
-    at = widget.mapTo(top, widget.rect().center())
-    under = top.childAt(at)
-    assert under is widget or widget.isAncestorOf(under)
-    return at
-
-
-def _click(widget) -> None:
-    top = widget.window()
-    QTest.mouseClick(
-        top.windowHandle(),
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier(0),
-        _centre_in_window(widget),
-    )
-    QApplication.processEvents()
-
-
-def _wheel(widget) -> None:
-    top = widget.window()
-    at = _centre_in_window(widget)
-    event = QWheelEvent(
-        QPointF(at),
-        QPointF(top.mapToGlobal(at)),
-        QPoint(0, 0),
-        QPoint(0, -120),
-        Qt.MouseButton.NoButton,
-        Qt.KeyboardModifier.NoModifier,
-        Qt.ScrollPhase.NoScrollPhase,
-        False,
-    )
-    QApplication.sendEvent(top.windowHandle(), event)
 
 
 def test_a_press_in_a_floating_dock_reaches_the_handler_with_the_widget_under_it(
     qtbot, main_window
 ):
     seen = []
-    hub = window_input(main_window)
+    hub = main_window.window_input
     hub.add((QEvent.Type.MouseButtonPress,), lambda widget, event: seen.append(widget) or False)
     dock = main_window.docks["tasks"]
     dock.show()
@@ -63,11 +26,11 @@ def test_a_press_in_a_floating_dock_reaches_the_handler_with_the_widget_under_it
     qtbot.waitUntil(lambda: dock.windowHandle() is not None and dock.isVisible(), timeout=3000)
     QApplication.processEvents()
     target = main_window.tasks_panel.table.viewport()
-    _click(target)
+    click_through_window(target)
     assert seen == [target]
     # and in the main window itself
     seen.clear()
-    _click(main_window.files_list.viewport())
+    click_through_window(main_window.files_list.viewport())
     assert seen == [main_window.files_list.viewport()]
 
 
@@ -78,12 +41,12 @@ def test_a_handler_that_takes_the_event_keeps_it_from_the_widget(qtbot, main_win
     button.show()
     button.clicked.connect(lambda: clicked.append(1))
     QApplication.processEvents()
-    _click(button)
+    click_through_window(button)
     assert clicked == [1]  # nothing in the way yet
-    window_input(main_window).add(
+    main_window.window_input.add(
         (QEvent.Type.MouseButtonPress,), lambda widget, event: widget is button
     )
-    _click(button)
+    click_through_window(button)
     assert clicked == [1]  # the press was taken: no click
 
 
@@ -91,14 +54,14 @@ def test_paints_timers_and_queued_calls_never_reach_python(qtbot, main_window):
     """The reason for the module: no call into Python for events other than input. Counted by
     a handler for every input type while the window repaints and timers run."""
     calls = []
-    hub = window_input(main_window)
+    hub = main_window.window_input
     hub.add(tuple(hub.handlers), lambda widget, event: calls.append(event.type()) or False)
     for _ in range(5):
         main_window.update()
         main_window.canvas.viewport().repaint()
         qtbot.wait(20)
     assert calls == []
-    _wheel(main_window.files_list.viewport())
+    assert wheel_through_window(main_window.files_list.viewport())
     assert calls == [QEvent.Type.Wheel]
 
 
@@ -119,6 +82,6 @@ def test_undo_follows_a_press_into_a_context_that_takes_no_focus(qtbot, main_win
     )
     assert router.active() is not context
     focus = QApplication.focusWidget()
-    _click(button)
+    click_through_window(button)
     assert QApplication.focusWidget() is focus  # focus did not move: the press did it
     assert router.active() is context

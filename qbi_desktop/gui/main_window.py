@@ -34,6 +34,7 @@ from qbi_desktop.gui.window.persistence import LAYOUT_VERSION, PersistenceMixin
 from qbi_desktop.gui.window.settle import SettleMixin
 from qbi_desktop.gui.window.slice_bar import SliceBar
 from qbi_desktop.gui.window.status import StatusMixin
+from qbi_desktop.gui.window_input import WindowInput
 from qbi_desktop.gui.workers import Task, TaskManager
 
 # Dock panels of the later jobs (annotate, datasets, augment, baselines): each module in
@@ -100,6 +101,7 @@ class MainWindow(
         # Asked before closing: guard(document) for one image, guard(None) for the window; a guard
         # returning False (the user chose Cancel) stops the close. Panels append to it.
         self.close_guards: list = []
+        self.window_input = WindowInput(self)  # presses and the wheel, before the widgets
         wheel_guard.install(self)  # the wheel scrolls docks, not their combos
         self._build_docks()
         self._build_status_bar()

@@ -34,7 +34,8 @@ class ProgressBar(QProgressBar):
             # No count yet: an empty bar that still shows its text. Qt's busy indicator for
             # (0, 0) draws no text at all (what runs went unsaid) and repaints the window 30-60
             # times a second for as long as it shows.
-            self._deferred(self._empty)
+            if (self.minimum(), self.maximum(), self.value()) != (0, 1, 0):
+                self._deferred(self._empty)
             return
         if (minimum, maximum) == (self.minimum(), self.maximum()):
             return

@@ -25,7 +25,6 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QWidget
 
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.gui.window_input import window_input
 
 UNDO_KEYS = ("Ctrl+Z",)
 REDO_KEYS = ("Ctrl+Shift+Z", "Ctrl+Y")
@@ -147,7 +146,7 @@ class UndoRouter(QObject):
         self.menu.aboutToShow.connect(self.refresh)
         QApplication.instance().focusChanged.connect(self._focus_changed)
         # A press (mouse or pen) into a panel makes it current even when it takes no focus.
-        window_input(window).add(
+        window.window_input.add(
             (QEvent.Type.MouseButtonPress, QEvent.Type.TabletPress), self._pressed
         )
         self.refresh()

@@ -2,10 +2,10 @@
 
 Scrolling down a long dock passes combo boxes and spin boxes under the pointer; Qt hands them
 the wheel, so a setting changed without the user noticing (a colour map, a percentile, a model).
-One handler of the window's input (:mod:`window_input`) fixes it for every dock, including
-controls that panels create later: an unfocused control in a dock gives the wheel to the nearest
-scrolling area around it (the dock's scroll area, a table) and is not focused by it. Click or Tab
-into the control first to use the wheel on it.
+One handler of the window's input (:mod:`qbi_desktop.gui.window_input`) fixes it for every dock,
+including controls that panels create later: an unfocused control in a dock gives the wheel to
+the nearest scrolling area around it (the dock's scroll area, a table) and is not focused by it.
+Click or Tab into the control first to use the wheel on it.
 """
 
 from __future__ import annotations
@@ -22,8 +22,6 @@ from PySide6.QtWidgets import (
     QScrollBar,
     QWidget,
 )
-
-from qbi_desktop.gui.window_input import window_input
 
 GUARDED = (QComboBox, QAbstractSpinBox, QAbstractSlider)
 
@@ -88,4 +86,4 @@ def _guard(target: QWidget, event: QWheelEvent) -> bool:
 
 def install(window) -> None:
     """Guard every dock of ``window`` (a QMainWindow), docked or floating."""
-    window_input(window).add((QEvent.Type.Wheel,), _guard)
+    window.window_input.add((QEvent.Type.Wheel,), _guard)

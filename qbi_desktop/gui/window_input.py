@@ -48,11 +48,11 @@ class _WindowFilter(QObject):
 
 
 class WindowInput(QObject):
-    """The input events of ``window`` (a QMainWindow) and its docks while they float."""
+    """The input events of ``window`` (a QMainWindow) and its docks while they float; the
+    window makes one as it is built (``window.window_input``)."""
 
     def __init__(self, window: QWidget):
         super().__init__(window)
-        self.window = window
         self.handlers: dict[QEvent.Type, list[Handler]] = {kind: [] for kind in INPUT}
 
     def add(self, kinds, handler: Handler) -> None:
@@ -77,12 +77,3 @@ class WindowInput(QObject):
         )
         if dock.isFloating():
             self.watch(dock)
-
-
-def window_input(window) -> WindowInput:
-    """The window's :class:`WindowInput` (made on first use)."""
-    hub = getattr(window, "window_input", None)
-    if hub is None:
-        hub = WindowInput(window)
-        window.window_input = hub
-    return hub

@@ -455,16 +455,17 @@ class HistoryModel(QAbstractTableModel):
         return removed
 
     def refresh(self, record: RunRecord) -> None:
-        if record in self.records:
-            row = self.records.index(record)
-            self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        self._changed(record, 0, len(COLUMNS) - 1)
 
     def refresh_state(self, record: RunRecord) -> None:
         """Only the State cell ("running 43 %"): a running row's progress repaints one cell,
         not the whole row with a call into Python per column and role."""
+        self._changed(record, STATE_COLUMN, STATE_COLUMN)
+
+    def _changed(self, record: RunRecord, first: int, last: int) -> None:
         if record in self.records:
-            cell = self.index(self.records.index(record), STATE_COLUMN)
-            self.dataChanged.emit(cell, cell)
+            row = self.records.index(record)
+            self.dataChanged.emit(self.index(row, first), self.index(row, last))
 
     def row_of(self, record: RunRecord) -> int:
         return self.records.index(record)

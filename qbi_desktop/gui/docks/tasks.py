@@ -83,11 +83,8 @@ class TasksPanel(QWidget):
             if progress.total > 0:
                 bar.setRange(0, progress.total)
                 bar.setValue(progress.done)
-            elif progress.message:
-                # not the busy range (0, 0): a busy bar draws no text at all, and a stage
-                # without a count ("Reading 70,000 items…") must still say what it does
-                bar.setRange(0, 1)
-                bar.setValue(0)
+            elif progress.message:  # a stage without a count ("Reading 70,000 items…")
+                bar.setRange(0, 0)  # an empty bar that says it (ProgressBar has no busy bar)
             bar.setFormat(f"%p% {progress.message}" if progress.total else progress.message)
             if bar.toolTip() != progress.message:  # in full, should the cell cut it
                 bar.setToolTip(progress.message)

@@ -11,7 +11,6 @@ from qbi_desktop.gui.docks.info import InfoPanel
 from qbi_desktop.gui.docks.levels import LevelsPanel
 from qbi_desktop.gui.docks.tasks import QtLogHandler, TasksPanel
 from qbi_desktop.gui.layout import arrange_default_layout
-from qbi_desktop.gui.window_input import window_input
 
 
 class _NoHeightForWidth(QVBoxLayout):
@@ -78,7 +77,7 @@ class DocksMixin:
             | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
         self.addDockWidget(area, dock)
-        window_input(self).watch_dock(dock)  # its wheel and presses, also when it floats
+        self.window_input.watch_dock(dock)  # its wheel and presses, also when it floats
         self.docks[name] = dock
         if hasattr(self, "panels_menu"):
             self.panels_menu.addAction(dock.toggleViewAction())

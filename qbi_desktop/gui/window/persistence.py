@@ -17,7 +17,6 @@ from qbi_desktop.gui.layout import (
     size_default_layout,
 )
 from qbi_desktop.gui.settings import read_setting
-from qbi_desktop.gui.window_input import window_input
 
 SMALL_SCREEN_WIDTH = 1500  # narrower screens start with the window filling them
 # 2: central tabs and full-height side columns; layouts saved by older versions are not restored
@@ -196,7 +195,7 @@ class PersistenceMixin:
             self.setWindowState(self.windowState() | Qt.WindowState.WindowMaximized)
         self._maximise_at_size = None
         super().showEvent(event)
-        window_input(self).watch(self)  # its QWindow exists once shown
+        self.window_input.watch(self)  # its QWindow exists once shown
         if getattr(self, "_size_default_on_show", False):
             self._size_default_on_show = False
             QTimer.singleShot(0, lambda: size_default_layout(self))
