@@ -14,8 +14,12 @@ Protocol, both ways over one :class:`multiprocessing.connection.Connection`:
 parent → child ``("run", factory, args, kwargs)`` and ``("cancel",)``;
 child → parent ``("progress", Progress)``, ``("done", result)``, ``("failed", kind, message)``.
 The child checks for ``cancel`` after every chunk its job yields and closes the generator, so the
-job's ``finally`` blocks run (no half-written file); a child that does not answer within
-``CANCEL_GRACE_S`` is terminated. A child whose parent died sees the pipe close and exits.
+job's ``finally`` blocks run (no half-written file). The driver does not wait for that: a chunk
+under way on a busy machine can take longer than a user should wait for Cancel (and the child
+would be killed, losing what it keeps for the next job), so the answer is awaited on a thread of
+its own, and the next job (or :meth:`ProcessWorker.stop`) starts only once it came. A child that
+does not answer within ``CANCEL_GRACE_S`` is terminated. A child whose parent died sees the pipe
+close and exits.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-CANCEL_GRACE_S = 0.4
+# A cancelled job's chunk under way must end within this; nobody waits for it but the next job.
+CANCEL_GRACE_S = 1.0
 # The parent's generator yields at least this often even when the child is silent, so whoever
 # drives it can cancel within this time plus the grace above.
 POLL_S = 0.05
@@ -148,6 +153,8 @@ class ProcessWorker:
         self._process = None
         self._conn = None
         self._closed = False
+        # (connection, deadline) of a cancel sent whose answer has not come yet (_settle)
+        self._awaiting: tuple[Any, float] | None = None
 
     def start(self) -> None:
         """Start the child now (it takes ~1 s to import); harmless when it already runs."""
@@ -192,8 +199,10 @@ class ProcessWorker:
             process.close()
 
     def stop(self) -> None:
-        """End the child (at application exit or when its cache should be dropped)."""
+        """End the child (at application exit or when its cache should be dropped), once a
+        cancelled job's ``finally`` has run."""
         with self._lock:
+            self._settle()
             self._discard()
 
     def close(self) -> None:
@@ -213,6 +222,7 @@ class ProcessWorker:
         with self._lock:
             if self._closed:
                 raise WorkerCrashed(f"{self.name}: the worker process was closed")
+            self._settle()  # a cancelled job before this one has ended in the child
             self._ensure_started()
             conn, process = self._conn, self._process
             try:
@@ -272,10 +282,32 @@ class ProcessWorker:
         )
 
     def _cancel_running(self, conn) -> None:
-        """The driver closed the job (cancel) or it raised: stop the child's job, or the child."""
+        """The driver closed the job (cancel) or it raised: ask the child to stop its job, and
+        return at once; the child's answer is awaited on another thread (with the lock, which
+        the next job and :meth:`stop` take too)."""
         try:
             conn.send(("cancel",))
-            deadline = time.monotonic() + CANCEL_GRACE_S
+        except (EOFError, OSError, ValueError):
+            self._discard()
+            return
+        self._awaiting = (conn, time.monotonic() + CANCEL_GRACE_S)
+        threading.Thread(target=self._settle_now, name=f"{self.name}-cancel", daemon=True).start()
+
+    def _settle_now(self) -> None:
+        with self._lock:
+            self._settle()
+
+    def _settle(self) -> None:
+        """With the lock held: wait for the answer to a cancel sent earlier (its job's
+        ``finally`` has then run in the child), or stop the child when it does not come within
+        the grace."""
+        if self._awaiting is None:
+            return
+        conn, deadline = self._awaiting
+        self._awaiting = None
+        if conn is not self._conn:
+            return  # that child is gone already
+        try:
             while (left := deadline - time.monotonic()) > 0:
                 if not conn.poll(left):
                     break
