@@ -294,8 +294,8 @@ GRID_FILTERS = {
     "split=train & review=accepted": {"split": "train", "review": "accepted"},
     "review=rejected & origin=simulated": {"review": "rejected", "provenance": "simulated"},
     "origin=simulated": {"provenance": "simulated"},
-    "name 'img00012' (few)": {"name": "img00012"},
-    "name 'img001' (1 %)": {"name": "img001"},
+    "name 'img00012' (100 at any size)": {"name": "img00012"},
+    "name 1 % ('img001' at 1 M)": {"name": None},  # sized by share_prefix
     "name '37' (5 %, 2 chars)": {"name": "37"},
     "name 'img0' (all)": {"name": "img0"},
     "name 'x' (none, 1 char)": {"name": "x"},
@@ -309,6 +309,24 @@ GRID_SORTS = [
     "annotator", "target:size", "source",
 ]  # fmt: skip
 FIRST, SCREEN = 200, 30  # browser_paging.FIRST ids, then a screenful of rows
+
+
+def share_prefix(n: int, share: float) -> str:
+    """A name prefix that ``share`` of the ``n`` items of build_scaled hold (names
+    img0000000...): the same share at every size, so that the growth exponent compares like
+    with like (a fixed text such as 'img001' holds 10 000 names at 100 000 items and at a
+    million alike)."""
+    import math
+
+    fixed = 7 - round(math.log10(n * share))  # digits the prefix fixes
+    return "img" + "0" * (fixed - 1) + "1"
+
+
+def sized(filters: dict, n: int) -> dict:
+    """The grid's filters at ``n`` items: a name left None is the 1 % prefix."""
+    if "name" in filters and filters["name"] is None:
+        return {**filters, "name": share_prefix(n, 0.01)}
+    return filters
 
 
 def browser_first_screen(project, filters, sort) -> tuple[int, bool]:
@@ -364,6 +382,7 @@ def grid(sizes: list[int], rounds: int, data: Path | None) -> None:
         for n in sizes:
             project = open_project(roots[n])
             for fname, filters in GRID_FILTERS.items():
+                filters = sized(filters, n)
                 for key in GRID_SORTS:
                     for sort in (key, "-" + key):
                         samples, cpu_samples = [], []

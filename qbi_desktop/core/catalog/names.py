@@ -39,9 +39,20 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
+def index_query(text: str) -> str:
+    """The MATCH query of the index for names that hold ``text`` (three characters or more):
+    every trigram of it, each quoted (so that ``%``, ``_`` and the query syntax's own
+    characters are literal). It finds a superset, as the index folds case beyond ASCII and
+    does not check that the trigrams follow each other; the exact LIKE narrows it. Unlike a
+    LIKE on the index, it reads no name: a LIKE there looks up each candidate's name in items
+    to test it, which the exact test does again (10 000 of a million names: 16 -> 6.5 ms)."""
+    grams = (text[i : i + 3] for i in range(len(text) - 2))
+    return " AND ".join('"' + g.replace('"', '""') + '"' for g in grams)
+
+
 def indexed_matches(db: sqlite3.Connection, text: str) -> int | None:
-    """How many names the index finds for ``text`` (a few more than hold it exactly: a % or
-    _ in it, or a non-ASCII case), or None when they are many or the index cannot tell (fewer
+    """How many names the index finds for ``text`` (a few more than hold it exactly: its
+    trigrams apart, or a non-ASCII case), or None when they are many or the index cannot tell (fewer
     than three characters, no index)."""
     if len(text) < 3:
         return None
@@ -57,8 +68,8 @@ def indexed_matches(db: sqlite3.Connection, text: str) -> int | None:
         n = int(
             db.execute(
                 "SELECT COUNT(*) FROM (SELECT 1 FROM items_names "
-                "WHERE items_names.name LIKE ? LIMIT ?)",
-                (f"%{text}%", FEW),
+                "WHERE items_names MATCH ? LIMIT ?)",
+                (index_query(text), FEW),
             ).fetchone()[0]
         )
     except sqlite3.OperationalError:  # a catalog without the index
@@ -134,9 +145,7 @@ def condition(db: sqlite3.Connection | None, text: str) -> tuple[str, list[str]]
     exact = "items.name LIKE ? ESCAPE '\\'"
     if db is None or not uses_index(db, text):
         return exact, [like_pattern(text)]
-    # In the index, % and _ of the text stay wildcards (a LIKE there has no ESCAPE): it finds
-    # a superset, which the exact test narrows.
     return (
-        "items.id IN (SELECT rowid FROM items_names WHERE items_names.name LIKE ?) AND " + exact,
-        [f"%{text}%", like_pattern(text)],
+        "items.id IN (SELECT rowid FROM items_names WHERE items_names MATCH ?) AND " + exact,
+        [index_query(text), like_pattern(text)],
     )
