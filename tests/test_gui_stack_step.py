@@ -92,3 +92,35 @@ def test_boxes_of_two_datasets_of_one_file_are_kept_apart(qtbot, main_window, tm
     panel = _open_stack(qtbot, window, lambda: radiography.open_nexus(str(scan)), 3)
     _go_to(qtbot, window, panel, 1)
     assert [(b.x, b.y, b.w, b.h) for b in panel.boxes.session.boxes] == [(180, 200, 80, 40)]
+
+
+def test_a_slice_step_just_before_the_file_closes_reads_nothing_from_it(
+    qtbot, main_window, tmp_path
+):
+    """The levels and info panels follow a step a moment later. The window closed in that
+    moment, or the slice unreadable by then: no exception escapes into the event loop (which
+    fails the test), a visible window names the file, and a closed file says so."""
+    import pytest
+
+    from qbi_desktop.core.errors import ImageReadError
+    from qbi_desktop.gui.window.display import SLICE_PANELS_DELAY_MS
+
+    window = main_window
+    scan = _scan(tmp_path / "scan.nxs", 3, 600)
+    radiography = window.panels["radiography"]
+    _open_stack(qtbot, window, lambda: radiography.open_nexus(str(scan)), 3)
+    document = window.current
+    window.go_to_slice(1)
+    document.source.close()  # the file gone before the panels' turn, the window still open
+    window.last_error = None
+    qtbot.wait(3 * SLICE_PANELS_DELAY_MS)
+    assert window.last_error and "scan.nxs" in window.last_error
+    assert "the file was closed" in window.last_error
+
+    _open_stack(qtbot, window, lambda: radiography.open_nexus(str(scan)), 3)
+    document = window.current
+    window.go_to_slice(2)
+    window.close()  # before the panels' turn
+    qtbot.wait(3 * SLICE_PANELS_DELAY_MS)
+    with pytest.raises(ImageReadError, match=r"scan\.nxs.*/entry/data/data.*the file was closed"):
+        document.source.plane(0)

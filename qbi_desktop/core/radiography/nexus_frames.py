@@ -113,6 +113,7 @@ class FrameReader:
         self.file = f
         self.linked = linked or []  # files reached through external links
         self.dataset = with_chunk_cache(dataset)
+        self.name = str(dataset.name)  # for messages: a closed file's dataset has no name
         self.outer = tuple(int(n) for n in dataset.shape[:-2])
         self.count = int(np.prod(self.outer, dtype=np.int64)) if self.outer else 1
         self.frame_shape = tuple(int(n) for n in dataset.shape[-2:])
@@ -152,18 +153,20 @@ class FrameReader:
 
     def read(self, index: int) -> Plane:
         """Read slice ``index`` now (any thread); a broken slice is named."""
+        if self._closed:
+            raise ImageReadError(self.path, f"{self.name}: slice {index}: the file was closed")
         try:
             array = self._decode_chunk(index) if self.pipeline is not None else None
             if array is None:
                 array = np.asarray(self.dataset[self._where(index)])
         except MemoryError:
             raise ImageReadError(
-                self.path, f"{self.dataset.name}: not enough memory to read slice {index}"
+                self.path, f"{self.name}: not enough memory to read slice {index}"
             ) from None
         except Exception as exc:  # noqa: BLE001 - a broken chunk names the file and slice
             why = str(exc) or type(exc).__name__  # some h5py errors carry no text
             raise ImageReadError(
-                self.path, f"{self.dataset.name}: cannot read slice {index} ({why})"
+                self.path, f"{self.name}: cannot read slice {index} ({why})"
             ) from None
         array = np.ascontiguousarray(array.astype(array.dtype.newbyteorder("="), copy=False))
         array.flags.writeable = False  # one plane is shared by every caller of this slice

@@ -351,7 +351,12 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         except Exception:  # noqa: BLE001 - the other panel's state must not break the preview
             mask = None
         doc = self.window.current
-        if mask is None or doc is None or tuple(np.shape(mask)) != tuple(doc.plane().shape[:2]):
+        if mask is None or doc is None:
+            return None, None
+        try:
+            if tuple(np.shape(mask)) != tuple(doc.plane().shape[:2]):
+                return None, None
+        except UserFacingError:  # the slice cannot be read: refresh() says so
             return None, None
         colours = None
         labels = getattr(panel, "labels", None) or getattr(
@@ -403,7 +408,11 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
             self._refused(str(exc))
             return
         self._remember(pipeline)
-        plane = doc.plane()
+        try:
+            plane = doc.plane()
+        except UserFacingError as exc:  # a damaged slice, or its file closed meanwhile
+            self._refused(str(exc))
+            return
         side = self.preview_side()
         key = (id(doc), doc.index, plane.shape, plane.complete, side)
         base = self._base if self._base is not None and self._base.key == key else None

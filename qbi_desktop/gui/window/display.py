@@ -37,7 +37,12 @@ class DisplayMixin:
     def _after_first_frame(self, document: ImageDocument) -> None:
         if self.current is not document or self.announced is document:
             return
-        if document.refine_sample(self.levels_panel.percentiles):
+        try:
+            refined = document.refine_sample(self.levels_panel.percentiles)
+        except UserFacingError as exc:  # unreadable since its first frame: said, left as drawn
+            self._unreadable(exc)
+            return
+        if refined:
             self.canvas.set_levels(*document.levels)
         if not self._plane_announced:
             self._plane_announced = True
@@ -65,14 +70,8 @@ class DisplayMixin:
     def _update_panels(self) -> None:
         """Histogram, levels, info and slice label of the shown plane; background decoding."""
         document = self.current
-        if document is None:
+        if document is None or not self._panels_from_sample(document):
             return
-        if document.histogram is None:
-            document.refresh_sample()
-        integer = document.source.dtype.kind in "uib"
-        self.levels_panel.set_histogram(*document.histogram, integer=integer)
-        self.levels_panel.set_levels(*document.levels)
-        self.info_panel.show_info(document.info_rows())
         label = document.source.slice_label(document.index)
         self.slice_bar.label.setText(label)
         self._start_background_for_plane(document)
@@ -158,20 +157,29 @@ class DisplayMixin:
         timer.start()  # restarted by each step: the panels follow the last one
 
     def _slice_panels_later(self) -> None:
-        document = self.current
-        if document is None:
-            return
-        if document.histogram is None:
-            try:
+        if self.current is not None:
+            self._panels_from_sample(self.current)
+
+    def _panels_from_sample(self, document: ImageDocument) -> bool:
+        """Histogram, levels and info of the shown plane in their panels. Both read the plane:
+        False when it cannot be read any more (a damaged slice, its file closed or changed
+        since it was drawn), the file named."""
+        try:
+            if document.histogram is None:
                 document.refresh_sample()
-            except UserFacingError as exc:  # unreadable since the step, or the window closed
-                if self.isVisible():
-                    self.report_error(str(exc))
-                return
+            rows = document.info_rows()
+        except UserFacingError as exc:
+            self._unreadable(exc)
+            return False
         integer = document.source.dtype.kind in "uib"
         self.levels_panel.set_histogram(*document.histogram, integer=integer)
         self.levels_panel.set_levels(*document.levels)
-        self.info_panel.show_info(document.info_rows())
+        self.info_panel.show_info(rows)
+        return True
+
+    def _unreadable(self, exc: UserFacingError) -> None:
+        if self.isVisible():  # not while the window closes
+            self.report_error(str(exc))
 
     def step_slice(self, delta: int) -> None:
         if self.current is not None:
