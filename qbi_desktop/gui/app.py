@@ -260,6 +260,9 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
     # The job panels are built after the first image is drawn (or at once when nothing opens):
     # importing and building them is about half of the start-up work.
     window = MainWindow(defer_panels=True)
+    from qbi_desktop.gui import uncaught
+
+    uncaught.install(window.report_error)  # told to the user, not printed to a terminal
     from qbi_desktop.core.leftovers import sweep_user_cache
     from qbi_desktop.core.paths import user_dir
     from qbi_desktop.gui.settings import apply_size_limits
