@@ -30,7 +30,7 @@ def _shown_pixels(canvas) -> np.ndarray:
     x0, y0 = max(0, top_left.x() + 2), max(0, top_left.y() + 2)
     x1, y1 = min(width, bottom_right.x() - 2), min(height, bottom_right.y() - 2)
     assert x1 - x0 > 20 and y1 - y0 > 20, "the image is not on the canvas"
-    return data[y0:y1, x0:x1]
+    return data[y0:y1, x0:x1].copy()  # a view would outlive the QImage that holds its pixels
 
 
 def _assert_auto_levels(window, data: np.ndarray) -> None:
