@@ -116,6 +116,10 @@ def test_a_slice_step_just_before_the_file_closes_reads_nothing_from_it(
     qtbot.wait(3 * SLICE_PANELS_DELAY_MS)
     assert window.last_error and "scan.nxs" in window.last_error
     assert "the file was closed" in window.last_error
+    augment = window.panels["augment"]  # its preview follows the shown slice too
+    augment.schedule()
+    qtbot.waitUntil(lambda: "the file was closed" in augment.status.text(), timeout=3000)
+    assert "drawn from the last image that could be read" in augment.status.text()
 
     _open_stack(qtbot, window, lambda: radiography.open_nexus(str(scan)), 3)
     document = window.current

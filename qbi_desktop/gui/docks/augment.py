@@ -411,7 +411,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         try:
             plane = doc.plane()
         except UserFacingError as exc:  # a damaged slice, or its file closed meanwhile
-            self._refused(str(exc))
+            self._refused(str(exc), "from the last image that could be read")
             return
         side = self.preview_side()
         key = (id(doc), doc.index, plane.shape, plane.complete, side)
@@ -450,16 +450,16 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
     def _show_failure(self, _generation: int, message: str) -> None:
         self._refused(message)
 
-    def _refused(self, message: str) -> None:
-        """The pipeline (or its preview) was refused: say why, and grey out the samples on
-        screen, which were drawn for earlier settings and must not pass for these."""
+    def _refused(self, message: str, drawn_for: str = "for earlier settings") -> None:
+        """The pipeline (or its preview, or the image) was refused: say why, and grey out the
+        samples on screen, which were drawn ``drawn_for`` and must not pass for these."""
         self.runner.invalidate()  # a preview still computing for earlier settings is dropped
         self.result = None
-        self.grid.set_stale(f"Not these settings: {message}")
+        self.grid.set_stale(f"Drawn {drawn_for}: {message}")
         self.difference.clear()
         self.status.setText(
             f"<span style='color:#d04040'>{html.escape(message)}</span><br>"
-            "The samples shown are greyed out: they were drawn for earlier settings."
+            f"The samples shown are greyed out: they were drawn {drawn_for}."
         )
 
     def _sample_selected(self, index: int) -> None:
