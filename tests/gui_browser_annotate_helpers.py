@@ -1,13 +1,12 @@
 """A small folder project and the steps of opening its items from the Browser into Annotate, for
-tests/test_gui_browser_annotate*.py (the ``opened`` fixture: item a0, with a mask, open with the
-brush)."""
+tests/test_gui_browser_annotate*.py (:func:`open_first_item`: item a0, with a mask, open with
+the brush)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtWidgets import QApplication
@@ -99,9 +98,9 @@ def _wait_saved(qtbot, annotate) -> None:
     assert task.state == "done", task.error
 
 
-@pytest.fixture
-def opened(qtbot, main_window, tmp_path):
-    """The window with a project open in the Browser and its item a0 (with a mask) opened."""
+def open_first_item(qtbot, main_window, tmp_path):
+    """The window with a project open in the Browser and its item a0 (with a mask) opened: the
+    tests' ``opened`` fixture."""
     root = _folder_project(tmp_path)
     main_window.annotator.set_name("Tester")  # a shared project (the importer drew a mask)
     browser = main_window.panels["browser"]

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from qbi_desktop.core.catalog import NewItem, count_cache, names, open_project
+from qbi_desktop.core.catalog import count_cache, names, open_project
 from qbi_desktop.core.catalog import queries as q
 from tests.test_catalog_scale import BROWSER_SORTS, _plain, _reference
+from tests.test_catalog_v10 import catalog_of
 
 #: Names holding the texts below, and names holding each text's trigrams apart or in another
 #: non-ASCII case only (found by the index, refused by the exact test).
@@ -32,24 +33,7 @@ def catalog(tmp_path_factory):
     all_names = [f"item{i:05d}" for i in range(2000)]
     for k, name in enumerate(SPECIAL):
         all_names[83 * k + 5] = name
-    with open_project(root, create=True) as p:
-        with p.transaction() as tx:
-            tx.add_items(
-                [
-                    NewItem(
-                        name=name,
-                        hash=f"{i:032x}",
-                        path=f"images/{i}.png",
-                        width=8,
-                        height=8,
-                        label=str(i % 3),
-                        split=("train", "val", "test")[i % 3],
-                        targets={"size": float(i % 11)},
-                    )
-                    for i, name in enumerate(all_names)
-                ]
-            )
-    return root
+    return catalog_of(root, all_names)
 
 
 def test_texts_with_query_syntax_find_exactly_what_like_finds(catalog):

@@ -25,12 +25,9 @@ RARE = [
 TEXTS = ["x", "X", "xy", "XY", "bx", "Xc", "%", "_", "\\", "a%", "ä", "Äx", "q", "zq", "k", "7"]
 
 
-@pytest.fixture(scope="module")
-def short(tmp_path_factory):
-    root = tmp_path_factory.mktemp("short") / "p"
-    names = [f"img{i:05d}" for i in range(3000)]
-    for k, name in enumerate(RARE):
-        names[127 * k + 11] = name
+def catalog_of(root, names: list[str]):
+    """A catalog of items with these names (widths, labels, splits and a target that vary with
+    the position, so that every Browser sort has ties to break), and a box on every 7th item."""
     with open_project(root, create=True) as p:
         with p.transaction() as tx:
             tx.add_items(
@@ -50,9 +47,17 @@ def short(tmp_path_factory):
             )
             tx.db.executemany(
                 "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (?, 'spot', 1, 1, 2, 2)",
-                [(i,) for i in range(1, 3001, 7)],
+                [(i,) for i in range(1, len(names) + 1, 7)],
             )
     return root
+
+
+@pytest.fixture(scope="module")
+def short(tmp_path_factory):
+    names = [f"img{i:05d}" for i in range(3000)]
+    for k, name in enumerate(RARE):
+        names[127 * k + 11] = name
+    return catalog_of(tmp_path_factory.mktemp("short") / "p", names)
 
 
 def test_short_texts_page_and_count_like_plain_sql_for_every_sort(short):

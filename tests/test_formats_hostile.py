@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from formats_hostile_helpers import _cli, _coco, _labelme, _png, _refused, _within
 from PIL import Image
 
 from qbi_desktop.core.catalog import open_project
@@ -20,12 +21,6 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.core.jsonfile import read_json
-
-try:
-    from tests.formats_hostile_helpers import _cli, _coco, _labelme, _png, _refused, _within
-except ImportError:  # pragma: no cover - rootdir without package
-    from formats_hostile_helpers import _cli, _coco, _labelme, _png, _refused, _within
-
 
 # -- 17.4: wrong JSON types -----------------------------------------------------------------
 

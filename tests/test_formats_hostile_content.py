@@ -17,18 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from formats_hostile_helpers import _cli, _coco, _labelme, _png, _refused
 from PIL import Image
 
 from qbi_desktop.cli import main as cli_main
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import export_job, import_job
 from qbi_desktop.core.jobs import run_job
-
-try:
-    from tests.formats_hostile_helpers import _cli, _coco, _labelme, _png, _refused
-except ImportError:  # pragma: no cover - rootdir without package
-    from formats_hostile_helpers import _cli, _coco, _labelme, _png, _refused
-
 
 # -- 17.11: silent acceptance --------------------------------------------------------------------
 

@@ -13,6 +13,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
+from gui_browser_annotate_helpers import (
+    SHAPE,
+    _ctrl,
+    _folder_project,
+    _id_of,
+    _mouse_stroke,
+    _old_mask,
+    _open_row_with_enter,
+    _viewport_pos,
+    _wait_item,
+    _wait_saved,
+    open_first_item,
+)
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
@@ -20,34 +34,10 @@ from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
 
-try:
-    from tests.gui_browser_annotate_helpers import (  # noqa: F401 - opened: a fixture
-        SHAPE,
-        _ctrl,
-        _folder_project,
-        _id_of,
-        _mouse_stroke,
-        _old_mask,
-        _open_row_with_enter,
-        _viewport_pos,
-        _wait_item,
-        _wait_saved,
-        opened,
-    )
-except ImportError:  # pragma: no cover - rootdir without package
-    from gui_browser_annotate_helpers import (  # noqa: F401 - opened: a fixture
-        SHAPE,
-        _ctrl,
-        _folder_project,
-        _id_of,
-        _mouse_stroke,
-        _old_mask,
-        _open_row_with_enter,
-        _viewport_pos,
-        _wait_item,
-        _wait_saved,
-        opened,
-    )
+
+@pytest.fixture
+def opened(qtbot, main_window, tmp_path):
+    return open_first_item(qtbot, main_window, tmp_path)
 
 
 def test_enter_opens_item_mask_in_annotate_and_ctrl_s_saves_into_project(qtbot, opened):

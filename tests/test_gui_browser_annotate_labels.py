@@ -16,6 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO
+from gui_browser_annotate_helpers import (
+    _ctrl,
+    _folder_project,
+    _id_of,
+    _mouse_stroke,
+    _old_mask,
+    _open_row_with_enter,
+    _wait_item,
+    _wait_saved,
+    open_first_item,
+)
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog, QLineEdit, QPushButton
 
@@ -23,37 +35,6 @@ from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import export_job
 from qbi_desktop.core.jobs import run_job
 from qbi_desktop.gui.annotate.store import merge_class_names
-
-try:
-    from tests.conftest import REPO
-except ImportError:  # pragma: no cover
-    from conftest import REPO
-
-
-try:
-    from tests.gui_browser_annotate_helpers import (  # noqa: F401 - opened: a fixture
-        _ctrl,
-        _folder_project,
-        _id_of,
-        _mouse_stroke,
-        _old_mask,
-        _open_row_with_enter,
-        _wait_item,
-        _wait_saved,
-        opened,
-    )
-except ImportError:  # pragma: no cover - rootdir without package
-    from gui_browser_annotate_helpers import (  # noqa: F401 - opened: a fixture
-        _ctrl,
-        _folder_project,
-        _id_of,
-        _mouse_stroke,
-        _old_mask,
-        _open_row_with_enter,
-        _wait_item,
-        _wait_saved,
-        opened,
-    )
 
 
 # -- label names and empty masks reach the project ---------------------------------------------
@@ -94,6 +75,11 @@ def _coco_categories(root: Path, out: Path) -> dict[int, str]:
         for c in json.loads(written.read_text())["categories"]:
             categories[c["id"]] = c["name"]
     return categories
+
+
+@pytest.fixture
+def opened(qtbot, main_window, tmp_path):
+    return open_first_item(qtbot, main_window, tmp_path)
 
 
 def test_label_added_in_annotate_and_painted_is_named_in_project_and_export(

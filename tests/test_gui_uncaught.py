@@ -10,15 +10,10 @@ import sys
 
 import pytest
 from PySide6.QtCore import QTimer
+from test_gui_annotate_stack import _open_stack
+from test_gui_stack_step import _scan
 
 from qbi_desktop.gui import uncaught
-
-try:
-    from tests.test_gui_annotate_stack import _open_stack
-    from tests.test_gui_stack_step import _scan
-except ImportError:  # pragma: no cover - rootdir without package
-    from test_gui_annotate_stack import _open_stack
-    from test_gui_stack_step import _scan
 
 
 @pytest.mark.qt_no_exception_capture

@@ -201,10 +201,6 @@ class MainWindow(
         self.tasks.wait(3000)
         logging.getLogger("qbi_desktop").removeHandler(self.log_handler)
         self.canvas.set_plane(None)
-        # nothing deferred may read a document once its file is closed
-        for timer in (getattr(self, "_slice_panels_timer", None), self._settle_timer):
-            if timer is not None:
-                timer.stop()
         for document in self.documents:
             document.source.close()
         super().closeEvent(event)

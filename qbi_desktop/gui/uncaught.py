@@ -24,9 +24,8 @@ log = logging.getLogger(__name__)
 REPEAT_S = 10.0
 
 
-def install(report: Callable[[str], None]) -> Callable[..., None]:
-    """Make ``report`` (the main window's report_error) hear of uncaught exceptions; returns
-    the hook installed."""
+def install(report: Callable[[str], None]) -> None:
+    """Make ``report`` (the main window's report_error) hear of uncaught exceptions."""
     previous = sys.excepthook
     last: dict[str, float] = {}
 
@@ -50,4 +49,3 @@ def install(report: Callable[[str], None]) -> Callable[..., None]:
             log.exception("could not report an uncaught exception")
 
     sys.excepthook = hook
-    return hook

@@ -333,8 +333,11 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         dock = self.window.docks.get("augment")
         return dock is None or dock.isVisible()
 
-    def current_mask(self) -> tuple[np.ndarray | None, dict[int, tuple[int, int, int]] | None]:
-        """The Annotate panel's mask of the current plane (and its label colours), if any."""
+    def current_mask(
+        self, shape: tuple[int, ...]
+    ) -> tuple[np.ndarray | None, dict[int, tuple[int, int, int]] | None]:
+        """The Annotate panel's mask of the current plane (``shape``: its height and width) and
+        its label colours, if any."""
         panel = getattr(self.window, "panels", {}).get("annotate")
         if panel is None:
             return None, None
@@ -350,13 +353,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
                 mask = getattr(session, "mask", None) if session is not None else None
         except Exception:  # noqa: BLE001 - the other panel's state must not break the preview
             mask = None
-        doc = self.window.current
-        if mask is None or doc is None:
-            return None, None
-        try:
-            if tuple(np.shape(mask)) != tuple(doc.plane().shape[:2]):
-                return None, None
-        except UserFacingError:  # the slice cannot be read: refresh() says so
+        if mask is None or tuple(np.shape(mask)) != tuple(shape[:2]):
             return None, None
         colours = None
         labels = getattr(panel, "labels", None) or getattr(
@@ -417,7 +414,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         key = (id(doc), doc.index, plane.shape, plane.complete, side)
         base = self._base if self._base is not None and self._base.key == key else None
         array = plane.array
-        mask, colours = self.current_mask()
+        mask, colours = self.current_mask(plane.shape)
         panel = getattr(self.window, "panels", {}).get("annotate")
         boxes = panel.boxes.boxes_shown(doc) if getattr(panel, "boxes", None) else None
         levels = tuple(float(v) for v in doc.levels)
