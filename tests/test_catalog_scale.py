@@ -54,11 +54,13 @@ FILTERS = [
 def _plain(sql: str) -> str:
     """The SQL with the derived columns and tables (derived.py) replaced by what they stand
     for, computed from the boxes and items themselves."""
-    return sql.replace(
-        "items.n_boxes", "(SELECT COUNT(*) FROM boxes WHERE boxes.item_id = items.id)"
-    ).replace(
-        "SELECT hash FROM duplicate_hashes",
-        "SELECT hash FROM items GROUP BY hash HAVING COUNT(*) > 1",
+    return (
+        sql.replace("items.n_boxes", "(SELECT COUNT(*) FROM boxes WHERE boxes.item_id = items.id)")
+        .replace("items.has_mask", "EXISTS (SELECT 1 FROM masks WHERE masks.item_id = items.id)")
+        .replace(
+            "SELECT hash FROM duplicate_hashes",
+            "SELECT hash FROM items GROUP BY hash HAVING COUNT(*) > 1",
+        )
     )
 
 
@@ -392,7 +394,7 @@ def test_a_version_5_catalog_migrates_to_paged_sorts_and_shared_provenance(tmp_p
     old.close()
     assert before[3]["index"] == 2 and before[3]["source"] == "idx"
     p = open_project(tmp_path / "p")
-    assert schema.schema_version(p.db) == SCHEMA_VERSION == 10
+    assert schema.schema_version(p.db) == SCHEMA_VERSION == 11
     # provenance: kept once for the 40 imported rows, the same for every item as before
     assert {i: p.get(i)["provenance_params"] for i in before} == before
     shared = p.db.execute("SELECT COUNT(*) FROM items WHERE provenance = '{}'").fetchone()[0]

@@ -48,7 +48,7 @@ def bulk_items(db: sqlite3.Connection) -> Iterator[bool]:
         (name, sql)
         for name, sql in db.execute(
             "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-            "AND tbl_name IN ('items', 'targets', 'boxes')"
+            "AND tbl_name IN ('items', 'targets', 'boxes', 'masks')"
         ).fetchall()
         if is_derived_trigger(name)
     ]

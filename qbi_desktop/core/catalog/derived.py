@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from qbi_desktop.core.catalog.mask_flags import has_flags, rebuild_flags
+
 #: Trigger bodies by name (CREATE TRIGGER IF NOT EXISTS <name> <body>).
 TRIGGERS = {
     "box_counts_insert": "AFTER INSERT ON boxes BEGIN "
@@ -162,6 +164,8 @@ def rebuild(db: sqlite3.Connection, boxes: bool = True) -> None:
         # absent while a catalog older than v8 passes through the v7 migration
         if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'box_label_counts'").fetchone():
             _count_box_labels(db)
+        if has_flags(db):  # schema v11 (a catalog passing through v7 has no column yet)
+            rebuild_flags(db)
     db.execute("DELETE FROM duplicate_hashes")
     db.execute(
         "INSERT INTO duplicate_hashes SELECT hash, COUNT(*) FROM items "

@@ -68,7 +68,7 @@ def parts_page(
 def stepped_page(
     db: sqlite3.Connection,
     index: str,
-    column: str,
+    column: str | None,
     value: Any,
     key: str,
     extra: str,
@@ -80,34 +80,45 @@ def stepped_page(
     values from the largest down, one index step each, each value's items read in id order
     (one range of the index), then the items without a value (NULL sorts last descending).
     Walking the index backwards would give the ties in descending id (SQLite then sorts each
-    tie group: at a million items one group can hold most of them)."""
-    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
+    tie group: at a million items one group can hold most of them). ``column`` None: the
+    key's own ``index``, every item (``value`` unused)."""
+    head = f"FROM items INDEXED BY {index} WHERE {_range(column)}items.{key} "
+    first = [] if column is None else [value]
 
     def part(test: str, args: list[Any]) -> Part:
-        return in_id_order(db, head + test + " " + extra, [value, *args, *params])
+        return in_id_order(db, head + test + " " + extra, [*first, *args, *params])
 
     def parts() -> Iterator[Part]:
         for top in key_values(db, index, column, value, key, True):
             yield part("= ?", [top])
-        if key != "n_boxes":  # declared NOT NULL (SQLite would scan the range for IS NULL)
+        if key not in ("n_boxes", "has_mask"):  # NOT NULL (SQLite would scan for IS NULL)
             yield part("IS NULL", [])
 
     return parts_page(parts(), offset, limit)
 
 
+def _range(column: str | None) -> str:
+    return "" if column is None else f"items.{column} IS ? AND "
+
+
 def key_values(
-    db: sqlite3.Connection, index: str, column: str, value: Any, key: str, descending: bool
+    db: sqlite3.Connection,
+    index: str,
+    column: str | None,
+    value: Any,
+    key: str,
+    descending: bool,
 ) -> Iterator[Any]:
-    """The values of ``key`` (none NULL) among the items whose ``column`` is ``value``, in
-    order, one step of their (column, key) ``index`` each."""
-    head = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? AND items.{key} "
+    """The values of ``key`` (none NULL) among the items whose ``column`` is ``value`` (every
+    item: None), in order, one step of their (column, key) ``index`` (the key's own) each."""
+    head = f"FROM items INDEXED BY {index} WHERE {_range(column)}items.{key} "
     step, beyond = ("MAX", "<") if descending else ("MIN", ">")
     after: list[Any] = []
     while True:
         sql = f"SELECT {step}(items.{key}) {head}IS NOT NULL" + (
             f" AND items.{key} {beyond} ?" * bool(after)
         )
-        found = db.execute(sql, [value, *after]).fetchone()[0]
+        found = db.execute(sql, [*([] if column is None else [value]), *after]).fetchone()[0]
         if found is None:
             return
         after = [found]
@@ -118,17 +129,19 @@ def intersected_page(
     db: sqlite3.Connection,
     f: Filters,
     drivers: list[tuple[str, str, Any, int]],
+    key: str,
     descending: bool,
     offset: int,
     limit: int,
 ) -> list[int]:
-    """By box count with two or more filter columns of one value each: value by value (in
-    the sort's direction, from the rarest filter's pair index), each value's matches from the
-    pair ranges of all of them merged (ranges.intersection), in id order."""
+    """By box count or "has a mask" (``key``) with two or more filter columns of one value
+    each: value by value (in the sort's direction, from the rarest filter's pair index), each
+    value's matches from the pair ranges of all of them merged (ranges.intersection), in id
+    order."""
     rest, params = _other_filters(db, f, drivers)
-    part_of = intersection(db, drivers, "n_boxes", rest, params)
+    part_of = intersection(db, drivers, key, rest, params)
     column, index, value, _n = drivers[0]
-    values = key_values(db, index, column, value, "n_boxes", descending)
+    values = key_values(db, index, column, value, key, descending)
     return parts_page((part_of(v) for v in values), offset, limit)
 
 

@@ -6,21 +6,21 @@ The ways there, by sort key:
   the counts give each value's group size, so the page's first group is found without reading
   items, and each group is read in id order from that column's index, or from another
   filtered column's index when its value keeps fewer items, or from the combinations;
-* sort by name, id, width or box count with a filter: walk the sort column's index and test
-  the filter per row when the filter keeps many items (a walk of about (offset + limit) /
-  share rows), or let SQLite sort the matches when they are few. A filter on one value of
-  label, split, review or origin walks only that value's items: for id its column's index,
-  for name and box count a (column, key) pair index of schema v9 (indexes_v9.py), so the
-  walk no longer depends on where the matches lie in the whole order; descending box counts
-  go value by value (page_parts.stepped_page), and a width or box count every item shares is
-  the id order. Two or more such filters by box count go value by value too, each value's
-  matches merged from their pair ranges (page_parts.intersected_page). Matches of two or more
-  such columns, when few, come from the combinations item_counts lists, one range of
-  ``items_facets`` each (:func:`combinations`);
+* sort by name, id, width, box count or "has a mask" with a filter: walk the sort column's
+  index and test the filter per row when the filter keeps many items (a walk of about
+  (offset + limit) / share rows), or let SQLite sort the matches when they are few. A filter
+  on one value of label, split, review or origin walks only that value's items: for id its
+  column's index, for name, box count and "has a mask" a (column, key) pair index of schema
+  v9 or v11 (indexes_v9.py, mask_flags.py), so the walk no longer depends on where the
+  matches lie in the whole order (simulated items that all have masks); descending box
+  counts and masks go value by value (page_parts.stepped_page), and a width, box count or
+  mask flag every item shares is the id order. Two or more such filters by box count or
+  mask go value by value too, each value's matches merged from their pair ranges
+  (page_parts.intersected_page). Matches of two or more such columns, when few, come from
+  the combinations item_counts lists, one range of ``items_facets`` each
+  (:func:`combinations`);
 * sort by a regression target: walk the targets index the same way, once target_counts says
   every item has that target (otherwise the items without it are found by a scan, as before).
-* sort by "has a mask" or "number of boxes": the masked / boxed items come from the masks and
-  boxes tables (their number, not the items'), the others from the items in id order.
 
 A walk pays when the filter keeps many items. The number kept is exact for the columns of
 item_counts and the duplicates, and for a name substring that few names hold; for one that the
@@ -106,7 +106,12 @@ _WALKS = {
     "name": ("items_name", "items_name"),
     "width": ("items_width", "items_width_desc"),
     "n_boxes": ("items_n_boxes", "items_n_boxes_desc"),  # kept in items (derived.py)
+    # kept in items (mask_flags.py); descending: value by value over the one index
+    "has_mask": ("items_has_mask", "items_has_mask"),
 }
+#: Sort keys kept in items as small whole numbers, never NULL: a (filter column, key) pair
+#: index of each, and descending pages value by value (page_parts.stepped_page).
+_COUNTED = ("n_boxes", "has_mask")
 
 
 def planned_page(
@@ -170,7 +175,7 @@ def _sorted_matches(
             return [r[0] for r in db.execute(sql, [*args, limit, offset])]
     where, params = matches_where(db, f)
     joins, order, oparams = order_clause([spec], unindexed=True)
-    base = _FROM if spec.lstrip("-+") in ("source", "has_mask") else "FROM items "
+    base = _FROM if spec.lstrip("-+") == "source" else "FROM items "
     sql = "SELECT items.id " + base + joins + where + order + "LIMIT ? OFFSET ?"
     return [r[0] for r in db.execute(sql, [*oparams, *params, limit, offset])]
 
@@ -185,13 +190,11 @@ def _plan(
     if key in _FACETS:
         return _grouped_walk(db, f, _FACETS[key], descending, offset, limit)
     if key in _WALKS:
-        if key in ("width", "n_boxes") and is_constant(db, SORT_COLUMNS[key], _WALKS[key][0]):
+        if key in ("width", *_COUNTED) and is_constant(db, SORT_COLUMNS[key], _WALKS[key][0]):
             key, descending = "id", False  # all ties: the order is the ids' (MNIST's widths)
         return _walked_page(db, f, key, descending, offset, limit)
     if key.startswith("target:"):
         return _target_page(db, f, key[len("target:") :], descending, offset, limit)
-    if key == "has_mask":
-        return _mask_page(db, f, descending, offset, limit)
     if key == "source":
         return _source_page(db, f, descending, offset, limit)
     return None
@@ -211,42 +214,6 @@ def _estimate(db: sqlite3.Connection, f: Filters) -> int:
     if f.name:
         n = min(n, names.estimate(db, f.name))
     return n
-
-
-def _mask_page(
-    db: sqlite3.Connection, f: Filters, descending: bool, offset: int, limit: int
-) -> list[int] | None:
-    """Sort by "has a mask": the masked items come from the masks table in id order (its key),
-    the others from the items in id order; a first page reads only its rows, a later one the
-    number of masks to know where the second part begins."""
-    where, params = where_clause(f, db)
-    if where and not _walk_pays(count(db), _estimate(db, f), offset, limit):
-        return _sorted_matches(db, f, "-has_mask" if descending else "has_mask", offset, limit)
-    extra = where.replace("WHERE ", "AND ", 1)
-    # the masks drive the page, each tested by a lookup of its item (a join would have SQLite
-    # build a Bloom filter over every item first)
-    joined = (
-        "FROM masks m WHERE EXISTS (SELECT 1 FROM items WHERE items.id = m.item_id " + extra + ") "
-    )
-
-    def n_masked() -> int:
-        sql = "SELECT COUNT(*) " + (joined if where else "FROM masks")
-        return int(db.execute(sql, params).fetchone()[0])
-
-    def masked(off: int, n: int) -> list[int]:
-        sql = f"SELECT m.item_id {joined}ORDER BY m.item_id LIMIT ? OFFSET ?"
-        return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-    def unmasked(off: int, n: int) -> list[int]:
-        sql = (
-            "SELECT items.id FROM items WHERE NOT EXISTS "
-            f"(SELECT 1 FROM masks m WHERE m.item_id = items.id) {extra}"
-            "ORDER BY items.id LIMIT ? OFFSET ?"
-        )
-        return [r[0] for r in db.execute(sql, [*params, n, off])]
-
-    parts = [(lambda: count(db, f) - n_masked(), unmasked), (n_masked, masked)]
-    return parts_page(parts[::-1] if descending else parts, offset, limit)
 
 
 def _grouped_page(
@@ -314,7 +281,7 @@ def _walked_page(
         # read from their combinations cost their number, so a walk must be ten times shorter
         risk = 10 if has_index(db, FACETS_INDEX) and facet_columns(f) >= 2 else 1
         matching = _estimate(db, f)
-        drivers = single_values(db, f, pair_of(db, key)) if key in ("n_boxes", "name") else []
+        drivers = single_values(db, f, pair_of(db, key)) if key in ("name", *_COUNTED) else []
         walk = _walk_pays(span, matching, risk * offset, risk * limit)
         if len(drivers) >= 2 and (walk or _merge_pays(drivers, matching)):
             if key == "name":
@@ -322,20 +289,24 @@ def _walked_page(
                 if page is not None:
                     return page
             else:
-                return intersected_page(db, f, drivers, descending, offset, limit)
+                return intersected_page(db, f, drivers, key, descending, offset, limit)
         if not walk:
             return _sorted_matches(db, f, ("-" if descending else "") + key, offset, limit)
         where = no_filter_indexes(where)
         if driver is not None:
             column, index, value, _n = driver
             extra = where.replace("WHERE ", "AND ", 1)
-            if descending and key in ("width", "n_boxes"):
+            if descending and key in ("width", *_COUNTED):
                 return stepped_page(db, index, column, value, key, extra, params, offset, limit)
             source = f"FROM items INDEXED BY {index} WHERE items.{column} IS ? "
             where, params = extra, [value, *params]
         else:
             index = _WALKS[key][descending]
             source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
+    if descending and key == "has_mask" and "WHERE items." not in source:
+        # no (column, has_mask) range: the flag's own index, masked items first, each in id order
+        extra = where.replace("WHERE ", "AND ", 1)
+        return stepped_page(db, _WALKS[key][0], None, None, key, extra, params, offset, limit)
     sql = "SELECT items.id " + source + where + order + "LIMIT ? OFFSET ?"
     return [r[0] for r in db.execute(sql, [*params, limit, offset])]
 

@@ -42,7 +42,7 @@ SORT_COLUMNS = {
     "size": "items.size",
     "added": "items.added",
     "source": "COALESCE(items.path, containers.path)",
-    "has_mask": "(masks.item_id IS NOT NULL)",
+    "has_mask": "items.has_mask",  # kept by triggers on masks (mask_flags.py)
     "n_boxes": "items.n_boxes",
 }
 
@@ -287,7 +287,7 @@ def page_ids(
     where, wparams = where_clause(filters, db)
     joins, order, oparams = order_clause(sort)
     keys = _sort_keys(sort)
-    needs_join = any(k.lstrip("-+") in ("source", "has_mask") for k in keys)
+    needs_join = any(k.lstrip("-+") == "source" for k in keys)
     base = _FROM if needs_join else "FROM items "
     sql = "SELECT items.id " + base + joins + where + order + "LIMIT ? OFFSET ?"
     return _id_column(db, sql, [*oparams, *wparams, limit, offset])
@@ -425,7 +425,7 @@ def id_array(
     where, wparams = where_clause(filters, db)
     joins, order, oparams = order_clause(sort)
     keys = _sort_keys(sort)
-    needs_join = any(k.lstrip("-+") in ("source", "has_mask") for k in keys)
+    needs_join = any(k.lstrip("-+") == "source" for k in keys)
     base = _FROM if needs_join else "FROM items "
     return _id_column(db, "SELECT items.id " + base + joins + where + order, oparams + wparams)
 

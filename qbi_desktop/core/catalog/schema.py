@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from qbi_desktop.core.catalog.derived import migrate_v7, migrate_v8
 from qbi_desktop.core.catalog.indexes_v9 import migrate_v9, v9_steps
+from qbi_desktop.core.catalog.mask_flags import migrate_v11, v11_steps
 from qbi_desktop.core.catalog.short_names import migrate_v10
 from qbi_desktop.core.jobs import Job, Progress, run_job
 
@@ -255,10 +256,13 @@ APPLICATION_ID = 0x51424931
 # Version 10: an index of the names' last two characters, for "name contains" one or two
 # characters: see short_names.
 
+# Version 11: whether an item has a mask, kept in items, and its indexes: see mask_flags.
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``: an SQL script, or a function
 #: that runs inside the migration's transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8, migrate_v9, migrate_v10,
+    migrate_v11,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -314,12 +318,14 @@ def migrate_job(db: sqlite3.Connection) -> Job[int]:
 
 def migration_steps(start: int) -> list[Callable[[sqlite3.Connection], None]]:
     """The steps from version ``start`` to ours: one per SQL script or migration function,
-    and one per index of schema v9 (the slow part of an older catalog's first open)."""
+    and one per index of schemas v9 and v11 (the slow part of an older catalog's first open)."""
     steps: list[Callable[[sqlite3.Connection], None]] = []
     for version in range(start, SCHEMA_VERSION):
         step = MIGRATIONS[version]
         if step is migrate_v9:
             steps += v9_steps()
+        elif step is migrate_v11:
+            steps += v11_steps()
         elif callable(step):
             steps.append(step)
         else:
