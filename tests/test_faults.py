@@ -1,13 +1,11 @@
-"""Issue 17 fault tests: kill -9 mid-job, a full disk and read-only folders.
+"""Issue 17 fault tests: kill -9 mid-job (a full disk and read-only folders:
+test_faults_disk.py).
 
-kill -9: a real subprocess runs the real job (``tests/hostile/kill_driver.py``) and SIGKILLs
-itself at a seeded point (after N progress steps, or N ms into the job); then the next start
-(the same CLI command again, the app opening the image again) must leave nothing behind
-(no orphan masks, no temporary or ``.partial`` files, no hidden export folders, no decode
-files) and lose no completed stroke.
-Full disk / read-only: a 1 MiB tmpfs (mounted as root; skipped with the reason otherwise) at
-every write path (import, export, mask save, thumbnails, augment output): the CLI exits with
-code 2 and a message that names the place and the problem; the core raises a UserFacingError.
+A real subprocess runs the real job (``tests/hostile/kill_driver.py``) and SIGKILLs itself at
+a seeded point (after N progress steps, or N ms into the job); then the next start (the same
+CLI command again, the app opening the image again) must leave nothing behind (no orphan
+masks, no temporary or ``.partial`` files, no hidden export folders, no decode files) and lose
+no completed stroke.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -32,30 +29,10 @@ if str(REPO) not in sys.path:
 
 from tests.annotate_process_helpers import child_env as _env  # noqa: E402
 from tests.annotate_process_helpers import script_window  # noqa: E402
+from tests.faults_helpers import N_ITEMS, cli, coco_source, item_count, leftovers  # noqa: E402
 from tests.hostile.make_corpus import gray8, tiff_bytes, write_png  # noqa: E402
 
 SEED = 17
-N_ITEMS = 120
-DISK_WORDS = (
-    "space",
-    "full",
-    "read-only",
-    "read only",
-    "not writable",
-    "cannot write",
-    "permission",
-)
-
-
-def _cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qbi_desktop", *map(str, args)],
-        cwd=REPO,
-        env=_env(home),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def _killed(home: Path, when: str, *job: str) -> str:
@@ -72,75 +49,6 @@ def _killed(home: Path, when: str, *job: str) -> str:
         return "killed"
     assert done.returncode == 0, done.stderr[-2000:]
     return "finished"
-
-
-def _coco_source(folder: Path, n: int = N_ITEMS, size: int = 24) -> Path:
-    doc = {"images": [], "annotations": [], "categories": [{"id": 1, "name": "spot"}]}
-    for i in range(n):
-        write_png(folder / f"im{i:03d}.png", gray8(i, (size, size)))
-        doc["images"].append(
-            {"id": i + 1, "file_name": f"im{i:03d}.png", "width": size, "height": size}
-        )
-        doc["annotations"].append(
-            {
-                "id": i + 1,
-                "image_id": i + 1,
-                "category_id": 1,
-                "bbox": [1, 1, 5, 5],
-                "area": 25,
-                "iscrowd": 0,
-                "segmentation": [[1, 1, 6, 1, 6, 6, 1, 6]],
-            }
-        )
-    (folder / "coco.json").write_text(json.dumps(doc))
-    return folder / "coco.json"
-
-
-def _leftovers(root: Path) -> list[str]:
-    """What a dead run may leave in a project: temporary files, orphan masks, stray sources."""
-    found = [
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.name.endswith((".tmp", ".partial"))
-        or ".partial" in p.name
-        or p.name.startswith(".export")
-    ]
-    catalog = root / "catalog.sqlite"
-    if catalog.exists():
-        con = sqlite3.connect(catalog)
-        try:
-            assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-            masks = {r[0] for r in con.execute("SELECT path FROM masks")}
-            used = " ".join(
-                r[0]
-                for r in con.execute(
-                    "SELECT path FROM items WHERE path IS NOT NULL "
-                    "UNION ALL SELECT path FROM containers"
-                )
-            )
-        finally:
-            con.close()
-        if (root / "masks").exists():
-            found += [
-                f"orphan masks/{p.name}"
-                for p in (root / "masks").iterdir()
-                if f"masks/{p.name}" not in masks
-            ]
-        if (root / "sources").exists():
-            found += [
-                f"unused sources/{p.name}"
-                for p in (root / "sources").iterdir()
-                if f"sources/{p.name}" not in used
-            ]
-    return found
-
-
-def _count(root: Path) -> int:
-    con = sqlite3.connect(root / "catalog.sqlite")
-    try:
-        return con.execute("SELECT COUNT(*) FROM items").fetchone()[0]
-    finally:
-        con.close()
 
 
 def _counts(home: Path, *job: str) -> dict[str, int]:
@@ -176,7 +84,7 @@ KILLS = range(4)
 # -- kill -9 --------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def coco_src(tmp_path_factory) -> Path:
-    return _coco_source(tmp_path_factory.mktemp("coco"))
+    return coco_source(tmp_path_factory.mktemp("coco"))
 
 
 @pytest.fixture(scope="module")
@@ -193,7 +101,7 @@ def test_kill_9_during_import_then_the_same_import_leaves_nothing_behind(
     when = _kill_point(import_counts, index, "import")
     job = ("import", project, "coco", coco_src.parent, coco_src)
     assert _killed(home, when, *job) == "killed", when
-    again = _cli(
+    again = cli(
         home,
         "import",
         "--project",
@@ -206,14 +114,14 @@ def test_kill_9_during_import_then_the_same_import_leaves_nothing_behind(
     )
     assert again.returncode == 0, (when, again.stderr[-2000:])
     assert "Traceback" not in again.stderr
-    assert _count(project) == N_ITEMS, when  # all there, none twice
-    assert _leftovers(project) == [], when
+    assert item_count(project) == N_ITEMS, when  # all there, none twice
+    assert leftovers(project) == [], when
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory, coco_src) -> Path:
     project = tmp_path_factory.mktemp("imported") / "project"
-    done = _cli(
+    done = cli(
         tmp_path_factory.mktemp("home"),
         "import",
         "--project",
@@ -245,7 +153,7 @@ def test_kill_9_during_export_then_the_same_export_completes_and_cleans(
     home, out = tmp_path / "home", tmp_path / "out"
     when = _kill_point(export_counts[kind], index, f"export-{kind}")
     assert _killed(home, when, "export", imported, kind, out) == "killed", when
-    again = _cli(home, "export", "--project", imported, "--kind", kind, "--out", out)
+    again = cli(home, "export", "--project", imported, "--kind", kind, "--out", out)
     assert "Traceback" not in again.stderr, again.stderr[-2000:]
     # the same command completes the export (or finds it complete: the kill came after)
     assert again.returncode == 0 or "not empty" in again.stderr, (when, again.stderr[-2000:])
@@ -283,10 +191,10 @@ def test_kill_9_during_archive_extraction_then_the_same_import_leaves_nothing_be
     home, project = tmp_path / "home", tmp_path / "project"
     when = _kill_point(archive_counts, index, "archive")
     assert _killed(home, when, "import", project, "imagefolder", "-", archive) == "killed", when
-    again = _cli(home, "import", "--project", project, "--kind", "imagefolder", archive)
+    again = cli(home, "import", "--project", project, "--kind", "imagefolder", archive)
     assert again.returncode == 0, (when, again.stderr[-2000:])
-    assert _count(project) == N_ITEMS, when
-    assert _leftovers(project) == [], when
+    assert item_count(project) == N_ITEMS, when
+    assert leftovers(project) == [], when
     assert len(list((project / "sources").iterdir())) == 1, when  # one extraction, no stray copy
 
 
@@ -463,212 +371,3 @@ def test_kill_9_during_mask_save_leaves_no_temporary_file_and_loses_no_stroke(tm
 
     if (tmp_path / "other.mask.tif").exists():  # the file saved last is whole
         read_mask_file(tmp_path / "other.mask.tif")
-
-
-# -- a full disk and read-only folders ------------------------------------------------------------
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'refused'}")
-
-    class Disk:
-        path = mnt
-
-        @staticmethod
-        def fill(leave: int = 2048) -> None:
-            """Fill the disk up to ``leave`` bytes."""
-            st = os.statvfs(mnt)
-            free = st.f_bavail * st.f_frsize
-            with open(mnt / "filler", "wb") as f:
-                try:
-                    f.write(b"\0" * max(0, free - leave))
-                except OSError:
-                    pass
-
-        @staticmethod
-        def read_only() -> None:
-            subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
-
-    yield Disk
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
-
-
-def _clear_cli_refusal(done: subprocess.CompletedProcess, place: Path) -> None:
-    text = done.stderr + done.stdout
-    assert "Traceback" not in text, text[-2000:]
-    assert done.returncode == 2, (done.returncode, text[-2000:])
-    low = text.lower()
-    assert any(w in low for w in DISK_WORDS), text[-1000:]
-    assert place.name in text, f"the message does not name {place}: {text[-1000:]}"
-
-
-@pytest.mark.parametrize("problem", ["full", "read-only"])
-def test_import_into_a_full_or_read_only_disk_says_so(tmp_path, small_disk, problem):
-    src = _coco_source(tmp_path / "src", n=40, size=128)
-    project = small_disk.path / "project"
-    if problem == "read-only":
-        small_disk.read_only()
-    else:  # a project that fits, then a disk with 8 KB left for the 40 items' masks
-        first = _coco_source(tmp_path / "first", n=1)
-        assert (
-            _cli(
-                tmp_path / "home",
-                "import",
-                "--project",
-                project,
-                "--kind",
-                "coco",
-                "--images",
-                first.parent,
-                first,
-            ).returncode
-            == 0
-        )
-        small_disk.fill(leave=8 * 1024)
-    done = _cli(
-        tmp_path / "home",
-        "import",
-        "--project",
-        project,
-        "--kind",
-        "coco",
-        "--images",
-        src.parent,
-        src,
-    )
-    _clear_cli_refusal(done, small_disk.path if problem == "read-only" else project)
-    if project.exists():
-        (small_disk.path / "filler").unlink()  # room for SQLite to open the catalog again
-        assert _leftovers(project) == []
-        assert _count(project) == 1  # the refused import added nothing
-
-
-@pytest.mark.parametrize(
-    ("problem", "kind"), [("full", "imagefolder"), ("full", "npz"), ("read-only", "imagefolder")]
-)
-def test_export_onto_a_full_or_read_only_disk_says_so(
-    tmp_path, imported, small_disk, problem, kind
-):
-    out = small_disk.path / "out"
-    if problem == "read-only":
-        small_disk.read_only()
-    else:
-        small_disk.fill(leave=16 * 1024)  # the images or the NPZ array need more
-    done = _cli(tmp_path / "home", "export", "--project", imported, "--kind", kind, "--out", out)
-    _clear_cli_refusal(done, small_disk.path if problem == "read-only" else out)
-    left = [p.name for p in small_disk.path.iterdir() if p.name not in ("filler",)]
-    assert left in ([], ["out"]) and not (out.exists() and any(out.iterdir())), left
-
-
-@pytest.mark.parametrize("problem", ["full", "read-only"])
-def test_augment_output_on_a_full_or_read_only_disk_says_so(
-    tmp_path, coco_src, small_disk, problem
-):
-    pipeline = tmp_path / "p.json"
-    pipeline.write_text(
-        json.dumps(
-            {"format": "qbi-augment", "version": 1, "seed": 0, "options": {"horizontal_flip": True}}
-        )
-    )
-    out = small_disk.path / "aug"
-    if problem == "read-only":
-        small_disk.read_only()
-    else:
-        small_disk.fill(leave=16 * 1024)
-    done = _cli(
-        tmp_path / "home",
-        "augment",
-        "--pipeline",
-        pipeline,
-        "--input",
-        coco_src.parent,
-        "--output",
-        out,
-        "--copies",
-        "2",
-    )
-    _clear_cli_refusal(done, small_disk.path if problem == "read-only" else out)
-
-
-@pytest.mark.parametrize("problem", ["full", "read-only"])
-def test_mask_save_onto_a_full_or_read_only_disk_says_so(small_disk, problem):
-    from qbi_desktop.core.errors import UserFacingError
-    from qbi_desktop.core.maskio import save_mask
-
-    target = small_disk.path / "img.mask.tif"
-    if problem == "read-only":
-        small_disk.read_only()
-    else:
-        small_disk.fill(leave=1024)
-    mask = (np.arange(300 * 300).reshape(300, 300) % 7).astype(np.uint8)
-    with pytest.raises(UserFacingError) as err:
-        save_mask(target, mask)
-    text = str(err.value).lower()
-    assert any(w in text for w in DISK_WORDS) and "img.mask.tif" in str(err.value), err.value
-    assert not target.exists()
-    if problem == "full":
-        assert [p.name for p in small_disk.path.iterdir()] == ["filler"]  # no temporary file
-
-
-@pytest.mark.parametrize("problem", ["full", "read-only"])
-def test_thumbnails_of_a_project_on_a_full_or_read_only_disk_say_so(tmp_path, small_disk, problem):
-    from qbi_desktop.core.catalog import open_project
-    from qbi_desktop.core.catalog.thumbnails import thumbnail_job
-    from qbi_desktop.core.errors import UserFacingError
-    from qbi_desktop.core.jobs import run_job
-
-    src = tmp_path / "src"
-    for i in range(30):
-        write_png(src / "a" / f"im{i:02d}.png", gray8(i, (64, 64)))
-    project = small_disk.path / "project"
-    done = _cli(tmp_path / "home", "import", "--project", project, "--kind", "imagefolder", src)
-    assert done.returncode == 0, done.stderr
-    if problem == "read-only":
-        small_disk.read_only()
-    else:
-        small_disk.fill(leave=0)
-    with pytest.raises(UserFacingError) as err:
-        with open_project(project) as p:
-            run_job(thumbnail_job(p))
-    text = str(err.value).lower()
-    assert any(w in text for w in DISK_WORDS), err.value
-
-
-def test_import_with_a_read_only_masks_folder_says_so_and_adds_nothing(tmp_path, coco_src):
-    """Class 7: ``masks/`` of an existing project read-only (a read-only bind mount, which
-    binds root too) during a COCO import."""
-    home, project = tmp_path / "home", tmp_path / "project"
-    first = _coco_source(tmp_path / "first", n=1)
-    done = _cli(
-        home, "import", "--project", project, "--kind", "coco", "--images", first.parent, first
-    )
-    assert done.returncode == 0, done.stderr
-    masks = project / "masks"
-    masks.mkdir(exist_ok=True)
-    bound = subprocess.run(["mount", "--bind", str(masks), str(masks)], capture_output=True)
-    if bound.returncode != 0:
-        pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip() or 'refused'}")
-    try:
-        subprocess.run(["mount", "-o", "remount,ro,bind", str(masks)], check=True)
-        done = _cli(
-            home,
-            "import",
-            "--project",
-            project,
-            "--kind",
-            "coco",
-            "--images",
-            coco_src.parent,
-            coco_src,
-        )
-        _clear_cli_refusal(done, masks)
-    finally:
-        subprocess.run(["umount", "-l", str(masks)], capture_output=True)
-    assert _count(project) == 1  # nothing of the refused import
-    assert _leftovers(project) == []
