@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.hostile import harness  # noqa: E402
+from tests.hostile.judge import judge  # noqa: E402
 from tests.hostile.known_failures import KNOWN_FAILURES  # noqa: E402
 from tests.hostile.make_corpus import CASES, make_corpus  # noqa: E402
 
@@ -136,9 +136,9 @@ def test_harness_judges_a_refusal_without_the_file_name_as_not_clean(tmp_path):
     (work / "result.json").write_text(json.dumps({"status": "refused", "message": "bad type"}))
     (tmp_path / "host").mkdir()
     (tmp_path / "host/secret.png").write_bytes(b"s")
-    verdict = harness.judge(case, "import", work, tmp_path, 0, 0.1, False)
+    verdict = judge(case, "import", work, tmp_path, 0, 0.1, False)
     assert not verdict["clean"] and "does not name" in verdict["problems"][0]
     (work / "result.json").write_text(
         json.dumps({"status": "refused", "message": "coco.json: annotations[0].bbox: not a list"})
     )
-    assert harness.judge(case, "import", work, tmp_path, 0, 0.1, False)["clean"]
+    assert judge(case, "import", work, tmp_path, 0, 0.1, False)["clean"]
