@@ -253,3 +253,50 @@ def test_a_rare_name_of_one_character_is_tested_along_the_name_index(late, tmp_p
             plan = _plan(p.db, scans[-1])
             assert "COVERING INDEX items_name" in plan, plan
             assert re.search(r"SCAN items(?! USING)", plan) is None, plan  # no row of the table
+
+
+def test_a_sort_by_a_source_every_item_shares_reads_the_id_order(tmp_path):
+    """One array import: every item's source is the container's file, so a sort by source is
+    the id order, and a rare filter reads its own range instead of sorting its matches by
+    source; an image file added later makes the sources differ again (files by path)."""
+    from tests.test_catalog_scale import _reference
+
+    n = 20_000
+    with open_project(tmp_path / "p", create=True) as p:
+        (p.root / "data").mkdir()
+        (p.root / "data" / "big.idx").write_bytes(b"idx")
+        with p.transaction() as tx:
+            cid = tx.add_container(p.root / "data" / "big.idx", "idx", "", n)
+            tx.add_items(
+                [
+                    NewItem(
+                        name=f"row{k:06d}",
+                        hash=f"{k:032x}",
+                        container=cid,
+                        index=k,
+                        width=28,
+                        height=28,
+                        label="late" if k >= n - 20 else str(k % 10),
+                        split=("train", "val", "test")[k % 3],
+                        provenance_kind="simulated" if k % 10 == 0 else "acquired",
+                    )
+                    for k in range(n)
+                ]
+            )
+        scan = _steps(
+            p.db, lambda: p.db.execute("SELECT COUNT(*) FROM items WHERE +label = 'late'")
+        )
+        for f in ({"label": "late"}, {"label": "late", "split": "val"}, {"label": "3"}):
+            for sort in ("source", "-source"):
+                for offset in (0, 150, 1990):
+                    expected = _reference(p.db, f, sort, offset, 200)
+                    assert p.page_ids(f, sort, offset, 200).tolist() == expected, (f, sort)
+                steps = _steps(p.db, lambda f=f, s=sort: p.page_ids(f, s, 0, 200))
+                assert steps * (4 if len(f) == 1 else 2) < scan, (f, sort, steps, scan)
+        with p.transaction() as tx:
+            tx.add_items([NewItem(name="a", hash="f" * 32, path="a.png", width=8, height=8)])
+        for f in ({}, {"label": "late"}):
+            for sort in ("source", "-source"):
+                expected = _reference(p.db, f, sort, 0, 50)
+                assert p.page_ids(f, sort, 0, 50).tolist() == expected, (f, sort)
+        assert p.page_ids({}, "source", 0, 1).tolist() == [n + 1]  # "a.png" before "data/..."

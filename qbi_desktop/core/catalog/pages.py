@@ -20,7 +20,9 @@ The ways there, by sort key:
   the combinations item_counts lists, one range of ``items_facets`` each
   (:func:`combinations`);
 * sort by a regression target: walk the targets index the same way, once target_counts says
-  every item has that target (otherwise the items without it are found by a scan, as before).
+  every item has that target (otherwise the items without it are found by a scan, as before);
+* sort by source: the files by path, each container's rows in id order (:func:`_source_page`);
+  a source every item shares (one array import) is the id order.
 
 A walk pays when the filter keeps many items. The number kept is exact for the columns of
 item_counts and the duplicates, and for a name substring that few names hold; for one that the
@@ -196,8 +198,22 @@ def _plan(
     if key.startswith("target:"):
         return _target_page(db, f, key[len("target:") :], descending, offset, limit)
     if key == "source":
+        if _one_source(db):
+            # all ties (one array import, or its files under one name): the ids' order, whose
+            # plans read a filter's own range instead of sorting its matches by source
+            return _plan(db, f, "id", offset, limit)
         return _source_page(db, f, descending, offset, limit)
     return None
+
+
+def _one_source(db: sqlite3.Connection) -> bool:
+    """Whether every item has the same source: no image file items, the containers all of one
+    file (the few container rows are read, the items' path index is probed once)."""
+    paths = db.execute("SELECT COUNT(DISTINCT path) FROM containers").fetchone()[0]
+    if paths > 1:
+        return False
+    files = "SELECT 1 FROM items INDEXED BY items_path WHERE path IS NOT NULL LIMIT 1"
+    return paths == 1 and db.execute(files).fetchone() is None
 
 
 def _estimate(db: sqlite3.Connection, f: Filters) -> int:
