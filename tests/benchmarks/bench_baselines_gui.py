@@ -115,6 +115,43 @@ class GapSampler:
         return [(n, s) for s, n in counts.most_common(3)]
 
 
+class StealSampler:
+    """Reads the machine's steal time (:func:`_steal_s`) every 10 ms from a thread of its own,
+    so that each long heartbeat gap can say how much of it the hypervisor gave to other
+    guests. /proc/stat counts in ticks of 10 ms, summed over the CPUs: a gap with 20 ms of
+    steal had at least one CPU taken away for that long (maybe not the GUI thread's)."""
+
+    def __init__(self, interval: float = 0.01):
+        import threading
+
+        self.interval = interval
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        if _steal_s() is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.samples.append((time.perf_counter(), _steal_s() or 0.0))
+
+    def during(self, start: float, end: float) -> float | None:
+        """Steal (ms) between the last sample before ``start`` and the first after ``end``."""
+        before = [v for t, v in self.samples if t <= start]
+        after = [v for t, v in self.samples if t >= end]
+        if not before or not after:
+            return None
+        return 1000 * (after[0] - before[-1])
+
+
 def _gap_phases(gaps: list[tuple[float, float]], marks: dict[str, tuple[float, float]]) -> dict:
     """Per phase (a named time window), the longest heartbeat gap overlapping it (ms) and how
     many gaps > 50 ms; a gap overlapping no window counts as 'during'."""
@@ -209,7 +246,7 @@ def gui_run() -> dict:
         return record.id in shown_at
 
     sampler = GapSampler() if os.environ.get("QBI_BENCH_PROFILE") else contextlib.nullcontext()
-    with sampler:
+    with sampler, StealSampler() as stealing:
         t0, cpu0, steal0 = time.perf_counter(), time.process_time(), _steal_s()
         panel.run_button.click()
         record = panel.model.records[-1]
@@ -279,12 +316,16 @@ def gui_run() -> dict:
         "max_gap_at_s": float(worst[0] - t0),
         "max_gap_after_worker_s": float(worst[0] - first.ended),
     }
-    # Each gap over 30 ms: when, how long, and (--profile) what the GUI thread was doing.
+    # Each gap over 30 ms: when, how long, the GUI thread's own CPU time in it, the machine's
+    # steal time around it, and (--profile) what the GUI thread was doing.
+    gui_cpu_in = {round(a, 6): c for a, _b, c in work}
     out["long_gaps"] = [
         {
             "at_s": a - t0,
             "at": a,
             "ms": 1000 * (b - a),
+            "cpu_ms": 1000 * gui_cpu_in[round(a, 6)] if round(a, 6) in gui_cpu_in else None,
+            "steal_ms": stealing.during(a, b),
             **({"stacks": sampler.during(a, b)} if isinstance(sampler, GapSampler) else {}),
         }
         for a, b in gaps
@@ -321,11 +362,24 @@ def _print_phases(row: dict) -> None:
     ]
     print("      gaps: " + "  ".join(parts))
     for gap in row.get("long_gaps", []):
-        if "stacks" not in gap:
+        if gap["ms"] <= 50 and "stacks" not in gap:
             continue
-        print(f"      gap at {gap['at_s']:.2f} s, {gap['ms']:.0f} ms:")
-        for n, stack in gap["stacks"]:
+        print(f"      gap at {gap['at_s']:.2f} s, {gap['ms']:.0f} ms: {_gap_cause(gap)}")
+        for n, stack in gap.get("stacks", []):
             print(f"        {n:3d}x {stack}")
+
+
+def _gap_cause(gap: dict) -> str:
+    """The GUI thread's CPU time in a gap and the machine's steal time around it."""
+    cpu = "?" if gap.get("cpu_ms") is None else f"{gap['cpu_ms']:.0f}"
+    steal = "?" if gap.get("steal_ms") is None else f"{gap['steal_ms']:.0f}"
+    return f"GUI thread CPU {cpu} ms, machine steal {steal} ms"
+
+
+def _stolen(gap: dict) -> bool:
+    """A gap over 50 ms that the GUI thread did not fill with its own work and during which
+    the hypervisor took a CPU away for at least a tick of /proc/stat (10 ms)."""
+    return (gap.get("steal_ms") or 0) >= 10 and (gap.get("cpu_ms") or 0) < 50
 
 
 def main() -> None:
@@ -418,6 +472,12 @@ def main() -> None:
         f"longest heartbeat gap: median {gap_med:.0f} ms, "
         f"worst {max(r['max_gap_ms'] for r in gui):.0f} ms  (target <= 50 ms); gaps > 50 ms "
         f"per run: {[r['gaps_over_50ms'] for r in gui]}"
+    )
+    over = [g for r in gui for g in r.get("long_gaps", []) if g["ms"] > 50]
+    print(
+        f"  of the {len(over)} gaps > 50 ms: {sum(map(_stolen, over))} with the machine's "
+        f"steal time in them (>= 10 ms) and the GUI thread's CPU < 50 ms; GUI thread CPU in "
+        f"them: {sorted(round(g['cpu_ms']) for g in over if g.get('cpu_ms') is not None)} ms"
     )
     idle_worst = max(r["idle_max_gap_ms"] for r in gui)
     print(f"  (the same heartbeat with nothing running, worst: {idle_worst:.0f} ms: machine noise)")
