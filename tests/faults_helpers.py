@@ -1,20 +1,32 @@
-"""What the fault tests (test_faults.py: kill -9 mid-job; test_faults_disk.py: a full disk
-and read-only folders) share: the CLI in a child process, a COCO source, and what a dead or
-refused run may leave in a project."""
+"""What the fault tests (test_faults.py: kill -9 mid-job; test_faults_disk.py and
+test_hostile_full_disk_create.py: a full disk and read-only folders) share: the CLI in a child
+process, a COCO source, what a dead or refused run may leave in a project, and a small disk."""
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.annotate_process_helpers import child_env
 from tests.hostile.make_corpus import gray8, write_png
 
 REPO = Path(__file__).resolve().parents[1]
 N_ITEMS = 120
+DISK_WORDS = (
+    "space",
+    "full",
+    "read-only",
+    "read only",
+    "not writable",
+    "cannot write",
+    "permission",
+)
 
 
 def cli(home: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -95,3 +107,55 @@ def item_count(root: Path) -> int:
         return con.execute("SELECT COUNT(*) FROM items").fetchone()[0]
     finally:
         con.close()
+
+
+@pytest.fixture(name="small_disk")
+def small_disk_fixture(tmp_path):
+    """A 1 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'refused'}")
+
+    class Disk:
+        path = mnt
+
+        @staticmethod
+        def fill(leave: int = 2048) -> None:
+            """Fill the disk up to ``leave`` bytes."""
+            st = os.statvfs(mnt)
+            free = st.f_bavail * st.f_frsize
+            with open(mnt / "filler", "wb") as f:
+                try:
+                    f.write(b"\0" * max(0, free - leave))
+                except OSError:
+                    pass
+
+        @staticmethod
+        def read_only() -> None:
+            subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+
+    yield Disk
+    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def imported_project(tmp_path_factory, coco: Path) -> Path:
+    """A project the CLI made by importing the COCO file ``coco`` (the test modules' module-
+    scoped ``imported`` fixtures)."""
+    project = tmp_path_factory.mktemp("imported") / "project"
+    done = cli(
+        tmp_path_factory.mktemp("home"),
+        "import",
+        "--project",
+        project,
+        "--kind",
+        "coco",
+        "--images",
+        coco.parent,
+        coco,
+    )
+    assert done.returncode == 0, done.stderr
+    return project

@@ -29,7 +29,14 @@ if str(REPO) not in sys.path:
 
 from tests.annotate_process_helpers import child_env as _env  # noqa: E402
 from tests.annotate_process_helpers import script_window  # noqa: E402
-from tests.faults_helpers import N_ITEMS, cli, coco_source, item_count, leftovers  # noqa: E402
+from tests.faults_helpers import (  # noqa: E402
+    N_ITEMS,
+    cli,
+    coco_source,
+    imported_project,
+    item_count,
+    leftovers,
+)
 from tests.hostile.make_corpus import gray8, tiff_bytes, write_png  # noqa: E402
 
 SEED = 17
@@ -120,20 +127,7 @@ def test_kill_9_during_import_then_the_same_import_leaves_nothing_behind(
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory, coco_src) -> Path:
-    project = tmp_path_factory.mktemp("imported") / "project"
-    done = cli(
-        tmp_path_factory.mktemp("home"),
-        "import",
-        "--project",
-        project,
-        "--kind",
-        "coco",
-        "--images",
-        coco_src.parent,
-        coco_src,
-    )
-    assert done.returncode == 0, done.stderr
-    return project
+    return imported_project(tmp_path_factory, coco_src)
 
 
 @pytest.fixture(scope="module")

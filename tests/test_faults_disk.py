@@ -8,7 +8,6 @@ message that names the place and the problem; the core raises a UserFacingError.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,18 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.faults_helpers import cli, coco_source, item_count, leftovers  # noqa: E402
-from tests.hostile.make_corpus import gray8, write_png  # noqa: E402
-
-DISK_WORDS = (
-    "space",
-    "full",
-    "read-only",
-    "read only",
-    "not writable",
-    "cannot write",
-    "permission",
+from tests.faults_helpers import (  # noqa: E402
+    DISK_WORDS,
+    cli,
+    coco_source,
+    imported_project,
+    item_count,
+    leftovers,
+    small_disk_fixture,  # noqa: F401  (the small_disk fixture)
 )
+from tests.hostile.make_corpus import gray8, write_png  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,37 +36,9 @@ def coco_src(tmp_path_factory) -> Path:
     return coco_source(tmp_path_factory.mktemp("coco"))
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 1 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only."""
-    mnt = tmp_path / "disk"
-    mnt.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'refused'}")
-
-    class Disk:
-        path = mnt
-
-        @staticmethod
-        def fill(leave: int = 2048) -> None:
-            """Fill the disk up to ``leave`` bytes."""
-            st = os.statvfs(mnt)
-            free = st.f_bavail * st.f_frsize
-            with open(mnt / "filler", "wb") as f:
-                try:
-                    f.write(b"\0" * max(0, free - leave))
-                except OSError:
-                    pass
-
-        @staticmethod
-        def read_only() -> None:
-            subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
-
-    yield Disk
-    subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory, coco_src) -> Path:
+    return imported_project(tmp_path_factory, coco_src)
 
 
 def _clear_cli_refusal(done: subprocess.CompletedProcess, place: Path) -> None:

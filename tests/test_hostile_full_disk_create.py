@@ -12,10 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-try:
-    from tests.test_faults import DISK_WORDS, _cli, small_disk  # noqa: F401  (a fixture)
-except ImportError:  # pragma: no cover
-    from test_faults import DISK_WORDS, _cli, small_disk  # noqa: F401
+from tests.faults_helpers import DISK_WORDS, cli, small_disk_fixture  # noqa: F401  (small_disk)
 
 
 @pytest.mark.parametrize("room_kib", [16, 48, 96, 160, 240, 320])
@@ -28,7 +25,7 @@ def test_a_new_project_on_a_disk_too_small_for_its_catalog_says_the_disk_is_full
         Image.fromarray(np.full((16, 16), i, np.uint8)).save(src / f"im{i}.png")
     small_disk.fill(leave=room_kib * 1024)
     project = small_disk.path / "project"
-    done = _cli(
+    done = cli(
         tmp_path / "home", "import", "--project", project, "--kind", "imagefolder", src.parent
     )
     text = done.stderr + done.stdout
