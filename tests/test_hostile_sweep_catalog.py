@@ -2,7 +2,7 @@
 every edit the app makes, so a catalog holding a trigger we did not write could delete the work
 an edit should keep, or loop without end; one of our triggers rewritten does the same under our
 name. A catalog with foreign triggers or views is refused untouched, naming them; our own
-triggers are made again from our SQL when their text differs."""
+triggers are made again from our SQL when their text differs or they are missing."""
 
 from __future__ import annotations
 
@@ -100,6 +100,31 @@ def test_one_of_our_triggers_rewritten_is_made_again_from_our_sql(made, tmp_path
         db.close()
     assert labels == {1: "keep", 2: "keep"}
     assert boxes == {1: 1, 2: 0, 3: 1, 4: 0}
+
+
+def test_our_triggers_dropped_by_hand_are_made_again_and_what_they_keep_recounted(made, tmp_path):
+    """The mask flags' and the box counts' insert triggers dropped with an SQLite tool, and a
+    mask and a box added while they were gone: before, the flags and counts drifted from then
+    on (the Browser's sorts by mask and by box count went wrong). Now the open makes the
+    triggers again and counts anew."""
+    project = _tampered(
+        made,
+        tmp_path,
+        "DROP TRIGGER mask_counts_insert",
+        "DROP TRIGGER box_counts_insert",
+        "INSERT INTO masks(item_id, path, updated) VALUES (4, 'masks/4.tif', '2026-12-06')",
+        "INSERT INTO boxes(item_id, label, x, y, w, h) VALUES (4, 'a', 1, 1, 2, 2)",
+    )
+    with open_project(project) as p:
+        names = {r[0] for r in p.db.execute("SELECT name FROM sqlite_master")}
+        assert {"mask_counts_insert", "box_counts_insert"} <= names
+        flags = dict(p.db.execute("SELECT id, has_mask FROM items"))
+        boxes = dict(p.db.execute("SELECT id, n_boxes FROM items"))
+        assert flags == {1: 0, 2: 0, 3: 0, 4: 1}
+        assert boxes == {1: 1, 2: 0, 3: 0, 4: 1}
+        assert p.page_ids({}, "-has_mask", 0, 2).tolist() == [4, 1]
+        p.set_mask(2, np.ones((16, 16), np.uint8))  # the trigger works again
+        assert dict(p.db.execute("SELECT id, has_mask FROM items"))[2] == 1
 
 
 @pytest.mark.parametrize(

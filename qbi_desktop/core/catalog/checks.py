@@ -152,13 +152,15 @@ def refuse_foreign_code(db: sqlite3.Connection, path: Path) -> None:
 
 
 def stale_own_triggers(db: sqlite3.Connection) -> list[tuple[str, str]]:
-    """``(name, our SQL)`` of the triggers with our names whose SQL is not ours (an older
-    version's body, or one rewritten by someone else): the caller makes them again."""
+    """``(name, our SQL)`` of our triggers that are missing (dropped with an SQLite tool: what
+    they keep, such as the box counts or the mask flags, would drift from then on) or whose
+    SQL is not ours (an older version's body, or one rewritten by someone else): the caller
+    makes them again and counts what they keep anew."""
     have = dict(db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
     return [
         (name, sql)
         for (kind, name), sql in own_code().items()
-        if kind == "trigger" and name in have and have[name] != sql
+        if kind == "trigger" and have.get(name) != sql
     ]
 
 

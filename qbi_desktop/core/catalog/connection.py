@@ -114,8 +114,9 @@ def check_writable(folder: Path) -> None:
 
 
 def _renew_triggers(db: sqlite3.Connection) -> None:
-    """Our triggers with another body (an older version's, or rewritten to do something else)
-    are made again, and what they keep is counted again (rare: a bulk recount)."""
+    """Our triggers that are missing or have another body (an older version's, or rewritten to
+    do something else) are made again, and what they keep is counted again (rare: a bulk
+    recount)."""
     stale = checks.stale_own_triggers(db)
     if not stale:
         return
@@ -125,7 +126,7 @@ def _renew_triggers(db: sqlite3.Connection) -> None:
     db.execute("BEGIN IMMEDIATE")
     try:
         for name, sql in stale:
-            db.execute(f'DROP TRIGGER "{name}"')
+            db.execute(f'DROP TRIGGER IF EXISTS "{name}"')
             db.execute(sql)
         recount(db)
         rebuild(db)
