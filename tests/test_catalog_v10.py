@@ -122,3 +122,24 @@ def test_a_version_8_catalog_gets_the_tail_index(tmp_path):
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'items_name_tail'"
         assert p.db.execute(sql).fetchone() is not None
         assert p.page_ids({"name": "a"}, "-name", 0, 20).tolist() == before
+
+
+def test_a_short_text_few_names_hold_is_planned_from_its_candidates_not_a_sample(
+    short, monkeypatch
+):
+    """How many items "q" keeps, for the page plan, is the number of its candidates (one name
+    of 3 000), not a share measured on a sample of the items (whose cost grows with the
+    catalog's file); a text more names hold than short_names.FEW is still sampled."""
+    from qbi_desktop.core.catalog import count_cache, names, short_names
+
+    with open_project(short) as p:
+        count_cache.clear()
+        seen = _statements(p.db, lambda: p.page_ids({"name": "q"}, "-n_boxes", 0, 50))
+        assert not any("TOTAL(items.name LIKE" in s for s in seen), seen
+        assert names.estimate(p.db, "q") == 1
+        monkeypatch.setattr(short_names, "FEW", 100)
+        count_cache.clear()
+        seen = _statements(p.db, lambda: p.page_ids({"name": "0"}, "-n_boxes", 0, 50))
+        assert any("TOTAL(items.name LIKE" in s for s in seen)  # in nearly every name
+        expected = _reference(p.db, {"name": "0"}, "-n_boxes", 0, 50)
+        assert p.page_ids({"name": "0"}, "-n_boxes", 0, 50).tolist() == expected

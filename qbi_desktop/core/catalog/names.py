@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from qbi_desktop.core.catalog import count_cache
+from qbi_desktop.core.catalog import count_cache, short_names
 
 #: Up to this many candidates the index finds them faster than a test of every name (it costs
 #: about ten LIKE tests per row it returns).
@@ -52,13 +52,16 @@ def index_query(text: str) -> str:
 
 def indexed_matches(db: sqlite3.Connection, text: str) -> int | None:
     """How many names the index finds for ``text`` (a few more than hold it exactly: its
-    trigrams apart, or a non-ASCII case), or None when they are many or the index cannot tell (fewer
-    than three characters, no index)."""
-    if len(text) < 3:
-        return None
+    trigrams apart, or a non-ASCII case), or None when they are many or the indexes cannot
+    tell (no index). One or two characters: the number of schema v10's candidates
+    (short_names.py) when they are few, instead of a sample of the items that costs more in a
+    larger catalog (its runs lie further apart in the file: 1 -> 4 ms from 100 000 to a
+    million items for a character no name holds)."""
     kept = count_cache.get(db, "names.indexed", text)
     if kept is not None:
         return kept[0]
+    if len(text) < 3:
+        return _short_candidates(db, text)
     if _sampled(db, text) > 4 * FEW:
         # many by the sample: the index would return FEW rows lazily, but its doclists of
         # trigrams that most names hold cost ~20 ms to start reading at a million names
@@ -77,6 +80,17 @@ def indexed_matches(db: sqlite3.Connection, text: str) -> int | None:
     found = n if n < FEW else None
     count_cache.put(db, "names.indexed", text, [found], at)
     return found
+
+
+def _short_candidates(db: sqlite3.Connection, text: str) -> int | None:
+    at = count_cache.state(db)
+    found = short_names.candidates(db, text)
+    n = None
+    if found is not None:
+        term, args = found
+        n = int(db.execute(f"SELECT COUNT(*) FROM items WHERE {term}", args).fetchone()[0])
+    count_cache.put(db, "names.indexed", text, [n], at)
+    return n
 
 
 def estimate(db: sqlite3.Connection, text: str) -> int:
