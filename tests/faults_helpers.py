@@ -142,20 +142,17 @@ def small_disk_fixture(tmp_path):
     subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
+def import_coco(home: Path, project: Path, coco: Path) -> subprocess.CompletedProcess:
+    """``qbi-desktop import`` of the COCO file ``coco`` (its images beside it) into ``project``."""
+    return cli(
+        home, "import", "--project", project, "--kind", "coco", "--images", coco.parent, coco
+    )
+
+
 def imported_project(tmp_path_factory, coco: Path) -> Path:
     """A project the CLI made by importing the COCO file ``coco`` (the test modules' module-
     scoped ``imported`` fixtures)."""
     project = tmp_path_factory.mktemp("imported") / "project"
-    done = cli(
-        tmp_path_factory.mktemp("home"),
-        "import",
-        "--project",
-        project,
-        "--kind",
-        "coco",
-        "--images",
-        coco.parent,
-        coco,
-    )
+    done = import_coco(tmp_path_factory.mktemp("home"), project, coco)
     assert done.returncode == 0, done.stderr
     return project

@@ -23,21 +23,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.annotate_process_helpers import child_env as _env  # noqa: E402
-from tests.annotate_process_helpers import script_window  # noqa: E402
-from tests.faults_helpers import (  # noqa: E402
+from tests.annotate_process_helpers import child_env as _env
+from tests.annotate_process_helpers import script_window
+from tests.faults_helpers import (
     N_ITEMS,
+    REPO,
     cli,
     coco_source,
+    import_coco,
     imported_project,
     item_count,
     leftovers,
 )
-from tests.hostile.make_corpus import gray8, tiff_bytes, write_png  # noqa: E402
+from tests.hostile.make_corpus import gray8, tiff_bytes, write_png
 
 SEED = 17
 
@@ -108,17 +106,7 @@ def test_kill_9_during_import_then_the_same_import_leaves_nothing_behind(
     when = _kill_point(import_counts, index, "import")
     job = ("import", project, "coco", coco_src.parent, coco_src)
     assert _killed(home, when, *job) == "killed", when
-    again = cli(
-        home,
-        "import",
-        "--project",
-        project,
-        "--kind",
-        "coco",
-        "--images",
-        coco_src.parent,
-        coco_src,
-    )
+    again = import_coco(home, project, coco_src)
     assert again.returncode == 0, (when, again.stderr[-2000:])
     assert "Traceback" not in again.stderr
     assert item_count(project) == N_ITEMS, when  # all there, none twice

@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-from tests.faults_helpers import (  # noqa: E402
+from tests.faults_helpers import (
     DISK_WORDS,
     cli,
     coco_source,
+    import_coco,
     imported_project,
     item_count,
     leftovers,
     small_disk_fixture,  # noqa: F401  (the small_disk fixture)
 )
-from tests.hostile.make_corpus import gray8, write_png  # noqa: E402
+from tests.hostile.make_corpus import gray8, write_png
 
 
 @pytest.fixture(scope="module")
@@ -58,32 +54,9 @@ def test_import_into_a_full_or_read_only_disk_says_so(tmp_path, small_disk, prob
         small_disk.read_only()
     else:  # a project that fits, then a disk with 8 KB left for the 40 items' masks
         first = coco_source(tmp_path / "first", n=1)
-        assert (
-            cli(
-                tmp_path / "home",
-                "import",
-                "--project",
-                project,
-                "--kind",
-                "coco",
-                "--images",
-                first.parent,
-                first,
-            ).returncode
-            == 0
-        )
+        assert import_coco(tmp_path / "home", project, first).returncode == 0
         small_disk.fill(leave=8 * 1024)
-    done = cli(
-        tmp_path / "home",
-        "import",
-        "--project",
-        project,
-        "--kind",
-        "coco",
-        "--images",
-        src.parent,
-        src,
-    )
+    done = import_coco(tmp_path / "home", project, src)
     _clear_cli_refusal(done, small_disk.path if problem == "read-only" else project)
     if project.exists():
         (small_disk.path / "filler").unlink()  # room for SQLite to open the catalog again
@@ -187,9 +160,7 @@ def test_import_with_a_read_only_masks_folder_says_so_and_adds_nothing(tmp_path,
     binds root too) during a COCO import."""
     home, project = tmp_path / "home", tmp_path / "project"
     first = coco_source(tmp_path / "first", n=1)
-    done = cli(
-        home, "import", "--project", project, "--kind", "coco", "--images", first.parent, first
-    )
+    done = import_coco(home, project, first)
     assert done.returncode == 0, done.stderr
     masks = project / "masks"
     masks.mkdir(exist_ok=True)
@@ -198,17 +169,7 @@ def test_import_with_a_read_only_masks_folder_says_so_and_adds_nothing(tmp_path,
         pytest.skip(f"cannot bind-mount here: {bound.stderr.decode().strip() or 'refused'}")
     try:
         subprocess.run(["mount", "-o", "remount,ro,bind", str(masks)], check=True)
-        done = cli(
-            home,
-            "import",
-            "--project",
-            project,
-            "--kind",
-            "coco",
-            "--images",
-            coco_src.parent,
-            coco_src,
-        )
+        done = import_coco(home, project, coco_src)
         _clear_cli_refusal(done, masks)
     finally:
         subprocess.run(["umount", "-l", str(masks)], capture_output=True)

@@ -73,11 +73,12 @@ def migrate_v9(db: sqlite3.Connection) -> None:
 def v9_steps() -> list[Callable[[sqlite3.Connection], None]]:
     """The migration in steps of one index (the opinion indexes together), so that a first
     open of an older catalog can say how far it has got (schema.migrate_job)."""
+    return [*(index_step(statement) for statement in BROWSER_INDEXES), _own_indexes]
 
-    def index(statement: str) -> Callable[[sqlite3.Connection], None]:
-        return lambda db: db.execute(statement).close()
 
-    return [*(index(statement) for statement in BROWSER_INDEXES), _own_indexes]
+def index_step(statement: str) -> Callable[[sqlite3.Connection], None]:
+    """A migration step that runs one ``CREATE INDEX`` statement."""
+    return lambda db: db.execute(statement).close()
 
 
 def _own_indexes(db: sqlite3.Connection) -> None:

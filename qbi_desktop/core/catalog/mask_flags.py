@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from qbi_desktop.core.catalog.indexes_v9 import PAIR_FILTERS, pair_index
+from qbi_desktop.core.catalog.indexes_v9 import PAIR_FILTERS, index_step, pair_index
 
 #: Trigger bodies by name (a mask per item at most: masks.item_id is the primary key). An
 #: INSERT OR REPLACE of an item's mask fires only the insert trigger (SQLite's REPLACE runs
@@ -69,10 +69,7 @@ def v11_steps() -> list[Callable[[sqlite3.Connection], None]]:
             db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
         rebuild_flags(db)
 
-    def index(statement: str) -> Callable[[sqlite3.Connection], None]:
-        return lambda db: db.execute(statement).close()
-
-    return [flags, *(index(statement) for statement in INDEXES)]
+    return [flags, *(index_step(statement) for statement in INDEXES)]
 
 
 def migrate_v11(db: sqlite3.Connection) -> None:

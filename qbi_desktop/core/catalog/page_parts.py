@@ -82,8 +82,8 @@ def stepped_page(
     Walking the index backwards would give the ties in descending id (SQLite then sorts each
     tie group: at a million items one group can hold most of them). ``column`` None: the
     key's own ``index``, every item (``value`` unused)."""
-    head = f"FROM items INDEXED BY {index} WHERE {_range(column)}items.{key} "
-    first = [] if column is None else [value]
+    within, first = _range(column, value)
+    head = f"FROM items INDEXED BY {index} WHERE {within}items.{key} "
 
     def part(test: str, args: list[Any]) -> Part:
         return in_id_order(db, head + test + " " + extra, [*first, *args, *params])
@@ -97,8 +97,9 @@ def stepped_page(
     return parts_page(parts(), offset, limit)
 
 
-def _range(column: str | None) -> str:
-    return "" if column is None else f"items.{column} IS ? AND "
+def _range(column: str | None, value: Any) -> tuple[str, list[Any]]:
+    """The test (and its parameter) that keeps one ``column`` value's items; none for None."""
+    return ("", []) if column is None else (f"items.{column} IS ? AND ", [value])
 
 
 def key_values(
@@ -111,14 +112,15 @@ def key_values(
 ) -> Iterator[Any]:
     """The values of ``key`` (none NULL) among the items whose ``column`` is ``value`` (every
     item: None), in order, one step of their (column, key) ``index`` (the key's own) each."""
-    head = f"FROM items INDEXED BY {index} WHERE {_range(column)}items.{key} "
+    within, first = _range(column, value)
+    head = f"FROM items INDEXED BY {index} WHERE {within}items.{key} "
     step, beyond = ("MAX", "<") if descending else ("MIN", ">")
     after: list[Any] = []
     while True:
         sql = f"SELECT {step}(items.{key}) {head}IS NOT NULL" + (
             f" AND items.{key} {beyond} ?" * bool(after)
         )
-        found = db.execute(sql, [*([] if column is None else [value]), *after]).fetchone()[0]
+        found = db.execute(sql, [*first, *after]).fetchone()[0]
         if found is None:
             return
         after = [found]

@@ -287,6 +287,7 @@ def _walked_page(
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY {SORT_COLUMNS[key]} {direction}, items.id ASC "
     source = "FROM items "
+    driver = None
     if where:
         # a filter on one value of a column walks only that value's items, in the sort's order
         # (the column's own index for id, a schema-v9 pair index for the other keys)
@@ -319,7 +320,7 @@ def _walked_page(
         else:
             index = _WALKS[key][descending]
             source = f"FROM items INDEXED BY {index} " if index else "FROM items NOT INDEXED "
-    if descending and key == "has_mask" and "WHERE items." not in source:
+    if descending and key == "has_mask" and driver is None:
         # no (column, has_mask) range: the flag's own index, masked items first, each in id order
         extra = where.replace("WHERE ", "AND ", 1)
         return stepped_page(db, _WALKS[key][0], None, None, key, extra, params, offset, limit)

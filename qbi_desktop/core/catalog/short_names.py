@@ -21,6 +21,8 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
+from qbi_desktop.core.catalog import count_cache
+
 #: The lower-cased last two characters of a name (spelt exactly so, or SQLite does not use
 #: the index: it matches expressions as written).
 TAIL = "lower(substr(items.name, -2))"
@@ -44,9 +46,20 @@ def migrate_v10(db: sqlite3.Connection) -> None:
 def candidates(db: sqlite3.Connection, text: str) -> tuple[str, list[Any]] | None:
     """An ``items.id IN (...)`` term (and its parameters) whose items include every item
     whose name holds ``text``, when that is one or two printable ASCII characters and few
-    names hold it; None otherwise (or in a catalog without the indexes)."""
+    names hold it; None otherwise (or in a catalog without the indexes). Kept per catalog
+    state: a page asks for them when it plans (names.estimate) and when it reads."""
     if not 1 <= len(text) <= 2 or not all(" " <= ch <= "~" for ch in text):
         return None
+    kept = count_cache.get(db, "short_names.candidates", text)
+    if kept is not None:
+        return kept[0]
+    at = count_cache.state(db)
+    found = _candidates(db, text)
+    count_cache.put(db, "short_names.candidates", text, [found], at)
+    return found
+
+
+def _candidates(db: sqlite3.Connection, text: str) -> tuple[str, list[Any]] | None:
     low = text.lower()
     high = low[:-1] + chr(ord(low[-1]) + 1)
     try:
