@@ -137,6 +137,7 @@ def test_our_triggers_dropped_by_hand_are_made_again_and_what_they_keep_recounte
                 "DROP INDEX items_n_boxes_desc",
                 # schema v9's (filter column, box count) pairs
                 *(f"DROP INDEX items_{c}_n_boxes" for c in ("label", "split", "review", "prov")),
+                "DROP INDEX items_dups_n_boxes",  # schema v12's duplicates by box count
                 *(f"DROP TRIGGER box_counts_{w}" for w in ("insert", "delete", "update")),
                 "ALTER TABLE items DROP COLUMN n_boxes",  # schema version still says 8
             ],

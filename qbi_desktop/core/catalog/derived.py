@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from qbi_desktop.core.catalog import duplicate_flags
 from qbi_desktop.core.catalog.mask_flags import has_flags, rebuild_flags
 
 #: Trigger bodies by name (CREATE TRIGGER IF NOT EXISTS <name> <body>).
@@ -171,6 +172,8 @@ def rebuild(db: sqlite3.Connection, boxes: bool = True) -> None:
         "INSERT INTO duplicate_hashes SELECT hash, COUNT(*) FROM items "
         "GROUP BY hash HAVING COUNT(*) > 1"
     )
+    if duplicate_flags.has_flags(db):  # schema v12 (absent while older migrations run)
+        duplicate_flags.rebuild_flags(db)
     db.execute("DELETE FROM container_counts")
     db.execute(
         "INSERT INTO container_counts SELECT container_id, COUNT(*) FROM items "

@@ -98,7 +98,11 @@ def stepped_page(
 
 
 def _range(column: str | None, value: Any) -> tuple[str, list[Any]]:
-    """The test (and its parameter) that keeps one ``column`` value's items; none for None."""
+    """The test (and its parameter) that keeps one ``column`` value's items; none for None.
+    The duplicates' flag is tested as its partial indexes' WHERE has it: SQLite uses such an
+    index only for that very term, not for one with a parameter (duplicate_flags.py)."""
+    if column == "is_dup" and value == 1:
+        return "items.is_dup = 1 AND ", []
     return ("", []) if column is None else (f"items.{column} IS ? AND ", [value])
 
 

@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from qbi_desktop.core.catalog import names
+from qbi_desktop.core.catalog import duplicate_flags, names
 from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX
 from qbi_desktop.core.catalog.page_parts import (
     Part,
@@ -187,6 +187,10 @@ def _plan(
 ) -> list[int] | None:
     descending = spec.startswith("-")
     key = spec.lstrip("-+")
+    if f.duplicates:
+        page = _duplicates_page(db, f, key, descending, offset, limit)
+        if page is not None:
+            return page
     if key in _FACETS and _facet_where(f) is not None:
         return _grouped_page(db, f, _FACETS[key], descending, offset, limit)
     if key in _FACETS:
@@ -204,6 +208,30 @@ def _plan(
             return _plan(db, f, "id", offset, limit)
         return _source_page(db, f, descending, offset, limit)
     return None
+
+
+def _duplicates_page(
+    db: sqlite3.Connection, f: Filters, key: str, descending: bool, offset: int, limit: int
+) -> list[int] | None:
+    """The "Duplicates" filter (and any other) sorted by ``key``: the duplicates' own index in
+    that key's order (schema v12, duplicate_flags.py), each entry tested against the other
+    filters; None without such an index or when the duplicates are too many for it."""
+    index = duplicate_flags.sort_index(key)
+    if index is None or not duplicate_flags.in_schema(db) or not has_index(db, index):
+        return None
+    if duplicate_flags.count(db) > duplicate_flags.MAX_DUPLICATES:
+        return None
+    where, params = where_clause(f, db)
+    if descending and key not in ("id", "name"):
+        # many ties (a label's duplicates): value by value, each value's in id order, instead
+        # of the index backwards and each tie group sorted again
+        column = SORT_COLUMNS[key].removeprefix("items.")
+        extra = where.replace("WHERE ", "AND ", 1)
+        return stepped_page(db, index, "is_dup", 1, column, extra, params, offset, limit)
+    direction = "DESC" if descending else "ASC"
+    order = f"{SORT_COLUMNS[key]} {direction}" + (", items.id ASC" if key != "id" else "")
+    sql = f"SELECT items.id FROM items INDEXED BY {index} {where}ORDER BY {order} LIMIT ? OFFSET ?"
+    return [r[0] for r in db.execute(sql, [*params, limit, offset])]
 
 
 def _one_source(db: sqlite3.Connection) -> bool:
@@ -225,8 +253,7 @@ def _estimate(db: sqlite3.Connection, f: Filters) -> int:
     if f.ids is not None:
         n = min(n, len(f.ids))
     if f.duplicates:
-        dup = db.execute("SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes").fetchone()[0]
-        n = min(n, int(dup))
+        n = min(n, duplicate_flags.count(db))
     if f.name:
         n = min(n, names.estimate(db, f.name))
     return n

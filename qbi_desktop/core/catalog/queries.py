@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog import count_cache, names
+from qbi_desktop.core.catalog import count_cache, duplicate_flags, names
 
 #: Sort keys and the SQL they sort by. Also ``"target:<name>"``; prefix ``-`` for descending.
 SORT_COLUMNS = {
@@ -179,8 +179,13 @@ def where_clause(
         # A temp table would be faster for huge id lists; a selection is small in practice.
         where.append(f"items.id IN ({','.join('?' * len(ids))})" if ids else "0")
         params.extend(ids)
-    if f.duplicates:  # the hashes that occur more than once, kept by triggers (derived.py)
-        where.append("items.hash IN (SELECT hash FROM duplicate_hashes)")
+    if f.duplicates:
+        # kept by triggers: the flag (duplicate_flags.py, schema v12: the duplicates' own
+        # indexes), or the hashes that occur more than once (derived.py)
+        flagged = db is not None and duplicate_flags.in_schema(db)
+        where.append(
+            "items.is_dup = 1" if flagged else "items.hash IN (SELECT hash FROM duplicate_hashes)"
+        )
     for key, value in (f.metadata or {}).items():
         where.append("json_extract(items.metadata, ?) = ?")
         params.extend([_json_path(key), value])
@@ -337,8 +342,7 @@ def count(db: sqlite3.Connection, filters: Filters | Mapping[str, Any] | None = 
         sql = "SELECT COALESCE(SUM(n), 0) FROM item_counts " + where
         return int(db.execute(sql, params).fetchone()[0])
     if f == Filters(duplicates=True):  # the duplicated hashes' counts
-        sql = "SELECT COALESCE(SUM(n), 0) FROM duplicate_hashes"
-        return int(db.execute(sql).fetchone()[0])
+        return duplicate_flags.count(db)
     if f.name and f.ids is None:
         kept = count_cache.get(db, "count", f)
         if kept is not None:

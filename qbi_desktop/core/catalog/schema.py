@@ -11,6 +11,7 @@ import sqlite3
 from collections.abc import Callable
 
 from qbi_desktop.core.catalog.derived import migrate_v7, migrate_v8
+from qbi_desktop.core.catalog.duplicate_flags import migrate_v12, v12_steps
 from qbi_desktop.core.catalog.indexes_v9 import migrate_v9, v9_steps
 from qbi_desktop.core.catalog.mask_flags import migrate_v11, v11_steps
 from qbi_desktop.core.catalog.short_names import migrate_v10
@@ -258,11 +259,14 @@ APPLICATION_ID = 0x51424931
 
 # Version 11: whether an item has a mask, kept in items, and its indexes: see mask_flags.
 
+# Version 12: whether an item's hash is duplicated, kept in items, and the duplicates' own
+# indexes per sort key: see duplicate_flags.
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``: an SQL script, or a function
 #: that runs inside the migration's transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8, migrate_v9, migrate_v10,
-    migrate_v11,
+    migrate_v11, migrate_v12,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -318,7 +322,8 @@ def migrate_job(db: sqlite3.Connection) -> Job[int]:
 
 def migration_steps(start: int) -> list[Callable[[sqlite3.Connection], None]]:
     """The steps from version ``start`` to ours: one per SQL script or migration function,
-    and one per index of schemas v9 and v11 (the slow part of an older catalog's first open)."""
+    and one per index of schemas v9, v11 and v12 (the slow part of an older catalog's first
+    open)."""
     steps: list[Callable[[sqlite3.Connection], None]] = []
     for version in range(start, SCHEMA_VERSION):
         step = MIGRATIONS[version]
@@ -326,6 +331,8 @@ def migration_steps(start: int) -> list[Callable[[sqlite3.Connection], None]]:
             steps += v9_steps()
         elif step is migrate_v11:
             steps += v11_steps()
+        elif step is migrate_v12:
+            steps += v12_steps()
         elif callable(step):
             steps.append(step)
         else:
