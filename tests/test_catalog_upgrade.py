@@ -53,7 +53,11 @@ def test_the_migration_reports_each_step_and_the_open_then_finds_it_done(v8):
     version, names, ok = _state(v8)
     assert (version, ok) == (SCHEMA_VERSION, "ok")
     assert {
-        "items_label_name", "items_facets", "items_name_tail", "items_prov_has_mask", "items_dups",
+        "items_label_name",
+        "items_facets",
+        "items_name_tail",
+        "items_prov_has_mask",
+        "items_dups",
     } <= names
     assert not pending(v8)
     with open_project(v8) as p:
