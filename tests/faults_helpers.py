@@ -111,11 +111,12 @@ def item_count(root: Path) -> int:
 
 @pytest.fixture(name="small_disk")
 def small_disk_fixture(tmp_path):
-    """A 1 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only."""
+    """A 2 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only. A new
+    catalog (50 indexes, 0.6 MB) and its write-ahead log need about 1.2 MB while it is made."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
     done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True, text=True
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
     )
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here: {done.stderr.strip() or 'refused'}")

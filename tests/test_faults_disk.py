@@ -1,6 +1,6 @@
 """Issue 17 fault tests: a full disk and read-only folders (kill -9: test_faults.py).
 
-A 1 MiB tmpfs (mounted as root; skipped with the reason otherwise) at every write path
+A 2 MiB tmpfs (mounted as root; skipped with the reason otherwise) at every write path
 (import, export, mask save, thumbnails, augment output): the CLI exits with code 2 and a
 message that names the place and the problem; the core raises a UserFacingError.
 """
