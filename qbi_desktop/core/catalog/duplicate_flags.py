@@ -15,8 +15,9 @@ The flag follows ``duplicate_hashes`` (kept by the triggers of derived.py):
 * the hash leaving it (one item left) clears the last one's flag;
 * an item added or given another hash is flagged from the items themselves (whether another
   item has its hash), whatever order SQLite runs the triggers of one statement in.
-The triggers on ``duplicate_hashes`` stay through a bulk load (it drops only the derived
-triggers of the items and box tables); :func:`derived.rebuild` sets every flag again.
+The triggers on ``duplicate_hashes`` stay through a bulk load (it drops the derived triggers
+of the items, targets, boxes and masks tables only); :func:`derived.rebuild` sets every flag
+again.
 """
 
 from __future__ import annotations
