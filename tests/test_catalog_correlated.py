@@ -105,17 +105,20 @@ def test_a_box_count_sort_merges_the_filters_ranges_instead_of_testing_each_item
         assert reads < old_walk, (reads, old_walk)
 
 
-def test_a_target_sort_of_few_combinations_reads_no_item_row(correlated):
-    """Rejected simulated items by target: their ids come from their combinations' ranges of
-    items_facets and go straight to their targets (no lookup of each item's row)."""
+def test_a_target_sort_of_few_combinations_merges_their_target_ranges(correlated):
+    """Rejected simulated items by target: each of their combinations is one range of the
+    targets' (name, combination, value) index (schema v13), and SQLite merges the ranges in
+    target order: no item row is read and the matches are not sorted (before: each match's
+    target looked up, then all of them sorted)."""
     f = {"review": "rejected", "provenance": "simulated"}
     with open_project(correlated) as p:
-        seen = _statements(p.db, lambda: p.page_ids(f, "-target:size", 0, 50))
-        pages = [s for s in seen if "targets t" in s and "LIMIT" in s]
-        assert pages, seen
-        plan = _plan(p.db, pages[-1])
-        assert "COVERING INDEX items_facets" in plan, plan
-        assert "INTEGER PRIMARY KEY" not in plan, plan
+        for sort in ("-target:size", "target:size"):
+            seen = _statements(p.db, lambda s=sort: p.page_ids(f, s, 0, 50))
+            pages = [s for s in seen if "targets_facets_value" in s and "LIMIT" in s]
+            assert pages, seen
+            plan = _plan(p.db, pages[-1])
+            assert "MERGE (UNION ALL)" in plan and "TEMP B-TREE" not in plan, plan
+            assert "COVERING INDEX targets_facets_value" in plan and "items" not in plan, plan
 
 
 def test_many_matches_of_small_ranges_are_merged_in_the_plain_order(correlated, monkeypatch):

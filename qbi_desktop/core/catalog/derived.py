@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from qbi_desktop.core.catalog import duplicate_flags
+from qbi_desktop.core.catalog import duplicate_flags, target_facets
 from qbi_desktop.core.catalog.mask_flags import has_flags, rebuild_flags
 
 #: Trigger bodies by name (CREATE TRIGGER IF NOT EXISTS <name> <body>).
@@ -174,6 +174,8 @@ def rebuild(db: sqlite3.Connection, boxes: bool = True) -> None:
     )
     if duplicate_flags.has_flags(db):  # schema v12 (absent while older migrations run)
         duplicate_flags.rebuild_flags(db)
+    if target_facets.has_column(db):  # schema v13
+        target_facets.rebuild(db)
     db.execute("DELETE FROM container_counts")
     db.execute(
         "INSERT INTO container_counts SELECT container_id, COUNT(*) FROM items "

@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from qbi_desktop.core.catalog import duplicate_flags, names
+from qbi_desktop.core.catalog import duplicate_flags, names, target_facets
 from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX
 from qbi_desktop.core.catalog.page_parts import (
     Part,
@@ -374,16 +374,29 @@ def _target_page(
     where, params = where_clause(f, db)
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY t.value {direction}, t.item_id ASC "
+    # the walks in target order, whatever statistics the other targets indexes have
+    walked = "targets_name_value_desc" if descending else "targets_name_value"
+    by_value = f"INDEXED BY {walked}" if has_index(db, walked) else ""
     if not where:
-        sql = f"SELECT t.item_id FROM targets t WHERE t.name = ? {order}LIMIT ? OFFSET ?"
+        sql = f"SELECT t.item_id FROM targets t {by_value} WHERE t.name = ? {order}LIMIT ? OFFSET ?"
         return [r[0] for r in db.execute(sql, [name, limit, offset])]
     extra = where.replace("WHERE ", "AND ", 1)
+    if f == facets_of(f):
+        # filters on item_counts columns only: their combinations' ranges of the targets'
+        # (name, combination, value) index, merged (schema v13, target_facets.py)
+        rows = facet_combinations(db, f)
+        if rows == []:
+            return []
+        if rows is not None:
+            page = target_facets.merged_page(db, name, rows, descending, offset, limit)
+            if page is not None:
+                return page
     if _walk_pays(total, _estimate(db, f), offset, limit):
         # the targets index order is the page order, each row tested by a lookup of its item
         # (a join would have SQLite build a Bloom filter over every item first)
         sql = (
-            "SELECT t.item_id FROM targets t WHERE t.name = ? AND EXISTS (SELECT 1 FROM items "
-            f"WHERE items.id = t.item_id {extra}) {order}LIMIT ? OFFSET ?"
+            f"SELECT t.item_id FROM targets t {by_value} WHERE t.name = ? AND EXISTS "
+            f"(SELECT 1 FROM items WHERE items.id = t.item_id {extra}) {order}LIMIT ? OFFSET ?"
         )
     else:
         # the few matches first, then their targets (CROSS JOIN keeps that order: SQLite
