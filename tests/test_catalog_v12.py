@@ -15,7 +15,7 @@ import pytest
 from qbi_desktop.core.catalog import NewItem, open_project
 from qbi_desktop.core.catalog.bulk import bulk_items
 from tests.test_catalog_scale import BROWSER_SORTS, _reference
-from tests.test_catalog_v9 import V8, _statements
+from tests.test_catalog_v9 import V8, _statement_steps, _statements
 
 N = 20_000
 
@@ -75,7 +75,9 @@ def test_the_duplicates_page_from_their_own_index_in_every_sort(copies):
                     for offset in (0, 150, 3690):
                         expected = _reference(p.db, f, sort, offset, 20)
                         assert p.page_ids(f, sort, offset, 20).tolist() == expected, (f, sort)
-        whole = _steps(p.db, "SELECT COUNT(*) FROM items INDEXED BY items_dups WHERE is_dup = 1")
+        whole = _statement_steps(
+            p.db, "SELECT COUNT(*) FROM items INDEXED BY items_dups WHERE is_dup = 1"
+        )
         for key in ("id", "name", "label", "split", "review", "width", "n_boxes", "has_mask"):
             for sort in (key, "-" + key):
                 reads = [
@@ -88,23 +90,10 @@ def test_the_duplicates_page_from_their_own_index_in_every_sort(copies):
                 # the page's own entries (descending by a key with ties: value by value), not a
                 # pass over the duplicates (nor, as before, a lookup of each duplicated hash and
                 # a sort)
-                assert reads and sum(_steps(p.db, s) for s in reads) * 5 < whole, (sort, reads)
-
-
-def _steps(db: sqlite3.Connection, sql: str) -> int:
-    """SQLite's virtual machine steps (in tens) of one statement: the rows it reads."""
-    calls = [0]
-
-    def tick() -> int:
-        calls[0] += 1
-        return 0
-
-    db.set_progress_handler(tick, 10)
-    try:
-        db.execute(sql).fetchall()
-    finally:
-        db.set_progress_handler(None, 0)
-    return calls[0]
+                assert reads and sum(_statement_steps(p.db, s) for s in reads) * 5 < whole, (
+                    sort,
+                    reads,
+                )
 
 
 def test_the_flag_follows_copies_added_deleted_and_rehashed(copies, tmp_path):

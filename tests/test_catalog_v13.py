@@ -15,7 +15,7 @@ import pytest
 from qbi_desktop.core.catalog import NewItem, open_project
 from qbi_desktop.core.catalog.bulk import bulk_items
 from tests.test_catalog_scale import _reference
-from tests.test_catalog_v9 import V8, _plan, _statements
+from tests.test_catalog_v9 import V8, _plan, _statement_steps, _statements
 
 N = 20_000
 FILTERS = [
@@ -79,7 +79,7 @@ def test_a_target_sort_under_filter_columns_merges_their_ranges(targeted):
                     expected = _reference(p.db, f, sort, offset, 30)
                     assert p.page_ids(f, sort, offset, 30).tolist() == expected, (f, sort)
         f = FILTERS[0]
-        every = _steps(
+        every = _statement_steps(
             p.db,
             "SELECT t.value FROM items CROSS JOIN targets t ON t.item_id = items.id "
             "AND t.name = 'size' WHERE review = 'rejected' AND provenance_kind = 'simulated'",
@@ -87,23 +87,7 @@ def test_a_target_sort_under_filter_columns_merges_their_ranges(targeted):
         for sort in ("target:size", "-target:size"):
             seen = _statements(p.db, lambda s=sort: p.page_ids(f, s, 0, 30))
             (page,) = [s for s in seen if "UNION ALL" in s]
-            assert _steps(p.db, page) * 4 < every, (sort, page)
-
-
-def _steps(db: sqlite3.Connection, sql: str) -> int:
-    """SQLite's virtual machine steps (in tens) of one statement: the rows it reads."""
-    calls = [0]
-
-    def tick() -> int:
-        calls[0] += 1
-        return 0
-
-    db.set_progress_handler(tick, 10)
-    try:
-        db.execute(sql).fetchall()
-    finally:
-        db.set_progress_handler(None, 0)
-    return calls[0]
+            assert _statement_steps(p.db, page) * 4 < every, (sort, page)
 
 
 def test_the_combination_follows_edits_and_targets_written_again(targeted, tmp_path):

@@ -128,6 +128,22 @@ def late(tmp_path_factory):
     return root
 
 
+def _statement_steps(db: sqlite3.Connection, sql: str) -> int:
+    """SQLite's virtual machine steps (in tens) of one statement: the rows it reads."""
+    calls = [0]
+
+    def tick() -> int:
+        calls[0] += 1
+        return 0
+
+    db.set_progress_handler(tick, 10)
+    try:
+        db.execute(sql).fetchall()
+    finally:
+        db.set_progress_handler(None, 0)
+    return calls[0]
+
+
 def _steps(db: sqlite3.Connection, ask) -> int:
     """SQLite's virtual machine steps (in thousands) of the queries ``ask()`` runs, each run
     again on its own (the page plans set a progress handler of their own): the rows it reads."""

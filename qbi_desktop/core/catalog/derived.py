@@ -174,7 +174,7 @@ def rebuild(db: sqlite3.Connection, boxes: bool = True) -> None:
     )
     if duplicate_flags.has_flags(db):  # schema v12 (absent while older migrations run)
         duplicate_flags.rebuild_flags(db)
-    if target_facets.has_column(db):  # schema v13
+    if target_facets.has_facets(db):  # schema v13
         target_facets.rebuild(db)
     db.execute("DELETE FROM container_counts")
     db.execute(

@@ -87,6 +87,34 @@ def index_step(statement: str) -> Callable[[sqlite3.Connection], None]:
     return step
 
 
+def has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    """Whether ``table`` has ``column`` yet (a catalog passing through older migrations)."""
+    return column in {r[1] for r in db.execute(f'PRAGMA table_info("{table}")')}
+
+
+def derived_column_steps(
+    table: str,
+    column: str,
+    triggers: dict[str, str],
+    fill: Callable[[sqlite3.Connection], None],
+    indexes: list[str],
+) -> list[Callable[[sqlite3.Connection], None]]:
+    """A migration that adds a column kept by ``triggers`` (``column``: its name and type),
+    in steps: the column, the triggers and ``fill`` (its values from what it derives from),
+    then one index each, so that a first open of an older catalog can say how far it has got;
+    each step may run again over its result (schemas v11, v12 and v13)."""
+    name = column.split()[0]
+
+    def add(db: sqlite3.Connection) -> None:
+        if not has_column(db, table, name):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        for trigger, body in triggers.items():
+            db.execute(f"CREATE TRIGGER IF NOT EXISTS {trigger} {body}")
+        fill(db)
+
+    return [add, *(index_step(statement) for statement in indexes)]
+
+
 def analyze_new_index(db: sqlite3.Connection, index: str) -> None:
     """Statistics for a new ``index`` when the catalog has them for its others
     (``sqlite_stat1``, written by ANALYZE or the project's ``PRAGMA optimize``): without

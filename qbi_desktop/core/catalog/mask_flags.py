@@ -20,7 +20,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from qbi_desktop.core.catalog.indexes_v9 import PAIR_FILTERS, index_step, pair_index
+from qbi_desktop.core.catalog.indexes_v9 import (
+    PAIR_FILTERS,
+    derived_column_steps,
+    has_column,
+    pair_index,
+)
 
 #: Trigger bodies by name (a mask per item at most: masks.item_id is the primary key). An
 #: INSERT OR REPLACE of an item's mask fires only the insert trigger (SQLite's REPLACE runs
@@ -48,7 +53,7 @@ INDEXES: list[str] = [
 
 def has_flags(db: sqlite3.Connection) -> bool:
     """Whether ``items`` has the column yet (a catalog passing through older migrations)."""
-    return "has_mask" in {r[1] for r in db.execute("PRAGMA table_info(items)")}
+    return has_column(db, "items", "has_mask")
 
 
 def rebuild_flags(db: sqlite3.Connection) -> None:
@@ -58,18 +63,10 @@ def rebuild_flags(db: sqlite3.Connection) -> None:
 
 
 def v11_steps() -> list[Callable[[sqlite3.Connection], None]]:
-    """The migration in steps (the column and its triggers, then one index each), so that a
-    first open of an older catalog can say how far it has got; each may run again over its
-    result."""
-
-    def flags(db: sqlite3.Connection) -> None:
-        if not has_flags(db):
-            db.execute("ALTER TABLE items ADD COLUMN has_mask INTEGER NOT NULL DEFAULT 0")
-        for name, body in TRIGGERS.items():
-            db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
-        rebuild_flags(db)
-
-    return [flags, *(index_step(statement) for statement in INDEXES)]
+    """The migration in steps: the column, its triggers and flags, then one index each."""
+    return derived_column_steps(
+        "items", "has_mask INTEGER NOT NULL DEFAULT 0", TRIGGERS, rebuild_flags, INDEXES
+    )
 
 
 def migrate_v11(db: sqlite3.Connection) -> None:

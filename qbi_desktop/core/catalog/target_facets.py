@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from qbi_desktop.core.catalog.indexes_v9 import index_step
+from qbi_desktop.core.catalog.indexes_v9 import derived_column_steps, has_column
 
 #: The item columns of a combination, in the order of its JSON array.
 COLUMNS = ("label", "split", "review", "provenance_kind", "label_by")
@@ -53,9 +53,9 @@ INDEXES = [
 MAX_RANGES = 200
 
 
-def has_column(db: sqlite3.Connection) -> bool:
+def has_facets(db: sqlite3.Connection) -> bool:
     """Whether ``targets`` has the column yet (a catalog passing through older migrations)."""
-    return "facets" in {r[1] for r in db.execute("PRAGMA table_info(targets)")}
+    return has_column(db, "targets", "facets")
 
 
 def rebuild(db: sqlite3.Connection) -> None:
@@ -67,17 +67,8 @@ def rebuild(db: sqlite3.Connection) -> None:
 
 
 def v13_steps() -> list[Callable[[sqlite3.Connection], None]]:
-    """The migration in steps (the column, its triggers and values, then one index each);
-    each may run again over its result."""
-
-    def column(db: sqlite3.Connection) -> None:
-        if not has_column(db):
-            db.execute("ALTER TABLE targets ADD COLUMN facets TEXT")
-        for name, body in TRIGGERS.items():
-            db.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
-        rebuild(db)
-
-    return [column, *(index_step(statement) for statement in INDEXES)]
+    """The migration in steps: the column, its triggers and values, then one index each."""
+    return derived_column_steps("targets", "facets TEXT", TRIGGERS, rebuild, INDEXES)
 
 
 def migrate_v13(db: sqlite3.Connection) -> None:
