@@ -28,7 +28,10 @@ first run would).
   shown) and at Cancel (from the click until 0.5 s after the run ended); for each phase the
   longest gap, the gaps > 50 ms, and the most CPU time the GUI thread itself used within one
   gap (that part is the app's own work; the rest of a gap is waiting for a core or a lock,
-  which grows with the machine's load).
+  which grows with the machine's load), and how long the GUI thread was runnable but waiting
+  for a core (Linux schedstat). On this shared virtual machine, thread CPU time itself swells
+  with the host's load: a fixed 5 ms loop measured up to 19 ms of CPU on a quiet guest, so a
+  gap's CPU figure is an upper bound of our work.
 
 ``--profile``: the GUI thread's Python stack is sampled every 2 ms and each gap over 30 ms is
 printed with its most frequent stacks (a stack ending in the event loop's ``exec`` is Qt's own
@@ -204,8 +207,16 @@ def gui_run() -> dict:
     heartbeat = QTimer()
     heartbeat.setTimerType(Qt.TimerType.PreciseTimer)
     heartbeat.setInterval(HEARTBEAT_MS)
+    # The GUI thread's time spent runnable but waiting for a core (Linux schedstat, ns): the
+    # part of a gap that is the machine's scheduling, not our work nor a lock.
+    schedstat = _open_schedstat()
+    waited: list[int] = []
     heartbeat.timeout.connect(
-        lambda: (ticks.append(time.perf_counter()), cpu.append(time.thread_time()))
+        lambda: (
+            ticks.append(time.perf_counter()),
+            cpu.append(time.thread_time()),
+            waited.append(_run_delay_ns(schedstat)),
+        )
     )
 
     def wait_until(done) -> None:
@@ -226,6 +237,7 @@ def gui_run() -> dict:
     idle = np.diff([t for t in ticks if t >= idle_start])
     ticks.clear()
     cpu.clear()
+    waited.clear()
 
     # How long the GUI thread spends in the run's end handler (history, queue), and when the
     # run's pictures have been taken in.
@@ -319,12 +331,18 @@ def gui_run() -> dict:
     # Each gap over 30 ms: when, how long, the GUI thread's own CPU time in it, the machine's
     # steal time around it, and (--profile) what the GUI thread was doing.
     gui_cpu_in = {round(a, 6): c for a, _b, c in work}
+    queued_in = {
+        round(ticks[i], 6): (waited[j] - waited[i]) / 1e6
+        for i, j in zip(inside[:-1], inside[1:], strict=True)
+        if waited[i] >= 0
+    }
     out["long_gaps"] = [
         {
             "at_s": a - t0,
             "at": a,
             "ms": 1000 * (b - a),
             "cpu_ms": 1000 * gui_cpu_in[round(a, 6)] if round(a, 6) in gui_cpu_in else None,
+            "queued_ms": queued_in.get(round(a, 6)),
             "steal_ms": stealing.during(a, b),
             **({"stacks": sampler.during(a, b)} if isinstance(sampler, GapSampler) else {}),
         }
@@ -341,6 +359,24 @@ def gui_run() -> dict:
 
 
 PHASES = ("run", "during", "end", "cancel")
+
+
+def _open_schedstat() -> int:
+    """A descriptor of the calling thread's /proc schedstat (-1 where there is none)."""
+    try:
+        return os.open("/proc/thread-self/schedstat", os.O_RDONLY)
+    except OSError:
+        return -1
+
+
+def _run_delay_ns(fd: int) -> int:
+    """The thread's total time runnable but not running (ns), or -1 where unknown."""
+    if fd < 0:
+        return -1
+    try:
+        return int(os.pread(fd, 64, 0).split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
 
 
 def _steal_s() -> float | None:
@@ -372,8 +408,9 @@ def _print_phases(row: dict) -> None:
 def _gap_cause(gap: dict) -> str:
     """The GUI thread's CPU time in a gap and the machine's steal time around it."""
     cpu = "?" if gap.get("cpu_ms") is None else f"{gap['cpu_ms']:.0f}"
+    queued = "?" if gap.get("queued_ms") is None else f"{gap['queued_ms']:.0f}"
     steal = "?" if gap.get("steal_ms") is None else f"{gap['steal_ms']:.0f}"
-    return f"GUI thread CPU {cpu} ms, machine steal {steal} ms"
+    return f"GUI thread CPU {cpu} ms, waiting for a core {queued} ms, machine steal {steal} ms"
 
 
 def _stolen(gap: dict) -> bool:
@@ -479,6 +516,9 @@ def main() -> None:
         f"steal time in them (>= 10 ms) and the GUI thread's CPU < 50 ms; GUI thread CPU in "
         f"them: {sorted(round(g['cpu_ms']) for g in over if g.get('cpu_ms') is not None)} ms"
     )
+    queued = [round(g["queued_ms"]) for g in over if g.get("queued_ms") is not None]
+    if queued:
+        print(f"  the GUI thread's time waiting for a core in them: {queued} ms")
     idle_worst = max(r["idle_max_gap_ms"] for r in gui)
     print(f"  (the same heartbeat with nothing running, worst: {idle_worst:.0f} ms: machine noise)")
     print(
