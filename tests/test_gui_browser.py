@@ -438,3 +438,20 @@ def test_export_dialog_leaves_out_rejected_items_by_default(qtbot, main_window, 
     assert name not in exported and len(exported) == 4
     # the export's note says so, in a box as well as in the log
     assert "1 item(s) reviewed as rejected left out" in panel.last_export_note.text()
+
+
+def test_a_good_project_opened_after_a_refused_one_says_so(qtbot, main_window, tmp_path):
+    """A refused catalog's error no longer stays in the status bar over the project opened
+    after it (it stayed 15 s, as if that one had failed too)."""
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "catalog.sqlite").write_bytes(b"this is not a catalog" * 100)
+    good = tmp_path / "good"
+    with open_project(good, create=True):
+        pass
+    panel = main_window.panels["browser"]
+    bar = main_window.statusBar()
+    assert panel.open_project(bad) is False
+    assert "catalog.sqlite" in bar.currentMessage()  # the refusal names the file
+    assert panel.open_project(good)
+    assert bar.currentMessage() == "good: opened, 0 items"

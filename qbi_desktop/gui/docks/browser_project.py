@@ -89,7 +89,11 @@ class BrowserProject:
             self.table.setCurrentIndex(self.model.index(0, 1))
         self._tab_changed(self.tabs.currentIndex())
         self._tell_panels()
-        log.info("opened project %s (%d items)", project.root, len(project))
+        n = len(project)
+        log.info("opened project %s (%d items)", project.root, n)
+        # replaces what the bar said before: a refused catalog's error stayed up to 15 s over
+        # the project opened after it, as if that one had failed too
+        self.window.statusBar().showMessage(f"{project.root.name}: opened, {n:,} items", 5000)
         return True
 
     def _tell_panels(self) -> None:

@@ -31,8 +31,8 @@ def upgrade_first(panel: Any, path: str | Path) -> bool:
 
     def done(_old_version: int) -> None:
         panel.upgrade_task = None
-        bar.showMessage(f"{root.name}: catalog updated for this version", SHOWN_MS)
-        panel.open_project(root)
+        if panel.open_project(root):  # after the open's own message, which this one replaces
+            bar.showMessage(f"{root.name}: catalog updated for this version", SHOWN_MS)
 
     def failed(message: str) -> None:
         panel.upgrade_task = None
