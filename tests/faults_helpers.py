@@ -112,7 +112,7 @@ def item_count(root: Path) -> int:
 @pytest.fixture(name="small_disk")
 def small_disk_fixture(tmp_path):
     """A 2 MiB tmpfs, unmounted afterwards; ``remount(ro=True)`` makes it read-only. A new
-    catalog (52 indexes, 0.6 MB) and its write-ahead log need about 1.2 MB while it is made."""
+    catalog (54 indexes, 0.6 MB) and its write-ahead log need about 1.2 MB while it is made."""
     mnt = tmp_path / "disk"
     mnt.mkdir()
     done = subprocess.run(

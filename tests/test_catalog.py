@@ -377,7 +377,7 @@ def test_version_1_catalog_is_migrated_and_sorts_by_target_from_the_index(tmp_pa
     db.close()
 
     project = open_project(folder)
-    assert schema.schema_version(project.db) == SCHEMA_VERSION == 13
+    assert schema.schema_version(project.db) == SCHEMA_VERSION == 14
     names = {r[0] for r in project.db.execute("SELECT name FROM sqlite_master")}
     assert "targets_name_value_desc" in names
     assert project.ids(sort="-target:depth") == [2, 5, 8, 1, 7, 3, 6, 4]

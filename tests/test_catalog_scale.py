@@ -394,7 +394,7 @@ def test_a_version_5_catalog_migrates_to_paged_sorts_and_shared_provenance(tmp_p
     old.close()
     assert before[3]["index"] == 2 and before[3]["source"] == "idx"
     p = open_project(tmp_path / "p")
-    assert schema.schema_version(p.db) == SCHEMA_VERSION == 13
+    assert schema.schema_version(p.db) == SCHEMA_VERSION == 14
     # provenance: kept once for the 40 imported rows, the same for every item as before
     assert {i: p.get(i)["provenance_params"] for i in before} == before
     shared = p.db.execute("SELECT COUNT(*) FROM items WHERE provenance = '{}'").fetchone()[0]

@@ -1,5 +1,5 @@
 """The first open of an older catalog: its migration runs as a job that says how far it has
-got ("Updating the catalog's indexes (3/31)…"), and a cancel or a kill leaves the catalog at
+got ("Updating the catalog's indexes (3/34)…"), and a cancel or a kill leaves the catalog at
 its old version, whole, to be migrated by the next open. The command line announces it."""
 
 from __future__ import annotations
@@ -47,8 +47,9 @@ def test_the_migration_reports_each_step_and_the_open_then_finds_it_done(v8):
         f"Updating the catalog's indexes ({i}/{len(steps)})…" for i in range(1, len(steps) + 1)
     ]
     # v9's ten Browser indexes, its opinion indexes, v10's, v11's mask flags and five indexes,
-    # v12's duplicate flags and ten indexes, v13's target combinations and two indexes
-    assert len(steps) == 31
+    # v12's duplicate flags and ten indexes, v13's target combinations and two indexes, v14's
+    # duplicate flags of the targets and two indexes
+    assert len(steps) == 34
     assert seen[-1].done == seen[-1].total
     version, names, ok = _state(v8)
     assert (version, ok) == (SCHEMA_VERSION, "ok")
@@ -131,8 +132,8 @@ def test_what_is_not_an_older_catalog_of_ours_is_left_to_the_open(tmp_path):
 def test_a_command_on_an_older_catalog_announces_the_update(v8):
     result = run_cli("classes", "--project", str(v8))
     assert result.returncode == 0, result.stderr
-    assert "Updating the catalog's indexes (1/31)…" in result.stderr
-    assert "Updating the catalog's indexes (31/31)…" in result.stderr
+    assert "Updating the catalog's indexes (1/34)…" in result.stderr
+    assert "Updating the catalog's indexes (34/34)…" in result.stderr
     assert _state(v8)[0] == SCHEMA_VERSION
     again = run_cli("classes", "--project", str(v8))
     assert again.returncode == 0 and "Updating" not in again.stderr

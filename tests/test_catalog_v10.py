@@ -118,7 +118,7 @@ def test_a_version_8_catalog_gets_the_tail_index(tmp_path):
     before = _reference(old, {"name": "a"}, "-name", 0, 20)
     old.close()
     with open_project(tmp_path / "p") as p:
-        assert schema.schema_version(p.db) == schema.SCHEMA_VERSION == 13
+        assert schema.schema_version(p.db) == schema.SCHEMA_VERSION == 14
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'items_name_tail'"
         assert p.db.execute(sql).fetchone() is not None
         assert p.page_ids({"name": "a"}, "-name", 0, 20).tolist() == before

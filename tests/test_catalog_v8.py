@@ -40,7 +40,7 @@ def test_a_version_7_catalog_gets_the_own_opinions_index_and_lists_the_same(tmp_
     assert before[2][:4] == [3, 6, 9, 12] and before[2][4:] == [1, 2, 4, 5, 7, 8, 10, 11]
 
     with open_project(tmp_path / "p") as p:
-        assert schema.schema_version(p.db) == SCHEMA_VERSION == 13
+        assert schema.schema_version(p.db) == SCHEMA_VERSION == 14
         after = [own_order.id_array(p.db, who, f, s).tolist() for who, f, s in cases]
         assert after == before
         # the person's values are read in item order from the index alone

@@ -66,7 +66,7 @@ def test_a_version_8_catalog_gets_the_pair_indexes_and_pages_the_same(tmp_path):
     assert before[cases.index(({"label": "bird"}, "-name", 0))] == [48, 35, 22, 9, 56]
 
     with open_project(tmp_path / "p") as p:
-        assert schema.schema_version(p.db) == SCHEMA_VERSION == 13
+        assert schema.schema_version(p.db) == SCHEMA_VERSION == 14
         names = {r[0] for r in p.db.execute("SELECT name FROM sqlite_master")}
         wanted = {pair_index(c, k) for c in PAIR_FILTERS for k in PAIR_KEYS}
         assert len(wanted) == 8 and wanted | {"items_facets"} <= names

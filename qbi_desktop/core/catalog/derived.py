@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import sqlite3
 
-from qbi_desktop.core.catalog import duplicate_flags, target_facets
+from qbi_desktop.core.catalog import duplicate_flags, target_dups, target_facets
 from qbi_desktop.core.catalog.mask_flags import has_flags, rebuild_flags
 
 #: Trigger bodies by name (CREATE TRIGGER IF NOT EXISTS <name> <body>).
@@ -176,6 +176,8 @@ def rebuild(db: sqlite3.Connection, boxes: bool = True) -> None:
         duplicate_flags.rebuild_flags(db)
     if target_facets.has_facets(db):  # schema v13
         target_facets.rebuild(db)
+    if target_dups.has_flags(db):  # schema v14, from the items' flags set above
+        target_dups.rebuild(db)
     db.execute("DELETE FROM container_counts")
     db.execute(
         "INSERT INTO container_counts SELECT container_id, COUNT(*) FROM items "

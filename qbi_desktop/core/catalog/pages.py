@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from qbi_desktop.core.catalog import duplicate_flags, names, target_facets
+from qbi_desktop.core.catalog import duplicate_flags, names, target_dups, target_facets
 from qbi_desktop.core.catalog.indexes_v9 import FACETS_INDEX
 from qbi_desktop.core.catalog.page_parts import (
     Part,
@@ -364,6 +364,9 @@ def _merge_pays(drivers: list[tuple[str, str, Any, int]], matching: int) -> bool
     return matching >= MANY_MATCHES and sum(n for *_d, n in drivers) <= MERGED_ENTRIES
 
 
+_DUPLICATES_ONLY = Filters(duplicates=True)
+
+
 def _target_page(
     db: sqlite3.Connection, f: Filters, name: str, descending: bool, offset: int, limit: int
 ) -> list[int] | None:
@@ -371,6 +374,11 @@ def _target_page(
     total = count(db)
     if row is None or int(row[0]) != total:
         return None  # some items lack the target: the full ordering handles them
+    if f == _DUPLICATES_ONLY:
+        # the duplicates' targets have their own index (schema v14, target_dups.py)
+        page = target_dups.duplicates_page(db, name, descending, offset, limit)
+        if page is not None:
+            return page
     where, params = where_clause(f, db)
     direction = "DESC" if descending else "ASC"
     order = f"ORDER BY t.value {direction}, t.item_id ASC "

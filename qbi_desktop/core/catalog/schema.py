@@ -15,6 +15,7 @@ from qbi_desktop.core.catalog.duplicate_flags import migrate_v12, v12_steps
 from qbi_desktop.core.catalog.indexes_v9 import migrate_v9, v9_steps
 from qbi_desktop.core.catalog.mask_flags import migrate_v11, v11_steps
 from qbi_desktop.core.catalog.short_names import migrate_v10
+from qbi_desktop.core.catalog.target_dups import migrate_v14, v14_steps
 from qbi_desktop.core.catalog.target_facets import migrate_v13, v13_steps
 from qbi_desktop.core.jobs import Job, Progress, run_job
 
@@ -266,11 +267,14 @@ APPLICATION_ID = 0x51424931
 # Version 13: each target keeps its item's item_counts combination, with an index per
 # direction on (name, combination, value): see target_facets.
 
+# Version 14: each target keeps whether its item is a duplicate, with the duplicates' targets
+# indexed by value: see target_dups.
+
 #: Migration ``i`` takes a catalog from version ``i`` to ``i + 1``: an SQL script, or a function
 #: that runs inside the migration's transaction.
 MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     _V1, _V2, _V3, _V4, _V5, _V6, migrate_v7, migrate_v8, migrate_v9, migrate_v10,
-    migrate_v11, migrate_v12, migrate_v13,
+    migrate_v11, migrate_v12, migrate_v13, migrate_v14,
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -326,7 +330,7 @@ def migrate_job(db: sqlite3.Connection) -> Job[int]:
 
 def migration_steps(start: int) -> list[Callable[[sqlite3.Connection], None]]:
     """The steps from version ``start`` to ours: one per SQL script or migration function,
-    and one per index of schemas v9, v11, v12 and v13 (the slow part of an older catalog's first
+    and one per index of schemas v9 and v11-v14 (the slow part of an older catalog's first
     open)."""
     steps: list[Callable[[sqlite3.Connection], None]] = []
     for version in range(start, SCHEMA_VERSION):
@@ -339,6 +343,8 @@ def migration_steps(start: int) -> list[Callable[[sqlite3.Connection], None]]:
             steps += v12_steps()
         elif step is migrate_v13:
             steps += v13_steps()
+        elif step is migrate_v14:
+            steps += v14_steps()
         elif callable(step):
             steps.append(step)
         else:
