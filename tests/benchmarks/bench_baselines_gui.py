@@ -33,6 +33,11 @@ first run would).
   with the host's load: a fixed 5 ms loop measured up to 19 ms of CPU on a quiet guest, so a
   gap's CPU figure is an upper bound of our work.
 
+- ``qt-window``: the floor (qt_floor.py): a plain Qt window whose progress bars and one table
+  cell change 10 times a second, with the same heartbeat, while a child process in a session of
+  its own computes 1-NN products of MNIST's size. What gaps it shows too are the machine's; the
+  rest of the app's are the app's own work.
+
 ``--profile``: the GUI thread's Python stack is sampled every 2 ms and each gap over 30 ms is
 printed with its most frequent stacks (a stack ending in the event loop's ``exec`` is Qt's own
 layout or painting). For native stacks, run ``--one gui`` under ``perf record -g -k
@@ -53,10 +58,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from qt_floor import floor_run  # noqa: E402  (this folder)
 from sidebyside import SideBySide, busy, load_text  # noqa: E402  (this folder)
 
 MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
-VARIANTS = ("sklearn-f32", "gui")
+VARIANTS = ("sklearn-f32", "gui", "qt-window")
 HEARTBEAT_MS = 5  # the GUI-thread timer whose gaps are measured
 
 
@@ -433,8 +439,8 @@ def main() -> None:
     if args.profile:
         os.environ["QBI_BENCH_PROFILE"] = "1"  # read by gui_run in the measured processes
     if args.one:
-        row = sklearn_run() if args.one == "sklearn-f32" else gui_run()
-        print(json.dumps(row))
+        runs = {"sklearn-f32": sklearn_run, "gui": gui_run, "qt-window": floor_run}
+        print(json.dumps(runs[args.one]()))
         return
     if not MNIST.exists():
         sys.exit(f"MNIST not found at {MNIST}")
@@ -460,6 +466,13 @@ def main() -> None:
                 sys.exit(f"{variant} failed:\n{proc.stderr[-3000:]}")
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             results[variant].append(row)
+            if variant == "qt-window":
+                print(
+                    f"run {run + 1} {variant:12s} longest heartbeat gap {row['max_gap_ms']:.0f} ms"
+                    f"  {row['gaps_over_50ms']} gaps > 50 ms  (the floor: qt_floor.py)",
+                    flush=True,
+                )
+                continue
             sbs.record(variant, run, row["seconds"])
             extra = ""
             if variant == "gui":
@@ -519,6 +532,14 @@ def main() -> None:
     queued = [round(g["queued_ms"]) for g in over if g.get("queued_ms") is not None]
     if queued:
         print(f"  the GUI thread's time waiting for a core in them: {queued} ms")
+    floor = results["qt-window"]
+    print(
+        f"  a plain Qt window under the same load (qt_floor.py, the machine's floor): longest "
+        f"gap median {statistics.median(r['max_gap_ms'] for r in floor):.0f} ms, worst "
+        f"{max(r['max_gap_ms'] for r in floor):.0f} ms; runs with a gap > 50 ms: "
+        f"{sum(r['gaps_over_50ms'] > 0 for r in floor)} of {len(floor)} (the app: "
+        f"{sum(r['gaps_over_50ms'] > 0 for r in gui)} of {len(gui)})"
+    )
     idle_worst = max(r["idle_max_gap_ms"] for r in gui)
     print(f"  (the same heartbeat with nothing running, worst: {idle_worst:.0f} ms: machine noise)")
     print(
