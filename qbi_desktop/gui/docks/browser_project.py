@@ -72,6 +72,11 @@ class BrowserProject:
             # project, a fully labelled one (an import) showed an empty table
             suggestions.set_queue(False)
         self.project = project
+        n = len(project)
+        # replaces what the bar said before (a refused catalog's error stayed up to 15 s over
+        # the project opened after it, as if that one had failed too); what the panels say
+        # as they take the project in (who is annotating a shared one) comes after
+        self.window.statusBar().showMessage(f"{project.root.name}: opened, {n:,} items", 5000)
         self._sweep_leftovers(project)
         self.window.settings.setValue("browser/last_dir", str(project.root.parent))
         self._remember_recent(project.root)
@@ -89,11 +94,7 @@ class BrowserProject:
             self.table.setCurrentIndex(self.model.index(0, 1))
         self._tab_changed(self.tabs.currentIndex())
         self._tell_panels()
-        n = len(project)
         log.info("opened project %s (%d items)", project.root, n)
-        # replaces what the bar said before: a refused catalog's error stayed up to 15 s over
-        # the project opened after it, as if that one had failed too
-        self.window.statusBar().showMessage(f"{project.root.name}: opened, {n:,} items", 5000)
         return True
 
     def _tell_panels(self) -> None:
