@@ -58,12 +58,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from qt_floor import floor_run  # noqa: E402  (this folder)
+from qt_floor import HEARTBEAT_MS, floor_run  # noqa: E402  (this folder)
 from sidebyside import SideBySide, busy, load_text  # noqa: E402  (this folder)
 
 MNIST = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
 VARIANTS = ("sklearn-f32", "gui", "qt-window")
-HEARTBEAT_MS = 5  # the GUI-thread timer whose gaps are measured
 
 
 def sklearn_run() -> dict:

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-HEARTBEAT_MS = 5
+HEARTBEAT_MS = 5  # the GUI-thread timer whose gaps are measured, here and in the app's runs
 SECONDS = 9.0  # about one run of the app's benchmark, click to result
 
 

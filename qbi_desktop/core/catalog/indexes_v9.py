@@ -102,7 +102,7 @@ def derived_column_steps(
     """A migration that adds a column kept by ``triggers`` (``column``: its name and type),
     in steps: the column, the triggers and ``fill`` (its values from what it derives from),
     then one index each, so that a first open of an older catalog can say how far it has got;
-    each step may run again over its result (schemas v11, v12 and v13)."""
+    each step may run again over its result (schemas v11-v14)."""
     name = column.split()[0]
 
     def add(db: sqlite3.Connection) -> None:

@@ -278,6 +278,16 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
 ]  # fmt: skip
 SCHEMA_VERSION = len(MIGRATIONS)
 
+#: The migrations that run in several steps (one per index), so that a first open of an older
+#: catalog can say how far it has got.
+STEPPED: dict[Callable[[sqlite3.Connection], None], Callable[[], list]] = {
+    migrate_v9: v9_steps,
+    migrate_v11: v11_steps,
+    migrate_v12: v12_steps,
+    migrate_v13: v13_steps,
+    migrate_v14: v14_steps,
+}
+
 
 def schema_version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
@@ -335,16 +345,8 @@ def migration_steps(start: int) -> list[Callable[[sqlite3.Connection], None]]:
     steps: list[Callable[[sqlite3.Connection], None]] = []
     for version in range(start, SCHEMA_VERSION):
         step = MIGRATIONS[version]
-        if step is migrate_v9:
-            steps += v9_steps()
-        elif step is migrate_v11:
-            steps += v11_steps()
-        elif step is migrate_v12:
-            steps += v12_steps()
-        elif step is migrate_v13:
-            steps += v13_steps()
-        elif step is migrate_v14:
-            steps += v14_steps()
+        if step in STEPPED:
+            steps += STEPPED[step]()
         elif callable(step):
             steps.append(step)
         else:

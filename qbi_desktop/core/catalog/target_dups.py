@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Callable
 
 from qbi_desktop.core.catalog.indexes_v9 import derived_column_steps, has_column
+from qbi_desktop.core.catalog.ranges import has_index
 
 _ITEM_FLAG = "(SELECT i.is_dup FROM items i WHERE i.id = new.item_id)"
 
@@ -44,9 +45,6 @@ INDEXES = [
     f"CREATE INDEX IF NOT EXISTS {DESCENDING_INDEX} ON targets(name, value DESC, item_id) "
     "WHERE is_dup = 1",
 ]
-
-#: The schema version that has the flag.
-VERSION = 14
 
 
 def has_flags(db: sqlite3.Connection) -> bool:
@@ -78,11 +76,10 @@ def duplicates_page(
     db: sqlite3.Connection, name: str, descending: bool, offset: int, limit: int
 ) -> list[int] | None:
     """The ids of one page of the duplicates by target ``name``, ties in id order: one range
-    of the duplicates' targets index; None when the catalog has not that index."""
+    of the duplicates' targets index; None when the catalog has not that index (only schema
+    v14 makes it)."""
     index = DESCENDING_INDEX if descending else ASCENDING_INDEX
-    if int(db.execute("PRAGMA user_version").fetchone()[0]) < VERSION:
-        return None
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (index,)).fetchone() is None:
+    if not has_index(db, index):
         return None
     direction = "DESC" if descending else "ASC"
     # the flag written literally: SQLite uses a partial index only for its very WHERE term

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from qbi_desktop.core.catalog.indexes_v9 import derived_column_steps, has_column
+from qbi_desktop.core.catalog.ranges import has_index
 
 #: The item columns of a combination, in the order of its JSON array.
 COLUMNS = ("label", "split", "review", "provenance_kind", "label_by")
@@ -90,7 +91,7 @@ def merged_page(
     index = DESCENDING_INDEX if descending else ASCENDING_INDEX
     if not combinations or len(combinations) > MAX_RANGES:
         return None
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (index,)).fetchone() is None:
+    if not has_index(db, index):
         return None
     arm = (
         f"SELECT item_id, value FROM targets INDEXED BY {index} "
