@@ -36,6 +36,7 @@ from typing import Any, TypeVar
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.process_memory import give_back_memory, keep_freed_memory
 
 T = TypeVar("T")
 
@@ -64,6 +65,7 @@ def _child_main(conn, own_session: bool = False) -> None:
         # thread waits behind it (heartbeat gaps of 0.2-1.5 s on a busy machine).
         with contextlib.suppress(OSError):
             os.setsid()
+    keep_freed_memory()  # a job's chunks reuse each other's memory (process_memory.py)
     while True:
         try:
             message = conn.recv()
@@ -72,7 +74,10 @@ def _child_main(conn, own_session: bool = False) -> None:
         if message[0] != "run":
             continue  # a cancel that arrived after its job had ended
         _, factory, args, kwargs = message
-        _run_one(conn, factory, args, kwargs)
+        try:
+            _run_one(conn, factory, args, kwargs)
+        finally:
+            give_back_memory()
 
 
 class _PipeGone(Exception):
