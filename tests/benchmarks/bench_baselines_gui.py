@@ -31,7 +31,11 @@ first run would).
   which grows with the machine's load), and how long the GUI thread was runnable but waiting
   for a core (Linux schedstat). On this shared virtual machine, thread CPU time itself swells
   with the host's load: a fixed 5 ms loop measured up to 19 ms of CPU on a quiet guest, so a
-  gap's CPU figure is an upper bound of our work.
+  gap's CPU figure is an upper bound of our work. What the worker does counts too, though it
+  runs in another process: while it mapped and unmapped its chunks' scores afresh (~14 600 page
+  faults a second) the GUI thread's events took several times their CPU, and 3 of 5 runs had
+  gaps over 50 ms while the prediction ran; since the worker keeps its freed memory for the
+  job (core/process_memory.py) none did in 10 runs.
 
 - ``qt-window``: the floor (qt_floor.py): a plain Qt window whose progress bars and one table
   cell change 10 times a second, with the same heartbeat, while a child process in a session of
