@@ -18,7 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
-import platform
+import os
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -31,12 +31,14 @@ _KEEP_TOP = 2**31 - 1  # the largest trim threshold mallopt takes (an int): in e
 
 @functools.cache
 def _glibc() -> Any | None:
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return None
+    # confstr, not platform.libc_ver(): that one reads the whole executable, which in the
+    # packaged app is the bundle's
     try:
+        if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
+            return None
         libc = ctypes.CDLL(None)
         return libc if hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim") else None
-    except OSError:
+    except (AttributeError, ValueError, OSError):  # no confstr (Windows) or no such name
         return None
 
 
