@@ -10,7 +10,9 @@ busy processes, its heartbeat had gaps over 50 ms in about a third of the runs, 
 memory kept. Kept memory costs nothing more than the job's peak, which it reached anyway, and
 the job's end returns it (``malloc_trim``).
 
-Elsewhere than glibc (musl, macOS, Windows) both functions do nothing.
+Limits: a block over 64 MiB allocated on a thread other than the main one still gets a mapping
+of its own (glibc's thread arenas are at most that large); the kNN search allocates its scores on
+the job's own thread. Elsewhere than glibc (musl, macOS, Windows) both functions do nothing.
 """
 
 from __future__ import annotations
