@@ -6,15 +6,14 @@ The jobs below are module-level so the spawned child can import them by name.
 from __future__ import annotations
 
 import os
-import platform
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from qbi_desktop.core import process_memory
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.job_process import CANCEL_GRACE_S, ProcessWorker, WorkerCrashed
 from qbi_desktop.core.jobs import Cancelled, Progress, run_job
@@ -280,12 +279,10 @@ def test_a_worker_can_run_its_child_in_a_session_of_its_own():
     assert sid == os.getsid(0)  # by default it stays in ours
 
 
-@pytest.mark.skipif(
-    not (sys.platform == "linux" and platform.libc_ver()[0] == "glibc"), reason="glibc's malloc"
-)
+@pytest.mark.skipif(not process_memory.supported(), reason="glibc's malloc")
 def test_the_child_reuses_a_jobs_freed_memory_and_gives_it_back_after(worker):
-    # Each round's 256 MiB is faulted in afresh unless the child keeps what it freed: 65 536
-    # faults a round (128 with 2 MiB pages, 65 536 with 4 KiB ones).
+    # Unless the child keeps what it freed, each round faults its 256 MiB in afresh (128 faults
+    # with 2 MiB pages, 65 536 with 4 KiB ones).
     first, later, _ = run_job(worker.run(churning_job, 256, 8))
     assert first > 100  # the first round takes its pages from the system (2 MiB ones or 4 KiB)
     assert later < first / 10  # the seven rounds after it reuse them

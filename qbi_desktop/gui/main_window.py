@@ -10,6 +10,7 @@ import logging
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QVBoxLayout, QWidget
 
+from qbi_desktop.core.process_memory import return_large_blocks_to_os
 from qbi_desktop.gui import wheel_guard
 from qbi_desktop.gui.annotator import Annotator
 from qbi_desktop.gui.canvas import ImageCanvas
@@ -20,7 +21,6 @@ from qbi_desktop.gui.layout import (
     install_central_actions,
     size_default_layout,
 )
-from qbi_desktop.gui.memory import return_large_blocks_to_os
 from qbi_desktop.gui.settings import open_settings
 from qbi_desktop.gui.window.display import DisplayMixin
 from qbi_desktop.gui.window.docks import DocksMixin
