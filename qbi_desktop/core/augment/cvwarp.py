@@ -281,7 +281,8 @@ def _add_noise(cv2: Any, values: np.ndarray, std: float, seed: int) -> np.ndarra
     Band by band: the band's 16-bit noise indices drawn from the seed's stream as they are
     needed (the same values as the whole-image array, without writing and reading it back: 0.5
     MiB at 512^2, 5-10 % of a sample whose data is not in cache), one gather of the noise into
-    a float32 buffer, and one saturating OpenCV add (the float32 sum, rounded half to even like
+    a float32 buffer (OpenCV's ``LUT`` with the 16-bit indices: the values of numpy's ``take`` in
+    half its time), and one saturating OpenCV add (the float32 sum, rounded half to even like
     ``np.rint``, clipped). The same results as converting to float32, adding the noise,
     clipping, rounding and casting, in 2 passes instead of 6 (0.45 against 0.7 ms at 512^2).
     """
@@ -291,14 +292,36 @@ def _add_noise(cv2: Any, values: np.ndarray, std: float, seed: int) -> np.ndarra
     buf = np.empty((min(rows, h), w), dtype=np.float32)
     depth = cv2.CV_8U if values.dtype == np.uint8 else cv2.CV_16U
     bitgen = np.random.PCG64(seed)  # noise_indices' stream
+    table = intensity.noise_table(std).reshape(1, -1) if _lut16(cv2) else None
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
         n = (r1 - r0) * w
         band, noise = values[r0:r1], buf[: r1 - r0]
         indices = bitgen.random_raw((n + 3) // 4).view(np.uint16)[:n]
-        intensity.noise_values(std, indices, noise)
+        if table is not None:  # 17 against 33 us per 32768 values here
+            cv2.LUT(indices.reshape(noise.shape), table, dst=noise)
+        else:
+            intensity.noise_values(std, indices, noise)
         cv2.add(band, noise, dst=band, dtype=depth)
     return values
+
+
+_lut16_works: bool | None = None
+
+
+def _lut16(cv2: Any) -> bool:
+    """Whether this OpenCV's ``LUT`` takes 16-bit indices into a 65536-entry float32 table and
+    gives numpy's ``take`` values (OpenCV 5 does; 4.x takes 8-bit indices only). Asked once."""
+    global _lut16_works
+    if _lut16_works is None:
+        table = np.arange(65536, dtype=np.float32).reshape(1, -1) * np.float32(0.5)
+        probe = np.array([[0, 1, 40000, 65535]], dtype=np.uint16)
+        try:
+            got = cv2.LUT(probe, table)
+            _lut16_works = got.dtype == np.float32 and np.array_equal(got, table[0][probe])
+        except cv2.error:
+            _lut16_works = False
+    return _lut16_works
 
 
 def _narrowed(mask: np.ndarray, cval: Any) -> np.ndarray | None:

@@ -221,6 +221,12 @@ def noise_values(std: float, indices: np.ndarray, out: np.ndarray) -> np.ndarray
     return _scaled_table(float(std)).take(indices.reshape(out.shape), out=out, mode="clip")
 
 
+def noise_table(std: float) -> np.ndarray:
+    """The 65536 values :func:`noise_values` looks up for ``std`` (float32; valid until this
+    thread asks for another ``std``): for a caller with a faster gather of its own."""
+    return _scaled_table(float(std))
+
+
 _scaled = threading.local()
 
 
