@@ -90,3 +90,48 @@ def test_a_new_result_updates_the_per_class_bars_in_place(panel, qtbot):
     assert all(bars.bars[key] is items[key] for key in items)
     assert len(bars.plot.getPlotItem().items) == plotted
     assert len(bars.legend.items) == 3
+
+
+def test_the_results_page_comes_forward_before_its_plots_paint_and_they_all_paint(panel, qtbot):
+    """At a run's end the results page comes to the front without its two plots, which then
+    paint one event each (painted together with the page they were the longest stretch of the
+    GUI thread at a run's end); both are drawn, with the run's result, once it is shown."""
+    from PySide6.QtCore import QEvent, QObject
+
+    view = panel.result_view
+    plots = {"heatmap": view.heatmap.plot, "bars": view.bars.plot}
+    paints: list[str] = []
+
+    class Painted(QObject):
+        def eventFilter(self, watched, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                paints.append(next(k for k, p in plots.items() if p.viewport() is watched))
+            return False
+
+    spy = Painted()
+    for plot in plots.values():
+        plot.viewport().installEventFilter(spy)
+    at_switch: list[tuple[bool, bool, list[str]]] = []
+    tabs = panel.window.central_tabs
+    tabs.currentChanged.connect(
+        lambda _i: at_switch.append(
+            (view.heatmap.plot.updatesEnabled(), view.bars.plot.updatesEnabled(), list(paints))
+        )
+    )
+    _choose(panel.form.source, "digits")
+    _choose(panel.form.model, "knn")
+    record = _run(qtbot, panel)
+    assert record.state == "done", record.error
+    assert tabs.current_key() == "baselines"
+    # When the page came to the front its plots were held back...
+    assert at_switch and at_switch[0][:2] == (False, False)
+    # ...and once the run is shown both draw again and have painted since.
+    assert view.heatmap.plot.updatesEnabled() and view.bars.plot.updatesEnabled()
+    qtbot.waitUntil(lambda: {"heatmap", "bars"} <= set(paints[len(at_switch[0][2]) :]))
+    picture = view.heatmap.plot.grab().toImage()
+    colours = {
+        picture.pixelColor(x, y).name()
+        for x in range(0, picture.width(), 7)
+        for y in range(0, picture.height(), 7)
+    }
+    assert len(colours) > 5  # the matrix' shades, not an empty white plot
