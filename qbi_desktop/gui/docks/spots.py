@@ -119,6 +119,7 @@ NO_IMAGE = "No image open: open one (Ctrl+O), then Detect proposes its spots"
 NOT_DETECTED = (
     "Not detected yet: Detect proposes this image's spots (Live then follows the settings)"
 )
+DETECTION_FAILED = "Detection failed (see the message)"
 
 
 class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
@@ -131,6 +132,9 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         self.reviews: dict[int, SpotReview] = {}  # by id(MaskSession)
         self.histories: dict[int, ReviewHistory] = {}  # by id(SpotReview): undo of decisions
         self.review: SpotReview | None = None
+        # the plane whose detection failed: its summary says so, also after its annotation
+        # session arrives (which refreshes the summary, and said "Not detected yet")
+        self.failed_plane = None
         self.order: list[int] = []
         self.current: int | None = None
         self.task = None
@@ -417,6 +421,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
 
         def done(result, session=session, image=image, exclude=exclude, path=path) -> None:
             detection, auto = result
+            self.failed_plane = None
             if auto is not None and path is not None:
                 self.auto[path] = auto
             if self._session() is not session:
@@ -449,8 +454,9 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
             self._update_hint()
             self.detection_done.emit(len(detection.candidates))
 
-        def failed(message: str) -> None:
-            self.summary.setText("Detection failed (see the message)")
+        def failed(message: str, plane=self.canvas.plane) -> None:
+            self.failed_plane = plane
+            self.summary.setText(DETECTION_FAILED)
             self.window.report_error(message)
 
         self.task = self.window.tasks.submit(
@@ -523,8 +529,12 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
 
     def _update_summary(self) -> None:
         if self.review is None:
+            plane = self.canvas.plane
+            if plane is not None and plane is self.failed_plane:
+                self.summary.setText(DETECTION_FAILED)
+                return
             # what to do next: nothing is detected on its own when an image opens
-            self.summary.setText(NO_IMAGE if self.canvas.plane is None else NOT_DETECTED)
+            self.summary.setText(NO_IMAGE if plane is None else NOT_DETECTED)
             return
         c = self.review.counts()
         self.summary.setText(
