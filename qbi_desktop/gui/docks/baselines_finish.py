@@ -60,7 +60,14 @@ class FinishMixin:
                 )
                 self.problem.hide()
         elif step == 1:  # the pictures, in the results tab (hidden or not)
-            if record.state != "cancelled" and len(self._selected_rows()) <= 1:
+            select = record.state != "cancelled" and len(self._selected_rows()) <= 1
+            if (select or self.result_view.record is record) and self.result_view.draw_ahead(
+                record
+            ):
+                # one picture per event (each ~2-4 ms): showing the record then draws nothing
+                self._finish_step(record, 1)
+                return
+            if select:
                 self.select_record(record)
             elif self.result_view.record is record:
                 self.result_view.show_record(record)

@@ -245,10 +245,15 @@ class ConfusionHeatmap(QWidget):
         self.row_button.setVisible(toggles)
 
     def set_matrix(self, cm: np.ndarray | None, labels: list[str], title: str = "") -> None:
-        self.cm = np.zeros((0, 0), np.int64) if cm is None else np.asarray(cm, np.int64)
-        self.labels = list(labels)
+        """Show ``cm``; the matrix already shown is not drawn again (a finished run's is drawn
+        ahead, on an event of its own, before its record is shown)."""
+        cm = np.zeros((0, 0), np.int64) if cm is None else np.asarray(cm, np.int64)
         self.title.setText(title)
         self.highlight.hide()
+        if cm.size and np.array_equal(cm, self.cm) and list(labels) == self.labels:
+            return
+        self.cm = cm
+        self.labels = list(labels)
         n = len(self.cm)
         item = self.plot.getPlotItem()
         ticks = [(i + 0.5, str(name)) for i, name in enumerate(self.labels)]
@@ -358,6 +363,9 @@ class PerClassBars(QWidget):
         layout.addWidget(self.plot)
 
     def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        """Show ``rows`` (one dict per class); the rows already shown are not drawn again."""
+        if rows and list(rows) == self.rows:
+            return
         item = self.plot.getPlotItem()
         self.rows = list(rows)
         n = len(rows)

@@ -126,12 +126,19 @@ def headline_html(result: BaselineResult) -> str:
     return main + foot
 
 
+def matrix_title(result: BaselineResult) -> str:
+    if result.config.eval == "train":
+        return f"Confusion matrix on the {result.n_test} TRAINING items (not a test!)"
+    return f"Confusion matrix, {result.n_test} test items"
+
+
 class ResultView(QWidget):
     """One run: headline, warning banners, and the task's pictures."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.record: RunRecord | None = None
+        self._ahead: tuple[RunRecord | None, int] = (None, 0)  # pictures drawn ahead (draw_ahead)
         self.headline = QLabel("Run a baseline to see its scores here.")
         self.headline.setWordWrap(True)
         self.headline.setTextFormat(Qt.TextFormat.RichText)
@@ -183,6 +190,7 @@ class ResultView(QWidget):
 
     def show_record(self, record: RunRecord | None) -> None:
         self.record = record
+        self._ahead = (None, 0)
         result = record.get_result() if record is not None else None
         self.gallery.show_message("Click a cell of the confusion matrix to see its images.")
         if result is None:
@@ -209,13 +217,7 @@ class ResultView(QWidget):
         self.note.setText("<br>".join(f"⚠ {n}" for n in notes))
         self.note.setVisible(bool(notes))
         if result.task == "classification":
-            self.heatmap.set_matrix(
-                result.confusion,
-                result.labels,
-                f"Confusion matrix on the {result.n_test} TRAINING items (not a test!)"
-                if result.config.eval == "train"
-                else f"Confusion matrix, {result.n_test} test items",
-            )
+            self.heatmap.set_matrix(result.confusion, result.labels, matrix_title(result))
             self.bars.set_rows(result.per_class)
             self.pages.setCurrentWidget(self.class_page)
         elif result.task == "regression":
@@ -224,6 +226,23 @@ class ResultView(QWidget):
         else:
             self.seg_table.set_result(result.scores, result.per_item)
             self.pages.setCurrentWidget(self.seg_table)
+
+    def draw_ahead(self, record: RunRecord) -> bool:
+        """Draw the next of ``record``'s pictures that :meth:`show_record` would draw (the
+        heatmap, then the bars): a finished run's pictures are drawn one per event before it is
+        shown, which then finds them drawn. False when there is nothing left to draw."""
+        if self._ahead[0] is not record:
+            self._ahead = (record, 0)
+        done = self._ahead[1]
+        result = record.get_result()
+        if result is None or result.task != "classification" or done >= 2:
+            return False
+        if done == 0:
+            self.heatmap.set_matrix(result.confusion, result.labels, matrix_title(result))
+        else:
+            self.bars.set_rows(result.per_class)
+        self._ahead = (record, done + 1)
+        return True
 
     @property
     def banner_visible(self) -> bool:
