@@ -64,6 +64,7 @@ do not start N x cores threads. ``cv2`` is imported on first use only.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import math
 import threading
@@ -292,7 +293,7 @@ def _add_noise(cv2: Any, values: np.ndarray, std: float, seed: int) -> np.ndarra
     buf = np.empty((min(rows, h), w), dtype=np.float32)
     depth = cv2.CV_8U if values.dtype == np.uint8 else cv2.CV_16U
     bitgen = np.random.PCG64(seed)  # noise_indices' stream
-    table = intensity.noise_table(std).reshape(1, -1) if _lut16(cv2) else None
+    table = intensity.noise_table(std).reshape(1, -1) if _lut16() else None
     for r0 in range(0, h, rows):
         r1 = min(h, r0 + rows)
         n = (r1 - r0) * w
@@ -306,22 +307,18 @@ def _add_noise(cv2: Any, values: np.ndarray, std: float, seed: int) -> np.ndarra
     return values
 
 
-_lut16_works: bool | None = None
-
-
-def _lut16(cv2: Any) -> bool:
+@functools.cache
+def _lut16() -> bool:
     """Whether this OpenCV's ``LUT`` takes 16-bit indices into a 65536-entry float32 table and
     gives numpy's ``take`` values (OpenCV 5 does; 4.x takes 8-bit indices only). Asked once."""
-    global _lut16_works
-    if _lut16_works is None:
-        table = np.arange(65536, dtype=np.float32).reshape(1, -1) * np.float32(0.5)
-        probe = np.array([[0, 1, 40000, 65535]], dtype=np.uint16)
-        try:
-            got = cv2.LUT(probe, table)
-            _lut16_works = got.dtype == np.float32 and np.array_equal(got, table[0][probe])
-        except cv2.error:
-            _lut16_works = False
-    return _lut16_works
+    cv2 = load()
+    table = np.arange(65536, dtype=np.float32).reshape(1, -1) * np.float32(0.5)
+    probe = np.array([[0, 1, 40000, 65535]], dtype=np.uint16)
+    try:
+        got = cv2.LUT(probe, table)
+    except cv2.error:
+        return False
+    return got.dtype == np.float32 and np.array_equal(got, table[0][probe])
 
 
 def _narrowed(mask: np.ndarray, cval: Any) -> np.ndarray | None:

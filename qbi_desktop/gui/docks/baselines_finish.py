@@ -9,6 +9,8 @@ Mixed into :class:`~qbi_desktop.gui.docks.baselines.BaselinesPanel`, whose widge
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QRect, QTimer
 
 from qbi_desktop.gui.docks.baselines_history import RunRecord, model_text, score_pair, short_source
@@ -60,17 +62,11 @@ class FinishMixin:
                 )
                 self.problem.hide()
         elif step == 1:  # the pictures, in the results tab (hidden or not)
-            select = record.state != "cancelled" and len(self._selected_rows()) <= 1
-            if (select or self.result_view.record is record) and self.result_view.draw_ahead(
-                record
-            ):
-                # one picture per event (each ~2-4 ms): showing the record then draws nothing
-                self._finish_step(record, 1)
-                return
-            if select:
-                self.select_record(record)
-            elif self.result_view.record is record:
-                self.result_view.show_record(record)
+            # one picture per event (each ~2-4 ms) first: showing the record then draws nothing
+            view = self.result_view
+            steps = view.drawing_steps(record) if self._will_show(record) else []
+            self._one_per_event(steps, lambda: self._show_pictures(record))
+            return
         else:
             # The pictures come to the front when the user is looking at this panel (not when
             # a queued run ends while they paint on the image).
@@ -112,11 +108,32 @@ class FinishMixin:
         for plot in later:
             plot.setUpdatesEnabled(False)
         self.show_results()
-        QTimer.singleShot(1, self, lambda: self._paint_next(record, later))
+        # each plot's paint is scheduled as its updates come back on
+        steps = [lambda plot=plot: plot.setUpdatesEnabled(True) for plot in later]
+        QTimer.singleShot(1, self, lambda: self._one_per_event(steps, lambda: self._shown(record)))
 
-    def _paint_next(self, record: RunRecord, later: list) -> None:
-        if later:
-            later.pop(0).setUpdatesEnabled(True)  # (schedules its paint)
-            QTimer.singleShot(1, self, lambda: self._paint_next(record, later))
+    def _shown(self, record: RunRecord) -> None:
+        self.last_shown = record
+
+    def _will_show(self, record: RunRecord) -> bool:
+        """Whether the result view is to show ``record`` (selected alone, or already shown)."""
+        return self._selects(record) or self.result_view.record is record
+
+    def _selects(self, record: RunRecord) -> bool:
+        return record.state != "cancelled" and len(self._selected_rows()) <= 1
+
+    def _show_pictures(self, record: RunRecord) -> None:
+        if record in self.model.records:
+            if self._selects(record):
+                self.select_record(record)
+            elif self.result_view.record is record:
+                self.result_view.show_record(record)
+        self._finish_step(record, 2)
+
+    def _one_per_event(self, steps: list[Callable[[], None]], then: Callable[[], None]) -> None:
+        """Run ``steps`` one per pass of the event loop (1 ms apart), then ``then``."""
+        if steps:
+            steps.pop(0)()
+            QTimer.singleShot(1, self, lambda: self._one_per_event(steps, then))
         else:
-            self.last_shown = record
+            then()

@@ -9,6 +9,7 @@ the training data, is recognised for what it is.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -138,7 +139,6 @@ class ResultView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.record: RunRecord | None = None
-        self._ahead: tuple[RunRecord | None, int] = (None, 0)  # pictures drawn ahead (draw_ahead)
         self.headline = QLabel("Run a baseline to see its scores here.")
         self.headline.setWordWrap(True)
         self.headline.setTextFormat(Qt.TextFormat.RichText)
@@ -190,7 +190,6 @@ class ResultView(QWidget):
 
     def show_record(self, record: RunRecord | None) -> None:
         self.record = record
-        self._ahead = (None, 0)
         result = record.get_result() if record is not None else None
         self.gallery.show_message("Click a cell of the confusion matrix to see its images.")
         if result is None:
@@ -227,22 +226,17 @@ class ResultView(QWidget):
             self.seg_table.set_result(result.scores, result.per_item)
             self.pages.setCurrentWidget(self.seg_table)
 
-    def draw_ahead(self, record: RunRecord) -> bool:
-        """Draw the next of ``record``'s pictures that :meth:`show_record` would draw (the
-        heatmap, then the bars): a finished run's pictures are drawn one per event before it is
-        shown, which then finds them drawn. False when there is nothing left to draw."""
-        if self._ahead[0] is not record:
-            self._ahead = (record, 0)
-        done = self._ahead[1]
+    def drawing_steps(self, record: RunRecord) -> list[Callable[[], None]]:
+        """The pictures :meth:`show_record` would draw for ``record`` (the heatmap, the bars), as
+        steps a finished run takes one per event before it is shown; showing it then finds them
+        drawn (the plots do not draw again what they show)."""
         result = record.get_result()
-        if result is None or result.task != "classification" or done >= 2:
-            return False
-        if done == 0:
-            self.heatmap.set_matrix(result.confusion, result.labels, matrix_title(result))
-        else:
-            self.bars.set_rows(result.per_class)
-        self._ahead = (record, done + 1)
-        return True
+        if result is None or result.task != "classification":
+            return []
+        return [
+            lambda: self.heatmap.set_matrix(result.confusion, result.labels, matrix_title(result)),
+            lambda: self.bars.set_rows(result.per_class),
+        ]
 
     @property
     def banner_visible(self) -> bool:
