@@ -11,6 +11,8 @@ other processes hits both alike (tests/benchmarks/sidebyside.py), in a new rando
 round (see :func:`run_shuffled`); the figures are medians with their range, each ratio the
 median of per-round ratios, with the load average recorded.
 ``--busy 2`` adds two busy-looping processes for the throughput part (a reproducible load).
+What a mask and boxes add to a sample is shown beside its floor: a bare OpenCV nearest warp of
+the same mask, timed in the same rounds (no mask can be warped for less per pixel here).
 Peers are not project dependencies: ``pip install "albumentations==2.0.8"`` (and, for
 Keras, ``pip install keras torch`` with ``KERAS_BACKEND=torch``).
 """
@@ -127,6 +129,34 @@ def _peers(data: dict[str, np.ndarray], bboxes: list) -> dict:
     return runners
 
 
+MASK_FLOOR = "floor: OpenCV's nearest warp of the mask alone"
+
+
+def _mask_warp_floor(data: dict[str, np.ndarray]) -> Callable[[], object] | None:
+    """The least a mask can add to a sample: one bare ``cv2.warpAffine`` (nearest, constant
+    border, one thread) of ``data["mask"]`` through an affine of the workloads' ranges, with
+    none of our checks around it; None without OpenCV."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    rng = np.random.default_rng(3)
+    mats = []
+    for _ in range(64):  # rotation, shear, zoom and shift drawn from OPTS' ranges
+        rot, shear = np.deg2rad(rng.uniform(-20, 20)), np.deg2rad(rng.uniform(-10, 10))
+        zoom, shift = rng.uniform(0.9, 1.1, 2), rng.uniform(-0.1, 0.1, 2) * SIDE
+        a = np.array([[np.cos(rot), -np.sin(rot + shear)], [np.sin(rot), np.cos(rot + shear)]])
+        a = a * zoom
+        centre = np.array([SIDE / 2, SIDE / 2])
+        mats.append(np.hstack([a, (centre - a @ centre + shift)[:, None]]))
+    calls = iter(range(10**9))
+    flags = cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP
+    return lambda: cv2.warpAffine(
+        data["mask"], mats[next(calls) % 64], (SIDE, SIDE), flags=flags,
+        borderMode=cv2.BORDER_CONSTANT, borderValue=0,
+    )  # fmt: skip
+
+
 def thread_seconds(f: Callable[[], object]) -> float:
     """The CPU time this thread spent in ``f()``: on a shared machine wall time mostly measures
     the other processes (both sides run single-threaded, so this is their per-core cost)."""
@@ -238,6 +268,9 @@ def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu", inputs: str
         ),
     }
     runners.update(_peers(d, bboxes))
+    floor = _mask_warp_floor(d)
+    if floor is not None:
+        runners[MASK_FLOOR] = floor
     print(f"default resampler: {geo8.options['resampler']!r}, OpenCV used: {cvwarp.available()}")
     sbs = SideBySide(
         f"throughput per core, {SIDE}^2, one thread, {reps} interleaved rounds, "
@@ -271,6 +304,13 @@ def bench_throughput(reps: int, busy_procs: int, clock: str = "cpu", inputs: str
         print(
             f"  mask+boxes add {np.median(added) * 1e3:.2f} ms per sample (median of per-round "
             f"differences, range {added[0] * 1e3:.2f}..{added[-1] * 1e3:.2f})"
+        )
+    alone = sbs.times.get(MASK_FLOOR, {})
+    best = sorted((without[r] + alone[r]) / without[r] for r in set(alone) & set(without))
+    if best:  # what a mask would add if nothing but OpenCV's own warp of it were paid
+        print(
+            f"  {MASK_FLOOR}: {np.median(list(alone.values())) * 1e3:.2f} ms; ours without + "
+            f"that, / ours without: {np.median(best):.2f}x (range {best[0]:.2f}..{best[-1]:.2f})"
         )
     sbs.ratio(
         f"{alb} uint8 +noise",
