@@ -378,3 +378,50 @@ def test_next_item_key_saves_the_mask_on_the_way(qtbot, project_window):
     qtbot.waitUntil(lambda: task.finished, timeout=10000)
     with open_project(root) as project:
         assert np.array_equal(project.mask(ids[0]) != 0, painted != 0)
+
+
+def test_a_single_typed_class_comes_back_whole_after_a_restart(
+    qtbot, main_window, tmp_path, settings_dir, monkeypatch
+):
+    """One class typed for loose images is stored as a one-item list, which an INI settings
+    file gives back as a plain string: it must be offered again as that class, not as its
+    letters, and a box drawn after the restart must carry it."""
+    import shutil
+
+    from qbi_desktop.gui.main_window import MainWindow
+    from qbi_desktop.gui.settings import settings_path
+    from tests.conftest import open_and_wait
+
+    image = tmp_path / "radiograph.png"
+    Image.fromarray(np.random.default_rng(2).integers(0, 255, SHAPE, dtype=np.uint8)).save(image)
+    open_and_wait(qtbot, main_window, image)
+    fit(main_window)
+    key(qtbot, main_window, Qt.Key.Key_W)
+    type_class(qtbot, main_window.panels["annotate"].boxes, "defect")
+    main_window.settings.sync()
+    main_window.close()
+    # The restart: the settings file the app wrote, read anew from disk (Qt keeps a file it
+    # has read cached for the process, so the next window reads a copy in another folder).
+    written = settings_path()
+    home = tmp_path / "home2"
+    monkeypatch.setenv("QBI_DESKTOP_HOME", str(home))
+    shutil.copy(written, settings_path())
+    again = MainWindow()
+    qtbot.addWidget(again)
+    again.resize(1400, 900)
+    again.show()
+    qtbot.waitExposed(again)
+    try:
+        again.panels["annotate"].unsaved_answer = "discard"
+        open_and_wait(qtbot, again, image)
+        fit(again)
+        key(qtbot, again, Qt.Key.Key_W)
+        boxes = again.panels["annotate"].boxes
+        offered = [boxes.class_combo.itemData(i) for i in range(boxes.class_combo.count())]
+        assert offered == ["defect"]
+        drag(qtbot, again, (10, 10), (40, 30))
+        assert [b.label for b in boxes.session.boxes] == ["defect"]
+    finally:
+        again.tasks.cancel_all()
+        again.tasks.wait(5000)
+        again.close()

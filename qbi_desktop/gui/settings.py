@@ -152,11 +152,27 @@ def read_setting(
     return value
 
 
-def recent_files(settings: QSettings) -> list[str]:
-    value = settings.value("recent_files", [])
+def read_list(settings: QSettings, key: str, limit: int = 1000) -> list[str]:
+    """``settings[key]`` as a list of non-empty strings (at most ``limit``). QSettings' INI
+    files cannot tell a one-item list from a string: ``["defect"]`` comes back as
+    ``"defect"``, which iterated would be its letters. Anything else that is not a list of
+    text (a number, an over-long entry) is logged as ignored."""
+    value = settings.value(key)
+    if value is None or value == "":
+        return []
     if isinstance(value, str):
         value = [value]
-    return [str(v) for v in (value or [])]
+    if not isinstance(value, list | tuple):
+        return _ignored(key, value, "not a list", [])
+    items = [str(v) for v in value if isinstance(v, str | int | float) and str(v)]
+    kept = [v for v in items if len(v) <= MAX_SETTING_CHARS]
+    if len(kept) < len(items):
+        _ignored(key, value, f"entries longer than {MAX_SETTING_CHARS:,} characters", None)
+    return kept[:limit]
+
+
+def recent_files(settings: QSettings) -> list[str]:
+    return read_list(settings, "recent_files", MAX_RECENT)
 
 
 def add_recent_file(settings: QSettings, path: str) -> list[str]:

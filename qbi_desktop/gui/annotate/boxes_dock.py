@@ -47,6 +47,7 @@ from qbi_desktop.gui.annotate.boxes_overlay import BoxLayer
 from qbi_desktop.gui.annotate.boxes_session import BoxSession
 from qbi_desktop.gui.annotate.boxes_tool import BoxController
 from qbi_desktop.gui.annotate.prepare import plane_dataset, plane_file
+from qbi_desktop.gui.settings import read_list
 
 log = logging.getLogger("qbi_desktop")
 
@@ -69,9 +70,7 @@ class BoxesDock(QObject):
         self.session: BoxSession | None = None
         self.previous: BoxSession | None = None  # the plane shown before this one
         self._projects: dict[Path, object] = {}
-        self.extra_classes: list[str] = [
-            str(c) for c in (self.window.settings.value(CLASSES_KEY, []) or []) if c
-        ]
+        self.extra_classes: list[str] = read_list(self.window.settings, CLASSES_KEY, 200)
         self.label: str = self.extra_classes[0] if self.extra_classes else "object"
         self.classes: list[str] = []
         self.layer = BoxLayer()

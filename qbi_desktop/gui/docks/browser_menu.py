@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from qbi_desktop.gui.settings import read_list
+
 RECENT_KEY = "browser/recent_projects"
 
 
@@ -97,10 +99,7 @@ class BrowserMenu:
         self.recent_menu.setEnabled(bool(paths))
 
     def _recent(self) -> list[str]:
-        value = self.window.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        return read_list(self.window.settings, RECENT_KEY, 10)
 
     def _remember_recent(self, path: Path) -> None:
         paths = [str(path)] + [p for p in self._recent() if p != str(path)]
