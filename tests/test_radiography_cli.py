@@ -106,3 +106,37 @@ def test_clean_spots_bad_input_exits_2_naming_it(tmp_path, capsys, problem):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert name in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("command", "reference_name", "role"),
+    [
+        ("normalize --ob", "edge20mm_0000.tif", "open beam"),
+        ("normalize --dc", "edge20mm_0000.tif", "dark current"),
+        ("clean-spots --hot-pixels-from", "edge20mm_0000.tif", "hot-pixel frame"),
+        ("clean-spots --hot-pixels-from", "edge20mm_0000_spots.tif", "hot-pixel frame"),
+    ],
+)
+def test_an_output_never_replaces_a_reference_file_the_command_reads(
+    tmp_path, capsys, command, reference_name, role
+):
+    """A reference kept in the output folder under the name an output would take (an open
+    beam called like the image, a dark frame called like its mask) is refused before anything
+    is written: the reference is left byte for byte as it was."""
+    image = need(RADIOGRAPHS / "edge20mm_0000.tif")
+    ob, dc = need(RADIOGRAPHS / "ob.tif"), need(RADIOGRAPHS / "dc.tif")
+    out = tmp_path / "out"
+    out.mkdir()
+    reference = out / reference_name
+    shutil.copy(dc if role != "open beam" else ob, reference)
+    before = reference.read_bytes()
+    name, option = command.split()
+    argv = [name, str(image), option, str(reference), "--out", str(out)]
+    if name == "normalize":
+        other = "--dc" if option == "--ob" else "--ob"
+        argv += [other, str(dc if other == "--dc" else ob)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert f"would overwrite the {role} {reference}" in err
+    assert reference.read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == [reference_name]  # nothing written

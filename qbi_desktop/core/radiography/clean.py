@@ -364,7 +364,9 @@ def clean_series_job(
         cleaned, _ = outputs(frame, out)
         if cleaned.exists() and cleaned.resolve() == path.resolve():
             raise UserFacingError(f"{path}: the output {cleaned} would overwrite the input")
-    check_outputs(frames, out, [".tif", "_spots.tif"])  # a and a_spots: one a_spots.tif
+    # a and a_spots: one a_spots.tif; nor may an output replace a dark frame it is cleaned with
+    hot_frames = [(p, "hot-pixel frame") for p in hot_pixels_from or ()]
+    check_outputs(frames, out, [".tif", "_spots.tif"], hot_frames)
     _params(method, dict(params))  # a bad parameter is named before any work starts
     # every frame's header (shape, type) before any work: a differently sized frame is named
     from qbi_desktop.core.radiography.series import check_frames

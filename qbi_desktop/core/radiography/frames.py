@@ -96,17 +96,30 @@ class Frame:
             source.close()
 
 
-def check_outputs(frames: Sequence[Frame], out: Path, suffixes: Sequence[str]) -> None:
+def check_outputs(
+    frames: Sequence[Frame],
+    out: Path,
+    suffixes: Sequence[str],
+    references: Iterable[tuple[str | Path, str]] = (),
+) -> None:
     """Refuse, before anything is written, outputs ``out/<frame stem><suffix>`` that land on
     one another (``a`` and ``a_spots`` both give ``a_spots.tif``; one result would be lost or
-    taken as done) or on an input (it would be overwritten), naming both frames."""
+    taken as done), on an input, or on one of the other files the command reads,
+    ``references`` as (path, what it is) pairs: an open beam, a dark current, a hot-pixel
+    frame (it would be overwritten), naming both."""
     # realpath, not Path.resolve: a link loop among the inputs is named when that frame is
     # read, not a RuntimeError here
     inputs = {Path(os.path.realpath(f.path)): f for f in frames if f.index is None}
+    read = {Path(os.path.realpath(path)): f"the {role} {path}" for path, role in references}
     claimed: dict[Path, Frame] = {}
     for frame in frames:
         for suffix in suffixes:
             target = Path(os.path.realpath(Path(out) / f"{frame.stem}{suffix}"))
+            if target in read:
+                raise UserFacingError(
+                    f"{frame.describe()}: its output {target} would overwrite "
+                    f"{read[target]}; choose another output folder"
+                )
             if target in inputs:
                 raise UserFacingError(
                     f"{frame.describe()}: its output {target} would overwrite the input "

@@ -24,7 +24,7 @@ import numpy as np
 
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.radiography.frames import Frame, as_frames
+from qbi_desktop.core.radiography.frames import Frame, as_frames, check_outputs
 
 #: what the viewer and the outputs can show
 UNITS = ("counts", "transmission", "attenuation")
@@ -313,6 +313,8 @@ def normalise_files_job(
         path, target = frame.path, out / f"{frame.stem}.tif"
         if target.exists() and path.exists() and target.resolve() == path.resolve():
             raise NormaliseError(f"{path}: the output {target} would overwrite the input")
+    references = [(p, "open beam") for p in refs.ob_paths]
+    check_outputs(frames, out, [".tif"], references + [(p, "dark current") for p in refs.dc_paths])
     _check_headers(frames, refs)
     try:
         out.mkdir(parents=True, exist_ok=True)
