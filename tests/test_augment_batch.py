@@ -299,3 +299,59 @@ def test_cli_augments_a_project_into_a_folder_or_back_into_the_project(tmp_path)
     assert {project.get(i)["label"] for i in added} == {"a"}
     # without a place to write: refused, naming the option
     assert _cli(base) == 2
+
+
+def test_a_killed_run_of_many_copies_keeps_what_it_wrote_and_resumes(tmp_path):
+    """Two items, 200 copies each, killed (SIGKILL) part way: the outputs on disk are
+    recorded but for the last unit of work in flight, the rerun writes only the rest, a
+    temporary file a killed writer leaves is removed (a user's own file is not), and the
+    result equals an uninterrupted run."""
+    import os
+    import signal
+    import time
+
+    images, _ = _make_folder(tmp_path / "in", n=2, sizes=[256, 256])
+    pipe_path = tmp_path / "p.json"
+    PIPE.save(pipe_path)
+    out = tmp_path / "out"
+    args = ["--pipeline", str(pipe_path), "--input", str(images), "--output", str(out)]
+    args += ["--copies", "200"]
+    script = textwrap.dedent(
+        f"""
+        import argparse, sys
+        from qbi_desktop.commands import augment
+        parser = argparse.ArgumentParser(); sub = parser.add_subparsers()
+        augment.register(sub)
+        a = parser.parse_args(["augment", *{args!r}])
+        sys.exit(a.func(a))
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (out / "images").is_dir() and len(list((out / "images").glob("*.tif"))) >= 30:
+                break
+            time.sleep(0.005)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    on_disk = {p.name for p in (out / "images").glob("*.tif")}
+    assert 30 <= len(on_disk) < 400, "the run was not killed part way"
+    _, records = read_manifest(out)
+    recorded = {Path(r["image"]).name for r in records}
+    assert recorded <= on_disk
+    # lost: the unit of work in flight (COPIES_PER_TASK), no more; it was all of an item's copies
+    assert len(on_disk - recorded) <= 16
+    # what a writer killed between its temporary file and the rename leaves behind
+    leftover = out / "images" / ".r00__aug199.tif.k3Jq_x9Z.tmp"
+    leftover.write_bytes(b"half a TIFF")
+    mine = out / "images" / "notes.tmp"
+    mine.write_text("the user's own")
+    assert _cli(args) == 0
+    assert not leftover.exists() and mine.read_text() == "the user's own"
+    mine.unlink()
+    _, records = read_manifest(out)
+    assert len(records) == 400
+    assert _cli([*args[:5], str(tmp_path / "clean"), "--copies", "200"]) == 0
+    _assert_same_outputs(out, tmp_path / "clean")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,6 +82,21 @@ def write_error(path: str | Path, exc: OSError, need: int | None = None) -> OSEr
     if exc.errno in _NOT_WRITABLE:
         return FolderNotWritableError(path, exc.strerror or str(exc))
     return exc
+
+
+# The temporary file of an atomic write: ".<name>.<mkstemp's 8 random characters>.tmp"
+_TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def leftover_temps(folder: str | Path) -> list[Path]:
+    """The temporary files :func:`atomic_open` made in ``folder`` that no rename consumed: a
+    process killed mid-write leaves one (an interrupted write removes its own). Only for a
+    folder no other process is writing into at the time."""
+    try:
+        with os.scandir(folder) as entries:
+            return [Path(e.path) for e in entries if _TEMP_NAME.match(e.name) and e.is_file()]
+    except OSError:
+        return []
 
 
 @contextlib.contextmanager

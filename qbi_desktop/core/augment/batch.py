@@ -11,8 +11,11 @@ Output folder layout::
 Every file is written atomically (temporary file + rename), and an output's manifest record is
 appended only after its files exist, so after a crash, a cancel or a full disk every recorded
 output is complete. Running the same command again resumes: recorded outputs are skipped, the
-rest are written. Because each output's randomness comes from (seed, item, copy) alone, the files
-are the same whether written in one run or several, by 1 process, N processes or a dask cluster.
+rest are written (and temporary files a killed run left are removed). The work goes out in
+units of at most :data:`COPIES_PER_TASK` copies of one item, recorded as each unit ends, so a
+killed run loses at most that many outputs per process, also with few items and many copies.
+Because each output's randomness comes from (seed, item, copy) alone, the files are the same
+whether written in one run or several, by 1 process, N processes or a dask cluster.
 
 Sources: anything with ``len()`` and ``item(i)`` returning an object with ``image``, optional
 ``mask`` and ``metadata`` (``name``, ``boxes``) attributes -- the :class:`~qbi_desktop.core.
@@ -37,7 +40,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from qbi_desktop.core.atomic import atomic_write_text, atomic_write_with
+from qbi_desktop.core.atomic import atomic_write_text, atomic_write_with, leftover_temps
 from qbi_desktop.core.augment.intensity import check_image, check_mask
 from qbi_desktop.core.augment.pipeline import Pipeline
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
@@ -45,6 +48,10 @@ from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.limits import MAX_COPIES
 
 MANIFEST = "manifest.jsonl"
+# Copies of one item per work unit: a unit's outputs are recorded when it ends. Small enough
+# that a kill loses little (one unit per process), large enough that reading the item again
+# for each unit costs little beside augmenting 8 copies of it.
+COPIES_PER_TASK = 8
 MANIFEST_FORMAT = "qbi-augment-manifest"
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".npy")
 
@@ -388,8 +395,9 @@ def augment_dataset(
     todo = []
     for i in range(n):
         missing = [k for k in range(copies) if (i, k) not in done]
-        if missing:
-            todo.append(_Task(source, pipeline.to_json(), i, missing, str(out)))
+        for start in range(0, len(missing), COPIES_PER_TASK):
+            chunk = missing[start : start + COPIES_PER_TASK]
+            todo.append(_Task(source, pipeline.to_json(), i, chunk, str(out)))
     skipped = len(done)
     total = n * copies
     yield Progress(
@@ -446,6 +454,10 @@ def _resume(out: Path, header: dict[str, Any]) -> dict[tuple[int, int], dict[str
                 f"copies, or the input changed: {old_header.get('items')} items then, "
                 f"{header['items']} now); choose an empty folder"
             )
+    for sub in ("images", "masks"):  # half-written files of a killed run
+        for temp in leftover_temps(out / sub):
+            with contextlib.suppress(OSError):
+                temp.unlink()
     done = {}
     for rec in records:
         files = [rec["image"]] + ([rec["mask"]] if "mask" in rec else [])
