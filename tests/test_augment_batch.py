@@ -355,3 +355,13 @@ def test_a_killed_run_of_many_copies_keeps_what_it_wrote_and_resumes(tmp_path):
     assert len(records) == 400
     assert _cli([*args[:5], str(tmp_path / "clean"), "--copies", "200"]) == 0
     _assert_same_outputs(out, tmp_path / "clean")
+
+
+def test_cli_says_when_the_pipeline_changes_nothing(tmp_path, capsys):
+    images, _ = _make_folder(tmp_path / "in", n=2)
+    for name, pipe in (("still", Pipeline.from_options(seed=1)), ("moving", PIPE)):
+        pipe.save(tmp_path / f"{name}.json")
+        argv = ["--pipeline", str(tmp_path / f"{name}.json"), "--input", str(images)]
+        assert _cli([*argv, "--output", str(tmp_path / name), "--copies", "1"]) == 0
+        err = capsys.readouterr().err
+        assert ("the pipeline changes nothing" in err) == (name == "still")

@@ -340,6 +340,74 @@ def test_batch_dialog_writes_k_copies_with_a_manifest(qtbot, main_window, tmp_pa
     assert panel.batch_button.isEnabled() and not panel.batch_progress.isVisible()
 
 
+def test_a_pipeline_that_changes_nothing_asks_before_writing_identical_copies(
+    qtbot, main_window, tmp_path
+):
+    """With every step off (the dock as it opens), Write dataset… asks first: Enter (the
+    default, Cancel) writes nothing; "Write anyway" writes the copies."""
+    panel = _panel(main_window)
+    src = _image_folder(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    _fill_dialog_and_accept(kind="folder", input=src, output=out, copies=2)
+    panel.batch_button.click()
+    qtbot.waitUntil(lambda: panel.batch_question is not None)
+    box = panel.batch_question
+    assert "changes nothing" in box.text() and "each of the 2 copies" in box.text()
+    QApplication.processEvents()
+    qtbot.keyClick(QApplication.focusWidget() or box, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: panel.batch_question is None)
+    assert panel.batch_task is None and not out.exists()
+    assert "Nothing written" in main_window.statusBar().currentMessage()
+
+    _fill_dialog_and_accept(kind="folder", input=src, output=out, copies=2)
+    panel.batch_button.click()
+    qtbot.waitUntil(lambda: panel.batch_question is not None)
+    box = panel.batch_question
+    write = next(b for b in box.buttons() if b.text() == "Write anyway")
+    qtbot.mouseClick(write, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(
+        lambda: panel.batch_task is not None and panel.batch_task.finished, timeout=20000
+    )
+    assert panel.batch_task.state == "done", panel.batch_task.error
+    assert len(read_manifest(out)[1]) == 6
+
+    # a pipeline with a step on is written without a question
+    panel.form.editors["rotation_range"].spin.setValue(10)
+    _fill_dialog_and_accept(kind="folder", input=src, output=tmp_path / "rotated", copies=1)
+    before = panel.batch_task
+    panel.batch_button.click()
+    qtbot.waitUntil(
+        lambda: panel.batch_task is not before and panel.batch_task.finished, timeout=20000
+    )
+    assert panel.batch_question is None and len(read_manifest(tmp_path / "rotated")[1]) == 3
+
+
+@pytest.mark.parametrize("size", [(1366, 740), (1600, 1000)])
+def test_a_running_batch_keeps_the_panel_within_its_dock(qtbot, main_window, tmp_path, size):
+    """While a batch runs its progress bar and Cancel take the Write button's place: the
+    panel needs no more width than before (it grew past the dock's edge, cutting its
+    buttons off)."""
+    main_window.resize(*size)
+    panel = _panel(main_window)
+    panel.form.editors["rotation_range"].spin.setValue(10)
+    qtbot.wait(100)
+    idle = panel.minimumSizeHint().width()
+    from qbi_desktop.gui.docks.augment_batch import BatchRequest
+
+    src = _image_folder(tmp_path / "in", 20, size=32)
+    request = BatchRequest("folder", str(src), str(tmp_path / "out"), copies=500)
+    task = panel.start_batch(request)
+    qtbot.waitUntil(lambda: "written" in panel.batch_progress.format(), timeout=20000)
+    assert panel.batch_progress.isVisible() and panel.batch_cancel.isVisible()
+    assert panel.minimumSizeHint().width() <= idle
+    dock = main_window.docks["augment"]
+    cancel = panel.batch_cancel
+    right = cancel.mapTo(dock, cancel.rect().topRight()).x()
+    assert right < dock.width(), f"Cancel reaches x={right} in a {dock.width()} px dock"
+    cancel.click()
+    qtbot.waitUntil(lambda: task.finished, timeout=20000)
+
+
 def test_batch_on_a_dask_cluster_writes_what_a_local_run_writes(qtbot, main_window, tmp_path):
     """The scheduler address typed into the dialog sends the work to that cluster, and the files
     are the ones a local run of the same pipeline and seed writes."""

@@ -70,6 +70,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from qbi_desktop.core.augment import Pipeline
     from qbi_desktop.core.augment.batch import augment_dataset, open_source
+    from qbi_desktop.core.augment.options import changing_options
     from qbi_desktop.core.catalog.project import CATALOG
     from qbi_desktop.core.jobs import run_job
 
@@ -80,6 +81,12 @@ def run(args) -> int:
             raise UserFacingError(f"--into-project: {args.input} is not a project folder")
         if args.output is None and not args.into_project:
             raise UserFacingError("--output: say where to write the copies (or --into-project)")
+        if not changing_options(pipeline.options):
+            print(
+                f"note: {args.pipeline}: the pipeline changes nothing (no geometry, intensity or "
+                "noise step): every copy equals its original",
+                file=sys.stderr,
+            )
         last = [-1]
 
         def show(progress) -> None:

@@ -354,6 +354,17 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def changing_options(options: dict[str, Any]) -> list[str]:
+    """The options that make an augmented copy differ from its original: active geometry,
+    intensity and noise steps. Fill settings change nothing alone, and standardisation is not
+    applied to written copies, so a pipeline with none of these writes identical copies."""
+    return [
+        s.name
+        for s in SPECS
+        if s.kind not in ("fill", "standardize") and is_active(s.name, options.get(s.name))
+    ]
+
+
 def is_active(name: str, value: Any) -> bool:
     """Whether an option changes anything (used by profiles: 'this pipeline uses X')."""
     spec = SPEC_BY_NAME[name]

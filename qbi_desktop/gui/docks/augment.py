@@ -157,6 +157,9 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         )
         self.batch_progress = ProgressBar()
         self.batch_progress.setTextVisible(True)
+        # it takes the Write button's place: no wider than that (Qt's own minimum, ~95 px, with
+        # Cancel beside it widened the whole dock past its edge while a batch ran)
+        self.batch_progress.setMinimumWidth(40)
         self.batch_cancel = QPushButton("Cancel")
         self.batch_progress.hide()
         self.batch_cancel.hide()
@@ -192,7 +195,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         scroll.setMinimumWidth(260)  # narrow docks scroll sideways rather than squeeze
 
         batch_row = QHBoxLayout()
-        pipeline_label = QLabel("Pipeline")
+        self.pipeline_label = pipeline_label = QLabel("Pipeline")
         pipeline_label.setToolTip("Load or save these settings as a pipeline JSON")
         batch_row.addWidget(pipeline_label)
         batch_row.addWidget(self.load_button)

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -33,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from qbi_desktop.core.augment import Pipeline
+from qbi_desktop.core.augment.options import changing_options
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.limits import MAX_COPIES
@@ -280,7 +282,9 @@ class BatchDialog(QDialog):
 class BatchRunMixin:
     """The panel's batch row: the dialog, the running task, its progress and the result (a mixin
     of the panel; needs ``batch_button``, ``batch_progress``, ``batch_cancel``, ``batch_task``,
-    ``items_added``, ``window`` and ``pipeline()``)."""
+    ``pipeline_label``, ``items_added``, ``window`` and ``pipeline()``)."""
+
+    batch_question: QMessageBox | None = None  # open while identical copies wait for an answer
 
     def project_root(self) -> str | None:
         """The folder of the project open in the window (datasets panel), if any."""
@@ -310,7 +314,37 @@ class BatchRunMixin:
             return
         request = dialog.request()
         s.setValue(f"{SETTINGS_GROUP}/batch", json.dumps(request.__dict__))
+        if pipeline is not None and not changing_options(pipeline.options):
+            self._ask_identical(request)
+            return
         self.start_batch(request)
+
+    def _ask_identical(self, request: BatchRequest) -> None:
+        """A pipeline that changes nothing would write copies equal to their originals (a
+        user who opened the dock and wrote at once, with every step off): ask first."""
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Write identical copies?",
+            f"The pipeline changes nothing: no geometry, intensity or noise step is on, so each "
+            f"of the {request.copies} copies of every item would equal its original.\n\n"
+            "Turn on the steps you want in the Augment panel first, or write them anyway.",
+            QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        write = box.addButton("Write anyway", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter writes nothing
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def answered(_result: int) -> None:
+            self.batch_question = None
+            if box.clickedButton() is write:
+                self.start_batch(request)
+            else:
+                self.window.statusBar().showMessage("Nothing written", 5000)
+
+        box.finished.connect(answered)
+        self.batch_question = box
+        box.open()  # window-modal, not blocking: the answer arrives through finished
 
     def start_batch(self, request: BatchRequest):
         """Start writing; returns the Task (None when the request or pipeline is refused)."""
@@ -339,6 +373,7 @@ class BatchRunMixin:
         self.batch_cancel.show()
         self.batch_button.setEnabled(False)
         self.batch_button.hide()  # the progress bar takes its place in the row
+        self.pipeline_label.hide()  # and Cancel the label's: the row stays as narrow as before
         return task
 
     def cancel_batch(self) -> None:
@@ -356,6 +391,7 @@ class BatchRunMixin:
         self.batch_cancel.hide()
         self.batch_button.setEnabled(True)
         self.batch_button.show()
+        self.pipeline_label.show()
         task = self.batch_task
         if task is not None and task.state == "cancelled":
             self.window.statusBar().showMessage(
