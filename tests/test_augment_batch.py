@@ -365,3 +365,33 @@ def test_cli_says_when_the_pipeline_changes_nothing(tmp_path, capsys):
         assert _cli([*argv, "--output", str(tmp_path / name), "--copies", "1"]) == 0
         err = capsys.readouterr().err
         assert ("the pipeline changes nothing" in err) == (name == "still")
+
+
+def test_array_inputs_are_checked_before_any_output_and_named_in_messages(tmp_path):
+    """A stack of an unsupported type or shape is refused naming the file, before an output
+    folder exists; an archive of 20 000 members gets a one-line message; a big-endian stack
+    (another machine's file) is the same numbers as a native one and gives the same copies."""
+    rng = np.random.default_rng(4)
+    native = (rng.random((3, 24, 24)) * 60000).astype(np.uint16)
+    np.save(tmp_path / "native.npy", native)
+    np.save(tmp_path / "big.npy", native.astype(">u2"))
+    np.save(tmp_path / "wide.npy", native.astype(np.int64))
+    np.save(tmp_path / "flat.npy", np.zeros((2, 0, 16), np.uint8))
+    np.savez(tmp_path / "many.npz", **{f"k{i}": np.zeros(1, np.uint8) for i in range(20000)})
+    for name, words in (
+        ("wide.npy", "pixel type int64 is not supported"),
+        ("flat.npy", "got shape (0, 16)"),
+        ("many.npz", "(20,000 in all)"),
+    ):
+        with pytest.raises(UserFacingError) as err:
+            run_job(augment_dataset(open_source(tmp_path / name), PIPE, tmp_path / "o", 1))
+        assert str(tmp_path / name) in str(err.value) and words in str(err.value)
+        assert len(str(err.value)) < 400
+        assert not (tmp_path / "o").exists()
+    for name in ("native", "big"):
+        run_job(augment_dataset(open_source(tmp_path / f"{name}.npy"), PIPE, tmp_path / name, 2))
+    native_out, big_out = _outputs(tmp_path / "native"), _outputs(tmp_path / "big")
+    assert len(native_out) == len(big_out) == 6
+    for a, b in zip(native_out.values(), big_out.values(), strict=True):
+        assert b.dtype == np.uint16
+        np.testing.assert_array_equal(a, b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -42,6 +43,19 @@ _UNPRINTABLE = {
 
 
 _UNPRINTABLE_IN_STREAM = {c: v for c, v in _UNPRINTABLE.items() if c not in (0x09, 0x0D)}
+
+
+def listed(names: Iterable[object], limit: int = 8) -> str:
+    """``a, b, c``: at most ``limit`` of ``names``, then how many there are in all. Names read
+    from a file (an archive's members, a record's keys) go into messages, and a hostile file
+    may hold 20 000 of them: a message stays a line."""
+    shown, count = [], 0
+    for name in names:
+        if count < limit:
+            shown.append(str(name))
+        count += 1
+    more = f", … ({count:,} in all)" if count > limit else ""
+    return ", ".join(shown) + more
 
 
 def terminal_safe(text: object) -> str:

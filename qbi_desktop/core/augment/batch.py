@@ -43,7 +43,7 @@ import numpy as np
 from qbi_desktop.core.atomic import atomic_write_text, atomic_write_with, leftover_temps
 from qbi_desktop.core.augment.intensity import check_image, check_mask
 from qbi_desktop.core.augment.pipeline import Pipeline
-from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.errors import ImageReadError, UserFacingError, listed
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.limits import MAX_COPIES
 
@@ -149,10 +149,16 @@ class ArraySource:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._data: dict[str, np.ndarray] | None = None
-        n = len(self._arrays()["images"])
+        arrays = self._arrays()
+        n = len(arrays["images"])
         if n == 0:
             raise UserFacingError(f"{self.path}: holds no images")
         self._n = n
+        # the stack's type and image size are refused now, naming the file, before an output
+        # folder is made (one image read: the others are of the same array)
+        first = check_image(arrays["images"][0], f"{self.path}: images")
+        if "masks" in arrays:
+            check_mask(arrays["masks"][0], first.shape, f"{self.path}: masks")
 
     def _arrays(self) -> dict[str, np.ndarray]:
         from qbi_desktop.core.catalog.images import read_npz_member
@@ -168,7 +174,7 @@ class ArraySource:
                         if img_key is None:
                             raise UserFacingError(
                                 f"{self.path}: no image array (looked for "
-                                f"{', '.join(self.IMAGE_KEYS)}; found {', '.join(keys)})"
+                                f"{', '.join(self.IMAGE_KEYS)}; found {listed(keys)})"
                             )
                         data = {"images": read_npz_member(z, self.path, img_key)}
                         mk = next((k for k in self.MASK_KEYS if k in keys), None)
@@ -207,7 +213,7 @@ class ArraySource:
 
     def item(self, i: int) -> SourceItem:
         a = self._arrays()
-        meta: dict[str, Any] = {"name": f"{self.path.stem}_{i:06d}"}
+        meta: dict[str, Any] = {"name": f"{self.path.stem}_{i:06d}", "where": f"{self.path} [{i}]"}
         if "boxes" in a:
             b = np.asarray(a["boxes"][i], dtype=np.float64).reshape(-1, a["boxes"].shape[-1])
             meta["boxes"] = b[~np.isnan(b).any(axis=1)]
@@ -299,7 +305,7 @@ def _process_item(task: _Task) -> tuple[list[dict[str, Any]], str | None]:
         it = task.source.item(task.item)
         meta = dict(getattr(it, "metadata", None) or {})
         name = _safe_name(str(meta.get("name", f"item{task.item:06d}")))
-        label = str(meta.get("source", name))
+        label = str(meta.get("where", meta.get("source", name)))  # a message names the file
         image = check_image(it.image, f"{label}: image")
         mask = check_mask(getattr(it, "mask", None), image.shape, f"{label}: mask")
         boxes = meta.get("boxes")

@@ -32,9 +32,17 @@ SUPPORTED_DTYPES = tuple(
 )
 
 
+def _native(array: np.ndarray) -> np.ndarray:
+    """``array`` in this machine's byte order (big-endian ``>u2`` from another system's file is
+    the same numbers as ``uint16``)."""
+    if array.dtype.byteorder in "=|" or array.dtype.kind not in "uif":
+        return array
+    return array.astype(array.dtype.newbyteorder("="))
+
+
 def check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     """Accept (H, W) or (H, W, C) arrays of a supported dtype; otherwise a clear error."""
-    image = np.asarray(image)
+    image = _native(np.asarray(image))
     if image.dtype not in SUPPORTED_DTYPES:
         names = ", ".join(str(d) for d in SUPPORTED_DTYPES)
         raise UserFacingError(f"{what}: pixel type {image.dtype} is not supported ({names})")
@@ -51,7 +59,7 @@ def check_mask(mask: np.ndarray | None, image_shape: tuple[int, ...], what: str 
     """A label mask must be integer/bool and have the image's height and width."""
     if mask is None:
         return None
-    mask = np.asarray(mask)
+    mask = _native(np.asarray(mask))
     if mask.dtype.kind not in "uib":
         raise UserFacingError(f"{what}: labels must be integers or booleans, got {mask.dtype}")
     if mask.shape[:2] != tuple(image_shape[:2]) or mask.ndim not in (2, 3):

@@ -43,7 +43,7 @@ import numpy as np
 from scipy import ndimage
 
 from qbi_desktop.core.augment import geometry, intensity
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, listed
 
 KERAS_KEYS = (
     "theta",
@@ -82,7 +82,7 @@ def apply_transform(
         )
     unknown = set(params) - set(KERAS_KEYS)
     if unknown:
-        raise UserFacingError(f"params: unknown key(s) {', '.join(sorted(unknown))}")
+        raise UserFacingError(f"params: unknown key(s) {listed(sorted(unknown))}")
     if keras_compat:
         squeeze = x.ndim == 2
         out = _keras_apply(x[..., None] if squeeze else x, params, fill_mode, cval, order)

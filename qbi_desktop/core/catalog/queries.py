@@ -122,9 +122,9 @@ def as_filters(filters: Filters | Mapping[str, Any] | None) -> Filters:
         return filters
     unknown = set(filters) - set(asdict(Filters()))
     if unknown:
-        from qbi_desktop.core.errors import UserFacingError
+        from qbi_desktop.core.errors import UserFacingError, listed
 
-        raise UserFacingError(f"unknown filter(s): {', '.join(sorted(unknown))}")
+        raise UserFacingError(f"unknown filter(s): {listed(sorted(unknown))}")
     return Filters(**filters)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import limits
-from qbi_desktop.core.errors import UserFacingError, human_size
+from qbi_desktop.core.errors import UserFacingError, human_size, listed
 
 METHODS = ("median", "morph")
 _EIGHT = np.ones((3, 3), dtype=bool)
@@ -59,7 +59,7 @@ def _params(method: str, given: dict[str, Any]) -> dict[str, Any]:
     unknown = set(given) - set(p)
     if unknown:
         raise SpotParamError(
-            f"{method} detector: unknown parameter(s) {', '.join(sorted(unknown))}; "
+            f"{method} detector: unknown parameter(s) {listed(sorted(unknown))}; "
             f"known: {', '.join(sorted(p))}"
         )
     p.update({k: v for k, v in given.items() if v is not None})
