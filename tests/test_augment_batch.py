@@ -395,3 +395,19 @@ def test_array_inputs_are_checked_before_any_output_and_named_in_messages(tmp_pa
     for a, b in zip(native_out.values(), big_out.values(), strict=True):
         assert b.dtype == np.uint16
         np.testing.assert_array_equal(a, b)
+
+
+def test_an_output_or_project_that_is_a_file_is_named_as_one(tmp_path, capsys):
+    from qbi_desktop.cli import main
+
+    images, _ = _make_folder(tmp_path / "in", n=1)
+    PIPE.save(tmp_path / "p.json")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    for out in (a_file, Path("/dev/null")):
+        argv = ["--pipeline", str(tmp_path / "p.json"), "--input", str(images)]
+        assert _cli([*argv, "--output", str(out), "--copies", "1"]) == 2
+        assert f"{out}: exists and is not a folder" in capsys.readouterr().err
+    assert a_file.read_text() == "mine"
+    assert main(["info", "--project", str(a_file)]) == 2
+    assert f"{a_file}: is a file, not a project folder" in capsys.readouterr().err

@@ -439,6 +439,8 @@ def augment_dataset(
 
 
 def _prepare_output(out: Path) -> None:
+    if out.exists() and not out.is_dir():  # a file, /dev/null: say so, not "File exists"
+        raise UserFacingError(f"{out}: exists and is not a folder; choose a folder for the copies")
     try:
         for sub in ("", "images", "masks"):
             (out / sub).mkdir(parents=True, exist_ok=True)

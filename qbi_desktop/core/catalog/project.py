@@ -122,6 +122,11 @@ class Project:
             if not create:
                 if self.root.is_dir():
                     raise NotAProjectError(f"{self.root}: not a QBI Desktop project (no {CATALOG})")
+                if self.root.exists():
+                    raise NotAProjectError(
+                        f"{self.root}: is a file, not a project folder (a project is the "
+                        f"folder that holds {CATALOG})"
+                    )
                 raise NotAProjectError(f"{self.root}: folder does not exist")
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
