@@ -102,6 +102,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=run_info)
 
+    p = subparsers.add_parser(
+        "repair",
+        help="mend a damaged project catalog whose rows still read: a new copy with its "
+        "indexes rebuilt (the damaged file is kept beside it)",
+    )
+    p.add_argument("--project", required=True, help="project folder")
+    p.set_defaults(func=run_repair)
+
 
 def _progress(progress: Progress) -> None:
     if sys.stderr.isatty() and progress.total:
@@ -322,4 +330,20 @@ def run_info(args: argparse.Namespace) -> int:
             print(f"imbalance {split}: {ratio:.2f}")
     for warning in report["warnings"]:
         print(f"warning: {terminal_safe(warning['message'])}")
+    return 0
+
+
+def run_repair(args: argparse.Namespace) -> int:
+    from qbi_desktop.core.catalog.repair import repair_catalog
+
+    try:
+        result = repair_catalog(args.project)
+    except UserFacingError as exc:
+        print(f"qbi-desktop repair: {terminal_safe(exc)}", file=sys.stderr)
+        return 2
+    items = result.rows.get("items", 0)
+    print(
+        f"{result.catalog}: repaired, {items:,} item(s); the damaged catalog is kept as "
+        f"{result.damaged}"
+    )
     return 0

@@ -201,7 +201,9 @@ def check_pages(db: sqlite3.Connection, path: Path, budget: float | None = None)
     if rows != ["ok"]:
         raise CatalogCorruptError(
             f"{path}: the catalog is damaged ({'; '.join(rows)[:300]}); nothing was written to "
-            "it - restore it from a backup, or export what still reads and re-import it"
+            f"it - repair it (Dataset > Repair Project…, or: qbi-desktop repair --project "
+            f"{path.parent}; it rebuilds what the rows still hold and keeps the damaged file), "
+            "or restore it from a backup"
         )
     return True
 

@@ -70,6 +70,7 @@ from qbi_desktop.gui.docks.browser_model import (
 )
 from qbi_desktop.gui.docks.browser_open import BrowserOpening
 from qbi_desktop.gui.docks.browser_project import NO_PROJECT, BrowserProject
+from qbi_desktop.gui.docks.browser_repair import BrowserRepair
 from qbi_desktop.gui.docks.browser_table import ItemTable
 from qbi_desktop.gui.docks.browser_tabs import BrowserTabs, montage_array  # noqa: F401 (API)
 from qbi_desktop.gui.docks.browser_targets import BrowserTargets
@@ -103,6 +104,7 @@ def own_project_job(root: Path, make: Callable[[Project], Job[Any]]) -> Job[Any]
 
 class BrowserPanel(
     BrowserProject,
+    BrowserRepair,
     BrowserDetail,
     BrowserMenu,
     BrowserFilters,

@@ -27,6 +27,13 @@ class BrowserMenu:
         w.add_action("&Open Project…", self.open_project_dialog, "Ctrl+Shift+O", menu)
         self.recent_menu = menu.addMenu("Recent &Projects")
         self.close_action = w.add_action("&Close Project", self.close_project, None, menu)
+        w.add_action(
+            "&Repair Project…",
+            self.repair_project_dialog,
+            None,
+            menu,
+            "Mend a damaged catalog: a copy of its rows with the indexes rebuilt",
+        )
         menu.addSeparator()
         self.import_action = w.add_action(
             "&Import…",

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from qbi_desktop.core import leftovers
 from qbi_desktop.core.catalog import Project, open_project
+from qbi_desktop.core.catalog.errors import CatalogCorruptError
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.docks.browser_dialogs import MetadataDialog, NewProjectDialog
 from qbi_desktop.gui.docks.browser_upgrade import upgrade_first
@@ -62,6 +63,9 @@ class BrowserProject:
             return False
         try:
             project = open_project(path, create=create, sweep_later=True, interactive=True)
+        except CatalogCorruptError as exc:
+            self.offer_repair(path, str(exc))  # the message, and a Repair button
+            return False
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return False
