@@ -324,7 +324,7 @@ def test_nan_targets_and_nan_pixels():
     bad = images.copy()
     bad[4, 1, 1] = np.nan
     message = first_step_error(BaselineConfig(model="knn"), ArrayDataset(bad, np.arange(20.0)))
-    assert "NaN or infinite pixel values" in message and "items 4" in message
+    assert "NaN or infinite pixel values" in message and "(item 4)" in message
 
 
 def test_bad_parameters_are_named(digits):

@@ -19,7 +19,7 @@ KEYS = {
     "augment": ["samples", "pipeline"],
     "radiography": ["workers", "scheduler"],
     "view": ["colormap", "percentile_low", "percentile_high"],
-    "baselines": ["k", "folds", "seed", "downsample", "test_fraction"],
+    "baselines": ["k", "folds", "seed", "downsample", "test_fraction", "resize"],
 }
 
 
@@ -55,6 +55,7 @@ def test_settings_of_the_wrong_type_leave_every_panel_built_with_defaults(
         assert window.panels["annotate"].size_spin.value() == 9
         low, high = window.levels_panel.low_pct.value(), window.levels_panel.high_pct.value()
         assert (low, high) == (0.5, 99.5)
+        assert window.panels["baselines"].form.resize_to() == "auto"
         # what was ignored is said, naming the setting
         said = " ".join(r.getMessage() for r in caplog.records)
         assert "setting radiography/workers=" in said and "ignored" in said

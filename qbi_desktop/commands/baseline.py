@@ -17,6 +17,7 @@ from typing import Any
 
 from qbi_desktop.commands import numbers
 from qbi_desktop.core.baselines import (
+    AUTO_RESIZE,
     DEFAULT_KNN_K,
     DUMMY_STRATEGIES,
     KNN_METRICS,
@@ -67,7 +68,15 @@ def register(subparsers: Any) -> None:
     std = p.add_mutually_exclusive_group()
     std.add_argument("--standardize", dest="standardize", action="store_true", default=None)
     std.add_argument("--no-standardize", dest="standardize", action="store_false")
-    p.add_argument("--resize", metavar="HxW", help="resize all images to this size")
+    p.add_argument(
+        "--resize",
+        metavar="HxW|auto",
+        help=(
+            "resize all images to this size; auto: images of one size stay as they are, images "
+            "of different sizes go to the most common size scaled to at most 32 pixels a side "
+            "(the size the Browser's suggestions use)"
+        ),
+    )
     p.add_argument("--split", default="auto", choices=SPLITS)
     p.add_argument(
         "--test-fraction",
@@ -109,13 +118,17 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _resize(text: str | None) -> tuple[int, int] | None:
+def _resize(text: str | None) -> tuple[int, int] | str | None:
     if text is None:
         return None
+    if text.strip().lower() == AUTO_RESIZE:
+        return AUTO_RESIZE
     try:
         h, w = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise UserFacingError(f"--resize: expected HxW such as 28x28, got {text!r}") from None
+        raise UserFacingError(
+            f"--resize: expected HxW such as 28x28, or auto, got {text!r}"
+        ) from None
     return h, w
 
 

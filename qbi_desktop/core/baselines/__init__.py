@@ -6,7 +6,7 @@ One entry point, :func:`run_baseline`, is a job (a generator yielding
 1. checks the configuration and the data *before any work* and raises a
    :class:`~qbi_desktop.core.errors.UserFacingError` with a clear message for: one class, classes
    in the test set that the training set lacks, unlabeled items, images of different sizes (unless
-   ``resize_to`` is chosen), k larger than the training set, NaN targets;
+   ``resize_to`` is a size or ``"auto"``), k larger than the training set, NaN targets;
 2. splits the data so the score cannot mislead: the dataset's own splits, a stratified random
    split with a seed, or k-fold cross-validation (mean +/- std); evaluating on the training data
    happens only when asked for (``eval="train"``) and then the result carries a warning;
@@ -32,18 +32,20 @@ prediction, local or dask), ``supervised`` and ``segmentation`` (the runs and th
 """
 
 from qbi_desktop.core.baselines.config import (
+    AUTO_RESIZE,
     DEFAULT_KNN_K,
     DUMMY_STRATEGIES,
     GIL_BLOCK_BYTES,
     KNN_METRICS,
     MODELS,
+    RESIZE_HINT,
     SCHEDULER_TIMEOUT_S,
     SPLITS,
     TRAIN_EVAL_WARNING,
     BaselineConfig,
     BaselineResult,
 )
-from qbi_desktop.core.baselines.features import image_features, take_rows
+from qbi_desktop.core.baselines.features import auto_size, image_features, take_rows
 from qbi_desktop.core.baselines.knn import KnnVoter, L2Neighbors
 from qbi_desktop.core.baselines.models import EstimatorPredictor, Standardized
 from qbi_desktop.core.baselines.run import check_baseline, run_baseline
@@ -51,11 +53,13 @@ from qbi_desktop.core.baselines.segmentation import object_matches, segmentation
 from qbi_desktop.core.baselines.supervised import classification_scores, regression_scores
 
 __all__ = [
+    "AUTO_RESIZE",
     "DEFAULT_KNN_K",
     "DUMMY_STRATEGIES",
     "GIL_BLOCK_BYTES",
     "KNN_METRICS",
     "MODELS",
+    "RESIZE_HINT",
     "SCHEDULER_TIMEOUT_S",
     "SPLITS",
     "TRAIN_EVAL_WARNING",
@@ -65,6 +69,7 @@ __all__ = [
     "KnnVoter",
     "L2Neighbors",
     "Standardized",
+    "auto_size",
     "check_baseline",
     "classification_scores",
     "image_features",

@@ -38,6 +38,14 @@ SPLITS = ("auto", "dataset", "random", "kfold")
 GIL_BLOCK_BYTES = 8 << 20
 SCHEDULER_TIMEOUT_S = 10  # how long to try to reach a dask scheduler given by address
 
+# resize_to="auto": images that share a size stay as they are; images of different sizes are
+# resized to the size the Browser's suggestions use (features.auto_size). The result's config
+# holds the size that was used instead (None or (h, w)), so its params reproduce the run.
+AUTO_RESIZE = "auto"
+# How to choose a size, after "images have different sizes (...); choose a common size to resize
+# to" (the GUI shows its own control in place of this text).
+RESIZE_HINT = "(resize_to=(h, w) or 'auto'; on the command line --resize HxW or --resize auto)"
+
 TRAIN_EVAL_WARNING = (
     "Evaluated on the training data: every training image is in the model's memory. 1-NN finds "
     "each image itself at distance 0 and so scores 100 % here, whatever it learned; other models "
@@ -55,8 +63,10 @@ class BaselineConfig:
     tests on the remaining training items instead of the test split. ``test_size``: keep the
     first n test items. ``eval="train"`` scores on the training data itself (flagged by a
     warning). ``standardize=None`` means "for logreg only". ``chunk_rows=None`` sizes prediction
-    chunks to take about ``chunk_seconds``. ``scheduler``: a dask.distributed address
-    (``"tcp://host:8786"``) or a ``distributed.Client``; test chunks then run on the cluster.
+    chunks to take about ``chunk_seconds``. ``resize_to``: ``(height, width)`` every image is
+    resized to, ``"auto"`` (see :data:`AUTO_RESIZE`) or None (images must share a size).
+    ``scheduler``: a dask.distributed address (``"tcp://host:8786"``) or a
+    ``distributed.Client``; test chunks then run on the cluster.
     """
 
     model: str = "knn"
@@ -69,7 +79,7 @@ class BaselineConfig:
     max_iter: int = 100
     downsample: int = 1
     standardize: bool | None = None
-    resize_to: tuple[int, int] | None = None
+    resize_to: tuple[int, int] | str | None = None
     split: str = "auto"
     test_fraction: float = 0.25
     folds: int = 5
@@ -93,7 +103,7 @@ class BaselineConfig:
             out["scheduler"] = getattr(self.scheduler, "scheduler_address", None) or repr(
                 self.scheduler
             )
-        if self.resize_to is not None:
+        if self.resize_to is not None and self.resize_to != AUTO_RESIZE:
             out["resize_to"] = list(self.resize_to)
         return out
 
@@ -104,7 +114,7 @@ class BaselineConfig:
         if unknown:
             raise UserFacingError(f"unknown baseline parameters: {', '.join(unknown)}")
         values = dict(values)
-        if values.get("resize_to") is not None:
+        if values.get("resize_to") is not None and values["resize_to"] != AUTO_RESIZE:
             values["resize_to"] = tuple(values["resize_to"])
         return cls(**values)
 
@@ -233,3 +243,24 @@ def _jsonable(value: Any) -> Any:
 
 def _name(dataset: Any) -> str:
     return str(getattr(dataset, "source", "") or "dataset")
+
+
+def _item_names(dataset: Any, positions: Any) -> str:
+    """Items as a person finds them: by name and catalog id, as the Browser shows them
+    (``dc.tif (id 1)``), else by position (``items 2, 5``). Only for messages: reads each item."""
+    named, numbers = [], []
+    for i in positions:
+        meta: dict[str, Any] = {}
+        try:
+            meta = dict(dataset.item(int(i)).metadata or {})
+        except (UserFacingError, OSError, ValueError, IndexError):
+            pass  # a damaged item is still named by its position
+        item_id, name = meta.get("item_id"), meta.get("name")
+        numbers.append(str(int(i)))
+        if item_id is not None:
+            named.append(f"{name} (id {item_id})" if name else f"id {item_id}")
+        else:
+            named.append(f"{name} (item {int(i)})" if name else f"item {int(i)}")
+    if named == [f"item {n}" for n in numbers]:  # nothing better than positions
+        return f"item{'s' if len(numbers) > 1 else ''} {', '.join(numbers)}"
+    return ", ".join(named)

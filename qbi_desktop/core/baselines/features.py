@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qbi_desktop.core.baselines.config import GIL_BLOCK_BYTES, BaselineConfig, _name
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.baselines.config import (
+    AUTO_RESIZE,
+    GIL_BLOCK_BYTES,
+    RESIZE_HINT,
+    BaselineConfig,
+    _item_names,
+    _name,
+)
+from qbi_desktop.core.errors import UserFacingError, listed
 
 if TYPE_CHECKING:
     from qbi_desktop.core.baselines.plan import _Plan
@@ -48,45 +57,92 @@ def _load_inputs(config: BaselineConfig, dataset: Any, plan: _Plan) -> None:
             img, mask = plan.images[int(i)], np.asarray(plan.masks[int(i)])
             if img.shape[:2] != mask.shape[:2]:
                 raise UserFacingError(
-                    f"{_name(dataset)}: item {int(i)} has a {mask.shape[:2]} mask for a "
-                    f"{img.shape[:2]} image"
+                    f"{_name(dataset)}: {_item_names(dataset, [i])} has a {mask.shape[:2]} "
+                    f"mask for a {img.shape[:2]} image"
                 )
         return
-    images = _images(config, dataset, rows)
+    images = _images(config, dataset, rows, plan)
     plan.rows = rows
     plan.X, note = image_features(images, config.downsample)
     if images.dtype.kind in "fc":
         bad = ~np.isfinite(plan.X).all(axis=1)
         if bad.any():
-            first = ", ".join(str(int(i)) for i in rows[bad][:5])
+            first = _item_names(dataset, rows[bad][:5])
             raise UserFacingError(
                 f"{_name(dataset)}: {int(bad.sum())} images contain NaN or infinite pixel values "
-                f"(items {first}); fix or exclude them"
+                f"({first}{', ...' if bad.sum() > 5 else ''}); fix or exclude them"
             )
     if note:
         plan.warnings.append(note)
 
 
-def _images(config: BaselineConfig, dataset: Any, rows: np.ndarray) -> np.ndarray:
-    if config.resize_to is None:
+def _images(config: BaselineConfig, dataset: Any, rows: np.ndarray, plan: _Plan) -> np.ndarray:
+    """The images of dataset ``rows``, all of one size: as they are, or resized (``resize_to``:
+    a size, or ``"auto"`` = as they are when they share a size, else :func:`auto_size`).
+    With ``"auto"`` the size used replaces it in ``plan.config``, so the result reproduces."""
+    size = config.resize_to
+    if size is None or size == AUTO_RESIZE:
         try:
-            images = dataset.images()
+            images = np.asarray(dataset.images())
         except UserFacingError as exc:
+            if size is None:
+                raise UserFacingError(f"{exc} {RESIZE_HINT}") from exc
+            images = None  # auto: read and resize item by item below
+        except ValueError:  # a list of arrays of different shapes
+            images = None
+        if images is not None and images.dtype != object and images.ndim >= 3:
+            if size == AUTO_RESIZE:
+                plan.config = dataclasses.replace(plan.config, resize_to=None)
+            return take_rows(images, rows)
+        arrays = (
+            [np.asarray(images[int(i)]) for i in rows]
+            if images is not None and images.dtype == object and len(images) == len(dataset)
+            else [np.asarray(dataset.item(int(i)).image) for i in rows]
+        )
+        shapes = Counter(a.shape[:2] for a in arrays)
+        if size is None:
+            sizes = listed(f"{h}x{w}" for h, w in sorted(shapes))
             raise UserFacingError(
-                f"{exc}. Choose a size to resize to (resize_to=(h, w), --resize HxW)"
-            ) from exc
-        images = np.asarray(images)
-        if images.dtype == object or images.ndim < 3:
-            raise UserFacingError(
-                f"{_name(dataset)}: images have different sizes; choose a size to resize to"
+                f"{_name(dataset)}: images have different sizes ({sizes}); choose a common "
+                f"size to resize to {RESIZE_HINT}"
             )
-        return take_rows(images, rows)
+        size = auto_size([a.shape for a in arrays])
+        plan.config = dataclasses.replace(plan.config, resize_to=size)
+        plan.warnings.append(_auto_note(shapes, size))
+        return _resized(arrays, size, dataset)
+    return _resized((dataset.item(int(i)).image for i in rows), size, dataset)
+
+
+def auto_size(shapes: list[tuple[int, ...]]) -> tuple[int, int]:
+    """The size ``resize_to="auto"`` resizes images of different sizes to: the one the
+    Browser's suggestions use (:func:`qbi_desktop.core.quality.features.common_size`), the most
+    common height x width scaled down so its longer side is at most 32 pixels (``MAX_SIDE``)."""
+    from qbi_desktop.core.quality.features import common_size
+
+    return common_size(list(shapes))
+
+
+def _auto_note(shapes: Counter, size: tuple[int, int]) -> str:
+    from qbi_desktop.core.quality.features import MAX_SIDE
+
+    listed = ", ".join(f"{n} at {h}x{w}" for (h, w), n in shapes.most_common(4))
+    more = f" and {len(shapes) - 4} more sizes" if len(shapes) > 4 else ""
+    resized = sum(n for s, n in shapes.items() if s != size)
+    return (
+        f"images of {len(shapes)} sizes ({listed}{more}): {resized} resized to "
+        f"{size[0]}x{size[1]} for the features (resize to: auto, the most common size scaled "
+        f"to at most {MAX_SIDE} pixels a side)"
+    )
+
+
+def _resized(images: Any, size: tuple[int, int], dataset: Any) -> np.ndarray:
+    """float32 images at ``size`` (height, width), resized bilinearly with anti-aliasing."""
     from skimage.transform import resize
 
-    h, w = config.resize_to
+    h, w = size
     out = []
-    for i in rows:
-        img = np.asarray(dataset.item(int(i)).image, dtype=np.float32)
+    for img in images:
+        img = np.asarray(img, dtype=np.float32)
         if img.shape[:2] != (h, w):
             img = resize(
                 img, (h, w, *img.shape[2:]), order=1, preserve_range=True, anti_aliasing=True

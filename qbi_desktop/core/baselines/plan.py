@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.baselines.config import (
+    AUTO_RESIZE,
     DUMMY_STRATEGIES,
     KNN_METRICS,
     MODELS,
     SPLITS,
     TRAIN_EVAL_WARNING,
     BaselineConfig,
+    _item_names,
     _name,
 )
 from qbi_desktop.core.baselines.features import _load_inputs, _masks, take_rows
@@ -101,11 +103,18 @@ def _validate_config(c: BaselineConfig) -> None:
         raise UserFacingError(f"downsample: must be a whole factor >= 1, not {c.downsample}")
     if c.unseen_classes not in ("error", "warn"):
         raise UserFacingError("unseen_classes: use error or warn")
-    if c.resize_to is not None and (
-        len(c.resize_to) != 2 or not 1 <= min(c.resize_to) <= max(c.resize_to) <= MAX_RESIZE_SIDE
+    if (
+        c.resize_to is not None
+        and c.resize_to != AUTO_RESIZE
+        and (
+            isinstance(c.resize_to, str)
+            or len(c.resize_to) != 2
+            or not 1 <= min(c.resize_to) <= max(c.resize_to) <= MAX_RESIZE_SIDE
+        )
     ):
         raise UserFacingError(
-            f"resize to: need (height, width) of 1 to {MAX_RESIZE_SIDE} pixels, got {c.resize_to}"
+            f"resize to: need (height, width) of 1 to {MAX_RESIZE_SIDE} pixels or 'auto', got "
+            f"{c.resize_to!r}"
         )
     if c.chunk_rows is not None and c.chunk_rows < 1:
         raise UserFacingError("chunk rows: must be at least 1")
@@ -210,8 +219,15 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
     strategy = config.strategy
     if config.model == "dummy" and strategy is None:
         strategy = DUMMY_STRATEGIES[task][0]
+    resize_to = config.resize_to
+    if task == "segmentation" and resize_to == AUTO_RESIZE:
+        resize_to = None  # segmentation works on the images as they are
     config = dataclasses.replace(
-        config, task=task, strategy=strategy, standardize=_standardize(config)
+        config,
+        task=task,
+        strategy=strategy,
+        standardize=_standardize(config),
+        resize_to=resize_to,
     )
     plan = _Plan(task, config, [], "", None, [])
     labelled = np.ones(n, bool)
@@ -236,15 +252,22 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
             task, "no target value (NaN)"
         )
         if task == "regression" or not config.drop_unlabeled:
-            first = ", ".join(str(int(i)) for i in unlabeled[:5])
+            first = _item_names(dataset, unlabeled[:5])
             fix = (
                 "give every item a value"
                 if task == "regression"
                 else "label them, or choose to leave unlabeled items out"
             )
+            where = _labelled_per_split(dataset, labelled, train_pool, used, task)
+            if where and labelled.any():
+                fix = (
+                    "paint masks on training items, or put items with masks in the train split"
+                    if task == "segmentation"
+                    else "label training items, or put labelled items in the train split"
+                )
             raise UserFacingError(
                 f"{_name(dataset)}: {unlabeled.size} of {used.size} items have {what} "
-                f"(items {first}{', ...' if unlabeled.size > 5 else ''}); {fix}"
+                f"({first}{', ...' if unlabeled.size > 5 else ''}){where}; {fix}"
             )
         plan.warnings.append(f"{unlabeled.size} unlabeled items were left out")
         train_pool = train_pool[labelled[train_pool]]
@@ -253,6 +276,8 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
     plan.folds, plan.evaluation = _folds(config, plan, train_pool, test_pool, how)
     for fold in plan.folds:
         _check_fold(config, plan, fold, dataset)
+    if task == "regression":
+        plan.warnings.extend(_constant_target_notes(config, dataset, plan))
     if config.eval == "train":
         plan.warnings.append(TRAIN_EVAL_WARNING)
     _load_inputs(config, dataset, plan)
@@ -262,7 +287,42 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
         "n_items": n,
         "evaluation": plan.evaluation,
     }
+    if config.resize_to == AUTO_RESIZE:  # what "auto" chose: None = the images as they are
+        size = plan.config.resize_to
+        plan.resolved["resize_to"] = list(size) if size is not None else None
     return plan
+
+
+def _labelled_per_split(
+    dataset: Any, labelled: np.ndarray, train_pool: np.ndarray, used: np.ndarray, task: str
+) -> str:
+    """When no training item is labelled: where the labelled items are (per split, and how
+    many of them this run does not use), so "8 of 8 items have no mask" is not the whole story."""
+    if task == "regression" or labelled[train_pool].any():
+        return ""
+    noun = "a mask" if task == "segmentation" else "a class label"
+    have = np.flatnonzero(labelled)
+    if have.size == 0:
+        return f"; no item has {noun} yet"
+    raw = dataset.splits()
+    splits = [str(raw[int(i)]) if raw is not None else "" for i in have]
+    counts: dict[str, int] = {}
+    for split in splits:
+        key = f"split '{split}'" if split else "no split"
+        counts[key] = counts.get(key, 0) + 1
+    listed = ", ".join(f"{k} in {where}" for where, k in counts.items())
+    unused = np.setdiff1d(have, used).size
+    if unused == have.size:
+        tail = ", which this run does not use" if have.size == 1 else ", none used by this run"
+    elif unused:
+        tail = f", {unused} of them not used by this run"
+    else:
+        tail = ""
+    return (
+        f"; none of the {train_pool.size} training items has {noun}, "
+        f"{have.size} item{'s' if have.size > 1 else ''} elsewhere "
+        f"{'do' if have.size > 1 else 'does'}: {listed}{tail}"
+    )
 
 
 def _pools(
@@ -426,6 +486,31 @@ def _check_fold(config: BaselineConfig, plan: _Plan, fold: _Fold, dataset: Any) 
             )
         if message not in plan.warnings:
             plan.warnings.append(message + " (they count as errors)")
+
+
+def _constant_target_notes(config: BaselineConfig, dataset: Any, plan: _Plan) -> list[str]:
+    """Why a regression score of 0 error says nothing: the target never changes (all items used,
+    or all test items). Without it "MAE 0, RMSE 0, R² -" reads as a perfect model."""
+    assert plan.y is not None
+    used = np.unique(np.concatenate([np.concatenate([f.train, f.test]) for f in plan.folds]))
+    test = np.unique(np.concatenate([f.test for f in plan.folds]))
+    names = list(getattr(dataset, "target_names", None) or [])
+    what = config.target or (names[0] if len(names) == 1 else "target")
+    values = plan.y[used]
+    if values.size and np.all(values == values[0]):
+        v = f"{float(values[0]):g}"
+        return [
+            f"every {what} value is {v} (all {values.size} items): R² is undefined and a model "
+            f"has nothing to learn; answering {v} always scores MAE 0, so this score says "
+            "nothing about a model"
+        ]
+    values = plan.y[test]
+    if config.eval != "train" and values.size > 1 and np.all(values == values[0]):
+        return [
+            f"every test item's {what} is {float(values[0]):g} ({values.size} items): R² is "
+            "undefined on the test items; look at MAE and RMSE"
+        ]
+    return []
 
 
 def _standardize(config: BaselineConfig) -> bool:

@@ -48,6 +48,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.core.baselines import RESIZE_HINT
 from qbi_desktop.core.baselines.worker_jobs import run_on_source
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.job_process import ProcessWorker
@@ -64,6 +65,7 @@ from qbi_desktop.gui.docks.baselines_history import (
     now_text,
     short_source,
 )
+from qbi_desktop.gui.docks.baselines_resize import RESIZE_CONTROL
 from qbi_desktop.gui.docks.baselines_views import CompareView, ResultView
 from qbi_desktop.gui.progress_bar import ProgressBar
 
@@ -355,11 +357,11 @@ class BaselinesPanel(FinishMixin, GalleryMixin, QWidget):
             result = run.result
             log.info("baseline run %d: %s", record.id, result.summary().replace("\n", "; "))
         elif task.state == "failed":
-            record.error = task.error
+            record.error = in_form_terms(task.error)
             record.duration = task.duration
             # Told in the panel, the results tab and the status bar, not in a message box per
             # failed run: queued runs that fail one after another do not pile up windows.
-            self.show_problem(f"Baseline run {record.id} failed: {task.error}")
+            self.show_problem(f"Baseline run {record.id} failed: {record.error}")
         else:
             record.duration = task.duration
             if self.cancel_clicked_at is None:
@@ -545,3 +547,13 @@ class BaselinesPanel(FinishMixin, GalleryMixin, QWidget):
 
     def describe(self, record: RunRecord) -> str:
         return f"run {record.id}: {model_text(record.config)} on {short_source(record.source)}"
+
+
+def in_form_terms(message: str | None) -> str | None:
+    """A run's error as the form's user reads it: the core's hint at ``resize_to`` and
+    ``--resize`` becomes the form's Resize to control."""
+    if not message:
+        return message
+    return message.replace(
+        RESIZE_HINT, f"({RESIZE_CONTROL} in this form: auto, or a height × width)"
+    )

@@ -29,9 +29,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.baselines import DEFAULT_KNN_K, DUMMY_STRATEGIES, MODELS, BaselineConfig
+from qbi_desktop.core.baselines import (
+    AUTO_RESIZE,
+    DEFAULT_KNN_K,
+    DUMMY_STRATEGIES,
+    MODELS,
+    BaselineConfig,
+)
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui import settings_sync
+from qbi_desktop.gui.docks.baselines_resize import ResizeRows
 from qbi_desktop.gui.settings import read_setting
 
 SETTINGS_GROUP = "baselines"
@@ -167,10 +174,18 @@ class BaselineForm(QWidget):
             [(None, "auto (logreg only)"), (True, "yes"), (False, "no")],
             "Subtract the training mean and divide by the training std of each pixel",
         )
+        # Images of different sizes (a radiography project) need one size for the features.
+        self.resize_rows = ResizeRows()
+        self.resize_choice = self.resize_rows.choice
+        self.resize_size = self.resize_rows.size
+        self.resize_h, self.resize_w = self.resize_rows.height, self.resize_rows.width
         feat_box = QGroupBox("Features: raw pixels")
         feat_form = QFormLayout(feat_box)
+        feat_form.addRow("Resize to", self.resize_choice)
+        feat_form.addRow("", self.resize_size)
         feat_form.addRow("Downsample", self.downsample)
         feat_form.addRow("Standardise", self.standardize)
+        self.feat_form = feat_form
 
         # -- evaluation
         self.split = _combo(
@@ -238,11 +253,26 @@ class BaselineForm(QWidget):
         self.source.currentIndexChanged.connect(self._update)
         self.task.currentIndexChanged.connect(self._task_changed)
         self.model.currentIndexChanged.connect(self._update)
-        for box in (self.split, self.weights, self.metric_box, self.strategy, self.standardize):
+        for box in (
+            self.split,
+            self.weights,
+            self.metric_box,
+            self.strategy,
+            self.standardize,
+            self.resize_choice,
+        ):
             box.currentIndexChanged.connect(self._update)
         for check in (self.use_train_size, self.use_test_size, self.test_on_rest, self.eval_train):
             check.toggled.connect(self._update)
-        for spin in (self.k, self.downsample, self.seed, self.folds, self.train_size):
+        for spin in (
+            self.k,
+            self.downsample,
+            self.seed,
+            self.folds,
+            self.train_size,
+            self.resize_h,
+            self.resize_w,
+        ):
             spin.valueChanged.connect(self.changed)
         self.path.textChanged.connect(self.changed)
         self.target.currentTextChanged.connect(self.changed)
@@ -309,6 +339,8 @@ class BaselineForm(QWidget):
         self.data_form.setRowVisible(self.project_note, source == "project")
         self.downsample.setEnabled(task != "segmentation")
         self.standardize.setEnabled(task != "segmentation")
+        self.resize_choice.setEnabled(task != "segmentation")  # masks: at the image's size
+        self.feat_form.setRowVisible(self.resize_size, self.resize_choice.currentData() == "size")
         self.drop_unlabeled.setEnabled(task != "regression")  # a target is never left out
         self.changed.emit()
 
@@ -412,6 +444,7 @@ class BaselineForm(QWidget):
             max_iter=self.max_iter.value(),
             downsample=self.downsample.value(),
             standardize=self.standardize.currentData(),
+            resize_to=self.resize_to(),
             split=split,
             test_fraction=self.test_fraction.value(),
             folds=self.folds.value(),
@@ -424,6 +457,10 @@ class BaselineForm(QWidget):
             chunk_seconds=GUI_CHUNK_SECONDS,
             drop_unlabeled=self.drop_unlabeled.isChecked() and self.drop_unlabeled.isEnabled(),
         )
+
+    def resize_to(self) -> tuple[int, int] | str | None:
+        """The chosen ``resize_to``: ``"auto"``, None (off) or (height, width)."""
+        return self.resize_rows.value()
 
     def set_config(self, source: str, config: BaselineConfig) -> None:
         """Show a run's settings in the form (to re-run or vary it)."""
@@ -444,6 +481,7 @@ class BaselineForm(QWidget):
         self.max_iter.setValue(config.max_iter)
         self.downsample.setValue(config.downsample)
         _select(self.standardize, config.standardize)
+        self.resize_rows.set_value(config.resize_to)
         _select(self.split, config.split)
         self.test_fraction.setValue(config.test_fraction)
         self.folds.setValue(config.folds)
@@ -476,6 +514,7 @@ class BaselineForm(QWidget):
             "folds": self.folds.value(),
             "seed": self.seed.value(),
             "downsample": self.downsample.value(),
+            "resize": self.resize_rows.text(),  # auto, off or HxW
             "drop_unlabeled": int(self.drop_unlabeled.isChecked()),  # "0"/"1": compared as text
         }
 
@@ -518,6 +557,7 @@ class BaselineForm(QWidget):
             self.seed.setValue(read_setting(s, "seed", 0))
             self.downsample.setValue(read_setting(s, "downsample", 1))
             self.drop_unlabeled.setChecked(read_setting(s, "drop_unlabeled", False))
+            self.resize_rows.set_value(str(s.value("resize", AUTO_RESIZE) or AUTO_RESIZE))
         except (TypeError, ValueError):
             pass  # a damaged setting: keep the defaults
         finally:

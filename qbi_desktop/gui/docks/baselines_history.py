@@ -343,6 +343,11 @@ def params_text(config: dict[str, Any]) -> str:
         parts.append(str(config.get("metric", "")).upper())
     elif model == "logreg":
         parts += [f"C={config.get('C')}", f"{config.get('max_iter')} it."]
+    resize = config.get("resize_to")
+    if resize == "auto":
+        parts.append("resize auto")
+    elif isinstance(resize, (list, tuple)) and len(resize) == 2:
+        parts.append(f"resized {resize[0]}x{resize[1]}")
     if int(config.get("downsample") or 1) > 1:
         parts.append(f"downsample {config['downsample']}")
     if config.get("standardize"):
