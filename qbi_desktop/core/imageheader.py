@@ -14,6 +14,8 @@ calls these checks after parsing the header and before allocating:
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -153,14 +155,217 @@ def read_tiff_checked(path: Path, *, key: int | None = 0, what: str = "the image
     """Decode page ``key`` (or with ``key=None`` the whole first series) after the checks."""
     import tifffile
 
+    path = Path(path)
+    if key is None:
+        opened = open_tiff(path)
+        with opened.tif:
+            if opened.series is None:
+                raise ImageReadError(path, "the TIFF contains no images")
+            check_tiff_series(path, opened.series, what=what)
+            return opened.series.asarray()
     with tifffile.TiffFile(path) as tif:
         if not tif.pages:
             raise ImageReadError(path, "the TIFF contains no images")
-        if key is None:
-            if not tif.series:
-                raise ImageReadError(path, "the TIFF contains no images")
-            check_tiff_series(path, tif.series[0], what=what)
-            return tif.series[0].asarray()
         page = tif.pages[key]
         check_tiff_page(path, page, what=what)
         return page.asarray()
+
+
+# ---------------------------------------------------------------------------------------------
+# What a TIFF's metadata claims about its series, against the pages the file really has.
+#
+# tifffile builds a file's series from the metadata inside it (OME-XML, an ImageJ description,
+# tifffile's own shaped JSON, FluoView, ScanImage, Micro-Manager...) and some of these build a
+# list with one entry per *claimed* plane: a 992-byte file whose OME-XML says SizeT=4e8 costs
+# 9 GB before a pixel is read. So, before tifffile sees a claim, the claims that allocate are
+# checked against what the file holds (its pages: counting them reads only the IFD chain, ~5 ms
+# for 3 000 pages), and after it built a series, the series against its real pages. A claim
+# that disagrees is ignored (the file is reopened with that kind of metadata turned off) and the
+# file opens as its real pages, with a note saying what was ignored.
+
+#: series kinds never used: they size lists by a claimed index map and read sibling files
+#: (Micro-Manager's other ``*_MMStack*.tif``, NDTiff's ``NDTiff.index``)
+_UNTRUSTED_KINDS = ("mmstack", "ndtiff")
+#: series kinds built from the file's pages alone: nothing to turn off
+_PAGE_KINDS = ("generic",)
+
+
+@dataclass
+class OpenedTiff:
+    """A TIFF opened by :func:`open_tiff`: ``series`` is its first series (None: no image),
+    ``note`` says which metadata was ignored because it disagrees with the file."""
+
+    tif: Any
+    series: Any
+    n_pages: int  # -1: not counted (see open_tiff)
+    note: str = ""
+
+
+def open_tiff(path: Path) -> OpenedTiff:
+    """Open ``path`` with tifffile and build its first series at a cost in proportion to the
+    file, whatever its metadata claims (see above). The caller closes ``.tif``. tifffile's
+    exceptions for broken files pass through."""
+    import tifffile
+
+    path = Path(path)
+    flags = {f"is_{kind}": False for kind in _UNTRUSTED_KINDS}
+    notes: list[str] = []
+    for _ in range(8):  # each round turns one kind of metadata off
+        tif = tifffile.TiffFile(path, **flags)
+        try:
+            try:
+                tif.pages[0]  # reads the first page only
+            except IndexError:
+                return OpenedTiff(tif, None, 0, "; ".join(notes))
+            # all pages are counted only where a claim is checked against them: a contiguous
+            # stack (ImageJ's) is checked by its bytes, and counting 16 000 pages costs ~20 ms
+            kind, problem = "ome", (_ome_problem(tif, len(tif.pages)) if tif.is_ome else None)
+            if problem is None:
+                series = tif.series[0] if tif.series else None
+                if series is None:
+                    return OpenedTiff(tif, None, len(tif.pages), "; ".join(notes))
+                size = int(tif.filehandle.size)
+                kind, problem = series.kind, _series_problem(series, tif.pages, size)
+                if problem is None or kind in _PAGE_KINDS or f"is_{kind}" in flags:
+                    return OpenedTiff(tif, series, -1, "; ".join(notes))
+        except BaseException:
+            tif.close()
+            raise
+        tif.close()
+        label = _KIND_LABELS.get(kind, f"{kind} metadata")
+        notes.append(f"{label} ignored ({problem}); read as the file's pages")
+        flags[f"is_{kind}"] = False
+    raise ImageReadError(path, "its metadata disagrees with its pages: " + "; ".join(notes))
+
+
+_KIND_LABELS = {
+    "ome": "OME-XML",
+    "imagej": "ImageJ metadata",
+    "shaped": "the shape in its description",
+    "fluoview": "FluoView metadata",
+    "scanimage": "ScanImage metadata",
+    "lsm": "LSM metadata",
+    "stk": "MetaMorph metadata",
+}
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'s' if n != 1 else ''}"
+
+
+def _planes(n: int) -> str:
+    return _count(n, "plane")
+
+
+def _series_problem(series: Any, file_pages: Any, file_size: int) -> str | None:
+    """Why a series built from metadata claims more than its pages hold, or None.
+
+    A series stored contiguously (ImageJ hyperstacks, shaped and MetaMorph stacks) is one block
+    of bytes that the readers check against the file length; any other series is its pages,
+    and may not claim more values than those pages hold."""
+    pages = series.pages
+    keyframe = series.keyframe
+    if keyframe is None:
+        return "it names no page"
+    offset = series.dataoffset
+    if offset is None and len(pages) > len(file_pages):  # pages a claim added (zero-filled)
+        has = _count(len(file_pages), "page")
+        return f"it claims {_planes(len(pages))}, the file has {has}"
+    if offset is not None:  # one block of bytes: it must end inside the file
+        needed = _nbytes(tuple(series.shape), np.dtype(series.dtype).itemsize)
+        if offset + needed > file_size:
+            shape = " x ".join(str(int(n)) for n in series.shape)
+            return f"it claims {shape} values, {needed:,} bytes; the file has {file_size:,}"
+        return None
+    real = sum(1 for page in pages if page is not None)
+    per_page = _nbytes(tuple(keyframe.shape), 1)
+    claimed = _nbytes(tuple(series.shape), 1)
+    if claimed > real * per_page:
+        shape = " x ".join(str(int(n)) for n in series.shape)
+        return f"it claims {shape} values, the file's {real:,} page(s) hold {real * per_page:,}"
+    return None
+
+
+def _ome_problem(tif: Any, n_pages: int) -> str | None:
+    """Why the OME-XML of ``tif`` would make tifffile allocate more than the file holds, or
+    None. Checked, as tifffile reads them: planes per image (SizeZ x SizeT x SizeC / samples),
+    TiffData (IFD, PlaneCount, First*; pages in other files), SizeX/SizeY against the page
+    they start at, and modulo annotations (Start/End/Step: tifffile makes that many labels)."""
+    from xml.etree import ElementTree
+
+    xml = tif.ome_metadata
+    if not xml:
+        return None
+    if "<!DOCTYPE" in xml or "<!ENTITY" in xml:
+        return "it declares a document type or entities"
+    try:
+        root = ElementTree.fromstring(xml)
+    except ElementTree.ParseError:
+        return None  # tifffile does not use it either
+    try:
+        return _ome_claims(tif, root, n_pages)
+    except (ValueError, KeyError, TypeError, OverflowError, ZeroDivisionError) as exc:
+        return f"unreadable values ({exc})"
+
+
+def _ome_claims(tif: Any, root: Any, n_pages: int) -> str | None:
+    root_uuid = root.attrib.get("UUID")
+    name = tif.filename.lower()
+    planes_total = 0
+    listed = 0
+    for element in root.iter():
+        tag = element.tag
+        if tag[:-1].endswith("Along") and "Start" in element.attrib:
+            start, end = float(element.attrib["Start"]), float(element.attrib["End"])
+            step = float(element.attrib.get("Step", 1))
+            labels = (end + step - start) / step
+            if not math.isfinite(labels) or labels > max(n_pages, 1) * 64:
+                return f"a modulo annotation of {labels:.3g} steps"
+        if not tag.endswith("Pixels"):
+            continue
+        sizes = {ax: int(element.attrib[f"Size{ax}"]) for ax in "XYZCT"}
+        if min(sizes.values()) < 1:
+            return f"an image of size {sizes}"
+        spp = 1
+        for channel in element:
+            if channel.tag.endswith("Channel"):
+                spp = max(1, int(channel.attrib.get("SamplesPerPixel", 1)))
+                break
+        planes = sizes["Z"] * sizes["T"] * -(-sizes["C"] // spp)
+        tiffdata = [d for d in element if d.tag.endswith("TiffData")]
+        if not tiffdata:
+            continue
+        planes_total += planes
+        if planes_total > n_pages:
+            return f"it claims {_planes(planes_total)}, the file has {_count(n_pages, 'page')}"
+        for data in tiffdata:
+            attrib = data.attrib
+            ifd = int(attrib.get("IFD", 0))
+            num = int(
+                attrib.get("PlaneCount", attrib.get("NumPlanes", 1 if "IFD" in attrib else 0))
+            )
+            if ifd < 0 or num < 0 or ifd + num > n_pages:
+                has = _count(n_pages, "page")
+                return f"TiffData of {_planes(num)} from page {ifd:,}, the file has {has}"
+            listed += num or n_pages
+            if listed > n_pages:
+                return (
+                    f"its TiffData list {_planes(listed)}, the file has {_count(n_pages, 'page')}"
+                )
+            for ax, size in sizes.items():
+                first = int(attrib.get(f"First{ax}", 0))
+                if ax not in "XY" and not 0 <= first < size:
+                    return f"TiffData at First{ax}={first}, outside Size{ax}={size}"
+            for uuid in data:
+                if uuid.tag.endswith("UUID"):
+                    other = uuid.attrib.get("FileName", "").lower()
+                    if uuid.text != root_uuid and other and other != name:
+                        return f"its planes are in other files ({uuid.attrib['FileName']})"
+        page = tif.pages[int(tiffdata[0].attrib.get("IFD", 0))]
+        page = page.keyframe if getattr(page, "keyframe", None) is not None else page
+        if (int(page.imagewidth), int(page.imagelength)) != (sizes["X"], sizes["Y"]):
+            return (
+                f"an image of {sizes['X']} x {sizes['Y']} pixels where the file's page is "
+                f"{page.imagewidth} x {page.imagelength}"
+            )
+    return None

@@ -33,6 +33,7 @@ from qbi_desktop.core.imageheader import (  # noqa: F401 - SUPPORTED_KINDS: a pu
     check_pillow,
     check_tiff_page,
     check_tiff_series,
+    open_tiff,
 )
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.planes import (  # noqa: F401 - the public names of reading images
@@ -318,16 +319,18 @@ def _disk_free(folder: Path) -> int | None:
 
 
 def _open_tiff(path: Path) -> ImageSource:
-    import tifffile
-
     try:
-        tif = tifffile.TiffFile(path)
+        # the first series, built from what the file holds whatever its metadata claims
+        opened = open_tiff(path)
+    except ImageReadError:
+        raise
     except Exception as exc:  # tifffile raises many kinds for broken files
         raise ImageReadError(path, f"not a readable TIFF ({_reason(exc)})") from exc
+    tif = opened.tif
     try:
-        if not tif.series:
+        if opened.series is None:
             raise ImageReadError(path, "the TIFF contains no images")
-        series = tif.series[0]
+        series = opened.series
         axes = series.axes
         dtype = _check_dtype(path, series.dtype)
         shape = tuple(int(n) for n in series.shape)
@@ -350,6 +353,10 @@ def _open_tiff(path: Path) -> ImageSource:
             check_tiff_page(path, series.keyframe, decode=loader.compressed)
         _check_truncated(path, tif, series, loader)
         metadata = _tiff_metadata(tif, series)
+        if opened.note:
+            metadata["metadata_ignored"] = opened.note
+        if len(tif.series) > 1:  # the first is what is read; say that there are others
+            metadata["series"] = len(tif.series)
     except ImageReadError:
         tif.close()
         raise
