@@ -115,6 +115,7 @@ def test_clean_spots_bad_input_exits_2_naming_it(tmp_path, capsys, problem):
         ("normalize --dc", "edge20mm_0000.tif", "dark current"),
         ("clean-spots --hot-pixels-from", "edge20mm_0000.tif", "hot-pixel frame"),
         ("clean-spots --hot-pixels-from", "edge20mm_0000_spots.tif", "hot-pixel frame"),
+        ("detect-spots --hot-pixels-from", "edge20mm_0000_spots.tif", "hot-pixel frame"),
     ],
 )
 def test_an_output_never_replaces_a_reference_file_the_command_reads(

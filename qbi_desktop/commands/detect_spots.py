@@ -3,6 +3,10 @@
 Runs :func:`qbi_desktop.core.spots.detect_spots`, the same function as the Spots dock, and
 saves each result with :func:`qbi_desktop.core.maskio.save_mask` as ``<stem>_spots.tif``
 (0 = background, 1..n = spots; uint16 when there are more than 255 spots), the image's shape.
+A file is one 2-D image: a file holding a stack (a multi-page TIFF, a hyperstack) is refused,
+naming how many images it holds, as `clean-spots` does (a NeXus/HDF5 stack or a numbered series
+gives one mask per frame); a TIFF with further, separate images (other series) is measured on
+its first and the line says so.
 
 Hot pixels (:mod:`qbi_desktop.core.spots.hot_pixels`): by default each IMAGE's references are
 found beside it, 2+ other frames of its numbered series or else a dark-current frame
@@ -54,7 +58,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "For each IMAGE, detect bright outlier spots and write DIR/<stem>_spots.tif: a "
             "label mask of the image's shape, 0 = background, 1..n = one id per spot. Prints "
-            "one line per image: file, spots found, time."
+            "one line per image: file, spots found, time. An IMAGE file is one 2-D image: a "
+            "file holding a stack of images (multi-page TIFF) is refused; give its frames as "
+            "a numbered series or a NeXus/HDF5 file (one mask per frame)."
         ),
     )
     parser.add_argument(
@@ -126,6 +132,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _check_single(frame: Frame) -> str:
+    """Refuse a file that holds a stack (only its first image would be searched and the rest
+    silently dropped), naming the file and how many images it holds; a note when the TIFF
+    holds further, separate images (other series) besides the one searched."""
+    if frame.index is not None:  # one frame of a NeXus stack
+        return ""
+    from qbi_desktop.core.io import open_image
+
+    source = open_image(frame.path)
+    try:
+        n, stack, axes = source.n_slices, source.stack_shape, source.axes
+        shape, series = source.slice_shape, int(source.metadata.get("series", 1) or 1)
+    finally:
+        source.close()
+    if n > 1:
+        dims = " x ".join(str(int(d)) for d in (*stack, *shape))
+        raise ImageReadError(
+            frame.path,
+            f"holds {n} images ({dims}, axes {axes}); spot detection needs one 2-D image per "
+            "file: give the frames as a numbered series (one file each) or a NeXus/HDF5 stack",
+        )
+    if series > 1:
+        return f"the file holds {series} separate images (TIFF series); only the first was searched"
+    return ""
+
+
 def _read(frame: Frame) -> np.ndarray:
     image = frame.read()
     if image.ndim != 2:
@@ -156,6 +188,7 @@ def _detect_one(frame: Frame, args: argparse.Namespace, params: dict, hot, stack
     pixels found for each NeXus dataset (from its own frames) across its frames."""
     t0 = time.perf_counter()
     path = frame.path
+    series_note = _check_single(frame)
     image = _read(frame)
     note = ""
     if hot is not None and hot.shape != image.shape:
@@ -185,6 +218,8 @@ def _detect_one(frame: Frame, args: argparse.Namespace, params: dict, hot, stack
         f"{frame.describe()}: {len(result.candidates)} spots ({args.method}, "
         f"sigma {result.sigma:.4g}{extra}) -> {target} in {seconds:.2f} s"
     )
+    if series_note:
+        line += f"\n  note: {series_note}"
     if note:
         line += f"\n  {note}"
     if result.looks_like_hot_pixels():
@@ -231,7 +266,9 @@ def run(args: argparse.Namespace) -> int:
         frames = expand_frames(args.images, args.dataset, notes)
         for note in notes:
             print(f"note: {note}", file=sys.stderr)
-        check_outputs(frames, out, ["_spots.tif"])  # no mask lands on an input or another mask
+        # no mask lands on an input, another mask or a dark frame it is cleaned with
+        hot_frames = [(p, "hot-pixel frame") for p in args.hot_pixels_from or ()]
+        check_outputs(frames, out, ["_spots.tif"], hot_frames)
     except UserFacingError as e:
         print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)
         return 2
