@@ -27,7 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="region statistics or a line profile of an image",
         description=(
             "Print the statistics of a rectangle or ellipse (mean, std (n-1), min, max, count, "
-            "SNR = mean/std; NaN pixels left out and counted) or a line profile as CSV. "
+            "SNR = mean/std; NaN pixels left out and counted in nan_count; infinite pixels "
+            "measured and counted in inf_count: min/max are then -inf/inf, the mean inf, -inf "
+            "or undefined, the std undefined) or a line profile as CSV. An undefined figure "
+            "prints empty (JSON null); an infinite one as inf or -inf (JSON: the strings "
+            '"inf" and "-inf", as strict JSON has no infinity). '
             "Coordinates are pixels, x to the right and y down, pixel centres at i + 0.5."
         ),
     )
@@ -65,8 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _value(v: float) -> float | None:
-    return v if math.isfinite(v) else None
+def _value(v: float) -> float | str | None:
+    """A figure for JSON: a number; "inf"/"-inf" (strict JSON has no infinity, and
+    ``float("inf")`` reads them back); None when undefined (NaN)."""
+    if math.isnan(v):
+        return None
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    return v
 
 
 def run(args: argparse.Namespace) -> int:
@@ -108,10 +118,11 @@ def run(args: argparse.Namespace) -> int:
         "max": _value(stats.max),
         "count": stats.count,
         "nan_count": stats.nan_count,
+        "inf_count": stats.inf_count,
         "snr": _value(stats.snr),
     }
     if args.json:
-        print(json.dumps(figures))
+        print(json.dumps(figures, allow_nan=False))
     else:
         for key, value in figures.items():
             print(f"{key:10s}{'' if value is None else value}")

@@ -111,12 +111,15 @@ def line_profile(
         v01 = _grey(image[r0, c1], 1).astype(np.float64)
         v10 = _grey(image[r1, c0], 1).astype(np.float64)
         v11 = _grey(image[r1, c1], 1).astype(np.float64)
-        # Weights of exactly 0 must not turn a NaN neighbour into the sample.
-        top = np.where(ax == 0, v00, np.where(ax == 1, v01, v00 * (1 - ax) + v01 * ax))
-        bottom = np.where(ax == 0, v10, np.where(ax == 1, v11, v10 * (1 - ax) + v11 * ax))
-        values[inside] = np.where(
-            ay == 0, top, np.where(ay == 1, bottom, top * (1 - ay) + bottom * ay)
-        )
+        # Weights of exactly 0 must not turn a NaN neighbour into the sample. Between an
+        # infinite pixel and a finite one the sample is that infinity, between +inf and -inf
+        # NaN (no value): numpy's answers, without its RuntimeWarning on stderr.
+        with np.errstate(invalid="ignore", over="ignore"):
+            top = np.where(ax == 0, v00, np.where(ax == 1, v01, v00 * (1 - ax) + v01 * ax))
+            bottom = np.where(ax == 0, v10, np.where(ax == 1, v11, v10 * (1 - ax) + v11 * ax))
+            values[inside] = np.where(
+                ay == 0, top, np.where(ay == 1, bottom, top * (1 - ay) + bottom * ay)
+            )
     return Profile(distance, x, y, values, method)
 
 
@@ -127,10 +130,13 @@ class RoiStats:
     std: float  # sample standard deviation (n - 1), as ImageJ reports it
     min: float
     max: float
-    count: int  # pixels measured (NaN pixels excluded)
+    count: int  # pixels measured (NaN pixels excluded, infinite ones included)
     nan_count: int  # pixels inside the ROI that are NaN (e.g. masked by normalisation)
     step: int = 1  # 1: every pixel; k: every k-th row (a live estimate)
     col_step: int = 1  # > 1 only for rows longer than the live budget
+    #: pixels inside the ROI that are +inf / -inf: counted and part of min, max and mean (the
+    #: mean is then +inf, -inf, or NaN when both occur; the std is NaN)
+    inf_count: int = 0
 
     @property
     def snr(self) -> float:
@@ -185,11 +191,15 @@ def roi_mask(
 class _Accumulator:
     """Sums for mean and variance over chunks. 8/16-bit integers are summed exactly in
     integers (squares fit 32 bits); other types in float64 shifted by the first value, so a
-    large offset such as 1e9 does not eat the precision of the variance."""
+    large offset such as 1e9 does not eat the precision of the variance. NaN pixels are left out
+    and counted; infinite ones are counted apart from the sums (they would turn them into NaN
+    with a RuntimeWarning) and decide the mean and std in :meth:`result`."""
 
     def __init__(self) -> None:
         self.n = 0
         self.nan = 0
+        self.pos_inf = 0
+        self.neg_inf = 0
         self.integer = True  # every chunk so far summed exactly
         self.shift: float | None = None
         self.s1: float | int = 0
@@ -201,9 +211,19 @@ class _Accumulator:
         values = block if mask is None else block[mask]
         values = values.ravel()
         if values.dtype.kind == "f":
-            finite = ~np.isnan(values)
-            self.nan += int(values.size - np.count_nonzero(finite))
-            values = values[finite]
+            finite = np.isfinite(values)
+            if not finite.all():
+                nan = np.isnan(values)
+                self.nan += int(np.count_nonzero(nan))
+                pos = int(np.count_nonzero(values == np.inf))
+                neg = int(np.count_nonzero(values == -np.inf))
+                self.pos_inf += pos
+                self.neg_inf += neg
+                if pos:
+                    self.hi = math.inf
+                if neg:
+                    self.lo = -math.inf
+                values = values[finite]
         if values.size == 0:
             return
         self.lo = min(self.lo, float(values.min()))
@@ -222,21 +242,36 @@ class _Accumulator:
         v = values.astype(np.float64, copy=False)
         if self.shift is None:
             self.shift = float(v[0])
-        d = v - self.shift
-        self.n += int(v.size)
-        self.s1 += float(d.sum())
-        self.s2 += float((d * d).sum())
+        # values near the float64 limit (|v| > ~1e154) overflow the squares: an infinite std
+        # is the honest answer there, a RuntimeWarning on stderr is not
+        with np.errstate(over="ignore", invalid="ignore"):
+            d = v - self.shift
+            self.n += int(v.size)
+            self.s1 += float(d.sum())
+            self.s2 += float((d * d).sum())
 
     def result(self, step: int = 1, col_step: int = 1) -> RoiStats:
         n = self.n
-        if n == 0:
+        infinite = self.pos_inf + self.neg_inf
+        if n + infinite == 0:
             return RoiStats(math.nan, math.nan, math.nan, math.nan, 0, self.nan, step, col_step)
+        if infinite:  # +inf alone: mean +inf; -inf alone: -inf; both: undefined. std undefined
+            mean = (
+                math.nan
+                if self.pos_inf and self.neg_inf
+                else (math.inf if self.pos_inf else -math.inf)
+            )
+            return RoiStats(
+                mean, math.nan, self.lo, self.hi, n + infinite, self.nan, step, col_step, infinite
+            )
         if self.integer:  # exact integer arithmetic, one rounding at the end
             mean = self.s1 / n
             var = (n * self.s2 - self.s1 * self.s1) / (n * (n - 1)) if n > 1 else 0.0
         else:
             mean_d = self.s1 / n
-            var = max(0.0, (self.s2 - n * mean_d * mean_d) / (n - 1)) if n > 1 else 0.0
+            var = (self.s2 - n * mean_d * mean_d) / (n - 1) if n > 1 else 0.0
+            # rounding may give a tiny negative; overflowed sums (inf - inf) a NaN: too large
+            var = math.inf if math.isnan(var) else max(0.0, var)
             mean = self.shift + mean_d
         return RoiStats(mean, math.sqrt(var), self.lo, self.hi, n, self.nan, step, col_step)
 
