@@ -22,6 +22,7 @@ from qbi_desktop.gui.layout import (
     size_default_layout,
 )
 from qbi_desktop.gui.settings import open_settings
+from qbi_desktop.gui.window import keys as focus_keys
 from qbi_desktop.gui.window.display import DisplayMixin
 from qbi_desktop.gui.window.docks import DocksMixin
 from qbi_desktop.gui.window.menus import MenusMixin
@@ -102,6 +103,7 @@ class MainWindow(
         # returning False (the user chose Cancel) stops the close. Panels append to it.
         self.close_guards: list = []
         self.window_input = WindowInput(self)  # presses and the wheel, before the widgets
+        focus_keys.install()  # a focused table, field or box keeps its own keys (Home, PgDown, …)
         wheel_guard.install(self)  # the wheel scrolls docks, not their combos
         self._build_docks()
         self._build_status_bar()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
+from qbi_desktop.gui.window.keys import VIEWER_KEYS
+
 
 class SliceBar(QWidget):
     """Slider + spin box under the canvas for stacks; hidden for single images."""
@@ -27,6 +29,8 @@ class SliceBar(QWidget):
         self.slider.valueChanged.connect(self.index_changed)
         for widget in (self.slider, self.spin):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+            # the window's slice keys (PgDown: one slice on) work here too, not a slider page
+            widget.setProperty(VIEWER_KEYS, True)
 
     def configure(self, count: int, index: int) -> None:
         for widget in (self.slider, self.spin):
