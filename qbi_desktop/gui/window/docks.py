@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import logging
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDockWidget, QFrame, QListWidget, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QListWidget,
+    QScrollArea,
+    QTabBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from qbi_desktop.gui.docks.info import InfoPanel
 from qbi_desktop.gui.docks.levels import LevelsPanel
 from qbi_desktop.gui.docks.tasks import QtLogHandler, TasksPanel
 from qbi_desktop.gui.layout import arrange_default_layout
+from qbi_desktop.gui.window.keys import owns_typing
 
 
 class _NoHeightForWidth(QVBoxLayout):
@@ -40,6 +49,9 @@ class DocksMixin:
         self.info_panel = InfoPanel()
         self.tasks_panel = TasksPanel(self.tasks)
         self.docks: dict[str, QDockWidget] = {}
+        self.dock_panels: dict[str, QWidget] = {}  # the panel each dock holds
+        # A click on a dock's tab gives that panel the keyboard (its single keys work at once)
+        self.window_input.add((QEvent.Type.MouseButtonPress,), self._dock_tab_pressed)
         for name, title, widget, area in (
             ("files", "Files", self.files_list, Qt.DockWidgetArea.LeftDockWidgetArea),
             (
@@ -79,9 +91,55 @@ class DocksMixin:
         self.addDockWidget(area, dock)
         self.window_input.watch_dock(dock)  # its wheel and presses, also when it floats
         self.docks[name] = dock
+        self.dock_panels[name] = widget
         if hasattr(self, "panels_menu"):
             self.panels_menu.addAction(dock.toggleViewAction())
         return dock
+
+    # -- the keyboard follows a click on a dock's tab --------------------------------------------
+    # A panel's single keys (Annotate's B/E/W/…, Spots' A/R/N/P, Augment's R) work while the
+    # keyboard is in that panel (or on the canvas): other panels use the same letters. Clicking
+    # a tab of docks grouped as tabs showed the panel but left the keyboard where it was (in the
+    # Browser's table, say), so W after clicking the Annotate tab did nothing and the next drag
+    # panned. A click on a tab is the user going to that panel: the keyboard goes with it.
+    def _dock_tab_pressed(self, target, event) -> bool:
+        if (
+            event.button() != Qt.MouseButton.LeftButton
+            or not isinstance(target, QTabBar)
+            or target.parentWidget() is not self  # the main window's dock tabs only
+        ):
+            return False
+        index = target.tabAt(target.mapFrom(self, event.position().toPoint()))
+        title = target.tabText(index).replace("&", "") if index >= 0 else ""
+        for name, dock in self.docks.items():
+            if dock.windowTitle().replace("&", "") == title and not dock.isFloating():
+                # after the press has brought the dock to the front
+                QTimer.singleShot(0, self, lambda name=name: self.focus_dock(name))
+                break
+        return False  # the tab bar still gets the press
+
+    def focus_dock(self, name: str) -> None:
+        """The keyboard to panel ``name``: to the widget of it that had it last (the Browser's
+        table), unless that one takes typing (a text field would swallow the panel's letter
+        keys), else to the panel itself. Left where it is if it is in the panel already."""
+        dock = self.docks.get(name)
+        panel = self.dock_panels.get(name)
+        if dock is None or panel is None or not dock.isVisible():
+            return
+        focused = self.focusWidget() if self.isActiveWindow() else None
+        if focused is not None and dock.isAncestorOf(focused):
+            return
+        last = dock.focusWidget()
+        if (
+            last is not None
+            and dock.isAncestorOf(last)
+            and last.isVisible()
+            and last.isEnabled()
+            and not owns_typing(last)
+        ):
+            last.setFocus(Qt.FocusReason.OtherFocusReason)
+        else:
+            panel.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _arrange_default_layout(self) -> None:
         """Group the docks as tabs: browsing and levels on the left, the jobs on the right."""
