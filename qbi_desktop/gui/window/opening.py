@@ -88,6 +88,7 @@ class OpeningMixin:
         return document
 
     def _document_opened(self, document: ImageDocument) -> None:
+        self.clear_error_message()  # an error of an earlier open is answered by this one
         same = self.open_document_of(document)
         if same is not None:  # already open: show that one (one document, one mask journal)
             document.source.close()

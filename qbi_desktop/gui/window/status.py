@@ -6,6 +6,7 @@ import logging
 import math
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
 
 from qbi_desktop.gui.annotator import AnnotatorButton
@@ -39,23 +40,48 @@ class StatusMixin:
         bar.addPermanentWidget(self.task_cancel)
         # a new plane under a still mouse (unit switched, slice stepped): the read-out follows
         self._readout_at = None
+        self._readout_document = None  # the document the read-out position is a pixel of
+        self._error_message: str | None = None  # the error the status bar says, while it does
         self.canvas.plane_changed.connect(self._refresh_readout)
 
     def _refresh_readout(self, plane) -> None:
-        at = self._readout_at
-        if at is None or plane is None:
+        """The canvas shows another plane: the read-out is of that plane, or empty.
+
+        Another slice of the same image keeps the view, so the pixel under a still mouse is the
+        same one: its new value is shown. Another image (or none) is drawn in a view of its own:
+        the pixel named was one of the last image (x 987 y 951 over a 600x600 image), so the
+        read-out is taken again from where the pointer is now, or left empty."""
+        if self._readout_at is None:
             return
+        if plane is None:
+            self._show_readout(None)
+        elif self.current is not self._readout_document:
+            self._show_readout(self._hit_under_pointer(plane))
+        else:
+            x, y = self._readout_at
+            inside = 0 <= x < plane.width and 0 <= y < plane.height
+            self._show_readout((x, y, plane.value_at(y, x)) if inside else None)
+
+    def _hit_under_pointer(self, plane):
+        """(x, y, value) of the pixel of ``plane`` under the mouse pointer, or None."""
+        viewport = self.canvas.viewport()
+        point = viewport.mapFromGlobal(QCursor.pos())
+        if not viewport.rect().contains(point):
+            return None
+        at = self.canvas.image_pos(self.canvas.mapToScene(point))
+        if at is None:
+            return None
         x, y = at
-        if 0 <= x < plane.width and 0 <= y < plane.height:
-            self._show_readout((x, y, plane.value_at(y, x)))
+        return x, y, plane.value_at(y, x)
 
     def _show_readout(self, hit) -> None:
         if hit is None:
-            self._readout_at = None
+            self._readout_at = self._readout_document = None
             self.readout.setText("")
             return
         x, y, value = hit
         self._readout_at = (x, y)
+        self._readout_document = self.current
         if isinstance(value, float):
             text = f"{value:.6g}"
         elif isinstance(value, tuple):
@@ -106,11 +132,20 @@ class StatusMixin:
         if not self._task_timer.isActive():
             self._task_timer.start()
 
+    def clear_error_message(self) -> None:
+        """A later success answers the error the status bar still says: it goes (a message shown
+        since, such as "… is already open: shown", stays)."""
+        bar = self.statusBar()
+        if self._error_message is not None and bar.currentMessage() == self._error_message:
+            bar.clearMessage()
+        self._error_message = None
+
     def report_error(self, message: str) -> None:
         """Tell the user what went wrong (status bar, a dialog, the log); the app carries on."""
         self.last_error = message
         log.error(message)
         self.statusBar().showMessage(message, 15000)
+        self._error_message = message
         self.error_reported.emit(message)
         box = QMessageBox(
             QMessageBox.Icon.Warning, "QBI Desktop", message, QMessageBox.StandardButton.Ok, self
