@@ -66,6 +66,10 @@ out = {{}}
 try:
     if {how!r} == "read_tiff_checked":
         out["shape"] = list(read_tiff_checked(Path(sys.argv[1]), key=None).shape)
+    elif {how!r} == "load_mask":
+        from qbi_desktop.core.maskio import load_mask
+        mask = load_mask(Path(sys.argv[1]), (16, 16))
+        out.update(shape=list(mask.shape), sum=int(mask.sum()))
     else:
         source = open_image(sys.argv[1])
         out.update(n=source.n_slices, note=source.metadata.get("metadata_ignored", ""))
@@ -161,6 +165,17 @@ def test_whole_series_reader_is_bounded_too(tmp_path):
     assert out.get("shape") in ([16, 16], [1, 16, 16]), out
     assert peak < PEAK_LIMIT_MB, f"peak {peak:.0f} MB"
     np.testing.assert_array_equal(np.squeeze(read_tiff_checked(path, key=None)), _pixels())
+
+
+def test_a_mask_file_is_read_as_its_pages_too(tmp_path):
+    """The mask reader (a mask painted elsewhere, or a project's) builds the same series."""
+    labels = np.zeros((16, 16), np.uint8)
+    labels[4:8, 5:9] = 2
+    path = _write(tmp_path / "bomb_mask.tif", HOSTILE_OME["planes"], labels)
+    peak, out = _peak_mb(path, "load_mask")
+    assert "error" not in out, out
+    assert out["shape"] == [16, 16] and out["sum"] == int(labels.sum())
+    assert peak < PEAK_LIMIT_MB, f"peak {peak:.0f} MB"
 
 
 def test_ome_with_entities_is_not_expanded(tmp_path):

@@ -210,15 +210,17 @@ def _check_declared(path: Path, height: int, width: int, expected: tuple[int, ..
 def _read_tiff(
     path: Path, expected: tuple[int, ...] | None = None
 ) -> tuple[np.ndarray, LabelTable | None]:
-    import tifffile
+    from qbi_desktop.core.imageheader import open_tiff
 
-    with tifffile.TiffFile(path) as tif:
-        if not tif.series:
+    opened = open_tiff(path)  # its series as big as its pages, whatever its metadata claims
+    with opened.tif as tif:
+        series = opened.series
+        if series is None:
             raise MaskFileError(path, "the TIFF contains no images")
-        page = tif.series[0].keyframe
+        page = series.keyframe
         _check_declared(path, int(page.imagelength), int(page.imagewidth), expected)
-        check_tiff_series(path, tif.series[0], what="the mask")
-        arr = tif.series[0].asarray()
+        check_tiff_series(path, series, what="the mask")
+        arr = series.asarray()
         info = (tif.imagej_metadata or {}).get("Info") if tif.is_imagej else None
     return arr, _labels_from_info(info)
 
