@@ -41,17 +41,20 @@ from qbi_desktop.core.catalog.bulk import bulk_items
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.classnames import merge_classes
+from qbi_desktop.core.formats.classnames import class_name_problem, merge_classes
 from qbi_desktop.core.formats.coco_notes import case_twin, left_out_notes, merged_notes
 from qbi_desktop.core.formats.coco_records import CocoAnnotation, Rle, parse_coco
 from qbi_desktop.core.formats.coco_rle import (  # noqa: F401 (the codec's old home)
     counts_to_rle_string,
     rle_decode,
     rle_encode,
+    rle_string_runs,
     rle_string_to_counts,
 )
 from qbi_desktop.core.formats.common import (
+    BOX_TOLERANCE,
     ImportReport,
+    box_outside,
     existing_paths,
     file_item,
     mask_classes,
@@ -69,7 +72,7 @@ from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.safefile import is_regular_file, resolve_inside
 
-TOLERANCE = 0.5  # px a box may stick out (rounding in other tools)
+TOLERANCE = BOX_TOLERANCE  # px a box may stick out (rounding in other tools)
 #: The largest mask value (masks grow to 32 bits for category ids of 65 536 and more)
 MAX_VALUE = (1 << 32) - 1
 
@@ -94,13 +97,10 @@ def _paint(
         )
     counts = segmentation.counts
     if isinstance(counts, str):
-        try:
-            counts = rle_string_to_counts(counts)
-        except IndexError:
-            return "compressed RLE string ends in the middle of a number"
-        negative = next((i for i, c in enumerate(counts) if c < 0), None)
-        if negative is not None:
-            return f"compressed RLE decodes to a negative run ({counts[negative]}, run {negative})"
+        try:  # checked against the mask's size as it is decoded (linear, bounded)
+            counts = rle_string_runs(counts, h, w)
+        except ValueError as exc:
+            return str(exc)  # "compressed RLE ..."
     try:
         region = rle_decode(counts, h, w)
     except ValueError as exc:
@@ -272,6 +272,9 @@ def _plan(
         if cat.id in categories:
             problems.append(Problem(where, f"categories[{cat.index}].id: {cat.id} is used twice"))
             continue
+        reason = class_name_problem(cat.name)
+        if reason:  # kept (its annotations are not "unknown"), the import is refused anyway
+            problems.append(Problem(where, f"categories[{cat.index}].name: {reason}"))
         categories[cat.id] = cat.name
     # A mask value per category: the id itself, but 0 is the background of a label mask, so a
     # category 0 (0-based exports) gets the next free value instead of vanishing.
@@ -447,12 +450,7 @@ def _plan(
                     problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
                     continue
                 x, y, w, h = ann.bbox
-                if (
-                    x < -TOLERANCE
-                    or y < -TOLERANCE
-                    or x + w > w_img + TOLERANCE
-                    or y + h > h_img + TOLERANCE
-                ):
+                if box_outside(x, y, w, h, w_img, h_img):
                     problems.append(
                         Problem(
                             where,
@@ -490,7 +488,8 @@ def _plan(
                 mask = np.zeros((h_img, w_img), dtype=dtype)
             reason = _paint(mask, ann.segmentation, value, runs[slices.get(ann.index, slice(0))])
             if reason:
-                problems.append(Problem(where, f"{label}.segmentation: {reason}"))
+                ident = "" if ann.ann_id is None else f" (annotation id {ann.ann_id!r})"
+                problems.append(Problem(where, f"{label}.segmentation: {reason}{ident}"))
                 continue
             if as_instances and not ignored:
                 new_instances.add(category)

@@ -79,6 +79,8 @@ class CocoAnnotation:
     rotation: float = 0.0
     #: the record has ``keypoints`` (person keypoints files), which a project cannot keep
     keypoints: bool = False
+    #: the record's own ``id`` (an int or a short string), for messages; None when it has none
+    ann_id: int | str | None = None
 
 
 @dataclass(slots=True)
@@ -296,7 +298,15 @@ def _annotation(n: int, value: Any, where: str, quick: bool = False) -> CocoAnno
         attributes,
         float(rotation) if finite and math.isfinite(rotation) else 0.0,
         bool(record.get("keypoints")),
+        _record_id(record.get("id")),
     )
+
+
+def _record_id(value: Any) -> int | str | None:
+    """An annotation's ``id`` as messages may name it (not checked: COCO tools ignore it)."""
+    if type(value) is int or (type(value) is str and value.isprintable() and len(value) <= 64):
+        return value
+    return None
 
 
 def _segmentation(value: Any, where: str) -> list[list[float]] | Rle | None:

@@ -251,6 +251,44 @@ def read_mask_file(path: Path) -> np.ndarray | str:
     return mask
 
 
+def parse_json_text(text: str) -> Any:
+    """JSON text found inside a file (a cell of a table, a text chunk) parsed with the guard
+    whole files get (:mod:`qbi_desktop.core.jsonfile`): nesting deeper than ``MAX_DEPTH`` is
+    measured before parsing (no RecursionError), NaN/Infinity and integers Python will not
+    convert are refused. Raises ValueError with the reason, to follow "<what> is": "not valid
+    JSON (...)" or "nested too deeply (...)"; the caller names the file and the record."""
+    from qbi_desktop.core.jsonfile import MAX_DEPTH, nesting_depth
+
+    if nesting_depth(text.encode("utf-8", "surrogatepass")) > MAX_DEPTH:
+        raise ValueError(
+            f"nested too deeply (lists/objects more than {MAX_DEPTH} levels inside each other)"
+        )
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON ({exc.msg})") from None
+    except RecursionError:  # not reached after the depth check; kept as the last guard
+        raise ValueError("nested too deeply to read") from None
+    except ValueError as exc:  # NaN tokens, integers of thousands of digits
+        raise ValueError(f"not valid JSON ({exc})") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
+
+
+#: Pixels a box may stick out of its image and still be kept (rounding in other tools);
+#: the COCO import's tolerance, shared by every importer that reads boxes.
+BOX_TOLERANCE = 0.5
+
+
+def box_outside(x: float, y: float, w: float, h: float, width: int, height: int) -> bool:
+    """Whether a box ``[x, y, w, h]`` sticks out of a ``width`` x ``height`` image by more
+    than :data:`BOX_TOLERANCE` (the COCO import's rule: such a box is refused, not clipped)."""
+    t = BOX_TOLERANCE
+    return x < -t or y < -t or x + w > width + t or y + h > height + t
+
+
 def same_image_twice(plans: list[dict[str, Any]], where: str) -> list[Problem]:
     """A problem for each plan whose image file an earlier plan already uses (two annotation
     files, or two records, for one image: the catalog holds an image once). ``where`` is the
