@@ -25,9 +25,9 @@ from typing import Any
 
 from qbi_desktop.core.catalog import schema
 from qbi_desktop.core.catalog.errors import Problem
-from qbi_desktop.core.catalog.project import METADATA_FIELDS, Box, NewItem, Project
+from qbi_desktop.core.catalog.project import METADATA_FIELDS, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.classnames import merge_classes
+from qbi_desktop.core.formats.classnames import class_name_problem, merge_classes
 from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
@@ -38,6 +38,12 @@ from qbi_desktop.core.formats.common import (
     reject_if,
     scan_image,
     unquote_cell,
+)
+from qbi_desktop.core.formats.datapackage_cells import (
+    boxes_outside,
+    cell_box,
+    json_cell,
+    target_columns,
 )
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
 from qbi_desktop.core.formats.packed import PackedMask
@@ -241,36 +247,6 @@ def _lists_items_table(descriptor: dict[str, Any]) -> bool:
     return False
 
 
-def _json_cell(text: str, kind: type, what: str) -> Any:
-    """A JSON cell of items.csv (empty = the empty value), or raise ValueError naming it."""
-    if not text.strip():
-        return kind()
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{what} is not valid JSON ({exc.msg})") from None
-    if value is None:
-        return kind()
-    if not isinstance(value, kind):
-        raise ValueError(f"{what} must be a JSON {'list' if kind is list else 'object'}")
-    return value
-
-
-def _box(value: Any) -> Box:
-    if not isinstance(value, dict):
-        raise ValueError("a box must be a JSON object")
-    try:
-        x, y, w, h = (float(value[k]) for k in ("x", "y", "w", "h"))
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"box {value!r} needs numbers x, y, w, h") from None
-    if not all(math.isfinite(v) for v in (x, y, w, h)) or w < 0 or h < 0:
-        raise ValueError(f"box {value!r} has no finite, non-negative extent")
-    annotator = value.get("annotator")
-    return Box(
-        str(value.get("label", "")), x, y, w, h, None if annotator is None else str(annotator)
-    )
-
-
 def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
     """Header and rows of items.csv (JSON cells can be long: the csv module's cap is lifted
     for this read only)."""
@@ -331,9 +307,7 @@ def import_job(
     if "path" not in header:
         raise UserFacingError(f"{table.path}: no 'path' column (the image of each item)")
     col = {name: i for i, name in enumerate(header)}
-    target_cols = [
-        (h.removeprefix("target:"), i) for h, i in col.items() if h.startswith("target:")
-    ]
+    target_cols = target_columns(header, table.path)
 
     # 2. Every row: valid values, files that are in the package, masks that fit their image.
     db = project.connect()
@@ -389,20 +363,33 @@ def import_job(
                     f"provenance_kind {kind!r} is not one of {', '.join(schema.PROVENANCE_KINDS)}"
                 )
             try:
-                boxes = [_box(b) for b in _json_cell(cell("boxes"), list, "boxes")]
-                provenance = _json_cell(cell("provenance"), dict, "provenance")
-                metadata = _json_cell(cell("metadata"), dict, "metadata")
+                boxes = [cell_box(b) for b in json_cell(cell("boxes"), list, "boxes")]
+                provenance = json_cell(cell("provenance"), dict, "provenance")
+                metadata = json_cell(cell("metadata"), dict, "metadata")
             except ValueError as exc:
                 reasons.append(str(exc))
+                boxes = []
+            if cell("label") and (why := class_name_problem(cell("label"))):
+                reasons.append(f"label: {why}")
+            reasons += [
+                f"boxes[{k}].label: {why}"
+                for k, b in enumerate(boxes)
+                if (why := class_name_problem(b.label))
+            ][:5]
             targets: dict[str, float] = {}
             for name, i in target_cols:
                 text = cells[i].strip() if i < len(cells) else ""
                 if not text:
                     continue
                 try:
-                    targets[name] = float(text)
+                    value = float(text)
                 except ValueError:
                     reasons.append(f"target {name!r}: {text!r} is not a number")
+                    continue
+                if not math.isfinite(value):
+                    reasons.append(f"target {name!r}: {text!r} is not a finite number")
+                    continue
+                targets[name] = value
             if reasons:
                 for reason in reasons:
                     bad(reason)
@@ -416,6 +403,10 @@ def import_job(
             info = scan_image(image)
             if isinstance(info, str):
                 problems.append(Problem(str(image), info, row=n))
+                continue
+            outside = boxes_outside(boxes, info.width, info.height, rel)
+            if outside:
+                bad(outside)
                 continue
             mask = None
             mask_rel = cell("mask").strip()
