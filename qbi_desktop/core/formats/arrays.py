@@ -25,6 +25,7 @@ from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import load_npz_array
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
+from qbi_desktop.core.formats.classnames import class_name_problem
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -154,11 +155,13 @@ def import_mnist_job(
     loaded = []
     for n, (image_file, label_file) in enumerate(pairs):
         yield Progress(n, len(pairs) + 1, f"reading {image_file.name}")
+        reading = image_file
         try:
             images = read_idx(image_file)
+            reading = label_file  # a labels file's problem is said under its own name
             labels = None if label_file is None else read_idx(label_file)
         except UserFacingError as exc:
-            problems.append(Problem(str(image_file), str(exc)))
+            problems.append(Problem(str(reading), str(exc)))
             continue
         if images.ndim != 3:
             problems.append(
@@ -171,8 +174,15 @@ def import_mnist_job(
             continue
         if labels is not None and labels.shape != (len(images),):
             problems.append(
-                Problem(str(label_file), f"{labels.shape} labels for {len(images)} images")
+                Problem(
+                    str(label_file),
+                    f"the header declares labels of shape {labels.shape}, expected "
+                    f"({len(images)},): one per image of {image_file.name}",
+                )
             )
+            continue
+        if labels is not None and (reason := _idx_label_problem(labels)):
+            problems.append(Problem(str(label_file), reason))
             continue
         if label_file is None:
             report.warnings.append(f"{image_file.name}: no label file found, items unlabelled")
@@ -209,6 +219,26 @@ def import_mnist_job(
         db.close()
 
 
+#: The largest class index an IDX labels file may hold (MNIST's are 0..9).
+MAX_IDX_LABEL = 65535
+
+
+def _idx_label_problem(labels: np.ndarray) -> str | None:
+    """Why an IDX labels array cannot be class indices (floats, negative or absurd values),
+    or None; the first bad label is named by its index."""
+    if labels.dtype.kind not in "iu":
+        return f"labels are {labels.dtype} numbers, class labels must be integers"
+    if labels.size == 0 or (labels.dtype == np.uint8):
+        return None  # 0..255 (MNIST's type): nothing to check
+    bad = np.flatnonzero((labels < 0) | (labels > MAX_IDX_LABEL))
+    if bad.size:
+        k = int(bad[0])
+        return f"label {k} is {int(labels[k])}, not a class index 0..{MAX_IDX_LABEL}" + (
+            f" ({bad.size:,} such labels)" if bad.size > 1 else ""
+        )
+    return None
+
+
 def import_npz_job(
     project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
 ) -> Job[ImportReport]:
@@ -226,26 +256,29 @@ def import_npz_job(
             problems.append(Problem(str(source), reason))
             continue
         try:
-            with np.load(source, allow_pickle=False) as npz:
-                keys = list(npz.files)
+            loaded = np.load(source, allow_pickle=False)
         except Exception as exc:
             problems.append(Problem(str(source), f"not a readable NPZ file ({exc})"))
             continue
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one bare array
+            shape = getattr(loaded, "shape", None)
+            problems.append(
+                Problem(
+                    str(source),
+                    f"a single .npy array (shape {shape}), not an .npz archive: save the "
+                    "images and labels together with numpy.savez(file, x=images, y=labels)",
+                )
+            )
+            continue
+        with loaded as npz:
+            keys = list(npz.files)
         x_keys = [k for k in keys if k == "x" or k.startswith("x_")]
         if not x_keys:
             problems.append(Problem(str(source), f"no 'x' or 'x_<split>' array (has {keys})"))
             continue
         try:
-            class_names = (
-                [str(c) for c in load_npz_array(source, "class_names").tolist()]
-                if "class_names" in keys
-                else None
-            )
-            target_names = (
-                [str(c) for c in load_npz_array(source, "target_names").tolist()]
-                if "target_names" in keys
-                else None
-            )
+            class_names = _names(source, "class_names", keys)
+            target_names = _names(source, "target_names", keys)
             for key in x_keys:
                 suffix = key[1:]
                 images = load_npz_array(source, key)
@@ -284,6 +317,58 @@ def import_npz_job(
         db.close()
 
 
+def _names(source: Path, member: str, keys: list[str]) -> list[str] | None:
+    """The names in member ``class_names`` or ``target_names`` (None if there is none): one
+    per class index or target column, each a usable name (classnames.class_name_problem), no
+    name twice (two classes of one name would merge, two columns of one name lose one).
+    UserFacingError names the member and the problem."""
+    if member not in keys:
+        return None
+    array = load_npz_array(source, member)
+    if array.ndim != 1:
+        raise UserFacingError(
+            f"{member}: expected a 1-D list of names (one per "
+            f"{'class index' if member == 'class_names' else 'target column'}), got an array "
+            f"of shape {array.shape}"
+        )
+    if array.dtype.kind not in "USiu":
+        raise UserFacingError(f"{member}: expected text, got an array of {array.dtype}")
+    names = []
+    for k, value in enumerate(array.tolist()):
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UserFacingError(f"{member}[{k}]: not UTF-8 text ({value[:40]!r})") from None
+        names.append(str(value))
+    first: dict[str, int] = {}
+    for k, name in enumerate(names):
+        reason = class_name_problem(name)
+        if reason:
+            raise UserFacingError(f"{member}[{k}]: {reason.replace('class name', 'name', 1)}")
+        if name in first:
+            what = "classes" if member == "class_names" else "target columns"
+            raise UserFacingError(
+                f"{member}: {name!r} appears twice (at {first[name]} and {k}); the two "
+                f"{what} would become one"
+            )
+        first[name] = k
+    return names
+
+
+def _label_problem(labels: list[str]) -> str | None:
+    """Why the string labels of a ``y`` array cannot all be class names (each distinct label
+    checked once, named by its first index), or None."""
+    first: dict[str, int] = {}
+    for k, label in enumerate(labels):
+        first.setdefault(label, k)
+    for label, k in first.items():
+        reason = class_name_problem(label)
+        if reason:
+            return f"label {k}: {reason}"
+    return None
+
+
 def _empty_images(images: np.ndarray) -> str | None:
     """Why an (N, H, W[, C]) array holds nothing to import, or None."""
     if len(images) == 0:
@@ -310,6 +395,11 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems):
         return None
     labels = targets = None
     if y is not None:
+        if y.ndim == 0:
+            problems.append(
+                Problem(where, f"y is a single value ({y.dtype}, shape ()), not one per image")
+            )
+            return None
         if len(y) != len(images):
             problems.append(Problem(where, f"{len(y)} targets for {len(images)} images"))
             return None
@@ -331,7 +421,13 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems):
                 for row in values
             ]
         elif y.dtype.kind in "US" and y.ndim == 1:
-            labels = [str(v) for v in y.tolist()]
+            labels = [
+                v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in y.tolist()
+            ]
+            reason = _label_problem(labels)
+            if reason:
+                problems.append(Problem(where, f"y{key[1:]}: {reason}"))
+                return None
         else:
             problems.append(Problem(where, f"cannot use y of dtype {y.dtype}, shape {y.shape}"))
             return None
