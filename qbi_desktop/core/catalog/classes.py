@@ -13,6 +13,7 @@ renaming annotator.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,15 +40,37 @@ def sorted_classes(labels: Iterable[str]) -> list[str]:
 
 
 def check_name(name: Any) -> str:
-    """A class name as stored (stripped); refuses empty, over-long or multi-line names."""
+    """A class name as stored (stripped); refuses what :func:`class_name_problem` refuses, as
+    every import does."""
     if not isinstance(name, str) or not name.strip():
         raise UserFacingError(f"class name {name!r}: give a non-empty name")
     name = name.strip()
-    if len(name) > MAX_CLASS_NAME or "\n" in name or "\r" in name:
-        raise UserFacingError(
-            f"class name {name[:40]!r}: at most {MAX_CLASS_NAME} characters on one line"
-        )
+    problem = class_name_problem(name)
+    if problem is not None:
+        raise UserFacingError(problem)
     return name
+
+
+def class_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be a class name (a short reason that names it, truncated and
+    escaped), or None. The caller puts the file and the record in front."""
+    if not isinstance(name, str):
+        return f"class name {name!r} is not text"
+    shown = repr(name[:40]) + ("…" if len(name) > 40 else "")
+    if not name.strip():
+        return f"class name {shown} is empty"
+    if len(name) > MAX_CLASS_NAME:
+        return (
+            f"class name {shown} has {len(name):,} characters, more than the "
+            f"{MAX_CLASS_NAME} a class name may have"
+        )
+    for k, c in enumerate(name):
+        if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
+            return (
+                f"class name {shown} holds a control character (U+{ord(c):04X}) at position "
+                f"{k}: it would show blank or break the line"
+            )
+    return None
 
 
 def class_counts(project: Any) -> dict[str, int]:

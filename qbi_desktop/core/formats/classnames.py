@@ -5,6 +5,13 @@ project has its own (labelme gave "car" the value 2). Joined by value, the proje
 "car" twice (2 and 7) and a COCO export would list two categories "car"; joined by name, the
 file's masks are renumbered to the project's values before they are written, and the import
 report says which values moved.
+
+Every importer checks the class names a file brings with :func:`class_name_problem` (COCO
+category names, YOLO class lists, NPZ ``class_names`` and string labels, box labels of a Data
+Package): a name is refused if it is empty or only spaces, holds a control character (NUL, tab,
+line breaks, escape sequences: shown blank or acted on by a terminal) or a line/paragraph
+separator, or is longer than ``MAX_CLASS_NAME`` (200) characters, the limit the class rename
+in the GUI and on the command line (``classes``) keeps.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from qbi_desktop.core.catalog.classes import MAX_CLASS_NAME, class_name_problem  # noqa: F401
 
 
 @dataclass

@@ -26,6 +26,7 @@ from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import IMAGE_SUFFIXES
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.classnames import class_name_problem
 from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
@@ -330,11 +331,27 @@ def _names(
                         Problem(str(path), f"nc is {nc} but names lists {len(names)} class(es)")
                     )
                     return None
-                return Names(names, path, keypoints)
-            return Names(names_from_lines(text), path)
+                found = Names(names, path, keypoints)
+            else:
+                found = Names(names_from_lines(text), path)
         except NamesError as exc:
             problems.append(Problem(str(path), str(exc)))
             return None
+        lines = path.suffix.lower() not in YAML_SUFFIXES  # line i + 1 names class i
+        bad = [
+            Problem(str(path), f"{f'line {i + 1} (class {i})' if lines else f'class {i}'}: {why}")
+            for i, name in found.names.items()
+            if (why := class_name_problem(name))
+        ]
+        first: dict[str, int] = {}
+        for i, name in found.names.items():
+            if name in first and len(bad) < 20:  # boxes keep names: the two would merge
+                bad.append(Problem(str(path), f"class {i}: {name!r} is also class {first[name]}"))
+            first.setdefault(name, i)
+        if bad:
+            problems += bad[:20]  # a hostile list of thousands: the first ones say it
+            return None
+        return found
     problems.append(
         Problem(
             str(root),

@@ -173,7 +173,10 @@ class NamesError(ValueError):
 def names_from_lines(text: str) -> dict[int, str]:
     """``classes.txt`` / ``obj.names``: line i (0-based, blank lines at the end ignored) names
     class i, as darknet reads it."""
-    lines = [line.strip() for line in text.removeprefix(BOM).splitlines()]
+    # lines end at "\n" (and "\r\n", "\r") only, as darknet's fgets reads them: U+2028 and the
+    # like inside a name are not line breaks (the class-name check refuses them)
+    text = text.removeprefix(BOM).replace("\r\n", "\n").replace("\r", "\n")
+    lines = [line.strip() for line in text.split("\n")]
     while lines and not lines[-1]:
         lines.pop()
     for number, line in enumerate(lines, 1):
