@@ -53,6 +53,8 @@ def read_idx(path: str | Path) -> np.ndarray:
             nbytes = count * dtype.itemsize
             _check_declared(path, shape, dtype, nbytes, None if gzipped else 4 + 4 * ndim)
             data = stream.read(nbytes)
+            if len(data) == nbytes:
+                _check_nothing_after(path, stream, shape, gzipped)
     except (OSError, EOFError, zlib.error) as exc:
         raise UserFacingError(f"{path}: cannot read IDX file ({exc})") from exc
     if len(data) < nbytes:
@@ -62,6 +64,28 @@ def read_idx(path: str | Path) -> np.ndarray:
         )
     array = np.frombuffer(data, dtype, count).reshape(shape)
     return array.astype(dtype.newbyteorder("="), copy=False) if dtype.itemsize > 1 else array
+
+
+def _check_nothing_after(path: Path, stream, shape: tuple[int, ...], gzipped: bool) -> None:
+    """Refuse data after the array the header declares (junk appended, a second gzip member,
+    more labels than the header counts): ignored, it would hide a wrong header or a file
+    written over another. Reads at most 64 KiB more (and, gzipped, the member's end, so its
+    CRC is checked too)."""
+    text = " x ".join(str(n) for n in shape)
+    try:
+        extra = stream.read(1 << 16)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise UserFacingError(
+            f"{path}: after the {text} values the IDX header declares, the file "
+            f"{'has a damaged or cut-off gzip stream' if gzipped else 'cannot be read'} ({exc})"
+        ) from None
+    if extra:
+        size = f"{len(extra)} byte(s)" if len(extra) < 1 << 16 else "more than 64 KiB"
+        raise UserFacingError(
+            f"{path}: {size} of data after the {text} values the IDX header declares "
+            f"({'decompressed, e.g. a second gzip member' if gzipped else 'appended'}); the "
+            "header or the file is wrong, so it is not imported"
+        )
 
 
 def _check_declared(
