@@ -72,18 +72,20 @@ def test_browser_table_pages_and_the_slice_stays(qtbot, main_window, tmp_path):
     _press(qtbot, table, Qt.Key.Key_PageDown)
     assert table.currentIndex().row() > 0  # the table paged down
     assert document.index == 0  # and the viewer's slice did not move
-    # End and Home go to the last and first item (a row is an item), with Ctrl too
+    # End and Home go to the last and first item (a row is an item), with Ctrl too, in the
+    # column the user is in (Ctrl+End went to the last column: the table scrolled sideways)
+    column = table.currentIndex().column()
     _press(qtbot, table, Qt.Key.Key_End)
-    assert table.currentIndex().row() == 59
+    assert table.currentIndex().row() == 59 and table.currentIndex().column() == column
     _press(qtbot, table, Qt.Key.Key_PageUp)
     assert table.currentIndex().row() < 59
     _press(qtbot, table, Qt.Key.Key_Home)
     assert table.currentIndex().row() == 0
     ctrl = Qt.KeyboardModifier.ControlModifier
     _press(qtbot, table, Qt.Key.Key_End, ctrl)
-    assert table.currentIndex().row() == 59
+    assert table.currentIndex().row() == 59 and table.currentIndex().column() == column
     _press(qtbot, table, Qt.Key.Key_Home, ctrl)
-    assert table.currentIndex().row() == 0
+    assert table.currentIndex().row() == 0 and table.currentIndex().column() == column
     assert document.index == 0
     assert main_window.current is document  # the stack is still the image shown
 

@@ -10,7 +10,7 @@ shown as it is; one out of view (the Targets column reached with F2) is still sc
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtCore import QItemSelectionModel, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QTableView
 
 from qbi_desktop.gui.docks.browser_model import COL_LABEL
@@ -18,13 +18,16 @@ from qbi_desktop.gui.docks.browser_model import COL_LABEL
 
 class ItemTable(QTableView):
     def moveCursor(self, action, modifiers):  # noqa: N802 (Qt API)
-        # A row is an item: Home and End go to the first and last item, as in a file list
-        # (a table's own Home/End move along the row, to its first or last column)
-        if action in (
-            QAbstractItemView.CursorAction.MoveHome,
-            QAbstractItemView.CursorAction.MoveEnd,
-        ):
-            modifiers = modifiers | Qt.KeyboardModifier.ControlModifier
+        # A row is an item: Home and End go to the first and last item, in the same column, as
+        # in a file list (a table's own Home/End go along the row; with Ctrl, to a corner)
+        ends = (QAbstractItemView.CursorAction.MoveHome, QAbstractItemView.CursorAction.MoveEnd)
+        model = self.model()
+        if action in ends and model is not None and model.rowCount() > 0:
+            row = 0 if action == ends[0] else model.rowCount() - 1
+            column = self.currentIndex().column()
+            if column < 0:
+                column = self.horizontalHeader().logicalIndex(0)
+            return model.index(row, column)
         return super().moveCursor(action, modifiers)
 
     def scrollTo(  # noqa: N802 (Qt API)
