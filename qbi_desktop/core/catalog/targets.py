@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from qbi_desktop.core.catalog.edits import Change
+from qbi_desktop.core.decimal_text import decimal_number
 from qbi_desktop.core.errors import UserFacingError
 
 META_KEY = "target_definitions"
@@ -230,9 +231,9 @@ def parse_value(text: str | float | None, definition: TargetDef) -> float | None
         shown = repr(s)
         candidate = s.replace(",", ".") if s.count(",") == 1 and "." not in s else s
         try:
-            value = float(candidate)
-        except ValueError:
-            raise TargetValueError(f"{name}: {shown} is not a number") from None
+            value = decimal_number(candidate)  # not float(): "1_0" was stored as 10
+        except ValueError as exc:
+            raise TargetValueError(f"{name}: {shown} is {exc}") from None
     if not math.isfinite(value):
         raise TargetValueError(f"{name}: {shown} is not a finite number")
     if definition.decimals is not None:

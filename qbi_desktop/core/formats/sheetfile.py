@@ -41,13 +41,13 @@ HOW_TO_PASS = (
 )
 
 _EXP = r"(?:[eE][+-]?\d+)?"
-_POINT_NUMBER = re.compile(rf"[+-]?(?:\d+\.?\d*|\.\d+){_EXP}")
+_POINT_NUMBER = re.compile(rf"[+-]?(?:\d+\.?\d*|\.\d+){_EXP}", re.ASCII)
 _COMMA_NUMBER = re.compile(
-    rf"[+-]?(?:\d{{1,3}}(?:\.\d{{3}})+|\d*),\d+{_EXP}|[+-]?\d{{1,3}}(?:\.\d{{3}})+"
+    rf"[+-]?(?:\d{{1,3}}(?:\.\d{{3}})+|\d*),\d+{_EXP}|[+-]?\d{{1,3}}(?:\.\d{{3}})+", re.ASCII
 )
 # cells that only a decimal mark tells apart
-_POINT_FRACTION = re.compile(rf"[+-]?\d*\.\d+{_EXP}")
-_COMMA_FRACTION = re.compile(rf"[+-]?\d*,\d+{_EXP}")
+_POINT_FRACTION = re.compile(rf"[+-]?\d*\.\d+{_EXP}", re.ASCII)
+_COMMA_FRACTION = re.compile(rf"[+-]?\d*,\d+{_EXP}", re.ASCII)
 
 
 @dataclass
@@ -225,7 +225,8 @@ def parse_number(value: Any, decimal: str = ".") -> float:
         return float(value)
     text = str(value).strip()
     if decimal == ",":
-        if not _COMMA_NUMBER.fullmatch(text) and not re.fullmatch(rf"[+-]?\d+{_EXP}", text):
+        whole = re.fullmatch(rf"[+-]?\d+{_EXP}", text, re.ASCII)
+        if not _COMMA_NUMBER.fullmatch(text) and not whole:
             raise ValueError(text)
         text = text.replace(".", "").replace(",", ".")
     elif not _POINT_NUMBER.fullmatch(text):

@@ -16,10 +16,11 @@ and height, as ultralytics reads them.
 from __future__ import annotations
 
 import io
-import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from qbi_desktop.core.decimal_text import decimal_number
 
 #: How far (in pixels) a box edge may stick out of the image and still be clipped to it: the
 #: six decimals tools write, and their float noise, round to less than this.
@@ -88,11 +89,9 @@ def _numbers(fields: list[str]) -> list[float] | str:
     values = []
     for column, text in enumerate(fields, 1):
         try:
-            value = float(text)
-        except ValueError:
-            return f"column {column} is {text[:40]!r}, not a number"
-        if not math.isfinite(value):
-            return f"column {column} is {text[:40]!r}, not a finite number"
+            value = decimal_number(text)  # not float(): it reads 0.5_0 and non-ASCII digits
+        except ValueError as exc:
+            return f"column {column} is {text[:40]!r}, {exc}"
         values.append(value)
     return values
 
