@@ -455,3 +455,53 @@ def test_a_good_project_opened_after_a_refused_one_says_so(qtbot, main_window, t
     assert "catalog.sqlite" in bar.currentMessage()  # the refusal names the file
     assert panel.open_project(good)
     assert bar.currentMessage() == "good: opened, 0 items"
+
+
+def test_export_and_import_dialogs_stay_open_with_their_choices_when_refused(
+    qtbot, main_window, tmp_path
+):
+    """A folder that is not empty, or an import with no source, is said in the dialog, which
+    stays open with what was chosen (it closed and the kind and folder had to be chosen again);
+    the next choice then goes through."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    root = _imagefolder_project(tmp_path)
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    out = tmp_path / "out"
+    seen = {}
+
+    def export_steps():
+        dialog = QApplication.activeModalWidget()
+        dialog.kind.setCurrentIndex(dialog.kind.findData("coco"))
+        dialog.out.setText(str(full))
+        dialog.accept()  # refused: the dialog stays
+        seen["open"] = dialog.isVisible()
+        seen["said"] = dialog.refusal.text() if dialog.refusal.isVisible() else ""
+        seen["kind"] = dialog.kind.currentData()
+        dialog.out.setText(str(out))
+        dialog.accept()
+
+    QTimer.singleShot(50, export_steps)
+    panel.export_dialog()
+    assert seen["open"] and seen["kind"] == "coco"
+    assert f"{full}: export folder exists and is not empty" in seen["said"]
+    qtbot.waitUntil(lambda: not main_window.tasks.active() and out.is_dir(), timeout=10000)
+    assert (out / "annotations.json").is_file() or any(out.glob("*.json"))
+    assert (full / "notes.txt").read_text() == "mine" and len(list(full.iterdir())) == 1
+
+    def import_steps():
+        dialog = QApplication.activeModalWidget()
+        dialog.kind.setCurrentIndex(dialog.kind.findData("imagefolder"))
+        dialog.accept()  # no source yet: refused, still open
+        seen["import open"] = dialog.isVisible()
+        seen["import said"] = dialog.refusal.text()
+        dialog.reject()
+
+    QTimer.singleShot(50, import_steps)
+    panel.import_dialog()
+    assert seen["import open"] and "Choose at least one file or folder" in seen["import said"]

@@ -24,6 +24,34 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.safefile import kind_of, open_regular
 
 
+def check_export_folder(out: str | Path) -> Path:
+    """``out`` as an absolute path where an export can go (a new or empty folder), or a
+    :class:`UserFacingError` saying why not; nothing is created. The export dialog asks this
+    before it closes, so a refused folder does not cost the user the dialog's choices."""
+    out = Path(out).absolute()
+    if out.is_symlink():
+        # the finished export replaces the folder by rename: a link would be replaced, not
+        # followed, and the export left hidden beside it
+        raise UserFacingError(
+            f"{out}: is a symbolic link; choose the folder it points to "
+            f"({os.path.realpath(out)}) or a new folder"
+        )
+    if out.exists() and not out.is_dir():
+        mode = out.stat().st_mode
+        what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
+        raise UserFacingError(
+            f"{out}: is {what}, not a folder; choose a new or empty folder for the export"
+        )
+    if out.exists() and any(out.iterdir()):
+        raise UserFacingError(
+            f"{out}: export folder exists and is not empty; choose a new or empty folder"
+        )
+    blocker = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise UserFacingError(f"{out}: cannot create the export folder there, {blocker} is a file")
+    return out
+
+
 class ExportFolder:
     """Collects an export in a temporary folder; :meth:`commit` moves it to ``out``.
 
@@ -31,27 +59,7 @@ class ExportFolder:
     """
 
     def __init__(self, out: str | Path):
-        self.out = Path(out).absolute()
-        if self.out.is_symlink():
-            # the finished export replaces the folder by rename: a link would be replaced, not
-            # followed, and the export left hidden beside it
-            raise UserFacingError(
-                f"{self.out}: is a symbolic link; choose the folder it points to "
-                f"({os.path.realpath(self.out)}) or a new folder"
-            )
-        if self.out.exists() and not self.out.is_dir():
-            mode = self.out.stat().st_mode
-            what = "a file" if stat.S_ISREG(mode) else kind_of(mode)
-            raise UserFacingError(
-                f"{self.out}: is {what}, not a folder; choose a new or empty folder for the export"
-            )
-        if self.out.exists() and any(self.out.iterdir()):
-            raise UserFacingError(f"{self.out}: export folder exists and is not empty")
-        blocker = next((p for p in self.out.parents if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            raise UserFacingError(
-                f"{self.out}: cannot create the export folder there, {blocker} is a file"
-            )
+        self.out = check_export_folder(out)
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.archives import ARCHIVE_SUFFIXES
 from qbi_desktop.core.catalog import Problem
+from qbi_desktop.core.errors import UserFacingError
 
 #: kind -> (menu text, what to pick, needs an images folder option)
 IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
@@ -85,6 +86,22 @@ def present(box: QWidget) -> None:
     box.activateWindow()
     button = getattr(box, "defaultButton", lambda: None)() or box.focusWidget()
     (button or box).setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+
+def _refusal() -> QLabel:
+    """Where a dialog says why it cannot go ahead yet; it stays open with what was chosen
+    (closing it on the error made the user choose everything again)."""
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #c0392b")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+def _refuse(label: QLabel, text: str) -> None:
+    label.setText(text)
+    label.show()
 
 
 def _buttons(dialog: QDialog, ok_text: str = "OK") -> QDialogButtonBox:
@@ -167,9 +184,11 @@ class ImportDialog(QDialog):
         self.dataset_label = QLabel("Dataset")
         form.addRow(self.dataset_label, self.dataset)
         form.addRow("Annotator", self.annotator)
+        self.refusal = _refusal()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.hint)
+        layout.addWidget(self.refusal)
         layout.addWidget(_buttons(self, "Import"))
         self.kind.currentIndexChanged.connect(self._kind_changed)
         self._kind_changed()
@@ -216,6 +235,15 @@ class ImportDialog(QDialog):
         path = QFileDialog.getExistingDirectory(self, "Images folder", self.start_dir)
         if path:
             self.images_dir.setText(path)
+
+    def accept(self) -> None:
+        if not self.sources.count():
+            _refuse(
+                self.refusal,
+                "Choose at least one file or folder to import (Add files… or Add folder…).",
+            )
+            return
+        super().accept()
 
     def values(self) -> tuple[str, list[str], dict[str, Any]]:
         kind = self.kind.currentData()
@@ -333,10 +361,26 @@ class ExportDialog(QDialog):
         form.addRow("", self.datapackage)
         form.addRow("", self.only_shown)
         form.addRow("", self.leave_out_rejected)
+        self.refusal = _refusal()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.refusal)
         layout.addWidget(_buttons(self, "Export"))
         self.resize(520, 200)
+
+    def accept(self) -> None:
+        from qbi_desktop.core.formats.export_folder import check_export_folder
+
+        text = self.out.text().strip()
+        if not text:
+            _refuse(self.refusal, "Choose a folder for the export (a new or empty one).")
+            return
+        try:  # the export's own test, asked before the dialog and its choices are gone
+            check_export_folder(Path(text).expanduser())
+        except UserFacingError as exc:
+            _refuse(self.refusal, str(exc))
+            return
+        super().accept()
 
     def _pick(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Export folder", self.start_dir)
