@@ -39,6 +39,7 @@ from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.limits import MAX_COPIES
 from qbi_desktop.gui.docks.augment_files import SETTINGS_GROUP
+from qbi_desktop.gui.question import ask
 
 INPUT_KINDS = ("project", "folder", "array")
 INPUT_TITLES = {
@@ -322,29 +323,17 @@ class BatchRunMixin:
     def _ask_identical(self, request: BatchRequest) -> None:
         """A pipeline that changes nothing would write copies equal to their originals (a
         user who opened the dock and wrote at once, with every step off): ask first."""
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        ask(
+            self.window,
             "Write identical copies?",
             f"The pipeline changes nothing: no geometry, intensity or noise step is on, so each "
             f"of the {request.copies} copies of every item would equal its original.\n\n"
             "Turn on the steps you want in the Augment panel first, or write them anyway.",
-            QMessageBox.StandardButton.Cancel,
-            self.window,
+            "Write anyway",
+            lambda: self.start_batch(request),
+            lambda: self.window.statusBar().showMessage("Nothing written", 5000),
+            keep=lambda box: setattr(self, "batch_question", box),
         )
-        write = box.addButton("Write anyway", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter writes nothing
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def answered(_result: int) -> None:
-            self.batch_question = None
-            if box.clickedButton() is write:
-                self.start_batch(request)
-            else:
-                self.window.statusBar().showMessage("Nothing written", 5000)
-
-        box.finished.connect(answered)
-        self.batch_question = box
-        box.open()  # window-modal, not blocking: the answer arrives through finished
 
     def start_batch(self, request: BatchRequest):
         """Start writing; returns the Task (None when the request or pipeline is refused)."""

@@ -39,6 +39,7 @@ from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.gui.annotator import may_edit
 from qbi_desktop.gui.docks.browser_dialogs import SplitDialog
 from qbi_desktop.gui.docks.browser_model import COL_TARGETS
+from qbi_desktop.gui.question import ask
 from qbi_desktop.gui.undo import UndoContext, UndoStack, undo_router
 
 REVIEW_KEYS = {"A": "accepted", "R": "rejected", "F": "needs_edit"}
@@ -379,30 +380,15 @@ class BrowserEdits:
         if not plan.replaces:
             self._write_split(plan)
             return
-        box = QMessageBox(
-            QMessageBox.Icon.Question,
+        ask(
+            self.window,
             "Replace the existing split?",
             plan.question(),
-            QMessageBox.StandardButton.Cancel,
-            self.window,
-        )
-        replace = box.addButton(
             f"Replace ({plan.changes:,} change{'s' if plan.changes != 1 else ''})",
-            QMessageBox.ButtonRole.AcceptRole,
-        )
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)  # Enter keeps the split
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def answered(_result: int) -> None:
-            self.split_question = None
-            if box.clickedButton() is replace:
-                self._write_split(plan)
-            else:
-                self.window.statusBar().showMessage("Split not changed", 5000)
-
-        box.finished.connect(answered)
-        self.split_question = box
-        box.open()  # window-modal, not blocking: the answer arrives through finished
+            lambda: self._write_split(plan),
+            lambda: self.window.statusBar().showMessage("Split not changed", 5000),
+            keep=lambda box: setattr(self, "split_question", box),
+        )  # Cancel is the default: Enter keeps the split
 
     def _write_split(self, plan: SplitPlan):
         def done(change: Change) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from qbi_desktop.core.catalog.repair import repair_job
+from qbi_desktop.gui.question import ask
 
 log = logging.getLogger("qbi_desktop")
 
@@ -31,26 +31,16 @@ class BrowserRepair:
         self.window.last_error = message
         log.error(message)
         self.window.statusBar().showMessage(message, 15000)
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
+        return ask(
+            self.window,
             "Damaged project catalog",
             message,
-            QMessageBox.StandardButton.Close,
-            self.window,
+            "Repair",
+            lambda: self.repair_project(path),
+            keep=lambda box: setattr(self, "repair_question", box),
+            icon=QMessageBox.Icon.Warning,
+            refusal=QMessageBox.StandardButton.Close,
         )
-        repair = box.addButton("Repair", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(QMessageBox.StandardButton.Close)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-
-        def answered(_result: int) -> None:
-            self.repair_question = None
-            if box.clickedButton() is repair:
-                self.repair_project(path)
-
-        box.finished.connect(answered)
-        self.repair_question = box
-        box.open()
-        return box
 
     def repair_project(self, path: str | Path):
         """Repair on a worker (a large catalog takes a while), then open the project."""
