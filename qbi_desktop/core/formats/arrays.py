@@ -256,7 +256,8 @@ def import_npz_job(
             problems.append(Problem(str(source), reason))
             continue
         try:
-            loaded = np.load(source, allow_pickle=False)
+            # memory-mapped: a .npy given here is only looked at (its shape), not read whole
+            loaded = np.load(source, mmap_mode="r", allow_pickle=False)
         except Exception as exc:
             problems.append(Problem(str(source), f"not a readable NPZ file ({exc})"))
             continue
