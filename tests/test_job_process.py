@@ -84,6 +84,17 @@ def session_job():
     return os.getpid(), os.getsid(0)
 
 
+def policies_job():
+    """The scheduling policy of every thread of the child, with one started by the job."""
+    started = threading.Thread(target=time.sleep, args=(0.5,))
+    started.start()
+    yield Progress(0, 1, "asking")
+    tids = [int(tid) for tid in os.listdir("/proc/self/task")]
+    policies = {os.sched_getscheduler(tid) for tid in tids}
+    started.join()
+    return len(tids), policies
+
+
 def churning_job(mib: int, rounds: int):
     """Allocates, fills and frees a large temporary each round, as a kNN chunk does with its
     scores; returns the minor page faults of the first round and of all later ones, and the
@@ -277,6 +288,23 @@ def test_a_worker_can_run_its_child_in_a_session_of_its_own():
     finally:
         shared.stop()
     assert sid == os.getsid(0)  # by default it stays in ours
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="Linux scheduling policies")
+def test_a_background_child_is_batch_work_and_its_wake_ups_leave_the_gui_its_core():
+    own = ProcessWorker("batch", own_session=True)
+    try:
+        threads, policies = run_job(own.run(policies_job))
+    finally:
+        own.stop()
+    # every thread, the numerical libraries' pools and a thread the job started included
+    assert threads >= 2 and policies == {os.SCHED_BATCH}
+    shared = ProcessWorker("shared-session")
+    try:
+        _threads, policies = run_job(shared.run(policies_job))
+    finally:
+        shared.stop()
+    assert policies == {os.SCHED_OTHER}  # a child in our session is scheduled as we are
 
 
 @pytest.mark.skipif(not process_memory.supported(), reason="glibc's malloc")
