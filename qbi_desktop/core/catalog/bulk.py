@@ -123,6 +123,13 @@ def add_container_rows(
     _check_choice(split, schema.SPLITS, "split")
     if not indices:
         return []
+    if labels is not None:  # the class-name rule of every other way in (classes.py)
+        from qbi_desktop.core.catalog.classes import refuse_bad_names
+
+        first: dict[Any, int] = {}
+        for label, i in zip(labels, indices, strict=True):
+            first.setdefault(label, i)
+        refuse_bad_names((label, f"row {i} of the array") for label, i in first.items())
     start = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
     ids = list(range(start, start + len(indices)))
     if _shares_provenance(db, container, provenance):

@@ -73,6 +73,21 @@ def class_name_problem(name: Any) -> str | None:
     return None
 
 
+def refuse_bad_names(named: Iterable[tuple[Any, str]]) -> None:
+    """The catalog's last guard: ``named`` gives (class name or None, where it comes from,
+    e.g. ``"item 'a.png'"``) for every class name about to enter the catalog (an item's label,
+    a box's label, a mask class); the first name :func:`class_name_problem` refuses raises a
+    :class:`UserFacingError` naming where it came from. Each distinct name is checked once."""
+    seen: set[str] = set()
+    for name, where in named:
+        if name is None or (isinstance(name, str) and name in seen):
+            continue
+        problem = class_name_problem(name)
+        if problem is not None:
+            raise UserFacingError(f"{where}: {problem}")
+        seen.add(name)
+
+
 def class_counts(project: Any) -> dict[str, int]:
     """{class: number of items with that label} for every label present, from the count table
     the triggers keep (schema v5): the class picker opens on every C press, and grouping the

@@ -16,6 +16,7 @@ import numpy as np
 from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog import edits, opinions, schema
 from qbi_desktop.core.catalog.bulk import box_inserts
+from qbi_desktop.core.catalog.classes import refuse_bad_names
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.images import hash_file, tiff_bytes
 from qbi_desktop.core.catalog.records import Box, NewItem, _check_choice, now
@@ -35,6 +36,7 @@ class Writer:
         self.obsolete: list[Path] = []  # removed after commit
 
     def set_metadata(self, **fields: Any) -> None:
+        _check_mask_class_names(fields)
         for key, value in fields.items():
             if value is None:
                 self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
@@ -61,6 +63,11 @@ class Writer:
 
     def add_items(self, items: Sequence[NewItem]) -> list[int]:
         """Insert items with their targets, masks and boxes; their new ids, in order."""
+        refuse_bad_names(
+            (name, f"item {it.name!r}")
+            for it in items
+            for name in (it.label, *(b.label for b in it.boxes))
+        )
         start = int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
         stamp = now()
         rows = []
@@ -137,6 +144,7 @@ class Writer:
     def set_label(
         self, ids: list[int], label: str | None, annotator: str | None, what: str = ""
     ) -> Change:
+        refuse_bad_names([(label, f"label of item(s) {_some(ids)}")])
         stamp = now()
         ids, before = edits.capture(self.db, "label", ids)
         self.db.executemany(
@@ -268,6 +276,7 @@ class Writer:
         self, item_id: int, boxes: Sequence[Box], annotator: str | None, what: str = ""
     ) -> Change:
         """Replace the item's boxes (a box without its own annotator gets ``annotator``)."""
+        refuse_bad_names((b.label, f"box {n} of item {item_id}") for n, b in enumerate(boxes))
         ids, before = edits.capture(self.db, edits.BOXES, [item_id])
         rows = tuple((b.label, b.x, b.y, b.w, b.h, b.annotator or annotator) for b in boxes)
         edits.write_values(self.db, edits.BOXES, [(i, rows) for i in ids])
@@ -335,6 +344,23 @@ class Writer:
             "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
             [(i, what, text, annotator, stamp) for i in ids],
         )
+
+
+def _some(ids: Sequence[int]) -> str:
+    shown = ", ".join(str(i) for i in list(ids)[:5])
+    return shown + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+
+
+def _check_mask_class_names(fields: dict[str, Any]) -> None:
+    """The names of mask values (``mask_classes``: value -> class) and the class of instance
+    masks (``mask_instances``) are class names too: the same rule as labels."""
+    named: list[tuple[Any, str]] = []
+    classes = fields.get("mask_classes")
+    if isinstance(classes, dict):
+        named += [(name, f"mask class {key}") for key, name in classes.items()]
+    if isinstance(fields.get("mask_instances"), str):
+        named.append((fields["mask_instances"], "the class of the instance masks"))
+    refuse_bad_names(named)
 
 
 def _safe_stem(name: str) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -125,6 +126,7 @@ def import_job(
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
     beside: list[Path] = []  # files next to the class folders (in no class)
+    bad: list[Problem] = []  # class folders whose names are no class names (classes.py)
     if not top:
         # A plain folder of images (what a lab has before anyone labelled anything): the
         # images come in without a class, as if they were in unlabelled/.
@@ -147,6 +149,9 @@ def import_job(
                     hidden.append(f"{split_folder.name}/{class_dir.name}")
                 continue
             label = None if class_dir.name == UNLABELLED_DIR else decode_label(class_dir.name)
+            if label is not None and (why := class_name_problem(label)) is not None:
+                bad.append(Problem(str(class_dir), f"class folder: {why}"))
+                continue
             if label is not None and label != class_dir.name:
                 decoded.add(class_dir.name)
             for path in sorted(class_dir.rglob("*")):
@@ -178,6 +183,7 @@ def import_job(
         report.warnings.append(
             f"{stray} file(s) not of torchvision's image kinds ({kinds}): ignored"
         )
+    reject_if(root, bad)
     if not entries:
         raise UserFacingError(
             f"{root}: no images ({' '.join(IMG_EXTENSIONS)}) found in it or in class sub-folders"
@@ -273,7 +279,8 @@ def export_job(
 
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         yield from write_tree(project, db, folder, rows, "")
-        notes = label_notes(rows) + not_kept(rows, "imagefolder", {"labels", "splits"})
+        notes = label_notes(rows) + unlabelled_notes(rows, "")
+        notes += not_kept(rows, "imagefolder", {"labels", "splits"})
         others = sorted(
             {
                 Path(r["path"]).suffix.lower()
@@ -328,6 +335,20 @@ def label_notes(rows: list[dict]) -> list[str]:
     ]
 
 
+def unlabelled_notes(rows: list[dict], prefix: str) -> list[str]:
+    """The export report's note of the items without a class in ``unlabelled/`` folders, which
+    folder-per-class readers take for one more class."""
+    count = sum(1 for r in rows if not r["label"])
+    if not count:
+        return []
+    return [
+        f"{count} item(s) without a class are in {prefix}[<split>/]{UNLABELLED_DIR}/: "
+        f"torchvision's ImageFolder and Keras' image_dataset_from_directory read "
+        f"'{UNLABELLED_DIR}' as one more class (QBI's imagefolder import reads them back "
+        "without a class); leave them out of a training set (--leave-out-unlabelled)"
+    ]
+
+
 def export_package_job(
     project: Project, out: str | Path, *, filters: Any = None, **_: Any
 ) -> Job[ExportReport]:
@@ -338,8 +359,9 @@ def export_package_job(
     import io
 
     from qbi_desktop.core.formats.datapackage import write_datapackage
+    from qbi_desktop.core.formats.datapackage_project import range_notes
 
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[None]:
+    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         target_names = sorted({t for r in rows for t in r["targets"]})
         paths = yield from write_tree(project, db, folder, rows, "data/")
         masks: dict[int, str] = {}
@@ -394,6 +416,7 @@ def export_package_job(
         folder.write_bytes("items.csv", buffer.getvalue().encode("utf-8"))
         schema = [{"name": f, "type": t} for f, t in fields]
         write_datapackage(folder, project_metadata(db), {"items.csv": schema})
+        return unlabelled_notes(rows, "data/") + range_notes(rows, project_metadata(db))
 
     # write_datapackage is not an ExportFolder file: count datapackage.json here.
     report = yield from run_export(project, "datapackage", out, write, filters=filters)

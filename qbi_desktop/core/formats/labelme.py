@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -307,6 +308,8 @@ def _plan(
     if mask is not None:  # kept compressed until the import writes it (see packed.py)
         mask = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
     flags = [k for k, v in doc.flags.items() if v is True]
+    if len(flags) == 1 and (why := class_name_problem(flags[0])) is not None:
+        problems.append(Problem(where, f"flags[{flags[0][:40]!r}] (the item's class): {why}"))
     notes = [chosen.note] if chosen.note else []
     if len(flags) > 1:  # multi-label: no one class for the item
         named = ", ".join(repr(k) for k in flags)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.formats.records import (
     FieldError,
     as_int,
@@ -87,6 +88,8 @@ def parse_labelme(data: Any) -> tuple[LabelmeFile | None, list[str]]:
 def _shape_record(n: int, value: Any, where: str) -> Shape:
     record = as_object(value, where)
     label = as_str(record.get("label", ""), place(where, "label"), allow_numbers=True)
+    if (why := class_name_problem(label)) is not None:  # the rule of every import
+        raise FieldError(place(where, "label"), why)
     kind = record.get("shape_type") or "polygon"
     kind = as_str(kind, place(where, "shape_type"))
     raw = as_list(record.get("points"), place(where, "points"))

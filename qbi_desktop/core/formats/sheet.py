@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.schema import SPLITS
@@ -160,6 +161,10 @@ def import_job(
         label = split = None
         if "label" in specials and not _blank(cells[specials["label"] + 1]):
             label = unquote_cell(str(cells[specials["label"] + 1]).strip())
+            if (why := class_name_problem(label)) is not None:  # the rule of every import
+                problems.append(
+                    Problem(str(path), f"column {columns[specials['label']]!r}: {why}", row=r)
+                )
         if "split" in specials and not _blank(cells[specials["split"] + 1]):
             split = unquote_cell(str(cells[specials["split"] + 1]).strip()).lower()
             if split not in SPLITS:
