@@ -1,7 +1,9 @@
 """``qbi-desktop boxes``: list, add or clear the detection boxes of a project item, through the
 same core functions as the canvas's Box tool (``core/annotation/boxes.py``). One catalog
-transaction per run; a box outside the image is clipped (and said), one with nothing inside it
-is refused with exit code 2 and nothing is written."""
+transaction per run. A box is refused as the importers refuse one (exit code 2, nothing
+written): a value that is not a plain finite number ("inf", "1e308" past the image, "1_0"), no
+area, or sticking out of the image by more than half a pixel; less than that is clipped (and
+said)."""
 
 from __future__ import annotations
 

@@ -279,11 +279,15 @@ def parse_box(text: str, annotator: str | None = None) -> Box:
     parts = [p.strip() for p in str(text).rsplit(",", 4)]
     if len(parts) != 5 or not parts[0]:
         raise BoxError(f"box {text!r}: give label,x,y,w,h (e.g. cell,10,20,30,40)")
-    try:
-        x, y, w, h = (float(v) for v in parts[1:])
-    except ValueError:
-        raise BoxError(f"box {text!r}: x, y, w and h must be numbers") from None
-    return Box(parts[0], x, y, w, h, annotator)
+    from qbi_desktop.core.decimal_text import decimal_number
+
+    values = []
+    for key, part in zip("xywh", parts[1:], strict=True):
+        try:  # plain decimals, as in every file we read: not "1_0", "inf" or "1e999"
+            values.append(decimal_number(part))
+        except ValueError as exc:
+            raise BoxError(f"box {text!r}: {key} {part!r} is {exc}") from None
+    return Box(parts[0], *values, annotator)
 
 
 def item_size(project: Project, item_id: int) -> tuple[int, int]:
@@ -306,12 +310,15 @@ def edit_boxes(
     clear: bool = False,
     annotator: str | None = None,
 ) -> tuple[Change, list[str]]:
-    """Add boxes to an item (clipped to its image), after removing its boxes with ``clear``:
-    one transaction. A box with nothing inside the image is refused (nothing is written);
-    returns the catalog Change and a note per box that was clipped."""
+    """Add boxes to an item, after removing its boxes with ``clear``: one transaction. A box
+    is refused (nothing is written) as the importers refuse it: a coordinate that is not a
+    finite number, a negative or zero size, or a box sticking out of the image by more than
+    ``formats.common.BOX_TOLERANCE``; one out by less (rounding) is clipped, with a note.
+    Returns the catalog Change and the notes."""
     width, height = item_size(project, item_id)
     notes, kept = [], []
     for box in add:
+        refuse_outside(box, width, height)
         clipped = clip(box, width, height)
         if clipped != box:
             notes.append(f"box {_describe(box)} clipped to the {width}x{height} image")
@@ -319,6 +326,25 @@ def edit_boxes(
     boxes = ([] if clear else project.boxes(item_id)) + kept
     what = f"boxes ({len(boxes)})"
     return project.set_boxes(item_id, boxes, annotator, what), notes
+
+
+def refuse_outside(box: Box, width: int, height: int) -> None:
+    """:class:`BoxError` for a box the importers refuse: a coordinate that is not a finite
+    number, no area, or lying outside the ``width`` x ``height`` image by more than the
+    importers' tolerance (``formats.common.box_outside``)."""
+    from qbi_desktop.core.formats.common import BOX_TOLERANCE, box_outside
+
+    values = (box.x, box.y, box.w, box.h)
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+        raise BoxError(f"box {_describe(box)}: coordinates must be finite numbers")
+    if box.w <= 0 or box.h <= 0:
+        raise BoxError(f"box {_describe(box)} not kept: width and height must be more than 0")
+    if box_outside(box.x, box.y, box.w, box.h, width, height):
+        raise BoxError(
+            f"box {_describe(box)} not kept: it lies outside the {width}x{height} image by more "
+            f"than {BOX_TOLERANCE:g} pixel (x + w must be within 0..{width}, y + h within "
+            f"0..{height})"
+        )
 
 
 def loose_boxes_path(
