@@ -21,13 +21,13 @@ try:
     from tests.annotate_process_helpers import script_window
     from tests.conftest import RADIOGRAPHS, REPO, need
     from tests.test_gui_annotate import Pen
-    from tests.test_gui_boxes import drag, key
+    from tests.test_gui_boxes import drag, key, type_class
 except ImportError:  # pragma: no cover - rootdir without package
     from annotate_process_helpers import child_env as _env
     from annotate_process_helpers import script_window
     from conftest import RADIOGRAPHS, REPO, need
     from test_gui_annotate import Pen
-    from test_gui_boxes import drag, key
+    from test_gui_boxes import drag, key, type_class
 
 from PySide6.QtCore import Qt
 
@@ -162,6 +162,7 @@ def test_boxes_drawn_on_frame_3_of_a_series_are_that_frames(qtbot, main_window, 
     _go_to(qtbot, window, panel, 3)
     key(qtbot, window, Qt.Key.Key_W)
     drag(qtbot, window, (180, 200), (260, 240))
+    type_class(qtbot, panel.boxes, "object")  # asked for the new box's class: the user answers
     store = panel.boxes.session.store
     assert isinstance(store, FileBoxStore) and store.image_path == folder / "scan_0003.tif"
     drawn = FileBoxStore(folder / "scan_0003.tif", 0, None, store.path.parent).load()

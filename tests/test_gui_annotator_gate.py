@@ -194,6 +194,7 @@ def test_a_mask_stroke_and_a_box_ask_the_name_and_the_mask_is_saved_as_that_pers
         a0 = _id_of(project, "a0")
     _open_row_with_enter(qtbot, browser, a0)  # opened before any name is given
     _wait_item(qtbot, annotate, a0)
+    annotate.boxes.set_class("a")  # the class of new boxes, one of the project's (none invented)
     before = _catalog(root)
     session = annotate.session
     answers = NameDialog(qtbot)

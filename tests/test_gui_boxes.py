@@ -118,6 +118,8 @@ def project_window(qtbot, main_window, tmp_path):
     open_item(qtbot, window, ids[0])
     key(qtbot, window, Qt.Key.Key_W)
     assert window.panels["annotate"].controller.tool == "box"
+    # the user chooses the class of new boxes (none is invented)
+    type_class(qtbot, window.panels["annotate"].boxes, "object")
     return window, root, ids
 
 
@@ -306,6 +308,8 @@ def test_loose_image_boxes_kept_in_user_data_not_beside_the_image(qtbot, main_wi
     drag(qtbot, main_window, (10, 10), (40, 30))
     store = main_window.panels["annotate"].boxes.session.store
     assert isinstance(store, FileBoxStore)
+    assert store.load() == []  # no class chosen yet: the box waits for one
+    type_class(qtbot, main_window.panels["annotate"].boxes, "object")
     assert sorted(p.name for p in raw.iterdir()) == ["radiograph.png"]  # nothing beside it
     assert FileBoxStore(image, 0, None, store.path.parent).load() == [
         Box("object", 10, 10, 30, 20, main_window.panels["annotate"].boxes.annotator())

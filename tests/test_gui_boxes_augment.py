@@ -37,6 +37,8 @@ def test_preview_outlines_boxes_where_the_flip_moved_them(qtbot, main_window, tm
     drag(qtbot, main_window, (20, 30), (80, 120))  # the left fifth of the image
     type_class(qtbot, boxes, "cell")
     assert [(b.x, b.y, b.w, b.h) for b in boxes.session.boxes] == [(20, 30, 60, 90)]
+    # the previews started before the box (on open) are done: the next one is the one asked for
+    qtbot.waitUntil(lambda: panel.result is not None and not panel.runner.busy, timeout=5000)
 
     panel.form.editors["horizontal_flip"].box.setChecked(True)
     result = _fresh_preview(qtbot, panel, lambda: boxes.boxes_changed.emit())

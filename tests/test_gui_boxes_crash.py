@@ -52,6 +52,7 @@ CHILD = textwrap.dedent(
     canvas.view.setRange(xRange=(0, 80), yRange=(0, 60), padding=0)
     app.processEvents()
     annotate.set_tool("box")
+    annotate.boxes.set_class("object")  # the user's class for new boxes (none is invented)
     vp = canvas.viewport()
 
     def at(x, y):

@@ -10,10 +10,10 @@ from PySide6.QtCore import Qt
 
 try:
     from tests.test_gui_annotate_stack import _go_to, _open_stack, _paint
-    from tests.test_gui_boxes import drag, key
+    from tests.test_gui_boxes import drag, key, type_class
 except ImportError:  # pragma: no cover - rootdir without package
     from test_gui_annotate_stack import _go_to, _open_stack, _paint
-    from test_gui_boxes import drag, key
+    from test_gui_boxes import drag, key, type_class
 
 
 def _rss_mb() -> float:
@@ -80,6 +80,7 @@ def test_boxes_of_two_datasets_of_one_file_are_kept_apart(qtbot, main_window, tm
     _go_to(qtbot, window, panel, 1)
     key(qtbot, window, Qt.Key.Key_W)
     drag(qtbot, window, (180, 200), (260, 240))
+    type_class(qtbot, panel.boxes, "object")  # asked for the new box's class: the user answers
     assert [(b.x, b.y, b.w, b.h) for b in panel.boxes.session.boxes] == [(180, 200, 80, 40)]
     window.close_current()
 

@@ -11,7 +11,10 @@ One :class:`BoxSession` per shown image plane (like the mask sessions). Where it
 
 Keys (canvas and this dock): W the Box tool; 0-9 give the selected box (or the next new box)
 the 1st-10th class of the list (key 0 = first, as in the Browser); the class field
-(type-ahead) reaches any class and adds new ones; Delete removes the selected box or rejects
+(type-ahead) reaches any class and adds new ones. No class is invented: until the user chooses
+one (for this project: a class chosen for another project's item does not carry over), a box
+drawn waits, dashed, while the Class field asks for its class (Enter stores it, Esc drops it);
+Delete removes the selected box or rejects
 the selected proposal; Ctrl+Shift+V copies the previous item's boxes as proposals, Enter
 accepts the selected proposal, Shift+Enter all of them; D / A
 (settings ``annotate/next_item_key`` and ``annotate/previous_item_key``) open the next /
@@ -43,6 +46,7 @@ from qbi_desktop.core.annotation.boxes import FileBoxStore, ItemBoxStore, size_t
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.catalog.opinions import is_consensus
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.annotate.boxes_classes import CLASSES_KEY, BoxClasses
 from qbi_desktop.gui.annotate.boxes_overlay import BoxLayer
 from qbi_desktop.gui.annotate.boxes_session import BoxSession
 from qbi_desktop.gui.annotate.boxes_tool import BoxController
@@ -52,11 +56,10 @@ from qbi_desktop.gui.settings import read_list
 log = logging.getLogger("qbi_desktop")
 
 NEXT_KEY, PREVIOUS_KEY = "annotate/next_item_key", "annotate/previous_item_key"
-CLASSES_KEY = "annotate/box_classes"  # classes typed for loose images
 COPY_KEY = "Ctrl+Shift+V"  # paste the previous item's boxes as proposals
 
 
-class BoxesDock(QObject):
+class BoxesDock(BoxClasses, QObject):
     """Owned by the AnnotatePanel (``panel.boxes``)."""
 
     boxes_changed = Signal()  # the shown plane's stored boxes changed, or another plane shown
@@ -71,7 +74,11 @@ class BoxesDock(QObject):
         self.previous: BoxSession | None = None  # the plane shown before this one
         self._projects: dict[Path, object] = {}
         self.extra_classes: list[str] = read_list(self.window.settings, CLASSES_KEY, 200)
-        self.label: str = self.extra_classes[0] if self.extra_classes else "object"
+        # the class of new boxes: none until the user chooses one (no class is invented); the
+        # first of the classes the user typed for loose images, which a project's item takes
+        # only if the project has it (see _refresh_classes)
+        self.label: str | None = self.extra_classes[0] if self.extra_classes else None
+        self.pending: tuple[BoxSession, object] | None = None  # a drawn box waiting for a class
         self.classes: list[str] = []
         self.layer = BoxLayer()
         self.canvas.view.addItem(self.layer, ignoreBounds=True)
@@ -79,6 +86,7 @@ class BoxesDock(QObject):
             self.canvas, panel.controller, self.layer, lambda: self.session, lambda: self.label
         )
         self.controller.message.connect(self._say)
+        self.controller.unnamed.connect(self._ask_class)
         self.widget = self._build()
         self.canvas.plane_changed.connect(self._plane_changed)
 
@@ -266,6 +274,9 @@ class BoxesDock(QObject):
 
     def _show(self, session: BoxSession | None) -> None:
         self.controller.cancel()
+        if self.pending is not None and self.pending[0] is not session:
+            self.pending = None  # drawn on the plane left: dropped (the draft is hidden below)
+            self.layer.show_draft(None)
         self.session = session
         self._refresh_classes()
         self._session_changed(session)
@@ -331,81 +342,6 @@ class BoxesDock(QObject):
         cx, cy = box.x + box.w / 2, box.y + box.h / 2
         view.setRange(QRectF(cx - w / 2, cy - h / 2, w, h), padding=0)
 
-    # -- classes ----------------------------------------------------------------------------------
-    def _refresh_classes(self) -> None:
-        # a stable order, so keys 0-9 keep their classes: the project's classes, then the ones
-        # typed here, then any other name the project's boxes use
-        names: list[str] = []
-        session = self.session
-        store = session.store if session is not None else None
-        used: list[str] = []
-        if isinstance(store, ItemBoxStore):
-            names, used = _project_classes(store.project)
-        names += self.extra_classes + used
-        if session is not None:
-            names += [b.label for b in session.boxes + session.proposals]
-        names.append(self.label)
-        self.classes = list(dict.fromkeys(n for n in names if n))
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        for n, name in enumerate(self.classes):
-            key = f"{n}: " if n < 10 else ""
-            self.class_combo.addItem(f"{key}{name}", name)
-        self.class_combo.setCurrentIndex(self.classes.index(self.label))
-        self.class_combo.blockSignals(False)
-
-    def _class_typed(self) -> None:
-        text = self.class_combo.currentText().strip()
-        index = self.class_combo.findText(text, Qt.MatchFlag.MatchExactly)
-        if index >= 0:
-            name = self.class_combo.itemData(index)
-        else:
-            name = text.split(": ", 1)[1] if _numbered(text) else text
-        popup = self.class_combo.completer().popup()
-        if popup is not None:
-            popup.hide()
-        if not name:
-            return
-        self.canvas.setFocus()  # back to drawing: Delete, 0-9 and Enter act on boxes again
-        if name not in self.classes:
-            self.extra_classes.append(name)
-            self.window.settings.setValue(CLASSES_KEY, self.extra_classes[-200:])
-            store = self.session.store if self.session is not None else None
-            if isinstance(store, ItemBoxStore):
-                # one class list for the project: the Browser's keys and these keep one order
-                # (a box label known only from the boxes would be sorted in, moving the keys)
-                from qbi_desktop.core.catalog import classes
-
-                try:
-                    classes.add_class(store.project, name)
-                except UserFacingError as exc:
-                    self._say(str(exc))
-                    return
-            self._say(f"class {name!r} added")
-        self.set_class(name)
-
-    def set_class(self, name: str) -> None:
-        """The class of new boxes, and of the selected box if one is selected."""
-        self.label = name
-        session = self.session
-        if session is not None and session.selected is not None:
-            kind, i = session.selected
-            if kind == "box":
-                session.relabel(i, name)
-            else:
-                from dataclasses import replace
-
-                session.move_proposal(i, replace(session.proposals[i], label=name))
-        self._refresh_classes()
-
-    def number_key(self, n: int) -> None:
-        """Keys 0-9: the 1st-10th class of the list (key 0 = first, as in the Browser)."""
-        index = n
-        if index >= len(self.classes):
-            self._say(f"no class on key {n}: type its name in the Class field")
-            return
-        self.set_class(self.classes[index])
-
     # -- edits ------------------------------------------------------------------------------------
     def delete_selected(self) -> None:
         session = self.session
@@ -449,7 +385,7 @@ class BoxesDock(QObject):
     def _previous_boxes(self, session: BoxSession):
         store = session.store
         browser = self._browser()
-        if isinstance(store, ItemBoxStore) and browser is not None:
+        if isinstance(store, ItemBoxStore) and _shows_project_of(browser, store):
             row = browser.model.row_of(store.item_id)
             if row is not None and row > 0:
                 prev = int(browser.model.item(row - 1)["id"])
@@ -500,6 +436,9 @@ class BoxesDock(QObject):
         if browser is None or browser.project is None or not isinstance(store, ItemBoxStore):
             self._say("Next/previous item works on project items opened from the Browser")
             return None
+        if not _shows_project_of(browser, store):  # item ids repeat from project to project
+            self._say(f"This item is of project {store.project.root.name}, not the Browser's")
+            return None
         row = browser.model.row_of(store.item_id)
         if row is None:
             self._say("This item is not in the Browser's current list (filter)")
@@ -517,19 +456,7 @@ class BoxesDock(QObject):
         return opened
 
 
-def _numbered(text: str) -> bool:
-    head = text.split(": ", 1)[0]
-    return ": " in text and head.isdigit() and len(head) == 1
-
-
-def _project_classes(project) -> tuple[list[str], list[str]]:
-    """The project's class list (keys 0-9 order) and the classes its boxes use."""
-    names: list[str] = []
-    try:
-        from qbi_desktop.core.catalog import classes
-
-        names += classes.class_list(project)
-    except (ImportError, AttributeError, UserFacingError):
-        names += [str(v) for v in project.distinct("label") if v is not None]
-    rows = project.db.execute("SELECT DISTINCT label FROM boxes ORDER BY label").fetchall()
-    return names, [r[0] for r in rows]
+def _shows_project_of(browser, store: ItemBoxStore) -> bool:
+    """Whether the Browser shows the project of ``store``'s item (its rows are that project's)."""
+    project = getattr(browser, "project", None)
+    return project is not None and project.root.resolve() == store.project.root.resolve()

@@ -40,6 +40,8 @@ class BoxController(QObject):
     current :class:`BoxSession` and ``label_getter()`` the class of a new box."""
 
     message = Signal(str)
+    #: a box was drawn while no class was chosen: the dock asks for one (nothing is stored yet)
+    unnamed = Signal(object)
     frames = 0  # drag updates shown (the benchmark reads it)
 
     def __init__(self, canvas, paint, layer, session_getter: Callable, label_getter: Callable):
@@ -171,7 +173,7 @@ class BoxController(QObject):
         self.frames += 1
         if drag["mode"] == "draw":
             x0, y0 = drag["start"]
-            self.layer.show_draft(from_corners(x0, y0, x, y, self.label_getter()))
+            self.layer.show_draft(from_corners(x0, y0, x, y, self.label_getter() or ""))
             return
         box = drag["box"]
         if drag["mode"] == "move":
@@ -203,7 +205,11 @@ class BoxController(QObject):
         self._drag = None
         if drag["mode"] == "draw":
             x0, y0 = drag["start"]
-            session.add(from_corners(x0, y0, x, y, self.label_getter()))
+            label = self.label_getter()
+            if not label:  # no class invented: the user is asked for it
+                self.unnamed.emit(from_corners(x0, y0, x, y, ""))
+                return
+            session.add(from_corners(x0, y0, x, y, label))
             return
         new: Box = drag["now"]
         item = self.layer.item(drag["kind"], drag["index"])

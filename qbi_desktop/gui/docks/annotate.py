@@ -411,7 +411,7 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         self.set_tool(None if self.controller.tool == tool else tool)
 
     def _escape(self) -> None:
-        if self.boxes.controller.cancel():
+        if self.boxes.controller.cancel() or self.boxes.cancel_pending():
             return
         if self.boxes.session is not None and self.boxes.session.selected is not None:
             self.boxes.session.select(None)

@@ -1,0 +1,170 @@
+"""The Boxes part of the Annotate dock that chooses classes (mixed into
+:class:`~qbi_desktop.gui.annotate.boxes_dock.BoxesDock`): the class list and its number keys,
+the Class field, and the drawn box that waits for its class when none was chosen.
+
+No class is invented: until the user chooses one, a box drawn waits (dashed) while the Class
+field asks for it. A project item's list is the project's classes (a name chosen joins the
+project's class list); a loose image's the classes typed for loose images. A class chosen for
+one project is never given, nor offered on a number key, in another.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from qbi_desktop.core.annotation.boxes import ItemBoxStore
+from qbi_desktop.core.errors import UserFacingError
+
+CLASSES_KEY = "annotate/box_classes"  # classes typed for loose images
+
+
+class BoxClasses:
+    """Mixed into BoxesDock: ``label`` (the class of new boxes, None until chosen), ``classes``
+    (the list the keys 0-9 reach), ``pending`` (a drawn box waiting for its class)."""
+
+    # -- classes ----------------------------------------------------------------------------------
+    def _refresh_classes(self) -> None:
+        # a stable order, so keys 0-9 keep their classes: a project item's are the project's
+        # classes, then any other name its boxes use; a loose image's the classes typed for
+        # loose images (another project's classes are never offered, nor given, here)
+        names: list[str] = []
+        session = self.session
+        store = session.store if session is not None else None
+        if isinstance(store, ItemBoxStore):
+            names, used = _project_classes(store.project)
+            names += used
+            if self.label not in names:
+                # chosen for another project's item or a loose image: not given here unasked
+                self.label = None
+        else:
+            names += self.extra_classes
+        if session is not None:
+            names += [b.label for b in session.boxes + session.proposals]
+        if self.label:
+            names.append(self.label)
+        self.classes = list(dict.fromkeys(n for n in names if n))
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        for n, name in enumerate(self.classes):
+            key = f"{n}: " if n < 10 else ""
+            self.class_combo.addItem(f"{key}{name}", name)
+        chosen = self.classes.index(self.label) if self.label in self.classes else -1
+        self.class_combo.setCurrentIndex(chosen)
+        self.class_combo.lineEdit().setPlaceholderText(
+            "class of the new box: type or choose, Enter" if self.pending else "choose a class"
+        )
+        self.class_combo.blockSignals(False)
+
+    def _ask_class(self, box) -> None:
+        """A box was drawn before any class was chosen: it waits (dashed) while the Class field
+        asks for its class; Enter there (or a number key) stores it, Esc drops it."""
+        if self.session is None:
+            return
+        self.pending = (self.session, box)
+        self.layer.show_draft(box)
+        self._refresh_classes()
+        self.class_combo.setEditText("")
+        self.class_combo.setFocus()
+        self._say(
+            "Which class is the new box? Type or choose it in the Class field and press Enter "
+            "(keys 0-9 pick the first ten; Esc drops the box)"
+        )
+
+    def cancel_pending(self) -> bool:
+        """Drop a drawn box still waiting for its class; True if there was one."""
+        if self.pending is None:
+            return False
+        self.pending = None
+        self.layer.show_draft(None)
+        self._refresh_classes()
+        self._say("Box dropped: no class chosen")
+        return True
+
+    def _class_typed(self) -> None:
+        text = self.class_combo.currentText().strip()
+        index = self.class_combo.findText(text, Qt.MatchFlag.MatchExactly)
+        if index >= 0:
+            name = self.class_combo.itemData(index)
+        else:
+            name = text.split(": ", 1)[1] if _numbered(text) else text
+        popup = self.class_combo.completer().popup()
+        if popup is not None:
+            popup.hide()
+        if not name:
+            return
+        self.canvas.setFocus()  # back to drawing: Delete, 0-9 and Enter act on boxes again
+        store = self.session.store if self.session is not None else None
+        if name not in self.classes and not isinstance(store, ItemBoxStore):
+            self.extra_classes.append(name)  # a project's classes are kept in the project
+            self.window.settings.setValue(CLASSES_KEY, self.extra_classes[-200:])
+        self.set_class(name)
+
+    def _join_project(self, name: str) -> bool:
+        """A class chosen for a project item joins the project's class list (one list: the
+        Browser's keys and these keep one order); False, and said, if it cannot."""
+        store = self.session.store if self.session is not None else None
+        if not isinstance(store, ItemBoxStore):
+            return True
+        from qbi_desktop.core.catalog import classes
+
+        try:
+            if name not in classes.class_list(store.project):
+                classes.add_class(store.project, name)
+                self._say(f"class {name!r} added")
+        except UserFacingError as exc:
+            self._say(str(exc))
+            return False
+        return True
+
+    def set_class(self, name: str) -> None:
+        """The class of new boxes, of a drawn box waiting for one, or else of the selected box
+        if one is selected."""
+        if not self._join_project(name):
+            return
+        self.label = name
+        if self.pending is not None:
+            from dataclasses import replace
+
+            session, box = self.pending
+            self.pending = None
+            self.layer.show_draft(None)
+            if session is self.session:
+                session.add(replace(box, label=name))
+            self._refresh_classes()
+            return
+        session = self.session
+        if session is not None and session.selected is not None:
+            kind, i = session.selected
+            if kind == "box":
+                session.relabel(i, name)
+            else:
+                from dataclasses import replace
+
+                session.move_proposal(i, replace(session.proposals[i], label=name))
+        self._refresh_classes()
+
+    def number_key(self, n: int) -> None:
+        """Keys 0-9: the 1st-10th class of the list (key 0 = first, as in the Browser)."""
+        index = n
+        if index >= len(self.classes):
+            self._say(f"no class on key {n}: type its name in the Class field")
+            return
+        self.set_class(self.classes[index])
+
+
+def _numbered(text: str) -> bool:
+    head = text.split(": ", 1)[0]
+    return ": " in text and head.isdigit() and len(head) == 1
+
+
+def _project_classes(project) -> tuple[list[str], list[str]]:
+    """The project's class list (keys 0-9 order) and the classes its boxes use."""
+    names: list[str] = []
+    try:
+        from qbi_desktop.core.catalog import classes
+
+        names += classes.class_list(project)
+    except (ImportError, AttributeError, UserFacingError):
+        names += [str(v) for v in project.distinct("label") if v is not None]
+    rows = project.db.execute("SELECT DISTINCT label FROM boxes ORDER BY label").fetchall()
+    return names, [r[0] for r in rows]
