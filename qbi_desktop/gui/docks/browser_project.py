@@ -69,6 +69,14 @@ class BrowserProject:
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return False
+        previous = self.project
+        if previous is not None and not self.close_items_of(previous.root, project.root):
+            project.close()  # an unsaved mask kept open: the project shown stays
+            self.window.statusBar().showMessage(
+                f"{project.root.name} not opened: the items of {previous.root.name} stay open",
+                8000,
+            )
+            return False
         self.close_project()
         suggestions = getattr(self, "suggestions", None)  # browser_suggest.py
         if suggestions is not None:
@@ -100,6 +108,26 @@ class BrowserProject:
         self._tell_panels()
         log.info("opened project %s (%d items)", project.root, n)
         return True
+
+    def close_items_of(self, root: Path, unless: Path | None = None) -> bool:
+        """Close the viewer's images that show items of the project in ``root`` (with their
+        masks, boxes and annotation panels), asking about unsaved masks; False if the user
+        kept one open. After a switch of project they would still be shown, and edited, as
+        if they were the new project's items (the Browser's rows, next/previous item, the
+        class list). Nothing is closed when ``unless`` is the same folder (opened again)."""
+        root = Path(root).resolve()
+        if unless is not None and Path(unless).resolve() == root:
+            return True
+        annotate = self.annotate
+        if annotate is None:
+            return True
+        shown = [
+            document
+            for document in list(self.window.documents)
+            if (store := annotate.store_of(document)) is not None
+            and Path(store.root).resolve() == root
+        ]
+        return all(self.window.close_document(document) for document in shown)
 
     def _tell_panels(self) -> None:
         """Panels that work on the open project say which one it is now (the Baselines form's

@@ -147,17 +147,27 @@ class OpeningMixin:
         return None
 
     def close_current(self) -> None:
-        document = self.current
-        if document is None:
-            return
+        if self.current is not None:
+            self.close_document(self.current)
+
+    def close_document(self, document: ImageDocument) -> bool:
+        """Close ``document`` (the one shown or another), asking the close guards first (an
+        unsaved mask: Save / Discard / Cancel); False if one kept it open."""
+        if document not in self.documents:
+            return True
         if not all(guard(document) for guard in list(self.close_guards)):
-            return
+            return False
         row = self.documents.index(document)
         self.documents.pop(row)
         self.files_list.blockSignals(True)
         self.files_list.takeItem(row)
+        if document is not self.current and self.current in self.documents:
+            self.files_list.setCurrentRow(self.documents.index(self.current))
         self.files_list.blockSignals(False)
         self._refresh_file_names()
+        if document is not self.current:
+            document.source.close()
+            return True
         for task in (self._decode_task, self._pyramid_task):
             if task is not None and not task.finished:
                 task.cancel()
@@ -172,6 +182,7 @@ class OpeningMixin:
             self.info_panel.show_info([])
             self.setWindowTitle("QBI Desktop")
         document.source.close()
+        return True
 
     def _refresh_file_names(self) -> None:
         """Same-named files from different folders are told apart by their folder, datasets of
