@@ -169,6 +169,7 @@ class BrowserPanel(
             "class (also /); Backspace clear the label; A accept, R reject, F flag for editing; "
             "Enter opens the item (on the Targets column: types the target, as F2 does)"
         )
+        self.classes_edit.returnPressed.connect(self.classes_entered)  # before editingFinished
         self.classes_edit.editingFinished.connect(self._classes_edited)
 
         # -- the table

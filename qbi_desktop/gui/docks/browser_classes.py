@@ -8,7 +8,9 @@ them (``core/catalog/classes.py``), each one undoable with Ctrl+Z in the Browser
 
 A number key in a project with no class yet asks what the user meant: create the classes
 "0".."9" (key k then gives "k", as in MNIST's digit folders) and give the pressed one, or type
-class names into the Classes box. Creating the list is its own undo step, before the label's.
+class names into the Classes box: Enter there makes them the project's classes and gives the
+selection the class typed (the one name, or of several the one at the key's position). Creating
+the list is its own undo step, before the label's.
 """
 
 from __future__ import annotations
@@ -212,6 +214,8 @@ class BrowserClasses:
     class_picker: ClassPicker | None = None
     classes_box: ClassesDialog | None = None
     class_question: QMessageBox | None = None  # open while a key waits for a class list
+    pending_key: int | None = None  # the number key "Type class names…" answered (Enter gives)
+    _pending_before: list[str] = []  # the class list stored when that key was pressed
 
     def offer_classes(self, k: int) -> QMessageBox | None:
         """Key ``k`` with no class list: ask (window-modal, not blocking) whether to create the
@@ -244,7 +248,7 @@ class BrowserClasses:
             if clicked is digits:
                 self.create_digit_classes(k)
             elif clicked is names:
-                self.type_class_names()
+                self.type_class_names(k)
             else:
                 self.table.setFocus()
 
@@ -278,13 +282,57 @@ class BrowserClasses:
         self.label_key(k)
         self.table.setFocus()
 
-    def type_class_names(self) -> None:
-        """Fold out the Classes box and put the cursor in it."""
+    def type_class_names(self, k: int | None = None) -> None:
+        """Fold out the Classes box and put the cursor in it; after number key ``k`` found no
+        class, Enter there also gives the selection the class typed (:meth:`classes_entered`)."""
+        self.pending_key = k
+        self._pending_before = C.stored_list(self.project.db) if self.project is not None else []
         self.show_filters(True)
         self.classes_edit.setFocus()
+        these = "the selected item gets it" if len(self._target_rows()) <= 1 else "the selection"
         self.window.statusBar().showMessage(
-            "Type the class names, comma-separated (key 0 = the first), then Enter", 8000
+            "Type the class names, comma-separated (key 0 = the first), then Enter"
+            + ("" if k is None else f": {these} gets the one typed, or of several class {k}"),
+            8000,
         )
+
+    def classes_entered(self) -> None:
+        """Enter in the Classes box after "Type class names…": the names typed become the
+        project's classes (one undo step) and the selection gets the class typed (the one
+        name, or of several the one at the position of the key pressed; another undo step).
+        Without a key waiting, Enter only stores the list (``_classes_edited``)."""
+        k, self.pending_key = self.pending_key, None
+        names = self.classes()
+        if k is None or self.project is None or not names or not may_edit(self.window):
+            return
+        project, before = self.project, list(self._pending_before)
+        try:
+            after = C.set_class_list(project, names)
+        except UserFacingError as exc:
+            self.window.report_error(str(exc))
+            return
+        what = "classes " + ", ".join(after[:5]) + (", …" if len(after) > 5 else "")
+
+        def put(order: list[str], done: str) -> str:
+            if self.project is not project:
+                raise UserFacingError("the project this edit was made in is closed")
+            C.set_class_list(project, order)
+            self._classes_changed([])
+            return f"{done} {what} (Browser)"
+
+        if after != before:
+            self.undo_stack.push(what, lambda: put(before, "Undid"), lambda: put(after, "Redid"))
+        self._classes_changed([])
+        chosen = after[0] if len(after) == 1 else after[k] if k < len(after) else None
+        self.table.setFocus()
+        if chosen is None:
+            self.window.statusBar().showMessage(
+                f"classes {', '.join(after)} made; key {k} has no class (key 0 = the first): "
+                "press the key of the class to give",
+                8000,
+            )
+            return
+        self._edit(lambda p, ids: self._give_label(p, ids, chosen))
 
     def open_class_picker(self) -> ClassPicker | None:
         if self.project is None or not self._target_rows():

@@ -173,6 +173,7 @@ class BrowserEdits:
         self.classes_edit.setText(", ".join(classes))
 
     def _classes_edited(self) -> None:
+        self.pending_key = None  # left without Enter: a later Enter gives no class unasked
         if self.project is None:
             return
         try:  # kept in the catalog: the same keys in every window and on the command line
