@@ -6,7 +6,9 @@ the spec's ``sha256:<hex>`` form; a bare hex string would mean MD5); ``items.csv
 present) is a tabular resource with a Table Schema. The project's FAIR metadata maps to the
 spec's fields: title, description, licenses, contributors (creators, role "author"), keywords,
 version, created; instrument, modality, pixel size, acquisition dates and what mask values
-mean go in as extra properties, which the spec allows.
+mean go in as extra properties, which the spec allows, and so do the class list and the target
+definitions (property ``qbi_desktop_project``; units and ranges also as Table Schema field
+``title``/``description``/``constraints``: see :mod:`.datapackage_project`).
 
 We target Data Package v1, the version the ``profile`` key names (v2 uses ``$schema``): what
 frictionless v5 and most catalogues read. The package profile is ``data-package``, never
@@ -26,6 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.datapackage_project import (
+    PROJECT_KEY,
+    describe_fields,
+    project_section,
+)
 
 #: Data Package v1 profiles (the ``profile`` key) of the package and of its resources.
 PACKAGE_PROFILE = "data-package"
@@ -98,6 +105,10 @@ def build_descriptor(
     for key in ("mask_classes", "mask_instances", "annotators", "consensus"):
         if metadata.get(key):
             descriptor[key] = metadata[key]
+    # the class list (order, classes without items) and the target definitions
+    section = project_section(metadata)
+    if section is not None:
+        descriptor[PROJECT_KEY] = section
     taken: set[str] = set()
     resources = []
     for rel in sorted(files):
@@ -111,7 +122,8 @@ def build_descriptor(
             "hash": f"sha256:{sha}",
         }
         if rel in tables:
-            resource.update(profile=TABLE_PROFILE, encoding="utf-8", schema={"fields": tables[rel]})
+            fields = describe_fields(tables[rel], metadata)  # targets' units and ranges
+            resource.update(profile=TABLE_PROFILE, encoding="utf-8", schema={"fields": fields})
         else:
             resource["profile"] = RESOURCE_PROFILE
         resources.append(resource)

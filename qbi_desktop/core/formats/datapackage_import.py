@@ -2,8 +2,11 @@
 
 The package a ``datapackage`` export wrote comes back whole: every file listed in
 datapackage.json is checked against its size and checksum first (a changed or missing file
-refuses the import, naming the file), then items.csv gives each item its label, split, review
-state, notes, annotator, provenance, metadata, targets, mask and boxes. The images are
+refuses the import, naming the file; a file listed without a ``hash``, which the spec allows,
+is imported with a note that it was not verified), then items.csv gives each item its label,
+split, review state, notes, annotator, provenance, metadata, targets, mask and boxes, and the
+descriptor the project's class list, target definitions and annotators
+(:mod:`.datapackage_project`). The images are
 referenced where they are (as every importer does; an archive is extracted into the project
 first). Only JSON and CSV are parsed: nothing in a package is executed or unpickled.
 
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from qbi_desktop.core.catalog import schema
+from qbi_desktop.core.catalog.classes import class_list
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import METADATA_FIELDS, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -45,6 +49,7 @@ from qbi_desktop.core.formats.datapackage_cells import (
     json_cell,
     target_columns,
 )
+from qbi_desktop.core.formats.datapackage_project import apply_section, read_section
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
@@ -68,8 +73,8 @@ class PackageFile:
     rel: str
     path: Path
     size: int | None
-    algorithm: str
-    digest: str
+    algorithm: str | None  # None: datapackage.json gives no checksum (hash is optional)
+    digest: str | None
 
 
 def find_descriptor(source: str | Path) -> Path:
@@ -162,11 +167,14 @@ def package_files(
                 problems.append(Problem(where, f"{name}: {inside}"))
                 continue
             declared = _declared_hash(resource.get("hash"))
-            if declared is None:
+            if resource.get("hash") in (None, ""):
+                declared = (None, None)  # optional in the spec: checked for size only
+            elif declared is None:
                 problems.append(
                     Problem(
                         str(root / rel),
-                        f"no usable checksum in datapackage.json (hash {resource.get('hash')!r})",
+                        f"hash {resource.get('hash')!r} in datapackage.json is not a "
+                        f"checksum we can verify ({', '.join(HASH_ALGORITHMS)})",
                     )
                 )
                 continue
@@ -189,6 +197,8 @@ def verify_file(entry: PackageFile) -> str | None:
         size = entry.path.stat().st_size
         if entry.size is not None and size != entry.size:
             return f"file has {size} bytes, datapackage.json says {entry.size}: it was changed"
+        if entry.algorithm is None:
+            return None  # nothing to compare with (the import report says so)
         digest = hashlib.new(entry.algorithm)
         with open(entry.path, "rb") as stream:
             while block := stream.read(1 << 20):
@@ -296,6 +306,15 @@ def import_job(
             problems.append(Problem(str(entry.path), reason))
         if n % 50 == 0:
             yield Progress(n, len(files), "verifying checksums")
+    unverified = [entry.rel for entry in files.values() if entry.algorithm is None]
+    if unverified:
+        shown = ", ".join(unverified[:5]) + (
+            f" and {len(unverified) - 5} more" if len(unverified) > 5 else ""
+        )
+        report.warnings.append(
+            f"{len(unverified)} file(s) not verified against a checksum: datapackage.json gives "
+            f"no hash for them ({shown}); their content is taken as it is"
+        )
     reject_if(root, problems)
     table = files.get(ITEMS_TABLE)
     if table is None:
@@ -469,7 +488,10 @@ def import_job(
         conflict = mask_kind_conflict(db, instances, new_classes)
         if conflict:
             problems.append(Problem(str(descriptor_path), conflict))
+        # the class list, target definitions and annotators (datapackage_project.py)
+        section = read_section(descriptor, str(descriptor_path), problems)
         reject_if(root, problems)
+        classes_before = class_list(project)
 
         if skipped:
             report.warnings.append(f"{skipped} item(s) already in the project: left as they are")
@@ -521,6 +543,7 @@ def import_job(
             }
             if fill:
                 tx.set_metadata(**fill)
+            report.warnings += apply_section(tx, section, classes_before)
             differ = sorted(
                 k
                 for k, v in meta.items()
