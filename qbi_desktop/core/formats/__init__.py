@@ -43,6 +43,7 @@ from qbi_desktop.core.formats import (
     imagefolder,
     labelme,
     masks,
+    npz_export,
     series_import,
     sheet,
     yolo,
@@ -74,7 +75,7 @@ EXPORTERS: dict[str, Callable[..., Job[ExportReport]]] = {
     "coco": coco.export_job,
     "labelme": labelme.export_job,
     "mnist": arrays.export_mnist_job,
-    "npz": arrays.export_npz_job,
+    "npz": npz_export.export_npz_job,
     "datapackage": imagefolder.export_package_job,
 }
 
@@ -161,10 +162,13 @@ def export_job(
     out: str | Path,
     *,
     leave_out_rejected: bool = False,
+    leave_out_unlabelled: bool = False,
     **options: Any,
 ) -> Job[ExportReport]:
     """Export with the format's exporter. Items reviewed as rejected go with the others unless
-    ``leave_out_rejected``; the report says how many were left out or went along.
+    ``leave_out_rejected``; the report says how many were left out or went along. Items without
+    a class go too (ImageFolder: in ``unlabelled/``, which torchvision takes for a class) unless
+    ``leave_out_unlabelled``; the report counts them.
     ``annotations="every"`` adds each annotator's own annotations (``annotators/``) to the
     item's annotation (the consensus, or the latest edit) that every format exports."""
     if kind not in EXPORTERS:
@@ -182,11 +186,16 @@ def export_job(
     rejected = project.count(replace(selection, review="rejected")) if "rejected" in states else 0
     if leave_out_rejected and rejected:
         options["filters"] = replace(selection, review=[s for s in states if s != "rejected"])
+    unlabelled = 0
+    if leave_out_unlabelled:
+        options["filters"], unlabelled = _labelled_only(project, options.get("filters"))
     token = EXPORTING.set(annotations)
     try:
         report = yield from EXPORTERS[kind](project, Path(out), **options)
     finally:
         EXPORTING.reset(token)
+    if unlabelled:
+        report.warnings.append(f"{unlabelled} item(s) without a class left out")
     if rejected:
         report.warnings.append(
             f"{rejected} item(s) reviewed as rejected left out"
@@ -195,6 +204,21 @@ def export_job(
             "(leave them out with --leave-out-rejected, or the export dialog's check box)"
         )
     return report
+
+
+def _labelled_only(project: Project, filters: Any) -> tuple[Any, int]:
+    """``filters`` narrowed to the items that have a class, and how many that leaves out."""
+    from qbi_desktop.core.catalog.classes import class_counts
+    from qbi_desktop.core.catalog.queries import NONE
+
+    selection = as_filters(filters)
+    if selection.label is None:
+        wanted, had_none = list(class_counts(project)), True
+    else:
+        given = [selection.label] if isinstance(selection.label, str) else list(selection.label)
+        wanted, had_none = [v for v in given if v != NONE], NONE in given
+    left_out = project.count(replace(selection, label=NONE)) if had_none else 0
+    return replace(selection, label=wanted), left_out
 
 
 __all__ = [

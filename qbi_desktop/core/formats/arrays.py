@@ -4,15 +4,15 @@ so 70 000 digits are one import and no image file is written.
 IDX: ``<prefix>-images-idx3-ubyte[.gz]`` with ``<prefix>-labels-idx1-ubyte[.gz]``; the prefix
 names the split (train, t10k = test, val). NPZ: ``x_train``/``y_train``, ``x_test``/``y_test``,
 ``x_val``/``y_val`` (or ``x``/``y``); integer ``y`` are class labels (``class_names`` maps them
-to names), float ``y`` regression targets (``target_names``). NPZ files are always loaded with
-``allow_pickle=False``: an object array is refused, never unpickled.
+to names; ``-1`` is an item without a class, as our export writes it), float ``y`` regression
+targets (``target_names``). NPZ files are always loaded with ``allow_pickle=False``: an object
+array is refused, never unpickled. The NPZ export is :mod:`.npz_export`.
 """
 
 from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -221,6 +221,9 @@ def import_mnist_job(
 
 #: The largest class index an IDX labels file may hold (MNIST's are 0..9).
 MAX_IDX_LABEL = 65535
+#: ``y`` of an item without a class in an NPZ (our export writes it, see npz_export.py;
+#: scikit-learn's semi-supervised convention for "unlabelled"): imported without a class.
+NO_CLASS = -1
 
 
 def _idx_label_problem(labels: np.ndarray) -> str | None:
@@ -284,7 +287,11 @@ def import_npz_job(
                 suffix = key[1:]
                 images = load_npz_array(source, key)
                 y = load_npz_array(source, "y" + suffix) if "y" + suffix in keys else None
-                plans.append(_npz_plan(source, key, images, y, class_names, target_names, problems))
+                plans.append(
+                    _npz_plan(
+                        source, key, images, y, class_names, target_names, problems, report.warnings
+                    )
+                )
         except UserFacingError as exc:
             problems.append(Problem(str(source), str(exc)))
     reject_if(report.source, problems)
@@ -380,7 +387,7 @@ def _empty_images(images: np.ndarray) -> str | None:
     return None
 
 
-def _npz_plan(source, key, images, y, class_names, target_names, problems):
+def _npz_plan(source, key, images, y, class_names, target_names, problems, notes):
     where = f"{source} [{key}]"
     if images.ndim not in (3, 4):
         problems.append(Problem(where, f"expected N x H x W (x C) images, got {images.shape}"))
@@ -405,10 +412,36 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems):
             problems.append(Problem(where, f"{len(y)} targets for {len(images)} images"))
             return None
         if y.dtype.kind in "iub" and y.ndim == 1:
-            if class_names is not None and (y.min() < 0 or y.max() >= len(class_names)):
-                problems.append(Problem(where, "class index outside class_names"))
+            known = y[y != NO_CLASS] if y.dtype.kind == "i" else y
+            if known.size and known.min() < 0:
+                k = int(np.flatnonzero(y == known.min())[0])
+                problems.append(
+                    Problem(
+                        where,
+                        f"y{key[1:]}[{k}] is {int(y[k])}: a class index is 0 or more "
+                        f"({NO_CLASS} means no class)",
+                    )
+                )
                 return None
-            labels = [class_names[v] if class_names else str(v) for v in y.tolist()]
+            if class_names is not None and known.size and known.max() >= len(class_names):
+                k = int(np.flatnonzero(y == known.max())[0])
+                problems.append(
+                    Problem(
+                        where,
+                        f"y{key[1:]}[{k}] is {int(y[k])}: class index outside class_names "
+                        f"({len(class_names)} names)",
+                    )
+                )
+                return None
+            labels = [
+                None if v == NO_CLASS else class_names[v] if class_names else str(v)
+                for v in y.tolist()
+            ]
+            unlabelled = labels.count(None)
+            if unlabelled:
+                notes.append(
+                    f"{where}: {unlabelled} item(s) with y = {NO_CLASS} imported without a class"
+                )
         elif y.dtype.kind == "f" and y.ndim in (1, 2):
             values = y.reshape(len(y), -1)
             names = target_names or (
@@ -492,40 +525,3 @@ def export_mnist_job(
 def _idx_bytes(array: np.ndarray) -> bytes:
     header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
     return gzip.compress(header + np.ascontiguousarray(array).tobytes(), compresslevel=6)
-
-
-def export_npz_job(
-    project: Project, out: str | Path, *, filters: Any = None, datapackage: bool = False, **_: Any
-) -> Job[ExportReport]:
-    """``dataset.npz`` with ``x_<split>``/``y_<split>`` (+ ``class_names`` or ``target_names``)."""
-
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
-        labels = sorted({r["label"] for r in rows if r["label"] is not None})
-        target_names = sorted({t for r in rows for t in r["targets"]})
-        arrays: dict[str, np.ndarray] = {}
-        groups = _groups(rows)
-        for n, (split, group) in enumerate(groups.items()):
-            yield Progress(n, len(groups), f"stacking {split or 'all'}")
-            suffix = f"_{split}" if split else ""
-            arrays["x" + suffix] = _stack(project, db, group, "NPZ")
-            if labels:
-                lookup = {c: i for i, c in enumerate(labels)}
-                arrays["y" + suffix] = np.asarray(
-                    [lookup.get(r["label"], -1) for r in group], dtype=np.int64
-                )
-            elif target_names:
-                values = np.asarray(
-                    [[r["targets"].get(t, np.nan) for t in target_names] for r in group]
-                )
-                arrays["y" + suffix] = values[:, 0] if len(target_names) == 1 else values
-        if labels:
-            arrays["class_names"] = np.asarray(labels, dtype=str)
-        elif target_names:
-            arrays["target_names"] = np.asarray(target_names, dtype=str)
-        buffer = io.BytesIO()
-        np.savez_compressed(buffer, **arrays)
-        folder.write_bytes("dataset.npz", buffer.getvalue())
-        # y holds the class labels, or the targets when no item has a label
-        return not_kept(rows, "npz", {"labels", "splits"} | (set() if labels else {"targets"}))
-
-    return run_export(project, "npz", out, write, filters=filters, datapackage=datapackage)
