@@ -138,7 +138,8 @@ def merge_masks(
                 best[take] = votes[take]
     if instances:
         out = ndimage.label(out > 0, structure=np.ones((3, 3), bool))[0]
-        out = out.astype(np.uint16 if out.max(initial=0) > 255 else np.uint8)
+        top = int(out.max(initial=0))  # objects numbered 1..top: never narrowed below it
+        out = out.astype(np.uint8 if top <= 255 else np.uint16 if top <= 65535 else np.uint32)
     return out
 
 
