@@ -60,6 +60,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="leave out the items reviewed as rejected (the report counts them either way)",
     )
     p.add_argument(
+        "--leave-out-unlabelled",
+        action="store_true",
+        help="leave out the items without a class (else an imagefolder or datapackage export "
+        "puts them in unlabelled/, which torchvision's ImageFolder reads as a class)",
+    )
+    p.add_argument(
         "--annotations",
         choices=("item", "every"),
         default="item",
@@ -252,6 +258,7 @@ def run_export(args: argparse.Namespace) -> int:
                 filters=filters,
                 datapackage=args.datapackage,
                 leave_out_rejected=args.leave_out_rejected,
+                leave_out_unlabelled=args.leave_out_unlabelled,
                 annotations=args.annotations,
             )
             report = run_job(job, _progress)

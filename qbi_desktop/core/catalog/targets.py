@@ -256,5 +256,11 @@ def set_value(
 ) -> Change:
     """Check ``text`` against the definition of ``name`` and set it on every item in ``ids``
     (one undoable transaction; empty text or None removes the target)."""
-    value = parse_value(text, definition_of(project, name))
-    return project.set_target(list(ids), name, value, annotator)
+    definition = definition_of(project, name)
+    value = parse_value(text, definition)
+    # what the edit is called (the command's answer, Edit > Undo, the history): the value as
+    # stored, with the definition's decimals (1000.125, never %g's 1000.12)
+    shown = format_value(value, definition) if definition.decimals is not None else repr(value)
+    what = f"clear {name}" if value is None else f"{name} = {shown}"
+    with project.transaction() as tx:
+        return tx.set_target(list(ids), name, value, annotator, what)

@@ -90,6 +90,29 @@ class CocoFile:
     annotations: list[CocoAnnotation] = field(default_factory=list)
 
 
+def results_problem(data: list) -> str:
+    """What a COCO *results* file is (a top-level list of one model's detections, as
+    pycocotools' ``COCO.loadRes`` and COCOeval take them) and what to import instead."""
+    first = data[0]
+    what = (
+        "captions"
+        if "caption" in first
+        else "keypoints"
+        if "keypoints" in first
+        else "segmentations"
+        if "segmentation" in first
+        else "boxes"
+    )
+    scored = " with scores" if "score" in first else ""
+    return (
+        f"a COCO results (detections) file, not a dataset: a list of {len(data)} predicted "
+        f"{what}{scored} (image_id, category_id, ...), without the images and categories they "
+        "refer to; import the dataset's annotation file (instances_*.json: an object with "
+        "'images', 'annotations', 'categories'), the ground truth these results are scored "
+        "against (pycocotools: COCO(annotations).loadRes(results))"
+    )
+
+
 def parse_coco(data: Any, consume: bool = False) -> tuple[CocoFile, list[str]]:
     """The typed content of a parsed COCO file and a list of problems (each naming its place).
     A file that is not a COCO object at all gives one problem and nothing else. ``consume``:
@@ -97,6 +120,8 @@ def parse_coco(data: Any, consume: bool = False) -> tuple[CocoFile, list[str]]:
     and the records are not both held whole."""
     problems: list[str] = []
     out = CocoFile()
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "image_id" in data[0]:
+        return out, [results_problem(data)]
     if not isinstance(data, dict):
         return out, [f"not a COCO file: the top level is {describe(data)}, not an object"]
     if not isinstance(data.get("images"), list):
