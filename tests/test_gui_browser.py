@@ -331,13 +331,14 @@ def test_opening_a_project_widens_a_narrow_browser_so_its_columns_show(
         for c in range(panel.model.columnCount())
         if panel.model.headerData(c, Qt.Orientation.Horizontal) == "Name"
     )
-    # the thumbnail, label and suggestion show whole, the ID (after them) begins in view; the
-    # name follows (its start is in view once the dock is a little wider)
-    for column in (0, COL_LABEL, COL_SUGGESTED):
+    # the thumbnail and the label (or the suggested class, shown in the Label column) show
+    # whole, the name (after them) shows at least 80 px; the Suggested column and the ID follow
+    for column in (0, COL_LABEL):
         right = header.sectionViewportPosition(column) + header.sectionSize(column)
         assert right <= table.viewport().width()
-    assert header.sectionViewportPosition(1) + 30 <= table.viewport().width()
-    assert header.visualIndex(name) == header.visualIndex(1) + 1
+    assert header.sectionViewportPosition(name) + 80 <= table.viewport().width()
+    assert header.visualIndex(name) == header.visualIndex(COL_LABEL) + 1
+    assert header.visualIndex(COL_SUGGESTED) == header.visualIndex(name) + 1
     # a width the user chose beyond the default is kept when another project opens
     main_window.resizeDocks([dock], [700], Qt.Orientation.Horizontal)
     qtbot.waitUntil(lambda: dock.width() >= 690)

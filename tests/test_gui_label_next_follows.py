@@ -31,7 +31,7 @@ def all_labelled(qtbot, main_window, tmp_path):
     suggest = panel.suggestions
     qtbot.waitUntil(lambda: suggest.table is not None and not suggest.table.pending, timeout=30000)
     assert suggest.table.unlabelled == 0
-    qtbot.waitUntil(lambda: "remaining 0" in suggest.counter_text(), timeout=5000)
+    qtbot.waitUntil(lambda: f"{N:,} / {N:,} labelled" in suggest.counter_text(), timeout=5000)
     return main_window, panel, suggest, ids
 
 
@@ -53,9 +53,11 @@ def _select_rows(panel, first: int, count: int) -> list[int]:
 
 
 def _counts(suggest) -> tuple[int, int]:
-    found = re.search(r"labelled ([\d,]+) / remaining ([\d,]+)", suggest.counter_text())
+    # "12 / 27 labelled": (labelled, remaining)
+    found = re.search(r"([\d,]+) / ([\d,]+) labelled", suggest.counter_text())
     assert found, suggest.counter_text()
-    return tuple(int(g.replace(",", "")) for g in found.groups())
+    labelled, total = (int(g.replace(",", "")) for g in found.groups())
+    return labelled, total - labelled
 
 
 def _counts_after_edit(qtbot, suggest) -> tuple[int, int]:

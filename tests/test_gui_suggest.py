@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
-from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED
+from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_NAME, COL_SUGGESTED
 
 N, LABELLED = 300, 40
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
@@ -55,7 +55,8 @@ def test_unlabelled_items_show_a_suggestion_and_enter_accepts_it_and_moves_on(qt
     window, panel, suggest, root, ids, truth = labelling
     model = panel.model
     header = panel.table.horizontalHeader()
-    assert header.visualIndex(COL_SUGGESTED) == header.visualIndex(COL_LABEL) + 1
+    # after the name (the Label column shows an unlabelled item's suggestion itself)
+    assert header.visualIndex(COL_SUGGESTED) == header.visualIndex(COL_NAME) + 1
     assert model.headerData(COL_SUGGESTED, Qt.Orientation.Horizontal) == "Suggested"
     # labelled rows show none, unlabelled ones a class and a confidence
     assert model.data(model.index(model.row_of(ids[0]), COL_SUGGESTED)) is None
@@ -117,7 +118,7 @@ def test_a_number_key_overrides_and_enter_on_a_labelled_item_opens_it(qtbot, lab
 def test_label_next_orders_by_the_model_and_follows_new_labels(qtbot, labelling):
     window, panel, suggest, root, ids, truth = labelling
     model = panel.model
-    assert "labelled 40 / remaining 260" in suggest.counter_text()
+    assert "40 / 300 labelled" in suggest.counter_text()
     suggest.queue_box.click()
     assert suggest.queue_on
     table = suggest.table
@@ -144,7 +145,7 @@ def test_label_next_orders_by_the_model_and_follows_new_labels(qtbot, labelling)
     assert len(labelled_now) == 10 and shown[0] in labelled_now
     assert not labelled_now & set(model.ids.tolist())  # they have left the queue
     assert model.ids[0] == current
-    assert "labelled 50 / remaining 250" in suggest.counter_text()
+    assert "50 / 300 labelled" in suggest.counter_text()
     assert "of the last 10" in suggest.counter_text()
 
 
@@ -274,10 +275,11 @@ def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
         _key(qtbot, table, Qt.Key.Key_0 + int(truth[LABELLED + i]))
     QApplication.processEvents()
     visible = table.viewport().width()
-    for column in (0, COL_LABEL, COL_SUGGESTED):  # the thumbnail did not slide out either
+    for column in (0, COL_LABEL):  # the thumbnail did not slide out either
         left = table.columnViewportPosition(column)
         assert 0 <= left and left + table.columnWidth(column) <= visible, (column, left, visible)
-    # the counter under the table: labelled / remaining beside the switch, how often the
+    assert table.columnViewportPosition(COL_NAME) + 80 <= visible  # the name shows too
+    # the counter under the table: "N / total labelled" beside the switch, how often the
     # suggestions were right on a line of its own, the dock's whole width, read whole; each line
     # fits its width and says so with "…" when it is cut (the whole text is the tooltip)
     qtbot.waitUntil(lambda: "of the last 3" in suggest.counter_text(), timeout=5000)
@@ -287,7 +289,8 @@ def test_while_labelling_the_label_and_suggestion_show_in_the_docked_browser(
         assert label.fontMetrics().horizontalAdvance(shown) <= label.width()
         assert shown == whole or shown.endswith("…")
         assert whole in label.toolTip()
-    assert suggest.counter.text().startswith("labelled ") and "remaining" in suggest.counter.text()
+    assert re.fullmatch(r"\d+ / \d+ labelled", suggest.counter.text())
+    assert QLabel.text(suggest.counter) == suggest.counter.text()  # whole, not cut
     assert re.match(r"suggestions right \d+ % of the last 3", QLabel.text(suggest.counter_detail))
     # a column out of view is still scrolled to (F2 types a target in the last columns)
     far = table.model().index(table.currentIndex().row(), 12)

@@ -32,7 +32,7 @@ def test_first_labels_typed_in_an_unlabelled_project_bring_suggestions(
         panel.table.setFocus()
         QApplication.processEvents()
         qtbot.keyClick(panel.table, getattr(Qt.Key, f"Key_{truth[i]}"))
-    qtbot.waitUntil(lambda: "labelled 30 / remaining 170" in suggest.counter_text(), timeout=10000)
+    qtbot.waitUntil(lambda: "30 / 200 labelled" in suggest.counter_text(), timeout=10000)
     assert "at least two classes" not in suggest.counter_text()
     unlabelled = ids[30:]
     qtbot.waitUntil(lambda: suggest.suggestion_for(unlabelled[0]) is not None, timeout=10000)

@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover
 from qbi_desktop.core.catalog import open_project
 from qbi_desktop.core.formats import import_job
 from qbi_desktop.core.jobs import run_job
-from qbi_desktop.gui.docks.browser_model import COL_SUGGESTED
+from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED
 from qbi_desktop.gui.docks.browser_suggest import CHILD_NICE
 
 N, LABELLED = 300, 40
@@ -63,14 +63,19 @@ def _settled(qtbot, window) -> None:
         qtbot.wait(50)
 
 
-def test_a_new_model_snapshot_repaints_only_the_suggested_cells_in_view(qtbot, labelling):
+def test_a_new_model_snapshot_repaints_only_the_cells_showing_suggestions(qtbot, labelling):
     window, panel, suggest, ids = labelling
     table = panel.table
     row = panel.model.row_of(ids[LABELLED + 5])
     table.setCurrentIndex(panel.model.index(row, 1))
-    x = table.columnViewportPosition(COL_SUGGESTED)
-    width, viewport = table.columnWidth(COL_SUGGESTED), table.viewport()
-    assert 0 <= x and x + width <= viewport.width()  # the column is in view, as docked
+    viewport = table.viewport()
+    # the suggestion shows in the Label column (and in the Suggested one, after the name)
+    x = table.columnViewportPosition(COL_LABEL)
+    assert 0 <= x and x + table.columnWidth(COL_LABEL) <= viewport.width()  # in view, docked
+    column = QRegion()
+    for shown_in in (COL_LABEL, COL_SUGGESTED):
+        left, width = table.columnViewportPosition(shown_in), table.columnWidth(shown_in)
+        column = column.united(QRegion(QRect(left, 0, width, viewport.height())))
     _settled(qtbot, window)
     paints = Paints(viewport)
     paints.on = True
@@ -82,10 +87,9 @@ def test_a_new_model_snapshot_repaints_only_the_suggested_cells_in_view(qtbot, l
     painted = QRegion()
     for region in paints.regions[viewport]:
         painted = painted.united(region)
-    column = QRegion(QRect(x, 0, width, viewport.height()))
     assert not painted.isEmpty()  # the cells were drawn again, with the new model's words
     assert painted.subtracted(column).isEmpty(), (
-        f"repainted {painted.boundingRect()} of the viewport, beyond the Suggested column "
+        f"repainted {painted.boundingRect()} of the viewport, beyond the suggestions' columns "
         f"{column.boundingRect()}"
     )
     shown = panel.model.index(row, COL_SUGGESTED).data(Qt.ItemDataRole.ToolTipRole)
@@ -112,7 +116,7 @@ def test_label_keys_do_not_lay_the_panel_out_again(qtbot, labelling):
     qtbot.wait(400)  # the counter's refresh too (at most every 250 ms)
     _settled(qtbot, window)
     paints.on = False
-    assert "labelled 48" in suggest.counter_text()
+    assert "48 / 300 labelled" in suggest.counter_text()
     # the detail line's and the counter's new text stayed in their own lines: no relayout
     # of the panel, whose tab widget then repaints the whole tab (tab bar, table frame,
     # header, scroll bars) at every key

@@ -71,7 +71,7 @@ from qbi_desktop.gui.docks.browser_model import (
 from qbi_desktop.gui.docks.browser_open import BrowserOpening
 from qbi_desktop.gui.docks.browser_project import NO_PROJECT, BrowserProject
 from qbi_desktop.gui.docks.browser_repair import BrowserRepair
-from qbi_desktop.gui.docks.browser_table import ItemTable
+from qbi_desktop.gui.docks.browser_table import LABEL_WIDTH, ItemTable, LabelDelegate
 from qbi_desktop.gui.docks.browser_tabs import BrowserTabs, montage_array  # noqa: F401 (API)
 from qbi_desktop.gui.docks.browser_targets import BrowserTargets
 from qbi_desktop.gui.docks.browser_thumbs import ThumbnailDelegate
@@ -169,6 +169,8 @@ class BrowserPanel(
             "class (also /); Backspace clear the label; A accept, R reject, F flag for editing; "
             "Enter opens the item (on the Targets column: types the target, as F2 does)"
         )
+        # the list reads from its first class (not scrolled to its end) unless being typed in
+        self.classes_edit.textChanged.connect(self._classes_from_start)
         self.classes_edit.returnPressed.connect(self.classes_entered)  # before editingFinished
         self.classes_edit.editingFinished.connect(self._classes_edited)
 
@@ -201,10 +203,13 @@ class BrowserPanel(
             # never narrower than its title and the sort arrow
             hh.resizeSection(col, max(width, titles.horizontalAdvance(title) + 26))
         hh.setStretchLastSection(True)
-        # labelling in a ~280 px dock: the picture, its label (and the suggestion, placed after
-        # it by browser_suggest) come first, then the ID (the row's current cell: its left edge
-        # in view keeps the view from scrolling sideways) and the name
+        # labelling in a ~280 px dock (a laptop's): the picture, its label (or its suggested
+        # class, LabelDelegate) and the name come first, then the Suggested column (placed after
+        # the name by browser_suggest, for sorting and wider docks) and the ID
+        hh.resizeSection(COL_LABEL, LABEL_WIDTH)
+        self.table.setItemDelegateForColumn(COL_LABEL, LabelDelegate(self.table))
         hh.moveSection(hh.visualIndex(COL_LABEL), hh.visualIndex(COL_THUMB) + 1)
+        hh.moveSection(hh.visualIndex(COL_NAME), hh.visualIndex(COL_LABEL) + 1)
         # a double-click on the Targets cell types a value there instead
         self.table.doubleClicked.connect(
             lambda index: index.column() == COL_TARGETS or self.open_item(index.row())
@@ -272,10 +277,14 @@ class BrowserPanel(
             w.setMinimumContentsLength(6)
         self.name_filter.setMinimumWidth(60)
         names = QHBoxLayout()
+        # their own spacing: the grid's (-1, its two spacings differ) left none, and "Classes"
+        # ran into the class list ("Classeseference,plate,…")
+        names.setSpacing(6)
         names.addWidget(self.name_filter, 1)
         names.addWidget(self.duplicates_only)
         filters.addLayout(names, 3, 0, 1, 2)
         classes = QHBoxLayout()
+        classes.setSpacing(6)
         classes.addWidget(QLabel("Classes"))
         classes.addWidget(self.classes_edit, 1)
         classes.addWidget(self.count_label)
@@ -306,6 +315,10 @@ class BrowserPanel(
         layout.addWidget(self.tabs, 1)
         self.setMinimumWidth(280)
         self._show_filter_state()
+
+    def _classes_from_start(self, _text: str = "") -> None:
+        if not self.classes_edit.hasFocus():
+            self.classes_edit.setCursorPosition(0)
 
     def _selection_changed(self, *_args) -> None:
         if self.tabs.currentWidget() is self.montage:

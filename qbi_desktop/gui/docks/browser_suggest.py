@@ -64,7 +64,7 @@ from qbi_desktop.gui.docks.browser_label_next import (
     has_id,
     scored,
 )
-from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_SUGGESTED, COLUMNS
+from qbi_desktop.gui.docks.browser_model import COL_LABEL, COL_NAME, COL_SUGGESTED, COLUMNS
 from qbi_desktop.gui.elided_label import ElidedLabel
 from qbi_desktop.gui.steady_line import SteadyLine
 
@@ -150,7 +150,7 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             self.model_actions[key] = action
         self.model_button.setMenu(self.model_menu)
         self._show_model("knn")
-        # beside the switch: labelled / remaining (cut with "…" in a laptop's ~280 px dock,
+        # beside the switch: "12 / 27 labelled" (cut with "…" in a laptop's ~280 px dock,
         # the whole text is the tooltip); under it, the dock's whole width: how often the
         # suggestions were right and what is still being read. Two lines, not three: the
         # table keeps its six thumbnail rows on a 1366x768 screen
@@ -174,7 +174,9 @@ class BrowserSuggestions(LabelNextQueue, QObject):
         layout.insertWidget(layout.indexOf(panel.detail_line), self.bar)
 
         header = panel.table.horizontalHeader()
-        header.moveSection(header.visualIndex(COL_SUGGESTED), header.visualIndex(COL_LABEL) + 1)
+        # after the name: the Label column shows an unlabelled item's suggestion already
+        # (LabelDelegate); this column sorts by it (Label next) and shows it in wider docks
+        header.moveSection(header.visualIndex(COL_SUGGESTED), header.visualIndex(COL_NAME) + 1)
         header.resizeSection(COL_SUGGESTED, 90)
         # sorting by another column ends "Label next" (after the view's own sort: reload again)
         header.sortIndicatorChanged.connect(
@@ -369,12 +371,16 @@ class BrowserSuggestions(LabelNextQueue, QObject):
         (every column of every row in view, each cell asking ~7 roles), even for a column
         scrolled out of sight. The cells out of view read the snapshot when they scroll in."""
         table = self.panel.table
-        if table.isColumnHidden(COL_SUGGESTED) or not self.model.rowCount():
+        if not self.model.rowCount():
             return
-        x, width = table.columnViewportPosition(COL_SUGGESTED), table.columnWidth(COL_SUGGESTED)
         viewport = table.viewport()
-        if x + width > 0 and x < viewport.width():
-            viewport.update(QRect(x, 0, width, viewport.height()))
+        # the Suggested column, and the Label column that shows the same words (LabelDelegate)
+        for column in (COL_LABEL, COL_SUGGESTED):
+            if table.isColumnHidden(column):
+                continue
+            x, width = table.columnViewportPosition(column), table.columnWidth(column)
+            if x + width > 0 and x < viewport.width():
+                viewport.update(QRect(x, 0, width, viewport.height()))
 
     def _failed(self, generation: int, message: str) -> None:
         if generation == self.generation:
@@ -400,7 +406,7 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             return
         counts = self._catalog_counts()
         if t is None:
-            start = "" if counts is None else f"labelled {counts[0]:,} / remaining {counts[1]:,}"
+            start = "" if counts is None else _counted(*counts)
             self._set_counter(start, "Suggestions: reading the labels…")
             return
         if self.hidden():
@@ -412,7 +418,7 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             return
         # the catalog's counts as they are now; the snapshot's may be a few edits behind
         labelled, unlabelled = counts if counts is not None else (t.labelled, t.unlabelled)
-        counted = f"labelled {labelled:,} / remaining {unlabelled:,}"
+        counted = _counted(labelled, unlabelled)
         parts = []
         acc = self.accuracy.value
         if acc is not None:
@@ -544,3 +550,9 @@ class BrowserSuggestions(LabelNextQueue, QObject):
         self.window.statusBar().showMessage(f"1 item(s): {change.what}", 3000)
         panel._advance(row)
         return True
+
+
+def _counted(labelled: int, unlabelled: int) -> str:
+    """The counter's first line: short enough to fit beside the switch in a laptop's dock
+    ("labelled 12 / remaining 15" was cut to "labelled 12 / remainin…")."""
+    return f"{labelled:,} / {labelled + unlabelled:,} labelled"

@@ -6,14 +6,42 @@ current cell's column (ID, Name) often sticks out a little on the right. Qt scro
 show the whole cell at every row change, and scrolls by whole columns: the thumbnail - the thing
 being labelled - slid out of view at the first key press. A cell whose left edge is in view is
 shown as it is; one out of view (the Targets column reached with F2) is still scrolled to.
+
+The Label column shows an unlabelled item's suggested class (in the suggestion's colour, in
+italics; :class:`LabelDelegate`): an item has a label or a suggestion, never both, so the two
+share a column in a narrow dock and the Name stays in view beside them.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QTimer
-from PySide6.QtWidgets import QAbstractItemView, QTableView
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+from PySide6.QtGui import QBrush, QPalette
+from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QTableView
 
-from qbi_desktop.gui.docks.browser_model import COL_LABEL
+from qbi_desktop.gui.docks.browser_model import COL_ID, COL_LABEL, COL_SUGGESTED
+
+#: the Label column's width: "calibration", "reference" and a suggestion's class read whole
+LABEL_WIDTH = 96
+
+
+class LabelDelegate(QStyledItemDelegate):
+    """The Label column: the label, or (for an unlabelled item) the Suggested column's class
+    and confidence, in that column's colour and in italics: a guess, not a label."""
+
+    def initStyleOption(self, option, index) -> None:  # noqa: N802 (Qt's name)
+        super().initStyleOption(option, index)
+        if option.text or not index.isValid():
+            return
+        suggested = index.siblingAtColumn(COL_SUGGESTED)
+        text = suggested.data(Qt.ItemDataRole.DisplayRole)
+        if not text:
+            return
+        option.text = str(text)
+        option.features |= option.ViewItemFeature.HasDisplay
+        option.font.setItalic(True)
+        brush = suggested.data(Qt.ItemDataRole.ForegroundRole)
+        if isinstance(brush, QBrush) and not option.state & QStyle.StateFlag.State_Selected:
+            option.palette.setBrush(QPalette.ColorRole.Text, brush)
 
 
 class ItemTable(QTableView):
@@ -37,8 +65,10 @@ class ItemTable(QTableView):
         keep = bar.value()
         left = self.columnViewportPosition(index.column()) if index.isValid() else -1
         super().scrollTo(index, hint)
-        if 0 <= left < self.viewport().width():
-            bar.setValue(keep)  # its left edge was in view: only the rows move
+        # its left edge was in view, or it is the ID (the row's current cell when a project
+        # opens or an item is chosen, last in the row): only the rows move
+        if 0 <= left < self.viewport().width() or (index.isValid() and index.column() == COL_ID):
+            bar.setValue(keep)
 
     def closeEditor(self, editor, hint) -> None:  # noqa: N802 (Qt API)
         super().closeEditor(editor, hint)
