@@ -28,7 +28,7 @@ LEVELS_HEIGHT = 320  # histogram, min/max, percentiles, colour map, options
 # What the Browser keeps of the left column when it is in front (filters folded out and a
 # dozen rows); Levels gets the rest up to LEVELS_HEIGHT, never less than all its controls.
 BROWSER_ROOM = 560
-TASKS_HEIGHT = 110
+TASKS_HEIGHT = 160  # a task or two and three lines of the log
 
 IMAGE_PAGE = "image"
 
@@ -193,21 +193,50 @@ def _follow_left_tabs(window) -> None:
         levels = docks["levels"]
         if not visible or window.dockWidgetArea(docks[name]) != window.dockWidgetArea(levels):
             return
-        if name == "browser":  # the panel's least height plus the dock's title
-            panel = levels.widget()
-            least = panel.widget().minimumSizeHint().height() + levels.height()
-            least -= panel.viewport().height() - 2
-            spare = docks["browser"].height() + levels.height() - BROWSER_ROOM
-            height = max(least, min(LEVELS_HEIGHT, spare))
-        else:
-            height = LEVELS_HEIGHT
-        # After the tab switch is laid out: a resize during it is undone by the layout.
-        QTimer.singleShot(
-            0, lambda: window.resizeDocks([levels], [height], Qt.Orientation.Vertical)
-        )
+        # Measured after the tab switch is laid out (a resize during it is undone by the
+        # layout, and sizes read during it are stale: a restored layout lost ~15 px of Levels
+        # at every restart until its last row was cut and both scroll bars showed).
+        QTimer.singleShot(0, lambda: _size_levels(window, name))
 
     docks["browser"].visibilityChanged.connect(lambda v: front("browser", v))
     docks["files"].visibilityChanged.connect(lambda v: front("files", v))
+
+    # floating, it is the user's to size; docked again beside the Browser, its least again
+    def floated(floating: bool) -> None:
+        if floating:
+            docks["levels"].setMinimumHeight(0)
+        else:
+            QTimer.singleShot(0, lambda: _size_levels(window, "browser"))
+
+    docks["levels"].topLevelChanged.connect(floated)
+
+
+def levels_least_height(window) -> int:
+    """The Levels dock's height that shows all of its panel without scrolling."""
+    levels = window.docks["levels"]
+    area = levels.widget()
+    # the title bar above the panel (its position: stable while a resize is pending) and the
+    # scroll area's frame, with a pixel of slack each side
+    overhead = area.y() + 2 * area.frameWidth() + 2
+    return area.widget().minimumSizeHint().height() + overhead
+
+
+def _size_levels(window, name: str) -> None:
+    docks = window.docks
+    levels = docks["levels"]
+    if window.dockWidgetArea(docks[name]) != window.dockWidgetArea(levels):
+        return
+    least = levels_least_height(window)
+    # never less while docked: the Browser's panel grows when a project opens (the target
+    # row, the suggestions' lines) and the column took that from Levels, under its last row
+    levels.setMinimumHeight(0 if levels.isFloating() else least)
+    if name == "browser":
+        spare = docks["browser"].height() + levels.height() - BROWSER_ROOM
+        height = max(least, min(LEVELS_HEIGHT, spare))
+    else:
+        height = max(least, LEVELS_HEIGHT)
+    if height != levels.height():
+        window.resizeDocks([levels], [height], Qt.Orientation.Vertical)
 
 
 def size_default_layout(window, width: int | None = None) -> None:

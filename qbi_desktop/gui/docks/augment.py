@@ -84,6 +84,7 @@ CORRECTED_NOTE = (
 DEBOUNCE_MS = 30
 PREVIEW_MIN_SIDE = 128
 PREVIEW_MAX_SIDE = 256
+CONTROLS_SHARE = 56  # per cent of a tall panel for the controls, the rest the preview
 
 
 class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
@@ -328,9 +329,10 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
                 side = max(self.scroll.widget().sizeHint().width() + 20, 430)
                 self.splitter.setSizes([side, max(1, self.width() - side)])
             else:
-                # the controls get half: a docked panel is short, and a preview that leaves
-                # fewer than three rows of controls visible cannot be steered
-                self.splitter.setSizes([self.height() // 2, self.height() - self.height() // 2])
+                # the controls get a little more than half: a docked panel is short, and a
+                # preview that leaves few rows of controls visible cannot be steered
+                controls = self.height() * CONTROLS_SHARE // 100
+                self.splitter.setSizes([controls, self.height() - controls])
 
     def _dock_visible(self) -> bool:
         dock = self.window.docks.get("augment")

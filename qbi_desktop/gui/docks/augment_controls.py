@@ -137,6 +137,7 @@ class OptionsForm(QWidget):
         self.groups: dict[str, QGroupBox] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
         forms: dict[str, QFormLayout] = {}
         kinds = [k for k in KIND_ORDER if any(s.kind == k for s in SPECS)]
         kinds += sorted({s.kind for s in SPECS} - set(kinds))
@@ -145,6 +146,8 @@ class OptionsForm(QWidget):
             form = QFormLayout(box)
             form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
             form.setContentsMargins(6, 4, 6, 4)
+            # rows close together: the docked controls area of a laptop shows two more of them
+            form.setVerticalSpacing(3)
             if kind in KIND_NOTES:
                 note = QLabel(KIND_NOTES[kind])
                 note.setWordWrap(True)

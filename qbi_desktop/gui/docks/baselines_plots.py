@@ -449,7 +449,9 @@ class Gallery(QWidget):
         self.list = QListWidget()
         self.list.setViewMode(QListView.ViewMode.IconMode)
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setGridSize(QSize(THUMB + 26, THUMB + 34))
+        # as narrow as a caption ("true 4" / "pred 9"): three thumbnails side by side in the
+        # ~260 px beside a laptop's confusion matrix (two, and a row and a half, before)
+        self.list.setGridSize(QSize(THUMB + 6, THUMB + 34))
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -458,13 +460,19 @@ class Gallery(QWidget):
         self.list.itemActivated.connect(
             lambda item: self.open_requested.emit(int(item.data(Qt.ItemDataRole.UserRole)))
         )
+        # the title has the whole width (beside the button it wrapped to four lines), the
+        # button goes under it, at the right, when there is a project's cell to list
         top = QHBoxLayout()
-        top.addWidget(self.title, 1)
+        top.setContentsMargins(0, 0, 0, 0)
+        top.addStretch(1)
         top.addWidget(self.browse_button)
+        self.button_row = QWidget()
+        self.button_row.setLayout(top)  # no height while its button is hidden
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        layout.addLayout(top)
+        layout.addWidget(self.title)
+        layout.addWidget(self.button_row)
         layout.addWidget(self.list, 1)
         self.indices: list[int] = []
 

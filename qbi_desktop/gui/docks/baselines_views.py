@@ -164,8 +164,9 @@ class ResultView(QWidget):
         right = QSplitter(Qt.Orientation.Vertical)
         right.addWidget(self.bars)
         right.addWidget(self.gallery)
-        right.setStretchFactor(0, 1)
-        right.setStretchFactor(1, 1)
+        # the cell's images get the larger share: they are what a click on the matrix is for
+        right.setStretchFactor(0, 2)
+        right.setStretchFactor(1, 3)
         self.class_page = QSplitter(Qt.Orientation.Horizontal)
         self.class_page.addWidget(self.heatmap)
         self.class_page.addWidget(right)

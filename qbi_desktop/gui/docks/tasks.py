@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 from qbi_desktop.gui.progress_bar import ProgressBar
 from qbi_desktop.gui.workers import Task, TaskManager
 
+LOG_LINES = 3  # the log pane's least height, in lines
+
 
 class _LogBridge(QObject):
     line = Signal(str)
@@ -54,17 +56,40 @@ class TasksPanel(QWidget):
         header.setSectionResizeMode(3, QHeaderView.ResizeMode.ResizeToContents)
         self.log_view = QPlainTextEdit(readOnly=True)
         self.log_view.setMaximumBlockCount(5000)
+        # at least the header and a task's row, and LOG_LINES lines of the log: a pane of a
+        # line and a half showed half of an older message rather than the newest one
+        rows = self.table.horizontalHeader().sizeHint().height()
+        rows += self.table.verticalHeader().defaultSectionSize() + 2 * self.table.frameWidth()
+        self.table.setMinimumHeight(rows + 8)
+        margin = 2 * (self.log_view.frameWidth() + self.log_view.document().documentMargin())
+        line = self.log_view.fontMetrics().lineSpacing()
+        self.log_view.setMinimumHeight(int(LOG_LINES * line + margin))
         splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
         splitter.addWidget(self.table)
         splitter.addWidget(self.log_view)
+        self.splitter = splitter
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(splitter)
         self._rows: dict[int, Task] = {}
+        self._following = True  # the log shows its newest line
+        bar = self.log_view.verticalScrollBar()
+        bar.valueChanged.connect(self._log_scrolled)
+        bar.rangeChanged.connect(self._log_range_changed)
         manager.task_added.connect(self._add_task)
 
     def append_log(self, line: str) -> None:
         self.log_view.appendPlainText(line)
+
+    def _log_scrolled(self, value: int) -> None:
+        self._following = value >= self.log_view.verticalScrollBar().maximum() - 1
+
+    def _log_range_changed(self, _low: int, high: int) -> None:
+        # a line added, the pane resized or re-wrapped: the newest line stays in view unless
+        # the user scrolled up to read an older one
+        if self._following:
+            self.log_view.verticalScrollBar().setValue(high)
 
     def _add_task(self, task: Task) -> None:
         if self.table.rowCount() >= 200:

@@ -67,6 +67,10 @@ class DocksMixin:
         self.resizeDocks([self.docks["files"]], [220], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["levels"]], [340], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["tasks"]], [150], Qt.Orientation.Vertical)
+        # never squeezed below a task's row and the log's least lines (a layout saved with a
+        # lower dock showed a line and a half of the log, often not the newest)
+        tasks_area = self.docks["tasks"].widget()
+        tasks_area.setMinimumHeight(self.tasks_panel.minimumSizeHint().height())
         self.log_handler = QtLogHandler()
         self.log_handler.bridge.line.connect(self.tasks_panel.append_log)
         logging.getLogger("qbi_desktop").addHandler(self.log_handler)
