@@ -1,4 +1,5 @@
-"""Help menu: the keyboard shortcuts the app defines (read from its actions), and the README.
+"""Help menu: the keyboard shortcuts the app defines (read from its actions), and the user's
+guide made of the README (its user sections first, how to install last).
 
 The shortcut list is generated from the window's QActions (menu actions, with the menu they sit
 in) and the panels' QShortcuts (with the dock they work in), so it never goes stale. A panel
@@ -17,7 +18,7 @@ from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -26,7 +27,10 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QHeaderView,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QMenu,
+    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -236,19 +240,150 @@ def _without_images(markdown: str) -> str:
     return re.sub(r"^\s*!\[[^\]]*\]\([^)]*\)\s*$", "", markdown, flags=re.M)
 
 
+# -- the user's guide --------------------------------------------------------------------------
+FIRST_STEPS = """## First steps
+
+The window has the **image canvas** in the middle and panels (docks) around it:
+
+- **Dataset Browser** (left, with **Files**): the items of a project as thumbnails with their
+  label, name and suggested class; filters, Montage and Balance tabs.
+  **Files** lists the images open in the viewer.
+- **Levels / Histogram** (left, with **Info**): window/level on the histogram, colour map,
+  percentiles. **Info** shows the image's metadata.
+- **Annotate, Spots, Augment, Simulate, Baselines, Radiography** (right, one tab each):
+  painting masks and boxes, reviewing proposed spots, the augmentation preview, simulated data,
+  baseline models, and radiograph normalisation.
+- **Tasks / Log** (under the canvas): every background job with its progress and Cancel.
+
+A first hour:
+
+1. Look around with the demo: File ▸ Open Demo, or `qbi-desktop --demo`.
+2. Open your own images: File ▸ Open (Ctrl+O), or drag them onto the window.
+3. Make a dataset: Dataset ▸ New Project…, then Dataset ▸ Import… a folder of images
+   (one sub-folder per class, or a sheet, COCO, labelme, MNIST IDX, NPZ…).
+4. Label in the Browser: type the class names in its Filters ▸ Classes field, then keys 0–9
+   give an item the class at that position; Enter accepts a suggested class.
+5. Paint masks or draw boxes in the Annotate panel; Ctrl+S saves the mask.
+6. Split (Dataset ▸ Split…), run a baseline in the Baselines panel, and export.
+
+Help ▸ Keyboard Shortcuts (Ctrl+/) lists every key; the most used are in the next section.
+"""
+# README sections shown after the user's sections (how to install), and the ones left out (for
+# developers: the code's layout, benchmarks)
+GUIDE_LAST = ("Install and run", "Installing the packaged app")
+GUIDE_LEFT_OUT = ("Layout of the code", "Benchmarks")
+
+
+def _sections(markdown: str) -> tuple[str, list[tuple[str, str]]]:
+    """The text before the first "## " heading and the (title, text) of each "## " section."""
+    intro, sections = [], []
+    fenced = False
+    for line in markdown.splitlines(keepends=True):
+        if line.lstrip().startswith("```"):
+            fenced = not fenced
+        if not fenced and line.startswith("## "):
+            sections.append((line[3:].strip(), [line]))
+        elif sections:
+            sections[-1][1].append(line)
+        else:
+            intro.append(line)
+    return "".join(intro), [(title, "".join(text)) for title, text in sections]
+
+
+def shortcut_markdown(window) -> str:
+    """The window's shortcuts (as Help ▸ Keyboard Shortcuts lists them) as a Markdown table."""
+    rows = shortcut_rows(window)
+    if not rows:
+        return ""
+    lines = ["## Keyboard shortcuts", "", "| where | what | keys |", "|---|---|---|"]
+    for where, what, keys in rows:
+        cells = (c.replace("|", "\\|") for c in (where, what, keys))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def guide_markdown(readme: str, shortcuts: str = "") -> str:
+    """The help's text: the README's introduction, the first steps, the shortcuts, the README's
+    user sections; how to install at the end; the developers' sections left out."""
+    intro, sections = _sections(_without_images(readme))
+
+    def among(title: str, titles: tuple[str, ...]) -> bool:  # "Install and run (two commands)"
+        return title.startswith(titles)
+
+    user = [text for title, text in sections if not among(title, GUIDE_LAST + GUIDE_LEFT_OUT)]
+    last = [text for title, text in sections if among(title, GUIDE_LAST)]
+    parts = [intro.rstrip() + "\n", FIRST_STEPS]
+    if shortcuts:
+        parts.append(shortcuts)
+    return "\n".join(parts + user + last)
+
+
+def _wrap_code(document) -> None:
+    """Code blocks wrap at the window's edge (they scrolled the whole text sideways)."""
+    block = document.begin()
+    while block.isValid():
+        fmt = block.blockFormat()
+        if fmt.nonBreakableLines():
+            fmt.setNonBreakableLines(False)
+            QTextCursor(block).setBlockFormat(fmt)
+        block = block.next()
+
+
 class ReadmeDialog(QDialog):
-    """Help > QBI Desktop Help: the README rendered."""
+    """Help > QBI Desktop Help: the user's guide (:func:`guide_markdown`) with its contents
+    beside it; a click on a title goes to that section."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("QBI Desktop Help")
         self.browser = QTextBrowser()
         self.browser.setOpenExternalLinks(True)
-        self.browser.setMarkdown(_without_images(readme_text()))
+        self.browser.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
+        shortcuts = ""
+        if parent is not None and hasattr(parent, "menuBar") and hasattr(parent, "canvas"):
+            shortcuts = shortcut_markdown(parent)
+        self.browser.setMarkdown(guide_markdown(readme_text(), shortcuts))
+        _wrap_code(self.browser.document())
+        self.contents = QListWidget()
+        self.contents.setToolTip("Contents: click a title to go to its section")
+        self._headings: list[int] = []  # block numbers of the sections' titles
+        block = self.browser.document().begin()
+        while block.isValid():
+            level = block.blockFormat().headingLevel()
+            if level in (1, 2) and block.text().strip():
+                item = QListWidgetItem(block.text().strip())
+                if level == 1:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
+                self.contents.addItem(item)
+                self._headings.append(block.blockNumber())
+            block = block.next()
+        self.contents.currentRowChanged.connect(self.go_to_section)
+        self.contents.setMaximumWidth(260)
+        self.contents.setWordWrap(True)  # long titles on two lines, not scrolled sideways
+        self.contents.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.contents)
+        splitter.addWidget(self.browser)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([210, 700])
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.browser, 1)
+        layout.addWidget(splitter, 1)
         layout.addWidget(buttons)
-        self.resize(820, 680)
+        self.resize(920, 680)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
+
+    def section_titles(self) -> list[str]:
+        return [self.contents.item(i).text() for i in range(self.contents.count())]
+
+    def go_to_section(self, row: int) -> None:
+        """Scroll the text so that section ``row``'s title is at the top."""
+        if not 0 <= row < len(self._headings):
+            return
+        document = self.browser.document()
+        block = document.findBlockByNumber(self._headings[row])
+        top = document.documentLayout().blockBoundingRect(block).top()
+        self.browser.verticalScrollBar().setValue(int(top))
