@@ -35,6 +35,7 @@ from qbi_desktop.gui.window.persistence import LAYOUT_VERSION, PersistenceMixin
 from qbi_desktop.gui.window.settle import SettleMixin
 from qbi_desktop.gui.window.slice_bar import SliceBar
 from qbi_desktop.gui.window.status import StatusMixin
+from qbi_desktop.gui.window.title import TitleMixin
 from qbi_desktop.gui.window_input import WindowInput
 from qbi_desktop.gui.workers import Task, TaskManager
 
@@ -60,6 +61,7 @@ class MainWindow(
     StatusMixin,
     DocksMixin,
     SettleMixin,
+    TitleMixin,
     QMainWindow,
 ):
     document_shown = Signal(object)  # ImageDocument, after its first frame is set
@@ -152,6 +154,7 @@ class MainWindow(
             if self.current is not None:
                 self.canvas.plane_changed.emit(self.canvas.plane)
                 self.document_shown.emit(self.current)
+        self.follow_title()  # the project and the item in the title
         self._tell_failed_panels()
         self.panels_installed.emit()
 

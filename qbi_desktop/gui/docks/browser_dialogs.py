@@ -225,11 +225,14 @@ class ImportDialog(QDialog):
         )
         for p in paths:
             self.sources.addItem(p)
+        if paths:  # the next pick starts where this one ended
+            self.start_dir = str(Path(paths[0]).parent)
 
     def _add_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Folder to import", self.start_dir)
         if path:
             self.sources.addItem(path)
+            self.start_dir = path
 
     def _pick_images_dir(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Images folder", self.start_dir)

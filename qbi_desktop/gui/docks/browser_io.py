@@ -13,15 +13,46 @@ from PySide6.QtWidgets import QMessageBox
 from qbi_desktop.core.catalog import ImportRejected, Project
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.docks.browser_dialogs import (
+    EXPORT_KINDS,
+    IMPORT_KINDS,
     ExportDialog,
     ImportDialog,
     ProblemsDialog,
     present,
 )
+from qbi_desktop.gui.settings import read_setting
 
 log = logging.getLogger("qbi_desktop")
 #: the export dialog's last "Annotations" choice (item | every)
 EXPORT_ANNOTATIONS_KEY = "export/annotations"
+#: the kind chosen last and the folder data came from (went to) last, per dialog
+IMPORT_KIND_KEY, IMPORT_DIR_KEY = "import/kind", "import/last_dir"
+EXPORT_KIND_KEY, EXPORT_DIR_KEY = "export/kind", "export/last_dir"
+
+
+def remembered_kind(settings, key: str, kinds) -> str:
+    """The kind chosen last, if it is still one of ``kinds`` (else the first)."""
+    default = next(iter(kinds))
+    kind = read_setting(settings, key, default)
+    return kind if kind in kinds else default
+
+
+def _existing_dir(text: object) -> str | None:
+    try:
+        path = Path(str(text)).expanduser()
+        return str(path) if text and path.is_absolute() and path.is_dir() else None
+    except (OSError, ValueError):  # a NUL, a name too long: not a folder of this machine
+        return None
+
+
+def _folder_of(paths) -> str | None:
+    """The folder a list of picked sources came from: a folder itself, or a file's folder."""
+    for text in paths:
+        path = Path(text)
+        folder = _existing_dir(path) or _existing_dir(path.parent)
+        if folder:
+            return folder
+    return None
 
 
 class BrowserTransfer:
@@ -30,13 +61,27 @@ class BrowserTransfer:
     def import_dialog(self) -> None:
         if self.project is None:
             return
-        dialog = ImportDialog(self, self._start_dir())
+        settings = self.window.settings
+        dialog = ImportDialog(self, self._data_dir(IMPORT_DIR_KEY))
+        dialog.kind.setCurrentIndex(
+            dialog.kind.findData(remembered_kind(settings, IMPORT_KIND_KEY, IMPORT_KINDS))
+        )
         if dialog.exec():
             kind, sources, options = dialog.values()
+            settings.setValue(IMPORT_KIND_KEY, kind)
+            folder = _folder_of(sources)
+            if folder:
+                settings.setValue(IMPORT_DIR_KEY, folder)
             if not sources:
                 self.window.report_error("Import: choose at least one file or folder")
                 return
             self.run_import(kind, sources, **options)
+
+    def _data_dir(self, key: str) -> str:
+        """Where the dialog's file pickers start: the folder remembered under ``key``, else
+        the projects' folder, else the home folder (never the working directory)."""
+        remembered = read_setting(self.window.settings, key, "")
+        return _existing_dir(remembered) or _existing_dir(self._start_dir()) or str(Path.home())
 
     def run_import(self, kind: str, sources: list[str | Path], **options: Any):
         from qbi_desktop.core.formats import import_job
@@ -72,16 +117,24 @@ class BrowserTransfer:
         settings = self.window.settings
         dialog = ExportDialog(
             self,
-            self._start_dir(),
+            self._data_dir(EXPORT_DIR_KEY),
             self.model.rowCount(),
             rejected,
             len(self.project),
             annotations=str(settings.value(EXPORT_ANNOTATIONS_KEY, "item") or "item"),
         )
+        dialog.kind.setCurrentIndex(
+            dialog.kind.findData(remembered_kind(settings, EXPORT_KIND_KEY, EXPORT_KINDS))
+        )
         if dialog.exec():
             kind, out, datapackage, only_shown, leave_out_rejected = dialog.values()
             annotations = dialog.annotations.currentData()
             settings.setValue(EXPORT_ANNOTATIONS_KEY, annotations)
+            settings.setValue(EXPORT_KIND_KEY, kind)
+            # the folder the export went into: the next one is likely its sibling
+            folder = _existing_dir(Path(out).expanduser().parent) if out else None
+            if folder:
+                settings.setValue(EXPORT_DIR_KEY, folder)
             if not out:
                 self.window.report_error("Export: choose a folder")
                 return
