@@ -506,3 +506,39 @@ def test_export_and_import_dialogs_stay_open_with_their_choices_when_refused(
     QTimer.singleShot(50, import_steps)
     panel.import_dialog()
     assert seen["import open"] and "Choose at least one file or folder" in seen["import said"]
+
+
+def test_export_dialog_can_leave_out_items_without_a_class(qtbot, main_window, tmp_path):
+    """torchvision's ImageFolder reads an unlabelled/ folder as one more class: the dialog
+    offers the export's --leave-out-unlabelled, counting the items it concerns."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    root = _imagefolder_project(tmp_path)
+    with open_project(root) as project:
+        unlabelled = project.ids({"label": "a"})[:2]
+        project.set_label(unlabelled, None)
+        names = {project.get(i)["name"] for i in unlabelled}
+    panel = main_window.panels["browser"]
+    assert panel.open_project(root)
+    out = tmp_path / "out"
+    seen = {}
+
+    def fill():
+        dialog = QApplication.activeModalWidget()
+        seen["text"] = dialog.leave_out_unlabelled.text()
+        seen["enabled"] = dialog.leave_out_unlabelled.isEnabled()
+        dialog.leave_out_unlabelled.setChecked(True)
+        dialog.kind.setCurrentIndex(dialog.kind.findData("imagefolder"))
+        dialog.out.setText(str(out))
+        dialog.accept()
+
+    QTimer.singleShot(50, fill)
+    panel.export_dialog()
+    qtbot.waitUntil(lambda: not main_window.tasks.active() and out.is_dir(), timeout=10000)
+    qtbot.waitUntil(lambda: not main_window.tasks.active(), timeout=10000)
+    assert seen == {"text": "Leave out the 2 item(s) without a class", "enabled": True}
+    exported = {p.stem for p in out.rglob("*.png")}
+    assert not names & exported and len(exported) == 3
+    assert not list(out.rglob("unlabelled"))
+    assert "2 item(s) without a class left out" in panel.last_export_note.text()

@@ -325,6 +325,7 @@ class ExportDialog(QDialog):
         rejected: int = 0,
         total: int = 0,
         annotations: str = "item",
+        unlabelled: int = 0,
     ):
         super().__init__(parent)
         self.setWindowTitle("Export project")
@@ -344,6 +345,17 @@ class ExportDialog(QDialog):
         self.leave_out_rejected = QCheckBox(f"Leave out the {rejected} rejected item(s)")
         self.leave_out_rejected.setChecked(rejected > 0)
         self.leave_out_rejected.setEnabled(rejected > 0)
+        # the core option of `export --leave-out-unlabelled`: ImageFolder and Data Package
+        # exports put such items in unlabelled/, which torchvision's ImageFolder takes for a class
+        self.leave_out_unlabelled = QCheckBox(
+            f"Leave out the {unlabelled:,} item(s) without a class"
+        )
+        self.leave_out_unlabelled.setEnabled(unlabelled > 0)
+        self.leave_out_unlabelled.setToolTip(
+            "Items without a class go to an unlabelled/ folder (ImageFolder, Data Package), "
+            "which torchvision's ImageFolder reads as one more class; leave them out for a "
+            "training set. The export's note counts them either way."
+        )
         # the core option of `export --annotations item|every` (core.catalog.opinions)
         self.annotations = QComboBox()
         self.annotations.addItem("The item's (latest edit, or the consensus)", "item")
@@ -364,6 +376,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.datapackage)
         form.addRow("", self.only_shown)
         form.addRow("", self.leave_out_rejected)
+        form.addRow("", self.leave_out_unlabelled)
         self.refusal = _refusal()
         layout = QVBoxLayout(self)
         layout.addLayout(form)

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from qbi_desktop.core.catalog import ImportRejected, Project
+from qbi_desktop.core.catalog.queries import NONE
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.docks.browser_dialogs import (
     EXPORT_KINDS,
@@ -114,6 +115,7 @@ class BrowserTransfer:
         if self.project is None:
             return
         rejected = self.project.count({"review": "rejected"})
+        unlabelled = self.project.count({"label": NONE})
         settings = self.window.settings
         dialog = ExportDialog(
             self,
@@ -122,6 +124,7 @@ class BrowserTransfer:
             rejected,
             len(self.project),
             annotations=str(settings.value(EXPORT_ANNOTATIONS_KEY, "item") or "item"),
+            unlabelled=unlabelled,
         )
         dialog.kind.setCurrentIndex(
             dialog.kind.findData(remembered_kind(settings, EXPORT_KIND_KEY, EXPORT_KINDS))
@@ -139,7 +142,13 @@ class BrowserTransfer:
                 self.window.report_error("Export: choose a folder")
                 return
             self.run_export(
-                kind, out, datapackage, only_shown, leave_out_rejected, annotations=annotations
+                kind,
+                out,
+                datapackage,
+                only_shown,
+                leave_out_rejected,
+                annotations=annotations,
+                leave_out_unlabelled=dialog.leave_out_unlabelled.isChecked(),
             )
 
     def run_export(
@@ -150,6 +159,7 @@ class BrowserTransfer:
         only_shown: bool = False,
         leave_out_rejected: bool = False,
         annotations: str = "item",
+        leave_out_unlabelled: bool = False,
     ):
         from qbi_desktop.core.formats import export_job
 
@@ -180,6 +190,7 @@ class BrowserTransfer:
                 filters=filters,
                 datapackage=datapackage,
                 leave_out_rejected=leave_out_rejected,
+                leave_out_unlabelled=leave_out_unlabelled,
                 annotations=annotations,
             ),
             done,
