@@ -49,6 +49,7 @@ from qbi_desktop.core.formats.datapackage_cells import (
     json_cell,
     target_columns,
 )
+from qbi_desktop.core.formats.datapackage_opinions import read_opinions, write_opinions
 from qbi_desktop.core.formats.datapackage_project import apply_section, read_section
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
 from qbi_desktop.core.formats.packed import PackedMask
@@ -490,6 +491,8 @@ def import_job(
             problems.append(Problem(str(descriptor_path), conflict))
         # the class list, target definitions and annotators (datapackage_project.py)
         section = read_section(descriptor, str(descriptor_path), problems)
+        sizes = {old: (it.width, it.height) for old, it, *_ in planned if old is not None}
+        own, left = read_opinions(files, sizes, old_ids, problems)  # datapackage_opinions.py
         reject_if(root, problems)
         classes_before = class_list(project)
 
@@ -544,6 +547,13 @@ def import_job(
             if fill:
                 tx.set_metadata(**fill)
             report.warnings += apply_section(tx, section, classes_before)
+            added = {old: i for (old, *_), i in zip(planned, report.ids, strict=True)}
+            report.warnings += write_opinions(tx, own, added, files, merge)
+            if left:
+                report.warnings.append(
+                    f"{left} annotator version(s) of items not added (already in the project) "
+                    "left out: those items keep theirs"
+                )
             differ = sorted(
                 k
                 for k, v in meta.items()
