@@ -32,6 +32,21 @@ META_KEY = "target_definitions"
 FAMILIES = ("crop_zoom", "rotation_flip", "intensity")
 MAX_DECIMALS = 12
 MAX_NAME = 64
+#: Column names the exports write beside the targets (the sheet's image, label and split
+#: columns, compared case-insensitively as the sheet import does): a target of such a name
+#: would give the sheet two columns of one name. Refused at definition; a project that holds
+#: one already (from an older version, or an import) exports it as ``target:<name>``, which
+#: the sheet import reads back as ``<name>`` (the Data Package's items.csv names every target
+#: column so).
+RESERVED = ("image", "label", "split")
+PREFIX = "target:"
+
+
+def column_name(name: str) -> str:
+    """The sheet column of target ``name``: the name, or ``target:<name>`` for a name the
+    export's other columns use (see :data:`RESERVED`)."""
+    taken = name.casefold() in RESERVED or name.startswith(PREFIX)
+    return f"{PREFIX}{name}" if taken else name
 
 
 class TargetValueError(UserFacingError):
@@ -77,6 +92,12 @@ def check_definition(d: TargetDef) -> None:
     if len(name) > MAX_NAME or any(c in name for c in ",=\n\t"):
         raise UserFacingError(
             f"target name {name!r}: at most {MAX_NAME} characters, no ',', '=' or line breaks"
+        )
+    if name.casefold() in RESERVED or name.startswith(PREFIX):
+        raise UserFacingError(
+            f"target name {name!r}: the sheet export has columns {', '.join(RESERVED)} beside "
+            f"the targets (and Data Packages name targets {PREFIX}<name>): choose another "
+            f"name, e.g. {name.replace(':', '_') + '_value'!r}"
         )
     if not isinstance(d.unit, str) or "\n" in d.unit:
         raise UserFacingError(f"target {name}: unit {d.unit!r} must be one line of text")

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from qbi_desktop.core.catalog import targets as T
 from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
@@ -91,8 +92,21 @@ def import_job(
     for j, name in enumerate(columns):
         if not name:
             problems.append(Problem(str(path), f"column {j + 2} has no name", row=header_row[0]))
+    # a target column may say it is one: target:<name> (how exports write a target named
+    # like another column, and how a Data Package's items.csv names every target)
+    names = [c.removeprefix(T.PREFIX) if c.startswith(T.PREFIX) else c for c in columns]
     if len(set(columns)) != len(columns):
         problems.append(Problem(str(path), "two columns have the same name", row=header_row[0]))
+    named = [n for n, c in zip(names, columns, strict=True) if c.lower() not in SPECIAL]
+    if len(set(columns)) == len(columns) and len(set(named)) != len(named):
+        twice = sorted({n for n in named if named.count(n) > 1})
+        problems.append(
+            Problem(
+                str(path),
+                f"columns {twice[0]!r} and {T.PREFIX}{twice[0]} name one target",
+                row=header_row[0],
+            )
+        )
     specials = {c.lower(): j for j, c in enumerate(columns) if c.lower() in SPECIAL}
     report = ImportReport("sheet", str(path))
     report.warnings += sheet.notes
@@ -157,7 +171,7 @@ def import_job(
                     Problem(str(path), f"column {column!r}: {value!r} is not a number", row=r)
                 )
                 continue
-            targets[column] = number
+            targets[names[j]] = number
         label = split = None
         if "label" in specials and not _blank(cells[specials["label"] + 1]):
             label = unquote_cell(str(cells[specials["label"] + 1]).strip())
@@ -233,7 +247,9 @@ def export_job(
         with_splits = any(r["split"] for r in rows)
         with_labels = any(r["label"] is not None for r in rows)
         # Text cells that a spreadsheet would run as formulas are quoted (see quote_cell).
-        head = ["image", *map(quote_cell, names)]
+        # a target named like another column (label, split, image) is written as target:<name>
+        head = ["image", *(quote_cell(T.column_name(t)) for t in names)]
+        renamed = [t for t in names if T.column_name(t) != t]
         table = [head + (["label"] if with_labels else []) + ["split"]]
         for n, row in enumerate(rows):
             rel = put_image(
@@ -257,6 +273,13 @@ def export_job(
                     ["" if v is None else repr(v) if isinstance(v, float) else v for v in line]
                 )
             folder.write_bytes("targets.csv", buffer.getvalue().encode("utf-8"))
-        return not_kept(rows, "sheet", {"labels", "splits", "targets"})
+        notes = not_kept(rows, "sheet", {"labels", "splits", "targets"})
+        if renamed:
+            notes.append(
+                f"target(s) {', '.join(renamed)} share a name with the sheet's other columns: "
+                f"written as {', '.join(T.column_name(t) for t in renamed)} (the sheet import "
+                "reads them back by their own name)"
+            )
+        return notes
 
     return run_export(project, "sheet", out, write, filters=filters, datapackage=datapackage)
