@@ -117,6 +117,7 @@ def _import_archives(
     """Extract the archive sources, import from the extracted folders, and remove those folders
     again if the import fails or is cancelled (or nothing from them became an item)."""
     extracted: list[Extracted] = []
+    notes: list[str] = []
     try:
         resolved: list[Path] = []
         for path in paths:
@@ -125,7 +126,9 @@ def _import_archives(
                 continue
             done = yield from extract_job(path, project.root / SOURCES_DIR)
             extracted.append(done)
-            resolved.append(done.root)
+            root, note = _imagefolder_root(done) if kind == "imagefolder" else (done.root, None)
+            resolved.append(root)
+            notes += [note] if note else []
         if extracted and len(extracted) == len(paths):
             # Files an archive's annotations name must be inside what was extracted from it.
             options = {**options, "within": _common_folder([d.folder for d in extracted])}
@@ -134,6 +137,7 @@ def _import_archives(
         for done in extracted:
             remove_extracted(done)
         raise
+    report.warnings += notes
     for done in extracted:
         where = project.store_path(done.folder)
         if done.reused:
@@ -150,6 +154,25 @@ def _import_archives(
                 f"{done.archive.name}: no new items, the extracted copy was removed again"
             )
     return report
+
+
+def _imagefolder_root(done: Extracted) -> tuple[Path, str | None]:
+    """Where an ImageFolder archive's layout starts, read as the folder import reads the
+    extracted folder: its one top folder is a wrapper when it holds folders (``data.zip`` ->
+    ``data/cat/...``), but a class folder when it holds images and no folders (``cat.tar`` ->
+    ``cat/*.png``: class ``cat``, as importing the folder holding ``cat/`` gives); a note says
+    which reading was taken then."""
+    if done.root == done.folder:
+        return done.root, None
+    inside = [p for p in done.root.iterdir() if not p.name.startswith(".")]
+    if any(p.is_dir() for p in inside):
+        return done.root, None
+    name = done.root.name
+    return done.folder, (
+        f"{done.archive.name}: its one folder {name}/ holds images and no sub-folders: read "
+        f"as class folder {name!r}, as importing the folder holding it does (to import its "
+        "images without a class, archive them without the folder)"
+    )
 
 
 def _common_folder(folders: list[Path]) -> Path:
