@@ -33,6 +33,12 @@ MAX_CELL_CHARS = 131_072
 SHEET_SUFFIXES = (".csv", ".xlsx", ".xlsm")
 SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
 DECIMALS = {".": "point", ",": "comma"}
+#: A valid multi-byte UTF-8 sequence (RFC 3629: no overlong forms, no surrogates).
+UTF8_SEQUENCE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec\xee\xef][\x80-\xbf]{2}"
+    rb"|\xed[\x80-\x9f][\x80-\xbf]|\xf0[\x90-\xbf][\x80-\xbf]{2}|[\xf1-\xf3][\x80-\xbf]{3}"
+    rb"|\xf4[\x80-\x8f][\x80-\xbf]{2}"
+)
 #: Encodings tried in turn when none is given (Excel on Windows saves "CSV" as Windows-1252).
 ENCODINGS = ("utf-8", "windows-1252")
 
@@ -126,18 +132,32 @@ def decode_text(path: Path, data: bytes, encoding: str | None) -> tuple[str, str
         return data.decode("utf-8-sig"), "utf-8", []
     except UnicodeDecodeError as exc:
         first = exc.start
+    line = data.count(b"\n", 0, first) + 1
+    where = f"line {line}, byte {first} ({data[first : first + 1]!r})"
+    # Valid multi-byte UTF-8 beside bytes that are not UTF-8: two encodings in one file (a
+    # UTF-8 sheet edited in a Windows-1252 program). Read as Windows-1252 the UTF-8 text would
+    # turn into mojibake ("café" -> "cafÃ©") without a word: refused instead.
+    mixed = UTF8_SEQUENCE.search(data)
+    if mixed is not None:
+        line = data.count(b"\n", 0, mixed.start()) + 1
+        raise UserFacingError(
+            f"{path}: mixes two encodings: {where} is not UTF-8, but line {line} holds UTF-8 "
+            f"text ({mixed.group().decode('utf-8')!r} at byte {mixed.start()}); save the sheet "
+            "again in one encoding (UTF-8), or "
+            + HOW_TO_PASS.format(option="encoding", field="Encoding")
+        )
     try:
         text = data.decode("windows-1252")
     except UnicodeDecodeError as exc:
         raise UserFacingError(
-            f"{path}: neither UTF-8 (byte {first}) nor Windows-1252 text (byte {exc.start}: "
+            f"{path}: neither UTF-8 ({where}) nor Windows-1252 text (byte {exc.start}: "
             f"{data[exc.start : exc.start + 1]!r}); "
             + HOW_TO_PASS.format(option="encoding", field="Encoding")
         ) from None
     return (
         text,
         "windows-1252",
-        [f"read as Windows-1252 (not UTF-8 from byte {first}: Excel's CSV on Windows)"],
+        [f"read as Windows-1252 (not UTF-8 from {where}: Excel's CSV on Windows)"],
     )
 
 
