@@ -204,3 +204,27 @@ def test_colour_images_are_measured_on_the_mean_of_their_channels(edge):
     np.testing.assert_allclose(a.values, line_profile(grey, (3.3, 590.0), (597.2, 7.9)).values)
     with pytest.raises(MeasureError, match="2-D image"):
         line_profile(np.zeros(5), (0, 0), (1, 1))
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_profile_longer_than_the_sample_cap_is_clipped_to_the_image(tmp_path, method):
+    """A line far longer than MAX_PROFILE_SAMPLES px (--line 0 0 1e9 1e9) still samples the
+    image <= 1 px apart (it once spread the cap over the whole line: one sample on the
+    image), as many as the same line stopped at the image's corner."""
+    image = np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)
+    long = line_profile(image, (0.0, 0.0), (1e9, 1e9), method)
+    on = np.isfinite(long.values)
+    assert on.sum() >= 90  # the 64 px diagonal is 90.5 px long
+    assert np.diff(long.distance[on]).max() <= 1.0 + 1e-9
+    assert (long.x[0], long.y[0], long.x[-1], long.y[-1]) == (0.0, 0.0, 1e9, 1e9)
+    short = line_profile(image, (0.0, 0.0), (64.0, 64.0), method)
+    assert on.sum() >= np.isfinite(short.values).sum() - 1
+    # as the command line prints it
+    path = tmp_path / "u16.tif"
+    tifffile.imwrite(path, image)
+    from tests.cli_helpers import run_cli
+
+    out = run_cli("measure", str(path), "--line", "0", "0", "1e9", "1e9")
+    assert out.returncode == 0, out.stderr
+    valued = [r for r in out.stdout.splitlines()[1:] if r.split(",")[3]]
+    assert len(valued) >= 90

@@ -68,16 +68,58 @@ class Profile:
 
 
 def profile_points(
-    start: tuple[float, float], end: tuple[float, float]
+    start: tuple[float, float],
+    end: tuple[float, float],
+    size: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(distance, x, y) of samples from ``start`` to ``end`` (both included), <= 1 px apart."""
+    """(distance, x, y) of samples from ``start`` to ``end`` (both included), <= 1 px apart.
+
+    A line longer than :data:`MAX_PROFILE_SAMPLES` px is clipped to the image first (``size``
+    = (width, height)): its part over the image is sampled <= 1 px apart, the two ends are
+    kept as they are (off the image: no value), and nothing is sampled in between off the
+    image. Never fewer samples than pixels crossed, whatever the line's length."""
     (x0, y0), (x1, y1) = start, end
     length = math.hypot(x1 - x0, y1 - y0)
     if not math.isfinite(length):
         raise MeasureError("the line's ends are not finite numbers")
-    n = min(MAX_PROFILE_SAMPLES, max(2, int(math.ceil(length)) + 1))
-    t = np.linspace(0.0, 1.0, n)
+    n = max(2, int(math.ceil(length)) + 1)
+    if n <= MAX_PROFILE_SAMPLES:
+        t = np.linspace(0.0, 1.0, n)
+    else:
+        span = None if size is None else _clip_to_image(start, end, size)
+        if span is None:
+            t = np.array([0.0, 1.0])  # the line misses the image: nothing between its ends
+        else:
+            t0, t1 = span
+            inner = max(2, int(math.ceil((t1 - t0) * length)) + 1)
+            if inner > MAX_PROFILE_SAMPLES:
+                raise MeasureError(
+                    f"the line crosses {inner - 1} px of the image: more than the "
+                    f"{MAX_PROFILE_SAMPLES} samples one profile takes"
+                )
+            t = np.unique(np.concatenate(([0.0], np.linspace(t0, t1, inner), [1.0])))
     return t * length, x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+
+
+def _clip_to_image(
+    start: tuple[float, float], end: tuple[float, float], size: tuple[int, int]
+) -> tuple[float, float] | None:
+    """The part ``[t0, t1]`` (fractions of the line) over the image ``[0, w] x [0, h]``
+    (Liang-Barsky), or None when the line misses it."""
+    (x0, y0), (x1, y1) = start, end
+    w, h = size
+    t0, t1 = 0.0, 1.0
+    for p, q in ((x0 - x1, x0), (x1 - x0, w - x0), (y0 - y1, y0), (y1 - y0, h - y0)):
+        if p == 0:
+            if q < 0:
+                return None
+            continue
+        r = q / p
+        if p < 0:
+            t0 = max(t0, r)
+        else:
+            t1 = min(t1, r)
+    return (t0, t1) if t0 <= t1 else None
 
 
 def line_profile(
@@ -91,7 +133,7 @@ def line_profile(
         raise MeasureError(f"profile method: expected one of {PROFILE_METHODS}, got {method!r}")
     image = _check(array)
     h, w = image.shape[:2]
-    distance, x, y = profile_points(start, end)
+    distance, x, y = profile_points(start, end, (w, h))
     values = np.full(len(x), np.nan)
     if method == "nearest":
         col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
