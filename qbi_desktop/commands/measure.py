@@ -79,20 +79,55 @@ def _value(v: float) -> float | str | None:
     return v
 
 
+def _region(args: argparse.Namespace, shape: tuple[int, ...]):
+    """The rectangle or ellipse: its kind, (x, y, w, h) and the rows and columns it covers;
+    a negative size, or a region without a pixel of the image, is refused (it measured
+    nothing, count 0, without a word)."""
+    from qbi_desktop.core.measure import roi_bounds
+
+    kind, flag = ("rectangle", "--rect") if args.rect is not None else ("ellipse", "--ellipse")
+    rect = tuple(args.rect or args.ellipse)
+    x, y, w, h = rect
+    if w < 0 or h < 0:
+        raise UserFacingError(
+            f"{flag} {' '.join(f'{v:g}' for v in rect)}: the width and height must not be "
+            "negative (give the left, top corner and the size)"
+        )
+    bounds = roi_bounds(shape[:2], rect)
+    y0, y1, x0, x1 = bounds
+    if y0 == y1 or x0 == x1:
+        raise UserFacingError(
+            f"{args.image}: {flag} {' '.join(f'{v:g}' for v in rect)} holds no pixel centre of "
+            f"the {shape[1]} x {shape[0]} image"
+        )
+    return kind, rect, bounds
+
+
 def run(args: argparse.Namespace) -> int:
     from qbi_desktop.core.io import open_image, read_image
     from qbi_desktop.core.measure import line_profile, roi_stats
+    from qbi_desktop.core.regions import region_of
 
     try:
         source = open_image(args.image)
-        n = source.n_slices
-        source.close()
-        if not 0 <= args.slice < n:
-            raise UserFacingError(
-                f"{args.image}: has {n} slice(s), --slice {args.slice} is not one"
-            )
-        image = read_image(args.image, args.slice)
-        if args.line is not None:
+        try:
+            n, shape = source.n_slices, source.slice_shape
+            if not 0 <= args.slice < n:
+                raise UserFacingError(
+                    f"{args.image}: has {n} slice(s), --slice {args.slice} is not one"
+                )
+            if args.line is None:
+                # only the pixels of the region are read (a tiled TIFF: only its tiles)
+                kind, rect, (y0, y1, x0, x1) = _region(args, shape)
+                image = region_of(source, args.slice, (y0, y1), (x0, x1))
+        finally:
+            source.close()
+            del source  # a PNG's decoded pixels go with it
+        if args.line is None:
+            x, y, w, h = rect
+            stats = roi_stats(image, kind, (x - x0, y - y0, w, h))
+        else:
+            image = read_image(args.image, args.slice)
             x0, y0, x1, y1 = args.line
             method = "nearest" if args.nearest else "bilinear"
             profile = line_profile(image, (x0, y0), (x1, y1), method)
@@ -102,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
             ):
                 print(f"{d:.6g},{x:.6g},{y:.6g},{'' if math.isnan(v) else f'{v:.9g}'}")
             return 0
-        kind = "rectangle" if args.rect is not None else "ellipse"
-        stats = roi_stats(image, kind, tuple(args.rect or args.ellipse))
     except UserFacingError as exc:
         print(f"{PROG}: {exc}", file=sys.stderr)
         return 2

@@ -170,6 +170,7 @@ def _check_npz_member(path: Path, archive: Any, key: str) -> None:
     import zipfile
 
     from qbi_desktop.core import limits
+    from qbi_desktop.core.archives import Limits
     from qbi_desktop.core.errors import human_size
 
     info = archive.getinfo(key + ".npy")
@@ -195,6 +196,14 @@ def _check_npz_member(path: Path, archive: Any, key: str) -> None:
         raise UserFacingError(
             f"{where}: the array is truncated (declares {text}: {human_size(nbytes)}, the file "
             f"holds {human_size(max(0, info.file_size - header))})"
+        )
+    bomb = Limits()  # the archives' rule: beyond 256 MB, more than 250x is a bomb
+    ratio = info.file_size / max(1, info.compress_size)
+    if info.file_size > bomb.ratio_floor and ratio > bomb.max_ratio:
+        raise UserFacingError(
+            f"{where}: declares {text} values of {dtype} ({human_size(nbytes)}) from "
+            f"{human_size(info.compress_size)} of compressed data, {ratio:.0f}x (a compression "
+            f"bomb? archives are refused beyond {bomb.max_ratio:.0f}x too)"
         )
     if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > 1100 * max(
         1, info.compress_size
