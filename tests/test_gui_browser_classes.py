@@ -82,7 +82,8 @@ def test_eleventh_and_twelfth_class_through_the_picker_with_type_ahead(qtbot, br
     qtbot.keyClick(panel.class_picker.typed, Qt.Key.Key_Return)
     assert _label(root, panel.model.item_id(5)) == "zebra"
     with open_project(root) as project:
-        assert C.class_list(project)[:13] == [*TWELVE, "zebra"]
+        # typed first (their keys); the digits the items still use are kept after them
+        assert C.class_list(project)[:12] == TWELVE and C.class_list(project)[-1] == "zebra"
 
     # Key 9 still reaches the tenth class; Ctrl+Z takes back the picked labels one by one.
     old = panel.model.item(6)["label"]

@@ -38,6 +38,10 @@ class BoxClasses:
                 self.label = None
         else:
             names += self.extra_classes
+            own = {b.label for b in session.boxes + session.proposals} if session else set()
+            if self.label not in self.extra_classes and self.label not in own:
+                # chosen for a project's item: the project's class, not given here unasked
+                self.label = None
         if session is not None:
             names += [b.label for b in session.boxes + session.proposals]
         if self.label:
@@ -93,7 +97,10 @@ class BoxClasses:
         if not name:
             return
         self.canvas.setFocus()  # back to drawing: Delete, 0-9 and Enter act on boxes again
-        store = self.session.store if self.session is not None else None
+        # the class is for the waiting box's image (or the one shown): a project item's
+        # classes are kept in its project, never in the loose images' list
+        session = self.pending[0] if self.pending is not None else self.session
+        store = session.store if session is not None else None
         if name not in self.classes and not isinstance(store, ItemBoxStore):
             self.extra_classes.append(name)  # a project's classes are kept in the project
             self.window.settings.setValue(CLASSES_KEY, self.extra_classes[-200:])

@@ -94,6 +94,7 @@ class AuditAction:
             "Find likely wrong labels, duplicates, train/test leaks, outliers and unlabelled "
             "items (the project is not changed)",
         )
+        window.needs_project(self.action)
 
     def _project_root(self) -> Path | None:
         browser = getattr(self.window, "panels", {}).get("browser")
@@ -295,4 +296,4 @@ class AuditDialog(QDialog):
         self.browser.show_ids(ids)
         row = self.browser.model.row_of(issue.item_id)
         if row is not None:
-            self.browser.table.setCurrentIndex(self.browser.model.index(row, 1))
+            self.browser.select_rows([row])

@@ -27,7 +27,7 @@ class BrowserDetail:
         self.count_label.setText(text if self.project else "")
         self._show_filter_state()
         if shown and not self.table.currentIndex().isValid():
-            self.table.setCurrentIndex(self.model.index(0, 1))
+            self.select_rows([0], reveal=False)
         self._say_when_empty()
 
     def _say_when_empty(self) -> None:

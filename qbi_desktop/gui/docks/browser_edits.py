@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QInputDialog, QMenu, QMessageBox, QScrollArea
 
@@ -132,11 +132,9 @@ class BrowserEdits:
             if self._new_labels(ids):
                 self._fill_filter_combos()
         if select and ids:
-            row = self.model.row_of(ids[0])
-            if row is not None:
-                index = self.model.index(row, max(1, self.table.currentIndex().column()))
-                self.table.setCurrentIndex(index)
-                self.table.scrollTo(index)
+            rows = [r for r in (self.model.row_of(i) for i in ids[:1000]) if r is not None]
+            if rows:
+                self.select_rows(rows)
 
     def _new_labels(self, ids: list[int]) -> bool:
         """Whether ``ids`` now hold a label the label filter lacks (a new class). Reads only their
@@ -168,8 +166,9 @@ class BrowserEdits:
             saved = self.window.settings.value(self._classes_key(), "")
             classes = [c.strip() for c in str(saved or "").split(",") if c.strip()]
         classes = list(dict.fromkeys(classes))
-        labels = sorted_classes(self.project.distinct("label"))
-        classes += [c for c in labels if c not in classes]  # labels not typed in yet, in order
+        # labels and box classes not typed in yet, in order (a class only boxes use included)
+        used = set(self.project.distinct("label")) | set(catalog_classes.box_counts(self.project))
+        classes += [c for c in sorted_classes(used) if c not in classes]
         self.classes_edit.setText(", ".join(classes))
 
     def _classes_edited(self) -> None:
@@ -177,10 +176,47 @@ class BrowserEdits:
         if self.project is None:
             return
         try:  # kept in the catalog: the same keys in every window and on the command line
-            if self.classes() != catalog_classes.stored_list(self.project.db):
-                catalog_classes.set_class_list(self.project, self.classes())
+            classes = self._keep_classes_in_use(self.classes())
+            if classes != catalog_classes.stored_list(self.project.db):
+                catalog_classes.set_class_list(self.project, classes)
         except UserFacingError as exc:
             self.window.report_error(str(exc))
+
+    def _keep_classes_in_use(self, typed: list[str]) -> list[str]:
+        """``typed``, with every class left out that item labels or boxes still use put back
+        after the typed ones (the typed order gives the number keys; the field shows it again)
+        and the refusal said, naming how many use it: a list without it hid a class only boxes
+        use from every class list. Renaming or merging (Dataset > Classes…) changes a class."""
+        before = catalog_classes.class_list(self.project)
+        labels = catalog_classes.class_counts(self.project)
+        boxes = catalog_classes.box_counts(self.project)
+        kept = [c for c in before if c not in typed and (labels.get(c) or boxes.get(c))]
+        if not kept:
+            return typed
+        classes = [*typed, *kept]
+        self.classes_edit.setText(", ".join(classes))
+        uses = "; ".join(f"{name!r}: {self._class_uses(name, labels, boxes)}" for name in kept)
+        self.window.report_error(
+            f"Class{'es' if len(kept) > 1 else ''} kept in the list, still in use ({uses}). "
+            "To change a class, rename or merge it (Dataset > Classes…); to drop it, clear it "
+            "from the items and boxes first."
+        )
+        return classes
+
+    def _class_uses(self, name: str, labels: dict[str, int], boxes: dict[str, int]) -> str:
+        """``2 labels, 3 boxes on 2 items``: what still uses class ``name``."""
+        parts = []
+        if labels.get(name):
+            parts.append(f"{labels[name]:,} label{'s' if labels[name] != 1 else ''}")
+        if boxes.get(name):
+            on = self.project.db.execute(
+                "SELECT COUNT(DISTINCT item_id) FROM boxes WHERE label = ?", (name,)
+            ).fetchone()[0]
+            parts.append(
+                f"{boxes[name]:,} box{'es' if boxes[name] != 1 else ''} "
+                f"on {on:,} item{'s' if on != 1 else ''}"
+            )
+        return ", ".join(parts)
 
     def classes(self) -> list[str]:
         return [c.strip() for c in self.classes_edit.text().split(",") if c.strip()]
@@ -313,15 +349,28 @@ class BrowserEdits:
             self._advance(rows[-1])
 
     def _advance(self, last_row: int) -> None:
-        nxt = min(last_row + 1, self.model.rowCount() - 1)
-        index = self.model.index(nxt, max(1, self.table.currentIndex().column()))
-        self.table.selectionModel().setCurrentIndex(
-            index,
-            QItemSelectionModel.SelectionFlag.ClearAndSelect
-            | QItemSelectionModel.SelectionFlag.Rows,
-        )
-        self.table.scrollTo(index)
-        self._reveal(index)
+        self.select_rows([min(last_row + 1, self.model.rowCount() - 1)])
+
+    def select_rows(self, rows: list[int], reveal: bool = True) -> None:
+        """Exactly ``rows`` selected, the first current (in the current column), scrolled to.
+
+        Every row the program moves to goes through here. ``table.setCurrentIndex`` would ask
+        Qt which keys are held: Ctrl still down from Ctrl+Z toggled the row *into* the old
+        selection (the next number key then labelled both), Shift extended it to a range."""
+        rows = [r for r in rows if 0 <= r < self.model.rowCount()]
+        if not rows:
+            return
+        index = self.model.index(rows[0], max(1, self.table.currentIndex().column()))
+        selection = QItemSelection()
+        for row in rows:
+            selection.select(self.model.index(row, 0), self.model.index(row, 0))
+        flags = QItemSelectionModel.SelectionFlag
+        model = self.table.selectionModel()
+        model.setCurrentIndex(index, flags.NoUpdate)
+        model.select(selection, flags.ClearAndSelect | flags.Rows)
+        if reveal:
+            self.table.scrollTo(index)
+            self._reveal(index)
 
     def _reveal(self, index) -> None:
         """Keep the row in sight when the panel itself scrolls inside its dock (a laptop screen:

@@ -108,11 +108,7 @@ class LabelNextQueue:
             self._go_to_row(0)
 
     def _go_to_row(self, row: int) -> None:
-        table = self.panel.table
-        column = max(1, table.currentIndex().column())
-        index = self.model.index(row, column)
-        table.setCurrentIndex(index)
-        table.scrollTo(index)
+        self.panel.select_rows([row])  # that row only, whatever keys are held
 
     def _reorder_keeping_current(self, keep: bool = True) -> None:
         """New queue: the item the user is on stays current (first), the rest follow. Not

@@ -103,7 +103,7 @@ class BrowserProject:
         self.window.docks["browser"].raise_()
         self._make_room()
         if self.model.rowCount():
-            self.table.setCurrentIndex(self.model.index(0, 1))
+            self.select_rows([0], reveal=False)
         self._tab_changed(self.tabs.currentIndex())
         self._tell_panels()
         log.info("opened project %s (%d items)", project.root, n)
