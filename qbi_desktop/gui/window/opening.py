@@ -91,6 +91,7 @@ class OpeningMixin:
         self.clear_error_message()  # an error of an earlier open is answered by this one
         same = self.open_document_of(document)
         if same is not None:  # already open: show that one (one document, one mask journal)
+            self._forget_item(document)
             document.source.close()
             self.files_list.blockSignals(True)
             self.files_list.setCurrentRow(self.documents.index(same))
@@ -133,11 +134,21 @@ class OpeningMixin:
 
     def open_document_of(self, document: ImageDocument) -> ImageDocument | None:
         """The open document showing the same file as ``document`` (same file on disk, whatever
-        the spelling of the path), or None; in-memory images never count as the same."""
+        the spelling of the path) *in the same role*, or None; in-memory images never count as
+        the same. The role is part of what is open: a file opened by itself (its mask and boxes
+        are loose files) and the same file as a project item (they go into the project) are
+        two documents. Showing the plain one for a project item lost the item: its strokes
+        were saved as a loose mask."""
         if document.file_size is None:
             return None
+        store = self.item_store_of(document)
         for other in self.documents:
             if other.file_size is None or other is document:
+                continue
+            other_store = self.item_store_of(other)
+            if (store is None) != (other_store is None):
+                continue
+            if store is not None and not store.same_item(other_store):
                 continue
             try:
                 if os.path.samefile(other.path, document.path):
@@ -145,6 +156,17 @@ class OpeningMixin:
             except OSError:
                 continue
         return None
+
+    def item_store_of(self, document: ImageDocument):
+        """The project item ``document`` shows (Annotate's store of it), or None."""
+        annotate = getattr(self, "panels", {}).get("annotate")
+        return annotate.store_of(document) if annotate is not None else None
+
+    def _forget_item(self, document: ImageDocument) -> None:
+        """A document not kept (shown already) leaves no project item behind in Annotate."""
+        annotate = getattr(self, "panels", {}).get("annotate")
+        if annotate is not None:
+            annotate.stores.pop(id(document), None)
 
     def close_current(self) -> None:
         if self.current is not None:
@@ -187,7 +209,8 @@ class OpeningMixin:
     def _refresh_file_names(self) -> None:
         """Same-named files from different folders are told apart by their folder, datasets of
         one NeXus/HDF5 file by their dataset."""
-        names = _with_datasets(self.documents, distinct_names([d.path for d in self.documents]))
+        keys = [self._list_key(d) for d in self.documents]
+        names = _with_datasets(self.documents, distinct_names(keys))
         for row, name in enumerate(names):
             item = self.files_list.item(row)
             if item is not None:
@@ -195,6 +218,13 @@ class OpeningMixin:
         for document, name in zip(self.documents, names, strict=True):
             if document is self.current:
                 self.setWindowTitle(f"{name} — QBI Desktop")
+
+    def _list_key(self, document: ImageDocument) -> str:
+        """What names ``document`` in the Files list: its path, and for a project item's file
+        the item (``edge.tif (item 5)``) - the same file may be open by itself too."""
+        store = self.item_store_of(document) if document.file_size is not None else None
+        path = str(document.path)
+        return path if store is None else f"{path} (item {store.item_id})"
 
     def _file_selected(self, row: int) -> None:
         if 0 <= row < len(self.documents) and self.documents[row] is not self.current:
