@@ -8,7 +8,8 @@ edits them by hand. :class:`SpotReview` keeps, for every spot, its pixels, score
 ``rejected``  not a spot; nothing was painted
 ``edited``    the person went there and painted by hand (the mask, not the proposal, is right)
 
-Saved as JSON next to the mask (``<mask>.spots.json``) with the detector and its parameters, so
+Saved as JSON next to the mask (``<mask>.spots.json``; a project item's in the project folder,
+:func:`project_review_path`) with the detector and its parameters, so
 a dataset can say how every labelled pixel came to be (:meth:`SpotReview.pixel_provenance`).
 Re-running the detector with other parameters (:meth:`SpotReview.merge`) keeps every decision
 made and replaces only the undecided proposals.
@@ -22,6 +23,7 @@ goes to whichever came last, and redo likewise.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -275,6 +277,21 @@ class SpotReview:
             review.spots[spot.id] = spot
         review._next_id = max(review.spots, default=0) + 1
         return review
+
+
+def project_review_path(
+    root: str | Path, item_id: int, image_hash: str | None = None, annotator: str | None = None
+) -> Path:
+    """Where the spot review of item ``item_id`` of the project at ``root`` is kept:
+    ``<project>/spots/<id>-<hash>.spots.json``. A project's mask is a new file at every save
+    (``masks/`` is never edited in place), so "beside the mask" is no fixed place there; the
+    review belongs to the item, as its mask does. The image's content hash in the name keeps a
+    review from coming back on another image that took a deleted item's id. ``annotator``
+    (annotating blind): that person's own review, as blind work sees only its own mask."""
+    tag = f"-{image_hash[:16]}" if image_hash else ""
+    if annotator:
+        tag += "-" + hashlib.blake2b(annotator.encode(), digest_size=6).hexdigest()
+    return Path(root) / "spots" / f"{int(item_id)}{tag}{SUFFIX}"
 
 
 State = tuple[str, "int | None"]  # (state, label) of one spot

@@ -96,3 +96,4 @@ class ProjectMixin:
         self.last_save_outcome = outcome
         self._update_status()
         self.item_mask_saved.emit(session.store)
+        self.session_saved(session, None)  # the Spots review is kept with it (in the project)

@@ -15,7 +15,8 @@ back when the Annotate panel is shown instead (the dock says so under its button
 takes back the last decision, whatever it was, and Ctrl+Shift+Z / Ctrl+Y redo it, in order with
 the strokes painted meanwhile (:class:`~qbi_desktop.core.spot_review.ReviewHistory`).
 Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.SpotReview`, saved
-beside the mask as ``<mask>.spots.json`` each time the mask is saved.
+each time the mask is saved (beside a mask file as ``<mask>.spots.json``, a project item's in
+the project folder) and read back when the image is opened again (spots_review.py).
 
 Hot pixels (:mod:`qbi_desktop.core.spots.hot_pixels`): a camera's hot pixels look exactly like
 one-pixel gamma spots in one frame and can flood the queue (7 500 proposals for 750 gamma spots
@@ -374,9 +375,9 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         return None if a is None else a.session
 
     def _session_changed(self, session) -> None:
-        self.review = None if session is None else self.reviews.get(id(session))
+        self.review = None if session is None else self._review_of(session)
         self.current = None
-        self._image = None
+        self._image = None if self.review is None else session.native_image()
         self.detection = None
         self.hint.setVisible(False)
         self._update_hot_label()
@@ -573,13 +574,6 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         if changed:
             self._draw()
             self._update_summary()
-
-    def _mask_saved(self, session, path) -> None:
-        review = self.reviews.get(id(session))
-        if review is None:
-            return
-        review.reconcile(session.editor.mask)
-        review.save(SpotReview.path_for(path))
 
 
 def install(window) -> SpotsPanel:

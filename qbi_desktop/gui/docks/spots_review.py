@@ -8,10 +8,12 @@ edit on the canvas was a decision or a stroke / box edit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QPointF
 
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.spot_review import ReviewHistory
+from qbi_desktop.core.spot_review import ReviewHistory, SpotReview, project_review_path
 from qbi_desktop.gui.annotator import may_edit
 
 
@@ -172,3 +174,46 @@ class SpotReviewMixin:
         router = getattr(self.window, "undo_router", None)
         if router is not None:
             router.refresh()
+
+    # -- kept with the mask ------------------------------------------------------------------------
+    @staticmethod
+    def _review_place(session, mask_path: Path | None = None) -> Path | None:
+        """Where ``session``'s review is saved: a project item's in its project, a mask file's
+        beside it (``mask_path``: the file just written), None while it has no mask file."""
+        store = session.store
+        if store is not None:
+            own = store.annotator if store.blind else None  # blind: nobody else's decisions
+            return project_review_path(store.root, store.item_id, store.image_hash, own)
+        path = mask_path if mask_path is not None else session.mask_path
+        return None if path is None else SpotReview.path_for(path)
+
+    def _review_of(self, session) -> SpotReview | None:
+        """The review of ``session``: the one in this run, else the one saved with its mask
+        (read once the session is ready: its mask, and so its file, are known then)."""
+        review = self.reviews.get(id(session))
+        if review is not None or not session.ready:
+            return review
+        place = self._review_place(session)
+        if place is None or not place.is_file():
+            return None
+        try:
+            review = SpotReview.load(place, session.image.shape[:2])
+        except UserFacingError as exc:
+            self.window.report_error(f"{exc}\n\nDetect starts a new review.")
+            return None
+        review.reconcile(session.editor.mask)
+        self.reviews[id(session)] = review
+        return review
+
+    def _mask_saved(self, session, path: Path | None) -> None:
+        """The mask was saved (``path``: its file; None for a project item): the review too."""
+        review = self.reviews.get(id(session))
+        place = self._review_place(session, path)
+        if review is None or place is None:
+            return
+        review.reconcile(session.editor.mask)
+        try:
+            place.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserFacingError(f"{place.parent}: spot review not saved ({exc})") from None
+        review.save(place)
