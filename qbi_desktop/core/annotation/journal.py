@@ -87,7 +87,7 @@ class RecoveryPendingError(JournalError):
     def __init__(self, info: RecoveryInfo):
         self.info = info
         super().__init__(
-            f"{info.path}: holds {info.n_strokes} unsaved stroke(s) from {info.created}; "
+            f"{info.path}: holds {info.describe()} from {info.created}, unsaved; "
             "recover them (replay) or discard the journal before starting a new one"
         )
 
@@ -103,6 +103,21 @@ class RecoveryInfo:
     problems: list[str] = field(default_factory=list)
     mask_path: str | None = None  # where the header says the mask was saved (untrusted)
     base_unsaved: bool = False  # the base holds recovered work saved nowhere else
+
+    def describe(self) -> str:
+        """What recovering brings back, in words (:func:`describe_unsaved`)."""
+        return describe_unsaved(self.n_strokes, self.base_unsaved)
+
+
+def describe_unsaved(n_strokes: int, base_unsaved: bool) -> str:
+    """The unsaved work a journal holds, as every message names it: its strokes, and a mask
+    recovered earlier and never saved (the journal's base after a recovery, with 0 strokes
+    until the next one: "0 stroke(s)" was said of it while it restored real work)."""
+    strokes = f"{n_strokes} stroke(s)"
+    if not base_unsaved:
+        return strokes
+    base = "a mask recovered earlier, never saved"
+    return f"{base}, and {strokes}" if n_strokes else base
 
 
 @dataclass

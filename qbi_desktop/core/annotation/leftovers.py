@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from qbi_desktop.core.annotation.journal import SUFFIX, JournalError, inspect
+from qbi_desktop.core.annotation.journal import SUFFIX, JournalError, describe_unsaved, inspect
 from qbi_desktop.core.annotation.journal_lock import LOCK_SUFFIX, JournalLock
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jsonfile import read_json
@@ -45,13 +45,14 @@ class Unsaved:
     image: str | None
     n_strokes: int
     dataset: str | None = None  # the HDF5 dataset the strokes are on (None: any other file)
+    base_unsaved: bool = False  # it holds a recovered mask saved nowhere else
 
     def describe(self) -> str:
-        """``scan.nxs /entry/dark (2 stroke(s))``: the image, its dataset, the strokes."""
+        """``scan.nxs /entry/dark (2 stroke(s))``: the image, its dataset, the unsaved work."""
         name = Path(self.image).name if self.image else "an unsaved image"
         if self.dataset:
             name += f" {self.dataset}"
-        return f"{name} ({self.n_strokes} stroke(s))"
+        return f"{name} ({describe_unsaved(self.n_strokes, self.base_unsaved)})"
 
 
 @dataclass
@@ -67,8 +68,8 @@ class Leftovers:
             names = ", ".join(u.describe() for u in self.unsaved[:8])
             more = f" and {len(self.unsaved) - 8} more" if len(self.unsaved) > 8 else ""
             parts.append(
-                f"An earlier run stopped without closing: unsaved mask strokes are kept for "
-                f"{names}{more}. Open the image to recover them."
+                f"An earlier run stopped without closing: unsaved mask work is kept for "
+                f"{names}{more}. Open the image to recover it."
             )
         if self.removed:
             shown = ", ".join(str(p) for p in self.removed[:5])
@@ -198,7 +199,9 @@ def _judge_journal(entry: Path, result: Leftovers) -> None:
             return  # not ours to judge: left alone
         if n or header["base_unsaved"]:
             image = header["image"]
-            result.unsaved.append(Unsaved(entry, image.path, n, image.dataset))
+            result.unsaved.append(
+                Unsaved(entry, image.path, n, image.dataset, bool(header["base_unsaved"]))
+            )
         else:  # the saved mask is its whole content: nothing to recover, not worth a message
             with contextlib.suppress(OSError):
                 entry.unlink()

@@ -46,9 +46,9 @@ class RecoveryMixin:
         else:
             name = session.image_path.name if session.image_path else "this image"
         text = (
-            f"Unsaved strokes were found for {name}"
-            f": {info.n_strokes} stroke(s) from {info.created}, kept in {info.path}.\n\n"
-            "Recover them (the mask as after the last completed stroke) or discard them?"
+            f"Unsaved work was found for {name}"
+            f": {info.describe()} from {info.created}, kept in {info.path}.\n\n"
+            "Recover it (the mask as after the last completed stroke) or discard it?"
         )
         if info.problems:
             text += "\n\nNote: " + "\n".join(info.problems)

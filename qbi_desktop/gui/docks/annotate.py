@@ -58,6 +58,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.core.annotation.journal import describe_unsaved
 from qbi_desktop.core.annotation.leftovers import Leftovers
 from qbi_desktop.core.annotation.masks import ConstraintRule
 from qbi_desktop.core.errors import UserFacingError
@@ -527,7 +528,7 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         elif s.read_only is not None:
             parts.append("READ-ONLY: open in another window")
         elif s.recovery is not None:
-            parts.append(f"{s.recovery.n_strokes} unsaved stroke(s) found: recover or discard")
+            parts.append(f"unsaved work found ({s.recovery.describe()}): recover or discard")
         if s.store is not None:
             parts.append(f"Mask of {s.store.describe()}")
         else:
@@ -541,7 +542,9 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         parts.append("modified" if s.modified else "saved")
         parts.append(f"undo {s.editor.undo_depth} / redo {s.editor.redo_depth}")
         if s.journal is not None:
-            parts.append(f"journal: {s.journal.n_strokes} stroke(s) safe on disk")
+            held = describe_unsaved(s.journal.n_strokes, s.unsaved_base)
+            comma = "," if s.unsaved_base else ""  # "…never saved, safe on disk"
+            parts.append(f"journal: {held}{comma} safe on disk")
         elif s.journal_problem:
             parts.append("journal: NOT WRITING (see log)")
         self.status.setText(" · ".join(parts))
