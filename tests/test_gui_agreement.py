@@ -49,8 +49,7 @@ def test_agreement_dialog_shows_figures_pictures_and_writes_consensus(qtbot, mai
     root = tmp_path / "proj"
     ids, truth = _project(root)
     action = _action(main_window, "Agreement…")
-    action.trigger()  # no project yet: says what to do
-    assert "open a project first" in main_window.last_error
+    assert not action.isEnabled()  # no project yet: greyed, as Import and Export
 
     main_window.annotator.set_name("Dora")  # a shared project asks for a name otherwise
     assert main_window.panels["browser"].open_project(root)

@@ -52,6 +52,8 @@ class CalibrationFlow:
             "Your sensitivity, precision and boundary bias against the simulated truth"
         )
         self.result_action.triggered.connect(lambda: self.show_result())
+        window.needs_project(self.make_action)
+        window.needs_project(self.result_action)
 
     def _root(self) -> Path | None:
         project = getattr(self.window.panels.get("browser"), "project", None)

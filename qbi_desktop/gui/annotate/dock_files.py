@@ -95,8 +95,9 @@ class FilesMixin:
         self.session_saved(s, saved)
         return True
 
-    def session_saved(self, session: MaskSession, path: Path) -> None:
-        """Hook for other panels (the Spots dock writes its review beside the mask)."""
+    def session_saved(self, session: MaskSession, path: Path | None) -> None:
+        """Hook for other panels (the Spots dock writes its review with the mask): ``path`` is
+        the mask file written, None for a project item's mask saved into its project."""
         for callback in list(getattr(self, "save_hooks", [])):
             try:
                 callback(session, path)
@@ -218,11 +219,15 @@ class FilesMixin:
             self.controller.end_stroke()
         modified = [self.sessions[k] for k in keys if self.sessions[k].modified]
         if modified:
-            names = ", ".join(sorted({s.title for s in modified})[:5])
+            titles = sorted({s.title for s in modified})
+            names = ", ".join(titles[:5]) + (f" and {len(titles) - 5} more" if titles[5:] else "")
+            several = len(titles) > 1
             box = QMessageBox(
                 QMessageBox.Icon.Warning,
-                "Unsaved mask",
-                f"The mask ({names}) has unsaved changes. Save before closing?",
+                "Unsaved masks" if several else "Unsaved mask",
+                f"The masks ({names}) have unsaved changes. Save them before closing?"
+                if several
+                else f"The mask ({names}) has unsaved changes. Save before closing?",
                 QMessageBox.StandardButton.Save
                 | QMessageBox.StandardButton.Discard
                 | QMessageBox.StandardButton.Cancel,

@@ -93,6 +93,7 @@ class AgreementAction:
             "How far the annotators agree (kappa, ICC, Dice, F1), the items they disagree on "
             "most, their calibration on simulated truth; write their consensus",
         )
+        window.needs_project(self.action)
 
     def project_root(self) -> Path | None:
         browser = getattr(self.window, "panels", {}).get("browser")

@@ -79,11 +79,6 @@ class BrowserMenu:
             menu,
             "Name, unit, allowed range and decimals of a regression target",
         )
-        self._refresh_recent_menu()
-        self._enable_actions()
-
-    def _enable_actions(self) -> None:
-        on = self.project is not None
         for action in (
             self.close_action,
             self.import_action,
@@ -95,7 +90,14 @@ class BrowserMenu:
             self.classes_action,
             self.targets_action,
         ):
-            action.setEnabled(on)
+            w.needs_project(action)
+        self._refresh_recent_menu()
+        self._enable_actions()
+
+    def _enable_actions(self) -> None:
+        """Every project action of the window (these and other panels') follows the project
+        (``window.needs_project``)."""
+        self.window.set_project_open(self.project is not None)
 
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()

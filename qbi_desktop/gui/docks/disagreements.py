@@ -378,6 +378,7 @@ class DisagreementAction:
             "Items where annotators disagree, most first: take one version, merge, or type "
             "a consensus; A accepts, R rejects",
         )
+        window.needs_project(self.action)
 
     def start(self) -> Any:
         browser = self.window.panels.get("browser")

@@ -104,6 +104,22 @@ class MenusMixin:
         """A menu action with shortcut(s) that work anywhere in the window."""
         return self._action(text, slot, shortcut, menu, tip)
 
+    # -- actions that need a project ---------------------------------------------------------
+    def needs_project(self, action: QAction) -> QAction:
+        """``action`` acts on the open project: it follows :meth:`set_project_open`, greyed
+        while no project is open (one rule for every panel's project actions: an enabled
+        entry that then refuses "open a project first" is a trap)."""
+        actions = self.__dict__.setdefault("project_actions", [])
+        actions.append(action)
+        action.setEnabled(bool(getattr(self, "project_is_open", False)))
+        return action
+
+    def set_project_open(self, on: bool) -> None:
+        """A project was opened (``on``) or closed: every project action follows."""
+        self.project_is_open = bool(on)
+        for action in getattr(self, "project_actions", []):
+            action.setEnabled(self.project_is_open)
+
     def _refresh_recent_menu(self) -> None:
         self.recent_menu.clear()
         files = recent_files(self.settings)
