@@ -288,13 +288,13 @@ def test_test_classes_missing_from_training_error_or_warn():
     assert any("not in the training set" in w for w in result.warnings)
 
 
-def test_unlabeled_items_are_refused_or_left_out_on_request():
+def test_unlabeled_items_are_left_out_by_default_or_refused_on_request():
     ds = _toy(["a", "b", None, "a", "b", None] * 5)
-    message = first_step_error(BaselineConfig(model="knn"), ds)
+    message = first_step_error(BaselineConfig(model="knn", drop_unlabeled=False), ds)
     assert "10 of 30 items have no class label" in message and "items 2, 5" in message
-    result = run(BaselineConfig(model="knn", drop_unlabeled=True), ds)
+    result = run(BaselineConfig(model="knn"), ds)  # the default: left out, and said
     assert result.n_train + result.n_test == 20
-    assert any("unlabeled" in w for w in result.warnings)
+    assert "10 of 30 items have no class label and were left out" in result.warnings
 
 
 def test_images_of_different_sizes_need_an_explicit_resize():
@@ -319,8 +319,12 @@ def test_nan_targets_and_nan_pixels():
     images = np.random.default_rng(0).normal(size=(20, 3, 3))
     values = np.arange(20, dtype=float)
     values[[3, 8]] = np.nan
-    message = first_step_error(BaselineConfig(model="knn"), ArrayDataset(images, values))
+    refuse = BaselineConfig(model="knn", drop_unlabeled=False)
+    message = first_step_error(refuse, ArrayDataset(images, values))
     assert "2 of" in message and "NaN" in message and "items 3, 8" in message
+    result = run(BaselineConfig(model="knn"), ArrayDataset(images, values))
+    assert result.n_train + result.n_test == 18
+    assert "2 of 20 items have no 'target' value and were left out" in result.warnings
     bad = images.copy()
     bad[4, 1, 1] = np.nan
     message = first_step_error(BaselineConfig(model="knn"), ArrayDataset(bad, np.arange(20.0)))

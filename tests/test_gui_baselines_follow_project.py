@@ -39,8 +39,9 @@ def test_a_project_being_labelled_runs_with_its_unlabelled_items_left_out(
     qtbot, main_window, tmp_path
 ):
     """A run on a project with unlabelled items failed with "label them, or choose to leave
-    unlabeled items out", and only the command line offered that choice. The form has it now,
-    kept with the form's other settings."""
+    unlabeled items out" unless the user found the box; leaving them out (and saying how many)
+    is the default now, for regression too (items without a value of the target), and the
+    refusal is one click away, kept with the form's other settings."""
     from PySide6.QtCore import Qt
 
     browser = main_window.panels["browser"]
@@ -62,20 +63,21 @@ def test_a_project_being_labelled_runs_with_its_unlabelled_items_left_out(
         qtbot.waitUntil(lambda: record.finished, timeout=60000)
         return record
 
-    refused = run()
-    assert refused.state == "failed" and "30 of 200 items have no class label" in refused.error
-    qtbot.mouseClick(form.drop_unlabeled, Qt.MouseButton.LeftButton)
-    assert form.drop_unlabeled.isChecked()
+    assert form.drop_unlabeled.isChecked()  # the default
     done = run()
     assert done.state == "done", done.error
-    assert any("30 unlabeled items were left out" in w for w in done.result.warnings)
+    assert "30 of 200 items have no class label and were left out" in done.result.warnings
     assert done.result.n_train + done.result.n_test == 170
+    qtbot.mouseClick(form.drop_unlabeled, Qt.MouseButton.LeftButton)
+    assert not form.drop_unlabeled.isChecked()
+    refused = run()
+    assert refused.state == "failed" and "30 of 200 items have no class label" in refused.error
     form.flush_settings()
-    form.drop_unlabeled.setChecked(False)
+    form.drop_unlabeled.setChecked(True)
     form.restore()  # the choice is kept with the form's settings
-    assert form.drop_unlabeled.isChecked()
+    assert not form.drop_unlabeled.isChecked()
     form.task.setCurrentIndex(form.task.findData("regression"))
-    assert not form.drop_unlabeled.isEnabled()  # a target value is never left out
+    assert form.drop_unlabeled.isEnabled()  # items without a target value can be left out
 
 
 def test_opening_a_project_makes_it_the_source_instead_of_the_digits(qtbot, main_window, tmp_path):

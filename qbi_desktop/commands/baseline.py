@@ -99,8 +99,19 @@ def register(subparsers: Any) -> None:
         choices=["test", "rest-of-train"],
         help="rest-of-train: test on the training items after the first --train-size",
     )
-    p.add_argument("--target", help="regression target name")
-    p.add_argument("--drop-unlabeled", action="store_true", help="leave unlabeled items out")
+    p.add_argument(
+        "--target",
+        help="regression target name (its values are predicted; implies --task regression)",
+    )
+    p.add_argument(
+        "--drop-unlabeled",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help=(
+            "leave out items without the task's target (class label, value of --target, mask) "
+            "and say how many (the default); --no-drop-unlabeled refuses them instead"
+        ),
+    )
     p.add_argument(
         "--allow-unseen-classes",
         action="store_true",
@@ -166,12 +177,13 @@ def run(args: argparse.Namespace) -> int:
     from qbi_desktop.core.baselines import run_baseline
     from qbi_desktop.core.datasets import open_source
     from qbi_desktop.core.jobs import run_job
-    from qbi_desktop.core.report import write_report
+    from qbi_desktop.core.report import check_report_folder, write_report
 
     show = progress_printer(args.quiet)
 
     try:
         config = config_from_args(args)
+        check_report_folder(args.report)  # before the run, not after it
         dataset = open_source(args.data)
         result = run_job(run_baseline(config, dataset), on_progress=show)
         folder = write_report(result, args.report)

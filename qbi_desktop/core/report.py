@@ -34,10 +34,45 @@ from qbi_desktop.core.atomic import atomic_write_bytes, atomic_write_text
 from qbi_desktop.core.baselines import BaselineConfig, BaselineResult
 from qbi_desktop.core.errors import UserFacingError
 
+#: the files a report folder holds (one of the pictures, by task)
+REPORT_FILES = (
+    "metrics.json",
+    "metrics.csv",
+    "misclassified.csv",
+    "params.json",
+    "confusion_matrix.png",
+    "predicted_vs_true.png",
+)
+
+
+def _own_report(path: Path) -> bool:
+    """Whether ``path`` belongs to an earlier baseline report: its params.json is one."""
+    from qbi_desktop.core.outfolder import json_says
+
+    return json_says(
+        path.parent / "params.json",
+        lambda d: (
+            str(d.get("command", "")).startswith("qbi-desktop baseline")
+            and "qbi_desktop" in d.get("versions", {})
+        ),
+    )
+
+
+def check_report_folder(folder: str | Path) -> Path:
+    """``folder`` as a report folder: refused (before the run, by the command) when it is not
+    a folder, or holds files of those a report writes that an earlier report did not write
+    (someone's metrics.json); an earlier report there is replaced."""
+    from qbi_desktop.core import outfolder
+
+    folder = outfolder.check_out_folder(folder, "--report")
+    outfolder.refuse_replacing(folder, REPORT_FILES, own=_own_report, command="baseline")
+    return folder
+
 
 def write_report(result: BaselineResult, folder: str | Path) -> Path:
-    """Write the report folder for one run (created if needed); returns the folder."""
-    folder = Path(folder)
+    """Write the report folder for one run (created if needed); returns the folder. A folder
+    holding other files of a report's names is refused (:func:`check_report_folder`)."""
+    folder = check_report_folder(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -66,7 +66,10 @@ class BaselineConfig:
     chunks to take about ``chunk_seconds``. ``resize_to``: ``(height, width)`` every image is
     resized to, ``"auto"`` (see :data:`AUTO_RESIZE`) or None (images must share a size).
     ``scheduler``: a dask.distributed address (``"tcp://host:8786"``) or a
-    ``distributed.Client``; test chunks then run on the cluster.
+    ``distributed.Client``; test chunks then run on the cluster. ``drop_unlabeled`` (default):
+    items without the task's target (a class label, a value of the regression target, a mask)
+    are left out and a warning says how many; False refuses them. ``target``: the regression
+    target to predict (naming one makes an "auto" task a regression).
     """
 
     model: str = "knn"
@@ -89,7 +92,7 @@ class BaselineConfig:
     test_size: int | None = None
     test_on: str = "test"
     target: str | None = None
-    drop_unlabeled: bool = False
+    drop_unlabeled: bool = True
     unseen_classes: str = "error"
     train_score_max: int | None = 1000
     chunk_rows: int | None = None

@@ -21,6 +21,20 @@ from qbi_desktop.core.baselines.config import (
     _name,
 )
 from qbi_desktop.core.baselines.features import _load_inputs, _masks, take_rows
+from qbi_desktop.core.baselines.grouping import (
+    describe_groups,
+    empty_test_message,
+    group_kfold,
+    group_random_split,
+    item_groups,
+    leaks_across_splits,
+)
+from qbi_desktop.core.baselines.targets import (
+    _class_targets,
+    _dataset_for_task,
+    _left_out_note,
+    _regression_targets,
+)
 from qbi_desktop.core.errors import UserFacingError
 
 # -- the run ----------------------------------------------------------------------------------
@@ -48,6 +62,7 @@ class _Plan:
     masks: Any = None
     warnings: list[str] = field(default_factory=list)
     resolved: dict[str, Any] = field(default_factory=dict)
+    groups: np.ndarray | None = None  # per dataset index: the original an item descends from
 
     def feature_rows(self, indices: np.ndarray) -> np.ndarray:
         """Feature rows of dataset ``indices`` (read-only use): a view when they are a run of
@@ -127,6 +142,8 @@ def _infer_task(config: BaselineConfig, dataset: Any) -> str:
         task = config.task
     elif config.model in MODELS["segmentation"]:
         task = "segmentation"
+    elif config.target is not None and config.model in MODELS["regression"]:
+        task = "regression"  # a regression target was named: its values are what to predict
     else:
         task = getattr(dataset, "task", None)
         if task not in MODELS:
@@ -154,67 +171,13 @@ def _infer_task(config: BaselineConfig, dataset: Any) -> str:
     return task
 
 
-def _class_targets(dataset: Any, task: str, config: BaselineConfig) -> tuple[np.ndarray, list[str]]:
-    """Per-item class indices (-1 unlabeled) and class names, whatever the dataset gave."""
-    raw = dataset.targets()
-    n = len(dataset)
-    if raw is None:
-        raise UserFacingError(
-            f"{_name(dataset)}: the dataset has no labels; label the items before a {task} run"
-        )
-    raw = np.asarray(raw)
-    if len(raw) != n:
-        raise UserFacingError(f"{_name(dataset)}: {len(raw)} targets for {n} items")
-    if raw.ndim != 1:
-        raise UserFacingError(f"{_name(dataset)}: class labels must be one per item")
-    names = getattr(dataset, "class_names", None)
-    if raw.dtype.kind == "f":
-        nan = np.isnan(raw)
-        if nan.any():
-            raise UserFacingError(
-                f"{_name(dataset)}: {int(nan.sum())} labels are NaN (first at item "
-                f"{int(np.flatnonzero(nan)[0])}); a label must be a class"
-            )
-    if raw.dtype.kind in "iuf" and names is not None:
-        return raw.astype(np.int64), [str(c) for c in names]
-    # Arbitrary labels (e.g. strings from a catalog): encode; None/"" are unlabeled.
-    keys = [None if v is None or v == "" else str(v) for v in raw.tolist()]
-    classes = sorted({k for k in keys if k is not None})
-    if names is not None and set(classes) <= {str(c) for c in names}:
-        classes = [str(c) for c in names]
-    lookup = {c: i for i, c in enumerate(classes)}
-    return np.asarray([-1 if k is None else lookup[k] for k in keys], np.int64), classes
-
-
-def _regression_targets(dataset: Any, config: BaselineConfig) -> np.ndarray:
-    raw = dataset.targets()
-    if raw is None:
-        raise UserFacingError(f"{_name(dataset)}: the dataset has no regression targets")
-    try:
-        values = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise UserFacingError(f"{_name(dataset)}: regression targets must be numbers") from exc
-    names = list(getattr(dataset, "target_names", None) or [])
-    if values.ndim == 2:
-        if config.target is not None:
-            if config.target not in names:
-                raise UserFacingError(f"target: {config.target!r} is not one of {names}")
-            values = values[:, names.index(config.target)]
-        elif values.shape[1] == 1:
-            values = values[:, 0]
-        else:
-            raise UserFacingError(f"target: choose which target to predict, one of {names}")
-    elif values.ndim != 1:
-        raise UserFacingError(f"{_name(dataset)}: regression targets must be (N,) or (N, T)")
-    return values
-
-
 def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
     _validate_config(config)
     n = len(dataset)
     if n == 0:
         raise UserFacingError(f"{_name(dataset)}: the dataset is empty")
     task = _infer_task(config, dataset)
+    dataset = _dataset_for_task(dataset, task)
     # The result records the configuration with its defaults resolved, so it reproduces exactly.
     strategy = config.strategy
     if config.model == "dummy" and strategy is None:
@@ -243,6 +206,7 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
         plan.masks = _masks(dataset)
         labelled = np.asarray([m is not None for m in plan.masks])
 
+    plan.groups = item_groups(dataset)
     train_pool, test_pool, how = _pools(config, dataset, plan, n)
     # Unlabeled items among those used: refuse (or drop when asked) before anything else.
     used = np.union1d(train_pool, test_pool) if test_pool is not None else train_pool
@@ -251,10 +215,10 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
         what = {"classification": "no class label", "segmentation": "no mask"}.get(
             task, "no target value (NaN)"
         )
-        if task == "regression" or not config.drop_unlabeled:
+        if not config.drop_unlabeled or not labelled[train_pool].any():
             first = _item_names(dataset, unlabeled[:5])
             fix = (
-                "give every item a value"
+                "give every item a value, or choose to leave items without one out"
                 if task == "regression"
                 else "label them, or choose to leave unlabeled items out"
             )
@@ -269,11 +233,23 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
                 f"{_name(dataset)}: {unlabeled.size} of {used.size} items have {what} "
                 f"({first}{', ...' if unlabeled.size > 5 else ''}){where}; {fix}"
             )
-        plan.warnings.append(f"{unlabeled.size} unlabeled items were left out")
+        plan.warnings.append(_left_out_note(task, config, dataset, unlabeled.size, used.size))
         train_pool = train_pool[labelled[train_pool]]
+        test_before = test_pool
         test_pool = test_pool[labelled[test_pool]] if test_pool is not None else None
+        if test_pool is not None and test_pool.size == 0 and test_before.size:
+            raise UserFacingError(
+                f"{_name(dataset)}: "
+                + empty_test_message(dataset.splits(), labelled, test_before, how)
+            )
 
-    plan.folds, plan.evaluation = _folds(config, plan, train_pool, test_pool, how)
+    try:
+        plan.folds, plan.evaluation = _folds(config, plan, train_pool, test_pool, how)
+    except UserFacingError as exc:
+        left_out = [w for w in plan.warnings if w.endswith("and were left out")]
+        if not left_out:
+            raise
+        raise UserFacingError(f"{exc} ({left_out[0]})") from exc
     for fold in plan.folds:
         _check_fold(config, plan, fold, dataset)
     if task == "regression":
@@ -357,6 +333,9 @@ def _pools(
     unassigned = int(np.sum(~np.isin(splits, ("train", "test", "val", "valid", "validation"))))
     if unassigned:
         plan.warnings.append(f"{unassigned} items without a train/test split were not used")
+    leak = leaks_across_splits(plan.groups, train, test)
+    if leak:
+        plan.warnings.append(leak)
     return train, test, f"dataset splits (train / {name})"
 
 
@@ -380,6 +359,15 @@ def _folds(
                 f"folds: {config.folds}-fold cross-validation needs at least {config.folds} "
                 f"items, there are {pool.size}"
             )
+        groups = plan.groups
+        if groups is not None and np.unique(groups[pool]).size < pool.size:
+            y = plan.y if classification else None
+            pairs = group_kfold(pool, groups, y, config.folds, config.seed, plan.warnings)
+            folds = [_Fold(a, b, _score_sample(config, a)) for a, b in pairs]
+            return folds, (
+                f"{config.folds}-fold cross-validation {describe_groups(pool, groups)} "
+                f"(seed {config.seed})"
+            )
         strat = classification and np.bincount(plan.y[pool]).max() >= config.folds
         if classification and not strat:
             plan.warnings.append("too few items per class to stratify the folds; plain k-fold")
@@ -398,7 +386,19 @@ def _folds(
         # A random split of everything, stratified by class where possible.
         pool = train_pool
         strat = None
-        if classification:
+        groups = plan.groups
+        grouped = groups is not None and np.unique(groups[pool]).size < pool.size
+        if grouped:
+            assert groups is not None
+            train, test, stratified = group_random_split(
+                pool,
+                groups,
+                plan.y if classification else None,
+                config.test_fraction,
+                config.seed,
+                plan.warnings,
+            )
+        elif classification:
             counts = np.bincount(plan.y[pool][plan.y[pool] >= 0])
             if counts.size and counts[counts > 0].min() >= 2:
                 strat = plan.y[pool]
@@ -406,15 +406,18 @@ def _folds(
                 plan.warnings.append(
                     "a class has a single item: the random split is not stratified"
                 )
-        try:
-            train, test = train_test_split(
-                pool, test_size=config.test_fraction, random_state=config.seed, stratify=strat
-            )
-        except ValueError as exc:
-            raise UserFacingError(f"cannot split {pool.size} items: {exc}") from exc
-        train, test = np.sort(train), np.sort(test)
+        if not grouped:
+            try:
+                train, test = train_test_split(
+                    pool, test_size=config.test_fraction, random_state=config.seed, stratify=strat
+                )
+            except ValueError as exc:
+                raise UserFacingError(f"cannot split {pool.size} items: {exc}") from exc
+            train, test = np.sort(train), np.sort(test)
+            stratified = strat is not None
         how = (
-            f"{'stratified ' if strat is not None else ''}random split, "
+            f"{'stratified ' if stratified else ''}random split"
+            f"{' ' + describe_groups(pool, groups) if grouped else ''}, "
             f"{config.test_fraction:.0%} test (seed {config.seed})"
         )
     else:

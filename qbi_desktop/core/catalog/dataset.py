@@ -23,7 +23,9 @@ class CatalogDataset:
 
     ``target="label"`` gives class indices into :attr:`class_names` (-1 = unlabelled);
     ``target="targets"`` gives the regression targets (NaN = missing); ``"auto"`` picks labels
-    when any item has one, else targets, else masks (segmentation).
+    when any item has one, else targets, else masks (segmentation). A run that knows its task
+    asks :meth:`for_task` for the matching view: "auto" on a project with a few labels and one
+    ``thickness`` value is a classification view, whose class indices are no thickness.
     """
 
     def __init__(self, project: Project, ids: list[int], target: str = "auto"):
@@ -49,6 +51,7 @@ class CatalogDataset:
                 if self.target_names
                 else "mask"
             )
+        self.target_kind = target
         if target == "label":
             self.task = "classification"
             self._class_names: list[str] | None = _sorted_labels(
@@ -67,7 +70,8 @@ class CatalogDataset:
             col = {name: j for j, name in enumerate(names)}
             for item_id, name, value in target_rows:
                 values[pos[item_id], col[name]] = value
-            self._targets = values[:, 0] if len(names) == 1 else values
+            # no target defined: no targets at all (not an (N, 0) array of nothing)
+            self._targets = None if not names else values[:, 0] if len(names) == 1 else values
         elif target == "mask":
             self.task = "segmentation"
             self._class_names = None
@@ -78,6 +82,25 @@ class CatalogDataset:
     @property
     def class_names(self) -> list[str] | None:
         return self._class_names
+
+    def for_task(self, task: str) -> CatalogDataset:
+        """The same items with the targets of ``task``: class labels for classification, the
+        regression targets' values for regression, masks for segmentation."""
+        kind = _KIND_OF_TASK.get(task)
+        if kind is None:
+            raise UserFacingError(f"task {task!r}: use one of {', '.join(_KIND_OF_TASK)}")
+        if kind == self.target_kind:
+            return self
+        view = CatalogDataset(self.project, self.ids, kind)
+        view.source = self.source
+        return view
+
+    def groups(self) -> np.ndarray:
+        """Per item, the id of the original it descends from (its ``parent_id`` chain's root;
+        its own id when it is an original): augmented copies share their original's group."""
+        from qbi_desktop.core.catalog.lineage import root_ids
+
+        return np.asarray(root_ids(self.project.db, self.ids), dtype=np.int64)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -129,6 +152,9 @@ class CatalogDataset:
 
     def __repr__(self) -> str:
         return f"CatalogDataset({self.source!r}, {len(self)} items, task={self.task})"
+
+
+_KIND_OF_TASK = {"classification": "label", "regression": "targets", "segmentation": "mask"}
 
 
 def _sorted_labels(labels: set[str]) -> list[str]:

@@ -1,4 +1,5 @@
 """Train/val/test splits: stratified by class, or by group so a specimen never spans splits.
+Either way an augmented copy stays in its original's split.
 
 The assignment functions are pure (arrays in, split names out, reproducible from the seed). A
 split is planned first (:func:`plan_stratified`, :func:`plan_group`): the plan says how many
@@ -57,24 +58,109 @@ def _allocate(n: int, fractions: dict[str, float]) -> dict[str, int]:
 
 
 def stratified_assign(
-    labels: Sequence[Any], fractions: Mapping[str, float] = DEFAULT_FRACTIONS, seed: int = 0
+    labels: Sequence[Any],
+    fractions: Mapping[str, float] = DEFAULT_FRACTIONS,
+    seed: int = 0,
+    groups: Sequence[Any] | None = None,
 ) -> np.ndarray:
-    """Split names for each position: each class is divided by the fractions on its own."""
+    """Split names for each position, stratified by class.
+
+    The labelled items are divided as one set: the splits get the fractions of all of them, and
+    each class gets its share of each split as closely as whole items allow (a class's share
+    rounded per class alone gave classes of one or two items nothing outside train, so a few
+    small classes put *every* labelled item in train). A class with any item has one in train.
+    Unlabelled items are divided by the fractions on their own: they are not a class competing
+    for the labelled items' places. With ``groups`` (an augmented copy's original), the items of
+    a group are one unit and go to one split together.
+    """
     fr = _check_fractions(fractions)
-    labels = ["\0none" if v is None else str(v) for v in labels]
-    out = np.empty(len(labels), dtype=object)
+    n = len(labels)
+    keys = ["\0none" if v is None else str(v) for v in labels]
+    if groups is None:
+        members = [[i] for i in range(n)]
+    else:
+        by_group: dict[Any, list[int]] = {}
+        for i, g in enumerate(groups):
+            by_group.setdefault(g, []).append(i)
+        members = list(by_group.values())
+    unit_keys = [_unit_key([keys[i] for i in m]) for m in members]
     rng = np.random.default_rng(seed)
+    out = np.empty(n, dtype=object)
     by_class: dict[str, list[int]] = {}
-    for i, label in enumerate(labels):
-        by_class.setdefault(label, []).append(i)
-    for label in sorted(by_class):
-        members = np.asarray(by_class[label])
-        rng.shuffle(members)
+    for u, key in enumerate(unit_keys):
+        by_class.setdefault(key, []).append(u)
+    shuffled = {}
+    for key in sorted(by_class):  # the same draws, in the same order, for the same input
+        units = np.asarray(by_class[key])
+        rng.shuffle(units)
+        shuffled[key] = units
+    unlabelled = shuffled.pop("\0none", None)
+    if unlabelled is not None:
         start = 0
-        for split, k in _allocate(len(members), fr).items():
-            out[members[start : start + k]] = split
+        for split, k in _allocate(len(unlabelled), fr).items():
+            for u in unlabelled[start : start + k]:
+                out[members[u]] = split
             start += k
+    if shuffled:
+        table = _joint_allocation({k: len(v) for k, v in shuffled.items()}, fr, rng)
+        for key, units in shuffled.items():
+            start = 0
+            for split, k in table[key].items():
+                for u in units[start : start + k]:
+                    out[members[u]] = split
+                start += k
     return out
+
+
+def _unit_key(keys: list[str]) -> str:
+    """A group's class: the most common label among its labelled items (unlabelled if none)."""
+    labelled = [k for k in keys if k != "\0none"]
+    if not labelled:
+        return "\0none"
+    values, counts = np.unique(labelled, return_counts=True)
+    return str(values[int(np.argmax(counts))])
+
+
+def _joint_allocation(
+    sizes: dict[str, int], fr: dict[str, float], rng: np.random.Generator
+) -> dict[str, dict[str, int]]:
+    """Per class, items per split: split totals follow the fractions of all labelled items
+    (largest remainders), each class's share is its size times the fraction rounded down plus
+    what the totals still need, given where the rounding lost most; one in train at least;
+    between equal claims of val and test, test (the items a score is computed on)."""
+    totals = _allocate(sum(sizes.values()), fr)
+    classes = sum(1 for n in sizes.values() if n)
+    if totals.get("test") == 0 and sum(sizes.values()) > classes:
+        # a few labelled items: 15 % of 4 rounds to none, but a score needs a labelled test
+        # item; one comes from val, or from train when train keeps one item of each class
+        donor = (
+            "val" if totals.get("val") else "train" if totals.get("train", 0) > classes else None
+        )
+        if donor is not None:
+            totals[donor] -= 1
+            totals["test"] += 1
+    cells = {c: {s: int(np.floor(n * f)) for s, f in fr.items()} for c, n in sizes.items()}
+    if "train" in fr:
+        for c, n in sizes.items():
+            if n and cells[c]["train"] == 0:
+                cells[c]["train"] = 1  # fits: the rounded-down shares leave at least one over
+    col_left = {s: totals[s] - sum(cells[c][s] for c in cells) for s in fr}
+    row_left = {c: n - sum(cells[c].values()) for c, n in sizes.items()}
+    ties = {(c, s): float(rng.random()) for c in sizes for s in fr}
+    while any(row_left.values()):
+        c, s = max(
+            ((c, s) for c in sizes if row_left[c] > 0 for s in fr),
+            key=lambda cs: (
+                col_left[cs[1]] > 0,
+                round(sizes[cs[0]] * fr[cs[1]] - cells[cs[0]][cs[1]], 9),
+                cs[1] == "test",  # a tie between val and test: the score needs test items
+                ties[cs],
+            ),
+        )
+        cells[c][s] += 1
+        row_left[c] -= 1
+        col_left[s] -= 1
+    return cells
 
 
 def group_assign(
@@ -165,9 +251,16 @@ def plan_stratified(
     seed: int = 0,
     filters: Any = None,
 ) -> SplitPlan:
+    """Stratified by class (see :func:`stratified_assign`); an augmented copy goes where its
+    original goes (``parent_id`` chains), so no split tests on copies of training images."""
+    from qbi_desktop.core.catalog.lineage import root_ids
+
     rows = _target_rows(project, filters)
-    new = stratified_assign([r[1] for r in rows], fractions, seed)
-    return _plan(rows, new, _describe("stratified", fractions, seed))
+    roots = root_ids(project.db, [int(r[0]) for r in rows])
+    grouped = len(set(roots)) < len(roots)
+    new = stratified_assign([r[1] for r in rows], fractions, seed, roots if grouped else None)
+    kind = "stratified" + (" (copies with their original)" if grouped else "")
+    return _plan(rows, new, _describe(kind, fractions, seed))
 
 
 def plan_group(
@@ -177,13 +270,23 @@ def plan_group(
     seed: int = 0,
     filters: Any = None,
 ) -> SplitPlan:
-    """Items sharing ``metadata[group_key]`` (e.g. specimen) stay together. Items without that
-    key are refused: a missing group would silently leak."""
+    """Items sharing ``metadata[group_key]`` (e.g. specimen) stay together; an augmented copy
+    has its original's. Items without that key are refused: a missing group would silently
+    leak."""
+    from qbi_desktop.core.catalog.lineage import root_ids
+
     rows = _target_rows(project, filters)
+    roots = root_ids(project.db, [int(r[0]) for r in rows])
     groups = []
     missing = []
-    for item_id, _label, meta, _split in rows:
+    root_meta: dict[int, dict] = {}
+    for (item_id, _label, meta, _split), root in zip(rows, roots, strict=True):
         value = json.loads(meta).get(group_key)
+        if value is None and root != item_id:  # an augmented copy: its original's specimen
+            if root not in root_meta:
+                row = project.db.execute("SELECT metadata FROM items WHERE id = ?", (root,))
+                root_meta[root] = json.loads(row.fetchone()[0])
+            value = root_meta[root].get(group_key)
         if value is None:
             missing.append(item_id)
         groups.append(json.dumps(value, sort_keys=True))

@@ -114,11 +114,13 @@ class BaselineForm(QWidget):
         data_form.addRow("Source", self.source)
         data_form.addRow("Path", self.path_widget)
         data_form.addRow(self.project_note)
-        # a project being labelled has unlabelled items: without this a run refuses them
+        # a project being labelled has unlabelled items: left out by default, and counted
         self.drop_unlabeled = QCheckBox("Leave unlabelled items out")
+        self.drop_unlabeled.setChecked(True)
         self.drop_unlabeled.setToolTip(
-            "Items without a class label (or mask) are left out of training and testing, and the "
-            "run says how many; unticked, a run refuses a dataset that has any"
+            "Items without what the task predicts (a class label, a value of the regression "
+            "target, a mask) are left out of training and testing, and the run says how many; "
+            "unticked, a run refuses a dataset that has any"
         )
         data_form.addRow(self.drop_unlabeled)
         self.data_form = data_form
@@ -341,7 +343,6 @@ class BaselineForm(QWidget):
         self.standardize.setEnabled(task != "segmentation")
         self.resize_choice.setEnabled(task != "segmentation")  # masks: at the image's size
         self.feat_form.setRowVisible(self.resize_size, self.resize_choice.currentData() == "size")
-        self.drop_unlabeled.setEnabled(task != "regression")  # a target is never left out
         self.changed.emit()
 
     def open_project_root(self) -> Path | None:
@@ -455,7 +456,7 @@ class BaselineForm(QWidget):
             test_on="rest-of-train" if rest else "test",
             target=self.chosen_target() if self.task.currentData() == "regression" else None,
             chunk_seconds=GUI_CHUNK_SECONDS,
-            drop_unlabeled=self.drop_unlabeled.isChecked() and self.drop_unlabeled.isEnabled(),
+            drop_unlabeled=self.drop_unlabeled.isChecked(),
         )
 
     def resize_to(self) -> tuple[int, int] | str | None:
@@ -515,7 +516,9 @@ class BaselineForm(QWidget):
             "seed": self.seed.value(),
             "downsample": self.downsample.value(),
             "resize": self.resize_rows.text(),  # auto, off or HxW
-            "drop_unlabeled": int(self.drop_unlabeled.isChecked()),  # "0"/"1": compared as text
+            # a new key: the old one holds the old default (off) for everyone who ran once
+            # "0"/"1": compared as text
+            "leave_unlabelled_out": int(self.drop_unlabeled.isChecked()),
         }
 
     def save(self) -> None:
@@ -556,7 +559,7 @@ class BaselineForm(QWidget):
             self.folds.setValue(read_setting(s, "folds", 5))
             self.seed.setValue(read_setting(s, "seed", 0))
             self.downsample.setValue(read_setting(s, "downsample", 1))
-            self.drop_unlabeled.setChecked(read_setting(s, "drop_unlabeled", False))
+            self.drop_unlabeled.setChecked(read_setting(s, "leave_unlabelled_out", True))
             self.resize_rows.set_value(str(s.value("resize", AUTO_RESIZE) or AUTO_RESIZE))
         except (TypeError, ValueError):
             pass  # a damaged setting: keep the defaults
