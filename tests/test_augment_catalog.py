@@ -60,7 +60,7 @@ def _project(tmp_path, n=3):
 
 def test_project_items_become_augmented_items_with_provenance(tmp_path):
     project, ids = _project(tmp_path)
-    result = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2))
+    result = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2, items="all"))
     assert len(result.new_ids) == 6
     assert result.batch.written == 6
     assert result.output.is_relative_to(project.root)
@@ -94,7 +94,7 @@ def test_project_items_become_augmented_items_with_provenance(tmp_path):
 def test_boxes_follow_the_flip_and_keep_their_labels(tmp_path):
     project, ids = _project(tmp_path)
     flip = Pipeline.from_options(seed=3, horizontal_flip=True)
-    result = run_job(augment_into_project_job(project.root, flip, copies=4))
+    result = run_job(augment_into_project_job(project.root, flip, copies=4, items="all"))
     children = [project.get(i) for i in result.new_ids]
     with_boxes = [c for c in children if c["parent"] == ids[1]]
     assert len(with_boxes) == 4
@@ -112,20 +112,20 @@ def test_boxes_follow_the_flip_and_keep_their_labels(tmp_path):
 
 def test_rerun_resumes_and_adds_nothing_twice(tmp_path):
     project, _ids = _project(tmp_path)
-    first = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2))
+    first = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2, items="all"))
     before = len(project)
-    again = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2))
+    again = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2, items="all"))
     assert again.output == first.output
     assert again.batch.written == 0 and again.batch.skipped == 6
     assert again.new_ids == []
     assert len(project) == before
     # augmented items are not augmented again by default
-    assert len(ProjectSource.from_project(project)) == 3
+    assert len(ProjectSource.from_project(project, items="all")) == 3
 
 
 def test_cancel_adds_nothing_then_the_rerun_completes(tmp_path):
     project, _ids = _project(tmp_path)
-    job = augment_into_project_job(project.root, FLIP_ROT, copies=2)
+    job = augment_into_project_job(project.root, FLIP_ROT, copies=2, items="all")
     seen = 0
     for progress in job:
         seen += 1
@@ -134,7 +134,7 @@ def test_cancel_adds_nothing_then_the_rerun_completes(tmp_path):
             break
     assert seen >= 2
     assert len(project) == 3  # nothing half-registered
-    result = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2))
+    result = run_job(augment_into_project_job(project.root, FLIP_ROT, copies=2, items="all"))
     assert result.batch.skipped == 2 and result.batch.written == 4
     assert len(result.new_ids) == 6 and len(project) == 9
 

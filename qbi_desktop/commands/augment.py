@@ -2,11 +2,14 @@
 
     qbi-desktop augment --pipeline p.json --input PATH --output DIR --copies K
                         [--seed S] [--workers N] [--scheduler tcp://host:8786] [--masks DIR]
-    qbi-desktop augment --pipeline p.json --input PROJECT --into-project --copies K
+    qbi-desktop augment --pipeline p.json --input PROJECT --into-project --copies K [--items all]
 
 PATH is a folder of images or an .npz/.npy file; a project folder augments its items (augmented
 ones left out) into --output, or with --into-project adds the copies to the project as items with
-their provenance (parent, parameters, seed).
+their provenance (parent, parameters, seed). Of a project, only the training items (and items
+without a split) are augmented unless --items all: copies of val/test images would score a model
+on near-duplicates. A stack (multi-page TIFF) is augmented slice by slice, every slice with the
+parameters drawn for its copy, and written as a stack.
 
 Running the same command again after an interruption resumes where it stopped.
 """
@@ -14,6 +17,7 @@ Running the same command again after an interruption resumes where it stopped.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -46,6 +50,14 @@ def register(subparsers) -> None:
         help="(project input) add the copies to the project as augmented items with provenance",
     )
     p.add_argument(
+        "--items",
+        choices=["train", "all"],  # core.augment.catalog_source.ITEMS (not imported: start-up)
+        default="train",
+        help="(project input) which items to augment: train = training items only (and items "
+        "without a split), val/test are not augmented (the default); all = every item, copies "
+        "of val/test items go to val/test (near-duplicates in scoring)",
+    )
+    p.add_argument(
         "--copies",
         required=True,
         type=numbers.whole(1, MAX_COPIES, "copies"),
@@ -74,6 +86,14 @@ def run(args) -> int:
     from qbi_desktop.core.catalog.project import CATALOG
     from qbi_desktop.core.jobs import run_job
 
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if args.scheduler is None and args.workers > (cpus or 1):  # more only wait for a core
+        print(
+            f"note: --workers {args.workers}: this machine has {cpus or 1} CPU core(s) for us; "
+            f"using {cpus or 1} worker process(es)",
+            file=sys.stderr,
+        )
+        args.workers = cpus or 1
     try:
         pipeline = Pipeline.load(args.pipeline)
         is_project = (Path(args.input) / CATALOG).is_file()
@@ -129,6 +149,15 @@ def run(args) -> int:
     return 0
 
 
+def _say_left_out(left_out: int) -> None:
+    if left_out:
+        print(
+            f"note: {left_out} val/test items were not augmented (only training items are, "
+            "unless --items all)",
+            file=sys.stderr,
+        )
+
+
 def _augment_project(args, pipeline, show):
     """A project's items (augmented ones left out), into a folder or back into the project."""
     from qbi_desktop.core.augment.batch import augment_dataset
@@ -139,11 +168,14 @@ def _augment_project(args, pipeline, show):
     options = dict(seed=args.seed, workers=args.workers, scheduler=args.scheduler)
     if args.into_project:
         job = augment_into_project_job(
-            args.input, pipeline, args.copies, output=args.output, **options
+            args.input, pipeline, args.copies, output=args.output, items=args.items, **options
         )
-        return run_job(job, on_progress=show)
+        result = run_job(job, on_progress=show)
+        _say_left_out(result.left_out)
+        return result
     project = open_project(args.input)
-    source = ProjectSource.from_project(project)
+    source = ProjectSource.from_project(project, items=args.items)
+    _say_left_out(source.left_out)
     try:
         job = augment_dataset(source, pipeline, args.output, args.copies, **options)
         return run_job(job, on_progress=show)

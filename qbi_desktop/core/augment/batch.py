@@ -42,17 +42,21 @@ import numpy as np
 
 from qbi_desktop.core.atomic import atomic_write_text, atomic_write_with, leftover_temps
 from qbi_desktop.core.augment.intensity import check_image, check_mask
+from qbi_desktop.core.augment.manifest_file import (
+    MANIFEST,
+    MANIFEST_FORMAT,
+    read_manifest_file,
+    refuse_foreign_output,
+)
 from qbi_desktop.core.augment.pipeline import Pipeline
 from qbi_desktop.core.errors import ImageReadError, UserFacingError, listed
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.limits import MAX_COPIES
 
-MANIFEST = "manifest.jsonl"
 # Copies of one item per work unit: a unit's outputs are recorded when it ends. Small enough
 # that a kill loses little (one unit per process), large enough that reading the item again
 # for each unit costs little beside augmenting 8 copies of it.
 COPIES_PER_TASK = 8
-MANIFEST_FORMAT = "qbi-augment-manifest"
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".npy")
 
 
@@ -132,11 +136,24 @@ class FolderSource:
         return len(self.files)
 
     def item(self, i: int) -> SourceItem:
+        from qbi_desktop.core.augment.stacks import read_stack
+
         path = self.files[i]
-        image = read_image_file(path)
+        meta: dict[str, Any] = {"name": path.stem, "source": str(path)}
+        try:
+            stack = read_stack(path)
+        except UserFacingError:
+            raise
+        except Exception as exc:  # any decoder error: name the file
+            raise ImageReadError(path, f"cannot be read as an image ({exc})") from exc
+        if stack is not None:  # every slice, augmented alike (stacks.py)
+            image = stack
+            meta["planes"] = len(stack)
+        else:
+            image = read_image_file(path)
         mask_path = self.mask_files.get(path.stem)
         mask = read_image_file(mask_path) if mask_path is not None else None
-        return SourceItem(image, mask, {"name": path.stem, "source": str(path)})
+        return SourceItem(image, mask, meta)
 
 
 class ArraySource:
@@ -245,20 +262,9 @@ def _safe_name(name: str) -> str:
 
 def read_manifest(output: str | Path) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The header and the complete records (a torn last line from a crash is ignored), sorted by
-    (item, copy)."""
-    path = Path(output) / MANIFEST
-    if not path.exists():
-        return None, []
-    header, records = None, []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if rec.get("type") == "run" and header is None:
-            header = rec
-        elif rec.get("type") == "output":
-            records.append(rec)
+    (item, copy). Read as a regular file only, each line checked (:mod:`.manifest_file`): a
+    FIFO, a device, a folder or a line not of this app is refused naming file and line."""
+    header, records = read_manifest_file(Path(output) / MANIFEST)
     records.sort(key=lambda r: (r["item"], r["copy"]))
     return header, records
 
@@ -306,8 +312,14 @@ def _process_item(task: _Task) -> tuple[list[dict[str, Any]], str | None]:
         meta = dict(getattr(it, "metadata", None) or {})
         name = _safe_name(str(meta.get("name", f"item{task.item:06d}")))
         label = str(meta.get("where", meta.get("source", name)))  # a message names the file
-        image = check_image(it.image, f"{label}: image")
-        mask = check_mask(getattr(it, "mask", None), image.shape, f"{label}: mask")
+        planes = int(meta.get("planes") or 0)  # a stack: (planes, H, W[, C]), see stacks.py
+        image = np.asarray(it.image)
+        if planes:
+            image = np.stack([check_image(p, f"{label}: image") for p in image])
+        else:
+            image = check_image(image, f"{label}: image")
+        plane_shape = image.shape[1:] if planes else image.shape
+        mask = check_mask(getattr(it, "mask", None), plane_shape, f"{label}: mask")
         boxes = meta.get("boxes")
         boxes = None if boxes is None else np.asarray(boxes, dtype=np.float64)
     except UserFacingError as exc:
@@ -315,8 +327,14 @@ def _process_item(task: _Task) -> tuple[list[dict[str, Any]], str | None]:
     for k in task.copies:
         stem = f"{name}__aug{k:03d}"
         try:
-            sample = pipeline.augment(image, mask, boxes, item_index=task.item, copy_index=k)
-            _write_tiff(out / "images" / f"{stem}.tif", sample.image)
+            if planes:
+                from qbi_desktop.core.augment.stacks import augment_planes
+
+                stack, sample = augment_planes(pipeline, image, mask, boxes, task.item, k)
+                _write_tiff(out / "images" / f"{stem}.tif", stack, planes=True)
+            else:
+                sample = pipeline.augment(image, mask, boxes, item_index=task.item, copy_index=k)
+                _write_tiff(out / "images" / f"{stem}.tif", sample.image)
             rec: dict[str, Any] = {
                 "type": "output",
                 "item": task.item,
@@ -326,6 +344,8 @@ def _process_item(task: _Task) -> tuple[list[dict[str, Any]], str | None]:
                 "params": sample.params,
                 "seed": [pipeline.seed, task.item, k],
             }
+            if planes:
+                rec["planes"] = planes  # every slice, with these parameters
             if sample.mask is not None:
                 _write_tiff(out / "masks" / f"{stem}.tif", sample.mask)
                 rec["mask"] = f"masks/{stem}.tif"
@@ -339,10 +359,15 @@ def _process_item(task: _Task) -> tuple[list[dict[str, Any]], str | None]:
     return records, None
 
 
-def _write_tiff(path: Path, array: np.ndarray) -> None:
+def _write_tiff(path: Path, array: np.ndarray, planes: bool = False) -> None:
+    """One image, or with ``planes`` a stack written one page per plane (greyscale planes are
+    never taken for colour: a stack of 3 slices is 3 pages, not one RGB image)."""
     import tifffile
 
-    atomic_write_with(path, lambda f: tifffile.imwrite(f, np.ascontiguousarray(array)))
+    extra: dict[str, Any] = {}
+    if planes and array.ndim == 3:
+        extra["photometric"] = "minisblack"
+    atomic_write_with(path, lambda f: tifffile.imwrite(f, np.ascontiguousarray(array), **extra))
 
 
 def _disk_message(out: Path, exc: OSError) -> str:
@@ -386,6 +411,12 @@ def augment_dataset(
         )
     pipeline.check()
     out = Path(output)
+    from qbi_desktop.core.outfolder import refuse_inside
+
+    # the copies in the input folder would be inputs of the next run, or of an import
+    if isinstance(source, FolderSource):
+        folders = [(source.folder, "input folder"), (source.masks, "mask folder")]
+        refuse_inside(out, [(f, role) for f, role in folders if f is not None], "--output")
     _prepare_output(out)
     header = {
         "type": "run",
@@ -439,8 +470,15 @@ def augment_dataset(
 
 
 def _prepare_output(out: Path) -> None:
-    if out.exists() and not out.is_dir():  # a file, /dev/null: say so, not "File exists"
+    from qbi_desktop.core import outfolder
+    from qbi_desktop.core.safefile import check_regular
+
+    if outfolder.exists(out) and not outfolder.is_dir(out):  # a file, /dev/null: not "File exists"
         raise UserFacingError(f"{out}: exists and is not a folder; choose a folder for the copies")
+    if not outfolder.lexists(out / MANIFEST):  # no earlier run to resume: nothing to replace
+        refuse_foreign_output(out)
+    else:  # a FIFO, a device, a folder: refused before anything is made here
+        check_regular(out / MANIFEST, "the augmentation manifest")
     try:
         for sub in ("", "images", "masks"):
             (out / sub).mkdir(parents=True, exist_ok=True)
@@ -454,7 +492,9 @@ def _resume(out: Path, header: dict[str, Any]) -> dict[tuple[int, int], dict[str
     """Records of a previous run whose files still exist; rewrites the manifest cleanly (drops a
     torn last line) so appending continues it. A different run in the folder is refused."""
     old_header, records = read_manifest(out)
-    if old_header is not None:
+    if old_header is None:  # a manifest.jsonl that is no run's of ours: never rewritten
+        refuse_foreign_output(out)
+    else:
         same = all(old_header.get(k) == header[k] for k in ("pipeline", "copies", "items"))
         if not same:
             raise UserFacingError(

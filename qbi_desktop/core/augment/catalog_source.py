@@ -10,7 +10,11 @@ Two halves of one seam:
   project as an item of provenance ``augmented``: ``parent_id`` points at the item it was made
   from, and the provenance holds the pipeline, the drawn parameters and the seed triple, so the
   copy can be remade bit for bit. The parent's label and split travel with it (a copy of a test
-  image in the training split would leak the test set); a regression target travels only when the
+  image in the training split would leak the test set). By default only training items (and
+  items without a split) are augmented (``ITEMS``): copies of val/test items would put
+  near-duplicates into the splits that are meant to score a model on new images, and make a
+  score count one image several times; ``items="all"`` is the explicit choice to augment them
+  too (their copies stay in val/test). A regression target travels only when the
   pipeline cannot change it (``targets.py``: a rotation/flip pipeline keeps a count, a zoom drops
   it), and the provenance names each dropped target and why. Registration is one transaction and
   skips copies already in the catalog, so it can run again after a resumed batch.
@@ -43,6 +47,11 @@ from qbi_desktop.core.jobs import Job, Progress
 
 PARENT_PREFIX = "item:"
 AUGMENTED_DIR = "augmented"
+#: which items of a project to augment: the choice the dialog and ``--items`` offer
+ITEMS = {
+    "train": "training items only (and items without a split); val/test are not augmented",
+    "all": "all items (copies of val/test items go to val/test: near-duplicates in scoring)",
+}
 
 
 class ProjectSource:
@@ -53,24 +62,48 @@ class ProjectSource:
     index`` rows whose last column points into the parent's box list (labels come back from it).
     """
 
-    def __init__(self, root: str | Path, ids: list[int]):
+    def __init__(self, root: str | Path, ids: list[int], left_out: int = 0):
         self.root = Path(root).absolute()
         self.ids = [int(i) for i in ids]
+        self.left_out = left_out  # val/test items not augmented (items="train")
         self._project = None
 
     @classmethod
     def from_project(
-        cls, project: Any, filters: Any = None, include_augmented: bool = False
+        cls,
+        project: Any,
+        filters: Any = None,
+        include_augmented: bool = False,
+        items: str = "train",
     ) -> ProjectSource:
-        """All items of ``project`` matching ``filters``; augmented items are left out unless
-        ``include_augmented`` (augmenting copies of copies compounds the transformations)."""
+        """The items of ``project`` matching ``filters``; augmented items are left out unless
+        ``include_augmented`` (augmenting copies of copies compounds the transformations), and
+        with ``items="train"`` (the default, see :data:`ITEMS`) the val and test items too."""
+        if items not in ITEMS:
+            raise UserFacingError(f"items: {items!r} is not one of {', '.join(ITEMS)}")
         ids = project.ids(filters)
         if not include_augmented and ids:
             augmented = set(project.ids({"provenance": "augmented"}))
             ids = [i for i in ids if i not in augmented]
+        left_out = 0
+        if items == "train" and ids:
+            held_out = {
+                int(r[0])
+                for r in project.db.execute("SELECT id FROM items WHERE split IN ('val', 'test')")
+            }
+            kept = [i for i in ids if i not in held_out]
+            left_out = len(ids) - len(kept)
+            if not kept:
+                raise UserFacingError(
+                    f"{project.root}: all {left_out} items to augment are in the val or test "
+                    "split, and only training items are augmented by default (copies of test "
+                    "images would score a model on near-duplicates); put items in train, or "
+                    "choose to augment all items"
+                )
+            ids = kept
         if not ids:
             raise UserFacingError(f"{project.root}: the project has no items to augment")
-        return cls(project.root, ids)
+        return cls(project.root, ids, left_out)
 
     def _open(self):
         if self._project is None:
@@ -87,7 +120,7 @@ class ProjectSource:
 
     def __getstate__(self) -> dict[str, Any]:
         # Workers open their own connection: pickle the folder and the ids only.
-        return {"root": self.root, "ids": self.ids, "_project": None}
+        return {"root": self.root, "ids": self.ids, "left_out": self.left_out, "_project": None}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -95,7 +128,7 @@ class ProjectSource:
     def item(self, i: int) -> SourceItem:
         project = self._open()
         item_id = self.ids[i]
-        row = project.db.execute("SELECT name FROM items WHERE id = ?", (item_id,)).fetchone()
+        row = project.db.execute("SELECT name, path FROM items WHERE id = ?", (item_id,)).fetchone()
         if row is None:
             raise UserFacingError(f"{self.root}: item {item_id} was removed from the project")
         meta: dict[str, Any] = {
@@ -109,8 +142,30 @@ class ProjectSource:
                 [[b.x, b.y, b.x + b.w, b.y + b.h, n] for n, b in enumerate(boxes)],
                 dtype=np.float64,
             )
-        image = np.asarray(project.image(item_id))
+        stack = _stack(project, row[1])
+        if stack is not None:  # a multi-page TIFF item: every slice (stacks.py)
+            meta["planes"] = len(stack)
+            image = stack
+        else:
+            image = np.asarray(project.image(item_id))
         return SourceItem(image, project.mask(item_id), meta)
+
+
+def _stack(project: Any, path: str | None) -> np.ndarray | None:
+    """The item's file as a stack of planes when it is a multi-page TIFF, else None (an item of
+    a container, a series or a NeXus file, is one frame already)."""
+    from qbi_desktop.core.augment.stacks import TIFF_SUFFIXES, read_stack
+    from qbi_desktop.core.errors import ImageReadError
+
+    if path is None or not str(path).lower().endswith(TIFF_SUFFIXES):
+        return None
+    file = project.resolve(path)
+    try:
+        return read_stack(file)
+    except UserFacingError:
+        raise
+    except Exception as exc:  # any decoder error: name the file
+        raise ImageReadError(file, f"cannot be read as an image ({exc})") from exc
 
 
 def parent_id(record: dict[str, Any]) -> int | None:
@@ -261,6 +316,7 @@ class ProjectAugmentResult:
     batch: BatchResult
     new_ids: list[int]
     output: Path
+    left_out: int = 0  # val/test items not augmented (items="train")
 
 
 def augment_into_project_job(
@@ -273,8 +329,12 @@ def augment_into_project_job(
     scheduler: str | None = None,
     filters: Any = None,
     output: str | Path | None = None,
+    items: str = "train",
 ) -> Job[ProjectAugmentResult]:
     """Job: write ``copies`` augmented copies of the project's items and add them as items.
+
+    ``items``: ``"train"`` (default) augments the training items and items without a split,
+    ``"all"`` every item (see :data:`ITEMS`).
 
     Opens its own catalog connection (it runs on a worker thread). Cancelling keeps the copies
     written so far on disk (recorded in the manifest) but adds nothing to the catalog; running
@@ -289,7 +349,7 @@ def augment_into_project_job(
     project = open_project(root)
     source = None
     try:
-        source = ProjectSource.from_project(project, filters)
+        source = ProjectSource.from_project(project, filters, items=items)
         out = (
             Path(output)
             if output is not None
@@ -300,7 +360,7 @@ def augment_into_project_job(
         )
         yield Progress(batch.total, batch.total, "adding the copies to the project")
         new_ids = register_augmented(project, out)
-        return ProjectAugmentResult(batch, new_ids, out)
+        return ProjectAugmentResult(batch, new_ids, out, source.left_out)
     finally:
         if source is not None:
             source.close()

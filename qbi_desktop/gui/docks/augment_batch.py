@@ -58,6 +58,7 @@ class BatchRequest:
     output: str = ""
     masks: str = ""
     into_project: bool = False
+    items: str = "train"  # project input: train (val/test not augmented) or all
     copies: int = 4
     workers: int = 1
     scheduler: str = ""
@@ -98,6 +99,7 @@ def batch_job(request: BatchRequest, pipeline: Pipeline) -> Job[Any]:
                 request.copies,
                 workers=request.workers,
                 scheduler=scheduler,
+                items=request.items,
             )
         )
     source = None
@@ -107,7 +109,7 @@ def batch_job(request: BatchRequest, pipeline: Pipeline) -> Job[Any]:
             from qbi_desktop.core.catalog import open_project
 
             project = open_project(request.input)
-            source = ProjectSource.from_project(project)
+            source = ProjectSource.from_project(project, items=request.items)
         else:
             source = open_source(request.input, request.masks.strip() or None)
         return (
@@ -157,6 +159,14 @@ class BatchDialog(QDialog):
             "their parent item, the drawn parameters and the seed; label and split follow the "
             "parent"
         )
+        # which items of a project: copies of val/test items would be scored on near-duplicates
+        from qbi_desktop.core.augment.catalog_source import ITEMS
+
+        self.items = QComboBox()
+        self.items.addItem("Training items only (and items without a split)", "train")
+        self.items.addItem("All items (copies of val/test items stay in val/test)", "all")
+        self.items.setToolTip(f"Training items: {ITEMS['train']}.\nAll: {ITEMS['all']}.")
+        self.items.setCurrentIndex(max(0, self.items.findData(last.get("items", "train"))))
         self.copies = QSpinBox(minimum=1, maximum=MAX_COPIES, value=int(last.get("copies", 4)))
         self.workers = QSpinBox(
             minimum=1, maximum=max(1, os.cpu_count() or 1), value=int(last.get("workers", 1))
@@ -188,6 +198,7 @@ class BatchDialog(QDialog):
         self.masks_row = row(self.masks, self.masks_browse)
         form.addRow("Masks", self.masks_row)
         form.addRow("", self.into_project)
+        form.addRow("Augment", self.items)
         form.addRow("Output folder", row(self.output, self.output_browse))
         form.addRow("Copies per item", self.copies)
         form.addRow("Workers", self.workers)
@@ -227,6 +238,7 @@ class BatchDialog(QDialog):
         kind = self.kind.currentData()
         self.masks_row.setEnabled(kind == "folder")
         self.into_project.setEnabled(kind == "project")
+        self.items.setEnabled(kind == "project")
         into = kind == "project" and self.into_project.isChecked()
         self.output.setEnabled(not into)
         self.output_browse.setEnabled(not into)
@@ -274,6 +286,7 @@ class BatchDialog(QDialog):
             output=self.output.text().strip(),
             masks=self.masks.text().strip() if kind == "folder" else "",
             into_project=kind == "project" and self.into_project.isChecked(),
+            items=self.items.currentData() if kind == "project" else "train",
             copies=self.copies.value(),
             workers=self.workers.value(),
             scheduler=self.scheduler.text().strip(),
@@ -398,6 +411,9 @@ class BatchRunMixin:
         )
         if new_ids is not None:
             text += f"; {len(new_ids)} items added to the project"
+            left_out = getattr(result, "left_out", 0)
+            if left_out:
+                text += f" ({left_out} val/test items not augmented)"
             self.items_added.emit(list(new_ids))
             self._reload_project_views()
         self.window.statusBar().showMessage(text, 15000)
