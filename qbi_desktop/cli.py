@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -144,6 +145,17 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{PROG} {argv[0]}: not enough memory for this input (nothing more was done); "
                 "try fewer or smaller files",
+                file=sys.stderr,
+            )
+            return 2
+        except OSError as exc:
+            # a path the file system cannot hold, met by a look-up no check guards yet (the
+            # commands' own checks name it: core.outfolder.probe): one line, not a traceback
+            if exc.errno != errno.ENAMETOOLONG:
+                raise
+            print(
+                f"{PROG} {argv[0]}: {exc.filename}: cannot use this path (File name too long: "
+                "one of its names is longer than the file system allows); nothing more was done",
                 file=sys.stderr,
             )
             return 2

@@ -146,6 +146,28 @@ def write_pictures(report: Any, out: Path) -> list[Path]:
     return written
 
 
+#: the files an agreement report writes into ``--out`` (:data:`PATTERNS`: those named after
+#: annotators and items)
+OUTPUTS = (
+    "report.json",
+    "pairs.csv",
+    "disagreements.csv",
+    "single_annotator.csv",
+    "calibration.json",
+    "calibration.csv",
+    "consensus.json",
+)
+PATTERNS = ("confusion_*.png", "bland_altman_*.png", "probability/*.tif")
+
+
+def _own_report(path: Path) -> bool:
+    """Whether ``path`` belongs to an earlier agreement report there: its report.json is one."""
+    from qbi_desktop.core.outfolder import json_says
+
+    base = path.parent.parent if path.parent.name == "probability" else path.parent
+    return json_says(base / "report.json", lambda d: {"annotators", "sections"} <= d.keys())
+
+
 def run(args: argparse.Namespace) -> int:
     from qbi_desktop.commands.out_folder import check_out_folder, make_out_folder
     from qbi_desktop.commands.progress import progress_printer
@@ -159,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
 
     show = progress_printer(args.quiet)
     try:
-        out = check_out_folder(args.out)
+        out = check_out_folder(args.out, OUTPUTS, PATTERNS, _own_report, "agreement")
         project = open_project(Path(args.project))
         try:
             report = run_job(agreement_job(project), on_progress=show)

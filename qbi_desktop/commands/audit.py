@@ -59,6 +59,17 @@ def issues_csv(report: Any) -> str:
     return out.getvalue()
 
 
+#: the files an audit writes into ``--out``
+OUTPUTS = ("issues.csv", "summary.json")
+
+
+def _own_report(path: Path) -> bool:
+    """Whether ``path`` belongs to an earlier audit written there: its summary.json is one."""
+    from qbi_desktop.core.outfolder import json_says
+
+    return json_says(path.parent / "summary.json", lambda d: {"counts", "models"} <= d.keys())
+
+
 def run(args: argparse.Namespace) -> int:
     from qbi_desktop.commands.out_folder import check_out_folder, make_out_folder
     from qbi_desktop.commands.progress import progress_printer
@@ -75,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             raise UserFacingError(f"--folds: needs at least 2, got {args.folds}")
         if args.k < 1:
             raise UserFacingError(f"--k: needs at least 1, got {args.k}")
-        out = check_out_folder(args.out)
+        out = check_out_folder(args.out, OUTPUTS, own=_own_report, command="audit")
         project = open_project(Path(args.project))
         try:
             items = run_job(project_items_job(project), on_progress=show)

@@ -144,6 +144,7 @@ def _check_single(frame: Frame) -> str:
     try:
         n, stack, axes = source.n_slices, source.stack_shape, source.axes
         shape, series = source.slice_shape, int(source.metadata.get("series", 1) or 1)
+        other_pages = int(source.metadata.get("other_series_pages", 0) or 0)
     finally:
         source.close()
     if n > 1:
@@ -155,6 +156,11 @@ def _check_single(frame: Frame) -> str:
         )
     if series > 1:
         return f"the file holds {series} separate images (TIFF series); only the first was searched"
+    if other_pages:
+        return (
+            f"the file holds {other_pages} more page(s) in further TIFF series (separate "
+            "images); only the first was searched"
+        )
     return ""
 
 
@@ -231,6 +237,13 @@ def _detect_one(frame: Frame, args: argparse.Namespace, params: dict, hot, stack
     return line
 
 
+#: why a mask already in --out is never replaced
+MASKS_KEPT = (
+    "perhaps corrected by hand since it was made (detect-spots cannot tell its own masks from "
+    "edited ones)"
+)
+
+
 def run(args: argparse.Namespace) -> int:
     params: dict = {"k": args.k, "min_area": args.min_area, "max_area": args.max_area}
     if args.skip_lone_pixels:
@@ -268,7 +281,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"note: {note}", file=sys.stderr)
         # no mask lands on an input, another mask or a dark frame it is cleaned with
         hot_frames = [(p, "hot-pixel frame") for p in args.hot_pixels_from or ()]
-        check_outputs(frames, out, ["_spots.tif"], hot_frames)
+        # nor replaces a mask already there (perhaps corrected by hand): detect-spots keeps no
+        # record in its masks to tell its own from one edited since
+        check_outputs(frames, out, ["_spots.tif"], hot_frames, why=MASKS_KEPT)
     except UserFacingError as e:
         print(f"qbi-desktop detect-spots: {e}", file=sys.stderr)
         return 2

@@ -137,7 +137,11 @@ def run_import(args: argparse.Namespace) -> int:
         print("qbi-desktop import: --dataset applies to --kind nexus", file=sys.stderr)
         return 2
     root = Path(args.project).absolute()
-    before = _before_creation(root)
+    try:
+        before = _before_creation(root)
+    except UserFacingError as exc:  # a name too long, a link loop: named, nothing made
+        print(f"qbi-desktop import: {terminal_safe(exc)}", file=sys.stderr)
+        return 2
     added = 0
     try:
         with open_project(root, create=True) as project:
@@ -200,12 +204,13 @@ def _before_creation(root: Path) -> _Before | None:
     """The state of ``root`` before the command creates a project there; None when a project
     is already there (an existing project is never removed)."""
     from qbi_desktop.core.catalog.project import CATALOG
+    from qbi_desktop.core.outfolder import exists
 
-    if (root / CATALOG).exists():
+    if exists(root / CATALOG):
         return None
     missing = []
     folder = root
-    while not folder.exists() and folder != folder.parent:
+    while not exists(folder) and folder != folder.parent:
         missing.append(folder)
         folder = folder.parent
     names = {p.name for p in root.iterdir()} if root.is_dir() else set()
@@ -246,8 +251,10 @@ def _undo_creation(root: Path, before: _Before | None) -> str | None:
 def run_export(args: argparse.Namespace) -> int:
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.formats import export_job
+    from qbi_desktop.core.outfolder import probe
 
     try:
+        probe(args.out)  # a path no file system holds: named before the project is opened
         with open_project(args.project) as project:
             _tell_swept(project.swept)
             filters = {"split": args.split} if args.split else None
@@ -348,6 +355,12 @@ def run_repair(args: argparse.Namespace) -> int:
     except UserFacingError as exc:
         print(f"qbi-desktop repair: {terminal_safe(exc)}", file=sys.stderr)
         return 2
+    if not result.repaired:
+        print(
+            f"{result.catalog}: the catalog is whole (SQLite's integrity check passes); nothing "
+            "needs repair and nothing was changed"
+        )
+        return 0
     items = result.rows.get("items", 0)
     print(
         f"{result.catalog}: repaired, {items:,} item(s); the damaged catalog is kept as "

@@ -22,8 +22,14 @@ from qbi_desktop.core.jobs import Job
 def pending(root: str | Path) -> bool:
     """Whether the catalog in project folder ``root`` is ours at an older schema version (read
     without writing anything; False when it cannot be read: the open reports that)."""
+    from qbi_desktop.core.errors import UserFacingError
+    from qbi_desktop.core.outfolder import is_file
+
     path = Path(root) / CATALOG
-    if not path.is_file():
+    try:
+        if not is_file(path):
+            return False
+    except UserFacingError:  # a name too long, a loop: the open names it
         return False
     try:
         db = open_read_only(path)  # a URI made right: '#', '?' or '%' in a folder's name

@@ -226,10 +226,6 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
         result = clean_spots(image, hot=hot, method=task.method, **task.params)
         cleaned_path, labels_path = outputs(task.frame or path, task.out)
         labels = result.detection.labels
-        if int(labels.max(initial=0)) <= 65535:
-            save_mask(labels_path, labels)
-        else:  # more spots than a 16-bit label mask holds (a frame without hot-pixel reference)
-            write_tiff(labels_path, labels.astype(np.uint32), {"operation": "spot labels"})
         provenance = {
             "operation": "clean spots",
             "input": str(path),
@@ -243,7 +239,13 @@ def _clean_frame(task: _Frame) -> tuple[int, dict[str, Any] | None, str | None]:
             # lets a resumed run tell this output from one of the same name made otherwise
             **resume.record(task.frame or Frame(Path(task.path)), task.method, task.params),
         }
+        # the cleaned image first: a label file alone is then never clean-spots' own (a run
+        # killed between the two leaves the cleaned image, which names its labels)
         write_tiff(cleaned_path, result.image, provenance)
+        if int(labels.max(initial=0)) <= 65535:
+            save_mask(labels_path, labels)
+        else:  # more spots than a 16-bit label mask holds (a frame without hot-pixel reference)
+            write_tiff(labels_path, labels.astype(np.uint32), {"operation": "spot labels"})
         summary = {
             "index": task.index,
             "path": str(path),
@@ -275,6 +277,20 @@ def is_complete(
     if not (cleaned.is_file() and labels.is_file()):
         return False
     return resume.is_done(frame, cleaned, method, dict(params or {}), read_provenance(cleaned))
+
+
+def _cleaned_before(frame: Frame, target: Path) -> bool:
+    """Whether ``target`` (either output of ``frame``) is clean-spots' own: the cleaned image
+    holds its provenance (a label file is its, when its cleaned image names it). Which input
+    and request it was made with is for :func:`is_complete` to judge. The cleaned image is
+    written last, so a label file alone (a mask someone corrected) is never taken as ours."""
+    from qbi_desktop.core.radiography.provenance import read_provenance
+
+    cleaned, labels = outputs(frame, target.parent)
+    record = read_provenance(cleaned) or {}
+    if record.get("operation") != "clean spots":
+        return False
+    return target == cleaned or record.get("spot_labels") == labels.name
 
 
 @dataclass
@@ -366,7 +382,9 @@ def clean_series_job(
             raise UserFacingError(f"{path}: the output {cleaned} would overwrite the input")
     # a and a_spots: one a_spots.tif; nor may an output replace a dark frame it is cleaned with
     hot_frames = [(p, "hot-pixel frame") for p in hot_pixels_from or ()]
-    check_outputs(frames, out, [".tif", "_spots.tif"], hot_frames)
+    check_outputs(
+        frames, out, [".tif", "_spots.tif"], hot_frames, own=_cleaned_before, command="clean-spots"
+    )
     _params(method, dict(params))  # a bad parameter is named before any work starts
     # every frame's header (shape, type) before any work: a differently sized frame is named
     from qbi_desktop.core.radiography.series import check_frames

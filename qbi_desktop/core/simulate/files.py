@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import json
 import tempfile
 from pathlib import Path
@@ -38,9 +39,36 @@ def simulation_file_names(index: int) -> dict[str, str]:
     }
 
 
-def _prepare_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserFacingError(f"{out_dir}: exists and is not a folder")
+def _earlier_set(out_dir: Path) -> set[str]:
+    """The files an earlier simulation in ``out_dir`` wrote, as its simulation.json lists them
+    (a re-run replaces them); empty when there is no such file of ours."""
+    from qbi_desktop.core.outfolder import json_says
+
+    names: set[str] = set()
+
+    def collect(doc: dict[str, Any]) -> bool:
+        if doc.get("format") != FORMAT_NAME:
+            return False
+        listed = [str(n) for e in doc.get("images") or [] for n in (e.get("files") or {}).values()]
+        names.update(listed)  # all or nothing: a damaged list raises before it
+        return True
+
+    if json_says(out_dir / JSON_NAME, collect):
+        names.add(JSON_NAME)
+    return names
+
+
+def _prepare_out_dir(out_dir: Path, count: int) -> None:
+    """Refuse a folder that is no folder, or where the set would replace files an earlier
+    simulation there did not write (someone's sim_0000.tif); make it."""
+    from qbi_desktop.core import outfolder
+
+    outfolder.check_out_folder(out_dir)
+    ours = _earlier_set(out_dir)
+    names = itertools.chain(
+        [JSON_NAME], (n for i in range(count) for n in simulation_file_names(i).values())
+    )
+    outfolder.refuse_replacing(out_dir, names, own=lambda p: p.name in ours, command="simulate")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         # Prove we can write there before spending time on the first image.
@@ -88,7 +116,7 @@ def write_simulated_set(
     seed = _check_seed(seed)
     out = Path(out_dir)
     # Checked now, not at the first step, so a bad folder is reported when the job is made.
-    _prepare_out_dir(out)
+    _prepare_out_dir(out, int(count))
     return _write_set_job(out, int(count), seed, p)
 
 
