@@ -5,7 +5,9 @@ Radiography dock: T = (I - DC) / (OB - DC) (several --ob or --dc files are avera
 --attenuation -ln T; writes DIR/<stem>.tif (float32, masked pixels NaN) with the references and
 parameters in the TIFF's ImageDescription. Every input is checked before the first is written.
 A numbered series (folder or pattern) gives every frame; a NeXus/HDF5 file every frame of its
-image dataset (--dataset, default the NXdata signal), written as DIR/<file stem>_<frame>.tif.
+image dataset (--dataset, default the NXdata signal), written as DIR/<file stem>_<frame>.tif,
+and so does a multi-page TIFF image. A reference (--ob, --dc) holding several frames is averaged
+(the mean of all its frames, each weighing as one single-frame file).
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         nargs="+",
         metavar="IMAGE",
         help="image files (TIFF, PNG...), numbered series (a folder or a pattern such as "
-        "'scan_####.tif') or NeXus/HDF5 files (one output per frame: DIR/<stem>_<frame>.tif)",
+        "'scan_####.tif') or NeXus/HDF5 files and multi-page TIFFs (one output per frame: "
+        "DIR/<stem>_<frame>.tif)",
     )
     parser.add_argument(
         "--dataset",
@@ -46,10 +49,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the image dataset of NeXus/HDF5 inputs (default: the NXdata signal)",
     )
     parser.add_argument(
-        "--ob", nargs="+", required=True, metavar="FILE", help="open-beam image(s), averaged"
+        "--ob",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="open-beam image(s); all frames of all files are averaged (mean)",
     )
     parser.add_argument(
-        "--dc", nargs="+", required=True, metavar="FILE", help="dark-current image(s), averaged"
+        "--dc",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="dark-current image(s); all frames of all files are averaged (mean)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     parser.add_argument("--attenuation", action="store_true", help="write -ln T instead of T")
@@ -71,10 +82,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         notes: list[str] = []
-        frames = expand_frames(args.images, args.dataset, notes)  # a missing frame is named
-        for note in notes:
+        # a multi-page TIFF is normalised frame by frame (as a NeXus stack is)
+        frames = expand_frames(args.images, args.dataset, notes, pages=True)
+        refs = load_references(args.ob, args.dc)  # several frames of a reference: averaged
+        for note in notes + refs.notes():
             print(f"note: {note}", file=sys.stderr)
-        refs = load_references(args.ob, args.dc)
         if refs.bad_count:
             print(
                 f"note: {refs.bad_count} pixel(s) where the open beam is not above the dark "

@@ -13,12 +13,13 @@ NeXus frame (``scan_0003``), so each frame gets its own output.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from qbi_desktop.core import outfolder
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
 
 #: frames one HDF5 dataset may give a command or an import: a crafted file can declare a
@@ -39,7 +40,8 @@ def check_frame_count(path: Path, dataset: str, n: int) -> None:
 
 @dataclass(frozen=True)
 class Frame:
-    """One 2-D frame: the file ``path`` itself, or slice ``index`` of its HDF5 ``dataset``."""
+    """One 2-D frame: the file ``path`` itself, slice ``index`` of its HDF5 ``dataset``, or
+    (``dataset`` None) slice ``index`` of a file holding several images (a multi-page TIFF)."""
 
     path: Path
     index: int | None = None
@@ -58,11 +60,13 @@ class Frame:
         and slice (``scan.nxs [/entry/data/data, frame 3]``)."""
         if self.index is None:
             return str(self.path)
+        if self.dataset is None:
+            return f"{self.path} [frame {self.index}]"
         return f"{self.path} [{self.dataset}, frame {self.index}]"
 
     def header(self) -> tuple[tuple[int, ...], np.dtype]:
         """Shape and pixel type of the frame, from the file's header (no pixels read)."""
-        if self.index is None:
+        if self.dataset is None:
             from qbi_desktop.core.io import open_image
 
             source = open_image(self.path)
@@ -78,10 +82,18 @@ class Frame:
     def read(self) -> np.ndarray:
         """The frame's pixels (native byte order); :class:`ImageReadError` names the file (and
         the dataset and slice)."""
-        if self.index is None:
-            from qbi_desktop.core.io import read_image
+        if self.dataset is None:
+            from qbi_desktop.core.io import open_image, read_image
 
-            return np.asarray(read_image(self.path))
+            if self.index is not None:
+                source = open_image(self.path)
+                try:
+                    n = source.n_slices
+                finally:
+                    source.close()
+                if not 0 <= self.index < n:
+                    raise ImageReadError(self.path, f"has {n} frames, not frame {self.index}")
+            return np.asarray(read_image(self.path, self.index or 0))
         from qbi_desktop.core.radiography.nexus import open_nexus
 
         source = open_nexus(self.path, self.dataset)
@@ -101,15 +113,21 @@ def check_outputs(
     out: Path,
     suffixes: Sequence[str],
     references: Iterable[tuple[str | Path, str]] = (),
+    own: Callable[[Frame, Path], bool] | None = None,
+    command: str = "qbi-desktop",
+    why: str | None = None,
 ) -> None:
     """Refuse, before anything is written, outputs ``out/<frame stem><suffix>`` that land on
     one another (``a`` and ``a_spots`` both give ``a_spots.tif``; one result would be lost or
     taken as done), on an input, or on one of the other files the command reads,
     ``references`` as (path, what it is) pairs: an open beam, a dark current, a hot-pixel
-    frame (it would be overwritten), naming both."""
+    frame (it would be overwritten), naming both; and outputs that would replace a file
+    already in ``out`` unless ``own(frame, path)`` says it is this command's own earlier
+    output of that frame (a resume or a re-run), naming a few (a hand-corrected mask must not
+    be replaced by a fresh detection)."""
     # realpath, not Path.resolve: a link loop among the inputs is named when that frame is
     # read, not a RuntimeError here
-    inputs = {Path(os.path.realpath(f.path)): f for f in frames if f.index is None}
+    inputs = {Path(os.path.realpath(f.path)): f for f in frames if f.dataset is None}
     read = {Path(os.path.realpath(path)): f"the {role} {path}" for path, role in references}
     claimed: dict[Path, Frame] = {}
     for frame in frames:
@@ -131,6 +149,11 @@ def check_outputs(
                     f"{claimed[target].describe()}; one would replace the other"
                 )
             claimed[target] = frame
+    planned = {f"{frame.stem}{suffix}": frame for frame in frames for suffix in suffixes}
+    found = outfolder.would_replace(Path(out), planned)
+    found = [p for p in found if not (own is not None and own(planned[p.name], p))]
+    if found:
+        outfolder.raise_replacing(Path(out), found, command, why)
 
 
 def as_frames(items: Iterable[str | Path | Frame]) -> list[Frame]:
@@ -141,18 +164,24 @@ def as_frames(items: Iterable[str | Path | Frame]) -> list[Frame]:
 def is_series_spec(spec: str | Path) -> bool:
     """A folder, or a name with ``#``/``*``/``?`` that is no existing file: a series."""
     path = Path(spec)
-    if path.is_dir():
+    if outfolder.is_dir(path):  # a name too long for the file system: named, no traceback
         return True
-    return not path.exists() and any(c in path.name for c in "#*?")
+    return not outfolder.exists(path) and any(c in path.name for c in "#*?")
 
 
 def expand_frames(
-    specs: Sequence[str | Path], dataset: str | None = None, notes: list[str] | None = None
+    specs: Sequence[str | Path],
+    dataset: str | None = None,
+    notes: list[str] | None = None,
+    pages: bool = False,
 ) -> list[Frame]:
     """Every frame the inputs ``specs`` name (see the module doc), in order. ``dataset`` is the
     image dataset of the HDF5/NeXus inputs; given without any such input it is refused, as is a
     missing frame of a series or a file without an image dataset (each named). ``notes``
-    receives what the user should know (a dataset cut to its stored frames)."""
+    receives what the user should know (a dataset cut to its stored frames). With ``pages``,
+    a file holding several images (a multi-page TIFF, a hyperstack) gives one frame per image,
+    named like a NeXus frame (``<stem>_0003``), and ``notes`` says so; without, it stays one
+    frame (the command refuses or reads it as it must)."""
     from qbi_desktop.core.radiography.nexus import default_dataset, is_hdf5, open_nexus
     from qbi_desktop.core.radiography.series import find_series
 
@@ -162,7 +191,7 @@ def expand_frames(
         path = Path(spec)
         if is_series_spec(spec):
             frames += [Frame(p) for p in find_series(spec).paths]
-        elif path.is_file() and is_hdf5(path):
+        elif outfolder.is_file(path) and is_hdf5(path):
             hdf5 = True
             name = dataset or default_dataset(path).name
             source = open_nexus(path, name)  # a name that is no image dataset is refused
@@ -176,11 +205,40 @@ def expand_frames(
             check_frame_count(path, name, n)
             digits = max(4, len(str(n - 1)))
             frames += [Frame(path, i, name, digits) for i in range(n)]
+        elif pages:
+            frames += _pages(path, notes)
         else:
             frames.append(Frame(path))
     if dataset and not hdf5:
         raise UserFacingError(f"--dataset {dataset}: applies to HDF5/NeXus inputs, none was given")
     return frames
+
+
+def _pages(path: Path, notes: list[str] | None) -> list[Frame]:
+    """The frames of an image file: itself, or one per image it holds."""
+    from qbi_desktop.core.io import open_image
+
+    source = open_image(path)  # an unreadable file is named here, before any work
+    try:
+        n = source.n_slices
+        series = int(source.metadata.get("series", 1) or 1)
+        other_pages = int(source.metadata.get("other_series_pages", 0) or 0)
+    finally:
+        source.close()
+    if notes is not None and (series > 1 or other_pages):
+        more = f"{series - 1} more series" if series > 1 else f"{other_pages} more page(s)"
+        notes.append(
+            f"{path}: holds further, separate images (TIFF series: {more}); only the first "
+            "series is read"
+        )
+    if n <= 1:
+        return [Frame(path)]
+    check_frame_count(path, "the file", n)
+    digits = max(4, len(str(n - 1)))
+    if notes is not None:
+        first, last = f"{path.stem}_{0:0{digits}d}", f"{path.stem}_{n - 1:0{digits}d}"
+        notes.append(f"{path}: holds {n} images; each is a frame ({first} .. {last})")
+    return [Frame(path, i, None, digits) for i in range(n)]
 
 
 #: frames of a stack used to find its hot pixels (spread over it: a pixel bright in most of

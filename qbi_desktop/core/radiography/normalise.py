@@ -1,10 +1,13 @@
 """Open-beam / dark-current normalisation: counts -> transmission -> attenuation.
 
 T = (I - DC) / (OB - DC), with OB the mean of one or several open-beam images and DC the mean
-of one or several dark-current images; attenuation = -ln T. Optional dose correction: T is
-scaled so that a region on the open part of the image (no sample) has the open beam's dose,
-``sum(OB - DC) / sum(I - DC)`` over the region, which takes out beam-intensity changes between
-the image and its open beam.
+of one or several dark-current images; attenuation = -ln T. A reference file holding several
+frames (a multi-page TIFF: the open beams of one acquisition) contributes every frame to the
+mean, each frame weighing as much as a single-frame file (the usual practice; a median would
+also take out spots in the references, but needs every frame in memory at once). Optional
+dose correction: T is scaled so that a region on the open part of the image (no sample) has
+the open beam's dose, ``sum(OB - DC) / sum(I - DC)`` over the region, which takes out
+beam-intensity changes between the image and its open beam.
 
 Pixels where OB - DC <= 0 (an open beam darker than the dark current: dead pixels, a wrong
 reference) cannot be divided by: they are masked (NaN in the output) and counted, never left
@@ -51,6 +54,8 @@ class References:
     ob_paths: list[str] = field(default_factory=list)
     dc_paths: list[str] = field(default_factory=list)
     dtype: np.dtype | None = None  # the references' pixel type (images must match it)
+    ob_frames: list[int] = field(default_factory=list)  # frames of each file, averaged
+    dc_frames: list[int] = field(default_factory=list)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -62,11 +67,32 @@ class References:
 
     def describe(self) -> dict[str, Any]:
         """For provenance records."""
+        frames = {}
+        if any(n > 1 for n in self.ob_frames + self.dc_frames):
+            frames = {
+                "open_beam_frames": list(self.ob_frames),
+                "dark_current_frames": list(self.dc_frames),
+                "reference_average": "mean of all frames",
+            }
         return {
             "open_beam": list(self.ob_paths),
             "dark_current": list(self.dc_paths),
+            **frames,
             "open_beam_not_above_dark": self.bad_count,
         }
+
+    def notes(self) -> list[str]:
+        """What the user should know about how the references were made: the files holding
+        several frames, whose frames were averaged."""
+        return [
+            f"{role} {path}: its {n} frames are averaged (mean, each frame weighing as one file)"
+            for role, paths, counts in (
+                ("open beam", self.ob_paths, self.ob_frames),
+                ("dark current", self.dc_paths, self.dc_frames),
+            )
+            for path, n in zip(paths, counts, strict=False)
+            if n > 1
+        ]
 
     @classmethod
     def from_arrays(
@@ -100,13 +126,37 @@ class References:
                     f"{name}: has pixel type {image.dtype}, the open beam {ob_names[0]} has "
                     f"{first.dtype}; all references must have one pixel type"
                 )
-        ob = _mean(open_beams)
-        dc = _mean(dark_currents)
+        return cls.from_means(
+            _mean(open_beams), _mean(dark_currents), ob_names, dc_names, first.dtype
+        )
+
+    @classmethod
+    def from_means(
+        cls,
+        ob: np.ndarray,
+        dc: np.ndarray,
+        ob_names: Sequence[str],
+        dc_names: Sequence[str],
+        dtype: np.dtype,
+        ob_frames: Sequence[int] = (),
+        dc_frames: Sequence[int] = (),
+    ) -> References:
+        """References from the averaged open beam and dark current (float32)."""
         ob_minus_dc = ob - dc
         bad = ~(ob_minus_dc > 0)  # also catches NaN
         gain = np.zeros_like(ob_minus_dc)
         np.divide(1.0, ob_minus_dc, out=gain, where=~bad)
-        return cls(dc, gain, ob_minus_dc, bad, ob_names, dc_names, _native(first.dtype))
+        return cls(
+            dc,
+            gain,
+            ob_minus_dc,
+            bad,
+            list(ob_names),
+            list(dc_names),
+            _native(dtype),
+            list(ob_frames) or [1] * len(ob_names),
+            list(dc_frames) or [1] * len(dc_names),
+        )
 
 
 def _native(dtype: np.dtype) -> np.dtype:
@@ -143,13 +193,81 @@ def _checked_2d(read, what: str, role: str) -> np.ndarray:
 def load_references(
     open_beams: Sequence[str | Path], dark_currents: Sequence[str | Path]
 ) -> References:
-    """Read and average the open-beam and dark-current files; a file of another shape or pixel
-    type than the first open beam is refused, naming it."""
-    obs = [_read_2d(p, "open beam") for p in open_beams]
-    dcs = [_read_2d(p, "dark current") for p in dark_currents]
-    return References.from_arrays(
-        obs, dcs, [str(p) for p in open_beams], [str(p) for p in dark_currents]
+    """Read and average the open-beam and dark-current files, every frame of a file holding
+    several (a multi-page TIFF) included (see the module doc); a file of another shape or pixel
+    type than the first open beam is refused, naming it, before any pixel is read. The frames
+    are summed one at a time: memory is two planes, whatever the number of frames."""
+    if not open_beams:
+        raise NormaliseError("open beam: at least one open-beam image is needed")
+    if not dark_currents:
+        raise NormaliseError("dark current: at least one dark-current image is needed")
+    files = [(Path(p), "open beam") for p in open_beams]
+    files += [(Path(p), "dark current") for p in dark_currents]
+    headers = [_header(path, role) for path, role in files]
+    first_shape, first_dtype, _ = headers[0]
+    first = f"the open beam {open_beams[0]}"
+    for (path, role), (shape, dtype, _n) in zip(files, headers, strict=True):
+        if shape != first_shape:
+            raise NormaliseError(
+                f"{role} {path}: has shape {shape}, {first} has {first_shape}; all references "
+                "must have one shape"
+            )
+        if _native(dtype) != _native(first_dtype):
+            raise NormaliseError(
+                f"{role} {path}: has pixel type {dtype}, {first} has {first_dtype}; all "
+                "references must have one pixel type"
+            )
+    counts = [n for _s, _d, n in headers]
+    means = []
+    for lo, hi in ((0, len(open_beams)), (len(open_beams), len(files))):
+        total = np.zeros(first_shape, np.float64)
+        for (path, role), n in zip(files[lo:hi], counts[lo:hi], strict=True):
+            for index in range(n):
+                total += _checked_2d(lambda p=path, i=index: _read_page(p, i), str(path), role)
+        means.append((total / sum(counts[lo:hi])).astype(np.float32))
+    return References.from_means(
+        means[0],
+        means[1],
+        [str(p) for p in open_beams],
+        [str(p) for p in dark_currents],
+        first_dtype,
+        counts[: len(open_beams)],
+        counts[len(open_beams) :],
     )
+
+
+def _header(path: Path, role: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """Plane shape, pixel type and frame count of a reference file, from its header."""
+    from qbi_desktop.core.io import open_image
+
+    try:
+        source = open_image(path)
+    except ImageReadError as exc:
+        raise NormaliseError(f"{role} {exc}") from None
+    try:
+        shape, dtype, n = tuple(source.slice_shape), np.dtype(source.dtype), source.n_slices
+    finally:
+        source.close()
+    if len(shape) != 2:
+        raise NormaliseError(
+            f"{role} {path}: has images of shape {shape}; 2-D greyscale images are needed"
+        )
+    if n > MAX_REFERENCE_FRAMES:
+        raise NormaliseError(
+            f"{role} {path}: holds {n:,} frames, more than the {MAX_REFERENCE_FRAMES:,} a "
+            "reference may average"
+        )
+    return shape, dtype, n
+
+
+#: frames a reference file may hold (each is read and summed: time grows with the count)
+MAX_REFERENCE_FRAMES = 100_000
+
+
+def _read_page(path: Path, index: int) -> np.ndarray:
+    from qbi_desktop.core.io import read_image
+
+    return read_image(path, index)
 
 
 @dataclass
@@ -314,7 +432,14 @@ def normalise_files_job(
         if target.exists() and path.exists() and target.resolve() == path.resolve():
             raise NormaliseError(f"{path}: the output {target} would overwrite the input")
     references = [(p, "open beam") for p in refs.ob_paths]
-    check_outputs(frames, out, [".tif"], references + [(p, "dark current") for p in refs.dc_paths])
+    check_outputs(
+        frames,
+        out,
+        [".tif"],
+        references + [(p, "dark current") for p in refs.dc_paths],
+        own=_normalised_before,
+        command="normalize",
+    )
     _check_headers(frames, refs)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -343,6 +468,16 @@ def normalise_files_job(
         name = frame.path.name if frame.index is None else frame.stem
         yield Progress(i + 1, total, f"{name}: {result.summary() or 'done'}")
     return results
+
+
+def _normalised_before(frame: Frame, target: Path) -> bool:
+    """Whether ``target`` is this command's earlier output of ``frame`` (a re-run replaces
+    it); the normalised image of another file of the same name is not."""
+    from qbi_desktop.core.radiography.provenance import read_provenance
+
+    record = read_provenance(target) or {}
+    mine = {frame.describe()} | ({str(frame.path)} if frame.index is None else set())
+    return record.get("operation") == "normalise" and record.get("input") in mine
 
 
 def _read_frame(frame: Frame, role: str) -> np.ndarray:
