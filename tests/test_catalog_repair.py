@@ -135,3 +135,16 @@ def test_the_browser_offers_the_repair_and_opens_the_project_after_it(
     assert panel.model.rowCount() == len(before) == 12
     assert "catalog repaired, 12 items" in main_window.statusBar().currentMessage()
     assert any(p.name.startswith("catalog.damaged-") for p in root.iterdir())
+
+
+def test_repair_project_on_a_whole_catalog_says_nothing_needed_repair(qtbot, main_window, made):
+    """Dataset > Repair Project… on a healthy project: it opens, the status says the catalog
+    is whole, and no copy of it is kept (the result holds no damaged file to name)."""
+    root, before = made
+    panel = main_window.panels["browser"]
+    task = panel.repair_project(root)
+    qtbot.waitUntil(lambda: task.finished and panel.project is not None, timeout=20000)
+    assert task.state == "done"
+    assert panel.model.rowCount() == len(before)
+    assert "the catalog is whole; nothing needed repair" in main_window.statusBar().currentMessage()
+    assert not any(p.name.startswith("catalog.damaged-") for p in root.iterdir())

@@ -8,6 +8,12 @@ the copy then fails, and nothing is changed.
 
 The damaged file is kept beside the new one (``catalog.damaged-<time>.sqlite``, with its WAL),
 never deleted: what the repair could not see is still there for an expert.
+
+Before anything is written, the catalog is looked at read-only (:func:`diagnose`): one that
+passes SQLite's integrity check needs no repair and is left as it is (no copy is added); a
+catalog of a newer QBI Desktop (a higher schema version), another program's SQLite file and a
+file that is no SQLite database at all are refused untouched, as every other command leaves
+them; a project folder that cannot be written is named before the copy is attempted.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbi_desktop.core.catalog.errors import CatalogCorruptError, ProjectError
+from qbi_desktop.core.catalog import checks, schema
+from qbi_desktop.core.catalog.connection import check_writable, open_read_only
+from qbi_desktop.core.catalog.errors import CatalogCorruptError, ProjectError, SchemaTooNewError
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job, Progress
 
 CATALOG = "catalog.sqlite"
@@ -29,20 +38,35 @@ _SIDE_FILES = ("-wal", "-shm")
 @dataclass(frozen=True)
 class RepairResult:
     catalog: Path  # the repaired catalog (same path as before)
-    damaged: Path  # where the damaged file was kept
-    rows: dict[str, int]  # rows per table in the repaired catalog
+    damaged: Path | None  # where the damaged file was kept; None: nothing needed repair
+    rows: dict[str, int]  # rows per table in the repaired catalog (empty when not repaired)
+
+    @property
+    def repaired(self) -> bool:
+        return self.damaged is not None
 
 
 def repair_catalog(root: str | Path) -> RepairResult:
-    """Replace ``root``'s damaged catalog by a copy of its rows with rebuilt indexes.
+    """Replace ``root``'s damaged catalog by a copy of its rows with rebuilt indexes; a whole
+    catalog is left as it is (the result says it was not repaired).
 
     Refused (:class:`CatalogCorruptError`, nothing changed) when the rows themselves do not
-    read or the copy is not whole; a :class:`ProjectError` when another program is writing to
-    the catalog or the folder is not writable."""
+    read, the file is no SQLite database or the copy is not whole; a :class:`ProjectError`
+    when the catalog is a newer version's or another program's, another program is writing to
+    it or the folder is not writable."""
+    from qbi_desktop.core.outfolder import is_file
+
     root = Path(root)
     path = root / CATALOG
-    if not path.is_file():
+    try:
+        found = is_file(path)
+    except UserFacingError as exc:  # a name too long for the file system, a link loop
+        raise ProjectError(str(exc)) from None
+    if not found:
         raise ProjectError(f"{root}: no {CATALOG} to repair")
+    if diagnose(path):
+        return RepairResult(path, None, {})
+    check_writable(root)  # a read-only disk: said before the copy is attempted
     fresh = root / f".{CATALOG}.repair-{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
         fresh.unlink()
@@ -78,11 +102,50 @@ def repair_catalog(root: str | Path) -> RepairResult:
     return RepairResult(path, damaged, rows)
 
 
+def diagnose(path: Path) -> bool:
+    """Whether the catalog at ``path`` is whole (``PRAGMA integrity_check``), read without
+    writing; refused as it is when a repair must not touch it: a newer schema, another
+    program's database, a file that is no SQLite database."""
+    try:
+        db = open_read_only(path)
+    except sqlite3.Error as exc:
+        raise CatalogCorruptError(f"{path}: cannot open the catalog to repair it ({exc})") from exc
+    try:
+        version = schema.schema_version(db)
+        if version > schema.SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{path}: catalog has schema version {version}, this QBI Desktop reads up to "
+                f"version {schema.SCHEMA_VERSION}; repair it with a newer QBI Desktop (the "
+                "catalog was left untouched)"
+            )
+        checks.refuse_foreign(db, path, version)
+        rows = [r[0] for r in db.execute("PRAGMA integrity_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc) or "encrypted" in str(exc):
+            raise CatalogCorruptError(
+                f"{path}: not an SQLite database at all ({exc}); a repair rebuilds a catalog "
+                "from its rows and cannot mend this. Nothing was changed: restore the catalog "
+                "from a backup"
+            ) from exc
+        if isinstance(exc, sqlite3.OperationalError) and not _damage(exc):
+            check_writable(path.parent)  # a read-only disk (its WAL cannot be read there)
+            raise ProjectError(f"{path}: cannot read the catalog to repair it ({exc})") from exc
+        return False  # damaged pages: what the repair is for
+    finally:
+        db.close()
+    return rows == ["ok"]
+
+
+def _damage(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(w in text for w in ("malformed", "corrupt", "disk i/o"))
+
+
 def repair_job(root: str | Path) -> Job[RepairResult]:
     """:func:`repair_catalog` as a job (for a worker thread): one step, its result."""
     yield Progress(0, 1, "copying the rows and rebuilding the indexes")
     result = repair_catalog(root)
-    yield Progress(1, 1, "repaired")
+    yield Progress(1, 1, "repaired" if result.repaired else "nothing needed repair")
     return result
 
 

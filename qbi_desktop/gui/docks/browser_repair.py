@@ -48,13 +48,16 @@ class BrowserRepair:
 
         def done(result) -> None:
             self.repair_task = None
-            items = result.rows.get("items", 0)
-            if self.open_project(root):
-                self.window.statusBar().showMessage(
+            if not result.repaired:  # Dataset > Repair Project… on a whole catalog
+                message = f"{root.name}: the catalog is whole; nothing needed repair"
+            else:
+                items = result.rows.get("items", 0)
+                message = (
                     f"{root.name}: catalog repaired, {items:,} items; the damaged file is kept "
-                    f"as {result.damaged.name}",
-                    15000,
+                    f"as {result.damaged.name}"
                 )
+            if self.open_project(root):
+                self.window.statusBar().showMessage(message, 15000)
 
         def failed(message: str) -> None:
             self.repair_task = None
