@@ -148,3 +148,37 @@ def test_cli_adds_clips_lists_and_refuses_boxes(tmp_path, capsys):
     assert main([*args, "--clear"]) == 0
     with open_project(root) as project:
         assert project.boxes(item) == []
+
+
+def test_adding_or_editing_boxes_keeps_who_made_the_others(tmp_path, capsys):
+    """``boxes --add --annotator alice`` (and the canvas's store, which writes the whole list)
+    stamp the boxes added or changed, never the item's boxes nobody claimed: they stay None,
+    and the ones another person made stay theirs; undo gives the list back as it was."""
+    from qbi_desktop.cli import main
+
+    root = tmp_path / "p"
+    with open_project(root, create=True) as project:
+        image = tmp_path / "a.npy"
+        np.save(image, np.zeros((30, 40), np.uint8))
+        with project.transaction() as tx:
+            (item,) = tx.add_items([NewItem(name="a", hash="h", path=image, width=40, height=30)])
+    args = ["boxes", "--project", str(root), "--item", str(item)]
+    assert main([*args, "--add", "x,1,1,5,5"]) == 0
+    assert main([*args, "--add", "y,10,10,5,5", "--annotator", "alice"]) == 0
+    assert main([*args, "--add", "z,12,12,5,5", "--annotator", "bob"]) == 0
+    capsys.readouterr()
+    with open_project(root) as project:
+        assert project.boxes(item) == [
+            Box("x", 1, 1, 5, 5, None),
+            Box("y", 10, 10, 5, 5, "alice"),
+            Box("z", 12, 12, 5, 5, "bob"),
+        ]
+        # the canvas moves box y and draws a new one: those two are carol's, x stays nobody's
+        store = bx.ItemBoxStore(project, item, "carol")
+        old = project.boxes(item)
+        change = store.write(
+            [old[0], Box("y", 11, 10, 5, 5), old[2], Box("w", 20, 20, 4, 4)], "edit"
+        )
+        assert [b.annotator for b in project.boxes(item)] == [None, "carol", "bob", "carol"]
+        store.revert(change)
+        assert project.boxes(item) == old

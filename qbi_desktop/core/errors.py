@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -40,6 +41,11 @@ _UNPRINTABLE = {
     ]
     if c != 0x0A
 }
+# A file name's bytes that are not UTF-8 reach Python as lone surrogates (b"\xff" -> U+DCFF,
+# "surrogateescape"): printed raw they crash a UTF-8 stream ("surrogates not allowed"); they
+# are shown in Python's notation of the byte, "\xff".
+_UNPRINTABLE.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})
+_UNPRINTABLE.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000) if c not in _UNPRINTABLE})
 
 
 _UNPRINTABLE_IN_STREAM = {c: v for c, v in _UNPRINTABLE.items() if c not in (0x09, 0x0D)}
@@ -56,6 +62,27 @@ def listed(names: Iterable[object], limit: int = 8) -> str:
         count += 1
     more = f", … ({count:,} in all)" if count > limit else ""
     return ", ".join(shown) + more
+
+
+_OBJECT_REPR = re.compile(r"<(?:_io\.)?\w+ object at 0x[0-9a-fA-F]+>")
+_INT_DIGITS = re.compile(
+    r"Exceeds the limit \((\d+) digits\) for integer string conversion(?:: value has "
+    r"(\d+) digits)?(?:; use sys\.set_int_max_str_digits\(\) to increase the limit)?"
+)
+
+
+def reason(exc: BaseException) -> str:
+    """What a decoder or parser's exception says, for a user: Python's own advice and object
+    addresses left out (``cannot identify image file <_io.BytesIO object at 0x7f..>`` ->
+    ``cannot identify image file (the embedded data)``; the integer-digits limit's "use
+    sys.set_int_max_str_digits()" -> a number of 5001 digits, more than 4300)."""
+    text = _OBJECT_REPR.sub("(the embedded data)", str(exc))
+
+    def digits(match: re.Match) -> str:
+        has = f"a number of {match.group(2)} digits" if match.group(2) else "a number"
+        return f"{has}, more than the {match.group(1)} digits a number may have"
+
+    return _INT_DIGITS.sub(digits, text)
 
 
 def terminal_safe(text: object) -> str:

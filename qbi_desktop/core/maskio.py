@@ -105,6 +105,31 @@ def save_mask(path: str | Path, mask: np.ndarray, labels: LabelTable | None = No
     return path
 
 
+#: The largest label a project mask holds: the catalog stores masks as 8/16/32-bit unsigned TIFFs.
+STORE_MAX_LABEL = 2**32 - 1
+
+
+def store_range_problem(mask: np.ndarray) -> str | None:
+    """Why ``mask`` cannot enter the project's mask store without a label changing (values
+    below 0 or above :data:`STORE_MAX_LABEL`, named), or None. Narrowing such a mask would wrap
+    2**32 + 7 to 7 and 2**40 to 0 (a region becoming background) without a word."""
+    mask = np.asarray(mask)
+    if mask.size == 0 or mask.dtype == bool:
+        return None
+    if mask.dtype.kind == "u" and mask.dtype.itemsize <= 4:
+        return None
+    lo, hi = mask.min(), mask.max()
+    if lo >= 0 and hi <= STORE_MAX_LABEL:
+        return None
+    bad = np.unique(mask[(mask < 0) | (mask > STORE_MAX_LABEL)])
+    shown = ", ".join(f"{v:.0f}" if mask.dtype.kind == "f" else str(int(v)) for v in bad[:5])
+    more = f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    return (
+        f"label values {shown}{more} are outside 0..{STORE_MAX_LABEL} (project masks hold "
+        "unsigned 32-bit labels; storing them would change them); renumber the labels"
+    )
+
+
 def _as_label_dtype(mask: np.ndarray, path: Path) -> np.ndarray:
     if mask.dtype in (np.uint8, np.uint16):
         return mask

@@ -17,6 +17,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from qbi_desktop.core.catalog import stored_paths
 from qbi_desktop.core.catalog.derived import is_derived_trigger, rebuild
 
 #: Page cache of a bulk load (KiB): 70 000 MNIST rows and their indexes fit.
@@ -149,7 +150,7 @@ def add_container_rows(
     # fifth of the insert time); the ids follow on from the largest (SQLite's own choice for
     # a row without one, checked below).
     values = {
-        "name": names,
+        "name": [stored_paths.shown(name) for name in names],  # non-UTF-8 bytes as \\xff
         "path": None,
         "container_id": int(container),
         "idx": indices,

@@ -39,12 +39,56 @@ def sorted_classes(labels: Iterable[str]) -> list[str]:
     return sorted(labels, key=key)
 
 
+def nfc(name: Any) -> Any:
+    """``name`` in Unicode's composed form (NFC), the form every class name is stored in: macOS
+    file systems deliver folder names decomposed (NFD: "e" + combining accent), which looks the
+    same as the composed "é" but is another string. Anything not text is given back as it is."""
+    if not isinstance(name, str) or unicodedata.is_normalized("NFC", name):
+        return name
+    return unicodedata.normalize("NFC", name)
+
+
+def folder_key(name: str) -> str:
+    """The form under which two names are one folder on Windows and macOS (case-insensitive,
+    and macOS also ignores the Unicode normalisation): case-folded NFC."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).casefold())
+
+
+class NfcNames:
+    """An import's class-name normaliser: ``names(label)`` gives the label in NFC (:func:`nfc`)
+    and remembers the ones it changed, which :meth:`note` reports."""
+
+    def __init__(self) -> None:
+        self.changed: dict[str, str] = {}
+
+    def __call__(self, name: Any) -> Any:
+        out = nfc(name)
+        if out is not name and out != name:
+            self.changed.setdefault(name, out)
+        return out
+
+    def note(self) -> str | None:
+        """The import report's note, or None when no name changed."""
+        if not self.changed:
+            return None
+        pairs = list(self.changed.items())
+        shown = ", ".join(
+            f"{new!r} ({len(old)} -> {len(new)} code points)" for old, new in pairs[:5]
+        )
+        more = f" and {len(pairs) - 5} more" if len(pairs) > 5 else ""
+        return (
+            f"{len(pairs)} class name(s) in decomposed Unicode (NFD, as macOS disks deliver "
+            f"folder names) stored composed (NFC), so they are the classes they look like: "
+            f"{shown}{more}"
+        )
+
+
 def check_name(name: Any) -> str:
-    """A class name as stored (stripped); refuses what :func:`class_name_problem` refuses, as
-    every import does."""
+    """A class name as stored (stripped, NFC: :func:`nfc`); refuses what
+    :func:`class_name_problem` refuses, as every import does."""
     if not isinstance(name, str) or not name.strip():
         raise UserFacingError(f"class name {name!r}: give a non-empty name")
-    name = name.strip()
+    name = nfc(name.strip())
     problem = class_name_problem(name)
     if problem is not None:
         raise UserFacingError(problem)
@@ -65,6 +109,12 @@ def class_name_problem(name: Any) -> str | None:
             f"{MAX_CLASS_NAME} a class name may have"
         )
     for k, c in enumerate(name):
+        if 0xD800 <= ord(c) < 0xE000:  # a file name's byte that is not UTF-8 (surrogateescape)
+            byte = f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) < 0xDD00 else f"U+{ord(c):04X}"
+            return (
+                f"class name {shown} holds a byte that is not UTF-8 ({byte}) at position {k}: "
+                "rename the folder or file it comes from"
+            )
         if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
             return (
                 f"class name {shown} holds a control character (U+{ord(c):04X}) at position "
@@ -158,6 +208,26 @@ def set_class_list(project: Any, names: Sequence[str]) -> list[str]:
     return clean
 
 
+def order_classes(project: Any, names: Sequence[str], new: Sequence[str] = ()) -> list[str]:
+    """Store the class order ``names`` (key 0 = first), as ``classes --order`` does: a name
+    given twice (after NFC) is refused, and so is a name the project does not have unless it
+    is also in ``new`` (a typo would otherwise become an empty class); classes left out of
+    ``names`` follow it, the ``new`` ones it lacks are appended. The list stored."""
+    clean = [check_name(n) for n in names if str(n).strip()]
+    seen: set[str] = set()
+    twice = [n for n in clean if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
+    if twice:
+        raise UserFacingError(f"class {twice[0]!r} is given twice in the order; give it once")
+    added = list(dict.fromkeys(check_name(n) for n in new if str(n).strip()))
+    unknown = [n for n in clean if n not in _known(project) and n not in added]
+    if unknown:
+        raise UserFacingError(
+            f"{', '.join(map(repr, unknown[:10]))}: not a class of the project (a typo?); "
+            "to start a new empty class, add it (classes --add NAME)"
+        )
+    return set_class_list(project, [*clean, *(n for n in added if n not in seen)])
+
+
 def first_class_list(project: Any, names: Sequence[str] = DIGITS) -> list[str]:
     """Start the class list of a project that has no class yet (no stored list, no label on an
     item or box): ``names`` in key order, by default "0".."9" so that key k gives class "k", as
@@ -174,7 +244,7 @@ def add_class(project: Any, name: str) -> list[str]:
     """Append a new class to the stored list (no-op when it is there)."""
     name = check_name(name)
     current = class_list(project)
-    if name in current:
+    if name in current or any(nfc(c) == name for c in current):  # an older project's NFD twin
         return current
     return set_class_list(project, [*current, name])
 
@@ -191,6 +261,12 @@ def rename_class(project: Any, old: str, new: str, annotator: str | None = None)
     if new in known:
         raise UserFacingError(
             f"class {new!r} already exists: merge {old!r} into it instead of renaming"
+        )
+    twin = next((k for k in sorted(known) if k != old and nfc(k) == new), None)
+    if twin is not None:  # an older project's NFD name: the same look, another string
+        raise UserFacingError(
+            f"class {new!r} already exists (as {twin!r}, the same name in decomposed Unicode, "
+            f"NFD): merge {old!r} into it instead of renaming"
         )
     return _relabel(project, [old], new, annotator, f"rename class {old!r} to {new!r}")
 

@@ -14,8 +14,9 @@ Qt-free: the GUI's undo stacks (``gui/undo.py``) only hold these records.
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 #: The item columns each kind of edit writes (the first is the one named in the history).
@@ -152,6 +153,31 @@ def finish(
     """The :class:`Change` of an edit just written (reads the new values back)."""
     now = read_values(db, field, ids)
     return Change(field, what, ids, tuple(before), tuple(now[i] for i in ids), tuple(opinions))
+
+
+def keep_unattributed(db: sqlite3.Connection, change: Change, boxes: Sequence[Any]) -> Change:
+    """Give the boxes an item already had without an annotator their ``None`` back after a
+    box-list edit (``Writer.set_boxes`` gives every box without one the editor's name: right
+    for the boxes drawn or added, wrong for the unattributed boxes that come back unchanged).
+    ``boxes``: the list just written, in order; returns ``change`` with the values stored."""
+    if len(change.ids) != 1 or not change.before:
+        return change
+    item = change.ids[0]
+    unowned = Counter(tuple(row[:5]) for row in change.before[0] if row[5] is None)
+    if not unowned:
+        return change
+    rows = [r[0] for r in db.execute("SELECT id FROM boxes WHERE item_id = ? ORDER BY id", (item,))]
+    reset = []
+    for row_id, box in zip(rows, boxes, strict=True):
+        key = (box.label, box.x, box.y, box.w, box.h)
+        if box.annotator is None and unowned[key] > 0:
+            unowned[key] -= 1
+            reset.append((row_id,))
+    if not reset:
+        return change
+    db.executemany("UPDATE boxes SET annotator = NULL WHERE id = ?", reset)
+    after = read_values(db, BOXES, change.ids)
+    return replace(change, after=tuple(after[i] for i in change.ids))
 
 
 def write_values(db: sqlite3.Connection, field: str, pairs: Sequence[tuple[int, tuple]]) -> None:

@@ -57,8 +57,9 @@ def relocate(project: Project, folder: str | Path) -> int:
     for item_id, stored, digest in project.db.execute(
         "SELECT id, path, hash FROM items WHERE path IS NOT NULL"
     ).fetchall():
-        if not project.resolve(stored).exists():
-            missing.setdefault(Path(stored).name, []).append((item_id, digest))
+        path = project.resolve(stored)  # the file's own name, also for a file:// stored one
+        if not path.exists():
+            missing.setdefault(path.name, []).append((item_id, digest))
     if not missing:
         return 0
     found: list[tuple[str, int]] = []

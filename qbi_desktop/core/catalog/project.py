@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.catalog import checks, edits, integrity
+from qbi_desktop.core.catalog import checks, edits, integrity, opinions, stored_paths
 from qbi_desktop.core.catalog.checkpoints import (
     Checkpointer,
     connect_for_checkpoints,
@@ -118,7 +118,13 @@ class Project:
         self.cache_dir = self.root / "cache"
         self._containers = ContainerCache()
         self._container_rows: dict[int, tuple[Path, str, str]] = {}
-        if not self.db_path.exists():
+        from qbi_desktop.core.outfolder import exists
+
+        try:  # a name too long for the file system, a link loop: named, not a traceback
+            found = exists(self.db_path)
+        except UserFacingError as exc:
+            raise NotAProjectError(str(exc)) from None
+        if not found:
             if not create:
                 if self.root.is_dir():
                     raise NotAProjectError(f"{self.root}: not a QBI Desktop project (no {CATALOG})")
@@ -253,11 +259,15 @@ class Project:
         """How a file path is stored: relative (POSIX) when inside the project, else absolute."""
         path = Path(path).absolute()
         try:
-            return path.relative_to(self.root).as_posix()
+            posix = path.relative_to(self.root).as_posix()
         except ValueError:
-            return path.as_posix()
+            posix = path.as_posix()
+        return stored_paths.encode(posix, path)  # bytes that are not UTF-8: a file:// URI
 
     def resolve(self, stored: str) -> Path:
+        encoded = stored_paths.decode(stored)
+        if encoded is not None:
+            return encoded
         path = Path(stored)
         return path if path.is_absolute() else self.root / path
 
@@ -455,9 +465,15 @@ class Project:
     def set_boxes(
         self, item_id: int, boxes: Sequence[Box], annotator: str | None = None, what: str = ""
     ) -> Change:
-        """Replace an item's boxes; the Change's value is the whole box list (undo restores it)."""
+        """Replace an item's boxes; the Change's value is the whole box list (undo restores it).
+        A box given without an annotator gets ``annotator``, unless the item already had it,
+        unchanged and unattributed: who made it stays unknown (editing one box, or adding
+        some, does not make the editor the author of the rest)."""
         with self.transaction() as tx:
-            return tx.set_boxes(item_id, boxes, annotator, what)
+            change = tx.set_boxes(item_id, boxes, annotator, what)
+            if annotator is None or opinions.is_consensus(annotator):
+                return change  # a consensus is written as the item's whole annotation
+            return edits.keep_unattributed(tx.db, change, boxes)
 
     def set_target(
         self, ids: Iterable[int], name: str, value: float | None, annotator: str | None = None

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qbi_desktop.core.atomic import flush_batch
-from qbi_desktop.core.catalog import edits, opinions, schema
+from qbi_desktop.core.catalog import edits, opinions, schema, stored_paths
 from qbi_desktop.core.catalog.bulk import box_inserts
 from qbi_desktop.core.catalog.classes import refuse_bad_names
 from qbi_desktop.core.catalog.edits import Change
@@ -77,7 +77,7 @@ class Writer:
             rows.append(
                 (
                     start + n,
-                    it.name,
+                    stored_paths.shown(it.name),  # a file name's non-UTF-8 bytes as \\xff
                     None if it.path is None else self.project.store_path(it.path),
                     it.container,
                     it.index,
@@ -251,6 +251,7 @@ class Writer:
 
     def _write_mask(self, item_id: int, mask: np.ndarray, sync: bool = True) -> Path:
         from qbi_desktop.core.atomic import atomic_write_bytes, write_new_file
+        from qbi_desktop.core.maskio import store_range_problem
 
         array = np.asarray(mask)
         if array.dtype == bool:
@@ -259,7 +260,10 @@ class Writer:
             raise UserFacingError(
                 f"mask of item {item_id}: must be integer labels, not {array.dtype}"
             )
-        if array.size and array.min() >= 0:
+        problem = store_range_problem(array)
+        if problem is not None:
+            raise UserFacingError(f"mask of item {item_id}: {problem}")
+        if array.size:
             top = int(array.max())
             array = array.astype(np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32)
         self.project.masks_dir.mkdir(exist_ok=True)
