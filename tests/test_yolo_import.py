@@ -297,7 +297,7 @@ def test_a_label_file_of_endless_bad_lines_lists_fifty_and_stops(tmp_path):
 
 def test_a_label_file_of_more_objects_than_an_image_can_hold_is_refused(tmp_path):
     root = dataset("datumaro_roboflow", tmp_path / "src")
-    lines = "".join(f"0 0.5 0.5 {i / 200_000} 0.1\n" for i in range(100_001))
+    lines = "".join(f"0 0.5 0.5 {(i + 1) / 200_000} 0.1\n" for i in range(100_001))
     (root / "val/labels/val_001.txt").write_text(lines)
     with open_project(tmp_path / "p", create=True) as p:
         with pytest.raises(ImportRejected) as caught:

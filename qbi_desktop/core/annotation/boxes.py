@@ -332,19 +332,11 @@ def refuse_outside(box: Box, width: int, height: int) -> None:
     """:class:`BoxError` for a box the importers refuse: a coordinate that is not a finite
     number, no area, or lying outside the ``width`` x ``height`` image by more than the
     importers' tolerance (``formats.common.box_outside``)."""
-    from qbi_desktop.core.formats.common import BOX_TOLERANCE, box_outside
+    from qbi_desktop.core.formats.common import box_problem
 
-    values = (box.x, box.y, box.w, box.h)
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
-        raise BoxError(f"box {_describe(box)}: coordinates must be finite numbers")
-    if box.w <= 0 or box.h <= 0:
-        raise BoxError(f"box {_describe(box)} not kept: width and height must be more than 0")
-    if box_outside(box.x, box.y, box.w, box.h, width, height):
-        raise BoxError(
-            f"box {_describe(box)} not kept: it lies outside the {width}x{height} image by more "
-            f"than {BOX_TOLERANCE:g} pixel (x + w must be within 0..{width}, y + h within "
-            f"0..{height})"
-        )
+    why = box_problem(box.x, box.y, box.w, box.h, width, height)
+    if why is not None:
+        raise BoxError(f"box {_describe(box)} not kept: {why}")
 
 
 def loose_boxes_path(

@@ -38,6 +38,7 @@ import numpy as np
 from qbi_desktop.core.annotation.boxes import MAX_BOXES
 from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog.bulk import bulk_items
+from qbi_desktop.core.catalog.classes import NfcNames
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -54,7 +55,7 @@ from qbi_desktop.core.formats.coco_rle import (  # noqa: F401 (the codec's old h
 from qbi_desktop.core.formats.common import (
     BOX_TOLERANCE,
     ImportReport,
-    box_outside,
+    box_problem,
     existing_paths,
     file_item,
     mask_classes,
@@ -268,6 +269,7 @@ def _plan(
     del data
     problems += [Problem(where, reason) for reason in bad]
     categories: dict[int, str] = {}
+    nfc_names = NfcNames()  # category names stored in NFC
     for cat in coco.categories:
         if cat.id in categories:
             problems.append(Problem(where, f"categories[{cat.index}].id: {cat.id} is used twice"))
@@ -275,7 +277,9 @@ def _plan(
         reason = class_name_problem(cat.name)
         if reason:  # kept (its annotations are not "unknown"), the import is refused anyway
             problems.append(Problem(where, f"categories[{cat.index}].name: {reason}"))
-        categories[cat.id] = cat.name
+        categories[cat.id] = nfc_names(cat.name)
+    if notes is not None and nfc_names.note():
+        notes.append(f"{source.name}: {nfc_names.note()}")
     # A mask value per category: the id itself, but 0 is the background of a label mask, so a
     # category 0 (0-based exports) gets the next free value instead of vanishing.
     values = {cid: cid for cid, name in categories.items() if cid != 0 and name != IGNORE_NAME}
@@ -398,8 +402,17 @@ def _plan(
     }
     attribute_keys: set[str] = set()
     zero_painted = False
+    ann_ids: dict[int | str, int] = {}  # annotation id -> index of the first one with it
     for ann in coco.annotations:
         label = f"annotations[{ann.index}]"
+        if ann.ann_id is not None and (first := ann_ids.setdefault(ann.ann_id, ann.index)) != (
+            ann.index
+        ):  # pycocotools indexes annotations by id: one of the two would be lost
+            problems.append(
+                Problem(
+                    where, f"{label}.id: {ann.ann_id!r} is used twice (also annotations[{first}])"
+                )
+            )
         image_id = alias.get(ann.image_id, ann.image_id)
         if ann.category_id not in categories:
             problems.append(
@@ -450,12 +463,11 @@ def _plan(
                     problems.append(Problem(where, f"{label}.bbox: missing ([x, y, w, h] needed)"))
                     continue
                 x, y, w, h = ann.bbox
-                if box_outside(x, y, w, h, w_img, h_img):
+                if (why := box_problem(x, y, w, h, w_img, h_img)) is not None:
                     problems.append(
                         Problem(
                             where,
-                            f"{label}.bbox: {list(ann.bbox)} lies outside the {w_img}x{h_img} "
-                            f"image {target['path'].name}",
+                            f"{label}.bbox: {list(ann.bbox)} of image {target['path'].name}: {why}",
                         )
                     )
                     continue

@@ -1,6 +1,6 @@
 """The cells and columns of a Data Package's items.csv (datapackage_import.py): JSON cells read
 through the guard whole JSON files get (common.parse_json_text), boxes typed and checked against
-their image as the COCO import checks them (common.box_outside), ``target:<name>`` columns with
+their image as every entry checks them (common.box_problem), ``target:<name>`` columns with
 a name each, no name twice."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 from qbi_desktop.core.annotation.boxes import MAX_BOXES
 from qbi_desktop.core.catalog.project import Box
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.common import box_outside, parse_json_text
+from qbi_desktop.core.formats.common import box_problem, parse_json_text
 
 
 def json_cell(text: str, kind: type, what: str) -> Any:
@@ -46,16 +46,14 @@ def cell_box(value: Any) -> Box:
 
 
 def boxes_outside(boxes: list[Box], width: int, height: int, rel: str) -> str | None:
-    """Why the row's boxes cannot be kept on its ``width`` x ``height`` image (a box sticking
-    out, as the COCO import and ``boxes --add`` refuse it; too many boxes), or None."""
+    """Why the row's boxes cannot be kept on its ``width`` x ``height`` image (a box without
+    an area or sticking out, the rule of every entry: ``common.box_problem``; too many
+    boxes), or None."""
     if len(boxes) > MAX_BOXES:
         return f"boxes: {len(boxes)} boxes, more than the {MAX_BOXES} allowed in one image"
     for k, b in enumerate(boxes):
-        if box_outside(b.x, b.y, b.w, b.h, width, height):
-            return (
-                f"boxes[{k}]: {b.label!r} at x={b.x:g}, y={b.y:g}, {b.w:g}x{b.h:g} lies outside "
-                f"the {width}x{height} image {rel}"
-            )
+        if (why := box_problem(b.x, b.y, b.w, b.h, width, height)) is not None:
+            return f"boxes[{k}]: {b.label!r} {why} (image {rel})"
     return None
 
 

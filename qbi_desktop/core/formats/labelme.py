@@ -39,10 +39,12 @@ from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import reason as error_reason
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
     ImportReport,
+    box_problem,
     existing_paths,
     file_item,
     item_shape,
@@ -268,7 +270,11 @@ def _plan(
                 problems.append(Problem(where, f"{what}.points: a rectangle needs 2 points"))
                 continue
             (x0, y0), (x1, y1) = points.min(axis=0), points.max(axis=0)
-            boxes.append(Box(label, float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
+            box = Box(label, float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+            if (why := box_problem(box.x, box.y, box.w, box.h, w, h)) is not None:
+                problems.append(Problem(where, f"{what}: rectangle {why}"))
+                continue
+            boxes.append(box)
             continue
         if label == IGNORE_NAME and ignore is not None:
             value = ignore
@@ -371,7 +377,7 @@ def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
             values = np.asarray(img)
             return values.any(axis=-1) if values.ndim == 3 else values != 0
     except Exception as exc:  # any decoder failure is a property of the data
-        return f"not a readable PNG ({exc})"
+        return f"not a readable PNG ({error_reason(exc)})"
 
 
 def export_job(

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbi_desktop.core.decimal_text import decimal_number
+from qbi_desktop.core.formats.common import box_problem
 
 #: How far (in pixels) a box edge may stick out of the image and still be clipped to it: the
 #: six decimals tools write, and their float noise, round to less than this.
@@ -105,6 +106,8 @@ def _line(
     cls = values[0]
     if cls < 0 or not cls.is_integer():
         return f"class id {fields[0]!r} is not a whole number of 0 or more"
+    if cls >= 2**53:  # beyond what the number holds exactly: it would be shown changed
+        return f"class id {fields[0][:40]!r} is too large to be a class id"
     n = len(values)
     extra = None
     polygon = False
@@ -148,6 +151,9 @@ def _line(
         )
     cx0, cy0 = min(max(x0, 0.0), width), min(max(y0, 0.0), height)
     cx1, cy1 = min(max(x1, 0.0), width), min(max(y1, 0.0), height)
+    # the one rule of every box entry (formats.common.box_problem): no box without an area
+    if (why := box_problem(cx0, cy0, cx1 - cx0, cy1 - cy0, width, height)) is not None:
+        return f"{'polygon' if polygon else 'box'} {why}"
     # clipping by less than this is the rounding of six decimals, not worth a note
     clipped = max(abs(cx0 - x0), abs(cy0 - y0), abs(cx1 - x1), abs(cy1 - y1)) > 0.01
     return LabelLine(number, int(cls), cx0, cy0, cx1 - cx0, cy1 - cy0, polygon, extra, clipped)
