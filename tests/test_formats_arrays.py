@@ -149,6 +149,18 @@ def test_folder_export_with_datapackage_is_valid_and_empty_selection_refused(tmp
     with pytest.raises(UserFacingError, match="no items match"):
         run_job(
             export_job(
+                p,
+                "imagefolder",
+                tmp_path / "none",
+                filters={"label": "cat", "review": "rejected"},
+                datapackage=True,
+            )
+        )
+    assert not (tmp_path / "none").exists()
+    # a class the project does not have is named as such, with the ones it has
+    with pytest.raises(UserFacingError, match="unknown class 'bird' \\(known: 'cat', 'dog'\\)"):
+        run_job(
+            export_job(
                 p, "imagefolder", tmp_path / "none", filters={"label": "bird"}, datapackage=True
             )
         )

@@ -67,13 +67,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--project", required=True, help="project folder")
     p.add_argument("--rename", metavar="OLD=NEW", help="rename a class on every item")
     p.add_argument("--merge", metavar="A,B=INTO", help="merge classes into one (new or existing)")
-    p.add_argument("--order", metavar="A,B,C", help="the class list (key 0 = first)")
+    p.add_argument(
+        "--order",
+        metavar="A,B,C",
+        help="the class list (key 0 = first); each class once, only classes the project has "
+        "(or given to --add)",
+    )
+    p.add_argument("--add", metavar="A,B", help="add new (empty) classes to the class list")
     p.add_argument("--annotator", help="who made the change (item histories)")
     p.set_defaults(func=run_classes)
 
 
-def parse_ids(text: str) -> list[int]:
-    """ "1,4,10-20" -> ids; refuses anything else with a message."""
+def parse_ids(text: str, largest: int | None = None) -> list[int]:
+    """ "1,4,10-20" -> ids; refuses anything else with a message. ``largest``: the project's
+    largest item id, named when a range goes beyond it."""
     out: list[int] = []
     for part in (p.strip() for p in text.split(",")):
         if not part:
@@ -81,12 +88,18 @@ def parse_ids(text: str) -> list[int]:
         try:
             if "-" in part[1:]:
                 lo, hi = (int(x) for x in part.split("-", 1))
-                if hi < lo or hi - lo >= MAX_IDS:
-                    raise ValueError
             else:
                 lo = hi = int(part)
         except ValueError:
             raise UserFacingError(f"--ids: {part!r} is not an id or a range like 10-20") from None
+        if hi < lo:
+            raise UserFacingError(f"--ids: {part!r} ends before it starts (a range like 10-20)")
+        if largest is not None and hi > largest and hi - lo >= MAX_IDS:
+            raise UserFacingError(
+                f"--ids: {part!r} goes beyond the largest item id of the project, {largest:,}"
+            )
+        if hi - lo >= MAX_IDS:
+            raise UserFacingError(f"--ids: {part!r} holds more than {MAX_IDS:,} ids")
         if not 1 <= lo <= hi <= numbers.INT64_MAX:  # SQLite's ids; each part's own ends
             raise UserFacingError(f"--ids: {part!r} is not an item id (1 to {numbers.INT64_MAX:,})")
         out.extend(range(lo, hi + 1))
@@ -100,6 +113,11 @@ def parse_ids(text: str) -> list[int]:
 def _refused(command: str, exc: Exception) -> int:
     print(f"qbi-desktop {command}: {terminal_safe(exc)}", file=sys.stderr)
     return 2
+
+
+def _largest(project) -> int:
+    """The project's largest item id (0: none)."""
+    return int(project.db.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0])
 
 
 def _existing(project, ids: list[int]) -> list[int]:
@@ -119,7 +137,7 @@ def run_label(args: argparse.Namespace) -> int:
 
     try:
         with open_project(args.project) as project:
-            ids = _existing(project, parse_ids(args.ids))
+            ids = _existing(project, parse_ids(args.ids, _largest(project)))
             name = None if args.clear else classes.check_name(args.class_name)
             if name is not None and name not in classes.class_list(project):
                 classes.add_class(project, name)
@@ -154,7 +172,7 @@ def run_target(args: argparse.Namespace) -> int:
                         f"{', '.join(map(str, outside[:20]))}"
                     )
             if args.ids is not None:
-                ids = _existing(project, parse_ids(args.ids))
+                ids = _existing(project, parse_ids(args.ids, _largest(project)))
                 change = T.set_value(
                     project, ids, args.name, None if args.clear else args.value, args.annotator
                 )
@@ -170,8 +188,14 @@ def run_classes(args: argparse.Namespace) -> int:
 
     try:
         with open_project(args.project) as project:
-            if args.order is not None:
-                C.set_class_list(project, [c for c in args.order.split(",") if c.strip()])
+            adding = [C.check_name(c) for c in (args.add or "").split(",") if c.strip()]
+            adding = [c for c in dict.fromkeys(adding) if c not in C.class_list(project)]
+            if args.order is not None:  # one write: a refused order adds nothing either
+                order = args.order.split(",")
+                C.order_classes(project, order, adding)
+            for name in adding:
+                C.add_class(project, name)
+                print(f"class {name!r} added (no items yet)")
             if args.rename is not None:
                 old, sep, new = args.rename.partition("=")
                 if not sep:

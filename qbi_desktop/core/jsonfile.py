@@ -6,7 +6,8 @@ wrong with it.
 Only a regular file is read (a FIFO or a device is refused at once, see
 :mod:`qbi_desktop.core.safefile`), up to the text-file size limit. JSON nested deeper than the
 parser can follow (``[[[[...]]]]`` a million times) is refused with a message instead of a
-RecursionError; so are numbers Python will not convert (an integer of 5 000 digits).
+RecursionError; so are numbers Python will not convert (an integer of 5 000 digits) and
+objects naming one key twice (which value counts is not said by JSON).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, reason
 from qbi_desktop.core.safefile import read_bytes
 
 #: Deepest nesting accepted. Our formats need ~6 levels; the parser itself stops near 1 000,
@@ -56,6 +57,19 @@ def nesting_depth(data: bytes) -> int:
     return int(np.cumsum(steps).max(initial=0))
 
 
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook``: an object naming one key twice is refused (a
+    reader would keep one of the two values and lose the other without a word, e.g. a second
+    ``"images"`` list of a COCO file replacing the first)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        shown = repr(twice[:60]) + ("…" if len(twice) > 60 else "")
+        raise ValueError(f"key {shown} appears twice in one object; its two values are ambiguous")
+    return out
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
 
@@ -67,7 +81,11 @@ def parse_json(text: str, where: str, *, constants: bool = False) -> Any:
     typed reader can name the record holding them; otherwise they are refused here.
     """
     try:
-        return json.loads(text, parse_constant=None if constants else _reject_constant)
+        return json.loads(
+            text,
+            parse_constant=None if constants else _reject_constant,
+            object_pairs_hook=unique_keys,
+        )
     except json.JSONDecodeError as exc:
         raise UserFacingError(
             f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
@@ -78,7 +96,7 @@ def parse_json(text: str, where: str, *, constants: bool = False) -> Any:
             "than the parser can follow)"
         ) from None
     except ValueError as exc:  # NaN tokens, integers of thousands of digits
-        raise UserFacingError(f"{where}: not valid JSON ({exc})") from None
+        raise UserFacingError(f"{where}: not valid JSON ({reason(exc)})") from None
 
 
 def read_json(path: str | Path, what: str = "the file", *, constants: bool = False) -> Any:

@@ -204,6 +204,7 @@ def export_job(
             f"annotations {annotations!r}: use one of {', '.join(EXPORT_ANNOTATIONS)}"
         )
     selection = as_filters(options.get("filters"))
+    _refuse_unknown_values(project, selection)
     reviews = [selection.review] if isinstance(selection.review, str) else selection.review
     states = list(REVIEW_STATES if reviews is None else reviews)
     rejected = project.count(replace(selection, review="rejected")) if "rejected" in states else 0
@@ -227,6 +228,32 @@ def export_job(
             "(leave them out with --leave-out-rejected, or the export dialog's check box)"
         )
     return report
+
+
+def _refuse_unknown_values(project: Project, selection: Any) -> None:
+    """A split, review state or class the filters name that the project cannot have is a typo
+    (``--split trian``): refused, naming the known values, instead of an export of 0 items."""
+    from qbi_desktop.core.catalog import classes
+    from qbi_desktop.core.catalog.queries import NONE
+    from qbi_desktop.core.catalog.schema import SPLITS
+
+    def given(value: Any) -> list[str]:
+        return [] if value is None else [value] if isinstance(value, str) else list(value)
+
+    checks = [
+        ("split", selection.split, list(SPLITS)),
+        ("review state", selection.review, list(REVIEW_STATES)),
+    ]
+    if selection.label is not None:
+        checks.append(("class", selection.label, classes.class_list(project)))
+    for what, value, known in checks:
+        unknown = [v for v in given(value) if v != NONE and v not in known]
+        if unknown:
+            shown = ", ".join(repr(k) for k in known[:20]) or "none yet"
+            more = f" and {len(known) - 20} more" if len(known) > 20 else ""
+            raise UserFacingError(
+                f"unknown {what} {unknown[0]!r} (known: {shown}{more}); nothing was exported"
+            )
 
 
 def _labelled_only(project: Project, filters: Any) -> tuple[Any, int]:

@@ -276,6 +276,16 @@ def import_npz_job(
             continue
         with loaded as npz:
             keys = list(npz.files)
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:  # a zip may hold two members of one name; numpy reads one of them
+            problems.append(
+                Problem(
+                    str(source),
+                    f"holds {', '.join(repr(k) for k in twice[:5])} twice (two members of the "
+                    "same name in the archive): which one is meant is ambiguous",
+                )
+            )
+            continue
         x_keys = [k for k in keys if k == "x" or k.startswith("x_")]
         if not x_keys:
             problems.append(Problem(str(source), f"no 'x' or 'x_<split>' array (has {keys})"))

@@ -4,6 +4,7 @@ annotations the project cannot hold (crowd boxes, rotation, keypoints, attribute
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +15,30 @@ def case_twin(
     bases: list[Path], file_name: str, root: Path, listings: dict[Path, dict[str, str]]
 ) -> str:
     """Where a file of the name exists but in other letter case (a file written on Windows or
-    macOS says ``b.jpg`` for ``b.JPG``), the words that say so; else nothing. Each folder is
-    listed once per file, and only when an image is missing."""
+    macOS says ``b.jpg`` for ``b.JPG``) or in the other Unicode normalisation (``café.png``
+    typed composed, NFC, but stored decomposed, NFD, as macOS writes names; the two look the
+    same), the words that say so; else nothing. Each folder is listed once per file, and only
+    when an image is missing. Every importer looking up files an annotation file names uses it."""
+    from qbi_desktop.core.catalog.classes import folder_key
+
     for base in bases:
         wanted = resolve_inside(base, file_name, root)
         if isinstance(wanted, str) or not wanted.parent.is_dir():
             continue
         folder = wanted.parent
         if folder not in listings:
-            listings[folder] = {p.name.lower(): p.name for p in folder.iterdir()}
-        twin = listings[folder].get(wanted.name.lower())
-        if twin is not None and twin != wanted.name:
-            return f"; {twin!r} differs only in letter case"
+            listings[folder] = {folder_key(p.name): p.name for p in folder.iterdir()}
+        twin = listings[folder].get(folder_key(wanted.name))
+        if twin is None or twin == wanted.name:
+            continue
+        if unicodedata.normalize("NFC", twin) == unicodedata.normalize("NFC", wanted.name):
+            form = "NFD" if unicodedata.is_normalized("NFD", twin) else "another form"
+            return (
+                f"; {twin!r} differs only in Unicode normalisation (the file's name is {form}, "
+                f"{len(twin)} code points, the name given {len(wanted.name)}): rename one to "
+                "match"
+            )
+        return f"; {twin!r} differs only in letter case"
     return ""
 
 

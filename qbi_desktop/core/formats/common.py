@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -35,11 +36,12 @@ from qbi_desktop.core.catalog.images import (
 )
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.queries import where_clause
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, reason
 from qbi_desktop.core.formats.export_folder import ExportFolder, ExportRefused  # noqa: F401
 from qbi_desktop.core.formats.ignore import IGNORE_NAME
 from qbi_desktop.core.imageheader import check_pixel_type
 from qbi_desktop.core.jobs import Job
+from qbi_desktop.core.maskio import store_range_problem
 from qbi_desktop.core.safefile import not_regular
 
 SPLIT_DIRS = ("train", "val", "test")
@@ -56,11 +58,16 @@ class ImportReport:
     updated: int = 0
     ids: list[int] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: items found in the project already and left as they are (not added twice): said in the
+    #: first line, which is all the status bar shows ("0 item(s) added" alone looked broken)
+    already: int = 0
 
     def __str__(self) -> str:
         text = f"{self.kind} import of {self.source}: {self.added} item(s) added"
         if self.updated:
             text += f", {self.updated} updated"
+        if self.already:
+            text += f", {self.already} item(s) already in the project (left as they are)"
         return text + "".join(f"\n  note: {w}" for w in self.warnings)
 
 
@@ -245,10 +252,12 @@ def read_mask_file(path: Path) -> np.ndarray | str:
     if mask.ndim != 2:
         return f"mask must be a single-channel label image, has shape {mask.shape}"
     if not np.issubdtype(mask.dtype, np.integer) and mask.dtype != bool:
-        if np.issubdtype(mask.dtype, np.floating) and np.all(mask == np.round(mask)):
-            return mask.astype(np.int64)
-        return f"mask must hold integer labels, has {mask.dtype}"
-    return mask
+        if not (np.issubdtype(mask.dtype, np.floating) and np.all(mask == np.round(mask))):
+            return f"mask must hold integer labels, has {mask.dtype}"
+    problem = store_range_problem(mask)  # before any narrowing: 2**32 + 7 would become 7
+    if problem is not None:
+        return problem
+    return mask.astype(np.int64) if mask.dtype.kind == "f" else mask
 
 
 def parse_json_text(text: str) -> Any:
@@ -257,20 +266,20 @@ def parse_json_text(text: str) -> Any:
     measured before parsing (no RecursionError), NaN/Infinity and integers Python will not
     convert are refused. Raises ValueError with the reason, to follow "<what> is": "not valid
     JSON (...)" or "nested too deeply (...)"; the caller names the file and the record."""
-    from qbi_desktop.core.jsonfile import MAX_DEPTH, nesting_depth
+    from qbi_desktop.core.jsonfile import MAX_DEPTH, nesting_depth, unique_keys
 
     if nesting_depth(text.encode("utf-8", "surrogatepass")) > MAX_DEPTH:
         raise ValueError(
             f"nested too deeply (lists/objects more than {MAX_DEPTH} levels inside each other)"
         )
     try:
-        return json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg})") from None
     except RecursionError:  # not reached after the depth check; kept as the last guard
         raise ValueError("nested too deeply to read") from None
     except ValueError as exc:  # NaN tokens, integers of thousands of digits
-        raise ValueError(f"not valid JSON ({exc})") from None
+        raise ValueError(f"not valid JSON ({reason(exc)})") from None
 
 
 def _no_constant(name: str) -> Any:
@@ -287,6 +296,23 @@ def box_outside(x: float, y: float, w: float, h: float, width: int, height: int)
     than :data:`BOX_TOLERANCE` (the COCO import's rule: such a box is refused, not clipped)."""
     t = BOX_TOLERANCE
     return x < -t or y < -t or x + w > width + t or y + h > height + t
+
+
+def box_problem(x: float, y: float, w: float, h: float, width: int, height: int) -> str | None:
+    """Why a box ``[x, y, w, h]`` cannot be kept on a ``width`` x ``height`` image, or None:
+    the one rule of every entry (COCO, YOLO, labelme, Data Package imports, ``boxes --add``):
+    finite numbers, a width and a height of more than 0, inside the image (see
+    :func:`box_outside`). Each entry refuses such a box, naming its file and record."""
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (x, y, w, h)):
+        return "coordinates must be finite numbers"
+    if not (w > 0 and h > 0):
+        return f"{w:g}x{h:g}: a box needs a width and a height of more than 0"
+    if box_outside(x, y, w, h, width, height):
+        return (
+            f"at x={x:g}, y={y:g}, {w:g}x{h:g} lies outside the {width}x{height} image by more "
+            f"than {BOX_TOLERANCE:g} pixel"
+        )
+    return None
 
 
 def same_image_twice(plans: list[dict[str, Any]], where: str) -> list[Problem]:
@@ -456,6 +482,7 @@ def run_export(
             if opinions.EXPORTING.get() == "every":  # first: a format's own package lists them
                 report.warnings += opinions.export_opinions(project, db, rows, folder)
             report.warnings += (yield from write(db, rows, folder)) or []
+            report.warnings += folder.notes()  # folders renamed: Dog/ and dog/ are one on Windows
             if folder.problems:
                 raise ExportRefused(folder.out, folder.problems)
             if datapackage:

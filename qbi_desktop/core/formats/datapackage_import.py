@@ -496,8 +496,7 @@ def import_job(
         reject_if(root, problems)
         classes_before = class_list(project)
 
-        if skipped:
-            report.warnings.append(f"{skipped} item(s) already in the project: left as they are")
+        report.already = skipped  # said in the report's first line
         yield Progress(len(rows), len(rows), "writing catalog")
         have = project_metadata(db)
         with project.transaction(db) as tx:

@@ -80,19 +80,58 @@ class ExportFolder:
         self._owner = leftovers.open_lock(self.tmp / leftovers.EXPORT_OWNER)
         leftovers.try_exclusive(self._owner)
         self.files: dict[str, tuple[int, str]] = {}  # relative path -> (bytes, sha256)
-        self._names: set[str] = set()
+        self._names: dict[str, set[str]] = {}  # folder ("" or "a/b/") -> folder_key of entries
+        self._dirs: dict[tuple[str, str], str] = {}  # (folder, name asked) -> name written
+        #: (folder asked, folder written) for the folders :meth:`unique` renamed
+        self.renamed_folders: list[tuple[str, str]] = []
         #: item files that are missing or changed since import: the export is refused
         self.problems: list[str] = []
 
     def unique(self, rel: str) -> str:
-        """``rel`` or, if already taken, ``stem_2.ext``, ``stem_3.ext``, ..."""
-        candidate, n = rel, 1
-        while candidate.lower() in self._names:
+        """``rel`` or, if already taken, ``stem_2.ext``, ``stem_3.ext``, ...; each level of the
+        path is compared case-folded and in NFC (:func:`~qbi_desktop.core.catalog.classes.
+        folder_key`), as Windows and macOS compare names: folders ``Dog/`` and ``dog/`` (or
+        two ``café/`` in NFC and NFD) would be one folder there, so the second becomes
+        ``dog_2/`` (listed in :attr:`renamed_folders`); a folder keeps its name for every
+        later file in it."""
+        *dirs, name = rel.split("/")
+        parent = ""
+        for part in dirs:
+            known = self._dirs.get((parent, part))
+            if known is None:
+                known = self._free(parent, part, folder=True)
+                self._dirs[(parent, part)] = known
+                if known != part:
+                    self.renamed_folders.append((f"{parent}{part}", f"{parent}{known}"))
+            parent = f"{parent}{known}/"
+        return parent + self._free(parent, name, folder=False)
+
+    def _free(self, parent: str, name: str, *, folder: bool) -> str:
+        """``name`` or ``name_2``... (``stem_2.ext`` for a file): one no other entry of the
+        folder ``parent`` has under :func:`folder_key`; taken for it."""
+        from qbi_desktop.core.catalog.classes import folder_key
+
+        taken = self._names.setdefault(parent, set())
+        stem, dot, ext = name.rpartition(".")
+        candidate, n = name, 1
+        while folder_key(candidate) in taken:
             n += 1
-            stem, dot, ext = rel.rpartition(".")
-            candidate = f"{stem}_{n}.{ext}" if dot else f"{rel}_{n}"
-        self._names.add(candidate.lower())
+            candidate = f"{stem}_{n}.{ext}" if dot and not folder else f"{name}_{n}"
+        taken.add(folder_key(candidate))
         return candidate
+
+    def notes(self) -> list[str]:
+        """The export report's note of the folders renamed by :meth:`unique`."""
+        if not self.renamed_folders:
+            return []
+        shown = ", ".join(f"{a}/ -> {b}/" for a, b in self.renamed_folders[:5])
+        more = f" and {len(self.renamed_folders) - 5} more" if len(self.renamed_folders) > 5 else ""
+        return [
+            f"{len(self.renamed_folders)} folder(s) renamed because their names differ from "
+            f"another folder's only in upper/lower case or Unicode normalisation (one folder "
+            f"on Windows and macOS): {shown}{more}; a folder-per-class reader takes the new "
+            "name as the class"
+        ]
 
     def write_bytes(self, rel: str, data: bytes) -> str:
         rel = self.unique(rel)

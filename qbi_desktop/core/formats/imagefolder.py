@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qbi_desktop.core.catalog.classes import class_name_problem
+from qbi_desktop.core.catalog.classes import NfcNames, class_name_problem, nfc
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -46,6 +46,7 @@ from qbi_desktop.core.formats.common import (
     split_dir,
 )
 from qbi_desktop.core.jobs import Job, Progress
+from qbi_desktop.core.safefile import resolve_inside
 
 UNLABELLED_DIR = "unlabelled"
 #: torchvision.datasets.folder.IMG_EXTENSIONS (0.28): the files its ImageFolder takes.
@@ -90,14 +91,21 @@ def _takes(path: Path) -> bool:
 
 
 def import_job(
-    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+    project: Project,
+    sources: Sequence[str | Path],
+    *,
+    annotator: str | None = None,
+    within: str | Path | None = None,
+    **_: Any,
 ) -> Job[ImportReport]:
     """Import every image below ``root/<class>/`` (or ``root/<split>/<class>/``); a folder
     without sub-folders gives its images without a class."""
     if len(sources) != 1:
         raise UserFacingError("imagefolder import takes one folder")
     root = Path(sources[0])
-    if not root.is_dir():
+    from qbi_desktop.core.outfolder import is_dir  # a name too long is named, not a traceback
+
+    if not is_dir(root):
         raise UserFacingError(f"{root}: not a folder")
     report = ImportReport("imagefolder", str(root))
     folders = sorted(p for p in root.iterdir() if p.is_dir())
@@ -127,11 +135,15 @@ def import_job(
     stray, skipped_kinds, decoded = 0, set(), set()
     beside: list[Path] = []  # files next to the class folders (in no class)
     bad: list[Problem] = []  # class folders whose names are no class names (classes.py)
+    names = NfcNames()  # macOS delivers folder names in NFD: stored in NFC
+    inside = _Inside(root, within)  # symbolic links leading out are refused, as YOLO does
     if not top:
         # A plain folder of images (what a lab has before anyone labelled anything): the
         # images come in without a class, as if they were in unlabelled/.
         for path in sorted(root.iterdir()):
-            if _takes(path):
+            if _takes(path) and (why := inside(path)) is not None:
+                bad.append(Problem(str(path), why))
+            elif _takes(path):
                 entries.append((path, None, None))
             elif path.is_file():
                 stray += 1
@@ -149,13 +161,19 @@ def import_job(
                     hidden.append(f"{split_folder.name}/{class_dir.name}")
                 continue
             label = None if class_dir.name == UNLABELLED_DIR else decode_label(class_dir.name)
+            if (why := inside(class_dir)) is not None:
+                bad.append(Problem(str(class_dir), f"class folder: {why}"))
+                continue
+            label = names(label)
             if label is not None and (why := class_name_problem(label)) is not None:
                 bad.append(Problem(str(class_dir), f"class folder: {why}"))
                 continue
-            if label is not None and label != class_dir.name:
+            if label is not None and label != nfc(class_dir.name):
                 decoded.add(class_dir.name)
             for path in sorted(class_dir.rglob("*")):
-                if _takes(path):
+                if _takes(path) and (why := inside(path)) is not None:
+                    bad.append(Problem(str(path), why))
+                elif _takes(path):
                     entries.append((path, label, split))
                 elif path.is_file():
                     stray += 1
@@ -172,12 +190,14 @@ def import_job(
             f"{sorted(decoded)[0]!r} -> {decode_label(sorted(decoded)[0])!r}"
         )
     if beside:
-        names = ", ".join(p.relative_to(root).as_posix() for p in beside[:5])
+        shown = ", ".join(p.relative_to(root).as_posix() for p in beside[:5])
         more = f" and {len(beside) - 5} more" if len(beside) > 5 else ""
         report.warnings.append(
             f"{len(beside)} file(s) beside the class folders, not in one, skipped (as "
-            f"torchvision skips them): {names}{more}"
+            f"torchvision skips them): {shown}{more}"
         )
+    if names.note():
+        report.warnings.append(names.note())
     if stray:
         kinds = ", ".join(sorted(skipped_kinds)[:8])
         report.warnings.append(
@@ -213,9 +233,7 @@ def import_job(
             if n % 200 == 0:
                 yield Progress(n, len(entries), "reading images")
         reject_if(root, problems)
-        skipped = len(entries) - len(items)
-        if skipped:
-            report.warnings.append(f"{skipped} image(s) already in the project: left as they are")
+        report.already = len(entries) - len(items)  # said in the report's first line
         yield Progress(len(entries), len(entries), "writing catalog")
         with project.transaction(db) as tx:
             report.ids = tx.add_items(items)
@@ -223,6 +241,22 @@ def import_job(
         return report
     finally:
         db.close()
+
+
+class _Inside:
+    """Why a class folder or image of the import leads outside the folder imported (or the
+    extracted archive ``within``) through a symbolic link, naming the link, or None."""
+
+    def __init__(self, root: Path, within: str | Path | None) -> None:
+        self.root, self.within = root, Path(within) if within is not None else root
+
+    def __call__(self, path: Path) -> str | None:
+        if not path.is_symlink():
+            return None  # what is below a class folder not linked out stays inside it
+        found = resolve_inside(self.root, path.relative_to(self.root).as_posix(), self.within)
+        if isinstance(found, str):
+            return f"symbolic link: {found}"
+        return None
 
 
 #: Folders of YOLO label files beside ``images/``: ultralytics and Roboflow (``labels``), Roboflow's

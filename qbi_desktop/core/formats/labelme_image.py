@@ -28,6 +28,7 @@ import numpy as np
 
 from qbi_desktop.core.atomic import atomic_write_bytes
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import reason as error_reason
 from qbi_desktop.core.formats.common import FileInfo, encode_image, safe_component, scan_image
 from qbi_desktop.core.formats.labelme_records import LabelmeFile
 from qbi_desktop.core.safefile import not_regular, resolve_inside
@@ -230,7 +231,7 @@ def _from_embedded(json_file: Path, doc: LabelmeFile, staging: Staging) -> Chose
         with Image.open(io.BytesIO(data)) as image:
             fmt = (image.format or "").lower()
     except Exception as exc:  # any decoder failure is a property of the data
-        return f"not an image ({type(exc).__name__}: {exc})"
+        return f"not an image ({type(exc).__name__}: {error_reason(exc)})"
     ext = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "bmp": ".bmp"}.get(fmt)
     if ext is None:
         return f"a {fmt or 'unknown'} image; embedded images must be JPEG, PNG, TIFF or BMP"

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from qbi_desktop.core.catalog import targets as T
-from qbi_desktop.core.catalog.classes import class_name_problem
+from qbi_desktop.core.catalog.classes import NfcNames, class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.schema import SPLITS
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.coco_notes import case_twin
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -110,6 +111,7 @@ def import_job(
     specials = {c.lower(): j for j, c in enumerate(columns) if c.lower() in SPECIAL}
     report = ImportReport("sheet", str(path))
     report.warnings += sheet.notes
+    nfc_names = NfcNames()  # labels stored in NFC: "café" typed on a Mac is NFD
     numeric = [j for j, c in enumerate(columns) if c.lower() not in SPECIAL]
     mark = sheet.decimal or sniff_decimal(
         path,
@@ -119,6 +121,7 @@ def import_job(
         report.warnings.append(f"numbers read with a decimal {DECIMALS[mark]}")
     parsed: list[tuple[int, Path, dict[str, float], str | None, str | None]] = []
     seen: dict[str, int] = {}
+    listings: dict[Path, dict[str, str]] = {}  # folders listed for a missing image's twin
     yield Progress(0, len(rows), "checking sheet")
     for r, row in rows:
         if len(row) > len(header):
@@ -154,7 +157,8 @@ def import_job(
             problems.append(Problem(str(path), f"image name: {image}", row=r))
             continue
         if not duplicate and not is_regular_file(image):
-            problems.append(Problem(str(path), f"image {name!r} not found in {base}", row=r))
+            twin = case_twin([base], name, root, listings)  # 'A.PNG' for 'a.png', NFC for NFD
+            problems.append(Problem(str(path), f"image {name!r} not found in {base}{twin}", row=r))
         targets: dict[str, float] = {}
         for j, column in enumerate(columns):
             if column.lower() in SPECIAL:
@@ -174,7 +178,7 @@ def import_job(
             targets[names[j]] = number
         label = split = None
         if "label" in specials and not _blank(cells[specials["label"] + 1]):
-            label = unquote_cell(str(cells[specials["label"] + 1]).strip())
+            label = nfc_names(unquote_cell(str(cells[specials["label"] + 1]).strip()))
             if (why := class_name_problem(label)) is not None:  # the rule of every import
                 problems.append(
                     Problem(str(path), f"column {columns[specials['label']]!r}: {why}", row=r)
@@ -188,6 +192,8 @@ def import_job(
         if not duplicate:
             parsed.append((r, image, targets, label, split))
     reject_if(path, problems)
+    if nfc_names.note():
+        report.warnings.append(nfc_names.note())
     db = project.connect()
     try:
         known = existing_paths(project, db)
