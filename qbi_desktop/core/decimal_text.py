@@ -21,6 +21,9 @@ def decimal_number(text: str) -> float:
     s = text.strip(" \t")
     if DECIMAL.fullmatch(s):
         value = float(s)
+        if value == 0 and re.search(r"[1-9]", s.split("e")[0].split("E")[0]):
+            # 1e-400 is no zero: stored as 0 it would change without a word
+            raise ValueError("too close to zero to be held (below 4.9e-324, it would become 0)")
         if math.isfinite(value):
             return value
         raise ValueError("not a finite number")

@@ -48,6 +48,11 @@ def _number(lo: float | None = None, hi: float | None = None, lo_open=False, hi_
     return check
 
 
+#: Largest r of a value drawn from [-r, r]: numpy's uniform needs high - low to be a finite
+#: float (r = 1e308 raised OverflowError part way through a batch); far beyond any image.
+SYMMETRIC_MAX = 1e300
+
+
 def _bool(field: str, v: Any):
     if not isinstance(v, bool):
         _fail(field, f"expected true or false, got {_describe(v)}")
@@ -75,7 +80,7 @@ def _shift(field: str, v: Any):
             if item < 0:
                 _fail(f"{field}[{i}]", f"{item} is out of range (must be >= 0)")
         return list(v)
-    return _number(0)(field, v)
+    return _number(0, SYMMETRIC_MAX)(field, v)
 
 
 def _pair(lo: float | None = None, hi: float | None = None, lo_open=False):
@@ -220,7 +225,7 @@ SPECS: tuple[OptionSpec, ...] = (
     OptionSpec(
         "channel_shift_range",
         0.0,
-        _number(0),
+        _number(0, SYMMETRIC_MAX),
         "add one value in [-r, r] to all channels (clipped to the image's range)",
         "intensity",
     ),

@@ -278,7 +278,9 @@ def _median_job(image: np.ndarray, p: dict[str, Any], floor: float = 0.0):
     s = r / sig.at(flat)
     if n:
         has_seed = np.zeros(n + 1, dtype=bool)
-        has_seed[ids[s > p["k"]]] = True
+        # k as float32 like the scores (numpy would cast it, 1e308 overflowing with a
+        # RuntimeWarning); a k beyond float32 is the largest float32: no finite score passes
+        has_seed[ids[s > np.float32(min(float(p["k"]), float(np.finfo(np.float32).max)))]] = True
         keep = has_seed[ids]
         flat, ids, r, s = flat[keep], ids[keep], r[keep], s[keep]
     return _Found(flat, ids, r, s, resid, sigma, float(p["k"]) * sigma, bg)
