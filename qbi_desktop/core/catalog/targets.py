@@ -157,27 +157,36 @@ def definitions(project_or_db: Any) -> dict[str, TargetDef]:
         raise UserFacingError(f"{where}: expected an object of target definitions")
     out: dict[str, TargetDef] = {}
     for name, spec in data.items():
-        if not isinstance(spec, dict):
-            raise UserFacingError(f"{where}, target {name!r}: expected an object")
-        known = {"unit", "low", "high", "decimals", "changes_with"}
-        extra = sorted(set(spec) - known)
-        if extra:
-            raise UserFacingError(f"{where}, target {name!r}: unknown field {extra[0]!r}")
-        changes = spec.get("changes_with", ["crop_zoom"])
-        if not isinstance(changes, list):
-            raise UserFacingError(f"{where}, target {name!r}: changes_with must be a list")
         try:
-            out[name] = TargetDef(
-                name,
-                spec.get("unit", ""),
-                spec.get("low"),
-                spec.get("high"),
-                spec.get("decimals"),
-                tuple(changes),
-            )
+            out[name] = definition_from_json(name, spec)
         except UserFacingError as exc:
-            raise UserFacingError(f"{where}: {exc}") from exc
+            raise UserFacingError(f"{where}, {exc}") from exc
     return out
+
+
+def definition_from_json(name: str, spec: Any) -> TargetDef:
+    """A target definition from its JSON form (the catalog's meta entry, a Data Package's
+    project section), every field checked; a problem names the target."""
+    if not isinstance(spec, dict):
+        raise UserFacingError(f"target {name!r}: expected an object")
+    extra = sorted(set(spec) - {"unit", "low", "high", "decimals", "changes_with"})
+    if extra:
+        raise UserFacingError(f"target {name!r}: unknown field {extra[0]!r}")
+    changes = spec.get("changes_with", ["crop_zoom"])
+    if not isinstance(changes, list):
+        raise UserFacingError(f"target {name!r}: changes_with must be a list")
+    for key in ("low", "high"):
+        value = spec.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UserFacingError(f"target {name!r}: {key} is not a finite number")
+    return TargetDef(
+        name,
+        spec.get("unit", ""),
+        spec.get("low"),
+        spec.get("high"),
+        spec.get("decimals"),
+        tuple(changes),
+    )
 
 
 def definition_of(project_or_db: Any, name: str) -> TargetDef:

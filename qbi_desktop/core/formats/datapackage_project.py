@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from typing import Any
 
 from qbi_desktop.core.catalog import targets as T
@@ -140,33 +139,10 @@ def read_section(descriptor: dict[str, Any], where: str, problems: list[Problem]
     out["targets"] = {}
     for name, spec in defs.items():
         try:
-            out["targets"][name] = _definition(name, spec)
+            out["targets"][name] = T.definition_from_json(name, spec)
         except UserFacingError as exc:
             problems.append(Problem(where, f"{PROJECT_KEY}.{TARGETS}: {exc}"))
     return out
-
-
-def _definition(name: str, spec: Any) -> T.TargetDef:
-    if not isinstance(spec, dict):
-        raise UserFacingError(f"target {name!r}: expected an object")
-    extra = sorted(set(spec) - {"unit", "low", "high", "decimals", "changes_with"})
-    if extra:
-        raise UserFacingError(f"target {name!r}: unknown field {extra[0]!r}")
-    changes = spec.get("changes_with", ["crop_zoom"])
-    if not isinstance(changes, list):
-        raise UserFacingError(f"target {name!r}: changes_with must be a list")
-    for key in ("low", "high"):
-        value = spec.get(key)
-        if isinstance(value, float) and not math.isfinite(value):
-            raise UserFacingError(f"target {name!r}: {key} is not a finite number")
-    return T.TargetDef(
-        name,
-        spec.get("unit", ""),
-        spec.get("low"),
-        spec.get("high"),
-        spec.get("decimals"),
-        tuple(changes),
-    )
 
 
 def apply_section(tx: Any, section: dict[str, Any], classes_before: list[str]) -> list[str]:
