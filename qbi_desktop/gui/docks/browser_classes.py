@@ -268,7 +268,14 @@ class BrowserClasses:
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return
-        what = "create classes 0–9"
+        self._push_class_list(project, "create classes 0–9", before, after)
+        self._classes_changed([])
+        self.label_key(k)
+        self.table.setFocus()
+
+    def _push_class_list(self, project, what: str, before: list[str], after: list[str]) -> None:
+        """The class list's change from ``before`` to ``after`` (already stored) as one step of
+        the Browser's undo stack."""
 
         def put(order: list[str], done: str) -> str:
             if self.project is not project:
@@ -278,9 +285,6 @@ class BrowserClasses:
             return f"{done} {what} (Browser)"
 
         self.undo_stack.push(what, lambda: put(before, "Undid"), lambda: put(after, "Redid"))
-        self._classes_changed([])
-        self.label_key(k)
-        self.table.setFocus()
 
     def type_class_names(self, k: int | None = None) -> None:
         """Fold out the Classes box and put the cursor in it; after number key ``k`` found no
@@ -311,17 +315,9 @@ class BrowserClasses:
         except UserFacingError as exc:
             self.window.report_error(str(exc))
             return
-        what = "classes " + ", ".join(after[:5]) + (", …" if len(after) > 5 else "")
-
-        def put(order: list[str], done: str) -> str:
-            if self.project is not project:
-                raise UserFacingError("the project this edit was made in is closed")
-            C.set_class_list(project, order)
-            self._classes_changed([])
-            return f"{done} {what} (Browser)"
-
         if after != before:
-            self.undo_stack.push(what, lambda: put(before, "Undid"), lambda: put(after, "Redid"))
+            what = "classes " + ", ".join(after[:5]) + (", …" if len(after) > 5 else "")
+            self._push_class_list(project, what, before, after)
         self._classes_changed([])
         chosen = after[0] if len(after) == 1 else after[k] if k < len(after) else None
         self.table.setFocus()
