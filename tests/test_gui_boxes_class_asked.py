@@ -95,3 +95,34 @@ def test_a_class_chosen_in_one_project_is_not_given_in_another(qtbot, main_windo
     type_class(qtbot, boxes, "debris")
     assert stored(second, ids[0]) == [("debris", 10, 12, 20, 28)]
     assert _classes(second) == ["a", "debris"] and _classes(first) == ["a", "cell"]
+
+
+def test_an_emptied_class_field_asks_again_and_an_undone_box_leaves_no_outline(
+    qtbot, main_window, tmp_path
+):
+    """The Class field emptied by the user shows "choose a class": the next box asks for its
+    class instead of silently taking the last one. A stored box that is undone leaves no
+    outline behind (the drawing outline stayed, on this image and every one opened next)."""
+    root = make_project(tmp_path)
+    ids = _open(qtbot, main_window, root)
+    boxes = main_window.panels["annotate"].boxes
+    drag(qtbot, main_window, (10, 12), (30, 40))
+    type_class(qtbot, boxes, "cell")
+    drag(qtbot, main_window, (40, 5), (60, 20))  # stored with "cell", as chosen
+    assert [b[0] for b in stored(root, ids[0])] == ["cell", "cell"]
+    assert not boxes.layer.draft.isVisible()
+
+    main_window.canvas.setFocus()
+    key(qtbot, main_window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert len(stored(root, ids[0])) == 1
+    assert not boxes.layer.draft.isVisible()  # no ghost of the undone box
+
+    line = boxes.class_combo.lineEdit()
+    line.setFocus()
+    line.selectAll()
+    qtbot.keyClick(line, Qt.Key.Key_Delete)
+    assert boxes.class_combo.currentText() == ""
+    main_window.canvas.setFocus()
+    drag(qtbot, main_window, (70, 5), (90, 20))
+    assert len(stored(root, ids[0])) == 1  # not stored with the old class: it asks
+    assert boxes.pending is not None and "Which class" in main_window.statusBar().currentMessage()

@@ -84,6 +84,14 @@ class BoxClasses:
         self._say("Box dropped: no class chosen")
         return True
 
+    def _class_cleared(self, text: str) -> None:
+        """The user emptied the Class field: it shows "choose a class", so no class is given
+        to the next box until one is chosen (the last one was, silently)."""
+        if text.strip() or self.label is None:
+            return
+        self.label = None
+        self._say("No class chosen: the next box asks for its class")
+
     def _class_typed(self) -> None:
         text = self.class_combo.currentText().strip()
         index = self.class_combo.findText(text, Qt.MatchFlag.MatchExactly)

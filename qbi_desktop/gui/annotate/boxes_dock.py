@@ -110,6 +110,8 @@ class BoxesDock(BoxClasses, QObject):
         self.class_combo.activated.connect(lambda _i: self._class_typed())
         completer.activated.connect(lambda _text: self._class_typed())
         self.class_combo.lineEdit().returnPressed.connect(self._class_typed)
+        # a Class field emptied by the user is no class: the next box asks for one
+        self.class_combo.lineEdit().textEdited.connect(self._class_cleared)
         row.addWidget(self.class_combo, 1)
         v.addLayout(row)
         self.list = QTreeWidget()

@@ -204,6 +204,9 @@ class BoxController(QObject):
         self.drag_to(x, y, screen)
         self._drag = None
         if drag["mode"] == "draw":
+            # the outline shown while drawing goes: the stored box draws itself (left shown, it
+            # stayed as a ghost after the box was undone, on every image opened next)
+            self.layer.show_draft(None)
             x0, y0 = drag["start"]
             label = self.label_getter()
             if not label:  # no class invented: the user is asked for it
