@@ -96,3 +96,21 @@ def test_opening_the_same_project_again_keeps_its_items(qtbot, main_window, tmp_
     fit(main_window)
     assert browser.open_project(one)
     assert [s.root for s in _item_stores(main_window)] == [one.absolute()]
+
+
+def test_closing_the_project_closes_its_items_and_keeps_loose_images(qtbot, main_window, tmp_path):
+    """Dataset > Close Project: an item left open kept editing the closed project (a box drawn
+    after it went into its catalog, the title still named the item)."""
+    one = make_project(tmp_path / "one")
+    loose = tmp_path / "loose.png"
+    Image.fromarray(np.zeros((20, 30), np.uint8)).save(loose)
+    browser, annotate = main_window.panels["browser"], main_window.panels["annotate"]
+    annotate.unsaved_answer = "discard"
+    open_and_wait(qtbot, main_window, loose)
+    assert browser.open_project(one)
+    open_item(qtbot, main_window, item_ids(one)[0])
+    assert len(_item_stores(main_window)) == 1
+    browser.close_action.trigger()
+    assert browser.project is None
+    assert _item_stores(main_window) == []
+    assert [d.path.name for d in main_window.documents] == ["loose.png"]

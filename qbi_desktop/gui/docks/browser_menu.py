@@ -26,7 +26,7 @@ class BrowserMenu:
         )
         w.add_action("&Open Project…", self.open_project_dialog, "Ctrl+Shift+O", menu)
         self.recent_menu = menu.addMenu("Recent &Projects")
-        self.close_action = w.add_action("&Close Project", self.close_project, None, menu)
+        self.close_action = w.add_action("&Close Project", self.close_project_asked, None, menu)
         w.add_action(
             "&Repair Project…",
             self.repair_project_dialog,

@@ -164,6 +164,15 @@ class BrowserProject:
         if width > dock.width():
             self.window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
+    def close_project_asked(self) -> bool:
+        """Dataset > Close Project: the project's items shown in the viewer close with it (an
+        unsaved mask is asked about; Cancel keeps the project open). Left open, they kept
+        editing the closed project's catalog with nothing to say so. False if kept open."""
+        if self.project is not None and not self.close_items_of(self.project.root):
+            return False
+        self.close_project()
+        return True
+
     def close_project(self) -> None:
         if self.project is None:
             return
