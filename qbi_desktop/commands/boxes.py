@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qbi_desktop.commands import numbers
+from qbi_desktop.commands import names, numbers
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 
 
@@ -26,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="a box in pixels (top-left x, y, width, height); repeat for more",
     )
     p.add_argument("--clear", action="store_true", help="remove the item's boxes first")
-    p.add_argument("--annotator", help="who made the boxes (stored with each)")
+    p.add_argument(
+        "--annotator", type=names.annotator, help="who made the boxes (stored with each)"
+    )
     p.set_defaults(func=run_boxes)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from qbi_desktop.commands import numbers
+from qbi_desktop.commands import names, numbers
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 
 MAX_IDS = 10_000_000
@@ -21,7 +21,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--class", dest="class_name", help="the class to give (new ones are added)")
     what.add_argument("--clear", action="store_true", help="clear the label")
-    p.add_argument("--annotator", help="who gave the label (stored with it)")
+    p.add_argument("--annotator", type=names.annotator, help="who gave the label (stored with it)")
     p.set_defaults(func=run_label)
 
     p = subparsers.add_parser(
@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     value = p.add_mutually_exclusive_group()
     value.add_argument("--value", help="the value (checked against the definition)")
     value.add_argument("--clear", action="store_true", help="remove the value")
-    p.add_argument("--annotator", help="who typed the value (stored with it)")
+    p.add_argument("--annotator", type=names.annotator, help="who typed the value (stored with it)")
     p.set_defaults(func=run_target)
 
     p = subparsers.add_parser(
@@ -74,7 +74,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(or given to --add)",
     )
     p.add_argument("--add", metavar="A,B", help="add new (empty) classes to the class list")
-    p.add_argument("--annotator", help="who made the change (item histories)")
+    p.add_argument("--annotator", type=names.annotator, help="who made the change (item histories)")
     p.set_defaults(func=run_classes)
 
 

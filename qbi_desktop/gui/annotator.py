@@ -26,11 +26,12 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QPushButton
 
 from qbi_desktop.core.catalog import opinions
+from qbi_desktop.core.catalog.classes import MAX_ANNOTATOR_NAME, annotator_name_problem
 from qbi_desktop.core.catalog.connection import open_read_only
 
 KEY = "annotator/name"
 _LEGACY_KEY = "browser/annotator"  # where the Browser kept it before
-MAX_LENGTH = 64
+MAX_LENGTH = MAX_ANNOTATOR_NAME
 
 
 def login_name() -> str:
@@ -41,12 +42,16 @@ def login_name() -> str:
 
 
 def clean_name(text: str) -> str:
-    """The name as stored: one line, no surrounding blanks; refuses empty or over-long names."""
+    """The name as stored: one line, no surrounding blanks; refuses empty or over-long names
+    and names the core's rule refuses (a control character: the stored setting may hold one)."""
     name = " ".join(str(text).split())
     if not name:
         raise ValueError("an annotator name cannot be empty")
     if len(name) > MAX_LENGTH:
         raise ValueError(f"an annotator name has at most {MAX_LENGTH} characters")
+    problem = annotator_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
     return name
 
 

@@ -24,6 +24,8 @@ from qbi_desktop.core.errors import UserFacingError
 
 META_KEY = "classes"
 MAX_CLASS_NAME = 200
+#: the longest annotator name (the GUI's Annotator dialog takes as many)
+MAX_ANNOTATOR_NAME = 64
 DIGITS = tuple(str(d) for d in range(10))  # MNIST's classes, one per number key
 
 
@@ -98,26 +100,53 @@ def check_name(name: Any) -> str:
 def class_name_problem(name: Any) -> str | None:
     """Why ``name`` cannot be a class name (a short reason that names it, truncated and
     escaped), or None. The caller puts the file and the record in front."""
+    return _name_problem("class name", name, MAX_CLASS_NAME)
+
+
+def annotator_name_problem(name: Any) -> str | None:
+    """Why ``name`` cannot be an annotator's name (the same rule as class names: text, not
+    blank, at most :data:`MAX_ANNOTATOR_NAME` characters, no control character such as a line
+    break or tab, which would break the TSV and CSV lines it is printed in), or None. Every
+    place that takes an annotator (command options, the GUI's setting, imports) asks this."""
+    return _name_problem("annotator name", name, MAX_ANNOTATOR_NAME)
+
+
+def refuse_bad_annotators(named: Iterable[tuple[Any, str]]) -> None:
+    """The catalog's last guard for annotator names: ``named`` gives (annotator or None, where
+    it comes from); the first one :func:`annotator_name_problem` refuses raises a
+    :class:`UserFacingError` naming where it came from."""
+    seen: set[str] = set()
+    for name, where in named:
+        if name is None or (isinstance(name, str) and name in seen):
+            continue
+        problem = annotator_name_problem(name)
+        if problem is not None:
+            raise UserFacingError(f"{where}: {problem}")
+        seen.add(name)
+
+
+def _name_problem(what: str, name: Any, limit: int) -> str | None:
     if not isinstance(name, str):
-        return f"class name {name!r} is not text"
+        return f"{what} {name!r} is not text"
     shown = repr(name[:40]) + ("…" if len(name) > 40 else "")
     if not name.strip():
-        return f"class name {shown} is empty"
-    if len(name) > MAX_CLASS_NAME:
+        return f"{what} {shown} is empty"
+    if len(name) > limit:
+        article = "an" if what[0] in "aeiou" else "a"
         return (
-            f"class name {shown} has {len(name):,} characters, more than the "
-            f"{MAX_CLASS_NAME} a class name may have"
+            f"{what} {shown} has {len(name):,} characters, more than the {limit} "
+            f"{article} {what} may have"
         )
     for k, c in enumerate(name):
         if 0xD800 <= ord(c) < 0xE000:  # a file name's byte that is not UTF-8 (surrogateescape)
             byte = f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) < 0xDD00 else f"U+{ord(c):04X}"
             return (
-                f"class name {shown} holds a byte that is not UTF-8 ({byte}) at position {k}: "
+                f"{what} {shown} holds a byte that is not UTF-8 ({byte}) at position {k}: "
                 "rename the folder or file it comes from"
             )
         if unicodedata.category(c) in ("Cc", "Zl", "Zp"):
             return (
-                f"class name {shown} holds a control character (U+{ord(c):04X}) at position "
+                f"{what} {shown} holds a control character (U+{ord(c):04X}) at position "
                 f"{k}: it would show blank or break the line"
             )
     return None

@@ -127,6 +127,9 @@ def put_texts(db: sqlite3.Connection, rows: Iterable[tuple], at: str) -> None:
 def _remember(db: sqlite3.Connection, annotator: str) -> None:
     """Keep the project's list of annotators in its metadata (key ``annotators``), which a
     Data Package export states next to the consensus method (key ``consensus``)."""
+    from qbi_desktop.core.catalog.classes import refuse_bad_annotators
+
+    refuse_bad_annotators([(annotator, "opinion's annotator")])
     row = db.execute("SELECT value FROM meta WHERE key = 'annotators'").fetchone()
     people = json.loads(row[0]) if row is not None else []
     if annotator not in people:

@@ -16,7 +16,7 @@ import numpy as np
 from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog import edits, opinions, schema, stored_paths
 from qbi_desktop.core.catalog.bulk import box_inserts
-from qbi_desktop.core.catalog.classes import refuse_bad_names
+from qbi_desktop.core.catalog.classes import refuse_bad_annotators, refuse_bad_names
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.images import hash_file, tiff_bytes
 from qbi_desktop.core.catalog.records import Box, NewItem, _check_choice, now
@@ -37,6 +37,9 @@ class Writer:
 
     def set_metadata(self, **fields: Any) -> None:
         _check_mask_class_names(fields)
+        people = fields.get("annotators")
+        if isinstance(people, list):
+            refuse_bad_annotators((name, "the project's annotators") for name in people)
         for key, value in fields.items():
             if value is None:
                 self.db.execute("DELETE FROM meta WHERE key = ?", (key,))
@@ -67,6 +70,11 @@ class Writer:
             (name, f"item {it.name!r}")
             for it in items
             for name in (it.label, *(b.label for b in it.boxes))
+        )
+        refuse_bad_annotators(
+            (name, f"annotator of item {it.name!r}")
+            for it in items
+            for name in (it.annotator, *(b.annotator for b in it.boxes))
         )
         start = int(self.db.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
         stamp = now()
@@ -281,6 +289,9 @@ class Writer:
     ) -> Change:
         """Replace the item's boxes (a box without its own annotator gets ``annotator``)."""
         refuse_bad_names((b.label, f"box {n} of item {item_id}") for n, b in enumerate(boxes))
+        refuse_bad_annotators(
+            (b.annotator, f"annotator of box {n} of item {item_id}") for n, b in enumerate(boxes)
+        )
         ids, before = edits.capture(self.db, edits.BOXES, [item_id])
         rows = tuple((b.label, b.x, b.y, b.w, b.h, b.annotator or annotator) for b in boxes)
         edits.write_values(self.db, edits.BOXES, [(i, rows) for i in ids])
@@ -343,6 +354,7 @@ class Writer:
     def _log(
         self, ids: list[int], what: str, value: Any, annotator: str | None, stamp: str
     ) -> None:
+        refuse_bad_annotators([(annotator, f"annotator of item(s) {_some(ids)}")])
         text = None if value is None else str(value)
         self.db.executemany(
             "INSERT INTO annotation_log(item_id, what, value, annotator, at) VALUES (?,?,?,?,?)",
