@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qbi_desktop.commands import numbers
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import UserFacingError, terminal_safe
 
 HEADER = ("item", "kind", "score", "given_label", "suggested_label", "related_item")
 
@@ -59,6 +59,9 @@ def issues_csv(report: Any) -> str:
     return out.getvalue()
 
 
+#: items left out that the console names (summary.json lists them all)
+SHOWN_LEFT_OUT = 5
+
 #: the files an audit writes into ``--out``
 OUTPUTS = ("issues.csv", "summary.json")
 
@@ -87,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         if args.k < 1:
             raise UserFacingError(f"--k: needs at least 1, got {args.k}")
         out = check_out_folder(args.out, OUTPUTS, own=_own_report, command="audit")
-        project = open_project(Path(args.project))
+        project = open_project(Path(args.project), read_only=True)
         try:
             items = run_job(project_items_job(project), on_progress=show)
             settings = AuditSettings(folds=args.folds, k=args.k, seed=args.seed)
@@ -106,5 +109,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {message}", file=sys.stderr)
     counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
     print(f"audit of {len(items.names)} items: {counts}")
+    if report.left_out:
+        print(
+            f"left out {len(report.left_out)} item(s) that could not be read or used "
+            '(all listed in summary.json under "left_out"):'
+        )
+        for name, why in report.left_out[:SHOWN_LEFT_OUT]:
+            print(f"  {terminal_safe(name)}: {terminal_safe(why)}")
+        if len(report.left_out) > SHOWN_LEFT_OUT:
+            print(f"  ... and {len(report.left_out) - SHOWN_LEFT_OUT} more")
     print(f"written to {out}")
     return 0

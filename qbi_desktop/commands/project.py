@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from qbi_desktop.commands import numbers
+from qbi_desktop.commands import names, numbers
 from qbi_desktop.core.errors import UserFacingError, terminal_safe
 from qbi_desktop.core.jobs import Progress, run_job
 
@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--project", required=True, help="project folder")
     p.add_argument("--kind", required=True, choices=sorted(IMPORTERS))
     p.add_argument("--images", help="images folder (sheet, masks, coco)")
-    p.add_argument("--annotator", help="name stored with every label/mask/box imported")
+    p.add_argument(
+        "--annotator", type=names.annotator, help="name stored with every label/mask/box imported"
+    )
     # A sheet's text layout, when detection cannot tell (default: detected)
     p.add_argument("--encoding", help="sheet: text encoding, e.g. utf-8, windows-1252")
     p.add_argument(
@@ -255,7 +257,7 @@ def run_export(args: argparse.Namespace) -> int:
 
     try:
         probe(args.out)  # a path no file system holds: named before the project is opened
-        with open_project(args.project) as project:
+        with open_project(args.project, read_only=True) as project:
             _tell_swept(project.swept)
             filters = {"split": args.split} if args.split else None
             job = export_job(

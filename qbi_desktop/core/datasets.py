@@ -26,7 +26,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import ImageSizesDiffer, UserFacingError
 from qbi_desktop.core.idx import read_idx
 
 TASKS = ("classification", "regression", "segmentation")
@@ -253,7 +253,7 @@ class ArrayDataset:
         shapes = {im.shape for im in self._images}
         if len(shapes) > 1:
             listed = ", ".join(str(s) for s in sorted(shapes)[:4])
-            raise UserFacingError(
+            raise ImageSizesDiffer(
                 f"{self.source}: images have different sizes ({listed}"
                 f"{', ...' if len(shapes) > 4 else ''}); choose a common size to resize to"
             )
@@ -334,9 +334,15 @@ def mnist_dataset(folder: str | Path, part: str = "all") -> ArrayDataset:
     ``part`` is ``"train"``, ``"test"`` or ``"all"``; with ``"all"`` the training items come
     first (indices 0..59999 for the full set) and ``splits()`` says ``"train"``/``"test"``.
     """
+    from qbi_desktop.core.safefile import kind_of
+
     folder = Path(folder)
     if not folder.is_dir():
-        raise UserFacingError(f"{folder}: MNIST folder not found")
+        try:
+            mode = folder.stat().st_mode
+        except (OSError, ValueError):
+            raise UserFacingError(f"{folder}: MNIST folder not found") from None
+        raise UserFacingError(f"{folder}: is {kind_of(mode)}, not a folder of MNIST IDX files")
     if part not in ("train", "test", "all"):
         raise UserFacingError(f"MNIST part must be train, test or all, not {part!r}")
     parts = ["train", "test"] if part == "all" else [part]
@@ -366,10 +372,14 @@ def npz_dataset(path: str | Path, part: str = "all") -> ArrayDataset:
     unpickling a file can run arbitrary code.
     """
     from qbi_desktop.core.catalog.images import read_npz_member
+    from qbi_desktop.core.safefile import not_regular
 
     path = Path(path)
-    if not path.is_file():
+    reason = not_regular(path)  # a folder, a FIFO (np.load would wait), a device (no end)
+    if reason == "file not found":
         raise UserFacingError(f"{path}: NPZ file not found")
+    if reason is not None:
+        raise UserFacingError(f"{path}: cannot read the NPZ file: {reason}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = set(npz.files)
@@ -452,7 +462,7 @@ def _project_dataset(folder: Path) -> Dataset:
     from qbi_desktop.core.catalog import open_project  # the catalog imports this module
 
     # Labels if any, else regression targets, else masks.
-    dataset = open_project(folder).as_dataset(target="auto")
+    dataset = open_project(folder, read_only=True).as_dataset(target="auto")
     if not getattr(dataset, "source", None):
         dataset.source = f"project:{folder}"
     return dataset

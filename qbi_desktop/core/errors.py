@@ -20,6 +20,11 @@ class ImageReadError(UserFacingError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class ImageSizesDiffer(UserFacingError):
+    """A dataset's images do not share one size, so they cannot be one array (``images()``);
+    resizing them to a common size is the way out, which only this error suggests."""
+
+
 def human_size(n: float) -> str:
     """A byte count as people read it in a message: "812 bytes", "3.4 MiB", "1.2 TiB"."""
     for unit in ("bytes", "KiB", "MiB", "GiB"):

@@ -16,7 +16,7 @@ from qbi_desktop.core.baselines.config import (
     _item_names,
     _name,
 )
-from qbi_desktop.core.errors import UserFacingError, listed
+from qbi_desktop.core.errors import ImageSizesDiffer, UserFacingError, listed
 
 if TYPE_CHECKING:
     from qbi_desktop.core.baselines.plan import _Plan
@@ -84,7 +84,7 @@ def _images(config: BaselineConfig, dataset: Any, rows: np.ndarray, plan: _Plan)
     if size is None or size == AUTO_RESIZE:
         try:
             images = np.asarray(dataset.images())
-        except UserFacingError as exc:
+        except ImageSizesDiffer as exc:  # only this one is helped by resizing
             if size is None:
                 raise UserFacingError(f"{exc} {RESIZE_HINT}") from exc
             images = None  # auto: read and resize item by item below

@@ -109,6 +109,69 @@ def open_read_only(db_path: Path) -> sqlite3.Connection:
     return sqlite3.connect(f"{Path(db_path).absolute().as_uri()}?mode=ro", uri=True)
 
 
+def connect_reading(db_path: Path) -> sqlite3.Connection:
+    """A connection that only reads the catalog at ``db_path``, for a project folder we cannot
+    write (a read-only disk or share, no permission): SQLite's ``mode=ro``, and where even
+    that needs files it cannot make (the WAL's shared memory), ``immutable`` when no change is
+    pending in the WAL (the file on disk is then the whole catalog). Nothing is migrated: a
+    catalog of an older version is refused with what to do.
+    Raises :class:`ProjectError` subclasses with a message."""
+    uri = Path(db_path).absolute().as_uri()
+    db = None
+    try:
+        try:
+            db = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+            version = schema.schema_version(db)
+        except sqlite3.OperationalError:
+            if db is not None:
+                db.close()
+            wal = db_path.with_name(db_path.name + "-wal")
+            if wal.exists() and wal.stat().st_size > 0:
+                raise ProjectReadOnlyError(
+                    f"{db_path}: the project folder is read-only and the catalog has changes "
+                    "pending in its write-ahead log (catalog.sqlite-wal) that SQLite cannot "
+                    "read without writing; copy the project to a writable folder"
+                ) from None
+            db = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+            version = schema.schema_version(db)
+        checks.refuse_foreign(db, db_path, version)
+        if version > schema.SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{db_path}: catalog has schema version {version}, this QBI Desktop "
+                f"reads up to version {schema.SCHEMA_VERSION}; open it with a newer QBI "
+                "Desktop (the catalog was left untouched)"
+            )
+        if version < schema.SCHEMA_VERSION:
+            raise ProjectReadOnlyError(
+                f"{db_path}: catalog has schema version {version} and must be upgraded to "
+                f"{schema.SCHEMA_VERSION} before this QBI Desktop can read it, but the project "
+                "folder is read-only; copy the project to a writable folder"
+            )
+        db.execute(f"PRAGMA cache_size = {-PAGE_CACHE_KIB}")
+        checks.check_pages(db, db_path, budget=checks.OPEN_CHECK_SECONDS)
+    except ProjectError:
+        if db is not None:
+            db.close()
+        raise
+    except sqlite3.DatabaseError as exc:
+        if db is not None:
+            db.close()
+        raise CatalogCorruptError(
+            f"{db_path}: not a readable SQLite catalog ({exc}); restore it from a "
+            "backup or export/re-import the data"
+        ) from exc
+    return db
+
+
+def folder_writable(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (what :func:`check_writable` refuses)."""
+    try:
+        check_writable(folder)
+    except ProjectReadOnlyError:
+        return False
+    return True
+
+
 def check_writable(folder: Path) -> None:
     """Refuse a project folder we cannot write (read-only disk, no permission) up front."""
     try:

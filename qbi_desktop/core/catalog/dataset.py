@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from qbi_desktop.core.datasets import Item
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.errors import ImageSizesDiffer, UserFacingError
 
 if TYPE_CHECKING:
     from qbi_desktop.core.catalog.project import Project
@@ -130,7 +130,7 @@ class CatalogDataset:
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
             listed = ", ".join(str(s) for s in sorted(shapes)[:4])
-            raise UserFacingError(
+            raise ImageSizesDiffer(
                 f"{self.source}: images have different sizes ({listed}); "
                 "choose a common size to resize to"
             )

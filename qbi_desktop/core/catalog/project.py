@@ -48,6 +48,8 @@ from qbi_desktop.core.catalog.connection import (
     _translate,
     check_writable,
     connect_catalog,
+    connect_reading,
+    folder_writable,
 )
 from qbi_desktop.core.catalog.creation import create_catalog, remove_stale
 from qbi_desktop.core.catalog.derived import provenance_sql
@@ -90,17 +92,28 @@ def open_project(
     *,
     sweep_later: bool = False,
     interactive: bool = False,
+    read_only: bool = False,
 ) -> Project:
     """Open the project in ``directory``; with ``create``, make it (and the folder) if needed.
     With ``sweep_later`` the open does not wait for the leftover sweep: when one is due,
     ``project.pending_sweep`` holds the moment to pass to :func:`leftovers.sweep_project_job`.
     With ``interactive`` (a GUI's project) no commit on ``project.db`` ever runs a WAL
     checkpoint: ``project.checkpoints`` runs them on a thread of its own (checkpoints.py).
+    With ``read_only`` (commands that only read: info, export, audit, baseline) a project whose
+    folder or catalog cannot be written is still opened, through a connection that cannot
+    write (``project.read_only`` is then true and every transaction is refused with a message);
+    a writable one opens as usual.
 
     Raises :class:`NotAProjectError`, :class:`SchemaTooNewError`, :class:`CatalogCorruptError`
     or :class:`ProjectReadOnlyError` with a message that says what to do.
     """
-    return Project(Path(directory), create=create, sweep_later=sweep_later, interactive=interactive)
+    return Project(
+        Path(directory),
+        create=create,
+        sweep_later=sweep_later,
+        interactive=interactive,
+        read_only=read_only,
+    )
 
 
 class Project:
@@ -110,7 +123,12 @@ class Project:
         create: bool = False,
         sweep_later: bool = False,
         interactive: bool = False,
+        read_only: bool = False,
     ):
+        if read_only and create:
+            raise ValueError("a project opened read_only is never created")
+        #: opened through a connection that cannot write (a read-only folder or catalog)
+        self.read_only = False
         self.root = Path(root).absolute()
         self.db_path = self.root / CATALOG
         self.masks_dir = self.root / "masks"
@@ -148,10 +166,19 @@ class Project:
                 f"{self.db_path}: the catalog file is empty (0 bytes); it was left as it is - "
                 "restore it from a backup, or move it away to start a new project here"
             )
+        if read_only and not folder_writable(self.root):
+            self._open_reading()
+            return
         check_writable(self.root)
         #: this open made the catalog (not another process that raced it to the same folder)
         self.created = create and not self.db_path.exists() and create_catalog(self.db_path)
-        self.db = self.connect(initialise=True)
+        try:
+            self.db = self.connect(initialise=True)
+        except ProjectReadOnlyError:
+            if not read_only:
+                raise
+            self._open_reading()  # a catalog file we may not write, in a writable folder
+            return
         self._lock_fd: int | None = None
         #: with ``sweep_later``: the moment for :func:`leftovers.sweep_project_job`, if one is due
         self.pending_sweep: int | None = None
@@ -167,10 +194,22 @@ class Project:
             )
             weakref.finalize(self, self.checkpoints.close)
 
+    def _open_reading(self) -> None:
+        """Open without writing anything: no lock file, no sweep, no WAL, no migration."""
+        self.read_only = True
+        self.created = False
+        self.db = connect_reading(self.db_path)
+        self._lock_fd = None
+        self.pending_sweep = None
+        self.swept = None
+        self.checkpoints = None
+
     # -- connections and transactions -------------------------------------------------------
 
     def connect(self, initialise: bool = False) -> sqlite3.Connection:
         """A new connection to the catalog (one per thread), checked and configured."""
+        if self.read_only:
+            return connect_reading(self.db_path)
         return connect_catalog(self.db_path, initialise)
 
     def _claim(self, sweep_later: bool = False) -> leftovers.Swept | None:
@@ -202,8 +241,9 @@ class Project:
     def close(self) -> None:
         if getattr(self, "checkpoints", None) is not None:
             self.checkpoints.close()  # its last checkpoint, off this thread's commits
-        with contextlib.suppress(sqlite3.Error):
-            self.db.execute("PRAGMA optimize")
+        if not self.read_only:  # optimize writes sqlite_stat1
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("PRAGMA optimize")
         self.db.close()
         leftovers.release(getattr(self, "_lock_fd", None))
         self._lock_fd = None
@@ -217,6 +257,11 @@ class Project:
     @contextlib.contextmanager
     def transaction(self, db: sqlite3.Connection | None = None) -> Iterator[Writer]:
         """All writes inside the block commit together or not at all (files included)."""
+        if self.read_only:
+            raise ProjectReadOnlyError(
+                f"{self.root}: the project folder is read-only (opened for reading only); "
+                "nothing was written - copy the project to a writable folder to change it"
+            )
         writer = Writer(self, db or self.db)
         try:
             writer.db.execute("BEGIN IMMEDIATE")

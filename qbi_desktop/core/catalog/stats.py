@@ -194,7 +194,7 @@ def project_info(root: str | Path, min_count: int = 10) -> dict[str, Any]:
     from qbi_desktop.core.catalog.schema import SCHEMA_VERSION
 
     try:
-        with open_project(root) as project:
+        with open_project(root, read_only=True) as project:
             return {
                 "count": len(project),
                 "metadata": project.metadata(),
