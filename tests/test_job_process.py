@@ -184,6 +184,10 @@ def test_a_cancel_is_reported_at_once_while_the_child_ends_its_chunk(worker, tmp
     job = worker.run(slow_chunk_job, str(marker), 0.6)
     while next(job).message != "chunk":  # the child has begun (not the parent's "starting")
         pass
+    # The child looks for a cancel right after it sent "chunk": a cancel sent at once could
+    # arrive before that look (about one run in four), and the child then ended between two
+    # chunks, not inside one. 0.2 s later it is inside its 0.6 s chunk.
+    time.sleep(0.2)
     pid = worker.pid
     t0 = time.monotonic()
     job.close()  # the child is inside a 0.6 s chunk

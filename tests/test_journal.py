@@ -190,7 +190,7 @@ def test_pending_journal_is_offered_not_overwritten(tmp_path, monkeypatch):
     assert info is not None and info.n_strokes == 2 and info.path == journal.path
     with pytest.raises(RecoveryPendingError) as err:
         Journal.open_for(iid)
-    assert "2 unsaved stroke" in str(err.value)
+    assert "holds 2 stroke(s)" in str(err.value) and "unsaved" in str(err.value)
     mask, n, _ = replay(info.path, iid)
     np.testing.assert_array_equal(mask, ed.mask)
     # the user recovered: a new journal starts from the recovered mask
