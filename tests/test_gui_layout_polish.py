@@ -86,6 +86,11 @@ def test_at_1366_the_browser_shows_name_class_names_suggestions_and_counter(
         # the name is in view, with room for a name (it was off to the right)
         assert table.columnViewportPosition(COL_NAME) >= 0
         assert _visible_width(table, COL_NAME) >= 80
+        # ...ending at the viewport's edge, cut in the middle: a series' names differ at their
+        # end (five rows read "edge20mm_000" when the viewport cut the column)
+        name_end = table.columnViewportPosition(COL_NAME) + table.columnWidth(COL_NAME)
+        assert name_end <= table.viewport().width()
+        assert table.textElideMode() == Qt.TextElideMode.ElideMiddle
         # class names read whole in the Label column ("cal…ion" before)
         metrics = table.fontMetrics()
         assert all(

@@ -18,7 +18,7 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import QAbstractItemView, QStyle, QStyledItemDelegate, QTableView
 
-from qbi_desktop.gui.docks.browser_model import COL_ID, COL_LABEL, COL_SUGGESTED
+from qbi_desktop.gui.docks.browser_model import COL_ID, COL_LABEL, COL_NAME, COL_SUGGESTED
 
 #: the Label column's width: "calibration", "reference" and a suggestion's class read whole
 LABEL_WIDTH = 96
@@ -45,6 +45,31 @@ class LabelDelegate(QStyledItemDelegate):
 
 
 class ItemTable(QTableView):
+    #: the Name column's least width when it is fitted to a narrow dock (fit_name_column)
+    NAME_MIN = 90
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # names of a series differ at their end ("edge20mm_0003.tif"): cut in the middle, the
+        # end stays readable (cut at the viewport's edge, five rows read "edge20mm_000")
+        self.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.fit_name_column()
+
+    def fit_name_column(self) -> None:
+        """In a dock too narrow for the Name column, narrow it to end at the viewport's edge
+        (never below NAME_MIN), so that its text is elided where it can be read; in a wide
+        dock it keeps the width it has."""
+        header = self.horizontalHeader()
+        if header.isSectionHidden(COL_NAME):
+            return
+        start = header.sectionViewportPosition(COL_NAME) + self.horizontalScrollBar().value()
+        room = self.viewport().width() - start
+        if start >= 0 and header.sectionSize(COL_NAME) > room:
+            header.resizeSection(COL_NAME, max(self.NAME_MIN, room))
+
     def moveCursor(self, action, modifiers):  # noqa: N802 (Qt API)
         # A row is an item: Home and End go to the first and last item, in the same column, as
         # in a file list (a table's own Home/End go along the row; with Ctrl, to a corner)
