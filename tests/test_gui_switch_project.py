@@ -114,3 +114,16 @@ def test_closing_the_project_closes_its_items_and_keeps_loose_images(qtbot, main
     assert browser.project is None
     assert _item_stores(main_window) == []
     assert [d.path.name for d in main_window.documents] == ["loose.png"]
+
+
+def test_a_project_folder_given_to_open_files_opens_as_the_project(qtbot, main_window, tmp_path):
+    """`qbi-desktop ~/projects/spots` (and a folder dropped on a running window) opens the
+    project in the Dataset Browser; it was refused as "a folder, not an image file"."""
+    one = make_project(tmp_path / "one")
+    main_window.last_error = None
+    tasks = main_window.open_files([str(one)])
+    assert tasks == []  # no image to open
+    browser = main_window.panels["browser"]
+    qtbot.waitUntil(lambda: browser.project is not None, timeout=10000)
+    assert browser.project.root == one.absolute()
+    assert main_window.last_error is None

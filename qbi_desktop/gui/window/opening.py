@@ -34,7 +34,31 @@ class OpeningMixin:
             self.open_files(paths)
 
     def open_files(self, paths) -> list[Task]:
-        return [self.open_file(p) for p in paths]
+        """Open images; a project folder among them (`qbi-desktop ~/projects/spots`) opens as
+        the project, in the Dataset Browser (it was refused as "a folder, not an image")."""
+        from qbi_desktop.core.catalog.connection import CATALOG  # (not needed at start-up)
+
+        tasks = []
+        for p in paths:
+            if (Path(p).expanduser() / CATALOG).is_file():
+                self.open_project_when_ready(Path(p).expanduser().absolute())
+            else:
+                tasks.append(self.open_file(p))
+        return tasks
+
+    def open_project_when_ready(self, root: Path) -> None:
+        """Open the project in ``root`` in the Dataset Browser, now or once the panels are
+        built (they are built after the first frame)."""
+        if self.panels_ready and "browser" in self.panels:
+            self.panels["browser"].open_project(root)
+            return
+
+        def once() -> None:
+            self.panels_installed.disconnect(once)
+            if "browser" in self.panels:
+                self.panels["browser"].open_project(root)
+
+        self.panels_installed.connect(once)
 
     def open_file(self, path) -> Task:
         path = str(Path(path).expanduser().absolute())
