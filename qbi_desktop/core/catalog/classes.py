@@ -115,14 +115,7 @@ def refuse_bad_annotators(named: Iterable[tuple[Any, str]]) -> None:
     """The catalog's last guard for annotator names: ``named`` gives (annotator or None, where
     it comes from); the first one :func:`annotator_name_problem` refuses raises a
     :class:`UserFacingError` naming where it came from."""
-    seen: set[str] = set()
-    for name, where in named:
-        if name is None or (isinstance(name, str) and name in seen):
-            continue
-        problem = annotator_name_problem(name)
-        if problem is not None:
-            raise UserFacingError(f"{where}: {problem}")
-        seen.add(name)
+    _refuse_first(named, annotator_name_problem)
 
 
 def _name_problem(what: str, name: Any, limit: int) -> str | None:
@@ -157,11 +150,17 @@ def refuse_bad_names(named: Iterable[tuple[Any, str]]) -> None:
     e.g. ``"item 'a.png'"``) for every class name about to enter the catalog (an item's label,
     a box's label, a mask class); the first name :func:`class_name_problem` refuses raises a
     :class:`UserFacingError` naming where it came from. Each distinct name is checked once."""
+    _refuse_first(named, class_name_problem)
+
+
+def _refuse_first(named: Iterable[tuple[Any, str]], problem_of) -> None:
+    """Raise for the first name ``problem_of`` refuses, naming where it came from; each
+    distinct name is asked once (an import gives the same few names thousands of times)."""
     seen: set[str] = set()
     for name, where in named:
         if name is None or (isinstance(name, str) and name in seen):
             continue
-        problem = class_name_problem(name)
+        problem = problem_of(name)
         if problem is not None:
             raise UserFacingError(f"{where}: {problem}")
         seen.add(name)
