@@ -43,11 +43,16 @@ def _add(project, tmp_path, labels, split=None):
     older project (before the NFC rule) holds them."""
     files = [_png(tmp_path / "img" / f"{n}.png", n) for n in range(len(labels))]
     with project.transaction() as tx:
-        tx.add_items(
+        ids = tx.add_items(
             [
                 NewItem(f.name, hash_file(f), f, label=label, split=split, width=16, height=12)
                 for f, label in zip(files, labels, strict=True)
             ]
+        )
+    # the catalog's writes store NFC now: the older spellings go in as an older version wrote
+    with project.db:
+        project.db.executemany(
+            "UPDATE items SET label = ? WHERE id = ?", list(zip(labels, ids, strict=True))
         )
 
 
@@ -153,3 +158,44 @@ def test_cli_export_refuses_an_unknown_split_or_class(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "'bogus'" in err and "'train', 'val', 'test'" in err
     assert not (tmp_path / "o2").exists()
+
+
+def test_every_way_in_stores_class_names_in_nfc(tmp_path):
+    """The catalog's own writes store NFC whatever the way in (YOLO, labelme, Data Package and
+    array imports, commands, keys): an item's label, its boxes' labels, a relabel, and the
+    labels of an array import all come out as the one class "café"."""
+    from qbi_desktop.core.catalog.records import Box
+
+    image, other = tmp_path / "a.png", tmp_path / "b.png"
+    _png(image)
+    _png(other, seed=2)
+    with open_project(tmp_path / "proj", create=True) as project:
+        with project.transaction() as tx:
+            (first,) = tx.add_items(
+                [
+                    NewItem(
+                        name="a.png", hash=hash_file(image), path=image, width=8, height=8,
+                        label=NFD, boxes=[Box(NFD, 1, 1, 3, 3)],
+                    )
+                ]
+            )  # fmt: skip
+        with project.transaction() as tx:
+            (second,) = tx.add_items(
+                [NewItem(name="b.png", hash=hash_file(other), path=other, width=8, height=8)]
+            )
+            tx.set_label([second], NFD, None)
+        labels = {row[0] for row in project.db.execute("SELECT label FROM items")}
+        boxes = {row[0] for row in project.db.execute("SELECT label FROM boxes")}
+    assert labels == {NFC} and boxes == {NFC}
+
+    arrays = tmp_path / "digits.npz"
+    np.savez(
+        arrays,
+        x=np.zeros((3, 4, 4), np.uint8),
+        y=np.array([0, 1, 0]),
+        class_names=np.array([NFD, "thé"]),
+    )
+    with open_project(tmp_path / "arrays", create=True) as project:
+        run_job(import_job(project, "npz", [arrays]))
+        stored = {row[0] for row in project.db.execute("SELECT DISTINCT label FROM items")}
+        assert stored == {NFC, "thé"} and C.class_list(project)[0] == NFC

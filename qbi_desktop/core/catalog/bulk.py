@@ -125,12 +125,14 @@ def add_container_rows(
     if not indices:
         return []
     if labels is not None:  # the class-name rule of every other way in (classes.py)
-        from qbi_desktop.core.catalog.classes import refuse_bad_names
+        from qbi_desktop.core.catalog.classes import nfc, refuse_bad_names
 
         first: dict[Any, int] = {}
         for label, i in zip(labels, indices, strict=True):
             first.setdefault(label, i)
         refuse_bad_names((label, f"row {i} of the array") for label, i in first.items())
+        if any(nfc(label) != label for label in first):  # stored in NFC (classes.nfc)
+            labels = [nfc(label) for label in labels]
     start = int(db.execute("SELECT COALESCE(MAX(id), 0) FROM items").fetchone()[0]) + 1
     ids = list(range(start, start + len(indices)))
     if _shares_provenance(db, container, provenance):

@@ -8,6 +8,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import numpy as np
 from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog import edits, opinions, schema, stored_paths
 from qbi_desktop.core.catalog.bulk import box_inserts
-from qbi_desktop.core.catalog.classes import refuse_bad_annotators, refuse_bad_names
+from qbi_desktop.core.catalog.classes import nfc, refuse_bad_annotators, refuse_bad_names
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.images import hash_file, tiff_bytes
 from qbi_desktop.core.catalog.records import Box, NewItem, _check_choice, now
@@ -66,6 +67,7 @@ class Writer:
 
     def add_items(self, items: Sequence[NewItem]) -> list[int]:
         """Insert items with their targets, masks and boxes; their new ids, in order."""
+        items = _in_nfc(items)
         refuse_bad_names(
             (name, f"item {it.name!r}")
             for it in items
@@ -153,6 +155,7 @@ class Writer:
         self, ids: list[int], label: str | None, annotator: str | None, what: str = ""
     ) -> Change:
         refuse_bad_names([(label, f"label of item(s) {_some(ids)}")])
+        label = nfc(label)
         stamp = now()
         ids, before = edits.capture(self.db, "label", ids)
         self.db.executemany(
@@ -289,6 +292,7 @@ class Writer:
     ) -> Change:
         """Replace the item's boxes (a box without its own annotator gets ``annotator``)."""
         refuse_bad_names((b.label, f"box {n} of item {item_id}") for n, b in enumerate(boxes))
+        boxes = [b if nfc(b.label) == b.label else replace(b, label=nfc(b.label)) for b in boxes]
         refuse_bad_annotators(
             (b.annotator, f"annotator of box {n} of item {item_id}") for n, b in enumerate(boxes)
         )
@@ -377,6 +381,21 @@ def _check_mask_class_names(fields: dict[str, Any]) -> None:
     if isinstance(fields.get("mask_instances"), str):
         named.append((fields["mask_instances"], "the class of the instance masks"))
     refuse_bad_names(named)
+
+
+def _in_nfc(items: Sequence[NewItem]) -> Sequence[NewItem]:
+    """``items`` with their class names (the item's, its boxes') in NFC, the form every class
+    name is stored in (classes.nfc): whichever way a name came in (an import, a command, a
+    key), "café" typed on a Mac is the class "café" and not a twin of it. Only the few items
+    whose names change are copied."""
+    out = list(items)
+    for n, it in enumerate(out):
+        names = [it.label, *(b.label for b in it.boxes)]
+        if all(nfc(name) == name for name in names):
+            continue
+        boxes = [replace(b, label=nfc(b.label)) for b in it.boxes]
+        out[n] = replace(it, label=nfc(it.label), boxes=boxes)
+    return out
 
 
 def _safe_stem(name: str) -> str:
