@@ -140,12 +140,7 @@ class FolderSource:
 
         path = self.files[i]
         meta: dict[str, Any] = {"name": path.stem, "source": str(path)}
-        try:
-            stack = read_stack(path)
-        except UserFacingError:
-            raise
-        except Exception as exc:  # any decoder error: name the file
-            raise ImageReadError(path, f"cannot be read as an image ({exc})") from exc
+        stack = read_stack(path)  # (a decoder's error names the file)
         if stack is not None:  # every slice, augmented alike (stacks.py)
             image = stack
             meta["planes"] = len(stack)

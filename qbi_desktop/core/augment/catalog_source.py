@@ -155,17 +155,10 @@ def _stack(project: Any, path: str | None) -> np.ndarray | None:
     """The item's file as a stack of planes when it is a multi-page TIFF, else None (an item of
     a container, a series or a NeXus file, is one frame already)."""
     from qbi_desktop.core.augment.stacks import TIFF_SUFFIXES, read_stack
-    from qbi_desktop.core.errors import ImageReadError
 
     if path is None or not str(path).lower().endswith(TIFF_SUFFIXES):
         return None
-    file = project.resolve(path)
-    try:
-        return read_stack(file)
-    except UserFacingError:
-        raise
-    except Exception as exc:  # any decoder error: name the file
-        raise ImageReadError(file, f"cannot be read as an image ({exc})") from exc
+    return read_stack(project.resolve(path))
 
 
 def parent_id(record: dict[str, Any]) -> int | None:

@@ -37,13 +37,20 @@ def tiff_planes(path: str | Path) -> tuple[int, tuple[int, ...]]:
 
 
 def read_stack(path: str | Path) -> np.ndarray | None:
-    """All planes of a multi-page TIFF as ``(planes, H, W[, C])``; None for a single image."""
+    """All planes of a multi-page TIFF as ``(planes, H, W[, C])``; None for a single image. A
+    decoder's error is an :class:`ImageReadError` naming the file."""
+    from qbi_desktop.core.errors import ImageReadError, UserFacingError
     from qbi_desktop.core.imageheader import read_tiff_checked
 
-    n, page_shape = tiff_planes(path)
-    if n < 2:
-        return None
-    return np.asarray(read_tiff_checked(Path(path), key=None)).reshape(n, *page_shape)
+    try:
+        n, page_shape = tiff_planes(path)
+        if n < 2:
+            return None
+        return np.asarray(read_tiff_checked(Path(path), key=None)).reshape(n, *page_shape)
+    except UserFacingError:
+        raise
+    except Exception as exc:  # any decoder error: name the file
+        raise ImageReadError(path, f"cannot be read as an image ({exc})") from exc
 
 
 def augment_planes(
