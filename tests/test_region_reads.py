@@ -107,3 +107,42 @@ def test_measure_of_a_large_png_keeps_one_decoded_copy_besides_pillows(tmp_path)
     assert json.loads(r.stdout)["count"] == 4096
     # Pillow's image + our array (2 x 144 MB) + the interpreter; before: ~4.5 x 144 MB
     assert peak < 480, f"peak {peak:.0f} MB"
+
+
+LINES = [((0.5, 0.5), (299.5, 199.5)), ((-20, 50), (320, 60.3)), ((150.2, -5), (149.7, 230)),
+         ((10, 10), (10.4, 10.2)), ((-50, -50), (-10, -3))]  # fmt: skip
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+def test_line_profiles_read_from_the_file_equal_those_of_the_whole_plane(tmp_path, method):
+    from qbi_desktop.core import measure
+    from qbi_desktop.core.io import open_image
+
+    for path in _layouts(tmp_path):
+        source = open_image(path)
+        try:
+            for index in range(source.n_slices):
+                plane = read_image(path, index)
+                for start, end in LINES:
+                    whole = measure.line_profile(plane, start, end, method)
+                    read = measure.line_profile_of(source, index, start, end, method)
+                    np.testing.assert_array_equal(read.values, whole.values, f"{path.name}")
+        finally:
+            source.close()
+
+
+def test_a_line_profile_across_a_tiled_bomb_decodes_only_the_tiles_it_crosses(tmp_path):
+    path = tmp_path / "big.tif"
+    side, tile = 16384, 512
+    ramp = np.arange(tile * tile, dtype=np.uint16).reshape(tile, tile) % 1000
+    tiles = (ramp for _ in range((side // tile) ** 2))
+    tifffile.imwrite(path, tiles, shape=(side, side), dtype=np.uint16, tile=(tile, tile),
+                     compression="zlib")  # fmt: skip  # 512 MB decoded, a few MB on disk
+    # the whole diagonal: 23 000 samples through 32 of the 1024 tiles
+    peak, r = _peak_mb("measure", str(path), "--line", "0", "0", str(side), str(side), "--nearest")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()[1:]
+    assert len(rows) > side
+    d, x, y, v = rows[len(rows) // 3].split(",")
+    assert float(v) == ramp[int(float(y)) % tile, int(float(x)) % tile]
+    assert peak < 250, f"peak {peak:.0f} MB (the plane is 512 MB; the whole plane decoded: 1.17 GB)"

@@ -104,8 +104,8 @@ def _region(args: argparse.Namespace, shape: tuple[int, ...]):
 
 
 def run(args: argparse.Namespace) -> int:
-    from qbi_desktop.core.io import open_image, read_image
-    from qbi_desktop.core.measure import line_profile, roi_stats
+    from qbi_desktop.core.io import open_image
+    from qbi_desktop.core.measure import line_profile_of, roi_stats
     from qbi_desktop.core.regions import region_of
 
     try:
@@ -120,6 +120,10 @@ def run(args: argparse.Namespace) -> int:
                 # only the pixels of the region are read (a tiled TIFF: only its tiles)
                 kind, rect, (y0, y1, x0, x1) = _region(args, shape)
                 image = region_of(source, args.slice, (y0, y1), (x0, x1))
+            else:  # only the pixels near the line, piece by piece
+                x0, y0, x1, y1 = args.line
+                method = "nearest" if args.nearest else "bilinear"
+                profile = line_profile_of(source, args.slice, (x0, y0), (x1, y1), method)
         finally:
             source.close()
             del source  # a PNG's decoded pixels go with it
@@ -127,10 +131,6 @@ def run(args: argparse.Namespace) -> int:
             x, y, w, h = rect
             stats = roi_stats(image, kind, (x - x0, y - y0, w, h))
         else:
-            image = read_image(args.image, args.slice)
-            x0, y0, x1, y1 = args.line
-            method = "nearest" if args.nearest else "bilinear"
-            profile = line_profile(image, (x0, y0), (x1, y1), method)
             print("distance,x,y,value")
             for d, x, y, v in zip(
                 profile.distance, profile.x, profile.y, profile.values, strict=True

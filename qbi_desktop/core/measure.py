@@ -129,30 +129,68 @@ def line_profile(
     method: str = "bilinear",
 ) -> Profile:
     """Values along the line from ``start`` (x, y) to ``end`` in viewer coordinates."""
+    image = _check(array)
+    return _profile(image.shape[:2], lambda rows, cols: image[rows, cols], start, end, method)
+
+
+# Samples per piece of a profile read from a file: a piece's box is at most ~1 k px a side
+PIECE_SAMPLES = 1024
+
+
+def line_profile_of(
+    source, index: int, start: tuple[float, float], end: tuple[float, float], method: str
+) -> Profile:
+    """:func:`line_profile` of slice ``index`` of an opened image source, reading only the
+    pixels near the line, piece by piece (a diagonal of a 30 000 px tiled TIFF decodes the
+    tiles it crosses, never the whole plane)."""
+    from qbi_desktop.core.regions import region_of
+
+    def gather(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        out = None
+        for k in range(0, len(rows), PIECE_SAMPLES):
+            r, c = rows[k : k + PIECE_SAMPLES], cols[k : k + PIECE_SAMPLES]
+            r_lo, c_lo = int(r.min()), int(c.min())
+            box = region_of(source, index, (r_lo, int(r.max()) + 1), (c_lo, int(c.max()) + 1))
+            part = box[r - r_lo, c - c_lo]
+            if out is None:
+                out = np.empty((len(rows), *part.shape[1:]), dtype=part.dtype)
+            out[k : k + len(r)] = part
+        return out if out is not None else np.empty(0)
+
+    return _profile(source.slice_shape[:2], gather, start, end, method)
+
+
+def _profile(shape, gather, start, end, method: str) -> Profile:
+    """The profile of an image of ``shape`` whose pixels ``gather(rows, cols)`` returns (rows
+    and columns as arrays of the same length, in the line's order)."""
     if method not in PROFILE_METHODS:
         raise MeasureError(f"profile method: expected one of {PROFILE_METHODS}, got {method!r}")
-    image = _check(array)
-    h, w = image.shape[:2]
+    h, w = shape
     distance, x, y = profile_points(start, end, (w, h))
     values = np.full(len(x), np.nan)
     if method == "nearest":
         col, row = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
         inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
-        values[inside] = _grey(image[row[inside], col[inside]], 1)
+        if inside.any():
+            values[inside] = _grey(gather(row[inside], col[inside]), 1)
     else:
         # Pixel centres sit at index + 0.5; between the outermost centres and the image edge
         # the edge pixel's value holds (clamped), beyond the edge there is no value.
         inside = (x >= 0) & (x <= w) & (y >= 0) & (y <= h)
+        if not inside.any():
+            return Profile(distance, x, y, values, method)
         fx = np.minimum(np.maximum(x[inside] - 0.5, 0.0), w - 1.0)  # np.clip is slower here
         fy = np.minimum(np.maximum(y[inside] - 0.5, 0.0), h - 1.0)
         c0 = np.minimum(np.floor(fx).astype(np.int64), max(w - 2, 0))
         r0 = np.minimum(np.floor(fy).astype(np.int64), max(h - 2, 0))
         c1, r1 = np.minimum(c0 + 1, w - 1), np.minimum(r0 + 1, h - 1)
         ax, ay = fx - c0, fy - r0
-        v00 = _grey(image[r0, c0], 1).astype(np.float64)
-        v01 = _grey(image[r0, c1], 1).astype(np.float64)
-        v10 = _grey(image[r1, c0], 1).astype(np.float64)
-        v11 = _grey(image[r1, c1], 1).astype(np.float64)
+        # the four neighbours of each sample in one gather, sample by sample (so that a piece
+        # of consecutive entries stays near one stretch of the line)
+        rows = np.stack((r0, r0, r1, r1), axis=1).ravel()
+        cols = np.stack((c0, c1, c0, c1), axis=1).ravel()
+        four = _grey(gather(rows, cols), 1).astype(np.float64).reshape(-1, 4)
+        v00, v01, v10, v11 = four[:, 0], four[:, 1], four[:, 2], four[:, 3]
         # Weights of exactly 0 must not turn a NaN neighbour into the sample. Between an
         # infinite pixel and a finite one the sample is that infinity, between +inf and -inf
         # NaN (no value): numpy's answers, without its RuntimeWarning on stderr.
