@@ -1,5 +1,6 @@
 """A project on a read-only folder (a read-only disk or share, a colleague's folder without
-write permission) can still be read: `info`, `export`, `audit` and `baseline` only read and
+write permission) can still be read: `info`, `export`, `audit`, `baseline`, `agreement`
+(without --consensus), listing `boxes` and `classes`, and augmenting from it only read and
 work there, leaving the catalog as it was; commands that write refuse with a message.
 
 As root, permissions do not stop writes, so the folder is made read-only with a read-only bind
@@ -120,4 +121,38 @@ def test_writing_commands_refuse_a_read_only_project_with_a_message(project_root
             assert len(project) == 200
             with pytest.raises(ProjectReadOnlyError, match="read-only"):
                 project.set_label([1], "7")
+    assert _digest(project_root) == before
+
+
+def test_listing_boxes_and_classes_agreement_and_augmenting_from_it_work_read_only(
+    project_root, tmp_path
+):
+    from qbi_desktop.core.augment import Pipeline
+
+    pipeline = tmp_path / "p.json"
+    Pipeline.from_options(rotation_range=10).save(pipeline)
+    with open_project(project_root) as project:  # two people's labels to compare
+        project.set_label([1, 2, 3], "3", "ann")
+        project.set_label([1, 2, 3], "5", "bea")
+    before = _digest(project_root)
+    with _read_only(project_root) as ro:
+        boxes = run_cli("boxes", "--project", str(ro), "--item", "1")
+        assert boxes.returncode == 0, boxes.stderr
+        assert "item 1: 0 box(es)" in boxes.stdout
+        classes = run_cli("classes", "--project", str(ro))
+        assert classes.returncode == 0, classes.stderr
+        assert "7" in classes.stdout
+        agreement = run_cli("agreement", "--project", str(ro), "--out", str(tmp_path / "agr"))
+        assert agreement.returncode == 0, agreement.stderr
+        assert any((tmp_path / "agr").iterdir())
+        out = tmp_path / "aug"
+        augment = run_cli(
+            "augment", "--pipeline", str(pipeline), "--input", str(ro), "--output", str(out),
+            "--copies", "1", "--items", "all", "--workers", "1",
+        )  # fmt: skip
+        assert augment.returncode == 0, augment.stderr
+        assert len([p for p in out.rglob("*") if p.suffix in (".png", ".tif")]) == 200
+        # what writes still refuses, clearly
+        adding = run_cli("boxes", "--project", str(ro), "--item", "1", "--add", "a,1,1,3,3")
+        assert adding.returncode == 2 and "not writable" in adding.stderr
     assert _digest(project_root) == before

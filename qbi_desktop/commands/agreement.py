@@ -182,7 +182,8 @@ def run(args: argparse.Namespace) -> int:
     show = progress_printer(args.quiet)
     try:
         out = check_out_folder(args.out, OUTPUTS, PATTERNS, _own_report, "agreement")
-        project = open_project(Path(args.project))
+        # only --consensus writes to the project (the report goes to --out)
+        project = open_project(Path(args.project), read_only=not args.consensus)
         try:
             report = run_job(agreement_job(project), on_progress=show)
             calibration = run_job(calibration_job(project), on_progress=show)

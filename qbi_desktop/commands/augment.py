@@ -173,7 +173,7 @@ def _augment_project(args, pipeline, show):
         result = run_job(job, on_progress=show)
         _say_left_out(result.left_out)
         return result
-    project = open_project(args.input)
+    project = open_project(args.input, read_only=True)  # the copies go to --output
     source = ProjectSource.from_project(project, items=args.items)
     _say_left_out(source.left_out)
     try:

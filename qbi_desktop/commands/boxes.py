@@ -38,7 +38,8 @@ def run_boxes(args: argparse.Namespace) -> int:
 
     try:
         add = [parse_box(text, args.annotator) for text in args.add]
-        with open_project(args.project) as project:
+        # a listing only reads: it works on a project that cannot be written
+        with open_project(args.project, read_only=not (add or args.clear)) as project:
             if add or args.clear:
                 change, notes = edit_boxes(project, args.item, add, args.clear, args.annotator)
                 for note in notes:

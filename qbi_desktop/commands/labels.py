@@ -186,8 +186,10 @@ def run_classes(args: argparse.Namespace) -> int:
     from qbi_desktop.core.catalog import classes as C
     from qbi_desktop.core.catalog import open_project
 
+    changes = any(v is not None for v in (args.order, args.rename, args.merge)) or bool(args.add)
     try:
-        with open_project(args.project) as project:
+        # a listing only reads: it works on a project that cannot be written
+        with open_project(args.project, read_only=not changes) as project:
             adding = [C.check_name(c) for c in (args.add or "").split(",") if c.strip()]
             adding = [c for c in dict.fromkeys(adding) if c not in C.class_list(project)]
             if args.order is not None:  # one write: a refused order adds nothing either

@@ -109,7 +109,7 @@ class ProjectSource:
         if self._project is None:
             from qbi_desktop.core.catalog import open_project
 
-            self._project = open_project(self.root)
+            self._project = open_project(self.root, read_only=True)  # a source only reads
         return self._project
 
     def close(self) -> None:

@@ -99,7 +99,8 @@ def open_project(
     ``project.pending_sweep`` holds the moment to pass to :func:`leftovers.sweep_project_job`.
     With ``interactive`` (a GUI's project) no commit on ``project.db`` ever runs a WAL
     checkpoint: ``project.checkpoints`` runs them on a thread of its own (checkpoints.py).
-    With ``read_only`` (commands that only read: info, export, audit, baseline) a project whose
+    With ``read_only`` (commands that only read: info, export, audit, baseline, agreement
+    without --consensus, listing boxes or classes, augmenting from a project) a project whose
     folder or catalog cannot be written is still opened, through a connection that cannot
     write (``project.read_only`` is then true and every transaction is refused with a message);
     a writable one opens as usual.
