@@ -5,6 +5,12 @@ digits (``edge20mm_####.tif``) or ``*``/``?`` wildcards (``edge20mm_*.tif``), or
 files. The frames must be numbered without gaps and have one shape and pixel type: a missing
 number or a frame of another size is refused, naming the frame. Only the headers are read when
 the series is opened; each frame is read when it is shown.
+
+Paddings: ``s_0001.tif``, ``s_001.tif`` and ``s_1.tif`` all name frame 1. A folder holding
+one frame in several paddings is refused, naming the files (:func:`refuse_other_padding`, the
+rule the series import shares): taking the longest series would be a silent guess. Numbers
+written without padding (``s_1.tif`` .. ``s_12.tif``) are one series, not ``s_1..s_9`` with
+the rest left out.
 """
 
 from __future__ import annotations
@@ -38,7 +44,14 @@ class Series:
     numbers: list[int]
 
     @property
+    def unpadded(self) -> bool:
+        """Numbers written as they are (``s_9``, ``s_10``): not one width for every frame."""
+        return self.digits == 1 and bool(self.numbers) and self.numbers[-1] >= 10
+
+    @property
     def pattern(self) -> str:
+        if self.unpadded:
+            return f"{self.prefix}*{self.suffix}"
         return f"{self.prefix}{'#' * self.digits}{self.suffix}"
 
     def name(self, number: int) -> str:
@@ -59,7 +72,36 @@ def _groups(folder: Path) -> dict[tuple[str, int, str], list[tuple[int, str]]]:
         if m:
             key = (m.group("prefix"), len(m.group("number")), p.suffix)
             groups[key].append((int(m.group("number")), entry.name))
+    # numbers without padding (s_1 .. s_9, s_10 ..): one series, kept under width 1
+    for prefix, digits, suffix in sorted(groups):
+        short = (prefix, 1, suffix)
+        if digits > 1 and short in groups:
+            frames = groups[(prefix, digits, suffix)]
+            if all(len(str(n)) == digits for n, _ in frames):  # no leading zero: not padded
+                groups[short] += groups.pop((prefix, digits, suffix))
     return groups
+
+
+def refuse_other_padding(series: Series) -> None:
+    """``s_0001.tif``, ``s_001.tif`` and ``s_1.tif`` in one folder all name frame 1: taking
+    one of them would be a silent guess, so the clash is refused, naming the files. Called
+    when a series is found from its folder (a pattern or a frame names its padding)."""
+    number = re.compile(rf"{re.escape(series.prefix)}([0-9]+){re.escape(series.suffix)}")
+    mine = set(series.numbers)
+    clashes: dict[int, list[str]] = {}
+    for name in sorted(entry.name for entry in _regular_files(series.folder)):
+        m = number.fullmatch(name)
+        if m is None or int(m.group(1)) not in mine or name == series.name(int(m.group(1))):
+            continue
+        clashes.setdefault(int(m.group(1)), [series.name(int(m.group(1)))]).append(name)
+    if clashes:
+        frame, names = next(iter(sorted(clashes.items())))
+        more = f" (and {len(clashes) - 1} more frame(s))" if len(clashes) > 1 else ""
+        raise SeriesError(
+            f"{series.folder}: frame {frame} is named by {len(names)} files, "
+            f"{', '.join(names)}{more}: which series is meant is ambiguous; give the pattern "
+            f"(e.g. {series.folder / series.pattern}) or move the other files away"
+        )
 
 
 def find_series(spec: str | Path) -> Series:
@@ -99,9 +141,14 @@ def find_series(spec: str | Path) -> Series:
         if not spec.is_file():
             raise SeriesError(f"{spec}: file not found")
         key = (m.group("prefix"), len(m.group("number")), p.suffix)
+        short = (key[0], 1, key[2])
+        if key not in groups and any(name == wanted for _, name in groups.get(short, ())):
+            key = short  # a frame of an unpadded series (s_12.tif among s_1 .. s_20)
     prefix, digits, suffix = key
     numbers = sorted(n for n, _ in groups[key])
     series = Series(folder, prefix, digits, suffix, numbers)
+    if wanted is None:  # the folder's series was chosen: is it the only reading?
+        refuse_other_padding(series)
     # counted from the frames present: a gap of 10^10 numbers must not build a range of them
     expected = numbers[-1] - numbers[0] + 1
     if expected != len(numbers):
