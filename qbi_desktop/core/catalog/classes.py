@@ -228,6 +228,13 @@ def _known(project: Any) -> set[str]:
     return set(class_counts(project)) | set(box_counts(project)) | set(stored_list(project.db))
 
 
+def spellings(known: Iterable[str], name: str) -> list[str]:
+    """Every spelling of class ``name`` in ``known``: the name itself and its twins in another
+    Unicode form (an older project's NFD 'cafe\u0301' is the class 'caf\u00e9'), sorted."""
+    want = nfc(name)
+    return sorted(k for k in known if k == name or nfc(k) == want)
+
+
 def set_class_list(project: Any, names: Sequence[str]) -> list[str]:
     """Store the class order (duplicates and blanks dropped); the list stored."""
     clean = list(dict.fromkeys(check_name(n) for n in names if str(n).strip()))
@@ -247,7 +254,8 @@ def order_classes(project: Any, names: Sequence[str], new: Sequence[str] = ()) -
     if twice:
         raise UserFacingError(f"class {twice[0]!r} is given twice in the order; give it once")
     added = list(dict.fromkeys(check_name(n) for n in new if str(n).strip()))
-    unknown = [n for n in clean if n not in _known(project) and n not in added]
+    known = {nfc(k) for k in _known(project)}  # an older project's NFD name is the class
+    unknown = [n for n in clean if n not in known and n not in added]
     if unknown:
         raise UserFacingError(
             f"{', '.join(map(repr, unknown[:10]))}: not a class of the project (a typo?); "
@@ -279,41 +287,52 @@ def add_class(project: Any, name: str) -> list[str]:
 
 def rename_class(project: Any, old: str, new: str, annotator: str | None = None) -> ClassEdit:
     """Rename class ``old`` to ``new`` on every item and box; refuses a name already in use
-    (that is a merge: :func:`merge_classes`)."""
+    (that is a merge: :func:`merge_classes`). Every spelling of ``old`` (an older project's
+    NFD twin too) takes the new name: no twin is left behind."""
     new = check_name(new)
-    if new == old:
-        raise UserFacingError(f"class {old!r}: the new name is the same")
     known = _known(project)
-    if old not in known:
+    olds = spellings(known, old)
+    if not olds:
         raise UserFacingError(f"class {old!r} is not in the project")
+    if nfc(old) == new:  # the same name: only its other spellings have anything to change
+        if olds == [new]:
+            raise UserFacingError(f"class {old!r}: the new name is the same")
+        what = f"rename class {new!r} (its decomposed spelling, NFD) to {new!r}"
+        return _relabel(project, [o for o in olds if o != new], new, annotator, what)
     if new in known:
         raise UserFacingError(
             f"class {new!r} already exists: merge {old!r} into it instead of renaming"
         )
-    twin = next((k for k in sorted(known) if k != old and nfc(k) == new), None)
+    twin = next((k for k in spellings(known, new) if k != new), None)
     if twin is not None:  # an older project's NFD name: the same look, another string
         raise UserFacingError(
             f"class {new!r} already exists (as {twin!r}, the same name in decomposed Unicode, "
             f"NFD): merge {old!r} into it instead of renaming"
         )
-    return _relabel(project, [old], new, annotator, f"rename class {old!r} to {new!r}")
+    return _relabel(project, olds, new, annotator, f"rename class {old!r} to {new!r}")
 
 
 def merge_classes(
     project: Any, sources: Sequence[str], into: str, annotator: str | None = None
 ) -> ClassEdit:
     """Give every item and box labelled with one of ``sources`` the label ``into`` (which may be
-    new or one of the sources); the sources leave the class list."""
+    new or one of the sources); the sources leave the class list. Every spelling of a source
+    and of ``into`` in another Unicode form (an older project's NFD 'cafe\u0301') is the same
+    class: all of them end up as ``into`` (NFC), no twin is left in the class list."""
     into = check_name(into)
-    sources = [s for s in dict.fromkeys(sources) if s != into]
-    if not sources:
-        raise UserFacingError(f"merge into {into!r}: choose at least one other class to merge")
     known = _known(project)
-    missing = [s for s in sources if s not in known]
+    twins = [k for k in spellings(known, into) if k != into]
+    named = list(dict.fromkeys(sources))
+    missing = [s for s in named if not spellings(known, s)]
     if missing:
         raise UserFacingError(f"class {missing[0]!r} is not in the project")
-    what = f"merge {', '.join(map(repr, sources))} into {into!r}"
-    return _relabel(project, sources, into, annotator, what)
+    others = [s for s in named if nfc(s) != into]
+    if not others and not twins:
+        raise UserFacingError(f"merge into {into!r}: choose at least one other class to merge")
+    relabel = [k for s in others for k in spellings(known, s)] + twins
+    relabel = [k for k in dict.fromkeys(relabel) if k != into]
+    what = f"merge {', '.join(map(repr, others or named))} into {into!r}"
+    return _relabel(project, relabel, into, annotator, what)
 
 
 def _relabel(

@@ -168,7 +168,11 @@ class BrowserEdits:
         classes = list(dict.fromkeys(classes))
         # labels and box classes not typed in yet, in order (a class only boxes use included)
         used = set(self.project.distinct("label")) | set(catalog_classes.box_counts(self.project))
-        classes += [c for c in sorted_classes(used) if c not in classes]
+        listed = {catalog_classes.nfc(c) for c in classes}  # an older NFD label: that class
+        for c in sorted_classes(used):
+            if catalog_classes.nfc(c) not in listed:
+                classes.append(c)
+                listed.add(catalog_classes.nfc(c))
         self.classes_edit.setText(", ".join(classes))
 
     def _classes_edited(self) -> None:
@@ -190,7 +194,13 @@ class BrowserEdits:
         before = catalog_classes.class_list(self.project)
         labels = catalog_classes.class_counts(self.project)
         boxes = catalog_classes.box_counts(self.project)
-        kept = [c for c in before if c not in typed and (labels.get(c) or boxes.get(c))]
+        # an older project's NFD spelling of a typed class is that class (the list stores NFC)
+        given = {catalog_classes.nfc(t) for t in typed}
+        kept = [
+            c
+            for c in before
+            if catalog_classes.nfc(c) not in given and (labels.get(c) or boxes.get(c))
+        ]
         if not kept:
             return typed
         classes = [*typed, *kept]
