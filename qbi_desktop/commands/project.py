@@ -360,12 +360,14 @@ def run_repair(args: argparse.Namespace) -> int:
     if not result.repaired:
         print(
             f"{result.catalog}: the catalog is whole (SQLite's integrity check passes); nothing "
-            "needs repair and nothing was changed"
+            "needs repair and it was not changed"
         )
-        return 0
-    items = result.rows.get("items", 0)
-    print(
-        f"{result.catalog}: repaired, {items:,} item(s); the damaged catalog is kept as "
-        f"{result.damaged}"
-    )
+    else:
+        items = result.rows.get("items", 0)
+        print(
+            f"{result.catalog}: repaired, {items:,} item(s); the damaged catalog is kept as "
+            f"{result.damaged}"
+        )
+    if result.note:
+        print(terminal_safe(result.note))
     return 0

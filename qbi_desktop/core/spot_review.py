@@ -23,8 +23,12 @@ goes to whichever came last, and redo likewise.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import re
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -292,6 +296,70 @@ def project_review_path(
     if annotator:
         tag += "-" + hashlib.blake2b(annotator.encode(), digest_size=6).hexdigest()
     return Path(root) / "spots" / f"{int(item_id)}{tag}{SUFFIX}"
+
+
+#: a project's review file (:func:`project_review_path`): ``<id>[-<hash tag>][-<annotator
+#: tag>].spots.json``; the hash tag is the first 16 characters of the image's content hash
+REVIEW_NAME = re.compile(r"^(\d+)((?:-[0-9A-Za-z]+)*)" + re.escape(SUFFIX) + "$")
+_HASH_TAG = 16
+
+
+def leftover_reviews(root: str | Path, db: sqlite3.Connection) -> list[Path]:
+    """The spot reviews in ``<root>/spots/`` that belong to no item of the catalog ``db``
+    any more: their item was deleted, or its id now names another image (the hash tag in the
+    file's name is not the item's). Files of other names, links and folders are never
+    counted. Sorted by name."""
+    folder = Path(root) / "spots"
+    found: list[tuple[Path, int, str | None]] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                m = REVIEW_NAME.match(entry.name)
+                if m is None or not entry.is_file(follow_symlinks=False):
+                    continue
+                tags = [t for t in m.group(2).split("-") if len(t) == _HASH_TAG]
+                found.append((Path(entry.path), int(m.group(1)), tags[0] if tags else None))
+    except OSError:  # no spots/ folder (no review saved yet), or unreadable: nothing to say
+        return []
+    hashes: dict[int, str] = {}
+    ids = sorted({item for _, item, _ in found})
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = db.execute(
+            f"SELECT id, hash FROM items WHERE id IN ({','.join('?' * len(chunk))})", chunk
+        )
+        hashes.update((int(i), str(h or "")) for i, h in rows)
+    gone = [
+        path
+        for path, item, tag in found
+        if item not in hashes or (tag is not None and not hashes[item].startswith(tag))
+    ]
+    return sorted(gone)
+
+
+def remove_leftover_reviews(root: str | Path, db: sqlite3.Connection) -> list[Path]:
+    """Remove :func:`leftover_reviews` (the reviews of deleted items: clutter that an item
+    taking a deleted one's id could meet); the files removed. Never raises for a file that
+    cannot be removed (it is left, and not in the list)."""
+    removed = []
+    for path in leftover_reviews(root, db):
+        with contextlib.suppress(FileNotFoundError, OSError):
+            path.unlink()
+            removed.append(path)
+    return removed
+
+
+def reviews_of_items(root: str | Path, ids: Iterable[int]) -> list[Path]:
+    """Every review file of the items ``ids`` in ``<root>/spots/`` (each annotator's too):
+    what goes with the items when they are deleted, as their masks do."""
+    wanted = {int(i) for i in ids}
+    out = []
+    with contextlib.suppress(OSError), os.scandir(Path(root) / "spots") as entries:
+        for entry in entries:
+            m = REVIEW_NAME.match(entry.name)
+            if m is not None and int(m.group(1)) in wanted:
+                out.append(Path(entry.path))
+    return sorted(out)
 
 
 State = tuple[str, "int | None"]  # (state, label) of one spot

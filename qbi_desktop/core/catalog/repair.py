@@ -14,6 +14,10 @@ passes SQLite's integrity check needs no repair and is left as it is (no copy is
 catalog of a newer QBI Desktop (a higher schema version), another program's SQLite file and a
 file that is no SQLite database at all are refused untouched, as every other command leaves
 them; a project folder that cannot be written is named before the copy is attempted.
+
+Whole or repaired, the project then loses its spot reviews of deleted items
+(``spots/<id>-<hash>.spots.json`` whose item is gone or now names another image: clutter an
+item taking the id could meet); the result counts them (:attr:`RepairResult.leftover_reviews`).
 """
 
 from __future__ import annotations
@@ -40,10 +44,26 @@ class RepairResult:
     catalog: Path  # the repaired catalog (same path as before)
     damaged: Path | None  # where the damaged file was kept; None: nothing needed repair
     rows: dict[str, int]  # rows per table in the repaired catalog (empty when not repaired)
+    #: spot reviews of deleted items removed from ``spots/`` (:func:`sweep_reviews`)
+    leftover_reviews: tuple[Path, ...] = ()
 
     @property
     def repaired(self) -> bool:
         return self.damaged is not None
+
+    @property
+    def note(self) -> str | None:
+        """What the repair removed besides, in the user's words, or None."""
+        gone = self.leftover_reviews
+        if not gone:
+            return None
+        names = ", ".join(p.name for p in gone[:5])
+        if len(gone) > 5:
+            names += f" and {len(gone) - 5} more"
+        return (
+            f"{self.catalog.parent / 'spots'}: removed {len(gone)} spot review(s) of items "
+            f"no longer in the project: {names}"
+        )
 
 
 def repair_catalog(root: str | Path) -> RepairResult:
@@ -65,7 +85,7 @@ def repair_catalog(root: str | Path) -> RepairResult:
     if not found:
         raise ProjectError(f"{root}: no {CATALOG} to repair")
     if diagnose(path):
-        return RepairResult(path, None, {})
+        return RepairResult(path, None, {}, sweep_reviews(root))
     check_writable(root)  # a read-only disk: said before the copy is attempted
     fresh = root / f".{CATALOG}.repair-{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
@@ -99,7 +119,37 @@ def repair_catalog(root: str | Path) -> RepairResult:
     lock.close()  # every connection closed before the files move (SQLite finds its WAL by name)
     damaged = _keep_damaged(path)
     os.replace(fresh, path)  # the repaired file takes the catalog's name in one step
-    return RepairResult(path, damaged, rows)
+    return RepairResult(path, damaged, rows, sweep_reviews(root))
+
+
+def leftover_review_count(root: str | Path) -> int:
+    """How many spot reviews in ``root``'s ``spots/`` belong to no item any more (read-only:
+    what a repair would remove); 0 when the catalog cannot be read."""
+    return len(_reviews(root, remove=False))
+
+
+def sweep_reviews(root: str | Path) -> tuple[Path, ...]:
+    """Remove the spot reviews of items no longer in ``root``'s catalog; the files removed.
+    Cleaning up never stops a repair: a catalog that cannot be read removes nothing."""
+    return tuple(_reviews(root, remove=True))
+
+
+def _reviews(root: str | Path, remove: bool) -> list[Path]:
+    from qbi_desktop.core.spot_review import leftover_reviews, remove_leftover_reviews
+
+    root = Path(root)
+    if not (root / "spots").is_dir():
+        return []
+    try:
+        db = open_read_only(root / CATALOG)
+    except sqlite3.Error:
+        return []
+    try:
+        return (remove_leftover_reviews if remove else leftover_reviews)(root, db)
+    except sqlite3.Error:
+        return []
+    finally:
+        db.close()
 
 
 def diagnose(path: Path) -> bool:

@@ -328,6 +328,10 @@ class Writer:
             ids,
         ).fetchall():
             self.obsolete.append(self.project.resolve(stored))
+        from qbi_desktop.core.spot_review import reviews_of_items
+
+        # spot reviews go with their items, as masks do (a later item could reuse the id)
+        self.obsolete.extend(reviews_of_items(self.project.root, ids))
         cur = self.db.executemany("DELETE FROM items WHERE id = ?", [(i,) for i in ids])
         self.db.execute(
             "DELETE FROM containers WHERE id NOT IN "
