@@ -17,6 +17,7 @@ the strokes painted meanwhile (:class:`~qbi_desktop.core.spot_review.ReviewHisto
 Decisions and provenance live in :class:`~qbi_desktop.core.spot_review.SpotReview`, saved
 each time the mask is saved (beside a mask file as ``<mask>.spots.json``, a project item's in
 the project folder) and read back when the image is opened again (spots_review.py).
+The queue and the outlines are drawn by spots_queue.py, the review keys placed by spots_keys.py.
 
 Hot pixels (:mod:`qbi_desktop.core.spots.hot_pixels`): a camera's hot pixels look exactly like
 one-pixel gamma spots in one frame and can flood the queue (7 500 proposals for 750 gamma spots
@@ -31,17 +32,8 @@ pixels. Stepping through the queue centres the canvas on the current spot, zoome
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import (
-    QColor,
-    QIcon,
-    QImage,
-    QKeySequence,
-    QPainterPath,
-    QPen,
-    QPixmap,
-    QShortcut,
-)
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -52,7 +44,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -69,61 +60,27 @@ from qbi_desktop.gui.docks.spots_hot import (  # noqa: F401 - names the tests an
     detection_job,
     hot_pixel_job,
 )
+from qbi_desktop.gui.docks.spots_keys import SpotKeysMixin
+from qbi_desktop.gui.docks.spots_queue import (  # noqa: F401 - names the tests and users import
+    DETECTION_FAILED,
+    FOLLOW_ZOOM,
+    NO_IMAGE,
+    NOT_DETECTED,
+    STATE_COLOURS,
+    THUMB,
+    SpotQueueMixin,
+    thumbnail,
+)
 from qbi_desktop.gui.docks.spots_review import SpotReviewMixin
 
-STATE_COLOURS = {
-    "proposed": QColor(255, 220, 0),
-    "accepted": QColor(60, 220, 90),
-    "rejected": QColor(240, 60, 60),
-    "edited": QColor(80, 150, 255),
-}
-THUMB = 64  # thumbnail size in screen pixels
 DEBOUNCE_MS = 300
-FOLLOW_ZOOM = 8.0  # screen pixels per image pixel when the view follows the current spot
 
 
-def thumbnail(image: np.ndarray, spot, half: int = 6) -> QImage:
-    """A patch around the spot, enlarged without smoothing, windowed on the raw values of the
-    patch itself (5th percentile .. maximum), with the spot's box framed in yellow."""
-    cy, cx = (int(round(v)) for v in spot.centroid)
-    y0, y1, x0, x1 = spot.bbox
-    half = max(half, (y1 - y0 + 1) // 2 + 2, (x1 - x0 + 1) // 2 + 2)
-    h, w = image.shape[:2]
-    py0, py1 = max(0, cy - half), min(h, cy + half + 1)
-    px0, px1 = max(0, cx - half), min(w, cx + half + 1)
-    patch = np.asarray(image[py0:py1, px0:px1], dtype=np.float64)
-    lo, hi = float(np.percentile(patch, 5)), float(patch.max())
-    grey = np.zeros(patch.shape, dtype=np.uint8)
-    if hi > lo:
-        grey = (np.clip((patch - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
-    scale = max(1, THUMB // max(patch.shape))
-    big = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
-    rgb = np.repeat(big[..., None], 3, axis=2)
-    # frame the spot's bounding box, one screen pixel outside its pixels
-    fy0, fy1 = (max(y0, py0) - py0) * scale, (min(y1, py1) - py0) * scale
-    fx0, fx1 = (max(x0, px0) - px0) * scale, (min(x1, px1) - px0) * scale
-    fy0, fx0 = max(0, fy0 - 1), max(0, fx0 - 1)
-    fy1, fx1 = min(rgb.shape[0] - 1, fy1), min(rgb.shape[1] - 1, fx1)
-    yellow = (255, 210, 0)
-    rgb[fy0, fx0 : fx1 + 1] = yellow
-    rgb[fy1, fx0 : fx1 + 1] = yellow
-    rgb[fy0 : fy1 + 1, fx0] = yellow
-    rgb[fy0 : fy1 + 1, fx1] = yellow
-    rgb = np.ascontiguousarray(rgb)
-    qimg = QImage(
-        rgb.data, rgb.shape[1], rgb.shape[0], rgb.shape[1] * 3, QImage.Format.Format_RGB888
-    )
-    return qimg.copy()
+class SpotsPanel(HotPixelsMixin, SpotReviewMixin, SpotQueueMixin, SpotKeysMixin, QWidget):
+    """The dock's panel: detector settings, detection on a worker, and the review (its
+    decisions in spots_review.py, its queue and outlines in spots_queue.py, its keys in
+    spots_keys.py, hot pixels in spots_hot.py)."""
 
-
-NO_IMAGE = "No image open: open one (Ctrl+O), then Detect proposes its spots"
-NOT_DETECTED = (
-    "Not detected yet: Detect proposes this image's spots (Live then follows the settings)"
-)
-DETECTION_FAILED = "Detection failed (see the message)"
-
-
-class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
     detection_done = Signal(int)  # number of candidates
 
     def __init__(self, window):
@@ -269,75 +226,7 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
         outer.addWidget(scroll)
         self._method_changed()
 
-        # the same keys in this dock and (while a review is shown) on the image
-        self.shortcuts = []
-        self.canvas_shortcuts = []
-        for key, slot, what in self._review_keys():
-            for owner, keep in ((self, self.shortcuts), (self.canvas, self.canvas_shortcuts)):
-                sc = QShortcut(QKeySequence(key), owner)
-                sc.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
-                sc.setWhatsThis(f"{what} (on the image too while the Spots panel is shown)")
-                sc.activated.connect(slot)
-                keep.append(sc)
-        self._set_aside: list[QShortcut] = []  # canvas keys of other panels the review took
-        self._keys_on_image = True
-        self._shown: bool | None = None  # the dock in front (its tab selected), once known
-        self._update_keys()
-
-    # -- where the review keys go ----------------------------------------------------------------
-    def _review_keys(self) -> list:
-        """(key, slot, what Help > Keyboard Shortcuts says) of the review."""
-        return [
-            ("A", self.accept, "Accept the current spot"),
-            ("R", self.reject, "Reject the current spot"),
-            ("E", self.edit, "Edit the current spot with the brush"),
-            ("N", lambda: self.step(1), "Next spot"),
-            ("P", lambda: self.step(-1), "Previous spot"),
-        ]
-
-    def review_keys_on_image(self) -> bool:
-        """A review with spots is under way and this dock is shown: its keys work on the image."""
-        shown = self._shown
-        if shown is None:  # before the dock's first visibility signal
-            dock = self.parentWidget()
-            shown = dock is not None and dock.isVisible() and not dock.visibleRegion().isEmpty()
-        return self.review is not None and len(self.review) > 0 and shown
-
-    def _update_keys(self, *_a) -> None:
-        on = self.review_keys_on_image()
-        if on != self._keys_on_image:
-            self._keys_on_image = on
-            mine = {sc.key().toString() for sc in self.canvas_shortcuts}
-            if on:  # the canvas's own A / E (previous item, eraser) wait until the review hides
-                self._set_aside = [
-                    sc
-                    for sc in self.canvas.findChildren(QShortcut)
-                    if sc not in self.canvas_shortcuts
-                    and sc.isEnabled()
-                    and sc.key().toString() in mine
-                ]
-            for sc in self._set_aside:
-                sc.setEnabled(not on)
-            if not on:
-                self._set_aside = []
-            for sc in self.canvas_shortcuts:
-                sc.setEnabled(on)
-        keys = " ".join(k for k, _s, _w in self._review_keys())
-        if on:
-            self.keys_label.setText(
-                f"Keys {keys} review spots here and on the image. The Annotate panel's "
-                "A (previous item) and E (eraser) work on the image again when it is shown."
-            )
-        else:
-            self.keys_label.setText(
-                f"Keys {keys} review spots here, and on the image too once Detect has found "
-                "spots (while this panel is shown)."
-            )
-
-    def _dock_visibility(self, shown: bool) -> None:
-        # a dock behind another's tab is moved out of sight, not hidden: its signal says
-        self._shown = shown
-        self._update_keys()
+        self._install_review_keys()
 
     def _boxes_visible(self, on: bool) -> None:
         for item in (*self.paths.values(), self.highlight):
@@ -467,97 +356,6 @@ class SpotsPanel(HotPixelsMixin, SpotReviewMixin, QWidget):
             on_error=failed,
         )
         return self.task
-
-    # -- drawing ---------------------------------------------------------------------------------
-    def _refresh(self) -> None:
-        self._update_keys()
-        self._draw()
-        self._fill_queue()
-        self._update_summary()
-
-    def _draw(self) -> None:
-        paths = {state: QPainterPath() for state in STATE_COLOURS}
-        if self.review is not None:
-            for s in self.review.spots.values():
-                y0, y1, x0, x1 = s.bbox
-                paths[s.state].addRect(QRectF(x0 - 1, y0 - 1, x1 - x0 + 2, y1 - y0 + 2))
-        for state, item in self.paths.items():
-            item.setPath(paths[state])
-        self._draw_highlight()
-
-    def _draw_highlight(self) -> None:
-        path = QPainterPath()
-        if self.review is not None and self.current in self.review.spots:
-            y0, y1, x0, x1 = self.review.spots[self.current].bbox
-            path.addRect(QRectF(x0 - 3, y0 - 3, x1 - x0 + 6, y1 - y0 + 6))
-        self.highlight.setPath(path)
-
-    def _fill_queue(self) -> None:
-        q = self.queue
-        q.blockSignals(True)
-        q.clear()
-        self.order = [] if self.review is None else self.review.ranked()
-        image = self._image
-        for sid in self.order:
-            s = self.review.spots[sid]
-            item = QListWidgetItem(self._item_text(s))
-            if image is not None:
-                item.setIcon(QIcon(QPixmap.fromImage(thumbnail(image, s))))
-            item.setData(Qt.ItemDataRole.UserRole, sid)
-            item.setForeground(STATE_COLOURS[s.state].darker(130))
-            q.addItem(item)
-        if self.order:
-            if self.current not in self.order:
-                self.current = next(
-                    (i for i in self.order if self.review.spots[i].state == "proposed"),
-                    self.order[0],
-                )
-            q.setCurrentRow(self.order.index(self.current))
-        q.blockSignals(False)
-        self._draw_highlight()
-
-    @staticmethod
-    def _item_text(s) -> str:
-        return f"#{s.id}  score {s.score:.1f}  area {s.area}  peak {s.peak:.0f}\n{s.state}"
-
-    def _update_item(self, sid: int) -> None:
-        if sid not in self.order:
-            return
-        s = self.review.spots[sid]
-        item = self.queue.item(self.order.index(sid))
-        item.setText(self._item_text(s))
-        item.setForeground(STATE_COLOURS[s.state].darker(130))
-
-    def _update_summary(self) -> None:
-        if self.review is None:
-            plane = self.canvas.plane
-            if plane is not None and plane is self.failed_plane:
-                self.summary.setText(DETECTION_FAILED)
-                return
-            # what to do next: nothing is detected on its own when an image opens
-            self.summary.setText(NO_IMAGE if plane is None else NOT_DETECTED)
-            return
-        c = self.review.counts()
-        self.summary.setText(
-            f"{len(self.review)} spots: {c['proposed']} to review, {c['accepted']} accepted, "
-            f"{c['rejected']} rejected, {c['edited']} edited"
-        )
-
-    def _row_changed(self, row: int) -> None:
-        if 0 <= row < len(self.order):
-            self.current = self.order[row]
-            self._draw_highlight()
-            if self.follow.isChecked():
-                self.show_current()
-
-    def show_current(self) -> None:
-        """Centre the canvas on the current spot, zoomed in to at least FOLLOW_ZOOM (a closer
-        zoom the user chose is kept)."""
-        if self.review is None or self.current not in self.review.spots:
-            return
-        cy, cx = self.review.spots[self.current].centroid
-        scale = max(self.canvas.screen_scale(), FOLLOW_ZOOM)
-        self.canvas.zoom_to(scale, QPointF(cx + 0.5, cy + 0.5))
 
     # -- mask changes and saving -----------------------------------------------------------------
     def _mask_changed(self, _rect) -> None:
