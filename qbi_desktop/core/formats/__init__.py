@@ -49,6 +49,7 @@ from qbi_desktop.core.formats import (
     yolo,
 )
 from qbi_desktop.core.formats.common import ExportReport, ImportReport
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.jobs import Job
 
 #: Folder of the project that extracted archives go to.
@@ -224,8 +225,11 @@ def export_job(
         report.warnings.append(
             f"{rejected} item(s) reviewed as rejected left out"
             if leave_out_rejected
-            else f"{rejected} item(s) reviewed as rejected are in the export too "
-            "(leave them out with --leave-out-rejected, or the export dialog's check box)"
+            else Named(
+                f"{rejected} item(s) reviewed as rejected are in the export too (leave them "
+                "out with {option})",
+                option="--leave-out-rejected",
+            )
         )
     return report
 

@@ -25,7 +25,8 @@ from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import load_npz_array
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import ImageReadError, UserFacingError
-from qbi_desktop.core.formats.classnames import class_name_problem
+from qbi_desktop.core.formats import target_defs
+from qbi_desktop.core.formats.classnames import StoredNames, class_name_problem, nfc
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -248,6 +249,7 @@ def import_npz_job(
     report = ImportReport("npz", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     plans = []
+    definitions = []  # (file, its target definitions)
     files: list[Path] = []
     for source in map(Path, sources):  # a folder (e.g. an extracted archive): its NPZ files
         files += sorted(source.glob("*.npz")) if source.is_dir() else [source]
@@ -290,6 +292,7 @@ def import_npz_job(
         if not x_keys:
             problems.append(Problem(str(source), f"no 'x' or 'x_<split>' array (has {keys})"))
             continue
+        definitions.append((source, target_defs.read_npz(source, keys, problems)))
         try:
             class_names = _names(source, "class_names", keys)
             target_names = _names(source, "target_names", keys)
@@ -305,12 +308,18 @@ def import_npz_job(
         except UserFacingError as exc:
             problems.append(Problem(str(source), str(exc)))
     reject_if(report.source, problems)
+    stored = StoredNames()  # class names (class_names, string labels) are stored in NFC
+    for plan in plans:
+        stored.see(set(plan[3] or []) if plan else [])
+    report.warnings += [stored.note()] if stored.note() else []
     db = project.connect()
     try:
         kept = [p for p in plans if p]
         total = sum(len(p[2]) for p in kept)
         done = 0
         with project.transaction(db) as tx, bulk_items(db):
+            for source, defs in definitions:  # what the targets are: unit, range, decimals
+                report.warnings += target_defs.apply(tx, defs, source.name)
             for source, key, images, labels, targets in kept:
                 split = split_from_name(key[2:]) if key != "x" else None
                 report.ids += yield from _add_rows(
@@ -364,13 +373,14 @@ def _names(source: Path, member: str, keys: list[str]) -> list[str] | None:
         reason = class_name_problem(name)
         if reason:
             raise UserFacingError(f"{member}[{k}]: {reason.replace('class name', 'name', 1)}")
-        if name in first:
+        key = nfc(name) if member == "class_names" else name  # classes are stored in NFC
+        if key in first:
             what = "classes" if member == "class_names" else "target columns"
             raise UserFacingError(
-                f"{member}: {name!r} appears twice (at {first[name]} and {k}); the two "
+                f"{member}: {name!r} appears twice (at {first[key]} and {k}); the two "
                 f"{what} would become one"
             )
-        first[name] = k
+        first[key] = k
     return names
 
 

@@ -12,16 +12,65 @@ Package): a name is refused if it is empty or only spaces, holds a control chara
 line breaks, escape sequences: shown blank or acted on by a terminal) or a line/paragraph
 separator, or is longer than ``MAX_CLASS_NAME`` (200) characters, the limit the class rename
 in the GUI and on the command line (``classes``) keeps.
+
+The catalog stores every class name in Unicode's composed form (NFC, ``catalog.classes.nfc``):
+"café" typed on a Mac or read from a macOS folder name is decomposed (NFD, "e" + combining
+accent), looks the same and would be another class. Every import that brings class names
+collects them with one :class:`StoredNames` and puts its :meth:`StoredNames.note` in its
+report, naming each name as written and as stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog.classes import MAX_CLASS_NAME, class_name_problem  # noqa: F401
+from qbi_desktop.core.catalog.classes import MAX_CLASS_NAME, class_name_problem, nfc  # noqa: F401
+
+#: names shown in one note at most (the rest are counted)
+SHOWN_NAMES = 5
+
+
+class StoredNames:
+    """An import's class names as the catalog stores them: ``names(label)`` gives ``label`` in
+    NFC (anything not text as it is) and remembers each name it changed; :meth:`see` takes
+    names that go in as they are (the catalog's writes make them NFC); :meth:`note` is the
+    import report's note. One note wording for every import."""
+
+    def __init__(self) -> None:
+        self.changed: dict[str, str] = {}
+
+    def __call__(self, name: Any) -> Any:
+        out = nfc(name)
+        if isinstance(name, str) and out != name:
+            self.changed.setdefault(name, out)
+        return out
+
+    def see(self, names: Iterable[Any]) -> None:
+        """Remember the names of ``names`` (None and repeats allowed) that are stored otherwise."""
+        for name in names:
+            self(name)
+
+    def note(self, where: str | None = None) -> str | None:
+        """The report's note (``where``: the file, put in front), or None when every name
+        is stored as written."""
+        if not self.changed:
+            return None
+        pairs = list(self.changed.items())
+        shown = ", ".join(
+            f"{ascii(old)} as written, {new!r} as stored ({len(old)} -> {len(new)} code points)"
+            for old, new in pairs[:SHOWN_NAMES]
+        )
+        more = f" and {len(pairs) - SHOWN_NAMES} more" if len(pairs) > SHOWN_NAMES else ""
+        text = (
+            f"{len(pairs)} class name(s) written in decomposed Unicode (NFD, as macOS disks "
+            "deliver folder names) stored composed (NFC), so each is the class it looks like: "
+            f"{shown}{more}"
+        )
+        return f"{where}: {text}" if where else text
 
 
 @dataclass
@@ -57,14 +106,15 @@ class ClassMerge:
 
 
 def merge_classes(have: dict[str, str], new: dict[str, str], where: str = "the file") -> ClassMerge:
-    """Join the file's classes ``new`` (value as text -> name) to the project's ``have``.
+    """Join the file's classes ``new`` (value as text -> name) to the project's ``have``
+    (the file's names in NFC, the form the catalog stores class names in).
 
     A name the project has keeps the project's value (the lowest, if an older project holds
     it twice); a new name keeps the file's value unless the project uses that value for
     another class, then it takes the next free value. Two values of the file with one name
     become one value.
     """
-    have, new = _values(have), _values(new)
+    have, new = _values(have), {k: nfc(v) for k, v in _values(new).items()}
     by_name: dict[str, int] = {}
     for key, name in sorted(have.items(), key=lambda kv: int(kv[0])):
         by_name.setdefault(name, int(key))

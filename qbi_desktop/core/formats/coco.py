@@ -38,11 +38,10 @@ import numpy as np
 from qbi_desktop.core.annotation.boxes import MAX_BOXES
 from qbi_desktop.core.atomic import flush_batch
 from qbi_desktop.core.catalog.bulk import bulk_items
-from qbi_desktop.core.catalog.classes import NfcNames
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.classnames import class_name_problem, merge_classes
+from qbi_desktop.core.formats.classnames import StoredNames, class_name_problem, merge_classes
 from qbi_desktop.core.formats.coco_notes import case_twin, left_out_notes, merged_notes
 from qbi_desktop.core.formats.coco_records import CocoAnnotation, Rle, parse_coco
 from qbi_desktop.core.formats.coco_rle import (  # noqa: F401 (the codec's old home)
@@ -67,6 +66,7 @@ from qbi_desktop.core.formats.common import (
     split_from_name,
 )
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, ignore_value, mask_ignore
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.formats.raster import Runs, coco_polygon_runs, paint_runs
 from qbi_desktop.core.jobs import Job, Progress
@@ -126,7 +126,7 @@ def import_job(
     must lie inside ``images_dir`` when given, else inside ``within`` (set for an extracted
     archive), else inside the folder given as the source or the JSON's own folder."""
     if not sources:
-        raise UserFacingError("coco import needs at least one JSON file")
+        raise UserFacingError(Named("{kind} import needs at least one JSON file", kind="coco"))
     roots = _json_files(sources)  # COCO file -> the folder its images must be in
     sources = list(roots)
     report = ImportReport("coco", ", ".join(str(s) for s in sources))
@@ -269,7 +269,7 @@ def _plan(
     del data
     problems += [Problem(where, reason) for reason in bad]
     categories: dict[int, str] = {}
-    nfc_names = NfcNames()  # category names stored in NFC
+    nfc_names = StoredNames()  # category names stored in NFC
     for cat in coco.categories:
         if cat.id in categories:
             problems.append(Problem(where, f"categories[{cat.index}].id: {cat.id} is used twice"))
@@ -278,8 +278,8 @@ def _plan(
         if reason:  # kept (its annotations are not "unknown"), the import is refused anyway
             problems.append(Problem(where, f"categories[{cat.index}].name: {reason}"))
         categories[cat.id] = nfc_names(cat.name)
-    if notes is not None and nfc_names.note():
-        notes.append(f"{source.name}: {nfc_names.note()}")
+    if notes is not None and (note := nfc_names.note(source.name)):
+        notes.append(note)
     # A mask value per category: the id itself, but 0 is the background of a label mask, so a
     # category 0 (0-based exports) gets the next free value instead of vanishing.
     values = {cid: cid for cid, name in categories.items() if cid != 0 and name != IGNORE_NAME}

@@ -43,6 +43,7 @@ from qbi_desktop.core.formats.common import (
     split_dir,
 )
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.jobs import Job, Progress
 
 #: The extra key that marks an annotation as a region of a class mask (not an object with a
@@ -188,9 +189,13 @@ def export_job(
         labelled = sum(1 for r in rows if r["label"] is not None)
         if labelled:
             notes.append(
-                f"{labelled} item class label(s) are not in the COCO files (COCO has no "
-                "per-image class; only boxes and masks become annotations): export "
-                "'imagefolder' or 'sheet' to keep them"
+                Named(
+                    f"{labelled} item class label(s) are not in the COCO files (COCO has no "
+                    "per-image class; only boxes and masks become annotations): export "
+                    "'{folders}' or '{sheet}' to keep them",
+                    folders="imagefolder",
+                    sheet="sheet",
+                )
             )
         return notes + not_kept(rows, "coco", {"labels", "splits", "masks", "boxes"})
 

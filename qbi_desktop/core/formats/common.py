@@ -39,6 +39,7 @@ from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.errors import UserFacingError, reason
 from qbi_desktop.core.formats.export_folder import ExportFolder, ExportRefused  # noqa: F401
 from qbi_desktop.core.formats.ignore import IGNORE_NAME
+from qbi_desktop.core.formats.named import Named, named
 from qbi_desktop.core.imageheader import check_pixel_type
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.maskio import store_range_problem
@@ -63,12 +64,17 @@ class ImportReport:
     already: int = 0
 
     def __str__(self) -> str:
-        text = f"{self.kind} import of {self.source}: {self.added} item(s) added"
+        return self.text()
+
+    def text(self, names: dict[str, str] | None = None) -> str:
+        """The report; ``names`` gives the kinds the names a front end shows (see Named)."""
+        kind = (names or {}).get(self.kind, self.kind)
+        text = f"{kind} import of {self.source}: {self.added} item(s) added"
         if self.updated:
             text += f", {self.updated} updated"
         if self.already:
             text += f", {self.already} item(s) already in the project (left as they are)"
-        return text + "".join(f"\n  note: {w}" for w in self.warnings)
+        return text + "".join(f"\n  note: {named(w, names)}" for w in self.warnings)
 
 
 @dataclass
@@ -80,8 +86,12 @@ class ExportReport:
     warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        text = f"{self.kind} export to {self.out}: {self.items} item(s), {self.files} file(s)"
-        return text + "".join(f"\n  note: {w}" for w in self.warnings)
+        return self.text()
+
+    def text(self, names: dict[str, str] | None = None) -> str:
+        kind = (names or {}).get(self.kind, self.kind)  # names: as ImportReport.text
+        text = f"{kind} export to {self.out}: {self.items} item(s), {self.files} file(s)"
+        return text + "".join(f"\n  note: {named(w, names)}" for w in self.warnings)
 
 
 @dataclass
@@ -402,8 +412,12 @@ def not_kept(rows: list[dict[str, Any]], kind: str, keeps: set[str]) -> list[str
     if not lost:
         return []
     return [
-        f"not in the {kind} export (the format cannot hold them): {', '.join(lost)}; "
-        "export 'datapackage' to keep everything"
+        Named(
+            f"not in the {{kind}} export (the format cannot hold them): "
+            f"{Named.escape(', '.join(lost))}; export '{{keeps}}' to keep everything",
+            kind=kind,
+            keeps="datapackage",
+        )
     ]
 
 

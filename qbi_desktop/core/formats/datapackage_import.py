@@ -31,7 +31,7 @@ from qbi_desktop.core.catalog.classes import class_list
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import METADATA_FIELDS, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.classnames import class_name_problem, merge_classes
+from qbi_desktop.core.formats.classnames import StoredNames, class_name_problem, merge_classes
 from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
@@ -52,6 +52,7 @@ from qbi_desktop.core.formats.datapackage_cells import (
 from qbi_desktop.core.formats.datapackage_opinions import read_opinions, write_opinions
 from qbi_desktop.core.formats.datapackage_project import apply_section, read_section
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
@@ -284,17 +285,26 @@ def import_job(
     project (the same package imported again) are left as they are.
     """
     if len(sources) != 1:
-        raise UserFacingError("datapackage import takes one package (its folder or its JSON)")
+        raise UserFacingError(
+            Named("{kind} import takes one package (its folder or its JSON)", kind="datapackage")
+        )
     descriptor_path = find_descriptor(sources[0]).absolute()
     root = descriptor_path.parent
     descriptor = read_descriptor(descriptor_path)
     if not _lists_items_table(descriptor):
         # a package from another tool: say so first, not "no usable checksum" for its files
         names = [str(r.get("path")) for r in descriptor["resources"] if isinstance(r, dict)]
+        listed = Named.escape(", ".join(names[:5]) or "no files")
         raise UserFacingError(
-            f"{descriptor_path}: not a QBI export: no {ITEMS_TABLE} (the table of items a QBI "
-            f"Desktop export writes; this package lists {', '.join(names[:5]) or 'no files'}); "
-            "import its images with the imagefolder, sheet, coco or labelme kind"
+            Named(
+                f"{Named.escape(str(descriptor_path))}: not a QBI export: no {ITEMS_TABLE} (the "
+                f"table of items a QBI Desktop export writes; this package lists {listed}); "
+                "import its images with the {a}, {b}, {c} or {d} kind",
+                a="imagefolder",
+                b="sheet",
+                c="coco",
+                d="labelme",
+            )
         )
     report = ImportReport("datapackage", str(root))
     problems: list[Problem] = []
@@ -320,8 +330,12 @@ def import_job(
     table = files.get(ITEMS_TABLE)
     if table is None:
         raise UserFacingError(
-            f"{descriptor_path}: lists no {ITEMS_TABLE} (one row per item), so this is not a "
-            "QBI Desktop dataset export; import its images with the imagefolder kind"
+            Named(
+                f"{Named.escape(str(descriptor_path))}: lists no {ITEMS_TABLE} (one row per "
+                "item), so this is not a QBI Desktop dataset export; import its images with "
+                "the {kind} kind",
+                kind="imagefolder",
+            )
         )
     header, rows = _read_table(table.path)
     if "path" not in header:
@@ -494,6 +508,14 @@ def import_job(
         sizes = {old: (it.width, it.height) for old, it, *_ in planned if old is not None}
         own, left = read_opinions(files, sizes, old_ids, problems)  # datapackage_opinions.py
         reject_if(root, problems)
+        stored = StoredNames()  # every class name the package brings is stored in NFC
+        for _old, item, _review, _notes in planned:
+            stored.see([item.label, *(b.label for b in item.boxes or [])])
+        stored.see(new_classes.values())
+        if section.get("classes"):
+            section["classes"] = list(dict.fromkeys(stored(c) for c in section["classes"]))
+        if note := stored.note(str(descriptor_path)):
+            report.warnings.append(note)
         classes_before = class_list(project)
 
         report.already = skipped  # said in the report's first line

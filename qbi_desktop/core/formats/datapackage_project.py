@@ -145,9 +145,11 @@ def read_section(descriptor: dict[str, Any], where: str, problems: list[Problem]
     return out
 
 
-def apply_section(tx: Any, section: dict[str, Any], classes_before: list[str]) -> list[str]:
+def apply_section(
+    tx: Any, section: dict[str, Any], classes_before: list[str], what: str = "the package"
+) -> list[str]:
     """Fill the project (inside the import's transaction ``tx``) with what the package says and
-    the project does not; the import report's notes."""
+    the project does not; the import report's notes (``what`` names the file in them)."""
     notes: list[str] = []
     db = tx.db
     order = section.get("classes")
@@ -168,7 +170,7 @@ def apply_section(tx: Any, section: dict[str, Any], classes_before: list[str]) -
         if differ:
             notes.append(
                 f"the project's own definition of target(s) {', '.join(differ)} kept "
-                "(the package defines them otherwise)"
+                f"({what} defines them otherwise)"
             )
     people = section.get("annotators")
     if people:

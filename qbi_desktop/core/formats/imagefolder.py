@@ -22,10 +22,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qbi_desktop.core.catalog.classes import NfcNames, class_name_problem, nfc
+from qbi_desktop.core.catalog.classes import class_name_problem, nfc
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.classnames import StoredNames
 from qbi_desktop.core.formats.common import (
     SPLIT_DIRS,
     UNASSIGNED_DIR,
@@ -45,6 +46,7 @@ from qbi_desktop.core.formats.common import (
     scan_image,
     split_dir,
 )
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.safefile import resolve_inside
 
@@ -101,7 +103,7 @@ def import_job(
     """Import every image below ``root/<class>/`` (or ``root/<split>/<class>/``); a folder
     without sub-folders gives its images without a class."""
     if len(sources) != 1:
-        raise UserFacingError("imagefolder import takes one folder")
+        raise UserFacingError(Named("{kind} import takes one folder", kind="imagefolder"))
     root = Path(sources[0])
     from qbi_desktop.core.outfolder import is_dir  # a name too long is named, not a traceback
 
@@ -135,7 +137,7 @@ def import_job(
     stray, skipped_kinds, decoded = 0, set(), set()
     beside: list[Path] = []  # files next to the class folders (in no class)
     bad: list[Problem] = []  # class folders whose names are no class names (classes.py)
-    names = NfcNames()  # macOS delivers folder names in NFD: stored in NFC
+    names = StoredNames()  # macOS delivers folder names in NFD: stored in NFC
     inside = _Inside(root, within)  # symbolic links leading out are refused, as YOLO does
     if not top:
         # A plain folder of images (what a lab has before anyone labelled anything): the
@@ -376,10 +378,15 @@ def unlabelled_notes(rows: list[dict], prefix: str) -> list[str]:
     if not count:
         return []
     return [
-        f"{count} item(s) without a class are in {prefix}[<split>/]{UNLABELLED_DIR}/: "
-        f"torchvision's ImageFolder and Keras' image_dataset_from_directory read "
-        f"'{UNLABELLED_DIR}' as one more class (QBI's imagefolder import reads them back "
-        "without a class); leave them out of a training set (--leave-out-unlabelled)"
+        Named(
+            f"{count} item(s) without a class are in {Named.escape(prefix)}[<split>/]"
+            f"{UNLABELLED_DIR}/: torchvision's ImageFolder and Keras' "
+            f"image_dataset_from_directory read '{UNLABELLED_DIR}' as one more class (QBI's "
+            "{kind} import reads them back without a class); leave them out of a training "
+            "set ({option})",
+            kind="imagefolder",
+            option="--leave-out-unlabelled",
+        )
     ]
 
 

@@ -30,6 +30,7 @@ import binascii
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.errors import reason as error_reason
+from qbi_desktop.core.formats.classnames import StoredNames
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -70,6 +72,7 @@ from qbi_desktop.core.formats.ignore import (
 from qbi_desktop.core.formats.labelme_image import Staging, choose_image
 from qbi_desktop.core.formats.labelme_raster import REGION_KINDS, Canvas
 from qbi_desktop.core.formats.labelme_records import LabelmeFile, Shape, parse_labelme
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
@@ -114,7 +117,7 @@ def import_job(
         for p in found:
             roots[p] = Path(within) if within else s if s.is_dir() else s.parent
     if not files:
-        raise UserFacingError("labelme import: no JSON files given or found")
+        raise UserFacingError(Named("{kind} import: no JSON files given or found", kind="labelme"))
     report = ImportReport("labelme", ", ".join(str(s) for s in sources))
     problems: list[Problem] = []
     staging = Staging(project.root)
@@ -130,6 +133,8 @@ def import_job(
                 docs.append((f, doc))
             if n % 100 == 0:
                 yield Progress(n, len(files), "reading labelme files")
+        stored = StoredNames()  # shape labels and flags are class names: stored in NFC
+        docs = [(f, _in_nfc(doc, stored)) for f, doc in docs]
         if instances is None and not classes:
             instances = _instance_class(doc for _f, doc in docs)
         if ignore is None and any(sh.label == IGNORE_NAME for _f, d in docs for sh in d.shapes):
@@ -147,6 +152,7 @@ def import_job(
         reject_if(report.source, problems)
         known = existing_paths(project, db)
         notes = [f"{plan['json']}: {plan['note']}" for plan in plans if plan["note"]]
+        report.warnings += [stored.note()] if stored.note() else []
         report.warnings += notes[:NOTES_SHOWN]
         if len(notes) > NOTES_SHOWN:
             report.warnings.append(f"... and {len(notes) - NOTES_SHOWN} more files like these")
@@ -194,6 +200,14 @@ def import_job(
     finally:
         staging.discard()
         db.close()
+
+
+def _in_nfc(doc: LabelmeFile, stored: StoredNames) -> LabelmeFile:
+    """``doc`` with its shapes' labels and its flags in NFC, the form class names are stored
+    in (``stored`` remembers the names that changed, for the report)."""
+    shapes = [replace(sh, label=stored(sh.label)) for sh in doc.shapes]
+    flags = {stored(k): v for k, v in doc.flags.items()}
+    return replace(doc, shapes=shapes, flags=flags)
 
 
 def _read(f: Path, problems: list[Problem]) -> LabelmeFile | None:

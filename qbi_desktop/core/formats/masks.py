@@ -36,7 +36,7 @@ import numpy as np
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.classnames import merge_classes
+from qbi_desktop.core.formats.classnames import StoredNames, merge_classes
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -62,6 +62,7 @@ from qbi_desktop.core.formats.ignore import (
     VOC_IGNORE_COLOUR,
     mask_ignore,
 )
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.maskio import encode_tiff_bytes, tiff_info
@@ -220,7 +221,9 @@ def import_job(
     """``sources``: the masks folder (and optionally the images folder as second source); a
     masks export with splits (``<split>/masks``, ``<split>/images``) comes in split by split."""
     if not sources or len(sources) > 2:
-        raise UserFacingError("masks import takes the masks folder (and the images folder)")
+        raise UserFacingError(
+            Named("{kind} import takes the masks folder (and the images folder)", kind="masks")
+        )
     masks_dir = Path(sources[0])
     if len(sources) == 2:
         images_dir = sources[1]
@@ -319,6 +322,9 @@ def import_job(
                     f"class names from {listed[0].name} (line n names mask value n): "
                     f"{len(listed[1])} classes"
                 )
+        stored = StoredNames()  # the mask classes' names are stored in NFC (merge_classes)
+        stored.see(file_classes.values())
+        report.warnings += [stored.note()] if stored.note() else []
         # One name, one value: the files' classes join the project's by name (classnames.py)
         merge = None
         if file_classes and mask_instances(db) is None:

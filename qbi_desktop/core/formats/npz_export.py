@@ -6,7 +6,9 @@ export and Keras' own digit sets (``class_names`` then covers 0..max, a number n
 included); otherwise the position in the sorted names. An item without a class gets
 ``y = -1`` (scikit-learn's semi-supervised "unlabelled"; our import reads it back as no
 class). Regression targets (when no item has a class): float ``y``, NaN where an item has no
-value. The member ``y_note`` and the export report say which of these the file holds.
+value, and what they are (unit, range, decimals) in the member ``target_definitions`` (JSON
+text, see :mod:`.target_defs`), which our import reads back. The member ``y_note`` and the
+export report say which of these the file holds.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.catalog.project import Project
+from qbi_desktop.core.formats import target_defs
 from qbi_desktop.core.formats.arrays import MAX_IDX_LABEL, NO_CLASS, _groups, _stack
 from qbi_desktop.core.formats.common import ExportFolder, ExportReport, not_kept, run_export
 from qbi_desktop.core.jobs import Job, Progress
@@ -88,6 +91,14 @@ def export_npz_job(
             notes.append(meaning)
         elif target_names:
             arrays["target_names"] = np.asarray(target_names, dtype=str)
+            # what the targets are (unit, range, decimals): JSON that numpy.load reads as text
+            defs = target_defs.exported(db, target_names)
+            if defs:
+                arrays[target_defs.NPZ_MEMBER] = target_defs.npz_member(defs)
+                notes.append(
+                    f"y columns: {target_defs.units_text(target_names, defs)} (definitions: "
+                    f"json.loads(str(npz[{target_defs.NPZ_MEMBER!r}])))"
+                )
             missing = sum(1 for r in rows for t in target_names if t not in r["targets"])
             if missing:
                 notes.append(

@@ -36,6 +36,7 @@ from qbi_desktop.core.formats.common import (
     reject_if,
     scan_image,
 )
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.jobs import Job, Progress
 
 
@@ -50,28 +51,6 @@ def frame_name(stem: str, frame: int, digits: int) -> str:
     return f"{stem}#{frame:0{digits}d}"
 
 
-def _refuse_other_padding(series: Any) -> None:
-    """``s_0001.tif``, ``s_001.tif`` and ``s_1.tif`` in one folder all name frame 1: taking the
-    longest series would be a silent guess, so the clash is refused, naming the files."""
-    import re
-
-    number = re.compile(rf"{re.escape(series.prefix)}([0-9]+){re.escape(series.suffix)}")
-    mine = set(series.numbers)
-    clashes: dict[int, list[str]] = {}
-    for path in sorted(series.folder.iterdir()):
-        m = number.fullmatch(path.name)
-        if m and len(m.group(1)) != series.digits and int(m.group(1)) in mine:
-            clashes.setdefault(int(m.group(1)), [series.name(int(m.group(1)))]).append(path.name)
-    if clashes:
-        frame, names = next(iter(sorted(clashes.items())))
-        more = f" (and {len(clashes) - 1} more frame(s))" if len(clashes) > 1 else ""
-        raise UserFacingError(
-            f"{series.folder}: frame {frame} is named by {len(names)} files, "
-            f"{', '.join(names)}{more}: which series is meant is ambiguous; give the pattern "
-            f"(e.g. {series.folder / series.pattern}) or move the other files away"
-        )
-
-
 def import_series_job(
     project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
 ) -> Job[ImportReport]:
@@ -79,13 +58,14 @@ def import_series_job(
     from qbi_desktop.core.radiography.series import check_frames, find_series
 
     if not sources:
-        raise UserFacingError("series import: give a folder, a pattern or a frame of the series")
+        raise UserFacingError(
+            Named("{kind} import: give a folder, a pattern or a frame of the series", kind="series")
+        )
     report = ImportReport("series", ", ".join(str(s) for s in sources))
     plans = []
     for source in sources:
-        series = find_series(source)  # a missing frame is named
-        if Path(source).is_dir():  # the folder's series was chosen: is it the only reading?
-            _refuse_other_padding(series)
+        # a missing frame is named; so is a frame named in several paddings (s_0001, s_1)
+        series = find_series(source)
         check_frames(series.paths)  # a frame of another size or type is named
         plans.append(series)
     total = sum(len(s.numbers) for s in plans)
@@ -148,7 +128,9 @@ def import_nexus_job(
     from qbi_desktop.core.radiography.nexus import default_dataset, open_nexus
 
     if not sources:
-        raise UserFacingError("nexus import: give one or more HDF5/NeXus files")
+        raise UserFacingError(
+            Named("{kind} import: give one or more HDF5/NeXus files", kind="nexus")
+        )
     report = ImportReport("nexus", ", ".join(str(s) for s in sources))
     plans: list[tuple[Path, str, int, tuple[int, ...]]] = []
     stems: dict[tuple[Path, str], str] = {}

@@ -5,7 +5,9 @@ Image names resolve against ``images_dir`` (default: the sheet's folder). Images
 project get their targets updated; new ones are added. Encoding, separator and decimal mark are
 detected or given (:mod:`~qbi_desktop.core.formats.sheetfile`). XLSX needs the optional
 ``openpyxl``; cached cell values are read, formulas are never evaluated (one without a cached
-value is refused, naming the cell).
+value is refused, naming the cell). What the targets are (unit, range, decimals) comes from a
+Table Schema beside a CSV (``<name>.schema.json``) or an XLSX's ``targets`` worksheet, as our
+export writes them (:mod:`.target_defs`); the project keeps its own definitions.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from qbi_desktop.core.catalog import targets as T
-from qbi_desktop.core.catalog.classes import NfcNames, class_name_problem
+from qbi_desktop.core.catalog.classes import class_name_problem
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.catalog.schema import SPLITS
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats import target_defs
+from qbi_desktop.core.formats.classnames import StoredNames
 from qbi_desktop.core.formats.coco_notes import case_twin
 from qbi_desktop.core.formats.common import (
     ExportFolder,
@@ -39,6 +43,7 @@ from qbi_desktop.core.formats.common import (
     split_dir,
     unquote_cell,
 )
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.sheetfile import (
     DECIMALS,
     find_sheet,
@@ -73,7 +78,7 @@ def import_job(
     inside ``within`` (an extracted archive) or the sheet's folder. ``encoding``,
     ``separator`` (``,`` ``;`` tab) and ``decimal`` (``.`` ``,``) are detected when not given."""
     if len(sources) != 1:
-        raise UserFacingError("sheet import takes one CSV or XLSX file")
+        raise UserFacingError(Named("{kind} import takes one CSV or XLSX file", kind="sheet"))
     path = Path(sources[0])
     if path.is_dir():  # e.g. an extracted archive: the one sheet inside, images beside it
         path = find_sheet(path)
@@ -111,7 +116,7 @@ def import_job(
     specials = {c.lower(): j for j, c in enumerate(columns) if c.lower() in SPECIAL}
     report = ImportReport("sheet", str(path))
     report.warnings += sheet.notes
-    nfc_names = NfcNames()  # labels stored in NFC: "café" typed on a Mac is NFD
+    nfc_names = StoredNames()  # labels stored in NFC: "café" typed on a Mac is NFD
     numeric = [j for j, c in enumerate(columns) if c.lower() not in SPECIAL]
     mark = sheet.decimal or sniff_decimal(
         path,
@@ -191,6 +196,7 @@ def import_job(
                 )
         if not duplicate:
             parsed.append((r, image, targets, label, split))
+    definitions, defined_in = target_defs.read_sheet_definitions(path, problems)
     reject_if(path, problems)
     if nfc_names.note():
         report.warnings.append(nfc_names.note())
@@ -223,6 +229,7 @@ def import_job(
                 yield Progress(n, len(parsed), "reading images")
         reject_if(path, problems)
         with project.transaction(db) as tx:
+            report.warnings += target_defs.apply(tx, definitions, defined_in or path.name)
             report.ids = tx.add_items(new)
             for item_id, targets, label, split in updates:
                 tx.set_targets(item_id, dict(targets), annotator)
@@ -246,7 +253,8 @@ def export_job(
     **_: Any,
 ) -> Job[ExportReport]:
     """Images in ``out/<split>/`` and ``out/targets.csv`` (or .xlsx): image path, targets,
-    label, split."""
+    label, split; the targets' definitions (unit, range, decimals) in ``targets.schema.json``
+    beside the CSV or the XLSX's ``targets`` worksheet (:mod:`.target_defs`)."""
 
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         names = sorted({t for r in rows for t in r["targets"]})
@@ -269,8 +277,11 @@ def export_job(
             )
             if n % 200 == 0:
                 yield Progress(n, len(rows), "writing images")
+        # what the targets are (unit, range, decimals): beside the values, read back on import
+        defs = target_defs.exported(db, names)
         if xlsx:
-            folder.write_bytes("targets.xlsx", xlsx_bytes(table))
+            more = {target_defs.XLSX_SHEET: target_defs.xlsx_rows(defs)} if defs else None
+            folder.write_bytes("targets.xlsx", xlsx_bytes(table, more))
         else:
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
@@ -279,6 +290,11 @@ def export_job(
                     ["" if v is None else repr(v) if isinstance(v, float) else v for v in line]
                 )
             folder.write_bytes("targets.csv", buffer.getvalue().encode("utf-8"))
+            if defs:  # a Table Schema beside it: a CSV reader still reads a plain table
+                columns = [("image", None), *((T.column_name(t), t) for t in names)]
+                columns += [("label", None)] if with_labels else []
+                schema = target_defs.schema_bytes([*columns, ("split", None)], defs)
+                folder.write_bytes(target_defs.sidecar(Path("targets.csv")).name, schema)
         notes = not_kept(rows, "sheet", {"labels", "splits", "targets"})
         if renamed:
             notes.append(

@@ -425,37 +425,42 @@ def find_sheet(folder: Path) -> Path:
     raise UserFacingError(f"{folder}: no CSV or XLSX sheet found")
 
 
-def xlsx_bytes(table: list[list[Any]]) -> bytes:
-    """An XLSX of ``table``'s rows whose numbers read back exactly: openpyxl writes floats
-    with 16 significant digits (``%.16g``: 0.1 + 0.2 becomes 0.3); Excel itself writes 17 when
-    needed, so each number it shortened is put back as Python's shortest exact ``repr``."""
+def xlsx_bytes(table: list[list[Any]], more: dict[str, list[list[Any]]] | None = None) -> bytes:
+    """An XLSX of ``table``'s rows (and a worksheet per entry of ``more``, title -> rows) whose
+    numbers read back exactly: openpyxl writes floats with 16 significant digits (``%.16g``:
+    0.1 + 0.2 becomes 0.3); Excel itself writes 17 when needed, so each number it shortened
+    is put back as Python's shortest exact ``repr``."""
     try:
         import openpyxl
     except ImportError as exc:
         raise UserFacingError("writing XLSX needs the optional package openpyxl") from exc
     book = openpyxl.Workbook()
-    sheet = book.active
-    exact: dict[str, str] = {}
-    for r, line in enumerate(table, start=1):
-        sheet.append(line)
-        for c, value in enumerate(line, start=1):
-            if isinstance(value, float) and float(f"{value:.16g}") != value:
-                exact[f"{cell_name(r, c)}"] = repr(value)
+    exact: dict[str, dict[str, str]] = {}
+    for n, rows in enumerate([table, *(more or {}).values()], start=1):
+        sheet = book.active if n == 1 else book.create_sheet(list(more or {})[n - 2])
+        part = exact.setdefault(f"xl/worksheets/sheet{n}.xml", {})
+        for r, line in enumerate(rows, start=1):
+            sheet.append(line)
+            for c, value in enumerate(line, start=1):
+                if isinstance(value, float) and float(f"{value:.16g}") != value:
+                    part[f"{cell_name(r, c)}"] = repr(value)
     buffer = io.BytesIO()
     book.save(buffer)
-    return _with_exact_numbers(
-        buffer.getvalue(), sheet_part="xl/worksheets/sheet1.xml", exact=exact
-    )
+    return _with_exact_numbers(buffer.getvalue(), exact)
 
 
-def _with_exact_numbers(data: bytes, sheet_part: str, exact: dict[str, str]) -> bytes:
-    if not exact:
+def _with_exact_numbers(data: bytes, exact: dict[str, dict[str, str]]) -> bytes:
+    """``data`` with the cells ``exact`` names (worksheet part -> cell -> value) rewritten."""
+    if not any(exact.values()):
         return data
     import zipfile
 
-    def fix(match: re.Match[bytes]) -> bytes:
-        value = exact.get(match.group(2).decode())
-        return match.group(0) if value is None else match.group(1) + value.encode() + b"</v>"
+    def fixer(cells: dict[str, str]):
+        def fix(match: re.Match[bytes]) -> bytes:
+            value = cells.get(match.group(2).decode())
+            return match.group(0) if value is None else match.group(1) + value.encode() + b"</v>"
+
+        return fix
 
     out = io.BytesIO()
     with (
@@ -464,7 +469,8 @@ def _with_exact_numbers(data: bytes, sheet_part: str, exact: dict[str, str]) -> 
     ):
         for info in source.infolist():
             part = source.read(info)
-            if info.filename == sheet_part:
+            if exact.get(info.filename):
+                fix = fixer(exact[info.filename])
                 part = re.sub(rb'(<c r="([A-Z]+\d+)"[^>]*><v>)[^<]*</v>', fix, part)
             target.writestr(info, part)
     return out.getvalue()

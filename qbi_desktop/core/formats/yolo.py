@@ -26,7 +26,7 @@ from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import IMAGE_SUFFIXES
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.classnames import class_name_problem
+from qbi_desktop.core.formats.classnames import StoredNames, class_name_problem, nfc
 from qbi_desktop.core.formats.common import (
     ImportReport,
     existing_paths,
@@ -35,6 +35,7 @@ from qbi_desktop.core.formats.common import (
     scan_image,
     split_from_name,
 )
+from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.yolo_labels import (
     Names,
     NamesError,
@@ -67,7 +68,7 @@ def import_job(
 ) -> Job[ImportReport]:
     """Import YOLO dataset folders (each a dataset root, or its data.yaml / obj.data)."""
     if not sources:
-        raise UserFacingError("yolo import needs a dataset folder")
+        raise UserFacingError(Named("{kind} import needs a dataset folder", kind="yolo"))
     # a file given (data.yaml, coco8.yaml, obj.data): its folder is the dataset, a YAML its names
     roots = [(Path(s).parent, Path(s)) if Path(s).is_file() else (Path(s), None) for s in sources]
     report = ImportReport("yolo", ", ".join(str(s) for s in sources))
@@ -163,9 +164,12 @@ def _plan(
         return []
     if names is None:
         return []
-    report.warnings.append(
-        f"{len(names.names)} class(es) from {Path(os.path.relpath(names.source, root)).as_posix()}"
-    )
+    listed = Path(os.path.relpath(names.source, root)).as_posix()
+    report.warnings.append(f"{len(names.names)} class(es) from {listed}")
+    stored = StoredNames()  # the boxes' class names are stored in NFC
+    stored.see(names.names.values())
+    if note := stored.note(listed):
+        report.warnings.append(note)
     used: set[Path] = set()
     planned: list[dict[str, Any]] = []
     notes: dict[str, list[str]] = {
@@ -345,9 +349,10 @@ def _names(
         ]
         first: dict[str, int] = {}
         for i, name in found.names.items():
-            if name in first and len(bad) < 20:  # boxes keep names: the two would merge
-                bad.append(Problem(str(path), f"class {i}: {name!r} is also class {first[name]}"))
-            first.setdefault(name, i)
+            key = nfc(name)  # stored in NFC: 'café' typed twice (NFC, NFD) is one class
+            if key in first and len(bad) < 20:  # boxes keep names: the two would merge
+                bad.append(Problem(str(path), f"class {i}: {name!r} is also class {first[key]}"))
+            first.setdefault(key, i)
         if bad:
             problems += bad[:20]  # a hostile list of thousands: the first ones say it
             return None

@@ -31,50 +31,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from qbi_desktop.core.archives import ARCHIVE_SUFFIXES
 from qbi_desktop.core.catalog import Problem
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.docks.browser_kinds import (  # noqa: F401 (their home before)
+    ARCHIVE_PATTERNS,
+    EXPORT_KINDS,
+    EXPORT_NAMES,
+    EXPORT_WORDS,
+    IMPORT_FILES,
+    IMPORT_KINDS,
+    IMPORT_NAMES,
+    IMPORT_WORDS,
+)
 
-#: kind -> (menu text, what to pick, needs an images folder option)
-IMPORT_KINDS: dict[str, tuple[str, str, bool]] = {
-    "imagefolder": ("Folder of images, or one folder per class (ImageFolder)", "folder", False),
-    "mnist": ("MNIST IDX files (gz or plain)", "files", False),
-    "npz": ("Keras-style NPZ", "files", False),
-    "sheet": ("Regression sheet (CSV / XLSX)", "files", True),
-    "masks": ("Folder of masks matched by name", "folder", True),
-    "coco": ("COCO JSON (boxes, polygons)", "files", True),
-    "labelme": ("labelme JSON", "files", False),
-    "yolo": ("YOLO dataset folder (labels/*.txt, data.yaml or obj.names)", "folder", False),
-    "datapackage": ("Data Package export (datapackage.json + items.csv)", "folder", False),
-    "series": ("Numbered series, one item per frame (a folder or one frame)", "files", False),
-    "nexus": ("NeXus/HDF5 stack, one item per frame", "files", False),
-}
-#: kind -> (what its files are, their name patterns) for the file dialog; archives of any kind
-#: (extracted into the project first) are offered with them.
-IMPORT_FILES: dict[str, tuple[str, str]] = {
-    "imagefolder": ("Archives of a class-folder tree", ""),
-    "masks": ("Archives of a masks folder", ""),
-    "mnist": ("IDX files", "*-ubyte *-ubyte.gz"),
-    "npz": ("NPZ arrays", "*.npz"),
-    "sheet": ("Sheets", "*.csv *.xlsx *.xlsm"),
-    "coco": ("COCO JSON", "*.json"),
-    "labelme": ("labelme JSON", "*.json"),
-    "yolo": ("Archives of a YOLO dataset", ""),
-    "datapackage": ("Data Package descriptors", "datapackage.json"),
-    "series": ("A frame of the series", "*.tif *.tiff *.png"),
-    "nexus": ("NeXus/HDF5 files", "*.nxs *.h5 *.hdf5 *.hdf *.nx5"),
-}
-ARCHIVE_PATTERNS = " ".join(f"*{s}" for s in ARCHIVE_SUFFIXES)
-EXPORT_KINDS: dict[str, str] = {
-    "imagefolder": "Folder per class, split subfolders",
-    "datapackage": "Data Package (images, masks, items.csv, datapackage.json)",
-    "sheet": "Regression sheet (CSV)",
-    "masks": "Images + masks folders",
-    "coco": "COCO JSON",
-    "labelme": "labelme JSON",
-    "mnist": "MNIST IDX",
-    "npz": "Keras-style NPZ",
-}
 LICENSES = ["", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "CC-BY-NC-4.0", "ODbL-1.0", "MIT"]
 
 

@@ -12,10 +12,16 @@ from PySide6.QtWidgets import QMessageBox
 
 from qbi_desktop.core.catalog import ImportRejected, Project
 from qbi_desktop.core.catalog.queries import NONE
+from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.formats.named import message
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.docks.browser_dialogs import (
     EXPORT_KINDS,
+    EXPORT_NAMES,
+    EXPORT_WORDS,
     IMPORT_KINDS,
+    IMPORT_NAMES,
+    IMPORT_WORDS,
     ExportDialog,
     ImportDialog,
     ProblemsDialog,
@@ -36,6 +42,14 @@ def remembered_kind(settings, key: str, kinds) -> str:
     default = next(iter(kinds))
     kind = read_setting(settings, key, default)
     return kind if kind in kinds else default
+
+
+def _in_dialog_words(exc: UserFacingError, words: dict[str, str]) -> None:
+    """Let ``exc`` say the kinds and options it names as the dialogs do (core names them as
+    the command line does: formats.named.Named); its type and cause stay."""
+    text = message(exc, words)
+    if text != str(exc):
+        exc.args = (text,)
 
 
 def _existing_dir(text: object) -> str | None:
@@ -92,6 +106,9 @@ class BrowserTransfer:
                 return (yield from import_job(project, kind, sources, **options))
             except ImportRejected as exc:  # the whole list of problems, not just its text
                 return exc
+            except UserFacingError as exc:
+                _in_dialog_words(exc, IMPORT_WORDS)
+                raise
 
         def done(result: Any) -> None:
             if isinstance(result, ImportRejected):
@@ -105,11 +122,13 @@ class BrowserTransfer:
                 present(self.last_problems)
                 self.window.statusBar().showMessage("Import refused: see the problem list", 8000)
                 return
-            log.info("%s", result)
-            self.window.statusBar().showMessage(str(result).splitlines()[0], 8000)
+            text = result.text(IMPORT_WORDS)  # the kinds as the dialog names them
+            log.info("%s", text)
+            self.window.statusBar().showMessage(text.splitlines()[0], 8000)
+            self.last_import_report = text
             self._data_changed()
 
-        return self._run(f"Import {kind}", make, done)
+        return self._run(f"Import {IMPORT_NAMES.get(kind, kind)}", make, done)
 
     def export_dialog(self) -> None:
         if self.project is None:
@@ -165,14 +184,35 @@ class BrowserTransfer:
 
         filters = self.current_filters() if only_shown else None
 
+        name = EXPORT_NAMES.get(kind, kind)
+
+        def make(project: Project) -> Job[Any]:
+            try:
+                return (
+                    yield from export_job(
+                        project,
+                        kind,
+                        out,
+                        filters=filters,
+                        datapackage=datapackage,
+                        leave_out_rejected=leave_out_rejected,
+                        leave_out_unlabelled=leave_out_unlabelled,
+                        annotations=annotations,
+                    )
+                )
+            except UserFacingError as exc:
+                _in_dialog_words(exc, EXPORT_WORDS)
+                raise
+
         def done(report) -> None:
-            log.info("%s", report)
-            self.window.statusBar().showMessage(str(report).splitlines()[0], 8000)
+            text = report.text(EXPORT_WORDS)  # the kinds as the dialog names them
+            log.info("%s", text)
+            self.window.statusBar().showMessage(text.splitlines()[0], 8000)
             if report.warnings:  # what the format could not hold: say it, not only in the log
                 box = QMessageBox(
                     QMessageBox.Icon.Information,
-                    f"Export {kind}",
-                    str(report),
+                    f"Export: {name}",
+                    text,
                     QMessageBox.StandardButton.Ok,
                     self.window,
                 )
@@ -181,20 +221,7 @@ class BrowserTransfer:
                 present(box)
                 self.last_export_note = box
 
-        return self._run(
-            f"Export {kind}",
-            lambda p: export_job(
-                p,
-                kind,
-                out,
-                filters=filters,
-                datapackage=datapackage,
-                leave_out_rejected=leave_out_rejected,
-                leave_out_unlabelled=leave_out_unlabelled,
-                annotations=annotations,
-            ),
-            done,
-        )
+        return self._run(f"Export {name}", make, done)
 
     def verify_files(self):
         if self.project is None:
