@@ -222,7 +222,9 @@ def test_keys_switch_tools_and_size(qtbot, painting):
         qtbot.keyClick(canvas, key)
         assert c.tool == tool
         assert panel.tool_buttons[tool].isChecked()
-    qtbot.keyClick(canvas, Qt.Key.Key_C)  # the same key toggles back to navigating
+    qtbot.keyClick(canvas, Qt.Key.Key_C)  # the same key again keeps the tool
+    assert c.tool == "constrained"
+    qtbot.keyClick(canvas, Qt.Key.Key_Escape)  # Esc navigates
     assert c.tool is None
     c.set_size(10)
     qtbot.keyClick(canvas, Qt.Key.Key_BracketRight)

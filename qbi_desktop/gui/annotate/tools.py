@@ -37,6 +37,16 @@ log = logging.getLogger("qbi_desktop")
 
 # "box" draws boxes: its input goes to gui/annotate/boxes_tool.py, not to the mask
 TOOLS = ("brush", "eraser", "fill", "lasso", "constrained", "box")
+#: what the left button does on the image with each tool (None: Navigate), for the status bar
+TOOL_HINTS = {
+    None: "a drag pans the image",
+    "brush": "a drag paints the label",
+    "eraser": "a drag erases",
+    "fill": "a click fills the region",
+    "lasso": "a drag encircles the area to fill",
+    "constrained": "a drag paints the pixels the rule takes",
+    "box": "a drag draws a box, a click selects one",
+}
 FRAME_MS = 16
 MAX_SEGMENT = 32.0  # px: long jumps are split so each overlay update stays small
 

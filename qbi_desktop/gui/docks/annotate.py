@@ -1,7 +1,7 @@
 """Annotate dock: paint label masks with mouse or pen; labels, overlay, files, undo, recovery.
 
 Keys (active while the canvas or this dock has focus): B brush, E eraser, F fill, L lasso,
-C constrained brush (each toggles back to navigating when pressed again), Esc navigate / cancel
+C constrained brush, W box (a key selects its tool, pressed again it stays), Esc navigate / cancel
 the lasso, [ and ] brush size, 1-9 active label, V show/hide the mask. Window-wide: Ctrl+S save,
 Ctrl+Shift+S save as, Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo. Space-drag pans while a tool is
 active; Alt+wheel changes the brush size.
@@ -293,7 +293,9 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         """Single keys, on this dock and on the canvas only (other panels use single keys too)."""
         self.shortcuts: list[QShortcut] = []
         # (key, slot, what Help > Keyboard Shortcuts says; empty: the button's "Brush (B)")
-        bindings = [(TOOL_KEYS[t], lambda t=t: self.toggle_tool(t), "") for t in TOOL_KEYS]
+        # a tool's key selects it; pressed again it stays (a second B that turned the brush off
+        # made the next stroke pan the image): Esc goes back to navigating
+        bindings = [(TOOL_KEYS[t], lambda t=t: self.set_tool(t), "") for t in TOOL_KEYS]
         bindings += [
             ("Esc", self._escape, ""),
             ("[", lambda: self.controller.grow(-1), "Brush smaller"),
@@ -407,9 +409,6 @@ class AnnotatePanel(QWidget, PlanesMixin, LabelsMixin, ProjectMixin, RecoveryMix
         self.controller.set_tool(tool)
         if tool is not None:
             self.canvas.setFocus()
-
-    def toggle_tool(self, tool: str) -> None:
-        self.set_tool(None if self.controller.tool == tool else tool)
 
     def _escape(self) -> None:
         if self.boxes.controller.cancel() or self.boxes.cancel_pending():

@@ -1,4 +1,5 @@
-"""The status bar: pixel read-out, zoom, the running task's progress, and error reports."""
+"""The status bar: the annotation tool in use, pixel read-out, zoom, the running task's
+progress, and error reports."""
 
 from __future__ import annotations
 
@@ -33,6 +34,13 @@ class StatusMixin:
         self.task_cancel.clicked.connect(self.tasks.cancel_all)
         self._task_bar_text: tuple[str, int] | None = None  # what the bar's text was made for
         self.annotator_button = AnnotatorButton(self.annotator)
+        # which tool the left button is, always (with another dock in front, nothing but the
+        # cursor said whether a drag would paint or pan)
+        self.tool_label = QLabel("")
+        self.tool_label.setToolTip("The tool of the left button on the image (Annotate panel)")
+        self._tool_shown: tuple[bool, str | None] = (False, None)
+        self.panels_installed.connect(self._follow_tool)
+        bar.addPermanentWidget(self.tool_label)
         bar.addPermanentWidget(self.annotator_button)
         bar.addPermanentWidget(self.readout)
         bar.addPermanentWidget(self.zoom_label)
@@ -43,6 +51,35 @@ class StatusMixin:
         self._readout_document = None  # the document the read-out position is a pixel of
         self._error_message: str | None = None  # the error the status bar says, while it does
         self.canvas.plane_changed.connect(self._refresh_readout)
+
+    def _follow_tool(self) -> None:
+        panel = getattr(self, "panels", {}).get("annotate")
+        controller = getattr(panel, "controller", None)
+        if controller is None or self._tool_shown[0]:
+            return
+        controller.tool_changed.connect(self._show_tool)
+        self._tool_shown = (True, controller.tool)
+        self.tool_label.setText(_tool_label(controller.tool))
+
+    def _show_tool(self, tool: str | None) -> None:
+        """The tool changed: the status bar says which it is now, and what a drag does."""
+        from qbi_desktop.gui.annotate.tools import TOOL_HINTS
+        from qbi_desktop.gui.docks.annotate import TOOL_KEYS
+
+        self.tool_label.setText(_tool_label(tool))
+        before = self._tool_shown[1]
+        self._tool_shown = (True, tool)
+        if tool == before:
+            return
+        if tool is None:
+            message = (
+                f"Navigate: {TOOL_HINTS[None]}. The {_tool_name(before)} tool is off "
+                f"({TOOL_KEYS[before]} selects it again)"
+            )
+        else:
+            message = f"{_tool_name(tool)} tool: {TOOL_HINTS[tool]} (Esc: Navigate)"
+
+        self.statusBar().showMessage(message, 8000)
 
     def _refresh_readout(self, plane) -> None:
         """The canvas shows another plane: the read-out is of that plane, or empty.
@@ -157,3 +194,16 @@ class StatusMixin:
         box.raise_()
         box.activateWindow()
         box.button(QMessageBox.StandardButton.Ok).setFocus(Qt.FocusReason.ActiveWindowFocusReason)
+
+
+def _tool_name(tool: str | None) -> str:
+    """The tool as its button in the Annotate panel names it (without the key)."""
+    from qbi_desktop.gui.docks.annotate import TOOL_TITLES
+
+    return "Navigate" if tool is None else TOOL_TITLES.get(tool, tool)
+
+
+def _tool_label(tool: str | None) -> str:
+    from qbi_desktop.gui.docks.annotate import TOOL_KEYS
+
+    return f"Tool: {_tool_name(tool)}" + (f" ({TOOL_KEYS[tool]})" if tool in TOOL_KEYS else "")
