@@ -32,7 +32,8 @@ class BrowserMenu:
             self.repair_project_dialog,
             None,
             menu,
-            "Mend a damaged catalog: a copy of its rows with the indexes rebuilt",
+            "Check the open project's catalog (or a folder's) and mend it if it is damaged: "
+            "a copy of its rows with the indexes rebuilt",
         )
         menu.addSeparator()
         self.import_action = w.add_action(
