@@ -55,12 +55,14 @@ from qbi_desktop.core.catalog import (
 )
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.docks.browser_classes import BrowserClasses
+from qbi_desktop.gui.docks.browser_columns import ColumnLayout
 from qbi_desktop.gui.docks.browser_detail import BrowserDetail
 from qbi_desktop.gui.docks.browser_edits import BrowserEdits
 from qbi_desktop.gui.docks.browser_filters import BrowserFilters
 from qbi_desktop.gui.docks.browser_io import BrowserTransfer
 from qbi_desktop.gui.docks.browser_menu import BrowserMenu
 from qbi_desktop.gui.docks.browser_model import (
+    COL_ID,
     COL_LABEL,
     COL_NAME,
     COL_TARGETS,
@@ -203,13 +205,18 @@ class BrowserPanel(
             # never narrower than its title and the sort arrow
             hh.resizeSection(col, max(width, titles.horizontalAdvance(title) + 26))
         hh.setStretchLastSection(True)
-        # labelling in a ~280 px dock (a laptop's): the picture, its label (or its suggested
-        # class, LabelDelegate) and the name come first, then the Suggested column (placed after
-        # the name by browser_suggest, for sorting and wider docks) and the ID
+        # labelling in a ~280 px dock (a laptop's): the picture, its ID, its label (or its
+        # suggested class, LabelDelegate) and the name come first, then the Suggested column
+        # (placed after the name by browser_suggest, for sorting and wider docks)
         hh.resizeSection(COL_LABEL, LABEL_WIDTH)
         self.table.setItemDelegateForColumn(COL_LABEL, LabelDelegate(self.table))
         hh.moveSection(hh.visualIndex(COL_LABEL), hh.visualIndex(COL_THUMB) + 1)
         hh.moveSection(hh.visualIndex(COL_NAME), hh.visualIndex(COL_LABEL) + 1)
+        # the ID, a short number, beside the picture: in view in a narrow dock (after the name
+        # it was reached only by scrolling); widths fitted to the content and columns hidden
+        # from the header's menu: browser_columns.py
+        hh.moveSection(hh.visualIndex(COL_ID), hh.visualIndex(COL_THUMB) + 1)
+        self.columns = ColumnLayout(self.table, window.settings)
         # a double-click on the Targets cell types a value there instead
         self.table.doubleClicked.connect(
             lambda index: index.column() == COL_TARGETS or self.open_item(index.row())

@@ -162,6 +162,7 @@ class BrowserProject:
         # never so wide that the image canvas gets less than half the window
         width = min(ROOMY_WIDTH, self.window.width() * 2 // 5, side_room(self.window, dock))
         if width > dock.width():
+            self.table.allow_name_growth()  # the names take their share of the new width
             self.window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     def close_project_asked(self) -> bool:

@@ -45,8 +45,9 @@ class LabelDelegate(QStyledItemDelegate):
 
 
 class ItemTable(QTableView):
-    #: the Name column's least width when it is fitted to a narrow dock (fit_name_column)
-    NAME_MIN = 90
+    #: the Name column's least width when it is fitted to a narrow dock (fit_name_column): about
+    #: ten characters, elided in the middle ("specim…001.tif"; the detail line has it whole)
+    NAME_MIN = 64
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -56,19 +57,35 @@ class ItemTable(QTableView):
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
         super().resizeEvent(event)
-        self.fit_name_column()
+        grow, self._grow_once = self._grow_once, False
+        self.fit_name_column(grow)
 
-    def fit_name_column(self) -> None:
+    #: the width the names need (browser_columns.py measures it; None: the user sized it)
+    name_wanted: int | None = None
+    _grow_once = False  # the next resize may widen the Name column (allow_name_growth)
+
+    def allow_name_growth(self) -> None:
+        """The app widens the dock (a project opened): the Name column may grow with it, up to
+        the width its names need, at the next resize. A user's own widening leaves it as it is:
+        the columns after it come into view."""
+        self._grow_once = True
+
+    def fit_name_column(self, grow: bool = False) -> None:
         """In a dock too narrow for the Name column, narrow it to end at the viewport's edge
         (never below NAME_MIN), so that its text is elided where it can be read; in a wide
-        dock it keeps the width it has."""
+        dock it keeps the width it has, or (``grow``) takes the width its names need."""
         header = self.horizontalHeader()
         if header.isSectionHidden(COL_NAME):
             return
         start = header.sectionViewportPosition(COL_NAME) + self.horizontalScrollBar().value()
-        room = self.viewport().width() - start
-        if start >= 0 and header.sectionSize(COL_NAME) > room:
-            header.resizeSection(COL_NAME, max(self.NAME_MIN, room))
+        if start < 0:
+            return
+        room = max(self.NAME_MIN, self.viewport().width() - start)
+        size = header.sectionSize(COL_NAME)
+        if grow and self.name_wanted is not None and size != min(room, self.name_wanted):
+            header.resizeSection(COL_NAME, min(room, self.name_wanted))
+        elif size > room:
+            header.resizeSection(COL_NAME, room)
 
     def moveCursor(self, action, modifiers):  # noqa: N802 (Qt API)
         # A row is an item: Home and End go to the first and last item, in the same column, as
