@@ -17,8 +17,8 @@ import re
 from importlib.metadata import PackageNotFoundError, metadata
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextCursor
+from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtGui import QAction, QKeySequence, QShortcut, QTextCursor, QTextOption
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -329,6 +329,52 @@ def _wrap_code(document) -> None:
         block = block.next()
 
 
+#: an invisible character that forbids a line break on either side of it (Unicode WJ)
+WORD_JOINER = "\u2060"
+# where Qt's line breaking may cut inside a token: after a hyphen ("--leave-|out"), a slash
+# ("/work/|shared") or a dash; a joiner after each keeps the token on one line
+_BREAKS_AFTER = re.compile(r"([-/\\\u2010\u2013])(?=\S)")
+
+
+def _keep_tokens_whole(document) -> None:
+    """No file name, option or key combination is broken over two lines (``--leave-out-
+    unlabelled``, ``/work/shared/data/``): a word joiner goes after each character inside a
+    token where a line may otherwise break. Breaking anywhere in a word (Qt's default, which
+    cut ``Ctrl+S|hift+Z`` in a narrow table cell) is turned off by the browser's wrap mode."""
+    block = document.begin()
+    while block.isValid():
+        text = block.text()
+        # from the end, so that the positions found stay valid while joiners go in
+        for match in reversed(list(_BREAKS_AFTER.finditer(text))):
+            cursor = QTextCursor(document)
+            cursor.setPosition(block.position() + match.end(1))
+            cursor.insertText(WORD_JOINER)
+        block = block.next()
+
+
+def _without_joiners(text: str) -> str:
+    return text.replace(WORD_JOINER, "")
+
+
+class GuideBrowser(QTextBrowser):
+    """The guide's text: lines break between words only, never inside one (a token longer than
+    the line makes the text scroll sideways); the joiners that keep tokens whole are not part
+    of what is copied or read back."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
+        self.setWordWrapMode(QTextOption.WrapMode.WordWrap)
+
+    def toPlainText(self) -> str:  # noqa: N802 (Qt's name)
+        return _without_joiners(super().toPlainText())
+
+    def createMimeDataFromSelection(self) -> QMimeData:  # noqa: N802 (Qt's name)
+        data = QMimeData()
+        data.setText(_without_joiners(self.textCursor().selection().toPlainText()))
+        return data
+
+
 class ReadmeDialog(QDialog):
     """Help > QBI Desktop Help: the user's guide (:func:`guide_markdown`) with its contents
     beside it; a click on a title goes to that section."""
@@ -336,14 +382,14 @@ class ReadmeDialog(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("QBI Desktop Help")
-        self.browser = QTextBrowser()
+        self.browser = GuideBrowser()
         self.browser.setOpenExternalLinks(True)
-        self.browser.setLineWrapMode(QTextBrowser.LineWrapMode.WidgetWidth)
         shortcuts = ""
         if parent is not None and hasattr(parent, "menuBar") and hasattr(parent, "canvas"):
             shortcuts = shortcut_markdown(parent)
         self.browser.setMarkdown(guide_markdown(readme_text(), shortcuts))
         _wrap_code(self.browser.document())
+        _keep_tokens_whole(self.browser.document())
         self.contents = QListWidget()
         self.contents.setToolTip("Contents: click a title to go to its section")
         self._headings: list[int] = []  # block numbers of the sections' titles
