@@ -45,6 +45,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="nexus: the image dataset inside the file, e.g. /entry/data/data "
         "(default: the NXdata signal)",
     )
+    p.add_argument(
+        "--update-originals",
+        action="store_true",
+        help="files that are copies (same pixels) of items already in the project, e.g. an "
+        "export edited in another tool, put their labels, boxes, masks and targets onto "
+        "those items instead of being added as new items",
+    )
+    p.add_argument(
+        "--edited-table",
+        action="store_true",
+        help="datapackage: import an items.csv edited since the export (its checksum no "
+        "longer matches), read as it is with a note; one cut short is still refused",
+    )
     p.add_argument("sources", nargs="+", metavar="SOURCE")
     p.set_defaults(func=run_import)
 
@@ -151,6 +164,10 @@ def run_import(args: argparse.Namespace) -> int:
                 before = None
             _tell_swept(project.swept)
             options = {"annotator": args.annotator}
+            if args.update_originals:
+                options["update_originals"] = True
+            if args.edited_table:
+                options["edited_table"] = True
             if args.images:
                 options["images_dir"] = args.images
             for name in ("encoding", "separator", "decimal", "dataset"):

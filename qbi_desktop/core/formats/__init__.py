@@ -10,6 +10,11 @@ of a numbered file series or an HDF5/NeXus dataset, see :mod:`.series_import`) a
 Every export takes ``filters`` (see catalog.queries.Filters) and ``datapackage=True`` to add a
 checksummed ``datapackage.json``.
 
+Every import notices files that are copies (same content hash) of items the project already
+has, as an export edited in another tool and imported back gives: the report counts and names
+them; ``update_originals=True`` puts their annotations onto those items instead of adding
+copies, undoably (see :mod:`.returning`).
+
 A source whose name ends in an archive suffix (.zip, .tar, .tar.gz, .tgz, .tar.bz2, .tbz2,
 .tar.xz, .txz; see :mod:`qbi_desktop.core.archives`) is first extracted safely into
 ``<project>/sources/<archive stem>/`` and the importer then runs on that folder (on its single
@@ -44,6 +49,7 @@ from qbi_desktop.core.formats import (
     labelme,
     masks,
     npz_export,
+    returning,
     series_import,
     sheet,
     yolo,
@@ -90,7 +96,22 @@ def import_job(
     paths = [Path(s) for s in sources]
     if any(is_archive(p) for p in paths):
         return _noting_new_classes(project, _import_archives(project, kind, paths, options))
-    return _noting_new_classes(project, IMPORTERS[kind](project, paths, **options))
+    return _noting_new_classes(project, _importing(project, kind, paths, options))
+
+
+def _importing(
+    project: Project, kind: str, paths: list[Path], options: dict[str, Any]
+) -> Job[ImportReport]:
+    """The kind's import job, watched for files that are copies of items already in the
+    project (an export coming back from another tool): see :mod:`.returning`; with
+    ``update_originals=True`` their annotations go onto those items instead."""
+    options = dict(options)
+    update = bool(options.pop("update_originals", False))
+    folders = [p if p.is_dir() else p.parent for p in paths]
+    if options.get("images_dir"):
+        folders.append(Path(options["images_dir"]))
+    job = IMPORTERS[kind](project, paths, **options)
+    return returning.noticing(project, kind, job, update, options.get("annotator"), folders)
 
 
 def _noting_new_classes(project: Project, job: Job[ImportReport]) -> Job[ImportReport]:
@@ -133,7 +154,7 @@ def _import_archives(
         if extracted and len(extracted) == len(paths):
             # Files an archive's annotations name must be inside what was extracted from it.
             options = {**options, "within": _common_folder([d.folder for d in extracted])}
-        report = yield from IMPORTERS[kind](project, resolved, **options)
+        report = yield from _importing(project, kind, resolved, options)
     except BaseException:
         for done in extracted:
             remove_extracted(done)

@@ -16,13 +16,10 @@ The descriptor is written by :mod:`qbi_desktop.core.formats.datapackage`.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
-import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,167 +46,28 @@ from qbi_desktop.core.formats.datapackage_cells import (
     json_cell,
     target_columns,
 )
+from qbi_desktop.core.formats.datapackage_files import (
+    CHANGED,
+    ITEMS_TABLE,
+    changed_table,
+    check_edited_table,
+    find_descriptor,
+    package_files,
+    read_descriptor,
+    verify_file,
+)
 from qbi_desktop.core.formats.datapackage_opinions import read_opinions, write_opinions
 from qbi_desktop.core.formats.datapackage_project import apply_section, read_section
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, mask_ignore
 from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.jsonfile import read_json
-from qbi_desktop.core.safefile import check_regular, not_regular, read_text, resolve_inside
+from qbi_desktop.core.safefile import read_text
 
 #: Metadata that says what mask values mean: merged with the project's, never filled in.
 MASK_MEANING = ("mask_classes", "mask_instances", "mask_ignore")
-#: The table an export writes, one row per item.
-ITEMS_TABLE = "items.csv"
-#: Checksum algorithms the spec allows in ``hash`` (``algo:hex``; bare hex means MD5).
-HASH_ALGORITHMS = ("md5", "sha1", "sha256", "sha512")
 #: Project metadata fields a package's descriptor gives back (see :func:`descriptor_metadata`).
 _EXTRA_FIELDS = ("instrument", "modality", "pixel_size", "pixel_unit", "acquisition_dates")
-
-
-@dataclass(frozen=True)
-class PackageFile:
-    """A file resource of a package: where it is and what datapackage.json says about it."""
-
-    rel: str
-    path: Path
-    size: int | None
-    algorithm: str | None  # None: datapackage.json gives no checksum (hash is optional)
-    digest: str | None
-
-
-def find_descriptor(source: str | Path) -> Path:
-    """``datapackage.json`` of ``source`` (the file itself, the package folder, or a folder
-    holding exactly one package folder, as an extracted archive often does)."""
-    source = Path(source)
-    if source.exists() and not source.is_dir():
-        check_regular(source, "the package descriptor")  # a FIFO or device: refused at once
-        if source.name != "datapackage.json" and source.suffix.lower() != ".json":
-            raise UserFacingError(f"{source}: not a datapackage.json")
-        return source
-    if not source.is_dir():
-        raise UserFacingError(f"{source}: no such file or folder")
-    if (source / "datapackage.json").is_file():
-        return source / "datapackage.json"
-    below = sorted(
-        p / "datapackage.json"
-        for p in source.iterdir()
-        if p.is_dir() and (p / "datapackage.json").is_file()
-    )
-    if len(below) == 1:
-        return below[0]
-    if below:
-        raise UserFacingError(
-            f"{source}: holds {len(below)} data packages "
-            f"({', '.join(p.parent.name for p in below)}); import one at a time"
-        )
-    raise UserFacingError(f"{source}: no datapackage.json in this folder")
-
-
-def read_descriptor(path: str | Path) -> dict[str, Any]:
-    """The descriptor parsed as JSON (never anything else), with a list of resources."""
-    path = Path(path)
-    descriptor = read_json(path, "the package descriptor")
-    if not isinstance(descriptor, dict):
-        raise UserFacingError(f"{path}: a Data Package descriptor must be a JSON object")
-    resources = descriptor.get("resources")
-    if not isinstance(resources, list) or not resources:
-        raise UserFacingError(f"{path}: no 'resources' listed: there is nothing to import")
-    return descriptor
-
-
-def _declared_hash(value: Any) -> tuple[str, str] | None:
-    """(algorithm, hex digest) of a resource's ``hash``, or None when it is not one we know."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    algorithm, _, digest = value.strip().rpartition(":")
-    algorithm = algorithm.lower() or "md5"
-    digest = digest.lower()
-    if algorithm not in HASH_ALGORITHMS or not re.fullmatch(r"[0-9a-f]+", digest):
-        return None
-    return algorithm, digest
-
-
-def _safe_rel(path: str) -> str | None:
-    """The resource path as a relative POSIX path inside the package, or None if it is not."""
-    if not path or "\\" in path or "\x00" in path or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", path):
-        return None  # URLs, drive letters, Windows separators
-    parts = path.split("/")
-    if path.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        return None
-    return path
-
-
-def package_files(
-    descriptor: dict[str, Any], root: Path, problems: list[Problem]
-) -> dict[str, PackageFile]:
-    """Every file resource by relative path; what cannot be one is a Problem."""
-    where = str(root / "datapackage.json")
-    files: dict[str, PackageFile] = {}
-    for n, resource in enumerate(descriptor["resources"]):
-        if not isinstance(resource, dict):
-            problems.append(Problem(where, f"resource {n + 1} is not a JSON object"))
-            continue
-        paths = resource.get("path")
-        if paths is None:
-            continue  # inline data: no file to check
-        name = resource.get("name", f"resource {n + 1}")
-        for raw in paths if isinstance(paths, list) else [paths]:
-            rel = _safe_rel(raw) if isinstance(raw, str) else None
-            if rel is None:
-                problems.append(
-                    Problem(where, f"{name}: path {raw!r} is not a relative path in the package")
-                )
-                continue
-            # the name stays inside; a symbolic link on the way must too (the shared rule of
-            # every importer: a package must not make the project reference a host file)
-            inside = resolve_inside(root, rel, root)
-            if isinstance(inside, str):
-                problems.append(Problem(where, f"{name}: {inside}"))
-                continue
-            declared = _declared_hash(resource.get("hash"))
-            if resource.get("hash") in (None, ""):
-                declared = (None, None)  # optional in the spec: checked for size only
-            elif declared is None:
-                problems.append(
-                    Problem(
-                        str(root / rel),
-                        f"hash {resource.get('hash')!r} in datapackage.json is not a "
-                        f"checksum we can verify ({', '.join(HASH_ALGORITHMS)})",
-                    )
-                )
-                continue
-            size = resource.get("bytes")
-            if size is not None and (not isinstance(size, int) or isinstance(size, bool)):
-                problems.append(Problem(str(root / rel), f"'bytes' is not a number: {size!r}"))
-                continue
-            files[rel] = PackageFile(rel, root / rel, size, *declared)
-    return files
-
-
-def verify_file(entry: PackageFile) -> str | None:
-    """Why the file does not match what datapackage.json says about it, or None if it does."""
-    try:
-        reason = not_regular(entry.path)  # a FIFO would block the checksum for ever
-        if reason == "file not found":
-            return "file listed in datapackage.json is missing"
-        if reason is not None:
-            return f"listed in datapackage.json but {reason}"
-        size = entry.path.stat().st_size
-        if entry.size is not None and size != entry.size:
-            return f"file has {size} bytes, datapackage.json says {entry.size}: it was changed"
-        if entry.algorithm is None:
-            return None  # nothing to compare with (the import report says so)
-        digest = hashlib.new(entry.algorithm)
-        with open(entry.path, "rb") as stream:
-            while block := stream.read(1 << 20):
-                digest.update(block)
-    except OSError as exc:
-        return f"cannot read ({exc.strerror})"
-    if digest.hexdigest() != entry.digest:
-        return f"{entry.algorithm} checksum differs from datapackage.json: the file was changed"
-    return None
 
 
 def descriptor_metadata(descriptor: dict[str, Any]) -> dict[str, Any]:
@@ -277,12 +135,19 @@ def _read_table(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def import_job(
-    project: Project, sources: Sequence[str | Path], *, annotator: str | None = None, **_: Any
+    project: Project,
+    sources: Sequence[str | Path],
+    *,
+    annotator: str | None = None,
+    edited_table: bool = False,
+    **_: Any,
 ) -> Job[ImportReport]:
     """Import a Data Package a ``datapackage`` export wrote (its folder or datapackage.json).
 
     ``annotator`` is used for items whose row names none. Items whose image is already in the
-    project (the same package imported again) are left as they are.
+    project (the same package imported again) are left as they are. ``edited_table`` accepts
+    an items.csv changed since the export (read as it is, with a note; one cut short is still
+    refused, see :mod:`.datapackage_files`).
     """
     if len(sources) != 1:
         raise UserFacingError(
@@ -311,8 +176,12 @@ def import_job(
     files = package_files(descriptor, root, problems)
 
     # 1. Every listed file is there and unchanged, before anything of it is used.
+    edited = None  # why items.csv is not the exported one, when accepted as edited
     for n, entry in enumerate(files.values()):
         reason = verify_file(entry)
+        if reason and entry.rel == ITEMS_TABLE and reason.endswith(CHANGED):
+            edited = reason if edited_table else None
+            reason = None if edited_table else changed_table(reason)
         if reason:
             problems.append(Problem(str(entry.path), reason))
         if n % 50 == 0:
@@ -340,6 +209,13 @@ def import_job(
     header, rows = _read_table(table.path)
     if "path" not in header:
         raise UserFacingError(f"{table.path}: no 'path' column (the image of each item)")
+    if edited:
+        report.warnings += check_edited_table(table.path, header, rows, descriptor)
+        report.warnings.append(
+            f"{ITEMS_TABLE} was edited since the export ({edited.removesuffix(CHANGED)}changed): "
+            "read as it is, not verified against a checksum (its rows were checked to be "
+            "whole); the other files of the package were verified"
+        )
     col = {name: i for i, name in enumerate(header)}
     target_cols = target_columns(header, table.path)
 

@@ -76,7 +76,9 @@ def import_series_job(
         items: list[NewItem] = []
         taken: set[str] = set()  # a frame named by two sources (a folder and its pattern)
         done = skipped = 0
+        new: list[int] = []  # frames each plan adds
         for series in plans:
+            new.append(len(items))
             stem = series_stem(series.prefix, Path(series.folder).name)
             pattern = str(series.folder / series.pattern)
             for number, path in zip(series.numbers, series.paths, strict=True):
@@ -103,6 +105,11 @@ def import_series_job(
                 if done % 50 == 0:
                     yield Progress(done, total, f"reading frames: {done} of {total}")
         reject_if(report.source, problems)
+        new = [b - a for a, b in zip(new, [*new[1:], len(items)], strict=True)]
+        report.warnings += [
+            _brought(source, series, count)
+            for source, series, count in zip(sources, plans, new, strict=True)
+        ]
         if skipped:
             report.warnings.append(f"{skipped} frame(s) already in the project: left as they are")
         yield Progress(total, total, "writing catalog")
@@ -112,6 +119,25 @@ def import_series_job(
         return report
     finally:
         db.close()
+
+
+def _brought(source: str | Path, series: Any, new: int) -> str:
+    """Which series a source brought in: a frame, a folder or a pattern stands for the whole
+    series (pattern, frame count, first and last file), so files nobody named are said."""
+    path = Path(source)
+    if path.is_dir():
+        given = f"folder {path}: its largest series"
+    elif path.is_file():
+        given = f"{path.name}: one frame of the series"
+    else:
+        given = f"{source}: the series"
+    paths = series.paths
+    count = len(paths)
+    span = paths[0].name if count == 1 else f"{paths[0].name} to {paths[-1].name}"
+    text = f"{given} {series.pattern} in {series.folder}: {count} frame(s) ({span}), {new} new"
+    if path.is_file() and count > 1:
+        text += f": the {count - 1} other frame(s), not named, came with it"
+    return text
 
 
 def import_nexus_job(
