@@ -429,7 +429,7 @@ def test_balance_warnings_are_not_repeated_for_a_project_without_splits(tmp_path
     values, counts = np.unique(labels, return_counts=True)
     rare = {str(label) for label, n in zip(values, counts, strict=True) if n < 40}
     assert rare
-    warned = [w["class"] for w in report["warnings"] if "class" in w]
+    warned = [w["class"] for w in report["warnings"] if w.get("class") is not None]
     assert sorted(warned) == sorted(rare)  # each rare class said once, not per split and "all"
 
 

@@ -88,7 +88,47 @@ def balance_report(
                 "message": f"{n_unlabelled} item(s) have no class label",
             }
         )
+    warnings += _duplicate_warnings(db)
     return {"classes": classes, "counts": counts, "imbalance": ratios, "warnings": warnings}
+
+
+def _duplicate_warnings(db: Any) -> list[dict[str, Any]]:
+    """Items with the same pixels as another item (an export imported back, a file copied), and
+    those whose copies sit in two splits (a test score measured on training images). Read from
+    the kept ``is_dup`` flags: the cost follows the duplicates, not the project."""
+    from qbi_desktop.core.catalog.duplicate_flags import has_flags
+
+    if not has_flags(db):
+        return []
+    dups = int(db.execute("SELECT COUNT(*) FROM items WHERE is_dup = 1").fetchone()[0])
+    if not dups:
+        return []
+    out = [
+        {
+            "split": "all",
+            "class": None,
+            "count": dups,
+            "message": f"{dups} item(s) have the same pixels as another item (the Browser's "
+            "Duplicates filter lists them)",
+        }
+    ]
+    leaking = int(
+        db.execute(
+            "SELECT COUNT(*) FROM (SELECT hash FROM items WHERE is_dup = 1 GROUP BY hash "
+            "HAVING COUNT(DISTINCT COALESCE(split, '')) > 1)"
+        ).fetchone()[0]
+    )
+    if leaking:
+        out.append(
+            {
+                "split": "all",
+                "class": None,
+                "count": leaking,
+                "message": f"{leaking} image(s) occur in more than one split: a score on test "
+                "or val would be measured partly on training images",
+            }
+        )
+    return out
 
 
 def target_histograms(
@@ -167,18 +207,7 @@ def summary(
     report["targets"] = target_histograms(db, bins, by_split=True, filters=filters)
     report["duplicates"] = dups
     report["n_items"] = int(db.execute("SELECT COUNT(*) FROM items").fetchone()[0])
-    leaks = [d for d in dups if d["across_splits"]]
-    if leaks:
-        report["warnings"].append(
-            {
-                "split": "all",
-                "class": None,
-                "count": len(leaks),
-                "message": f"{len(leaks)} identical image(s) appear in more than one split "
-                "(train/test leakage)",
-            }
-        )
-    return report
+    return report  # (the duplicates' warnings come with the balance report)
 
 
 def project_info(root: str | Path, min_count: int = 10) -> dict[str, Any]:
