@@ -11,10 +11,16 @@ group's class, and the run's description says so. Datasets without copies split 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from qbi_desktop.core.baselines.small_data import (
+    keep_single_in_train,
+    split_units,
+    too_few_for_folds,
+)
 from qbi_desktop.core.errors import UserFacingError
 
 
@@ -64,49 +70,28 @@ def group_random_split(
     test_fraction: float,
     seed: int,
     notes: list[str],
-) -> tuple[np.ndarray, np.ndarray, bool]:
+    class_names: Sequence[str] = (),
+    *,
+    adjust: bool = False,
+) -> tuple[np.ndarray, np.ndarray, bool, float]:
     """Train and test dataset indices: whole groups go to one side; stratified by the groups'
-    classes when ``y`` is given and every class has two groups. Returns (train, test,
-    stratified)."""
-    from sklearn.model_selection import train_test_split
-
+    classes when ``y`` is given (a class with a single original is kept in training). Returns
+    (train, test, stratified, the Test fraction used; see ``small_data.split_units``)."""
     unit_of, _ = _units(pool, groups)
     n_units = int(unit_of.max()) + 1 if unit_of.size else 0
     if n_units < 2:
         raise UserFacingError(
             f"cannot split these {pool.size} items: they are one original and its augmented "
             "copies, which stay on one side of the split (testing on a copy of a training image "
-            "says nothing about new images); this needs items from other originals"
+            "says nothing about new images); label items from other originals"
         )
-    units = np.arange(n_units)
-    kept: np.ndarray = units[:0]
-    strat = None
-    if y is not None:
-        labels = _unit_labels(y[pool], unit_of, n_units)
-        counts = np.bincount(labels)
-        single = counts[labels] == 1
-        if single.any() and (~single).sum() >= 2:
-            # a class with one original can be learned or tested, not both: learned
-            kept, units, labels = units[single], units[~single], labels[~single]
-            notes.append(
-                f"{int(single.sum())} class(es) have a single original: kept in train (they "
-                "cannot be tested)"
-            )
-        counts = np.bincount(labels)
-        if counts[counts > 0].min() >= 2:
-            strat = labels
-        else:
-            notes.append("a class has a single original: the random split is not stratified")
-    try:
-        train_units, test_units = train_test_split(
-            units, test_size=test_fraction, random_state=seed, stratify=strat
-        )
-    except ValueError as exc:
-        raise UserFacingError(f"cannot split {units.size} groups of items: {exc}") from exc
-    train_units = np.concatenate([train_units, kept])
+    labels = _unit_labels(y[pool], unit_of, n_units) if y is not None else None
+    train_units, test_units, stratified, used = split_units(
+        n_units, labels, class_names, test_fraction, seed, notes, adjust=adjust, noun="original"
+    )
     train = np.sort(pool[np.isin(unit_of, train_units)])
     test = np.sort(pool[np.isin(unit_of, test_units)])
-    return train, test, strat is not None
+    return train, test, stratified, used
 
 
 def group_kfold(
@@ -116,21 +101,34 @@ def group_kfold(
     folds: int,
     seed: int,
     notes: list[str],
+    class_names: Sequence[str] = (),
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """k folds of dataset indices (train, test) in which no group spans both sides; stratified
-    (``StratifiedGroupKFold``) when ``y`` is given and each class has ``folds`` groups."""
+    (``StratifiedGroupKFold``) when ``y`` is given and each class has ``folds`` groups. A class
+    with a single original is in training in every fold (it cannot be tested)."""
     from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
     unit_of, _ = _units(pool, groups)
     n_units = int(unit_of.max()) + 1 if unit_of.size else 0
+    kept = pool[:0]
+    labels = None
+    if y is not None and n_units:
+        labels = _unit_labels(y[pool], unit_of, n_units)
+        single = keep_single_in_train(labels, class_names, notes, "original")
+        kept = pool[single[unit_of]]
+        pool, unit_of, labels = pool[~single[unit_of]], unit_of[~single[unit_of]], labels[~single]
+        n_units = labels.size
     if n_units < folds:
         raise UserFacingError(
-            f"folds: {folds}-fold cross-validation needs at least {folds} originals, there are "
-            f"{n_units} ({pool.size} items: augmented copies count with their original)"
+            too_few_for_folds(
+                folds,
+                n_units,
+                "original",
+                f" ({pool.size} items: augmented copies count with their original)",
+            )
         )
     strat = False
-    if y is not None:
-        labels = _unit_labels(y[pool], unit_of, n_units)
+    if labels is not None:
         strat = bool(np.bincount(labels).max() >= folds)
         if not strat:
             notes.append("too few originals per class to stratify the folds; plain group k-fold")
@@ -142,7 +140,7 @@ def group_kfold(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "least populated class has only n members"
         pairs = list(splitter.split(pool, y[pool] if strat else None, unit_of))
-    return [(pool[a], pool[b]) for a, b in pairs]
+    return [(np.sort(np.concatenate([pool[a], kept])), pool[b]) for a, b in pairs]
 
 
 def leaks_across_splits(groups: np.ndarray | None, train: np.ndarray, test: np.ndarray) -> str:

@@ -29,6 +29,12 @@ from qbi_desktop.core.baselines.grouping import (
     item_groups,
     leaks_across_splits,
 )
+from qbi_desktop.core.baselines.small_data import (
+    UNSEEN_HINT,
+    keep_single_in_train,
+    split_units,
+    too_few_for_folds,
+)
 from qbi_desktop.core.baselines.targets import (
     _class_targets,
     _dataset_for_task,
@@ -217,11 +223,17 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
         )
         if not config.drop_unlabeled or not labelled[train_pool].any():
             first = _item_names(dataset, unlabeled[:5])
-            fix = (
-                "give every item a value, or choose to leave items without one out"
-                if task == "regression"
-                else "label them, or choose to leave unlabeled items out"
-            )
+            if config.drop_unlabeled:  # already chosen: none is labelled where it must be
+                fix = {
+                    "regression": "give items a value (at least 2)",
+                    "segmentation": "paint masks on items (at least 2)",
+                }.get(task, "label items (at least 2 of each of 2 classes)")
+            else:
+                fix = (
+                    "give every item a value, or choose to leave items without one out"
+                    if task == "regression"
+                    else "label them, or choose to leave unlabeled items out"
+                )
             where = _labelled_per_split(dataset, labelled, train_pool, used, task)
             if where and labelled.any():
                 fix = (
@@ -350,24 +362,33 @@ def _folds(
     # holds the GIL for ~80 ms, a visible stall of the GUI thread while a run starts; a run on
     # the dataset's own splits (MNIST) needs none of it.
     classification = plan.task == "classification"
+    if classification:
+        _check_two_classes(
+            plan, np.concatenate([train_pool, test_pool]) if test_pool is not None else train_pool
+        )
     if how == "kfold":
         from sklearn.model_selection import KFold, StratifiedKFold
 
         pool = train_pool[: config.train_size] if config.train_size else train_pool
-        if pool.size < config.folds:
-            raise UserFacingError(
-                f"folds: {config.folds}-fold cross-validation needs at least {config.folds} "
-                f"items, there are {pool.size}"
-            )
         groups = plan.groups
         if groups is not None and np.unique(groups[pool]).size < pool.size:
             y = plan.y if classification else None
-            pairs = group_kfold(pool, groups, y, config.folds, config.seed, plan.warnings)
+            pairs = group_kfold(
+                pool, groups, y, config.folds, config.seed, plan.warnings, plan.class_names
+            )
             folds = [_Fold(a, b, _score_sample(config, a)) for a, b in pairs]
             return folds, (
                 f"{config.folds}-fold cross-validation {describe_groups(pool, groups)} "
                 f"(seed {config.seed})"
             )
+        kept = pool[:0]
+        if classification and pool.size:
+            # a class with one item can be learned or tested, not both: learned in every fold
+            single = keep_single_in_train(plan.y[pool], plan.class_names, plan.warnings)
+            kept, pool = pool[single], pool[~single]
+        if pool.size < config.folds:
+            extra = f" besides the {kept.size} kept in training" if kept.size else ""
+            raise UserFacingError(too_few_for_folds(config.folds, pool.size, extra=extra))
         strat = classification and np.bincount(plan.y[pool]).max() >= config.folds
         if classification and not strat:
             plan.warnings.append("too few items per class to stratify the folds; plain k-fold")
@@ -377,48 +398,49 @@ def _folds(
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "least populated class has only n members"
             pairs = list(splitter.split(pool, plan.y[pool] if strat else None))
-        folds = [_Fold(pool[a], pool[b], _score_sample(config, pool[a])) for a, b in pairs]
+        folds = []
+        for a, b in pairs:
+            train = np.sort(np.concatenate([pool[a], kept]))
+            folds.append(_Fold(train, pool[b], _score_sample(config, train)))
         return folds, f"{config.folds}-fold cross-validation (seed {config.seed})"
 
     if test_pool is None:
-        from sklearn.model_selection import train_test_split
-
-        # A random split of everything, stratified by class where possible.
+        # A random split of everything, stratified by class where possible; on Split: Auto a
+        # Test fraction too small (large) for the classes is moved to one that works.
         pool = train_pool
-        strat = None
         groups = plan.groups
         grouped = groups is not None and np.unique(groups[pool]).size < pool.size
+        adjust = config.split == "auto"
         if grouped:
             assert groups is not None
-            train, test, stratified = group_random_split(
+            train, test, stratified, used = group_random_split(
                 pool,
                 groups,
                 plan.y if classification else None,
                 config.test_fraction,
                 config.seed,
                 plan.warnings,
+                plan.class_names,
+                adjust=adjust,
             )
-        elif classification:
-            counts = np.bincount(plan.y[pool][plan.y[pool] >= 0])
-            if counts.size and counts[counts > 0].min() >= 2:
-                strat = plan.y[pool]
-            else:
-                plan.warnings.append(
-                    "a class has a single item: the random split is not stratified"
-                )
-        if not grouped:
-            try:
-                train, test = train_test_split(
-                    pool, test_size=config.test_fraction, random_state=config.seed, stratify=strat
-                )
-            except ValueError as exc:
-                raise UserFacingError(f"cannot split {pool.size} items: {exc}") from exc
-            train, test = np.sort(train), np.sort(test)
-            stratified = strat is not None
+        else:
+            labels = plan.y[pool] if classification else None
+            a, b, stratified, used = split_units(
+                pool.size,
+                labels,
+                plan.class_names,
+                config.test_fraction,
+                config.seed,
+                plan.warnings,
+                adjust=adjust,
+            )
+            train, test = pool[a], pool[b]
+        if used != config.test_fraction:  # the result records the fraction that ran
+            plan.config = config = dataclasses.replace(config, test_fraction=used)
         how = (
             f"{'stratified ' if stratified else ''}random split"
             f"{' ' + describe_groups(pool, groups) if grouped else ''}, "
-            f"{config.test_fraction:.0%} test (seed {config.seed})"
+            f"{used:.0%} test (seed {config.seed})"
         )
     else:
         train, test = train_pool, test_pool
@@ -457,13 +479,25 @@ def _score_sample(config: BaselineConfig, train: np.ndarray) -> np.ndarray:
     return np.sort(rng.choice(train, limit, replace=False))
 
 
+def _check_two_classes(plan: _Plan, used: np.ndarray) -> None:
+    """A classifier needs two classes among the items a run uses: say which one there is."""
+    assert plan.y is not None
+    present = np.unique(plan.y[used][plan.y[used] >= 0])
+    if present.size == 1:
+        only = plan.class_names[int(present[0])]
+        raise UserFacingError(
+            f"all {used.size} labelled items used are of a single class ({only!r}): a "
+            "classifier needs at least two classes; label items of another class"
+        )
+
+
 def _check_fold(config: BaselineConfig, plan: _Plan, fold: _Fold, dataset: Any) -> None:
     if fold.train.size == 0:
-        raise UserFacingError("the training set is empty")
+        raise UserFacingError("the training set is empty; label more items")
     if config.model == "knn" and config.k > fold.train.size:
         raise UserFacingError(
             f"k: {config.k} neighbours requested but the training set has only "
-            f"{fold.train.size} items"
+            f"{fold.train.size} items: lower k to {fold.train.size} or fewer, or label more items"
         )
     if plan.task != "classification":
         return
@@ -472,7 +506,8 @@ def _check_fold(config: BaselineConfig, plan: _Plan, fold: _Fold, dataset: Any) 
         only = plan.class_names[int(train_classes[0])] if train_classes.size else "none"
         raise UserFacingError(
             f"{_name(dataset)}: the training set has a single class ({only!r}); a classifier "
-            "needs at least two"
+            "needs at least two: label more items of the other classes, or put some of them "
+            "in the train split"
         )
     unseen = np.setdiff1d(np.unique(plan.y[fold.test]), train_classes)
     if unseen.size:
@@ -484,8 +519,8 @@ def _check_fold(config: BaselineConfig, plan: _Plan, fold: _Fold, dataset: Any) 
         )
         if config.unseen_classes == "error":
             raise UserFacingError(
-                f"{_name(dataset)}: {message}. Choose a split that puts them in training, or "
-                "allow unseen classes to score them as errors"
+                f"{_name(dataset)}: {message}. Put some of their items in the train split "
+                f"(Dataset > Split), or choose Split: Random or k-fold{UNSEEN_HINT}"
             )
         if message not in plan.warnings:
             plan.warnings.append(message + " (they count as errors)")

@@ -49,6 +49,7 @@ from PySide6.QtWidgets import (
 )
 
 from qbi_desktop.core.baselines import RESIZE_HINT
+from qbi_desktop.core.baselines.small_data import UNSEEN_HINT
 from qbi_desktop.core.baselines.worker_jobs import run_on_source
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.job_process import ProcessWorker
@@ -551,9 +552,10 @@ class BaselinesPanel(FinishMixin, GalleryMixin, QWidget):
 
 def in_form_terms(message: str | None) -> str | None:
     """A run's error as the form's user reads it: the core's hint at ``resize_to`` and
-    ``--resize`` becomes the form's Resize to control."""
+    ``--resize`` becomes the form's Resize to control; the command line's option to score
+    unseen classes (the form has none) is left out."""
     if not message:
         return message
     return message.replace(
         RESIZE_HINT, f"({RESIZE_CONTROL} in this form: auto, or a height × width)"
-    )
+    ).replace(UNSEEN_HINT, "")
