@@ -343,10 +343,12 @@ class PerClassBars(QWidget):
             item.getAxis(name).setPen(pg.mkPen(90, 96, 104))
             item.getAxis(name).setTextPen(pg.mkPen(33, 37, 41))
         item.getAxis("left").setTicks([[(v, f"{v:.1f}") for v in np.arange(0, 1.01, 0.2)], []])
-        self.legend = item.addLegend(
-            offset=(-4, 4), labelTextColor=(33, 37, 41), brush=(255, 255, 255, 200)
-        )
+        item.getAxis("left").setStyle(hideOverlappingLabels=False)  # "1.0" at the very top
+        # The legend has a row of its own under the class names: inside the plot it lay over
+        # the bars' tops on a laptop's ~250 px tall chart (a bar at 1.0 read as 0.9).
+        self.legend = pg.LegendItem(offset=None, labelTextColor=(33, 37, 41))
         self.legend.setColumnCount(3)
+        item.layout.addItem(self.legend, 4, 1, alignment=Qt.AlignmentFlag.AlignHCenter)
         # The bars and the legend are made once, here, and updated in place by set_rows: making
         # them (3 bars and a legend) took ~30 ms of the GUI thread when a result arrived.
         self.bars: dict[str, pg.BarGraphItem] = {}
@@ -379,7 +381,7 @@ class PerClassBars(QWidget):
             [[(i, str(r["class"])) for i, r in enumerate(rows)][::step], []]
         )
         item.setXRange(-0.6, max(n - 0.4, 0.6), padding=0)
-        item.setYRange(0, 1.22, padding=0)  # room above 1.0 for the legend
+        item.setYRange(0, 1.05, padding=0)  # a bar at 1.0 shows its top
         settle_axes(item)
         tip = "\n".join(
             f"{r['class']}: precision {r['precision']:.3f}, recall {r['recall']:.3f}, "
@@ -451,7 +453,11 @@ class Gallery(QWidget):
         self.list.setIconSize(QSize(THUMB, THUMB))
         # as narrow as a caption ("true 4" / "pred 9"): three thumbnails side by side in the
         # ~260 px beside a laptop's confusion matrix (two, and a row and a half, before)
-        self.list.setGridSize(QSize(THUMB + 6, THUMB + 34))
+        # and tall enough for both caption lines in the user's font; the list is never shorter
+        # than one row of them (a laptop's splitter gave it ~90 px and cut the second line)
+        line = self.list.fontMetrics().lineSpacing()
+        self.list.setGridSize(QSize(THUMB + 6, THUMB + 2 * line + 10))
+        self.list.setMinimumHeight(self.list.gridSize().height() + 2 * self.list.frameWidth() + 2)
         self.list.setResizeMode(QListView.ResizeMode.Adjust)
         self.list.setMovement(QListView.Movement.Static)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)

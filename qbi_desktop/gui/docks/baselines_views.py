@@ -167,6 +167,7 @@ class ResultView(QWidget):
         # the cell's images get the larger share: they are what a click on the matrix is for
         right.setStretchFactor(0, 2)
         right.setStretchFactor(1, 3)
+        right.setChildrenCollapsible(False)  # neither the chart nor a row of images vanishes
         self.class_page = QSplitter(Qt.Orientation.Horizontal)
         self.class_page.addWidget(self.heatmap)
         self.class_page.addWidget(right)

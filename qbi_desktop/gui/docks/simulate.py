@@ -7,8 +7,9 @@ noise, blur, gamma-spot rate and size, image size. "Preview" simulates one image
 "Generate into project" adds N items with their ground-truth masks, targets and provenance to
 the project open in the Dataset Browser (one transaction per item: a cancel keeps the finished
 ones, each complete); with no project open, "Generate to folder" writes a simulated set.
-The knobs sit on three tabs (Phantom / Physics / Output) so that in a docked panel the preview
-image keeps at least 45 % of the height.
+The knobs sit on three tabs (Phantom / Physics / Output), one knob a row, so that a laptop's
+docked panel shows a whole tab without scrolling and the preview image keeps the rest (at least
+35 % of the height).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -52,7 +52,7 @@ from qbi_desktop.gui.elided_label import ElidedLabel
 from qbi_desktop.gui.progress_bar import ProgressBar
 
 GEOMETRIC, TEMPLATE = "geometric", "template"
-PREVIEW_SHARE = 0.45  # of the panel's height, for the preview image (see _share_height)
+PREVIEW_SHARE = 0.35  # of the panel's height the preview image keeps at least (_share_height)
 KIND_NAMES = {"plate": "Plates", "cylinder": "Cylinders", "sphere": "Spheres"}
 
 
@@ -107,9 +107,9 @@ class SimulatePanel(QWidget):
         self.size_min = _spin(0.005, 1.0, 0.03, 0.01, 3, "smallest object half-size / image side")
         self.size_max = _spin(0.005, 1.0, 0.12, 0.01, 3, "largest object half-size / image side")
         self._size_row = QHBoxLayout()
-        self._size_row.addWidget(self.size_min)
+        self._size_row.addWidget(self.size_min, 1)
         self._size_row.addWidget(QLabel("to"))
-        self._size_row.addWidget(self.size_max)
+        self._size_row.addWidget(self.size_max, 1)
 
         self.width_box = QSpinBox(minimum=16, maximum=8192, value=512, singleStep=64)
         self.height_box = QSpinBox(minimum=16, maximum=8192, value=512, singleStep=64)
@@ -173,10 +173,11 @@ class SimulatePanel(QWidget):
     # -- layout -------------------------------------------------------------------------------
     def _build_layout(self) -> None:
         """Parameters in tabs (Phantom / Physics / Output) above the run buttons, the preview
-        below them; a splitter between the two gives the preview image at least 45 % of the
-        panel until the user drags it (see _share_height)."""
+        below them; a splitter between the two gives the parameters the height they need and
+        the preview image the rest, at least 35 % of the panel, until the user drags it (see
+        _share_height)."""
         phantom = QWidget()
-        pf = QFormLayout(phantom)
+        pf = self._form(phantom)
         pf.addRow("Type", self.phantom)
         pf.addRow("Shapes", self._kinds_row)
         template_row = QHBoxLayout()
@@ -186,27 +187,32 @@ class SimulatePanel(QWidget):
         pf.addRow("Objects per image", self.object_count)
         pf.addRow("Object size", self._size_row)
 
-        # Physics: two knobs per row (the ranges' ends in the same columns), so the tab is five
-        # rows high rather than eight.
+        # Physics: one knob a row, a range's two ends side by side; two knobs a row made the
+        # tab ~380 px wide, wider than a laptop's right-hand column (scrolled sideways, the
+        # spin boxes' arrows cut).
         physics = QWidget()
-        grid = QGridLayout(physics)
-        grid.setColumnStretch(1, 1)
-        grid.setColumnStretch(3, 1)
-        rows = (
-            (("Size (w x h)", self.width_box), ("x", self.height_box)),
-            (("Attenuation /mm", self.mu_min), ("to", self.mu_max)),
-            (("Open beam counts", self.counts), ("Gain (noise)", self.gain)),
-            (("Read noise", self.read_noise), ("Blur σ px", self.blur)),
-            (("Spots / Mpx", self.spot_rate), ("Max spot px", self.spot_size_max)),
-        )
-        for row, pairs in enumerate(rows):
-            for col, (text, box) in enumerate(pairs):
-                grid.addWidget(self._buddy(text, box), row, 2 * col)
-                grid.addWidget(box, row, 2 * col + 1)
-        grid.setRowStretch(len(rows), 1)
+        form = self._form(physics)
+        for text, first, between, second in (
+            ("Size (w × h)", self.width_box, "×", self.height_box),
+            ("Attenuation /mm", self.mu_min, "to", self.mu_max),
+        ):
+            pair = QHBoxLayout()
+            pair.addWidget(first, 1)
+            pair.addWidget(QLabel(between))
+            pair.addWidget(second, 1)
+            form.addRow(self._buddy(text, first), pair)
+        for text, box in (
+            ("Open beam counts", self.counts),
+            ("Gain (noise)", self.gain),
+            ("Read noise", self.read_noise),
+            ("Blur σ px", self.blur),
+            ("Spots / Mpx", self.spot_rate),
+            ("Max spot px", self.spot_size_max),
+        ):
+            form.addRow(self._buddy(text, box), box)
 
         output = QWidget()
-        of = QFormLayout(output)
+        of = self._form(output)
         of.addRow("Number of images", self.count)
         of.addRow("Seed", self.seed)
         of.addRow("Mask", self.mask_kind)
@@ -221,6 +227,8 @@ class SimulatePanel(QWidget):
             scroll = QScrollArea()  # a short dock scrolls one tab, never the whole panel
             scroll.setWidget(page)
             scroll.setWidgetResizable(True)
+            # never sideways: the rows wrap (a field under its label) in a narrow column
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
             scroll.setFrameShape(QFrame.Shape.NoFrame)
             self.param_tabs.addTab(scroll, title)
             self.param_tabs.setTabToolTip(self.param_tabs.count() - 1, tip)
@@ -298,6 +306,14 @@ class SimulatePanel(QWidget):
             QWidget.setTabOrder(a, b)
 
     @staticmethod
+    def _form(page: QWidget) -> QFormLayout:
+        """A tab's form: a row too wide for the column puts its field under its label."""
+        form = QFormLayout(page)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        return form
+
+    @staticmethod
     def _buddy(text: str, field: QWidget) -> QLabel:
         label = QLabel(text)
         label.setBuddy(field)
@@ -309,9 +325,10 @@ class SimulatePanel(QWidget):
         self._share_height()
 
     def _share_height(self) -> None:
-        """The preview image is what people look at: it gets at least PREVIEW_SHARE of the
-        panel's height (more when the parameters need less), the parameters the rest (the
-        tab scrolls when that is short), until the user moves the splitter."""
+        """The parameters get the height their tallest tab needs (a laptop's 45 % rule left
+        the form ~140 px with both scroll bars over an empty preview), the preview image the
+        rest but at least PREVIEW_SHARE of the panel (then the tab scrolls), until the user
+        moves the splitter."""
         if self._split_by_user:
             return
         total = self.splitter.height()
