@@ -634,7 +634,7 @@ def test_a_refused_pipeline_greys_out_the_samples_on_screen(qtbot, radiograph_pa
     rotation.setValue(25)
     qtbot.waitUntil(lambda: "not allowed" in panel.status.text(), timeout=3000)
     qtbot.wait(100)  # nothing computed for earlier settings may replace the refusal
-    assert "rotation_range" in panel.status.text() and "stay upright" in panel.status.text()
+    assert "Rotation range" in panel.status.text() and "stay upright" in panel.status.text()
     assert panel.grid.stale and panel.result is None
     assert all(tile.stale for tile in panel.grid.tiles)
     assert "stay upright" in panel.grid.tiles[0].toolTip()

@@ -223,11 +223,11 @@ def test_batch_dialog_says_which_targets_a_pipeline_drops_and_why(qtbot, tmp_pat
     qtbot.addWidget(dialog)
     text = dialog.targets_note.text()
     assert "✓ count: kept" in text
-    assert "✗ transmission: dropped: gaussian_noise may change it" in text
+    assert "✗ transmission: dropped: Gaussian noise may change it" in text
     crop = Pipeline.from_options(random_crop={"scale_range": [0.5, 0.9]})
     dialog = BatchDialog(None, root, {}, crop)
     qtbot.addWidget(dialog)
-    assert "✗ count: dropped: random_crop may change it (it changes with crop/zoom)" in (
+    assert "✗ count: dropped: Random crop may change it (it changes with crop/zoom)" in (
         dialog.targets_note.text()
     )
 

@@ -10,6 +10,7 @@ cell count; a zoom drops it, and the batch dialog says so before anything is wri
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,11 +35,30 @@ KIND_FAMILY = {"intensity": "intensity", "noise": "intensity", "standardize": "i
 
 @dataclass(frozen=True)
 class TargetFate:
-    """Whether copies keep the target ``name``; ``reason`` says why in a few words."""
+    """Whether copies keep the target ``name``; ``reason`` says why in a few words, naming the
+    pipeline's options as the pipeline JSON and the command line do (``rotation_range``).
+    ``options`` (the options that decide) and ``families`` let a front end say the same in its
+    own labels: :meth:`say`."""
 
     name: str
     kept: bool
     reason: str
+    options: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+
+    def say(self, label: Callable[[str], str] | None = None) -> str:
+        """``reason`` with each option named by ``label(option)`` (e.g. the dock's "Rotation
+        range"); a reason of another kind is said as it is."""
+        if label is None or self.reason != _reason(self.kept, list(self.options), self.families):
+            return self.reason  # a reason of its own (an unreadable pipeline)
+        return _reason(self.kept, [label(o) for o in self.options], self.families)
+
+
+def _reason(kept: bool, options: list[str], families: tuple[str, ...]) -> str:
+    if kept:
+        return f"kept: the pipeline ({', '.join(options) or 'nothing'}) cannot change it"
+    which = " and ".join(f.replace("_", "/") for f in families)
+    return f"dropped: {', '.join(options)} may change it (it changes with {which})"
 
 
 def family_of(option: str) -> str | None:
@@ -68,16 +88,13 @@ def target_fates(
         changes = tuple(d.changes_with) if d is not None else ("crop_zoom",)
         hits = [(f, used[f]) for f in changes if f in used]
         if not hits:
-            which = ", ".join(sorted({o for opts in used.values() for o in opts})) or "nothing"
-            fates.append(TargetFate(name, True, f"kept: the pipeline ({which}) cannot change it"))
+            options = sorted({o for opts in used.values() for o in opts})
+            fates.append(TargetFate(name, True, _reason(True, options, ()), tuple(options)))
             continue
-        options = ", ".join(o for _f, opts in hits for o in opts)
-        families = " and ".join(f.replace("_", "/") for f, _o in hits)
-        fates.append(
-            TargetFate(
-                name, False, f"dropped: {options} may change it (it changes with {families})"
-            )
-        )
+        options = [o for _f, opts in hits for o in opts]
+        families = tuple(f for f, _o in hits)
+        reason = _reason(False, options, families)
+        fates.append(TargetFate(name, False, reason, tuple(options), families))
     return fates
 
 
@@ -91,8 +108,9 @@ def project_target_fates(root: str | Path, pipeline: Pipeline) -> list[TargetFat
         return target_fates(pipeline, names, catalog_targets.definitions(project))
 
 
-def describe(fates: list[TargetFate]) -> str:
-    """One line per target for the batch dialog and the CLI."""
+def describe(fates: list[TargetFate], label: Callable[[str], str] | None = None) -> str:
+    """One line per target for the batch dialog and the CLI; ``label`` names the options in
+    a front end's words (the dock passes its labels), see :meth:`TargetFate.say`."""
     if not fates:
         return "The project has no regression targets."
-    return "\n".join(f"{'✓' if f.kept else '✗'} {f.name}: {f.reason}" for f in fates)
+    return "\n".join(f"{'✓' if f.kept else '✗'} {f.name}: {f.say(label)}" for f in fates)

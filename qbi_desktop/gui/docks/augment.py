@@ -52,7 +52,7 @@ from qbi_desktop.core.augment import Profile
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.docks.augment_batch import BatchRunMixin
 from qbi_desktop.gui.docks.augment_controls import OptionsForm
-from qbi_desktop.gui.docks.augment_editors import shrinkable
+from qbi_desktop.gui.docks.augment_editors import in_dock_words, shrinkable
 from qbi_desktop.gui.docks.augment_files import PipelineFilesMixin
 from qbi_desktop.gui.docks.augment_preview import DifferenceView, LatestOnlyRunner, SampleGrid
 from qbi_desktop.gui.docks.augment_profiles import (  # noqa: F401  (PROFILE_TITLES, ProfileDialog: public names)
@@ -158,8 +158,8 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         )
         self.batch_progress = ProgressBar()
         self.batch_progress.setTextVisible(True)
-        # it takes the Write button's place: no wider than that (Qt's own minimum, ~95 px, with
-        # Cancel beside it widened the whole dock past its edge while a batch ran)
+        # a row of its own under the buttons while a batch runs: beside Load/Save/Cancel it had
+        # ~95 px and "104 of 1800 written" wrapped to two clipped lines
         self.batch_progress.setMinimumWidth(40)
         self.batch_cancel = QPushButton("Cancel")
         self.batch_progress.hide()
@@ -202,8 +202,9 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         batch_row.addWidget(self.load_button)
         batch_row.addWidget(self.save_button)
         batch_row.addWidget(self.batch_button, 1)
-        batch_row.addWidget(self.batch_progress, 1)
-        batch_row.addWidget(self.batch_cancel)
+        run_row = QHBoxLayout()
+        run_row.addWidget(self.batch_progress, 1)
+        run_row.addWidget(self.batch_cancel)
 
         self.grid = SampleGrid(self.n_samples.value())
         self.difference = DifferenceView()
@@ -236,6 +237,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         tcol.setContentsMargins(0, 0, 0, 0)
         tcol.addWidget(scroll, 1)
         tcol.addLayout(batch_row)
+        tcol.addLayout(run_row)  # no height while its widgets are hidden
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(top)
         self.splitter.addWidget(preview)
@@ -407,7 +409,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
             pipeline = self.pipeline()
             pipeline.check()
         except UserFacingError as exc:
-            self._refused(str(exc))
+            self._refused(in_dock_words(str(exc)))
             return
         self._remember(pipeline)
         try:

@@ -38,6 +38,7 @@ from qbi_desktop.core.augment.options import changing_options
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.limits import MAX_COPIES
+from qbi_desktop.gui.docks.augment_editors import in_dock_words, pretty
 from qbi_desktop.gui.docks.augment_files import SETTINGS_GROUP
 from qbi_desktop.gui.question import ask
 
@@ -255,9 +256,13 @@ class BatchDialog(QDialog):
                 try:
                     fates = project_target_fates(root, self.pipeline)
                 except UserFacingError as exc:
-                    text = f"Targets: cannot tell ({exc})"
-                else:
-                    text = "Regression targets of the copies:\n" + describe(fates) if fates else ""
+                    text = f"Targets: cannot tell ({in_dock_words(str(exc))})"
+                else:  # the options named as the dock's labels name them
+                    text = (
+                        "Regression targets of the copies:\n" + describe(fates, pretty)
+                        if fates
+                        else ""
+                    )
         self.targets_note.setText(text)
         self.targets_note.setVisible(bool(text))
 
@@ -355,7 +360,7 @@ class BatchRunMixin:
             pipeline = self.pipeline()
             pipeline.check()
         except UserFacingError as exc:
-            self.window.report_error(str(exc))
+            self.window.report_error(in_dock_words(str(exc)))
             return None
         if self.batch_task is not None and not self.batch_task.finished:
             self.window.report_error("A batch is already being written; cancel it or wait")
@@ -364,7 +369,7 @@ class BatchRunMixin:
             request.title,
             lambda: batch_job(request, pipeline),
             on_result=lambda result: self._batch_done(request, result),
-            on_error=self.window.report_error,
+            on_error=lambda message: self.window.report_error(in_dock_words(message)),
             on_progress=self._batch_progress,
         )
         task.ended.connect(self._batch_ended)
@@ -373,9 +378,7 @@ class BatchRunMixin:
         self.batch_progress.setFormat("starting")
         self.batch_progress.show()
         self.batch_cancel.show()
-        self.batch_button.setEnabled(False)
-        self.batch_button.hide()  # the progress bar takes its place in the row
-        self.pipeline_label.hide()  # and Cancel the label's: the row stays as narrow as before
+        self.batch_button.setEnabled(False)  # the progress shows on the row under it
         return task
 
     def cancel_batch(self) -> None:
@@ -392,8 +395,6 @@ class BatchRunMixin:
         self.batch_progress.hide()
         self.batch_cancel.hide()
         self.batch_button.setEnabled(True)
-        self.batch_button.show()
-        self.pipeline_label.show()
         task = self.batch_task
         if task is not None and task.state == "cancelled":
             self.window.statusBar().showMessage(

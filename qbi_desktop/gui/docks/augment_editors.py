@@ -11,6 +11,7 @@ the user edits it, so loading and saving a pipeline round-trips unchanged.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,23 @@ SHORT_NAMES = {
 def pretty(name: str) -> str:
     """``width_shift_range`` -> ``Width shift range`` (or the short name from ``SHORT_NAMES``)."""
     return SHORT_NAMES.get(name) or name.replace("_", " ").capitalize()
+
+
+def _option_names() -> re.Pattern[str]:
+    from qbi_desktop.core.augment.options import SPEC_BY_NAME
+
+    names = sorted((n for n in SPEC_BY_NAME if "_" in n), key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(map(re.escape, names)) + r")\b")
+
+
+_OPTION_NAME = _option_names()
+
+
+def in_dock_words(text: str) -> str:
+    """A core message as the dock says it: each option's name as the pipeline JSON and the
+    command line spell it (``rotation_range``) becomes the label the dock shows ("Rotation
+    range")."""
+    return _OPTION_NAME.sub(lambda m: pretty(m.group(0)), text)
 
 
 def shrinkable(spin: QAbstractSpinBox, width: int = SPIN_MIN_WIDTH) -> QAbstractSpinBox:
