@@ -288,7 +288,7 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
 
         def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt naming
             if event.type() == QEvent.Type.FileOpen and event.file():
-                window.open_file(event.file())
+                window.open_files([event.file()])  # an item of the open project as that item
                 return True
             return False
 
@@ -301,6 +301,8 @@ def run_gui(files: list[str], demo: bool = False, new_instance: bool = False) ->
         window.open_files(files)
     elif demo or first_start:
         window.open_demo()
+    else:  # nothing named: the last session's project again (unless turned off), in the Browser
+        window.reopen_last_project()
     _install_panels_after_first_frame(window, opening=bool(files) or demo or first_start)
     try:
         return app.exec()

@@ -147,6 +147,7 @@ def arrange_default_layout(window) -> None:
         for dock in docks:
             dock.show()
         docks[0].raise_()
+    raise_docks_in_use(window)
     # Docks of no default group (a panel added later) join the right column.
     grouped = {n for names in DEFAULT_TABS.values() for n in names}
     for name, dock in window.docks.items():
@@ -157,6 +158,17 @@ def arrange_default_layout(window) -> None:
     _follow_left_tabs(window)
     hide_stale_tab_bars(window)
     QTimer.singleShot(0, lambda: hide_stale_tab_bars(window))  # after the layout is applied
+
+
+def raise_docks_in_use(window) -> None:
+    """Of a default tab group, the dock the user works in goes in front of the group's first:
+    with a project open the Dataset Browser, not the Files list (a Reset Layout with a
+    project open showed Files, the project's items one click away)."""
+    browser = window.docks.get("browser")
+    if browser is not None and getattr(window, "project_is_open", False):
+        if not browser.isFloating():
+            browser.show()
+            browser.raise_()
 
 
 def hide_stale_tab_bars(window) -> None:

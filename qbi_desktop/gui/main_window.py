@@ -144,6 +144,7 @@ class MainWindow(
         self._follow_annotator()
         self._arrange_default_layout()
         install_central_actions(self)
+        self.add_session_actions()
         self.enable_filled_menus()
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._restore_layout()
@@ -207,6 +208,7 @@ class MainWindow(
         if not all(guard(None) for guard in list(self.close_guards)):
             event.ignore()
             return
+        self.remember_session_project()  # reopened at the next start
         self.save_layout()
         self.tasks.cancel_all()
         self.tasks.wait(3000)

@@ -20,10 +20,30 @@ PANEL_MENUS = (
 )
 
 
+# Standard keys of the common project actions, given where a panel adds the action without one
+# (menu key, the action's text): Ctrl+N / Ctrl+E did nothing and New Project and Export had no
+# key. None of them is bound elsewhere (Help > Keyboard Shortcuts lists them with the rest).
+STANDARD_SHORTCUTS = {
+    ("dataset", "&New Project…"): "Ctrl+N",
+    ("dataset", "&Close Project"): "Ctrl+Shift+W",
+    ("dataset", "&Export…"): "Ctrl+E",
+}
+
+
+def _keys(standard: QKeySequence.StandardKey, fallback: str) -> list[QKeySequence]:
+    """The platform's keys for ``standard``, or ``fallback`` where it has none (the offscreen
+    and some window-manager-less platforms give File > Quit no key at all)."""
+    keys = QKeySequence.keyBindings(standard)
+    return keys or [QKeySequence(fallback)]
+
+
 class MenusMixin:
     """Menus of the main window; every action's shortcut works even with the menu bar hidden."""
 
     def _action(self, text, slot, shortcut=None, menu=None, tip=None) -> QAction:
+        if shortcut is None and menu is not None:
+            key = next((k for k, m in getattr(self, "menus", {}).items() if m is menu), None)
+            shortcut = STANDARD_SHORTCUTS.get((key, text))
         action = QAction(text, self)
         if shortcut is not None:
             if isinstance(shortcut, list):
@@ -54,7 +74,7 @@ class MenusMixin:
         file_menu.addSeparator()
         self._action("&Close Image", self.close_current, QKeySequence.StandardKey.Close, file_menu)
         file_menu.addSeparator()
-        self._action("&Quit", self.close, QKeySequence.StandardKey.Quit, file_menu)
+        self._action("&Quit", self.close, _keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"), file_menu)
 
         view = menu.addMenu("&View")
         self._action("&Fit to Window", self.canvas.fit, "Ctrl+0", view)
@@ -104,6 +124,28 @@ class MenusMixin:
         """A menu action with shortcut(s) that work anywhere in the window."""
         return self._action(text, slot, shortcut, menu, tip)
 
+    def add_session_actions(self) -> None:
+        """Dataset > Reopen Last Project at Start (on by default), after Recent Projects; in
+        the File menu when there is no Dataset menu (its panel failed to build)."""
+        from qbi_desktop.gui.settings import read_setting
+        from qbi_desktop.gui.window.opening import REOPEN_PROJECT_KEY
+
+        dataset = self.menus.get("dataset")
+        menu = dataset if dataset is not None and not dataset.isEmpty() else self.menus["file"]
+        action = QAction("Reopen &Last Project at Start", self)
+        action.setCheckable(True)
+        action.setChecked(bool(read_setting(self.settings, REOPEN_PROJECT_KEY, True)))
+        action.setStatusTip("Open the project that was open when QBI Desktop last closed")
+        action.toggled.connect(lambda on: self.settings.setValue(REOPEN_PROJECT_KEY, bool(on)))
+        entries = menu.actions()
+        recent = next((a for a in entries if a.menu() is not None), None)
+        after = entries[entries.index(recent) + 1] if recent in entries[:-1] else None
+        if after is not None:
+            menu.insertAction(after, action)
+        else:
+            menu.addAction(action)
+        self.reopen_project_action = action
+
     # -- actions that need a project ---------------------------------------------------------
     def needs_project(self, action: QAction) -> QAction:
         """``action`` acts on the open project: it follows :meth:`set_project_open`, greyed
@@ -125,7 +167,8 @@ class MenusMixin:
         files = recent_files(self.settings)
         for path in files:
             action = self.recent_menu.addAction(path)
-            action.triggered.connect(lambda _checked=False, p=path: self.open_file(p))
+            # an item of the open project opens as that item (opening.open_path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_files([p]))
         self.recent_menu.setEnabled(bool(files))
 
     def show_help(self) -> None:

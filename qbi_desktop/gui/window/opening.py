@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog, QListWidgetItem
 
 from qbi_desktop.core.demo import demo_job
+from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.short_names import distinct_names
 from qbi_desktop.gui.document import ImageDocument, open_document_job
-from qbi_desktop.gui.settings import add_recent_file
+from qbi_desktop.gui.settings import add_recent_file, read_setting
 from qbi_desktop.gui.workers import Task
 
 log = logging.getLogger("qbi_desktop")
@@ -21,6 +23,12 @@ FILE_FILTER = "Images (*.tif *.tiff *.png *.jpg *.jpeg *.bmp *.nxs *.h5 *.hdf5);
 # Files up to this size open in the GUI thread (a 4096^2 uint16 TIFF is 32 MB: opening is lazy and
 # the first frame reads only a strided overview, a few ms); larger ones open on a worker.
 OPEN_HERE_BYTES = 64 * 2**20
+# The project open when the app closed, and whether a start (with nothing on its command
+# line) opens it again: on by default, Dataset > Reopen Last Project at Start.
+LAST_PROJECT_KEY = "session/last_project"
+REOPEN_PROJECT_KEY = "session/reopen_project"
+# Up to this many items named like an opened file are compared with it (same file on disk)
+ITEM_CANDIDATES = 10_000
 
 
 class OpeningMixin:
@@ -33,9 +41,14 @@ class OpeningMixin:
             self.settings.setValue("paths/last_open_dir", str(Path(paths[0]).parent))
             self.open_files(paths)
 
-    def open_files(self, paths) -> list[Task]:
+    def open_files(self, paths) -> list:
         """Open images; a project folder among them (`qbi-desktop ~/projects/spots`) opens as
-        the project, in the Dataset Browser (it was refused as "a folder, not an image")."""
+        the project, in the Dataset Browser (it was refused as "a folder, not an image").
+
+        Every way the user opens a file comes here (the command line, a second launch's
+        hand-off, File > Open, Open Recent, a drop): a file that is an item of the open
+        project opens as that item (:meth:`open_path`). What each open started: a Task, or
+        the document of an item that was open already or is shown from the catalog."""
         from qbi_desktop.core.catalog.connection import CATALOG  # (not needed at start-up)
 
         tasks = []
@@ -43,22 +56,76 @@ class OpeningMixin:
             if (Path(p).expanduser() / CATALOG).is_file():
                 self.open_project_when_ready(Path(p).expanduser().absolute())
             else:
-                tasks.append(self.open_file(p))
+                opened = self.open_path(p)
+                if opened is not None:
+                    tasks.append(opened)
         return tasks
 
-    def open_project_when_ready(self, root: Path) -> None:
+    def open_path(self, path):
+        """Open the image file ``path``: as the item of the open project it is (its mask,
+        boxes and labels are the project's, the title says "(item N)"), else by itself.
+        Opened by itself, a project item's file was a loose file: a mask painted on it went
+        to the user's masks folder, not into the project."""
+        browser = getattr(self, "panels", {}).get("browser")
+        item = project_item_of(getattr(browser, "project", None), path)
+        if item is None:
+            return self.open_file(path)
+        message = (
+            f"{Path(path).name} is item {item['id']} of project {browser.project.root.name}: "
+            "opened as that item"
+        )
+        log.info(message)
+        self.statusBar().showMessage(message, 5000)
+        return browser.open_with_store(item, browser.mask_store(item))
+
+    def open_project_when_ready(self, root: Path, quiet: bool = False) -> None:
         """Open the project in ``root`` in the Dataset Browser, now or once the panels are
-        built (they are built after the first frame)."""
-        if self.panels_ready and "browser" in self.panels:
-            self.panels["browser"].open_project(root)
+        built (they are built after the first frame). ``quiet`` (the last session's project,
+        reopened at start): a project that is gone or unreadable is told in the status bar,
+        not in a message box."""
+
+        def open_now() -> None:
+            browser = self.panels.get("browser")
+            if browser is None:
+                return
+            problem = last_project_problem(root) if quiet else None
+            if problem is not None:
+                message = f"The last session's project was not reopened: {root} {problem}."
+                log.warning(message)
+                self.statusBar().showMessage(message, 20000)
+                return
+            browser.open_project(root)
+
+        if self.panels_ready:
+            open_now()
             return
 
         def once() -> None:
             self.panels_installed.disconnect(once)
-            if "browser" in self.panels:
-                self.panels["browser"].open_project(root)
+            open_now()
 
         self.panels_installed.connect(once)
+
+    def reopen_last_project(self) -> Path | None:
+        """At start (nothing named on the command line): open the project that was open when
+        the app last closed, unless the user turned that off (Dataset > Reopen Last Project
+        at Start). The folder it will open, or None."""
+        if not read_setting(self.settings, REOPEN_PROJECT_KEY, True):
+            return None
+        last = read_setting(self.settings, LAST_PROJECT_KEY, "")
+        if not last:
+            return None
+        root = Path(last)
+        self.open_project_when_ready(root, quiet=True)
+        return root
+
+    def remember_session_project(self) -> None:
+        """Note the project open now (none: nothing) as the one to reopen at the next start;
+        only once the panels are built (before, the Browser has not opened one yet)."""
+        if not self.panels_ready or "browser" not in self.panels:
+            return
+        project = getattr(self.panels["browser"], "project", None)
+        self.settings.setValue(LAST_PROJECT_KEY, str(project.root) if project is not None else "")
 
     def open_file(self, path) -> Task:
         path = str(Path(path).expanduser().absolute())
@@ -278,3 +345,53 @@ def _with_datasets(documents: list[ImageDocument], names: list[str]) -> list[str
             name = f"{short[path]} {dataset}"
         out.append(name)
     return out
+
+
+def last_project_problem(root: Path) -> str | None:
+    """Why the project folder ``root`` cannot be reopened, in words, or None when its catalog
+    is there and looks like one (a catalog damaged inside is found by the open, which offers
+    to repair it)."""
+    from qbi_desktop.core.catalog.connection import CATALOG
+
+    catalog = Path(root) / CATALOG
+    try:
+        if not Path(root).exists():
+            return "is gone (the folder no longer exists)"
+        if not Path(root).is_dir():
+            return "is not a folder"
+        if not catalog.is_file():
+            return f"is not a project any more (no {CATALOG} in it)"
+        with open(catalog, "rb") as file:
+            head = file.read(16)
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror or exc})"
+    if not head:
+        return f"cannot be opened: its catalog {CATALOG} is empty"
+    if head != b"SQLite format 3\x00":
+        return f"cannot be opened: its catalog {CATALOG} is not a catalog file (damaged)"
+    return None
+
+
+def project_item_of(project, path) -> dict | None:
+    """The catalog row of the item of ``project`` whose image is the file ``path`` (the same
+    file on disk, however either path is spelled), or None (no project, not an item, an item
+    of an array container). Items are looked up by name (the file's name is part of it) and
+    then compared by file identity."""
+    if project is None:
+        return None
+    path = Path(path).expanduser()
+    try:
+        if not path.is_file():
+            return None
+        rows = project.query({"name": path.name}, sort="id", limit=ITEM_CANDIDATES)
+    except (OSError, ValueError, UserFacingError, sqlite3.Error):
+        return None  # the open of the file itself says what is wrong with it
+    for row in rows:
+        if row.get("index") is not None or not row.get("source"):
+            continue
+        try:
+            if os.path.samefile(project.resolve(row["source"]), path):
+                return row
+        except (OSError, ValueError):
+            continue
+    return None

@@ -14,6 +14,7 @@ from qbi_desktop.gui.layout import (
     RIGHT_MIN,
     RIGHT_SHARE,
     hide_stale_tab_bars,
+    raise_docks_in_use,
     size_default_layout,
 )
 from qbi_desktop.gui.settings import read_setting
@@ -155,16 +156,18 @@ class PersistenceMixin:
             and not _larger_than_screen(geometry, screen)
         ):
             self.restoreGeometry(geometry)
-        else:  # first start (or a larger screen's window): most of the screen, centred
+        else:  # first start (or a larger screen's window): maximised on every screen
             if screen is not None:
                 area = screen.availableGeometry()
-                # Below ~1500 px the docks need every pixel for the canvas to keep half the
-                # width, so a small screen gets the whole available area.
+                # Shown maximised (the window manager fits its frame in too): the docks and the
+                # canvas get the whole screen (at 1600x1000 a centred 88 % window kept the
+                # Browser ~280 px wide). Un-maximised it returns to its normal size: the whole
+                # area of a small screen (below ~1500 px the docks need every pixel), most of a
+                # larger one, centred. Saved on close, that state and size are restored.
                 share = 1.0 if area.width() < SMALL_SCREEN_WIDTH else 0.88
                 self.resize(int(area.width() * share), int(area.height() * share))
                 self.move(area.center() - self.rect().center())
-                if share == 1.0:  # shown maximised: the window manager fits its frame in too
-                    self._maximise_at_size = self.size()
+                self._maximise_at_size = self.size()
             else:
                 self.resize(1400, 900)
 
@@ -185,6 +188,7 @@ class PersistenceMixin:
         for dock in self.docks.values():
             dock.setFloating(False)
             dock.show()
+        raise_docks_in_use(self)  # a project open: the Browser in front, not the Files list
         size_default_layout(self)
         QTimer.singleShot(0, lambda: hide_stale_tab_bars(self))
 
