@@ -258,10 +258,17 @@ def _plan(config: BaselineConfig, dataset: Any) -> _Plan:
     try:
         plan.folds, plan.evaluation = _folds(config, plan, train_pool, test_pool, how)
     except UserFacingError as exc:
+        # the split's refusals speak of the items: say whose (the file or project run on)
+        text = str(exc)
+        source = _name(dataset)
+        if not text.startswith(f"{source}:"):
+            text = f"{source}: {text}"
         left_out = [w for w in plan.warnings if w.endswith("and were left out")]
-        if not left_out:
+        if left_out:
+            text = f"{text} ({left_out[0]})"
+        if text == str(exc):
             raise
-        raise UserFacingError(f"{exc} ({left_out[0]})") from exc
+        raise UserFacingError(text) from exc
     for fold in plan.folds:
         _check_fold(config, plan, fold, dataset)
     if task == "regression":
