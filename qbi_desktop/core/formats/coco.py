@@ -5,8 +5,10 @@ Import: each annotation with ``iscrowd`` 0 becomes a box (category name + ``bbox
 or RLE segmentation is painted into the item's label mask with the category id as value.
 Polygons are rasterised exactly as pycocotools' ``frPyObjects`` + ``decode`` do (raster.py), so
 an integer 50 x 50 square is 2500 pixels, as in COCO's own tools. Our export's marks are
-honoured: ``qbi_box_only`` (a box whose polygon is only its outline) gives the box alone, no
-mask; ``qbi_mask_region`` (a class mask's region) gives the mask alone, no box. Crowd
+honoured: ``qbi_box_only`` (a box without a mask: an empty segmentation, or in older exports its
+outline) gives the box alone, no mask; ``qbi_mask_region`` (a class mask's region) gives the mask
+alone, no box; a category's ``qbi_mask_value`` (ids follow the project's class order) is the
+class's mask value when every painted category has a distinct one. Crowd
 annotations (``iscrowd`` 1) only paint the mask (COCO itself ignores crowd boxes); those of
 category ``__ignore__`` are the project's ignore region (ignore.py). Category ids are mask
 values, 0 (0-based exports) moved to a free value and ids of 65 536 and more kept
@@ -24,7 +26,9 @@ with instance masks, or of a file whose annotations carry ``instance_id``, paint
 with its id (the next free one when it has none) and makes no box from an object with an id
 (its box is the object's extent, derived again on export), so the round trip gives back the
 same objects. Other files read regions by category into class masks, as before; a file that
-would mix the two kinds in one project is refused.
+would mix the two kinds in one project is refused. A class mask cannot keep objects apart: an
+object painted on or beside an earlier one of its class is one region with it; the report counts
+them by class and names a few (each keeps its box).
 """
 
 from __future__ import annotations
@@ -42,8 +46,13 @@ from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import Box, NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.formats.classnames import StoredNames, class_name_problem, merge_classes
-from qbi_desktop.core.formats.coco_notes import case_twin, left_out_notes, merged_notes
-from qbi_desktop.core.formats.coco_records import CocoAnnotation, Rle, parse_coco
+from qbi_desktop.core.formats.coco_notes import (
+    case_twin,
+    left_out_notes,
+    merged_notes,
+    touching_notes,
+)
+from qbi_desktop.core.formats.coco_records import CocoAnnotation, parse_coco
 from qbi_desktop.core.formats.coco_rle import (  # noqa: F401 (the codec's old home)
     counts_to_rle_string,
     rle_decode,
@@ -68,7 +77,14 @@ from qbi_desktop.core.formats.common import (
 from qbi_desktop.core.formats.ignore import IGNORE_NAME, ignore_value, mask_ignore
 from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
-from qbi_desktop.core.formats.raster import Runs, coco_polygon_runs, paint_runs
+from qbi_desktop.core.formats.raster import (
+    coco_polygon_runs,
+    earlier_within_reach,
+    extent_of,
+    near_value,
+    paint_segmentation,
+    polygon_extents,
+)
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 from qbi_desktop.core.safefile import is_regular_file, resolve_inside
@@ -76,38 +92,6 @@ from qbi_desktop.core.safefile import is_regular_file, resolve_inside
 TOLERANCE = BOX_TOLERANCE  # px a box may stick out (rounding in other tools)
 #: The largest mask value (masks grow to 32 bits for category ids of 65 536 and more)
 MAX_VALUE = (1 << 32) - 1
-
-
-def _paint(
-    mask: np.ndarray, segmentation: list[list[float]] | Rle, value: int, runs: list[Runs | str]
-) -> str | None:
-    """Paint one (typed, see coco_records) segmentation into ``mask``, polygons from their
-    ``runs`` (raster.coco_polygon_runs); a reason if it cannot be used."""
-    h, w = mask.shape
-    if isinstance(segmentation, list):
-        for i, polygon in enumerate(runs):
-            if isinstance(polygon, str):
-                return f"polygon {i}: {polygon}"
-        for polygon in runs:
-            paint_runs(mask, polygon, value)  # type: ignore[arg-type]
-        return None
-    if (segmentation.height, segmentation.width) != (h, w):
-        return (
-            f"RLE size [{segmentation.height}, {segmentation.width}] differs from the image "
-            f"size [{h}, {w}]"
-        )
-    counts = segmentation.counts
-    if isinstance(counts, str):
-        try:  # checked against the mask's size as it is decoded (linear, bounded)
-            counts = rle_string_runs(counts, h, w)
-        except ValueError as exc:
-            return str(exc)  # "compressed RLE ..."
-    try:
-        region = rle_decode(counts, h, w)
-    except ValueError as exc:
-        return f"bad RLE ({exc})"
-    mask[region] = value
-    return None
 
 
 # -- import ------------------------------------------------------------------------------------
@@ -285,6 +269,11 @@ def _plan(
     values = {cid: cid for cid, name in categories.items() if cid != 0 and name != IGNORE_NAME}
     if 0 in categories and categories[0] != IGNORE_NAME:
         values[0] = max(categories) + 1  # said below when a region of it is painted
+    # Our export numbers categories in the project's class order and names each class's mask
+    # value (``qbi_mask_value``): those values, when every class has a distinct one.
+    given = {c.id: c.mask_value for c in coco.categories if c.id in values}
+    if given and None not in given.values() and len(set(given.values())) == len(given):
+        values.update(given)  # type: ignore[arg-type]
     # Our instance export marks each object with its mask value; such a file is instance masks.
     marked = any(a.has_instance_id for a in coco.annotations)
     as_instances = mode == "instances" or marked  # marked + class masks: refused later
@@ -402,6 +391,7 @@ def _plan(
     }
     attribute_keys: set[str] = set()
     zero_painted = False
+    merged: dict[str, list[tuple[str, int]]] = {}  # class -> (image, annotation) painted into one
     ann_ids: dict[int | str, int] = {}  # annotation id -> index of the first one with it
     for ann in coco.annotations:
         label = f"annotations[{ann.index}]"
@@ -443,6 +433,21 @@ def _plan(
                 slices[ann.index] = slice(len(polygons), len(polygons) + len(ann.segmentation))
                 polygons += [np.asarray(poly, dtype=np.float64) for poly in ann.segmentation]
         runs = coco_polygon_runs(polygons, h_img, w_img) if polygons else []
+        near = polygon_extents(polygons, h_img, w_img)  # where each polygon can reach
+        # Which polygon objects have an earlier polygon of their value within reach, all at
+        # once from the extents: the others cannot touch one and skip the mask.
+        reach: dict[int, bool] = {}
+        keys = [ann.index for ann in anns if ann.index in slices]
+        if keys and not as_instances:
+            firsts = np.array([slices[k].start for k in keys])
+            extents = np.column_stack(
+                [np.minimum.reduceat(near[:, i], firsts) for i in (0, 1)]
+                + [np.maximum.reduceat(near[:, i], firsts) for i in (2, 3)]
+            )
+            painting = np.array([values[a.category_id] for a in anns if a.index in slices])
+            reach = dict(zip(keys, earlier_within_reach(extents, painting).tolist(), strict=True))
+        painted: set[int] = set()  # values painted so far in this image
+        painted_rle: set[int] = set()  # ... by RLE regions (not in ``reach``)
         for ann in anns:
             label = f"annotations[{ann.index}]"
             category = categories[ann.category_id]
@@ -498,7 +503,22 @@ def _plan(
                 top = 65535 if as_instances else max(values.values(), default=0)
                 dtype = np.uint8 if top < 256 else np.uint16 if top < 65536 else np.uint32
                 mask = np.zeros((h_img, w_img), dtype=dtype)
-            reason = _paint(mask, ann.segmentation, value, runs[slices.get(ann.index, slice(0))])
+            # an object (not a crowd, an ignore region or our export's class region) painted by
+            # class: does it become one region with another object of its class?
+            watch = value in painted and not (
+                as_instances or ann.iscrowd or ignored or ann.mask_region
+            )
+            part = slices.get(ann.index, slice(0, 0))  # no polygons: an RLE region
+            if watch and part.stop > part.start:  # polygons: a slice of the mask first
+                extent = extent_of(near[part])
+                close = reach.get(ann.index, True) or value in painted_rle
+                watch = extent if close and near_value(mask, extent, value) else False
+            reason, touched = paint_segmentation(mask, ann.segmentation, value, runs[part], watch)
+            painted.add(value)
+            if not part.stop > part.start:
+                painted_rle.add(value)
+            if touched:
+                merged.setdefault(category, []).append((target["path"].name, ann.index))
             if reason:
                 ident = "" if ann.ann_id is None else f" (annotation id {ann.ann_id!r})"
                 problems.append(Problem(where, f"{label}.segmentation: {reason}{ident}"))
@@ -526,6 +546,7 @@ def _plan(
     if notes is not None:
         notes += merged_notes(source.name, alias, images)
         notes += left_out_notes(source.name, left_out, attribute_keys)
+        notes += touching_notes(source.name, merged)
         if zero_painted:
             notes.append(
                 f"{source.name}: category 0 ({categories[0]!r}) painted as mask value "

@@ -91,3 +91,36 @@ def left_out_notes(name: str, left_out: dict[str, list[int]], keys: set[str]) ->
             f"project keeps no attributes): {', '.join(repr(k) for k in sorted(keys))}"
         )
     return notes
+
+
+def touching_notes(
+    name: str,
+    merged: dict[str, list[tuple[str, int | str]]],
+    kept: str = "each keeps its box",
+    what: str = "overlap or touch an object of their class painted before them",
+) -> list[str]:
+    """The report's note on objects painted into a class mask where another object of their
+    class already was (overlapping or touching it): one region now, as the class mask cannot
+    tell them apart. ``merged``: class -> (image, annotation index or place) of each such
+    object; ``kept`` says what of the objects the project keeps apart."""
+    if not merged:
+        return []
+    total = sum(len(v) for v in merged.values())
+    by_class = ", ".join(
+        f"{len(v)} {cls!r}" for cls, v in sorted(merged.items(), key=lambda kv: -len(kv[1]))
+    )
+    by_image: dict[str, list[str]] = {}
+    for found in merged.values():
+        for image, where in found:
+            shown = f"annotations[{where}]" if isinstance(where, int) else where
+            by_image.setdefault(image, []).append(shown)
+    said = [
+        f"{image} ({', '.join(places[:3])}{', ...' if len(places) > 3 else ''})"
+        for image, places in sorted(by_image.items())[:3]
+    ]
+    more = f" and {len(by_image) - 3} more image(s)" if len(by_image) > 3 else ""
+    return [
+        f"{name}: {total} object(s) {what} and became one region with it (the project's masks "
+        f"hold one value per class, not one per object; {kept}): {by_class}; in "
+        f"{'; '.join(said)}{more}"
+    ]

@@ -56,6 +56,9 @@ class CocoCategory:
     index: int
     id: int
     name: str
+    #: our export's ``qbi_mask_value``: the project's mask value of the class (category ids
+    #: follow the project's class order, mask values need not); None when not given
+    mask_value: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,7 +257,11 @@ def _category(n: int, value: Any, where: str) -> CocoCategory:
         if key not in record:
             raise FieldError(place(where, key), "missing")
     cid = as_int(record["id"], place(where, "id"), 0)
-    return CocoCategory(n, cid, as_str(record["name"], place(where, "name"), allow_numbers=True))
+    value = record.get("qbi_mask_value")
+    if value is not None:
+        value = as_int(value, place(where, "qbi_mask_value"), 1, (1 << 32) - 1)
+    name = as_str(record["name"], place(where, "name"), allow_numbers=True)
+    return CocoCategory(n, cid, name, value)
 
 
 def _annotation(n: int, value: Any, where: str, quick: bool = False) -> CocoAnnotation:

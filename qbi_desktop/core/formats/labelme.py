@@ -13,14 +13,27 @@ Which pixels: the file beside the JSON, turned by its EXIF orientation, or the e
 ``imageData`` (labelme_image); a size that disagrees with ``imageWidth``/``imageHeight`` is
 refused, naming the file and both sizes.
 Export: ``out/<split>/<image>`` + ``<stem>.json``; masks as ``mask`` shapes (exact), the ignore
-region as a ``mask`` shape labelled ``__ignore__``; every flag name with its value.
+region as a ``mask`` shape labelled ``__ignore__``; every flag name with its value. An item that
+is a page of a multi-page TIFF is written as that page, a 2-D image of its own (item_pages.py:
+labelme reads a TIFF with tifffile, and the whole stack would not be the declared size).
+
+Rectangles: a box ``[x, y, w, h]`` is written as the corners ``[[x, y], [x + w, y + h]]`` and
+read back as ``w = x2 - x1``: corners on pixel edges (pixel i covers i..i+1), the convention of
+COCO's ``bbox``, of labelme's own labelme2coco (``bbox`` width = x2 - x1) and of labelme2yolo,
+so boxes go through those tools exactly. labelme's rasteriser ``shape_to_mask`` (PIL's
+``rectangle``, both corners inclusive) paints such a rectangle one pixel larger each way, w + 1
+by h + 1 (a 100 x 50 box is a 101 x 51 mask there, a 3.5 x 2.75 box 5 x 4): masks or VOC boxes
+made with labelme's utilities from our rectangles are 1 px larger. Coordinates are not moved to
+suit it (x + w - 1 would shrink every box in the other tools).
 
 Instance masks (a project with ``mask_instances``: each value one object) use labelme's own
 instance mechanism, ``group_id``: one ``mask`` shape per object, labelled with the objects'
 class, ``group_id`` = its mask value. Import paints shapes by ``group_id`` (shapes sharing one
 are one object; a shape without one is a new object) when the project has instance masks, or
 when it has no masks yet and every region shape has a ``group_id`` and all share one label.
-A project with class masks reads regions by label as before (``group_id`` ignored).
+A project with class masks reads regions by label (one value per label): the report says
+what that loses, the objects of one class that overlap or touch another and became one region
+with it, and the ``group_id`` objects (several shapes of one object) painted as their class.
 """
 
 from __future__ import annotations
@@ -42,6 +55,7 @@ from qbi_desktop.core.catalog.project import Box, Project
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.errors import reason as error_reason
 from qbi_desktop.core.formats.classnames import StoredNames
+from qbi_desktop.core.formats.coco_notes import touching_notes
 from qbi_desktop.core.formats.common import (
     ExportFolder,
     ExportReport,
@@ -55,7 +69,6 @@ from qbi_desktop.core.formats.common import (
     mask_instances,
     mask_regions,
     not_kept,
-    put_image,
     read_item_mask,
     reject_if,
     run_export,
@@ -69,11 +82,13 @@ from qbi_desktop.core.formats.ignore import (
     mask_ignore,
     next_class_value,
 )
+from qbi_desktop.core.formats.item_pages import pages_note, put_page
 from qbi_desktop.core.formats.labelme_image import Staging, choose_image
 from qbi_desktop.core.formats.labelme_raster import REGION_KINDS, Canvas
 from qbi_desktop.core.formats.labelme_records import LabelmeFile, Shape, parse_labelme
 from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
+from qbi_desktop.core.formats.raster import touched_owners
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.jsonfile import read_json
 
@@ -156,6 +171,7 @@ def import_job(
         report.warnings += notes[:NOTES_SHOWN]
         if len(notes) > NOTES_SHOWN:
             report.warnings.append(f"... and {len(notes) - NOTES_SHOWN} more files like these")
+        report.warnings += _object_notes(plans)
         new, updates = [], []
         for plan in plans:
             stored = project.store_path(plan["path"])
@@ -200,6 +216,36 @@ def import_job(
     finally:
         staging.discard()
         db.close()
+
+
+def _object_notes(plans: list[dict]) -> list[str]:
+    """The report's notes on what painting shapes by class lost of labelme's objects: objects
+    of one class that overlap or touch became one region, and ``group_id`` (several shapes of
+    one object) is kept by no class mask."""
+    merged: dict[str, list[tuple[str, int | str]]] = {}
+    for plan in plans:
+        for label, places in plan["merged"].items():
+            merged.setdefault(label, []).extend((Path(plan["json"]).name, s) for s in places)
+    notes = touching_notes(
+        "labelme shapes",
+        merged,
+        "an export writes each region of the mask as one object",
+        "overlap or touch another object of their class",
+    )
+    groups = [(Path(plan["json"]).name, *g) for plan in plans for g in plan["groups"]]
+    if groups:
+        several = [g for g in groups if g[3] > 1]
+        shown = "; ".join(
+            f"{name} group {gid} {label!r} ({n} shapes)" for name, label, gid, n in several[:3]
+        ) + (f" and {len(several) - 3} more" if len(several) > 3 else "")
+        notes.append(
+            f"labelme shapes: {sum(g[3] for g in groups)} shape(s) of {len(groups)} object(s) "
+            "given by a group_id (labelme's mark of one object) painted as their class: the "
+            "project's masks are class masks, which keep no objects"
+            + (f"; {len(several)} object(s) drawn as several shapes: {shown}" if several else "")
+            + " (a COCO or labelme export writes each connected region of a class as one object)"
+        )
+    return notes
 
 
 def _in_nfc(doc: LabelmeFile, stored: StoredNames) -> LabelmeFile:
@@ -267,6 +313,7 @@ def _plan(
     ignored = False
     # Objects without a group_id get ids after every id the file uses.
     next_id = max((s.group_id for s in doc.shapes if _is_group_id(s.group_id)), default=0)
+    objects = _Objects(h, w)
     for shape in doc.shapes:
         what = f"shapes[{shape.index}] ({shape.label!r}, {shape.kind})"
         kind, label, points = shape.kind, shape.label, shape.points
@@ -319,12 +366,19 @@ def _plan(
         if mask is None:
             mask = np.zeros((h, w), dtype=np.uint16)
         if kind == "mask":
-            reason = _paste_region(mask, shape, value)
+            drawn = _png_place(mask.shape, shape)
         else:
             canvas = canvas or Canvas(h, w)
-            reason = canvas.paint(mask, kind, points, value)
-        if reason is not None:
-            problems.append(Problem(where, f"{what}: {reason}"))
+            drawn = canvas.region(kind, points)
+        if isinstance(drawn, str):
+            problems.append(Problem(where, f"{what}: {drawn}"))
+            continue
+        if drawn is None:
+            continue
+        top, left, region = drawn
+        if instances is None and value != ignore:  # an object painted by class (see _Objects)
+            objects.paint(mask, top, left, region, value, shape)
+        mask[top : top + region.shape[0], left : left + region.shape[1]][region] = value
     if mask is not None:  # kept compressed until the import writes it (see packed.py)
         mask = PackedMask(mask.astype(np.uint8) if mask.max() < 256 else mask)
     flags = [k for k, v in doc.flags.items() if v is True]
@@ -352,15 +406,18 @@ def _plan(
         "flags": list(doc.flags),
         "split": split_from_name(f.parent.name),
         "json": where,
+        "merged": objects.merged(),
+        "groups": objects.groups(),
     }
 
 
-def _paste_region(mask: np.ndarray, shape: Shape, value: int) -> str | None:
-    """A ``mask`` shape as ``shapes_to_label`` places it: the PNG's top-left at the first
-    point (coordinates truncated, as labelme's ``astype(int)``)."""
+def _png_place(shape_hw: tuple[int, ...], shape: Shape) -> tuple[int, int, np.ndarray] | str:
+    """A ``mask`` shape as ``shapes_to_label`` places it: (top, left, its bool region), the
+    PNG's top-left at the first point (coordinates truncated, as labelme's ``astype(int)``),
+    or why it cannot be placed."""
     if len(shape.points) == 0:
         return "a mask shape needs its corner point"
-    h, w = mask.shape
+    h, w = shape_hw
     region = _png_region(shape.mask or "", w, h)
     if isinstance(region, str):
         return f"mask: {region}"
@@ -368,8 +425,55 @@ def _paste_region(mask: np.ndarray, shape: Shape, value: int) -> str | None:
     rh, rw = region.shape
     if x0 < 0 or y0 < 0 or x0 + rw > w or y0 + rh > h:
         return f"its {rw}x{rh} mask region at ({x0}, {y0}) lies outside the {w}x{h} image"
-    mask[y0 : y0 + rh, x0 : x0 + rw][region] = value
-    return None
+    return y0, x0, region
+
+
+class _Objects:
+    """The objects of one file painted into a class mask (by label: a shape's class value),
+    to say what the class mask loses: labelme's objects are shapes, or several shapes sharing
+    a ``group_id`` (one object, e.g. a sofa seen in four parts). An object overlapping or
+    touching another of its class becomes one region with it; a group's shapes are painted
+    as their class, the group itself is not kept. A map of which object painted each pixel
+    tells an object's own shapes from another object's (a few shapes per file: its cost is
+    one more paint per shape)."""
+
+    def __init__(self, height: int, width: int):
+        self.size = (height, width)
+        self.owner: np.ndarray | None = None
+        self.ids: dict[tuple, int] = {}  # (label, group_id) or (label, None, shape index)
+        self.first: dict[int, Shape] = {}  # object -> its first shape
+        self.shapes: dict[int, int] = {}  # object -> its number of shapes
+        self.joined: set[int] = set()  # objects that became one region with another
+
+    def paint(
+        self, mask: np.ndarray, top: int, left: int, region: np.ndarray, value: int, shape: Shape
+    ) -> None:
+        grouped = shape.group_id is not None
+        key = (shape.label, shape.group_id) if grouped else (shape.label, None, shape.index)
+        me = self.ids.setdefault(key, len(self.ids) + 1)
+        self.first.setdefault(me, shape)
+        self.shapes[me] = self.shapes.get(me, 0) + 1
+        if self.owner is None:
+            self.owner = np.zeros(self.size, dtype=np.int32)
+        hit = touched_owners(mask, self.owner, top, left, region, value, me)
+        if hit:
+            self.joined |= hit | {me}
+        self.owner[top : top + region.shape[0], left : left + region.shape[1]][region] = me
+
+    def merged(self) -> dict[str, list[str]]:
+        """Class -> the first shape (``shapes[i]``) of each object joined with another."""
+        out: dict[str, list[str]] = {}
+        for me in sorted(self.joined):
+            out.setdefault(self.first[me].label, []).append(f"shapes[{self.first[me].index}]")
+        return out
+
+    def groups(self) -> list[tuple[str, int, int]]:
+        """(label, group_id, shapes) of each object given by a group_id."""
+        return [
+            (self.first[me].label, int(key[1]), self.shapes[me])
+            for key, me in self.ids.items()
+            if key[1] is not None
+        ]
 
 
 def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
@@ -410,9 +514,12 @@ def export_job(
             names[ignore] = IGNORE_NAME
         flag_names = _flag_names(rows)
         with_splits = any(r["split"] for r in rows)
+        pages: list[str] = []  # stack items written as their page
         for n, row in enumerate(rows):
             rel_dir = split_dir(row["split"]) if with_splits else ""
-            rel = put_image(folder, project, db, row, rel_dir)
+            rel, paged = put_page(folder, project, db, row, rel_dir)
+            if paged:
+                pages.append(row["name"])
             h, w = item_shape(project, db, row)
             shapes = []
             for label, x, y, bw, bh, _who in row["boxes"]:
@@ -438,7 +545,8 @@ def export_job(
             folder.write_json(str(Path(rel).with_suffix(".json")), doc)
             if n % 100 == 0:
                 yield Progress(n, len(rows), "writing labelme files")
-        return not_kept(rows, "labelme", {"labels", "splits", "masks", "boxes"})
+        notes = pages_note(pages)
+        return notes + not_kept(rows, "labelme", {"labels", "splits", "masks", "boxes"})
 
     return run_export(project, "labelme", out, write, filters=filters, datapackage=datapackage)
 

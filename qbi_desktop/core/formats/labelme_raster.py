@@ -51,6 +51,17 @@ class Canvas:
     def paint(self, mask: np.ndarray, kind: str, points: np.ndarray, value: int) -> str | None:
         """Set the pixels of one shape to ``value`` in ``mask``; None, or why it cannot be
         drawn (the caller names the file and the shape)."""
+        drawn = self.region(kind, points)
+        if isinstance(drawn, str):
+            return drawn
+        if drawn is not None:
+            top, left, region = drawn
+            mask[top : top + region.shape[0], left : left + region.shape[1]][region] = value
+        return None
+
+    def region(self, kind: str, points: np.ndarray) -> tuple[int, int, np.ndarray] | str | None:
+        """The pixels of one shape as (top, left, bool window), None when it misses the image,
+        or why it cannot be drawn."""
         reason = points_problem(kind, len(points))
         if reason is not None:
             return reason
@@ -67,9 +78,7 @@ class Canvas:
             if isinstance(whole, str):
                 return whole
             if whole is not None:
-                if whole:
-                    mask[:, :] = value
-                return None
+                return (0, 0, np.ones((self.height, self.width), dtype=bool)) if whole else None
             reach += d
         xs, ys = [p[0] for p in xy], [p[1] for p in xy]
         x0 = max(0, int(math.floor(min(xs) - reach)))
@@ -85,9 +94,8 @@ class Canvas:
             return f"cannot be drawn ({exc})"
         box = (x0, y0, x1, y1)
         drawn = np.asarray(self.image.crop(box)) > 0
-        mask[y0:y1, x0:x1][drawn] = value
         self.image.paste(0, box)
-        return None
+        return y0, x0, drawn
 
     def _circle_covers(self, cx: float, cy: float, d: float) -> bool | str | None:
         """True when a circle surely covers every pixel, False when it surely misses the

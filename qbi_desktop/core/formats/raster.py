@@ -1,5 +1,7 @@
 """Polygon filling for COCO imports, exactly as pycocotools does it (``frPyObjects`` +
-``decode``), for all of an image's polygons in one batch.
+``decode``), for all of an image's polygons in one batch; and whether an object painted into a
+class mask lands on or beside another of its class (:func:`touches`), which the importers report;
+and a COCO segmentation painted whole (:func:`paint_segmentation`).
 """
 
 from __future__ import annotations
@@ -7,6 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
+from qbi_desktop.core.formats.coco_records import Rle
+from qbi_desktop.core.formats.coco_rle import rle_decode, rle_string_runs
 
 # -- COCO polygons: pycocotools' rasteriser ------------------------------------------------------
 #
@@ -222,3 +227,188 @@ def fill_coco_polygon(mask: np.ndarray, xy: np.ndarray, value: int) -> None:
     if isinstance(runs, str):
         raise PolygonError(runs)
     paint_runs(mask, runs, value)
+
+
+# -- objects that become one region ---------------------------------------------------------------
+#
+# A class mask cannot tell two touching objects of one class apart: painted into it, they are one
+# region (the exports cut regions by 8-connectivity). The importers ask, before painting an
+# object, whether it lands on or beside a region of its own value, and say so in the report.
+
+
+def polygon_extents(polygons: Sequence[np.ndarray], height: int, width: int) -> np.ndarray:
+    """For each polygon (flat x0, y0, x1, y1, ...) the rows and columns its pixels can take, as
+    an int array of (top, left, bottom, right), ends exclusive, with a pixel to spare, clipped
+    to the image: all of an image's polygons in a few numpy calls (the cheap test of
+    :func:`near_value` needs no runs)."""
+    if not polygons:
+        return np.zeros((0, 4), dtype=np.int64)
+    flats = [np.asarray(xy, dtype=np.float64).ravel() for xy in polygons]
+    sizes = np.array([f.size // 2 for f in flats])
+    xy = np.concatenate([f[: 2 * k] for f, k in zip(flats, sizes, strict=True)]).reshape(-1, 2)
+    xy = np.clip(np.nan_to_num(xy), -1.0, float(max(height, width)) + 1)
+    starts = np.cumsum(sizes) - sizes
+    low = np.minimum.reduceat(xy, starts, axis=0)
+    high = np.maximum.reduceat(xy, starts, axis=0)
+    out = np.empty((len(flats), 4), dtype=np.int64)
+    out[:, 0] = np.clip(np.floor(low[:, 1]) - 1, 0, height)
+    out[:, 1] = np.clip(np.floor(low[:, 0]) - 1, 0, width)
+    out[:, 2] = np.clip(np.ceil(high[:, 1]) + 2, 0, height)
+    out[:, 3] = np.clip(np.ceil(high[:, 0]) + 2, 0, width)
+    return out
+
+
+def earlier_within_reach(extents: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each object (row of ``extents``: top, left, bottom, right with a pixel to spare, as
+    :func:`polygon_extents` gives them; ``values``: what it paints), whether an earlier one of
+    the same value overlaps its extent: only those can touch it. Compared in blocks of rows, so
+    that an image of many thousands of objects stays within a few MB."""
+    n = len(values)
+    out = np.zeros(n, dtype=bool)
+    step = max(1, (1 << 21) // max(n, 1))
+    for a in range(0, n, step):
+        b = min(a + step, n)
+        mine, theirs = extents[a:b, None, :], extents[None, :b, :]
+        hit = (values[a:b, None] == values[None, :b]) & (
+            np.arange(a, b)[:, None] > np.arange(b)[None, :]
+        )
+        hit &= (theirs[..., 0] < mine[..., 2]) & (mine[..., 0] < theirs[..., 2])
+        hit &= (theirs[..., 1] < mine[..., 3]) & (mine[..., 1] < theirs[..., 3])
+        out[a:b] = hit.any(axis=1)
+    return out
+
+
+def extent_of(extents: np.ndarray) -> tuple[int, int, int, int]:
+    """The extent (top, left, bottom, right) holding all of ``extents`` (rows of that)."""
+    if len(extents) == 1:
+        top, left, bottom, right = extents[0].tolist()
+        return top, left, bottom, right
+    return (
+        int(extents[:, 0].min()),
+        int(extents[:, 1].min()),
+        int(extents[:, 2].max()),
+        int(extents[:, 3].max()),
+    )
+
+
+def near_value(mask: np.ndarray, extent: tuple[int, int, int, int], value: int) -> bool:
+    """Whether ``value`` occurs in ``mask`` within one pixel of ``extent`` (top, left, bottom,
+    right, ends exclusive): the cheap first test (one small slice) before :func:`touches`."""
+    top, left, bottom, right = extent
+    return bool((mask[max(top - 1, 0) : bottom + 1, max(left - 1, 0) : right + 1] == value).any())
+
+
+def _around(
+    shape: tuple[int, ...], top: int, left: int, region: np.ndarray
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The window of a mask of ``shape`` one pixel around ``region`` (a bool window at
+    (top, left)), and the region grown by its 8 neighbours within that window."""
+    h, w = shape
+    rh, rw = region.shape
+    y0, x0 = max(top - 1, 0), max(left - 1, 0)
+    y1, x1 = min(top + rh + 1, h), min(left + rw + 1, w)
+    rows = np.zeros((rh + 2, rw), dtype=bool)  # grown down and up, then left and right
+    rows[:-2] = region
+    rows[1:-1] |= region
+    rows[2:] |= region
+    grown = np.zeros((rh + 2, rw + 2), dtype=bool)
+    grown[:, :-2] = rows
+    grown[:, 1:-1] |= rows
+    grown[:, 2:] |= rows
+    grown = grown[y0 - (top - 1) : y1 - (top - 1), x0 - (left - 1) : x1 - (left - 1)]
+    return (slice(y0, y1), slice(x0, x1)), grown
+
+
+def touches(mask: np.ndarray, top: int, left: int, region: np.ndarray, value: int) -> bool:
+    """Whether the pixels of ``region`` (a bool window whose first pixel is at row ``top``,
+    column ``left`` of ``mask``) overlap or touch (8-neighbourhood) pixels of ``value``."""
+    rh, rw = region.shape
+    window = mask[max(top - 1, 0) : top + rh + 1, max(left - 1, 0) : left + rw + 1]
+    if not (window == value).any():  # the usual case: one small slice, nothing grown
+        return False
+    where, grown = _around(mask.shape, top, left, region)
+    return bool((grown & (mask[where] == value)).any())
+
+
+def touched_owners(
+    mask: np.ndarray,
+    owner: np.ndarray,
+    top: int,
+    left: int,
+    region: np.ndarray,
+    value: int,
+    me: int,
+) -> set[int]:
+    """The objects (their numbers in ``owner``, a map of which object painted each pixel)
+    other than ``me`` whose pixels of ``value`` the region overlaps or touches."""
+    rh, rw = region.shape
+    where = (slice(max(top - 1, 0), top + rh + 1), slice(max(left - 1, 0), left + rw + 1))
+    others = (mask[where] == value) & (owner[where] != me) & (owner[where] != 0)
+    if not others.any():
+        return set()
+    where, grown = _around(mask.shape, top, left, region)
+    others = (mask[where] == value) & (owner[where] != me) & (owner[where] != 0)
+    return set(np.unique(owner[where][grown & others]).tolist())
+
+
+def runs_touch(
+    mask: np.ndarray, runs: Sequence[Runs], value: int, extent: tuple[int, int, int, int]
+) -> bool:
+    """Whether one object's polygons (their ``runs``, all inside ``extent``: top, left, bottom,
+    right, ends exclusive, e.g. from :func:`polygon_extents`) land on or beside pixels of
+    ``value`` in ``mask``. Callers ask :func:`near_value` first: most objects lie apart, and
+    that costs one small slice."""
+    top, left, bottom, right = extent
+    region = np.zeros((bottom - top, right - left), dtype=bool)
+    for polygon in runs:
+        for col, start, stop in zip(*(r.tolist() for r in polygon), strict=True):
+            region[start - top : stop - top, col - left] = True
+    where, grown = _around(mask.shape, top, left, region)
+    return bool((grown & (mask[where] == value)).any())
+
+
+def paint_segmentation(
+    mask: np.ndarray,
+    segmentation: list[list[float]] | Rle,
+    value: int,
+    runs: list[Runs | str],
+    watch: tuple[int, int, int, int] | bool = False,
+) -> tuple[str | None, bool]:
+    """Paint one (typed, see coco_records) segmentation into ``mask``, polygons from their
+    ``runs`` (raster.coco_polygon_runs): a reason if it cannot be used, and (with ``watch``:
+    True, or for polygons the extent they lie in) whether it overlapped or touched pixels of
+    ``value`` already there (an object of its class: the two are one region of the class mask
+    now)."""
+    h, w = mask.shape
+    if isinstance(segmentation, list):
+        for i, polygon in enumerate(runs):
+            if isinstance(polygon, str):
+                return f"polygon {i}: {polygon}", False
+        touched = isinstance(watch, tuple) and runs_touch(mask, runs, value, watch)  # type: ignore[arg-type]
+        for polygon in runs:
+            paint_runs(mask, polygon, value)  # type: ignore[arg-type]
+        return None, touched
+    if (segmentation.height, segmentation.width) != (h, w):
+        return (
+            f"RLE size [{segmentation.height}, {segmentation.width}] differs from the image "
+            f"size [{h}, {w}]"
+        ), False
+    counts = segmentation.counts
+    if isinstance(counts, str):
+        try:  # checked against the mask's size as it is decoded (linear, bounded)
+            counts = rle_string_runs(counts, h, w)
+        except ValueError as exc:
+            return str(exc), False  # "compressed RLE ..."
+    try:
+        region = rle_decode(counts, h, w)
+    except ValueError as exc:
+        return f"bad RLE ({exc})", False
+    touched = False
+    if watch:
+        rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+        if rows.size:
+            top, left = int(rows[0]), int(cols[0])
+            window = region[top : int(rows[-1]) + 1, left : int(cols[-1]) + 1]
+            touched = touches(mask, top, left, window, value)
+    mask[region] = value
+    return None, touched
