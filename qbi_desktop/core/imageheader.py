@@ -149,6 +149,103 @@ def check_pillow(path: Path, image: Any, *, what: str = "the image") -> None:
                 f"{what} declares {width} x {height} pixels in a {human_size(size)} PNG file, "
                 "more than its compression can expand (a decompression bomb or a damaged file)",
             )
+        guard_png_rows(path, image, what=what)
+
+
+# ---------------------------------------------------------------------------------------------
+# PNG rows: a deflate stream that ends cleanly before the declared rows is not an error to
+# Pillow (its zip decoder stops at the stream's end and leaves the missing rows zero), so the
+# bytes the stream really inflates to are counted while Pillow reads them and compared with
+# what the header declares.
+
+_PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+_ADAM7 = ((0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2))
+_ADAM7 += ((0, 1, 1, 2),)
+_INFLATE_STEP = 1 << 20
+
+
+def png_layout(header: bytes) -> tuple[int, int, int] | None:
+    """(bytes of filtered data the IHDR declares, bytes per row or 0 when interlaced, rows)
+    from a PNG's first 33 bytes; None if they are not a PNG header we understand."""
+    if len(header) < 33 or header[:8] != b"\x89PNG\r\n\x1a\n" or header[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+    depth, colour, interlace = header[24], header[25], header[28]
+    channels = _PNG_CHANNELS.get(colour)
+    if channels is None or not 1 <= depth <= 16 or interlace not in (0, 1):
+        return None
+    bits = depth * channels
+    if not interlace:
+        row = 1 + -(-width * bits // 8)
+        return height * row, row, height
+    total = 0
+    for x0, y0, dx, dy in _ADAM7:
+        columns, rows = -(-(width - x0) // dx), -(-(height - y0) // dy)
+        if columns > 0 and rows > 0:
+            total += rows * (1 + -(-columns * bits // 8))
+    return total, 0, height
+
+
+def guard_png_rows(path: Path | str, image: Any, *, what: str = "the image") -> None:
+    """Make ``image.load()`` (a lazily opened Pillow PNG) raise :class:`ImageReadError` when
+    its pixel data ends before the rows its header declares: "the image data ends after 10 of
+    64 rows (truncated)". Costs one more inflate of the data, run as Pillow reads it."""
+    if getattr(image, "format", None) != "PNG" or not hasattr(image, "load_read"):
+        return
+    fp = getattr(image, "fp", None)
+    if fp is None or "load_read" in vars(image):
+        return
+    try:
+        here = fp.tell()
+        fp.seek(0)
+        header = fp.read(33)
+        fp.seek(here)
+    except (OSError, ValueError):
+        return
+    layout = png_layout(header)
+    if layout is None:
+        return
+    _PngRowGuard(Path(path), image, what, *layout)
+
+
+class _PngRowGuard:
+    """Counts what the PNG's deflate stream inflates to while Pillow reads it (instance
+    attributes shadow the image's ``load_read``/``load_end`` for this one load)."""
+
+    def __init__(self, path: Path, image: Any, what: str, expected: int, row: int, rows: int):
+        import zlib
+
+        self.path, self.image, self.what = path, image, what
+        self.expected, self.row, self.rows = expected, row, rows
+        self.inflater = zlib.decompressobj()
+        self.error = zlib.error
+        self.out = 0
+        self.unknown = False
+        self.read, self.end = image.load_read, image.load_end
+        image.load_read, image.load_end = self._load_read, self._load_end
+
+    def _load_read(self, read_bytes: int) -> bytes:
+        data = self.read(read_bytes)
+        rest = data
+        try:
+            while rest and not self.unknown and self.out < self.expected and not self.inflater.eof:
+                self.out += len(self.inflater.decompress(rest, _INFLATE_STEP))
+                rest = self.inflater.unconsumed_tail
+        except self.error:
+            self.unknown = True  # a damaged stream: Pillow's own decoder says so
+        return data
+
+    def _load_end(self) -> None:
+        image = self.image
+        del image.load_read, image.load_end
+        self.end()
+        if self.unknown or self.out >= self.expected:
+            return
+        if self.row:
+            done = f"{self.out // self.row} of {self.rows} rows"
+        else:
+            done = f"{self.out} of the {self.expected} bytes its {self.rows} interlaced rows need"
+        raise ImageReadError(self.path, f"{self.what} data ends after {done} (truncated)")
 
 
 def read_tiff_checked(path: Path, *, key: int | None = 0, what: str = "the image") -> np.ndarray:
