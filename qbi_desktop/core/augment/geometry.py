@@ -227,7 +227,11 @@ def _fold(coord: np.ndarray, n: int, mode: str) -> None:
 
     Afterwards ``coord`` is >= 0 and its floor and floor + 1 are valid indices of the axis padded
     by ``_PAD[mode]``, whose pad values reproduce the fill mode exactly for orders 0 and 1.
+    A coordinate that is not a finite number (a zoom of 1e300 overflows float32 positions) is
+    taken as outside the image (the fill), never cast to an index.
     """
+    if not np.isfinite(coord).all():
+        np.nan_to_num(coord, copy=False, nan=-2.0, posinf=n + 1.0, neginf=-2.0)
     if mode == "nearest":
         np.clip(coord, 0, n - 1, out=coord)
     elif mode == "constant":

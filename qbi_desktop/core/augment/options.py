@@ -350,6 +350,64 @@ def validate_options(options: Any, field: str = "options") -> dict[str, Any]:
     return out
 
 
+#: how many of the image's longer side an elastic displacement may reach: beyond, every pixel
+#: is moved out of the image (the copy is all fill) and ever larger values overflow the maths
+ELASTIC_SIDES = 3
+
+
+def check_for_image(
+    options: dict[str, Any], shape: tuple[int, ...], field: str = "options", *, keras: bool = False
+) -> None:
+    """Refuse the options whose value is beyond what this image (``shape``, full size) can use:
+    a pixel shift longer than the image's side, a blur or elastic smoothness sigma longer than
+    its longer side, an elastic displacement beyond :data:`ELASTIC_SIDES` times that side. Each
+    gives a blank or flat copy, at a cost that grows with the value (a blur of sigma 1e5 took
+    minutes, elastic alpha 1e308 overflowed): the refusal names the option, the value and the
+    range that means something for this image."""
+    h, w = int(shape[0]), int(shape[1])
+    side = max(h, w)
+    shifts = (("width_shift_range", "width", w), ("height_shift_range", "height", h))
+    for name, axis, extent in shifts:
+        value = options.get(name)
+        values = value if isinstance(value, list) else [value]
+        numbers = [v for v in values if _is_number(v)]
+        top = max(numbers, default=0)
+        if top < 1:  # fractions of the side: always inside the image
+            continue
+        limit = side if keras else extent  # Keras' shifts swap their axes (see keras_compat)
+        if top > limit:
+            what = "longer side" if keras else axis
+            _fail(
+                f"{field}.{name}",
+                f"a shift of {top:g} px is more than the image's {what} ({limit} px): the copy "
+                f"would be moved wholly out of the image; use at most {limit} px, or a fraction "
+                "of the side below 1",
+            )
+    blur = options.get("gaussian_blur")
+    if isinstance(blur, dict) and max(blur.get("sigma_range") or [0]) > side:
+        _fail(
+            f"{field}.gaussian_blur.sigma_range",
+            f"a sigma of {max(blur['sigma_range']):g} px is more than the image's longer side "
+            f"({side} px): the copy would be flat; use at most {side} px",
+        )
+    elastic = options.get("elastic")
+    if isinstance(elastic, dict):
+        alpha, sigma = elastic.get("alpha", 0), elastic.get("sigma", 1)
+        if alpha > ELASTIC_SIDES * side:
+            _fail(
+                f"{field}.elastic.alpha",
+                f"a displacement of {alpha:g} px is more than {ELASTIC_SIDES} times the image's "
+                f"longer side ({side} px): every pixel would leave the image; use at most "
+                f"{ELASTIC_SIDES * side} px",
+            )
+        if sigma > side:
+            _fail(
+                f"{field}.elastic.sigma",
+                f"a smoothness of {sigma:g} px is more than the image's longer side ({side} px): "
+                f"the deformation would be a plain shift; use at most {side} px",
+            )
+
+
 def _jsonable(v: Any) -> Any:
     """Tuples (from Python callers) are lists in JSON; treat them alike."""
     if isinstance(v, tuple):

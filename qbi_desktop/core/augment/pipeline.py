@@ -29,7 +29,12 @@ import numpy as np
 
 from qbi_desktop.core.atomic import atomic_write_text
 from qbi_desktop.core.augment import box_geometry, geometry, intensity, keras_compat
-from qbi_desktop.core.augment.options import DEFAULTS, validate_options
+from qbi_desktop.core.augment.options import (
+    DEFAULTS,
+    changing_options,
+    check_for_image,
+    validate_options,
+)
 from qbi_desktop.core.augment.sampling import _corrected_params, _extra_params, _LazyRng, _plain
 from qbi_desktop.core.augment.standardize import Standardizer
 from qbi_desktop.core.errors import UserFacingError
@@ -213,6 +218,9 @@ class Pipeline:
         a pipeline without extra options never needs it)."""
         h, w = int(shape[0]), int(shape[1])
         o = self.options
+        # a value beyond what this image can use (a shift past its side, a blur wider than it)
+        # is refused here, where the image's size is first known: before any cost
+        check_for_image(o, (h, w), keras=self.keras_compat)
         if self.keras_compat:
             rs = np.random.RandomState(int(keras_ss.generate_state(1, np.uint32)[0]))
             params = _plain(keras_compat.keras_random_params(o, (h, w, 1), rs))
@@ -256,9 +264,18 @@ class Pipeline:
         self.check()
         image = intensity.check_image(image)
         mask = intensity.check_mask(mask, image.shape)
-        if self.keras_compat:
-            return _apply_keras(self.options, image, params, mask, boxes, scale)
-        return _apply_corrected(self.options, image, params, mask, boxes, scale)
+        try:
+            if self.keras_compat:
+                return _apply_keras(self.options, image, params, mask, boxes, scale)
+            return _apply_corrected(self.options, image, params, mask, boxes, scale)
+        except MemoryError:
+            # the options are the likelier cause than the image: say which ones were at work
+            h, w = image.shape[:2]
+            used = ", ".join(changing_options(self.options)) or "none"
+            raise UserFacingError(
+                f"not enough memory to augment a {w} x {h} image with these options ({used}); "
+                "try smaller values of them, or a smaller image"
+            ) from None
 
 
 # ---------------------------------------------------------------------------------------------

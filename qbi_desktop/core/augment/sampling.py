@@ -16,9 +16,12 @@ def _shift(rng: np.random.Generator, value: Any, size: int) -> float:
     """Keras' shift forms, drawn with a Generator: float uniform, int/list choice with a sign."""
     if not value:
         return 0.0
-    if isinstance(value, list) or (isinstance(value, int) and not isinstance(value, bool)):
-        choices = list(range(value)) if isinstance(value, int) else value
-        t = float(choices[int(rng.integers(len(choices)))]) * (1.0 if rng.random() < 0.5 else -1.0)
+    if isinstance(value, list):
+        t = float(value[int(rng.integers(len(value)))]) * (1.0 if rng.random() < 0.5 else -1.0)
+    elif isinstance(value, int) and not isinstance(value, bool):
+        # one of 0..n-1, drawn as a list of them would be (the same draw) without building it:
+        # list(range(3e8)) took 11.8 GB
+        t = float(rng.integers(value)) * (1.0 if rng.random() < 0.5 else -1.0)
     else:
         t = float(rng.uniform(-value, value))
     if max(value if isinstance(value, list) else [value]) < 1:
