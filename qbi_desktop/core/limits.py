@@ -17,6 +17,7 @@ Order of precedence: the defaults, then the environment variable ``QBI_DESKTOP_L
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ _DEFAULTS = Limits()
 #: augmented copies per item one batch run may plan (its plan is a list of items x copies)
 MAX_COPIES = 10_000
 _overrides: dict[str, int] = {}
+#: the largest size limit :func:`parse_size` accepts (1 EiB, far beyond any disk or memory)
+MAX_SIZE = 1 << 60
 
 _UNITS = {
     "": 1,
@@ -72,7 +75,10 @@ def parse_size(text: str | int | float) -> int:
         if not match or match.group(2).lower() not in _UNITS:
             raise ValueError(f"not a size: {text!r} (examples: 2GiB, 512MB, 4e9)")
         value, unit = float(match.group(1)), match.group(2).lower()
-    result = int(value * _UNITS[unit])
+    scaled = value * _UNITS[unit]
+    if not math.isfinite(scaled) or scaled > MAX_SIZE:  # int(inf) is an OverflowError
+        raise ValueError(f"a size limit must be at most 1 EiB (2^60 bytes), not {text!r}")
+    result = int(scaled)
     if result <= 0:
         raise ValueError(f"a size limit must be positive, not {text!r}")
     return result
