@@ -122,27 +122,34 @@ def calibration_csv(calibration: Any) -> str:
     return out.getvalue()
 
 
-def write_pictures(report: Any, out: Path) -> list[Path]:
-    """The confusion matrices and Bland-Altman plots of ``report`` as PNGs in ``out``."""
+def write_pictures(report: Any, out: Any) -> list[Path]:
+    """The confusion matrices and Bland-Altman plots of ``report`` as PNGs in ``out``: a
+    folder (each file written atomically) or a :class:`~qbi_desktop.core.outfolder.StagedFolder`
+    (the report's files appear together)."""
     from qbi_desktop.core.atomic import atomic_write_bytes
     from qbi_desktop.core.catalog.opinions import annotator_folder
+    from qbi_desktop.core.outfolder import StagedFolder
     from qbi_desktop.core.quality.agreement_pictures import (
         bland_altman_image,
         pair_confusion_image,
     )
     from qbi_desktop.core.report import _png
 
+    def write(name: str, data: bytes) -> Path:
+        if isinstance(out, StagedFolder):
+            return out.write_bytes(name, data)
+        atomic_write_bytes(Path(out) / name, data)
+        return Path(out) / name
+
     written = []
     for (a, b), (labels, cm) in report.confusions.items():
-        path = out / f"confusion_{annotator_folder(a)}_{annotator_folder(b)}.png"
-        atomic_write_bytes(path, _png(pair_confusion_image(cm, labels, a, b)))
-        written.append(path)
+        name = f"confusion_{annotator_folder(a)}_{annotator_folder(b)}.png"
+        written.append(write(name, _png(pair_confusion_image(cm, labels, a, b))))
     for (target, a, b), (mean, diff) in report.differences.items():
-        name = annotator_folder(target)
-        path = out / f"bland_altman_{name}_{annotator_folder(a)}_{annotator_folder(b)}.png"
+        folder = annotator_folder(target)
+        name = f"bland_altman_{folder}_{annotator_folder(a)}_{annotator_folder(b)}.png"
         title = f"{target}: {a} minus {b} ({mean.size} items)"
-        atomic_write_bytes(path, _png(bland_altman_image(mean, diff, title=title)))
-        written.append(path)
+        written.append(write(name, _png(bland_altman_image(mean, diff, title=title))))
     return written
 
 
@@ -160,6 +167,14 @@ OUTPUTS = (
 PATTERNS = ("confusion_*.png", "bland_altman_*.png", "probability/*.tif")
 
 
+def _earlier_files(out: Path) -> list[str]:
+    """The files of an earlier report in ``out`` (checked to be ours before the run), which
+    this run's report replaces: those it does not write again are removed with the commit."""
+    from qbi_desktop.core.outfolder import would_replace
+
+    return [str(p.relative_to(out)) for p in would_replace(out, OUTPUTS, PATTERNS)]
+
+
 def _own_report(path: Path) -> bool:
     """Whether ``path`` belongs to an earlier agreement report there: its report.json is one."""
     from qbi_desktop.core.outfolder import json_says
@@ -169,12 +184,12 @@ def _own_report(path: Path) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qbi_desktop.commands.out_folder import check_out_folder, make_out_folder
+    from qbi_desktop.commands.out_folder import check_out_folder
     from qbi_desktop.commands.progress import progress_printer
-    from qbi_desktop.core.atomic import atomic_write_bytes, atomic_write_text
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.catalog.images import tiff_bytes
     from qbi_desktop.core.jobs import run_job
+    from qbi_desktop.core.outfolder import StagedFolder
     from qbi_desktop.core.quality.agreement_report import _clean, agreement_job
     from qbi_desktop.core.quality.calibration import calibration_job
     from qbi_desktop.core.quality.consensus import build_consensus_job
@@ -200,26 +215,26 @@ def run(args: argparse.Namespace) -> int:
                 )
         finally:
             project.close()
-        make_out_folder(out)
         summary = report.to_dict()
         summary["project"] = str(project.root)
-        atomic_write_text(out / "report.json", json.dumps(summary, indent=2) + "\n")
-        atomic_write_text(out / "pairs.csv", pairs_csv(summary["sections"]))
-        atomic_write_text(out / "disagreements.csv", disagreements_csv(report))
-        atomic_write_text(out / "single_annotator.csv", single_csv(report))
-        write_pictures(report, out)
-        if calibration.per_item:
-            text = json.dumps(_clean(calibration.to_dict()), indent=2) + "\n"
-            atomic_write_text(out / "calibration.json", text)
-            atomic_write_text(out / "calibration.csv", calibration_csv(calibration))
-        if consensus is not None:
-            atomic_write_text(
-                out / "consensus.json", json.dumps(_clean(consensus.summary()), indent=2) + "\n"
-            )
-            if consensus.probability:
-                (out / "probability").mkdir(exist_ok=True)
-            for item, probability in consensus.probability.items():
-                atomic_write_bytes(out / "probability" / f"{item}.tif", tiff_bytes(probability))
+        # staged beside --out and moved there together: a picture that fails leaves no half
+        # report (nor a mix of this run's files and an earlier one's)
+        staged = StagedFolder(out, "--out")
+        with staged.guarded(drop=_earlier_files(out)):
+            staged.write_text("report.json", json.dumps(summary, indent=2) + "\n")
+            staged.write_text("pairs.csv", pairs_csv(summary["sections"]))
+            staged.write_text("disagreements.csv", disagreements_csv(report))
+            staged.write_text("single_annotator.csv", single_csv(report))
+            write_pictures(report, staged)
+            if calibration.per_item:
+                text = json.dumps(_clean(calibration.to_dict()), indent=2) + "\n"
+                staged.write_text("calibration.json", text)
+                staged.write_text("calibration.csv", calibration_csv(calibration))
+            if consensus is not None:
+                text = json.dumps(_clean(consensus.summary()), indent=2) + "\n"
+                staged.write_text("consensus.json", text)
+                for item, probability in consensus.probability.items():
+                    staged.write_bytes(f"probability/{item}.tif", tiff_bytes(probability))
     except UserFacingError as exc:
         print(f"qbi-desktop agreement: {exc}", file=sys.stderr)
         return 2

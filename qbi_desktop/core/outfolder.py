@@ -181,7 +181,110 @@ def json_says(path: Path, check: Callable[[dict[str, Any]], bool]) -> bool:
         return False
 
 
+class StagedFolder:
+    """A report folder written whole or not at all: files go into a hidden folder beside
+    ``out`` (``.<name>.<random>``, holding the export owner lock so a killed run's one is
+    swept by the next); :meth:`commit` renames it to ``out`` when ``out`` does not exist, or
+    moves each file into the existing ``out`` (replacing an earlier run's, and removing the
+    ``drop`` names it did not write again). Any error before the commit leaves ``out`` as it
+    was. Use :meth:`guarded` (commit on success, discard on any error)."""
+
+    def __init__(self, out: str | Path, flag: str = "--out"):
+        import tempfile
+
+        from qbi_desktop.core import leftovers
+        from qbi_desktop.core.atomic import UMASK
+
+        self.out = Path(out).absolute()
+        self.flag = flag
+        self.written: list[str] = []
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+            leftovers.sweep_exports(self.out)
+            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
+            os.chmod(self.tmp, 0o777 & ~UMASK)  # mkdtemp makes it 0700
+        except OSError as exc:
+            raise UserFacingError(
+                f"{flag} {out}: cannot create the folder ({_reason(exc)}); nothing was written"
+            ) from exc
+        self._owner = leftovers.open_lock(self.tmp / leftovers.EXPORT_OWNER)
+        leftovers.try_exclusive(self._owner)
+
+    def write_bytes(self, rel: str, data: bytes) -> Path:
+        """Stage ``data`` as ``rel`` (a path relative to the folder); the path it will have."""
+        from qbi_desktop.core.atomic import write_error
+
+        target = self.tmp / rel
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "wb") as stream:
+                stream.write(data)
+                stream.flush()
+                os.fsync(stream.fileno())
+        except OSError as exc:
+            raise write_error(self.out / rel, exc, len(data)) from exc
+        self.written.append(rel)
+        return self.out / rel
+
+    def write_text(self, rel: str, text: str) -> Path:
+        return self.write_bytes(rel, text.encode("utf-8"))
+
+    def commit(self, drop: Iterable[str] = ()) -> None:
+        import contextlib
+        import shutil
+
+        from qbi_desktop.core import leftovers
+
+        leftovers.release(self._owner)
+        with contextlib.suppress(OSError):
+            (self.tmp / leftovers.EXPORT_OWNER).unlink()
+        try:
+            if not lexists(self.out):
+                try:
+                    os.rename(self.tmp, self.out)  # the whole folder appears at once
+                    return
+                except OSError as exc:  # made meanwhile by someone else: merge below
+                    if exc.errno not in (errno.EEXIST, errno.ENOTEMPTY):
+                        raise
+            for rel in self.written:
+                (self.out / rel).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(self.tmp / rel, self.out / rel)
+            for rel in set(drop) - set(self.written):  # an earlier run's, not written again
+                with contextlib.suppress(FileNotFoundError, IsADirectoryError):
+                    (self.out / rel).unlink()
+        except OSError as exc:
+            raise UserFacingError(
+                f"{self.flag} {self.out}: cannot move the finished files there ({_reason(exc)})"
+            ) from exc
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def discard(self) -> None:
+        import shutil
+
+        from qbi_desktop.core import leftovers
+
+        leftovers.release(self._owner)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def guarded(self, drop: Iterable[str] = ()) -> Any:
+        """A context manager: the block stages the files; commit after it, discard on error."""
+        import contextlib
+
+        @contextlib.contextmanager
+        def block() -> Any:
+            try:
+                yield self
+            except BaseException:
+                self.discard()
+                raise
+            self.commit(drop)
+
+        return block()
+
+
 __all__ = [
+    "StagedFolder",
     "check_out_folder",
     "exists",
     "is_dir",

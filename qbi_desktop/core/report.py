@@ -30,9 +30,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from qbi_desktop.core.atomic import atomic_write_bytes, atomic_write_text
 from qbi_desktop.core.baselines import BaselineConfig, BaselineResult
-from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.core.outfolder import StagedFolder
 
 #: the files a report folder holds (one of the pictures, by task)
 REPORT_FILES = (
@@ -73,26 +72,24 @@ def write_report(result: BaselineResult, folder: str | Path) -> Path:
     """Write the report folder for one run (created if needed); returns the folder. A folder
     holding other files of a report's names is refused (:func:`check_report_folder`)."""
     folder = check_report_folder(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserFacingError(f"{folder}: cannot create the report folder ({exc})") from exc
-    if not folder.is_dir():
-        raise UserFacingError(f"{folder}: not a folder")
-    metrics = result.to_metrics_dict()
-    atomic_write_text(folder / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    atomic_write_text(folder / "metrics.csv", _metrics_csv(result))
-    if result.task == "classification":
-        atomic_write_text(folder / "misclassified.csv", _misclassified_csv(result))
-    atomic_write_text(folder / "params.json", json.dumps(run_params(result), indent=2) + "\n")
-    if result.task == "classification" and result.confusion is not None:
-        image = confusion_matrix_image(
-            result.confusion, result.labels, title=_title(result), subtitle=_subtitle(result)
-        )
-        atomic_write_bytes(folder / "confusion_matrix.png", _png(image))
-    elif result.task == "regression":
-        image = scatter_image(result.y_true, result.y_pred, title=_title(result))
-        atomic_write_bytes(folder / "predicted_vs_true.png", _png(image))
+    # every picture is drawn before anything is written, and the files appear together: a
+    # failure leaves no half report (metrics without their picture) beside an earlier one
+    staged = StagedFolder(folder, "--report")
+    with staged.guarded(drop=REPORT_FILES):
+        metrics = result.to_metrics_dict()
+        staged.write_text("metrics.json", json.dumps(metrics, indent=2) + "\n")
+        staged.write_text("metrics.csv", _metrics_csv(result))
+        if result.task == "classification":
+            staged.write_text("misclassified.csv", _misclassified_csv(result))
+        staged.write_text("params.json", json.dumps(run_params(result), indent=2) + "\n")
+        if result.task == "classification" and result.confusion is not None:
+            image = confusion_matrix_image(
+                result.confusion, result.labels, title=_title(result), subtitle=_subtitle(result)
+            )
+            staged.write_bytes("confusion_matrix.png", _png(image))
+        elif result.task == "regression":
+            image = scatter_image(result.y_true, result.y_pred, title=_title(result))
+            staged.write_bytes("predicted_vs_true.png", _png(image))
     return folder
 
 
@@ -437,6 +434,34 @@ def confusion_matrix_image(
     return img
 
 
+def plot_range(values: Any, margin: float = 0.04) -> tuple[float, float]:
+    """The axis range of a plot of the finite ``values``, ``margin`` (a share of their span)
+    added on each side. Never empty and never beyond the floats: equal values get a span of
+    ±1, or a millionth of their size where ±1 would do nothing (above 2^53: 1e17 + 1 == 1e17);
+    a span of -1e308 .. 1e308 stays finite (worked out as centre and half-span). Map values
+    into it with :func:`plot_fraction`, which does not overflow either."""
+    v = np.asarray(values, float).ravel()
+    v = v[np.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.size else (0.0, 1.0)
+    centre, half = lo / 2 + hi / 2, hi / 2 - lo / 2
+    if half <= 0:
+        half = max(1.0, abs(centre) * 1e-6)
+    half *= 1 + 2 * margin
+    big = float(np.finfo(float).max)
+    return max(centre - half, -big), min(centre + half, big)
+
+
+def plot_fraction(x: Any, lo: float, hi: float) -> Any:
+    """Where ``x`` lies in ``[lo, hi]`` (0 .. 1), without overflowing for a span of ±1e308."""
+    return (np.asarray(x, float) / 2 - lo / 2) / (hi / 2 - lo / 2)
+
+
+def plot_ticks(lo: float, hi: float, n: int) -> list[float]:
+    """``n`` evenly spaced values from ``lo`` to ``hi`` (``np.linspace`` overflows for
+    ``hi - lo`` beyond the floats)."""
+    return [lo * (1 - t) + hi * t for t in np.linspace(0.0, 1.0, n)]
+
+
 def scatter_image(
     y_true: np.ndarray, y_pred: np.ndarray, *, title: str = "", size: int = 560
 ) -> Image.Image:
@@ -452,17 +477,14 @@ def scatter_image(
         draw.text((pad, pad), title, font=f_title, fill=_INK)
     finite = np.isfinite(y_true) & np.isfinite(y_pred)
     values = np.concatenate([y_true[finite], y_pred[finite]])
-    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 1, hi + 1
-    margin = 0.04 * (hi - lo)
-    lo, hi = lo - margin, hi + margin
+    lo, hi = plot_range(values, 0.04)
+    inner = plot_range(values, 0.0)
 
     def to_px(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return left + (x - lo) / (hi - lo) * size, top + size - (y - lo) / (hi - lo) * size
+        return left + plot_fraction(x, lo, hi) * size, top + size - plot_fraction(y, lo, hi) * size
 
     draw.rectangle([left, top, left + size, top + size], outline=(134, 142, 150))
-    for t in np.linspace(lo + margin, hi - margin, 5):
+    for t in plot_ticks(*inner, 5):
         px, py = to_px(np.array(t), np.array(t))
         draw.line([px, top, px, top + size], fill=_GRID)
         draw.line([left, py, left + size, py], fill=_GRID)

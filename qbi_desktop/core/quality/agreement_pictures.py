@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from qbi_desktop.core.report import _font, _rotated_text, _text_size, confusion_matrix_image
+from qbi_desktop.core.report import (
+    _font,
+    _rotated_text,
+    _text_size,
+    confusion_matrix_image,
+    plot_fraction,
+    plot_range,
+    plot_ticks,
+)
 
 _INK = (33, 37, 41)
 _GRID = (222, 226, 230)
@@ -42,32 +50,38 @@ def bland_altman_image(
     draw = ImageDraw.Draw(img)
     if title:
         draw.text((pad, pad), title, font=f_title, fill=_INK)
+    # a pair whose mean or difference is not a finite number cannot be placed (values near
+    # ±1e308 overflow a - b); the statistics and the points are those of the others
+    finite = np.isfinite(mean) & np.isfinite(difference)
+    mean, difference = mean[finite], difference[finite]
     bias = float(difference.mean()) if difference.size else 0.0
     sd = float(difference.std(ddof=1)) if difference.size > 1 else 0.0
     lines = [("bias", bias, _BIAS), ("+1.96 SD", bias + 1.96 * sd, _LIMIT)]
     lines.append(("-1.96 SD", bias - 1.96 * sd, _LIMIT))
-    x_lo, x_hi = _range(mean)
-    y_lo, y_hi = _range(np.concatenate([difference, [v for _, v, _ in lines], [0.0]]))
+    lines = [line for line in lines if np.isfinite(line[1])]
+    x_lo, x_hi = plot_range(mean, 0.06)
+    y_lo, y_hi = plot_range(np.concatenate([difference, [v for _, v, _ in lines], [0.0]]), 0.06)
 
     def px(x: float) -> float:
-        return left + (x - x_lo) / (x_hi - x_lo) * size
+        return left + float(plot_fraction(x, x_lo, x_hi)) * size
 
     def py(y: float) -> float:
-        return top + size - (y - y_lo) / (y_hi - y_lo) * size
+        return top + size - float(plot_fraction(y, y_lo, y_hi)) * size
 
     draw.rectangle([left, top, left + size, top + size], outline=(134, 142, 150))
-    for t in np.linspace(x_lo, x_hi, 5)[1:-1]:
+    for t in plot_ticks(x_lo, x_hi, 5)[1:-1]:
         draw.line([px(t), top, px(t), top + size], fill=_GRID)
         label = f"{t:.3g}"
         tw, _ = _text_size(draw, label, f_tick)
         draw.text((px(t) - tw / 2, top + size + 6), label, font=f_tick, fill=_INK)
-    for t in np.linspace(y_lo, y_hi, 5)[1:-1]:
+    for t in plot_ticks(y_lo, y_hi, 5)[1:-1]:
         draw.line([left, py(t), left + size, py(t)], fill=_GRID)
         label = f"{t:.3g}"
         tw, th = _text_size(draw, label, f_tick)
         draw.text((left - 8 - tw, py(t) - th / 2), label, font=f_tick, fill=_INK)
     draw.line([left, py(0), left + size, py(0)], fill=(173, 181, 189), width=1)
-    if abs(py(lines[1][1]) - py(lines[2][1])) < 36:  # the three lines (nearly) coincide
+    # the three lines (nearly) coincide
+    if len(lines) == 3 and abs(py(lines[1][1]) - py(lines[2][1])) < 36:
         lines = [(f"bias (limits {lines[2][1]:.3g} .. {lines[1][1]:.3g})", bias, _BIAS)]
     for name, value, colour in lines:
         y = py(value)
@@ -82,12 +96,3 @@ def bland_altman_image(
     tile = _rotated_text("difference", f_axis, _INK)
     img.paste(tile, (4, int(top + (size - tile.height) / 2)), tile)
     return img
-
-
-def _range(values: np.ndarray) -> tuple[float, float]:
-    values = values[np.isfinite(values)]
-    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 1, hi + 1
-    margin = 0.06 * (hi - lo)
-    return lo - margin, hi + margin
