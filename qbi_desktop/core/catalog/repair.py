@@ -94,12 +94,12 @@ def repair_catalog(root: str | Path) -> RepairResult:
     try:
         try:  # no other program may write while the copy is taken
             lock.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:  # OperationalError is one; "malformed" is not
             if "locked" in str(exc) or "busy" in str(exc):
                 raise ProjectError(
                     f"{path}: another program is using the catalog; close it and repair again"
                 ) from exc
-            raise CatalogCorruptError(f"{path}: cannot be repaired ({exc})") from exc
+            raise _unreadable(path, exc) from exc
         try:
             _copy_rows(path, fresh)
         except sqlite3.OperationalError as exc:
@@ -155,7 +155,17 @@ def _reviews(root: str | Path, remove: bool) -> list[Path]:
 def diagnose(path: Path) -> bool:
     """Whether the catalog at ``path`` is whole (``PRAGMA integrity_check``), read without
     writing; refused as it is when a repair must not touch it: a newer schema, another
-    program's database, a file that is no SQLite database."""
+    program's database, a file that is no SQLite database, an empty (0-byte) file."""
+    try:
+        empty = path.stat().st_size == 0
+    except OSError:
+        empty = False  # gone again: the open below says so
+    if empty:  # SQLite reads 0 bytes as a whole, empty database: it is a lost catalog
+        raise CatalogCorruptError(
+            f"{path}: the catalog file is empty (0 bytes); there are no rows to repair and it "
+            "was left as it is - restore it from a backup, or move it away to start a new "
+            "project here"
+        )
     try:
         db = open_read_only(path)
     except sqlite3.Error as exc:
@@ -204,6 +214,13 @@ def _connect(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(path, isolation_level=None, timeout=1.0)
     except sqlite3.Error as exc:
         raise CatalogCorruptError(f"{path}: cannot open the catalog to repair it ({exc})") from exc
+
+
+def _unreadable(path: Path, exc: Exception) -> CatalogCorruptError:
+    return CatalogCorruptError(
+        f"{path}: not a readable SQLite catalog ({exc}); a repair cannot read its rows and "
+        "nothing was changed: restore the catalog from a backup"
+    )
 
 
 def _unrepairable(path: Path, exc: Exception) -> CatalogCorruptError:

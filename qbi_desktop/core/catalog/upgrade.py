@@ -47,7 +47,8 @@ def upgrade_job(root: str | Path) -> Job[int]:
     (made in the thread that runs the job); returns the version it had."""
     path = Path(root) / CATALOG
     try:
-        db = sqlite3.connect(path, isolation_level=None)
+        # mode=rw: a catalog moved away meanwhile is not made again as an empty file
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=rw", uri=True, isolation_level=None)
     except sqlite3.Error as exc:
         raise CatalogCorruptError(f"{path}: cannot open catalog ({exc})") from exc
     try:
