@@ -105,3 +105,25 @@ def test_a_stack_item_is_written_as_the_page_its_json_declares(tmp_path):
     assert np.array_equal(pixels, stack[0])
     assert [s["shape_type"] for s in written["shapes"]] == ["rectangle"]
     assert any("1 stack item(s)" in w and "multiframe.tif" in w for w in report.warnings)
+
+
+def test_a_mask_shape_whose_png_ends_early_is_refused_not_read_as_zeros():
+    import base64
+    import struct
+    import zlib
+
+    from qbi_desktop.core.formats.labelme import _png_region
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    def png(rows: int) -> str:
+        header = struct.pack(">IIBBBBB", 16, 16, 8, 0, 0, 0, 0)
+        pixels = zlib.compress((b"\x00" + b"\xff" * 16) * rows)  # a stream that ends cleanly
+        body = chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+        return base64.b64encode(b"\x89PNG\r\n\x1a\n" + body).decode()
+
+    assert _png_region(png(16), 20, 20).sum() == 256
+    short = _png_region(png(4), 20, 20)
+    assert isinstance(short, str) and "ends after 4 of 16 rows" in short

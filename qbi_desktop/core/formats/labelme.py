@@ -481,6 +481,8 @@ def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
     size is checked against the image before decoding (a tiny PNG may claim a huge size)."""
     from PIL import Image
 
+    from qbi_desktop.core.imageheader import guard_png_rows
+
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -491,6 +493,7 @@ def _png_region(text: str, width: int, height: int) -> np.ndarray | str:
                 return f"not a PNG image ({img.format})"
             if img.width > width or img.height > height:
                 return f"{img.width}x{img.height} region is larger than the {width}x{height} image"
+            guard_png_rows("mask", img, what="the mask")  # rows cut short: not read as zeros
             # labelme's LabelFile: the PNG's own values (palette indices, not colours) != 0
             values = np.asarray(img)
             return values.any(axis=-1) if values.ndim == 3 else values != 0
