@@ -452,7 +452,7 @@ class AugmentPanel(ProfilesMixin, PipelineFilesMixin, BatchRunMixin, QWidget):
         self.preview_shown.emit(result)
 
     def _show_failure(self, _generation: int, message: str) -> None:
-        self._refused(message)
+        self._refused(in_dock_words(message))  # a refusal from the preview's worker too
 
     def _refused(self, message: str, drawn_for: str = "for earlier settings") -> None:
         """The pipeline (or its preview, or the image) was refused: say why, and grey out the

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from qbi_desktop.core.report import plot_range
+
 BLUES = np.array([[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107]])
 REDS = np.array([[255, 245, 240], [252, 187, 161], [251, 106, 74], [203, 24, 29], [103, 0, 13]])
 RED, GREEN = QColor(201, 42, 42), QColor(43, 138, 62)
@@ -541,10 +543,10 @@ class RegressionScatter(QWidget):
         t, p = np.asarray(y_true, float), np.asarray(y_pred, float)
         ok = np.isfinite(t) & np.isfinite(p)
         self.points.setData(t[ok], p[ok])
-        values = np.concatenate([t[ok], p[ok]])
-        lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 1.0)
-        if hi <= lo:
-            lo, hi = lo - 1, hi + 1
+        # (equal values above 2^53 or a span near 1e308: the range stays a real, finite one)
+        lo, hi = plot_range(np.concatenate([t[ok], p[ok]]), 0.0)
+        if not math.isfinite(hi - lo):  # pyqtgraph works with the span: it must be a float
+            lo, hi = max(lo, -8e307), min(hi, 8e307)
         self.identity.setData([lo, hi], [lo, hi])
         self.plot.getPlotItem().setRange(xRange=(lo, hi), yRange=(lo, hi))
 
