@@ -279,7 +279,7 @@ class BrowserEdits:
         menu.addAction(
             f"Type {target}…\tF2" if target else "Define a regression target…", self.edit_target
         )
-        menu.addAction("Classes (rename, merge)…", self.classes_dialog)
+        menu.addAction("Classes (rename, merge, remove)…", self.classes_dialog)
         menu.addSeparator()
         for key, state in REVIEW_KEYS.items():
             menu.addAction(
@@ -306,8 +306,8 @@ class BrowserEdits:
             return
         if k >= len(classes):
             self.window.statusBar().showMessage(
-                f"key {k}: no class at position {k} (classes: {', '.join(classes) or 'none'}); "
-                "type the class names in the Classes box",
+                f"key {k}: no class at position {k} ({len(classes)} classes, key 0 = the "
+                "first); add names in the Classes box",
                 5000,
             )
             return
@@ -346,6 +346,13 @@ class BrowserEdits:
         rows = self._target_rows()
         if not rows or not may_edit(self.window):  # a shared project: the name first
             return
+        if not self._rows_in_sight(rows):  # scrolled away: shown first, never edited unseen
+            name = self.model.item(rows[0])["name"]
+            self.select_rows(rows)
+            self.window.statusBar().showMessage(
+                f"{name} was out of view: not changed; press the key again to change it", 6000
+            )
+            return
         ids = [self.model.item_id(r) for r in rows]
         try:
             made = change(self.project, ids)
@@ -354,9 +361,27 @@ class BrowserEdits:
             return
         self._record(made)
         self._items_changed(ids)
-        self.window.statusBar().showMessage(f"{len(made.ids)} item(s): {made.what}", 3000)
+        # the item by name: the canvas may show another one, and the selection moves on
+        who = self.model.item(rows[0])["name"] if len(rows) == 1 else f"{len(made.ids)} items"
+        said = f"{who}: {made.what}"
         if advance:
             self._advance(rows[-1])
+            row = self.table.currentIndex().row()
+            if row >= 0 and row != rows[-1]:
+                said += f"; next: {self.model.item(row)['name']}"
+        self.window.statusBar().showMessage(said, 4000)
+
+    def _rows_in_sight(self, rows: list[int]) -> bool:
+        """Whether one of ``rows`` shows in the table's viewport (or the table is not shown:
+        an edit from a menu or a test)."""
+        if not self.table.isVisible():
+            return True
+        height = self.table.viewport().height()
+        for row in rows:  # at least half of it in view
+            middle = self.table.rowViewportPosition(row) + self.table.rowHeight(row) // 2
+            if 0 <= middle <= height:
+                return True
+        return False
 
     def _advance(self, last_row: int) -> None:
         self.select_rows([min(last_row + 1, self.model.rowCount() - 1)])

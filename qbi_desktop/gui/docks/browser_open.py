@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from PySide6.QtCore import Qt
 
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.gui.annotate.store import ProjectItemStore
@@ -60,8 +61,14 @@ class BrowserOpening:
 
     def open_with_store(self, item: dict[str, Any], store: ProjectItemStore):
         """Open ``item`` (a catalog row) with its mask (and boxes) read from and saved to
-        ``store``: the disagreement review opens a consensus saved under its provenance."""
+        ``store``: the disagreement review opens a consensus saved under its provenance.
+
+        Every way an item is opened (double-click, Enter, D / A, the audit's and the
+        disagreements' detail panes, the baseline gallery, a second launch's file) comes here:
+        the canvas gets the keyboard, so the keys mean what the Annotate dock shows (in the
+        Browser table 1 relabelled the selected row and F flagged it for editing)."""
         self._bring_annotation_forward()
+        self._canvas_takes_keys()
         annotate = self.annotate
         if annotate is not None:
             document = annotate.document_for(store)
@@ -82,6 +89,11 @@ class BrowserOpening:
         if "annotate" in docks:
             docks["annotate"].show()
             docks["annotate"].raise_()
+
+    def _canvas_takes_keys(self) -> None:
+        canvas = getattr(self.window, "canvas", None)
+        if canvas is not None:
+            canvas.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def _open_file(self, store: ProjectItemStore):
         from qbi_desktop.gui.document import open_document_job
