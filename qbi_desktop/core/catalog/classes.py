@@ -1,4 +1,5 @@
-"""The project's classes: their order (key 0 = first), counts, rename and merge.
+"""The project's classes: their order (key 0 = first), counts, rename, merge and removal of an
+unused class.
 
 The class list is kept in the catalog's ``meta`` table (key ``classes``), so keys 0-9 mean the
 same classes in every window and on the command line; classes present in the items' labels or
@@ -283,6 +284,31 @@ def add_class(project: Any, name: str) -> list[str]:
     if name in current or any(nfc(c) == name for c in current):  # an older project's NFD twin
         return current
     return set_class_list(project, [*current, name])
+
+
+def remove_class(project: Any, name: str) -> list[str]:
+    """Take class ``name`` (every spelling of it) out of the class list, when no item's label
+    and no box uses it: a class made by mistake (the ten digit classes 0-9 of a project that
+    has three). A class in use is refused, saying how many items and boxes use it (merge it
+    into another class first). Returns the list stored; the caller keeps the list it had for
+    undo (:func:`set_class_list`)."""
+    names = spellings(_known(project), name)
+    if not names:
+        raise UserFacingError(f"class {name!r} is not in the project")
+    labels, boxes = class_counts(project), box_counts(project)
+    items = sum(labels.get(n, 0) for n in names)
+    boxed = sum(boxes.get(n, 0) for n in names)
+    if items or boxed:
+        uses = []
+        if items:
+            uses.append(f"{items:,} item{'s' if items != 1 else ''}")
+        if boxed:
+            uses.append(f"{boxed:,} box{'es' if boxed != 1 else ''}")
+        raise UserFacingError(
+            f"class {name!r} is not removed: {' and '.join(uses)} use it; merge it into "
+            "another class, or clear those labels and boxes first"
+        )
+    return set_class_list(project, [c for c in class_list(project) if c not in names])
 
 
 def rename_class(project: Any, old: str, new: str, annotator: str | None = None) -> ClassEdit:

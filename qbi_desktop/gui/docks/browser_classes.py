@@ -3,8 +3,9 @@
 Keys 0-9 reach the first ten classes of the list; ``C`` or ``/`` opens the picker: type a few
 letters, the list narrows (names starting with them first), Enter gives the highlighted class
 to the selection and moves on; a name that is not in the list yet becomes a new class. The
-Classes dialog (Dataset > Classes…) lists every class with its item count and renames or merges
-them (``core/catalog/classes.py``), each one undoable with Ctrl+Z in the Browser.
+Classes dialog (Dataset > Classes…) lists every class with what uses it (items' labels, boxes
+only, or nothing) and renames, merges or removes unused ones (``core/catalog/classes.py``), each
+undoable with Ctrl+Z in the Browser.
 
 A number key in a project with no class yet asks what the user meant: create the classes
 "0".."9" (key k then gives "k", as in MNIST's digit folders) and give the pressed one, or type
@@ -15,7 +16,7 @@ the list is its own undo step, before the label's.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -129,6 +130,18 @@ class ClassPicker(QDialog):
         self.accept()
 
 
+def uses_text(items: int, boxes: int) -> str:
+    """What uses a class: items' labels (image classes), boxes only (detection classes, which
+    share the list and its keys), both, or nothing (it can be removed)."""
+    if items and boxes:
+        return f"{items:,} item(s), {boxes:,} box(es)"
+    if items:
+        return f"{items:,} item(s)"
+    if boxes:
+        return f"boxes only: {boxes:,} box(es)"
+    return "unused (Remove takes it out)"
+
+
 class ClassesDialog(QDialog):
     """Every class with its count; rename one, or merge several into one (new or existing)."""
 
@@ -142,6 +155,10 @@ class ClassesDialog(QDialog):
         self.new_name.setPlaceholderText("new name / class to merge into")
         self.rename_button = QPushButton("Rename")
         self.merge_button = QPushButton("Merge selected into")
+        self.remove_button = QPushButton("Remove")
+        self.remove_button.setToolTip(
+            "Take the selected classes out of the list: only classes no item and no box uses"
+        )
         self.problem = QLabel("")
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #c33")
@@ -149,15 +166,26 @@ class ClassesDialog(QDialog):
         close.clicked.connect(self.accept)
         self.rename_button.clicked.connect(self.rename)
         self.merge_button.clicked.connect(self.merge)
+        self.remove_button.clicked.connect(self.remove)
         self.list.currentItemChanged.connect(self._picked)
         row = QHBoxLayout()
         row.addWidget(self.new_name, 1)
         row.addWidget(self.rename_button)
         row.addWidget(self.merge_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Classes (items per class); every change can be undone"))
+        intro = QLabel(
+            "Classes: image labels (a class per item) and box classes (Annotate's Boxes) share "
+            "one list and its keys 0-9. Every change can be undone (Ctrl+Z in the Browser)."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         layout.addWidget(self.list, 1)
         layout.addLayout(row)
+        removal = QHBoxLayout()
+        removal.addWidget(QLabel("Unused classes:"))
+        removal.addWidget(self.remove_button)
+        removal.addStretch(1)
+        layout.addLayout(removal)
         layout.addWidget(self.problem)
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignRight)
         self.refresh()
@@ -172,10 +200,9 @@ class ClassesDialog(QDialog):
         boxes = C.box_counts(project)
         for n, name in enumerate(C.class_list(project, counts)):
             key = f"{n}: " if n < 10 else ""
-            text = f"{key}{name} — {counts.get(name, 0):,} item(s)"
-            if boxes.get(name):
-                text += f", {boxes[name]:,} box(es)"
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(
+                f"{key}{name} — {uses_text(counts.get(name, 0), boxes.get(name, 0))}"
+            )
             item.setData(NAME_ROLE, name)
             self.list.addItem(item)
 
@@ -200,6 +227,18 @@ class ClassesDialog(QDialog):
             return False
         return self._done(self.panel.merge_classes(chosen, self.new_name.text()))
 
+    def remove(self) -> bool:
+        """Remove the selected classes no item and no box uses (one undo step); the others are
+        kept, and said with how many use them."""
+        chosen = self.selected()
+        if not chosen:
+            self.problem.setText("Remove: select the classes to remove")
+            return False
+        said = self.panel.remove_classes(chosen)
+        self.problem.setText(said or "")
+        self.refresh()
+        return said is None
+
     def _done(self, said: str | None) -> bool:
         self.problem.setText(said or "")
         if said is None:
@@ -216,6 +255,7 @@ class BrowserClasses:
     class_question: QMessageBox | None = None  # open while a key waits for a class list
     pending_key: int | None = None  # the number key "Type class names…" answered (Enter gives)
     _pending_before: list[str] = []  # the class list stored when that key was pressed
+    _fold_after_typing = False  # the filters were folded out for typing class names only
 
     def offer_classes(self, k: int) -> QMessageBox | None:
         """Key ``k`` with no class list: ask (window-modal, not blocking) whether to create the
@@ -238,7 +278,9 @@ class BrowserClasses:
             f"Create classes 0–9 and give {k}", QMessageBox.ButtonRole.AcceptRole
         )
         names = box.addButton("Type class names…", QMessageBox.ButtonRole.ActionRole)
-        box.setDefaultButton(digits)
+        # Enter types names: the least surprising answer (the digits made ten classes that a
+        # project of three then carried, until removed one by one)
+        box.setDefaultButton(names)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
 
         def answered(_result: int) -> None:
@@ -291,12 +333,20 @@ class BrowserClasses:
         class, Enter there also gives the selection the class typed (:meth:`classes_entered`)."""
         self.pending_key = k
         self._pending_before = C.stored_list(self.project.db) if self.project is not None else []
+        # folded back when the names are in (classes_typed): open, the filters take half of
+        # the table's rows on a laptop screen
+        self._fold_after_typing = not self.filters_button.isChecked()
         self.show_filters(True)
         self.classes_edit.setFocus()
-        these = "the selected item gets it" if len(self._target_rows()) <= 1 else "the selection"
+        # the filters scroll on a laptop screen: the Classes row in view once they are fitted
+        QTimer.singleShot(0, lambda: self.filter_area.ensureWidgetVisible(self.classes_edit))
+        # short: a long message ran under the status bar's Tool and Annotator fields
+        these = "the item" if len(self._target_rows()) <= 1 else "the selection"
         self.window.statusBar().showMessage(
-            "Type the class names, comma-separated (key 0 = the first), then Enter"
-            + ("" if k is None else f": {these} gets the one typed, or of several class {k}"),
+            "Type class names, comma-separated (key 0 = first), then Enter"
+            if k is None
+            else f"Type class names, comma-separated, Enter: {these} gets class {k} "
+            "(0 = first) or the only one",
             8000,
         )
 
@@ -306,6 +356,9 @@ class BrowserClasses:
         name, or of several the one at the position of the key pressed; another undo step).
         Without a key waiting, Enter only stores the list (``_classes_edited``)."""
         k, self.pending_key = self.pending_key, None
+        if self._fold_after_typing:  # opened for the typing only: the table gets its rows back
+            self._fold_after_typing = False
+            self.show_filters(False)
         names = self.classes()
         if k is None or self.project is None or not names or not may_edit(self.window):
             return
@@ -388,6 +441,34 @@ class BrowserClasses:
         self.classes_box = None
         self.window.activateWindow()  # Ctrl+Z goes to the Browser again
         self.table.setFocus()
+
+    def remove_classes(self, names: list[str]) -> str | None:
+        """Take the classes of ``names`` that nothing uses out of the class list (one undoable
+        step); None when all went, else what was refused (how many items/boxes use which)."""
+        if self.project is None:
+            return "no project open"
+        if not may_edit(self.window):  # a shared project: the name first
+            return "not changed: your annotator name is needed first"
+        project = self.project
+        self._classes_edited()  # the list as typed is the one the removal starts from
+        before = C.stored_list(project.db)
+        refused, removed = [], []
+        for name in names:
+            try:
+                C.remove_class(project, name)
+                removed.append(name)
+            except UserFacingError as exc:
+                refused.append(str(exc))
+        if removed:
+            after = C.stored_list(project.db)
+            what = "remove class" + ("es " if len(removed) > 1 else " ") + ", ".join(removed)
+            self._push_class_list(project, what, before, after)
+            from qbi_desktop.gui.undo import undo_router
+
+            undo_router(self.window).activate(self.undo_context)
+            self._classes_changed([])
+            self.window.statusBar().showMessage(f"{what} (Ctrl+Z in the Browser undoes)", 5000)
+        return "; ".join(refused) or None
 
     def rename_class(self, old: str, new: str) -> str | None:
         """Rename a class (undoable); None when done, else what was refused."""
