@@ -2,20 +2,25 @@
 :class:`~qbi_desktop.gui.annotate.boxes_dock.BoxesDock`): the class list and its number keys,
 the Class field, and the drawn box that waits for its class when none was chosen.
 
-No class is invented: until the user chooses one, a box drawn waits (dashed) while the Class
-field asks for it. A project item's list is the project's classes (a name chosen joins the
-project's class list); a loose image's the classes typed for loose images. A class chosen for
+No class is invented: until the user chooses one, a box drawn waits (dashed, tagged "class?")
+while the Class field asks for it; Enter there stores it, Esc (or Delete / Backspace in the
+empty field) drops it. The class chosen last is remembered per project (and for loose images)
+across launches, so only a project's very first box asks. A project item's list is the
+project's classes (a name chosen joins the project's class list), each saying whether image
+labels or boxes use it; a loose image's the classes typed for loose images. A class chosen for
 one project is never given, nor offered on a number key, in another.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 
 from qbi_desktop.core.annotation.boxes import ItemBoxStore
 from qbi_desktop.core.errors import UserFacingError
 
 CLASSES_KEY = "annotate/box_classes"  # classes typed for loose images
+LAST_KEY = "annotate/last_box_class/"  # + a project's folder, or "loose": the class last chosen
+DROP_KEYS = (Qt.Key.Key_Delete, Qt.Key.Key_Backspace)
 
 
 class BoxClasses:
@@ -44,14 +49,19 @@ class BoxClasses:
                 self.label = None
         if session is not None:
             names += [b.label for b in session.boxes + session.proposals]
+        if self.label is None:  # the class last chosen here (this project, or loose images)
+            last = self._remembered()
+            if last and last in names:
+                self.label = last
         if self.label:
             names.append(self.label)
         self.classes = list(dict.fromkeys(n for n in names if n))
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
+        kinds = _kinds(store) if isinstance(store, ItemBoxStore) else {}
         for n, name in enumerate(self.classes):
             key = f"{n}: " if n < 10 else ""
-            self.class_combo.addItem(f"{key}{name}", name)
+            self.class_combo.addItem(f"{key}{name}{kinds.get(name, '')}", name)
         chosen = self.classes.index(self.label) if self.label in self.classes else -1
         self.class_combo.setCurrentIndex(chosen)
         self.class_combo.lineEdit().setPlaceholderText(
@@ -70,8 +80,7 @@ class BoxClasses:
         self.class_combo.setEditText("")
         self.class_combo.setFocus()
         self._say(
-            "Which class is the new box? Type or choose it in the Class field and press Enter "
-            "(keys 0-9 pick the first ten; Esc drops the box)"
+            "Which class is the new box? Type it in the Class field, Enter (Esc, Delete: drop it)"
         )
 
     def cancel_pending(self) -> bool:
@@ -90,6 +99,7 @@ class BoxClasses:
         if text.strip() or self.label is None:
             return
         self.label = None
+        self._remember(None)  # and not brought back by the next refresh or launch
         self._say("No class chosen: the next box asks for its class")
 
     def _class_typed(self) -> None:
@@ -137,6 +147,7 @@ class BoxClasses:
         if not self._join_project(name):
             return
         self.label = name
+        self._remember(name)
         if self.pending is not None:
             from dataclasses import replace
 
@@ -158,6 +169,33 @@ class BoxClasses:
                 session.move_proposal(i, replace(session.proposals[i], label=name))
         self._refresh_classes()
 
+    # -- the class last chosen, per project (and for loose images), kept across launches --------
+    def _last_key(self) -> str:
+        store = self.session.store if self.session is not None else None
+        if isinstance(store, ItemBoxStore):
+            return LAST_KEY + str(store.project.root.resolve()).replace("/", "|")
+        return LAST_KEY + "loose"
+
+    def _remember(self, name: str | None) -> None:
+        self.window.settings.setValue(self._last_key(), name or "")
+
+    def _remembered(self) -> str | None:
+        return str(self.window.settings.value(self._last_key(), "") or "") or None
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt naming
+        """Delete or Backspace in an empty Class field drops the box waiting for its class (the
+        field has the keys then: the canvas's Delete did not reach the box)."""
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and event.key() in DROP_KEYS
+            and self.pending is not None
+            and not self.class_combo.currentText().strip()
+        ):
+            self.cancel_pending()
+            self.canvas.setFocus()
+            return True
+        return False
+
     def number_key(self, n: int) -> None:
         """Keys 0-9: the 1st-10th class of the list (key 0 = first, as in the Browser)."""
         index = n
@@ -170,6 +208,21 @@ class BoxClasses:
 def _numbered(text: str) -> bool:
     head = text.split(": ", 1)[0]
     return ": " in text and head.isdigit() and len(head) == 1
+
+
+def _kinds(store: ItemBoxStore) -> dict[str, str]:
+    """What each class of the item's project is used for, as the Class list says it: image
+    classes and box classes share one list (and its keys), which confused newcomers."""
+    from qbi_desktop.core.catalog import classes
+
+    try:
+        labels, boxes = classes.class_counts(store.project), classes.box_counts(store.project)
+    except Exception:  # noqa: BLE001 - an older catalog without the count tables
+        return {}
+    out = {name: " — image labels only" for name in labels if name not in boxes}
+    out.update({name: " — boxes" for name in boxes if name not in labels})
+    out.update({name: " — images and boxes" for name in boxes if name in labels})
+    return out
 
 
 def _project_classes(project) -> tuple[list[str], list[str]]:

@@ -13,7 +13,9 @@ Keys (canvas and this dock): W the Box tool; 0-9 give the selected box (or the n
 the 1st-10th class of the list (key 0 = first, as in the Browser); the class field
 (type-ahead) reaches any class and adds new ones. No class is invented: until the user chooses
 one (for this project: a class chosen for another project's item does not carry over), a box
-drawn waits, dashed, while the Class field asks for its class (Enter stores it, Esc drops it);
+drawn waits, dashed and tagged "class?", while the Class field asks for its class (Enter stores
+it; Esc, or Delete / Backspace in the empty field, drops it); the class last chosen is
+remembered per project and for loose images;
 Delete removes the selected box or rejects
 the selected proposal; Ctrl+Shift+V copies the previous item's boxes as proposals, Enter
 accepts the selected proposal, Shift+Enter all of them; D / A
@@ -107,11 +109,17 @@ class BoxesDock(BoxClasses, QObject):
         completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
         completer.setFilterMode(Qt.MatchFlag.MatchContains)
         completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        # matched on the class names (the item data), not the shown "0: a — image labels
+        # only": typing "o" offered every class whose kind said "only"
+        completer.setCompletionRole(Qt.ItemDataRole.UserRole)
         self.class_combo.activated.connect(lambda _i: self._class_typed())
         completer.activated.connect(lambda _text: self._class_typed())
         self.class_combo.lineEdit().returnPressed.connect(self._class_typed)
         # a Class field emptied by the user is no class: the next box asks for one
         self.class_combo.lineEdit().textEdited.connect(self._class_cleared)
+        # Delete / Backspace in the empty field drop a box waiting for its class
+        self.class_combo.installEventFilter(self)
+        self.class_combo.lineEdit().installEventFilter(self)
         row.addWidget(self.class_combo, 1)
         v.addLayout(row)
         self.list = QTreeWidget()
@@ -346,6 +354,8 @@ class BoxesDock(BoxClasses, QObject):
 
     # -- edits ------------------------------------------------------------------------------------
     def delete_selected(self) -> None:
+        if self.cancel_pending():  # a drawn box waiting for its class goes first
+            return
         session = self.session
         if session is None or session.selected is None:
             return
@@ -452,10 +462,10 @@ class BoxesDock(BoxClasses, QObject):
         mask = self.panel.session
         if mask is not None and mask.store is not None and mask.modified and mask.ready:
             self.panel.save_to_project(mask)
-        browser.table.selectRow(target)
-        opened = browser.open_item(target)
-        self.canvas.setFocus()
-        return opened
+        # exactly that row (selectRow would add it to the selection while Ctrl or Shift is
+        # held, and a Browser key would then act on both); open_item gives the canvas the keys
+        browser.select_rows([target])
+        return browser.open_item(target)
 
 
 def _shows_project_of(browser, store: ItemBoxStore) -> bool:

@@ -1,7 +1,8 @@
 """Boxes drawn over the image: one graphics item per box, so an edit repaints only its rectangle.
 
 Each :class:`BoxItem` is a rectangle in image coordinates (cosmetic 2 px pen in its class colour;
-dashed while it is a copy-forward proposal), a tag with the class name, and, when selected, eight
+dashed while it is a copy-forward proposal, or white, dashed and tagged "class?" while it waits
+for its class), a tag with the class name, and, when selected, eight
 handles. Tag and handles keep their screen size at any zoom (``ItemIgnoresTransformations``).
 Moving or resizing a box changes only that item's geometry, so Qt repaints the old and new
 rectangles, never the whole canvas.
@@ -18,6 +19,8 @@ from qbi_desktop.core.catalog import Box
 
 HANDLE_PX = 7  # handle side on screen
 Z_BOXES = 20  # above the image (0, 1) and the mask overlay
+PENDING_TAG = "class?"  # the tag of a drawn box that waits for its class
+PENDING_COLOUR = (255, 255, 255)  # no class colour yet
 
 
 class _Tag(QGraphicsItem):
@@ -85,13 +88,17 @@ class BoxItem(QGraphicsRectItem):
             handle.setPos(x, y)
 
     def _style(self) -> None:
-        colour = QColor(*class_colour(self.box.label))
+        pending = not self.box.label  # drawn, waiting for its class: dashed, "class?"
+        colour = QColor(*PENDING_COLOUR) if pending else QColor(*class_colour(self.box.label))
         pen = QPen(colour, 2.5 if self.selected else 1.6)
         pen.setCosmetic(True)
-        if self.proposal:
+        if self.proposal or pending:
             pen.setStyle(Qt.PenStyle.DashLine)
         self.setPen(pen)
-        self.tag.set(self.box.label + (" ?" if self.proposal else ""), colour)
+        if pending:
+            self.tag.set(PENDING_TAG, colour)
+        else:
+            self.tag.set(self.box.label + (" ?" if self.proposal else ""), colour)
 
     def set_selected(self, on: bool) -> None:
         self.selected = on
