@@ -83,6 +83,9 @@ from qbi_desktop.gui.docks.browser_views import (
 )
 from qbi_desktop.gui.steady_line import SteadyLine
 
+MIN_TABLE_ROWS = 4  # thumbnail rows the folded-out filters leave the table (a 1366x768 screen)
+FILTERS_LEAST = 56  # px: the filters' area never less (two rows of combos, then it scrolls)
+
 
 def install(window) -> BrowserPanel:
     panel = BrowserPanel(window)
@@ -274,11 +277,14 @@ class BrowserPanel(
         filters = QGridLayout()
         filters.setContentsMargins(0, 0, 0, 0)
         filters.setVerticalSpacing(2)
-        filters.addWidget(self.project_label, 0, 0, 1, 2)
+        # no row of its own: at 1366x768 the folded-out filters left ~3 table rows; the
+        # project is in the window title and the Filters button's tooltip
+        self.project_label.setParent(self)
+        self.project_label.hide()
         for n, w in enumerate(
             (self.label_filter, self.split_filter, self.review_filter, self.provenance_filter)
         ):
-            filters.addWidget(w, 1 + n // 2, n % 2)
+            filters.addWidget(w, n // 2, n % 2)
             # narrow docks: the combos give way before the name field does
             w.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             w.setMinimumContentsLength(6)
@@ -289,16 +295,24 @@ class BrowserPanel(
         names.setSpacing(6)
         names.addWidget(self.name_filter, 1)
         names.addWidget(self.duplicates_only)
-        filters.addLayout(names, 3, 0, 1, 2)
+        filters.addLayout(names, 2, 0, 1, 2)
         classes = QHBoxLayout()
         classes.setSpacing(6)
         classes.addWidget(QLabel("Classes"))
         classes.addWidget(self.classes_edit, 1)
         classes.addWidget(self.count_label)
-        filters.addLayout(classes, 4, 0, 1, 2)
+        filters.addLayout(classes, 3, 0, 1, 2)
         self.filter_box = QWidget()
         self.filter_box.setLayout(filters)
         self.filter_box.setVisible(False)
+        # in a scroll area as tall as the panel can spare: folded out on a laptop screen the
+        # filters left the table ~3 rows; now it keeps MIN_TABLE_ROWS and the filters scroll
+        self.filter_area = QScrollArea()
+        self.filter_area.setWidgetResizable(True)
+        self.filter_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.filter_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.filter_area.setWidget(self.filter_box)
+        self.filter_area.setVisible(False)
         self.filters_button = QToolButton()
         self.filters_button.setText("Filters")
         self.filters_button.setCheckable(True)
@@ -316,12 +330,35 @@ class BrowserPanel(
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
-        layout.addWidget(self.filter_box)
+        layout.addWidget(self.filter_area)
         layout.addWidget(self.target_row)
         self.target_row.setVisible(False)  # until a project with regression targets opens
         layout.addWidget(self.tabs, 1)
         self.setMinimumWidth(280)
         self._show_filter_state()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().resizeEvent(event)
+        self.fit_filters()
+
+    def fit_filters(self) -> None:
+        """The folded-out filters take what the panel can spare beyond MIN_TABLE_ROWS table
+        rows, scrolling if that is less than they need (once the layout has placed them)."""
+        if self.filter_area.isVisibleTo(self):
+            QTimer.singleShot(0, self._fit_filters_now)
+
+    def _fit_filters_now(self) -> None:
+        if not self.filter_area.isVisibleTo(self):
+            return
+        table = self.table
+        rows = MIN_TABLE_ROWS * table.verticalHeader().defaultSectionSize()
+        # the table's height less its viewport's: header, scroll bar, frame
+        table_min = rows + table.height() - table.viewport().height() + 2
+        want = self.filter_box.sizeHint().height()
+        spare = self.filter_area.height() + table.height() - table_min
+        height = max(min(want, spare), min(want, FILTERS_LEAST))
+        if height != self.filter_area.height() or self.filter_area.maximumHeight() != height:
+            self.filter_area.setFixedHeight(height)
 
     def _classes_from_start(self, _text: str = "") -> None:
         if not self.classes_edit.hasFocus():

@@ -24,6 +24,9 @@ class BrowserFilters:
             self.filters_button.setChecked(on)  # comes back here through toggled
             return
         self.filter_box.setVisible(on)
+        self.filter_area.setVisible(on)
+        if on:
+            self.fit_filters()  # as tall as the panel can spare beside the table's rows
         self.filters_button.setArrowType(Qt.ArrowType.UpArrow if on else Qt.ArrowType.DownArrow)
 
     def _show_filter_state(self) -> None:

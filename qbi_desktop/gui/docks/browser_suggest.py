@@ -391,13 +391,17 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             self.schedule(0)
 
     # -- counter ----------------------------------------------------------------------------
-    def _set_counter(self, counts: str, detail: str) -> None:
+    def _set_counter(self, counts: str, detail: str, whole: str | None = None) -> None:
+        """The counter's lines; ``whole``: the second line in full words (shown short)."""
         self.counter.setText(counts)
         self.counter_detail.setText(detail)
+        self._detail_whole = detail if whole is None else whole
 
     def counter_text(self) -> str:
-        """The counter's two lines, whole (each may be shown cut with "…")."""
-        return "\n".join(line for line in (self.counter.text(), self.counter_detail.text()) if line)
+        """The counter's two lines, whole: in full words (they are shown short, and each may
+        be cut with "…"); the tooltip's words."""
+        whole = getattr(self, "_detail_whole", self.counter_detail.text())
+        return "\n".join(line for line in (self.counter.text(), whole) if line)
 
     def _show_counter(self) -> None:
         t = self.table
@@ -419,20 +423,31 @@ class BrowserSuggestions(LabelNextQueue, QObject):
         # the catalog's counts as they are now; the snapshot's may be a few edits behind
         labelled, unlabelled = counts if counts is not None else (t.labelled, t.unlabelled)
         counted = _counted(labelled, unlabelled)
-        parts = []
+        # the footer's words are short, so that they fit a laptop's ~280 px dock (the core's
+        # long sentences were cut: "suggestions need labels of at least two cla…"); the
+        # tooltip says it all
+        parts, said = [], []
         acc = self.accuracy.value
         if acc is not None:
             parts.append(f"suggestions right {100 * acc:.0f} % of the last {len(self.accuracy)}")
+            said.append(parts[-1])
         if t.message:
-            parts.append(t.message)
+            parts.append("label 2 classes to get suggestions")
+            said.append(t.message)
         if t.pending:
-            parts.append(f"features of {t.pending:,} items still to read")
+            parts.append(f"reading {t.pending:,} images…")
+            said.append(f"features of {t.pending:,} items still to read")
         if t.resized:
-            parts.append(f"{t.resized:,} resized for the features")
+            parts.append(f"{t.resized:,} images resized")
+            said.append(
+                f"{t.resized:,} item(s) of another size or type than the others, resized or "
+                "converted to compare them with the others"
+            )
         if t.left_out:
-            parts.append(f"{len(t.left_out)} unreadable item(s) left out")
-        self._set_counter(counted, " · ".join(parts))
-        tip = [counted, *parts, f"{MODELS[t.model]} on pixels, {t.trained_on:,} labels"]
+            parts.append(f"{len(t.left_out)} unreadable")
+            said.append(f"{len(t.left_out)} unreadable item(s) left out")
+        self._set_counter(counted, fitting(self.counter_detail, parts), " · ".join(said))
+        tip = [counted, *said, f"{MODELS[t.model]} on pixels, {t.trained_on:,} labels"]
         if t.resized:
             tip.append(f"{t.resized:,} item(s) resized or converted for the features:")
             tip += [f"  {name}: {why}" for name, why in t.resized_names[:5]]
@@ -547,8 +562,12 @@ class BrowserSuggestions(LabelNextQueue, QObject):
             return False
         panel._record(change)
         panel._items_changed([item_id])
-        self.window.statusBar().showMessage(f"1 item(s): {change.what}", 3000)
+        said = f"{self.model.item(row)['name']}: {change.what}"  # by name, as the number keys
         panel._advance(row)
+        now = panel.table.currentIndex().row()
+        if 0 <= now != row:
+            said += f"; next: {self.model.item(now)['name']}"
+        self.window.statusBar().showMessage(said, 4000)
         return True
 
 
@@ -556,3 +575,18 @@ def _counted(labelled: int, unlabelled: int) -> str:
     """The counter's first line: short enough to fit beside the switch in a laptop's dock
     ("labelled 12 / remaining 15" was cut to "labelled 12 / remainin…")."""
     return f"{labelled:,} / {labelled + unlabelled:,} labelled"
+
+
+def fitting(label, parts: list[str]) -> str:
+    """``parts`` joined with " · ", as many whole ones as fit ``label``'s width, and "(+n:
+    hover)" for those left out: never a word cut in the middle."""
+    text = " · ".join(parts)
+    width = label.width()
+    metrics = label.fontMetrics()
+    if width < 60 or metrics.horizontalAdvance(text) <= width:
+        return text
+    for n in range(len(parts) - 1, 0, -1):
+        shown = " · ".join(parts[:n]) + f" · (+{len(parts) - n}: hover)"
+        if metrics.horizontalAdvance(shown) <= width:
+            return shown
+    return text

@@ -87,6 +87,9 @@ class TargetDelegate(QStyledItemDelegate):
         name = self.panel.active_target()
         d = self.panel.target_definition(name)
         editor.setPlaceholderText(f"{d.title()}: {d.range_text()}" if d else "")
+        # the row's thumbnail and name may be scrolled out of a narrow dock: the item by name
+        item = self.panel.model.item(index.row())
+        editor.setToolTip(f"{name} of {item['name']} (id {item['id']})")
 
     def setModelData(self, editor, model, index) -> None:  # noqa: N802 (Qt API)
         pass  # only Enter writes (the panel); leaving the cell discards what was typed
@@ -160,6 +163,7 @@ class BrowserTargets:
             self.target_choice.setCurrentText(current)
         self.target_choice.blockSignals(False)
         self.target_row.setVisible(bool(names))  # Dataset > Regression Target… makes the first
+        self.fit_filters()  # the filters' share of the panel follows
         self._target_chosen()
 
     def _target_chosen(self) -> None:
@@ -253,7 +257,16 @@ class BrowserTargets:
         self.table.scrollTo(index)
         self._reveal(index)
         self.table.edit(index)
-        return self.target_delegate.editor is not None
+        if self.target_delegate.editor is None:
+            return False
+        # the table scrolls sideways to the cell in a narrow dock, and the thumbnail and the
+        # name go out of view: which item gets the value is said here
+        item = self.model.item(row)
+        self.window.statusBar().showMessage(
+            f"{self.active_target()} of {item['name']} (id {item['id']}): Enter stores, Esc ends",
+            8000,
+        )
+        return True
 
     def _target_typed(self, text: str) -> None:
         """Show at once whether the value being typed will be taken (and where it falls)."""
@@ -296,11 +309,15 @@ class BrowserTargets:
         self._target_written(name, change, rows)
         self.target_delegate.close()
         self.balance.show_typed(name, None)
-        self.window.statusBar().showMessage(f"{len(change.ids)} item(s): {change.what}", 3000)
+        # by name: the row's thumbnail and name may be scrolled out of view while typing
+        who = self.model.item(rows[0])["name"] if len(rows) == 1 else f"{len(change.ids)} items"
+        said = f"{who}: {change.what}"
         last = rows[-1]
         if last + 1 < self.model.rowCount():
             self._advance(last)
             self.edit_target()  # next item, ready for its value
+            said += f"; next: {self.model.item(last + 1)['name']}"
+        self.window.statusBar().showMessage(said, 4000)
         return True
 
     def _target_written(self, name: str, change, rows: list[int]) -> None:
