@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from qbi_desktop.commands import numbers
-from qbi_desktop.core.errors import UserFacingError, terminal_safe
+from qbi_desktop.core.errors import UserFacingError, shown_name, terminal_safe
 
 HEADER = ("item", "kind", "score", "given_label", "suggested_label", "related_item")
 
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             '(all listed in summary.json under "left_out"):'
         )
         for name, why in report.left_out[:SHOWN_LEFT_OUT]:
-            print(f"  {terminal_safe(name)}: {terminal_safe(why)}")
+            print(f"  {shown_name(name)}: {terminal_safe(why)}")
         if len(report.left_out) > SHOWN_LEFT_OUT:
             print(f"  ... and {len(report.left_out) - SHOWN_LEFT_OUT} more")
     print(f"written to {out}")

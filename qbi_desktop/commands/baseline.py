@@ -173,6 +173,7 @@ def config_from_args(args: argparse.Namespace) -> BaselineConfig:
 
 
 def run(args: argparse.Namespace) -> int:
+    from qbi_desktop.commands.out_folder import check_can_write
     from qbi_desktop.commands.progress import progress_printer
     from qbi_desktop.core.baselines import run_baseline
     from qbi_desktop.core.datasets import open_source
@@ -183,7 +184,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         config = config_from_args(args)
-        check_report_folder(args.report)  # before the run, not after it
+        report = check_report_folder(args.report)  # before the run, not after it
+        check_can_write(report, "--report", staged=True)  # a read-only place: now, not later
         dataset = open_source(args.data)
         result = run_job(run_baseline(config, dataset), on_progress=show)
         folder = write_report(result, args.report)

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from qbi_desktop.commands import names, numbers
-from qbi_desktop.core.errors import UserFacingError, terminal_safe
+from qbi_desktop.core.errors import UserFacingError, shown_name, terminal_safe
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +51,7 @@ def run_boxes(args: argparse.Namespace) -> int:
         print(f"qbi-desktop boxes: {terminal_safe(exc)}", file=sys.stderr)
         return 2
     for b in boxes:
-        print(f"{b.label}\t{b.x:g}\t{b.y:g}\t{b.w:g}\t{b.h:g}\t{b.annotator or ''}")
+        who = shown_name(b.annotator or "")
+        print(f"{shown_name(b.label)}\t{b.x:g}\t{b.y:g}\t{b.w:g}\t{b.h:g}\t{who}")
     print(f"item {args.item}: {len(boxes)} box(es)")
     return 0

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from qbi_desktop.commands import names, numbers
-from qbi_desktop.core.errors import UserFacingError, terminal_safe
+from qbi_desktop.core.errors import UserFacingError, shown_name, terminal_safe
 
 MAX_IDS = 10_000_000
 
@@ -214,7 +214,7 @@ def run_classes(args: argparse.Namespace) -> int:
             counts = C.class_counts(project)
             for n, name in enumerate(C.class_list(project, counts)):
                 key = str(n) if n < 10 else "-"
-                print(f"{key:>2}  {terminal_safe(name)}  {counts.get(name, 0)}")
+                print(f"{key:>2}  {shown_name(name)}  {counts.get(name, 0)}")
     except UserFacingError as exc:
         return _refused("classes", exc)
     return 0

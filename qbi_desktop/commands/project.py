@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qbi_desktop.commands import names, numbers
-from qbi_desktop.core.errors import UserFacingError, terminal_safe
+from qbi_desktop.core.errors import UserFacingError, shown_name, terminal_safe
 from qbi_desktop.core.jobs import Progress, run_job
 
 
@@ -349,15 +349,17 @@ def run_info(args: argparse.Namespace) -> int:
     except UserFacingError as exc:
         print(f"qbi-desktop info: {terminal_safe(exc)}", file=sys.stderr)
         return 2
-    print(f"{args.project}: {n} item(s)" + (f" - {meta['title']}" if meta.get("title") else ""))
+    title = f" - {shown_name(meta['title'])}" if meta.get("title") else ""
+    print(f"{terminal_safe(args.project)}: {n} item(s){title}")
     counts = report["counts"]
     splits = [s for s in counts if s != "all"]
     labels = sorted({label for s in splits for label in counts[s]})
-    width = max([len("class"), *(len(x) for x in labels)])
+    # a name is one cell of one line: its newline or escape sequence is shown, not obeyed
+    width = max([len("class"), *(len(shown_name(x)) for x in labels)])
     print("class".ljust(width) + "".join(f"{s:>12}" for s in [*splits, "all"]))
     for label in labels:
         cells = [counts[s].get(label, 0) for s in [*splits, "all"]]
-        print(terminal_safe(label).ljust(width) + "".join(f"{c:>12}" for c in cells))
+        print(shown_name(label).ljust(width) + "".join(f"{c:>12}" for c in cells))
     for split, ratio in report["imbalance"].items():
         if ratio is not None:
             print(f"imbalance {split}: {ratio:.2f}")

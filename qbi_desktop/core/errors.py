@@ -53,7 +53,14 @@ _UNPRINTABLE.update({c: f"\\x{c - 0xDC00:02x}" for c in range(0xDC80, 0xDD00)})
 _UNPRINTABLE.update({c: f"\\u{c:04x}" for c in range(0xD800, 0xE000) if c not in _UNPRINTABLE})
 
 
+# tab and carriage return as Python's repr writes them (names in messages are often repr'd):
+# one notation for a control character wherever it is shown
+_UNPRINTABLE.update({0x09: "\\t", 0x0D: "\\r"})
+
 _UNPRINTABLE_IN_STREAM = {c: v for c, v in _UNPRINTABLE.items() if c not in (0x09, 0x0D)}
+
+# a name (class, annotator, file) is one line: its newline is escaped too
+_UNPRINTABLE_IN_NAME = {**_UNPRINTABLE, 0x0A: "\\n"}
 
 
 def listed(names: Iterable[object], limit: int = 8) -> str:
@@ -94,6 +101,14 @@ def terminal_safe(text: object) -> str:
     """``text`` for a terminal: control characters and escape sequences in it (from labels,
     file names, ...) are shown escaped (``\\x1b``) instead of being acted on; lines are kept."""
     return str(text).translate(_UNPRINTABLE)
+
+
+def shown_name(name: object) -> str:
+    """A name (a class, an annotator, a file name) for a terminal line or a table cell: every
+    control character escaped as :func:`terminal_safe` and Python's ``repr`` write it, the
+    newline too (``"red\\nx"``, ``"\\x1b[31m"``), so a name cannot split the line it is
+    printed in. :func:`terminal_safe` keeps the lines of a message; a name has none."""
+    return str(name).translate(_UNPRINTABLE_IN_NAME)
 
 
 class TerminalSafeStream:

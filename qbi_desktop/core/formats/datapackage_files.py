@@ -80,9 +80,28 @@ def read_descriptor(path: str | Path) -> dict[str, Any]:
     if not isinstance(descriptor, dict):
         raise UserFacingError(f"{path}: a Data Package descriptor must be a JSON object")
     resources = descriptor.get("resources")
-    if not isinstance(resources, list) or not resources:
-        raise UserFacingError(f"{path}: no 'resources' listed: there is nothing to import")
+    if "resources" in descriptor and not isinstance(resources, list):
+        raise UserFacingError(
+            f"{path}: 'resources' is {json_kind(resources)}, not a list: a Data Package lists "
+            'its resources as [{"name": ..., "path": ...}, ...]'
+        )
+    if not resources:
+        why = "an empty list" if "resources" in descriptor else "missing"
+        raise UserFacingError(f"{path}: no 'resources' listed ({why}): there is nothing to import")
     return descriptor
+
+
+def json_kind(value: Any) -> str:
+    """What a JSON value is, in words ("an object", "a number", ...)."""
+    if isinstance(value, dict):
+        return "an object" + (" ({})" if not value else "")
+    if isinstance(value, str):
+        return "a text"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    return "null" if value is None else "a list"
 
 
 def _declared_hash(value: Any) -> tuple[str, str] | None:
@@ -224,7 +243,8 @@ def check_edited_table(
 def _schema_names(descriptor: dict[str, Any]) -> list[str]:
     for resource in descriptor.get("resources", []):
         if isinstance(resource, dict) and resource.get("path") == ITEMS_TABLE:
-            fields = (resource.get("schema") or {}).get("fields")
+            schema = resource.get("schema")
+            fields = schema.get("fields") if isinstance(schema, dict) else None
             if isinstance(fields, list):
                 return [str(f.get("name")) for f in fields if isinstance(f, dict)]
     return []

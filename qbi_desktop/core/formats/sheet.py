@@ -46,14 +46,16 @@ from qbi_desktop.core.formats.common import (
 from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.sheetfile import (
     DECIMALS,
+    MISSING,
     find_sheet,
+    not_a_file,
     parse_number,
     read_sheet,
     sniff_decimal,
     xlsx_bytes,
 )
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.safefile import check_regular, is_regular_file, resolve_inside
+from qbi_desktop.core.safefile import check_regular, resolve_inside
 
 SPECIAL = ("label", "split")
 
@@ -161,9 +163,13 @@ def import_job(
         if isinstance(image, str):
             problems.append(Problem(str(path), f"image name: {image}", row=r))
             continue
-        if not duplicate and not is_regular_file(image):
-            twin = case_twin([base], name, root, listings)  # 'A.PNG' for 'a.png', NFC for NFD
-            problems.append(Problem(str(path), f"image {name!r} not found in {base}{twin}", row=r))
+        if not duplicate and (why := not_a_file(image)) is not None:
+            if why == MISSING:
+                twin = case_twin([base], name, root, listings)  # 'A.PNG' for 'a.png', NFC, NFD
+                why = f"not found in {base}{twin}"
+            else:
+                why = f"in {base} {why}"
+            problems.append(Problem(str(path), f"image {name!r} {why}", row=r))
         targets: dict[str, float] = {}
         for j, column in enumerate(columns):
             if column.lower() in SPECIAL:

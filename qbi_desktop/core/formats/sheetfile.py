@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import itertools
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +25,7 @@ from typing import Any
 from qbi_desktop.core.catalog.errors import ImportRejected, Problem
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.limits import check_sheet_cells
-from qbi_desktop.core.safefile import read_bytes
+from qbi_desktop.core.safefile import kind_of, read_bytes
 
 #: Bounds of a sheet we read: a regression sheet has a row per image and a column per target.
 MAX_ROWS = 1_000_000
@@ -66,6 +69,30 @@ class Sheet:
     separator: str | None = None
     decimal: str = "."
     notes: list[str] = field(default_factory=list)
+
+
+#: :func:`not_a_file` of a name that is not there at all.
+MISSING = "missing"
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why the file a sheet row names cannot be imported: :data:`MISSING` when nothing has its
+    name, else what it is instead ("is a named pipe (FIFO), not a regular file", "is a loop of
+    symbolic links", ...), or None for a regular file. A FIFO or a folder that exists is named
+    as such, never called missing."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return MISSING if not os.path.islink(path) else "is a symbolic link to nothing"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "is a loop of symbolic links, not a file"
+        return f"cannot be read ({exc.strerror or exc})"
+    except ValueError:  # a NUL in the name
+        return MISSING
+    if not stat.S_ISREG(mode):
+        return f"is {kind_of(mode)}, not a regular file"
+    return None
 
 
 def _max_cells() -> int:

@@ -66,8 +66,11 @@ Files written by :func:`write_simulated_set` (into ``out_dir``)
 - ``simulation.json``: format/version, the parameters, the seed, and per image: the index, its
   derived seed, the three file names, the object records and the spot records. Image ``i``'s seed
   is derived from ``(seed, i)`` with ``SeedSequence(seed, spawn_key=(i,))``, so image ``i`` is the
-  same whatever ``count`` is. The JSON is written when the set is finished (or cancelled:
-  then ``"complete": false`` and only the images written so far).
+  same whatever ``count`` is. The JSON is written at the start as the run's record
+  (``"complete": false``, no images, ``planned_count``: the images its files span), and again
+  when the set is finished (or cancelled: then ``"complete": false`` and only the images written
+  so far). A run stopped by a full disk leaves the start record, so the same command run again
+  knows the files as its own and writes the set anew over them.
 """
 
 from qbi_desktop.core.simulate.files import simulation_file_names, write_simulated_set
