@@ -115,7 +115,8 @@ def test_package_without_checksums_imports_with_a_note(tmp_path):
     q = new_project(tmp_path, "q")
     report = run_job(import_job(q, "datapackage", [tmp_path / "out"]))
     assert len(q) == len(p)
-    assert "7 file(s) not verified against a checksum" in str(report)  # 6 images, items.csv
+    # 6 images, items.csv and the two class list files
+    assert "9 file(s) not verified against a checksum" in str(report)
     labels = sorted(str(r["label"]) for r in q.query(limit=None))
     assert labels == sorted(str(r["label"]) for r in p.query(limit=None))
 

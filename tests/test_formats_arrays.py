@@ -109,7 +109,7 @@ def test_datapackage_is_valid_for_frictionless_with_every_checksum_verified(tmp_
         if f.is_file() and f.name != "datapackage.json"
     }
     assert {r["path"] for r in descriptor["resources"]} == files
-    assert len(files) == 6 + 1 + 1  # images, one mask, items.csv
+    assert len(files) == 6 + 1 + 1 + 2  # images, one mask, items.csv, the class list files
     # Every file was read and its checksum and size recomputed and matched.
     declared = {r["path"]: (r["hash"], r["bytes"]) for r in descriptor["resources"]}
     checked = {task.name: task for task in report.tasks}
@@ -145,7 +145,7 @@ def test_folder_export_with_datapackage_is_valid_and_empty_selection_refused(tmp
     run_job(export_job(p, "imagefolder", tmp_path / "out", datapackage=True))
     report = frictionless.validate(tmp_path / "out" / "datapackage.json")
     assert report.valid, _frictionless_errors(report)
-    assert len(report.tasks) == 6
+    assert len(report.tasks) == 6 + 2  # the images and the two class list files
     with pytest.raises(UserFacingError, match="no items match"):
         run_job(
             export_job(

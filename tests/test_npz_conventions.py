@@ -82,4 +82,6 @@ def test_named_classes_report_the_position_mapping(tmp_path):
     report = run_job(export_job(p, "npz", tmp_path / "out"))
     with np.load(tmp_path / "out" / "dataset.npz", allow_pickle=False) as d:
         assert d["class_names"].tolist() == ["07", "beam", "plate"]
-    assert "position in class_names (sorted): 0=07, 1=beam, 2=plate" in str(report)
+    assert "position in class_names (the project's class order): 0=07, 1=beam, 2=plate" in str(
+        report
+    )

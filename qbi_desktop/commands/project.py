@@ -78,7 +78,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--leave-out-unlabelled",
         action="store_true",
         help="leave out the items without a class (else an imagefolder or datapackage export "
-        "puts them in unlabelled/, which torchvision's ImageFolder reads as a class)",
+        "puts them in unlabelled/, beside the split folders)",
+    )
+    p.add_argument(
+        "--leave-out-unannotated",
+        action="store_true",
+        help="leave out the items with no boxes and no mask (coco, labelme; masks: no mask); "
+        "else they are written as images with no objects, which those tools read as "
+        "confirmed background images",
     )
     p.add_argument(
         "--annotations",
@@ -270,13 +277,17 @@ def _undo_creation(root: Path, before: _Before | None) -> str | None:
 def run_export(args: argparse.Namespace) -> int:
     from qbi_desktop.core.catalog import open_project
     from qbi_desktop.core.formats import export_job
+    from qbi_desktop.core.formats.selection import export_filters
     from qbi_desktop.core.outfolder import probe
 
     try:
         probe(args.out)  # a path no file system holds: named before the project is opened
         with open_project(args.project, read_only=True) as project:
             _tell_swept(project.swept)
-            filters = {"split": args.split} if args.split else None
+            filters = export_filters(
+                {"split": args.split} if args.split else None,
+                leave_out_unannotated=args.leave_out_unannotated,
+            )
             job = export_job(
                 project,
                 args.kind,

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from qbi_desktop.core.atomic import atomic_write_text
+from qbi_desktop.core.catalog import row_checks
 from qbi_desktop.core.catalog.edits import Change
 from qbi_desktop.core.catalog.project import Box, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -265,11 +266,19 @@ def boxes_of(project: Project, ids: Sequence[int]) -> dict[int, list[Box]]:
         chunk = ids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         rows = project.db.execute(
-            "SELECT item_id, label, x, y, w, h, annotator FROM boxes "
+            "SELECT item_id, label, x, y, w, h, annotator, id FROM boxes "
             f"WHERE item_id IN ({marks}) ORDER BY id",
             chunk,
+        ).fetchall()
+        sizes = dict.fromkeys(chunk, (None, None))
+        sizes.update(
+            (r[0], (r[1], r[2]))
+            for r in project.db.execute(
+                f"SELECT id, width, height FROM items WHERE id IN ({marks})", chunk
+            )
         )
-        for item_id, *values in rows:
+        row_checks.check_box_columns(project.db_path, rows, sizes)  # a catalog is input too
+        for item_id, *values, _box_id in rows:
             out.setdefault(int(item_id), []).append(Box(*values))
     return out
 

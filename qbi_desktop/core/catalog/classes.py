@@ -43,10 +43,16 @@ def sorted_classes(labels: Iterable[str]) -> list[str]:
 
 
 def nfc(name: Any) -> Any:
-    """``name`` in Unicode's composed form (NFC), the form every class name is stored in: macOS
-    file systems deliver folder names decomposed (NFD: "e" + combining accent), which looks the
-    same as the composed "é" but is another string. Anything not text is given back as it is."""
-    if not isinstance(name, str) or unicodedata.is_normalized("NFC", name):
+    """``name`` in the one form every class name is stored in: Unicode's composed form (NFC),
+    without surrounding spaces. macOS file systems deliver folder names decomposed (NFD: "e" +
+    combining accent), which looks the same as the composed "é" but is another string; a COCO
+    category " spot " looks like the class "spot" that a command strips its argument to.
+    Anything not text is given back as it is."""
+    if not isinstance(name, str):
+        return name
+    if name[:1].isspace() or name[-1:].isspace():
+        name = name.strip()
+    if unicodedata.is_normalized("NFC", name):
         return name
     return unicodedata.normalize("NFC", name)
 

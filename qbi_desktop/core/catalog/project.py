@@ -37,7 +37,14 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.catalog import checks, edits, integrity, opinions, stored_paths
+from qbi_desktop.core.catalog import (
+    checks,
+    edits,
+    integrity,
+    opinions,
+    row_checks,
+    stored_paths,
+)
 from qbi_desktop.core.catalog.checkpoints import (
     Checkpointer,
     connect_for_checkpoints,
@@ -352,12 +359,16 @@ class Project:
             f"SELECT {provenance_sql()}, metadata, path, container_id, idx FROM items WHERE id = ?",
             (item_id,),
         ).fetchone()
-        row["provenance_params"] = json.loads(extra[0])
-        row["metadata"] = json.loads(extra[1])
+        row["provenance_params"] = row_checks.json_value(
+            self.db_path, item_id, "its provenance", extra[0]
+        )
+        row["metadata"] = row_checks.json_value(self.db_path, item_id, "its metadata", extra[1])
         row["boxes"] = self.boxes(item_id)
         mask = self.db.execute(
             "SELECT path, annotator, updated FROM masks WHERE item_id = ?", (item_id,)
         ).fetchone()
+        if mask is not None:
+            row_checks.check_mask_path(self.db_path, item_id, mask[0])
         row["mask"] = None if mask is None else {"path": mask[0], "annotator": mask[1]}
         return row
 
@@ -379,6 +390,7 @@ class Project:
             c = db.execute(
                 "SELECT path, kind, key FROM containers WHERE id = ?", (container,)
             ).fetchone()
+            row_checks.check_container(self.db_path, container, c)
             self._container_rows[container] = (self.resolve(c[0]), c[1], c[2])
         cpath, kind, key = self._container_rows[container]
         data = self._containers.get(cpath, kind, key)
@@ -390,6 +402,7 @@ class Project:
             return None
         import tifffile
 
+        row_checks.check_mask_path(self.db_path, item_id, row[0])
         path = self.resolve(row[0])
         try:
             return tifffile.imread(path)
@@ -397,17 +410,24 @@ class Project:
             raise UserFacingError(f"{path}: cannot read mask of item {item_id} ({exc})") from exc
 
     def boxes(self, item_id: int) -> list[Box]:
+        """The item's boxes, each checked (:mod:`row_checks`: a catalog is input too)."""
         rows = self.db.execute(
-            "SELECT label, x, y, w, h, annotator FROM boxes WHERE item_id = ? ORDER BY id",
+            "SELECT b.id, b.label, b.x, b.y, b.w, b.h, b.annotator, i.width, i.height "
+            "FROM boxes b LEFT JOIN items i ON i.id = b.item_id WHERE b.item_id = ? "
+            "ORDER BY b.id",
             (item_id,),
         ).fetchall()
-        return [Box(*r) for r in rows]
+        for r in rows:
+            row_checks.check_box(self.db_path, item_id, r[0], r[1:7], r[7], r[8])
+        return [Box(*r[1:7]) for r in rows]
 
     def targets(self, item_id: int) -> dict[str, float]:
         rows = self.db.execute(
             "SELECT name, value FROM targets WHERE item_id = ? ORDER BY name", (item_id,)
-        )
-        return dict(rows.fetchall())
+        ).fetchall()
+        for name, value in rows:
+            row_checks.check_target(self.db_path, item_id, name, value)
+        return dict(rows)
 
     # -- querying (see queries.py) ---------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog import count_cache, duplicate_flags, names
+from qbi_desktop.core.catalog import count_cache, duplicate_flags, names, row_checks
 
 #: Sort keys and the SQL they sort by. Also ``"target:<name>"``; prefix ``-`` for descending.
 SORT_COLUMNS = {
@@ -322,13 +322,21 @@ def _with_targets(db: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[di
         by_id = {row["id"]: row for row in rows}
         for start in range(0, len(rows), 900):  # stay below SQLite's parameter limit
             chunk = list(by_id)[start : start + 900]
-            for item_id, name, value in db.execute(
+            found = db.execute(
                 f"SELECT item_id, name, value FROM targets WHERE item_id IN "
                 f"({','.join('?' * len(chunk))})",
                 chunk,
-            ):
+            ).fetchall()
+            row_checks.check_target_columns(_catalog(db), found)
+            for item_id, name, value in found:
                 by_id[item_id]["targets"][name] = value
     return rows
+
+
+def _catalog(db: sqlite3.Connection) -> str:
+    """The file of ``db``, for a message."""
+    row = db.execute("PRAGMA database_list").fetchone()
+    return (row[2] if row else "") or "the catalog"
 
 
 def count(db: sqlite3.Connection, filters: Filters | Mapping[str, Any] | None = None) -> int:

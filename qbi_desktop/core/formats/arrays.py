@@ -11,7 +11,6 @@ array is refused, never unpickled. The NPZ export is :mod:`.npz_export`.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
 from collections.abc import Sequence
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from qbi_desktop.core.catalog.bulk import add_container_rows, bulk_items
+from qbi_desktop.core.catalog.classes import class_list
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import load_npz_array
 from qbi_desktop.core.catalog.project import Project
@@ -28,15 +28,12 @@ from qbi_desktop.core.errors import ImageReadError, UserFacingError
 from qbi_desktop.core.formats import target_defs
 from qbi_desktop.core.formats.classnames import StoredNames, class_name_problem, nfc
 from qbi_desktop.core.formats.common import (
-    ExportFolder,
     ExportReport,
     ImportReport,
-    item_pixels,
-    not_kept,
     reject_if,
-    run_export,
     split_from_name,
 )
+from qbi_desktop.core.formats.datapackage_project import apply_section
 from qbi_desktop.core.idx import read_idx
 from qbi_desktop.core.imageheader import check_pixel_type
 from qbi_desktop.core.jobs import Job, Progress
@@ -250,6 +247,7 @@ def import_npz_job(
     problems: list[Problem] = []
     plans = []
     definitions = []  # (file, its target definitions)
+    orders: list[list[str]] = []  # class_names that give the classes an order
     files: list[Path] = []
     for source in map(Path, sources):  # a folder (e.g. an extracted archive): its NPZ files
         files += sorted(source.glob("*.npz")) if source.is_dir() else [source]
@@ -296,6 +294,8 @@ def import_npz_job(
         try:
             class_names = _names(source, "class_names", keys)
             target_names = _names(source, "target_names", keys)
+            if class_names and not _numbered(class_names):  # the order the export wrote
+                orders.append([nfc(name) for name in class_names])
             for key in x_keys:
                 suffix = key[1:]
                 images = load_npz_array(source, key)
@@ -312,6 +312,7 @@ def import_npz_job(
     for plan in plans:
         stored.see(set(plan[3] or []) if plan else [])
     report.warnings += [stored.note()] if stored.note() else []
+    classes_before = class_list(project) if orders else []
     db = project.connect()
     try:
         kept = [p for p in plans if p]
@@ -320,6 +321,9 @@ def import_npz_job(
         with project.transaction(db) as tx, bulk_items(db):
             for source, defs in definitions:  # what the targets are: unit, range, decimals
                 report.warnings += target_defs.apply(tx, defs, source.name)
+            for order in orders:  # class_names: the project's class order, as exported
+                report.warnings += apply_section(tx, {"classes": order}, classes_before)
+                classes_before = list(dict.fromkeys(classes_before + order))
             for source, key, images, labels, targets in kept:
                 split = split_from_name(key[2:]) if key != "x" else None
                 report.ids += yield from _add_rows(
@@ -342,6 +346,12 @@ def import_npz_job(
         return report
     finally:
         db.close()
+
+
+def _numbered(names: list[str]) -> bool:
+    """Whether ``class_names`` are "0", "1", ... in order (the class number is the index):
+    they give the project no class order of their own."""
+    return names == [str(i) for i in range(len(names))]
 
 
 def _names(source: Path, member: str, keys: list[str]) -> list[str] | None:
@@ -470,14 +480,40 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems, notes
             if len(names) != values.shape[1]:
                 problems.append(Problem(where, "target_names do not match the target columns"))
                 return None
+            infinite = np.argwhere(np.isinf(values))
+            if infinite.size:  # NaN is "no value"; an infinity is no measurement at all
+                k, j = (int(i) for i in infinite[0])
+                problems.append(
+                    Problem(
+                        where,
+                        f"y{key[1:]}[{k}] ({names[j]}) is {values[k, j]}: a target must be a "
+                        f"finite number (NaN means no value){_more(len(infinite))}",
+                    )
+                )
+                return None
             targets = [
                 {n: float(v) for n, v in zip(names, row, strict=True) if np.isfinite(v)}
                 for row in values
             ]
+            missing = int(np.isnan(values).sum())
+            if missing:
+                notes.append(f"{where}: {missing} NaN target value(s) imported as no value")
         elif y.dtype.kind in "US" and y.ndim == 1:
-            labels = [
-                v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v) for v in y.tolist()
-            ]
+            labels = []
+            for k, v in enumerate(y.tolist()):
+                if isinstance(v, bytes):
+                    try:
+                        v = v.decode("utf-8")
+                    except UnicodeDecodeError as exc:  # "replace" made different names one
+                        problems.append(
+                            Problem(
+                                where,
+                                f"y{key[1:]}[{k}] is not UTF-8 text (byte 0x{v[exc.start]:02x} "
+                                f"at {exc.start}): write the class names as UTF-8",
+                            )
+                        )
+                        return None
+                labels.append(str(v))
             reason = _label_problem(labels)
             if reason:
                 problems.append(Problem(where, f"y{key[1:]}: {reason}"))
@@ -491,57 +527,13 @@ def _npz_plan(source, key, images, y, class_names, target_names, problems, notes
 # -- export ------------------------------------------------------------------------------------
 
 
-def _stack(project: Project, db: Any, rows: list[dict], what: str) -> np.ndarray:
-    arrays = [item_pixels(project, db, r) for r in rows]
-    for row, array in zip(rows, arrays, strict=True):
-        if array.ndim < 2 or 0 in array.shape[:2]:
-            raise UserFacingError(
-                f"{what} export: item {row['id']} ({row['name']}) is an image of "
-                f"{' x '.join(str(n) for n in array.shape)} pixels (a zero height or width); "
-                "remove it from the project or leave it out of the export"
-            )
-    shapes = {(a.shape, a.dtype.str) for a in arrays}
-    if len(shapes) > 1:
-        raise UserFacingError(
-            f"{what} export needs images of one size and type; found {sorted(shapes)[:3]}"
-        )
-    return np.stack(arrays)
+def export_mnist_job(project: Project, out: str | Path, **options: Any) -> Job[ExportReport]:
+    """``<prefix>-images-idx3-ubyte.gz`` + labels per split (see :mod:`.array_export`)."""
+    from qbi_desktop.core.formats.array_export import export_mnist_job as job
+
+    return job(project, out, **options)
 
 
-def _groups(rows: list[dict]) -> dict[str | None, list[dict]]:
-    groups: dict[str | None, list[dict]] = {}
-    for r in rows:
-        groups.setdefault(r["split"], []).append(r)
-    return groups
-
-
-def export_mnist_job(
-    project: Project, out: str | Path, *, filters: Any = None, datapackage: bool = False, **_: Any
-) -> Job[ExportReport]:
-    """``<prefix>-images-idx3-ubyte.gz`` + labels per split (train, t10k, val)."""
-
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
-        for n, (split, group) in enumerate(_groups(rows).items()):
-            yield Progress(n, len(_groups(rows)), f"writing {split or 'unassigned'}")
-            images = _stack(project, db, group, "MNIST")
-            try:
-                labels = np.asarray([int(r["label"]) for r in group])
-            except (TypeError, ValueError) as exc:
-                raise UserFacingError(
-                    "MNIST export needs integer class labels 0-255 on every item"
-                ) from exc
-            if labels.min() < 0 or labels.max() > 255 or images.dtype != np.uint8:
-                raise UserFacingError("MNIST export needs uint8 images and labels 0-255")
-            prefix = MNIST_PREFIX[split]
-            folder.write_bytes(f"{prefix}-images-idx3-ubyte.gz", _idx_bytes(images))
-            folder.write_bytes(
-                f"{prefix}-labels-idx1-ubyte.gz", _idx_bytes(labels.astype(np.uint8))
-            )
-        return not_kept(rows, "mnist", {"labels", "splits"})
-
-    return run_export(project, "mnist", out, write, filters=filters, datapackage=datapackage)
-
-
-def _idx_bytes(array: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
-    return gzip.compress(header + np.ascontiguousarray(array).tobytes(), compresslevel=6)
+def _more(n: int) -> str:
+    """ " (and n - 1 more)" after the first of ``n`` problems of one kind."""
+    return f" (and {n - 1} more)" if n > 1 else ""

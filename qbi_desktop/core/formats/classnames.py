@@ -65,11 +65,15 @@ class StoredNames:
             for old, new in pairs[:SHOWN_NAMES]
         )
         more = f" and {len(pairs) - SHOWN_NAMES} more" if len(pairs) > SHOWN_NAMES else ""
-        text = (
-            f"{len(pairs)} class name(s) written in decomposed Unicode (NFD, as macOS disks "
-            "deliver folder names) stored composed (NFC), so each is the class it looks like: "
-            f"{shown}{more}"
+        spaced = any(old.strip() != old for old, _ in pairs)
+        how = (
+            "stored without their surrounding spaces (and composed, NFC)"
+            if spaced
+            else "written in decomposed Unicode (NFD, as macOS disks deliver folder names) "
+            "stored composed (NFC)"
         )
+        text = f"{len(pairs)} class name(s) {how}, so each is the class it looks like: "
+        text += f"{shown}{more}"
         return f"{where}: {text}" if where else text
 
 

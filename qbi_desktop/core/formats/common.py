@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from qbi_desktop.core.catalog.derived import provenance_sql
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.images import (
     IMAGE_SUFFIXES,
@@ -35,11 +34,11 @@ from qbi_desktop.core.catalog.images import (
     tiff_bytes,
 )
 from qbi_desktop.core.catalog.project import NewItem, Project
-from qbi_desktop.core.catalog.queries import where_clause
 from qbi_desktop.core.errors import UserFacingError, reason
 from qbi_desktop.core.formats.export_folder import ExportFolder, ExportRefused  # noqa: F401
 from qbi_desktop.core.formats.ignore import IGNORE_NAME
 from qbi_desktop.core.formats.named import Named, named
+from qbi_desktop.core.formats.selection import export_rows, select_rows  # noqa: F401
 from qbi_desktop.core.imageheader import check_pixel_type
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.core.maskio import store_range_problem
@@ -356,38 +355,6 @@ def reject_if(source: str | Path, problems: list[Problem]) -> None:
 # -- export --------------------------------------------------------------------------------
 
 
-def export_rows(
-    project: Project, db: sqlite3.Connection, filters: Any = None
-) -> list[dict[str, Any]]:
-    """Every item to export with what exporters need, in id order."""
-    where, params = where_clause(filters)
-    rows = db.execute(
-        "SELECT items.id, items.name, items.label, items.split, items.path, items.container_id, "
-        "items.idx, items.review, items.notes, items.label_by, items.provenance_kind, "
-        f"{provenance_sql()}, items.metadata, items.hash, masks.path, items.width, "
-        "items.height "
-        "FROM items LEFT JOIN masks ON masks.item_id = items.id " + where + "ORDER BY items.id",
-        params,
-    ).fetchall()
-    keys = (
-        "id name label split path container index review notes annotator provenance_kind "
-        "provenance metadata hash mask width height"
-    ).split()
-    out = [dict(zip(keys, r, strict=True)) for r in rows]
-    targets: dict[int, dict[str, float]] = {}
-    for item_id, name, value in db.execute("SELECT item_id, name, value FROM targets"):
-        targets.setdefault(item_id, {})[name] = value
-    boxes: dict[int, list[tuple]] = {}
-    for item_id, *box in db.execute(
-        "SELECT item_id, label, x, y, w, h, annotator FROM boxes ORDER BY id"
-    ):
-        boxes.setdefault(item_id, []).append(tuple(box))
-    for row in out:
-        row["targets"] = targets.get(row["id"], {})
-        row["boxes"] = boxes.get(row["id"], [])
-    return out
-
-
 #: What an item can carry, and how to tell that an export row carries it.
 ITEM_FIELDS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "labels": lambda r: r["label"] is not None,
@@ -485,9 +452,9 @@ def run_export(
     ``datapackage.json`` when asked for."""
     db = project.connect()
     try:
-        rows = export_rows(project, db, filters)
+        rows, selected = select_rows(project, db, kind, filters)  # refused when empty
         folder = ExportFolder(out)
-        report = ExportReport(kind, str(folder.out), items=len(rows))
+        report = ExportReport(kind, str(folder.out), items=len(rows), warnings=selected)
         if folder.swept:
             report.warnings.append(str(folder.swept))
         with folder.guarded():

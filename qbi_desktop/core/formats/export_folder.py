@@ -95,6 +95,11 @@ class ExportFolder:
         ``dog_2/`` (listed in :attr:`renamed_folders`); a folder keeps its name for every
         later file in it."""
         *dirs, name = rel.split("/")
+        parent = self._folders(dirs)
+        return parent + self._free(parent, name, folder=False)
+
+    def _folders(self, dirs: list[str]) -> str:
+        """The folder path (``"a/b/"``, or ``""``) the folders ``dirs`` are written as."""
         parent = ""
         for part in dirs:
             known = self._dirs.get((parent, part))
@@ -104,7 +109,20 @@ class ExportFolder:
                 if known != part:
                     self.renamed_folders.append((f"{parent}{part}", f"{parent}{known}"))
             parent = f"{parent}{known}/"
-        return parent + self._free(parent, name, folder=False)
+        return parent
+
+    def make_dir(self, rel: str) -> str:
+        """Create the folder ``rel`` even when no file goes into it (an empty class folder),
+        named as :meth:`unique` names folders, so later files in it land in the same folder;
+        the relative path made (without a trailing ``/``)."""
+        made = self._folders([part for part in rel.split("/") if part]).rstrip("/")
+        try:
+            (self.tmp / made).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UserFacingError(
+                f"{self.out / made}: cannot create the folder ({exc.strerror or exc})"
+            ) from exc
+        return made
 
     def _free(self, parent: str, name: str, *, folder: bool) -> str:
         """``name`` or ``name_2``... (``stem_2.ext`` for a file): one no other entry of the

@@ -6,6 +6,11 @@ Import reads what torchvision's ``ImageFolder`` reads: files with its ``IMG_EXTE
 folder with no sub-folders at all gives its images as unlabelled items. Hidden
 folders are not classes (torchvision would make ``.ipynb_checkpoints`` one; the note says so).
 A root holding ``train/``, ``val/`` (or ``valid/``), ``test/`` folders is read as splits.
+Our export's layout (:mod:`.imagefolder_export`) reads back as it was written: ``unlabelled/``
+beside the split folders holds the items without a class (``unlabelled/<split>/`` their split),
+``unassigned/`` beside it the classes of items without a split, and ``classes.txt`` gives the
+project's class order (classes without items included); the older ``<split>/unlabelled/``
+still reads as items without a class.
 
 A label that a file system cannot hold as a folder name (``T1/T2``, ``ratio 1:2``, ``.hidden``,
 ``CON``) is percent-encoded on export (``T1%2FT2``; ``urllib.parse.unquote`` gives it back) and
@@ -16,13 +21,12 @@ items (MNIST rows, ...) as PNG/TIFF.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from qbi_desktop.core.catalog.classes import class_name_problem, nfc
+from qbi_desktop.core.catalog.classes import class_list, class_name_problem, nfc
 from qbi_desktop.core.catalog.errors import Problem
 from qbi_desktop.core.catalog.project import NewItem, Project
 from qbi_desktop.core.errors import UserFacingError
@@ -30,27 +34,21 @@ from qbi_desktop.core.formats.classnames import StoredNames
 from qbi_desktop.core.formats.common import (
     SPLIT_DIRS,
     UNASSIGNED_DIR,
-    ExportFolder,
     ExportReport,
     ImportReport,
     existing_paths,
     file_item,
-    mask_bytes,
-    not_kept,
-    project_metadata,
-    put_image,
-    quote_cell,
-    read_item_mask,
     reject_if,
-    run_export,
     scan_image,
-    split_dir,
 )
+from qbi_desktop.core.formats.datapackage_project import apply_section
 from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.jobs import Job, Progress
-from qbi_desktop.core.safefile import resolve_inside
+from qbi_desktop.core.safefile import not_regular, resolve_inside
 
 UNLABELLED_DIR = "unlabelled"
+#: Files our exports write beside the class (or split) folders: not images, not said skipped.
+EXPORT_FILES = ("classes.txt", "class_to_idx.json", "datapackage.json")
 #: torchvision.datasets.folder.IMG_EXTENSIONS (0.28): the files its ImageFolder takes.
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 #: Folder names read as a split level (Roboflow writes ``valid``).
@@ -114,18 +112,26 @@ def import_job(
     hidden = [p.name for p in folders if p.name.startswith(".")]
     top = [p for p in folders if not p.name.startswith(".")]
     split_folders = [p for p in top if p.name.lower() in SPLIT_NAMES]
-    split_layout = bool(split_folders)
+    # our export's layout: unlabelled/[<split>/] beside the split folders (or beside
+    # unassigned/, the classes of an export without splits but with items without a class)
+    split_layout = bool(split_folders) or {p.name for p in top} == {UNASSIGNED_DIR, UNLABELLED_DIR}
+    unlabelled_top = next((p for p in top if p.name == UNLABELLED_DIR), None)
     if split_layout:
-        others = [p.name for p in top if p not in split_folders and p.name != UNASSIGNED_DIR]
+        others = [
+            p.name
+            for p in top
+            if p not in split_folders and p.name not in (UNASSIGNED_DIR, UNLABELLED_DIR)
+        ]
         if others:
             raise UserFacingError(
                 f"{root}: holds split folders ({', '.join(p.name for p in split_folders)}) "
                 f"and other folders ({', '.join(others[:5])}): is that a split or a class? "
                 "Import each split folder on its own, or move the others into a split"
             )
-        report.warnings.append(
-            f"{', '.join(p.name + '/' for p in split_folders)} read as splits, not classes"
-        )
+        if split_folders:
+            report.warnings.append(
+                f"{', '.join(p.name + '/' for p in split_folders)} read as splits, not classes"
+            )
     other = _other_layout(root, split_folders if split_layout else [root]) if top else None
     if other:
         what, advice = other
@@ -135,6 +141,7 @@ def import_job(
         )
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
+    special: list[Path] = []  # entries that are no file to read: said, not passed over
     beside: list[Path] = []  # files next to the class folders (in no class)
     bad: list[Problem] = []  # class folders whose names are no class names (classes.py)
     names = StoredNames()  # macOS delivers folder names in NFD: stored in NFC
@@ -150,14 +157,19 @@ def import_job(
             elif path.is_file():
                 stray += 1
                 skipped_kinds.add(path.suffix.lower() or path.name)
+            elif not path.is_dir():  # a FIFO, socket, device link or broken link
+                special.append(path)
         if entries:
             report.warnings.append(
                 f"{len(entries)} image(s) directly in the folder, no class folders: imported "
                 f"without a class (an ImageFolder export writes them to {UNLABELLED_DIR}/)"
             )
-    for split_folder in top if split_layout else ([root] if top else []):
+    groups = [p for p in top if p != unlabelled_top] if split_layout else [root] if top else []
+    for split_folder in groups:
         split = SPLIT_NAMES.get(split_folder.name.lower()) if split_layout else None
         for class_dir in sorted(p for p in split_folder.iterdir() if p.is_dir()):
+            if class_dir == unlabelled_top:
+                continue  # read below, with the splits inside it
             if class_dir.name.startswith("."):
                 if split_layout:
                     hidden.append(f"{split_folder.name}/{class_dir.name}")
@@ -180,7 +192,29 @@ def import_job(
                 elif path.is_file():
                     stray += 1
                     skipped_kinds.add(path.suffix.lower() or path.name)
-        beside += [p for p in sorted(split_folder.iterdir()) if p.is_file()]
+                elif not path.is_dir():  # a FIFO, socket, device link or broken link
+                    special.append(path)
+        beside += [
+            p
+            for p in sorted(split_folder.iterdir())
+            if p.is_file() and not (split_folder == root and p.name in EXPORT_FILES)
+        ]
+    if unlabelled_top is not None and (why := inside(unlabelled_top)) is not None:
+        bad.append(Problem(str(unlabelled_top), f"folder: {why}"))
+    elif unlabelled_top is not None:
+        for path in sorted(unlabelled_top.rglob("*")):
+            parts = path.relative_to(unlabelled_top).parts
+            # unlabelled/<split>/<image>: the split; unlabelled/<image>: no split
+            split = SPLIT_NAMES.get(parts[0].lower()) if len(parts) > 1 else None
+            if _takes(path) and (why := inside(path)) is not None:
+                bad.append(Problem(str(path), why))
+            elif _takes(path):
+                entries.append((path, None, split))
+            elif path.is_file():
+                stray += 1
+                skipped_kinds.add(path.suffix.lower() or path.name)
+            elif not path.is_dir():  # a FIFO, socket, device link or broken link
+                special.append(path)
     if hidden:
         report.warnings.append(
             f"hidden folder(s) {', '.join(sorted(hidden)[:5])} are not classes: skipped "
@@ -200,6 +234,8 @@ def import_job(
         )
     if names.note():
         report.warnings.append(names.note())
+    if special:
+        report.warnings.append(_special_note(root, special))
     if stray:
         kinds = ", ".join(sorted(skipped_kinds)[:8])
         report.warnings.append(
@@ -237,12 +273,55 @@ def import_job(
         reject_if(root, problems)
         report.already = len(entries) - len(items)  # said in the report's first line
         yield Progress(len(entries), len(entries), "writing catalog")
+        order = _class_file(root, report.warnings)
+        classes_before = class_list(project) if order else []
         with project.transaction(db) as tx:
             report.ids = tx.add_items(items)
+            if order:  # the class order (and the classes without items) our export wrote
+                report.warnings += apply_section(tx, {"classes": order}, classes_before)
         report.added = len(items)
         return report
     finally:
         db.close()
+
+
+def _class_file(root: Path, notes: list[str]) -> list[str] | None:
+    """The class list in ``root/classes.txt`` (our export's, one class per line, in the
+    project's order), or None when there is none; a file that is no such list is passed
+    over with a note."""
+    path = root / EXPORT_FILES[0]
+    if not path.is_file() or not_regular(path):
+        return None
+    try:
+        if path.stat().st_size > 4 << 20:
+            raise ValueError("larger than 4 MB")
+        lines = path.read_bytes().decode("utf-8").splitlines()
+    except (OSError, ValueError) as exc:
+        notes.append(f"{path}: not read as the class list ({exc})")
+        return None
+    order = [nfc(line.strip()) for line in lines if line.strip()]
+    bad = next((n for n in order if class_name_problem(n) is not None), None)
+    if bad is not None:
+        notes.append(f"{path}: not read as the class list ({class_name_problem(bad)})")
+        return None
+    return list(dict.fromkeys(order))
+
+
+def _special_note(root: Path, special: list[Path]) -> str:
+    """The note on entries of the folder that are no file to read, each said as what it is."""
+    import os
+
+    from qbi_desktop.core.safefile import kind_of
+
+    def what(path: Path) -> str:
+        try:
+            return kind_of(os.stat(path).st_mode)
+        except OSError as exc:  # a broken link, a link loop
+            return "a broken link" if exc.errno == 2 else "a link that loops"
+
+    shown = ", ".join(f"{p.relative_to(root).as_posix()} ({what(p)})" for p in special[:5])
+    more = f" and {len(special) - 5} more" if len(special) > 5 else ""
+    return f"{len(special)} entr(ies) are no file to read, skipped: {shown}{more}"
 
 
 class _Inside:
@@ -303,178 +382,15 @@ def _other_layout(root: Path, groups: list[Path]) -> tuple[str, str] | None:
     return None
 
 
-def export_job(
-    project: Project,
-    out: str | Path,
-    *,
-    filters: Any = None,
-    datapackage: bool = False,
-    **_: Any,
-) -> Job[ExportReport]:
-    """Write ``out/<split>/<class>/<image>`` (no split level when no item has a split)."""
+def export_job(project: Project, out: str | Path, **options: Any) -> Job[ExportReport]:
+    """Write ``out/<split>/<class>/<image>`` (see :mod:`.imagefolder_export`)."""
+    from qbi_desktop.core.formats.imagefolder_export import export_job as job
 
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
-        yield from write_tree(project, db, folder, rows, "")
-        notes = label_notes(rows) + unlabelled_notes(rows, "")
-        notes += not_kept(rows, "imagefolder", {"labels", "splits"})
-        others = sorted(
-            {
-                Path(r["path"]).suffix.lower()
-                for r in rows
-                if r["path"] and not r["path"].lower().endswith(IMG_EXTENSIONS)
-            }
-        )
-        if others:
-            notes.append(
-                f"item files of kinds torchvision's ImageFolder skips ({', '.join(others)}) "
-                "copied as they are"
-            )
-        return notes
-
-    return run_export(project, "imagefolder", out, write, filters=filters, datapackage=datapackage)
+    return job(project, out, **options)
 
 
-def write_tree(
-    project: Project, db: Any, folder: ExportFolder, rows: list[dict], prefix: str
-) -> Job[dict[int, str]]:
-    """Images into ``prefix<split>/<class>/``; item id -> relative path written."""
-    with_splits = any(r["split"] for r in rows)
-    written: dict[int, str] = {}
-    for n, row in enumerate(rows):
-        label = encode_label(row["label"]) if row["label"] else UNLABELLED_DIR
-        if len(label.encode()) > MAX_NAME_BYTES:
-            raise UserFacingError(
-                f"{folder.out}: export refused, nothing was written: item {row['id']} "
-                f"({row['name']}) has the label {row['label'][:40]!r}..., longer than the "
-                f"{MAX_NAME_BYTES} bytes a folder name may have; shorten the label"
-            )
-        rel_dir = f"{split_dir(row['split'])}/{label}" if with_splits else label
-        written[row["id"]] = put_image(folder, project, db, row, prefix + rel_dir)
-        if n % 200 == 0:
-            yield Progress(n, len(rows), "writing images")
-    return written
+def export_package_job(project: Project, out: str | Path, **options: Any) -> Job[ExportReport]:
+    """The whole dataset as a Frictionless Data Package (see :mod:`.imagefolder_export`)."""
+    from qbi_desktop.core.formats.imagefolder_export import export_package_job as job
 
-
-def label_notes(rows: list[dict]) -> list[str]:
-    """The export report's note of the labels written percent-encoded."""
-    changed = sorted(
-        {r["label"] for r in rows if r["label"] and encode_label(r["label"]) != r["label"]}
-    )
-    if not changed:
-        return []
-    shown = ", ".join(f"{label!r} -> {encode_label(label)!r}" for label in changed[:5])
-    more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
-    return [
-        f"{len(changed)} label(s) a file system cannot hold as folder names are "
-        f"percent-encoded: {shown}{more} (urllib.parse.unquote gives them back; QBI's "
-        "imagefolder import decodes them)"
-    ]
-
-
-def unlabelled_notes(rows: list[dict], prefix: str) -> list[str]:
-    """The export report's note of the items without a class in ``unlabelled/`` folders, which
-    folder-per-class readers take for one more class."""
-    count = sum(1 for r in rows if not r["label"])
-    if not count:
-        return []
-    return [
-        Named(
-            f"{count} item(s) without a class are in {Named.escape(prefix)}[<split>/]"
-            f"{UNLABELLED_DIR}/: torchvision's ImageFolder and Keras' "
-            f"image_dataset_from_directory read '{UNLABELLED_DIR}' as one more class (QBI's "
-            "{kind} import reads them back without a class); leave them out of a training "
-            "set ({option})",
-            kind="imagefolder",
-            option="--leave-out-unlabelled",
-        )
-    ]
-
-
-def export_package_job(
-    project: Project, out: str | Path, *, filters: Any = None, **_: Any
-) -> Job[ExportReport]:
-    """The whole dataset as a Frictionless Data Package: images in ``data/<split>/<class>/``,
-    masks in ``masks/``, one row per item in ``items.csv`` (labels, splits, targets, boxes,
-    review, provenance) and ``datapackage.json`` with checksums of every file."""
-    import csv
-    import io
-
-    from qbi_desktop.core.formats.datapackage import write_datapackage
-    from qbi_desktop.core.formats.datapackage_project import range_notes
-
-    def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
-        target_names = sorted({t for r in rows for t in r["targets"]})
-        paths = yield from write_tree(project, db, folder, rows, "data/")
-        masks: dict[int, str] = {}
-        for row in rows:
-            if row["mask"]:
-                data, ext = mask_bytes(read_item_mask(project, row))
-                rel = f"masks/{split_dir(row['split'])}/{Path(paths[row['id']]).stem}{ext}"
-                masks[row["id"]] = folder.write_bytes(rel, data)
-        fields = [
-            ("id", "integer"),
-            ("name", "string"),
-            ("path", "string"),
-            ("label", "string"),
-            ("split", "string"),
-            ("mask", "string"),
-            ("boxes", "array"),
-            ("review", "string"),
-            ("notes", "string"),
-            ("annotator", "string"),
-            ("provenance_kind", "string"),
-            ("provenance", "object"),
-            ("metadata", "object"),
-            ("content_hash", "string"),
-        ] + [(f"target:{t}", "number") for t in target_names]
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([f for f, _ in fields])
-        for row in rows:
-            boxes = [
-                {"label": b[0], "x": b[1], "y": b[2], "w": b[3], "h": b[4], "annotator": b[5]}
-                for b in row["boxes"]
-            ]
-            writer.writerow(
-                [
-                    row["id"],
-                    quote_cell(row["name"]),
-                    quote_cell(paths[row["id"]]),
-                    quote_cell(row["label"] or ""),
-                    row["split"] or "",
-                    quote_cell(masks.get(row["id"], "")),
-                    _boxes_json(boxes, row),
-                    row["review"],
-                    quote_cell(row["notes"]),
-                    quote_cell(row["annotator"] or ""),
-                    row["provenance_kind"],
-                    row["provenance"],
-                    row["metadata"],
-                    row["hash"],
-                ]
-                + [_num(row["targets"].get(t)) for t in target_names]
-            )
-        folder.write_bytes("items.csv", buffer.getvalue().encode("utf-8"))
-        schema = [{"name": f, "type": t} for f, t in fields]
-        write_datapackage(folder, project_metadata(db), {"items.csv": schema})
-        return unlabelled_notes(rows, "data/") + range_notes(rows, project_metadata(db))
-
-    # write_datapackage is not an ExportFolder file: count datapackage.json here.
-    report = yield from run_export(project, "datapackage", out, write, filters=filters)
-    report.files += 1
-    return report
-
-
-def _boxes_json(boxes: list[dict], row: dict) -> str:
-    """Strict JSON (never ``NaN``/``Infinity``, which no other reader accepts)."""
-    try:
-        return json.dumps(boxes, allow_nan=False)
-    except ValueError:
-        raise UserFacingError(
-            f"item {row['id']} ({row['name']}): a box has a NaN or infinite coordinate; "
-            "fix or delete it before exporting"
-        ) from None
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
+    return job(project, out, **options)

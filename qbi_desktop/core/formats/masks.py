@@ -17,6 +17,9 @@ fit 8 bits (greyscale PNG: every reader, PIL, OpenCV, torchvision, Fiji, gets th
 as they are), ``<stem>.tif`` as an ImageJ TIFF for labels up to 65535 (Fiji opens it as a 16-bit
 label image), and as a plain 32-bit (or 64-bit) integer TIFF for labels beyond that or below 0
 (a COCO category id 70000): never narrowed, and the export report names those files and why.
+An item whose file is a multi-page TIFF gets its first page in ``images/`` (a 2-D TIFF: the
+image its mask belongs to), not the whole stack; 16-bit and float images are copied unchanged,
+and the report says that PIL-based loaders convert them to 8 bits (:mod:`.reader_notes`).
 All carry the class table and the ignore value as JSON (PNG text chunk ``qbi-desktop``, ImageJ
 ``Info``, the plain TIFF's JSON description), which other tools pass over.
 """
@@ -47,7 +50,6 @@ from qbi_desktop.core.formats.common import (
     mask_classes,
     mask_instances,
     not_kept,
-    put_image,
     read_item_mask,
     read_mask_file,
     reject_if,
@@ -62,8 +64,10 @@ from qbi_desktop.core.formats.ignore import (
     VOC_IGNORE_COLOUR,
     mask_ignore,
 )
+from qbi_desktop.core.formats.item_pages import put_page
 from qbi_desktop.core.formats.named import Named
 from qbi_desktop.core.formats.packed import PackedMask
+from qbi_desktop.core.formats.reader_notes import STACK_PAGE, ImageKinds
 from qbi_desktop.core.jobs import Job, Progress
 from qbi_desktop.core.maskio import encode_tiff_bytes, tiff_info
 from qbi_desktop.core.safefile import is_regular_file
@@ -455,6 +459,10 @@ def _shaped_info(tif: Any) -> dict[str, Any]:
     return info if isinstance(info, dict) and info.get("format") == MASK_FORMAT else {}
 
 
+#: What the masks export's notes call the tools that read its images/ with PIL.
+MASK_READERS = "most segmentation data loaders (e.g. torchvision's and Keras' examples)"
+
+
 def _where(db: Any, item_id: int) -> tuple:
     return db.execute(
         "SELECT path, container_id, idx FROM items WHERE id = ?", (item_id,)
@@ -476,9 +484,11 @@ def export_job(
         if ignore is not None:
             info["mask_ignore"] = ignore
         wide: list[str] = []  # masks written as 32/64-bit TIFFs, with why
+        kinds = ImageKinds(project, db)  # 16-bit/float images and stacks, for the notes
         for n, row in enumerate(rows):
             base = f"{split_dir(row['split'])}/" if with_splits else ""
-            rel = put_image(folder, project, db, row, base + "images")
+            rel, _ = put_page(folder, project, db, row, base + "images")  # a stack: its page
+            kinds.see(row, rel)
             if row["mask"]:
                 mask = read_item_mask(project, row)
                 data, ext = mask_file(mask, info)
@@ -496,6 +506,7 @@ def export_job(
                 f"32-bit images; tifffile, and QBI's masks import, read the values exactly): "
                 f"{shown}"
             )
+        notes += kinds.notes(MASK_READERS, STACK_PAGE, first_page=True)
         return notes + not_kept(rows, "masks", {"splits", "masks"})
 
     return run_export(project, "masks", out, write, filters=filters, datapackage=datapackage)

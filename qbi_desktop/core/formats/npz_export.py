@@ -1,9 +1,11 @@
 """The NPZ export (Keras style: ``x_<split>``/``y_<split>``; its import is in arrays.py).
 
 ``y`` of class labels is the class index and ``class_names[y]`` its name: when every class is
-named by a whole number ("0".."9", MNIST's digits), the index is that number, as in the MNIST
-export and Keras' own digit sets (``class_names`` then covers 0..max, a number no item has
-included); otherwise the position in the sorted names. An item without a class gets
+named by a whole number ("0".."9", MNIST's digits) and the project gives them no other order,
+the index is that number, as in the MNIST export and Keras' own digit sets (``class_names``
+then covers 0..max, a number no item has included); otherwise the position in the project's
+class order (``classes --order``; classes without items keep their place). An item without a
+class gets
 ``y = -1`` (scikit-learn's semi-supervised "unlabelled"; our import reads it back as no
 class). Regression targets (when no item has a class): float ``y``, NaN where an item has no
 value, and what they are (unit, range, decimals) in the member ``target_definitions`` (JSON
@@ -21,26 +23,34 @@ import numpy as np
 
 from qbi_desktop.core.catalog.project import Project
 from qbi_desktop.core.formats import target_defs
-from qbi_desktop.core.formats.arrays import MAX_IDX_LABEL, NO_CLASS, _groups, _stack
+from qbi_desktop.core.formats.array_export import groups_of, stack
+from qbi_desktop.core.formats.arrays import MAX_IDX_LABEL, NO_CLASS
 from qbi_desktop.core.formats.common import ExportFolder, ExportReport, not_kept, run_export
+from qbi_desktop.core.formats.selection import class_order
 from qbi_desktop.core.jobs import Job, Progress
 
 #: The member of an NPZ export that says how ``y`` is to be read (one line of text).
 NOTE_MEMBER = "y_note"
 
 
-def class_indices(labels: set[str]) -> tuple[list[str], dict[str, int], bool]:
+def class_indices(
+    labels: set[str], order: list[str] | None = None
+) -> tuple[list[str], dict[str, int], bool]:
     """``class_names`` and the class index of each label: when every label is a whole number
-    0..MAX_IDX_LABEL written as such ("0".."9", MNIST's digits), the index is that number
-    and ``class_names`` covers 0..max (a digit nobody has still has its place); otherwise the
-    position in the sorted names. The bool says which."""
-    if labels and all(
-        label.isascii() and label.isdigit() and str(int(label)) == label for label in labels
-    ):
-        top = max(int(label) for label in labels)
+    0..MAX_IDX_LABEL written as such ("0".."9", MNIST's digits) and ``order`` (the project's
+    class order) puts them in numeric order, the index is that number and ``class_names``
+    covers 0..max (a digit nobody has still has its place); otherwise the position in
+    ``order`` (labels it lacks follow, sorted). The bool says which."""
+    order = list(dict.fromkeys(order or []))
+    names = order + sorted(c for c in labels if c not in order)
+
+    def whole(c: str) -> bool:
+        return c.isascii() and c.isdigit() and str(int(c)) == c
+
+    if names and all(whole(c) for c in names) and order == sorted(order, key=int):
+        top = max(int(c) for c in names)
         if top <= MAX_IDX_LABEL:
-            return [str(i) for i in range(top + 1)], {c: int(c) for c in labels}, True
-    names = sorted(labels)
+            return [str(i) for i in range(top + 1)], {c: int(c) for c in names}, True
     return names, {c: i for i, c in enumerate(names)}, False
 
 
@@ -55,14 +65,15 @@ def export_npz_job(
 
     def write(db: Any, rows: list[dict], folder: ExportFolder) -> Job[list[str]]:
         labels = {r["label"] for r in rows if r["label"] is not None}
-        class_names, lookup, numeric = class_indices(labels)
+        order = class_order(project, labels) if labels else []
+        class_names, lookup, numeric = class_indices(labels, order)
         target_names = sorted({t for r in rows for t in r["targets"]})
         arrays: dict[str, np.ndarray] = {}
-        groups = _groups(rows)
+        groups = groups_of(rows)
         for n, (split, group) in enumerate(groups.items()):
             yield Progress(n, len(groups), f"stacking {split or 'all'}")
             suffix = f"_{split}" if split else ""
-            arrays["x" + suffix] = _stack(project, db, group, "NPZ")
+            arrays["x" + suffix] = stack(project, db, group, "NPZ", split, groups)
             if labels:
                 arrays["y" + suffix] = np.asarray(
                     [lookup.get(r["label"], NO_CLASS) for r in group], dtype=np.int64
@@ -80,7 +91,9 @@ def export_npz_job(
             else:
                 shown = ", ".join(f"{i}={c}" for i, c in enumerate(class_names[:10]))
                 more = f", ... ({len(class_names)} classes)" if len(class_names) > 10 else ""
-                meaning = f"y is the position in class_names (sorted): {shown}{more}"
+                meaning = (
+                    f"y is the position in class_names (the project's class order): {shown}{more}"
+                )
             unlabelled = sum(1 for r in rows if r["label"] is None)
             if unlabelled:
                 meaning += (
