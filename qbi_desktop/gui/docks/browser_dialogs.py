@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from qbi_desktop.core.catalog import Problem
 from qbi_desktop.core.errors import UserFacingError
+from qbi_desktop.gui.docks.browser_import_options import ImportOptions
 from qbi_desktop.gui.docks.browser_kinds import (  # noqa: F401 (their home before)
     ARCHIVE_PATTERNS,
     EXPORT_KINDS,
@@ -42,6 +43,7 @@ from qbi_desktop.gui.docks.browser_kinds import (  # noqa: F401 (their home befo
     IMPORT_KINDS,
     IMPORT_NAMES,
     IMPORT_WORDS,
+    UNANNOTATED_TEXT,
 )
 
 LICENSES = ["", "CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "CC-BY-NC-4.0", "ODbL-1.0", "MIT"]
@@ -153,6 +155,8 @@ class ImportDialog(QDialog):
         self.dataset_label = QLabel("Dataset")
         form.addRow(self.dataset_label, self.dataset)
         form.addRow("Annotator", self.annotator)
+        self.options = ImportOptions()  # the command line's --update-originals, --edited-table
+        form.addRow("", self.options)
         self.refusal = _refusal()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -172,6 +176,7 @@ class ImportDialog(QDialog):
             w.setVisible(key == "sheet")
         for w in (self.dataset_label, self.dataset):
             w.setVisible(key == "nexus")
+        self.options.set_kind(key)
         self.hint.setText(
             f"Pick the {'folder' if pick == 'folder' else 'file(s)'} to import, or an archive "
             "of it (.zip, .tar.gz, ...; extracted into the project's sources folder). Nothing "
@@ -229,6 +234,7 @@ class ImportDialog(QDialog):
             )
         if kind == "nexus" and self.dataset.text().strip():
             options["dataset"] = self.dataset.text().strip()
+        options.update(self.options.values(kind))
         return kind, sources, options
 
 
@@ -295,6 +301,7 @@ class ExportDialog(QDialog):
         total: int = 0,
         annotations: str = "item",
         unlabelled: int = 0,
+        unannotated: dict[str, int] | None = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Export project")
@@ -321,10 +328,21 @@ class ExportDialog(QDialog):
         )
         self.leave_out_unlabelled.setEnabled(unlabelled > 0)
         self.leave_out_unlabelled.setToolTip(
-            "Items without a class go to an unlabelled/ folder (ImageFolder, Data Package), "
-            "which torchvision's ImageFolder reads as one more class; leave them out for a "
-            "training set. The export's note counts them either way."
+            "Items without a class go to an unlabelled/ folder beside the split folders "
+            "(ImageFolder, Data Package), where no class-folder reader takes them for a class; "
+            "leave them out of a training set. The export's note counts them either way."
         )
+        # the core option of `export --leave-out-unannotated` (core.formats.selection): for the
+        # kinds whose annotations are boxes or masks; the count is the chosen kind's
+        self.unannotated = dict(unannotated or {})
+        self.leave_out_unannotated = QCheckBox()
+        self.leave_out_unannotated.setToolTip(
+            "COCO, labelme and masks exports write an item without boxes or a mask as an "
+            "image with no objects, which those tools read as a confirmed background image, "
+            "not as 'not annotated yet'; leave such items out unless they are true negatives."
+        )
+        self.kind.currentIndexChanged.connect(self._kind_changed)
+        self._kind_changed()
         # the core option of `export --annotations item|every` (core.catalog.opinions)
         self.annotations = QComboBox()
         self.annotations.addItem("The item's (latest edit, or the consensus)", "item")
@@ -346,6 +364,7 @@ class ExportDialog(QDialog):
         form.addRow("", self.only_shown)
         form.addRow("", self.leave_out_rejected)
         form.addRow("", self.leave_out_unlabelled)
+        form.addRow("", self.leave_out_unannotated)
         self.refusal = _refusal()
         layout = QVBoxLayout(self)
         layout.addLayout(form)
@@ -366,6 +385,17 @@ class ExportDialog(QDialog):
             _refuse(self.refusal, str(exc))
             return
         super().accept()
+
+    def _kind_changed(self) -> None:
+        """The unannotated check box names the chosen kind's count, and only the kinds whose
+        annotations are boxes or masks offer it."""
+        kind = self.kind.currentData()
+        what = UNANNOTATED_TEXT.get(kind, UNANNOTATED_TEXT["coco"])
+        count = self.unannotated.get(kind, 0) if kind in UNANNOTATED_TEXT else 0
+        self.leave_out_unannotated.setText(f"Leave out the {count:,} item(s) {what}")
+        self.leave_out_unannotated.setEnabled(count > 0)
+        if count == 0:
+            self.leave_out_unannotated.setChecked(False)
 
     def _pick(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Export folder", self.start_dir)

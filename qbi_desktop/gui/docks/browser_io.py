@@ -4,6 +4,7 @@ that take the focus (so Enter answers them instead of opening the item behind)."
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from PySide6.QtWidgets import QMessageBox
 from qbi_desktop.core.catalog import ImportRejected, Project
 from qbi_desktop.core.catalog.queries import NONE
 from qbi_desktop.core.errors import UserFacingError
-from qbi_desktop.core.formats.named import message
+from qbi_desktop.core.formats.named import message, named
+from qbi_desktop.core.formats.returning import Returned, take_back
 from qbi_desktop.core.jobs import Job
 from qbi_desktop.gui.docks.browser_dialogs import (
     EXPORT_KINDS,
@@ -28,6 +30,7 @@ from qbi_desktop.gui.docks.browser_dialogs import (
     present,
 )
 from qbi_desktop.gui.settings import read_setting
+from qbi_desktop.gui.undo import undo_router
 
 log = logging.getLogger("qbi_desktop")
 #: the export dialog's last "Annotations" choice (item | every)
@@ -112,11 +115,15 @@ class BrowserTransfer:
 
         def done(result: Any) -> None:
             if isinstance(result, ImportRejected):
+                # each reason names the kinds and options as the dialog shows them
+                problems = [
+                    replace(p, reason=named(p.reason, IMPORT_WORDS)) for p in result.problems
+                ]
                 self.last_problems = ProblemsDialog(
                     "Import refused",
                     f"Nothing was imported from {result.source}: "
-                    f"{len(result.problems)} problem(s). Fix them and import again.",
-                    result.problems,
+                    f"{len(problems)} problem(s). Fix them and import again.",
+                    problems,
                     self.window,
                 )
                 present(self.last_problems)
@@ -127,14 +134,44 @@ class BrowserTransfer:
             self.window.statusBar().showMessage(text.splitlines()[0], 8000)
             self.last_import_report = text
             self._data_changed()
+            returned = getattr(result, "returned", None)
+            if returned:  # copies put onto their originals: Ctrl+Z in the Browser takes it back
+                self._record_returned(returned)
 
         return self._run(f"Import {IMPORT_NAMES.get(kind, kind)}", make, done)
+
+    def _record_returned(self, returned: Returned) -> None:
+        """Put what "Update the items these files are copies of" changed on the Browser's undo
+        stack: undo gives the items their earlier class, boxes, masks and targets back (items
+        edited again since are left alone), redo gives them the files' again."""
+        project = self.project
+        what = "update of the items the imported files are copies of"
+        state = {"returned": returned}
+
+        def flip(which: str) -> str:
+            if self.project is not project:
+                raise UserFacingError("the project this import was made in is closed")
+            now = state["returned"]
+            restored = take_back(project, now)
+            state["returned"] = Returned(
+                changes=[c.inverse() for c in reversed(now.changes)],
+                masks=[(item, after, before) for item, before, after in now.masks],
+                what=now.what,
+            )
+            self._data_changed()
+            done = "Undid" if which == "undo" else "Redid"
+            return f"{done} the {what}: {restored:,} item(s) (Browser)"
+
+        self.undo_stack.push(what, lambda: flip("undo"), lambda: flip("redo"))
+        undo_router(self.window).activate(self.undo_context)
 
     def export_dialog(self) -> None:
         if self.project is None:
             return
         rejected = self.project.count({"review": "rejected"})
         unlabelled = self.project.count({"label": NONE})
+        no_mask = self.project.count({"has_mask": False})
+        bare = self.project.count({"has_mask": False, "has_boxes": False})
         settings = self.window.settings
         dialog = ExportDialog(
             self,
@@ -144,6 +181,7 @@ class BrowserTransfer:
             len(self.project),
             annotations=str(settings.value(EXPORT_ANNOTATIONS_KEY, "item") or "item"),
             unlabelled=unlabelled,
+            unannotated={"coco": bare, "labelme": bare, "masks": no_mask},
         )
         dialog.kind.setCurrentIndex(
             dialog.kind.findData(remembered_kind(settings, EXPORT_KIND_KEY, EXPORT_KINDS))
@@ -168,6 +206,10 @@ class BrowserTransfer:
                 leave_out_rejected,
                 annotations=annotations,
                 leave_out_unlabelled=dialog.leave_out_unlabelled.isChecked(),
+                leave_out_unannotated=(
+                    dialog.leave_out_unannotated.isEnabled()
+                    and dialog.leave_out_unannotated.isChecked()
+                ),
             )
 
     def run_export(
@@ -179,10 +221,14 @@ class BrowserTransfer:
         leave_out_rejected: bool = False,
         annotations: str = "item",
         leave_out_unlabelled: bool = False,
+        leave_out_unannotated: bool = False,
     ):
         from qbi_desktop.core.formats import export_job
+        from qbi_desktop.core.formats.selection import export_filters
 
         filters = self.current_filters() if only_shown else None
+        if leave_out_unannotated:  # items with no boxes and no mask (COCO, labelme, masks)
+            filters = export_filters(filters, leave_out_unannotated=True)
 
         name = EXPORT_NAMES.get(kind, kind)
 

@@ -80,7 +80,30 @@ EXPORT_OPTIONS: dict[str, str] = {
     "--leave-out-unlabelled": (
         "the export dialog's check box 'Leave out the … item(s) without a class'"
     ),
+    "--leave-out-unannotated": (
+        "the export dialog's check box 'Leave out the … item(s) with no boxes and no mask'"
+    ),
+    "--split": (
+        "the Browser's split filter with the export dialog's check box 'Only the … item(s) "
+        "the browser shows'"
+    ),
+}
+#: The export kinds whose annotations are boxes or masks, and what an item needs to count as
+#: annotated (core.formats.selection.ANNOTATION_KINDS): the export dialog offers to leave
+#: out the items without it for these kinds only.
+UNANNOTATED_TEXT = {
+    "coco": "with no boxes and no mask",
+    "labelme": "with no boxes and no mask",
+    "masks": "with no mask",
+}
+#: The import dialog's check boxes for the command line's import options, as it shows them.
+UPDATE_ORIGINALS_TEXT = "Update the items these files are copies of (same pixels), not add them"
+EDITED_TABLE_TEXT = "Accept an items.csv edited since the export"
+#: The command-line import options core messages name, as the import dialog offers them.
+IMPORT_OPTIONS: dict[str, str] = {
+    "--update-originals": f"the import dialog's check box '{UPDATE_ORIGINALS_TEXT}'",
+    "--edited-table": f"the import dialog's check box '{EDITED_TABLE_TEXT}'",
 }
 #: What the GUI's import and export messages name kinds and options by.
-IMPORT_WORDS = {**IMPORT_NAMES, **EXPORT_OPTIONS}
+IMPORT_WORDS = {**IMPORT_NAMES, **EXPORT_OPTIONS, **IMPORT_OPTIONS}
 EXPORT_WORDS = {**EXPORT_NAMES, **EXPORT_OPTIONS}
