@@ -8,16 +8,18 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRect, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListView,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QTreeWidget,
@@ -38,16 +40,37 @@ SPLIT_ORDER = ("train", "val", "test", "unassigned")
 MONTAGE_PAGE = 100  # tiles per montage page: 70 000 MNIST items are 700 pages
 
 
-def wrapped_label(text: str = "") -> QLabel:
+class WrappedLabel(QLabel):
     """A word-wrapped label that does not make its panel height-for-width: inside a dock's
     scroll area that would size the whole panel to its preferred height (taller than the
-    dock) instead of the dock's height, and the panel would scroll as a whole."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    policy = label.sizePolicy()
-    policy.setHeightForWidth(False)
-    label.setSizePolicy(policy)
-    return label
+    dock) instead of the dock's height, and the panel would scroll as a whole. QLabel turns
+    height-for-width back on at every ``setText``, so a size policy set once does not hold:
+    the label says "no" itself and asks, at each resize, for the height its lines need."""
+
+    def __init__(self, text: str = ""):
+        super().__init__(text)
+        self.setWordWrap(True)
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802
+        return False
+
+    def setText(self, text: str) -> None:  # noqa: N802
+        super().setText(text)
+        self._fit_height()
+
+    def resizeEvent(self, event):  # noqa: N802
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        need = self.heightForWidth(max(1, self.width()))
+        if need > 0 and need != self.minimumHeight():
+            self.setMinimumHeight(need)
+
+
+def wrapped_label(text: str = "") -> QLabel:
+    """A word-wrapped label that keeps its panel out of height-for-width (see WrappedLabel)."""
+    return WrappedLabel(text)
 
 
 class MontageView(QWidget):
@@ -180,22 +203,52 @@ class MontageView(QWidget):
 
 
 class _ClassAxis(pg.AxisItem):
-    """Bottom axis that names the classes at integer positions."""
+    """Bottom axis that names the class under every group of bars. A name wider than its
+    group is shortened with "…" (the chart's tooltip has the whole names): pyqtgraph drops a
+    tick text that runs past the axis' ends, and the last class ("unlabelled") went unnamed
+    in a laptop's 250 px wide panel."""
 
     def __init__(self):
         super().__init__("bottom")
         self.names: list[str] = []
+        self.setStyle(tickFont=QFont())  # measured and drawn with the same font
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802
+        if not self.names:
+            return []
+        step = self._step()
+        values = [float(i) for i in range(0, len(self.names), step) if minVal <= i <= maxVal]
+        return [(float(step), values)]
+
+    def _pixels_per_class(self) -> float:
+        lo, hi = self.range
+        return self.geometry().width() / (hi - lo) if hi > lo else 0.0
+
+    def _step(self) -> int:
+        """Every class named if a short name fits; else every step-th (many classes)."""
+        ppc = self._pixels_per_class()
+        least = QFontMetricsF(self.style["tickFont"]).horizontalAdvance("Mm…")
+        return max(1, math.ceil(least / ppc)) if ppc > 0 else 1
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802
+        metrics = QFontMetricsF(self.style["tickFont"])
+        ppc = self._pixels_per_class()
+        lo, hi = self.range
         out = []
         for v in values:
             i = int(round(v))
-            out.append(self.names[i] if abs(v - i) < 1e-6 and 0 <= i < len(self.names) else "")
+            if abs(v - i) > 1e-6 or not 0 <= i < len(self.names):
+                out.append("")
+                continue
+            # centred on its bars: no wider than its slot, nor than twice the room to an end
+            room = min(spacing, 2 * (i - lo), 2 * (hi - i)) * ppc - 4
+            out.append(metrics.elidedText(self.names[i], Qt.TextElideMode.ElideRight, room))
         return out
 
     def set_names(self, names: list[str]) -> None:
-        self.names = names
-        self.setTicks([[(i, n) for i, n in enumerate(names)]])
+        self.names = list(names)
+        self.picture = None
+        self.update()
 
 
 class BalanceView(QWidget):
@@ -223,20 +276,33 @@ class BalanceView(QWidget):
         self.bar_plot = pg.PlotWidget(axisItems={"bottom": self.axis}, background=None)
         self.bar_plot.setMenuEnabled(False)
         self.bar_plot.setMouseEnabled(x=False, y=False)
+        # no title row ("Items per class and split"): on a laptop the chart is ~150 px tall;
+        # the tab, the class names and the split legend say what it counts
         self.bar_plot.setLabel("left", "items")
-        self.bar_plot.setTitle("Items per class and split")
         self.bar_plot.setMinimumHeight(100)  # the panel shares a laptop column: small minimums
-        self.legend = self.bar_plot.addLegend(offset=(10, 5), colCount=4)
+        # The legend has a row of its own under the class names (as the Baselines per-class
+        # chart): inside the plot it lay over the bars' tops in a laptop's short chart.
+        plot_item = self.bar_plot.getPlotItem()
+        self.legend = pg.LegendItem(offset=None)
+        self.legend.setColumnCount(4)
+        plot_item.layout.addItem(self.legend, 4, 1, alignment=Qt.AlignmentFlag.AlignHCenter)
         self.bars: dict[str, pg.BarGraphItem] = {}
 
+        # Each warning wraps to the panel's width (the whole text also in its tooltip): cut
+        # at the right, "has only 2 item(s) in unass…" did not say which split.
         self.warnings = QListWidget()
         self.warnings.setMinimumHeight(36)
+        self.warnings.setWordWrap(True)
+        self.warnings.setResizeMode(QListView.ResizeMode.Adjust)
+        self.warnings.setVerticalScrollMode(QListView.ScrollMode.ScrollPerPixel)
+        self.warnings.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.warnings.setTextElideMode(Qt.TextElideMode.ElideNone)
 
         self.target = QComboBox()
         self.target.currentTextChanged.connect(lambda _t: self._draw_histogram())
         self.hist_plot = pg.PlotWidget(background=None)
         self.hist_plot.setMenuEnabled(False)
-        self.hist_plot.setMinimumHeight(80)
+        self.hist_plot.setMinimumHeight(75)
         self.hist_plot.setLabel("left", "items")
         self.hist_legend = self.hist_plot.addLegend(offset=(-10, 10))
         self.hist_curves: dict[str, pg.PlotDataItem] = {}
@@ -257,12 +323,20 @@ class BalanceView(QWidget):
         self.duplicates.header().setStretchLastSection(False)
         self.duplicates.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.bar_plot)
-        splitter.addWidget(self.warnings)
-        splitter.addWidget(hist_box)
-        splitter.addWidget(self.duplicates)
-        splitter.setSizes([260, 90, 180, 90])
+        # The sections share the page by stretch, not by sizes in pixels: their preferred
+        # heights (the plots' ~550 px) are ignored, so on a laptop the chart and the warnings
+        # fit the panel and the splitter's handles still let the user move the room around.
+        self.splitter = splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        for n, (section, stretch) in enumerate(
+            ((self.bar_plot, 3), (self.warnings, 2), (hist_box, 2), (self.duplicates, 1))
+        ):
+            policy = section.sizePolicy()
+            policy.setVerticalPolicy(QSizePolicy.Policy.Ignored)
+            section.setSizePolicy(policy)
+            splitter.addWidget(section)
+            splitter.setStretchFactor(n, stretch)
+        splitter.setSizes([300, 200, 200, 100])  # proportions: the splitter scales them
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
@@ -322,7 +396,13 @@ class BalanceView(QWidget):
         self.axis.set_names(classes)
         self.bar_plot.setXRange(-0.6, max(0.6, len(classes) - 0.4), padding=0)
         top = max([counts[s].get(c, 0) for s in splits for c in classes] or [1])
-        self.bar_plot.setYRange(0, top * 1.3, padding=0)  # room for the legend
+        self.bar_plot.setYRange(0, top * 1.05, padding=0)  # the legend is under the chart
+        self.bar_plot.setToolTip(
+            "\n".join(
+                f"{c}: " + ", ".join(f"{s} {counts[s].get(c, 0)}" for s in splits)
+                for c in classes[:40]
+            )
+        )
         ratios = report["imbalance"]
         parts = [f"{report.get('n_items', 0)} items, {len(report['classes'])} classes"]
         for split in ("all", *splits):
@@ -340,6 +420,7 @@ class BalanceView(QWidget):
             self.warnings.addItem(item)
         for w in warnings:
             item = QListWidgetItem("⚠ " + w["message"])
+            item.setToolTip(w["message"])
             item.setForeground(QColor(200, 110, 20))
             self.warnings.addItem(item)
 
