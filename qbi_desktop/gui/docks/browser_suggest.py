@@ -384,7 +384,9 @@ class BrowserSuggestions(LabelNextQueue, QObject):
 
     def _failed(self, generation: int, message: str) -> None:
         if generation == self.generation:
-            self._set_counter(self.counter.text(), f"Suggestions: {message}")
+            whole = f"Suggestions: {message}"
+            self._set_counter(self.counter.text(), whole)
+            self.counter_detail.setToolTip(whole)  # with its line breaks
 
     def _ended(self) -> None:
         if self.dirty and self.root is not None:
@@ -392,9 +394,11 @@ class BrowserSuggestions(LabelNextQueue, QObject):
 
     # -- counter ----------------------------------------------------------------------------
     def _set_counter(self, counts: str, detail: str, whole: str | None = None) -> None:
-        """The counter's lines; ``whole``: the second line in full words (shown short)."""
-        self.counter.setText(counts)
-        self.counter_detail.setText(detail)
+        """The counter's lines; ``whole``: the second line in full words (shown short). Each
+        is one line (its holder is one line tall: a text with a line break printed its two
+        lines over each other); the tooltip has the whole text."""
+        self.counter.setText(" ".join(counts.splitlines()))
+        self.counter_detail.setText(" ".join(detail.splitlines()))
         self._detail_whole = detail if whole is None else whole
 
     def counter_text(self) -> str:

@@ -5,21 +5,101 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QCursor
-from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton
+from PySide6.QtWidgets import QLabel, QMessageBox, QPushButton, QStatusBar, QWidget
 
 from qbi_desktop.gui.annotator import AnnotatorButton
 from qbi_desktop.gui.progress_bar import ProgressBar
 
 log = logging.getLogger("qbi_desktop")
+GAP = 10  # px between a shortened message's "…" and the first permanent field
+
+
+class ElidingStatusBar(QStatusBar):
+    """A status bar whose temporary message is cut with "…" to the room left of the permanent
+    fields (Tool, Annotator, read-out): a long one ran under them and read on into "Tool: …".
+    While a message shows, the whole text is the bar's tooltip, and ``currentMessage`` gives
+    it whole (what was said, not how much of it fitted)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._whole = ""  # the message as it was given
+        self._shown = ""  # its text as shown (cut to the room, on one line)
+        self._until: float | None = None  # when it goes (monotonic seconds); None: it stays
+        self._permanent: list[QWidget] = []
+        self._refit_timer = QTimer(self, singleShot=True, interval=0)
+        self._refit_timer.timeout.connect(self._refit)
+        self.messageChanged.connect(self._changed)
+
+    def addPermanentWidget(self, widget: QWidget, stretch: int = 0) -> None:  # noqa: N802
+        super().addPermanentWidget(widget, stretch)
+        self._permanent.append(widget)
+        widget.installEventFilter(self)  # its width changes the room left for the message
+
+    def showMessage(self, text: str, timeout: int = 0) -> None:  # noqa: N802
+        self._whole = text
+        self._until = time.monotonic() + timeout / 1000 if timeout > 0 else None
+        self._shown = self._fitted(text)
+        super().showMessage(self._shown, timeout)
+        self.setToolTip(text if text else "")
+
+    def currentMessage(self) -> str:  # noqa: N802
+        shown = super().currentMessage()
+        return self._whole if shown and shown == self._shown else shown
+
+    def room(self) -> int:
+        """How wide the message may be: from the bar's left to the first permanent field
+        (QStatusBar draws it there; what is wider runs under the fields, cut mid-word)."""
+        right = self.width() - 12
+        for widget in self._permanent:
+            if widget.isVisible():
+                right = min(right, widget.x() - 2)
+                break
+        return max(40, right - 6 - GAP)
+
+    def _fitted(self, text: str) -> str:
+        line = " ".join(text.splitlines())  # drawn on one line anyway
+        return self.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, self.room())
+
+    def _changed(self, message: str) -> None:
+        if not message:  # gone (its time ran out, or cleared): so is its tooltip
+            self._whole = self._shown = ""
+            self.setToolTip("")
+        elif message != self._shown:  # shown by Qt itself (an action's status tip)
+            self.showMessage(message)
+
+    def _refit(self) -> None:
+        if not super().currentMessage() or not self._whole:
+            return
+        fitted = self._fitted(self._whole)
+        if fitted == self._shown:
+            return
+        left = 0 if self._until is None else int((self._until - time.monotonic()) * 1000)
+        if self._until is not None and left <= 0:
+            return
+        whole, until = self._whole, self._until
+        self._shown = fitted
+        super().showMessage(fitted, left)
+        self._whole, self._until = whole, until
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        self._refit_timer.start()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Move, QEvent.Type.Show):
+            self._refit_timer.start()
+        return False
 
 
 class StatusMixin:
     """Status bar of the main window."""
 
     def _build_status_bar(self) -> None:
+        self.setStatusBar(ElidingStatusBar(self))
         bar = self.statusBar()
         self.readout = QLabel("")
         self.readout.setMinimumWidth(260)
