@@ -66,7 +66,9 @@ class BrowserOpening:
         Every way an item is opened (double-click, Enter, D / A, the audit's and the
         disagreements' detail panes, the baseline gallery, a second launch's file) comes here:
         the canvas gets the keyboard, so the keys mean what the Annotate dock shows (in the
-        Browser table 1 relabelled the selected row and F flagged it for editing)."""
+        Browser table 1 relabelled the selected row and F flagged it for editing). The
+        Browser's row follows an item opened from elsewhere (:meth:`follow_item`)."""
+        self.follow_item(item)
         self._bring_annotation_forward()
         self._canvas_takes_keys()
         annotate = self.annotate
@@ -78,6 +80,29 @@ class BrowserOpening:
         if item["index"] is None:  # an image file: the viewer's own lazy path
             return self._open_file(store)
         return self._open_array(item, store)
+
+    def follow_item(self, item: dict[str, Any]) -> None:
+        """Select the row of ``item`` when it was opened from outside the table (a second
+        launch, File > Open of its file, the audit's, disagreements' or baselines' panes, its
+        document chosen in the Files list; ``item`` needs its id and name): the Browser stayed
+        on another row, and its keys (a class, a review state) would have gone
+        to that row. The filters stay as they are; one that hides the row is said."""
+        if self.project is None or item.get("id") is None:
+            return
+        item_id = int(item["id"])
+        current = self.table.currentIndex()
+        if current.isValid() and self.model.item_id(current.row()) == item_id:
+            return  # opened from its own row (double-click, Enter, D / A): the selection stays
+        row = self.model.row_of(item_id)
+        if row is not None and row < self.model.rowCount():
+            self.select_rows([row])
+            return
+        self.table.selectionModel().clearSelection()  # no other row stands for it
+        self.window.statusBar().showMessage(
+            f"{item['name']} (item {item_id}) is open; the Browser's filters hide its row "
+            "(the Filters' 'All …' choices show it)",
+            10000,
+        )
 
     def _bring_annotation_forward(self) -> None:
         """An opened item is there to be corrected: show the Annotate dock unless an annotation

@@ -320,6 +320,16 @@ class OpeningMixin:
     def _file_selected(self, row: int) -> None:
         if 0 <= row < len(self.documents) and self.documents[row] is not self.current:
             self.show_document(self.documents[row])
+            self._browser_follows(self.documents[row])
+
+    def _browser_follows(self, document: ImageDocument) -> None:
+        """A project item's document chosen here: the Browser's row follows (as it does for an
+        item opened from outside the Browser: BrowserOpening.follow_item)."""
+        store = self.item_store_of(document)
+        browser = getattr(self, "panels", {}).get("browser")
+        project = getattr(browser, "project", None)
+        if store is not None and project is not None and project.root == store.root:
+            browser.follow_item({"id": store.item_id, "name": store.name})
 
     def dragEnterEvent(self, event):  # noqa: N802
         if event.mimeData().hasUrls():
