@@ -473,6 +473,22 @@ def _sweep_folder(
     return young
 
 
+def staging_beside(out: Path) -> tuple[Path, int | None]:
+    """A hidden folder ``.<name>.*`` beside ``out`` to fill and rename into place, and the owner
+    lock held while it is filled (what :func:`sweep_exports` tells a dead run's folder by).
+    Its permissions are those of any new folder (``mkdtemp`` makes it 0700). OSError when it
+    cannot be made."""
+    import tempfile
+
+    from qbi_desktop.core.atomic import UMASK
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    os.chmod(tmp, 0o777 & ~UMASK)
+    owner = open_lock(tmp / EXPORT_OWNER)
+    try_exclusive(owner)
+    return tmp, owner
+
+
 def sweep_exports(out: Path) -> Swept:
     """Hidden folders of earlier exports to ``out`` (``.<name>.*`` beside it, holding our owner
     lock) whose process is gone."""

@@ -190,10 +190,8 @@ class StagedFolder:
     was. Use :meth:`guarded` (commit on success, discard on any error)."""
 
     def __init__(self, out: str | Path, flag: str = "--out"):
-        import tempfile
 
         from qbi_desktop.core import leftovers
-        from qbi_desktop.core.atomic import UMASK
 
         self.out = Path(out).absolute()
         self.flag = flag
@@ -201,14 +199,11 @@ class StagedFolder:
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
             leftovers.sweep_exports(self.out)
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
-            os.chmod(self.tmp, 0o777 & ~UMASK)  # mkdtemp makes it 0700
+            self.tmp, self._owner = leftovers.staging_beside(self.out)
         except OSError as exc:
             raise UserFacingError(
                 f"{flag} {out}: cannot create the folder ({_reason(exc)}); nothing was written"
             ) from exc
-        self._owner = leftovers.open_lock(self.tmp / leftovers.EXPORT_OWNER)
-        leftovers.try_exclusive(self._owner)
 
     def write_bytes(self, rel: str, data: bytes) -> Path:
         """Stage ``data`` as ``rel`` (a path relative to the folder); the path it will have."""

@@ -13,13 +13,12 @@ import json
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from qbi_desktop.core import leftovers
-from qbi_desktop.core.atomic import UMASK, DiskFullError, write_error
+from qbi_desktop.core.atomic import DiskFullError, write_error
 from qbi_desktop.core.errors import UserFacingError
 from qbi_desktop.core.safefile import kind_of, open_regular
 
@@ -68,17 +67,12 @@ class ExportFolder:
             ) from exc
         #: hidden folders of earlier exports here whose process died (kill -9), now removed
         self.swept = leftovers.sweep_exports(self.out)
-        try:
-            self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.out.name}.", dir=self.out.parent))
-            # mkdtemp makes it 0700; the finished export is a folder like any other (umask)
-            os.chmod(self.tmp, 0o777 & ~UMASK)
+        try:  # (its lock, held while this export is made, tells a dead run's folder from ours)
+            self.tmp, self._owner = leftovers.staging_beside(self.out)
         except OSError as exc:
             raise UserFacingError(
                 f"{self.out.parent}: cannot write there ({exc.strerror})"
             ) from exc
-        # held while this export is made: a later run can tell a dead one's folder from ours
-        self._owner = leftovers.open_lock(self.tmp / leftovers.EXPORT_OWNER)
-        leftovers.try_exclusive(self._owner)
         self.files: dict[str, tuple[int, str]] = {}  # relative path -> (bytes, sha256)
         self._names: dict[str, set[str]] = {}  # folder ("" or "a/b/") -> folder_key of entries
         self._dirs: dict[tuple[str, str], str] = {}  # (folder, name asked) -> name written

@@ -142,23 +142,30 @@ def import_job(
     entries: list[tuple[Path, str | None, str | None]] = []  # file, label, split
     stray, skipped_kinds, decoded = 0, set(), set()
     special: list[Path] = []  # entries that are no file to read: said, not passed over
+
     beside: list[Path] = []  # files next to the class folders (in no class)
     bad: list[Problem] = []  # class folders whose names are no class names (classes.py)
     names = StoredNames()  # macOS delivers folder names in NFD: stored in NFC
     inside = _Inside(root, within)  # symbolic links leading out are refused, as YOLO does
+
+    def take(path: Path, label: str | None, split: str | None) -> None:
+        """One entry of the folder: an image (or a link leading out), or what is skipped."""
+        nonlocal stray
+        if _takes(path) and (why := inside(path)) is not None:
+            bad.append(Problem(str(path), why))
+        elif _takes(path):
+            entries.append((path, label, split))
+        elif path.is_file():
+            stray += 1
+            skipped_kinds.add(path.suffix.lower() or path.name)
+        elif not path.is_dir():  # a FIFO, socket, device link or broken link
+            special.append(path)
+
     if not top:
         # A plain folder of images (what a lab has before anyone labelled anything): the
         # images come in without a class, as if they were in unlabelled/.
         for path in sorted(root.iterdir()):
-            if _takes(path) and (why := inside(path)) is not None:
-                bad.append(Problem(str(path), why))
-            elif _takes(path):
-                entries.append((path, None, None))
-            elif path.is_file():
-                stray += 1
-                skipped_kinds.add(path.suffix.lower() or path.name)
-            elif not path.is_dir():  # a FIFO, socket, device link or broken link
-                special.append(path)
+            take(path, None, None)
         if entries:
             report.warnings.append(
                 f"{len(entries)} image(s) directly in the folder, no class folders: imported "
@@ -185,15 +192,7 @@ def import_job(
             if label is not None and label != nfc(class_dir.name):
                 decoded.add(class_dir.name)
             for path in sorted(class_dir.rglob("*")):
-                if _takes(path) and (why := inside(path)) is not None:
-                    bad.append(Problem(str(path), why))
-                elif _takes(path):
-                    entries.append((path, label, split))
-                elif path.is_file():
-                    stray += 1
-                    skipped_kinds.add(path.suffix.lower() or path.name)
-                elif not path.is_dir():  # a FIFO, socket, device link or broken link
-                    special.append(path)
+                take(path, label, split)
         beside += [
             p
             for p in sorted(split_folder.iterdir())
@@ -206,15 +205,7 @@ def import_job(
             parts = path.relative_to(unlabelled_top).parts
             # unlabelled/<split>/<image>: the split; unlabelled/<image>: no split
             split = SPLIT_NAMES.get(parts[0].lower()) if len(parts) > 1 else None
-            if _takes(path) and (why := inside(path)) is not None:
-                bad.append(Problem(str(path), why))
-            elif _takes(path):
-                entries.append((path, None, split))
-            elif path.is_file():
-                stray += 1
-                skipped_kinds.add(path.suffix.lower() or path.name)
-            elif not path.is_dir():  # a FIFO, socket, device link or broken link
-                special.append(path)
+            take(path, None, split)
     if hidden:
         report.warnings.append(
             f"hidden folder(s) {', '.join(sorted(hidden)[:5])} are not classes: skipped "
