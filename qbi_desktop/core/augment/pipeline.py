@@ -77,6 +77,9 @@ class Pipeline:
     seed: int = 0
     profile: str | None = None
     name: str = ""
+    #: image sizes whose options :func:`.options.check_for_image` has passed (the options do
+    #: not change: a batch of one size checks them once, not once per sample)
+    _sizes_checked: set = field(default_factory=set, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "options", validate_options(self.options))
@@ -220,7 +223,9 @@ class Pipeline:
         o = self.options
         # a value beyond what this image can use (a shift past its side, a blur wider than it)
         # is refused here, where the image's size is first known: before any cost
-        check_for_image(o, (h, w), keras=self.keras_compat)
+        if (h, w) not in self._sizes_checked:
+            check_for_image(o, (h, w), keras=self.keras_compat)
+            self._sizes_checked.add((h, w))
         if self.keras_compat:
             rs = np.random.RandomState(int(keras_ss.generate_state(1, np.uint32)[0]))
             params = _plain(keras_compat.keras_random_params(o, (h, w, 1), rs))

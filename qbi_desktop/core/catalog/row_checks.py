@@ -26,8 +26,8 @@ import numpy as np
 
 from qbi_desktop.core.catalog.errors import CatalogCorruptError
 
-#: How far a stored box may stick out of its image (the rule of every entry, which refuses a
-#: box outside by more: ``formats.common.BOX_TOLERANCE``).
+#: How far a box may stick out of its image and still be kept (rounding in other tools): the
+#: rule of every import (``formats.common`` takes it from here) and of a stored box.
 BOX_TOLERANCE = 0.5
 
 #: What the user can do about a bad value (``repair`` mends damaged pages, not values).

@@ -34,6 +34,10 @@ from qbi_desktop.core.catalog.images import (
     tiff_bytes,
 )
 from qbi_desktop.core.catalog.project import NewItem, Project
+
+# BOX_TOLERANCE: pixels a box may stick out of its image and still be kept (rounding in other
+# tools): one rule for every importer and for the catalog's own row checks
+from qbi_desktop.core.catalog.row_checks import BOX_TOLERANCE  # noqa: F401 (re-exported)
 from qbi_desktop.core.errors import UserFacingError, reason
 from qbi_desktop.core.formats.export_folder import ExportFolder, ExportRefused  # noqa: F401
 from qbi_desktop.core.formats.ignore import IGNORE_NAME
@@ -293,11 +297,6 @@ def parse_json_text(text: str) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value (JSON has no NaN or Infinity)")
-
-
-#: Pixels a box may stick out of its image and still be kept (rounding in other tools);
-#: the COCO import's tolerance, shared by every importer that reads boxes.
-BOX_TOLERANCE = 0.5
 
 
 def box_outside(x: float, y: float, w: float, h: float, width: int, height: int) -> bool:
